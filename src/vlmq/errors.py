@@ -1,0 +1,17 @@
+"""One exception type for every user-facing failure: a one-line message that names the fix."""
+
+
+class VlmqError(Exception):
+    """A bad input or an unmet requirement. ``str(err)`` is one line: what is wrong and how to fix it.
+
+    The CLI prints it to stderr without a traceback (``--debug`` shows one).
+    """
+
+    def __init__(self, message: str):
+        if "\n" in message:
+            message = " ".join(part.strip() for part in message.splitlines() if part.strip())
+        super().__init__(message)
+
+
+class UnsupportedOnDevice(VlmqError):
+    """A recipe or feature that cannot run on this device (recorded as skipped, never a crash)."""
