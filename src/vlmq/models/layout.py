@@ -1,0 +1,88 @@
+"""Where the parts of a Qwen2-VL-family model live, and what they weigh.
+
+transformers 5.x nests both parts under ``model.model``: ``model.model.language_model`` (text decoder)
+and ``model.model.visual`` (vision tower); the LM head is ``model.lm_head``. Module names are therefore
+``model.language_model.layers.N.self_attn.q_proj`` etc. The fallbacks below cover a model whose parts
+sit one level higher (a bare ``Qwen2VLModel``, or older layouts).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from vlmq.errors import VlmqError
+
+
+def text_decoder(model: nn.Module) -> nn.Module:
+    """The text decoder (embeddings, decoder layers, final norm) — what vlmq quantizes."""
+    for owner in (getattr(model, "model", None), model):
+        part = getattr(owner, "language_model", None)
+        if isinstance(part, nn.Module):
+            return part
+    raise VlmqError(f"{type(model).__name__} has no language_model; pass a Qwen2-VL or Qwen2.5-VL model")
+
+
+def vision_tower(model: nn.Module) -> nn.Module:
+    """The vision tower (ViT blocks and the patch merger) — always left unquantized."""
+    for owner in (getattr(model, "model", None), model):
+        part = getattr(owner, "visual", None)
+        if isinstance(part, nn.Module):
+            return part
+    raise VlmqError(f"{type(model).__name__} has no visual tower; pass a Qwen2-VL or Qwen2.5-VL model")
+
+
+def decoder_layers(model: nn.Module) -> nn.ModuleList:
+    """The text decoder's transformer layers, in order."""
+    return text_decoder(model).layers
+
+
+def is_decoder_linear(module: nn.Module, fqn: str) -> bool:
+    """True for an ``nn.Linear`` inside the text decoder's layers (not the vision tower, not ``lm_head``).
+
+    ``fqn`` is the module's name relative to the model handed to ``quantize_``: the whole model
+    (``model.language_model.layers.0.mlp.up_proj``) or the text decoder itself (``layers.0.mlp.up_proj``).
+    """
+    if not isinstance(module, nn.Linear):
+        return False
+    parts = fqn.split(".")
+    if "visual" in parts or "lm_head" in parts:
+        return False
+    return "language_model" in parts or parts[0] == "layers"
+
+
+def _count(module: nn.Module) -> tuple[int, int]:
+    params = list(module.parameters())
+    return sum(p.numel() for p in params), sum(p.numel() * p.element_size() for p in params)
+
+
+def model_summary(loaded) -> dict:
+    """Parameter counts and bytes per part plus the config essentials, JSON-able (for reports and ``vlmq models``).
+
+    Shared tensors (tied embeddings / LM head) are counted once in ``total``.
+    """
+    model = loaded.model
+    text_cfg = model.config.get_text_config()
+    decoder = text_decoder(model)
+    embeddings = decoder.get_input_embeddings()
+    layers_params, layers_bytes = _count(decoder.layers)
+    vision_params, vision_bytes = _count(vision_tower(model))
+    emb_params, emb_bytes = _count(embeddings)
+    head = model.get_output_embeddings()
+    tied = head is not None and head.weight is embeddings.weight
+    head_params, head_bytes = _count(head) if head is not None else (0, 0)
+    unique = {id(p): p for p in model.parameters()}.values()
+    heads = text_cfg.num_attention_heads
+    return {
+        "name": loaded.name, "family": loaded.family, "source": loaded.source,
+        "random_weights": loaded.random_weights, "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
+        "params": {"decoder_layers": layers_params, "vision": vision_params, "embeddings": emb_params,
+                   "lm_head": head_params, "total": sum(p.numel() for p in unique)},
+        "bytes": {"decoder_layers": layers_bytes, "vision": vision_bytes, "embeddings": emb_bytes,
+                  "lm_head": head_bytes, "total": sum(p.numel() * p.element_size() for p in unique)},
+        "config": {"layers": text_cfg.num_hidden_layers, "hidden": text_cfg.hidden_size,
+                   "intermediate": text_cfg.intermediate_size, "heads": heads,
+                   "kv_heads": text_cfg.num_key_value_heads,
+                   "head_dim": getattr(text_cfg, "head_dim", None) or text_cfg.hidden_size // heads,
+                   "vocab": text_cfg.vocab_size, "tied": tied,
+                   "vision_depth": model.config.vision_config.depth},
+    }

@@ -1,0 +1,136 @@
+"""Architecture presets: the real Qwen2-VL / Qwen2.5-VL shapes with random weights, for speed-only runs.
+
+Shapes come from the published ``config.json`` of each hub checkpoint (values below). Weights are drawn
+like trained ones (linears and embeddings N(0, 0.02), norms 1, biases 0) so quantizers see sane ranges;
+accuracy numbers on these models mean nothing. The tokenizer is the tiny builder's (ids 0-6 are the
+special tokens, so the config's vision token ids point there), the vocab size is the real one: the extra
+embedding rows are never produced by the tokenizer but cost the same memory and time as in the real model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from vlmq.errors import VlmqError
+from vlmq.models.processor import PROCESSOR_CLASSES, make_image_processor
+from vlmq.models.tokenizer import special_token_ids, train_tokenizer
+
+PRESET_SEED = 0
+
+
+@dataclass(frozen=True)
+class ArchPreset:
+    """One published architecture: text and vision config fields as in its hub config.json."""
+
+    family: str  # "qwen2_vl" | "qwen2_5_vl"
+    hub_id: str
+    text: dict
+    vision: dict
+    tie_word_embeddings: bool
+    description: str = field(default="")
+
+
+_QWEN2_VL_VISION = {"depth": 32, "embed_dim": 1280, "num_heads": 16, "mlp_ratio": 4, "in_channels": 3,
+                    "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "hidden_act": "quick_gelu"}
+_QWEN2_5_VL_VISION = {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16,
+                      "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                      "window_size": 112, "fullatt_block_indexes": [7, 15, 23, 31], "tokens_per_second": 2,
+                      "hidden_act": "silu"}
+_MROPE = {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]}
+
+
+def _text(hidden, intermediate, layers, heads, kv_heads, vocab, max_pos, sliding_window, max_window_layers) -> dict:
+    return {"hidden_size": hidden, "intermediate_size": intermediate, "num_hidden_layers": layers,
+            "num_attention_heads": heads, "num_key_value_heads": kv_heads, "vocab_size": vocab,
+            "max_position_embeddings": max_pos, "rms_norm_eps": 1e-6, "hidden_act": "silu",
+            "use_sliding_window": False, "sliding_window": sliding_window, "max_window_layers": max_window_layers,
+            "rope_parameters": dict(_MROPE)}
+
+
+ARCH_PRESETS = {
+    "qwen2-vl-2b": ArchPreset(
+        "qwen2_vl", "Qwen/Qwen2-VL-2B-Instruct",
+        _text(1536, 8960, 28, 12, 2, 151936, 32768, 32768, 28), {**_QWEN2_VL_VISION, "hidden_size": 1536},
+        tie_word_embeddings=True),
+    "qwen2-vl-7b": ArchPreset(
+        "qwen2_vl", "Qwen/Qwen2-VL-7B-Instruct",
+        _text(3584, 18944, 28, 28, 4, 152064, 32768, 32768, 28), {**_QWEN2_VL_VISION, "hidden_size": 3584},
+        tie_word_embeddings=False),
+    "qwen2.5-vl-3b": ArchPreset(
+        "qwen2_5_vl", "Qwen/Qwen2.5-VL-3B-Instruct",
+        _text(2048, 11008, 36, 16, 2, 151936, 128000, 32768, 70), {**_QWEN2_5_VL_VISION, "out_hidden_size": 2048},
+        tie_word_embeddings=True),
+    "qwen2.5-vl-7b": ArchPreset(
+        "qwen2_5_vl", "Qwen/Qwen2.5-VL-7B-Instruct",
+        _text(3584, 18944, 28, 28, 4, 152064, 128000, 32768, 28), {**_QWEN2_5_VL_VISION, "out_hidden_size": 3584},
+        tie_word_embeddings=False),
+}
+
+
+def preset_config(name: str, token_ids: dict[str, int] | None = None):
+    """The transformers config of preset ``name``; vision/special token ids from ``token_ids`` if given."""
+    from transformers import Qwen2_5_VLConfig, Qwen2VLConfig
+
+    preset = _preset(name)
+    text = dict(preset.text)
+    special = {}
+    if token_ids is not None:
+        text.update(bos_token_id=token_ids["<|endoftext|>"], eos_token_id=token_ids["<|im_end|>"],
+                    pad_token_id=token_ids["<|endoftext|>"])
+        special = {"image_token_id": token_ids["<|image_pad|>"], "video_token_id": token_ids["<|video_pad|>"],
+                   "vision_start_token_id": token_ids["<|vision_start|>"],
+                   "vision_end_token_id": token_ids["<|vision_end|>"]}
+    config_class = Qwen2VLConfig if preset.family == "qwen2_vl" else Qwen2_5_VLConfig
+    return config_class(text_config=text, vision_config=dict(preset.vision),
+                        tie_word_embeddings=preset.tie_word_embeddings, **special)
+
+
+def _preset(name: str) -> ArchPreset:
+    if name not in ARCH_PRESETS:
+        raise VlmqError(f"unknown architecture preset '{name}'; choose from: {', '.join(ARCH_PRESETS)}")
+    return ARCH_PRESETS[name]
+
+
+def instantiate_on_meta(name: str):
+    """The preset's model on the meta device: shapes and module names only, no memory, instant."""
+    from vlmq.models.loading import _model_class
+
+    config = preset_config(name)
+    with torch.device("meta"):
+        return _model_class(_preset(name).family)._from_config(config, dtype=torch.bfloat16)
+
+
+def build_preset_model(name: str, *, device: torch.device, dtype: torch.dtype = torch.bfloat16):
+    """Random-weight model of preset ``name`` on ``device`` in ``dtype``, plus its (tiny-tokenizer) processor."""
+    from vlmq.models.loading import _model_class
+
+    preset = _preset(name)
+    tokenizer = train_tokenizer()
+    ids = special_token_ids(tokenizer)
+    config = preset_config(name, ids)
+    # Build on meta, then allocate on the target device and draw weights there: no float32 copy on CPU.
+    with torch.device("meta"):
+        model = _model_class(preset.family)._from_config(config, dtype=dtype)
+    model.to_empty(device=device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(PRESET_SEED)
+        model.initialize_weights()
+    model.tie_weights()
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    processor = PROCESSOR_CLASSES[preset.family](make_image_processor(), tokenizer,
+                                                 chat_template=tokenizer.chat_template)
+    return model.eval(), processor
+
+
+def describe_preset(name: str) -> str:
+    """One line for ``vlmq models``: sizes and where the shapes come from (params counted on meta)."""
+    preset = _preset(name)
+    model = instantiate_on_meta(name)
+    params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+    t = preset.text
+    return (f"architecture preset, random weights: {t['num_hidden_layers']} layers, hidden {t['hidden_size']}, "
+            f"{t['num_attention_heads']}/{t['num_key_value_heads']} heads, {params / 1e9:.2f} B params "
+            f"(shapes of {preset.hub_id})")

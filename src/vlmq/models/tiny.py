@@ -1,0 +1,152 @@
+"""Build small Qwen2-VL models offline: trained BPE tokenizer, image-only processor, random weights.
+
+``build_tiny_model(out_dir)`` writes a complete model folder (config, weights, tokenizer, chat template,
+processor config) that loads like a hub checkpoint. Same seed and corpus → bit-identical weights and
+identical tokenizer. Used by tests, by ``load_model("tiny")`` and as the base of the trained toy model.
+"""
+
+from __future__ import annotations
+
+import copy
+import pathlib
+from dataclasses import dataclass
+
+import torch
+
+from vlmq.errors import VlmqError
+from vlmq.models.processor import Qwen2VLImageOnlyProcessor, make_image_processor
+from vlmq.models.tokenizer import DEFAULT_VOCAB_SIZE, special_token_ids, train_tokenizer
+
+# Test-friendly pixel budget: at most 448x448 pixels = 256 visual tokens per image.
+TINY_MIN_PIXELS = 56 * 56
+TINY_MAX_PIXELS = 448 * 448
+
+
+@dataclass(frozen=True)
+class TinyPreset:
+    """Sizes of one tiny model (text decoder and vision tower)."""
+
+    description: str
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    intermediate: int
+    vision_depth: int
+    vision_embed: int
+    vision_heads: int
+    vision_mlp_ratio: int = 2
+
+
+TINY_PRESETS = {
+    "tiny": TinyPreset("smallest; unit tests", layers=2, hidden=64, heads=4, kv_heads=2, intermediate=128,
+                       vision_depth=2, vision_embed=64, vision_heads=4),
+    "mid": TinyPreset("integration tests and CPU demos", layers=4, hidden=256, heads=8, kv_heads=4,
+                      intermediate=688, vision_depth=4, vision_embed=128, vision_heads=4),
+    "small": TinyPreset("CPU speed checks", layers=8, hidden=512, heads=8, kv_heads=4, intermediate=1376,
+                        vision_depth=8, vision_embed=256, vision_heads=8),
+}
+
+
+def mrope_section_for(head_dim: int) -> list[int]:
+    """Split head_dim/2 rotary frequencies over (time, height, width) in Qwen2-VL's 16:24:24 proportions."""
+    if head_dim % 2:
+        raise VlmqError(f"head_dim {head_dim} is odd; choose hidden_size / num_attention_heads even")
+    half = head_dim // 2
+    spatial = half * 3 // 8
+    return [half - 2 * spatial, spatial, spatial]
+
+
+def tiny_config_dict(preset: str, token_ids: dict[str, int], vocab_size: int,
+                     config_overrides: dict | None = None) -> dict:
+    """The nested ``Qwen2VLConfig`` kwargs for a tiny preset, with ``config_overrides`` merged in.
+
+    ``config_overrides`` holds top-level keys and/or ``text_config`` / ``vision_config`` dicts.
+    Derived fields (vision ``hidden_size`` = text hidden, ``mrope_section`` from head_dim) follow the
+    overridden sizes unless the overrides set them explicitly.
+    """
+    p = _tiny_preset(preset)
+    cfg = {
+        "text_config": {
+            "vocab_size": vocab_size, "hidden_size": p.hidden, "intermediate_size": p.intermediate,
+            "num_hidden_layers": p.layers, "num_attention_heads": p.heads, "num_key_value_heads": p.kv_heads,
+            "max_position_embeddings": 4096, "rms_norm_eps": 1e-6,
+            "bos_token_id": token_ids["<|endoftext|>"], "eos_token_id": token_ids["<|im_end|>"],
+            "pad_token_id": token_ids["<|endoftext|>"],
+        },
+        "vision_config": {"depth": p.vision_depth, "embed_dim": p.vision_embed, "num_heads": p.vision_heads,
+                          "mlp_ratio": p.vision_mlp_ratio},
+        "image_token_id": token_ids["<|image_pad|>"], "video_token_id": token_ids["<|video_pad|>"],
+        "vision_start_token_id": token_ids["<|vision_start|>"], "vision_end_token_id": token_ids["<|vision_end|>"],
+        "tie_word_embeddings": False,
+    }
+    return _merge_overrides(cfg, config_overrides or {})
+
+
+def _merge_overrides(cfg: dict, overrides: dict) -> dict:
+    cfg = copy.deepcopy(cfg)
+    for key, value in overrides.items():
+        if key in ("text_config", "vision_config"):
+            if not isinstance(value, dict):
+                raise VlmqError(f"config_overrides['{key}'] must be a dict of config fields, got {type(value).__name__}")
+            cfg[key].update(value)
+        else:
+            cfg[key] = value
+    text, vision = cfg["text_config"], cfg["vision_config"]
+    explicit_text = overrides.get("text_config", {})
+    if text["hidden_size"] % text["num_attention_heads"]:
+        raise VlmqError(f"hidden_size {text['hidden_size']} is not divisible by num_attention_heads "
+                        f"{text['num_attention_heads']}; change config_overrides")
+    head_dim = text.get("head_dim") or text["hidden_size"] // text["num_attention_heads"]
+    if "rope_parameters" not in explicit_text:
+        text["rope_parameters"] = {"rope_type": "default", "rope_theta": 1e6,
+                                   "mrope_section": mrope_section_for(head_dim)}
+    if sum(text["rope_parameters"]["mrope_section"]) != head_dim // 2:
+        raise VlmqError(f"mrope_section {text['rope_parameters']['mrope_section']} must sum to head_dim/2 = "
+                        f"{head_dim // 2}; fix config_overrides['text_config']['rope_parameters']")
+    # The vision merger projects into the text embedding space.
+    vision.setdefault("hidden_size", text["hidden_size"])
+    if "hidden_size" not in overrides.get("vision_config", {}):
+        vision["hidden_size"] = text["hidden_size"]
+    return cfg
+
+
+def _tiny_preset(preset: str) -> TinyPreset:
+    if preset not in TINY_PRESETS:
+        raise VlmqError(f"unknown tiny preset '{preset}'; choose from: {', '.join(TINY_PRESETS)}")
+    return TINY_PRESETS[preset]
+
+
+def build_tiny_model(out_dir, *, preset: str = "tiny", seed: int = 0, corpus: list[str] | None = None,
+                     vocab_size: int = DEFAULT_VOCAB_SIZE, config_overrides: dict | None = None) -> pathlib.Path:
+    """Build a tokenizer, image-only processor and random-weight Qwen2-VL model and save them to ``out_dir``.
+
+    The tokenizer is trained on ``corpus`` (default: a built-in VQA-style corpus). Weights are float32,
+    drawn under ``seed``. Returns the folder path.
+    """
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+    out = pathlib.Path(out_dir)
+    tokenizer = train_tokenizer(corpus, vocab_size=vocab_size)
+    processor = Qwen2VLImageOnlyProcessor(
+        image_processor=make_image_processor(TINY_MIN_PIXELS, TINY_MAX_PIXELS), tokenizer=tokenizer,
+        chat_template=tokenizer.chat_template)
+    cfg_kwargs = tiny_config_dict(preset, special_token_ids(tokenizer), len(tokenizer), config_overrides)
+    try:
+        config = Qwen2VLConfig(**cfg_kwargs)
+    except (TypeError, ValueError) as err:
+        raise VlmqError(f"invalid tiny model config ({err}); fix config_overrides") from err
+    model = _seeded_model(Qwen2VLForConditionalGeneration, config, seed)
+    model.generation_config.eos_token_id = config.text_config.eos_token_id
+    model.generation_config.pad_token_id = config.text_config.pad_token_id
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+def _seeded_model(model_class, config, seed: int):
+    # A private generator state so building a model never disturbs the caller's RNG stream.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return model_class(config)
