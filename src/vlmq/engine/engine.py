@@ -1,0 +1,232 @@
+"""The generation engine: vision tower → prefill → greedy decode over a static KV cache.
+
+Eager everywhere; on CUDA ``compile=True`` runs the decode step (and the prefill) through
+``vlmq.engine.compiled`` (torch.compile, CUDA graphs). Both paths share the cache, the masks and the
+M-RoPE positions, so they produce the same greedy tokens on the same weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from vlmq.engine.decoder import StepInputs, TextDecoder, attention_mask
+from vlmq.engine.inputs import PromptBatch, encode_prompts
+from vlmq.engine.kv_cache import StaticKVCache
+from vlmq.engine.rope import prompt_position_ids
+from vlmq.engine.timing import Stopwatch
+from vlmq.engine.types import GENERATED, Generation, KVConfig, Prompt, validate_kv_config
+from vlmq.errors import UnsupportedOnDevice, VlmqError
+
+
+@dataclass
+class DecodeState:
+    """Where a batch stands after prefill: what the next decode step needs."""
+
+    batch: PromptBatch
+    key_valid: torch.Tensor     # [B, max_seq_len] bool: cache slots a query may attend to
+    next_pos: torch.Tensor      # [B] M-RoPE position of the next token (same on all three axes)
+    next_slot: int              # cache slot the next token's K/V go to
+    logits: torch.Tensor        # [B, vocab] float32 of the last position
+
+
+def image_features(model, pixel_values: torch.Tensor, image_grid_thw: torch.Tensor) -> torch.Tensor:
+    """Merged visual tokens [N_visual, hidden] for all images of a batch, in order."""
+    out = model.model.get_image_features(pixel_values, image_grid_thw=image_grid_thw)
+    feats = getattr(out, "pooler_output", out)     # transformers 5.x returns an output object
+    if isinstance(feats, (list, tuple)):
+        feats = torch.cat(list(feats), dim=0)
+    return feats
+
+
+def eos_token_ids(model, tokenizer) -> list[int]:
+    ids = getattr(model.generation_config, "eos_token_id", None)
+    ids = [] if ids is None else ([ids] if isinstance(ids, int) else list(ids))
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return sorted(set(ids))
+
+
+class Engine:
+    def __init__(self, loaded, *, kv: KVConfig = KVConfig(), compile: bool = False,
+                 fp8_attention: bool = False, max_batch_size: int = 1, max_seq_len: int = 2048):
+        if max_batch_size < 1 or max_seq_len < 2:
+            raise VlmqError(f"max_batch_size ({max_batch_size}) must be >= 1 and max_seq_len ({max_seq_len}) "
+                            ">= 2; pass positive sizes to Engine(...)")
+        self.loaded = loaded
+        self.model = loaded.model.eval()
+        self.processor = loaded.processor
+        self.decoder = TextDecoder(self.model, fp8_attention=fp8_attention)
+        self.device = self.decoder.embed_tokens.weight.device
+        self.dtype = self.decoder.embed_tokens.weight.dtype
+        self.fp8_attention = fp8_attention
+        self.max_batch_size = max_batch_size
+        self.max_seq_len = max_seq_len
+        self.eos_ids = eos_token_ids(self.model, self.processor.tokenizer)
+        self.kv = kv
+        self.cache = self._new_cache(kv)
+        self.compiled = self._compiled_runner() if compile else None
+
+    # ----- public API -------------------------------------------------------------------------
+    def set_kv(self, kv: KVConfig) -> None:
+        """Switch the KV cache format/scales (reallocates the cache; compiled graphs follow it)."""
+        self.kv = kv
+        self.cache = self._new_cache(kv)
+        if self.compiled is not None:
+            self.compiled.reset(self.cache)
+
+    @contextlib.contextmanager
+    def observe(self, observer):
+        """While active, every layer calls ``observer(layer_idx, k, v, token_type)`` (eager path)."""
+        previous = self.decoder.observer
+        self.decoder.observer = observer
+        try:
+            yield self
+        finally:
+            self.decoder.observer = previous
+
+    def next_token_logits(self, prompts: list[Prompt]) -> torch.Tensor:
+        """[B, vocab] float32 logits of the next token after each prompt (prefill only)."""
+        rows = []
+        for chunk in self._chunks(prompts):
+            batch = encode_prompts(self.processor, chunk, self.device)
+            self._check_length(batch, 0)
+            with torch.no_grad():
+                rows.append(self._prefill(batch, Stopwatch(self.device)).logits)
+        return torch.cat(rows, dim=0)
+
+    def generate(self, prompts: list[Prompt], max_new_tokens: int, *, ignore_eos: bool = False) -> list[Generation]:
+        """Greedy generation; rows stop at EOS unless ``ignore_eos`` (then exactly max_new_tokens)."""
+        if max_new_tokens < 1:
+            raise VlmqError(f"max_new_tokens must be >= 1 (got {max_new_tokens})")
+        out: list[Generation] = []
+        for chunk in self._chunks(prompts):
+            out.extend(self._generate_batch(chunk, max_new_tokens, ignore_eos))
+        return out
+
+    # ----- generation -------------------------------------------------------------------------
+    def _generate_batch(self, prompts: list[Prompt], max_new_tokens: int, ignore_eos: bool) -> list[Generation]:
+        watch = Stopwatch(self.device)
+        watch.mark("start")
+        batch = encode_prompts(self.processor, prompts, self.device)
+        self._check_length(batch, max_new_tokens)
+        watch.mark("encoded")
+        with torch.no_grad():
+            state = self._prefill(batch, watch)
+            tokens = self._decode(state, max_new_tokens, ignore_eos)
+        watch.mark("done")
+        timings = self._timings(watch, n_steps=tokens.shape[1] - 1)
+        return [self._generation(batch, row, tokens[row], timings) for row in range(len(prompts))]
+
+    def _prefill(self, batch: PromptBatch, watch: Stopwatch) -> DecodeState:
+        watch.mark("prefill_start")
+        visual = None
+        if batch.pixel_values is not None:
+            visual = image_features(self.model, batch.pixel_values, batch.image_grid_thw)
+        watch.mark("vision")
+        embeds = self.decoder.embed_tokens(batch.input_ids)
+        if visual is not None:
+            is_image = (batch.input_ids == self.model.config.image_token_id).unsqueeze(-1)
+            embeds = embeds.masked_scatter(is_image, visual.to(embeds.dtype))
+        position_ids = prompt_position_ids(self.model, batch.input_ids, batch.mm_token_type_ids,
+                                           batch.image_grid_thw, batch.attention_mask)
+        b, t = batch.input_ids.shape
+        key_valid = torch.zeros(b, self.max_seq_len, dtype=torch.bool, device=self.device)
+        key_valid[:, :t] = batch.attention_mask.bool()
+        slots = torch.arange(t, device=self.device)
+        step = StepInputs(embeds=embeds, position_ids=position_ids, write_pos=slots,
+                          token_type=batch.token_type, mask=attention_mask(key_valid, slots, t), read_len=t)
+        hidden = self._run(step, prefill=True)
+        logits = self.decoder.logits(hidden[:, -1]).float()
+        watch.mark("prefill")
+        next_pos = position_ids.amax(dim=(0, 2)) + 1
+        return DecodeState(batch=batch, key_valid=key_valid, next_pos=next_pos, next_slot=t, logits=logits)
+
+    def _decode(self, state: DecodeState, max_new_tokens: int, ignore_eos: bool) -> torch.Tensor:
+        """[B, n] greedy tokens (n <= max_new_tokens; n < max only when every row hit EOS)."""
+        eos = torch.tensor(self.eos_ids, device=self.device, dtype=torch.long)
+        token = state.logits.argmax(dim=-1)
+        tokens = [token]
+        finished = torch.isin(token, eos)
+        for _ in range(max_new_tokens - 1):
+            if not ignore_eos and bool(finished.all()):
+                break
+            token = self._decode_step(state, token)
+            tokens.append(token)
+            finished |= torch.isin(token, eos)
+        return torch.stack(tokens, dim=1)
+
+    def _decode_step(self, state: DecodeState, token: torch.Tensor) -> torch.Tensor:
+        b = token.shape[0]
+        slot = state.next_slot
+        state.key_valid[:, slot] = True
+        if self.compiled is not None and self.decoder.observer is None:
+            logits = self.compiled.decode(token, state.next_pos, slot, state.key_valid)
+        else:
+            write_pos = torch.tensor([slot], device=self.device)
+            step = StepInputs(
+                embeds=self.decoder.embed_tokens(token[:, None]),
+                position_ids=state.next_pos.view(1, b, 1).expand(3, b, 1),
+                write_pos=write_pos,
+                token_type=torch.full((b, 1), GENERATED, device=self.device, dtype=torch.long),
+                mask=attention_mask(state.key_valid, write_pos, slot + 1), read_len=slot + 1)
+            logits = self.decoder.logits(self._run(step, prefill=False)[:, -1])
+        state.next_pos = state.next_pos + 1
+        state.next_slot = slot + 1
+        return logits.argmax(dim=-1)
+
+    def _run(self, step: StepInputs, prefill: bool) -> torch.Tensor:
+        if prefill and self.compiled is not None and self.decoder.observer is None:
+            return self.compiled.prefill(step)
+        return self.decoder.forward(step, self.cache)
+
+    # ----- helpers ----------------------------------------------------------------------------
+    def _new_cache(self, kv: KVConfig) -> StaticKVCache:
+        d = self.decoder
+        validate_kv_config(kv, d.num_layers, d.num_kv_heads)
+        self.cache = None   # free the old cache before allocating the new one
+        return StaticKVCache(num_layers=d.num_layers, max_batch_size=self.max_batch_size,
+                             num_kv_heads=d.num_kv_heads, max_seq_len=self.max_seq_len, head_dim=d.head_dim,
+                             dtype=self.dtype, device=self.device, kv=kv)
+
+    def _compiled_runner(self):
+        if self.device.type != "cuda":
+            raise UnsupportedOnDevice(f"compile=True needs a CUDA device (model is on {self.device}); "
+                                      "use compile=False on CPU")
+        from vlmq.engine.compiled import CompiledRunner
+        return CompiledRunner(self)
+
+    def _chunks(self, prompts: list[Prompt]):
+        if not prompts:
+            raise VlmqError("no prompts given; pass a non-empty list of vlmq.engine.Prompt")
+        for start in range(0, len(prompts), self.max_batch_size):
+            yield list(prompts[start:start + self.max_batch_size])
+
+    def _check_length(self, batch: PromptBatch, max_new_tokens: int) -> None:
+        need = batch.input_ids.shape[1] + max_new_tokens
+        if need > self.max_seq_len:
+            raise VlmqError(f"prompt ({batch.input_ids.shape[1]} tokens) + max_new_tokens ({max_new_tokens}) "
+                            f"exceeds max_seq_len {self.max_seq_len}; create the Engine with a larger max_seq_len")
+
+    def _timings(self, watch: Stopwatch, n_steps: int) -> dict[str, float]:
+        vision = watch.elapsed_ms("prefill_start", "vision")
+        prefill = watch.elapsed_ms("vision", "prefill")
+        decode = watch.elapsed_ms("prefill", "done")
+        timings = {"preprocess_ms": watch.elapsed_ms("start", "encoded"), "vision_ms": vision,
+                   "prefill_ms": prefill, "ttft_ms": vision + prefill, "decode_ms": decode,
+                   "decode_steps": float(n_steps), "total_ms": watch.elapsed_ms("prefill_start", "done")}
+        if n_steps > 0:
+            timings["decode_ms_per_token"] = decode / n_steps
+        return timings
+
+    def _generation(self, batch: PromptBatch, row: int, tokens: torch.Tensor, timings: dict) -> Generation:
+        ids = tokens.tolist()
+        for i, tok in enumerate(ids):          # keep the first EOS (as HF generate does), drop the rest
+            if tok in self.eos_ids:
+                ids = ids[:i + 1]
+                break
+        text = self.processor.tokenizer.decode(ids, skip_special_tokens=True)
+        return Generation(text=text, token_ids=ids, n_prompt_tokens=batch.n_prompt_tokens[row],
+                          n_visual_tokens=batch.n_visual_tokens[row], timings=dict(timings))

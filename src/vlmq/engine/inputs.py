@@ -1,0 +1,61 @@
+"""Prompts → model inputs: Qwen2-VL chat formatting, image processing, left-padded batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from vlmq.engine.types import PADDING, VISUAL, Prompt
+from vlmq.errors import VlmqError
+
+
+@dataclass
+class PromptBatch:
+    input_ids: torch.Tensor              # [B, T], left-padded
+    attention_mask: torch.Tensor         # [B, T], 0 on padding
+    token_type: torch.Tensor             # [B, T]: 0 text, 1 visual, -1 padding
+    mm_token_type_ids: torch.Tensor      # [B, T] as the processor returns it (HF's M-RoPE needs it)
+    pixel_values: torch.Tensor | None
+    image_grid_thw: torch.Tensor | None
+    n_prompt_tokens: list[int]
+    n_visual_tokens: list[int]
+
+
+def chat_text(processor, prompt: Prompt) -> str:
+    """The prompt rendered by the model's chat template, with the assistant turn opened."""
+    content = ([{"type": "image"}] if prompt.image is not None else []) + [{"type": "text", "text": prompt.text}]
+    messages = [{"role": "user", "content": content}]
+    return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def encode_prompts(processor, prompts: list[Prompt], device: torch.device) -> PromptBatch:
+    """Tokenize and preprocess a batch; rows are left-padded so every row ends at the same index."""
+    if not prompts:
+        raise VlmqError("no prompts given; pass a non-empty list of vlmq.engine.Prompt")
+    for p in prompts:
+        if not isinstance(p, Prompt):
+            raise VlmqError(f"expected vlmq.engine.Prompt, got {type(p).__name__}; wrap inputs as Prompt(text, image)")
+    texts = [chat_text(processor, p) for p in prompts]
+    images = [p.image.convert("RGB") for p in prompts if p.image is not None]
+    tokenizer = processor.tokenizer
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        enc = processor(text=texts, images=images or None, padding=True, return_tensors="pt")
+    finally:
+        tokenizer.padding_side = side
+    input_ids, attention_mask = enc["input_ids"], enc["attention_mask"]
+    mm_types = enc.get("mm_token_type_ids")
+    if mm_types is None:   # older processors: derive it the way HF's docs say
+        mm_types = (input_ids == processor.image_token_id).int()
+    token_type = torch.where(attention_mask.bool(), mm_types.long(), torch.full_like(input_ids, PADDING))
+    pixel_values = enc.get("pixel_values")
+    grid = enc.get("image_grid_thw")
+    return PromptBatch(
+        input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
+        token_type=token_type.to(device), mm_token_type_ids=mm_types.to(device),
+        pixel_values=None if pixel_values is None else pixel_values.to(device),
+        image_grid_thw=None if grid is None else grid.to(device),
+        n_prompt_tokens=attention_mask.sum(1).tolist(),
+        n_visual_tokens=(token_type == VISUAL).sum(1).tolist())

@@ -1,0 +1,117 @@
+"""Static KV cache ``[B, H_kv, max_len, D]`` in BF16 or FP8 (e4m3 bits stored as uint8).
+
+FP8 entries carry a float32 scale per (batch row, KV head, position), written together with the entry
+by the configured scale policy, so one buffer serves every policy:
+
+- ``static`` / ``static_text_only``: one scalar per layer (the max over heads of ``KVScales``; the two
+  names differ only in the data the scales were calibrated on);
+- ``per_head``: ``KVScales[layer, head]``;
+- ``visual_aware``: ``KVScales.*_visual[layer, head]`` for visual positions, the text set elsewhere;
+- ``dynamic``: amax of each written token and head / 448.
+
+``index_copy_`` is not implemented for ``float8_e4m3fn``, hence the uint8 storage viewed as FP8.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vlmq.engine.types import VISUAL, KVConfig, validate_kv_config
+
+FP8_MAX = 448.0          # largest finite float8_e4m3fn
+MIN_SCALE = 1e-12        # keeps dynamic scales of all-zero tokens finite
+
+
+def quantize_fp8(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``x`` [..., D] / ``scale`` [...] → FP8 e4m3 bits as uint8 (saturating at ±448)."""
+    scaled = (x.float() / scale.unsqueeze(-1)).clamp(-FP8_MAX, FP8_MAX)
+    return scaled.to(torch.float8_e4m3fn).view(torch.uint8)
+
+
+def dequantize_fp8(bits: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return (bits.view(torch.float8_e4m3fn).float() * scale.unsqueeze(-1)).to(dtype)
+
+
+def per_layer_scale_tables(kv: KVConfig, num_layers: int, num_kv_heads: int
+                           ) -> tuple[torch.Tensor, ...] | None:
+    """(k_text, v_text, k_visual, v_visual), each [num_layers, num_kv_heads] float32, or None for dynamic."""
+    if kv.dtype != "fp8" or kv.strategy == "dynamic":
+        return None
+    s = kv.scales
+    k, v = s.k.float(), s.v.float()
+    if kv.strategy in ("static", "static_text_only"):
+        k = k.amax(dim=1, keepdim=True).expand(num_layers, num_kv_heads)
+        v = v.amax(dim=1, keepdim=True).expand(num_layers, num_kv_heads)
+    if kv.strategy == "visual_aware":
+        return k, v, s.k_visual.float(), s.v_visual.float()
+    return k, v, k, v
+
+
+class StaticKVCache:
+    """Per-layer K/V buffers plus, for FP8, their per-position scales."""
+
+    def __init__(self, *, num_layers: int, max_batch_size: int, num_kv_heads: int, max_seq_len: int,
+                 head_dim: int, dtype: torch.dtype, device: torch.device, kv: KVConfig):
+        validate_kv_config(kv, num_layers, num_kv_heads)
+        self.kv = kv
+        self.dtype = dtype
+        self.is_fp8 = kv.dtype == "fp8"
+        shape = (max_batch_size, num_kv_heads, max_seq_len, head_dim)
+        store_dtype = torch.uint8 if self.is_fp8 else dtype
+        self.k = [torch.zeros(shape, dtype=store_dtype, device=device) for _ in range(num_layers)]
+        self.v = [torch.zeros(shape, dtype=store_dtype, device=device) for _ in range(num_layers)]
+        self.k_scale: list[torch.Tensor] = []
+        self.v_scale: list[torch.Tensor] = []
+        self.tables = None
+        if self.is_fp8:
+            self.k_scale = [torch.zeros(shape[:3], dtype=torch.float32, device=device) for _ in range(num_layers)]
+            self.v_scale = [torch.zeros(shape[:3], dtype=torch.float32, device=device) for _ in range(num_layers)]
+            tables = per_layer_scale_tables(kv, num_layers, num_kv_heads)
+            self.tables = None if tables is None else tuple(t.to(device).contiguous() for t in tables)
+
+    @property
+    def max_batch_size(self) -> int:
+        return self.k[0].shape[0]
+
+    @property
+    def max_seq_len(self) -> int:
+        return self.k[0].shape[2]
+
+    def nbytes(self) -> int:
+        """Bytes held by K/V entries and their scales (what the KV cache costs in memory)."""
+        return sum(t.numel() * t.element_size() for t in (*self.k, *self.v, *self.k_scale, *self.v_scale))
+
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, pos: torch.Tensor,
+              token_type: torch.Tensor) -> None:
+        """Store ``k``/``v`` [B, H, T, D] at positions ``pos`` [T]; ``token_type`` [B, T] picks scales."""
+        b = k.shape[0]
+        if not self.is_fp8:
+            self.k[layer][:b].index_copy_(2, pos, k.to(self.dtype))
+            self.v[layer][:b].index_copy_(2, pos, v.to(self.dtype))
+            return
+        k_scale, v_scale = self._scales_for(layer, k, v, token_type)
+        self.k[layer][:b].index_copy_(2, pos, quantize_fp8(k, k_scale))
+        self.v[layer][:b].index_copy_(2, pos, quantize_fp8(v, v_scale))
+        self.k_scale[layer][:b].index_copy_(2, pos, k_scale)
+        self.v_scale[layer][:b].index_copy_(2, pos, v_scale)
+
+    def read(self, layer: int, batch: int, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """K/V of the first ``length`` positions (all when None) in the compute dtype."""
+        end = self.max_seq_len if length is None else length
+        k, v = self.k[layer][:batch, :, :end], self.v[layer][:batch, :, :end]
+        if not self.is_fp8:
+            return k, v
+        k_scale, v_scale = self.k_scale[layer][:batch, :, :end], self.v_scale[layer][:batch, :, :end]
+        return dequantize_fp8(k, k_scale, self.dtype), dequantize_fp8(v, v_scale, self.dtype)
+
+    def _scales_for(self, layer: int, k: torch.Tensor, v: torch.Tensor, token_type: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scales [B, H, T] for the entries being written."""
+        if self.tables is None:   # dynamic: each token and head gets its own amax / 448
+            return ((k.abs().amax(-1).float() / FP8_MAX).clamp_min(MIN_SCALE),
+                    (v.abs().amax(-1).float() / FP8_MAX).clamp_min(MIN_SCALE))
+        k_text, v_text, k_vis, v_vis = (t[layer][None, :, None] for t in self.tables)
+        is_visual = (token_type == VISUAL)[:, None, :]
+        shape = k.shape[:3]
+        return (torch.where(is_visual, k_vis, k_text).expand(shape).contiguous(),
+                torch.where(is_visual, v_vis, v_text).expand(shape).contiguous())

@@ -1,0 +1,99 @@
+"""Eager engine vs Hugging Face's own forward and generate on the tiny model (CPU)."""
+
+import pytest
+import torch
+
+from vlmq.engine import Engine, Prompt
+from vlmq.engine.inputs import encode_prompts
+from vlmq.errors import VlmqError
+
+
+def hf_inputs(loaded, prompts):
+    b = encode_prompts(loaded.processor, prompts, torch.device("cpu"))
+    return b, dict(input_ids=b.input_ids, attention_mask=b.attention_mask, pixel_values=b.pixel_values,
+                   image_grid_thw=b.image_grid_thw, mm_token_type_ids=b.mm_token_type_ids)
+
+
+@pytest.mark.parametrize("dtype_fixture, atol", [("tiny_fp32", 1e-4), ("tiny_bf16", 0.05)])
+def test_next_token_logits_match_hf_forward(request, images, dtype_fixture, atol):
+    loaded = request.getfixturevalue(dtype_fixture)
+    prompts = [Prompt("What is in the image?", images[0])]
+    _, inputs = hf_inputs(loaded, prompts)
+    with torch.no_grad():
+        ref = loaded.model(**inputs).logits[:, -1].float()
+    mine = Engine(loaded).next_token_logits(prompts)
+    assert mine.dtype == torch.float32 and mine.shape == ref.shape
+    torch.testing.assert_close(mine, ref, atol=atol, rtol=0)
+    assert mine.argmax(-1).tolist() == ref.argmax(-1).tolist()
+
+
+def test_greedy_tokens_match_hf_generate(tiny_fp32, images):
+    prompts = [Prompt("Describe the picture.", images[2])]
+    b, inputs = hf_inputs(tiny_fp32, prompts)
+    loaded_model = tiny_fp32.model
+    loaded_model.model.rope_deltas = None   # HF caches M-RoPE deltas between calls
+    with torch.no_grad():
+        ref = loaded_model.generate(**inputs, max_new_tokens=12, do_sample=False)[0, b.input_ids.shape[1]:]
+    gen = Engine(tiny_fp32).generate(prompts, 12)[0]
+    eos = set(Engine(tiny_fp32).eos_ids)
+    ref_ids = ref.tolist()
+    cut = next((i + 1 for i, t in enumerate(ref_ids) if t in eos), len(ref_ids))
+    assert gen.token_ids == ref_ids[:cut]
+    assert gen.n_visual_tokens == int((b.input_ids == loaded_model.config.image_token_id).sum())
+    assert gen.n_prompt_tokens == b.input_ids.shape[1]
+    assert gen.text == tiny_fp32.processor.tokenizer.decode(gen.token_ids, skip_special_tokens=True)
+
+
+@pytest.mark.parametrize("dtype_fixture", ["tiny_fp32", "tiny_bf16"])
+def test_mixed_batch_equals_batch_of_one(request, images, dtype_fixture):
+    loaded = request.getfixturevalue(dtype_fixture)
+    prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None),
+               Prompt("Describe this picture in detail, please.", images[1])]
+    engine = Engine(loaded, max_batch_size=4)
+    batched = engine.generate(prompts, 8, ignore_eos=True)
+    assert len({g.n_prompt_tokens for g in batched}) == 3      # really mixed lengths (left padding used)
+    for prompt, gen in zip(prompts, batched):
+        single = engine.generate([prompt], 8, ignore_eos=True)[0]
+        assert gen.token_ids == single.token_ids
+        assert gen.n_visual_tokens == single.n_visual_tokens
+
+
+def test_more_prompts_than_max_batch_are_chunked(tiny_fp32, images):
+    prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None), Prompt("Is it red?", images[1])]
+    small = Engine(tiny_fp32, max_batch_size=2).generate(prompts, 4, ignore_eos=True)
+    large = Engine(tiny_fp32, max_batch_size=3).generate(prompts, 4, ignore_eos=True)
+    assert [g.token_ids for g in small] == [g.token_ids for g in large]
+
+
+def test_ignore_eos_gives_fixed_length_and_timings(tiny_bf16, images):
+    gens = Engine(tiny_bf16).generate([Prompt("What is it?", images[0])], 6, ignore_eos=True)
+    t = gens[0].timings
+    assert len(gens[0].token_ids) <= 6   # EOS (if any) truncates the returned ids, not the work done
+    assert t["decode_steps"] == 5
+    for key in ("vision_ms", "prefill_ms", "ttft_ms", "decode_ms_per_token", "total_ms"):
+        assert t[key] > 0, key
+    assert t["ttft_ms"] == pytest.approx(t["vision_ms"] + t["prefill_ms"])
+    assert t["total_ms"] >= t["ttft_ms"]
+
+
+def test_text_only_prompt_has_no_vision_time_cost(tiny_bf16):
+    gen = Engine(tiny_bf16).generate([Prompt("Hello there", None)], 3)[0]
+    assert gen.n_visual_tokens == 0 and gen.timings["vision_ms"] < gen.timings["prefill_ms"] + 50
+
+
+@pytest.mark.parametrize("kwargs, call", [
+    ({}, lambda e: e.generate([], 4)),
+    ({}, lambda e: e.generate([Prompt("hi")], 0)),
+    ({}, lambda e: e.generate(["plain string"], 4)),
+    ({"max_seq_len": 16}, lambda e: e.generate([Prompt("a long prompt " * 10)], 4)),
+])
+def test_bad_input_raises_vlmq_error(tiny_bf16, kwargs, call):
+    with pytest.raises(VlmqError):
+        call(Engine(tiny_bf16, **kwargs))
+
+
+def test_compile_on_cpu_is_unsupported(tiny_bf16):
+    from vlmq.errors import UnsupportedOnDevice
+
+    with pytest.raises(UnsupportedOnDevice):
+        Engine(tiny_bf16, compile=True)
