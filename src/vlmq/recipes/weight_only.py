@@ -1,0 +1,42 @@
+"""Weight-only integer recipes: ``int8_wo`` (W8A16 per-channel) and ``int4_wo`` (W4A16 group-wise).
+
+torchao does all of the work: Int8WeightOnlyConfig (Int8Tensor, any device); for int4 the
+tinygemm tile-packed layout on CUDA sm80+ (Int4TilePackedTo4dTensor, ``aten._weight_int4pack_mm``)
+and the CPU int4 kernel elsewhere (PrototypeInt4WeightOnlyConfig, Int4OpaqueTensor).
+"""
+
+from __future__ import annotations
+
+from torchao.quantization import Int4WeightOnlyConfig, Int8WeightOnlyConfig, quantize_
+
+from vlmq.errors import VlmqError
+
+from .context import ApplyContext
+
+
+def int4_base_config(device_class: str, group_size: int):
+    """The int4 g-wise config with a real kernel on this device class (also AWQ's base)."""
+    if device_class == "cpu":
+        from torchao.prototype.quantization.int4 import PrototypeInt4WeightOnlyConfig
+
+        return PrototypeInt4WeightOnlyConfig(group_size=group_size, set_inductor_config=False)
+    return Int4WeightOnlyConfig(group_size=group_size, int4_packing_format="tile_packed_to_4d",
+                                set_inductor_config=False)
+
+
+def check_group_size(ctx: ApplyContext) -> None:
+    """torchao silently skips linears the group does not divide; vlmq refuses instead."""
+    group = ctx.spec.group_size
+    for fqn, linear in ctx.target_linears():
+        if linear.in_features % group:
+            raise VlmqError(f"group size {group} does not divide in_features {linear.in_features} of {fqn}; "
+                            f"pick a divisor, e.g. {ctx.spec.recipe.name}+group=32")
+
+
+def apply_int8_wo(ctx: ApplyContext) -> None:
+    quantize_(ctx.model, Int8WeightOnlyConfig(set_inductor_config=False), filter_fn=ctx.filter_fn)
+
+
+def apply_int4_wo(ctx: ApplyContext) -> None:
+    check_group_size(ctx)
+    quantize_(ctx.model, int4_base_config(ctx.device_class, ctx.spec.group_size), filter_fn=ctx.filter_fn)
