@@ -9,7 +9,13 @@ Never load processors with ``AutoProcessor``: on such a folder it silently retur
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import pathlib
+
 from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLProcessor
+
+from vlmq.errors import VlmqError
 
 # The image processor's defaults (patch 14, merge 2): 4 .. 1280 visual tokens per image.
 DEFAULT_MIN_PIXELS = 56 * 56
@@ -19,12 +25,16 @@ DEFAULT_MAX_PIXELS = 28 * 28 * 1280
 class Qwen2VLImageOnlyProcessor(Qwen2VLProcessor):
     """``Qwen2VLProcessor`` without the video processor (images and text only)."""
 
+    upstream_class_name = "Qwen2VLProcessor"
+
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
 
 
 class Qwen2_5_VLImageOnlyProcessor(Qwen2_5_VLProcessor):
     """``Qwen2_5_VLProcessor`` without the video processor (images and text only)."""
+
+    upstream_class_name = "Qwen2_5_VLProcessor"
 
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
@@ -41,16 +51,35 @@ def make_image_processor(min_pixels: int | None = None, max_pixels: int | None =
 
 def set_pixel_budget(processor, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
     """Change how many pixels (hence visual tokens) an image may take, in place."""
+    for value, label in ((min_pixels, "min_pixels"), (max_pixels, "max_pixels")):
+        if value is not None and (not isinstance(value, int) or value < 28 * 28):
+            raise VlmqError(f"{label}={value!r} is too small; pass an int of at least {28 * 28} (one 28x28 merged patch)")
+    if min_pixels is not None and max_pixels is not None and min_pixels > max_pixels:
+        raise VlmqError(f"min_pixels {min_pixels} exceeds max_pixels {max_pixels}; pass min_pixels <= max_pixels")
     image_processor = processor.image_processor
-    if min_pixels is not None:
-        image_processor.min_pixels = min_pixels
-    if max_pixels is not None:
-        image_processor.max_pixels = max_pixels
-    # transformers 5.x reads the budget from ``size``; keep both spellings consistent.
-    size = dict(getattr(image_processor, "size", None) or {})
-    if min_pixels is not None:
-        size["shortest_edge"] = min_pixels
-    if max_pixels is not None:
-        size["longest_edge"] = max_pixels
-    if size:
-        image_processor.size = size
+    changes = {k: v for k, v in (("shortest_edge", min_pixels), ("longest_edge", max_pixels)) if v is not None}
+    # transformers 5.x reads the budget from ``size`` (a dict or a SizeDict dataclass); replace, never mutate,
+    # so a shared default object is left alone.
+    size = image_processor.size
+    image_processor.size = dataclasses.replace(size, **changes) if dataclasses.is_dataclass(size) else {**size, **changes}
+    # Older releases also keep the budget as plain attributes; keep them in step where they exist.
+    for attr, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
+        if value is not None and getattr(image_processor, attr, None) is not None:
+            setattr(image_processor, attr, value)
+
+
+def save_processor(processor, out_dir) -> None:
+    """Save like a hub checkpoint: the configs name the upstream processor class, not the image-only subclass.
+
+    That keeps saved folders interchangeable with real ones, and makes ``AutoProcessor`` fail loudly
+    without torchvision instead of silently returning a bare tokenizer for an unknown class name.
+    """
+    out = pathlib.Path(out_dir)
+    processor.save_pretrained(out)
+    for name in ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json"):
+        path = out / name
+        if path.is_file():
+            data = json.loads(path.read_text())
+            if "processor_class" in data:
+                data["processor_class"] = processor.upstream_class_name
+                path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

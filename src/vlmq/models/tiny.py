@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from vlmq.errors import VlmqError
-from vlmq.models.processor import Qwen2VLImageOnlyProcessor, make_image_processor
+from vlmq.models.processor import Qwen2VLImageOnlyProcessor, make_image_processor, save_processor
 from vlmq.models.tokenizer import DEFAULT_VOCAB_SIZE, special_token_ids, train_tokenizer
 
 # Test-friendly pixel budget: at most 448x448 pixels = 256 visual tokens per image.
@@ -141,7 +141,7 @@ def build_tiny_model(out_dir, *, preset: str = "tiny", seed: int = 0, corpus: li
     model.generation_config.pad_token_id = config.text_config.pad_token_id
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
-    processor.save_pretrained(out)
+    save_processor(processor, out)
     return out
 
 
