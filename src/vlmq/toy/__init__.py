@@ -1,0 +1,8 @@
+"""The trained toy VLM: training (``vlmq.toy.train``) and its held-out evaluation (``vlmq.toy.evaluate``).
+
+The shipped weights live in ``vlmq/models/toy/`` (see its MODEL_CARD.md).
+"""
+
+from vlmq.toy.train import train_toy
+
+__all__ = ["train_toy"]
