@@ -70,7 +70,8 @@ def test_1000_resamples_of_3000_items_are_fast():
     assert time.perf_counter() - start < 2.0  # ~0.05 s on a 2-core CPU; generous for a shared machine
 
 
-@pytest.mark.parametrize(("b", "c"), [(0, 0), (0, 1), (1, 0), (3, 2), (5, 0), (0, 9), (6, 6), (2, 10), (12, 12), (0, 24)])
+@pytest.mark.parametrize(("b", "c"), [(0, 0), (0, 1), (1, 0), (3, 2), (5, 0), (0, 9), (6, 6), (2, 10), (12, 12),
+                                      (0, 24)])
 def test_mcnemar_exact_matches_scipy_binomtest(b, c):
     scipy_stats = pytest.importorskip("scipy.stats")
     correct_a = [True] * b + [False] * c + [True] * 7 + [False] * 4   # then 7 both right, 4 both wrong

@@ -17,7 +17,7 @@ Accuracy is the leave-one-out mean over the human answers of ``min(1, matches_am
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from vlmq.errors import VlmqError
 from vlmq.metrics._common import check_scoring_mode
@@ -130,6 +130,7 @@ def vqa_accuracy(prediction: str, answers: Sequence[str | Mapping], mode: str = 
     """
     check_scoring_mode(mode)
     prediction = clean(_require_str(prediction, "prediction"))
+    answers = _as_answer_list(answers)
     human = [clean(text) for text in _answer_texts(answers)]
     # The unanimity gate (official only): compare the *cleaned* answers as given.
     if mode == "lmms_eval" or len(set(human)) > 1:
@@ -143,10 +144,16 @@ def vqa_accuracy(prediction: str, answers: Sequence[str | Mapping], mode: str = 
     return float(sum(per_left_out)) / len(per_left_out)
 
 
-def _answer_texts(answers) -> list[str]:
-    if isinstance(answers, (str, Mapping)) or not isinstance(answers, Sequence) or not answers:
-        raise VlmqError("VQA answers must be a non-empty list of strings or of dicts with an 'answer' key "
-                        f"(got {type(answers).__name__}); pass the row's 'answers' column")
+def _as_answer_list(answers) -> list:
+    is_list_like = isinstance(answers, Iterable) and not isinstance(answers, (str, Mapping))
+    answers = list(answers) if is_list_like else []
+    if not answers:
+        raise VlmqError("VQA answers must be a non-empty list of strings or of dicts with an 'answer' key; "
+                        "pass the row's 'answers' column")
+    return answers
+
+
+def _answer_texts(answers: list) -> list[str]:
     texts = []
     for answer in answers:
         if isinstance(answer, Mapping):
