@@ -8,7 +8,8 @@ import pytest
 from vlmq.errors import VlmqError
 from vlmq.metrics.mme import mme_scores_from_pairs
 from vlmq.metrics.pope import pope_metrics_from_parsed
-from vlmq.metrics.stats import bootstrap_ci, bootstrap_ci_rows, mcnemar, paired_bootstrap, paired_bootstrap_rows
+from vlmq.metrics.stats import (bootstrap_ci, bootstrap_ci_rows, bootstrap_intervals_rows, mcnemar, paired_bootstrap,
+                                paired_bootstrap_rows)
 
 
 def bernoulli(n, p, seed):
@@ -60,6 +61,32 @@ def test_rows_variant_bootstraps_pope_f1():
     assert f1(rows) == pytest.approx(0.8)
     assert low < 0.8 < high
     assert bootstrap_ci_rows(rows, f1, n_boot=300) == (low, high)
+
+
+def test_intervals_of_several_metrics_match_one_at_a_time():
+    rows = [("yes", "yes")] * 30 + [("no", "no")] * 30 + [("yes", "no")] * 8 + [("no", "yes")] * 12
+
+    def pope(sample):
+        return pope_metrics_from_parsed([p for p, _ in sample], [g for _, g in sample])
+
+    intervals = bootstrap_intervals_rows(rows, pope, n_boot=200, seed=3)
+    assert list(intervals) == ["accuracy", "precision", "recall", "f1", "yes_ratio"]
+    for name, interval in intervals.items():
+        assert interval == bootstrap_ci_rows(rows, lambda sample: pope(sample)[name], n_boot=200, seed=3)
+
+
+def test_a_metric_missing_on_some_resample_gets_a_nan_interval():
+    rows = [("existence", (True, True))] * 5 + [("code_reasoning", (True, False))]
+
+    def mme(sample):
+        pairs = {}
+        for category, pair in sample:
+            pairs.setdefault(category, []).append(pair)
+        return mme_scores_from_pairs(pairs)  # cognition_total is None when no code_reasoning image is drawn
+
+    intervals = bootstrap_intervals_rows(rows, lambda sample: {"c": mme(sample)["cognition_total"]}, n_boot=200)
+    assert all(np.isnan(bound) for bound in intervals["c"])
+    assert all(np.isnan(bound) for bound in bootstrap_ci_rows(rows, lambda s: np.nan if len(s) else 0.0))
 
 
 def test_1000_resamples_of_3000_items_are_fast():

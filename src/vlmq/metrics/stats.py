@@ -1,6 +1,7 @@
 """Confidence intervals and paired tests for accuracy metrics. Pure and numpy-vectorised.
 
-- :func:`bootstrap_ci` / :func:`bootstrap_ci_rows`: percentile bootstrap interval of one metric.
+- :func:`bootstrap_ci` / :func:`bootstrap_ci_rows`: percentile bootstrap interval of one metric;
+  :func:`bootstrap_intervals_rows`: of several metrics computed together on the same resamples.
 - :func:`mcnemar`: paired test on per-sample right/wrong outcomes of two recipes (exact binomial
   when there are fewer than 25 discordant pairs, else chi-square with continuity correction).
 - :func:`paired_bootstrap` / :func:`paired_bootstrap_rows`: interval and two-sided p-value of the
@@ -14,7 +15,7 @@ for a given ``seed``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -47,11 +48,29 @@ def bootstrap_ci_rows(rows: Sequence, statistic: Callable[[Sequence], float], *,
 
     ``statistic`` gets a resampled list of the rows (or a resampled array when ``rows`` is a numpy
     array: the fast path) and returns a float, e.g. ``lambda r: pope_metrics_from_parsed(...)["f1"]``.
+    A NaN on any resample makes the interval ``(nan, nan)``; an exception in ``statistic`` propagates.
+    The resamples depend only on ``(len(rows), n_boot, seed)``.
     """
     _check_rows(rows, "rows")
     _check_settings(n_boot, alpha)
-    resampled = [statistic(_take(rows, idx)) for chunk in _index_chunks(len(rows), n_boot, seed) for idx in chunk]
+    resampled = [statistic(sample) for sample in _resampled_rows(rows, n_boot, seed)]
     return _percentile_interval(np.asarray(resampled, dtype=np.float64), alpha)
+
+
+def bootstrap_intervals_rows(rows: Sequence, statistic: Callable[[Sequence], Mapping[str, float | None]], *,
+                             n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict[str, tuple[float, float]]:
+    """:func:`bootstrap_ci_rows` for a statistic that returns several metrics at once (all five POPE
+    metrics, every MME subtask score): one pass over the resamples, one interval per metric name.
+
+    A metric that is None, NaN or missing on any resample gets ``(nan, nan)``; a statistic that
+    raises (e.g. :class:`~vlmq.metrics.UndefinedMetric`) propagates.
+    """
+    _check_rows(rows, "rows")
+    _check_settings(n_boot, alpha)
+    results = [statistic(sample) for sample in _resampled_rows(rows, n_boot, seed)]
+    names = dict.fromkeys(name for result in results for name in result)  # first-seen order
+    return {name: _percentile_interval(np.asarray([_number(result.get(name)) for result in results]), alpha)
+            for name in names}
 
 
 def paired_bootstrap(values_a, values_b, *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
@@ -80,7 +99,7 @@ def paired_bootstrap_rows(rows_a: Sequence, rows_b: Sequence, statistic: Callabl
     _check_paired(len(rows_a), len(rows_b))
     _check_settings(n_boot, alpha)
     deltas = [statistic(_take(rows_b, idx)) - statistic(_take(rows_a, idx))
-              for chunk in _index_chunks(len(rows_a), n_boot, seed) for idx in chunk]
+              for idx in _resampled_indices(len(rows_a), n_boot, seed)]
     return _paired_result(float(statistic(rows_b) - statistic(rows_a)), np.asarray(deltas, dtype=np.float64), alpha)
 
 
@@ -140,6 +159,20 @@ def _index_chunks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
     per_chunk = max(1, _MAX_INDICES_PER_CHUNK // n)
     for start in range(0, n_boot, per_chunk):
         yield rng.integers(0, n, size=(min(per_chunk, n_boot - start), n))
+
+
+def _resampled_indices(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+    for chunk in _index_chunks(n, n_boot, seed):
+        yield from chunk
+
+
+def _resampled_rows(rows, n_boot: int, seed: int) -> Iterator:
+    for idx in _resampled_indices(len(rows), n_boot, seed):
+        yield _take(rows, idx)
+
+
+def _number(value) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _take(rows, idx: np.ndarray):
