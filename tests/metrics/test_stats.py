@@ -89,6 +89,11 @@ def test_a_metric_missing_on_some_resample_gets_a_nan_interval():
     assert all(np.isnan(bound) for bound in bootstrap_ci_rows(rows, lambda s: np.nan if len(s) else 0.0))
 
 
+def test_paired_rows_with_an_undefined_resample_report_nan_not_a_p_value():
+    result = paired_bootstrap_rows([1, 2, 3], [1, 2, 4], lambda s: np.nan if 1 not in s else float(sum(s)), n_boot=100)
+    assert np.isnan(result["p_value"]) and np.isnan(result["ci_low"]) and result["delta"] == 1.0
+
+
 def test_1000_resamples_of_3000_items_are_fast():
     a, b = bernoulli(3000, 0.8, 6), bernoulli(3000, 0.78, 7)
     start = time.perf_counter()

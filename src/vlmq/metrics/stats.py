@@ -78,7 +78,9 @@ def paired_bootstrap(values_a, values_b, *, n_boot: int = 1000, seed: int = 0, a
     """Paired bootstrap of ``delta = statistic(values_b) - statistic(values_a)``.
 
     ``values_a[i]`` and ``values_b[i]`` are the same sample under recipes A (the baseline) and B.
-    Returns ``delta, ci_low, ci_high, p_value, test="paired_bootstrap"``; see :func:`_two_sided_p`.
+    Returns ``delta, ci_low, ci_high, p_value, test="paired_bootstrap"``: the percentile interval of
+    the resampled deltas and a two-sided p-value, twice the share of resampled deltas on the far side
+    of 0 (with a +1 correction, so never below ``2 / (n_boot + 1)``; capped at 1).
     ``statistic`` is a numpy-style reducer, as in :func:`bootstrap_ci`.
     """
     a = _as_1d_floats(values_a, "values_a")
@@ -139,7 +141,10 @@ def _paired_result(delta: float, deltas: np.ndarray, alpha: float) -> dict:
 
 def _two_sided_p(deltas: np.ndarray) -> float:
     """Twice the share of bootstrap deltas on the far side of 0, with the usual +1 correction so a
-    finite number of resamples never claims p = 0 (the floor is 2 / (n_boot + 1)); capped at 1."""
+    finite number of resamples never claims p = 0 (the floor is 2 / (n_boot + 1)); capped at 1.
+    NaN when a resample's statistic was NaN (the metric is undefined there)."""
+    if np.isnan(deltas).any():
+        return math.nan
     at_or_below = int(np.sum(deltas <= 0))
     at_or_above = int(np.sum(deltas >= 0))
     return min(1.0, 2 * (1 + min(at_or_below, at_or_above)) / (len(deltas) + 1))
