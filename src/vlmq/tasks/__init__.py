@@ -8,6 +8,8 @@ registry through `register_task`.
 
 from __future__ import annotations
 
+import dataclasses
+
 from vlmq.errors import VlmqError
 from vlmq.tasks.base import Sample, Task, TaskOptions
 from vlmq.tasks.llava_bench import LlavaBenchTask
@@ -37,8 +39,10 @@ def _register_builtin() -> None:
     register_task(LlavaBenchTask())
     register_task(VQATask("shapes-vqa", SHAPES_VQA_SOURCE))
     register_task(PopeTask("shapes-pope", SHAPES_POPE_SOURCE))
+    # One split of the generated pooled set: n counts that split's rows alone.
+    one_split = dataclasses.replace(SHAPES_POPE_SOURCE, rows_per_n=1)
     for split in POPE_SPLITS:
-        register_task(PopeTask(f"shapes-pope/{split}", SHAPES_POPE_SOURCE, split))
+        register_task(PopeTask(f"shapes-pope/{split}", one_split, split))
     register_task(MMETask("shapes-mme", SHAPES_MME_SOURCE))
 
 

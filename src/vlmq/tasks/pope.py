@@ -21,6 +21,7 @@ from vlmq.tasks.vqav2 import SINGLE_WORD_SUFFIX
 
 POPE_SPLITS = ("adversarial", "popular", "random")
 POPE_METRICS = ("accuracy", "precision", "recall", "f1", "yes_ratio")
+ZERO_IF_UNDEFINED = "lmms_eval"   # pope_metrics_from_parsed's mode whose zero denominators give 0
 POPE_COLUMNS = ("id", "question_id", "question", "answer", "image_source", "image", "category")
 POPE_POOLED_SOURCE = HubSource(folder="pope", repo="POPE", split="test", columns=POPE_COLUMNS)
 SHAPES_POPE_SOURCE = ShapesSource(kind="pope", default_n=100, rows_per_n=3, columns=POPE_COLUMNS)
@@ -91,7 +92,7 @@ class PopeTask(DatasetTask):
         for name, group in self.groups(rows).items():
             scored, n_failed = split_failed(group)
             records += bootstrap_metrics(name, scored, _pope_statistic(opts.scoring), POPE_METRICS,
-                                         opts, n_failed)
+                                         opts, n_failed, resample_statistic=_pope_statistic(ZERO_IF_UNDEFINED))
         return records
 
     def compare(self, base_rows: list[dict], rows: list[dict], opts: TaskOptions) -> list[dict]:
@@ -100,13 +101,17 @@ class PopeTask(DatasetTask):
         for name, group in self.groups(rows).items():
             base = base_groups.get(name, [])
             records.append(mcnemar_accuracy(name, base, group, opts))
-            records.append(paired_metric_difference(name, "f1", base, group,
-                                                    _pope_statistic(opts.scoring), opts))
+            records.append(paired_metric_difference(name, "f1", base, group, _pope_statistic(opts.scoring),
+                                                    opts, resample_statistic=_pope_statistic(ZERO_IF_UNDEFINED)))
         return records
 
 
 def _pope_statistic(mode: str):
-    """rows → the five POPE metrics, from the parsed answers (parsing stays in vlmq.metrics.pope)."""
+    """rows → the five POPE metrics, from the parsed answers (parsing stays in vlmq.metrics.pope).
+
+    The rows' answers are already parsed in the run's scoring mode, so ``mode`` here only picks what
+    a zero denominator does: raise (official) or give 0 (lmms_eval, `ZERO_IF_UNDEFINED`).
+    """
     from vlmq.metrics.pope import pope_metrics_from_parsed
 
     def statistic(rows: list[dict]) -> dict:

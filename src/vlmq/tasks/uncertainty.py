@@ -6,8 +6,9 @@ results into the contract's records. Conventions:
 
 - Intervals are 95% percentile bootstrap intervals (1000 resamples, seeded with `TaskOptions.seed`).
 - A metric that is undefined (e.g. official POPE precision with no "yes" answer) gets
-  ``value``/``ci_low``/``ci_high`` = None and an ``undefined`` reason instead of a made-up number;
-  a resample where it is undefined makes the interval None too.
+  ``value``/``ci_low``/``ci_high`` = None and an ``undefined`` reason instead of a made-up number.
+  POPE resamples count a zero denominator as 0 (lmms-eval's convention): with a few hundred
+  samples that never happens, and on a handful it would otherwise void every interval.
 - MME is resampled by image. Totals resample images of all subtasks jointly, so with very few
   images per subtask a resample can miss a subtask, which widens the interval downwards; subtask
   scores resample only that subtask's images.
@@ -34,17 +35,20 @@ def bootstrap_mean(task: str, metric: str, values: Sequence[float], opts: TaskOp
 
 
 def bootstrap_metrics(task: str, units: list, statistic: Callable[[list], dict], metrics: Sequence[str],
-                      opts: TaskOptions, n_failed: int, n: int | None = None) -> list[dict]:
+                      opts: TaskOptions, n_failed: int, n: int | None = None,
+                      resample_statistic: Callable[[list], dict] | None = None) -> list[dict]:
     """One record per metric of ``statistic(units)`` (a dict), each with its bootstrap interval.
 
-    All metrics share one set of resamples: the statistic runs once per resample and every metric
-    reads its value from that run.
+    ``resample_statistic`` (default: ``statistic``) computes the resamples; POPE passes the
+    zero-denominator-gives-0 variant so that a rare degenerate resample does not void the interval.
+    All metrics share one set of resamples: it runs once per resample and every metric reads its
+    value from that run.
     """
     n = len(units) if n is None else n
     if not units:
         return [_undefined(task, metric, n, opts, n_failed, "no scored sample") for metric in metrics]
     full = _safe(statistic, units)
-    replay = _Replay(statistic)
+    replay = _Replay(resample_statistic or statistic)
     records = []
     for metric in metrics:
         if not isinstance(full, dict) or full.get(metric) is None:
@@ -82,19 +86,23 @@ def paired_mean_difference(task: str, metric: str, base_rows: list[dict], rows: 
 
 
 def paired_metric_difference(task: str, metric: str, base_units: list[dict], units: list[dict],
-                             statistic: Callable[[list], dict], opts: TaskOptions,
-                             n_per_unit: int = 1) -> dict:
+                             statistic: Callable[[list], dict], opts: TaskOptions, n_per_unit: int = 1,
+                             resample_statistic: Callable[[list], dict] | None = None) -> dict:
     """Paired bootstrap of the change in ``statistic(units)[metric]`` (POPE F1, MME scores).
 
     Units pair by ``sample_id``; ``n_per_unit`` converts units to samples in ``n`` (MME: 2 per image).
+    The metric must be defined under ``statistic`` for both recipes; resamples use
+    ``resample_statistic`` (default ``statistic``), as in `bootstrap_metrics`.
     """
     from vlmq.metrics.stats import paired_bootstrap_rows
 
     pairs = pair_rows(base_units, units, task)
     n = len(pairs) * n_per_unit
+    base, candidate = [base for base, _ in pairs], [unit for _, unit in pairs]
     try:
-        result = paired_bootstrap_rows([base for base, _ in pairs], [unit for _, unit in pairs],
-                                       _metric_of(statistic, metric), n_boot=N_BOOT, seed=opts.seed)
+        _metric_of(statistic, metric)(base), _metric_of(statistic, metric)(candidate)
+        result = paired_bootstrap_rows(base, candidate, _metric_of(resample_statistic or statistic, metric),
+                                       n_boot=N_BOOT, seed=opts.seed)
     except ZeroDivisionError as undefined:  # UndefinedMetric is a ZeroDivisionError
         record = compare_record(task, metric, None, (None, None), None, "paired_bootstrap", n, opts)
         return dict(record, undefined=str(undefined))
