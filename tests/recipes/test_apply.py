@@ -1,0 +1,161 @@
+"""Every recipe on the tiny model (CPU): stored format, vision tower untouched, logits close, honest label."""
+
+import pytest
+import torch
+
+from vlmq.errors import UnsupportedOnDevice, VlmqError
+from vlmq.models import is_decoder_linear, vision_tower
+from vlmq.recipes import apply_recipe, decoder_weight_bytes, load_calibration, parse_recipe
+
+# What each recipe must store on CPU (CUDA stores int4 as Int4TilePackedTo4dTensor: see the gpu test).
+CPU_FORMAT = {"bf16": "bfloat16", "int8_wo": "Int8Tensor", "int4_wo": "Int4OpaqueTensor",
+              "smoothquant": "Int8Tensor", "fp8": "Float8Tensor", "int4_awq": "Int4OpaqueTensor",
+              "nvfp4": "NVFP4Tensor"}
+EMULATED_ON_CPU = {"fp8", "nvfp4"}
+
+# Minimum logits cosine vs BF16 over the probe prompts. Measured on the tiny model (CPU, seed 0):
+# int8_wo 0.99996, smoothquant 0.99994, fp8 0.99952 (per-tensor 0.99947), int4 g32 0.9956,
+# int4_awq g32 0.9979, nvfp4 0.9935 (W4A8 0.9940). Each threshold leaves ~10x the measured gap
+# (1 - cos) for seed/platform noise, yet sits far above what a broken recipe gives (a wrong scale or
+# a lost smoothing inverse drops the cosine below 0.9; unrelated logits give ~0).
+MIN_COSINE = {"bf16": 1.0 - 1e-6, "int8_wo": 0.999, "smoothquant": 0.999, "fp8": 0.995,
+              "int4_wo": 0.96, "int4_awq": 0.97, "nvfp4": 0.94}
+
+CASES = ["bf16", "int8_wo", "int4_wo+group=32", "smoothquant", "smoothquant+alpha=0.8", "fp8",
+         "fp8+gran=tensor", "int4_awq+group=32", "nvfp4", "nvfp4+act=fp8", "fp8+kv_fp8+fp8_attention",
+         "int4_awq+group=32+kv_fp8", "int8_wo+lm_head"]
+
+
+def theory_bytes(fmt: str, n: int, k: int, spec) -> float:
+    """Payload plus scales as each format is defined (not read back from the tensors)."""
+    if fmt == "bfloat16":
+        return 2 * n * k
+    if fmt == "Int8Tensor":
+        return n * k + 4 * n  # int8 values, one fp32 scale per output channel
+    if fmt == "Int4OpaqueTensor":
+        return n * k / 2 + n * (k // spec.group_size) * 4  # 4-bit values, bf16 scale + zero per group
+    if fmt == "Float8Tensor":
+        return n * k + (4 * n if spec.fp8_granularity == "row" else 4)
+    if fmt == "NVFP4Tensor":
+        return n * k / 2 + n * k / 16 + 4  # E2M1 pairs, one E4M3 per 16 values, FP32 global
+    raise AssertionError(f"no theory for {fmt}")
+
+
+def quantized_linears(model, spec):
+    return [(fqn, m) for fqn, m in model.named_modules()
+            if is_decoder_linear(m, fqn) or (spec.include_lm_head and fqn == "lm_head")]
+
+
+def snapshot(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_recipe_stores_format_keeps_vision_tower_and_stays_close(name, tiny, calib, probe_prompts, bf16_logits,
+                                                                 logits_of):
+    spec = parse_recipe(name)
+    base = spec.recipe.name
+    vision_before = snapshot(vision_tower(tiny.model))
+    embed_before = tiny.model.get_input_embeddings().weight.detach().clone()
+
+    summary = apply_recipe(tiny, spec, calib)
+
+    # (a) declared format, real packing, bytes per parameter within 10% of theory
+    linears = quantized_linears(tiny.model, spec)
+    assert set(summary["formats"]) == {CPU_FORMAT[base]}
+    assert summary["formats"][CPU_FORMAT[base]]["linears"] == len(linears)
+    stored = summary["formats"][CPU_FORMAT[base]]["bytes"]
+    theory = sum(theory_bytes(CPU_FORMAT[base], m.out_features, m.in_features, spec) for _, m in linears)
+    assert abs(stored / theory - 1) < 0.10, (stored, theory)
+    _assert_inner_dtypes(base, linears)
+    # (b) vision tower bit-identical; embeddings untouched; lm_head only on request
+    vision_after = snapshot(vision_tower(tiny.model))
+    assert vision_after.keys() == vision_before.keys()
+    assert all(torch.equal(vision_before[k], vision_after[k]) for k in vision_before)
+    assert torch.equal(tiny.model.get_input_embeddings().weight, embed_before)
+    lm_head_is_plain = type(tiny.model.lm_head.weight) in (torch.Tensor, torch.nn.Parameter)
+    assert lm_head_is_plain != (spec.include_lm_head and base != "bf16")
+    # (c) logits close to BF16, through the engine
+    cosine = torch.nn.functional.cosine_similarity(logits_of(tiny, probe_prompts), bf16_logits, dim=-1)
+    assert cosine.min().item() >= MIN_COSINE[base], cosine
+    # (d) honest label on this device (CPU): emulated exactly where no CPU kernel exists
+    expected = "emulated" if base in EMULATED_ON_CPU or spec.fp8_attention else "real"
+    assert summary["kernel"] == expected and summary["device_class"] == "cpu"
+    assert bool(summary["emulated_activations"]) == (base in EMULATED_ON_CPU)
+    assert summary["recipe"] == name
+    assert summary["calibration"] == (calib.summary if spec.recipe.needs_calibration else None)
+
+
+def _assert_inner_dtypes(base, linears):
+    for fqn, linear in linears:
+        w, n, k = linear.weight, linear.out_features, linear.in_features
+        if base in ("int8_wo", "smoothquant"):
+            assert w.qdata.dtype == torch.int8 and w.qdata.shape == (n, k), fqn
+        elif base in ("int4_wo", "int4_awq"):
+            assert w.qdata.dtype == torch.uint8 and w.qdata.numel() == n * k // 2, fqn  # two values a byte
+        elif base == "fp8":
+            assert w.qdata.dtype == torch.float8_e4m3fn and w.qdata.shape == (n, k), fqn
+        elif base == "nvfp4":
+            assert w.qdata.dtype == torch.uint8 and w.qdata.numel() == n * k // 2, fqn
+            assert w.scale.dtype == torch.float8_e4m3fn and w.scale.numel() == n * k // 16, fqn
+        if base in ("smoothquant", "int4_awq"):  # calibrated per-channel scales really were applied
+            assert w.act_pre_scale is not None and not torch.all(w.act_pre_scale == 1), fqn
+        if base == "smoothquant":
+            assert w.act_quant_kwargs is not None, fqn  # activations are quantized too (W8A8)
+
+
+def test_decoder_weight_bytes_shrinks_with_bit_width(calib):
+    from vlmq.models import load_model
+
+    sizes = {}
+    for name in ("bf16", "int8_wo", "int4_wo+group=32"):
+        loaded = load_model("tiny")
+        apply_recipe(loaded, parse_recipe(name), calib)
+        sizes[name] = decoder_weight_bytes(loaded.model)
+    assert sizes["bf16"] > 1.8 * sizes["int8_wo"] > 1.8 * 1.5 * sizes["int4_wo+group=32"]
+
+
+def test_group_size_that_does_not_divide_the_hidden_size_is_refused(tiny):
+    with pytest.raises(VlmqError, match="group size 128 does not divide in_features 64"):
+        apply_recipe(tiny, parse_recipe("int4_wo"), None)
+
+
+@pytest.mark.parametrize("name", ["smoothquant", "int4_awq+group=32"])
+def test_calibrating_recipe_without_calibration_prompts_is_refused(tiny, name):
+    empty = load_calibration("builtin", n=1)
+    empty = type(empty)(prompts=(), summary=empty.summary)
+    for calib in (None, empty):
+        with pytest.raises(VlmqError, match="needs calibration but the calibration set is empty"):
+            apply_recipe(tiny, parse_recipe(name), calib)
+
+
+@pytest.mark.parametrize("name", ["fp8+real", "nvfp4+real", "nvfp4+act=fp8+real"])
+def test_real_kernel_request_where_only_emulation_exists_is_unsupported(tiny, name):
+    with pytest.raises(UnsupportedOnDevice, match="drop '\\+real'"):
+        apply_recipe(tiny, parse_recipe(name), None)
+
+
+def test_real_request_is_fine_where_kernels_exist(tiny):
+    assert apply_recipe(tiny, parse_recipe("int8_wo+real"), None)["kernel"] == "real"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name, fmt, label", [
+    ("int8_wo", "Int8Tensor", "real"), ("int4_wo+group=32", "Int4TilePackedTo4dTensor", "real"),
+    ("smoothquant", "Int8Tensor", "real"), ("fp8", "Float8Tensor", "real"),
+    ("int4_awq+group=32", "Int4TilePackedTo4dTensor", "real"), ("nvfp4", "NVFP4Tensor", None),
+])
+def test_recipes_apply_and_run_on_cuda(name, fmt, label, calib, probe_prompts, logits_of):
+    """H100: int8, int4, fp8 run on real kernels; nvfp4 is real only on sm100+ (emulated on sm90)."""
+    from vlmq.models import load_model
+    from vlmq.recipes import device_class
+
+    loaded = load_model("tiny", device="cuda")
+    ref = logits_of(loaded, probe_prompts)
+    loaded = load_model("tiny", device="cuda")
+    summary = apply_recipe(loaded, parse_recipe(name), calib)
+    assert set(summary["formats"]) == {fmt}
+    sm100 = device_class(torch.device("cuda")) == "sm100"
+    assert summary["kernel"] == (label or ("real" if sm100 else "emulated"))
+    out = logits_of(loaded, probe_prompts)
+    assert torch.nn.functional.cosine_similarity(out, ref, dim=-1).min() > 0.9
