@@ -75,6 +75,30 @@ def known_model_names() -> list[str]:
     return ["toy"] + [tiny_model_name(p) for p in TINY_PRESETS] + list(ARCH_PRESETS)
 
 
+def list_models() -> list[tuple[str, str]]:
+    """(name, one-line description) of every model ``load_model`` knows by name, for ``vlmq models``."""
+    from vlmq.models.presets import ARCH_PRESETS, describe_config, describe_preset
+    from vlmq.models.tiny import TINY_PRESETS, tiny_config
+
+    if (TOY_MODEL_DIR / "config.json").is_file():
+        toy = f"trained toy model shipped with vlmq: {describe_config(_folder_config(TOY_MODEL_DIR))}"
+    else:
+        toy = "trained toy model (not shipped in this install: falls back to 'tiny')"
+    rows = [("toy", toy)]
+    for preset, spec in TINY_PRESETS.items():
+        rows.append((tiny_model_name(preset), f"built offline, random weights, {spec.description}: "
+                                              f"{describe_config(tiny_config(preset))}"))
+    rows += [(name, describe_preset(name)) for name in ARCH_PRESETS]
+    return rows
+
+
+def _folder_config(folder: pathlib.Path):
+    from transformers import AutoConfig
+
+    read_model_type(folder)
+    return AutoConfig.from_pretrained(folder)
+
+
 def tiny_model_name(preset: str) -> str:
     return "tiny" if preset == "tiny" else f"tiny-{preset}"
 
@@ -219,11 +243,13 @@ def _hub_snapshot(repo_id: str) -> pathlib.Path:
     """Resolve a hub id to a local snapshot (the HF cache), downloading only when online.
 
     The config is fetched first so that an unsupported family fails before gigabytes of weights move.
+    Without a reachable hub (``HF_HUB_OFFLINE=1`` or no network) only the cache is used, at once,
+    instead of huggingface_hub's ~25 s of connection retries.
     """
     from huggingface_hub import hf_hub_download, snapshot_download
     from huggingface_hub.errors import HFValidationError, OfflineModeIsEnabled
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+    offline = _env_flag("HF_HUB_OFFLINE") or not _hub_reachable()
     try:
         config_path = pathlib.Path(hf_hub_download(repo_id, "config.json", local_files_only=offline))
         read_model_type(config_path.parent)
@@ -234,6 +260,28 @@ def _hub_snapshot(repo_id: str) -> pathlib.Path:
         raise VlmqError(f"'{repo_id}' is neither an existing folder nor a valid hub id; "
                         "pass a local model folder or an id like Qwen/Qwen2-VL-2B-Instruct") from err
     except (OSError, OfflineModeIsEnabled, ConnectionError, TimeoutError) as err:
-        reason = "offline" if offline else f"no network: {type(err).__name__}"
+        reason = "offline or no network, and not in the HF cache" if offline else f"download failed: {type(err).__name__}"
         raise VlmqError(f"cannot download '{repo_id}' ({reason}); download it on a connected machine with "
                         f"`huggingface-cli download {repo_id} --local-dir DIR` and pass --model DIR") from err
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """A quick TCP probe of the hub endpoint (skipped behind a proxy, where only the proxy can tell)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")):
+        return True
+    url = urlparse(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False

@@ -95,11 +95,15 @@ def _preset(name: str) -> ArchPreset:
 
 def instantiate_on_meta(name: str):
     """The preset's model on the meta device: shapes and module names only, no memory, instant."""
+    return meta_model(preset_config(name))
+
+
+def meta_model(config):
+    """A Qwen2-VL-family model of ``config`` on the meta device (bf16)."""
     from vlmq.models.loading import _model_class
 
-    config = preset_config(name)
     with torch.device("meta"):
-        return _model_class(_preset(name).family)._from_config(config, dtype=torch.bfloat16)
+        return _model_class(config.model_type)._from_config(config, dtype=torch.bfloat16)
 
 
 def build_preset_model(name: str, *, device: torch.device, dtype: torch.dtype = torch.bfloat16):
@@ -126,11 +130,16 @@ def build_preset_model(name: str, *, device: torch.device, dtype: torch.dtype = 
 
 
 def describe_preset(name: str) -> str:
-    """One line for ``vlmq models``: sizes and where the shapes come from (params counted on meta)."""
+    """One line for ``vlmq models``: sizes and where the shapes come from."""
     preset = _preset(name)
-    model = instantiate_on_meta(name)
+    return f"architecture preset, random weights: {describe_config(preset_config(name))} (shapes of {preset.hub_id})"
+
+
+def describe_config(config) -> str:
+    """Layers, hidden size, heads and parameter count of a Qwen2-VL-family config (counted on meta, instantly)."""
+    model = meta_model(config)
     params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
-    t = preset.text
-    return (f"architecture preset, random weights: {t['num_hidden_layers']} layers, hidden {t['hidden_size']}, "
-            f"{t['num_attention_heads']}/{t['num_key_value_heads']} heads, {params / 1e9:.2f} B params "
-            f"(shapes of {preset.hub_id})")
+    size = f"{params / 1e9:.2f} B" if params >= 1e9 else f"{params / 1e6:.2f} M"
+    text = config.get_text_config()
+    return (f"{text.num_hidden_layers} layers, hidden {text.hidden_size}, "
+            f"{text.num_attention_heads}/{text.num_key_value_heads} heads, {size} params")

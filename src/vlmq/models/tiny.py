@@ -15,7 +15,7 @@ import torch
 
 from vlmq.errors import VlmqError
 from vlmq.models.processor import Qwen2VLImageOnlyProcessor, make_image_processor, save_processor
-from vlmq.models.tokenizer import DEFAULT_VOCAB_SIZE, special_token_ids, train_tokenizer
+from vlmq.models.tokenizer import DEFAULT_VOCAB_SIZE, SPECIAL_TOKENS, train_tokenizer
 
 # Test-friendly pixel budget: at most 448x448 pixels = 256 visual tokens per image.
 TINY_MIN_PIXELS = 56 * 56
@@ -39,11 +39,11 @@ class TinyPreset:
 
 
 TINY_PRESETS = {
-    "tiny": TinyPreset("smallest; unit tests", layers=2, hidden=64, heads=4, kv_heads=2, intermediate=128,
+    "tiny": TinyPreset("for unit tests", layers=2, hidden=64, heads=4, kv_heads=2, intermediate=128,
                        vision_depth=2, vision_embed=64, vision_heads=4),
-    "mid": TinyPreset("integration tests and CPU demos", layers=4, hidden=256, heads=8, kv_heads=4,
+    "mid": TinyPreset("for integration tests and CPU demos", layers=4, hidden=256, heads=8, kv_heads=4,
                       intermediate=688, vision_depth=4, vision_embed=128, vision_heads=4),
-    "small": TinyPreset("CPU speed checks", layers=8, hidden=512, heads=8, kv_heads=4, intermediate=1376,
+    "small": TinyPreset("for CPU speed checks", layers=8, hidden=512, heads=8, kv_heads=4, intermediate=1376,
                         vision_depth=8, vision_embed=256, vision_heads=8),
 }
 
@@ -81,6 +81,17 @@ def tiny_config_dict(preset: str, token_ids: dict[str, int], vocab_size: int,
         "tie_word_embeddings": False,
     }
     return _merge_overrides(cfg, config_overrides or {})
+
+
+def tiny_config(preset: str, config_overrides: dict | None = None, vocab_size: int = DEFAULT_VOCAB_SIZE):
+    """The ``Qwen2VLConfig`` a tiny build would use (special tokens at ids 0-6), without building anything."""
+    from transformers import Qwen2VLConfig
+
+    ids = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
+    try:
+        return Qwen2VLConfig(**tiny_config_dict(preset, ids, vocab_size, config_overrides))
+    except (TypeError, ValueError) as err:
+        raise VlmqError(f"invalid tiny model config ({err}); fix config_overrides") from err
 
 
 def _merge_overrides(cfg: dict, overrides: dict) -> dict:
@@ -124,18 +135,15 @@ def build_tiny_model(out_dir, *, preset: str = "tiny", seed: int = 0, corpus: li
     The tokenizer is trained on ``corpus`` (default: a built-in VQA-style corpus). Weights are float32,
     drawn under ``seed``. Returns the folder path.
     """
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+    from transformers import Qwen2VLForConditionalGeneration
 
     out = pathlib.Path(out_dir)
     tokenizer = train_tokenizer(corpus, vocab_size=vocab_size)
     processor = Qwen2VLImageOnlyProcessor(
         image_processor=make_image_processor(TINY_MIN_PIXELS, TINY_MAX_PIXELS), tokenizer=tokenizer,
         chat_template=tokenizer.chat_template)
-    cfg_kwargs = tiny_config_dict(preset, special_token_ids(tokenizer), len(tokenizer), config_overrides)
-    try:
-        config = Qwen2VLConfig(**cfg_kwargs)
-    except (TypeError, ValueError) as err:
-        raise VlmqError(f"invalid tiny model config ({err}); fix config_overrides") from err
+    # The tokenizer puts the special tokens at ids 0-6, which is what tiny_config assumes.
+    config = tiny_config(preset, config_overrides, vocab_size=len(tokenizer))
     model = _seeded_model(Qwen2VLForConditionalGeneration, config, seed)
     model.generation_config.eos_token_id = config.text_config.eos_token_id
     model.generation_config.pad_token_id = config.text_config.pad_token_id
