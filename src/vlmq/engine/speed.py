@@ -1,0 +1,254 @@
+"""The speed benchmark: TTFT (vision + prefill), decode ms/token, tokens/s, VRAM; batch and image sweeps.
+
+Records are tidy rows (the ``results.jsonl`` schema): one row per (task, metric). Tasks name the
+point: ``speed`` is the default point (batch 1, first image size); the batch sweep adds ``speed/bs<N>``
+(first image size), the image sweep ``speed/img<S>`` (batch 1). ``params`` repeats the point's
+settings. Timed metrics carry the median of ``repeats`` runs with ``ci_low``/``ci_high`` = min/max
+(``test`` = "min-max over repeats"). A point that does not fit in memory is one ``oom`` row and the
+sweep goes on. ``device`` says where the timings come from: ``cpu`` timings are CPU timings.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+from dataclasses import dataclass, replace
+
+import torch
+
+from vlmq.engine import memory
+from vlmq.engine.engine import Engine
+from vlmq.engine.inputs import encode_prompts
+from vlmq.engine.timing import Stopwatch, device_label
+from vlmq.engine.types import KVConfig, Prompt
+from vlmq.errors import VlmqError
+
+TIMED_METRICS = ("ttft_ms", "vision_ms", "prefill_ms", "decode_ms_per_token", "tokens_per_s", "total_ms")
+WORKLOADS = ("synthetic", "llava_bench")
+SPREAD = "min-max over repeats"
+_BASELINE_CACHE: dict[tuple, dict] = {}
+
+
+@dataclass(frozen=True)
+class SpeedOptions:
+    batch_sizes: tuple[int, ...] = (1, 4, 16, 64)
+    image_sizes: tuple[int, ...] = (448,)      # square synthetic images (pixels); the first is the default
+    prompt: str = "Describe this image in detail."
+    new_tokens: int = 64                       # fixed output length (EOS ignored) for comparable decode
+    warmups: int = 2
+    repeats: int = 5
+    workload: str = "synthetic"                # "synthetic" | "llava_bench"
+    dataset_dir: str | None = None             # llava_bench data (lmms-lab format); None = hub id
+    compile: bool | None = None                # None: compiled on CUDA, eager elsewhere
+    kv: KVConfig = KVConfig()
+    fp8_attention: bool = False
+    baseline: bool = True                      # measure HF eager BF16 (bf16 recipes) / reuse it (others)
+    max_seq_len: int | None = None             # default: longest prompt + new_tokens
+
+
+def validate_options(opts: SpeedOptions) -> None:
+    if not opts.batch_sizes or any(b < 1 for b in opts.batch_sizes):
+        raise VlmqError(f"batch sizes {opts.batch_sizes} must be positive integers, e.g. 1,4,16,64")
+    if not opts.image_sizes or any(s < 28 for s in opts.image_sizes):
+        raise VlmqError(f"image sizes {opts.image_sizes} must be >= 28 pixels, e.g. 448,896")
+    if opts.new_tokens < 2 or opts.warmups < 0 or opts.repeats < 1:
+        raise VlmqError("new_tokens must be >= 2, warmups >= 0 and repeats >= 1")
+    if opts.workload not in WORKLOADS:
+        raise VlmqError(f"unknown speed workload {opts.workload!r}; choose from: {', '.join(WORKLOADS)}")
+
+
+# ----- workloads -------------------------------------------------------------------------------
+def synthetic_image(size: int, seed: int = 0):
+    """A deterministic size x size RGB image (smooth gradients plus noise, like a photo to a JPEG coder)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    axis = np.linspace(0, 255, size)
+    base = (axis[None, :, None] + axis[:, None, None]) / 2
+    pixels = np.clip(base + rng.normal(0, 40, (size, size, 3)), 0, 255)
+    return Image.fromarray(pixels.astype("uint8"))
+
+
+def workload_prompts(opts: SpeedOptions, batch_size: int, image_size: int) -> list[Prompt]:
+    """``batch_size`` prompts: the fixed prompt with synthetic images, or LLaVA-Bench samples (cycled)."""
+    if opts.workload == "synthetic":
+        return [Prompt(opts.prompt, synthetic_image(image_size, seed=i)) for i in range(batch_size)]
+    from vlmq.tasks import TaskOptions, get_task
+
+    samples = get_task("llava_bench").load(TaskOptions(dataset_dir=opts.dataset_dir))
+    if not samples:
+        raise VlmqError("llava_bench has no samples; check --dataset-dir")
+    return [samples[i % len(samples)].prompt for i in range(batch_size)]
+
+
+# ----- measurement -----------------------------------------------------------------------------
+def _summary(values: list[float]) -> dict:
+    return {"value": statistics.median(values), "ci_low": min(values), "ci_high": max(values), "n": len(values)}
+
+
+def time_engine(engine: Engine, prompts: list[Prompt], opts: SpeedOptions) -> dict[str, dict]:
+    """Warm up, then time ``repeats`` generations of exactly ``new_tokens`` tokens; per-metric summaries."""
+    for _ in range(opts.warmups):
+        engine.generate(prompts, opts.new_tokens, ignore_eos=True)
+    runs: dict[str, list[float]] = {m: [] for m in TIMED_METRICS}
+    for _ in range(opts.repeats):
+        t = engine.generate(prompts, opts.new_tokens, ignore_eos=True)[0].timings
+        for key in ("ttft_ms", "vision_ms", "prefill_ms", "decode_ms_per_token", "total_ms"):
+            runs[key].append(t[key])
+        runs["tokens_per_s"].append(len(prompts) * 1e3 / t["decode_ms_per_token"])
+    return {m: _summary(v) for m, v in runs.items()}
+
+
+def measure_hf_eager_baseline(loaded, prompts: list[Prompt], new_tokens: int, *, warmups: int = 1,
+                              repeats: int = 3) -> dict[str, float]:
+    """HF transformers eager ``generate`` (DynamicCache, no compile): the original study's baseline.
+
+    TTFT = a 1-token generate; decode ms/token = (N-token generate - TTFT) / (N - 1); medians.
+    """
+    model, device = loaded.model, loaded.model.device
+    batch = encode_prompts(loaded.processor, prompts, device)
+    inputs = dict(input_ids=batch.input_ids, attention_mask=batch.attention_mask, pixel_values=batch.pixel_values,
+                  image_grid_thw=batch.image_grid_thw, mm_token_type_ids=batch.mm_token_type_ids)
+    pad = loaded.processor.tokenizer.pad_token_id
+
+    def timed_generate(n: int) -> float:
+        model.model.rope_deltas = None    # HF caches M-RoPE deltas between calls
+        watch = Stopwatch(device)
+        watch.mark("a")
+        with torch.no_grad():
+            model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=pad,
+                           disable_compile=True)
+        watch.mark("b")
+        return watch.elapsed_ms("a", "b")
+
+    for _ in range(warmups):
+        timed_generate(new_tokens)
+    ttft = statistics.median(timed_generate(1) for _ in range(repeats))
+    full = statistics.median(timed_generate(new_tokens) for _ in range(repeats))
+    return {"ttft_ms": ttft, "decode_ms_per_token": (full - ttft) / (new_tokens - 1), "total_ms": full}
+
+
+def hf_eager_baseline(loaded, recipe_name: str, opts: SpeedOptions) -> dict | None:
+    """The HF eager BF16 baseline of this run: measured on a bf16 model, reused for later recipes."""
+    key = (loaded.name, str(loaded.model.device), opts.workload, opts.image_sizes[0], opts.prompt, opts.new_tokens)
+    if key not in _BASELINE_CACHE and opts.baseline and recipe_name.split("+")[0] == "bf16":
+        prompts = workload_prompts(opts, 1, opts.image_sizes[0])
+        _BASELINE_CACHE[key] = measure_hf_eager_baseline(loaded, prompts, opts.new_tokens,
+                                                         warmups=min(opts.warmups, 1), repeats=min(opts.repeats, 3))
+    return _BASELINE_CACHE.get(key)
+
+
+# ----- the benchmark ---------------------------------------------------------------------------
+def sweep_points(opts: SpeedOptions) -> list[tuple[str, int, int]]:
+    """(task, batch size, image size): the default point, the batch sweep, the image sweep."""
+    first_bs, first_img = opts.batch_sizes[0], opts.image_sizes[0]
+    points = [("speed", 1 if 1 in opts.batch_sizes else first_bs, first_img)]
+    points += [(f"speed/bs{b}", b, first_img) for b in opts.batch_sizes if b != points[0][1]]
+    points += [(f"speed/img{s}", points[0][1], s) for s in opts.image_sizes[1:]]
+    return points
+
+
+def run_speed(loaded, recipe_name: str, kernel: str, opts: SpeedOptions = SpeedOptions()) -> list[dict]:
+    """Speed records for one (already quantized) model: every sweep point, OOM points included."""
+    validate_options(opts)
+    device = loaded.model.device
+    compiled = device.type == "cuda" if opts.compile is None else opts.compile
+    static = _static_memory(loaded)
+    baseline = hf_eager_baseline(loaded, recipe_name, opts)
+    bound = _bandwidth_bound(loaded)
+    base = {"recipe": recipe_name, "kernel": kernel, "device": device_label(device), "test": SPREAD,
+            "mode": "compiled" if compiled else "eager"}
+    records: list[dict] = []
+    for task, batch_size, image_size in sweep_points(opts):
+        params = {"batch_size": batch_size, "image_size": image_size, "new_tokens": opts.new_tokens,
+                  "workload": opts.workload, "kv": opts.kv.dtype, "fp8_attention": opts.fp8_attention}
+        rows = _measure_point(loaded, opts, compiled, batch_size, image_size, static, params)
+        if task == "speed" and "oom" not in rows:
+            rows.update(_derived(rows, baseline, bound))
+        records += [{**base, "task": task, "metric": m, **summary, "params": params} for m, summary in rows.items()]
+    return records
+
+
+def _measure_point(loaded, opts: SpeedOptions, compiled: bool, batch_size: int, image_size: int,
+                   static: dict, params: dict) -> dict[str, dict]:
+    engine = None
+    try:
+        prompts = workload_prompts(opts, batch_size, image_size)
+        longest = max(encode_prompts(loaded.processor, [p], "cpu").input_ids.shape[1] for p in prompts[:4])
+        params["prompt_tokens"] = longest
+        max_len = opts.max_seq_len or longest + opts.new_tokens + 8
+        memory.reset_peak(loaded.model.device)
+        engine = Engine(loaded, kv=opts.kv, compile=compiled, fp8_attention=opts.fp8_attention,
+                        max_batch_size=batch_size, max_seq_len=max_len)
+        rows = time_engine(engine, prompts, opts)
+        rows.update(_point_memory(engine, static))
+        return rows
+    except torch.OutOfMemoryError as err:
+        params["error"] = f"out of memory: {str(err).splitlines()[0][:200]}"
+        return {"oom": {"value": 1.0, "ci_low": None, "ci_high": None, "n": 1}}
+    finally:
+        del engine
+        gc.collect()
+        if loaded.model.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _static_memory(loaded) -> dict:
+    """Memory right after load (and quantization): weights as stored, allocator and NVML views."""
+    device = loaded.model.device
+    snap = memory.snapshot(device)
+    weights = memory.module_bytes(loaded.model)
+    if snap is None:
+        return {"weights": weights, "allocated": weights, "nvml": None, "load_peak": None}
+    return {"weights": weights, "allocated": snap.allocated, "nvml": snap.nvml_used,
+            "load_peak": snap.peak_allocated}
+
+
+def _point_memory(engine: Engine, static: dict) -> dict[str, dict]:
+    """static/dynamic VRAM plus the breakdown; on CPU tensor sizes stand in for the allocator."""
+    gb = lambda x: {"value": x / memory.GB, "ci_low": None, "ci_high": None, "n": 1}   # noqa: E731
+    kv = engine.cache.nbytes()
+    snap = memory.snapshot(engine.device)
+    if snap is None:    # CPU: weights + KV cache by tensor sizes; activations are not measured
+        return {"static_vram_gb": gb(static["allocated"]), "dynamic_vram_gb": gb(kv),
+                "mem_weights_gb": gb(static["weights"]), "mem_kv_cache_gb": gb(kv)}
+    dynamic = snap.peak_allocated - static["allocated"]
+    rows = {"static_vram_gb": gb(static["allocated"]), "dynamic_vram_gb": gb(dynamic),
+            "mem_weights_gb": gb(static["weights"]), "mem_kv_cache_gb": gb(kv),
+            "mem_activations_gb": gb(max(dynamic - kv, 0)),
+            "mem_allocator_reserve_gb": gb(snap.peak_reserved - snap.peak_allocated)}
+    if static["load_peak"]:
+        rows["load_peak_vram_gb"] = gb(static["load_peak"])
+    if static["nvml"] is not None and snap.nvml_used is not None:
+        rows["static_vram_nvml_gb"] = gb(static["nvml"])
+        rows["dynamic_vram_nvml_gb"] = gb(snap.nvml_used - static["nvml"])
+    return rows
+
+
+def _bandwidth_bound(loaded) -> dict:
+    """Weight bytes streamed per decode step (decoder linears + lm_head) and the device's copy bandwidth."""
+    from vlmq.recipes import decoder_weight_bytes
+
+    return {"bytes": decoder_weight_bytes(loaded.model, include_lm_head=True),
+            "bandwidth": memory.device_copy_bandwidth(loaded.model.device)}
+
+
+def _derived(rows: dict, baseline: dict | None, bound: dict) -> dict[str, dict]:
+    one = lambda x: {"value": x, "ci_low": None, "ci_high": None, "n": 1}   # noqa: E731
+    decode_ms = rows["decode_ms_per_token"]["value"]
+    bound_ms = bound["bytes"] / bound["bandwidth"] * 1e3
+    out = {"bandwidth_fraction": one(bound_ms / decode_ms), "bandwidth_bound_ms": one(bound_ms),
+           "weight_bytes_per_token_gb": one(bound["bytes"] / memory.GB),
+           "device_bandwidth_gbps": one(bound["bandwidth"] / memory.GB)}
+    if baseline is not None:
+        out["speedup_vs_hf_eager"] = one(baseline["decode_ms_per_token"] / decode_ms)
+        out["ttft_speedup_vs_hf_eager"] = one(baseline["ttft_ms"] / rows["ttft_ms"]["value"])
+        out["hf_eager_decode_ms_per_token"] = one(baseline["decode_ms_per_token"])
+        out["hf_eager_ttft_ms"] = one(baseline["ttft_ms"])
+    return out
+
+
+def with_overrides(opts: SpeedOptions, **changes) -> SpeedOptions:
+    """A copy of ``opts`` with fields changed (CLI flags map onto this)."""
+    return replace(opts, **changes)

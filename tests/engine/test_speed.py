@@ -1,0 +1,92 @@
+"""The speed benchmark on CPU with tiny settings: record shape, labels, sweeps, OOM handling."""
+
+import pytest
+import torch
+
+from vlmq.engine import speed
+from vlmq.engine.speed import SpeedOptions, run_speed, sweep_points
+from vlmq.errors import VlmqError
+
+TINY_OPTS = SpeedOptions(batch_sizes=(1, 2), image_sizes=(112, 56), new_tokens=3, warmups=0, repeats=2)
+REQUIRED = ("ttft_ms", "vision_ms", "prefill_ms", "decode_ms_per_token", "tokens_per_s", "total_ms",
+            "static_vram_gb", "dynamic_vram_gb")
+
+
+@pytest.fixture(scope="module")
+def records(tiny_bf16):
+    speed._BASELINE_CACHE.clear()
+    return run_speed(tiny_bf16, "bf16", "real", TINY_OPTS)
+
+
+def test_records_carry_named_metrics_labelled_cpu(records):
+    by_task = {}
+    for r in records:
+        by_task.setdefault(r["task"], {})[r["metric"]] = r
+    assert set(by_task) == {"speed", "speed/bs2", "speed/img56"}
+    for task, metrics in by_task.items():
+        assert set(REQUIRED) <= set(metrics), task
+    for r in records:
+        assert r["device"] == "cpu" and r["mode"] == "eager" and r["recipe"] == "bf16"
+        assert {"value", "ci_low", "ci_high", "n", "kernel", "test", "params"} <= set(r)
+    ttft = by_task["speed"]["ttft_ms"]
+    assert ttft["n"] == 2 and ttft["ci_low"] <= ttft["value"] <= ttft["ci_high"]
+    assert by_task["speed/bs2"]["ttft_ms"]["params"]["batch_size"] == 2
+    assert by_task["speed/img56"]["ttft_ms"]["params"]["prompt_tokens"] < by_task["speed"]["ttft_ms"]["params"]["prompt_tokens"]
+    # decode throughput is batch x per-row tokens/s
+    d = by_task["speed/bs2"]
+    assert d["tokens_per_s"]["value"] == pytest.approx(2e3 / d["decode_ms_per_token"]["value"], rel=0.6)
+
+
+def test_default_point_relates_to_baseline_and_bandwidth(records):
+    speed_rows = {r["metric"]: r["value"] for r in records if r["task"] == "speed"}
+    assert speed_rows["speedup_vs_hf_eager"] == pytest.approx(
+        speed_rows["hf_eager_decode_ms_per_token"] / speed_rows["decode_ms_per_token"])
+    assert speed_rows["bandwidth_fraction"] == pytest.approx(
+        speed_rows["bandwidth_bound_ms"] / speed_rows["decode_ms_per_token"])
+    assert speed_rows["weight_bytes_per_token_gb"] > 0 and speed_rows["device_bandwidth_gbps"] > 0
+    # KV cache grows with the batch
+    kv = {r["task"]: r["value"] for r in records if r["metric"] == "mem_kv_cache_gb"}
+    assert kv["speed/bs2"] > kv["speed"]
+
+
+def test_quantized_recipe_reuses_the_bf16_baseline(tiny_bf16, records):
+    rows = run_speed(tiny_bf16, "int8_wo", "real", SpeedOptions(batch_sizes=(1,), image_sizes=(112,),
+                                                                new_tokens=3, warmups=0, repeats=1))
+    baseline = {r["metric"]: r["value"] for r in records if r["task"] == "speed"}["hf_eager_ttft_ms"]
+    again = {r["metric"]: r["value"] for r in rows}["hf_eager_ttft_ms"]
+    assert again == baseline
+
+
+def test_oom_point_is_recorded_and_sweep_goes_on(tiny_bf16, monkeypatch):
+    real_engine = speed.Engine
+
+    def engine_that_ooms_at_batch_2(loaded, **kwargs):
+        if kwargs["max_batch_size"] == 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 80 GiB")
+        return real_engine(loaded, **kwargs)
+
+    monkeypatch.setattr(speed, "Engine", engine_that_ooms_at_batch_2)
+    rows = run_speed(tiny_bf16, "bf16", "real", SpeedOptions(batch_sizes=(1, 2, 3), image_sizes=(56,),
+                                                             new_tokens=2, warmups=0, repeats=1, baseline=False))
+    oom = [r for r in rows if r["task"] == "speed/bs2"]
+    assert [r["metric"] for r in oom] == ["oom"] and "out of memory" in oom[0]["params"]["error"]
+    assert any(r["task"] == "speed/bs3" and r["metric"] == "decode_ms_per_token" for r in rows)
+
+
+def test_sweep_points_default_then_batches_then_images():
+    opts = SpeedOptions(batch_sizes=(1, 4, 16), image_sizes=(448, 896))
+    assert sweep_points(opts) == [("speed", 1, 448), ("speed/bs4", 4, 448), ("speed/bs16", 16, 448),
+                                  ("speed/img896", 1, 896)]
+
+
+@pytest.mark.parametrize("opts", [SpeedOptions(batch_sizes=(0,)), SpeedOptions(image_sizes=(4,)),
+                                  SpeedOptions(new_tokens=1), SpeedOptions(workload="imagenet")])
+def test_bad_options_raise(tiny_bf16, opts):
+    with pytest.raises(VlmqError):
+        run_speed(tiny_bf16, "bf16", "real", opts)
+
+
+def test_synthetic_images_are_deterministic():
+    a, b = speed.synthetic_image(64, seed=3), speed.synthetic_image(64, seed=3)
+    assert a.size == (64, 64) and a.tobytes() == b.tobytes()
+    assert a.tobytes() != speed.synthetic_image(64, seed=4).tobytes()
