@@ -77,3 +77,9 @@ def test_mme_data_with_an_unknown_subtask_lists_the_valid_ones(tmp_path):
     fixtures.write_table(table, tmp_path / "mme", "test", "parquet")
     with pytest.raises(VlmqError, match="unknown subtask\\(s\\) juggling; valid: existence"):
         get_task("mme").load(TaskOptions(dataset_dir=str(tmp_path)))
+
+
+def test_a_pope_split_absent_from_the_pooled_data_lists_the_categories(tmp_path):
+    fixtures.write_table(fixtures.pope_table(2, splits=("random",)), tmp_path / "pope", "test", "parquet")
+    with pytest.raises(VlmqError, match="no POPE rows with category 'popular'; the data has: random"):
+        get_task("pope/popular").load(TaskOptions(dataset_dir=str(tmp_path)))

@@ -164,6 +164,7 @@ class DatasetTask(Task):
 
 
 def columns(table, names: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """Rows of the named text columns, read without touching the image column."""
-    values = [list(table[name]) for name in names]
+    """Rows of the named text columns, read through Arrow without touching the image column."""
+    values = table.select_columns(list(names)).to_dict()
+    values = [values[name] for name in names]
     return [tuple(str(value) for value in row) for row in zip(*values)]

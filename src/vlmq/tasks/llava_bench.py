@@ -18,6 +18,8 @@ LLAVA_BENCH_SOURCE = HubSource(folder="llava_bench", repo="llava-bench-in-the-wi
 
 
 class LlavaBenchTask(DatasetTask):
+    """LLaVA-Bench in-the-wild: 60 open-ended prompts, the speed workload (no score)."""
+
     kind = "workload"
     max_new_tokens = 4096
 

@@ -37,7 +37,10 @@ def mme_subtasks() -> tuple[str, ...]:
 
 
 class MMETask(DatasetTask):
-    """``subtask=None``: every subtask in the data; else that subtask only."""
+    """MME-format yes/no pairs per image (perception/cognition totals and subtask scores, points).
+
+    ``subtask=None``: every subtask in the data; else that subtask only.
+    """
 
     max_new_tokens = 16
 
@@ -57,7 +60,7 @@ class MMETask(DatasetTask):
         return numbered
 
     def restrict(self, table):
-        found = set(table["category"])
+        found = {category for (category,) in columns(table, ("category",))}
         unknown = sorted(found - set(mme_subtasks()))
         if unknown:
             raise VlmqError(f"MME data has unknown subtask(s) {', '.join(unknown)}; valid: {', '.join(mme_subtasks())}")
@@ -68,7 +71,8 @@ class MMETask(DatasetTask):
         return table.filter(lambda category: category == self.subtask, input_columns="category")
 
     def select(self, table, opts: TaskOptions) -> list[int]:
-        return grouped_sample(columns(table, ("category",)), list(table["question_id"]), opts.limit, opts.seed)
+        images = [question_id for (question_id,) in columns(table, ("question_id",))]
+        return grouped_sample(columns(table, ("category",)), images, opts.limit, opts.seed)
 
     def make_sample(self, row: dict, image) -> Sample:
         question = row["question"].strip().replace(MME_INSTRUCTION, "") + SINGLE_WORD_SUFFIX

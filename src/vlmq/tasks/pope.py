@@ -32,7 +32,10 @@ def pope_split_source(split: str) -> HubSource:
 
 
 class PopeTask(DatasetTask):
-    """``split=None``: the pooled task (records pooled and per split); else one split only."""
+    """POPE-format object-hallucination yes/no questions (accuracy, precision, recall, f1, yes_ratio).
+
+    ``split=None``: the pooled task (records pooled and per split); else one split only.
+    """
 
     max_new_tokens = 128
 
@@ -59,7 +62,7 @@ class PopeTask(DatasetTask):
         kept = table.filter(lambda category: category == self.split, input_columns="category")
         if len(kept) == 0:
             raise VlmqError(f"no POPE rows with category {self.split!r}; the data has: "
-                            f"{', '.join(sorted(set(table['category'])))}")
+                            f"{', '.join(sorted({category for (category,) in columns(table, ('category',))}))}")
         return kept
 
     def strata(self, table) -> list[tuple[str, ...]]:

@@ -22,6 +22,8 @@ SHAPES_VQA_SOURCE = ShapesSource(kind="vqa", default_n=200, rows_per_n=1, column
 
 
 class VQATask(DatasetTask):
+    """VQAv2-format visual QA, scored by VQA soft accuracy (metric: accuracy, fraction)."""
+
     max_new_tokens = 16
 
     def __init__(self, name: str, source: HubSource | ShapesSource):
