@@ -1,0 +1,5 @@
+import sys
+
+from vlmq.cli import main
+
+sys.exit(main())

@@ -1,0 +1,184 @@
+"""The `vlmq` command. Run flags are generated from the RunSpec fields, so defaults live in one place."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import fields
+from typing import Callable
+
+from vlmq.errors import VlmqError
+from vlmq.spec import RunSpec, load_spec_file, spec_from_mapping
+
+# The embedded default needs no network: never let a library wait on the hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _add_spec_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spec", help="TOML run spec (a path, or a shipped spec such as 'original-study'); flags override it")
+    for f in fields(RunSpec):
+        flag = "--" + f.name.replace("_", "-")
+        help_ = f"{f.metadata.get('help', '')} (default: {_show_default(f.default)})"
+        if str(f.type).startswith("bool") and f.default is False:
+            parser.add_argument(flag, dest=f.name, action="store_const", const=True, default=None, help=help_)
+        else:
+            parser.add_argument(flag, dest=f.name, default=None, metavar=f.name.upper(), help=help_)
+    parser.add_argument("--fresh", action="store_true", help="discard earlier results in --out and start over")
+
+
+def _show_default(value) -> str:
+    return ",".join(value) if isinstance(value, tuple) else str(value)
+
+
+def _spec_from_args(args: argparse.Namespace, overrides: dict | None = None) -> RunSpec:
+    values = load_spec_file(args.spec) if args.spec else {}
+    source = f"spec file '{args.spec}'" if args.spec else "flags"
+    spec = spec_from_mapping(values, source=source)
+    flags = {f.name: getattr(args, f.name) for f in fields(RunSpec) if getattr(args, f.name, None) is not None}
+    for name, value in (overrides or {}).items():
+        flags.setdefault(name, value)
+    return spec_from_mapping(flags, base=spec, source="flags")
+
+
+def cmd_run(args: argparse.Namespace, overrides: dict | None = None) -> int:
+    from vlmq.runner import run
+
+    spec = _spec_from_args(args, overrides)
+    result = run(spec, fresh=args.fresh, debug=args.debug)
+    _print_outcomes(result.outcomes, spec.out)
+    return 0 if result.any_ok else 1
+
+
+def _print_outcomes(outcomes: dict, out: str) -> None:
+    for recipe, outcome in outcomes.items():
+        reason = f": {outcome['reason']}" if outcome.get("reason") else ""
+        kernel = f" ({outcome['kernel']})" if outcome.get("kernel") else ""
+        print(f"{recipe:<28} {outcome['status']}{kernel}{reason}")
+    print(f"report: {os.path.join(out, 'report.md')}")
+
+
+def cmd_speed(args: argparse.Namespace) -> int:
+    return cmd_run(args, overrides={"tasks": "speed"})
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    return cmd_run(args, overrides={"tasks": "shapes-vqa,shapes-pope,shapes-mme"})
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from vlmq.results import export_run, load_run_spec
+    from vlmq.store import Store
+
+    spec = load_run_spec(args.run_dir)
+    store = Store(args.run_dir)
+    try:
+        export_run(store, spec)
+    finally:
+        store.close()
+    if args.html:
+        from vlmq.report import write_html
+
+        print(f"html: {write_html(args.run_dir)}")
+    print(f"report: {os.path.join(args.run_dir, 'report.md')}")
+    return 0
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from vlmq.recipes import format_recipe_table
+
+    print(format_recipe_table())
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from vlmq.tasks import list_tasks
+
+    for task in list_tasks():
+        print(f"{task.name:<24} {task.kind:<9} max_new_tokens={task.max_new_tokens}  {_first_line(task.__doc__)}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from vlmq.models import list_models
+
+    for name, description in list_models():
+        print(f"{name:<18} {description}")
+    return 0
+
+
+def cmd_toy(args: argparse.Namespace) -> int:
+    from vlmq.toy.train import main as toy_main
+
+    return toy_main(args.toy_args) or 0
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from vlmq.diagnose import run_diagnosis
+
+    spec = _spec_from_args(args, overrides={"recipes": "fp8+kv_fp8_text", "diagnose": True})
+    out = run_diagnosis(spec, fresh=args.fresh)
+    print(f"diagnosis: {out}")
+    return 0
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vlmq", description=_first_line(__import__("vlmq").__doc__))
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands: list[tuple[str, Callable, str, bool]] = [
+        ("run", cmd_run, "the whole pipeline: recipes x tasks -> results.jsonl + report.md", True),
+        ("speed", cmd_speed, "speed only (TTFT, decode, VRAM) for the given recipes", True),
+        ("eval", cmd_eval, "accuracy only (default: the shapes tasks)", True),
+        ("diagnose", cmd_diagnose, "failure-mode diagnosis: K/V ranges, saturation, sensitivity", True),
+        ("recipes", cmd_recipes, "list recipes and switches", False),
+        ("tasks", cmd_tasks, "list tasks", False),
+        ("models", cmd_models, "list built-in models and presets", False),
+    ]
+    for name, func, help_, has_spec in commands:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+        if has_spec:
+            _add_spec_flags(p)
+        p.set_defaults(func=func)
+    p = sub.add_parser("report", help="re-render a run's report from its stored results")
+    p.add_argument("run_dir")
+    p.add_argument("--html", action="store_true", help="also write report.html with images embedded")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("toy", help="the shipped toy model: `vlmq toy train --out DIR`", add_help=False)
+    p.add_argument("toy_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_toy)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    args.debug = getattr(args, "debug", False)
+    try:
+        return args.func(args)
+    except VlmqError as err:
+        if args.debug:
+            raise
+        print(f"vlmq: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        out = getattr(args, "out", None) or getattr(args, "run_dir", None)
+        print(f"vlmq: interrupted; everything finished so far is saved{f' in {out}' if out else ''}: "
+              "rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

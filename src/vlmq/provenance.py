@@ -1,0 +1,64 @@
+"""What produced a result: versions, device, driver, git commit. Recorded with every run."""
+
+from __future__ import annotations
+
+import functools
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+import vlmq
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    """The commit of the vlmq source tree, when it is a git checkout (an installed wheel has none)."""
+    root = Path(vlmq.__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def device_name(device: torch.device | str) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def driver_version() -> str | None:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            version = pynvml.nvmlSystemGetDriverVersion()
+            return version.decode() if isinstance(version, bytes) else version
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # noqa: BLE001 - no NVML on CPU machines
+        return None
+
+
+def provenance(device: torch.device | str) -> dict:
+    return {
+        "vlmq": vlmq.__version__, "git_commit": git_commit(), "python": platform.python_version(),
+        "torch": torch.__version__, "transformers": _version("transformers"), "torchao": _version("torchao"),
+        "datasets": _version("datasets"), "device": device_name(device), "driver": driver_version(),
+        "cuda": torch.version.cuda, "platform": platform.platform(),
+    }

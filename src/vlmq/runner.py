@@ -1,0 +1,281 @@
+"""The pipeline: for each recipe, load → quantize the text decoder → engine → tasks → store.
+
+Fault isolation: a recipe that raises (CUDA OOM, NaN logits, missing kernel, unsupported device) is
+recorded as that recipe's outcome with its reason and the run goes on with the next recipe.
+Every sample is committed as it is produced; rerunning the same spec resumes.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import multiprocessing
+import sys
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+import torch
+
+from vlmq.errors import UnsupportedOnDevice, VlmqError
+from vlmq.spec import RunSpec
+from vlmq.store import Store
+
+# Recipes that "auto" adds beyond the base recipes: the study's FP8-KV failure and its remedy.
+AUTO_EXTRA_RECIPES = ("fp8+kv_fp8_text", "fp8+kv_fp8_vis")
+
+
+@dataclass
+class RunResult:
+    outcomes: dict[str, dict[str, Any]]
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def any_ok(self) -> bool:
+        return any(o["status"] == "ok" for o in self.outcomes.values())
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise VlmqError(f"--device {device} asked for a GPU but CUDA is not available here; use --device cpu or auto")
+    return torch.device(device)
+
+
+def expand_recipes(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Validate recipe names (before any work starts) and expand 'auto'."""
+    from vlmq.recipes import list_recipes, parse_recipe
+
+    out: list[str] = []
+    for name in names:
+        expanded = [r.name for r in list_recipes()] + list(AUTO_EXTRA_RECIPES) if name == "auto" else [name]
+        for item in expanded:
+            parse_recipe(item)
+            if item not in out:
+                out.append(item)
+    return tuple(out)
+
+
+def ordered_recipes(spec: RunSpec) -> tuple[str, ...]:
+    """The run's recipes with the baseline first, so paired tests can always find it."""
+    recipes = expand_recipes(spec.recipes)
+    if spec.baseline in recipes:
+        recipes = (spec.baseline, *[r for r in recipes if r != spec.baseline])
+    return recipes
+
+
+def validate_tasks(names: tuple[str, ...]):
+    from vlmq.tasks import get_task
+
+    return [get_task(name) for name in names]
+
+
+def task_options(spec: RunSpec):
+    from vlmq.tasks import TaskOptions
+
+    return TaskOptions(dataset_dir=spec.dataset_dir, limit=spec.limit, seed=spec.seed,
+                       jpeg_quality=spec.jpeg_quality, scoring=spec.scoring)
+
+
+def prompt_hash(prompt) -> str:
+    digest = hashlib.sha256(prompt.text.encode())
+    if prompt.image is not None:
+        digest.update(prompt.image.tobytes())
+    return digest.hexdigest()[:16]
+
+
+class Progress:
+    """tqdm bars that vanish with --quiet."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def bar(self, total: int, desc: str):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, disable=self.quiet, leave=False, dynamic_ncols=True, file=sys.stderr)
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+
+class SampleCache:
+    """Task samples loaded once per run and reused by every recipe (same ids, same images)."""
+
+    def __init__(self, spec: RunSpec, shard: Callable[[list], list] = lambda s: s):
+        self.spec, self.shard, self._cache = spec, shard, {}
+
+    def get(self, task) -> list:
+        if task.name not in self._cache:
+            self._cache[task.name] = self.shard(task.load(task_options(self.spec)))
+        return self._cache[task.name]
+
+
+def run_accuracy_task(engine, task, samples, store: Store, recipe: str, spec: RunSpec, progress: Progress, rank: int = 0) -> int:
+    """Generate and score every sample not yet stored; commit each as it is produced."""
+    opts = task_options(spec)
+    done = store.done_ids(recipe, task.name)
+    todo = [s for s in samples if s.id not in done]
+    with progress.bar(len(todo), f"{recipe} · {task.name}") as bar:
+        for start in range(0, len(todo), spec.batch_size):
+            batch = todo[start:start + spec.batch_size]
+            ok = [s for s in batch if not s.failed]
+            generations = dict(zip([s.id for s in ok], engine.generate([s.prompt for s in ok], task.max_new_tokens))) if ok else {}
+            for sample in batch:
+                gen = generations.get(sample.id)
+                output = gen.text if gen is not None else ""
+                scored = task.score(sample, output, opts)
+                store.put_sample({
+                    "recipe": recipe, "task": task.name, "sample_id": sample.id, "prompt_hash": prompt_hash(sample.prompt),
+                    "output": output, "parsed": scored.get("parsed"), "score": scored.get("score"),
+                    "target": sample.target, "meta": sample.meta, "timings": gen.timings if gen is not None else None,
+                    "error": scored.get("error"), "rank": rank})
+            bar.update(len(batch))
+    return len(todo)
+
+
+def check_finite_logits(engine, samples) -> None:
+    """NaN/Inf logits are a recipe failure (recorded with this reason), not silently wrong answers."""
+    probe = [s.prompt for s in samples if not s.failed][:1]
+    if probe and not torch.isfinite(engine.next_token_logits(probe)).all():
+        raise VlmqError("NaN or Inf in the next-token logits after quantization; this recipe is numerically broken here")
+
+
+def build_engine(loaded, recipe_spec, spec: RunSpec, device: torch.device, progress: Progress):
+    """The engine for one recipe, with calibrated FP8 KV scales where the recipe asks for them.
+
+    Returns (engine, summary of the KV calibration corpus or None).
+    """
+    from vlmq.engine import Engine, KVConfig
+    from vlmq.recipes import calibrate_kv_scales, load_calibration
+
+    compile_ = spec.compile if spec.compile is not None else device.type == "cuda"
+    kv = recipe_spec.kv
+    engine = Engine(loaded, kv=KVConfig() if kv.dtype == "fp8" and kv.strategy != "dynamic" else kv,
+                    compile=compile_, fp8_attention=recipe_spec.fp8_attention, max_batch_size=spec.batch_size)
+    if kv.dtype != "fp8" or kv.strategy == "dynamic":
+        return engine, None
+    progress.note(f"[{recipe_spec.name}] calibrating FP8 KV scales ({kv.strategy})")
+    text_only = kv.strategy == "static_text_only"
+    calib = load_calibration(spec.calib_source, n=spec.calib_n, languages=spec.calib_languages, seed=spec.seed,
+                             text_only=text_only)
+    engine.set_kv(replace(kv, scales=calibrate_kv_scales(engine, calib, kv.strategy)))
+    return engine, calib.summary
+
+
+def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, samples: SampleCache, rank: int = 0,
+               world_size: int = 1) -> None:
+    """Run every task of one recipe; raises on failure (the caller records the outcome)."""
+    from vlmq.models import load_model
+    from vlmq.recipes import apply_recipe, kernel_label, load_calibration, parse_recipe
+
+    recipe_spec = parse_recipe(recipe)
+    device = resolve_device(spec.device)
+    tasks = validate_tasks(spec.tasks)
+    progress.note(f"[{recipe}] loading {spec.model} on {device}")
+    loaded = load_model(spec.model, device=str(device), min_pixels=spec.min_pixels, max_pixels=spec.max_pixels)
+    kernel = kernel_label(recipe_spec, device)
+    calib = None
+    if recipe_spec.recipe.needs_calibration:
+        calib = load_calibration(spec.calib_source, n=spec.calib_n, languages=spec.calib_languages, seed=spec.seed)
+    progress.note(f"[{recipe}] applying recipe ({kernel})")
+    summary = apply_recipe(loaded, recipe_spec, calib)
+    engine, kv_calibration = build_engine(loaded, recipe_spec, spec, device, progress)
+    summary["kv_calibration"] = kv_calibration
+    accuracy = [t for t in tasks if t.kind == "accuracy"]
+    if accuracy:
+        check_finite_logits(engine, samples.get(accuracy[0]))
+    for task in tasks:
+        if task.kind == "accuracy":
+            run_accuracy_task(engine, task, samples.get(task), store, recipe, spec, progress, rank)
+        elif task.kind == "speed" and rank == 0 and not store.has_measurements(recipe, task.name):
+            progress.note(f"[{recipe}] measuring speed")
+            store.put_measurements(recipe, task.measure(engine, loaded, recipe, kernel, spec))
+    if rank == 0:
+        store.set_outcome(recipe, "ok", kernel=kernel, details=summary)
+
+
+def describe_failure(err: BaseException) -> str:
+    text = str(err).splitlines()[0] if str(err) else ""
+    if isinstance(err, torch.OutOfMemoryError):
+        return f"CUDA out of memory ({text[:160]}); try a smaller --batch-size or a smaller model"
+    if isinstance(err, VlmqError):
+        return text
+    return f"{type(err).__name__}: {text[:300]}"
+
+
+def release_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def run_one_recipe_isolated(spec: RunSpec, recipe: str, store: Store, progress: Progress, samples: SampleCache,
+                            rank: int = 0, world_size: int = 1, debug: bool = False) -> None:
+    """Run one recipe and record its outcome; only KeyboardInterrupt escapes."""
+    try:
+        run_recipe(spec, recipe, store, progress, samples, rank, world_size)
+    except UnsupportedOnDevice as err:
+        store.set_outcome(recipe, "skipped", reason=str(err))
+        progress.note(f"[{recipe}] skipped: {err}")
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # noqa: BLE001 - fault isolation is the point
+        reason = describe_failure(err)
+        store.set_outcome(recipe, "failed", reason=reason)
+        progress.note(f"[{recipe}] failed: {reason}")
+        if debug:
+            raise
+    finally:
+        release_memory()
+
+
+def _subprocess_worker(spec_dict: dict, recipe: str) -> None:
+    spec = RunSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec_dict.items()})
+    store = Store(spec.out)
+    try:
+        run_one_recipe_isolated(spec, recipe, store, Progress(spec.quiet), SampleCache(spec))
+    finally:
+        store.close()
+
+
+def run_in_subprocess(spec: RunSpec, recipe: str, store: Store, progress: Progress) -> None:
+    """One process per recipe: clean VRAM figures, and a hard crash (segfault, OOM kill) loses one recipe."""
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_subprocess_worker, args=(spec.to_dict(), recipe))
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0 and store.outcomes().get(recipe, {}).get("status") != "ok":
+        reason = f"worker process exited with code {proc.exitcode}"
+        if proc.exitcode is not None and proc.exitcode < 0:
+            reason += " (killed by a signal: out of memory or a crash in native code)"
+        store.set_outcome(recipe, "failed", reason=reason)
+        progress.note(f"[{recipe}] failed: {reason}")
+
+
+def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False) -> RunResult:
+    """The whole pipeline for one process (see vlmq.distributed for torchrun)."""
+    from vlmq.provenance import provenance
+    from vlmq.results import export_run
+
+    recipes = ordered_recipes(spec)
+    validate_tasks(spec.tasks)
+    resolve_device(spec.device)
+    store = Store(spec.out)
+    try:
+        resumed = store.bind_spec(spec.identity(), fresh=fresh)
+        store.set_meta("provenance", provenance(resolve_device(spec.device)))
+        progress = Progress(spec.quiet)
+        if resumed:
+            progress.note(f"resuming {spec.out}: {store.count_samples()} samples already stored")
+        samples = SampleCache(spec)
+        for recipe in recipes:
+            if spec.launcher == "subprocess":
+                run_in_subprocess(spec, recipe, store, progress)
+            else:
+                run_one_recipe_isolated(spec, recipe, store, progress, samples, debug=debug)
+        records = export_run(store, spec)
+        return RunResult(outcomes=store.outcomes(), records=records)
+    finally:
+        store.close()
