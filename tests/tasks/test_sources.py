@@ -83,3 +83,34 @@ def test_a_pope_split_absent_from_the_pooled_data_lists_the_categories(tmp_path)
     fixtures.write_table(fixtures.pope_table(2, splits=("random",)), tmp_path / "pope", "test", "parquet")
     with pytest.raises(VlmqError, match="no POPE rows with category 'popular'; the data has: random"):
         get_task("pope/popular").load(TaskOptions(dataset_dir=str(tmp_path)))
+
+
+def test_hub_falls_back_to_the_lmms_lab_encoder_name(monkeypatch):
+    tried = []
+
+    def fake_load_dataset(repo, config, split):
+        tried.append(repo)
+        if repo.startswith("lmms-lab/"):
+            raise ConnectionError("offline")
+        return fixtures.mme_table(images_per_subtask=1)
+
+    monkeypatch.setattr("datasets.load_dataset", fake_load_dataset)
+    table = load_table(MME_SOURCE, TaskOptions())
+    assert tried == ["lmms-lab/MME", "lmms-lab-encoder/MME"] and len(table) == 10
+
+
+def test_the_broken_fixture_fails_one_sample_and_one_task(tmp_path):
+    folder = fixtures.write_broken_dataset_dir(tmp_path)
+    samples = get_task("vqav2").load(TaskOptions(dataset_dir=str(folder)))
+    assert [sample.id for sample in samples if sample.failed] == ["1001"]
+    with pytest.raises(VlmqError, match="lacks column\\(s\\) category"):
+        get_task("mme").load(TaskOptions(dataset_dir=str(folder)))
+
+
+def test_pope_split_prefers_the_full_config(tmp_path):
+    fixtures.write_table(fixtures.pope_table(2), tmp_path / "pope", "test", "parquet")
+    full_random = tmp_path / "pope" / "Full" / "random"
+    full_random.mkdir(parents=True)
+    fixtures.pope_table(5, splits=("random",)).to_parquet(str(full_random / "0000.parquet"))
+    assert len(get_task("pope/random").load(TaskOptions(dataset_dir=str(tmp_path)))) == 5
+    assert len(get_task("pope").load(TaskOptions(dataset_dir=str(tmp_path)))) == 6

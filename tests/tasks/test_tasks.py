@@ -84,7 +84,7 @@ def test_a_truncated_image_becomes_a_failed_sample(tmp_path):
     rows = score_rows(task, samples, ["yes"] * len(samples), opts)
     assert rows[2]["failed"] and rows[2]["score"] is None and "truncated" in rows[2]["error"]
     (record,) = task.aggregate(rows, opts)
-    assert record["n"] == 5 and record["n_failed"] == 1
+    assert record["n"] == 5 and record["n_failed"] == 1 and record["image_preprocess"] == "none"
 
 
 def test_vqav2_scores_soft_accuracy_and_aggregates_one_record(dataset_dir):

@@ -158,3 +158,10 @@ def write_dataset_dir(root, fmt: str = "parquet", *, vqav2: datasets.Dataset | N
             folder.mkdir(parents=True, exist_ok=True)
             rows.to_parquet(str(folder / "0000.parquet"))
     return root
+
+
+def write_broken_dataset_dir(root, fmt: str = "parquet") -> pathlib.Path:
+    """A dataset dir with faults: VQAv2 row 1 has a truncated image (a failed sample, the task goes
+    on) and MME lacks its ``category`` column (loading MME raises a VlmqError naming it)."""
+    return write_dataset_dir(root, fmt, vqav2=vqav2_table(truncated=(1,)),
+                             mme=mme_table().remove_columns("category"))

@@ -131,30 +131,34 @@ def _safe(statistic: Callable[[list], dict], units: list) -> dict | str:
 class _Replay:
     """Runs the statistic over the bootstrap resamples once and replays it for every metric.
 
-    `bootstrap_ci_rows` draws the same resamples for the same (n, n_boot, seed), so the k-th call
+    `bootstrap_ci_rows` draws the same resamples for the same (rows, n_boot, seed), so the k-th call
     of every pass sees the same resample; the first pass records each result, later passes read it.
+    One instance serves one set of units.
     """
 
     def __init__(self, statistic: Callable[[list], dict]):
-        self.statistic, self.results, self.key = statistic, [], None
+        self.statistic, self.results = statistic, []
 
     def interval(self, units: list, metric: str, seed: int) -> tuple:
         from vlmq.metrics.stats import bootstrap_ci_rows
 
-        key = (len(units), seed)
-        if key != self.key:
-            self.key, self.results = key, []
-        recorded = iter(self.results)
-        fresh = not self.results
+        fresh, calls = not self.results, 0
 
         def value(resample: list) -> float:
-            result = _safe(self.statistic, resample) if fresh else next(recorded)
+            nonlocal calls
             if fresh:
-                self.results.append(result)
+                self.results.append(_safe(self.statistic, resample))
+            elif calls >= len(self.results):
+                raise RuntimeError("bootstrap drew more resamples than recorded; the replay assumes a fixed count")
+            result = self.results[calls]
+            calls += 1
             number = result.get(metric) if isinstance(result, dict) else None
             return math.nan if number is None else number
 
         low, high = bootstrap_ci_rows(units, value, n_boot=N_BOOT, seed=seed)
+        if calls != len(self.results):
+            raise RuntimeError(f"bootstrap called the statistic {calls} times, recorded {len(self.results)}; "
+                               "the replay assumes one call per resample")
         return (None, None) if math.isnan(low) or math.isnan(high) else (low, high)
 
 
