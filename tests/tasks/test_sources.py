@@ -114,3 +114,18 @@ def test_pope_split_prefers_the_full_config(tmp_path):
     fixtures.pope_table(5, splits=("random",)).to_parquet(str(full_random / "0000.parquet"))
     assert len(get_task("pope/random").load(TaskOptions(dataset_dir=str(tmp_path)))) == 5
     assert len(get_task("pope").load(TaskOptions(dataset_dir=str(tmp_path)))) == 6
+
+
+def test_a_corrupt_parquet_file_names_the_fix(tmp_path):
+    (tmp_path / "vqav2").mkdir()
+    (tmp_path / "vqav2" / "validation-00000-of-00001.parquet").write_bytes(b"not parquet")
+    with pytest.raises(VlmqError, match="cannot read lmms-lab/VQAv2 split validation.*fresh download"):
+        load_table(VQAV2_SOURCE, TaskOptions(dataset_dir=str(tmp_path)))
+
+
+def test_duplicate_question_ids_are_rejected(tmp_path):
+    table = fixtures.vqav2_table(4)
+    table = table.map(lambda row: {"question_id": 7})
+    fixtures.write_table(table, tmp_path / "vqav2", "validation", "parquet")
+    with pytest.raises(VlmqError, match="two samples with id '7'"):
+        get_task("vqav2").load(TaskOptions(dataset_dir=str(tmp_path)))

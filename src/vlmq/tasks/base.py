@@ -15,11 +15,11 @@ from typing import Any
 
 from vlmq.engine.types import Prompt
 from vlmq.errors import VlmqError
+from vlmq.metrics import check_scoring_mode
 from vlmq.tasks.images import check_jpeg_quality, prepare_image, preprocess_label
 from vlmq.tasks.sampling import stratified_sample
 from vlmq.tasks.sources import HubSource, ShapesSource, load_table
 
-SCORING_MODES = ("official", "lmms_eval")
 BOOTSTRAP_TEST = "bootstrap95"
 
 
@@ -44,8 +44,7 @@ class TaskOptions:
     scoring: str = "official"        # "official" | "lmms_eval"
 
     def __post_init__(self):
-        if self.scoring not in SCORING_MODES:
-            raise VlmqError(f"unknown scoring mode {self.scoring!r}; choose from: {', '.join(SCORING_MODES)}")
+        check_scoring_mode(self.scoring)
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
             raise VlmqError(f"limit must be a positive integer, got {self.limit!r}; pass --limit 1 or more")
         check_jpeg_quality(self.jpeg_quality)
@@ -134,9 +133,14 @@ class DatasetTask(Task):
 
     def load(self, opts: TaskOptions) -> list[Sample]:
         table = self.restrict(self.load_table(opts))
-        indices = self.select(table, opts)
-        rows = table.select(indices)
-        return [self.build_sample(row, opts) for row in rows]
+        rows = table.select(self.select(table, opts))
+        samples = self.number([self.build_sample(row, opts) for row in rows])
+        check_unique_ids(samples, self.name)
+        return samples
+
+    def number(self, samples: list[Sample]) -> list[Sample]:
+        """Final sample ids (MME appends the question's position within its image)."""
+        return samples
 
     def load_table(self, opts: TaskOptions) -> "datasets.Dataset":  # noqa: F821
         return load_table(self.source, opts)
@@ -161,6 +165,16 @@ class DatasetTask(Task):
 
     def make_sample(self, row: dict, image) -> Sample:
         raise NotImplementedError
+
+
+def check_unique_ids(samples: list[Sample], task: str) -> None:
+    """Ids key stored rows and pair recipes, so a duplicate would silently drop or mispair a sample."""
+    seen: set[str] = set()
+    for sample in samples:
+        if sample.id in seen:
+            raise VlmqError(f"{task} data has two samples with id {sample.id!r}; use the unmodified "
+                            "lmms-lab dataset (question ids must be unique)")
+        seen.add(sample.id)
 
 
 def columns(table, names: tuple[str, ...]) -> list[tuple[str, ...]]:

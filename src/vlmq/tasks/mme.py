@@ -49,8 +49,7 @@ class MMETask(DatasetTask):
             raise VlmqError(f"unknown MME subtask {subtask!r}; choose from: {', '.join(mme_subtasks())}")
         self.name, self.source, self.subtask = name, source, subtask
 
-    def load(self, opts: TaskOptions) -> list[Sample]:
-        samples = super().load(opts)
+    def number(self, samples: list[Sample]) -> list[Sample]:
         position = Counter()
         numbered = []
         for sample in samples:

@@ -139,6 +139,15 @@ def _dataset_root(source: HubSource, base: pathlib.Path) -> pathlib.Path:
 
 def _load_local(source: HubSource, base: pathlib.Path) -> datasets.Dataset:
     root = _dataset_root(source, base)
+    try:
+        return _read_local(source, root)
+    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise VlmqError(f"cannot read {source.describe()} in {root}: {message}; replace the damaged "
+                        "files with a fresh download (parquet or save_to_disk)") from err
+
+
+def _read_local(source: HubSource, root: pathlib.Path) -> datasets.Dataset:
     if not root.is_dir():
         raise MissingDataError(f"no {source.describe()} under {root.parent}; add the {root.name}/ folder")
     if (root / "dataset_dict.json").is_file():
