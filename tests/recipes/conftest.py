@@ -12,12 +12,13 @@ def calib():
 
 @pytest.fixture(scope="session")
 def probe_prompts(calib):
-    """Prompts the logits are compared on: two with images, one text-only."""
+    """Prompts the logits are compared on: three with images, one text-only."""
     from vlmq.engine import Prompt
 
     return [Prompt("What is in the picture?", calib.prompts[0].image),
             Prompt("Translate to German: the cat sleeps on the mat."),
-            Prompt("How many shapes are there?", calib.prompts[1].image)]
+            Prompt("How many shapes are there?", calib.prompts[1].image),
+            Prompt("Describe this image in detail.", calib.prompts[2].image)]
 
 
 def next_token_logits(loaded, prompts) -> torch.Tensor:

@@ -20,6 +20,7 @@ from vlmq.errors import VlmqError
 
 DEVICE_CLASSES = ("cpu", "sm80", "sm89", "sm90", "sm100")
 _ALL = DEVICE_CLASSES
+INT4_GROUP_SIZES = (32, 64, 128, 256)  # what tinygemm and the CPU int4 kernel accept
 _BITS = {"bf16": 16, "int8": 8, "fp8_e4m3": 8, "int4": 4, "nvfp4": 4}
 
 
@@ -162,7 +163,7 @@ def _apply_option(fields: dict, base: str, key: str, value: str) -> None:
     if base not in recipes:
         raise VlmqError(f"option {key}= does not apply to {base!r}; it applies to {', '.join(recipes)}")
     if key == "group":
-        fields["group_size"] = _parse_number(key, value, int, lambda g: g in (32, 64, 128, 256), help_)
+        fields["group_size"] = _parse_number(key, value, int, lambda g: g in INT4_GROUP_SIZES, help_)
     elif key == "alpha":
         fields["alpha"] = _parse_number(key, value, float, lambda a: 0.0 <= a <= 1.0, help_)
     elif key == "act":

@@ -12,6 +12,7 @@ from torchao.quantization import Int4WeightOnlyConfig, Int8WeightOnlyConfig, qua
 from vlmq.errors import VlmqError
 
 from .context import ApplyContext
+from .registry import INT4_GROUP_SIZES
 
 
 def int4_base_config(device_class: str, group_size: int):
@@ -27,10 +28,13 @@ def int4_base_config(device_class: str, group_size: int):
 def check_group_size(ctx: ApplyContext) -> None:
     """torchao silently skips linears the group does not divide; vlmq refuses instead."""
     group = ctx.spec.group_size
-    for fqn, linear in ctx.target_linears():
-        if linear.in_features % group:
-            raise VlmqError(f"group size {group} does not divide in_features {linear.in_features} of {fqn}; "
-                            f"pick a divisor, e.g. {ctx.spec.recipe.name}+group=32")
+    widths = {linear.in_features for _, linear in ctx.target_linears()}
+    bad = sorted(w for w in widths if w % group)
+    if bad:
+        fits = [g for g in INT4_GROUP_SIZES if all(w % g == 0 for w in widths)]
+        fix = f"use {ctx.spec.recipe.name}+group={fits[-1]}" if fits else \
+            f"no int4 group size ({'/'.join(map(str, INT4_GROUP_SIZES))}) divides them all"
+        raise VlmqError(f"group size {group} does not divide decoder in_features {bad[0]}; {fix}")
 
 
 def apply_int8_wo(ctx: ApplyContext) -> None:
