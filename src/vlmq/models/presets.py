@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from vlmq.errors import VlmqError
 from vlmq.models.processor import PROCESSOR_CLASSES, make_image_processor
@@ -98,35 +99,62 @@ def instantiate_on_meta(name: str):
     return meta_model(preset_config(name))
 
 
-def meta_model(config):
-    """A Qwen2-VL-family model of ``config`` on the meta device (bf16)."""
+def meta_model(config, dtype: torch.dtype = torch.bfloat16):
+    """A Qwen2-VL-family model of ``config`` on the meta device; parameters in ``dtype``, buffers as transformers keeps them."""
     from vlmq.models.loading import _model_class
 
     with torch.device("meta"):
-        return _model_class(config.model_type)._from_config(config, dtype=torch.bfloat16)
+        return _model_class(config.model_type)._from_config(config, dtype=dtype)
 
 
 def build_preset_model(name: str, *, device: torch.device, dtype: torch.dtype = torch.bfloat16):
     """Random-weight model of preset ``name`` on ``device`` in ``dtype``, plus its (tiny-tokenizer) processor."""
-    from vlmq.models.loading import _model_class
-
     preset = _preset(name)
     tokenizer = train_tokenizer()
     ids = special_token_ids(tokenizer)
-    config = preset_config(name, ids)
     # Build on meta, then allocate on the target device and draw weights there: no float32 copy on CPU.
-    with torch.device("meta"):
-        model = _model_class(preset.family)._from_config(config, dtype=dtype)
+    model = meta_model(preset_config(name, ids), dtype)
     model.to_empty(device=device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(PRESET_SEED)
-        model.initialize_weights()
-    model.tie_weights()
+        init_like_trained(model)
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     processor = PROCESSOR_CLASSES[preset.family](make_image_processor(), tokenizer,
                                                  chat_template=tokenizer.chat_template)
     return model.eval(), processor
+
+
+# Drawing 2 B normals one by one takes ~20 s on two CPU cores; copying from a pool of N(0, std) samples at
+# random offsets gives every weight the same distribution at memcpy speed (values repeat between tensors,
+# which is harmless for speed runs and quantizer ranges).
+_POOL_SIZE = 1 << 24
+
+
+def init_like_trained(model) -> None:
+    """Fill linear/conv/embedding weights with N(0, initializer_range) samples and zero their biases; let
+    transformers initialise everything else (norms to 1, rotary tables, ...). Uses the global RNG."""
+    std = getattr(model.config.get_text_config(), "initializer_range", None) or 0.02
+    first = next(model.parameters())
+    # The pool is in the parameters' dtype so each fill is a plain memcpy, not a conversion.
+    pool = torch.randn(2 * _POOL_SIZE, device=first.device).mul_(std).to(first.dtype)
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Embedding, nn.Conv2d, nn.Conv3d)):
+            with torch.no_grad():
+                _fill_from_pool(module.weight, pool)
+                if getattr(module, "bias", None) is not None:
+                    module.bias.zero_()
+            module._is_hf_initialized = True  # initialize_weights skips flagged modules
+    model.initialize_weights()
+    model.tie_weights()
+
+
+def _fill_from_pool(weight: torch.Tensor, pool: torch.Tensor) -> None:
+    flat = weight.view(-1)
+    for start in range(0, flat.numel(), _POOL_SIZE):
+        count = min(_POOL_SIZE, flat.numel() - start)
+        offset = int(torch.randint(_POOL_SIZE, (1,)))
+        flat[start:start + count].copy_(pool[offset:offset + count].to(flat.dtype))
 
 
 def describe_preset(name: str) -> str:
