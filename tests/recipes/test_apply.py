@@ -124,11 +124,14 @@ def test_decoder_weight_bytes_shrinks_with_bit_width(calib):
         loaded = load_model("tiny")
         apply_recipe(loaded, parse_recipe(name), calib)
         sizes[name] = decoder_weight_bytes(loaded.model)
-    assert sizes["bf16"] > 1.8 * sizes["int8_wo"] > 1.8 * 1.5 * sizes["int4_wo+group=32"]
+    # 2 -> ~1.07 -> ~0.63 bytes per weight on the tiny model (scales and BF16 biases included)
+    assert sizes["bf16"] / sizes["int8_wo"] > 1.8
+    assert sizes["int8_wo"] / sizes["int4_wo+group=32"] > 1.5
 
 
 def test_group_size_that_does_not_divide_the_hidden_size_is_refused(tiny):
-    with pytest.raises(VlmqError, match="group size 128 does not divide decoder in_features 64; use int4_wo\\+group=64"):
+    message = "group size 128 does not divide decoder in_features 64; use int4_wo\\+group=64"
+    with pytest.raises(VlmqError, match=message):
         apply_recipe(tiny, parse_recipe("int4_wo"), None)
 
 

@@ -45,7 +45,8 @@ def test_options_change_what_the_recipe_says_it_is():
     assert parse_recipe("int4_wo").group_size == 128
     spec = parse_recipe("int4_wo+group=64")
     assert spec.group_size == 64 and "g64" in spec.recipe.granularity
-    assert parse_recipe("smoothquant+alpha=0.8").alpha == 0.8
+    smooth = parse_recipe("smoothquant+alpha=0.8")
+    assert smooth.alpha == 0.8 and "alpha 0.8" in smooth.recipe.granularity
     w4a8 = parse_recipe("nvfp4+act=fp8")
     assert (w4a8.act, w4a8.recipe.wxa, w4a8.recipe.real_on) == ("fp8", "W4A8", ())
     assert parse_recipe("fp8+gran=tensor").fp8_granularity == "tensor"

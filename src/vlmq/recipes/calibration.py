@@ -189,4 +189,4 @@ def run_calibration(loaded, calib: CalibrationSet) -> None:
     for prompt in calib.prompts:
         if hasattr(model.model, "rope_deltas"):  # Qwen2-VL caches M-RoPE offsets between calls
             model.model.rope_deltas = None
-        model(**model_inputs(loaded.processor, prompt, calib.summary["seq_len"], device))
+        model(**model_inputs(loaded.processor, prompt, calib.summary["seq_len"], device), use_cache=False)
