@@ -93,6 +93,7 @@ def test_vqav2_scores_soft_accuracy_and_aggregates_one_record(dataset_dir):
     outputs = [sample.target[0] if i % 3 else "other thing" for i, sample in enumerate(samples)]
     rows = score_rows(task, samples, outputs, opts)
     assert {row["score"] for row in rows} == {1.0, 0.9}  # 7 of 10 humans agree / 3 of 10 agree
+    assert task.score(samples[2], "Two.", opts)["parsed"] == "2"
     (record,) = task.aggregate(rows, opts)
     assert (record["task"], record["metric"], record["n"], record["test"], record["mode"]) == (
         "vqav2", "accuracy", 24, "bootstrap95", "official")

@@ -39,11 +39,12 @@ class VQATask(DatasetTask):
                       target=answers, meta=meta)
 
     def score(self, sample: Sample, output: str, opts: TaskOptions) -> dict:
-        from vlmq.metrics.vqa import vqa_accuracy
+        from vlmq.metrics.vqa import normalize_answer, vqa_accuracy
 
         if sample.failed:
             return failed_score(sample)
-        return {"parsed": output.strip(), "score": float(vqa_accuracy(output, sample.target, mode=opts.scoring))}
+        return {"parsed": normalize_answer(output, mode=opts.scoring),
+                "score": float(vqa_accuracy(output, sample.target, mode=opts.scoring))}
 
     def aggregate(self, rows: list[dict], opts: TaskOptions) -> list[dict]:
         scored, n_failed = split_failed(rows)
