@@ -186,7 +186,7 @@ def test_cuda_without_a_gpu_names_the_fix(tiny_dir):
     _assert_one_line_error(exc_info, "device='cpu'")
 
 
-@pytest.mark.parametrize("name, fragment", [("tiny-huge", "choose from: tiny, tiny-mid, tiny-small"),
+@pytest.mark.parametrize("name, fragment", [("tiny-huge", "choose from: tiny, tiny-mid, tiny-small, tiny-qwen2.5"),
                                              ("", "model name is empty")])
 def test_bad_names_list_the_choices(name, fragment):
     with pytest.raises(VlmqError) as exc_info:

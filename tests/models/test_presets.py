@@ -8,7 +8,7 @@ from PIL import Image
 
 from vlmq.errors import VlmqError
 from vlmq.models import load_model, model_summary
-from vlmq.models.loading import LoadedModel, _model_class
+from vlmq.models.loading import LoadedModel, model_class
 from vlmq.models.presets import ARCH_PRESETS, ArchPreset, describe_preset, instantiate_on_meta, preset_config
 
 # Essentials from each checkpoint's published config.json on the Hugging Face hub, and its parameter count.
@@ -86,7 +86,7 @@ def test_preset_weights_look_trained_and_buffers_are_initialised(mini_preset):
     assert torch.all(layer.input_layernorm.weight == 1)
     assert torch.all(layer.self_attn.q_proj.bias == 0)
     # to_empty leaves buffers as garbage: the rotary tables must match a normally constructed model.
-    reference = _model_class("qwen2_5_vl")(preset_config(mini_preset))
+    reference = model_class("qwen2_5_vl")(preset_config(mini_preset))
     assert torch.allclose(model.model.language_model.rotary_emb.inv_freq, reference.model.language_model.rotary_emb.inv_freq)
     assert torch.allclose(model.model.visual.rotary_pos_emb.inv_freq, reference.model.visual.rotary_pos_emb.inv_freq)
 

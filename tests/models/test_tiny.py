@@ -136,12 +136,28 @@ def test_config_overrides_resize_the_model_and_keep_derived_fields_consistent():
     {"text_config": {"hidden_size": 65}},
     {"text_config": {"rope_parameters": {"rope_type": "default", "mrope_section": [1, 1, 1]}}},
     {"text_config": 3},
+    {"vision_config": {"hidden_size": 32}},
 ])
 def test_inconsistent_config_overrides_raise_vlmq_error(overrides):
     with pytest.raises(VlmqError, match="config_overrides"):
         tiny_config_dict("tiny", {t: i for i, t in enumerate(SPECIAL_TOKENS)}, 512, overrides)
 
 
+def test_qwen2_5_tiny_builds_loads_and_generates(tmp_path):
+    folder = build_tiny_model(tmp_path / "q25", preset="qwen2.5")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "qwen2_5_vl"
+    assert config["vision_config"]["out_hidden_size"] == config["text_config"]["hidden_size"]
+    assert json.loads((folder / "processor_config.json").read_text())["processor_class"] == "Qwen2_5_VLProcessor"
+    loaded = load_model(str(folder))
+    assert (loaded.family, type(loaded.processor).__name__) == ("qwen2_5_vl", "Qwen2_5_VLImageOnlyProcessor")
+    text = loaded.processor.apply_chat_template(IMAGE_QUESTION, add_generation_prompt=True)
+    inputs = loaded.processor(text=[text], images=[Image.new("RGB", (224, 168), "blue")], return_tensors="pt")
+    with torch.no_grad():
+        out = loaded.model.generate(**inputs, max_new_tokens=3, min_new_tokens=3, do_sample=False)
+    assert out.shape[1] == inputs["input_ids"].shape[1] + 3
+
+
 def test_unknown_tiny_preset_names_the_choices(tmp_path):
-    with pytest.raises(VlmqError, match="choose from: tiny, mid, small"):
+    with pytest.raises(VlmqError, match="choose from: tiny, mid, small, qwen2.5"):
         build_tiny_model(tmp_path / "x", preset="huge")

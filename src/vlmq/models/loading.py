@@ -18,6 +18,7 @@ import torch
 
 from vlmq.errors import VlmqError
 from vlmq.models.processor import PROCESSOR_CLASSES, make_image_processor, set_pixel_budget
+from vlmq.models.progress import quiet_progress_bars
 
 # The trained toy model ships inside the package (built by vlmq.toy); detected by its config.json.
 TOY_MODEL_DIR = pathlib.Path(__file__).resolve().parent / "toy"
@@ -212,12 +213,14 @@ def load_folder(folder: pathlib.Path, device: torch.device, dtype: torch.dtype, 
     family = read_model_type(folder)
     _require_one_of(folder, WEIGHT_FILES, "weights")
     _require_one_of(folder, TOKENIZER_FILES, "tokenizer")
-    model = _model_class(family).from_pretrained(folder, dtype=dtype).to(device).eval()
+    with quiet_progress_bars():
+        model = model_class(family).from_pretrained(folder, dtype=dtype).to(device).eval()
     processor = _load_processor(folder, family)
     return LoadedModel(model, processor, name, family, source, random_weights=False)
 
 
-def _model_class(family: str):
+def model_class(family: str):
+    """The transformers class for a supported ``model_type``."""
     from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
 
     return {"qwen2_vl": Qwen2VLForConditionalGeneration, "qwen2_5_vl": Qwen2_5_VLForConditionalGeneration}[family]

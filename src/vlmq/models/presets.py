@@ -101,10 +101,10 @@ def instantiate_on_meta(name: str):
 
 def meta_model(config, dtype: torch.dtype = torch.bfloat16):
     """A Qwen2-VL-family model of ``config`` on the meta device; parameters in ``dtype``, buffers as transformers keeps them."""
-    from vlmq.models.loading import _model_class
+    from vlmq.models.loading import model_class
 
     with torch.device("meta"):
-        return _model_class(config.model_type)._from_config(config, dtype=dtype)
+        return model_class(config.model_type)._from_config(config, dtype=dtype)
 
 
 def build_preset_model(name: str, *, device: torch.device, dtype: torch.dtype = torch.bfloat16):

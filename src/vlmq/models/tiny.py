@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 
 from vlmq.errors import VlmqError
-from vlmq.models.processor import Qwen2VLImageOnlyProcessor, make_image_processor, save_processor
+from vlmq.models.processor import PROCESSOR_CLASSES, make_image_processor, save_processor
+from vlmq.models.progress import quiet_progress_bars
 from vlmq.models.tokenizer import DEFAULT_VOCAB_SIZE, SPECIAL_TOKENS, train_tokenizer
 
 # Test-friendly pixel budget: at most 448x448 pixels = 256 visual tokens per image.
@@ -24,7 +25,7 @@ TINY_MAX_PIXELS = 448 * 448
 
 @dataclass(frozen=True)
 class TinyPreset:
-    """Sizes of one tiny model (text decoder and vision tower)."""
+    """Sizes of one tiny model (text decoder and vision tower) and its family."""
 
     description: str
     layers: int
@@ -36,6 +37,7 @@ class TinyPreset:
     vision_embed: int
     vision_heads: int
     vision_mlp_ratio: int = 2
+    family: str = "qwen2_vl"  # "qwen2_5_vl": windowed vision attention, SwiGLU vision MLP
 
 
 TINY_PRESETS = {
@@ -45,7 +47,12 @@ TINY_PRESETS = {
                       intermediate=688, vision_depth=4, vision_embed=128, vision_heads=4),
     "small": TinyPreset("for CPU speed checks", layers=8, hidden=512, heads=8, kv_heads=4, intermediate=1376,
                         vision_depth=8, vision_embed=256, vision_heads=8),
+    "qwen2.5": TinyPreset("Qwen2.5-VL layout, for unit tests", layers=2, hidden=64, heads=4, kv_heads=2,
+                          intermediate=128, vision_depth=2, vision_embed=64, vision_heads=4, family="qwen2_5_vl"),
 }
+
+# The vision config key that holds the merger's output width, which must equal the text hidden size.
+_VISION_OUTPUT_KEY = {"qwen2_vl": "hidden_size", "qwen2_5_vl": "out_hidden_size"}
 
 
 def mrope_section_for(head_dim: int) -> list[int]:
@@ -59,11 +66,11 @@ def mrope_section_for(head_dim: int) -> list[int]:
 
 def tiny_config_dict(preset: str, token_ids: dict[str, int], vocab_size: int,
                      config_overrides: dict | None = None) -> dict:
-    """The nested ``Qwen2VLConfig`` kwargs for a tiny preset, with ``config_overrides`` merged in.
+    """The nested config kwargs for a tiny preset, with ``config_overrides`` merged in.
 
     ``config_overrides`` holds top-level keys and/or ``text_config`` / ``vision_config`` dicts.
-    Derived fields (vision ``hidden_size`` = text hidden, ``mrope_section`` from head_dim) follow the
-    overridden sizes unless the overrides set them explicitly.
+    Derived fields (the vision merger's output width = text hidden size, ``mrope_section`` from head_dim)
+    follow the overridden sizes; an override that contradicts them raises VlmqError.
     """
     p = _tiny_preset(preset)
     cfg = {
@@ -74,27 +81,37 @@ def tiny_config_dict(preset: str, token_ids: dict[str, int], vocab_size: int,
             "bos_token_id": token_ids["<|endoftext|>"], "eos_token_id": token_ids["<|im_end|>"],
             "pad_token_id": token_ids["<|endoftext|>"],
         },
-        "vision_config": {"depth": p.vision_depth, "embed_dim": p.vision_embed, "num_heads": p.vision_heads,
-                          "mlp_ratio": p.vision_mlp_ratio},
+        "vision_config": _tiny_vision_config(p),
         "image_token_id": token_ids["<|image_pad|>"], "video_token_id": token_ids["<|video_pad|>"],
         "vision_start_token_id": token_ids["<|vision_start|>"], "vision_end_token_id": token_ids["<|vision_end|>"],
         "tie_word_embeddings": False,
     }
-    return _merge_overrides(cfg, config_overrides or {})
+    return _merge_overrides(cfg, config_overrides or {}, p.family)
+
+
+def _tiny_vision_config(p: TinyPreset) -> dict:
+    if p.family == "qwen2_vl":
+        return {"depth": p.vision_depth, "embed_dim": p.vision_embed, "num_heads": p.vision_heads,
+                "mlp_ratio": p.vision_mlp_ratio}
+    # Qwen2.5-VL: windowed attention everywhere except the last block (the real model: every 8th block).
+    return {"depth": p.vision_depth, "hidden_size": p.vision_embed, "num_heads": p.vision_heads,
+            "intermediate_size": p.vision_embed * p.vision_mlp_ratio, "window_size": 112,
+            "fullatt_block_indexes": [p.vision_depth - 1]}
 
 
 def tiny_config(preset: str, config_overrides: dict | None = None, vocab_size: int = DEFAULT_VOCAB_SIZE):
-    """The ``Qwen2VLConfig`` a tiny build would use (special tokens at ids 0-6), without building anything."""
-    from transformers import Qwen2VLConfig
+    """The transformers config a tiny build would use (special tokens at ids 0-6), without building anything."""
+    from transformers import Qwen2_5_VLConfig, Qwen2VLConfig
 
     ids = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
+    config_class = Qwen2VLConfig if _tiny_preset(preset).family == "qwen2_vl" else Qwen2_5_VLConfig
     try:
-        return Qwen2VLConfig(**tiny_config_dict(preset, ids, vocab_size, config_overrides))
+        return config_class(**tiny_config_dict(preset, ids, vocab_size, config_overrides))
     except (TypeError, ValueError) as err:
         raise VlmqError(f"invalid tiny model config ({err}); fix config_overrides") from err
 
 
-def _merge_overrides(cfg: dict, overrides: dict) -> dict:
+def _merge_overrides(cfg: dict, overrides: dict, family: str) -> dict:
     cfg = copy.deepcopy(cfg)
     for key, value in overrides.items():
         if key in ("text_config", "vision_config"):
@@ -103,23 +120,28 @@ def _merge_overrides(cfg: dict, overrides: dict) -> dict:
             cfg[key].update(value)
         else:
             cfg[key] = value
-    text, vision = cfg["text_config"], cfg["vision_config"]
-    explicit_text = overrides.get("text_config", {})
+    _derive_rope(cfg["text_config"], "rope_parameters" in overrides.get("text_config", {}))
+    # The vision merger projects into the text embedding space.
+    output_key, hidden = _VISION_OUTPUT_KEY[family], cfg["text_config"]["hidden_size"]
+    if overrides.get("vision_config", {}).get(output_key, hidden) != hidden:
+        raise VlmqError(f"vision_config.{output_key} must equal text_config.hidden_size ({hidden}); "
+                        f"drop it from config_overrides (it is derived)")
+    cfg["vision_config"][output_key] = hidden
+    return cfg
+
+
+def _derive_rope(text: dict, explicit: bool) -> None:
     if text["hidden_size"] % text["num_attention_heads"]:
         raise VlmqError(f"hidden_size {text['hidden_size']} is not divisible by num_attention_heads "
                         f"{text['num_attention_heads']}; change config_overrides")
     head_dim = text.get("head_dim") or text["hidden_size"] // text["num_attention_heads"]
-    if "rope_parameters" not in explicit_text:
-        text["rope_parameters"] = {"rope_type": "default", "rope_theta": 1e6,
-                                   "mrope_section": mrope_section_for(head_dim)}
-    if sum(text["rope_parameters"]["mrope_section"]) != head_dim // 2:
-        raise VlmqError(f"mrope_section {text['rope_parameters']['mrope_section']} must sum to head_dim/2 = "
-                        f"{head_dim // 2}; fix config_overrides['text_config']['rope_parameters']")
-    # The vision merger projects into the text embedding space.
-    vision.setdefault("hidden_size", text["hidden_size"])
-    if "hidden_size" not in overrides.get("vision_config", {}):
-        vision["hidden_size"] = text["hidden_size"]
-    return cfg
+    if not explicit:
+        text["rope_parameters"] = {"rope_type": "default", "rope_theta": 1e6}
+    text["rope_parameters"].setdefault("mrope_section", mrope_section_for(head_dim))
+    section = text["rope_parameters"]["mrope_section"]
+    if sum(section) != head_dim // 2:
+        raise VlmqError(f"mrope_section {section} must sum to head_dim/2 = {head_dim // 2}; "
+                        "fix config_overrides['text_config']['rope_parameters']")
 
 
 def _tiny_preset(preset: str) -> TinyPreset:
@@ -130,31 +152,34 @@ def _tiny_preset(preset: str) -> TinyPreset:
 
 def build_tiny_model(out_dir, *, preset: str = "tiny", seed: int = 0, corpus: list[str] | None = None,
                      vocab_size: int = DEFAULT_VOCAB_SIZE, config_overrides: dict | None = None) -> pathlib.Path:
-    """Build a tokenizer, image-only processor and random-weight Qwen2-VL model and save them to ``out_dir``.
+    """Build a tokenizer, image-only processor and random-weight Qwen2-VL (or Qwen2.5-VL, for the
+    ``"qwen2.5"`` preset) model and save them to ``out_dir``.
 
     The tokenizer is trained on ``corpus`` (default: a built-in VQA-style corpus). Weights are float32,
     drawn under ``seed``. Returns the folder path.
     """
-    from transformers import Qwen2VLForConditionalGeneration
+    from vlmq.models.loading import model_class
 
     out = pathlib.Path(out_dir)
+    family = _tiny_preset(preset).family
     tokenizer = train_tokenizer(corpus, vocab_size=vocab_size)
-    processor = Qwen2VLImageOnlyProcessor(
+    processor = PROCESSOR_CLASSES[family](
         image_processor=make_image_processor(TINY_MIN_PIXELS, TINY_MAX_PIXELS), tokenizer=tokenizer,
         chat_template=tokenizer.chat_template)
     # The tokenizer puts the special tokens at ids 0-6, which is what tiny_config assumes.
     config = tiny_config(preset, config_overrides, vocab_size=len(tokenizer))
-    model = _seeded_model(Qwen2VLForConditionalGeneration, config, seed)
+    model = _seeded_model(model_class(family), config, seed)
     model.generation_config.eos_token_id = config.text_config.eos_token_id
     model.generation_config.pad_token_id = config.text_config.pad_token_id
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
+    with quiet_progress_bars():
+        model.save_pretrained(out)
     save_processor(processor, out)
     return out
 
 
-def _seeded_model(model_class, config, seed: int):
+def _seeded_model(cls, config, seed: int):
     # A private generator state so building a model never disturbs the caller's RNG stream.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return model_class(config)
+        return cls(config)
