@@ -15,3 +15,8 @@ class VlmqError(Exception):
 
 class UnsupportedOnDevice(VlmqError):
     """A recipe or feature that cannot run on this device (recorded as skipped, never a crash)."""
+
+
+class BadModel(VlmqError):
+    """The model cannot be loaded at all (missing path or file, unsupported family, offline hub id):
+    a bad input for the whole run, not one recipe's failure."""

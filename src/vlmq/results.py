@@ -103,7 +103,7 @@ def load_run_spec(run_dir: str | Path) -> RunSpec:
         raise VlmqError(f"'{run_dir}' is not a vlmq run directory (no vlmq.sqlite); pass the --out of a `vlmq run`")
     store = Store(path)
     try:
-        identity = store.get_meta("spec")
+        identity = store.get_meta("spec_full") or store.get_meta("spec")
     finally:
         store.close()
     if identity is None:

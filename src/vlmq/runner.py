@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import torch
 
-from vlmq.errors import UnsupportedOnDevice, VlmqError
+from vlmq.errors import BadModel, UnsupportedOnDevice, VlmqError
 from vlmq.spec import RunSpec
 from vlmq.store import Store
 
@@ -174,7 +174,10 @@ def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, sam
     device = resolve_device(spec.device)
     tasks = validate_tasks(spec.tasks)
     progress.note(f"[{recipe}] loading {spec.model} on {device}")
-    loaded = load_model(spec.model, device=str(device), min_pixels=spec.min_pixels, max_pixels=spec.max_pixels)
+    try:
+        loaded = load_model(spec.model, device=str(device), min_pixels=spec.min_pixels, max_pixels=spec.max_pixels)
+    except VlmqError as err:
+        raise BadModel(str(err)) from err
     kernel = kernel_label(recipe_spec, device)
     calib = None
     if recipe_spec.recipe.needs_calibration:
@@ -219,7 +222,7 @@ def run_one_recipe_isolated(spec: RunSpec, recipe: str, store: Store, progress: 
     except UnsupportedOnDevice as err:
         store.set_outcome(recipe, "skipped", reason=str(err))
         progress.note(f"[{recipe}] skipped: {err}")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BadModel):
         raise
     except Exception as err:  # noqa: BLE001 - fault isolation is the point
         reason = describe_failure(err)
@@ -266,6 +269,7 @@ def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False) -> RunResult
     try:
         resumed = store.bind_spec(spec.identity(), fresh=fresh)
         store.set_meta("provenance", provenance(resolve_device(spec.device)))
+        store.set_meta("spec_full", spec.to_dict())
         progress = Progress(spec.quiet)
         if resumed:
             progress.note(f"resuming {spec.out}: {store.count_samples()} samples already stored")

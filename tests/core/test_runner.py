@@ -1,0 +1,166 @@
+"""End-to-end runs on the tiny offline model: results, report, resume, fault isolation, bad input."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from vlmq.cli import main
+from vlmq.runner import run
+from vlmq.spec import RunSpec
+
+TASKS = ("shapes-vqa", "shapes-pope", "shapes-mme")
+
+
+def tiny_spec(out, **kw):
+    base = dict(model="tiny", recipes=("bf16", "int8_wo"), tasks=TASKS, limit=6, out=str(out), quiet=True)
+    return RunSpec(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    result = run(tiny_spec(out))
+    return out, result
+
+
+def test_run_writes_records_and_report(finished_run):
+    out, result = finished_run
+    assert {r: o["status"] for r, o in result.outcomes.items()} == {"bf16": "ok", "int8_wo": "ok"}
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    keys = {(r["recipe"], r["task"], r["metric"]) for r in records}
+    for recipe in ("bf16", "int8_wo"):
+        assert (recipe, "shapes-vqa", "accuracy") in keys
+        assert (recipe, "shapes-pope/random", "f1") in keys
+        assert (recipe, "shapes-mme", "perception_total") in keys
+    for rec in records:
+        assert rec["kernel"] in ("real", "emulated") and rec["device"].startswith("cpu")
+        if rec["value"] is not None and rec.get("ci_low") is not None:
+            assert rec["ci_low"] <= rec["value"] <= rec["ci_high"]
+    paired = [r for r in records if r["recipe"] == "int8_wo" and r["task"] == "shapes-vqa"]
+    assert paired[0]["paired_test"] == "paired_bootstrap" and 0 <= paired[0]["p_value"] <= 1
+    report = (out / "report.md").read_text()
+    for heading in ("## Pareto", "## Recommendations", "## Provenance"):
+        assert heading in report
+    assert (out / "results.csv").read_text().startswith("recipe,task,metric,value")
+
+
+def test_report_regenerates_from_the_store_alone(finished_run, tmp_path):
+    out, _ = finished_run
+    first = (out / "report.md").read_text()
+    (out / "report.md").unlink()
+    (out / "results.jsonl").unlink()
+    assert main(["report", str(out), "--html"]) == 0
+    assert (out / "report.md").read_text() == first
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+
+
+def test_rerun_resumes_without_recomputing(finished_run, monkeypatch):
+    out, _ = finished_run
+    before = sqlite3.connect(out / "vlmq.sqlite").execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("a finished sample was generated again")
+
+    monkeypatch.setattr("vlmq.engine.Engine.generate", no_generation)
+    result = run(tiny_spec(out))
+    assert result.any_ok
+    after = sqlite3.connect(out / "vlmq.sqlite").execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+    assert after == before
+
+
+def test_a_failing_recipe_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch):
+    import vlmq.recipes
+
+    real_apply = vlmq.recipes.apply_recipe
+
+    def flaky_apply(loaded, spec, calib):
+        if spec.name == "int8_wo":
+            raise RuntimeError("kernel exploded")
+        return real_apply(loaded, spec, calib)
+
+    monkeypatch.setattr(vlmq.recipes, "apply_recipe", flaky_apply)
+    result = run(tiny_spec(tmp_path, tasks=("shapes-vqa",), limit=2))
+    assert result.outcomes["bf16"]["status"] == "ok"
+    assert result.outcomes["int8_wo"] == {**result.outcomes["int8_wo"], "status": "failed",
+                                          "reason": "RuntimeError: kernel exploded"}
+    assert "kernel exploded" in (tmp_path / "report.md").read_text()
+
+
+def test_gpu_only_request_on_cpu_is_skipped_with_reason(tmp_path):
+    result = run(tiny_spec(tmp_path, recipes=("bf16", "fp8+real"), tasks=("shapes-vqa",), limit=2))
+    assert result.outcomes["fp8+real"]["status"] == "skipped"
+    assert result.outcomes["fp8+real"]["reason"]
+
+
+def test_nothing_succeeded_exits_non_zero(tmp_path, capsys):
+    code = main(["run", "--model", "tiny", "--recipes", "fp8+real", "--tasks", "shapes-vqa", "--limit", "2",
+                 "--out", str(tmp_path), "--quiet"])
+    assert code == 1
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--recipes", "int3"], "unknown recipe 'int3'"),
+    (["--recipes", "bf16+kv_fp9"], "unknown switch"),
+    (["--tasks", "gqa"], "unknown task 'gqa'"),
+    (["--model", "/nonexistent/model"], "/nonexistent/model"),
+    (["--model", "someone/some-model"], "--model DIR"),
+    (["--limit", "0"], "'limit' must be a positive integer"),
+    (["--limit", "-2"], "'limit' must be a positive integer"),
+    (["--spec", "/nonexistent.toml"], "spec file '/nonexistent.toml' not found"),
+])
+def test_bad_input_is_one_line_on_stderr(tmp_path, capsys, args, fragment):
+    code = main(["run", "--out", str(tmp_path / "o"), "--quiet", "--tasks", "shapes-vqa", "--limit", "2", *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("vlmq: error: ") and fragment in err
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_unsupported_model_family(tmp_path, capsys):
+    folder = tmp_path / "llama"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    code = main(["run", "--model", str(folder), "--out", str(tmp_path / "o"), "--recipes", "bf16", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("vlmq: error: ") and "not supported" in err and "\n" not in err
+
+
+def test_python_dash_m_vlmq_and_kill_then_resume(tmp_path):
+    """SIGKILL a run mid-task, rerun it: the records equal an uninterrupted run's, with no duplicates."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    args = ["--model", "tiny", "--recipes", "bf16", "--tasks", "shapes-vqa", "--limit", "24", "--batch-size", "1", "--quiet"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "vlmq", "run", *args, "--out", str(killed)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    db = killed / "vlmq.sqlite"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if db.exists():
+            try:
+                if sqlite3.connect(db).execute("SELECT COUNT(*) FROM samples").fetchone()[0] >= 3:
+                    break
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = sqlite3.connect(db).execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+    assert 3 <= partial < 24, "the run was not killed mid-task"
+    done = subprocess.run([sys.executable, "-m", "vlmq", "run", *args, "--out", str(killed)], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    clean = tmp_path / "clean"
+    assert main(["run", *args, "--out", str(clean)]) == 0
+
+    def rows(path):
+        return sqlite3.connect(path / "vlmq.sqlite").execute(
+            "SELECT recipe, task, sample_id, output, score FROM samples ORDER BY sample_id").fetchall()
+
+    assert rows(killed) == rows(clean)
+    assert len(rows(killed)) == len({r[2] for r in rows(killed)}) == 24
