@@ -61,6 +61,23 @@ def test_stale_tiny_cache_is_rebuilt(isolated_cache, monkeypatch):
     assert json.loads(stamp_file.read_text())["builder_version"] == loading.TINY_BUILDER_VERSION
 
 
+def test_a_concurrent_build_that_finishes_first_wins(isolated_cache, monkeypatch):
+    import vlmq.models.tiny as tiny
+
+    real_build = tiny.build_tiny_model
+
+    def build_while_another_process_finishes_first(out_dir, **kwargs):
+        monkeypatch.setattr(tiny, "build_tiny_model", real_build)
+        winner = loading.cached_tiny_model("tiny")  # the "other process"
+        (winner / "winner.txt").write_text("first")
+        return real_build(out_dir, **kwargs)
+
+    monkeypatch.setattr(tiny, "build_tiny_model", build_while_another_process_finishes_first)
+    folder = loading.cached_tiny_model("tiny")
+    assert (folder / "winner.txt").read_text() == "first"
+    assert [p.name for p in isolated_cache.iterdir()] == [folder.name]  # no staging folder left behind
+
+
 def test_toy_falls_back_to_tiny_with_a_warning_until_shipped(isolated_cache, tmp_path, monkeypatch):
     monkeypatch.setattr(loading, "TOY_MODEL_DIR", tmp_path / "no-toy-here")
     with pytest.warns(UserWarning, match="toy model is not shipped"):

@@ -6,6 +6,7 @@ Resolution order: ``"toy"`` → ``"tiny"`` / ``"tiny-<preset>"`` → an architec
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -29,7 +30,8 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.json")
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 
 # Bumped whenever build_tiny_model's output changes, so cached tiny models are rebuilt.
-TINY_BUILDER_VERSION = 1
+TINY_BUILDER_VERSION = 2
+STAMP_FILE = "vlmq_build.json"
 
 
 @dataclass
@@ -160,25 +162,38 @@ def cache_dir() -> pathlib.Path:
 
 
 def cached_tiny_model(preset: str, seed: int = 0) -> pathlib.Path:
-    """Build the tiny model once per (preset, seed, builder version) and reuse the folder afterwards."""
+    """Build the tiny model once per (preset, seed, builder version) and reuse the folder afterwards.
+
+    Safe under concurrent test processes: a build happens in a private staging folder and is renamed
+    into place; whoever renames first wins and the others discard their copy.
+    """
     from vlmq.models.tiny import build_tiny_model
 
     folder = cache_dir() / f"tiny-{preset}-{seed}"
     stamp = {"builder_version": TINY_BUILDER_VERSION, "preset": preset, "seed": seed}
-    stamp_file = folder / "vlmq_build.json"
-    if stamp_file.is_file() and json.loads(stamp_file.read_text()) == stamp:
+    if _has_stamp(folder, stamp):
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    # Build next to the final folder, then swap it in, so a concurrent reader never sees half a model.
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".tiny-{preset}-{seed}-", dir=folder.parent))
     build_tiny_model(staging, preset=preset, seed=seed)
-    (staging / "vlmq_build.json").write_text(json.dumps(stamp))
-    shutil.rmtree(folder, ignore_errors=True)
+    (staging / STAMP_FILE).write_text(json.dumps(stamp))
+    if folder.exists() and not _has_stamp(folder, stamp):  # stale (older builder): move it aside, then drop it
+        trash = pathlib.Path(tempfile.mkdtemp(prefix=".stale-", dir=folder.parent))
+        with contextlib.suppress(OSError):
+            folder.rename(trash / "old")
+        shutil.rmtree(trash, ignore_errors=True)
     try:
         staging.rename(folder)
-    except OSError:  # another process won the race; its folder is as good as ours
+    except OSError:  # another process renamed its build into place first; it is identical
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _has_stamp(folder: pathlib.Path, stamp: dict) -> bool:
+    try:
+        return json.loads((folder / STAMP_FILE).read_text()) == stamp
+    except (OSError, json.JSONDecodeError):
+        return False
 
 
 # ---------------------------------------------------------------------------------------------- folders
