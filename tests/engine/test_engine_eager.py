@@ -97,3 +97,13 @@ def test_compile_on_cpu_is_unsupported(tiny_bf16):
 
     with pytest.raises(UnsupportedOnDevice):
         Engine(tiny_bf16, compile=True)
+
+
+def test_grouped_attention_equals_sdpa():
+    from vlmq.engine.decoder import grouped_attention, sdpa_attention
+
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 4, 3, 8), torch.randn(2, 2, 5, 8), torch.randn(2, 2, 5, 8)
+    mask = torch.rand(2, 1, 3, 5) > 0.3
+    mask[..., 0] = True
+    torch.testing.assert_close(grouped_attention(q, k, v, mask), sdpa_attention(q, k, v, mask), atol=1e-5, rtol=1e-5)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from vlmq.engine.kv_cache import FP8_MAX, MIN_SCALE, StaticKVCache
+from vlmq.engine.kv_cache import FP8_MAX, MIN_SCALE, LayerKV, StaticKVCache, read_kv, write_kv
 from vlmq.engine.rope import apply_rope, mrope_cos_sin, mrope_section
 
 
@@ -63,48 +63,95 @@ def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torc
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=q.shape[1] != k.shape[1])
 
 
+def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Plain-math GQA attention (what Inductor fuses best for decode, as in gpt-fast): query head h
+    reads KV head h // groups, like ``repeat_interleave``, without materialising repeated K/V."""
+    b, hq, t, d = q.shape
+    hkv, length = k.shape[1], k.shape[2]
+    groups = hq // hkv
+    scores = (q.reshape(b, hkv, groups * t, d) @ k.transpose(-1, -2)).float() * d ** -0.5
+    scores = scores.view(b, hkv, groups, t, length).masked_fill(~mask.unsqueeze(2), float("-inf"))
+    probs = scores.softmax(dim=-1).to(q.dtype).view(b, hkv, groups * t, length)
+    return (probs @ v).view(b, hq, t, d)
+
+
+@dataclass(frozen=True)
+class DecoderShape:
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+
+
+class ModuleProjections:
+    """Calls the model's own linears and MLP: correct for every recipe (the eager reference)."""
+
+    def qkv(self, layer, pack, h):
+        attn = layer.self_attn
+        return attn.q_proj(h), attn.k_proj(h), attn.v_proj(h)
+
+    def o(self, layer, pack, a):
+        return layer.self_attn.o_proj(a)
+
+    def mlp(self, layer, pack, h):
+        return layer.mlp(h)
+
+
+def layer_forward(layer, proj, pack, x, cos, sin, write_pos, token_type, mask, kv: LayerKV, read_len,
+                  shape: DecoderShape, attend, observer=None, idx: int = 0) -> torch.Tensor:
+    """One decoder layer over the static cache; shared by the eager path and the compiled path."""
+    b, t, _ = x.shape
+    h = layer.input_layernorm(x)
+    q, k, v = proj.qkv(layer, pack, h)
+    q = q.view(b, t, shape.num_heads, shape.head_dim).transpose(1, 2)
+    k = k.view(b, t, shape.num_kv_heads, shape.head_dim).transpose(1, 2)
+    v = v.view(b, t, shape.num_kv_heads, shape.head_dim).transpose(1, 2)
+    q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+    if observer is not None:
+        observer(idx, k, v, token_type)
+    write_kv(kv, k, v, write_pos, token_type)
+    k_all, v_all = read_kv(kv, b, read_len, x.dtype)
+    out = attend(q, k_all, v_all, mask)
+    x = x + proj.o(layer, pack, out.transpose(1, 2).reshape(b, t, shape.num_heads * shape.head_dim))
+    return x + proj.mlp(layer, pack, layer.post_attention_layernorm(x))
+
+
 class TextDecoder:
-    """Layer loop of a Qwen2-VL(-2.5) text decoder over a static KV cache."""
+    """Layer loop of a Qwen2-VL(-2.5) text decoder over a static KV cache (eager)."""
 
     def __init__(self, model, *, fp8_attention: bool = False):
-        lm = model.model.language_model
+        from vlmq.models import text_decoder
+
+        lm = text_decoder(model)
         cfg = model.config.get_text_config()
         self.layers = lm.layers
         self.norm = lm.norm
         self.embed_tokens = lm.embed_tokens
         self.lm_head = model.lm_head
         self.num_layers = cfg.num_hidden_layers
-        self.num_heads = cfg.num_attention_heads
         self.num_kv_heads = cfg.num_key_value_heads
-        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        self.shape = DecoderShape(cfg.num_attention_heads, cfg.num_key_value_heads, head_dim)
+        self.head_dim = head_dim
         self.inv_freq = lm.rotary_emb.inv_freq
         self.section = mrope_section(cfg)
+        self.fp8_attention = fp8_attention
         self.attend = emulated_fp8_attention if fp8_attention else sdpa_attention
+        self.projections = ModuleProjections()
+        self.packs = [None] * self.num_layers      # per-layer fused weights for other projections
         self.observer = None
+
+    def rope_tables(self, position_ids: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        return mrope_cos_sin(position_ids, self.inv_freq, self.section, dtype)
 
     def forward(self, step: StepInputs, cache: StaticKVCache) -> torch.Tensor:
         """Final-normed hidden states [B, T, hidden]; writes the new K/V into ``cache``."""
         x = step.embeds
-        cos, sin = mrope_cos_sin(step.position_ids, self.inv_freq, self.section, x.dtype)
+        cos, sin = self.rope_tables(step.position_ids, x.dtype)
         for idx, layer in enumerate(self.layers):
-            x = x + self._attention_block(idx, layer, x, cos, sin, step, cache)
-            x = x + layer.mlp(layer.post_attention_layernorm(x))
+            x = layer_forward(layer, self.projections, self.packs[idx], x, cos, sin, step.write_pos, step.token_type,
+                              step.mask, cache.layer(idx), step.read_len, self.shape, self.attend,
+                              self.observer, idx)
         return self.norm(x)
-
-    def _attention_block(self, idx, layer, x, cos, sin, step: StepInputs, cache: StaticKVCache) -> torch.Tensor:
-        b, t, _ = x.shape
-        attn = layer.self_attn
-        h = layer.input_layernorm(x)
-        q = attn.q_proj(h).view(b, t, self.num_heads, self.head_dim).transpose(1, 2)
-        k = attn.k_proj(h).view(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        v = attn.v_proj(h).view(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if self.observer is not None:
-            self.observer(idx, k, v, step.token_type)
-        cache.write(idx, k, v, step.write_pos, step.token_type)
-        k_all, v_all = cache.read(idx, b, step.read_len)
-        out = self.attend(q, k_all, v_all, step.mask)
-        return attn.o_proj(out.transpose(1, 2).reshape(b, t, self.num_heads * self.head_dim))
 
     def logits(self, hidden_last: torch.Tensor) -> torch.Tensor:
         return self.lm_head(hidden_last)

@@ -14,6 +14,8 @@ by the configured scale policy, so one buffer serves every policy:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from vlmq.engine.types import VISUAL, KVConfig, validate_kv_config
@@ -45,6 +47,53 @@ def per_layer_scale_tables(kv: KVConfig, num_layers: int, num_kv_heads: int
     if kv.strategy == "visual_aware":
         return k, v, s.k_visual.float(), s.v_visual.float()
     return k, v, k, v
+
+
+class LayerKV(NamedTuple):
+    """One layer's cache tensors; a plain tuple of tensors so compiled code takes it as graph inputs."""
+
+    k: torch.Tensor                   # [B, H, L, D] compute dtype, or uint8 FP8 bits
+    v: torch.Tensor
+    k_scale: torch.Tensor | None      # [B, H, L] float32 (FP8 only)
+    v_scale: torch.Tensor | None
+    tables: tuple[torch.Tensor, ...] | None   # (k_text, v_text, k_visual, v_visual) [H] each; None = dynamic
+
+
+def write_kv(kv: LayerKV, k: torch.Tensor, v: torch.Tensor, pos: torch.Tensor, token_type: torch.Tensor) -> None:
+    """Store ``k``/``v`` [B, H, T, D] at slots ``pos`` [T]; ``token_type`` [B, T] picks FP8 scales."""
+    b = k.shape[0]
+    if kv.k_scale is None:
+        kv.k[:b].index_copy_(2, pos, k.to(kv.k.dtype))
+        kv.v[:b].index_copy_(2, pos, v.to(kv.v.dtype))
+        return
+    k_scale, v_scale = fp8_scales(kv.tables, k, v, token_type)
+    kv.k[:b].index_copy_(2, pos, quantize_fp8(k, k_scale))
+    kv.v[:b].index_copy_(2, pos, quantize_fp8(v, v_scale))
+    kv.k_scale[:b].index_copy_(2, pos, k_scale)
+    kv.v_scale[:b].index_copy_(2, pos, v_scale)
+
+
+def read_kv(kv: LayerKV, batch: int, length: int | None, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """K/V of the first ``length`` slots (all when None) in the compute dtype (FP8 dequantized)."""
+    end = kv.k.shape[2] if length is None else length
+    k, v = kv.k[:batch, :, :end], kv.v[:batch, :, :end]
+    if kv.k_scale is None:
+        return k, v
+    return (dequantize_fp8(k, kv.k_scale[:batch, :, :end], dtype),
+            dequantize_fp8(v, kv.v_scale[:batch, :, :end], dtype))
+
+
+def fp8_scales(tables, k: torch.Tensor, v: torch.Tensor, token_type: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scales [B, H, T] for the entries being written."""
+    if tables is None:   # dynamic: each token and head gets its own amax / 448
+        return ((k.abs().amax(-1).float() / FP8_MAX).clamp_min(MIN_SCALE),
+                (v.abs().amax(-1).float() / FP8_MAX).clamp_min(MIN_SCALE))
+    k_text, v_text, k_vis, v_vis = (t[None, :, None] for t in tables)
+    is_visual = (token_type == VISUAL)[:, None, :]
+    shape = k.shape[:3]
+    return (torch.where(is_visual, k_vis, k_text).expand(shape).contiguous(),
+            torch.where(is_visual, v_vis, v_text).expand(shape).contiguous())
 
 
 class StaticKVCache:
@@ -81,37 +130,15 @@ class StaticKVCache:
         """Bytes held by K/V entries and their scales (what the KV cache costs in memory)."""
         return sum(t.numel() * t.element_size() for t in (*self.k, *self.v, *self.k_scale, *self.v_scale))
 
+    def layer(self, idx: int) -> LayerKV:
+        if not self.is_fp8:
+            return LayerKV(self.k[idx], self.v[idx], None, None, None)
+        tables = None if self.tables is None else tuple(t[idx] for t in self.tables)
+        return LayerKV(self.k[idx], self.v[idx], self.k_scale[idx], self.v_scale[idx], tables)
+
     def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, pos: torch.Tensor,
               token_type: torch.Tensor) -> None:
-        """Store ``k``/``v`` [B, H, T, D] at positions ``pos`` [T]; ``token_type`` [B, T] picks scales."""
-        b = k.shape[0]
-        if not self.is_fp8:
-            self.k[layer][:b].index_copy_(2, pos, k.to(self.dtype))
-            self.v[layer][:b].index_copy_(2, pos, v.to(self.dtype))
-            return
-        k_scale, v_scale = self._scales_for(layer, k, v, token_type)
-        self.k[layer][:b].index_copy_(2, pos, quantize_fp8(k, k_scale))
-        self.v[layer][:b].index_copy_(2, pos, quantize_fp8(v, v_scale))
-        self.k_scale[layer][:b].index_copy_(2, pos, k_scale)
-        self.v_scale[layer][:b].index_copy_(2, pos, v_scale)
+        write_kv(self.layer(layer), k, v, pos, token_type)
 
     def read(self, layer: int, batch: int, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """K/V of the first ``length`` positions (all when None) in the compute dtype."""
-        end = self.max_seq_len if length is None else length
-        k, v = self.k[layer][:batch, :, :end], self.v[layer][:batch, :, :end]
-        if not self.is_fp8:
-            return k, v
-        k_scale, v_scale = self.k_scale[layer][:batch, :, :end], self.v_scale[layer][:batch, :, :end]
-        return dequantize_fp8(k, k_scale, self.dtype), dequantize_fp8(v, v_scale, self.dtype)
-
-    def _scales_for(self, layer: int, k: torch.Tensor, v: torch.Tensor, token_type: torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scales [B, H, T] for the entries being written."""
-        if self.tables is None:   # dynamic: each token and head gets its own amax / 448
-            return ((k.abs().amax(-1).float() / FP8_MAX).clamp_min(MIN_SCALE),
-                    (v.abs().amax(-1).float() / FP8_MAX).clamp_min(MIN_SCALE))
-        k_text, v_text, k_vis, v_vis = (t[layer][None, :, None] for t in self.tables)
-        is_visual = (token_type == VISUAL)[:, None, :]
-        shape = k.shape[:3]
-        return (torch.where(is_visual, k_vis, k_text).expand(shape).contiguous(),
-                torch.where(is_visual, v_vis, v_text).expand(shape).contiguous())
+        return read_kv(self.layer(layer), batch, length, self.dtype)

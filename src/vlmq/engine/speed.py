@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import statistics
+import time
 from dataclasses import dataclass, replace
 
 import torch
@@ -89,15 +90,19 @@ def _summary(values: list[float]) -> dict:
 
 def time_engine(engine: Engine, prompts: list[Prompt], opts: SpeedOptions) -> dict[str, dict]:
     """Warm up, then time ``repeats`` generations of exactly ``new_tokens`` tokens; per-metric summaries."""
+    start = time.perf_counter()
     for _ in range(opts.warmups):
         engine.generate(prompts, opts.new_tokens, ignore_eos=True)
+    warmup_s = time.perf_counter() - start
     runs: dict[str, list[float]] = {m: [] for m in TIMED_METRICS}
     for _ in range(opts.repeats):
         t = engine.generate(prompts, opts.new_tokens, ignore_eos=True)[0].timings
         for key in ("ttft_ms", "vision_ms", "prefill_ms", "decode_ms_per_token", "total_ms"):
             runs[key].append(t[key])
         runs["tokens_per_s"].append(len(prompts) * 1e3 / t["decode_ms_per_token"])
-    return {m: _summary(v) for m, v in runs.items()}
+    out = {m: _summary(v) for m, v in runs.items()}
+    out["warmup_s"] = {"value": warmup_s, "ci_low": None, "ci_high": None, "n": opts.warmups}  # compile included
+    return out
 
 
 def measure_hf_eager_baseline(loaded, prompts: list[Prompt], new_tokens: int, *, warmups: int = 1,
