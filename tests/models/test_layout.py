@@ -73,3 +73,17 @@ def test_list_models_covers_every_loadable_name(tmp_path, monkeypatch):
 def test_list_models_describes_a_shipped_toy(tiny_dir, monkeypatch):
     monkeypatch.setattr(loading, "TOY_MODEL_DIR", tiny_dir)
     assert dict(list_models())["toy"].startswith("trained toy model shipped with vlmq: 2 layers")
+
+
+def test_summary_counts_the_real_storage_of_quantized_weights(tiny_dir):
+    quantization = pytest.importorskip("torchao.quantization")
+    loaded = load_model(str(tiny_dir))
+    before = model_summary(loaded)
+    decoder_linear_params = sum(m.weight.numel() for fqn, m in loaded.model.named_modules() if is_decoder_linear(m, fqn))
+    quantization.quantize_(loaded.model, quantization.Int8WeightOnlyConfig(), filter_fn=is_decoder_linear)
+    after = model_summary(loaded)
+    assert after["params"] == before["params"]
+    assert after["bytes"]["vision"] == before["bytes"]["vision"]
+    # int8 weights: one byte per weight plus small per-row scales, instead of two bytes per weight.
+    saved = before["bytes"]["decoder_layers"] - after["bytes"]["decoder_layers"]
+    assert 0.8 * decoder_linear_params < saved <= decoder_linear_params

@@ -50,9 +50,20 @@ def is_decoder_linear(module: nn.Module, fqn: str) -> bool:
     return "language_model" in parts or parts[0] == "layers"
 
 
+def tensor_bytes(tensor) -> int:
+    """Bytes a tensor really stores. Quantized tensor subclasses (torchao) report their logical dtype
+    (bf16) through ``element_size``; their storage is the inner tensors that ``__tensor_flatten__`` names."""
+    if tensor is None:
+        return 0
+    if hasattr(tensor, "__tensor_flatten__"):
+        inner_names, _ = tensor.__tensor_flatten__()
+        return sum(tensor_bytes(getattr(tensor, name, None)) for name in inner_names)
+    return tensor.numel() * tensor.element_size()
+
+
 def _count(module: nn.Module) -> tuple[int, int]:
     params = list(module.parameters())
-    return sum(p.numel() for p in params), sum(p.numel() * p.element_size() for p in params)
+    return sum(p.numel() for p in params), sum(tensor_bytes(p) for p in params)
 
 
 def model_summary(loaded) -> dict:
@@ -78,7 +89,7 @@ def model_summary(loaded) -> dict:
         "params": {"decoder_layers": layers_params, "vision": vision_params, "embeddings": emb_params,
                    "lm_head": head_params, "total": sum(p.numel() for p in unique)},
         "bytes": {"decoder_layers": layers_bytes, "vision": vision_bytes, "embeddings": emb_bytes,
-                  "lm_head": head_bytes, "total": sum(p.numel() * p.element_size() for p in unique)},
+                  "lm_head": head_bytes, "total": sum(tensor_bytes(p) for p in unique)},
         "config": {"layers": text_cfg.num_hidden_layers, "hidden": text_cfg.hidden_size,
                    "intermediate": text_cfg.intermediate_size, "heads": heads,
                    "kv_heads": text_cfg.num_key_value_heads,
