@@ -209,3 +209,42 @@ def test_bad_names_list_the_choices(name, fragment):
     with pytest.raises(VlmqError) as exc_info:
         load_model(name)
     _assert_one_line_error(exc_info, fragment)
+
+
+def _as_legacy_hub_folder(tiny_dir, dest):
+    """Rewrite a tiny folder in the flat layout of the published Qwen2-VL checkpoints (transformers 4.x era):
+    flat text fields, ``rope_scaling: {type: mrope}``, ``in_chans``, and an old ``preprocessor_config.json``."""
+    folder = _copy(tiny_dir, dest)
+    nested = json.loads((folder / "config.json").read_text())
+    text = {k: v for k, v in nested["text_config"].items() if k not in ("rope_parameters", "model_type", "layer_types")}
+    rope = nested["text_config"]["rope_parameters"]
+    vision = {k: v for k, v in nested["vision_config"].items() if k not in ("model_type", "in_channels", "rope_parameters")}
+    flat = {"architectures": ["Qwen2VLForConditionalGeneration"], "model_type": "qwen2_vl", **text,
+            "rope_theta": rope["rope_theta"], "rope_scaling": {"type": "mrope", "mrope_section": rope["mrope_section"]},
+            "vision_config": {**vision, "in_chans": 3},
+            **{k: nested[k] for k in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")}}
+    (folder / "config.json").write_text(json.dumps(flat))
+    (folder / "processor_config.json").unlink()
+    (folder / "preprocessor_config.json").write_text(json.dumps({
+        "min_pixels": 3136, "max_pixels": 12845056, "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
+        "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
+        "image_processor_type": "Qwen2VLImageProcessor", "processor_class": "Qwen2VLProcessor"}))
+    return folder
+
+
+def test_legacy_hub_layout_loads_with_the_same_weights_and_pixel_budget(tiny_dir, tmp_path):
+    from PIL import Image
+
+    legacy = load_model(str(_as_legacy_hub_folder(tiny_dir, tmp_path / "legacy")), dtype=torch.float32)
+    modern = load_model(str(tiny_dir), dtype=torch.float32)
+    assert legacy.model.config.get_text_config().rope_parameters["mrope_section"] == [2, 3, 3]
+    for (name, a), b in zip(legacy.model.state_dict().items(), modern.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    text = legacy.processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "?"}]}], add_generation_prompt=True)
+    image = Image.new("RGB", (640, 480), "red")
+    ids = legacy.processor(text=[text], images=[image], return_tensors="pt")["input_ids"]
+    assert int((ids == legacy.model.config.image_token_id).sum()) == 391  # the published max_pixels applies
+    set_budget = load_model(str(tmp_path / "legacy"), max_pixels=448 * 448)
+    ids = set_budget.processor(text=[text], images=[image], return_tensors="pt")["input_ids"]
+    assert int((ids == set_budget.model.config.image_token_id).sum()) == 234
