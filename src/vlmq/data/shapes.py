@@ -12,6 +12,7 @@ Every question needs the image: answers are balanced over the scene's random con
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -342,12 +343,16 @@ def make_dataset(kind: str, n: int, seed: int):
     - "mme": ``n`` images *per subtask* (six subtasks), two questions per image (one Yes, one No),
       so ``12 n`` rows.
     """
+    return _to_dataset(kind, make_rows(kind, n, seed))
+
+
+def make_rows(kind: str, n: int, seed: int) -> list[dict]:
+    """The rows of ``make_dataset`` as plain dicts (PIL images), without the ``datasets`` library."""
     if kind not in KINDS:
         raise VlmqError(f"unknown shapes dataset kind {kind!r}; choose from: {', '.join(KINDS)}")
-    if not isinstance(n, int) or n < 1:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise VlmqError(f"shapes dataset size must be a positive integer, got {n!r}; pass n >= 1")
-    rows = {"vqa": _vqa_rows, "pope": _pope_rows, "mme": _mme_rows}[kind](n, seed)
-    return _to_dataset(kind, rows)
+    return {"vqa": _vqa_rows, "pope": _pope_rows, "mme": _mme_rows}[kind](n, seed)
 
 
 def _item_rng(seed: int, kind: str, index: int) -> random.Random:
@@ -385,37 +390,44 @@ def _pope_scenes(n: int, seed: int) -> list[Scene]:
     return scenes
 
 
-def _pope_rankings(scenes: list[Scene]) -> tuple[list[str], dict[str, list[str]]]:
-    """POPE's negative orders: global frequency (popular) and co-occurrence per object (adversarial)."""
-    freq, cooc = Counter(), {}
-    for scene in scenes:
-        cats = sorted(scene.categories())
-        freq.update(cats)
+@functools.lru_cache(maxsize=1)
+def _cooccurrence() -> dict[str, list[str]]:
+    """For each object, the others ranked by how often they share a scene, over 4000 reference scenes
+    (POPE ranks by co-occurrence in COCO; a fixed large sample keeps the order stable for small n)."""
+    rng, counts = random.Random("shapes-cooccurrence"), {}
+    for _ in range(4000):
+        cats = sample_scene(rng).categories()
         for a in cats:
-            cooc.setdefault(a, Counter()).update(b for b in cats if b != a)
-    popular = [cat for cat, _ in freq.most_common()]
-    adversarial = {cat: [b for b, _ in counts.most_common()] for cat, counts in cooc.items()}
-    return popular, adversarial
+            counts.setdefault(a, Counter()).update(b for b in cats if b != a)
+    return {cat: [b for b, _ in c.most_common()] for cat, c in counts.items()}
 
 
-def _adversarial_ranking(scene: Scene, cooc: dict[str, list[str]], popular: list[str]) -> list[str]:
-    score = Counter()
+def _popular_ranking(scenes: list[Scene]) -> list[str]:
+    """POPE's "popular" order: objects by how many of the split's images hold them."""
+    freq = Counter(cat for scene in scenes for cat in scene.categories())
+    everything = [f"{c} {s}" for c in COLORS for s in SHAPES]
+    return sorted(everything, key=lambda cat: -freq[cat])
+
+
+def _adversarial_ranking(scene: Scene) -> list[str]:
+    """POPE's "adversarial" order: objects that most often co-occur with this image's objects."""
+    cooc, score = _cooccurrence(), Counter()
     for cat in scene.categories():
         for rank, other in enumerate(cooc.get(cat, [])):
-            score[other] -= 1.0 / (rank + 1)  # most co-occurring first
-    return sorted(popular, key=lambda cat: (score[cat], popular.index(cat)))
+            score[other] += 1.0 / (rank + 1)
+    return sorted(score, key=lambda cat: -score[cat])
 
 
 def _pope_rows(n: int, seed: int) -> list[dict]:
     scenes = _pope_scenes(n, seed)
-    popular, cooc = _pope_rankings(scenes)
+    popular = _popular_ranking(scenes)
     rows = []
     for split in POPE_SPLITS:
         count = 0
         for idx, scene in enumerate(scenes):
             rng = _item_rng(seed, f"pope-{split}", idx)
             ranking = {"random": None, "popular": popular,
-                       "adversarial": _adversarial_ranking(scene, cooc, popular)}[split]
+                       "adversarial": _adversarial_ranking(scene)}[split]
             yes_cats = sorted(scene.categories())[:3]
             no_cats = absent_categories(scene, ranking, rng)[: len(yes_cats)]
             image = render(scene)
