@@ -10,6 +10,8 @@ never are. Which library does what:
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections import defaultdict
 
 import torch
@@ -28,6 +30,8 @@ from .registry import RecipeSpec, device_class, kernel_label, runs_real
 from .smoothquant import apply_smoothquant
 from .weight_only import apply_int4_wo, apply_int8_wo
 
+_LAYER_INDEX = re.compile(r"\.layers\.(\d+)\.")
+
 _HANDLERS = {
     "bf16": lambda ctx: None,
     "int8_wo": apply_int8_wo,
@@ -39,13 +43,26 @@ _HANDLERS = {
 }
 
 
-def decoder_filter(include_lm_head: bool = False):
-    """``filter_fn(module, fqn)`` selecting the decoder's linears (and lm_head if asked)."""
+def decoder_filter(include_lm_head: bool = False, keep_layers=(), keep_types=()):
+    """``filter_fn(module, fqn)`` selecting the decoder's linears (and lm_head if asked), minus the
+    layers and linear types a mixed-precision recipe keeps out (``+keep=``)."""
     def select(module: nn.Module, fqn: str) -> bool:
         if include_lm_head and fqn == "lm_head" and isinstance(module, nn.Linear):
             return True
-        return is_decoder_linear(module, fqn)
+        return is_decoder_linear(module, fqn) and not is_kept(fqn, keep_layers, keep_types)
     return select
+
+
+def is_kept(fqn: str, keep_layers=(), keep_types=()) -> bool:
+    """True for a decoder linear (``...layers.3.mlp.down_proj``) whose layer or type is listed."""
+    match = _LAYER_INDEX.search(fqn)
+    in_layer = match is not None and int(match.group(1)) in keep_layers
+    return in_layer or fqn.rsplit(".", 1)[-1] in keep_types
+
+
+def kept_filter(keep_layers=(), keep_types=()):
+    """``filter_fn`` selecting exactly the decoder linears a ``+keep=`` list keeps out."""
+    return lambda module, fqn: is_decoder_linear(module, fqn) and is_kept(fqn, keep_layers, keep_types)
 
 
 def apply_recipe(loaded, spec: RecipeSpec, calib: CalibrationSet | None) -> dict:
@@ -61,11 +78,25 @@ def apply_recipe(loaded, spec: RecipeSpec, calib: CalibrationSet | None) -> dict
     if spec.recipe.needs_calibration and (calib is None or not calib.prompts):
         raise VlmqError(f"recipe {spec.name!r} needs calibration but the calibration set is empty; "
                         f"pass load_calibration('builtin') or a non-empty dataset")
-    filter_fn = decoder_filter(spec.include_lm_head)
+    _check_keep(model, spec)
+    filter_fn = decoder_filter(spec.include_lm_head, spec.keep_layers, spec.keep_types)
     ctx = ApplyContext(model=model, spec=spec, device_class=dev_class, filter_fn=filter_fn,
                        calibrate=lambda: run_calibration(loaded, calib))
     _HANDLERS[spec.recipe.name](ctx)
+    if spec.keep_8bit:
+        apply_int8_wo(dataclasses.replace(ctx, filter_fn=kept_filter(spec.keep_layers, spec.keep_types)))
     return _summary(model, spec, device, calib if spec.recipe.needs_calibration else None)
+
+
+def _check_keep(model: nn.Module, spec: RecipeSpec) -> None:
+    """A keep list naming a layer the decoder does not have is a typo, not a no-op."""
+    if not spec.keep_layers:
+        return
+    n_layers = model.config.get_text_config().num_hidden_layers
+    bad = [i for i in spec.keep_layers if i >= n_layers]
+    if bad:
+        raise VlmqError(f"keep lists layer {bad[0]} but the decoder has {n_layers} layers; "
+                        f"use indices 0-{n_layers - 1}")
 
 
 def _check_device(spec: RecipeSpec, dev_class: str) -> None:
@@ -132,4 +163,6 @@ def _summary(model: nn.Module, spec: RecipeSpec, device: torch.device, calib) ->
         "lm_head_quantized": spec.include_lm_head, "emulated_activations": emulated_acts,
         "kv": {"dtype": spec.kv.dtype, "strategy": spec.kv.strategy}, "fp8_attention": spec.fp8_attention,
         "calibration": calib.summary if calib is not None else None,
+        "keep": {"layers": list(spec.keep_layers), "types": list(spec.keep_types),
+                 "format": "int8_wo" if spec.keep_8bit else "bf16"} if spec.keeps else None,
     }

@@ -6,6 +6,11 @@ Name grammar: ``<recipe>[+<switch>]...`` where a switch is a flag (``kv_fp8``, `
 ``lm_head``, ``real``) or one option ``key=value`` (``group=64``, ``alpha=0.8``, ``act=fp8``,
 ``gran=tensor``). Examples: ``fp8+kv_fp8``, ``int4_awq+kv_fp8``, ``fp8+kv_fp8+fp8_attention``,
 ``int4_wo+group=64``, ``nvfp4+act=fp8`` (W4A8, the original study's NVFP4 label).
+
+Mixed precision: ``keep=<items>`` leaves the listed decoder layers (indices, ranges ``a-b``) or linear
+types (``down_proj``, ...) in BF16; ``keep8=<items>`` stores them int8 weight-only instead. Items are
+separated by ``:`` (a ``,`` also works in Python/TOML lists, but splits a CLI recipe list), e.g.
+``int4_wo+keep=0:3``, ``fp8+keep8=0-1:down_proj``.
 """
 
 from __future__ import annotations
@@ -86,7 +91,13 @@ _OPTIONS = {
     "alpha": (("smoothquant",), "SmoothQuant migration strength in [0, 1], e.g. alpha=0.8 (default 0.5)"),
     "act": (("nvfp4",), "nvfp4 activations: act=nvfp4 (W4A4, default) or act=fp8 (W4A8, the study's label)"),
     "gran": (("fp8",), "fp8 scales: gran=row (default) or gran=tensor"),
+    "keep": (tuple(r for r in RECIPES if r != "bf16"),
+             "mixed precision: listed decoder layers/linear types stay BF16, e.g. keep=0:3 or keep=0-2:down_proj"),
+    "keep8": (tuple(r for r in RECIPES if r not in ("bf16", "int8_wo")),
+              "mixed precision: listed decoder layers/linear types are stored int8 weight-only, e.g. keep8=0:3"),
 }
+LINEAR_TYPES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+_KEEP_SEPARATORS = (":", ",")
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,13 @@ class RecipeSpec:
     fp8_granularity: str | None = None  # fp8: "row" | "tensor"
     include_lm_head: bool = False
     require_real: bool = False
+    keep_layers: tuple[int, ...] = ()  # mixed precision: decoder layers left out of the recipe
+    keep_types: tuple[str, ...] = ()  # mixed precision: linear types (q_proj, ..., down_proj) left out
+    keep_8bit: bool = False  # kept linears stored int8 weight-only instead of BF16
+
+    @property
+    def keeps(self) -> bool:
+        return bool(self.keep_layers or self.keep_types)
 
 
 def list_recipes() -> list[Recipe]:
@@ -168,8 +186,44 @@ def _apply_option(fields: dict, base: str, key: str, value: str) -> None:
         fields["alpha"] = _parse_number(key, value, float, lambda a: 0.0 <= a <= 1.0, help_)
     elif key == "act":
         fields["act"] = _parse_choice(key, value, ("nvfp4", "fp8"))
+    elif key in ("keep", "keep8"):
+        if fields.get("keep_layers") or fields.get("keep_types"):
+            raise VlmqError("recipe has two keep switches; use one keep= (BF16) or keep8= (int8) list")
+        fields["keep_layers"], fields["keep_types"] = parse_keep_items(value)
+        fields["keep_8bit"] = key == "keep8"
     else:
         fields["fp8_granularity"] = _parse_choice(key, value, ("row", "tensor"))
+
+
+def parse_keep_items(value: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """``0:3``, ``0-2:down_proj`` -> ((0, 1, 2, 3), ()) / ((0, 1, 2), ("down_proj",))."""
+    for sep in _KEEP_SEPARATORS[1:]:
+        value = value.replace(sep, _KEEP_SEPARATORS[0])
+    layers: set[int] = set()
+    types: list[str] = []
+    for item in (i.strip() for i in value.split(_KEEP_SEPARATORS[0])):
+        if item in LINEAR_TYPES:
+            types.append(item)
+        elif item.isdigit():
+            layers.add(int(item))
+        elif _is_range(item):
+            low, high = (int(p) for p in item.split("-"))
+            layers.update(range(low, high + 1))
+        else:
+            raise VlmqError(f"bad keep item {item!r}; give layer indices, ranges a-b or linear types "
+                            f"({', '.join(LINEAR_TYPES)}) separated by ':', e.g. keep=0:3")
+    return tuple(sorted(layers)), tuple(dict.fromkeys(types))
+
+
+def _is_range(item: str) -> bool:
+    parts = item.split("-")
+    return len(parts) == 2 and all(p.isdigit() for p in parts) and int(parts[0]) <= int(parts[1])
+
+
+def keep_option(layers, types=(), eight_bit: bool = False) -> str:
+    """The ``+keep=...`` switch text for these layers/types (CLI-safe separators)."""
+    items = [str(i) for i in sorted(layers)] + list(types)
+    return f"{'keep8' if eight_bit else 'keep'}={':'.join(items)}" if items else ""
 
 
 def _parse_number(key, value, kind, valid, help_):
@@ -200,6 +254,10 @@ def _effective_recipe(recipe: Recipe, fields: dict) -> Recipe:
                                      description="NVFP4 weights, FP8 per-token activations (W4A8), emulated")
     if fields["fp8_granularity"] == "tensor":
         recipe = dataclasses.replace(recipe, granularity="weight per-tensor, activation per-tensor dynamic")
+    if fields.get("keep_layers") or fields.get("keep_types"):
+        kept = [f"layer {i}" for i in fields["keep_layers"]] + list(fields["keep_types"])
+        fmt = "int8 weight-only" if fields["keep_8bit"] else "BF16"
+        recipe = dataclasses.replace(recipe, granularity=f"{recipe.granularity}; kept {fmt}: {', '.join(kept)}")
     return recipe
 
 
