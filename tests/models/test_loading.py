@@ -145,6 +145,12 @@ def test_missing_path_is_named(tmp_path):
     _assert_one_line_error(exc_info, "nowhere", "does not exist", "tiny")
 
 
+def test_a_file_instead_of_a_folder_is_refused(tiny_dir):
+    with pytest.raises(VlmqError) as exc_info:
+        load_model(str(tiny_dir / "config.json"))
+    _assert_one_line_error(exc_info, "is not a folder", "config.json")
+
+
 @pytest.mark.parametrize("missing, named", [
     ("config.json", "config.json"),
     ("model.safetensors", "model.safetensors"),

@@ -116,3 +116,20 @@ def test_summary_of_a_tied_preset_counts_shared_weights_once():
     assert params["total"] == params["decoder_layers"] + params["vision"] + params["embeddings"] + final_norm
     assert summary["config"]["head_dim"] == 128 and summary["config"]["kv_heads"] == 2
 
+
+
+@pytest.mark.gpu
+def test_a_2b_preset_is_built_directly_on_the_gpu_in_seconds():
+    start = time.monotonic()
+    loaded = load_model("qwen2-vl-2b", device="cuda")
+    assert time.monotonic() - start < 60
+    assert {p.device.type for p in loaded.model.parameters()} == {"cuda"}
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.bfloat16}
+    weight = loaded.model.model.language_model.layers[5].mlp.down_proj.weight
+    assert weight.float().std().item() == pytest.approx(0.02, rel=0.05)
+    msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe."}]}]
+    text = loaded.processor.apply_chat_template(msgs, add_generation_prompt=True)
+    inputs = loaded.processor(text=[text], images=[Image.new("RGB", (224, 224), "gray")], return_tensors="pt").to("cuda")
+    with torch.no_grad():
+        out = loaded.model.generate(**inputs, max_new_tokens=4, min_new_tokens=4, do_sample=False)
+    assert out.shape[1] == inputs["input_ids"].shape[1] + 4
