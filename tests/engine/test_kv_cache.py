@@ -186,3 +186,27 @@ def test_cache_nbytes_counts_scales():
     fp8 = StaticKVCache(kv=KVConfig(dtype="fp8", strategy="dynamic"), **common)
     assert bf16.nbytes() == 2 * 2 * 2 * 8 * 4 * 2
     assert fp8.nbytes() == 2 * 2 * 2 * 8 * 4 * 1 + 2 * 2 * 2 * 8 * 4   # uint8 entries + fp32 scales
+
+
+@pytest.mark.parametrize("kv_dtype", ["bf16", "fp8"])
+def test_fused_decode_attention_op_matches_dense_path(tiny_fp32, images, kv_dtype):
+    """vlmq::decode_attention (its CPU reference here; the Triton kernel on GPU) in the decode steps
+    gives the eager engine's tokens."""
+    from vlmq.engine.decoder import fused_decode_attention
+
+    kv = KVConfig(dtype=kv_dtype, strategy="dynamic")
+    prompts = [Prompt("What is in the image?", images[0])]
+    reference = Engine(tiny_fp32, kv=kv).generate(prompts, 6, ignore_eos=True)[0].token_ids
+    engine = Engine(tiny_fp32, kv=kv)
+    dense = engine.decoder.attend
+
+    def attend(q, layer_kv, read_len, mask):   # prefill: dense; decode: the fused op over the whole cache
+        if q.shape[2] > 1:
+            return dense(q, layer_kv, read_len, mask)
+        b, length = q.shape[0], layer_kv.k.shape[2]
+        full = torch.zeros(b, 1, 1, length, dtype=torch.bool)
+        full[..., : mask.shape[-1]] = mask[:, :, -1:, :]
+        return fused_decode_attention(q, layer_kv, None, full)
+
+    engine.decoder.attend = attend
+    assert engine.generate(prompts, 6, ignore_eos=True)[0].token_ids == reference

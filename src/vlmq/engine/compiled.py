@@ -24,11 +24,11 @@ import torch
 import torch._dynamo
 
 from vlmq.engine.decoder import (
+    DenseAttention,
     StepInputs,
     emulated_fp8_attention,
-    grouped_attention,
+    fused_decode_attention,
     layer_forward,
-    sdpa_attention,
 )
 from vlmq.engine.projections import build_projections
 from vlmq.engine.types import GENERATED
@@ -79,8 +79,10 @@ class CompiledRunner:
         d = engine.decoder
         self.projections, self.packs, self.label = build_projections(
             d.layers, d.shape.num_heads, d.shape.num_kv_heads, d.shape.head_dim, engine.dtype)
-        self.decode_attend = emulated_fp8_attention if d.fp8_attention else grouped_attention
-        self.prefill_attend = emulated_fp8_attention if d.fp8_attention else sdpa_attention
+        # decode reads the cache in a Triton kernel (FP8 without a BF16 copy); the emulated FP8
+        # attention study path keeps the dense math
+        self.decode_attend = DenseAttention(emulated_fp8_attention) if d.fp8_attention else fused_decode_attention
+        self.prefill_attend = d.attend
         self.decode_layer = _compile(_decode_layer)
         self.prefill_layer = _compile(_prefill_layer)
         self.head = _compile(lambda x: d.lm_head(d.norm(x)))

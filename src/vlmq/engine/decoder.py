@@ -75,6 +75,25 @@ def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: t
     return (probs @ v).view(b, hq, t, d)
 
 
+class DenseAttention:
+    """Read (dequantize) the cache slots [0, read_len), then run an attention function over them."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, q: torch.Tensor, kv: LayerKV, read_len: int | None, mask: torch.Tensor) -> torch.Tensor:
+        k, v = read_kv(kv, q.shape[0], read_len, q.dtype)
+        return self.fn(q, k, v, mask)
+
+
+def fused_decode_attention(q: torch.Tensor, kv: LayerKV, read_len: int | None, mask: torch.Tensor) -> torch.Tensor:
+    """Decode (one query token) straight from the cache, FP8 entries included (vlmq::decode_attention);
+    ``mask`` [B, 1, 1, L] covers the whole cache."""
+    from vlmq.engine.kernels import decode_attention
+
+    return decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, mask[:, 0, 0, :])
+
+
 @dataclass(frozen=True)
 class DecoderShape:
     num_heads: int
@@ -109,8 +128,7 @@ def layer_forward(layer, proj, pack, x, cos, sin, write_pos, token_type, mask, k
     if observer is not None:
         observer(idx, k, v, token_type)
     write_kv(kv, k, v, write_pos, token_type)
-    k_all, v_all = read_kv(kv, b, read_len, x.dtype)
-    out = attend(q, k_all, v_all, mask)
+    out = attend(q, kv, read_len, mask)
     x = x + proj.o(layer, pack, out.transpose(1, 2).reshape(b, t, shape.num_heads * shape.head_dim))
     return x + proj.mlp(layer, pack, layer.post_attention_layernorm(x))
 
@@ -135,7 +153,7 @@ class TextDecoder:
         self.inv_freq = lm.rotary_emb.inv_freq
         self.section = mrope_section(cfg)
         self.fp8_attention = fp8_attention
-        self.attend = emulated_fp8_attention if fp8_attention else sdpa_attention
+        self.attend = DenseAttention(emulated_fp8_attention if fp8_attention else sdpa_attention)
         self.projections = ModuleProjections()
         self.packs = [None] * self.num_layers      # per-layer fused weights for other projections
         self.observer = None
