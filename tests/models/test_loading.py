@@ -164,6 +164,35 @@ def test_missing_file_is_named(tiny_dir, tmp_path, missing, named):
     _assert_one_line_error(exc_info, named)
 
 
+def test_corrupt_weights_are_reported(tiny_dir, tmp_path):
+    folder = _copy(tiny_dir, tmp_path / "corrupt")
+    (folder / "model.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(VlmqError) as exc_info:
+        load_model(str(folder))
+    _assert_one_line_error(exc_info, "cannot load the weights", "re-download")
+
+
+def test_weights_that_do_not_cover_the_config_are_refused(tiny_dir, tmp_path):
+    folder = _copy(tiny_dir, tmp_path / "deeper")
+    config = json.loads((folder / "config.json").read_text())
+    config["text_config"]["num_hidden_layers"] = 3  # the checkpoint has 2
+    config["text_config"].pop("layer_types", None)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(VlmqError) as exc_info:
+        load_model(str(folder))
+    _assert_one_line_error(exc_info, "lacks", "layers.2", "config.json matches the weights")
+
+
+def test_invalid_config_values_are_reported(tiny_dir, tmp_path):
+    folder = _copy(tiny_dir, tmp_path / "invalid")
+    config = json.loads((folder / "config.json").read_text())
+    config["text_config"]["num_hidden_layers"] = 3  # contradicts the 2 layer_types it keeps
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(VlmqError) as exc_info:
+        load_model(str(folder))
+    _assert_one_line_error(exc_info, "config.json", "is invalid", "fix or re-download")
+
+
 def test_unsupported_model_family_is_refused(tiny_dir, tmp_path):
     folder = _copy(tiny_dir, tmp_path / "llava")
     config = json.loads((folder / "config.json").read_text())

@@ -228,10 +228,37 @@ def load_folder(folder: pathlib.Path, device: torch.device, dtype: torch.dtype, 
     family = read_model_type(folder)
     _require_one_of(folder, WEIGHT_FILES, "weights")
     _require_one_of(folder, TOKENIZER_FILES, "tokenizer")
-    with quiet_progress_bars():
-        model = model_class(family).from_pretrained(folder, dtype=dtype).to(device).eval()
+    model = _load_weights(folder, family, dtype).to(device).eval()
     processor = _load_processor(folder, family)
     return LoadedModel(model, processor, name, family, source, random_weights=False)
+
+
+def _load_weights(folder: pathlib.Path, family: str, dtype: torch.dtype):
+    cls = model_class(family)
+    # Broad catches on purpose: config validation and safetensors raise their own exception types,
+    # and every one of them means "this folder is broken", which the user fixes the same way.
+    try:
+        config = cls.config_class.from_pretrained(folder)
+    except Exception as err:  # noqa: BLE001
+        raise VlmqError(f"config.json in '{folder}' is invalid ({_first_line(err)}); fix or re-download it") from err
+    try:
+        with quiet_progress_bars():
+            model, info = cls.from_pretrained(folder, config=config, dtype=dtype, output_loading_info=True)
+    except Exception as err:  # noqa: BLE001
+        raise VlmqError(f"cannot load the weights in '{folder}' ({_first_line(err)}); "
+                        "re-download or re-save the model folder") from err
+    # transformers fills missing tensors with random values and only logs it: a half-copied or
+    # mismatched checkpoint would silently give a random model, so refuse it.
+    missing = sorted(info.get("missing_keys", ())) + sorted(k[0] if isinstance(k, tuple) else k for k in info.get("mismatched_keys", ()))
+    if missing:
+        raise VlmqError(f"'{folder}' lacks {len(missing)} weight tensor(s) the {family} config needs "
+                        f"(first: {missing[0]}); re-download the model or check that config.json matches the weights")
+    return model
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0][:200] if text else ''}"
 
 
 def model_class(family: str):
