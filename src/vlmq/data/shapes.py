@@ -484,23 +484,46 @@ def training_stream(seed: int | str) -> Iterator[tuple[object, str, str]]:
     """Endless (image, question, answer) triples over all three kinds of question, answers as a chat
     model should say them: the canonical word ("red", "2", "left") or "Yes"/"No".
     Questions are as the datasets hold them (MME ones end in " Please answer yes or no.")."""
+    for image, turns in training_conversations(seed):
+        for question, answer in turns:
+            yield image, question, answer
+
+
+def training_conversations(seed: int | str) -> Iterator[tuple[object, list[tuple[str, str]]]]:
+    """Endless (image, [(question, answer), ...]): every question asked about one scene, in random
+    order, plus a description of the scene (dense supervision that teaches the model to look)."""
     rng = random.Random(f"shapes-train:{seed}")
     while True:
         scene = sample_scene(rng)
-        for question, answer in _training_questions(rng, scene):
-            yield render(scene), question, answer
+        turns = _training_questions(rng, scene) + [(rng.choice(DESCRIBE_PROMPTS), describe(scene))]
+        rng.shuffle(turns)
+        yield render(scene), turns
+
+
+DESCRIBE_PROMPTS = ("Describe the image.", "What is in the image?")
 
 
 def _training_questions(rng: random.Random, scene: Scene) -> list[tuple[str, str]]:
     """Two open questions, one POPE yes/no pair and one MME pair, for one scene."""
     out = [(qa.question, qa.answer) for qa in (vqa_question(rng, scene), vqa_question(rng, scene))]
     yes_cat = rng.choice(scene.shapes).category
-    negatives = near_miss_categories(scene, rng) if rng.random() < 0.5 else absent_categories(scene, None, rng)
+    near = rng.random() < 0.5
+    negatives = near_miss_categories(scene, rng) if near else absent_categories(scene, None, rng)
     out += [(existence_question(yes_cat), "Yes"), (existence_question(negatives[0]), "No")]
     subtasks = [s for s in MME_SUBTASKS if s != "OCR" or scene.word]
     yes_q, no_q = mme_pair(rng, scene, rng.choice(subtasks))
     out += [(yes_q + MME_SUFFIX, "Yes"), (no_q + MME_SUFFIX, "No")]
     return out
+
+
+def describe(scene: Scene) -> str:
+    """Every object with its size, colour, shape and place, in a fixed cell order."""
+    order = list(CELLS)
+    parts = [f"a {s.size} {s.color} {s.shape} {PLACE_PHRASE[s.cell]}"
+             for s in sorted(scene.shapes, key=lambda s: order.index(s.cell))]
+    if scene.word:
+        parts.append(f'the word "{scene.word}" {PLACE_PHRASE[scene.word_cell]}')
+    return ", ".join(parts) + "."
 
 
 def corpus() -> list[str]:
@@ -510,7 +533,8 @@ def corpus() -> list[str]:
     for _ in range(3000):
         scene = sample_scene(rng)
         lines.extend(f"{q} {a}" for q, a in _training_questions(rng, scene))
+        lines.append(describe(scene))
         qa = vqa_question(rng, scene)
         lines.extend(qa.humans)
-    lines += list(WORDS) + list(NUMBER_WORDS) + [str(k) for k in range(10)]
+    lines += list(WORDS) + list(NUMBER_WORDS) + [str(k) for k in range(10)] + list(DESCRIBE_PROMPTS)
     return lines

@@ -14,7 +14,7 @@ import sys
 
 import torch
 
-from vlmq.data.shapes import make_dataset
+from vlmq.data.shapes import make_rows
 from vlmq.toy.train import task_prompt
 
 HELD_OUT_SEED = 1234  # never used for training streams (those are seeded with strings "<seed>:<worker>")
@@ -59,7 +59,7 @@ def evaluate_toy(model, processor, *, n: int = 200, seed: int = HELD_OUT_SEED, k
     """Accuracy per kind on ``n`` held-out questions (pope: per split; mme: images per subtask)."""
     results = {}
     for kind in kinds:
-        rows = list(make_dataset(kind, n, seed))
+        rows = make_rows(kind, n, seed)
         outputs = answer(model, processor, [r["image"] for r in rows],
                          [task_prompt(r["question"]) for r in rows], batch_size)
         results[kind] = _score(kind, rows, outputs)

@@ -29,6 +29,16 @@ ANSWER_SUFFIX = "\nAnswer the question using a single word or phrase."
 MME_SENTENCE = " Please answer yes or no."
 
 
+# Model sizes: a vlmq.models tiny preset plus config overrides. "toy" is what ships: small enough to
+# train on a CPU and to evaluate every recipe quickly.
+MODEL_SIZES = {
+    "toy": ("tiny", {"text_config": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+                                     "num_key_value_heads": 2, "intermediate_size": 256},
+                     "vision_config": {"depth": 1, "embed_dim": 64, "num_heads": 2}}),
+    "mid": ("mid", {}),
+}
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """Everything that determines the trained weights (recorded in ``training.json``)."""
@@ -36,22 +46,23 @@ class TrainSettings:
     steps: int = 3000
     seed: int = 0
     device: str = "cpu"
-    preset: str = "mid"
-    batch_size: int = 128
-    lr: float = 1e-3
-    warmup: int = 100
+    size: str = "toy"
+    batch_size: int = 16  # conversations (images) per step, about 8 questions each
+    lr: float = 3e-3
+    warmup: int = 30
     weight_decay: float = 0.01
     max_seconds: float | None = None  # time budget: the schedule shrinks to the steps that fit
 
 
 def train_toy(out_dir, steps: int = TrainSettings.steps, seed: int = 0, device: str = "cpu",
               force: bool = False, *, batch_size: int = TrainSettings.batch_size,
-              preset: str = TrainSettings.preset, max_seconds: float | None = None) -> pathlib.Path:
+              size: str = TrainSettings.size, lr: float = TrainSettings.lr,
+              max_seconds: float | None = None) -> pathlib.Path:
     """Build a toy model folder in ``out_dir``, train it on shapes data and save it (bf16).
 
     Refuses an existing ``out_dir`` unless ``force``. Returns the folder path.
     """
-    settings = TrainSettings(steps=steps, seed=seed, device=device, preset=preset, batch_size=batch_size,
+    settings = TrainSettings(steps=steps, seed=seed, device=device, size=size, batch_size=batch_size, lr=lr,
                              max_seconds=max_seconds)
     _check_settings(settings)
     out = _prepare_out_dir(out_dir, force)
@@ -72,6 +83,8 @@ def train_toy(out_dir, steps: int = TrainSettings.steps, seed: int = 0, device: 
 def _check_settings(s: TrainSettings) -> None:
     if s.steps < 1 or s.batch_size < 1:
         raise VlmqError(f"steps and batch size must be >= 1 (got {s.steps}, {s.batch_size}); pass --steps N")
+    if s.size not in MODEL_SIZES:
+        raise VlmqError(f"unknown toy model size {s.size!r}; choose from: {', '.join(MODEL_SIZES)}")
     if s.device not in ("cpu", "cuda"):
         raise VlmqError(f"unknown device {s.device!r}; pass --device cpu or --device cuda")
     if s.device == "cuda" and not torch.cuda.is_available():
@@ -98,7 +111,8 @@ def _build(out: pathlib.Path, s: TrainSettings):
     from vlmq.models.processor import Qwen2VLImageOnlyProcessor
     from vlmq.models.tiny import build_tiny_model
 
-    build_tiny_model(out, preset=s.preset, seed=s.seed, corpus=corpus())
+    preset, overrides = MODEL_SIZES[s.size]
+    build_tiny_model(out, preset=preset, seed=s.seed, corpus=corpus(), config_overrides=overrides)
     processor = Qwen2VLImageOnlyProcessor.from_pretrained(out)
     model = Qwen2VLForConditionalGeneration.from_pretrained(out, dtype=torch.float32)
     return model.to(s.device), processor
@@ -135,32 +149,65 @@ def _jpeg_maybe(rng: random.Random, image):
     return Image.open(buf).convert("RGB")
 
 
-def make_batch(processor, triples: list[tuple], rng: random.Random) -> dict[str, torch.Tensor]:
-    """Right-padded teacher-forcing batch; ``labels`` are -100 except on answer tokens + ``<|im_end|>``."""
-    tokenizer = processor.tokenizer
-    texts, images, n_answer = [], [], []
-    for image, question, answer in triples:
-        messages = [{"role": "user", "content": [{"type": "image"},
-                                                 {"type": "text", "text": prompt_variant(rng, question)}]}]
-        prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        completion = answer + "<|im_end|>"
-        texts.append(prompt + completion)
-        images.append(_jpeg_maybe(rng, image))
-        n_answer.append(len(tokenizer(completion, add_special_tokens=False)["input_ids"]))
-    side, tokenizer.padding_side = tokenizer.padding_side, "right"
-    try:
-        enc = processor(text=texts, images=images, padding=True, return_tensors="pt")
-    finally:
-        tokenizer.padding_side = side
-    labels = torch.full_like(enc["input_ids"], -100)
-    lengths = enc["attention_mask"].sum(1).tolist()
-    for row, (length, n) in enumerate(zip(lengths, n_answer)):
-        labels[row, length - n:length] = enc["input_ids"][row, length - n:length]
-    batch = {k: enc[k] for k in ("input_ids", "attention_mask", "pixel_values", "image_grid_thw")}
-    batch["mm_token_type_ids"] = enc.get("mm_token_type_ids",
-                                         (enc["input_ids"] == processor.image_token_id).int())
-    batch["labels"] = labels
-    return batch
+ANSWER_SLOT = "\x01"  # stands in for each answer while the chat template renders the conversation
+
+
+def conversation_pieces(processor, turns: list[tuple[str, str]], rng: random.Random) -> list[tuple[str, bool]]:
+    """The chat-template text of a multi-turn conversation about one image, cut into
+    (text, is_answer) pieces. The image sits in the first user turn, as in every evaluation prompt."""
+    messages = []
+    for k, (question, _) in enumerate(turns):
+        text = {"type": "text", "text": prompt_variant(rng, question)}
+        messages.append({"role": "user", "content": ([{"type": "image"}] if k == 0 else []) + [text]})
+        messages.append({"role": "assistant", "content": ANSWER_SLOT})
+    rendered = processor.apply_chat_template(messages, tokenize=False)
+    frames = rendered.split(ANSWER_SLOT)
+    pieces = [(frames[0], False)]
+    for (_, answer), frame in zip(turns, frames[1:]):
+        pieces += [(answer, True), (frame, False)]
+    return pieces
+
+
+def make_batch(processor, conversations: list[tuple], rng: random.Random) -> dict[str, torch.Tensor]:
+    """Right-padded teacher-forcing batch, one row per (image, turns) conversation; ``labels`` are
+    -100 except on each answer and the ``<|im_end|>`` that closes it."""
+    pixels = processor.image_processor(images=[_jpeg_maybe(rng, image) for image, _ in conversations],
+                                       return_tensors="pt")
+    merge = processor.image_processor.merge_size ** 2
+    rows = []
+    for (_, turns), grid in zip(conversations, pixels["image_grid_thw"]):
+        pieces = conversation_pieces(processor, turns, rng)
+        # Expand the image placeholder to one token per merged patch, as the processor does.
+        first = pieces[0][0].replace("<|image_pad|>", "<|image_pad|>" * (int(grid.prod()) // merge))
+        rows.append(_tokenize_pieces(processor.tokenizer, [(first, False)] + pieces[1:]))
+    return _pad_rows(rows, processor, pixels)
+
+
+def _tokenize_pieces(tokenizer, pieces: list[tuple[str, bool]]) -> tuple[list[int], list[int]]:
+    # Pieces meet at special tokens or newlines, where Qwen2's pre-tokenizer splits anyway, so
+    # tokenizing them apart gives the same ids as tokenizing the whole text.
+    encoded = tokenizer([text for text, _ in pieces], add_special_tokens=False)["input_ids"]
+    ids, labels = [], []
+    for k, ((_, is_answer), piece_ids) in enumerate(zip(pieces, encoded)):
+        ids += piece_ids
+        if is_answer:
+            labels += piece_ids
+        elif k > 0 and pieces[k - 1][1]:  # the <|im_end|> closing an answer is learned too
+            labels += piece_ids[:1] + [-100] * (len(piece_ids) - 1)
+        else:
+            labels += [-100] * len(piece_ids)
+    return ids, labels
+
+
+def _pad_rows(rows, processor, pixels) -> dict[str, torch.Tensor]:
+    width = max(len(ids) for ids, _ in rows)
+    pad = processor.tokenizer.pad_token_id
+    input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in rows])
+    labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in rows])
+    attention_mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in rows])
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels,
+            "mm_token_type_ids": (input_ids == processor.image_token_id).int(),
+            "pixel_values": pixels["pixel_values"], "image_grid_thw": pixels["image_grid_thw"]}
 
 
 class ShapesBatches(torch.utils.data.IterableDataset):
@@ -170,15 +217,16 @@ class ShapesBatches(torch.utils.data.IterableDataset):
         self.processor, self.seed, self.batch_size = processor, seed, batch_size
 
     def __iter__(self):
-        from vlmq.data.shapes import training_stream
+        from vlmq.data.shapes import training_conversations
 
         info = torch.utils.data.get_worker_info()
+        if info is not None:
+            torch.set_num_threads(1)  # many workers share the cores; one thread each avoids thrashing
         stream_seed = f"{self.seed}:{info.id if info else 0}"
-        stream = training_stream(stream_seed)
+        stream = training_conversations(stream_seed)
         rng = random.Random(f"prompts:{stream_seed}")
         while True:
-            triples = [next(stream) for _ in range(self.batch_size)]
-            yield make_batch(self.processor, triples, rng)
+            yield make_batch(self.processor, [next(stream) for _ in range(self.batch_size)], rng)
 
 
 # ---------------------------------------------------------------- optimisation
@@ -229,7 +277,7 @@ def _train_loop(model, processor, s: TrainSettings) -> list[float]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
-        if step % 100 == 0 or step == total - 1:
+        if step % 25 == 0 or step == total - 1:
             print(f"step {step:5d}/{total}  loss {losses[-1]:.4f}  lr {_lr_at(step, total, s):.2e}",
                   file=sys.stderr, flush=True)
     model.eval()
@@ -255,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=TrainSettings.seed)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-size", type=int, default=TrainSettings.batch_size)
-    parser.add_argument("--preset", default=TrainSettings.preset, help="tiny-model size preset (vlmq.models)")
+    parser.add_argument("--size", choices=tuple(MODEL_SIZES), default=TrainSettings.size, help="model size")
+    parser.add_argument("--lr", type=float, default=TrainSettings.lr)
     parser.add_argument("--max-seconds", type=float, default=None,
                         help="time budget for the optimisation loop; the schedule shrinks to fit")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output folder")
@@ -265,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = train_toy(args.out, args.steps, args.seed, args.device, args.force,
-                    batch_size=args.batch_size, preset=args.preset, max_seconds=args.max_seconds)
+                    batch_size=args.batch_size, size=args.size, lr=args.lr, max_seconds=args.max_seconds)
     print(out)
     return 0
 
