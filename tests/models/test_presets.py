@@ -91,6 +91,16 @@ def test_preset_weights_look_trained_and_buffers_are_initialised(mini_preset):
     assert torch.allclose(model.model.visual.rotary_pos_emb.inv_freq, reference.model.visual.rotary_pos_emb.inv_freq)
 
 
+def test_preset_processor_uses_the_published_pixel_budget(mini_preset):
+    loaded = load_model(mini_preset)
+    msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "?"}]}]
+    text = loaded.processor.apply_chat_template(msgs, add_generation_prompt=True)
+    ids = loaded.processor(text=[text], images=[Image.new("RGB", (1500, 1000))], return_tensors="pt")["input_ids"]
+    # 1500x1000 fits under max_pixels 12845056: rounded to 1512x1008 = 54x36 merged patches
+    # (transformers' lower default max_pixels would shrink it to 1247 tokens).
+    assert int((ids == loaded.model.config.image_token_id).sum()) == 1944
+
+
 def test_preset_builds_are_deterministic(mini_preset):
     first, second = load_model(mini_preset), load_model(mini_preset)
     assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()))

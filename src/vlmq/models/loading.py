@@ -272,7 +272,7 @@ def _load_processor(folder: pathlib.Path, family: str):
     processor_class = PROCESSOR_CLASSES[family]
     if any((folder / n).is_file() for n in PROCESSOR_FILES):
         return processor_class.from_pretrained(folder)
-    # A folder without an image-processor config: the published defaults are the model's own.
+    # A folder without an image-processor config: use the published checkpoints' settings.
     from transformers import AutoTokenizer
 
     warnings.warn(f"'{folder}' has no preprocessor_config.json; using the default Qwen2-VL image processor",

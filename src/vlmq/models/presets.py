@@ -9,7 +9,7 @@ embedding rows are never produced by the tokenizer but cost the same memory and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -30,7 +30,6 @@ class ArchPreset:
     text: dict
     vision: dict
     tie_word_embeddings: bool
-    description: str = field(default="")
 
 
 _QWEN2_VL_VISION = {"depth": 32, "embed_dim": 1280, "num_heads": 16, "mlp_ratio": 4, "in_channels": 3,
@@ -120,6 +119,7 @@ def build_preset_model(name: str, *, device: torch.device, dtype: torch.dtype = 
         init_like_trained(model)
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    # The image processor gets the published checkpoint's pixel budget, so images cost as many visual tokens.
     processor = PROCESSOR_CLASSES[preset.family](make_image_processor(), tokenizer,
                                                  chat_template=tokenizer.chat_template)
     return model.eval(), processor

@@ -4,7 +4,8 @@ transformers' ``Qwen2VLProcessor`` eagerly builds a video processor, which needs
 (transformers issue #48558); CPU machines have none. ``ProcessorMixin`` reads its sub-processors from the
 ``__init__`` signature, so a subclass whose ``__init__`` omits ``video_processor`` loads and runs with the
 image processor alone. These classes also load folders whose config says ``Qwen2VLProcessor``.
-Never load processors with ``AutoProcessor``: on such a folder it silently returns a bare tokenizer.
+Never load processors with ``AutoProcessor``: on a folder whose config names the subclass it silently
+returns a bare tokenizer (``save_processor`` therefore writes the upstream class name).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLProc
 
 from vlmq.errors import VlmqError
 
-# The image processor's defaults (patch 14, merge 2): 4 .. 1280 visual tokens per image.
-DEFAULT_MIN_PIXELS = 56 * 56
-DEFAULT_MAX_PIXELS = 28 * 28 * 1280
+# The pixel budget in the published Qwen2-VL / Qwen2.5-VL preprocessor_config.json (patch 14, merge 2):
+# 4 .. 16384 visual tokens per image. (transformers' own default max is lower: 28 * 28 * 1280.)
+DEFAULT_MIN_PIXELS = 3136
+DEFAULT_MAX_PIXELS = 12845056
 
 
 class Qwen2VLImageOnlyProcessor(Qwen2VLProcessor):
@@ -44,7 +46,8 @@ PROCESSOR_CLASSES = {"qwen2_vl": Qwen2VLImageOnlyProcessor, "qwen2_5_vl": Qwen2_
 
 
 def make_image_processor(min_pixels: int | None = None, max_pixels: int | None = None) -> Qwen2VLImageProcessor:
-    """The Qwen2-VL image processor (PIL backend where torchvision is absent) with a pixel budget."""
+    """The Qwen2-VL image processor (PIL backend where torchvision is absent) with a pixel budget
+    (default: the published checkpoints' budget)."""
     return Qwen2VLImageProcessor(min_pixels=min_pixels or DEFAULT_MIN_PIXELS,
                                  max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
 
