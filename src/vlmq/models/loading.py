@@ -25,7 +25,9 @@ from vlmq.models.progress import quiet_progress_bars
 TOY_MODEL_DIR = pathlib.Path(__file__).resolve().parent / "toy"
 
 SUPPORTED_FAMILIES = ("qwen2_vl", "qwen2_5_vl")
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
+)
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json")
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 
@@ -36,7 +38,8 @@ STAMP_FILE = "vlmq_build.json"
 
 @dataclass
 class LoadedModel:
-    model: "transformers.PreTrainedModel"  # noqa: F821  Qwen2VLForConditionalGeneration | Qwen2_5_VLForConditionalGeneration
+    # Qwen2VLForConditionalGeneration | Qwen2_5_VLForConditionalGeneration
+    model: "transformers.PreTrainedModel"  # noqa: F821
     processor: "Qwen2VLImageOnlyProcessor"  # noqa: F821  image-only processor (no torchvision needed)
     name: str  # as the user gave it ("toy", "tiny", "qwen2-vl-2b", a path, a hub id)
     family: str  # "qwen2_vl" | "qwen2_5_vl"
@@ -249,7 +252,8 @@ def _load_weights(folder: pathlib.Path, family: str, dtype: torch.dtype):
                         "re-download or re-save the model folder") from err
     # transformers fills missing tensors with random values and only logs it: a half-copied or
     # mismatched checkpoint would silently give a random model, so refuse it.
-    missing = sorted(info.get("missing_keys", ())) + sorted(k[0] if isinstance(k, tuple) else k for k in info.get("mismatched_keys", ()))
+    mismatched = (k[0] if isinstance(k, tuple) else k for k in info.get("mismatched_keys", ()))
+    missing = sorted(info.get("missing_keys", ())) + sorted(mismatched)
     if missing:
         raise VlmqError(f"'{folder}' lacks {len(missing)} weight tensor(s) the {family} config needs "
                         f"(first: {missing[0]}); re-download the model or check that config.json matches the weights")
@@ -305,7 +309,8 @@ def _hub_snapshot(repo_id: str) -> pathlib.Path:
         raise VlmqError(f"'{repo_id}' is neither an existing folder nor a valid hub id; "
                         "pass a local model folder or an id like Qwen/Qwen2-VL-2B-Instruct") from err
     except (OSError, OfflineModeIsEnabled, ConnectionError, TimeoutError) as err:
-        reason = "offline or no network, and not in the HF cache" if offline else f"download failed: {type(err).__name__}"
+        reason = ("offline or no network, and not in the HF cache" if offline
+                  else f"download failed: {type(err).__name__}")
         raise VlmqError(f"cannot download '{repo_id}' ({reason}); download it on a connected machine with "
                         f"`huggingface-cli download {repo_id} --local-dir DIR` and pass --model DIR") from err
 

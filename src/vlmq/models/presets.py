@@ -99,7 +99,8 @@ def instantiate_on_meta(name: str):
 
 
 def meta_model(config, dtype: torch.dtype = torch.bfloat16):
-    """A Qwen2-VL-family model of ``config`` on the meta device; parameters in ``dtype``, buffers as transformers keeps them."""
+    """A Qwen2-VL-family model of ``config`` on the meta device (parameters in ``dtype``; buffers keep
+    transformers' dtype, e.g. float32 rotary tables)."""
     from vlmq.models.loading import model_class
 
     with torch.device("meta"):

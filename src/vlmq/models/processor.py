@@ -56,7 +56,8 @@ def set_pixel_budget(processor, min_pixels: int | None = None, max_pixels: int |
     """Change how many pixels (hence visual tokens) an image may take, in place."""
     for value, label in ((min_pixels, "min_pixels"), (max_pixels, "max_pixels")):
         if value is not None and (not isinstance(value, int) or value < 28 * 28):
-            raise VlmqError(f"{label}={value!r} is too small; pass an int of at least {28 * 28} (one 28x28 merged patch)")
+            raise VlmqError(f"{label}={value!r} is too small; pass an int of at least {28 * 28} "
+                            "(one 28x28 merged patch)")
     if min_pixels is not None and max_pixels is not None and min_pixels > max_pixels:
         raise VlmqError(f"min_pixels {min_pixels} exceeds max_pixels {max_pixels}; pass min_pixels <= max_pixels")
     image_processor = processor.image_processor
@@ -64,7 +65,10 @@ def set_pixel_budget(processor, min_pixels: int | None = None, max_pixels: int |
     # transformers 5.x reads the budget from ``size`` (a dict or a SizeDict dataclass); replace, never mutate,
     # so a shared default object is left alone.
     size = image_processor.size
-    image_processor.size = dataclasses.replace(size, **changes) if dataclasses.is_dataclass(size) else {**size, **changes}
+    if dataclasses.is_dataclass(size):
+        image_processor.size = dataclasses.replace(size, **changes)
+    else:
+        image_processor.size = {**size, **changes}
     # Older releases also keep the budget as plain attributes; keep them in step where they exist.
     for attr, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
         if value is not None and getattr(image_processor, attr, None) is not None:

@@ -116,7 +116,8 @@ def _merge_overrides(cfg: dict, overrides: dict, family: str) -> dict:
     for key, value in overrides.items():
         if key in ("text_config", "vision_config"):
             if not isinstance(value, dict):
-                raise VlmqError(f"config_overrides['{key}'] must be a dict of config fields, got {type(value).__name__}")
+                raise VlmqError(f"config_overrides['{key}'] must be a dict of config fields, "
+                                f"got {type(value).__name__}")
             cfg[key].update(value)
         else:
             cfg[key] = value

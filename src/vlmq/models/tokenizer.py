@@ -119,7 +119,8 @@ def wrap_tokenizer(bpe: Tokenizer) -> Qwen2TokenizerFast:
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in raw_merges]
     tok = Qwen2TokenizerFast(vocab=bpe.get_vocab(), merges=merges, eos_token="<|im_end|>",
                              pad_token="<|endoftext|>", unk_token=None, chat_template=CHAT_TEMPLATE)
-    tok.add_special_tokens({"additional_special_tokens": [t for t in SPECIAL_TOKENS if t not in ("<|im_end|>", "<|endoftext|>")]})
+    others = [t for t in SPECIAL_TOKENS if t not in (tok.eos_token, tok.pad_token)]
+    tok.add_special_tokens({"additional_special_tokens": others})
     _check_special_ids(tok)
     return tok
 
@@ -132,4 +133,5 @@ def special_token_ids(tok) -> dict[str, int]:
 def _check_special_ids(tok) -> None:
     ids = special_token_ids(tok)
     if list(ids.values()) != list(range(len(SPECIAL_TOKENS))):
-        raise VlmqError(f"tokenizer special tokens are not ids 0-6 ({ids}); rebuild it with vlmq.models.train_tokenizer")
+        raise VlmqError(f"tokenizer special tokens are not ids 0-6 ({ids}); "
+                        "rebuild it with vlmq.models.train_tokenizer")
