@@ -47,6 +47,9 @@ def test_special_tokens_are_ids_0_to_6_and_text_round_trips():
     text = "Is there a dog in the image? 图片里有什么？ Yes."
     assert tok.decode(tok(text).input_ids) == text
     assert type(tok).__name__ in ("Qwen2Tokenizer", "Qwen2TokenizerFast")
+    marked = "".join(SPECIAL_TOKENS) + "Yes."
+    assert tok(marked).input_ids[:7] == list(range(7))  # each special token stays one token
+    assert tok.decode(tok(marked).input_ids, skip_special_tokens=True) == "Yes."
 
 
 def test_tokenizer_trained_on_a_custom_corpus_learns_its_words():
