@@ -90,3 +90,13 @@ def test_synthetic_images_are_deterministic():
     a, b = speed.synthetic_image(64, seed=3), speed.synthetic_image(64, seed=3)
     assert a.size == (64, 64) and a.tobytes() == b.tobytes()
     assert a.tobytes() != speed.synthetic_image(64, seed=4).tobytes()
+
+
+def test_long_context_decode_records_on_cpu(tiny_bf16):
+    from vlmq.engine import KVConfig
+    from vlmq.engine.speed import long_context_decode
+
+    rows = {r["metric"]: r for r in long_context_decode(tiny_bf16, "bf16", "real", kv=KVConfig(dtype="fp8", strategy="dynamic"),
+                                                        batch=2, context=64, steps=2, repeats=2)}
+    assert rows["decode_ms_per_token"]["task"] == "speed/ctx64_bs2" and rows["decode_ms_per_token"]["n"] == 2
+    assert rows["decode_ms_per_token"]["device"] == "cpu" and rows["mem_kv_cache_gb"]["value"] > 0

@@ -257,3 +257,91 @@ def _derived(rows: dict, baseline: dict | None, bound: dict) -> dict[str, dict]:
 def with_overrides(opts: SpeedOptions, **changes) -> SpeedOptions:
     """A copy of ``opts`` with fields changed (CLI flags map onto this)."""
     return replace(opts, **changes)
+
+
+# ----- long context and profiles (decode only, synthetic cache contents) ------------------------------
+def synthetic_decode_state(engine: Engine, batch: int, context: int):
+    """A decode state whose cache holds ``context`` random K/V entries per row (written through the
+    engine's own cache write, so FP8 entries get their policy's scales): decode at long context
+    without paying a long prefill."""
+    from vlmq.engine.engine import DecodeState
+    from vlmq.engine.kv_cache import write_kv
+
+    d, device = engine.decoder, engine.device
+    slots = torch.arange(context, device=device)
+    token_type = torch.zeros(batch, context, dtype=torch.long, device=device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    for idx in range(d.num_layers):
+        shape = (batch, d.num_kv_heads, context, d.head_dim)
+        k = torch.randn(shape, generator=gen, device=device, dtype=engine.dtype)
+        v = torch.randn(shape, generator=gen, device=device, dtype=engine.dtype)
+        write_kv(engine.cache.layer(idx), k, v, slots, token_type)
+    key_valid = torch.zeros(batch, engine.max_seq_len, dtype=torch.bool, device=device)
+    key_valid[:, :context] = True
+    return DecodeState(batch=None, key_valid=key_valid, next_pos=torch.full((batch,), context, device=device),
+                       next_slot=context, logits=torch.zeros(batch, 1, device=device))
+
+
+def long_context_decode(loaded, recipe_name: str, kernel: str, *, kv: KVConfig, batch: int = 16,
+                        context: int = 8192, steps: int = 32, repeats: int = 3, compile: bool | None = None) -> list[dict]:
+    """Decode ms/token at ``context`` tokens x ``batch`` rows (task ``speed/ctx<context>_bs<batch>``)."""
+    device = loaded.model.device
+    compiled = device.type == "cuda" if compile is None else compile
+    params = {"batch_size": batch, "context": context, "steps": steps, "kv": kv.dtype, "kv_strategy": kv.strategy}
+    base = {"recipe": recipe_name, "kernel": kernel, "device": device_label(device), "test": SPREAD,
+            "mode": "compiled" if compiled else "eager", "task": f"speed/ctx{context}_bs{batch}", "params": params}
+    engine = None
+    try:
+        engine = Engine(loaded, kv=kv, compile=compiled, max_batch_size=batch,
+                        max_seq_len=context + (repeats + 1) * steps + 1)
+        with torch.no_grad():
+            state = synthetic_decode_state(engine, batch, context)
+            token = torch.zeros(batch, dtype=torch.long, device=device)
+            for _ in range(steps):                    # warm-up: compile and capture
+                token = engine._decode_step(state, token)
+            per_token = []
+            for _ in range(repeats):
+                watch = Stopwatch(device)
+                watch.mark("a")
+                for _ in range(steps):
+                    token = engine._decode_step(state, token)
+                watch.mark("b")
+                per_token.append(watch.elapsed_ms("a", "b") / steps)
+        kv_gb = engine.cache.nbytes() / memory.GB
+        return [{**base, "metric": "decode_ms_per_token", **_summary(per_token)},
+                {**base, "metric": "tokens_per_s", **_summary([batch * 1e3 / t for t in per_token])},
+                {**base, "metric": "mem_kv_cache_gb", "value": kv_gb, "ci_low": None, "ci_high": None, "n": 1}]
+    except torch.OutOfMemoryError as err:
+        params["error"] = f"out of memory: {str(err).splitlines()[0][:200]}"
+        return [{**base, "metric": "oom", "value": 1.0, "ci_low": None, "ci_high": None, "n": 1}]
+    finally:
+        del engine
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def profile_decode(engine: Engine, *, batch: int = 1, context: int = 300, steps: int = 10, top: int = 20) -> list[dict]:
+    """Kernel time per decode step (torch.profiler over ``steps`` compiled steps): where a step's time goes."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    with torch.no_grad():
+        state = synthetic_decode_state(engine, batch, context)
+        token = torch.zeros(batch, dtype=torch.long, device=engine.device)
+        for _ in range(3):
+            token = engine._decode_step(state, token)
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(steps):
+                token = engine._decode_step(state, token)
+            torch.cuda.synchronize()
+    rows = []
+    for event in prof.key_averages():
+        if event.device_type != DeviceType.CUDA:     # kernels only (CPU ops would count them twice)
+            continue
+        device_us = getattr(event, "device_time_total", None) or getattr(event, "self_device_time_total", 0)
+        if device_us > 0:
+            rows.append({"kernel": event.key[:90], "us_per_step": device_us / steps, "calls_per_step": event.count / steps})
+    rows.sort(key=lambda r: -r["us_per_step"])
+    return rows[:top]

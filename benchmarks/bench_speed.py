@@ -1,0 +1,155 @@
+"""Produce the speed table of docs/benchmarks.md in one run on a CUDA GPU.
+
+    PYTHONPATH=src python benchmarks/bench_speed.py --out bench_out
+
+For each recipe: load the preset with random weights, quantize its text decoder through vlmq.recipes,
+run vlmq.engine.speed.run_speed (compiled engine, HF eager BF16 baseline measured in the same run, batch
+sweep), then the long-context decode (8k x batch 16, BF16 vs FP8 KV) and per-kernel decode profiles.
+Every record goes to OUT/results.jsonl as it is produced; OUT/table.md holds the summary table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+import time
+import traceback
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
+
+import torch  # noqa: E402
+
+from vlmq.engine import KVConfig  # noqa: E402
+from vlmq.engine import memory  # noqa: E402
+from vlmq.engine.speed import SpeedOptions, long_context_decode, profile_decode, run_speed  # noqa: E402
+
+DEFAULT_RECIPES = "bf16,int8_wo,fp8,int4_wo,smoothquant,int4_awq"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--model", default="qwen2-vl-2b")
+    p.add_argument("--recipes", default=DEFAULT_RECIPES)
+    p.add_argument("--batch-sizes", default="1,4,16,64")
+    p.add_argument("--image-sizes", default="448")
+    p.add_argument("--new-tokens", type=int, default=64)
+    p.add_argument("--warmups", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--long-context", type=int, default=8192)
+    p.add_argument("--long-batch", type=int, default=16)
+    p.add_argument("--profile", default="bf16,int8_wo", help="recipes whose decode step is profiled")
+    p.add_argument("--device", default="cuda")
+    return p.parse_args(argv)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def load_quantized(model_name: str, recipe: str, device: str):
+    """(loaded, spec, kernel label, peak bytes while loading + quantizing)."""
+    from vlmq.models import load_model
+    from vlmq.recipes import apply_recipe, kernel_label, load_calibration, parse_recipe
+
+    spec = parse_recipe(recipe)
+    with memory.track_peak(torch.device(device)) as peak:
+        loaded = load_model(model_name, device=device)
+        calib = load_calibration("builtin", n=8, seq_len=256) if spec.recipe.needs_calibration else None
+        apply_recipe(loaded, spec, calib)
+    return loaded, spec, kernel_label(spec, loaded.model.device), peak["allocated"]
+
+
+def bench_recipe(args, recipe: str, out: pathlib.Path) -> list[dict]:
+    start = time.perf_counter()
+    loaded, spec, kernel, load_peak = load_quantized(args.model, recipe, args.device)
+    log(f"{recipe}: loaded + quantized in {time.perf_counter() - start:.1f}s (peak {load_peak / 1e9:.2f} GB), kernel={kernel}")
+    if kernel != "real":
+        return [{"recipe": recipe, "task": "speed", "metric": "skipped", "value": None, "kernel": kernel,
+                 "params": {"reason": "emulated on this device: no speed figure"}}]
+    opts = SpeedOptions(batch_sizes=tuple(int(b) for b in args.batch_sizes.split(",")),
+                        image_sizes=tuple(int(s) for s in args.image_sizes.split(",")),
+                        new_tokens=args.new_tokens, warmups=args.warmups, repeats=args.repeats,
+                        kv=KVConfig(dtype=spec.kv.dtype, strategy="dynamic") if spec.kv.dtype == "fp8" else KVConfig(),
+                        fp8_attention=spec.fp8_attention)
+    rows = run_speed(loaded, recipe, kernel, opts)
+    rows.append({"recipe": recipe, "task": "speed", "metric": "load_quantize_peak_vram_gb", "value": load_peak / 1e9,
+                 "ci_low": None, "ci_high": None, "n": 1, "kernel": kernel, "device": rows[0]["device"]})
+    log(f"{recipe}: speed done in {time.perf_counter() - start:.1f}s")
+    if recipe == "bf16" and args.long_context:
+        for kv in (KVConfig(), KVConfig(dtype="fp8", strategy="dynamic")):
+            rows += long_context_decode(loaded, f"bf16+kv_{kv.dtype}", kernel, kv=kv, batch=args.long_batch,
+                                        context=args.long_context)
+            log(f"long context kv={kv.dtype} done")
+    if recipe in args.profile.split(","):
+        from vlmq.engine import Engine
+
+        engine = Engine(loaded, compile=True, max_batch_size=1, max_seq_len=512)
+        profile = profile_decode(engine)
+        (out / f"profile_{recipe}.json").write_text(json.dumps(profile, indent=1))
+        log(f"{recipe} decode profile (us per step): " + "; ".join(
+            f"{r['kernel'][:50]} {r['us_per_step']:.0f} ({r['calls_per_step']:.0f}x)" for r in profile[:12]))
+        rows.append({"recipe": recipe, "task": "speed/profile", "metric": "kernel_us_per_step",
+                     "value": sum(r["us_per_step"] for r in profile), "n": 1, "kernel": kernel,
+                     "params": {"top": profile[:12]}})
+    del loaded
+    torch.cuda.empty_cache()
+    return rows
+
+
+def summary_table(rows: list[dict]) -> str:
+    get = {}
+    for r in rows:
+        get[(r["recipe"], r["task"], r["metric"])] = r.get("value")
+    recipes = list(dict.fromkeys(r["recipe"] for r in rows if r["task"] == "speed"))
+    batches = sorted({int(r["task"][8:]) for r in rows if r["task"].startswith("speed/bs")})
+    head = ["recipe", "TTFT ms", "vision ms", "prefill ms", "decode ms/tok", "tok/s", "x HF eager", "% BW bound",
+            "static GB", "dynamic GB", "load peak GB"] + [f"bs{b} ms/tok" for b in batches]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    fmt = lambda v, p=2: "-" if v is None else (f"{v:.{p}f}" if isinstance(v, float) else str(v))  # noqa: E731
+    for rc in recipes:
+        g = lambda m, t="speed": get.get((rc, t, m))  # noqa: E731
+        bw = g("bandwidth_fraction")
+        cells = [rc, fmt(g("ttft_ms"), 1), fmt(g("vision_ms"), 1), fmt(g("prefill_ms"), 1), fmt(g("decode_ms_per_token"), 3),
+                 fmt(g("tokens_per_s"), 0), fmt(g("speedup_vs_hf_eager"), 1), "-" if bw is None else f"{100 * bw:.0f}%",
+                 fmt(g("static_vram_gb")), fmt(g("dynamic_vram_gb")), fmt(g("load_quantize_peak_vram_gb"))]
+        cells += [fmt(g("decode_ms_per_token", f"speed/bs{b}"), 3) if g("oom", f"speed/bs{b}") is None else "OOM"
+                  for b in batches]
+        lines.append("| " + " | ".join(cells) + " |")
+    long_rows = [r for r in rows if r["task"].startswith("speed/ctx") and r["metric"] in ("decode_ms_per_token", "mem_kv_cache_gb", "oom")]
+    if long_rows:
+        lines += ["", "| long context | metric | value |", "|---|---|---|"]
+        lines += [f"| {r['recipe']} {r['task']} | {r['metric']} | {fmt(r['value'], 3)} |" for r in long_rows]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log(f"device {torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}, torch {torch.__version__}")
+    all_rows: list[dict] = []
+    with (out / "results.jsonl").open("a") as sink:
+        for recipe in args.recipes.split(","):
+            try:
+                rows = bench_recipe(args, recipe, out)
+            except Exception as err:  # noqa: BLE001 - one recipe's failure is recorded, the run goes on
+                traceback.print_exc()
+                rows = [{"recipe": recipe, "task": "speed", "metric": "failed", "value": None,
+                         "params": {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"}}]
+                torch.cuda.empty_cache()
+            for r in rows:
+                sink.write(json.dumps(r, default=str) + "\n")
+            sink.flush()
+            all_rows += rows
+            (out / "table.md").write_text(summary_table(all_rows) + "\n")
+    print(summary_table(all_rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
