@@ -162,3 +162,20 @@ def test_every_scene_names_shapes_uniquely():
         assert len(scene.categories()) == len(scene.shapes)
         cells = [s.cell for s in scene.shapes] + ([scene.word_cell] if scene.word else [])
         assert len(set(cells)) == len(cells)
+
+
+def test_description_names_every_shape_and_the_word():
+    rng = random.Random(3)
+    for _ in range(20):
+        scene = shapes.sample_scene(rng)
+        text = shapes.describe(scene)
+        for s in scene.shapes:
+            assert f"{s.size} {s.color} {s.shape} {shapes.PLACE_PHRASE[s.cell]}" in text
+        assert (scene.word is None) or f'"{scene.word}"' in text
+
+
+def test_training_conversations_ask_everything_about_one_image():
+    image, turns = next(shapes.training_conversations(5))
+    assert image.size == (shapes.IMAGE_SIZE, shapes.IMAGE_SIZE)
+    assert len(turns) == 7  # two open questions, a POPE pair, an MME pair, a description
+    assert sorted(a for _, a in turns).count("Yes") == 2

@@ -21,17 +21,6 @@ HELD_OUT_SEED = 1234  # never used for training streams (those are seeded with s
 MAX_NEW_TOKENS = 8
 
 
-def load_toy(model_dir, device: str = "cpu", dtype=torch.bfloat16):
-    """(model, processor) from a toy folder, without the ``vlmq.models`` registry."""
-    from transformers import Qwen2VLForConditionalGeneration
-
-    from vlmq.models.processor import Qwen2VLImageOnlyProcessor
-
-    processor = Qwen2VLImageOnlyProcessor.from_pretrained(model_dir)
-    model = Qwen2VLForConditionalGeneration.from_pretrained(model_dir, dtype=dtype).to(device).eval()
-    return model, processor
-
-
 @torch.no_grad()
 def answer(model, processor, images: list, texts: list[str], batch_size: int = 32) -> list[str]:
     """Greedy answers, one per (image, user text)."""
@@ -64,6 +53,12 @@ def evaluate_toy(model, processor, *, n: int = 200, seed: int = HELD_OUT_SEED, k
                          [task_prompt(r["question"]) for r in rows], batch_size)
         results[kind] = _score(kind, rows, outputs)
     return results
+
+
+def overall_accuracy(results: dict) -> float:
+    """Canonical-answer accuracy over every question of ``evaluate_toy``'s results, in percent."""
+    hits = sum(r["canonical_accuracy"] * r["n"] for r in results.values())
+    return hits / sum(r["n"] for r in results.values())
 
 
 def _score(kind: str, rows: list[dict], outputs: list[str]) -> dict:
@@ -109,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args(argv)
-    model, processor = load_toy(args.model_dir, args.device)
+    from vlmq.models import load_model
+
+    loaded = load_model(args.model_dir, device=args.device)
+    model, processor = loaded.model, loaded.processor
     scores = evaluate_toy(model, processor, n=args.n, seed=args.seed, batch_size=args.batch_size)
     print(json.dumps(scores, indent=1, default=str))
     return 0

@@ -9,6 +9,7 @@ in bfloat16 (the package default dtype), which keeps the shipped folder under 20
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import json
 import math
@@ -52,6 +53,7 @@ class TrainSettings:
     warmup: int = 30
     weight_decay: float = 0.01
     max_seconds: float | None = None  # time budget: the schedule shrinks to the steps that fit
+    save_every: int = 250  # checkpoint interval (steps); an interrupted run keeps its last checkpoint
 
 
 def train_toy(out_dir, steps: int = TrainSettings.steps, seed: int = 0, device: str = "cpu",
@@ -68,16 +70,21 @@ def train_toy(out_dir, steps: int = TrainSettings.steps, seed: int = 0, device: 
     out = _prepare_out_dir(out_dir, force)
     model, processor = _build(out, settings)
     started = time.perf_counter()
-    losses = _train_loop(model, processor, settings)
+    losses = _train_loop(model, processor, settings, checkpoint=lambda: _save(model, processor, out))
     wall_s = time.perf_counter() - started
-    model.to(torch.bfloat16).save_pretrained(out)
-    processor.save_pretrained(out)
+    _save(model, processor, out)
     record = {"settings": asdict(settings), "steps_done": len(losses), "wall_s": round(wall_s, 1),
               "device_name": _device_name(settings.device), "torch": torch.__version__,
               "final_loss": round(sum(losses[-50:]) / max(1, len(losses[-50:])), 4),
               "loss_every_100": [round(x, 4) for x in losses[::100]]}
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
     return out
+
+
+def _save(model, processor, out: pathlib.Path) -> None:
+    """Save a bf16 copy (the training model stays fp32), so checkpoints can be taken mid-run."""
+    copy.deepcopy(model).to(torch.bfloat16).save_pretrained(out)
+    processor.save_pretrained(out)
 
 
 def _check_settings(s: TrainSettings) -> None:
@@ -251,7 +258,7 @@ def _loader(processor, s: TrainSettings):
                                        prefetch_factor=4 if workers else None, pin_memory=s.device == "cuda")
 
 
-def _train_loop(model, processor, s: TrainSettings) -> list[float]:
+def _train_loop(model, processor, s: TrainSettings, checkpoint) -> list[float]:
     torch.manual_seed(s.seed)
     model.train()
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
@@ -277,6 +284,8 @@ def _train_loop(model, processor, s: TrainSettings) -> list[float]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
+        if s.save_every and step and step % s.save_every == 0:
+            checkpoint()
         if step % 25 == 0 or step == total - 1:
             print(f"step {step:5d}/{total}  loss {losses[-1]:.4f}  lr {_lr_at(step, total, s):.2e}",
                   file=sys.stderr, flush=True)
