@@ -81,10 +81,10 @@ def test_a_scale_set_too_small_saturates_where_a_calibrated_one_does_not(tiny, p
     small = dataclasses.replace(good, k=good.k / 8, v=good.v / 8)
     rows, seen = _saturation(tiny, prompts, small, tee)
     assert min(r["saturated_frac"] for r in rows if r["token_type"] != "generated") > 0
-    # the counted fraction equals |x / scale| > 448 on the captured tensors
+    # the counted fraction equals |x / scale| >= 464 on the captured tensors
     layer0_k_visual = next(r for r in rows if (r["layer"], r["tensor"], r["token_type"]) == (0, "k", "visual"))
     values = _direct_values(seen, 0, "k", 1)
-    direct = float((values / float(small.k[0].max()) > FP8_MAX).float().mean())
+    direct = float((values / float(small.k[0].max()) >= FP8_MAX + 16).float().mean())   # 464: see saturation.py
     assert layer0_k_visual["saturated_frac"] == pytest.approx(direct)
     assert min(r["sqnr_db"] for r in rows) < 25
 

@@ -2,8 +2,10 @@
 
 The probe quantizes what the engine is about to write with the same scale policy and the same FP8
 round trip as the cache (``vlmq.engine.kv_cache``), so the numbers describe the deployed cache: a
-value saturates when |x / scale| exceeds 448 (it is clipped), underflows when it is non-zero but
-dequantizes to 0, and SQNR = 10·log10(Σx² / Σ(x − x̂)²).
+value saturates when |x / scale| reaches 464, halfway from 448 (e4m3's largest finite value) to the
+next step (480, not representable), i.e. where clipping costs more than ordinary rounding would —
+below it, even the amax that a scale was computed from (448 up to float error) counts as in range;
+a value underflows when it is non-zero but dequantizes to 0; SQNR = 10·log10(Σx² / Σ(x − x̂)²).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from vlmq.errors import VlmqError
 from .probes import TOKEN_TYPES
 
 _FIELDS = ("n", "saturated", "underflow", "signal", "noise")
+SATURATION_LIMIT = FP8_MAX + 16.0   # 464: round-to-nearest would leave 448 for the non-existent 480
 
 
 def kv_scale_tables(kv: KVConfig, num_layers: int, num_kv_heads: int):
@@ -62,7 +65,7 @@ def round_trip_stats(x: torch.Tensor, scale: torch.Tensor) -> dict[str, torch.Te
     xf = x.float()
     deq = dequantize_fp8(quantize_fp8(x, scale), scale, torch.float32)
     return {"n": torch.full(scale.shape, float(x.shape[-1]), device=x.device),
-            "saturated": ((xf / scale.unsqueeze(-1)).abs() > FP8_MAX).float().sum(-1),
+            "saturated": ((xf / scale.unsqueeze(-1)).abs() >= SATURATION_LIMIT).float().sum(-1),
             "underflow": ((xf != 0) & (deq == 0)).float().sum(-1),
             "signal": xf.square().sum(-1), "noise": (xf - deq).square().sum(-1)}
 
