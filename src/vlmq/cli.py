@@ -49,6 +49,8 @@ def cmd_run(args: argparse.Namespace, overrides: dict | None = None) -> int:
 
     spec = _spec_from_args(args, overrides)
     result = run(spec, fresh=args.fresh, debug=args.debug)
+    if not result.is_main:
+        return 0
     _print_outcomes(result.outcomes, spec.out)
     return 0 if result.any_ok else 1
 

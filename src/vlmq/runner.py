@@ -12,13 +12,14 @@ import hashlib
 import multiprocessing
 import sys
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 from vlmq.errors import BadModel, UnsupportedOnDevice, VlmqError
 from vlmq.spec import RunSpec
-from vlmq.store import Store
+from vlmq.store import STORE_NAME, Store
 
 # Recipes that "auto" adds beyond the base recipes: the study's FP8-KV failure and its remedy.
 AUTO_EXTRA_RECIPES = ("fp8+kv_fp8_text", "fp8+kv_fp8_vis")
@@ -28,6 +29,7 @@ AUTO_EXTRA_RECIPES = ("fp8+kv_fp8_text", "fp8+kv_fp8_vis")
 class RunResult:
     outcomes: dict[str, dict[str, Any]]
     records: list[dict[str, Any]] = field(default_factory=list)
+    is_main: bool = True   # False on torchrun ranks > 0: rank 0 reports for the whole run
 
     @property
     def any_ok(self) -> bool:
@@ -164,14 +166,17 @@ def build_engine(loaded, recipe_spec, spec: RunSpec, device: torch.device, progr
     return engine, calib.summary
 
 
-def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, samples: SampleCache, rank: int = 0,
-               world_size: int = 1) -> None:
+def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, samples: SampleCache,
+               world=None) -> None:
     """Run every task of one recipe; raises on failure (the caller records the outcome)."""
     from vlmq.models import load_model
     from vlmq.recipes import apply_recipe, kernel_label, load_calibration, parse_recipe
 
     recipe_spec = parse_recipe(recipe)
     device = resolve_device(spec.device)
+    rank = world.rank if world is not None else 0
+    # one speed measurement per recipe: rank 0 in data-parallel runs, the recipe's own rank otherwise
+    measures_speed = world is None or world.is_main or spec.parallel == "recipe"
     tasks = validate_tasks(spec.tasks)
     progress.note(f"[{recipe}] loading {spec.model} on {device}")
     try:
@@ -192,11 +197,10 @@ def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, sam
     for task in tasks:
         if task.kind == "accuracy":
             run_accuracy_task(engine, task, samples.get(task), store, recipe, spec, progress, rank)
-        elif task.kind == "speed" and rank == 0 and not store.has_measurements(recipe, task.name):
+        elif task.kind == "speed" and measures_speed and not store.has_measurements(recipe, task.name):
             progress.note(f"[{recipe}] measuring speed")
             store.put_measurements(recipe, task.measure(engine, loaded, recipe, kernel, spec))
-    if rank == 0:
-        store.set_outcome(recipe, "ok", kernel=kernel, details=summary)
+    store.set_outcome(recipe, "ok", kernel=kernel, details=summary)
 
 
 def describe_failure(err: BaseException) -> str:
@@ -215,10 +219,10 @@ def release_memory() -> None:
 
 
 def run_one_recipe_isolated(spec: RunSpec, recipe: str, store: Store, progress: Progress, samples: SampleCache,
-                            rank: int = 0, world_size: int = 1, debug: bool = False) -> None:
-    """Run one recipe and record its outcome; only KeyboardInterrupt escapes."""
+                            world=None, debug: bool = False) -> None:
+    """Run one recipe and record its outcome; only KeyboardInterrupt and a bad model escape."""
     try:
-        run_recipe(spec, recipe, store, progress, samples, rank, world_size)
+        run_recipe(spec, recipe, store, progress, samples, world)
     except UnsupportedOnDevice as err:
         store.set_outcome(recipe, "skipped", reason=str(err))
         progress.note(f"[{recipe}] skipped: {err}")
@@ -257,29 +261,71 @@ def run_in_subprocess(spec: RunSpec, recipe: str, store: Store, progress: Progre
         progress.note(f"[{recipe}] failed: {reason}")
 
 
-def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False) -> RunResult:
-    """The whole pipeline for one process (see vlmq.distributed for torchrun)."""
+def prepare_main_store(spec: RunSpec, world, fresh: bool) -> None:
+    """Rank 0 (or the only process): bind the spec, fold in rank files a killed run left, record provenance."""
+    from vlmq.distributed import merge_rank_stores
     from vlmq.provenance import provenance
+
+    store = Store(spec.out)
+    try:
+        if fresh:
+            for path in store.run_dir.glob("vlmq.rank*.sqlite*"):
+                path.unlink()
+        resumed = store.bind_spec(spec.identity(), fresh=fresh)
+        merge_rank_stores(store)
+        store.set_meta("provenance", provenance(resolve_device(spec.device)))
+        store.set_meta("spec_full", spec.to_dict())
+        if resumed:
+            Progress(spec.quiet).note(f"resuming {spec.out}: {store.count_samples()} samples already stored")
+    finally:
+        store.close()
+
+
+def open_worker_store(spec: RunSpec, world) -> Store:
+    """The store this process writes: the run's own file, or its rank file under torchrun."""
+    from vlmq.distributed import rank_store_path
+
+    if not world.distributed:
+        return Store(spec.out)
+    store = Store(spec.out, path=rank_store_path(spec.out, world.rank))
+    store.read_also(Path(spec.out) / STORE_NAME)
+    return store
+
+
+def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False) -> RunResult:
+    """The whole pipeline. Under torchrun each rank runs its share (see vlmq.distributed)."""
+    from vlmq.distributed import barrier, batch_shard, current_world, init, merge_rank_stores, recipe_shard, shutdown
     from vlmq.results import export_run
 
+    world = current_world()
     recipes = ordered_recipes(spec)
     validate_tasks(spec.tasks)
     resolve_device(spec.device)
-    store = Store(spec.out)
+    init(world, spec.device)
     try:
-        resumed = store.bind_spec(spec.identity(), fresh=fresh)
-        store.set_meta("provenance", provenance(resolve_device(spec.device)))
-        store.set_meta("spec_full", spec.to_dict())
-        progress = Progress(spec.quiet)
-        if resumed:
-            progress.note(f"resuming {spec.out}: {store.count_samples()} samples already stored")
-        samples = SampleCache(spec)
-        for recipe in recipes:
-            if spec.launcher == "subprocess":
-                run_in_subprocess(spec, recipe, store, progress)
-            else:
-                run_one_recipe_isolated(spec, recipe, store, progress, samples, debug=debug)
-        records = export_run(store, spec)
-        return RunResult(outcomes=store.outcomes(), records=records)
+        if world.is_main:
+            prepare_main_store(spec, world, fresh)
+        barrier(world)
+        data_parallel = spec.parallel == "data"
+        mine = recipes if data_parallel else recipe_shard(recipes, world)
+        shard = (lambda items: batch_shard(items, world, spec.batch_size)) if data_parallel else (lambda items: items)
+        store, progress, samples = open_worker_store(spec, world), Progress(spec.quiet or not world.is_main), SampleCache(spec, shard)
+        try:
+            for recipe in mine:
+                if spec.launcher == "subprocess" and not world.distributed:
+                    run_in_subprocess(spec, recipe, store, progress)
+                else:
+                    run_one_recipe_isolated(spec, recipe, store, progress, samples, world=world, debug=debug)
+        finally:
+            store.close()
+        barrier(world)
+        if not world.is_main:
+            return RunResult(outcomes={}, is_main=False)
+        main = Store(spec.out)
+        try:
+            merge_rank_stores(main)
+            return RunResult(outcomes=main.outcomes(), records=export_run(main, spec))
+        finally:
+            main.close()
     finally:
-        store.close()
+        shutdown(world)

@@ -24,7 +24,8 @@ SCORING_MODES = ("official", "lmms_eval")
 DEVICES = ("auto", "cpu", "cuda")
 LAUNCHERS = ("inprocess", "subprocess")
 # Fields that do not change what is measured: a rerun may change them freely.
-NON_IDENTITY_FIELDS = {"out", "quiet", "launcher", "batch_size"}
+NON_IDENTITY_FIELDS = {"out", "quiet", "launcher", "batch_size", "parallel"}
+PARALLEL_MODES = ("data", "recipe")
 SHIPPED_SPECS_DIR = Path(__file__).parent / "specs"
 
 
@@ -54,6 +55,7 @@ class RunSpec:
     speed_repeats: int | None = field(default=None, metadata={"help": "timed repeats per speed point (default 5 on CUDA, 3 on CPU)"})
     speed_workload: str = field(default="synthetic", metadata={"help": "synthetic | llava_bench (needs --dataset-dir or the hub)"})
     diagnose: bool = field(default=False, metadata={"help": "add the failure-mode diagnosis section"})
+    parallel: str = field(default="data", metadata={"help": "under torchrun: data (shard samples) | recipe (one recipe per rank)"})
     launcher: str = field(default="inprocess", metadata={"help": "inprocess | subprocess (one process per recipe: clean VRAM figures)"})
     quiet: bool = field(default=False, metadata={"help": "no progress bars"})
 
@@ -126,6 +128,8 @@ def _check(spec: RunSpec) -> RunSpec:
         raise VlmqError(f"field 'jpeg_quality' must be between 1 and 100, got {spec.jpeg_quality}")
     if spec.scoring not in SCORING_MODES:
         raise VlmqError(f"field 'scoring' is {spec.scoring!r}; accepted values: {', '.join(SCORING_MODES)}")
+    if spec.parallel not in PARALLEL_MODES:
+        raise VlmqError(f"field 'parallel' is {spec.parallel!r}; accepted values: {', '.join(PARALLEL_MODES)}")
     if spec.launcher not in LAUNCHERS:
         raise VlmqError(f"field 'launcher' is {spec.launcher!r}; accepted values: {', '.join(LAUNCHERS)}")
     if not (spec.device in DEVICES or spec.device.startswith("cuda:")):

@@ -38,12 +38,13 @@ JSON_COLUMNS = {"parsed", "target", "meta", "timings"}
 class Store:
     """SQLite store of one run. Writes are committed immediately (autocommit, WAL journal)."""
 
-    def __init__(self, run_dir: str | Path):
+    def __init__(self, run_dir: str | Path, *, path: str | Path | None = None):
         self.run_dir = Path(run_dir)
         if self.run_dir.exists() and not self.run_dir.is_dir():
             raise VlmqError(f"output directory '{self.run_dir}' is a file; pass --out with a directory path")
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.run_dir / STORE_NAME
+        self.path = Path(path) if path is not None else self.run_dir / STORE_NAME
+        self._also: list[Path] = []
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
@@ -90,9 +91,21 @@ class Store:
             f"VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))}, ?, ?)",
             (*values, row.get("rank", 0), time.time()))
 
+    def read_also(self, path: Path) -> None:
+        """Count samples stored in another file (the run's main store) as done too."""
+        self._also.append(Path(path))
+
     def done_ids(self, recipe: str, task: str) -> set[str]:
-        rows = self.db.execute("SELECT sample_id FROM samples WHERE recipe=? AND task=?", (recipe, task))
-        return {r[0] for r in rows}
+        query = "SELECT sample_id FROM samples WHERE recipe=? AND task=?"
+        done = {r[0] for r in self.db.execute(query, (recipe, task))}
+        for path in self._also:
+            if path.exists():
+                other = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+                try:
+                    done |= {r[0] for r in other.execute(query, (recipe, task))}
+                finally:
+                    other.close()
+        return done
 
     def samples(self, recipe: str | None = None, task: str | None = None) -> list[dict[str, Any]]:
         query, args = "SELECT * FROM samples WHERE 1=1", []
