@@ -72,10 +72,11 @@ def validate_tasks(names: tuple[str, ...]):
     return [get_task(name) for name in names]
 
 
-def task_options(spec: RunSpec):
+def task_options(spec: RunSpec, task: str | None = None):
     from vlmq.tasks import TaskOptions
 
-    return TaskOptions(dataset_dir=spec.dataset_dir, limit=spec.limit, seed=spec.seed,
+    limit = spec.limit_for(task) if task is not None else spec.limit
+    return TaskOptions(dataset_dir=spec.dataset_dir, limit=limit, seed=spec.seed,
                        jpeg_quality=spec.jpeg_quality, scoring=spec.scoring)
 
 
@@ -110,13 +111,13 @@ class SampleCache:
 
     def get(self, task) -> list:
         if task.name not in self._cache:
-            self._cache[task.name] = self.shard(task.load(task_options(self.spec)))
+            self._cache[task.name] = self.shard(task.load(task_options(self.spec, task.name)))
         return self._cache[task.name]
 
 
 def run_accuracy_task(engine, task, samples, store: Store, recipe: str, spec: RunSpec, progress: Progress, rank: int = 0) -> int:
     """Generate and score every sample not yet stored; commit each as it is produced."""
-    opts = task_options(spec)
+    opts = task_options(spec, task.name)
     done = store.done_ids(recipe, task.name)
     todo = [s for s in samples if s.id not in done]
     with progress.bar(len(todo), f"{recipe} · {task.name}") as bar:

@@ -35,6 +35,7 @@ class RunSpec:
     recipes: tuple[str, ...] = field(default=("auto",), metadata={"help": "comma-separated recipes (vlmq recipes); 'auto' = every recipe this device can run"})
     tasks: tuple[str, ...] = field(default=DEFAULT_TASKS, metadata={"help": "comma-separated tasks (vlmq tasks)"})
     limit: int | None = field(default=None, metadata={"help": "samples per task (stratified, seeded); default: the task's own default"})
+    limits: tuple[str, ...] | None = field(default=None, metadata={"help": "per-task limits overriding --limit, e.g. vqav2=500,pope=1500"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
     out: str = field(default="vlmq-run", metadata={"help": "run directory (results, report, resumable store)"})
     seed: int = field(default=0, metadata={"help": "seed for subsampling, calibration and bootstrap"})
@@ -65,6 +66,14 @@ class RunSpec:
 
     def identity_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def limit_for(self, task: str) -> int | None:
+        """The sample limit of one task: its entry in `limits` (exact name, then family), else `limit`."""
+        table = dict(item.split("=", 1) for item in self.limits or ())
+        for key in (task, task.split("/")[0]):
+            if key in table:
+                return int(table[key])
+        return self.limit
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
@@ -124,6 +133,10 @@ def _check(spec: RunSpec) -> RunSpec:
 
     for name in ("limit", "batch_size", "calib_n", "min_pixels", "max_pixels", "speed_new_tokens", "speed_repeats"):
         positive(name)
+    for item in spec.limits or ():
+        task, _, count = item.partition("=")
+        if not task or not count.isdigit() or int(count) <= 0:
+            raise VlmqError(f"field 'limits' has {item!r}; write task=N with N a positive integer, e.g. vqav2=500")
     if spec.jpeg_quality is not None and not 1 <= spec.jpeg_quality <= 100:
         raise VlmqError(f"field 'jpeg_quality' must be between 1 and 100, got {spec.jpeg_quality}")
     if spec.scoring not in SCORING_MODES:

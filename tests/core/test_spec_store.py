@@ -79,3 +79,23 @@ def test_store_refuses_a_different_spec_and_fresh_clears(tmp_path):
         store.bind_spec({"model": "tiny", "limit": 4})
     assert store.bind_spec({"model": "tiny", "limit": 4}, fresh=True) is False
     assert store.count_samples() == 0
+
+
+def test_per_task_limits_override_the_global_limit():
+    spec = spec_from_mapping({"limit": "10", "limits": "vqav2=500,pope=1500"})
+    assert spec.limit_for("vqav2") == 500
+    assert spec.limit_for("pope/random") == 1500  # a split inherits its family's limit
+    assert spec.limit_for("mme") == 10
+    with pytest.raises(VlmqError, match="write task=N"):
+        spec_from_mapping({"limits": "vqav2=lots"})
+
+
+def test_shipped_original_study_spec_is_valid():
+    from vlmq.runner import expand_recipes
+
+    spec = spec_from_mapping(load_spec_file("original-study"))
+    assert spec.model == "Qwen/Qwen2-VL-2B-Instruct"
+    assert spec.limit_for("vqav2") == 500 and spec.limit_for("pope") == 1500 and spec.limit_for("mme") is None
+    recipes = expand_recipes(spec.recipes)
+    for name in ("bf16", "int8_wo", "int4_wo", "smoothquant", "fp8", "int4_awq", "fp8+kv_fp8_text"):
+        assert name in recipes
