@@ -262,6 +262,21 @@ def run_in_subprocess(spec: RunSpec, recipe: str, store: Store, progress: Progre
         progress.note(f"[{recipe}] failed: {reason}")
 
 
+def diagnose_run(store: Store, spec: RunSpec, progress: Progress) -> None:
+    """The diagnosis section (vlmq.diagnose); a failure here never costs the run's results."""
+    from vlmq.diagnose import run_diagnosis
+    from vlmq.results import collect_records
+
+    progress.note("diagnosing (K/V ranges, saturation, sensitivity)")
+    try:
+        run_diagnosis(spec, collect_records(store, spec))
+    except (KeyboardInterrupt, VlmqError):
+        raise
+    except Exception as err:  # noqa: BLE001 - keep the run's results whatever the probes do
+        progress.note(f"diagnosis failed: {describe_failure(err)}")
+        store.set_meta("diagnosis_error", describe_failure(err))
+
+
 def prepare_main_store(spec: RunSpec, world, fresh: bool) -> None:
     """Rank 0 (or the only process): bind the spec, fold in rank files a killed run left, record provenance."""
     from vlmq.distributed import merge_rank_stores
@@ -325,6 +340,8 @@ def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False) -> RunResult
         main = Store(spec.out)
         try:
             merge_rank_stores(main)
+            if spec.diagnose:
+                diagnose_run(main, spec, progress)
             return RunResult(outcomes=main.outcomes(), records=export_run(main, spec))
         finally:
             main.close()

@@ -12,10 +12,11 @@ import base64
 import re
 from pathlib import Path
 
+from vlmq.diagnose.ablations import ablation_deltas, ablation_pairs
 from vlmq.report import charts
 from vlmq.report.original_study import ORIGINAL_STUDY, is_original_study_model
 from vlmq.report.summary import (
-    HEADLINE, ablations, headline_tasks, pareto_front, recommend, speed_accuracy_points, summarize, task_family)
+    HEADLINE, headline_ablations, headline_tasks, pareto_front, recommend, speed_accuracy_points, summarize, task_family)
 from vlmq.spec import RunSpec
 from vlmq.store import Store
 
@@ -153,9 +154,14 @@ def _pareto_section(points, img: dict, spec) -> list[str]:
 def _ablation_section(rows, img) -> list[str]:
     if not rows:
         return []
-    table = [[r["recipe"], r["parent"], r["switch"], r["task"], f"{r['delta']:+.2f} {r['unit']}"] for r in rows]
-    out = ["## Ablations", "", "Each switch against the same recipe without it (headline metric).", "",
-           *_table(["recipe", "against", "switch", "task", "delta"], table), ""]
+    def ci(r):
+        return "–" if r.get("ci_low") is None else f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]"
+
+    table = [[r["recipe"], r["without"], r["switch"], r["task"], f"{r['delta']:+.2f} {r['unit']}", ci(r),
+              "–" if r.get("p_value") is None else f"{r['p_value']:.3g}", r["test"]] for r in rows]
+    out = ["## Ablations", "", "Each switch against the same recipe without it, on the same samples (headline "
+           "metric; paired test per task).", "",
+           *_table(["recipe", "against", "switch", "task", "delta", "95% CI", "p", "test"], table), ""]
     if img.get("ablation"):
         out += [f"![Ablations]({img['ablation']})", ""]
     return out
@@ -225,7 +231,7 @@ def write_report(store: Store, spec: RunSpec, records: list[dict]) -> Path:
     summaries = summarize(records, outcomes, calibrated)
     device = (store.get_meta("provenance") or {}).get("device", "unknown device")
     points = speed_accuracy_points(summaries, spec.baseline)
-    ablation_rows = ablations(records, recipes)
+    ablation_rows = headline_ablations(ablation_deltas(store, spec, [p for p in ablation_pairs(recipes) if p[1] in outcomes]))
     img_path = lambda name: run_dir / IMG_DIR / f"{name}.png"  # noqa: E731
     drawn = {
         "accuracy": charts.accuracy_chart(records, recipes, img_path("accuracy")),

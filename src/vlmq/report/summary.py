@@ -187,23 +187,16 @@ def recommend(summaries: list[RecipeSummary], baseline: str) -> list[Recommendat
     return recs
 
 
-def ablations(records: list[dict], recipes: list[str]) -> list[dict[str, Any]]:
-    """For every recipe with switches whose base recipe also ran: headline deltas switch-on minus switch-off."""
-    by_key = {(r["recipe"], r["task"], r["metric"]): r["value"] for r in records if r.get("value") is not None}
+def headline_ablations(rows: list[dict]) -> list[dict]:
+    """Ablation rows (vlmq.diagnose.ablations.ablation_deltas) reduced to each task's headline metric,
+    scaled to the report's units (% or points)."""
     out = []
-    for name in recipes:
-        parts = name.split("+")
-        if len(parts) < 2:
+    for row in rows:
+        family = task_family(row["task"])
+        if family is None or "/" in row["task"] or row["metric"] != HEADLINE[family][0] or row.get("delta") is None:
             continue
-        parent = "+".join(parts[:-1])
-        if parent not in recipes:
-            parent = parts[0]
-        if parent not in recipes:
-            continue
-        for task in headline_tasks(records):
-            metric, scale, unit = HEADLINE[task_family(task)]
-            a, b = by_key.get((parent, task, metric)), by_key.get((name, task, metric))
-            if a is not None and b is not None:
-                out.append({"recipe": name, "parent": parent, "switch": "+".join(parts[len(parent.split('+')):]),
-                            "task": task, "metric": metric, "delta": (b - a) * scale, "unit": unit})
+        metric, scale, unit = HEADLINE[family]
+        out.append({**row, "delta": row["delta"] * scale,
+                    "ci_low": None if row.get("ci_low") is None else row["ci_low"] * scale,
+                    "ci_high": None if row.get("ci_high") is None else row["ci_high"] * scale, "unit": unit})
     return out
