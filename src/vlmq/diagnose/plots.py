@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 
 from vlmq.report.charts import _save  # noqa: E402 - one way to save a figure across the report
 
+from .findings import SATURATION_FRAC  # noqa: E402
 from .probes import TOKEN_TYPES  # noqa: E402
 
 TYPE_ORDER = tuple(TOKEN_TYPES.values())
@@ -29,8 +30,8 @@ def _grid(rows, row_key, col_key, value_key, cols, reduce=max) -> tuple[np.ndarr
     return grid, row_values
 
 
-def _heatmap(ax, grid, rows, cols, title, label):
-    image = ax.imshow(grid, aspect="auto", cmap="magma", interpolation="nearest")
+def _heatmap(ax, grid, rows, cols, title, label, vmin=None, vmax=None):
+    image = ax.imshow(grid, aspect="auto", cmap="magma", interpolation="nearest", vmin=vmin, vmax=vmax)
     ax.set_xticks(range(len(cols)), cols, fontsize=8)
     ax.set_yticks(range(len(rows)), rows, fontsize=7)
     ax.set_title(title, fontsize=9)
@@ -42,11 +43,12 @@ def saturation_heatmap(rows: list[dict], path: Path) -> Path | None:
     recipes = list(dict.fromkeys(r["recipe"] for r in rows))
     if not recipes:
         return None
+    vmax = max(SATURATION_FRAC, max(r["saturated_frac"] for r in rows))   # one scale: panels compare
     fig, axes = plt.subplots(1, len(recipes), figsize=(3.2 * len(recipes) + 1, 4.2), squeeze=False)
     for ax, recipe in zip(axes[0], recipes):
         grid, layers = _grid([r for r in rows if r["recipe"] == recipe], "layer", "token_type", "saturated_frac",
                              TYPE_ORDER)
-        _heatmap(ax, grid, layers, TYPE_ORDER, recipe, "saturated fraction")
+        _heatmap(ax, grid, layers, TYPE_ORDER, recipe, "saturated fraction", vmin=0.0, vmax=vmax)
         ax.set_ylabel("decoder layer")
     return _save(fig, path)
 

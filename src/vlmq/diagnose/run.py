@@ -50,7 +50,10 @@ def run_diagnosis(spec: RunSpec, records: list[dict] | None = None, fresh: bool 
     if fresh and out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    spec = dataclasses.replace(spec, compile=False)   # observers run on the eager path
+    from vlmq.runner import expand_recipes
+
+    # observers run on the eager path; 'auto' becomes the recipe names a run would use
+    spec = dataclasses.replace(spec, compile=False, recipes=expand_recipes(spec.recipes))
     prompts = diagnosis_prompts(spec)
     tables = measure(spec, prompts)
     tables["records"] = records if records is not None else read_records(Path(spec.out))
@@ -70,10 +73,26 @@ def measure(spec: RunSpec, prompts: list) -> dict:
     device = resolve_device(spec.device)
     bf16 = load_model(spec.model, device=str(device), min_pixels=spec.min_pixels, max_pixels=spec.max_pixels)
     kv_ranges, outliers = range_probes(bf16, prompts)
-    saturation, memory, remedies = saturation_probes(spec, prompts, bf16)
-    sensitivity, proposals = sensitivity_probes(spec, bf16, prompts[:SENSITIVITY_PROMPTS])
+    skipped: list[dict] = []
+    saturation, memory, remedies = saturation_probes(spec, prompts, bf16, skipped)
+    spread = prompts[::max(1, len(prompts) // SENSITIVITY_PROMPTS)][:SENSITIVITY_PROMPTS]   # every task
+    sensitivity, proposals = sensitivity_probes(spec, bf16, spread, skipped)
     return {"kv_ranges": kv_ranges, "activation_outliers": outliers, "saturation": saturation,
-            "kv_memory": memory, "remedies": remedies, "sensitivity": sensitivity, "proposals": proposals}
+            "kv_memory": memory, "remedies": remedies, "sensitivity": sensitivity, "proposals": proposals,
+            "skipped": skipped}
+
+
+def isolated(skipped: list[dict], probe: str, recipe: str, measure):
+    """Run one recipe's probe; a recipe that cannot run here is listed as skipped, the rest go on."""
+    from vlmq.runner import describe_failure, release_memory
+
+    try:
+        return measure()
+    except Exception as err:  # noqa: BLE001 - fault isolation, as in the runner
+        skipped.append({"probe": probe, "recipe": recipe, "reason": describe_failure(err)})
+        return None
+    finally:
+        release_memory()
 
 
 def diagnosis_prompts(spec: RunSpec) -> list:
@@ -121,19 +140,25 @@ def kv_recipes(spec: RunSpec) -> dict[str, list[str]]:
     return out
 
 
-def saturation_probes(spec: RunSpec, prompts, bf16) -> tuple[list[dict], list[dict], dict]:
+def saturation_probes(spec: RunSpec, prompts, bf16, skipped: list[dict]) -> tuple[list[dict], list[dict], dict]:
     remedies = kv_recipes(spec)
     rows, memory = [], []
     for name in dict.fromkeys(n for recipe, variants in remedies.items() for n in (recipe, *variants)):
-        engine = recipe_engine(spec, name, bf16)
-        decoder = engine.decoder
-        probe = KVSaturationProbe(kv_scale_tables(engine.kv, decoder.num_layers, decoder.num_kv_heads))
-        observe_generation(engine, prompts, probe)
-        rows += probe.rows(name)
-        memory.append(engine_memory_row(spec, name, engine))
+        measured = isolated(skipped, "saturation", name, lambda: saturation_of(spec, name, prompts, bf16))
+        if measured is not None:
+            rows += measured[0]
+            memory.append(measured[1])
     if remedies:
         memory += preset_memory_rows()
     return rows, memory, remedies
+
+
+def saturation_of(spec: RunSpec, name: str, prompts, bf16) -> tuple[list[dict], dict]:
+    engine = recipe_engine(spec, name, bf16)
+    decoder = engine.decoder
+    probe = KVSaturationProbe(kv_scale_tables(engine.kv, decoder.num_layers, decoder.num_kv_heads))
+    observe_generation(engine, prompts, probe)
+    return probe.rows(name), engine_memory_row(spec, name, engine)
 
 
 def engine_memory_row(spec: RunSpec, name: str, engine) -> dict:
@@ -175,7 +200,7 @@ def calibration_set(spec: RunSpec):
     return load_calibration(spec.calib_source, n=spec.calib_n, languages=spec.calib_languages, seed=spec.seed)
 
 
-def sensitivity_probes(spec: RunSpec, bf16, prompts) -> tuple[list[dict], list[dict]]:
+def sensitivity_probes(spec: RunSpec, bf16, prompts, skipped: list[dict]) -> tuple[list[dict], list[dict]]:
     """Per-layer KL for each distinct weight recipe of the spec, and the mixed recipe it suggests."""
     from vlmq.recipes import parse_recipe
 
@@ -186,13 +211,21 @@ def sensitivity_probes(spec: RunSpec, bf16, prompts) -> tuple[list[dict], list[d
     probe = SensitivityProbe(bf16, prompts, calibration_set(spec) if needs_calib else None)
     rows, proposals = [], []
     for recipe in weight_recipes:
-        mine = probe.measure(recipe)
-        rows += mine
-        proposal = propose_mixed_recipe(mine)
-        if proposal is not None:
-            full = next(r["kl_mean"] for r in mine if r["mode"] == "full")
-            proposals.append({**proposal, "kl_full": full, "kl_mixed": probe.kl(proposal["name"])})
+        measured = isolated(skipped, "sensitivity", recipe, lambda: sensitivity_of(probe, recipe))
+        if measured is not None:
+            rows += measured[0]
+            proposals += measured[1]
     return rows, proposals
+
+
+def sensitivity_of(probe: SensitivityProbe, recipe: str) -> tuple[list[dict], list[dict]]:
+    """The recipe's ranking and, where one follows from it, the measured mixed-precision proposal."""
+    rows = probe.measure(recipe)
+    proposal = propose_mixed_recipe(rows)
+    if proposal is None:
+        return rows, []
+    full = next(r["kl_mean"] for r in rows if r["mode"] == "full")
+    return rows, [{**proposal, "kl_full": full, "kl_mixed": probe.kl(proposal["name"])}]
 
 
 def read_records(out: Path) -> list[dict]:
@@ -278,6 +311,6 @@ def store_summary(spec: RunSpec, tables: dict) -> None:
     try:
         store.set_meta("diagnosis", finite(
             {"findings": tables["findings"], "proposals": tables["proposals"], "kv_memory": tables["kv_memory"],
-             "recipes": list(spec.recipes), "model": spec.model}))
+             "skipped": tables["skipped"], "recipes": list(spec.recipes), "model": spec.model}))
     finally:
         store.close()

@@ -16,7 +16,8 @@ def write_section(out: Path, spec, tables: dict) -> Path:
              "Tables (CSV, with `token_type` and `saturated_frac` columns) and findings (`findings.jsonl`) "
              "are in `diagnosis/`.", ""]
     lines += _findings(tables["findings"]) + _saturation(tables) + _memory(tables["kv_memory"])
-    lines += _sensitivity(tables) + _ablations(tables["ablations"]) + _images(tables["images"])
+    lines += _sensitivity(tables) + _ablations(tables["ablations"]) + _skipped(tables["skipped"])
+    lines += _images(tables["images"])
     path = out / "section.md"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -89,3 +90,9 @@ def _images(images: dict[str, str]) -> list[str]:
               "v_absmax": "|V| max by layer and head", "sensitivity": "Layer sensitivity",
               "activation_outliers": "Linear-input channel outliers"}
     return [f"![{titles[k]}]({path})" for k, path in images.items()] + [""]
+
+
+def _skipped(rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    return ["### Not measured", ""] + [f"- `{r['recipe']}` ({r['probe']}): {r['reason']}" for r in rows] + [""]
