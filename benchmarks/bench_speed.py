@@ -17,6 +17,7 @@ import pathlib
 import sys
 import time
 import traceback
+from dataclasses import replace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
@@ -44,6 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--long-batch", type=int, default=16)
     p.add_argument("--profile", default="bf16,int8_wo", help="recipes whose decode step is profiled")
     p.add_argument("--device", default="cuda")
+    p.add_argument("--microbench", action="store_true", help="time the GEMV kernels against cuBLAS first")
+    p.add_argument("--bf16-triton", action="store_true", help="also time BF16 with the Triton GEMV (default point)")
     return p.parse_args(argv)
 
 
@@ -80,6 +83,15 @@ def bench_recipe(args, recipe: str, out: pathlib.Path) -> list[dict]:
     rows.append({"recipe": recipe, "task": "speed", "metric": "load_quantize_peak_vram_gb", "value": load_peak / 1e9,
                  "ci_low": None, "ci_high": None, "n": 1, "kernel": kernel, "device": rows[0]["device"]})
     log(f"{recipe}: speed done in {time.perf_counter() - start:.1f}s")
+    if recipe == "bf16" and args.bf16_triton:
+        from vlmq.engine import projections
+
+        projections.BF16_KERNEL = "triton"
+        try:
+            rows += run_speed(loaded, "bf16[triton-gemv]", kernel, replace(opts, batch_sizes=(1,), image_sizes=opts.image_sizes[:1]))
+        finally:
+            projections.BF16_KERNEL = "cublas"
+        log("bf16 with the Triton GEMV done")
     if recipe == "bf16" and args.long_context:
         for kv in (KVConfig(), KVConfig(dtype="fp8", strategy="dynamic")):
             rows += long_context_decode(loaded, f"bf16+kv_{kv.dtype}", kernel, kv=kv, batch=args.long_batch,
@@ -99,6 +111,40 @@ def bench_recipe(args, recipe: str, out: pathlib.Path) -> list[dict]:
     del loaded
     torch.cuda.empty_cache()
     return rows
+
+
+GEMV_SHAPES = {"qkv": (2048, 1536), "o_proj": (1536, 1536), "gate_up": (17920, 1536), "down": (1536, 8960)}
+
+
+def microbench(out: pathlib.Path) -> None:
+    """Decode-shape (M=1) linears of qwen2-vl-2b: cuBLAS BF16 vs the Triton GEMV per weight format, in
+    a CUDA graph (triton.testing.do_bench_cudagraph), so launch gaps do not count."""
+    import triton.testing
+
+    from vlmq.engine.kernels import quantize_activation, w8_linear
+
+    lines = ["| shape | kernel | us | TB/s (weight bytes) |", "|---|---|---|---|"]
+    for name, (n, k) in GEMV_SHAPES.items():
+        x = torch.randn(1, k, device="cuda", dtype=torch.bfloat16)
+        w = torch.randn(n, k, device="cuda", dtype=torch.bfloat16) * 0.02
+        w8 = torch.randint(-127, 128, (n, k), device="cuda", dtype=torch.int8)
+        wf8 = (w * 100).to(torch.float8_e4m3fn)
+        scale = torch.rand(n, device="cuda")
+        xi8, si8 = quantize_activation(x, "int8")
+        xf8, sf8 = quantize_activation(x, "fp8")
+        cases = {"cublas bf16": (lambda: torch.nn.functional.linear(x, w), 2),
+                 "triton bf16": (lambda: w8_linear(x, w, scale, None, None, torch.bfloat16), 2),
+                 "triton int8 W8A16": (lambda: w8_linear(x, w8, scale, None, None, torch.bfloat16), 1),
+                 "triton int8 W8A8": (lambda: w8_linear(xi8, w8, scale, si8, None, torch.bfloat16), 1),
+                 "triton fp8 W8A16": (lambda: w8_linear(x, wf8, scale, None, None, torch.bfloat16), 1),
+                 "triton fp8 W8A8": (lambda: w8_linear(xf8, wf8, scale, sf8, None, torch.bfloat16), 1)}
+        for label, (fn, bytes_per) in cases.items():
+            fn()
+            us = triton.testing.do_bench_cudagraph(fn, rep=20) * 1e3
+            lines.append(f"| {name} {n}x{k} | {label} | {us:.1f} | {n * k * bytes_per / us / 1e6:.2f} |")
+    text = "\n".join(lines)
+    (out / "microbench.md").write_text(text + "\n")
+    print(text, flush=True)
 
 
 def summary_table(rows: list[dict]) -> str:
@@ -133,6 +179,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     log(f"device {torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}, torch {torch.__version__}")
     all_rows: list[dict] = []
+    if args.microbench:
+        microbench(out)
     with (out / "results.jsonl").open("a") as sink:
         for recipe in args.recipes.split(","):
             try:

@@ -73,33 +73,43 @@ def _(x, qweight, wscale, xscale, bias, out_dtype):
 def _launch_w8_gemv(x, qweight, wscale, xscale, bias, out_dtype):
     import triton
 
-    kernel = _w8_gemv_kernel()
     m, k = x.shape
     n = qweight.shape[0]
+    kernel = _w8_gemv_kernel(large_m=m > GEMV_BLOCK_M)
     x = x.contiguous()
     y = torch.empty((m, n), dtype=out_dtype, device=x.device)
     a_mode = 0 if xscale is None else (1 if x.dtype == torch.int8 else 2)
-    grid = lambda meta: (triton.cdiv(n, meta["BLOCK_N"]), triton.cdiv(m, GEMV_BLOCK_M))   # noqa: E731
-    kernel[grid](x, qweight, wscale, xscale if xscale is not None else wscale, bias if bias is not None else wscale,
-                 y, m, n, k, x.stride(0), qweight.stride(0), y.stride(0),
-                 A_MODE=a_mode, HAS_BIAS=bias is not None, BLOCK_M=GEMV_BLOCK_M)
+    # FP8 travels as uint8 and is bitcast in the kernel (Triton cannot fill masked FP8 lanes with 0)
+    w_fp8, x_fp8 = qweight.dtype == torch.float8_e4m3fn, x.dtype == torch.float8_e4m3fn
+    w_arg = qweight.view(torch.uint8) if w_fp8 else qweight
+    x_arg = x.view(torch.uint8) if x_fp8 else x
+    grid = lambda meta: (triton.cdiv(n, meta["BLOCK_N"]), triton.cdiv(m, meta["BLOCK_M"]))   # noqa: E731
+    kernel[grid](x_arg, w_arg, wscale, xscale if xscale is not None else wscale,
+                 bias if bias is not None else wscale, y, m, n, k, x.stride(0), qweight.stride(0), y.stride(0),
+                 A_MODE=a_mode, W_FP8=w_fp8, X_FP8=x_fp8, HAS_BIAS=bias is not None)
     return y
 
 
 @functools.cache
-def _w8_gemv_kernel():
-    """Build (once) the autotuned Triton kernel; Triton is imported only where a GPU runs it."""
+def _w8_gemv_kernel(large_m: bool):
+    """Build (once) the autotuned Triton kernel; Triton is imported only where a GPU runs it.
+
+    Small M (decode): 16-row tiles, many programs along N, the weight streamed once. Large M (prefill,
+    big batches): GEMM tiles, the weight read M / BLOCK_M times.
+    """
     import triton
     import triton.language as tl
 
-    configs = [triton.Config({"BLOCK_N": bn, "BLOCK_K": bk}, num_warps=w, num_stages=s)
-               for bn, bk, w, s in ((16, 256, 4, 4), (32, 256, 4, 4), (16, 512, 4, 3), (32, 512, 8, 3),
-                                    (64, 256, 4, 4), (64, 128, 4, 5), (128, 128, 8, 4))]
+    shapes = ((64, 128, 64, 4, 4), (128, 128, 64, 8, 3), (64, 64, 128, 4, 4), (128, 64, 64, 4, 4)) if large_m else \
+        ((16, 16, 256, 4, 4), (16, 32, 256, 4, 4), (16, 16, 512, 4, 3), (16, 32, 512, 8, 3),
+         (16, 64, 256, 4, 4), (16, 64, 128, 4, 5), (16, 128, 128, 8, 4))
+    configs = [triton.Config({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk}, num_warps=w, num_stages=s)
+               for bm, bn, bk, w, s in shapes]
 
     @triton.jit
     def kernel(x_ptr, w_ptr, ws_ptr, xs_ptr, b_ptr, y_ptr, M, N, K, stride_xm, stride_wn, stride_ym,
-               A_MODE: tl.constexpr, HAS_BIAS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-               BLOCK_K: tl.constexpr):
+               A_MODE: tl.constexpr, W_FP8: tl.constexpr, X_FP8: tl.constexpr, HAS_BIAS: tl.constexpr,
+               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
         pid_n = tl.program_id(0)
         pid_m = tl.program_id(1)
         rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -115,6 +125,10 @@ def _w8_gemv_kernel():
                         mask=(rm[:, None] < M) & (kk[None, :] < K), other=0)
             w = tl.load(w_ptr + rn[None, :] * stride_wn + kk[:, None],
                         mask=(rn[None, :] < N) & (kk[:, None] < K), other=0)
+            if X_FP8:
+                x = x.to(tl.float8e4nv, bitcast=True)
+            if W_FP8:
+                w = w.to(tl.float8e4nv, bitcast=True)
             if A_MODE == 0:
                 acc += tl.dot(x, w.to(x.dtype))
             else:
@@ -127,14 +141,16 @@ def _w8_gemv_kernel():
         tl.store(y_ptr + rm[:, None] * stride_ym + rn[None, :], out.to(y_ptr.dtype.element_ty),
                  mask=(rm[:, None] < M) & (rn[None, :] < N))
 
+    key = ["N", "K", "A_MODE", "W_FP8"]
     if os.environ.get("TRITON_INTERPRET") == "1":   # CPU interpreter (tests): one config, no benchmarking
-        return triton.autotune(configs=configs[:1], key=["N", "K", "A_MODE"], do_bench=lambda *a, **k: 0.0)(kernel)
-    return triton.autotune(configs=configs, key=["N", "K", "A_MODE"])(kernel)
+        return triton.autotune(configs=configs[:1], key=key, do_bench=lambda *a, **k: 0.0)(kernel)
+    return triton.autotune(configs=configs, key=key)(kernel)
 
 
 # ----- decode attention over the static cache (BF16 or FP8 entries) ------------------------------------
 ATTN_BLOCK_L = 64
 ATTN_TARGET_PROGRAMS = 512
+ATTN_SINGLE_PASS_BLOCKS = 8
 
 
 def decode_attention_reference(q, k, v, k_scale, v_scale, key_valid):
@@ -165,8 +181,12 @@ def _(q, k, v, k_scale, v_scale, key_valid):
 
 
 def attention_splits(batch_kv_heads: int, length: int) -> tuple[int, int]:
-    """(splits, slots per split): enough programs to fill the GPU, each a whole number of blocks."""
+    """(splits, slots per split): enough programs to fill the GPU, each a whole number of blocks.
+    Short caches take one pass (no combine kernel: at ~300 tokens the second launch costs more than
+    the parallelism gains)."""
     blocks = -(-length // ATTN_BLOCK_L)
+    if blocks <= ATTN_SINGLE_PASS_BLOCKS:
+        return 1, blocks * ATTN_BLOCK_L
     splits = max(1, min(blocks, ATTN_TARGET_PROGRAMS // max(batch_kv_heads, 1), 128))
     chunk = -(-blocks // splits) * ATTN_BLOCK_L
     return -(-length // chunk), chunk
@@ -186,13 +206,15 @@ def _launch_decode_attention(q, k, v, k_scale, v_scale, key_valid):
     valid = key_valid.view(torch.uint8) if key_valid.dtype == torch.bool else key_valid
     scale_k = k_scale if is_fp8 else q3
     scale_v = v_scale if is_fp8 else q3
+    out = torch.empty((b, hq, d), dtype=q.dtype, device=q.device)
     split_kernel[(b * hkv, splits)](
-        q3, k, v, scale_k, scale_v, valid, part_acc, part_ml, length, chunk,
+        q3, k, v, scale_k, scale_v, valid, part_acc, part_ml, out, length, chunk,
         k.stride(0), k.stride(1), v.stride(0), v.stride(1),
         scale_k.stride(0) if is_fp8 else 0, scale_k.stride(1) if is_fp8 else 0, valid.stride(0),
         d ** -0.5, HKV=hkv, G=groups, G_PAD=g_pad, D=d, BLOCK_L=ATTN_BLOCK_L, NUM_SPLITS=splits, IS_FP8=is_fp8,
         num_warps=4, num_stages=3)
-    out = torch.empty((b, hq, d), dtype=q.dtype, device=q.device)
+    if splits == 1:
+        return out.view(b, hq, 1, d)
     combine_kernel[(b * hkv,)](part_acc, part_ml, out, b * hkv, HKV=hkv, G=groups, G_PAD=g_pad, D=d,
                                NUM_SPLITS=splits, num_warps=4)
     return out.view(b, hq, 1, d)
@@ -204,7 +226,7 @@ def _decode_attention_kernels():
     import triton.language as tl
 
     @triton.jit
-    def split_kernel(q_ptr, k_ptr, v_ptr, ks_ptr, vs_ptr, valid_ptr, acc_ptr, ml_ptr, L, chunk,
+    def split_kernel(q_ptr, k_ptr, v_ptr, ks_ptr, vs_ptr, valid_ptr, acc_ptr, ml_ptr, out_ptr, L, chunk,
                      stride_kb, stride_kh, stride_vb, stride_vh, stride_sb, stride_sh, stride_validb, sm_scale,
                      HKV: tl.constexpr, G: tl.constexpr, G_PAD: tl.constexpr, D: tl.constexpr,
                      BLOCK_L: tl.constexpr, NUM_SPLITS: tl.constexpr, IS_FP8: tl.constexpr):
@@ -241,6 +263,11 @@ def _decode_attention_kernels():
             l_sum = l_sum * alpha + tl.sum(p, 1)
             acc = acc * alpha[:, None] + tl.dot(p.to(q.dtype), v.to(q.dtype))
             m = m_new
+        if NUM_SPLITS == 1:      # one pass: normalise and write the output here
+            o = acc / tl.where(l_sum == 0, 1.0, l_sum)[:, None]
+            tl.store(out_ptr + (b * HKV * G + h * G + g)[:, None] * D + d[None, :], o.to(out_ptr.dtype.element_ty),
+                     mask=g[:, None] < G)
+            return
         row = bh * NUM_SPLITS + split
         tl.store(acc_ptr + (row * G_PAD + g)[:, None] * D + d[None, :], acc)
         tl.store(ml_ptr + row * G_PAD + g, m)

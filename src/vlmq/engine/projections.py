@@ -7,8 +7,9 @@ Chosen once per engine from the weights a recipe left in the decoder (every laye
   views into the fused buffer, so no memory is duplicated and the modules still compute the same.
 - ``W8Projections``: torchao ``Int8Tensor`` (weight-only or dynamic per-token int8 activations, i.e.
   int8_wo and SmoothQuant) or ``Float8Tensor`` (weight-only or dynamic FP8 activations) weights with
-  per-row or per-tensor scales. Small-M calls (decode) go to ``vlmq::w8_linear``; large M (prefill)
-  calls the modules (torchao's kernels). Fused the same way as BF16: the torchao tensors' ``qdata`` and
+  per-row or per-tensor scales. Every call goes to ``vlmq::w8_linear`` (16-row GEMV tiles for decode,
+  GEMM tiles for prefill; routing prefill through torchao's modules made Inductor autotune a mixed-dtype
+  mm for minutes per shape on the H100). Fused the same way as BF16: the torchao tensors' ``qdata`` and
   ``scale`` are re-pointed to views of the fused buffers.
 - ``ModuleProjections`` (vlmq.engine.decoder): anything else (int4 tinygemm, emulated recipes, custom
   modules) — the modules are called as they are.
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from vlmq.engine.decoder import ModuleProjections
 from vlmq.engine.kernels import GEMV_BLOCK_M, quantize_activation, w8_linear
 
-MAX_GEMV_ROWS = GEMV_BLOCK_M   # tokens per call up to which the 8-bit GEMV beats torchao's kernels
+MAX_GEMV_ROWS = GEMV_BLOCK_M   # rows per call up to which BF16 weights use the Triton GEMV (kernel="triton")
 
 
 class FusedLinear(NamedTuple):
@@ -74,22 +75,33 @@ def fuse_float(linears) -> FusedLinear:
         bias, bviews = _concat_into_views([m.bias for m in linears])
         for m, view in zip(linears, bviews):
             m.bias.data = view
-    return FusedLinear(weight, None, bias, None)
+    unit_scale = torch.ones(weight.shape[0], dtype=torch.float32, device=weight.device)
+    return FusedLinear(weight, unit_scale, bias, None)
 
 
 class FusedBF16Projections:
-    def __init__(self, q_out: int, kv_out: int):
+    """Fused float linears through cuBLAS (``F.linear``), or through the Triton GEMV (``kernel="triton"``,
+    the same kernel the 8-bit recipes use, with unit scales) for small M."""
+
+    def __init__(self, q_out: int, kv_out: int, kernel: str = "cublas"):
         self.sizes = (q_out, kv_out, kv_out)
+        self.kernel = kernel
+
+    def _linear(self, x, lin: FusedLinear):
+        if self.kernel == "triton" and x.numel() // x.shape[-1] <= MAX_GEMV_ROWS:
+            y = w8_linear(x.reshape(-1, x.shape[-1]), lin.weight, lin.scale, None, lin.bias, x.dtype)
+            return y.view(*x.shape[:-1], y.shape[-1])
+        return F.linear(x, lin.weight, lin.bias)
 
     def qkv(self, layer, pack: LayerPack, h):
-        return F.linear(h, pack.qkv.weight, pack.qkv.bias).split(self.sizes, dim=-1)
+        return self._linear(h, pack.qkv).split(self.sizes, dim=-1)
 
     def o(self, layer, pack: LayerPack, a):
-        return F.linear(a, pack.o.weight)
+        return self._linear(a, pack.o)
 
     def mlp(self, layer, pack: LayerPack, h):
-        gate, up = F.linear(h, pack.gate_up.weight).chunk(2, dim=-1)
-        return F.linear(layer.mlp.act_fn(gate) * up, pack.down.weight)
+        gate, up = self._linear(h, pack.gate_up).chunk(2, dim=-1)
+        return self._linear(layer.mlp.act_fn(gate) * up, pack.down)
 
 
 # ----- 8-bit -----------------------------------------------------------------------------------------
@@ -154,25 +166,21 @@ class W8Projections:
         y = w8_linear(xq, lin.weight, lin.scale, xscale, lin.bias, self.dtype)
         return y.view(*shape[:-1], y.shape[-1])
 
-    def _small(self, x) -> bool:
-        return x.numel() // x.shape[-1] <= MAX_GEMV_ROWS
-
     def qkv(self, layer, pack: LayerPack, h):
-        if not self._small(h):
-            return ModuleProjections().qkv(layer, pack, h)
         return self._gemv(h, pack.qkv).split(self.sizes, dim=-1)
 
     def o(self, layer, pack: LayerPack, a):
-        return self._gemv(a, pack.o) if self._small(a) else layer.self_attn.o_proj(a)
+        return self._gemv(a, pack.o)
 
     def mlp(self, layer, pack: LayerPack, h):
-        if not self._small(h):
-            return layer.mlp(h)
         gate, up = self._gemv(h, pack.gate_up).chunk(2, dim=-1)
         return self._gemv(layer.mlp.act_fn(gate) * up, pack.down)
 
 
 # ----- choice ----------------------------------------------------------------------------------------
+BF16_KERNEL = "cublas"   # "cublas" | "triton": the kernel fused float linears use at decode (benchmarks flip it)
+
+
 def build_projections(layers, num_heads: int, num_kv_heads: int, head_dim: int, dtype: torch.dtype):
     """(projections, per-layer packs, label) for the compiled path; packs are None for module calls."""
     q_out, kv_out = num_heads * head_dim, num_kv_heads * head_dim
@@ -180,7 +188,8 @@ def build_projections(layers, num_heads: int, num_kv_heads: int, head_dim: int, 
     modules = [m for g in groups for ms in g.values() for m in ms]
     if all(is_plain_float_linear(m) for m in modules):
         packs = [LayerPack(**{k: fuse_float(ms) for k, ms in g.items()}) for g in groups]
-        return FusedBF16Projections(q_out, kv_out), packs, "fused-bf16"
+        label = "fused-bf16" if BF16_KERNEL == "cublas" else "fused-bf16-triton"
+        return FusedBF16Projections(q_out, kv_out, BF16_KERNEL), packs, label
     modes = {w8_activation_mode(getattr(m, "weight", None)) for m in modules if type(m) is torch.nn.Linear}
     if len(modes) == 1 and None not in modes and all(type(m) is torch.nn.Linear for m in modules):
         a_mode = modes.pop()
