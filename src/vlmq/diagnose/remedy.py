@@ -68,8 +68,8 @@ def remedy_experiment(loaded, prompts, calib, gain: float = MIS_SCALED_GAIN) -> 
 
 
 def format_table(rows: list[dict]) -> str:
-    head = "| setting | KL mean | KL max | top-1 agree | saturated text | saturated visual | min SQNR dB | cache bytes vs BF16 |"
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    lines = ["| setting | KL mean | KL max | top-1 agree | saturated text | saturated visual | min SQNR dB "
+             "| cache bytes vs BF16 |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['setting']} | {r['kl_mean']:.3g} | {r['kl_max']:.3g} | {r['top1_agreement']:.2f} | "
                      f"{r['saturated_text']:.3%} | {r['saturated_visual']:.3%} | {r['min_sqnr_db']:.1f} | "

@@ -7,7 +7,6 @@ report includes verbatim).
 
 from __future__ import annotations
 
-import copy
 import csv
 import dataclasses
 import json
@@ -26,11 +25,11 @@ from .findings import (
     sensitivity_findings,
     significant_losses,
 )
-from .memory import kv_cache_bytes, kv_memory_rows
+from .memory import kv_cache_bytes, kv_memory_rows, preset_text_config
 from .probes import ActivationProbe, KVRangeProbe
 from .saturation import KVSaturationProbe, kv_scale_tables
 from .section import write_section
-from .sensitivity import SensitivityProbe, propose_mixed_recipe, weight_recipe_name
+from .sensitivity import SensitivityProbe, model_copy, propose_mixed_recipe, weight_recipe_name
 
 DEFAULT_LIMIT = 8            # samples per accuracy task when the spec sets no limit
 MAX_LIMIT = 32               # probes need ranges, not accuracy: more samples add time, not information
@@ -97,8 +96,8 @@ def isolated(skipped: list[dict], probe: str, recipe: str, measure):
 
 def diagnosis_prompts(spec: RunSpec) -> list:
     """Prompts of the spec's accuracy tasks (seeded, stratified like the run's own samples)."""
-    from vlmq.runner import task_options, validate_tasks
     from vlmq.errors import VlmqError
+    from vlmq.runner import task_options, validate_tasks
 
     limit = min(spec.limit or DEFAULT_LIMIT, MAX_LIMIT)
     opts = dataclasses.replace(task_options(spec), limit=limit)
@@ -173,20 +172,17 @@ def engine_memory_row(spec: RunSpec, name: str, engine) -> dict:
 
 
 def preset_memory_rows() -> list[dict]:
-    from .memory import preset_text_config
-
     name, batch, context = KV_MEMORY_PRESET
     return kv_memory_rows(preset_text_config(name), model=name, batch=batch, context=context)
 
 
 def recipe_engine(spec: RunSpec, name: str, bf16):
     """An eager engine for ``name`` on a copy of the BF16 model, KV scales calibrated as in a run."""
-    from vlmq.recipes import apply_recipe, load_calibration, parse_recipe
+    from vlmq.recipes import apply_recipe, parse_recipe
     from vlmq.runner import Progress, build_engine
 
     recipe_spec = parse_recipe(name)
-    loaded = copy.copy(bf16)
-    loaded.model = copy.deepcopy(bf16.model)
+    loaded = model_copy(bf16)
     calib = calibration_set(spec) if recipe_spec.recipe.needs_calibration else None
     apply_recipe(loaded, recipe_spec, calib)
     device = next(loaded.model.parameters()).device

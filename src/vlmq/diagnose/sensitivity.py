@@ -16,6 +16,13 @@ from vlmq.recipes.registry import LINEAR_TYPES, keep_option
 _KV_AND_ATTENTION_SWITCHES = ("kv_fp8", "fp8_attention")   # prefixes: not weight choices
 
 
+def model_copy(loaded):
+    """A LoadedModel sharing the processor with its own copy of the weights (recipes quantize in place)."""
+    clone = copy.copy(loaded)
+    clone.model = copy.deepcopy(loaded.model)
+    return clone
+
+
 def kl_divergence(ref_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """KL(P_ref ‖ P) per row, in nats, of next-token distributions given as logits [B, vocab]."""
     ref = torch.log_softmax(ref_logits.float(), dim=-1)
@@ -51,8 +58,7 @@ class SensitivityProbe:
 
     def kl(self, recipe_name: str) -> float:
         """Mean KL over the prompts of ``recipe_name`` (applied to a copy of the BF16 model)."""
-        loaded = copy.copy(self.loaded)
-        loaded.model = copy.deepcopy(self.loaded.model)
+        loaded = model_copy(self.loaded)
         apply_recipe(loaded, parse_recipe(recipe_name), self.calib)
         return float(kl_divergence(self.ref_logits, self._logits(loaded)).mean())
 
