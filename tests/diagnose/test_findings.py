@@ -60,3 +60,15 @@ def test_outlier_and_sensitivity_rules_use_their_thresholds():
     proposal = {"recipe": "int4_wo", "name": "int4_wo+keep=2", "layers": [2], "kl_full": 0.054, "kl_mixed": 0.004}
     assert [f["rule"] for f in sensitivity_findings([], [proposal])] == ["mixed_precision"]
     assert sensitivity_findings([], [dict(proposal, kl_mixed=0.05)]) == []
+
+
+def test_the_visual_range_rule_reads_the_bf16_ranges():
+    from vlmq.diagnose.findings import range_findings
+
+    def ranges(visual):
+        return [{"layer": 0, "head": h, "tensor": "k", "token_type": kind, "absmax": value}
+                for h in (0, 1) for kind, value in (("text", 2.0 + h), ("visual", visual + h))]
+
+    (found,) = range_findings(ranges(visual=9.0))
+    assert found["rule"] == "visual_range_exceeds_text" and "3.33x" in found["text"]   # (9+1)/(2+1)
+    assert range_findings(ranges(visual=2.5)) == []

@@ -16,6 +16,7 @@ CONCENTRATION = 10.0        # visual saturation at least this many times the tex
 LOW_SQNR_DB = 20.0          # FP8 e4m3 round trip of a well-scaled tensor gives ~30 dB
 OUTLIER_RATIO = 20.0        # top input channel vs the median channel (the SmoothQuant premise)
 SENSITIVITY_CONCENTRATION = 2.0   # the most sensitive layer's KL vs the median layer's
+VISUAL_RANGE_RATIO = 1.25  # visual |K|/|V| max over the text one: text-only scales then clip visual values
 MIN_KL = 1e-3               # nats: below this the full recipe is indistinguishable from BF16, keep nothing
 MIN_KL_CUT = 0.2            # a mixed recipe must remove at least 20% of the KL to be proposed
 
@@ -81,6 +82,32 @@ def kv_findings(saturation: list[dict]) -> list[dict]:
                 f"{recipe}: FP8 KV round trip SQNR falls to {s['min_sqnr_db']:.1f} dB (< {LOW_SQNR_DB:g} dB)"),
                 {"min_sqnr_db": s["min_sqnr_db"]}, {"sqnr_db": LOW_SQNR_DB}))
     return out
+
+
+def visual_text_ratios(kv_ranges: list[dict]) -> list[dict]:
+    """Per layer and tensor: max |x| over heads for visual and for text tokens, and their ratio."""
+    peak: dict[tuple, float] = defaultdict(float)
+    for r in kv_ranges:
+        key = (r["layer"], r["tensor"], r["token_type"])
+        peak[key] = max(peak[key], r["absmax"])
+    rows = []
+    for layer, tensor in sorted({(r["layer"], r["tensor"]) for r in kv_ranges}):
+        vis, text = peak.get((layer, tensor, "visual"), 0.0), peak.get((layer, tensor, "text"), 0.0)
+        rows.append({"layer": layer, "tensor": tensor, "visual_absmax": vis, "text_absmax": text,
+                     "ratio": vis / text if text > 0 else math.inf})
+    return rows
+
+
+def range_findings(kv_ranges: list[dict]) -> list[dict]:
+    """Rule ``visual_range_exceeds_text``: the premise of the FP8-KV failure, measured on BF16."""
+    hits = [r for r in visual_text_ratios(kv_ranges) if r["ratio"] >= VISUAL_RANGE_RATIO]
+    if not hits:
+        return []
+    worst = max(hits, key=lambda r: r["ratio"])
+    return [_finding("visual_range_exceeds_text", "bf16", "", (
+        f"visual K/V reach {worst['ratio']:.2f}x the text maximum ({worst['tensor'].upper()} of layer "
+        f"{worst['layer']}; {len(hits)} layer/tensor pairs >= {VISUAL_RANGE_RATIO:g}x): scales calibrated on text "
+        f"clip visual values"), {"pairs": hits}, {"ratio": VISUAL_RANGE_RATIO})]
 
 
 def remedy_findings(saturation: list[dict], remedies: dict[str, list[str]]) -> list[dict]:

@@ -21,6 +21,7 @@ from .ablations import ablation_deltas, ablation_pairs
 from .findings import (
     kv_findings,
     outlier_findings,
+    range_findings,
     remedy_findings,
     sensitivity_findings,
     significant_losses,
@@ -247,7 +248,8 @@ def stored_ablations(spec: RunSpec) -> list[dict]:
 
 def all_findings(tables: dict) -> list[dict]:
     accuracy = [r for r in tables["records"] if r.get("delta") is not None]
-    return (significant_losses(accuracy, tables["saturation"]) + kv_findings(tables["saturation"])
+    return (significant_losses(accuracy, tables["saturation"]) + range_findings(tables["kv_ranges"])
+            + kv_findings(tables["saturation"])
             + remedy_findings(tables["saturation"], tables["remedies"])
             + sensitivity_findings(tables["sensitivity"], tables["proposals"])
             + outlier_findings(tables["activation_outliers"]))

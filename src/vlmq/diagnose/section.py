@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .findings import SATURATION_FRAC, saturation_summary
+from .findings import SATURATION_FRAC, saturation_summary, visual_text_ratios
 
 TOP_SENSITIVE = 5
 
@@ -15,7 +15,8 @@ def write_section(out: Path, spec, tables: dict) -> Path:
              f"Model `{spec.model}`, recipes {', '.join(f'`{r}`' for r in spec.recipes)} against BF16. "
              "Tables (CSV, with `token_type` and `saturated_frac` columns) and findings (`findings.jsonl`) "
              "are in `diagnosis/`.", ""]
-    lines += _findings(tables["findings"]) + _saturation(tables) + _memory(tables["kv_memory"])
+    lines += _findings(tables["findings"]) + _ranges(tables["kv_ranges"]) + _saturation(tables)
+    lines += _memory(tables["kv_memory"])
     lines += _sensitivity(tables) + _ablations(tables["ablations"]) + _skipped(tables["skipped"])
     lines += _images(tables["images"])
     path = out / "section.md"
@@ -29,6 +30,17 @@ def _findings(findings: list[dict]) -> list[str]:
         return lines + ["No rule fired: no significant loss, no FP8 KV saturation above "
                         f"{SATURATION_FRAC:.1%}, no concentrated layer sensitivity.", ""]
     return lines + [f"- **{f['rule']}**: {f['text']}" for f in findings] + [""]
+
+
+def _ranges(kv_ranges: list[dict]) -> list[str]:
+    rows = visual_text_ratios(kv_ranges)
+    if not rows:
+        return []
+    lines = ["### Visual vs text K/V range (BF16, max over heads)", "",
+             "| layer | tensor | visual absmax | text absmax | visual / text |", "|---|---|---|---|---|"]
+    lines += [f"| {r['layer']} | {r['tensor']} | {r['visual_absmax']:.4g} | {r['text_absmax']:.4g} | {r['ratio']:.2f} |"
+              for r in rows]
+    return lines + [""]
 
 
 def _saturation(tables: dict) -> list[str]:
