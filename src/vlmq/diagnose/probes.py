@@ -15,7 +15,7 @@ from vlmq.engine.types import GENERATED, TEXT, VISUAL
 
 TOKEN_TYPES = {TEXT: "text", VISUAL: "visual", GENERATED: "generated"}
 PERCENTILES = (0.99, 0.999)
-MAX_KEPT_VALUES = 1 << 22   # per (layer, tensor, token type): beyond this, percentiles come from a sample
+MAX_KEPT_VALUES = 1 << 20   # per (layer, tensor, token type) and head: beyond this, percentiles come from a sample
 
 
 def values_by_token_type(x: torch.Tensor, token_type: torch.Tensor) -> dict[int, torch.Tensor]:
