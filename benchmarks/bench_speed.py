@@ -5,7 +5,10 @@
 For each recipe: load the preset with random weights, quantize its text decoder through vlmq.recipes,
 run vlmq.engine.speed.run_speed (compiled engine, HF eager BF16 baseline measured in the same run, batch
 sweep), then the long-context decode (8k x batch 16, BF16 vs FP8 KV) and per-kernel decode profiles.
-Every record goes to OUT/results.jsonl as it is produced; OUT/table.md holds the summary table.
+Every recipe runs in its own process (clean VRAM figures: nothing of the previous recipe, its compiled
+graphs included, stays allocated); the HF eager baseline measured by the bf16 process is handed to the
+others through OUT/hf_baseline.json. Every record goes to OUT/results.jsonl as it is produced;
+OUT/table.md holds the summary table.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import json
 import os
 import pathlib
+import subprocess
 import sys
 import time
 import traceback
@@ -26,7 +30,14 @@ import torch  # noqa: E402
 
 from vlmq.engine import KVConfig  # noqa: E402
 from vlmq.engine import memory  # noqa: E402
-from vlmq.engine.speed import SpeedOptions, long_context_decode, profile_decode, run_speed  # noqa: E402
+from vlmq.engine.speed import (  # noqa: E402
+    SpeedOptions,
+    known_hf_eager_baseline,
+    long_context_decode,
+    profile_decode,
+    remember_hf_eager_baseline,
+    run_speed,
+)
 
 DEFAULT_RECIPES = "bf16,int8_wo,fp8,int4_wo,smoothquant,int4_awq"
 
@@ -47,6 +58,7 @@ def parse_args(argv=None):
     p.add_argument("--device", default="cuda")
     p.add_argument("--microbench", action="store_true", help="time the GEMV kernels against cuBLAS first")
     p.add_argument("--bf16-triton", action="store_true", help="also time BF16 with the Triton GEMV (default point)")
+    p.add_argument("--in-process", action="store_true", help="run every recipe in this process (no subprocesses)")
     return p.parse_args(argv)
 
 
@@ -79,7 +91,12 @@ def bench_recipe(args, recipe: str, out: pathlib.Path) -> list[dict]:
                         new_tokens=args.new_tokens, warmups=args.warmups, repeats=args.repeats,
                         kv=KVConfig(dtype=spec.kv.dtype, strategy="dynamic") if spec.kv.dtype == "fp8" else KVConfig(),
                         fp8_attention=spec.fp8_attention)
+    baseline_file = out / "hf_baseline.json"
+    if baseline_file.exists():
+        remember_hf_eager_baseline(loaded, opts, json.loads(baseline_file.read_text()))
     rows = run_speed(loaded, recipe, kernel, opts)
+    if recipe == "bf16" and known_hf_eager_baseline(loaded, opts):
+        baseline_file.write_text(json.dumps(known_hf_eager_baseline(loaded, opts)))
     rows.append({"recipe": recipe, "task": "speed", "metric": "load_quantize_peak_vram_gb", "value": load_peak / 1e9,
                  "ci_low": None, "ci_high": None, "n": 1, "kernel": kernel, "device": rows[0]["device"]})
     log(f"{recipe}: speed done in {time.perf_counter() - start:.1f}s")
@@ -178,25 +195,39 @@ def main(argv=None) -> int:
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log(f"device {torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}, torch {torch.__version__}")
-    all_rows: list[dict] = []
     if args.microbench:
         microbench(out)
-    with (out / "results.jsonl").open("a") as sink:
-        for recipe in args.recipes.split(","):
-            try:
-                rows = bench_recipe(args, recipe, out)
-            except Exception as err:  # noqa: BLE001 - one recipe's failure is recorded, the run goes on
-                traceback.print_exc()
-                rows = [{"recipe": recipe, "task": "speed", "metric": "failed", "value": None,
-                         "params": {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"}}]
-                torch.cuda.empty_cache()
-            for r in rows:
-                sink.write(json.dumps(r, default=str) + "\n")
-            sink.flush()
-            all_rows += rows
-            (out / "table.md").write_text(summary_table(all_rows) + "\n")
-    print(summary_table(all_rows))
+    recipes = args.recipes.split(",")
+    if len(recipes) > 1 and not args.in_process:
+        for recipe in recipes:     # one process per recipe; a crash loses that recipe only
+            child = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--microbench"]
+            subprocess.run([sys.executable, __file__, *child, "--recipes", recipe, "--in-process"], check=False)
+            write_table(out)
+    else:
+        for recipe in recipes:
+            run_and_record(args, recipe, out)
+    print(write_table(out))
     return 0
+
+
+def run_and_record(args, recipe: str, out: pathlib.Path) -> None:
+    try:
+        rows = bench_recipe(args, recipe, out)
+    except Exception as err:  # noqa: BLE001 - one recipe's failure is recorded, the run goes on
+        traceback.print_exc()
+        rows = [{"recipe": recipe, "task": "speed", "metric": "failed", "value": None,
+                 "params": {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"}}]
+    with (out / "results.jsonl").open("a") as sink:
+        for r in rows:
+            sink.write(json.dumps(r, default=str) + "\n")
+
+
+def write_table(out: pathlib.Path) -> str:
+    path = out / "results.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    table = summary_table(rows)
+    (out / "table.md").write_text(table + "\n")
+    return table
 
 
 if __name__ == "__main__":

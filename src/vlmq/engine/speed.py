@@ -134,9 +134,22 @@ def measure_hf_eager_baseline(loaded, prompts: list[Prompt], new_tokens: int, *,
     return {"ttft_ms": ttft, "decode_ms_per_token": (full - ttft) / (new_tokens - 1), "total_ms": full}
 
 
+def _baseline_key(loaded, opts: SpeedOptions) -> tuple:
+    return (loaded.name, str(loaded.model.device), opts.workload, opts.image_sizes[0], opts.prompt, opts.new_tokens)
+
+
+def remember_hf_eager_baseline(loaded, opts: SpeedOptions, values: dict) -> None:
+    """Hand a baseline measured in another process of the same run (one process per recipe) to this one."""
+    _BASELINE_CACHE[_baseline_key(loaded, opts)] = dict(values)
+
+
+def known_hf_eager_baseline(loaded, opts: SpeedOptions) -> dict | None:
+    return _BASELINE_CACHE.get(_baseline_key(loaded, opts))
+
+
 def hf_eager_baseline(loaded, recipe_name: str, opts: SpeedOptions) -> dict | None:
     """The HF eager BF16 baseline of this run: measured on a bf16 model, reused for later recipes."""
-    key = (loaded.name, str(loaded.model.device), opts.workload, opts.image_sizes[0], opts.prompt, opts.new_tokens)
+    key = _baseline_key(loaded, opts)
     if key not in _BASELINE_CACHE and opts.baseline and recipe_name.split("+")[0] == "bf16":
         prompts = workload_prompts(opts, 1, opts.image_sizes[0])
         _BASELINE_CACHE[key] = measure_hf_eager_baseline(loaded, prompts, opts.new_tokens,
