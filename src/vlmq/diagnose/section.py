@@ -77,10 +77,11 @@ def _sensitivity(tables: dict) -> list[str]:
     for r in sorted(rows, key=lambda r: (r["recipe"], r["rank"])):
         if r["rank"] <= TOP_SENSITIVE:
             lines.append(f"| `{r['recipe']}` | {r['rank']} | {r['layer']} | {r['kl_mean']:.4g} |")
+    recommended = {f["evidence"]["name"] for f in tables["findings"] if f["rule"] == "mixed_precision"}
     for p in tables["proposals"]:
-        lines.append("")
-        lines.append(f"Proposed mixed precision: `{p['name']}` (KL {p['kl_full']:.4g} -> {p['kl_mixed']:.4g}); "
-                     "run it like any recipe: `vlmq run --recipes " + p["name"] + " ...`.")
+        verdict = ("recommended: run it like any recipe, `vlmq run --recipes " + p["name"] + " ...`"
+                   if p["name"] in recommended else "not recommended: it does not cut the KL enough")
+        lines += ["", f"Mixed-precision candidate `{p['name']}`: KL {p['kl_full']:.4g} -> {p['kl_mixed']:.4g}; {verdict}."]
     return lines + [""]
 
 
