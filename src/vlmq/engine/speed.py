@@ -213,8 +213,14 @@ def _measure_point(loaded, opts: SpeedOptions, compiled: bool, batch_size: int, 
 
 
 def _static_memory(loaded) -> dict:
-    """Memory right after load (and quantization): weights as stored, allocator and NVML views."""
+    """Memory right after load (and quantization): weights as stored, allocator and NVML views.
+
+    Garbage is collected first: quantization leaves unreferenced cycles holding the original weights,
+    and counting them as static made dynamic VRAM negative on the H100 (first benchmark run)."""
     device = loaded.model.device
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
     snap = memory.snapshot(device)
     weights = memory.module_bytes(loaded.model)
     if snap is None:
