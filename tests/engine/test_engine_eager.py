@@ -107,3 +107,36 @@ def test_grouped_attention_equals_sdpa():
     mask = torch.rand(2, 1, 3, 5) > 0.3
     mask[..., 0] = True
     torch.testing.assert_close(grouped_attention(q, k, v, mask), sdpa_attention(q, k, v, mask), atol=1e-5, rtol=1e-5)
+
+
+def test_qwen2_5_vl_family_matches_hf(tiny_fp32, images):
+    """The same engine runs a Qwen2.5-VL model (windowed vision tower, same decoder layout)."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    from vlmq.models import LoadedModel
+    from vlmq.models.processor import Qwen2_5_VLImageOnlyProcessor
+
+    base = tiny_fp32.model.config
+    text = base.get_text_config().to_dict()
+    text.pop("model_type", None)
+    config = Qwen2_5_VLConfig(
+        text_config=text, vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
+                                             out_hidden_size=text["hidden_size"], window_size=56,
+                                             fullatt_block_indexes=[1]),
+        image_token_id=base.image_token_id, video_token_id=base.video_token_id,
+        vision_start_token_id=base.vision_start_token_id, vision_end_token_id=base.vision_end_token_id)
+    torch.manual_seed(0)
+    model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    p = tiny_fp32.processor
+    processor = Qwen2_5_VLImageOnlyProcessor(p.image_processor, p.tokenizer, chat_template=p.chat_template)
+    loaded = LoadedModel(model, processor, "tiny-qwen2.5", "qwen2_5_vl", "test", True)
+    prompts = [Prompt("What is in the image?", images[0])]
+    _, inputs = hf_inputs(loaded, prompts)
+    with torch.no_grad():
+        ref_logits = model(**inputs).logits[:, -1]
+        model.model.rope_deltas = None
+        ref = model.generate(**inputs, max_new_tokens=6, do_sample=False)[0, inputs["input_ids"].shape[1]:]
+    engine = Engine(loaded)
+    torch.testing.assert_close(engine.next_token_logits(prompts), ref_logits, atol=1e-4, rtol=0)
+    gen = engine.generate(prompts, 6)[0]
+    assert gen.token_ids == ref.tolist()[:len(gen.token_ids)] and len(gen.token_ids) >= 1
