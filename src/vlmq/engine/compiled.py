@@ -52,6 +52,12 @@ def _prefill_layer(*args):
     return layer_forward(*args)
 
 
+def _head(norm, lm_head, x):
+    """Final norm + lm_head; module-level with the modules as inputs, so compiled code holds no
+    closure over one model (a lambda per engine kept every earlier model alive in dynamo's cache)."""
+    return lm_head(norm(x))
+
+
 def _compile(fn):
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
     return torch.compile(fn, fullgraph=True, options=dict(INDUCTOR_OPTIONS))
@@ -85,7 +91,7 @@ class CompiledRunner:
         self.prefill_attend = d.attend
         self.decode_layer = _compile(_decode_layer)
         self.prefill_layer = _compile(_prefill_layer)
-        self.head = _compile(lambda x: d.lm_head(d.norm(x)))
+        self.head = _compile(_head)
         self.pool = torch.cuda.graph_pool_handle()
         self.graphs: dict[int, CapturedStep] = {}
         self.compile_s: dict[str, float] = {}
@@ -138,7 +144,7 @@ class CompiledRunner:
         for idx, layer in enumerate(d.layers):
             x = self.decode_layer(layer, self.projections, self.packs[idx], x, cos, sin, s.slot, s.token_type,
                                   mask, cache.layer(idx), None, d.shape, self.decode_attend)
-        return self.head(x[:, -1]).float()
+        return self.head(d.norm, d.lm_head, x[:, -1]).float()
 
     def _capture(self, b: int) -> CapturedStep:
         device, length = self.engine.device, self.engine.max_seq_len
