@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
@@ -271,11 +271,6 @@ def _derived(rows: dict, baseline: dict | None, bound: dict) -> dict[str, dict]:
         out["hf_eager_decode_ms_per_token"] = one(baseline["decode_ms_per_token"])
         out["hf_eager_ttft_ms"] = one(baseline["ttft_ms"])
     return out
-
-
-def with_overrides(opts: SpeedOptions, **changes) -> SpeedOptions:
-    """A copy of ``opts`` with fields changed (CLI flags map onto this)."""
-    return replace(opts, **changes)
 
 
 # ----- long context and profiles (decode only, synthetic cache contents) ------------------------------
