@@ -95,3 +95,20 @@ def test_fp8_activation_quantization_roundtrip():
     q, s = quantize_activation(x, "fp8")
     assert q.dtype == torch.float8_e4m3fn and s.shape == (2,)
     torch.testing.assert_close(q.float() * s[:, None], x)
+
+
+@pytest.mark.parametrize("a_mode, wdtype", [("bf16", torch.int8), ("int8", torch.int8), ("fp8", torch.float8_e4m3fn)])
+def test_large_m_dequant_mm_matches_reference(a_mode, wdtype):
+    """The large-M path (prefill) widens 8-bit values to bf16 exactly: same result as the fp32 reference
+    up to the bf16 rounding of the product."""
+    from vlmq.engine.kernels import w8_linear_dequant_mm, w8_linear_reference
+
+    torch.manual_seed(0)
+    x = torch.randn(40, 96, dtype=torch.bfloat16)
+    w = torch.randint(-127, 128, (24, 96), dtype=torch.int8) if wdtype == torch.int8 else \
+        (torch.randn(24, 96) * 50).clamp(-440, 440).to(wdtype)
+    ws, bias = torch.rand(24) * 0.01, torch.randn(24, dtype=torch.bfloat16)
+    xq, xs = quantize_activation(x, a_mode)
+    got = w8_linear_dequant_mm(xq, w, ws, xs, bias, torch.float32)
+    ref = w8_linear_reference(xq, w, ws, xs, bias, torch.float32)
+    assert ((got - ref).norm() / ref.norm()).item() < 5e-3

@@ -62,7 +62,27 @@ def w8_linear(x: torch.Tensor, qweight: torch.Tensor, wscale: torch.Tensor, xsca
     """[M, K] activations (bf16, or int8/e4m3 with per-row ``xscale``) x [N, K] 8-bit weights → [M, N]."""
     if x.device.type != "cuda":
         return w8_linear_reference(x, qweight, wscale, xscale, bias, out_dtype)
+    if x.shape[0] > GEMV_BLOCK_M:
+        return w8_linear_dequant_mm(x, qweight, wscale, xscale, bias, out_dtype)
     return _launch_w8_gemv(x, qweight, wscale, xscale, bias, out_dtype)
+
+
+def w8_linear_dequant_mm(x: torch.Tensor, qweight: torch.Tensor, wscale: torch.Tensor, xscale: torch.Tensor | None,
+                         bias: torch.Tensor | None, out_dtype: torch.dtype) -> torch.Tensor:
+    """Large M (prefill, big decode batches): widen the 8-bit values to bf16 and let cuBLAS multiply.
+
+    int8 and e4m3 values are exact in bf16 and the GEMM accumulates in fp32, so this is the same
+    arithmetic as the int8/FP8 MMA path up to the bf16 rounding of the unscaled product. The Triton
+    GEMM tiles re-read the weight every 64-128 rows (40 ms prefill at 286 tokens on the H100, against
+    12 ms for BF16 through cuBLAS); widening costs one pass over the weight instead.
+    """
+    compute = torch.bfloat16
+    y = (x.to(compute) @ qweight.to(compute).t()).float() * wscale.float().view(1, -1)
+    if xscale is not None:
+        y = y * xscale.float().view(-1, 1)
+    if bias is not None:
+        y = y + bias.float()
+    return y.to(out_dtype)
 
 
 @w8_linear.register_fake
