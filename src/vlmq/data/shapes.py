@@ -21,6 +21,10 @@ from typing import Iterator
 from vlmq.errors import VlmqError
 
 IMAGE_SIZE = 112  # 8x8 patches of 14 px -> 16 visual tokens after the 2x2 merge
+# The processor's normalisation mean (CLIP's) as a colour: background patches become ~0 input, so the
+# shapes carry the signal. On a white background every patch embedding shares one large component,
+# which left a freshly initialised model unable to tell visual tokens apart.
+BACKGROUND = (123, 117, 104)
 COLORS = {
     "red": (220, 30, 30),
     "green": (30, 160, 40),
@@ -112,7 +116,7 @@ def render(scene: Scene):
     """The scene as a 112x112 RGB PIL image."""
     from PIL import Image, ImageDraw, ImageFont
 
-    image = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), (245, 245, 240))
+    image = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), BACKGROUND)
     draw = ImageDraw.Draw(image)
     for shape, (dx, dy) in zip(scene.shapes, scene.jitter):
         cx, cy = CELLS[shape.cell]
@@ -121,7 +125,7 @@ def render(scene: Scene):
         cx, cy = CELLS[scene.word_cell]
         dx, dy = scene.jitter[len(scene.shapes)]
         font = ImageFont.load_default(size=16)
-        draw.text((cx + dx, cy + dy), scene.word, fill=(10, 10, 10), font=font, anchor="mm")
+        draw.text((cx + dx, cy + dy), scene.word, fill=(255, 255, 255), font=font, anchor="mm")
     return image
 
 

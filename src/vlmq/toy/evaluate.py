@@ -15,6 +15,7 @@ import sys
 import torch
 
 from vlmq.data.shapes import make_rows
+from vlmq.errors import VlmqError
 from vlmq.toy.train import task_prompt
 
 HELD_OUT_SEED = 1234  # never used for training streams (those are seeded with strings "<seed>:<worker>")
@@ -80,7 +81,7 @@ def _official(kind: str, rows: list[dict], outputs: list[str]) -> dict:
         if kind == "pope":
             from vlmq.metrics.pope import pope_metrics
 
-            return {f"f1/{split}": round(pope_metrics(*_split(rows, outputs, split), mode="official")["f1"], 4)
+            return {f"f1/{split}": _pope_f1(pope_metrics, *_split(rows, outputs, split))
                     for split in ("random", "popular", "adversarial")}
         from vlmq.metrics.mme import mme_scores
 
@@ -89,6 +90,13 @@ def _official(kind: str, rows: list[dict], outputs: list[str]) -> dict:
         return {"mme": mme_scores(records, mode="official")}
     except ImportError:
         return {}
+
+
+def _pope_f1(pope_metrics, predictions, labels) -> float | None:
+    try:
+        return round(pope_metrics(predictions, labels, mode="official")["f1"], 4)
+    except VlmqError:  # the official script divides by zero when nothing is answered "yes"
+        return None
 
 
 def _split(rows, outputs, split):

@@ -44,16 +44,21 @@ MODEL_SIZES = {
 class TrainSettings:
     """Everything that determines the trained weights (recorded in ``training.json``)."""
 
-    steps: int = 3000
+    steps: int = 1800
     seed: int = 0
     device: str = "cpu"
     size: str = "toy"
-    batch_size: int = 16  # conversations (images) per step, about 8 questions each
+    batch_size: int = 8  # conversations (images) per step, 7 turns each
     lr: float = 3e-3
     warmup: int = 30
     weight_decay: float = 0.01
     max_seconds: float | None = None  # time budget: the schedule shrinks to the steps that fit
     save_every: int = 250  # checkpoint interval (steps); an interrupted run keeps its last checkpoint
+    # The vision tower and merger start frozen at their random init, then train at a lower rate: with
+    # one shared Adam rate, their tiny early gradients became lr-sized random steps that inflated the
+    # visual features ~100x and shrank their gradients further (RMSNorm), and the model stayed blind.
+    vision_frozen_frac: float = 0.4
+    vision_lr_mult: float = 0.1
 
 
 def train_toy(out_dir, steps: int = TrainSettings.steps, seed: int = 0, device: str = "cpu",
@@ -258,13 +263,28 @@ def _loader(processor, s: TrainSettings):
                                        prefetch_factor=4 if workers else None, pin_memory=s.device == "cuda")
 
 
+def _param_groups(model, s: TrainSettings) -> list[dict]:
+    groups = {"decay": [], "no_decay": [], "vision": []}
+    for name, param in model.named_parameters():
+        key = "vision" if ".visual." in f".{name}" else ("decay" if param.ndim >= 2 else "no_decay")
+        groups[key].append(param)
+    return [{"params": groups["decay"], "weight_decay": s.weight_decay, "lr_mult": 1.0},
+            {"params": groups["no_decay"], "weight_decay": 0.0, "lr_mult": 1.0},
+            {"params": groups["vision"], "weight_decay": s.weight_decay, "lr_mult": s.vision_lr_mult,
+             "vision": True}]
+
+
+def _set_lr(optimizer, step: int, total: int, s: TrainSettings) -> None:
+    frozen = step < s.vision_frozen_frac * total
+    for group in optimizer.param_groups:
+        scale = 0.0 if group.get("vision") and frozen else group["lr_mult"]
+        group["lr"] = _lr_at(step, total, s) * scale
+
+
 def _train_loop(model, processor, s: TrainSettings, checkpoint) -> list[float]:
     torch.manual_seed(s.seed)
     model.train()
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=s.lr, betas=(0.9, 0.98))
+    optimizer = torch.optim.AdamW(_param_groups(model, s), lr=s.lr, betas=(0.9, 0.98))
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=s.device == "cuda")
     losses, total, started = [], s.steps, time.perf_counter()
     for step, batch in enumerate(_loader(processor, s)):
@@ -274,8 +294,7 @@ def _train_loop(model, processor, s: TrainSettings, checkpoint) -> list[float]:
             total = _steps_within_budget(50, time.perf_counter() - started, step, s)
         if step >= total:
             break
-        for group in optimizer.param_groups:
-            group["lr"] = _lr_at(step, total, s)
+        _set_lr(optimizer, step, total, s)
         batch = {k: v.to(s.device, non_blocking=True) for k, v in batch.items()}
         with autocast:
             loss = model(**batch).loss
