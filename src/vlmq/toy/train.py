@@ -44,7 +44,7 @@ MODEL_SIZES = {
 class TrainSettings:
     """Everything that determines the trained weights (recorded in ``training.json``)."""
 
-    steps: int = 1800
+    steps: int = 8000
     seed: int = 0
     device: str = "cpu"
     size: str = "toy"
@@ -57,20 +57,22 @@ class TrainSettings:
     # The vision tower and merger start frozen at their random init, then train at a lower rate: with
     # one shared Adam rate, their tiny early gradients became lr-sized random steps that inflated the
     # visual features ~100x and shrank their gradients further (RMSNorm), and the model stayed blind.
-    vision_frozen_frac: float = 0.4
+    vision_frozen_frac: float = 0.1
     vision_lr_mult: float = 0.1
+    init_from: str | None = None  # continue from a toy model folder (its tokenizer and weights)
 
 
 def train_toy(out_dir, steps: int = TrainSettings.steps, seed: int = 0, device: str = "cpu",
               force: bool = False, *, batch_size: int = TrainSettings.batch_size,
               size: str = TrainSettings.size, lr: float = TrainSettings.lr,
-              max_seconds: float | None = None) -> pathlib.Path:
+              max_seconds: float | None = None, init_from: str | None = None,
+              vision_frozen_frac: float = TrainSettings.vision_frozen_frac) -> pathlib.Path:
     """Build a toy model folder in ``out_dir``, train it on shapes data and save it (bf16).
 
     Refuses an existing ``out_dir`` unless ``force``. Returns the folder path.
     """
     settings = TrainSettings(steps=steps, seed=seed, device=device, size=size, batch_size=batch_size, lr=lr,
-                             max_seconds=max_seconds)
+                             max_seconds=max_seconds, init_from=init_from, vision_frozen_frac=vision_frozen_frac)
     _check_settings(settings)
     out = _prepare_out_dir(out_dir, force)
     model, processor = _build(out, settings)
@@ -123,10 +125,14 @@ def _build(out: pathlib.Path, s: TrainSettings):
     from vlmq.models.processor import Qwen2VLImageOnlyProcessor
     from vlmq.models.tiny import build_tiny_model
 
-    preset, overrides = MODEL_SIZES[s.size]
-    build_tiny_model(out, preset=preset, seed=s.seed, corpus=corpus(), config_overrides=overrides)
-    processor = Qwen2VLImageOnlyProcessor.from_pretrained(out)
-    model = Qwen2VLForConditionalGeneration.from_pretrained(out, dtype=torch.float32)
+    source = pathlib.Path(s.init_from) if s.init_from else out
+    if s.init_from and not (source / "config.json").is_file():
+        raise VlmqError(f"--init-from {source} is not a model folder (no config.json); pass a toy model folder")
+    if not s.init_from:
+        preset, overrides = MODEL_SIZES[s.size]
+        build_tiny_model(out, preset=preset, seed=s.seed, corpus=corpus(), config_overrides=overrides)
+    processor = Qwen2VLImageOnlyProcessor.from_pretrained(source)
+    model = Qwen2VLForConditionalGeneration.from_pretrained(source, dtype=torch.float32)
     return model.to(s.device), processor
 
 
@@ -274,8 +280,7 @@ def _param_groups(model, s: TrainSettings) -> list[dict]:
              "vision": True}]
 
 
-def _set_lr(optimizer, step: int, total: int, s: TrainSettings) -> None:
-    frozen = step < s.vision_frozen_frac * total
+def _set_lr(optimizer, step: int, total: int, s: TrainSettings, frozen: bool) -> None:
     for group in optimizer.param_groups:
         scale = 0.0 if group.get("vision") and frozen else group["lr_mult"]
         group["lr"] = _lr_at(step, total, s) * scale
@@ -286,15 +291,16 @@ def _train_loop(model, processor, s: TrainSettings, checkpoint) -> list[float]:
     model.train()
     optimizer = torch.optim.AdamW(_param_groups(model, s), lr=s.lr, betas=(0.9, 0.98))
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=s.device == "cuda")
-    losses, total, started = [], s.steps, time.perf_counter()
+    losses, total, started, vision_frozen = [], s.steps, time.perf_counter(), True
     for step, batch in enumerate(_loader(processor, s)):
         if step == 20:
             started = time.perf_counter()  # skip start-up (workers, first kernels) when timing
-        if step == 70 and s.max_seconds:
-            total = _steps_within_budget(50, time.perf_counter() - started, step, s)
+        if s.max_seconds and step >= 70 and step % 50 == 20:  # re-fit as the machine's load changes
+            total = _steps_within_budget(step - 20, time.perf_counter() - started, step, s)
         if step >= total:
             break
-        _set_lr(optimizer, step, total, s)
+        vision_frozen = vision_frozen and step < s.vision_frozen_frac * total  # once thawed, stays so
+        _set_lr(optimizer, step, total, s, vision_frozen)
         batch = {k: v.to(s.device, non_blocking=True) for k, v in batch.items()}
         with autocast:
             loss = model(**batch).loss
@@ -335,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=TrainSettings.lr)
     parser.add_argument("--max-seconds", type=float, default=None,
                         help="time budget for the optimisation loop; the schedule shrinks to fit")
+    parser.add_argument("--init-from", default=None, help="continue training a toy model folder")
+    parser.add_argument("--vision-frozen-frac", type=float, default=TrainSettings.vision_frozen_frac,
+                        help="share of the schedule with the vision tower frozen")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output folder")
     return parser
 
@@ -342,7 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = train_toy(args.out, args.steps, args.seed, args.device, args.force,
-                    batch_size=args.batch_size, size=args.size, lr=args.lr, max_seconds=args.max_seconds)
+                    batch_size=args.batch_size, size=args.size, lr=args.lr, max_seconds=args.max_seconds,
+                    init_from=args.init_from, vision_frozen_frac=args.vision_frozen_frac)
     print(out)
     return 0
 
