@@ -35,6 +35,9 @@ def test_non_significant_or_tiny_or_positive_differences_stay_silent():
 def test_saturation_rules_fire_only_when_visual_tokens_clip():
     bad = kv_findings(_saturation("fp8+kv_fp8_text", visual=0.05, text=0.0))
     assert {f["rule"] for f in bad} == {"kv_saturation", "kv_saturation_visual", "kv_low_sqnr"}
+    assert "use separate visual scales" in next(f["text"] for f in bad if f["rule"] == "kv_saturation_visual")
+    vis = kv_findings(_saturation("fp8+kv_fp8_vis", visual=0.05, text=0.0))
+    assert "task-like images" in next(f["text"] for f in vis if f["rule"] == "kv_saturation_visual")
     assert kv_findings(_saturation("fp8+kv_fp8", visual=0.0, text=0.0)) == []
     even = kv_findings(_saturation("fp8+kv_fp8", visual=0.05, text=0.05))
     assert "kv_saturation_visual" not in {f["rule"] for f in even}

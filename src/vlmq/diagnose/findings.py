@@ -70,12 +70,14 @@ def kv_findings(saturation: list[dict]) -> list[dict]:
         if s["max_saturated_frac"] > SATURATION_FRAC:
             out.append(_finding("kv_saturation", recipe, "", (
                 f"{recipe}: {s['max_saturated_frac']:.2%} of {s['worst_token_type']} K/V values clip at FP8's "
-                f"±448 under its scales, in layers {_span(s['layers'])}"), s, {"saturated_frac": SATURATION_FRAC}))
+                f"range (±448) under its scales, in layers {_span(s['layers'])}"), s, {"saturated_frac": SATURATION_FRAC}))
         vis, text = s["by_token_type"].get("visual", 0.0), s["by_token_type"].get("text", 0.0)
         if vis > SATURATION_FRAC and vis >= CONCENTRATION * max(text, 1e-12):
+            fix = ("the visual scales were calibrated on images unlike these: calibrate on task-like images"
+                   if "kv_fp8_vis" in recipe else
+                   "its scales do not cover visual K/V: use separate visual scales (kv_fp8_vis)")
             out.append(_finding("kv_saturation_visual", recipe, "", (
-                f"{recipe}: saturation is concentrated in visual tokens ({vis:.2%} vs {text:.2%} for text); "
-                f"scales calibrated on text do not cover visual K/V: use separate visual scales (kv_fp8_vis)"),
+                f"{recipe}: saturation is concentrated in visual tokens ({vis:.2%} vs {text:.2%} for text); {fix}"),
                 {"visual": vis, "text": text}, {"saturated_frac": SATURATION_FRAC, "ratio": CONCENTRATION}))
         if s["min_sqnr_db"] < LOW_SQNR_DB:
             out.append(_finding("kv_low_sqnr", recipe, "", (
