@@ -1,8 +1,9 @@
 """The shipped toy VLM: it loads, it answers from the image, and quantization behaves as it should.
 
 The quantization checks use plain-torch per-channel fake quantization ("emulated") of the decoder
-linears; the integrator can switch them to the real recipes. Thresholds come from the measurement in
-src/vlmq/models/toy/MODEL_CARD.md.
+linears; the integrator can switch them to the real recipes. No trained model ships yet (see
+src/vlmq/models/toy/MODEL_CARD.md), so these tests skip; the accuracy thresholds are provisional and
+must be re-set from the measurement of the model that ships.
 """
 
 import copy
@@ -10,10 +11,8 @@ import copy
 import pytest
 import torch
 
-from vlmq.errors import VlmqError
 from vlmq.models import TOY_MODEL_DIR, is_decoder_linear, load_model
 from vlmq.toy.evaluate import evaluate_toy, overall_accuracy
-from vlmq.toy.train import train_toy
 
 HELD_OUT_SEED = 4321  # differs from the model card's evaluation seed and from every training stream
 N = 12  # vqa questions; pope questions per split; mme images per subtask -> 12 + 36 + 144 questions

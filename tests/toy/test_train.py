@@ -36,7 +36,8 @@ def test_output_path_that_is_a_file_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, fix", [({"steps": 0}, "--steps"), ({"device": "tpu"}, "--device"),
-                                         ({"size": "huge"}, "choose from")])
+                                         ({"size": "huge"}, "choose from"), ({"turns": 0}, "--turns"),
+                                         ({"init_from": "/nonexistent/toy"}, "--init-from")])
 def test_bad_settings_name_the_fix(tmp_path, kwargs, fix):
     with pytest.raises(VlmqError, match=fix):
         train_toy(tmp_path / "toy", **kwargs)

@@ -1,9 +1,11 @@
 """Train the toy VLM: a small Qwen2-VL (vision tower, merger, Qwen2 decoder with M-RoPE) on the
 procedural "shapes" data, with its own tokenizer. ``vlmq toy train`` runs ``main``.
 
-Teacher forcing through the HF model's own forward; the loss covers only the answer tokens and the
-closing ``<|im_end|>``. AdamW with warm-up and cosine decay; bf16 autocast on CUDA. Weights are saved
-in bfloat16 (the package default dtype), which keeps the shipped folder under 20 MB.
+Each training row is a chat about one image (``--turns`` question/answer turns, the image in the
+first user turn as in every evaluation prompt). Teacher forcing through the HF model's own forward;
+the loss covers only the answers and the ``<|im_end|>`` closing each. AdamW with warm-up and cosine
+decay; bf16 autocast on CUDA. Checkpoints (bf16, the package default dtype) are written every
+``save_every`` steps and at the end. Status and measurements: ``vlmq/models/toy/MODEL_CARD.md``.
 """
 
 from __future__ import annotations
@@ -60,19 +62,24 @@ class TrainSettings:
     vision_frozen_frac: float = 0.1
     vision_lr_mult: float = 0.1
     init_from: str | None = None  # continue from a toy model folder (its tokenizer and weights)
+    # Turns per training row. Several turns share one image (cheap), but later turns can copy answers
+    # from earlier ones; evaluation is always a first turn, so a final single-turn stage is needed.
+    turns: int = 7
 
 
 def train_toy(out_dir, steps: int = TrainSettings.steps, seed: int = 0, device: str = "cpu",
               force: bool = False, *, batch_size: int = TrainSettings.batch_size,
               size: str = TrainSettings.size, lr: float = TrainSettings.lr,
               max_seconds: float | None = None, init_from: str | None = None,
-              vision_frozen_frac: float = TrainSettings.vision_frozen_frac) -> pathlib.Path:
+              vision_frozen_frac: float = TrainSettings.vision_frozen_frac,
+              turns: int = TrainSettings.turns) -> pathlib.Path:
     """Build a toy model folder in ``out_dir``, train it on shapes data and save it (bf16).
 
     Refuses an existing ``out_dir`` unless ``force``. Returns the folder path.
     """
     settings = TrainSettings(steps=steps, seed=seed, device=device, size=size, batch_size=batch_size, lr=lr,
-                             max_seconds=max_seconds, init_from=init_from, vision_frozen_frac=vision_frozen_frac)
+                             max_seconds=max_seconds, init_from=init_from, vision_frozen_frac=vision_frozen_frac,
+                             turns=turns)
     _check_settings(settings)
     out = _prepare_out_dir(out_dir, force)
     model, processor = _build(out, settings)
@@ -95,6 +102,8 @@ def _save(model, processor, out: pathlib.Path) -> None:
 
 
 def _check_settings(s: TrainSettings) -> None:
+    if not 1 <= s.turns <= 7:
+        raise VlmqError(f"--turns must be between 1 and 7, got {s.turns}; pass --turns 1 for single-turn rows")
     if s.steps < 1 or s.batch_size < 1:
         raise VlmqError(f"steps and batch size must be >= 1 (got {s.steps}, {s.batch_size}); pass --steps N")
     if s.size not in MODEL_SIZES:
@@ -231,8 +240,8 @@ def _pad_rows(rows, processor, pixels) -> dict[str, torch.Tensor]:
 class ShapesBatches(torch.utils.data.IterableDataset):
     """Endless teacher-forcing batches; each DataLoader worker draws its own seeded stream."""
 
-    def __init__(self, processor, seed: int, batch_size: int):
-        self.processor, self.seed, self.batch_size = processor, seed, batch_size
+    def __init__(self, processor, seed: int, batch_size: int, turns: int = 7):
+        self.processor, self.seed, self.batch_size, self.turns = processor, seed, batch_size, turns
 
     def __iter__(self):
         from vlmq.data.shapes import training_conversations
@@ -244,7 +253,8 @@ class ShapesBatches(torch.utils.data.IterableDataset):
         stream = training_conversations(stream_seed)
         rng = random.Random(f"prompts:{stream_seed}")
         while True:
-            yield make_batch(self.processor, [next(stream) for _ in range(self.batch_size)], rng)
+            conversations = [next(stream) for _ in range(self.batch_size)]
+            yield make_batch(self.processor, [(image, turns[: self.turns]) for image, turns in conversations], rng)
 
 
 # ---------------------------------------------------------------- optimisation
@@ -264,7 +274,7 @@ def _steps_within_budget(timed_steps: int, timed_s: float, done: int, s: TrainSe
 
 def _loader(processor, s: TrainSettings):
     workers = 0 if s.device == "cpu" else max(1, min(12, (os.cpu_count() or 2) - 2))
-    data = ShapesBatches(processor, s.seed, s.batch_size)
+    data = ShapesBatches(processor, s.seed, s.batch_size, s.turns)
     return torch.utils.data.DataLoader(data, batch_size=None, num_workers=workers,
                                        prefetch_factor=4 if workers else None, pin_memory=s.device == "cuda")
 
@@ -344,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--init-from", default=None, help="continue training a toy model folder")
     parser.add_argument("--vision-frozen-frac", type=float, default=TrainSettings.vision_frozen_frac,
                         help="share of the schedule with the vision tower frozen")
+    parser.add_argument("--turns", type=int, default=TrainSettings.turns, help="question turns per image (1-7)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output folder")
     return parser
 
@@ -352,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = train_toy(args.out, args.steps, args.seed, args.device, args.force,
                     batch_size=args.batch_size, size=args.size, lr=args.lr, max_seconds=args.max_seconds,
-                    init_from=args.init_from, vision_frozen_frac=args.vision_frozen_frac)
+                    init_from=args.init_from, vision_frozen_frac=args.vision_frozen_frac, turns=args.turns)
     print(out)
     return 0
 
