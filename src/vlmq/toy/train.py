@@ -102,6 +102,8 @@ def _save(model, processor, out: pathlib.Path) -> None:
 
 
 def _check_settings(s: TrainSettings) -> None:
+    if s.init_from and not (pathlib.Path(s.init_from) / "config.json").is_file():
+        raise VlmqError(f"--init-from {s.init_from} is not a model folder (no config.json); pass a toy model folder")
     if not 1 <= s.turns <= 7:
         raise VlmqError(f"--turns must be between 1 and 7, got {s.turns}; pass --turns 1 for single-turn rows")
     if s.steps < 1 or s.batch_size < 1:
@@ -135,8 +137,6 @@ def _build(out: pathlib.Path, s: TrainSettings):
     from vlmq.models.tiny import build_tiny_model
 
     source = pathlib.Path(s.init_from) if s.init_from else out
-    if s.init_from and not (source / "config.json").is_file():
-        raise VlmqError(f"--init-from {source} is not a model folder (no config.json); pass a toy model folder")
     if not s.init_from:
         preset, overrides = MODEL_SIZES[s.size]
         build_tiny_model(out, preset=preset, seed=s.seed, corpus=corpus(), config_overrides=overrides)
