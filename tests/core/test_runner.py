@@ -164,3 +164,22 @@ def test_python_dash_m_vlmq_and_kill_then_resume(tmp_path):
 
     assert rows(killed) == rows(clean)
     assert len(rows(killed)) == len({r[2] for r in rows(killed)}) == 24
+
+
+def test_real_task_names_run_on_local_lmms_lab_data(tmp_path):
+    """`vlmq run --tasks vqav2,pope,mme --dataset-dir DIR` on lmms-lab-format fixtures (no download)."""
+    from vlmq.tasks.fixtures import vqav2_table, write_dataset_dir
+
+    data = write_dataset_dir(tmp_path / "data", "parquet", vqav2=vqav2_table(8, truncated=(3,)))
+    code = main(["run", "--model", "tiny", "--recipes", "bf16", "--tasks", "vqav2,pope,mme", "--limit", "8",
+                 "--dataset-dir", str(data), "--out", str(tmp_path / "o"), "--quiet"])
+    assert code == 0
+    records = [json.loads(line) for line in (tmp_path / "o" / "results.jsonl").read_text().splitlines()]
+    keys = {(r["task"], r["metric"]) for r in records}
+    assert {("vqav2", "accuracy"), ("pope", "f1"), ("pope/random", "f1"), ("mme", "perception_total")} <= keys
+    vqa = next(r for r in records if r["task"] == "vqav2")
+    assert vqa["n_failed"] == 1 and vqa["n"] == 7  # the truncated image is a failed sample, not a wrong answer
+    assert all(r["ci_low"] is not None for r in records if r["task"] == "vqav2")
+    failed = sqlite3.connect(tmp_path / "o" / "vlmq.sqlite").execute(
+        "SELECT error FROM samples WHERE task='vqav2' AND error IS NOT NULL").fetchall()
+    assert len(failed) == 1 and failed[0][0]
