@@ -239,19 +239,23 @@ def run_one_recipe_isolated(spec: RunSpec, recipe: str, store: Store, progress: 
         release_memory()
 
 
-def _subprocess_worker(spec_dict: dict, recipe: str) -> None:
+def _subprocess_worker(spec_dict: dict, recipe: str, debug: bool = False) -> None:
+    from vlmq.cli import quiet_libraries
+
+    if not debug:
+        quiet_libraries()
     spec = RunSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec_dict.items()})
     store = Store(spec.out)
     try:
-        run_one_recipe_isolated(spec, recipe, store, Progress(spec.quiet), SampleCache(spec))
+        run_one_recipe_isolated(spec, recipe, store, Progress(spec.quiet), SampleCache(spec), debug=debug)
     finally:
         store.close()
 
 
-def run_in_subprocess(spec: RunSpec, recipe: str, store: Store, progress: Progress) -> None:
+def run_in_subprocess(spec: RunSpec, recipe: str, store: Store, progress: Progress, debug: bool = False) -> None:
     """One process per recipe: clean VRAM figures, and a hard crash (segfault, OOM kill) loses one recipe."""
     ctx = multiprocessing.get_context("spawn")
-    proc = ctx.Process(target=_subprocess_worker, args=(spec.to_dict(), recipe))
+    proc = ctx.Process(target=_subprocess_worker, args=(spec.to_dict(), recipe, debug))
     proc.start()
     proc.join()
     if proc.exitcode != 0 and store.outcomes().get(recipe, {}).get("status") != "ok":
@@ -329,7 +333,7 @@ def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False) -> RunResult
         try:
             for recipe in mine:
                 if spec.launcher == "subprocess" and not world.distributed:
-                    run_in_subprocess(spec, recipe, store, progress)
+                    run_in_subprocess(spec, recipe, store, progress, debug)
                 else:
                     run_one_recipe_isolated(spec, recipe, store, progress, samples, world=world, debug=debug)
         finally:

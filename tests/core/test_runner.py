@@ -183,3 +183,10 @@ def test_real_task_names_run_on_local_lmms_lab_data(tmp_path):
     failed = sqlite3.connect(tmp_path / "o" / "vlmq.sqlite").execute(
         "SELECT error FROM samples WHERE task='vqav2' AND error IS NOT NULL").fetchall()
     assert len(failed) == 1 and failed[0][0]
+
+
+def test_subprocess_launcher_isolates_each_recipe(tmp_path):
+    result = run(tiny_spec(tmp_path, tasks=("shapes-vqa",), limit=2, launcher="subprocess"))
+    assert {r: o["status"] for r, o in result.outcomes.items()} == {"bf16": "ok", "int8_wo": "ok"}
+    rows = sqlite3.connect(tmp_path / "vlmq.sqlite").execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+    assert rows == 4
