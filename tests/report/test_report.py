@@ -46,3 +46,20 @@ def test_report_from_a_store_has_sections_and_valid_images(tmp_path):
     assert re.search(r"Warning\* — \*\*int8_wo\*\*", text)
     # regenerating from the store alone gives the same report
     assert write_report(store, spec, collect_records(store, spec)).read_text() == text
+
+
+def test_side_by_side_with_the_original_study_only_for_its_model(tmp_path):
+    store = Store(tmp_path)
+    store.set_outcome("bf16", "ok", kernel="real")
+    for i, c in enumerate([1, 0, 1, 1]):
+        store.put_sample({"recipe": "bf16", "task": "vqav2", "sample_id": str(i), "output": "x", "score": float(c),
+                          "target": ["x"] * 10, "meta": {"answer_type": "other", "question_type": "what"}})
+    for model, expected in (("Qwen/Qwen2-VL-2B-Instruct", True), ("toy", False)):
+        spec = RunSpec(out=str(tmp_path), model=model, tasks=("vqav2",), recipes=("bf16",))
+        text = write_report(store, spec, collect_records(store, spec)).read_text()
+        assert ("## Original study side by side" in text) is expected
+        if expected:
+            row = next(line for line in text.splitlines() if line.startswith("| TRT INT8"))
+            assert "82.0" in row and "RTX 5060 Ti" in text
+            ours = next(line for line in text.splitlines() if line.startswith("| PyTorch BF16"))
+            assert "| 75.0 |" in ours  # our bf16 VQAv2 accuracy (3 of 4) next to theirs
