@@ -1,9 +1,10 @@
 """The shipped toy VLM: it loads, it answers from the image, and quantization behaves as it should.
 
 The quantization checks use plain-torch per-channel fake quantization ("emulated") of the decoder
-linears; the integrator can switch them to the real recipes. No trained model ships yet (see
-src/vlmq/models/toy/MODEL_CARD.md), so these tests skip; the accuracy thresholds are provisional and
-must be re-set from the measurement of the model that ships.
+linears; the integrator can switch them to the real recipes. Thresholds come from the shipped model
+(src/vlmq/models/toy/MODEL_CARD.md), measured on this seed and N on a 2-core CPU (2026-11-27):
+canonical accuracy vqa 96.67, pope 93.33, mme 85.0; overall 87.29 (bf16), 87.71 (8-bit),
+62.50 (2-bit). The thresholds leave room for platform differences in bf16 rounding.
 """
 
 import copy
@@ -15,7 +16,7 @@ from vlmq.models import TOY_MODEL_DIR, is_decoder_linear, load_model
 from vlmq.toy.evaluate import evaluate_toy, overall_accuracy
 
 HELD_OUT_SEED = 4321  # differs from the model card's evaluation seed and from every training stream
-N = 12  # vqa questions; pope questions per split; mme images per subtask -> 12 + 36 + 144 questions
+N = 30  # vqa questions; pope questions per split; mme images per subtask -> 30 + 90 + 360 questions
 
 pytestmark = pytest.mark.skipif(not (TOY_MODEL_DIR / "config.json").is_file(),
                                 reason="the trained toy model is not shipped in this checkout")
@@ -58,10 +59,10 @@ def test_shipped_toy_loads_as_trained_qwen2_vl(toy):
 
 
 def test_toy_beats_chance_by_a_wide_margin(bf16_results):
-    # Chance: about 25% on open questions, 50% on yes/no ones.
-    assert bf16_results["vqa"]["canonical_accuracy"] >= 60
-    assert bf16_results["pope"]["canonical_accuracy"] >= 75
-    assert bf16_results["mme"]["canonical_accuracy"] >= 70
+    # Chance: about 25% on open questions, 50% on yes/no ones. Measured: 96.67 / 93.33 / 85.0.
+    assert bf16_results["vqa"]["canonical_accuracy"] >= 85
+    assert bf16_results["pope"]["canonical_accuracy"] >= 85
+    assert bf16_results["mme"]["canonical_accuracy"] >= 78
 
 
 def test_int8_weights_keep_accuracy(toy, bf16_results):

@@ -41,3 +41,42 @@ def test_output_path_that_is_a_file_is_refused(tmp_path):
 def test_bad_settings_name_the_fix(tmp_path, kwargs, fix):
     with pytest.raises(VlmqError, match=fix):
         train_toy(tmp_path / "toy", **kwargs)
+
+
+def test_pool_training_inputs_match_the_processor_and_hf_positions(tmp_path):
+    """pool_train's device-side patchify, shared M-RoPE positions and batched vision attention give
+    exactly what the processor, get_rope_index and the HF vision attention give."""
+    import random
+
+    import numpy as np
+    import torch
+    from PIL import Image
+    from transformers import Qwen2VLForConditionalGeneration
+
+    from vlmq.data.shapes import corpus
+    from vlmq.models.processor import Qwen2VLImageOnlyProcessor
+    from vlmq.models.tiny import build_tiny_model
+    from vlmq.toy import pool_train
+    from vlmq.toy.train import MODEL_SIZES
+
+    preset, overrides = MODEL_SIZES["toy"]
+    folder = build_tiny_model(tmp_path / "m", preset=preset, corpus=corpus(), config_overrides=overrides)
+    processor = Qwen2VLImageOnlyProcessor.from_pretrained(folder)
+    model = Qwen2VLForConditionalGeneration.from_pretrained(folder, dtype=torch.float32)
+    rng = random.Random(0)
+    scenes = [pool_train.scene_rows(rng, processor) for _ in range(4)]
+    images = torch.from_numpy(np.stack([image for image, _ in scenes]))
+    expected = processor.image_processor(images=[Image.fromarray(image) for image, _ in scenes],
+                                         return_tensors="pt")["pixel_values"]
+    assert torch.equal(pool_train.patchify(images), expected)
+    ids = torch.tensor(scenes[0][1][0][0]).unsqueeze(0)
+    hf, _ = model.model.get_rope_index(ids, (ids == model.config.image_token_id).int(),
+                                       image_grid_thw=torch.tensor([[1, 8, 8]]))
+    assert torch.equal(pool_train.row_positions(ids[0], model.config.image_token_id), hf[:, 0])
+    from transformers.models.qwen2_vl import modeling_qwen2_vl
+
+    original = modeling_qwen2_vl.VisionAttention.forward
+    try:
+        assert pool_train._check_fast_attention(model, images, "cpu")
+    finally:
+        modeling_qwen2_vl.VisionAttention.forward = original
