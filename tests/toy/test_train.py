@@ -80,3 +80,15 @@ def test_pool_training_inputs_match_the_processor_and_hf_positions(tmp_path):
         assert pool_train._check_fast_attention(model, images, "cpu")
     finally:
         modeling_qwen2_vl.VisionAttention.forward = original
+
+
+def test_vlmq_toy_train_refuses_an_existing_folder_without_force(tmp_path, capsys):
+    from vlmq.cli import main as vlmq_main
+
+    out = tmp_path / "toy"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert vlmq_main(["toy", "train", "--out", str(out), "--device", "cpu"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "mine"
+    assert vlmq_main(["toy", "evaluate"]) == 2

@@ -249,7 +249,8 @@ def train(folder: pathlib.Path, pool, *, device: str, steps: int, batch_size: in
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m vlmq.toy.pool_train")
+    p = argparse.ArgumentParser(prog="vlmq toy train", description="Train the toy Qwen2-VL on the shapes data "
+                                "(the trainer that produced the shipped model; see its MODEL_CARD.md).")
     p.add_argument("--out", required=True)
     p.add_argument("--size", default="mid")
     p.add_argument("--seed", type=int, default=0)
@@ -264,17 +265,17 @@ def main(argv=None) -> int:
     p.add_argument("--eval-n", type=int, default=100)
     p.add_argument("--init-from", default=None, help="continue training this toy model folder")
     p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
     p.add_argument("--widen-mlp", type=int, default=0,
                    help="after training, widen the decoder MLPs to a multiple of this (same function; see widen_mlp_)")
     args = p.parse_args(argv)
 
     from vlmq.data.shapes import corpus
     from vlmq.models.tiny import build_tiny_model
-    from vlmq.toy.train import MODEL_SIZES, _device_name
+    from vlmq.toy.train import MODEL_SIZES, _device_name, _prepare_out_dir
 
     t0 = time.perf_counter()
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _prepare_out_dir(args.out, args.force)
     preset, overrides = MODEL_SIZES[args.size]
     if args.init_from:
         import shutil
@@ -294,7 +295,7 @@ def main(argv=None) -> int:
     if args.widen_mlp:
         widen_mlp_(model, args.widen_mlp)
     model.to(torch.bfloat16).save_pretrained(out)
-    record.update({"command": "python -m vlmq.toy.pool_train " + " ".join(argv if argv is not None else sys.argv[1:]),
+    record.update({"command": "vlmq toy train " + " ".join(argv if argv is not None else sys.argv[1:]),
                    "settings": vars(args), "pool_scenes": int(pool[0].shape[0]), "pool_rows": int(pool[1].shape[0]),
                    "pool_wall_s": round(pool_s, 1), "device_name": _device_name(args.device) if args.device == "cuda"
                    else "cpu", "torch": torch.__version__})
@@ -310,9 +311,6 @@ def main(argv=None) -> int:
         (out / "eval.json").write_text(json.dumps(scores, indent=1, default=str) + "\n")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def widen_mlp_(model, multiple: int = 256) -> int:
@@ -349,3 +347,7 @@ def widen_mlp_(model, multiple: int = 256) -> int:
             mlp.intermediate_size = new
     text.intermediate_size = new
     return new
+
+
+if __name__ == "__main__":
+    sys.exit(main())
