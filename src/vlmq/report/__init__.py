@@ -157,7 +157,7 @@ def _ablation_section(rows, img) -> list[str]:
     def ci(r):
         return "–" if r.get("ci_low") is None else f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]"
 
-    table = [[r["recipe"], r["without"], r["switch"], r["task"], f"{r['delta']:+.2f} {r['unit']}", ci(r),
+    table = [[_label(r["recipe"], r.get("kernel", "")), r["without"], r["switch"], r["task"], f"{r['delta']:+.2f} {r['unit']}", ci(r),
               "–" if r.get("p_value") is None else f"{r['p_value']:.3g}", r["test"]] for r in rows]
     out = ["## Ablations", "", "Each switch against the same recipe without it, on the same samples (headline "
            "metric; paired test per task).", "",
@@ -232,10 +232,13 @@ def write_report(store: Store, spec: RunSpec, records: list[dict]) -> Path:
     device = (store.get_meta("provenance") or {}).get("device", "unknown device")
     points = speed_accuracy_points(summaries, spec.baseline)
     ablation_rows = headline_ablations(ablation_deltas(store, spec, [p for p in ablation_pairs(recipes) if p[1] in outcomes]))
+    display = {n: _label(n, o.get("kernel") or "") for n, o in outcomes.items()}
+    for row in ablation_rows:
+        row["kernel"] = outcomes.get(row["recipe"], {}).get("kernel", "")
     img_path = lambda name: run_dir / IMG_DIR / f"{name}.png"  # noqa: E731
     drawn = {
-        "accuracy": charts.accuracy_chart(records, recipes, img_path("accuracy")),
-        "mme": charts.mme_heatmap(records, recipes, spec.baseline, img_path("mme_heatmap")),
+        "accuracy": charts.accuracy_chart(records, recipes, img_path("accuracy"), display),
+        "mme": charts.mme_heatmap(records, recipes, spec.baseline, img_path("mme_heatmap"), display),
         "latency": charts.latency_chart(summaries, img_path("latency"), device),
         "vram": charts.vram_chart(summaries, img_path("vram"), device),
         "pareto": charts.pareto_chart(points, img_path("pareto"), device, spec.baseline),

@@ -59,7 +59,7 @@ def vram_chart(summaries: list[RecipeSummary], path: Path, device: str) -> Path 
     return _save(fig, path)
 
 
-def accuracy_chart(records: list[dict], recipes: list[str], path: Path) -> Path | None:
+def accuracy_chart(records: list[dict], recipes: list[str], path: Path, display: dict[str, str] | None = None) -> Path | None:
     tasks = headline_tasks(records)
     if not tasks:
         return None
@@ -73,7 +73,7 @@ def accuracy_chart(records: list[dict], recipes: list[str], path: Path) -> Path 
         high = [max(0.0, ((recs[n].get("ci_high") if recs[n].get("ci_high") is not None else recs[n]["value"]) - recs[n]["value"]) * scale) for n in names]
         colors = ["#C44E52" if (recs[n].get("p_value") is not None and recs[n]["p_value"] < 0.05 and (recs[n].get("delta") or 0) < 0)
                   else "#4C72B0" for n in names]
-        ax.bar(names, values, yerr=[low, high], capsize=3, color=colors)
+        ax.bar([(display or {}).get(n, n) for n in names], values, yerr=[low, high], capsize=3, color=colors)
         ax.set_title(f"{task}: {metric} (95% CI)")
         ax.set_ylabel(unit)
         ax.tick_params(axis="x", rotation=40, labelsize=8)
@@ -81,7 +81,8 @@ def accuracy_chart(records: list[dict], recipes: list[str], path: Path) -> Path 
     return _save(fig, path)
 
 
-def mme_heatmap(records: list[dict], recipes: list[str], baseline: str, path: Path) -> Path | None:
+def mme_heatmap(records: list[dict], recipes: list[str], baseline: str, path: Path,
+                display: dict[str, str] | None = None) -> Path | None:
     mme_tasks = [t for t in headline_tasks(records) if task_family(t) == "mme"]
     if not mme_tasks:
         return None
@@ -97,7 +98,7 @@ def mme_heatmap(records: list[dict], recipes: list[str], baseline: str, path: Pa
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(subtasks) + 3), max(2.5, 0.45 * len(others) + 1.8)))
     image = ax.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
     ax.set_xticks(range(len(subtasks)), subtasks, rotation=40, ha="right", fontsize=8)
-    ax.set_yticks(range(len(others)), others, fontsize=8)
+    ax.set_yticks(range(len(others)), [(display or {}).get(n, n) for n in others], fontsize=8)
     for i, row in enumerate(grid):
         for j, v in enumerate(row):
             if v == v:
@@ -129,7 +130,7 @@ def pareto_chart(points: dict[str, tuple[float, float]], path: Path, device: str
 def ablation_chart(rows: list[dict], path: Path) -> Path | None:
     if not rows:
         return None
-    labels = [f"{r['recipe']}\n{r['task']}" for r in rows]
+    labels = [f"{r['recipe']}{' (emulated)' if r.get('kernel') == 'emulated' else ''}\n{r['task']}" for r in rows]
     deltas = [r["delta"] for r in rows]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(rows) + 2), 4.4))
     ax.bar(labels, deltas, color=["#C44E52" if d < 0 else "#55A868" for d in deltas])

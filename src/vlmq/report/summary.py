@@ -160,7 +160,7 @@ def recommend(summaries: list[RecipeSummary], baseline: str) -> list[Recommendat
                        key=lambda x: x.speed["static_vram_gb"], default=None)
         reason = f"fastest decode ({_fmt_ms(s.decode_ms)})"
         if smallest is not None:
-            reason += f"; smallest static memory: {smallest.name} ({smallest.speed['static_vram_gb']:.2f} GB)"
+            reason += f"; smallest static memory: {smallest.name} ({smallest.speed['static_vram_gb']:.3g} GB)"
         if s.worst_loss:
             task, acc = s.worst_loss
             reason += f"; note: significantly lower on {task} ({acc.delta:+.4g})"
