@@ -145,13 +145,21 @@ def check_finite_logits(engine, samples) -> None:
         raise VlmqError("NaN or Inf in the next-token logits after quantization; this recipe is numerically broken here")
 
 
+def recipe_calibration(spec: RunSpec, recipe_spec, *, text_only: bool = False):
+    """The calibration set of one recipe: the run's corpus, in the recipe's own languages if it names any."""
+    from vlmq.recipes import load_calibration
+
+    languages = recipe_spec.calib_languages or spec.calib_languages
+    return load_calibration(spec.calib_source, n=spec.calib_n, languages=languages, seed=spec.seed, text_only=text_only)
+
+
 def build_engine(loaded, recipe_spec, spec: RunSpec, device: torch.device, progress: Progress):
     """The engine for one recipe, with calibrated FP8 KV scales where the recipe asks for them.
 
     Returns (engine, summary of the KV calibration corpus or None).
     """
     from vlmq.engine import Engine, KVConfig
-    from vlmq.recipes import calibrate_kv_scales, load_calibration
+    from vlmq.recipes import calibrate_kv_scales
 
     compile_ = spec.compile if spec.compile is not None else device.type == "cuda"
     kv = recipe_spec.kv
@@ -161,8 +169,7 @@ def build_engine(loaded, recipe_spec, spec: RunSpec, device: torch.device, progr
         return engine, None
     progress.note(f"[{recipe_spec.name}] calibrating FP8 KV scales ({kv.strategy})")
     text_only = kv.strategy == "static_text_only"
-    calib = load_calibration(spec.calib_source, n=spec.calib_n, languages=spec.calib_languages, seed=spec.seed,
-                             text_only=text_only)
+    calib = recipe_calibration(spec, recipe_spec, text_only=text_only)
     engine.set_kv(replace(kv, scales=calibrate_kv_scales(engine, calib, kv.strategy)))
     return engine, calib.summary
 
@@ -171,7 +178,7 @@ def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, sam
                world=None) -> None:
     """Run every task of one recipe; raises on failure (the caller records the outcome)."""
     from vlmq.models import load_model
-    from vlmq.recipes import apply_recipe, kernel_label, load_calibration, parse_recipe
+    from vlmq.recipes import apply_recipe, kernel_label, parse_recipe
 
     recipe_spec = parse_recipe(recipe)
     device = resolve_device(spec.device)
@@ -187,7 +194,7 @@ def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, sam
     kernel = kernel_label(recipe_spec, device)
     calib = None
     if recipe_spec.recipe.needs_calibration:
-        calib = load_calibration(spec.calib_source, n=spec.calib_n, languages=spec.calib_languages, seed=spec.seed)
+        calib = recipe_calibration(spec, recipe_spec)
     progress.note(f"[{recipe}] applying recipe ({kernel})")
     summary = apply_recipe(loaded, recipe_spec, calib)
     engine, kv_calibration = build_engine(loaded, recipe_spec, spec, device, progress)

@@ -190,3 +190,20 @@ def test_subprocess_launcher_isolates_each_recipe(tmp_path):
     assert {r: o["status"] for r, o in result.outcomes.items()} == {"bf16": "ok", "int8_wo": "ok"}
     rows = sqlite3.connect(tmp_path / "vlmq.sqlite").execute("SELECT COUNT(*) FROM samples").fetchone()[0]
     assert rows == 4
+
+
+def test_calibration_language_ablation_runs_and_is_recorded(tmp_path):
+    """int4_awq with English-only vs multilingual calibration: each corpus is recorded, the pair is ablated."""
+    from vlmq.diagnose import ablation_deltas, ablation_pairs
+    from vlmq.store import Store
+
+    spec = tiny_spec(tmp_path, recipes=("bf16", "int4_awq+group=32", "int4_awq+group=32+calib=multi"),
+                     tasks=("shapes-vqa",), limit=4, calib_n=4)
+    result = run(spec)
+    details = {r: o["details"] for r, o in result.outcomes.items()}
+    assert details["int4_awq+group=32"]["calibration"]["languages"] == ["en"]
+    assert len(details["int4_awq+group=32+calib=multi"]["calibration"]["languages"]) > 3
+    store = Store(tmp_path)
+    rows = ablation_deltas(store, spec, ablation_pairs(["int4_awq+group=32+calib=multi"]))
+    assert {(r["without"], r["switch"]) for r in rows} == {("int4_awq+group=32", "calib=multi")}
+    assert "## Ablations" in (tmp_path / "report.md").read_text()

@@ -96,6 +96,8 @@ _OPTIONS = {
     "keep8": (tuple(r for r in RECIPES if r not in ("bf16", "int8_wo")),
               "mixed precision: listed decoder layers/linear types are stored int8 weight-only, e.g. keep8=0:3"),
 }
+_OPTIONS["calib"] = (tuple(RECIPES), "calibration languages for this recipe (built-in set), e.g. calib=multi or "
+                                     "calib=en:de:zh (default: --calib-languages); the study's INT4-AWQ ablation")
 LINEAR_TYPES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 _KEEP_SEPARATORS = (":", ",")
 
@@ -117,6 +119,7 @@ class RecipeSpec:
     keep_layers: tuple[int, ...] = ()  # mixed precision: decoder layers left out of the recipe
     keep_types: tuple[str, ...] = ()  # mixed precision: linear types (q_proj, ..., down_proj) left out
     keep_8bit: bool = False  # kept linears stored int8 weight-only instead of BF16
+    calib_languages: tuple[str, ...] | None = None  # calibration languages for this recipe (None: the run's)
 
     @property
     def keeps(self) -> bool:
@@ -191,8 +194,22 @@ def _apply_option(fields: dict, base: str, key: str, value: str) -> None:
             raise VlmqError("recipe has two keep switches; use one keep= (BF16) or keep8= (int8) list")
         fields["keep_layers"], fields["keep_types"] = parse_keep_items(value)
         fields["keep_8bit"] = key == "keep8"
+    elif key == "calib":
+        fields["calib_languages"] = parse_calib_languages(value)
     else:
         fields["fp8_granularity"] = _parse_choice(key, value, ("row", "tensor"))
+
+
+def parse_calib_languages(value: str) -> tuple[str, ...]:
+    """``multi`` -> every built-in calibration language; ``en:de:zh`` -> those (checked)."""
+    from .calibration import builtin_languages
+
+    known = builtin_languages()
+    languages = known if value == "multi" else tuple(v for v in value.split(":") if v)
+    unknown = [lang for lang in languages if lang not in known]
+    if not languages or unknown:
+        raise VlmqError(f"calib={value!r}: choose 'multi' or languages from {':'.join(known)} joined by ':'")
+    return languages
 
 
 def parse_keep_items(value: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
