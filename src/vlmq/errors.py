@@ -17,6 +17,13 @@ class UnsupportedOnDevice(VlmqError):
     """A recipe or feature that cannot run on this device (recorded as skipped, never a crash)."""
 
 
-class BadModel(VlmqError):
-    """The model cannot be loaded at all (missing path or file, unsupported family, offline hub id):
-    a bad input for the whole run, not one recipe's failure."""
+class RunInputError(VlmqError):
+    """A bad input for the whole run, not one recipe's failure: the run stops with this one line."""
+
+
+class BadModel(RunInputError):
+    """The model cannot be loaded at all (missing path or file, unsupported family, offline hub id)."""
+
+
+class BadData(RunInputError):
+    """A task's dataset cannot be loaded (offline hub id, missing folder or column)."""

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import torch
 
-from vlmq.errors import BadModel, UnsupportedOnDevice, VlmqError
+from vlmq.errors import BadData, BadModel, RunInputError, UnsupportedOnDevice, VlmqError
 from vlmq.spec import RunSpec
 from vlmq.store import STORE_NAME, Store
 
@@ -111,7 +111,11 @@ class SampleCache:
 
     def get(self, task) -> list:
         if task.name not in self._cache:
-            self._cache[task.name] = self.shard(task.load(task_options(self.spec, task.name)))
+            try:
+                samples = task.load(task_options(self.spec, task.name))
+            except VlmqError as err:
+                raise BadData(str(err)) from err
+            self._cache[task.name] = self.shard(samples)
         return self._cache[task.name]
 
 
@@ -234,7 +238,7 @@ def run_one_recipe_isolated(spec: RunSpec, recipe: str, store: Store, progress: 
     except UnsupportedOnDevice as err:
         store.set_outcome(recipe, "skipped", reason=str(err))
         progress.note(f"[{recipe}] skipped: {err}")
-    except (KeyboardInterrupt, BadModel):
+    except (KeyboardInterrupt, RunInputError):
         raise
     except Exception as err:  # noqa: BLE001 - fault isolation is the point
         reason = describe_failure(err)

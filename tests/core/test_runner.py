@@ -207,3 +207,10 @@ def test_calibration_language_ablation_runs_and_is_recorded(tmp_path):
     rows = ablation_deltas(store, spec, ablation_pairs(["int4_awq+group=32+calib=multi"]))
     assert {(r["without"], r["switch"]) for r in rows} == {("int4_awq+group=32", "calib=multi")}
     assert "## Ablations" in (tmp_path / "report.md").read_text()
+
+
+def test_missing_dataset_is_one_line_for_the_whole_run(tmp_path, capsys):
+    code = main(["run", "--model", "tiny", "--recipes", "bf16,int8_wo", "--tasks", "vqav2", "--dataset-dir",
+                 str(tmp_path / "nothing-here"), "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("vlmq: error: ") and "\n" not in err
