@@ -79,7 +79,26 @@ def fuse_float(linears) -> FusedLinear:
     return FusedLinear(weight, unit_scale, bias, None)
 
 
-class FusedBF16Projections:
+class _Projections:
+    """The decoder layer's projections over fused packs; subclasses supply ``_linear`` (one fused matmul)."""
+
+    sizes: tuple[int, int, int]
+
+    def _linear(self, x, lin: FusedLinear):
+        raise NotImplementedError
+
+    def qkv(self, layer, pack: LayerPack, h):
+        return self._linear(h, pack.qkv).split(self.sizes, dim=-1)
+
+    def o(self, layer, pack: LayerPack, a):
+        return self._linear(a, pack.o)
+
+    def mlp(self, layer, pack: LayerPack, h):
+        gate, up = self._linear(h, pack.gate_up).chunk(2, dim=-1)
+        return self._linear(layer.mlp.act_fn(gate) * up, pack.down)
+
+
+class FusedBF16Projections(_Projections):
     """Fused float linears through cuBLAS (``F.linear``), or through the Triton GEMV (``kernel="triton"``,
     the same kernel the 8-bit recipes use, with unit scales) for small M."""
 
@@ -93,15 +112,6 @@ class FusedBF16Projections:
             return y.view(*x.shape[:-1], y.shape[-1])
         return F.linear(x, lin.weight, lin.bias)
 
-    def qkv(self, layer, pack: LayerPack, h):
-        return self._linear(h, pack.qkv).split(self.sizes, dim=-1)
-
-    def o(self, layer, pack: LayerPack, a):
-        return self._linear(a, pack.o)
-
-    def mlp(self, layer, pack: LayerPack, h):
-        gate, up = self._linear(h, pack.gate_up).chunk(2, dim=-1)
-        return self._linear(layer.mlp.act_fn(gate) * up, pack.down)
 
 
 # ----- 8-bit -----------------------------------------------------------------------------------------
@@ -151,13 +161,13 @@ def fuse_w8(linears) -> FusedLinear:
     return FusedLinear(qdata, scale, bias, pre)
 
 
-class W8Projections:
+class W8Projections(_Projections):
     def __init__(self, q_out: int, kv_out: int, a_mode: str, dtype: torch.dtype):
         self.sizes = (q_out, kv_out, kv_out)
         self.a_mode = a_mode
         self.dtype = dtype
 
-    def _gemv(self, x, lin: FusedLinear):
+    def _linear(self, x, lin: FusedLinear):
         shape = x.shape
         x2 = x.reshape(-1, shape[-1])
         if lin.pre_scale is not None:
@@ -166,15 +176,6 @@ class W8Projections:
         y = w8_linear(xq, lin.weight, lin.scale, xscale, lin.bias, self.dtype)
         return y.view(*shape[:-1], y.shape[-1])
 
-    def qkv(self, layer, pack: LayerPack, h):
-        return self._gemv(h, pack.qkv).split(self.sizes, dim=-1)
-
-    def o(self, layer, pack: LayerPack, a):
-        return self._gemv(a, pack.o)
-
-    def mlp(self, layer, pack: LayerPack, h):
-        gate, up = self._gemv(h, pack.gate_up).chunk(2, dim=-1)
-        return self._gemv(layer.mlp.act_fn(gate) * up, pack.down)
 
 
 # ----- choice ----------------------------------------------------------------------------------------
