@@ -138,7 +138,7 @@ def microbench(out: pathlib.Path) -> None:
     a CUDA graph (triton.testing.do_bench_cudagraph), so launch gaps do not count."""
     import triton.testing
 
-    from vlmq.engine.kernels import quantize_activation, w8_linear
+    from vlmq.engine.kernels import _launch_w8_gemv, quantize_activation, w8_linear
 
     lines = ["| shape | kernel | us | TB/s (weight bytes) |", "|---|---|---|---|"]
     for name, (n, k) in GEMV_SHAPES.items():
@@ -155,6 +155,11 @@ def microbench(out: pathlib.Path) -> None:
                  "triton int8 W8A8": (lambda: w8_linear(xi8, w8, scale, si8, None, torch.bfloat16), 1),
                  "triton fp8 W8A16": (lambda: w8_linear(x, wf8, scale, None, None, torch.bfloat16), 1),
                  "triton fp8 W8A8": (lambda: w8_linear(xf8, wf8, scale, sf8, None, torch.bfloat16), 1)}
+        for split in (1, 2, 4, 8):    # evidence for vlmq.engine.kernels.gemv_split_k
+            cases[f"triton int8 W8A16 split_k={split}"] = (
+                lambda split=split: _launch_w8_gemv(x, w8, scale, None, None, torch.bfloat16, split_k=split), 1)
+            cases[f"triton bf16 split_k={split}"] = (
+                lambda split=split: _launch_w8_gemv(x, w, scale, None, None, torch.bfloat16, split_k=split), 2)
         for label, (fn, bytes_per) in cases.items():
             fn()
             us = triton.testing.do_bench_cudagraph(fn, rep=20) * 1e3

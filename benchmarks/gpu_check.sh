@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One device call that checks vlmq on a CUDA GPU: the GPU-marked recipe/model tests, then an end-to-end
+# One device call that checks vlmq on a CUDA GPU: the GPU-marked engine/recipe/model tests, then (unless RUN=0) an end-to-end
 # `vlmq run` of every recipe on the toy model (accuracy through the engine on CUDA).
 # Usage on the GPU machine, from the repository root, with the torchao wheel in .whl/:
 #   OUT=/tmp/out bash benchmarks/gpu_check.sh
@@ -12,7 +12,8 @@ fi
 export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD/src PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/device.txt"
 python3 -c "import torch, transformers, torchao; print('torch', torch.__version__, 'transformers', transformers.__version__, 'torchao', torchao.__version__)" | tee -a "$OUT/device.txt"
-timeout "${TEST_TIMEOUT:-150}" python3 -m pytest -q -m gpu -p no:cacheprovider tests/recipes tests/models 2>&1 | tee "$OUT/gpu_tests.log"
+timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m gpu -p no:cacheprovider tests/engine tests/recipes tests/models 2>&1 | tee "$OUT/gpu_tests.log"
+[ "${RUN:-1}" = 1 ] || exit 0
 timeout "${RUN_TIMEOUT:-200}" python3 -m vlmq run --model toy \
   --recipes bf16,int8_wo,int4_wo,smoothquant,fp8,int4_awq,nvfp4,fp8+kv_fp8_text,fp8+kv_fp8_vis \
   --tasks shapes-vqa,shapes-pope,shapes-mme --limit "${LIMIT:-120}" --compile false --out /tmp/vlmq-gpu-run --quiet 2>&1 | tee "$OUT/run.log"

@@ -39,3 +39,25 @@ def test_compiled_layers_give_eager_tokens_on_cpu(tiny_fp32, images, kv_dtype):
             tokens.append(int(token))
             state.next_pos, state.next_slot = state.next_pos + 1, state.next_slot + 1
     assert tokens == reference
+
+
+def test_vision_graph_body_matches_hf_vision_tower(tiny_fp32, images):
+    """The body a vision CUDA graph captures (patch embedding, blocks with the keyword arguments HF passed
+    them, cu_seqlens moved to the CPU, merger) computes HF's image features; run here without a graph."""
+    from vlmq.engine.engine import image_features
+    from vlmq.engine.graphs import VisionGraphs
+
+    model = tiny_fp32.model
+    batch = encode_prompts(tiny_fp32.processor, [Prompt("a", images[0]), Prompt("b", images[2])], "cpu")
+    eager = lambda pixels, grid: image_features(model, pixels, grid)   # noqa: E731
+    vision = VisionGraphs(model, eager)
+    assert vision.note == "cuda-graph"
+    with torch.no_grad():
+        first = vision(batch.pixel_values, batch.image_grid_thw)      # eager, records the blocks' arguments
+        (key, (args, kwargs)), = vision.block_args.items()
+        assert key in vision.graphs.seen, "the second call of this geometry captures"
+        body = vision._tower(batch.pixel_values.to(model.dtype), args, kwargs)
+    reference = eager(batch.pixel_values, batch.image_grid_thw)
+    assert body.shape == reference.shape == first.shape
+    torch.testing.assert_close(body, reference)
+    torch.testing.assert_close(first, reference)

@@ -36,6 +36,22 @@ def test_w8_gemv_matches_reference(a_mode, wdtype, m, n, k):
     assert rel_err(out, ref) < 1e-2
 
 
+@pytest.mark.parametrize("a_mode, wdtype", [("bf16", torch.int8), ("bf16", torch.bfloat16), ("int8", torch.int8),
+                                            ("fp8", torch.float8_e4m3fn)])
+@pytest.mark.parametrize("split", [2, 4, 8])
+def test_split_k_gemv_matches_reference(a_mode, wdtype, split):
+    from vlmq.engine.kernels import _launch_w8_gemv, quantize_activation, w8_linear_reference
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 8960, device="cuda", dtype=torch.bfloat16)
+    w = (torch.randint(-127, 128, (1536, 8960), device="cuda", dtype=torch.int8) if wdtype == torch.int8
+         else (torch.randn(1536, 8960, device="cuda") * 50).clamp(-440, 440).to(wdtype))
+    ws, bias = torch.rand(1536, device="cuda") * 0.01, torch.randn(1536, device="cuda", dtype=torch.bfloat16)
+    xq, xs = quantize_activation(x, a_mode)
+    out = _launch_w8_gemv(xq, w, ws, xs, bias, torch.bfloat16, split_k=split)
+    assert rel_err(out, w8_linear_reference(xq, w, ws, xs, bias, torch.bfloat16)) < 1e-2
+
+
 @pytest.mark.parametrize("fp8", [False, True])
 @pytest.mark.parametrize("b, length, valid_len", [(1, 400, 300), (4, 8256, 8192)])
 def test_decode_attention_kernel_matches_reference(fp8, b, length, valid_len):
@@ -90,3 +106,17 @@ def test_speed_records_on_gpu(tiny_cuda):
     assert 0 < metrics[("speed", "decode_ms_per_token")] < 100
     assert metrics[("speed", "static_vram_gb")] > 0 and metrics[("speed", "dynamic_vram_gb")] > 0
     assert 0 < metrics[("speed", "bandwidth_fraction")] < 1.5
+
+
+def test_vision_and_prefill_graphs_replay_the_same_tokens(tiny_cuda, images):
+    """A repeated prompt geometry replays the vision tower and prefill from CUDA graphs (captured on the
+    second sighting) and gives the tokens and logits of the first, ungraphed, call."""
+    engine = Engine(copy.deepcopy(tiny_cuda), compile=True)
+    prompts = [Prompt("What is in the image?", images[2])]
+    runs = [engine.generate(prompts, 6, ignore_eos=True)[0] for _ in range(3)]
+    assert engine.compiled.vision.note == "cuda-graph" and engine.compiled.vision.graphs.graphs
+    assert engine.compiled.prefill_graphs.note == "cuda-graph" and engine.compiled.prefill_graphs.graphs
+    assert runs[0].token_ids == runs[1].token_ids == runs[2].token_ids
+    eager = Engine(copy.deepcopy(tiny_cuda)).next_token_logits(prompts)
+    graphed = engine.next_token_logits(prompts)
+    assert torch.nn.functional.cosine_similarity(eager, graphed).min().item() > 0.999

@@ -29,7 +29,9 @@ from vlmq.engine.decoder import (
     emulated_fp8_attention,
     fused_decode_attention,
     layer_forward,
+    layer_forward_open,
 )
+from vlmq.engine.graphs import ShapeGraphs, VisionGraphs
 from vlmq.engine.projections import build_projections
 from vlmq.engine.types import GENERATED
 
@@ -44,18 +46,26 @@ INDUCTOR_OPTIONS = {
 }
 
 
-def _decode_layer(*args):
-    return layer_forward(*args)
+# prompts up to this many tokens (batch x length) prefill from a CUDA graph once their shape repeats
+PREFILL_GRAPH_TOKENS = 8192
+
+
+def _decode_layer(layer, proj, pack, x, pending, *args):
+    """``pending`` is the previous layer's MLP output (None for the first layer): adding it here puts the
+    residual add and this layer's RMSNorm into one kernel."""
+    if pending is not None:
+        x = x + pending
+    return layer_forward_open(layer, proj, pack, x, *args)
 
 
 def _prefill_layer(*args):
     return layer_forward(*args)
 
 
-def _head(norm, lm_head, x):
-    """Final norm + lm_head; module-level with the modules as inputs, so compiled code holds no
-    closure over one model (a lambda per engine kept every earlier model alive in dynamo's cache)."""
-    return lm_head(norm(x))
+def _head(norm, lm_head, x, pending):
+    """Last residual add + final norm + lm_head; module-level with the modules as inputs, so compiled code
+    holds no closure over one model (a lambda per engine kept every earlier model alive in dynamo's cache)."""
+    return lm_head(norm(x + pending))
 
 
 def _compile(fn):
@@ -96,13 +106,28 @@ class CompiledRunner:
         self.graphs: dict[int, CapturedStep] = {}
         self.compile_s: dict[str, float] = {}
         self.prefill_note = "compiled"
+        self.prefill_graphs = ShapeGraphs("prefill")
+        from vlmq.engine.engine import image_features
+
+        self.vision = VisionGraphs(engine.model, lambda pixels, grid: image_features(engine.model, pixels, grid))
 
     def reset(self, cache) -> None:
         """The cache was replaced (set_kv): captured graphs point at the old buffers."""
         self.graphs.clear()
+        self.prefill_graphs.clear()
 
     # ----- prefill ----------------------------------------------------------------------------
     def prefill(self, step: StepInputs) -> torch.Tensor:
+        """Final-normed hidden states; from a CUDA graph when this prompt geometry was prefilled before."""
+        b, t, _ = step.embeds.shape
+        if self.prefill_note != "compiled" or b * t > PREFILL_GRAPH_TOKENS:
+            return self._prefill_layers(step)
+        key = (tuple(step.embeds.shape), tuple(step.mask.shape), step.read_len)
+        fn = lambda *tensors: self._prefill_layers(StepInputs(*tensors, read_len=step.read_len))  # noqa: E731
+        return self.prefill_graphs(key, fn, (step.embeds, step.position_ids, step.write_pos, step.token_type,
+                                             step.mask))
+
+    def _prefill_layers(self, step: StepInputs) -> torch.Tensor:
         d, cache = self.engine.decoder, self.engine.cache
         x = step.embeds
         cos, sin = d.rope_tables(step.position_ids, x.dtype)
@@ -141,10 +166,11 @@ class CompiledRunner:
         x = d.embed_tokens(s.token[:, None])
         cos, sin = d.rope_tables(s.pos.view(1, b, 1).expand(3, b, 1), x.dtype)
         mask = s.key_valid[:, None, None, :]
+        pending = None
         for idx, layer in enumerate(d.layers):
-            x = self.decode_layer(layer, self.projections, self.packs[idx], x, cos, sin, s.slot, s.token_type,
-                                  mask, cache.layer(idx), None, d.shape, self.decode_attend)
-        return self.head(d.norm, d.lm_head, x[:, -1]).float()
+            x, pending = self.decode_layer(layer, self.projections, self.packs[idx], x, pending, cos, sin, s.slot,
+                                           s.token_type, mask, cache.layer(idx), None, d.shape, self.decode_attend)
+        return self.head(d.norm, d.lm_head, x[:, -1], pending[:, -1]).float()
 
     def _capture(self, b: int) -> CapturedStep:
         device, length = self.engine.device, self.engine.max_seq_len

@@ -118,6 +118,15 @@ class ModuleProjections:
 def layer_forward(layer, proj, pack, x, cos, sin, write_pos, token_type, mask, kv: LayerKV, read_len,
                   shape: DecoderShape, attend, observer=None, idx: int = 0) -> torch.Tensor:
     """One decoder layer over the static cache; shared by the eager path and the compiled path."""
+    x, mlp_out = layer_forward_open(layer, proj, pack, x, cos, sin, write_pos, token_type, mask, kv, read_len,
+                                    shape, attend, observer, idx)
+    return x + mlp_out
+
+
+def layer_forward_open(layer, proj, pack, x, cos, sin, write_pos, token_type, mask, kv: LayerKV, read_len,
+                       shape: DecoderShape, attend, observer=None, idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A decoder layer without its last residual add: (residual stream, MLP output). The compiled decode
+    step adds them at the start of the next layer, where Inductor fuses the add into RMSNorm."""
     b, t, _ = x.shape
     h = layer.input_layernorm(x)
     q, k, v = proj.qkv(layer, pack, h)
@@ -130,7 +139,7 @@ def layer_forward(layer, proj, pack, x, cos, sin, write_pos, token_type, mask, k
     write_kv(kv, k, v, write_pos, token_type)
     out = attend(q, kv, read_len, mask)
     x = x + proj.o(layer, pack, out.transpose(1, 2).reshape(b, t, shape.num_heads * shape.head_dim))
-    return x + proj.mlp(layer, pack, layer.post_attention_layernorm(x))
+    return x, proj.mlp(layer, pack, layer.post_attention_layernorm(x))
 
 
 class TextDecoder:

@@ -124,7 +124,7 @@ class Engine:
         watch.mark("prefill_start")
         visual = None
         if batch.pixel_values is not None:
-            visual = image_features(self.model, batch.pixel_values, batch.image_grid_thw)
+            visual = self._vision(batch.pixel_values, batch.image_grid_thw)
         watch.mark("vision")
         embeds = self.decoder.embed_tokens(batch.input_ids)
         if visual is not None:
@@ -176,6 +176,11 @@ class Engine:
         state.next_pos = state.next_pos + 1
         state.next_slot = slot + 1
         return logits.argmax(dim=-1)
+
+    def _vision(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> torch.Tensor:
+        if self.compiled is not None and self.decoder.observer is None:
+            return self.compiled.vision(pixel_values, grid_thw)
+        return image_features(self.model, pixel_values, grid_thw)
 
     def _run(self, step: StepInputs, prefill: bool) -> torch.Tensor:
         if prefill and self.compiled is not None and self.decoder.observer is None:
