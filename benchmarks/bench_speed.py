@@ -57,8 +57,7 @@ def parse_args(argv=None):
     p.add_argument("--profile", default="bf16,int8_wo", help="recipes whose decode step is profiled")
     p.add_argument("--device", default="cuda")
     p.add_argument("--microbench", action="store_true", help="time the GEMV kernels against cuBLAS first")
-    p.add_argument("--bf16-cublas", action="store_true",
-                   help="also time BF16 with cuBLAS linears instead of the Triton GEMV (default point)")
+    p.add_argument("--bf16-triton", action="store_true", help="also time BF16 with the Triton GEMV (default point)")
     p.add_argument("--in-process", action="store_true", help="run every recipe in this process (no subprocesses)")
     return p.parse_args(argv)
 
@@ -101,15 +100,15 @@ def bench_recipe(args, recipe: str, out: pathlib.Path) -> list[dict]:
     rows.append({"recipe": recipe, "task": "speed", "metric": "load_quantize_peak_vram_gb", "value": load_peak / 1e9,
                  "ci_low": None, "ci_high": None, "n": 1, "kernel": kernel, "device": rows[0]["device"]})
     log(f"{recipe}: speed done in {time.perf_counter() - start:.1f}s")
-    if recipe == "bf16" and args.bf16_cublas:
+    if recipe == "bf16" and args.bf16_triton:
         from vlmq.engine import projections
 
-        projections.BF16_KERNEL = "cublas"
+        projections.BF16_KERNEL = "triton"
         try:
-            rows += run_speed(loaded, "bf16[cublas]", kernel, replace(opts, batch_sizes=(1,), image_sizes=opts.image_sizes[:1]))
+            rows += run_speed(loaded, "bf16[triton-gemv]", kernel, replace(opts, batch_sizes=(1,), image_sizes=opts.image_sizes[:1]))
         finally:
-            projections.BF16_KERNEL = "triton"
-        log("bf16 with cuBLAS linears done")
+            projections.BF16_KERNEL = "cublas"
+        log("bf16 with the Triton GEMV done")
     if recipe == "bf16" and args.long_context:
         for kv in (KVConfig(), KVConfig(dtype="fp8", strategy="dynamic")):
             rows += long_context_decode(loaded, f"bf16+kv_{kv.dtype}", kernel, kv=kv, batch=args.long_batch,

@@ -25,7 +25,7 @@ def test_compiled_layers_give_eager_tokens_on_cpu(tiny_fp32, images, kv_dtype):
     engine = Engine(loaded, kv=kv)
     with mock.patch("torch.cuda.graph_pool_handle", lambda: None):
         engine.compiled = runner = CompiledRunner(engine)
-    assert runner.label == "fused-bf16-triton"
+    assert runner.label == "fused-bf16"
     with torch.no_grad():
         state = engine._prefill(encode_prompts(engine.processor, prompts, engine.device), Stopwatch(engine.device))
         assert runner.prefill_note == "compiled"

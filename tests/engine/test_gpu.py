@@ -52,20 +52,6 @@ def test_split_k_gemv_matches_reference(a_mode, wdtype, split):
     assert rel_err(out, w8_linear_reference(xq, w, ws, xs, bias, torch.bfloat16)) < 1e-2
 
 
-@pytest.mark.parametrize("wdtype", [torch.bfloat16, torch.int8, torch.float8_e4m3fn])
-@pytest.mark.parametrize("m", [1, 5])
-def test_glu_gemv_matches_silu_mul_then_linear(wdtype, m):
-    from vlmq.engine.kernels import glu_linear, silu_mul, w8_linear_reference
-
-    torch.manual_seed(0)
-    gate_up = torch.randn(m, 2 * 8960, device="cuda", dtype=torch.bfloat16) * 2
-    w = (torch.randint(-127, 128, (1536, 8960), device="cuda", dtype=torch.int8) if wdtype == torch.int8
-         else (torch.randn(1536, 8960, device="cuda") * 50).clamp(-440, 440).to(wdtype))
-    ws = torch.rand(1536, device="cuda") * 0.01
-    out = glu_linear(gate_up, w, ws, None, torch.bfloat16)
-    assert rel_err(out, w8_linear_reference(silu_mul(gate_up), w, ws, None, None, torch.bfloat16)) < 1e-2
-
-
 @pytest.mark.parametrize("fp8", [False, True])
 @pytest.mark.parametrize("b, length, valid_len", [(1, 400, 300), (4, 8256, 8192)])
 def test_decode_attention_kernel_matches_reference(fp8, b, length, valid_len):

@@ -51,7 +51,7 @@ def fp8_weight_only():
     return Float8WeightOnlyConfig(set_inductor_config=False)
 
 
-@pytest.mark.parametrize("make_config, label", [(None, "fused-bf16-triton"), (int8_weight_only, "w8-gemv-bf16"),
+@pytest.mark.parametrize("make_config, label", [(None, "fused-bf16"), (int8_weight_only, "w8-gemv-bf16"),
                                                 (int8_dynamic, "w8-gemv-int8"), (fp8_weight_only, "w8-gemv-bf16")])
 def test_projection_packs_match_module_calls(tiny_fp32, images, make_config, label):
     loaded = copy.deepcopy(tiny_fp32) if make_config is None else quantized_copy(tiny_fp32, make_config())
@@ -72,7 +72,7 @@ def test_fused_weights_share_storage_with_modules(tiny_fp32):
     loaded = copy.deepcopy(tiny_fp32)
     layer = loaded.model.model.language_model.layers[0]
     _, label = engine_with_built_projections(loaded)
-    assert label == "fused-bf16-triton"
+    assert label == "fused-bf16"
     q, k = layer.self_attn.q_proj.weight, layer.self_attn.k_proj.weight
     assert q.untyped_storage().data_ptr() == k.untyped_storage().data_ptr()
 

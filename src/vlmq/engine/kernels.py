@@ -90,29 +90,6 @@ def _(x, qweight, wscale, xscale, bias, out_dtype):
     return x.new_empty((x.shape[0], qweight.shape[0]), dtype=out_dtype)
 
 
-def silu_mul(gate_up: torch.Tensor) -> torch.Tensor:
-    """SwiGLU's ``silu(gate) * up`` of a fused [M, 2I] gate/up output, in its dtype (as HF's MLP computes it)."""
-    gate, up = gate_up.chunk(2, dim=-1)
-    return torch.nn.functional.silu(gate) * up
-
-
-@torch.library.custom_op("vlmq::glu_linear", mutates_args=())
-def glu_linear(gate_up: torch.Tensor, qweight: torch.Tensor, wscale: torch.Tensor, bias: torch.Tensor | None,
-               out_dtype: torch.dtype) -> torch.Tensor:
-    """``silu(gate) * up`` of [M, 2I] followed by the [N, I] (bf16 or 8-bit, weight-only) down projection.
-
-    At decode (M <= 16) on CUDA the GEMV computes the SwiGLU product while loading its input, which
-    saves one kernel per layer; elsewhere it is the two steps as written."""
-    if gate_up.device.type != "cuda" or gate_up.shape[0] > GEMV_BLOCK_M:
-        return w8_linear(silu_mul(gate_up), qweight, wscale, None, bias, out_dtype)
-    return _launch_w8_gemv(gate_up, qweight, wscale, None, bias, out_dtype, glu=True)
-
-
-@glu_linear.register_fake
-def _(gate_up, qweight, wscale, bias, out_dtype):
-    return gate_up.new_empty((gate_up.shape[0], qweight.shape[0]), dtype=out_dtype)
-
-
 def gemv_split_k(m: int, n: int, k: int) -> int:
     """K slices a decode GEMV runs in parallel. Few output rows over a long K (down_proj: N=1536, K=8960)
     give too few programs to keep HBM busy: without splits the 8-bit down_proj ran at 0.9 TB/s on the
@@ -122,11 +99,10 @@ def gemv_split_k(m: int, n: int, k: int) -> int:
     return 4
 
 
-def _launch_w8_gemv(x, qweight, wscale, xscale, bias, out_dtype, split_k: int | None = None, glu: bool = False):
-    """``glu``: ``x`` is a [M, 2K] gate/up output and the kernel multiplies by ``silu(gate) * up``."""
+def _launch_w8_gemv(x, qweight, wscale, xscale, bias, out_dtype, split_k: int | None = None):
     import triton
 
-    m, k = x.shape[0], qweight.shape[1]
+    m, k = x.shape
     n = qweight.shape[0]
     split_k = gemv_split_k(m, n, k) if split_k is None else split_k
     kernel = _w8_gemv_kernel(large_m=m > GEMV_BLOCK_M)
@@ -144,7 +120,7 @@ def _launch_w8_gemv(x, qweight, wscale, xscale, bias, out_dtype, split_k: int | 
     kernel[grid](x_arg, w_arg, wscale, xscale if xscale is not None else wscale,
                  bias if bias is not None else wscale, out, m, n, k, -(-k // (split_k * 64)) * 64,   # slices of 64s
                  x.stride(0), qweight.stride(0), n,
-                 A_MODE=a_mode, W_FP8=w_fp8, X_FP8=x_fp8, HAS_BIAS=has_bias, SPLIT_K=split_k, GLU=glu)
+                 A_MODE=a_mode, W_FP8=w_fp8, X_FP8=x_fp8, HAS_BIAS=has_bias, SPLIT_K=split_k)
     if split_k > 1:
         block = 1024
         _split_k_sum_kernel()[(triton.cdiv(m * n, block),)](
@@ -192,8 +168,7 @@ def _w8_gemv_kernel(large_m: bool):
     @triton.jit
     def kernel(x_ptr, w_ptr, ws_ptr, xs_ptr, b_ptr, y_ptr, M, N, K, K_PER_SPLIT, stride_xm, stride_wn, stride_ym,
                A_MODE: tl.constexpr, W_FP8: tl.constexpr, X_FP8: tl.constexpr, HAS_BIAS: tl.constexpr,
-               SPLIT_K: tl.constexpr, GLU: tl.constexpr,
-               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+               SPLIT_K: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
         pid_n = tl.program_id(0)
         pid_m = tl.program_id(1)
         pid_k = tl.program_id(2)
@@ -209,12 +184,6 @@ def _w8_gemv_kernel(large_m: bool):
             in_k = (kk < K) & (k0 + rk < K_PER_SPLIT)
             x = tl.load(x_ptr + rm[:, None] * stride_xm + kk[None, :],
                         mask=(rm[:, None] < M) & in_k[None, :], other=0)
-            if GLU:   # x holds [gate | up]: silu(gate) * up, each step rounded like the bf16 torch ops
-                up = tl.load(x_ptr + rm[:, None] * stride_xm + K + kk[None, :],
-                             mask=(rm[:, None] < M) & in_k[None, :], other=0)
-                gate = x.to(tl.float32)
-                act = (gate / (1.0 + tl.exp(-gate))).to(x.dtype)
-                x = (act.to(tl.float32) * up.to(tl.float32)).to(x.dtype)
             w = tl.load(w_ptr + rn[None, :] * stride_wn + kk[:, None],
                         mask=(rn[None, :] < N) & in_k[:, None], other=0)
             if X_FP8:
@@ -234,7 +203,7 @@ def _w8_gemv_kernel(large_m: bool):
         tl.store(y_ptr + rm[:, None] * stride_ym + rn[None, :], out.to(y_ptr.dtype.element_ty),
                  mask=(rm[:, None] < M) & (rn[None, :] < N))
 
-    key = ["N", "K", "A_MODE", "W_FP8", "SPLIT_K", "GLU"]
+    key = ["N", "K", "A_MODE", "W_FP8", "SPLIT_K"]
     if os.environ.get("TRITON_INTERPRET") == "1":   # CPU interpreter (tests): one config, no benchmarking
         return triton.autotune(configs=configs[:1], key=key, do_bench=lambda *a, **k: 0.0)(kernel)
     return triton.autotune(configs=configs, key=key)(kernel)

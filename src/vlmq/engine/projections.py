@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from vlmq.engine.decoder import ModuleProjections
-from vlmq.engine.kernels import GEMV_BLOCK_M, glu_linear, quantize_activation, w8_linear
+from vlmq.engine.kernels import GEMV_BLOCK_M, quantize_activation, w8_linear
 
 MAX_GEMV_ROWS = GEMV_BLOCK_M   # rows per call up to which BF16 weights use the Triton GEMV (kernel="triton")
 
@@ -83,7 +83,6 @@ class _Projections:
     """The decoder layer's projections over fused packs; subclasses supply ``_linear`` (one fused matmul)."""
 
     sizes: tuple[int, int, int]
-    glu_down = False    # decode's down projection takes the gate/up output and applies SwiGLU in its GEMV
 
     def _linear(self, x, lin: FusedLinear):
         raise NotImplementedError
@@ -95,24 +94,17 @@ class _Projections:
         return self._linear(a, pack.o)
 
     def mlp(self, layer, pack: LayerPack, h):
-        gate_up = self._linear(h, pack.gate_up)
-        if self.glu_down and pack.down.pre_scale is None and gate_up.numel() // gate_up.shape[-1] <= MAX_GEMV_ROWS:
-            shape = gate_up.shape
-            y = glu_linear(gate_up.reshape(-1, shape[-1]), pack.down.weight, pack.down.scale, pack.down.bias,
-                           gate_up.dtype)
-            return y.view(*shape[:-1], y.shape[-1])
-        gate, up = gate_up.chunk(2, dim=-1)
+        gate, up = self._linear(h, pack.gate_up).chunk(2, dim=-1)
         return self._linear(layer.mlp.act_fn(gate) * up, pack.down)
 
 
 class FusedBF16Projections(_Projections):
-    """Fused float linears through the Triton GEMV for small M (``kernel="triton"``: the kernel the 8-bit
-    recipes use, with unit scales; down_proj split along K with SwiGLU fused), else cuBLAS (``F.linear``)."""
+    """Fused float linears through cuBLAS (``F.linear``), or through the Triton GEMV (``kernel="triton"``,
+    the same kernel the 8-bit recipes use, with unit scales) for small M."""
 
-    def __init__(self, q_out: int, kv_out: int, kernel: str = "triton", glu_down: bool = False):
+    def __init__(self, q_out: int, kv_out: int, kernel: str = "cublas"):
         self.sizes = (q_out, kv_out, kv_out)
         self.kernel = kernel
-        self.glu_down = glu_down and kernel == "triton"
 
     def _linear(self, x, lin: FusedLinear):
         if self.kernel == "triton" and x.numel() // x.shape[-1] <= MAX_GEMV_ROWS:
@@ -170,12 +162,10 @@ def fuse_w8(linears) -> FusedLinear:
 
 
 class W8Projections(_Projections):
-    def __init__(self, q_out: int, kv_out: int, a_mode: str, dtype: torch.dtype, glu_down: bool = False):
+    def __init__(self, q_out: int, kv_out: int, a_mode: str, dtype: torch.dtype):
         self.sizes = (q_out, kv_out, kv_out)
         self.a_mode = a_mode
         self.dtype = dtype
-        # activation-quantized recipes need the whole SwiGLU output (its amax) before the GEMV: not fused
-        self.glu_down = glu_down and a_mode == "bf16"
 
     def _linear(self, x, lin: FusedLinear):
         shape = x.shape
@@ -189,14 +179,9 @@ class W8Projections(_Projections):
 
 
 # ----- choice ----------------------------------------------------------------------------------------
-# The kernel fused float linears use at decode: "triton" (the GEMV above, split-K down_proj with SwiGLU
-# fused in) or "cublas" (F.linear). Measured on the H100 (docs/benchmarks.md); benchmarks flip it.
-BF16_KERNEL = "triton"
-
-
-def is_swiglu(layer) -> bool:
-    act = getattr(layer.mlp, "act_fn", None)
-    return isinstance(act, torch.nn.SiLU) or type(act).__name__ in ("SiLU", "SiLUActivation")
+# The kernel fused float linears use at decode: "cublas" (F.linear) or "triton" (the GEMV above, with unit
+# scales). cuBLAS measured faster on the H100 (docs/benchmarks.md); benchmarks flip it.
+BF16_KERNEL = "cublas"
 
 
 def build_projections(layers, num_heads: int, num_kv_heads: int, head_dim: int, dtype: torch.dtype):
@@ -204,14 +189,13 @@ def build_projections(layers, num_heads: int, num_kv_heads: int, head_dim: int, 
     q_out, kv_out = num_heads * head_dim, num_kv_heads * head_dim
     groups = [_linears(layer) for layer in layers]
     modules = [m for g in groups for ms in g.values() for m in ms]
-    glu = all(is_swiglu(layer) for layer in layers)
     if all(is_plain_float_linear(m) for m in modules):
         packs = [LayerPack(**{k: fuse_float(ms) for k, ms in g.items()}) for g in groups]
-        proj = FusedBF16Projections(q_out, kv_out, BF16_KERNEL, glu_down=glu)
+        proj = FusedBF16Projections(q_out, kv_out, BF16_KERNEL)
         return proj, packs, "fused-bf16" if BF16_KERNEL == "cublas" else "fused-bf16-triton"
     modes = {w8_activation_mode(getattr(m, "weight", None)) for m in modules if type(m) is torch.nn.Linear}
     if len(modes) == 1 and None not in modes and all(type(m) is torch.nn.Linear for m in modules):
         a_mode = modes.pop()
         packs = [LayerPack(**{k: fuse_w8(ms) for k, ms in g.items()}) for g in groups]
-        return W8Projections(q_out, kv_out, a_mode, dtype, glu_down=glu), packs, f"w8-gemv-{a_mode}"
+        return W8Projections(q_out, kv_out, a_mode, dtype), packs, f"w8-gemv-{a_mode}"
     return ModuleProjections(), [None] * len(layers), "modules"
