@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Wall time of one `vlmq run` on 1 GPU against the same spec under torchrun on N GPUs (data-parallel and
 # recipe-parallel), and whether the accuracy records agree. Output for docs/benchmarks.md.
-# Usage on a machine with N >= 2 GPUs, from the repository root (torchao wheel in .whl/ if not installed):
+# Usage on a machine with N >= 2 GPUs, from the repository root (wheels in .whl/, see benchmarks/gpu_check.sh):
 #   OUT=/tmp/out NPROC=2 bash benchmarks/bench_distributed.sh
+# The defaults are the run in docs/benchmarks.md (qwen2-vl-2b preset, bf16 + int8_wo, shapes-vqa + shapes-mme,
+# 300 samples each, eager engine so the figure is the pipeline's scaling, not compile time).
 set -uo pipefail
 OUT=${OUT:-/tmp/vlmq-dist}
 NPROC=${NPROC:-2}
 MODEL=${MODEL:-qwen2-vl-2b}
 RECIPES=${RECIPES:-bf16,int8_wo}
 TASKS=${TASKS:-shapes-vqa,shapes-mme}
-LIMIT=${LIMIT:-400}
+LIMIT=${LIMIT:-300}
 COMPILE=${COMPILE:-false}
 WORK=${WORK:-/tmp/vlmq-dist-runs}
 mkdir -p "$OUT" "$WORK"
-if ! python3 -c "import torchao" 2>/dev/null; then
+if ! python3 -c "import torchao, datasets" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD/src PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1

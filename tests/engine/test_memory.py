@@ -38,3 +38,18 @@ def test_cpu_has_no_allocator_snapshot_and_zero_peaks():
 
 def test_copy_bandwidth_is_positive_on_cpu():
     assert memory.device_copy_bandwidth(torch.device("cpu"), nbytes=1 << 22, repeats=3) > 1e6
+
+
+def test_nvml_handle_follows_the_torch_device_by_uuid(monkeypatch):
+    """NVML ignores CUDA_VISIBLE_DEVICES: the handle must come from the torch device's UUID, not its index."""
+    import types
+
+    from vlmq.engine import memory
+
+    uuids = {0: "aaaa-0000", 1: "bbbb-1111"}      # what torch reports for the visible devices
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: types.SimpleNamespace(uuid=uuids[i]))
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    fake = types.SimpleNamespace(nvmlDeviceGetHandleByUUID=lambda uuid: ("handle", uuid),
+                                 nvmlDeviceGetHandleByIndex=lambda i: ("by-index", i))
+    assert memory.nvml_handle(fake, torch.device("cuda", 0)) == ("handle", "GPU-aaaa-0000")
+    assert memory.nvml_handle(fake, torch.device("cuda")) == ("handle", "GPU-bbbb-1111")

@@ -25,15 +25,24 @@ class MemorySnapshot:
     nvml_used: int | None   # device-wide bytes in use (None where NVML is unavailable)
 
 
+def nvml_handle(pynvml, device: torch.device):
+    """The NVML handle of a torch CUDA device, found by UUID: NVML numbers GPUs physically and ignores
+    ``CUDA_VISIBLE_DEVICES``, so by index ``cuda:0`` of a process given GPU 1 read GPU 0 (seen on a
+    2-GPU H100 machine: static VRAM 0.50 GB, dynamic 0)."""
+    index = torch.device(device).index
+    index = torch.cuda.current_device() if index is None else index
+    uuid = str(torch.cuda.get_device_properties(index).uuid)
+    uuid = uuid if uuid.startswith("GPU-") else f"GPU-{uuid}"
+    return pynvml.nvmlDeviceGetHandleByUUID(uuid)
+
+
 def nvml_used_bytes(device: torch.device) -> int | None:
     """Device-wide used memory from NVML (nvidia-ml-py), or None (no NVML / no GPU)."""
     try:
         import pynvml
 
         pynvml.nvmlInit()
-        index = torch.device(device).index
-        handle = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device() if index is None else index)
-        return int(pynvml.nvmlDeviceGetMemoryInfo(handle).used)
+        return int(pynvml.nvmlDeviceGetMemoryInfo(nvml_handle(pynvml, device)).used)
     except Exception:   # noqa: BLE001 - NVML missing or failing must never break a speed run
         return None
 
