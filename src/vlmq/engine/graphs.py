@@ -72,7 +72,8 @@ class ShapeGraphs:
             problem = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
         if problem is not None:
             self.note = f"no graph ({problem})"
-            torch.cuda.synchronize()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
             return (fallback or fn)(*inputs)
         self.graphs[key] = captured
         while len(self.graphs) > self.max_graphs:
