@@ -61,3 +61,16 @@ def test_vision_graph_body_matches_hf_vision_tower(tiny_fp32, images):
     assert body.shape == reference.shape == first.shape
     torch.testing.assert_close(body, reference)
     torch.testing.assert_close(first, reference)
+
+
+def test_vision_graphs_remember_recent_grids_only(tiny_fp32, images):
+    from vlmq.engine.engine import image_features
+    from vlmq.engine.graphs import VisionGraphs
+
+    model = tiny_fp32.model
+    vision = VisionGraphs(model, lambda pixels, grid: image_features(model, pixels, grid), max_recorded=2)
+    with torch.no_grad():
+        for image in images:                 # three different grids
+            batch = encode_prompts(tiny_fp32.processor, [Prompt("a", image)], "cpu")
+            vision(batch.pixel_values, batch.image_grid_thw)
+    assert len(vision.block_args) == 2

@@ -21,6 +21,7 @@ import torch
 
 class _Captured:
     def __init__(self, fn: Callable, inputs: tuple[torch.Tensor, ...]):
+        self.fn = fn        # the graph reads whatever fn closes over (e.g. rotary tables): keep it alive
         self.inputs = tuple(t.clone() for t in inputs)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -90,13 +91,16 @@ class VisionGraphs:
     (window attention reorders patches between the blocks) and flash-attention models run eagerly.
     """
 
-    def __init__(self, model, eager: Callable):
+    def __init__(self, model, eager: Callable, max_recorded: int = 16):
         from vlmq.models.layout import vision_tower
 
         self.tower = vision_tower(model)
         self.eager = eager                    # (pixel_values, grid_thw) -> merged features, HF's path
         self.graphs = ShapeGraphs("vision")
-        self.block_args: dict[Hashable, tuple[tuple, dict]] = {}
+        # recorded block arguments (rotary tables on the GPU) of recent grids only: an accuracy run sees
+        # thousands of image sizes; a captured graph keeps its own through its function
+        self.block_args: OrderedDict[Hashable, tuple[tuple, dict]] = OrderedDict()
+        self.max_recorded = max_recorded
         model_type = getattr(self.tower.config, "model_type", "")
         attn = getattr(self.tower.config, "_attn_implementation", "sdpa")
         if "2_5" in model_type or "flash" in str(attn):
@@ -147,5 +151,7 @@ class VisionGraphs:
             if torch.is_tensor(kwargs.get("cu_seqlens")):
                 kwargs["cu_seqlens"] = kwargs["cu_seqlens"].cpu()
             self.block_args[key] = (args, kwargs)
+            while len(self.block_args) > self.max_recorded:
+                self.block_args.popitem(last=False)
             self.graphs.seen.add(key)        # the next call of this grid captures
         return out
