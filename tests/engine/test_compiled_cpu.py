@@ -39,6 +39,8 @@ def test_compiled_layers_give_eager_tokens_on_cpu(tiny_fp32, images, kv_dtype):
             tokens.append(int(token))
             state.next_pos, state.next_slot = state.next_pos + 1, state.next_slot + 1
     assert tokens == reference
+    assert runner.path_notes() == {"vision_path": "cuda-graph", "prefill_path": "compiled, cuda-graph",
+                                   "decode_path": "cuda-graph, fused-bf16"}
 
 
 def test_vision_graph_body_matches_hf_vision_tower(tiny_fp32, images):

@@ -103,6 +103,7 @@ def test_speed_records_on_gpu(tiny_cuda):
                                                              warmups=1, repeats=2))
     metrics = {(r["task"], r["metric"]): r["value"] for r in rows}
     assert all(r["device"] != "cpu" and r["mode"] == "compiled" for r in rows)
+    assert all(r["params"]["vision_path"] == "cuda-graph" for r in rows if r["task"] == "speed")
     assert 0 < metrics[("speed", "decode_ms_per_token")] < 100
     assert metrics[("speed", "static_vram_gb")] > 0 and metrics[("speed", "dynamic_vram_gb")] > 0
     assert 0 < metrics[("speed", "bandwidth_fraction")] < 1.5

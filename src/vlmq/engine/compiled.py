@@ -111,6 +111,11 @@ class CompiledRunner:
 
         self.vision = VisionGraphs(engine.model, lambda pixels, grid: image_features(engine.model, pixels, grid))
 
+    def path_notes(self) -> dict[str, str]:
+        """How each stage ran (speed records carry it): graph replay, compiled layers, or a recorded fallback."""
+        prefill = self.prefill_note if self.prefill_note != "compiled" else f"compiled, {self.prefill_graphs.note}"
+        return {"vision_path": self.vision.note, "prefill_path": prefill, "decode_path": f"cuda-graph, {self.label}"}
+
     def reset(self, cache) -> None:
         """The cache was replaced (set_kv): captured graphs point at the old buffers."""
         self.graphs.clear()

@@ -200,6 +200,8 @@ def _measure_point(loaded, opts: SpeedOptions, compiled: bool, batch_size: int, 
         engine = Engine(loaded, kv=opts.kv, compile=compiled, fp8_attention=opts.fp8_attention,
                         max_batch_size=batch_size, max_seq_len=max_len)
         rows = time_engine(engine, prompts, opts)
+        if engine.compiled is not None:
+            params.update(engine.compiled.path_notes())
         rows.update(_point_memory(engine, static))
         return rows
     except torch.OutOfMemoryError as err:
