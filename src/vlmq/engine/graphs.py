@@ -114,8 +114,9 @@ class VisionGraphs:
         key = (tuple(pixel_values.shape), tuple(tuple(int(v) for v in row) for row in grid_thw.tolist()))
         if self.graphs.note != "cuda-graph":
             return self.eager(pixel_values, grid_thw)
-        if key not in self.block_args:
+        if key not in self.block_args and key not in self.graphs.graphs:
             return self._eager_recording(key, pixel_values, grid_thw)
+
         def check(out: torch.Tensor) -> str | None:
             reference = self.eager(pixel_values, grid_thw)
             if out.shape != reference.shape:
@@ -123,7 +124,7 @@ class VisionGraphs:
             err = ((out.float() - reference.float()).norm() / reference.float().norm().clamp_min(1e-6)).item()
             return None if err < 2e-2 else f"graph output differs from eager (rel err {err:.3g})"
 
-        args, kwargs = self.block_args[key]
+        args, kwargs = self.block_args.get(key, ((), {}))     # unused when the graph of this grid replays
         fn = lambda pixels: self._tower(pixels, args, kwargs)   # noqa: E731
         return self.graphs(key, fn, (pixel_values.to(self.tower.dtype),), check,
                            fallback=lambda _: self.eager(pixel_values, grid_thw))
