@@ -13,22 +13,23 @@ from torch import nn
 from vlmq.errors import VlmqError
 
 
-def text_decoder(model: nn.Module) -> nn.Module:
-    """The text decoder (embeddings, decoder layers, final norm) — what vlmq quantizes."""
+def _part(model: nn.Module, attr: str, missing: str) -> nn.Module:
+    """``model.model.<attr>`` (transformers 5.x) or ``model.<attr>``; a one-line error otherwise."""
     for owner in (getattr(model, "model", None), model):
-        part = getattr(owner, "language_model", None)
+        part = getattr(owner, attr, None)
         if isinstance(part, nn.Module):
             return part
-    raise VlmqError(f"{type(model).__name__} has no language_model; pass a Qwen2-VL or Qwen2.5-VL model")
+    raise VlmqError(f"{type(model).__name__} has no {missing}; pass a Qwen2-VL or Qwen2.5-VL model")
+
+
+def text_decoder(model: nn.Module) -> nn.Module:
+    """The text decoder (embeddings, decoder layers, final norm) — what vlmq quantizes."""
+    return _part(model, "language_model", "language_model")
 
 
 def vision_tower(model: nn.Module) -> nn.Module:
     """The vision tower (ViT blocks and the patch merger) — always left unquantized."""
-    for owner in (getattr(model, "model", None), model):
-        part = getattr(owner, "visual", None)
-        if isinstance(part, nn.Module):
-            return part
-    raise VlmqError(f"{type(model).__name__} has no visual tower; pass a Qwen2-VL or Qwen2.5-VL model")
+    return _part(model, "visual", "visual tower")
 
 
 def decoder_layers(model: nn.Module) -> nn.ModuleList:
