@@ -138,7 +138,7 @@ def microbench(out: pathlib.Path) -> None:
     a CUDA graph (triton.testing.do_bench_cudagraph), so launch gaps do not count."""
     import triton.testing
 
-    from vlmq.engine.kernels import _launch_w8_gemv, quantize_activation, w8_linear
+    from vlmq.engine.kernels.w8 import _launch_w8_gemv, quantize_activation, w8_linear
 
     lines = ["| shape | kernel | us | TB/s (weight bytes) |", "|---|---|---|---|"]
     for name, (n, k) in GEMV_SHAPES.items():

@@ -46,7 +46,7 @@ def test_compiled_layers_give_eager_tokens_on_cpu(tiny_fp32, images, kv_dtype):
 def test_vision_graph_body_matches_hf_vision_tower(tiny_fp32, images):
     """The body a vision CUDA graph captures (patch embedding, blocks with the keyword arguments HF passed
     them, cu_seqlens moved to the CPU, merger) computes HF's image features; run here without a graph."""
-    from vlmq.engine.engine import image_features
+    from vlmq.engine.vision import image_features
     from vlmq.engine.graphs import VisionGraphs
 
     model = tiny_fp32.model
@@ -66,7 +66,7 @@ def test_vision_graph_body_matches_hf_vision_tower(tiny_fp32, images):
 
 
 def test_vision_graphs_remember_recent_grids_only(tiny_fp32, images):
-    from vlmq.engine.engine import image_features
+    from vlmq.engine.vision import image_features
     from vlmq.engine.graphs import VisionGraphs
 
     model = tiny_fp32.model

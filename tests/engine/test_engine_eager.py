@@ -100,7 +100,8 @@ def test_compile_on_cpu_is_unsupported(tiny_bf16):
 
 
 def test_grouped_attention_equals_sdpa():
-    from vlmq.engine.decoder import grouped_attention, sdpa_attention
+    from vlmq.engine.decoder import sdpa_attention
+    from vlmq.engine.kernels import grouped_attention
 
     torch.manual_seed(0)
     q, k, v = torch.randn(2, 4, 3, 8), torch.randn(2, 2, 5, 8), torch.randn(2, 2, 5, 8)

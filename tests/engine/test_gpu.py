@@ -40,7 +40,7 @@ def test_w8_gemv_matches_reference(a_mode, wdtype, m, n, k):
                                             ("fp8", torch.float8_e4m3fn)])
 @pytest.mark.parametrize("split", [2, 4, 8])
 def test_split_k_gemv_matches_reference(a_mode, wdtype, split):
-    from vlmq.engine.kernels import _launch_w8_gemv, quantize_activation, w8_linear_reference
+    from vlmq.engine.kernels.w8 import _launch_w8_gemv, quantize_activation, w8_linear_reference
 
     torch.manual_seed(0)
     x = torch.randn(3, 8960, device="cuda", dtype=torch.bfloat16)
@@ -55,7 +55,7 @@ def test_split_k_gemv_matches_reference(a_mode, wdtype, split):
 @pytest.mark.parametrize("fp8", [False, True])
 @pytest.mark.parametrize("b, length, valid_len", [(1, 400, 300), (4, 8256, 8192)])
 def test_decode_attention_kernel_matches_reference(fp8, b, length, valid_len):
-    from vlmq.engine.kernels import _launch_decode_attention, decode_attention_reference
+    from vlmq.engine.kernels.attention import _launch_decode_attention, decode_attention_reference
     from vlmq.engine.kv_cache import quantize_fp8
 
     torch.manual_seed(0)

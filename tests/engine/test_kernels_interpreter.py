@@ -14,7 +14,7 @@ pytest.importorskip("triton")
 
 SCRIPT = r"""
 import torch
-from vlmq.engine.kernels import _launch_w8_gemv, quantize_activation, w8_linear_reference
+from vlmq.engine.kernels.w8 import _launch_w8_gemv, quantize_activation, w8_linear_reference
 torch.manual_seed(0)
 worst = 0.0
 for a_mode, wdtype in (("int8", torch.int8), ("fp8", torch.float8_e4m3fn)):
@@ -42,7 +42,7 @@ def test_split_k_gemv_matches_reference_in_interpreter():
 
 
 def test_split_k_only_for_long_k_decode_shapes():
-    from vlmq.engine.kernels import gemv_split_k
+    from vlmq.engine.kernels.w8 import gemv_split_k
 
     assert gemv_split_k(1, 1536, 8960) > 1           # down_proj at decode
     assert gemv_split_k(1, 17920, 1536) == 1         # gate_up: enough programs along N

@@ -34,6 +34,7 @@ from vlmq.engine.decoder import (
 from vlmq.engine.graphs import ShapeGraphs, VisionGraphs
 from vlmq.engine.projections import build_projections
 from vlmq.engine.types import GENERATED
+from vlmq.engine.vision import image_features
 
 INDUCTOR_OPTIONS = {
     "coordinate_descent_tuning": False,                  # same for every recipe (torchao's setter turns it on)
@@ -107,8 +108,6 @@ class CompiledRunner:
         self.compile_s: dict[str, float] = {}
         self.prefill_note = "compiled"
         self.prefill_graphs = ShapeGraphs("prefill")
-        from vlmq.engine.engine import image_features
-
         self.vision = VisionGraphs(engine.model, lambda pixels, grid: image_features(engine.model, pixels, grid))
 
     def path_notes(self) -> dict[str, str]:

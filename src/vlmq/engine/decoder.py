@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from vlmq.engine.kernels.attention import decode_attention
 from vlmq.engine.kv_cache import FP8_MAX, MIN_SCALE, LayerKV, StaticKVCache, read_kv, write_kv
 from vlmq.engine.rope import apply_rope, mrope_cos_sin, mrope_section
 
@@ -63,18 +64,6 @@ def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torc
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=q.shape[1] != k.shape[1])
 
 
-def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Plain-math GQA attention (what Inductor fuses best for decode, as in gpt-fast): query head h
-    reads KV head h // groups, like ``repeat_interleave``, without materialising repeated K/V."""
-    b, hq, t, d = q.shape
-    hkv, length = k.shape[1], k.shape[2]
-    groups = hq // hkv
-    scores = (q.reshape(b, hkv, groups * t, d) @ k.transpose(-1, -2)).float() * d ** -0.5
-    scores = scores.view(b, hkv, groups, t, length).masked_fill(~mask.unsqueeze(2), float("-inf"))
-    probs = scores.softmax(dim=-1).to(q.dtype).view(b, hkv, groups * t, length)
-    return (probs @ v).view(b, hq, t, d)
-
-
 class DenseAttention:
     """Read (dequantize) the cache slots [0, read_len), then run an attention function over them."""
 
@@ -89,8 +78,6 @@ class DenseAttention:
 def fused_decode_attention(q: torch.Tensor, kv: LayerKV, read_len: int | None, mask: torch.Tensor) -> torch.Tensor:
     """Decode (one query token) straight from the cache, FP8 entries included (vlmq::decode_attention);
     ``mask`` [B, 1, 1, L] covers the whole cache."""
-    from vlmq.engine.kernels import decode_attention
-
     return decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, mask[:, 0, 0, :])
 
 

@@ -17,6 +17,7 @@ from vlmq.engine.inputs import PromptBatch, encode_prompts
 from vlmq.engine.kv_cache import StaticKVCache
 from vlmq.engine.rope import prompt_position_ids
 from vlmq.engine.timing import Stopwatch
+from vlmq.engine.vision import image_features
 from vlmq.engine.types import GENERATED, Generation, KVConfig, Prompt, validate_kv_config
 from vlmq.errors import UnsupportedOnDevice, VlmqError
 
@@ -30,15 +31,6 @@ class DecodeState:
     next_pos: torch.Tensor      # [B] M-RoPE position of the next token (same on all three axes)
     next_slot: int              # cache slot the next token's K/V go to
     logits: torch.Tensor        # [B, vocab] float32 of the last position
-
-
-def image_features(model, pixel_values: torch.Tensor, image_grid_thw: torch.Tensor) -> torch.Tensor:
-    """Merged visual tokens [N_visual, hidden] for all images of a batch, in order."""
-    out = model.model.get_image_features(pixel_values, image_grid_thw=image_grid_thw)
-    feats = getattr(out, "pooler_output", out)     # transformers 5.x returns an output object
-    if isinstance(feats, (list, tuple)):
-        feats = torch.cat(list(feats), dim=0)
-    return feats
 
 
 def eos_token_ids(model, tokenizer) -> list[int]:
