@@ -1,6 +1,7 @@
 import os
 
 import pytest
+import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -9,11 +10,24 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def pytest_collection_modifyitems(config, items):
-    import torch
-
     if torch.cuda.is_available():
         return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU; run on the lent H100 (see docs/benchmarks.md)")
+    skip = pytest.mark.skip(reason="needs a CUDA GPU; run on a GPU machine (benchmarks/gpu_check.sh)")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def tiny_fp32():
+    """The built-in tiny Qwen2-VL in float32 (exact comparisons need no bf16 rounding noise)."""
+    from vlmq.models import load_model
+
+    return load_model("tiny", dtype=torch.float32)
+
+
+@pytest.fixture(scope="session")
+def tiny_bf16():
+    from vlmq.models import load_model
+
+    return load_model("tiny", dtype=torch.bfloat16)

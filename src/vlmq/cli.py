@@ -8,6 +8,7 @@ import sys
 from dataclasses import fields
 from typing import Callable
 
+from vlmq.console import quiet_libraries
 from vlmq.errors import VlmqError
 from vlmq.spec import RunSpec, load_spec_file, spec_from_mapping
 
@@ -45,7 +46,7 @@ def _spec_from_args(args: argparse.Namespace, overrides: dict | None = None) -> 
 
 
 def cmd_run(args: argparse.Namespace, overrides: dict | None = None) -> int:
-    from vlmq.runner import run
+    from vlmq.workflow import run
 
     spec = _spec_from_args(args, overrides)
     result = run(spec, fresh=args.fresh, debug=args.debug)
@@ -72,19 +73,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from vlmq.results import export_run, load_run_spec
-    from vlmq.store import Store
+    from vlmq.workflow import rerender
 
-    spec = load_run_spec(args.run_dir)
-    store = Store(args.run_dir)
-    try:
-        export_run(store, spec)
-    finally:
-        store.close()
+    path = rerender(args.run_dir, html=args.html)
     if args.html:
-        from vlmq.report import write_html
-
-        print(f"html: {write_html(args.run_dir)}")
+        print(f"html: {path}")
     print(f"report: {os.path.join(args.run_dir, 'report.md')}")
     return 0
 
@@ -100,7 +93,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from vlmq.tasks import list_tasks
 
     for task in list_tasks():
-        print(f"{task.name:<24} {task.kind:<9} max_new_tokens={task.max_new_tokens}  {_first_line(task.__doc__)}")
+        kind = "samples" if task.sharded else "measure"
+        print(f"{task.name:<24} {kind:<8} max_new_tokens={task.max_new_tokens:<5} {_first_line(task.__doc__)}")
     return 0
 
 
@@ -161,18 +155,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("toy_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_toy)
     return parser
-
-
-def quiet_libraries() -> None:
-    """Silence library chatter that says nothing to a vlmq user (the --debug flag keeps it)."""
-    import logging
-    import warnings
-
-    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
-    logging.getLogger("torchao").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=UserWarning, module="torchao")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 
 def main(argv: list[str] | None = None) -> int:

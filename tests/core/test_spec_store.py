@@ -91,7 +91,7 @@ def test_per_task_limits_override_the_global_limit():
 
 
 def test_shipped_original_study_spec_is_valid():
-    from vlmq.runner import expand_recipes
+    from vlmq.pipeline import expand_recipes
 
     spec = spec_from_mapping(load_spec_file("original-study"))
     assert spec.model == "Qwen/Qwen2-VL-2B-Instruct"

@@ -9,7 +9,8 @@ import torch
 from vlmq.diagnose import ActivationProbe, KVRangeProbe, KVSaturationProbe, kv_scale_tables
 from vlmq.diagnose.probes import TOKEN_TYPES
 from vlmq.engine import Engine, KVConfig
-from vlmq.engine.kv_cache import FP8_MAX, per_layer_scale_tables
+from vlmq.engine.kv_cache import per_layer_scale_tables
+from vlmq.numerics import FP8_MAX
 from vlmq.errors import VlmqError
 from vlmq.recipes import KVAmaxObserver, kv_scales_from_stats
 

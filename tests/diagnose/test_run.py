@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from vlmq.diagnose import ablation_deltas, ablation_pairs, ablation_recipes, run_ablations, run_diagnosis
+from vlmq.diagnose import ablation_recipes, run_ablations, run_diagnosis
+from vlmq.pipeline import ablation_deltas, ablation_pairs
 from vlmq.spec import RunSpec
 from vlmq.store import Store
 
@@ -37,7 +38,7 @@ def test_ablation_pairs_drop_one_switch_at_a_time():
 
 
 def test_ablation_deltas_equal_the_difference_of_the_separately_scored_recipes(tmp_path):
-    from vlmq.runner import task_options
+    from vlmq.pipeline import task_options
     from vlmq.tasks import get_task
 
     spec = _spec(tmp_path, limit=8)

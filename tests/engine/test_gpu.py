@@ -97,7 +97,7 @@ def test_compiled_tokens_match_eager(tiny_cuda, images, kv_dtype):
 
 
 def test_speed_records_on_gpu(tiny_cuda):
-    from vlmq.engine.speed import SpeedOptions, run_speed
+    from vlmq.bench.speed import SpeedOptions, run_speed
 
     rows = run_speed(tiny_cuda, "bf16", "real", SpeedOptions(batch_sizes=(1, 2), image_sizes=(224,), new_tokens=8,
                                                              warmups=1, repeats=2))

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from vlmq.engine import Engine, KVConfig, KVScales, Prompt
-from vlmq.engine.kv_cache import FP8_MAX, StaticKVCache, dequantize_fp8, quantize_fp8
+from vlmq.engine.kv_cache import StaticKVCache, dequantize_fp8, quantize_fp8
+from vlmq.numerics import FP8_MAX
 from vlmq.engine.rope import prompt_position_ids
 from vlmq.engine.types import GENERATED, PADDING, TEXT, VISUAL
 from vlmq.errors import VlmqError

@@ -5,7 +5,7 @@ import re
 from PIL import Image
 
 from vlmq.report import write_report
-from vlmq.results import collect_records
+from vlmq.pipeline import collect_records
 from vlmq.spec import RunSpec
 from vlmq.store import Store
 

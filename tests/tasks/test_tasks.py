@@ -27,7 +27,8 @@ def test_registry_lists_every_task_with_its_generation_settings():
     assert {"vqav2", "pope", "pope/random", "pope/popular", "pope/adversarial", "mme", "llava_bench",
             "shapes-vqa", "shapes-pope", "shapes-mme"} <= set(tasks)
     assert (tasks["vqav2"].max_new_tokens, tasks["pope"].max_new_tokens, tasks["mme"].max_new_tokens) == (16, 128, 16)
-    assert tasks["llava_bench"].kind == "workload" and tasks["mme"].kind == "accuracy"
+    assert tasks["llava_bench"].headline is None and tasks["mme"].headline.metric == "perception_total"
+    assert tasks["mme"].sharded and not tasks["speed"].sharded
     assert get_task("mme/count").name == "mme/count"
 
 
@@ -204,11 +205,11 @@ def test_compare_without_shared_samples_names_the_fix(dataset_dir):
         task.compare(rows[:5], rows[5:], opts)
 
 
-def test_workload_task_has_no_score(dataset_dir):
+def test_prompt_set_stores_answers_unscored(dataset_dir):
     task = get_task("llava_bench")
     sample = task.load(_opts(dataset_dir, limit=3))[0]
-    with pytest.raises(VlmqError, match="workload task"):
-        task.score(sample, "text", TaskOptions())
+    assert task.score(sample, " A red bus. ", TaskOptions()) == {"parsed": "A red bus.", "score": None}
+    assert task.aggregate([], TaskOptions()) == [] and task.headline is None
 
 
 @pytest.mark.parametrize("name, real", [("shapes-vqa", "vqav2"), ("shapes-pope", "pope"), ("shapes-mme", "mme")])

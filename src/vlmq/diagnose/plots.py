@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vlmq.report.charts import _save  # noqa: E402 - one way to save a figure across the report
+from vlmq.figures import save_figure  # noqa: E402
 
 from .findings import SATURATION_FRAC  # noqa: E402
 from .probes import TOKEN_TYPES  # noqa: E402
@@ -50,7 +50,7 @@ def saturation_heatmap(rows: list[dict], path: Path) -> Path | None:
                              TYPE_ORDER)
         _heatmap(ax, grid, layers, TYPE_ORDER, recipe, "saturated fraction", vmin=0.0, vmax=vmax)
         ax.set_ylabel("decoder layer")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def absmax_heatmap(rows: list[dict], tensor: str, path: Path) -> Path | None:
@@ -90,7 +90,7 @@ def sensitivity_bars(rows: list[dict], path: Path) -> Path | None:
         ax.set_title(f"{recipe}: KL vs BF16, one layer quantized at a time", fontsize=9)
         ax.set_xlabel("decoder layer")
         ax.set_ylabel("mean KL (nats)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def outlier_heatmap(rows: list[dict], path: Path) -> Path | None:
@@ -102,4 +102,4 @@ def outlier_heatmap(rows: list[dict], path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     _heatmap(ax, np.log10(grid), layers, modules, "input channel outliers: log10(top / median)", "log10 ratio")
     ax.set_ylabel("decoder layer")
-    return _save(fig, path)
+    return save_figure(fig, path)

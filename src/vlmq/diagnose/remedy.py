@@ -19,7 +19,11 @@ import sys
 import torch
 
 from vlmq.engine import Engine, KVConfig
-from vlmq.recipes import calibrate_kv_scales
+from vlmq.models import load_model
+from vlmq.pipeline import task_options
+from vlmq.recipes import calibrate_kv_scales, load_calibration
+from vlmq.spec import RunSpec
+from vlmq.tasks import get_task
 
 from .findings import saturation_summary
 from .saturation import KVSaturationProbe, kv_scale_tables
@@ -40,10 +44,6 @@ def kv_settings(engine: Engine, calib, gain: float = MIS_SCALED_GAIN) -> dict[st
 
 def mean_scores(engine: Engine, samples: dict) -> dict[str, float]:
     """Task name -> mean per-sample score of greedy answers (the task's own parser and scorer)."""
-    from vlmq.runner import task_options
-    from vlmq.spec import RunSpec
-    from vlmq.tasks import get_task
-
     opts = task_options(RunSpec())
     out = {}
     for name, task_samples in samples.items():
@@ -102,13 +102,6 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    from vlmq.models import load_model
-    from vlmq.recipes import load_calibration
-    from vlmq.spec import RunSpec
-
-    from vlmq.runner import task_options
-    from vlmq.tasks import get_task
-
     parser = argparse.ArgumentParser(prog="python -m vlmq.diagnose.remedy", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="toy")
     parser.add_argument("--limit", type=int, default=20, help="samples per shapes task")

@@ -14,10 +14,18 @@ import math
 import shutil
 from pathlib import Path
 
+from vlmq.console import Progress, describe_failure
+from vlmq.device import release_memory, resolve_device
+from vlmq.engine import Engine, KVConfig
+from vlmq.errors import VlmqError
+from vlmq.models import load_model
+from vlmq.pipeline import (
+    ablation_deltas, ablation_pairs, build_engine, expand_recipes, planned_tasks, recipe_calibration, task_options)
+from vlmq.recipes import apply_recipe, parse_recipe
 from vlmq.spec import RunSpec
+from vlmq.store import STORE_NAME, Store
 
-from . import plots
-from .ablations import ablation_deltas, ablation_pairs
+from .plots import absmax_heatmap, outlier_heatmap, saturation_heatmap, sensitivity_bars
 from .findings import (
     kv_findings,
     outlier_findings,
@@ -50,8 +58,6 @@ def run_diagnosis(spec: RunSpec, records: list[dict] | None = None, fresh: bool 
     if fresh and out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    from vlmq.runner import expand_recipes
-
     # observers run on the eager path; 'auto' becomes the recipe names a run would use
     spec = dataclasses.replace(spec, compile=False, recipes=expand_recipes(spec.recipes))
     prompts = diagnosis_prompts(spec)
@@ -67,9 +73,6 @@ def run_diagnosis(spec: RunSpec, records: list[dict] | None = None, fresh: bool 
 
 
 def measure(spec: RunSpec, prompts: list) -> dict:
-    from vlmq.models import load_model
-    from vlmq.runner import resolve_device
-
     device = resolve_device(spec.device)
     bf16 = load_model(spec.model, device=str(device), min_pixels=spec.min_pixels, max_pixels=spec.max_pixels)
     kv_ranges, outliers = range_probes(bf16, prompts)
@@ -84,8 +87,6 @@ def measure(spec: RunSpec, prompts: list) -> dict:
 
 def isolated(skipped: list[dict], probe: str, recipe: str, measure):
     """Run one recipe's probe; a recipe that cannot run here is listed as skipped, the rest go on."""
-    from vlmq.runner import describe_failure, release_memory
-
     try:
         return measure()
     except Exception as err:  # noqa: BLE001 - fault isolation, as in the runner
@@ -97,13 +98,10 @@ def isolated(skipped: list[dict], probe: str, recipe: str, measure):
 
 def diagnosis_prompts(spec: RunSpec) -> list:
     """Prompts of the spec's accuracy tasks (seeded, stratified like the run's own samples)."""
-    from vlmq.errors import VlmqError
-    from vlmq.runner import task_options, validate_tasks
-
     limit = min(spec.limit or DEFAULT_LIMIT, MAX_LIMIT)
     opts = dataclasses.replace(task_options(spec), limit=limit)
     prompts = []
-    for task in (t for t in validate_tasks(spec.tasks) if t.kind == "accuracy"):
+    for task in (t for t in planned_tasks(spec) if t.headline is not None):
         prompts += [s.prompt for s in task.load(opts) if not s.failed]
     if not prompts:
         raise VlmqError("diagnosis needs prompts from an accuracy task; add e.g. --tasks shapes-vqa")
@@ -118,8 +116,6 @@ def observe_generation(engine, prompts, observer) -> None:
 
 
 def range_probes(bf16, prompts) -> tuple[list[dict], list[dict]]:
-    from vlmq.engine import Engine
-
     kv_probe = KVRangeProbe()
     with ActivationProbe(bf16.model) as act_probe:
         observe_generation(Engine(bf16), prompts, kv_probe)
@@ -128,8 +124,6 @@ def range_probes(bf16, prompts) -> tuple[list[dict], list[dict]]:
 
 def kv_recipes(spec: RunSpec) -> dict[str, list[str]]:
     """FP8-KV recipes of the spec -> the remedy variants measured next to them (same weights)."""
-    from vlmq.recipes import parse_recipe
-
     out = {}
     for name in spec.recipes:
         if parse_recipe(name).kv.dtype != "fp8":
@@ -163,8 +157,6 @@ def saturation_of(spec: RunSpec, name: str, prompts, bf16) -> tuple[list[dict], 
 
 def engine_memory_row(spec: RunSpec, name: str, engine) -> dict:
     """Bytes of the engine's allocated cache against a BF16 cache of the same shape."""
-    from vlmq.engine import KVConfig
-
     bf16 = kv_cache_bytes(engine.model.config.get_text_config(), batch=engine.max_batch_size,
                           context=engine.max_seq_len, kv=KVConfig())
     nbytes = engine.cache.nbytes()
@@ -179,33 +171,21 @@ def preset_memory_rows() -> list[dict]:
 
 def recipe_engine(spec: RunSpec, name: str, bf16):
     """An eager engine for ``name`` on a copy of the BF16 model, KV scales calibrated as in a run."""
-    from vlmq.recipes import apply_recipe, parse_recipe
-    from vlmq.runner import Progress, build_engine
-
     recipe_spec = parse_recipe(name)
     loaded = model_copy(bf16)
-    calib = calibration_set(spec) if recipe_spec.recipe.needs_calibration else None
+    calib = recipe_calibration(spec, recipe_spec) if recipe_spec.recipe.needs_calibration else None
     apply_recipe(loaded, recipe_spec, calib)
     device = next(loaded.model.parameters()).device
     engine, _ = build_engine(loaded, recipe_spec, spec, device, Progress(spec.quiet))
     return engine
 
 
-def calibration_set(spec: RunSpec):
-    from vlmq.recipes import load_calibration
-
-    return load_calibration(spec.calib_source, n=spec.calib_n, languages=spec.calib_languages, seed=spec.seed)
-
-
 def sensitivity_probes(spec: RunSpec, bf16, prompts, skipped: list[dict]) -> tuple[list[dict], list[dict]]:
     """Per-layer KL for each distinct weight recipe of the spec, and the mixed recipe it suggests."""
-    from vlmq.recipes import parse_recipe
-
     weight_recipes = list(dict.fromkeys(w for w in map(weight_recipe_name, spec.recipes) if w))
     if not weight_recipes:
         return [], []
-    needs_calib = any(parse_recipe(w).recipe.needs_calibration for w in weight_recipes)
-    probe = SensitivityProbe(bf16, prompts, calibration_set(spec) if needs_calib else None)
+    probe = SensitivityProbe(bf16, prompts, calibration=lambda recipe_spec: recipe_calibration(spec, recipe_spec))
     rows, proposals = [], []
     for recipe in weight_recipes:
         measured = isolated(skipped, "sensitivity", recipe, lambda: sensitivity_of(probe, recipe))
@@ -234,8 +214,6 @@ def read_records(out: Path) -> list[dict]:
 
 def stored_ablations(spec: RunSpec) -> list[dict]:
     """Paired ablation deltas for the recipe pairs whose samples are already in the run's store."""
-    from vlmq.store import STORE_NAME, Store
-
     if not (Path(spec.out) / STORE_NAME).is_file():
         return []
     store = Store(spec.out)
@@ -292,19 +270,17 @@ def finite(value):
 def draw(out: Path, tables: dict) -> dict[str, str]:
     """PNG name -> path relative to the run dir, for those with data."""
     paths = {
-        "kv_saturation": plots.saturation_heatmap(tables["saturation"], out / "kv_saturation.png"),
-        "k_absmax": plots.absmax_heatmap(tables["kv_ranges"], "k", out / "k_absmax.png"),
-        "v_absmax": plots.absmax_heatmap(tables["kv_ranges"], "v", out / "v_absmax.png"),
-        "sensitivity": plots.sensitivity_bars(tables["sensitivity"], out / "sensitivity.png"),
-        "activation_outliers": plots.outlier_heatmap(tables["activation_outliers"], out / "activation_outliers.png"),
+        "kv_saturation": saturation_heatmap(tables["saturation"], out / "kv_saturation.png"),
+        "k_absmax": absmax_heatmap(tables["kv_ranges"], "k", out / "k_absmax.png"),
+        "v_absmax": absmax_heatmap(tables["kv_ranges"], "v", out / "v_absmax.png"),
+        "sensitivity": sensitivity_bars(tables["sensitivity"], out / "sensitivity.png"),
+        "activation_outliers": outlier_heatmap(tables["activation_outliers"], out / "activation_outliers.png"),
     }
     return {k: f"diagnosis/{p.name}" for k, p in paths.items() if p is not None}
 
 
 def store_summary(spec: RunSpec, tables: dict) -> None:
     """The findings and proposals go into the run's store too (``meta`` key ``diagnosis``)."""
-    from vlmq.store import Store
-
     store = Store(spec.out)
     try:
         store.set_meta("diagnosis", finite(

@@ -15,9 +15,10 @@ from collections import defaultdict
 
 import torch
 
-from vlmq.engine.kv_cache import FP8_MAX, dequantize_fp8, fp8_scales, per_layer_scale_tables, quantize_fp8
+from vlmq.engine.kv_cache import dequantize_fp8, fp8_scales, per_layer_scale_tables, quantize_fp8
 from vlmq.engine.types import KVConfig
 from vlmq.errors import VlmqError
+from vlmq.numerics import FP8_MAX
 
 from .probes import TOKEN_TYPES
 

@@ -6,10 +6,12 @@ mixed-precision recipe (``+keep=``) from the ranking and measure it the same way
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
+from vlmq.engine import Engine
 from vlmq.recipes import apply_recipe, parse_recipe
 from vlmq.recipes.registry import LINEAR_TYPES, keep_option
 
@@ -45,21 +47,30 @@ class SensitivityProbe:
 
     loaded: object                   # the BF16 LoadedModel (never modified: variants work on copies)
     prompts: list
-    calib: object = None             # CalibrationSet for recipes that need one
+    calibration: Callable | None = None   # RecipeSpec -> its CalibrationSet (recipes that need one)
+    _calib_sets: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         self.num_layers = self.loaded.model.config.get_text_config().num_hidden_layers
         self.ref_logits = self._logits(self.loaded)
 
     def _logits(self, loaded) -> torch.Tensor:
-        from vlmq.engine import Engine
-
         return Engine(loaded).next_token_logits(self.prompts)
+
+    def _calibration_of(self, spec):
+        """The recipe's calibration set (built once per language set), or None if it needs none."""
+        if not spec.recipe.needs_calibration or self.calibration is None:
+            return None
+        key = spec.calib_languages
+        if key not in self._calib_sets:
+            self._calib_sets[key] = self.calibration(spec)
+        return self._calib_sets[key]
 
     def kl(self, recipe_name: str) -> float:
         """Mean KL over the prompts of ``recipe_name`` (applied to a copy of the BF16 model)."""
         loaded = model_copy(self.loaded)
-        apply_recipe(loaded, parse_recipe(recipe_name), self.calib)
+        spec = parse_recipe(recipe_name)
+        apply_recipe(loaded, spec, self._calibration_of(spec))
         return float(kl_divergence(self.ref_logits, self._logits(loaded)).mean())
 
     def variants(self, weight_recipe: str) -> list[dict]:

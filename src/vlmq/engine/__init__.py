@@ -1,6 +1,7 @@
-"""Generation engine (eager on any device, compiled with CUDA graphs on CUDA) and the speed benchmark."""
+"""Generation engine: vision tower → prefill → greedy decode over a static KV cache (eager on any device,
+compiled with CUDA graphs on CUDA)."""
 
-from vlmq.engine.engine import Engine
+from vlmq.engine.engine import DecodeState, Engine
 from vlmq.engine.types import Generation, KVConfig, KVScales, Prompt
 
-__all__ = ["Engine", "Generation", "KVConfig", "KVScales", "Prompt"]
+__all__ = ["DecodeState", "Engine", "Generation", "KVConfig", "KVScales", "Prompt"]

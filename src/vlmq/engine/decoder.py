@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from vlmq.engine.kernels.attention import decode_attention
-from vlmq.engine.kv_cache import FP8_MAX, MIN_SCALE, LayerKV, StaticKVCache, read_kv, write_kv
+from vlmq.engine.kv_cache import LayerKV, StaticKVCache, read_kv, write_kv
 from vlmq.engine.rope import apply_rope, mrope_cos_sin, mrope_section
+from vlmq.numerics import fp8_round_trip
 
 
 @dataclass
@@ -39,19 +40,13 @@ def attention_mask(key_valid: torch.Tensor, write_pos: torch.Tensor, read_len: i
     return (causal[None] & (valid | own[None])).unsqueeze(1)
 
 
-def fp8_roundtrip(x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
-    """Emulated FP8 e4m3: quantize with an amax/448 scale over ``dims`` and dequantize."""
-    scale = (x.abs().amax(dim=dims, keepdim=True).float() / FP8_MAX).clamp_min(MIN_SCALE)
-    return ((x.float() / scale).clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn).float() * scale).to(x.dtype)
-
-
 def emulated_fp8_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Attention whose Q, K, V (per batch row and head) and probabilities pass through FP8 (emulated).
 
     Probabilities are cast without a scale, as FP8 flash attention does: after the max-subtracted
     softmax they lie in [0, 1], so the largest is exact and tiny ones flush to zero.
     """
-    q, k, v = (fp8_roundtrip(t, dims=(-2, -1)) for t in (q, k, v))
+    q, k, v = (fp8_round_trip(t, dims=(-2, -1)) for t in (q, k, v))
     groups = q.shape[1] // k.shape[1]
     k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
     scores = (q.float() @ k.float().transpose(-1, -2)) * q.shape[-1] ** -0.5

@@ -14,7 +14,7 @@ import torch
 
 from vlmq.engine.decoder import StepInputs, TextDecoder, attention_mask
 from vlmq.engine.inputs import PromptBatch, encode_prompts
-from vlmq.engine.kv_cache import StaticKVCache
+from vlmq.engine.kv_cache import StaticKVCache, write_kv
 from vlmq.engine.rope import prompt_position_ids
 from vlmq.engine.timing import Stopwatch
 from vlmq.engine.vision import image_features
@@ -98,6 +98,27 @@ class Engine:
             out.extend(self._generate_batch(chunk, max_new_tokens, ignore_eos))
         return out
 
+    def synthetic_context(self, batch: int, context: int, seed: int = 0) -> DecodeState:
+        """A decode state whose cache holds ``context`` random K/V entries per row, written through the
+        cache's own write (FP8 entries get their policy's scales): decode at long context without paying
+        a long prefill (speed benchmarks and profiles)."""
+        if batch > self.max_batch_size or context >= self.max_seq_len:
+            raise VlmqError(f"synthetic context {batch} x {context} does not fit the engine "
+                            f"({self.max_batch_size} x {self.max_seq_len}); build it with larger sizes")
+        d, device = self.decoder, self.device
+        slots = torch.arange(context, device=device)
+        token_type = torch.zeros(batch, context, dtype=torch.long, device=device)
+        gen = torch.Generator(device=device).manual_seed(seed)
+        shape = (batch, d.num_kv_heads, context, d.head_dim)
+        for idx in range(d.num_layers):
+            k = torch.randn(shape, generator=gen, device=device, dtype=self.dtype)
+            v = torch.randn(shape, generator=gen, device=device, dtype=self.dtype)
+            write_kv(self.cache.layer(idx), k, v, slots, token_type)
+        key_valid = torch.zeros(batch, self.max_seq_len, dtype=torch.bool, device=device)
+        key_valid[:, :context] = True
+        return DecodeState(batch=None, key_valid=key_valid, next_pos=torch.full((batch,), context, device=device),
+                           next_slot=context, logits=torch.zeros(batch, 1, device=device))
+
     # ----- generation -------------------------------------------------------------------------
     def _generate_batch(self, prompts: list[Prompt], max_new_tokens: int, ignore_eos: bool) -> list[Generation]:
         watch = Stopwatch(self.device)
@@ -145,12 +166,13 @@ class Engine:
         for _ in range(max_new_tokens - 1):
             if not ignore_eos and bool(finished.all()):
                 break
-            token = self._decode_step(state, token)
+            token = self.decode_step(state, token)
             tokens.append(token)
             finished |= torch.isin(token, eos)
         return torch.stack(tokens, dim=1)
 
-    def _decode_step(self, state: DecodeState, token: torch.Tensor) -> torch.Tensor:
+    def decode_step(self, state: DecodeState, token: torch.Tensor) -> torch.Tensor:
+        """Feed ``token`` [B] at the state's next position; returns the greedy next token [B]."""
         b = token.shape[0]
         slot = state.next_slot
         state.key_valid[:, slot] = True

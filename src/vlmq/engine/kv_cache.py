@@ -19,15 +19,13 @@ from typing import NamedTuple
 import torch
 
 from vlmq.engine.types import VISUAL, KVConfig, validate_kv_config
+from vlmq.numerics import FP8_MAX, fp8_scale, to_fp8  # noqa: F401 - FP8_MAX re-exported for older callers
 
-FP8_MAX = 448.0          # largest finite float8_e4m3fn
-MIN_SCALE = 1e-12        # keeps dynamic scales of all-zero tokens finite
 
 
 def quantize_fp8(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """``x`` [..., D] / ``scale`` [...] → FP8 e4m3 bits as uint8 (saturating at ±448)."""
-    scaled = (x.float() / scale.unsqueeze(-1)).clamp(-FP8_MAX, FP8_MAX)
-    return scaled.to(torch.float8_e4m3fn).view(torch.uint8)
+    return to_fp8(x, scale.unsqueeze(-1)).view(torch.uint8)
 
 
 def dequantize_fp8(bits: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -87,8 +85,7 @@ def fp8_scales(tables, k: torch.Tensor, v: torch.Tensor, token_type: torch.Tenso
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Scales [B, H, T] for the entries being written."""
     if tables is None:   # dynamic: each token and head gets its own amax / 448
-        return ((k.abs().amax(-1).float() / FP8_MAX).clamp_min(MIN_SCALE),
-                (v.abs().amax(-1).float() / FP8_MAX).clamp_min(MIN_SCALE))
+        return fp8_scale(k.abs().amax(-1)), fp8_scale(v.abs().amax(-1))
     k_text, v_text, k_vis, v_vis = (t[None, :, None] for t in tables)
     is_visual = (token_type == VISUAL)[:, None, :]
     shape = k.shape[:3]

@@ -1,10 +1,7 @@
 """Small pieces shared by the scorers: the scoring-mode switch and the 'metric undefined' error."""
 
 from vlmq.errors import VlmqError
-
-# "official": the benchmark authors' own scorer (GT-Vision-Lab vqaEval.py, POPE evaluate.py,
-# MME calculation.py). "lmms_eval": lmms-eval >= 0.4.1, for parity with numbers it reports.
-SCORING_MODES = ("official", "lmms_eval")
+from vlmq.spec import SCORING_MODES  # "official" | "lmms_eval": one list, defined with the run spec
 
 
 def check_scoring_mode(mode: str) -> str:

@@ -98,3 +98,10 @@ def model_summary(loaded) -> dict:
                    "vocab": text_cfg.vocab_size, "tied": tied,
                    "vision_depth": model.config.vision_config.depth},
     }
+
+
+def model_class(family: str):
+    """The transformers class for a supported ``model_type``."""
+    from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
+
+    return {"qwen2_vl": Qwen2VLForConditionalGeneration, "qwen2_5_vl": Qwen2_5_VLForConditionalGeneration}[family]

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 import torch
 
+from vlmq.device import parse_device
 from vlmq.errors import VlmqError
+from vlmq.models.layout import model_class
 from vlmq.models.processor import PROCESSOR_CLASSES, make_image_processor, set_pixel_budget
 from vlmq.models.progress import quiet_progress_bars
 
@@ -107,18 +109,6 @@ def _folder_config(folder: pathlib.Path):
 
 def tiny_model_name(preset: str) -> str:
     return "tiny" if preset == "tiny" else f"tiny-{preset}"
-
-
-def parse_device(device) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise VlmqError(f"unknown device '{device}'; use 'cpu', 'cuda' or 'cuda:N'") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise VlmqError(f"device '{device}' is not available here (no CUDA GPU); pass device='cpu'")
-    if dev.type not in ("cpu", "cuda"):
-        raise VlmqError(f"device '{device}' is not supported; use 'cpu', 'cuda' or 'cuda:N'")
-    return dev
 
 
 _DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
@@ -263,13 +253,6 @@ def _load_weights(folder: pathlib.Path, family: str, dtype: torch.dtype):
 def _first_line(err: Exception) -> str:
     text = str(err).strip()
     return f"{type(err).__name__}: {text.splitlines()[0][:200] if text else ''}"
-
-
-def model_class(family: str):
-    """The transformers class for a supported ``model_type``."""
-    from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
-
-    return {"qwen2_vl": Qwen2VLForConditionalGeneration, "qwen2_5_vl": Qwen2_5_VLForConditionalGeneration}[family]
 
 
 def _load_processor(folder: pathlib.Path, family: str):

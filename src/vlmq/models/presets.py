@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from vlmq.errors import VlmqError
+from vlmq.models.layout import model_class
 from vlmq.models.processor import PROCESSOR_CLASSES, make_image_processor
 from vlmq.models.tokenizer import special_token_ids, train_tokenizer
 
@@ -101,7 +102,6 @@ def instantiate_on_meta(name: str):
 def meta_model(config, dtype: torch.dtype = torch.bfloat16):
     """A Qwen2-VL-family model of ``config`` on the meta device (parameters in ``dtype``; buffers keep
     transformers' dtype, e.g. float32 rotary tables)."""
-    from vlmq.models.loading import model_class
 
     with torch.device("meta"):
         return model_class(config.model_type)._from_config(config, dtype=dtype)

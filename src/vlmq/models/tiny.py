@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from vlmq.errors import VlmqError
+from vlmq.models.layout import model_class
 from vlmq.models.processor import PROCESSOR_CLASSES, make_image_processor, save_processor
 from vlmq.models.progress import quiet_progress_bars
 from vlmq.models.tokenizer import DEFAULT_VOCAB_SIZE, SPECIAL_TOKENS, train_tokenizer
@@ -159,7 +160,6 @@ def build_tiny_model(out_dir, *, preset: str = "tiny", seed: int = 0, corpus: li
     The tokenizer is trained on ``corpus`` (default: a built-in VQA-style corpus). Weights are float32,
     drawn under ``seed``. Returns the folder path.
     """
-    from vlmq.models.loading import model_class
 
     out = pathlib.Path(out_dir)
     family = _tiny_preset(preset).family

@@ -12,7 +12,7 @@ import base64
 import re
 from pathlib import Path
 
-from vlmq.diagnose.ablations import ablation_deltas, ablation_pairs
+from vlmq.pipeline import ablation_deltas, ablation_pairs
 from vlmq.report import charts
 from vlmq.report.original_study import ORIGINAL_STUDY, is_original_study_model
 from vlmq.report.summary import (

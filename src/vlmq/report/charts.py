@@ -10,17 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from vlmq.figures import save_figure  # noqa: E402
 from vlmq.report.summary import HEADLINE, RecipeSummary, headline_tasks, pareto_front, task_family  # noqa: E402
-
-DPI = 110
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
-
 
 def _width(n: int) -> float:
     return max(6.0, 0.9 * n + 2.5)
@@ -39,7 +30,7 @@ def latency_chart(summaries: list[RecipeSummary], path: Path, device: str) -> Pa
         ax.set_title(f"{title} ({device})")
         ax.set_ylabel("ms" if metric == "ttft_ms" else "ms / token")
         ax.tick_params(axis="x", rotation=35, labelsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def vram_chart(summaries: list[RecipeSummary], path: Path, device: str) -> Path | None:
@@ -56,7 +47,7 @@ def vram_chart(summaries: list[RecipeSummary], path: Path, device: str) -> Path 
     ax.set_title(f"Memory per recipe ({device})")
     ax.legend(fontsize=8)
     ax.tick_params(axis="x", rotation=35, labelsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def accuracy_chart(records: list[dict], recipes: list[str], path: Path, display: dict[str, str] | None = None) -> Path | None:
@@ -78,7 +69,7 @@ def accuracy_chart(records: list[dict], recipes: list[str], path: Path, display:
         ax.set_ylabel(unit)
         ax.tick_params(axis="x", rotation=40, labelsize=8)
     fig.suptitle("Accuracy per task (red: significantly below the baseline, p < 0.05)", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def mme_heatmap(records: list[dict], recipes: list[str], baseline: str, path: Path,
@@ -105,7 +96,7 @@ def mme_heatmap(records: list[dict], recipes: list[str], baseline: str, path: Pa
                 ax.text(j, i, f"{v:+.0f}", ha="center", va="center", fontsize=7)
     fig.colorbar(image, ax=ax, label=f"score delta vs {baseline} (points)")
     ax.set_title(f"{task}: per-subtask score minus {baseline}")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def pareto_chart(points: dict[str, tuple[float, float]], path: Path, device: str, baseline: str) -> Path | None:
@@ -124,7 +115,7 @@ def pareto_chart(points: dict[str, tuple[float, float]], path: Path, device: str
     ax.set_title("Accuracy vs decode speed")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def ablation_chart(rows: list[dict], path: Path) -> Path | None:
@@ -138,4 +129,4 @@ def ablation_chart(rows: list[dict], path: Path) -> Path | None:
     ax.set_ylabel("headline metric delta (switch on - off; % or points)")
     ax.set_title("Ablations: effect of each switch against its parent recipe")
     ax.tick_params(axis="x", rotation=35, labelsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -188,7 +188,7 @@ def recommend(summaries: list[RecipeSummary], baseline: str) -> list[Recommendat
 
 
 def headline_ablations(rows: list[dict]) -> list[dict]:
-    """Ablation rows (vlmq.diagnose.ablations.ablation_deltas) reduced to each task's headline metric,
+    """Ablation rows (vlmq.pipeline.ablation_deltas) reduced to each task's headline metric,
     scaled to the report's units (% or points)."""
     out = []
     for row in rows:

@@ -1,9 +1,9 @@
-"""Accuracy tasks (VQAv2, POPE, MME and their shapes twins) and the LLaVA-Bench workload.
+"""Tasks: accuracy (VQAv2, POPE, MME and their shapes twins), the LLaVA-Bench prompt set, and the
+measurement tasks (speed, long-context decode, decode profile).
 
-One registry maps a task name to a `Task` instance. Variants are parameters of the same classes:
-``pope/<split>`` and ``mme/<subtask>`` (also ``shapes-pope/<split>``, ``shapes-mme/<subtask>``)
-are built on demand by `get_task`. The speed task (``vlmq.tasks.speed``, engine-owned) joins the
-registry through `register_task`.
+One registry maps a task name to a `Task` instance; every task follows one protocol (`Task`: load,
+run, records). Variants are parameters of the same classes: ``pope/<split>`` and ``mme/<subtask>``
+(also ``shapes-pope/<split>``, ``shapes-mme/<subtask>``) are built on demand by `get_task`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from __future__ import annotations
 import dataclasses
 
 from vlmq.errors import VlmqError
-from vlmq.tasks.base import Sample, Task, TaskOptions
+from vlmq.tasks.base import Headline, Sample, SampleTask, SpeedSettings, Task, TaskOptions, TaskRun
 from vlmq.tasks.llava_bench import LlavaBenchTask
 from vlmq.tasks.mme import MME_SOURCE, SHAPES_MME_SOURCE, MMETask, mme_subtasks
 from vlmq.tasks.pope import POPE_POOLED_SOURCE, POPE_SPLITS, SHAPES_POPE_SOURCE, PopeTask, pope_split_source
+from vlmq.tasks.speed import LongContextTask, ProfileTask, SpeedTask
 from vlmq.tasks.vqav2 import SHAPES_VQA_SOURCE, VQAV2_SOURCE, VQATask
 
-__all__ = ["Sample", "Task", "TaskOptions", "get_task", "list_tasks", "register_task"]
+__all__ = ["Headline", "Sample", "SampleTask", "SpeedSettings", "Task", "TaskOptions", "TaskRun", "get_task",
+           "list_tasks", "register_task"]
 
 _REGISTRY: dict[str, Task] = {}
 
@@ -44,28 +46,20 @@ def _register_builtin() -> None:
     for split in POPE_SPLITS:
         register_task(PopeTask(f"shapes-pope/{split}", one_split, split))
     register_task(MMETask("shapes-mme", SHAPES_MME_SOURCE))
+    for task in (SpeedTask(), LongContextTask(), ProfileTask()):
+        register_task(task)
 
 
 _register_builtin()
 
 
-def _register_speed_task() -> None:
-    """Import the engine-owned ``vlmq.tasks.speed`` if present; it registers itself via `register_task`."""
-    import importlib.util
-
-    if importlib.util.find_spec("vlmq.tasks.speed") is not None:
-        importlib.import_module("vlmq.tasks.speed")
-
-
 def list_tasks() -> list[Task]:
     """Every registered task (MME's per-subtask variants are not listed; `get_task` builds them)."""
-    _register_speed_task()
     return list(_REGISTRY.values())
 
 
 def get_task(name: str) -> Task:
     """The task called ``name``; VlmqError naming the valid choices otherwise."""
-    _register_speed_task()
     if name in _REGISTRY:
         return _REGISTRY[name]
     base, _, variant = name.partition("/")

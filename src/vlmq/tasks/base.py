@@ -10,12 +10,15 @@ dataset is visible in the results instead of silently lowering the accuracy.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from vlmq.console import Progress
 from vlmq.engine.types import Prompt
 from vlmq.errors import VlmqError
 from vlmq.metrics import check_scoring_mode
+from vlmq.store import Store
 from vlmq.tasks.images import check_jpeg_quality, prepare_image, preprocess_label
 from vlmq.tasks.sampling import stratified_sample
 from vlmq.tasks.sources import HubSource, ShapesSource, load_table
@@ -36,12 +39,26 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class SpeedSettings:
+    """The speed benchmark's settings from the run spec (None: the benchmark's default for the device)."""
+
+    batch_sizes: tuple[int, ...] | None = None
+    image_sizes: tuple[int, ...] | None = None
+    new_tokens: int | None = None
+    repeats: int | None = None
+    workload: str = "synthetic"
+    compile: bool | None = None
+
+
+@dataclass(frozen=True)
 class TaskOptions:
     dataset_dir: str | None = None   # local lmms-lab-format data; None = hub id (offline: clear error)
     limit: int | None = None         # stratified, seeded subsample
     seed: int = 0
     jpeg_quality: int | None = None  # lmms-eval parity re-encoding
     scoring: str = "official"        # "official" | "lmms_eval"
+    batch_size: int = 8              # prompts per generation batch
+    speed: SpeedSettings = SpeedSettings()
 
     def __post_init__(self):
         check_scoring_mode(self.scoring)
@@ -50,31 +67,133 @@ class TaskOptions:
         check_jpeg_quality(self.jpeg_quality)
 
 
-class Task:
-    """Base of every task: samples in, per-sample rows out, rows into metric records.
+@dataclass
+class TaskRun:
+    """One recipe's turn at a task: what `Task.run` needs, built by the pipeline."""
 
-    Subclasses set ``name``, ``max_new_tokens`` and ``kind`` ("accuracy" | "speed" | "workload")
-    and implement `load`; accuracy tasks also implement `score`, `aggregate` and `compare`.
+    recipe: str                      # the recipe name as given (records carry it)
+    kernel: str                      # "real" | "emulated"
+    engine: "Engine"                 # noqa: F821 - the recipe's engine (quantized model inside)
+    store: Store                     # where rows and measurements go, committed as produced
+    samples: list[Sample]            # this process's share of the task's samples ([] for measurement tasks)
+    progress: Progress
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The metric a task is summarised by in the report (one column per task)."""
+
+    metric: str
+    scale: float = 1.0               # multiply the value by this for display (fractions -> %)
+    unit: str = ""
+
+
+class Task:
+    """Base of every task: ``load`` its samples, ``run`` one recipe (rows and measurements into the store),
+    and turn what is stored into metric ``records`` (with the paired test against the baseline recipe).
+
+    The pipeline and the report use only this protocol, never a task's name. ``sharded`` tasks deal their
+    samples across data-parallel ranks; the others (measurements) run once per recipe.
     """
 
     name: str
     max_new_tokens: int
-    kind: str
+    headline: Headline | None = None
+    sharded: bool = True
 
     def load(self, opts: TaskOptions) -> list[Sample]:
+        return []
+
+    def run(self, ctx: TaskRun, opts: TaskOptions) -> int:
+        """Produce and store what is missing for ``ctx.recipe``; return how many items were produced."""
         raise NotImplementedError
 
-    def score(self, sample: Sample, output: str, opts: TaskOptions) -> dict:
-        raise VlmqError(f"task {self.name!r} is a {self.kind} task and has no score; use an accuracy task")
+    def records(self, store: Store, recipe: str, baseline: str | None, opts: TaskOptions) -> list[dict]:
+        """Metric records of ``recipe`` from the store (paired against ``baseline`` when given)."""
+        raise NotImplementedError
 
-    def aggregate(self, rows: list[dict], opts: TaskOptions) -> list[dict]:
-        raise VlmqError(f"task {self.name!r} is a {self.kind} task and has no metrics; use an accuracy task")
-
-    def compare(self, base_rows: list[dict], rows: list[dict], opts: TaskOptions) -> list[dict]:
-        raise VlmqError(f"task {self.name!r} is a {self.kind} task and has no paired test; use an accuracy task")
+    def paired(self, store: Store, base_recipe: str, recipe: str, opts: TaskOptions) -> list[dict]:
+        """Paired-test records of ``recipe`` against ``base_recipe`` on the same samples ([] where none)."""
+        return []
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r} kind={self.kind} max_new_tokens={self.max_new_tokens}>"
+        return f"<{type(self).__name__} {self.name!r} max_new_tokens={self.max_new_tokens}>"
+
+
+class SampleTask(Task):
+    """A task over samples: generate greedily for each sample not yet stored, score it, commit it.
+
+    Subclasses implement ``score``; scored tasks also ``aggregate`` rows into metrics and ``compare`` a
+    recipe's rows with the baseline's (paired tests). A task without a score (a prompt set) stores the
+    generations only.
+    """
+
+    def run(self, ctx: TaskRun, opts: TaskOptions) -> int:
+        done = ctx.store.done_ids(ctx.recipe, self.name)
+        todo = [s for s in ctx.samples if s.id not in done]
+        with ctx.progress.bar(len(todo), f"{ctx.recipe} · {self.name}") as bar:
+            for start in range(0, len(todo), opts.batch_size):
+                batch = todo[start:start + opts.batch_size]
+                ok = [s for s in batch if not s.failed]
+                prompts = [s.prompt for s in ok]
+                generations = dict(zip([s.id for s in ok], ctx.engine.generate(prompts, self.max_new_tokens))) \
+                    if ok else {}
+                for sample in batch:
+                    ctx.store.put_sample(self.sample_row(ctx, sample, generations.get(sample.id), opts))
+                bar.update(len(batch))
+        return len(todo)
+
+    def sample_row(self, ctx: TaskRun, sample: Sample, gen, opts: TaskOptions) -> dict:
+        """The stored row of one sample: its output, parsed answer, score (or failure) and timings."""
+        output = gen.text if gen is not None else ""
+        scored = self.score(sample, output, opts)
+        return {"recipe": ctx.recipe, "task": self.name, "sample_id": sample.id,
+                "prompt_hash": prompt_hash(sample.prompt), "output": output, "parsed": scored.get("parsed"),
+                "score": scored.get("score"), "target": sample.target, "meta": sample.meta,
+                "timings": gen.timings if gen is not None else None, "error": scored.get("error"),
+                "rank": ctx.rank}
+
+    def score(self, sample: Sample, output: str, opts: TaskOptions) -> dict:
+        """Scored tasks override this; a prompt set keeps the answer unscored."""
+        if sample.failed:
+            return failed_score(sample)
+        return {"parsed": output.strip() or None, "score": None}
+
+    def aggregate(self, rows: list[dict], opts: TaskOptions) -> list[dict]:
+        return []
+
+    def compare(self, base_rows: list[dict], rows: list[dict], opts: TaskOptions) -> list[dict]:
+        return []
+
+    def paired(self, store: Store, base_recipe: str, recipe: str, opts: TaskOptions) -> list[dict]:
+        base_rows, rows = store.samples(base_recipe, self.name), store.samples(recipe, self.name)
+        return self.compare(base_rows, rows, opts) if base_rows and rows else []
+
+    def records(self, store: Store, recipe: str, baseline: str | None, opts: TaskOptions) -> list[dict]:
+        rows = store.samples(recipe, self.name)
+        if not rows:
+            return []
+        metrics = self.aggregate(rows, opts)
+        if baseline is not None and baseline != recipe:
+            paired = {(c["task"], c["metric"]): c for c in self.paired(store, baseline, recipe, opts)}
+            for rec in metrics:
+                comp = paired.get((rec["task"], rec["metric"]))
+                if comp is not None:
+                    rec.update(delta=comp["delta"], delta_ci_low=comp["ci_low"], delta_ci_high=comp["ci_high"],
+                               p_value=comp["p_value"], paired_test=comp["test"], paired_n=comp["n"])
+        for rec in metrics:
+            if self.headline is not None and rec["task"] == self.name and rec["metric"] == self.headline.metric:
+                rec.update(headline=True, display_scale=self.headline.scale, unit=self.headline.unit)
+        return [{"recipe": recipe, **rec} for rec in metrics]
+
+
+def prompt_hash(prompt: Prompt) -> str:
+    """What a stored answer was generated from: the prompt text and the image's pixels."""
+    digest = hashlib.sha256(prompt.text.encode())
+    if prompt.image is not None:
+        digest.update(prompt.image.tobytes())
+    return digest.hexdigest()[:16]
 
 
 def failed_score(sample: Sample) -> dict:
@@ -122,13 +241,12 @@ def pair_rows(base_rows: list[dict], rows: list[dict], task: str) -> list[tuple[
     return pairs
 
 
-class DatasetTask(Task):
+class DatasetTask(SampleTask):
     """An accuracy task over one lmms-lab-format table: load → restrict → subsample → samples.
 
     Subclasses give the data source, the stratum of each row (`strata`), and `make_sample`.
     """
 
-    kind = "accuracy"
     source: "HubSource | ShapesSource"
 
     def load(self, opts: TaskOptions) -> list[Sample]:

@@ -1,6 +1,6 @@
 """LLaVA-Bench (in-the-wild): the 60 (image, question) pairs used as the speed workload.
 
-Kind "workload": prompts only, no score (its GPT-judge scoring is out of scope). Prompt: the bare
+A prompt set: answers are generated and stored but not scored (its GPT-judge scoring is out of scope). Prompt: the bare
 question, no suffix; ``max_new_tokens=4096`` and greedy as in lmms-eval ``llava-in-the-wild.yaml``
 (generation normally stops at EOS long before). The full split must have 60 rows; a limit keeps
 the category mix (conv / detail / complex).
@@ -18,9 +18,8 @@ LLAVA_BENCH_SOURCE = HubSource(folder="llava_bench", repo="llava-bench-in-the-wi
 
 
 class LlavaBenchTask(DatasetTask):
-    """LLaVA-Bench in-the-wild: 60 open-ended prompts, the speed workload (no score)."""
+    """LLaVA-Bench in-the-wild: 60 open-ended prompts, the speed workload (answers stored, not scored)."""
 
-    kind = "workload"
     max_new_tokens = 4096
 
     def __init__(self, name: str = "llava_bench", source: HubSource = LLAVA_BENCH_SOURCE):

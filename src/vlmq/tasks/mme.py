@@ -18,7 +18,7 @@ from collections import Counter
 
 from vlmq.engine.types import Prompt
 from vlmq.errors import VlmqError
-from vlmq.tasks.base import (DatasetTask, Sample, TaskOptions, columns, failed_score, split_failed)
+from vlmq.tasks.base import (DatasetTask, Headline, Sample, TaskOptions, columns, failed_score, split_failed)
 from vlmq.tasks.sampling import grouped_sample
 from vlmq.tasks.sources import HubSource, ShapesSource
 from vlmq.tasks.uncertainty import (bootstrap_metrics, mcnemar_accuracy, paired_metric_difference)
@@ -43,6 +43,7 @@ class MMETask(DatasetTask):
     """
 
     max_new_tokens = 16
+    headline = Headline('perception_total', 1.0, "pts")
 
     def __init__(self, name: str, source: HubSource | ShapesSource, subtask: str | None = None):
         if subtask is not None and subtask not in mme_subtasks():

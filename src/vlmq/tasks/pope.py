@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from vlmq.engine.types import Prompt
 from vlmq.errors import VlmqError
-from vlmq.tasks.base import (DatasetTask, Sample, TaskOptions, columns, failed_score, split_failed)
+from vlmq.tasks.base import (DatasetTask, Headline, Sample, TaskOptions, columns, failed_score, split_failed)
 from vlmq.tasks.sources import HubSource, MissingDataError, ShapesSource, load_table
 from vlmq.tasks.uncertainty import bootstrap_metrics, mcnemar_accuracy, paired_metric_difference
 from vlmq.tasks.vqav2 import SINGLE_WORD_SUFFIX
@@ -38,6 +38,7 @@ class PopeTask(DatasetTask):
     """
 
     max_new_tokens = 128
+    headline = Headline('f1', 100.0, "%")
 
     def __init__(self, name: str, source: HubSource | ShapesSource, split: str | None = None,
                  pooled_source: HubSource | ShapesSource | None = None):

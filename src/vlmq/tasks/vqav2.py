@@ -10,7 +10,7 @@ answer type.
 from __future__ import annotations
 
 from vlmq.engine.types import Prompt
-from vlmq.tasks.base import (DatasetTask, Sample, TaskOptions, columns, failed_score, split_failed)
+from vlmq.tasks.base import (DatasetTask, Headline, Sample, TaskOptions, columns, failed_score, split_failed)
 from vlmq.tasks.sources import HubSource, ShapesSource
 from vlmq.tasks.uncertainty import bootstrap_mean, paired_mean_difference
 
@@ -25,6 +25,7 @@ class VQATask(DatasetTask):
     """VQAv2-format visual QA, scored by VQA soft accuracy (metric: accuracy, fraction)."""
 
     max_new_tokens = 16
+    headline = Headline('accuracy', 100.0, "%")
 
     def __init__(self, name: str, source: HubSource | ShapesSource):
         self.name, self.source = name, source

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from vlmq.engine import speed
-from vlmq.engine.speed import SpeedOptions, run_speed, sweep_points
+from vlmq.bench import speed
+from vlmq.bench.speed import SpeedOptions, measure_hf_eager_baseline, run_speed, sweep_points
 from vlmq.errors import VlmqError
 
 TINY_OPTS = SpeedOptions(batch_sizes=(1, 2), image_sizes=(112, 56), new_tokens=3, warmups=0, repeats=2)
@@ -13,9 +13,14 @@ REQUIRED = ("ttft_ms", "vision_ms", "prefill_ms", "decode_ms_per_token", "tokens
 
 
 @pytest.fixture(scope="module")
-def records(tiny_bf16):
-    speed._BASELINE_CACHE.clear()
-    return run_speed(tiny_bf16, "bf16", "real", TINY_OPTS)
+def baseline(tiny_bf16):
+    prompts = speed.workload_prompts(TINY_OPTS, 1, TINY_OPTS.image_sizes[0])
+    return measure_hf_eager_baseline(tiny_bf16, prompts, TINY_OPTS.new_tokens, warmups=0, repeats=1)
+
+
+@pytest.fixture(scope="module")
+def records(tiny_bf16, baseline):
+    return run_speed(tiny_bf16, "bf16", "real", TINY_OPTS, baseline=baseline)
 
 
 def test_records_carry_named_metrics_labelled_cpu(records):
@@ -49,12 +54,11 @@ def test_default_point_relates_to_baseline_and_bandwidth(records):
     assert kv["speed/bs2"] > kv["speed"]
 
 
-def test_quantized_recipe_reuses_the_bf16_baseline(tiny_bf16, records):
+def test_without_a_baseline_no_speedup_is_claimed(tiny_bf16):
     rows = run_speed(tiny_bf16, "int8_wo", "real", SpeedOptions(batch_sizes=(1,), image_sizes=(112,),
                                                                 new_tokens=3, warmups=0, repeats=1))
-    baseline = {r["metric"]: r["value"] for r in records if r["task"] == "speed"}["hf_eager_ttft_ms"]
-    again = {r["metric"]: r["value"] for r in rows}["hf_eager_ttft_ms"]
-    assert again == baseline
+    metrics = {r["metric"] for r in rows}
+    assert "decode_ms_per_token" in metrics and not metrics & {"speedup_vs_hf_eager", "hf_eager_ttft_ms"}
 
 
 def test_oom_point_is_recorded_and_sweep_goes_on(tiny_bf16, monkeypatch):
@@ -67,7 +71,7 @@ def test_oom_point_is_recorded_and_sweep_goes_on(tiny_bf16, monkeypatch):
 
     monkeypatch.setattr(speed, "Engine", engine_that_ooms_at_batch_2)
     rows = run_speed(tiny_bf16, "bf16", "real", SpeedOptions(batch_sizes=(1, 2, 3), image_sizes=(56,),
-                                                             new_tokens=2, warmups=0, repeats=1, baseline=False))
+                                                             new_tokens=2, warmups=0, repeats=1))
     oom = [r for r in rows if r["task"] == "speed/bs2"]
     assert [r["metric"] for r in oom] == ["oom"] and "out of memory" in oom[0]["params"]["error"]
     assert any(r["task"] == "speed/bs3" and r["metric"] == "decode_ms_per_token" for r in rows)
@@ -80,7 +84,8 @@ def test_sweep_points_default_then_batches_then_images():
 
 
 @pytest.mark.parametrize("opts", [SpeedOptions(batch_sizes=(0,)), SpeedOptions(image_sizes=(4,)),
-                                  SpeedOptions(new_tokens=1), SpeedOptions(workload="imagenet")])
+                                  SpeedOptions(new_tokens=1), SpeedOptions(workload="imagenet"),
+                                  SpeedOptions(workload="llava_bench")])
 def test_bad_options_raise(tiny_bf16, opts):
     with pytest.raises(VlmqError):
         run_speed(tiny_bf16, "bf16", "real", opts)
@@ -94,9 +99,9 @@ def test_synthetic_images_are_deterministic():
 
 def test_long_context_decode_records_on_cpu(tiny_bf16):
     from vlmq.engine import KVConfig
-    from vlmq.engine.speed import long_context_decode
+    from vlmq.bench.speed import long_context_decode
 
     rows = {r["metric"]: r for r in long_context_decode(tiny_bf16, "bf16", "real", kv=KVConfig(dtype="fp8", strategy="dynamic"),
                                                         batch=2, context=64, steps=2, repeats=2)}
-    assert rows["decode_ms_per_token"]["task"] == "speed/ctx64_bs2" and rows["decode_ms_per_token"]["n"] == 2
+    assert rows["decode_ms_per_token"]["task"] == "speed-long/ctx64_bs2" and rows["decode_ms_per_token"]["n"] == 2
     assert rows["decode_ms_per_token"]["device"] == "cpu" and rows["mem_kv_cache_gb"]["value"] > 0

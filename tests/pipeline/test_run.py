@@ -11,7 +11,7 @@ import time
 import pytest
 
 from vlmq.cli import main
-from vlmq.runner import run
+from vlmq.workflow import run
 from vlmq.spec import RunSpec
 
 TASKS = ("shapes-vqa", "shapes-pope", "shapes-mme")
@@ -75,16 +75,16 @@ def test_rerun_resumes_without_recomputing(finished_run, monkeypatch):
 
 
 def test_a_failing_recipe_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch):
-    import vlmq.recipes
+    import vlmq.pipeline.execute
 
-    real_apply = vlmq.recipes.apply_recipe
+    real_apply = vlmq.pipeline.execute.apply_recipe
 
     def flaky_apply(loaded, spec, calib):
         if spec.name == "int8_wo":
             raise RuntimeError("kernel exploded")
         return real_apply(loaded, spec, calib)
 
-    monkeypatch.setattr(vlmq.recipes, "apply_recipe", flaky_apply)
+    monkeypatch.setattr(vlmq.pipeline.execute, "apply_recipe", flaky_apply)
     result = run(tiny_spec(tmp_path, tasks=("shapes-vqa",), limit=2))
     assert result.outcomes["bf16"]["status"] == "ok"
     assert result.outcomes["int8_wo"] == {**result.outcomes["int8_wo"], "status": "failed",
@@ -194,7 +194,7 @@ def test_subprocess_launcher_isolates_each_recipe(tmp_path):
 
 def test_calibration_language_ablation_runs_and_is_recorded(tmp_path):
     """int4_awq with English-only vs multilingual calibration: each corpus is recorded, the pair is ablated."""
-    from vlmq.diagnose import ablation_deltas, ablation_pairs
+    from vlmq.pipeline import ablation_deltas, ablation_pairs
     from vlmq.store import Store
 
     spec = tiny_spec(tmp_path, recipes=("bf16", "int4_awq+group=32", "int4_awq+group=32+calib=multi"),

@@ -17,17 +17,15 @@ from dataclasses import dataclass
 
 import torch
 
-from vlmq.engine import memory
-from vlmq.engine.engine import Engine
+from vlmq.device import device_label, release_memory
+from vlmq.engine import Engine, KVConfig, Prompt, memory
 from vlmq.engine.inputs import encode_prompts
-from vlmq.engine.timing import Stopwatch, device_label
-from vlmq.engine.types import KVConfig, Prompt
+from vlmq.engine.timing import Stopwatch
 from vlmq.errors import VlmqError
 
 TIMED_METRICS = ("ttft_ms", "vision_ms", "prefill_ms", "decode_ms_per_token", "tokens_per_s", "total_ms")
 WORKLOADS = ("synthetic", "llava_bench")
 SPREAD = "min-max over repeats"
-_BASELINE_CACHE: dict[tuple, dict] = {}
 
 
 @dataclass(frozen=True)
@@ -38,12 +36,11 @@ class SpeedOptions:
     new_tokens: int = 64                       # fixed output length (EOS ignored) for comparable decode
     warmups: int = 2
     repeats: int = 5
-    workload: str = "synthetic"                # "synthetic" | "llava_bench"
-    dataset_dir: str | None = None             # llava_bench data (lmms-lab format); None = hub id
+    workload: str = "synthetic"                # "synthetic" | "llava_bench" (then ``prompts`` holds its prompts)
+    prompts: tuple[Prompt, ...] = ()           # workload prompts, cycled to the batch size (synthetic: none)
     compile: bool | None = None                # None: compiled on CUDA, eager elsewhere
     kv: KVConfig = KVConfig()
     fp8_attention: bool = False
-    baseline: bool = True                      # measure HF eager BF16 (bf16 recipes) / reuse it (others)
     max_seq_len: int | None = None             # default: longest prompt + new_tokens
 
 
@@ -56,6 +53,8 @@ def validate_options(opts: SpeedOptions) -> None:
         raise VlmqError("new_tokens must be >= 2, warmups >= 0 and repeats >= 1")
     if opts.workload not in WORKLOADS:
         raise VlmqError(f"unknown speed workload {opts.workload!r}; choose from: {', '.join(WORKLOADS)}")
+    if opts.workload != "synthetic" and not opts.prompts:
+        raise VlmqError(f"speed workload {opts.workload!r} has no prompts; check --dataset-dir")
 
 
 # ----- workloads -------------------------------------------------------------------------------
@@ -72,15 +71,10 @@ def synthetic_image(size: int, seed: int = 0):
 
 
 def workload_prompts(opts: SpeedOptions, batch_size: int, image_size: int) -> list[Prompt]:
-    """``batch_size`` prompts: the fixed prompt with synthetic images, or LLaVA-Bench samples (cycled)."""
+    """``batch_size`` prompts: the fixed prompt with synthetic images, or the workload's prompts (cycled)."""
     if opts.workload == "synthetic":
         return [Prompt(opts.prompt, synthetic_image(image_size, seed=i)) for i in range(batch_size)]
-    from vlmq.tasks import TaskOptions, get_task
-
-    samples = get_task("llava_bench").load(TaskOptions(dataset_dir=opts.dataset_dir))
-    if not samples:
-        raise VlmqError("llava_bench has no samples; check --dataset-dir")
-    return [samples[i % len(samples)].prompt for i in range(batch_size)]
+    return [opts.prompts[i % len(opts.prompts)] for i in range(batch_size)]
 
 
 # ----- measurement -----------------------------------------------------------------------------
@@ -134,29 +128,6 @@ def measure_hf_eager_baseline(loaded, prompts: list[Prompt], new_tokens: int, *,
     return {"ttft_ms": ttft, "decode_ms_per_token": (full - ttft) / (new_tokens - 1), "total_ms": full}
 
 
-def _baseline_key(loaded, opts: SpeedOptions) -> tuple:
-    return (loaded.name, str(loaded.model.device), opts.workload, opts.image_sizes[0], opts.prompt, opts.new_tokens)
-
-
-def remember_hf_eager_baseline(loaded, opts: SpeedOptions, values: dict) -> None:
-    """Hand a baseline measured in another process of the same run (one process per recipe) to this one."""
-    _BASELINE_CACHE[_baseline_key(loaded, opts)] = dict(values)
-
-
-def known_hf_eager_baseline(loaded, opts: SpeedOptions) -> dict | None:
-    return _BASELINE_CACHE.get(_baseline_key(loaded, opts))
-
-
-def hf_eager_baseline(loaded, recipe_name: str, opts: SpeedOptions) -> dict | None:
-    """The HF eager BF16 baseline of this run: measured on a bf16 model, reused for later recipes."""
-    key = _baseline_key(loaded, opts)
-    if key not in _BASELINE_CACHE and opts.baseline and recipe_name.split("+")[0] == "bf16":
-        prompts = workload_prompts(opts, 1, opts.image_sizes[0])
-        _BASELINE_CACHE[key] = measure_hf_eager_baseline(loaded, prompts, opts.new_tokens,
-                                                         warmups=min(opts.warmups, 1), repeats=min(opts.repeats, 3))
-    return _BASELINE_CACHE.get(key)
-
-
 # ----- the benchmark ---------------------------------------------------------------------------
 def sweep_points(opts: SpeedOptions) -> list[tuple[str, int, int]]:
     """(task, batch size, image size): the default point, the batch sweep, the image sweep."""
@@ -167,13 +138,17 @@ def sweep_points(opts: SpeedOptions) -> list[tuple[str, int, int]]:
     return points
 
 
-def run_speed(loaded, recipe_name: str, kernel: str, opts: SpeedOptions = SpeedOptions()) -> list[dict]:
-    """Speed records for one (already quantized) model: every sweep point, OOM points included."""
+def run_speed(loaded, recipe_name: str, kernel: str, opts: SpeedOptions = SpeedOptions(),
+              baseline: dict | None = None) -> list[dict]:
+    """Speed records for one (already quantized) model: every sweep point, OOM points included.
+
+    ``baseline``: the HF eager BF16 figures of the same run (``measure_hf_eager_baseline``), for the
+    speed-ups over it; None leaves them out.
+    """
     validate_options(opts)
     device = loaded.model.device
     compiled = device.type == "cuda" if opts.compile is None else opts.compile
     static = _static_memory(loaded)
-    baseline = hf_eager_baseline(loaded, recipe_name, opts)
     bound = _bandwidth_bound(loaded)
     base = {"recipe": recipe_name, "kernel": kernel, "device": device_label(device), "test": SPREAD,
             "mode": "compiled" if compiled else "eager"}
@@ -209,9 +184,7 @@ def _measure_point(loaded, opts: SpeedOptions, compiled: bool, batch_size: int, 
         return {"oom": {"value": 1.0, "ci_low": None, "ci_high": None, "n": 1}}
     finally:
         del engine
-        gc.collect()
-        if loaded.model.device.type == "cuda":
-            torch.cuda.empty_cache()
+        release_memory()
 
 
 def _static_memory(loaded) -> dict:
@@ -276,51 +249,30 @@ def _derived(rows: dict, baseline: dict | None, bound: dict) -> dict[str, dict]:
 
 
 # ----- long context and profiles (decode only, synthetic cache contents) ------------------------------
-def synthetic_decode_state(engine: Engine, batch: int, context: int):
-    """A decode state whose cache holds ``context`` random K/V entries per row (written through the
-    engine's own cache write, so FP8 entries get their policy's scales): decode at long context
-    without paying a long prefill."""
-    from vlmq.engine.engine import DecodeState
-    from vlmq.engine.kv_cache import write_kv
-
-    d, device = engine.decoder, engine.device
-    slots = torch.arange(context, device=device)
-    token_type = torch.zeros(batch, context, dtype=torch.long, device=device)
-    gen = torch.Generator(device=device).manual_seed(0)
-    for idx in range(d.num_layers):
-        shape = (batch, d.num_kv_heads, context, d.head_dim)
-        k = torch.randn(shape, generator=gen, device=device, dtype=engine.dtype)
-        v = torch.randn(shape, generator=gen, device=device, dtype=engine.dtype)
-        write_kv(engine.cache.layer(idx), k, v, slots, token_type)
-    key_valid = torch.zeros(batch, engine.max_seq_len, dtype=torch.bool, device=device)
-    key_valid[:, :context] = True
-    return DecodeState(batch=None, key_valid=key_valid, next_pos=torch.full((batch,), context, device=device),
-                       next_slot=context, logits=torch.zeros(batch, 1, device=device))
-
-
 def long_context_decode(loaded, recipe_name: str, kernel: str, *, kv: KVConfig, batch: int = 16,
-                        context: int = 8192, steps: int = 32, repeats: int = 3, compile: bool | None = None) -> list[dict]:
-    """Decode ms/token at ``context`` tokens x ``batch`` rows (task ``speed/ctx<context>_bs<batch>``)."""
+                        context: int = 8192, steps: int = 32, repeats: int = 3, compile: bool | None = None,
+                        task: str = "speed-long") -> list[dict]:
+    """Decode ms/token at ``context`` tokens x ``batch`` rows (records of task ``<task>/ctx<context>_bs<batch>``)."""
     device = loaded.model.device
     compiled = device.type == "cuda" if compile is None else compile
     params = {"batch_size": batch, "context": context, "steps": steps, "kv": kv.dtype, "kv_strategy": kv.strategy}
     base = {"recipe": recipe_name, "kernel": kernel, "device": device_label(device), "test": SPREAD,
-            "mode": "compiled" if compiled else "eager", "task": f"speed/ctx{context}_bs{batch}", "params": params}
+            "mode": "compiled" if compiled else "eager", "task": f"{task}/ctx{context}_bs{batch}", "params": params}
     engine = None
     try:
         engine = Engine(loaded, kv=kv, compile=compiled, max_batch_size=batch,
                         max_seq_len=context + (repeats + 1) * steps + 1)
         with torch.no_grad():
-            state = synthetic_decode_state(engine, batch, context)
+            state = engine.synthetic_context(batch, context)
             token = torch.zeros(batch, dtype=torch.long, device=device)
             for _ in range(steps):                    # warm-up: compile and capture
-                token = engine._decode_step(state, token)
+                token = engine.decode_step(state, token)
             per_token = []
             for _ in range(repeats):
                 watch = Stopwatch(device)
                 watch.mark("a")
                 for _ in range(steps):
-                    token = engine._decode_step(state, token)
+                    token = engine.decode_step(state, token)
                 watch.mark("b")
                 per_token.append(watch.elapsed_ms("a", "b") / steps)
         kv_gb = engine.cache.nbytes() / memory.GB
@@ -332,9 +284,7 @@ def long_context_decode(loaded, recipe_name: str, kernel: str, *, kv: KVConfig, 
         return [{**base, "metric": "oom", "value": 1.0, "ci_low": None, "ci_high": None, "n": 1}]
     finally:
         del engine
-        gc.collect()
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        release_memory()
 
 
 def profile_decode(engine: Engine, *, batch: int = 1, context: int = 300, steps: int = 10, top: int = 20) -> list[dict]:
@@ -343,14 +293,14 @@ def profile_decode(engine: Engine, *, batch: int = 1, context: int = 300, steps:
     from torch.profiler import ProfilerActivity, profile
 
     with torch.no_grad():
-        state = synthetic_decode_state(engine, batch, context)
+        state = engine.synthetic_context(batch, context)
         token = torch.zeros(batch, dtype=torch.long, device=engine.device)
         for _ in range(3):
-            token = engine._decode_step(state, token)
+            token = engine.decode_step(state, token)
         torch.cuda.synchronize()
         with profile(activities=[ProfilerActivity.CUDA]) as prof:
             for _ in range(steps):
-                token = engine._decode_step(state, token)
+                token = engine.decode_step(state, token)
             torch.cuda.synchronize()
     rows = []
     for event in prof.key_averages():

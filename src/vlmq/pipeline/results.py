@@ -1,8 +1,8 @@
-"""From the store to tidy records: `results.jsonl`, `results.csv`, `provenance.json`, then the report.
+"""From the store to tidy records: ``results.jsonl``, ``results.csv``, and paired deltas between recipes.
 
 One record per (recipe, task, metric): value, 95% CI, n, kernel (real | emulated), device, the scoring
 mode and test, and — for every recipe but the baseline — the paired test against the baseline on
-the same samples (delta, its CI and p-value).
+the same samples (delta, its CI and p-value). Every task makes its own records (``Task.records``).
 """
 
 from __future__ import annotations
@@ -12,45 +12,26 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vlmq.spec import RunSpec
-from vlmq.store import Store
+from vlmq.errors import VlmqError
+from vlmq.spec import RunSpec, spec_from_mapping
+from vlmq.store import STORE_NAME, Store
+
+from .plan import ordered_recipes, planned_tasks, task_options
 
 CSV_COLUMNS = ("recipe", "task", "metric", "value", "ci_low", "ci_high", "n", "kernel", "device", "test", "mode",
                "delta", "delta_ci_low", "delta_ci_high", "p_value", "paired_test", "model", "seed")
-
-
-def accuracy_records(store: Store, spec: RunSpec, recipes: list[str]) -> list[dict[str, Any]]:
-    from vlmq.runner import task_options, validate_tasks
-
-    opts = task_options(spec)
-    tasks = [t for t in validate_tasks(spec.tasks) if t.kind == "accuracy"]
-    records = []
-    for task in tasks:
-        base_rows = store.samples(spec.baseline, task.name)
-        for recipe in recipes:
-            rows = store.samples(recipe, task.name)
-            if not rows:
-                continue
-            metrics = task.aggregate(rows, opts)
-            if recipe != spec.baseline and base_rows:
-                paired = {(c["task"], c["metric"]): c for c in task.compare(base_rows, rows, opts)}
-                for rec in metrics:
-                    comp = paired.get((rec["task"], rec["metric"]))
-                    if comp is not None:
-                        rec.update(delta=comp["delta"], delta_ci_low=comp["ci_low"], delta_ci_high=comp["ci_high"],
-                                   p_value=comp["p_value"], paired_test=comp["test"], paired_n=comp["n"])
-            records += [{"recipe": recipe, **rec} for rec in metrics]
-    return records
 
 
 def collect_records(store: Store, spec: RunSpec) -> list[dict[str, Any]]:
     """Every aggregated figure of the run, labelled with kernel, device and provenance."""
     meta = store.get_meta("provenance") or {}
     outcomes = store.outcomes()
-    recipes = [r for r in _recipe_order(spec, outcomes)]
-    records = accuracy_records(store, spec, recipes)
-    for recipe in recipes:
-        records += store.measurements(recipe)
+    recipes = _recipe_order(spec, outcomes)
+    records = []
+    for task in planned_tasks(spec):
+        opts = task_options(spec, task.name)
+        for recipe in recipes:
+            records += task.records(store, recipe, spec.baseline, opts)
     for rec in records:
         outcome = outcomes.get(rec["recipe"], {})
         rec.setdefault("kernel", outcome.get("kernel") or "unknown")
@@ -60,11 +41,9 @@ def collect_records(store: Store, spec: RunSpec) -> list[dict[str, Any]]:
 
 
 def _recipe_order(spec: RunSpec, outcomes: dict) -> list[str]:
-    from vlmq.runner import ordered_recipes
-
     try:
         order = list(ordered_recipes(spec))
-    except Exception:  # noqa: BLE001 - a report must render even if the registry changed since
+    except VlmqError:  # a report must render even if the registry changed since
         order = []
     return order + sorted(r for r in outcomes if r not in order)
 
@@ -82,24 +61,18 @@ def write_csv(path: Path, records: list[dict[str, Any]]) -> None:
         writer.writerows(records)
 
 
-def export_run(store: Store, spec: RunSpec) -> list[dict[str, Any]]:
-    """Write results.jsonl, results.csv and report.md into the run directory; return the records."""
-    from vlmq.report import write_report
-
+def write_results(store: Store, spec: RunSpec) -> list[dict[str, Any]]:
+    """Write results.jsonl and results.csv into the run directory; return the records."""
     records = collect_records(store, spec)
     write_jsonl(store.run_dir / "results.jsonl", records)
     write_csv(store.run_dir / "results.csv", records)
-    write_report(store, spec, records)
     return records
 
 
 def load_run_spec(run_dir: str | Path) -> RunSpec:
     """The spec a run directory was produced with (for `vlmq report RUN_DIR`)."""
-    from vlmq.errors import VlmqError
-    from vlmq.spec import spec_from_mapping
-
     path = Path(run_dir)
-    if not (path / "vlmq.sqlite").is_file():
+    if not (path / STORE_NAME).is_file():
         raise VlmqError(f"'{run_dir}' is not a vlmq run directory (no vlmq.sqlite); pass the --out of a `vlmq run`")
     store = Store(path)
     try:
@@ -109,3 +82,29 @@ def load_run_spec(run_dir: str | Path) -> RunSpec:
     if identity is None:
         raise VlmqError(f"'{run_dir}' has no stored spec; rerun `vlmq run --out {run_dir}`")
     return spec_from_mapping({**identity, "out": str(path)}, source=f"{run_dir}/vlmq.sqlite")
+
+
+# ----- ablations: a recipe against itself minus one switch ------------------------------------------------
+def ablation_pairs(recipes) -> list[tuple[str, str, str]]:
+    """(recipe, recipe without one switch, the switch) for every switch of every recipe."""
+    pairs = []
+    for name in recipes:
+        base, *switches = name.split("+")
+        for switch in switches:
+            rest = [s for s in switches if s != switch]
+            pairs.append((name, "+".join([base, *rest]), switch))
+    return pairs
+
+
+def ablation_deltas(store: Store, spec: RunSpec, pairs) -> list[dict]:
+    """Paired deltas (with - without) per task and metric, from the samples stored for both recipes."""
+    rows = []
+    for task in planned_tasks(spec):
+        opts = task_options(spec, task.name)
+        for with_, without, switch in pairs:
+            for comp in task.paired(store, without, with_, opts):
+                rows.append({"recipe": with_, "without": without, "switch": switch, "task": comp["task"],
+                             "metric": comp["metric"], "delta": comp["delta"], "ci_low": comp["ci_low"],
+                             "ci_high": comp["ci_high"], "p_value": comp["p_value"], "test": comp["test"],
+                             "n": comp["n"]})
+    return rows

@@ -1,0 +1,65 @@
+"""The whole job, in the order the CLI runs it: the pipeline, then the diagnosis, then the report.
+
+``vlmq.pipeline.run`` produces the store and results.jsonl; ``run`` here adds the diagnosis section
+(when the spec asks for it; its failure never costs the run's results) and writes report.md from the store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vlmq import pipeline
+from vlmq.console import Progress, describe_failure
+from vlmq.diagnose import run_diagnosis
+from vlmq.errors import VlmqError
+from vlmq.report import write_html, write_report
+from vlmq.spec import RunSpec
+from vlmq.store import Store
+
+
+def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False) -> pipeline.RunResult:
+    """Run every recipe of ``spec``, then (on the main process) diagnose if asked and write the report."""
+    result = pipeline.run(spec, fresh=fresh, debug=debug)
+    if result.is_main:
+        if spec.diagnose:
+            diagnose(spec, result.records)
+        report(spec, result.records)
+    return result
+
+
+def diagnose(spec: RunSpec, records: list[dict]) -> None:
+    """The diagnosis section (vlmq.diagnose); a failure here is recorded and never costs the run's results."""
+    progress = Progress(spec.quiet)
+    progress.note("diagnosing (K/V ranges, saturation, sensitivity)")
+    try:
+        run_diagnosis(spec, records)
+    except (KeyboardInterrupt, VlmqError):
+        raise
+    except Exception as err:  # noqa: BLE001 - keep the run's results whatever the probes do
+        progress.note(f"diagnosis failed: {describe_failure(err)}")
+        store = Store(spec.out)
+        try:
+            store.set_meta("diagnosis_error", describe_failure(err))
+        finally:
+            store.close()
+
+
+def report(spec: RunSpec, records: list[dict]) -> Path:
+    """report.md (and its charts) of the run in ``spec.out``, from the store and the records."""
+    store = Store(spec.out)
+    try:
+        return write_report(store, spec, records)
+    finally:
+        store.close()
+
+
+def rerender(run_dir: str | Path, html: bool = False) -> Path:
+    """Re-derive results.jsonl/csv and report.md of a finished run from its store alone; optionally HTML."""
+    spec = pipeline.load_run_spec(run_dir)
+    store = Store(run_dir)
+    try:
+        records = pipeline.write_results(store, spec)
+        path = write_report(store, spec, records)
+    finally:
+        store.close()
+    return write_html(run_dir) if html else path
