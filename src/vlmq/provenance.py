@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 import vlmq
+from vlmq.device import device_label
 
 
 def _version(package: str) -> str | None:
@@ -35,10 +36,9 @@ def git_commit() -> str | None:
 
 
 def device_name(device: torch.device | str) -> str:
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+    """The device as records name it, with the CPU's architecture and threads (CPU timings depend on them)."""
+    label = device_label(device)
+    return f"{label} ({platform.machine()}, {torch.get_num_threads()} threads)" if label == "cpu" else label
 
 
 def driver_version() -> str | None:
