@@ -167,19 +167,27 @@ def resolve_spec_path(spec: str) -> Path:
     path = Path(spec)
     if path.is_file():
         return path
+    names = sorted(p.stem for p in SHIPPED_SPECS_DIR.glob("*.toml"))
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.toml"))
+        hint = f"one of its TOML files ({', '.join(inside[:5])})" if inside else "a TOML file"
+        raise VlmqError(f"spec '{spec}' is a folder; pass {hint} or a shipped spec: {', '.join(names) or 'none'}")
     shipped = SHIPPED_SPECS_DIR / f"{spec}.toml"
     if shipped.is_file():
         return shipped
-    names = sorted(p.stem for p in SHIPPED_SPECS_DIR.glob("*.toml"))
     raise VlmqError(f"spec file '{spec}' not found; give a TOML path or a shipped spec: {', '.join(names) or 'none'}")
 
 
 def load_spec_file(spec: str) -> dict[str, Any]:
     path = resolve_spec_path(spec)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise VlmqError(f"spec file '{path}' is not valid TOML ({err}); fix the syntax") from None
+    except UnicodeDecodeError:
+        raise VlmqError(f"spec file '{path}' is not a text file; pass a TOML file") from None
+    except OSError as err:
+        raise VlmqError(f"cannot read spec file '{path}' ({err.strerror}); check its permissions") from None
     if "run" in data and isinstance(data["run"], dict):
         data = data["run"]
     return data

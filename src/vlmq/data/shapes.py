@@ -13,9 +13,11 @@ Every question needs the image: answers are balanced over the scene's random con
 from __future__ import annotations
 
 import functools
+import math
 import random
 from collections import Counter
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Iterator
 
 from vlmq.errors import VlmqError
@@ -47,6 +49,10 @@ MME_SUBTASKS = ("existence", "count", "position", "color", "OCR", "commonsense_r
 POPE_SPLITS = ("random", "popular", "adversarial")
 MME_SUFFIX = " Please answer yes or no."
 KINDS = ("vqa", "pope", "mme")
+# Every POPE "object" in one fixed order: the tie-break of every ranking below. Never iterate a set of
+# strings where order matters: its order follows the per-process string hash (PYTHONHASHSEED).
+CATEGORIES = tuple(f"{c} {s}" for c in COLORS for s in SHAPES)
+_CATEGORY_INDEX = {cat: i for i, cat in enumerate(CATEGORIES)}
 
 
 @dataclass(frozen=True)
@@ -68,8 +74,10 @@ class Scene:
     word_cell: str | None = None
     jitter: tuple[tuple[int, int], ...] = ()  # per shape, then the word: pixel offsets from the cell centre
 
-    def categories(self) -> set[str]:
-        return {s.category for s in self.shapes}
+    def categories(self) -> tuple[str, ...]:
+        """The scene's objects ("red circle", ...) in the fixed order of ``CATEGORIES``."""
+        present = {s.category for s in self.shapes}
+        return tuple(cat for cat in CATEGORIES if cat in present)
 
     def count(self, attr: str | None = None, value: str | None = None) -> int:
         return sum(1 for s in self.shapes if attr is None or getattr(s, attr) == value)
@@ -114,7 +122,7 @@ def sample_scene(rng: random.Random, *, with_word: bool | None = None, min_shape
 
 def render(scene: Scene):
     """The scene as a 112x112 RGB PIL image."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     image = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), BACKGROUND)
     draw = ImageDraw.Draw(image)
@@ -124,14 +132,29 @@ def render(scene: Scene):
     if scene.word:
         cx, cy = CELLS[scene.word_cell]
         dx, dy = scene.jitter[len(scene.shapes)]
-        font = ImageFont.load_default(size=16)
+        font = _word_font()
         draw.text((cx + dx, cy + dy), scene.word, fill=(255, 255, 255), font=font, anchor="mm")
     return image
 
 
-def _draw_shape(draw, kind: str, cx: int, cy: int, r: int, color) -> None:
-    import math
+@functools.lru_cache(maxsize=1)
+def _word_font():
+    from PIL import ImageFont, features
 
+    # Without FreeType, Pillow silently falls back to a small bitmap font: other pixels, other numbers.
+    if not features.check("freetype2"):
+        raise VlmqError("this Pillow has no FreeType support, so the shapes images would differ from everyone "
+                        "else's; install the Pillow wheel from PyPI (pip install --force-reinstall pillow)")
+    return ImageFont.load_default(size=16)
+
+
+# The star's vertices as unit vectors (5 outer points, inner radius 0.45), rounded to 9 decimals so that a
+# last-bit difference between platforms' cos/sin cannot move a pixel.
+_STAR = tuple((round((1.0 if i % 2 == 0 else 0.45) * math.cos(-math.pi / 2 + i * math.pi / 5), 9),
+               round((1.0 if i % 2 == 0 else 0.45) * math.sin(-math.pi / 2 + i * math.pi / 5), 9)) for i in range(10))
+
+
+def _draw_shape(draw, kind: str, cx: int, cy: int, r: int, color) -> None:
     if kind == "circle":
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=color)
     elif kind == "square":
@@ -139,13 +162,8 @@ def _draw_shape(draw, kind: str, cx: int, cy: int, r: int, color) -> None:
         draw.rectangle((cx - side, cy - side, cx + side, cy + side), fill=color)
     elif kind == "triangle":
         draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=color)
-    else:  # star: 5 outer points, inner radius 0.45 r
-        points = []
-        for i in range(10):
-            radius = r if i % 2 == 0 else r * 0.45
-            angle = -math.pi / 2 + i * math.pi / 5
-            points.append((cx + radius * math.cos(angle), cy + radius * math.sin(angle)))
-        draw.polygon(points, fill=color)
+    else:
+        draw.polygon([(cx + r * ux, cy + r * uy) for ux, uy in _STAR], fill=color)
 
 
 # ---------------------------------------------------------------- how a shape can be named
@@ -251,7 +269,7 @@ def existence_question(category: str) -> str:
 def absent_categories(scene: Scene, ranking: list[str] | None, rng: random.Random) -> list[str]:
     """Categories not in the scene: in ``ranking`` order if given (popular/adversarial), else shuffled."""
     present = scene.categories()
-    absent = [f"{c} {s}" for c in COLORS for s in SHAPES if f"{c} {s}" not in present]
+    absent = [cat for cat in CATEGORIES if cat not in present]
     if ranking is None:
         rng.shuffle(absent)
         return absent
@@ -263,7 +281,7 @@ def near_miss_categories(scene: Scene, rng: random.Random) -> list[str]:
     """Absent categories sharing a colour or a shape with a present one: the hardest negatives."""
     present = scene.categories()
     colors, shapes = {s.color for s in scene.shapes}, {s.shape for s in scene.shapes}
-    near = [f"{c} {s}" for c in COLORS for s in SHAPES
+    near = [f"{c} {s}" for c in COLORS for s in SHAPES  # CATEGORIES order
             if (c in colors or s in shapes) and f"{c} {s}" not in present]
     rng.shuffle(near)
     return near or absent_categories(scene, None, rng)
@@ -397,29 +415,35 @@ def _pope_scenes(n: int, seed: int) -> list[Scene]:
 @functools.lru_cache(maxsize=1)
 def _cooccurrence() -> dict[str, list[str]]:
     """For each object, the others ranked by how often they share a scene, over 4000 reference scenes
-    (POPE ranks by co-occurrence in COCO; a fixed large sample keeps the order stable for small n)."""
-    rng, counts = random.Random("shapes-cooccurrence"), {}
+    (POPE ranks by co-occurrence in COCO; a fixed large sample keeps the order stable for small n).
+    Ties go by ``CATEGORIES`` order."""
+    rng, counts = random.Random("shapes-cooccurrence"), {cat: Counter() for cat in CATEGORIES}
     for _ in range(4000):
         cats = sample_scene(rng).categories()
         for a in cats:
-            counts.setdefault(a, Counter()).update(b for b in cats if b != a)
-    return {cat: [b for b, _ in c.most_common()] for cat, c in counts.items()}
+            counts[a].update(b for b in cats if b != a)
+    return {cat: _ranked(c) for cat, c in counts.items() if c}
+
+
+def _ranked(score: Counter) -> list[str]:
+    """The keys of ``score`` from highest to lowest, ties in ``CATEGORIES`` order."""
+    return sorted(score, key=lambda cat: (-score[cat], _CATEGORY_INDEX[cat]))
 
 
 def _popular_ranking(scenes: list[Scene]) -> list[str]:
     """POPE's "popular" order: objects by how many of the split's images hold them."""
     freq = Counter(cat for scene in scenes for cat in scene.categories())
-    everything = [f"{c} {s}" for c in COLORS for s in SHAPES]
-    return sorted(everything, key=lambda cat: -freq[cat])
+    return sorted(CATEGORIES, key=lambda cat: -freq[cat])  # stable: ties keep CATEGORIES order
 
 
-def _adversarial_ranking(scene: Scene) -> list[str]:
-    """POPE's "adversarial" order: objects that most often co-occur with this image's objects."""
+def adversarial_ranking(scene: Scene) -> list[str]:
+    """POPE's "adversarial" order: objects that most often co-occur with this image's objects.
+    Scores are exact fractions (a float sum would depend on the order of its terms)."""
     cooc, score = _cooccurrence(), Counter()
     for cat in scene.categories():
         for rank, other in enumerate(cooc.get(cat, [])):
-            score[other] += 1.0 / (rank + 1)
-    return sorted(score, key=lambda cat: -score[cat])
+            score[other] += Fraction(1, rank + 1)
+    return _ranked(score)
 
 
 def _pope_rows(n: int, seed: int) -> list[dict]:
@@ -431,7 +455,7 @@ def _pope_rows(n: int, seed: int) -> list[dict]:
         for idx, scene in enumerate(scenes):
             rng = _item_rng(seed, f"pope-{split}", idx)
             ranking = {"random": None, "popular": popular,
-                       "adversarial": _adversarial_ranking(scene)}[split]
+                       "adversarial": adversarial_ranking(scene)}[split]
             yes_cats = sorted(scene.categories())[:3]
             no_cats = absent_categories(scene, ranking, rng)[: len(yes_cats)]
             image = render(scene)
