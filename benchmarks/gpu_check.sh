@@ -1,24 +1,49 @@
 #!/usr/bin/env bash
-# One device call that checks vlmq on a CUDA GPU: the GPU-marked engine/recipe/model tests, then (unless RUN=0) an end-to-end
-# `vlmq run` of every recipe on the toy model (accuracy through the engine on CUDA).
+# One device call that checks vlmq on a CUDA GPU, in stages chosen by STAGES (default: all):
+#   tests  - the GPU-marked tests (kernels against their references, eager = compiled greedy answers per recipe)
+#   e2e    - `vlmq run` of every recipe on the toy model through the compiled and the eager engine, each
+#            compared with the committed CPU run (benchmarks/compare_runs.py: headline within 1 point)
+#   kernels, attention - the kernel micro-benchmarks (benchmarks/bench_kernels.py, bench_attention.py)
+#   soak   - benchmarks/soak.py (thousands of generations, memory sampled over time)
 # Usage on the GPU machine, from the repository root, with the wheels the lent machines lack in .whl/
-# (torchao, datasets, dill, multiprocess; carried with the device tool's `carry: [".whl"]`), fetched once with
+# (carried with the device tool's `carry: [".whl"]`), fetched once with
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#     --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .whl \
-#     torchao==0.18.0 datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19
-#   OUT=/tmp/out bash benchmarks/gpu_check.sh
+#     --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .whl torchao==0.18.0 datasets==5.2.0 \
+#     dill==0.4.1 multiprocess==0.70.19 compressed-tensors==0.20.0 pydantic==2.14.4 pydantic-core==2.50.5 \
+#     loguru==0.7.3 annotated-types==0.8.0 typing-inspection==0.4.5
+#   OUT=/tmp/out STAGES="tests e2e" bash benchmarks/gpu_check.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/vlmq-gpu-check}
+STAGES=${STAGES:-tests e2e kernels attention soak}
+CPU_RUN=${CPU_RUN:-benchmarks/results/cpu-toy/results.jsonl}
+RECIPES=${RECIPES:-bf16,int8_wo,int4_wo,smoothquant,fp8,int4_awq,nvfp4,fp8+kv_fp8_text,fp8+kv_fp8_vis}
 mkdir -p "$OUT"
-if ! python3 -c "import torchao, datasets" 2>/dev/null; then
+if ! python3 -c "import torchao, datasets, compressed_tensors" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD/src PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/device.txt"
-python3 -c "import torch, transformers, torchao; print('torch', torch.__version__, 'transformers', transformers.__version__, 'torchao', torchao.__version__)" | tee -a "$OUT/device.txt"
-timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m gpu -p no:cacheprovider tests/engine tests/recipes tests/models 2>&1 | tee "$OUT/gpu_tests.log"
-[ "${RUN:-1}" = 1 ] || exit 0
-timeout "${RUN_TIMEOUT:-200}" python3 -m vlmq run --model toy \
-  --recipes bf16,int8_wo,int4_wo,smoothquant,fp8,int4_awq,nvfp4,fp8+kv_fp8_text,fp8+kv_fp8_vis \
-  --tasks shapes-vqa,shapes-pope,shapes-mme --limit "${LIMIT:-120}" --compile false --out /tmp/vlmq-gpu-run --quiet 2>&1 | tee "$OUT/run.log"
-cp /tmp/vlmq-gpu-run/results.jsonl /tmp/vlmq-gpu-run/report.md "$OUT/" 2>/dev/null
+python3 -c "import torch, transformers, triton; print('torch', torch.__version__, 'transformers', transformers.__version__, 'triton', triton.__version__)" | tee -a "$OUT/device.txt"
+has() { [[ " $STAGES " == *" $1 "* ]]; }
+if has tests; then
+  timeout "${TEST_TIMEOUT:-300}" python3 -m pytest -q -m gpu -p no:cacheprovider tests 2>&1 | tee "$OUT/gpu_tests.log"
+fi
+if has e2e; then
+  for mode in compiled eager; do
+    compile=$([ $mode = compiled ] && echo true || echo false)
+    timeout "${RUN_TIMEOUT:-240}" python3 -m vlmq run --model toy --recipes "$RECIPES" \
+      --tasks shapes-vqa,shapes-pope,shapes-mme --limit "${LIMIT:-120}" --compile $compile \
+      --out /tmp/vlmq-gpu-$mode --quiet --fresh 2>&1 | tee "$OUT/run_$mode.log"
+    cp /tmp/vlmq-gpu-$mode/results.jsonl "$OUT/results_$mode.jsonl" 2>/dev/null
+    python3 benchmarks/compare_runs.py "$CPU_RUN" "$OUT/results_$mode.jsonl" --tol 1 2>&1 | tee "$OUT/compare_$mode.md"
+  done
+fi
+if has kernels && [ -f benchmarks/bench_kernels.py ]; then
+  timeout "${KERNEL_TIMEOUT:-360}" python3 benchmarks/bench_kernels.py --out "$OUT/kernels" 2>&1 | tee "$OUT/kernels.log"
+fi
+if has attention && [ -f benchmarks/bench_attention.py ]; then
+  timeout "${ATTN_TIMEOUT:-300}" python3 benchmarks/bench_attention.py --out "$OUT/attention" 2>&1 | tee "$OUT/attention.log"
+fi
+if has soak; then
+  timeout "${SOAK_TIMEOUT:-300}" python3 benchmarks/soak.py --out "$OUT/soak" --samples "${SOAK_SAMPLES:-3000}" 2>&1 | tail -3 | tee "$OUT/soak.log"
+fi

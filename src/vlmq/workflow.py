@@ -13,18 +13,19 @@ from vlmq.console import Progress, describe_failure
 from vlmq.diagnose import run_diagnosis
 from vlmq.errors import VlmqError
 from vlmq.report import write_html, write_report
+from vlmq.rundir import RunLock, check_report_folder
 from vlmq.spec import RunSpec
 from vlmq.store import Store
 
 
 def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False) -> pipeline.RunResult:
     """Run every recipe of ``spec``, then (on the main process) diagnose if asked and write the report."""
-    result = pipeline.run(spec, fresh=fresh, debug=debug)
-    if result.is_main:
+    def finish(records: list[dict]) -> None:   # on the main process, under the run folder's lock
         if spec.diagnose:
-            diagnose(spec, result.records)
-        report(spec, result.records)
-    return result
+            diagnose(spec, records)
+        report(spec, records)
+
+    return pipeline.run(spec, fresh=fresh, debug=debug, finish=finish)
 
 
 def diagnose(spec: RunSpec, records: list[dict]) -> None:
@@ -54,12 +55,16 @@ def report(spec: RunSpec, records: list[dict]) -> Path:
 
 
 def rerender(run_dir: str | Path, html: bool = False) -> Path:
-    """Re-derive results.jsonl/csv and report.md of a finished run from its store alone; optionally HTML."""
-    spec = pipeline.load_run_spec(run_dir)
-    store = Store(run_dir)
-    try:
-        records = pipeline.write_results(store, spec)
-        path = write_report(store, spec, records)
-    finally:
-        store.close()
-    return write_html(run_dir) if html else path
+    """Re-derive results.jsonl/csv and report.md of a finished run from its store alone; optionally HTML.
+
+    Refused (one line) while a run holds the folder, or where the folder cannot be written."""
+    check_report_folder(run_dir)
+    with RunLock(run_dir):
+        spec = pipeline.load_run_spec(run_dir)
+        store = Store(run_dir)
+        try:
+            records = pipeline.write_results(store, spec)
+            path = write_report(store, spec, records)
+        finally:
+            store.close()
+        return write_html(run_dir) if html else path

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from vlmq.pipeline.distributed import World, batch_shard, merge_rank_stores, rank_store_path, recipe_shard
+from vlmq.pipeline.distributed import World, batch_shard, merge_rank_stores, recipe_shard
+from vlmq.store import rank_store_path
 from vlmq.store import Store
 
 ARGS = ["--model", "tiny", "--recipes", "bf16,int8_wo", "--tasks", "shapes-vqa,shapes-mme", "--limit", "24", "--quiet"]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from vlmq.store import STORE_NAME, Store
+from vlmq.store import RANK_STORE_GLOB, STORE_NAME, Store
 
 STATUS_PRECEDENCE = {"failed": 3, "skipped": 2, "ok": 1}
 
@@ -85,14 +85,10 @@ def recipe_shard(recipes: tuple[str, ...], world: World) -> tuple[str, ...]:
     return recipes if not world.distributed else recipes[world.rank::world.world_size]
 
 
-def rank_store_path(run_dir: str | Path, rank: int) -> Path:
-    return Path(run_dir) / f"vlmq.rank{rank}.sqlite"
-
-
 def merge_rank_stores(main: Store) -> int:
     """Move every rank file's rows into the main store (idempotent), then delete the rank files."""
     merged = 0
-    for path in sorted(main.run_dir.glob("vlmq.rank*.sqlite")):
+    for path in sorted(main.run_dir.glob(RANK_STORE_GLOB)):
         if path.name == STORE_NAME:
             continue
         db = main.db

@@ -26,19 +26,25 @@ from .plan import planned_tasks, task_options
 
 
 class SampleCache:
-    """Task samples loaded once per run and reused by every recipe (same ids, same images)."""
+    """Task samples loaded once per run and reused by every recipe (same ids, same images).
 
-    def __init__(self, spec: RunSpec, shard: Callable[[list], list] = lambda s: s):
+    ``all`` is the whole task; ``get`` this process's share (``shard``: a torchrun rank's batches).
+    """
+
+    def __init__(self, spec: RunSpec, shard: Callable[[list], list] | None = None):
         self.spec, self.shard, self._cache = spec, shard, {}
 
-    def get(self, task) -> list:
+    def all(self, task) -> list:
         if task.name not in self._cache:
             try:
-                samples = task.load(task_options(self.spec, task.name))
+                self._cache[task.name] = task.load(task_options(self.spec, task.name))
             except VlmqError as err:
                 raise BadData(str(err)) from err
-            self._cache[task.name] = self.shard(samples) if task.sharded else samples
         return self._cache[task.name]
+
+    def get(self, task) -> list:
+        samples = self.all(task)
+        return self.shard(samples) if task.sharded and self.shard is not None else samples
 
 
 def check_finite_logits(engine, samples) -> None:

@@ -1,8 +1,12 @@
 """Where recipes run: in this process, one subprocess per recipe, or across torchrun ranks; and ``run``,
 the pipeline over every recipe of a spec.
 
-``run`` produces the store and ``results.jsonl``/``results.csv``; the diagnosis and the report are
-written above this layer (``vlmq.workflow``), from the store.
+Before anything is written, ``preflight`` validates what can be validated (output folder, recipes,
+tasks, device, model, datasets). The main process then holds the run folder's lock for the whole run,
+sets an earlier run aside on ``--fresh`` (restored if the new run stores nothing), checks the run's
+identity (spec, model fingerprint, vlmq version) and every stored sample's prompt hash, runs the
+recipes, and writes ``results.jsonl``/``results.csv``; a ``finish`` callback (the diagnosis and the
+report, from ``vlmq.workflow``) runs while the lock is still held.
 """
 
 from __future__ import annotations
@@ -10,16 +14,19 @@ from __future__ import annotations
 import multiprocessing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+import vlmq
 from vlmq.console import Progress, quiet_libraries
 from vlmq.device import resolve_device
+from vlmq.errors import BadModel, VlmqError
+from vlmq.models import model_fingerprint
 from vlmq.provenance import provenance
+from vlmq.rundir import RunLock, check_run_folder, set_aside_previous_run, settle_previous_run
 from vlmq.spec import RunSpec
-from vlmq.store import STORE_NAME, Store
+from vlmq.store import STORE_NAME, Store, prompt_hash, rank_store_path
 
-from .distributed import barrier, batch_shard, current_world, init, merge_rank_stores, rank_store_path, recipe_shard
-from .distributed import shutdown
+from .distributed import barrier, batch_shard, current_world, init, merge_rank_stores, recipe_shard, shutdown
 from .execute import SampleCache, run_one_recipe_isolated
 from .plan import ordered_recipes, planned_tasks
 from .results import write_results
@@ -30,10 +37,30 @@ class RunResult:
     outcomes: dict[str, dict[str, Any]]
     records: list[dict[str, Any]] = field(default_factory=list)
     is_main: bool = True   # False on torchrun ranks > 0: rank 0 reports for the whole run
+    note: str | None = None   # what happened to an earlier run set aside by --fresh, if anything
 
     @property
     def any_ok(self) -> bool:
         return any(o["status"] == "ok" for o in self.outcomes.values())
+
+
+def preflight(spec: RunSpec, fresh: bool, samples: SampleCache) -> dict[str, Any]:
+    """Validate the whole spec before the store is touched; returns the run's identity.
+
+    One-line errors for a bad output folder, recipe, task, device, model path or dataset. Loads every
+    task's samples into ``samples`` (they are reused by the run).
+    """
+    check_run_folder(spec.out, fresh=fresh)
+    ordered_recipes(spec)
+    tasks = planned_tasks(spec)
+    resolve_device(spec.device)
+    try:
+        fingerprint = model_fingerprint(spec.model)
+    except VlmqError as err:
+        raise BadModel(str(err)) from err
+    for task in tasks:
+        samples.all(task)
+    return {**spec.identity(), "model_fingerprint": fingerprint, "vlmq_version": vlmq.__version__}
 
 
 def _subprocess_worker(spec_dict: dict, recipe: str, debug: bool = False) -> None:
@@ -61,19 +88,23 @@ def run_in_subprocess(spec: RunSpec, recipe: str, store: Store, progress: Progre
         progress.note(f"[{recipe}] failed: {reason}")
 
 
-def prepare_main_store(spec: RunSpec, fresh: bool) -> None:
-    """Rank 0 (or the only process): bind the spec, fold in rank files a killed run left, record provenance."""
+def prepare_main_store(spec: RunSpec, identity: dict, samples: SampleCache, progress: Progress) -> None:
+    """Main process: bind (or check) the run identity, fold in rank files a killed run left, drop stored
+    samples whose prompt changed since (they are redone), record provenance."""
     store = Store(spec.out)
     try:
-        if fresh:
-            for path in store.run_dir.glob("vlmq.rank*.sqlite*"):
-                path.unlink()
-        resumed = store.bind_spec(spec.identity(), fresh=fresh)
+        resumed = store.bind_spec(identity)
         merge_rank_stores(store)
+        for task in planned_tasks(spec):
+            hashes = {s.id: prompt_hash(s.prompt.text, s.prompt.image) for s in samples.all(task)}
+            stale = store.stale_samples(task.name, hashes) if hashes else {}
+            if stale:
+                n = store.drop_samples(task.name, stale)
+                progress.note(f"{task.name}: {n} stored answers were to prompts that changed since; redoing them")
         store.set_meta("provenance", provenance(resolve_device(spec.device)))
         store.set_meta("spec_full", spec.to_dict())
         if resumed:
-            Progress(spec.quiet).note(f"resuming {spec.out}: {store.count_samples()} samples already stored")
+            progress.note(f"resuming {spec.out}: {store.count_samples()} samples already stored")
     finally:
         store.close()
 
@@ -87,13 +118,10 @@ def open_worker_store(spec: RunSpec, world) -> Store:
     return store
 
 
-def run_recipes(spec: RunSpec, recipes: tuple[str, ...], world, debug: bool) -> None:
+def run_recipes(spec: RunSpec, recipes: tuple[str, ...], world, samples: SampleCache, debug: bool) -> None:
     """This process's share of the recipes, each isolated (in-process or in its own subprocess)."""
-    data_parallel = spec.parallel == "data"
-    mine = recipes if data_parallel else recipe_shard(recipes, world)
-    shard = (lambda items: batch_shard(items, world, spec.batch_size)) if data_parallel else (lambda items: items)
-    store, progress, samples = open_worker_store(spec, world), Progress(spec.quiet or not world.is_main), \
-        SampleCache(spec, shard)
+    mine = recipes if spec.parallel == "data" else recipe_shard(recipes, world)
+    store, progress = open_worker_store(spec, world), Progress(spec.quiet or not world.is_main)
     try:
         for recipe in mine:
             if spec.launcher == "subprocess" and not world.distributed:
@@ -104,29 +132,56 @@ def run_recipes(spec: RunSpec, recipes: tuple[str, ...], world, debug: bool) -> 
         store.close()
 
 
-def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False) -> RunResult:
+def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False,
+        finish: Callable[[list[dict]], None] | None = None) -> RunResult:
     """The pipeline over every recipe of ``spec``; under torchrun each rank runs its share (see distributed).
 
-    Rank 0 merges the rank stores and writes results.jsonl/results.csv; it returns the records.
+    The main process returns the outcomes and the records it wrote to results.jsonl, after calling
+    ``finish(records)`` under the run folder's lock.
     """
     world = current_world()
-    recipes = ordered_recipes(spec)
-    planned_tasks(spec)
-    resolve_device(spec.device)
+    shard = (lambda items: batch_shard(items, world, spec.batch_size)) if spec.parallel == "data" else None
+    samples = SampleCache(spec, shard)
+    identity = preflight(spec, fresh, samples)
     init(world, spec.device)
+    lock = RunLock(spec.out).acquire() if world.is_main else None
     try:
-        if world.is_main:
-            prepare_main_store(spec, fresh)
-        barrier(world)
-        run_recipes(spec, recipes, world, debug)
-        barrier(world)
-        if not world.is_main:
-            return RunResult(outcomes={}, is_main=False)
-        main = Store(spec.out)
-        try:
-            merge_rank_stores(main)
-            return RunResult(outcomes=main.outcomes(), records=write_results(main, spec))
-        finally:
-            main.close()
+        result = _run_locked(spec, identity, world, samples, fresh, debug, finish)
     finally:
+        if lock is not None:
+            lock.release()
         shutdown(world)
+    return result
+
+
+def _run_locked(spec, identity, world, samples, fresh, debug, finish) -> RunResult:
+    progress = Progress(spec.quiet or not world.is_main)
+    if world.is_main:
+        note = settle_previous_run(spec.out)
+        if note:
+            progress.note(note)
+        if fresh and set_aside_previous_run(spec.out) is not None:
+            progress.note(f"--fresh: the previous run in {spec.out} is set aside until this one stores a result")
+        try:
+            prepare_main_store(spec, identity, samples, progress)
+        except BaseException:
+            settle_previous_run(spec.out)
+            raise
+    barrier(world)
+    try:
+        run_recipes(spec, ordered_recipes(spec), world, samples, debug)
+        barrier(world)
+    finally:
+        note = settle_previous_run(spec.out) if world.is_main else None
+    if not world.is_main:
+        return RunResult(outcomes={}, is_main=False)
+    main = Store(spec.out)
+    try:
+        merge_rank_stores(main)
+        records = write_results(main, spec)
+        outcomes = main.outcomes()
+    finally:
+        main.close()
+    if finish is not None:
+        finish(records)
+    return RunResult(outcomes=outcomes, records=records, note=note)

@@ -74,7 +74,7 @@ def load_run_spec(run_dir: str | Path) -> RunSpec:
     path = Path(run_dir)
     if not (path / STORE_NAME).is_file():
         raise VlmqError(f"'{run_dir}' is not a vlmq run directory (no vlmq.sqlite); pass the --out of a `vlmq run`")
-    store = Store(path)
+    store = Store(path, read_only=True)
     try:
         identity = store.get_meta("spec_full") or store.get_meta("spec")
     finally:

@@ -10,7 +10,6 @@ dataset is visible in the results instead of silently lowering the accuracy.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ from vlmq.console import Progress
 from vlmq.engine.types import Prompt
 from vlmq.errors import VlmqError
 from vlmq.metrics import check_scoring_mode
-from vlmq.store import Store
+from vlmq.store import Store, prompt_hash
 from vlmq.tasks.images import check_jpeg_quality, prepare_image, preprocess_label
 from vlmq.tasks.sampling import stratified_sample
 from vlmq.tasks.sources import HubSource, ShapesSource, load_table
@@ -149,7 +148,7 @@ class SampleTask(Task):
         output = gen.text if gen is not None else ""
         scored = self.score(sample, output, opts)
         return {"recipe": ctx.recipe, "task": self.name, "sample_id": sample.id,
-                "prompt_hash": prompt_hash(sample.prompt), "output": output, "parsed": scored.get("parsed"),
+                "prompt_hash": prompt_hash(sample.prompt.text, sample.prompt.image), "output": output, "parsed": scored.get("parsed"),
                 "score": scored.get("score"), "target": sample.target, "meta": sample.meta,
                 "timings": gen.timings if gen is not None else None, "error": scored.get("error"),
                 "rank": ctx.rank}
@@ -186,14 +185,6 @@ class SampleTask(Task):
             if self.headline is not None and rec["task"] == self.name and rec["metric"] == self.headline.metric:
                 rec.update(headline=True, display_scale=self.headline.scale, unit=self.headline.unit)
         return [{"recipe": recipe, **rec} for rec in metrics]
-
-
-def prompt_hash(prompt: Prompt) -> str:
-    """What a stored answer was generated from: the prompt text and the image's pixels."""
-    digest = hashlib.sha256(prompt.text.encode())
-    if prompt.image is not None:
-        digest.update(prompt.image.tobytes())
-    return digest.hexdigest()[:16]
 
 
 def failed_score(sample: Sample) -> dict:
