@@ -109,7 +109,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_toy(args: argparse.Namespace) -> int:
     if not args.toy_args or args.toy_args[0] != "train":
         raise VlmqError("usage: vlmq toy train --out DIR [--force] [--device cuda] (see vlmq toy train --help)")
-    from vlmq.toy.pool_train import main as toy_train
+    from vlmq.toy.train import main as toy_train
 
     return toy_train(args.toy_args[1:]) or 0
 

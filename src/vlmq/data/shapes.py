@@ -523,7 +523,7 @@ def training_conversations(seed: int | str) -> Iterator[tuple[object, list[tuple
     rng = random.Random(f"shapes-train:{seed}")
     while True:
         scene = sample_scene(rng)
-        turns = _training_questions(rng, scene) + [(rng.choice(DESCRIBE_PROMPTS), describe(scene))]
+        turns = training_questions(rng, scene) + [(rng.choice(DESCRIBE_PROMPTS), describe(scene))]
         rng.shuffle(turns)
         yield render(scene), turns
 
@@ -531,7 +531,7 @@ def training_conversations(seed: int | str) -> Iterator[tuple[object, list[tuple
 DESCRIBE_PROMPTS = ("Describe the image.", "What is in the image?")
 
 
-def _training_questions(rng: random.Random, scene: Scene) -> list[tuple[str, str]]:
+def training_questions(rng: random.Random, scene: Scene) -> list[tuple[str, str]]:
     """Two open questions, one POPE yes/no pair and one MME pair, for one scene."""
     out = [(qa.question, qa.answer) for qa in (vqa_question(rng, scene), vqa_question(rng, scene))]
     yes_cat = rng.choice(scene.shapes).category
@@ -560,7 +560,7 @@ def corpus() -> list[str]:
     lines = []
     for _ in range(3000):
         scene = sample_scene(rng)
-        lines.extend(f"{q} {a}" for q, a in _training_questions(rng, scene))
+        lines.extend(f"{q} {a}" for q, a in training_questions(rng, scene))
         lines.append(describe(scene))
         qa = vqa_question(rng, scene)
         lines.extend(qa.humans)

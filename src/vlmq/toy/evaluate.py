@@ -16,7 +16,7 @@ import torch
 
 from vlmq.data.shapes import make_rows
 from vlmq.errors import VlmqError
-from vlmq.toy.train import task_prompt
+from vlmq.toy.prompts import task_prompt
 
 HELD_OUT_SEED = 1234  # never used for training streams (those are seeded with strings "<seed>:<worker>")
 MAX_NEW_TOKENS = 8
