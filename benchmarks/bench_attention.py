@@ -10,9 +10,9 @@ per decoder layer, each on its own layer cache, and the time is per call):
              ``apply_rope`` + ``write_kv`` (the compiled decode layer's path), decode at batch 1 / 16 and a
              300-token prefill, BF16 and FP8 caches;
 - attention: decode attention at context 300 / 2k / 8k x batch 1 / 16, BF16 and FP8 (dynamic) caches: the
-             two-launch scheme (split kernel + combine kernel, as at the base commit) vs one launch
-             (in-kernel combine; a few split targets and warp counts), and RoPE + write + attention as two
-             kernels vs one (``vlmq::rope_kv_decode_attention``);
+             two-launch scheme (split kernel + combine kernel, the base commit's split count) vs one launch
+             (in-kernel combine; the default split count, the base's, fewer programs, 8 warps), and
+             RoPE + write + attention as two kernels vs one (``vlmq::rope_kv_decode_attention``);
 - vision:    each SDPA backend alone at the tower's attention shape (16 heads of 80, one sequence of 1024 /
              4096 patches), then the vision tower per image (448x448 and 896x896) as TTFT sees it: HF eager,
              HF blocks replayed from a CUDA graph (the base path), and the fused compiled tower replayed
@@ -39,6 +39,7 @@ os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
 import torch
 
 LAYERS = 28
+DEVICE = "cuda"
 
 
 def log(msg: str) -> None:
@@ -113,9 +114,9 @@ def make_caches(kind: str, rows: int, hkv: int, length: int, head_dim: int, laye
     caches = []
     for _ in range(layers):
         c = StaticKVCache(num_layers=1, max_batch_size=rows, num_kv_heads=hkv, max_seq_len=length,
-                          head_dim=head_dim, dtype=torch.bfloat16, device=torch.device("cuda"), kv=kv)
+                          head_dim=head_dim, dtype=torch.bfloat16, device=torch.device(DEVICE), kv=kv)
         for t in (*c.k, *c.v):
-            values = torch.randn(t.shape, device="cuda")
+            values = torch.randn(t.shape, device=DEVICE)
             t.copy_(values if kind == "bf16" else (values * 100).clamp(-448, 448).to(torch.float8_e4m3fn).view(
                 torch.uint8))
         for t in (*c.k_scale, *c.v_scale):
@@ -124,16 +125,16 @@ def make_caches(kind: str, rows: int, hkv: int, length: int, head_dim: int, laye
     return caches
 
 
-def decode_inputs(b: int, t: int, hq: int, hkv: int, d: int, theta: float = 1e6):
+def decode_inputs(b: int, t: int, shape, theta: float = 1e6):
     from vlmq.engine.rope import mrope_cos_sin
     from vlmq.engine.types import GENERATED
 
-    qkv = torch.randn(b, t, (hq + 2 * hkv) * d, device="cuda").bfloat16()
+    hq, hkv, d, section = shape
+    qkv = torch.randn(b, t, (hq + 2 * hkv) * d, device=DEVICE).bfloat16()
     q, k, v = qkv.split([hq * d, hkv * d, hkv * d], dim=-1)
-    inv_freq = 1.0 / (theta ** (torch.arange(0, d, 2, device="cuda").float() / d))
-    cos, sin = mrope_cos_sin(torch.randint(0, 4000, (3, b, t), device="cuda"), inv_freq, [16, 24, 24],
-                             torch.bfloat16)
-    token_type = torch.full((b, t), GENERATED, device="cuda")
+    inv_freq = 1.0 / (theta ** (torch.arange(0, d, 2, device=DEVICE).float() / d))
+    cos, sin = mrope_cos_sin(torch.randint(0, 4000, (3, b, t), device=DEVICE), inv_freq, section, torch.bfloat16)
+    token_type = torch.full((b, t), GENERATED, device=DEVICE)
     return q, k, v, cos, sin, token_type
 
 
@@ -149,11 +150,11 @@ def bench_rope(shape, args, out):
 def rope_case(shape, b: int, t: int, kind: str, replays: int) -> dict:
     from vlmq.engine.kernels.rope_kv import launch_rope_kv, rope_kv_reference
 
-    hq, hkv, d = shape
+    hq, hkv, d, _ = shape
     caches = make_caches(kind, b, hkv, t + 72, d)
     ref_kv = make_caches(kind, b, hkv, t + 72, d, layers=1)[0]
-    q, k, v, cos, sin, token_type = decode_inputs(b, t, hq, hkv, d)
-    pos = torch.arange(t, device="cuda") + 64
+    q, k, v, cos, sin, token_type = decode_inputs(b, t, shape)
+    pos = torch.arange(t, device=DEVICE) + 64
     compiled = torch.compile(rope_kv_reference, fullgraph=True, dynamic=False)
 
     def fused(kv):
@@ -179,10 +180,10 @@ def rope_case(shape, b: int, t: int, kind: str, replays: int) -> dict:
 
 
 ATTENTION_VARIANTS = {            # name: launch_decode_attention keyword arguments
-    "two_launch": {"combine_in_kernel": False},
+    "two_launch": {"combine_in_kernel": False, "max_splits": 128},    # the base commit's scheme and splits
     "single": {},
+    "single_uncapped": {"max_splits": 128},
     "single_t256": {"target_programs": 256},
-    "single_t1024": {"target_programs": 1024},
     "single_w8": {"num_warps": 8},
 }
 
@@ -203,15 +204,16 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int) -> dict:
     )
     from vlmq.engine.kernels.rope_kv import launch_rope_kv
 
-    hq, hkv, d = shape
+    hq, hkv, d, _ = shape
     length = ctx + 64
     caches = make_caches(kind, b, hkv, length, d)
-    key_valid = torch.zeros(b, length, dtype=torch.bool, device="cuda")
+    key_valid = torch.zeros(b, length, dtype=torch.bool, device=DEVICE)
     key_valid[:, :ctx + 1] = True
-    q, k, v, cos, sin, token_type = decode_inputs(b, 1, hq, hkv, d)
-    q_rot = torch.randn(b, hq, 1, d, device="cuda").bfloat16()
-    slot = torch.tensor([ctx], device="cuda")
-    row = {"context": ctx, "batch": b, "cache": kind, "splits": attention_splits(b * hkv, length)[0]}
+    q, k, v, cos, sin, token_type = decode_inputs(b, 1, shape)
+    q_rot = torch.randn(b, hq, 1, d, device=DEVICE).bfloat16()
+    slot = torch.tensor([ctx], device=DEVICE)
+    row = {"context": ctx, "batch": b, "cache": kind, "splits": attention_splits(b * hkv, length)[0],
+           "splits_uncapped": attention_splits(b * hkv, length, max_splits=128)[0]}
     kv0 = caches[0]
     ref = decode_attention_reference(q_rot.float(), kv0.k if kind != "bf16" else kv0.k.float(),
                                       kv0.v if kind != "bf16" else kv0.v.float(), kv0.k_scale, kv0.v_scale, key_valid)
@@ -236,7 +238,7 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int) -> dict:
     runs.update(rope_then_attention=two_kernels, fused_rope_attention=one_kernel)
     for name, run in runs.items():
         row[name] = time_graph(lambda run=run: [run(kv) for kv in caches], LAYERS, replays)
-    log(f"attention ctx={ctx} b={b} {kind:8s} splits={row['splits']:3d} "
+    log(f"attention ctx={ctx} b={b} {kind:8s} splits={row['splits']}/{row['splits_uncapped']} "
         + " ".join(f"{n}={row[n]['us']:.2f}" for n in runs) + f" us | rel_err single {row['single_rel_err']:.1e}")
     return row
 
@@ -244,9 +246,9 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int) -> dict:
 def bench_sdpa(out):
     """Each SDPA backend alone at the vision tower's attention shape and layout, in a CUDA graph."""
     for n in (1024, 4096):
-        q = torch.randn(n, 16, 80, device="cuda").bfloat16().transpose(0, 1)[None]
-        k = torch.randn(n, 16, 80, device="cuda").bfloat16().transpose(0, 1)[None]
-        v = torch.randn(n, 3, 16, 80, device="cuda").bfloat16()[:, 2].transpose(0, 1)[None]
+        q = torch.randn(n, 16, 80, device=DEVICE).bfloat16().transpose(0, 1)[None]
+        k = torch.randn(n, 16, 80, device=DEVICE).bfloat16().transpose(0, 1)[None]
+        v = torch.randn(n, 3, 16, 80, device=DEVICE).bfloat16()[:, 2].transpose(0, 1)[None]
         for name in ("FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION", "MATH"):
             out["sdpa"].append(sdpa_case(q, k, v, name))
 
@@ -301,8 +303,8 @@ def bench_vision(loaded, args, out):
 def vision_case(size: int, eager, paths: dict, reference_only: bool = False) -> dict:
     """One image of ``size``² through each path (first calls: record, capture + compile, replay; then timed)."""
     side = size // 14
-    grid = torch.tensor([[1, side, side]], device="cuda")
-    pixels = torch.randn(side * side, 3 * 2 * 14 * 14, device="cuda")
+    grid = torch.tensor([[1, side, side]], device=DEVICE)
+    pixels = torch.randn(side * side, 3 * 2 * 14 * 14, device=DEVICE)
     row = {"image": size, "patches": side * side}
     with torch.no_grad():
         reference = eager(pixels, grid)
@@ -379,6 +381,7 @@ def main(argv=None) -> int:
     import transformers
     import triton
 
+    from vlmq.engine.rope import mrope_section
     from vlmq.models import load_model
 
     out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "triton": triton.__version__,
@@ -386,10 +389,10 @@ def main(argv=None) -> int:
            "rope": [], "attention": [], "sdpa": [], "vision": [], "errors": {}}
     log(f"{out['device']} torch {out['torch']} triton {out['triton']} transformers {out['transformers']}")
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
-    loaded = load_model(args.model, device="cuda")
+    loaded = load_model(args.model, device=DEVICE)
     cfg = loaded.model.config.get_text_config()
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    shape = (cfg.num_attention_heads, cfg.num_key_value_heads, head_dim)
+    shape = (cfg.num_attention_heads, cfg.num_key_value_heads, head_dim, mrope_section(cfg))
     sections = {"rope": lambda: bench_rope(shape, args, out), "attention": lambda: bench_attention(shape, args, out),
                 "vision": lambda: (bench_sdpa(out), bench_vision(loaded, args, out))}
     for name in args.sections.split(","):

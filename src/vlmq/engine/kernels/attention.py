@@ -13,9 +13,11 @@ combines the partials (an arrival counter per head, reset by that program).
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from vlmq.engine.kernels.rope_kv import kernel_args, rope_kv_reference
+from vlmq.engine.kernels.rope_kv import kernel_args, rope_kv_reference, triton_pow2
 from vlmq.engine.kv_cache import LayerKV, dequantize_fp8
 from vlmq.errors import VlmqError
 
@@ -35,6 +37,7 @@ def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: t
 # ----- decode attention over the static cache (BF16 or FP8 entries) ------------------------------------
 ATTN_BLOCK_L = 64
 ATTN_TARGET_PROGRAMS = 512
+COMBINE_SPLITS = 8              # partials the combine reads per step (their loads in flight together)
 MAX_HEAD_COUNTERS = 1 << 16     # arrival counters: one per (batch row, KV head) of a launch
 _counters: dict[torch.device, torch.Tensor] = {}
 
@@ -96,15 +99,19 @@ def rope_write_decode_attention(q, k, v, cos, sin, kv: LayerKV, slot, token_type
                                     slot, token_type, key_valid)
 
 
-def attention_splits(batch_kv_heads: int, length: int, target_programs: int = ATTN_TARGET_PROGRAMS
-                     ) -> tuple[int, int]:
-    """(splits, slots per split): enough programs to fill the GPU, each a whole number of blocks.
+def attention_splits(batch_kv_heads: int, length: int, target_programs: int = ATTN_TARGET_PROGRAMS,
+                     max_splits: int | None = None) -> tuple[int, int]:
+    """(splits, slots per split): enough programs to fill the GPU, each a whole number of blocks, and not so
+    many splits that the combine (one program reads every partial) outweighs the split work: at most
+    ~2 sqrt(blocks), and never fewer than one combine step of ``COMBINE_SPLITS``.
 
     Measured on the H100 (qwen2-vl-2b, ~350-token cache, batch 1): one pass of 6 blocks per KV head took
     12.2 us a layer, split into 6 programs plus the combine kernel 6.4 us, so short caches split too (the
     combine now runs in the same launch)."""
     blocks = -(-length // ATTN_BLOCK_L)
-    splits = max(1, min(blocks, target_programs // max(batch_kv_heads, 1), 128))
+    if max_splits is None:
+        max_splits = max(COMBINE_SPLITS, round(2 * math.sqrt(blocks)))
+    splits = max(1, min(blocks, target_programs // max(batch_kv_heads, 1), max_splits))
     chunk = -(-blocks // splits) * ATTN_BLOCK_L
     return -(-length // chunk), chunk
 
@@ -126,7 +133,8 @@ def head_counters(device: torch.device, n: int) -> torch.Tensor:
 
 
 def launch_decode_attention(q, k, v, k_scale, v_scale, key_valid, *, rope=None, combine_in_kernel: bool = True,
-                            target_programs: int = ATTN_TARGET_PROGRAMS, num_warps: int = 4):
+                            target_programs: int = ATTN_TARGET_PROGRAMS, max_splits: int | None = None,
+                            num_warps: int = 4):
     """The Triton kernel (the ops' CUDA path; tests run it in Triton's CPU interpreter). ``rope`` =
     (k_new, v_new, cos, sin, tables, slot, token_type) fuses the step's RoPE and cache write (q is then
     the raw projection [B, 1, Hq * D]); ``combine_in_kernel=False`` is the two-launch scheme (benchmarks)."""
@@ -138,8 +146,8 @@ def launch_decode_attention(q, k, v, k_scale, v_scale, key_valid, *, rope=None, 
     b, hkv, length, d = q.shape[0], k.shape[1], k.shape[2], k.shape[3]
     hq = q.shape[-1] // d if rope is not None else q.shape[1]
     groups = hq // hkv
-    g_pad = max(16, 1 << (groups - 1).bit_length())
-    splits, chunk = attention_splits(b * hkv, length, target_programs)
+    g_pad = max(16, triton_pow2(groups))            # tl.dot needs 16 rows
+    splits, chunk = attention_splits(b * hkv, length, target_programs, max_splits)
     q3 = q.reshape(b, hq, d) if rope is None else q.reshape(b, hq * d)
     out = torch.empty((b, hq, d), dtype=q.dtype, device=q.device)
     # partials and counters: placeholders of the same dtypes with one split (one compiled variant)
@@ -154,8 +162,10 @@ def launch_decode_attention(q, k, v, k_scale, v_scale, key_valid, *, rope=None, 
         q3, q3.stride(0), d if rope is not None else q3.stride(1), *cache_args, valid, valid.stride(0), out,
         part_acc, part_ml, counters, length, chunk, d ** -0.5,
         k_new, v_new, k_new.stride(0), v_new.stride(0), cos, sin, cos.stride(0), slot, token_type,
-        token_type.stride(0), HKV=hkv, G=groups, G_PAD=g_pad, D=d, BLOCK_L=ATTN_BLOCK_L, **flags,
+        token_type.stride(0), HKV=hkv, G=groups, G_PAD=g_pad, G_ROWS=triton_pow2(groups), D=d,
+        BLOCK_L=ATTN_BLOCK_L, COMBINE_SPLITS=COMBINE_SPLITS, **flags,
         FUSE_ROPE=rope is not None, COMBINE_IN_KERNEL=combine_in_kernel, num_warps=num_warps, num_stages=3)
     if splits > 1 and not combine_in_kernel:
-        combine_kernel[(b * hkv,)](part_acc, part_ml, out, splits, HKV=hkv, G=groups, G_PAD=g_pad, D=d, num_warps=4)
+        combine_kernel[(b * hkv,)](part_acc, part_ml, out, splits, HKV=hkv, G=groups, G_PAD=g_pad,
+                                   G_ROWS=triton_pow2(groups), D=d, COMBINE_SPLITS=COMBINE_SPLITS, num_warps=4)
     return out.view(b, hq, 1, d)
