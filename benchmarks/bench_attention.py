@@ -1,6 +1,6 @@
 """Time the attention side of a decode step and the vision tower on a CUDA GPU (issue 17), after checking them.
 
-    PYTHONPATH=src python benchmarks/bench_attention.py --out DIR [--sections rope,attention,vision]
+    PYTHONPATH=src python benchmarks/bench_attention.py --out DIR [--sections rope,attention,vision,vision_cudnn]
 
 Correctness first (each section checks its kernels against the references at the timed shapes and records
 PASS/FAIL), then timings inside CUDA graphs (median of replays, min and max given; a graph holds one call
@@ -16,7 +16,8 @@ per decoder layer, each on its own layer cache, and the time is per call):
 - vision:    each SDPA backend alone at the tower's attention shape (16 heads of 80, one sequence of 1024 /
              4096 patches), then the vision tower per image (448x448 and 896x896) as TTFT sees it: HF eager,
              HF blocks replayed from a CUDA graph (the base path), and the fused compiled tower replayed
-             (default backend order, and cuDNN first); kernels per tower (profiler, eager call).
+             (default backend order; section vision_cudnn: cuDNN first, a second compile); kernels per
+             tower (profiler, eager call).
 
 Everything goes to DIR/attention.json (rewritten after each section) and a short table ends the output.
 Written for one device call of at most ~5 minutes on an H200 (qwen2-vl-2b shapes, random weights).
@@ -50,7 +51,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
     p.add_argument("--model", default="qwen2-vl-2b")
-    p.add_argument("--sections", default="rope,attention,vision")
+    p.add_argument("--sections", default="rope,attention,vision,vision_cudnn")
     p.add_argument("--contexts", default="300,2048,8192")
     p.add_argument("--batches", default="1,16")
     p.add_argument("--image-sizes", default="448,896")
@@ -150,7 +151,7 @@ def bench_rope(shape, args, out):
 def rope_case(shape, b: int, t: int, kind: str, replays: int) -> dict:
     from vlmq.engine.kernels.rope_kv import launch_rope_kv, rope_kv_reference
 
-    hq, hkv, d, _ = shape
+    _, hkv, d, _ = shape
     caches = make_caches(kind, b, hkv, t + 72, d)
     ref_kv = make_caches(kind, b, hkv, t + 72, d, layers=1)[0]
     q, k, v, cos, sin, token_type = decode_inputs(b, t, shape)
@@ -275,11 +276,7 @@ def sdpa_case(q, k, v, name: str) -> dict:
 
 def bench_vision(loaded, args, out):
     from vlmq.engine.graphs import VisionGraphs
-    from vlmq.engine.vision import (
-        VISION_SDPA_BACKENDS,
-        FusedVisionTower,
-        image_features,
-    )
+    from vlmq.engine.vision import image_features
 
     model = loaded.model
 
@@ -289,11 +286,22 @@ def bench_vision(loaded, args, out):
     paths = {"hf_blocks_graph": VisionGraphs(model, eager, fused=False), "fused_graph": VisionGraphs(model, eager)}
     for size in (int(s) for s in args.image_sizes.split(",")):
         out["vision"].append(vision_case(size, eager, paths))
-    # cuDNN attention first: a fresh compile (the backend is chosen when the graph is traced)
+
+
+def bench_vision_cudnn(loaded, out):
+    """The fused tower with cuDNN's attention first: a fresh compile (the backend is chosen at tracing)."""
+    from vlmq.engine.graphs import VisionGraphs
+    from vlmq.engine.vision import VISION_SDPA_BACKENDS, FusedVisionTower, image_features
+
+    model = loaded.model
+
+    def eager(pixels, grid):
+        return image_features(model, pixels, grid)
+
     torch._dynamo.reset()
     cudnn = VisionGraphs(model, eager)
-    cudnn.fused = FusedVisionTower(cudnn.tower, compile=True,
-                                   backends=("CUDNN_ATTENTION", *(b for b in VISION_SDPA_BACKENDS if b != "CUDNN_ATTENTION")))
+    order = ("CUDNN_ATTENTION", *(name for name in VISION_SDPA_BACKENDS if name != "CUDNN_ATTENTION"))
+    cudnn.fused = FusedVisionTower(cudnn.tower, compile=True, backends=order)
     for row in out["vision"]:
         row.update(vision_case(row["image"], eager, {"fused_graph_cudnn": cudnn}, reference_only=True))
         log(f"vision {row['image']} fused, cuDNN first: {row['fused_graph_cudnn']['us'] / 1000:.2f} ms "
@@ -394,7 +402,8 @@ def main(argv=None) -> int:
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
     shape = (cfg.num_attention_heads, cfg.num_key_value_heads, head_dim, mrope_section(cfg))
     sections = {"rope": lambda: bench_rope(shape, args, out), "attention": lambda: bench_attention(shape, args, out),
-                "vision": lambda: (bench_sdpa(out), bench_vision(loaded, args, out))}
+                "vision": lambda: (bench_sdpa(out), bench_vision(loaded, args, out)),
+                "vision_cudnn": lambda: bench_vision_cudnn(loaded, out)}
     for name in args.sections.split(","):
         start = time.perf_counter()
         try:
