@@ -55,7 +55,7 @@ def test_split_k_gemv_matches_reference(a_mode, wdtype, split):
 @pytest.mark.parametrize("fp8", [False, True])
 @pytest.mark.parametrize("b, length, valid_len", [(1, 400, 300), (4, 8256, 8192)])
 def test_decode_attention_kernel_matches_reference(fp8, b, length, valid_len):
-    from vlmq.engine.kernels.attention import _launch_decode_attention, decode_attention_reference
+    from vlmq.engine.kernels.attention import decode_attention_reference, launch_decode_attention
     from vlmq.engine.kv_cache import quantize_fp8
 
     torch.manual_seed(0)
@@ -69,7 +69,7 @@ def test_decode_attention_kernel_matches_reference(fp8, b, length, valid_len):
         k, v = quantize_fp8(kf, ks), quantize_fp8(vf, vs)
     else:
         k, v, ks, vs = kf.bfloat16(), vf.bfloat16(), None, None
-    out = _launch_decode_attention(q, k, v, ks, vs, valid)
+    out = launch_decode_attention(q, k, v, ks, vs, valid)
     ref = decode_attention_reference(q.float(), k if fp8 else k.float(), v if fp8 else v.float(), ks, vs, valid)
     assert rel_err(out, ref) < 2e-2
 

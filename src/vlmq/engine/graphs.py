@@ -85,13 +85,16 @@ class ShapeGraphs:
 class VisionGraphs:
     """The Qwen2-VL vision tower (patch embedding, blocks, merger) replayed from a CUDA graph per image grid.
 
-    The blocks get exactly the keyword arguments HF's own forward passes them (recorded by a hook on
-    the first eager call of a grid), except ``cu_seqlens``, which moves to the CPU: HF's SDPA path
-    splits the sequence by ``cu_seqlens.tolist()``, a device sync that cannot be captured. Qwen2.5-VL
-    (window attention reorders patches between the blocks) and flash-attention models run eagerly.
+    The first eager call of a grid records the keyword arguments HF's forward passes its blocks (rotary
+    tables, ``cu_seqlens`` moved to the CPU: HF's SDPA path splits the sequence by ``cu_seqlens.tolist()``,
+    a device sync that cannot be captured). The graph replays ``vlmq.engine.vision.FusedVisionTower``
+    (compiled blocks, one SDPA call per image; ``fused=False``: HF's own blocks, the earlier path). If the
+    fused forward fails it is dropped for HF's blocks, recorded in ``body_note``. Qwen2.5-VL (window
+    attention reorders patches between the blocks) and flash-attention models run eagerly.
     """
 
-    def __init__(self, model, eager: Callable, max_recorded: int = 16):
+    def __init__(self, model, eager: Callable, max_recorded: int = 16, fused: bool = True):
+        from vlmq.engine.vision import FusedVisionTower
         from vlmq.models.layout import vision_tower
 
         self.tower = vision_tower(model)
@@ -101,6 +104,9 @@ class VisionGraphs:
         # thousands of image sizes; a captured graph keeps its own through its function
         self.block_args: OrderedDict[Hashable, tuple[tuple, dict]] = OrderedDict()
         self.max_recorded = max_recorded
+        on_gpu = next(self.tower.parameters()).device.type == "cuda"
+        self.fused = FusedVisionTower(self.tower, compile=on_gpu) if fused else None
+        self.body_note = "fused" if fused else "hf-blocks"
         model_type = getattr(self.tower.config, "model_type", "")
         attn = getattr(self.tower.config, "_attn_implementation", "sdpa")
         if "2_5" in model_type or "flash" in str(attn):
@@ -130,28 +136,27 @@ class VisionGraphs:
                            fallback=lambda _: self.eager(pixel_values, grid_thw))
 
     def _tower(self, pixels: torch.Tensor, args: tuple, kwargs: dict) -> torch.Tensor:
+        from vlmq.engine.vision import FusedVisionTower
+
+        if self.fused is not None and not args and FusedVisionTower.covers(kwargs):
+            try:
+                return self.fused(pixels, kwargs)
+            except Exception as err:  # noqa: BLE001 - recorded; HF's blocks compute the same features
+                if pixels.is_cuda and torch.cuda.is_current_stream_capturing():
+                    raise
+                self.fused = None
+                self.body_note = f"hf-blocks (fused failed: {type(err).__name__}: {str(err).splitlines()[0][:160]})"
         h = self.tower.patch_embed(pixels)
         for block in self.tower.blocks:
             h = block(h, *args, **kwargs)
         return self.tower.merger(h)
 
     def _eager_recording(self, key, pixel_values, grid_thw) -> torch.Tensor:
-        recorded = {}
+        from vlmq.engine.vision import record_block_kwargs
 
-        def hook(module, args, kwargs):
-            recorded.setdefault("call", (args[1:], dict(kwargs)))
-
-        handle = self.tower.blocks[0].register_forward_pre_hook(hook, with_kwargs=True)
-        try:
-            out = self.eager(pixel_values, grid_thw)
-        finally:
-            handle.remove()
-        if "call" in recorded:
-            args, kwargs = recorded["call"]
-            args = tuple(a.cpu() if i == 0 and torch.is_tensor(a) else a for i, a in enumerate(args))
-            if torch.is_tensor(kwargs.get("cu_seqlens")):
-                kwargs["cu_seqlens"] = kwargs["cu_seqlens"].cpu()
-            self.block_args[key] = (args, kwargs)
+        out, recorded = record_block_kwargs(self.tower, self.eager, pixel_values, grid_thw)
+        if recorded is not None:
+            self.block_args[key] = recorded
             while len(self.block_args) > self.max_recorded:
                 self.block_args.popitem(last=False)
             self.graphs.seen.add(key)        # the next call of this grid captures

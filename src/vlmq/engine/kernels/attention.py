@@ -1,16 +1,25 @@
-"""Decode attention over the static KV cache (BF16 or FP8 entries), and its plain-math reference.
+"""Decode attention over the static KV cache (BF16 or FP8 entries) in one launch, and its plain-math reference.
 
 ``vlmq::decode_attention`` reads FP8 entries directly (no BF16 copy of the cache); a pure-torch
 reference (``decode_attention_reference``, built on ``grouped_attention``) runs on CPUs and in tests.
+``vlmq::rope_kv_decode_attention`` also does the step's RoPE and KV-cache write (``vlmq::rope_kv_write``)
+in the attention kernel's prologue: the whole attention of a decode step is one kernel.
+
+Why one launch: at a 300-token context the two-launch scheme (split kernel, then a combine kernel) cost
+~3 us a layer for each launch on the H200 (qwen2-vl-2b), most of it launch latency. The kernel
+(``attention_triton``) splits the cache to fill the GPU and the last program of each head to finish
+combines the partials (an arrival counter per head, reset by that program).
 """
 
 from __future__ import annotations
 
-import functools
+import math
 
 import torch
 
-from vlmq.engine.kv_cache import dequantize_fp8
+from vlmq.engine.kernels.rope_kv import kernel_args, rope_kv_reference, triton_pow2
+from vlmq.engine.kv_cache import LayerKV, dequantize_fp8
+from vlmq.errors import VlmqError
 
 
 def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -28,6 +37,9 @@ def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: t
 # ----- decode attention over the static cache (BF16 or FP8 entries) ------------------------------------
 ATTN_BLOCK_L = 64
 ATTN_TARGET_PROGRAMS = 512
+COMBINE_SPLITS = 8              # partials the combine reads per step (their loads in flight together)
+MAX_HEAD_COUNTERS = 1 << 16     # arrival counters: one per (batch row, KV head) of a launch
+_counters: dict[torch.device, torch.Tensor] = {}
 
 
 def decode_attention_reference(q, k, v, k_scale, v_scale, key_valid):
@@ -46,7 +58,7 @@ def decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_scale:
     [B_max, H_kv, L] scales); ``key_valid`` [B, L] marks the slots to attend. Reads FP8 directly."""
     if q.device.type != "cuda":
         return decode_attention_reference(q, k, v, k_scale, v_scale, key_valid)
-    return _launch_decode_attention(q, k, v, k_scale, v_scale, key_valid)
+    return launch_decode_attention(q, k, v, k_scale, v_scale, key_valid)
 
 
 @decode_attention.register_fake
@@ -54,112 +66,106 @@ def _(q, k, v, k_scale, v_scale, key_valid):
     return torch.empty_like(q)
 
 
-def attention_splits(batch_kv_heads: int, length: int) -> tuple[int, int]:
-    """(splits, slots per split): enough programs to fill the GPU, each a whole number of blocks.
+def rope_kv_decode_attention_reference(q, k, v, cos, sin, kv: LayerKV, slot, token_type, key_valid):
+    """``rope_kv_write`` then ``decode_attention`` (the unfused arithmetic); output [B, Hq, 1, D]."""
+    q_rot = rope_kv_reference(q, k, v, cos, sin, kv, slot, token_type)
+    return decode_attention_reference(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid)
+
+
+@torch.library.custom_op("vlmq::rope_kv_decode_attention", mutates_args=("k_cache", "v_cache", "k_scale", "v_scale"))
+def rope_kv_decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cos: torch.Tensor,
+                             sin: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
+                             k_scale: torch.Tensor | None, v_scale: torch.Tensor | None, tables: list[torch.Tensor],
+                             slot: torch.Tensor, token_type: torch.Tensor, key_valid: torch.Tensor) -> torch.Tensor:
+    """A decode step's attention from the raw projections q/k/v [B, 1, heads * D]: RoPE, the K/V write at
+    cache slot ``slot`` [1] (as ``vlmq::rope_kv_write``), then attention over ``key_valid`` slots (which
+    must include ``slot``) -- one kernel on CUDA. Output [B, Hq, 1, D]."""
+    if q.device.type != "cuda":
+        kv = LayerKV(k_cache, v_cache, k_scale, v_scale, tuple(tables) or None)
+        return rope_kv_decode_attention_reference(q, k, v, cos, sin, kv, slot, token_type, key_valid)
+    return launch_decode_attention(q, k_cache, v_cache, k_scale, v_scale, key_valid,
+                                   rope=(k, v, cos, sin, tables, slot, token_type))
+
+
+@rope_kv_decode_attention.register_fake
+def _(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type, key_valid):
+    d = k_cache.shape[-1]
+    return q.new_empty((q.shape[0], q.shape[-1] // d, 1, d))
+
+
+def rope_write_decode_attention(q, k, v, cos, sin, kv: LayerKV, slot, token_type, key_valid) -> torch.Tensor:
+    """What the decoder layer calls at decode: ``rope_kv_decode_attention`` over a ``LayerKV``."""
+    return rope_kv_decode_attention(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()),
+                                    slot, token_type, key_valid)
+
+
+def attention_splits(batch_kv_heads: int, length: int, target_programs: int = ATTN_TARGET_PROGRAMS,
+                     max_splits: int | None = None) -> tuple[int, int]:
+    """(splits, slots per split): enough programs to fill the GPU, each a whole number of blocks, and not so
+    many splits that the combine (one program reads every partial) outweighs the split work: at most
+    ~2 sqrt(blocks), and never fewer than one combine step of ``COMBINE_SPLITS``.
 
     Measured on the H100 (qwen2-vl-2b, ~350-token cache, batch 1): one pass of 6 blocks per KV head took
-    12.2 us a layer, split into 6 programs plus the combine kernel 6.4 us, so short caches split too."""
+    12.2 us a layer, split into 6 programs plus the combine kernel 6.4 us, so short caches split too (the
+    combine now runs in the same launch)."""
     blocks = -(-length // ATTN_BLOCK_L)
-    splits = max(1, min(blocks, ATTN_TARGET_PROGRAMS // max(batch_kv_heads, 1), 128))
+    if max_splits is None:
+        max_splits = max(COMBINE_SPLITS, round(2 * math.sqrt(blocks)))
+    splits = max(1, min(blocks, target_programs // max(batch_kv_heads, 1), max_splits))
     chunk = -(-blocks // splits) * ATTN_BLOCK_L
     return -(-length // chunk), chunk
 
 
-def _launch_decode_attention(q, k, v, k_scale, v_scale, key_valid):
-    split_kernel, combine_kernel = _decode_attention_kernels()
-    b, hq, _, d = q.shape
-    hkv, length = k.shape[1], k.shape[2]
+def head_counters(device: torch.device, n: int) -> torch.Tensor:
+    """The device's zeroed int32 arrival counters (persistent: CUDA graphs keep pointing at them; the last
+    program of each head resets its counter). Allocated by the first launch, which must not be inside a
+    CUDA-graph capture (the engine and the benchmark warm up first)."""
+    buf = _counters.get(device)
+    if buf is None:
+        if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+            raise VlmqError("decode attention ran first inside a CUDA-graph capture; run the step once "
+                            "before capturing (warm-up)")
+        buf = _counters[device] = torch.zeros(MAX_HEAD_COUNTERS, dtype=torch.int32, device=device)
+    if n > buf.numel():
+        raise VlmqError(f"decode attention over {n} (batch row, KV head) pairs exceeds {buf.numel()}; "
+                        "use a smaller max_batch_size")
+    return buf
+
+
+def launch_decode_attention(q, k, v, k_scale, v_scale, key_valid, *, rope=None, combine_in_kernel: bool = True,
+                            target_programs: int = ATTN_TARGET_PROGRAMS, max_splits: int | None = None,
+                            num_warps: int = 4):
+    """The Triton kernel (the ops' CUDA path; tests run it in Triton's CPU interpreter). ``rope`` =
+    (k_new, v_new, cos, sin, tables, slot, token_type) fuses the step's RoPE and cache write (q is then
+    the raw projection [B, 1, Hq * D]); ``combine_in_kernel=False`` is the two-launch scheme (benchmarks)."""
+    from vlmq.engine.kernels.attention_triton import (
+        combine_kernel,
+        decode_attention_kernel,
+    )
+
+    b, hkv, length, d = q.shape[0], k.shape[1], k.shape[2], k.shape[3]
+    hq = q.shape[-1] // d if rope is not None else q.shape[1]
     groups = hq // hkv
-    g_pad = max(16, 1 << (groups - 1).bit_length())
-    splits, chunk = attention_splits(b * hkv, length)
-    is_fp8 = k_scale is not None
-    q3 = q.reshape(b, hq, d).contiguous()
-    part_acc = torch.empty((b * hkv, splits, g_pad, d), dtype=torch.float32, device=q.device)
-    part_ml = torch.empty((2, b * hkv, splits, g_pad), dtype=torch.float32, device=q.device)
-    valid = key_valid.view(torch.uint8) if key_valid.dtype == torch.bool else key_valid
-    scale_k = k_scale if is_fp8 else q3
-    scale_v = v_scale if is_fp8 else q3
-    split_kernel[(b * hkv, splits)](
-        q3, k, v, scale_k, scale_v, valid, part_acc, part_ml, length, chunk,
-        k.stride(0), k.stride(1), v.stride(0), v.stride(1),
-        scale_k.stride(0) if is_fp8 else 0, scale_k.stride(1) if is_fp8 else 0, valid.stride(0),
-        d ** -0.5, HKV=hkv, G=groups, G_PAD=g_pad, D=d, BLOCK_L=ATTN_BLOCK_L, NUM_SPLITS=splits, IS_FP8=is_fp8,
-        num_warps=4, num_stages=3)
+    g_pad = max(16, triton_pow2(groups))            # tl.dot needs 16 rows
+    splits, chunk = attention_splits(b * hkv, length, target_programs, max_splits)
+    q3 = q.reshape(b, hq, d) if rope is None else q.reshape(b, hq * d)
     out = torch.empty((b, hq, d), dtype=q.dtype, device=q.device)
-    combine_kernel[(b * hkv,)](part_acc, part_ml, out, b * hkv, HKV=hkv, G=groups, G_PAD=g_pad, D=d,
-                               NUM_SPLITS=splits, num_warps=4)
+    # partials and counters: placeholders of the same dtypes with one split (one compiled variant)
+    part_acc = torch.empty((b * hkv, splits, g_pad, d) if splits > 1 else (1,), dtype=torch.float32, device=q.device)
+    part_ml = torch.empty((2, b * hkv, splits, g_pad) if splits > 1 else (1,), dtype=torch.float32, device=q.device)
+    counters = head_counters(q.device, b * hkv)
+    valid = key_valid.view(torch.uint8) if key_valid.dtype == torch.bool else key_valid
+    tables = rope[4] if rope is not None else []
+    cache_args, flags = kernel_args(k, v, k_scale, v_scale, tables)
+    k_new, v_new, cos, sin, _, slot, token_type = rope if rope is not None else (q3,) * 4 + (None, valid, valid)
+    decode_attention_kernel[(b * hkv, splits)](
+        q3, q3.stride(0), d if rope is not None else q3.stride(1), *cache_args, valid, valid.stride(0), out,
+        part_acc, part_ml, counters, length, chunk, d ** -0.5,
+        k_new, v_new, k_new.stride(0), v_new.stride(0), cos, sin, cos.stride(0), slot, token_type,
+        token_type.stride(0), HKV=hkv, G=groups, G_PAD=g_pad, G_ROWS=triton_pow2(groups), D=d,
+        BLOCK_L=ATTN_BLOCK_L, COMBINE_SPLITS=COMBINE_SPLITS, **flags,
+        FUSE_ROPE=rope is not None, COMBINE_IN_KERNEL=combine_in_kernel, num_warps=num_warps, num_stages=3)
+    if splits > 1 and not combine_in_kernel:
+        combine_kernel[(b * hkv,)](part_acc, part_ml, out, splits, HKV=hkv, G=groups, G_PAD=g_pad,
+                                   G_ROWS=triton_pow2(groups), D=d, COMBINE_SPLITS=COMBINE_SPLITS, num_warps=4)
     return out.view(b, hq, 1, d)
-
-
-@functools.cache
-def _decode_attention_kernels():
-    import triton
-    import triton.language as tl
-
-    @triton.jit
-    def split_kernel(q_ptr, k_ptr, v_ptr, ks_ptr, vs_ptr, valid_ptr, acc_ptr, ml_ptr, L, chunk,
-                     stride_kb, stride_kh, stride_vb, stride_vh, stride_sb, stride_sh, stride_validb, sm_scale,
-                     HKV: tl.constexpr, G: tl.constexpr, G_PAD: tl.constexpr, D: tl.constexpr,
-                     BLOCK_L: tl.constexpr, NUM_SPLITS: tl.constexpr, IS_FP8: tl.constexpr):
-        bh = tl.program_id(0)
-        split = tl.program_id(1)
-        b = bh // HKV
-        h = bh % HKV
-        g = tl.arange(0, G_PAD)
-        d = tl.arange(0, D)
-        q = tl.load(q_ptr + (b * HKV * G + h * G + g)[:, None] * D + d[None, :], mask=g[:, None] < G, other=0)
-        m = tl.full((G_PAD,), float("-inf"), dtype=tl.float32)
-        l_sum = tl.zeros((G_PAD,), dtype=tl.float32)
-        acc = tl.zeros((G_PAD, D), dtype=tl.float32)
-        start = split * chunk
-        for l0 in range(0, chunk, BLOCK_L):
-            offs = start + l0 + tl.arange(0, BLOCK_L)
-            inb = offs < L
-            valid = tl.load(valid_ptr + b * stride_validb + offs, mask=inb, other=0) != 0
-            k = tl.load(k_ptr + b * stride_kb + h * stride_kh + offs[:, None] * D + d[None, :],
-                        mask=inb[:, None], other=0)
-            v = tl.load(v_ptr + b * stride_vb + h * stride_vh + offs[:, None] * D + d[None, :],
-                        mask=inb[:, None], other=0)
-            if IS_FP8:
-                ks = tl.load(ks_ptr + b * stride_sb + h * stride_sh + offs, mask=inb, other=0)
-                vs = tl.load(vs_ptr + b * stride_sb + h * stride_sh + offs, mask=inb, other=0)
-                k = (k.to(tl.float8e4nv, bitcast=True).to(tl.float32) * ks[:, None]).to(q.dtype)
-                v = (v.to(tl.float8e4nv, bitcast=True).to(tl.float32) * vs[:, None]).to(q.dtype)
-            s = tl.dot(q, tl.trans(k.to(q.dtype))) * sm_scale
-            s = tl.where(valid[None, :], s, float("-inf"))
-            m_new = tl.maximum(m, tl.max(s, 1))
-            m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-            p = tl.exp(s - m_safe[:, None])
-            alpha = tl.exp(m - m_safe)
-            l_sum = l_sum * alpha + tl.sum(p, 1)
-            acc = acc * alpha[:, None] + tl.dot(p.to(q.dtype), v.to(q.dtype))
-            m = m_new
-        row = bh * NUM_SPLITS + split
-        tl.store(acc_ptr + (row * G_PAD + g)[:, None] * D + d[None, :], acc)
-        tl.store(ml_ptr + row * G_PAD + g, m)
-        tl.store(ml_ptr + (tl.num_programs(0) * NUM_SPLITS + row) * G_PAD + g, l_sum)   # [2, BH, S, G_PAD]: l after m
-
-    @triton.jit
-    def combine_kernel(acc_ptr, ml_ptr, out_ptr, BH, HKV: tl.constexpr, G: tl.constexpr, G_PAD: tl.constexpr,
-                       D: tl.constexpr, NUM_SPLITS: tl.constexpr):
-        bh = tl.program_id(0)
-        g = tl.arange(0, G_PAD)
-        d = tl.arange(0, D)
-        m_all = tl.full((G_PAD,), float("-inf"), dtype=tl.float32)
-        for s in range(NUM_SPLITS):
-            m_all = tl.maximum(m_all, tl.load(ml_ptr + (bh * NUM_SPLITS + s) * G_PAD + g))
-        m_safe = tl.where(m_all == float("-inf"), 0.0, m_all)
-        total = tl.zeros((G_PAD,), dtype=tl.float32)
-        out = tl.zeros((G_PAD, D), dtype=tl.float32)
-        for s in range(NUM_SPLITS):
-            row = bh * NUM_SPLITS + s
-            w = tl.exp(tl.load(ml_ptr + row * G_PAD + g) - m_safe)
-            total += w * tl.load(ml_ptr + (BH * NUM_SPLITS + row) * G_PAD + g)
-            out += w[:, None] * tl.load(acc_ptr + (row * G_PAD + g)[:, None] * D + d[None, :])
-        out = out / tl.where(total == 0, 1.0, total)[:, None]
-        b = bh // HKV
-        h = bh % HKV
-        tl.store(out_ptr + (b * HKV * G + h * G + g)[:, None] * D + d[None, :], out.to(out_ptr.dtype.element_ty),
-                 mask=g[:, None] < G)
-
-    return split_kernel, combine_kernel

@@ -1,0 +1,89 @@
+"""Triton side of ``vlmq.engine.kernels.rope_kv`` (imported only where a kernel runs: a GPU, or Triton's CPU
+interpreter in tests). Module-level device functions, because the interpreter resolves a kernel's callees
+through the module's globals; the fused decode-attention kernel calls ``write_token`` too."""
+
+import triton
+import triton.language as tl
+
+from vlmq.engine.kv_cache import FP8_MAX, MIN_SCALE
+
+FP8_LIMIT = tl.constexpr(FP8_MAX)
+SCALE_FLOOR = tl.constexpr(MIN_SCALE)
+
+
+@triton.jit
+def rope_rows(src, heads, hmask, d, cos, sin, D: tl.constexpr):
+    """Rows ``heads`` of one token's [H, D] projection at ``src``, rotated: x*cos + rotate_half(x)*sin, both
+    products and their sum rounded to x's dtype as eager ops round them (cos/sin: fp32 holding dtype values)."""
+    half: tl.constexpr = D // 2
+    x = tl.load(src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
+    partner = tl.load(src + heads[:, None] * D + ((d + half) % D)[None, :], mask=hmask[:, None], other=0)
+    signed_sin = tl.where(d < half, -sin, sin)
+    a = (x.to(tl.float32) * cos[None, :]).to(x.dtype)
+    r = (partner.to(tl.float32) * signed_sin[None, :]).to(x.dtype)
+    return (a.to(tl.float32) + r.to(tl.float32)).to(x.dtype)
+
+
+@triton.jit
+def fp8_scale(x, heads, hmask, token_type, text_ptr, visual_ptr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr):
+    """[H] scales of the rows being written: amax / 448 (dynamic) or the table of the token's type."""
+    if DYNAMIC:
+        amax = tl.max(tl.abs(x.to(tl.float32)), axis=1)
+        scale = tl.maximum(tl.div_rn(amax, tl.full(amax.shape, FP8_LIMIT, tl.float32)), SCALE_FLOOR)
+    else:
+        text = tl.load(text_ptr + heads, mask=hmask, other=1.0)
+        visual = tl.load(visual_ptr + heads, mask=hmask, other=1.0)
+        scale = tl.where(token_type == VISUAL, visual, text)
+    return scale
+
+
+@triton.jit
+def store_rows(x, scale, dst, scale_dst, hmask, d, IS_FP8: tl.constexpr):
+    """Store [H, D] rows at ``dst`` (+ d): cast to the cache dtype, or FP8 bits of x / scale (IEEE division,
+    saturated at ±448, round-to-nearest-even) with their scales at ``scale_dst``."""
+    if IS_FP8:
+        y = tl.div_rn(x.to(tl.float32), scale[:, None] + tl.zeros(x.shape, tl.float32))
+        y = tl.minimum(tl.maximum(y, -FP8_LIMIT), FP8_LIMIT)
+        tl.store(dst + d[None, :], y.to(tl.float8e4nv).to(tl.uint8, bitcast=True), mask=hmask[:, None])
+        tl.store(scale_dst, scale, mask=hmask)
+    else:
+        tl.store(dst + d[None, :], x.to(dst.dtype.element_ty), mask=hmask[:, None])
+
+
+@triton.jit
+def write_token(k_src, v_src, heads, hmask, d, cos, sin, b, pos, token_type,
+                kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh, k_text, v_text, k_vis, v_vis,
+                D: tl.constexpr, IS_FP8: tl.constexpr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr):
+    """Rotate K rows ``heads`` of one token; store them and the token's V rows at cache slot ``pos`` of row b."""
+    k = rope_rows(k_src, heads, hmask, d, cos, sin, D)
+    v = tl.load(v_src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
+    dst = b.to(tl.int64) * stride_cb + heads[:, None] * stride_ch + pos * D
+    scale_dst = b.to(tl.int64) * stride_sb + heads * stride_sh + pos
+    k_s = fp8_scale(k, heads, hmask, token_type, k_text, k_vis, DYNAMIC, VISUAL)
+    v_s = fp8_scale(v, heads, hmask, token_type, v_text, v_vis, DYNAMIC, VISUAL)
+    store_rows(k, k_s, kc + dst, ks + scale_dst, hmask, d, IS_FP8)
+    store_rows(v, v_s, vc + dst, vs + scale_dst, hmask, d, IS_FP8)
+
+
+@triton.jit
+def rope_kv_kernel(q_ptr, k_ptr, v_ptr, stride_qb, stride_qt, stride_kb, stride_kt, stride_vb, stride_vt,
+                   cos_ptr, sin_ptr, stride_cosb, stride_cost, out_ptr,
+                   kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh, k_text, v_text, k_vis, v_vis,
+                   pos_ptr, type_ptr, stride_typeb, stride_typet, T,
+                   HQ: tl.constexpr, HKV: tl.constexpr, HQ_PAD: tl.constexpr, HKV_PAD: tl.constexpr,
+                   D: tl.constexpr, IS_FP8: tl.constexpr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr):
+    row = tl.program_id(0)              # one token: batch row b, position t
+    b = row // T
+    t = row % T
+    d = tl.arange(0, D)
+    cos = tl.load(cos_ptr + b * stride_cosb + t * stride_cost + d).to(tl.float32)
+    sin = tl.load(sin_ptr + b * stride_cosb + t * stride_cost + d).to(tl.float32)
+    hq = tl.arange(0, HQ_PAD)
+    q = rope_rows(q_ptr + b * stride_qb + t * stride_qt, hq, hq < HQ, d, cos, sin, D)
+    tl.store(out_ptr + (row.to(tl.int64) * HQ + hq[:, None]) * D + d[None, :], q, mask=(hq < HQ)[:, None])
+    hk = tl.arange(0, HKV_PAD)
+    pos = tl.load(pos_ptr + t)
+    token_type = tl.load(type_ptr + b * stride_typeb + t * stride_typet)
+    write_token(k_ptr + b * stride_kb + t * stride_kt, v_ptr + b * stride_vb + t * stride_vt, hk, hk < HKV, d,
+                cos, sin, b, pos, token_type, kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh,
+                k_text, v_text, k_vis, v_vis, D, IS_FP8, DYNAMIC, VISUAL)

@@ -1,0 +1,219 @@
+"""GPU checks of the attention-side kernels at the qwen2-vl-2b and -7b shapes (bf16): RoPE + KV write bit-exact
+against eager ``apply_rope`` + ``write_kv``; decode attention in one launch against the reference and the
+two-launch scheme (bit-identical, stable over repeats: a race would move it); the fused RoPE + write +
+attention; kernel counts per op (profiler); replay from a CUDA graph; the fused, compiled vision tower."""
+
+import pytest
+import torch
+
+from vlmq.engine.kernels.attention import (
+    attention_splits,
+    decode_attention_reference,
+    head_counters,
+    launch_decode_attention,
+)
+from vlmq.engine.kernels.rope_kv import launch_rope_kv, rope_kv_reference
+from vlmq.engine.kv_cache import StaticKVCache
+from vlmq.engine.rope import mrope_cos_sin
+from vlmq.engine.types import KVConfig, KVScales
+
+pytestmark = pytest.mark.gpu
+
+SHAPES = {"2b": (12, 2), "7b": (28, 4)}          # (query heads, KV heads), head_dim 128
+STRATEGIES = ("bf16", "static", "per_head", "visual_aware", "dynamic")
+D = 128
+
+
+def rel_err(a, b):
+    return ((a.float() - b.float()).norm() / b.float().norm()).item()
+
+
+def make_cache(strategy, rows, hkv, length, seed=0):
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    scales = KVScales(*(torch.rand(1, hkv, generator=g, device="cuda").cpu() * 0.02 + 0.004 for _ in range(4)))
+    kv = KVConfig() if strategy == "bf16" else KVConfig("fp8", strategy, None if strategy == "dynamic" else scales)
+    cache = StaticKVCache(num_layers=1, max_batch_size=rows, num_kv_heads=hkv, max_seq_len=length, head_dim=D,
+                          dtype=torch.bfloat16, device=torch.device("cuda"), kv=kv)
+    for t in (*cache.k, *cache.v):
+        if strategy == "bf16":
+            t.copy_(torch.randn(t.shape, generator=g, device="cuda"))
+        else:   # valid e4m3 bits (no NaN pattern)
+            values = (torch.randn(t.shape, generator=g, device="cuda") * 100).clamp(-448, 448)
+            t.copy_(values.to(torch.float8_e4m3fn).view(torch.uint8))
+    for t in (*cache.k_scale, *cache.v_scale):
+        t.copy_(torch.rand(t.shape, generator=g, device="cuda") * 0.01 + 0.001)
+    return cache
+
+
+def projections(b, t, hq, hkv, seed=1):
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    qkv = (torch.randn(b, t, (hq + 2 * hkv) * D, generator=g, device="cuda") * 3).bfloat16()
+    q, k, v = qkv.split([hq * D, hkv * D, hkv * D], dim=-1)
+    inv_freq = 1.0 / (1e6 ** (torch.arange(0, D, 2, device="cuda").float() / D))
+    positions = torch.randint(0, 8000, (3, b, t), generator=g, device="cuda")
+    cos, sin = mrope_cos_sin(positions, inv_freq, [16, 24, 24], torch.bfloat16)
+    token_type = torch.randint(-1, 3, (b, t), generator=g, device="cuda")
+    return q, k, v, cos, sin, token_type
+
+
+def state(cache):
+    return [x.clone() for x in (*cache.k, *cache.v, *cache.k_scale, *cache.v_scale)]
+
+
+@pytest.mark.parametrize("model", SHAPES)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("b, t", [(16, 1), (2, 300)])            # a decode step; a prefill
+def test_rope_kv_write_is_bit_exact_on_gpu(model, strategy, b, t):
+    hq, hkv = SHAPES[model]
+    q, k, v, cos, sin, token_type = projections(b, t, hq, hkv)
+    write_pos = torch.arange(t, device="cuda") + 5
+    ref_cache, cache = make_cache(strategy, b + 1, hkv, t + 8), make_cache(strategy, b + 1, hkv, t + 8)
+    ref_q = rope_kv_reference(q, k, v, cos, sin, ref_cache.layer(0), write_pos, token_type)
+    kv = cache.layer(0)
+    out = launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), write_pos,
+                         token_type)
+    assert torch.equal(out.transpose(1, 2), ref_q)
+    for got, want in zip(state(cache), state(ref_cache)):
+        assert torch.equal(got, want)
+
+
+def attention_case(model, strategy, b, length, valid_len, seed=2):
+    hq, hkv = SHAPES[model]
+    cache = make_cache(strategy, b + 1, hkv, length, seed)
+    q = torch.randn(b, hq, 1, D, device="cuda", dtype=torch.bfloat16)
+    key_valid = torch.zeros(b, length, dtype=torch.bool, device="cuda")
+    key_valid[:, :valid_len] = True
+    key_valid[0, 3] = False
+    key_valid[-1, valid_len // 2:] = False                      # a shorter (padded) row
+    return q, cache, key_valid
+
+
+@pytest.mark.parametrize("model", SHAPES)
+@pytest.mark.parametrize("strategy", ["bf16", "dynamic"])
+@pytest.mark.parametrize("b, length, valid_len", [(1, 364, 300), (4, 2101, 2048), (16, 8256, 8192)])
+def test_single_launch_attention_matches_reference_and_two_launch(model, strategy, b, length, valid_len):
+    q, cache, key_valid = attention_case(model, strategy, b, length, valid_len)
+    kv = cache.layer(0)
+    args = (q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid)
+    assert attention_splits(b * SHAPES[model][1], length)[0] > 1
+    out = launch_decode_attention(*args)
+    ref = decode_attention_reference(q.float(), kv.k if kv.k_scale is not None else kv.k.float(),
+                                     kv.v if kv.k_scale is not None else kv.v.float(), kv.k_scale, kv.v_scale,
+                                     key_valid)
+    assert rel_err(out, ref) < 2e-2
+    assert rel_err(out, launch_decode_attention(*args, combine_in_kernel=False)) < 1e-5
+    for _ in range(20):                                  # a race between the splits would move the result
+        assert torch.equal(out, launch_decode_attention(*args))
+    assert not head_counters(q.device, 1).any()
+
+
+@pytest.mark.parametrize("model", SHAPES)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("b, length", [(1, 364), (16, 2101)])
+def test_fused_rope_write_attention_equals_the_two_ops(model, strategy, b, length):
+    hq, hkv = SHAPES[model]
+    q, k, v, cos, sin, token_type = projections(b, 1, hq, hkv, seed=3)
+    slot = torch.tensor([length - 40], device="cuda")
+    _, ref_cache, key_valid = attention_case(model, strategy, b, length, length - 60)
+    _, cache, _ = attention_case(model, strategy, b, length, length - 60)
+    key_valid[:, slot] = True
+    ref_kv, kv = ref_cache.layer(0), cache.layer(0)
+    q_rot = launch_rope_kv(q, k, v, cos, sin, ref_kv.k, ref_kv.v, ref_kv.k_scale, ref_kv.v_scale,
+                           list(ref_kv.tables or ()), slot, token_type).transpose(1, 2)
+    ref = launch_decode_attention(q_rot, ref_kv.k, ref_kv.v, ref_kv.k_scale, ref_kv.v_scale, key_valid)
+    out = launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
+                                  rope=(k, v, cos, sin, list(kv.tables or ()), slot, token_type))
+    for got, want in zip(state(cache), state(ref_cache)):
+        assert torch.equal(got, want)
+    assert rel_err(out, ref) < 2e-3      # same q and entries; the kernels may order the arithmetic differently
+
+
+def cuda_kernels(fn) -> list[str]:
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    return [e.name for e in prof.events() if e.device_type.name == "CUDA" and "Memset" not in e.name
+            and "Memcpy" not in e.name]
+
+
+def test_each_op_is_one_kernel():
+    hq, hkv = SHAPES["2b"]
+    q, k, v, cos, sin, token_type = projections(1, 1, hq, hkv, seed=4)
+    _, cache, key_valid = attention_case("2b", "dynamic", 1, 364, 300)
+    kv, slot = cache.layer(0), torch.tensor([300], device="cuda")
+    tables = list(kv.tables or ())
+    q_rot = torch.randn(1, hq, 1, D, device="cuda", dtype=torch.bfloat16)
+    single = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid))
+    two = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
+                                                       combine_in_kernel=False))
+    write = cuda_kernels(lambda: launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, tables,
+                                                slot, token_type))
+    fused = cuda_kernels(lambda: launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
+                                                         rope=(k, v, cos, sin, tables, slot, token_type)))
+    assert (len(single), len(two), len(write), len(fused)) == (1, 2, 1, 1), (single, two, write, fused)
+
+
+def test_fused_attention_replays_from_a_cuda_graph():
+    """28 layers of the fused op captured once, replayed for successive decode steps: same outputs and
+    caches as eager calls of the unfused ops, and the arrival counters stay zero."""
+    hq, hkv = SHAPES["2b"]
+    layers, length, b = 28, 400, 2
+    caches = [make_cache("dynamic", b, hkv, length, seed=i) for i in range(layers)]
+    refs = [make_cache("dynamic", b, hkv, length, seed=i) for i in range(layers)]
+    q, k, v, cos, sin, token_type = projections(b, 1, hq, hkv, seed=5)
+    slot = torch.tensor([300], device="cuda")
+    key_valid = torch.zeros(b, length, dtype=torch.bool, device="cuda")
+    key_valid[:, :300] = True
+
+    def step():
+        return [launch_decode_attention(q, c.k[0], c.v[0], c.k_scale[0], c.v_scale[0], key_valid,
+                                        rope=(k, v, cos, sin, [], slot, token_type)) for c in caches]
+
+    step()                                                   # warm-up (compiles, counters) outside capture
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        outs = step()
+    for s in range(300, 304):
+        slot.fill_(s)
+        key_valid[:, s] = True
+        graph.replay()
+        for i, (out, ref) in enumerate(zip(outs, refs)):
+            kv = ref.layer(0)
+            q_rot = launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, [], slot, token_type)
+            want = launch_decode_attention(q_rot.transpose(1, 2), kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid)
+            assert rel_err(out, want) < 2e-3, (s, i)
+    torch.cuda.synchronize()
+    assert not head_counters(q.device, 1).any()
+    for c, r in zip(caches, refs):
+        assert all(torch.equal(x, y) for x, y in zip(state(c), state(r)))
+
+
+@pytest.fixture(scope="module")
+def preset_2b():
+    from vlmq.models import load_model
+
+    return load_model("qwen2-vl-2b", device="cuda")
+
+
+@pytest.mark.parametrize("grids", [[(1, 32, 32)], [(1, 32, 32), (1, 16, 24)]])
+def test_fused_vision_tower_replays_hf_features(preset_2b, grids):
+    """qwen2-vl-2b's vision tower (random weights), one 448x448 image and a batch of two grids: the fused,
+    compiled tower replayed from a CUDA graph gives HF's eager features (bf16 tolerance)."""
+    from vlmq.engine.graphs import VisionGraphs
+    from vlmq.engine.vision import image_features
+
+    model = preset_2b.model
+    grid = torch.tensor(grids, device="cuda")
+    patches = int(sum(t * h * w for t, h, w in grids))
+    pixels = torch.randn(patches, 3 * 2 * 14 * 14, device="cuda")
+    with torch.no_grad():
+        reference = image_features(model, pixels, grid)
+        vision = VisionGraphs(model, lambda p, g: image_features(model, p, g))
+        outs = [vision(pixels, grid).clone() for _ in range(3)]     # record, capture, replay
+    assert vision.note == "cuda-graph" and vision.body_note == "fused" and vision.graphs.graphs
+    for out in outs:
+        assert rel_err(out, reference) < 1e-2

@@ -1,0 +1,82 @@
+"""The fused vision tower (vlmq.engine.vision.FusedVisionTower) on a CPU: HF's features and the eager engine's
+greedy tokens; VisionGraphs' fallback to HF's blocks. Compiled + graphed on the GPU: test_attention_gpu.py."""
+
+import copy
+
+import pytest
+import torch
+
+from vlmq.engine import Engine, Prompt
+from vlmq.engine.inputs import encode_prompts
+from vlmq.engine.vision import FusedVisionTower, image_features, record_block_kwargs
+from vlmq.models.layout import vision_tower
+
+
+def hf_features_and_kwargs(loaded, images):
+    model = loaded.model
+    batch = encode_prompts(loaded.processor, [Prompt("a", im) for im in images], "cpu")
+    eager = lambda pixels, grid: image_features(model, pixels, grid)
+    with torch.no_grad():
+        reference, (args, kwargs) = record_block_kwargs(vision_tower(model), eager, batch.pixel_values,
+                                                         batch.image_grid_thw)
+    return batch, reference, args, kwargs
+
+
+def test_fused_tower_gives_hf_features_for_images_of_different_grids(tiny_fp32, images):
+    batch, reference, args, kwargs = hf_features_and_kwargs(tiny_fp32, images[:2])
+    assert args == () and FusedVisionTower.covers(kwargs)
+    assert len(kwargs["cu_seqlens"]) == 3, "two images: attention must stay within each image"
+    with torch.no_grad():
+        fused = FusedVisionTower(vision_tower(tiny_fp32.model), compile=False)(batch.pixel_values, kwargs)
+    torch.testing.assert_close(fused, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_one_attention_over_both_images_would_differ(tiny_fp32, images):
+    """The per-image split matters (so the previous test can fail): one sequence gives other features."""
+    batch, reference, _, kwargs = hf_features_and_kwargs(tiny_fp32, images[:2])
+    merged = {**kwargs, "cu_seqlens": kwargs["cu_seqlens"][[0, -1]]}
+    with torch.no_grad():
+        fused = FusedVisionTower(vision_tower(tiny_fp32.model), compile=False)(batch.pixel_values, merged)
+    assert (fused - reference).abs().max() > 1e-3
+
+
+def test_eager_engine_tokens_unchanged_with_the_fused_tower(tiny_fp32, images, monkeypatch):
+    prompts = [Prompt("What is in the image?", images[0]), Prompt("Describe it.", images[2])]
+    reference = Engine(copy.deepcopy(tiny_fp32), max_batch_size=2).generate(prompts, 6, ignore_eos=True)
+    loaded = copy.deepcopy(tiny_fp32)
+    tower = FusedVisionTower(vision_tower(loaded.model), compile=False)
+    calls = []
+
+    def fused_features(model, pixel_values, grid_thw):
+        eager = lambda pixels, grid: image_features(model, pixels, grid)
+        _, (_, kwargs) = record_block_kwargs(vision_tower(model), eager, pixel_values, grid_thw)
+        calls.append(1)
+        return tower(pixel_values, kwargs)
+
+    monkeypatch.setattr("vlmq.engine.engine.image_features", fused_features)
+    fused = Engine(loaded, max_batch_size=2).generate(prompts, 6, ignore_eos=True)
+    assert calls and [g.token_ids for g in fused] == [g.token_ids for g in reference]
+
+
+def test_vision_graphs_fall_back_to_hf_blocks_when_the_fused_forward_fails(tiny_fp32, images):
+    from vlmq.engine.graphs import VisionGraphs
+
+    batch, reference, args, kwargs = hf_features_and_kwargs(tiny_fp32, images[:1])
+    model = tiny_fp32.model
+    vision = VisionGraphs(model, lambda pixels, grid: image_features(model, pixels, grid))
+    assert vision.body_note == "fused"
+
+    def broken(pixels, block_kwargs):
+        raise RuntimeError("no kernel for this shape")
+
+    vision.fused = broken
+    with torch.no_grad():
+        out = vision._tower(batch.pixel_values, args, kwargs)
+    assert vision.fused is None and vision.body_note.startswith("hf-blocks (fused failed: RuntimeError")
+    torch.testing.assert_close(out, reference)
+
+
+@pytest.mark.parametrize("extra", [{"attention_mask": None}, {"cu_seqlens": None}])
+def test_fused_tower_declines_calls_it_does_not_reproduce(tiny_fp32, images, extra):
+    _, _, _, kwargs = hf_features_and_kwargs(tiny_fp32, images[:1])
+    assert not FusedVisionTower.covers({**kwargs, **extra})
