@@ -16,7 +16,9 @@ Variants (decode: M = 1 and 16; prefill: M = 300 and 1024) on qkv, o, gate_up, d
 qwen2-vl-2b and -7b: cuBLAS BF16; vlmq's op per weight format (bf16, int8 / fp8 weight-only, int8 / fp8
 W8A8 with the activations quantized by the caller, int4 group 128 with zero points); vlmq's fused form
 on the shape it serves (qkv and lm_head: RMSNorm prologue, W8A8 quantizing inside the kernel; gate_up:
-RMSNorm + SiLU·mul; o and down: residual add); the 8-bit GEMV vlmq shipped before (baseline_w8_gemv.py);
+RMSNorm + SiLU·mul; o and down: residual add); the plain op launched with programmatic dependent launch
+(``vlmq-pdl``: consecutive calls in the graph overlap, as consecutive layers' kernels would); the 8-bit
+GEMV vlmq shipped before (baseline_w8_gemv.py);
 at prefill every path of prefill.py (library GEMM or Triton GEMM, activations already quantized).
 ``--jobs`` compiles the Triton kernels in parallel worker processes first (Triton's disk cache is shared).
 """
@@ -115,6 +117,12 @@ def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, s
         return (lambda: F.linear(x, p.weight)), plain_ref
     if variant == "vlmq":
         return (lambda: fused_linear(xq, *args, None, xs, a_mode, None, 1e-6, "none", None, out)), plain_ref
+    if variant == "vlmq-pdl":
+        from vlmq.engine.kernels.fused import A_MODE_CODES
+        from vlmq.engine.kernels.gemv import gemv
+
+        code = A_MODE_CODES[a_mode]
+        return (lambda: gemv(xq, *args, None, x_scale=xs, a_mode=code, out_dtype=out, pdl=True)), plain_ref
     if variant == "legacy":
         from baseline_w8_gemv import legacy_w8_gemv
 
@@ -133,7 +141,7 @@ def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, s
 def decode_variants(mode: str, shape: str) -> list[str]:
     if shape == "lm_head" and mode != "bf16":
         return []                                   # lm_head stays BF16 in every recipe
-    out = (["cublas"] if mode == "bf16" else []) + ["vlmq", f"vlmq-fused:{FUSION[shape]}"]
+    out = (["cublas"] if mode == "bf16" else []) + ["vlmq", "vlmq-pdl", f"vlmq-fused:{FUSION[shape]}"]
     return out + (["legacy"] if mode in LEGACY else [])
 
 
@@ -265,10 +273,11 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
         for rows in (8, 16, 32):
             for warps in (1, 2):
                 for vec in vecs:
-                    base = sum_config(fmt_code, m, n, k, rows=rows, warps=warps, vec=vec)
-                    for split in sorted({1, base.split_k, min(16, 2 * base.split_k)}):
-                        if split == 1 or k // (base.block_k * split) >= 1:
-                            out.append(base._replace(split_k=split))
+                    for pipe in (False, True):
+                        base = sum_config(fmt_code, m, n, k, rows=rows, warps=warps, vec=vec)._replace(pipe=pipe)
+                        for split in sorted({1, base.split_k, min(16, 2 * base.split_k)}):
+                            if split == 1 or k // (base.block_k * split) >= 1:
+                                out.append(base._replace(split_k=split))
     else:
         for block_n, block_k in ((32, 128), (64, 64), (64, 128), (64, 256), (128, 64), (128, 128)):
             for stages in (3, 4):

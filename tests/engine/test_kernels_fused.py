@@ -148,3 +148,29 @@ def test_cpu_ops_use_the_references():
 
     assert torch.equal(w4a16_linear(x, w, s, z, 64, None, torch.bfloat16),
                        w4a16_linear_reference(x, w, s, z, 64, None, torch.bfloat16))
+
+
+@pytest.mark.parametrize("case, match", [
+    ("k", "in_features"), ("group", "group_size"), ("scale", "one fp32 scale per output row"),
+    ("w8a8-int4", "W8A8 activations need"), ("mixed", "same kind"), ("odd", "even N"), ("resid", "residual"),
+])
+def test_bad_gemv_inputs_get_one_line_errors(case, match):
+    """Checked before Triton is needed: a one-line VlmqError that names the fix."""
+    from vlmq.engine.kernels.gemv import A_INT8, ACT_SILU_MUL, gemv
+    from vlmq.errors import VlmqError
+
+    x = torch.randn(2, 64, dtype=torch.bfloat16)
+    w8, s8 = torch.randint(-127, 128, (16, 64), dtype=torch.int8), torch.rand(16)
+    w4, s4 = pack_int4(torch.randint(-8, 8, (16, 64), dtype=torch.int8)), torch.rand(16, 2, dtype=torch.bfloat16)
+    calls = {
+        "k": lambda: gemv(torch.randn(2, 48), w8, s8),
+        "group": lambda: gemv(x, w4, s4, None, 16),
+        "scale": lambda: gemv(x, w8, s8[:4]),
+        "w8a8-int4": lambda: gemv(x, w4, s4, None, 32, a_mode=A_INT8),
+        "mixed": lambda: gemv(quantize_activation(x, "fp8")[0], w8, s8, x_scale=torch.ones(2)),
+        "odd": lambda: gemv(x, torch.randn(15, 64), act=ACT_SILU_MUL),
+        "resid": lambda: gemv(x, w8, s8, residual=torch.randn(2, 8)),
+    }
+    with pytest.raises(VlmqError, match=match) as err:
+        calls[case]()
+    assert "\n" not in str(err.value)

@@ -36,9 +36,12 @@ output; see ``interleave_rows``), ``RESID`` (residual add in the epilogue).
 from __future__ import annotations
 
 import functools
+import os
 from typing import NamedTuple
 
 import torch
+
+from vlmq.errors import VlmqError
 
 W_FLOAT, W_INT8, W_FP8, W_INT4 = 0, 1, 2, 3
 A_FLOAT, A_INT8, A_FP8 = 0, 1, 2
@@ -47,6 +50,9 @@ SUM_MAX_M = 4            # rows up to which the CUDA-core kernel runs; beyond, t
 GEMV_MAX_M = 64          # rows up to which the decode kernels run; beyond, the prefill paths (prefill.py)
 TARGET_PROGRAMS = 4 * 132
 SEMAPHORES = 1 << 16     # split-K tile counters per device
+# programmatic dependent launch: a kernel starts its weight loads while the previous kernel finishes, and waits
+# (griddepcontrol.wait) only before reading activations. Off until bench_kernels.py measures it on the GPU.
+USE_PDL = False
 PLANE_MAGIC = {W_INT4: 0x41800000, W_INT8: 0x41C00000}   # bits of 16.0 (| 1 << 22): gemv_triton's planes
 FP8_MAX = 448.0
 
@@ -63,6 +69,7 @@ class GemvConfig(NamedTuple):
     num_warps: int
     num_stages: int
     vec: int = 1
+    pipe: bool = False   # sum kernel: load the next K tile before using the current one (double buffer)
 
 
 def weight_format(weight: torch.Tensor) -> int:
@@ -120,6 +127,35 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> Gem
     return dot_config(fmt, m, n, k, group_size)
 
 
+def check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual) -> None:
+    """One-line VlmqErrors for calls the kernels cannot serve (before Triton sees them)."""
+    m, k = x.shape
+    n = weight.shape[0]
+    if weight.stride(-1) != 1:
+        raise VlmqError(f"GEMV weight must be contiguous along K (stride {weight.stride()}): pass weight.contiguous()")
+    if (k // 8 if fmt == W_INT4 else k) != weight.shape[1]:
+        raise VlmqError(f"GEMV activations have K={k} but the weight is {tuple(weight.shape)} ({weight.dtype}): "
+                        "check that the linear's in_features match")
+    if fmt == W_INT4 and (group_size % 32 or k % group_size or scale is None or scale.shape != (n, k // group_size)
+                          or (zero is not None and zero.shape != scale.shape)):
+        raise VlmqError(f"int4 GEMV needs group_size a multiple of 32 dividing K={k} and [N, K // group] scales "
+                        f"(got group {group_size}, scale {None if scale is None else tuple(scale.shape)}): "
+                        "repack the weight with w4.pack_int4 and its group scales")
+    if fmt in (W_INT8, W_FP8) and (scale is None or scale.numel() != n):
+        raise VlmqError(f"8-bit GEMV needs one fp32 scale per output row ({n}); expand a per-tensor scale with "
+                        "scale.expand(N).contiguous()")
+    if a_mode != A_FLOAT and fmt not in (W_INT8, W_FP8):
+        raise VlmqError("W8A8 activations need int8 or FP8 weights: use a_mode='bf16' for this weight format")
+    if x.dtype in (torch.int8, torch.float8_e4m3fn) and (x_scale is None or (x.dtype == torch.int8) != (fmt == W_INT8)):
+        raise VlmqError(f"quantized activations ({x.dtype}) need per-row x_scale and weights of the same kind "
+                        f"(got {weight.dtype}): quantize with quantize_activation(x, 'int8' or 'fp8') to match")
+    if act == ACT_SILU_MUL and n % 2:
+        raise VlmqError(f"SiLU·mul needs interleaved gate/up rows (an even N, got {n}): pack with interleave_rows")
+    if residual is not None and residual.shape != (m, n // 2 if act == ACT_SILU_MUL else n):
+        raise VlmqError(f"residual {tuple(residual.shape)} does not match the output ({m}, "
+                        f"{n // 2 if act == ACT_SILU_MUL else n}): pass the residual stream of these rows")
+
+
 @functools.cache
 def _semaphores(device: torch.device) -> torch.Tensor:
     return torch.zeros(SEMAPHORES, dtype=torch.int32, device=device)
@@ -135,7 +171,7 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
          group_size: int = 0, bias: torch.Tensor | None = None, *, x_scale: torch.Tensor | None = None,
          a_mode: int = A_FLOAT, norm_weight: torch.Tensor | None = None, eps: float = 1e-6,
          act: int = ACT_NONE, residual: torch.Tensor | None = None, out_dtype: torch.dtype = torch.bfloat16,
-         config: GemvConfig | None = None) -> torch.Tensor:
+         config: GemvConfig | None = None, pdl: bool | None = None) -> torch.Tensor:
     """Launch one fused linear over [M, K] activations (CUDA, or Triton's interpreter on CPU tensors).
 
     ``x`` is float, or int8 / e4m3 already quantized with per-row ``x_scale`` (then ``a_mode`` follows x).
@@ -148,12 +184,16 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     x_pre = x.dtype in (torch.int8, torch.float8_e4m3fn)
     if x_pre:
         a_mode = A_INT8 if x.dtype == torch.int8 else A_FP8
+    check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual)
     cfg = config or default_config(fmt, m, n, k, group_size)
+    if fmt == W_INT8 and cfg.kernel == "sum" and (k % 4 or weight.stride(0) % 4 or weight.storage_offset() % 4):
+        cfg = dot_config(fmt, m, n, k)                  # the CUDA-core kernel reads int8 rows as int32 words
     if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
         cfg = cfg._replace(block_k=group_size)       # one group per K tile
     k_split = -(-(-(-k // cfg.split_k)) // cfg.block_k) * cfg.block_k
     split = -(-k // k_split)
     x = x.contiguous()
+    residual = residual.contiguous() if residual is not None else None
     out_n = n // 2 if act == ACT_SILU_MUL else n
     y = torch.empty((m, out_n), dtype=out_dtype, device=x.device)
     grid_n, grid_m = -(-n // cfg.block_n), (-(-m // cfg.block_m) if cfg.kernel == "dot" else 1)
@@ -176,9 +216,13 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
             residual.stride(0) if residual is not None else 0, y.stride(0), float(eps), PLANE_MAGIC.get(fmt, 0))
     meta = dict(W_FMT=fmt, A_MODE=a_mode, X_PRE=x_pre, NORM=norm_weight is not None, HAS_BIAS=bias is not None,
                 ACT=act, RESID=residual is not None, GROUP=max(group_size, 1), HAS_ZERO=zero is not None,
-                SPLIT=split > 1, BM=cfg.block_m, BN=cfg.block_n, BK=cfg.block_k, VEC=cfg.vec,
+                SPLIT=split > 1, BM=cfg.block_m, BN=cfg.block_n, BK=cfg.block_k, VEC=cfg.vec, PIPE=cfg.pipe,
                 EVEN_N=n % cfg.block_n == 0, EVEN_K=k % cfg.block_k == 0, num_warps=cfg.num_warps,
                 num_stages=cfg.num_stages)
+    if (USE_PDL if pdl is None else pdl) and os.environ.get("TRITON_INTERPRET") != "1":   # no PTX there
+        meta.update(PDL=True, launch_pdl=True)
+    else:
+        meta.update(PDL=False)
     from vlmq.engine.kernels.gemv_triton import KERNELS
 
     kernel = KERNELS[cfg.kernel]

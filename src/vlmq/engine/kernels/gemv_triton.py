@@ -12,6 +12,7 @@ one iteration must hold 8 values per lane, which fixes ``BK`` to ``256 * num_war
 
 import triton
 import triton.language as tl
+from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
 
 @triton.jit
@@ -196,9 +197,10 @@ def words_row(acc, w, s, zc, magic, x_ptr, g_ptr, m, k0, M, K, stride_xm, r, sca
 @triton.jit
 def dense_row(acc, wf, x_ptr, g_ptr, m, rk, M, K, stride_xm, r, scale, inv, NORM: tl.constexpr, QUANT: tl.constexpr,
               X_PRE: tl.constexpr, A_MODE: tl.constexpr):
-    """acc [BK, BN] += weights [BK, BN] (fp32) times activation row m at columns rk."""
+    """acc [BK / 8, BN] += weights [BK / 8, 8, BN] (fp32) times activation row m at columns rk: each lane sums
+    its 8 columns in registers, so the accumulator holds one value per row, not eight."""
     x = load_x(x_ptr, g_ptr, m, rk, M, K, stride_xm, r, scale, inv, NORM, QUANT, X_PRE, A_MODE)
-    return acc + wf * x[:, None]
+    return acc + tl.sum(wf * tl.reshape(x, (wf.shape[0], 8))[:, :, None], axis=1)
 
 
 @triton.jit
@@ -260,49 +262,63 @@ def finish(y, rm, rn, pid_n, tile, pid_k, n_split, M, N, part_ptr, sem_ptr, ws_p
 
 
 @triton.jit
+def load_tile(ptrs, live, in_tile, EVEN: tl.constexpr):
+    """A weight tile, or nothing where ``live`` is false (the tile after the last). Ragged edges read 0."""
+    if EVEN:
+        return tl.load(ptrs, mask=live)
+    return tl.load(ptrs, mask=live & in_tile, other=0)
+
+
+@triton.jit
 def sum_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr, part_ptr, sem_ptr,
                M, N, K, K_SPLIT, stride_xm, stride_wn, stride_sn, stride_rm, stride_ym, eps, magic,
                W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr,
                HAS_BIAS: tl.constexpr, ACT: tl.constexpr, RESID: tl.constexpr, GROUP: tl.constexpr,
                HAS_ZERO: tl.constexpr, SPLIT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
-               VEC: tl.constexpr, EVEN_N: tl.constexpr, EVEN_K: tl.constexpr):
+               VEC: tl.constexpr, EVEN_N: tl.constexpr, EVEN_K: tl.constexpr, PDL: tl.constexpr,
+               PIPE: tl.constexpr):
     """CUDA-core GEMV for M <= BM <= 4 rows: one program = BN weight rows x one K slice, one fp32 tile per
     activation row, reduced over K once at the end. int8 and int4 weights are read as int32 words
-    (``VEC`` per lane) and widened plane by plane (``byte_plane`` / ``nibble_plane``)."""
+    (``VEC`` per lane) and widened plane by plane (``byte_plane`` / ``nibble_plane``). The first K tile is
+    loaded before ``gdc_wait`` (programmatic dependent launch: weights do not depend on the previous kernel,
+    activations do); each next tile is loaded after the current one is used, or before it (``PIPE``)."""
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
     rm = tl.arange(0, BM)
     rn = pid_n * BN + tl.arange(0, BN)
     in_n = rn < N
     QUANT: tl.constexpr = 0 if X_PRE else A_MODE
-    rv, sv, iv = row_stats(x_ptr, g_ptr, rm, M, K, stride_xm, eps, NORM, QUANT, 256)
+    EVEN: tl.constexpr = EVEN_N and EVEN_K
+    k_lo = pid_k * K_SPLIT
+    k_hi = tl.minimum(k_lo + K_SPLIT, K)
+    PACKED: tl.constexpr = W_FMT == 1 or W_FMT == 3
+    PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)      # columns per loaded element
+    BKW: tl.constexpr = BK // PER
+    kw = tl.max_contiguous(tl.multiple_of(k_lo // PER + tl.arange(0, BKW), 8 if PER == 1 else VEC),
+                           8 if PER == 1 else VEC)
+    w_ptrs = w_ptr + rn[None, :] * stride_wn + kw[:, None]
+    w = load_tile(w_ptrs, k_lo < k_hi, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
+    if PDL:
+        gdc_wait()
+    rv, sv, iv = row_stats(x_ptr, g_ptr, rm, M, K, stride_xm, eps, NORM, QUANT, 512)
     r0, s0, i0 = pick(rv, 0), pick(sv, 0), pick(iv, 0)
     r1, s1, i1 = pick(rv, 1 % BM), pick(sv, 1 % BM), pick(iv, 1 % BM)
     r2, s2, i2 = pick(rv, 2 % BM), pick(sv, 2 % BM), pick(iv, 2 % BM)
     r3, s3, i3 = pick(rv, 3 % BM), pick(sv, 3 % BM), pick(iv, 3 % BM)
-    k_lo = pid_k * K_SPLIT
-    k_hi = tl.minimum(k_lo + K_SPLIT, K)
-    PACKED: tl.constexpr = W_FMT == 1 or W_FMT == 3
     if PACKED:
-        PER: tl.constexpr = 8 if W_FMT == 3 else 4        # columns per int32 word
-        BKW: tl.constexpr = BK // PER
         T: tl.constexpr = BKW // VEC
-        KW = K // PER
         acc0 = tl.zeros((T, BN), dtype=tl.float32)
         acc1 = tl.zeros((T, BN), dtype=tl.float32)
         acc2 = tl.zeros((T, BN), dtype=tl.float32)
         acc3 = tl.zeros((T, BN), dtype=tl.float32)
         xsum = tl.zeros((T, BM), dtype=tl.float32)          # int8: per-lane sums of each row's x
-        kw = tl.max_contiguous(tl.multiple_of(k_lo // PER + tl.arange(0, BKW), VEC), VEC)
-        w_ptrs = w_ptr + rn[None, :] * stride_wn + kw[:, None]
         gi = (k_lo + PER * VEC * tl.arange(0, T)) // GROUP
         meta_ptrs = rn[None, :] * stride_sn + gi[:, None]
         for k0 in range(k_lo, k_hi, BK):
             kb = tl.multiple_of(k0, BK)
-            if EVEN_N and EVEN_K:
-                w = tl.load(w_ptrs)
-            else:
-                w = tl.load(w_ptrs, mask=in_n[None, :] & (kw[:, None] < KW), other=0)
+            if PIPE:     # the next tile's load in flight while this one is used (twice the weight registers)
+                w_next = load_tile(w_ptrs + BKW, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BKW < K // PER),
+                                   EVEN)
             s = w     # placeholders for int8 (per-row scales come in the epilogue)
             zc = w
             if W_FMT == 3:
@@ -325,25 +341,26 @@ def sum_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
                 acc3, xs = words_row(acc3, w, s, zc, magic, x_ptr, g_ptr, 3, kb, M, K, stride_xm, r3, s3, i3, NORM,
                                      QUANT, X_PRE, A_MODE, W_FMT, VEC)
                 xsum += tl.where(rm[None, :] == 3, xs[:, None], 0.0)
+            if PIPE:
+                w = w_next
+            else:
+                w = load_tile(w_ptrs + BKW, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BKW < K // PER), EVEN)
             w_ptrs += BKW
             kw += BKW
             meta_ptrs += BK // GROUP
             gi += BK // GROUP
     else:
-        acc0 = tl.zeros((BK, BN), dtype=tl.float32)
-        acc1 = tl.zeros((BK, BN), dtype=tl.float32)
-        acc2 = tl.zeros((BK, BN), dtype=tl.float32)
-        acc3 = tl.zeros((BK, BN), dtype=tl.float32)
+        acc0 = tl.zeros((BK // 8, BN), dtype=tl.float32)
+        acc1 = tl.zeros((BK // 8, BN), dtype=tl.float32)
+        acc2 = tl.zeros((BK // 8, BN), dtype=tl.float32)
+        acc3 = tl.zeros((BK // 8, BN), dtype=tl.float32)
         for k0 in range(k_lo, k_hi, BK):
-            rk = tl.max_contiguous(tl.multiple_of(tl.multiple_of(k0, BK) + tl.arange(0, BK), 8), 8)
-            w_ptrs = w_ptr + rn[None, :] * stride_wn + rk[:, None]
-            if EVEN_N and EVEN_K:
-                w = tl.load(w_ptrs)
-            else:
-                w = tl.load(w_ptrs, mask=in_n[None, :] & (rk[:, None] < K), other=0)
+            rk = kw
+            if PIPE:
+                w_next = load_tile(w_ptrs + BK, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BK < K), EVEN)
             if W_FMT == 2:
                 w = w.to(tl.float8e4nv, bitcast=True)
-            wf = w.to(tl.float32)
+            wf = tl.reshape(w.to(tl.float32), (BK // 8, 8, BN))
             acc0 = dense_row(acc0, wf, x_ptr, g_ptr, 0, rk, M, K, stride_xm, r0, s0, i0, NORM, QUANT, X_PRE, A_MODE)
             if BM > 1:
                 acc1 = dense_row(acc1, wf, x_ptr, g_ptr, 1, rk, M, K, stride_xm, r1, s1, i1, NORM, QUANT, X_PRE,
@@ -353,6 +370,14 @@ def sum_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
                                  A_MODE)
                 acc3 = dense_row(acc3, wf, x_ptr, g_ptr, 3, rk, M, K, stride_xm, r3, s3, i3, NORM, QUANT, X_PRE,
                                  A_MODE)
+            if PIPE:
+                w = w_next
+            else:
+                w = load_tile(w_ptrs + BK, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BK < K), EVEN)
+            w_ptrs += BK
+            kw += BK
+    if PDL:
+        gdc_launch_dependents()
     # the rows back into one [BM, BN] tile
     y = tl.where(rm[:, None] == 0, tl.sum(acc0, axis=0)[None, :], 0.0)
     if BM > 1:
@@ -393,7 +418,8 @@ def dot_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
                W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr,
                HAS_BIAS: tl.constexpr, ACT: tl.constexpr, RESID: tl.constexpr, GROUP: tl.constexpr,
                HAS_ZERO: tl.constexpr, SPLIT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
-               VEC: tl.constexpr, EVEN_N: tl.constexpr, EVEN_K: tl.constexpr):
+               VEC: tl.constexpr, EVEN_N: tl.constexpr, EVEN_K: tl.constexpr, PDL: tl.constexpr,
+               PIPE: tl.constexpr):
     """Tensor-core tiles: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or
     e4m3 operands as stored, int32 / fp32 accumulation)."""
     pid_n = tl.program_id(0)
@@ -403,6 +429,8 @@ def dot_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
     rn = pid_n * BN + tl.arange(0, BN)
     in_n = rn < N
     QUANT: tl.constexpr = 0 if X_PRE else A_MODE
+    if PDL:
+        gdc_wait()
     r, a_scale, inv = row_stats(x_ptr, g_ptr, rm, M, K, stride_xm, eps, NORM, QUANT, 128)
     # what the tensor cores multiply: int8 / e4m3 for W8A8, else the activations' float type
     if A_MODE == 1:
@@ -439,6 +467,8 @@ def dot_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
             acc += tl.dot(xk, tl.trans(w), input_precision="ieee")
         else:
             acc += tl.dot(xk, tl.trans(w))
+    if PDL:
+        gdc_launch_dependents()
     finish(acc.to(tl.float32), rm, rn, pid_n, pid_m * tl.num_programs(0) + pid_n, pid_k, tl.num_programs(2), M, N,
            part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale, W_FMT, A_MODE, X_PRE,
            HAS_BIAS, ACT, RESID, SPLIT, BN)
