@@ -16,10 +16,12 @@ import sys
 
 import pytest
 
-# (name, format, M, N, K, a_mode, kernel, options); options: split, norm, act, resid, group, zero, pre, vec, dtype
+# (name, format, M, N, K, a_mode, kernel, options); options: split, norm, act, resid, group, zero, pre, vec,
+# dtype, row_scale
 CASES = [
     ("sum/bf16", "float", 1, 40, 300, "bf16", "sum", dict(dtype="bf16")),
     ("sum/f32 split", "float", 1, 40, 600, "bf16", "sum", dict(split=2)),
+    ("sum/f32 row scales", "float", 2, 24, 256, "bf16", "sum", dict(row_scale=True)),
     ("sum/f32 M3 norm act resid", "float", 3, 40, 300, "bf16", "sum", dict(norm=True, act=True, resid=True, split=2)),
     ("sum/int8 w8a16 split", "int8", 1, 48, 520, "bf16", "sum", dict(split=2)),
     ("sum/int8 w8a8 in-kernel norm resid", "int8", 2, 48, 520, "int8", "sum", dict(norm=True, resid=True)),
@@ -34,6 +36,7 @@ CASES = [
     ("dot/f32 M5 norm act resid split", "float", 5, 40, 300, "bf16", "dot",
      dict(norm=True, act=True, resid=True, split=2)),
     ("dot/int8 w8a16 M17", "int8", 17, 48, 520, "bf16", "dot", dict()),
+    ("dot/f32 row scales M6", "float", 6, 24, 256, "bf16", "dot", dict(row_scale=True)),
     ("dot/int8 w8a8 in-kernel norm M6 split", "int8", 6, 48, 520, "int8", "dot", dict(norm=True, split=2)),
     ("dot/int8 w8a8 given M20", "int8", 20, 24, 256, "int8", "dot", dict(pre=True)),
     ("dot/fp8 w8a8 in-kernel M7 act", "fp8", 7, 48, 520, "fp8", "dot", dict(act=True)),
@@ -72,6 +75,7 @@ def _run_case(fmt, m, n, k, a_mode, kernel, opts):
     scale = zero = None
     if fmt == "float":
         w = (torch.randn(n, k) * 0.05).to(dt)
+        scale = torch.rand(n) + 0.5 if opts.get("row_scale") else None
     elif fmt == "int8":
         w, scale = torch.randint(-128, 128, (n, k), dtype=torch.int8), torch.rand(n) * 0.01
     elif fmt == "fp8":

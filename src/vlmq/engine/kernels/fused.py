@@ -62,7 +62,7 @@ def linear_reference(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor 
                      out_dtype: torch.dtype) -> torch.Tensor:
     """The plain linear of any vlmq weight format (x already quantized for W8A8)."""
     fmt = weight_format(weight)
-    if fmt == W_FLOAT:
+    if fmt == W_FLOAT and scale is None:
         return F.linear(x.to(weight.dtype), weight, bias).to(out_dtype)
     if fmt == W_INT4:
         return w4a16_linear_reference(x, weight, scale, zero, group_size, bias, out_dtype)

@@ -93,11 +93,13 @@ def split_for(programs: int, k: int, block_k: int) -> int:
     return max(1, min(-(-TARGET_PROGRAMS // programs), k // (2 * block_k), 16))
 
 
-def sum_config(fmt: int, m: int, n: int, k: int, *, rows: int = 16, warps: int = 1, vec: int = 2,
+def sum_config(fmt: int, m: int, n: int, k: int, *, rows: int | None = None, warps: int = 1, vec: int = 2,
                split: int | None = None) -> GemvConfig:
-    """CUDA-core tile: ``rows`` weight rows per program; a warp's lanes along K, 8 activation values each
-    (int8 / int4: ``vec`` int32 words of weights per lane), so ``block_k`` follows from the format."""
+    """CUDA-core tile: ``rows`` weight rows per program (default 16 for one activation row, fewer for more:
+    each row keeps its own accumulators, and 4 x 16 spill registers); a warp's lanes along K, 8 activation
+    values each (int8 / int4: ``vec`` int32 words of weights per lane), so ``block_k`` follows from the format."""
     block_m = 1 << max(0, (m - 1).bit_length())
+    rows = rows or max(4, 16 // block_m)
     per_word = {W_INT4: 8, W_INT8: 4}.get(fmt)
     if per_word is None:
         vec, block_k = 1, 256 * warps
@@ -217,7 +219,8 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     meta = dict(W_FMT=fmt, A_MODE=a_mode, X_PRE=x_pre, NORM=norm_weight is not None, HAS_BIAS=bias is not None,
                 ACT=act, RESID=residual is not None, GROUP=max(group_size, 1), HAS_ZERO=zero is not None,
                 SPLIT=split > 1, BM=cfg.block_m, BN=cfg.block_n, BK=cfg.block_k, VEC=cfg.vec, PIPE=cfg.pipe,
-                EVEN_N=n % cfg.block_n == 0, EVEN_K=k % cfg.block_k == 0, num_warps=cfg.num_warps,
+                EVEN_N=n % cfg.block_n == 0, EVEN_K=k % cfg.block_k == 0, ROW_SCALE=fmt != W_INT4 and scale is not None,
+                num_warps=cfg.num_warps,
                 num_stages=cfg.num_stages)
     if (USE_PDL if pdl is None else pdl) and os.environ.get("TRITON_INTERPRET") != "1":   # no PTX there
         meta.update(PDL=True, launch_pdl=True)

@@ -211,10 +211,10 @@ def pick(v, i: tl.constexpr):
 
 @triton.jit
 def epilogue(y, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale,
-             W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, HAS_BIAS: tl.constexpr,
+             ROW_SCALE: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, HAS_BIAS: tl.constexpr,
              ACT: tl.constexpr, RESID: tl.constexpr, BN: tl.constexpr):
     """[BM, BN] fp32 sums → weight and activation scales, bias, SiLU(gate) * up, residual → store."""
-    if W_FMT == 1 or W_FMT == 2:
+    if ROW_SCALE:            # per-row weight scales (8-bit weights; optional for float weights)
         y = y * tl.load(ws_ptr + rn, mask=rn < N, other=0).to(tl.float32)[None, :]
     if A_MODE != 0:
         if X_PRE:
@@ -239,13 +239,13 @@ def epilogue(y, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride
 
 @triton.jit
 def finish(y, rm, rn, pid_n, tile, pid_k, n_split, M, N, part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr,
-           stride_rm, stride_ym, a_scale, W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr,
+           stride_rm, stride_ym, a_scale, ROW_SCALE: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr,
            HAS_BIAS: tl.constexpr, ACT: tl.constexpr, RESID: tl.constexpr, SPLIT: tl.constexpr, BN: tl.constexpr):
     """Split K: store this slice's fp32 partial and count in on the tile's semaphore; the last slice to
     arrive sums all partials (read through L2), resets the semaphore and runs the epilogue."""
     if not SPLIT:
         epilogue(y, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale,
-                 W_FMT, A_MODE, X_PRE, HAS_BIAS, ACT, RESID, BN)
+                 ROW_SCALE, A_MODE, X_PRE, HAS_BIAS, ACT, RESID, BN)
     else:
         mask = (rm[:, None] < M) & (rn[None, :] < N)
         offs = rm[:, None] * N + rn[None, :]
@@ -258,7 +258,7 @@ def finish(y, rm, rn, pid_n, tile, pid_k, n_split, M, N, part_ptr, sem_ptr, ws_p
                 total += tl.load(part_ptr + s * M * N + offs, mask=mask, other=0, cache_modifier=".cg")
             tl.atomic_xchg(sem_ptr + tile, 0)
             epilogue(total, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale,
-                     W_FMT, A_MODE, X_PRE, HAS_BIAS, ACT, RESID, BN)
+                     ROW_SCALE, A_MODE, X_PRE, HAS_BIAS, ACT, RESID, BN)
 
 
 @triton.jit
@@ -276,7 +276,7 @@ def sum_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
                HAS_BIAS: tl.constexpr, ACT: tl.constexpr, RESID: tl.constexpr, GROUP: tl.constexpr,
                HAS_ZERO: tl.constexpr, SPLIT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
                VEC: tl.constexpr, EVEN_N: tl.constexpr, EVEN_K: tl.constexpr, PDL: tl.constexpr,
-               PIPE: tl.constexpr):
+               PIPE: tl.constexpr, ROW_SCALE: tl.constexpr):
     """CUDA-core GEMV for M <= BM <= 4 rows: one program = BN weight rows x one K slice, one fp32 tile per
     activation row, reduced over K once at the end. int8 and int4 weights are read as int32 words
     (``VEC`` per lane) and widened plane by plane (``byte_plane`` / ``nibble_plane``). The first K tile is
@@ -388,7 +388,7 @@ def sum_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
     if W_FMT == 1:       # int8 planes: sum(q x) = 16 (sum(plane x) - 24 sum(x))
         y = 16.0 * (y - 24.0 * tl.sum(xsum, axis=0)[:, None])
     finish(y, rm, rn, pid_n, pid_n, pid_k, tl.num_programs(1), M, N, part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr,
-           y_ptr, stride_rm, stride_ym, sv, W_FMT, A_MODE, X_PRE, HAS_BIAS, ACT, RESID, SPLIT, BN)
+           y_ptr, stride_rm, stride_ym, sv, ROW_SCALE, A_MODE, X_PRE, HAS_BIAS, ACT, RESID, SPLIT, BN)
 
 
 @triton.jit
@@ -419,7 +419,7 @@ def dot_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
                HAS_BIAS: tl.constexpr, ACT: tl.constexpr, RESID: tl.constexpr, GROUP: tl.constexpr,
                HAS_ZERO: tl.constexpr, SPLIT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
                VEC: tl.constexpr, EVEN_N: tl.constexpr, EVEN_K: tl.constexpr, PDL: tl.constexpr,
-               PIPE: tl.constexpr):
+               PIPE: tl.constexpr, ROW_SCALE: tl.constexpr):
     """Tensor-core tiles: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or
     e4m3 operands as stored, int32 / fp32 accumulation)."""
     pid_n = tl.program_id(0)
@@ -470,8 +470,8 @@ def dot_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
     if PDL:
         gdc_launch_dependents()
     finish(acc.to(tl.float32), rm, rn, pid_n, pid_m * tl.num_programs(0) + pid_n, pid_k, tl.num_programs(2), M, N,
-           part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale, W_FMT, A_MODE, X_PRE,
-           HAS_BIAS, ACT, RESID, SPLIT, BN)
+           part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale, ROW_SCALE, A_MODE,
+           X_PRE, HAS_BIAS, ACT, RESID, SPLIT, BN)
 
 
 KERNELS = {"sum": sum_kernel, "dot": dot_kernel}

@@ -98,6 +98,8 @@ def prefill_linear(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | 
     if path not in PATHS[kind]:
         raise ValueError(f"prefill path {path!r} is not one of {PATHS[kind]} for {kind}")
     if kind == "bf16":
+        if scale is not None:      # per-row scales on float weights (the 8-bit op's contract, unit in projections.py)
+            return w8_linear_dequant_mm(x, weight, scale, None, bias, out_dtype)
         return F.linear(x.to(weight.dtype), weight, bias).to(out_dtype)
     if path == "triton" or not _library_shapes_ok(n, k):
         cfg = dot_config(weight_format(weight), x.shape[0], n, k, group_size)
