@@ -112,11 +112,12 @@ def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, s
     xq, xs = quantize_activation(x, a_mode)
     out = torch.bfloat16
     args = (p.weight, p.scale, p.zero, p.group_size)
-    plain_ref = lambda: fused_linear_reference(xq, *args, None, xs, a_mode, None, 1e-6, "none", None, out)  # noqa: E731
+    plain = (xq, *args, None, xs, a_mode, None, 1e-6, None, "none", None, out)
+    plain_ref = lambda: fused_linear_reference(*plain)  # noqa: E731
     if variant == "cublas":
         return (lambda: F.linear(x, p.weight)), plain_ref
     if variant == "vlmq":
-        return (lambda: fused_linear(xq, *args, None, xs, a_mode, None, 1e-6, "none", None, out)), plain_ref
+        return (lambda: fused_linear(*plain)), plain_ref
     if variant == "vlmq-pdl":
         from vlmq.engine.kernels.fused import A_MODE_CODES
         from vlmq.engine.kernels.gemv import gemv
@@ -134,7 +135,7 @@ def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, s
     norm = (torch.rand(k, device=device, generator=g) + 0.5).to(torch.bfloat16) if "norm" in fusion else None
     act = "silu_mul" if "silu" in fusion else "none"
     resid = torch.randn(m, n, dtype=torch.bfloat16, device=device, generator=g) if fusion == "resid" else None
-    fused = (x, *args, None, None, a_mode, norm, 1e-6, act, resid, out)
+    fused = (x, *args, None, None, a_mode, norm, 1e-6, None, act, resid, out)
     return (lambda: fused_linear(*fused)), (lambda: fused_linear_reference(*fused))
 
 
@@ -337,7 +338,7 @@ def run_sweep(args, log) -> list[dict]:
 # ----- report --------------------------------------------------------------------------------------
 def table(records: list[Record], rows: tuple[int, ...], prefill: bool) -> str:
     recs = [r for r in records if r.m in rows and r.us is not None]
-    label = lambda r: f"{r.mode} {r.variant.split(':')[0] if r.variant.startswith('vlmq-fused') else r.variant}"  # noqa: E731
+    label = lambda r: f"{r.mode} {r.variant.split(':')[0]}"  # noqa: E731 - one column for every fusion kind
     cols = list(dict.fromkeys(label(r) for r in recs))
     head = ["shape", "M"] + cols
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -422,7 +423,8 @@ def main(argv=None) -> int:
                                  (PREFILL_ROWS, True, "prefill")):
         text = table(records, rows, prefill)
         (out / f"table_{title.replace(' ', '_').replace('=', '')}.md").write_text(text + "\n")
-        log(f"\n{title}: µs per call / {'TFLOP/s' if prefill else 'TB/s of weight bytes'} ('!' = wrong result)\n{text}")
+        unit = "TFLOP/s" if prefill else "TB/s of weight bytes"
+        log(f"\n{title}: µs per call / {unit} ('!' = wrong result)\n{text}")
     failed = [r for r in records if not r.ok]
     log(f"\n{len(records)} cases, {len(failed)} failed, {time.monotonic() - t0:.0f} s")
     return 1 if failed else 0

@@ -75,7 +75,7 @@ def test_fused_w8a8_quantizes_after_the_norm():
     torch.manual_seed(2)
     w, ws = torch.randint(-127, 128, (16, 32), dtype=torch.int8), torch.rand(16) * 0.01
     g, x = torch.rand(32, dtype=torch.bfloat16) + 0.5, torch.randn(3, 32, dtype=torch.bfloat16)
-    got = fused_linear(x, w, ws, None, 0, None, None, "int8", g, 1e-6, "none", None, torch.bfloat16)
+    got = fused_linear(x, w, ws, None, 0, None, None, "int8", g, 1e-6, None, "none", None, torch.bfloat16)
     xq, xs = quantize_activation(rms_norm_reference(x, g, 1e-6), "int8")
     assert torch.equal(got, w8_linear_reference(xq, w, ws, xs, None, torch.bfloat16))
 
@@ -107,7 +107,7 @@ def test_fake_implementation_matches(act, resid):
     x = torch.randn(3, 32, dtype=torch.bfloat16)
     r = torch.randn(3, 8 if act == "silu_mul" else 16, dtype=torch.bfloat16) if resid else None
     torch.library.opcheck(fused_linear, (x, w, None, None, 0, None, None, "bf16", torch.ones(32, dtype=torch.bfloat16),
-                                         1e-6, act, r, torch.bfloat16))
+                                         1e-6, None, act, r, torch.bfloat16))
 
 
 @pytest.mark.parametrize("preset", sorted(QWEN2))

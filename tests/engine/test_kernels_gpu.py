@@ -49,7 +49,7 @@ def make_pack(fmt, a_mode, n, k, *, group=128, zero=True, bias=False, seed=0):
 
 def reference(p, x, **kw):
     return fused_linear_reference(x, p.weight, p.scale, p.zero, p.group_size, p.bias, None, p.a_mode,
-                                  kw.get("norm_weight"), kw.get("eps", 1e-6), kw.get("act", "none"),
+                                  kw.get("norm_weight"), kw.get("eps", 1e-6), p.pre_scale, kw.get("act", "none"),
                                   kw.get("residual"), torch.bfloat16)
 
 
@@ -167,6 +167,21 @@ def test_given_and_in_kernel_quantization_agree():
         p = make_pack(fmt, fmt, 2048, 1536)
         x = torch.randn(3, 1536, device="cuda", dtype=torch.bfloat16)
         xq, xs = quantize_activation(x, fmt)
-        given = fused_linear(xq, p.weight, p.scale, None, 0, None, xs, fmt, None, 1e-6, "none", None, torch.bfloat16)
+        given = fused_linear(xq, p.weight, p.scale, None, 0, None, xs, fmt, None, 1e-6, None, "none", None,
+                             torch.bfloat16)
         inside = run_packed(p, x)
         assert rel_err(inside, given) < 2e-3
+
+
+@pytest.mark.parametrize("preset", sorted(DIMS))
+def test_smoothquant_pre_scale_in_the_prologue(preset):
+    """SmoothQuant's per-channel activation smoothing, applied in the kernel before per-token quantization,
+    with the norm (q/k/v) and without (down_proj)."""
+    d = DIMS[preset]
+    h, inter = d["hidden"], d["inter"]
+    g = torch.rand(h, device="cuda", dtype=torch.bfloat16) + 0.5
+    for n, k, norm in ((d["qkv"], h, g), (h, inter, None)):
+        p = make_pack("int8", "int8", n, k)._replace(pre_scale=torch.rand(k, device="cuda", dtype=torch.bfloat16) + 0.5)
+        for m in (1, 16):
+            x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
+            assert rel_err(run_packed(p, x, norm_weight=norm), reference(p, x, norm_weight=norm)) < TOL

@@ -17,7 +17,7 @@ import sys
 import pytest
 
 # (name, format, M, N, K, a_mode, kernel, options); options: split, norm, act, resid, group, zero, pre, vec,
-# dtype, row_scale
+# dtype, row_scale, smooth
 CASES = [
     ("sum/bf16", "float", 1, 40, 300, "bf16", "sum", dict(dtype="bf16")),
     ("sum/f32 split", "float", 1, 40, 600, "bf16", "sum", dict(split=2)),
@@ -26,6 +26,8 @@ CASES = [
     ("sum/int8 w8a16 split", "int8", 1, 48, 520, "bf16", "sum", dict(split=2)),
     ("sum/int8 w8a8 in-kernel norm resid", "int8", 2, 48, 520, "int8", "sum", dict(norm=True, resid=True)),
     ("sum/int8 w8a8 given", "int8", 2, 24, 256, "int8", "sum", dict(pre=True)),
+    ("sum/int8 w8a8 norm + smoothing", "int8", 1, 24, 256, "int8", "sum", dict(norm=True, smooth=True)),
+    ("sum/fp8 w8a8 smoothing only resid", "fp8", 2, 24, 256, "fp8", "sum", dict(smooth=True, resid=True)),
     ("sum/fp8 w8a16 act", "fp8", 1, 48, 520, "bf16", "sum", dict(act=True)),
     ("sum/fp8 w8a8 in-kernel norm act split", "fp8", 3, 48, 520, "fp8", "sum", dict(norm=True, act=True, split=2)),
     ("sum/fp8 w8a8 given", "fp8", 1, 24, 256, "fp8", "sum", dict(pre=True)),
@@ -41,6 +43,7 @@ CASES = [
     ("dot/int8 w8a8 given M20", "int8", 20, 24, 256, "int8", "dot", dict(pre=True)),
     ("dot/fp8 w8a8 in-kernel M7 act", "fp8", 7, 48, 520, "fp8", "dot", dict(act=True)),
     ("dot/fp8 w8a8 given M9 split", "fp8", 9, 24, 256, "fp8", "dot", dict(pre=True, split=2)),
+    ("dot/int8 w8a8 smoothing only M6", "int8", 6, 24, 256, "int8", "dot", dict(smooth=True)),
     ("dot/int4 g64 asym M9 split", "int4", 9, 40, 512, "bf16", "dot", dict(group=64, split=2)),
     ("dot/int4 g128 sym M33 act resid", "int4", 33, 40, 256, "bf16", "dot",
      dict(group=128, zero=False, act=True, resid=True)),
@@ -71,6 +74,7 @@ def _run_case(fmt, m, n, k, a_mode, kernel, opts):
     group = opts.get("group", 0)
     x = torch.randn(m, k, dtype=dt)
     norm = (torch.rand(k) + 0.5).to(dt) if opts.get("norm") else None
+    pre = (torch.rand(k) + 0.5).to(dt) if opts.get("smooth") else None      # SmoothQuant's activation pre-scale
     bias = torch.randn(n, dtype=dt)
     scale = zero = None
     if fmt == "float":
@@ -88,7 +92,7 @@ def _run_case(fmt, m, n, k, a_mode, kernel, opts):
     n_out = n // 2 if opts.get("act") else n
     resid = torch.randn(m, n_out, dtype=dt) if opts.get("resid") else None
     x_in, x_scale = (quantize_activation(x, a_mode) if opts.get("pre") else (x, None))
-    ref = fused_linear_reference(x_in, w, scale, zero, group, bias, x_scale, a_mode, norm, 1e-6, act, resid,
+    ref = fused_linear_reference(x_in, w, scale, zero, group, bias, x_scale, a_mode, norm, 1e-6, pre, act, resid,
                                  torch.float32)
     if kernel == "prefill":
         out = prefill_linear(x_in, w, scale, zero, group, bias, x_scale, torch.float32, path="triton")
@@ -96,7 +100,7 @@ def _run_case(fmt, m, n, k, a_mode, kernel, opts):
         wf = weight_format(w)
         cfg = (sum_config(wf, m, n, k, split=opts.get("split", 1), vec=opts.get("vec", 2)) if kernel == "sum"
                else dot_config(wf, m, n, k, group, split=opts.get("split", 1)))
-        kwargs = dict(x_scale=x_scale, a_mode=A_MODE_CODES[a_mode], norm_weight=norm, eps=1e-6,
+        kwargs = dict(x_scale=x_scale, a_mode=A_MODE_CODES[a_mode], norm_weight=norm, eps=1e-6, pre_scale=pre,
                       act=ACT_SILU_MUL if opts.get("act") else ACT_NONE, residual=resid, out_dtype=torch.float32)
         out = gemv(x_in, w, scale, zero, group, bias, config=cfg, **kwargs)
         if cfg.split_k > 1:        # the last slice reset the semaphores: a second launch gives the same result

@@ -139,7 +139,7 @@ def check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, 
         raise VlmqError(f"GEMV activations have K={k} but the weight is {tuple(weight.shape)} ({weight.dtype}): "
                         "check that the linear's in_features match")
     if fmt == W_INT4 and (group_size % 32 or k % group_size or scale is None or scale.shape != (n, k // group_size)
-                          or (zero is not None and zero.shape != scale.shape)):
+                          or (zero is not None and (zero.shape != scale.shape or zero.stride() != scale.stride()))):
         raise VlmqError(f"int4 GEMV needs group_size a multiple of 32 dividing K={k} and [N, K // group] scales "
                         f"(got group {group_size}, scale {None if scale is None else tuple(scale.shape)}): "
                         "repack the weight with w4.pack_int4 and its group scales")
@@ -172,13 +172,16 @@ def interleave_rows(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
 def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = None, zero: torch.Tensor | None = None,
          group_size: int = 0, bias: torch.Tensor | None = None, *, x_scale: torch.Tensor | None = None,
          a_mode: int = A_FLOAT, norm_weight: torch.Tensor | None = None, eps: float = 1e-6,
-         act: int = ACT_NONE, residual: torch.Tensor | None = None, out_dtype: torch.dtype = torch.bfloat16,
-         config: GemvConfig | None = None, pdl: bool | None = None) -> torch.Tensor:
+         pre_scale: torch.Tensor | None = None, act: int = ACT_NONE, residual: torch.Tensor | None = None,
+         out_dtype: torch.dtype = torch.bfloat16, config: GemvConfig | None = None,
+         pdl: bool | None = None) -> torch.Tensor:
     """Launch one fused linear over [M, K] activations (CUDA, or Triton's interpreter on CPU tensors).
 
     ``x`` is float, or int8 / e4m3 already quantized with per-row ``x_scale`` (then ``a_mode`` follows x).
-    With float ``x`` and ``a_mode`` int8/fp8, the kernel quantizes each (normalized) row per token as
-    ``quantize_activation`` does. Output [M, N] (``[M, N // 2]`` with ``act=ACT_SILU_MUL``).
+    With float ``x`` and ``a_mode`` int8/fp8, the kernel quantizes each (normalized, pre-scaled) row per
+    token as ``quantize_activation`` does. ``pre_scale`` [K]: SmoothQuant's activation smoothing, applied
+    after the norm (a call with both multiplies them here; the engine passes them pre-multiplied, once, as
+    ``norm_weight``). Output [M, N] (``[M, N // 2]`` with ``act=ACT_SILU_MUL``).
     """
     m, k = x.shape
     fmt = weight_format(weight)
@@ -196,6 +199,10 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     split = -(-k // k_split)
     x = x.contiguous()
     residual = residual.contiguous() if residual is not None else None
+    norm_mode = 0 if norm_weight is None and pre_scale is None else (1 if norm_weight is not None else 2)
+    if norm_weight is not None and pre_scale is not None:
+        norm_weight = norm_weight.float() * pre_scale.float()
+    g = norm_weight if norm_weight is not None else pre_scale
     out_n = n // 2 if act == ACT_SILU_MUL else n
     y = torch.empty((m, out_n), dtype=out_dtype, device=x.device)
     grid_n, grid_m = -(-n // cfg.block_n), (-(-m // cfg.block_m) if cfg.kernel == "dot" else 1)
@@ -212,11 +219,11 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     dummy = y
     args = (x_arg, x_scale if x_scale is not None else dummy, w_arg, scale if scale is not None else dummy,
             zero if zero is not None else dummy, bias if bias is not None else dummy,
-            norm_weight if norm_weight is not None else dummy, residual if residual is not None else dummy,
+            g if g is not None else dummy, residual if residual is not None else dummy,
             y, part, sems, m, n, k, k_split, x.stride(0), w_arg.stride(0),
             scale.stride(0) if scale is not None and scale.dim() == 2 else 0,
             residual.stride(0) if residual is not None else 0, y.stride(0), float(eps), PLANE_MAGIC.get(fmt, 0))
-    meta = dict(W_FMT=fmt, A_MODE=a_mode, X_PRE=x_pre, NORM=norm_weight is not None, HAS_BIAS=bias is not None,
+    meta = dict(W_FMT=fmt, A_MODE=a_mode, X_PRE=x_pre, NORM=norm_mode, HAS_BIAS=bias is not None,
                 ACT=act, RESID=residual is not None, GROUP=max(group_size, 1), HAS_ZERO=zero is not None,
                 SPLIT=split > 1, BM=cfg.block_m, BN=cfg.block_n, BK=cfg.block_k, VEC=cfg.vec, PIPE=cfg.pipe,
                 EVEN_N=n % cfg.block_n == 0, EVEN_K=k % cfg.block_k == 0, ROW_SCALE=fmt != W_INT4 and scale is not None,

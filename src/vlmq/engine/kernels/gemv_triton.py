@@ -40,26 +40,26 @@ def round_to_e4m3(v):
 
 @triton.jit
 def row_stats(x_ptr, g_ptr, rm, M, K, stride_xm, eps, NORM: tl.constexpr, QUANT: tl.constexpr, BKS: tl.constexpr):
-    """For rows ``rm``: the RMSNorm multiplier 1/sqrt(mean(x^2) + eps) and, when the kernel quantizes, the
-    per-token scale (torchao's: amax / 127.5 floored at fp32 eps, or amax / 448 floored at 1e-12) and its
-    reciprocal. One pass over the row; the amax of the normalized row is r * amax(|x * g|)."""
+    """For rows ``rm``: the RMSNorm multiplier 1/sqrt(mean(x^2) + eps) (``NORM == 1``; 1 otherwise) and, when
+    the kernel quantizes, the per-token scale (torchao's: amax / 127.5 floored at fp32 eps, or amax / 448
+    floored at 1e-12) and its reciprocal. One pass over the row; the amax of the row the kernel multiplies
+    is r * amax(|x * g|) (g: the norm weight, and/or SmoothQuant's pre-scale, ``NORM`` 1 or 2)."""
     ssq = tl.zeros(rm.shape, dtype=tl.float32)
     amax = tl.zeros(rm.shape, dtype=tl.float32)
-    if NORM or QUANT != 0:
+    if NORM == 1 or QUANT != 0:
         for k0 in range(0, K, BKS):
             rk = k0 + tl.arange(0, BKS)
             x = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K),
                         other=0).to(tl.float32)
-            if NORM:
+            if NORM == 1:
                 ssq += tl.sum(x * x, axis=1)
-                if QUANT != 0:
-                    g = tl.load(g_ptr + rk, mask=rk < K, other=0).to(tl.float32)
-                    amax = tl.maximum(amax, tl.max(tl.abs(x * g[None, :]), axis=1))
-            else:
+            if QUANT != 0:
+                if NORM != 0:
+                    x = x * tl.load(g_ptr + rk, mask=rk < K, other=0).to(tl.float32)[None, :]
                 amax = tl.maximum(amax, tl.max(tl.abs(x), axis=1))
     one = tl.full(rm.shape, 1.0, tl.float32)
     r = one
-    if NORM:
+    if NORM == 1:
         r = tl.math.div_rn(one, tl.sqrt_rn(ssq / K + eps))
     scale = one
     if QUANT == 1:
@@ -73,13 +73,13 @@ def row_stats(x_ptr, g_ptr, rm, M, K, stride_xm, eps, NORM: tl.constexpr, QUANT:
 def load_x(x_ptr, g_ptr, rows, cols, M, K, stride_xm, r, scale, inv, NORM: tl.constexpr, QUANT: tl.constexpr,
            X_PRE: tl.constexpr, A_MODE: tl.constexpr):
     """Activations at (rows, cols) (broadcastable index tensors; r / scale / inv broadcast like rows) as the
-    fp32 values the kernel multiplies: float x (normalized), or the int8 / e4m3 values of the quantized
-    row, given or quantized here as ``quantize_activation`` does."""
+    fp32 values the kernel multiplies: float x (normalized and / or pre-scaled: x * g * r), or the int8 /
+    e4m3 values of the quantized row, given or quantized here as ``quantize_activation`` does."""
     x = tl.load(x_ptr + rows * stride_xm + cols, mask=(rows < M) & (cols < K), other=0)
     if X_PRE and A_MODE == 2:
         x = x.to(tl.float8e4nv, bitcast=True)
     x = x.to(tl.float32)
-    if NORM:
+    if NORM != 0:
         x = x * tl.load(g_ptr + cols, mask=cols < K, other=0).to(tl.float32) * r
     if QUANT == 1:
         x = tl.minimum(tl.maximum(((x * inv) + 12582912.0) - 12582912.0, -128.0), 127.0)   # round half to even
@@ -454,7 +454,7 @@ def dot_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
             if W_FMT == 2:
                 w = w.to(tl.float8e4nv, bitcast=True)
             w = w.to(DT)
-        if NORM or QUANT != 0:
+        if NORM != 0 or QUANT != 0:
             xk = load_x(x_ptr, g_ptr, rm[:, None], rk[None, :], M, K, stride_xm, r[:, None], a_scale[:, None],
                         inv[:, None], NORM, QUANT, X_PRE, A_MODE).to(DT)
         else:
