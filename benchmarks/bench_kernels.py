@@ -271,14 +271,12 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
     out = []
     if m <= SUM_MAX_M:
         vecs = (1, 2, 4) if fmt_code == W_INT4 else ((1, 2) if fmt_code == W_INT8 else (1,))
-        for rows in (8, 16, 32):
-            for warps in (1, 2):
-                for vec in vecs:
-                    for pipe in (False, True):
-                        base = sum_config(fmt_code, m, n, k, rows=rows, warps=warps, vec=vec)._replace(pipe=pipe)
-                        for split in sorted({1, base.split_k, min(16, 2 * base.split_k)}):
-                            if split == 1 or k // (base.block_k * split) >= 1:
-                                out.append(base._replace(split_k=split))
+        shapes = [(rows, 1, vec, pipe) for rows in (8, 16, 32) for vec in vecs for pipe in (False, True)]
+        for rows, warps, vec, pipe in shapes + [(16, 2, vecs[-1], False), (16, 4, 1, False)]:
+            base = sum_config(fmt_code, m, n, k, rows=rows, warps=warps, vec=vec)._replace(pipe=pipe)
+            for split in sorted({1, base.split_k, min(16, 2 * base.split_k)}):
+                if split == 1 or k // (base.block_k * split) >= 1:
+                    out.append(base._replace(split_k=split))
     else:
         for block_n, block_k in ((32, 128), (64, 64), (64, 128), (64, 256), (128, 64), (128, 128)):
             for stages in (3, 4):
@@ -289,49 +287,46 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
     return out
 
 
-def run_sweep(args, log) -> list[dict]:
+def run_sweep(args, log, save) -> list[dict]:
+    """Time each candidate tile / split of the decode kernels per shape, row count and mode (same rotating
+    weight copies for every candidate); log the best against the default, ``save`` after every group."""
     from vlmq.engine.kernels import quantize_activation
     from vlmq.engine.kernels.fused import A_MODE_CODES
     from vlmq.engine.kernels.gemv import W_FLOAT, W_FP8, W_INT4, W_INT8, default_config, gemv
 
     results, t0 = [], time.monotonic()
     fmt_codes = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
-    for preset in args.presets:
-        for shape, (n, k) in SHAPES[preset].items():
-            if shape == "lm_head":
+    groups = [(preset, shape, n, k, m, mode) for preset in args.presets for shape, (n, k) in SHAPES[preset].items()
+              if shape != "lm_head" for m in args.rows if m <= 64 for mode in args.modes]
+    for preset, shape, n, k, m, mode in groups:
+        fmt, a_mode = MODES[mode]
+        copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
+        packs = [random_pack(fmt, a_mode, n, k, "cuda", i) for i in range(copies)]
+        xq, xs = quantize_activation(torch.randn(m, k, dtype=torch.bfloat16, device="cuda"), a_mode)
+        default, best = default_config(fmt_codes[fmt], m, n, k, GROUP), None
+        for cfg in sweep_configs(fmt_codes[fmt], m, n, k):
+            if time.monotonic() - t0 > args.budget_s:
+                log(f"sweep stopped at the time budget ({args.budget_s:.0f} s)")
+                return results
+            calls = [lambda p=p: gemv(xq, p.weight, p.scale, p.zero, p.group_size, None, x_scale=xs,
+                                      a_mode=A_MODE_CODES[a_mode], config=cfg) for p in packs]
+            try:
+                us = statistics.median(time_graph(calls, args.reps))
+            except Exception as err:  # noqa: BLE001 - a config that does not compile or launch is skipped
+                log(f"  {tuple(cfg)}: {type(err).__name__}: {str(err).splitlines()[0][:100]}")
                 continue
-            for m in [r for r in args.rows if r <= 64]:
-                for mode in args.modes:
-                    fmt, a_mode = MODES[mode]
-                    default = default_config(fmt_codes[fmt], m, n, k, GROUP)
-                    best = None
-                    for cfg in sweep_configs(fmt_codes[fmt], m, n, k):
-                        if time.monotonic() - t0 > args.budget_s:
-                            log(f"sweep stopped at the time budget ({args.budget_s:.0f} s)")
-                            return results
-                        packs = [random_pack(fmt, a_mode, n, k, "cuda", i) for i in range(
-                            max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k)))))]
-                        x = torch.randn(m, k, dtype=torch.bfloat16, device="cuda")
-                        xq, xs = quantize_activation(x, a_mode)
-                        calls = [lambda p=p: gemv(xq, p.weight, p.scale, p.zero, p.group_size, None, x_scale=xs,
-                                                  a_mode=A_MODE_CODES[a_mode], config=cfg) for p in packs]
-                        try:
-                            us = statistics.median(time_graph(calls, args.reps))
-                        except Exception as err:  # noqa: BLE001 - a config that does not compile is skipped
-                            log(f"  {cfg}: {type(err).__name__}: {str(err).splitlines()[0][:100]}")
-                            continue
-                        tb_s = weight_bytes(fmt, n, k) / us / 1e6
-                        row = dict(preset=preset, shape=shape, m=m, mode=mode, config=list(cfg), us=us, tb_s=tb_s,
-                                   default=cfg == default)
-                        results.append(row)
-                        best = row if best is None or us < best["us"] else best
-                        del packs, calls
-                    if best:
-                        d = next((r for r in results[::-1] if r["default"] and r["shape"] == shape and r["m"] == m
-                                  and r["mode"] == mode and r["preset"] == preset), None)
-                        log(f"{preset} {shape:8} m={m:<3} {mode:10} best {best['us']:7.1f} us {best['tb_s']:5.2f} TB/s "
-                            f"{tuple(best['config'])}" + (f" | default {d['us']:7.1f} us" if d else ""))
-                    torch.cuda.empty_cache()
+            row = dict(preset=preset, shape=shape, m=m, mode=mode, config=list(cfg), us=us,
+                       tb_s=weight_bytes(fmt, n, k) / us / 1e6, default=cfg == default)
+            results.append(row)
+            best = row if best is None or us < best["us"] else best
+        d = next((r for r in results if r["default"] and (r["preset"], r["shape"], r["m"], r["mode"]) ==
+                  (preset, shape, m, mode)), None)
+        if best:
+            log(f"{preset} {shape:8} m={m:<3} {mode:10} best {best['us']:7.1f} us {best['tb_s']:5.2f} TB/s "
+                f"{tuple(best['config'])}" + (f" | default {d['us']:7.1f} us" if d else ""))
+        del packs
+        torch.cuda.empty_cache()
+        save(results)
     return results
 
 
@@ -363,7 +358,7 @@ def parse_args(argv=None):
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--rotate-mb", type=float, default=256)
-    ap.add_argument("--budget-s", type=float, default=320, help="stop timing new cases after this many seconds")
+    ap.add_argument("--budget-s", type=float, default=300, help="stop timing new cases after this many seconds")
     ap.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1), help="parallel compile workers")
     ap.add_argument("--sweep", action="store_true", help="time tile / split configurations of the decode kernels")
     args = ap.parse_args(argv)
@@ -392,8 +387,9 @@ def main(argv=None) -> int:
     log(f"bench_kernels on {env['device']} (torch {env['torch']}, triton {env['triton']})")
     t0 = time.monotonic()
     if args.sweep:
-        results = run_sweep(args, log)
-        (out / "bench_kernels_sweep.json").write_text(json.dumps({**env, "results": results}, indent=1))
+        save = lambda results: (out / "bench_kernels_sweep.json").write_text(  # noqa: E731
+            json.dumps({**env, "results": results}, indent=1))
+        save(run_sweep(args, log, save))
         return 0
     cases = plan(args.presets, args.rows, args.modes)
     if args.jobs > 1:
@@ -417,8 +413,8 @@ def main(argv=None) -> int:
         err = f"err {rec.rel_err:.1e}" if rec.rel_err is not None else ""
         log(f"{preset} {shape:8} m={m:<5} {mode:10} {variant:24} {us}{tf} {err} {'' if rec.ok else 'FAIL'} "
             f"{rec.note}")
-    (out / "bench_kernels.json").write_text(json.dumps({**env, "args": vars(args), "tolerance": TOLERANCE,
-                                                       "records": [asdict(r) for r in records]}, indent=1))
+        (out / "bench_kernels.json").write_text(json.dumps(   # after every case: a killed run keeps what it measured
+            {**env, "args": vars(args), "tolerance": TOLERANCE, "records": [asdict(r) for r in records]}, indent=1))
     for rows, prefill, title in ((DECODE_ROWS[:1], False, "decode M=1"), (DECODE_ROWS[1:], False, "decode M=16"),
                                  (PREFILL_ROWS, True, "prefill")):
         text = table(records, rows, prefill)
