@@ -205,7 +205,7 @@ def dense_row(acc, wf, x_ptr, g_ptr, m, rk, M, K, stride_xm, r, scale, inv, NORM
 
 @triton.jit
 def pick(v, i: tl.constexpr):
-    """Element i of a small vector as a scalar (once per program)."""
+    """Element i of a small vector as a scalar."""
     return tl.sum(tl.where(tl.arange(0, v.shape[0]) == i, v, 0.0), axis=0)
 
 
@@ -270,6 +270,105 @@ def load_tile(ptrs, live, in_tile, EVEN: tl.constexpr):
 
 
 @triton.jit
+def stack_rows(acc0, acc1, acc2, acc3, rm, BM: tl.constexpr):
+    """Per-row [T, BN] accumulators → one [BM, BN] tile (each reduced over its lanes' K)."""
+    y = tl.where(rm[:, None] == 0, tl.sum(acc0, axis=0)[None, :], 0.0)
+    if BM > 1:
+        y = tl.where(rm[:, None] == 1, tl.sum(acc1, axis=0)[None, :], y)
+    if BM > 2:
+        y = tl.where(rm[:, None] == 2, tl.sum(acc2, axis=0)[None, :], y)
+        y = tl.where(rm[:, None] == 3, tl.sum(acc3, axis=0)[None, :], y)
+    return y
+
+
+@triton.jit
+def packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, wz_ptr, M, K, stride_xm, stride_sn,
+                magic, rv, sv, iv, NORM: tl.constexpr, QUANT: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr,
+                W_FMT: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
+                BK: tl.constexpr, VEC: tl.constexpr, EVEN: tl.constexpr, PIPE: tl.constexpr):
+    """The K loop over int4 / int8 words (``w``: the first tile, already loaded) → [BM, BN] sums."""
+    PER: tl.constexpr = 8 if W_FMT == 3 else 4        # columns per int32 word
+    BKW: tl.constexpr = BK // PER
+    T: tl.constexpr = BKW // VEC
+    acc0 = tl.zeros((T, BN), dtype=tl.float32)
+    acc1 = tl.zeros((T, BN), dtype=tl.float32)
+    acc2 = tl.zeros((T, BN), dtype=tl.float32)
+    acc3 = tl.zeros((T, BN), dtype=tl.float32)
+    xsum = tl.zeros((T, BM), dtype=tl.float32)          # int8: per-lane sums of each row's x
+    gi = (k_lo + PER * VEC * tl.arange(0, T)) // GROUP
+    meta_ptrs = rn[None, :] * stride_sn + gi[:, None]
+    for k0 in range(k_lo, k_hi, BK):
+        kb = tl.multiple_of(k0, BK)
+        nxt = (w_ptrs + BKW, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BKW < K // PER))
+        if PIPE:         # the next tile's load in flight while this one is used (twice the weight registers)
+            w_next = load_tile(nxt[0], nxt[1], nxt[2], EVEN)
+        s = w            # placeholders for int8 (its per-row scales come in the epilogue)
+        zc = w
+        if W_FMT == 3:
+            in_meta = in_n[None, :] & (gi[:, None] < K // GROUP)
+            s = tl.load(ws_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
+            zc = tl.full((T, BN), 24.0, tl.float32)
+            if HAS_ZERO:
+                zc += tl.load(wz_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
+        acc0, xs = words_row(acc0, w, s, zc, magic, x_ptr, g_ptr, 0, kb, M, K, stride_xm, pick(rv, 0), pick(sv, 0),
+                             pick(iv, 0), NORM, QUANT, X_PRE, A_MODE, W_FMT, VEC)
+        xsum += tl.where(rm[None, :] == 0, xs[:, None], 0.0)
+        if BM > 1:
+            acc1, xs = words_row(acc1, w, s, zc, magic, x_ptr, g_ptr, 1, kb, M, K, stride_xm, pick(rv, 1),
+                                 pick(sv, 1), pick(iv, 1), NORM, QUANT, X_PRE, A_MODE, W_FMT, VEC)
+            xsum += tl.where(rm[None, :] == 1, xs[:, None], 0.0)
+        if BM > 2:
+            acc2, xs = words_row(acc2, w, s, zc, magic, x_ptr, g_ptr, 2, kb, M, K, stride_xm, pick(rv, 2),
+                                 pick(sv, 2), pick(iv, 2), NORM, QUANT, X_PRE, A_MODE, W_FMT, VEC)
+            xsum += tl.where(rm[None, :] == 2, xs[:, None], 0.0)
+            acc3, xs = words_row(acc3, w, s, zc, magic, x_ptr, g_ptr, 3, kb, M, K, stride_xm, pick(rv, 3),
+                                 pick(sv, 3), pick(iv, 3), NORM, QUANT, X_PRE, A_MODE, W_FMT, VEC)
+            xsum += tl.where(rm[None, :] == 3, xs[:, None], 0.0)
+        w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
+        w_ptrs += BKW
+        kw += BKW
+        meta_ptrs += BK // GROUP
+        gi += BK // GROUP
+    y = stack_rows(acc0, acc1, acc2, acc3, rm, BM)
+    if W_FMT == 1:       # int8 planes: sum(q x) = 16 (sum(plane x) - 24 sum(x))
+        y = 16.0 * (y - 24.0 * tl.sum(xsum, axis=0)[:, None])
+    return y
+
+
+@triton.jit
+def dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stride_xm, rv, sv, iv,
+               NORM: tl.constexpr, QUANT: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr,
+               W_FMT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, EVEN: tl.constexpr,
+               PIPE: tl.constexpr):
+    """The K loop over bf16 / fp16 / fp32 / e4m3 weights (``w``: the first tile, already loaded) → [BM, BN]."""
+    acc0 = tl.zeros((BK // 8, BN), dtype=tl.float32)
+    acc1 = tl.zeros((BK // 8, BN), dtype=tl.float32)
+    acc2 = tl.zeros((BK // 8, BN), dtype=tl.float32)
+    acc3 = tl.zeros((BK // 8, BN), dtype=tl.float32)
+    for k0 in range(k_lo, k_hi, BK):
+        nxt = (w_ptrs + BK, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BK < K))
+        if PIPE:
+            w_next = load_tile(nxt[0], nxt[1], nxt[2], EVEN)
+        if W_FMT == 2:
+            w = w.to(tl.float8e4nv, bitcast=True)
+        wf = tl.reshape(w.to(tl.float32), (BK // 8, 8, BN))
+        acc0 = dense_row(acc0, wf, x_ptr, g_ptr, 0, kw, M, K, stride_xm, pick(rv, 0), pick(sv, 0), pick(iv, 0), NORM,
+                         QUANT, X_PRE, A_MODE)
+        if BM > 1:
+            acc1 = dense_row(acc1, wf, x_ptr, g_ptr, 1, kw, M, K, stride_xm, pick(rv, 1), pick(sv, 1), pick(iv, 1),
+                             NORM, QUANT, X_PRE, A_MODE)
+        if BM > 2:
+            acc2 = dense_row(acc2, wf, x_ptr, g_ptr, 2, kw, M, K, stride_xm, pick(rv, 2), pick(sv, 2), pick(iv, 2),
+                             NORM, QUANT, X_PRE, A_MODE)
+            acc3 = dense_row(acc3, wf, x_ptr, g_ptr, 3, kw, M, K, stride_xm, pick(rv, 3), pick(sv, 3), pick(iv, 3),
+                             NORM, QUANT, X_PRE, A_MODE)
+        w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
+        w_ptrs += BK
+        kw += BK
+    return stack_rows(acc0, acc1, acc2, acc3, rm, BM)
+
+
+@triton.jit
 def sum_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr, part_ptr, sem_ptr,
                M, N, K, K_SPLIT, stride_xm, stride_wn, stride_sn, stride_rm, stride_ym, eps, magic,
                W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr,
@@ -291,102 +390,23 @@ def sum_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
     EVEN: tl.constexpr = EVEN_N and EVEN_K
     k_lo = pid_k * K_SPLIT
     k_hi = tl.minimum(k_lo + K_SPLIT, K)
-    PACKED: tl.constexpr = W_FMT == 1 or W_FMT == 3
     PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)      # columns per loaded element
-    BKW: tl.constexpr = BK // PER
-    kw = tl.max_contiguous(tl.multiple_of(k_lo // PER + tl.arange(0, BKW), 8 if PER == 1 else VEC),
+    kw = tl.max_contiguous(tl.multiple_of(k_lo // PER + tl.arange(0, BK // PER), 8 if PER == 1 else VEC),
                            8 if PER == 1 else VEC)
     w_ptrs = w_ptr + rn[None, :] * stride_wn + kw[:, None]
     w = load_tile(w_ptrs, k_lo < k_hi, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
     if PDL:
         gdc_wait()
     rv, sv, iv = row_stats(x_ptr, g_ptr, rm, M, K, stride_xm, eps, NORM, QUANT, 512)
-    r0, s0, i0 = pick(rv, 0), pick(sv, 0), pick(iv, 0)
-    r1, s1, i1 = pick(rv, 1 % BM), pick(sv, 1 % BM), pick(iv, 1 % BM)
-    r2, s2, i2 = pick(rv, 2 % BM), pick(sv, 2 % BM), pick(iv, 2 % BM)
-    r3, s3, i3 = pick(rv, 3 % BM), pick(sv, 3 % BM), pick(iv, 3 % BM)
-    if PACKED:
-        T: tl.constexpr = BKW // VEC
-        acc0 = tl.zeros((T, BN), dtype=tl.float32)
-        acc1 = tl.zeros((T, BN), dtype=tl.float32)
-        acc2 = tl.zeros((T, BN), dtype=tl.float32)
-        acc3 = tl.zeros((T, BN), dtype=tl.float32)
-        xsum = tl.zeros((T, BM), dtype=tl.float32)          # int8: per-lane sums of each row's x
-        gi = (k_lo + PER * VEC * tl.arange(0, T)) // GROUP
-        meta_ptrs = rn[None, :] * stride_sn + gi[:, None]
-        for k0 in range(k_lo, k_hi, BK):
-            kb = tl.multiple_of(k0, BK)
-            if PIPE:     # the next tile's load in flight while this one is used (twice the weight registers)
-                w_next = load_tile(w_ptrs + BKW, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BKW < K // PER),
-                                   EVEN)
-            s = w     # placeholders for int8 (per-row scales come in the epilogue)
-            zc = w
-            if W_FMT == 3:
-                in_meta = in_n[None, :] & (gi[:, None] < K // GROUP)
-                s = tl.load(ws_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
-                zc = tl.full((T, BN), 24.0, tl.float32)
-                if HAS_ZERO:
-                    zc += tl.load(wz_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
-            acc0, xs = words_row(acc0, w, s, zc, magic, x_ptr, g_ptr, 0, kb, M, K, stride_xm, r0, s0, i0, NORM,
-                                 QUANT, X_PRE, A_MODE, W_FMT, VEC)
-            xsum += tl.where(rm[None, :] == 0, xs[:, None], 0.0)
-            if BM > 1:
-                acc1, xs = words_row(acc1, w, s, zc, magic, x_ptr, g_ptr, 1, kb, M, K, stride_xm, r1, s1, i1, NORM,
-                                     QUANT, X_PRE, A_MODE, W_FMT, VEC)
-                xsum += tl.where(rm[None, :] == 1, xs[:, None], 0.0)
-            if BM > 2:
-                acc2, xs = words_row(acc2, w, s, zc, magic, x_ptr, g_ptr, 2, kb, M, K, stride_xm, r2, s2, i2, NORM,
-                                     QUANT, X_PRE, A_MODE, W_FMT, VEC)
-                xsum += tl.where(rm[None, :] == 2, xs[:, None], 0.0)
-                acc3, xs = words_row(acc3, w, s, zc, magic, x_ptr, g_ptr, 3, kb, M, K, stride_xm, r3, s3, i3, NORM,
-                                     QUANT, X_PRE, A_MODE, W_FMT, VEC)
-                xsum += tl.where(rm[None, :] == 3, xs[:, None], 0.0)
-            if PIPE:
-                w = w_next
-            else:
-                w = load_tile(w_ptrs + BKW, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BKW < K // PER), EVEN)
-            w_ptrs += BKW
-            kw += BKW
-            meta_ptrs += BK // GROUP
-            gi += BK // GROUP
+    if PER == 1:
+        y = dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stride_xm, rv, sv, iv, NORM, QUANT,
+                       X_PRE, A_MODE, W_FMT, BM, BN, BK, EVEN, PIPE)
     else:
-        acc0 = tl.zeros((BK // 8, BN), dtype=tl.float32)
-        acc1 = tl.zeros((BK // 8, BN), dtype=tl.float32)
-        acc2 = tl.zeros((BK // 8, BN), dtype=tl.float32)
-        acc3 = tl.zeros((BK // 8, BN), dtype=tl.float32)
-        for k0 in range(k_lo, k_hi, BK):
-            rk = kw
-            if PIPE:
-                w_next = load_tile(w_ptrs + BK, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BK < K), EVEN)
-            if W_FMT == 2:
-                w = w.to(tl.float8e4nv, bitcast=True)
-            wf = tl.reshape(w.to(tl.float32), (BK // 8, 8, BN))
-            acc0 = dense_row(acc0, wf, x_ptr, g_ptr, 0, rk, M, K, stride_xm, r0, s0, i0, NORM, QUANT, X_PRE, A_MODE)
-            if BM > 1:
-                acc1 = dense_row(acc1, wf, x_ptr, g_ptr, 1, rk, M, K, stride_xm, r1, s1, i1, NORM, QUANT, X_PRE,
-                                 A_MODE)
-            if BM > 2:
-                acc2 = dense_row(acc2, wf, x_ptr, g_ptr, 2, rk, M, K, stride_xm, r2, s2, i2, NORM, QUANT, X_PRE,
-                                 A_MODE)
-                acc3 = dense_row(acc3, wf, x_ptr, g_ptr, 3, rk, M, K, stride_xm, r3, s3, i3, NORM, QUANT, X_PRE,
-                                 A_MODE)
-            if PIPE:
-                w = w_next
-            else:
-                w = load_tile(w_ptrs + BK, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BK < K), EVEN)
-            w_ptrs += BK
-            kw += BK
+        y = packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, wz_ptr, M, K, stride_xm,
+                        stride_sn, magic, rv, sv, iv, NORM, QUANT, X_PRE, A_MODE, W_FMT, GROUP, HAS_ZERO, BM, BN, BK,
+                        VEC, EVEN, PIPE)
     if PDL:
         gdc_launch_dependents()
-    # the rows back into one [BM, BN] tile
-    y = tl.where(rm[:, None] == 0, tl.sum(acc0, axis=0)[None, :], 0.0)
-    if BM > 1:
-        y = tl.where(rm[:, None] == 1, tl.sum(acc1, axis=0)[None, :], y)
-    if BM > 2:
-        y = tl.where(rm[:, None] == 2, tl.sum(acc2, axis=0)[None, :], y)
-        y = tl.where(rm[:, None] == 3, tl.sum(acc3, axis=0)[None, :], y)
-    if W_FMT == 1:       # int8 planes: sum(q x) = 16 (sum(plane x) - 24 sum(x))
-        y = 16.0 * (y - 24.0 * tl.sum(xsum, axis=0)[:, None])
     finish(y, rm, rn, pid_n, pid_n, pid_k, tl.num_programs(1), M, N, part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr,
            y_ptr, stride_rm, stride_ym, sv, ROW_SCALE, A_MODE, X_PRE, HAS_BIAS, ACT, RESID, SPLIT, BN)
 
