@@ -9,11 +9,18 @@ so the model vlmq measures is the model a user deploys:
 - ``scale`` [N, K // group] in the compute dtype; ``zero`` [N, K // group] int8 in [-8, 7] (asymmetric)
   or None (symmetric);
 - ``w[n, k] = (q[n, k] - zero[n, k // group]) * scale[n, k // group]``.
+
+``vlmq::w4a16_linear`` reads this layout as it is (no repacking): gemv.py's decode kernels up to
+``GEMV_MAX_M`` rows, prefill.py's dequantize-then-cuBLAS (or Triton GEMM) beyond; the reference below on
+CPUs and in tests.
 """
 
 from __future__ import annotations
 
 import torch
+
+from vlmq.engine.kernels.gemv import GEMV_MAX_M, gemv
+from vlmq.engine.kernels.prefill import prefill_linear
 
 INT4_MIN, INT4_MAX = -8, 7
 _NIBBLES = 8     # int4 values per int32 word
@@ -57,7 +64,11 @@ def w4a16_linear_reference(x: torch.Tensor, packed: torch.Tensor, scale: torch.T
 def w4a16_linear(x: torch.Tensor, packed: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None,
                  group_size: int, bias: torch.Tensor | None, out_dtype: torch.dtype) -> torch.Tensor:
     """[M, K] activations x packed int4 [N, K // 8] weights → [M, N] in ``out_dtype``."""
-    return w4a16_linear_reference(x, packed, scale, zero, group_size, bias, out_dtype)
+    if x.device.type != "cuda":
+        return w4a16_linear_reference(x, packed, scale, zero, group_size, bias, out_dtype)
+    if x.shape[0] > GEMV_MAX_M:
+        return prefill_linear(x, packed, scale, zero, group_size, bias, None, out_dtype)
+    return gemv(x, packed, scale, zero, group_size, bias, out_dtype=out_dtype)
 
 
 @w4a16_linear.register_fake

@@ -1,0 +1,430 @@
+"""Kernel micro-benchmark for the quantized decode / prefill kernels (issues 16 and 17), on one GPU.
+
+    python benchmarks/bench_kernels.py --out DIR                    # everything, 2b and 7b (~5 min on an H200)
+    python benchmarks/bench_kernels.py --out DIR --sweep --presets 2b   # tile / split sweep of the decode kernels
+
+What it does:
+1. correctness first: every variant at every shape and row count against its plain-PyTorch reference
+   (relative error; a failure is printed and recorded, its timing still taken);
+2. timing inside a CUDA graph: each captured replay calls the variant on as many weight copies as it takes
+   to pass ``--rotate-mb`` (default 256 MB, ~4x the H200's 60 MB L2), so weights come from HBM as in a
+   decode step; per call, the median (and min / max) of ``--reps`` replays; TB/s of weight bytes (scales
+   and zero points included), TFLOP/s for prefill;
+3. a short table at the end; every record in DIR/bench_kernels.json.
+
+Variants (decode: M = 1 and 16; prefill: M = 300 and 1024) on qkv, o, gate_up, down and lm_head of
+qwen2-vl-2b and -7b: cuBLAS BF16; vlmq's op per weight format (bf16, int8 / fp8 weight-only, int8 / fp8
+W8A8 with the activations quantized by the caller, int4 group 128 with zero points); vlmq's fused form
+on the shape it serves (qkv and lm_head: RMSNorm prologue, W8A8 quantizing inside the kernel; gate_up:
+RMSNorm + SiLU·mul; o and down: residual add); the plain op launched with programmatic dependent launch
+(``vlmq-pdl``: consecutive calls in the graph overlap, as consecutive layers' kernels would); the 8-bit
+GEMV vlmq shipped before (baseline_w8_gemv.py);
+at prefill every path of prefill.py (library GEMM or Triton GEMM, activations already quantized).
+``--jobs`` compiles the Triton kernels in parallel worker processes first (Triton's disk cache is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+SHAPES = {
+    "2b": {"qkv": (2048, 1536), "o": (1536, 1536), "gate_up": (17920, 1536), "down": (1536, 8960),
+           "lm_head": (151936, 1536)},
+    "7b": {"qkv": (4608, 3584), "o": (3584, 3584), "gate_up": (37888, 3584), "down": (3584, 18944),
+           "lm_head": (152064, 3584)},
+}
+FUSION = {"qkv": "norm", "lm_head": "norm", "gate_up": "norm+silu", "o": "resid", "down": "resid"}
+MODES = {"bf16": ("bf16", "bf16"), "int8-a16": ("int8", "bf16"), "fp8-a16": ("fp8", "bf16"),
+         "int8-a8": ("int8", "int8"), "fp8-a8": ("fp8", "fp8"), "int4-g128": ("int4", "bf16")}
+LEGACY = {"int8-a16", "fp8-a8"}       # the old 8-bit GEMV's modes timed as the baseline
+DECODE_ROWS, PREFILL_ROWS = (1, 16), (300, 1024)
+GROUP = 128
+TOLERANCE = 1e-2
+
+
+@dataclass
+class Record:
+    preset: str
+    shape: str
+    n: int
+    k: int
+    m: int
+    variant: str          # cublas | vlmq | vlmq-fused:<fusion> | legacy | prefill:<path>
+    mode: str             # key of MODES
+    weight_bytes: int
+    rel_err: float | None = None
+    ok: bool | None = None
+    us: float | None = None
+    us_min: float | None = None
+    us_max: float | None = None
+    reps: int = 0
+    copies: int = 0
+    tb_s: float | None = None
+    tflop_s: float | None = None
+    config: str = ""
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+# ----- cases ---------------------------------------------------------------------------------------
+def random_pack(fmt: str, a_mode: str, n: int, k: int, device, seed: int):
+    from vlmq.engine.kernels import PackedLinear, pack_int4
+
+    g = torch.Generator(device=device).manual_seed(seed)
+    kw = dict(device=device, generator=g)
+    if fmt == "bf16":
+        return PackedLinear(torch.randn(n, k, dtype=torch.bfloat16, **kw) * 0.02, None, None, 0, None, a_mode)
+    if fmt == "int8":
+        w = torch.randint(-127, 128, (n, k), dtype=torch.int8, **kw)
+        return PackedLinear(w, torch.rand(n, **kw) * 1e-3, None, 0, None, a_mode)
+    if fmt == "fp8":
+        w = (torch.randn(n, k, **kw) * 64).clamp(-448, 448).to(torch.float8_e4m3fn)
+        return PackedLinear(w, torch.rand(n, **kw) * 1e-4, None, 0, None, a_mode)
+    q = torch.randint(-8, 8, (n, k), dtype=torch.int8, **kw)
+    scale = (torch.rand(n, k // GROUP, **kw) * 0.01).to(torch.bfloat16)
+    zero = torch.randint(-8, 8, (n, k // GROUP), dtype=torch.int8, **kw)
+    return PackedLinear(pack_int4(q), scale, zero, GROUP, None, a_mode)
+
+
+def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, seed: int):
+    """(call, reference) closures for one variant on fresh random weights and activations."""
+    from vlmq.engine.kernels import fused_linear, fused_linear_reference, quantize_activation
+    from vlmq.engine.kernels.prefill import prefill_linear
+
+    fmt, a_mode = MODES[mode]
+    p = random_pack(fmt, a_mode, n, k, device, seed)
+    g = torch.Generator(device=device).manual_seed(seed + 1)
+    x = torch.randn(m, k, dtype=torch.bfloat16, device=device, generator=g)
+    xq, xs = quantize_activation(x, a_mode)
+    out = torch.bfloat16
+    args = (p.weight, p.scale, p.zero, p.group_size)
+    plain = (xq, *args, None, xs, a_mode, None, 1e-6, None, "none", None, out)
+    plain_ref = lambda: fused_linear_reference(*plain)  # noqa: E731
+    if variant == "cublas":
+        return (lambda: F.linear(x, p.weight)), plain_ref
+    if variant == "vlmq":
+        return (lambda: fused_linear(*plain)), plain_ref
+    if variant == "vlmq-pdl":
+        from vlmq.engine.kernels.fused import A_MODE_CODES
+        from vlmq.engine.kernels.gemv import gemv
+
+        code = A_MODE_CODES[a_mode]
+        return (lambda: gemv(xq, *args, None, x_scale=xs, a_mode=code, out_dtype=out, pdl=True)), plain_ref
+    if variant == "legacy":
+        from baseline_w8_gemv import legacy_w8_gemv
+
+        return (lambda: legacy_w8_gemv(xq, p.weight, p.scale, xs, None, out)), plain_ref
+    if variant.startswith("prefill:"):
+        path = variant.split(":", 1)[1]
+        return (lambda: prefill_linear(xq, *args, None, xs, out, path=path)), plain_ref
+    fusion = variant.split(":", 1)[1]
+    norm = (torch.rand(k, device=device, generator=g) + 0.5).to(torch.bfloat16) if "norm" in fusion else None
+    act = "silu_mul" if "silu" in fusion else "none"
+    resid = torch.randn(m, n, dtype=torch.bfloat16, device=device, generator=g) if fusion == "resid" else None
+    fused = (x, *args, None, None, a_mode, norm, 1e-6, None, act, resid, out)
+    return (lambda: fused_linear(*fused)), (lambda: fused_linear_reference(*fused))
+
+
+def decode_variants(mode: str, shape: str) -> list[str]:
+    if shape == "lm_head" and mode != "bf16":
+        return []                                   # lm_head stays BF16 in every recipe
+    out = (["cublas"] if mode == "bf16" else []) + ["vlmq", "vlmq-pdl", f"vlmq-fused:{FUSION[shape]}"]
+    return out + (["legacy"] if mode in LEGACY else [])
+
+
+def prefill_variants(mode: str, shape: str) -> list[str]:
+    from vlmq.engine.kernels.prefill import PATHS
+
+    if shape == "lm_head":
+        return []
+    scheme = {"bf16": "bf16", "int8-a16": "w8a16", "fp8-a16": "w8a16", "int8-a8": "w8a8_int8",
+              "fp8-a8": "w8a8_fp8", "int4-g128": "w4a16"}[mode]
+    return (["cublas"] if mode == "bf16" else []) + [f"prefill:{p}" for p in PATHS[scheme] if mode != "bf16"]
+
+
+def plan(presets, rows, modes) -> list[tuple]:
+    cases = []
+    for preset in presets:
+        for shape, (n, k) in SHAPES[preset].items():
+            for m in rows:
+                for mode in modes:
+                    for v in (decode_variants(mode, shape) if m <= 64 else prefill_variants(mode, shape)):
+                        cases.append((preset, shape, n, k, m, v, mode))
+    return cases
+
+
+# ----- measurement ---------------------------------------------------------------------------------
+def check(case, device) -> tuple[float, bool]:
+    preset, shape, n, k, m, variant, mode = case
+    call, ref = build(variant, mode, shape, n, k, m, device, seed=0)
+    got, want = call().float(), ref().float()
+    err = ((got - want).norm() / want.norm()).item()
+    return err, bool(math.isfinite(err) and err < TOLERANCE)
+
+
+def time_graph(calls: list, reps: int) -> list[float]:
+    """µs per call: replays of one CUDA graph that runs every closure in ``calls`` once."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for c in calls:
+            c()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for c in calls:
+            c()
+    graph.replay()
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = []
+    for _ in range(reps):
+        start.record()
+        graph.replay()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) * 1e3 / len(calls))
+    del graph
+    return times
+
+
+def measure(case, rec: Record, args) -> None:
+    preset, shape, n, k, m, variant, mode = case
+    copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / rec.weight_bytes)))
+    calls = [build(variant, mode, shape, n, k, m, "cuda", seed=i)[0] for i in range(copies)]
+    times = time_graph(calls, args.reps)
+    rec.us, rec.us_min, rec.us_max = statistics.median(times), min(times), max(times)
+    rec.reps, rec.copies = len(times), copies
+    rec.tb_s = rec.weight_bytes / rec.us / 1e6
+    if m > 64:
+        rec.tflop_s = 2.0 * m * n * k / rec.us / 1e6
+    del calls
+    torch.cuda.empty_cache()
+
+
+def describe_config(case) -> str:
+    from vlmq.engine.kernels.gemv import default_config, W_FLOAT, W_FP8, W_INT4, W_INT8
+
+    preset, shape, n, k, m, variant, mode = case
+    if not variant.startswith("vlmq") or m > 64:
+        return ""
+    fmt = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}[MODES[mode][0]]
+    return str(tuple(default_config(fmt, m, n, k, GROUP)))
+
+
+def weight_bytes(fmt: str, n: int, k: int) -> int:
+    """Bytes a call reads for its weights: values, scales (fp32 per row; bf16 per int4 group), zero points."""
+    per = {"bf16": 2.0, "int8": 1.0, "fp8": 1.0, "int4": 0.5}[fmt]
+    meta = 4 * n if fmt in ("int8", "fp8") else (3 * n * (k // GROUP) if fmt == "int4" else 0)
+    return int(per * n * k) + meta
+
+
+# ----- parallel compile ----------------------------------------------------------------------------
+def _warm(cases):
+    torch.cuda.set_device(0)
+    for case in cases:
+        try:
+            check(case, "cuda")
+        except Exception:  # noqa: BLE001 - the main process records the failure
+            pass
+    return len(cases)
+
+
+def precompile(cases, jobs: int) -> float:
+    """Run the correctness pass of every distinct kernel configuration in worker processes so that the
+    main process finds compiled kernels in Triton's disk cache."""
+    import concurrent.futures
+    import multiprocessing
+
+    start = time.monotonic()
+    seen, todo = set(), []
+    for case in cases:                    # one case per (variant, mode, m bucket, shape kind) compiles it
+        key = (case[5], case[6], case[4] <= 4, case[4] <= 64, case[1])
+        if key not in seen:
+            seen.add(key)
+            todo.append(case)
+    chunks = [todo[i::jobs] for i in range(jobs)]
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+        list(pool.map(_warm, [c for c in chunks if c]))
+    return time.monotonic() - start
+
+
+# ----- sweep ---------------------------------------------------------------------------------------
+def sweep_configs(fmt_code: int, m: int, n: int, k: int):
+    from vlmq.engine.kernels.gemv import SUM_MAX_M, W_INT4, W_INT8, dot_config, split_for, sum_config
+
+    out = []
+    if m <= SUM_MAX_M:
+        vecs = (1, 2, 4) if fmt_code == W_INT4 else ((1, 2) if fmt_code == W_INT8 else (1,))
+        shapes = [(rows, 1, vec, pipe) for rows in (8, 16, 32) for vec in vecs for pipe in (False, True)]
+        for rows, warps, vec, pipe in shapes + [(16, 2, vecs[-1], False), (16, 4, 1, False)]:
+            base = sum_config(fmt_code, m, n, k, rows=rows, warps=warps, vec=vec)._replace(pipe=pipe)
+            for split in sorted({1, base.split_k, min(16, 2 * base.split_k)}):
+                if split == 1 or k // (base.block_k * split) >= 1:
+                    out.append(base._replace(split_k=split))
+    else:
+        for block_n, block_k in ((32, 128), (64, 64), (64, 128), (64, 256), (128, 64), (128, 128)):
+            for stages in (3, 4):
+                base = dot_config(fmt_code, m, n, k, GROUP, block_n=block_n, block_k=block_k, stages=stages)
+                auto = split_for(-(-n // block_n), k, base.block_k)
+                for split in sorted({1, auto, min(16, 2 * auto)}):
+                    out.append(base._replace(split_k=split))
+    return out
+
+
+def run_sweep(args, log, save) -> list[dict]:
+    """Time each candidate tile / split of the decode kernels per shape, row count and mode (same rotating
+    weight copies for every candidate); log the best against the default, ``save`` after every group."""
+    from vlmq.engine.kernels import quantize_activation
+    from vlmq.engine.kernels.fused import A_MODE_CODES
+    from vlmq.engine.kernels.gemv import W_FLOAT, W_FP8, W_INT4, W_INT8, default_config, gemv
+
+    results, t0 = [], time.monotonic()
+    fmt_codes = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
+    groups = [(preset, shape, n, k, m, mode) for preset in args.presets for shape, (n, k) in SHAPES[preset].items()
+              if shape != "lm_head" for m in args.rows if m <= 64 for mode in args.modes]
+    for preset, shape, n, k, m, mode in groups:
+        fmt, a_mode = MODES[mode]
+        copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
+        packs = [random_pack(fmt, a_mode, n, k, "cuda", i) for i in range(copies)]
+        xq, xs = quantize_activation(torch.randn(m, k, dtype=torch.bfloat16, device="cuda"), a_mode)
+        default, best = default_config(fmt_codes[fmt], m, n, k, GROUP), None
+        for cfg in sweep_configs(fmt_codes[fmt], m, n, k):
+            if time.monotonic() - t0 > args.budget_s:
+                log(f"sweep stopped at the time budget ({args.budget_s:.0f} s)")
+                return results
+            calls = [lambda p=p: gemv(xq, p.weight, p.scale, p.zero, p.group_size, None, x_scale=xs,
+                                      a_mode=A_MODE_CODES[a_mode], config=cfg) for p in packs]
+            try:
+                us = statistics.median(time_graph(calls, args.reps))
+            except Exception as err:  # noqa: BLE001 - a config that does not compile or launch is skipped
+                log(f"  {tuple(cfg)}: {type(err).__name__}: {str(err).splitlines()[0][:100]}")
+                continue
+            row = dict(preset=preset, shape=shape, m=m, mode=mode, config=list(cfg), us=us,
+                       tb_s=weight_bytes(fmt, n, k) / us / 1e6, default=cfg == default)
+            results.append(row)
+            best = row if best is None or us < best["us"] else best
+        d = next((r for r in results if r["default"] and (r["preset"], r["shape"], r["m"], r["mode"]) ==
+                  (preset, shape, m, mode)), None)
+        if best:
+            log(f"{preset} {shape:8} m={m:<3} {mode:10} best {best['us']:7.1f} us {best['tb_s']:5.2f} TB/s "
+                f"{tuple(best['config'])}" + (f" | default {d['us']:7.1f} us" if d else ""))
+        del packs
+        torch.cuda.empty_cache()
+        save(results)
+    return results
+
+
+# ----- report --------------------------------------------------------------------------------------
+def table(records: list[Record], rows: tuple[int, ...], prefill: bool) -> str:
+    recs = [r for r in records if r.m in rows and r.us is not None]
+    label = lambda r: f"{r.mode} {r.variant.split(':')[0]}"  # noqa: E731 - one column for every fusion kind
+    cols = list(dict.fromkeys(label(r) for r in recs))
+    head = ["shape", "M"] + cols
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in dict.fromkeys((r.preset, r.shape, r.m) for r in recs):
+        cells = []
+        for c in cols:
+            r = next((r for r in recs if (r.preset, r.shape, r.m) == key and label(r) == c), None)
+            if r is None:
+                cells.append("")
+            else:
+                rate = f"{r.tflop_s:.0f}TF" if prefill else f"{r.tb_s:.2f}"
+                cells.append(f"{r.us:.1f}/{rate}" + ("" if r.ok else "!"))
+        lines.append(f"| {key[0]} {key[1]} | {key[2]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--presets", default="2b,7b")
+    ap.add_argument("--rows", default=",".join(map(str, DECODE_ROWS + PREFILL_ROWS)))
+    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--rotate-mb", type=float, default=256)
+    ap.add_argument("--budget-s", type=float, default=300, help="stop timing new cases after this many seconds")
+    ap.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1), help="parallel compile workers")
+    ap.add_argument("--sweep", action="store_true", help="time tile / split configurations of the decode kernels")
+    args = ap.parse_args(argv)
+    args.presets = [p for p in args.presets.split(",") if p]
+    args.rows = tuple(int(r) for r in args.rows.split(",") if r)
+    args.modes = [m for m in args.modes.split(",") if m]
+    return args
+
+
+def environment() -> dict:
+    import triton
+
+    return {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "triton": triton.__version__,
+            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    if not torch.cuda.is_available():
+        log("bench_kernels: no CUDA device here; the kernels' speed can only be measured on a GPU")
+        return 2
+    env = environment()
+    log(f"bench_kernels on {env['device']} (torch {env['torch']}, triton {env['triton']})")
+    t0 = time.monotonic()
+    if args.sweep:
+        save = lambda results: (out / "bench_kernels_sweep.json").write_text(  # noqa: E731
+            json.dumps({**env, "results": results}, indent=1))
+        save(run_sweep(args, log, save))
+        return 0
+    cases = plan(args.presets, args.rows, args.modes)
+    if args.jobs > 1:
+        log(f"compiled in {args.jobs} workers: {precompile(cases, args.jobs):.0f} s")
+    records = []
+    for case in cases:
+        preset, shape, n, k, m, variant, mode = case
+        rec = Record(preset, shape, n, k, m, variant, mode, weight_bytes(MODES[mode][0], n, k),
+                     config=describe_config(case))
+        try:
+            rec.rel_err, rec.ok = check(case, "cuda")
+            if time.monotonic() - t0 > args.budget_s:
+                rec.note = "not timed: time budget"
+            else:
+                measure(case, rec, args)
+        except Exception as err:  # noqa: BLE001 - one failing variant must not lose the others
+            rec.ok, rec.note = False, f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+        records.append(rec)
+        us = f"{rec.us:8.1f} us {rec.tb_s:5.2f} TB/s" if rec.us is not None else f"{'-':>8}         "
+        tf = f" {rec.tflop_s:6.1f} TF/s" if rec.tflop_s else ""
+        err = f"err {rec.rel_err:.1e}" if rec.rel_err is not None else ""
+        log(f"{preset} {shape:8} m={m:<5} {mode:10} {variant:24} {us}{tf} {err} {'' if rec.ok else 'FAIL'} "
+            f"{rec.note}")
+        (out / "bench_kernels.json").write_text(json.dumps(   # after every case: a killed run keeps what it measured
+            {**env, "args": vars(args), "tolerance": TOLERANCE, "records": [asdict(r) for r in records]}, indent=1))
+    for rows, prefill, title in ((DECODE_ROWS[:1], False, "decode M=1"), (DECODE_ROWS[1:], False, "decode M=16"),
+                                 (PREFILL_ROWS, True, "prefill")):
+        text = table(records, rows, prefill)
+        (out / f"table_{title.replace(' ', '_').replace('=', '')}.md").write_text(text + "\n")
+        unit = "TFLOP/s" if prefill else "TB/s of weight bytes"
+        log(f"\n{title}: µs per call / {unit} ('!' = wrong result)\n{text}")
+    failed = [r for r in records if not r.ok]
+    log(f"\n{len(records)} cases, {len(failed)} failed, {time.monotonic() - t0:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

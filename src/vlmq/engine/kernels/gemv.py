@@ -1,0 +1,241 @@
+"""Decode-time linear kernels (Triton): one weight pass at close to HBM bandwidth, prologue and epilogue fused.
+
+``y = act(norm(x) @ dequant(W)^T * scales + bias) + residual`` for M <= 64 rows, over weights in any of
+vlmq's formats, read as they are stored (no repacking; q/k/v and gate/up are concatenated at load):
+
+- ``W_FLOAT`` bf16 / fp16 / fp32 [N, K]; ``W_INT8`` int8 [N, K] and ``W_FP8`` e4m3 [N, K] with a per-row
+  fp32 scale; ``W_INT4`` packed int4 [N, K // 8] int32 in the compressed-tensors layout of ``w4`` with
+  group scales [N, K // G] and optional integer zero points (w4's docstring).
+- activations float (W8A16 / W4A16 / BF16), or int8 / FP8 per token (W8A8): either already quantized
+  (``x_scale`` given) or quantized inside the kernel from the (normalized) float row.
+
+Two kernels:
+
+- ``sum`` (M <= 4): CUDA cores. Each program owns ``BN`` rows and a K slice, keeps an fp32 product tile
+  and reduces once at the end (``tl.sum``), so no tensor-core tile is wasted on 15 empty rows. Weights
+  are widened with exponent tricks instead of int->float conversions, which Hopper issues at a quarter
+  of the integer rate (16 per clock per SM, below the 31 nibbles per clock that 4 TB/s of int4 needs):
+  an int4 nibble ``v`` becomes the float ``1 + v / 16`` by one shift and one and-or into the bits of
+  1.0, so ``sum((v - 8 - z) x) = 16 sum(f x) - (24 + z) sum(x)`` per group.
+- ``dot`` (5 <= M, and the optional Triton prefill GEMM): ``tl.dot`` tiles, weights dequantized in
+  registers (int4 unpacked to column order by three ``tl.join``), int8 x int8 and e4m3 x e4m3 products
+  on the tensor cores for W8A8.
+
+Split K: when ``N / BN`` programs are too few for 132 SMs, programs also split K; each writes an fp32
+partial, counts itself in on a per-tile semaphore, and the last to arrive sums the partials and runs
+the epilogue (one launch, no reduce kernel, no memset: it resets the semaphore for the next launch).
+The semaphores are one zeroed buffer per device, so launches must be stream-ordered (they are: one
+stream, also inside CUDA graphs).
+
+Fusions for a decoder layer in a handful of kernels (issue 17): ``NORM`` (RMSNorm of the input row in
+the prologue, with weight and eps; each program reads the whole row once for its statistics), ``ACT``
+(SiLU(gate) * up on rows interleaved gate0, up0, gate1, up1, ... so one program owns both halves of an
+output; see ``interleave_rows``), ``RESID`` (residual add in the epilogue).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import NamedTuple
+
+import torch
+
+from vlmq.errors import VlmqError
+
+W_FLOAT, W_INT8, W_FP8, W_INT4 = 0, 1, 2, 3
+A_FLOAT, A_INT8, A_FP8 = 0, 1, 2
+ACT_NONE, ACT_SILU_MUL = 0, 1
+SUM_MAX_M = 4            # rows up to which the CUDA-core kernel runs; beyond, tensor-core tiles
+GEMV_MAX_M = 64          # rows up to which the decode kernels run; beyond, the prefill paths (prefill.py)
+TARGET_PROGRAMS = 4 * 132
+SEMAPHORES = 1 << 16     # split-K tile counters per device
+# programmatic dependent launch: a kernel starts its weight loads while the previous kernel finishes, and waits
+# (griddepcontrol.wait) only before reading activations. Off until bench_kernels.py measures it on the GPU.
+USE_PDL = False
+PLANE_MAGIC = {W_INT4: 0x41800000, W_INT8: 0x41C00000}   # bits of 16.0 (| 1 << 22): gemv_triton's planes
+FP8_MAX = 448.0
+
+
+class GemvConfig(NamedTuple):
+    """Tile and launch shape of one call. ``block_k``: columns per K iteration; for the ``sum`` kernel it is
+    ``256 * vec * num_warps`` (gemv_triton's docstring says why); ``vec``: int4 words per lane (1, 2, 4)."""
+
+    kernel: str          # "sum" (CUDA cores, M <= 4) or "dot" (tensor cores)
+    block_m: int
+    block_n: int
+    block_k: int
+    split_k: int
+    num_warps: int
+    num_stages: int
+    vec: int = 1
+    pipe: bool = False   # sum kernel: load the next K tile before using the current one (double buffer)
+
+
+def weight_format(weight: torch.Tensor) -> int:
+    if weight.dtype == torch.int32:
+        return W_INT4
+    if weight.dtype == torch.int8:
+        return W_INT8
+    if weight.dtype == torch.float8_e4m3fn:
+        return W_FP8
+    if weight.dtype in (torch.bfloat16, torch.float16, torch.float32):
+        return W_FLOAT
+    raise TypeError(f"no GEMV for {weight.dtype} weights")
+
+
+def weight_bytes(weight: torch.Tensor, scale: torch.Tensor | None, zero: torch.Tensor | None) -> int:
+    return sum(t.numel() * t.element_size() for t in (weight, scale, zero) if t is not None)
+
+
+def split_for(programs: int, k: int, block_k: int) -> int:
+    """K slices so that ``programs * split`` fills the SMs a few times over (each slice >= 2 iterations)."""
+    return max(1, min(-(-TARGET_PROGRAMS // programs), k // (2 * block_k), 16))
+
+
+def sum_config(fmt: int, m: int, n: int, k: int, *, rows: int | None = None, warps: int = 1, vec: int = 2,
+               split: int | None = None) -> GemvConfig:
+    """CUDA-core tile: ``rows`` weight rows per program (default 16 for one activation row, fewer for more:
+    each row keeps its own accumulators, and 4 x 16 spill registers); a warp's lanes along K, 8 activation
+    values each (int8 / int4: ``vec`` int32 words of weights per lane), so ``block_k`` follows from the format."""
+    block_m = 1 << max(0, (m - 1).bit_length())
+    rows = rows or max(4, 16 // block_m)
+    per_word = {W_INT4: 8, W_INT8: 4}.get(fmt)
+    if per_word is None:
+        vec, block_k = 1, 256 * warps
+    else:
+        block_k = per_word * vec * 32 * warps
+    split = split or split_for(-(-n // rows), k, block_k)
+    return GemvConfig("sum", block_m, rows, block_k, split, warps, 1, vec)
+
+
+def dot_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, block_n: int = 64, block_k: int = 128,
+               warps: int = 4, stages: int = 3, split: int | None = None) -> GemvConfig:
+    """Tensor-core tile: 16-64 activation rows (one M tile for decode), or GEMM tiles for larger M."""
+    block_m = min(max(16, 1 << max(0, (m - 1).bit_length())), 128)
+    if block_m > 64:
+        block_n, warps = max(block_n, 128), max(warps, 8)
+    if fmt == W_INT4:
+        block_k = min(block_k, group_size)
+    programs = -(-n // block_n) * -(-m // block_m)
+    split = split or (split_for(programs, k, block_k) if m <= GEMV_MAX_M else 1)
+    return GemvConfig("dot", block_m, block_n, block_k, split, warps, stages)
+
+
+def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> GemvConfig:
+    """The tile a call gets without an explicit config. benchmarks/bench_kernels.py --sweep measures others."""
+    if m <= SUM_MAX_M:
+        return sum_config(fmt, m, n, k)
+    return dot_config(fmt, m, n, k, group_size)
+
+
+def check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual) -> None:
+    """One-line VlmqErrors for calls the kernels cannot serve (before Triton sees them)."""
+    m, k = x.shape
+    n = weight.shape[0]
+    if weight.stride(-1) != 1:
+        raise VlmqError(f"GEMV weight must be contiguous along K (stride {weight.stride()}): pass weight.contiguous()")
+    if (k // 8 if fmt == W_INT4 else k) != weight.shape[1]:
+        raise VlmqError(f"GEMV activations have K={k} but the weight is {tuple(weight.shape)} ({weight.dtype}): "
+                        "check that the linear's in_features match")
+    if fmt == W_INT4 and (group_size % 32 or k % group_size or scale is None or scale.shape != (n, k // group_size)
+                          or (zero is not None and (zero.shape != scale.shape or zero.stride() != scale.stride()))):
+        raise VlmqError(f"int4 GEMV needs group_size a multiple of 32 dividing K={k} and [N, K // group] scales "
+                        f"(got group {group_size}, scale {None if scale is None else tuple(scale.shape)}): "
+                        "repack the weight with w4.pack_int4 and its group scales")
+    if fmt in (W_INT8, W_FP8) and (scale is None or scale.numel() != n):
+        raise VlmqError(f"8-bit GEMV needs one fp32 scale per output row ({n}); expand a per-tensor scale with "
+                        "scale.expand(N).contiguous()")
+    if a_mode != A_FLOAT and fmt not in (W_INT8, W_FP8):
+        raise VlmqError("W8A8 activations need int8 or FP8 weights: use a_mode='bf16' for this weight format")
+    if x.dtype in (torch.int8, torch.float8_e4m3fn) and (x_scale is None or (x.dtype == torch.int8) != (fmt == W_INT8)):
+        raise VlmqError(f"quantized activations ({x.dtype}) need per-row x_scale and weights of the same kind "
+                        f"(got {weight.dtype}): quantize with quantize_activation(x, 'int8' or 'fp8') to match")
+    if act == ACT_SILU_MUL and n % 2:
+        raise VlmqError(f"SiLU·mul needs interleaved gate/up rows (an even N, got {n}): pack with interleave_rows")
+    if residual is not None and residual.shape != (m, n // 2 if act == ACT_SILU_MUL else n):
+        raise VlmqError(f"residual {tuple(residual.shape)} does not match the output ({m}, "
+                        f"{n // 2 if act == ACT_SILU_MUL else n}): pass the residual stream of these rows")
+
+
+@functools.cache
+def _semaphores(device: torch.device) -> torch.Tensor:
+    return torch.zeros(SEMAPHORES, dtype=torch.int32, device=device)
+
+
+def interleave_rows(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    """[N, ...] gate and up rows (or their per-row metadata) → [2N, ...] as gate0, up0, gate1, up1, ...:
+    the layout ``act="silu_mul"`` reads, so one program holds both halves of each output."""
+    return torch.stack((gate, up), dim=1).reshape(2 * gate.shape[0], *gate.shape[1:])
+
+
+def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = None, zero: torch.Tensor | None = None,
+         group_size: int = 0, bias: torch.Tensor | None = None, *, x_scale: torch.Tensor | None = None,
+         a_mode: int = A_FLOAT, norm_weight: torch.Tensor | None = None, eps: float = 1e-6,
+         pre_scale: torch.Tensor | None = None, act: int = ACT_NONE, residual: torch.Tensor | None = None,
+         out_dtype: torch.dtype = torch.bfloat16, config: GemvConfig | None = None,
+         pdl: bool | None = None) -> torch.Tensor:
+    """Launch one fused linear over [M, K] activations (CUDA, or Triton's interpreter on CPU tensors).
+
+    ``x`` is float, or int8 / e4m3 already quantized with per-row ``x_scale`` (then ``a_mode`` follows x).
+    With float ``x`` and ``a_mode`` int8/fp8, the kernel quantizes each (normalized, pre-scaled) row per
+    token as ``quantize_activation`` does. ``pre_scale`` [K]: SmoothQuant's activation smoothing, applied
+    after the norm (a call with both multiplies them here; the engine passes them pre-multiplied, once, as
+    ``norm_weight``). Output [M, N] (``[M, N // 2]`` with ``act=ACT_SILU_MUL``).
+    """
+    m, k = x.shape
+    fmt = weight_format(weight)
+    n = weight.shape[0]
+    x_pre = x.dtype in (torch.int8, torch.float8_e4m3fn)
+    if x_pre:
+        a_mode = A_INT8 if x.dtype == torch.int8 else A_FP8
+    check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual)
+    cfg = config or default_config(fmt, m, n, k, group_size)
+    if fmt == W_INT8 and cfg.kernel == "sum" and (k % 4 or weight.stride(0) % 4 or weight.storage_offset() % 4):
+        cfg = dot_config(fmt, m, n, k)                  # the CUDA-core kernel reads int8 rows as int32 words
+    if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
+        cfg = cfg._replace(block_k=group_size)       # one group per K tile
+    k_split = -(-(-(-k // cfg.split_k)) // cfg.block_k) * cfg.block_k
+    split = -(-k // k_split)
+    x = x.contiguous()
+    residual = residual.contiguous() if residual is not None else None
+    norm_mode = 0 if norm_weight is None and pre_scale is None else (1 if norm_weight is not None else 2)
+    if norm_weight is not None and pre_scale is not None:
+        norm_weight = norm_weight.float() * pre_scale.float()
+    g = norm_weight if norm_weight is not None else pre_scale
+    out_n = n // 2 if act == ACT_SILU_MUL else n
+    y = torch.empty((m, out_n), dtype=out_dtype, device=x.device)
+    grid_n, grid_m = -(-n // cfg.block_n), (-(-m // cfg.block_m) if cfg.kernel == "dot" else 1)
+    part = torch.empty((split, m, n), dtype=torch.float32, device=x.device) if split > 1 else y
+    sems = _semaphores(x.device) if split > 1 else y
+    if split > 1 and grid_n * grid_m > SEMAPHORES:
+        raise ValueError(f"split-K GEMV of {grid_n * grid_m} tiles exceeds the {SEMAPHORES} semaphores")
+    # FP8 travels as uint8 and is bitcast in the kernel (masked FP8 lanes cannot be filled with 0);
+    # the CUDA-core kernel reads int8 weights as int32 words (4 columns each)
+    x_arg = x.view(torch.uint8) if x.dtype == torch.float8_e4m3fn else x
+    w_arg = weight.view(torch.uint8) if fmt == W_FP8 else weight
+    if fmt == W_INT8 and cfg.kernel == "sum":
+        w_arg = weight.view(torch.int32)
+    dummy = y
+    args = (x_arg, x_scale if x_scale is not None else dummy, w_arg, scale if scale is not None else dummy,
+            zero if zero is not None else dummy, bias if bias is not None else dummy,
+            g if g is not None else dummy, residual if residual is not None else dummy,
+            y, part, sems, m, n, k, k_split, x.stride(0), w_arg.stride(0),
+            scale.stride(0) if scale is not None and scale.dim() == 2 else 0,
+            residual.stride(0) if residual is not None else 0, y.stride(0), float(eps), PLANE_MAGIC.get(fmt, 0))
+    meta = dict(W_FMT=fmt, A_MODE=a_mode, X_PRE=x_pre, NORM=norm_mode, HAS_BIAS=bias is not None,
+                ACT=act, RESID=residual is not None, GROUP=max(group_size, 1), HAS_ZERO=zero is not None,
+                SPLIT=split > 1, BM=cfg.block_m, BN=cfg.block_n, BK=cfg.block_k, VEC=cfg.vec, PIPE=cfg.pipe,
+                EVEN_N=n % cfg.block_n == 0, EVEN_K=k % cfg.block_k == 0, ROW_SCALE=fmt != W_INT4 and scale is not None,
+                num_warps=cfg.num_warps,
+                num_stages=cfg.num_stages)
+    if (USE_PDL if pdl is None else pdl) and os.environ.get("TRITON_INTERPRET") != "1":   # no PTX there
+        meta.update(PDL=True, launch_pdl=True)
+    else:
+        meta.update(PDL=False)
+    from vlmq.engine.kernels.gemv_triton import KERNELS
+
+    kernel = KERNELS[cfg.kernel]
+    grid = (grid_n, split) if cfg.kernel == "sum" else (grid_n, grid_m, split)
+    kernel[grid](*args, **meta)
+    return y

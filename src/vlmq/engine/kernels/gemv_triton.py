@@ -1,0 +1,510 @@
+"""The Triton kernels behind ``vlmq.engine.kernels.gemv`` (imported only where a kernel runs: Triton is
+optional on CPU machines). The design, and why, is in gemv.py's docstring; layout notes here.
+
+Register layouts (checked in the sm_90 SASS that Triton 3.6 emits offline): the CUDA-core kernel keeps
+its tiles K-major, ``[K, rows]``, so a warp's 32 lanes run along K and every lane holds all of its
+program's rows. Each lane's activation vector (8 consecutive values, one 16-byte load) then sits in
+exactly the registers the weights of those columns need: no shared-memory shuffle or barrier inside
+the K loop, and one activation load and conversion serves ``BN`` weight rows. The activation tile of
+one iteration must hold 8 values per lane, which fixes ``BK`` to ``256 * num_warps`` columns (int4:
+``256 * VEC * num_warps``, with ``VEC`` words of weights per lane).
+"""
+
+import triton
+import triton.language as tl
+from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
+
+
+@triton.jit
+def nibble_plane(w, J: tl.constexpr, one_bits):
+    """Nibble J of every int32 word as the float 16 + v: the nibble moved into mantissa bits 19-22 of 16.0
+    (one shift and one and-or; ``one_bits`` = bits of 16.0 arrives as a runtime register so that the
+    and-or is a single LOP3). No int->float conversion, which Hopper runs at a quarter of the rate."""
+    if J * 4 <= 19:
+        t = w << (19 - 4 * J)
+    else:
+        t = w >> (4 * J - 19)
+    return ((t & 0x780000) | one_bits).to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def round_to_e4m3(v):
+    """fp32 values within +-448 rounded to the nearest e4m3 value (ties to even), as fp32: what
+    ``.to(float8_e4m3fn)`` does, in integer arithmetic (Triton 3.8's interpreter rounds FP8 casts wrongly
+    when the mantissa carries into the exponent, so a cast could not be checked on the CPU)."""
+    bits = v.to(tl.int32, bitcast=True)
+    normal = ((bits + 0x7FFFF + ((bits >> 20) & 1)) & -0x100000).to(tl.float32, bitcast=True)   # 3 mantissa bits
+    subnormal = ((v * 512.0 + 12582912.0) - 12582912.0) * 0.001953125                           # steps of 2^-9
+    return tl.where(tl.abs(v) < 0.015625, subnormal, normal)
+
+
+@triton.jit
+def row_stats(x_ptr, g_ptr, rm, M, K, stride_xm, eps, NORM: tl.constexpr, QUANT: tl.constexpr, BKS: tl.constexpr):
+    """For rows ``rm``: the RMSNorm multiplier 1/sqrt(mean(x^2) + eps) (``NORM == 1``; 1 otherwise) and, when
+    the kernel quantizes, the per-token scale (torchao's: amax / 127.5 floored at fp32 eps, or amax / 448
+    floored at 1e-12) and its reciprocal. One pass over the row; the amax of the row the kernel multiplies
+    is r * amax(|x * g|) (g: the norm weight, and/or SmoothQuant's pre-scale, ``NORM`` 1 or 2)."""
+    ssq = tl.zeros(rm.shape, dtype=tl.float32)
+    amax = tl.zeros(rm.shape, dtype=tl.float32)
+    if NORM == 1 or QUANT != 0:
+        for k0 in range(0, K, BKS):
+            rk = k0 + tl.arange(0, BKS)
+            x = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K),
+                        other=0).to(tl.float32)
+            if NORM == 1:
+                ssq += tl.sum(x * x, axis=1)
+            if QUANT != 0:
+                if NORM != 0:
+                    x = x * tl.load(g_ptr + rk, mask=rk < K, other=0).to(tl.float32)[None, :]
+                amax = tl.maximum(amax, tl.max(tl.abs(x), axis=1))
+    one = tl.full(rm.shape, 1.0, tl.float32)
+    r = one
+    if NORM == 1:
+        r = tl.math.div_rn(one, tl.sqrt_rn(ssq / K + eps))
+    scale = one
+    if QUANT == 1:
+        scale = tl.maximum((amax * r) / 127.5, 1.1920928955078125e-07)
+    elif QUANT == 2:
+        scale = tl.maximum((amax * r) / 448.0, 1e-12)
+    return r, scale, tl.math.div_rn(one, scale)
+
+
+@triton.jit
+def load_x(x_ptr, g_ptr, rows, cols, M, K, stride_xm, r, scale, inv, NORM: tl.constexpr, QUANT: tl.constexpr,
+           X_PRE: tl.constexpr, A_MODE: tl.constexpr):
+    """Activations at (rows, cols) (broadcastable index tensors; r / scale / inv broadcast like rows) as the
+    fp32 values the kernel multiplies: float x (normalized and / or pre-scaled: x * g * r), or the int8 /
+    e4m3 values of the quantized row, given or quantized here as ``quantize_activation`` does."""
+    x = tl.load(x_ptr + rows * stride_xm + cols, mask=(rows < M) & (cols < K), other=0)
+    if X_PRE and A_MODE == 2:
+        x = x.to(tl.float8e4nv, bitcast=True)
+    x = x.to(tl.float32)
+    if NORM != 0:
+        x = x * tl.load(g_ptr + cols, mask=cols < K, other=0).to(tl.float32) * r
+    if QUANT == 1:
+        x = tl.minimum(tl.maximum(((x * inv) + 12582912.0) - 12582912.0, -128.0), 127.0)   # round half to even
+    elif QUANT == 2:
+        x = round_to_e4m3(tl.minimum(tl.maximum(tl.math.div_rn(x, tl.broadcast_to(scale, x.shape)), -448.0), 448.0))
+    return x
+
+
+@triton.jit
+def byte_plane(w, J: tl.constexpr, xor_bits):
+    """Byte J (an int8 q) of every int32 word as the float 16 + (q + 128) / 16: the byte moved into mantissa
+    bits 15-22 of 16.0 with its sign bit flipped (``xor_bits`` = bits of 16.0 | 1 << 22, a register)."""
+    if J * 8 <= 15:
+        t = w << (15 - 8 * J)
+    else:
+        t = w >> (8 * J - 15)
+    return ((t & 0x7F8000) ^ xor_bits).to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def split_last(x):
+    """[T, 4] or [T, 8] → its columns as [T] tensors (in registers: the values sit in one lane)."""
+    T: tl.constexpr = x.shape[0]
+    if x.shape[1] == 4:
+        xe, xo = tl.split(tl.reshape(x, (T, 2, 2)))
+        x0, x2 = tl.split(xe)
+        x1, x3 = tl.split(xo)
+        return x0, x1, x2, x3, x0, x1, x2, x3
+    else:
+        xa, xb = tl.split(tl.reshape(x, (T, 4, 2)))
+        x04, x26 = tl.split(tl.reshape(xa, (T, 2, 2)))
+        x15, x37 = tl.split(tl.reshape(xb, (T, 2, 2)))
+        x0, x4 = tl.split(x04)
+        x2, x6 = tl.split(x26)
+        x1, x5 = tl.split(x15)
+        x3, x7 = tl.split(x37)
+        return x0, x1, x2, x3, x4, x5, x6, x7
+
+
+@triton.jit
+def word_dot(p, w, magic, x_ptr, g_ptr, m, col0, M, K, stride_xm, r, scale, inv, NORM: tl.constexpr,
+             QUANT: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr):
+    """[T, BN] packed words (int4: 8 columns each; int8: 4), starting at column ``col0`` [T], times
+    activation row m: (p + sum over the word's columns of plane * x, sum of x), [T, BN] and [T]."""
+    PER: tl.constexpr = 8 if W_FMT == 3 else 4
+    x = load_x(x_ptr, g_ptr, m, col0[:, None] + tl.arange(0, PER)[None, :], M, K, stride_xm, r, scale, inv, NORM,
+               QUANT, X_PRE, A_MODE)
+    x0, x1, x2, x3, x4, x5, x6, x7 = split_last(x)
+    if W_FMT == 3:
+        p += nibble_plane(w, 0, magic) * x0[:, None]
+        p += nibble_plane(w, 1, magic) * x1[:, None]
+        p += nibble_plane(w, 2, magic) * x2[:, None]
+        p += nibble_plane(w, 3, magic) * x3[:, None]
+        p += nibble_plane(w, 4, magic) * x4[:, None]
+        p += nibble_plane(w, 5, magic) * x5[:, None]
+        p += nibble_plane(w, 6, magic) * x6[:, None]
+        p += nibble_plane(w, 7, magic) * x7[:, None]
+        xs = ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7))
+    else:
+        p += byte_plane(w, 0, magic) * x0[:, None]
+        p += byte_plane(w, 1, magic) * x1[:, None]
+        p += byte_plane(w, 2, magic) * x2[:, None]
+        p += byte_plane(w, 3, magic) * x3[:, None]
+        xs = (x0 + x1) + (x2 + x3)
+    return p, xs
+
+
+@triton.jit
+def words_row(acc, w, s, zc, magic, x_ptr, g_ptr, m, k0, M, K, stride_xm, r, scale, inv, NORM: tl.constexpr,
+              QUANT: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr,
+              VEC: tl.constexpr):
+    """This iteration's packed tile [T * VEC words, BN] times activation row m, added to acc [T, BN];
+    also returns the lane's sum of x [T].
+    int4: sum((v - 8 - z) x) s = (sum((16 + v) x) - (24 + z) sum(x)) s, a lane's VEC words in one group;
+    int8: sum(q x) = 16 (sum((16 + (q + 128) / 16) x) - 24 sum(x)): the planes chain straight into acc and
+    the caller applies 16 and the x sums after the K loop."""
+    T: tl.constexpr = w.shape[0] // VEC
+    PER: tl.constexpr = 8 if W_FMT == 3 else 4
+    col = k0 + PER * VEC * tl.arange(0, T)
+    if W_FMT == 3:
+        p = tl.zeros(acc.shape, dtype=tl.float32)
+    else:
+        p = acc
+    if VEC == 1:
+        p, xs = word_dot(p, w, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, scale, inv, NORM, QUANT, X_PRE,
+                         A_MODE, W_FMT)
+    else:
+        w3 = tl.permute(tl.reshape(w, (T, VEC, w.shape[1])), (0, 2, 1))        # a lane's words last
+        if VEC == 2:
+            w0, w1 = tl.split(w3)
+            p, xs = word_dot(p, w0, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, scale, inv, NORM, QUANT,
+                             X_PRE, A_MODE, W_FMT)
+            p, xs1 = word_dot(p, w1, magic, x_ptr, g_ptr, m, col + PER, M, K, stride_xm, r, scale, inv, NORM, QUANT,
+                              X_PRE, A_MODE, W_FMT)
+            xs += xs1
+        else:
+            wa, wb = tl.split(tl.reshape(w3, (T, w.shape[1], 2, 2)))
+            w0, w2 = tl.split(wa)
+            w1, w3_ = tl.split(wb)
+            p, xs = word_dot(p, w0, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, scale, inv, NORM, QUANT,
+                             X_PRE, A_MODE, W_FMT)
+            p, xs1 = word_dot(p, w1, magic, x_ptr, g_ptr, m, col + PER, M, K, stride_xm, r, scale, inv, NORM, QUANT,
+                              X_PRE, A_MODE, W_FMT)
+            p, xs2 = word_dot(p, w2, magic, x_ptr, g_ptr, m, col + 2 * PER, M, K, stride_xm, r, scale, inv, NORM,
+                              QUANT, X_PRE, A_MODE, W_FMT)
+            p, xs3 = word_dot(p, w3_, magic, x_ptr, g_ptr, m, col + 3 * PER, M, K, stride_xm, r, scale, inv, NORM,
+                              QUANT, X_PRE, A_MODE, W_FMT)
+            xs = (xs + xs1) + (xs2 + xs3)
+    if W_FMT == 3:
+        return acc + s * (p - zc * xs[:, None]), xs
+    else:
+        return p, xs
+
+
+@triton.jit
+def dense_row(acc, wf, x_ptr, g_ptr, m, rk, M, K, stride_xm, r, scale, inv, NORM: tl.constexpr, QUANT: tl.constexpr,
+              X_PRE: tl.constexpr, A_MODE: tl.constexpr):
+    """acc [BK / 8, BN] += weights [BK / 8, 8, BN] (fp32) times activation row m at columns rk: each lane sums
+    its 8 columns in registers, so the accumulator holds one value per row, not eight."""
+    x = load_x(x_ptr, g_ptr, m, rk, M, K, stride_xm, r, scale, inv, NORM, QUANT, X_PRE, A_MODE)
+    return acc + tl.sum(wf * tl.reshape(x, (wf.shape[0], 8))[:, :, None], axis=1)
+
+
+@triton.jit
+def pick(v, i: tl.constexpr):
+    """Element i of a small vector as a scalar."""
+    return tl.sum(tl.where(tl.arange(0, v.shape[0]) == i, v, 0.0), axis=0)
+
+
+@triton.jit
+def epilogue(y, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale,
+             ROW_SCALE: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, HAS_BIAS: tl.constexpr,
+             ACT: tl.constexpr, RESID: tl.constexpr, BN: tl.constexpr):
+    """[BM, BN] fp32 sums → weight and activation scales, bias, SiLU(gate) * up, residual → store."""
+    if ROW_SCALE:            # per-row weight scales (8-bit weights; optional for float weights)
+        y = y * tl.load(ws_ptr + rn, mask=rn < N, other=0).to(tl.float32)[None, :]
+    if A_MODE != 0:
+        if X_PRE:
+            y = y * tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)[:, None]
+        else:
+            y = y * a_scale[:, None]
+    if HAS_BIAS:
+        y = y + tl.load(b_ptr + rn, mask=rn < N, other=0).to(tl.float32)[None, :]
+    if ACT == 1:
+        gate, up = tl.split(tl.reshape(y, (y.shape[0], BN // 2, 2)))
+        y = gate * tl.sigmoid(gate) * up
+        cols = pid_n * (BN // 2) + tl.arange(0, BN // 2)
+        n_out = N // 2
+    else:
+        cols = rn
+        n_out = N
+    mask = (rm[:, None] < M) & (cols[None, :] < n_out)
+    if RESID:
+        y = y + tl.load(r_ptr + rm[:, None] * stride_rm + cols[None, :], mask=mask, other=0).to(tl.float32)
+    tl.store(y_ptr + rm[:, None] * stride_ym + cols[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def finish(y, rm, rn, pid_n, tile, pid_k, n_split, M, N, part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr,
+           stride_rm, stride_ym, a_scale, ROW_SCALE: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr,
+           HAS_BIAS: tl.constexpr, ACT: tl.constexpr, RESID: tl.constexpr, SPLIT: tl.constexpr, BN: tl.constexpr):
+    """Split K: store this slice's fp32 partial and count in on the tile's semaphore; the last slice to
+    arrive sums all partials (read through L2), resets the semaphore and runs the epilogue."""
+    if not SPLIT:
+        epilogue(y, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale,
+                 ROW_SCALE, A_MODE, X_PRE, HAS_BIAS, ACT, RESID, BN)
+    else:
+        mask = (rm[:, None] < M) & (rn[None, :] < N)
+        offs = rm[:, None] * N + rn[None, :]
+        tl.store(part_ptr + pid_k * M * N + offs, y, mask=mask)
+        tl.debug_barrier()                              # all lanes' partials are written before the release
+        arrived = tl.atomic_add(sem_ptr + tile, 1, sem="acq_rel")
+        if arrived == n_split - 1:
+            total = tl.zeros(y.shape, dtype=tl.float32)
+            for s in range(n_split):
+                total += tl.load(part_ptr + s * M * N + offs, mask=mask, other=0, cache_modifier=".cg")
+            tl.atomic_xchg(sem_ptr + tile, 0)
+            epilogue(total, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale,
+                     ROW_SCALE, A_MODE, X_PRE, HAS_BIAS, ACT, RESID, BN)
+
+
+@triton.jit
+def load_tile(ptrs, live, in_tile, EVEN: tl.constexpr):
+    """A weight tile, or nothing where ``live`` is false (the tile after the last). Ragged edges read 0."""
+    if EVEN:
+        return tl.load(ptrs, mask=live)
+    return tl.load(ptrs, mask=live & in_tile, other=0)
+
+
+@triton.jit
+def stack_rows(acc0, acc1, acc2, acc3, rm, BM: tl.constexpr):
+    """Per-row [T, BN] accumulators → one [BM, BN] tile (each reduced over its lanes' K)."""
+    y = tl.where(rm[:, None] == 0, tl.sum(acc0, axis=0)[None, :], 0.0)
+    if BM > 1:
+        y = tl.where(rm[:, None] == 1, tl.sum(acc1, axis=0)[None, :], y)
+    if BM > 2:
+        y = tl.where(rm[:, None] == 2, tl.sum(acc2, axis=0)[None, :], y)
+        y = tl.where(rm[:, None] == 3, tl.sum(acc3, axis=0)[None, :], y)
+    return y
+
+
+@triton.jit
+def packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, wz_ptr, M, K, stride_xm, stride_sn,
+                magic, rv, sv, iv, NORM: tl.constexpr, QUANT: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr,
+                W_FMT: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
+                BK: tl.constexpr, VEC: tl.constexpr, EVEN: tl.constexpr, PIPE: tl.constexpr):
+    """The K loop over int4 / int8 words (``w``: the first tile, already loaded) → [BM, BN] sums."""
+    PER: tl.constexpr = 8 if W_FMT == 3 else 4        # columns per int32 word
+    BKW: tl.constexpr = BK // PER
+    T: tl.constexpr = BKW // VEC
+    acc0 = tl.zeros((T, BN), dtype=tl.float32)
+    acc1 = tl.zeros((T, BN), dtype=tl.float32)
+    acc2 = tl.zeros((T, BN), dtype=tl.float32)
+    acc3 = tl.zeros((T, BN), dtype=tl.float32)
+    xsum = tl.zeros((T, BM), dtype=tl.float32)          # int8: per-lane sums of each row's x
+    gi = (k_lo + PER * VEC * tl.arange(0, T)) // GROUP
+    meta_ptrs = rn[None, :] * stride_sn + gi[:, None]
+    for k0 in range(k_lo, k_hi, BK):
+        kb = tl.multiple_of(k0, BK)
+        nxt = (w_ptrs + BKW, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BKW < K // PER))
+        if PIPE:         # the next tile's load in flight while this one is used (twice the weight registers)
+            w_next = load_tile(nxt[0], nxt[1], nxt[2], EVEN)
+        s = w            # placeholders for int8 (its per-row scales come in the epilogue)
+        zc = w
+        if W_FMT == 3:
+            in_meta = in_n[None, :] & (gi[:, None] < K // GROUP)
+            s = tl.load(ws_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
+            zc = tl.full((T, BN), 24.0, tl.float32)
+            if HAS_ZERO:
+                zc += tl.load(wz_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
+        acc0, xs = words_row(acc0, w, s, zc, magic, x_ptr, g_ptr, 0, kb, M, K, stride_xm, pick(rv, 0), pick(sv, 0),
+                             pick(iv, 0), NORM, QUANT, X_PRE, A_MODE, W_FMT, VEC)
+        xsum += tl.where(rm[None, :] == 0, xs[:, None], 0.0)
+        if BM > 1:
+            acc1, xs = words_row(acc1, w, s, zc, magic, x_ptr, g_ptr, 1, kb, M, K, stride_xm, pick(rv, 1),
+                                 pick(sv, 1), pick(iv, 1), NORM, QUANT, X_PRE, A_MODE, W_FMT, VEC)
+            xsum += tl.where(rm[None, :] == 1, xs[:, None], 0.0)
+        if BM > 2:
+            acc2, xs = words_row(acc2, w, s, zc, magic, x_ptr, g_ptr, 2, kb, M, K, stride_xm, pick(rv, 2),
+                                 pick(sv, 2), pick(iv, 2), NORM, QUANT, X_PRE, A_MODE, W_FMT, VEC)
+            xsum += tl.where(rm[None, :] == 2, xs[:, None], 0.0)
+            acc3, xs = words_row(acc3, w, s, zc, magic, x_ptr, g_ptr, 3, kb, M, K, stride_xm, pick(rv, 3),
+                                 pick(sv, 3), pick(iv, 3), NORM, QUANT, X_PRE, A_MODE, W_FMT, VEC)
+            xsum += tl.where(rm[None, :] == 3, xs[:, None], 0.0)
+        w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
+        w_ptrs += BKW
+        kw += BKW
+        meta_ptrs += BK // GROUP
+        gi += BK // GROUP
+    y = stack_rows(acc0, acc1, acc2, acc3, rm, BM)
+    if W_FMT == 1:       # int8 planes: sum(q x) = 16 (sum(plane x) - 24 sum(x))
+        y = 16.0 * (y - 24.0 * tl.sum(xsum, axis=0)[:, None])
+    return y
+
+
+@triton.jit
+def dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stride_xm, rv, sv, iv,
+               NORM: tl.constexpr, QUANT: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr,
+               W_FMT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, EVEN: tl.constexpr,
+               PIPE: tl.constexpr):
+    """The K loop over bf16 / fp16 / fp32 / e4m3 weights (``w``: the first tile, already loaded) → [BM, BN]."""
+    acc0 = tl.zeros((BK // 8, BN), dtype=tl.float32)
+    acc1 = tl.zeros((BK // 8, BN), dtype=tl.float32)
+    acc2 = tl.zeros((BK // 8, BN), dtype=tl.float32)
+    acc3 = tl.zeros((BK // 8, BN), dtype=tl.float32)
+    for k0 in range(k_lo, k_hi, BK):
+        nxt = (w_ptrs + BK, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BK < K))
+        if PIPE:
+            w_next = load_tile(nxt[0], nxt[1], nxt[2], EVEN)
+        if W_FMT == 2:
+            w = w.to(tl.float8e4nv, bitcast=True)
+        wf = tl.reshape(w.to(tl.float32), (BK // 8, 8, BN))
+        acc0 = dense_row(acc0, wf, x_ptr, g_ptr, 0, kw, M, K, stride_xm, pick(rv, 0), pick(sv, 0), pick(iv, 0), NORM,
+                         QUANT, X_PRE, A_MODE)
+        if BM > 1:
+            acc1 = dense_row(acc1, wf, x_ptr, g_ptr, 1, kw, M, K, stride_xm, pick(rv, 1), pick(sv, 1), pick(iv, 1),
+                             NORM, QUANT, X_PRE, A_MODE)
+        if BM > 2:
+            acc2 = dense_row(acc2, wf, x_ptr, g_ptr, 2, kw, M, K, stride_xm, pick(rv, 2), pick(sv, 2), pick(iv, 2),
+                             NORM, QUANT, X_PRE, A_MODE)
+            acc3 = dense_row(acc3, wf, x_ptr, g_ptr, 3, kw, M, K, stride_xm, pick(rv, 3), pick(sv, 3), pick(iv, 3),
+                             NORM, QUANT, X_PRE, A_MODE)
+        w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
+        w_ptrs += BK
+        kw += BK
+    return stack_rows(acc0, acc1, acc2, acc3, rm, BM)
+
+
+@triton.jit
+def sum_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr, part_ptr, sem_ptr,
+               M, N, K, K_SPLIT, stride_xm, stride_wn, stride_sn, stride_rm, stride_ym, eps, magic,
+               W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr,
+               HAS_BIAS: tl.constexpr, ACT: tl.constexpr, RESID: tl.constexpr, GROUP: tl.constexpr,
+               HAS_ZERO: tl.constexpr, SPLIT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+               VEC: tl.constexpr, EVEN_N: tl.constexpr, EVEN_K: tl.constexpr, PDL: tl.constexpr,
+               PIPE: tl.constexpr, ROW_SCALE: tl.constexpr):
+    """CUDA-core GEMV for M <= BM <= 4 rows: one program = BN weight rows x one K slice, one fp32 tile per
+    activation row, reduced over K once at the end. int8 and int4 weights are read as int32 words
+    (``VEC`` per lane) and widened plane by plane (``byte_plane`` / ``nibble_plane``). The first K tile is
+    loaded before ``gdc_wait`` (programmatic dependent launch: weights do not depend on the previous kernel,
+    activations do); each next tile is loaded after the current one is used, or before it (``PIPE``)."""
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
+    rm = tl.arange(0, BM)
+    rn = pid_n * BN + tl.arange(0, BN)
+    in_n = rn < N
+    QUANT: tl.constexpr = 0 if X_PRE else A_MODE
+    EVEN: tl.constexpr = EVEN_N and EVEN_K
+    k_lo = pid_k * K_SPLIT
+    k_hi = tl.minimum(k_lo + K_SPLIT, K)
+    PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)      # columns per loaded element
+    kw = tl.max_contiguous(tl.multiple_of(k_lo // PER + tl.arange(0, BK // PER), 8 if PER == 1 else VEC),
+                           8 if PER == 1 else VEC)
+    w_ptrs = w_ptr + rn[None, :] * stride_wn + kw[:, None]
+    w = load_tile(w_ptrs, k_lo < k_hi, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
+    if PDL:
+        gdc_wait()
+    rv, sv, iv = row_stats(x_ptr, g_ptr, rm, M, K, stride_xm, eps, NORM, QUANT, 512)
+    if PER == 1:
+        y = dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stride_xm, rv, sv, iv, NORM, QUANT,
+                       X_PRE, A_MODE, W_FMT, BM, BN, BK, EVEN, PIPE)
+    else:
+        y = packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, wz_ptr, M, K, stride_xm,
+                        stride_sn, magic, rv, sv, iv, NORM, QUANT, X_PRE, A_MODE, W_FMT, GROUP, HAS_ZERO, BM, BN, BK,
+                        VEC, EVEN, PIPE)
+    if PDL:
+        gdc_launch_dependents()
+    finish(y, rm, rn, pid_n, pid_n, pid_k, tl.num_programs(1), M, N, part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr,
+           y_ptr, stride_rm, stride_ym, sv, ROW_SCALE, A_MODE, X_PRE, HAS_BIAS, ACT, RESID, SPLIT, BN)
+
+
+@triton.jit
+def int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, one_bits, GROUP: tl.constexpr,
+              HAS_ZERO: tl.constexpr, BK: tl.constexpr, DTYPE: tl.constexpr):
+    """[BN, BK] dequantized int4 weights (one group: BK <= GROUP) in column order, rounded to DTYPE as
+    w4's reference rounds them: (v - 8 - z) * s."""
+    rw = k0 // 8 + tl.arange(0, BK // 8)
+    w = tl.load(w_ptr + rn[:, None] * stride_wn + rw[None, :], mask=in_n[:, None], other=0)
+    a0 = tl.join(nibble_plane(w, 0, one_bits), nibble_plane(w, 4, one_bits))
+    a1 = tl.join(nibble_plane(w, 1, one_bits), nibble_plane(w, 5, one_bits))
+    a2 = tl.join(nibble_plane(w, 2, one_bits), nibble_plane(w, 6, one_bits))
+    a3 = tl.join(nibble_plane(w, 3, one_bits), nibble_plane(w, 7, one_bits))
+    f = tl.reshape(tl.join(tl.join(a0, a2), tl.join(a1, a3)), (w.shape[0], BK))   # column 8i + j ← nibble j of word i
+    grp = k0 // GROUP
+    s = tl.load(ws_ptr + rn * stride_sn + grp, mask=in_n, other=0).to(tl.float32)
+    zc = tl.full(s.shape, 24.0, tl.float32)
+    if HAS_ZERO:
+        zc += tl.load(wz_ptr + rn * stride_sn + grp, mask=in_n, other=0).to(tl.float32)
+    # (f - zc) * s as one FMA: f * s and zc * s are exact in fp32, so this rounds once, like the reference
+    return (f * s[:, None] - (zc * s)[:, None]).to(DTYPE)
+
+
+@triton.jit
+def dot_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr, part_ptr, sem_ptr,
+               M, N, K, K_SPLIT, stride_xm, stride_wn, stride_sn, stride_rm, stride_ym, eps, magic,
+               W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr,
+               HAS_BIAS: tl.constexpr, ACT: tl.constexpr, RESID: tl.constexpr, GROUP: tl.constexpr,
+               HAS_ZERO: tl.constexpr, SPLIT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+               VEC: tl.constexpr, EVEN_N: tl.constexpr, EVEN_K: tl.constexpr, PDL: tl.constexpr,
+               PIPE: tl.constexpr, ROW_SCALE: tl.constexpr):
+    """Tensor-core tiles: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or
+    e4m3 operands as stored, int32 / fp32 accumulation)."""
+    pid_n = tl.program_id(0)
+    pid_m = tl.program_id(1)
+    pid_k = tl.program_id(2)
+    rm = pid_m * BM + tl.arange(0, BM)
+    rn = pid_n * BN + tl.arange(0, BN)
+    in_n = rn < N
+    QUANT: tl.constexpr = 0 if X_PRE else A_MODE
+    if PDL:
+        gdc_wait()
+    r, a_scale, inv = row_stats(x_ptr, g_ptr, rm, M, K, stride_xm, eps, NORM, QUANT, 128)
+    # what the tensor cores multiply: int8 / e4m3 for W8A8, else the activations' float type
+    if A_MODE == 1:
+        DT: tl.constexpr = tl.int8
+    elif A_MODE == 2:
+        DT: tl.constexpr = tl.float8e4nv
+    else:
+        DT: tl.constexpr = x_ptr.dtype.element_ty
+    if A_MODE == 1:
+        acc = tl.zeros((BM, BN), dtype=tl.int32)
+    else:
+        acc = tl.zeros((BM, BN), dtype=tl.float32)
+    k_lo = pid_k * K_SPLIT
+    k_hi = tl.minimum(k_lo + K_SPLIT, K)
+    for k0 in range(k_lo, k_hi, BK):
+        rk = k0 + tl.arange(0, BK)
+        if W_FMT == 3:
+            w = int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, magic, GROUP, HAS_ZERO, BK, DT)
+        else:
+            w = tl.load(w_ptr + rn[:, None] * stride_wn + rk[None, :], mask=in_n[:, None] & (rk[None, :] < K), other=0)
+            if W_FMT == 2:
+                w = w.to(tl.float8e4nv, bitcast=True)
+            w = w.to(DT)
+        if NORM != 0 or QUANT != 0:
+            xk = load_x(x_ptr, g_ptr, rm[:, None], rk[None, :], M, K, stride_xm, r[:, None], a_scale[:, None],
+                        inv[:, None], NORM, QUANT, X_PRE, A_MODE).to(DT)
+        else:
+            xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K),
+                         other=0)
+            if X_PRE and A_MODE == 2:
+                xk = xk.to(tl.float8e4nv, bitcast=True)
+            xk = xk.to(DT)
+        if DT == tl.float32:
+            acc += tl.dot(xk, tl.trans(w), input_precision="ieee")
+        else:
+            acc += tl.dot(xk, tl.trans(w))
+    if PDL:
+        gdc_launch_dependents()
+    finish(acc.to(tl.float32), rm, rn, pid_n, pid_m * tl.num_programs(0) + pid_n, pid_k, tl.num_programs(2), M, N,
+           part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale, ROW_SCALE, A_MODE,
+           X_PRE, HAS_BIAS, ACT, RESID, SPLIT, BN)
+
+
+KERNELS = {"sum": sum_kernel, "dot": dot_kernel}
+
+
+@triton.jit
+def dequant_int4_kernel(w_ptr, ws_ptr, wz_ptr, out_ptr, N, stride_wn, stride_sn, stride_on, magic,
+                        GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
+    """The [N, K] weight of a packed int4 tensor in out's dtype (for the dequantize-then-cuBLAS prefill);
+    one tile of BN rows x BK (<= GROUP) columns per program, rounded exactly as w4's reference rounds."""
+    rn = tl.program_id(0) * BN + tl.arange(0, BN)
+    k0 = tl.program_id(1) * BK
+    in_n = rn < N
+    tile = int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, magic, GROUP, HAS_ZERO, BK,
+                     out_ptr.dtype.element_ty)
+    tl.store(out_ptr + rn[:, None] * stride_on + (k0 + tl.arange(0, BK))[None, :], tile, mask=in_n[:, None])

@@ -1,0 +1,119 @@
+"""Quantized prefill (more than ``GEMV_MAX_M`` rows): tensor-core GEMMs, library ones where a library has them.
+
+Paths per scheme (``PREFILL_PATH`` is the default; ``benchmarks/bench_kernels.py`` times every path):
+
+- BF16: cuBLAS.
+- W8A16 (int8 / FP8 weights, float activations): ``"dequant"`` widens the 8-bit values to bf16 (exact),
+  multiplies with cuBLAS and scales the rows after (``w8_linear_dequant_mm``); ``"triton"`` runs
+  gemv.py's ``dot`` kernel with GEMM tiles (weights dequantized in registers, never written).
+- W4A16: ``"dequant"`` writes the bf16 weight in one Triton pass (rounded as w4's reference rounds),
+  then cuBLAS; or ``"triton"``.
+- W8A8 int8 (SmoothQuant): ``"int_mm"``, ``torch._int_mm`` (cuBLASLt on int8 tensor cores) with the
+  scales applied after; or ``"triton"`` (int8 x int8 ``tl.dot``, scales in the epilogue).
+- W8A8 FP8: ``"scaled_mm"``, ``torch._scaled_mm`` with row-wise scales (CUTLASS on sm_90); or ``"triton"``.
+
+Expected (to be confirmed by the benchmark on the H200): at prefill sizes (~300-1000 rows) the library
+GEMMs win; a dequantize pass costs one read of the packed weight and one bf16 write, ~0.2 ms per GB of
+bf16 weight, small beside 300 rows of GEMM. The Triton GEMM avoids that pass but runs its mixed-input
+tiles at a fraction of cuBLAS's rate. Where a library call's shape rules are not met (K or N not a
+multiple of 16), the Triton path runs.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from vlmq.engine.kernels.gemv import (
+    PLANE_MAGIC,
+    W_FLOAT,
+    W_FP8,
+    W_INT4,
+    dot_config,
+    gemv,
+    weight_format,
+)
+
+PREFILL_PATH = {"bf16": "cublas", "w8a16": "dequant", "w4a16": "dequant", "w8a8_int8": "int_mm",
+                "w8a8_fp8": "scaled_mm"}
+PATHS = {"bf16": ("cublas",), "w8a16": ("dequant", "triton"), "w4a16": ("dequant", "triton"),
+         "w8a8_int8": ("int_mm", "triton"), "w8a8_fp8": ("scaled_mm", "triton")}
+
+
+def scheme(weight: torch.Tensor, x: torch.Tensor) -> str:
+    """The arithmetic a call runs: bf16, w8a16, w4a16, w8a8_int8 or w8a8_fp8."""
+    fmt = weight_format(weight)
+    if fmt == W_FLOAT:
+        return "bf16"
+    if fmt == W_INT4:
+        return "w4a16"
+    if x.dtype == torch.int8:
+        return "w8a8_int8"
+    if x.dtype == torch.float8_e4m3fn:
+        return "w8a8_fp8"
+    return "w8a16"
+
+
+def w8_linear_dequant_mm(x: torch.Tensor, qweight: torch.Tensor, wscale: torch.Tensor, xscale: torch.Tensor | None,
+                         bias: torch.Tensor | None, out_dtype: torch.dtype) -> torch.Tensor:
+    """Widen the 8-bit values to bf16 and let cuBLAS multiply; scales after, in fp32.
+
+    int8 and e4m3 values are exact in bf16 and the GEMM accumulates in fp32, so this is the arithmetic of
+    the int8/FP8 MMA path up to the bf16 rounding of the unscaled product."""
+    compute = torch.bfloat16
+    y = (x.to(compute) @ qweight.to(compute).t()).float() * wscale.float().view(1, -1)
+    if xscale is not None:
+        y = y * xscale.float().view(-1, 1)
+    if bias is not None:
+        y = y + bias.float()
+    return y.to(out_dtype)
+
+
+def dequantize_int4_cuda(packed: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None, group_size: int,
+                         dtype: torch.dtype) -> torch.Tensor:
+    """w4.dequantize_int4 in one Triton pass (a GPU, or Triton's interpreter)."""
+    from vlmq.engine.kernels.gemv_triton import dequant_int4_kernel
+
+    n, k = packed.shape[0], packed.shape[1] * 8
+    out = torch.empty((n, k), dtype=dtype, device=packed.device)
+    block_n, block_k = 32, min(128, group_size)
+    grid = (-(-n // block_n), k // block_k)
+    dequant_int4_kernel[grid](packed, scale, zero if zero is not None else scale, out, n, packed.stride(0),
+                              scale.stride(0), out.stride(0), PLANE_MAGIC[W_INT4], GROUP=group_size,
+                              HAS_ZERO=zero is not None, BN=block_n, BK=block_k, num_warps=4)
+    return out
+
+
+def _library_shapes_ok(n: int, k: int) -> bool:
+    return n % 16 == 0 and k % 16 == 0
+
+
+def prefill_linear(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None, zero: torch.Tensor | None,
+                   group_size: int, bias: torch.Tensor | None, x_scale: torch.Tensor | None, out_dtype: torch.dtype,
+                   path: str | None = None) -> torch.Tensor:
+    """[M, K] x [N, K] weights (any vlmq format; W8A8 activations already quantized, ``x_scale`` per row)."""
+    kind = scheme(weight, x)
+    path = path or PREFILL_PATH[kind]
+    n, k = weight.shape[0], x.shape[1]
+    if path not in PATHS[kind]:
+        raise ValueError(f"prefill path {path!r} is not one of {PATHS[kind]} for {kind}")
+    if kind == "bf16":
+        if scale is not None:      # per-row scales on float weights (the 8-bit op's contract, unit in projections.py)
+            return w8_linear_dequant_mm(x, weight, scale, None, bias, out_dtype)
+        return F.linear(x.to(weight.dtype), weight, bias).to(out_dtype)
+    if path == "triton" or not _library_shapes_ok(n, k):
+        cfg = dot_config(weight_format(weight), x.shape[0], n, k, group_size)
+        return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, out_dtype=out_dtype, config=cfg)
+    if kind == "w8a16":
+        return w8_linear_dequant_mm(x, weight, scale, None, bias, out_dtype)
+    if kind == "w4a16":
+        w = dequantize_int4_cuda(weight, scale, zero, group_size, x.dtype)
+        return F.linear(x, w, bias.to(x.dtype) if bias is not None else None).to(out_dtype)
+    if kind == "w8a8_int8":
+        y = torch._int_mm(x.contiguous(), weight.t()).float() * x_scale.float().view(-1, 1) * scale.float().view(1, -1)
+        return (y + bias.float() if bias is not None else y).to(out_dtype)
+    assert weight_format(weight) == W_FP8 and kind == "w8a8_fp8"
+    y = torch._scaled_mm(x.contiguous(), weight.t(), scale_a=x_scale.float().view(-1, 1).contiguous(),
+                         scale_b=scale.float().view(1, -1).contiguous(), out_dtype=torch.bfloat16,
+                         bias=bias.to(torch.bfloat16) if bias is not None else None)
+    return y.to(out_dtype)

@@ -1,0 +1,176 @@
+"""The fused-projection op's CPU semantics (no Triton needed): its reference is the model's unfused modules,
+its packing helpers are lossless, its fake implementation matches, and the launch shapes the decode
+kernels get obey their rules."""
+
+import pytest
+import torch
+
+from vlmq.engine.kernels import (
+    PackedLinear,
+    concat_packs,
+    fused_linear,
+    interleave_rows,
+    pack_gate_up,
+    pack_int4,
+    quantize_activation,
+    rms_norm_reference,
+    run_packed,
+    w4a16_linear_reference,
+    w8_linear_reference,
+)
+from vlmq.engine.kernels.gemv import (
+    GEMV_MAX_M,
+    SUM_MAX_M,
+    W_FLOAT,
+    W_INT4,
+    W_INT8,
+    default_config,
+    dot_config,
+    sum_config,
+)
+
+QWEN2 = {"2b": dict(hidden=1536, inter=8960, q=1536, kv=256), "7b": dict(hidden=3584, inter=18944, q=3584, kv=512)}
+
+
+def test_rms_norm_reference_is_qwen2_rmsnorm():
+    from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
+
+    torch.manual_seed(0)
+    module = Qwen2RMSNorm(64, eps=1e-6).to(torch.bfloat16)
+    module.weight.data = torch.rand(64, dtype=torch.bfloat16) + 0.5
+    x = torch.randn(5, 64, dtype=torch.bfloat16) * 3
+    assert torch.equal(rms_norm_reference(x, module.weight, 1e-6), module(x))
+
+
+def _bf16_linears(n_out, k, count, bias=True):
+    torch.manual_seed(1)
+    return [torch.nn.Linear(k, n_out, bias=bias).to(torch.bfloat16) for _ in range(count)]
+
+
+def test_fused_gate_up_with_norm_equals_the_unfused_modules():
+    """RMSNorm → gate, up → silu(gate) * up, with gate/up rows interleaved in one pack (CPU runs the
+    reference, the arithmetic the kernels are held to)."""
+    from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
+
+    gate, up = _bf16_linears(24, 32, 2, bias=False)
+    norm = Qwen2RMSNorm(32).to(torch.bfloat16)
+    norm.weight.data = torch.rand(32, dtype=torch.bfloat16) + 0.5
+    x = torch.randn(3, 32, dtype=torch.bfloat16)
+    packs = [PackedLinear(m.weight.data, None, None, 0, None, "bf16") for m in (gate, up)]
+    got = run_packed(pack_gate_up(*packs), x, norm_weight=norm.weight, eps=norm.variance_epsilon, act="silu_mul")
+    h = norm(x)
+    assert torch.equal(got, torch.nn.functional.silu(gate(h)) * up(h))
+
+
+def test_fused_qkv_and_residual_equal_separate_linears():
+    q, k, v = _bf16_linears(16, 32, 3)
+    x, resid = torch.randn(2, 32, dtype=torch.bfloat16), torch.randn(2, 48, dtype=torch.bfloat16)
+    pack = concat_packs([PackedLinear(m.weight.data, None, None, 0, m.bias.data, "bf16") for m in (q, k, v)])
+    got = run_packed(pack, x, residual=resid)
+    assert torch.equal(got, resid + torch.cat([q(x), k(x), v(x)], dim=-1))
+
+
+def test_fused_w8a8_quantizes_after_the_norm():
+    """A float input to an int8 W8A8 pack is normalized, then quantized per token as torchao does."""
+    torch.manual_seed(2)
+    w, ws = torch.randint(-127, 128, (16, 32), dtype=torch.int8), torch.rand(16) * 0.01
+    g, x = torch.rand(32, dtype=torch.bfloat16) + 0.5, torch.randn(3, 32, dtype=torch.bfloat16)
+    got = fused_linear(x, w, ws, None, 0, None, None, "int8", g, 1e-6, None, "none", None, torch.bfloat16)
+    xq, xs = quantize_activation(rms_norm_reference(x, g, 1e-6), "int8")
+    assert torch.equal(got, w8_linear_reference(xq, w, ws, xs, None, torch.bfloat16))
+
+
+def test_fused_int4_gate_up_interleaves_group_metadata():
+    torch.manual_seed(3)
+    g = 32
+    gate, up = (pack_int4(torch.randint(-8, 8, (8, 64), dtype=torch.int8)) for _ in range(2))
+    sg, su = torch.rand(8, 2, dtype=torch.bfloat16), torch.rand(8, 2, dtype=torch.bfloat16)
+    zg, zu = (torch.randint(-8, 8, (8, 2), dtype=torch.int8) for _ in range(2))
+    pack = pack_gate_up(PackedLinear(gate, sg, zg, g, None, "bf16"), PackedLinear(up, su, zu, g, None, "bf16"))
+    x = torch.randn(2, 64, dtype=torch.bfloat16)
+    got = run_packed(pack, x, act="silu_mul")
+    lin = lambda w, s, z: w4a16_linear_reference(x, w, s, z, g, None, torch.bfloat16)  # noqa: E731
+    assert torch.equal(got, torch.nn.functional.silu(lin(gate, sg, zg)) * lin(up, su, zu))
+
+
+def test_interleave_rows_is_a_lossless_permutation():
+    a, b = torch.randn(5, 3), torch.randn(5, 3)
+    both = interleave_rows(a, b)
+    assert torch.equal(both[0::2], a) and torch.equal(both[1::2], b)
+    assert torch.equal(interleave_rows(torch.arange(3), torch.arange(3, 6)), torch.tensor([0, 3, 1, 4, 2, 5]))
+
+
+@pytest.mark.parametrize("act, resid", [("none", False), ("silu_mul", True)])
+def test_fake_implementation_matches(act, resid):
+    """opcheck: schema, fake tensor (used by torch.compile and CUDA-graph capture) and the real op agree."""
+    w = torch.randn(16, 32, dtype=torch.bfloat16)
+    x = torch.randn(3, 32, dtype=torch.bfloat16)
+    r = torch.randn(3, 8 if act == "silu_mul" else 16, dtype=torch.bfloat16) if resid else None
+    torch.library.opcheck(fused_linear, (x, w, None, None, 0, None, None, "bf16", torch.ones(32, dtype=torch.bfloat16),
+                                         1e-6, None, act, r, torch.bfloat16))
+
+
+@pytest.mark.parametrize("preset", sorted(QWEN2))
+@pytest.mark.parametrize("fmt", [W_FLOAT, W_INT8, W_INT4])
+def test_decode_launch_shapes_follow_the_rules(preset, fmt):
+    """Every decoder shape at decode gets a tile whose K step fits the kernel (int4: inside one group for
+    the tensor-core kernel), at most 16 K slices, and enough programs for 132 SMs where K allows."""
+    d = QWEN2[preset]
+    shapes = {"qkv": (d["q"] + 2 * d["kv"], d["hidden"]), "o": (d["hidden"], d["q"]),
+              "gate_up": (2 * d["inter"], d["hidden"]), "down": (d["hidden"], d["inter"])}
+    for n, k in shapes.values():
+        for m in (1, SUM_MAX_M, SUM_MAX_M + 1, 16, GEMV_MAX_M):
+            cfg = default_config(fmt, m, n, k, 128)
+            assert cfg.kernel == ("sum" if m <= SUM_MAX_M else "dot")
+            assert 1 <= cfg.split_k <= 16 and cfg.block_m >= m
+            if cfg.kernel == "sum":
+                per_lane = {W_INT4: 8 * cfg.vec, W_INT8: 4 * cfg.vec}.get(fmt, 8)
+                assert cfg.block_k == per_lane * 32 * cfg.num_warps
+            elif fmt == W_INT4:
+                assert 128 % cfg.block_k == 0
+            programs = -(-n // cfg.block_n) * cfg.split_k
+            assert programs >= 132 or cfg.split_k == 16 or k // (2 * cfg.block_k) <= cfg.split_k
+
+
+def test_split_k_only_where_rows_alone_do_not_fill_the_gpu():
+    assert sum_config(W_INT8, 1, 37888, 3584).split_k == 1          # 7b gate_up: 2368 row programs
+    assert sum_config(W_INT8, 1, 1536, 8960).split_k > 1            # 2b down: 96 row programs
+    assert dot_config(W_INT8, 16, 1536, 8960).split_k > 1
+    assert dot_config(W_INT8, 300, 1536, 8960).split_k == 1         # prefill tiles: no split
+
+
+def test_cpu_ops_use_the_references():
+    torch.manual_seed(4)
+    x = torch.randn(2, 64, dtype=torch.bfloat16)
+    w = pack_int4(torch.randint(-8, 8, (8, 64), dtype=torch.int8))
+    s, z = torch.rand(8, 1, dtype=torch.bfloat16), torch.randint(-8, 8, (8, 1), dtype=torch.int8)
+    from vlmq.engine.kernels import w4a16_linear
+
+    assert torch.equal(w4a16_linear(x, w, s, z, 64, None, torch.bfloat16),
+                       w4a16_linear_reference(x, w, s, z, 64, None, torch.bfloat16))
+
+
+@pytest.mark.parametrize("case, match", [
+    ("k", "in_features"), ("group", "group_size"), ("scale", "one fp32 scale per output row"),
+    ("w8a8-int4", "W8A8 activations need"), ("mixed", "same kind"), ("odd", "even N"), ("resid", "residual"),
+])
+def test_bad_gemv_inputs_get_one_line_errors(case, match):
+    """Checked before Triton is needed: a one-line VlmqError that names the fix."""
+    from vlmq.engine.kernels.gemv import A_INT8, ACT_SILU_MUL, gemv
+    from vlmq.errors import VlmqError
+
+    x = torch.randn(2, 64, dtype=torch.bfloat16)
+    w8, s8 = torch.randint(-127, 128, (16, 64), dtype=torch.int8), torch.rand(16)
+    w4, s4 = pack_int4(torch.randint(-8, 8, (16, 64), dtype=torch.int8)), torch.rand(16, 2, dtype=torch.bfloat16)
+    calls = {
+        "k": lambda: gemv(torch.randn(2, 48), w8, s8),
+        "group": lambda: gemv(x, w4, s4, None, 16),
+        "scale": lambda: gemv(x, w8, s8[:4]),
+        "w8a8-int4": lambda: gemv(x, w4, s4, None, 32, a_mode=A_INT8),
+        "mixed": lambda: gemv(quantize_activation(x, "fp8")[0], w8, s8, x_scale=torch.ones(2)),
+        "odd": lambda: gemv(x, torch.randn(15, 64), act=ACT_SILU_MUL),
+        "resid": lambda: gemv(x, w8, s8, residual=torch.randn(2, 8)),
+    }
+    with pytest.raises(VlmqError, match=match) as err:
+        calls[case]()
+    assert "\n" not in str(err.value)

@@ -1,0 +1,187 @@
+"""The decode and prefill kernels on the GPU at qwen2-vl-2b and -7b dimensions, against their references
+(run on the lent H200: ``python -m pytest -q -m gpu tests/engine/test_kernels_gpu.py``)."""
+
+import pytest
+import torch
+
+from vlmq.engine.kernels import (
+    PackedLinear,
+    dequantize_int4,
+    fused_linear,
+    fused_linear_reference,
+    pack_gate_up,
+    pack_int4,
+    quantize_activation,
+    run_packed,
+    w4a16_linear,
+    w8_linear,
+)
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+
+DIMS = {"2b": dict(hidden=1536, inter=8960, qkv=2048), "7b": dict(hidden=3584, inter=18944, qkv=4608)}
+# (weight format, activation mode) of every recipe the kernels serve
+MODES = [("bf16", "bf16"), ("int8", "bf16"), ("fp8", "bf16"), ("int8", "int8"), ("fp8", "fp8"), ("int4", "bf16")]
+TOL = 1e-2
+
+
+def rel_err(a, b):
+    return ((a.float() - b.float()).norm() / b.float().norm()).item()
+
+
+def make_pack(fmt, a_mode, n, k, *, group=128, zero=True, bias=False, seed=0):
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    kw = dict(device="cuda", generator=g)
+    b = torch.randn(n, dtype=torch.bfloat16, **kw) if bias else None
+    if fmt == "bf16":
+        return PackedLinear(torch.randn(n, k, dtype=torch.bfloat16, **kw) * 0.02, None, None, 0, b, a_mode)
+    if fmt == "int8":
+        return PackedLinear(torch.randint(-127, 128, (n, k), dtype=torch.int8, **kw), torch.rand(n, **kw) * 1e-3,
+                            None, 0, b, a_mode)
+    if fmt == "fp8":   # clamp: float8_e4m3fn casts overflow to NaN
+        w = (torch.randn(n, k, **kw) * 100).clamp(-440, 440).to(torch.float8_e4m3fn)
+        return PackedLinear(w, torch.rand(n, **kw) * 1e-4, None, 0, b, a_mode)
+    q = torch.randint(-8, 8, (n, k), dtype=torch.int8, **kw)
+    s = (torch.rand(n, k // group, **kw) * 0.01).to(torch.bfloat16)
+    z = torch.randint(-8, 8, (n, k // group), dtype=torch.int8, **kw) if zero else None
+    return PackedLinear(pack_int4(q), s, z, group, b, a_mode)
+
+
+def reference(p, x, **kw):
+    return fused_linear_reference(x, p.weight, p.scale, p.zero, p.group_size, p.bias, None, p.a_mode,
+                                  kw.get("norm_weight"), kw.get("eps", 1e-6), p.pre_scale, kw.get("act", "none"),
+                                  kw.get("residual"), torch.bfloat16)
+
+
+def poison_allocator():
+    """Leave NaNs in freed cache blocks, so an output element the kernel forgot to write shows."""
+    junk = torch.full((256 << 20,), float("nan"), device="cuda")
+    del junk
+
+
+@pytest.mark.parametrize("preset", sorted(DIMS))
+@pytest.mark.parametrize("fmt, a_mode", MODES)
+@pytest.mark.parametrize("m", [1, 3, 16, 64])
+@pytest.mark.parametrize("shape", ["qkv", "down"])
+def test_decode_linear_matches_reference(preset, fmt, a_mode, m, shape):
+    d = DIMS[preset]
+    n, k = (d["qkv"], d["hidden"]) if shape == "qkv" else (d["hidden"], d["inter"])
+    p = make_pack(fmt, a_mode, n, k, bias=shape == "qkv", zero=m != 3)
+    x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
+    poison_allocator()
+    out = run_packed(p, x)
+    assert torch.isfinite(out).all()
+    assert rel_err(out, reference(p, x)) < TOL
+
+
+@pytest.mark.parametrize("preset", sorted(DIMS))
+@pytest.mark.parametrize("fmt, a_mode", MODES)
+@pytest.mark.parametrize("m", [1, 16])
+def test_fused_layer_projections_match_reference(preset, fmt, a_mode, m):
+    """The three fusions at the shapes they serve: norm + q/k/v, norm + gate/up + SiLU·mul, down + residual."""
+    d = DIMS[preset]
+    h, inter = d["hidden"], d["inter"]
+    x = torch.randn(m, h, device="cuda", dtype=torch.bfloat16) * 4
+    g = torch.rand(h, device="cuda", dtype=torch.bfloat16) + 0.5
+    qkv = make_pack(fmt, a_mode, d["qkv"], h, bias=True, seed=1)
+    gate_up = pack_gate_up(make_pack(fmt, a_mode, inter, h, seed=2), make_pack(fmt, a_mode, inter, h, seed=3))
+    down = make_pack(fmt, a_mode, h, inter, seed=4)
+    mid = torch.randn(m, inter, device="cuda", dtype=torch.bfloat16)
+    poison_allocator()
+    assert rel_err(run_packed(qkv, x, norm_weight=g), reference(qkv, x, norm_weight=g)) < TOL
+    fused = run_packed(gate_up, x, norm_weight=g, act="silu_mul")
+    assert fused.shape == (m, inter) and torch.isfinite(fused).all()
+    assert rel_err(fused, reference(gate_up, x, norm_weight=g, act="silu_mul")) < TOL
+    assert rel_err(run_packed(down, mid, residual=x), reference(down, mid, residual=x)) < TOL
+
+
+@pytest.mark.parametrize("fmt, a_mode", MODES)
+@pytest.mark.parametrize("m", [300, 1024])
+def test_prefill_paths_match_reference(fmt, a_mode, m):
+    """Every prefill path of the scheme (library GEMM and Triton GEMM) at 2b gate/up and down shapes."""
+    from vlmq.engine.kernels.prefill import PATHS, prefill_linear, scheme
+
+    for n, k in ((17920, 1536), (1536, 8960)):
+        p = make_pack(fmt, a_mode, n, k, bias=True)
+        x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
+        xq, xs = quantize_activation(x, a_mode)
+        ref = reference(p, x)
+        for path in PATHS[scheme(p.weight, xq)]:
+            out = prefill_linear(xq, p.weight, p.scale, p.zero, p.group_size, p.bias, xs, torch.bfloat16, path=path)
+            assert rel_err(out, ref) < TOL, (path, n, k)
+
+
+def test_ops_dispatch_by_rows():
+    """w8_linear / w4a16_linear: decode kernels up to 64 rows, prefill beyond; same results either way."""
+    p8 = make_pack("int8", "bf16", 512, 1536)
+    p4 = make_pack("int4", "bf16", 512, 1536)
+    for m in (1, 7, 64, 65, 200):
+        x = torch.randn(m, 1536, device="cuda", dtype=torch.bfloat16)
+        assert rel_err(w8_linear(x, p8.weight, p8.scale, None, None, torch.bfloat16), reference(p8, x)) < TOL
+        assert rel_err(w4a16_linear(x, p4.weight, p4.scale, p4.zero, 128, None, torch.bfloat16),
+                       reference(p4, x)) < TOL
+
+
+def test_int4_dequantize_kernel_is_bit_exact():
+    from vlmq.engine.kernels.prefill import dequantize_int4_cuda
+
+    p = make_pack("int4", "bf16", 1024, 1536)
+    assert torch.equal(dequantize_int4_cuda(p.weight, p.scale, p.zero, 128, torch.bfloat16),
+                       dequantize_int4(p.weight, p.scale, p.zero, 128, torch.bfloat16))
+
+
+@pytest.mark.parametrize("fmt, a_mode", [("bf16", "bf16"), ("int8", "int8"), ("int4", "bf16")])
+def test_split_k_inside_a_cuda_graph_replays_exactly(fmt, a_mode):
+    """down_proj at decode splits K: replays of a captured graph give the eager result every time (the last
+    slice resets its semaphore, so no replay sees a stale count)."""
+    p = make_pack(fmt, a_mode, 1536, 8960)
+    x = torch.randn(1, 8960, device="cuda", dtype=torch.bfloat16)
+    r = torch.randn(1, 1536, device="cuda", dtype=torch.bfloat16)
+    eager = run_packed(p, x, residual=r)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        run_packed(p, x, residual=r)
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = run_packed(p, x, residual=r)
+    for _ in range(3):
+        graph.replay()
+        torch.cuda.synchronize()
+        assert torch.equal(out, eager)
+
+
+def test_compiles_fullgraph():
+    p = make_pack("int4", "bf16", 2 * 1024, 1536)
+    g = torch.rand(1536, device="cuda", dtype=torch.bfloat16) + 0.5
+    x = torch.randn(2, 1536, device="cuda", dtype=torch.bfloat16)
+    fn = torch.compile(lambda t: run_packed(p, t, norm_weight=g, act="silu_mul") * 2, fullgraph=True)
+    assert torch.equal(fn(x), run_packed(p, x, norm_weight=g, act="silu_mul") * 2)
+
+
+def test_given_and_in_kernel_quantization_agree():
+    """W8A8 from a float row quantized inside the kernel equals the op on quantize_activation's output
+    (the same per-token scale and rounding)."""
+    for fmt in ("int8", "fp8"):
+        p = make_pack(fmt, fmt, 2048, 1536)
+        x = torch.randn(3, 1536, device="cuda", dtype=torch.bfloat16)
+        xq, xs = quantize_activation(x, fmt)
+        given = fused_linear(xq, p.weight, p.scale, None, 0, None, xs, fmt, None, 1e-6, None, "none", None,
+                             torch.bfloat16)
+        inside = run_packed(p, x)
+        assert rel_err(inside, given) < 2e-3
+
+
+@pytest.mark.parametrize("preset", sorted(DIMS))
+def test_smoothquant_pre_scale_in_the_prologue(preset):
+    """SmoothQuant's per-channel activation smoothing, applied in the kernel before per-token quantization,
+    with the norm (q/k/v) and without (down_proj)."""
+    d = DIMS[preset]
+    h, inter = d["hidden"], d["inter"]
+    g = torch.rand(h, device="cuda", dtype=torch.bfloat16) + 0.5
+    for n, k, norm in ((d["qkv"], h, g), (h, inter, None)):
+        p = make_pack("int8", "int8", n, k)._replace(pre_scale=torch.rand(k, device="cuda", dtype=torch.bfloat16) + 0.5)
+        for m in (1, 16):
+            x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
+            assert rel_err(run_packed(p, x, norm_weight=norm), reference(p, x, norm_weight=norm)) < TOL
