@@ -5,7 +5,7 @@ through the module's globals; the fused decode-attention kernel calls ``write_to
 import triton
 import triton.language as tl
 
-from vlmq.engine.kv_cache import FP8_MAX, MIN_SCALE
+from vlmq.numerics import FP8_MAX, MIN_SCALE
 
 FP8_LIMIT = tl.constexpr(FP8_MAX)
 SCALE_FLOOR = tl.constexpr(MIN_SCALE)
