@@ -101,13 +101,8 @@ def bench_recipe(args, recipe: str, out: pathlib.Path) -> list[dict]:
                  "ci_low": None, "ci_high": None, "n": 1, "kernel": kernel, "device": rows[0]["device"]})
     log(f"{recipe}: speed done in {time.perf_counter() - start:.1f}s")
     if recipe == "bf16" and args.bf16_triton:
-        from vlmq.engine import projections
-
-        projections.BF16_KERNEL = "triton"
-        try:
-            rows += run_speed(loaded, "bf16[triton-gemv]", kernel, replace(opts, batch_sizes=(1,), image_sizes=opts.image_sizes[:1]))
-        finally:
-            projections.BF16_KERNEL = "cublas"
+        rows += run_speed(loaded, "bf16[triton-gemv]", kernel,
+                          replace(opts, batch_sizes=(1,), image_sizes=opts.image_sizes[:1], bf16_kernel="triton"))
         log("bf16 with the Triton GEMV done")
     if recipe == "bf16" and args.long_context:
         for kv in (KVConfig(), KVConfig(dtype="fp8", strategy="dynamic")):

@@ -45,6 +45,7 @@ class SpeedOptions:
     fp8_attention: bool = False
     baseline: bool = True                      # measure HF eager BF16 (bf16 recipes) / reuse it (others)
     max_seq_len: int | None = None             # default: longest prompt + new_tokens
+    bf16_kernel: str = "cublas"                # compiled float linears: "cublas" | "triton" (engine/projections.py)
 
 
 def validate_options(opts: SpeedOptions) -> None:
@@ -198,7 +199,7 @@ def _measure_point(loaded, opts: SpeedOptions, compiled: bool, batch_size: int, 
         max_len = opts.max_seq_len or longest + opts.new_tokens + 8
         memory.reset_peak(loaded.model.device)
         engine = Engine(loaded, kv=opts.kv, compile=compiled, fp8_attention=opts.fp8_attention,
-                        max_batch_size=batch_size, max_seq_len=max_len)
+                        max_batch_size=batch_size, max_seq_len=max_len, bf16_kernel=opts.bf16_kernel)
         rows = time_engine(engine, prompts, opts)
         if engine.compiled is not None:
             params.update(engine.compiled.path_notes())
