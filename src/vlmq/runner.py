@@ -11,7 +11,7 @@ import gc
 import hashlib
 import multiprocessing
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -162,20 +162,16 @@ def build_engine(loaded, recipe_spec, spec: RunSpec, device: torch.device, progr
 
     Returns (engine, summary of the KV calibration corpus or None).
     """
-    from vlmq.engine import Engine, KVConfig
-    from vlmq.recipes import calibrate_kv_scales
+    from vlmq.engine import Engine
+    from vlmq.recipes import engine_options, prepare_engine
 
     compile_ = spec.compile if spec.compile is not None else device.type == "cuda"
-    kv = recipe_spec.kv
-    engine = Engine(loaded, kv=KVConfig() if kv.dtype == "fp8" and kv.strategy != "dynamic" else kv,
-                    compile=compile_, fp8_attention=recipe_spec.fp8_attention, max_batch_size=spec.batch_size)
-    if kv.dtype != "fp8" or kv.strategy == "dynamic":
-        return engine, None
-    progress.note(f"[{recipe_spec.name}] calibrating FP8 KV scales ({kv.strategy})")
-    text_only = kv.strategy == "static_text_only"
-    calib = recipe_calibration(spec, recipe_spec, text_only=text_only)
-    engine.set_kv(replace(kv, scales=calibrate_kv_scales(engine, calib, kv.strategy)))
-    return engine, calib.summary
+    engine = Engine(loaded, **engine_options(recipe_spec), compile=compile_, max_batch_size=spec.batch_size)
+    calib = None
+    if recipe_spec.kv_needs_calibration:
+        progress.note(f"[{recipe_spec.name}] calibrating FP8 KV scales ({recipe_spec.kv.strategy})")
+        calib = recipe_calibration(spec, recipe_spec)
+    return engine, prepare_engine(engine, recipe_spec, calib)
 
 
 def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, samples: SampleCache,
