@@ -152,7 +152,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _add_export_parser(sub) -> None:
     p = sub.add_parser("export", help="write a recipe's quantized checkpoint (compressed-tensors or torchao)",
-                       description="quantize --model with --recipe exactly as vlmq measures it and write the checkpoint")
+                       description="quantize --model with --recipe as vlmq measures it and write the checkpoint")
     p.add_argument("--model", required=True, help="toy, tiny, a Qwen2-VL-family folder or hub id")
     p.add_argument("--recipe", required=True, help="one recipe name, e.g. int4_awq or fp8+kv_fp8 (vlmq recipes)")
     p.add_argument("--out", required=True, help="folder to write (must be empty unless --force)")

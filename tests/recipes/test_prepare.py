@@ -1,4 +1,5 @@
-"""A recipe's KV part: the engine it builds and the FP8 KV scales it calibrates (``engine_options``, ``prepare_engine``)."""
+"""A recipe's KV part: the engine it builds and the FP8 KV scales it calibrates
+(``engine_options``, ``prepare_engine``)."""
 
 import pytest
 

@@ -85,3 +85,11 @@ def test_all_zero_rows_get_a_finite_scale():
     w = torch.zeros(4, 64, dtype=torch.bfloat16)
     q, scale, zero = quantize_int(w, 4, 32, symmetric=False)
     assert torch.isfinite(scale).all() and (scale > 0).all() and not q.any()
+
+
+def test_packed_int4_layout_is_compressed_tensors_pack_quantized():
+    from compressed_tensors.compressors.pack_quantized.helpers import pack_to_int32, unpack_from_int32
+
+    q = torch.randint(-8, 8, (16, 64), dtype=torch.int8)
+    assert torch.equal(pack_int4(q), pack_to_int32(q, 4))
+    assert torch.equal(unpack_from_int32(pack_int4(q), 4, torch.Size([16, 64])), q)

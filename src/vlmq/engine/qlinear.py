@@ -31,7 +31,8 @@ from vlmq.models.layout import decoder_layers, tensor_bytes
 
 
 # ----- the arithmetic (shared with the fused projections) -------------------------------------------
-def quantize_input(x2d: torch.Tensor, activation: str, granularity: str | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+def quantize_input(x2d: torch.Tensor, activation: str,
+                   granularity: str | None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """[M, K] activations as an 8-bit matmul reads them: (values, per-row scale or None).
 
     Per-tensor: one dynamic scale for the whole [M, K] block (quantized as a single row), repeated per row.

@@ -255,7 +255,7 @@ def _point_memory(engine: Engine, static: dict) -> dict[str, dict]:
 
 def _bandwidth_bound(loaded) -> dict:
     """Weight bytes streamed per decode step (decoder linears + lm_head) and the device's copy bandwidth."""
-    from vlmq.recipes import decoder_weight_bytes
+    from vlmq.engine.qlinear import decoder_weight_bytes
 
     return {"bytes": decoder_weight_bytes(loaded.model, include_lm_head=True),
             "bandwidth": memory.device_copy_bandwidth(loaded.model.device)}

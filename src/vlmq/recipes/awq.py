@@ -20,7 +20,7 @@ import torch
 from .context import ApplyContext
 from .entry import RecipeEntry
 from .quantize import fake_quantize_int4
-from .smoothing import MAPPING_SITES, InputStats, Mapping, fold_scales, record_inputs, smoothing_mappings
+from .smoothing import MAPPING_SITES, InputStats, Mapping, collect_input_stats, fold_scales, smoothing_mappings
 from .weight_only import INT4_SWITCHES, Int4Options, check_group_size, int4_format, int4_granularity, quantize_targets
 
 GRID = 20               # llm-compressor's and torchao's default n_grid
@@ -60,8 +60,7 @@ def apply_int4_awq(ctx: ApplyContext) -> None:
     fmt = int4_format(ctx.options)
     targets = {id(m) for _, m in ctx.target_linears()}
     mappings = [m for m in smoothing_mappings(ctx.model, MAPPING_SITES) if any(id(x) in targets for x in m.balance)]
-    with record_inputs({m.name: m.balance[0] for m in mappings}, keep_tokens_per_prompt=TOKENS_PER_PROMPT) as stats:
-        ctx.calibrate()
+    stats = collect_input_stats(mappings, ctx.calibrate, keep_tokens_per_prompt=TOKENS_PER_PROMPT)
     for mapping in mappings:
         quantized = [linear for linear in mapping.balance if id(linear) in targets]
         fold_scales(mapping, search_scales(stats.pop(mapping.name), mapping, quantized, fmt))

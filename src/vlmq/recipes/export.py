@@ -106,30 +106,31 @@ def export_checkpoint(model: str, recipe: str, out, *, fmt: str = "compressed-te
     """
     from vlmq.models import load_model
 
-    if fmt not in EXPORT_FORMATS:
-        raise VlmqError(f"unknown export format {fmt!r}; choose from: {', '.join(EXPORT_FORMATS)}")
     spec = parse_recipe(recipe)
-    reason = export_refusal(spec, fmt)
-    if reason:
-        raise VlmqError(f"cannot export {recipe!r} as {fmt}: {reason}")
-    out = pathlib.Path(out).expanduser()
-    check_out(out, force)
-    _require_writer(fmt)
+    out = check_export(spec, fmt, out, force)
     loaded = load_model(model, device=device)
     source_folder(loaded)
     return write_export(loaded, spec, quantize_for_export(loaded, spec, calibration), out, fmt=fmt, force=force,
                         records=records)
 
 
-def write_export(loaded, spec: RecipeSpec, quantized: dict, out, *, fmt: str = "compressed-tensors",
-                 force: bool = False, records: list[dict] | None = None) -> pathlib.Path:
-    """Write ``loaded`` (already quantized by ``quantize_for_export``) to ``out`` in ``fmt``, atomically."""
+def check_export(spec: RecipeSpec, fmt: str, out, force: bool) -> pathlib.Path:
+    """Every refusal that needs no model: the format, the recipe in that format, ``out``, the writer's package."""
+    if fmt not in EXPORT_FORMATS:
+        raise VlmqError(f"unknown export format {fmt!r}; choose from: {', '.join(EXPORT_FORMATS)}")
     reason = export_refusal(spec, fmt)
     if reason:
         raise VlmqError(f"cannot export {spec.name!r} as {fmt}: {reason}")
     out = pathlib.Path(out).expanduser()
     check_out(out, force)
     _require_writer(fmt)
+    return out
+
+
+def write_export(loaded, spec: RecipeSpec, quantized: dict, out, *, fmt: str = "compressed-tensors",
+                 force: bool = False, records: list[dict] | None = None) -> pathlib.Path:
+    """Write ``loaded`` (already quantized by ``quantize_for_export``) to ``out`` in ``fmt``, atomically."""
+    out = check_export(spec, fmt, out, force)
     source = source_folder(loaded)
     _write_atomically(out, lambda staging: _write(staging, loaded, spec, fmt, source, quantized, records))
     return out

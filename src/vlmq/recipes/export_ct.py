@@ -2,13 +2,16 @@
 
 What each recipe becomes (one config group per stored format; vLLM, SGLang and transformers load these):
 
-| vlmq format                       | config group                                   | tensors per linear                     |
-|-----------------------------------|------------------------------------------------|----------------------------------------|
-| int8 weight-only (int8_wo, keep8) | pack-quantized, int8 channel                    | weight_packed, weight_scale, weight_shape |
-| int4 group (int4_wo, int4_awq)    | pack-quantized, int4 group (asym: zero points)  | + weight_zero_point (packed along N)   |
-| int8 W8A8 (smoothquant)           | int-quantized, int8 channel + int8 token dynamic | weight (int8), weight_scale            |
-| FP8 W8A8 (fp8)                    | float-quantized, fp8 channel/tensor + dynamic    | weight (e4m3), weight_scale            |
-| NVFP4 W4A4 (nvfp4)                | nvfp4-pack-quantized, tensor_group 16           | weight_packed, weight_scale, weight_global_scale, input_global_scale |
+- int8 weight-only (int8_wo, keep8): pack-quantized, int8 channel symmetric;
+  ``weight_packed`` (four values to an int32), ``weight_scale [N, 1]``, ``weight_shape``;
+- int4 group (int4_wo, int4_awq): pack-quantized, int4 group; ``weight_packed``, ``weight_scale [N, G]``,
+  ``weight_shape``, and when asymmetric ``weight_zero_point`` (packed eight to an int32 along N);
+- int8 W8A8 (smoothquant): int-quantized, int8 channel weights + int8 per-token dynamic activations;
+  ``weight`` (int8), ``weight_scale``;
+- FP8 W8A8 (fp8): float-quantized, FP8 channel or tensor weights + dynamic activations; ``weight`` (E4M3),
+  ``weight_scale``;
+- NVFP4 W4A4 (nvfp4): nvfp4-pack-quantized, tensor_group 16; ``weight_packed``, ``weight_scale`` (E4M3 per 16),
+  ``weight_global_scale``, ``input_global_scale``.
 
 Static FP8 KV scales become ``kv_cache_scheme`` (``tensor`` or ``attn_head``) with ``self_attn.k_scale`` /
 ``v_scale``. The vision tower and lm_head stay out through ``ignore`` written for both naming schemes

@@ -61,6 +61,7 @@ NVFP4 = RecipeEntry(
     options=NVFP4Options,
     switches=(Option("act", "act", "nvfp4 activations: act=nvfp4 (W4A4, default) or act=fp8 (W4A8, the study's "
                                    "label)", parse_choice("act", ("nvfp4", "fp8"))),),
-    linear_format=nvfp4_format, granularity=lambda o: "E2M1 values, E4M3 scale per 16-element block, FP32 global "
-                                                      "scale" + ("; FP8 per-token activations" if o.act == "fp8" else ""),
+    linear_format=nvfp4_format,
+    granularity=lambda o: "E2M1 values, E4M3 scale per 16-element block, FP32 global scale"
+                          + ("; FP8 per-token activations" if o.act == "fp8" else ""),
     apply=apply_nvfp4)

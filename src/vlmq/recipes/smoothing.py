@@ -117,3 +117,10 @@ def record_inputs(linears: dict[str, nn.Module], keep_tokens_per_prompt: int = 0
     finally:
         for handle in handles:
             handle.remove()
+
+
+def collect_input_stats(mappings: list[Mapping], calibrate, keep_tokens_per_prompt: int = 0) -> dict[str, InputStats]:
+    """``stats = calibrate(...)``: run the calibration prompts once and return each mapping's input statistics."""
+    with record_inputs({m.name: m.balance[0] for m in mappings}, keep_tokens_per_prompt) as stats:
+        calibrate()
+    return stats

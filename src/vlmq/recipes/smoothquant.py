@@ -19,7 +19,7 @@ from vlmq.engine.qformat import LinearFormat
 
 from .context import ApplyContext
 from .entry import Option, RecipeEntry, parse_choice, parse_number
-from .smoothing import MAPPING_SITES, fold_scales, record_inputs, smoothing_mappings
+from .smoothing import MAPPING_SITES, collect_input_stats, fold_scales, smoothing_mappings
 from .weight_only import quantize_targets
 
 W8A8_FORMAT = LinearFormat("int8", "channel", "int8", "token")
@@ -52,8 +52,7 @@ def apply_smoothquant(ctx: ApplyContext) -> None:
     targets = {id(m) for _, m in ctx.target_linears()}
     mappings = [m for m in smoothing_mappings(ctx.model, SMOOTH_SITES[ctx.options.smooth])
                 if any(id(linear) in targets for linear in m.balance)]
-    with record_inputs({m.name: m.balance[0] for m in mappings}) as stats:
-        ctx.calibrate()
+    stats = collect_input_stats(mappings, ctx.calibrate)
     for mapping in mappings:
         weights = [linear.weight for linear in mapping.balance]
         fold_scales(mapping, smoothing_scales(stats[mapping.name].absmax, weights, ctx.options.alpha))

@@ -28,7 +28,8 @@ class Int4Options:
 
 _GROUP_HELP = "int4 group size: group=32|64|128|256 (default 128)"
 INT4_SWITCHES = (
-    Option("group", "group_size", _GROUP_HELP, parse_number("group", int, lambda g: g in INT4_GROUP_SIZES, _GROUP_HELP)),
+    Option("group", "group_size", _GROUP_HELP,
+           parse_number("group", int, lambda g: g in INT4_GROUP_SIZES, _GROUP_HELP)),
     Option("sym", "symmetric", "int4 symmetric (no zero points; default: asymmetric, integer zero points)", flag=True),
 )
 
