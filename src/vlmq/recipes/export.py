@@ -31,6 +31,7 @@ PROCESSING_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "me
                     "added_tokens.json", "chat_template.jinja", "chat_template.json", "preprocessor_config.json",
                     "processor_config.json", "video_preprocessor_config.json", "generation_config.json")
 _QKV, _GATE_UP = ("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj")
+MAX_CARD_ROWS = 24
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,9 @@ def model_card(provenance: dict, records: list[dict] | None = None) -> str:
              f"- FP8 KV cache: {summary['kv']['strategy'] if summary['kv']['dtype'] == 'fp8' else 'no'}",
              f"- calibration: {_describe_calibration(calib)}",
              f"- measured kernels where quantized: {summary['kernel']} on {summary['device_class']}"]
-    rows = [r for r in records or () if r.get("recipe") == provenance["recipe"] and r.get("value") is not None]
+    # headline figures: the recipe's whole-task rows (sub-splits such as pope/random and speed/bs16 left out)
+    rows = [r for r in records or () if r.get("recipe") == provenance["recipe"] and r.get("value") is not None
+            and "/" not in str(r.get("task", ""))][:MAX_CARD_ROWS]
     if rows:
         lines += ["", "## Measured by the run", "", "| task | metric | value | 95% CI | kernels | device |",
                   "|---|---|---|---|---|---|"]
