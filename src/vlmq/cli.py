@@ -123,6 +123,46 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the deployable checkpoint of one recipe (docs/deploy.md)."""
+    import json
+    import pathlib
+
+    from vlmq.recipes.export import ExportCalibration, export_checkpoint
+
+    records = None
+    if args.run:
+        results = pathlib.Path(args.run) / "results.jsonl"
+        if not results.is_file():
+            raise VlmqError(f"--run {args.run} has no results.jsonl; pass the --out folder of a finished `vlmq run`")
+        records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    calibration = ExportCalibration(source=args.calib_source, n=args.calib_n, seed=args.seed,
+                                    languages=tuple(x for x in args.calib_languages.split(",") if x))
+    out = export_checkpoint(args.model, args.recipe, args.out, fmt=args.format, force=args.force, device=args.device,
+                            calibration=calibration, records=records)
+    print(f"export: {out}")
+    return 0
+
+
+def _add_export_parser(sub) -> None:
+    p = sub.add_parser("export", help="write a recipe's quantized checkpoint (compressed-tensors or torchao)",
+                       description="quantize --model with --recipe as vlmq measures it and write the checkpoint")
+    p.add_argument("--model", required=True, help="toy, tiny, a Qwen2-VL-family folder or hub id")
+    p.add_argument("--recipe", required=True, help="one recipe name, e.g. int4_awq or fp8+kv_fp8 (vlmq recipes)")
+    p.add_argument("--out", required=True, help="folder to write (must be empty unless --force)")
+    p.add_argument("--format", default="compressed-tensors", help="compressed-tensors (vLLM, SGLang, transformers; "
+                                                                   "default) or torchao (transformers)")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    p.add_argument("--device", default="cpu", help="where to quantize: cpu | cuda | cuda:N (default: cpu)")
+    p.add_argument("--calib-source", default="builtin", help="calibration set, as in vlmq run (default: builtin)")
+    p.add_argument("--calib-n", type=int, default=32, help="calibration samples (default: 32)")
+    p.add_argument("--calib-languages", default="en", help="calibration languages, e.g. en,de,zh (default: en)")
+    p.add_argument("--seed", type=int, default=0, help="calibration seed, as in vlmq run (default: 0)")
+    p.add_argument("--run", help="a finished run's --out folder: the model card quotes its figures for this recipe")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_export)
+
+
 def _first_line(text: str | None) -> str:
     return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
 
@@ -151,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", action="store_true", help="also write report.html with images embedded")
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     p.set_defaults(func=cmd_report)
+    _add_export_parser(sub)
     p = sub.add_parser("toy", help="the shipped toy model: `vlmq toy train --out DIR`", add_help=False)
     p.add_argument("toy_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_toy)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from vlmq.diagnose import SensitivityProbe, kl_divergence, propose_mixed_recipe
-from vlmq.diagnose.sensitivity import weight_recipe_name
+from vlmq.recipes import weight_recipe_name
 
 
 def _damage(loaded, layer: int) -> None:

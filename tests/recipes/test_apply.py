@@ -3,14 +3,11 @@
 import pytest
 import torch
 
+from vlmq.engine.qlinear import QuantizedLinear
 from vlmq.errors import UnsupportedOnDevice, VlmqError
-from vlmq.models import is_decoder_linear, vision_tower
+from vlmq.models import decoder_layers, is_decoder_linear, vision_tower
 from vlmq.recipes import apply_recipe, decoder_weight_bytes, load_calibration, parse_recipe
 
-# What each recipe must store on CPU (CUDA stores int4 as Int4TilePackedTo4dTensor: see the gpu test).
-CPU_FORMAT = {"bf16": "bfloat16", "int8_wo": "Int8Tensor", "int4_wo": "Int4OpaqueTensor",
-              "smoothquant": "Int8Tensor", "fp8": "Float8Tensor", "int4_awq": "Int4OpaqueTensor",
-              "nvfp4": "NVFP4Tensor"}
 EMULATED_ON_CPU = {"fp8", "nvfp4"}
 
 # Logits closeness vs BF16 over the probe prompts, as (min raw cosine, min centred cosine). On this
@@ -30,17 +27,15 @@ CASES = ["bf16", "int8_wo", "int4_wo+group=32", "smoothquant", "smoothquant+alph
          "int4_awq+group=32+kv_fp8", "int8_wo+lm_head"]
 
 
-def theory_bytes(fmt: str, n: int, k: int, spec) -> float:
-    """Payload plus scales as each format is defined (not read back from the tensors)."""
-    if fmt == "bfloat16":
+def theory_bytes(fmt, n: int, k: int) -> float:
+    """Payload plus scales (and zero points) as each format is defined (not read back from the tensors)."""
+    if fmt is None:
         return 2 * n * k
-    if fmt == "Int8Tensor":
-        return n * k + 4 * n  # int8 values, one fp32 scale per output channel
-    if fmt == "Int4OpaqueTensor":
-        return n * k / 2 + n * (k // spec.group_size) * 4  # 4-bit values, bf16 scale + zero per group
-    if fmt == "Float8Tensor":
-        return n * k + (4 * n if spec.fp8_granularity == "row" else 4)
-    if fmt == "NVFP4Tensor":
+    if fmt.weight in ("int8", "fp8_e4m3"):
+        return n * k + 4 * n  # 8-bit values, one fp32 scale per output row (a per-tensor one repeated)
+    if fmt.weight == "int4":  # 4-bit values, a bf16 scale (+ an int8 zero point) per group
+        return n * k / 2 + n * (k // fmt.group_size) * (2 if fmt.symmetric else 3)
+    if fmt.weight == "nvfp4":
         return n * k / 2 + n * k / 16 + 4  # E2M1 pairs, one E4M3 per 16 values, FP32 global
     raise AssertionError(f"no theory for {fmt}")
 
@@ -52,9 +47,14 @@ def cosines(logits: torch.Tensor, reference: torch.Tensor) -> tuple[float, float
     return cos(logits, reference, dim=-1).min().item(), cos(logits - centre, reference - centre, dim=-1).min().item()
 
 
-def quantized_linears(model, spec):
-    return [(fqn, m) for fqn, m in model.named_modules()
+def decoder_linear_names(model, spec):
+    return [fqn for fqn, m in model.named_modules()
             if is_decoder_linear(m, fqn) or (spec.include_lm_head and fqn == "lm_head")]
+
+
+def norm_weights(model):
+    return torch.cat([torch.cat([layer.input_layernorm.weight, layer.post_attention_layernorm.weight])
+                      for layer in decoder_layers(model)]).detach().clone()
 
 
 def snapshot(module):
@@ -65,27 +65,31 @@ def snapshot(module):
 def test_recipe_stores_format_keeps_vision_tower_and_stays_close(name, tiny, calib, probe_prompts, bf16_logits,
                                                                  logits_of):
     spec = parse_recipe(name)
-    base = spec.recipe.name
+    base, fmt = spec.recipe.name, spec.linear_format
+    label = fmt.name if fmt is not None else "bfloat16"
     vision_before = snapshot(vision_tower(tiny.model))
     embed_before = tiny.model.get_input_embeddings().weight.detach().clone()
+    norms_before = norm_weights(tiny.model)
+    names = decoder_linear_names(tiny.model, spec)
 
     summary = apply_recipe(tiny, spec, calib)
 
     # (a) declared format, real packing, bytes per parameter within 10% of theory
-    linears = quantized_linears(tiny.model, spec)
-    assert set(summary["formats"]) == {CPU_FORMAT[base]}
-    assert summary["formats"][CPU_FORMAT[base]]["linears"] == len(linears)
-    stored = summary["formats"][CPU_FORMAT[base]]["bytes"]
-    theory = sum(theory_bytes(CPU_FORMAT[base], m.out_features, m.in_features, spec) for _, m in linears)
+    linears = [(fqn, tiny.model.get_submodule(fqn)) for fqn in names]
+    assert set(summary["formats"]) == {label}
+    assert summary["formats"][label]["linears"] == len(linears)
+    stored = summary["formats"][label]["bytes"]
+    theory = sum(theory_bytes(fmt, m.out_features, m.in_features) for _, m in linears)
     assert abs(stored / theory - 1) < 0.10, (stored, theory)
-    _assert_inner_dtypes(base, linears)
+    _assert_inner_dtypes(fmt, linears)
+    # calibrated smoothing is folded into the RMSNorms (nothing left to multiply at run time)
+    assert torch.equal(norm_weights(tiny.model), norms_before) == (base not in ("smoothquant", "int4_awq"))
     # (b) vision tower bit-identical; embeddings untouched; lm_head only on request
     vision_after = snapshot(vision_tower(tiny.model))
     assert vision_after.keys() == vision_before.keys()
     assert all(torch.equal(vision_before[k], vision_after[k]) for k in vision_before)
     assert torch.equal(tiny.model.get_input_embeddings().weight, embed_before)
-    lm_head_is_plain = type(tiny.model.lm_head.weight) in (torch.Tensor, torch.nn.Parameter)
-    assert lm_head_is_plain != (spec.include_lm_head and base != "bf16")
+    assert isinstance(tiny.model.lm_head, QuantizedLinear) == (spec.include_lm_head and base != "bf16")
     # (c) logits close to BF16, through the engine
     raw, centred = cosines(logits_of(tiny, probe_prompts), bf16_logits)
     min_raw, min_centred = MIN_COSINE[base]
@@ -98,22 +102,25 @@ def test_recipe_stores_format_keeps_vision_tower_and_stays_close(name, tiny, cal
     assert summary["calibration"] == (calib.summary if spec.recipe.needs_calibration else None)
 
 
-def _assert_inner_dtypes(base, linears):
+def _assert_inner_dtypes(fmt, linears):
     for fqn, linear in linears:
-        w, n, k = linear.weight, linear.out_features, linear.in_features
-        if base in ("int8_wo", "smoothquant"):
-            assert w.qdata.dtype == torch.int8 and w.qdata.shape == (n, k), fqn
-        elif base in ("int4_wo", "int4_awq"):
-            assert w.qdata.dtype == torch.uint8 and w.qdata.numel() == n * k // 2, fqn  # two values a byte
-        elif base == "fp8":
-            assert w.qdata.dtype == torch.float8_e4m3fn and w.qdata.shape == (n, k), fqn
-        elif base == "nvfp4":
+        n, k = linear.out_features, linear.in_features
+        if fmt is None:
+            assert type(linear) is torch.nn.Linear and linear.weight.dtype == torch.bfloat16, fqn
+        elif fmt.weight in ("int8", "fp8_e4m3"):
+            dtype = torch.int8 if fmt.weight == "int8" else torch.float8_e4m3fn
+            assert linear.qweight.dtype == dtype and linear.qweight.shape == (n, k), fqn
+            assert linear.weight_scale.dtype == torch.float32 and linear.weight_scale.shape == (n,), fqn
+        elif fmt.weight == "int4":
+            groups = k // fmt.group_size
+            assert linear.qweight.dtype == torch.int32 and linear.qweight.shape == (n, k // 8), fqn  # 8 a word
+            assert linear.weight_scale.dtype == torch.bfloat16 and linear.weight_scale.shape == (n, groups), fqn
+            zero = linear.weight_zero_point
+            assert fmt.symmetric == (zero is None) and (zero is None or zero.dtype == torch.int8), fqn
+        else:
+            w = linear.weight
             assert w.qdata.dtype == torch.uint8 and w.qdata.numel() == n * k // 2, fqn
             assert w.scale.dtype == torch.float8_e4m3fn and w.scale.numel() == n * k // 16, fqn
-        if base in ("smoothquant", "int4_awq"):  # calibrated per-channel scales really were applied
-            assert w.act_pre_scale is not None and not torch.all(w.act_pre_scale == 1), fqn
-        if base == "smoothquant":
-            assert w.act_quant_kwargs is not None, fqn  # activations are quantized too (W8A8)
 
 
 def test_decoder_weight_bytes_shrinks_with_bit_width(calib):
@@ -156,18 +163,18 @@ def test_real_request_is_fine_where_kernels_exist(tiny):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("name, fmt, label", [
-    ("int8_wo", "Int8Tensor", "real"), ("int4_wo+group=32", "Int4TilePackedTo4dTensor", "real"),
-    ("smoothquant", "Int8Tensor", "real"), ("fp8", "Float8Tensor", "real"),
-    ("int4_awq+group=32", "Int4TilePackedTo4dTensor", "real"), ("nvfp4", "NVFP4Tensor", "emulated"),
-    ("fp8+kv_fp8+fp8_attention", "Float8Tensor", "emulated"),
+    ("int8_wo", "int8/channel", "real"), ("int4_wo+group=32", "int4/g32/asym", "real"),
+    ("smoothquant", "int8/channel+int8/token", "real"), ("fp8", "fp8_e4m3/channel+fp8_e4m3/token", "real"),
+    ("int4_awq+group=32", "int4/g32/asym", "real"), ("nvfp4", "nvfp4/block16+nvfp4/block16", "emulated"),
+    ("fp8+kv_fp8+fp8_attention", "fp8_e4m3/channel+fp8_e4m3/token", "emulated"),
 ])
-def test_recipes_apply_and_run_on_the_h100(name, fmt, label, calib, probe_prompts, logits_of):
-    """H100 (sm90): int8, int4 and fp8 apply and run on real kernels; nvfp4 is emulated (sm100+ only)."""
+def test_recipes_apply_and_run_on_hopper(name, fmt, label, calib, probe_prompts, logits_of):
+    """H100/H200 (sm90): int8, int4 and fp8 apply and run on real kernels; nvfp4 is emulated (sm100+ only)."""
     from vlmq.models import load_model
     from vlmq.recipes import device_class
 
     if device_class(torch.device("cuda")) != "sm90":
-        pytest.skip("expectations are written for an H100 (sm90)")
+        pytest.skip("expectations are written for Hopper (sm90)")
     reference = logits_of(load_model("tiny", device="cuda"), probe_prompts)
     loaded = load_model("tiny", device="cuda")
     summary = apply_recipe(loaded, parse_recipe(name), calib)

@@ -4,7 +4,7 @@ import pytest
 
 from vlmq.errors import VlmqError
 from vlmq.recipes import apply_recipe, list_switches, parse_recipe
-from vlmq.recipes.apply import weight_format
+from vlmq.engine.qlinear import format_label
 from vlmq.recipes.registry import keep_option, parse_keep_items
 
 
@@ -15,7 +15,7 @@ def _formats_by_layer(model) -> dict[tuple[int, str], str]:
     for idx, layer in enumerate(decoder_layers(model)):
         for name, module in layer.named_modules():
             if name.endswith("_proj"):
-                out[(idx, name.rsplit(".", 1)[-1])] = weight_format(module.weight)
+                out[(idx, name.rsplit(".", 1)[-1])] = format_label(module)
     return out
 
 
@@ -53,15 +53,15 @@ def test_keep_leaves_the_listed_layer_in_bf16(tiny):
     summary = apply_recipe(tiny, parse_recipe("int8_wo+keep=0"), None)
     formats = _formats_by_layer(tiny.model)
     assert {f for (i, _), f in formats.items() if i == 0} == {"bfloat16"}
-    assert {f for (i, _), f in formats.items() if i == 1} == {"Int8Tensor"}
+    assert {f for (i, _), f in formats.items() if i == 1} == {"int8/channel"}
     assert summary["keep"] == {"layers": [0], "types": [], "format": "bf16"}
 
 
 def test_keep_type_and_keep8_store_kept_linears_in_int8(tiny):
     apply_recipe(tiny, parse_recipe("int4_wo+group=32+keep8=down_proj"), None)
     formats = _formats_by_layer(tiny.model)
-    assert {f for (_, t), f in formats.items() if t == "down_proj"} == {"Int8Tensor"}
-    assert "Int8Tensor" not in {f for (_, t), f in formats.items() if t != "down_proj"}
+    assert {f for (_, t), f in formats.items() if t == "down_proj"} == {"int8/channel"}
+    assert "int8/channel" not in {f for (_, t), f in formats.items() if t != "down_proj"}
 
 
 def test_keep_of_a_missing_layer_is_an_error(tiny):

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -9,7 +11,9 @@ from vlmq.recipes import (
     list_switches,
     parse_recipe,
 )
-from vlmq.recipes.registry import DEVICE_CLASSES, runs_real
+from vlmq.recipes import kv_switch, weight_recipe_name, with_kv_switch
+from vlmq.recipes.registry import DEVICE_CLASSES, RECIPES, runs_real
+from vlmq.recipes.weight_only import Int4Options
 
 REQUIRED = ("bf16", "int8_wo", "int4_wo", "smoothquant", "fp8", "int4_awq", "nvfp4")
 
@@ -42,16 +46,53 @@ def test_switches_combine_and_the_name_is_kept_exactly(name, kv_dtype, strategy,
 
 
 def test_options_change_what_the_recipe_says_it_is():
-    assert parse_recipe("int4_wo").group_size == 128
+    assert parse_recipe("int4_wo").options == Int4Options(group_size=128, symmetric=False)
     spec = parse_recipe("int4_wo+group=64")
-    assert spec.group_size == 64 and "g64" in spec.recipe.granularity
+    assert spec.options.group_size == 64 and "g64" in spec.recipe.granularity
+    assert "asymmetric" in spec.recipe.granularity
+    sym = parse_recipe("int4_awq+sym")
+    assert sym.options.symmetric and "symmetric" in sym.recipe.granularity and sym.linear_format.symmetric
     smooth = parse_recipe("smoothquant+alpha=0.8")
-    assert smooth.alpha == 0.8 and "alpha 0.8" in smooth.recipe.granularity
+    assert smooth.options.alpha == 0.8 and "alpha 0.8" in smooth.recipe.granularity
+    assert parse_recipe("smoothquant+smooth=all").options.smooth == "all"
     w4a8 = parse_recipe("nvfp4+act=fp8")
-    assert (w4a8.act, w4a8.recipe.wxa, w4a8.recipe.real_on) == ("fp8", "W4A8", ())
-    assert parse_recipe("fp8+gran=tensor").fp8_granularity == "tensor"
+    assert (w4a8.options.act, w4a8.recipe.wxa, w4a8.recipe.real_on) == ("fp8", "W4A8", ())
+    tensor = parse_recipe("fp8+gran=tensor")
+    assert tensor.options.granularity == "tensor" and tensor.linear_format.activation_granularity == "tensor"
     assert parse_recipe("int8_wo+lm_head").include_lm_head
     assert parse_recipe("fp8+real").require_real
+
+
+@pytest.mark.parametrize("entry", list(RECIPES.values()), ids=list(RECIPES))
+def test_every_entry_is_self_contained(entry):
+    """One place per recipe: frozen options whose defaults describe it, switches that set its own fields."""
+    options = entry.options()
+    assert dataclasses.is_dataclass(options) and entry.options.__dataclass_params__.frozen
+    fields = {f.name for f in dataclasses.fields(options)}
+    assert {option.field for option in entry.switches} <= fields
+    recipe = entry.describe(options)
+    assert recipe.name == entry.name and recipe == parse_recipe(entry.name).recipe
+    fmt = entry.linear_format(options)
+    assert (fmt is None) == (entry.name == "bf16")
+    if fmt is not None:   # what the table says comes from the stored format, not from a name
+        assert (recipe.weight, recipe.activation, recipe.real_on) == (fmt.weight, fmt.activation, fmt.real_on)
+
+
+@pytest.mark.parametrize("name, weight", [
+    ("fp8+kv_fp8_text", "fp8"), ("fp8+kv_fp8+fp8_attention+gran=tensor", "fp8+gran=tensor"),
+    ("int4_wo+keep=0:3+group=64", "int4_wo+group=64"), ("bf16+kv_fp8", None), ("int8_wo+lm_head", "int8_wo+lm_head"),
+])
+def test_weight_recipe_name_keeps_only_weight_choices(name, weight):
+    assert weight_recipe_name(name) == weight
+
+
+def test_kv_switch_helpers_replace_the_kv_part_in_place():
+    assert kv_switch("fp8+kv_fp8_text+gran=tensor") == "kv_fp8_text" and kv_switch("fp8") is None
+    assert with_kv_switch("fp8+kv_fp8+fp8_attention", "kv_fp8_vis") == "fp8+kv_fp8_vis+fp8_attention"
+    assert with_kv_switch("int4_wo", "kv_fp8_head") == "int4_wo+kv_fp8_head"
+    assert with_kv_switch("int4_wo+kv_fp8", None) == "int4_wo"
+    with pytest.raises(VlmqError, match="unknown KV switch"):
+        with_kv_switch("fp8", "kv_int4")
 
 
 @pytest.mark.parametrize("name, fragment", [
@@ -64,6 +105,9 @@ def test_options_change_what_the_recipe_says_it_is():
     ("fp8+group=64", "does not apply to 'fp8'"),
     ("nvfp4+act=int8", "choose from: nvfp4, fp8"),
     ("fp8+colour=red", "unknown option 'colour'"),
+    ("fp8+sym", "does not apply to 'fp8'; it applies to int4_wo, int4_awq"),
+    ("int4_wo+sym=1", "unknown option 'sym'"),
+    ("smoothquant+smooth=some", "choose from: norms, all"),
 ])
 def test_bad_names_give_one_line_errors_naming_the_fix(name, fragment):
     with pytest.raises(VlmqError) as err:

@@ -20,6 +20,7 @@ import torch
 from vlmq.device import device_label, release_memory
 from vlmq.engine import Engine, KVConfig, Prompt, memory
 from vlmq.engine.inputs import encode_prompts
+from vlmq.engine.qlinear import decoder_weight_bytes
 from vlmq.engine.timing import Stopwatch
 from vlmq.errors import VlmqError
 
@@ -42,6 +43,7 @@ class SpeedOptions:
     kv: KVConfig = KVConfig()
     fp8_attention: bool = False
     max_seq_len: int | None = None             # default: longest prompt + new_tokens
+    bf16_kernel: str = "cublas"                # compiled float linears: "cublas" | "triton" (engine/projections.py)
 
 
 def validate_options(opts: SpeedOptions) -> None:
@@ -173,7 +175,7 @@ def _measure_point(loaded, opts: SpeedOptions, compiled: bool, batch_size: int, 
         max_len = opts.max_seq_len or longest + opts.new_tokens + 8
         memory.reset_peak(loaded.model.device)
         engine = Engine(loaded, kv=opts.kv, compile=compiled, fp8_attention=opts.fp8_attention,
-                        max_batch_size=batch_size, max_seq_len=max_len)
+                        max_batch_size=batch_size, max_seq_len=max_len, bf16_kernel=opts.bf16_kernel)
         rows = time_engine(engine, prompts, opts)
         if engine.compiled is not None:
             params.update(engine.compiled.path_notes())
@@ -227,8 +229,6 @@ def _point_memory(engine: Engine, static: dict) -> dict[str, dict]:
 
 def _bandwidth_bound(loaded) -> dict:
     """Weight bytes streamed per decode step (decoder linears + lm_head) and the device's copy bandwidth."""
-    from vlmq.recipes import decoder_weight_bytes
-
     return {"bytes": decoder_weight_bytes(loaded.model, include_lm_head=True),
             "bandwidth": memory.device_copy_bandwidth(loaded.model.device)}
 

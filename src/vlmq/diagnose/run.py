@@ -21,7 +21,7 @@ from vlmq.errors import VlmqError
 from vlmq.models import load_model
 from vlmq.pipeline import (
     ablation_deltas, ablation_pairs, build_engine, expand_recipes, planned_tasks, recipe_calibration, task_options)
-from vlmq.recipes import apply_recipe, parse_recipe
+from vlmq.recipes import apply_recipe, kv_switch, parse_recipe, weight_recipe_name, with_kv_switch
 from vlmq.spec import RunSpec
 from vlmq.store import STORE_NAME, Store
 
@@ -38,7 +38,7 @@ from .memory import kv_cache_bytes, kv_memory_rows, preset_text_config
 from .probes import ActivationProbe, KVRangeProbe
 from .saturation import KVSaturationProbe, kv_scale_tables
 from .section import write_section
-from .sensitivity import SensitivityProbe, model_copy, propose_mixed_recipe, weight_recipe_name
+from .sensitivity import SensitivityProbe, model_copy, propose_mixed_recipe
 
 DEFAULT_LIMIT = 8            # samples per accuracy task when the spec sets no limit
 MAX_LIMIT = 32               # probes need ranges, not accuracy: more samples add time, not information
@@ -126,11 +126,10 @@ def kv_recipes(spec: RunSpec) -> dict[str, list[str]]:
     """FP8-KV recipes of the spec -> the remedy variants measured next to them (same weights)."""
     out = {}
     for name in spec.recipes:
-        if parse_recipe(name).kv.dtype != "fp8":
+        switch = kv_switch(name)
+        if switch is None or parse_recipe(name).kv.dtype != "fp8":
             continue
-        base, *switches = name.split("+")
-        kv = next(s for s in switches if s.startswith("kv_fp8"))
-        out[name] = ["+".join([base, *[r if s == kv else s for s in switches]]) for r in REMEDY_SWITCHES if r != kv]
+        out[name] = [with_kv_switch(name, remedy) for remedy in REMEDY_SWITCHES if remedy != switch]
     return out
 
 

@@ -12,10 +12,9 @@ from typing import Callable
 import torch
 
 from vlmq.engine import Engine
-from vlmq.recipes import apply_recipe, parse_recipe
+from vlmq.recipes import apply_recipe, parse_recipe, weight_recipe_name
 from vlmq.recipes.registry import LINEAR_TYPES, keep_option
 
-_KV_AND_ATTENTION_SWITCHES = ("kv_fp8", "fp8_attention")   # prefixes: not weight choices
 
 
 def model_copy(loaded):
@@ -30,15 +29,6 @@ def kl_divergence(ref_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tenso
     ref = torch.log_softmax(ref_logits.float(), dim=-1)
     other = torch.log_softmax(logits.float(), dim=-1)
     return (ref.exp() * (ref - other)).sum(dim=-1)
-
-
-def weight_recipe_name(name: str) -> str | None:
-    """The weight part of a recipe name (``fp8+kv_fp8_text`` -> ``fp8``); None if it quantizes no weight."""
-    base, *switches = name.split("+")
-    if base == "bf16":
-        return None
-    kept = [s for s in switches if not s.startswith(_KV_AND_ATTENTION_SWITCHES) and not s.startswith("keep")]
-    return "+".join([base, *kept])
 
 
 @dataclass

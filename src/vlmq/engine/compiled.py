@@ -95,7 +95,7 @@ class CompiledRunner:
         self.engine = engine
         d = engine.decoder
         self.projections, self.packs, self.label = build_projections(
-            d.layers, d.shape.num_heads, d.shape.num_kv_heads, d.shape.head_dim, engine.dtype)
+            d.layers, d.shape.num_heads, d.shape.num_kv_heads, d.shape.head_dim, bf16_kernel=engine.bf16_kernel)
         # decode reads the cache in a Triton kernel (FP8 without a BF16 copy); the emulated FP8
         # attention study path keeps the dense math
         self.decode_attend = DenseAttention(emulated_fp8_attention) if d.fp8_attention else fused_decode_attention

@@ -43,7 +43,8 @@ def eos_token_ids(model, tokenizer) -> list[int]:
 
 class Engine:
     def __init__(self, loaded, *, kv: KVConfig = KVConfig(), compile: bool = False,
-                 fp8_attention: bool = False, max_batch_size: int = 1, max_seq_len: int = 2048):
+                 fp8_attention: bool = False, max_batch_size: int = 1, max_seq_len: int = 2048,
+                 bf16_kernel: str = "cublas"):
         if max_batch_size < 1 or max_seq_len < 2:
             raise VlmqError(f"max_batch_size ({max_batch_size}) must be >= 1 and max_seq_len ({max_seq_len}) "
                             ">= 2; pass positive sizes to Engine(...)")
@@ -56,6 +57,7 @@ class Engine:
         self.fp8_attention = fp8_attention
         self.max_batch_size = max_batch_size
         self.max_seq_len = max_seq_len
+        self.bf16_kernel = bf16_kernel   # compiled path, float linears: "cublas" or "triton" (engine/projections.py)
         self.eos_ids = eos_token_ids(self.model, self.processor.tokenizer)
         self.kv = kv
         self.cache = self._new_cache(kv)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from vlmq.models.layout import tensor_bytes   # counts tensor subclasses' inner tensors (torchao NVFP4)
+
 GB = 1e9
 
 
@@ -82,14 +84,12 @@ def track_peak(device: torch.device):
 
 def module_bytes(module: torch.nn.Module) -> int:
     """Weights and buffers of a module as stored (quantized weights count their real bytes)."""
-    from vlmq.recipes import weight_storage_bytes   # counts torchao subclasses' inner tensors
-
     seen: set[int] = set()
     total = 0
     for t in (*module.parameters(), *module.buffers()):
         if id(t) not in seen:      # tied embeddings / lm_head count once
             seen.add(id(t))
-            total += weight_storage_bytes(t)
+            total += tensor_bytes(t)
     return total
 
 

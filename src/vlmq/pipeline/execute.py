@@ -7,17 +7,16 @@ Every sample is committed as it is produced; rerunning the same spec resumes.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Callable
 
 import torch
 
 from vlmq.console import Progress, describe_failure
 from vlmq.device import release_memory, resolve_device
-from vlmq.engine import Engine, KVConfig
+from vlmq.engine import Engine
 from vlmq.errors import BadData, BadModel, RunInputError, UnsupportedOnDevice, VlmqError
 from vlmq.models import load_model
-from vlmq.recipes import apply_recipe, calibrate_kv_scales, kernel_label, load_calibration, parse_recipe
+from vlmq.recipes import apply_recipe, engine_options, kernel_label, load_calibration, parse_recipe, prepare_engine
 from vlmq.spec import RunSpec
 from vlmq.store import Store
 from vlmq.tasks import TaskRun
@@ -66,16 +65,12 @@ def build_engine(loaded, recipe_spec, spec: RunSpec, device: torch.device, progr
     Returns (engine, summary of the KV calibration corpus or None).
     """
     compile_ = spec.compile if spec.compile is not None else device.type == "cuda"
-    kv = recipe_spec.kv
-    engine = Engine(loaded, kv=KVConfig() if kv.dtype == "fp8" and kv.strategy != "dynamic" else kv,
-                    compile=compile_, fp8_attention=recipe_spec.fp8_attention, max_batch_size=spec.batch_size)
-    if kv.dtype != "fp8" or kv.strategy == "dynamic":
-        return engine, None
-    progress.note(f"[{recipe_spec.name}] calibrating FP8 KV scales ({kv.strategy})")
-    text_only = kv.strategy == "static_text_only"
-    calib = recipe_calibration(spec, recipe_spec, text_only=text_only)
-    engine.set_kv(replace(kv, scales=calibrate_kv_scales(engine, calib, kv.strategy)))
-    return engine, calib.summary
+    engine = Engine(loaded, **engine_options(recipe_spec), compile=compile_, max_batch_size=spec.batch_size)
+    calib = None
+    if recipe_spec.kv_needs_calibration:
+        progress.note(f"[{recipe_spec.name}] calibrating FP8 KV scales ({recipe_spec.kv.strategy})")
+        calib = recipe_calibration(spec, recipe_spec)
+    return engine, prepare_engine(engine, recipe_spec, calib)
 
 
 def quantized_model(spec: RunSpec, recipe_spec, device: torch.device, progress: Progress):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmq.errors import VlmqError
+from vlmq.recipes import join_recipe_name, split_recipe_name
 from vlmq.spec import RunSpec, spec_from_mapping
 from vlmq.store import STORE_NAME, Store
 
@@ -89,10 +90,9 @@ def ablation_pairs(recipes) -> list[tuple[str, str, str]]:
     """(recipe, recipe without one switch, the switch) for every switch of every recipe."""
     pairs = []
     for name in recipes:
-        base, *switches = name.split("+")
+        base, switches = split_recipe_name(name)
         for switch in switches:
-            rest = [s for s in switches if s != switch]
-            pairs.append((name, "+".join([base, *rest]), switch))
+            pairs.append((name, join_recipe_name(base, [s for s in switches if s != switch]), switch))
     return pairs
 
 

@@ -2,29 +2,45 @@
 
 Public API (docs/architecture.md, section vlmq.recipes): ``Recipe``, ``RecipeSpec``, ``parse_recipe``,
 ``list_recipes``, ``list_switches``, ``kernel_label``, ``apply_recipe``, ``calibrate_kv_scales``,
-``CalibrationSet``, ``load_calibration``; plus ``format_recipe_table`` (``vlmq recipes``),
-``decoder_weight_bytes`` (bandwidth bound), ``kv_scales_from_stats`` and ``KVAmaxObserver``.
+``CalibrationSet``, ``load_calibration``; ``engine_options`` / ``prepare_engine`` (a recipe's KV part);
+name helpers ``weight_recipe_name``, ``kv_switch``, ``with_kv_switch``, ``split_recipe_name``; plus
+``format_recipe_table`` (``vlmq recipes``), ``kv_scales_from_stats`` and ``KVAmaxObserver``.
+Where a recipe lives: registry.py lists them; each is one ``RecipeEntry`` next to its apply function.
 """
 
-from .apply import apply_recipe, decoder_weight_bytes, weight_formats, weight_storage_bytes
+from vlmq.engine.qformat import DEVICE_CLASSES, device_class
+from vlmq.engine.qlinear import decoder_weight_bytes, weight_formats
+
+from .apply import apply_recipe
 from .calibration import CalibrationSet, load_calibration
-from .emulated import fp8_round_trip, nvfp4_round_trip
-from .kv import KV_STRATEGIES, KVAmaxObserver, KVStats, calibrate_kv_scales, kv_scales_from_stats
+from .entry import Recipe
+from .kv import (
+    KV_STRATEGIES,
+    KVAmaxObserver,
+    KVStats,
+    calibrate_kv_scales,
+    engine_options,
+    kv_scales_from_stats,
+    prepare_engine,
+)
 from .registry import (
-    DEVICE_CLASSES,
-    Recipe,
     RecipeSpec,
-    device_class,
     format_recipe_table,
     kernel_label,
+    join_recipe_name,
+    kv_switch,
     list_recipes,
     list_switches,
     parse_recipe,
+    split_recipe_name,
+    weight_recipe_name,
+    with_kv_switch,
 )
 
 __all__ = [
     "CalibrationSet", "DEVICE_CLASSES", "KVAmaxObserver", "KVStats", "KV_STRATEGIES", "Recipe", "RecipeSpec",
-    "apply_recipe", "calibrate_kv_scales", "decoder_weight_bytes", "device_class", "format_recipe_table",
-    "fp8_round_trip", "kernel_label", "kv_scales_from_stats", "list_recipes", "list_switches",
-    "load_calibration", "nvfp4_round_trip", "parse_recipe", "weight_formats", "weight_storage_bytes",
+    "apply_recipe", "calibrate_kv_scales", "decoder_weight_bytes", "device_class", "engine_options",
+    "format_recipe_table", "join_recipe_name", "kernel_label", "kv_scales_from_stats", "kv_switch", "list_recipes", "list_switches",
+    "load_calibration", "parse_recipe", "prepare_engine", "split_recipe_name", "weight_formats",
+    "weight_recipe_name", "with_kv_switch",
 ]

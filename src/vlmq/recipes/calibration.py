@@ -60,16 +60,21 @@ def load_calibration(source: str = "builtin", *, n: int = 32, seq_len: int = 512
         prompts, found_languages = _builtin_prompts(n, languages, seed), languages
     else:
         prompts, found_languages = _external_prompts(source, n, languages, seed)
-    if text_only:
-        prompts = [Prompt(text=p.text, image=None) for p in prompts]
     if not prompts:
         raise VlmqError(f"calibration set from {source!r} is empty; point it at images/text or use source='builtin'")
     summary = {
         "source": source, "n": len(prompts), "languages": list(found_languages) if found_languages else None,
         "image_share": sum(p.image is not None for p in prompts) / len(prompts),
-        "seq_len": seq_len, "text_only": text_only, "seed": seed,
+        "seq_len": seq_len, "text_only": False, "seed": seed,
     }
-    return CalibrationSet(prompts=tuple(prompts), summary=summary)
+    calib = CalibrationSet(prompts=tuple(prompts), summary=summary)
+    return without_images(calib) if text_only else calib
+
+
+def without_images(calib: CalibrationSet) -> CalibrationSet:
+    """The same prompts with every image dropped (the study's failing text-only setting)."""
+    prompts = tuple(Prompt(text=p.text, image=None) for p in calib.prompts)
+    return CalibrationSet(prompts=prompts, summary={**calib.summary, "image_share": 0.0, "text_only": True})
 
 
 def _builtin_prompts(n: int, languages: tuple[str, ...], seed: int) -> list[Prompt]:

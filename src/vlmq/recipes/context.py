@@ -1,4 +1,4 @@
-"""What every recipe handler receives: the model, the parsed spec, the device class, the filter."""
+"""What every recipe's apply function receives: the model, the parsed spec, the device class, the targets."""
 
 from __future__ import annotations
 
@@ -7,20 +7,22 @@ from typing import Callable
 
 from torch import nn
 
-from .registry import RecipeSpec
-
 
 @dataclass(frozen=True)
 class ApplyContext:
     model: nn.Module
-    spec: RecipeSpec
+    spec: "RecipeSpec"  # noqa: F821 - vlmq.recipes.registry.RecipeSpec (not imported: the registry imports us)
     device_class: str  # "cpu" | "sm80" | "sm89" | "sm90" | "sm100"
-    filter_fn: Callable[[nn.Module, str], bool]  # the linears this recipe quantizes
+    filter_fn: Callable[[nn.Module, str], bool]  # the float linears this recipe quantizes
     calibrate: Callable[[], None]  # runs the calibration prompts through the model once
 
     @property
     def real(self) -> bool:
         return self.device_class in self.spec.recipe.real_on
 
-    def target_linears(self):
+    @property
+    def options(self):
+        return self.spec.options
+
+    def target_linears(self) -> list[tuple[str, nn.Module]]:
         return [(fqn, m) for fqn, m in self.model.named_modules() if self.filter_fn(m, fqn)]

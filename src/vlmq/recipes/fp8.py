@@ -1,40 +1,46 @@
-"""FP8 E4M3 W8A8.
+"""FP8 E4M3 W8A8 (compressed-tensors float-quantized, "FP8 dynamic").
 
-Default granularity: per-row weight scales and per-token activation scales. One outlier row or
+Default granularity: per-row weight scales and dynamic per-token activation scales. One outlier row or
 token (Qwen2's k_proj bias makes some large) then cannot crush the range of all the others, and on
 H100 torchao's own benchmark shows row-wise is also the faster of the two (167.7 vs 128.0 tok/s,
-Llama-3.1-8B). ``fp8+gran=tensor`` selects per-tensor scales.
+Llama-3.1-8B). ``fp8+gran=tensor`` selects one weight scale and one dynamic activation scale per tensor.
 
-Real on sm89+: torchao Float8DynamicActivationFloat8WeightConfig with ``KernelPreference.TORCH``
-(``torch._scaled_mm``; pinned so torchao never picks the optional mslk kernels). Elsewhere emulated:
-weights stored as real float8_e4m3fn with the same scales (torchao Float8WeightOnlyConfig), and
-activations rounded through FP8 before a BF16 matmul.
+The engine computes it with ``vlmq::w8_linear`` (E4M3 x E4M3 -> FP32) on sm89+; elsewhere (CPU, A100)
+the op's reference runs the same numerics and the recipe is labelled emulated.
 """
 
 from __future__ import annotations
 
-from torchao.quantization import (
-    Float8DynamicActivationFloat8WeightConfig,
-    Float8WeightOnlyConfig,
-    PerRow,
-    PerTensor,
-    quantize_,
-)
+from dataclasses import dataclass
+
+from vlmq.engine.qformat import LinearFormat
 
 from .context import ApplyContext
-from .emulated import attach_activation_emulation
+from .entry import Option, RecipeEntry, parse_choice
+from .weight_only import quantize_targets
+
+
+@dataclass(frozen=True)
+class FP8Options:
+    granularity: str = "row"   # "row": per-row weights, per-token activations; "tensor": both per tensor
+
+
+def fp8_format(options: FP8Options) -> LinearFormat:
+    row = options.granularity == "row"
+    return LinearFormat("fp8_e4m3", "channel" if row else "tensor", "fp8_e4m3", "token" if row else "tensor")
 
 
 def apply_fp8(ctx: ApplyContext) -> None:
-    per_row = ctx.spec.fp8_granularity == "row"
-    granularity = PerRow() if per_row else PerTensor()
-    if ctx.real:
-        from torchao.quantization.quantize_.common import KernelPreference
+    quantize_targets(ctx, fp8_format(ctx.options))
 
-        config = Float8DynamicActivationFloat8WeightConfig(
-            granularity=granularity, kernel_preference=KernelPreference.TORCH, set_inductor_config=False)
-        quantize_(ctx.model, config, filter_fn=ctx.filter_fn)
-        return
-    quantize_(ctx.model, Float8WeightOnlyConfig(granularity=granularity, set_inductor_config=False),
-              filter_fn=ctx.filter_fn)
-    attach_activation_emulation(ctx.model, ctx.filter_fn, "fp8_per_token" if per_row else "fp8_per_tensor")
+
+FP8 = RecipeEntry(
+    "fp8", "FP8 E4M3 W8A8, dynamic activation scales; per-row by default because one outlier row or token then "
+           "cannot crush the range of all others",
+    options=FP8Options,
+    switches=(Option("gran", "granularity", "fp8 scales: gran=row (default) or gran=tensor",
+                     parse_choice("gran", ("row", "tensor"))),),
+    linear_format=fp8_format,
+    granularity=lambda o: "weight per-row, activation per-token dynamic" if o.granularity == "row" else
+    "weight per-tensor, activation per-tensor dynamic",
+    apply=apply_fp8)

@@ -11,15 +11,16 @@ A scale is ``amax * margin / 448`` (448 = float8_e4m3fn max), float32, shaped [l
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 
 from vlmq.engine.kv_cache import FP8_MAX
-from vlmq.engine.types import GENERATED, KV_STRATEGIES, TEXT, VISUAL, KVScales, Prompt
+from vlmq.engine.types import GENERATED, KV_STRATEGIES, TEXT, VISUAL, KVConfig, KVScales
 from vlmq.errors import VlmqError
 
-from .calibration import CalibrationSet
+from .calibration import CalibrationSet, without_images
 
 _TOKEN_TYPES = 3  # TEXT, VISUAL, GENERATED (padding, -1, is never counted)
 _MIN_SCALE = 1e-8  # a layer that saw only zeros must not get a zero (divide-by-zero) scale
@@ -115,11 +116,35 @@ def calibrate_kv_scales(engine, calib: CalibrationSet, strategy: str, margin: fl
         return None
     if not calib.prompts:
         raise VlmqError("KV-scale calibration got an empty calibration set; use load_calibration('builtin')")
-    prompts = calib.prompts
     if strategy == "static_text_only":
-        prompts = tuple(Prompt(text=p.text, image=None) for p in prompts)
+        calib = without_images(calib)
     observer = KVAmaxObserver()
     with engine.observe(observer):
-        for prompt in prompts:  # one at a time: no padding tokens in the statistics
+        for prompt in calib.prompts:  # one at a time: no padding tokens in the statistics
             engine.next_token_logits([prompt])
     return kv_scales_from_stats(observer.stats(), strategy, margin)
+
+
+def engine_options(spec) -> dict:
+    """``Engine(...)`` keyword arguments of a recipe (a ``RecipeSpec``): its KV cache (BF16 until calibrated
+    scales exist) and its FP8-attention switch."""
+    return {"kv": KVConfig() if spec.kv_needs_calibration else spec.kv, "fp8_attention": spec.fp8_attention}
+
+
+def prepare_engine(engine, spec, calibration: CalibrationSet | None) -> dict | None:
+    """Give ``engine`` (built with ``engine_options(spec)``) the KV cache the recipe asks for, calibrating its
+    FP8 scales on ``calibration`` where the strategy needs them (text-only prompts for ``kv_fp8_text``).
+
+    Returns the summary of the corpus the KV scales were calibrated on, or None when none was needed.
+    """
+    if not spec.kv_needs_calibration:
+        if engine.kv != spec.kv:
+            engine.set_kv(spec.kv)
+        return None
+    if calibration is None:
+        raise VlmqError(f"recipe {spec.name!r} calibrates FP8 KV scales but got no calibration set; "
+                        "pass load_calibration('builtin')")
+    if spec.kv.strategy == "static_text_only":
+        calibration = without_images(calibration)
+    engine.set_kv(dataclasses.replace(spec.kv, scales=calibrate_kv_scales(engine, calibration, spec.kv.strategy)))
+    return calibration.summary

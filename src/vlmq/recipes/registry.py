@@ -1,11 +1,17 @@
-"""What each recipe is: the registry, the ``+`` switch grammar, and honest real/emulated labels.
+"""The recipe registry and the ``+`` name grammar (parsed here and nowhere else); honest real/emulated labels.
 
-Pure data and pure functions: nothing here touches a model. ``apply.py`` does the quantizing.
+Each recipe is one ``RecipeEntry`` (entry.py) defined next to its apply function (weight_only.py,
+smoothquant.py, fp8.py, awq.py, nvfp4.py): its options as a frozen dataclass, the ``+key=value``
+switches that set them, its description and what it stores. This module collects the entries, parses
+names into ``RecipeSpec`` and answers questions about names (their weight part, their KV switch).
 
-Name grammar: ``<recipe>[+<switch>]...`` where a switch is a flag (``kv_fp8``, ``fp8_attention``,
-``lm_head``, ``real``) or one option ``key=value`` (``group=64``, ``alpha=0.8``, ``act=fp8``,
-``gran=tensor``). Examples: ``fp8+kv_fp8``, ``int4_awq+kv_fp8``, ``fp8+kv_fp8+fp8_attention``,
-``int4_wo+group=64``, ``nvfp4+act=fp8`` (W4A8, the original study's NVFP4 label).
+Name grammar: ``<recipe>[+<switch>]...`` where a switch is
+- a KV-cache switch (``kv_fp8``, ``kv_fp8_text``, ``kv_fp8_head``, ``kv_fp8_dyn``, ``kv_fp8_vis``; at most one),
+- a flag for every recipe (``fp8_attention``, ``lm_head``, ``real``),
+- an option for every recipe (``keep=``, ``keep8=``, ``calib=``), or
+- one of the recipe's own options (``group=64``, ``sym``, ``alpha=0.8``, ``smooth=all``, ``act=fp8``, ``gran=tensor``).
+Examples: ``fp8+kv_fp8``, ``int4_awq+kv_fp8``, ``fp8+kv_fp8+fp8_attention``, ``int4_wo+group=64+sym``,
+``nvfp4+act=fp8`` (W4A8, the original study's NVFP4 label).
 
 Mixed precision: ``keep=<items>`` leaves the listed decoder layers (indices, ranges ``a-b``) or linear
 types (``down_proj``, ...) in BF16; ``keep8=<items>`` stores them int8 weight-only instead. Items are
@@ -17,62 +23,24 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
+from vlmq.engine.qformat import DEVICE_CLASSES, LinearFormat, device_class
 from vlmq.engine.types import KVConfig
 from vlmq.errors import VlmqError
 
-DEVICE_CLASSES = ("cpu", "sm80", "sm89", "sm90", "sm100")
-_ALL = DEVICE_CLASSES
-INT4_GROUP_SIZES = (32, 64, 128, 256)  # what tinygemm and the CPU int4 kernel accept
-_BITS = {"bf16": 16, "int8": 8, "fp8_e4m3": 8, "int4": 4, "nvfp4": 4}
+from .awq import INT4_AWQ
+from .entry import Option, Recipe, RecipeEntry
+from .fp8 import FP8
+from .nvfp4 import NVFP4
+from .smoothquant import SMOOTHQUANT
+from .weight_only import BF16, INT4_WO, INT8_FORMAT, INT8_WO
 
+RECIPES: dict[str, RecipeEntry] = {e.name: e for e in (BF16, INT8_WO, INT4_WO, SMOOTHQUANT, FP8, INT4_AWQ, NVFP4)}
 
-@dataclass(frozen=True)
-class Recipe:
-    """One quantization scheme for the text decoder's linear layers (data only)."""
-
-    name: str
-    weight: str  # storage format of decoder linear weights
-    activation: str  # format the activations reach the matmul in
-    granularity: str
-    needs_calibration: bool
-    real_on: tuple[str, ...]  # device classes where real low-precision kernels run it
-    description: str
-    emulated_elsewhere: bool = False  # True: runs fake-quantized (labelled) where no real kernel exists
-
-    @property
-    def wxa(self) -> str:
-        return f"W{_BITS[self.weight]}A{_BITS[self.activation]}"
-
-
-RECIPES: dict[str, Recipe] = {
-    r.name: r
-    for r in (
-        Recipe("bf16", "bf16", "bf16", "-", False, _ALL, "baseline: decoder unquantized"),
-        Recipe("int8_wo", "int8", "bf16", "per-channel symmetric", False, _ALL,
-               "int8 weight-only (torchao Int8WeightOnlyConfig)"),
-        Recipe("int4_wo", "int4", "bf16", "per-group g128 asymmetric", False, _ALL,
-               "int4 weight-only, group-wise (torchao tinygemm on CUDA, Int4OpaqueTensor on CPU)"),
-        Recipe("smoothquant", "int8", "int8",
-               "weight per-channel, activation per-token dynamic; smoothing alpha 0.5", True, _ALL,
-               "SmoothQuant W8A8 (torchao SmoothQuantConfig over Int8DynamicActivationInt8WeightConfig)"),
-        Recipe("fp8", "fp8_e4m3", "fp8_e4m3", "weight per-row, activation per-token dynamic", False,
-               ("sm89", "sm90", "sm100"),
-               "FP8 E4M3 W8A8 (torchao Float8DynamicActivationFloat8WeightConfig, PerRow); per-row by "
-               "default because one outlier row or token then cannot crush the range of all others",
-               emulated_elsewhere=True),
-        Recipe("int4_awq", "int4", "bf16", "per-group g128 asymmetric + AWQ scales", True, _ALL,
-               "AWQ activation-aware scale search then int4 g128 (torchao prototype AWQConfig)"),
-        Recipe("nvfp4", "nvfp4", "nvfp4",
-               "E2M1 values, E4M3 scale per 16-element block, FP32 global scale", False, ("sm100",),
-               "NVFP4 W4A4 (torchao NVFP4DynamicActivationNVFP4WeightConfig on sm100+)",
-               emulated_elsewhere=True),
-    )
-}
-
-_KV_SWITCHES = {
+KV_SWITCHES = {
     "kv_fp8": ("static", "FP8 KV cache, one per-tensor scale per layer calibrated on image+text prompts"),
     "kv_fp8_text": ("static_text_only", "FP8 KV cache, scales calibrated on text-only prompts "
                                         "(reproduces the original study's failure)"),
@@ -81,25 +49,14 @@ _KV_SWITCHES = {
     "kv_fp8_vis": ("visual_aware", "FP8 KV cache, separate calibrated scales for visual and text tokens"),
 }
 _FLAG_SWITCHES = {
-    "fp8_attention": "Q, K, V and attention probabilities through FP8 (emulated: no FP8 FMHA kernel here)",
-    "lm_head": "also quantize lm_head with the recipe (default: lm_head stays BF16)",
-    "real": "require real low-precision kernels; UnsupportedOnDevice where only emulation exists",
+    "fp8_attention": ("fp8_attention", "Q, K, V and attention probabilities through FP8 (emulated: no FP8 FMHA "
+                                       "kernel here)"),
+    "lm_head": ("include_lm_head", "also quantize lm_head with the recipe (default: lm_head stays BF16)"),
+    "real": ("require_real", "require real low-precision kernels; UnsupportedOnDevice where only emulation exists"),
 }
-# option key -> (recipes it applies to, help)
-_OPTIONS = {
-    "group": (("int4_wo", "int4_awq"), "int4 group size: group=32|64|128|256 (default 128)"),
-    "alpha": (("smoothquant",), "SmoothQuant migration strength in [0, 1], e.g. alpha=0.8 (default 0.5)"),
-    "act": (("nvfp4",), "nvfp4 activations: act=nvfp4 (W4A4, default) or act=fp8 (W4A8, the study's label)"),
-    "gran": (("fp8",), "fp8 scales: gran=row (default) or gran=tensor"),
-    "keep": (tuple(r for r in RECIPES if r != "bf16"),
-             "mixed precision: listed decoder layers/linear types stay BF16, e.g. keep=0:3 or keep=0-2:down_proj"),
-    "keep8": (tuple(r for r in RECIPES if r not in ("bf16", "int8_wo")),
-              "mixed precision: listed decoder layers/linear types are stored int8 weight-only, e.g. keep8=0:3"),
-}
-_OPTIONS["calib"] = (tuple(RECIPES), "calibration languages for this recipe (built-in set), e.g. calib=multi or "
-                                     "calib=en:de:zh (default: --calib-languages); the study's INT4-AWQ ablation")
 LINEAR_TYPES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 _KEEP_SEPARATORS = (":", ",")
+_WEIGHTLESS_SWITCHES = ("fp8_attention",)   # switches of a name that choose no weight format (besides KV)
 
 
 @dataclass(frozen=True)
@@ -107,13 +64,10 @@ class RecipeSpec:
     """A parsed recipe name such as ``fp8+kv_fp8+fp8_attention``; ``name`` is kept exactly as given."""
 
     name: str
-    recipe: Recipe  # the base recipe with options folded in (granularity/activation text)
-    kv: KVConfig
-    fp8_attention: bool
-    group_size: int | None = None  # int4 recipes
-    alpha: float | None = None  # smoothquant
-    act: str | None = None  # nvfp4: "nvfp4" | "fp8"
-    fp8_granularity: str | None = None  # fp8: "row" | "tensor"
+    recipe: Recipe  # what the recipe is with its options (records carry this description)
+    options: Any  # the recipe's own options (its entry's frozen dataclass)
+    kv: KVConfig = KVConfig()
+    fp8_attention: bool = False
     include_lm_head: bool = False
     require_real: bool = False
     keep_layers: tuple[int, ...] = ()  # mixed precision: decoder layers left out of the recipe
@@ -125,79 +79,140 @@ class RecipeSpec:
     def keeps(self) -> bool:
         return bool(self.keep_layers or self.keep_types)
 
+    @property
+    def entry(self) -> RecipeEntry:
+        return RECIPES[self.recipe.name]
+
+    @property
+    def linear_format(self) -> LinearFormat | None:
+        """The format the recipe stores its target linears in (None: they stay float)."""
+        return self.entry.linear_format(self.options)
+
+    @property
+    def kv_needs_calibration(self) -> bool:
+        """True when the engine's FP8 KV cache needs scales calibrated on prompts (``prepare_engine``)."""
+        return self.kv.dtype == "fp8" and self.kv.strategy != "dynamic"
+
+
+# ----- the common options (every recipe) ------------------------------------------------------------
+def _quantizes(entry: RecipeEntry) -> bool:
+    return entry.linear_format(entry.options()) is not None
+
+
+def _int8_weight_only(entry: RecipeEntry) -> bool:
+    return entry.linear_format(entry.options()) == INT8_FORMAT
+
+
+def _common_options() -> dict[str, tuple[tuple[str, ...], str]]:
+    """option key -> (recipes it applies to, help)"""
+    quantizing = tuple(n for n, e in RECIPES.items() if _quantizes(e))
+    return {
+        "keep": (quantizing, "mixed precision: listed decoder layers/linear types stay BF16, e.g. keep=0:3 or "
+                             "keep=0-2:down_proj"),
+        "keep8": (tuple(n for n in quantizing if not _int8_weight_only(RECIPES[n])),
+                  "mixed precision: listed decoder layers/linear types are stored int8 weight-only, e.g. keep8=0:3"),
+        "calib": (tuple(RECIPES), "calibration languages for this recipe (built-in set), e.g. calib=multi or "
+                                  "calib=en:de:zh (default: --calib-languages); the study's INT4-AWQ ablation"),
+    }
+
+
+def _recipe_options() -> dict[str, tuple[Option, tuple[str, ...]]]:
+    """switch key -> (its Option, the recipes that have it), over every entry's own switches."""
+    found: dict[str, tuple[Option, tuple[str, ...]]] = {}
+    for name, entry in RECIPES.items():
+        for option in entry.switches:
+            first, names = found.get(option.key, (option, ()))
+            found[option.key] = (first, (*names, name))
+    return found
+
 
 def list_recipes() -> list[Recipe]:
-    return list(RECIPES.values())
+    """Every registered recipe, described with its default options."""
+    return [entry.describe(entry.options()) for entry in RECIPES.values()]
 
 
 def list_switches() -> list[tuple[str, str]]:
     """Every switch and option that can follow a recipe name with ``+``, with a one-line help."""
-    kv = [(name, help_) for name, (_, help_) in _KV_SWITCHES.items()]
-    flags = list(_FLAG_SWITCHES.items())
-    options = [(f"{key}=<value>", help_) for key, (_, help_) in _OPTIONS.items()]
-    return kv + flags + options
+    kv = [(name, help_) for name, (_, help_) in KV_SWITCHES.items()]
+    flags = [(name, help_) for name, (_, help_) in _FLAG_SWITCHES.items()]
+    own = [(option.switch, option.help) for option, _ in _recipe_options().values()]
+    common = [(f"{key}=<value>", help_) for key, (_, help_) in _common_options().items()]
+    return kv + flags + own + common
+
+
+# ----- parsing ---------------------------------------------------------------------------------------
+def split_recipe_name(name: str) -> tuple[str, tuple[str, ...]]:
+    """``fp8+kv_fp8+gran=tensor`` -> ("fp8", ("kv_fp8", "gran=tensor")) (no validation)."""
+    base, *switches = [part.strip() for part in str(name).strip().split("+")]
+    return base, tuple(switches)
+
+
+def join_recipe_name(base: str, switches) -> str:
+    return "+".join([base, *switches])
 
 
 def parse_recipe(name: str) -> RecipeSpec:
     """Parse ``<recipe>[+switch]...``; a VlmqError names the valid choices for any unknown part."""
-    base, *switches = [part.strip() for part in str(name).strip().split("+")]
+    base, switches = split_recipe_name(name)
     if base not in RECIPES:
         raise VlmqError(f"unknown recipe {base!r}; choose from: {', '.join(RECIPES)}")
-    fields: dict = {"kv": KVConfig(), "fp8_attention": False, **_default_options(base)}
+    entry = RECIPES[base]
+    fields: dict = {}
+    own: dict = {}
     for switch in switches:
-        _apply_switch(fields, base, switch)
-    recipe = _effective_recipe(RECIPES[base], fields)
-    return RecipeSpec(name=name, recipe=recipe, **fields)
+        _apply_switch(fields, own, base, switch)
+    options = entry.options(**own)
+    return RecipeSpec(name=name, recipe=_described(entry, options, fields), options=options, **fields)
 
 
-def _default_options(base: str) -> dict:
-    return {
-        "group_size": 128 if base in ("int4_wo", "int4_awq") else None,
-        "alpha": 0.5 if base == "smoothquant" else None,
-        "act": "nvfp4" if base == "nvfp4" else None,
-        "fp8_granularity": "row" if base == "fp8" else None,
-    }
-
-
-def _apply_switch(fields: dict, base: str, switch: str) -> None:
-    if switch in _KV_SWITCHES:
-        if fields["kv"].dtype != "bf16":
+def _apply_switch(fields: dict, own: dict, base: str, switch: str) -> None:
+    key, has_value, value = switch.partition("=")
+    recipe_options = _recipe_options()
+    if switch in KV_SWITCHES:
+        if "kv" in fields:
             raise VlmqError(f"recipe has two KV-cache switches (second: {switch!r}); keep one")
-        fields["kv"] = KVConfig(dtype="fp8", strategy=_KV_SWITCHES[switch][0])
-    elif switch == "fp8_attention":
-        fields["fp8_attention"] = True
-    elif switch == "lm_head":
-        fields["include_lm_head"] = True
-    elif switch == "real":
-        fields["require_real"] = True
-    elif "=" in switch:
-        _apply_option(fields, base, *switch.split("=", 1))
+        fields["kv"] = KVConfig(dtype="fp8", strategy=KV_SWITCHES[switch][0])
+    elif switch in _FLAG_SWITCHES:
+        fields[_FLAG_SWITCHES[switch][0]] = True
+    elif key in recipe_options and bool(has_value) != recipe_options[key][0].is_flag:
+        option, recipes = recipe_options[key]
+        if base not in recipes:
+            raise VlmqError(f"option {option.switch.split('=')[0]}{'=' if has_value else ''} does not apply to "
+                            f"{base!r}; it applies to {', '.join(recipes)}")
+        own[option.field] = option.flag if option.is_flag else option.parse(value)
+    elif has_value:
+        _apply_common_option(fields, base, key, value)
     else:
         valid = [s for s, _ in list_switches()]
         raise VlmqError(f"unknown switch {switch!r}; choose from: {', '.join(valid)}")
 
 
-def _apply_option(fields: dict, base: str, key: str, value: str) -> None:
-    if key not in _OPTIONS:
-        raise VlmqError(f"unknown option {key!r}; choose from: {', '.join(k + '=' for k in _OPTIONS)}")
-    recipes, help_ = _OPTIONS[key]
+def _apply_common_option(fields: dict, base: str, key: str, value: str) -> None:
+    common = _common_options()
+    if key not in common:
+        keys = [k for k, (o, _) in _recipe_options().items() if not o.is_flag] + list(common)
+        raise VlmqError(f"unknown option {key!r}; choose from: {', '.join(k + '=' for k in keys)}")
+    recipes, _ = common[key]
     if base not in recipes:
         raise VlmqError(f"option {key}= does not apply to {base!r}; it applies to {', '.join(recipes)}")
-    if key == "group":
-        fields["group_size"] = _parse_number(key, value, int, lambda g: g in INT4_GROUP_SIZES, help_)
-    elif key == "alpha":
-        fields["alpha"] = _parse_number(key, value, float, lambda a: 0.0 <= a <= 1.0, help_)
-    elif key == "act":
-        fields["act"] = _parse_choice(key, value, ("nvfp4", "fp8"))
-    elif key in ("keep", "keep8"):
-        if fields.get("keep_layers") or fields.get("keep_types"):
-            raise VlmqError("recipe has two keep switches; use one keep= (BF16) or keep8= (int8) list")
-        fields["keep_layers"], fields["keep_types"] = parse_keep_items(value)
-        fields["keep_8bit"] = key == "keep8"
-    elif key == "calib":
+    if key == "calib":
         fields["calib_languages"] = parse_calib_languages(value)
-    else:
-        fields["fp8_granularity"] = _parse_choice(key, value, ("row", "tensor"))
+        return
+    if fields.get("keep_layers") or fields.get("keep_types"):
+        raise VlmqError("recipe has two keep switches; use one keep= (BF16) or keep8= (int8) list")
+    fields["keep_layers"], fields["keep_types"] = parse_keep_items(value)
+    fields["keep_8bit"] = key == "keep8"
+
+
+def _described(entry: RecipeEntry, options, fields: dict) -> Recipe:
+    """The recipe's description with its options, plus what a keep list leaves out (records describe what ran)."""
+    recipe = entry.describe(options)
+    layers, types = fields.get("keep_layers", ()), fields.get("keep_types", ())
+    if layers or types:
+        kept = [f"layer {i}" for i in layers] + list(types)
+        fmt = "int8 weight-only" if fields.get("keep_8bit") else "BF16"
+        recipe = dataclasses.replace(recipe, granularity=f"{recipe.granularity}; kept {fmt}: {', '.join(kept)}")
+    return recipe
 
 
 def parse_calib_languages(value: str) -> tuple[str, ...]:
@@ -243,63 +258,43 @@ def keep_option(layers, types=(), eight_bit: bool = False) -> str:
     return f"{'keep8' if eight_bit else 'keep'}={':'.join(items)}" if items else ""
 
 
-def _parse_number(key, value, kind, valid, help_):
-    try:
-        number = kind(value)
-    except ValueError:
-        number = None
-    if number is None or not valid(number):
-        raise VlmqError(f"bad value {key}={value!r}; {help_}")
-    return number
+# ----- questions about names (other modules ask these instead of splitting names) --------------------
+def kv_switch(name: str) -> str | None:
+    """The KV-cache switch of a recipe name (``fp8+kv_fp8_text`` -> ``kv_fp8_text``), or None."""
+    return next((s for s in split_recipe_name(name)[1] if s in KV_SWITCHES), None)
 
 
-def _parse_choice(key: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise VlmqError(f"bad value {key}={value!r}; choose from: {', '.join(choices)}")
-    return value
+def with_kv_switch(name: str, switch: str | None) -> str:
+    """``name`` with its KV switch replaced by ``switch`` (added if it has none; removed for None)."""
+    if switch is not None and switch not in KV_SWITCHES:
+        raise VlmqError(f"unknown KV switch {switch!r}; choose from: {', '.join(KV_SWITCHES)}")
+    base, switches = split_recipe_name(name)
+    current = kv_switch(name)
+    if current is None:
+        return join_recipe_name(base, (*switches, switch) if switch else switches)
+    replaced = [switch if s == current else s for s in switches]
+    return join_recipe_name(base, [s for s in replaced if s])
 
 
-def _effective_recipe(recipe: Recipe, fields: dict) -> Recipe:
-    """Fold options into the descriptive fields so records describe exactly what ran."""
-    if fields["group_size"] is not None:
-        granularity = recipe.granularity.replace("g128", f"g{fields['group_size']}")
-        recipe = dataclasses.replace(recipe, granularity=granularity)
-    if fields["alpha"] is not None:
-        recipe = dataclasses.replace(recipe, granularity=recipe.granularity.replace("0.5", f"{fields['alpha']:g}"))
-    if fields["act"] == "fp8":  # W4A8: no kernel for it in torchao on any device
-        recipe = dataclasses.replace(recipe, activation="fp8_e4m3", real_on=(),
-                                     description="NVFP4 weights, FP8 per-token activations (W4A8), emulated")
-    if fields["fp8_granularity"] == "tensor":
-        recipe = dataclasses.replace(recipe, granularity="weight per-tensor, activation per-tensor dynamic")
-    if fields.get("keep_layers") or fields.get("keep_types"):
-        kept = [f"layer {i}" for i in fields["keep_layers"]] + list(fields["keep_types"])
-        fmt = "int8 weight-only" if fields["keep_8bit"] else "BF16"
-        recipe = dataclasses.replace(recipe, granularity=f"{recipe.granularity}; kept {fmt}: {', '.join(kept)}")
-    return recipe
+def weight_recipe_name(name: str) -> str | None:
+    """The weight part of a recipe name (``fp8+kv_fp8_text`` -> ``fp8``): KV, attention and keep switches
+    dropped; None if it quantizes no weight."""
+    base, switches = split_recipe_name(name)
+    if RECIPES.get(base) is not None and not _quantizes(RECIPES[base]):
+        return None
+    kept = [s for s in switches if s not in KV_SWITCHES and s not in _WEIGHTLESS_SWITCHES
+            and s.partition("=")[0] not in ("keep", "keep8")]
+    return join_recipe_name(base, kept)
 
 
-def device_class(device: torch.device | str) -> str:
-    """``cpu`` or the CUDA capability class: sm80 (A100), sm89 (Ada), sm90 (H100), sm100 (Blackwell, incl. sm120)."""
-    device = torch.device(device)
-    if device.type != "cuda":
-        return "cpu"
-    major, minor = torch.cuda.get_device_capability(device)
-    if major >= 10:
-        return "sm100"
-    if major == 9:
-        return "sm90"
-    if (major, minor) >= (8, 9):
-        return "sm89"
-    return "sm80" if major == 8 else f"sm{major}{minor}"
-
-
+# ----- where it runs ---------------------------------------------------------------------------------
 def runs_real(spec: RecipeSpec, dev_class: str) -> bool:
     """True when every quantized op of the spec runs on real low-precision kernels on ``dev_class``."""
     return dev_class in spec.recipe.real_on and not spec.fp8_attention
 
 
 def kernel_label(spec: RecipeSpec, device: torch.device | str) -> str:
-    """``"real"`` or ``"emulated"`` (fake-quantized: accuracy only, never a speed figure)."""
+    """``"real"`` or ``"emulated"`` (same numerics on reference arithmetic: accuracy only, never a speed figure)."""
     return "real" if runs_real(spec, device_class(device)) else "emulated"
 
 
@@ -308,7 +303,7 @@ def format_recipe_table() -> str:
     head = f"{'recipe':<12} {'WxA':<6} {'weight':<9} {'act':<9} {'calib':<5} " + " ".join(
         f"{c:<6}" for c in DEVICE_CLASSES) + "  granularity"
     lines = [head]
-    for r in RECIPES.values():
+    for r in list_recipes():
         cells = " ".join(f"{_device_cell(r, c):<6}" for c in DEVICE_CLASSES)
         calib = "yes" if r.needs_calibration else "no"
         lines.append(f"{r.name:<12} {r.wxa:<6} {r.weight:<9} {r.activation:<9} {calib:<5} {cells}  {r.granularity}")
@@ -322,3 +317,4 @@ def _device_cell(recipe: Recipe, dev_class: str) -> str:
     if dev_class in recipe.real_on:
         return "real"
     return "emul" if recipe.emulated_elsewhere else "-"
+
