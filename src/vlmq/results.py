@@ -49,6 +49,10 @@ def collect_records(store: Store, spec: RunSpec) -> list[dict[str, Any]]:
     outcomes = store.outcomes()
     recipes = [r for r in _recipe_order(spec, outcomes)]
     records = accuracy_records(store, spec, recipes)
+    # fidelity to the baseline (#18): KL, top-1 agreement, flips per task and pooled
+    from vlmq.runner import task_options, validate_tasks
+    from vlmq.tasks.fidelity import fidelity_records
+    records += fidelity_records(store, validate_tasks(spec.tasks), recipes, spec.baseline, task_options(spec))
     for recipe in recipes:
         records += store.measurements(recipe)
     for rec in records:

@@ -77,7 +77,7 @@ def task_options(spec: RunSpec, task: str | None = None):
 
     limit = spec.limit_for(task) if task is not None else spec.limit
     return TaskOptions(dataset_dir=spec.dataset_dir, limit=limit, seed=spec.seed,
-                       jpeg_quality=spec.jpeg_quality, scoring=spec.scoring)
+                       jpeg_quality=spec.jpeg_quality, scoring=spec.scoring, prompts=spec.prompts, prompt=spec.prompt)
 
 
 def prompt_hash(prompt) -> str:
@@ -207,10 +207,14 @@ def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, sam
     if accuracy:
         check_finite_logits(engine, samples.get(accuracy[0]))
     for task in tasks:
-        if task.kind == "accuracy":
+        if task.kind in ("accuracy", "fidelity"):
             run_accuracy_task(engine, task, samples.get(task), store, recipe, spec, progress, rank)
+            # fidelity (#18): the baseline's references, or this recipe's KL/agreement against them
+            from vlmq.tasks.fidelity import run_fidelity_pass
+            run_fidelity_pass(engine, task, samples.get(task), store, recipe, spec.baseline, spec.batch_size, progress, rank)
         elif task.kind == "speed" and measures_speed and not store.has_measurements(recipe, task.name):
-            progress.note(f"[{recipe}] measuring speed")
+            # honesty (#18): an emulated recipe's speed is not measured, so do not announce a measurement
+            progress.note(f"[{recipe}] measuring speed" if kernel == "real" else f"[{recipe}] speed not measured ({kernel} kernels)")
             store.put_measurements(recipe, task.measure(engine, loaded, recipe, kernel, spec))
     store.set_outcome(recipe, "ok", kernel=kernel, details=summary)
 

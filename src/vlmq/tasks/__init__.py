@@ -12,6 +12,7 @@ import dataclasses
 
 from vlmq.errors import VlmqError
 from vlmq.tasks.base import Sample, Task, TaskOptions
+from vlmq.tasks.fidelity import FidelityTask
 from vlmq.tasks.llava_bench import LlavaBenchTask
 from vlmq.tasks.mme import MME_SOURCE, SHAPES_MME_SOURCE, MMETask, mme_subtasks
 from vlmq.tasks.pope import POPE_POOLED_SOURCE, POPE_SPLITS, SHAPES_POPE_SOURCE, PopeTask, pope_split_source
@@ -44,6 +45,7 @@ def _register_builtin() -> None:
     for split in POPE_SPLITS:
         register_task(PopeTask(f"shapes-pope/{split}", one_split, split))
     register_task(MMETask("shapes-mme", SHAPES_MME_SOURCE))
+    register_task(FidelityTask())
 
 
 _register_builtin()

@@ -42,6 +42,8 @@ class TaskOptions:
     seed: int = 0
     jpeg_quality: int | None = None  # lmms-eval parity re-encoding
     scoring: str = "official"        # "official" | "lmms_eval"
+    prompts: str | None = None       # label-free `fidelity` task: JSONL, image folder or "llava_bench"
+    prompt: str | None = None        # its prompt for every image of a folder
 
     def __post_init__(self):
         check_scoring_mode(self.scoring)
