@@ -179,8 +179,11 @@ def build_engine(loaded, recipe_spec, spec: RunSpec, device: torch.device, progr
 
 
 def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, samples: SampleCache,
-               world=None) -> None:
-    """Run every task of one recipe; raises on failure (the caller records the outcome)."""
+               world=None, references_only: bool = False) -> None:
+    """Run every task of one recipe; raises on failure (the caller records the outcome).
+
+    ``references_only``: only the fidelity references of the baseline (#18), no records, no outcome.
+    """
     from vlmq.models import load_model
     from vlmq.recipes import apply_recipe, kernel_label, parse_recipe
 
@@ -208,15 +211,30 @@ def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, sam
         check_finite_logits(engine, samples.get(accuracy[0]))
     for task in tasks:
         if task.kind in ("accuracy", "fidelity"):
-            run_accuracy_task(engine, task, samples.get(task), store, recipe, spec, progress, rank)
+            if not references_only:
+                run_accuracy_task(engine, task, samples.get(task), store, recipe, spec, progress, rank)
             # fidelity (#18): the baseline's references, or this recipe's KL/agreement against them
             from vlmq.tasks.fidelity import run_fidelity_pass
             run_fidelity_pass(engine, task, samples.get(task), store, recipe, spec.baseline, spec.batch_size, progress, rank)
-        elif task.kind == "speed" and measures_speed and not store.has_measurements(recipe, task.name):
+        elif task.kind == "speed" and measures_speed and not references_only and not store.has_measurements(recipe, task.name):
             # honesty (#18): an emulated recipe's speed is not measured, so do not announce a measurement
             progress.note(f"[{recipe}] measuring speed" if kernel == "real" else f"[{recipe}] speed not measured ({kernel} kernels)")
             store.put_measurements(recipe, task.measure(engine, loaded, recipe, kernel, spec))
-    store.set_outcome(recipe, "ok", kernel=kernel, details=summary)
+    if not references_only:
+        store.set_outcome(recipe, "ok", kernel=kernel, details=summary)
+
+
+def baseline_references(spec: RunSpec, store: Store, progress: Progress, samples: SampleCache, world) -> None:
+    """Fidelity (#18) under --parallel recipe: a rank that does not run the baseline computes the baseline's
+    references itself (its recipes are compared with them); a failure here costs only those comparisons."""
+    try:
+        run_recipe(spec, spec.baseline, store, progress, samples, world, references_only=True)
+    except (KeyboardInterrupt, RunInputError):
+        raise
+    except Exception as err:  # noqa: BLE001 - the baseline's own rank records its real outcome
+        progress.note(f"[{spec.baseline}] fidelity references failed here: {describe_failure(err)}")
+    finally:
+        release_memory()
 
 
 def describe_failure(err: BaseException) -> str:
@@ -346,6 +364,8 @@ def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False) -> RunResult
         shard = (lambda items: batch_shard(items, world, spec.batch_size)) if data_parallel else (lambda items: items)
         store, progress, samples = open_worker_store(spec, world), Progress(spec.quiet or not world.is_main), SampleCache(spec, shard)
         try:
+            if not data_parallel and world.distributed and spec.baseline in recipes and spec.baseline not in mine:
+                baseline_references(spec, store, progress, samples, world)   # fidelity (#18)
             for recipe in mine:
                 if spec.launcher == "subprocess" and not world.distributed:
                     run_in_subprocess(spec, recipe, store, progress, debug)

@@ -4,7 +4,7 @@ import re
 
 from PIL import Image
 
-from vlmq.report import write_report
+from vlmq.report import write_html, write_report
 from vlmq.results import collect_records
 from vlmq.spec import RunSpec
 from vlmq.store import Store
@@ -121,6 +121,8 @@ def test_cpu_report_shows_failures_fidelity_and_honest_speed(tmp_path):
     assert "Fastest + smallest" not in text          # the two are different claims here
     assert any(l.startswith("- *Fastest*") and "no single fastest" in l for l in recs)
     assert any(l.startswith("- *Smallest* — **int8_wo**: smallest static memory (2 GB)") for l in recs)
+    html = write_html(tmp_path).read_text()
+    assert "<blockquote><b>Warning: more than 5% of the samples failed</b>" in html
 
 
 def test_a_run_without_failures_says_so_and_warns_nowhere(tmp_path):

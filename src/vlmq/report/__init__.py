@@ -42,9 +42,10 @@ def _summary_section(records, summaries, spec: RunSpec, device: str) -> list[str
     by_key = {(r["recipe"], r["task"], r["metric"]): r for r in records if r.get("kind") != "fidelity"}
     base = next((s for s in summaries if s.name == spec.baseline), None)
     memory = memory_label(device)
-    header = ["recipe", "kernels"] + [f"{t} {HEADLINE[task_family(t)][0]}" for t in tasks] + [
-        f"KL to {spec.baseline} (nats)", "top-1 agree %", "TTFT speed-up", "decode speed-up",
-        f"static {memory} (GB)", f"dynamic {memory} (GB)"]
+    fidelity = any(s.kl is not None for s in summaries)
+    header = ["recipe", "kernels"] + [f"{t} {HEADLINE[task_family(t)][0]}" for t in tasks] + (
+        [f"KL to {spec.baseline} (nats)", "top-1 agree %"] if fidelity else []) + [
+        "TTFT speed-up", "decode speed-up", f"static {memory} (GB)", f"dynamic {memory} (GB)"]
     rows = []
     for s in summaries:
         if s.status != "ok":
@@ -54,7 +55,7 @@ def _summary_section(records, summaries, spec: RunSpec, device: str) -> list[str
             metric, scale, _ = HEADLINE[task_family(t)]
             rec = by_key.get((s.name, t, metric))
             cells.append(ci_text(rec, scale) + delta_text(rec, scale) if rec else "–")
-        cells += _fidelity_cells(s, spec.baseline) + _speedup_cells(s, base)
+        cells += (_fidelity_cells(s, spec.baseline) if fidelity else []) + _speedup_cells(s, base)
         cells += [fmt(s.speed.get("static_vram_gb"), digits=3), fmt(s.speed.get("dynamic_vram_gb"), digits=3)]
         rows.append(cells)
     caveat = speed_caveat(summaries)
@@ -345,4 +346,6 @@ def _block(line: str, run_dir: Path) -> str:
         return f"<h{level}>{_inline(heading.group(2))}</h{level}>"
     if line.startswith("- "):
         return f"<li>{_inline(line[2:])}</li>"
+    if line.startswith("> "):
+        return f"<blockquote>{_inline(line[2:])}</blockquote>"
     return f"<p>{_inline(line)}</p>" if line.strip() else ""
