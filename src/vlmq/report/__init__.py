@@ -273,7 +273,8 @@ def write_report(store: Store, spec: RunSpec, records: list[dict]) -> Path:
         "fidelity": charts.fidelity_chart(records, recipes, img_path("fidelity"), display, spec.baseline),
     }
     img = {k: f"{IMG_DIR}/{p.name}" for k, p in drawn.items() if p is not None}
-    failures = failure_summaries([r for r in store.samples() if not is_fidelity_store_task(r["task"])])
+    rows = [r for r in store.samples() if not is_fidelity_store_task(r["task"])]
+    failures = failure_summaries(rows)
     lines = [f"# vlmq report: {spec.model}", "",
              f"Device: **{device}** · recipes: {len(recipes)} · tasks: {', '.join(spec.tasks)} · "
              f"baseline: `{spec.baseline}` · scoring: {spec.scoring}", "", *failure_warning(failures)]
@@ -281,7 +282,7 @@ def write_report(store: Store, spec: RunSpec, records: list[dict]) -> Path:
     lines += [f"![{k}]({img[k]})\n" for k in ("accuracy", "mme") if k in img]
     lines += _accuracy_section(records, recipes, outcomes) + fidelity_section(records, outcomes, spec.baseline, img)
     lines += _speed_section(records, summaries, device)
-    lines += [f"![{k}]({img[k]})\n" for k in ("latency", "vram") if k in img]
+    lines += [f"![{memory_label(device) if k == 'vram' else k}]({img[k]})\n" for k in ("latency", "vram") if k in img]
     lines += _pareto_section(points, summaries, img, spec) + _recommendation_section(summaries, spec)
     lines += _ablation_section(ablation_rows, img)
     if (run_dir / DIAGNOSIS_SECTION).is_file():
@@ -289,7 +290,7 @@ def write_report(store: Store, spec: RunSpec, records: list[dict]) -> Path:
     lines += _original_study_section(records, spec) + _calibration_section(outcomes) + _provenance_section(store, spec)
     path = run_dir / "report.md"
     path.write_text("\n".join(lines))
-    write_lmms_eval(store, spec, records)
+    write_lmms_eval(store, spec, records, rows)
     return path
 
 

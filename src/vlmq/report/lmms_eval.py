@@ -42,10 +42,12 @@ POPE_YES_RATIO_NOTE = ("vlmq's yes_ratio is the share of the model's answers par
 STDERR_NOTE = "stderr = (ci_high - ci_low) / 3.92 of vlmq's 95% percentile-bootstrap interval (1000 resamples)"
 
 
-def write_lmms_eval(store, spec: RunSpec, records: list[dict]) -> list[Path]:
-    """Write every ok recipe's lmms-eval files; returns the paths written."""
+def write_lmms_eval(store, spec: RunSpec, records: list[dict], rows: list[dict] | None = None) -> list[Path]:
+    """Write every ok recipe's lmms-eval files; returns the paths written. ``rows``: the stored sample rows
+    without the fidelity rows, when the caller has them already."""
     meta = store.get_meta("provenance") or {}
-    rows = [r for r in store.samples() if not is_fidelity_store_task(r["task"])]
+    if rows is None:
+        rows = [r for r in store.samples() if not is_fidelity_store_task(r["task"])]
     doc_ids = _doc_ids(rows)
     written = []
     for recipe, outcome in store.outcomes().items():
