@@ -159,10 +159,23 @@ def test_fidelity_breaks_an_accuracy_tie_on_the_pareto_frontier():
     # KL intervals that overlap do not break the tie
     overlapping = dict(tied, b=Point(1.5, 0.95, (1.4, 1.6), (0.009, 0.007, 0.011)))
     assert pareto_front(overlapping) == ["a"]
-    # speeds inside each other's spread are equal, so the lower KL alone decides
+    # speeds inside each other's spread are equal: a slower median never knocks out a faster point, but the
+    # faster one falls to a point with a higher median speed inside its spread that is closer to the baseline
     same_speed = {"a": Point(2.0, 0.95, (1.5, 2.5), (0.010, 0.008, 0.012)),
                   "b": Point(1.8, 0.95, (1.4, 2.2), (0.001, 0.0008, 0.0012))}
-    assert pareto_front(same_speed) == ["b"]
+    assert pareto_front(same_speed) == ["a", "b"]
+    assert pareto_front(dict(same_speed, c=Point(2.1, 0.95, (1.6, 2.6), (0.001, 0.0008, 0.0012)))) == ["c", "b"]
+
+
+def test_a_noisy_wide_range_does_not_knock_out_a_measurably_faster_recipe():
+    """The default CPU run: int4_wo's decode range spans bf16's and int8_wo's; int8_wo stays on the frontier
+    and is the balance pick over int4_awq (tied in speed and recovery, farther from bf16)."""
+    points = {"bf16": Point(1.00, 1.000, (0.85, 1.35), (0.0, 0.0, 0.0)),
+              "int8_wo": Point(19.0, 0.994, (15.0, 24.2), (1.1e-5, 7.6e-6, 1.5e-5)),
+              "int4_wo": Point(1.32, 0.996, (0.86, 20.3), (3.1e-4, 1.7e-4, 5.2e-4)),
+              "smoothquant": Point(1.00, 0.994, (0.65, 3.80), (4.3e-5, 3.1e-5, 5.8e-5)),
+              "int4_awq": Point(29.9, 0.994, (18.8, 43.2), (2.3e-4, 1.6e-4, 3.3e-4))}
+    assert pareto_front(points) == ["int4_awq", "int8_wo", "int4_wo", "bf16"]
 
 
 def test_safe_default_and_not_significant_use_fidelity_where_accuracy_ties():
@@ -174,3 +187,19 @@ def test_safe_default_and_not_significant_use_fidelity_where_accuracy_ties():
     assert safe.recipe == "kv_b" and "fidelity breaks the tie" in safe.reason   # kv_a is not measurably faster
     tie = recs["Not significant"].reason
     assert "fidelity tells them apart" in tie and "(kv_b)" in tie and "(kv_a)" in tie
+
+
+def test_balance_pick_among_speed_ties_prefers_accuracy_then_fidelity():
+    records = (_timed("bf16", 219.0, (162.0, 258.0)) + _accuracy("bf16", 1.0)
+               + _timed("int8_wo", 11.5, (9.0, 14.6)) + _accuracy("int8_wo", 0.994, -0.006, 0.5)
+               + _kl("int8_wo", 1.1e-5, 7.6e-6, 1.5e-5)
+               + _timed("int4_wo", 166.0, (10.8, 253.0)) + _accuracy("int4_wo", 0.996, -0.004, 0.6)
+               + _kl("int4_wo", 3.1e-4, 1.7e-4, 5.2e-4)
+               + _timed("int4_awq", 7.3, (5.1, 11.7)) + _accuracy("int4_awq", 0.994, -0.006, 0.5)
+               + _kl("int4_awq", 2.3e-4, 1.6e-4, 3.3e-4))
+    summaries = summarize(records, *_outcomes(["bf16", "int8_wo", "int4_wo", "int4_awq"]))
+    balance = next(r for r in recommend(summaries, "bf16") if r.title == "Best accuracy-speed balance")
+    # int4_wo's wide range ties it with int4_awq, but it is not measurably faster than bf16: not a candidate
+    assert balance.recipe == "int8_wo"
+    assert "as fast as int4_awq within the measured spread" in balance.reason
+    assert "fidelity breaks the tie" in balance.reason

@@ -198,19 +198,18 @@ def pareto_front(points: dict[str, tuple]) -> list[str]:
     """Names of the points no other point dominates, maximizing speed and accuracy.
 
     A point is dominated when another is at least as good on both axes and strictly better on one.
-    Speeds whose measured ranges overlap are equal; equal accuracy recoveries are told apart by the KL
-    to the baseline (`accuracy_cmp`). Exact ties are all kept. Sorted fastest first.
+    Speeds whose measured ranges overlap are equal, but a point never falls to one with a lower median
+    speed-up (a noisy, wide range must not knock out a measurably fast recipe); equal accuracy
+    recoveries are told apart by the KL to the baseline (`accuracy_cmp`). Exact ties are all kept.
+    Sorted fastest first.
     """
     pts = {name: Point(*p) for name, p in points.items()}
 
     def dominates(o: Point, p: Point) -> bool:
         speed, accuracy = speed_cmp(o, p), accuracy_cmp(o, p)
-        return speed >= 0 and accuracy >= 0 and (speed > 0 or accuracy > 0)
+        return o.speedup >= p.speedup and speed >= 0 and accuracy >= 0 and (speed > 0 or accuracy > 0)
 
     front = [n for n, p in pts.items() if not any(dominates(o, p) for m, o in pts.items() if m != n)]
-    if not front:   # overlapping ranges are not transitive: never leave the plot without a frontier
-        front = [n for n, (x, y, *_) in pts.items()
-                 if not any(ox >= x and oy >= y and (ox > x or oy > y) for (ox, oy, *_) in pts.values())]
     return sorted(front, key=lambda n: (-pts[n].speedup, -pts[n].recovery, pts[n].kl[0] if pts[n].kl else 0.0, n))
 
 
@@ -286,7 +285,7 @@ def _balance(points: dict[str, Point], by_name: dict[str, RecipeSummary], baseli
     safe_front = [n for n in pareto_front(points) if _not_worse(by_name[n])]
     if not safe_front:
         return Recommendation(title, baseline, "every faster recipe on the frontier loses accuracy significantly")
-    best = safe_front[0]
+    best, rivals = _fastest_most_accurate(safe_front, points, baseline)
     p, base = points[best], points.get(baseline)
     if best == baseline:
         speed = "no recipe that keeps accuracy decodes measurably faster than it"
@@ -297,7 +296,26 @@ def _balance(points: dict[str, Point], by_name: dict[str, RecipeSummary], baseli
     reason = f"on the Pareto frontier, {speed}{note}, and no task significantly below {baseline} (p >= {SIGNIFICANCE})"
     if best != baseline and p.kl is not None:
         reason += f"; KL to {baseline} {_fmt_kl(p.kl)}"
+    if rivals:
+        reason += (f"; as fast as {', '.join(rivals)} within the measured spread and as accurate, but closer to "
+                   f"{baseline} (95% KL intervals apart): fidelity breaks the tie that accuracy cannot")
     return Recommendation(title, best, reason)
+
+
+def _fastest_most_accurate(front: list[str], points: dict[str, Point], baseline: str) -> tuple[str, list[str]]:
+    """The fastest frontier point, or among those tied with it inside the measured spread (and, when it is
+    measurably faster than the baseline, also measurably faster) the most accurate, fidelity breaking
+    accuracy ties. Returns (choice, the tied recipes that only fidelity set apart)."""
+    top, base = points[front[0]], points.get(baseline)
+    tied = [n for n in front if speed_cmp(points[n], top) == 0
+            and (base is None or speed_cmp(top, base) <= 0 or speed_cmp(points[n], base) > 0)]
+    best = tied[0]
+    for name in tied[1:]:
+        if accuracy_cmp(points[name], points[best]) > 0:
+            best = name
+    rivals = [n for n in tied if n != best and round(points[n].recovery, RECOVERY_DECIMALS)
+              == round(points[best].recovery, RECOVERY_DECIMALS) and fidelity_cmp(points[best].kl, points[n].kl) > 0]
+    return best, rivals
 
 
 def _fastest_and_smallest(points: dict[str, Point], ok: list[RecipeSummary], note: str) -> list[Recommendation]:
@@ -342,8 +360,9 @@ def _safe_default(ok: list[RecipeSummary], baseline: str, note: str) -> Recommen
     if pick.has_real_speed:
         why += f"; {_fmt_ms(pick.decode_ms)}{note}"
     if len(pool) > 1 and pick.kl is not None:
-        among = "equally fast (inside the measured spread)" if timed else "such recipes (no speed to rank them)"
-        why += (f"; among {len(pool)} {among}, the lowest KL to {baseline} ({_fmt_kl(pick.kl)}): "
+        names = ", ".join(s.name for s in pool)
+        among = "equally fast inside the measured spread" if timed else "with no speed to rank them"
+        why += (f"; of {names} ({among}), the lowest KL to {baseline} ({_fmt_kl(pick.kl)}): "
                 "fidelity breaks the tie that accuracy cannot")
     return Recommendation("Safe default, no calibration", pick.name, why)
 
