@@ -55,6 +55,8 @@ class RunSpec:
     speed_new_tokens: int | None = field(default=None, metadata={"help": "fixed output length for speed (default 64 on CUDA, 16 on CPU)"})
     speed_repeats: int | None = field(default=None, metadata={"help": "timed repeats per speed point (default 5 on CUDA, 3 on CPU)"})
     speed_workload: str = field(default="synthetic", metadata={"help": "synthetic | llava_bench (needs --dataset-dir or the hub)"})
+    prompts: str | None = field(default=None, metadata={"help": "images + prompts for the label-free fidelity task: a JSONL of {\"image\", \"prompt\"}, a folder of images, or llava_bench"})
+    prompt: str | None = field(default=None, metadata={"help": "the prompt asked of every image of a --prompts folder; unset: 'Describe this image in detail.'"})
     diagnose: bool = field(default=False, metadata={"help": "add the failure-mode diagnosis section"})
     parallel: str = field(default="data", metadata={"help": "under torchrun: data (shard samples) | recipe (one recipe per rank)"})
     launcher: str = field(default="inprocess", metadata={"help": "inprocess | subprocess (one process per recipe: clean VRAM figures)"})

@@ -163,7 +163,8 @@ def test_python_dash_m_vlmq_and_kill_then_resume(tmp_path):
             "SELECT recipe, task, sample_id, output, score FROM samples ORDER BY sample_id").fetchall()
 
     assert rows(killed) == rows(clean)
-    assert len(rows(killed)) == len({r[2] for r in rows(killed)}) == 24
+    # 24 answers and, under task "shapes-vqa#fidelity", the baseline's 24 fidelity references (#18)
+    assert len(rows(killed)) == len({(r[1], r[2]) for r in rows(killed)}) == 48
 
 
 def test_real_task_names_run_on_local_lmms_lab_data(tmp_path):
@@ -189,7 +190,7 @@ def test_subprocess_launcher_isolates_each_recipe(tmp_path):
     result = run(tiny_spec(tmp_path, tasks=("shapes-vqa",), limit=2, launcher="subprocess"))
     assert {r: o["status"] for r, o in result.outcomes.items()} == {"bf16": "ok", "int8_wo": "ok"}
     rows = sqlite3.connect(tmp_path / "vlmq.sqlite").execute("SELECT COUNT(*) FROM samples").fetchone()[0]
-    assert rows == 4
+    assert rows == 8   # 2 answers per recipe, and per recipe 2 fidelity rows (#18: references, comparisons)
 
 
 def test_calibration_language_ablation_runs_and_is_recorded(tmp_path):

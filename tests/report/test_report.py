@@ -4,8 +4,8 @@ import re
 
 from PIL import Image
 
-from vlmq.report import write_report
 from vlmq.pipeline import collect_records
+from vlmq.report import write_html, write_report
 from vlmq.spec import RunSpec
 from vlmq.store import Store
 
@@ -44,6 +44,8 @@ def test_report_from_a_store_has_sections_and_valid_images(tmp_path):
     assert "not measured" in text
     # int8_wo is significantly worse on 40 paired samples (10 losses, McNemar) and is warned about
     assert re.search(r"Warning\* — \*\*int8_wo\*\*", text)
+    # a GPU and a model of unknown size: no CPU caveat, GPU memory is VRAM
+    assert "not indicative of GPU deployment" not in text and "static VRAM (GB)" in text
     # regenerating from the store alone gives the same report
     assert write_report(store, spec, collect_records(store, spec)).read_text() == text
 
@@ -63,3 +65,73 @@ def test_side_by_side_with_the_original_study_only_for_its_model(tmp_path):
             assert "82.0" in row and "RTX 5060 Ti" in text
             ours = next(line for line in text.splitlines() if line.startswith("| PyTorch BF16"))
             assert "| 75.0 |" in ours  # our bf16 VQAv2 accuracy (3 of 4) next to theirs
+
+
+def _fill_cpu_run(store: Store):
+    """bf16 and int8_wo on the CPU (toy-sized decoder), 3 of int8_wo's 16 images unreadable, and fidelity rows."""
+    details = {"formats": {"bfloat16": {"params": 3_000_000}}, "calibration": None}
+    store.set_meta("provenance", {"device": "cpu (x86_64, 2 threads)", "vlmq": "0.1.0"})
+    reason = "unreadable image: UnidentifiedImageError: cannot identify image file"
+    for recipe in ("bf16", "int8_wo"):
+        store.set_outcome(recipe, "ok", kernel="real", details=details)
+        for i in range(16):
+            failed = recipe == "int8_wo" and i in (4, 7, 9)
+            store.put_sample({"recipe": recipe, "task": "shapes-vqa", "sample_id": str(i), "output": "" if failed else "x",
+                              "score": None if failed else 1.0, "target": ["x"] * 10, "error": reason if failed else None,
+                              "meta": {"answer_type": "other", "question_type": "what"}})
+            parsed = ({"tokens": [1, 2], "top_ids": [[1, 3], [2, 3]], "top_logprobs": [[-0.1, -2.5], [-0.2, -2.0]],
+                       "rest_logprob": [-4.0, -3.0]} if recipe == "bf16" else
+                      {"kl": [0.001 * i, 0.0], "top1": [True, True], "kl_mean": 0.0005 * i, "kl_max": 0.001 * i,
+                       "top1_agreement": 1.0, "positions": 2})
+            if not failed:
+                store.put_sample({"recipe": recipe, "task": "shapes-vqa#fidelity", "sample_id": str(i), "parsed": parsed})
+        store.put_measurements(recipe, [
+            {"task": "speed", "metric": m, "value": v, "ci_low": v * 0.5, "ci_high": v * 1.5, "n": 3, "device": "cpu"}
+            for m, v in (("decode_ms_per_token", 2.0 if recipe == "bf16" else 1.8), ("ttft_ms", 12.0),
+                         ("static_vram_gb", 4.0 if recipe == "bf16" else 2.0), ("dynamic_vram_gb", 0.2))])
+
+
+def test_cpu_report_shows_failures_fidelity_and_honest_speed(tmp_path):
+    spec = RunSpec(out=str(tmp_path), tasks=("shapes-vqa", "speed"), recipes=("bf16", "int8_wo"))
+    store = Store(tmp_path)
+    _fill_cpu_run(store)
+    text = write_report(store, spec, collect_records(store, spec)).read_text()
+    lines = text.splitlines()
+    # failures: a warning at the top (3 of 16 > 5%) and the reasons with their first ids
+    assert lines.index(next(l for l in lines if "more than 5% of the samples failed" in l)) < lines.index("## Outcomes")
+    assert "int8_wo · shapes-vqa (3 of 16)" in text
+    row = next(l for l in lines if l.startswith("| int8_wo | shapes-vqa | 3 of 16 |"))
+    assert "cannot identify image file — ids 4, 7, 9" in row
+    # fidelity: a summary column, its own section and chart
+    header = next(l for l in lines if l.startswith("| recipe | kernels |"))
+    assert "KL to bf16 (nats)" in header and "top-1 agree %" in header
+    assert "static memory (GB)" in header and "VRAM" not in header
+    assert "## Fidelity to the baseline" in text and "### shapes-vqa (n = 13)" in text
+    with Image.open(tmp_path / "img" / "fidelity.png") as im:
+        im.verify()
+    # honesty: CPU and toy-sized timings are labelled, overlapping ranges are not a speed-up
+    assert "**Speed figures measured on the CPU and on a model of 3 M decoder parameters (< 100 M): not " \
+           "indicative of GPU deployment.**" in text
+    summary_row = next(l for l in lines if l.startswith("| int8_wo | real |"))
+    assert "1.11x (within spread)" in summary_row
+    recs = [l for l in lines if l.startswith("- *")]
+    for rec in recs:
+        if "ms/token" in rec or "decode speed" in rec:
+            assert "not indicative of GPU deployment" in rec, rec
+    assert "Fastest + smallest" not in text          # the two are different claims here
+    assert any(l.startswith("- *Fastest*") and "no single fastest" in l for l in recs)
+    assert any(l.startswith("- *Smallest* — **int8_wo**: smallest static memory (2 GB)") for l in recs)
+    html = write_html(tmp_path).read_text()
+    assert "<blockquote><b>Warning: more than 5% of the samples failed</b>" in html
+
+
+def test_a_run_without_failures_says_so_and_warns_nowhere(tmp_path):
+    spec = RunSpec(out=str(tmp_path), tasks=("shapes-vqa",), recipes=("bf16",))
+    store = Store(tmp_path)
+    store.set_outcome("bf16", "ok", kernel="real")
+    for i in range(4):
+        store.put_sample({"recipe": "bf16", "task": "shapes-vqa", "sample_id": str(i), "output": "x", "score": 1.0,
+                          "target": ["x"] * 10, "meta": {"answer_type": "other", "question_type": "what"}})
+    text = write_report(store, spec, collect_records(store, spec)).read_text()
+    assert "No sample failed." in text and "Warning: more than" not in text
+    assert "No fidelity figures" in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
@@ -18,7 +19,7 @@ from vlmq.engine.kv_cache import StaticKVCache, write_kv
 from vlmq.engine.rope import prompt_position_ids
 from vlmq.engine.timing import Stopwatch
 from vlmq.engine.vision import image_features
-from vlmq.engine.types import GENERATED, Generation, KVConfig, Prompt, validate_kv_config
+from vlmq.engine.types import GENERATED, PADDING, Generation, KVConfig, Prompt, validate_kv_config
 from vlmq.errors import UnsupportedOnDevice, VlmqError
 
 
@@ -91,6 +92,29 @@ class Engine:
                 rows.append(self._prefill(batch, Stopwatch(self.device)).logits)
         return torch.cat(rows, dim=0)
 
+    def teacher_forced_logprobs(self, prompts: list[Prompt], continuations: list[list[int]]) -> list[torch.Tensor]:
+        """Per prompt, [len(continuation), vocab] float32 log-probabilities: row j is the next-token
+        distribution after the prompt and ``continuation[:j]`` (so row j scores ``continuation[j]``).
+
+        Eager path, one pass per batch over prompt + continuation: the continuation is written to the KV
+        cache as generated tokens (same positions, token type and cache format as greedy decoding), so the
+        rows are what the decode steps compute when they emit exactly these tokens.
+        """
+        if len(prompts) != len(continuations):
+            raise VlmqError(f"teacher_forced_logprobs got {len(prompts)} prompts and {len(continuations)} "
+                            "continuations; pass one token list per prompt")
+        vocab = self.decoder.lm_head.weight.shape[0]
+        for tokens in continuations:
+            if not tokens or not all(isinstance(t, int) and 0 <= t < vocab for t in tokens):
+                raise VlmqError(f"each continuation must be a non-empty list of token ids in [0, {vocab}); "
+                                "pass Generation.token_ids")
+        out: list[torch.Tensor] = []
+        for start in range(0, len(prompts), self.max_batch_size):
+            chunk = slice(start, start + self.max_batch_size)
+            with torch.no_grad():
+                out.extend(self._teacher_forced_batch(list(prompts[chunk]), list(continuations[chunk])))
+        return out
+
     def generate(self, prompts: list[Prompt], max_new_tokens: int, *, ignore_eos: bool = False) -> list[Generation]:
         """Greedy generation; rows stop at EOS unless ``ignore_eos`` (then exactly max_new_tokens)."""
         if max_new_tokens < 1:
@@ -137,16 +161,7 @@ class Engine:
 
     def _prefill(self, batch: PromptBatch, watch: Stopwatch) -> DecodeState:
         watch.mark("prefill_start")
-        visual = None
-        if batch.pixel_values is not None:
-            visual = self._vision(batch.pixel_values, batch.image_grid_thw)
-        watch.mark("vision")
-        embeds = self.decoder.embed_tokens(batch.input_ids)
-        if visual is not None:
-            is_image = (batch.input_ids == self.model.config.image_token_id).unsqueeze(-1)
-            embeds = embeds.masked_scatter(is_image, visual.to(embeds.dtype))
-        position_ids = prompt_position_ids(self.model, batch.input_ids, batch.mm_token_type_ids,
-                                           batch.image_grid_thw, batch.attention_mask)
+        embeds, position_ids = self._prompt_inputs(batch, watch, eager=False)
         b, t = batch.input_ids.shape
         key_valid = torch.zeros(b, self.max_seq_len, dtype=torch.bool, device=self.device)
         key_valid[:, :t] = batch.attention_mask.bool()
@@ -158,6 +173,49 @@ class Engine:
         watch.mark("prefill")
         next_pos = position_ids.amax(dim=(0, 2)) + 1
         return DecodeState(batch=batch, key_valid=key_valid, next_pos=next_pos, next_slot=t, logits=logits)
+
+    def _prompt_inputs(self, batch: PromptBatch, watch: Stopwatch, eager: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input embeddings with the image features scattered in [B, T, hidden], M-RoPE ids [3, B, T])."""
+        visual = None
+        if batch.pixel_values is not None:
+            vision = partial(image_features, self.model) if eager else self._vision
+            visual = vision(batch.pixel_values, batch.image_grid_thw)
+        watch.mark("vision")
+        embeds = self.decoder.embed_tokens(batch.input_ids)
+        if visual is not None:
+            is_image = (batch.input_ids == self.model.config.image_token_id).unsqueeze(-1)
+            embeds = embeds.masked_scatter(is_image, visual.to(embeds.dtype))
+        position_ids = prompt_position_ids(self.model, batch.input_ids, batch.mm_token_type_ids,
+                                           batch.image_grid_thw, batch.attention_mask)
+        return embeds, position_ids
+
+    def _teacher_forced_batch(self, prompts: list[Prompt], continuations: list[list[int]]) -> list[torch.Tensor]:
+        """Prompt rows are left-padded (as in generation), continuations right-padded: a padded tail comes
+        after every real position, so causality keeps it out of the rows returned."""
+        batch = encode_prompts(self.processor, prompts, self.device)
+        lengths = [len(c) for c in continuations]
+        extra = max(lengths) - 1                 # the last token is scored, never fed
+        self._check_length(batch, extra)
+        embeds, position_ids = self._prompt_inputs(batch, Stopwatch(self.device), eager=True)
+        b, t = batch.input_ids.shape
+        fed = torch.zeros(b, extra, dtype=torch.long, device=self.device)
+        real = torch.zeros(b, extra, dtype=torch.bool, device=self.device)
+        for row, tokens in enumerate(continuations):
+            fed[row, :len(tokens) - 1] = torch.tensor(tokens[:-1], dtype=torch.long)
+            real[row, :len(tokens) - 1] = True
+        steps = torch.arange(extra, device=self.device)
+        fed_pos = (position_ids.amax(dim=(0, 2)) + 1)[:, None] + steps           # as decode: max prompt id + 1, ...
+        key_valid = torch.zeros(b, self.max_seq_len, dtype=torch.bool, device=self.device)
+        key_valid[:, :t + extra] = torch.cat([batch.attention_mask.bool(), real], dim=1)
+        token_type = torch.cat([batch.token_type, torch.where(real, GENERATED, PADDING)], dim=1)
+        slots = torch.arange(t + extra, device=self.device)
+        step = StepInputs(embeds=torch.cat([embeds, self.decoder.embed_tokens(fed)], dim=1),
+                          position_ids=torch.cat([position_ids, fed_pos[None].expand(3, b, extra)], dim=2),
+                          write_pos=slots, token_type=token_type, mask=attention_mask(key_valid, slots, t + extra),
+                          read_len=t + extra)
+        hidden = self.decoder.forward(step, self.cache)[:, t - 1:]
+        return [torch.log_softmax(self.decoder.logits(hidden[row, :n]).float(), dim=-1)
+                for row, n in enumerate(lengths)]
 
     def _decode(self, state: DecodeState, max_new_tokens: int, ignore_eos: bool) -> torch.Tensor:
         """[B, n] greedy tokens (n <= max_new_tokens; n < max only when every row hit EOS)."""

@@ -86,8 +86,12 @@ def quantized_model(spec: RunSpec, recipe_spec, device: torch.device, progress: 
 
 
 def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, samples: SampleCache,
-               world=None) -> None:
-    """Run every task of one recipe; raises on failure (the caller records the outcome)."""
+               world=None, references_only: bool = False) -> None:
+    """Run every task of one recipe; raises on failure (the caller records the outcome).
+
+    ``references_only``: only the baseline's fidelity references (a torchrun rank whose recipes are compared
+    with a baseline another rank runs): no measurement, no outcome.
+    """
     recipe_spec = parse_recipe(recipe)
     device = resolve_device(spec.device)
     rank = world.rank if world is not None else 0
@@ -101,11 +105,25 @@ def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, sam
     if sampled:
         check_finite_logits(engine, samples.get(sampled[0]))
     for task in tasks:
-        if task.sharded or measures:
+        if task.sharded or (measures and not references_only):
             ctx = TaskRun(recipe=recipe, kernel=kernel, engine=engine, store=store, samples=samples.get(task),
-                          progress=progress, rank=rank)
+                          progress=progress, rank=rank, baseline=spec.baseline, references_only=references_only)
             task.run(ctx, task_options(spec, task.name))
-    store.set_outcome(recipe, "ok", kernel=kernel, details=summary)
+    if not references_only:
+        store.set_outcome(recipe, "ok", kernel=kernel, details=summary)
+
+
+def baseline_references(spec: RunSpec, store: Store, progress: Progress, samples: SampleCache, world) -> None:
+    """Fidelity under ``--parallel recipe``: a rank that does not run the baseline computes the baseline's
+    references itself (its recipes are compared with them); a failure here costs only those comparisons."""
+    try:
+        run_recipe(spec, spec.baseline, store, progress, samples, world, references_only=True)
+    except (KeyboardInterrupt, RunInputError):
+        raise
+    except Exception as err:  # noqa: BLE001 - the baseline's own rank records its real outcome
+        progress.note(f"[{spec.baseline}] fidelity references failed here: {describe_failure(err)}")
+    finally:
+        release_memory()
 
 
 def run_one_recipe_isolated(spec: RunSpec, recipe: str, store: Store, progress: Progress, samples: SampleCache,

@@ -25,9 +25,10 @@ from vlmq.provenance import provenance
 from vlmq.rundir import RunLock, check_run_folder, set_aside_previous_run, settle_previous_run
 from vlmq.spec import RunSpec
 from vlmq.store import STORE_NAME, Store, prompt_hash, rank_store_path
+from vlmq.tasks import fidelity_store_task
 
 from .distributed import barrier, batch_shard, current_world, init, merge_rank_stores, recipe_shard, shutdown
-from .execute import SampleCache, run_one_recipe_isolated
+from .execute import SampleCache, baseline_references, run_one_recipe_isolated
 from .plan import ordered_recipes, planned_tasks
 from .results import write_results
 
@@ -97,10 +98,11 @@ def prepare_main_store(spec: RunSpec, identity: dict, samples: SampleCache, prog
         merge_rank_stores(store)
         for task in planned_tasks(spec):
             hashes = {s.id: prompt_hash(s.prompt.text, s.prompt.image) for s in samples.all(task)}
-            stale = store.stale_samples(task.name, hashes) if hashes else {}
-            if stale:
-                n = store.drop_samples(task.name, stale)
-                progress.note(f"{task.name}: {n} stored answers were to prompts that changed since; redoing them")
+            for key in (task.name, fidelity_store_task(task.name)) if hashes else ():
+                stale = store.stale_samples(key, hashes)
+                if stale:
+                    n = store.drop_samples(key, stale)
+                    progress.note(f"{key}: {n} stored answers were to prompts that changed since; redoing them")
         store.set_meta("provenance", provenance(resolve_device(spec.device)))
         store.set_meta("spec_full", spec.to_dict())
         if resumed:
@@ -123,6 +125,8 @@ def run_recipes(spec: RunSpec, recipes: tuple[str, ...], world, samples: SampleC
     mine = recipes if spec.parallel == "data" else recipe_shard(recipes, world)
     store, progress = open_worker_store(spec, world), Progress(spec.quiet or not world.is_main)
     try:
+        if world.distributed and spec.baseline in recipes and spec.baseline not in mine:
+            baseline_references(spec, store, progress, samples, world)
         for recipe in mine:
             if spec.launcher == "subprocess" and not world.distributed:
                 run_in_subprocess(spec, recipe, store, progress, debug)

@@ -45,4 +45,5 @@ def task_options(spec: RunSpec, task: str | None = None) -> TaskOptions:
                           new_tokens=spec.speed_new_tokens, repeats=spec.speed_repeats,
                           workload=spec.speed_workload, compile=spec.compile)
     return TaskOptions(dataset_dir=spec.dataset_dir, limit=limit, seed=spec.seed, jpeg_quality=spec.jpeg_quality,
-                       scoring=spec.scoring, batch_size=spec.batch_size, speed=speed)
+                       scoring=spec.scoring, batch_size=spec.batch_size, speed=speed, prompts=spec.prompts,
+                       prompt=spec.prompt)

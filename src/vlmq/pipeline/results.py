@@ -17,6 +17,8 @@ from vlmq.recipes import join_recipe_name, split_recipe_name
 from vlmq.spec import RunSpec, spec_from_mapping
 from vlmq.store import STORE_NAME, Store
 
+from vlmq.tasks import fidelity_records
+
 from .plan import ordered_recipes, planned_tasks, task_options
 
 CSV_COLUMNS = ("recipe", "task", "metric", "value", "ci_low", "ci_high", "n", "kernel", "device", "test", "mode",
@@ -33,6 +35,7 @@ def collect_records(store: Store, spec: RunSpec) -> list[dict[str, Any]]:
         opts = task_options(spec, task.name)
         for recipe in recipes:
             records += task.records(store, recipe, spec.baseline, opts)
+    records += fidelity_records(store, planned_tasks(spec), recipes, spec.baseline, task_options(spec))
     for rec in records:
         outcome = outcomes.get(rec["recipe"], {})
         rec.setdefault("kernel", outcome.get("kernel") or "unknown")

@@ -1,9 +1,11 @@
 """The report: `report.md` + PNG charts written from the store alone (and an optional single-file HTML).
 
-Sections: Outcomes, Summary, Accuracy, Speed and memory, Pareto, Recommendations, Ablations,
-Diagnosis (when present), Original study (when the model is Qwen2-VL-2B-Instruct), Calibration,
-Provenance. Every figure from an emulated recipe is labelled `emulated`; speed is shown only for
-real kernels.
+Sections: (a warning when many samples failed), Outcomes, Failed samples, Summary, Accuracy, Fidelity,
+Speed and memory, Pareto, Recommendations, Ablations, Diagnosis (when present), Original study (when
+the model is Qwen2-VL-2B-Instruct), Calibration, Provenance. Every figure from an emulated recipe is
+labelled `emulated`; speed is shown only for real kernels, and timings from the CPU or a tiny model are
+labelled as not indicative of GPU deployment. Beside report.md: lmms-eval-format result files
+(`vlmq.report.lmms_eval`).
 """
 
 from __future__ import annotations
@@ -14,52 +16,36 @@ from pathlib import Path
 
 from vlmq.pipeline import ablation_deltas, ablation_pairs
 from vlmq.report import charts
+from vlmq.report.markdown import ci_text, delta_text, fmt, label, table
 from vlmq.report.original_study import ORIGINAL_STUDY, is_original_study_model
+from vlmq.report.lmms_eval import write_lmms_eval
+from vlmq.report.fidelity import failure_section, failure_warning, fidelity_section
 from vlmq.report.summary import (
-    HEADLINE, headline_ablations, headline_tasks, pareto_front, recommend, speed_accuracy_points, summarize, task_family)
+    HEADLINE, headline_ablations, headline_tasks, memory_label, pareto_front, ranges_overlap, recommend, speed_accuracy_points,
+    speed_caveat, summarize, task_family)
 from vlmq.spec import RunSpec
 from vlmq.store import Store
+from vlmq.tasks.failures import failure_summaries
+from vlmq.tasks.fidelity import is_fidelity_store_task
 
 IMG_DIR = "img"
 DIAGNOSIS_SECTION = Path("diagnosis") / "section.md"
 
 
-def _fmt(value, scale: float = 1.0, digits: int = 1) -> str:
-    return "–" if value is None else f"{value * scale:.{digits}f}"
-
-
-def _ci(rec: dict, scale: float, digits: int = 1) -> str:
-    if rec.get("ci_low") is None or rec.get("ci_high") is None:
-        return _fmt(rec.get("value"), scale, digits)
-    return f"{_fmt(rec['value'], scale, digits)} [{_fmt(rec['ci_low'], scale, digits)}, {_fmt(rec['ci_high'], scale, digits)}]"
-
-
-def _delta(rec: dict, scale: float) -> str:
-    if rec.get("delta") is None:
-        return ""
-    mark = "*" if rec.get("p_value") is not None and rec["p_value"] < 0.05 else ""
-    return f" ({rec['delta'] * scale:+.1f}{mark})"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
-
-
-def _label(recipe: str, kernel: str) -> str:
-    return f"{recipe} (emulated)" if kernel == "emulated" else recipe
-
-
 def _outcomes_section(outcomes: dict) -> list[str]:
     rows = [[name, o["status"], o.get("kernel") or "–", (o.get("reason") or "").replace("|", "/")] for name, o in outcomes.items()]
-    return ["## Outcomes", "", *_table(["recipe", "status", "kernels", "reason"], rows), ""]
+    return ["## Outcomes", "", *table(["recipe", "status", "kernels", "reason"], rows), ""]
 
 
-def _summary_section(records, summaries, spec: RunSpec) -> list[str]:
+def _summary_section(records, summaries, spec: RunSpec, device: str) -> list[str]:
     tasks = headline_tasks(records)
-    by_key = {(r["recipe"], r["task"], r["metric"]): r for r in records}
+    by_key = {(r["recipe"], r["task"], r["metric"]): r for r in records if r.get("kind") != "fidelity"}
     base = next((s for s in summaries if s.name == spec.baseline), None)
-    header = ["recipe", "kernels"] + [f"{t} {HEADLINE[task_family(t)][0]}" for t in tasks] + [
-        "TTFT speed-up", "decode speed-up", "static VRAM (GB)", "dynamic VRAM (GB)"]
+    memory = memory_label(device)
+    fidelity = any(s.kl is not None for s in summaries)
+    header = ["recipe", "kernels"] + [f"{t} {HEADLINE[task_family(t)][0]}" for t in tasks] + (
+        [f"KL to {spec.baseline} (nats)", "top-1 agree %"] if fidelity else []) + [
+        "TTFT speed-up", "decode speed-up", f"static {memory} (GB)", f"dynamic {memory} (GB)"]
     rows = []
     for s in summaries:
         if s.status != "ok":
@@ -68,22 +54,47 @@ def _summary_section(records, summaries, spec: RunSpec) -> list[str]:
         for t in tasks:
             metric, scale, _ = HEADLINE[task_family(t)]
             rec = by_key.get((s.name, t, metric))
-            cells.append(_ci(rec, scale) + _delta(rec, scale) if rec else "–")
-        if s.has_real_speed and base is not None and base.has_real_speed:
-            cells += [f"{base.speed['ttft_ms'] / s.speed['ttft_ms']:.2f}x", f"{base.decode_ms / s.decode_ms:.2f}x"]
-        else:
-            cells += ["not measured" if s.kernel != "real" else "–"] * 2
-        cells += [_fmt(s.speed.get("static_vram_gb"), digits=3), _fmt(s.speed.get("dynamic_vram_gb"), digits=3)]
+            cells.append(ci_text(rec, scale) + delta_text(rec, scale) if rec else "–")
+        cells += (_fidelity_cells(s, spec.baseline) if fidelity else []) + _speedup_cells(s, base)
+        cells += [fmt(s.speed.get("static_vram_gb"), digits=3), fmt(s.speed.get("dynamic_vram_gb"), digits=3)]
         rows.append(cells)
+    caveat = speed_caveat(summaries)
     note = (f"Values with 95% bootstrap CI; in parentheses the paired difference to `{spec.baseline}` "
             "(* = significant at p < 0.05: McNemar for yes/no correctness, paired bootstrap otherwise). "
-            "Accuracy in %, MME in points. Speed-ups are over the baseline recipe in the same run; "
-            "speed is reported only for real kernels.")
-    return ["## Summary", "", note, "", *_table(header, rows), ""]
+            "Accuracy in %, MME in points. KL and top-1 agreement: fidelity to the baseline over every task's samples "
+            "(see Fidelity). Speed-ups are over the baseline recipe in the same run; speed is reported only for real "
+            "kernels, and a speed-up inside the measured spread (min-max over repeats overlapping the baseline's) "
+            "is marked \"within spread\": it is no measured difference.")
+    lines = ["## Summary", "", note, ""]
+    if caveat:
+        lines += [f"**Speed figures {caveat}.**", ""]
+    return lines + [*table(header, rows), ""]
+
+
+def _fidelity_cells(s, baseline: str) -> list[str]:
+    if s.name == baseline:
+        return ["reference", "reference"]
+    if s.kl is None:
+        return ["–", "–"]
+    value, low, high = s.kl
+    kl = f"{value:.3g}" if low is None else f"{value:.3g} [{low:.3g}, {high:.3g}]"
+    return [kl, "–" if s.top1 is None else f"{s.top1 * 100:.1f}"]
+
+
+def _speedup_cells(s, base) -> list[str]:
+    if not (s.has_real_speed and base is not None and base.has_real_speed):
+        return ["not measured" if s.kernel != "real" else "–"] * 2
+    cells = []
+    for metric in ("ttft_ms", "decode_ms_per_token"):
+        ratio = base.speed[metric] / s.speed[metric]
+        inside = s.name != base.name and ranges_overlap(s.spread.get(metric), base.spread.get(metric))
+        cells.append(f"{ratio:.2f}x" + (" (within spread)" if inside else ""))
+    return cells
 
 
 def _accuracy_section(records, recipes, outcomes) -> list[str]:
     out = ["## Accuracy", ""]
+    records = [r for r in records if r.get("kind") != "fidelity"]
     tasks = sorted({r["task"] for r in records if task_family(r["task"]) and r.get("value") is not None and "metric" in r},
                    key=lambda t: (t.split("/")[0], t))
     for family in ("vqa", "pope", "mme"):
@@ -95,21 +106,22 @@ def _accuracy_section(records, recipes, outcomes) -> list[str]:
         for task in fam_tasks:
             recs = {(r["recipe"], r["metric"]): r for r in records if r["task"] == task}
             task_metrics = [m for m in metrics if any((n, m) in recs for n in recipes)]
-            rows = [[_label(n, outcomes.get(n, {}).get("kernel", ""))] + [_ci(recs[(n, m)], scale) if (n, m) in recs else "–" for m in task_metrics]
+            rows = [[label(n, outcomes.get(n, {}).get("kernel", ""))] + [ci_text(recs[(n, m)], scale) if (n, m) in recs else "–" for m in task_metrics]
                     for n in recipes if any((n, m) in recs for m in task_metrics)]
             n = next((r.get("n") for r in recs.values()), None)
-            out += [f"### {task} (n = {n}, {'points' if family == 'mme' else '%'})", "", *_table(["recipe", *task_metrics], rows), ""]
+            out += [f"### {task} (n = {n}, {'points' if family == 'mme' else '%'})", "", *table(["recipe", *task_metrics], rows), ""]
     return out
 
 
-def _speed_section(records, outcomes, device: str) -> list[str]:
+def _speed_section(records, summaries, device: str) -> list[str]:
     speed = [r for r in records if r["task"].startswith("speed") and r.get("value") is not None]
     skipped = [r for r in records if r["task"] == "speed" and r["metric"] == "not_measured"]
     out = ["## Speed and memory", ""]
     if not speed and not skipped:
         return out + ["No speed task in this run (add `speed` to --tasks).", ""]
-    out.append(f"Device: **{device}**. Medians over repeats with [min, max]. "
-               "Timings on a CPU are CPU timings and say nothing about a GPU.")
+    caveat = speed_caveat(summaries)
+    out.append(f"Device: **{device}**. Medians over repeats with [min, max]; differences inside those ranges are "
+               "not differences." + (f" **Timings {caveat}.**" if caveat else ""))
     out.append("")
     metrics = ["ttft_ms", "vision_ms", "prefill_ms", "decode_ms_per_token", "tokens_per_s", "static_vram_gb",
                "dynamic_vram_gb", "bandwidth_fraction", "speedup_vs_hf_eager"]
@@ -118,10 +130,11 @@ def _speed_section(records, outcomes, device: str) -> list[str]:
         recs = {(r["recipe"], r["metric"]): r for r in speed if r["task"] == point}
         names = list(dict.fromkeys(r["recipe"] for r in speed if r["task"] == point))
         cols = [m for m in metrics if any((n, m) in recs for n in names)]
-        rows = [[n] + [_ci(recs[(n, m)], 1.0, 3) if (n, m) in recs else "–" for m in cols] for n in names]
+        rows = [[n] + [ci_text(recs[(n, m)], 1.0, 3) if (n, m) in recs else "–" for m in cols] for n in names]
+        cols = [m.replace("vram", memory_label(device)) for m in cols]
         params = next((r.get("params") for r in speed if r["task"] == point and r.get("params")), {}) or {}
         title = ", ".join(f"{k}={v}" for k, v in params.items() if k in ("batch_size", "image_size", "new_tokens", "prompt_tokens"))
-        out += [f"### {point} ({title})", "", *_table(["recipe", *cols], rows), ""]
+        out += [f"### {point} ({title})", "", *table(["recipe", *cols], rows), ""]
         ooms = [r for r in records if r["task"] == point and r["metric"] == "oom"]
         out += [f"- {r['recipe']}: out of memory at this point" for r in ooms]
     for r in skipped:
@@ -137,15 +150,27 @@ def _recommendation_section(summaries, spec) -> list[str]:
     return out + [""]
 
 
-def _pareto_section(points, img: dict, spec) -> list[str]:
+def _speedup_range(p) -> str:
+    if p.speedup_range is None:
+        return f"{p.speedup:.2f}x"
+    return f"{p.speedup:.2f}x [{p.speedup_range[0]:.2f}, {p.speedup_range[1]:.2f}]"
+
+
+def _pareto_section(points, summaries, img: dict, spec) -> list[str]:
     out = ["## Pareto", ""]
     if not points:
         return out + ["No Pareto frontier: it needs real-kernel speed figures for the baseline and at least one other "
                       "recipe on this device (emulated recipes report accuracy only).", ""]
     front = pareto_front(points)
-    rows = [[n, f"{points[n][0]:.2f}x", f"{points[n][1] * 100:.1f}%", "yes" if n in front else ""] for n in points]
+    rows = [[n, _speedup_range(p), f"{p.recovery * 100:.1f}%", "–" if p.kl is None else f"{p.kl[0]:.3g}",
+             "yes" if n in front else ""] for n, p in points.items()]
+    caveat = speed_caveat(summaries)
     out += [f"Decode speed-up over `{spec.baseline}` against accuracy recovery (mean over tasks of the headline "
-            "metric divided by the baseline's).", "", *_table(["recipe", "decode speed-up", "accuracy recovery", "on frontier"], rows), ""]
+            "metric divided by the baseline's). Speed-ups whose ranges over repeats overlap count as equal; equal "
+            f"recoveries (to 0.1 point) are ranked by the KL to `{spec.baseline}` when their 95% CIs do not overlap: "
+            "fidelity breaks the ties that accuracy cannot." + (f" **Speed figures {caveat}.**" if caveat else ""), "",
+            *table(["recipe", "decode speed-up [range]", "accuracy recovery", f"KL to {spec.baseline}", "on frontier"],
+                   rows), ""]
     if img.get("pareto"):
         out += [f"![Pareto frontier]({img['pareto']})", ""]
     return out
@@ -157,11 +182,11 @@ def _ablation_section(rows, img) -> list[str]:
     def ci(r):
         return "–" if r.get("ci_low") is None else f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]"
 
-    table = [[_label(r["recipe"], r.get("kernel", "")), r["without"], r["switch"], r["task"], f"{r['delta']:+.2f} {r['unit']}", ci(r),
+    rows_ = [[label(r["recipe"], r.get("kernel", "")), r["without"], r["switch"], r["task"], f"{r['delta']:+.2f} {r['unit']}", ci(r),
               "–" if r.get("p_value") is None else f"{r['p_value']:.3g}", r["test"]] for r in rows]
     out = ["## Ablations", "", "Each switch against the same recipe without it, on the same samples (headline "
            "metric; paired test per task).", "",
-           *_table(["recipe", "against", "switch", "task", "delta", "95% CI", "p", "test"], table), ""]
+           *table(["recipe", "against", "switch", "task", "delta", "95% CI", "p", "test"], rows_), ""]
     if img.get("ablation"):
         out += [f"![Ablations]({img['ablation']})", ""]
     return out
@@ -179,7 +204,7 @@ def _calibration_section(outcomes) -> list[str]:
                              "yes" if c.get("text_only") else "no"])
     if not rows:
         return ["## Calibration", "", "No recipe in this run needed calibration data.", ""]
-    return ["## Calibration", "", *_table(["recipe", "for", "source", "n", "languages", "with image", "text only"], rows), ""]
+    return ["## Calibration", "", *table(["recipe", "for", "source", "n", "languages", "with image", "text only"], rows), ""]
 
 
 def _original_study_section(records, spec) -> list[str]:
@@ -189,15 +214,15 @@ def _original_study_section(records, spec) -> list[str]:
     rows = []
     for row in ORIGINAL_STUDY["rows"]:
         r = row["vlmq_recipe"]
-        rows.append([row["config"], _fmt(row["vqav2"]), _fmt(ours.get((r, "vqav2", "accuracy")), 100.0),
-                     _fmt(row["pope_f1"]), _fmt(ours.get((r, "pope", "f1")), 100.0),
-                     _fmt(row["mme_total"], digits=0),
-                     _fmt(_mme_total(ours, r), digits=0),
+        rows.append([row["config"], fmt(row["vqav2"]), fmt(ours.get((r, "vqav2", "accuracy")), 100.0),
+                     fmt(row["pope_f1"]), fmt(ours.get((r, "pope", "f1")), 100.0),
+                     fmt(row["mme_total"], digits=0),
+                     fmt(_mme_total(ours, r), digits=0),
                      "–" if row["decode_speedup"] is None else f"{row['decode_speedup']:.2f}x"])
     return ["## Original study side by side", "",
             f"Their figures: {ORIGINAL_STUDY['device']}, {ORIGINAL_STUDY['engine']} (published table). "
             "Ours: this run's device and engine. Their speed-ups are over PyTorch BF16 eager on their GPU.", "",
-            *_table(["config", "VQAv2 theirs", "VQAv2 ours", "POPE F1 theirs", "POPE F1 ours", "MME theirs", "MME ours",
+            *table(["config", "VQAv2 theirs", "VQAv2 ours", "POPE F1 theirs", "POPE F1 ours", "MME theirs", "MME ours",
                      "decode speed-up theirs"], rows), ""]
 
 
@@ -227,12 +252,14 @@ def write_report(store: Store, spec: RunSpec, records: list[dict]) -> Path:
     (run_dir / IMG_DIR).mkdir(exist_ok=True)
     outcomes = store.outcomes()
     recipes = list(outcomes)
-    calibrated = {n for n, o in outcomes.items() if (o.get("details") or {}).get("calibration")}
+    # weight or KV-scale calibration: either needs calibration data
+    calibrated = {n for n, o in outcomes.items()
+                  if (o.get("details") or {}).get("calibration") or (o.get("details") or {}).get("kv_calibration")}
     summaries = summarize(records, outcomes, calibrated)
     device = (store.get_meta("provenance") or {}).get("device", "unknown device")
     points = speed_accuracy_points(summaries, spec.baseline)
     ablation_rows = headline_ablations(ablation_deltas(store, spec, [p for p in ablation_pairs(recipes) if p[1] in outcomes]))
-    display = {n: _label(n, o.get("kernel") or "") for n, o in outcomes.items()}
+    display = {n: label(n, o.get("kernel") or "") for n, o in outcomes.items()}
     for row in ablation_rows:
         row["kernel"] = outcomes.get(row["recipe"], {}).get("kernel", "")
     img_path = lambda name: run_dir / IMG_DIR / f"{name}.png"  # noqa: E731
@@ -241,24 +268,29 @@ def write_report(store: Store, spec: RunSpec, records: list[dict]) -> Path:
         "mme": charts.mme_heatmap(records, recipes, spec.baseline, img_path("mme_heatmap"), display),
         "latency": charts.latency_chart(summaries, img_path("latency"), device),
         "vram": charts.vram_chart(summaries, img_path("vram"), device),
-        "pareto": charts.pareto_chart(points, img_path("pareto"), device, spec.baseline),
+        "pareto": charts.pareto_chart(points, img_path("pareto"), device, spec.baseline, speed_caveat(summaries)),
         "ablation": charts.ablation_chart(ablation_rows, img_path("ablation")),
+        "fidelity": charts.fidelity_chart(records, recipes, img_path("fidelity"), display, spec.baseline),
     }
     img = {k: f"{IMG_DIR}/{p.name}" for k, p in drawn.items() if p is not None}
+    rows = [r for r in store.samples() if not is_fidelity_store_task(r["task"])]
+    failures = failure_summaries(rows)
     lines = [f"# vlmq report: {spec.model}", "",
              f"Device: **{device}** · recipes: {len(recipes)} · tasks: {', '.join(spec.tasks)} · "
-             f"baseline: `{spec.baseline}` · scoring: {spec.scoring}", ""]
-    lines += _outcomes_section(outcomes) + _summary_section(records, summaries, spec)
+             f"baseline: `{spec.baseline}` · scoring: {spec.scoring}", "", *failure_warning(failures)]
+    lines += _outcomes_section(outcomes) + failure_section(failures) + _summary_section(records, summaries, spec, device)
     lines += [f"![{k}]({img[k]})\n" for k in ("accuracy", "mme") if k in img]
-    lines += _accuracy_section(records, recipes, outcomes) + _speed_section(records, outcomes, device)
-    lines += [f"![{k}]({img[k]})\n" for k in ("latency", "vram") if k in img]
-    lines += _pareto_section(points, img, spec) + _recommendation_section(summaries, spec)
+    lines += _accuracy_section(records, recipes, outcomes) + fidelity_section(records, outcomes, spec.baseline, img)
+    lines += _speed_section(records, summaries, device)
+    lines += [f"![{memory_label(device) if k == 'vram' else k}]({img[k]})\n" for k in ("latency", "vram") if k in img]
+    lines += _pareto_section(points, summaries, img, spec) + _recommendation_section(summaries, spec)
     lines += _ablation_section(ablation_rows, img)
     if (run_dir / DIAGNOSIS_SECTION).is_file():
         lines += [(run_dir / DIAGNOSIS_SECTION).read_text(), ""]
     lines += _original_study_section(records, spec) + _calibration_section(outcomes) + _provenance_section(store, spec)
     path = run_dir / "report.md"
     path.write_text("\n".join(lines))
+    write_lmms_eval(store, spec, records, rows)
     return path
 
 
@@ -315,4 +347,6 @@ def _block(line: str, run_dir: Path) -> str:
         return f"<h{level}>{_inline(heading.group(2))}</h{level}>"
     if line.startswith("- "):
         return f"<li>{_inline(line[2:])}</li>"
+    if line.startswith("> "):
+        return f"<blockquote>{_inline(line[2:])}</blockquote>"
     return f"<p>{_inline(line)}</p>" if line.strip() else ""

@@ -11,7 +11,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from vlmq.figures import save_figure  # noqa: E402
-from vlmq.report.summary import HEADLINE, RecipeSummary, headline_tasks, pareto_front, task_family  # noqa: E402
+from vlmq.report.summary import (  # noqa: E402
+    HEADLINE, POOLED_FIDELITY_TASK, Point, RecipeSummary, headline_tasks, memory_label, pareto_front, speed_caveat,
+    task_family)
 
 def _width(n: int) -> float:
     return max(6.0, 0.9 * n + 2.5)
@@ -30,6 +32,9 @@ def latency_chart(summaries: list[RecipeSummary], path: Path, device: str) -> Pa
         ax.set_title(f"{title} ({device})")
         ax.set_ylabel("ms" if metric == "ttft_ms" else "ms / token")
         ax.tick_params(axis="x", rotation=35, labelsize=8)
+    caveat = speed_caveat(summaries)
+    if caveat:
+        fig.suptitle(f"Timings {caveat}", fontsize=10, color="#C44E52")
     return save_figure(fig, path)
 
 
@@ -43,7 +48,7 @@ def vram_chart(summaries: list[RecipeSummary], path: Path, device: str) -> Path 
     fig, ax = plt.subplots(figsize=(_width(len(rows)), 4.2))
     ax.bar(names, static, label="static (after load)", color="#4C72B0")
     ax.bar(names, dynamic, bottom=static, label="dynamic (peak in generation - static)", color="#DD8452")
-    ax.set_ylabel("GB")
+    ax.set_ylabel(f"{memory_label(device)} (GB)")
     ax.set_title(f"Memory per recipe ({device})")
     ax.legend(fontsize=8)
     ax.tick_params(axis="x", rotation=35, labelsize=8)
@@ -99,20 +104,25 @@ def mme_heatmap(records: list[dict], recipes: list[str], baseline: str, path: Pa
     return save_figure(fig, path)
 
 
-def pareto_chart(points: dict[str, tuple[float, float]], path: Path, device: str, baseline: str) -> Path | None:
+def pareto_chart(points: dict[str, Point], path: Path, device: str, baseline: str,
+                 caveat: str | None = None) -> Path | None:
+    """Accuracy recovery against decode speed-up, with each speed-up's range over repeats."""
     if len(points) < 2:
         return None
     front = pareto_front(points)
     fig, ax = plt.subplots(figsize=(7.0, 4.8))
-    for name, (x, y) in points.items():
-        ax.scatter(x, y * 100, color="#C44E52" if name in front else "#8C8C8C", zorder=3)
-        ax.annotate(name, (x, y * 100), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    fx = [points[n][0] for n in sorted(front, key=lambda n: points[n][0])]
-    fy = [points[n][1] * 100 for n in sorted(front, key=lambda n: points[n][0])]
-    ax.plot(fx, fy, color="#C44E52", linestyle="--", label="Pareto frontier")
-    ax.set_xlabel(f"decode speed-up over {baseline} (x, {device})")
+    for name, p in points.items():
+        color = "#C44E52" if name in front else "#8C8C8C"
+        span = p.speedup_range
+        xerr = None if span is None else [[max(0.0, p.speedup - span[0])], [max(0.0, span[1] - p.speedup)]]
+        ax.errorbar(p.speedup, p.recovery * 100, xerr=xerr, fmt="o", color=color, capsize=3, zorder=3)
+        ax.annotate(name, (p.speedup, p.recovery * 100), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ordered = sorted(front, key=lambda n: points[n].speedup)
+    ax.plot([points[n].speedup for n in ordered], [points[n].recovery * 100 for n in ordered], color="#C44E52",
+            linestyle="--", label="Pareto frontier (ties: lower KL to the baseline)")
+    ax.set_xlabel(f"decode speed-up over {baseline} (x, {device}; bars: range over repeats)")
     ax.set_ylabel(f"accuracy recovery vs {baseline} (%)")
-    ax.set_title("Accuracy vs decode speed")
+    ax.set_title("Accuracy vs decode speed" + (f"\n(timings {caveat})" if caveat else ""), fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
@@ -129,4 +139,28 @@ def ablation_chart(rows: list[dict], path: Path) -> Path | None:
     ax.set_ylabel("headline metric delta (switch on - off; % or points)")
     ax.set_title("Ablations: effect of each switch against its parent recipe")
     ax.tick_params(axis="x", rotation=35, labelsize=7)
+    return save_figure(fig, path)
+
+
+def fidelity_chart(records: list[dict], recipes: list[str], path: Path, display: dict[str, str] | None,
+                   baseline: str) -> Path | None:
+    """KL to the baseline (log scale) and top-1 agreement per recipe, over every task (95% CIs)."""
+    pooled = {(r["recipe"], r["metric"]): r for r in records
+              if r.get("kind") == "fidelity" and r["task"] == POOLED_FIDELITY_TASK and r.get("value") is not None}
+    names = [n for n in recipes if (n, "kl_mean") in pooled]
+    if not names:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(_width(len(names)) * 1.4, 4.4))
+    for ax, metric, scale, title in ((axes[0], "kl_mean", 1.0, f"KL(P_{baseline} ‖ P_recipe), nats"),
+                                     (axes[1], "top1_agreement", 100.0, f"top-1 agreement with {baseline}, %")):
+        recs = [pooled.get((n, metric)) for n in names]
+        values = [r["value"] * scale if r else float("nan") for r in recs]
+        low = [max(0.0, (r["value"] - r["ci_low"]) * scale) if r and r.get("ci_low") is not None else 0.0 for r in recs]
+        high = [max(0.0, (r["ci_high"] - r["value"]) * scale) if r and r.get("ci_high") is not None else 0.0 for r in recs]
+        ax.bar([(display or {}).get(n, n) for n in names], values, yerr=[low, high], capsize=3, color="#8172B3")
+        if metric == "kl_mean" and all(v > 0 for v in values if v == v):
+            ax.set_yscale("log")
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="x", rotation=35, labelsize=8)
+    fig.suptitle(f"Fidelity to {baseline}, teacher-forced on its answers (all tasks; 95% CI)", fontsize=10)
     return save_figure(fig, path)

@@ -11,15 +11,20 @@ from __future__ import annotations
 import dataclasses
 
 from vlmq.errors import VlmqError
-from vlmq.tasks.base import Headline, Sample, SampleTask, SpeedSettings, Task, TaskOptions, TaskRun
+from vlmq.tasks.base import Headline, Sample, SpeedSettings, Task, TaskOptions, TaskRun
+from vlmq.tasks.fidelity import fidelity_records, fidelity_store_task, is_fidelity_store_task
+from vlmq.tasks.failures import failure_summaries
+from vlmq.tasks.prompt_set import FidelityTask
+from vlmq.tasks.sampled import DatasetTask, SampleTask
 from vlmq.tasks.llava_bench import LlavaBenchTask
 from vlmq.tasks.mme import MME_SOURCE, SHAPES_MME_SOURCE, MMETask, mme_subtasks
 from vlmq.tasks.pope import POPE_POOLED_SOURCE, POPE_SPLITS, SHAPES_POPE_SOURCE, PopeTask, pope_split_source
 from vlmq.tasks.speed import LongContextTask, ProfileTask, SpeedTask
 from vlmq.tasks.vqav2 import SHAPES_VQA_SOURCE, VQAV2_SOURCE, VQATask
 
-__all__ = ["Headline", "Sample", "SampleTask", "SpeedSettings", "Task", "TaskOptions", "TaskRun", "get_task",
-           "list_tasks", "register_task"]
+__all__ = ["DatasetTask", "FidelityTask", "Headline", "Sample", "SampleTask", "SpeedSettings", "Task", "TaskOptions",
+           "TaskRun", "failure_summaries", "fidelity_records", "fidelity_store_task", "get_task",
+           "is_fidelity_store_task", "list_tasks", "register_task"]
 
 _REGISTRY: dict[str, Task] = {}
 
@@ -48,6 +53,7 @@ def _register_builtin() -> None:
     register_task(MMETask("shapes-mme", SHAPES_MME_SOURCE))
     for task in (SpeedTask(), LongContextTask(), ProfileTask()):
         register_task(task)
+    register_task(FidelityTask())
 
 
 _register_builtin()

@@ -17,10 +17,8 @@ from vlmq.console import Progress
 from vlmq.engine.types import Prompt
 from vlmq.errors import VlmqError
 from vlmq.metrics import check_scoring_mode
-from vlmq.store import Store, prompt_hash
-from vlmq.tasks.images import check_jpeg_quality, prepare_image, preprocess_label
-from vlmq.tasks.sampling import stratified_sample
-from vlmq.tasks.sources import HubSource, ShapesSource, load_table
+from vlmq.store import Store
+from vlmq.tasks.images import check_jpeg_quality, preprocess_label
 
 BOOTSTRAP_TEST = "bootstrap95"
 
@@ -58,6 +56,8 @@ class TaskOptions:
     scoring: str = "official"        # "official" | "lmms_eval"
     batch_size: int = 8              # prompts per generation batch
     speed: SpeedSettings = SpeedSettings()
+    prompts: str | None = None       # label-free `fidelity` task: JSONL, image folder or "llava_bench"
+    prompt: str | None = None        # its prompt for every image of a folder
 
     def __post_init__(self):
         check_scoring_mode(self.scoring)
@@ -77,6 +77,8 @@ class TaskRun:
     samples: list[Sample]            # this process's share of the task's samples ([] for measurement tasks)
     progress: Progress
     rank: int = 0
+    baseline: str | None = None      # the run's baseline recipe (fidelity is measured against it)
+    references_only: bool = False    # only the baseline's fidelity references (a rank without the baseline)
 
 
 @dataclass(frozen=True)
@@ -118,73 +120,6 @@ class Task:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} max_new_tokens={self.max_new_tokens}>"
-
-
-class SampleTask(Task):
-    """A task over samples: generate greedily for each sample not yet stored, score it, commit it.
-
-    Subclasses implement ``score``; scored tasks also ``aggregate`` rows into metrics and ``compare`` a
-    recipe's rows with the baseline's (paired tests). A task without a score (a prompt set) stores the
-    generations only.
-    """
-
-    def run(self, ctx: TaskRun, opts: TaskOptions) -> int:
-        done = ctx.store.done_ids(ctx.recipe, self.name)
-        todo = [s for s in ctx.samples if s.id not in done]
-        with ctx.progress.bar(len(todo), f"{ctx.recipe} · {self.name}") as bar:
-            for start in range(0, len(todo), opts.batch_size):
-                batch = todo[start:start + opts.batch_size]
-                ok = [s for s in batch if not s.failed]
-                prompts = [s.prompt for s in ok]
-                generations = dict(zip([s.id for s in ok], ctx.engine.generate(prompts, self.max_new_tokens))) \
-                    if ok else {}
-                for sample in batch:
-                    ctx.store.put_sample(self.sample_row(ctx, sample, generations.get(sample.id), opts))
-                bar.update(len(batch))
-        return len(todo)
-
-    def sample_row(self, ctx: TaskRun, sample: Sample, gen, opts: TaskOptions) -> dict:
-        """The stored row of one sample: its output, parsed answer, score (or failure) and timings."""
-        output = gen.text if gen is not None else ""
-        scored = self.score(sample, output, opts)
-        return {"recipe": ctx.recipe, "task": self.name, "sample_id": sample.id,
-                "prompt_hash": prompt_hash(sample.prompt.text, sample.prompt.image), "output": output, "parsed": scored.get("parsed"),
-                "score": scored.get("score"), "target": sample.target, "meta": sample.meta,
-                "timings": gen.timings if gen is not None else None, "error": scored.get("error"),
-                "rank": ctx.rank}
-
-    def score(self, sample: Sample, output: str, opts: TaskOptions) -> dict:
-        """Scored tasks override this; a prompt set keeps the answer unscored."""
-        if sample.failed:
-            return failed_score(sample)
-        return {"parsed": output.strip() or None, "score": None}
-
-    def aggregate(self, rows: list[dict], opts: TaskOptions) -> list[dict]:
-        return []
-
-    def compare(self, base_rows: list[dict], rows: list[dict], opts: TaskOptions) -> list[dict]:
-        return []
-
-    def paired(self, store: Store, base_recipe: str, recipe: str, opts: TaskOptions) -> list[dict]:
-        base_rows, rows = store.samples(base_recipe, self.name), store.samples(recipe, self.name)
-        return self.compare(base_rows, rows, opts) if base_rows and rows else []
-
-    def records(self, store: Store, recipe: str, baseline: str | None, opts: TaskOptions) -> list[dict]:
-        rows = store.samples(recipe, self.name)
-        if not rows:
-            return []
-        metrics = self.aggregate(rows, opts)
-        if baseline is not None and baseline != recipe:
-            paired = {(c["task"], c["metric"]): c for c in self.paired(store, baseline, recipe, opts)}
-            for rec in metrics:
-                comp = paired.get((rec["task"], rec["metric"]))
-                if comp is not None:
-                    rec.update(delta=comp["delta"], delta_ci_low=comp["ci_low"], delta_ci_high=comp["ci_high"],
-                               p_value=comp["p_value"], paired_test=comp["test"], paired_n=comp["n"])
-        for rec in metrics:
-            if self.headline is not None and rec["task"] == self.name and rec["metric"] == self.headline.metric:
-                rec.update(headline=True, display_scale=self.headline.scale, unit=self.headline.unit)
-        return [{"recipe": recipe, **rec} for rec in metrics]
 
 
 def failed_score(sample: Sample) -> dict:
@@ -230,50 +165,6 @@ def pair_rows(base_rows: list[dict], rows: list[dict], task: str) -> list[tuple[
         raise VlmqError(f"no sample of {task!r} was scored in both the baseline and this recipe; "
                         "run both recipes on the same samples (same --limit and --seed)")
     return pairs
-
-
-class DatasetTask(SampleTask):
-    """An accuracy task over one lmms-lab-format table: load → restrict → subsample → samples.
-
-    Subclasses give the data source, the stratum of each row (`strata`), and `make_sample`.
-    """
-
-    source: "HubSource | ShapesSource"
-
-    def load(self, opts: TaskOptions) -> list[Sample]:
-        table = self.restrict(self.load_table(opts))
-        rows = table.select(self.select(table, opts))
-        samples = self.number([self.build_sample(row, opts) for row in rows])
-        check_unique_ids(samples, self.name)
-        return samples
-
-    def number(self, samples: list[Sample]) -> list[Sample]:
-        """Final sample ids (MME appends the question's position within its image)."""
-        return samples
-
-    def load_table(self, opts: TaskOptions) -> "datasets.Dataset":  # noqa: F821
-        return load_table(self.source, opts)
-
-    def restrict(self, table):
-        """The rows this task variant covers (e.g. one POPE split of the pooled table)."""
-        return table
-
-    def select(self, table, opts: TaskOptions) -> list[int]:
-        return stratified_sample(self.strata(table), opts.limit, opts.seed)
-
-    def strata(self, table) -> list[tuple[str, ...]]:
-        raise NotImplementedError
-
-    def build_sample(self, row: dict, opts: TaskOptions) -> Sample:
-        image, error = prepare_image(row["image"], opts.jpeg_quality)
-        sample = self.make_sample(row, image)
-        meta = dict(sample.meta, image_preprocess=preprocess_label(opts.jpeg_quality))
-        if error is not None:
-            meta["error"] = error
-        return Sample(id=sample.id, prompt=sample.prompt, target=sample.target, meta=meta)
-
-    def make_sample(self, row: dict, image) -> Sample:
-        raise NotImplementedError
 
 
 def check_unique_ids(samples: list[Sample], task: str) -> None:

@@ -9,7 +9,8 @@ the category mix (conv / detail / complex).
 from __future__ import annotations
 
 from vlmq.engine.types import Prompt
-from vlmq.tasks.base import DatasetTask, Sample, columns
+from vlmq.tasks.base import Sample, columns
+from vlmq.tasks.sampled import DatasetTask
 from vlmq.tasks.sources import HubSource
 
 LLAVA_BENCH_COLUMNS = ("question_id", "question", "image", "caption", "gpt_answer", "category", "image_id")

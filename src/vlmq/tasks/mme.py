@@ -18,7 +18,8 @@ from collections import Counter
 
 from vlmq.engine.types import Prompt
 from vlmq.errors import VlmqError
-from vlmq.tasks.base import (DatasetTask, Headline, Sample, TaskOptions, columns, failed_score, split_failed)
+from vlmq.tasks.sampled import DatasetTask
+from vlmq.tasks.base import (Headline, Sample, TaskOptions, columns, failed_score, split_failed)
 from vlmq.tasks.sampling import grouped_sample
 from vlmq.tasks.sources import HubSource, ShapesSource
 from vlmq.tasks.uncertainty import (bootstrap_metrics, mcnemar_accuracy, paired_metric_difference)

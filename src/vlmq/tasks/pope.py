@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from vlmq.engine.types import Prompt
 from vlmq.errors import VlmqError
-from vlmq.tasks.base import (DatasetTask, Headline, Sample, TaskOptions, columns, failed_score, split_failed)
+from vlmq.tasks.sampled import DatasetTask
+from vlmq.tasks.base import (Headline, Sample, TaskOptions, columns, failed_score, split_failed)
 from vlmq.tasks.sources import HubSource, MissingDataError, ShapesSource, load_table
 from vlmq.tasks.uncertainty import bootstrap_metrics, mcnemar_accuracy, paired_metric_difference
 from vlmq.tasks.vqav2 import SINGLE_WORD_SUFFIX

@@ -10,7 +10,8 @@ answer type.
 from __future__ import annotations
 
 from vlmq.engine.types import Prompt
-from vlmq.tasks.base import (DatasetTask, Headline, Sample, TaskOptions, columns, failed_score, split_failed)
+from vlmq.tasks.sampled import DatasetTask
+from vlmq.tasks.base import (Headline, Sample, TaskOptions, columns, failed_score, split_failed)
 from vlmq.tasks.sources import HubSource, ShapesSource
 from vlmq.tasks.uncertainty import bootstrap_mean, paired_mean_difference
 
