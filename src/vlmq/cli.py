@@ -52,15 +52,21 @@ def cmd_run(args: argparse.Namespace, overrides: dict | None = None) -> int:
     result = run(spec, fresh=args.fresh, debug=args.debug)
     if not result.is_main:
         return 0
-    _print_outcomes(result.outcomes, spec.out)
+    _print_outcomes(result, spec.out)
     return 0 if result.any_ok else 1
 
 
-def _print_outcomes(outcomes: dict, out: str) -> None:
-    for recipe, outcome in outcomes.items():
+def _print_outcomes(result, out: str) -> None:
+    """One line per recipe, then every (recipe, task) with failed samples and why, then where the report is."""
+    for recipe, outcome in result.outcomes.items():
         reason = f": {outcome['reason']}" if outcome.get("reason") else ""
         kernel = f" ({outcome['kernel']})" if outcome.get("kernel") else ""
         print(f"{recipe:<28} {outcome['status']}{kernel}{reason}")
+    for failure in result.failures:
+        warn = "  WARNING: more than 5% failed" if failure.alarming else ""
+        print(f"{failure.recipe} · {failure.task}: {failure.describe()}{warn}")
+    if result.note:
+        print(result.note)
     print(f"report: {os.path.join(out, 'report.md')}")
 
 

@@ -167,14 +167,17 @@ def test_python_dash_m_vlmq_and_kill_then_resume(tmp_path):
     assert len(rows(killed)) == len({(r[1], r[2]) for r in rows(killed)}) == 48
 
 
-def test_real_task_names_run_on_local_lmms_lab_data(tmp_path):
-    """`vlmq run --tasks vqav2,pope,mme --dataset-dir DIR` on lmms-lab-format fixtures (no download)."""
+def test_real_task_names_run_on_local_lmms_lab_data(tmp_path, capsys):
+    """`vlmq run --tasks vqav2,pope,mme --dataset-dir DIR` on lmms-lab-format fixtures (no download); the
+    summary says which sample failed and why."""
     from vlmq.tasks.fixtures import vqav2_table, write_dataset_dir
 
     data = write_dataset_dir(tmp_path / "data", "parquet", vqav2=vqav2_table(8, truncated=(3,)))
     code = main(["run", "--model", "tiny", "--recipes", "bf16", "--tasks", "vqav2,pope,mme", "--limit", "8",
                  "--dataset-dir", str(data), "--out", str(tmp_path / "o"), "--quiet"])
     assert code == 0
+    printed = capsys.readouterr().out
+    assert "bf16 · vqav2: 1 failed of 8:" in printed and "WARNING: more than 5% failed" in printed
     records = [json.loads(line) for line in (tmp_path / "o" / "results.jsonl").read_text().splitlines()]
     keys = {(r["task"], r["metric"]) for r in records}
     assert {("vqav2", "accuracy"), ("pope", "f1"), ("pope/random", "f1"), ("mme", "perception_total")} <= keys

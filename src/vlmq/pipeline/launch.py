@@ -25,7 +25,7 @@ from vlmq.provenance import provenance
 from vlmq.rundir import RunLock, check_run_folder, set_aside_previous_run, settle_previous_run
 from vlmq.spec import RunSpec
 from vlmq.store import STORE_NAME, Store, prompt_hash, rank_store_path
-from vlmq.tasks import fidelity_store_task
+from vlmq.tasks import failure_summaries, fidelity_store_task, is_fidelity_store_task
 
 from .distributed import barrier, batch_shard, current_world, init, merge_rank_stores, recipe_shard, shutdown
 from .execute import SampleCache, baseline_references, run_one_recipe_isolated
@@ -39,6 +39,7 @@ class RunResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     is_main: bool = True   # False on torchrun ranks > 0: rank 0 reports for the whole run
     note: str | None = None   # what happened to an earlier run set aside by --fresh, if anything
+    failures: list = field(default_factory=list)   # FailureSummary per (recipe, task) with failed samples
 
     @property
     def any_ok(self) -> bool:
@@ -184,8 +185,9 @@ def _run_locked(spec, identity, world, samples, fresh, debug, finish) -> RunResu
         merge_rank_stores(main)
         records = write_results(main, spec)
         outcomes = main.outcomes()
+        failures = failure_summaries([r for r in main.samples() if not is_fidelity_store_task(r["task"])])
     finally:
         main.close()
     if finish is not None:
         finish(records)
-    return RunResult(outcomes=outcomes, records=records, note=note)
+    return RunResult(outcomes=outcomes, records=records, note=note, failures=failures)
