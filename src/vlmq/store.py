@@ -265,20 +265,26 @@ class Store:
         return done
 
     def samples(self, recipe: str | None = None, task: str | None = None) -> list[dict[str, Any]]:
+        """Stored rows (this file's, then those only the `read_also` files hold), ordered by recipe, task, id."""
         query, args = "SELECT * FROM samples WHERE 1=1", []
         if recipe is not None:
             query, args = query + " AND recipe=?", [*args, recipe]
         if task is not None:
             query, args = query + " AND task=?", [*args, task]
-        cursor = self._exec(query + " ORDER BY recipe, task, sample_id", args)
-        names = [d[0] for d in cursor.description]
-        out = []
-        for values in cursor:
-            row = dict(zip(names, values))
-            for c in JSON_COLUMNS:
-                row[c] = json.loads(row[c]) if row[c] is not None else None
-            out.append(row)
-        return out
+        query += " ORDER BY recipe, task, sample_id"
+        rows = {(r["recipe"], r["task"], r["sample_id"]): r for r in _decoded_rows(self._exec(query, args))}
+        for path in self._also:
+            if path.exists():
+                try:
+                    other = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+                    try:
+                        for row in _decoded_rows(other.execute(query, args)):
+                            rows.setdefault((row["recipe"], row["task"], row["sample_id"]), row)
+                    finally:
+                        other.close()
+                except sqlite3.Error as err:
+                    raise store_error(path, err) from None
+        return [rows[key] for key in sorted(rows)]
 
     def count_samples(self) -> int:
         return self._exec("SELECT COUNT(*) FROM samples").fetchone()[0]
@@ -326,6 +332,17 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
         self._exec("COMMIT")
+
+
+def _decoded_rows(cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    out = []
+    for values in cursor:
+        row = dict(zip(names, values))
+        for c in JSON_COLUMNS:
+            row[c] = json.loads(row[c]) if row[c] is not None else None
+        out.append(row)
+    return out
 
 
 def identity_change(run_dir: Path, stored: dict[str, Any], current: dict[str, Any]) -> str:

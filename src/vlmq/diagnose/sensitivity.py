@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 
 from vlmq.engine import Engine
+from vlmq.metrics.fidelity import full_kl
 from vlmq.recipes import apply_recipe, parse_recipe, weight_recipe_name
 from vlmq.recipes.registry import LINEAR_TYPES, keep_option
 
@@ -26,9 +27,7 @@ def model_copy(loaded):
 
 def kl_divergence(ref_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """KL(P_ref ‖ P) per row, in nats, of next-token distributions given as logits [B, vocab]."""
-    ref = torch.log_softmax(ref_logits.float(), dim=-1)
-    other = torch.log_softmax(logits.float(), dim=-1)
-    return (ref.exp() * (ref - other)).sum(dim=-1)
+    return full_kl(torch.log_softmax(ref_logits.float(), dim=-1), torch.log_softmax(logits.float(), dim=-1)).float()
 
 
 @dataclass
