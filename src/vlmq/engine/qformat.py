@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from vlmq.device import device_class
+
 DEVICE_CLASSES = ("cpu", "sm80", "sm89", "sm90", "sm100")
 _FP8_CLASSES = ("sm89", "sm90", "sm100")
 
@@ -85,21 +87,6 @@ class LinearFormat:
         """(weight bits, activation bits): the WxA label."""
         width = {"bf16": 16, "int8": 8, "fp8_e4m3": 8, "int4": 4, "nvfp4": 4}
         return width[self.weight], width[self.activation]
-
-
-def device_class(device: torch.device | str) -> str:
-    """``cpu`` or the CUDA capability class: sm80 (A100), sm89 (Ada), sm90 (H100), sm100 (Blackwell, incl. sm120)."""
-    device = torch.device(device)
-    if device.type != "cuda":
-        return "cpu"
-    major, minor = torch.cuda.get_device_capability(device)
-    if major >= 10:
-        return "sm100"
-    if major == 9:
-        return "sm90"
-    if (major, minor) >= (8, 9):
-        return "sm89"
-    return "sm80" if major == 8 else f"sm{major}{minor}"
 
 
 def runs_real_on(fmt: LinearFormat | None, device: torch.device | str) -> bool:

@@ -32,11 +32,3 @@ class Stopwatch:
             marks[end].synchronize()
             return float(marks[start].elapsed_time(marks[end]))
         return (marks[end] - marks[start]) * 1e3
-
-
-def device_label(device: torch.device) -> str:
-    """'cpu' or the GPU's name, as speed records carry it (CPU timings are never GPU figures)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return "cpu"

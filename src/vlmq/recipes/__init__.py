@@ -8,7 +8,8 @@ name helpers ``weight_recipe_name``, ``kv_switch``, ``with_kv_switch``, ``split_
 Where a recipe lives: registry.py lists them; each is one ``RecipeEntry`` next to its apply function.
 """
 
-from vlmq.engine.qformat import DEVICE_CLASSES, device_class
+from vlmq.device import device_class
+from vlmq.engine.qformat import DEVICE_CLASSES
 from vlmq.engine.qlinear import decoder_weight_bytes, weight_formats
 
 from .apply import apply_recipe

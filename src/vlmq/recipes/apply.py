@@ -13,7 +13,7 @@ import re
 import torch
 from torch import nn
 
-from vlmq.engine.qformat import device_class
+from vlmq.device import device_class
 from vlmq.engine.qlinear import decoder_weight_bytes, weight_formats
 from vlmq.errors import UnsupportedOnDevice, VlmqError
 from vlmq.models import is_decoder_linear

@@ -27,7 +27,8 @@ from typing import Any
 
 import torch
 
-from vlmq.engine.qformat import DEVICE_CLASSES, LinearFormat, device_class
+from vlmq.device import device_class
+from vlmq.engine.qformat import DEVICE_CLASSES, LinearFormat
 from vlmq.engine.types import KVConfig
 from vlmq.errors import VlmqError
 
