@@ -1,46 +1,35 @@
-"""The compiled decode step's Python/dynamo side on CPU: the layer function compiles with fullgraph
-(torch.compile works on CPU; only the CUDA-graph capture is GPU-only) and gives the eager tokens."""
+"""The compiled path's Python/dynamo side on CPU: the fused layer compiles with fullgraph (torch.compile works
+on CPU, where the ops run their references; only the CUDA-graph capture is GPU-only) and gives the eager tokens."""
 
 import copy
-from unittest import mock
-
 import pytest
 import torch
 
 from vlmq.engine import Engine, KVConfig, Prompt
 from vlmq.engine.inputs import encode_prompts
-from vlmq.engine.timing import Stopwatch
-from vlmq.engine.types import GENERATED
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kv_dtype", ["bf16", "fp8"])
-def test_compiled_layers_give_eager_tokens_on_cpu(tiny_fp32, images, kv_dtype):
-    from vlmq.engine.compiled import CompiledRunner, StaticDecodeInputs
+@pytest.mark.parametrize("recipe, kv_dtype", [("bf16", "bf16"), ("bf16", "fp8"), ("int4_wo+group=32", "bf16"),
+                                              ("fp8+gran=tensor", "fp8")])
+def test_compiled_fused_layers_give_eager_tokens_on_cpu(tiny_fp32, images, recipe, kv_dtype):
+    """Dynamo traces the fused layer (custom ops, packs as inputs) with fullgraph=True for prefill and decode,
+    and the compiled layers give the eager tokens at batch 2 with left padding."""
+    from vlmq.engine.compiled import FusedRunner
+    from vlmq.recipes import apply_recipe, parse_recipe
 
     loaded = copy.deepcopy(tiny_fp32)
+    if recipe != "bf16":
+        apply_recipe(loaded, parse_recipe(recipe), None)
     kv = KVConfig(dtype=kv_dtype, strategy="dynamic")
-    prompts = [Prompt("What is in the image?", images[0])]
-    reference = Engine(loaded, kv=kv).generate(prompts, 4, ignore_eos=True)[0].token_ids
-    engine = Engine(loaded, kv=kv)
-    with mock.patch("torch.cuda.graph_pool_handle", lambda: None):
-        engine.compiled = runner = CompiledRunner(engine)
-    assert runner.label == "fused-bf16"
+    prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None)]
+    reference = [g.token_ids for g in Engine(loaded, kv=kv, max_batch_size=2).generate(prompts, 4, ignore_eos=True)]
+    engine = Engine(loaded, kv=kv, max_batch_size=2)
+    engine.compiled = runner = FusedRunner(engine, compile=True)
     with torch.no_grad():
-        state = engine._prefill(encode_prompts(engine.processor, prompts, engine.device), Stopwatch(engine.device))
-        assert runner.prefill_note == "compiled"
-        token = state.logits.argmax(-1)
-        tokens = [int(token)]
-        for _ in range(3):       # what one CUDA-graph replay runs, called directly
-            state.key_valid[:, state.next_slot] = True
-            inputs = StaticDecodeInputs(token=token, pos=state.next_pos, slot=torch.tensor([state.next_slot]),
-                                        key_valid=state.key_valid, token_type=torch.full((1, 1), GENERATED))
-            token = runner._decode_body(inputs).argmax(-1)
-            tokens.append(int(token))
-            state.next_pos, state.next_slot = state.next_pos + 1, state.next_slot + 1
+        tokens = [g.token_ids for g in engine.generate(prompts, 4, ignore_eos=True)]
+    assert runner.prefill_note == "compiled"
     assert tokens == reference
-    assert runner.path_notes() == {"vision_path": "cuda-graph", "prefill_path": "compiled, cuda-graph",
-                                   "decode_path": "cuda-graph, fused-bf16"}
 
 
 def test_vision_graph_body_matches_hf_vision_tower(tiny_fp32, images):
