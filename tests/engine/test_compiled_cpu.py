@@ -2,6 +2,7 @@
 on CPU, where the ops run their references; only the CUDA-graph capture is GPU-only) and gives the eager tokens."""
 
 import copy
+
 import pytest
 import torch
 

@@ -52,7 +52,8 @@ HEAD = ", lm_head fused-bf16"
     ("fp8+gran=tensor", "w8a8-fp8-per-tensor" + HEAD), ("int4_wo+group=32", "fused-w4a16-asym" + HEAD),
     ("int4_wo+group=32+sym", "fused-w4a16-sym" + HEAD), ("nvfp4", "modules-emulated" + HEAD),
     ("int4_wo+group=32+keep8=0", "fused-w8a16-int8+fused-w4a16-asym" + HEAD),
-    ("int4_wo+group=32+keep=k_proj", "modules+fused-w4a16-asym" + HEAD), ("int8_wo+keep=1", "fused-w8a16-int8+fused-bf16"),
+    ("int4_wo+group=32+keep=k_proj", "modules+fused-w4a16-asym" + HEAD),
+    ("int8_wo+keep=1", "fused-w8a16-int8+fused-bf16"), ("int8_wo+lm_head", "fused-w8a16-int8"),
     ("w8a8-int8", "fused-w8a8-int8" + HEAD),
 ])
 def test_packs_compute_what_the_modules_compute(tiny_fp32, images, recipe, label):

@@ -166,7 +166,8 @@ def fuse_group(modules, role: str, device: torch.device, bf16_kernel: str = "fus
         real = all(runs_real_on(linear_format(m), device) and getattr(m, "real", True) for m in modules)
         return LinearPack(None, fmt, False, False, "modules" if real else "modules-emulated", modules)
     reference = device.type == "cuda" and any(getattr(m, "reference", False) for m in modules)
-    decode_kernel = (not reference and (bf16_kernel == "fused" if fmt is None else fmt.activation_granularity != "tensor"))
+    # the kernel quantizes W8A8 activations per token, so one scale per tensor is composed
+    decode_kernel = not reference and (bf16_kernel == "fused" if fmt is None else fmt.activation_granularity != "tensor")
     parts = [_module_pack(m) for m in modules]
     if len(parts) == 1:
         packed = parts[0]
