@@ -90,18 +90,19 @@ def recorded_logits(engine, prompts, steps: int, ignore_eos: bool):
     return tokens, seen
 
 
-def compare(loaded, kv, prompts, tol: float, *, bf16_kernel="fused", steps=STEPS, ignore_eos=False) -> str:
+def compare(loaded, kv, prompts, tol: float, *, bf16_kernel="fused", steps=STEPS, ignore_eos=False,
+            fp8_attention=False) -> str:
     """Eager and fused engines on the same weights: identical greedy tokens, and logits within ``tol`` of the
     row's largest |logit| for every token a row generates (up to its EOS unless ``ignore_eos``)."""
-    eager = Engine(loaded, kv=kv, max_batch_size=len(prompts))
-    fused = Engine(loaded, kv=kv, max_batch_size=len(prompts), bf16_kernel=bf16_kernel)
+    eager = Engine(loaded, kv=kv, max_batch_size=len(prompts), fp8_attention=fp8_attention)
+    fused = Engine(loaded, kv=kv, max_batch_size=len(prompts), bf16_kernel=bf16_kernel, fp8_attention=fp8_attention)
     fused.compiled = FusedRunner(fused, compile=False)
     with torch.no_grad():
         fused_tokens, fused_logits = recorded_logits(fused, prompts, steps, ignore_eos)
         eager_tokens, eager_logits = recorded_logits(eager, prompts, steps, ignore_eos)
     assert fused_tokens == eager_tokens
     assert len(fused_logits) == len(eager_logits) == max(len(t) for t in eager_tokens)
-    for step, (e, f) in enumerate(zip(eager_logits, fused_logits)):
+    for step, (e, f) in enumerate(zip(eager_logits, fused_logits, strict=True)):
         rows = [r for r, t in enumerate(eager_tokens) if len(t) > step]     # rows still answering
         err = ((e - f).abs().amax(-1) / e.abs().amax(-1))[rows].max().item()
         limit = PREFILL_TOL if step == 0 else tol
@@ -139,3 +140,11 @@ def test_fused_decoder_follows_eager_over_many_steps_for_every_kv_cache(tiny_fp3
 
 def test_cublas_bf16_kernel_composes_the_same_arithmetic(quantized, prompts):
     assert compare(quantized("bf16"), KVConfig(), prompts, LOGIT_TOL["bf16"], bf16_kernel="cublas") == "cublas-bf16"
+
+
+def test_emulated_fp8_attention_path(tiny_fp32, images):
+    """``fp8_attention`` (the emulated study path) keeps dense attention after the fused RoPE + cache write."""
+    prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None)]
+    label = compare(copy.deepcopy(tiny_fp32), KVConfig(), prompts, FP32_TOL, steps=6, ignore_eos=True,
+                    fp8_attention=True)
+    assert label == "fused-bf16, fp8-attention-emulated"

@@ -167,7 +167,8 @@ def fuse_group(modules, role: str, device: torch.device, bf16_kernel: str = "fus
         return LinearPack(None, fmt, False, False, "modules" if real else "modules-emulated", modules)
     reference = device.type == "cuda" and any(getattr(m, "reference", False) for m in modules)
     # the kernel quantizes W8A8 activations per token, so one scale per tensor is composed
-    decode_kernel = not reference and (bf16_kernel == "fused" if fmt is None else fmt.activation_granularity != "tensor")
+    per_token = fmt is None or fmt.activation_granularity != "tensor"
+    decode_kernel = not reference and per_token and (fmt is not None or bf16_kernel == "fused")
     parts = [_module_pack(m) for m in modules]
     if len(parts) == 1:
         packed = parts[0]
