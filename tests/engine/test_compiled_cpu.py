@@ -66,3 +66,44 @@ def test_vision_graphs_remember_recent_grids_only(tiny_fp32, images):
             batch = encode_prompts(tiny_fp32.processor, [Prompt("a", image)], "cpu")
             vision(batch.pixel_values, batch.image_grid_thw)
     assert len(vision.block_args) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe, kv_dtype", [("bf16", "bf16"), ("int4_wo+group=32", "fp8"), ("fp8", "bf16")])
+def test_compiled_decode_layer_is_five_ops_and_no_generated_kernel(tiny_bf16, recipe, kv_dtype):
+    """What Inductor makes of a fused decode layer (CPU here; the graph is the same on CUDA): four
+    vlmq::fused_linear calls and one vlmq::rope_kv_decode_attention, nothing of its own between them (no
+    copies of the split q/k/v views, of the cache or of the residual stream); the step's prologue
+    (embedding + M-RoPE tables) is one kernel and the head one GEMV plus the cast of the logits to float32."""
+    import re
+
+    from torch._inductor.utils import run_and_get_code
+
+    from vlmq.engine.compiled import FusedRunner, StaticDecodeInputs
+    from vlmq.recipes import apply_recipe, parse_recipe
+
+    loaded = copy.deepcopy(tiny_bf16)
+    if recipe != "bf16":
+        apply_recipe(loaded, parse_recipe(recipe), None)
+    engine = Engine(loaded, kv=KVConfig(kv_dtype, "dynamic"), max_batch_size=2, max_seq_len=64)
+    runner, d = FusedRunner(engine, compile=True), engine.decoder
+    state = engine.synthetic_context(2, 10)
+    state.key_valid[:, 10] = True
+    s = StaticDecodeInputs(torch.tensor([3, 4]), state.next_pos, torch.tensor([10]), state.key_valid,
+                           torch.full((2, 1), 2))
+
+    def generated(fn, *args):
+        with torch.no_grad():
+            out, codes = run_and_get_code(fn, *args)
+        code = "\n".join(codes)
+        return out, sorted(set(re.findall(r"\bcpp_fused_\w+|\btriton_\w+", code))), \
+            re.findall(r"= torch\.ops\.vlmq\.(\w+)\.default\(", code)
+
+    (x, cos, sin), prologue, _ = generated(runner.prologue, d.embed_tokens, d.inv_freq, tuple(d.section), s.token,
+                                           s.pos)
+    _, layer_kernels, layer_ops = generated(runner.decode_layer, runner.packs[0], x, cos, sin, s.slot, s.token_type,
+                                            s.key_valid[:, None, None, :], engine.cache.layer(0), None,
+                                            runner.decode_attend, True)
+    _, head_kernels, head_ops = generated(runner.head, runner.head_pack, x[:, -1])
+    assert sorted(layer_ops) == ["fused_linear"] * 4 + ["rope_kv_decode_attention"] and not layer_kernels
+    assert len(prologue) == 1 and head_ops == ["fused_linear"] and len(head_kernels) == 1
