@@ -1,7 +1,7 @@
 """The text decoder's forward pass, run layer by layer with the model's own modules.
 
-Every projection is the model's ``nn.Linear`` (possibly swapped by a torchao recipe) and every norm and
-MLP is the model's module, so a recipe's quantized kernels run here unchanged. What the engine owns:
+Every projection is the model's ``nn.Linear`` or a recipe's quantized linear (``vlmq.engine.qlinear``) and every
+norm and MLP is the model's module: the readable reference the compiled path is held to, and what observers see. What the engine owns:
 M-RoPE, the static KV cache, attention and the mask for left-padded batches.
 """
 
