@@ -68,7 +68,7 @@ def summary_table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     fmt = lambda v, p=2: "-" if v is None else (f"{v:.{p}f}" if isinstance(v, float) else str(v))  # noqa: E731
     for model, recipe in keys:
-        g = lambda m, t="speed": get.get((model, recipe, t, m))  # noqa: E731
+        g = lambda m, t="speed", model=model, recipe=recipe: get.get((model, recipe, t, m))  # noqa: E731
         bw = g("bandwidth_fraction")
         cells = [model, recipe, fmt(g("ttft_ms"), 1), fmt(g("vision_ms"), 1), fmt(g("prefill_ms"), 1),
                  fmt(g("decode_ms_per_token"), 3), fmt(g("tokens_per_s"), 0), fmt(g("speedup_vs_hf_eager"), 1),

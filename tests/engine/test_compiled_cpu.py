@@ -1,46 +1,36 @@
-"""The compiled decode step's Python/dynamo side on CPU: the layer function compiles with fullgraph
-(torch.compile works on CPU; only the CUDA-graph capture is GPU-only) and gives the eager tokens."""
+"""The compiled path's Python/dynamo side on CPU: the fused layer compiles with fullgraph (torch.compile works
+on CPU, where the ops run their references; only the CUDA-graph capture is GPU-only) and gives the eager tokens."""
 
 import copy
-from unittest import mock
 
 import pytest
 import torch
 
 from vlmq.engine import Engine, KVConfig, Prompt
 from vlmq.engine.inputs import encode_prompts
-from vlmq.engine.timing import Stopwatch
-from vlmq.engine.types import GENERATED
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kv_dtype", ["bf16", "fp8"])
-def test_compiled_layers_give_eager_tokens_on_cpu(tiny_fp32, images, kv_dtype):
-    from vlmq.engine.compiled import CompiledRunner, StaticDecodeInputs
+@pytest.mark.parametrize("recipe, kv_dtype", [("bf16", "bf16"), ("bf16", "fp8"), ("int4_wo+group=32", "bf16"),
+                                              ("fp8+gran=tensor", "fp8")])
+def test_compiled_fused_layers_give_eager_tokens_on_cpu(tiny_fp32, images, recipe, kv_dtype):
+    """Dynamo traces the fused layer (custom ops, packs as inputs) with fullgraph=True for prefill and decode,
+    and the compiled layers give the eager tokens at batch 2 with left padding."""
+    from vlmq.engine.compiled import FusedRunner
+    from vlmq.recipes import apply_recipe, parse_recipe
 
     loaded = copy.deepcopy(tiny_fp32)
+    if recipe != "bf16":
+        apply_recipe(loaded, parse_recipe(recipe), None)
     kv = KVConfig(dtype=kv_dtype, strategy="dynamic")
-    prompts = [Prompt("What is in the image?", images[0])]
-    reference = Engine(loaded, kv=kv).generate(prompts, 4, ignore_eos=True)[0].token_ids
-    engine = Engine(loaded, kv=kv)
-    with mock.patch("torch.cuda.graph_pool_handle", lambda: None):
-        engine.compiled = runner = CompiledRunner(engine)
-    assert runner.label == "fused-bf16"
+    prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None)]
+    reference = [g.token_ids for g in Engine(loaded, kv=kv, max_batch_size=2).generate(prompts, 4, ignore_eos=True)]
+    engine = Engine(loaded, kv=kv, max_batch_size=2)
+    engine.compiled = runner = FusedRunner(engine, compile=True)
     with torch.no_grad():
-        state = engine._prefill(encode_prompts(engine.processor, prompts, engine.device), Stopwatch(engine.device))
-        assert runner.prefill_note == "compiled"
-        token = state.logits.argmax(-1)
-        tokens = [int(token)]
-        for _ in range(3):       # what one CUDA-graph replay runs, called directly
-            state.key_valid[:, state.next_slot] = True
-            inputs = StaticDecodeInputs(token=token, pos=state.next_pos, slot=torch.tensor([state.next_slot]),
-                                        key_valid=state.key_valid, token_type=torch.full((1, 1), GENERATED))
-            token = runner._decode_body(inputs).argmax(-1)
-            tokens.append(int(token))
-            state.next_pos, state.next_slot = state.next_pos + 1, state.next_slot + 1
+        tokens = [g.token_ids for g in engine.generate(prompts, 4, ignore_eos=True)]
+    assert runner.prefill_note == "compiled"
     assert tokens == reference
-    assert runner.path_notes() == {"vision_path": "cuda-graph", "prefill_path": "compiled, cuda-graph",
-                                   "decode_path": "cuda-graph, fused-bf16"}
 
 
 def test_vision_graph_body_matches_hf_vision_tower(tiny_fp32, images):
@@ -76,3 +66,44 @@ def test_vision_graphs_remember_recent_grids_only(tiny_fp32, images):
             batch = encode_prompts(tiny_fp32.processor, [Prompt("a", image)], "cpu")
             vision(batch.pixel_values, batch.image_grid_thw)
     assert len(vision.block_args) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe, kv_dtype", [("bf16", "bf16"), ("int4_wo+group=32", "fp8"), ("fp8", "bf16")])
+def test_compiled_decode_layer_is_five_ops_and_no_generated_kernel(tiny_bf16, recipe, kv_dtype):
+    """What Inductor makes of a fused decode layer (CPU here; the graph is the same on CUDA): four
+    vlmq::fused_linear calls and one vlmq::rope_kv_decode_attention, nothing of its own between them (no
+    copies of the split q/k/v views, of the cache or of the residual stream); the step's prologue
+    (embedding + M-RoPE tables) is one kernel and the head one GEMV plus the cast of the logits to float32."""
+    import re
+
+    from torch._inductor.utils import run_and_get_code
+
+    from vlmq.engine.compiled import FusedRunner, StaticDecodeInputs
+    from vlmq.recipes import apply_recipe, parse_recipe
+
+    loaded = copy.deepcopy(tiny_bf16)
+    if recipe != "bf16":
+        apply_recipe(loaded, parse_recipe(recipe), None)
+    engine = Engine(loaded, kv=KVConfig(kv_dtype, "dynamic"), max_batch_size=2, max_seq_len=64)
+    runner, d = FusedRunner(engine, compile=True), engine.decoder
+    state = engine.synthetic_context(2, 10)
+    state.key_valid[:, 10] = True
+    s = StaticDecodeInputs(torch.tensor([3, 4]), state.next_pos, torch.tensor([10]), state.key_valid,
+                           torch.full((2, 1), 2))
+
+    def generated(fn, *args):
+        with torch.no_grad():
+            out, codes = run_and_get_code(fn, *args)
+        code = "\n".join(codes)
+        return out, sorted(set(re.findall(r"\bcpp_fused_\w+|\btriton_\w+", code))), \
+            re.findall(r"= torch\.ops\.vlmq\.(\w+)\.default\(", code)
+
+    (x, cos, sin), prologue, _ = generated(runner.prologue, d.embed_tokens, d.inv_freq, tuple(d.section), s.token,
+                                           s.pos)
+    _, layer_kernels, layer_ops = generated(runner.decode_layer, runner.packs[0], x, cos, sin, s.slot, s.token_type,
+                                            s.key_valid[:, None, None, :], engine.cache.layer(0), None,
+                                            runner.decode_attend, True)
+    _, head_kernels, head_ops = generated(runner.head, runner.head_pack, x[:, -1])
+    assert sorted(layer_ops) == ["fused_linear"] * 4 + ["rope_kv_decode_attention"] and not layer_kernels
+    assert len(prologue) == 1 and head_ops == ["fused_linear"] and len(head_kernels) == 1

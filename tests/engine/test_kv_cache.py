@@ -193,7 +193,7 @@ def test_cache_nbytes_counts_scales():
 def test_fused_decode_attention_op_matches_dense_path(tiny_fp32, images, kv_dtype):
     """vlmq::decode_attention (its CPU reference here; the Triton kernel on GPU) in the decode steps
     gives the eager engine's tokens."""
-    from vlmq.engine.decoder import fused_decode_attention
+    from vlmq.engine.kernels import decode_attention
 
     kv = KVConfig(dtype=kv_dtype, strategy="dynamic")
     prompts = [Prompt("What is in the image?", images[0])]
@@ -207,7 +207,7 @@ def test_fused_decode_attention_op_matches_dense_path(tiny_fp32, images, kv_dtyp
         b, length = q.shape[0], layer_kv.k.shape[2]
         full = torch.zeros(b, 1, 1, length, dtype=torch.bool)
         full[..., : mask.shape[-1]] = mask[:, :, -1:, :]
-        return fused_decode_attention(q, layer_kv, None, full)
+        return decode_attention(q, layer_kv.k, layer_kv.v, layer_kv.k_scale, layer_kv.v_scale, full[:, 0, 0, :])
 
     engine.decoder.attend = attend
     assert engine.generate(prompts, 6, ignore_eos=True)[0].token_ids == reference

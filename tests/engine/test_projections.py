@@ -1,7 +1,8 @@
-"""The compiled path's projections (fused packs of one format, or module calls) compute what the modules compute.
+"""The compiled path's packs (one per projection group: fused, composed, or module calls) compute what the modules
+compute.
 
-On CPU ``vlmq::w8_linear`` / ``vlmq::w4a16_linear`` run their pure-torch references, so these tests check
-fusion, packing and activation quantization; the Triton kernels themselves are checked on the GPU.
+On CPU ``vlmq::fused_linear``, ``vlmq::w8_linear`` and ``vlmq::w4a16_linear`` run their pure-torch references, so
+these tests check packing, labels and activation quantization; the Triton kernels are checked on the GPU.
 """
 
 import copy
@@ -10,19 +11,18 @@ import pytest
 import torch
 
 from vlmq.engine import Engine, Prompt
+from vlmq.engine.compiled import FusedRunner
 from vlmq.engine.kernels import quantize_activation
-from vlmq.engine.projections import build_projections
+from vlmq.engine.projections import build_packs, fuse_group, run_linear
 from vlmq.errors import VlmqError
 from vlmq.recipes import apply_recipe, parse_recipe
 
 
-def engine_with_built_projections(loaded, bf16_kernel="cublas"):
-    engine = Engine(loaded)
-    d = engine.decoder
-    proj, packs, label = build_projections(d.layers, d.shape.num_heads, d.shape.num_kv_heads, d.shape.head_dim,
-                                           bf16_kernel=bf16_kernel)
-    d.projections, d.packs = proj, packs
-    return engine, label
+def fused_engine(loaded, bf16_kernel="fused"):
+    """An engine whose prefill and decode run through the packs (uncompiled; the ops' references on CPU)."""
+    engine = Engine(loaded, bf16_kernel=bf16_kernel)
+    engine.compiled = FusedRunner(engine, compile=False)
+    return engine, engine.compiled.label
 
 
 def quantized_copy(loaded, recipe: str | None):
@@ -44,41 +44,50 @@ def w8a8_int8_copy(loaded):
     return clone
 
 
+HEAD = ", lm_head fused-bf16"
+
+
 @pytest.mark.parametrize("recipe, label", [
-    (None, "fused-bf16"), ("int8_wo", "w8-gemv-bf16"), ("fp8", "w8-gemv-fp8-reference"),
-    ("fp8+gran=tensor", "w8-gemv-fp8-reference"), ("int4_wo+group=32", "w4-gemv"), ("int4_wo+group=32+sym", "w4-gemv"),
-    ("nvfp4", "modules"), ("int4_wo+group=32+keep8=0", "w8-gemv-bf16+w4-gemv"),
-    ("int4_wo+group=32+keep=k_proj", "modules+w4-gemv"), ("int8_wo+keep=1", "w8-gemv-bf16+fused-bf16"),
-    ("w8a8-int8", "w8-gemv-int8"),
+    (None, "fused-bf16"), ("int8_wo", "fused-w8a16-int8" + HEAD), ("fp8", "fused-w8a8-fp8" + HEAD),
+    ("fp8+gran=tensor", "w8a8-fp8-per-tensor" + HEAD), ("int4_wo+group=32", "fused-w4a16-asym" + HEAD),
+    ("int4_wo+group=32+sym", "fused-w4a16-sym" + HEAD), ("nvfp4", "modules-emulated" + HEAD),
+    ("int4_wo+group=32+keep8=0", "fused-w8a16-int8+fused-w4a16-asym" + HEAD),
+    ("int4_wo+group=32+keep=k_proj", "modules+fused-w4a16-asym" + HEAD),
+    ("int8_wo+keep=1", "fused-w8a16-int8+fused-bf16"), ("int8_wo+lm_head", "fused-w8a16-int8"),
+    ("w8a8-int8", "fused-w8a8-int8" + HEAD),
 ])
-def test_projection_packs_match_module_calls(tiny_fp32, images, recipe, label):
+def test_packs_compute_what_the_modules_compute(tiny_fp32, images, recipe, label):
     loaded = w8a8_int8_copy(tiny_fp32) if recipe == "w8a8-int8" else quantized_copy(tiny_fp32, recipe)
     prompts = [Prompt("What is in the image?", images[0])]
     reference = Engine(loaded)
     ref_tokens = reference.generate(prompts, 6, ignore_eos=True)[0].token_ids
     ref_logits = reference.next_token_logits(prompts)
-    engine, got_label = engine_with_built_projections(loaded)
+    engine, got_label = fused_engine(loaded)
     assert got_label == label
-    # prefill (many rows) and decode steps (one row) both go through the packs
+    # prefill (composed around the modules' ops) and decode steps (vlmq::fused_linear) both go through the packs
     assert engine.generate(prompts, 6, ignore_eos=True)[0].token_ids == ref_tokens
     torch.testing.assert_close(engine.next_token_logits(prompts), ref_logits, atol=2e-3, rtol=0)
-    # the modules still compute the same after their tensors became views of the fused buffers
+    # the modules still compute the same after their tensors became views of the packs' buffers
     torch.testing.assert_close(Engine(loaded).next_token_logits(prompts), ref_logits, atol=2e-3, rtol=0)
 
 
 def test_fused_weights_share_storage_with_modules(tiny_fp32):
     loaded = copy.deepcopy(tiny_fp32)
     layer = loaded.model.model.language_model.layers[0]
-    _, label = engine_with_built_projections(loaded)
+    engine, label = fused_engine(loaded)
     assert label == "fused-bf16"
     q, k = layer.self_attn.q_proj.weight, layer.self_attn.k_proj.weight
     assert q.untyped_storage().data_ptr() == k.untyped_storage().data_ptr()
+    gate_up = engine.compiled.packs[0].gate_up.packed.weight
+    gate, up = layer.mlp.gate_proj.weight, layer.mlp.up_proj.weight
+    assert gate.untyped_storage().data_ptr() == up.untyped_storage().data_ptr() == gate_up.untyped_storage().data_ptr()
+    assert torch.equal(gate_up[0::2], gate) and torch.equal(gate_up[1::2], up)    # interleaved rows
 
 
 def test_fused_int4_tensors_share_storage_with_modules(tiny_fp32):
     loaded = quantized_copy(tiny_fp32, "int4_wo+group=32")
     mlp = loaded.model.model.language_model.layers[1].mlp
-    engine_with_built_projections(loaded)
+    fused_engine(loaded)
     for name in ("qweight", "weight_scale", "weight_zero_point"):
         gate, up = getattr(mlp.gate_proj, name), getattr(mlp.up_proj, name)
         assert gate.untyped_storage().data_ptr() == up.untyped_storage().data_ptr(), name
@@ -86,12 +95,30 @@ def test_fused_int4_tensors_share_storage_with_modules(tiny_fp32):
 
 def test_bf16_kernel_is_configuration_not_a_global(tiny_fp32, images):
     loaded = copy.deepcopy(tiny_fp32)
-    engine, label = engine_with_built_projections(loaded, bf16_kernel="triton")
-    assert label == "fused-bf16-triton" and Engine(loaded).bf16_kernel == "cublas"
+    engine, label = fused_engine(loaded, bf16_kernel="cublas")
+    assert label == "cublas-bf16" and Engine(loaded).bf16_kernel == "fused"
+    assert not engine.compiled.packs[0].qkv.decode_kernel
     reference = Engine(loaded).next_token_logits([Prompt("Hi", images[1])])
     torch.testing.assert_close(engine.next_token_logits([Prompt("Hi", images[1])]), reference, atol=2e-3, rtol=0)
-    with pytest.raises(VlmqError, match="unknown bf16 kernel 'cutlass'; choose from: cublas, triton"):
-        engine_with_built_projections(loaded, bf16_kernel="cutlass")
+    with pytest.raises(VlmqError, match="unknown bf16 kernel 'cutlass'; choose from: fused, cublas"):
+        Engine(loaded, bf16_kernel="cutlass")
+    with pytest.raises(VlmqError, match="unknown bf16 kernel"):
+        build_packs(engine.decoder, bf16_kernel="triton")
+
+
+def test_emulated_fp8_group_composes_the_reference_arithmetic(tiny_fp32):
+    """FP8 weights on a GPU without FP8 hardware: no fused kernel; the group composes the op's reference
+    arithmetic at decode too, labelled emulated, and equals the modules."""
+    loaded = quantized_copy(tiny_fp32, "fp8")
+    attn = loaded.model.model.language_model.layers[0].self_attn
+    modules = (attn.q_proj, attn.k_proj, attn.v_proj)
+    assert all(m.reference for m in modules)       # FP8 on this CPU: no hardware
+    torch.manual_seed(0)
+    x = torch.randn(3, 1, modules[0].in_features)
+    expected = torch.cat([m(x) for m in modules], dim=-1)
+    pack = fuse_group(modules, "qkv", torch.device("cuda"))
+    assert (pack.label, pack.decode_kernel, pack.reference) == ("w8a8-fp8-emulated", False, True)
+    torch.testing.assert_close(run_linear(pack, x, decode=True), expected, atol=0, rtol=0)
 
 
 def test_int8_activation_quantization_matches_torchao(tiny_fp32):
@@ -129,22 +156,3 @@ def test_large_m_dequant_mm_matches_reference(a_mode, wdtype):
     got = w8_linear_dequant_mm(xq, w, ws, xs, bias, torch.float32)
     ref = w8_linear_reference(xq, w, ws, xs, bias, torch.float32)
     assert ((got - ref).norm() / ref.norm()).item() < 5e-3
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("recipe", ["int4_wo+group=32", "fp8+gran=tensor", "int8_wo+keep=k_proj"])
-def test_compiled_layers_trace_quantized_packs_on_cpu(tiny_fp32, images, recipe):
-    """Dynamo traces every pack kind with fullgraph=True (the compiled prefill), and gives the eager logits."""
-    from unittest import mock
-
-    from vlmq.engine.compiled import CompiledRunner
-
-    loaded = quantized_copy(tiny_fp32, recipe)
-    prompts = [Prompt("What is in the image?", images[0])]
-    reference = Engine(loaded).next_token_logits(prompts)
-    engine = Engine(loaded)
-    with mock.patch("torch.cuda.graph_pool_handle", lambda: None):
-        engine.compiled = CompiledRunner(engine)
-    got = engine.next_token_logits(prompts)
-    assert engine.compiled.prefill_note == "compiled"
-    torch.testing.assert_close(got, reference, atol=2e-3, rtol=0)

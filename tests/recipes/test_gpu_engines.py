@@ -3,7 +3,8 @@
 Why: on the H200, ``fp8`` through the eager engine answered empty strings for half the prompts while the
 compiled engine was right (issue 13). Both paths now run vlmq's own ops (``vlmq::w8_linear``,
 ``vlmq::w4a16_linear``) on the same stored tensors: eager through each module, compiled through fused
-packs. Run on the GPU machine:
+packs, five kernels a decoder layer at decode (vlmq::fused_linear, vlmq::rope_kv_decode_attention). Run on the GPU
+machine:
 ``python -m pytest -q tests/recipes/test_gpu_engines.py``.
 """
 
@@ -16,8 +17,11 @@ pytestmark = pytest.mark.gpu
 # recipes with real kernels on Hopper and later (nvfp4 is emulated before sm100: accuracy only), plus one mixed
 # precision recipe (int8 and int4 packs in one engine); each compiles its own decode step (about a minute)
 REAL_RECIPES = ["bf16", "int8_wo", "int4_wo", "int4_awq", "smoothquant", "fp8", "int4_wo+keep8=0"]
-PACK_LABELS = {"bf16": "fused-bf16", "int8_wo": "w8-gemv-bf16", "int4_wo": "w4-gemv", "int4_awq": "w4-gemv",
-               "smoothquant": "w8-gemv-int8", "fp8": "w8-gemv-fp8", "int4_wo+keep8=0": "w8-gemv-bf16+w4-gemv"}
+# the fused decode path's label (vlmq.engine.projections.build_packs): every group through vlmq::fused_linear
+HEAD = ", lm_head fused-bf16"
+PACK_LABELS = {"bf16": "fused-bf16", "int8_wo": "fused-w8a16-int8" + HEAD, "int4_wo": "fused-w4a16-asym" + HEAD,
+               "int4_awq": "fused-w4a16-asym" + HEAD, "smoothquant": "fused-w8a8-int8" + HEAD,
+               "fp8": "fused-w8a8-fp8" + HEAD, "int4_wo+keep8=0": "fused-w8a16-int8+fused-w4a16-asym" + HEAD}
 N_PROMPTS = 12
 
 
@@ -63,6 +67,7 @@ def test_eager_and_compiled_engines_answer_the_same(recipe, samples, calib):
         prepare_engine(engine, spec, calib)
         if compiled:
             assert engine.compiled.label == PACK_LABELS[recipe]
+            assert engine.compiled.path_notes()["decode_path"] == f"cuda-graph, {PACK_LABELS[recipe]}"
         for batch in (1, 4):
             results[(compiled, batch)] = answers(engine, prompts, batch, task.max_new_tokens)
     for batch in (1, 4):

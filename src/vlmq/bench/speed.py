@@ -43,7 +43,7 @@ class SpeedOptions:
     kv: KVConfig = KVConfig()
     fp8_attention: bool = False
     max_seq_len: int | None = None             # default: longest prompt + new_tokens
-    bf16_kernel: str = "cublas"                # compiled float linears: "cublas" | "triton" (engine/projections.py)
+    bf16_kernel: str = "fused"                 # compiled float linears at decode: "fused" | "cublas" (engine/projections.py)
 
 
 def validate_options(opts: SpeedOptions) -> None:

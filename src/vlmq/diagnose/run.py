@@ -137,7 +137,7 @@ def saturation_probes(spec: RunSpec, prompts, bf16, skipped: list[dict]) -> tupl
     remedies = kv_recipes(spec)
     rows, memory = [], []
     for name in dict.fromkeys(n for recipe, variants in remedies.items() for n in (recipe, *variants)):
-        measured = isolated(skipped, "saturation", name, lambda: saturation_of(spec, name, prompts, bf16))
+        measured = isolated(skipped, "saturation", name, lambda name=name: saturation_of(spec, name, prompts, bf16))
         if measured is not None:
             rows += measured[0]
             memory.append(measured[1])
@@ -187,7 +187,7 @@ def sensitivity_probes(spec: RunSpec, bf16, prompts, skipped: list[dict]) -> tup
     probe = SensitivityProbe(bf16, prompts, calibration=lambda recipe_spec: recipe_calibration(spec, recipe_spec))
     rows, proposals = [], []
     for recipe in weight_recipes:
-        measured = isolated(skipped, "sensitivity", recipe, lambda: sensitivity_of(probe, recipe))
+        measured = isolated(skipped, "sensitivity", recipe, lambda recipe=recipe: sensitivity_of(probe, recipe))
         if measured is not None:
             rows += measured[0]
             proposals += measured[1]

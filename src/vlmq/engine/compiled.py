@@ -1,38 +1,49 @@
-"""The compiled CUDA path: Inductor-compiled layers, and the whole decode step in one CUDA graph.
+"""The compiled path: a decoder layer in five kernels at decode, the whole decode step in one CUDA graph.
 
-Design (gpt-fast's ideas, arranged for short compiles): one decoder layer is compiled (every layer
-shares the graph — the layer's module is an input, not a constant), and the decode step — embedding,
-M-RoPE, 28 compiled layers, final norm and lm_head — is captured into a ``torch.cuda.CUDAGraph`` per
-batch size and replayed, so a token costs one graph launch. Compile time is one layer's, not 28
-layers', which keeps the benchmark of every recipe inside a short GPU lease.
+A decode layer (x = the residual stream, packs from ``vlmq.engine.projections``):
 
-Every recipe, BF16 included, compiles under the same pinned Inductor settings (``INDUCTOR_OPTIONS``);
-torchao's configs may flip global flags (``set_inductor_config``), the options passed here override
-them per compile so no side is favoured.
+1. ``qkv = fused_linear(x)`` with input_layernorm in its prologue (W8A8: and the per-token quantization);
+2. RoPE, the K/V cache write (BF16 or FP8, every scale policy) and decode attention in one kernel
+   (``vlmq::rope_kv_decode_attention``);
+3. ``h = x + o_proj(attn)``: the residual add in the GEMV's epilogue;
+4. ``m = silu(gate) * up`` of post_attention_layernorm(h): norm in the prologue, SiLU·mul in the epilogue
+   (gate and up rows interleaved in one pack);
+5. ``x = h + down_proj(m)``.
 
-Decode attends over the whole static cache with a mask (static shapes for the graph); slots beyond the
-current length are masked. Warm-up and capture write to the cache's last slot, which is masked until a
-real step overwrites it.
+The step adds the embedding and the M-RoPE tables (one Inductor kernel or two) and the final norm + lm_head
+(one GEMV with the norm in its prologue). Packs the kernels cannot serve (NVFP4, formats emulated on this
+device, per-tensor W8A8, mixed formats in a group, ``bf16_kernel="cublas"``) run the same arithmetic
+composed around the modules' ops, and ``fp8_attention`` (the emulated study path) writes the cache with
+``vlmq::rope_kv_write`` and attends densely; the decode label says which.
+
+Prefill runs the same layer function with ``decode=False``: norms and epilogues composed around the
+modules' ops (``w8_linear`` / ``w4a16_linear`` / cuBLAS pick tensor-core GEMMs for many rows; Inductor fuses
+the elementwise work), RoPE + cache write through ``vlmq::rope_kv_write``, dense attention over the prompt.
+
+One layer function is compiled for all layers (the packs are inputs, not constants), so compile time is
+one layer's. The decode step -- prologue, layers, head -- is captured into a ``torch.cuda.CUDAGraph`` per
+batch size and replayed. Every recipe compiles under the same pinned Inductor settings
+(``INDUCTOR_OPTIONS``). Decode attends over the whole static cache with a key mask (static shapes for the
+graph); warm-up and capture write to the cache's last slot, which is masked until a real step overwrites it.
+
+``FusedRunner`` is the device-agnostic part (no graphs; layers compiled or not): on a CPU the ops run
+their pure-torch references, which is how tests hold the fused decode step to the eager engine.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
 import torch
 import torch._dynamo
 
-from vlmq.engine.decoder import (
-    DenseAttention,
-    StepInputs,
-    emulated_fp8_attention,
-    fused_decode_attention,
-    layer_forward,
-    layer_forward_open,
-)
+from vlmq.engine.decoder import DenseAttention, StepInputs, emulated_fp8_attention, sdpa_attention
 from vlmq.engine.graphs import ShapeGraphs, VisionGraphs
-from vlmq.engine.projections import build_projections
+from vlmq.engine.kernels import rope_write_decode_attention, rope_write_kv
+from vlmq.engine.projections import HeadPack, LayerPacks, build_packs, run_linear
+from vlmq.engine.rope import mrope_cos_sin
 from vlmq.engine.types import GENERATED
 from vlmq.engine.vision import image_features
 
@@ -51,22 +62,47 @@ INDUCTOR_OPTIONS = {
 PREFILL_GRAPH_TOKENS = 8192
 
 
-def _decode_layer(layer, proj, pack, x, pending, *args):
-    """``pending`` is the previous layer's MLP output (None for the first layer): adding it here puts the
-    residual add and this layer's RMSNorm into one kernel."""
-    if pending is not None:
-        x = x + pending
-    return layer_forward_open(layer, proj, pack, x, *args)
+# ----- attention of a fused layer: raw q/k/v [B, T, heads * D] in, [B, Hq, T, D] out -------------------
+class RopeWriteAttention:
+    """RoPE + cache write in one kernel (``vlmq::rope_kv_write``), then ``fn`` over the cache slots
+    [0, read_len) (prefill; decode with the emulated FP8 attention)."""
+
+    def __init__(self, fn):
+        self.dense = DenseAttention(fn)
+
+    def __call__(self, q, k, v, cos, sin, kv, write_pos, token_type, mask, read_len):
+        return self.dense(rope_write_kv(q, k, v, cos, sin, kv, write_pos, token_type), kv, read_len, mask)
 
 
-def _prefill_layer(*args):
-    return layer_forward(*args)
+def fused_decode_attention(q, k, v, cos, sin, kv, write_pos, token_type, mask, read_len):
+    """RoPE, the cache write and attention over the whole cache (``mask`` [B, 1, 1, L]) in one kernel."""
+    return rope_write_decode_attention(q, k, v, cos, sin, kv, write_pos, token_type, mask[:, 0, 0, :])
 
 
-def _head(norm, lm_head, x, pending):
-    """Last residual add + final norm + lm_head; module-level with the modules as inputs, so compiled code
-    holds no closure over one model (a lambda per engine kept every earlier model alive in dynamo's cache)."""
-    return lm_head(norm(x + pending))
+# ----- the compiled functions (module level: compiled code holds no closure over one model) ----------
+def fused_layer(packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend,
+                decode: bool) -> torch.Tensor:
+    """One decoder layer through its packs (the module docstring lists the decode kernels)."""
+    b, t, _ = x.shape
+    qkv = run_linear(packs.qkv, x, decode=decode, norm_weight=packs.input_norm, eps=packs.eps)
+    q, k, v = qkv.split(packs.sizes, dim=-1)
+    out = attend(q, k, v, cos, sin, kv, write_pos, token_type, mask, read_len)
+    h = run_linear(packs.o, out.transpose(1, 2).reshape(b, t, -1), decode=decode, residual=x)
+    m = run_linear(packs.gate_up, h, decode=decode, norm_weight=packs.post_norm, eps=packs.eps, act="silu_mul")
+    return run_linear(packs.down, m, decode=decode, residual=h)
+
+
+def decode_prologue(embed, inv_freq, section, token, pos):
+    """Embedding of the step's tokens [B] and their M-RoPE tables (text positions: one id on all axes)."""
+    b = token.shape[0]
+    x = embed(token[:, None])
+    cos, sin = mrope_cos_sin(pos.view(1, b, 1).expand(3, b, 1), inv_freq, list(section), x.dtype)
+    return x, cos, sin
+
+
+def fused_head(head: HeadPack, x_last: torch.Tensor) -> torch.Tensor:
+    """Final RMSNorm + lm_head in one GEMV; float32 logits [B, vocab]."""
+    return run_linear(head.lm_head, x_last, decode=True, norm_weight=head.norm, eps=head.eps).float()
 
 
 def _compile(fn):
@@ -90,67 +126,100 @@ class CapturedStep:
     logits: torch.Tensor
 
 
-class CompiledRunner:
-    def __init__(self, engine):
+class FusedRunner:
+    """The fused decoder of an ``Engine`` without CUDA graphs (any device): prefill and decode through the
+    packs. ``Engine`` calls ``prefill`` / ``decode`` / ``vision`` of whatever runner it holds."""
+
+    def __init__(self, engine, *, compile: bool = True):
         self.engine = engine
         d = engine.decoder
-        self.projections, self.packs, self.label = build_projections(
-            d.layers, d.shape.num_heads, d.shape.num_kv_heads, d.shape.head_dim, bf16_kernel=engine.bf16_kernel)
-        # decode reads the cache in a Triton kernel (FP8 without a BF16 copy); the emulated FP8
-        # attention study path keeps the dense math
-        self.decode_attend = DenseAttention(emulated_fp8_attention) if d.fp8_attention else fused_decode_attention
-        self.prefill_attend = d.attend
-        self.decode_layer = _compile(_decode_layer)
-        self.prefill_layer = _compile(_prefill_layer)
-        self.head = _compile(_head)
-        self.pool = torch.cuda.graph_pool_handle()
-        self.graphs: dict[int, CapturedStep] = {}
+        self.packs, self.head_pack, label = build_packs(d, bf16_kernel=engine.bf16_kernel)
+        dense = emulated_fp8_attention if d.fp8_attention else sdpa_attention
+        self.decode_attend = RopeWriteAttention(dense) if d.fp8_attention else fused_decode_attention
+        self.prefill_attend = RopeWriteAttention(dense)
+        self.label = label + (", fp8-attention-emulated" if d.fp8_attention else "")
+        wrap = _compile if compile else (lambda fn: fn)
+        self.decode_layer, self.prefill_layer = wrap(fused_layer), wrap(fused_layer)
+        self.prologue, self.head = wrap(decode_prologue), wrap(fused_head)
+        self.prefill_note = "compiled" if compile else "eager"
         self.compile_s: dict[str, float] = {}
-        self.prefill_note = "compiled"
-        self.prefill_graphs = ShapeGraphs("prefill")
-        self.vision = VisionGraphs(engine.model, lambda pixels, grid: image_features(engine.model, pixels, grid))
+        self.vision = functools.partial(image_features, engine.model)   # (pixel_values, grid_thw) -> features
 
     def path_notes(self) -> dict[str, str]:
-        """How each stage ran (speed records carry it): graph replay, compiled layers, or a recorded fallback."""
-        prefill = self.prefill_note if self.prefill_note != "compiled" else f"compiled, {self.prefill_graphs.note}"
-        return {"vision_path": self.vision.note, "prefill_path": prefill, "decode_path": f"cuda-graph, {self.label}"}
+        return {"vision_path": "eager", "prefill_path": self.prefill_note, "decode_path": self.label}
 
     def reset(self, cache) -> None:
-        """The cache was replaced (set_kv): captured graphs point at the old buffers."""
-        self.graphs.clear()
-        self.prefill_graphs.clear()
+        """The cache was replaced (set_kv); nothing here holds its buffers."""
 
-    # ----- prefill ----------------------------------------------------------------------------
     def prefill(self, step: StepInputs) -> torch.Tensor:
-        """Final-normed hidden states; from a CUDA graph when this prompt geometry was prefilled before."""
-        b, t, _ = step.embeds.shape
-        if self.prefill_note != "compiled" or b * t > PREFILL_GRAPH_TOKENS:
-            return self._prefill_layers(step)
-        key = (tuple(step.embeds.shape), tuple(step.mask.shape), step.read_len)
-        fn = lambda *tensors: self._prefill_layers(StepInputs(*tensors, read_len=step.read_len))  # noqa: E731
-        return self.prefill_graphs(key, fn, (step.embeds, step.position_ids, step.write_pos, step.token_type,
-                                             step.mask))
-
-    def _prefill_layers(self, step: StepInputs) -> torch.Tensor:
+        """Final-normed hidden states [B, T, hidden]; writes the prompt's K/V into the engine's cache."""
         d, cache = self.engine.decoder, self.engine.cache
         x = step.embeds
         cos, sin = d.rope_tables(step.position_ids, x.dtype)
-        layer_fn = self.prefill_layer if self.prefill_note == "compiled" else layer_forward
+        layer_fn = self.prefill_layer if self.prefill_note == "compiled" else fused_layer
         start = time.perf_counter()
         try:
-            for idx, layer in enumerate(d.layers):
-                x = layer_fn(layer, self.projections, self.packs[idx], x, cos, sin, step.write_pos,
-                             step.token_type, step.mask, cache.layer(idx), step.read_len, d.shape,
-                             self.prefill_attend)
-        except Exception as err:  # noqa: BLE001 - a compile failure falls back to eager, recorded
-            if layer_fn is layer_forward:
+            for idx, packs in enumerate(self.packs):
+                x = layer_fn(packs, x, cos, sin, step.write_pos, step.token_type, step.mask, cache.layer(idx),
+                             step.read_len, self.prefill_attend, False)
+        except Exception as err:  # noqa: BLE001 - a compile failure falls back to the uncompiled layers, recorded
+            if layer_fn is fused_layer:
                 raise
             self.prefill_note = f"eager (compile failed: {type(err).__name__}: {str(err).splitlines()[0][:160]})"
             return self.prefill(step)
         self.compile_s.setdefault("prefill_first_call_s", time.perf_counter() - start)
         return d.norm(x)
 
-    # ----- decode -----------------------------------------------------------------------------
+    def decode(self, token: torch.Tensor, next_pos: torch.Tensor, slot: int, key_valid: torch.Tensor) -> torch.Tensor:
+        """Float32 logits [B, vocab] of one decode step (the token's K/V written at cache ``slot``)."""
+        b, device = token.shape[0], token.device
+        inputs = StaticDecodeInputs(token, next_pos, torch.tensor([slot], device=device), key_valid,
+                                    torch.full((b, 1), GENERATED, dtype=torch.long, device=device))
+        return self.decode_logits(inputs)
+
+    def decode_logits(self, s: StaticDecodeInputs) -> torch.Tensor:
+        """The decode step a CUDA graph captures: prologue, the fused layers, final norm + lm_head."""
+        d, cache = self.engine.decoder, self.engine.cache
+        x, cos, sin = self.prologue(d.embed_tokens, d.inv_freq, tuple(d.section), s.token, s.pos)
+        mask = s.key_valid[:, None, None, :]
+        for idx, packs in enumerate(self.packs):
+            x = self.decode_layer(packs, x, cos, sin, s.slot, s.token_type, mask, cache.layer(idx), None,
+                                  self.decode_attend, True)
+        return self.head(self.head_pack, x[:, -1])
+
+
+class CompiledRunner(FusedRunner):
+    """``FusedRunner`` on CUDA with compiled layers and CUDA graphs: the decode step per batch size, the
+    vision tower per image grid and prefill per prompt geometry (``vlmq.engine.graphs``)."""
+
+    def __init__(self, engine):
+        super().__init__(engine, compile=True)
+        self.pool = torch.cuda.graph_pool_handle()
+        self.graphs: dict[int, CapturedStep] = {}
+        self.prefill_graphs = ShapeGraphs("prefill")
+        self.vision = VisionGraphs(engine.model, functools.partial(image_features, engine.model))
+
+    def path_notes(self) -> dict[str, str]:
+        """How each stage ran (speed records carry it): graph replay, compiled layers, or a recorded fallback."""
+        prefill = self.prefill_note if self.prefill_note != "compiled" else f"compiled, {self.prefill_graphs.note}"
+        return {"vision_path": self.vision.note, "prefill_path": prefill,
+                "decode_path": f"cuda-graph, {self.label}"}
+
+    def reset(self, cache) -> None:
+        """The cache was replaced (set_kv): captured graphs point at the old buffers."""
+        self.graphs.clear()
+        self.prefill_graphs.clear()
+
+    def prefill(self, step: StepInputs) -> torch.Tensor:
+        """Final-normed hidden states; from a CUDA graph when this prompt geometry was prefilled before."""
+        b, t, _ = step.embeds.shape
+        if self.prefill_note != "compiled" or b * t > PREFILL_GRAPH_TOKENS:
+            return super().prefill(step)
+        key = (tuple(step.embeds.shape), tuple(step.mask.shape), step.read_len)
+        fn = lambda *tensors: super(CompiledRunner, self).prefill(StepInputs(*tensors, read_len=step.read_len))  # noqa: E731
+        return self.prefill_graphs(key, fn, (step.embeds, step.position_ids, step.write_pos, step.token_type,
+                                             step.mask))
+
     def decode(self, token: torch.Tensor, next_pos: torch.Tensor, slot: int, key_valid: torch.Tensor) -> torch.Tensor:
         b = token.shape[0]
         step = self.graphs.get(b)
@@ -164,18 +233,6 @@ class CompiledRunner:
         step.graph.replay()
         return step.logits
 
-    def _decode_body(self, s: StaticDecodeInputs) -> torch.Tensor:
-        d, cache = self.engine.decoder, self.engine.cache
-        b = s.token.shape[0]
-        x = d.embed_tokens(s.token[:, None])
-        cos, sin = d.rope_tables(s.pos.view(1, b, 1).expand(3, b, 1), x.dtype)
-        mask = s.key_valid[:, None, None, :]
-        pending = None
-        for idx, layer in enumerate(d.layers):
-            x, pending = self.decode_layer(layer, self.projections, self.packs[idx], x, pending, cos, sin, s.slot,
-                                           s.token_type, mask, cache.layer(idx), None, d.shape, self.decode_attend)
-        return self.head(d.norm, d.lm_head, x[:, -1], pending[:, -1]).float()
-
     def _capture(self, b: int) -> CapturedStep:
         device, length = self.engine.device, self.engine.max_seq_len
         inputs = StaticDecodeInputs(
@@ -185,16 +242,17 @@ class CompiledRunner:
             key_valid=torch.zeros(b, length, dtype=torch.bool, device=device),
             token_type=torch.full((b, 1), GENERATED, dtype=torch.long, device=device))
         inputs.key_valid[:, 0] = True
+        inputs.key_valid[:, length - 1] = True      # the fused attention attends to the slot it writes
         start = time.perf_counter()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(2):      # compile, autotune and allocate outside the capture
-                self._decode_body(inputs)
+                self.decode_logits(inputs)
         torch.cuda.current_stream().wait_stream(side)
         torch.cuda.synchronize()
         self.compile_s[f"decode_bs{b}_compile_s"] = time.perf_counter() - start
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=self.pool):
-            logits = self._decode_body(inputs)
+            logits = self.decode_logits(inputs)
         return CapturedStep(graph, inputs, logits)

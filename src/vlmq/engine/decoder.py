@@ -1,7 +1,7 @@
 """The text decoder's forward pass, run layer by layer with the model's own modules.
 
-Every projection is the model's ``nn.Linear`` (possibly swapped by a torchao recipe) and every norm and
-MLP is the model's module, so a recipe's quantized kernels run here unchanged. What the engine owns:
+Every projection is the model's ``nn.Linear`` or a recipe's quantized linear (``vlmq.engine.qlinear``) and every
+norm and MLP is the model's module: the readable reference the compiled path is held to, and what observers see. What the engine owns:
 M-RoPE, the static KV cache, attention and the mask for left-padded batches.
 """
 
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from vlmq.engine.kernels.attention import decode_attention
 from vlmq.engine.kv_cache import LayerKV, StaticKVCache, read_kv, write_kv
 from vlmq.engine.rope import apply_rope, mrope_cos_sin, mrope_section
 from vlmq.numerics import fp8_round_trip
@@ -70,12 +69,6 @@ class DenseAttention:
         return self.fn(q, k, v, mask)
 
 
-def fused_decode_attention(q: torch.Tensor, kv: LayerKV, read_len: int | None, mask: torch.Tensor) -> torch.Tensor:
-    """Decode (one query token) straight from the cache, FP8 entries included (vlmq::decode_attention);
-    ``mask`` [B, 1, 1, L] covers the whole cache."""
-    return decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, mask[:, 0, 0, :])
-
-
 @dataclass(frozen=True)
 class DecoderShape:
     num_heads: int
@@ -83,45 +76,23 @@ class DecoderShape:
     head_dim: int
 
 
-class ModuleProjections:
-    """Calls the model's own linears and MLP: correct for every recipe (the eager reference)."""
-
-    def qkv(self, layer, pack, h):
-        attn = layer.self_attn
-        return attn.q_proj(h), attn.k_proj(h), attn.v_proj(h)
-
-    def o(self, layer, pack, a):
-        return layer.self_attn.o_proj(a)
-
-    def mlp(self, layer, pack, h):
-        return layer.mlp(h)
-
-
-def layer_forward(layer, proj, pack, x, cos, sin, write_pos, token_type, mask, kv: LayerKV, read_len,
-                  shape: DecoderShape, attend, observer=None, idx: int = 0) -> torch.Tensor:
-    """One decoder layer over the static cache; shared by the eager path and the compiled path."""
-    x, mlp_out = layer_forward_open(layer, proj, pack, x, cos, sin, write_pos, token_type, mask, kv, read_len,
-                                    shape, attend, observer, idx)
-    return x + mlp_out
-
-
-def layer_forward_open(layer, proj, pack, x, cos, sin, write_pos, token_type, mask, kv: LayerKV, read_len,
-                       shape: DecoderShape, attend, observer=None, idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A decoder layer without its last residual add: (residual stream, MLP output). The compiled decode
-    step adds them at the start of the next layer, where Inductor fuses the add into RMSNorm."""
+def layer_forward(layer, x, cos, sin, write_pos, token_type, mask, kv: LayerKV, read_len, shape: DecoderShape,
+                  attend, observer=None, idx: int = 0) -> torch.Tensor:
+    """One decoder layer over the static cache through the model's own modules (the readable reference
+    the compiled path, ``vlmq.engine.compiled``, is held to)."""
     b, t, _ = x.shape
+    attn = layer.self_attn
     h = layer.input_layernorm(x)
-    q, k, v = proj.qkv(layer, pack, h)
-    q = q.view(b, t, shape.num_heads, shape.head_dim).transpose(1, 2)
-    k = k.view(b, t, shape.num_kv_heads, shape.head_dim).transpose(1, 2)
-    v = v.view(b, t, shape.num_kv_heads, shape.head_dim).transpose(1, 2)
+    q = attn.q_proj(h).view(b, t, shape.num_heads, shape.head_dim).transpose(1, 2)
+    k = attn.k_proj(h).view(b, t, shape.num_kv_heads, shape.head_dim).transpose(1, 2)
+    v = attn.v_proj(h).view(b, t, shape.num_kv_heads, shape.head_dim).transpose(1, 2)
     q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
     if observer is not None:
         observer(idx, k, v, token_type)
     write_kv(kv, k, v, write_pos, token_type)
     out = attend(q, kv, read_len, mask)
-    x = x + proj.o(layer, pack, out.transpose(1, 2).reshape(b, t, shape.num_heads * shape.head_dim))
-    return x, proj.mlp(layer, pack, layer.post_attention_layernorm(x))
+    x = x + attn.o_proj(out.transpose(1, 2).reshape(b, t, shape.num_heads * shape.head_dim))
+    return x + layer.mlp(layer.post_attention_layernorm(x))
 
 
 class TextDecoder:
@@ -145,8 +116,6 @@ class TextDecoder:
         self.section = mrope_section(cfg)
         self.fp8_attention = fp8_attention
         self.attend = DenseAttention(emulated_fp8_attention if fp8_attention else sdpa_attention)
-        self.projections = ModuleProjections()
-        self.packs = [None] * self.num_layers      # per-layer fused weights for other projections
         self.observer = None
 
     def rope_tables(self, position_ids: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,9 +126,8 @@ class TextDecoder:
         x = step.embeds
         cos, sin = self.rope_tables(step.position_ids, x.dtype)
         for idx, layer in enumerate(self.layers):
-            x = layer_forward(layer, self.projections, self.packs[idx], x, cos, sin, step.write_pos, step.token_type,
-                              step.mask, cache.layer(idx), step.read_len, self.shape, self.attend,
-                              self.observer, idx)
+            x = layer_forward(layer, x, cos, sin, step.write_pos, step.token_type, step.mask, cache.layer(idx),
+                              step.read_len, self.shape, self.attend, self.observer, idx)
         return self.norm(x)
 
     def logits(self, hidden_last: torch.Tensor) -> torch.Tensor:

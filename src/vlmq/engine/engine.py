@@ -16,6 +16,7 @@ import torch
 from vlmq.engine.decoder import StepInputs, TextDecoder, attention_mask
 from vlmq.engine.inputs import PromptBatch, encode_prompts
 from vlmq.engine.kv_cache import StaticKVCache, write_kv
+from vlmq.engine.projections import check_bf16_kernel
 from vlmq.engine.rope import prompt_position_ids
 from vlmq.engine.timing import Stopwatch
 from vlmq.engine.vision import image_features
@@ -45,7 +46,7 @@ def eos_token_ids(model, tokenizer) -> list[int]:
 class Engine:
     def __init__(self, loaded, *, kv: KVConfig = KVConfig(), compile: bool = False,
                  fp8_attention: bool = False, max_batch_size: int = 1, max_seq_len: int = 2048,
-                 bf16_kernel: str = "cublas"):
+                 bf16_kernel: str = "fused"):
         if max_batch_size < 1 or max_seq_len < 2:
             raise VlmqError(f"max_batch_size ({max_batch_size}) must be >= 1 and max_seq_len ({max_seq_len}) "
                             ">= 2; pass positive sizes to Engine(...)")
@@ -58,7 +59,8 @@ class Engine:
         self.fp8_attention = fp8_attention
         self.max_batch_size = max_batch_size
         self.max_seq_len = max_seq_len
-        self.bf16_kernel = bf16_kernel   # compiled path, float linears: "cublas" or "triton" (engine/projections.py)
+        check_bf16_kernel(bf16_kernel)
+        self.bf16_kernel = bf16_kernel   # compiled decode, float linears: "fused" or "cublas" (engine/projections.py)
         self.eos_ids = eos_token_ids(self.model, self.processor.tokenizer)
         self.kv = kv
         self.cache = self._new_cache(kv)

@@ -1,20 +1,27 @@
-"""How the compiled decode step runs a layer's linears: fused packs of one format, or the modules.
+"""How the compiled engine runs a decoder layer's linears: packs built once from what each linear says it is.
 
-Chosen per projection group (q/k/v, o, gate/up, down) of every layer, from what the engine's protocol
-says each linear is (``vlmq.engine.qlinear.linear_format``; never a weight's class name):
+Per projection group of every layer (q/k/v, o, gate/up, down) and for lm_head, from the engine's protocol
+(``vlmq.engine.qlinear.linear_format``; never a weight's class name):
 
-- plain floating-point ``nn.Linear``: concatenated along N into one weight (one GEMV instead of three or
-  two); run through cuBLAS (``F.linear``) or, with ``bf16_kernel="triton"``, through the Triton GEMV the
-  8-bit recipes use (unit scales) for small M;
-- ``w8`` formats (int8 / FP8 weights, BF16 or dynamic int8 / FP8 activations): concatenated qweights
-  and scales, computed by ``qlinear.w8_matmul`` (``vlmq::w8_linear``);
-- ``w4`` formats (packed int4, group-wise, integer zero points or symmetric): concatenated along N,
-  computed by ``qlinear.w4_matmul`` (``vlmq::w4a16_linear``);
-- anything else (NVFP4's torchao module path, custom modules, a group whose linears differ in format,
-  e.g. a ``keep=`` list that splits q/k/v): the modules are called one by one and their outputs joined.
+- **packed** groups (plain float ``nn.Linear``, ``w8`` and ``w4`` formats, every linear of the group in one
+  format): the group's tensors as one ``vlmq.engine.kernels.PackedLinear`` -- q/k/v rows concatenated,
+  gate/up rows interleaved (``pack_gate_up``: the layout of the SiLU·mul epilogue). At decode one
+  ``vlmq::fused_linear`` computes the group *with* its neighbours: the RMSNorm before q/k/v and gate/up in
+  the prologue (for W8A8 also the per-token activation quantization), SiLU·mul after gate/up and the
+  residual add after o_proj and down_proj in the epilogue. At prefill (and wherever the kernel cannot
+  serve, below) the same arithmetic is composed in torch around the ops the modules call (``w8_matmul``,
+  ``w4_matmul``, ``F.linear``), which pick tensor-core GEMMs for many rows; Inductor fuses the norm and
+  the epilogue there.
+- packed, composed at decode too: float weights with ``bf16_kernel="cublas"`` (cuBLAS GEMV, norm and
+  epilogue as Inductor kernels); W8A8 with one activation scale per *tensor* (the kernel quantizes per
+  token); 8-bit formats without hardware on this device (``emulated``: the op's reference arithmetic).
+- **modules**: NVFP4 (torchao's module), a group whose linears differ in format (e.g. ``keep=k_proj``):
+  the modules are called one by one, the norm and the epilogue composed around them.
 
-The modules' own tensors become views into the fused buffers, so no memory is duplicated and the
-modules (the eager path) still compute exactly the same arithmetic through the same functions.
+The modules' own tensors become views into the packs' buffers (gate/up: row-strided views of the
+interleaved buffer; per-row 1-D tensors keep their own small copies, as the kernels read those
+contiguously), so no weight is stored twice and the eager path (the modules) still computes the same
+arithmetic through the same ops.
 """
 
 from __future__ import annotations
@@ -24,136 +31,192 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from vlmq.engine.kernels import GEMV_BLOCK_M, w8_linear
-from vlmq.engine.qformat import LinearFormat
+from vlmq.engine.kernels import PackedLinear, concat_packs, pack_gate_up, rms_norm_reference, run_packed
+from vlmq.engine.kernels.fused import silu_mul_interleaved
+from vlmq.engine.qformat import LinearFormat, runs_real_on
 from vlmq.engine.qlinear import linear_format, w4_matmul, w8_matmul
 from vlmq.errors import VlmqError
 
-MAX_GEMV_ROWS = GEMV_BLOCK_M   # rows per call up to which BF16 weights use the Triton GEMV (bf16_kernel="triton")
-BF16_KERNELS = ("cublas", "triton")
+BF16_KERNELS = ("fused", "cublas")   # float linears at decode: vlmq::fused_linear, or cuBLAS + Inductor kernels
 
 
-class FusedLinear(NamedTuple):
-    """One matmul over one or more linears of one format, outputs concatenated along N."""
+class LinearPack(NamedTuple):
+    """One projection group as the compiled engine runs it (see the module docstring)."""
 
-    op: str                              # "float" | "w8" | "w4" | "module"
-    weight: torch.Tensor | None          # float [N, K] | 8-bit [N, K] | packed int4 [N, K // 8]
-    scale: torch.Tensor | None           # w8: float32 [N]; w4: [N, K // group]; float: unit float32 [N]
-    zero: torch.Tensor | None            # w4 asymmetric: int8 [N, K // group]
-    bias: torch.Tensor | None            # [N]
-    format: LinearFormat | None          # None for float
-    reference: bool = False              # w8 without hardware for its format: the op's reference arithmetic
-    modules: tuple = ()                  # op "module": the linears, called in order
+    packed: PackedLinear | None        # None: call ``modules``
+    fmt: LinearFormat | None           # None: float weights (or a group of mixed formats)
+    decode_kernel: bool                # decode through vlmq::fused_linear (norm, activation, residual folded in)
+    reference: bool                    # 8-bit arithmetic without hardware on this device: the op's reference
+    label: str
+    modules: tuple = ()
 
 
-class LayerPack(NamedTuple):
-    qkv: FusedLinear
-    o: FusedLinear
-    gate_up: FusedLinear
-    down: FusedLinear
+class LayerPacks(NamedTuple):
+    qkv: LinearPack
+    o: LinearPack
+    gate_up: LinearPack
+    down: LinearPack
+    input_norm: torch.Tensor           # RMSNorm weights (input_layernorm, post_attention_layernorm)
+    post_norm: torch.Tensor
+    eps: float
+    sizes: tuple[int, int, int]        # q, k, v output widths of the qkv group
 
 
-def _linears(layer):
-    attn, mlp = layer.self_attn, layer.mlp
-    return {"qkv": [attn.q_proj, attn.k_proj, attn.v_proj], "o": [attn.o_proj],
-            "gate_up": [mlp.gate_proj, mlp.up_proj], "down": [mlp.down_proj]}
+class HeadPack(NamedTuple):
+    lm_head: LinearPack
+    norm: torch.Tensor                 # the decoder's final RMSNorm weight
+    eps: float
 
 
-def _concat_into_views(parts: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Concatenate along dim 0; the parts' views into the result (so owners can share its storage)."""
-    fused = torch.cat([p.detach() for p in parts], dim=0)
-    views, start = [], 0
-    for p in parts:
-        views.append(fused[start:start + p.shape[0]])
-        start += p.shape[0]
-    return fused, views
+# ----- running a pack ---------------------------------------------------------------------------------
+def run_linear(pack: LinearPack, x: torch.Tensor, *, decode: bool, norm_weight: torch.Tensor | None = None,
+               eps: float = 1e-6, act: str = "none", residual: torch.Tensor | None = None) -> torch.Tensor:
+    """``act(linear(rmsnorm(x))) + residual`` over [..., K] activations; output in x's dtype.
+
+    ``decode``: one vlmq::fused_linear where the pack allows it; otherwise (prefill, or packs the kernel
+    cannot serve) the same arithmetic composed around the modules' ops."""
+    if decode and pack.decode_kernel:
+        return run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps, act=act, residual=residual)
+    h = x if norm_weight is None else rms_norm_reference(x, norm_weight, eps)
+    if pack.packed is None:
+        outs = [m(h) for m in pack.modules]
+        y = F.silu(outs[0]) * outs[1] if act == "silu_mul" else torch.cat(outs, dim=-1)
+    else:
+        y = _packed_matmul(pack, h)
+        y = silu_mul_interleaved(y.reshape(-1, y.shape[-1])).view(*y.shape[:-1], -1) if act == "silu_mul" else y
+    return y if residual is None else residual + y
 
 
-def _fuse_attr(modules, name: str, as_parameter: bool = False) -> torch.Tensor | None:
-    """Concatenate ``name`` of every module and re-point each module's tensor to its view."""
-    parts = [getattr(m, name) for m in modules]
-    if parts[0] is None:
-        return None
-    fused, views = _concat_into_views(parts)
-    for m, view in zip(modules, views):
-        if as_parameter:
-            getattr(m, name).data = view
-        else:
-            setattr(m, name, view)
-    return fused
+def _packed_matmul(pack: LinearPack, h: torch.Tensor) -> torch.Tensor:
+    """The modules' arithmetic (``W8Linear`` / ``W4Linear`` / ``nn.Linear``) over the pack's tensors."""
+    p, fmt = pack.packed, pack.fmt
+    if fmt is None:
+        return F.linear(h, p.weight, p.bias)
+    h2 = h.reshape(-1, h.shape[-1])
+    if fmt.op == "w8":
+        y = w8_matmul(h2, p.weight, p.scale, p.bias, fmt, pack.reference, h.dtype)
+    else:
+        y = w4_matmul(h2, p.weight, p.scale, p.zero, p.group_size, p.bias, h.dtype)
+    return y.view(*h.shape[:-1], y.shape[-1])
 
 
+# ----- building packs ---------------------------------------------------------------------------------
 def is_plain_float_linear(module) -> bool:
     w = getattr(module, "weight", None)
     return (type(module) is torch.nn.Linear and type(w) is torch.nn.Parameter
             and w.dtype in (torch.bfloat16, torch.float16, torch.float32))
 
 
-def fuse_group(modules) -> FusedLinear:
-    """The pack of one projection group: fused where every linear has the same fusable format."""
-    if all(is_plain_float_linear(m) for m in modules):
-        weight = _fuse_attr(modules, "weight", as_parameter=True)
-        unit_scale = torch.ones(weight.shape[0], dtype=torch.float32, device=weight.device)
-        return FusedLinear("float", weight, unit_scale, None, _fuse_attr(modules, "bias", as_parameter=True), None)
+def _module_pack(module) -> PackedLinear:
+    """One linear's tensors as the kernels read them (views, no copy)."""
+    fmt = linear_format(module)
+    if fmt is None:
+        return PackedLinear(module.weight.detach(), None, None, 0, _detached(module.bias), "bf16")
+    zero = module.weight_zero_point if fmt.op == "w4" else None
+    return PackedLinear(module.qweight, module.weight_scale, zero, fmt.group_size or 0, _detached(module.bias),
+                        fmt.a_mode or "bf16")
+
+
+def _detached(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.detach()
+
+
+def _share(modules, fused: PackedLinear, interleaved: bool) -> None:
+    """Point each module's 2-D tensors (and, when concatenated, its 1-D ones) at its rows of the fused
+    buffers, so the old copies are freed. Interleaved 1-D tensors stay the modules' own (kernels read
+    per-row vectors contiguously; they are a few KB)."""
+    count = len(modules)
+    starts = [0]
+    for m in modules:
+        starts.append(starts[-1] + m.out_features)
+    fmt = linear_format(modules[0])
+    names = ("weight", "bias") if fmt is None else ("qweight", "weight_scale", "weight_zero_point", "bias")
+    fields = {"weight": fused.weight, "qweight": fused.weight, "weight_scale": fused.scale,
+              "weight_zero_point": fused.zero, "bias": fused.bias}
+    for i, m in enumerate(modules):
+        for name in names:
+            full, own = fields[name], getattr(m, name, None)
+            if full is None or own is None or (interleaved and full.dim() == 1):
+                continue
+            view = full[i::count] if interleaved else full[starts[i]:starts[i + 1]]
+            if isinstance(own, torch.nn.Parameter):
+                own.data = view
+            else:
+                setattr(m, name, view)
+
+
+def _group_label(fmt: LinearFormat | None, decode_kernel: bool, reference: bool, bf16_kernel: str) -> str:
+    if fmt is None:
+        return "fused-bf16" if decode_kernel else f"{bf16_kernel}-bf16"
+    bits = "w8a8" if fmt.a_mode != "bf16" else "w8a16"
+    kind = f"w4a16-{'sym' if fmt.symmetric else 'asym'}" if fmt.op == "w4" else \
+        f"{bits}-{fmt.weight.removesuffix('_e4m3')}"
+    if reference:
+        return f"{kind}-emulated"
+    return f"fused-{kind}" if decode_kernel else f"{kind}-per-tensor"
+
+
+def fuse_group(modules, role: str, device: torch.device, bf16_kernel: str = "fused") -> LinearPack:
+    """The pack of one projection group (``role``: qkv, o, gate_up, down or lm_head)."""
+    modules = tuple(modules)
+    floats = all(is_plain_float_linear(m) for m in modules)
     formats = {linear_format(m) for m in modules}
-    fmt = formats.pop() if len(formats) == 1 else None
-    if fmt is None or fmt.op == "module" or len({getattr(m, "reference", False) for m in modules}) > 1:
-        return FusedLinear("module", None, None, None, None, fmt, modules=tuple(modules))
-    bias = _fuse_attr(modules, "bias", as_parameter=True)
-    weight, scale = _fuse_attr(modules, "qweight"), _fuse_attr(modules, "weight_scale")
-    if fmt.op == "w8":
-        return FusedLinear("w8", weight, scale, None, bias, fmt, reference=modules[0].reference)
-    return FusedLinear("w4", weight, scale, _fuse_attr(modules, "weight_zero_point"), bias, fmt)
+    fmt = None if floats or len(formats) != 1 else formats.pop()
+    if not floats and (fmt is None or fmt.op == "module"):
+        real = all(runs_real_on(linear_format(m), device) and getattr(m, "real", True) for m in modules)
+        return LinearPack(None, fmt, False, False, "modules" if real else "modules-emulated", modules)
+    reference = device.type == "cuda" and any(getattr(m, "reference", False) for m in modules)
+    # the kernel quantizes W8A8 activations per token, so one scale per tensor is composed
+    per_token = fmt is None or fmt.activation_granularity != "tensor"
+    decode_kernel = not reference and per_token and (fmt is not None or bf16_kernel == "fused")
+    parts = [_module_pack(m) for m in modules]
+    if len(parts) == 1:
+        packed = parts[0]
+    else:
+        packed = pack_gate_up(*parts) if role == "gate_up" else concat_packs(parts)
+        _share(modules, packed, interleaved=role == "gate_up")
+    return LinearPack(packed, fmt, decode_kernel, reference, _group_label(fmt, decode_kernel, reference, bf16_kernel))
 
 
-def pack_label(pack: FusedLinear, bf16_kernel: str) -> str:
-    if pack.op == "float":
-        return "fused-bf16" if bf16_kernel == "cublas" else "fused-bf16-triton"
-    if pack.op == "w8":
-        return f"w8-gemv-{pack.format.a_mode}" + ("-reference" if pack.reference else "")
-    return "w4-gemv" if pack.op == "w4" else "modules"
+def _eps(norm) -> float:
+    return float(getattr(norm, "variance_epsilon", getattr(norm, "eps", 1e-6)))
 
 
-class Projections:
-    """A decoder layer's projections over its packs (``vlmq.engine.decoder`` calls qkv / o / mlp)."""
-
-    def __init__(self, q_out: int, kv_out: int, bf16_kernel: str = "cublas"):
-        self.sizes = (q_out, kv_out, kv_out)
-        self.bf16_kernel = bf16_kernel
-
-    def linear(self, x: torch.Tensor, lin: FusedLinear) -> torch.Tensor:
-        if lin.op == "module":
-            return torch.cat([m(x) for m in lin.modules], dim=-1)
-        x2 = x.reshape(-1, x.shape[-1])
-        if lin.op == "w8":
-            y = w8_matmul(x2, lin.weight, lin.scale, lin.bias, lin.format, lin.reference, x.dtype)
-        elif lin.op == "w4":
-            y = w4_matmul(x2, lin.weight, lin.scale, lin.zero, lin.format.group_size, lin.bias, x.dtype)
-        elif self.bf16_kernel == "triton" and x2.shape[0] <= MAX_GEMV_ROWS:
-            y = w8_linear(x2, lin.weight, lin.scale, None, lin.bias, x.dtype)
-        else:
-            return F.linear(x, lin.weight, lin.bias)
-        return y.view(*x.shape[:-1], y.shape[-1])
-
-    def qkv(self, layer, pack: LayerPack, h):
-        return self.linear(h, pack.qkv).split(self.sizes, dim=-1)
-
-    def o(self, layer, pack: LayerPack, a):
-        return self.linear(a, pack.o)
-
-    def mlp(self, layer, pack: LayerPack, h):
-        gate, up = self.linear(h, pack.gate_up).chunk(2, dim=-1)
-        return self.linear(layer.mlp.act_fn(gate) * up, pack.down)
+def layer_packs(layer, device: torch.device, bf16_kernel: str = "fused") -> LayerPacks:
+    attn, mlp = layer.self_attn, layer.mlp
+    act = type(getattr(mlp, "act_fn", None)).__name__
+    if act not in ("SiLU", "SiLUActivation"):   # torch's, transformers' (5.x)
+        raise VlmqError(f"the compiled engine fuses SiLU·mul, but this model's MLP uses {act}; "
+                        "run it with compile=False")
+    groups = {"qkv": (attn.q_proj, attn.k_proj, attn.v_proj), "o": (attn.o_proj,),
+              "gate_up": (mlp.gate_proj, mlp.up_proj), "down": (mlp.down_proj,)}
+    packs = {role: fuse_group(ms, role, device, bf16_kernel) for role, ms in groups.items()}
+    sizes = (attn.q_proj.out_features, attn.k_proj.out_features, attn.v_proj.out_features)
+    return LayerPacks(**packs, input_norm=layer.input_layernorm.weight.detach(),
+                      post_norm=layer.post_attention_layernorm.weight.detach(), eps=_eps(layer.input_layernorm),
+                      sizes=sizes)
 
 
-def build_projections(layers, num_heads: int, num_kv_heads: int, head_dim: int, *, bf16_kernel: str = "cublas"):
-    """(projections, per-layer packs, label) for the compiled path.
-
-    ``bf16_kernel``: ``cublas`` (measured faster on the H100, docs/benchmarks.md) or ``triton``.
-    The label names every pack kind in use, e.g. ``w8-gemv-int8`` or ``fused-bf16+w8-gemv-bf16`` (keep8).
-    """
+def check_bf16_kernel(bf16_kernel: str) -> None:
     if bf16_kernel not in BF16_KERNELS:
         raise VlmqError(f"unknown bf16 kernel {bf16_kernel!r}; choose from: {', '.join(BF16_KERNELS)}")
-    packs = [LayerPack(**{k: fuse_group(ms) for k, ms in _linears(layer).items()}) for layer in layers]
-    labels = dict.fromkeys(pack_label(p, bf16_kernel) for pack in packs for p in pack)
-    return Projections(num_heads * head_dim, num_kv_heads * head_dim, bf16_kernel), packs, "+".join(labels)
+
+
+def build_packs(decoder, *, bf16_kernel: str = "fused") -> tuple[list[LayerPacks], HeadPack, str]:
+    """(per-layer packs, head pack, label) for a ``vlmq.engine.decoder.TextDecoder``'s layers and lm_head.
+
+    ``bf16_kernel``: float linears at decode through ``fused`` (vlmq::fused_linear, the default) or
+    ``cublas`` (cuBLAS, with the norm and epilogues as separate Inductor kernels). The label names every
+    pack kind in use, e.g. ``fused-w8a16-int8`` or ``fused-w8a16-int8+fused-w4a16-asym`` (keep8), and the
+    lm_head's when it differs: ``fused-w4a16-asym, lm_head fused-bf16``.
+    """
+    check_bf16_kernel(bf16_kernel)
+    device = decoder.embed_tokens.weight.device
+    layers = [layer_packs(layer, device, bf16_kernel) for layer in decoder.layers]
+    head = HeadPack(fuse_group((decoder.lm_head,), "lm_head", device, bf16_kernel), decoder.norm.weight.detach(),
+                    _eps(decoder.norm))
+    labels = dict.fromkeys(getattr(p, role).label for p in layers for role in ("qkv", "o", "gate_up", "down"))
+    label = "+".join(labels)
+    if head.lm_head.label not in labels:
+        label += f", lm_head {head.lm_head.label}"
+    return layers, head, label

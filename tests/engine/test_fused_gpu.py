@@ -1,0 +1,118 @@
+"""The compiled decode step on the GPU: kernels per decoder layer inside the captured CUDA graph (issue 17), and
+the fused step's logits against the eager engine's.
+
+Run on the GPU machine: ``python -m pytest -q -s tests/engine/test_fused_gpu.py`` (``-s`` prints, per recipe,
+the kernels of one decode step and how many each layer runs).
+"""
+
+import collections
+
+import pytest
+import torch
+
+from vlmq.engine import Engine, KVConfig
+
+pytestmark = pytest.mark.gpu
+
+MAX_KERNELS_PER_LAYER = 6
+MAX_STEP_KERNELS = 8             # embedding + M-RoPE tables, final norm + lm_head, logits to float32
+RECIPES = ["bf16", "int8_wo", "int4_wo", "int4_awq", "smoothquant", "fp8", "int8_wo+lm_head", "int4_wo+keep8=0",
+           "bf16+kv_fp8", "bf16+kv_fp8_dyn", "fp8+kv_fp8_vis"]
+
+
+@pytest.fixture(scope="module")
+def calib():
+    from vlmq.recipes import load_calibration
+
+    return load_calibration("builtin", n=8, languages=("en",), seed=0)
+
+
+def cuda_kernels(fn) -> list[str]:
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    return [e.name for e in prof.events() if e.device_type.name == "CUDA" and "Memset" not in e.name
+            and "Memcpy" not in e.name]
+
+
+def engine_for(recipe: str, calib, batch: int = 2) -> Engine:
+    from vlmq.models import load_model
+    from vlmq.recipes import apply_recipe, engine_options, parse_recipe, prepare_engine
+
+    spec = parse_recipe(recipe)
+    loaded = load_model("toy", device="cuda")
+    apply_recipe(loaded, spec, calib)
+    engine = Engine(loaded, **engine_options(spec), compile=True, max_batch_size=batch, max_seq_len=256)
+    prepare_engine(engine, spec, calib)
+    return engine
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_decode_step_runs_at_most_six_kernels_per_layer(recipe, calib):
+    """One replay of the captured decode step, profiled: its kernels minus those of the step's prologue and
+    head (profiled on their own, outside the graph), per decoder layer."""
+    batch = 2
+    engine = engine_for(recipe, calib, batch)
+    runner = engine.compiled
+    with torch.no_grad():
+        state = engine.synthetic_context(batch, 40)
+        token = engine.decode_step(state, torch.zeros(batch, dtype=torch.long, device="cuda"))   # captures
+        step = runner.graphs[batch]
+        graph = cuda_kernels(step.graph.replay)
+        d, s = engine.decoder, step.inputs
+        x, _, _ = runner.prologue(d.embed_tokens, d.inv_freq, tuple(d.section), s.token, s.pos)
+        outside = cuda_kernels(lambda: runner.prologue(d.embed_tokens, d.inv_freq, tuple(d.section), s.token, s.pos))
+        outside += cuda_kernels(lambda: runner.head(runner.head_pack, x[:, -1]))
+    per_layer = (len(graph) - len(outside)) / d.num_layers
+    print(f"\n{recipe}: {runner.label}: {len(graph)} kernels a step, {per_layer:g} per layer; outside the layers:",
+          ", ".join(outside))
+    for name, count in collections.Counter(graph).most_common():
+        print(f"  {count:4d}  {name[:110]}")
+    assert token.shape == (batch,)
+    assert len(outside) <= MAX_STEP_KERNELS, outside
+    assert 4 <= per_layer <= MAX_KERNELS_PER_LAYER, f"{recipe}: {per_layer:g} kernels per layer"   # >= 4 GEMVs
+
+
+def recording(fn, seen: list):
+    def wrapped(*args):
+        out = fn(*args)
+        seen.append(out.float().clone())
+        return out
+    return wrapped
+
+
+@pytest.mark.parametrize("recipe", ["bf16", "int8_wo", "int4_wo", "smoothquant", "fp8"])
+@pytest.mark.parametrize("kv_dtype", ["bf16", "fp8"])
+def test_fused_decode_logits_match_eager(recipe, kv_dtype, calib):
+    """Teacher-forced over the same synthetic context: the eager and the compiled step fed the same tokens
+    give logits within a few percent of the row's largest |logit| (the kernels keep the norms and epilogues
+    in fp32 where the modules round to bf16; W8A8 turns such a difference into a quantization step) and,
+    where the eager top-2 margin exceeds twice that error, the same argmax."""
+    batch, context = 2, 40
+    compiled = engine_for(recipe, calib, batch)
+    kv = KVConfig("fp8", "dynamic") if kv_dtype == "fp8" else KVConfig()
+    compiled.set_kv(kv)
+    eager = Engine(compiled.loaded, kv=kv, max_batch_size=batch, max_seq_len=256)
+    ref, got = [], []
+    eager.decoder.logits = recording(eager.decoder.logits, ref)
+    compiled.compiled.decode = recording(compiled.compiled.decode, got)
+    states = [e.synthetic_context(batch, context) for e in (eager, compiled)]
+    token = torch.tensor([5, 17], device="cuda")
+    with torch.no_grad():
+        for _ in range(4):
+            eager.decode_step(states[0], token)
+            compiled.decode_step(states[1], token)
+            token = ref[-1].argmax(-1)
+    tol = 0.08 if recipe in ("smoothquant", "fp8") else 0.03
+    errors = []
+    for e, c in zip(ref, got, strict=True):
+        scale = e.abs().amax(-1)
+        errors.append(((e - c).abs().amax(-1) / scale).max().item())
+        top = e.topk(2, -1).values
+        clear = (top[:, 0] - top[:, 1]) > 2 * errors[-1] * scale
+        assert torch.equal(e.argmax(-1)[clear], c.argmax(-1)[clear])
+    print(f"\n{recipe} kv {kv_dtype} ({compiled.compiled.label}): logit errors per step {errors}")
+    assert len(ref) == len(got) == 4 and max(errors) < tol

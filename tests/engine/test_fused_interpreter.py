@@ -1,0 +1,142 @@
+"""The fused decoder with its real Triton kernels, on a CPU through Triton's interpreter (TRITON_INTERPRET=1).
+
+The other CPU tests run each op's pure-torch reference; this one swaps the ops for the launchers their CUDA
+branches call (``gemv``, ``launch_decode_attention`` with the fused RoPE + write, ``launch_rope_kv``), so the
+engine's real layouts reach the kernels: q/k/v as split views of one projection, gate/up rows interleaved,
+the norm and residual fused, the static cache with a key mask -- and, on the eager side, the modules' gate/up
+tensors as row-strided views of the interleaved buffer. Prefill through the engine and decode through the
+kernels must give the eager engine's tokens (float32 model; the interpreter's fp32 -> fp8 casts rounded to
+nearest even as on the GPU, by ``test_attention_interpreter.gpu_like_interpreter``).
+
+Runs in a subprocess (the interpreter must be chosen before Triton loads); this file is that subprocess's
+script too. Skipped where Triton is not installed.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+# (recipe, KV cache): every weight format and both cache formats, each at least once
+CASES = [("bf16", "bf16"), ("int8_wo", "fp8"), ("int4_wo+group=32", "bf16"), ("smoothquant", "fp8"), ("fp8", "bf16")]
+TOKENS = 3          # prefill + 2 decode steps
+
+
+def _kernel_ops():
+    """Replace the ops by their kernels (CPU tensors run in the interpreter); return the launch counter."""
+    from vlmq.engine import qlinear
+    from vlmq.engine.kernels import attention, fused, rope_kv
+    from vlmq.engine.kernels.gemv import GEMV_MAX_M, gemv
+
+    launches = {"gemv": 0, "attention": 0, "rope_kv": 0}
+    linear_ref, w8_ref, w4_ref = fused.fused_linear_reference, qlinear.w8_linear, qlinear.w4a16_linear
+
+    def fused_linear(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act,
+                     residual, out_dtype):
+        if x.shape[0] > GEMV_MAX_M:
+            return linear_ref(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale,
+                              act, residual, out_dtype)
+        launches["gemv"] += 1
+        return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, a_mode=fused.A_MODE_CODES[a_mode],
+                    norm_weight=norm_weight, eps=eps, pre_scale=pre_scale, act=fused.ACTS[act], residual=residual,
+                    out_dtype=out_dtype)
+
+    def w8_linear(x, qweight, wscale, xscale, bias, out_dtype):      # the eager modules' decode GEMV
+        if x.shape[0] > GEMV_MAX_M:
+            return w8_ref(x, qweight, wscale, xscale, bias, out_dtype)
+        launches["gemv"] += 1
+        return gemv(x, qweight, wscale, None, 0, bias, x_scale=xscale, out_dtype=out_dtype)
+
+    def w4a16_linear(x, packed, scale, zero, group_size, bias, out_dtype):
+        if x.shape[0] > GEMV_MAX_M:
+            return w4_ref(x, packed, scale, zero, group_size, bias, out_dtype)
+        launches["gemv"] += 1
+        return gemv(x, packed, scale, zero, group_size, bias, out_dtype=out_dtype)
+
+    def rope_kv_decode_attention(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type,
+                                 key_valid):
+        launches["attention"] += 1
+        return attention.launch_decode_attention(q, k_cache, v_cache, k_scale, v_scale, key_valid,
+                                                 rope=(k, v, cos, sin, tables, slot, token_type))
+
+    def rope_kv_write(*args):
+        launches["rope_kv"] += 1
+        return rope_kv.launch_rope_kv(*args)
+
+    fused.fused_linear = fused_linear
+    qlinear.w8_linear, qlinear.w4a16_linear = w8_linear, w4a16_linear
+    attention.rope_kv_decode_attention = rope_kv_decode_attention
+    rope_kv.rope_kv_write = rope_kv_write
+    return launches
+
+
+def _run_case(loaded, recipe, kv_dtype, prompts, calibration, launches):
+    import copy
+
+    import torch
+
+    from vlmq.engine import Engine, KVConfig
+    from vlmq.engine.compiled import FusedRunner
+    from vlmq.recipes import apply_recipe, parse_recipe
+
+    model = copy.deepcopy(loaded)
+    if recipe != "bf16":
+        apply_recipe(model, parse_recipe(recipe), calibration)
+    kv = KVConfig(kv_dtype, "dynamic")
+    fused = Engine(model, kv=kv, max_batch_size=len(prompts))
+    fused.compiled = FusedRunner(fused, compile=False)     # packs first: the eager modules then hold views
+    eager = Engine(model, kv=kv, max_batch_size=len(prompts))
+    before = dict(launches)
+    with torch.no_grad():
+        got = [g.token_ids for g in fused.generate(prompts, TOKENS, ignore_eos=True)]
+        want = [g.token_ids for g in eager.generate(prompts, TOKENS, ignore_eos=True)]
+    ran = {k: launches[k] - before[k] for k in launches}
+    return {"same_tokens": got == want, "tokens": [got, want], "launches": ran, "label": fused.compiled.label}
+
+
+def main():
+    import torch
+
+    from vlmq.engine import Prompt
+    from vlmq.models import load_model
+    from vlmq.recipes import load_calibration
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from test_attention_interpreter import gpu_like_interpreter
+
+    torch.manual_seed(0)
+    gpu_like_interpreter()      # fp32 -> fp8 / bf16 rounded to nearest even, as the GPU does
+    launches = _kernel_ops()
+    loaded = load_model("tiny", dtype=torch.float32)
+    calibration = load_calibration("builtin", n=2, languages=("en",), seed=0)
+    image = next(p.image for p in calibration.prompts if p.image is not None).resize((56, 56))   # 4 visual tokens
+    prompts = [Prompt("What is in the image?", image), Prompt("Hi")]
+    results = {f"{recipe}/{kv}": _run_case(loaded, recipe, kv, prompts, calibration, launches) for recipe, kv in CASES}
+    print(json.dumps(results))
+
+
+@pytest.fixture(scope="module")
+def interpreter_results():
+    pytest.importorskip("triton")
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    run = subprocess.run([sys.executable, __file__], env=env, capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe, kv", CASES)
+def test_fused_decoder_kernels_give_eager_tokens(interpreter_results, recipe, kv):
+    result = interpreter_results[f"{recipe}/{kv}"]
+    layers, steps = 2, TOKENS - 1                 # tiny model
+    # decode: 4 fused GEMVs a layer + the head (fused engine), 7 module GEMVs a layer (eager engine, bf16: none)
+    assert result["launches"]["attention"] == layers * steps, result
+    assert result["launches"]["gemv"] >= steps * (4 * layers + 1), result
+    assert result["launches"]["rope_kv"] == layers, result      # the fused engine's prefill
+    assert result["same_tokens"], result
+
+
+if __name__ == "__main__":
+    main()
