@@ -56,6 +56,13 @@ def projections(b, t, hq, hkv, seed=1):
     return q, k, v, cos, sin, token_type
 
 
+def mismatch(got, want) -> str:
+    """Where two tensors that should be equal differ (pytest's repr of bf16 tensors shows only corners)."""
+    diff = got.float() != want.float()
+    return (f"{int(diff.sum())} of {diff.numel()} elements differ, max |diff| "
+            f"{(got.float() - want.float()).abs().max().item():.3g}")
+
+
 def state(cache):
     return [x.clone() for x in (*cache.k, *cache.v, *cache.k_scale, *cache.v_scale)]
 
@@ -72,9 +79,9 @@ def test_rope_kv_write_is_bit_exact_on_gpu(model, strategy, b, t):
     kv = cache.layer(0)
     out = launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), write_pos,
                          token_type)
-    assert torch.equal(out.transpose(1, 2), ref_q)
+    assert torch.equal(out.transpose(1, 2), ref_q), mismatch(out.transpose(1, 2), ref_q)
     for got, want in zip(state(cache), state(ref_cache)):
-        assert torch.equal(got, want)
+        assert torch.equal(got, want), mismatch(got, want)
 
 
 def attention_case(model, strategy, b, length, valid_len, seed=2):

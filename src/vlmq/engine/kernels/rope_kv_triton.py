@@ -12,16 +12,35 @@ SCALE_FLOOR = tl.constexpr(MIN_SCALE)
 
 
 @triton.jit
+def round_to_bf16(v):
+    """fp32 values → the nearest bf16 values (ties to even), as fp32, in integer arithmetic."""
+    bits = v.to(tl.int32, bitcast=True)
+    return ((bits + 0x7FFF + ((bits >> 16) & 1)) & -65536).to(tl.float32, bitcast=True)
+
+
+@triton.jit
 def rope_rows(src, heads, hmask, d, cos, sin, D: tl.constexpr):
     """Rows ``heads`` of one token's [H, D] projection at ``src``, rotated: x*cos + rotate_half(x)*sin, both
-    products and their sum rounded to x's dtype as eager ops round them (cos/sin: fp32 holding dtype values)."""
+    products and their sum rounded to x's dtype as eager ops round them (cos/sin: fp32 holding dtype values).
+
+    For bf16 the products are rounded by ``round_to_bf16``, not by a cast: after a cast LLVM narrows each
+    product to a bf16 multiply and contracts it with the sum into one bf16 FMA (``HFMA2.BF16`` in the
+    sm_90 SASS), which rounds once where eager rounds three times -- the one-ulp differences the H200 showed
+    and Triton's interpreter cannot (tests/engine/test_kernels_sass.py checks the SASS). Other dtypes cast
+    (fp32 on a GPU: exact up to that contraction)."""
     half: tl.constexpr = D // 2
     x = tl.load(src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
     partner = tl.load(src + heads[:, None] * D + ((d + half) % D)[None, :], mask=hmask[:, None], other=0)
     signed_sin = tl.where(d < half, -sin, sin)
-    a = (x.to(tl.float32) * cos[None, :]).to(x.dtype)
-    r = (partner.to(tl.float32) * signed_sin[None, :]).to(x.dtype)
-    return (a.to(tl.float32) + r.to(tl.float32)).to(x.dtype)
+    a = x.to(tl.float32) * cos[None, :]
+    r = partner.to(tl.float32) * signed_sin[None, :]
+    if x.dtype == tl.bfloat16:
+        a = round_to_bf16(a)
+        r = round_to_bf16(r)
+    else:
+        a = a.to(x.dtype).to(tl.float32)
+        r = r.to(x.dtype).to(tl.float32)
+    return (a + r).to(x.dtype)
 
 
 @triton.jit
