@@ -39,6 +39,8 @@ def compile_for_h200(kernel, args, kwargs) -> tuple[str, str]:
     from triton.runtime.jit import mangle_type
 
     bound = dict(zip(kernel.arg_names, args)) | {k: v for k, v in kwargs.items() if k not in OPTIONS}
+    if "CUDA" in bound:              # recorded with CPU tensors: compile what a launch on the GPU compiles
+        bound["CUDA"] = True
     signature, constants = {}, {}
     for i, param in enumerate(kernel.params):
         value = bound[param.name]
@@ -120,3 +122,33 @@ def test_fused_rope_attention_rotates_without_bf16_fma(monkeypatch):
     ops = opcodes(compile_for_h200(recorder.kernel, *recorder.calls[0])[1])
     assert "HMMA.16816.F32.BF16" in ops, "no bf16 tensor-core product: not the attention kernel?"
     assert not [op for op in ops if op.startswith("HFMA2.BF16")], sorted(set(ops))
+
+
+def test_row_prologue_rounds_every_step(monkeypatch):
+    """``normalize_rows`` (RMSNorm, pre-scale, int8 quantization of bf16 rows) runs eager's arithmetic step by
+    step: its launch turns off FMA contraction, so its PTX holds no ``fma``."""
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+    from vlmq.engine.kernels.gemv import A_INT8, normalize_rows
+
+    recorder = Recorder(gemv_triton.normalize_rows_kernel)
+    monkeypatch.setattr(gemv_triton, "normalize_rows_kernel", recorder)
+    x, g, pre = torch.randn(2, 1536).bfloat16(), torch.rand(1536).bfloat16(), torch.rand(1536).bfloat16()
+    normalize_rows(x, g, 1e-6, pre, A_INT8)
+    ptx, _ = compile_for_h200(recorder.kernel, *recorder.calls[0])
+    assert "mul.rn.f32" in ptx and not ptx_fmas(ptx), ptx_fmas(ptx)[:4]
+
+
+def test_decode_gemv_norm_prologue_keeps_qwen2_rounding(monkeypatch):
+    """The CUDA-core GEMV's RMSNorm prologue rounds x * r and weight * h to bf16 as Qwen2RMSNorm does: no bf16
+    FMA may absorb those roundings (fp32 FMAs of the dot product itself are fine)."""
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+    from vlmq.engine.kernels.gemv import gemv
+
+    recorder = Recorder(gemv_triton.KERNELS["sum"])
+    monkeypatch.setitem(gemv_triton.KERNELS, "sum", recorder)
+    x, g = torch.randn(1, 1536).bfloat16(), torch.rand(1536).bfloat16()
+    gemv(x, torch.randn(256, 1536).bfloat16(), norm_weight=g)
+    ptx, sass = compile_for_h200(recorder.kernel, *recorder.calls[0])
+    ops = opcodes(sass)
+    assert "F2FP.BF16.F32.PACK_AB" in ops, "no bf16 rounding in the prologue: update the test"
+    assert not [op for op in ops if op.startswith("HFMA2.BF16")] and "fma.rn.bf16" not in ptx

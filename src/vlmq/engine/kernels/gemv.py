@@ -51,10 +51,12 @@ GEMV_MAX_M = 64          # rows up to which the decode kernels run; beyond, the 
 TARGET_PROGRAMS = 4 * 132
 SEMAPHORES = 1 << 16     # split-K tile counters per device
 # programmatic dependent launch: a kernel starts its weight loads while the previous kernel finishes, and waits
-# (griddepcontrol.wait) only before reading activations. Off until bench_kernels.py measures it on the GPU.
-USE_PDL = False
+# (griddepcontrol.wait) only before reading activations. Measured on the H200 (bench_kernels.py, the 100 decode
+# cases of qwen2-vl-2b / 7b at M = 1 and 16, in CUDA graphs): faster in 89, by 0.67 us a call at the median
+# (2b o_proj bf16 6.4 -> 5.2 us), slower in a few M = 16 cases (2b gate_up int8-a8 11.9 -> 12.7 us); identical
+# results. Hopper or newer only (launch_pdl).
+USE_PDL = True
 PLANE_MAGIC = {W_INT4: 0x41800000, W_INT8: 0x41C00000}   # bits of 16.0 (| 1 << 22): gemv_triton's planes
-FP8_MAX = 448.0
 
 
 class GemvConfig(NamedTuple):
@@ -122,9 +124,13 @@ def dot_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, block_n
     return GemvConfig("dot", block_m, block_n, block_k, split, warps, stages)
 
 
-def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> GemvConfig:
-    """The tile a call gets without an explicit config. benchmarks/bench_kernels.py --sweep measures others."""
-    if m <= SUM_MAX_M:
+def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, a_mode: int = A_FLOAT) -> GemvConfig:
+    """The tile a call gets without an explicit config. benchmarks/bench_kernels.py --sweep measures others.
+
+    FP8 W8A8 takes the tensor cores at every M: e4m3 x e4m3 MMAs need no conversion, while the CUDA-core
+    kernel widens each e4m3 weight through two conversions (H200, 2b gate_up at M = 1: 16.9 us on CUDA cores,
+    10.8 us for 16-row fp8 MMA tiles -- baseline_w8_gemv.py -- and 12.1 us for this kernel's at M = 16)."""
+    if m <= SUM_MAX_M and not (fmt == W_FP8 and a_mode == A_FP8):
         return sum_config(fmt, m, n, k)
     return dot_config(fmt, m, n, k, group_size)
 
@@ -169,6 +175,45 @@ def interleave_rows(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     return torch.stack((gate, up), dim=1).reshape(2 * gate.shape[0], *gate.shape[1:])
 
 
+def normalize_rows(x: torch.Tensor, norm_weight: torch.Tensor | None, eps: float, pre_scale: torch.Tensor | None,
+                   a_mode: int, *, pdl: bool | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The prologue of ``fused.fused_linear_reference`` -- RMSNorm, SmoothQuant's pre-scale, per-token
+    quantization -- as one launch, one program per row: (rows, per-row scales) with int8 / e4m3 rows for
+    W8A8, else (normalized rows in eager's dtype, None). The same arithmetic, rounded step by step."""
+    m, k = x.shape
+    dtype = x.dtype
+    if norm_weight is not None and norm_weight.dtype != dtype:
+        dtype = torch.promote_types(dtype, norm_weight.dtype)
+    if pre_scale is not None and pre_scale.dtype != dtype:
+        dtype = torch.promote_types(dtype, pre_scale.dtype)
+    out = torch.empty((m, k), dtype={A_INT8: torch.int8, A_FP8: torch.float8_e4m3fn}.get(a_mode, dtype),
+                      device=x.device)
+    scale = torch.empty(m, dtype=torch.float32, device=x.device) if a_mode != A_FLOAT else None
+    x = x.contiguous()
+    block = min(4096, 1 << max(k - 1, 1).bit_length())
+    from vlmq.engine.kernels.gemv_triton import normalize_rows_kernel
+
+    normalize_rows_kernel[(m,)](
+        x, norm_weight if norm_weight is not None else x, pre_scale if pre_scale is not None else x,
+        out.view(torch.uint8) if a_mode == A_FP8 else out, scale if scale is not None else x, k, x.stride(0),
+        out.stride(0), float(eps), 1.0 / k, NORM=norm_weight is not None, SMOOTH=pre_scale is not None,
+        QUANT=a_mode, BK=block, CUDA=x.is_cuda, enable_fp_fusion=False, num_warps=8 if block >= 4096 else 4,
+        **launch_pdl(x.device, pdl))
+    return out, scale
+
+
+@functools.cache
+def _pdl_capable(device: torch.device) -> bool:
+    return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (9, 0)
+
+
+def launch_pdl(device: torch.device, pdl: bool | None) -> dict:
+    """Launch keywords for programmatic dependent launch (``USE_PDL`` unless ``pdl`` says), where it runs:
+    Hopper or newer, not in Triton's interpreter (no PTX there)."""
+    on = (USE_PDL if pdl is None else pdl) and os.environ.get("TRITON_INTERPRET") != "1" and _pdl_capable(device)
+    return {"PDL": True, "launch_pdl": True} if on else {"PDL": False}
+
+
 def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = None, zero: torch.Tensor | None = None,
          group_size: int = 0, bias: torch.Tensor | None = None, *, x_scale: torch.Tensor | None = None,
          a_mode: int = A_FLOAT, norm_weight: torch.Tensor | None = None, eps: float = 1e-6,
@@ -178,10 +223,11 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     """Launch one fused linear over [M, K] activations (CUDA, or Triton's interpreter on CPU tensors).
 
     ``x`` is float, or int8 / e4m3 already quantized with per-row ``x_scale`` (then ``a_mode`` follows x).
-    With float ``x`` and ``a_mode`` int8/fp8, the kernel quantizes each (normalized, pre-scaled) row per
-    token as ``quantize_activation`` does. ``pre_scale`` [K]: SmoothQuant's activation smoothing, applied
-    after the norm (a call with both multiplies them here; the engine passes them pre-multiplied, once, as
-    ``norm_weight``). Output [M, N] (``[M, N // 2]`` with ``act=ACT_SILU_MUL``).
+    With float ``x`` and ``a_mode`` int8/fp8, each row is normalized, pre-scaled and quantized per token by
+    ``normalize_rows`` first, as ``fused_linear_reference`` does; so are normalized rows for the tensor-core
+    kernel (M > 4): one read of each row instead of one per program. Up to 4 float rows the CUDA-core kernel
+    normalizes in its prologue (Qwen2RMSNorm's rounding). ``pre_scale`` [K]: SmoothQuant's activation
+    smoothing after the norm. Output [M, N] (``[M, N // 2]`` with ``act=ACT_SILU_MUL``).
     """
     m, k = x.shape
     fmt = weight_format(weight)
@@ -190,19 +236,19 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     if x_pre:
         a_mode = A_INT8 if x.dtype == torch.int8 else A_FP8
     check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual)
-    cfg = config or default_config(fmt, m, n, k, group_size)
+    cfg = config or default_config(fmt, m, n, k, group_size, a_mode)
     if fmt == W_INT8 and cfg.kernel == "sum" and (k % 4 or weight.stride(0) % 4 or weight.storage_offset() % 4):
         cfg = dot_config(fmt, m, n, k)                  # the CUDA-core kernel reads int8 rows as int32 words
     if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
         cfg = cfg._replace(block_k=group_size)       # one group per K tile
+    if not x_pre and (a_mode != A_FLOAT or pre_scale is not None or (norm_weight is not None and cfg.kernel == "dot")):
+        x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, a_mode, pdl=pdl)
+        norm_weight = pre_scale = None
+        x_pre = a_mode != A_FLOAT
     k_split = -(-(-(-k // cfg.split_k)) // cfg.block_k) * cfg.block_k
     split = -(-k // k_split)
     x = x.contiguous()
     residual = residual.contiguous() if residual is not None else None
-    norm_mode = 0 if norm_weight is None and pre_scale is None else (1 if norm_weight is not None else 2)
-    if norm_weight is not None and pre_scale is not None:
-        norm_weight = norm_weight.float() * pre_scale.float()
-    g = norm_weight if norm_weight is not None else pre_scale
     out_n = n // 2 if act == ACT_SILU_MUL else n
     y = torch.empty((m, out_n), dtype=out_dtype, device=x.device)
     grid_n, grid_m = -(-n // cfg.block_n), (-(-m // cfg.block_m) if cfg.kernel == "dot" else 1)
@@ -219,20 +265,16 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     dummy = y
     args = (x_arg, x_scale if x_scale is not None else dummy, w_arg, scale if scale is not None else dummy,
             zero if zero is not None else dummy, bias if bias is not None else dummy,
-            g if g is not None else dummy, residual if residual is not None else dummy,
+            norm_weight if norm_weight is not None else dummy, residual if residual is not None else dummy,
             y, part, sems, m, n, k, k_split, x.stride(0), w_arg.stride(0),
             scale.stride(0) if scale is not None and scale.dim() == 2 else 0,
-            residual.stride(0) if residual is not None else 0, y.stride(0), float(eps), PLANE_MAGIC.get(fmt, 0))
-    meta = dict(W_FMT=fmt, A_MODE=a_mode, X_PRE=x_pre, NORM=norm_mode, HAS_BIAS=bias is not None,
+            residual.stride(0) if residual is not None else 0, y.stride(0), float(eps), 1.0 / k,
+            PLANE_MAGIC.get(fmt, 0))
+    meta = dict(W_FMT=fmt, A_MODE=a_mode, X_PRE=x_pre, NORM=norm_weight is not None, HAS_BIAS=bias is not None,
                 ACT=act, RESID=residual is not None, GROUP=max(group_size, 1), HAS_ZERO=zero is not None,
                 SPLIT=split > 1, BM=cfg.block_m, BN=cfg.block_n, BK=cfg.block_k, VEC=cfg.vec, PIPE=cfg.pipe,
                 EVEN_N=n % cfg.block_n == 0, EVEN_K=k % cfg.block_k == 0, ROW_SCALE=fmt != W_INT4 and scale is not None,
-                num_warps=cfg.num_warps,
-                num_stages=cfg.num_stages)
-    if (USE_PDL if pdl is None else pdl) and os.environ.get("TRITON_INTERPRET") != "1":   # no PTX there
-        meta.update(PDL=True, launch_pdl=True)
-    else:
-        meta.update(PDL=False)
+                num_warps=cfg.num_warps, num_stages=cfg.num_stages, **launch_pdl(x.device, pdl))
     from vlmq.engine.kernels.gemv_triton import KERNELS
 
     kernel = KERNELS[cfg.kernel]

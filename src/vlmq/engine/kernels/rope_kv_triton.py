@@ -5,17 +5,11 @@ through the module's globals; the fused decode-attention kernel calls ``write_to
 import triton
 import triton.language as tl
 
+from vlmq.engine.kernels.eager_triton import round_to_bf16, scalar_quotient
 from vlmq.numerics import FP8_MAX, MIN_SCALE
 
 FP8_LIMIT = tl.constexpr(FP8_MAX)
 SCALE_FLOOR = tl.constexpr(MIN_SCALE)
-
-
-@triton.jit
-def round_to_bf16(v):
-    """fp32 values → the nearest bf16 values (ties to even), as fp32, in integer arithmetic."""
-    bits = v.to(tl.int32, bitcast=True)
-    return ((bits + 0x7FFF + ((bits >> 16) & 1)) & -65536).to(tl.float32, bitcast=True)
 
 
 @triton.jit
@@ -44,11 +38,13 @@ def rope_rows(src, heads, hmask, d, cos, sin, D: tl.constexpr):
 
 
 @triton.jit
-def fp8_scale(x, heads, hmask, token_type, text_ptr, visual_ptr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr):
-    """[H] scales of the rows being written: amax / 448 (dynamic) or the table of the token's type."""
+def fp8_scale(x, heads, hmask, token_type, text_ptr, visual_ptr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr,
+              CUDA: tl.constexpr):
+    """[H] scales of the rows being written: amax / 448 as ``vlmq.numerics.fp8_scale`` computes it on this
+    device (dynamic), or the table of the token's type."""
     if DYNAMIC:
         amax = tl.max(tl.abs(x.to(tl.float32)), axis=1)
-        scale = tl.maximum(tl.div_rn(amax, tl.full(amax.shape, FP8_LIMIT, tl.float32)), SCALE_FLOOR)
+        scale = tl.maximum(scalar_quotient(amax, FP8_LIMIT, CUDA), SCALE_FLOOR)
     else:
         text = tl.load(text_ptr + heads, mask=hmask, other=1.0)
         visual = tl.load(visual_ptr + heads, mask=hmask, other=1.0)
@@ -72,14 +68,15 @@ def store_rows(x, scale, dst, scale_dst, hmask, d, IS_FP8: tl.constexpr):
 @triton.jit
 def write_token(k_src, v_src, heads, hmask, d, cos, sin, b, pos, token_type,
                 kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh, k_text, v_text, k_vis, v_vis,
-                D: tl.constexpr, IS_FP8: tl.constexpr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr):
+                D: tl.constexpr, IS_FP8: tl.constexpr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr,
+                CUDA: tl.constexpr):
     """Rotate K rows ``heads`` of one token; store them and the token's V rows at cache slot ``pos`` of row b."""
     k = rope_rows(k_src, heads, hmask, d, cos, sin, D)
     v = tl.load(v_src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
     dst = b.to(tl.int64) * stride_cb + heads[:, None] * stride_ch + pos * D
     scale_dst = b.to(tl.int64) * stride_sb + heads * stride_sh + pos
-    k_s = fp8_scale(k, heads, hmask, token_type, k_text, k_vis, DYNAMIC, VISUAL)
-    v_s = fp8_scale(v, heads, hmask, token_type, v_text, v_vis, DYNAMIC, VISUAL)
+    k_s = fp8_scale(k, heads, hmask, token_type, k_text, k_vis, DYNAMIC, VISUAL, CUDA)
+    v_s = fp8_scale(v, heads, hmask, token_type, v_text, v_vis, DYNAMIC, VISUAL, CUDA)
     store_rows(k, k_s, kc + dst, ks + scale_dst, hmask, d, IS_FP8)
     store_rows(v, v_s, vc + dst, vs + scale_dst, hmask, d, IS_FP8)
 
@@ -90,7 +87,8 @@ def rope_kv_kernel(q_ptr, k_ptr, v_ptr, stride_qb, stride_qt, stride_kb, stride_
                    kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh, k_text, v_text, k_vis, v_vis,
                    pos_ptr, type_ptr, stride_typeb, stride_typet, T,
                    HQ: tl.constexpr, HKV: tl.constexpr, HQ_PAD: tl.constexpr, HKV_PAD: tl.constexpr,
-                   D: tl.constexpr, IS_FP8: tl.constexpr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr):
+                   D: tl.constexpr, IS_FP8: tl.constexpr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr,
+                   CUDA: tl.constexpr):
     row = tl.program_id(0)              # one token: batch row b, position t
     b = row // T
     t = row % T
@@ -105,4 +103,4 @@ def rope_kv_kernel(q_ptr, k_ptr, v_ptr, stride_qb, stride_qt, stride_kb, stride_
     token_type = tl.load(type_ptr + b * stride_typeb + t * stride_typet)
     write_token(k_ptr + b * stride_kb + t * stride_kt, v_ptr + b * stride_vb + t * stride_vt, hk, hk < HKV, d,
                 cos, sin, b, pos, token_type, kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh,
-                k_text, v_text, k_vis, v_vis, D, IS_FP8, DYNAMIC, VISUAL)
+                k_text, v_text, k_vis, v_vis, D, IS_FP8, DYNAMIC, VISUAL, CUDA)
