@@ -1,6 +1,7 @@
 """Kernel micro-benchmark for the quantized decode / prefill kernels (issues 16 and 17), on one GPU.
 
     python benchmarks/bench_kernels.py --out DIR                    # everything, 2b and 7b (~5 min on an H200)
+    python benchmarks/bench_kernels.py --out DIR --quick            # the cases behind the defaults (~1 min)
     python benchmarks/bench_kernels.py --out DIR --sweep --presets 2b   # tile / split sweep of the decode kernels
 
 What it does:
@@ -15,11 +16,12 @@ What it does:
 Variants (decode: M = 1 and 16; prefill: M = 300 and 1024) on qkv, o, gate_up, down and lm_head of
 qwen2-vl-2b and -7b: cuBLAS BF16; vlmq's op per weight format (bf16, int8 / fp8 weight-only, int8 / fp8
 W8A8 with the activations quantized by the caller, int4 group 128 with zero points); vlmq's fused form
-on the shape it serves (qkv and lm_head: RMSNorm prologue, W8A8 quantizing inside the kernel; gate_up:
-RMSNorm + SiLU·mul; o and down: residual add); the plain op launched with programmatic dependent launch
-(``vlmq-pdl``: consecutive calls in the graph overlap, as consecutive layers' kernels would); the 8-bit
-GEMV vlmq shipped before (baseline_w8_gemv.py);
+on the shape it serves (qkv and lm_head: RMSNorm prologue, W8A8 from float rows through ``normalize_rows``;
+gate_up: RMSNorm + SiLU·mul; o and down: residual add); the plain op without programmatic dependent launch
+(``vlmq-nopdl``; the default launches with it, so consecutive calls in the graph overlap as consecutive
+layers' kernels would); the 8-bit GEMV vlmq shipped before (baseline_w8_gemv.py);
 at prefill every path of prefill.py (library GEMM or Triton GEMM, activations already quantized).
+``--quick`` times only the cases the defaults were chosen from (``QUICK``), for a short device call.
 ``--jobs`` compiles the Triton kernels in parallel worker processes first (Triton's disk cache is shared).
 """
 
@@ -118,12 +120,12 @@ def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, s
         return (lambda: F.linear(x, p.weight)), plain_ref
     if variant == "vlmq":
         return (lambda: fused_linear(*plain)), plain_ref
-    if variant == "vlmq-pdl":
+    if variant == "vlmq-nopdl":
         from vlmq.engine.kernels.fused import A_MODE_CODES
         from vlmq.engine.kernels.gemv import gemv
 
         code = A_MODE_CODES[a_mode]
-        return (lambda: gemv(xq, *args, None, x_scale=xs, a_mode=code, out_dtype=out, pdl=True)), plain_ref
+        return (lambda: gemv(xq, *args, None, x_scale=xs, a_mode=code, out_dtype=out, pdl=False)), plain_ref
     if variant == "legacy":
         from baseline_w8_gemv import legacy_w8_gemv
 
@@ -142,7 +144,7 @@ def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, s
 def decode_variants(mode: str, shape: str) -> list[str]:
     if shape == "lm_head" and mode != "bf16":
         return []                                   # lm_head stays BF16 in every recipe
-    out = (["cublas"] if mode == "bf16" else []) + ["vlmq", "vlmq-pdl", f"vlmq-fused:{FUSION[shape]}"]
+    out = (["cublas"] if mode == "bf16" else []) + ["vlmq", "vlmq-nopdl", f"vlmq-fused:{FUSION[shape]}"]
     return out + (["legacy"] if mode in LEGACY else [])
 
 
@@ -154,6 +156,32 @@ def prefill_variants(mode: str, shape: str) -> list[str]:
     scheme = {"bf16": "bf16", "int8-a16": "w8a16", "fp8-a16": "w8a16", "int8-a8": "w8a8_int8",
               "fp8-a8": "w8a8_fp8", "int4-g128": "w4a16"}[mode]
     return (["cublas"] if mode == "bf16" else []) + [f"prefill:{p}" for p in PATHS[scheme] if mode != "bf16"]
+
+
+# --quick: (presets, shapes, rows, modes, variants or None for every variant of the mode) that decide the defaults
+QUICK = [
+    (("2b",), ("qkv", "gate_up", "down"), (1, 16), ("int8-a8", "fp8-a8"), ("vlmq", "fused")),   # W8A8 prologue
+    (("2b",), ("qkv",), (16,), ("bf16", "int4-g128"), ("vlmq", "fused")),         # norm before tensor-core tiles
+    (("2b", "7b"), ("gate_up", "down"), (1,), ("fp8-a8",), ("vlmq", "legacy")),   # FP8 W8A8 decode at M = 1
+    (("2b",), ("o", "gate_up"), (1, 16), ("bf16", "int8-a16", "int4-g128"), ("vlmq", "vlmq-nopdl")),   # PDL
+    (("2b",), ("qkv", "gate_up", "down"), (300,), ("int8-a16", "fp8-a16", "int8-a8", "int4-g128"), None),
+    (("7b",), ("gate_up", "down"), (300,), ("int8-a16", "int8-a8"), None),        # prefill paths
+]
+
+
+def quick_plan() -> list[tuple]:
+    cases = []
+    for presets, shapes, rows, modes, variants in QUICK:
+        for preset in presets:
+            for shape in shapes:
+                n, k = SHAPES[preset][shape]
+                for m in rows:
+                    for mode in modes:
+                        every = decode_variants(mode, shape) if m <= 64 else prefill_variants(mode, shape)
+                        chosen = every if variants is None else [
+                            v for v in every if v in variants or (v.startswith("vlmq-fused") and "fused" in variants)]
+                        cases += [(preset, shape, n, k, m, v, mode) for v in chosen]
+    return list(dict.fromkeys(cases))
 
 
 def plan(presets, rows, modes) -> list[tuple]:
@@ -217,13 +245,14 @@ def measure(case, rec: Record, args) -> None:
 
 
 def describe_config(case) -> str:
+    from vlmq.engine.kernels.fused import A_MODE_CODES
     from vlmq.engine.kernels.gemv import default_config, W_FLOAT, W_FP8, W_INT4, W_INT8
 
     preset, shape, n, k, m, variant, mode = case
     if not variant.startswith("vlmq") or m > 64:
         return ""
     fmt = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}[MODES[mode][0]]
-    return str(tuple(default_config(fmt, m, n, k, GROUP)))
+    return str(tuple(default_config(fmt, m, n, k, GROUP, A_MODE_CODES[MODES[mode][1]])))
 
 
 def weight_bytes(fmt: str, n: int, k: int) -> int:
@@ -303,7 +332,7 @@ def run_sweep(args, log, save) -> list[dict]:
         copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
         packs = [random_pack(fmt, a_mode, n, k, "cuda", i) for i in range(copies)]
         xq, xs = quantize_activation(torch.randn(m, k, dtype=torch.bfloat16, device="cuda"), a_mode)
-        default, best = default_config(fmt_codes[fmt], m, n, k, GROUP), None
+        default, best = default_config(fmt_codes[fmt], m, n, k, GROUP, A_MODE_CODES[a_mode]), None
         for cfg in sweep_configs(fmt_codes[fmt], m, n, k):
             if time.monotonic() - t0 > args.budget_s:
                 log(f"sweep stopped at the time budget ({args.budget_s:.0f} s)")
@@ -358,10 +387,13 @@ def parse_args(argv=None):
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--rotate-mb", type=float, default=256)
-    ap.add_argument("--budget-s", type=float, default=300, help="stop timing new cases after this many seconds")
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="stop timing new cases after this many seconds (default 300; 75 with --quick)")
     ap.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1), help="parallel compile workers")
     ap.add_argument("--sweep", action="store_true", help="time tile / split configurations of the decode kernels")
+    ap.add_argument("--quick", action="store_true", help="only the cases the defaults rest on (QUICK), ~1 min")
     args = ap.parse_args(argv)
+    args.budget_s = args.budget_s if args.budget_s is not None else (75.0 if args.quick else 300.0)
     args.presets = [p for p in args.presets.split(",") if p]
     args.rows = tuple(int(r) for r in args.rows.split(",") if r)
     args.modes = [m for m in args.modes.split(",") if m]
@@ -391,7 +423,7 @@ def main(argv=None) -> int:
             json.dumps({**env, "results": results}, indent=1))
         save(run_sweep(args, log, save))
         return 0
-    cases = plan(args.presets, args.rows, args.modes)
+    cases = quick_plan() if args.quick else plan(args.presets, args.rows, args.modes)
     if args.jobs > 1:
         log(f"compiled in {args.jobs} workers: {precompile(cases, args.jobs):.0f} s")
     records = []

@@ -209,9 +209,15 @@ def preset_2b():
 @pytest.mark.parametrize("grids", [[(1, 32, 32)], [(1, 32, 32), (1, 16, 24)]])
 def test_fused_vision_tower_replays_hf_features(preset_2b, grids):
     """qwen2-vl-2b's vision tower (random weights), one 448x448 image and a batch of two grids: the fused,
-    compiled tower replayed from a CUDA graph gives HF's eager features (bf16 tolerance)."""
+    compiled tower replayed from a CUDA graph is as close to the tower run in fp32 as HF's own bf16 forward
+    is (within 1.2x of HF's error). Two bf16 paths cannot be compared tighter: over 32 blocks each drifts
+    from fp32 by ~1.5e-2 and they differ from each other by ~1.65e-2 (benchmarks/vision_bf16_noise.py on a
+    CPU, uncompiled: fused 1.51e-2, HF 1.51e-2 against fp32; the H200 measured 1.8e-2 between them)."""
+    import copy
+
     from vlmq.engine.graphs import VisionGraphs
     from vlmq.engine.vision import image_features
+    from vlmq.models.layout import vision_tower
 
     model = preset_2b.model
     grid = torch.tensor(grids, device="cuda")
@@ -219,8 +225,14 @@ def test_fused_vision_tower_replays_hf_features(preset_2b, grids):
     pixels = torch.randn(patches, 3 * 2 * 14 * 14, device="cuda")
     with torch.no_grad():
         reference = image_features(model, pixels, grid)
+        fp32_tower = copy.deepcopy(vision_tower(model)).float()
+        fp32 = fp32_tower(pixels, grid_thw=grid)
+        fp32 = getattr(fp32, "pooler_output", fp32)
+        del fp32_tower
         vision = VisionGraphs(model, lambda p, g: image_features(model, p, g))
         outs = [vision(pixels, grid).clone() for _ in range(3)]     # record, capture, replay
     assert vision.note == "cuda-graph" and vision.body_note == "fused" and vision.graphs.graphs
+    hf_err = rel_err(reference, fp32)
+    assert hf_err < 3e-2                         # the fp32 reference is the same tower (bf16: ~1.5e-2)
     for out in outs:
-        assert rel_err(out, reference) < 1e-2
+        assert rel_err(out, fp32) < 1.2 * hf_err, (rel_err(out, fp32), hf_err)

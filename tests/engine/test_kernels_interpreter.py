@@ -136,6 +136,13 @@ def _run_extras():
         got = dequantize_int4_cuda(packed, scale, zp, group, torch.float32)
         ref = dequantize_int4(packed, scale, zp, group, torch.float32)
         errors[f"dequant-int4 g{group}"] = float((got - ref).abs().max())
+    from vlmq.engine.kernels.prefill import dequantize_w8_cuda
+
+    scale = torch.rand(40) * 0.01
+    for name, q in (("int8", torch.randint(-128, 128, (40, 300), dtype=torch.int8)),
+                    ("fp8", (torch.randn(40, 300) * 50).clamp(-440, 440).to(torch.float8_e4m3fn))):
+        got = dequantize_w8_cuda(q, scale, torch.bfloat16)
+        errors[f"dequant-w8 {name}"] = float((got.float() - (q.float() * scale[:, None]).bfloat16().float()).abs().max())
     return errors
 
 
@@ -202,9 +209,10 @@ def test_prologue_is_bit_exact(interpreter_errors):
     assert not bad, bad
 
 
-def test_int4_dequantize_kernel_is_bit_exact(interpreter_errors):
-    assert interpreter_errors["dequant-int4 g64"] == 0.0
-    assert interpreter_errors["dequant-int4 g128"] == 0.0
+def test_dequantize_kernels_are_bit_exact(interpreter_errors):
+    """int4 as w4's reference rounds; int8 / e4m3 rows times their scales, rounded once to bf16."""
+    for name in ("dequant-int4 g64", "dequant-int4 g128", "dequant-w8 int8", "dequant-w8 fp8"):
+        assert interpreter_errors[name] == 0.0, name
 
 
 if __name__ == "__main__":

@@ -551,3 +551,19 @@ def dequant_int4_kernel(w_ptr, ws_ptr, wz_ptr, out_ptr, N, stride_wn, stride_sn,
     tile = int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, magic, GROUP, HAS_ZERO, BK,
                      out_ptr.dtype.element_ty)
     tl.store(out_ptr + rn[:, None] * stride_on + (k0 + tl.arange(0, BK))[None, :], tile, mask=in_n[:, None])
+
+
+@triton.jit
+def dequant_w8_kernel(w_ptr, ws_ptr, out_ptr, N, K, stride_wn, stride_on, IS_FP8: tl.constexpr, BN: tl.constexpr,
+                      BK: tl.constexpr):
+    """out = q * scale (per row) for a BN x BK tile of int8 / e4m3 (uint8 bits) weights, rounded once to out's
+    dtype (the W8A16 dequantize-then-cuBLAS prefill)."""
+    rn = tl.program_id(0) * BN + tl.arange(0, BN)
+    rk = tl.program_id(1) * BK + tl.arange(0, BK)
+    mask = (rn < N)[:, None] & (rk < K)[None, :]
+    w = tl.load(w_ptr + rn[:, None] * stride_wn + rk[None, :], mask=mask, other=0)
+    if IS_FP8:
+        w = w.to(tl.float8e4nv, bitcast=True)
+    s = tl.load(ws_ptr + rn, mask=rn < N, other=0).to(tl.float32)
+    w = (w.to(tl.float32) * s[:, None]).to(out_ptr.dtype.element_ty)
+    tl.store(out_ptr + rn[:, None] * stride_on + rk[None, :], w, mask=mask)
