@@ -62,7 +62,8 @@ def main(argv=None) -> int:
             part._modules = {**tower._modules, "blocks": tower.blocks[:depth]}
             start = time.perf_counter()
             fp32 = tower_features(copy.deepcopy(part).float(), pixels, grid)
-            hf_bf16, (_, kwargs) = record_block_kwargs(part, lambda px, g: tower_features(part, px, g), pixels, grid)
+            hf_bf16, (_, kwargs) = record_block_kwargs(part, lambda px, g, t=part: tower_features(t, px, g), pixels,
+                                                       grid)
             fused = FusedVisionTower(part, compile=False)(pixels, kwargs)
             rows[depth] = {"hf_bf16_vs_fp32": rel_err(hf_bf16, fp32), "fused_bf16_vs_fp32": rel_err(fused, fp32),
                            "fused_vs_hf_bf16": rel_err(fused, hf_bf16), "seconds": time.perf_counter() - start}

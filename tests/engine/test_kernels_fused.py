@@ -153,6 +153,7 @@ def test_cpu_ops_use_the_references():
 @pytest.mark.parametrize("case, match", [
     ("k", "in_features"), ("group", "group_size"), ("scale", "one fp32 scale per output row"),
     ("w8a8-int4", "W8A8 activations need"), ("mixed", "same kind"), ("odd", "even N"), ("resid", "residual"),
+    ("normed-codes", "cannot be normalized"),
 ])
 def test_bad_gemv_inputs_get_one_line_errors(case, match):
     """Checked before Triton is needed: a one-line VlmqError that names the fix."""
@@ -170,6 +171,8 @@ def test_bad_gemv_inputs_get_one_line_errors(case, match):
         "mixed": lambda: gemv(quantize_activation(x, "fp8")[0], w8, s8, x_scale=torch.ones(2)),
         "odd": lambda: gemv(x, torch.randn(15, 64), act=ACT_SILU_MUL),
         "resid": lambda: gemv(x, w8, s8, residual=torch.randn(2, 8)),
+        "normed-codes": lambda: gemv(*quantize_activation(x, "int8")[:1], w8, s8, x_scale=torch.ones(2),
+                                     norm_weight=torch.ones(64)),
     }
     with pytest.raises(VlmqError, match=match) as err:
         calls[case]()

@@ -135,7 +135,8 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, a_mode
     return dot_config(fmt, m, n, k, group_size)
 
 
-def check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual) -> None:
+def check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight=None,
+                 pre_scale=None) -> None:
     """One-line VlmqErrors for calls the kernels cannot serve (before Triton sees them)."""
     m, k = x.shape
     n = weight.shape[0]
@@ -157,6 +158,9 @@ def check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, 
     if x.dtype in (torch.int8, torch.float8_e4m3fn) and (x_scale is None or (x.dtype == torch.int8) != (fmt == W_INT8)):
         raise VlmqError(f"quantized activations ({x.dtype}) need per-row x_scale and weights of the same kind "
                         f"(got {weight.dtype}): quantize with quantize_activation(x, 'int8' or 'fp8') to match")
+    if x.dtype in (torch.int8, torch.float8_e4m3fn) and (norm_weight is not None or pre_scale is not None):
+        raise VlmqError("quantized activations cannot be normalized or smoothed: pass the float rows with "
+                        "a_mode='int8' / 'fp8' and the op quantizes them after the norm")
     if act == ACT_SILU_MUL and n % 2:
         raise VlmqError(f"SiLU·mul needs interleaved gate/up rows (an even N, got {n}): pack with interleave_rows")
     if residual is not None and residual.shape != (m, n // 2 if act == ACT_SILU_MUL else n):
@@ -197,7 +201,8 @@ def normalize_rows(x: torch.Tensor, norm_weight: torch.Tensor | None, eps: float
         x, norm_weight if norm_weight is not None else x, pre_scale if pre_scale is not None else x,
         out.view(torch.uint8) if a_mode == A_FP8 else out, scale if scale is not None else x, k, x.stride(0),
         out.stride(0), float(eps), 1.0 / k, NORM=norm_weight is not None, SMOOTH=pre_scale is not None,
-        QUANT=a_mode, BK=block, CUDA=x.is_cuda, enable_fp_fusion=False, num_warps=8 if block >= 4096 else 4,
+        QUANT=a_mode, BK=block, ONE_BLOCK=k <= block, CUDA=x.is_cuda, enable_fp_fusion=False,
+        num_warps=8 if block >= 4096 else 4,
         **launch_pdl(x.device, pdl))
     return out, scale
 
@@ -235,7 +240,7 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     x_pre = x.dtype in (torch.int8, torch.float8_e4m3fn)
     if x_pre:
         a_mode = A_INT8 if x.dtype == torch.int8 else A_FP8
-    check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual)
+    check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight, pre_scale)
     cfg = config or default_config(fmt, m, n, k, group_size, a_mode)
     if fmt == W_INT8 and cfg.kernel == "sum" and (k % 4 or weight.stride(0) % 4 or weight.storage_offset() % 4):
         cfg = dot_config(fmt, m, n, k)                  # the CUDA-core kernel reads int8 rows as int32 words

@@ -77,11 +77,14 @@ def load_x(x_ptr, g_ptr, rows, cols, M, K, stride_xm, r, NORM: tl.constexpr, X_P
 
 
 @triton.jit
-def row_values(src, g_ptr, p_ptr, cols, K, r, NORM: tl.constexpr, SMOOTH: tl.constexpr):
-    """Columns ``cols`` of one float row at ``src`` through the RMSNorm (``NORM``) and SmoothQuant's pre-scale
-    (``SMOOTH``), each product rounded to the dtype eager PyTorch gives it (fp32 values)."""
-    X_DT: tl.constexpr = src.dtype.element_ty
-    x = tl.load(src + cols, mask=cols < K, other=0).to(tl.float32)
+def load_f32(src, cols, K):
+    return tl.load(src + cols, mask=cols < K, other=0).to(tl.float32)
+
+
+@triton.jit
+def row_values(x, X_DT: tl.constexpr, g_ptr, p_ptr, cols, K, r, NORM: tl.constexpr, SMOOTH: tl.constexpr):
+    """Values x (fp32 holding X_DT values) at columns ``cols`` of a row through the RMSNorm (``NORM``) and
+    SmoothQuant's pre-scale (``SMOOTH``), each product rounded to the dtype eager PyTorch gives it."""
     rounds = True                      # whether the value so far is of X_DT (else fp32)
     if NORM:
         x = rms_normalized(x, r, tl.load(g_ptr + cols, mask=cols < K, other=0).to(tl.float32), X_DT,
@@ -95,53 +98,83 @@ def row_values(src, g_ptr, p_ptr, cols, K, r, NORM: tl.constexpr, SMOOTH: tl.con
 
 
 @triton.jit
+def sum_of_squares(src, K, BK: tl.constexpr):
+    ssq = tl.zeros((BK,), dtype=tl.float32)
+    for k0 in range(0, K, BK):
+        x = load_f32(src, k0 + tl.arange(0, BK), K)
+        ssq += x * x
+    return tl.sum(ssq, axis=0)
+
+
+@triton.jit
+def token_scale(amax, QUANT: tl.constexpr, CUDA: tl.constexpr):
+    """(scale, 1 / scale) of a token with absolute maximum ``amax``: torchao's per-token int8 / FP8 scales."""
+    if QUANT == 1:
+        scale = tl.maximum(scalar_quotient(amax, INT8_RANGE, CUDA), FP32_EPS)
+    else:
+        scale = tl.maximum(scalar_quotient(amax, FP8_LIMIT, CUDA), FP8_SCALE_FLOOR)
+    return scale, tl.math.div_rn(1.0, scale)
+
+
+@triton.jit
+def store_codes(dst, cols, K, v, scale, inv, QUANT: tl.constexpr):
+    """Store values v (QUANT 0, in dst's dtype) or their int8 / e4m3 codes."""
+    if QUANT == 0:
+        tl.store(dst + cols, v.to(dst.dtype.element_ty), mask=cols < K)
+    elif QUANT == 1:
+        q = tl.minimum(tl.maximum(((v * inv) + 12582912.0) - 12582912.0, -128.0), 127.0)     # half to even
+        tl.store(dst + cols, q.to(tl.int8), mask=cols < K)
+    else:
+        q = tl.minimum(tl.maximum(tl.math.div_rn(v, scale + tl.zeros_like(v)), -FP8_LIMIT), FP8_LIMIT)
+        tl.store(dst + cols, q.to(tl.float8e4nv).to(tl.uint8, bitcast=True), mask=cols < K)
+
+
+@triton.jit
 def normalize_rows_kernel(x_ptr, g_ptr, p_ptr, out_ptr, scale_ptr, K, stride_xm, stride_om, eps, inv_k,
                           NORM: tl.constexpr, SMOOTH: tl.constexpr, QUANT: tl.constexpr, BK: tl.constexpr,
-                          CUDA: tl.constexpr, PDL: tl.constexpr):
+                          ONE_BLOCK: tl.constexpr, CUDA: tl.constexpr, PDL: tl.constexpr):
     """One program per row: the RMSNorm (``NORM``), SmoothQuant's pre-scale (``SMOOTH``) and per-token
     quantization (``QUANT`` 1: int8, 2: e4m3) of fused.py's reference, step by step and each rounded as eager
     rounds it, into ``out`` (the quantized row and its scale at ``scale_ptr``, or with ``QUANT`` 0 the
     normalized row). Launched without FMA contraction, so every product and sum rounds on its own.
     Quantization is ``quantize_activation``'s: scale = max(amax / 127.5, fp32 eps), q = round-half-even of
     x * (1 / scale) clamped to [-128, 127]; or scale = max(amax / 448, 1e-12), q = e4m3(x / scale), the
-    divisions by constants as PyTorch computes them on the device (``CUDA``: ``scalar_quotient``)."""
+    divisions by constants as PyTorch computes them on the device (``CUDA``: ``scalar_quotient``).
+    ``ONE_BLOCK`` (K <= BK: the hidden size, before q/k/v and gate/up): the row is read once and every step
+    runs on registers; longer rows (down_proj's input) are read once per step, BK columns at a time."""
     row = tl.program_id(0)
     src = x_ptr + row.to(tl.int64) * stride_xm
     dst = out_ptr + row.to(tl.int64) * stride_om
+    X_DT: tl.constexpr = x_ptr.dtype.element_ty
     if PDL:
         gdc_wait()
     r = 1.0
-    if NORM:
-        ssq = tl.zeros((BK,), dtype=tl.float32)
-        for k0 in range(0, K, BK):
-            cols = k0 + tl.arange(0, BK)
-            x = tl.load(src + cols, mask=cols < K, other=0).to(tl.float32)
-            ssq += x * x
-        r = tl.math.rsqrt(tl.sum(ssq, axis=0) * inv_k + eps)
-    if QUANT == 0:
-        for k0 in range(0, K, BK):
-            cols = k0 + tl.arange(0, BK)
-            v = row_values(src, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH)
-            tl.store(dst + cols, v.to(out_ptr.dtype.element_ty), mask=cols < K)
+    if ONE_BLOCK:
+        cols = tl.arange(0, BK)
+        x = load_f32(src, cols, K)
+        if NORM:
+            r = tl.math.rsqrt(tl.sum(x * x, axis=0) * inv_k + eps)
+        v = row_values(x, X_DT, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH)
+        scale, inv = 1.0, 1.0
+        if QUANT != 0:
+            scale, inv = token_scale(tl.max(tl.abs(v), axis=0), QUANT, CUDA)
+        store_codes(dst, cols, K, v, scale, inv, QUANT)
     else:
-        amax = tl.zeros((BK,), dtype=tl.float32)
-        for k0 in range(0, K, BK):
-            amax = tl.maximum(amax, tl.abs(row_values(src, g_ptr, p_ptr, k0 + tl.arange(0, BK), K, r, NORM, SMOOTH)))
-        amax = tl.max(amax, axis=0)
-        if QUANT == 1:
-            scale = tl.maximum(scalar_quotient(amax, INT8_RANGE, CUDA), FP32_EPS)
-        else:
-            scale = tl.maximum(scalar_quotient(amax, FP8_LIMIT, CUDA), FP8_SCALE_FLOOR)
-        inv = tl.math.div_rn(1.0, scale)
+        if NORM:
+            r = tl.math.rsqrt(sum_of_squares(src, K, BK) * inv_k + eps)
+        scale, inv = 1.0, 1.0
+        if QUANT != 0:
+            amax = tl.zeros((BK,), dtype=tl.float32)
+            for k0 in range(0, K, BK):
+                cols = k0 + tl.arange(0, BK)
+                amax = tl.maximum(amax, tl.abs(row_values(load_f32(src, cols, K), X_DT, g_ptr, p_ptr, cols, K, r,
+                                                          NORM, SMOOTH)))
+            scale, inv = token_scale(tl.max(amax, axis=0), QUANT, CUDA)
         for k0 in range(0, K, BK):
             cols = k0 + tl.arange(0, BK)
-            v = row_values(src, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH)
-            if QUANT == 1:
-                q = tl.minimum(tl.maximum(((v * inv) + 12582912.0) - 12582912.0, -128.0), 127.0)  # half to even
-                tl.store(dst + cols, q.to(tl.int8), mask=cols < K)
-            else:
-                q = tl.minimum(tl.maximum(tl.math.div_rn(v, scale + tl.zeros_like(v)), -FP8_LIMIT), FP8_LIMIT)
-                tl.store(dst + cols, q.to(tl.float8e4nv).to(tl.uint8, bitcast=True), mask=cols < K)
+            v = row_values(load_f32(src, cols, K), X_DT, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH)
+            store_codes(dst, cols, K, v, scale, inv, QUANT)
+    if QUANT != 0:
         tl.store(scale_ptr + row, scale)
     if PDL:
         gdc_launch_dependents()
@@ -335,8 +368,9 @@ def stack_rows(acc0, acc1, acc2, acc3, rm, BM: tl.constexpr):
 
 @triton.jit
 def packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, wz_ptr, M, K, stride_xm, stride_sn,
-                magic, rv, NORM: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
-                BK: tl.constexpr, VEC: tl.constexpr, EVEN: tl.constexpr, PIPE: tl.constexpr):
+                magic, rv, NORM: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr,
+                GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+                VEC: tl.constexpr, EVEN: tl.constexpr, PIPE: tl.constexpr):
     """The K loop over int4 / int8 words (``w``: the first tile, already loaded) → [BM, BN] sums."""
     PER: tl.constexpr = 8 if W_FMT == 3 else 4        # columns per int32 word
     BKW: tl.constexpr = BK // PER
@@ -388,8 +422,8 @@ def packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, w
 
 @triton.jit
 def dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stride_xm, rv, NORM: tl.constexpr,
-               X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, EVEN: tl.constexpr,
-               PIPE: tl.constexpr):
+               X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
+               BK: tl.constexpr, EVEN: tl.constexpr, PIPE: tl.constexpr):
     """The K loop over bf16 / fp16 / fp32 / e4m3 weights (``w``: the first tile, already loaded) → [BM, BN]."""
     acc0 = tl.zeros((BK // 8, BN), dtype=tl.float32)
     acc1 = tl.zeros((BK // 8, BN), dtype=tl.float32)
