@@ -19,7 +19,8 @@ W8A8 with the activations quantized by the caller, int4 group 128 with zero poin
 on the shape it serves (qkv and lm_head: RMSNorm prologue, W8A8 from float rows through ``normalize_rows``;
 gate_up: RMSNorm + SiLU·mul; o and down: residual add); the plain op without programmatic dependent launch
 (``vlmq-nopdl``; the default launches with it, so consecutive calls in the graph overlap as consecutive
-layers' kernels would); the 8-bit GEMV vlmq shipped before (baseline_w8_gemv.py);
+layers' kernels would); at M <= 4 the plain op on the other decode kernel (``vlmq-alt``: CUDA cores <->
+tensor cores, what ``gemv.default_config`` chose between); the 8-bit GEMV vlmq shipped before (baseline_w8_gemv.py);
 at prefill every path of prefill.py (library GEMM or Triton GEMM, activations already quantized).
 ``--quick`` times only the cases the defaults were chosen from (``QUICK``), for a short device call.
 ``--jobs`` compiles the Triton kernels in parallel worker processes first (Triton's disk cache is shared).
@@ -120,11 +121,14 @@ def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, s
         return (lambda: F.linear(x, p.weight)), plain_ref
     if variant == "vlmq":
         return (lambda: fused_linear(*plain)), plain_ref
-    if variant == "vlmq-nopdl":
+    if variant in ("vlmq-nopdl", "vlmq-alt"):
         from vlmq.engine.kernels.fused import A_MODE_CODES
         from vlmq.engine.kernels.gemv import gemv
 
         code = A_MODE_CODES[a_mode]
+        if variant == "vlmq-alt":
+            cfg = alternative_config(mode, m, n, k)
+            return (lambda: gemv(xq, *args, None, x_scale=xs, a_mode=code, out_dtype=out, config=cfg)), plain_ref
         return (lambda: gemv(xq, *args, None, x_scale=xs, a_mode=code, out_dtype=out, pdl=False)), plain_ref
     if variant == "legacy":
         from baseline_w8_gemv import legacy_w8_gemv
@@ -141,10 +145,13 @@ def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, s
     return (lambda: fused_linear(*fused)), (lambda: fused_linear_reference(*fused))
 
 
-def decode_variants(mode: str, shape: str) -> list[str]:
+def decode_variants(mode: str, shape: str, m: int) -> list[str]:
+    from vlmq.engine.kernels.gemv import SUM_MAX_M
+
     if shape == "lm_head" and mode != "bf16":
         return []                                   # lm_head stays BF16 in every recipe
     out = (["cublas"] if mode == "bf16" else []) + ["vlmq", "vlmq-nopdl", f"vlmq-fused:{FUSION[shape]}"]
+    out += ["vlmq-alt"] if m <= SUM_MAX_M else []
     return out + (["legacy"] if mode in LEGACY else [])
 
 
@@ -163,7 +170,8 @@ QUICK = [
     (("2b",), ("qkv", "gate_up", "down"), (1, 16), ("int8-a8", "fp8-a8"), ("vlmq", "fused")),   # W8A8 prologue
     (("2b",), ("qkv",), (16,), ("bf16", "int4-g128"), ("vlmq", "fused")),         # norm before tensor-core tiles
     (("2b", "7b"), ("gate_up", "down"), (1,), ("fp8-a8",), ("vlmq", "legacy")),   # FP8 W8A8 decode at M = 1
-    (("2b",), ("o", "gate_up"), (1, 16), ("bf16", "int8-a16", "int4-g128"), ("vlmq", "vlmq-nopdl")),   # PDL
+    (("2b", "7b"), ("gate_up", "down"), (1,), ("int8-a16", "fp8-a16"), ("vlmq", "vlmq-alt")),   # which kernel
+    (("2b",), ("o", "gate_up"), (1, 16), ("bf16", "int8-a16"), ("vlmq", "vlmq-nopdl")),          # PDL
     (("2b",), ("qkv", "gate_up", "down"), (300,), ("int8-a16", "fp8-a16", "int8-a8", "int4-g128"), None),
     (("7b",), ("gate_up", "down"), (300,), ("int8-a16", "int8-a8"), None),        # prefill paths
 ]
@@ -177,7 +185,7 @@ def quick_plan() -> list[tuple]:
                 n, k = SHAPES[preset][shape]
                 for m in rows:
                     for mode in modes:
-                        every = decode_variants(mode, shape) if m <= 64 else prefill_variants(mode, shape)
+                        every = decode_variants(mode, shape, m) if m <= 64 else prefill_variants(mode, shape)
                         chosen = every if variants is None else [
                             v for v in every if v in variants or (v.startswith("vlmq-fused") and "fused" in variants)]
                         cases += [(preset, shape, n, k, m, v, mode) for v in chosen]
@@ -190,7 +198,7 @@ def plan(presets, rows, modes) -> list[tuple]:
         for shape, (n, k) in SHAPES[preset].items():
             for m in rows:
                 for mode in modes:
-                    for v in (decode_variants(mode, shape) if m <= 64 else prefill_variants(mode, shape)):
+                    for v in (decode_variants(mode, shape, m) if m <= 64 else prefill_variants(mode, shape)):
                         cases.append((preset, shape, n, k, m, v, mode))
     return cases
 
@@ -245,14 +253,31 @@ def measure(case, rec: Record, args) -> None:
 
 
 def describe_config(case) -> str:
-    from vlmq.engine.kernels.fused import A_MODE_CODES
-    from vlmq.engine.kernels.gemv import default_config, W_FLOAT, W_FP8, W_INT4, W_INT8
-
     preset, shape, n, k, m, variant, mode = case
     if not variant.startswith("vlmq") or m > 64:
         return ""
-    fmt = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}[MODES[mode][0]]
-    return str(tuple(default_config(fmt, m, n, k, GROUP, A_MODE_CODES[MODES[mode][1]])))
+    return str(tuple(alternative_config(mode, m, n, k) if variant == "vlmq-alt" else decode_config(mode, m, n, k)))
+
+
+def decode_config(mode: str, m: int, n: int, k: int):
+    from vlmq.engine.kernels.gemv import default_config
+
+    return default_config(cfg_format(mode), m, n, k, GROUP)
+
+
+def alternative_config(mode: str, m: int, n: int, k: int):
+    """The other decode kernel than the default's (CUDA cores <-> tensor cores), its default tile."""
+    from vlmq.engine.kernels.gemv import dot_config, sum_config
+
+    cfg = decode_config(mode, m, n, k)
+    fmt = cfg_format(mode)
+    return dot_config(fmt, m, n, k, GROUP) if cfg.kernel == "sum" else sum_config(fmt, m, n, k)
+
+
+def cfg_format(mode: str) -> int:
+    from vlmq.engine.kernels.gemv import W_FLOAT, W_FP8, W_INT4, W_INT8
+
+    return {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}[MODES[mode][0]]
 
 
 def weight_bytes(fmt: str, n: int, k: int) -> int:
@@ -332,7 +357,7 @@ def run_sweep(args, log, save) -> list[dict]:
         copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
         packs = [random_pack(fmt, a_mode, n, k, "cuda", i) for i in range(copies)]
         xq, xs = quantize_activation(torch.randn(m, k, dtype=torch.bfloat16, device="cuda"), a_mode)
-        default, best = default_config(fmt_codes[fmt], m, n, k, GROUP, A_MODE_CODES[a_mode]), None
+        default, best = default_config(fmt_codes[fmt], m, n, k, GROUP), None
         for cfg in sweep_configs(fmt_codes[fmt], m, n, k):
             if time.monotonic() - t0 > args.budget_s:
                 log(f"sweep stopped at the time budget ({args.budget_s:.0f} s)")

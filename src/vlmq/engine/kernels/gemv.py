@@ -47,6 +47,7 @@ W_FLOAT, W_INT8, W_FP8, W_INT4 = 0, 1, 2, 3
 A_FLOAT, A_INT8, A_FP8 = 0, 1, 2
 ACT_NONE, ACT_SILU_MUL = 0, 1
 SUM_MAX_M = 4            # rows up to which the CUDA-core kernel runs; beyond, tensor-core tiles
+INT8_TENSOR_CORE_MIN_K = 3072   # int8 weights at K >= this take the tensor cores at every M (default_config)
 GEMV_MAX_M = 64          # rows up to which the decode kernels run; beyond, the prefill paths (prefill.py)
 TARGET_PROGRAMS = 4 * 132
 SEMAPHORES = 1 << 16     # split-K tile counters per device
@@ -124,13 +125,20 @@ def dot_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, block_n
     return GemvConfig("dot", block_m, block_n, block_k, split, warps, stages)
 
 
-def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, a_mode: int = A_FLOAT) -> GemvConfig:
+def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> GemvConfig:
     """The tile a call gets without an explicit config. benchmarks/bench_kernels.py --sweep measures others.
 
-    FP8 W8A8 takes the tensor cores at every M: e4m3 x e4m3 MMAs need no conversion, while the CUDA-core
-    kernel widens each e4m3 weight through two conversions (H200, 2b gate_up at M = 1: 16.9 us on CUDA cores,
-    10.8 us for 16-row fp8 MMA tiles -- baseline_w8_gemv.py -- and 12.1 us for this kernel's at M = 16)."""
-    if m <= SUM_MAX_M and not (fmt == W_FP8 and a_mode == A_FP8):
+    Up to 4 rows the CUDA-core kernel, except where the tensor-core one (whose 16-row tile costs the same at
+    M = 1 as at 16) measured faster on the H200 (bench_kernels.py, call 3, us at M = 1 on CUDA cores vs M = 16
+    on tensor cores):
+    - FP8 weights: e4m3 x e4m3 MMAs (W8A8) need no conversion and e4m3 -> bf16 (W8A16) costs the MMA tile
+      less than e4m3 -> fp32 costs the CUDA cores: 2b gate_up W8A8 16.9 vs 12.1 (the 16-row fp8 MMA GEMV of
+      baseline_w8_gemv.py: 10.8 at M = 1), W8A16 17.5 vs 16.0; 7b down W8A16 35.0 vs 31.9;
+    - int8 weights with K >= 3072 (every 7b shape, 2b down_proj): 7b gate_up W8A16 49.3 vs 42.2, down 31.6 vs
+      25.5, qkv 11.7 vs 10.4; W8A8 48.1 vs 37.6 and 31.9 vs 24.8; 2b down 10.5 vs 10.2. At K = 1536 the CUDA
+      cores win (2b gate_up W8A16 12.2 vs 13.7, qkv 6.0 vs 6.3)."""
+    tensor_cores = fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K)
+    if m <= SUM_MAX_M and not tensor_cores:
         return sum_config(fmt, m, n, k)
     return dot_config(fmt, m, n, k, group_size)
 
@@ -241,7 +249,7 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     if x_pre:
         a_mode = A_INT8 if x.dtype == torch.int8 else A_FP8
     check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight, pre_scale)
-    cfg = config or default_config(fmt, m, n, k, group_size, a_mode)
+    cfg = config or default_config(fmt, m, n, k, group_size)
     if fmt == W_INT8 and cfg.kernel == "sum" and (k % 4 or weight.stride(0) % 4 or weight.storage_offset() % 4):
         cfg = dot_config(fmt, m, n, k)                  # the CUDA-core kernel reads int8 rows as int32 words
     if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
