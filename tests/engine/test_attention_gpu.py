@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from vlmq.engine.kernels.attention import (
+    attention_plan,
     attention_splits,
     decode_attention_reference,
     head_counters,
@@ -103,14 +104,15 @@ def test_single_launch_attention_matches_reference_and_two_launch(model, strateg
     kv = cache.layer(0)
     args = (q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid)
     assert attention_splits(b * SHAPES[model][1], length)[0] > 1
-    out = launch_decode_attention(*args)
+    out = launch_decode_attention(*args, combine_in_kernel=True)
     ref = decode_attention_reference(q.float(), kv.k if kv.k_scale is not None else kv.k.float(),
                                      kv.v if kv.k_scale is not None else kv.v.float(), kv.k_scale, kv.v_scale,
                                      key_valid)
     assert rel_err(out, ref) < 2e-2
     assert rel_err(out, launch_decode_attention(*args, combine_in_kernel=False)) < 1e-5
     for _ in range(20):                                  # a race between the splits would move the result
-        assert torch.equal(out, launch_decode_attention(*args))
+        assert torch.equal(out, launch_decode_attention(*args, combine_in_kernel=True))
+    assert torch.equal(launch_decode_attention(*args), launch_decode_attention(*args))    # the default plan
     assert not head_counters(q.device, 1).any()
 
 
@@ -154,14 +156,19 @@ def test_each_op_is_one_kernel():
     kv, slot = cache.layer(0), torch.tensor([300], device="cuda")
     tables = list(kv.tables or ())
     q_rot = torch.randn(1, hq, 1, D, device="cuda", dtype=torch.bfloat16)
-    single = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid))
+    single = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
+                                                          combine_in_kernel=True))
     two = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
                                                        combine_in_kernel=False))
     write = cuda_kernels(lambda: launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, tables,
                                                 slot, token_type))
     fused = cuda_kernels(lambda: launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
-                                                         rope=(k, v, cos, sin, tables, slot, token_type)))
+                                                         rope=(k, v, cos, sin, tables, slot, token_type),
+                                                         combine_in_kernel=True))
+    default = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid))
     assert (len(single), len(two), len(write), len(fused)) == (1, 2, 1, 1), (single, two, write, fused)
+    # the measured plan: a short FP8 cache combines in a second launch (attention.py's table)
+    assert len(default) == (1 if attention_plan(hkv, 364, True)[2] else 2), default
 
 
 def test_fused_attention_replays_from_a_cuda_graph():

@@ -7,17 +7,18 @@ vlmq's formats, read as they are stored (no repacking; q/k/v and gate/up are con
   fp32 scale; ``W_INT4`` packed int4 [N, K // 8] int32 in the compressed-tensors layout of ``w4`` with
   group scales [N, K // G] and optional integer zero points (w4's docstring).
 - activations float (W8A16 / W4A16 / BF16), or int8 / FP8 per token (W8A8): either already quantized
-  (``x_scale`` given) or quantized inside the kernel from the (normalized) float row.
+  (``x_scale`` given) or quantized from the (normalized) float rows by ``normalize_rows`` first.
 
 Two kernels:
 
-- ``sum`` (M <= 4): CUDA cores. Each program owns ``BN`` rows and a K slice, keeps an fp32 product tile
-  and reduces once at the end (``tl.sum``), so no tensor-core tile is wasted on 15 empty rows. Weights
+- ``sum`` (M <= 4; not FP8 weights, nor int8 weights with K >= 3072: ``default_config``): CUDA cores. Each
+  program owns ``BN`` rows and a K slice, keeps an fp32 product tile and reduces once at the end
+  (``tl.sum``), so no tensor-core tile is wasted on 15 empty rows. Weights
   are widened with exponent tricks instead of int->float conversions, which Hopper issues at a quarter
   of the integer rate (16 per clock per SM, below the 31 nibbles per clock that 4 TB/s of int4 needs):
   an int4 nibble ``v`` becomes the float ``1 + v / 16`` by one shift and one and-or into the bits of
   1.0, so ``sum((v - 8 - z) x) = 16 sum(f x) - (24 + z) sum(x)`` per group.
-- ``dot`` (5 <= M, and the optional Triton prefill GEMM): ``tl.dot`` tiles, weights dequantized in
+- ``dot`` (5 <= M, the rest of M <= 4, and the Triton prefill GEMM): ``tl.dot`` tiles, weights dequantized in
   registers (int4 unpacked to column order by three ``tl.join``), int8 x int8 and e4m3 x e4m3 products
   on the tensor cores for W8A8.
 
@@ -28,9 +29,14 @@ The semaphores are one zeroed buffer per device, so launches must be stream-orde
 stream, also inside CUDA graphs).
 
 Fusions for a decoder layer in a handful of kernels (issue 17): ``NORM`` (RMSNorm of the input row in
-the prologue, with weight and eps; each program reads the whole row once for its statistics), ``ACT``
-(SiLU(gate) * up on rows interleaved gate0, up0, gate1, up1, ... so one program owns both halves of an
-output; see ``interleave_rows``), ``RESID`` (residual add in the epilogue).
+the ``sum`` kernel's prologue, rounded as Qwen2RMSNorm rounds; each program reads its rows once for their
+statistics, cheap for 1-4 rows), ``ACT`` (SiLU(gate) * up on rows interleaved gate0, up0, gate1, up1, ...
+so one program owns both halves of an output; see ``interleave_rows``), ``RESID`` (residual add in the
+epilogue). Where rows must be quantized (W8A8) or the ``dot`` kernel runs, the norm, SmoothQuant's
+pre-scale and the quantization run first in ``normalize_rows``, one program per row, exactly as
+``fused.fused_linear_reference`` computes them: in every program of the GEMV they cost a serial pass over
+the row per program (H200: 2b down_proj W8A8 at M = 16 took 46 us fused vs 10 us plain) and could not
+round as the reference does without a second pass.
 """
 
 from __future__ import annotations
