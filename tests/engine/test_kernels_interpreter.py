@@ -149,7 +149,8 @@ def _run_extras():
 
 def _run_prologue():
     """``normalize_rows`` against the reference's prologue (rms_norm_reference, x * pre_scale,
-    quantize_activation), on bf16 rows of K = 5000 (two 4096-column blocks): how many values and scales differ."""
+    quantize_activation), on bf16 rows of K = 5000 (in registers, and as two 4096-column blocks): how many
+    values and scales differ."""
     import torch
 
     from vlmq.engine.kernels import quantize_activation, rms_norm_reference
@@ -160,11 +161,11 @@ def _run_prologue():
     results = {}
     for mode, code in (("int8", A_INT8), ("fp8", A_FP8), ("bf16", A_FLOAT)):
         for label, pre in pres.items():
-            for norm in (g, None):
+            for norm, block in ((g, 8192), (None, 8192), (g, 4096), (None, 4096)):
                 want = rms_norm_reference(x, norm, 1e-6) if norm is not None else x
                 want, want_scale = quantize_activation(want * pre if pre is not None else want, mode)
-                got, got_scale = normalize_rows(x, norm, 1e-6, pre, code)
-                name = f"{mode}{' norm' if norm is not None else ''}{label}"
+                got, got_scale = normalize_rows(x, norm, 1e-6, pre, code, max_block=block)
+                name = f"{mode}{' norm' if norm is not None else ''}{label} block {block}"
                 results[name] = {"dtype": str(got.dtype) == str(want.dtype),
                                  "values_differing": int((got.float() != want.float()).sum()),
                                  "scales_equal": (got_scale is None and want_scale is None)
@@ -202,9 +203,10 @@ def test_every_kernel_case_matches_its_reference(interpreter_errors):
 
 def test_prologue_is_bit_exact(interpreter_errors):
     """normalize_rows gives the reference prologue's values and scales bit for bit: int8, FP8 and bf16 rows,
-    with and without the norm, with a bf16 or fp32 pre-scale (fp32 promotes the row, so nothing rounds)."""
+    with and without the norm, with a bf16 or fp32 pre-scale (fp32 promotes the row, so nothing rounds), the
+    row in registers or in blocks."""
     results = interpreter_errors["prologue"]
-    assert len(results) == 18
+    assert len(results) == 36
     bad = {name: r for name, r in results.items() if not (r["dtype"] and r["scales_equal"] and
                                                           r["values_differing"] == 0)}
     assert not bad, bad

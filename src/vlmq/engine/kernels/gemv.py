@@ -194,10 +194,13 @@ def interleave_rows(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
 
 
 def normalize_rows(x: torch.Tensor, norm_weight: torch.Tensor | None, eps: float, pre_scale: torch.Tensor | None,
-                   a_mode: int, *, pdl: bool | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                   a_mode: int, *, pdl: bool | None = None,
+                   max_block: int = 32768) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The prologue of ``fused.fused_linear_reference`` -- RMSNorm, SmoothQuant's pre-scale, per-token
     quantization -- as one launch, one program per row: (rows, per-row scales) with int8 / e4m3 rows for
-    W8A8, else (normalized rows in eager's dtype, None). The same arithmetic, rounded step by step."""
+    W8A8, else (normalized rows in eager's dtype, None). The same arithmetic, rounded step by step. Rows of up
+    to ``max_block`` columns stay in registers (16-32 values a thread: one read, no serial passes); longer
+    ones are read once per step."""
     m, k = x.shape
     dtype = x.dtype
     if norm_weight is not None and norm_weight.dtype != dtype:
@@ -208,7 +211,7 @@ def normalize_rows(x: torch.Tensor, norm_weight: torch.Tensor | None, eps: float
                       device=x.device)
     scale = torch.empty(m, dtype=torch.float32, device=x.device) if a_mode != A_FLOAT else None
     x = x.contiguous()
-    block = min(4096, 1 << max(k - 1, 1).bit_length())
+    block = min(max_block, 1 << max(k - 1, 1).bit_length())
     from vlmq.engine.kernels.gemv_triton import normalize_rows_kernel
 
     normalize_rows_kernel[(m,)](
@@ -216,7 +219,7 @@ def normalize_rows(x: torch.Tensor, norm_weight: torch.Tensor | None, eps: float
         out.view(torch.uint8) if a_mode == A_FP8 else out, scale if scale is not None else x, k, x.stride(0),
         out.stride(0), float(eps), 1.0 / k, NORM=norm_weight is not None, SMOOTH=pre_scale is not None,
         QUANT=a_mode, BK=block, ONE_BLOCK=k <= block, CUDA=x.is_cuda, enable_fp_fusion=False,
-        num_warps=8 if block >= 4096 else 4,
+        num_warps=min(32, max(4, block // 512)),
         **launch_pdl(x.device, pdl))
     return out, scale
 

@@ -140,8 +140,8 @@ def normalize_rows_kernel(x_ptr, g_ptr, p_ptr, out_ptr, scale_ptr, K, stride_xm,
     Quantization is ``quantize_activation``'s: scale = max(amax / 127.5, fp32 eps), q = round-half-even of
     x * (1 / scale) clamped to [-128, 127]; or scale = max(amax / 448, 1e-12), q = e4m3(x / scale), the
     divisions by constants as PyTorch computes them on the device (``CUDA``: ``scalar_quotient``).
-    ``ONE_BLOCK`` (K <= BK: the hidden size, before q/k/v and gate/up): the row is read once and every step
-    runs on registers; longer rows (down_proj's input) are read once per step, BK columns at a time."""
+    ``ONE_BLOCK`` (K <= BK, every qwen2-vl row): the row is read once and every step runs on registers;
+    longer rows are read once per step, BK columns at a time."""
     row = tl.program_id(0)
     src = x_ptr + row.to(tl.int64) * stride_xm
     dst = out_ptr + row.to(tl.int64) * stride_om
