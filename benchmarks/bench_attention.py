@@ -1,6 +1,6 @@
 """Time the attention side of a decode step and the vision tower on a CUDA GPU (issue 17), after checking them.
 
-    PYTHONPATH=src python benchmarks/bench_attention.py --out DIR [--sections rope,attention,vision,vision_cudnn]
+    PYTHONPATH=src python benchmarks/bench_attention.py --out DIR [--sections rope,attention,vision,vision_flash]
 
 Correctness first (each section checks its kernels against the references at the timed shapes and records
 PASS/FAIL), then timings inside CUDA graphs (median of replays, min and max given; a graph holds one call
@@ -11,13 +11,13 @@ per decoder layer, each on its own layer cache, and the time is per call):
              300-token prefill, BF16 and FP8 caches;
 - attention: decode attention at context 300 / 2k / 8k x batch 1 / 16, BF16 and FP8 (dynamic) caches: the
              two-launch scheme (split kernel + combine kernel, the base commit's split count) vs one launch
-             (in-kernel combine; the default split count, the base's, fewer programs, 8 warps), and
-             RoPE + write + attention as two kernels vs one (``vlmq::rope_kv_decode_attention``);
+             (in-kernel combine, 512 or 256 programs) vs ``attention_plan``'s default, and RoPE + write +
+             attention as two kernels vs one (``vlmq::rope_kv_decode_attention``);
 - vision:    each SDPA backend alone at the tower's attention shape (16 heads of 80, one sequence of 1024 /
              4096 patches), then the vision tower per image (448x448 and 896x896) as TTFT sees it: HF eager,
              HF blocks replayed from a CUDA graph (the base path), and the fused compiled tower replayed
-             (default backend order; section vision_cudnn: cuDNN first, a second compile); kernels per
-             tower (profiler, eager call).
+             (default backend order, cuDNN first; section vision_flash: flash first, a second compile);
+             kernels per tower (profiler, eager call).
 
 Everything goes to DIR/attention.json (rewritten after each section) and a short table ends the output.
 Written for one device call of at most ~5 minutes on an H200 (qwen2-vl-2b shapes, random weights).
@@ -51,7 +51,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
     p.add_argument("--model", default="qwen2-vl-2b")
-    p.add_argument("--sections", default="rope,attention,vision,vision_cudnn")
+    p.add_argument("--sections", default="rope,attention,vision,vision_flash")
     p.add_argument("--contexts", default="300,2048,8192")
     p.add_argument("--batches", default="1,16")
     p.add_argument("--image-sizes", default="448,896")
@@ -182,10 +182,9 @@ def rope_case(shape, b: int, t: int, kind: str, replays: int) -> dict:
 
 ATTENTION_VARIANTS = {            # name: launch_decode_attention keyword arguments
     "two_launch": {"combine_in_kernel": False, "max_splits": 128},    # the base commit's scheme and splits
-    "single": {},
-    "single_uncapped": {"max_splits": 128},
-    "single_t256": {"target_programs": 256},
-    "single_w8": {"num_warps": 8},
+    "single": {"combine_in_kernel": True, "target_programs": 512},    # one launch, 512 programs
+    "single_t256": {"combine_in_kernel": True, "target_programs": 256},
+    "default": {},                                                    # attention_plan's choice
 }
 
 
@@ -199,6 +198,7 @@ def bench_attention(shape, args, out):
 
 def attention_case(shape, ctx: int, b: int, kind: str, replays: int) -> dict:
     from vlmq.engine.kernels.attention import (
+        attention_plan,
         attention_splits,
         decode_attention_reference,
         launch_decode_attention,
@@ -213,8 +213,10 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int) -> dict:
     q, k, v, cos, sin, token_type = decode_inputs(b, 1, shape)
     q_rot = torch.randn(b, hq, 1, d, device=DEVICE).bfloat16()
     slot = torch.tensor([ctx], device=DEVICE)
+    plan = attention_plan(b * hkv, length, kind != "bf16")
     row = {"context": ctx, "batch": b, "cache": kind, "splits": attention_splits(b * hkv, length)[0],
-           "splits_uncapped": attention_splits(b * hkv, length, max_splits=128)[0]}
+           "splits_uncapped": attention_splits(b * hkv, length, max_splits=128)[0],
+           "default_plan": {"splits": plan[0], "combine_in_kernel": plan[2]}}
     kv0 = caches[0]
     ref = decode_attention_reference(q_rot.float(), kv0.k if kind != "bf16" else kv0.k.float(),
                                       kv0.v if kind != "bf16" else kv0.v.float(), kv0.k_scale, kv0.v_scale, key_valid)
@@ -288,8 +290,9 @@ def bench_vision(loaded, args, out):
         out["vision"].append(vision_case(size, eager, paths))
 
 
-def bench_vision_cudnn(loaded, out):
-    """The fused tower with cuDNN's attention first: a fresh compile (the backend is chosen at tracing)."""
+def bench_vision_flash(loaded, out):
+    """The fused tower with flash attention first (the default puts cuDNN's first): a fresh compile (the backend
+    is chosen at tracing)."""
     from vlmq.engine.graphs import VisionGraphs
     from vlmq.engine.vision import VISION_SDPA_BACKENDS, FusedVisionTower, image_features
 
@@ -299,13 +302,13 @@ def bench_vision_cudnn(loaded, out):
         return image_features(model, pixels, grid)
 
     torch._dynamo.reset()
-    cudnn = VisionGraphs(model, eager)
-    order = ("CUDNN_ATTENTION", *(name for name in VISION_SDPA_BACKENDS if name != "CUDNN_ATTENTION"))
-    cudnn.fused = FusedVisionTower(cudnn.tower, compile=True, backends=order)
+    flash = VisionGraphs(model, eager)
+    order = ("FLASH_ATTENTION", *(name for name in VISION_SDPA_BACKENDS if name != "FLASH_ATTENTION"))
+    flash.fused = FusedVisionTower(flash.tower, compile=True, backends=order)
     for row in out["vision"]:
-        row.update(vision_case(row["image"], eager, {"fused_graph_cudnn": cudnn}, reference_only=True))
-        log(f"vision {row['image']} fused, cuDNN first: {row['fused_graph_cudnn']['us'] / 1000:.2f} ms "
-            f"rel_err {row['fused_graph_cudnn_rel_err']:.1e} ({row['fused_graph_cudnn_note']})")
+        row.update(vision_case(row["image"], eager, {"fused_graph_flash": flash}, reference_only=True))
+        log(f"vision {row['image']} fused, flash first: {row['fused_graph_flash']['us'] / 1000:.2f} ms "
+            f"rel_err {row['fused_graph_flash_rel_err']:.1e} ({row['fused_graph_flash_note']})")
 
 
 def vision_case(size: int, eager, paths: dict, reference_only: bool = False) -> dict:
@@ -358,7 +361,8 @@ def check_line(section, r) -> str:
         ok = all(r[f"{n}_rel_err"] < 2e-2 for n in ATTENTION_VARIANTS) \
             and r["rope_then_attention_vs_fused_rel_err"] < 2e-3
         return f"attention ctx={r['context']} b={r['batch']} {r['cache']}: {'PASS' if ok else 'FAIL'}"
-    ok = r["fused_graph_rel_err"] < 1e-2 and r["fused_graph_note"] == "cuda-graph, fused"
+    # two bf16 towers differ by ~1.65e-2 over 32 blocks, each ~1.5e-2 from fp32 (benchmarks/vision_bf16_noise.py)
+    ok = r["fused_graph_rel_err"] < 2.5e-2 and r["fused_graph_note"] == "cuda-graph, fused"
     return (f"vision {r['image']}: fused vs HF rel err {r['fused_graph_rel_err']:.1e} {'PASS' if ok else 'FAIL'} "
             f"({r['fused_graph_note']})")
 
@@ -371,12 +375,15 @@ def table_line(section, r) -> str:
     if section == "attention":
         best = min(ATTENTION_VARIANTS, key=lambda n: r[n]["us"])
         case = f"ctx{r['context']} b{r['batch']} {r['cache']}"
-        return (f"| attention (two-launch → single) | {case} | {r['two_launch']['us']:.2f} | {r['single']['us']:.2f} "
+        plan = r["default_plan"]
+        return (f"| attention (two-launch → default: {plan['splits']} splits, "
+                f"{'one launch' if plan['combine_in_kernel'] else 'two launches'}) | {case} | "
+                f"{r['two_launch']['us']:.2f} | {r['default']['us']:.2f} "
                 f"(best: {best} {r[best]['us']:.2f}) | µs/layer |\n| rope+attention (2 kernels → 1) | {case} | "
                 f"{r['rope_then_attention']['us']:.2f} | {r['fused_rope_attention']['us']:.2f} | µs/layer |")
-    cudnn = r.get("fused_graph_cudnn", {}).get("us", float("nan")) / 1000
-    return (f"| vision tower {r['image']}² (HF blocks graph → fused graph; cuDNN first) | {r['patches']} patches | "
-            f"{r['hf_blocks_graph']['us'] / 1000:.2f} | {r['fused_graph']['us'] / 1000:.2f}; {cudnn:.2f} | ms |")
+    flash = r.get("fused_graph_flash", {}).get("us", float("nan")) / 1000
+    return (f"| vision tower {r['image']}² (HF blocks graph → fused graph; flash first) | {r['patches']} patches | "
+            f"{r['hf_blocks_graph']['us'] / 1000:.2f} | {r['fused_graph']['us'] / 1000:.2f}; {flash:.2f} | ms |")
 
 
 def main(argv=None) -> int:
@@ -403,7 +410,7 @@ def main(argv=None) -> int:
     shape = (cfg.num_attention_heads, cfg.num_key_value_heads, head_dim, mrope_section(cfg))
     sections = {"rope": lambda: bench_rope(shape, args, out), "attention": lambda: bench_attention(shape, args, out),
                 "vision": lambda: (bench_sdpa(out), bench_vision(loaded, args, out)),
-                "vision_cudnn": lambda: bench_vision_cudnn(loaded, out)}
+                "vision_flash": lambda: bench_vision_flash(loaded, out)}
     for name in args.sections.split(","):
         start = time.perf_counter()
         try:

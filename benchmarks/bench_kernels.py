@@ -1,6 +1,7 @@
 """Kernel micro-benchmark for the quantized decode / prefill kernels (issues 16 and 17), on one GPU.
 
     python benchmarks/bench_kernels.py --out DIR                    # everything, 2b and 7b (~5 min on an H200)
+    python benchmarks/bench_kernels.py --out DIR --quick            # the cases behind the defaults (~1 min)
     python benchmarks/bench_kernels.py --out DIR --sweep --presets 2b   # tile / split sweep of the decode kernels
 
 What it does:
@@ -15,11 +16,13 @@ What it does:
 Variants (decode: M = 1 and 16; prefill: M = 300 and 1024) on qkv, o, gate_up, down and lm_head of
 qwen2-vl-2b and -7b: cuBLAS BF16; vlmq's op per weight format (bf16, int8 / fp8 weight-only, int8 / fp8
 W8A8 with the activations quantized by the caller, int4 group 128 with zero points); vlmq's fused form
-on the shape it serves (qkv and lm_head: RMSNorm prologue, W8A8 quantizing inside the kernel; gate_up:
-RMSNorm + SiLU·mul; o and down: residual add); the plain op launched with programmatic dependent launch
-(``vlmq-pdl``: consecutive calls in the graph overlap, as consecutive layers' kernels would); the 8-bit
-GEMV vlmq shipped before (baseline_w8_gemv.py);
+on the shape it serves (qkv and lm_head: RMSNorm prologue, W8A8 from float rows through ``normalize_rows``;
+gate_up: RMSNorm + SiLU·mul; o and down: residual add); the plain op without programmatic dependent launch
+(``vlmq-nopdl``; the default launches with it, so consecutive calls in the graph overlap as consecutive
+layers' kernels would); at M <= 4 the plain op on the other decode kernel (``vlmq-alt``: CUDA cores <->
+tensor cores, what ``gemv.default_config`` chose between); the 8-bit GEMV vlmq shipped before (baseline_w8_gemv.py);
 at prefill every path of prefill.py (library GEMM or Triton GEMM, activations already quantized).
+``--quick`` times only the cases the defaults were chosen from (``QUICK``), for a short device call.
 ``--jobs`` compiles the Triton kernels in parallel worker processes first (Triton's disk cache is shared).
 """
 
@@ -118,12 +121,15 @@ def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, s
         return (lambda: F.linear(x, p.weight)), plain_ref
     if variant == "vlmq":
         return (lambda: fused_linear(*plain)), plain_ref
-    if variant == "vlmq-pdl":
+    if variant in ("vlmq-nopdl", "vlmq-alt"):
         from vlmq.engine.kernels.fused import A_MODE_CODES
         from vlmq.engine.kernels.gemv import gemv
 
         code = A_MODE_CODES[a_mode]
-        return (lambda: gemv(xq, *args, None, x_scale=xs, a_mode=code, out_dtype=out, pdl=True)), plain_ref
+        if variant == "vlmq-alt":
+            cfg = alternative_config(mode, m, n, k)
+            return (lambda: gemv(xq, *args, None, x_scale=xs, a_mode=code, out_dtype=out, config=cfg)), plain_ref
+        return (lambda: gemv(xq, *args, None, x_scale=xs, a_mode=code, out_dtype=out, pdl=False)), plain_ref
     if variant == "legacy":
         from baseline_w8_gemv import legacy_w8_gemv
 
@@ -139,10 +145,13 @@ def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, s
     return (lambda: fused_linear(*fused)), (lambda: fused_linear_reference(*fused))
 
 
-def decode_variants(mode: str, shape: str) -> list[str]:
+def decode_variants(mode: str, shape: str, m: int) -> list[str]:
+    from vlmq.engine.kernels.gemv import SUM_MAX_M
+
     if shape == "lm_head" and mode != "bf16":
         return []                                   # lm_head stays BF16 in every recipe
-    out = (["cublas"] if mode == "bf16" else []) + ["vlmq", "vlmq-pdl", f"vlmq-fused:{FUSION[shape]}"]
+    out = (["cublas"] if mode == "bf16" else []) + ["vlmq", "vlmq-nopdl", f"vlmq-fused:{FUSION[shape]}"]
+    out += ["vlmq-alt"] if m <= SUM_MAX_M else []
     return out + (["legacy"] if mode in LEGACY else [])
 
 
@@ -156,13 +165,40 @@ def prefill_variants(mode: str, shape: str) -> list[str]:
     return (["cublas"] if mode == "bf16" else []) + [f"prefill:{p}" for p in PATHS[scheme] if mode != "bf16"]
 
 
+# --quick: (presets, shapes, rows, modes, variants or None for every variant of the mode) that decide the defaults
+QUICK = [
+    (("2b",), ("qkv", "gate_up", "down"), (1, 16), ("int8-a8", "fp8-a8"), ("vlmq", "fused")),   # W8A8 prologue
+    (("2b",), ("qkv",), (16,), ("bf16", "int4-g128"), ("vlmq", "fused")),         # norm before tensor-core tiles
+    (("2b", "7b"), ("gate_up", "down"), (1,), ("fp8-a8",), ("vlmq", "legacy")),   # FP8 W8A8 decode at M = 1
+    (("2b", "7b"), ("gate_up", "down"), (1,), ("int8-a16", "fp8-a16"), ("vlmq", "vlmq-alt")),   # which kernel
+    (("2b",), ("o", "gate_up"), (1, 16), ("bf16", "int8-a16"), ("vlmq", "vlmq-nopdl")),          # PDL
+    (("2b",), ("qkv", "gate_up", "down"), (300,), ("int8-a16", "fp8-a16", "int8-a8", "int4-g128"), None),
+    (("7b",), ("gate_up", "down"), (300,), ("int8-a16", "int8-a8"), None),        # prefill paths
+]
+
+
+def quick_plan() -> list[tuple]:
+    cases = []
+    for presets, shapes, rows, modes, variants in QUICK:
+        for preset in presets:
+            for shape in shapes:
+                n, k = SHAPES[preset][shape]
+                for m in rows:
+                    for mode in modes:
+                        every = decode_variants(mode, shape, m) if m <= 64 else prefill_variants(mode, shape)
+                        chosen = every if variants is None else [
+                            v for v in every if v in variants or (v.startswith("vlmq-fused") and "fused" in variants)]
+                        cases += [(preset, shape, n, k, m, v, mode) for v in chosen]
+    return list(dict.fromkeys(cases))
+
+
 def plan(presets, rows, modes) -> list[tuple]:
     cases = []
     for preset in presets:
         for shape, (n, k) in SHAPES[preset].items():
             for m in rows:
                 for mode in modes:
-                    for v in (decode_variants(mode, shape) if m <= 64 else prefill_variants(mode, shape)):
+                    for v in (decode_variants(mode, shape, m) if m <= 64 else prefill_variants(mode, shape)):
                         cases.append((preset, shape, n, k, m, v, mode))
     return cases
 
@@ -217,13 +253,31 @@ def measure(case, rec: Record, args) -> None:
 
 
 def describe_config(case) -> str:
-    from vlmq.engine.kernels.gemv import default_config, W_FLOAT, W_FP8, W_INT4, W_INT8
-
     preset, shape, n, k, m, variant, mode = case
     if not variant.startswith("vlmq") or m > 64:
         return ""
-    fmt = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}[MODES[mode][0]]
-    return str(tuple(default_config(fmt, m, n, k, GROUP)))
+    return str(tuple(alternative_config(mode, m, n, k) if variant == "vlmq-alt" else decode_config(mode, m, n, k)))
+
+
+def decode_config(mode: str, m: int, n: int, k: int):
+    from vlmq.engine.kernels.gemv import default_config
+
+    return default_config(cfg_format(mode), m, n, k, GROUP)
+
+
+def alternative_config(mode: str, m: int, n: int, k: int):
+    """The other decode kernel than the default's (CUDA cores <-> tensor cores), its default tile."""
+    from vlmq.engine.kernels.gemv import dot_config, sum_config
+
+    cfg = decode_config(mode, m, n, k)
+    fmt = cfg_format(mode)
+    return dot_config(fmt, m, n, k, GROUP) if cfg.kernel == "sum" else sum_config(fmt, m, n, k)
+
+
+def cfg_format(mode: str) -> int:
+    from vlmq.engine.kernels.gemv import W_FLOAT, W_FP8, W_INT4, W_INT8
+
+    return {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}[MODES[mode][0]]
 
 
 def weight_bytes(fmt: str, n: int, k: int) -> int:
@@ -358,10 +412,13 @@ def parse_args(argv=None):
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--rotate-mb", type=float, default=256)
-    ap.add_argument("--budget-s", type=float, default=300, help="stop timing new cases after this many seconds")
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="stop timing new cases after this many seconds (default 300; 75 with --quick)")
     ap.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1), help="parallel compile workers")
     ap.add_argument("--sweep", action="store_true", help="time tile / split configurations of the decode kernels")
+    ap.add_argument("--quick", action="store_true", help="only the cases the defaults rest on (QUICK), ~1 min")
     args = ap.parse_args(argv)
+    args.budget_s = args.budget_s if args.budget_s is not None else (75.0 if args.quick else 300.0)
     args.presets = [p for p in args.presets.split(",") if p]
     args.rows = tuple(int(r) for r in args.rows.split(",") if r)
     args.modes = [m for m in args.modes.split(",") if m]
@@ -391,7 +448,7 @@ def main(argv=None) -> int:
             json.dumps({**env, "results": results}, indent=1))
         save(run_sweep(args, log, save))
         return 0
-    cases = plan(args.presets, args.rows, args.modes)
+    cases = quick_plan() if args.quick else plan(args.presets, args.rows, args.modes)
     if args.jobs > 1:
         log(f"compiled in {args.jobs} workers: {precompile(cases, args.jobs):.0f} s")
     records = []

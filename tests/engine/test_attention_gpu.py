@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from vlmq.engine.kernels.attention import (
+    attention_plan,
     attention_splits,
     decode_attention_reference,
     head_counters,
@@ -56,6 +57,13 @@ def projections(b, t, hq, hkv, seed=1):
     return q, k, v, cos, sin, token_type
 
 
+def mismatch(got, want) -> str:
+    """Where two tensors that should be equal differ (pytest's repr of bf16 tensors shows only corners)."""
+    diff = got.float() != want.float()
+    return (f"{int(diff.sum())} of {diff.numel()} elements differ, max |diff| "
+            f"{(got.float() - want.float()).abs().max().item():.3g}")
+
+
 def state(cache):
     return [x.clone() for x in (*cache.k, *cache.v, *cache.k_scale, *cache.v_scale)]
 
@@ -72,9 +80,9 @@ def test_rope_kv_write_is_bit_exact_on_gpu(model, strategy, b, t):
     kv = cache.layer(0)
     out = launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), write_pos,
                          token_type)
-    assert torch.equal(out.transpose(1, 2), ref_q)
+    assert torch.equal(out.transpose(1, 2), ref_q), mismatch(out.transpose(1, 2), ref_q)
     for got, want in zip(state(cache), state(ref_cache)):
-        assert torch.equal(got, want)
+        assert torch.equal(got, want), mismatch(got, want)
 
 
 def attention_case(model, strategy, b, length, valid_len, seed=2):
@@ -96,14 +104,15 @@ def test_single_launch_attention_matches_reference_and_two_launch(model, strateg
     kv = cache.layer(0)
     args = (q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid)
     assert attention_splits(b * SHAPES[model][1], length)[0] > 1
-    out = launch_decode_attention(*args)
+    out = launch_decode_attention(*args, combine_in_kernel=True)
     ref = decode_attention_reference(q.float(), kv.k if kv.k_scale is not None else kv.k.float(),
                                      kv.v if kv.k_scale is not None else kv.v.float(), kv.k_scale, kv.v_scale,
                                      key_valid)
     assert rel_err(out, ref) < 2e-2
     assert rel_err(out, launch_decode_attention(*args, combine_in_kernel=False)) < 1e-5
     for _ in range(20):                                  # a race between the splits would move the result
-        assert torch.equal(out, launch_decode_attention(*args))
+        assert torch.equal(out, launch_decode_attention(*args, combine_in_kernel=True))
+    assert torch.equal(launch_decode_attention(*args), launch_decode_attention(*args))    # the default plan
     assert not head_counters(q.device, 1).any()
 
 
@@ -147,14 +156,19 @@ def test_each_op_is_one_kernel():
     kv, slot = cache.layer(0), torch.tensor([300], device="cuda")
     tables = list(kv.tables or ())
     q_rot = torch.randn(1, hq, 1, D, device="cuda", dtype=torch.bfloat16)
-    single = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid))
+    single = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
+                                                          combine_in_kernel=True))
     two = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
                                                        combine_in_kernel=False))
     write = cuda_kernels(lambda: launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, tables,
                                                 slot, token_type))
     fused = cuda_kernels(lambda: launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
-                                                         rope=(k, v, cos, sin, tables, slot, token_type)))
+                                                         rope=(k, v, cos, sin, tables, slot, token_type),
+                                                         combine_in_kernel=True))
+    default = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid))
     assert (len(single), len(two), len(write), len(fused)) == (1, 2, 1, 1), (single, two, write, fused)
+    # the measured plan: a short FP8 cache combines in a second launch (attention.py's table)
+    assert len(default) == (1 if attention_plan(hkv, 364, True)[2] else 2), default
 
 
 def test_fused_attention_replays_from_a_cuda_graph():
@@ -202,9 +216,15 @@ def preset_2b():
 @pytest.mark.parametrize("grids", [[(1, 32, 32)], [(1, 32, 32), (1, 16, 24)]])
 def test_fused_vision_tower_replays_hf_features(preset_2b, grids):
     """qwen2-vl-2b's vision tower (random weights), one 448x448 image and a batch of two grids: the fused,
-    compiled tower replayed from a CUDA graph gives HF's eager features (bf16 tolerance)."""
+    compiled tower replayed from a CUDA graph is as close to the tower run in fp32 as HF's own bf16 forward
+    is (within 1.2x of HF's error). Two bf16 paths cannot be compared tighter: over 32 blocks each drifts
+    from fp32 by ~1.5e-2 and they differ from each other by ~1.65e-2 (benchmarks/vision_bf16_noise.py on a
+    CPU, uncompiled: fused 1.51e-2, HF 1.51e-2 against fp32; the H200 measured 1.8e-2 between them)."""
+    import copy
+
     from vlmq.engine.graphs import VisionGraphs
     from vlmq.engine.vision import image_features
+    from vlmq.models.layout import vision_tower
 
     model = preset_2b.model
     grid = torch.tensor(grids, device="cuda")
@@ -212,8 +232,14 @@ def test_fused_vision_tower_replays_hf_features(preset_2b, grids):
     pixels = torch.randn(patches, 3 * 2 * 14 * 14, device="cuda")
     with torch.no_grad():
         reference = image_features(model, pixels, grid)
+        fp32_tower = copy.deepcopy(vision_tower(model)).float()
+        fp32 = fp32_tower(pixels, grid_thw=grid)
+        fp32 = getattr(fp32, "pooler_output", fp32)
+        del fp32_tower
         vision = VisionGraphs(model, lambda p, g: image_features(model, p, g))
         outs = [vision(pixels, grid).clone() for _ in range(3)]     # record, capture, replay
     assert vision.note == "cuda-graph" and vision.body_note == "fused" and vision.graphs.graphs
+    hf_err = rel_err(reference, fp32)
+    assert hf_err < 3e-2                         # the fp32 reference is the same tower (bf16: ~1.5e-2)
     for out in outs:
-        assert rel_err(out, reference) < 1e-2
+        assert rel_err(out, fp32) < 1.2 * hf_err, (rel_err(out, fp32), hf_err)

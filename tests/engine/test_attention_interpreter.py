@@ -21,7 +21,8 @@ import pytest
 STRATEGIES = ("bf16", "static", "per_head", "visual_aware", "dynamic")
 # mode: (splits, cache length, launch keywords); 150 and 700 slots are not multiples of the 64-slot block,
 # and 11 splits take two combine steps of 8 (the second partly masked)
-ATTENTION_MODES = {"one_split": (1, 150, {"max_splits": 1}), "in_kernel_combine": (3, 150, {}),
+ATTENTION_MODES = {"one_split": (1, 150, {"max_splits": 1}),
+                   "in_kernel_combine": (3, 150, {"combine_in_kernel": True}),
                    "two_launch": (3, 150, {"combine_in_kernel": False}), "many_splits": (11, 700, {"max_splits": 11})}
 BF16_ATTENTION_MODES = ("in_kernel_combine", "many_splits")     # bf16 compute: every mode runs in float32
 BF16_FUSED = ("bf16", "visual_aware", "dynamic")
@@ -72,38 +73,23 @@ def test_fused_rope_write_attention_in_bf16(results, strategy):
     assert r["splits"] > 1 and r["rel_err"] < 1e-2 and r["cache_equal"] and r["scales_equal"], r
 
 
+@pytest.mark.parametrize("heads, length, fp8, want", [
+    (2, 364, False, (6, True)),       # batch 1, 300-token context: one launch (10.2 vs 10.5 us)
+    (2, 364, True, (6, False)),       # ... FP8 cache: split + combine kernels (12.0 vs 12.4)
+    (32, 364, False, (6, False)),     # batch 16: two launches (13.0 vs 14.9)
+    (32, 2112, False, (7, True)),     # 2k context, batch 16: one launch, 256 programs (22.0 vs 30.9 at 512)
+    (32, 8256, True, (15, True)),     # 8k, batch 16, FP8: one launch, 512 programs (53.5 vs 58.9 at 256)
+    (2, 8256, False, (22, True)),     # 8k, batch 1: one launch
+])
+def test_attention_plan_follows_the_measurements(heads, length, fp8, want):
+    """The launch plan reproduces the choices of the H200 table in attention.py (no Triton needed)."""
+    from vlmq.engine.kernels.attention import attention_plan
+
+    splits, _, combine_in_kernel = attention_plan(heads, length, fp8)
+    assert (splits, combine_in_kernel) == want
+
+
 # ----- the checks (run as a script under TRITON_INTERPRET=1) -------------------------------------------------
-def gpu_like_interpreter():
-    """Make the interpreter round fp32 → bf16 / fp8e4nv to nearest even, as the GPU does, and multiply bf16
-    dot operands as numbers (it multiplies their bit patterns); see the module doc."""
-    import numpy as np
-    import torch
-    import triton.language as tl
-    from triton.runtime import interpreter
-
-    original = interpreter._convert_float
-    targets = {tl.bfloat16: (torch.bfloat16, torch.int16, np.uint16), tl.float8e4nv: (torch.float8_e4m3fn,
-                                                                                      torch.uint8, np.uint8)}
-
-    def convert(data, src, dst, rounding_mode):
-        if src == tl.float32 and dst in targets and rounding_mode in (None, interpreter._ir.ROUNDING_MODE.RTNE):
-            dtype, bits, np_bits = targets[dst]
-            x = torch.from_numpy(np.ascontiguousarray(data).view(np.float32).copy())
-            return x.to(dtype).view(bits).numpy().view(np_bits).reshape(data.shape)
-        return original(data, src, dst, rounding_mode)
-
-    original_dot = interpreter.InterpreterBuilder.create_dot
-
-    def dot(self, a, b, d, input_precision, max_num_imprecise_acc):
-        if a.dtype == tl.bfloat16:
-            a, b = (interpreter.TensorHandle(original(x.data, tl.bfloat16, tl.float32, None).view(np.float32),
-                                             tl.float32) for x in (a, b))
-        return original_dot(self, a, b, d, input_precision, max_num_imprecise_acc)
-
-    interpreter._convert_float = convert
-    interpreter.InterpreterBuilder.create_dot = dot
-
-
 def make_cache(strategy, dtype, *, rows=4, hkv=2, length=11, d=32, seed=1):
     import torch
 
@@ -239,6 +225,8 @@ def rel_err(a, b):
 
 def main():
     import torch
+
+    from gpu_like_interpreter import gpu_like_interpreter   # this directory is on sys.path (run as a script)
 
     gpu_like_interpreter()
     torch.set_num_threads(1)

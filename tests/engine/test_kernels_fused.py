@@ -20,8 +20,10 @@ from vlmq.engine.kernels import (
 )
 from vlmq.engine.kernels.gemv import (
     GEMV_MAX_M,
+    INT8_TENSOR_CORE_MIN_K,
     SUM_MAX_M,
     W_FLOAT,
+    W_FP8,
     W_INT4,
     W_INT8,
     default_config,
@@ -111,17 +113,19 @@ def test_fake_implementation_matches(act, resid):
 
 
 @pytest.mark.parametrize("preset", sorted(QWEN2))
-@pytest.mark.parametrize("fmt", [W_FLOAT, W_INT8, W_INT4])
+@pytest.mark.parametrize("fmt", [W_FLOAT, W_INT8, W_FP8, W_INT4])
 def test_decode_launch_shapes_follow_the_rules(preset, fmt):
     """Every decoder shape at decode gets a tile whose K step fits the kernel (int4: inside one group for
-    the tensor-core kernel), at most 16 K slices, and enough programs for 132 SMs where K allows."""
+    the tensor-core kernel), at most 16 K slices, and enough programs for 132 SMs where K allows. Up to 4 rows
+    the CUDA-core kernel, except FP8 weights and int8 weights with a long K (tensor cores measured faster)."""
     d = QWEN2[preset]
     shapes = {"qkv": (d["q"] + 2 * d["kv"], d["hidden"]), "o": (d["hidden"], d["q"]),
               "gate_up": (2 * d["inter"], d["hidden"]), "down": (d["hidden"], d["inter"])}
     for n, k in shapes.values():
         for m in (1, SUM_MAX_M, SUM_MAX_M + 1, 16, GEMV_MAX_M):
             cfg = default_config(fmt, m, n, k, 128)
-            assert cfg.kernel == ("sum" if m <= SUM_MAX_M else "dot")
+            tensor_cores = fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K)
+            assert cfg.kernel == ("sum" if m <= SUM_MAX_M and not tensor_cores else "dot")
             assert 1 <= cfg.split_k <= 16 and cfg.block_m >= m
             if cfg.kernel == "sum":
                 per_lane = {W_INT4: 8 * cfg.vec, W_INT8: 4 * cfg.vec}.get(fmt, 8)
@@ -153,6 +157,7 @@ def test_cpu_ops_use_the_references():
 @pytest.mark.parametrize("case, match", [
     ("k", "in_features"), ("group", "group_size"), ("scale", "one fp32 scale per output row"),
     ("w8a8-int4", "W8A8 activations need"), ("mixed", "same kind"), ("odd", "even N"), ("resid", "residual"),
+    ("normed-codes", "cannot be normalized"),
 ])
 def test_bad_gemv_inputs_get_one_line_errors(case, match):
     """Checked before Triton is needed: a one-line VlmqError that names the fix."""
@@ -170,6 +175,8 @@ def test_bad_gemv_inputs_get_one_line_errors(case, match):
         "mixed": lambda: gemv(quantize_activation(x, "fp8")[0], w8, s8, x_scale=torch.ones(2)),
         "odd": lambda: gemv(x, torch.randn(15, 64), act=ACT_SILU_MUL),
         "resid": lambda: gemv(x, w8, s8, residual=torch.randn(2, 8)),
+        "normed-codes": lambda: gemv(*quantize_activation(x, "int8")[:1], w8, s8, x_scale=torch.ones(2),
+                                     norm_weight=torch.ones(64)),
     }
     with pytest.raises(VlmqError, match=match) as err:
         calls[case]()

@@ -1,5 +1,20 @@
 """The decode and prefill kernels on the GPU at qwen2-vl-2b and -7b dimensions, against their references
-(run on the lent H200: ``python -m pytest -q -m gpu tests/engine/test_kernels_gpu.py``)."""
+(run on the lent H200: ``python -m pytest -q -m gpu tests/engine/test_kernels_gpu.py``).
+
+Tolerances (relative error of the bf16 output against ``fused_linear_reference`` on the GPU), from what the
+two compute differently:
+- 1e-3 (``TOL``): the same roundings in a different order -- fp32 sums accumulated in another order, so a few
+  outputs round to the neighbouring bf16 value; the prologue (RMSNorm, W8A8 quantization) is the reference's
+  to the bit but for the norm's sum of squares, whose order can move a value by one bf16 ulp now and then
+  (H200, call 3: 0 to 1.5e-4 for the plain ops). The earlier kernels, which skipped the norm's bf16
+  roundings and quantized unrounded values, measured 1.1e-2 (int8) and 2.8e-2 (FP8) here.
+- 5e-3 (``TOL_EPILOGUE``): outputs through SiLU·mul or the residual add, which the reference computes on the
+  linear's output rounded to bf16 (up to three more roundings of 2^-9; 1.9e-3 measured in the interpreter);
+  also int4 weights on the CUDA-core kernel (M <= 4), which multiplies (q - z) * s exactly where the
+  reference rounds each dequantized weight to bf16 (2.5e-3 measured).
+- 5e-3 (``TOL_PREFILL``): library prefill paths that round the GEMM's output to bf16 before scaling it
+  (dequantize-then-cuBLAS W8A16: 2.8e-3 measured).
+"""
 
 import pytest
 import torch
@@ -22,7 +37,7 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 DIMS = {"2b": dict(hidden=1536, inter=8960, qkv=2048), "7b": dict(hidden=3584, inter=18944, qkv=4608)}
 # (weight format, activation mode) of every recipe the kernels serve
 MODES = [("bf16", "bf16"), ("int8", "bf16"), ("fp8", "bf16"), ("int8", "int8"), ("fp8", "fp8"), ("int4", "bf16")]
-TOL = 1e-2
+TOL, TOL_EPILOGUE, TOL_PREFILL = 1e-3, 5e-3, 5e-3    # the module doc says why
 
 
 def rel_err(a, b):
@@ -71,14 +86,15 @@ def test_decode_linear_matches_reference(preset, fmt, a_mode, m, shape):
     poison_allocator()
     out = run_packed(p, x)
     assert torch.isfinite(out).all()
-    assert rel_err(out, reference(p, x)) < TOL
+    assert rel_err(out, reference(p, x)) < (TOL_EPILOGUE if fmt == "int4" and m <= 4 else TOL)
 
 
 @pytest.mark.parametrize("preset", sorted(DIMS))
 @pytest.mark.parametrize("fmt, a_mode", MODES)
 @pytest.mark.parametrize("m", [1, 16])
 def test_fused_layer_projections_match_reference(preset, fmt, a_mode, m):
-    """The three fusions at the shapes they serve: norm + q/k/v, norm + gate/up + SiLU·mul, down + residual."""
+    """The three fusions at the shapes they serve: norm + q/k/v, norm + gate/up + SiLU·mul, down + residual
+    (tolerances: the module doc)."""
     d = DIMS[preset]
     h, inter = d["hidden"], d["inter"]
     x = torch.randn(m, h, device="cuda", dtype=torch.bfloat16) * 4
@@ -88,11 +104,12 @@ def test_fused_layer_projections_match_reference(preset, fmt, a_mode, m):
     down = make_pack(fmt, a_mode, h, inter, seed=4)
     mid = torch.randn(m, inter, device="cuda", dtype=torch.bfloat16)
     poison_allocator()
-    assert rel_err(run_packed(qkv, x, norm_weight=g), reference(qkv, x, norm_weight=g)) < TOL
+    tol = TOL_EPILOGUE if fmt == "int4" and m <= 4 else TOL
+    assert rel_err(run_packed(qkv, x, norm_weight=g), reference(qkv, x, norm_weight=g)) < tol
     fused = run_packed(gate_up, x, norm_weight=g, act="silu_mul")
     assert fused.shape == (m, inter) and torch.isfinite(fused).all()
-    assert rel_err(fused, reference(gate_up, x, norm_weight=g, act="silu_mul")) < TOL
-    assert rel_err(run_packed(down, mid, residual=x), reference(down, mid, residual=x)) < TOL
+    assert rel_err(fused, reference(gate_up, x, norm_weight=g, act="silu_mul")) < TOL_EPILOGUE
+    assert rel_err(run_packed(down, mid, residual=x), reference(down, mid, residual=x)) < TOL_EPILOGUE
 
 
 @pytest.mark.parametrize("fmt, a_mode", MODES)
@@ -108,7 +125,7 @@ def test_prefill_paths_match_reference(fmt, a_mode, m):
         ref = reference(p, x)
         for path in PATHS[scheme(p.weight, xq)]:
             out = prefill_linear(xq, p.weight, p.scale, p.zero, p.group_size, p.bias, xs, torch.bfloat16, path=path)
-            assert rel_err(out, ref) < TOL, (path, n, k)
+            assert rel_err(out, ref) < TOL_PREFILL, (path, n, k)
 
 
 def test_ops_dispatch_by_rows():
@@ -117,9 +134,9 @@ def test_ops_dispatch_by_rows():
     p4 = make_pack("int4", "bf16", 512, 1536)
     for m in (1, 7, 64, 65, 200):
         x = torch.randn(m, 1536, device="cuda", dtype=torch.bfloat16)
-        assert rel_err(w8_linear(x, p8.weight, p8.scale, None, None, torch.bfloat16), reference(p8, x)) < TOL
+        assert rel_err(w8_linear(x, p8.weight, p8.scale, None, None, torch.bfloat16), reference(p8, x)) < TOL_PREFILL
         assert rel_err(w4a16_linear(x, p4.weight, p4.scale, p4.zero, 128, None, torch.bfloat16),
-                       reference(p4, x)) < TOL
+                       reference(p4, x)) < TOL_EPILOGUE
 
 
 def test_int4_dequantize_kernel_is_bit_exact():
@@ -160,17 +177,40 @@ def test_compiles_fullgraph():
     assert torch.equal(fn(x), run_packed(p, x, norm_weight=g, act="silu_mul") * 2)
 
 
-def test_given_and_in_kernel_quantization_agree():
-    """W8A8 from a float row quantized inside the kernel equals the op on quantize_activation's output
-    (the same per-token scale and rounding)."""
+@pytest.mark.parametrize("m", [1, 3, 16, 300])
+def test_float_rows_are_quantized_as_quantize_activation_does(m):
+    """W8A8 from float rows (quantized by normalize_rows before the GEMV / GEMM) equals the op on
+    quantize_activation's output bit for bit: the same per-token scales and codes, then the same launch."""
     for fmt in ("int8", "fp8"):
         p = make_pack(fmt, fmt, 2048, 1536)
-        x = torch.randn(3, 1536, device="cuda", dtype=torch.bfloat16)
+        x = torch.randn(m, 1536, device="cuda", dtype=torch.bfloat16) * 3
         xq, xs = quantize_activation(x, fmt)
         given = fused_linear(xq, p.weight, p.scale, None, 0, None, xs, fmt, None, 1e-6, None, "none", None,
                              torch.bfloat16)
-        inside = run_packed(p, x)
-        assert rel_err(inside, given) < 2e-3
+        assert torch.equal(run_packed(p, x), given), fmt
+
+
+@pytest.mark.parametrize("preset", sorted(DIMS))
+def test_row_prologue_is_the_reference_prologue(preset):
+    """normalize_rows against rms_norm_reference (+ pre-scale) + quantize_activation on the GPU: scales and
+    codes equal but where the norm's sum of squares, summed in another order, moves a value by a bf16 ulp
+    (expected ~1e-5 of the values; bounded at 1e-3 of values and scales)."""
+    from vlmq.engine.kernels import rms_norm_reference
+    from vlmq.engine.kernels.gemv import A_FLOAT, A_FP8, A_INT8, normalize_rows
+
+    k = DIMS[preset]["hidden"]
+    x = torch.randn(64, k, device="cuda", dtype=torch.bfloat16) * 4
+    g = torch.rand(k, device="cuda", dtype=torch.bfloat16) + 0.5
+    pre = torch.rand(k, device="cuda", dtype=torch.bfloat16) + 0.5
+    for mode, code in (("int8", A_INT8), ("fp8", A_FP8), ("bf16", A_FLOAT)):
+        for smooth in (None, pre):
+            want = rms_norm_reference(x, g, 1e-6)
+            want, want_scale = quantize_activation(want * smooth if smooth is not None else want, mode)
+            got, got_scale = normalize_rows(x, g, 1e-6, smooth, code)
+            assert got.dtype == want.dtype
+            assert (got.float() != want.float()).float().mean().item() <= 1e-3, mode
+            if want_scale is not None:
+                assert (got_scale != want_scale).float().mean().item() <= 1e-3 * 64, mode
 
 
 @pytest.mark.parametrize("preset", sorted(DIMS))

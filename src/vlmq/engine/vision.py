@@ -26,10 +26,12 @@ import torch
 import torch.nn.functional as F
 
 # SDPA backends tried in this order for the vision tower's attention (one sequence of up to a few thousand
-# patches, 16 heads of 80); the first that supports the inputs runs. benchmarks/bench_attention.py times each
-# (alone and in the replayed tower) to set this order; flash first until it measures cuDNN's attention
-# (faster on Hopper where it works, but off by default in torch for CUDA < 12.9 after wrong results).
-VISION_SDPA_BACKENDS = ("FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION", "MATH")
+# patches, 16 heads of 80); the first that supports the inputs runs. benchmarks/bench_attention.py times each:
+# on the H200 (torch 2.11, CUDA 13.0) cuDNN took 18.7 us a call at 1024 patches and 219 at 4096, flash 30.5 and
+# 329, memory-efficient 54.5 and 788, all at the same error against fp32 (2.2e-3). cuDNN's attention is skipped
+# below CUDA 12.9, where torch keeps it off by default after wrong results.
+VISION_SDPA_BACKENDS = ("CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH")
+CUDNN_ATTENTION_MIN_CUDA = (12, 9)
 
 
 def image_features(model, pixel_values: torch.Tensor, image_grid_thw: torch.Tensor) -> torch.Tensor:
@@ -64,8 +66,12 @@ def record_block_kwargs(tower, eager: Callable, pixel_values: torch.Tensor, grid
 
 
 def sdpa_backends(names=VISION_SDPA_BACKENDS) -> list:
+    """``names`` as SDPA backends, in order, without cuDNN's where this torch's CUDA is older than 12.9."""
     from torch.nn.attention import SDPBackend
 
+    cuda = tuple(int(part) for part in (torch.version.cuda or "0.0").split(".")[:2])
+    if cuda < CUDNN_ATTENTION_MIN_CUDA:
+        names = [name for name in names if name != "CUDNN_ATTENTION"]
     return [getattr(SDPBackend, name) for name in names]
 
 

@@ -1,12 +1,14 @@
 """vlmq's GPU kernels (Triton), each an opaque ``torch.library`` custom op with a pure-torch reference.
 
 - ``gemv`` (+ ``gemv_triton``): the decode kernels for every weight format, with split K reduced by the
-  last-arriving program, an RMSNorm prologue and SiLU·mul / residual epilogues;
+  last-arriving program, an RMSNorm prologue and SiLU·mul / residual epilogues, and ``normalize_rows``
+  (RMSNorm, SmoothQuant pre-scale and per-token quantization of the rows, exactly as eager PyTorch);
 - ``prefill``: tensor-core GEMMs for long inputs (cuBLAS, ``_int_mm``, ``_scaled_mm``, or Triton);
 - ``w8``: 8-bit weights (int8 or FP8, W8A16 and W8A8): activation quantization, reference, ``vlmq::w8_linear``;
 - ``w4``: the packed int4 layout (compressed-tensors / GPTQ convention), reference, ``vlmq::w4a16_linear``;
 - ``fused``: ``vlmq::fused_linear``, a decoder projection with its norm, activation and residual folded in;
-- ``rope_kv``: M-RoPE and the KV-cache write (BF16 or FP8, every scale policy) in one kernel;
+- ``rope_kv``: M-RoPE and the KV-cache write (BF16 or FP8, every scale policy) in one kernel
+  (``eager_triton``: the device functions that keep kernels bit-exact to eager PyTorch);
 - ``attention``: decode attention straight from the static KV cache (BF16 or FP8 entries) in one launch,
   optionally with the step's RoPE + cache write in its prologue.
 

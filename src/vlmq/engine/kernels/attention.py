@@ -36,7 +36,20 @@ def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: t
 
 # ----- decode attention over the static cache (BF16 or FP8 entries) ------------------------------------
 ATTN_BLOCK_L = 64
-ATTN_TARGET_PROGRAMS = 512
+# Launch plan from the H200 (bench_attention.py, call 2: qwen2-vl-2b heads, 28 layers in a CUDA graph, us a
+# layer; "single" = one launch at 512 programs, "t256" = one launch at 256, "two" = split + combine kernels):
+#   context   batch  BF16 cache: two / single / t256     FP8 (dynamic) cache: two / single / t256
+#     300       1          10.49 / 10.21 / 10.23               12.02 / 12.35 / 12.30
+#     300      16          13.03 / 14.86 / 14.86               13.28 / 14.96 / 15.01
+#    2048      16          25.16 / 30.85 / 21.96               26.61 / 27.09 / 25.71
+#    8192      16          61.98 / 68.45 / 46.75               63.70 / 53.48 / 58.87
+# (batch 1 at 2k / 8k: one launch, ~2x faster than two; 256 or 512 programs alike.) So: 256 programs for
+# BF16 caches, 512 for FP8 ones (whose dequantization makes more splits pay at 8k, the case issue 17 bars);
+# the combine in a second launch only where every split is one block (short caches) and the heads are
+# many (batch 16) or the cache FP8.
+ATTN_TARGET_PROGRAMS = 512          # FP8 caches (and attention_splits' default)
+ATTN_TARGET_PROGRAMS_BF16 = 256
+TWO_LAUNCH_MIN_HEADS = 32           # (batch row, KV head) pairs from which short BF16 caches combine apart
 COMBINE_SPLITS = 8              # partials the combine reads per step (their loads in flight together)
 MAX_HEAD_COUNTERS = 1 << 16     # arrival counters: one per (batch row, KV head) of a launch
 _counters: dict[torch.device, torch.Tensor] = {}
@@ -116,6 +129,18 @@ def attention_splits(batch_kv_heads: int, length: int, target_programs: int = AT
     return -(-length // chunk), chunk
 
 
+def attention_plan(batch_kv_heads: int, length: int, fp8: bool, *, target_programs: int | None = None,
+                   max_splits: int | None = None, combine_in_kernel: bool | None = None) -> tuple[int, int, bool]:
+    """(splits, slots per split, whether the last split combines in the same launch): the measured defaults
+    above unless the caller fixes them."""
+    target = target_programs or (ATTN_TARGET_PROGRAMS if fp8 else ATTN_TARGET_PROGRAMS_BF16)
+    splits, chunk = attention_splits(batch_kv_heads, length, target, max_splits)
+    if combine_in_kernel is None:
+        one_block = chunk <= ATTN_BLOCK_L
+        combine_in_kernel = not (splits > 1 and one_block and (fp8 or batch_kv_heads >= TWO_LAUNCH_MIN_HEADS))
+    return splits, chunk, combine_in_kernel
+
+
 def head_counters(device: torch.device, n: int) -> torch.Tensor:
     """The device's zeroed int32 arrival counters (persistent: CUDA graphs keep pointing at them; the last
     program of each head resets its counter). Allocated by the first launch, which must not be inside a
@@ -132,12 +157,12 @@ def head_counters(device: torch.device, n: int) -> torch.Tensor:
     return buf
 
 
-def launch_decode_attention(q, k, v, k_scale, v_scale, key_valid, *, rope=None, combine_in_kernel: bool = True,
-                            target_programs: int = ATTN_TARGET_PROGRAMS, max_splits: int | None = None,
-                            num_warps: int = 4):
+def launch_decode_attention(q, k, v, k_scale, v_scale, key_valid, *, rope=None, combine_in_kernel: bool | None = None,
+                            target_programs: int | None = None, max_splits: int | None = None, num_warps: int = 4):
     """The Triton kernel (the ops' CUDA path; tests run it in Triton's CPU interpreter). ``rope`` =
     (k_new, v_new, cos, sin, tables, slot, token_type) fuses the step's RoPE and cache write (q is then
-    the raw projection [B, 1, Hq * D]); ``combine_in_kernel=False`` is the two-launch scheme (benchmarks)."""
+    the raw projection [B, 1, Hq * D]). Splits and the combine's launch follow ``attention_plan`` unless
+    given (``combine_in_kernel=False``: the two-launch scheme)."""
     from vlmq.engine.kernels.attention_triton import (
         combine_kernel,
         decode_attention_kernel,
@@ -147,7 +172,9 @@ def launch_decode_attention(q, k, v, k_scale, v_scale, key_valid, *, rope=None, 
     hq = q.shape[-1] // d if rope is not None else q.shape[1]
     groups = hq // hkv
     g_pad = max(16, triton_pow2(groups))            # tl.dot needs 16 rows
-    splits, chunk = attention_splits(b * hkv, length, target_programs, max_splits)
+    splits, chunk, combine_in_kernel = attention_plan(b * hkv, length, k_scale is not None,
+                                                      target_programs=target_programs, max_splits=max_splits,
+                                                      combine_in_kernel=combine_in_kernel)
     q3 = q.reshape(b, hq, d) if rope is None else q.reshape(b, hq * d)
     out = torch.empty((b, hq, d), dtype=q.dtype, device=q.device)
     # partials and counters: placeholders of the same dtypes with one split (one compiled variant)

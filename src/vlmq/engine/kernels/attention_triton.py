@@ -66,7 +66,7 @@ def decode_attention_kernel(
         stride_typeb, HKV: tl.constexpr, G: tl.constexpr, G_PAD: tl.constexpr, G_ROWS: tl.constexpr,
         D: tl.constexpr, BLOCK_L: tl.constexpr, COMBINE_SPLITS: tl.constexpr, IS_FP8: tl.constexpr,
         DYNAMIC: tl.constexpr,
-        VISUAL: tl.constexpr, FUSE_ROPE: tl.constexpr, COMBINE_IN_KERNEL: tl.constexpr):
+        VISUAL: tl.constexpr, CUDA: tl.constexpr, FUSE_ROPE: tl.constexpr, COMBINE_IN_KERNEL: tl.constexpr):
     bh = tl.program_id(0)
     split = tl.program_id(1)
     num_splits = tl.num_programs(1)
@@ -86,7 +86,7 @@ def decode_attention_kernel(
             token_type = tl.load(type_ptr + b * stride_typeb)
             write_token(new_k_ptr + b * stride_nkb, new_v_ptr + b * stride_nvb, head, head < HKV, d, cos, sin,
                         b, slot, token_type, k_ptr, v_ptr, ks_ptr, vs_ptr, stride_cb, stride_ch, stride_sb,
-                        stride_sh, k_text, v_text, k_vis, v_vis, D, IS_FP8, DYNAMIC, VISUAL)
+                        stride_sh, k_text, v_text, k_vis, v_vis, D, IS_FP8, DYNAMIC, VISUAL, CUDA)
         tl.debug_barrier()                 # the slot's entries are in memory before the loop reads them
     else:
         q = tl.load(q_ptr + b * stride_qb + (h * G + g)[:, None] * stride_qh + d[None, :], mask=gmask[:, None],

@@ -12,10 +12,12 @@
   the new residual stream, which the next fused call normalizes in its prologue.
 
 Weights in any vlmq format (gemv.py's list). Up to ``GEMV_MAX_M`` rows the Triton decode kernels run;
-beyond, the unfused composition with prefill.py's GEMMs. ``fused_linear_reference`` is the unfused
-arithmetic of the model's own modules (Qwen2's RMSNorm rounds to the activation dtype and multiplies by
-its weight in that dtype; the MLP applies SiLU to bf16 gate outputs): CPUs and tests run it, and the
-kernels agree with it within the rounding they skip (they keep the norm and the epilogues in fp32).
+beyond, ``normalize_rows`` and prefill.py's GEMMs. ``fused_linear_reference`` is the unfused arithmetic of
+the model's own modules (Qwen2's RMSNorm rounds to the activation dtype and multiplies by its weight in
+that dtype; W8A8 quantizes that rounded row per token; the MLP applies SiLU to bf16 gate outputs): CPUs
+and tests run it. The kernels compute the prologue exactly so (up to the order of the norm's sum of
+squares), and differ from it by accumulation order and by the roundings the epilogues skip: the reference
+rounds the linear's output to bf16 before SiLU·mul and before the residual add, the kernels keep fp32.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from vlmq.engine.kernels.gemv import (
     W_INT4,
     gemv,
     interleave_rows,
+    normalize_rows,
     weight_format,
 )
 from vlmq.engine.kernels.prefill import prefill_linear
@@ -105,9 +108,12 @@ def fused_linear(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | No
     if x.device.type != "cuda":
         return fused_linear_reference(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps,
                                       pre_scale, act, residual, out_dtype)
-    if x.shape[0] > GEMV_MAX_M:
-        return _unfused(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act,
-                        residual, out_dtype, prefill_linear)
+    if x.shape[0] > GEMV_MAX_M:       # prefill: the prologue in one launch, then a tensor-core GEMM
+        if x.dtype not in (torch.int8, torch.float8_e4m3fn) and (a_mode != "bf16" or norm_weight is not None
+                                                                 or pre_scale is not None):
+            x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, A_MODE_CODES[a_mode])
+        return _unfused(x, weight, scale, zero, group_size, bias, x_scale, a_mode, None, eps, None, act, residual,
+                        out_dtype, prefill_linear)
     return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, a_mode=A_MODE_CODES[a_mode],
                 norm_weight=norm_weight, eps=eps, pre_scale=pre_scale, act=ACTS[act], residual=residual,
                 out_dtype=out_dtype)

@@ -7,17 +7,18 @@ vlmq's formats, read as they are stored (no repacking; q/k/v and gate/up are con
   fp32 scale; ``W_INT4`` packed int4 [N, K // 8] int32 in the compressed-tensors layout of ``w4`` with
   group scales [N, K // G] and optional integer zero points (w4's docstring).
 - activations float (W8A16 / W4A16 / BF16), or int8 / FP8 per token (W8A8): either already quantized
-  (``x_scale`` given) or quantized inside the kernel from the (normalized) float row.
+  (``x_scale`` given) or quantized from the (normalized) float rows by ``normalize_rows`` first.
 
 Two kernels:
 
-- ``sum`` (M <= 4): CUDA cores. Each program owns ``BN`` rows and a K slice, keeps an fp32 product tile
-  and reduces once at the end (``tl.sum``), so no tensor-core tile is wasted on 15 empty rows. Weights
+- ``sum`` (M <= 4; not FP8 weights, nor int8 weights with K >= 3072: ``default_config``): CUDA cores. Each
+  program owns ``BN`` rows and a K slice, keeps an fp32 product tile and reduces once at the end
+  (``tl.sum``), so no tensor-core tile is wasted on 15 empty rows. Weights
   are widened with exponent tricks instead of int->float conversions, which Hopper issues at a quarter
   of the integer rate (16 per clock per SM, below the 31 nibbles per clock that 4 TB/s of int4 needs):
   an int4 nibble ``v`` becomes the float ``1 + v / 16`` by one shift and one and-or into the bits of
   1.0, so ``sum((v - 8 - z) x) = 16 sum(f x) - (24 + z) sum(x)`` per group.
-- ``dot`` (5 <= M, and the optional Triton prefill GEMM): ``tl.dot`` tiles, weights dequantized in
+- ``dot`` (5 <= M, the rest of M <= 4, and the Triton prefill GEMM): ``tl.dot`` tiles, weights dequantized in
   registers (int4 unpacked to column order by three ``tl.join``), int8 x int8 and e4m3 x e4m3 products
   on the tensor cores for W8A8.
 
@@ -28,9 +29,14 @@ The semaphores are one zeroed buffer per device, so launches must be stream-orde
 stream, also inside CUDA graphs).
 
 Fusions for a decoder layer in a handful of kernels (issue 17): ``NORM`` (RMSNorm of the input row in
-the prologue, with weight and eps; each program reads the whole row once for its statistics), ``ACT``
-(SiLU(gate) * up on rows interleaved gate0, up0, gate1, up1, ... so one program owns both halves of an
-output; see ``interleave_rows``), ``RESID`` (residual add in the epilogue).
+the ``sum`` kernel's prologue, rounded as Qwen2RMSNorm rounds; each program reads its rows once for their
+statistics, cheap for 1-4 rows), ``ACT`` (SiLU(gate) * up on rows interleaved gate0, up0, gate1, up1, ...
+so one program owns both halves of an output; see ``interleave_rows``), ``RESID`` (residual add in the
+epilogue). Where rows must be quantized (W8A8) or the ``dot`` kernel runs, the norm, SmoothQuant's
+pre-scale and the quantization run first in ``normalize_rows``, one program per row, exactly as
+``fused.fused_linear_reference`` computes them: in every program of the GEMV they cost a serial pass over
+the row per program (H200: 2b down_proj W8A8 at M = 16 took 46 us fused vs 10 us plain) and could not
+round as the reference does without a second pass.
 """
 
 from __future__ import annotations
@@ -47,14 +53,17 @@ W_FLOAT, W_INT8, W_FP8, W_INT4 = 0, 1, 2, 3
 A_FLOAT, A_INT8, A_FP8 = 0, 1, 2
 ACT_NONE, ACT_SILU_MUL = 0, 1
 SUM_MAX_M = 4            # rows up to which the CUDA-core kernel runs; beyond, tensor-core tiles
+INT8_TENSOR_CORE_MIN_K = 3072   # int8 weights at K >= this take the tensor cores at every M (default_config)
 GEMV_MAX_M = 64          # rows up to which the decode kernels run; beyond, the prefill paths (prefill.py)
 TARGET_PROGRAMS = 4 * 132
 SEMAPHORES = 1 << 16     # split-K tile counters per device
 # programmatic dependent launch: a kernel starts its weight loads while the previous kernel finishes, and waits
-# (griddepcontrol.wait) only before reading activations. Off until bench_kernels.py measures it on the GPU.
-USE_PDL = False
+# (griddepcontrol.wait) only before reading activations. Measured on the H200 (bench_kernels.py, the 100 decode
+# cases of qwen2-vl-2b / 7b at M = 1 and 16, in CUDA graphs): faster in 89, by 0.67 us a call at the median
+# (2b o_proj bf16 6.4 -> 5.2 us), slower in a few M = 16 cases (2b gate_up int8-a8 11.9 -> 12.7 us); identical
+# results. Hopper or newer only (launch_pdl).
+USE_PDL = True
 PLANE_MAGIC = {W_INT4: 0x41800000, W_INT8: 0x41C00000}   # bits of 16.0 (| 1 << 22): gemv_triton's planes
-FP8_MAX = 448.0
 
 
 class GemvConfig(NamedTuple):
@@ -123,13 +132,25 @@ def dot_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, block_n
 
 
 def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> GemvConfig:
-    """The tile a call gets without an explicit config. benchmarks/bench_kernels.py --sweep measures others."""
-    if m <= SUM_MAX_M:
+    """The tile a call gets without an explicit config. benchmarks/bench_kernels.py --sweep measures others.
+
+    Up to 4 rows the CUDA-core kernel, except where the tensor-core one (whose 16-row tile costs the same at
+    M = 1 as at 16) measured faster on the H200 (bench_kernels.py, call 3, us at M = 1 on CUDA cores vs M = 16
+    on tensor cores):
+    - FP8 weights: e4m3 x e4m3 MMAs (W8A8) need no conversion and e4m3 -> bf16 (W8A16) costs the MMA tile
+      less than e4m3 -> fp32 costs the CUDA cores: 2b gate_up W8A8 16.9 vs 12.1 (the 16-row fp8 MMA GEMV of
+      baseline_w8_gemv.py: 10.8 at M = 1), W8A16 17.5 vs 16.0; 7b down W8A16 35.0 vs 31.9;
+    - int8 weights with K >= 3072 (every 7b shape, 2b down_proj): 7b gate_up W8A16 49.3 vs 42.2, down 31.6 vs
+      25.5, qkv 11.7 vs 10.4; W8A8 48.1 vs 37.6 and 31.9 vs 24.8; 2b down 10.5 vs 10.2. At K = 1536 the CUDA
+      cores win (2b gate_up W8A16 12.2 vs 13.7, qkv 6.0 vs 6.3)."""
+    tensor_cores = fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K)
+    if m <= SUM_MAX_M and not tensor_cores:
         return sum_config(fmt, m, n, k)
     return dot_config(fmt, m, n, k, group_size)
 
 
-def check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual) -> None:
+def check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight=None,
+                 pre_scale=None) -> None:
     """One-line VlmqErrors for calls the kernels cannot serve (before Triton sees them)."""
     m, k = x.shape
     n = weight.shape[0]
@@ -151,6 +172,9 @@ def check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, 
     if x.dtype in (torch.int8, torch.float8_e4m3fn) and (x_scale is None or (x.dtype == torch.int8) != (fmt == W_INT8)):
         raise VlmqError(f"quantized activations ({x.dtype}) need per-row x_scale and weights of the same kind "
                         f"(got {weight.dtype}): quantize with quantize_activation(x, 'int8' or 'fp8') to match")
+    if x.dtype in (torch.int8, torch.float8_e4m3fn) and (norm_weight is not None or pre_scale is not None):
+        raise VlmqError("quantized activations cannot be normalized or smoothed: pass the float rows with "
+                        "a_mode='int8' / 'fp8' and the op quantizes them after the norm")
     if act == ACT_SILU_MUL and n % 2:
         raise VlmqError(f"SiLU·mul needs interleaved gate/up rows (an even N, got {n}): pack with interleave_rows")
     if residual is not None and residual.shape != (m, n // 2 if act == ACT_SILU_MUL else n):
@@ -169,6 +193,49 @@ def interleave_rows(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     return torch.stack((gate, up), dim=1).reshape(2 * gate.shape[0], *gate.shape[1:])
 
 
+def normalize_rows(x: torch.Tensor, norm_weight: torch.Tensor | None, eps: float, pre_scale: torch.Tensor | None,
+                   a_mode: int, *, pdl: bool | None = None,
+                   max_block: int = 32768) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The prologue of ``fused.fused_linear_reference`` -- RMSNorm, SmoothQuant's pre-scale, per-token
+    quantization -- as one launch, one program per row: (rows, per-row scales) with int8 / e4m3 rows for
+    W8A8, else (normalized rows in eager's dtype, None). The same arithmetic, rounded step by step. Rows of up
+    to ``max_block`` columns stay in registers (16-32 values a thread: one read, no serial passes); longer
+    ones are read once per step."""
+    m, k = x.shape
+    dtype = x.dtype
+    if norm_weight is not None and norm_weight.dtype != dtype:
+        dtype = torch.promote_types(dtype, norm_weight.dtype)
+    if pre_scale is not None and pre_scale.dtype != dtype:
+        dtype = torch.promote_types(dtype, pre_scale.dtype)
+    out = torch.empty((m, k), dtype={A_INT8: torch.int8, A_FP8: torch.float8_e4m3fn}.get(a_mode, dtype),
+                      device=x.device)
+    scale = torch.empty(m, dtype=torch.float32, device=x.device) if a_mode != A_FLOAT else None
+    x = x.contiguous()
+    block = min(max_block, 1 << max(k - 1, 1).bit_length())
+    from vlmq.engine.kernels.gemv_triton import normalize_rows_kernel
+
+    normalize_rows_kernel[(m,)](
+        x, norm_weight if norm_weight is not None else x, pre_scale if pre_scale is not None else x,
+        out.view(torch.uint8) if a_mode == A_FP8 else out, scale if scale is not None else x, k, x.stride(0),
+        out.stride(0), float(eps), 1.0 / k, NORM=norm_weight is not None, SMOOTH=pre_scale is not None,
+        QUANT=a_mode, BK=block, ONE_BLOCK=k <= block, CUDA=x.is_cuda, enable_fp_fusion=False,
+        num_warps=min(32, max(4, block // 512)),
+        **launch_pdl(x.device, pdl))
+    return out, scale
+
+
+@functools.cache
+def _pdl_capable(device: torch.device) -> bool:
+    return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (9, 0)
+
+
+def launch_pdl(device: torch.device, pdl: bool | None) -> dict:
+    """Launch keywords for programmatic dependent launch (``USE_PDL`` unless ``pdl`` says), where it runs:
+    Hopper or newer, not in Triton's interpreter (no PTX there)."""
+    on = (USE_PDL if pdl is None else pdl) and os.environ.get("TRITON_INTERPRET") != "1" and _pdl_capable(device)
+    return {"PDL": True, "launch_pdl": True} if on else {"PDL": False}
+
+
 def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = None, zero: torch.Tensor | None = None,
          group_size: int = 0, bias: torch.Tensor | None = None, *, x_scale: torch.Tensor | None = None,
          a_mode: int = A_FLOAT, norm_weight: torch.Tensor | None = None, eps: float = 1e-6,
@@ -178,10 +245,11 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     """Launch one fused linear over [M, K] activations (CUDA, or Triton's interpreter on CPU tensors).
 
     ``x`` is float, or int8 / e4m3 already quantized with per-row ``x_scale`` (then ``a_mode`` follows x).
-    With float ``x`` and ``a_mode`` int8/fp8, the kernel quantizes each (normalized, pre-scaled) row per
-    token as ``quantize_activation`` does. ``pre_scale`` [K]: SmoothQuant's activation smoothing, applied
-    after the norm (a call with both multiplies them here; the engine passes them pre-multiplied, once, as
-    ``norm_weight``). Output [M, N] (``[M, N // 2]`` with ``act=ACT_SILU_MUL``).
+    With float ``x`` and ``a_mode`` int8/fp8, each row is normalized, pre-scaled and quantized per token by
+    ``normalize_rows`` first, as ``fused_linear_reference`` does; so are normalized rows for the tensor-core
+    kernel (M > 4): one read of each row instead of one per program. Up to 4 float rows the CUDA-core kernel
+    normalizes in its prologue (Qwen2RMSNorm's rounding). ``pre_scale`` [K]: SmoothQuant's activation
+    smoothing after the norm. Output [M, N] (``[M, N // 2]`` with ``act=ACT_SILU_MUL``).
     """
     m, k = x.shape
     fmt = weight_format(weight)
@@ -189,20 +257,20 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     x_pre = x.dtype in (torch.int8, torch.float8_e4m3fn)
     if x_pre:
         a_mode = A_INT8 if x.dtype == torch.int8 else A_FP8
-    check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual)
+    check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight, pre_scale)
     cfg = config or default_config(fmt, m, n, k, group_size)
     if fmt == W_INT8 and cfg.kernel == "sum" and (k % 4 or weight.stride(0) % 4 or weight.storage_offset() % 4):
         cfg = dot_config(fmt, m, n, k)                  # the CUDA-core kernel reads int8 rows as int32 words
     if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
         cfg = cfg._replace(block_k=group_size)       # one group per K tile
+    if not x_pre and (a_mode != A_FLOAT or pre_scale is not None or (norm_weight is not None and cfg.kernel == "dot")):
+        x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, a_mode, pdl=pdl)
+        norm_weight = pre_scale = None
+        x_pre = a_mode != A_FLOAT
     k_split = -(-(-(-k // cfg.split_k)) // cfg.block_k) * cfg.block_k
     split = -(-k // k_split)
     x = x.contiguous()
     residual = residual.contiguous() if residual is not None else None
-    norm_mode = 0 if norm_weight is None and pre_scale is None else (1 if norm_weight is not None else 2)
-    if norm_weight is not None and pre_scale is not None:
-        norm_weight = norm_weight.float() * pre_scale.float()
-    g = norm_weight if norm_weight is not None else pre_scale
     out_n = n // 2 if act == ACT_SILU_MUL else n
     y = torch.empty((m, out_n), dtype=out_dtype, device=x.device)
     grid_n, grid_m = -(-n // cfg.block_n), (-(-m // cfg.block_m) if cfg.kernel == "dot" else 1)
@@ -219,20 +287,16 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     dummy = y
     args = (x_arg, x_scale if x_scale is not None else dummy, w_arg, scale if scale is not None else dummy,
             zero if zero is not None else dummy, bias if bias is not None else dummy,
-            g if g is not None else dummy, residual if residual is not None else dummy,
+            norm_weight if norm_weight is not None else dummy, residual if residual is not None else dummy,
             y, part, sems, m, n, k, k_split, x.stride(0), w_arg.stride(0),
             scale.stride(0) if scale is not None and scale.dim() == 2 else 0,
-            residual.stride(0) if residual is not None else 0, y.stride(0), float(eps), PLANE_MAGIC.get(fmt, 0))
-    meta = dict(W_FMT=fmt, A_MODE=a_mode, X_PRE=x_pre, NORM=norm_mode, HAS_BIAS=bias is not None,
+            residual.stride(0) if residual is not None else 0, y.stride(0), float(eps), 1.0 / k,
+            PLANE_MAGIC.get(fmt, 0))
+    meta = dict(W_FMT=fmt, A_MODE=a_mode, X_PRE=x_pre, NORM=norm_weight is not None, HAS_BIAS=bias is not None,
                 ACT=act, RESID=residual is not None, GROUP=max(group_size, 1), HAS_ZERO=zero is not None,
                 SPLIT=split > 1, BM=cfg.block_m, BN=cfg.block_n, BK=cfg.block_k, VEC=cfg.vec, PIPE=cfg.pipe,
                 EVEN_N=n % cfg.block_n == 0, EVEN_K=k % cfg.block_k == 0, ROW_SCALE=fmt != W_INT4 and scale is not None,
-                num_warps=cfg.num_warps,
-                num_stages=cfg.num_stages)
-    if (USE_PDL if pdl is None else pdl) and os.environ.get("TRITON_INTERPRET") != "1":   # no PTX there
-        meta.update(PDL=True, launch_pdl=True)
-    else:
-        meta.update(PDL=False)
+                num_warps=cfg.num_warps, num_stages=cfg.num_stages, **launch_pdl(x.device, pdl))
     from vlmq.engine.kernels.gemv_triton import KERNELS
 
     kernel = KERNELS[cfg.kernel]

@@ -14,6 +14,14 @@ import triton
 import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
+from vlmq.engine.kernels.eager_triton import scalar_quotient
+from vlmq.numerics import FP8_MAX, MIN_SCALE
+
+FP8_LIMIT = tl.constexpr(FP8_MAX)
+FP8_SCALE_FLOOR = tl.constexpr(MIN_SCALE)
+INT8_RANGE = tl.constexpr(127.5)                  # torchao's per-token int8 scale: amax / 127.5
+FP32_EPS = tl.constexpr(1.1920928955078125e-07)   # its floor
+
 
 @triton.jit
 def nibble_plane(w, J: tl.constexpr, one_bits):
@@ -28,64 +36,148 @@ def nibble_plane(w, J: tl.constexpr, one_bits):
 
 
 @triton.jit
-def round_to_e4m3(v):
-    """fp32 values within +-448 rounded to the nearest e4m3 value (ties to even), as fp32: what
-    ``.to(float8_e4m3fn)`` does, in integer arithmetic (Triton 3.8's interpreter rounds FP8 casts wrongly
-    when the mantissa carries into the exponent, so a cast could not be checked on the CPU)."""
-    bits = v.to(tl.int32, bitcast=True)
-    normal = ((bits + 0x7FFFF + ((bits >> 20) & 1)) & -0x100000).to(tl.float32, bitcast=True)   # 3 mantissa bits
-    subnormal = ((v * 512.0 + 12582912.0) - 12582912.0) * 0.001953125                           # steps of 2^-9
-    return tl.where(tl.abs(v) < 0.015625, subnormal, normal)
-
-
-@triton.jit
-def row_stats(x_ptr, g_ptr, rm, M, K, stride_xm, eps, NORM: tl.constexpr, QUANT: tl.constexpr, BKS: tl.constexpr):
-    """For rows ``rm``: the RMSNorm multiplier 1/sqrt(mean(x^2) + eps) (``NORM == 1``; 1 otherwise) and, when
-    the kernel quantizes, the per-token scale (torchao's: amax / 127.5 floored at fp32 eps, or amax / 448
-    floored at 1e-12) and its reciprocal. One pass over the row; the amax of the row the kernel multiplies
-    is r * amax(|x * g|) (g: the norm weight, and/or SmoothQuant's pre-scale, ``NORM`` 1 or 2)."""
+def rms_multiplier(x_ptr, rm, M, K, stride_xm, eps, inv_k, BKS: tl.constexpr):
+    """For rows ``rm``: Qwen2RMSNorm's multiplier rsqrt(mean(x^2) + eps) in fp32, the mean as sum * (1 / K)
+    and rsqrt the hardware's, as PyTorch's CUDA kernels compute them (the sum's order differs: one ulp, now
+    and then). One pass over the row, ``BKS`` columns at a time."""
     ssq = tl.zeros(rm.shape, dtype=tl.float32)
-    amax = tl.zeros(rm.shape, dtype=tl.float32)
-    if NORM == 1 or QUANT != 0:
-        for k0 in range(0, K, BKS):
-            rk = k0 + tl.arange(0, BKS)
-            x = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K),
-                        other=0).to(tl.float32)
-            if NORM == 1:
-                ssq += tl.sum(x * x, axis=1)
-            if QUANT != 0:
-                if NORM != 0:
-                    x = x * tl.load(g_ptr + rk, mask=rk < K, other=0).to(tl.float32)[None, :]
-                amax = tl.maximum(amax, tl.max(tl.abs(x), axis=1))
-    one = tl.full(rm.shape, 1.0, tl.float32)
-    r = one
-    if NORM == 1:
-        r = tl.math.div_rn(one, tl.sqrt_rn(ssq / K + eps))
-    scale = one
-    if QUANT == 1:
-        scale = tl.maximum((amax * r) / 127.5, 1.1920928955078125e-07)
-    elif QUANT == 2:
-        scale = tl.maximum((amax * r) / 448.0, 1e-12)
-    return r, scale, tl.math.div_rn(one, scale)
+    for k0 in range(0, K, BKS):
+        rk = k0 + tl.arange(0, BKS)
+        x = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K),
+                    other=0).to(tl.float32)
+        ssq += tl.sum(x * x, axis=1)
+    return tl.math.rsqrt(ssq * inv_k + eps)
 
 
 @triton.jit
-def load_x(x_ptr, g_ptr, rows, cols, M, K, stride_xm, r, scale, inv, NORM: tl.constexpr, QUANT: tl.constexpr,
-           X_PRE: tl.constexpr, A_MODE: tl.constexpr):
-    """Activations at (rows, cols) (broadcastable index tensors; r / scale / inv broadcast like rows) as the
-    fp32 values the kernel multiplies: float x (normalized and / or pre-scaled: x * g * r), or the int8 /
-    e4m3 values of the quantized row, given or quantized here as ``quantize_activation`` does."""
+def rms_normalized(x, r, g, X_DT: tl.constexpr, G_DT: tl.constexpr):
+    """fp32 values x (of dtype X_DT) through Qwen2RMSNorm: x * r rounded to X_DT, times the weight g (of G_DT),
+    rounded to the product's dtype (X_DT when G_DT is X_DT, else fp32: torch's type promotion)."""
+    h = (x * r).to(X_DT).to(tl.float32)
+    v = g * h
+    if G_DT == X_DT:
+        v = v.to(X_DT).to(tl.float32)
+    return v
+
+
+@triton.jit
+def load_x(x_ptr, g_ptr, rows, cols, M, K, stride_xm, r, NORM: tl.constexpr, X_PRE: tl.constexpr,
+           A_MODE: tl.constexpr):
+    """Activations at (rows, cols) (broadcastable index tensors; r broadcasts like rows) as the fp32 values the
+    kernel multiplies: float x (through the RMSNorm with ``NORM``), or the int8 / e4m3 values of a row
+    quantized before the launch (``normalize_rows``)."""
     x = tl.load(x_ptr + rows * stride_xm + cols, mask=(rows < M) & (cols < K), other=0)
     if X_PRE and A_MODE == 2:
         x = x.to(tl.float8e4nv, bitcast=True)
     x = x.to(tl.float32)
-    if NORM != 0:
-        x = x * tl.load(g_ptr + cols, mask=cols < K, other=0).to(tl.float32) * r
-    if QUANT == 1:
-        x = tl.minimum(tl.maximum(((x * inv) + 12582912.0) - 12582912.0, -128.0), 127.0)   # round half to even
-    elif QUANT == 2:
-        x = round_to_e4m3(tl.minimum(tl.maximum(tl.math.div_rn(x, tl.broadcast_to(scale, x.shape)), -448.0), 448.0))
+    if NORM:
+        g = tl.load(g_ptr + cols, mask=cols < K, other=0).to(tl.float32)
+        x = rms_normalized(x, r, g, x_ptr.dtype.element_ty, g_ptr.dtype.element_ty)
     return x
+
+
+@triton.jit
+def load_f32(src, cols, K):
+    return tl.load(src + cols, mask=cols < K, other=0).to(tl.float32)
+
+
+@triton.jit
+def row_values(x, X_DT: tl.constexpr, g_ptr, p_ptr, cols, K, r, NORM: tl.constexpr, SMOOTH: tl.constexpr):
+    """Values x (fp32 holding X_DT values) at columns ``cols`` of a row through the RMSNorm (``NORM``) and
+    SmoothQuant's pre-scale (``SMOOTH``), each product rounded to the dtype eager PyTorch gives it."""
+    rounds = True                      # whether the value so far is of X_DT (else fp32)
+    if NORM:
+        x = rms_normalized(x, r, tl.load(g_ptr + cols, mask=cols < K, other=0).to(tl.float32), X_DT,
+                           g_ptr.dtype.element_ty)
+        rounds = g_ptr.dtype.element_ty == X_DT
+    if SMOOTH:
+        x = x * tl.load(p_ptr + cols, mask=cols < K, other=0).to(tl.float32)
+        if rounds and p_ptr.dtype.element_ty == X_DT:
+            x = x.to(X_DT).to(tl.float32)
+    return x
+
+
+@triton.jit
+def sum_of_squares(src, K, BK: tl.constexpr):
+    ssq = tl.zeros((BK,), dtype=tl.float32)
+    for k0 in range(0, K, BK):
+        x = load_f32(src, k0 + tl.arange(0, BK), K)
+        ssq += x * x
+    return tl.sum(ssq, axis=0)
+
+
+@triton.jit
+def token_scale(amax, QUANT: tl.constexpr, CUDA: tl.constexpr):
+    """(scale, 1 / scale) of a token with absolute maximum ``amax``: torchao's per-token int8 / FP8 scales."""
+    if QUANT == 1:
+        scale = tl.maximum(scalar_quotient(amax, INT8_RANGE, CUDA), FP32_EPS)
+    else:
+        scale = tl.maximum(scalar_quotient(amax, FP8_LIMIT, CUDA), FP8_SCALE_FLOOR)
+    return scale, tl.math.div_rn(1.0, scale)
+
+
+@triton.jit
+def store_codes(dst, cols, K, v, scale, inv, QUANT: tl.constexpr):
+    """Store values v (QUANT 0, in dst's dtype) or their int8 / e4m3 codes."""
+    if QUANT == 0:
+        tl.store(dst + cols, v.to(dst.dtype.element_ty), mask=cols < K)
+    elif QUANT == 1:
+        q = tl.minimum(tl.maximum(((v * inv) + 12582912.0) - 12582912.0, -128.0), 127.0)     # half to even
+        tl.store(dst + cols, q.to(tl.int8), mask=cols < K)
+    else:
+        q = tl.minimum(tl.maximum(tl.math.div_rn(v, scale + tl.zeros_like(v)), -FP8_LIMIT), FP8_LIMIT)
+        tl.store(dst + cols, q.to(tl.float8e4nv).to(tl.uint8, bitcast=True), mask=cols < K)
+
+
+@triton.jit
+def normalize_rows_kernel(x_ptr, g_ptr, p_ptr, out_ptr, scale_ptr, K, stride_xm, stride_om, eps, inv_k,
+                          NORM: tl.constexpr, SMOOTH: tl.constexpr, QUANT: tl.constexpr, BK: tl.constexpr,
+                          ONE_BLOCK: tl.constexpr, CUDA: tl.constexpr, PDL: tl.constexpr):
+    """One program per row: the RMSNorm (``NORM``), SmoothQuant's pre-scale (``SMOOTH``) and per-token
+    quantization (``QUANT`` 1: int8, 2: e4m3) of fused.py's reference, step by step and each rounded as eager
+    rounds it, into ``out`` (the quantized row and its scale at ``scale_ptr``, or with ``QUANT`` 0 the
+    normalized row). Launched without FMA contraction, so every product and sum rounds on its own.
+    Quantization is ``quantize_activation``'s: scale = max(amax / 127.5, fp32 eps), q = round-half-even of
+    x * (1 / scale) clamped to [-128, 127]; or scale = max(amax / 448, 1e-12), q = e4m3(x / scale), the
+    divisions by constants as PyTorch computes them on the device (``CUDA``: ``scalar_quotient``).
+    ``ONE_BLOCK`` (K <= BK, every qwen2-vl row): the row is read once and every step runs on registers;
+    longer rows are read once per step, BK columns at a time."""
+    row = tl.program_id(0)
+    src = x_ptr + row.to(tl.int64) * stride_xm
+    dst = out_ptr + row.to(tl.int64) * stride_om
+    X_DT: tl.constexpr = x_ptr.dtype.element_ty
+    if PDL:
+        gdc_wait()
+    r = 1.0
+    if ONE_BLOCK:
+        cols = tl.arange(0, BK)
+        x = load_f32(src, cols, K)
+        if NORM:
+            r = tl.math.rsqrt(tl.sum(x * x, axis=0) * inv_k + eps)
+        v = row_values(x, X_DT, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH)
+        scale, inv = 1.0, 1.0
+        if QUANT != 0:
+            scale, inv = token_scale(tl.max(tl.abs(v), axis=0), QUANT, CUDA)
+        store_codes(dst, cols, K, v, scale, inv, QUANT)
+    else:
+        if NORM:
+            r = tl.math.rsqrt(sum_of_squares(src, K, BK) * inv_k + eps)
+        scale, inv = 1.0, 1.0
+        if QUANT != 0:
+            amax = tl.zeros((BK,), dtype=tl.float32)
+            for k0 in range(0, K, BK):
+                cols = k0 + tl.arange(0, BK)
+                amax = tl.maximum(amax, tl.abs(row_values(load_f32(src, cols, K), X_DT, g_ptr, p_ptr, cols, K, r,
+                                                          NORM, SMOOTH)))
+            scale, inv = token_scale(tl.max(amax, axis=0), QUANT, CUDA)
+        for k0 in range(0, K, BK):
+            cols = k0 + tl.arange(0, BK)
+            v = row_values(load_f32(src, cols, K), X_DT, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH)
+            store_codes(dst, cols, K, v, scale, inv, QUANT)
+    if QUANT != 0:
+        tl.store(scale_ptr + row, scale)
+    if PDL:
+        gdc_launch_dependents()
 
 
 @triton.jit
@@ -120,13 +212,13 @@ def split_last(x):
 
 
 @triton.jit
-def word_dot(p, w, magic, x_ptr, g_ptr, m, col0, M, K, stride_xm, r, scale, inv, NORM: tl.constexpr,
-             QUANT: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr):
+def word_dot(p, w, magic, x_ptr, g_ptr, m, col0, M, K, stride_xm, r, NORM: tl.constexpr, X_PRE: tl.constexpr,
+             A_MODE: tl.constexpr, W_FMT: tl.constexpr):
     """[T, BN] packed words (int4: 8 columns each; int8: 4), starting at column ``col0`` [T], times
     activation row m: (p + sum over the word's columns of plane * x, sum of x), [T, BN] and [T]."""
     PER: tl.constexpr = 8 if W_FMT == 3 else 4
-    x = load_x(x_ptr, g_ptr, m, col0[:, None] + tl.arange(0, PER)[None, :], M, K, stride_xm, r, scale, inv, NORM,
-               QUANT, X_PRE, A_MODE)
+    x = load_x(x_ptr, g_ptr, m, col0[:, None] + tl.arange(0, PER)[None, :], M, K, stride_xm, r, NORM, X_PRE,
+               A_MODE)
     x0, x1, x2, x3, x4, x5, x6, x7 = split_last(x)
     if W_FMT == 3:
         p += nibble_plane(w, 0, magic) * x0[:, None]
@@ -148,9 +240,8 @@ def word_dot(p, w, magic, x_ptr, g_ptr, m, col0, M, K, stride_xm, r, scale, inv,
 
 
 @triton.jit
-def words_row(acc, w, s, zc, magic, x_ptr, g_ptr, m, k0, M, K, stride_xm, r, scale, inv, NORM: tl.constexpr,
-              QUANT: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr,
-              VEC: tl.constexpr):
+def words_row(acc, w, s, zc, magic, x_ptr, g_ptr, m, k0, M, K, stride_xm, r, NORM: tl.constexpr,
+              X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr, VEC: tl.constexpr):
     """This iteration's packed tile [T * VEC words, BN] times activation row m, added to acc [T, BN];
     also returns the lane's sum of x [T].
     int4: sum((v - 8 - z) x) s = (sum((16 + v) x) - (24 + z) sum(x)) s, a lane's VEC words in one group;
@@ -164,29 +255,26 @@ def words_row(acc, w, s, zc, magic, x_ptr, g_ptr, m, k0, M, K, stride_xm, r, sca
     else:
         p = acc
     if VEC == 1:
-        p, xs = word_dot(p, w, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, scale, inv, NORM, QUANT, X_PRE,
-                         A_MODE, W_FMT)
+        p, xs = word_dot(p, w, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT)
     else:
         w3 = tl.permute(tl.reshape(w, (T, VEC, w.shape[1])), (0, 2, 1))        # a lane's words last
         if VEC == 2:
             w0, w1 = tl.split(w3)
-            p, xs = word_dot(p, w0, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, scale, inv, NORM, QUANT,
-                             X_PRE, A_MODE, W_FMT)
-            p, xs1 = word_dot(p, w1, magic, x_ptr, g_ptr, m, col + PER, M, K, stride_xm, r, scale, inv, NORM, QUANT,
-                              X_PRE, A_MODE, W_FMT)
+            p, xs = word_dot(p, w0, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT)
+            p, xs1 = word_dot(p, w1, magic, x_ptr, g_ptr, m, col + PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE,
+                              W_FMT)
             xs += xs1
         else:
             wa, wb = tl.split(tl.reshape(w3, (T, w.shape[1], 2, 2)))
             w0, w2 = tl.split(wa)
             w1, w3_ = tl.split(wb)
-            p, xs = word_dot(p, w0, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, scale, inv, NORM, QUANT,
-                             X_PRE, A_MODE, W_FMT)
-            p, xs1 = word_dot(p, w1, magic, x_ptr, g_ptr, m, col + PER, M, K, stride_xm, r, scale, inv, NORM, QUANT,
-                              X_PRE, A_MODE, W_FMT)
-            p, xs2 = word_dot(p, w2, magic, x_ptr, g_ptr, m, col + 2 * PER, M, K, stride_xm, r, scale, inv, NORM,
-                              QUANT, X_PRE, A_MODE, W_FMT)
-            p, xs3 = word_dot(p, w3_, magic, x_ptr, g_ptr, m, col + 3 * PER, M, K, stride_xm, r, scale, inv, NORM,
-                              QUANT, X_PRE, A_MODE, W_FMT)
+            p, xs = word_dot(p, w0, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT)
+            p, xs1 = word_dot(p, w1, magic, x_ptr, g_ptr, m, col + PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE,
+                              W_FMT)
+            p, xs2 = word_dot(p, w2, magic, x_ptr, g_ptr, m, col + 2 * PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE,
+                              W_FMT)
+            p, xs3 = word_dot(p, w3_, magic, x_ptr, g_ptr, m, col + 3 * PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE,
+                              W_FMT)
             xs = (xs + xs1) + (xs2 + xs3)
     if W_FMT == 3:
         return acc + s * (p - zc * xs[:, None]), xs
@@ -195,11 +283,11 @@ def words_row(acc, w, s, zc, magic, x_ptr, g_ptr, m, k0, M, K, stride_xm, r, sca
 
 
 @triton.jit
-def dense_row(acc, wf, x_ptr, g_ptr, m, rk, M, K, stride_xm, r, scale, inv, NORM: tl.constexpr, QUANT: tl.constexpr,
-              X_PRE: tl.constexpr, A_MODE: tl.constexpr):
+def dense_row(acc, wf, x_ptr, g_ptr, m, rk, M, K, stride_xm, r, NORM: tl.constexpr, X_PRE: tl.constexpr,
+              A_MODE: tl.constexpr):
     """acc [BK / 8, BN] += weights [BK / 8, 8, BN] (fp32) times activation row m at columns rk: each lane sums
     its 8 columns in registers, so the accumulator holds one value per row, not eight."""
-    x = load_x(x_ptr, g_ptr, m, rk, M, K, stride_xm, r, scale, inv, NORM, QUANT, X_PRE, A_MODE)
+    x = load_x(x_ptr, g_ptr, m, rk, M, K, stride_xm, r, NORM, X_PRE, A_MODE)
     return acc + tl.sum(wf * tl.reshape(x, (wf.shape[0], 8))[:, :, None], axis=1)
 
 
@@ -210,17 +298,14 @@ def pick(v, i: tl.constexpr):
 
 
 @triton.jit
-def epilogue(y, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale,
-             ROW_SCALE: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, HAS_BIAS: tl.constexpr,
-             ACT: tl.constexpr, RESID: tl.constexpr, BN: tl.constexpr):
+def epilogue(y, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym,
+             ROW_SCALE: tl.constexpr, A_MODE: tl.constexpr, HAS_BIAS: tl.constexpr, ACT: tl.constexpr,
+             RESID: tl.constexpr, BN: tl.constexpr):
     """[BM, BN] fp32 sums → weight and activation scales, bias, SiLU(gate) * up, residual → store."""
     if ROW_SCALE:            # per-row weight scales (8-bit weights; optional for float weights)
         y = y * tl.load(ws_ptr + rn, mask=rn < N, other=0).to(tl.float32)[None, :]
-    if A_MODE != 0:
-        if X_PRE:
-            y = y * tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)[:, None]
-        else:
-            y = y * a_scale[:, None]
+    if A_MODE != 0:          # W8A8: the rows' activation scales
+        y = y * tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)[:, None]
     if HAS_BIAS:
         y = y + tl.load(b_ptr + rn, mask=rn < N, other=0).to(tl.float32)[None, :]
     if ACT == 1:
@@ -239,13 +324,13 @@ def epilogue(y, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride
 
 @triton.jit
 def finish(y, rm, rn, pid_n, tile, pid_k, n_split, M, N, part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr,
-           stride_rm, stride_ym, a_scale, ROW_SCALE: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr,
-           HAS_BIAS: tl.constexpr, ACT: tl.constexpr, RESID: tl.constexpr, SPLIT: tl.constexpr, BN: tl.constexpr):
+           stride_rm, stride_ym, ROW_SCALE: tl.constexpr, A_MODE: tl.constexpr, HAS_BIAS: tl.constexpr,
+           ACT: tl.constexpr, RESID: tl.constexpr, SPLIT: tl.constexpr, BN: tl.constexpr):
     """Split K: store this slice's fp32 partial and count in on the tile's semaphore; the last slice to
     arrive sums all partials (read through L2), resets the semaphore and runs the epilogue."""
     if not SPLIT:
-        epilogue(y, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale,
-                 ROW_SCALE, A_MODE, X_PRE, HAS_BIAS, ACT, RESID, BN)
+        epilogue(y, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, ROW_SCALE,
+                 A_MODE, HAS_BIAS, ACT, RESID, BN)
     else:
         mask = (rm[:, None] < M) & (rn[None, :] < N)
         offs = rm[:, None] * N + rn[None, :]
@@ -257,8 +342,8 @@ def finish(y, rm, rn, pid_n, tile, pid_k, n_split, M, N, part_ptr, sem_ptr, ws_p
             for s in range(n_split):
                 total += tl.load(part_ptr + s * M * N + offs, mask=mask, other=0, cache_modifier=".cg")
             tl.atomic_xchg(sem_ptr + tile, 0)
-            epilogue(total, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale,
-                     ROW_SCALE, A_MODE, X_PRE, HAS_BIAS, ACT, RESID, BN)
+            epilogue(total, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym,
+                     ROW_SCALE, A_MODE, HAS_BIAS, ACT, RESID, BN)
 
 
 @triton.jit
@@ -283,9 +368,9 @@ def stack_rows(acc0, acc1, acc2, acc3, rm, BM: tl.constexpr):
 
 @triton.jit
 def packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, wz_ptr, M, K, stride_xm, stride_sn,
-                magic, rv, sv, iv, NORM: tl.constexpr, QUANT: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr,
-                W_FMT: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
-                BK: tl.constexpr, VEC: tl.constexpr, EVEN: tl.constexpr, PIPE: tl.constexpr):
+                magic, rv, NORM: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr,
+                GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+                VEC: tl.constexpr, EVEN: tl.constexpr, PIPE: tl.constexpr):
     """The K loop over int4 / int8 words (``w``: the first tile, already loaded) → [BM, BN] sums."""
     PER: tl.constexpr = 8 if W_FMT == 3 else 4        # columns per int32 word
     BKW: tl.constexpr = BK // PER
@@ -310,19 +395,19 @@ def packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, w
             zc = tl.full((T, BN), 24.0, tl.float32)
             if HAS_ZERO:
                 zc += tl.load(wz_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
-        acc0, xs = words_row(acc0, w, s, zc, magic, x_ptr, g_ptr, 0, kb, M, K, stride_xm, pick(rv, 0), pick(sv, 0),
-                             pick(iv, 0), NORM, QUANT, X_PRE, A_MODE, W_FMT, VEC)
+        acc0, xs = words_row(acc0, w, s, zc, magic, x_ptr, g_ptr, 0, kb, M, K, stride_xm, pick(rv, 0), NORM, X_PRE,
+                             A_MODE, W_FMT, VEC)
         xsum += tl.where(rm[None, :] == 0, xs[:, None], 0.0)
         if BM > 1:
-            acc1, xs = words_row(acc1, w, s, zc, magic, x_ptr, g_ptr, 1, kb, M, K, stride_xm, pick(rv, 1),
-                                 pick(sv, 1), pick(iv, 1), NORM, QUANT, X_PRE, A_MODE, W_FMT, VEC)
+            acc1, xs = words_row(acc1, w, s, zc, magic, x_ptr, g_ptr, 1, kb, M, K, stride_xm, pick(rv, 1), NORM,
+                                 X_PRE, A_MODE, W_FMT, VEC)
             xsum += tl.where(rm[None, :] == 1, xs[:, None], 0.0)
         if BM > 2:
-            acc2, xs = words_row(acc2, w, s, zc, magic, x_ptr, g_ptr, 2, kb, M, K, stride_xm, pick(rv, 2),
-                                 pick(sv, 2), pick(iv, 2), NORM, QUANT, X_PRE, A_MODE, W_FMT, VEC)
+            acc2, xs = words_row(acc2, w, s, zc, magic, x_ptr, g_ptr, 2, kb, M, K, stride_xm, pick(rv, 2), NORM,
+                                 X_PRE, A_MODE, W_FMT, VEC)
             xsum += tl.where(rm[None, :] == 2, xs[:, None], 0.0)
-            acc3, xs = words_row(acc3, w, s, zc, magic, x_ptr, g_ptr, 3, kb, M, K, stride_xm, pick(rv, 3),
-                                 pick(sv, 3), pick(iv, 3), NORM, QUANT, X_PRE, A_MODE, W_FMT, VEC)
+            acc3, xs = words_row(acc3, w, s, zc, magic, x_ptr, g_ptr, 3, kb, M, K, stride_xm, pick(rv, 3), NORM,
+                                 X_PRE, A_MODE, W_FMT, VEC)
             xsum += tl.where(rm[None, :] == 3, xs[:, None], 0.0)
         w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
         w_ptrs += BKW
@@ -336,10 +421,9 @@ def packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, w
 
 
 @triton.jit
-def dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stride_xm, rv, sv, iv,
-               NORM: tl.constexpr, QUANT: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr,
-               W_FMT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, EVEN: tl.constexpr,
-               PIPE: tl.constexpr):
+def dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stride_xm, rv, NORM: tl.constexpr,
+               X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
+               BK: tl.constexpr, EVEN: tl.constexpr, PIPE: tl.constexpr):
     """The K loop over bf16 / fp16 / fp32 / e4m3 weights (``w``: the first tile, already loaded) → [BM, BN]."""
     acc0 = tl.zeros((BK // 8, BN), dtype=tl.float32)
     acc1 = tl.zeros((BK // 8, BN), dtype=tl.float32)
@@ -352,16 +436,12 @@ def dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stri
         if W_FMT == 2:
             w = w.to(tl.float8e4nv, bitcast=True)
         wf = tl.reshape(w.to(tl.float32), (BK // 8, 8, BN))
-        acc0 = dense_row(acc0, wf, x_ptr, g_ptr, 0, kw, M, K, stride_xm, pick(rv, 0), pick(sv, 0), pick(iv, 0), NORM,
-                         QUANT, X_PRE, A_MODE)
+        acc0 = dense_row(acc0, wf, x_ptr, g_ptr, 0, kw, M, K, stride_xm, pick(rv, 0), NORM, X_PRE, A_MODE)
         if BM > 1:
-            acc1 = dense_row(acc1, wf, x_ptr, g_ptr, 1, kw, M, K, stride_xm, pick(rv, 1), pick(sv, 1), pick(iv, 1),
-                             NORM, QUANT, X_PRE, A_MODE)
+            acc1 = dense_row(acc1, wf, x_ptr, g_ptr, 1, kw, M, K, stride_xm, pick(rv, 1), NORM, X_PRE, A_MODE)
         if BM > 2:
-            acc2 = dense_row(acc2, wf, x_ptr, g_ptr, 2, kw, M, K, stride_xm, pick(rv, 2), pick(sv, 2), pick(iv, 2),
-                             NORM, QUANT, X_PRE, A_MODE)
-            acc3 = dense_row(acc3, wf, x_ptr, g_ptr, 3, kw, M, K, stride_xm, pick(rv, 3), pick(sv, 3), pick(iv, 3),
-                             NORM, QUANT, X_PRE, A_MODE)
+            acc2 = dense_row(acc2, wf, x_ptr, g_ptr, 2, kw, M, K, stride_xm, pick(rv, 2), NORM, X_PRE, A_MODE)
+            acc3 = dense_row(acc3, wf, x_ptr, g_ptr, 3, kw, M, K, stride_xm, pick(rv, 3), NORM, X_PRE, A_MODE)
         w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
         w_ptrs += BK
         kw += BK
@@ -370,7 +450,7 @@ def dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stri
 
 @triton.jit
 def sum_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr, part_ptr, sem_ptr,
-               M, N, K, K_SPLIT, stride_xm, stride_wn, stride_sn, stride_rm, stride_ym, eps, magic,
+               M, N, K, K_SPLIT, stride_xm, stride_wn, stride_sn, stride_rm, stride_ym, eps, inv_k, magic,
                W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr,
                HAS_BIAS: tl.constexpr, ACT: tl.constexpr, RESID: tl.constexpr, GROUP: tl.constexpr,
                HAS_ZERO: tl.constexpr, SPLIT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
@@ -386,7 +466,6 @@ def sum_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
     rm = tl.arange(0, BM)
     rn = pid_n * BN + tl.arange(0, BN)
     in_n = rn < N
-    QUANT: tl.constexpr = 0 if X_PRE else A_MODE
     EVEN: tl.constexpr = EVEN_N and EVEN_K
     k_lo = pid_k * K_SPLIT
     k_hi = tl.minimum(k_lo + K_SPLIT, K)
@@ -397,18 +476,20 @@ def sum_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
     w = load_tile(w_ptrs, k_lo < k_hi, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
     if PDL:
         gdc_wait()
-    rv, sv, iv = row_stats(x_ptr, g_ptr, rm, M, K, stride_xm, eps, NORM, QUANT, 512)
+    if NORM:             # the row's statistics: 2048 values a row per iteration (64 a lane at one warp)
+        rv = rms_multiplier(x_ptr, rm, M, K, stride_xm, eps, inv_k, 2048 // BM)
+    else:
+        rv = tl.full((BM,), 1.0, tl.float32)
     if PER == 1:
-        y = dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stride_xm, rv, sv, iv, NORM, QUANT,
-                       X_PRE, A_MODE, W_FMT, BM, BN, BK, EVEN, PIPE)
+        y = dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stride_xm, rv, NORM, X_PRE, A_MODE,
+                       W_FMT, BM, BN, BK, EVEN, PIPE)
     else:
         y = packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, wz_ptr, M, K, stride_xm,
-                        stride_sn, magic, rv, sv, iv, NORM, QUANT, X_PRE, A_MODE, W_FMT, GROUP, HAS_ZERO, BM, BN, BK,
-                        VEC, EVEN, PIPE)
+                        stride_sn, magic, rv, NORM, X_PRE, A_MODE, W_FMT, GROUP, HAS_ZERO, BM, BN, BK, VEC, EVEN, PIPE)
     if PDL:
         gdc_launch_dependents()
     finish(y, rm, rn, pid_n, pid_n, pid_k, tl.num_programs(1), M, N, part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr,
-           y_ptr, stride_rm, stride_ym, sv, ROW_SCALE, A_MODE, X_PRE, HAS_BIAS, ACT, RESID, SPLIT, BN)
+           y_ptr, stride_rm, stride_ym, ROW_SCALE, A_MODE, HAS_BIAS, ACT, RESID, SPLIT, BN)
 
 
 @triton.jit
@@ -434,24 +515,24 @@ def int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, one_bit
 
 @triton.jit
 def dot_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr, part_ptr, sem_ptr,
-               M, N, K, K_SPLIT, stride_xm, stride_wn, stride_sn, stride_rm, stride_ym, eps, magic,
+               M, N, K, K_SPLIT, stride_xm, stride_wn, stride_sn, stride_rm, stride_ym, eps, inv_k, magic,
                W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr,
                HAS_BIAS: tl.constexpr, ACT: tl.constexpr, RESID: tl.constexpr, GROUP: tl.constexpr,
                HAS_ZERO: tl.constexpr, SPLIT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
                VEC: tl.constexpr, EVEN_N: tl.constexpr, EVEN_K: tl.constexpr, PDL: tl.constexpr,
                PIPE: tl.constexpr, ROW_SCALE: tl.constexpr):
     """Tensor-core tiles: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or
-    e4m3 operands as stored, int32 / fp32 accumulation)."""
+    e4m3 operands as stored, int32 / fp32 accumulation). Rows arrive normalized and quantized
+    (``normalize_rows`` ran first: in every program of this grid the row statistics would be read again)."""
+    tl.static_assert(NORM == 0, "the tensor-core GEMV takes rows normalized by normalize_rows")
     pid_n = tl.program_id(0)
     pid_m = tl.program_id(1)
     pid_k = tl.program_id(2)
     rm = pid_m * BM + tl.arange(0, BM)
     rn = pid_n * BN + tl.arange(0, BN)
     in_n = rn < N
-    QUANT: tl.constexpr = 0 if X_PRE else A_MODE
     if PDL:
         gdc_wait()
-    r, a_scale, inv = row_stats(x_ptr, g_ptr, rm, M, K, stride_xm, eps, NORM, QUANT, 128)
     # what the tensor cores multiply: int8 / e4m3 for W8A8, else the activations' float type
     if A_MODE == 1:
         DT: tl.constexpr = tl.int8
@@ -474,15 +555,11 @@ def dot_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
             if W_FMT == 2:
                 w = w.to(tl.float8e4nv, bitcast=True)
             w = w.to(DT)
-        if NORM != 0 or QUANT != 0:
-            xk = load_x(x_ptr, g_ptr, rm[:, None], rk[None, :], M, K, stride_xm, r[:, None], a_scale[:, None],
-                        inv[:, None], NORM, QUANT, X_PRE, A_MODE).to(DT)
-        else:
-            xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K),
-                         other=0)
-            if X_PRE and A_MODE == 2:
-                xk = xk.to(tl.float8e4nv, bitcast=True)
-            xk = xk.to(DT)
+        xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K),
+                     other=0)
+        if A_MODE == 2:
+            xk = xk.to(tl.float8e4nv, bitcast=True)
+        xk = xk.to(DT)
         if DT == tl.float32:
             acc += tl.dot(xk, tl.trans(w), input_precision="ieee")
         else:
@@ -490,8 +567,8 @@ def dot_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
     if PDL:
         gdc_launch_dependents()
     finish(acc.to(tl.float32), rm, rn, pid_n, pid_m * tl.num_programs(0) + pid_n, pid_k, tl.num_programs(2), M, N,
-           part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, a_scale, ROW_SCALE, A_MODE,
-           X_PRE, HAS_BIAS, ACT, RESID, SPLIT, BN)
+           part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, ROW_SCALE, A_MODE, HAS_BIAS,
+           ACT, RESID, SPLIT, BN)
 
 
 KERNELS = {"sum": sum_kernel, "dot": dot_kernel}
@@ -508,3 +585,19 @@ def dequant_int4_kernel(w_ptr, ws_ptr, wz_ptr, out_ptr, N, stride_wn, stride_sn,
     tile = int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, magic, GROUP, HAS_ZERO, BK,
                      out_ptr.dtype.element_ty)
     tl.store(out_ptr + rn[:, None] * stride_on + (k0 + tl.arange(0, BK))[None, :], tile, mask=in_n[:, None])
+
+
+@triton.jit
+def dequant_w8_kernel(w_ptr, ws_ptr, out_ptr, N, K, stride_wn, stride_on, IS_FP8: tl.constexpr, BN: tl.constexpr,
+                      BK: tl.constexpr):
+    """out = q * scale (per row) for a BN x BK tile of int8 / e4m3 (uint8 bits) weights, rounded once to out's
+    dtype (the W8A16 dequantize-then-cuBLAS prefill)."""
+    rn = tl.program_id(0) * BN + tl.arange(0, BN)
+    rk = tl.program_id(1) * BK + tl.arange(0, BK)
+    mask = (rn < N)[:, None] & (rk < K)[None, :]
+    w = tl.load(w_ptr + rn[:, None] * stride_wn + rk[None, :], mask=mask, other=0)
+    if IS_FP8:
+        w = w.to(tl.float8e4nv, bitcast=True)
+    s = tl.load(ws_ptr + rn, mask=rn < N, other=0).to(tl.float32)
+    w = (w.to(tl.float32) * s[:, None]).to(out_ptr.dtype.element_ty)
+    tl.store(out_ptr + rn[:, None] * stride_on + rk[None, :], w, mask=mask)

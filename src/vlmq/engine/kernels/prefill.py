@@ -3,20 +3,27 @@
 Paths per scheme (``PREFILL_PATH`` is the default; ``benchmarks/bench_kernels.py`` times every path):
 
 - BF16: cuBLAS.
-- W8A16 (int8 / FP8 weights, float activations): ``"dequant"`` widens the 8-bit values to bf16 (exact),
-  multiplies with cuBLAS and scales the rows after (``w8_linear_dequant_mm``); ``"triton"`` runs
-  gemv.py's ``dot`` kernel with GEMM tiles (weights dequantized in registers, never written).
+- W8A16 (int8 / FP8 weights, float activations): ``"dequant"`` writes the bf16 weight ``q * scale`` in one
+  Triton pass (each weight rounded to bf16 once), then cuBLAS; or ``"triton"``, gemv.py's ``dot`` kernel with
+  GEMM tiles (weights dequantized in registers, never written).
 - W4A16: ``"dequant"`` writes the bf16 weight in one Triton pass (rounded as w4's reference rounds),
   then cuBLAS; or ``"triton"``.
-- W8A8 int8 (SmoothQuant): ``"int_mm"``, ``torch._int_mm`` (cuBLASLt on int8 tensor cores) with the
-  scales applied after; or ``"triton"`` (int8 x int8 ``tl.dot``, scales in the epilogue).
+- W8A8 int8 (SmoothQuant): ``"triton"`` (int8 x int8 ``tl.dot``, scales in the epilogue), or ``"int_mm"``,
+  ``torch._int_mm`` (cuBLASLt) with the scales applied after by eager ops.
 - W8A8 FP8: ``"scaled_mm"``, ``torch._scaled_mm`` with row-wise scales (CUTLASS on sm_90); or ``"triton"``.
 
-Expected (to be confirmed by the benchmark on the H200): at prefill sizes (~300-1000 rows) the library
-GEMMs win; a dequantize pass costs one read of the packed weight and one bf16 write, ~0.2 ms per GB of
-bf16 weight, small beside 300 rows of GEMM. The Triton GEMM avoids that pass but runs its mixed-input
-tiles at a fraction of cuBLAS's rate. Where a library call's shape rules are not met (K or N not a
-multiple of 16), the Triton path runs.
+Defaults from the H200 (bench_kernels.py, qwen2-vl-2b / 7b q/k/v, o, gate/up, down at 300 and 1024 rows,
+us per call; call 3 of the issue-16/17 session):
+- FP8 W8A8: ``_scaled_mm`` fastest everywhere (2b gate/up at 300 rows 27.8 vs Triton 53.3; 7b 112 vs 197).
+- int8 W8A8: the Triton GEMM, 1.2-4.5x faster than ``_int_mm`` + eager scaling on every shape (2b gate/up
+  28.0 vs 84.6, 7b 130 vs 252) but 2b down at 300 rows (41.1 vs 32.4).
+- W4A16: dequantize-then-cuBLAS, 2-3x faster than the Triton GEMM everywhere (2b gate/up 50.8 vs 95.9).
+- W8A16: measured with the earlier dequant path (eager widening, then eager scaling of the output: 2b gate/up
+  140.9 us) the Triton GEMM won at 20 of 32 shapes (81.6). The one-pass dequantize kernel here is the W4A16
+  path's design, which measured 1.3-4x faster than the Triton GEMM wherever both ran; it reads 0.5 byte more
+  per weight than the int4 pass (~5 us on 2b gate/up), so "dequant" is the default -- to be confirmed by
+  ``bench_kernels.py --quick`` (its prefill rows time both).
+Where a library call's shape rules are not met (K or N not a multiple of 16), the Triton path runs.
 """
 
 from __future__ import annotations
@@ -34,10 +41,10 @@ from vlmq.engine.kernels.gemv import (
     weight_format,
 )
 
-PREFILL_PATH = {"bf16": "cublas", "w8a16": "dequant", "w4a16": "dequant", "w8a8_int8": "int_mm",
-                "w8a8_fp8": "scaled_mm"}
+PREFILL_PATH = {"bf16": "cublas", "w8a16": "dequant", "w4a16": "dequant", "w8a8_int8": "triton",
+                "w8a8_fp8": "scaled_mm"}      # the module doc gives the measurements
 PATHS = {"bf16": ("cublas",), "w8a16": ("dequant", "triton"), "w4a16": ("dequant", "triton"),
-         "w8a8_int8": ("int_mm", "triton"), "w8a8_fp8": ("scaled_mm", "triton")}
+         "w8a8_int8": ("triton", "int_mm"), "w8a8_fp8": ("scaled_mm", "triton")}
 
 
 def scheme(weight: torch.Tensor, x: torch.Tensor) -> str:
@@ -84,6 +91,21 @@ def dequantize_int4_cuda(packed: torch.Tensor, scale: torch.Tensor, zero: torch.
     return out
 
 
+def dequantize_w8_cuda(qweight: torch.Tensor, wscale: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The [N, K] weight ``q * scale`` of int8 / e4m3 rows with per-row fp32 scales, in ``dtype``, in one Triton
+    pass (a GPU, or Triton's interpreter)."""
+    from vlmq.engine.kernels.gemv_triton import dequant_w8_kernel
+
+    n, k = qweight.shape
+    out = torch.empty((n, k), dtype=dtype, device=qweight.device)
+    is_fp8 = qweight.dtype == torch.float8_e4m3fn
+    block_n, block_k = 32, 256
+    dequant_w8_kernel[(-(-n // block_n), -(-k // block_k))](
+        qweight.view(torch.uint8) if is_fp8 else qweight, wscale, out, n, k, qweight.stride(0), out.stride(0),
+        IS_FP8=is_fp8, BN=block_n, BK=block_k, num_warps=4)
+    return out
+
+
 def _library_shapes_ok(n: int, k: int) -> bool:
     return n % 16 == 0 and k % 16 == 0
 
@@ -105,7 +127,8 @@ def prefill_linear(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | 
         cfg = dot_config(weight_format(weight), x.shape[0], n, k, group_size)
         return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, out_dtype=out_dtype, config=cfg)
     if kind == "w8a16":
-        return w8_linear_dequant_mm(x, weight, scale, None, bias, out_dtype)
+        w = dequantize_w8_cuda(weight, scale, x.dtype)
+        return F.linear(x, w, bias.to(x.dtype) if bias is not None else None).to(out_dtype)
     if kind == "w4a16":
         w = dequantize_int4_cuda(weight, scale, zero, group_size, x.dtype)
         return F.linear(x, w, bias.to(x.dtype) if bias is not None else None).to(out_dtype)

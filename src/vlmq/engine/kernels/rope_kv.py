@@ -8,8 +8,9 @@ and V at the token's cache slot -- BF16, or FP8 bits with the scale of the cache
 table chosen by token type, or the token's amax / 448 for ``dynamic``).
 
 The arithmetic is that of ``apply_rope`` + ``write_kv`` run eagerly: each product of the rotation and
-their sum are rounded to the compute dtype, as eager bf16 ops round them, and FP8 scales and entries use
-IEEE division; on the GPU the results are bit-identical (tests marked gpu). The tables (cos, sin) are
+their sum are rounded to the compute dtype, as eager bf16 ops round them (rope_kv_triton.rope_rows says
+how the compiler is kept from fusing them), dynamic FP8 scales are ``vlmq.numerics.fp8_scale``'s and FP8
+entries use IEEE division; on the GPU the results are bit-identical (tests marked gpu). The tables (cos, sin) are
 the engine's, so decode and prefill rotate the same way. ``launch_rope_kv`` runs the kernel on whatever
 device Triton runs on (Triton's CPU interpreter in tests); the op runs it on CUDA and the reference
 elsewhere.
@@ -66,7 +67,8 @@ def rope_write_kv(q, k, v, cos, sin, kv: LayerKV, write_pos, token_type) -> torc
 
 def kernel_args(k_cache, v_cache, k_scale, v_scale, tables) -> tuple[tuple, dict]:
     """The cache part of a launch (shared with the fused decode-attention kernel): pointers, strides and
-    flags. Absent scale buffers and tables are replaced by the cache itself (never read)."""
+    flags (``CUDA``: divide by 448 as PyTorch does on the cache's device). Absent scale buffers and tables
+    are replaced by the cache itself (never read)."""
     if k_cache.shape != v_cache.shape or k_cache.stride() != v_cache.stride() or k_cache.stride(-1) != 1 \
             or k_cache.stride(-2) != k_cache.shape[-1]:
         raise ValueError("K and V caches must have one shape with contiguous [L, D] planes")
@@ -77,7 +79,7 @@ def kernel_args(k_cache, v_cache, k_scale, v_scale, tables) -> tuple[tuple, dict
     ks, vs = (k_scale, v_scale) if is_fp8 else (k_cache, v_cache)
     args = (k_cache, v_cache, ks, vs, k_cache.stride(0), k_cache.stride(1), ks.stride(0) if is_fp8 else 0,
             ks.stride(1) if is_fp8 else 0, k_text, v_text, k_vis, v_vis)
-    flags = {"IS_FP8": is_fp8, "DYNAMIC": is_fp8 and not tables, "VISUAL": VISUAL}
+    flags = {"IS_FP8": is_fp8, "DYNAMIC": is_fp8 and not tables, "VISUAL": VISUAL, "CUDA": k_cache.is_cuda}
     return args, flags
 
 

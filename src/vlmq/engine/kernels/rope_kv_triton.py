@@ -5,6 +5,7 @@ through the module's globals; the fused decode-attention kernel calls ``write_to
 import triton
 import triton.language as tl
 
+from vlmq.engine.kernels.eager_triton import round_to_bf16, scalar_quotient
 from vlmq.numerics import FP8_MAX, MIN_SCALE
 
 FP8_LIMIT = tl.constexpr(FP8_MAX)
@@ -14,22 +15,36 @@ SCALE_FLOOR = tl.constexpr(MIN_SCALE)
 @triton.jit
 def rope_rows(src, heads, hmask, d, cos, sin, D: tl.constexpr):
     """Rows ``heads`` of one token's [H, D] projection at ``src``, rotated: x*cos + rotate_half(x)*sin, both
-    products and their sum rounded to x's dtype as eager ops round them (cos/sin: fp32 holding dtype values)."""
+    products and their sum rounded to x's dtype as eager ops round them (cos/sin: fp32 holding dtype values).
+
+    For bf16 the products are rounded by ``round_to_bf16``, not by a cast: after a cast LLVM narrows each
+    product to a bf16 multiply and contracts it with the sum into one bf16 FMA (``HFMA2.BF16`` in the
+    sm_90 SASS), which rounds once where eager rounds three times -- the one-ulp differences the H200 showed
+    and Triton's interpreter cannot (tests/engine/test_kernels_sass.py checks the SASS). Other dtypes cast
+    (fp32 on a GPU: exact up to that contraction)."""
     half: tl.constexpr = D // 2
     x = tl.load(src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
     partner = tl.load(src + heads[:, None] * D + ((d + half) % D)[None, :], mask=hmask[:, None], other=0)
     signed_sin = tl.where(d < half, -sin, sin)
-    a = (x.to(tl.float32) * cos[None, :]).to(x.dtype)
-    r = (partner.to(tl.float32) * signed_sin[None, :]).to(x.dtype)
-    return (a.to(tl.float32) + r.to(tl.float32)).to(x.dtype)
+    a = x.to(tl.float32) * cos[None, :]
+    r = partner.to(tl.float32) * signed_sin[None, :]
+    if x.dtype == tl.bfloat16:
+        a = round_to_bf16(a)
+        r = round_to_bf16(r)
+    else:
+        a = a.to(x.dtype).to(tl.float32)
+        r = r.to(x.dtype).to(tl.float32)
+    return (a + r).to(x.dtype)
 
 
 @triton.jit
-def fp8_scale(x, heads, hmask, token_type, text_ptr, visual_ptr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr):
-    """[H] scales of the rows being written: amax / 448 (dynamic) or the table of the token's type."""
+def fp8_scale(x, heads, hmask, token_type, text_ptr, visual_ptr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr,
+              CUDA: tl.constexpr):
+    """[H] scales of the rows being written: amax / 448 as ``vlmq.numerics.fp8_scale`` computes it on this
+    device (dynamic), or the table of the token's type."""
     if DYNAMIC:
         amax = tl.max(tl.abs(x.to(tl.float32)), axis=1)
-        scale = tl.maximum(tl.div_rn(amax, tl.full(amax.shape, FP8_LIMIT, tl.float32)), SCALE_FLOOR)
+        scale = tl.maximum(scalar_quotient(amax, FP8_LIMIT, CUDA), SCALE_FLOOR)
     else:
         text = tl.load(text_ptr + heads, mask=hmask, other=1.0)
         visual = tl.load(visual_ptr + heads, mask=hmask, other=1.0)
@@ -53,14 +68,15 @@ def store_rows(x, scale, dst, scale_dst, hmask, d, IS_FP8: tl.constexpr):
 @triton.jit
 def write_token(k_src, v_src, heads, hmask, d, cos, sin, b, pos, token_type,
                 kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh, k_text, v_text, k_vis, v_vis,
-                D: tl.constexpr, IS_FP8: tl.constexpr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr):
+                D: tl.constexpr, IS_FP8: tl.constexpr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr,
+                CUDA: tl.constexpr):
     """Rotate K rows ``heads`` of one token; store them and the token's V rows at cache slot ``pos`` of row b."""
     k = rope_rows(k_src, heads, hmask, d, cos, sin, D)
     v = tl.load(v_src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
     dst = b.to(tl.int64) * stride_cb + heads[:, None] * stride_ch + pos * D
     scale_dst = b.to(tl.int64) * stride_sb + heads * stride_sh + pos
-    k_s = fp8_scale(k, heads, hmask, token_type, k_text, k_vis, DYNAMIC, VISUAL)
-    v_s = fp8_scale(v, heads, hmask, token_type, v_text, v_vis, DYNAMIC, VISUAL)
+    k_s = fp8_scale(k, heads, hmask, token_type, k_text, k_vis, DYNAMIC, VISUAL, CUDA)
+    v_s = fp8_scale(v, heads, hmask, token_type, v_text, v_vis, DYNAMIC, VISUAL, CUDA)
     store_rows(k, k_s, kc + dst, ks + scale_dst, hmask, d, IS_FP8)
     store_rows(v, v_s, vc + dst, vs + scale_dst, hmask, d, IS_FP8)
 
@@ -71,7 +87,8 @@ def rope_kv_kernel(q_ptr, k_ptr, v_ptr, stride_qb, stride_qt, stride_kb, stride_
                    kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh, k_text, v_text, k_vis, v_vis,
                    pos_ptr, type_ptr, stride_typeb, stride_typet, T,
                    HQ: tl.constexpr, HKV: tl.constexpr, HQ_PAD: tl.constexpr, HKV_PAD: tl.constexpr,
-                   D: tl.constexpr, IS_FP8: tl.constexpr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr):
+                   D: tl.constexpr, IS_FP8: tl.constexpr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr,
+                   CUDA: tl.constexpr):
     row = tl.program_id(0)              # one token: batch row b, position t
     b = row // T
     t = row % T
@@ -86,4 +103,4 @@ def rope_kv_kernel(q_ptr, k_ptr, v_ptr, stride_qb, stride_qt, stride_kb, stride_
     token_type = tl.load(type_ptr + b * stride_typeb + t * stride_typet)
     write_token(k_ptr + b * stride_kb + t * stride_kt, v_ptr + b * stride_vb + t * stride_vt, hk, hk < HKV, d,
                 cos, sin, b, pos, token_type, kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh,
-                k_text, v_text, k_vis, v_vis, D, IS_FP8, DYNAMIC, VISUAL)
+                k_text, v_text, k_vis, v_vis, D, IS_FP8, DYNAMIC, VISUAL, CUDA)

@@ -17,9 +17,9 @@ import torch
 
 from vlmq.engine.kernels.gemv import GEMV_MAX_M, SUM_MAX_M, dot_config, gemv, sum_config, weight_format
 from vlmq.engine.kernels.prefill import prefill_linear, w8_linear_dequant_mm
+from vlmq.numerics import FP8_MAX, fp8_scale, to_fp8
 
 A_MODES = {"bf16": 0, "int8": 1, "fp8": 2}
-FP8_MAX = 448.0
 GEMV_BLOCK_M = GEMV_MAX_M    # rows up to which calls take the decode kernels (projections.py reads this name)
 
 
@@ -27,7 +27,9 @@ def quantize_activation(x: torch.Tensor, a_mode: str) -> tuple[torch.Tensor, tor
     """Per-token symmetric quantization of [M, K] activations, as torchao does it.
 
     int8: scale = amax / 127.5 (clamped at fp32 eps), q = clamp(round(x * (1 / scale)), -128, 127);
-    fp8:  scale = amax / 448 (clamped at 1e-12), q = clamp(x / scale, ±448) in e4m3.
+    fp8:  scale = amax / 448 (clamped at 1e-12), q = clamp(x / scale, ±448) in e4m3 (``vlmq.numerics``).
+    A division by a Python scalar is a multiplication by its fp32 reciprocal on CUDA and a division on CPUs
+    (one ulp apart now and then), as in torchao; ``gemv.normalize_rows`` follows the device likewise.
     """
     if a_mode == "bf16":
         return x, None
@@ -36,9 +38,8 @@ def quantize_activation(x: torch.Tensor, a_mode: str) -> tuple[torch.Tensor, tor
         scale = (amax / 127.5).clamp_min(torch.finfo(torch.float32).eps)
         q = torch.clamp(torch.round(x.float() * (1.0 / scale)), -128, 127).to(torch.int8)
         return q, scale.squeeze(-1)
-    scale = (amax / FP8_MAX).clamp_min(1e-12)
-    q = (x.float() / scale).clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn)
-    return q, scale.squeeze(-1)
+    scale = fp8_scale(amax)
+    return to_fp8(x, scale), scale.squeeze(-1)
 
 
 def w8_linear_reference(x: torch.Tensor, qweight: torch.Tensor, wscale: torch.Tensor,

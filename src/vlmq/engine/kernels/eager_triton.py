@@ -1,0 +1,24 @@
+"""Triton device functions that reproduce eager PyTorch's rounding, for the kernels that must match it bit for bit
+(RoPE + KV write, the GEMV row prologue). Imported only where a kernel runs (a GPU, or Triton's interpreter)."""
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def round_to_bf16(v):
+    """fp32 values → the nearest bf16 values (ties to even), as fp32, in integer arithmetic: a rounding the
+    compiler cannot contract with a following add (see rope_kv_triton.rope_rows)."""
+    bits = v.to(tl.int32, bitcast=True)
+    return ((bits + 0x7FFF + ((bits >> 16) & 1)) & -65536).to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def scalar_quotient(x, d: tl.constexpr, CUDA: tl.constexpr):
+    """fp32 ``x / d`` for a Python-float divisor as PyTorch computes it on the tensor's device: CUDA multiplies
+    by the fp32 reciprocal of d (ATen's div_true_kernel_cuda), CPUs divide (IEEE). The two differ by an ulp
+    now and then, which matters where the quotient is a quantization scale: amax / 127.5 lands the largest
+    value on the tie -127.5, where one ulp decides between -127 and -128."""
+    if CUDA:
+        return x * (1.0 / d)
+    return tl.div_rn(x, tl.full(x.shape, d, tl.float32))

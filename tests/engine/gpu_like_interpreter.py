@@ -1,0 +1,35 @@
+"""Triton's CPU interpreter made to compute as the GPU does, for the interpreter tests' subprocesses (imported by
+their scripts; not a test module). Triton 3.8's interpreter truncates fp32 → bf16, mis-rounds fp32 → fp8 where
+rounding carries into the exponent (the GPU rounds to nearest even) and multiplies bf16 dot operands as
+integers; ``gpu_like_interpreter`` replaces those by torch's conversions and a float32 product."""
+
+
+def gpu_like_interpreter():
+    """Make the interpreter round fp32 → bf16 / fp8e4nv to nearest even, as the GPU does, and multiply bf16
+    dot operands as numbers (it multiplies their bit patterns); see the module doc."""
+    import numpy as np
+    import torch
+    import triton.language as tl
+    from triton.runtime import interpreter
+
+    original = interpreter._convert_float
+    targets = {tl.bfloat16: (torch.bfloat16, torch.int16, np.uint16), tl.float8e4nv: (torch.float8_e4m3fn,
+                                                                                      torch.uint8, np.uint8)}
+
+    def convert(data, src, dst, rounding_mode):
+        if src == tl.float32 and dst in targets and rounding_mode in (None, interpreter._ir.ROUNDING_MODE.RTNE):
+            dtype, bits, np_bits = targets[dst]
+            x = torch.from_numpy(np.ascontiguousarray(data).view(np.float32).copy())
+            return x.to(dtype).view(bits).numpy().view(np_bits).reshape(data.shape)
+        return original(data, src, dst, rounding_mode)
+
+    original_dot = interpreter.InterpreterBuilder.create_dot
+
+    def dot(self, a, b, d, input_precision, max_num_imprecise_acc):
+        if a.dtype == tl.bfloat16:
+            a, b = (interpreter.TensorHandle(original(x.data, tl.bfloat16, tl.float32, None).view(np.float32),
+                                             tl.float32) for x in (a, b))
+        return original_dot(self, a, b, d, input_precision, max_num_imprecise_acc)
+
+    interpreter._convert_float = convert
+    interpreter.InterpreterBuilder.create_dot = dot

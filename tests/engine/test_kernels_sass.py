@@ -1,0 +1,154 @@
+"""What the GPU compiler makes of vlmq's exact kernels, checked on a CPU: each kernel is launched here with CPU
+tensors against a recorder (no GPU), then compiled for sm_90 with the launch's own arguments and options, and
+its SASS disassembled (Triton bundles ptxas and nvdisasm).
+
+Why: the RoPE + KV-write kernel matched eager PyTorch bit for bit in Triton's interpreter but not on the
+H200, because LLVM contracted the rotation's bf16 product and sum into one bf16 FMA (``HFMA2.BF16``),
+which rounds once where eager rounds three times. The interpreter runs no compiler, so only the machine
+code shows such a difference; these tests read it. Skipped where Triton is not installed.
+"""
+
+import os
+import subprocess
+import tempfile
+
+import pytest
+import torch
+
+triton = pytest.importorskip("triton")
+if os.environ.get("TRITON_INTERPRET") == "1":
+    pytest.skip("compiles real kernels (not under Triton's interpreter)", allow_module_level=True)
+
+OPTIONS = ("num_warps", "num_stages", "num_ctas", "enable_fp_fusion", "launch_pdl", "launch_cooperative_grid")
+
+
+class Recorder:
+    """Stands in for a JIT kernel: ``kernel[grid](*args, **kwargs)`` records the call instead of running it."""
+
+    def __init__(self, kernel):
+        self.kernel, self.calls = kernel, []
+
+    def __getitem__(self, grid):
+        return lambda *args, **kwargs: self.calls.append((args, kwargs))
+
+
+def compile_for_h200(kernel, args, kwargs) -> tuple[str, str]:
+    """(PTX, SASS) for sm_90 of ``kernel`` specialised for one recorded launch."""
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from triton.runtime.jit import mangle_type
+
+    bound = dict(zip(kernel.arg_names, args)) | {k: v for k, v in kwargs.items() if k not in OPTIONS}
+    if "CUDA" in bound:              # recorded with CPU tensors: compile what a launch on the GPU compiles
+        bound["CUDA"] = True
+    signature, constants = {}, {}
+    for i, param in enumerate(kernel.params):
+        value = bound[param.name]
+        if param.is_constexpr:
+            signature[param.name], constants[(i,)] = "constexpr", value
+        else:
+            signature[param.name] = mangle_type(value)
+    options = {k: v for k, v in kwargs.items() if k in OPTIONS and not k.startswith("launch_")}
+    compiled = triton.compile(ASTSource(kernel, signature, constants), target=GPUTarget("cuda", 90, 32),
+                              options=options)
+    tools = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "kernel.cubin")
+        with open(path, "wb") as f:
+            f.write(compiled.asm["cubin"])
+        sass = subprocess.run([os.path.join(tools, "nvdisasm"), "-c", path], capture_output=True, text=True,
+                              check=True).stdout
+    return compiled.asm["ptx"], sass
+
+
+def ptx_fmas(ptx: str) -> list[str]:
+    return [line.strip() for line in ptx.splitlines() if line.strip().startswith("fma.")]
+
+
+def opcodes(sass: str) -> list[str]:
+    return [line.split("*/", 1)[1].strip().split(" ")[0] for line in sass.splitlines()
+            if line.strip().startswith("/*") and "*/" in line and line.split("*/", 1)[1].strip()]
+
+
+def rope_inputs(strategy: str, b: int = 2, t: int = 3, hq: int = 12, hkv: int = 2, d: int = 128):
+    """q/k/v as split views of one fused bf16 projection, M-RoPE tables and a one-layer cache (qwen2-vl-2b heads)."""
+    from vlmq.engine.kv_cache import StaticKVCache
+    from vlmq.engine.rope import mrope_cos_sin
+    from vlmq.engine.types import KVConfig, KVScales
+
+    qkv = torch.randn(b, t, (hq + 2 * hkv) * d, dtype=torch.bfloat16)
+    q, k, v = qkv.split([hq * d, hkv * d, hkv * d], dim=-1)
+    inv_freq = 1.0 / (1e6 ** (torch.arange(0, d, 2).float() / d))
+    cos, sin = mrope_cos_sin(torch.randint(0, 500, (3, b, t)), inv_freq, [16, 24, 24], torch.bfloat16)
+    scales = KVScales(*(torch.full((1, hkv), 0.02) for _ in range(4)))
+    kv = KVConfig() if strategy == "bf16" else KVConfig("fp8", strategy, None if strategy == "dynamic" else scales)
+    cache = StaticKVCache(num_layers=1, max_batch_size=b, num_kv_heads=hkv, max_seq_len=t + 8, head_dim=d,
+                          dtype=torch.bfloat16, device=torch.device("cpu"), kv=kv)
+    return q, k, v, cos, sin, torch.zeros(b, t, dtype=torch.long), cache.layer(0)
+
+
+@pytest.mark.parametrize("strategy", ["bf16", "dynamic"])
+def test_rope_kv_write_has_no_fused_multiply_add(monkeypatch, strategy):
+    """Eager rounds x*cos, rotate_half(x)*sin and their sum separately: the kernel may hold no fused
+    multiply-add that would round them once (PTX ``fma``; ``HFMA2.BF16`` in the SASS). The FP8 cache's
+    IEEE divisions become FFMA sequences in SASS, exact by construction, so FFMA is not counted there."""
+    import vlmq.engine.kernels.rope_kv_triton as rope_triton
+    from vlmq.engine.kernels.rope_kv import launch_rope_kv
+
+    recorder = Recorder(rope_triton.rope_kv_kernel)
+    monkeypatch.setattr(rope_triton, "rope_kv_kernel", recorder)
+    q, k, v, cos, sin, token_type, kv = rope_inputs(strategy)
+    launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()),
+                   torch.arange(3) + 2, token_type)
+    ptx, sass = compile_for_h200(recorder.kernel, *recorder.calls[0])
+    ops = opcodes(sass)
+    assert "FMUL" in ops and "FADD" in ops, "the rotation is not in this kernel any more: update the test"
+    assert not ptx_fmas(ptx), ptx_fmas(ptx)[:4]
+    assert not [op for op in ops if op.startswith("HFMA2.BF16")], sorted(set(ops))
+
+
+def test_fused_rope_attention_rotates_without_bf16_fma(monkeypatch):
+    """The decode-attention kernel with the RoPE + write prologue: no bf16 FMA (its softmax may use fp32 FMAs,
+    which eager's attention does not round against)."""
+    import vlmq.engine.kernels.attention_triton as attention_triton
+    from vlmq.engine.kernels.attention import launch_decode_attention
+
+    recorder = Recorder(attention_triton.decode_attention_kernel)
+    monkeypatch.setattr(attention_triton, "decode_attention_kernel", recorder)
+    q, k, v, cos, sin, token_type, kv = rope_inputs("dynamic", t=1)
+    key_valid = torch.ones(2, kv.k.shape[2], dtype=torch.bool)
+    launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
+                            rope=(k, v, cos, sin, [], torch.tensor([4]), token_type))
+    ops = opcodes(compile_for_h200(recorder.kernel, *recorder.calls[0])[1])
+    assert "HMMA.16816.F32.BF16" in ops, "no bf16 tensor-core product: not the attention kernel?"
+    assert not [op for op in ops if op.startswith("HFMA2.BF16")], sorted(set(ops))
+
+
+def test_row_prologue_rounds_every_step(monkeypatch):
+    """``normalize_rows`` (RMSNorm, pre-scale, int8 quantization of bf16 rows) runs eager's arithmetic step by
+    step: its launch turns off FMA contraction, so its PTX holds no ``fma``."""
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+    from vlmq.engine.kernels.gemv import A_INT8, normalize_rows
+
+    recorder = Recorder(gemv_triton.normalize_rows_kernel)
+    monkeypatch.setattr(gemv_triton, "normalize_rows_kernel", recorder)
+    x, g, pre = torch.randn(2, 1536).bfloat16(), torch.rand(1536).bfloat16(), torch.rand(1536).bfloat16()
+    normalize_rows(x, g, 1e-6, pre, A_INT8)
+    ptx, _ = compile_for_h200(recorder.kernel, *recorder.calls[0])
+    assert "mul.rn.f32" in ptx and not ptx_fmas(ptx), ptx_fmas(ptx)[:4]
+
+
+def test_decode_gemv_norm_prologue_keeps_qwen2_rounding(monkeypatch):
+    """The CUDA-core GEMV's RMSNorm prologue rounds x * r and weight * h to bf16 as Qwen2RMSNorm does: no bf16
+    FMA may absorb those roundings (fp32 FMAs of the dot product itself are fine)."""
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+    from vlmq.engine.kernels.gemv import gemv
+
+    recorder = Recorder(gemv_triton.KERNELS["sum"])
+    monkeypatch.setitem(gemv_triton.KERNELS, "sum", recorder)
+    x, g = torch.randn(1, 1536).bfloat16(), torch.rand(1536).bfloat16()
+    gemv(x, torch.randn(256, 1536).bfloat16(), norm_weight=g)
+    ptx, sass = compile_for_h200(recorder.kernel, *recorder.calls[0])
+    ops = opcodes(sass)
+    assert "F2FP.BF16.F32.PACK_AB" in ops, "no bf16 rounding in the prologue: update the test"
+    assert not [op for op in ops if op.startswith("HFMA2.BF16")] and "fma.rn.bf16" not in ptx
