@@ -134,7 +134,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     import json
     import pathlib
 
-    from vlmq.recipes.export import ExportCalibration, export_checkpoint
+    from vlmq.recipes import ExportCalibration, export_checkpoint
 
     records = None
     if args.run:

@@ -34,7 +34,7 @@ PREVIOUS_PARTIAL = ".vlmq-previous.partial"  # being set aside (a kill here is u
 PREVIOUS_DROPPED = ".vlmq-previous.drop"     # being deleted
 # Everything a run writes into its folder (rank stores are found by RANK_STORE_GLOB).
 RUN_FILES = (STORE_NAME, f"{STORE_NAME}-wal", f"{STORE_NAME}-shm", "results.jsonl", "results.csv", "report.md",
-             "report.html", "img", "diagnosis", "lmms_eval")
+             "report.html", "img", "diagnosis", "lmms_eval", "export")
 
 
 class RunFolderError(VlmqError):

@@ -24,7 +24,7 @@ SCORING_MODES = ("official", "lmms_eval")
 DEVICES = ("auto", "cpu", "cuda")
 LAUNCHERS = ("inprocess", "subprocess")
 # Fields that do not change what is measured: a rerun may change them freely.
-NON_IDENTITY_FIELDS = {"out", "quiet", "launcher", "batch_size", "parallel"}
+NON_IDENTITY_FIELDS = {"out", "quiet", "launcher", "batch_size", "parallel", "export_best"}
 PARALLEL_MODES = ("data", "recipe")
 SHIPPED_SPECS_DIR = Path(__file__).parent / "specs"
 
@@ -57,6 +57,7 @@ class RunSpec:
     speed_workload: str = field(default="synthetic", metadata={"help": "synthetic | llava_bench (needs --dataset-dir or the hub)"})
     prompts: str | None = field(default=None, metadata={"help": "images + prompts for the label-free fidelity task: a JSONL of {\"image\", \"prompt\"}, a folder of images, or llava_bench"})
     prompt: str | None = field(default=None, metadata={"help": "the prompt asked of every image of a --prompts folder; unset: 'Describe this image in detail.'"})
+    export_best: bool = field(default=False, metadata={"help": "after the report, write the recommended recipe's deployable checkpoint (compressed-tensors) to <out>/export/<recipe>"})
     diagnose: bool = field(default=False, metadata={"help": "add the failure-mode diagnosis section"})
     parallel: str = field(default="data", metadata={"help": "under torchrun: data (shard samples) | recipe (one recipe per rank)"})
     launcher: str = field(default="inprocess", metadata={"help": "inprocess | subprocess (one process per recipe: clean VRAM figures)"})

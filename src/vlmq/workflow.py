@@ -12,7 +12,8 @@ from vlmq import pipeline
 from vlmq.console import Progress, describe_failure
 from vlmq.diagnose import run_diagnosis
 from vlmq.errors import VlmqError
-from vlmq.report import write_html, write_report
+from vlmq.recipes import ExportCalibration, export_checkpoint, export_refusal, parse_recipe, weight_recipe_name
+from vlmq.report import recommended_recipes, write_html, write_report
 from vlmq.rundir import RunLock, check_report_folder
 from vlmq.spec import RunSpec
 from vlmq.store import Store
@@ -24,6 +25,8 @@ def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False) -> pipeline.
         if spec.diagnose:
             diagnose(spec, records)
         report(spec, records)
+        if spec.export_best:
+            export_best(spec, records)
 
     return pipeline.run(spec, fresh=fresh, debug=debug, finish=finish)
 
@@ -52,6 +55,32 @@ def report(spec: RunSpec, records: list[dict]) -> Path:
         return write_report(store, spec, records)
     finally:
         store.close()
+
+
+def export_best(spec: RunSpec, records: list[dict]) -> Path | None:
+    """The report's best recommended recipe that compressed-tensors can express, exported to
+    ``<out>/export/<recipe>`` (replacing an earlier export of the same recipe). None, with a note, when no
+    recommended recipe quantizes anything or none can be exported (each refusal is noted)."""
+    progress = Progress(spec.quiet)
+    store = Store(spec.out)
+    try:
+        candidates = recommended_recipes(store, spec, records)
+    finally:
+        store.close()
+    for name in candidates:
+        if weight_recipe_name(name) is None:
+            continue   # the baseline's own weights: nothing to export
+        refusal = export_refusal(parse_recipe(name), "compressed-tensors")
+        if refusal is not None:
+            progress.note(f"--export-best: {name} cannot be exported ({refusal}); trying the next recommendation")
+            continue
+        calibration = ExportCalibration(spec.calib_source, spec.calib_n, spec.calib_languages, spec.seed)
+        out = export_checkpoint(spec.model, name, Path(spec.out) / "export" / name.replace("+", "_"), force=True,
+                                calibration=calibration, records=[r for r in records if r["recipe"] == name])
+        progress.note(f"--export-best: {name} written to {out}")
+        return out
+    progress.note("--export-best: no recommended recipe quantizes the model and can be exported; nothing written")
+    return None
 
 
 def rerender(run_dir: str | Path, html: bool = False) -> Path:

@@ -218,3 +218,24 @@ def test_missing_dataset_is_one_line_for_the_whole_run(tmp_path, capsys):
                  str(tmp_path / "nothing-here"), "--out", str(tmp_path / "o"), "--quiet"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("vlmq: error: ") and "\n" not in err
+
+
+def test_export_best_writes_the_recommended_recipe(tmp_path):
+    """`vlmq run --export-best`: the report's best recommendation that quantizes the model is exported as a
+    compressed-tensors checkpoint next to the report (bf16, the baseline, has nothing to export)."""
+    import json as _json
+
+    from vlmq.report import recommended_recipes
+    from vlmq.store import Store
+
+    result = run(tiny_spec(tmp_path, recipes=("bf16", "int8_wo"), tasks=("shapes-vqa",), limit=4, export_best=True))
+    assert result.any_ok
+    store = Store(tmp_path, read_only=True)
+    try:
+        named = recommended_recipes(store, tiny_spec(tmp_path), result.records)
+    finally:
+        store.close()
+    assert "int8_wo" in named
+    config = _json.loads((tmp_path / "export" / "int8_wo" / "config.json").read_text())
+    assert config["quantization_config"]["quant_method"] == "compressed-tensors"
+    assert any((tmp_path / "export" / "int8_wo").glob("*.md"))   # the model card

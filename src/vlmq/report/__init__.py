@@ -246,16 +246,28 @@ def _toml(value) -> str:
     return str(value) if isinstance(value, (int, float)) else f'"{value}"'
 
 
+def _summaries(store: Store, records: list[dict]):
+    outcomes = store.outcomes()
+    # weight or KV-scale calibration: either needs calibration data
+    calibrated = {n for n, o in outcomes.items()
+                  if (o.get("details") or {}).get("calibration") or (o.get("details") or {}).get("kv_calibration")}
+    return summarize(records, outcomes, calibrated)
+
+
+def recommended_recipes(store: Store, spec: RunSpec, records: list[dict]) -> list[str]:
+    """The recipes the report's recommendations name, best first (the balance, then the others), unique."""
+    named = [rec.recipe for rec in recommend(_summaries(store, records), spec.baseline)
+             if rec.recipe is not None and rec.title != "Warning"]
+    return list(dict.fromkeys(named))
+
+
 def write_report(store: Store, spec: RunSpec, records: list[dict]) -> Path:
     """Write report.md and its charts (under img/) into the run directory."""
     run_dir = store.run_dir
     (run_dir / IMG_DIR).mkdir(exist_ok=True)
     outcomes = store.outcomes()
     recipes = list(outcomes)
-    # weight or KV-scale calibration: either needs calibration data
-    calibrated = {n for n, o in outcomes.items()
-                  if (o.get("details") or {}).get("calibration") or (o.get("details") or {}).get("kv_calibration")}
-    summaries = summarize(records, outcomes, calibrated)
+    summaries = _summaries(store, records)
     device = (store.get_meta("provenance") or {}).get("device", "unknown device")
     points = speed_accuracy_points(summaries, spec.baseline)
     ablation_rows = headline_ablations(ablation_deltas(store, spec, [p for p in ablation_pairs(recipes) if p[1] in outcomes]))
