@@ -71,7 +71,7 @@ def test_vision_graphs_fall_back_to_hf_blocks_when_the_fused_forward_fails(tiny_
 
     vision.fused = broken
     with torch.no_grad():
-        out = vision._tower(batch.pixel_values, args, kwargs)
+        out = vision.tower_body(batch.pixel_values, args, kwargs)
     assert vision.fused is None and vision.body_note.startswith("hf-blocks (fused failed: RuntimeError")
     torch.testing.assert_close(out, reference)
 

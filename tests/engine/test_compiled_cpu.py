@@ -48,7 +48,7 @@ def test_vision_graph_body_matches_hf_vision_tower(tiny_fp32, images):
         first = vision(batch.pixel_values, batch.image_grid_thw)      # eager, records the blocks' arguments
         (key, (args, kwargs)), = vision.block_args.items()
         assert key in vision.graphs.seen, "the second call of this geometry captures"
-        body = vision._tower(batch.pixel_values.to(model.dtype), args, kwargs)
+        body = vision.tower_body(batch.pixel_values.to(model.dtype), args, kwargs)
     reference = eager(batch.pixel_values, batch.image_grid_thw)
     assert body.shape == reference.shape == first.shape
     torch.testing.assert_close(body, reference)

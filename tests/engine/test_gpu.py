@@ -40,7 +40,7 @@ def test_w8_gemv_matches_reference(a_mode, wdtype, m, n, k):
                                             ("fp8", torch.float8_e4m3fn)])
 @pytest.mark.parametrize("split", [2, 4, 8])
 def test_split_k_gemv_matches_reference(a_mode, wdtype, split):
-    from vlmq.engine.kernels.w8 import _launch_w8_gemv, quantize_activation, w8_linear_reference
+    from vlmq.engine.kernels.w8 import launch_w8_gemv, quantize_activation, w8_linear_reference
 
     torch.manual_seed(0)
     x = torch.randn(3, 8960, device="cuda", dtype=torch.bfloat16)
@@ -48,7 +48,7 @@ def test_split_k_gemv_matches_reference(a_mode, wdtype, split):
          else (torch.randn(1536, 8960, device="cuda") * 50).clamp(-440, 440).to(wdtype))
     ws, bias = torch.rand(1536, device="cuda") * 0.01, torch.randn(1536, device="cuda", dtype=torch.bfloat16)
     xq, xs = quantize_activation(x, a_mode)
-    out = _launch_w8_gemv(xq, w, ws, xs, bias, torch.bfloat16, split_k=split)
+    out = launch_w8_gemv(xq, w, ws, xs, bias, torch.bfloat16, split_k=split)
     assert rel_err(out, w8_linear_reference(xq, w, ws, xs, bias, torch.bfloat16)) < 1e-2
 
 

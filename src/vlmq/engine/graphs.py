@@ -131,11 +131,11 @@ class VisionGraphs:
             return None if err < 2e-2 else f"graph output differs from eager (rel err {err:.3g})"
 
         args, kwargs = self.block_args.get(key, ((), {}))     # unused when the graph of this grid replays
-        fn = lambda pixels: self._tower(pixels, args, kwargs)   # noqa: E731
+        fn = lambda pixels: self.tower_body(pixels, args, kwargs)   # noqa: E731
         return self.graphs(key, fn, (pixel_values.to(self.tower.dtype),), check,
                            fallback=lambda _: self.eager(pixel_values, grid_thw))
 
-    def _tower(self, pixels: torch.Tensor, args: tuple, kwargs: dict) -> torch.Tensor:
+    def tower_body(self, pixels: torch.Tensor, args: tuple, kwargs: dict) -> torch.Tensor:
         from vlmq.engine.vision import FusedVisionTower
 
         if self.fused is not None and not args and FusedVisionTower.covers(kwargs):

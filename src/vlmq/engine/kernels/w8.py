@@ -69,7 +69,7 @@ def _(x, qweight, wscale, xscale, bias, out_dtype):
     return x.new_empty((x.shape[0], qweight.shape[0]), dtype=out_dtype)
 
 
-def _launch_w8_gemv(x, qweight, wscale, xscale, bias, out_dtype, split_k: int | None = None):
+def launch_w8_gemv(x, qweight, wscale, xscale, bias, out_dtype, split_k: int | None = None):
     """The decode kernel with an explicit K split (GPU tests and benchmarks written against the first
     8-bit GEMV call this name)."""
     m, k = x.shape
