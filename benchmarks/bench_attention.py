@@ -62,7 +62,7 @@ def parse_args(argv=None):
 # ----- timing ------------------------------------------------------------------------------------------
 def time_graph(fn, calls: int, replays: int) -> dict:
     """µs per call of ``fn`` (which makes ``calls`` calls) replayed from one CUDA graph."""
-    fn()                                                 # compile / allocate outside the capture
+    fn()  # compile / allocate outside the capture
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
@@ -96,8 +96,9 @@ def cuda_kernel_count(fn) -> int:
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         fn()
         torch.cuda.synchronize()
-    return sum(1 for e in prof.events() if e.device_type.name == "CUDA" and "Memcpy" not in e.name
-               and "Memset" not in e.name)
+    return sum(
+        1 for e in prof.events() if e.device_type.name == "CUDA" and "Memcpy" not in e.name and "Memset" not in e.name
+    )
 
 
 def rel_err(a, b) -> float:
@@ -114,12 +115,21 @@ def make_caches(kind: str, rows: int, hkv: int, length: int, head_dim: int, laye
     kv = KVConfig() if kind == "bf16" else KVConfig("fp8", kind, None if kind == "dynamic" else scales)
     caches = []
     for _ in range(layers):
-        c = StaticKVCache(num_layers=1, max_batch_size=rows, num_kv_heads=hkv, max_seq_len=length,
-                          head_dim=head_dim, dtype=torch.bfloat16, device=torch.device(DEVICE), kv=kv)
+        c = StaticKVCache(
+            num_layers=1,
+            max_batch_size=rows,
+            num_kv_heads=hkv,
+            max_seq_len=length,
+            head_dim=head_dim,
+            dtype=torch.bfloat16,
+            device=torch.device(DEVICE),
+            kv=kv,
+        )
         for t in (*c.k, *c.v):
             values = torch.randn(t.shape, device=DEVICE)
-            t.copy_(values if kind == "bf16" else (values * 100).clamp(-448, 448).to(torch.float8_e4m3fn).view(
-                torch.uint8))
+            t.copy_(
+                values if kind == "bf16" else (values * 100).clamp(-448, 448).to(torch.float8_e4m3fn).view(torch.uint8)
+            )
         for t in (*c.k_scale, *c.v_scale):
             t.fill_(0.01)
         caches.append(c.layer(0))
@@ -159,32 +169,42 @@ def rope_case(shape, b: int, t: int, kind: str, replays: int) -> dict:
     compiled = torch.compile(rope_kv_reference, fullgraph=True, dynamic=False)
 
     def fused(kv):
-        return launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), pos,
-                              token_type)
+        return launch_rope_kv(
+            q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), pos, token_type
+        )
 
     def inductor(kv):
         return compiled(q, k, v, cos, sin, kv, pos, token_type)
 
     want = rope_kv_reference(q, k, v, cos, sin, ref_kv, pos, token_type)
     exact = torch.equal(fused(caches[0]).transpose(1, 2), want) and all(
-        x is None or torch.equal(x[:b, :, 64:64 + t], y[:b, :, 64:64 + t]) for x, y in zip(caches[0][:4], ref_kv[:4]))
-    row = {"batch": b, "tokens": t, "cache": kind, "bit_exact_vs_eager": exact,
-           "inductor_rel_err": rel_err(inductor(caches[1]), want),
-           "fused": time_graph(lambda: [fused(kv) for kv in caches], LAYERS, replays),
-           "inductor": time_graph(lambda: [inductor(kv) for kv in caches], LAYERS, replays),
-           "kernels_fused": cuda_kernel_count(lambda: fused(caches[0])),
-           "kernels_inductor": cuda_kernel_count(lambda: inductor(caches[0]))}
-    log(f"rope b={b} t={t} {kind:12s} exact={exact} fused {row['fused']['us']:.2f} us "
+        x is None or torch.equal(x[:b, :, 64 : 64 + t], y[:b, :, 64 : 64 + t])
+        for x, y in zip(caches[0][:4], ref_kv[:4])
+    )
+    row = {
+        "batch": b,
+        "tokens": t,
+        "cache": kind,
+        "bit_exact_vs_eager": exact,
+        "inductor_rel_err": rel_err(inductor(caches[1]), want),
+        "fused": time_graph(lambda: [fused(kv) for kv in caches], LAYERS, replays),
+        "inductor": time_graph(lambda: [inductor(kv) for kv in caches], LAYERS, replays),
+        "kernels_fused": cuda_kernel_count(lambda: fused(caches[0])),
+        "kernels_inductor": cuda_kernel_count(lambda: inductor(caches[0])),
+    }
+    log(
+        f"rope b={b} t={t} {kind:12s} exact={exact} fused {row['fused']['us']:.2f} us "
         f"({row['kernels_fused']} kernel) | inductor {row['inductor']['us']:.2f} us ({row['kernels_inductor']} "
-        f"kernels, rel err vs eager {row['inductor_rel_err']:.1e})")
+        f"kernels, rel err vs eager {row['inductor_rel_err']:.1e})"
+    )
     return row
 
 
-ATTENTION_VARIANTS = {            # name: launch_decode_attention keyword arguments
-    "two_launch": {"combine_in_kernel": False, "max_splits": 128},    # the base commit's scheme and splits
-    "single": {"combine_in_kernel": True, "target_programs": 512},    # one launch, 512 programs
+ATTENTION_VARIANTS = {  # name: launch_decode_attention keyword arguments
+    "two_launch": {"combine_in_kernel": False, "max_splits": 128},  # the base commit's scheme and splits
+    "single": {"combine_in_kernel": True, "target_programs": 512},  # one launch, 512 programs
     "single_t256": {"combine_in_kernel": True, "target_programs": 256},
-    "default": {},                                                    # attention_plan's choice
+    "default": {},  # attention_plan's choice
 }
 
 
@@ -209,21 +229,33 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int) -> dict:
     length = ctx + 64
     caches = make_caches(kind, b, hkv, length, d)
     key_valid = torch.zeros(b, length, dtype=torch.bool, device=DEVICE)
-    key_valid[:, :ctx + 1] = True
+    key_valid[:, : ctx + 1] = True
     q, k, v, cos, sin, token_type = decode_inputs(b, 1, shape)
     q_rot = torch.randn(b, hq, 1, d, device=DEVICE).bfloat16()
     slot = torch.tensor([ctx], device=DEVICE)
     plan = attention_plan(b * hkv, length, kind != "bf16")
-    row = {"context": ctx, "batch": b, "cache": kind, "splits": attention_splits(b * hkv, length)[0],
-           "splits_uncapped": attention_splits(b * hkv, length, max_splits=128)[0],
-           "default_plan": {"splits": plan[0], "combine_in_kernel": plan[2]}}
+    row = {
+        "context": ctx,
+        "batch": b,
+        "cache": kind,
+        "splits": attention_splits(b * hkv, length)[0],
+        "splits_uncapped": attention_splits(b * hkv, length, max_splits=128)[0],
+        "default_plan": {"splits": plan[0], "combine_in_kernel": plan[2]},
+    }
     kv0 = caches[0]
-    ref = decode_attention_reference(q_rot.float(), kv0.k if kind != "bf16" else kv0.k.float(),
-                                      kv0.v if kind != "bf16" else kv0.v.float(), kv0.k_scale, kv0.v_scale, key_valid)
+    ref = decode_attention_reference(
+        q_rot.float(),
+        kv0.k if kind != "bf16" else kv0.k.float(),
+        kv0.v if kind != "bf16" else kv0.v.float(),
+        kv0.k_scale,
+        kv0.v_scale,
+        key_valid,
+    )
 
     def variant(kw):
         def run(kv):
             return launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, **kw)
+
         return run
 
     def two_kernels(kv):
@@ -231,8 +263,9 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int) -> dict:
         return launch_decode_attention(qr.transpose(1, 2), kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid)
 
     def one_kernel(kv):
-        return launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
-                                       rope=(k, v, cos, sin, [], slot, token_type))
+        return launch_decode_attention(
+            q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=(k, v, cos, sin, [], slot, token_type)
+        )
 
     runs = {name: variant(kw) for name, kw in ATTENTION_VARIANTS.items()}
     for name, run in runs.items():
@@ -241,8 +274,11 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int) -> dict:
     runs.update(rope_then_attention=two_kernels, fused_rope_attention=one_kernel)
     for name, run in runs.items():
         row[name] = time_graph(lambda run=run: [run(kv) for kv in caches], LAYERS, replays)
-    log(f"attention ctx={ctx} b={b} {kind:8s} splits={row['splits']}/{row['splits_uncapped']} "
-        + " ".join(f"{n}={row[n]['us']:.2f}" for n in runs) + f" us | rel_err single {row['single_rel_err']:.1e}")
+    log(
+        f"attention ctx={ctx} b={b} {kind:8s} splits={row['splits']}/{row['splits_uncapped']} "
+        + " ".join(f"{n}={row[n]['us']:.2f}" for n in runs)
+        + f" us | rel_err single {row['single_rel_err']:.1e}"
+    )
     return row
 
 
@@ -268,8 +304,10 @@ def sdpa_case(q, k, v, name: str) -> dict:
         with sdpa_kernel([getattr(SDPBackend, name)]):
             row["rel_err"] = rel_err(F.scaled_dot_product_attention(q, k, v), ref)
             row.update(time_graph(lambda: [F.scaled_dot_product_attention(q, k, v) for _ in range(32)], 32, 20))
-        log(f"sdpa n={n} {name:20s} {row['us']:8.1f} us/call (x32 blocks = {row['us'] * 32 / 1000:.2f} ms) "
-            f"rel_err {row['rel_err']:.1e}")
+        log(
+            f"sdpa n={n} {name:20s} {row['us']:8.1f} us/call (x32 blocks = {row['us'] * 32 / 1000:.2f} ms) "
+            f"rel_err {row['rel_err']:.1e}"
+        )
     except Exception as err:  # noqa: BLE001 - a backend that cannot run this shape / be captured
         row["error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
         log(f"sdpa n={n} {name}: {row['error']}")
@@ -307,8 +345,10 @@ def bench_vision_flash(loaded, out):
     flash.fused = FusedVisionTower(flash.tower, compile=True, backends=order)
     for row in out["vision"]:
         row.update(vision_case(row["image"], eager, {"fused_graph_flash": flash}, reference_only=True))
-        log(f"vision {row['image']} fused, flash first: {row['fused_graph_flash']['us'] / 1000:.2f} ms "
-            f"rel_err {row['fused_graph_flash_rel_err']:.1e} ({row['fused_graph_flash_note']})")
+        log(
+            f"vision {row['image']} fused, flash first: {row['fused_graph_flash']['us'] / 1000:.2f} ms "
+            f"rel_err {row['fused_graph_flash_rel_err']:.1e} ({row['fused_graph_flash_note']})"
+        )
 
 
 def vision_case(size: int, eager, paths: dict, reference_only: bool = False) -> dict:
@@ -334,9 +374,12 @@ def vision_case(size: int, eager, paths: dict, reference_only: bool = False) -> 
             kwargs = fused.block_args[next(reversed(fused.block_args))][1]
             row["kernels_fused_eager"] = cuda_kernel_count(lambda: fused.fused(pixels, kwargs))
     if not reference_only:
-        log(f"vision {size}: " + " ".join(f"{n}={row[n]['us'] / 1000:.2f} ms" for n in ("hf_eager", *paths))
+        log(
+            f"vision {size}: "
+            + " ".join(f"{n}={row[n]['us'] / 1000:.2f} ms" for n in ("hf_eager", *paths))
             + f" | rel_err fused {row['fused_graph_rel_err']:.1e} | kernels hf {row['kernels_hf_eager']} "
-            f"fused {row.get('kernels_fused_eager')} | {row['fused_graph_note']}")
+            f"fused {row.get('kernels_fused_eager')} | {row['fused_graph_note']}"
+        )
     return row
 
 
@@ -355,35 +398,47 @@ def summarize(out, fn) -> list[str]:
 
 def check_line(section, r) -> str:
     if section == "rope":
-        return (f"rope_kv b={r['batch']} t={r['tokens']} {r['cache']}: bit-exact vs eager "
-                f"{'PASS' if r['bit_exact_vs_eager'] else 'FAIL'}")
+        return (
+            f"rope_kv b={r['batch']} t={r['tokens']} {r['cache']}: bit-exact vs eager "
+            f"{'PASS' if r['bit_exact_vs_eager'] else 'FAIL'}"
+        )
     if section == "attention":
-        ok = all(r[f"{n}_rel_err"] < 2e-2 for n in ATTENTION_VARIANTS) \
+        ok = (
+            all(r[f"{n}_rel_err"] < 2e-2 for n in ATTENTION_VARIANTS)
             and r["rope_then_attention_vs_fused_rel_err"] < 2e-3
+        )
         return f"attention ctx={r['context']} b={r['batch']} {r['cache']}: {'PASS' if ok else 'FAIL'}"
     # two bf16 towers differ by ~1.65e-2 over 32 blocks, each ~1.5e-2 from fp32 (benchmarks/vision_bf16_noise.py)
     ok = r["fused_graph_rel_err"] < 2.5e-2 and r["fused_graph_note"] == "cuda-graph, fused"
-    return (f"vision {r['image']}: fused vs HF rel err {r['fused_graph_rel_err']:.1e} {'PASS' if ok else 'FAIL'} "
-            f"({r['fused_graph_note']})")
+    return (
+        f"vision {r['image']}: fused vs HF rel err {r['fused_graph_rel_err']:.1e} {'PASS' if ok else 'FAIL'} "
+        f"({r['fused_graph_note']})"
+    )
 
 
 def table_line(section, r) -> str:
     if section == "rope":
-        return (f"| rope+kv write (inductor → fused) | b{r['batch']} t{r['tokens']} {r['cache']} | "
-                f"{r['inductor']['us']:.2f} ({r['kernels_inductor']} kernels) | {r['fused']['us']:.2f} "
-                f"({r['kernels_fused']}) | µs/layer |")
+        return (
+            f"| rope+kv write (inductor → fused) | b{r['batch']} t{r['tokens']} {r['cache']} | "
+            f"{r['inductor']['us']:.2f} ({r['kernels_inductor']} kernels) | {r['fused']['us']:.2f} "
+            f"({r['kernels_fused']}) | µs/layer |"
+        )
     if section == "attention":
         best = min(ATTENTION_VARIANTS, key=lambda n: r[n]["us"])
         case = f"ctx{r['context']} b{r['batch']} {r['cache']}"
         plan = r["default_plan"]
-        return (f"| attention (two-launch → default: {plan['splits']} splits, "
-                f"{'one launch' if plan['combine_in_kernel'] else 'two launches'}) | {case} | "
-                f"{r['two_launch']['us']:.2f} | {r['default']['us']:.2f} "
-                f"(best: {best} {r[best]['us']:.2f}) | µs/layer |\n| rope+attention (2 kernels → 1) | {case} | "
-                f"{r['rope_then_attention']['us']:.2f} | {r['fused_rope_attention']['us']:.2f} | µs/layer |")
+        return (
+            f"| attention (two-launch → default: {plan['splits']} splits, "
+            f"{'one launch' if plan['combine_in_kernel'] else 'two launches'}) | {case} | "
+            f"{r['two_launch']['us']:.2f} | {r['default']['us']:.2f} "
+            f"(best: {best} {r[best]['us']:.2f}) | µs/layer |\n| rope+attention (2 kernels → 1) | {case} | "
+            f"{r['rope_then_attention']['us']:.2f} | {r['fused_rope_attention']['us']:.2f} | µs/layer |"
+        )
     flash = r.get("fused_graph_flash", {}).get("us", float("nan")) / 1000
-    return (f"| vision tower {r['image']}² (HF blocks graph → fused graph; flash first) | {r['patches']} patches | "
-            f"{r['hf_blocks_graph']['us'] / 1000:.2f} | {r['fused_graph']['us'] / 1000:.2f}; {flash:.2f} | ms |")
+    return (
+        f"| vision tower {r['image']}² (HF blocks graph → fused graph; flash first) | {r['patches']} patches | "
+        f"{r['hf_blocks_graph']['us'] / 1000:.2f} | {r['fused_graph']['us'] / 1000:.2f}; {flash:.2f} | ms |"
+    )
 
 
 def main(argv=None) -> int:
@@ -399,18 +454,31 @@ def main(argv=None) -> int:
     from vlmq.engine.rope import mrope_section
     from vlmq.models import load_model
 
-    out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "triton": triton.__version__,
-           "transformers": transformers.__version__, "model": args.model, "layers_per_graph": LAYERS,
-           "rope": [], "attention": [], "sdpa": [], "vision": [], "errors": {}}
+    out = {
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "transformers": transformers.__version__,
+        "model": args.model,
+        "layers_per_graph": LAYERS,
+        "rope": [],
+        "attention": [],
+        "sdpa": [],
+        "vision": [],
+        "errors": {},
+    }
     log(f"{out['device']} torch {out['torch']} triton {out['triton']} transformers {out['transformers']}")
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
     loaded = load_model(args.model, device=DEVICE)
     cfg = loaded.model.config.get_text_config()
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
     shape = (cfg.num_attention_heads, cfg.num_key_value_heads, head_dim, mrope_section(cfg))
-    sections = {"rope": lambda: bench_rope(shape, args, out), "attention": lambda: bench_attention(shape, args, out),
-                "vision": lambda: (bench_sdpa(out), bench_vision(loaded, args, out)),
-                "vision_flash": lambda: bench_vision_flash(loaded, out)}
+    sections = {
+        "rope": lambda: bench_rope(shape, args, out),
+        "attention": lambda: bench_attention(shape, args, out),
+        "vision": lambda: (bench_sdpa(out), bench_vision(loaded, args, out)),
+        "vision_flash": lambda: bench_vision_flash(loaded, out),
+    }
     for name in args.sections.split(","):
         start = time.perf_counter()
         try:

@@ -45,15 +45,31 @@ import torch.nn.functional as F
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 SHAPES = {
-    "2b": {"qkv": (2048, 1536), "o": (1536, 1536), "gate_up": (17920, 1536), "down": (1536, 8960),
-           "lm_head": (151936, 1536)},
-    "7b": {"qkv": (4608, 3584), "o": (3584, 3584), "gate_up": (37888, 3584), "down": (3584, 18944),
-           "lm_head": (152064, 3584)},
+    "2b": {
+        "qkv": (2048, 1536),
+        "o": (1536, 1536),
+        "gate_up": (17920, 1536),
+        "down": (1536, 8960),
+        "lm_head": (151936, 1536),
+    },
+    "7b": {
+        "qkv": (4608, 3584),
+        "o": (3584, 3584),
+        "gate_up": (37888, 3584),
+        "down": (3584, 18944),
+        "lm_head": (152064, 3584),
+    },
 }
 FUSION = {"qkv": "norm", "lm_head": "norm", "gate_up": "norm+silu", "o": "resid", "down": "resid"}
-MODES = {"bf16": ("bf16", "bf16"), "int8-a16": ("int8", "bf16"), "fp8-a16": ("fp8", "bf16"),
-         "int8-a8": ("int8", "int8"), "fp8-a8": ("fp8", "fp8"), "int4-g128": ("int4", "bf16")}
-LEGACY = {"int8-a16", "fp8-a8"}       # the old 8-bit GEMV's modes timed as the baseline
+MODES = {
+    "bf16": ("bf16", "bf16"),
+    "int8-a16": ("int8", "bf16"),
+    "fp8-a16": ("fp8", "bf16"),
+    "int8-a8": ("int8", "int8"),
+    "fp8-a8": ("fp8", "fp8"),
+    "int4-g128": ("int4", "bf16"),
+}
+LEGACY = {"int8-a16", "fp8-a8"}  # the old 8-bit GEMV's modes timed as the baseline
 DECODE_ROWS, PREFILL_ROWS = (1, 16), (300, 1024)
 GROUP = 128
 TOLERANCE = 1e-2
@@ -66,8 +82,8 @@ class Record:
     n: int
     k: int
     m: int
-    variant: str          # cublas | vlmq | vlmq-fused:<fusion> | legacy | prefill:<path>
-    mode: str             # key of MODES
+    variant: str  # cublas | vlmq | vlmq-fused:<fusion> | legacy | prefill:<path>
+    mode: str  # key of MODES
     weight_bytes: int
     rel_err: float | None = None
     ok: bool | None = None
@@ -149,7 +165,7 @@ def decode_variants(mode: str, shape: str, m: int) -> list[str]:
     from vlmq.engine.kernels.gemv import SUM_MAX_M
 
     if shape == "lm_head" and mode != "bf16":
-        return []                                   # lm_head stays BF16 in every recipe
+        return []  # lm_head stays BF16 in every recipe
     out = (["cublas"] if mode == "bf16" else []) + ["vlmq", "vlmq-nopdl", f"vlmq-fused:{FUSION[shape]}"]
     out += ["vlmq-alt"] if m <= SUM_MAX_M else []
     return out + (["legacy"] if mode in LEGACY else [])
@@ -160,20 +176,26 @@ def prefill_variants(mode: str, shape: str) -> list[str]:
 
     if shape == "lm_head":
         return []
-    scheme = {"bf16": "bf16", "int8-a16": "w8a16", "fp8-a16": "w8a16", "int8-a8": "w8a8_int8",
-              "fp8-a8": "w8a8_fp8", "int4-g128": "w4a16"}[mode]
+    scheme = {
+        "bf16": "bf16",
+        "int8-a16": "w8a16",
+        "fp8-a16": "w8a16",
+        "int8-a8": "w8a8_int8",
+        "fp8-a8": "w8a8_fp8",
+        "int4-g128": "w4a16",
+    }[mode]
     return (["cublas"] if mode == "bf16" else []) + [f"prefill:{p}" for p in PATHS[scheme] if mode != "bf16"]
 
 
 # --quick: (presets, shapes, rows, modes, variants or None for every variant of the mode) that decide the defaults
 QUICK = [
-    (("2b",), ("qkv", "gate_up", "down"), (1, 16), ("int8-a8", "fp8-a8"), ("vlmq", "fused")),   # W8A8 prologue
-    (("2b",), ("qkv",), (16,), ("bf16", "int4-g128"), ("vlmq", "fused")),         # norm before tensor-core tiles
-    (("2b", "7b"), ("gate_up", "down"), (1,), ("fp8-a8",), ("vlmq", "legacy")),   # FP8 W8A8 decode at M = 1
-    (("2b", "7b"), ("gate_up", "down"), (1,), ("int8-a16", "fp8-a16"), ("vlmq", "vlmq-alt")),   # which kernel
-    (("2b",), ("o", "gate_up"), (1, 16), ("bf16", "int8-a16"), ("vlmq", "vlmq-nopdl")),          # PDL
+    (("2b",), ("qkv", "gate_up", "down"), (1, 16), ("int8-a8", "fp8-a8"), ("vlmq", "fused")),  # W8A8 prologue
+    (("2b",), ("qkv",), (16,), ("bf16", "int4-g128"), ("vlmq", "fused")),  # norm before tensor-core tiles
+    (("2b", "7b"), ("gate_up", "down"), (1,), ("fp8-a8",), ("vlmq", "legacy")),  # FP8 W8A8 decode at M = 1
+    (("2b", "7b"), ("gate_up", "down"), (1,), ("int8-a16", "fp8-a16"), ("vlmq", "vlmq-alt")),  # which kernel
+    (("2b",), ("o", "gate_up"), (1, 16), ("bf16", "int8-a16"), ("vlmq", "vlmq-nopdl")),  # PDL
     (("2b",), ("qkv", "gate_up", "down"), (300,), ("int8-a16", "fp8-a16", "int8-a8", "int4-g128"), None),
-    (("7b",), ("gate_up", "down"), (300,), ("int8-a16", "int8-a8"), None),        # prefill paths
+    (("7b",), ("gate_up", "down"), (300,), ("int8-a16", "int8-a8"), None),  # prefill paths
 ]
 
 
@@ -186,8 +208,15 @@ def quick_plan() -> list[tuple]:
                 for m in rows:
                     for mode in modes:
                         every = decode_variants(mode, shape, m) if m <= 64 else prefill_variants(mode, shape)
-                        chosen = every if variants is None else [
-                            v for v in every if v in variants or (v.startswith("vlmq-fused") and "fused" in variants)]
+                        chosen = (
+                            every
+                            if variants is None
+                            else [
+                                v
+                                for v in every
+                                if v in variants or (v.startswith("vlmq-fused") and "fused" in variants)
+                            ]
+                        )
                         cases += [(preset, shape, n, k, m, v, mode) for v in chosen]
     return list(dict.fromkeys(cases))
 
@@ -198,7 +227,7 @@ def plan(presets, rows, modes) -> list[tuple]:
         for shape, (n, k) in SHAPES[preset].items():
             for m in rows:
                 for mode in modes:
-                    for v in (decode_variants(mode, shape, m) if m <= 64 else prefill_variants(mode, shape)):
+                    for v in decode_variants(mode, shape, m) if m <= 64 else prefill_variants(mode, shape):
                         cases.append((preset, shape, n, k, m, v, mode))
     return cases
 
@@ -306,7 +335,7 @@ def precompile(cases, jobs: int) -> float:
 
     start = time.monotonic()
     seen, todo = set(), []
-    for case in cases:                    # one case per (variant, mode, m bucket, shape kind) compiles it
+    for case in cases:  # one case per (variant, mode, m bucket, shape kind) compiles it
         key = (case[5], case[6], case[4] <= 4, case[4] <= 64, case[1])
         if key not in seen:
             seen.add(key)
@@ -350,8 +379,15 @@ def run_sweep(args, log, save) -> list[dict]:
 
     results, t0 = [], time.monotonic()
     fmt_codes = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
-    groups = [(preset, shape, n, k, m, mode) for preset in args.presets for shape, (n, k) in SHAPES[preset].items()
-              if shape != "lm_head" for m in args.rows if m <= 64 for mode in args.modes]
+    groups = [
+        (preset, shape, n, k, m, mode)
+        for preset in args.presets
+        for shape, (n, k) in SHAPES[preset].items()
+        if shape != "lm_head"
+        for m in args.rows
+        if m <= 64
+        for mode in args.modes
+    ]
     for preset, shape, n, k, m, mode in groups:
         fmt, a_mode = MODES[mode]
         copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
@@ -362,22 +398,50 @@ def run_sweep(args, log, save) -> list[dict]:
             if time.monotonic() - t0 > args.budget_s:
                 log(f"sweep stopped at the time budget ({args.budget_s:.0f} s)")
                 return results
-            calls = [lambda p=p: gemv(xq, p.weight, p.scale, p.zero, p.group_size, None, x_scale=xs,
-                                      a_mode=A_MODE_CODES[a_mode], config=cfg) for p in packs]
+            calls = [
+                lambda p=p, xq=xq, xs=xs, a_mode=a_mode, cfg=cfg: gemv(
+                    xq,
+                    p.weight,
+                    p.scale,
+                    p.zero,
+                    p.group_size,
+                    None,
+                    x_scale=xs,
+                    a_mode=A_MODE_CODES[a_mode],
+                    config=cfg,
+                )
+                for p in packs
+            ]
             try:
                 us = statistics.median(time_graph(calls, args.reps))
             except Exception as err:  # noqa: BLE001 - a config that does not compile or launch is skipped
                 log(f"  {tuple(cfg)}: {type(err).__name__}: {str(err).splitlines()[0][:100]}")
                 continue
-            row = dict(preset=preset, shape=shape, m=m, mode=mode, config=list(cfg), us=us,
-                       tb_s=weight_bytes(fmt, n, k) / us / 1e6, default=cfg == default)
+            row = dict(
+                preset=preset,
+                shape=shape,
+                m=m,
+                mode=mode,
+                config=list(cfg),
+                us=us,
+                tb_s=weight_bytes(fmt, n, k) / us / 1e6,
+                default=cfg == default,
+            )
             results.append(row)
             best = row if best is None or us < best["us"] else best
-        d = next((r for r in results if r["default"] and (r["preset"], r["shape"], r["m"], r["mode"]) ==
-                  (preset, shape, m, mode)), None)
+        d = next(
+            (
+                r
+                for r in results
+                if r["default"] and (r["preset"], r["shape"], r["m"], r["mode"]) == (preset, shape, m, mode)
+            ),
+            None,
+        )
         if best:
-            log(f"{preset} {shape:8} m={m:<3} {mode:10} best {best['us']:7.1f} us {best['tb_s']:5.2f} TB/s "
-                f"{tuple(best['config'])}" + (f" | default {d['us']:7.1f} us" if d else ""))
+            log(
+                f"{preset} {shape:8} m={m:<3} {mode:10} best {best['us']:7.1f} us {best['tb_s']:5.2f} TB/s "
+                f"{tuple(best['config'])}" + (f" | default {d['us']:7.1f} us" if d else "")
+            )
         del packs
         torch.cuda.empty_cache()
         save(results)
@@ -412,8 +476,12 @@ def parse_args(argv=None):
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--rotate-mb", type=float, default=256)
-    ap.add_argument("--budget-s", type=float, default=None,
-                    help="stop timing new cases after this many seconds (default 300; 75 with --quick)")
+    ap.add_argument(
+        "--budget-s",
+        type=float,
+        default=None,
+        help="stop timing new cases after this many seconds (default 300; 75 with --quick)",
+    )
     ap.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1), help="parallel compile workers")
     ap.add_argument("--sweep", action="store_true", help="time tile / split configurations of the decode kernels")
     ap.add_argument("--quick", action="store_true", help="only the cases the defaults rest on (QUICK), ~1 min")
@@ -428,8 +496,13 @@ def parse_args(argv=None):
 def environment() -> dict:
     import triton
 
-    return {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "triton": triton.__version__,
-            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {
+        "device": torch.cuda.get_device_name(0),
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 def main(argv=None) -> int:
@@ -445,7 +518,8 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     if args.sweep:
         save = lambda results: (out / "bench_kernels_sweep.json").write_text(  # noqa: E731
-            json.dumps({**env, "results": results}, indent=1))
+            json.dumps({**env, "results": results}, indent=1)
+        )
         save(run_sweep(args, log, save))
         return 0
     cases = quick_plan() if args.quick else plan(args.presets, args.rows, args.modes)
@@ -454,8 +528,9 @@ def main(argv=None) -> int:
     records = []
     for case in cases:
         preset, shape, n, k, m, variant, mode = case
-        rec = Record(preset, shape, n, k, m, variant, mode, weight_bytes(MODES[mode][0], n, k),
-                     config=describe_config(case))
+        rec = Record(
+            preset, shape, n, k, m, variant, mode, weight_bytes(MODES[mode][0], n, k), config=describe_config(case)
+        )
         try:
             rec.rel_err, rec.ok = check(case, "cuda")
             if time.monotonic() - t0 > args.budget_s:
@@ -468,12 +543,17 @@ def main(argv=None) -> int:
         us = f"{rec.us:8.1f} us {rec.tb_s:5.2f} TB/s" if rec.us is not None else f"{'-':>8}         "
         tf = f" {rec.tflop_s:6.1f} TF/s" if rec.tflop_s else ""
         err = f"err {rec.rel_err:.1e}" if rec.rel_err is not None else ""
-        log(f"{preset} {shape:8} m={m:<5} {mode:10} {variant:24} {us}{tf} {err} {'' if rec.ok else 'FAIL'} "
-            f"{rec.note}")
-        (out / "bench_kernels.json").write_text(json.dumps(   # after every case: a killed run keeps what it measured
-            {**env, "args": vars(args), "tolerance": TOLERANCE, "records": [asdict(r) for r in records]}, indent=1))
-    for rows, prefill, title in ((DECODE_ROWS[:1], False, "decode M=1"), (DECODE_ROWS[1:], False, "decode M=16"),
-                                 (PREFILL_ROWS, True, "prefill")):
+        log(f"{preset} {shape:8} m={m:<5} {mode:10} {variant:24} {us}{tf} {err} {'' if rec.ok else 'FAIL'} {rec.note}")
+        (out / "bench_kernels.json").write_text(
+            json.dumps(  # after every case: a killed run keeps what it measured
+                {**env, "args": vars(args), "tolerance": TOLERANCE, "records": [asdict(r) for r in records]}, indent=1
+            )
+        )
+    for rows, prefill, title in (
+        (DECODE_ROWS[:1], False, "decode M=1"),
+        (DECODE_ROWS[1:], False, "decode M=16"),
+        (PREFILL_ROWS, True, "prefill"),
+    ):
         text = table(records, rows, prefill)
         (out / f"table_{title.replace(' ', '_').replace('=', '')}.md").write_text(text + "\n")
         unit = "TFLOP/s" if prefill else "TB/s of weight bytes"

@@ -35,8 +35,11 @@ def parse_args(argv=None):
     p.add_argument("--new-tokens", default="64")
     p.add_argument("--repeats", default="3")
     p.add_argument("--tasks", default="speed,speed-profile", help="measurement tasks of the per-model runs")
-    p.add_argument("--long-context-recipes", default=LONG_CONTEXT_RECIPES,
-                   help="recipes of the speed-long run on the first model ('' to skip)")
+    p.add_argument(
+        "--long-context-recipes",
+        default=LONG_CONTEXT_RECIPES,
+        help="recipes of the speed-long run on the first model ('' to skip)",
+    )
     return p.parse_args(argv)
 
 
@@ -45,11 +48,34 @@ def log(msg: str) -> None:
 
 
 def vlmq_run(args, model: str, recipes: str, tasks: str, out: pathlib.Path) -> None:
-    cmd = [sys.executable, "-m", "vlmq", "run", "--model", model, "--recipes", recipes, "--tasks", tasks,
-           "--launcher", "subprocess", "--speed-batch-sizes", args.batch_sizes,
-           "--speed-image-sizes", args.image_sizes, "--speed-new-tokens", args.new_tokens,
-           "--speed-repeats", args.repeats, "--baseline", recipes.split(",")[0], "--quiet", "--fresh",
-           "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vlmq",
+        "run",
+        "--model",
+        model,
+        "--recipes",
+        recipes,
+        "--tasks",
+        tasks,
+        "--launcher",
+        "subprocess",
+        "--speed-batch-sizes",
+        args.batch_sizes,
+        "--speed-image-sizes",
+        args.image_sizes,
+        "--speed-new-tokens",
+        args.new_tokens,
+        "--speed-repeats",
+        args.repeats,
+        "--baseline",
+        recipes.split(",")[0],
+        "--quiet",
+        "--fresh",
+        "--out",
+        str(out),
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"}, check=False)
     log(f"{model} {tasks} ({recipes}): exit {proc.returncode} in {time.perf_counter() - start:.0f}s")
@@ -63,26 +89,54 @@ def summary_table(rows: list[dict]) -> str:
     get = {(r["model"], r["recipe"], r["task"], r["metric"]): r.get("value") for r in rows}
     keys = list(dict.fromkeys((r["model"], r["recipe"]) for r in rows if r["task"] == "speed"))
     batches = sorted({int(r["task"][8:]) for r in rows if r["task"].startswith("speed/bs")})
-    head = ["model", "recipe", "TTFT ms", "vision ms", "prefill ms", "decode ms/tok", "tok/s", "x HF eager",
-            "% BW bound", "static GB", "dynamic GB", "load peak GB"] + [f"bs{b} ms/tok" for b in batches]
+    head = [
+        "model",
+        "recipe",
+        "TTFT ms",
+        "vision ms",
+        "prefill ms",
+        "decode ms/tok",
+        "tok/s",
+        "x HF eager",
+        "% BW bound",
+        "static GB",
+        "dynamic GB",
+        "load peak GB",
+    ] + [f"bs{b} ms/tok" for b in batches]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     fmt = lambda v, p=2: "-" if v is None else (f"{v:.{p}f}" if isinstance(v, float) else str(v))  # noqa: E731
     for model, recipe in keys:
         g = lambda m, t="speed", model=model, recipe=recipe: get.get((model, recipe, t, m))  # noqa: E731
         bw = g("bandwidth_fraction")
-        cells = [model, recipe, fmt(g("ttft_ms"), 1), fmt(g("vision_ms"), 1), fmt(g("prefill_ms"), 1),
-                 fmt(g("decode_ms_per_token"), 3), fmt(g("tokens_per_s"), 0), fmt(g("speedup_vs_hf_eager"), 1),
-                 "-" if bw is None else f"{100 * bw:.0f}%", fmt(g("static_vram_gb")), fmt(g("dynamic_vram_gb")),
-                 fmt(g("load_peak_vram_gb"))]
-        cells += [fmt(g("decode_ms_per_token", f"speed/bs{b}"), 3) if g("oom", f"speed/bs{b}") is None else "OOM"
-                  for b in batches]
+        cells = [
+            model,
+            recipe,
+            fmt(g("ttft_ms"), 1),
+            fmt(g("vision_ms"), 1),
+            fmt(g("prefill_ms"), 1),
+            fmt(g("decode_ms_per_token"), 3),
+            fmt(g("tokens_per_s"), 0),
+            fmt(g("speedup_vs_hf_eager"), 1),
+            "-" if bw is None else f"{100 * bw:.0f}%",
+            fmt(g("static_vram_gb")),
+            fmt(g("dynamic_vram_gb")),
+            fmt(g("load_peak_vram_gb")),
+        ]
+        cells += [
+            fmt(g("decode_ms_per_token", f"speed/bs{b}"), 3) if g("oom", f"speed/bs{b}") is None else "OOM"
+            for b in batches
+        ]
         lines.append("| " + " | ".join(cells) + " |")
-    long_rows = [r for r in rows if r["task"].startswith("speed-long/")
-                 and r["metric"] in ("decode_ms_per_token", "mem_kv_cache_gb", "oom")]
+    long_rows = [
+        r
+        for r in rows
+        if r["task"].startswith("speed-long/") and r["metric"] in ("decode_ms_per_token", "mem_kv_cache_gb", "oom")
+    ]
     if long_rows:
         lines += ["", "| long context | metric | value |", "|---|---|---|"]
-        lines += [f"| {r['model']} {r['recipe']} {r['task']} | {r['metric']} | {fmt(r['value'], 3)} |"
-                  for r in long_rows]
+        lines += [
+            f"| {r['model']} {r['recipe']} {r['task']} | {r['metric']} | {fmt(r['value'], 3)} |" for r in long_rows
+        ]
     return "\n".join(lines)
 
 

@@ -14,8 +14,11 @@ import sys
 
 def headlines(path: str) -> dict[tuple[str, str], tuple[float, str]]:
     rows = [json.loads(line) for line in open(path) if line.strip()]
-    return {(r["recipe"], r["task"]): (r["value"] * r.get("display_scale", 1.0), r.get("unit", ""))
-            for r in rows if r.get("headline") and r.get("value") is not None}
+    return {
+        (r["recipe"], r["task"]): (r["value"] * r.get("display_scale", 1.0), r.get("unit", ""))
+        for r in rows
+        if r.get("headline") and r.get("value") is not None
+    }
 
 
 def main(argv=None) -> int:

@@ -32,7 +32,7 @@ from vlmq.spec import RunSpec
 from vlmq.tasks import get_task
 
 SERIES = ("rss_mb", "allocated_mb", "reserved_mb", "nvml_mb")
-FLAT_MB = {"rss_mb": 64.0, "allocated_mb": 16.0, "reserved_mb": 64.0, "nvml_mb": 64.0}   # allowed growth
+FLAT_MB = {"rss_mb": 64.0, "allocated_mb": 16.0, "reserved_mb": 64.0, "nvml_mb": 64.0}  # allowed growth
 
 
 def parse_args(argv=None):
@@ -62,17 +62,24 @@ def sample_memory(device: torch.device) -> dict[str, float]:
     snap = memory.snapshot(device)
     row = {"rss_mb": rss_mb(), "allocated_mb": float("nan"), "reserved_mb": float("nan"), "nvml_mb": float("nan")}
     if snap is not None:
-        row.update(allocated_mb=snap.allocated / 2**20, reserved_mb=snap.reserved / 2**20,
-                   nvml_mb=(snap.nvml_used or float("nan")) / 2**20)
+        row.update(
+            allocated_mb=snap.allocated / 2**20,
+            reserved_mb=snap.reserved / 2**20,
+            nvml_mb=(snap.nvml_used or float("nan")) / 2**20,
+        )
     return row
 
 
 def prompts(n: int, sizes: list[int]) -> list[Prompt]:
     """``n`` shapes VQA prompts, the i-th image resized to ``sizes[i % len(sizes)]`` (square)."""
     samples = [s for s in get_task("shapes-vqa").load(task_options(RunSpec(limit=min(n, 200)))) if not s.failed]
-    return [Prompt(samples[i % len(samples)].prompt.text,
-                   samples[i % len(samples)].prompt.image.resize((sizes[i % len(sizes)],) * 2))
-            for i in range(n)]
+    return [
+        Prompt(
+            samples[i % len(samples)].prompt.text,
+            samples[i % len(samples)].prompt.image.resize((sizes[i % len(sizes)],) * 2),
+        )
+        for i in range(n)
+    ]
 
 
 def growth(rows: list[dict], warmup_frac: float) -> dict[str, float]:
@@ -80,7 +87,7 @@ def growth(rows: list[dict], warmup_frac: float) -> dict[str, float]:
     start = max(1, int(len(rows) * warmup_frac))
     tail = rows[start:] or rows
     grown = {k: tail[-1][k] - min(r[k] for r in tail) for k in SERIES}
-    return {k: (None if v != v else round(v, 1)) for k, v in grown.items()}   # NaN (no GPU) -> None
+    return {k: (None if v != v else round(v, 1)) for k, v in grown.items()}  # NaN (no GPU) -> None
 
 
 def verdict(grown: dict[str, float]) -> str:
@@ -104,18 +111,29 @@ def main(argv=None) -> int:
         writer = csv.DictWriter(fh, fieldnames=["samples", "seconds", *SERIES])
         writer.writeheader()
         for b, first in enumerate(range(0, len(todo), args.batch_size)):
-            engine.generate(todo[first:first + args.batch_size], 8)
+            engine.generate(todo[first : first + args.batch_size], 8)
             if b % args.every == 0 or first + args.batch_size >= len(todo):
-                row = {"samples": first + args.batch_size, "seconds": round(time.perf_counter() - start, 2),
-                       **{k: round(v, 1) for k, v in sample_memory(device).items()}}
+                row = {
+                    "samples": first + args.batch_size,
+                    "seconds": round(time.perf_counter() - start, 2),
+                    **{k: round(v, 1) for k, v in sample_memory(device).items()},
+                }
                 rows.append(row)
                 writer.writerow(row)
                 fh.flush()
     grown = growth(rows, args.warmup_frac)
-    summary = {"device": device_label(device), "model": args.model, "recipe": args.recipe, "samples": len(todo),
-               "sizes": args.sizes, "seconds": rows[-1]["seconds"], "growth_after_warmup_mb": grown,
-               "verdict": verdict(grown), "vision_graphs": engine.compiled.vision.note if engine.compiled else None,
-               "pid": os.getpid()}
+    summary = {
+        "device": device_label(device),
+        "model": args.model,
+        "recipe": args.recipe,
+        "samples": len(todo),
+        "sizes": args.sizes,
+        "seconds": rows[-1]["seconds"],
+        "growth_after_warmup_mb": grown,
+        "verdict": verdict(grown),
+        "vision_graphs": engine.compiled.vision.note if engine.compiled else None,
+        "pid": os.getpid(),
+    }
     (out / "soak.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary))
     return 0 if summary["verdict"] == "flat" else 1

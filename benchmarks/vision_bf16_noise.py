@@ -58,23 +58,32 @@ def main(argv=None) -> int:
     rows = {}
     with torch.no_grad():
         for depth in (8, 16, len(tower.blocks)):
-            part = copy.copy(tower)                                  # the tower with its first ``depth`` blocks
+            part = copy.copy(tower)  # the tower with its first ``depth`` blocks
             part._modules = {**tower._modules, "blocks": tower.blocks[:depth]}
             start = time.perf_counter()
             fp32 = tower_features(copy.deepcopy(part).float(), pixels, grid)
-            hf_bf16, (_, kwargs) = record_block_kwargs(part, lambda px, g, t=part: tower_features(t, px, g), pixels,
-                                                       grid)
+            hf_bf16, (_, kwargs) = record_block_kwargs(
+                part, lambda px, g, t=part: tower_features(t, px, g), pixels, grid
+            )
             fused = FusedVisionTower(part, compile=False)(pixels, kwargs)
-            rows[depth] = {"hf_bf16_vs_fp32": rel_err(hf_bf16, fp32), "fused_bf16_vs_fp32": rel_err(fused, fp32),
-                           "fused_vs_hf_bf16": rel_err(fused, hf_bf16), "seconds": time.perf_counter() - start}
-            print(f"{args.model} {args.side}x{args.side} patches, {depth:2d} blocks: " +
-                  " ".join(f"{k} {v:.2e}" for k, v in rows[depth].items() if k != "seconds") +
-                  f" ({rows[depth]['seconds']:.0f} s)", flush=True)
+            rows[depth] = {
+                "hf_bf16_vs_fp32": rel_err(hf_bf16, fp32),
+                "fused_bf16_vs_fp32": rel_err(fused, fp32),
+                "fused_vs_hf_bf16": rel_err(fused, hf_bf16),
+                "seconds": time.perf_counter() - start,
+            }
+            print(
+                f"{args.model} {args.side}x{args.side} patches, {depth:2d} blocks: "
+                + " ".join(f"{k} {v:.2e}" for k, v in rows[depth].items() if k != "seconds")
+                + f" ({rows[depth]['seconds']:.0f} s)",
+                flush=True,
+            )
     if args.out:
         out = pathlib.Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "vision_bf16_noise.json").write_text(json.dumps({"model": args.model, "side": args.side,
-                                                                "torch": torch.__version__, "rows": rows}, indent=1))
+        (out / "vision_bf16_noise.json").write_text(
+            json.dumps({"model": args.model, "side": args.side, "torch": torch.__version__, "rows": rows}, indent=1)
+        )
     return 0
 
 

@@ -16,17 +16,20 @@ def test_flags_and_toml_give_the_same_spec(tmp_path):
     assert from_file.recipes == ("bf16", "int8_wo") and from_file.limit == 4
 
 
-@pytest.mark.parametrize("values, fragment", [
-    ({"limit": "0"}, "'limit' must be a positive integer"),
-    ({"limit": "-3"}, "'limit' must be a positive integer"),
-    ({"limit": "many"}, "'limit' must be an integer"),
-    ({"scoring": "strict"}, "accepted values: official, lmms_eval"),
-    ({"device": "tpu"}, "accepted values: auto, cpu, cuda"),
-    ({"recipes": ""}, "'recipes' is empty"),
-    ({"batch_size": True}, "'batch_size' must be an integer"),
-    ({"speed_batch_sizes": "1,x"}, "list of integers"),
-    ({"colour": "red"}, "unknown field 'colour'"),
-])
+@pytest.mark.parametrize(
+    "values, fragment",
+    [
+        ({"limit": "0"}, "'limit' must be a positive integer"),
+        ({"limit": "-3"}, "'limit' must be a positive integer"),
+        ({"limit": "many"}, "'limit' must be an integer"),
+        ({"scoring": "strict"}, "accepted values: official, lmms_eval"),
+        ({"device": "tpu"}, "accepted values: auto, cpu, cuda"),
+        ({"recipes": ""}, "'recipes' is empty"),
+        ({"batch_size": True}, "'batch_size' must be an integer"),
+        ({"speed_batch_sizes": "1,x"}, "list of integers"),
+        ({"colour": "red"}, "unknown field 'colour'"),
+    ],
+)
 def test_bad_fields_name_the_field_and_the_fix(values, fragment):
     with pytest.raises(VlmqError, match=fragment.replace("(", r"\(")) as err:
         spec_from_mapping(values)

@@ -15,8 +15,15 @@ import pytest
 from PIL import Image
 
 from vlmq.errors import RunInputError, VlmqError
-from vlmq.rundir import (RunFolderError, RunLock, check_report_folder, check_run_folder, run_files,
-                         set_aside_previous_run, settle_previous_run)
+from vlmq.rundir import (
+    RunFolderError,
+    RunLock,
+    check_report_folder,
+    check_run_folder,
+    run_files,
+    set_aside_previous_run,
+    settle_previous_run,
+)
 from vlmq.spec import load_spec_file
 from vlmq.store import Store, StoreError, prompt_hash, rank_store_path
 
@@ -96,7 +103,7 @@ def test_stale_samples_are_the_ones_whose_prompt_changed_or_vanished_and_drop_re
         for sid, digest in (("a", "ha"), ("b", "hb"), ("c", "hc")):
             store.put_sample({"recipe": recipe, "task": "pope", "sample_id": sid, "prompt_hash": digest})
     store.put_sample({"recipe": "bf16", "task": "vqa", "sample_id": "a", "prompt_hash": "zz"})
-    current = {"a": "ha", "b": "hb-new", "d": "hd"}   # b changed, c gone, d new (not stored: nothing to redo)
+    current = {"a": "ha", "b": "hb-new", "d": "hd"}  # b changed, c gone, d new (not stored: nothing to redo)
     stale = store.stale_samples("pope", current)
     assert stale == {"bf16": ["b", "c"], "int8_wo": ["b", "c"]}
     assert store.stale_samples("pope", {"a": "ha", "b": "hb", "c": "hc"}) == {}
@@ -109,8 +116,11 @@ def test_stale_samples_are_the_ones_whose_prompt_changed_or_vanished_and_drop_re
 
 
 def test_identity_change_names_the_model_file_that_differs_and_the_fix(tmp_path):
-    identity = {"model": "m", "model_fingerprint": {"config.json": "1:aa", "model.safetensors": "9:bb"},
-                "vlmq_version": "0.1.0"}
+    identity = {
+        "model": "m",
+        "model_fingerprint": {"config.json": "1:aa", "model.safetensors": "9:bb"},
+        "vlmq_version": "0.1.0",
+    }
     store = Store(tmp_path)
     assert store.bind_spec(identity) is False
     store.put_sample({"recipe": "bf16", "task": "t", "sample_id": "s"})
@@ -164,7 +174,7 @@ def test_a_second_run_is_refused_with_the_holders_pid_and_a_dead_holder_frees_th
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    with RunLock(tmp_path) as lock:     # the kernel dropped the dead process's lock
+    with RunLock(tmp_path) as lock:  # the kernel dropped the dead process's lock
         assert lock.path.exists()
         with pytest.raises(RunFolderError, match=f"PID {os.getpid()}"):
             RunLock(tmp_path).acquire()  # not re-entrant, also within one process
@@ -181,7 +191,7 @@ def test_fresh_sets_the_old_run_aside_and_restores_it_when_the_new_run_stores_no
     aside = set_aside_previous_run(tmp_path)
     assert aside is not None and aside.name.startswith(".") and run_files(tmp_path) == []
     assert sorted(p.name for p in aside.iterdir()) == before
-    new = Store(tmp_path)                       # the new run binds, records a failure, stores no sample
+    new = Store(tmp_path)  # the new run binds, records a failure, stores no sample
     new.bind_spec({"model": "other"})
     new.set_outcome("bf16", "failed", reason="boom")
     new.close()
@@ -202,7 +212,7 @@ def test_fresh_drops_the_old_run_once_the_new_run_has_a_sample(tmp_path):
     assert "deleted" in settle_previous_run(tmp_path)
     assert not aside.exists() and not (tmp_path / "report.md").exists()
     assert Store(tmp_path).count_samples() == 1
-    assert settle_previous_run(tmp_path) is None    # nothing left to settle
+    assert settle_previous_run(tmp_path) is None  # nothing left to settle
 
 
 def test_a_set_aside_killed_halfway_is_undone_by_the_next_settle(tmp_path):
@@ -289,7 +299,7 @@ def test_a_read_only_run_can_be_read_and_the_report_says_how_to_write_it(shared_
 
 def test_read_only_store_sees_samples_still_in_the_write_ahead_log(shared_dir):
     run = shared_dir / "run"
-    writer = Store(run)            # stays open: its samples live in vlmq.sqlite-wal, not yet checkpointed
+    writer = Store(run)  # stays open: its samples live in vlmq.sqlite-wal, not yet checkpointed
     writer.put_sample({"recipe": "bf16", "task": "t", "sample_id": "s"})
     try:
         with read_only(shared_dir):

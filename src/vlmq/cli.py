@@ -20,7 +20,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def _add_spec_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--spec", help="TOML run spec (a path, or a shipped spec such as 'original-study'); flags override it")
+    parser.add_argument(
+        "--spec", help="TOML run spec (a path, or a shipped spec such as 'original-study'); flags override it"
+    )
     for f in fields(RunSpec):
         flag = "--" + f.name.replace("_", "-")
         help_ = f"{f.metadata.get('help', '')} (default: {_show_default(f.default)})"
@@ -142,22 +144,40 @@ def cmd_export(args: argparse.Namespace) -> int:
         if not results.is_file():
             raise VlmqError(f"--run {args.run} has no results.jsonl; pass the --out folder of a finished `vlmq run`")
         records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    calibration = ExportCalibration(source=args.calib_source, n=args.calib_n, seed=args.seed,
-                                    languages=tuple(x for x in args.calib_languages.split(",") if x))
-    out = export_checkpoint(args.model, args.recipe, args.out, fmt=args.format, force=args.force, device=args.device,
-                            calibration=calibration, records=records)
+    calibration = ExportCalibration(
+        source=args.calib_source,
+        n=args.calib_n,
+        seed=args.seed,
+        languages=tuple(x for x in args.calib_languages.split(",") if x),
+    )
+    out = export_checkpoint(
+        args.model,
+        args.recipe,
+        args.out,
+        fmt=args.format,
+        force=args.force,
+        device=args.device,
+        calibration=calibration,
+        records=records,
+    )
     print(f"export: {out}")
     return 0
 
 
 def _add_export_parser(sub) -> None:
-    p = sub.add_parser("export", help="write a recipe's quantized checkpoint (compressed-tensors or torchao)",
-                       description="quantize --model with --recipe as vlmq measures it and write the checkpoint")
+    p = sub.add_parser(
+        "export",
+        help="write a recipe's quantized checkpoint (compressed-tensors or torchao)",
+        description="quantize --model with --recipe as vlmq measures it and write the checkpoint",
+    )
     p.add_argument("--model", required=True, help="toy, tiny, a Qwen2-VL-family folder or hub id")
     p.add_argument("--recipe", required=True, help="one recipe name, e.g. int4_awq or fp8+kv_fp8 (vlmq recipes)")
     p.add_argument("--out", required=True, help="folder to write (must be empty unless --force)")
-    p.add_argument("--format", default="compressed-tensors", help="compressed-tensors (vLLM, SGLang, transformers; "
-                                                                   "default) or torchao (transformers)")
+    p.add_argument(
+        "--format",
+        default="compressed-tensors",
+        help="compressed-tensors (vLLM, SGLang, transformers; default) or torchao (transformers)",
+    )
     p.add_argument("--force", action="store_true", help="replace a non-empty --out")
     p.add_argument("--device", default="cpu", help="where to quantize: cpu | cuda | cuda:N (default: cpu)")
     p.add_argument("--calib-source", default="builtin", help="calibration set, as in vlmq run (default: builtin)")
@@ -222,8 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         out = getattr(args, "out", None) or getattr(args, "run_dir", None)
-        print(f"vlmq: interrupted; everything finished so far is saved{f' in {out}' if out else ''}: "
-              "rerun the same command to resume", file=sys.stderr)
+        print(
+            f"vlmq: interrupted; everything finished so far is saved{f' in {out}' if out else ''}: "
+            "rerun the same command to resume",
+            file=sys.stderr,
+        )
         return 130
 
 

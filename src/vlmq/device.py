@@ -16,7 +16,9 @@ def parse_device(device) -> torch.device:
     except (RuntimeError, TypeError) as err:
         raise VlmqError(f"unknown device '{device}'; use 'cpu', 'cuda' or 'cuda:N'") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise VlmqError(f"device '{device}' is not available here (no CUDA GPU); pass device='cpu' (CLI: --device cpu or auto)")
+        raise VlmqError(
+            f"device '{device}' is not available here (no CUDA GPU); pass device='cpu' (CLI: --device cpu or auto)"
+        )
     if dev.type not in ("cpu", "cuda"):
         raise VlmqError(f"device '{device}' is not supported; use 'cpu', 'cuda' or 'cuda:N'")
     return dev
@@ -30,7 +32,8 @@ def resolve_device(device: str) -> torch.device:
 
 
 def device_class(device: torch.device | str) -> str:
-    """``cpu`` or the CUDA capability class: sm80 (A100), sm89 (Ada), sm90 (H100/H200), sm100 (Blackwell, incl. sm120)."""
+    """``cpu`` or the CUDA capability class: sm80 (A100), sm89 (Ada), sm90 (H100/H200), sm100 (Blackwell,
+    sm120 included)."""
     device = torch.device(device)
     if device.type != "cuda":
         return "cpu"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-FP8_MAX = 448.0      # largest finite float8_e4m3fn
-MIN_SCALE = 1e-12    # smallest scale: keeps the scale of all-zero data finite
+FP8_MAX = 448.0  # largest finite float8_e4m3fn
+MIN_SCALE = 1e-12  # smallest scale: keeps the scale of all-zero data finite
 
 
 def fp8_scale(amax: torch.Tensor) -> torch.Tensor:

@@ -26,10 +26,19 @@ def git_commit() -> str | None:
     """The commit of the vlmq source tree, when it is a git checkout (an installed wheel has none)."""
     root = Path(vlmq.__file__).resolve().parents[2]
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return out + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -57,8 +66,15 @@ def driver_version() -> str | None:
 
 def provenance(device: torch.device | str) -> dict:
     return {
-        "vlmq": vlmq.__version__, "git_commit": git_commit(), "python": platform.python_version(),
-        "torch": torch.__version__, "transformers": _version("transformers"), "torchao": _version("torchao"),
-        "datasets": _version("datasets"), "device": device_name(device), "driver": driver_version(),
-        "cuda": torch.version.cuda, "platform": platform.platform(),
+        "vlmq": vlmq.__version__,
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": _version("transformers"),
+        "torchao": _version("torchao"),
+        "datasets": _version("datasets"),
+        "device": device_name(device),
+        "driver": driver_version(),
+        "cuda": torch.version.cuda,
+        "platform": platform.platform(),
     }

@@ -29,12 +29,23 @@ from vlmq.errors import VlmqError
 from vlmq.store import FRESH_HINT, RANK_STORE_GLOB, STORE_NAME, is_sqlite_file
 
 LOCK_NAME = ".vlmq.lock"
-PREVIOUS = ".vlmq-previous"              # the old run, set aside by --fresh
+PREVIOUS = ".vlmq-previous"  # the old run, set aside by --fresh
 PREVIOUS_PARTIAL = ".vlmq-previous.partial"  # being set aside (a kill here is undone by settle)
-PREVIOUS_DROPPED = ".vlmq-previous.drop"     # being deleted
+PREVIOUS_DROPPED = ".vlmq-previous.drop"  # being deleted
 # Everything a run writes into its folder (rank stores are found by RANK_STORE_GLOB).
-RUN_FILES = (STORE_NAME, f"{STORE_NAME}-wal", f"{STORE_NAME}-shm", "results.jsonl", "results.csv", "report.md",
-             "report.html", "img", "diagnosis", "lmms_eval", "export")
+RUN_FILES = (
+    STORE_NAME,
+    f"{STORE_NAME}-wal",
+    f"{STORE_NAME}-shm",
+    "results.jsonl",
+    "results.csv",
+    "report.md",
+    "report.html",
+    "img",
+    "diagnosis",
+    "lmms_eval",
+    "export",
+)
 
 
 class RunFolderError(VlmqError):
@@ -59,21 +70,28 @@ def check_run_folder(out: str | Path, *, fresh: bool = False) -> None:
         if not parent.is_dir():
             raise RunFolderError(f"cannot create the run folder '{out}': '{parent}' is a file; choose another --out")
         if not _can_create_in(parent):
-            raise RunFolderError(f"cannot create the run folder '{out}': '{parent}' is not writable; "
-                                 "choose another --out in a folder you can write (e.g. under your home)")
+            raise RunFolderError(
+                f"cannot create the run folder '{out}': '{parent}' is not writable; "
+                "choose another --out in a folder you can write (e.g. under your home)"
+            )
         return
     if not _can_create_in(out):
-        raise RunFolderError(f"run folder '{out}' is not writable; make it writable (chmod -R u+w '{out}') "
-                             "or choose another --out")
+        raise RunFolderError(
+            f"run folder '{out}' is not writable; make it writable (chmod -R u+w '{out}') or choose another --out"
+        )
     for path in run_files(out):
         writable = _can_create_in(path) if path.is_dir() else (fresh or _can_write(path))
         if not writable:
-            raise RunFolderError(f"'{path}' in the run folder is not writable; make it writable "
-                                 f"(chmod -R u+w '{out}') or choose another --out")
+            raise RunFolderError(
+                f"'{path}' in the run folder is not writable; make it writable "
+                f"(chmod -R u+w '{out}') or choose another --out"
+            )
     store = out / STORE_NAME
     if not fresh and store.is_file() and not is_sqlite_file(store):
-        raise RunFolderError(f"'{store}' is not a vlmq results store (not an SQLite database); move it away, "
-                             f"{FRESH_HINT}, or choose another --out")
+        raise RunFolderError(
+            f"'{store}' is not a vlmq results store (not an SQLite database); move it away, "
+            f"{FRESH_HINT}, or choose another --out"
+        )
 
 
 def check_report_folder(run_dir: str | Path) -> None:
@@ -81,8 +99,10 @@ def check_report_folder(run_dir: str | Path) -> None:
     try:
         check_run_folder(run_dir)
     except RunFolderError as err:
-        raise RunFolderError(f"cannot write the report into '{run_dir}' ({err}); the stored results are readable: "
-                             f"copy the run (cp -r '{run_dir}' NEW_DIR) and run `vlmq report NEW_DIR`") from None
+        raise RunFolderError(
+            f"cannot write the report into '{run_dir}' ({err}); the stored results are readable: "
+            f"copy the run (cp -r '{run_dir}' NEW_DIR) and run `vlmq report NEW_DIR`"
+        ) from None
 
 
 def run_files(run_dir: str | Path) -> list[Path]:
@@ -136,15 +156,19 @@ class RunLock:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
-            raise RunFolderError(f"cannot lock the run folder '{self.run_dir}' ({err.strerror}); make it writable "
-                                 "or choose another --out") from None
+            raise RunFolderError(
+                f"cannot lock the run folder '{self.run_dir}' ({err.strerror}); make it writable "
+                "or choose another --out"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = _read_holder(fd)
             os.close(fd)
-            raise RunFolderError(f"run folder '{self.run_dir}' is in use by another vlmq run ({holder}); wait for "
-                                 "it to finish or stop it, or choose another --out") from None
+            raise RunFolderError(
+                f"run folder '{self.run_dir}' is in use by another vlmq run ({holder}); wait for "
+                "it to finish or stop it, or choose another --out"
+            ) from None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
@@ -244,8 +268,10 @@ def _has_results(run_dir: Path) -> bool | None:
         try:
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
             try:
-                found = any(db.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
-                            for table in ("samples", "measurements"))
+                found = any(
+                    db.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
+                    for table in ("samples", "measurements")
+                )
             finally:
                 db.close()
         except sqlite3.Error:

@@ -31,36 +31,87 @@ SHIPPED_SPECS_DIR = Path(__file__).parent / "specs"
 
 @dataclass(frozen=True)
 class RunSpec:
-    model: str = field(default="toy", metadata={"help": "model: 'toy', 'tiny', a preset (vlmq models), a local folder or a hub id"})
-    recipes: tuple[str, ...] = field(default=("auto",), metadata={"help": "comma-separated recipes (vlmq recipes); 'auto' = every recipe this device can run"})
+    model: str = field(
+        default="toy", metadata={"help": "model: 'toy', 'tiny', a preset (vlmq models), a local folder or a hub id"}
+    )
+    recipes: tuple[str, ...] = field(
+        default=("auto",),
+        metadata={"help": "comma-separated recipes (vlmq recipes); 'auto' = every recipe this device can run"},
+    )
     tasks: tuple[str, ...] = field(default=DEFAULT_TASKS, metadata={"help": "comma-separated tasks (vlmq tasks)"})
-    limit: int | None = field(default=None, metadata={"help": "samples per task (stratified, seeded); default: the task's own default"})
-    limits: tuple[str, ...] | None = field(default=None, metadata={"help": "per-task limits overriding --limit, e.g. vqav2=500,pope=1500"})
+    limit: int | None = field(
+        default=None, metadata={"help": "samples per task (stratified, seeded); default: the task's own default"}
+    )
+    limits: tuple[str, ...] | None = field(
+        default=None, metadata={"help": "per-task limits overriding --limit, e.g. vqav2=500,pope=1500"}
+    )
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
     out: str = field(default="vlmq-run", metadata={"help": "run directory (results, report, resumable store)"})
     seed: int = field(default=0, metadata={"help": "seed for subsampling, calibration and bootstrap"})
     baseline: str = field(default="bf16", metadata={"help": "recipe the others are compared against"})
-    dataset_dir: str | None = field(default=None, metadata={"help": "local folder with lmms-lab-format data (vqav2/, pope/, mme/, llava_bench/)"})
+    dataset_dir: str | None = field(
+        default=None, metadata={"help": "local folder with lmms-lab-format data (vqav2/, pope/, mme/, llava_bench/)"}
+    )
     scoring: str = field(default="official", metadata={"help": "official | lmms_eval scoring rules"})
     min_pixels: int | None = field(default=None, metadata={"help": "image processor min_pixels"})
     max_pixels: int | None = field(default=None, metadata={"help": "image processor max_pixels"})
-    jpeg_quality: int | None = field(default=None, metadata={"help": "re-encode images as JPEG of this quality (lmms-eval parity)"})
+    jpeg_quality: int | None = field(
+        default=None, metadata={"help": "re-encode images as JPEG of this quality (lmms-eval parity)"}
+    )
     batch_size: int = field(default=8, metadata={"help": "prompts per generation batch for accuracy tasks"})
-    compile: bool | None = field(default=None, metadata={"help": "compiled engine (CUDA graphs); default: on for CUDA, off for CPU"})
-    calib_source: str = field(default="builtin", metadata={"help": "calibration set: builtin | a HF dataset id | a local folder"})
+    compile: bool | None = field(
+        default=None, metadata={"help": "compiled engine (CUDA graphs); default: on for CUDA, off for CPU"}
+    )
+    calib_source: str = field(
+        default="builtin", metadata={"help": "calibration set: builtin | a HF dataset id | a local folder"}
+    )
     calib_n: int = field(default=32, metadata={"help": "calibration samples"})
-    calib_languages: tuple[str, ...] = field(default=("en",), metadata={"help": "calibration languages (builtin set), e.g. en,de,zh"})
-    speed_batch_sizes: tuple[int, ...] | None = field(default=None, metadata={"help": "speed batch sweep, e.g. 1,4,16,64 (default: 1,4,16,64 on CUDA, 1,4 on CPU)"})
-    speed_image_sizes: tuple[int, ...] | None = field(default=None, metadata={"help": "speed image sizes in pixels (square), the first is the headline point (default 448)"})
-    speed_new_tokens: int | None = field(default=None, metadata={"help": "fixed output length for speed (default 64 on CUDA, 16 on CPU)"})
-    speed_repeats: int | None = field(default=None, metadata={"help": "timed repeats per speed point (default 5 on CUDA, 3 on CPU)"})
-    speed_workload: str = field(default="synthetic", metadata={"help": "synthetic | llava_bench (needs --dataset-dir or the hub)"})
-    prompts: str | None = field(default=None, metadata={"help": "images + prompts for the label-free fidelity task: a JSONL of {\"image\", \"prompt\"}, a folder of images, or llava_bench"})
-    prompt: str | None = field(default=None, metadata={"help": "the prompt asked of every image of a --prompts folder; unset: 'Describe this image in detail.'"})
-    export_best: bool = field(default=False, metadata={"help": "after the report, write the recommended recipe's deployable checkpoint (compressed-tensors) to <out>/export/<recipe>"})
+    calib_languages: tuple[str, ...] = field(
+        default=("en",), metadata={"help": "calibration languages (builtin set), e.g. en,de,zh"}
+    )
+    speed_batch_sizes: tuple[int, ...] | None = field(
+        default=None, metadata={"help": "speed batch sweep, e.g. 1,4,16,64 (default: 1,4,16,64 on CUDA, 1,4 on CPU)"}
+    )
+    speed_image_sizes: tuple[int, ...] | None = field(
+        default=None,
+        metadata={"help": "speed image sizes in pixels (square), the first is the headline point (default 448)"},
+    )
+    speed_new_tokens: int | None = field(
+        default=None, metadata={"help": "fixed output length for speed (default 64 on CUDA, 16 on CPU)"}
+    )
+    speed_repeats: int | None = field(
+        default=None, metadata={"help": "timed repeats per speed point (default 5 on CUDA, 3 on CPU)"}
+    )
+    speed_workload: str = field(
+        default="synthetic", metadata={"help": "synthetic | llava_bench (needs --dataset-dir or the hub)"}
+    )
+    prompts: str | None = field(
+        default=None,
+        metadata={
+            "help": 'images + prompts for the label-free fidelity task: a JSONL of {"image", "prompt"}, '
+            "a folder of images, or llava_bench"
+        },
+    )
+    prompt: str | None = field(
+        default=None,
+        metadata={
+            "help": "the prompt asked of every image of a --prompts folder; unset: 'Describe this image in detail.'"
+        },
+    )
+    export_best: bool = field(
+        default=False,
+        metadata={
+            "help": "after the report, write the recommended recipe's deployable checkpoint (compressed-tensors) "
+            "to <out>/export/<recipe>"
+        },
+    )
     diagnose: bool = field(default=False, metadata={"help": "add the failure-mode diagnosis section"})
-    parallel: str = field(default="data", metadata={"help": "under torchrun: data (shard samples) | recipe (one recipe per rank)"})
-    launcher: str = field(default="inprocess", metadata={"help": "inprocess | subprocess (one process per recipe: clean VRAM figures)"})
+    parallel: str = field(
+        default="data", metadata={"help": "under torchrun: data (shard samples) | recipe (one recipe per rank)"}
+    )
+    launcher: str = field(
+        default="inprocess", metadata={"help": "inprocess | subprocess (one process per recipe: clean VRAM figures)"}
+    )
     quiet: bool = field(default=False, metadata={"help": "no progress bars"})
 
     def identity(self) -> dict[str, Any]:

@@ -42,7 +42,19 @@ CREATE TABLE IF NOT EXISTS measurements (
     PRIMARY KEY (recipe, task, metric));
 """
 
-SAMPLE_COLUMNS = ("recipe", "task", "sample_id", "prompt_hash", "output", "parsed", "score", "target", "meta", "timings", "error")
+SAMPLE_COLUMNS = (
+    "recipe",
+    "task",
+    "sample_id",
+    "prompt_hash",
+    "output",
+    "parsed",
+    "score",
+    "target",
+    "meta",
+    "timings",
+    "error",
+)
 JSON_COLUMNS = {"parsed", "target", "meta", "timings"}
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -79,22 +91,33 @@ def store_error(path: Path, err: sqlite3.Error, *, read_only: bool = False) -> S
     """The one-line error for an SQLite failure on ``path``, naming the fix."""
     text = f"{getattr(err, 'sqlite_errorname', '')} {err}".lower()
     if any(mark in text for mark in ("notadb", "not a database", "corrupt", "malformed")):
-        return StoreError(f"'{path}' is not a vlmq results store (not an SQLite database, or damaged: {err}); "
-                          f"move it away, {FRESH_HINT}, or choose another --out")
+        return StoreError(
+            f"'{path}' is not a vlmq results store (not an SQLite database, or damaged: {err}); "
+            f"move it away, {FRESH_HINT}, or choose another --out"
+        )
     if any(mark in text for mark in ("locked", "busy")):
-        return StoreError(f"'{path}' is locked by another program ({err}); close whatever holds it (another vlmq "
-                          "run, an sqlite3 shell) and rerun: every stored sample is kept")
+        return StoreError(
+            f"'{path}' is locked by another program ({err}); close whatever holds it (another vlmq "
+            "run, an sqlite3 shell) and rerun: every stored sample is kept"
+        )
     if read_only and "readonly" in text.replace("-", ""):
-        return StoreError(f"'{path}' was opened read-only and cannot be written; make the run folder writable "
-                          "or copy it elsewhere (cp -r) and use the copy")
+        return StoreError(
+            f"'{path}' was opened read-only and cannot be written; make the run folder writable "
+            "or copy it elsewhere (cp -r) and use the copy"
+        )
     if any(mark in text.replace("-", "") for mark in ("readonly", "cantopen", "unable to open", "perm")):
-        return StoreError(f"cannot write '{path}' ({err}): the run folder is read-only; make it writable "
-                          "(chmod -R u+w) or choose another --out")
+        return StoreError(
+            f"cannot write '{path}' ({err}): the run folder is read-only; make it writable "
+            "(chmod -R u+w) or choose another --out"
+        )
     if "full" in text:
-        return StoreError(f"no space left to write '{path}' ({err}); free disk space and rerun: every stored "
-                          "sample is kept")
-    return StoreError(f"the results store '{path}' failed ({type(err).__name__}: {err}); rerun, and if it "
-                      f"persists, {FRESH_HINT} or choose another --out")
+        return StoreError(
+            f"no space left to write '{path}' ({err}); free disk space and rerun: every stored sample is kept"
+        )
+    return StoreError(
+        f"the results store '{path}' failed ({type(err).__name__}: {err}); rerun, and if it "
+        f"persists, {FRESH_HINT} or choose another --out"
+    )
 
 
 class Store:
@@ -105,8 +128,14 @@ class Store:
     folder where it may not create its shared-memory file), a private copy is read instead.
     """
 
-    def __init__(self, run_dir: str | Path, *, path: str | Path | None = None, read_only: bool = False,
-                 busy_timeout_s: float = 60.0):
+    def __init__(
+        self,
+        run_dir: str | Path,
+        *,
+        path: str | Path | None = None,
+        read_only: bool = False,
+        busy_timeout_s: float = 60.0,
+    ):
         self.run_dir = Path(run_dir)
         if self.run_dir.exists() and not self.run_dir.is_dir():
             raise VlmqError(f"output directory '{self.run_dir}' is a file; pass --out with a directory path")
@@ -120,8 +149,10 @@ class Store:
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise StoreError(f"cannot create the run folder '{self.run_dir}' ({err.strerror}); "
-                             "choose another --out in a folder you can write") from None
+            raise StoreError(
+                f"cannot create the run folder '{self.run_dir}' ({err.strerror}); "
+                "choose another --out in a folder you can write"
+            ) from None
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout_s)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -131,8 +162,9 @@ class Store:
 
     def _connect_read_only(self, busy_timeout_s: float) -> sqlite3.Connection:
         if not self.path.is_file():
-            raise VlmqError(f"'{self.run_dir}' is not a vlmq run directory (no {self.path.name}); "
-                            "pass the --out of a `vlmq run`")
+            raise VlmqError(
+                f"'{self.run_dir}' is not a vlmq run directory (no {self.path.name}); pass the --out of a `vlmq run`"
+            )
         try:
             db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, timeout=busy_timeout_s)
             db.execute("SELECT COUNT(*) FROM meta").fetchone()
@@ -212,7 +244,8 @@ class Store:
         self._exec(
             f"INSERT OR IGNORE INTO samples ({', '.join(SAMPLE_COLUMNS)}, rank, created) "
             f"VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))}, ?, ?)",
-            (*values, row.get("rank", 0), time.time()))
+            (*values, row.get("rank", 0), time.time()),
+        )
 
     def stale_samples(self, task: str, every_prompt_hash: Mapping[str, str]) -> dict[str, list[str]]:
         """Per recipe, the stored ids of ``task`` that do not answer today's prompts: to be redone.
@@ -229,8 +262,9 @@ class Store:
         the redone samples stay paired across recipes. Call it on the main store, after merging rank
         files, before any recipe runs, then pass the result to `drop_samples`.
         """
-        rows = self._exec("SELECT recipe, sample_id, prompt_hash FROM samples WHERE task=? ORDER BY recipe, sample_id",
-                          (task,))
+        rows = self._exec(
+            "SELECT recipe, sample_id, prompt_hash FROM samples WHERE task=? ORDER BY recipe, sample_id", (task,)
+        )
         stale: dict[str, list[str]] = {}
         for recipe, sample_id, stored_hash in rows.fetchall():
             if stored_hash is None or every_prompt_hash.get(sample_id) != stored_hash:
@@ -291,13 +325,17 @@ class Store:
 
     # --- recipe outcomes ------------------------------------------------------------------------
     def set_outcome(self, recipe: str, status: str, *, reason: str = "", kernel: str = "", details: Any = None) -> None:
-        self._exec("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?)",
-                   (recipe, status, reason, kernel, json.dumps(details), time.time()))
+        self._exec(
+            "INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?)",
+            (recipe, status, reason, kernel, json.dumps(details), time.time()),
+        )
 
     def outcomes(self) -> dict[str, dict[str, Any]]:
         rows = self._exec("SELECT recipe, status, reason, kernel, details FROM outcomes")
-        return {r[0]: {"status": r[1], "reason": r[2], "kernel": r[3], "details": json.loads(r[4]) if r[4] else None}
-                for r in rows}
+        return {
+            r[0]: {"status": r[1], "reason": r[2], "kernel": r[3], "details": json.loads(r[4]) if r[4] else None}
+            for r in rows
+        }
 
     # --- measured records (speed, diagnosis) ---------------------------------------------------
     def put_measurements(self, recipe: str, records: Iterable[dict[str, Any]]) -> None:
@@ -306,8 +344,10 @@ class Store:
             for rec in records:
                 params = f"|{json.dumps(rec['params'], sort_keys=True)}" if "params" in rec else ""
                 key = f"{rec['metric']}{params}"
-                self._exec("INSERT OR REPLACE INTO measurements VALUES (?, ?, ?, ?, ?)",
-                           (recipe, rec["task"], key, json.dumps(rec), now))
+                self._exec(
+                    "INSERT OR REPLACE INTO measurements VALUES (?, ?, ?, ?, ?)",
+                    (recipe, rec["task"], key, json.dumps(rec), now),
+                )
 
     def measurements(self, recipe: str | None = None, task_prefix: str | None = None) -> list[dict[str, Any]]:
         rows = self._exec("SELECT recipe, task, record FROM measurements ORDER BY recipe, task, metric")
@@ -357,6 +397,8 @@ def identity_change(run_dir: Path, stored: dict[str, Any], current: dict[str, An
     if isinstance(there, dict) and isinstance(now, dict):
         part = next(k for k in sorted(set(there) | set(now)) if there.get(k) != now.get(k))
         what = "a different model" if first == "model_fingerprint" else f"a different {first}"
-        return (f"run directory '{run_dir}' holds results of {what} ({part}: {there.get(part)!r} there, "
-                f"{now.get(part)!r} now); {fix}")
+        return (
+            f"run directory '{run_dir}' holds results of {what} ({part}: {there.get(part)!r} there, "
+            f"{now.get(part)!r} now); {fix}"
+        )
     return f"run directory '{run_dir}' holds a different spec ({first}: {there!r} there, {now!r} now); {fix}"

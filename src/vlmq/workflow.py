@@ -21,7 +21,8 @@ from vlmq.store import Store
 
 def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False) -> pipeline.RunResult:
     """Run every recipe of ``spec``, then (on the main process) diagnose if asked and write the report."""
-    def finish(records: list[dict]) -> None:   # on the main process, under the run folder's lock
+
+    def finish(records: list[dict]) -> None:  # on the main process, under the run folder's lock
         if spec.diagnose:
             diagnose(spec, records)
         report(spec, records)
@@ -69,14 +70,20 @@ def export_best(spec: RunSpec, records: list[dict]) -> Path | None:
         store.close()
     for name in candidates:
         if weight_recipe_name(name) is None:
-            continue   # the baseline's own weights: nothing to export
+            continue  # the baseline's own weights: nothing to export
         refusal = export_refusal(parse_recipe(name), "compressed-tensors")
         if refusal is not None:
             progress.note(f"--export-best: {name} cannot be exported ({refusal}); trying the next recommendation")
             continue
         calibration = ExportCalibration(spec.calib_source, spec.calib_n, spec.calib_languages, spec.seed)
-        out = export_checkpoint(spec.model, name, Path(spec.out) / "export" / name.replace("+", "_"), force=True,
-                                calibration=calibration, records=[r for r in records if r["recipe"] == name])
+        out = export_checkpoint(
+            spec.model,
+            name,
+            Path(spec.out) / "export" / name.replace("+", "_"),
+            force=True,
+            calibration=calibration,
+            records=[r for r in records if r["recipe"] == name],
+        )
         progress.note(f"--export-best: {name} written to {out}")
         return out
     progress.note("--export-best: no recommended recipe quantizes the model and can be exported; nothing written")

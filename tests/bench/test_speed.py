@@ -8,8 +8,16 @@ from vlmq.bench.speed import SpeedOptions, measure_hf_eager_baseline, run_speed,
 from vlmq.errors import VlmqError
 
 TINY_OPTS = SpeedOptions(batch_sizes=(1, 2), image_sizes=(112, 56), new_tokens=3, warmups=0, repeats=2)
-REQUIRED = ("ttft_ms", "vision_ms", "prefill_ms", "decode_ms_per_token", "tokens_per_s", "total_ms",
-            "static_vram_gb", "dynamic_vram_gb")
+REQUIRED = (
+    "ttft_ms",
+    "vision_ms",
+    "prefill_ms",
+    "decode_ms_per_token",
+    "tokens_per_s",
+    "total_ms",
+    "static_vram_gb",
+    "dynamic_vram_gb",
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +44,10 @@ def test_records_carry_named_metrics_labelled_cpu(records):
     ttft = by_task["speed"]["ttft_ms"]
     assert ttft["n"] == 2 and ttft["ci_low"] <= ttft["value"] <= ttft["ci_high"]
     assert by_task["speed/bs2"]["ttft_ms"]["params"]["batch_size"] == 2
-    assert by_task["speed/img56"]["ttft_ms"]["params"]["prompt_tokens"] < by_task["speed"]["ttft_ms"]["params"]["prompt_tokens"]
+    assert (
+        by_task["speed/img56"]["ttft_ms"]["params"]["prompt_tokens"]
+        < by_task["speed"]["ttft_ms"]["params"]["prompt_tokens"]
+    )
     # decode throughput is batch x per-row tokens/s
     d = by_task["speed/bs2"]
     assert d["tokens_per_s"]["ci_high"] == pytest.approx(2e3 / d["decode_ms_per_token"]["ci_low"])
@@ -45,9 +56,11 @@ def test_records_carry_named_metrics_labelled_cpu(records):
 def test_default_point_relates_to_baseline_and_bandwidth(records):
     speed_rows = {r["metric"]: r["value"] for r in records if r["task"] == "speed"}
     assert speed_rows["speedup_vs_hf_eager"] == pytest.approx(
-        speed_rows["hf_eager_decode_ms_per_token"] / speed_rows["decode_ms_per_token"])
+        speed_rows["hf_eager_decode_ms_per_token"] / speed_rows["decode_ms_per_token"]
+    )
     assert speed_rows["bandwidth_fraction"] == pytest.approx(
-        speed_rows["bandwidth_bound_ms"] / speed_rows["decode_ms_per_token"])
+        speed_rows["bandwidth_bound_ms"] / speed_rows["decode_ms_per_token"]
+    )
     assert speed_rows["weight_bytes_per_token_gb"] > 0 and speed_rows["device_bandwidth_gbps"] > 0
     # KV cache grows with the batch
     kv = {r["task"]: r["value"] for r in records if r["metric"] == "mem_kv_cache_gb"}
@@ -55,8 +68,12 @@ def test_default_point_relates_to_baseline_and_bandwidth(records):
 
 
 def test_without_a_baseline_no_speedup_is_claimed(tiny_bf16):
-    rows = run_speed(tiny_bf16, "int8_wo", "real", SpeedOptions(batch_sizes=(1,), image_sizes=(112,),
-                                                                new_tokens=3, warmups=0, repeats=1))
+    rows = run_speed(
+        tiny_bf16,
+        "int8_wo",
+        "real",
+        SpeedOptions(batch_sizes=(1,), image_sizes=(112,), new_tokens=3, warmups=0, repeats=1),
+    )
     metrics = {r["metric"] for r in rows}
     assert "decode_ms_per_token" in metrics and not metrics & {"speedup_vs_hf_eager", "hf_eager_ttft_ms"}
 
@@ -70,8 +87,12 @@ def test_oom_point_is_recorded_and_sweep_goes_on(tiny_bf16, monkeypatch):
         return real_engine(loaded, **kwargs)
 
     monkeypatch.setattr(speed, "Engine", engine_that_ooms_at_batch_2)
-    rows = run_speed(tiny_bf16, "bf16", "real", SpeedOptions(batch_sizes=(1, 2, 3), image_sizes=(56,),
-                                                             new_tokens=2, warmups=0, repeats=1))
+    rows = run_speed(
+        tiny_bf16,
+        "bf16",
+        "real",
+        SpeedOptions(batch_sizes=(1, 2, 3), image_sizes=(56,), new_tokens=2, warmups=0, repeats=1),
+    )
     oom = [r for r in rows if r["task"] == "speed/bs2"]
     assert [r["metric"] for r in oom] == ["oom"] and "out of memory" in oom[0]["params"]["error"]
     assert any(r["task"] == "speed/bs3" and r["metric"] == "decode_ms_per_token" for r in rows)
@@ -79,13 +100,24 @@ def test_oom_point_is_recorded_and_sweep_goes_on(tiny_bf16, monkeypatch):
 
 def test_sweep_points_default_then_batches_then_images():
     opts = SpeedOptions(batch_sizes=(1, 4, 16), image_sizes=(448, 896))
-    assert sweep_points(opts) == [("speed", 1, 448), ("speed/bs4", 4, 448), ("speed/bs16", 16, 448),
-                                  ("speed/img896", 1, 896)]
+    assert sweep_points(opts) == [
+        ("speed", 1, 448),
+        ("speed/bs4", 4, 448),
+        ("speed/bs16", 16, 448),
+        ("speed/img896", 1, 896),
+    ]
 
 
-@pytest.mark.parametrize("opts", [SpeedOptions(batch_sizes=(0,)), SpeedOptions(image_sizes=(4,)),
-                                  SpeedOptions(new_tokens=1), SpeedOptions(workload="imagenet"),
-                                  SpeedOptions(workload="llava_bench")])
+@pytest.mark.parametrize(
+    "opts",
+    [
+        SpeedOptions(batch_sizes=(0,)),
+        SpeedOptions(image_sizes=(4,)),
+        SpeedOptions(new_tokens=1),
+        SpeedOptions(workload="imagenet"),
+        SpeedOptions(workload="llava_bench"),
+    ],
+)
 def test_bad_options_raise(tiny_bf16, opts):
     with pytest.raises(VlmqError):
         run_speed(tiny_bf16, "bf16", "real", opts)
@@ -98,10 +130,21 @@ def test_synthetic_images_are_deterministic():
 
 
 def test_long_context_decode_records_on_cpu(tiny_bf16):
-    from vlmq.engine import KVConfig
     from vlmq.bench.speed import long_context_decode
+    from vlmq.engine import KVConfig
 
-    rows = {r["metric"]: r for r in long_context_decode(tiny_bf16, "bf16", "real", kv=KVConfig(dtype="fp8", strategy="dynamic"),
-                                                        batch=2, context=64, steps=2, repeats=2)}
+    rows = {
+        r["metric"]: r
+        for r in long_context_decode(
+            tiny_bf16,
+            "bf16",
+            "real",
+            kv=KVConfig(dtype="fp8", strategy="dynamic"),
+            batch=2,
+            context=64,
+            steps=2,
+            repeats=2,
+        )
+    }
     assert rows["decode_ms_per_token"]["task"] == "speed-long/ctx64_bs2" and rows["decode_ms_per_token"]["n"] == 2
     assert rows["decode_ms_per_token"]["device"] == "cpu" and rows["mem_kv_cache_gb"]["value"] > 0

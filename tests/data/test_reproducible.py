@@ -35,8 +35,16 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # two processes o
 
 
 def test_every_shapes_task_is_identical_under_any_string_hash_seed():
-    procs = [subprocess.Popen([sys.executable, "-c", DIGEST_TASKS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, **ONE_THREAD, "PYTHONHASHSEED": seed}) for seed in HASH_SEEDS]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", DIGEST_TASKS],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **ONE_THREAD, "PYTHONHASHSEED": seed},
+        )
+        for seed in HASH_SEEDS
+    ]
     outputs = {}
     for seed, proc in zip(HASH_SEEDS, procs):
         out, err = proc.communicate(timeout=300)
@@ -100,20 +108,33 @@ def test_adversarial_ranking_does_not_depend_on_the_order_shapes_were_drawn_in()
 def test_two_runs_of_one_spec_under_different_hash_seeds_store_identical_records(tmp_path):
     """The issue's reproduction through the CLI: each run is its own process with its own string-hash seed."""
     args = ["--model", "tiny", "--recipes", "bf16", "--tasks", "shapes-pope", "--limit", "60", "--quiet"]
-    procs = {seed: subprocess.Popen([sys.executable, "-m", "vlmq", "run", *args, "--out", str(tmp_path / seed)],
-                                    env={**os.environ, **ONE_THREAD, "PYTHONHASHSEED": seed}, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, text=True) for seed in ("0", "2")}
+    procs = {
+        seed: subprocess.Popen(
+            [sys.executable, "-m", "vlmq", "run", *args, "--out", str(tmp_path / seed)],
+            env={**os.environ, **ONE_THREAD, "PYTHONHASHSEED": seed},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in ("0", "2")
+    }
     stored = {}
     for seed, proc in procs.items():
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-2000:]
         db = sqlite3.connect(tmp_path / seed / "vlmq.sqlite")
-        stored[seed] = db.execute("SELECT task, sample_id, prompt_hash, output, score FROM samples "
-                                  "ORDER BY task, sample_id").fetchall()
+        stored[seed] = db.execute(
+            "SELECT task, sample_id, prompt_hash, output, score FROM samples ORDER BY task, sample_id"
+        ).fetchall()
         db.close()
-    assert len([row for row in stored["0"] if row[0] == "shapes-pope"]) == 60   # + the baseline's fidelity rows
+    assert len([row for row in stored["0"] if row[0] == "shapes-pope"]) == 60  # + the baseline's fidelity rows
     assert stored["0"] == stored["2"]
-    records = [[{k: v for k, v in json.loads(line).items() if k != "git_commit"}
-                for line in (tmp_path / seed / "results.jsonl").read_text().splitlines()] for seed in ("0", "2")]
+    records = [
+        [
+            {k: v for k, v in json.loads(line).items() if k != "git_commit"}
+            for line in (tmp_path / seed / "results.jsonl").read_text().splitlines()
+        ]
+        for seed in ("0", "2")
+    ]
     accuracy = [[r for r in recs if r["metric"] == "accuracy"] for recs in records]
     assert accuracy[0] and accuracy[0] == accuracy[1]

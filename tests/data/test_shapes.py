@@ -8,8 +8,16 @@ import pytest
 from vlmq.data import shapes
 from vlmq.errors import VlmqError
 
-VQA_COLUMNS = ["question_type", "multiple_choice_answer", "answers", "image_id", "answer_type",
-               "question_id", "question", "image"]
+VQA_COLUMNS = [
+    "question_type",
+    "multiple_choice_answer",
+    "answers",
+    "image_id",
+    "answer_type",
+    "question_id",
+    "question",
+    "image",
+]
 POPE_COLUMNS = ["id", "question_id", "question", "answer", "image_source", "image", "category"]
 MME_COLUMNS = ["question_id", "image", "question", "answer", "category"]
 
@@ -133,8 +141,9 @@ def test_canonical_answers_score_perfectly_with_the_official_scorers(pope_rows, 
     split = [r for r in pope_rows if r["category"] == "adversarial"]
     preds = [r["answer"].capitalize() for r in split]
     assert pope_metrics(preds, [r["answer"] for r in split], mode="official")["f1"] == 1.0
-    records = [{**{k: r[k] for k in ("question_id", "category", "answer")}, "prediction": r["answer"]}
-               for r in mme_rows]
+    records = [
+        {**{k: r[k] for k in ("question_id", "category", "answer")}, "prediction": r["answer"]} for r in mme_rows
+    ]
     scores = mme_scores(records, mode="official")
     assert all(v["score"] == 200 for v in scores["per_subtask"].values())
 

@@ -10,8 +10,8 @@ from vlmq.diagnose import ActivationProbe, KVRangeProbe, KVSaturationProbe, kv_s
 from vlmq.diagnose.probes import TOKEN_TYPES
 from vlmq.engine import Engine, KVConfig
 from vlmq.engine.kv_cache import per_layer_scale_tables
-from vlmq.numerics import FP8_MAX
 from vlmq.errors import VlmqError
+from vlmq.numerics import FP8_MAX
 from vlmq.recipes import KVAmaxObserver, kv_scales_from_stats
 
 
@@ -27,7 +27,7 @@ def _direct_values(seen, layer, tensor, kind):
     for idx, k, v, token_type in seen:
         if idx != layer:
             continue
-        x = (k if tensor == "k" else v).abs().float().permute(0, 2, 1, 3)[token_type == kind]   # [N, H, D]
+        x = (k if tensor == "k" else v).abs().float().permute(0, 2, 1, 3)[token_type == kind]  # [N, H, D]
         chunks.append(x.permute(1, 0, 2).reshape(x.shape[1], -1))
     return torch.cat(chunks, dim=1)
 
@@ -55,7 +55,7 @@ def test_percentiles_stay_close_when_the_sample_is_thinned(tiny, prompts):
     exact, thinned = KVRangeProbe(), KVRangeProbe(max_kept=512)
     _run(Engine(tiny), prompts, lambda *a: (exact(*a), thinned(*a)))
     for a, b in zip(exact.rows(), thinned.rows()):
-        assert a["absmax"] == b["absmax"]              # the maximum is never sampled
+        assert a["absmax"] == b["absmax"]  # the maximum is never sampled
         assert b["p99"] == pytest.approx(a["p99"], rel=0.25)
 
 
@@ -69,7 +69,7 @@ def _saturation(tiny, prompts, scales, tee):
     kv = KVConfig("fp8", "static", scales)
     probe = KVSaturationProbe(per_layer_scale_tables(kv, 2, 2))
     capture = tee(probe)
-    _run(Engine(tiny), prompts, capture)   # BF16 cache: every layer sees the same K/V in both runs
+    _run(Engine(tiny), prompts, capture)  # BF16 cache: every layer sees the same K/V in both runs
     return probe.rows("test"), capture.seen
 
 
@@ -77,7 +77,7 @@ def test_a_scale_set_too_small_saturates_where_a_calibrated_one_does_not(tiny, p
     good = _static_scales(tiny, prompts)
     rows, _ = _saturation(tiny, prompts, good, tee)
     assert max(r["saturated_frac"] for r in rows) == 0.0
-    assert min(r["sqnr_db"] for r in rows) > 25         # e4m3 has 3 mantissa bits: ~30 dB
+    assert min(r["sqnr_db"] for r in rows) > 25  # e4m3 has 3 mantissa bits: ~30 dB
 
     small = dataclasses.replace(good, k=good.k / 8, v=good.v / 8)
     rows, seen = _saturation(tiny, prompts, small, tee)
@@ -85,7 +85,7 @@ def test_a_scale_set_too_small_saturates_where_a_calibrated_one_does_not(tiny, p
     # the counted fraction equals |x / scale| >= 464 on the captured tensors
     layer0_k_visual = next(r for r in rows if (r["layer"], r["tensor"], r["token_type"]) == (0, "k", "visual"))
     values = _direct_values(seen, 0, "k", 1)
-    direct = float((values / float(small.k[0].max()) >= FP8_MAX + 16).float().mean())   # 464: see saturation.py
+    direct = float((values / float(small.k[0].max()) >= FP8_MAX + 16).float().mean())  # 464: see saturation.py
     assert layer0_k_visual["saturated_frac"] == pytest.approx(direct)
     assert min(r["sqnr_db"] for r in rows) < 25
 

@@ -29,6 +29,6 @@ def test_misscaled_visual_scales_saturate_visual_tokens_only_and_cost_kl(rows):
 
 def test_every_fp8_setting_keeps_the_same_memory_saving(rows):
     fp8 = {r["bytes_vs_bf16"] for name, r in rows.items() if name != "bf16"}
-    assert fp8 == {(16 + 4) / 32}   # tiny head_dim 16: FP8 entries + one FP32 scale per position (exact)
+    assert fp8 == {(16 + 4) / 32}  # tiny head_dim 16: FP8 entries + one FP32 scale per position (exact)
     assert rows["bf16"]["kl_mean"] == 0.0
     assert all(0.0 <= r["scores"]["shapes-vqa"] <= 1.0 for r in rows.values())

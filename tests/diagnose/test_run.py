@@ -11,14 +11,24 @@ from vlmq.spec import RunSpec
 from vlmq.store import Store
 
 RECIPE = "int8_wo+kv_fp8_text"
-FILES = ("kv_ranges.csv", "saturation.csv", "activation_outliers.csv", "sensitivity.csv", "findings.jsonl",
-         "kv_memory.csv", "ablations.csv", "kv_saturation.png", "k_absmax.png", "v_absmax.png", "sensitivity.png",
-         "section.md")
+FILES = (
+    "kv_ranges.csv",
+    "saturation.csv",
+    "activation_outliers.csv",
+    "sensitivity.csv",
+    "findings.jsonl",
+    "kv_memory.csv",
+    "ablations.csv",
+    "kv_saturation.png",
+    "k_absmax.png",
+    "v_absmax.png",
+    "sensitivity.png",
+    "section.md",
+)
 
 
 def _spec(out, **kw):
-    base = dict(model="tiny", recipes=(RECIPE,), tasks=("shapes-vqa",), limit=3, out=str(out), quiet=True,
-                calib_n=4)
+    base = dict(model="tiny", recipes=(RECIPE,), tasks=("shapes-vqa",), limit=3, out=str(out), quiet=True, calib_n=4)
     return RunSpec(**{**base, **kw})
 
 
@@ -33,7 +43,8 @@ def diagnosed(tmp_path_factory):
 def test_ablation_pairs_drop_one_switch_at_a_time():
     assert ablation_pairs(["fp8+kv_fp8+fp8_attention"]) == [
         ("fp8+kv_fp8+fp8_attention", "fp8+fp8_attention", "kv_fp8"),
-        ("fp8+kv_fp8+fp8_attention", "fp8+kv_fp8", "fp8_attention")]
+        ("fp8+kv_fp8+fp8_attention", "fp8+kv_fp8", "fp8_attention"),
+    ]
     assert ablation_recipes(["fp8+kv_fp8"], "bf16") == ("bf16", "fp8+kv_fp8", "fp8")
 
 
@@ -49,9 +60,18 @@ def test_ablation_deltas_equal_the_difference_of_the_separately_scored_recipes(t
         for i, sample in enumerate(samples):
             output = sample.target[0] if i < n_right else "zzz"
             scored = task.score(sample, output, opts)
-            store.put_sample({"recipe": recipe, "task": task.name, "sample_id": sample.id, "output": output,
-                              "parsed": scored["parsed"], "score": scored["score"], "target": sample.target,
-                              "meta": sample.meta})
+            store.put_sample(
+                {
+                    "recipe": recipe,
+                    "task": task.name,
+                    "sample_id": sample.id,
+                    "output": output,
+                    "parsed": scored["parsed"],
+                    "score": scored["score"],
+                    "target": sample.target,
+                    "meta": sample.meta,
+                }
+            )
     values = {r: task.aggregate(store.samples(r, task.name), opts)[0]["value"] for r in ("int8_wo", RECIPE)}
     (row,) = ablation_deltas(store, spec, ablation_pairs([RECIPE]))
     store.close()
@@ -90,8 +110,8 @@ def test_run_diagnosis_writes_every_table_figure_and_the_section(diagnosed):
     assert {"quantize_only", "keep_bf16", "full"} <= {r["mode"] for r in sens}
     assert [r["switch"] for r in _csv(folder / "ablations.csv")] == ["kv_fp8_text"]
     memory = {r["kv"]: r for r in _csv(folder / "kv_memory.csv") if r["model"] == "tiny"}
-    assert memory[RECIPE]["bytes"] == memory["int8_wo+kv_fp8_vis"]["bytes"]   # the remedy costs no memory
-    head_dim = 16   # tiny: FP8 entries (1 byte) + one FP32 scale per position vs 2-byte BF16 entries
+    assert memory[RECIPE]["bytes"] == memory["int8_wo+kv_fp8_vis"]["bytes"]  # the remedy costs no memory
+    head_dim = 16  # tiny: FP8 entries (1 byte) + one FP32 scale per position vs 2-byte BF16 entries
     assert float(memory[RECIPE]["ratio_to_bf16"]) == pytest.approx((head_dim + 4) / (2 * head_dim))
     section = (folder / "section.md").read_text()
     assert section.startswith("## Diagnosis") and "](diagnosis/kv_saturation.png)" in section

@@ -25,7 +25,7 @@ def test_the_damaged_layer_ranks_first_and_is_the_one_kept(tiny, prompts, broken
     assert only[broken]["rank"] == 1 and only[1 - broken]["rank"] == 2
     assert only[broken]["kl_mean"] > 10 * max(only[1 - broken]["kl_mean"], 1e-9)
     kept = {r["layer"]: r for r in rows if r["mode"] == "keep_bf16"}
-    assert kept[broken]["rank"] == 1              # keeping it removes the most KL
+    assert kept[broken]["rank"] == 1  # keeping it removes the most KL
     proposal = propose_mixed_recipe(rows)
     assert proposal["name"] == f"int8_wo+keep={broken}" and proposal["layers"] == [broken]
 
@@ -38,8 +38,15 @@ def test_kl_is_zero_for_identical_logits_and_positive_otherwise():
     assert bool((kl_divergence(logits, shifted) > 0).all())
 
 
-@pytest.mark.parametrize("name, weight", [
-    ("fp8+kv_fp8_text", "fp8"), ("int4_wo+group=32+kv_fp8", "int4_wo+group=32"),
-    ("fp8+kv_fp8+fp8_attention", "fp8"), ("int8_wo+keep=1", "int8_wo"), ("bf16+kv_fp8", None)])
+@pytest.mark.parametrize(
+    "name, weight",
+    [
+        ("fp8+kv_fp8_text", "fp8"),
+        ("int4_wo+group=32+kv_fp8", "int4_wo+group=32"),
+        ("fp8+kv_fp8+fp8_attention", "fp8"),
+        ("int8_wo+keep=1", "int8_wo"),
+        ("bf16+kv_fp8", None),
+    ],
+)
 def test_weight_part_of_a_recipe_name(name, weight):
     assert weight_recipe_name(name) == weight

@@ -13,8 +13,10 @@ def gpu_like_interpreter():
     from triton.runtime import interpreter
 
     original = interpreter._convert_float
-    targets = {tl.bfloat16: (torch.bfloat16, torch.int16, np.uint16), tl.float8e4nv: (torch.float8_e4m3fn,
-                                                                                      torch.uint8, np.uint8)}
+    targets = {
+        tl.bfloat16: (torch.bfloat16, torch.int16, np.uint16),
+        tl.float8e4nv: (torch.float8_e4m3fn, torch.uint8, np.uint8),
+    }
 
     def convert(data, src, dst, rounding_mode):
         if src == tl.float32 and dst in targets and rounding_mode in (None, interpreter._ir.ROUNDING_MODE.RTNE):
@@ -27,8 +29,10 @@ def gpu_like_interpreter():
 
     def dot(self, a, b, d, input_precision, max_num_imprecise_acc):
         if a.dtype == tl.bfloat16:
-            a, b = (interpreter.TensorHandle(original(x.data, tl.bfloat16, tl.float32, None).view(np.float32),
-                                             tl.float32) for x in (a, b))
+            a, b = (
+                interpreter.TensorHandle(original(x.data, tl.bfloat16, tl.float32, None).view(np.float32), tl.float32)
+                for x in (a, b)
+            )
         return original_dot(self, a, b, d, input_precision, max_num_imprecise_acc)
 
     interpreter._convert_float = convert

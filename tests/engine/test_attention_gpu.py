@@ -20,7 +20,7 @@ from vlmq.engine.types import KVConfig, KVScales
 
 pytestmark = pytest.mark.gpu
 
-SHAPES = {"2b": (12, 2), "7b": (28, 4)}          # (query heads, KV heads), head_dim 128
+SHAPES = {"2b": (12, 2), "7b": (28, 4)}  # (query heads, KV heads), head_dim 128
 STRATEGIES = ("bf16", "static", "per_head", "visual_aware", "dynamic")
 D = 128
 
@@ -33,12 +33,20 @@ def make_cache(strategy, rows, hkv, length, seed=0):
     g = torch.Generator(device="cuda").manual_seed(seed)
     scales = KVScales(*(torch.rand(1, hkv, generator=g, device="cuda").cpu() * 0.02 + 0.004 for _ in range(4)))
     kv = KVConfig() if strategy == "bf16" else KVConfig("fp8", strategy, None if strategy == "dynamic" else scales)
-    cache = StaticKVCache(num_layers=1, max_batch_size=rows, num_kv_heads=hkv, max_seq_len=length, head_dim=D,
-                          dtype=torch.bfloat16, device=torch.device("cuda"), kv=kv)
+    cache = StaticKVCache(
+        num_layers=1,
+        max_batch_size=rows,
+        num_kv_heads=hkv,
+        max_seq_len=length,
+        head_dim=D,
+        dtype=torch.bfloat16,
+        device=torch.device("cuda"),
+        kv=kv,
+    )
     for t in (*cache.k, *cache.v):
         if strategy == "bf16":
             t.copy_(torch.randn(t.shape, generator=g, device="cuda"))
-        else:   # valid e4m3 bits (no NaN pattern)
+        else:  # valid e4m3 bits (no NaN pattern)
             values = (torch.randn(t.shape, generator=g, device="cuda") * 100).clamp(-448, 448)
             t.copy_(values.to(torch.float8_e4m3fn).view(torch.uint8))
     for t in (*cache.k_scale, *cache.v_scale):
@@ -60,8 +68,10 @@ def projections(b, t, hq, hkv, seed=1):
 def mismatch(got, want) -> str:
     """Where two tensors that should be equal differ (pytest's repr of bf16 tensors shows only corners)."""
     diff = got.float() != want.float()
-    return (f"{int(diff.sum())} of {diff.numel()} elements differ, max |diff| "
-            f"{(got.float() - want.float()).abs().max().item():.3g}")
+    return (
+        f"{int(diff.sum())} of {diff.numel()} elements differ, max |diff| "
+        f"{(got.float() - want.float()).abs().max().item():.3g}"
+    )
 
 
 def state(cache):
@@ -70,7 +80,7 @@ def state(cache):
 
 @pytest.mark.parametrize("model", SHAPES)
 @pytest.mark.parametrize("strategy", STRATEGIES)
-@pytest.mark.parametrize("b, t", [(16, 1), (2, 300)])            # a decode step; a prefill
+@pytest.mark.parametrize("b, t", [(16, 1), (2, 300)])  # a decode step; a prefill
 def test_rope_kv_write_is_bit_exact_on_gpu(model, strategy, b, t):
     hq, hkv = SHAPES[model]
     q, k, v, cos, sin, token_type = projections(b, t, hq, hkv)
@@ -78,8 +88,9 @@ def test_rope_kv_write_is_bit_exact_on_gpu(model, strategy, b, t):
     ref_cache, cache = make_cache(strategy, b + 1, hkv, t + 8), make_cache(strategy, b + 1, hkv, t + 8)
     ref_q = rope_kv_reference(q, k, v, cos, sin, ref_cache.layer(0), write_pos, token_type)
     kv = cache.layer(0)
-    out = launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), write_pos,
-                         token_type)
+    out = launch_rope_kv(
+        q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), write_pos, token_type
+    )
     assert torch.equal(out.transpose(1, 2), ref_q), mismatch(out.transpose(1, 2), ref_q)
     for got, want in zip(state(cache), state(ref_cache)):
         assert torch.equal(got, want), mismatch(got, want)
@@ -92,7 +103,7 @@ def attention_case(model, strategy, b, length, valid_len, seed=2):
     key_valid = torch.zeros(b, length, dtype=torch.bool, device="cuda")
     key_valid[:, :valid_len] = True
     key_valid[0, 3] = False
-    key_valid[-1, valid_len // 2:] = False                      # a shorter (padded) row
+    key_valid[-1, valid_len // 2 :] = False  # a shorter (padded) row
     return q, cache, key_valid
 
 
@@ -105,14 +116,19 @@ def test_single_launch_attention_matches_reference_and_two_launch(model, strateg
     args = (q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid)
     assert attention_splits(b * SHAPES[model][1], length)[0] > 1
     out = launch_decode_attention(*args, combine_in_kernel=True)
-    ref = decode_attention_reference(q.float(), kv.k if kv.k_scale is not None else kv.k.float(),
-                                     kv.v if kv.k_scale is not None else kv.v.float(), kv.k_scale, kv.v_scale,
-                                     key_valid)
+    ref = decode_attention_reference(
+        q.float(),
+        kv.k if kv.k_scale is not None else kv.k.float(),
+        kv.v if kv.k_scale is not None else kv.v.float(),
+        kv.k_scale,
+        kv.v_scale,
+        key_valid,
+    )
     assert rel_err(out, ref) < 2e-2
     assert rel_err(out, launch_decode_attention(*args, combine_in_kernel=False)) < 1e-5
-    for _ in range(20):                                  # a race between the splits would move the result
+    for _ in range(20):  # a race between the splits would move the result
         assert torch.equal(out, launch_decode_attention(*args, combine_in_kernel=True))
-    assert torch.equal(launch_decode_attention(*args), launch_decode_attention(*args))    # the default plan
+    assert torch.equal(launch_decode_attention(*args), launch_decode_attention(*args))  # the default plan
     assert not head_counters(q.device, 1).any()
 
 
@@ -127,14 +143,27 @@ def test_fused_rope_write_attention_equals_the_two_ops(model, strategy, b, lengt
     _, cache, _ = attention_case(model, strategy, b, length, length - 60)
     key_valid[:, slot] = True
     ref_kv, kv = ref_cache.layer(0), cache.layer(0)
-    q_rot = launch_rope_kv(q, k, v, cos, sin, ref_kv.k, ref_kv.v, ref_kv.k_scale, ref_kv.v_scale,
-                           list(ref_kv.tables or ()), slot, token_type).transpose(1, 2)
+    q_rot = launch_rope_kv(
+        q,
+        k,
+        v,
+        cos,
+        sin,
+        ref_kv.k,
+        ref_kv.v,
+        ref_kv.k_scale,
+        ref_kv.v_scale,
+        list(ref_kv.tables or ()),
+        slot,
+        token_type,
+    ).transpose(1, 2)
     ref = launch_decode_attention(q_rot, ref_kv.k, ref_kv.v, ref_kv.k_scale, ref_kv.v_scale, key_valid)
-    out = launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
-                                  rope=(k, v, cos, sin, list(kv.tables or ()), slot, token_type))
+    out = launch_decode_attention(
+        q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=(k, v, cos, sin, list(kv.tables or ()), slot, token_type)
+    )
     for got, want in zip(state(cache), state(ref_cache)):
         assert torch.equal(got, want)
-    assert rel_err(out, ref) < 2e-3      # same q and entries; the kernels may order the arithmetic differently
+    assert rel_err(out, ref) < 2e-3  # same q and entries; the kernels may order the arithmetic differently
 
 
 def cuda_kernels(fn) -> list[str]:
@@ -145,8 +174,11 @@ def cuda_kernels(fn) -> list[str]:
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         fn()
         torch.cuda.synchronize()
-    return [e.name for e in prof.events() if e.device_type.name == "CUDA" and "Memset" not in e.name
-            and "Memcpy" not in e.name]
+    return [
+        e.name
+        for e in prof.events()
+        if e.device_type.name == "CUDA" and "Memset" not in e.name and "Memcpy" not in e.name
+    ]
 
 
 def test_each_op_is_one_kernel():
@@ -156,15 +188,27 @@ def test_each_op_is_one_kernel():
     kv, slot = cache.layer(0), torch.tensor([300], device="cuda")
     tables = list(kv.tables or ())
     q_rot = torch.randn(1, hq, 1, D, device="cuda", dtype=torch.bfloat16)
-    single = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
-                                                          combine_in_kernel=True))
-    two = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
-                                                       combine_in_kernel=False))
-    write = cuda_kernels(lambda: launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, tables,
-                                                slot, token_type))
-    fused = cuda_kernels(lambda: launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
-                                                         rope=(k, v, cos, sin, tables, slot, token_type),
-                                                         combine_in_kernel=True))
+    single = cuda_kernels(
+        lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, combine_in_kernel=True)
+    )
+    two = cuda_kernels(
+        lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, combine_in_kernel=False)
+    )
+    write = cuda_kernels(
+        lambda: launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, tables, slot, token_type)
+    )
+    fused = cuda_kernels(
+        lambda: launch_decode_attention(
+            q,
+            kv.k,
+            kv.v,
+            kv.k_scale,
+            kv.v_scale,
+            key_valid,
+            rope=(k, v, cos, sin, tables, slot, token_type),
+            combine_in_kernel=True,
+        )
+    )
     default = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid))
     assert (len(single), len(two), len(write), len(fused)) == (1, 2, 1, 1), (single, two, write, fused)
     # the measured plan: a short FP8 cache combines in a second launch (attention.py's table)
@@ -184,10 +228,14 @@ def test_fused_attention_replays_from_a_cuda_graph():
     key_valid[:, :300] = True
 
     def step():
-        return [launch_decode_attention(q, c.k[0], c.v[0], c.k_scale[0], c.v_scale[0], key_valid,
-                                        rope=(k, v, cos, sin, [], slot, token_type)) for c in caches]
+        return [
+            launch_decode_attention(
+                q, c.k[0], c.v[0], c.k_scale[0], c.v_scale[0], key_valid, rope=(k, v, cos, sin, [], slot, token_type)
+            )
+            for c in caches
+        ]
 
-    step()                                                   # warm-up (compiles, counters) outside capture
+    step()  # warm-up (compiles, counters) outside capture
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         outs = step()
@@ -237,9 +285,9 @@ def test_fused_vision_tower_replays_hf_features(preset_2b, grids):
         fp32 = getattr(fp32, "pooler_output", fp32)
         del fp32_tower
         vision = VisionGraphs(model, lambda p, g: image_features(model, p, g))
-        outs = [vision(pixels, grid).clone() for _ in range(3)]     # record, capture, replay
+        outs = [vision(pixels, grid).clone() for _ in range(3)]  # record, capture, replay
     assert vision.note == "cuda-graph" and vision.body_note == "fused" and vision.graphs.graphs
     hf_err = rel_err(reference, fp32)
-    assert hf_err < 3e-2                         # the fp32 reference is the same tower (bf16: ~1.5e-2)
+    assert hf_err < 3e-2  # the fp32 reference is the same tower (bf16: ~1.5e-2)
     for out in outs:
         assert rel_err(out, fp32) < 1.2 * hf_err, (rel_err(out, fp32), hf_err)

@@ -21,10 +21,13 @@ import pytest
 STRATEGIES = ("bf16", "static", "per_head", "visual_aware", "dynamic")
 # mode: (splits, cache length, launch keywords); 150 and 700 slots are not multiples of the 64-slot block,
 # and 11 splits take two combine steps of 8 (the second partly masked)
-ATTENTION_MODES = {"one_split": (1, 150, {"max_splits": 1}),
-                   "in_kernel_combine": (3, 150, {"combine_in_kernel": True}),
-                   "two_launch": (3, 150, {"combine_in_kernel": False}), "many_splits": (11, 700, {"max_splits": 11})}
-BF16_ATTENTION_MODES = ("in_kernel_combine", "many_splits")     # bf16 compute: every mode runs in float32
+ATTENTION_MODES = {
+    "one_split": (1, 150, {"max_splits": 1}),
+    "in_kernel_combine": (3, 150, {"combine_in_kernel": True}),
+    "two_launch": (3, 150, {"combine_in_kernel": False}),
+    "many_splits": (11, 700, {"max_splits": 11}),
+}
+BF16_ATTENTION_MODES = ("in_kernel_combine", "many_splits")  # bf16 compute: every mode runs in float32
 BF16_FUSED = ("bf16", "visual_aware", "dynamic")
 
 
@@ -42,7 +45,7 @@ def results():
 def test_rope_kv_write_is_bit_exact(results, dtype, strategy):
     r = results["rope_kv"][f"{dtype}-{strategy}"]
     assert r["q_equal"] and r["cache_equal"] and r["scales_equal"], r
-    assert r["slots_written"] > 0 and r["untouched_equal"], r      # the rows/slots not written stay as they were
+    assert r["slots_written"] > 0 and r["untouched_equal"], r  # the rows/slots not written stay as they were
 
 
 @pytest.mark.parametrize("cache", ["bf16", "fp8"])
@@ -51,7 +54,7 @@ def test_decode_attention_matches_reference(results, cache, mode):
     r = results["attention"][f"float32-{cache}-{mode}"]
     assert r["splits"] == ATTENTION_MODES[mode][0], r
     assert r["rel_err"] < 1e-5, r
-    assert r["counters_zero"], r                                    # the last program reset its counter
+    assert r["counters_zero"], r  # the last program reset its counter
 
 
 @pytest.mark.parametrize("cache", ["bf16", "fp8"])
@@ -73,14 +76,17 @@ def test_fused_rope_write_attention_in_bf16(results, strategy):
     assert r["splits"] > 1 and r["rel_err"] < 1e-2 and r["cache_equal"] and r["scales_equal"], r
 
 
-@pytest.mark.parametrize("heads, length, fp8, want", [
-    (2, 364, False, (6, True)),       # batch 1, 300-token context: one launch (10.2 vs 10.5 us)
-    (2, 364, True, (6, False)),       # ... FP8 cache: split + combine kernels (12.0 vs 12.4)
-    (32, 364, False, (6, False)),     # batch 16: two launches (13.0 vs 14.9)
-    (32, 2112, False, (7, True)),     # 2k context, batch 16: one launch, 256 programs (22.0 vs 30.9 at 512)
-    (32, 8256, True, (15, True)),     # 8k, batch 16, FP8: one launch, 512 programs (53.5 vs 58.9 at 256)
-    (2, 8256, False, (22, True)),     # 8k, batch 1: one launch
-])
+@pytest.mark.parametrize(
+    "heads, length, fp8, want",
+    [
+        (2, 364, False, (6, True)),  # batch 1, 300-token context: one launch (10.2 vs 10.5 us)
+        (2, 364, True, (6, False)),  # ... FP8 cache: split + combine kernels (12.0 vs 12.4)
+        (32, 364, False, (6, False)),  # batch 16: two launches (13.0 vs 14.9)
+        (32, 2112, False, (7, True)),  # 2k context, batch 16: one launch, 256 programs (22.0 vs 30.9 at 512)
+        (32, 8256, True, (15, True)),  # 8k, batch 16, FP8: one launch, 512 programs (53.5 vs 58.9 at 256)
+        (2, 8256, False, (22, True)),  # 8k, batch 1: one launch
+    ],
+)
 def test_attention_plan_follows_the_measurements(heads, length, fp8, want):
     """The launch plan reproduces the choices of the H200 table in attention.py (no Triton needed)."""
     from vlmq.engine.kernels.attention import attention_plan
@@ -99,9 +105,17 @@ def make_cache(strategy, dtype, *, rows=4, hkv=2, length=11, d=32, seed=1):
     g = torch.Generator().manual_seed(seed)
     scales = KVScales(*(torch.rand(1, hkv, generator=g) * 0.02 + 0.004 for _ in range(4)))
     kv = KVConfig() if strategy == "bf16" else KVConfig("fp8", strategy, None if strategy == "dynamic" else scales)
-    cache = StaticKVCache(num_layers=1, max_batch_size=rows, num_kv_heads=hkv, max_seq_len=length, head_dim=d,
-                          dtype=dtype, device=torch.device("cpu"), kv=kv)
-    for t in (*cache.k, *cache.v):      # start from junk, so untouched slots are checked too
+    cache = StaticKVCache(
+        num_layers=1,
+        max_batch_size=rows,
+        num_kv_heads=hkv,
+        max_seq_len=length,
+        head_dim=d,
+        dtype=dtype,
+        device=torch.device("cpu"),
+        kv=kv,
+    )
+    for t in (*cache.k, *cache.v):  # start from junk, so untouched slots are checked too
         t.copy_(torch.randint(0, 120, t.shape, generator=g).to(t.dtype))
     for t in (*cache.k_scale, *cache.v_scale):
         t.copy_(torch.rand(t.shape, generator=g) * 0.01 + 0.001)
@@ -119,7 +133,7 @@ def projections(b, t, hq, hkv, d, dtype, seed):
     q, k, v = qkv.split([hq * d, hkv * d, hkv * d], dim=-1)
     inv_freq = 1.0 / (10000 ** (torch.arange(0, d, 2).float() / d))
     cos, sin = mrope_cos_sin(torch.randint(0, 500, (3, b, t), generator=g), inv_freq, [4, 6, 6], dtype)
-    token_type = torch.randint(-1, 3, (b, t), generator=g)           # padding, text, visual, generated
+    token_type = torch.randint(-1, 3, (b, t), generator=g)  # padding, text, visual, generated
     return q, k, v, cos, sin, token_type
 
 
@@ -139,17 +153,21 @@ def check_rope_kv(dtype, strategy):
     before = cache_state(cache)
     ref_q = rope_kv_reference(q, k, v, cos, sin, ref_cache.layer(0), write_pos, token_type)
     kv = cache.layer(0)
-    out = launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), write_pos,
-                         token_type)
+    out = launch_rope_kv(
+        q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), write_pos, token_type
+    )
     after, ref_after = cache_state(cache), cache_state(ref_cache)
     written = torch.zeros(before[0].shape[:3], dtype=torch.bool)
     written[:b, :, write_pos] = True
-    n_entry = 2      # k, v entries; the scales follow
+    n_entry = 2  # k, v entries; the scales follow
     untouched = all(torch.equal(x[~written], y[~written]) for x, y in zip(after, before))
-    return {"q_equal": torch.equal(out.transpose(1, 2), ref_q),
-            "cache_equal": all(torch.equal(x, y) for x, y in zip(after[:n_entry], ref_after[:n_entry])),
-            "scales_equal": all(torch.equal(x, y) for x, y in zip(after[n_entry:], ref_after[n_entry:])),
-            "slots_written": int(written.sum()), "untouched_equal": untouched}
+    return {
+        "q_equal": torch.equal(out.transpose(1, 2), ref_q),
+        "cache_equal": all(torch.equal(x, y) for x, y in zip(after[:n_entry], ref_after[:n_entry])),
+        "scales_equal": all(torch.equal(x, y) for x, y in zip(after[n_entry:], ref_after[n_entry:])),
+        "slots_written": int(written.sum()),
+        "untouched_equal": untouched,
+    }
 
 
 def attention_inputs(strategy, dtype, *, b=3, hq=6, hkv=2, length=150, d=32, seed=3):
@@ -158,7 +176,7 @@ def attention_inputs(strategy, dtype, *, b=3, hq=6, hkv=2, length=150, d=32, see
 
     cache = make_cache(strategy, dtype, rows=b + 1, hkv=hkv, length=length, d=d, seed=seed)
     g = torch.Generator().manual_seed(seed)
-    if strategy != "bf16":      # realistic FP8 entries: random values quantized with their scales
+    if strategy != "bf16":  # realistic FP8 entries: random values quantized with their scales
         for bits, scale in zip((*cache.k, *cache.v), (*cache.k_scale, *cache.v_scale)):
             values = torch.randn(bits.shape, generator=g) * scale.unsqueeze(-1) * 200
             bits.copy_((values / scale.unsqueeze(-1)).clamp(-448, 448).to(torch.float8_e4m3fn).view(torch.uint8))
@@ -184,10 +202,13 @@ def check_attention(dtype, cache, mode):
     kv = kv_cache.layer(0)
     out = launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, **kwargs)
     k, v = (x if kv.k_scale is not None else x.float() for x in (kv.k, kv.v))
-    ref = decode_attention_reference(q.float(), k, v, kv.k_scale, kv.v_scale, key_valid)     # in float32
+    ref = decode_attention_reference(q.float(), k, v, kv.k_scale, kv.v_scale, key_valid)  # in float32
     counters = _counters.get(q.device)
-    return {"splits": attention_splits(q.shape[0] * kv.k.shape[1], length, max_splits=kwargs.get("max_splits"))[0],
-            "rel_err": rel_err(out, ref), "counters_zero": counters is None or not bool(counters.any())}
+    return {
+        "splits": attention_splits(q.shape[0] * kv.k.shape[1], length, max_splits=kwargs.get("max_splits"))[0],
+        "rel_err": rel_err(out, ref),
+        "counters_zero": counters is None or not bool(counters.any()),
+    }
 
 
 def check_fused(dtype, strategy):
@@ -207,16 +228,27 @@ def check_fused(dtype, strategy):
     _, cache, _ = attention_inputs(strategy, dtype)
     key_valid[:, 97] = True
     ref_kv = ref_cache.layer(0)
-    q_rot = rope_kv_reference(q, k, v, cos, sin, ref_kv, slot, token_type)        # exact in either dtype
+    q_rot = rope_kv_reference(q, k, v, cos, sin, ref_kv, slot, token_type)  # exact in either dtype
     ref_k, ref_v = (x if ref_kv.k_scale is not None else x.float() for x in (ref_kv.k, ref_kv.v))
     ref = decode_attention_reference(q_rot.float(), ref_k, ref_v, ref_kv.k_scale, ref_kv.v_scale, key_valid)
     kv = cache.layer(0)
-    out = launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, target_programs=36,
-                                  rope=(k, v, cos, sin, list(kv.tables or ()), slot, token_type))
+    out = launch_decode_attention(
+        q,
+        kv.k,
+        kv.v,
+        kv.k_scale,
+        kv.v_scale,
+        key_valid,
+        target_programs=36,
+        rope=(k, v, cos, sin, list(kv.tables or ()), slot, token_type),
+    )
     after, ref_after = cache_state(cache), cache_state(ref_cache)
-    return {"splits": attention_splits(b * hkv, length, 36)[0], "rel_err": rel_err(out, ref),
-            "cache_equal": all(torch.equal(x, y) for x, y in zip(after[:2], ref_after[:2])),
-            "scales_equal": all(torch.equal(x, y) for x, y in zip(after[2:], ref_after[2:]))}
+    return {
+        "splits": attention_splits(b * hkv, length, 36)[0],
+        "rel_err": rel_err(out, ref),
+        "cache_equal": all(torch.equal(x, y) for x, y in zip(after[:2], ref_after[:2])),
+        "scales_equal": all(torch.equal(x, y) for x, y in zip(after[2:], ref_after[2:])),
+    }
 
 
 def rel_err(a, b):
@@ -225,19 +257,29 @@ def rel_err(a, b):
 
 def main():
     import torch
-
-    from gpu_like_interpreter import gpu_like_interpreter   # this directory is on sys.path (run as a script)
+    from gpu_like_interpreter import gpu_like_interpreter  # this directory is on sys.path (run as a script)
 
     gpu_like_interpreter()
     torch.set_num_threads(1)
     fp32, bf16 = torch.float32, torch.bfloat16
-    out = {"rope_kv": {f"{str(dt).removeprefix('torch.')}-{s}": check_rope_kv(dt, s)
-                       for dt in (fp32, bf16) for s in STRATEGIES},
-           "attention": {f"{str(dt).removeprefix('torch.')}-{c}-{m}": check_attention(dt, c, m)
-                         for dt in (fp32, bf16) for c in ("bf16", "fp8") for m in ATTENTION_MODES
-                         if dt == fp32 or m in BF16_ATTENTION_MODES},
-           "fused": {f"{str(dt).removeprefix('torch.')}-{s}": check_fused(dt, s)
-                     for dt in (fp32, bf16) for s in STRATEGIES if dt == fp32 or s in BF16_FUSED}}
+    out = {
+        "rope_kv": {
+            f"{str(dt).removeprefix('torch.')}-{s}": check_rope_kv(dt, s) for dt in (fp32, bf16) for s in STRATEGIES
+        },
+        "attention": {
+            f"{str(dt).removeprefix('torch.')}-{c}-{m}": check_attention(dt, c, m)
+            for dt in (fp32, bf16)
+            for c in ("bf16", "fp8")
+            for m in ATTENTION_MODES
+            if dt == fp32 or m in BF16_ATTENTION_MODES
+        },
+        "fused": {
+            f"{str(dt).removeprefix('torch.')}-{s}": check_fused(dt, s)
+            for dt in (fp32, bf16)
+            for s in STRATEGIES
+            if dt == fp32 or s in BF16_FUSED
+        },
+    }
     print(json.dumps(out))
 
 

@@ -17,8 +17,9 @@ def hf_features_and_kwargs(loaded, images):
     batch = encode_prompts(loaded.processor, [Prompt("a", im) for im in images], "cpu")
     eager = lambda pixels, grid: image_features(model, pixels, grid)
     with torch.no_grad():
-        reference, (args, kwargs) = record_block_kwargs(vision_tower(model), eager, batch.pixel_values,
-                                                         batch.image_grid_thw)
+        reference, (args, kwargs) = record_block_kwargs(
+            vision_tower(model), eager, batch.pixel_values, batch.image_grid_thw
+        )
     return batch, reference, args, kwargs
 
 

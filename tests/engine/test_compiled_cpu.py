@@ -11,8 +11,9 @@ from vlmq.engine.inputs import encode_prompts
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe, kv_dtype", [("bf16", "bf16"), ("bf16", "fp8"), ("int4_wo+group=32", "bf16"),
-                                              ("fp8+gran=tensor", "fp8")])
+@pytest.mark.parametrize(
+    "recipe, kv_dtype", [("bf16", "bf16"), ("bf16", "fp8"), ("int4_wo+group=32", "bf16"), ("fp8+gran=tensor", "fp8")]
+)
 def test_compiled_fused_layers_give_eager_tokens_on_cpu(tiny_fp32, images, recipe, kv_dtype):
     """Dynamo traces the fused layer (custom ops, packs as inputs) with fullgraph=True for prefill and decode,
     and the compiled layers give the eager tokens at batch 2 with left padding."""
@@ -36,17 +37,17 @@ def test_compiled_fused_layers_give_eager_tokens_on_cpu(tiny_fp32, images, recip
 def test_vision_graph_body_matches_hf_vision_tower(tiny_fp32, images):
     """The body a vision CUDA graph captures (patch embedding, blocks with the keyword arguments HF passed
     them, cu_seqlens moved to the CPU, merger) computes HF's image features; run here without a graph."""
-    from vlmq.engine.vision import image_features
     from vlmq.engine.graphs import VisionGraphs
+    from vlmq.engine.vision import image_features
 
     model = tiny_fp32.model
     batch = encode_prompts(tiny_fp32.processor, [Prompt("a", images[0]), Prompt("b", images[2])], "cpu")
-    eager = lambda pixels, grid: image_features(model, pixels, grid)   # noqa: E731
+    eager = lambda pixels, grid: image_features(model, pixels, grid)  # noqa: E731
     vision = VisionGraphs(model, eager)
     assert vision.note == "cuda-graph"
     with torch.no_grad():
-        first = vision(batch.pixel_values, batch.image_grid_thw)      # eager, records the blocks' arguments
-        (key, (args, kwargs)), = vision.block_args.items()
+        first = vision(batch.pixel_values, batch.image_grid_thw)  # eager, records the blocks' arguments
+        ((key, (args, kwargs)),) = vision.block_args.items()
         assert key in vision.graphs.seen, "the second call of this geometry captures"
         body = vision.tower_body(batch.pixel_values.to(model.dtype), args, kwargs)
     reference = eager(batch.pixel_values, batch.image_grid_thw)
@@ -56,13 +57,13 @@ def test_vision_graph_body_matches_hf_vision_tower(tiny_fp32, images):
 
 
 def test_vision_graphs_remember_recent_grids_only(tiny_fp32, images):
-    from vlmq.engine.vision import image_features
     from vlmq.engine.graphs import VisionGraphs
+    from vlmq.engine.vision import image_features
 
     model = tiny_fp32.model
     vision = VisionGraphs(model, lambda pixels, grid: image_features(model, pixels, grid), max_recorded=2)
     with torch.no_grad():
-        for image in images:                 # three different grids
+        for image in images:  # three different grids
             batch = encode_prompts(tiny_fp32.processor, [Prompt("a", image)], "cpu")
             vision(batch.pixel_values, batch.image_grid_thw)
     assert len(vision.block_args) == 2
@@ -89,21 +90,37 @@ def test_compiled_decode_layer_is_five_ops_and_no_generated_kernel(tiny_bf16, re
     runner, d = FusedRunner(engine, compile=True), engine.decoder
     state = engine.synthetic_context(2, 10)
     state.key_valid[:, 10] = True
-    s = StaticDecodeInputs(torch.tensor([3, 4]), state.next_pos, torch.tensor([10]), state.key_valid,
-                           torch.full((2, 1), 2))
+    s = StaticDecodeInputs(
+        torch.tensor([3, 4]), state.next_pos, torch.tensor([10]), state.key_valid, torch.full((2, 1), 2)
+    )
 
     def generated(fn, *args):
         with torch.no_grad():
             out, codes = run_and_get_code(fn, *args)
         code = "\n".join(codes)
-        return out, sorted(set(re.findall(r"\bcpp_fused_\w+|\btriton_\w+", code))), \
-            re.findall(r"= torch\.ops\.vlmq\.(\w+)\.default\(", code)
+        return (
+            out,
+            sorted(set(re.findall(r"\bcpp_fused_\w+|\btriton_\w+", code))),
+            re.findall(r"= torch\.ops\.vlmq\.(\w+)\.default\(", code),
+        )
 
-    (x, cos, sin), prologue, _ = generated(runner.prologue, d.embed_tokens, d.inv_freq, tuple(d.section), s.token,
-                                           s.pos)
-    _, layer_kernels, layer_ops = generated(runner.decode_layer, runner.packs[0], x, cos, sin, s.slot, s.token_type,
-                                            s.key_valid[:, None, None, :], engine.cache.layer(0), None,
-                                            runner.decode_attend, True)
+    (x, cos, sin), prologue, _ = generated(
+        runner.prologue, d.embed_tokens, d.inv_freq, tuple(d.section), s.token, s.pos
+    )
+    _, layer_kernels, layer_ops = generated(
+        runner.decode_layer,
+        runner.packs[0],
+        x,
+        cos,
+        sin,
+        s.slot,
+        s.token_type,
+        s.key_valid[:, None, None, :],
+        engine.cache.layer(0),
+        None,
+        runner.decode_attend,
+        True,
+    )
     _, head_kernels, head_ops = generated(runner.head, runner.head_pack, x[:, -1])
     assert sorted(layer_ops) == ["fused_linear"] * 4 + ["rope_kv_decode_attention"] and not layer_kernels
     assert len(prologue) == 1 and head_ops == ["fused_linear"] and len(head_kernels) == 1

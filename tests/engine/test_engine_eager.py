@@ -10,8 +10,13 @@ from vlmq.errors import VlmqError
 
 def hf_inputs(loaded, prompts):
     b = encode_prompts(loaded.processor, prompts, torch.device("cpu"))
-    return b, dict(input_ids=b.input_ids, attention_mask=b.attention_mask, pixel_values=b.pixel_values,
-                   image_grid_thw=b.image_grid_thw, mm_token_type_ids=b.mm_token_type_ids)
+    return b, dict(
+        input_ids=b.input_ids,
+        attention_mask=b.attention_mask,
+        pixel_values=b.pixel_values,
+        image_grid_thw=b.image_grid_thw,
+        mm_token_type_ids=b.mm_token_type_ids,
+    )
 
 
 @pytest.mark.parametrize("dtype_fixture, atol", [("tiny_fp32", 1e-4), ("tiny_bf16", 0.05)])
@@ -31,9 +36,9 @@ def test_greedy_tokens_match_hf_generate(tiny_fp32, images):
     prompts = [Prompt("Describe the picture.", images[2])]
     b, inputs = hf_inputs(tiny_fp32, prompts)
     loaded_model = tiny_fp32.model
-    loaded_model.model.rope_deltas = None   # HF caches M-RoPE deltas between calls
+    loaded_model.model.rope_deltas = None  # HF caches M-RoPE deltas between calls
     with torch.no_grad():
-        ref = loaded_model.generate(**inputs, max_new_tokens=12, do_sample=False)[0, b.input_ids.shape[1]:]
+        ref = loaded_model.generate(**inputs, max_new_tokens=12, do_sample=False)[0, b.input_ids.shape[1] :]
     gen = Engine(tiny_fp32).generate(prompts, 12)[0]
     eos = set(Engine(tiny_fp32).eos_ids)
     ref_ids = ref.tolist()
@@ -47,11 +52,14 @@ def test_greedy_tokens_match_hf_generate(tiny_fp32, images):
 @pytest.mark.parametrize("dtype_fixture", ["tiny_fp32", "tiny_bf16"])
 def test_mixed_batch_equals_batch_of_one(request, images, dtype_fixture):
     loaded = request.getfixturevalue(dtype_fixture)
-    prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None),
-               Prompt("Describe this picture in detail, please.", images[1])]
+    prompts = [
+        Prompt("What is in the image?", images[0]),
+        Prompt("Hi", None),
+        Prompt("Describe this picture in detail, please.", images[1]),
+    ]
     engine = Engine(loaded, max_batch_size=4)
     batched = engine.generate(prompts, 8, ignore_eos=True)
-    assert len({g.n_prompt_tokens for g in batched}) == 3      # really mixed lengths (left padding used)
+    assert len({g.n_prompt_tokens for g in batched}) == 3  # really mixed lengths (left padding used)
     for prompt, gen in zip(prompts, batched):
         single = engine.generate([prompt], 8, ignore_eos=True)[0]
         assert gen.token_ids == single.token_ids
@@ -68,7 +76,7 @@ def test_more_prompts_than_max_batch_are_chunked(tiny_fp32, images):
 def test_ignore_eos_gives_fixed_length_and_timings(tiny_bf16, images):
     gens = Engine(tiny_bf16).generate([Prompt("What is it?", images[0])], 6, ignore_eos=True)
     t = gens[0].timings
-    assert len(gens[0].token_ids) <= 6   # EOS (if any) truncates the returned ids, not the work done
+    assert len(gens[0].token_ids) <= 6  # EOS (if any) truncates the returned ids, not the work done
     assert t["decode_steps"] == 5
     for key in ("vision_ms", "prefill_ms", "ttft_ms", "decode_ms_per_token", "total_ms"):
         assert t[key] > 0, key
@@ -81,12 +89,15 @@ def test_text_only_prompt_has_no_vision_time_cost(tiny_bf16):
     assert gen.n_visual_tokens == 0 and gen.timings["vision_ms"] < gen.timings["prefill_ms"] + 50
 
 
-@pytest.mark.parametrize("kwargs, call", [
-    ({}, lambda e: e.generate([], 4)),
-    ({}, lambda e: e.generate([Prompt("hi")], 0)),
-    ({}, lambda e: e.generate(["plain string"], 4)),
-    ({"max_seq_len": 16}, lambda e: e.generate([Prompt("a long prompt " * 10)], 4)),
-])
+@pytest.mark.parametrize(
+    "kwargs, call",
+    [
+        ({}, lambda e: e.generate([], 4)),
+        ({}, lambda e: e.generate([Prompt("hi")], 0)),
+        ({}, lambda e: e.generate(["plain string"], 4)),
+        ({"max_seq_len": 16}, lambda e: e.generate([Prompt("a long prompt " * 10)], 4)),
+    ],
+)
 def test_bad_input_raises_vlmq_error(tiny_bf16, kwargs, call):
     with pytest.raises(VlmqError):
         call(Engine(tiny_bf16, **kwargs))
@@ -121,11 +132,21 @@ def test_qwen2_5_vl_family_matches_hf(tiny_fp32, images):
     text = base.get_text_config().to_dict()
     text.pop("model_type", None)
     config = Qwen2_5_VLConfig(
-        text_config=text, vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
-                                             out_hidden_size=text["hidden_size"], window_size=56,
-                                             fullatt_block_indexes=[1]),
-        image_token_id=base.image_token_id, video_token_id=base.video_token_id,
-        vision_start_token_id=base.vision_start_token_id, vision_end_token_id=base.vision_end_token_id)
+        text_config=text,
+        vision_config=dict(
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            out_hidden_size=text["hidden_size"],
+            window_size=56,
+            fullatt_block_indexes=[1],
+        ),
+        image_token_id=base.image_token_id,
+        video_token_id=base.video_token_id,
+        vision_start_token_id=base.vision_start_token_id,
+        vision_end_token_id=base.vision_end_token_id,
+    )
     torch.manual_seed(0)
     model = Qwen2_5_VLForConditionalGeneration(config).eval()
     p = tiny_fp32.processor
@@ -136,8 +157,8 @@ def test_qwen2_5_vl_family_matches_hf(tiny_fp32, images):
     with torch.no_grad():
         ref_logits = model(**inputs).logits[:, -1]
         model.model.rope_deltas = None
-        ref = model.generate(**inputs, max_new_tokens=6, do_sample=False)[0, inputs["input_ids"].shape[1]:]
+        ref = model.generate(**inputs, max_new_tokens=6, do_sample=False)[0, inputs["input_ids"].shape[1] :]
     engine = Engine(loaded)
     torch.testing.assert_close(engine.next_token_logits(prompts), ref_logits, atol=1e-4, rtol=0)
     gen = engine.generate(prompts, 6)[0]
-    assert gen.token_ids == ref.tolist()[:len(gen.token_ids)] and len(gen.token_ids) >= 1
+    assert gen.token_ids == ref.tolist()[: len(gen.token_ids)] and len(gen.token_ids) >= 1

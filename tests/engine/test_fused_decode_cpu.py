@@ -25,9 +25,9 @@ import torch
 from vlmq.engine import Engine, KVConfig, Prompt
 from vlmq.engine.compiled import FusedRunner
 
-LOGIT_TOL = {"bf16": 0.015, "w8a8": 0.06}     # max |eager - fused| / max |eager| per row
-FP32_TOL = 1e-4     # float32 models: the same arithmetic up to float32 rounding (0 on the machines tried)
-PREFILL_TOL = 1e-3   # the same ops on concatenated tensors (0 on the machines tried)
+LOGIT_TOL = {"bf16": 0.015, "w8a8": 0.06}  # max |eager - fused| / max |eager| per row
+FP32_TOL = 1e-4  # float32 models: the same arithmetic up to float32 rounding (0 on the machines tried)
+PREFILL_TOL = 1e-3  # the same ops on concatenated tensors (0 on the machines tried)
 STEPS = 4
 
 
@@ -69,6 +69,7 @@ def quantized(toy, calibration):
             if recipe != "bf16":
                 apply_recipe(done[recipe], parse_recipe(recipe), calibration)
         return done[recipe]
+
     return get
 
 
@@ -81,17 +82,19 @@ def recorded_logits(engine, prompts, steps: int, ignore_eos: bool):
             out = fn(*args)
             seen.append(out.float().clone())
             return out
+
         return wrapped
 
-    engine.decoder.logits = record(engine.decoder.logits)     # prefill (both) and eager decode steps
+    engine.decoder.logits = record(engine.decoder.logits)  # prefill (both) and eager decode steps
     if engine.compiled is not None:
         engine.compiled.decode = record(engine.compiled.decode)
     tokens = [g.token_ids for g in engine.generate(prompts, steps, ignore_eos=ignore_eos)]
     return tokens, seen
 
 
-def compare(loaded, kv, prompts, tol: float, *, bf16_kernel="fused", steps=STEPS, ignore_eos=False,
-            fp8_attention=False) -> str:
+def compare(
+    loaded, kv, prompts, tol: float, *, bf16_kernel="fused", steps=STEPS, ignore_eos=False, fp8_attention=False
+) -> str:
     """Eager and fused engines on the same weights: identical greedy tokens, and logits within ``tol`` of the
     row's largest |logit| for every token a row generates (up to its EOS unless ``ignore_eos``)."""
     eager = Engine(loaded, kv=kv, max_batch_size=len(prompts), fp8_attention=fp8_attention)
@@ -103,19 +106,25 @@ def compare(loaded, kv, prompts, tol: float, *, bf16_kernel="fused", steps=STEPS
     assert fused_tokens == eager_tokens
     assert len(fused_logits) == len(eager_logits) == max(len(t) for t in eager_tokens)
     for step, (e, f) in enumerate(zip(eager_logits, fused_logits, strict=True)):
-        rows = [r for r, t in enumerate(eager_tokens) if len(t) > step]     # rows still answering
+        rows = [r for r, t in enumerate(eager_tokens) if len(t) > step]  # rows still answering
         err = ((e - f).abs().amax(-1) / e.abs().amax(-1))[rows].max().item()
         limit = PREFILL_TOL if step == 0 else tol
         assert err <= limit, f"step {step}: logits differ by {err:.3g} of their range (limit {limit})"
     return fused.compiled.label
 
 
-@pytest.mark.parametrize("recipe, label", [
-    ("bf16", "fused-bf16"), ("int8_wo", "fused-w8a16-int8, lm_head fused-bf16"),
-    ("int4_wo", "fused-w4a16-asym, lm_head fused-bf16"), ("int4_wo+sym", "fused-w4a16-sym, lm_head fused-bf16"),
-    ("int4_awq", "fused-w4a16-asym, lm_head fused-bf16"), ("smoothquant", "fused-w8a8-int8, lm_head fused-bf16"),
-    ("fp8", "fused-w8a8-fp8, lm_head fused-bf16"),
-])
+@pytest.mark.parametrize(
+    "recipe, label",
+    [
+        ("bf16", "fused-bf16"),
+        ("int8_wo", "fused-w8a16-int8, lm_head fused-bf16"),
+        ("int4_wo", "fused-w4a16-asym, lm_head fused-bf16"),
+        ("int4_wo+sym", "fused-w4a16-sym, lm_head fused-bf16"),
+        ("int4_awq", "fused-w4a16-asym, lm_head fused-bf16"),
+        ("smoothquant", "fused-w8a8-int8, lm_head fused-bf16"),
+        ("fp8", "fused-w8a8-fp8, lm_head fused-bf16"),
+    ],
+)
 @pytest.mark.parametrize("batch", [1, 3])
 def test_fused_decoder_gives_eager_logits_and_tokens(quantized, prompts, recipe, label, batch):
     loaded = quantized(recipe)
@@ -123,18 +132,31 @@ def test_fused_decoder_gives_eager_logits_and_tokens(quantized, prompts, recipe,
     assert compare(loaded, KVConfig(), prompts[-batch:], tol) == label
 
 
-@pytest.mark.parametrize("kv_dtype, strategy", [("bf16", "static"), ("fp8", "static"), ("fp8", "static_text_only"),
-                                               ("fp8", "per_head"), ("fp8", "dynamic"), ("fp8", "visual_aware")])
-def test_fused_decoder_follows_eager_over_many_steps_for_every_kv_cache(tiny_fp32, images, calibration, kv_dtype,
-                                                                         strategy):
+@pytest.mark.parametrize(
+    "kv_dtype, strategy",
+    [
+        ("bf16", "static"),
+        ("fp8", "static"),
+        ("fp8", "static_text_only"),
+        ("fp8", "per_head"),
+        ("fp8", "dynamic"),
+        ("fp8", "visual_aware"),
+    ],
+)
+def test_fused_decoder_follows_eager_over_many_steps_for_every_kv_cache(
+    tiny_fp32, images, calibration, kv_dtype, strategy
+):
     """float32 weights: no bf16 rounding to hide behind, so eager and fused agree to float32 precision over
     eight steps past EOS (each step reads every K/V the earlier ones wrote, in every FP8 scale policy)."""
     from vlmq.recipes import calibrate_kv_scales
 
     loaded = copy.deepcopy(tiny_fp32)
     scales = calibrate_kv_scales(Engine(loaded), calibration, strategy) if kv_dtype == "fp8" else None
-    prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None),
-               Prompt("Describe this picture in detail, please.", images[1])]
+    prompts = [
+        Prompt("What is in the image?", images[0]),
+        Prompt("Hi", None),
+        Prompt("Describe this picture in detail, please.", images[1]),
+    ]
     compare(loaded, KVConfig(kv_dtype, strategy, scales), prompts, FP32_TOL, steps=8, ignore_eos=True)
 
 
@@ -145,6 +167,7 @@ def test_cublas_bf16_kernel_composes_the_same_arithmetic(quantized, prompts):
 def test_emulated_fp8_attention_path(tiny_fp32, images):
     """``fp8_attention`` (the emulated study path) keeps dense attention after the fused RoPE + cache write."""
     prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None)]
-    label = compare(copy.deepcopy(tiny_fp32), KVConfig(), prompts, FP32_TOL, steps=6, ignore_eos=True,
-                    fp8_attention=True)
+    label = compare(
+        copy.deepcopy(tiny_fp32), KVConfig(), prompts, FP32_TOL, steps=6, ignore_eos=True, fp8_attention=True
+    )
     assert label == "fused-bf16, fp8-attention-emulated"

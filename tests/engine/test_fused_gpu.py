@@ -21,9 +21,20 @@ MAX_KERNELS_PER_LAYER = 6
 # into the GEMV prologue, exactly, is what would bring them to 5-6 (issue 17).
 MAX_KERNELS_PER_LAYER_W8A8 = 10
 W8A8_RECIPES = ("smoothquant", "fp8", "fp8+kv_fp8_vis")
-MAX_STEP_KERNELS = 8             # embedding + M-RoPE tables, final norm + lm_head, logits to float32
-RECIPES = ["bf16", "int8_wo", "int4_wo", "int4_awq", "smoothquant", "fp8", "int8_wo+lm_head", "int4_wo+keep8=0",
-           "bf16+kv_fp8", "bf16+kv_fp8_dyn", "fp8+kv_fp8_vis"]
+MAX_STEP_KERNELS = 8  # embedding + M-RoPE tables, final norm + lm_head, logits to float32
+RECIPES = [
+    "bf16",
+    "int8_wo",
+    "int4_wo",
+    "int4_awq",
+    "smoothquant",
+    "fp8",
+    "int8_wo+lm_head",
+    "int4_wo+keep8=0",
+    "bf16+kv_fp8",
+    "bf16+kv_fp8_dyn",
+    "fp8+kv_fp8_vis",
+]
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +51,11 @@ def cuda_kernels(fn) -> list[str]:
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         fn()
         torch.cuda.synchronize()
-    return [e.name for e in prof.events() if e.device_type.name == "CUDA" and "Memset" not in e.name
-            and "Memcpy" not in e.name]
+    return [
+        e.name
+        for e in prof.events()
+        if e.device_type.name == "CUDA" and "Memset" not in e.name and "Memcpy" not in e.name
+    ]
 
 
 def engine_for(recipe: str, calib, batch: int = 2) -> Engine:
@@ -57,7 +71,7 @@ def engine_for(recipe: str, calib, batch: int = 2) -> Engine:
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
-def test_decode_step_runs_at_most_six_kernels_per_layer(recipe, calib):   # (W8A8: ten, see above)
+def test_decode_step_runs_at_most_six_kernels_per_layer(recipe, calib):  # (W8A8: ten, see above)
     """One replay of the captured decode step, profiled: its kernels minus those of the step's prologue and
     head (profiled on their own, outside the graph), per decoder layer."""
     batch = 2
@@ -65,7 +79,7 @@ def test_decode_step_runs_at_most_six_kernels_per_layer(recipe, calib):   # (W8A
     runner = engine.compiled
     with torch.no_grad():
         state = engine.synthetic_context(batch, 40)
-        token = engine.decode_step(state, torch.zeros(batch, dtype=torch.long, device="cuda"))   # captures
+        token = engine.decode_step(state, torch.zeros(batch, dtype=torch.long, device="cuda"))  # captures
         step = runner.graphs[batch]
         graph = cuda_kernels(step.graph.replay)
         d, s = engine.decoder, step.inputs
@@ -73,14 +87,16 @@ def test_decode_step_runs_at_most_six_kernels_per_layer(recipe, calib):   # (W8A
         outside = cuda_kernels(lambda: runner.prologue(d.embed_tokens, d.inv_freq, tuple(d.section), s.token, s.pos))
         outside += cuda_kernels(lambda: runner.head(runner.head_pack, x[:, -1]))
     per_layer = (len(graph) - len(outside)) / d.num_layers
-    print(f"\n{recipe}: {runner.label}: {len(graph)} kernels a step, {per_layer:g} per layer; outside the layers:",
-          ", ".join(outside))
+    print(
+        f"\n{recipe}: {runner.label}: {len(graph)} kernels a step, {per_layer:g} per layer; outside the layers:",
+        ", ".join(outside),
+    )
     for name, count in collections.Counter(graph).most_common():
         print(f"  {count:4d}  {name[:110]}")
     assert token.shape == (batch,)
     assert len(outside) <= MAX_STEP_KERNELS, outside
     bound = MAX_KERNELS_PER_LAYER_W8A8 if recipe in W8A8_RECIPES else MAX_KERNELS_PER_LAYER
-    assert 4 <= per_layer <= bound, f"{recipe}: {per_layer:g} kernels per layer"   # >= 4 GEMVs
+    assert 4 <= per_layer <= bound, f"{recipe}: {per_layer:g} kernels per layer"  # >= 4 GEMVs
 
 
 def recording(fn, seen: list):
@@ -88,6 +104,7 @@ def recording(fn, seen: list):
         out = fn(*args)
         seen.append(out.float().clone())
         return out
+
     return wrapped
 
 

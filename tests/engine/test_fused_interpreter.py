@@ -21,7 +21,7 @@ import pytest
 
 # (recipe, KV cache): every weight format and both cache formats, each at least once
 CASES = [("bf16", "bf16"), ("int8_wo", "fp8"), ("int4_wo+group=32", "bf16"), ("smoothquant", "fp8"), ("fp8", "bf16")]
-TOKENS = 3          # prefill + 2 decode steps
+TOKENS = 3  # prefill + 2 decode steps
 
 
 def _kernel_ops():
@@ -33,17 +33,45 @@ def _kernel_ops():
     launches = {"gemv": 0, "attention": 0, "rope_kv": 0}
     linear_ref, w8_ref, w4_ref = fused.fused_linear_reference, qlinear.w8_linear, qlinear.w4a16_linear
 
-    def fused_linear(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act,
-                     residual, out_dtype):
+    def fused_linear(
+        x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype
+    ):
         if x.shape[0] > GEMV_MAX_M:
-            return linear_ref(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale,
-                              act, residual, out_dtype)
+            return linear_ref(
+                x,
+                weight,
+                scale,
+                zero,
+                group_size,
+                bias,
+                x_scale,
+                a_mode,
+                norm_weight,
+                eps,
+                pre_scale,
+                act,
+                residual,
+                out_dtype,
+            )
         launches["gemv"] += 1
-        return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, a_mode=fused.A_MODE_CODES[a_mode],
-                    norm_weight=norm_weight, eps=eps, pre_scale=pre_scale, act=fused.ACTS[act], residual=residual,
-                    out_dtype=out_dtype)
+        return gemv(
+            x,
+            weight,
+            scale,
+            zero,
+            group_size,
+            bias,
+            x_scale=x_scale,
+            a_mode=fused.A_MODE_CODES[a_mode],
+            norm_weight=norm_weight,
+            eps=eps,
+            pre_scale=pre_scale,
+            act=fused.ACTS[act],
+            residual=residual,
+            out_dtype=out_dtype,
+        )
 
-    def w8_linear(x, qweight, wscale, xscale, bias, out_dtype):      # the eager modules' decode GEMV
+    def w8_linear(x, qweight, wscale, xscale, bias, out_dtype):  # the eager modules' decode GEMV
         if x.shape[0] > GEMV_MAX_M:
             return w8_ref(x, qweight, wscale, xscale, bias, out_dtype)
         launches["gemv"] += 1
@@ -55,11 +83,13 @@ def _kernel_ops():
         launches["gemv"] += 1
         return gemv(x, packed, scale, zero, group_size, bias, out_dtype=out_dtype)
 
-    def rope_kv_decode_attention(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type,
-                                 key_valid):
+    def rope_kv_decode_attention(
+        q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type, key_valid
+    ):
         launches["attention"] += 1
-        return attention.launch_decode_attention(q, k_cache, v_cache, k_scale, v_scale, key_valid,
-                                                 rope=(k, v, cos, sin, tables, slot, token_type))
+        return attention.launch_decode_attention(
+            q, k_cache, v_cache, k_scale, v_scale, key_valid, rope=(k, v, cos, sin, tables, slot, token_type)
+        )
 
     def rope_kv_write(*args):
         launches["rope_kv"] += 1
@@ -86,7 +116,7 @@ def _run_case(loaded, recipe, kv_dtype, prompts, calibration, launches):
         apply_recipe(model, parse_recipe(recipe), calibration)
     kv = KVConfig(kv_dtype, "dynamic")
     fused = Engine(model, kv=kv, max_batch_size=len(prompts))
-    fused.compiled = FusedRunner(fused, compile=False)     # packs first: the eager modules then hold views
+    fused.compiled = FusedRunner(fused, compile=False)  # packs first: the eager modules then hold views
     eager = Engine(model, kv=kv, max_batch_size=len(prompts))
     before = dict(launches)
     with torch.no_grad():
@@ -107,11 +137,11 @@ def main():
     from test_attention_interpreter import gpu_like_interpreter
 
     torch.manual_seed(0)
-    gpu_like_interpreter()      # fp32 -> fp8 / bf16 rounded to nearest even, as the GPU does
+    gpu_like_interpreter()  # fp32 -> fp8 / bf16 rounded to nearest even, as the GPU does
     launches = _kernel_ops()
     loaded = load_model("tiny", dtype=torch.float32)
     calibration = load_calibration("builtin", n=2, languages=("en",), seed=0)
-    image = next(p.image for p in calibration.prompts if p.image is not None).resize((56, 56))   # 4 visual tokens
+    image = next(p.image for p in calibration.prompts if p.image is not None).resize((56, 56))  # 4 visual tokens
     prompts = [Prompt("What is in the image?", image), Prompt("Hi")]
     results = {f"{recipe}/{kv}": _run_case(loaded, recipe, kv, prompts, calibration, launches) for recipe, kv in CASES}
     print(json.dumps(results))
@@ -130,11 +160,11 @@ def interpreter_results():
 @pytest.mark.parametrize("recipe, kv", CASES)
 def test_fused_decoder_kernels_give_eager_tokens(interpreter_results, recipe, kv):
     result = interpreter_results[f"{recipe}/{kv}"]
-    layers, steps = 2, TOKENS - 1                 # tiny model
+    layers, steps = 2, TOKENS - 1  # tiny model
     # decode: 4 fused GEMVs a layer + the head (fused engine), 7 module GEMVs a layer (eager engine, bf16: none)
     assert result["launches"]["attention"] == layers * steps, result
     assert result["launches"]["gemv"] >= steps * (4 * layers + 1), result
-    assert result["launches"]["rope_kv"] == layers, result      # the fused engine's prefill
+    assert result["launches"]["rope_kv"] == layers, result  # the fused engine's prefill
     assert result["same_tokens"], result
 
 

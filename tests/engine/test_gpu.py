@@ -14,9 +14,16 @@ def rel_err(a, b):
     return ((a.float() - b.float()).norm() / b.float().norm()).item()
 
 
-@pytest.mark.parametrize("a_mode, wdtype", [("bf16", torch.int8), ("bf16", torch.float8_e4m3fn),
-                                            ("int8", torch.int8), ("fp8", torch.float8_e4m3fn),
-                                            ("bf16", torch.bfloat16)])
+@pytest.mark.parametrize(
+    "a_mode, wdtype",
+    [
+        ("bf16", torch.int8),
+        ("bf16", torch.float8_e4m3fn),
+        ("int8", torch.int8),
+        ("fp8", torch.float8_e4m3fn),
+        ("bf16", torch.bfloat16),
+    ],
+)
 @pytest.mark.parametrize("m, n, k", [(1, 2048, 1536), (5, 1536, 8960), (16, 300, 200)])
 def test_w8_gemv_matches_reference(a_mode, wdtype, m, n, k):
     from vlmq.engine.kernels import quantize_activation, w8_linear, w8_linear_reference
@@ -36,16 +43,21 @@ def test_w8_gemv_matches_reference(a_mode, wdtype, m, n, k):
     assert rel_err(out, ref) < 1e-2
 
 
-@pytest.mark.parametrize("a_mode, wdtype", [("bf16", torch.int8), ("bf16", torch.bfloat16), ("int8", torch.int8),
-                                            ("fp8", torch.float8_e4m3fn)])
+@pytest.mark.parametrize(
+    "a_mode, wdtype",
+    [("bf16", torch.int8), ("bf16", torch.bfloat16), ("int8", torch.int8), ("fp8", torch.float8_e4m3fn)],
+)
 @pytest.mark.parametrize("split", [2, 4, 8])
 def test_split_k_gemv_matches_reference(a_mode, wdtype, split):
     from vlmq.engine.kernels.w8 import launch_w8_gemv, quantize_activation, w8_linear_reference
 
     torch.manual_seed(0)
     x = torch.randn(3, 8960, device="cuda", dtype=torch.bfloat16)
-    w = (torch.randint(-127, 128, (1536, 8960), device="cuda", dtype=torch.int8) if wdtype == torch.int8
-         else (torch.randn(1536, 8960, device="cuda") * 50).clamp(-440, 440).to(wdtype))
+    w = (
+        torch.randint(-127, 128, (1536, 8960), device="cuda", dtype=torch.int8)
+        if wdtype == torch.int8
+        else (torch.randn(1536, 8960, device="cuda") * 50).clamp(-440, 440).to(wdtype)
+    )
     ws, bias = torch.rand(1536, device="cuda") * 0.01, torch.randn(1536, device="cuda", dtype=torch.bfloat16)
     xq, xs = quantize_activation(x, a_mode)
     out = launch_w8_gemv(xq, w, ws, xs, bias, torch.bfloat16, split_k=split)
@@ -91,7 +103,7 @@ def test_compiled_tokens_match_eager(tiny_cuda, images, kv_dtype):
     assert torch.nn.functional.cosine_similarity(e_logits, c_logits).min().item() > 0.999
     e_out = eager.generate(prompts, 8, ignore_eos=True)
     c_out = compiled.generate(prompts, 8, ignore_eos=True)
-    for e, c in zip(e_out, c_out):   # random weights have near-ties: judge the first tokens
+    for e, c in zip(e_out, c_out):  # random weights have near-ties: judge the first tokens
         assert e.token_ids[:3] == c.token_ids[:3]
     assert compiled.compiled.graphs, "decode ran through the captured CUDA graph"
 
@@ -99,8 +111,12 @@ def test_compiled_tokens_match_eager(tiny_cuda, images, kv_dtype):
 def test_speed_records_on_gpu(tiny_cuda):
     from vlmq.bench.speed import SpeedOptions, run_speed
 
-    rows = run_speed(tiny_cuda, "bf16", "real", SpeedOptions(batch_sizes=(1, 2), image_sizes=(224,), new_tokens=8,
-                                                             warmups=1, repeats=2))
+    rows = run_speed(
+        tiny_cuda,
+        "bf16",
+        "real",
+        SpeedOptions(batch_sizes=(1, 2), image_sizes=(224,), new_tokens=8, warmups=1, repeats=2),
+    )
     metrics = {(r["task"], r["metric"]): r["value"] for r in rows}
     assert all(r["device"] != "cpu" and r["mode"] == "compiled" for r in rows)
     assert all(r["params"]["vision_path"] == "cuda-graph" for r in rows if r["task"] == "speed")

@@ -33,12 +33,12 @@ def double(x):
 def test_capture_on_second_sighting_then_replay():
     cache = graphs.ShapeGraphs("t")
     x = torch.ones(2)
-    assert torch.equal(cache("a", double, (x,)), x * 2)            # first sighting: plain call
+    assert torch.equal(cache("a", double, (x,)), x * 2)  # first sighting: plain call
     assert not FakeCapture.made
     second = cache("a", double, (x,))
     assert second[0] == "replayed" and len(FakeCapture.made) == 1
     cache("a", double, (x,))
-    assert len(FakeCapture.made) == 1                               # replayed, not captured again
+    assert len(FakeCapture.made) == 1  # replayed, not captured again
 
 
 def test_least_recently_used_graph_is_dropped():
@@ -52,6 +52,7 @@ def test_least_recently_used_graph_is_dropped():
 def test_failed_capture_is_recorded_and_falls_back():
     def failing(x):
         return x + 1
+
     failing.fail = True
     cache = graphs.ShapeGraphs("t")
     x = torch.zeros(1)
@@ -59,7 +60,7 @@ def test_failed_capture_is_recorded_and_falls_back():
     out = cache("a", failing, (x,), fallback=lambda t: t - 1)
     assert torch.equal(out, x - 1)
     assert cache.note.startswith("no graph (RuntimeError: operation not permitted")
-    assert torch.equal(cache("b", failing, (x,)), x + 1) and not cache.graphs   # no more capture attempts
+    assert torch.equal(cache("b", failing, (x,)), x + 1) and not cache.graphs  # no more capture attempts
 
 
 def test_a_capture_whose_output_fails_the_check_is_not_kept():

@@ -108,8 +108,25 @@ def test_fake_implementation_matches(act, resid):
     w = torch.randn(16, 32, dtype=torch.bfloat16)
     x = torch.randn(3, 32, dtype=torch.bfloat16)
     r = torch.randn(3, 8 if act == "silu_mul" else 16, dtype=torch.bfloat16) if resid else None
-    torch.library.opcheck(fused_linear, (x, w, None, None, 0, None, None, "bf16", torch.ones(32, dtype=torch.bfloat16),
-                                         1e-6, None, act, r, torch.bfloat16))
+    torch.library.opcheck(
+        fused_linear,
+        (
+            x,
+            w,
+            None,
+            None,
+            0,
+            None,
+            None,
+            "bf16",
+            torch.ones(32, dtype=torch.bfloat16),
+            1e-6,
+            None,
+            act,
+            r,
+            torch.bfloat16,
+        ),
+    )
 
 
 @pytest.mark.parametrize("preset", sorted(QWEN2))
@@ -119,8 +136,12 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
     the tensor-core kernel), at most 16 K slices, and enough programs for 132 SMs where K allows. Up to 4 rows
     the CUDA-core kernel, except FP8 weights and int8 weights with a long K (tensor cores measured faster)."""
     d = QWEN2[preset]
-    shapes = {"qkv": (d["q"] + 2 * d["kv"], d["hidden"]), "o": (d["hidden"], d["q"]),
-              "gate_up": (2 * d["inter"], d["hidden"]), "down": (d["hidden"], d["inter"])}
+    shapes = {
+        "qkv": (d["q"] + 2 * d["kv"], d["hidden"]),
+        "o": (d["hidden"], d["q"]),
+        "gate_up": (2 * d["inter"], d["hidden"]),
+        "down": (d["hidden"], d["inter"]),
+    }
     for n, k in shapes.values():
         for m in (1, SUM_MAX_M, SUM_MAX_M + 1, 16, GEMV_MAX_M):
             cfg = default_config(fmt, m, n, k, 128)
@@ -137,10 +158,10 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
 
 
 def test_split_k_only_where_rows_alone_do_not_fill_the_gpu():
-    assert sum_config(W_INT8, 1, 37888, 3584).split_k == 1          # 7b gate_up: 2368 row programs
-    assert sum_config(W_INT8, 1, 1536, 8960).split_k > 1            # 2b down: 96 row programs
+    assert sum_config(W_INT8, 1, 37888, 3584).split_k == 1  # 7b gate_up: 2368 row programs
+    assert sum_config(W_INT8, 1, 1536, 8960).split_k > 1  # 2b down: 96 row programs
     assert dot_config(W_INT8, 16, 1536, 8960).split_k > 1
-    assert dot_config(W_INT8, 300, 1536, 8960).split_k == 1         # prefill tiles: no split
+    assert dot_config(W_INT8, 300, 1536, 8960).split_k == 1  # prefill tiles: no split
 
 
 def test_cpu_ops_use_the_references():
@@ -150,15 +171,24 @@ def test_cpu_ops_use_the_references():
     s, z = torch.rand(8, 1, dtype=torch.bfloat16), torch.randint(-8, 8, (8, 1), dtype=torch.int8)
     from vlmq.engine.kernels import w4a16_linear
 
-    assert torch.equal(w4a16_linear(x, w, s, z, 64, None, torch.bfloat16),
-                       w4a16_linear_reference(x, w, s, z, 64, None, torch.bfloat16))
+    assert torch.equal(
+        w4a16_linear(x, w, s, z, 64, None, torch.bfloat16), w4a16_linear_reference(x, w, s, z, 64, None, torch.bfloat16)
+    )
 
 
-@pytest.mark.parametrize("case, match", [
-    ("k", "in_features"), ("group", "group_size"), ("scale", "one fp32 scale per output row"),
-    ("w8a8-int4", "W8A8 activations need"), ("mixed", "same kind"), ("odd", "even N"), ("resid", "residual"),
-    ("normed-codes", "cannot be normalized"),
-])
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("k", "in_features"),
+        ("group", "group_size"),
+        ("scale", "one fp32 scale per output row"),
+        ("w8a8-int4", "W8A8 activations need"),
+        ("mixed", "same kind"),
+        ("odd", "even N"),
+        ("resid", "residual"),
+        ("normed-codes", "cannot be normalized"),
+    ],
+)
 def test_bad_gemv_inputs_get_one_line_errors(case, match):
     """Checked before Triton is needed: a one-line VlmqError that names the fix."""
     from vlmq.engine.kernels.gemv import A_INT8, ACT_SILU_MUL, gemv
@@ -175,8 +205,9 @@ def test_bad_gemv_inputs_get_one_line_errors(case, match):
         "mixed": lambda: gemv(quantize_activation(x, "fp8")[0], w8, s8, x_scale=torch.ones(2)),
         "odd": lambda: gemv(x, torch.randn(15, 64), act=ACT_SILU_MUL),
         "resid": lambda: gemv(x, w8, s8, residual=torch.randn(2, 8)),
-        "normed-codes": lambda: gemv(*quantize_activation(x, "int8")[:1], w8, s8, x_scale=torch.ones(2),
-                                     norm_weight=torch.ones(64)),
+        "normed-codes": lambda: gemv(
+            *quantize_activation(x, "int8")[:1], w8, s8, x_scale=torch.ones(2), norm_weight=torch.ones(64)
+        ),
     }
     with pytest.raises(VlmqError, match=match) as err:
         calls[case]()

@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 DIMS = {"2b": dict(hidden=1536, inter=8960, qkv=2048), "7b": dict(hidden=3584, inter=18944, qkv=4608)}
 # (weight format, activation mode) of every recipe the kernels serve
 MODES = [("bf16", "bf16"), ("int8", "bf16"), ("fp8", "bf16"), ("int8", "int8"), ("fp8", "fp8"), ("int4", "bf16")]
-TOL, TOL_EPILOGUE, TOL_PREFILL = 1e-3, 5e-3, 5e-3    # the module doc says why
+TOL, TOL_EPILOGUE, TOL_PREFILL = 1e-3, 5e-3, 5e-3  # the module doc says why
 
 
 def rel_err(a, b):
@@ -51,9 +51,10 @@ def make_pack(fmt, a_mode, n, k, *, group=128, zero=True, bias=False, seed=0):
     if fmt == "bf16":
         return PackedLinear(torch.randn(n, k, dtype=torch.bfloat16, **kw) * 0.02, None, None, 0, b, a_mode)
     if fmt == "int8":
-        return PackedLinear(torch.randint(-127, 128, (n, k), dtype=torch.int8, **kw), torch.rand(n, **kw) * 1e-3,
-                            None, 0, b, a_mode)
-    if fmt == "fp8":   # clamp: float8_e4m3fn casts overflow to NaN
+        return PackedLinear(
+            torch.randint(-127, 128, (n, k), dtype=torch.int8, **kw), torch.rand(n, **kw) * 1e-3, None, 0, b, a_mode
+        )
+    if fmt == "fp8":  # clamp: float8_e4m3fn casts overflow to NaN
         w = (torch.randn(n, k, **kw) * 100).clamp(-440, 440).to(torch.float8_e4m3fn)
         return PackedLinear(w, torch.rand(n, **kw) * 1e-4, None, 0, b, a_mode)
     q = torch.randint(-8, 8, (n, k), dtype=torch.int8, **kw)
@@ -63,9 +64,22 @@ def make_pack(fmt, a_mode, n, k, *, group=128, zero=True, bias=False, seed=0):
 
 
 def reference(p, x, **kw):
-    return fused_linear_reference(x, p.weight, p.scale, p.zero, p.group_size, p.bias, None, p.a_mode,
-                                  kw.get("norm_weight"), kw.get("eps", 1e-6), p.pre_scale, kw.get("act", "none"),
-                                  kw.get("residual"), torch.bfloat16)
+    return fused_linear_reference(
+        x,
+        p.weight,
+        p.scale,
+        p.zero,
+        p.group_size,
+        p.bias,
+        None,
+        p.a_mode,
+        kw.get("norm_weight"),
+        kw.get("eps", 1e-6),
+        p.pre_scale,
+        kw.get("act", "none"),
+        kw.get("residual"),
+        torch.bfloat16,
+    )
 
 
 def poison_allocator():
@@ -135,16 +149,20 @@ def test_ops_dispatch_by_rows():
     for m in (1, 7, 64, 65, 200):
         x = torch.randn(m, 1536, device="cuda", dtype=torch.bfloat16)
         assert rel_err(w8_linear(x, p8.weight, p8.scale, None, None, torch.bfloat16), reference(p8, x)) < TOL_PREFILL
-        assert rel_err(w4a16_linear(x, p4.weight, p4.scale, p4.zero, 128, None, torch.bfloat16),
-                       reference(p4, x)) < TOL_EPILOGUE
+        assert (
+            rel_err(w4a16_linear(x, p4.weight, p4.scale, p4.zero, 128, None, torch.bfloat16), reference(p4, x))
+            < TOL_EPILOGUE
+        )
 
 
 def test_int4_dequantize_kernel_is_bit_exact():
     from vlmq.engine.kernels.prefill import dequantize_int4_cuda
 
     p = make_pack("int4", "bf16", 1024, 1536)
-    assert torch.equal(dequantize_int4_cuda(p.weight, p.scale, p.zero, 128, torch.bfloat16),
-                       dequantize_int4(p.weight, p.scale, p.zero, 128, torch.bfloat16))
+    assert torch.equal(
+        dequantize_int4_cuda(p.weight, p.scale, p.zero, 128, torch.bfloat16),
+        dequantize_int4(p.weight, p.scale, p.zero, 128, torch.bfloat16),
+    )
 
 
 @pytest.mark.parametrize("fmt, a_mode", [("bf16", "bf16"), ("int8", "int8"), ("int4", "bf16")])
@@ -185,8 +203,9 @@ def test_float_rows_are_quantized_as_quantize_activation_does(m):
         p = make_pack(fmt, fmt, 2048, 1536)
         x = torch.randn(m, 1536, device="cuda", dtype=torch.bfloat16) * 3
         xq, xs = quantize_activation(x, fmt)
-        given = fused_linear(xq, p.weight, p.scale, None, 0, None, xs, fmt, None, 1e-6, None, "none", None,
-                             torch.bfloat16)
+        given = fused_linear(
+            xq, p.weight, p.scale, None, 0, None, xs, fmt, None, 1e-6, None, "none", None, torch.bfloat16
+        )
         assert torch.equal(run_packed(p, x), given), fmt
 
 

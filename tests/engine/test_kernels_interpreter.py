@@ -40,11 +40,27 @@ CASES = [
     ("sum/fp8 w8a8 in-kernel norm act split", "fp8", 3, 48, 520, "fp8", "sum", dict(norm=True, act=True, split=2)),
     ("sum/fp8 w8a8 given", "fp8", 1, 24, 256, "fp8", "sum", dict(pre=True)),
     ("sum/int4 g128 asym split vec2", "int4", 1, 40, 1024, "bf16", "sum", dict(group=128, split=2, vec=2)),
-    ("sum/int4 g64 sym M3 norm act resid", "int4", 3, 40, 256, "bf16", "sum",
-     dict(group=64, zero=False, norm=True, act=True, resid=True, vec=1)),
+    (
+        "sum/int4 g64 sym M3 norm act resid",
+        "int4",
+        3,
+        40,
+        256,
+        "bf16",
+        "sum",
+        dict(group=64, zero=False, norm=True, act=True, resid=True, vec=1),
+    ),
     ("sum/int4 g64 asym vec4", "int4", 2, 24, 512, "bf16", "sum", dict(group=64, vec=4)),
-    ("dot/f32 M5 norm act resid split", "float", 5, 40, 300, "bf16", "dot",
-     dict(norm=True, act=True, resid=True, split=2)),
+    (
+        "dot/f32 M5 norm act resid split",
+        "float",
+        5,
+        40,
+        300,
+        "bf16",
+        "dot",
+        dict(norm=True, act=True, resid=True, split=2),
+    ),
     ("dot/int8 w8a16 M17", "int8", 17, 48, 520, "bf16", "dot", dict()),
     ("dot/f32 row scales M6", "float", 6, 24, 256, "bf16", "dot", dict(row_scale=True)),
     ("dot/int8 w8a8 in-kernel norm M6 split", "int8", 6, 48, 520, "int8", "dot", dict(norm=True, split=2)),
@@ -53,18 +69,34 @@ CASES = [
     ("dot/fp8 w8a8 given M9 split", "fp8", 9, 24, 256, "fp8", "dot", dict(pre=True, split=2)),
     ("dot/int8 w8a8 smoothing only M6", "int8", 6, 24, 256, "int8", "dot", dict(smooth=True)),
     ("dot/int4 g64 asym M9 split", "int4", 9, 40, 512, "bf16", "dot", dict(group=64, split=2)),
-    ("dot/int4 g128 sym M33 act resid", "int4", 33, 40, 256, "bf16", "dot",
-     dict(group=128, zero=False, act=True, resid=True)),
+    (
+        "dot/int4 g128 sym M33 act resid",
+        "int4",
+        33,
+        40,
+        256,
+        "bf16",
+        "dot",
+        dict(group=128, zero=False, act=True, resid=True),
+    ),
     ("prefill-triton/int4 g128 M70", "int4", 70, 24, 256, "bf16", "prefill", dict(group=128)),
     ("prefill-triton/int8 w8a8 M70", "int8", 70, 24, 256, "int8", "prefill", dict(pre=True)),
     # bf16 rows: Qwen2RMSNorm's two roundings, in the CUDA-core prologue and in normalize_rows
     ("sum/bf16 norm M2", "float", 2, 40, 300, "bf16", "sum", dict(dtype="bf16", norm=True, split=2)),
     ("sum/int8 w8a8 bf16 norm M1", "int8", 1, 48, 520, "int8", "sum", dict(dtype="bf16", norm=True)),
     ("dot/bf16 norm act M5", "float", 5, 40, 300, "bf16", "dot", dict(dtype="bf16", norm=True, act=True)),
-    ("dot/fp8 w8a8 bf16 norm + smoothing M6", "fp8", 6, 24, 256, "fp8", "dot",
-     dict(dtype="bf16", norm=True, smooth=True)),
+    (
+        "dot/fp8 w8a8 bf16 norm + smoothing M6",
+        "fp8",
+        6,
+        24,
+        256,
+        "fp8",
+        "dot",
+        dict(dtype="bf16", norm=True, smooth=True),
+    ),
 ]
-TOLERANCE = {"bf16": 2e-3, "bf16 epilogue": 5e-3, "exact": 1e-5}     # the module doc says why
+TOLERANCE = {"bf16": 2e-3, "bf16 epilogue": 5e-3, "exact": 1e-5}  # the module doc says why
 
 
 def _tolerance(a_mode, opts):
@@ -77,15 +109,15 @@ def _run_case(fmt, m, n, k, a_mode, kernel, opts):
     import torch
 
     from vlmq.engine.kernels import fused_linear_reference, pack_int4, quantize_activation
-    from vlmq.engine.kernels.gemv import ACT_SILU_MUL, ACT_NONE, dot_config, gemv, sum_config, weight_format
     from vlmq.engine.kernels.fused import A_MODE_CODES
+    from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL, dot_config, gemv, sum_config, weight_format
     from vlmq.engine.kernels.prefill import prefill_linear
 
     dt = torch.bfloat16 if opts.get("dtype") == "bf16" else torch.float32
     group = opts.get("group", 0)
     x = torch.randn(m, k, dtype=dt)
     norm = (torch.rand(k) + 0.5).to(dt) if opts.get("norm") else None
-    pre = (torch.rand(k) + 0.5).to(dt) if opts.get("smooth") else None      # SmoothQuant's activation pre-scale
+    pre = (torch.rand(k) + 0.5).to(dt) if opts.get("smooth") else None  # SmoothQuant's activation pre-scale
     bias = torch.randn(n, dtype=dt)
     scale = zero = None
     if fmt == "float":
@@ -102,18 +134,29 @@ def _run_case(fmt, m, n, k, a_mode, kernel, opts):
     act = "silu_mul" if opts.get("act") else "none"
     n_out = n // 2 if opts.get("act") else n
     resid = torch.randn(m, n_out, dtype=dt) if opts.get("resid") else None
-    x_in, x_scale = (quantize_activation(x, a_mode) if opts.get("pre") else (x, None))
+    x_in, x_scale = quantize_activation(x, a_mode) if opts.get("pre") else (x, None)
     ref = fused_linear_reference(x_in, w, scale, zero, group, bias, x_scale, a_mode, norm, 1e-6, pre, act, resid, dt)
     if kernel == "prefill":
         out = prefill_linear(x_in, w, scale, zero, group, bias, x_scale, dt, path="triton")
     else:
         wf = weight_format(w)
-        cfg = (sum_config(wf, m, n, k, split=opts.get("split", 1), vec=opts.get("vec", 2)) if kernel == "sum"
-               else dot_config(wf, m, n, k, group, split=opts.get("split", 1)))
-        kwargs = dict(x_scale=x_scale, a_mode=A_MODE_CODES[a_mode], norm_weight=norm, eps=1e-6, pre_scale=pre,
-                      act=ACT_SILU_MUL if opts.get("act") else ACT_NONE, residual=resid, out_dtype=dt)
+        cfg = (
+            sum_config(wf, m, n, k, split=opts.get("split", 1), vec=opts.get("vec", 2))
+            if kernel == "sum"
+            else dot_config(wf, m, n, k, group, split=opts.get("split", 1))
+        )
+        kwargs = dict(
+            x_scale=x_scale,
+            a_mode=A_MODE_CODES[a_mode],
+            norm_weight=norm,
+            eps=1e-6,
+            pre_scale=pre,
+            act=ACT_SILU_MUL if opts.get("act") else ACT_NONE,
+            residual=resid,
+            out_dtype=dt,
+        )
         out = gemv(x_in, w, scale, zero, group, bias, config=cfg, **kwargs)
-        if cfg.split_k > 1:        # the last slice reset the semaphores: a second launch gives the same result
+        if cfg.split_k > 1:  # the last slice reset the semaphores: a second launch gives the same result
             again = gemv(x_in, w, scale, zero, group, bias, config=cfg, **kwargs)
             assert torch.equal(out, again), "split-K result changed on a second launch"
     assert out.shape == ref.shape and torch.isfinite(out).all()
@@ -139,8 +182,10 @@ def _run_extras():
     from vlmq.engine.kernels.prefill import dequantize_w8_cuda
 
     scale = torch.rand(40) * 0.01
-    for name, q in (("int8", torch.randint(-128, 128, (40, 300), dtype=torch.int8)),
-                    ("fp8", (torch.randn(40, 300) * 50).clamp(-440, 440).to(torch.float8_e4m3fn))):
+    for name, q in (
+        ("int8", torch.randint(-128, 128, (40, 300), dtype=torch.int8)),
+        ("fp8", (torch.randn(40, 300) * 50).clamp(-440, 440).to(torch.float8_e4m3fn)),
+    ):
         got = dequantize_w8_cuda(q, scale, torch.bfloat16)
         want = (q.float() * scale[:, None]).bfloat16()
         errors[f"dequant-w8 {name}"] = float((got.float() - want.float()).abs().max())
@@ -166,17 +211,18 @@ def _run_prologue():
                 want, want_scale = quantize_activation(want * pre if pre is not None else want, mode)
                 got, got_scale = normalize_rows(x, norm, 1e-6, pre, code, max_block=block)
                 name = f"{mode}{' norm' if norm is not None else ''}{label} block {block}"
-                results[name] = {"dtype": str(got.dtype) == str(want.dtype),
-                                 "values_differing": int((got.float() != want.float()).sum()),
-                                 "scales_equal": (got_scale is None and want_scale is None)
-                                 or bool(torch.equal(got_scale, want_scale))}
+                results[name] = {
+                    "dtype": str(got.dtype) == str(want.dtype),
+                    "values_differing": int((got.float() != want.float()).sum()),
+                    "scales_equal": (got_scale is None and want_scale is None)
+                    or bool(torch.equal(got_scale, want_scale)),
+                }
     return results
 
 
 def main():
     import torch
-
-    from gpu_like_interpreter import gpu_like_interpreter   # this directory is on sys.path (run as a script)
+    from gpu_like_interpreter import gpu_like_interpreter  # this directory is on sys.path (run as a script)
 
     gpu_like_interpreter()
     torch.manual_seed(0)
@@ -196,8 +242,11 @@ def interpreter_errors():
 
 
 def test_every_kernel_case_matches_its_reference(interpreter_errors):
-    bad = {name: interpreter_errors[name] for name, fmt, m, n, k, a_mode, kernel, opts in CASES
-           if not interpreter_errors[name] < _tolerance(a_mode, opts)}
+    bad = {
+        name: interpreter_errors[name]
+        for name, fmt, m, n, k, a_mode, kernel, opts in CASES
+        if not interpreter_errors[name] < _tolerance(a_mode, opts)
+    }
     assert not bad, f"relative error above tolerance: {bad}"
 
 
@@ -207,8 +256,9 @@ def test_prologue_is_bit_exact(interpreter_errors):
     row in registers or in blocks."""
     results = interpreter_errors["prologue"]
     assert len(results) == 36
-    bad = {name: r for name, r in results.items() if not (r["dtype"] and r["scales_equal"] and
-                                                          r["values_differing"] == 0)}
+    bad = {
+        name: r for name, r in results.items() if not (r["dtype"] and r["scales_equal"] and r["values_differing"] == 0)
+    }
     assert not bad, bad
 
 

@@ -39,7 +39,7 @@ def compile_for_h200(kernel, args, kwargs) -> tuple[str, str]:
     from triton.runtime.jit import mangle_type
 
     bound = dict(zip(kernel.arg_names, args)) | {k: v for k, v in kwargs.items() if k not in OPTIONS}
-    if "CUDA" in bound:              # recorded with CPU tensors: compile what a launch on the GPU compiles
+    if "CUDA" in bound:  # recorded with CPU tensors: compile what a launch on the GPU compiles
         bound["CUDA"] = True
     signature, constants = {}, {}
     for i, param in enumerate(kernel.params):
@@ -49,15 +49,17 @@ def compile_for_h200(kernel, args, kwargs) -> tuple[str, str]:
         else:
             signature[param.name] = mangle_type(value)
     options = {k: v for k, v in kwargs.items() if k in OPTIONS and not k.startswith("launch_")}
-    compiled = triton.compile(ASTSource(kernel, signature, constants), target=GPUTarget("cuda", 90, 32),
-                              options=options)
+    compiled = triton.compile(
+        ASTSource(kernel, signature, constants), target=GPUTarget("cuda", 90, 32), options=options
+    )
     tools = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "kernel.cubin")
         with open(path, "wb") as f:
             f.write(compiled.asm["cubin"])
-        sass = subprocess.run([os.path.join(tools, "nvdisasm"), "-c", path], capture_output=True, text=True,
-                              check=True).stdout
+        sass = subprocess.run(
+            [os.path.join(tools, "nvdisasm"), "-c", path], capture_output=True, text=True, check=True
+        ).stdout
     return compiled.asm["ptx"], sass
 
 
@@ -66,8 +68,11 @@ def ptx_fmas(ptx: str) -> list[str]:
 
 
 def opcodes(sass: str) -> list[str]:
-    return [line.split("*/", 1)[1].strip().split(" ")[0] for line in sass.splitlines()
-            if line.strip().startswith("/*") and "*/" in line and line.split("*/", 1)[1].strip()]
+    return [
+        line.split("*/", 1)[1].strip().split(" ")[0]
+        for line in sass.splitlines()
+        if line.strip().startswith("/*") and "*/" in line and line.split("*/", 1)[1].strip()
+    ]
 
 
 def rope_inputs(strategy: str, b: int = 2, t: int = 3, hq: int = 12, hkv: int = 2, d: int = 128):
@@ -82,8 +87,16 @@ def rope_inputs(strategy: str, b: int = 2, t: int = 3, hq: int = 12, hkv: int = 
     cos, sin = mrope_cos_sin(torch.randint(0, 500, (3, b, t)), inv_freq, [16, 24, 24], torch.bfloat16)
     scales = KVScales(*(torch.full((1, hkv), 0.02) for _ in range(4)))
     kv = KVConfig() if strategy == "bf16" else KVConfig("fp8", strategy, None if strategy == "dynamic" else scales)
-    cache = StaticKVCache(num_layers=1, max_batch_size=b, num_kv_heads=hkv, max_seq_len=t + 8, head_dim=d,
-                          dtype=torch.bfloat16, device=torch.device("cpu"), kv=kv)
+    cache = StaticKVCache(
+        num_layers=1,
+        max_batch_size=b,
+        num_kv_heads=hkv,
+        max_seq_len=t + 8,
+        head_dim=d,
+        dtype=torch.bfloat16,
+        device=torch.device("cpu"),
+        kv=kv,
+    )
     return q, k, v, cos, sin, torch.zeros(b, t, dtype=torch.long), cache.layer(0)
 
 
@@ -98,8 +111,9 @@ def test_rope_kv_write_has_no_fused_multiply_add(monkeypatch, strategy):
     recorder = Recorder(rope_triton.rope_kv_kernel)
     monkeypatch.setattr(rope_triton, "rope_kv_kernel", recorder)
     q, k, v, cos, sin, token_type, kv = rope_inputs(strategy)
-    launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()),
-                   torch.arange(3) + 2, token_type)
+    launch_rope_kv(
+        q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), torch.arange(3) + 2, token_type
+    )
     ptx, sass = compile_for_h200(recorder.kernel, *recorder.calls[0])
     ops = opcodes(sass)
     assert "FMUL" in ops and "FADD" in ops, "the rotation is not in this kernel any more: update the test"
@@ -117,8 +131,9 @@ def test_fused_rope_attention_rotates_without_bf16_fma(monkeypatch):
     monkeypatch.setattr(attention_triton, "decode_attention_kernel", recorder)
     q, k, v, cos, sin, token_type, kv = rope_inputs("dynamic", t=1)
     key_valid = torch.ones(2, kv.k.shape[2], dtype=torch.bool)
-    launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid,
-                            rope=(k, v, cos, sin, [], torch.tensor([4]), token_type))
+    launch_decode_attention(
+        q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=(k, v, cos, sin, [], torch.tensor([4]), token_type)
+    )
     ops = opcodes(compile_for_h200(recorder.kernel, *recorder.calls[0])[1])
     assert "HMMA.16816.F32.BF16" in ops, "no bf16 tensor-core product: not the attention kernel?"
     assert not [op for op in ops if op.startswith("HFMA2.BF16")], sorted(set(ops))

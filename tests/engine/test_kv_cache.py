@@ -5,10 +5,10 @@ import torch
 
 from vlmq.engine import Engine, KVConfig, KVScales, Prompt
 from vlmq.engine.kv_cache import StaticKVCache, dequantize_fp8, quantize_fp8
-from vlmq.numerics import FP8_MAX
 from vlmq.engine.rope import prompt_position_ids
 from vlmq.engine.types import GENERATED, PADDING, TEXT, VISUAL
 from vlmq.errors import VlmqError
+from vlmq.numerics import FP8_MAX
 
 
 def calibrated_scales(engine, prompts, visual_aware=False) -> KVScales:
@@ -107,7 +107,7 @@ def test_calibrated_policies_write_their_scales(tiny_bf16, prompts, strategy):
         else:
             expected_k = torch.where(is_visual, scales.k_visual[layer][:, None], k[layer][:, None])
         torch.testing.assert_close(engine.cache.k_scale[layer][0, :, :t], expected_k)
-    assert bool((seen[0][2] == VISUAL).any())   # the visual branch was exercised
+    assert bool((seen[0][2] == VISUAL).any())  # the visual branch was exercised
 
 
 def test_quantize_roundtrip_and_saturation():
@@ -127,7 +127,7 @@ def test_observe_delivers_k_after_rope_with_token_types(tiny_fp32, images):
     with engine.observe(lambda layer, k, v, tt: calls.append((layer, k.clone(), v.clone(), tt.clone()))):
         gen = engine.generate(prompts, 3, ignore_eos=True)[0]
     n_layers = engine.decoder.num_layers
-    assert len(calls) == 3 * n_layers       # prefill + two decode steps
+    assert len(calls) == 3 * n_layers  # prefill + two decode steps
     prefill = [c for c in calls if c[3].shape[1] > 1]
     decode = [c for c in calls if c[3].shape[1] == 1]
     assert [c[0] for c in prefill] == list(range(n_layers))
@@ -141,14 +141,20 @@ def test_observe_delivers_k_after_rope_with_token_types(tiny_fp32, images):
     hooked = {}
     layer0 = model.model.language_model.layers[0]
     handle = layer0.self_attn.k_proj.register_forward_hook(lambda m, i, o: hooked.setdefault("k", o))
-    from vlmq.engine.inputs import encode_prompts
     from transformers.models.qwen2_vl.modeling_qwen2_vl import apply_rotary_pos_emb
+
+    from vlmq.engine.inputs import encode_prompts
 
     b = encode_prompts(tiny_fp32.processor, prompts, torch.device("cpu"))
     model.model.rope_deltas = None
     with torch.no_grad():
-        model(input_ids=b.input_ids, attention_mask=b.attention_mask, pixel_values=b.pixel_values,
-              image_grid_thw=b.image_grid_thw, mm_token_type_ids=b.mm_token_type_ids)
+        model(
+            input_ids=b.input_ids,
+            attention_mask=b.attention_mask,
+            pixel_values=b.pixel_values,
+            image_grid_thw=b.image_grid_thw,
+            mm_token_type_ids=b.mm_token_type_ids,
+        )
     handle.remove()
     pos = prompt_position_ids(model, b.input_ids, b.mm_token_type_ids, b.image_grid_thw, b.attention_mask)
     k_raw = hooked["k"].view(1, pos.shape[2], engine.decoder.num_kv_heads, -1).transpose(1, 2)
@@ -167,26 +173,36 @@ def test_padding_slots_are_typed_padding(tiny_bf16, images):
     assert bool((types[0][0] == PADDING).any()) and not bool((types[0][1] == PADDING).any())
 
 
-@pytest.mark.parametrize("kv", [
-    KVConfig(dtype="int4"),
-    KVConfig(dtype="fp8", strategy="nope"),
-    KVConfig(dtype="fp8", strategy="per_head"),                                    # no scales
-    KVConfig(dtype="fp8", strategy="per_head", scales=KVScales(k=torch.ones(1, 1), v=torch.ones(1, 1))),
-    KVConfig(dtype="fp8", strategy="visual_aware", scales=KVScales(k=torch.ones(2, 2), v=torch.ones(2, 2))),
-    KVConfig(dtype="fp8", strategy="static", scales=KVScales(k=torch.zeros(2, 2), v=torch.ones(2, 2))),
-])
+@pytest.mark.parametrize(
+    "kv",
+    [
+        KVConfig(dtype="int4"),
+        KVConfig(dtype="fp8", strategy="nope"),
+        KVConfig(dtype="fp8", strategy="per_head"),  # no scales
+        KVConfig(dtype="fp8", strategy="per_head", scales=KVScales(k=torch.ones(1, 1), v=torch.ones(1, 1))),
+        KVConfig(dtype="fp8", strategy="visual_aware", scales=KVScales(k=torch.ones(2, 2), v=torch.ones(2, 2))),
+        KVConfig(dtype="fp8", strategy="static", scales=KVScales(k=torch.zeros(2, 2), v=torch.ones(2, 2))),
+    ],
+)
 def test_bad_kv_config_raises(tiny_bf16, kv):
     with pytest.raises(VlmqError):
         Engine(tiny_bf16, kv=kv)
 
 
 def test_cache_nbytes_counts_scales():
-    common = dict(num_layers=2, max_batch_size=1, num_kv_heads=2, max_seq_len=8, head_dim=4,
-                  dtype=torch.bfloat16, device=torch.device("cpu"))
+    common = dict(
+        num_layers=2,
+        max_batch_size=1,
+        num_kv_heads=2,
+        max_seq_len=8,
+        head_dim=4,
+        dtype=torch.bfloat16,
+        device=torch.device("cpu"),
+    )
     bf16 = StaticKVCache(kv=KVConfig(), **common)
     fp8 = StaticKVCache(kv=KVConfig(dtype="fp8", strategy="dynamic"), **common)
     assert bf16.nbytes() == 2 * 2 * 2 * 8 * 4 * 2
-    assert fp8.nbytes() == 2 * 2 * 2 * 8 * 4 * 1 + 2 * 2 * 2 * 8 * 4   # uint8 entries + fp32 scales
+    assert fp8.nbytes() == 2 * 2 * 2 * 8 * 4 * 1 + 2 * 2 * 2 * 8 * 4  # uint8 entries + fp32 scales
 
 
 @pytest.mark.parametrize("kv_dtype", ["bf16", "fp8"])
@@ -201,7 +217,7 @@ def test_fused_decode_attention_op_matches_dense_path(tiny_fp32, images, kv_dtyp
     engine = Engine(tiny_fp32, kv=kv)
     dense = engine.decoder.attend
 
-    def attend(q, layer_kv, read_len, mask):   # prefill: dense; decode: the fused op over the whole cache
+    def attend(q, layer_kv, read_len, mask):  # prefill: dense; decode: the fused op over the whole cache
         if q.shape[2] > 1:
             return dense(q, layer_kv, read_len, mask)
         b, length = q.shape[0], layer_kv.k.shape[2]

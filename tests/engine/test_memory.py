@@ -15,8 +15,7 @@ def test_module_bytes_counts_quantized_weights_as_stored(tiny_bf16):
     bf16 = memory.module_bytes(tiny_bf16.model)
     quantized = copy.deepcopy(tiny_bf16)
     quantize_(quantized.model, Int8WeightOnlyConfig(set_inductor_config=False), filter_fn=is_decoder_linear)
-    decoder_linears = sum(m.weight.numel() for name, m in tiny_bf16.model.named_modules()
-                          if is_decoder_linear(m, name))
+    decoder_linears = sum(m.weight.numel() for name, m in tiny_bf16.model.named_modules() if is_decoder_linear(m, name))
     saved = bf16 - memory.module_bytes(quantized.model)
     # int8 halves the linears' weight bytes; per-row fp32 scales give a little back
     assert 0.4 * decoder_linears < saved <= decoder_linears
@@ -46,10 +45,11 @@ def test_nvml_handle_follows_the_torch_device_by_uuid(monkeypatch):
 
     from vlmq.engine import memory
 
-    uuids = {0: "aaaa-0000", 1: "bbbb-1111"}      # what torch reports for the visible devices
+    uuids = {0: "aaaa-0000", 1: "bbbb-1111"}  # what torch reports for the visible devices
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: types.SimpleNamespace(uuid=uuids[i]))
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
-    fake = types.SimpleNamespace(nvmlDeviceGetHandleByUUID=lambda uuid: ("handle", uuid),
-                                 nvmlDeviceGetHandleByIndex=lambda i: ("by-index", i))
+    fake = types.SimpleNamespace(
+        nvmlDeviceGetHandleByUUID=lambda uuid: ("handle", uuid), nvmlDeviceGetHandleByIndex=lambda i: ("by-index", i)
+    )
     assert memory.nvml_handle(fake, torch.device("cuda", 0)) == ("handle", "GPU-aaaa-0000")
     assert memory.nvml_handle(fake, torch.device("cuda")) == ("handle", "GPU-bbbb-1111")

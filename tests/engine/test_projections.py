@@ -47,15 +47,23 @@ def w8a8_int8_copy(loaded):
 HEAD = ", lm_head fused-bf16"
 
 
-@pytest.mark.parametrize("recipe, label", [
-    (None, "fused-bf16"), ("int8_wo", "fused-w8a16-int8" + HEAD), ("fp8", "fused-w8a8-fp8" + HEAD),
-    ("fp8+gran=tensor", "w8a8-fp8-per-tensor" + HEAD), ("int4_wo+group=32", "fused-w4a16-asym" + HEAD),
-    ("int4_wo+group=32+sym", "fused-w4a16-sym" + HEAD), ("nvfp4", "modules-emulated" + HEAD),
-    ("int4_wo+group=32+keep8=0", "fused-w8a16-int8+fused-w4a16-asym" + HEAD),
-    ("int4_wo+group=32+keep=k_proj", "modules+fused-w4a16-asym" + HEAD),
-    ("int8_wo+keep=1", "fused-w8a16-int8+fused-bf16"), ("int8_wo+lm_head", "fused-w8a16-int8"),
-    ("w8a8-int8", "fused-w8a8-int8" + HEAD),
-])
+@pytest.mark.parametrize(
+    "recipe, label",
+    [
+        (None, "fused-bf16"),
+        ("int8_wo", "fused-w8a16-int8" + HEAD),
+        ("fp8", "fused-w8a8-fp8" + HEAD),
+        ("fp8+gran=tensor", "w8a8-fp8-per-tensor" + HEAD),
+        ("int4_wo+group=32", "fused-w4a16-asym" + HEAD),
+        ("int4_wo+group=32+sym", "fused-w4a16-sym" + HEAD),
+        ("nvfp4", "modules-emulated" + HEAD),
+        ("int4_wo+group=32+keep8=0", "fused-w8a16-int8+fused-w4a16-asym" + HEAD),
+        ("int4_wo+group=32+keep=k_proj", "modules+fused-w4a16-asym" + HEAD),
+        ("int8_wo+keep=1", "fused-w8a16-int8+fused-bf16"),
+        ("int8_wo+lm_head", "fused-w8a16-int8"),
+        ("w8a8-int8", "fused-w8a8-int8" + HEAD),
+    ],
+)
 def test_packs_compute_what_the_modules_compute(tiny_fp32, images, recipe, label):
     loaded = w8a8_int8_copy(tiny_fp32) if recipe == "w8a8-int8" else quantized_copy(tiny_fp32, recipe)
     prompts = [Prompt("What is in the image?", images[0])]
@@ -81,7 +89,7 @@ def test_fused_weights_share_storage_with_modules(tiny_fp32):
     gate_up = engine.compiled.packs[0].gate_up.packed.weight
     gate, up = layer.mlp.gate_proj.weight, layer.mlp.up_proj.weight
     assert gate.untyped_storage().data_ptr() == up.untyped_storage().data_ptr() == gate_up.untyped_storage().data_ptr()
-    assert torch.equal(gate_up[0::2], gate) and torch.equal(gate_up[1::2], up)    # interleaved rows
+    assert torch.equal(gate_up[0::2], gate) and torch.equal(gate_up[1::2], up)  # interleaved rows
 
 
 def test_fused_int4_tensors_share_storage_with_modules(tiny_fp32):
@@ -112,7 +120,7 @@ def test_emulated_fp8_group_composes_the_reference_arithmetic(tiny_fp32):
     loaded = quantized_copy(tiny_fp32, "fp8")
     attn = loaded.model.model.language_model.layers[0].self_attn
     modules = (attn.q_proj, attn.k_proj, attn.v_proj)
-    assert all(m.reference for m in modules)       # FP8 on this CPU: no hardware
+    assert all(m.reference for m in modules)  # FP8 on this CPU: no hardware
     torch.manual_seed(0)
     x = torch.randn(3, 1, modules[0].in_features)
     expected = torch.cat([m(x) for m in modules], dim=-1)
@@ -149,8 +157,11 @@ def test_large_m_dequant_mm_matches_reference(a_mode, wdtype):
 
     torch.manual_seed(0)
     x = torch.randn(40, 96, dtype=torch.bfloat16)
-    w = torch.randint(-127, 128, (24, 96), dtype=torch.int8) if wdtype == torch.int8 else \
-        (torch.randn(24, 96) * 50).clamp(-440, 440).to(wdtype)
+    w = (
+        torch.randint(-127, 128, (24, 96), dtype=torch.int8)
+        if wdtype == torch.int8
+        else (torch.randn(24, 96) * 50).clamp(-440, 440).to(wdtype)
+    )
     ws, bias = torch.rand(24) * 0.01, torch.randn(24, dtype=torch.bfloat16)
     xq, xs = quantize_activation(x, a_mode)
     got = w8_linear_dequant_mm(xq, w, ws, xs, bias, torch.float32)

@@ -43,14 +43,14 @@ def test_w8_linear_computes_the_op_on_its_quantized_input(activation, granularit
     y = module(x)
     assert y.shape == (2, 3, 24) and module.weight_scale.dtype == torch.float32
     x2 = x.reshape(6, 64)
-    if granularity == "tensor":     # one scale for the whole block
+    if granularity == "tensor":  # one scale for the whole block
         xq, xs = quantize_activation(x2.reshape(1, -1), "fp8")
         xq, xs = xq.view(6, 64), xs.expand(6)
     else:
         xq, xs = quantize_activation(x2, {"bf16": "bf16", "int8": "int8"}[activation])
     expected = w8_linear_reference(xq, q, scale.float(), xs, bias, x.dtype).view(2, 3, 24)
     torch.testing.assert_close(y, expected)
-    assert module.reference == (activation == "fp8_e4m3")   # no FP8 hardware on a CPU: reference arithmetic
+    assert module.reference == (activation == "fp8_e4m3")  # no FP8 hardware on a CPU: reference arithmetic
     torch.testing.assert_close(module.dequantize(torch.float32), q.float() * scale.float()[:, None])
 
 
@@ -80,8 +80,8 @@ def test_storage_is_counted_as_stored(tiny_bf16):
     loaded = copy.deepcopy(tiny_bf16)
     apply_recipe(loaded, parse_recipe("int4_wo+group=32"), None)
     formats = weight_formats(loaded.model)
-    (name, entry), = formats.items()
+    ((name, entry),) = formats.items()
     params = entry["params"]
-    assert name == "int4/g32/asym" and entry["bytes"] == params // 2 + (params // 32) * 3   # values + bf16 scale + zero
+    assert name == "int4/g32/asym" and entry["bytes"] == params // 2 + (params // 32) * 3  # values + bf16 scale + zero
     saved = bf16_total - memory.module_bytes(loaded.model)
     assert saved == bf16_decoder - decoder_weight_bytes(loaded.model) > 0.6 * bf16_decoder

@@ -41,10 +41,21 @@ def reference_step(qkv, cos, sin, kv, slot, token_type, key_valid):
 
 
 def cache_of(kind):
-    kv = KVConfig() if kind == "bf16" else KVConfig("fp8", "visual_aware", KVScales(
-        *(torch.full((2, HKV), 0.01) for _ in range(4))))
-    return StaticKVCache(num_layers=2, max_batch_size=2, num_kv_heads=HKV, max_seq_len=LENGTH, head_dim=D,
-                         dtype=torch.float32, device=torch.device("cpu"), kv=kv)
+    kv = (
+        KVConfig()
+        if kind == "bf16"
+        else KVConfig("fp8", "visual_aware", KVScales(*(torch.full((2, HKV), 0.01) for _ in range(4))))
+    )
+    return StaticKVCache(
+        num_layers=2,
+        max_batch_size=2,
+        num_kv_heads=HKV,
+        max_seq_len=LENGTH,
+        head_dim=D,
+        dtype=torch.float32,
+        device=torch.device("cpu"),
+        kv=kv,
+    )
 
 
 @pytest.mark.parametrize("attend", [two_ops, fused_op])

@@ -15,17 +15,25 @@ def hf_logprobs(loaded, prompt: Prompt, continuation: list[int]) -> torch.Tensor
     fed = torch.tensor([continuation[:-1]], dtype=b.input_ids.dtype)
     ids = torch.cat([b.input_ids, fed], dim=1)
     mm = torch.cat([b.mm_token_type_ids, torch.zeros_like(fed, dtype=b.mm_token_type_ids.dtype)], dim=1)
-    loaded.model.model.rope_deltas = None   # HF caches M-RoPE deltas between calls
+    loaded.model.model.rope_deltas = None  # HF caches M-RoPE deltas between calls
     with torch.no_grad():
-        logits = loaded.model(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=b.pixel_values,
-                              image_grid_thw=b.image_grid_thw, mm_token_type_ids=mm).logits
-    return torch.log_softmax(logits[0, b.input_ids.shape[1] - 1:].float(), dim=-1)
+        logits = loaded.model(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            pixel_values=b.pixel_values,
+            image_grid_thw=b.image_grid_thw,
+            mm_token_type_ids=mm,
+        ).logits
+    return torch.log_softmax(logits[0, b.input_ids.shape[1] - 1 :].float(), dim=-1)
 
 
 def test_matches_hf_forward_in_a_mixed_batch(tiny_fp32, images):
-    prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None),
-               Prompt("Describe this picture in detail, please.", images[1])]
-    continuations = [[11, 42, 7, 300, 5], [9], [100, 3, 3]]      # different lengths: right padding used
+    prompts = [
+        Prompt("What is in the image?", images[0]),
+        Prompt("Hi", None),
+        Prompt("Describe this picture in detail, please.", images[1]),
+    ]
+    continuations = [[11, 42, 7, 300, 5], [9], [100, 3, 3]]  # different lengths: right padding used
     mine = Engine(tiny_fp32, max_batch_size=3).teacher_forced_logprobs(prompts, continuations)
     for prompt, tokens, rows in zip(prompts, continuations, mine):
         assert rows.dtype == torch.float32 and rows.shape[0] == len(tokens)
@@ -61,13 +69,16 @@ def test_chunking_by_max_batch_size_gives_the_same_rows(tiny_fp32, images):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
 
 
-@pytest.mark.parametrize("kwargs, prompts, continuations", [
-    ({}, [Prompt("hi")], []),
-    ({}, [Prompt("hi")], [[]]),
-    ({}, [Prompt("hi")], [[10 ** 9]]),
-    ({}, [Prompt("hi")], [["a"]]),
-    ({"max_seq_len": 24}, [Prompt("hi")], [list(range(40))]),
-])
+@pytest.mark.parametrize(
+    "kwargs, prompts, continuations",
+    [
+        ({}, [Prompt("hi")], []),
+        ({}, [Prompt("hi")], [[]]),
+        ({}, [Prompt("hi")], [[10**9]]),
+        ({}, [Prompt("hi")], [["a"]]),
+        ({"max_seq_len": 24}, [Prompt("hi")], [list(range(40))]),
+    ],
+)
 def test_bad_input_raises_vlmq_error(tiny_bf16, kwargs, prompts, continuations):
     with pytest.raises(VlmqError):
         Engine(tiny_bf16, **kwargs).teacher_forced_logprobs(prompts, continuations)

@@ -8,7 +8,14 @@ import torch
 
 from vlmq.errors import VlmqError
 from vlmq.metrics.fidelity import (
-    answer_fidelity, bucketed_kl, flips, full_kl, mean_with_ci, reference_from_logprobs, top1_agreement)
+    answer_fidelity,
+    bucketed_kl,
+    flips,
+    full_kl,
+    mean_with_ci,
+    reference_from_logprobs,
+    top1_agreement,
+)
 
 
 def logprobs(seed: int, positions: int = 6, vocab: int = 1000, temperature: float = 3.0) -> torch.Tensor:
@@ -62,7 +69,7 @@ def test_bucketed_kl_is_exact_when_the_tail_keeps_its_shape():
     q = p.clone()
     ids = torch.tensor(ref["top_ids"])
     q.scatter_(-1, ids, q.gather(-1, ids) + torch.randn(3, 8) * 0.3)
-    q = torch.log_softmax(q, dim=-1)   # renormalising rescales the tail by one factor per row
+    q = torch.log_softmax(q, dim=-1)  # renormalising rescales the tail by one factor per row
     torch.testing.assert_close(bucketed_kl(ref, q), full_kl(p, q), rtol=1e-6, atol=1e-12)
 
 
@@ -89,7 +96,7 @@ def test_top1_agreement_and_answer_summary():
     other = (ref["top_ids"][1][0] + 1) % 50
     q[1] = torch.log_softmax(torch.nn.functional.one_hot(torch.tensor(other), 50).float() * 20, dim=-1)
     agree = top1_agreement(ref, q).tolist()
-    assert agree == [True, False, True]   # position 1 now prefers another token
+    assert agree == [True, False, True]  # position 1 now prefers another token
     summary = answer_fidelity(ref, q)
     assert summary["positions"] == 3 and len(summary["kl"]) == 3
     assert summary["kl_max"] == pytest.approx(max(summary["kl"]))

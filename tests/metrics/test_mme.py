@@ -12,8 +12,15 @@ LAVIN = json.loads((pathlib.Path(__file__).parent / "data" / "mme-lavin-official
 
 
 def lavin_records():
-    return [{"question_id": item["question_id"], "category": item["subtask"], "answer": item["gt"],
-             "prediction": item["prediction"]} for item in LAVIN["items"]]
+    return [
+        {
+            "question_id": item["question_id"],
+            "category": item["subtask"],
+            "answer": item["gt"],
+            "prediction": item["prediction"],
+        }
+        for item in LAVIN["items"]
+    ]
 
 
 @pytest.mark.parametrize("mode", ["official", "lmms_eval"])  # scoring.md: on LaVIN both modes agree
@@ -29,30 +36,33 @@ def test_lavin_reproduces_the_official_tool(mode):
     assert round(scores["perception_total"], 2) == 963.61 and round(scores["cognition_total"], 2) == 249.64
 
 
-@pytest.mark.parametrize(("text", "official", "lmms_eval"), [
-    ("Yes", "yes", "yes"),
-    ("no", "no", "no"),
-    ("Yesterday", "yes", "yes"),
-    (".yes", "yes", "yes"),
-    (" yes", "yes", "yes"),
-    ("Not sure", "no", "no"),
-    ("None", "no", "no"),
-    ("nope", "no", "no"),
-    ("Know", "no", "no"),
-    ("Noon", "no", "no"),
-    ("  no", "no", "no"),
-    ("  yes", "other", "yes"),       # official: first 4 characters are "  ye"
-    ("y", "other", "yes"),
-    ("Y", "other", "yes"),
-    ("n", "other", "no"),
-    ("y.", "other", "yes"),
-    ("...no", "other", "no"),
-    ("I think yes", "other", "other"),
-    ("The answer is no", "other", "other"),
-    ("Yep", "other", "other"),
-    ("x", "other", "other"),
-    ("", "other", "other"),
-])
+@pytest.mark.parametrize(
+    ("text", "official", "lmms_eval"),
+    [
+        ("Yes", "yes", "yes"),
+        ("no", "no", "no"),
+        ("Yesterday", "yes", "yes"),
+        (".yes", "yes", "yes"),
+        (" yes", "yes", "yes"),
+        ("Not sure", "no", "no"),
+        ("None", "no", "no"),
+        ("nope", "no", "no"),
+        ("Know", "no", "no"),
+        ("Noon", "no", "no"),
+        ("  no", "no", "no"),
+        ("  yes", "other", "yes"),  # official: first 4 characters are "  ye"
+        ("y", "other", "yes"),
+        ("Y", "other", "yes"),
+        ("n", "other", "no"),
+        ("y.", "other", "yes"),
+        ("...no", "other", "no"),
+        ("I think yes", "other", "other"),
+        ("The answer is no", "other", "other"),
+        ("Yep", "other", "other"),
+        ("x", "other", "other"),
+        ("", "other", "other"),
+    ],
+)
 def test_parse_mme_answer(text, official, lmms_eval):
     assert parse_mme_answer(text, "official") == official
     assert parse_mme_answer(text, "lmms_eval") == lmms_eval
@@ -60,14 +70,18 @@ def test_parse_mme_answer(text, official, lmms_eval):
 
 def image(question_id, category, first, second):
     """Two records of one image: the first question's answer is Yes, the second's No."""
-    return [{"question_id": question_id, "category": category, "answer": "Yes", "prediction": first},
-            {"question_id": question_id, "category": category, "answer": "No", "prediction": second}]
+    return [
+        {"question_id": question_id, "category": category, "answer": "Yes", "prediction": first},
+        {"question_id": question_id, "category": category, "answer": "No", "prediction": second},
+    ]
 
 
 def test_hand_computed_subtask_and_totals():
-    records = (image("existence/1.jpg", "existence", "Yes", "No")          # both right
-               + image("existence/2.jpg", "existence", "Yes", "Yes")       # one right
-               + image("code_reasoning/1.png", "code_reasoning", "y", "No"))  # official: "y" is other
+    records = (
+        image("existence/1.jpg", "existence", "Yes", "No")  # both right
+        + image("existence/2.jpg", "existence", "Yes", "Yes")  # one right
+        + image("code_reasoning/1.png", "code_reasoning", "y", "No")
+    )  # official: "y" is other
     official = mme_scores(records, "official")
     assert official["per_subtask"]["existence"] == pytest.approx({"acc": 0.75, "acc_plus": 0.5, "score": 125.0})
     assert official["per_subtask"]["code_reasoning"] == pytest.approx({"acc": 0.5, "acc_plus": 0.0, "score": 50.0})
@@ -88,18 +102,25 @@ def test_pairing_is_by_question_id_not_order():
     assert pair_by_image(interleaved) == {"scene": [(True, True), (False, True)]}
 
 
-@pytest.mark.parametrize(("records", "message"), [
-    (image("color/1.jpg", "color", "Yes", "No")[:1], "'color/1.jpg' \\(color\\) has 1 question"),
-    (image("color/1.jpg", "color", "Yes", "No") + image("color/1.jpg", "color", "Yes", "No")[:1],
-     "'color/1.jpg' \\(color\\) has 3 question"),
-    (image("x/1.jpg", "color", "Yes", "No")[:1] + image("x/1.jpg", "count", "Yes", "No")[1:],
-     "'x/1.jpg' \\(color\\) has 1 question"),  # one image id split across two subtasks
-    ([], "no records"),
-    ([{"question_id": "a", "category": "color", "answer": "Yes"}], "lacks prediction"),
-    (image("a/1.jpg", "colour", "Yes", "No"), "unknown MME category 'colour'"),
-    ([{**record, "answer": "maybe"} for record in image("color/1.jpg", "color", "Yes", "No")], "not Yes or No"),
-    (["not a mapping"], "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        (image("color/1.jpg", "color", "Yes", "No")[:1], "'color/1.jpg' \\(color\\) has 1 question"),
+        (
+            image("color/1.jpg", "color", "Yes", "No") + image("color/1.jpg", "color", "Yes", "No")[:1],
+            "'color/1.jpg' \\(color\\) has 3 question",
+        ),
+        (
+            image("x/1.jpg", "color", "Yes", "No")[:1] + image("x/1.jpg", "count", "Yes", "No")[1:],
+            "'x/1.jpg' \\(color\\) has 1 question",
+        ),  # one image id split across two subtasks
+        ([], "no records"),
+        ([{"question_id": "a", "category": "color", "answer": "Yes"}], "lacks prediction"),
+        (image("a/1.jpg", "colour", "Yes", "No"), "unknown MME category 'colour'"),
+        ([{**record, "answer": "maybe"} for record in image("color/1.jpg", "color", "Yes", "No")], "not Yes or No"),
+        (["not a mapping"], "must be a mapping"),
+    ],
+)
 def test_bad_records_raise_vlmq_error(records, message):
     with pytest.raises(VlmqError, match=message):
         mme_scores(records)

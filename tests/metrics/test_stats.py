@@ -8,8 +8,14 @@ import pytest
 from vlmq.errors import VlmqError
 from vlmq.metrics.mme import mme_scores_from_pairs
 from vlmq.metrics.pope import pope_metrics_from_parsed
-from vlmq.metrics.stats import (bootstrap_ci, bootstrap_ci_rows, bootstrap_intervals_rows, mcnemar, paired_bootstrap,
-                                paired_bootstrap_rows)
+from vlmq.metrics.stats import (
+    bootstrap_ci,
+    bootstrap_ci_rows,
+    bootstrap_intervals_rows,
+    mcnemar,
+    paired_bootstrap,
+    paired_bootstrap_rows,
+)
 
 
 def bernoulli(n, p, seed):
@@ -72,7 +78,7 @@ def test_intervals_of_several_metrics_match_one_at_a_time():
     intervals = bootstrap_intervals_rows(rows, pope, n_boot=200, seed=3)
     assert list(intervals) == ["accuracy", "precision", "recall", "f1", "yes_ratio"]
     for name, interval in intervals.items():
-        assert interval == bootstrap_ci_rows(rows, lambda sample: pope(sample)[name], n_boot=200, seed=3)
+        assert interval == bootstrap_ci_rows(rows, lambda sample, name=name: pope(sample)[name], n_boot=200, seed=3)
 
 
 def test_a_metric_missing_on_some_resample_gets_a_nan_interval():
@@ -102,11 +108,12 @@ def test_1000_resamples_of_3000_items_are_fast():
     assert time.perf_counter() - start < 2.0  # ~0.05 s on a 2-core CPU; generous for a shared machine
 
 
-@pytest.mark.parametrize(("b", "c"), [(0, 0), (0, 1), (1, 0), (3, 2), (5, 0), (0, 9), (6, 6), (2, 10), (12, 12),
-                                      (0, 24)])
+@pytest.mark.parametrize(
+    ("b", "c"), [(0, 0), (0, 1), (1, 0), (3, 2), (5, 0), (0, 9), (6, 6), (2, 10), (12, 12), (0, 24)]
+)
 def test_mcnemar_exact_matches_scipy_binomtest(b, c):
     scipy_stats = pytest.importorskip("scipy.stats")
-    correct_a = [True] * b + [False] * c + [True] * 7 + [False] * 4   # then 7 both right, 4 both wrong
+    correct_a = [True] * b + [False] * c + [True] * 7 + [False] * 4  # then 7 both right, 4 both wrong
     correct_b = [False] * b + [True] * c + [True] * 7 + [False] * 4
     result = mcnemar(correct_a, correct_b)
     assert (result["b"], result["c"], result["test"]) == (b, c, "mcnemar_exact")
@@ -160,18 +167,21 @@ def test_rows_variant_takes_numpy_arrays():
     assert low < float(np.mean(rows[:, 0] == rows[:, 1])) < high
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda: bootstrap_ci([]), "non-empty"),
-    (lambda: bootstrap_ci([1.0, float("nan")]), "NaN"),
-    (lambda: bootstrap_ci(["a", "b"]), "must be numbers"),
-    (lambda: bootstrap_ci([1.0], n_boot=0), "n_boot"),
-    (lambda: bootstrap_ci([1.0], alpha=1.0), "alpha"),
-    (lambda: bootstrap_ci_rows([], len), "non-empty"),
-    (lambda: paired_bootstrap([1.0, 0.0], [1.0]), "2 samples for A and 1 for B"),
-    (lambda: paired_bootstrap_rows([1], [1, 2], len), "1 samples for A and 2 for B"),
-    (lambda: mcnemar([True, False], [True]), "2 samples for A and 1 for B"),
-    (lambda: mcnemar([0.3, 1.0], [1.0, 1.0]), "right/wrong"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: bootstrap_ci([]), "non-empty"),
+        (lambda: bootstrap_ci([1.0, float("nan")]), "NaN"),
+        (lambda: bootstrap_ci(["a", "b"]), "must be numbers"),
+        (lambda: bootstrap_ci([1.0], n_boot=0), "n_boot"),
+        (lambda: bootstrap_ci([1.0], alpha=1.0), "alpha"),
+        (lambda: bootstrap_ci_rows([], len), "non-empty"),
+        (lambda: paired_bootstrap([1.0, 0.0], [1.0]), "2 samples for A and 1 for B"),
+        (lambda: paired_bootstrap_rows([1], [1, 2], len), "1 samples for A and 2 for B"),
+        (lambda: mcnemar([True, False], [True]), "2 samples for A and 1 for B"),
+        (lambda: mcnemar([0.3, 1.0], [1.0, 1.0]), "right/wrong"),
+    ],
+)
 def test_bad_input_raises_vlmq_error(call, message):
     with pytest.raises(VlmqError, match=message):
         call()

@@ -61,26 +61,29 @@ def test_hand_computed_accuracy(case, mode):
     assert vqa_accuracy(prediction, answers, mode) == pytest.approx(expected, abs=1e-12)
 
 
-@pytest.mark.parametrize(("text", "official", "lmms_eval"), [
-    ("1,2", "12", "12"),
-    ("1, 2", "1 2", "1 2"),
-    ("1,,2", "1 2", "12"),
-    ("1,000 t-shirts", "1000 tshirts", "1000 tshirts"),
-    ("t-shirt", "t shirt", "t shirt"),
-    ("red - blue", "red blue", "red blue"),
-    ("u.s.a.", "usa", "usa"),
-    ("5.", "5", "5"),
-    ("2.5", "2.5", "2.5"),
-    (".5", ".5", ".5"),
-    ("10:30", "10:30", "10:30"),
-    ("50%", "50%", "50%"),
-    ("$5", "$5", "$5"),
-    ("#1", "#1", "#1"),
-    ("Man's hat!", "man's hat", "man's hat"),
-    ("The  Oclock\tTower\n", "o'clock tower", "o'clock tower"),
-    ("None of them", "0 of them", "0 of them"),
-    ("an", "", ""),
-])
+@pytest.mark.parametrize(
+    ("text", "official", "lmms_eval"),
+    [
+        ("1,2", "12", "12"),
+        ("1, 2", "1 2", "1 2"),
+        ("1,,2", "1 2", "12"),
+        ("1,000 t-shirts", "1000 tshirts", "1000 tshirts"),
+        ("t-shirt", "t shirt", "t shirt"),
+        ("red - blue", "red blue", "red blue"),
+        ("u.s.a.", "usa", "usa"),
+        ("5.", "5", "5"),
+        ("2.5", "2.5", "2.5"),
+        (".5", ".5", ".5"),
+        ("10:30", "10:30", "10:30"),
+        ("50%", "50%", "50%"),
+        ("$5", "$5", "$5"),
+        ("#1", "#1", "#1"),
+        ("Man's hat!", "man's hat", "man's hat"),
+        ("The  Oclock\tTower\n", "o'clock tower", "o'clock tower"),
+        ("None of them", "0 of them", "0 of them"),
+        ("an", "", ""),
+    ],
+)
 def test_normalize_answer(text, official, lmms_eval):
     assert normalize_answer(text, "official") == official
     assert normalize_answer(text, "lmms_eval") == lmms_eval
@@ -105,13 +108,16 @@ def test_identical_answer_dicts_are_all_left_out_together_as_in_the_official_cod
     assert vqa_accuracy("yes", ["yes"] * 10) == 1.0
 
 
-@pytest.mark.parametrize(("prediction", "answers", "message"), [
-    ("yes", [], "non-empty list"),
-    ("yes", "yes", "non-empty list"),
-    ("yes", [{"text": "yes"}], "'answer' key"),
-    ("yes", [3], "must be a string"),
-    (None, ["yes"], "must be a string"),
-])
+@pytest.mark.parametrize(
+    ("prediction", "answers", "message"),
+    [
+        ("yes", [], "non-empty list"),
+        ("yes", "yes", "non-empty list"),
+        ("yes", [{"text": "yes"}], "'answer' key"),
+        ("yes", [3], "must be a string"),
+        (None, ["yes"], "must be a string"),
+    ],
+)
 def test_bad_input_raises_vlmq_error(prediction, answers, message):
     with pytest.raises(VlmqError, match=message):
         vqa_accuracy(prediction, answers)
@@ -142,11 +148,36 @@ def _reference_evaluate(prediction, answer_texts, mode):
 
 @pytest.mark.parametrize("mode", ["official", "lmms_eval"])
 def test_random_adversarial_cases_follow_the_reference_loop(mode):
-    pieces = ["yes", "Yes", "no", "2", "two", "1,2", "1, 2", "a", "the", "dont", "none", "0", "t-shirt",
-              "t shirt", "u.s.a.", "usa", "5.", " x ", "\tred\n", "red", "1,,2", "12", "(c)", "c"]
+    pieces = [
+        "yes",
+        "Yes",
+        "no",
+        "2",
+        "two",
+        "1,2",
+        "1, 2",
+        "a",
+        "the",
+        "dont",
+        "none",
+        "0",
+        "t-shirt",
+        "t shirt",
+        "u.s.a.",
+        "usa",
+        "5.",
+        " x ",
+        "\tred\n",
+        "red",
+        "1,,2",
+        "12",
+        "(c)",
+        "c",
+    ]
     rng = random.Random(0)
     for _ in range(300):
         answers = [rng.choice(pieces) for _ in range(10)] if rng.random() < 0.8 else [rng.choice(pieces)] * 10
         prediction = " ".join(rng.choice(pieces) for _ in range(rng.randint(1, 2)))
         assert vqa_accuracy(prediction, answers, mode) == pytest.approx(
-            _reference_evaluate(prediction, answers, mode), abs=1e-12)
+            _reference_evaluate(prediction, answers, mode), abs=1e-12
+        )

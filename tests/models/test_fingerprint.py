@@ -39,13 +39,13 @@ def test_a_folder_fingerprint_names_exactly_the_file_that_changed(tmp_path):
 
 def test_large_files_are_fingerprinted_by_header_and_samples(tmp_path, monkeypatch):
     monkeypatch.setattr(fp, "FULL_HASH_LIMIT", 1 << 16)
-    write_model(tmp_path, torch.zeros(256, 256))   # 256 KiB of data: above the (patched) limit
+    write_model(tmp_path, torch.zeros(256, 256))  # 256 KiB of data: above the (patched) limit
     base = fp.file_fingerprint(tmp_path / "model.safetensors")
     save_file({"w": torch.zeros(256, 256, dtype=torch.float32)}, str(tmp_path / "model.safetensors"))
     assert fp.file_fingerprint(tmp_path / "model.safetensors") == base
-    save_file({"w": torch.ones(256, 256)}, str(tmp_path / "model.safetensors"))         # retrained values
+    save_file({"w": torch.ones(256, 256)}, str(tmp_path / "model.safetensors"))  # retrained values
     assert fp.file_fingerprint(tmp_path / "model.safetensors") != base
-    save_file({"v": torch.zeros(256, 256)}, str(tmp_path / "model.safetensors"))        # renamed tensor
+    save_file({"v": torch.zeros(256, 256)}, str(tmp_path / "model.safetensors"))  # renamed tensor
     assert fp.file_fingerprint(tmp_path / "model.safetensors") != base
 
 

@@ -5,8 +5,15 @@ from torch import nn
 
 import vlmq.models.loading as loading
 from vlmq.errors import VlmqError
-from vlmq.models import (decoder_layers, is_decoder_linear, list_models, load_model, model_summary, text_decoder,
-                         vision_tower)
+from vlmq.models import (
+    decoder_layers,
+    is_decoder_linear,
+    list_models,
+    load_model,
+    model_summary,
+    text_decoder,
+    vision_tower,
+)
 
 DECODER_LINEARS_PER_LAYER = 7  # q, k, v, o, gate, up, down
 
@@ -55,10 +62,19 @@ def test_summary_parts_add_up_and_config_essentials_are_reported(tiny):
     summary = model_summary(tiny)
     params, config = summary["params"], summary["config"]
     final_norm = text_decoder(tiny.model).norm.weight.numel()
-    assert params["total"] == params["decoder_layers"] + params["vision"] + params["embeddings"] + params["lm_head"] + final_norm
+    assert (
+        params["total"]
+        == params["decoder_layers"] + params["vision"] + params["embeddings"] + params["lm_head"] + final_norm
+    )
     assert summary["bytes"]["total"] == 2 * params["total"]  # bfloat16
     assert config["tied"] is False
-    assert (config["layers"], config["hidden"], config["heads"], config["kv_heads"], config["head_dim"]) == (2, 64, 4, 2, 16)
+    assert (config["layers"], config["hidden"], config["heads"], config["kv_heads"], config["head_dim"]) == (
+        2,
+        64,
+        4,
+        2,
+        16,
+    )
     assert config["vocab"] == tiny.model.config.get_text_config().vocab_size
 
 
@@ -79,7 +95,9 @@ def test_summary_counts_the_real_storage_of_quantized_weights(tiny_dir):
     quantization = pytest.importorskip("torchao.quantization")
     loaded = load_model(str(tiny_dir))
     before = model_summary(loaded)
-    decoder_linear_params = sum(m.weight.numel() for fqn, m in loaded.model.named_modules() if is_decoder_linear(m, fqn))
+    decoder_linear_params = sum(
+        m.weight.numel() for fqn, m in loaded.model.named_modules() if is_decoder_linear(m, fqn)
+    )
     quantization.quantize_(loaded.model, quantization.Int8WeightOnlyConfig(), filter_fn=is_decoder_linear)
     after = model_summary(loaded)
     assert after["params"] == before["params"]

@@ -31,7 +31,9 @@ def test_local_folder_round_trips_weights_and_tokenizer(tiny_dir):
     saved = load_file(tiny_dir / "model.safetensors")
     live = loaded.model.state_dict()
     # Checkpoint names are the hub's legacy ones (model.layers.*); live names nest under language_model.
-    assert torch.equal(live["model.language_model.layers.1.mlp.down_proj.weight"], saved["model.layers.1.mlp.down_proj.weight"])
+    assert torch.equal(
+        live["model.language_model.layers.1.mlp.down_proj.weight"], saved["model.layers.1.mlp.down_proj.weight"]
+    )
     assert torch.equal(live["lm_head.weight"], saved["lm_head.weight"])
     reference = json.loads((tiny_dir / "tokenizer.json").read_text())["model"]["vocab"]
     assert loaded.processor.tokenizer.get_vocab() == {**reference, **loaded.processor.tokenizer.get_added_vocab()}
@@ -118,8 +120,13 @@ def test_hub_id_not_cached_offline_says_how_to_download(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(VlmqError) as exc_info:
         load_model("Qwen/Qwen2-VL-2B-Instruct")
-    _assert_one_line_error(exc_info, "cannot download 'Qwen/Qwen2-VL-2B-Instruct'", "offline",
-                           "huggingface-cli download Qwen/Qwen2-VL-2B-Instruct --local-dir DIR", "--model DIR")
+    _assert_one_line_error(
+        exc_info,
+        "cannot download 'Qwen/Qwen2-VL-2B-Instruct'",
+        "offline",
+        "huggingface-cli download Qwen/Qwen2-VL-2B-Instruct --local-dir DIR",
+        "--model DIR",
+    )
 
 
 def test_unreachable_hub_fails_fast_instead_of_retrying(tmp_path, monkeypatch):
@@ -151,11 +158,14 @@ def test_a_file_instead_of_a_folder_is_refused(tiny_dir):
     _assert_one_line_error(exc_info, "is not a folder", "config.json")
 
 
-@pytest.mark.parametrize("missing, named", [
-    ("config.json", "config.json"),
-    ("model.safetensors", "model.safetensors"),
-    ("tokenizer.json", "tokenizer.json"),
-])
+@pytest.mark.parametrize(
+    "missing, named",
+    [
+        ("config.json", "config.json"),
+        ("model.safetensors", "model.safetensors"),
+        ("tokenizer.json", "tokenizer.json"),
+    ],
+)
 def test_missing_file_is_named(tiny_dir, tmp_path, missing, named):
     folder = _copy(tiny_dir, tmp_path / "m")
     (folder / missing).unlink()
@@ -199,8 +209,7 @@ def test_unsupported_model_family_is_refused(tiny_dir, tmp_path):
     (folder / "config.json").write_text(json.dumps({**config, "model_type": "llava"}))
     with pytest.raises(VlmqError) as exc_info:
         load_model(str(folder))
-    _assert_one_line_error(exc_info, "model family 'llava' is not supported",
-                           "vlmq supports Qwen2-VL and Qwen2.5-VL")
+    _assert_one_line_error(exc_info, "model family 'llava' is not supported", "vlmq supports Qwen2-VL and Qwen2.5-VL")
 
 
 def test_corrupt_config_is_reported(tiny_dir, tmp_path):
@@ -219,12 +228,15 @@ def test_folder_without_image_processor_config_uses_defaults(tiny_dir, tmp_path)
     assert isinstance(loaded.processor, Qwen2VLImageOnlyProcessor)
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"device": "tpu"}, "use 'cpu', 'cuda'"),
-    ({"dtype": "int3"}, "use bfloat16, float16 or float32"),
-    ({"max_pixels": 10}, "at least 784"),
-    ({"min_pixels": 448 * 448, "max_pixels": 112 * 112}, "min_pixels <= max_pixels"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"device": "tpu"}, "use 'cpu', 'cuda'"),
+        ({"dtype": "int3"}, "use bfloat16, float16 or float32"),
+        ({"max_pixels": 10}, "at least 784"),
+        ({"min_pixels": 448 * 448, "max_pixels": 112 * 112}, "min_pixels <= max_pixels"),
+    ],
+)
 def test_bad_options_are_refused(tiny_dir, kwargs, fragment):
     with pytest.raises(VlmqError) as exc_info:
         load_model(str(tiny_dir), **kwargs)
@@ -238,8 +250,10 @@ def test_cuda_without_a_gpu_names_the_fix(tiny_dir):
     _assert_one_line_error(exc_info, "device='cpu'")
 
 
-@pytest.mark.parametrize("name, fragment", [("tiny-huge", "choose from: tiny, tiny-mid, tiny-small, tiny-qwen2.5"),
-                                             ("", "model name is empty")])
+@pytest.mark.parametrize(
+    "name, fragment",
+    [("tiny-huge", "choose from: tiny, tiny-mid, tiny-small, tiny-qwen2.5"), ("", "model name is empty")],
+)
 def test_bad_names_list_the_choices(name, fragment):
     with pytest.raises(VlmqError) as exc_info:
         load_model(name)
@@ -253,17 +267,35 @@ def _as_legacy_hub_folder(tiny_dir, dest):
     nested = json.loads((folder / "config.json").read_text())
     text = {k: v for k, v in nested["text_config"].items() if k not in ("rope_parameters", "model_type", "layer_types")}
     rope = nested["text_config"]["rope_parameters"]
-    vision = {k: v for k, v in nested["vision_config"].items() if k not in ("model_type", "in_channels", "rope_parameters")}
-    flat = {"architectures": ["Qwen2VLForConditionalGeneration"], "model_type": "qwen2_vl", **text,
-            "rope_theta": rope["rope_theta"], "rope_scaling": {"type": "mrope", "mrope_section": rope["mrope_section"]},
-            "vision_config": {**vision, "in_chans": 3},
-            **{k: nested[k] for k in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")}}
+    vision = {
+        k: v for k, v in nested["vision_config"].items() if k not in ("model_type", "in_channels", "rope_parameters")
+    }
+    flat = {
+        "architectures": ["Qwen2VLForConditionalGeneration"],
+        "model_type": "qwen2_vl",
+        **text,
+        "rope_theta": rope["rope_theta"],
+        "rope_scaling": {"type": "mrope", "mrope_section": rope["mrope_section"]},
+        "vision_config": {**vision, "in_chans": 3},
+        **{k: nested[k] for k in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")},
+    }
     (folder / "config.json").write_text(json.dumps(flat))
     (folder / "processor_config.json").unlink()
-    (folder / "preprocessor_config.json").write_text(json.dumps({
-        "min_pixels": 3136, "max_pixels": 12845056, "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
-        "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
-        "image_processor_type": "Qwen2VLImageProcessor", "processor_class": "Qwen2VLProcessor"}))
+    (folder / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "min_pixels": 3136,
+                "max_pixels": 12845056,
+                "patch_size": 14,
+                "temporal_patch_size": 2,
+                "merge_size": 2,
+                "image_mean": [0.48145466, 0.4578275, 0.40821073],
+                "image_std": [0.26862954, 0.26130258, 0.27577711],
+                "image_processor_type": "Qwen2VLImageProcessor",
+                "processor_class": "Qwen2VLProcessor",
+            }
+        )
+    )
     return folder
 
 
@@ -276,7 +308,8 @@ def test_legacy_hub_layout_loads_with_the_same_weights_and_pixel_budget(tiny_dir
     for (name, a), b in zip(legacy.model.state_dict().items(), modern.model.state_dict().values()):
         assert torch.equal(a, b), name
     text = legacy.processor.apply_chat_template(
-        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "?"}]}], add_generation_prompt=True)
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "?"}]}], add_generation_prompt=True
+    )
     image = Image.new("RGB", (640, 480), "red")
     ids = legacy.processor(text=[text], images=[image], return_tensors="pt")["input_ids"]
     assert int((ids == legacy.model.config.image_token_id).sum()) == 391  # the published max_pixels applies

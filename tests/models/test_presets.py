@@ -14,9 +14,15 @@ from vlmq.models.presets import ARCH_PRESETS, ArchPreset, describe_preset, insta
 # Essentials from each checkpoint's published config.json on the Hugging Face hub, and its parameter count.
 PUBLISHED = {
     "qwen2-vl-2b": dict(layers=28, hidden=1536, heads=12, kv_heads=2, vocab=151936, tied=True, out=1536, billions=2.21),
-    "qwen2-vl-7b": dict(layers=28, hidden=3584, heads=28, kv_heads=4, vocab=152064, tied=False, out=3584, billions=8.29),
-    "qwen2.5-vl-3b": dict(layers=36, hidden=2048, heads=16, kv_heads=2, vocab=151936, tied=True, out=2048, billions=3.75),
-    "qwen2.5-vl-7b": dict(layers=28, hidden=3584, heads=28, kv_heads=4, vocab=152064, tied=False, out=3584, billions=8.29),
+    "qwen2-vl-7b": dict(
+        layers=28, hidden=3584, heads=28, kv_heads=4, vocab=152064, tied=False, out=3584, billions=8.29
+    ),
+    "qwen2.5-vl-3b": dict(
+        layers=36, hidden=2048, heads=16, kv_heads=2, vocab=151936, tied=True, out=2048, billions=3.75
+    ),
+    "qwen2.5-vl-7b": dict(
+        layers=28, hidden=3584, heads=28, kv_heads=4, vocab=152064, tied=False, out=3584, billions=8.29
+    ),
 }
 
 
@@ -25,9 +31,15 @@ def test_preset_config_matches_the_published_essentials(name):
     want = PUBLISHED[name]
     config = preset_config(name)
     text, vision = config.get_text_config(), config.vision_config
-    got = dict(layers=text.num_hidden_layers, hidden=text.hidden_size, heads=text.num_attention_heads,
-               kv_heads=text.num_key_value_heads, vocab=text.vocab_size, tied=config.tie_word_embeddings,
-               out=getattr(vision, "out_hidden_size", vision.hidden_size))
+    got = dict(
+        layers=text.num_hidden_layers,
+        hidden=text.hidden_size,
+        heads=text.num_attention_heads,
+        kv_heads=text.num_key_value_heads,
+        vocab=text.vocab_size,
+        tied=config.tie_word_embeddings,
+        out=getattr(vision, "out_hidden_size", vision.hidden_size),
+    )
     assert got == {k: v for k, v in want.items() if k != "billions"}
     assert text.rope_parameters["mrope_section"] == [16, 24, 24]
     assert text.rope_parameters["rope_theta"] == 1e6
@@ -61,13 +73,29 @@ def test_unknown_preset_names_the_choices():
 
 # A scaled-down Qwen2.5-VL preset so the full build → init → generate path runs in a second on CPU.
 MINI = ArchPreset(
-    "qwen2_5_vl", "test/mini",
-    text={"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 2,
-          "num_key_value_heads": 1, "vocab_size": 1000, "rms_norm_eps": 1e-6,
-          "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [8, 12, 12]}},
-    vision={"depth": 2, "hidden_size": 64, "intermediate_size": 128, "num_heads": 2, "out_hidden_size": 128,
-            "fullatt_block_indexes": [1], "window_size": 112},
-    tie_word_embeddings=True)
+    "qwen2_5_vl",
+    "test/mini",
+    text={
+        "hidden_size": 128,
+        "intermediate_size": 256,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "vocab_size": 1000,
+        "rms_norm_eps": 1e-6,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [8, 12, 12]},
+    },
+    vision={
+        "depth": 2,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_heads": 2,
+        "out_hidden_size": 128,
+        "fullatt_block_indexes": [1],
+        "window_size": 112,
+    },
+    tie_word_embeddings=True,
+)
 
 
 @pytest.fixture
@@ -87,7 +115,9 @@ def test_preset_weights_look_trained_and_buffers_are_initialised(mini_preset):
     assert torch.all(layer.self_attn.q_proj.bias == 0)
     # to_empty leaves buffers as garbage: the rotary tables must match a normally constructed model.
     reference = model_class("qwen2_5_vl")(preset_config(mini_preset))
-    assert torch.allclose(model.model.language_model.rotary_emb.inv_freq, reference.model.language_model.rotary_emb.inv_freq)
+    assert torch.allclose(
+        model.model.language_model.rotary_emb.inv_freq, reference.model.language_model.rotary_emb.inv_freq
+    )
     assert torch.allclose(model.model.visual.rotary_pos_emb.inv_freq, reference.model.visual.rotary_pos_emb.inv_freq)
 
 
@@ -127,7 +157,6 @@ def test_summary_of_a_tied_preset_counts_shared_weights_once():
     assert summary["config"]["head_dim"] == 128 and summary["config"]["kv_heads"] == 2
 
 
-
 @pytest.mark.gpu
 def test_a_2b_preset_is_built_directly_on_the_gpu_in_seconds():
     start = time.monotonic()
@@ -139,7 +168,9 @@ def test_a_2b_preset_is_built_directly_on_the_gpu_in_seconds():
     assert weight.float().std().item() == pytest.approx(0.02, rel=0.05)
     msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe."}]}]
     text = loaded.processor.apply_chat_template(msgs, add_generation_prompt=True)
-    inputs = loaded.processor(text=[text], images=[Image.new("RGB", (224, 224), "gray")], return_tensors="pt").to("cuda")
+    inputs = loaded.processor(text=[text], images=[Image.new("RGB", (224, 224), "gray")], return_tensors="pt").to(
+        "cuda"
+    )
     with torch.no_grad():
         out = loaded.model.generate(**inputs, max_new_tokens=4, min_new_tokens=4, do_sample=False)
     assert out.shape[1] == inputs["input_ids"].shape[1] + 4

@@ -72,20 +72,30 @@ def test_chat_template_renders_like_qwen2_vl_instruct():
 
 def test_chat_template_system_turn_string_content_and_vision_ids():
     tok = train_tokenizer()
-    msgs = [{"role": "system", "content": "Be brief."},
-            {"role": "user", "content": [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "Same?"}]},
-            {"role": "assistant", "content": "Yes."}]
+    msgs = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "Same?"}]},
+        {"role": "assistant", "content": "Yes."},
+    ]
     rendered = tok.apply_chat_template(msgs, tokenize=False, add_vision_id=True)
     assert rendered == (
         "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n"
         "Picture 1: <|vision_start|><|image_pad|><|vision_end|>Picture 2: <|vision_start|><|image_pad|><|vision_end|>"
-        "Same?<|im_end|>\n<|im_start|>assistant\nYes.<|im_end|>\n")
+        "Same?<|im_end|>\n<|im_start|>assistant\nYes.<|im_end|>\n"
+    )
 
 
 def test_saved_folder_looks_like_a_hub_checkpoint(tiny_dir):
     names = {p.name for p in tiny_dir.iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-            "processor_config.json", "chat_template.jinja", "generation_config.json"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "processor_config.json",
+        "chat_template.jinja",
+        "generation_config.json",
+    } <= names
     assert json.loads((tiny_dir / "processor_config.json").read_text())["processor_class"] == "Qwen2VLProcessor"
     config = json.loads((tiny_dir / "config.json").read_text())
     text = config["text_config"]
@@ -94,11 +104,14 @@ def test_saved_folder_looks_like_a_hub_checkpoint(tiny_dir):
     assert config["image_token_id"] == SPECIAL_TOKENS.index("<|image_pad|>")
 
 
-@pytest.mark.parametrize("size, max_pixels, expected_tokens", [
-    ((224, 224), 448 * 448, 64),   # 16x16 patches, merged 2x2
-    ((224, 224), 112 * 112, 16),   # resized down to 112x112
-    ((640, 480), 448 * 448, 234),  # 640 wide x 480 high, resized to 504x364 = 18*13 merged tokens
-])
+@pytest.mark.parametrize(
+    "size, max_pixels, expected_tokens",
+    [
+        ((224, 224), 448 * 448, 64),  # 16x16 patches, merged 2x2
+        ((224, 224), 112 * 112, 16),  # resized down to 112x112
+        ((640, 480), 448 * 448, 234),  # 640 wide x 480 high, resized to 504x364 = 18*13 merged tokens
+    ],
+)
 def test_processor_emits_one_image_token_per_merged_patch(tiny_dir, size, max_pixels, expected_tokens):
     loaded = load_model(str(tiny_dir), max_pixels=max_pixels)
     text = loaded.processor.apply_chat_template(IMAGE_QUESTION, add_generation_prompt=True)
@@ -114,10 +127,10 @@ def test_generate_on_the_tiny_model(tiny_dir):
     inputs = loaded.processor(text=[text], images=[Image.new("RGB", (56, 84), "white")], return_tensors="pt")
     with torch.no_grad():
         out = loaded.model.generate(**inputs, max_new_tokens=4, min_new_tokens=4, do_sample=False)
-    new_tokens = out[0, inputs["input_ids"].shape[1]:]
+    new_tokens = out[0, inputs["input_ids"].shape[1] :]
     assert new_tokens.numel() == 4
     assert int(new_tokens.max()) < loaded.model.config.get_text_config().vocab_size
-    assert isinstance(loaded.processor.batch_decode(out[:, inputs["input_ids"].shape[1]:])[0], str)
+    assert isinstance(loaded.processor.batch_decode(out[:, inputs["input_ids"].shape[1] :])[0], str)
 
 
 def test_mrope_section_keeps_qwen_proportions():
@@ -128,19 +141,23 @@ def test_mrope_section_keeps_qwen_proportions():
 
 def test_config_overrides_resize_the_model_and_keep_derived_fields_consistent():
     ids = {t: i for i, t in enumerate(SPECIAL_TOKENS)}
-    cfg = tiny_config_dict("tiny", ids, 512, {"text_config": {"hidden_size": 96, "num_attention_heads": 2},
-                                               "vision_config": {"depth": 1}})
+    cfg = tiny_config_dict(
+        "tiny", ids, 512, {"text_config": {"hidden_size": 96, "num_attention_heads": 2}, "vision_config": {"depth": 1}}
+    )
     assert cfg["text_config"]["rope_parameters"]["mrope_section"] == mrope_section_for(48)
     assert cfg["vision_config"]["hidden_size"] == 96
     assert cfg["vision_config"]["depth"] == 1
 
 
-@pytest.mark.parametrize("overrides", [
-    {"text_config": {"hidden_size": 65}},
-    {"text_config": {"rope_parameters": {"rope_type": "default", "mrope_section": [1, 1, 1]}}},
-    {"text_config": 3},
-    {"vision_config": {"hidden_size": 32}},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"text_config": {"hidden_size": 65}},
+        {"text_config": {"rope_parameters": {"rope_type": "default", "mrope_section": [1, 1, 1]}}},
+        {"text_config": 3},
+        {"vision_config": {"hidden_size": 32}},
+    ],
+)
 def test_inconsistent_config_overrides_raise_vlmq_error(overrides):
     with pytest.raises(VlmqError, match="config_overrides"):
         tiny_config_dict("tiny", {t: i for i, t in enumerate(SPECIAL_TOKENS)}, 512, overrides)

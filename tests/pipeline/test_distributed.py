@@ -11,27 +11,43 @@ import time
 import pytest
 
 from vlmq.pipeline.distributed import World, batch_shard, merge_rank_stores, recipe_shard
-from vlmq.store import rank_store_path
-from vlmq.store import Store
+from vlmq.store import Store, rank_store_path
 
 ARGS = ["--model", "tiny", "--recipes", "bf16,int8_wo", "--tasks", "shapes-vqa,shapes-mme", "--limit", "24", "--quiet"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
 
 def torchrun(nproc: int, out, *extra, **popen):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-           "-m", "vlmq", "run", *ARGS, "--out", str(out), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        str(nproc),
+        "-m",
+        "vlmq",
+        "run",
+        *ARGS,
+        "--out",
+        str(out),
+        *extra,
+    ]
     return subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen)
 
 
 def single(out, *extra):
-    return subprocess.run([sys.executable, "-m", "vlmq", "run", *ARGS, "--out", str(out), *extra], env=ENV,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "vlmq", "run", *ARGS, "--out", str(out), *extra], env=ENV, capture_output=True, text=True
+    )
 
 
 def sample_rows(out):
-    return sqlite3.connect(out / "vlmq.sqlite").execute(
-        "SELECT recipe, task, sample_id, output, score FROM samples ORDER BY 1, 2, 3").fetchall()
+    return (
+        sqlite3.connect(out / "vlmq.sqlite")
+        .execute("SELECT recipe, task, sample_id, output, score FROM samples ORDER BY 1, 2, 3")
+        .fetchall()
+    )
 
 
 def metric_values(out):

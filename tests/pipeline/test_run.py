@@ -11,8 +11,8 @@ import time
 import pytest
 
 from vlmq.cli import main
-from vlmq.workflow import run
 from vlmq.spec import RunSpec
+from vlmq.workflow import run
 
 TASKS = ("shapes-vqa", "shapes-pope", "shapes-mme")
 
@@ -87,8 +87,11 @@ def test_a_failing_recipe_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch)
     monkeypatch.setattr(vlmq.pipeline.execute, "apply_recipe", flaky_apply)
     result = run(tiny_spec(tmp_path, tasks=("shapes-vqa",), limit=2))
     assert result.outcomes["bf16"]["status"] == "ok"
-    assert result.outcomes["int8_wo"] == {**result.outcomes["int8_wo"], "status": "failed",
-                                          "reason": "RuntimeError: kernel exploded"}
+    assert result.outcomes["int8_wo"] == {
+        **result.outcomes["int8_wo"],
+        "status": "failed",
+        "reason": "RuntimeError: kernel exploded",
+    }
     assert "kernel exploded" in (tmp_path / "report.md").read_text()
 
 
@@ -99,21 +102,38 @@ def test_gpu_only_request_on_cpu_is_skipped_with_reason(tmp_path):
 
 
 def test_nothing_succeeded_exits_non_zero(tmp_path, capsys):
-    code = main(["run", "--model", "tiny", "--recipes", "fp8+real", "--tasks", "shapes-vqa", "--limit", "2",
-                 "--out", str(tmp_path), "--quiet"])
+    code = main(
+        [
+            "run",
+            "--model",
+            "tiny",
+            "--recipes",
+            "fp8+real",
+            "--tasks",
+            "shapes-vqa",
+            "--limit",
+            "2",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+        ]
+    )
     assert code == 1
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--recipes", "int3"], "unknown recipe 'int3'"),
-    (["--recipes", "bf16+kv_fp9"], "unknown switch"),
-    (["--tasks", "gqa"], "unknown task 'gqa'"),
-    (["--model", "/nonexistent/model"], "/nonexistent/model"),
-    (["--model", "someone/some-model"], "--model DIR"),
-    (["--limit", "0"], "'limit' must be a positive integer"),
-    (["--limit", "-2"], "'limit' must be a positive integer"),
-    (["--spec", "/nonexistent.toml"], "spec file '/nonexistent.toml' not found"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--recipes", "int3"], "unknown recipe 'int3'"),
+        (["--recipes", "bf16+kv_fp9"], "unknown switch"),
+        (["--tasks", "gqa"], "unknown task 'gqa'"),
+        (["--model", "/nonexistent/model"], "/nonexistent/model"),
+        (["--model", "someone/some-model"], "--model DIR"),
+        (["--limit", "0"], "'limit' must be a positive integer"),
+        (["--limit", "-2"], "'limit' must be a positive integer"),
+        (["--spec", "/nonexistent.toml"], "spec file '/nonexistent.toml' not found"),
+    ],
+)
 def test_bad_input_is_one_line_on_stderr(tmp_path, capsys, args, fragment):
     code = main(["run", "--out", str(tmp_path / "o"), "--quiet", "--tasks", "shapes-vqa", "--limit", "2", *args])
     err = capsys.readouterr().err.strip()
@@ -134,10 +154,26 @@ def test_unsupported_model_family(tmp_path, capsys):
 def test_python_dash_m_vlmq_and_kill_then_resume(tmp_path):
     """SIGKILL a run mid-task, rerun it: the records equal an uninterrupted run's, with no duplicates."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    args = ["--model", "tiny", "--recipes", "bf16", "--tasks", "shapes-vqa", "--limit", "24", "--batch-size", "1", "--quiet"]
+    args = [
+        "--model",
+        "tiny",
+        "--recipes",
+        "bf16",
+        "--tasks",
+        "shapes-vqa",
+        "--limit",
+        "24",
+        "--batch-size",
+        "1",
+        "--quiet",
+    ]
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "vlmq", "run", *args, "--out", str(killed)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vlmq", "run", *args, "--out", str(killed)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     db = killed / "vlmq.sqlite"
     deadline = time.time() + 240
     while time.time() < deadline:
@@ -152,15 +188,19 @@ def test_python_dash_m_vlmq_and_kill_then_resume(tmp_path):
     proc.wait()
     partial = sqlite3.connect(db).execute("SELECT COUNT(*) FROM samples").fetchone()[0]
     assert 3 <= partial < 24, "the run was not killed mid-task"
-    done = subprocess.run([sys.executable, "-m", "vlmq", "run", *args, "--out", str(killed)], env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "vlmq", "run", *args, "--out", str(killed)], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     clean = tmp_path / "clean"
     assert main(["run", *args, "--out", str(clean)]) == 0
 
     def rows(path):
-        return sqlite3.connect(path / "vlmq.sqlite").execute(
-            "SELECT recipe, task, sample_id, output, score FROM samples ORDER BY sample_id").fetchall()
+        return (
+            sqlite3.connect(path / "vlmq.sqlite")
+            .execute("SELECT recipe, task, sample_id, output, score FROM samples ORDER BY sample_id")
+            .fetchall()
+        )
 
     assert rows(killed) == rows(clean)
     # 24 answers and, under task "shapes-vqa#fidelity", the baseline's 24 fidelity references (#18)
@@ -173,8 +213,24 @@ def test_real_task_names_run_on_local_lmms_lab_data(tmp_path, capsys):
     from vlmq.tasks.fixtures import vqav2_table, write_dataset_dir
 
     data = write_dataset_dir(tmp_path / "data", "parquet", vqav2=vqav2_table(8, truncated=(3,)))
-    code = main(["run", "--model", "tiny", "--recipes", "bf16", "--tasks", "vqav2,pope,mme", "--limit", "8",
-                 "--dataset-dir", str(data), "--out", str(tmp_path / "o"), "--quiet"])
+    code = main(
+        [
+            "run",
+            "--model",
+            "tiny",
+            "--recipes",
+            "bf16",
+            "--tasks",
+            "vqav2,pope,mme",
+            "--limit",
+            "8",
+            "--dataset-dir",
+            str(data),
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "bf16 · vqav2: 1 failed of 8:" in printed and "WARNING: more than 5% failed" in printed
@@ -184,8 +240,11 @@ def test_real_task_names_run_on_local_lmms_lab_data(tmp_path, capsys):
     vqa = next(r for r in records if r["task"] == "vqav2")
     assert vqa["n_failed"] == 1 and vqa["n"] == 7  # the truncated image is a failed sample, not a wrong answer
     assert all(r["ci_low"] is not None for r in records if r["task"] == "vqav2")
-    failed = sqlite3.connect(tmp_path / "o" / "vlmq.sqlite").execute(
-        "SELECT error FROM samples WHERE task='vqav2' AND error IS NOT NULL").fetchall()
+    failed = (
+        sqlite3.connect(tmp_path / "o" / "vlmq.sqlite")
+        .execute("SELECT error FROM samples WHERE task='vqav2' AND error IS NOT NULL")
+        .fetchall()
+    )
     assert len(failed) == 1 and failed[0][0]
 
 
@@ -193,7 +252,7 @@ def test_subprocess_launcher_isolates_each_recipe(tmp_path):
     result = run(tiny_spec(tmp_path, tasks=("shapes-vqa",), limit=2, launcher="subprocess"))
     assert {r: o["status"] for r, o in result.outcomes.items()} == {"bf16": "ok", "int8_wo": "ok"}
     rows = sqlite3.connect(tmp_path / "vlmq.sqlite").execute("SELECT COUNT(*) FROM samples").fetchone()[0]
-    assert rows == 8   # 2 answers per recipe, and per recipe 2 fidelity rows (#18: references, comparisons)
+    assert rows == 8  # 2 answers per recipe, and per recipe 2 fidelity rows (#18: references, comparisons)
 
 
 def test_calibration_language_ablation_runs_and_is_recorded(tmp_path):
@@ -201,8 +260,13 @@ def test_calibration_language_ablation_runs_and_is_recorded(tmp_path):
     from vlmq.pipeline import ablation_deltas, ablation_pairs
     from vlmq.store import Store
 
-    spec = tiny_spec(tmp_path, recipes=("bf16", "int4_awq+group=32", "int4_awq+group=32+calib=multi"),
-                     tasks=("shapes-vqa",), limit=4, calib_n=4)
+    spec = tiny_spec(
+        tmp_path,
+        recipes=("bf16", "int4_awq+group=32", "int4_awq+group=32+calib=multi"),
+        tasks=("shapes-vqa",),
+        limit=4,
+        calib_n=4,
+    )
     result = run(spec)
     details = {r: o["details"] for r, o in result.outcomes.items()}
     assert details["int4_awq+group=32"]["calibration"]["languages"] == ["en"]
@@ -214,8 +278,22 @@ def test_calibration_language_ablation_runs_and_is_recorded(tmp_path):
 
 
 def test_missing_dataset_is_one_line_for_the_whole_run(tmp_path, capsys):
-    code = main(["run", "--model", "tiny", "--recipes", "bf16,int8_wo", "--tasks", "vqav2", "--dataset-dir",
-                 str(tmp_path / "nothing-here"), "--out", str(tmp_path / "o"), "--quiet"])
+    code = main(
+        [
+            "run",
+            "--model",
+            "tiny",
+            "--recipes",
+            "bf16,int8_wo",
+            "--tasks",
+            "vqav2",
+            "--dataset-dir",
+            str(tmp_path / "nothing-here"),
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("vlmq: error: ") and "\n" not in err
 
@@ -238,4 +316,4 @@ def test_export_best_writes_the_recommended_recipe(tmp_path):
     assert "int8_wo" in named
     config = _json.loads((tmp_path / "export" / "int8_wo" / "config.json").read_text())
     assert config["quantization_config"]["quant_method"] == "compressed-tensors"
-    assert any((tmp_path / "export" / "int8_wo").glob("*.md"))   # the model card
+    assert any((tmp_path / "export" / "int8_wo").glob("*.md"))  # the model card

@@ -15,10 +15,12 @@ def probe_prompts(calib):
     """Prompts the logits are compared on: three with images, one text-only."""
     from vlmq.engine import Prompt
 
-    return [Prompt("What is in the picture?", calib.prompts[0].image),
-            Prompt("Translate to German: the cat sleeps on the mat."),
-            Prompt("How many shapes are there?", calib.prompts[1].image),
-            Prompt("Describe this image in detail.", calib.prompts[2].image)]
+    return [
+        Prompt("What is in the picture?", calib.prompts[0].image),
+        Prompt("Translate to German: the cat sleeps on the mat."),
+        Prompt("How many shapes are there?", calib.prompts[1].image),
+        Prompt("Describe this image in detail.", calib.prompts[2].image),
+    ]
 
 
 def next_token_logits(loaded, prompts) -> torch.Tensor:

@@ -19,12 +19,31 @@ EMULATED_ON_CPU = {"fp8", "nvfp4"}
 # Measured (CPU, seed 0), raw / centred: int8_wo 0.99995/0.998, smoothquant 0.99993/0.996,
 # fp8 0.9988/0.967 (per-tensor 0.9994/0.963), int4 g32 0.9931/0.769, int4_awq g32 0.9975/0.899,
 # nvfp4 0.9872/0.572 (W4A8 0.9916/0.732). Thresholds sit a margin below those, by bit width.
-MIN_COSINE = {"bf16": (1 - 1e-6, 1 - 1e-5), "int8_wo": (0.999, 0.98), "smoothquant": (0.999, 0.98),
-              "fp8": (0.997, 0.9), "int4_wo": (0.985, 0.6), "int4_awq": (0.985, 0.6), "nvfp4": (0.975, 0.4)}
+MIN_COSINE = {
+    "bf16": (1 - 1e-6, 1 - 1e-5),
+    "int8_wo": (0.999, 0.98),
+    "smoothquant": (0.999, 0.98),
+    "fp8": (0.997, 0.9),
+    "int4_wo": (0.985, 0.6),
+    "int4_awq": (0.985, 0.6),
+    "nvfp4": (0.975, 0.4),
+}
 
-CASES = ["bf16", "int8_wo", "int4_wo+group=32", "smoothquant", "smoothquant+alpha=0.8", "fp8",
-         "fp8+gran=tensor", "int4_awq+group=32", "nvfp4", "nvfp4+act=fp8", "fp8+kv_fp8+fp8_attention",
-         "int4_awq+group=32+kv_fp8", "int8_wo+lm_head"]
+CASES = [
+    "bf16",
+    "int8_wo",
+    "int4_wo+group=32",
+    "smoothquant",
+    "smoothquant+alpha=0.8",
+    "fp8",
+    "fp8+gran=tensor",
+    "int4_awq+group=32",
+    "nvfp4",
+    "nvfp4+act=fp8",
+    "fp8+kv_fp8+fp8_attention",
+    "int4_awq+group=32+kv_fp8",
+    "int8_wo+lm_head",
+]
 
 
 def theory_bytes(fmt, n: int, k: int) -> float:
@@ -48,13 +67,24 @@ def cosines(logits: torch.Tensor, reference: torch.Tensor) -> tuple[float, float
 
 
 def decoder_linear_names(model, spec):
-    return [fqn for fqn, m in model.named_modules()
-            if is_decoder_linear(m, fqn) or (spec.include_lm_head and fqn == "lm_head")]
+    return [
+        fqn
+        for fqn, m in model.named_modules()
+        if is_decoder_linear(m, fqn) or (spec.include_lm_head and fqn == "lm_head")
+    ]
 
 
 def norm_weights(model):
-    return torch.cat([torch.cat([layer.input_layernorm.weight, layer.post_attention_layernorm.weight])
-                      for layer in decoder_layers(model)]).detach().clone()
+    return (
+        torch.cat(
+            [
+                torch.cat([layer.input_layernorm.weight, layer.post_attention_layernorm.weight])
+                for layer in decoder_layers(model)
+            ]
+        )
+        .detach()
+        .clone()
+    )
 
 
 def snapshot(module):
@@ -62,8 +92,9 @@ def snapshot(module):
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_recipe_stores_format_keeps_vision_tower_and_stays_close(name, tiny, calib, probe_prompts, bf16_logits,
-                                                                 logits_of):
+def test_recipe_stores_format_keeps_vision_tower_and_stays_close(
+    name, tiny, calib, probe_prompts, bf16_logits, logits_of
+):
     spec = parse_recipe(name)
     base, fmt = spec.recipe.name, spec.linear_format
     label = fmt.name if fmt is not None else "bfloat16"
@@ -162,12 +193,18 @@ def test_real_request_is_fine_where_kernels_exist(tiny):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("name, fmt, label", [
-    ("int8_wo", "int8/channel", "real"), ("int4_wo+group=32", "int4/g32/asym", "real"),
-    ("smoothquant", "int8/channel+int8/token", "real"), ("fp8", "fp8_e4m3/channel+fp8_e4m3/token", "real"),
-    ("int4_awq+group=32", "int4/g32/asym", "real"), ("nvfp4", "nvfp4/block16+nvfp4/block16", "emulated"),
-    ("fp8+kv_fp8+fp8_attention", "fp8_e4m3/channel+fp8_e4m3/token", "emulated"),
-])
+@pytest.mark.parametrize(
+    "name, fmt, label",
+    [
+        ("int8_wo", "int8/channel", "real"),
+        ("int4_wo+group=32", "int4/g32/asym", "real"),
+        ("smoothquant", "int8/channel+int8/token", "real"),
+        ("fp8", "fp8_e4m3/channel+fp8_e4m3/token", "real"),
+        ("int4_awq+group=32", "int4/g32/asym", "real"),
+        ("nvfp4", "nvfp4/block16+nvfp4/block16", "emulated"),
+        ("fp8+kv_fp8+fp8_attention", "fp8_e4m3/channel+fp8_e4m3/token", "emulated"),
+    ],
+)
 def test_recipes_apply_and_run_on_hopper(name, fmt, label, calib, probe_prompts, logits_of):
     """H100/H200 (sm90): int8, int4 and fp8 apply and run on real kernels; nvfp4 is emulated (sm100+ only)."""
     from vlmq.models import load_model

@@ -17,8 +17,15 @@ def _has_cjk(text: str) -> bool:
 def test_builtin_set_is_multimodal_and_records_its_composition():
     calib = load_calibration("builtin", n=6, seq_len=256, languages=("en", "zh"), seed=3)
     assert len(calib.prompts) == 6 and all(p.image is not None for p in calib.prompts)
-    assert calib.summary == {"source": "builtin", "n": 6, "languages": ["en", "zh"], "image_share": 1.0,
-                             "seq_len": 256, "text_only": False, "seed": 3}
+    assert calib.summary == {
+        "source": "builtin",
+        "n": 6,
+        "languages": ["en", "zh"],
+        "image_share": 1.0,
+        "seq_len": 256,
+        "text_only": False,
+        "seed": 3,
+    }
     assert [_has_cjk(p.text) for p in calib.prompts] == [False, True] * 3  # the language mix is real
     json.dumps(calib.summary)  # recorded with every result, so it must be JSON-able
 
@@ -27,16 +34,16 @@ def test_language_option_controls_the_corpus():
     english = load_calibration("builtin", n=8, languages=("en",))
     assert not any(_has_cjk(p.text) for p in english.prompts)
     every = load_calibration("builtin", n=len(builtin_languages()), languages=builtin_languages())
-    assert any(_has_cjk(p.text) for p in every.prompts) and any("ü" in p.text or "é" in p.text
-                                                                 for p in every.prompts)
+    assert any(_has_cjk(p.text) for p in every.prompts) and any("ü" in p.text or "é" in p.text for p in every.prompts)
 
 
 def test_text_only_drops_images_and_seed_changes_the_sample():
     text_only = load_calibration("builtin", n=4, text_only=True)
     assert text_only.summary["image_share"] == 0.0 and all(p.image is None for p in text_only.prompts)
     a, b = load_calibration("builtin", n=4, seed=0), load_calibration("builtin", n=4, seed=1)
-    assert [p.text for p in a.prompts] != [p.text for p in b.prompts] or \
-        any(list(x.image.getdata()) != list(y.image.getdata()) for x, y in zip(a.prompts, b.prompts))
+    assert [p.text for p in a.prompts] != [p.text for p in b.prompts] or any(
+        list(x.image.getdata()) != list(y.image.getdata()) for x, y in zip(a.prompts, b.prompts)
+    )
 
 
 def test_local_folder_of_images_and_text(tmp_path):
@@ -70,11 +77,14 @@ def test_imagefolder_with_metadata_and_language_column(tmp_path, monkeypatch):
     assert calib.summary["image_share"] == 1.0 and calib.summary["languages"] == ["en", "de"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"n": 0}, "n > 0"),
-    ({"languages": ("xx",)}, "no built-in calibration text for languages ['xx']"),
-    ({"languages": ()}, "no built-in calibration text"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n": 0}, "n > 0"),
+        ({"languages": ("xx",)}, "no built-in calibration text for languages ['xx']"),
+        ({"languages": ()}, "no built-in calibration text"),
+    ],
+)
 def test_bad_builtin_requests(kwargs, message):
     with pytest.raises(VlmqError, match=message.replace("[", "\\[").replace("]", "\\]")):
         load_calibration("builtin", **kwargs)

@@ -41,14 +41,18 @@ CT_CASES = {
 KV_KEYS = re.compile(r".*self_attn\.(k|v)_scale$")
 
 # vLLM's Qwen2VLForConditionalGeneration.hf_to_vllm_mapper (vllm/model_executor/models/qwen2_vl.py), prefix form
-VLLM_QWEN2_VL_PREFIXES = {"model.language_model.": "language_model.model.", "model.visual.": "visual.",
-                          "lm_head.": "language_model.lm_head.", "model.": "language_model.model."}
+VLLM_QWEN2_VL_PREFIXES = {
+    "model.language_model.": "language_model.model.",
+    "model.visual.": "visual.",
+    "lm_head.": "language_model.lm_head.",
+    "model.": "language_model.model.",
+}
 
 
 def vllm_name(checkpoint_name: str) -> str:
     for old, new in VLLM_QWEN2_VL_PREFIXES.items():
         if checkpoint_name.startswith(old):
-            return new + checkpoint_name[len(old):]
+            return new + checkpoint_name[len(old) :]
     return checkpoint_name
 
 
@@ -67,14 +71,16 @@ def exports(tmp_path_factory):
             loaded = load_model("tiny")
             spec = parse_recipe(recipe)
             quantized = quantize_for_export(loaded, spec, CALIB)
-            reference = {fqn: m.dequantize(torch.bfloat16) for fqn, m in loaded.model.named_modules()
-                         if hasattr(m, "format")}
+            reference = {
+                fqn: m.dequantize(torch.bfloat16) for fqn, m in loaded.model.named_modules() if hasattr(m, "format")
+            }
             ids = torch.randint(7, 500, (2, 16), generator=torch.Generator().manual_seed(0))
             with torch.no_grad():
                 logits = loaded.model(input_ids=ids).logits.float()
             out = write_export(loaded, spec, quantized, tmp_path_factory.mktemp("export") / "ckpt", fmt=fmt)
             made[(recipe, fmt)] = (reference, ids, logits, out, quantized)
         return made[(recipe, fmt)]
+
     return make
 
 
@@ -83,8 +89,9 @@ def load_export(out, dequantize: bool | None):
     from transformers.utils.quantization_config import CompressedTensorsConfig
 
     kwargs = {} if dequantize is None else {"quantization_config": CompressedTensorsConfig(dequantize=dequantize)}
-    return Qwen2VLForConditionalGeneration.from_pretrained(out, dtype=torch.bfloat16, output_loading_info=True,
-                                                           **kwargs)
+    return Qwen2VLForConditionalGeneration.from_pretrained(
+        out, dtype=torch.bfloat16, output_loading_info=True, **kwargs
+    )
 
 
 @pytest.mark.parametrize("recipe", list(CT_CASES))
@@ -114,13 +121,13 @@ def test_transformers_loads_the_measured_weights_and_logits(exports, recipe):
     assert not info["missing_keys"] and not info["mismatched_keys"]
     # transformers 5.24 drops k_scale / v_scale as unexpected (compressed-tensors looks for a renamed argument)
     assert all(KV_KEYS.match(k) for k in info["unexpected_keys"]), info["unexpected_keys"]
-    with torch.no_grad():     # (the compressed route decompresses the weights on the first forward)
+    with torch.no_grad():  # (the compressed route decompresses the weights on the first forward)
         got = model(input_ids=ids).logits.float()
     assert (got - logits).abs().max() <= tolerance * logits.abs().max(), (got - logits).abs().max()
     for fqn, weight in reference.items():
         loaded = model.get_submodule(fqn).weight.float()
-        if recipe.startswith("nvfp4"):   # scale / global vs torchao's scale * (1 / global): at most one BF16 ulp
-            assert ((loaded - weight.float()).abs() <= weight.float().abs() * 2 ** -7 + 1e-12).all(), fqn
+        if recipe.startswith("nvfp4"):  # scale / global vs torchao's scale * (1 / global): at most one BF16 ulp
+            assert ((loaded - weight.float()).abs() <= weight.float().abs() * 2**-7 + 1e-12).all(), fqn
         else:
             assert torch.equal(loaded, weight.float()), fqn
 
@@ -200,28 +207,57 @@ def test_model_card_and_processing_files(exports):
 def test_model_card_quotes_the_runs_headline_figures():
     from vlmq.recipes.export import model_card
 
-    summary = {"wxa": "W8A16", "granularity": "per-channel", "formats": {"int8/channel": {}}, "calibration": None,
-               "kv": {"dtype": "bf16", "strategy": "static"}, "kernel": "real", "device_class": "sm90"}
-    records = [{"recipe": "int8_wo", "task": "vqav2", "metric": "accuracy", "value": 0.781, "ci_low": 0.77,
-                "ci_high": 0.79, "kernel": "real", "device": "H200"},
-               {"recipe": "bf16", "task": "vqav2", "metric": "accuracy", "value": 0.79},
-               {"recipe": "int8_wo", "task": "pope/random", "metric": "f1", "value": 0.5}]
-    card = model_card({"model": "m", "recipe": "int8_wo", "format": "compressed-tensors", "vlmq_version": "0",
-                       "summary": summary, "kv_calibration": None}, records)
+    summary = {
+        "wxa": "W8A16",
+        "granularity": "per-channel",
+        "formats": {"int8/channel": {}},
+        "calibration": None,
+        "kv": {"dtype": "bf16", "strategy": "static"},
+        "kernel": "real",
+        "device_class": "sm90",
+    }
+    records = [
+        {
+            "recipe": "int8_wo",
+            "task": "vqav2",
+            "metric": "accuracy",
+            "value": 0.781,
+            "ci_low": 0.77,
+            "ci_high": 0.79,
+            "kernel": "real",
+            "device": "H200",
+        },
+        {"recipe": "bf16", "task": "vqav2", "metric": "accuracy", "value": 0.79},
+        {"recipe": "int8_wo", "task": "pope/random", "metric": "f1", "value": 0.5},
+    ]
+    card = model_card(
+        {
+            "model": "m",
+            "recipe": "int8_wo",
+            "format": "compressed-tensors",
+            "vlmq_version": "0",
+            "summary": summary,
+            "kv_calibration": None,
+        },
+        records,
+    )
     assert "| vqav2 | accuracy | 0.781 | [0.77, 0.79] | real | H200 |" in card
-    assert card.count("| vqav2 |") == 1 and "pope/random" not in card   # another recipe's row; a sub-split
+    assert card.count("| vqav2 |") == 1 and "pope/random" not in card  # another recipe's row; a sub-split
 
 
-@pytest.mark.parametrize("recipe, fragment", [
-    ("fp8+kv_fp8_vis", "separate K/V scales for visual tokens"),
-    ("fp8+kv_fp8_dyn", "per token at run time"),
-    ("fp8+fp8_attention", "emulated study path"),
-    ("nvfp4+act=fp8", "no compressed-tensors scheme"),
-    ("int4_wo+keep=k_proj", "vLLM fuses into one linear"),
-    ("int8_wo+keep=gate_proj:3", "gate_proj/up_proj"),
-    ("int8_wo+lm_head", "keeps lm_head in BF16"),
-    ("bf16", "quantizes nothing"),
-])
+@pytest.mark.parametrize(
+    "recipe, fragment",
+    [
+        ("fp8+kv_fp8_vis", "separate K/V scales for visual tokens"),
+        ("fp8+kv_fp8_dyn", "per token at run time"),
+        ("fp8+fp8_attention", "emulated study path"),
+        ("nvfp4+act=fp8", "no compressed-tensors scheme"),
+        ("int4_wo+keep=k_proj", "vLLM fuses into one linear"),
+        ("int8_wo+keep=gate_proj:3", "gate_proj/up_proj"),
+        ("int8_wo+lm_head", "keeps lm_head in BF16"),
+        ("bf16", "quantizes nothing"),
+    ],
+)
 def test_inexpressible_recipes_are_refused_with_one_line(recipe, fragment):
     reason = export_refusal(parse_recipe(recipe), "compressed-tensors")
     assert reason and fragment in reason and "\n" not in reason

@@ -19,9 +19,15 @@ pytestmark = pytest.mark.gpu
 REAL_RECIPES = ["bf16", "int8_wo", "int4_wo", "int4_awq", "smoothquant", "fp8", "int4_wo+keep8=0"]
 # the fused decode path's label (vlmq.engine.projections.build_packs): every group through vlmq::fused_linear
 HEAD = ", lm_head fused-bf16"
-PACK_LABELS = {"bf16": "fused-bf16", "int8_wo": "fused-w8a16-int8" + HEAD, "int4_wo": "fused-w4a16-asym" + HEAD,
-               "int4_awq": "fused-w4a16-asym" + HEAD, "smoothquant": "fused-w8a8-int8" + HEAD,
-               "fp8": "fused-w8a8-fp8" + HEAD, "int4_wo+keep8=0": "fused-w8a16-int8+fused-w4a16-asym" + HEAD}
+PACK_LABELS = {
+    "bf16": "fused-bf16",
+    "int8_wo": "fused-w8a16-int8" + HEAD,
+    "int4_wo": "fused-w4a16-asym" + HEAD,
+    "int4_awq": "fused-w4a16-asym" + HEAD,
+    "smoothquant": "fused-w8a8-int8" + HEAD,
+    "fp8": "fused-w8a8-fp8" + HEAD,
+    "int4_wo+keep8=0": "fused-w8a16-int8+fused-w4a16-asym" + HEAD,
+}
 N_PROMPTS = 12
 
 
@@ -43,7 +49,7 @@ def calib():
 def answers(engine, prompts, batch: int, max_new_tokens: int) -> list[str]:
     out = []
     for start in range(0, len(prompts), batch):
-        out += [g.text for g in engine.generate(prompts[start:start + batch], max_new_tokens)]
+        out += [g.text for g in engine.generate(prompts[start : start + batch], max_new_tokens)]
     return out
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from vlmq.engine.qlinear import format_label
 from vlmq.errors import VlmqError
 from vlmq.recipes import apply_recipe, list_switches, parse_recipe
-from vlmq.engine.qlinear import format_label
 from vlmq.recipes.registry import keep_option, parse_keep_items
 
 
@@ -19,31 +19,37 @@ def _formats_by_layer(model) -> dict[tuple[int, str], str]:
     return out
 
 
-@pytest.mark.parametrize("text, layers, types", [
-    ("0:3", (0, 3), ()),
-    ("1-3", (1, 2, 3), ()),
-    ("0,2", (0, 2), ()),
-    ("down_proj:0", (0,), ("down_proj",)),
-])
+@pytest.mark.parametrize(
+    "text, layers, types",
+    [
+        ("0:3", (0, 3), ()),
+        ("1-3", (1, 2, 3), ()),
+        ("0,2", (0, 2), ()),
+        ("down_proj:0", (0,), ("down_proj",)),
+    ],
+)
 def test_keep_items_parse_to_layers_and_types(text, layers, types):
     assert parse_keep_items(text) == (layers, types)
 
 
 def test_keep_option_round_trips_through_parse_recipe():
     name = f"int4_wo+{keep_option([3, 0])}"
-    assert name == "int4_wo+keep=0:3" and "," not in name   # survives a comma-separated CLI list
+    assert name == "int4_wo+keep=0:3" and "," not in name  # survives a comma-separated CLI list
     spec = parse_recipe(name)
     assert spec.keep_layers == (0, 3) and not spec.keep_8bit and "kept BF16" in spec.recipe.granularity
     assert parse_recipe("fp8+keep8=1").keep_8bit
     assert any(name.startswith("keep=") for name, _ in list_switches())
 
 
-@pytest.mark.parametrize("name, fix", [
-    ("int4_wo+keep=x", "layer indices"),
-    ("int4_wo+keep=3-1", "layer indices"),
-    ("bf16+keep=0", "does not apply"),
-    ("int4_wo+keep=0+keep8=1", "two keep switches"),
-])
+@pytest.mark.parametrize(
+    "name, fix",
+    [
+        ("int4_wo+keep=x", "layer indices"),
+        ("int4_wo+keep=3-1", "layer indices"),
+        ("bf16+keep=0", "does not apply"),
+        ("int4_wo+keep=0+keep8=1", "two keep switches"),
+    ],
+)
 def test_bad_keep_switches_name_the_fix(name, fix):
     with pytest.raises(VlmqError, match=fix):
         parse_recipe(name)

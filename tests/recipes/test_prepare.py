@@ -15,9 +15,14 @@ def test_engine_options_start_bf16_until_scales_exist():
     assert not dynamic.kv_needs_calibration and parse_recipe("bf16+kv_fp8_head").kv_needs_calibration
 
 
-@pytest.mark.parametrize("name, strategy, image_share", [("bf16+kv_fp8", "static", None),
-                                                         ("bf16+kv_fp8_text", "static_text_only", 0.0),
-                                                         ("bf16+kv_fp8_head", "per_head", None)])
+@pytest.mark.parametrize(
+    "name, strategy, image_share",
+    [
+        ("bf16+kv_fp8", "static", None),
+        ("bf16+kv_fp8_text", "static_text_only", 0.0),
+        ("bf16+kv_fp8_head", "per_head", None),
+    ],
+)
 def test_prepare_engine_calibrates_the_recipes_kv_scales(tiny, calib, name, strategy, image_share):
     spec = parse_recipe(name)
     engine = Engine(tiny, **engine_options(spec))

@@ -33,8 +33,8 @@ def ct_quantize(weight, args):
 def outlier_weight(n=48, k=256, seed=0):
     torch.manual_seed(seed)
     w = torch.randn(n, k) * 0.02
-    w[:, 7] *= 30            # an outlier column, as real decoder weights have
-    w[3] = w[3].abs()        # a row with no negative value: 0 must still be inside the range
+    w[:, 7] *= 30  # an outlier column, as real decoder weights have
+    w[3] = w[3].abs()  # a row with no negative value: 0 must still be inside the range
     return w.to(torch.bfloat16)
 
 
@@ -62,7 +62,7 @@ def test_int4_values_dequantize_to_the_nearest_grid_point():
     q, scale, zero = quantize_int(w, 4, 32, symmetric=False)
     deq = dequantize_int4(pack_int4(q), scale, zero, 32, torch.float32)
     step = scale.float().repeat_interleave(32, dim=1)
-    inside = (q > -8) & (q < 7)          # not clipped at the ends of the range
+    inside = (q > -8) & (q < 7)  # not clipped at the ends of the range
     assert ((deq - w.float()).abs()[inside] <= step[inside] / 2 + 1e-6).all()
 
 
@@ -78,7 +78,7 @@ def test_fp8_scale_is_compressed_tensors_amax_over_448(per_row):
     assert torch.equal(scale.reshape(-1), ct_scale.reshape(-1))
     assert q.dtype == torch.float8_e4m3fn and q.float().abs().max() <= 448
     back = q.float() * scale.float().reshape(-1, 1 if per_row else 1)
-    assert ((back - w.float()).abs() <= w.float().abs() * 2 ** -3 + 1e-6).all()   # E4M3: 3 mantissa bits
+    assert ((back - w.float()).abs() <= w.float().abs() * 2**-3 + 1e-6).all()  # E4M3: 3 mantissa bits
 
 
 def test_all_zero_rows_get_a_finite_scale():

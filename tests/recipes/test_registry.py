@@ -7,11 +7,13 @@ from vlmq.errors import VlmqError
 from vlmq.recipes import (
     format_recipe_table,
     kernel_label,
+    kv_switch,
     list_recipes,
     list_switches,
     parse_recipe,
+    weight_recipe_name,
+    with_kv_switch,
 )
-from vlmq.recipes import kv_switch, weight_recipe_name, with_kv_switch
 from vlmq.recipes.registry import DEVICE_CLASSES, RECIPES, runs_real
 from vlmq.recipes.weight_only import Int4Options
 
@@ -28,16 +30,19 @@ def test_registry_holds_the_issue_recipes_with_their_formats():
     assert all(set(r.real_on) <= set(DEVICE_CLASSES) for r in recipes.values())
 
 
-@pytest.mark.parametrize("name, kv_dtype, strategy, fp8_attention", [
-    ("fp8+kv_fp8", "fp8", "static", False),
-    ("int4_awq+kv_fp8", "fp8", "static", False),
-    ("fp8+kv_fp8+fp8_attention", "fp8", "static", True),
-    ("bf16+kv_fp8_text", "fp8", "static_text_only", False),
-    ("bf16+kv_fp8_head", "fp8", "per_head", False),
-    ("bf16+kv_fp8_dyn", "fp8", "dynamic", False),
-    ("bf16+kv_fp8_vis", "fp8", "visual_aware", False),
-    ("int8_wo", "bf16", "static", False),
-])
+@pytest.mark.parametrize(
+    "name, kv_dtype, strategy, fp8_attention",
+    [
+        ("fp8+kv_fp8", "fp8", "static", False),
+        ("int4_awq+kv_fp8", "fp8", "static", False),
+        ("fp8+kv_fp8+fp8_attention", "fp8", "static", True),
+        ("bf16+kv_fp8_text", "fp8", "static_text_only", False),
+        ("bf16+kv_fp8_head", "fp8", "per_head", False),
+        ("bf16+kv_fp8_dyn", "fp8", "dynamic", False),
+        ("bf16+kv_fp8_vis", "fp8", "visual_aware", False),
+        ("int8_wo", "bf16", "static", False),
+    ],
+)
 def test_switches_combine_and_the_name_is_kept_exactly(name, kv_dtype, strategy, fp8_attention):
     spec = parse_recipe(name)
     assert spec.name == name
@@ -74,14 +79,20 @@ def test_every_entry_is_self_contained(entry):
     assert recipe.name == entry.name and recipe == parse_recipe(entry.name).recipe
     fmt = entry.linear_format(options)
     assert (fmt is None) == (entry.name == "bf16")
-    if fmt is not None:   # what the table says comes from the stored format, not from a name
+    if fmt is not None:  # what the table says comes from the stored format, not from a name
         assert (recipe.weight, recipe.activation, recipe.real_on) == (fmt.weight, fmt.activation, fmt.real_on)
 
 
-@pytest.mark.parametrize("name, weight", [
-    ("fp8+kv_fp8_text", "fp8"), ("fp8+kv_fp8+fp8_attention+gran=tensor", "fp8+gran=tensor"),
-    ("int4_wo+keep=0:3+group=64", "int4_wo+group=64"), ("bf16+kv_fp8", None), ("int8_wo+lm_head", "int8_wo+lm_head"),
-])
+@pytest.mark.parametrize(
+    "name, weight",
+    [
+        ("fp8+kv_fp8_text", "fp8"),
+        ("fp8+kv_fp8+fp8_attention+gran=tensor", "fp8+gran=tensor"),
+        ("int4_wo+keep=0:3+group=64", "int4_wo+group=64"),
+        ("bf16+kv_fp8", None),
+        ("int8_wo+lm_head", "int8_wo+lm_head"),
+    ],
+)
 def test_weight_recipe_name_keeps_only_weight_choices(name, weight):
     assert weight_recipe_name(name) == weight
 
@@ -95,20 +106,23 @@ def test_kv_switch_helpers_replace_the_kv_part_in_place():
         with_kv_switch("fp8", "kv_int4")
 
 
-@pytest.mark.parametrize("name, fragment", [
-    ("int3", "unknown recipe 'int3'; choose from: bf16, int8_wo"),
-    ("fp8+kv_int4", "unknown switch 'kv_int4'; choose from: kv_fp8"),
-    ("fp8+kv_fp8+kv_fp8_head", "two KV-cache switches"),
-    ("int4_wo+group=48", "group=32|64|128|256"),
-    ("int4_wo+group=abc", "bad value group='abc'"),
-    ("smoothquant+alpha=1.5", "bad value alpha='1.5'; SmoothQuant"),
-    ("fp8+group=64", "does not apply to 'fp8'"),
-    ("nvfp4+act=int8", "choose from: nvfp4, fp8"),
-    ("fp8+colour=red", "unknown option 'colour'"),
-    ("fp8+sym", "does not apply to 'fp8'; it applies to int4_wo, int4_awq"),
-    ("int4_wo+sym=1", "unknown option 'sym'"),
-    ("smoothquant+smooth=some", "choose from: norms, all"),
-])
+@pytest.mark.parametrize(
+    "name, fragment",
+    [
+        ("int3", "unknown recipe 'int3'; choose from: bf16, int8_wo"),
+        ("fp8+kv_int4", "unknown switch 'kv_int4'; choose from: kv_fp8"),
+        ("fp8+kv_fp8+kv_fp8_head", "two KV-cache switches"),
+        ("int4_wo+group=48", "group=32|64|128|256"),
+        ("int4_wo+group=abc", "bad value group='abc'"),
+        ("smoothquant+alpha=1.5", "bad value alpha='1.5'; SmoothQuant"),
+        ("fp8+group=64", "does not apply to 'fp8'"),
+        ("nvfp4+act=int8", "choose from: nvfp4, fp8"),
+        ("fp8+colour=red", "unknown option 'colour'"),
+        ("fp8+sym", "does not apply to 'fp8'; it applies to int4_wo, int4_awq"),
+        ("int4_wo+sym=1", "unknown option 'sym'"),
+        ("smoothquant+smooth=some", "choose from: norms, all"),
+    ],
+)
 def test_bad_names_give_one_line_errors_naming_the_fix(name, fragment):
     with pytest.raises(VlmqError) as err:
         parse_recipe(name)

@@ -24,9 +24,15 @@ def tiny_fp32():
 
 def test_mappings_follow_llm_compressor_and_skip_v_to_o_under_gqa(tiny_fp32):
     names = [m.name for m in smoothing_mappings(tiny_fp32.model)]
-    assert names == [f"layers.{i}.{site}" for i in range(2) for site in (
-        "input_layernorm -> q_proj/k_proj/v_proj", "post_attention_layernorm -> gate_proj/up_proj",
-        "up_proj -> down_proj")]   # tiny has 4 query / 2 KV heads: v_proj (128 wide) cannot feed o_proj (256)
+    assert names == [
+        f"layers.{i}.{site}"
+        for i in range(2)
+        for site in (
+            "input_layernorm -> q_proj/k_proj/v_proj",
+            "post_attention_layernorm -> gate_proj/up_proj",
+            "up_proj -> down_proj",
+        )
+    ]  # tiny has 4 query / 2 KV heads: v_proj (128 wide) cannot feed o_proj (256)
 
 
 def test_folding_any_scales_leaves_the_float_model_unchanged(tiny_fp32, probe_prompts):
@@ -43,7 +49,7 @@ def test_smoothing_scales_are_the_papers_formula():
     act = torch.tensor([4.0, 1.0, 0.0])
     weights = [torch.tensor([[1.0, -2.0, 0.5]]), torch.tensor([[-0.25, 1.0, 8.0]])]
     scales = smoothing_scales(act, weights, alpha=0.5)
-    w_max = torch.tensor([1.0, 2.0, 8.0])   # per column over every linear of the mapping
+    w_max = torch.tensor([1.0, 2.0, 8.0])  # per column over every linear of the mapping
     expected = (act.clamp(min=1e-5).sqrt() / w_max.sqrt()).clamp(min=1e-5)
     torch.testing.assert_close(scales, expected)
 
@@ -54,7 +60,7 @@ def test_smoothquant_shares_one_vector_per_norm(tiny, calib):
     before = {n: getattr(layer.self_attn, n).weight.detach().float().clone() for n in ("q_proj", "k_proj", "v_proj")}
     norm_before = layer.input_layernorm.weight.detach().float().clone()
     apply_recipe(tiny, parse_recipe("smoothquant"), calib)
-    factor = norm_before / layer.input_layernorm.weight.detach().float()      # s per channel
+    factor = norm_before / layer.input_layernorm.weight.detach().float()  # s per channel
     for name, w in before.items():
         linear = getattr(layer.self_attn, name)
         folded = linear.dequantize(torch.float32)
@@ -68,7 +74,7 @@ def test_awq_search_beats_round_to_nearest_on_an_outlier_channel():
     torch.manual_seed(0)
     k, n, g = 128, 64, 32
     x = torch.randn(256, k)
-    x[:, 5] *= 40                             # one salient input channel
+    x[:, 5] *= 40  # one salient input channel
     linear = nn.Linear(k, n, bias=False)
     mapping = Mapping("test", smooth=nn.LayerNorm(k), balance=(linear,))
     stats = InputStats()

@@ -9,24 +9,59 @@ import re
 
 import pytest
 
+from vlmq.pipeline import collect_records
 from vlmq.report import write_report
 from vlmq.report.lmms_eval import CI_TO_STDERR, LMMS_DIR, POPE_YES_RATIO_NOTE
-from vlmq.pipeline import collect_records
 from vlmq.spec import RunSpec
 from vlmq.store import Store
 
 # evaluator.py results_dict + evaluator's results["config"/"git_hash"/"date"] + the tracker's additions
-RESULTS_KEYS = {"results", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better", "n-samples",
-                "config", "git_hash", "date", "task_hashes", "model_source", "model_name", "model_name_sanitized",
-                "system_instruction", "system_instruction_sha", "fewshot_as_multiturn", "chat_template",
-                "chat_template_sha", "start_time", "end_time", "total_evaluation_time_seconds"}
-CONFIG_KEYS = {"model", "model_args", "model_backend", "batch_size", "batch_sizes", "device", "use_cache", "limit",
-               "offset", "bootstrap_iters", "gen_kwargs", "random_seed", "numpy_seed", "torch_seed", "fewshot_seed"}
+RESULTS_KEYS = {
+    "results",
+    "group_subtasks",
+    "configs",
+    "versions",
+    "n-shot",
+    "higher_is_better",
+    "n-samples",
+    "config",
+    "git_hash",
+    "date",
+    "task_hashes",
+    "model_source",
+    "model_name",
+    "model_name_sanitized",
+    "system_instruction",
+    "system_instruction_sha",
+    "fewshot_as_multiturn",
+    "chat_template",
+    "chat_template_sha",
+    "start_time",
+    "end_time",
+    "total_evaluation_time_seconds",
+}
+CONFIG_KEYS = {
+    "model",
+    "model_args",
+    "model_backend",
+    "batch_size",
+    "batch_sizes",
+    "device",
+    "use_cache",
+    "limit",
+    "offset",
+    "bootstrap_iters",
+    "gen_kwargs",
+    "random_seed",
+    "numpy_seed",
+    "torch_seed",
+    "fewshot_seed",
+}
 N_SAMPLES_KEYS = {"original", "effective"}
 # one samples line after save_results_samples (doc and arguments popped; per-sample metrics merged in)
 SAMPLE_KEYS = {"doc_id", "target", "resps", "filtered_resps", "doc_hash"}
-RESULTS_FILE = re.compile(r"^\d{8}_\d{6}_results\.json$")         # f"{date_id}_results.json", date "%Y%m%d_%H%M%S"
-SAMPLES_FILE = re.compile(r"^\d{8}_\d{6}_samples_(.+)\.jsonl$")    # f"{date_id}_samples_{task_name}.jsonl"
+RESULTS_FILE = re.compile(r"^\d{8}_\d{6}_results\.json$")  # f"{date_id}_results.json", date "%Y%m%d_%H%M%S"
+SAMPLES_FILE = re.compile(r"^\d{8}_\d{6}_samples_(.+)\.jsonl$")  # f"{date_id}_samples_{task_name}.jsonl"
 
 
 @pytest.fixture()
@@ -39,19 +74,36 @@ def run(tmp_path):
         store.set_outcome(recipe, "ok", kernel="real" if recipe == "bf16" else "emulated")
         for i, out in enumerate(outs):
             target = "yes" if i % 2 == 0 else "no"
-            row = {"recipe": recipe, "task": "shapes-pope", "sample_id": f"random/{i}", "output": out,
-                   "parsed": out.lower(), "score": float(out.lower() == target), "target": target,
-                   "meta": {"category": "random", "question_id": str(i), "image_source": "x"}}
+            row = {
+                "recipe": recipe,
+                "task": "shapes-pope",
+                "sample_id": f"random/{i}",
+                "output": out,
+                "parsed": out.lower(),
+                "score": float(out.lower() == target),
+                "target": target,
+                "meta": {"category": "random", "question_id": str(i), "image_source": "x"},
+            }
             if recipe == "fp8" and i == 5:
                 row.update(output="", parsed=None, score=None, error="unreadable image: OSError: truncated")
             store.put_sample(row)
             if row.get("error"):
-                continue   # the fidelity pass skips failed samples
-            fid = ({"tokens": [1], "top_ids": [[1]], "top_logprobs": [[-0.1]], "rest_logprob": [-2.3]}
-                   if recipe == "bf16" else {"kl_mean": 0.01 * i, "kl_max": 0.01 * i, "top1_agreement": 1.0,
-                                              "kl": [0.01 * i], "top1": [True], "positions": 1})
-            store.put_sample({"recipe": recipe, "task": "shapes-pope#fidelity", "sample_id": f"random/{i}",
-                              "parsed": fid})
+                continue  # the fidelity pass skips failed samples
+            fid = (
+                {"tokens": [1], "top_ids": [[1]], "top_logprobs": [[-0.1]], "rest_logprob": [-2.3]}
+                if recipe == "bf16"
+                else {
+                    "kl_mean": 0.01 * i,
+                    "kl_max": 0.01 * i,
+                    "top1_agreement": 1.0,
+                    "kl": [0.01 * i],
+                    "top1": [True],
+                    "positions": 1,
+                }
+            )
+            store.put_sample(
+                {"recipe": recipe, "task": "shapes-pope#fidelity", "sample_id": f"random/{i}", "parsed": fid}
+            )
     spec = RunSpec(out=str(tmp_path), tasks=("shapes-pope",), recipes=("bf16", "fp8"))
     records = collect_records(store, spec)
     write_report(store, spec, records)
@@ -91,8 +143,10 @@ def test_results_file_has_lmms_evals_keys_and_metric_names(run):
 
 def test_samples_file_lines_pair_across_recipes(run):
     out, _, _, _ = run
-    lines = {recipe: [json.loads(line) for line in files(out / LMMS_DIR / recipe)[1]["shapes-pope"].read_text()
-                      .splitlines()] for recipe in ("bf16", "fp8")}
+    lines = {
+        recipe: [json.loads(line) for line in files(out / LMMS_DIR / recipe)[1]["shapes-pope"].read_text().splitlines()]
+        for recipe in ("bf16", "fp8")
+    }
     for rows in lines.values():
         assert [r["doc_id"] for r in rows] == list(range(6))
         for row in rows:
@@ -121,5 +175,5 @@ def test_lmms_evals_own_baseline_loader_reads_the_files(run):
     out, _, _, _ = run
     samples = files(out / LMMS_DIR / "fp8")[1]["shapes-pope"]
     scores, aggregated = loader.load_baseline(str(samples), "shapes-pope")
-    assert scores == {0: 1.0, 1: 1.0, 2: 0.0, 3: 1.0, 4: 1.0}      # the failed doc 5 has no score
+    assert scores == {0: 1.0, 1: 1.0, 2: 0.0, 3: 1.0, 4: 1.0}  # the failed doc 5 has no score
     assert aggregated["results"]["shapes-pope"]["samples"] == 5

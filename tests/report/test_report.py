@@ -11,16 +11,46 @@ from vlmq.store import Store
 
 
 def _fill(store: Store):
-    for recipe, correct in (("bf16", [1, 1, 1, 0] * 10), ("int8_wo", [1, 1, 0, 0] * 10), ("bf16+kv_fp8", [1, 0, 0, 0] * 10)):
-        store.set_outcome(recipe, "ok", kernel="real" if recipe != "bf16+kv_fp8" else "emulated",
-                          details={"calibration": None})
+    for recipe, correct in (
+        ("bf16", [1, 1, 1, 0] * 10),
+        ("int8_wo", [1, 1, 0, 0] * 10),
+        ("bf16+kv_fp8", [1, 0, 0, 0] * 10),
+    ):
+        store.set_outcome(
+            recipe, "ok", kernel="real" if recipe != "bf16+kv_fp8" else "emulated", details={"calibration": None}
+        )
         for i, c in enumerate(correct):
-            store.put_sample({"recipe": recipe, "task": "shapes-vqa", "sample_id": str(i), "output": "x",
-                              "score": float(c), "target": ["x"] * 10, "meta": {"answer_type": "other", "question_type": "what"}})
+            store.put_sample(
+                {
+                    "recipe": recipe,
+                    "task": "shapes-vqa",
+                    "sample_id": str(i),
+                    "output": "x",
+                    "score": float(c),
+                    "target": ["x"] * 10,
+                    "meta": {"answer_type": "other", "question_type": "what"},
+                }
+            )
         if recipe != "bf16+kv_fp8":
-            store.put_measurements(recipe, [
-                {"task": "speed", "metric": m, "value": v * (0.6 if recipe == "int8_wo" else 1.0), "ci_low": v, "ci_high": v, "n": 3}
-                for m, v in (("decode_ms_per_token", 2.0), ("ttft_ms", 12.0), ("static_vram_gb", 4.0), ("dynamic_vram_gb", 0.2))])
+            store.put_measurements(
+                recipe,
+                [
+                    {
+                        "task": "speed",
+                        "metric": m,
+                        "value": v * (0.6 if recipe == "int8_wo" else 1.0),
+                        "ci_low": v,
+                        "ci_high": v,
+                        "n": 3,
+                    }
+                    for m, v in (
+                        ("decode_ms_per_token", 2.0),
+                        ("ttft_ms", 12.0),
+                        ("static_vram_gb", 4.0),
+                        ("dynamic_vram_gb", 0.2),
+                    )
+                ],
+            )
 
 
 def test_report_from_a_store_has_sections_and_valid_images(tmp_path):
@@ -54,8 +84,17 @@ def test_side_by_side_with_the_original_study_only_for_its_model(tmp_path):
     store = Store(tmp_path)
     store.set_outcome("bf16", "ok", kernel="real")
     for i, c in enumerate([1, 0, 1, 1]):
-        store.put_sample({"recipe": "bf16", "task": "vqav2", "sample_id": str(i), "output": "x", "score": float(c),
-                          "target": ["x"] * 10, "meta": {"answer_type": "other", "question_type": "what"}})
+        store.put_sample(
+            {
+                "recipe": "bf16",
+                "task": "vqav2",
+                "sample_id": str(i),
+                "output": "x",
+                "score": float(c),
+                "target": ["x"] * 10,
+                "meta": {"answer_type": "other", "question_type": "what"},
+            }
+        )
     for model, expected in (("Qwen/Qwen2-VL-2B-Instruct", True), ("toy", False)):
         spec = RunSpec(out=str(tmp_path), model=model, tasks=("vqav2",), recipes=("bf16",))
         text = write_report(store, spec, collect_records(store, spec)).read_text()
@@ -76,19 +115,59 @@ def _fill_cpu_run(store: Store):
         store.set_outcome(recipe, "ok", kernel="real", details=details)
         for i in range(16):
             failed = recipe == "int8_wo" and i in (4, 7, 9)
-            store.put_sample({"recipe": recipe, "task": "shapes-vqa", "sample_id": str(i), "output": "" if failed else "x",
-                              "score": None if failed else 1.0, "target": ["x"] * 10, "error": reason if failed else None,
-                              "meta": {"answer_type": "other", "question_type": "what"}})
-            parsed = ({"tokens": [1, 2], "top_ids": [[1, 3], [2, 3]], "top_logprobs": [[-0.1, -2.5], [-0.2, -2.0]],
-                       "rest_logprob": [-4.0, -3.0]} if recipe == "bf16" else
-                      {"kl": [0.001 * i, 0.0], "top1": [True, True], "kl_mean": 0.0005 * i, "kl_max": 0.001 * i,
-                       "top1_agreement": 1.0, "positions": 2})
+            store.put_sample(
+                {
+                    "recipe": recipe,
+                    "task": "shapes-vqa",
+                    "sample_id": str(i),
+                    "output": "" if failed else "x",
+                    "score": None if failed else 1.0,
+                    "target": ["x"] * 10,
+                    "error": reason if failed else None,
+                    "meta": {"answer_type": "other", "question_type": "what"},
+                }
+            )
+            parsed = (
+                {
+                    "tokens": [1, 2],
+                    "top_ids": [[1, 3], [2, 3]],
+                    "top_logprobs": [[-0.1, -2.5], [-0.2, -2.0]],
+                    "rest_logprob": [-4.0, -3.0],
+                }
+                if recipe == "bf16"
+                else {
+                    "kl": [0.001 * i, 0.0],
+                    "top1": [True, True],
+                    "kl_mean": 0.0005 * i,
+                    "kl_max": 0.001 * i,
+                    "top1_agreement": 1.0,
+                    "positions": 2,
+                }
+            )
             if not failed:
-                store.put_sample({"recipe": recipe, "task": "shapes-vqa#fidelity", "sample_id": str(i), "parsed": parsed})
-        store.put_measurements(recipe, [
-            {"task": "speed", "metric": m, "value": v, "ci_low": v * 0.5, "ci_high": v * 1.5, "n": 3, "device": "cpu"}
-            for m, v in (("decode_ms_per_token", 2.0 if recipe == "bf16" else 1.8), ("ttft_ms", 12.0),
-                         ("static_vram_gb", 4.0 if recipe == "bf16" else 2.0), ("dynamic_vram_gb", 0.2))])
+                store.put_sample(
+                    {"recipe": recipe, "task": "shapes-vqa#fidelity", "sample_id": str(i), "parsed": parsed}
+                )
+        store.put_measurements(
+            recipe,
+            [
+                {
+                    "task": "speed",
+                    "metric": m,
+                    "value": v,
+                    "ci_low": v * 0.5,
+                    "ci_high": v * 1.5,
+                    "n": 3,
+                    "device": "cpu",
+                }
+                for m, v in (
+                    ("decode_ms_per_token", 2.0 if recipe == "bf16" else 1.8),
+                    ("ttft_ms", 12.0),
+                    ("static_vram_gb", 4.0 if recipe == "bf16" else 2.0),
+                    ("dynamic_vram_gb", 0.2),
+                )
+            ],
+        )
 
 
 def test_cpu_report_shows_failures_fidelity_and_honest_speed(tmp_path):
@@ -98,29 +177,32 @@ def test_cpu_report_shows_failures_fidelity_and_honest_speed(tmp_path):
     text = write_report(store, spec, collect_records(store, spec)).read_text()
     lines = text.splitlines()
     # failures: a warning at the top (3 of 16 > 5%) and the reasons with their first ids
-    assert lines.index(next(l for l in lines if "more than 5% of the samples failed" in l)) < lines.index("## Outcomes")
+    warning = next(line for line in lines if "more than 5% of the samples failed" in line)
+    assert lines.index(warning) < lines.index("## Outcomes")
     assert "int8_wo · shapes-vqa (3 of 16)" in text
-    row = next(l for l in lines if l.startswith("| int8_wo | shapes-vqa | 3 of 16 |"))
+    row = next(line for line in lines if line.startswith("| int8_wo | shapes-vqa | 3 of 16 |"))
     assert "cannot identify image file — ids 4, 7, 9" in row
     # fidelity: a summary column, its own section and chart
-    header = next(l for l in lines if l.startswith("| recipe | kernels |"))
+    header = next(line for line in lines if line.startswith("| recipe | kernels |"))
     assert "KL to bf16 (nats)" in header and "top-1 agree %" in header
     assert "static memory (GB)" in header and "VRAM" not in header
     assert "## Fidelity to the baseline" in text and "### shapes-vqa (n = 13)" in text
     with Image.open(tmp_path / "img" / "fidelity.png") as im:
         im.verify()
     # honesty: CPU and toy-sized timings are labelled, overlapping ranges are not a speed-up
-    assert "**Speed figures measured on the CPU and on a model of 3 M decoder parameters (< 100 M): not " \
-           "indicative of GPU deployment.**" in text
-    summary_row = next(l for l in lines if l.startswith("| int8_wo | real |"))
+    assert (
+        "**Speed figures measured on the CPU and on a model of 3 M decoder parameters (< 100 M): not "
+        "indicative of GPU deployment.**" in text
+    )
+    summary_row = next(line for line in lines if line.startswith("| int8_wo | real |"))
     assert "1.11x (within spread)" in summary_row
-    recs = [l for l in lines if l.startswith("- *")]
+    recs = [line for line in lines if line.startswith("- *")]
     for rec in recs:
         if "ms/token" in rec or "decode speed" in rec:
             assert "not indicative of GPU deployment" in rec, rec
-    assert "Fastest + smallest" not in text          # the two are different claims here
-    assert any(l.startswith("- *Fastest*") and "no single fastest" in l for l in recs)
-    assert any(l.startswith("- *Smallest* — **int8_wo**: smallest static memory (2 GB)") for l in recs)
+    assert "Fastest + smallest" not in text  # the two are different claims here
+    assert any(line.startswith("- *Fastest*") and "no single fastest" in line for line in recs)
+    assert any(line.startswith("- *Smallest* — **int8_wo**: smallest static memory (2 GB)") for line in recs)
     html = write_html(tmp_path).read_text()
     assert "<blockquote><b>Warning: more than 5% of the samples failed</b>" in html
 
@@ -130,8 +212,17 @@ def test_a_run_without_failures_says_so_and_warns_nowhere(tmp_path):
     store = Store(tmp_path)
     store.set_outcome("bf16", "ok", kernel="real")
     for i in range(4):
-        store.put_sample({"recipe": "bf16", "task": "shapes-vqa", "sample_id": str(i), "output": "x", "score": 1.0,
-                          "target": ["x"] * 10, "meta": {"answer_type": "other", "question_type": "what"}})
+        store.put_sample(
+            {
+                "recipe": "bf16",
+                "task": "shapes-vqa",
+                "sample_id": str(i),
+                "output": "x",
+                "score": 1.0,
+                "target": ["x"] * 10,
+                "meta": {"answer_type": "other", "question_type": "what"},
+            }
+        )
     text = write_report(store, spec, collect_records(store, spec)).read_text()
     assert "No sample failed." in text and "Warning: more than" not in text
     assert "No fidelity figures" in text

@@ -19,5 +19,13 @@ def disk_dataset_dir(tmp_path_factory):
 
 def score_rows(task, samples, outputs, opts):
     """The rows the runner stores: sample fields, the output and the task's score."""
-    return [dict(sample_id=sample.id, meta=sample.meta, target=sample.target, output=output,
-                 **task.score(sample, output, opts)) for sample, output in zip(samples, outputs)]
+    return [
+        dict(
+            sample_id=sample.id,
+            meta=sample.meta,
+            target=sample.target,
+            output=output,
+            **task.score(sample, output, opts),
+        )
+        for sample, output in zip(samples, outputs)
+    ]

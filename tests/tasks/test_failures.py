@@ -4,8 +4,7 @@ from vlmq.tasks.failures import WARN_SHARE, failure_summaries
 
 
 def rows(recipe, task, n, failed):
-    return [{"recipe": recipe, "task": task, "sample_id": str(i),
-             "error": failed.get(i)} for i in range(n)]
+    return [{"recipe": recipe, "task": task, "sample_id": str(i), "error": failed.get(i)} for i in range(n)]
 
 
 def test_groups_reasons_most_frequent_first_with_their_ids():
@@ -15,8 +14,9 @@ def test_groups_reasons_most_frequent_first_with_their_ids():
     (summary,) = failure_summaries(data)
     assert (summary.recipe, summary.task, summary.n, summary.n_failed) == ("bf16", "vqav2", 16, 4)
     assert summary.reasons[0] == (reason, ["4", "7", "9"])
-    assert summary.describe() == (f"4 failed of 16: {reason} — ids 4, 7, 9; "
-                                  "unreadable image: OSError: truncated — id 12")
+    assert summary.describe() == (
+        f"4 failed of 16: {reason} — ids 4, 7, 9; unreadable image: OSError: truncated — id 12"
+    )
     assert summary.share == 0.25 and summary.alarming
 
 

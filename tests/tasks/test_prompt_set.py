@@ -30,12 +30,17 @@ def test_jsonl_with_relative_images_ids_and_text_only_lines(tmp_path):
     (tmp_path / "imgs").mkdir()
     save_image(tmp_path / "imgs" / "a.png", 0)
     save_image(tmp_path / "b.jpg", 1)
-    path = write_jsonl(tmp_path / "set.jsonl", [
-        {"image": "imgs/a.png", "prompt": "What is this?"}, "",
-        {"image": "b.jpg", "prompt": "Count them.", "id": "mine"},
-        {"prompt": "No image here."}])
+    path = write_jsonl(
+        tmp_path / "set.jsonl",
+        [
+            {"image": "imgs/a.png", "prompt": "What is this?"},
+            "",
+            {"image": "b.jpg", "prompt": "Count them.", "id": "mine"},
+            {"prompt": "No image here."},
+        ],
+    )
     samples = load(path)
-    assert [s.id for s in samples] == ["1", "mine", "4"]        # line numbers count blank lines
+    assert [s.id for s in samples] == ["1", "mine", "4"]  # line numbers count blank lines
     assert samples[0].prompt.text == "What is this?" and samples[0].prompt.image.size == (40, 30)
     assert samples[2].prompt.image is None
     assert all(s.target is None and not s.failed for s in samples)
@@ -60,15 +65,18 @@ def test_folder_of_images_with_default_or_given_prompt(tmp_path):
     assert load(tmp_path, prompt="Any cats?")[0].prompt.text == "Any cats?"
 
 
-@pytest.mark.parametrize("lines, message", [
-    (['{"image": "a.png", "prompt": "ok"}', "{not json"], r"set\.jsonl:2: not valid JSON"),
-    (['["a list"]'], r"set\.jsonl:1: expected a JSON object"),
-    (['{"image": "missing.png", "prompt": "x"}'], r"set\.jsonl:1: image .*missing\.png not found"),
-    (['{"image": "notes.txt", "prompt": "x"}'], r"set\.jsonl:1: unreadable image.*notes\.txt"),
-    (['{"image": 3, "prompt": "x"}'], r"set\.jsonl:1: \"image\" must be a path"),
-    (["", "  "], r"set\.jsonl holds no prompt"),
-    (['{"prompt": "a", "id": 1}', '{"prompt": "b", "id": 1}'], r"two samples with id '1'"),
-])
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (['{"image": "a.png", "prompt": "ok"}', "{not json"], r"set\.jsonl:2: not valid JSON"),
+        (['["a list"]'], r"set\.jsonl:1: expected a JSON object"),
+        (['{"image": "missing.png", "prompt": "x"}'], r"set\.jsonl:1: image .*missing\.png not found"),
+        (['{"image": "notes.txt", "prompt": "x"}'], r"set\.jsonl:1: unreadable image.*notes\.txt"),
+        (['{"image": 3, "prompt": "x"}'], r"set\.jsonl:1: \"image\" must be a path"),
+        (["", "  "], r"set\.jsonl holds no prompt"),
+        (['{"prompt": "a", "id": 1}', '{"prompt": "b", "id": 1}'], r"two samples with id '1'"),
+    ],
+)
 def test_bad_jsonl_gets_one_line_naming_file_and_line(tmp_path, lines, message):
     save_image(tmp_path / "a.png")
     (tmp_path / "notes.txt").write_text("not an image")

@@ -8,8 +8,12 @@ from vlmq.tasks.sampling import allocate, grouped_sample, stratified_sample
 
 def _keys():
     # 60% yes/no, 30% number, 10% other; two question types inside yes/no.
-    return ([("yes/no", "is the")] * 400 + [("yes/no", "is there a")] * 200
-            + [("number", "how many")] * 300 + [("other", "what color")] * 100)
+    return (
+        [("yes/no", "is the")] * 400
+        + [("yes/no", "is there a")] * 200
+        + [("number", "how many")] * 300
+        + [("other", "what color")] * 100
+    )
 
 
 def test_allocate_is_proportional_and_sums_to_quota():

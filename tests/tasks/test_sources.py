@@ -27,14 +27,16 @@ def test_pope_split_without_full_config_filters_the_pooled_split(disk_dataset_di
 
 
 def test_hub_repository_names_are_accepted_as_folders(tmp_path):
-    fixtures.write_table(fixtures.mme_table(images_per_subtask=1), tmp_path / "lmms-lab-encoder" / "MME",
-                         "test", "parquet")
+    fixtures.write_table(
+        fixtures.mme_table(images_per_subtask=1), tmp_path / "lmms-lab-encoder" / "MME", "test", "parquet"
+    )
     assert len(get_task("mme").load(TaskOptions(dataset_dir=str(tmp_path)))) == 10
 
 
 def test_a_missing_column_is_named(tmp_path):
-    fixtures.write_table(fixtures.vqav2_table(6).remove_columns("answer_type"), tmp_path / "vqav2",
-                         "validation", "parquet")
+    fixtures.write_table(
+        fixtures.vqav2_table(6).remove_columns("answer_type"), tmp_path / "vqav2", "validation", "parquet"
+    )
     with pytest.raises(VlmqError, match="lacks column\\(s\\) answer_type"):
         load_table(VQAV2_SOURCE, TaskOptions(dataset_dir=str(tmp_path)))
 

@@ -24,16 +24,33 @@ def _within(record):
 
 def test_registry_lists_every_task_with_its_generation_settings():
     tasks = {task.name: task for task in list_tasks()}
-    assert {"vqav2", "pope", "pope/random", "pope/popular", "pope/adversarial", "mme", "llava_bench",
-            "shapes-vqa", "shapes-pope", "shapes-mme"} <= set(tasks)
+    assert {
+        "vqav2",
+        "pope",
+        "pope/random",
+        "pope/popular",
+        "pope/adversarial",
+        "mme",
+        "llava_bench",
+        "shapes-vqa",
+        "shapes-pope",
+        "shapes-mme",
+    } <= set(tasks)
     assert (tasks["vqav2"].max_new_tokens, tasks["pope"].max_new_tokens, tasks["mme"].max_new_tokens) == (16, 128, 16)
     assert tasks["llava_bench"].headline is None and tasks["mme"].headline.metric == "perception_total"
     assert tasks["mme"].sharded and not tasks["speed"].sharded
     assert get_task("mme/count").name == "mme/count"
 
 
-@pytest.mark.parametrize("name, fix", [("vqa-v2", "choose from: vqav2"), ("pope/rand", "adversarial, popular, random"),
-                                       ("mme/counting", "existence, count"), ("shapes-pope/x", "random")])
+@pytest.mark.parametrize(
+    "name, fix",
+    [
+        ("vqa-v2", "choose from: vqav2"),
+        ("pope/rand", "adversarial, popular, random"),
+        ("mme/counting", "existence, count"),
+        ("shapes-pope/x", "random"),
+    ],
+)
 def test_unknown_task_split_or_subtask_lists_the_valid_ones(name, fix):
     with pytest.raises(VlmqError, match=fix):
         get_task(name)
@@ -97,7 +114,12 @@ def test_vqav2_scores_soft_accuracy_and_aggregates_one_record(dataset_dir):
     assert task.score(samples[2], "Two.", opts)["parsed"] == "2"
     (record,) = task.aggregate(rows, opts)
     assert (record["task"], record["metric"], record["n"], record["test"], record["mode"]) == (
-        "vqav2", "accuracy", 24, "bootstrap95", "official")
+        "vqav2",
+        "accuracy",
+        24,
+        "bootstrap95",
+        "official",
+    )
     assert record["value"] == pytest.approx(sum(row["score"] for row in rows) / 24) and _within(record)
 
 
@@ -112,8 +134,9 @@ def test_stratified_limit_keeps_the_answer_type_mix(dataset_dir):
 def test_pope_limit_keeps_splits_and_yes_no_balance(dataset_dir):
     samples = get_task("pope").load(_opts(dataset_dir, limit=12))
     cells = [(sample.meta["category"], sample.target) for sample in samples]
-    assert all(cells.count((split, label)) == 2 for split in ("random", "popular", "adversarial")
-               for label in ("yes", "no"))
+    assert all(
+        cells.count((split, label)) == 2 for split in ("random", "popular", "adversarial") for label in ("yes", "no")
+    )
 
 
 def test_mme_limit_keeps_both_questions_of_an_image(dataset_dir):
@@ -125,8 +148,10 @@ def test_mme_limit_keeps_both_questions_of_an_image(dataset_dir):
 
 def _pope_outputs(samples):
     # Right on 3 of 4 questions, always in the official free-text style.
-    return [sample.target.capitalize() + "." if i % 4 else ("No, there is not." if sample.target == "yes" else "Yes")
-            for i, sample in enumerate(samples)]
+    return [
+        sample.target.capitalize() + "." if i % 4 else ("No, there is not." if sample.target == "yes" else "Yes")
+        for i, sample in enumerate(samples)
+    ]
 
 
 def test_pope_records_pooled_and_per_split_with_intervals(dataset_dir):
@@ -135,8 +160,11 @@ def test_pope_records_pooled_and_per_split_with_intervals(dataset_dir):
     rows = score_rows(task, samples, _pope_outputs(samples), opts)
     records = task.aggregate(rows, opts)
     names = {(record["task"], record["metric"]) for record in records}
-    assert names == {(task_name, metric) for task_name in ("pope", "pope/random", "pope/popular", "pope/adversarial")
-                     for metric in ("accuracy", "precision", "recall", "f1", "yes_ratio")}
+    assert names == {
+        (task_name, metric)
+        for task_name in ("pope", "pope/random", "pope/popular", "pope/adversarial")
+        for metric in ("accuracy", "precision", "recall", "f1", "yes_ratio")
+    }
     pooled = {record["metric"]: record for record in records if record["task"] == "pope"}
     assert pooled["accuracy"]["value"] == pytest.approx(0.75) and pooled["accuracy"]["n"] == 24
     assert all(_within(record) for record in pooled.values())
@@ -157,8 +185,15 @@ def test_mme_records_points_per_subtask_and_totals(dataset_dir):
     # Every "Yes" question right, every "No" question answered "Yes": acc 50%, acc+ 0% -> 50 points.
     rows = score_rows(task, samples, ["Yes"] * len(samples), opts)
     records = {record["metric"]: record for record in task.aggregate(rows, opts)}
-    assert set(records) == {"perception_total", "cognition_total", "existence_score", "count_score",
-                            "OCR_score", "commonsense_reasoning_score", "code_reasoning_score"}
+    assert set(records) == {
+        "perception_total",
+        "cognition_total",
+        "existence_score",
+        "count_score",
+        "OCR_score",
+        "commonsense_reasoning_score",
+        "code_reasoning_score",
+    }
     assert records["count_score"]["value"] == pytest.approx(50.0) and records["count_score"]["n"] == 6
     assert records["perception_total"]["value"] == pytest.approx(150.0)
     assert records["cognition_total"]["value"] == pytest.approx(100.0)
@@ -169,8 +204,10 @@ def test_mme_interval_resamples_images(dataset_dir):
     task, opts = get_task("mme"), _opts(dataset_dir)
     samples = task.load(opts)
     # Images alternate all-right / all-wrong, so the score varies only between images.
-    outputs = [sample.target if (i // 2) % 2 else ("No" if sample.target == "Yes" else "Yes")
-               for i, sample in enumerate(samples)]
+    outputs = [
+        sample.target if (i // 2) % 2 else ("No" if sample.target == "Yes" else "Yes")
+        for i, sample in enumerate(samples)
+    ]
     records = {r["metric"]: r for r in task.aggregate(score_rows(task, samples, outputs, opts), opts)}
     total = records["perception_total"]
     assert total["ci_low"] < total["value"] < total["ci_high"]
@@ -227,8 +264,12 @@ def test_shapes_pope_reports_pooled_and_split_records():
     samples = task.load(opts)
     rows = score_rows(task, samples, [sample.target for sample in samples], opts)
     records = task.aggregate(rows, opts)
-    assert {record["task"] for record in records} == {"shapes-pope", "shapes-pope/random", "shapes-pope/popular",
-                                                      "shapes-pope/adversarial"}
+    assert {record["task"] for record in records} == {
+        "shapes-pope",
+        "shapes-pope/random",
+        "shapes-pope/popular",
+        "shapes-pope/adversarial",
+    }
     assert all(record["value"] == 1.0 for record in records if record["metric"] in ("accuracy", "f1"))
 
 

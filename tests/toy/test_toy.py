@@ -18,8 +18,9 @@ from vlmq.toy.evaluate import evaluate_toy, overall_accuracy
 HELD_OUT_SEED = 4321  # differs from the model card's evaluation seed and from every training stream
 N = 30  # vqa questions; pope questions per split; mme images per subtask -> 30 + 90 + 360 questions
 
-pytestmark = pytest.mark.skipif(not (TOY_MODEL_DIR / "config.json").is_file(),
-                                reason="the trained toy model is not shipped in this checkout")
+pytestmark = pytest.mark.skipif(
+    not (TOY_MODEL_DIR / "config.json").is_file(), reason="the trained toy model is not shipped in this checkout"
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def quantized_accuracy(toy, bits: int) -> float:
 def test_shipped_toy_loads_as_trained_qwen2_vl(toy):
     assert toy.source == "toy" and not toy.random_weights
     assert type(toy.model).__name__ == "Qwen2VLForConditionalGeneration"
-    assert sum(f.stat().st_size for f in TOY_MODEL_DIR.iterdir()) <= 20 * 2 ** 20
+    assert sum(f.stat().st_size for f in TOY_MODEL_DIR.iterdir()) <= 20 * 2**20
 
 
 def test_toy_beats_chance_by_a_wide_margin(bf16_results):

@@ -15,8 +15,18 @@ from vlmq.toy import ToyTrainSettings, train_toy
 from vlmq.toy.train import main
 
 # A handful of scenes of the small "toy" size, two steps, one rendering process, no evaluation.
-TINY = {"size": "toy", "scenes": 4, "workers": 1, "steps": 2, "batch_size": 2, "eval_n": 0, "device": "cpu",
-        "pool_seconds": None, "max_seconds": None, "warmup": 1}
+TINY = {
+    "size": "toy",
+    "scenes": 4,
+    "workers": 1,
+    "steps": 2,
+    "batch_size": 2,
+    "eval_n": 0,
+    "device": "cpu",
+    "pool_seconds": None,
+    "max_seconds": None,
+    "warmup": 1,
+}
 
 
 def existing_folder(tmp_path):
@@ -37,11 +47,18 @@ def test_tiny_training_run_writes_a_loadable_folder(tmp_path):
     assert loaded.model.dtype == torch.bfloat16 and loaded.model.config.text_config.hidden_size == 128
 
 
-@pytest.mark.parametrize("flags, fix", [(["--steps", "0"], "--steps 1"), (["--batch-size", "0"], "--batch-size 1"),
-                                        (["--scenes", "0"], "--scenes 1"), (["--workers", "0"], "--workers 1"),
-                                        (["--size", "huge"], "--size with one of: toy, mid"),
-                                        (["--device", "tpu"], "'cpu', 'cuda'"),
-                                        (["--init-from", "/nonexistent/toy"], "--init-from")])
+@pytest.mark.parametrize(
+    "flags, fix",
+    [
+        (["--steps", "0"], "--steps 1"),
+        (["--batch-size", "0"], "--batch-size 1"),
+        (["--scenes", "0"], "--scenes 1"),
+        (["--workers", "0"], "--workers 1"),
+        (["--size", "huge"], "--size with one of: toy, mid"),
+        (["--device", "tpu"], "'cpu', 'cuda'"),
+        (["--init-from", "/nonexistent/toy"], "--init-from"),
+    ],
+)
 def test_bad_settings_name_the_fix_and_leave_the_folder_alone(tmp_path, flags, fix):
     out = existing_folder(tmp_path)
     with pytest.raises(VlmqError, match=fix):
@@ -95,8 +112,9 @@ def small_model(tmp_path_factory):
     from vlmq.toy.train import MODEL_SIZES
 
     preset, overrides = MODEL_SIZES["toy"]
-    folder = build_tiny_model(tmp_path_factory.mktemp("m") / "m", preset=preset, corpus=corpus(),
-                              config_overrides=overrides)
+    folder = build_tiny_model(
+        tmp_path_factory.mktemp("m") / "m", preset=preset, corpus=corpus(), config_overrides=overrides
+    )
     processor = Qwen2VLImageOnlyProcessor.from_pretrained(folder)
     return Qwen2VLForConditionalGeneration.from_pretrained(folder, dtype=torch.float32), processor
 
@@ -114,12 +132,12 @@ def test_pool_training_inputs_match_the_processor_and_hf_positions(small_model):
     rng = random.Random(0)
     scenes = [scene_rows(rng, processor) for _ in range(4)]
     images = torch.from_numpy(np.stack([image for image, _ in scenes]))
-    expected = processor.image_processor(images=[Image.fromarray(image) for image, _ in scenes],
-                                         return_tensors="pt")
+    expected = processor.image_processor(images=[Image.fromarray(image) for image, _ in scenes], return_tensors="pt")
     assert torch.equal(patchify(images), expected["pixel_values"])
     ids = torch.tensor(scenes[0][1][0][0]).unsqueeze(0)
-    hf, _ = model.model.get_rope_index(ids, (ids == model.config.image_token_id).int(),
-                                       image_grid_thw=torch.tensor([[1, 8, 8]]))
+    hf, _ = model.model.get_rope_index(
+        ids, (ids == model.config.image_token_id).int(), image_grid_thw=torch.tensor([[1, 8, 8]])
+    )
     assert torch.equal(row_positions(ids[0], model.config.image_token_id), hf[:, 0])
     original = modeling_qwen2_vl.VisionAttention.forward
     with batched_vision_attention(model, expected["pixel_values"], expected["image_grid_thw"]) as batched:

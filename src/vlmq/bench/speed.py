@@ -32,18 +32,18 @@ SPREAD = "min-max over repeats"
 @dataclass(frozen=True)
 class SpeedOptions:
     batch_sizes: tuple[int, ...] = (1, 4, 16, 64)
-    image_sizes: tuple[int, ...] = (448,)      # square synthetic images (pixels); the first is the default
+    image_sizes: tuple[int, ...] = (448,)  # square synthetic images (pixels); the first is the default
     prompt: str = "Describe this image in detail."
-    new_tokens: int = 64                       # fixed output length (EOS ignored) for comparable decode
+    new_tokens: int = 64  # fixed output length (EOS ignored) for comparable decode
     warmups: int = 2
     repeats: int = 5
-    workload: str = "synthetic"                # "synthetic" | "llava_bench" (then ``prompts`` holds its prompts)
-    prompts: tuple[Prompt, ...] = ()           # workload prompts, cycled to the batch size (synthetic: none)
-    compile: bool | None = None                # None: compiled on CUDA, eager elsewhere
+    workload: str = "synthetic"  # "synthetic" | "llava_bench" (then ``prompts`` holds its prompts)
+    prompts: tuple[Prompt, ...] = ()  # workload prompts, cycled to the batch size (synthetic: none)
+    compile: bool | None = None  # None: compiled on CUDA, eager elsewhere
     kv: KVConfig = KVConfig()
     fp8_attention: bool = False
-    max_seq_len: int | None = None             # default: longest prompt + new_tokens
-    bf16_kernel: str = "fused"                 # compiled float linears at decode: "fused" | "cublas" (engine/projections.py)
+    max_seq_len: int | None = None  # default: longest prompt + new_tokens
+    bf16_kernel: str = "fused"  # compiled float linears at decode: "fused" | "cublas" (engine/projections.py)
 
 
 def validate_options(opts: SpeedOptions) -> None:
@@ -101,25 +101,32 @@ def time_engine(engine: Engine, prompts: list[Prompt], opts: SpeedOptions) -> di
     return out
 
 
-def measure_hf_eager_baseline(loaded, prompts: list[Prompt], new_tokens: int, *, warmups: int = 1,
-                              repeats: int = 3) -> dict[str, float]:
+def measure_hf_eager_baseline(
+    loaded, prompts: list[Prompt], new_tokens: int, *, warmups: int = 1, repeats: int = 3
+) -> dict[str, float]:
     """HF transformers eager ``generate`` (DynamicCache, no compile): the original study's baseline.
 
     TTFT = a 1-token generate; decode ms/token = (N-token generate - TTFT) / (N - 1); medians.
     """
     model, device = loaded.model, loaded.model.device
     batch = encode_prompts(loaded.processor, prompts, device)
-    inputs = dict(input_ids=batch.input_ids, attention_mask=batch.attention_mask, pixel_values=batch.pixel_values,
-                  image_grid_thw=batch.image_grid_thw, mm_token_type_ids=batch.mm_token_type_ids)
+    inputs = dict(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        pixel_values=batch.pixel_values,
+        image_grid_thw=batch.image_grid_thw,
+        mm_token_type_ids=batch.mm_token_type_ids,
+    )
     pad = loaded.processor.tokenizer.pad_token_id
 
     def timed_generate(n: int) -> float:
-        model.model.rope_deltas = None    # HF caches M-RoPE deltas between calls
+        model.model.rope_deltas = None  # HF caches M-RoPE deltas between calls
         watch = Stopwatch(device)
         watch.mark("a")
         with torch.no_grad():
-            model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=pad,
-                           disable_compile=True)
+            model.generate(
+                **inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=pad, disable_compile=True
+            )
         watch.mark("b")
         return watch.elapsed_ms("a", "b")
 
@@ -140,8 +147,9 @@ def sweep_points(opts: SpeedOptions) -> list[tuple[str, int, int]]:
     return points
 
 
-def run_speed(loaded, recipe_name: str, kernel: str, opts: SpeedOptions = SpeedOptions(),
-              baseline: dict | None = None) -> list[dict]:
+def run_speed(
+    loaded, recipe_name: str, kernel: str, opts: SpeedOptions = SpeedOptions(), baseline: dict | None = None
+) -> list[dict]:
     """Speed records for one (already quantized) model: every sweep point, OOM points included.
 
     ``baseline``: the HF eager BF16 figures of the same run (``measure_hf_eager_baseline``), for the
@@ -152,12 +160,23 @@ def run_speed(loaded, recipe_name: str, kernel: str, opts: SpeedOptions = SpeedO
     compiled = device.type == "cuda" if opts.compile is None else opts.compile
     static = _static_memory(loaded)
     bound = _bandwidth_bound(loaded)
-    base = {"recipe": recipe_name, "kernel": kernel, "device": device_label(device), "test": SPREAD,
-            "mode": "compiled" if compiled else "eager"}
+    base = {
+        "recipe": recipe_name,
+        "kernel": kernel,
+        "device": device_label(device),
+        "test": SPREAD,
+        "mode": "compiled" if compiled else "eager",
+    }
     records: list[dict] = []
     for task, batch_size, image_size in sweep_points(opts):
-        params = {"batch_size": batch_size, "image_size": image_size, "new_tokens": opts.new_tokens,
-                  "workload": opts.workload, "kv": opts.kv.dtype, "fp8_attention": opts.fp8_attention}
+        params = {
+            "batch_size": batch_size,
+            "image_size": image_size,
+            "new_tokens": opts.new_tokens,
+            "workload": opts.workload,
+            "kv": opts.kv.dtype,
+            "fp8_attention": opts.fp8_attention,
+        }
         rows = _measure_point(loaded, opts, compiled, batch_size, image_size, static, params)
         if task == "speed" and "oom" not in rows:
             rows.update(_derived(rows, baseline, bound))
@@ -165,8 +184,9 @@ def run_speed(loaded, recipe_name: str, kernel: str, opts: SpeedOptions = SpeedO
     return records
 
 
-def _measure_point(loaded, opts: SpeedOptions, compiled: bool, batch_size: int, image_size: int,
-                   static: dict, params: dict) -> dict[str, dict]:
+def _measure_point(
+    loaded, opts: SpeedOptions, compiled: bool, batch_size: int, image_size: int, static: dict, params: dict
+) -> dict[str, dict]:
     engine = None
     try:
         prompts = workload_prompts(opts, batch_size, image_size)
@@ -174,8 +194,15 @@ def _measure_point(loaded, opts: SpeedOptions, compiled: bool, batch_size: int, 
         params["prompt_tokens"] = longest
         max_len = opts.max_seq_len or longest + opts.new_tokens + 8
         memory.reset_peak(loaded.model.device)
-        engine = Engine(loaded, kv=opts.kv, compile=compiled, fp8_attention=opts.fp8_attention,
-                        max_batch_size=batch_size, max_seq_len=max_len, bf16_kernel=opts.bf16_kernel)
+        engine = Engine(
+            loaded,
+            kv=opts.kv,
+            compile=compiled,
+            fp8_attention=opts.fp8_attention,
+            max_batch_size=batch_size,
+            max_seq_len=max_len,
+            bf16_kernel=opts.bf16_kernel,
+        )
         rows = time_engine(engine, prompts, opts)
         if engine.compiled is not None:
             params.update(engine.compiled.path_notes())
@@ -202,23 +229,30 @@ def _static_memory(loaded) -> dict:
     weights = memory.module_bytes(loaded.model)
     if snap is None:
         return {"weights": weights, "allocated": weights, "nvml": None, "load_peak": None}
-    return {"weights": weights, "allocated": snap.allocated, "nvml": snap.nvml_used,
-            "load_peak": snap.peak_allocated}
+    return {"weights": weights, "allocated": snap.allocated, "nvml": snap.nvml_used, "load_peak": snap.peak_allocated}
 
 
 def _point_memory(engine: Engine, static: dict) -> dict[str, dict]:
     """static/dynamic VRAM plus the breakdown; on CPU tensor sizes stand in for the allocator."""
-    gb = lambda x: {"value": x / memory.GB, "ci_low": None, "ci_high": None, "n": 1}   # noqa: E731
+    gb = lambda x: {"value": x / memory.GB, "ci_low": None, "ci_high": None, "n": 1}  # noqa: E731
     kv = engine.cache.nbytes()
     snap = memory.snapshot(engine.device)
-    if snap is None:    # CPU: weights + KV cache by tensor sizes; activations are not measured
-        return {"static_vram_gb": gb(static["allocated"]), "dynamic_vram_gb": gb(kv),
-                "mem_weights_gb": gb(static["weights"]), "mem_kv_cache_gb": gb(kv)}
+    if snap is None:  # CPU: weights + KV cache by tensor sizes; activations are not measured
+        return {
+            "static_vram_gb": gb(static["allocated"]),
+            "dynamic_vram_gb": gb(kv),
+            "mem_weights_gb": gb(static["weights"]),
+            "mem_kv_cache_gb": gb(kv),
+        }
     dynamic = snap.peak_allocated - static["allocated"]
-    rows = {"static_vram_gb": gb(static["allocated"]), "dynamic_vram_gb": gb(dynamic),
-            "mem_weights_gb": gb(static["weights"]), "mem_kv_cache_gb": gb(kv),
-            "mem_activations_gb": gb(max(dynamic - kv, 0)),
-            "mem_allocator_reserve_gb": gb(snap.peak_reserved - snap.peak_allocated)}
+    rows = {
+        "static_vram_gb": gb(static["allocated"]),
+        "dynamic_vram_gb": gb(dynamic),
+        "mem_weights_gb": gb(static["weights"]),
+        "mem_kv_cache_gb": gb(kv),
+        "mem_activations_gb": gb(max(dynamic - kv, 0)),
+        "mem_allocator_reserve_gb": gb(snap.peak_reserved - snap.peak_allocated),
+    }
     if static["load_peak"]:
         rows["load_peak_vram_gb"] = gb(static["load_peak"])
     if static["nvml"] is not None and snap.nvml_used is not None:
@@ -229,17 +263,22 @@ def _point_memory(engine: Engine, static: dict) -> dict[str, dict]:
 
 def _bandwidth_bound(loaded) -> dict:
     """Weight bytes streamed per decode step (decoder linears + lm_head) and the device's copy bandwidth."""
-    return {"bytes": decoder_weight_bytes(loaded.model, include_lm_head=True),
-            "bandwidth": memory.device_copy_bandwidth(loaded.model.device)}
+    return {
+        "bytes": decoder_weight_bytes(loaded.model, include_lm_head=True),
+        "bandwidth": memory.device_copy_bandwidth(loaded.model.device),
+    }
 
 
 def _derived(rows: dict, baseline: dict | None, bound: dict) -> dict[str, dict]:
-    one = lambda x: {"value": x, "ci_low": None, "ci_high": None, "n": 1}   # noqa: E731
+    one = lambda x: {"value": x, "ci_low": None, "ci_high": None, "n": 1}  # noqa: E731
     decode_ms = rows["decode_ms_per_token"]["value"]
     bound_ms = bound["bytes"] / bound["bandwidth"] * 1e3
-    out = {"bandwidth_fraction": one(bound_ms / decode_ms), "bandwidth_bound_ms": one(bound_ms),
-           "weight_bytes_per_token_gb": one(bound["bytes"] / memory.GB),
-           "device_bandwidth_gbps": one(bound["bandwidth"] / memory.GB)}
+    out = {
+        "bandwidth_fraction": one(bound_ms / decode_ms),
+        "bandwidth_bound_ms": one(bound_ms),
+        "weight_bytes_per_token_gb": one(bound["bytes"] / memory.GB),
+        "device_bandwidth_gbps": one(bound["bandwidth"] / memory.GB),
+    }
     if baseline is not None:
         out["speedup_vs_hf_eager"] = one(baseline["decode_ms_per_token"] / decode_ms)
         out["ttft_speedup_vs_hf_eager"] = one(baseline["ttft_ms"] / rows["ttft_ms"]["value"])
@@ -249,23 +288,41 @@ def _derived(rows: dict, baseline: dict | None, bound: dict) -> dict[str, dict]:
 
 
 # ----- long context and profiles (decode only, synthetic cache contents) ------------------------------
-def long_context_decode(loaded, recipe_name: str, kernel: str, *, kv: KVConfig, batch: int = 16,
-                        context: int = 8192, steps: int = 32, repeats: int = 3, compile: bool | None = None,
-                        task: str = "speed-long") -> list[dict]:
+def long_context_decode(
+    loaded,
+    recipe_name: str,
+    kernel: str,
+    *,
+    kv: KVConfig,
+    batch: int = 16,
+    context: int = 8192,
+    steps: int = 32,
+    repeats: int = 3,
+    compile: bool | None = None,
+    task: str = "speed-long",
+) -> list[dict]:
     """Decode ms/token at ``context`` tokens x ``batch`` rows (records of task ``<task>/ctx<context>_bs<batch>``)."""
     device = loaded.model.device
     compiled = device.type == "cuda" if compile is None else compile
     params = {"batch_size": batch, "context": context, "steps": steps, "kv": kv.dtype, "kv_strategy": kv.strategy}
-    base = {"recipe": recipe_name, "kernel": kernel, "device": device_label(device), "test": SPREAD,
-            "mode": "compiled" if compiled else "eager", "task": f"{task}/ctx{context}_bs{batch}", "params": params}
+    base = {
+        "recipe": recipe_name,
+        "kernel": kernel,
+        "device": device_label(device),
+        "test": SPREAD,
+        "mode": "compiled" if compiled else "eager",
+        "task": f"{task}/ctx{context}_bs{batch}",
+        "params": params,
+    }
     engine = None
     try:
-        engine = Engine(loaded, kv=kv, compile=compiled, max_batch_size=batch,
-                        max_seq_len=context + (repeats + 1) * steps + 1)
+        engine = Engine(
+            loaded, kv=kv, compile=compiled, max_batch_size=batch, max_seq_len=context + (repeats + 1) * steps + 1
+        )
         with torch.no_grad():
             state = engine.synthetic_context(batch, context)
             token = torch.zeros(batch, dtype=torch.long, device=device)
-            for _ in range(steps):                    # warm-up: compile and capture
+            for _ in range(steps):  # warm-up: compile and capture
                 token = engine.decode_step(state, token)
             per_token = []
             for _ in range(repeats):
@@ -276,9 +333,11 @@ def long_context_decode(loaded, recipe_name: str, kernel: str, *, kv: KVConfig, 
                 watch.mark("b")
                 per_token.append(watch.elapsed_ms("a", "b") / steps)
         kv_gb = engine.cache.nbytes() / memory.GB
-        return [{**base, "metric": "decode_ms_per_token", **_summary(per_token)},
-                {**base, "metric": "tokens_per_s", **_summary([batch * 1e3 / t for t in per_token])},
-                {**base, "metric": "mem_kv_cache_gb", "value": kv_gb, "ci_low": None, "ci_high": None, "n": 1}]
+        return [
+            {**base, "metric": "decode_ms_per_token", **_summary(per_token)},
+            {**base, "metric": "tokens_per_s", **_summary([batch * 1e3 / t for t in per_token])},
+            {**base, "metric": "mem_kv_cache_gb", "value": kv_gb, "ci_low": None, "ci_high": None, "n": 1},
+        ]
     except torch.OutOfMemoryError as err:
         params["error"] = f"out of memory: {str(err).splitlines()[0][:200]}"
         return [{**base, "metric": "oom", "value": 1.0, "ci_low": None, "ci_high": None, "n": 1}]
@@ -304,10 +363,12 @@ def profile_decode(engine: Engine, *, batch: int = 1, context: int = 300, steps:
             torch.cuda.synchronize()
     rows = []
     for event in prof.key_averages():
-        if event.device_type != DeviceType.CUDA:     # kernels only (CPU ops would count them twice)
+        if event.device_type != DeviceType.CUDA:  # kernels only (CPU ops would count them twice)
             continue
         device_us = getattr(event, "device_time_total", None) or getattr(event, "self_device_time_total", 0)
         if device_us > 0:
-            rows.append({"kernel": event.key[:90], "us_per_step": device_us / steps, "calls_per_step": event.count / steps})
+            rows.append(
+                {"kernel": event.key[:90], "us_per_step": device_us / steps, "calls_per_step": event.count / steps}
+            )
     rows.sort(key=lambda r: -r["us_per_step"])
     return rows[:top]

@@ -41,8 +41,13 @@ COLOR_WEIGHTS = (0.28, 0.2, 0.16, 0.14, 0.12, 0.1)
 SHAPE_WEIGHTS = (0.34, 0.26, 0.22, 0.18)
 SIZES = {"small": 8, "large": 14}  # radius in px
 CELLS = {"left": (22, 56), "right": (90, 56), "top": (56, 22), "bottom": (56, 90), "center": (56, 56)}
-PLACE_PHRASE = {"left": "on the left", "right": "on the right", "top": "at the top",
-                "bottom": "at the bottom", "center": "in the center"}
+PLACE_PHRASE = {
+    "left": "on the left",
+    "right": "on the right",
+    "top": "at the top",
+    "bottom": "at the bottom",
+    "center": "in the center",
+}
 WORDS = ("cat", "dog", "sun", "box", "map", "cup", "hat", "pen")
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five")
 MME_SUBTASKS = ("existence", "count", "position", "color", "OCR", "commonsense_reasoning")
@@ -143,15 +148,22 @@ def _word_font():
 
     # Without FreeType, Pillow silently falls back to a small bitmap font: other pixels, other numbers.
     if not features.check("freetype2"):
-        raise VlmqError("this Pillow has no FreeType support, so the shapes images would differ from everyone "
-                        "else's; install the Pillow wheel from PyPI (pip install --force-reinstall pillow)")
+        raise VlmqError(
+            "this Pillow has no FreeType support, so the shapes images would differ from everyone "
+            "else's; install the Pillow wheel from PyPI (pip install --force-reinstall pillow)"
+        )
     return ImageFont.load_default(size=16)
 
 
 # The star's vertices as unit vectors (5 outer points, inner radius 0.45), rounded to 9 decimals so that a
 # last-bit difference between platforms' cos/sin cannot move a pixel.
-_STAR = tuple((round((1.0 if i % 2 == 0 else 0.45) * math.cos(-math.pi / 2 + i * math.pi / 5), 9),
-               round((1.0 if i % 2 == 0 else 0.45) * math.sin(-math.pi / 2 + i * math.pi / 5), 9)) for i in range(10))
+_STAR = tuple(
+    (
+        round((1.0 if i % 2 == 0 else 0.45) * math.cos(-math.pi / 2 + i * math.pi / 5), 9),
+        round((1.0 if i % 2 == 0 else 0.45) * math.sin(-math.pi / 2 + i * math.pi / 5), 9),
+    )
+    for i in range(10)
+)
 
 
 def _draw_shape(draw, kind: str, cx: int, cy: int, r: int, color) -> None:
@@ -252,10 +264,22 @@ def _vqa_ocr(rng, scene):
     return QA(question, scene.word, "ocr", _humans(rng, scene.word, variants))
 
 
-_VQA_MAKERS = {"color": _vqa_color, "shape": _vqa_shape, "count": _vqa_count,
-               "position": _vqa_position, "size": _vqa_size, "ocr": _vqa_ocr}
-_VQA_QUESTION_TYPE = {"color": "what color is the", "shape": "what shape is", "count": "how many",
-                      "position": "where is the", "size": "is the", "ocr": "what does the"}
+_VQA_MAKERS = {
+    "color": _vqa_color,
+    "shape": _vqa_shape,
+    "count": _vqa_count,
+    "position": _vqa_position,
+    "size": _vqa_size,
+    "ocr": _vqa_ocr,
+}
+_VQA_QUESTION_TYPE = {
+    "color": "what color is the",
+    "shape": "what shape is",
+    "count": "how many",
+    "position": "where is the",
+    "size": "is the",
+    "ocr": "what does the",
+}
 
 
 # ---------------------------------------------------------------- yes/no pairs (POPE and MME)
@@ -281,8 +305,12 @@ def near_miss_categories(scene: Scene, rng: random.Random) -> list[str]:
     """Absent categories sharing a colour or a shape with a present one: the hardest negatives."""
     present = scene.categories()
     colors, shapes = {s.color for s in scene.shapes}, {s.shape for s in scene.shapes}
-    near = [f"{c} {s}" for c in COLORS for s in SHAPES  # CATEGORIES order
-            if (c in colors or s in shapes) and f"{c} {s}" not in present]
+    near = [
+        f"{c} {s}"
+        for c in COLORS
+        for s in SHAPES  # CATEGORIES order
+        if (c in colors or s in shapes) and f"{c} {s}" not in present
+    ]
     rng.shuffle(near)
     return near or absent_categories(scene, None, rng)
 
@@ -306,8 +334,10 @@ def _mme_count(rng, scene):
     wrong = rng.choice([k for k in range(1, 5) if k != n])
     noun = (lambda k: f"{value}{'s' if k != 1 else ''}") if attr else (lambda k: "shape" if k == 1 else "shapes")
     verb = lambda k: "Is there" if k == 1 else "Are there"  # noqa: E731 - two-word helper
-    return (f"{verb(n)} {NUMBER_WORDS[n]} {noun(n)} in the image?",
-            f"{verb(wrong)} {NUMBER_WORDS[wrong]} {noun(wrong)} in the image?")
+    return (
+        f"{verb(n)} {NUMBER_WORDS[n]} {noun(n)} in the image?",
+        f"{verb(wrong)} {NUMBER_WORDS[wrong]} {noun(wrong)} in the image?",
+    )
 
 
 def _mme_position(rng, scene):
@@ -344,12 +374,20 @@ def _mme_reasoning_by(rng, scene, attr):
     other = rng.choice(others)
     more, fewer = (first, other) if scene.count(attr, first) > scene.count(attr, other) else (other, first)
     plural = (lambda v: f"{v}s") if attr == "shape" else (lambda v: f"{v} shapes")
-    return (f"Are there more {plural(more)} than {plural(fewer)} in the image?",
-            f"Are there more {plural(fewer)} than {plural(more)} in the image?")
+    return (
+        f"Are there more {plural(more)} than {plural(fewer)} in the image?",
+        f"Are there more {plural(fewer)} than {plural(more)} in the image?",
+    )
 
 
-_MME_MAKERS = {"existence": _mme_existence, "count": _mme_count, "position": _mme_position,
-               "color": _mme_color, "OCR": _mme_ocr, "commonsense_reasoning": _mme_reasoning}
+_MME_MAKERS = {
+    "existence": _mme_existence,
+    "count": _mme_count,
+    "position": _mme_position,
+    "color": _mme_color,
+    "OCR": _mme_ocr,
+    "commonsense_reasoning": _mme_reasoning,
+}
 
 
 # ---------------------------------------------------------------- datasets in the lmms-lab schemas
@@ -388,17 +426,21 @@ def _vqa_rows(n: int, seed: int) -> list[dict]:
         rng = _item_rng(seed, "vqa", i)
         scene = sample_scene(rng)
         qa = vqa_question(rng, scene)
-        rows.append({
-            "question_type": _VQA_QUESTION_TYPE[qa.qtype],
-            "multiple_choice_answer": qa.answer,
-            "answers": [{"answer": a, "answer_confidence": rng.choice(("yes", "yes", "maybe")),
-                         "answer_id": k + 1} for k, a in enumerate(qa.humans)],
-            "image_id": seed * 1_000_000 + i,
-            "answer_type": "number" if qa.qtype == "count" else "other",
-            "question_id": (seed * 1_000_000 + i) * 10,
-            "question": qa.question,
-            "image": render(scene),
-        })
+        rows.append(
+            {
+                "question_type": _VQA_QUESTION_TYPE[qa.qtype],
+                "multiple_choice_answer": qa.answer,
+                "answers": [
+                    {"answer": a, "answer_confidence": rng.choice(("yes", "yes", "maybe")), "answer_id": k + 1}
+                    for k, a in enumerate(qa.humans)
+                ],
+                "image_id": seed * 1_000_000 + i,
+                "answer_type": "number" if qa.qtype == "count" else "other",
+                "question_id": (seed * 1_000_000 + i) * 10,
+                "question": qa.question,
+                "image": render(scene),
+            }
+        )
     return rows
 
 
@@ -454,8 +496,7 @@ def _pope_rows(n: int, seed: int) -> list[dict]:
         count = 0
         for idx, scene in enumerate(scenes):
             rng = _item_rng(seed, f"pope-{split}", idx)
-            ranking = {"random": None, "popular": popular,
-                       "adversarial": adversarial_ranking(scene)}[split]
+            ranking = {"random": None, "popular": popular, "adversarial": adversarial_ranking(scene)}[split]
             yes_cats = sorted(scene.categories())[:3]
             no_cats = absent_categories(scene, ranking, rng)[: len(yes_cats)]
             image = render(scene)
@@ -468,9 +509,15 @@ def _pope_rows(n: int, seed: int) -> list[dict]:
 
 
 def _pope_row(seed, split, image_idx, q_idx, category, label, image) -> dict:
-    return {"id": f"{split}-{q_idx}", "question_id": f"{split}-{q_idx}",
-            "question": existence_question(category), "answer": label,
-            "image_source": f"shapes_{seed}_{image_idx:06d}", "image": image, "category": split}
+    return {
+        "id": f"{split}-{q_idx}",
+        "question_id": f"{split}-{q_idx}",
+        "question": existence_question(category),
+        "answer": label,
+        "image_source": f"shapes_{seed}_{image_idx:06d}",
+        "image": image,
+        "category": split,
+    }
 
 
 def _mme_rows(n: int, seed: int) -> list[dict]:
@@ -482,8 +529,15 @@ def _mme_rows(n: int, seed: int) -> list[dict]:
             yes_q, no_q = mme_pair(rng, scene, subtask)
             image = render(scene)
             for question, answer in ((yes_q, "Yes"), (no_q, "No")):
-                rows.append({"question_id": f"{subtask}/{i:04d}.png", "image": image,
-                             "question": question + MME_SUFFIX, "answer": answer, "category": subtask})
+                rows.append(
+                    {
+                        "question_id": f"{subtask}/{i:04d}.png",
+                        "image": image,
+                        "question": question + MME_SUFFIX,
+                        "answer": answer,
+                        "category": subtask,
+                    }
+                )
     return rows
 
 
@@ -492,14 +546,26 @@ def _to_dataset(kind: str, rows: list[dict]):
 
     string = Value("string")
     features = {
-        "vqa": {"question_type": string, "multiple_choice_answer": string,
-                "answers": List({"answer": string, "answer_confidence": string, "answer_id": Value("int64")}),
-                "image_id": Value("int64"), "answer_type": string, "question_id": Value("int64"),
-                "question": string, "image": Image()},
-        "pope": {"id": string, "question_id": string, "question": string, "answer": string,
-                 "image_source": string, "image": Image(), "category": string},
-        "mme": {"question_id": string, "image": Image(), "question": string, "answer": string,
-                "category": string},
+        "vqa": {
+            "question_type": string,
+            "multiple_choice_answer": string,
+            "answers": List({"answer": string, "answer_confidence": string, "answer_id": Value("int64")}),
+            "image_id": Value("int64"),
+            "answer_type": string,
+            "question_id": Value("int64"),
+            "question": string,
+            "image": Image(),
+        },
+        "pope": {
+            "id": string,
+            "question_id": string,
+            "question": string,
+            "answer": string,
+            "image_source": string,
+            "image": Image(),
+            "category": string,
+        },
+        "mme": {"question_id": string, "image": Image(), "question": string, "answer": string, "category": string},
     }[kind]
     columns = {name: [row[name] for row in rows] for name in features}
     return Dataset.from_dict(columns, features=Features(features))
@@ -547,8 +613,10 @@ def training_questions(rng: random.Random, scene: Scene) -> list[tuple[str, str]
 def describe(scene: Scene) -> str:
     """Every object with its size, colour, shape and place, in a fixed cell order."""
     order = list(CELLS)
-    parts = [f"a {s.size} {s.color} {s.shape} {PLACE_PHRASE[s.cell]}"
-             for s in sorted(scene.shapes, key=lambda s: order.index(s.cell))]
+    parts = [
+        f"a {s.size} {s.color} {s.shape} {PLACE_PHRASE[s.cell]}"
+        for s in sorted(scene.shapes, key=lambda s: order.index(s.cell))
+    ]
     if scene.word:
         parts.append(f'the word "{scene.word}" {PLACE_PHRASE[scene.word_cell]}')
     return ", ".join(parts) + "."

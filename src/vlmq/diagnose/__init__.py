@@ -17,7 +17,22 @@ from .saturation import KVSaturationProbe, kv_scale_tables
 from .sensitivity import SensitivityProbe, kl_divergence, propose_mixed_recipe
 
 __all__ = [
-    "ActivationProbe", "KVRangeProbe", "KVSaturationProbe", "SensitivityProbe", "TOKEN_TYPES", "ablation_recipes", "kl_divergence", "kv_cache_bytes", "kv_findings", "kv_memory_rows",
-    "kv_scale_tables", "outlier_findings", "propose_mixed_recipe", "remedy_findings", "run_ablations",
-    "run_diagnosis", "sensitivity_findings", "significant_losses",
+    "ActivationProbe",
+    "KVRangeProbe",
+    "KVSaturationProbe",
+    "SensitivityProbe",
+    "TOKEN_TYPES",
+    "ablation_recipes",
+    "kl_divergence",
+    "kv_cache_bytes",
+    "kv_findings",
+    "kv_memory_rows",
+    "kv_scale_tables",
+    "outlier_findings",
+    "propose_mixed_recipe",
+    "remedy_findings",
+    "run_ablations",
+    "run_diagnosis",
+    "sensitivity_findings",
+    "significant_losses",
 ]

@@ -15,8 +15,16 @@ def kv_cache_bytes(text_config, *, batch: int, context: int, kv: KVConfig) -> in
     """Bytes of vlmq's StaticKVCache (entries plus FP8 per-position scales) for this decoder shape."""
     heads = text_config.num_key_value_heads
     head_dim = getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
-    cache = StaticKVCache(num_layers=text_config.num_hidden_layers, max_batch_size=batch, num_kv_heads=heads,
-                          max_seq_len=context, head_dim=head_dim, dtype=torch.bfloat16, device=META, kv=kv)
+    cache = StaticKVCache(
+        num_layers=text_config.num_hidden_layers,
+        max_batch_size=batch,
+        num_kv_heads=heads,
+        max_seq_len=context,
+        head_dim=head_dim,
+        dtype=torch.bfloat16,
+        device=META,
+        kv=kv,
+    )
     return cache.nbytes()
 
 
@@ -24,15 +32,25 @@ def kv_memory_rows(text_config, *, model: str, batch: int, context: int) -> list
     """One row per KV format/strategy: bytes and the ratio to the BF16 cache."""
     layers, heads = text_config.num_hidden_layers, text_config.num_key_value_heads
     ones = torch.ones(layers, heads)
-    scales = KVScales(ones, ones, k_visual=ones, v_visual=ones)   # values do not change the size
-    configs = [("bf16", KVConfig())] + [(f"fp8/{s}", KVConfig("fp8", s, None if s == "dynamic" else scales))
-                                        for s in KV_STRATEGIES]
+    scales = KVScales(ones, ones, k_visual=ones, v_visual=ones)  # values do not change the size
+    configs = [("bf16", KVConfig())] + [
+        (f"fp8/{s}", KVConfig("fp8", s, None if s == "dynamic" else scales)) for s in KV_STRATEGIES
+    ]
     bf16 = kv_cache_bytes(text_config, batch=batch, context=context, kv=KVConfig())
     rows = []
     for label, kv in configs:
         nbytes = kv_cache_bytes(text_config, batch=batch, context=context, kv=kv)
-        rows.append({"model": model, "batch": batch, "context": context, "kv": label, "bytes": nbytes,
-                     "gib": nbytes / 2**30, "ratio_to_bf16": nbytes / bf16})
+        rows.append(
+            {
+                "model": model,
+                "batch": batch,
+                "context": context,
+                "kv": label,
+                "bytes": nbytes,
+                "gib": nbytes / 2**30,
+                "ratio_to_bf16": nbytes / bf16,
+            }
+        )
     return rows
 
 

@@ -43,11 +43,12 @@ def saturation_heatmap(rows: list[dict], path: Path) -> Path | None:
     recipes = list(dict.fromkeys(r["recipe"] for r in rows))
     if not recipes:
         return None
-    vmax = max(SATURATION_FRAC, max(r["saturated_frac"] for r in rows))   # one scale: panels compare
+    vmax = max(SATURATION_FRAC, max(r["saturated_frac"] for r in rows))  # one scale: panels compare
     fig, axes = plt.subplots(1, len(recipes), figsize=(3.2 * len(recipes) + 1, 4.2), squeeze=False)
     for ax, recipe in zip(axes[0], recipes):
-        grid, layers = _grid([r for r in rows if r["recipe"] == recipe], "layer", "token_type", "saturated_frac",
-                             TYPE_ORDER)
+        grid, layers = _grid(
+            [r for r in rows if r["recipe"] == recipe], "layer", "token_type", "saturated_frac", TYPE_ORDER
+        )
         _heatmap(ax, grid, layers, TYPE_ORDER, recipe, "saturated fraction", vmin=0.0, vmax=vmax)
         ax.set_ylabel("decoder layer")
     return save_figure(fig, path)

@@ -15,17 +15,17 @@ from vlmq.engine.types import GENERATED, TEXT, VISUAL
 
 TOKEN_TYPES = {TEXT: "text", VISUAL: "visual", GENERATED: "generated"}
 PERCENTILES = (0.99, 0.999)
-MAX_KEPT_VALUES = 1 << 20   # per (layer, tensor, token type) and head: beyond this, percentiles come from a sample
+MAX_KEPT_VALUES = 1 << 20  # per (layer, tensor, token type) and head: beyond this, percentiles come from a sample
 
 
 def values_by_token_type(x: torch.Tensor, token_type: torch.Tensor) -> dict[int, torch.Tensor]:
     """[B, H, T, D] and [B, T] -> {token type: [H, N*D] float32 |x|} for the types present."""
-    per_position = x.detach().abs().float().permute(0, 2, 1, 3)          # [B, T, H, D]
+    per_position = x.detach().abs().float().permute(0, 2, 1, 3)  # [B, T, H, D]
     out = {}
     for kind in TOKEN_TYPES:
         mask = (token_type == kind).to(x.device)
         if bool(mask.any()):
-            rows = per_position[mask]                                    # [N, H, D]
+            rows = per_position[mask]  # [N, H, D]
             out[kind] = rows.permute(1, 0, 2).reshape(rows.shape[1], -1)
     return out
 
@@ -66,9 +66,18 @@ class KVRangeProbe:
             values = torch.cat(kept, dim=1)
             qs = head_quantiles(values, PERCENTILES)
             for head in range(values.shape[0]):
-                rows.append({"layer": layer, "head": head, "tensor": name, "token_type": TOKEN_TYPES[kind],
-                             "absmax": float(self._absmax[(layer, name, kind)][head]),
-                             "p99": float(qs[0, head]), "p999": float(qs[1, head]), "n": int(values.shape[1])})
+                rows.append(
+                    {
+                        "layer": layer,
+                        "head": head,
+                        "tensor": name,
+                        "token_type": TOKEN_TYPES[kind],
+                        "absmax": float(self._absmax[(layer, name, kind)][head]),
+                        "p99": float(qs[0, head]),
+                        "p999": float(qs[1, head]),
+                        "n": int(values.shape[1]),
+                    }
+                )
         return rows
 
 
@@ -105,6 +114,7 @@ class ActivationProbe:
             x = args[0].detach().abs().float().reshape(-1, args[0].shape[-1]).amax(dim=0).cpu()
             prev = self.channel_absmax.get(fqn)
             self.channel_absmax[fqn] = x if prev is None else torch.maximum(prev, x)
+
         return record
 
     def rows(self, top: int = 5, outlier_ratio: float = 20.0) -> list[dict]:
@@ -113,11 +123,18 @@ class ActivationProbe:
         for fqn, amax in self.channel_absmax.items():
             median = float(amax.median().clamp_min(1e-12))
             values, index = amax.topk(min(top, amax.numel()))
-            rows.append({"layer": layer_of(fqn), "module": fqn.rsplit(".", 1)[-1], "channels": amax.numel(),
-                         "absmax": float(values[0]), "median_channel_absmax": median,
-                         "top_ratio": float(values[0]) / median,
-                         "outlier_channels": int((amax > outlier_ratio * median).sum()),
-                         "top_channels": ":".join(str(int(i)) for i in index)})
+            rows.append(
+                {
+                    "layer": layer_of(fqn),
+                    "module": fqn.rsplit(".", 1)[-1],
+                    "channels": amax.numel(),
+                    "absmax": float(values[0]),
+                    "median_channel_absmax": median,
+                    "top_ratio": float(values[0]) / median,
+                    "outlier_channels": int((amax > outlier_ratio * median).sum()),
+                    "top_channels": ":".join(str(int(i)) for i in index),
+                }
+            )
         return sorted(rows, key=lambda r: (r["layer"], r["module"]))
 
 

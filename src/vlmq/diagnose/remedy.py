@@ -64,12 +64,18 @@ def measure_setting(engine: Engine, kv: KVConfig, samples: dict, ref_logits: tor
         logits = torch.cat([engine.next_token_logits([p]) for p in prompts])
     summary = saturation_summary(probe.rows(label), label)
     kl = kl_divergence(ref_logits, logits)
-    return {"setting": label, "strategy": kv.strategy, "kl_mean": float(kl.mean()), "kl_max": float(kl.max()),
-            "top1_agreement": float((logits.argmax(-1) == ref_logits.argmax(-1)).float().mean()),
-            "saturated_text": summary["by_token_type"].get("text", 0.0),
-            "saturated_visual": summary["by_token_type"].get("visual", 0.0),
-            "min_sqnr_db": summary["min_sqnr_db"], "cache_bytes": engine.cache.nbytes(),
-            "scores": mean_scores(engine, samples)}
+    return {
+        "setting": label,
+        "strategy": kv.strategy,
+        "kl_mean": float(kl.mean()),
+        "kl_max": float(kl.max()),
+        "top1_agreement": float((logits.argmax(-1) == ref_logits.argmax(-1)).float().mean()),
+        "saturated_text": summary["by_token_type"].get("text", 0.0),
+        "saturated_visual": summary["by_token_type"].get("visual", 0.0),
+        "min_sqnr_db": summary["min_sqnr_db"],
+        "cache_bytes": engine.cache.nbytes(),
+        "scores": mean_scores(engine, samples),
+    }
 
 
 def remedy_experiment(loaded, samples: dict, calib, gain: float = MIS_SCALED_GAIN) -> list[dict]:
@@ -78,9 +84,20 @@ def remedy_experiment(loaded, samples: dict, calib, gain: float = MIS_SCALED_GAI
     engine = Engine(loaded, max_batch_size=8)
     bf16_bytes = engine.cache.nbytes()
     ref = torch.cat([engine.next_token_logits([s.prompt]) for task_samples in samples.values() for s in task_samples])
-    rows = [{"setting": "bf16", "strategy": "-", "kl_mean": 0.0, "kl_max": 0.0, "top1_agreement": 1.0,
-             "saturated_text": 0.0, "saturated_visual": 0.0, "min_sqnr_db": float("inf"), "cache_bytes": bf16_bytes,
-             "scores": mean_scores(engine, samples)}]
+    rows = [
+        {
+            "setting": "bf16",
+            "strategy": "-",
+            "kl_mean": 0.0,
+            "kl_max": 0.0,
+            "top1_agreement": 1.0,
+            "saturated_text": 0.0,
+            "saturated_visual": 0.0,
+            "min_sqnr_db": float("inf"),
+            "cache_bytes": bf16_bytes,
+            "scores": mean_scores(engine, samples),
+        }
+    ]
     for label, kv in kv_settings(engine, calib, gain).items():
         rows.append(measure_setting(engine, kv, samples, ref, label))
     for row in rows:
@@ -90,14 +107,18 @@ def remedy_experiment(loaded, samples: dict, calib, gain: float = MIS_SCALED_GAI
 
 def format_table(rows: list[dict]) -> str:
     tasks = list(rows[0]["scores"])
-    lines = ["| setting | KL mean | KL max | top-1 agree | saturated text | saturated visual | min SQNR dB "
-             "| cache bytes vs BF16 | " + " | ".join(f"{t} score" for t in tasks) + " |",
-             "|---" * (8 + len(tasks)) + "|"]
+    lines = [
+        "| setting | KL mean | KL max | top-1 agree | saturated text | saturated visual | min SQNR dB "
+        "| cache bytes vs BF16 | " + " | ".join(f"{t} score" for t in tasks) + " |",
+        "|---" * (8 + len(tasks)) + "|",
+    ]
     for r in rows:
         scores = " | ".join(f"{r['scores'][t]:.3f}" for t in tasks)
-        lines.append(f"| {r['setting']} | {r['kl_mean']:.3g} | {r['kl_max']:.3g} | {r['top1_agreement']:.2f} | "
-                     f"{r['saturated_text']:.3%} | {r['saturated_visual']:.3%} | {r['min_sqnr_db']:.1f} | "
-                     f"{r['bytes_vs_bf16']:.3f} | {scores} |")
+        lines.append(
+            f"| {r['setting']} | {r['kl_mean']:.3g} | {r['kl_max']:.3g} | {r['top1_agreement']:.2f} | "
+            f"{r['saturated_text']:.3%} | {r['saturated_visual']:.3%} | {r['min_sqnr_db']:.1f} | "
+            f"{r['bytes_vs_bf16']:.3f} | {scores} |"
+        )
     return "\n".join(lines)
 
 

@@ -20,12 +20,18 @@ from vlmq.engine import Engine, KVConfig
 from vlmq.errors import VlmqError
 from vlmq.models import load_model
 from vlmq.pipeline import (
-    ablation_deltas, ablation_pairs, build_engine, expand_recipes, planned_tasks, recipe_calibration, task_options)
+    ablation_deltas,
+    ablation_pairs,
+    build_engine,
+    expand_recipes,
+    planned_tasks,
+    recipe_calibration,
+    task_options,
+)
 from vlmq.recipes import apply_recipe, kv_switch, parse_recipe, weight_recipe_name, with_kv_switch
 from vlmq.spec import RunSpec
 from vlmq.store import STORE_NAME, Store
 
-from .plots import absmax_heatmap, outlier_heatmap, saturation_heatmap, sensitivity_bars
 from .findings import (
     kv_findings,
     outlier_findings,
@@ -35,17 +41,18 @@ from .findings import (
     significant_losses,
 )
 from .memory import kv_cache_bytes, kv_memory_rows, preset_text_config
+from .plots import absmax_heatmap, outlier_heatmap, saturation_heatmap, sensitivity_bars
 from .probes import ActivationProbe, KVRangeProbe
 from .saturation import KVSaturationProbe, kv_scale_tables
 from .section import write_section
 from .sensitivity import SensitivityProbe, model_copy, propose_mixed_recipe
 
-DEFAULT_LIMIT = 8            # samples per accuracy task when the spec sets no limit
-MAX_LIMIT = 32               # probes need ranges, not accuracy: more samples add time, not information
-MAX_NEW_TOKENS = 8           # enough generated tokens to measure their K/V ranges
+DEFAULT_LIMIT = 8  # samples per accuracy task when the spec sets no limit
+MAX_LIMIT = 32  # probes need ranges, not accuracy: more samples add time, not information
+MAX_NEW_TOKENS = 8  # enough generated tokens to measure their K/V ranges
 SENSITIVITY_PROMPTS = 8
 REMEDY_SWITCHES = ("kv_fp8_vis", "kv_fp8_head")
-KV_MEMORY_PRESET = ("qwen2-vl-2b", 16, 8192)   # the GPU preset the memory claim is stated for
+KV_MEMORY_PRESET = ("qwen2-vl-2b", 16, 8192)  # the GPU preset the memory claim is stated for
 
 
 def run_diagnosis(spec: RunSpec, records: list[dict] | None = None, fresh: bool = False) -> Path:
@@ -78,11 +85,18 @@ def measure(spec: RunSpec, prompts: list) -> dict:
     kv_ranges, outliers = range_probes(bf16, prompts)
     skipped: list[dict] = []
     saturation, memory, remedies = saturation_probes(spec, prompts, bf16, skipped)
-    spread = prompts[::max(1, len(prompts) // SENSITIVITY_PROMPTS)][:SENSITIVITY_PROMPTS]   # every task
+    spread = prompts[:: max(1, len(prompts) // SENSITIVITY_PROMPTS)][:SENSITIVITY_PROMPTS]  # every task
     sensitivity, proposals = sensitivity_probes(spec, bf16, spread, skipped)
-    return {"kv_ranges": kv_ranges, "activation_outliers": outliers, "saturation": saturation,
-            "kv_memory": memory, "remedies": remedies, "sensitivity": sensitivity, "proposals": proposals,
-            "skipped": skipped}
+    return {
+        "kv_ranges": kv_ranges,
+        "activation_outliers": outliers,
+        "saturation": saturation,
+        "kv_memory": memory,
+        "remedies": remedies,
+        "sensitivity": sensitivity,
+        "proposals": proposals,
+        "skipped": skipped,
+    }
 
 
 def isolated(skipped: list[dict], probe: str, recipe: str, measure):
@@ -156,11 +170,19 @@ def saturation_of(spec: RunSpec, name: str, prompts, bf16) -> tuple[list[dict], 
 
 def engine_memory_row(spec: RunSpec, name: str, engine) -> dict:
     """Bytes of the engine's allocated cache against a BF16 cache of the same shape."""
-    bf16 = kv_cache_bytes(engine.model.config.get_text_config(), batch=engine.max_batch_size,
-                          context=engine.max_seq_len, kv=KVConfig())
+    bf16 = kv_cache_bytes(
+        engine.model.config.get_text_config(), batch=engine.max_batch_size, context=engine.max_seq_len, kv=KVConfig()
+    )
     nbytes = engine.cache.nbytes()
-    return {"model": spec.model, "batch": engine.max_batch_size, "context": engine.max_seq_len, "kv": name,
-            "bytes": nbytes, "gib": nbytes / 2**30, "ratio_to_bf16": nbytes / bf16}
+    return {
+        "model": spec.model,
+        "batch": engine.max_batch_size,
+        "context": engine.max_seq_len,
+        "kv": name,
+        "bytes": nbytes,
+        "gib": nbytes / 2**30,
+        "ratio_to_bf16": nbytes / bf16,
+    }
 
 
 def preset_memory_rows() -> list[dict]:
@@ -225,22 +247,44 @@ def stored_ablations(spec: RunSpec) -> list[dict]:
 
 def all_findings(tables: dict) -> list[dict]:
     accuracy = [r for r in tables["records"] if r.get("delta") is not None]
-    return (significant_losses(accuracy, tables["saturation"]) + range_findings(tables["kv_ranges"])
-            + kv_findings(tables["saturation"])
-            + remedy_findings(tables["saturation"], tables["remedies"])
-            + sensitivity_findings(tables["sensitivity"], tables["proposals"])
-            + outlier_findings(tables["activation_outliers"]))
+    return (
+        significant_losses(accuracy, tables["saturation"])
+        + range_findings(tables["kv_ranges"])
+        + kv_findings(tables["saturation"])
+        + remedy_findings(tables["saturation"], tables["remedies"])
+        + sensitivity_findings(tables["sensitivity"], tables["proposals"])
+        + outlier_findings(tables["activation_outliers"])
+    )
 
 
 CSV_TABLES = {
     "kv_ranges": ("layer", "head", "tensor", "token_type", "absmax", "p99", "p999", "n"),
     "saturation": ("recipe", "layer", "tensor", "token_type", "saturated_frac", "underflow_frac", "sqnr_db", "n"),
-    "activation_outliers": ("layer", "module", "channels", "absmax", "median_channel_absmax", "top_ratio",
-                            "outlier_channels", "top_channels"),
+    "activation_outliers": (
+        "layer",
+        "module",
+        "channels",
+        "absmax",
+        "median_channel_absmax",
+        "top_ratio",
+        "outlier_channels",
+        "top_channels",
+    ),
     "sensitivity": ("recipe", "mode", "layer", "layer_type", "variant", "kl_mean", "rank"),
     "kv_memory": ("model", "batch", "context", "kv", "bytes", "gib", "ratio_to_bf16"),
-    "ablations": ("recipe", "without", "switch", "task", "metric", "delta", "ci_low", "ci_high", "p_value",
-                  "test", "n"),
+    "ablations": (
+        "recipe",
+        "without",
+        "switch",
+        "task",
+        "metric",
+        "delta",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "test",
+        "n",
+    ),
 }
 
 
@@ -282,8 +326,18 @@ def store_summary(spec: RunSpec, tables: dict) -> None:
     """The findings and proposals go into the run's store too (``meta`` key ``diagnosis``)."""
     store = Store(spec.out)
     try:
-        store.set_meta("diagnosis", finite(
-            {"findings": tables["findings"], "proposals": tables["proposals"], "kv_memory": tables["kv_memory"],
-             "skipped": tables["skipped"], "recipes": list(spec.recipes), "model": spec.model}))
+        store.set_meta(
+            "diagnosis",
+            finite(
+                {
+                    "findings": tables["findings"],
+                    "proposals": tables["proposals"],
+                    "kv_memory": tables["kv_memory"],
+                    "skipped": tables["skipped"],
+                    "recipes": list(spec.recipes),
+                    "model": spec.model,
+                }
+            ),
+        )
     finally:
         store.close()

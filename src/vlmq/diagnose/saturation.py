@@ -23,7 +23,7 @@ from vlmq.numerics import FP8_MAX
 from .probes import TOKEN_TYPES
 
 _FIELDS = ("n", "saturated", "underflow", "signal", "noise")
-SATURATION_LIMIT = FP8_MAX + 16.0   # 464: round-to-nearest would leave 448 for the non-existent 480
+SATURATION_LIMIT = FP8_MAX + 16.0  # 464: round-to-nearest would leave 448 for the non-existent 480
 
 
 def kv_scale_tables(kv: KVConfig, num_layers: int, num_kv_heads: int):
@@ -47,7 +47,7 @@ class KVSaturationProbe:
         for name, x, scale in (("k", k, k_scale), ("v", v, v_scale)):
             stats = round_trip_stats(x, scale)
             for kind in TOKEN_TYPES:
-                mask = (token_type == kind).to(x.device)[:, None, :].expand(scale.shape)   # [B, H, T]
+                mask = (token_type == kind).to(x.device)[:, None, :].expand(scale.shape)  # [B, H, T]
                 if bool(mask.any()):
                     acc = self._sums[(layer_idx, name, kind)]
                     for field in _FIELDS:
@@ -55,20 +55,32 @@ class KVSaturationProbe:
 
     def rows(self, recipe: str) -> list[dict]:
         """``saturation.csv`` rows: recipe, layer, tensor, token_type, saturated_frac, underflow_frac, sqnr_db."""
-        return [{"recipe": recipe, "layer": layer, "tensor": name, "token_type": TOKEN_TYPES[kind],
-                 "saturated_frac": acc["saturated"] / acc["n"], "underflow_frac": acc["underflow"] / acc["n"],
-                 "sqnr_db": sqnr_db(acc["signal"], acc["noise"]), "n": int(acc["n"])}
-                for (layer, name, kind), acc in sorted(self._sums.items())]
+        return [
+            {
+                "recipe": recipe,
+                "layer": layer,
+                "tensor": name,
+                "token_type": TOKEN_TYPES[kind],
+                "saturated_frac": acc["saturated"] / acc["n"],
+                "underflow_frac": acc["underflow"] / acc["n"],
+                "sqnr_db": sqnr_db(acc["signal"], acc["noise"]),
+                "n": int(acc["n"]),
+            }
+            for (layer, name, kind), acc in sorted(self._sums.items())
+        ]
 
 
 def round_trip_stats(x: torch.Tensor, scale: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per (B, H, T) position: element count, saturated and underflowed counts, signal and noise power."""
     xf = x.float()
     deq = dequantize_fp8(quantize_fp8(x, scale), scale, torch.float32)
-    return {"n": torch.full(scale.shape, float(x.shape[-1]), device=x.device),
-            "saturated": ((xf / scale.unsqueeze(-1)).abs() >= SATURATION_LIMIT).float().sum(-1),
-            "underflow": ((xf != 0) & (deq == 0)).float().sum(-1),
-            "signal": xf.square().sum(-1), "noise": (xf - deq).square().sum(-1)}
+    return {
+        "n": torch.full(scale.shape, float(x.shape[-1]), device=x.device),
+        "saturated": ((xf / scale.unsqueeze(-1)).abs() >= SATURATION_LIMIT).float().sum(-1),
+        "underflow": ((xf != 0) & (deq == 0)).float().sum(-1),
+        "signal": xf.square().sum(-1),
+        "noise": (xf - deq).square().sum(-1),
+    }
 
 
 def sqnr_db(signal: float, noise: float) -> float:

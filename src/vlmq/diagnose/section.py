@@ -11,10 +11,14 @@ TOP_SENSITIVE = 5
 
 
 def write_section(out: Path, spec, tables: dict) -> Path:
-    lines = ["## Diagnosis", "",
-             f"Model `{spec.model}`, recipes {', '.join(f'`{r}`' for r in spec.recipes)} against BF16. "
-             "Tables (CSV, with `token_type` and `saturated_frac` columns) and findings (`findings.jsonl`) "
-             "are in `diagnosis/`.", ""]
+    lines = [
+        "## Diagnosis",
+        "",
+        f"Model `{spec.model}`, recipes {', '.join(f'`{r}`' for r in spec.recipes)} against BF16. "
+        "Tables (CSV, with `token_type` and `saturated_frac` columns) and findings (`findings.jsonl`) "
+        "are in `diagnosis/`.",
+        "",
+    ]
     lines += _findings(tables["findings"]) + _ranges(tables["kv_ranges"]) + _saturation(tables)
     lines += _memory(tables["kv_memory"])
     lines += _sensitivity(tables) + _ablations(tables["ablations"]) + _skipped(tables["skipped"])
@@ -27,8 +31,11 @@ def write_section(out: Path, spec, tables: dict) -> Path:
 def _findings(findings: list[dict]) -> list[str]:
     lines = ["### Findings", ""]
     if not findings:
-        return lines + ["No rule fired: no significant loss, no FP8 KV saturation above "
-                        f"{SATURATION_FRAC:.1%}, no concentrated layer sensitivity.", ""]
+        return lines + [
+            "No rule fired: no significant loss, no FP8 KV saturation above "
+            f"{SATURATION_FRAC:.1%}, no concentrated layer sensitivity.",
+            "",
+        ]
     return lines + [f"- **{f['rule']}**: {f['text']}" for f in findings] + [""]
 
 
@@ -36,10 +43,16 @@ def _ranges(kv_ranges: list[dict]) -> list[str]:
     rows = visual_text_ratios(kv_ranges)
     if not rows:
         return []
-    lines = ["### Visual vs text K/V range (BF16, max over heads)", "",
-             "| layer | tensor | visual absmax | text absmax | visual / text |", "|---|---|---|---|---|"]
-    lines += [f"| {r['layer']} | {r['tensor']} | {r['visual_absmax']:.4g} | {r['text_absmax']:.4g} | {r['ratio']:.2f} |"
-              for r in rows]
+    lines = [
+        "### Visual vs text K/V range (BF16, max over heads)",
+        "",
+        "| layer | tensor | visual absmax | text absmax | visual / text |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['layer']} | {r['tensor']} | {r['visual_absmax']:.4g} | {r['text_absmax']:.4g} | {r['ratio']:.2f} |"
+        for r in rows
+    ]
     return lines + [""]
 
 
@@ -47,9 +60,12 @@ def _saturation(tables: dict) -> list[str]:
     rows = tables["saturation"]
     if not rows:
         return []
-    lines = ["### FP8 KV cache under each recipe's scales", "",
-             "| recipe | max saturated (text) | max saturated (visual) | max saturated (generated) | min SQNR dB |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "### FP8 KV cache under each recipe's scales",
+        "",
+        "| recipe | max saturated (text) | max saturated (visual) | max saturated (generated) | min SQNR dB |",
+        "|---|---|---|---|---|",
+    ]
     for recipe in dict.fromkeys(r["recipe"] for r in rows):
         s = saturation_summary(rows, recipe)
         cells = [f"{s['by_token_type'].get(t, 0.0):.3%}" for t in ("text", "visual", "generated")]
@@ -64,32 +80,50 @@ def _memory(rows: list[dict]) -> list[str]:
     for r in rows:
         ratio = f"{r['ratio_to_bf16']:.3f}" if r.get("ratio_to_bf16") is not None else "–"
         lines.append(f"| {r['model']} | {r['batch']} x {r['context']} | {r['kv']} | {r['bytes']:,} | {ratio} |")
-    return lines + ["", "Preset rows are sized from the engine's cache allocation on the meta device "
-                        "(entries plus per-position FP32 scales), not measured on a GPU.", ""]
+    return lines + [
+        "",
+        "Preset rows are sized from the engine's cache allocation on the meta device "
+        "(entries plus per-position FP32 scales), not measured on a GPU.",
+        "",
+    ]
 
 
 def _sensitivity(tables: dict) -> list[str]:
     rows = [r for r in tables["sensitivity"] if r["mode"] == "quantize_only" and r["layer"] != ""]
     if not rows:
         return []
-    lines = ["### Layer sensitivity (KL of next-token distributions vs BF16, one layer quantized)", "",
-             "| recipe | rank | layer | mean KL |", "|---|---|---|---|"]
+    lines = [
+        "### Layer sensitivity (KL of next-token distributions vs BF16, one layer quantized)",
+        "",
+        "| recipe | rank | layer | mean KL |",
+        "|---|---|---|---|",
+    ]
     for r in sorted(rows, key=lambda r: (r["recipe"], r["rank"])):
         if r["rank"] <= TOP_SENSITIVE:
             lines.append(f"| `{r['recipe']}` | {r['rank']} | {r['layer']} | {r['kl_mean']:.4g} |")
     recommended = {f["evidence"]["name"] for f in tables["findings"] if f["rule"] == "mixed_precision"}
     for p in tables["proposals"]:
-        verdict = ("recommended: run it like any recipe, `vlmq run --recipes " + p["name"] + " ...`"
-                   if p["name"] in recommended else "not recommended: it does not cut the KL enough")
-        lines += ["", f"Mixed-precision candidate `{p['name']}`: KL {p['kl_full']:.4g} -> {p['kl_mixed']:.4g}; {verdict}."]
+        verdict = (
+            "recommended: run it like any recipe, `vlmq run --recipes " + p["name"] + " ...`"
+            if p["name"] in recommended
+            else "not recommended: it does not cut the KL enough"
+        )
+        lines += [
+            "",
+            f"Mixed-precision candidate `{p['name']}`: KL {p['kl_full']:.4g} -> {p['kl_mixed']:.4g}; {verdict}.",
+        ]
     return lines + [""]
 
 
 def _ablations(rows: list[dict]) -> list[str]:
     if not rows:
         return []
-    lines = ["### Ablations (paired, same samples)", "",
-             "| recipe | without | task | metric | delta [95% CI] | p |", "|---|---|---|---|---|---|"]
+    lines = [
+        "### Ablations (paired, same samples)",
+        "",
+        "| recipe | without | task | metric | delta [95% CI] | p |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         ci = "–" if r["ci_low"] is None else f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]"
         p = "–" if r["p_value"] is None else f"{r['p_value']:.3g}"
@@ -99,9 +133,13 @@ def _ablations(rows: list[dict]) -> list[str]:
 
 
 def _images(images: dict[str, str]) -> list[str]:
-    titles = {"kv_saturation": "FP8 KV saturation by layer and token type", "k_absmax": "|K| max by layer and head",
-              "v_absmax": "|V| max by layer and head", "sensitivity": "Layer sensitivity",
-              "activation_outliers": "Linear-input channel outliers"}
+    titles = {
+        "kv_saturation": "FP8 KV saturation by layer and token type",
+        "k_absmax": "|K| max by layer and head",
+        "v_absmax": "|V| max by layer and head",
+        "sensitivity": "Layer sensitivity",
+        "activation_outliers": "Linear-input channel outliers",
+    }
     return [f"![{titles[k]}]({path})" for k, path in images.items()] + [""]
 
 

@@ -17,7 +17,6 @@ from vlmq.recipes import apply_recipe, parse_recipe, weight_recipe_name
 from vlmq.recipes.registry import LINEAR_TYPES, keep_option
 
 
-
 def model_copy(loaded):
     """A LoadedModel sharing the processor with its own copy of the weights (recipes quantize in place)."""
     clone = copy.copy(loaded)
@@ -34,9 +33,9 @@ def kl_divergence(ref_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tenso
 class SensitivityProbe:
     """Measures KL against BF16 for variants of one weight recipe on a fixed prompt set."""
 
-    loaded: object                   # the BF16 LoadedModel (never modified: variants work on copies)
+    loaded: object  # the BF16 LoadedModel (never modified: variants work on copies)
     prompts: list
-    calibration: Callable | None = None   # RecipeSpec -> its CalibrationSet (recipes that need one)
+    calibration: Callable | None = None  # RecipeSpec -> its CalibrationSet (recipes that need one)
     _calib_sets: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -70,12 +69,19 @@ class SensitivityProbe:
             others = [j for j in layers if j != i]
             only = f"{weight_recipe}+{keep_option(others)}" if others else weight_recipe
             rows.append({"mode": "quantize_only", "layer": i, "layer_type": "all", "name": only})
-            rows.append({"mode": "keep_bf16", "layer": i, "layer_type": "all",
-                         "name": f"{weight_recipe}+{keep_option([i])}"})
+            rows.append(
+                {"mode": "keep_bf16", "layer": i, "layer_type": "all", "name": f"{weight_recipe}+{keep_option([i])}"}
+            )
         for kind in LINEAR_TYPES:
             others = [t for t in LINEAR_TYPES if t != kind]
-            rows.append({"mode": "quantize_only", "layer": "", "layer_type": kind,
-                         "name": f"{weight_recipe}+{keep_option([], others)}"})
+            rows.append(
+                {
+                    "mode": "quantize_only",
+                    "layer": "",
+                    "layer_type": kind,
+                    "name": f"{weight_recipe}+{keep_option([], others)}",
+                }
+            )
         return rows
 
     def measure(self, recipe: str) -> list[dict]:
@@ -104,8 +110,9 @@ def rank_rows(rows: list[dict]) -> list[dict]:
 def propose_mixed_recipe(rows: list[dict], max_share: float = 0.25, mass: float = 0.5) -> dict | None:
     """Keep the fewest most-sensitive layers (by quantize-only KL) that hold ``mass`` of the summed KL,
     at most ``max_share`` of the layers (at least one). Returns {"name", "layers", "kl_share"} or None."""
-    layer_rows = sorted((r for r in rows if r["mode"] == "quantize_only" and r["layer"] != ""),
-                        key=lambda r: r["kl_mean"], reverse=True)
+    layer_rows = sorted(
+        (r for r in rows if r["mode"] == "quantize_only" and r["layer"] != ""), key=lambda r: r["kl_mean"], reverse=True
+    )
     total = sum(max(r["kl_mean"], 0.0) for r in layer_rows)
     if not layer_rows or total <= 0:
         return None
@@ -117,5 +124,9 @@ def propose_mixed_recipe(rows: list[dict], max_share: float = 0.25, mass: float 
         if share >= mass:
             break
     weight_recipe = weight_recipe_name(layer_rows[0]["recipe"])
-    return {"recipe": layer_rows[0]["recipe"], "name": f"{weight_recipe}+{keep_option(chosen)}",
-            "layers": sorted(chosen), "kl_share": share}
+    return {
+        "recipe": layer_rows[0]["recipe"],
+        "name": f"{weight_recipe}+{keep_option(chosen)}",
+        "layers": sorted(chosen),
+        "kl_share": share,
+    }

@@ -48,13 +48,13 @@ from vlmq.engine.types import GENERATED
 from vlmq.engine.vision import image_features
 
 INDUCTOR_OPTIONS = {
-    "coordinate_descent_tuning": False,                  # same for every recipe (torchao's setter turns it on)
+    "coordinate_descent_tuning": False,  # same for every recipe (torchao's setter turns it on)
     "coordinate_descent_check_all_directions": False,
     "force_fuse_int_mm_with_mul": True,
     "triton.unique_kernel_names": True,
     "epilogue_fusion": True,
     "max_autotune": False,
-    "triton.cudagraphs": False,                          # vlmq captures the whole step itself
+    "triton.cudagraphs": False,  # vlmq captures the whole step itself
 }
 
 
@@ -80,8 +80,9 @@ def fused_decode_attention(q, k, v, cos, sin, kv, write_pos, token_type, mask, r
 
 
 # ----- the compiled functions (module level: compiled code holds no closure over one model) ----------
-def fused_layer(packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend,
-                decode: bool) -> torch.Tensor:
+def fused_layer(
+    packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode: bool
+) -> torch.Tensor:
     """One decoder layer through its packs (the module docstring lists the decode kernels)."""
     b, t, _ = x.shape
     qkv = run_linear(packs.qkv, x, decode=decode, norm_weight=packs.input_norm, eps=packs.eps)
@@ -112,11 +113,11 @@ def _compile(fn):
 
 @dataclass
 class StaticDecodeInputs:
-    token: torch.Tensor        # [B] long
-    pos: torch.Tensor          # [B] long
-    slot: torch.Tensor         # [1] long
-    key_valid: torch.Tensor    # [B, L] bool
-    token_type: torch.Tensor   # [B, 1] long (generated)
+    token: torch.Tensor  # [B] long
+    pos: torch.Tensor  # [B] long
+    slot: torch.Tensor  # [1] long
+    key_valid: torch.Tensor  # [B, L] bool
+    token_type: torch.Tensor  # [B, 1] long (generated)
 
 
 @dataclass
@@ -143,7 +144,7 @@ class FusedRunner:
         self.prologue, self.head = wrap(decode_prologue), wrap(fused_head)
         self.prefill_note = "compiled" if compile else "eager"
         self.compile_s: dict[str, float] = {}
-        self.vision = functools.partial(image_features, engine.model)   # (pixel_values, grid_thw) -> features
+        self.vision = functools.partial(image_features, engine.model)  # (pixel_values, grid_thw) -> features
 
     def path_notes(self) -> dict[str, str]:
         return {"vision_path": "eager", "prefill_path": self.prefill_note, "decode_path": self.label}
@@ -160,8 +161,19 @@ class FusedRunner:
         start = time.perf_counter()
         try:
             for idx, packs in enumerate(self.packs):
-                x = layer_fn(packs, x, cos, sin, step.write_pos, step.token_type, step.mask, cache.layer(idx),
-                             step.read_len, self.prefill_attend, False)
+                x = layer_fn(
+                    packs,
+                    x,
+                    cos,
+                    sin,
+                    step.write_pos,
+                    step.token_type,
+                    step.mask,
+                    cache.layer(idx),
+                    step.read_len,
+                    self.prefill_attend,
+                    False,
+                )
         except Exception as err:  # noqa: BLE001 - a compile failure falls back to the uncompiled layers, recorded
             if layer_fn is fused_layer:
                 raise
@@ -173,8 +185,13 @@ class FusedRunner:
     def decode(self, token: torch.Tensor, next_pos: torch.Tensor, slot: int, key_valid: torch.Tensor) -> torch.Tensor:
         """Float32 logits [B, vocab] of one decode step (the token's K/V written at cache ``slot``)."""
         b, device = token.shape[0], token.device
-        inputs = StaticDecodeInputs(token, next_pos, torch.tensor([slot], device=device), key_valid,
-                                    torch.full((b, 1), GENERATED, dtype=torch.long, device=device))
+        inputs = StaticDecodeInputs(
+            token,
+            next_pos,
+            torch.tensor([slot], device=device),
+            key_valid,
+            torch.full((b, 1), GENERATED, dtype=torch.long, device=device),
+        )
         return self.decode_logits(inputs)
 
     def decode_logits(self, s: StaticDecodeInputs) -> torch.Tensor:
@@ -183,8 +200,9 @@ class FusedRunner:
         x, cos, sin = self.prologue(d.embed_tokens, d.inv_freq, tuple(d.section), s.token, s.pos)
         mask = s.key_valid[:, None, None, :]
         for idx, packs in enumerate(self.packs):
-            x = self.decode_layer(packs, x, cos, sin, s.slot, s.token_type, mask, cache.layer(idx), None,
-                                  self.decode_attend, True)
+            x = self.decode_layer(
+                packs, x, cos, sin, s.slot, s.token_type, mask, cache.layer(idx), None, self.decode_attend, True
+            )
         return self.head(self.head_pack, x[:, -1])
 
 
@@ -202,8 +220,7 @@ class CompiledRunner(FusedRunner):
     def path_notes(self) -> dict[str, str]:
         """How each stage ran (speed records carry it): graph replay, compiled layers, or a recorded fallback."""
         prefill = self.prefill_note if self.prefill_note != "compiled" else f"compiled, {self.prefill_graphs.note}"
-        return {"vision_path": self.vision.note, "prefill_path": prefill,
-                "decode_path": f"cuda-graph, {self.label}"}
+        return {"vision_path": self.vision.note, "prefill_path": prefill, "decode_path": f"cuda-graph, {self.label}"}
 
     def reset(self, cache) -> None:
         """The cache was replaced (set_kv): captured graphs point at the old buffers."""
@@ -217,8 +234,9 @@ class CompiledRunner(FusedRunner):
             return super().prefill(step)
         key = (tuple(step.embeds.shape), tuple(step.mask.shape), step.read_len)
         fn = lambda *tensors: super(CompiledRunner, self).prefill(StepInputs(*tensors, read_len=step.read_len))  # noqa: E731
-        return self.prefill_graphs(key, fn, (step.embeds, step.position_ids, step.write_pos, step.token_type,
-                                             step.mask))
+        return self.prefill_graphs(
+            key, fn, (step.embeds, step.position_ids, step.write_pos, step.token_type, step.mask)
+        )
 
     def decode(self, token: torch.Tensor, next_pos: torch.Tensor, slot: int, key_valid: torch.Tensor) -> torch.Tensor:
         b = token.shape[0]
@@ -238,16 +256,17 @@ class CompiledRunner(FusedRunner):
         inputs = StaticDecodeInputs(
             token=torch.zeros(b, dtype=torch.long, device=device),
             pos=torch.zeros(b, dtype=torch.long, device=device),
-            slot=torch.full((1,), length - 1, dtype=torch.long, device=device),   # masked scratch slot
+            slot=torch.full((1,), length - 1, dtype=torch.long, device=device),  # masked scratch slot
             key_valid=torch.zeros(b, length, dtype=torch.bool, device=device),
-            token_type=torch.full((b, 1), GENERATED, dtype=torch.long, device=device))
+            token_type=torch.full((b, 1), GENERATED, dtype=torch.long, device=device),
+        )
         inputs.key_valid[:, 0] = True
-        inputs.key_valid[:, length - 1] = True      # the fused attention attends to the slot it writes
+        inputs.key_valid[:, length - 1] = True  # the fused attention attends to the slot it writes
         start = time.perf_counter()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
-            for _ in range(2):      # compile, autotune and allocate outside the capture
+            for _ in range(2):  # compile, autotune and allocate outside the capture
                 self.decode_logits(inputs)
         torch.cuda.current_stream().wait_stream(side)
         torch.cuda.synchronize()

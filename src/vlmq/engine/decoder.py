@@ -1,7 +1,8 @@
 """The text decoder's forward pass, run layer by layer with the model's own modules.
 
 Every projection is the model's ``nn.Linear`` or a recipe's quantized linear (``vlmq.engine.qlinear``) and every
-norm and MLP is the model's module: the readable reference the compiled path is held to, and what observers see. What the engine owns:
+norm and MLP is the model's module: the readable reference the compiled path is held to, and what
+observers see. What the engine owns:
 M-RoPE, the static KV cache, attention and the mask for left-padded batches.
 """
 
@@ -21,21 +22,21 @@ from vlmq.numerics import fp8_round_trip
 class StepInputs:
     """What one decoder pass (prefill of T tokens, or one decode step with T = 1) needs."""
 
-    embeds: torch.Tensor          # [B, T, hidden]
-    position_ids: torch.Tensor    # [3, B, T] M-RoPE ids
-    write_pos: torch.Tensor       # [T] cache slots the new K/V go to
-    token_type: torch.Tensor      # [B, T] 0 text / 1 visual / 2 generated / -1 padding
-    mask: torch.Tensor            # [B, 1, T, S] bool, True = may attend
-    read_len: int | None = None   # attend over cache slots [0, read_len); None = the whole cache
+    embeds: torch.Tensor  # [B, T, hidden]
+    position_ids: torch.Tensor  # [3, B, T] M-RoPE ids
+    write_pos: torch.Tensor  # [T] cache slots the new K/V go to
+    token_type: torch.Tensor  # [B, T] 0 text / 1 visual / 2 generated / -1 padding
+    mask: torch.Tensor  # [B, 1, T, S] bool, True = may attend
+    read_len: int | None = None  # attend over cache slots [0, read_len); None = the whole cache
 
 
 def attention_mask(key_valid: torch.Tensor, write_pos: torch.Tensor, read_len: int) -> torch.Tensor:
     """[B, 1, T, S] causal mask over cache slots that skips padding; a padding query sees itself
     (so no row is fully masked and softmax stays finite)."""
     slots = torch.arange(read_len, device=key_valid.device)
-    causal = slots[None, :] <= write_pos[:, None]                       # [T, S]
-    own = slots[None, :] == write_pos[:, None]                          # [T, S]
-    valid = key_valid[:, None, :read_len]                               # [B, 1, S]
+    causal = slots[None, :] <= write_pos[:, None]  # [T, S]
+    own = slots[None, :] == write_pos[:, None]  # [T, S]
+    valid = key_valid[:, None, :read_len]  # [B, 1, S]
     return (causal[None] & (valid | own[None])).unsqueeze(1)
 
 
@@ -76,8 +77,21 @@ class DecoderShape:
     head_dim: int
 
 
-def layer_forward(layer, x, cos, sin, write_pos, token_type, mask, kv: LayerKV, read_len, shape: DecoderShape,
-                  attend, observer=None, idx: int = 0) -> torch.Tensor:
+def layer_forward(
+    layer,
+    x,
+    cos,
+    sin,
+    write_pos,
+    token_type,
+    mask,
+    kv: LayerKV,
+    read_len,
+    shape: DecoderShape,
+    attend,
+    observer=None,
+    idx: int = 0,
+) -> torch.Tensor:
     """One decoder layer over the static cache through the model's own modules (the readable reference
     the compiled path, ``vlmq.engine.compiled``, is held to)."""
     b, t, _ = x.shape
@@ -126,8 +140,21 @@ class TextDecoder:
         x = step.embeds
         cos, sin = self.rope_tables(step.position_ids, x.dtype)
         for idx, layer in enumerate(self.layers):
-            x = layer_forward(layer, x, cos, sin, step.write_pos, step.token_type, step.mask, cache.layer(idx),
-                              step.read_len, self.shape, self.attend, self.observer, idx)
+            x = layer_forward(
+                layer,
+                x,
+                cos,
+                sin,
+                step.write_pos,
+                step.token_type,
+                step.mask,
+                cache.layer(idx),
+                step.read_len,
+                self.shape,
+                self.attend,
+                self.observer,
+                idx,
+            )
         return self.norm(x)
 
     def logits(self, hidden_last: torch.Tensor) -> torch.Tensor:

@@ -19,8 +19,8 @@ from vlmq.engine.kv_cache import StaticKVCache, write_kv
 from vlmq.engine.projections import check_bf16_kernel
 from vlmq.engine.rope import prompt_position_ids
 from vlmq.engine.timing import Stopwatch
-from vlmq.engine.vision import image_features
 from vlmq.engine.types import GENERATED, PADDING, Generation, KVConfig, Prompt, validate_kv_config
+from vlmq.engine.vision import image_features
 from vlmq.errors import UnsupportedOnDevice, VlmqError
 
 
@@ -29,10 +29,10 @@ class DecodeState:
     """Where a batch stands after prefill: what the next decode step needs."""
 
     batch: PromptBatch
-    key_valid: torch.Tensor     # [B, max_seq_len] bool: cache slots a query may attend to
-    next_pos: torch.Tensor      # [B] M-RoPE position of the next token (same on all three axes)
-    next_slot: int              # cache slot the next token's K/V go to
-    logits: torch.Tensor        # [B, vocab] float32 of the last position
+    key_valid: torch.Tensor  # [B, max_seq_len] bool: cache slots a query may attend to
+    next_pos: torch.Tensor  # [B] M-RoPE position of the next token (same on all three axes)
+    next_slot: int  # cache slot the next token's K/V go to
+    logits: torch.Tensor  # [B, vocab] float32 of the last position
 
 
 def eos_token_ids(model, tokenizer) -> list[int]:
@@ -44,12 +44,22 @@ def eos_token_ids(model, tokenizer) -> list[int]:
 
 
 class Engine:
-    def __init__(self, loaded, *, kv: KVConfig = KVConfig(), compile: bool = False,
-                 fp8_attention: bool = False, max_batch_size: int = 1, max_seq_len: int = 2048,
-                 bf16_kernel: str = "fused"):
+    def __init__(
+        self,
+        loaded,
+        *,
+        kv: KVConfig | None = None,
+        compile: bool = False,
+        fp8_attention: bool = False,
+        max_batch_size: int = 1,
+        max_seq_len: int = 2048,
+        bf16_kernel: str = "fused",
+    ):
         if max_batch_size < 1 or max_seq_len < 2:
-            raise VlmqError(f"max_batch_size ({max_batch_size}) must be >= 1 and max_seq_len ({max_seq_len}) "
-                            ">= 2; pass positive sizes to Engine(...)")
+            raise VlmqError(
+                f"max_batch_size ({max_batch_size}) must be >= 1 and max_seq_len ({max_seq_len}) "
+                ">= 2; pass positive sizes to Engine(...)"
+            )
         self.loaded = loaded
         self.model = loaded.model.eval()
         self.processor = loaded.processor
@@ -60,8 +70,9 @@ class Engine:
         self.max_batch_size = max_batch_size
         self.max_seq_len = max_seq_len
         check_bf16_kernel(bf16_kernel)
-        self.bf16_kernel = bf16_kernel   # compiled decode, float linears: "fused" or "cublas" (engine/projections.py)
+        self.bf16_kernel = bf16_kernel  # compiled decode, float linears: "fused" or "cublas" (engine/projections.py)
         self.eos_ids = eos_token_ids(self.model, self.processor.tokenizer)
+        kv = kv if kv is not None else KVConfig()  # BF16 cache
         self.kv = kv
         self.cache = self._new_cache(kv)
         self.compiled = self._compiled_runner() if compile else None
@@ -103,13 +114,17 @@ class Engine:
         rows are what the decode steps compute when they emit exactly these tokens.
         """
         if len(prompts) != len(continuations):
-            raise VlmqError(f"teacher_forced_logprobs got {len(prompts)} prompts and {len(continuations)} "
-                            "continuations; pass one token list per prompt")
+            raise VlmqError(
+                f"teacher_forced_logprobs got {len(prompts)} prompts and {len(continuations)} "
+                "continuations; pass one token list per prompt"
+            )
         vocab = self.decoder.lm_head.weight.shape[0]
         for tokens in continuations:
             if not tokens or not all(isinstance(t, int) and 0 <= t < vocab for t in tokens):
-                raise VlmqError(f"each continuation must be a non-empty list of token ids in [0, {vocab}); "
-                                "pass Generation.token_ids")
+                raise VlmqError(
+                    f"each continuation must be a non-empty list of token ids in [0, {vocab}); "
+                    "pass Generation.token_ids"
+                )
         out: list[torch.Tensor] = []
         for start in range(0, len(prompts), self.max_batch_size):
             chunk = slice(start, start + self.max_batch_size)
@@ -131,8 +146,10 @@ class Engine:
         cache's own write (FP8 entries get their policy's scales): decode at long context without paying
         a long prefill (speed benchmarks and profiles)."""
         if batch > self.max_batch_size or context >= self.max_seq_len:
-            raise VlmqError(f"synthetic context {batch} x {context} does not fit the engine "
-                            f"({self.max_batch_size} x {self.max_seq_len}); build it with larger sizes")
+            raise VlmqError(
+                f"synthetic context {batch} x {context} does not fit the engine "
+                f"({self.max_batch_size} x {self.max_seq_len}); build it with larger sizes"
+            )
         d, device = self.decoder, self.device
         slots = torch.arange(context, device=device)
         token_type = torch.zeros(batch, context, dtype=torch.long, device=device)
@@ -144,8 +161,13 @@ class Engine:
             write_kv(self.cache.layer(idx), k, v, slots, token_type)
         key_valid = torch.zeros(batch, self.max_seq_len, dtype=torch.bool, device=device)
         key_valid[:, :context] = True
-        return DecodeState(batch=None, key_valid=key_valid, next_pos=torch.full((batch,), context, device=device),
-                           next_slot=context, logits=torch.zeros(batch, 1, device=device))
+        return DecodeState(
+            batch=None,
+            key_valid=key_valid,
+            next_pos=torch.full((batch,), context, device=device),
+            next_slot=context,
+            logits=torch.zeros(batch, 1, device=device),
+        )
 
     # ----- generation -------------------------------------------------------------------------
     def _generate_batch(self, prompts: list[Prompt], max_new_tokens: int, ignore_eos: bool) -> list[Generation]:
@@ -168,8 +190,14 @@ class Engine:
         key_valid = torch.zeros(b, self.max_seq_len, dtype=torch.bool, device=self.device)
         key_valid[:, :t] = batch.attention_mask.bool()
         slots = torch.arange(t, device=self.device)
-        step = StepInputs(embeds=embeds, position_ids=position_ids, write_pos=slots,
-                          token_type=batch.token_type, mask=attention_mask(key_valid, slots, t), read_len=t)
+        step = StepInputs(
+            embeds=embeds,
+            position_ids=position_ids,
+            write_pos=slots,
+            token_type=batch.token_type,
+            mask=attention_mask(key_valid, slots, t),
+            read_len=t,
+        )
         hidden = self._run(step, prefill=True)
         logits = self.decoder.logits(hidden[:, -1]).float()
         watch.mark("prefill")
@@ -187,8 +215,9 @@ class Engine:
         if visual is not None:
             is_image = (batch.input_ids == self.model.config.image_token_id).unsqueeze(-1)
             embeds = embeds.masked_scatter(is_image, visual.to(embeds.dtype))
-        position_ids = prompt_position_ids(self.model, batch.input_ids, batch.mm_token_type_ids,
-                                           batch.image_grid_thw, batch.attention_mask)
+        position_ids = prompt_position_ids(
+            self.model, batch.input_ids, batch.mm_token_type_ids, batch.image_grid_thw, batch.attention_mask
+        )
         return embeds, position_ids
 
     def _teacher_forced_batch(self, prompts: list[Prompt], continuations: list[list[int]]) -> list[torch.Tensor]:
@@ -196,28 +225,33 @@ class Engine:
         after every real position, so causality keeps it out of the rows returned."""
         batch = encode_prompts(self.processor, prompts, self.device)
         lengths = [len(c) for c in continuations]
-        extra = max(lengths) - 1                 # the last token is scored, never fed
+        extra = max(lengths) - 1  # the last token is scored, never fed
         self._check_length(batch, extra)
         embeds, position_ids = self._prompt_inputs(batch, Stopwatch(self.device), eager=True)
         b, t = batch.input_ids.shape
         fed = torch.zeros(b, extra, dtype=torch.long, device=self.device)
         real = torch.zeros(b, extra, dtype=torch.bool, device=self.device)
         for row, tokens in enumerate(continuations):
-            fed[row, :len(tokens) - 1] = torch.tensor(tokens[:-1], dtype=torch.long)
-            real[row, :len(tokens) - 1] = True
+            fed[row, : len(tokens) - 1] = torch.tensor(tokens[:-1], dtype=torch.long)
+            real[row, : len(tokens) - 1] = True
         steps = torch.arange(extra, device=self.device)
-        fed_pos = (position_ids.amax(dim=(0, 2)) + 1)[:, None] + steps           # as decode: max prompt id + 1, ...
+        fed_pos = (position_ids.amax(dim=(0, 2)) + 1)[:, None] + steps  # as decode: max prompt id + 1, ...
         key_valid = torch.zeros(b, self.max_seq_len, dtype=torch.bool, device=self.device)
-        key_valid[:, :t + extra] = torch.cat([batch.attention_mask.bool(), real], dim=1)
+        key_valid[:, : t + extra] = torch.cat([batch.attention_mask.bool(), real], dim=1)
         token_type = torch.cat([batch.token_type, torch.where(real, GENERATED, PADDING)], dim=1)
         slots = torch.arange(t + extra, device=self.device)
-        step = StepInputs(embeds=torch.cat([embeds, self.decoder.embed_tokens(fed)], dim=1),
-                          position_ids=torch.cat([position_ids, fed_pos[None].expand(3, b, extra)], dim=2),
-                          write_pos=slots, token_type=token_type, mask=attention_mask(key_valid, slots, t + extra),
-                          read_len=t + extra)
-        hidden = self.decoder.forward(step, self.cache)[:, t - 1:]
-        return [torch.log_softmax(self.decoder.logits(hidden[row, :n]).float(), dim=-1)
-                for row, n in enumerate(lengths)]
+        step = StepInputs(
+            embeds=torch.cat([embeds, self.decoder.embed_tokens(fed)], dim=1),
+            position_ids=torch.cat([position_ids, fed_pos[None].expand(3, b, extra)], dim=2),
+            write_pos=slots,
+            token_type=token_type,
+            mask=attention_mask(key_valid, slots, t + extra),
+            read_len=t + extra,
+        )
+        hidden = self.decoder.forward(step, self.cache)[:, t - 1 :]
+        return [
+            torch.log_softmax(self.decoder.logits(hidden[row, :n]).float(), dim=-1) for row, n in enumerate(lengths)
+        ]
 
     def _decode(self, state: DecodeState, max_new_tokens: int, ignore_eos: bool) -> torch.Tensor:
         """[B, n] greedy tokens (n <= max_new_tokens; n < max only when every row hit EOS)."""
@@ -247,7 +281,9 @@ class Engine:
                 position_ids=state.next_pos.view(1, b, 1).expand(3, b, 1),
                 write_pos=write_pos,
                 token_type=torch.full((b, 1), GENERATED, device=self.device, dtype=torch.long),
-                mask=attention_mask(state.key_valid, write_pos, slot + 1), read_len=slot + 1)
+                mask=attention_mask(state.key_valid, write_pos, slot + 1),
+                read_len=slot + 1,
+            )
             logits = self.decoder.logits(self._run(step, prefill=False)[:, -1])
         state.next_pos = state.next_pos + 1
         state.next_slot = slot + 1
@@ -267,47 +303,69 @@ class Engine:
     def _new_cache(self, kv: KVConfig) -> StaticKVCache:
         d = self.decoder
         validate_kv_config(kv, d.num_layers, d.num_kv_heads)
-        self.cache = None   # free the old cache before allocating the new one
-        return StaticKVCache(num_layers=d.num_layers, max_batch_size=self.max_batch_size,
-                             num_kv_heads=d.num_kv_heads, max_seq_len=self.max_seq_len, head_dim=d.head_dim,
-                             dtype=self.dtype, device=self.device, kv=kv)
+        self.cache = None  # free the old cache before allocating the new one
+        return StaticKVCache(
+            num_layers=d.num_layers,
+            max_batch_size=self.max_batch_size,
+            num_kv_heads=d.num_kv_heads,
+            max_seq_len=self.max_seq_len,
+            head_dim=d.head_dim,
+            dtype=self.dtype,
+            device=self.device,
+            kv=kv,
+        )
 
     def _compiled_runner(self):
         if self.device.type != "cuda":
-            raise UnsupportedOnDevice(f"compile=True needs a CUDA device (model is on {self.device}); "
-                                      "use compile=False on CPU")
+            raise UnsupportedOnDevice(
+                f"compile=True needs a CUDA device (model is on {self.device}); use compile=False on CPU"
+            )
         from vlmq.engine.compiled import CompiledRunner
+
         return CompiledRunner(self)
 
     def _chunks(self, prompts: list[Prompt]):
         if not prompts:
             raise VlmqError("no prompts given; pass a non-empty list of vlmq.engine.Prompt")
         for start in range(0, len(prompts), self.max_batch_size):
-            yield list(prompts[start:start + self.max_batch_size])
+            yield list(prompts[start : start + self.max_batch_size])
 
     def _check_length(self, batch: PromptBatch, max_new_tokens: int) -> None:
         need = batch.input_ids.shape[1] + max_new_tokens
         if need > self.max_seq_len:
-            raise VlmqError(f"prompt ({batch.input_ids.shape[1]} tokens) + max_new_tokens ({max_new_tokens}) "
-                            f"exceeds max_seq_len {self.max_seq_len}; create the Engine with a larger max_seq_len")
+            raise VlmqError(
+                f"prompt ({batch.input_ids.shape[1]} tokens) + max_new_tokens ({max_new_tokens}) "
+                f"exceeds max_seq_len {self.max_seq_len}; create the Engine with a larger max_seq_len"
+            )
 
     def _timings(self, watch: Stopwatch, n_steps: int) -> dict[str, float]:
         vision = watch.elapsed_ms("prefill_start", "vision")
         prefill = watch.elapsed_ms("vision", "prefill")
         decode = watch.elapsed_ms("prefill", "done")
-        timings = {"preprocess_ms": watch.elapsed_ms("start", "encoded"), "vision_ms": vision,
-                   "prefill_ms": prefill, "ttft_ms": vision + prefill, "decode_ms": decode,
-                   "decode_steps": float(n_steps), "total_ms": watch.elapsed_ms("prefill_start", "done")}
+        timings = {
+            "preprocess_ms": watch.elapsed_ms("start", "encoded"),
+            "vision_ms": vision,
+            "prefill_ms": prefill,
+            "ttft_ms": vision + prefill,
+            "decode_ms": decode,
+            "decode_steps": float(n_steps),
+            "total_ms": watch.elapsed_ms("prefill_start", "done"),
+        }
         if n_steps > 0:
             timings["decode_ms_per_token"] = decode / n_steps
         return timings
 
     def _generation(self, batch: PromptBatch, row: int, tokens: torch.Tensor, timings: dict) -> Generation:
         ids = tokens.tolist()
-        for i, tok in enumerate(ids):          # keep the first EOS (as HF generate does), drop the rest
+        for i, tok in enumerate(ids):  # keep the first EOS (as HF generate does), drop the rest
             if tok in self.eos_ids:
-                ids = ids[:i + 1]
+                ids = ids[: i + 1]
                 break
         text = self.processor.tokenizer.decode(ids, skip_special_tokens=True)
-        return Generation(text=text, token_ids=ids, n_prompt_tokens=batch.n_prompt_tokens[row],
-                          n_visual_tokens=batch.n_visual_tokens[row], timings=dict(timings))
+        return Generation(
+            text=text,
+            token_ids=ids,
+            n_prompt_tokens=batch.n_prompt_tokens[row],
+            n_visual_tokens=batch.n_visual_tokens[row],
+            timings=dict(timings),
+        )

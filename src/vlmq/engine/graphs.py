@@ -21,15 +21,15 @@ import torch
 
 class _Captured:
     def __init__(self, fn: Callable, inputs: tuple[torch.Tensor, ...]):
-        self.fn = fn        # the graph reads whatever fn closes over (e.g. rotary tables): keep it alive
+        self.fn = fn  # the graph reads whatever fn closes over (e.g. rotary tables): keep it alive
         self.inputs = tuple(t.clone() for t in inputs)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
-            fn(*self.inputs)                  # warm-up: compile, autotune, allocate outside the capture
+            fn(*self.inputs)  # warm-up: compile, autotune, allocate outside the capture
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):   # a private pool per graph
+        with torch.cuda.graph(self.graph):  # a private pool per graph
             self.output = fn(*self.inputs)
 
     def __call__(self, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -53,9 +53,14 @@ class ShapeGraphs:
         self.graphs.clear()
         self.seen.clear()
 
-    def __call__(self, key: Hashable, fn: Callable, inputs: tuple[torch.Tensor, ...],
-                 check: Callable[[torch.Tensor], str | None] | None = None,
-                 fallback: Callable | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        key: Hashable,
+        fn: Callable,
+        inputs: tuple[torch.Tensor, ...],
+        check: Callable[[torch.Tensor], str | None] | None = None,
+        fallback: Callable | None = None,
+    ) -> torch.Tensor:
         """``fn(*inputs)``, from a graph when ``key`` was seen before. ``check(output)`` vets a new capture
         (returns why it is wrong, or None); after a failed one ``fallback(*inputs)`` (default ``fn``) runs."""
         captured = self.graphs.get(key)
@@ -98,7 +103,7 @@ class VisionGraphs:
         from vlmq.models.layout import vision_tower
 
         self.tower = vision_tower(model)
-        self.eager = eager                    # (pixel_values, grid_thw) -> merged features, HF's path
+        self.eager = eager  # (pixel_values, grid_thw) -> merged features, HF's path
         self.graphs = ShapeGraphs("vision")
         # recorded block arguments (rotary tables on the GPU) of recent grids only: an accuracy run sees
         # thousands of image sizes; a captured graph keeps its own through its function
@@ -130,10 +135,11 @@ class VisionGraphs:
             err = ((out.float() - reference.float()).norm() / reference.float().norm().clamp_min(1e-6)).item()
             return None if err < 2e-2 else f"graph output differs from eager (rel err {err:.3g})"
 
-        args, kwargs = self.block_args.get(key, ((), {}))     # unused when the graph of this grid replays
-        fn = lambda pixels: self.tower_body(pixels, args, kwargs)   # noqa: E731
-        return self.graphs(key, fn, (pixel_values.to(self.tower.dtype),), check,
-                           fallback=lambda _: self.eager(pixel_values, grid_thw))
+        args, kwargs = self.block_args.get(key, ((), {}))  # unused when the graph of this grid replays
+        fn = lambda pixels: self.tower_body(pixels, args, kwargs)  # noqa: E731
+        return self.graphs(
+            key, fn, (pixel_values.to(self.tower.dtype),), check, fallback=lambda _: self.eager(pixel_values, grid_thw)
+        )
 
     def tower_body(self, pixels: torch.Tensor, args: tuple, kwargs: dict) -> torch.Tensor:
         from vlmq.engine.vision import FusedVisionTower
@@ -159,5 +165,5 @@ class VisionGraphs:
             self.block_args[key] = recorded
             while len(self.block_args) > self.max_recorded:
                 self.block_args.popitem(last=False)
-            self.graphs.seen.add(key)        # the next call of this grid captures
+            self.graphs.seen.add(key)  # the next call of this grid captures
         return out

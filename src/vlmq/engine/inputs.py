@@ -12,10 +12,10 @@ from vlmq.errors import VlmqError
 
 @dataclass
 class PromptBatch:
-    input_ids: torch.Tensor              # [B, T], left-padded
-    attention_mask: torch.Tensor         # [B, T], 0 on padding
-    token_type: torch.Tensor             # [B, T]: 0 text, 1 visual, -1 padding
-    mm_token_type_ids: torch.Tensor      # [B, T] as the processor returns it (HF's M-RoPE needs it)
+    input_ids: torch.Tensor  # [B, T], left-padded
+    attention_mask: torch.Tensor  # [B, T], 0 on padding
+    token_type: torch.Tensor  # [B, T]: 0 text, 1 visual, -1 padding
+    mm_token_type_ids: torch.Tensor  # [B, T] as the processor returns it (HF's M-RoPE needs it)
     pixel_values: torch.Tensor | None
     image_grid_thw: torch.Tensor | None
     n_prompt_tokens: list[int]
@@ -47,15 +47,18 @@ def encode_prompts(processor, prompts: list[Prompt], device: torch.device) -> Pr
         tokenizer.padding_side = side
     input_ids, attention_mask = enc["input_ids"], enc["attention_mask"]
     mm_types = enc.get("mm_token_type_ids")
-    if mm_types is None:   # older processors: derive it the way HF's docs say
+    if mm_types is None:  # older processors: derive it the way HF's docs say
         mm_types = (input_ids == processor.image_token_id).int()
     token_type = torch.where(attention_mask.bool(), mm_types.long(), torch.full_like(input_ids, PADDING))
     pixel_values = enc.get("pixel_values")
     grid = enc.get("image_grid_thw")
     return PromptBatch(
-        input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
-        token_type=token_type.to(device), mm_token_type_ids=mm_types.to(device),
+        input_ids=input_ids.to(device),
+        attention_mask=attention_mask.to(device),
+        token_type=token_type.to(device),
+        mm_token_type_ids=mm_types.to(device),
         pixel_values=None if pixel_values is None else pixel_values.to(device),
         image_grid_thw=None if grid is None else grid.to(device),
         n_prompt_tokens=attention_mask.sum(1).tolist(),
-        n_visual_tokens=(token_type == VISUAL).sum(1).tolist())
+        n_visual_tokens=(token_type == VISUAL).sum(1).tolist(),
+    )

@@ -22,7 +22,6 @@ from vlmq.engine.types import VISUAL, KVConfig, validate_kv_config
 from vlmq.numerics import FP8_MAX, fp8_scale, to_fp8  # noqa: F401 - FP8_MAX re-exported for older callers
 
 
-
 def quantize_fp8(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """``x`` [..., D] / ``scale`` [...] → FP8 e4m3 bits as uint8 (saturating at ±448)."""
     return to_fp8(x, scale.unsqueeze(-1)).view(torch.uint8)
@@ -32,8 +31,7 @@ def dequantize_fp8(bits: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype) 
     return (bits.view(torch.float8_e4m3fn).float() * scale.unsqueeze(-1)).to(dtype)
 
 
-def per_layer_scale_tables(kv: KVConfig, num_layers: int, num_kv_heads: int
-                           ) -> tuple[torch.Tensor, ...] | None:
+def per_layer_scale_tables(kv: KVConfig, num_layers: int, num_kv_heads: int) -> tuple[torch.Tensor, ...] | None:
     """(k_text, v_text, k_visual, v_visual), each [num_layers, num_kv_heads] float32, or None for dynamic."""
     if kv.dtype != "fp8" or kv.strategy == "dynamic":
         return None
@@ -50,11 +48,11 @@ def per_layer_scale_tables(kv: KVConfig, num_layers: int, num_kv_heads: int
 class LayerKV(NamedTuple):
     """One layer's cache tensors; a plain tuple of tensors so compiled code takes it as graph inputs."""
 
-    k: torch.Tensor                   # [B, H, L, D] compute dtype, or uint8 FP8 bits
+    k: torch.Tensor  # [B, H, L, D] compute dtype, or uint8 FP8 bits
     v: torch.Tensor
-    k_scale: torch.Tensor | None      # [B, H, L] float32 (FP8 only)
+    k_scale: torch.Tensor | None  # [B, H, L] float32 (FP8 only)
     v_scale: torch.Tensor | None
-    tables: tuple[torch.Tensor, ...] | None   # (k_text, v_text, k_visual, v_visual) [H] each; None = dynamic
+    tables: tuple[torch.Tensor, ...] | None  # (k_text, v_text, k_visual, v_visual) [H] each; None = dynamic
 
 
 def write_kv(kv: LayerKV, k: torch.Tensor, v: torch.Tensor, pos: torch.Tensor, token_type: torch.Tensor) -> None:
@@ -77,27 +75,40 @@ def read_kv(kv: LayerKV, batch: int, length: int | None, dtype: torch.dtype) -> 
     k, v = kv.k[:batch, :, :end], kv.v[:batch, :, :end]
     if kv.k_scale is None:
         return k, v
-    return (dequantize_fp8(k, kv.k_scale[:batch, :, :end], dtype),
-            dequantize_fp8(v, kv.v_scale[:batch, :, :end], dtype))
+    return (
+        dequantize_fp8(k, kv.k_scale[:batch, :, :end], dtype),
+        dequantize_fp8(v, kv.v_scale[:batch, :, :end], dtype),
+    )
 
 
-def fp8_scales(tables, k: torch.Tensor, v: torch.Tensor, token_type: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+def fp8_scales(tables, k: torch.Tensor, v: torch.Tensor, token_type: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Scales [B, H, T] for the entries being written."""
-    if tables is None:   # dynamic: each token and head gets its own amax / 448
+    if tables is None:  # dynamic: each token and head gets its own amax / 448
         return fp8_scale(k.abs().amax(-1)), fp8_scale(v.abs().amax(-1))
     k_text, v_text, k_vis, v_vis = (t[None, :, None] for t in tables)
     is_visual = (token_type == VISUAL)[:, None, :]
     shape = k.shape[:3]
-    return (torch.where(is_visual, k_vis, k_text).expand(shape).contiguous(),
-            torch.where(is_visual, v_vis, v_text).expand(shape).contiguous())
+    return (
+        torch.where(is_visual, k_vis, k_text).expand(shape).contiguous(),
+        torch.where(is_visual, v_vis, v_text).expand(shape).contiguous(),
+    )
 
 
 class StaticKVCache:
     """Per-layer K/V buffers plus, for FP8, their per-position scales."""
 
-    def __init__(self, *, num_layers: int, max_batch_size: int, num_kv_heads: int, max_seq_len: int,
-                 head_dim: int, dtype: torch.dtype, device: torch.device, kv: KVConfig):
+    def __init__(
+        self,
+        *,
+        num_layers: int,
+        max_batch_size: int,
+        num_kv_heads: int,
+        max_seq_len: int,
+        head_dim: int,
+        dtype: torch.dtype,
+        device: torch.device,
+        kv: KVConfig,
+    ):
         validate_kv_config(kv, num_layers, num_kv_heads)
         self.kv = kv
         self.dtype = dtype
@@ -133,8 +144,7 @@ class StaticKVCache:
         tables = None if self.tables is None else tuple(t[idx] for t in self.tables)
         return LayerKV(self.k[idx], self.v[idx], self.k_scale[idx], self.v_scale[idx], tables)
 
-    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, pos: torch.Tensor,
-              token_type: torch.Tensor) -> None:
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, pos: torch.Tensor, token_type: torch.Tensor) -> None:
         write_kv(self.layer(layer), k, v, pos, token_type)
 
     def read(self, layer: int, batch: int, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:

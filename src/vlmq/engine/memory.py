@@ -13,18 +13,18 @@ from dataclasses import dataclass
 
 import torch
 
-from vlmq.models.layout import tensor_bytes   # counts tensor subclasses' inner tensors (torchao NVFP4)
+from vlmq.models.layout import tensor_bytes  # counts tensor subclasses' inner tensors (torchao NVFP4)
 
 GB = 1e9
 
 
 @dataclass(frozen=True)
 class MemorySnapshot:
-    allocated: int          # bytes held by live tensors
-    peak_allocated: int     # max since the last peak reset
-    reserved: int           # bytes in the caching allocator's pool
+    allocated: int  # bytes held by live tensors
+    peak_allocated: int  # max since the last peak reset
+    reserved: int  # bytes in the caching allocator's pool
     peak_reserved: int
-    nvml_used: int | None   # device-wide bytes in use (None where NVML is unavailable)
+    nvml_used: int | None  # device-wide bytes in use (None where NVML is unavailable)
 
 
 def nvml_handle(pynvml, device: torch.device):
@@ -45,7 +45,7 @@ def nvml_used_bytes(device: torch.device) -> int | None:
 
         pynvml.nvmlInit()
         return int(pynvml.nvmlDeviceGetMemoryInfo(nvml_handle(pynvml, device)).used)
-    except Exception:   # noqa: BLE001 - NVML missing or failing must never break a speed run
+    except Exception:  # noqa: BLE001 - NVML missing or failing must never break a speed run
         return None
 
 
@@ -55,11 +55,13 @@ def snapshot(device: torch.device) -> MemorySnapshot | None:
     if device.type != "cuda":
         return None
     torch.cuda.synchronize(device)
-    return MemorySnapshot(allocated=torch.cuda.memory_allocated(device),
-                          peak_allocated=torch.cuda.max_memory_allocated(device),
-                          reserved=torch.cuda.memory_reserved(device),
-                          peak_reserved=torch.cuda.max_memory_reserved(device),
-                          nvml_used=nvml_used_bytes(device))
+    return MemorySnapshot(
+        allocated=torch.cuda.memory_allocated(device),
+        peak_allocated=torch.cuda.max_memory_allocated(device),
+        reserved=torch.cuda.memory_reserved(device),
+        peak_reserved=torch.cuda.max_memory_reserved(device),
+        nvml_used=nvml_used_bytes(device),
+    )
 
 
 def reset_peak(device: torch.device) -> None:
@@ -87,7 +89,7 @@ def module_bytes(module: torch.nn.Module) -> int:
     seen: set[int] = set()
     total = 0
     for t in (*module.parameters(), *module.buffers()):
-        if id(t) not in seen:      # tied embeddings / lm_head count once
+        if id(t) not in seen:  # tied embeddings / lm_head count once
             seen.add(id(t))
             total += tensor_bytes(t)
     return total
@@ -97,10 +99,10 @@ def device_copy_bandwidth(device: torch.device, nbytes: int = 1 << 30, repeats: 
     """Measured copy bandwidth in bytes/s (bytes read + bytes written), the practical memory roofline."""
     device = torch.device(device)
     if device.type != "cuda":
-        nbytes = min(nbytes, 1 << 27)    # keep CPU runs short
+        nbytes = min(nbytes, 1 << 27)  # keep CPU runs short
     src = torch.empty(nbytes // 2, dtype=torch.uint8, device=device).random_(0, 255)
     dst = torch.empty_like(src)
-    dst.copy_(src)   # warm-up
+    dst.copy_(src)  # warm-up
     from vlmq.engine.timing import Stopwatch
 
     times = []

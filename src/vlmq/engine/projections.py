@@ -37,16 +37,16 @@ from vlmq.engine.qformat import LinearFormat, runs_real_on
 from vlmq.engine.qlinear import linear_format, w4_matmul, w8_matmul
 from vlmq.errors import VlmqError
 
-BF16_KERNELS = ("fused", "cublas")   # float linears at decode: vlmq::fused_linear, or cuBLAS + Inductor kernels
+BF16_KERNELS = ("fused", "cublas")  # float linears at decode: vlmq::fused_linear, or cuBLAS + Inductor kernels
 
 
 class LinearPack(NamedTuple):
     """One projection group as the compiled engine runs it (see the module docstring)."""
 
-    packed: PackedLinear | None        # None: call ``modules``
-    fmt: LinearFormat | None           # None: float weights (or a group of mixed formats)
-    decode_kernel: bool                # decode through vlmq::fused_linear (norm, activation, residual folded in)
-    reference: bool                    # 8-bit arithmetic without hardware on this device: the op's reference
+    packed: PackedLinear | None  # None: call ``modules``
+    fmt: LinearFormat | None  # None: float weights (or a group of mixed formats)
+    decode_kernel: bool  # decode through vlmq::fused_linear (norm, activation, residual folded in)
+    reference: bool  # 8-bit arithmetic without hardware on this device: the op's reference
     label: str
     modules: tuple = ()
 
@@ -56,21 +56,29 @@ class LayerPacks(NamedTuple):
     o: LinearPack
     gate_up: LinearPack
     down: LinearPack
-    input_norm: torch.Tensor           # RMSNorm weights (input_layernorm, post_attention_layernorm)
+    input_norm: torch.Tensor  # RMSNorm weights (input_layernorm, post_attention_layernorm)
     post_norm: torch.Tensor
     eps: float
-    sizes: tuple[int, int, int]        # q, k, v output widths of the qkv group
+    sizes: tuple[int, int, int]  # q, k, v output widths of the qkv group
 
 
 class HeadPack(NamedTuple):
     lm_head: LinearPack
-    norm: torch.Tensor                 # the decoder's final RMSNorm weight
+    norm: torch.Tensor  # the decoder's final RMSNorm weight
     eps: float
 
 
 # ----- running a pack ---------------------------------------------------------------------------------
-def run_linear(pack: LinearPack, x: torch.Tensor, *, decode: bool, norm_weight: torch.Tensor | None = None,
-               eps: float = 1e-6, act: str = "none", residual: torch.Tensor | None = None) -> torch.Tensor:
+def run_linear(
+    pack: LinearPack,
+    x: torch.Tensor,
+    *,
+    decode: bool,
+    norm_weight: torch.Tensor | None = None,
+    eps: float = 1e-6,
+    act: str = "none",
+    residual: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``act(linear(rmsnorm(x))) + residual`` over [..., K] activations; output in x's dtype.
 
     ``decode``: one vlmq::fused_linear where the pack allows it; otherwise (prefill, or packs the kernel
@@ -103,8 +111,11 @@ def _packed_matmul(pack: LinearPack, h: torch.Tensor) -> torch.Tensor:
 # ----- building packs ---------------------------------------------------------------------------------
 def is_plain_float_linear(module) -> bool:
     w = getattr(module, "weight", None)
-    return (type(module) is torch.nn.Linear and type(w) is torch.nn.Parameter
-            and w.dtype in (torch.bfloat16, torch.float16, torch.float32))
+    return (
+        type(module) is torch.nn.Linear
+        and type(w) is torch.nn.Parameter
+        and w.dtype in (torch.bfloat16, torch.float16, torch.float32)
+    )
 
 
 def _module_pack(module) -> PackedLinear:
@@ -113,8 +124,9 @@ def _module_pack(module) -> PackedLinear:
     if fmt is None:
         return PackedLinear(module.weight.detach(), None, None, 0, _detached(module.bias), "bf16")
     zero = module.weight_zero_point if fmt.op == "w4" else None
-    return PackedLinear(module.qweight, module.weight_scale, zero, fmt.group_size or 0, _detached(module.bias),
-                        fmt.a_mode or "bf16")
+    return PackedLinear(
+        module.qweight, module.weight_scale, zero, fmt.group_size or 0, _detached(module.bias), fmt.a_mode or "bf16"
+    )
 
 
 def _detached(t: torch.Tensor | None) -> torch.Tensor | None:
@@ -131,14 +143,19 @@ def _share(modules, fused: PackedLinear, interleaved: bool) -> None:
         starts.append(starts[-1] + m.out_features)
     fmt = linear_format(modules[0])
     names = ("weight", "bias") if fmt is None else ("qweight", "weight_scale", "weight_zero_point", "bias")
-    fields = {"weight": fused.weight, "qweight": fused.weight, "weight_scale": fused.scale,
-              "weight_zero_point": fused.zero, "bias": fused.bias}
+    fields = {
+        "weight": fused.weight,
+        "qweight": fused.weight,
+        "weight_scale": fused.scale,
+        "weight_zero_point": fused.zero,
+        "bias": fused.bias,
+    }
     for i, m in enumerate(modules):
         for name in names:
             full, own = fields[name], getattr(m, name, None)
             if full is None or own is None or (interleaved and full.dim() == 1):
                 continue
-            view = full[i::count] if interleaved else full[starts[i]:starts[i + 1]]
+            view = full[i::count] if interleaved else full[starts[i] : starts[i + 1]]
             if isinstance(own, torch.nn.Parameter):
                 own.data = view
             else:
@@ -149,8 +166,11 @@ def _group_label(fmt: LinearFormat | None, decode_kernel: bool, reference: bool,
     if fmt is None:
         return "fused-bf16" if decode_kernel else f"{bf16_kernel}-bf16"
     bits = "w8a8" if fmt.a_mode != "bf16" else "w8a16"
-    kind = f"w4a16-{'sym' if fmt.symmetric else 'asym'}" if fmt.op == "w4" else \
-        f"{bits}-{fmt.weight.removesuffix('_e4m3')}"
+    kind = (
+        f"w4a16-{'sym' if fmt.symmetric else 'asym'}"
+        if fmt.op == "w4"
+        else f"{bits}-{fmt.weight.removesuffix('_e4m3')}"
+    )
     if reference:
         return f"{kind}-emulated"
     return f"fused-{kind}" if decode_kernel else f"{kind}-per-tensor"
@@ -185,16 +205,25 @@ def _eps(norm) -> float:
 def layer_packs(layer, device: torch.device, bf16_kernel: str = "fused") -> LayerPacks:
     attn, mlp = layer.self_attn, layer.mlp
     act = type(getattr(mlp, "act_fn", None)).__name__
-    if act not in ("SiLU", "SiLUActivation"):   # torch's, transformers' (5.x)
-        raise VlmqError(f"the compiled engine fuses SiLU·mul, but this model's MLP uses {act}; "
-                        "run it with compile=False")
-    groups = {"qkv": (attn.q_proj, attn.k_proj, attn.v_proj), "o": (attn.o_proj,),
-              "gate_up": (mlp.gate_proj, mlp.up_proj), "down": (mlp.down_proj,)}
+    if act not in ("SiLU", "SiLUActivation"):  # torch's, transformers' (5.x)
+        raise VlmqError(
+            f"the compiled engine fuses SiLU·mul, but this model's MLP uses {act}; run it with compile=False"
+        )
+    groups = {
+        "qkv": (attn.q_proj, attn.k_proj, attn.v_proj),
+        "o": (attn.o_proj,),
+        "gate_up": (mlp.gate_proj, mlp.up_proj),
+        "down": (mlp.down_proj,),
+    }
     packs = {role: fuse_group(ms, role, device, bf16_kernel) for role, ms in groups.items()}
     sizes = (attn.q_proj.out_features, attn.k_proj.out_features, attn.v_proj.out_features)
-    return LayerPacks(**packs, input_norm=layer.input_layernorm.weight.detach(),
-                      post_norm=layer.post_attention_layernorm.weight.detach(), eps=_eps(layer.input_layernorm),
-                      sizes=sizes)
+    return LayerPacks(
+        **packs,
+        input_norm=layer.input_layernorm.weight.detach(),
+        post_norm=layer.post_attention_layernorm.weight.detach(),
+        eps=_eps(layer.input_layernorm),
+        sizes=sizes,
+    )
 
 
 def check_bf16_kernel(bf16_kernel: str) -> None:
@@ -213,8 +242,9 @@ def build_packs(decoder, *, bf16_kernel: str = "fused") -> tuple[list[LayerPacks
     check_bf16_kernel(bf16_kernel)
     device = decoder.embed_tokens.weight.device
     layers = [layer_packs(layer, device, bf16_kernel) for layer in decoder.layers]
-    head = HeadPack(fuse_group((decoder.lm_head,), "lm_head", device, bf16_kernel), decoder.norm.weight.detach(),
-                    _eps(decoder.norm))
+    head = HeadPack(
+        fuse_group((decoder.lm_head,), "lm_head", device, bf16_kernel), decoder.norm.weight.detach(), _eps(decoder.norm)
+    )
     labels = dict.fromkeys(getattr(p, role).label for p in layers for role in ("qkv", "o", "gate_up", "down"))
     label = "+".join(labels)
     if head.lm_head.label not in labels:

@@ -76,8 +76,11 @@ class LinearFormat:
     @property
     def name(self) -> str:
         """Short stable text, e.g. ``int4/g128/asym``, ``int8/channel+int8/token`` (summaries key on it)."""
-        weight = f"{self.weight}/g{self.group_size}" if self.weight_granularity == "group" else \
-            f"{self.weight}/{self.weight_granularity}"
+        weight = (
+            f"{self.weight}/g{self.group_size}"
+            if self.weight_granularity == "group"
+            else f"{self.weight}/{self.weight_granularity}"
+        )
         if not self.symmetric:
             weight += "/asym"
         return weight if self.activation == "bf16" else f"{weight}+{self.activation}/{self.activation_granularity}"

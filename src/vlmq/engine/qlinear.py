@@ -31,8 +31,9 @@ from vlmq.models.layout import decoder_layers, tensor_bytes
 
 
 # ----- the arithmetic (shared with the fused projections) -------------------------------------------
-def quantize_input(x2d: torch.Tensor, activation: str,
-                   granularity: str | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+def quantize_input(
+    x2d: torch.Tensor, activation: str, granularity: str | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """[M, K] activations as an 8-bit matmul reads them: (values, per-row scale or None).
 
     Per-tensor: one dynamic scale for the whole [M, K] block (quantized as a single row), repeated per row.
@@ -44,16 +45,30 @@ def quantize_input(x2d: torch.Tensor, activation: str,
     return q.view(x2d.shape), scale.expand(x2d.shape[0]).contiguous()
 
 
-def w8_matmul(x2d: torch.Tensor, qweight: torch.Tensor, wscale: torch.Tensor, bias: torch.Tensor | None,
-              fmt: LinearFormat, reference: bool, out_dtype: torch.dtype) -> torch.Tensor:
+def w8_matmul(
+    x2d: torch.Tensor,
+    qweight: torch.Tensor,
+    wscale: torch.Tensor,
+    bias: torch.Tensor | None,
+    fmt: LinearFormat,
+    reference: bool,
+    out_dtype: torch.dtype,
+) -> torch.Tensor:
     """y[M, N] of a ``w8`` format; ``reference`` runs the op's pure-torch arithmetic (no hardware for it)."""
     xq, xscale = quantize_input(x2d, fmt.activation, fmt.activation_granularity)
     op = w8_linear_reference if reference else w8_linear
     return op(xq, qweight, wscale, xscale, bias, out_dtype)
 
 
-def w4_matmul(x2d: torch.Tensor, packed: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None,
-              group_size: int, bias: torch.Tensor | None, out_dtype: torch.dtype) -> torch.Tensor:
+def w4_matmul(
+    x2d: torch.Tensor,
+    packed: torch.Tensor,
+    scale: torch.Tensor,
+    zero: torch.Tensor | None,
+    group_size: int,
+    bias: torch.Tensor | None,
+    out_dtype: torch.dtype,
+) -> torch.Tensor:
     return w4a16_linear(x2d, packed, scale, zero, group_size, bias, out_dtype)
 
 
@@ -82,7 +97,7 @@ class QuantizedLinear(nn.Module):
     """Base of vlmq's quantized linears: shapes, bias (a parameter, as in ``nn.Linear``) and the format."""
 
     format: LinearFormat
-    stored_names: tuple[str, ...] = ()   # the deployable tensors (buffers) besides the bias
+    stored_names: tuple[str, ...] = ()  # the deployable tensors (buffers) besides the bias
 
     def __init__(self, in_features: int, out_features: int, fmt: LinearFormat, bias: torch.Tensor | None):
         super().__init__()
@@ -111,8 +126,7 @@ class W8Linear(QuantizedLinear):
 
     stored_names = ("qweight", "weight_scale")
 
-    def __init__(self, qweight: torch.Tensor, weight_scale: torch.Tensor, bias: torch.Tensor | None,
-                 fmt: LinearFormat):
+    def __init__(self, qweight: torch.Tensor, weight_scale: torch.Tensor, bias: torch.Tensor | None, fmt: LinearFormat):
         """``weight_scale`` [N] or [1] in the dtype a checkpoint stores it in (``scale_dtype``); held as float32."""
         if fmt.op != "w8" or qweight.dtype not in (torch.int8, torch.float8_e4m3fn):
             raise ValueError(f"W8Linear holds 8-bit weights of a w8 format, not {fmt.name} / {qweight.dtype}")
@@ -120,7 +134,7 @@ class W8Linear(QuantizedLinear):
         self.register_buffer("qweight", qweight.contiguous())
         self.register_buffer("weight_scale", weight_scale.float().reshape(-1).expand(qweight.shape[0]).contiguous())
         self.scale_dtype = weight_scale.dtype
-        self.reference = not runs_real_on(fmt, qweight.device)   # e.g. FP8 on an A100: the reference arithmetic
+        self.reference = not runs_real_on(fmt, qweight.device)  # e.g. FP8 on an A100: the reference arithmetic
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = w8_matmul(self._flat(x), self.qweight, self.weight_scale, self.bias, self.format, self.reference, x.dtype)
@@ -135,8 +149,14 @@ class W4Linear(QuantizedLinear):
 
     stored_names = ("qweight", "weight_scale", "weight_zero_point")
 
-    def __init__(self, qweight: torch.Tensor, weight_scale: torch.Tensor, weight_zero_point: torch.Tensor | None,
-                 bias: torch.Tensor | None, fmt: LinearFormat):
+    def __init__(
+        self,
+        qweight: torch.Tensor,
+        weight_scale: torch.Tensor,
+        weight_zero_point: torch.Tensor | None,
+        bias: torch.Tensor | None,
+        fmt: LinearFormat,
+    ):
         if fmt.op != "w4" or qweight.dtype != torch.int32 or (weight_zero_point is None) != fmt.symmetric:
             raise ValueError(f"W4Linear holds packed int4 weights (zero points iff asymmetric), not {fmt.name}")
         super().__init__(qweight.shape[1] * 8, qweight.shape[0], fmt, bias)
@@ -145,13 +165,25 @@ class W4Linear(QuantizedLinear):
         self.register_buffer("weight_zero_point", None if weight_zero_point is None else weight_zero_point.contiguous())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = w4_matmul(self._flat(x), self.qweight, self.weight_scale, self.weight_zero_point, self.format.group_size,
-                      self.bias, x.dtype)
+        y = w4_matmul(
+            self._flat(x),
+            self.qweight,
+            self.weight_scale,
+            self.weight_zero_point,
+            self.format.group_size,
+            self.bias,
+            x.dtype,
+        )
         return self._unflat(y, x)
 
     def dequantize(self, dtype: torch.dtype | None = None) -> torch.Tensor:
-        return dequantize_int4(self.qweight, self.weight_scale, self.weight_zero_point, self.format.group_size,
-                               dtype or self.weight_scale.dtype)
+        return dequantize_int4(
+            self.qweight,
+            self.weight_scale,
+            self.weight_zero_point,
+            self.format.group_size,
+            dtype or self.weight_scale.dtype,
+        )
 
 
 class NVFP4Linear(QuantizedLinear):

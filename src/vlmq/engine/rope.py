@@ -16,19 +16,28 @@ def mrope_section(text_config) -> list[int]:
     return list(params.get("mrope_section", [16, 24, 24]))
 
 
-def prompt_position_ids(model, input_ids: torch.Tensor, mm_token_type_ids: torch.Tensor,
-                        image_grid_thw: torch.Tensor | None, attention_mask: torch.Tensor) -> torch.Tensor:
+def prompt_position_ids(
+    model,
+    input_ids: torch.Tensor,
+    mm_token_type_ids: torch.Tensor,
+    image_grid_thw: torch.Tensor | None,
+    attention_mask: torch.Tensor,
+) -> torch.Tensor:
     """M-RoPE ids [3, B, T] for a left-padded prompt batch (padding slots get 0)."""
     position_ids, _ = model.model.get_rope_index(
-        input_ids=input_ids, mm_token_type_ids=mm_token_type_ids, image_grid_thw=image_grid_thw,
-        attention_mask=attention_mask)
+        input_ids=input_ids,
+        mm_token_type_ids=mm_token_type_ids,
+        image_grid_thw=image_grid_thw,
+        attention_mask=attention_mask,
+    )
     return position_ids
 
 
-def mrope_cos_sin(position_ids: torch.Tensor, inv_freq: torch.Tensor, section: list[int],
-                  dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def mrope_cos_sin(
+    position_ids: torch.Tensor, inv_freq: torch.Tensor, section: list[int], dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """cos/sin tables [B, T, head_dim] for ids [3, B, T]: each frequency band takes its own axis."""
-    freqs = position_ids[..., None].float() * inv_freq.float()           # [3, B, T, head_dim/2]
+    freqs = position_ids[..., None].float() * inv_freq.float()  # [3, B, T, head_dim/2]
     bands = freqs.split(section, dim=-1)
     freqs = torch.cat([band[i % 3] for i, band in enumerate(bands)], dim=-1)
     emb = torch.cat((freqs, freqs), dim=-1)

@@ -37,7 +37,7 @@ CUDNN_ATTENTION_MIN_CUDA = (12, 9)
 def image_features(model, pixel_values: torch.Tensor, image_grid_thw: torch.Tensor) -> torch.Tensor:
     """Merged visual tokens [N_visual, hidden] for all images of a batch, in order."""
     out = model.model.get_image_features(pixel_values, image_grid_thw=image_grid_thw)
-    feats = getattr(out, "pooler_output", out)     # transformers 5.x returns an output object
+    feats = getattr(out, "pooler_output", out)  # transformers 5.x returns an output object
     if isinstance(feats, (list, tuple)):
         feats = torch.cat(list(feats), dim=0)
     return feats
@@ -75,8 +75,9 @@ def sdpa_backends(names=VISION_SDPA_BACKENDS) -> list:
     return [getattr(SDPBackend, name) for name in names]
 
 
-def segment_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, seq_lens: tuple[int, ...],
-                      scale: float) -> torch.Tensor:
+def segment_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, seq_lens: tuple[int, ...], scale: float
+) -> torch.Tensor:
     """Bidirectional attention within each image's patches: q/k/v [1, H, N, hd] → [N, H * hd]."""
     if len(seq_lens) == 1:
         out = F.scaled_dot_product_attention(q, k, v, scale=scale)
@@ -86,8 +87,9 @@ def segment_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, seq_len
     return out.transpose(1, 2).reshape(q.shape[2], -1)
 
 
-def vision_block(block, h: torch.Tensor, pending: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                 seq_lens: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+def vision_block(
+    block, h: torch.Tensor, pending: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, seq_lens: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """HF's ``Qwen2VLVisionBlock.forward`` on its own modules, except that the previous block's MLP output
     (``pending``) is added here, inside this block's first LayerNorm kernel, and this block's is returned
     unadded: (residual stream, MLP output)."""
@@ -134,8 +136,13 @@ class FusedVisionTower:
         """Whether the recorded call is one this forward reproduces (rotary tables and cu_seqlens given)."""
         cu = block_kwargs.get("cu_seqlens")
         tables = block_kwargs.get("position_embeddings")
-        return torch.is_tensor(cu) and cu.device.type == "cpu" and isinstance(tables, (tuple, list)) \
-            and len(tables) == 2 and set(block_kwargs) <= {"cu_seqlens", "max_seqlen", "position_embeddings"}
+        return (
+            torch.is_tensor(cu)
+            and cu.device.type == "cpu"
+            and isinstance(tables, (tuple, list))
+            and len(tables) == 2
+            and set(block_kwargs) <= {"cu_seqlens", "max_seqlen", "position_embeddings"}
+        )
 
     def __call__(self, pixel_values: torch.Tensor, block_kwargs: dict) -> torch.Tensor:
         from torch.nn.attention import sdpa_kernel
@@ -145,7 +152,7 @@ class FusedVisionTower:
         seq_lens = tuple(int(b - a) for a, b in itertools.pairwise(cu))
         with sdpa_kernel(sdpa_backends(self.backends), set_priority=True):
             h = patch_embedding(self.tower.patch_embed, pixel_values)
-            pending = torch.zeros_like(h)       # one block signature: a single compiled graph
+            pending = torch.zeros_like(h)  # one block signature: a single compiled graph
             for block in self.tower.blocks:
                 h, pending = self.block(block, h, pending, cos, sin, seq_lens)
             return self.merge(self.tower.merger, h, pending)

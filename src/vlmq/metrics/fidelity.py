@@ -34,8 +34,11 @@ def reference_from_logprobs(logprobs: torch.Tensor, k: int = DEFAULT_TOP_K) -> d
     _check_logprobs(logprobs)
     k = min(k, logprobs.shape[-1])
     top = logprobs.float().topk(k, dim=-1)
-    return {"top_ids": top.indices.tolist(), "top_logprobs": top.values.tolist(),
-            "rest_logprob": _rest_logprob(logprobs, top.indices).tolist()}
+    return {
+        "top_ids": top.indices.tolist(),
+        "top_logprobs": top.values.tolist(),
+        "rest_logprob": _rest_logprob(logprobs, top.indices).tolist(),
+    }
 
 
 def bucketed_kl(reference: dict, logprobs: torch.Tensor) -> torch.Tensor:
@@ -71,8 +74,14 @@ def answer_fidelity(reference: dict, logprobs: torch.Tensor) -> dict:
     """Per answer: ``kl`` and ``top1`` per position, and their summary (mean, max, share agreeing)."""
     kl = bucketed_kl(reference, logprobs)
     agree = top1_agreement(reference, logprobs)
-    return {"kl": kl.tolist(), "top1": agree.tolist(), "kl_mean": float(kl.mean()), "kl_max": float(kl.max()),
-            "top1_agreement": float(agree.double().mean()), "positions": int(kl.numel())}
+    return {
+        "kl": kl.tolist(),
+        "top1": agree.tolist(),
+        "kl_mean": float(kl.mean()),
+        "kl_max": float(kl.max()),
+        "top1_agreement": float(agree.double().mean()),
+        "positions": int(kl.numel()),
+    }
 
 
 def flips(base_scores: Sequence[float], scores: Sequence[float]) -> tuple[list[float], list[float]]:
@@ -86,8 +95,9 @@ def flips(base_scores: Sequence[float], scores: Sequence[float]) -> tuple[list[f
     return to_wrong, to_right
 
 
-def mean_with_ci(values: Sequence[float], *, seed: int = 0, n_boot: int = 1000,
-                 statistic=np.mean) -> tuple[float, tuple[float, float]]:
+def mean_with_ci(
+    values: Sequence[float], *, seed: int = 0, n_boot: int = 1000, statistic=np.mean
+) -> tuple[float, tuple[float, float]]:
     """(statistic over per-sample values, its 95% percentile-bootstrap interval over samples)."""
     array = np.asarray(values, dtype=np.float64)
     return float(statistic(array)), bootstrap_ci(array, n_boot=n_boot, seed=seed, statistic=statistic)
@@ -105,12 +115,16 @@ def _reference_tensors(reference: dict, logprobs: torch.Tensor):
     p_top = torch.as_tensor(reference["top_logprobs"], dtype=torch.float64, device=logprobs.device)
     p_rest = torch.as_tensor(reference["rest_logprob"], dtype=torch.float64, device=logprobs.device)
     if ids.ndim != 2 or ids.shape[0] != logprobs.shape[0] or p_top.shape != ids.shape or p_rest.shape != ids.shape[:1]:
-        raise VlmqError(f"reference covers {ids.shape[0] if ids.ndim else 0} positions, the recipe's log-probs "
-                        f"{logprobs.shape[0]}; teacher-force the recipe on the reference's own tokens")
+        raise VlmqError(
+            f"reference covers {ids.shape[0] if ids.ndim else 0} positions, the recipe's log-probs "
+            f"{logprobs.shape[0]}; teacher-force the recipe on the reference's own tokens"
+        )
     return ids, p_top, p_rest
 
 
 def _check_logprobs(logprobs: torch.Tensor) -> None:
     if not isinstance(logprobs, torch.Tensor) or logprobs.ndim != 2 or logprobs.shape[0] == 0:
-        raise VlmqError("log-probabilities must be a [positions, vocab] tensor with at least one position; "
-                        "use Engine.teacher_forced_logprobs")
+        raise VlmqError(
+            "log-probabilities must be a [positions, vocab] tensor with at least one position; "
+            "use Engine.teacher_forced_logprobs"
+        )

@@ -21,8 +21,7 @@ from collections.abc import Iterable, Mapping
 from vlmq.errors import VlmqError
 from vlmq.metrics._common import check_scoring_mode
 
-PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene",
-              "landmark", "artwork", "OCR")
+PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark", "artwork", "OCR")
 COGNITION = ("commonsense_reasoning", "numerical_calculation", "text_translation", "code_reasoning")
 SUBTASKS = PERCEPTION + COGNITION
 RECORD_KEYS = ("question_id", "category", "answer", "prediction")
@@ -83,8 +82,10 @@ def pair_by_image(records: Iterable[Mapping], mode: str = "official") -> dict[st
     pairs: dict[str, list[tuple[bool, bool]]] = {}
     for (category, question_id), rights in by_image.items():
         if len(rights) != 2:
-            raise VlmqError(f"MME question_id {question_id!r} ({category}) has {len(rights)} question(s), "
-                            "not 2; MME scores images in pairs, so keep both questions of every image")
+            raise VlmqError(
+                f"MME question_id {question_id!r} ({category}) has {len(rights)} question(s), "
+                "not 2; MME scores images in pairs, so keep both questions of every image"
+            )
         pairs.setdefault(category, []).append((rights[0], rights[1]))
     return pairs
 
@@ -120,8 +121,9 @@ def _check_record(record: Mapping) -> tuple[str, str]:
         raise VlmqError(f"MME record must be a mapping with keys {', '.join(RECORD_KEYS)}; got {type(record).__name__}")
     missing = [key for key in RECORD_KEYS if key not in record]
     if missing:
-        raise VlmqError(f"MME record {dict(record)!r} lacks {', '.join(missing)}; "
-                        f"give every record {', '.join(RECORD_KEYS)}")
+        raise VlmqError(
+            f"MME record {dict(record)!r} lacks {', '.join(missing)}; give every record {', '.join(RECORD_KEYS)}"
+        )
     if record["category"] not in SUBTASKS:
         raise VlmqError(f"unknown MME category {record['category']!r}; choose from: {', '.join(SUBTASKS)}")
     return record["category"], str(record["question_id"])

@@ -66,8 +66,10 @@ def pope_metrics_from_parsed(parsed: Sequence[str], labels: Sequence[str], mode:
     """
     check_scoring_mode(mode)
     if len(parsed) != len(labels):
-        raise VlmqError(f"POPE got {len(parsed)} predictions for {len(labels)} labels; "
-                        "pass one prediction per label, in the same order")
+        raise VlmqError(
+            f"POPE got {len(parsed)} predictions for {len(labels)} labels; "
+            "pass one prediction per label, in the same order"
+        )
     if not parsed:
         raise VlmqError("POPE got no predictions; score at least one sample")
     tp = sum(1 for p, g in zip(parsed, labels) if p == "yes" and g == "yes")
@@ -89,8 +91,10 @@ def pope_metrics_from_parsed(parsed: Sequence[str], labels: Sequence[str], mode:
 
 def _divide_or_raise(numerator, denominator, what: str) -> float:
     if denominator == 0:
-        raise UndefinedMetric(f"POPE {what} (the official evaluate.py raises ZeroDivisionError here); "
-                              "check the outputs, or score with mode='lmms_eval', which reports 0")
+        raise UndefinedMetric(
+            f"POPE {what} (the official evaluate.py raises ZeroDivisionError here); "
+            "check the outputs, or score with mode='lmms_eval', which reports 0"
+        )
     return float(numerator) / float(denominator)
 
 

@@ -28,8 +28,9 @@ _MAX_INDICES_PER_CHUNK = 4_000_000
 MCNEMAR_EXACT_BELOW = 25
 
 
-def bootstrap_ci(values, *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
-                 statistic: Callable = np.mean) -> tuple[float, float]:
+def bootstrap_ci(
+    values, *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05, statistic: Callable = np.mean
+) -> tuple[float, float]:
     """Percentile bootstrap ``(low, high)`` interval at level ``1 - alpha`` of ``statistic(values)``.
 
     ``statistic`` is a numpy-style reducer called as ``statistic(resamples, axis=-1)`` on a
@@ -42,8 +43,9 @@ def bootstrap_ci(values, *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.
     return _percentile_interval(resampled, alpha)
 
 
-def bootstrap_ci_rows(rows: Sequence, statistic: Callable[[Sequence], float], *, n_boot: int = 1000,
-                      seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
+def bootstrap_ci_rows(
+    rows: Sequence, statistic: Callable[[Sequence], float], *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05
+) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic(rows)`` for any statistic over rows.
 
     ``statistic`` gets a resampled list of the rows (or a resampled array when ``rows`` is a numpy
@@ -57,8 +59,14 @@ def bootstrap_ci_rows(rows: Sequence, statistic: Callable[[Sequence], float], *,
     return _percentile_interval(np.asarray(resampled, dtype=np.float64), alpha)
 
 
-def bootstrap_intervals_rows(rows: Sequence, statistic: Callable[[Sequence], Mapping[str, float | None]], *,
-                             n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict[str, tuple[float, float]]:
+def bootstrap_intervals_rows(
+    rows: Sequence,
+    statistic: Callable[[Sequence], Mapping[str, float | None]],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> dict[str, tuple[float, float]]:
     """:func:`bootstrap_ci_rows` for a statistic that returns several metrics at once (all five POPE
     metrics, every MME subtask score): one pass over the resamples, one interval per metric name.
 
@@ -69,12 +77,15 @@ def bootstrap_intervals_rows(rows: Sequence, statistic: Callable[[Sequence], Map
     _check_settings(n_boot, alpha)
     results = [statistic(sample) for sample in _resampled_rows(rows, n_boot, seed)]
     names = dict.fromkeys(name for result in results for name in result)  # first-seen order
-    return {name: _percentile_interval(np.asarray([_number(result.get(name)) for result in results]), alpha)
-            for name in names}
+    return {
+        name: _percentile_interval(np.asarray([_number(result.get(name)) for result in results]), alpha)
+        for name in names
+    }
 
 
-def paired_bootstrap(values_a, values_b, *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
-                     statistic: Callable = np.mean) -> dict:
+def paired_bootstrap(
+    values_a, values_b, *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05, statistic: Callable = np.mean
+) -> dict:
     """Paired bootstrap of ``delta = statistic(values_b) - statistic(values_a)``.
 
     ``values_a[i]`` and ``values_b[i]`` are the same sample under recipes A (the baseline) and B.
@@ -87,21 +98,31 @@ def paired_bootstrap(values_a, values_b, *, n_boot: int = 1000, seed: int = 0, a
     b = _as_1d_floats(values_b, "values_b")
     _check_paired(len(a), len(b))
     _check_settings(n_boot, alpha)
-    deltas = np.concatenate([statistic(b[idx], axis=-1) - statistic(a[idx], axis=-1)
-                             for idx in _index_chunks(len(a), n_boot, seed)])
+    deltas = np.concatenate(
+        [statistic(b[idx], axis=-1) - statistic(a[idx], axis=-1) for idx in _index_chunks(len(a), n_boot, seed)]
+    )
     return _paired_result(float(statistic(b) - statistic(a)), deltas, alpha)
 
 
-def paired_bootstrap_rows(rows_a: Sequence, rows_b: Sequence, statistic: Callable[[Sequence], float], *,
-                          n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict:
+def paired_bootstrap_rows(
+    rows_a: Sequence,
+    rows_b: Sequence,
+    statistic: Callable[[Sequence], float],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> dict:
     """:func:`paired_bootstrap` for any statistic over rows (F1 over paired POPE samples, MME score
     over paired images): ``rows_a[i]`` and ``rows_b[i]`` must be the same sample or image."""
     _check_rows(rows_a, "rows_a")
     _check_rows(rows_b, "rows_b")
     _check_paired(len(rows_a), len(rows_b))
     _check_settings(n_boot, alpha)
-    deltas = [statistic(_take(rows_b, idx)) - statistic(_take(rows_a, idx))
-              for idx in _resampled_indices(len(rows_a), n_boot, seed)]
+    deltas = [
+        statistic(_take(rows_b, idx)) - statistic(_take(rows_a, idx))
+        for idx in _resampled_indices(len(rows_a), n_boot, seed)
+    ]
     return _paired_result(float(statistic(rows_b) - statistic(rows_a)), np.asarray(deltas, dtype=np.float64), alpha)
 
 
@@ -135,8 +156,7 @@ def _exact_binomial_two_sided(k: int, n: int) -> float:
 
 def _paired_result(delta: float, deltas: np.ndarray, alpha: float) -> dict:
     low, high = _percentile_interval(deltas, alpha)
-    return {"delta": delta, "ci_low": low, "ci_high": high, "p_value": _two_sided_p(deltas),
-            "test": "paired_bootstrap"}
+    return {"delta": delta, "ci_low": low, "ci_high": high, "p_value": _two_sided_p(deltas), "test": "paired_bootstrap"}
 
 
 def _two_sided_p(deltas: np.ndarray) -> float:
@@ -188,8 +208,10 @@ def _as_1d_floats(values, name: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise VlmqError(f"{name} must be numbers (per-sample scores); got {err}; "
-                        "use the *_rows variant for other per-sample records") from None
+        raise VlmqError(
+            f"{name} must be numbers (per-sample scores); got {err}; "
+            "use the *_rows variant for other per-sample records"
+        ) from None
     if array.ndim != 1 or array.size == 0:
         raise VlmqError(f"{name} must be a non-empty 1-D list of per-sample scores, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
@@ -200,8 +222,10 @@ def _as_1d_floats(values, name: str) -> np.ndarray:
 def _as_1d_bools(values, name: str) -> np.ndarray:
     array = _as_1d_floats(values, name)
     if not np.all((array == 0) | (array == 1)):
-        raise VlmqError(f"{name} must be right/wrong (True/False or 1/0) per sample; "
-                        "for soft scores such as VQA accuracy use paired_bootstrap")
+        raise VlmqError(
+            f"{name} must be right/wrong (True/False or 1/0) per sample; "
+            "for soft scores such as VQA accuracy use paired_bootstrap"
+        )
     return array.astype(bool)
 
 
@@ -212,8 +236,10 @@ def _check_rows(rows, name: str) -> None:
 
 def _check_paired(n_a: int, n_b: int) -> None:
     if n_a != n_b:
-        raise VlmqError(f"paired test got {n_a} samples for A and {n_b} for B; "
-                        "pass the same samples, in the same order, for both recipes")
+        raise VlmqError(
+            f"paired test got {n_a} samples for A and {n_b} for B; "
+            "pass the same samples, in the same order, for both recipes"
+        )
 
 
 def _check_settings(n_boot: int, alpha: float) -> None:

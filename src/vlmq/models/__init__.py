@@ -9,9 +9,23 @@ from vlmq.models.tiny import TINY_PRESETS, build_tiny_model
 from vlmq.models.tokenizer import CHAT_TEMPLATE, SPECIAL_TOKENS, train_tokenizer
 
 __all__ = [
-    "CHAT_TEMPLATE", "SPECIAL_TOKENS", "TINY_PRESETS", "TOY_MODEL_DIR", "LoadedModel",
-    "Qwen2VLImageOnlyProcessor", "Qwen2_5_VLImageOnlyProcessor", "build_tiny_model", "cache_dir",
-    "decoder_layers", "folder_fingerprint", "is_decoder_linear", "list_models", "load_model", "model_fingerprint",
-    "model_summary", "text_decoder",
-    "train_tokenizer", "vision_tower",
+    "CHAT_TEMPLATE",
+    "SPECIAL_TOKENS",
+    "TINY_PRESETS",
+    "TOY_MODEL_DIR",
+    "LoadedModel",
+    "Qwen2VLImageOnlyProcessor",
+    "Qwen2_5_VLImageOnlyProcessor",
+    "build_tiny_model",
+    "cache_dir",
+    "decoder_layers",
+    "folder_fingerprint",
+    "is_decoder_linear",
+    "list_models",
+    "load_model",
+    "model_fingerprint",
+    "model_summary",
+    "text_decoder",
+    "train_tokenizer",
+    "vision_tower",
 ]

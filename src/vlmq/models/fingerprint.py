@@ -40,21 +40,34 @@ def model_fingerprint(name: str) -> dict[str, str]:
     if name in ("toy", "tiny") or name.startswith("tiny-"):
         preset = "tiny" if name in ("toy", "tiny") else name.removeprefix("tiny-")
         if preset not in TINY_PRESETS:
-            raise VlmqError(f"unknown tiny model '{name}'; choose from: "
-                            f"{', '.join(tiny_model_name(p) for p in TINY_PRESETS)}")
-        return {"source": "tiny", "fingerprint_version": FINGERPRINT_VERSION, "preset": preset, "seed": "0",
-                "builder_version": str(TINY_BUILDER_VERSION)}
+            raise VlmqError(
+                f"unknown tiny model '{name}'; choose from: {', '.join(tiny_model_name(p) for p in TINY_PRESETS)}"
+            )
+        return {
+            "source": "tiny",
+            "fingerprint_version": FINGERPRINT_VERSION,
+            "preset": preset,
+            "seed": "0",
+            "builder_version": str(TINY_BUILDER_VERSION),
+        }
     if name in ARCH_PRESETS:
         config = json.dumps(dataclasses.asdict(ARCH_PRESETS[name]), sort_keys=True)
-        return {"source": "preset", "fingerprint_version": FINGERPRINT_VERSION, "preset": name,
-                "config": hashlib.sha256(config.encode()).hexdigest()[:16], "seed": str(PRESET_SEED)}
+        return {
+            "source": "preset",
+            "fingerprint_version": FINGERPRINT_VERSION,
+            "preset": name,
+            "config": hashlib.sha256(config.encode()).hexdigest()[:16],
+            "seed": str(PRESET_SEED),
+        }
     path = pathlib.Path(name).expanduser()
     if path.exists():
         return {"source": "local", **folder_fingerprint(path)}
     if "/" in name and not name.startswith((".", "/", "~")) and name.count("/") == 1:
         return {"source": "hub", "hub_id": name, **_hub_fingerprint(name)}
-    raise VlmqError(f"model path '{name}' does not exist; pass an existing folder, a hub id, "
-                    f"or one of: {', '.join(known_model_names())}")
+    raise VlmqError(
+        f"model path '{name}' does not exist; pass an existing folder, a hub id, "
+        f"or one of: {', '.join(known_model_names())}"
+    )
 
 
 def folder_fingerprint(folder: str | pathlib.Path) -> dict[str, str]:
@@ -62,8 +75,11 @@ def folder_fingerprint(folder: str | pathlib.Path) -> dict[str, str]:
     folder = pathlib.Path(folder)
     if not folder.is_dir():
         raise VlmqError(f"model path '{folder}' is not a folder; pass the folder that holds config.json")
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and not p.name.startswith(".") and p.name.endswith(MODEL_FILE_SUFFIXES))
+    files = sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.name.endswith(MODEL_FILE_SUFFIXES)
+    )
     if not files:
         raise VlmqError(f"'{folder}' holds no model files (config.json, *.safetensors); pass a model folder")
     out = {"fingerprint_version": FINGERPRINT_VERSION}

@@ -85,18 +85,36 @@ def model_summary(loaded) -> dict:
     unique = {id(p): p for p in model.parameters()}.values()
     heads = text_cfg.num_attention_heads
     return {
-        "name": loaded.name, "family": loaded.family, "source": loaded.source,
-        "random_weights": loaded.random_weights, "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
-        "params": {"decoder_layers": layers_params, "vision": vision_params, "embeddings": emb_params,
-                   "lm_head": head_params, "total": sum(p.numel() for p in unique)},
-        "bytes": {"decoder_layers": layers_bytes, "vision": vision_bytes, "embeddings": emb_bytes,
-                  "lm_head": head_bytes, "total": sum(tensor_bytes(p) for p in unique)},
-        "config": {"layers": text_cfg.num_hidden_layers, "hidden": text_cfg.hidden_size,
-                   "intermediate": text_cfg.intermediate_size, "heads": heads,
-                   "kv_heads": text_cfg.num_key_value_heads,
-                   "head_dim": getattr(text_cfg, "head_dim", None) or text_cfg.hidden_size // heads,
-                   "vocab": text_cfg.vocab_size, "tied": tied,
-                   "vision_depth": model.config.vision_config.depth},
+        "name": loaded.name,
+        "family": loaded.family,
+        "source": loaded.source,
+        "random_weights": loaded.random_weights,
+        "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
+        "params": {
+            "decoder_layers": layers_params,
+            "vision": vision_params,
+            "embeddings": emb_params,
+            "lm_head": head_params,
+            "total": sum(p.numel() for p in unique),
+        },
+        "bytes": {
+            "decoder_layers": layers_bytes,
+            "vision": vision_bytes,
+            "embeddings": emb_bytes,
+            "lm_head": head_bytes,
+            "total": sum(tensor_bytes(p) for p in unique),
+        },
+        "config": {
+            "layers": text_cfg.num_hidden_layers,
+            "hidden": text_cfg.hidden_size,
+            "intermediate": text_cfg.intermediate_size,
+            "heads": heads,
+            "kv_heads": text_cfg.num_key_value_heads,
+            "head_dim": getattr(text_cfg, "head_dim", None) or text_cfg.hidden_size // heads,
+            "vocab": text_cfg.vocab_size,
+            "tied": tied,
+            "vision_depth": model.config.vision_config.depth,
+        },
     }
 
 

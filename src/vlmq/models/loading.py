@@ -28,7 +28,10 @@ TOY_MODEL_DIR = pathlib.Path(__file__).resolve().parent / "toy"
 
 SUPPORTED_FAMILIES = ("qwen2_vl", "qwen2_5_vl")
 WEIGHT_FILES = (
-    "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
 )
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json")
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
@@ -49,8 +52,14 @@ class LoadedModel:
     random_weights: bool
 
 
-def load_model(name: str, *, device: str = "cpu", dtype=torch.bfloat16,
-               min_pixels: int | None = None, max_pixels: int | None = None) -> LoadedModel:
+def load_model(
+    name: str,
+    *,
+    device: str = "cpu",
+    dtype=torch.bfloat16,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+) -> LoadedModel:
     """Load a model and its image-only processor, in eval mode on ``device`` in ``dtype``."""
     from vlmq.models.presets import ARCH_PRESETS, build_preset_model
 
@@ -69,8 +78,10 @@ def load_model(name: str, *, device: str = "cpu", dtype=torch.bfloat16,
     elif "/" in name and not name.startswith((".", "/", "~")) and name.count("/") == 1:
         loaded = load_folder(_hub_snapshot(name), torch_device, torch_dtype, name=name, source="hub")
     else:
-        raise VlmqError(f"model path '{name}' does not exist; pass an existing folder, a hub id, "
-                        f"or one of: {', '.join(known_model_names())}")
+        raise VlmqError(
+            f"model path '{name}' does not exist; pass an existing folder, a hub id, "
+            f"or one of: {', '.join(known_model_names())}"
+        )
     if min_pixels is not None or max_pixels is not None:
         set_pixel_budget(loaded.processor, min_pixels, max_pixels)
     return loaded
@@ -94,8 +105,12 @@ def list_models() -> list[tuple[str, str]]:
         toy = "trained toy model (not shipped in this install: falls back to 'tiny')"
     rows = [("toy", toy)]
     for preset, spec in TINY_PRESETS.items():
-        rows.append((tiny_model_name(preset), f"built offline, random weights, {spec.description}: "
-                                              f"{describe_config(tiny_config(preset))}"))
+        rows.append(
+            (
+                tiny_model_name(preset),
+                f"built offline, random weights, {spec.description}: {describe_config(tiny_config(preset))}",
+            )
+        )
     rows += [(name, describe_preset(name)) for name in ARCH_PRESETS]
     return rows
 
@@ -111,8 +126,14 @@ def tiny_model_name(preset: str) -> str:
     return "tiny" if preset == "tiny" else f"tiny-{preset}"
 
 
-_DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
-           "fp32": torch.float32, "float32": torch.float32}
+_DTYPES = {
+    "bf16": torch.bfloat16,
+    "bfloat16": torch.bfloat16,
+    "fp16": torch.float16,
+    "float16": torch.float16,
+    "fp32": torch.float32,
+    "float32": torch.float32,
+}
 
 
 def parse_dtype(dtype) -> torch.dtype:
@@ -129,8 +150,11 @@ def parse_dtype(dtype) -> torch.dtype:
 def _load_toy(device: torch.device, dtype: torch.dtype) -> LoadedModel:
     if (TOY_MODEL_DIR / "config.json").is_file():
         return load_folder(TOY_MODEL_DIR, device, dtype, name="toy", source="toy")
-    warnings.warn(f"the trained toy model is not shipped in this install ({TOY_MODEL_DIR} has no config.json); "
-                  "using the random-weight 'tiny' model instead", stacklevel=3)
+    warnings.warn(
+        f"the trained toy model is not shipped in this install ({TOY_MODEL_DIR} has no config.json); "
+        "using the random-weight 'tiny' model instead",
+        stacklevel=3,
+    )
     loaded = _load_tiny("tiny", device, dtype)
     loaded.name = "toy"
     return loaded
@@ -196,8 +220,10 @@ def read_model_type(folder: pathlib.Path) -> str:
     """The folder's ``model_type``, checked against the supported families."""
     config_file = folder / "config.json"
     if not config_file.is_file():
-        raise VlmqError(f"'{folder}' has no config.json; pass the folder of a saved Qwen2-VL model "
-                        "(the one holding config.json and the weights)")
+        raise VlmqError(
+            f"'{folder}' has no config.json; pass the folder of a saved Qwen2-VL model "
+            "(the one holding config.json and the weights)"
+        )
     try:
         model_type = json.loads(config_file.read_text()).get("model_type")
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -209,12 +235,15 @@ def read_model_type(folder: pathlib.Path) -> str:
 
 def _require_one_of(folder: pathlib.Path, names: tuple[str, ...], what: str) -> None:
     if not any((folder / n).is_file() for n in names):
-        raise VlmqError(f"'{folder}' has no {what} file ({names[0]}); copy the complete model folder "
-                        f"(config.json, {names[0]}, tokenizer.json, preprocessor_config.json)")
+        raise VlmqError(
+            f"'{folder}' has no {what} file ({names[0]}); copy the complete model folder "
+            f"(config.json, {names[0]}, tokenizer.json, preprocessor_config.json)"
+        )
 
 
-def load_folder(folder: pathlib.Path, device: torch.device, dtype: torch.dtype, *, name: str,
-                source: str) -> LoadedModel:
+def load_folder(
+    folder: pathlib.Path, device: torch.device, dtype: torch.dtype, *, name: str, source: str
+) -> LoadedModel:
     """Load a saved Qwen2-VL / Qwen2.5-VL folder (hub layout) with the image-only processor."""
     if not folder.is_dir():
         raise VlmqError(f"model path '{folder}' is not a folder; pass the folder that holds config.json")
@@ -238,15 +267,18 @@ def _load_weights(folder: pathlib.Path, family: str, dtype: torch.dtype):
         with quiet_progress_bars():
             model, info = cls.from_pretrained(folder, config=config, dtype=dtype, output_loading_info=True)
     except Exception as err:  # noqa: BLE001
-        raise VlmqError(f"cannot load the weights in '{folder}' ({_first_line(err)}); "
-                        "re-download or re-save the model folder") from err
+        raise VlmqError(
+            f"cannot load the weights in '{folder}' ({_first_line(err)}); re-download or re-save the model folder"
+        ) from err
     # transformers fills missing tensors with random values and only logs it: a half-copied or
     # mismatched checkpoint would silently give a random model, so refuse it.
     mismatched = (k[0] if isinstance(k, tuple) else k for k in info.get("mismatched_keys", ()))
     missing = sorted(info.get("missing_keys", ())) + sorted(mismatched)
     if missing:
-        raise VlmqError(f"'{folder}' lacks {len(missing)} weight tensor(s) the {family} config needs "
-                        f"(first: {missing[0]}); re-download the model or check that config.json matches the weights")
+        raise VlmqError(
+            f"'{folder}' lacks {len(missing)} weight tensor(s) the {family} config needs "
+            f"(first: {missing[0]}); re-download the model or check that config.json matches the weights"
+        )
     return model
 
 
@@ -262,8 +294,9 @@ def _load_processor(folder: pathlib.Path, family: str):
     # A folder without an image-processor config: use the published checkpoints' settings.
     from transformers import AutoTokenizer
 
-    warnings.warn(f"'{folder}' has no preprocessor_config.json; using the default Qwen2-VL image processor",
-                  stacklevel=4)
+    warnings.warn(
+        f"'{folder}' has no preprocessor_config.json; using the default Qwen2-VL image processor", stacklevel=4
+    )
     tokenizer = AutoTokenizer.from_pretrained(folder)
     return processor_class(make_image_processor(), tokenizer, chat_template=tokenizer.chat_template)
 
@@ -289,13 +322,18 @@ def _hub_snapshot(repo_id: str) -> pathlib.Path:
     except VlmqError:
         raise
     except HFValidationError as err:
-        raise VlmqError(f"'{repo_id}' is neither an existing folder nor a valid hub id; "
-                        "pass a local model folder or an id like Qwen/Qwen2-VL-2B-Instruct") from err
+        raise VlmqError(
+            f"'{repo_id}' is neither an existing folder nor a valid hub id; "
+            "pass a local model folder or an id like Qwen/Qwen2-VL-2B-Instruct"
+        ) from err
     except (OSError, OfflineModeIsEnabled, ConnectionError, TimeoutError) as err:
-        reason = ("offline or no network, and not in the HF cache" if offline
-                  else f"download failed: {type(err).__name__}")
-        raise VlmqError(f"cannot download '{repo_id}' ({reason}); download it on a connected machine with "
-                        f"`huggingface-cli download {repo_id} --local-dir DIR` and pass --model DIR") from err
+        reason = (
+            "offline or no network, and not in the HF cache" if offline else f"download failed: {type(err).__name__}"
+        )
+        raise VlmqError(
+            f"cannot download '{repo_id}' ({reason}); download it on a connected machine with "
+            f"`huggingface-cli download {repo_id} --local-dir DIR` and pass --model DIR"
+        ) from err
 
 
 def _env_flag(name: str) -> bool:

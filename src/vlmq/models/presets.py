@@ -33,40 +33,81 @@ class ArchPreset:
     tie_word_embeddings: bool
 
 
-_QWEN2_VL_VISION = {"depth": 32, "embed_dim": 1280, "num_heads": 16, "mlp_ratio": 4, "in_channels": 3,
-                    "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "hidden_act": "quick_gelu"}
-_QWEN2_5_VL_VISION = {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16,
-                      "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
-                      "window_size": 112, "fullatt_block_indexes": [7, 15, 23, 31], "tokens_per_second": 2,
-                      "hidden_act": "silu"}
+_QWEN2_VL_VISION = {
+    "depth": 32,
+    "embed_dim": 1280,
+    "num_heads": 16,
+    "mlp_ratio": 4,
+    "in_channels": 3,
+    "patch_size": 14,
+    "spatial_merge_size": 2,
+    "temporal_patch_size": 2,
+    "hidden_act": "quick_gelu",
+}
+_QWEN2_5_VL_VISION = {
+    "depth": 32,
+    "hidden_size": 1280,
+    "intermediate_size": 3420,
+    "num_heads": 16,
+    "in_channels": 3,
+    "patch_size": 14,
+    "spatial_merge_size": 2,
+    "temporal_patch_size": 2,
+    "window_size": 112,
+    "fullatt_block_indexes": [7, 15, 23, 31],
+    "tokens_per_second": 2,
+    "hidden_act": "silu",
+}
 _MROPE = {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]}
 
 
 def _text(hidden, intermediate, layers, heads, kv_heads, vocab, max_pos, sliding_window, max_window_layers) -> dict:
-    return {"hidden_size": hidden, "intermediate_size": intermediate, "num_hidden_layers": layers,
-            "num_attention_heads": heads, "num_key_value_heads": kv_heads, "vocab_size": vocab,
-            "max_position_embeddings": max_pos, "rms_norm_eps": 1e-6, "hidden_act": "silu",
-            "use_sliding_window": False, "sliding_window": sliding_window, "max_window_layers": max_window_layers,
-            "rope_parameters": dict(_MROPE)}
+    return {
+        "hidden_size": hidden,
+        "intermediate_size": intermediate,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        "vocab_size": vocab,
+        "max_position_embeddings": max_pos,
+        "rms_norm_eps": 1e-6,
+        "hidden_act": "silu",
+        "use_sliding_window": False,
+        "sliding_window": sliding_window,
+        "max_window_layers": max_window_layers,
+        "rope_parameters": dict(_MROPE),
+    }
 
 
 ARCH_PRESETS = {
     "qwen2-vl-2b": ArchPreset(
-        "qwen2_vl", "Qwen/Qwen2-VL-2B-Instruct",
-        _text(1536, 8960, 28, 12, 2, 151936, 32768, 32768, 28), {**_QWEN2_VL_VISION, "hidden_size": 1536},
-        tie_word_embeddings=True),
+        "qwen2_vl",
+        "Qwen/Qwen2-VL-2B-Instruct",
+        _text(1536, 8960, 28, 12, 2, 151936, 32768, 32768, 28),
+        {**_QWEN2_VL_VISION, "hidden_size": 1536},
+        tie_word_embeddings=True,
+    ),
     "qwen2-vl-7b": ArchPreset(
-        "qwen2_vl", "Qwen/Qwen2-VL-7B-Instruct",
-        _text(3584, 18944, 28, 28, 4, 152064, 32768, 32768, 28), {**_QWEN2_VL_VISION, "hidden_size": 3584},
-        tie_word_embeddings=False),
+        "qwen2_vl",
+        "Qwen/Qwen2-VL-7B-Instruct",
+        _text(3584, 18944, 28, 28, 4, 152064, 32768, 32768, 28),
+        {**_QWEN2_VL_VISION, "hidden_size": 3584},
+        tie_word_embeddings=False,
+    ),
     "qwen2.5-vl-3b": ArchPreset(
-        "qwen2_5_vl", "Qwen/Qwen2.5-VL-3B-Instruct",
-        _text(2048, 11008, 36, 16, 2, 151936, 128000, 32768, 70), {**_QWEN2_5_VL_VISION, "out_hidden_size": 2048},
-        tie_word_embeddings=True),
+        "qwen2_5_vl",
+        "Qwen/Qwen2.5-VL-3B-Instruct",
+        _text(2048, 11008, 36, 16, 2, 151936, 128000, 32768, 70),
+        {**_QWEN2_5_VL_VISION, "out_hidden_size": 2048},
+        tie_word_embeddings=True,
+    ),
     "qwen2.5-vl-7b": ArchPreset(
-        "qwen2_5_vl", "Qwen/Qwen2.5-VL-7B-Instruct",
-        _text(3584, 18944, 28, 28, 4, 152064, 128000, 32768, 28), {**_QWEN2_5_VL_VISION, "out_hidden_size": 3584},
-        tie_word_embeddings=False),
+        "qwen2_5_vl",
+        "Qwen/Qwen2.5-VL-7B-Instruct",
+        _text(3584, 18944, 28, 28, 4, 152064, 128000, 32768, 28),
+        {**_QWEN2_5_VL_VISION, "out_hidden_size": 3584},
+        tie_word_embeddings=False,
+    ),
 }
 
 
@@ -78,14 +119,21 @@ def preset_config(name: str, token_ids: dict[str, int] | None = None):
     text = dict(preset.text)
     special = {}
     if token_ids is not None:
-        text.update(bos_token_id=token_ids["<|endoftext|>"], eos_token_id=token_ids["<|im_end|>"],
-                    pad_token_id=token_ids["<|endoftext|>"])
-        special = {"image_token_id": token_ids["<|image_pad|>"], "video_token_id": token_ids["<|video_pad|>"],
-                   "vision_start_token_id": token_ids["<|vision_start|>"],
-                   "vision_end_token_id": token_ids["<|vision_end|>"]}
+        text.update(
+            bos_token_id=token_ids["<|endoftext|>"],
+            eos_token_id=token_ids["<|im_end|>"],
+            pad_token_id=token_ids["<|endoftext|>"],
+        )
+        special = {
+            "image_token_id": token_ids["<|image_pad|>"],
+            "video_token_id": token_ids["<|video_pad|>"],
+            "vision_start_token_id": token_ids["<|vision_start|>"],
+            "vision_end_token_id": token_ids["<|vision_end|>"],
+        }
     config_class = Qwen2VLConfig if preset.family == "qwen2_vl" else Qwen2_5_VLConfig
-    return config_class(text_config=text, vision_config=dict(preset.vision),
-                        tie_word_embeddings=preset.tie_word_embeddings, **special)
+    return config_class(
+        text_config=text, vision_config=dict(preset.vision), tie_word_embeddings=preset.tie_word_embeddings, **special
+    )
 
 
 def _preset(name: str) -> ArchPreset:
@@ -121,8 +169,9 @@ def build_preset_model(name: str, *, device: torch.device, dtype: torch.dtype = 
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     # The image processor gets the published checkpoint's pixel budget, so images cost as many visual tokens.
-    processor = PROCESSOR_CLASSES[preset.family](make_image_processor(), tokenizer,
-                                                 chat_template=tokenizer.chat_template)
+    processor = PROCESSOR_CLASSES[preset.family](
+        make_image_processor(), tokenizer, chat_template=tokenizer.chat_template
+    )
     return model.eval(), processor
 
 
@@ -155,7 +204,7 @@ def _fill_from_pool(weight: torch.Tensor, pool: torch.Tensor) -> None:
     for start in range(0, flat.numel(), _POOL_SIZE):
         count = min(_POOL_SIZE, flat.numel() - start)
         offset = int(torch.randint(_POOL_SIZE, (1,)))
-        flat[start:start + count].copy_(pool[offset:offset + count].to(flat.dtype))
+        flat[start : start + count].copy_(pool[offset : offset + count].to(flat.dtype))
 
 
 def describe_preset(name: str) -> str:
@@ -170,5 +219,7 @@ def describe_config(config) -> str:
     params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     size = f"{params / 1e9:.2f} B" if params >= 1e9 else f"{params / 1e6:.2f} M"
     text = config.get_text_config()
-    return (f"{text.num_hidden_layers} layers, hidden {text.hidden_size}, "
-            f"{text.num_attention_heads}/{text.num_key_value_heads} heads, {size} params")
+    return (
+        f"{text.num_hidden_layers} layers, hidden {text.hidden_size}, "
+        f"{text.num_attention_heads}/{text.num_key_value_heads} heads, {size} params"
+    )

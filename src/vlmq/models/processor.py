@@ -48,16 +48,18 @@ PROCESSOR_CLASSES = {"qwen2_vl": Qwen2VLImageOnlyProcessor, "qwen2_5_vl": Qwen2_
 def make_image_processor(min_pixels: int | None = None, max_pixels: int | None = None) -> Qwen2VLImageProcessor:
     """The Qwen2-VL image processor (PIL backend where torchvision is absent) with a pixel budget
     (default: the published checkpoints' budget)."""
-    return Qwen2VLImageProcessor(min_pixels=min_pixels or DEFAULT_MIN_PIXELS,
-                                 max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+    return Qwen2VLImageProcessor(
+        min_pixels=min_pixels or DEFAULT_MIN_PIXELS, max_pixels=max_pixels or DEFAULT_MAX_PIXELS
+    )
 
 
 def set_pixel_budget(processor, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
     """Change how many pixels (hence visual tokens) an image may take, in place."""
     for value, label in ((min_pixels, "min_pixels"), (max_pixels, "max_pixels")):
         if value is not None and (not isinstance(value, int) or value < 28 * 28):
-            raise VlmqError(f"{label}={value!r} is too small; pass an int of at least {28 * 28} "
-                            "(one 28x28 merged patch)")
+            raise VlmqError(
+                f"{label}={value!r} is too small; pass an int of at least {28 * 28} (one 28x28 merged patch)"
+            )
     if min_pixels is not None and max_pixels is not None and min_pixels > max_pixels:
         raise VlmqError(f"min_pixels {min_pixels} exceeds max_pixels {max_pixels}; pass min_pixels <= max_pixels")
     image_processor = processor.image_processor

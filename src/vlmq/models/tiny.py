@@ -42,14 +42,51 @@ class TinyPreset:
 
 
 TINY_PRESETS = {
-    "tiny": TinyPreset("for unit tests", layers=2, hidden=64, heads=4, kv_heads=2, intermediate=128,
-                       vision_depth=2, vision_embed=64, vision_heads=4),
-    "mid": TinyPreset("for integration tests and CPU demos", layers=4, hidden=256, heads=8, kv_heads=4,
-                      intermediate=688, vision_depth=4, vision_embed=128, vision_heads=4),
-    "small": TinyPreset("for CPU speed checks", layers=8, hidden=512, heads=8, kv_heads=4, intermediate=1376,
-                        vision_depth=8, vision_embed=256, vision_heads=8),
-    "qwen2.5": TinyPreset("Qwen2.5-VL layout, for unit tests", layers=2, hidden=64, heads=4, kv_heads=2,
-                          intermediate=128, vision_depth=2, vision_embed=64, vision_heads=4, family="qwen2_5_vl"),
+    "tiny": TinyPreset(
+        "for unit tests",
+        layers=2,
+        hidden=64,
+        heads=4,
+        kv_heads=2,
+        intermediate=128,
+        vision_depth=2,
+        vision_embed=64,
+        vision_heads=4,
+    ),
+    "mid": TinyPreset(
+        "for integration tests and CPU demos",
+        layers=4,
+        hidden=256,
+        heads=8,
+        kv_heads=4,
+        intermediate=688,
+        vision_depth=4,
+        vision_embed=128,
+        vision_heads=4,
+    ),
+    "small": TinyPreset(
+        "for CPU speed checks",
+        layers=8,
+        hidden=512,
+        heads=8,
+        kv_heads=4,
+        intermediate=1376,
+        vision_depth=8,
+        vision_embed=256,
+        vision_heads=8,
+    ),
+    "qwen2.5": TinyPreset(
+        "Qwen2.5-VL layout, for unit tests",
+        layers=2,
+        hidden=64,
+        heads=4,
+        kv_heads=2,
+        intermediate=128,
+        vision_depth=2,
+        vision_embed=64,
+        vision_heads=4,
+        family="qwen2_5_vl",
+    ),
 }
 
 # The vision config key that holds the merger's output width, which must equal the text hidden size.
@@ -65,8 +102,9 @@ def mrope_section_for(head_dim: int) -> list[int]:
     return [half - 2 * spatial, spatial, spatial]
 
 
-def tiny_config_dict(preset: str, token_ids: dict[str, int], vocab_size: int,
-                     config_overrides: dict | None = None) -> dict:
+def tiny_config_dict(
+    preset: str, token_ids: dict[str, int], vocab_size: int, config_overrides: dict | None = None
+) -> dict:
     """The nested config kwargs for a tiny preset, with ``config_overrides`` merged in.
 
     ``config_overrides`` holds top-level keys and/or ``text_config`` / ``vision_config`` dicts.
@@ -76,15 +114,23 @@ def tiny_config_dict(preset: str, token_ids: dict[str, int], vocab_size: int,
     p = _tiny_preset(preset)
     cfg = {
         "text_config": {
-            "vocab_size": vocab_size, "hidden_size": p.hidden, "intermediate_size": p.intermediate,
-            "num_hidden_layers": p.layers, "num_attention_heads": p.heads, "num_key_value_heads": p.kv_heads,
-            "max_position_embeddings": 4096, "rms_norm_eps": 1e-6,
-            "bos_token_id": token_ids["<|endoftext|>"], "eos_token_id": token_ids["<|im_end|>"],
+            "vocab_size": vocab_size,
+            "hidden_size": p.hidden,
+            "intermediate_size": p.intermediate,
+            "num_hidden_layers": p.layers,
+            "num_attention_heads": p.heads,
+            "num_key_value_heads": p.kv_heads,
+            "max_position_embeddings": 4096,
+            "rms_norm_eps": 1e-6,
+            "bos_token_id": token_ids["<|endoftext|>"],
+            "eos_token_id": token_ids["<|im_end|>"],
             "pad_token_id": token_ids["<|endoftext|>"],
         },
         "vision_config": _tiny_vision_config(p),
-        "image_token_id": token_ids["<|image_pad|>"], "video_token_id": token_ids["<|video_pad|>"],
-        "vision_start_token_id": token_ids["<|vision_start|>"], "vision_end_token_id": token_ids["<|vision_end|>"],
+        "image_token_id": token_ids["<|image_pad|>"],
+        "video_token_id": token_ids["<|video_pad|>"],
+        "vision_start_token_id": token_ids["<|vision_start|>"],
+        "vision_end_token_id": token_ids["<|vision_end|>"],
         "tie_word_embeddings": False,
     }
     return _merge_overrides(cfg, config_overrides or {}, p.family)
@@ -92,12 +138,21 @@ def tiny_config_dict(preset: str, token_ids: dict[str, int], vocab_size: int,
 
 def _tiny_vision_config(p: TinyPreset) -> dict:
     if p.family == "qwen2_vl":
-        return {"depth": p.vision_depth, "embed_dim": p.vision_embed, "num_heads": p.vision_heads,
-                "mlp_ratio": p.vision_mlp_ratio}
+        return {
+            "depth": p.vision_depth,
+            "embed_dim": p.vision_embed,
+            "num_heads": p.vision_heads,
+            "mlp_ratio": p.vision_mlp_ratio,
+        }
     # Qwen2.5-VL: windowed attention everywhere except the last block (the real model: every 8th block).
-    return {"depth": p.vision_depth, "hidden_size": p.vision_embed, "num_heads": p.vision_heads,
-            "intermediate_size": p.vision_embed * p.vision_mlp_ratio, "window_size": 112,
-            "fullatt_block_indexes": [p.vision_depth - 1]}
+    return {
+        "depth": p.vision_depth,
+        "hidden_size": p.vision_embed,
+        "num_heads": p.vision_heads,
+        "intermediate_size": p.vision_embed * p.vision_mlp_ratio,
+        "window_size": 112,
+        "fullatt_block_indexes": [p.vision_depth - 1],
+    }
 
 
 def tiny_config(preset: str, config_overrides: dict | None = None, vocab_size: int = DEFAULT_VOCAB_SIZE):
@@ -117,8 +172,9 @@ def _merge_overrides(cfg: dict, overrides: dict, family: str) -> dict:
     for key, value in overrides.items():
         if key in ("text_config", "vision_config"):
             if not isinstance(value, dict):
-                raise VlmqError(f"config_overrides['{key}'] must be a dict of config fields, "
-                                f"got {type(value).__name__}")
+                raise VlmqError(
+                    f"config_overrides['{key}'] must be a dict of config fields, got {type(value).__name__}"
+                )
             cfg[key].update(value)
         else:
             cfg[key] = value
@@ -126,24 +182,30 @@ def _merge_overrides(cfg: dict, overrides: dict, family: str) -> dict:
     # The vision merger projects into the text embedding space.
     output_key, hidden = _VISION_OUTPUT_KEY[family], cfg["text_config"]["hidden_size"]
     if overrides.get("vision_config", {}).get(output_key, hidden) != hidden:
-        raise VlmqError(f"vision_config.{output_key} must equal text_config.hidden_size ({hidden}); "
-                        f"drop it from config_overrides (it is derived)")
+        raise VlmqError(
+            f"vision_config.{output_key} must equal text_config.hidden_size ({hidden}); "
+            f"drop it from config_overrides (it is derived)"
+        )
     cfg["vision_config"][output_key] = hidden
     return cfg
 
 
 def _derive_rope(text: dict, explicit: bool) -> None:
     if text["hidden_size"] % text["num_attention_heads"]:
-        raise VlmqError(f"hidden_size {text['hidden_size']} is not divisible by num_attention_heads "
-                        f"{text['num_attention_heads']}; change config_overrides")
+        raise VlmqError(
+            f"hidden_size {text['hidden_size']} is not divisible by num_attention_heads "
+            f"{text['num_attention_heads']}; change config_overrides"
+        )
     head_dim = text.get("head_dim") or text["hidden_size"] // text["num_attention_heads"]
     if not explicit:
         text["rope_parameters"] = {"rope_type": "default", "rope_theta": 1e6}
     text["rope_parameters"].setdefault("mrope_section", mrope_section_for(head_dim))
     section = text["rope_parameters"]["mrope_section"]
     if sum(section) != head_dim // 2:
-        raise VlmqError(f"mrope_section {section} must sum to head_dim/2 = {head_dim // 2}; "
-                        "fix config_overrides['text_config']['rope_parameters']")
+        raise VlmqError(
+            f"mrope_section {section} must sum to head_dim/2 = {head_dim // 2}; "
+            "fix config_overrides['text_config']['rope_parameters']"
+        )
 
 
 def _tiny_preset(preset: str) -> TinyPreset:
@@ -152,8 +214,15 @@ def _tiny_preset(preset: str) -> TinyPreset:
     return TINY_PRESETS[preset]
 
 
-def build_tiny_model(out_dir, *, preset: str = "tiny", seed: int = 0, corpus: list[str] | None = None,
-                     vocab_size: int = DEFAULT_VOCAB_SIZE, config_overrides: dict | None = None) -> pathlib.Path:
+def build_tiny_model(
+    out_dir,
+    *,
+    preset: str = "tiny",
+    seed: int = 0,
+    corpus: list[str] | None = None,
+    vocab_size: int = DEFAULT_VOCAB_SIZE,
+    config_overrides: dict | None = None,
+) -> pathlib.Path:
     """Build a tokenizer, image-only processor and random-weight Qwen2-VL (or Qwen2.5-VL, for the
     ``"qwen2.5"`` preset) model and save them to ``out_dir``.
 
@@ -165,8 +234,10 @@ def build_tiny_model(out_dir, *, preset: str = "tiny", seed: int = 0, corpus: li
     family = _tiny_preset(preset).family
     tokenizer = train_tokenizer(corpus, vocab_size=vocab_size)
     processor = PROCESSOR_CLASSES[family](
-        image_processor=make_image_processor(TINY_MIN_PIXELS, TINY_MAX_PIXELS), tokenizer=tokenizer,
-        chat_template=tokenizer.chat_template)
+        image_processor=make_image_processor(TINY_MIN_PIXELS, TINY_MAX_PIXELS),
+        tokenizer=tokenizer,
+        chat_template=tokenizer.chat_template,
+    )
     # The tokenizer puts the special tokens at ids 0-6, which is what tiny_config assumes.
     config = tiny_config(preset, config_overrides, vocab_size=len(tokenizer))
     model = _seeded_model(model_class(family), config, seed)

@@ -83,8 +83,9 @@ BUILTIN_CORPUS = (
 )
 
 
-def train_tokenizer(corpus: list[str] | tuple[str, ...] | None = None, *,
-                    vocab_size: int = DEFAULT_VOCAB_SIZE) -> Qwen2TokenizerFast:
+def train_tokenizer(
+    corpus: list[str] | tuple[str, ...] | None = None, *, vocab_size: int = DEFAULT_VOCAB_SIZE
+) -> Qwen2TokenizerFast:
     """Train a byte-level BPE on ``corpus`` (default: the built-in VQA-style corpus) and wrap it.
 
     Deterministic: the same corpus and vocab size give the same vocabulary and merges.
@@ -95,8 +96,12 @@ def train_tokenizer(corpus: list[str] | tuple[str, ...] | None = None, *,
     if vocab_size < len(SPECIAL_TOKENS) + 256:
         raise VlmqError(f"tokenizer vocab_size {vocab_size} is too small; use at least {len(SPECIAL_TOKENS) + 256}")
     bpe = _empty_qwen2_style_bpe()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     bpe.train_from_iterator(texts, trainer=trainer)
     return wrap_tokenizer(bpe)
 
@@ -104,10 +109,12 @@ def train_tokenizer(corpus: list[str] | tuple[str, ...] | None = None, *,
 def _empty_qwen2_style_bpe() -> Tokenizer:
     bpe = Tokenizer(models.BPE())
     bpe.normalizer = normalizers.NFC()
-    bpe.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    bpe.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     bpe.decoder = decoders.ByteLevel()
     return bpe
 
@@ -117,8 +124,14 @@ def wrap_tokenizer(bpe: Tokenizer) -> Qwen2TokenizerFast:
     # Qwen2TokenizerFast wants merges as tuples; tokenizers serialises them as pairs (or "a b" strings).
     raw_merges = json.loads(bpe.to_str())["model"]["merges"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in raw_merges]
-    tok = Qwen2TokenizerFast(vocab=bpe.get_vocab(), merges=merges, eos_token="<|im_end|>",
-                             pad_token="<|endoftext|>", unk_token=None, chat_template=CHAT_TEMPLATE)
+    tok = Qwen2TokenizerFast(
+        vocab=bpe.get_vocab(),
+        merges=merges,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token=None,
+        chat_template=CHAT_TEMPLATE,
+    )
     others = [t for t in SPECIAL_TOKENS if t not in (tok.eos_token, tok.pad_token)]
     tok.add_special_tokens({"additional_special_tokens": others})
     _check_special_ids(tok)
@@ -133,5 +146,6 @@ def special_token_ids(tok) -> dict[str, int]:
 def _check_special_ids(tok) -> None:
     ids = special_token_ids(tok)
     if list(ids.values()) != list(range(len(SPECIAL_TOKENS))):
-        raise VlmqError(f"tokenizer special tokens are not ids 0-6 ({ids}); "
-                        "rebuild it with vlmq.models.train_tokenizer")
+        raise VlmqError(
+            f"tokenizer special tokens are not ids 0-6 ({ids}); rebuild it with vlmq.models.train_tokenizer"
+        )

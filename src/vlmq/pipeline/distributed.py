@@ -45,8 +45,12 @@ class World:
 
 def current_world() -> World:
     env = os.environ
-    return World(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)),
-                 int(env.get("LOCAL_WORLD_SIZE", env.get("WORLD_SIZE", 1))))
+    return World(
+        int(env.get("RANK", 0)),
+        int(env.get("WORLD_SIZE", 1)),
+        int(env.get("LOCAL_RANK", 0)),
+        int(env.get("LOCAL_WORLD_SIZE", env.get("WORLD_SIZE", 1))),
+    )
 
 
 def init(world: World, device: str) -> str:
@@ -82,7 +86,7 @@ def batch_shard(items: list, world: World, batch_size: int) -> list:
 
 
 def recipe_shard(recipes: tuple[str, ...], world: World) -> tuple[str, ...]:
-    return recipes if not world.distributed else recipes[world.rank::world.world_size]
+    return recipes if not world.distributed else recipes[world.rank :: world.world_size]
 
 
 def merge_rank_stores(main: Store) -> int:
@@ -97,11 +101,15 @@ def merge_rank_stores(main: Store) -> int:
             db.execute("BEGIN")
             merged += db.execute("INSERT OR IGNORE INTO samples SELECT * FROM rank_db.samples").rowcount
             db.execute("INSERT OR REPLACE INTO measurements SELECT * FROM rank_db.measurements")
-            for recipe, status, reason, kernel, details, updated in db.execute("SELECT * FROM rank_db.outcomes").fetchall():
+            for recipe, status, reason, kernel, details, updated in db.execute(
+                "SELECT * FROM rank_db.outcomes"
+            ).fetchall():
                 current = db.execute("SELECT status FROM outcomes WHERE recipe=?", (recipe,)).fetchone()
                 if current is None or STATUS_PRECEDENCE[status] >= STATUS_PRECEDENCE.get(current[0], 0):
-                    db.execute("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?)",
-                               (recipe, status, reason, kernel, details, updated))
+                    db.execute(
+                        "INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?)",
+                        (recipe, status, reason, kernel, details, updated),
+                    )
             db.execute("COMMIT")
         finally:
             db.execute("DETACH DATABASE rank_db")

@@ -50,7 +50,9 @@ def check_finite_logits(engine, samples) -> None:
     """NaN/Inf logits are a recipe failure (recorded with this reason), not silently wrong answers."""
     probe = [s.prompt for s in samples if not s.failed][:1]
     if probe and not torch.isfinite(engine.next_token_logits(probe)).all():
-        raise VlmqError("NaN or Inf in the next-token logits after quantization; this recipe is numerically broken here")
+        raise VlmqError(
+            "NaN or Inf in the next-token logits after quantization; this recipe is numerically broken here"
+        )
 
 
 def recipe_calibration(spec: RunSpec, recipe_spec, *, text_only: bool = False):
@@ -85,8 +87,15 @@ def quantized_model(spec: RunSpec, recipe_spec, device: torch.device, progress: 
     return loaded, apply_recipe(loaded, recipe_spec, calib)
 
 
-def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, samples: SampleCache,
-               world=None, references_only: bool = False) -> None:
+def run_recipe(
+    spec: RunSpec,
+    recipe: str,
+    store: Store,
+    progress: Progress,
+    samples: SampleCache,
+    world=None,
+    references_only: bool = False,
+) -> None:
     """Run every task of one recipe; raises on failure (the caller records the outcome).
 
     ``references_only``: only the baseline's fidelity references (a torchrun rank whose recipes are compared
@@ -106,8 +115,17 @@ def run_recipe(spec: RunSpec, recipe: str, store: Store, progress: Progress, sam
         check_finite_logits(engine, samples.get(sampled[0]))
     for task in tasks:
         if task.sharded or (measures and not references_only):
-            ctx = TaskRun(recipe=recipe, kernel=kernel, engine=engine, store=store, samples=samples.get(task),
-                          progress=progress, rank=rank, baseline=spec.baseline, references_only=references_only)
+            ctx = TaskRun(
+                recipe=recipe,
+                kernel=kernel,
+                engine=engine,
+                store=store,
+                samples=samples.get(task),
+                progress=progress,
+                rank=rank,
+                baseline=spec.baseline,
+                references_only=references_only,
+            )
             task.run(ctx, task_options(spec, task.name))
     if not references_only:
         store.set_outcome(recipe, "ok", kernel=kernel, details=summary)
@@ -126,8 +144,9 @@ def baseline_references(spec: RunSpec, store: Store, progress: Progress, samples
         release_memory()
 
 
-def run_one_recipe_isolated(spec: RunSpec, recipe: str, store: Store, progress: Progress, samples: SampleCache,
-                            world=None, debug: bool = False) -> None:
+def run_one_recipe_isolated(
+    spec: RunSpec, recipe: str, store: Store, progress: Progress, samples: SampleCache, world=None, debug: bool = False
+) -> None:
     """Run one recipe and record its outcome; only KeyboardInterrupt and a bad model or dataset escape."""
     try:
         run_recipe(spec, recipe, store, progress, samples, world)

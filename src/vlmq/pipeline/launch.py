@@ -37,9 +37,9 @@ from .results import write_results
 class RunResult:
     outcomes: dict[str, dict[str, Any]]
     records: list[dict[str, Any]] = field(default_factory=list)
-    is_main: bool = True   # False on torchrun ranks > 0: rank 0 reports for the whole run
-    note: str | None = None   # what happened to an earlier run set aside by --fresh, if anything
-    failures: list = field(default_factory=list)   # FailureSummary per (recipe, task) with failed samples
+    is_main: bool = True  # False on torchrun ranks > 0: rank 0 reports for the whole run
+    note: str | None = None  # what happened to an earlier run set aside by --fresh, if anything
+    failures: list = field(default_factory=list)  # FailureSummary per (recipe, task) with failed samples
 
     @property
     def any_ok(self) -> bool:
@@ -137,8 +137,9 @@ def run_recipes(spec: RunSpec, recipes: tuple[str, ...], world, samples: SampleC
         store.close()
 
 
-def run(spec: RunSpec, *, fresh: bool = False, debug: bool = False,
-        finish: Callable[[list[dict]], None] | None = None) -> RunResult:
+def run(
+    spec: RunSpec, *, fresh: bool = False, debug: bool = False, finish: Callable[[list[dict]], None] | None = None
+) -> RunResult:
     """The pipeline over every recipe of ``spec``; under torchrun each rank runs its share (see distributed).
 
     The main process returns the outcomes and the records it wrote to results.jsonl, after calling

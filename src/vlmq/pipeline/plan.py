@@ -41,9 +41,22 @@ def planned_tasks(spec: RunSpec) -> list[Task]:
 def task_options(spec: RunSpec, task: str | None = None) -> TaskOptions:
     """The options every task reads, from the spec (``task`` picks its entry of ``--limits``)."""
     limit = spec.limit_for(task) if task is not None else spec.limit
-    speed = SpeedSettings(batch_sizes=spec.speed_batch_sizes, image_sizes=spec.speed_image_sizes,
-                          new_tokens=spec.speed_new_tokens, repeats=spec.speed_repeats,
-                          workload=spec.speed_workload, compile=spec.compile)
-    return TaskOptions(dataset_dir=spec.dataset_dir, limit=limit, seed=spec.seed, jpeg_quality=spec.jpeg_quality,
-                       scoring=spec.scoring, batch_size=spec.batch_size, speed=speed, prompts=spec.prompts,
-                       prompt=spec.prompt)
+    speed = SpeedSettings(
+        batch_sizes=spec.speed_batch_sizes,
+        image_sizes=spec.speed_image_sizes,
+        new_tokens=spec.speed_new_tokens,
+        repeats=spec.speed_repeats,
+        workload=spec.speed_workload,
+        compile=spec.compile,
+    )
+    return TaskOptions(
+        dataset_dir=spec.dataset_dir,
+        limit=limit,
+        seed=spec.seed,
+        jpeg_quality=spec.jpeg_quality,
+        scoring=spec.scoring,
+        batch_size=spec.batch_size,
+        speed=speed,
+        prompts=spec.prompts,
+        prompt=spec.prompt,
+    )

@@ -16,13 +16,30 @@ from vlmq.errors import VlmqError
 from vlmq.recipes import join_recipe_name, split_recipe_name
 from vlmq.spec import RunSpec, spec_from_mapping
 from vlmq.store import STORE_NAME, Store
-
 from vlmq.tasks import fidelity_records
 
 from .plan import ordered_recipes, planned_tasks, task_options
 
-CSV_COLUMNS = ("recipe", "task", "metric", "value", "ci_low", "ci_high", "n", "kernel", "device", "test", "mode",
-               "delta", "delta_ci_low", "delta_ci_high", "p_value", "paired_test", "model", "seed")
+CSV_COLUMNS = (
+    "recipe",
+    "task",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+    "kernel",
+    "device",
+    "test",
+    "mode",
+    "delta",
+    "delta_ci_low",
+    "delta_ci_high",
+    "p_value",
+    "paired_test",
+    "model",
+    "seed",
+)
 
 
 def collect_records(store: Store, spec: RunSpec) -> list[dict[str, Any]]:
@@ -106,8 +123,19 @@ def ablation_deltas(store: Store, spec: RunSpec, pairs) -> list[dict]:
         opts = task_options(spec, task.name)
         for with_, without, switch in pairs:
             for comp in task.paired(store, without, with_, opts):
-                rows.append({"recipe": with_, "without": without, "switch": switch, "task": comp["task"],
-                             "metric": comp["metric"], "delta": comp["delta"], "ci_low": comp["ci_low"],
-                             "ci_high": comp["ci_high"], "p_value": comp["p_value"], "test": comp["test"],
-                             "n": comp["n"]})
+                rows.append(
+                    {
+                        "recipe": with_,
+                        "without": without,
+                        "switch": switch,
+                        "task": comp["task"],
+                        "metric": comp["metric"],
+                        "delta": comp["delta"],
+                        "ci_low": comp["ci_low"],
+                        "ci_high": comp["ci_high"],
+                        "p_value": comp["p_value"],
+                        "test": comp["test"],
+                        "n": comp["n"],
+                    }
+                )
     return rows

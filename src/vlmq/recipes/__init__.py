@@ -4,7 +4,8 @@ Public API (docs/architecture.md, section vlmq.recipes): ``Recipe``, ``RecipeSpe
 ``list_recipes``, ``list_switches``, ``kernel_label``, ``apply_recipe``, ``calibrate_kv_scales``,
 ``CalibrationSet``, ``load_calibration``; ``engine_options`` / ``prepare_engine`` (a recipe's KV part);
 name helpers ``weight_recipe_name``, ``kv_switch``, ``with_kv_switch``, ``split_recipe_name``; plus
-``export_checkpoint`` / ``export_refusal`` (``vlmq export``), ``format_recipe_table`` (``vlmq recipes``), ``kv_scales_from_stats`` and ``KVAmaxObserver``.
+``export_checkpoint`` / ``export_refusal`` (``vlmq export``), ``format_recipe_table`` (``vlmq recipes``),
+``kv_scales_from_stats`` and ``KVAmaxObserver``.
 Where a recipe lives: registry.py lists them; each is one ``RecipeEntry`` next to its apply function.
 """
 
@@ -28,8 +29,8 @@ from .kv import (
 from .registry import (
     RecipeSpec,
     format_recipe_table,
-    kernel_label,
     join_recipe_name,
+    kernel_label,
     kv_switch,
     list_recipes,
     list_switches,
@@ -40,9 +41,33 @@ from .registry import (
 )
 
 __all__ = [
-    "CalibrationSet", "DEVICE_CLASSES", "ExportCalibration", "KVAmaxObserver", "KVStats", "KV_STRATEGIES", "Recipe", "RecipeSpec",
-    "apply_recipe", "calibrate_kv_scales", "decoder_weight_bytes", "device_class", "engine_options",
-    "export_checkpoint", "export_refusal", "format_recipe_table", "join_recipe_name", "kernel_label", "kv_scales_from_stats", "kv_switch", "list_recipes", "list_switches",
-    "load_calibration", "parse_recipe", "prepare_engine", "split_recipe_name", "weight_formats",
-    "weight_recipe_name", "with_kv_switch",
+    "CalibrationSet",
+    "DEVICE_CLASSES",
+    "ExportCalibration",
+    "KVAmaxObserver",
+    "KVStats",
+    "KV_STRATEGIES",
+    "Recipe",
+    "RecipeSpec",
+    "apply_recipe",
+    "calibrate_kv_scales",
+    "decoder_weight_bytes",
+    "device_class",
+    "engine_options",
+    "export_checkpoint",
+    "export_refusal",
+    "format_recipe_table",
+    "join_recipe_name",
+    "kernel_label",
+    "kv_scales_from_stats",
+    "kv_switch",
+    "list_recipes",
+    "list_switches",
+    "load_calibration",
+    "parse_recipe",
+    "prepare_engine",
+    "split_recipe_name",
+    "weight_formats",
+    "weight_recipe_name",
+    "with_kv_switch",
 ]

@@ -29,10 +29,12 @@ _LAYER_INDEX = re.compile(r"\.layers\.(\d+)\.")
 def decoder_filter(include_lm_head: bool = False, keep_layers=(), keep_types=()):
     """``filter_fn(module, fqn)`` selecting the decoder's float linears (and lm_head if asked), minus the
     layers and linear types a mixed-precision recipe keeps out (``+keep=``)."""
+
     def select(module: nn.Module, fqn: str) -> bool:
         if include_lm_head and fqn == "lm_head" and isinstance(module, nn.Linear):
             return True
         return is_decoder_linear(module, fqn) and not is_kept(fqn, keep_layers, keep_types)
+
     return select
 
 
@@ -59,17 +61,25 @@ def apply_recipe(loaded, spec: RecipeSpec, calib: CalibrationSet | None) -> dict
     dev_class = device_class(device)
     _check_real(spec, dev_class)
     if spec.recipe.needs_calibration and (calib is None or not calib.prompts):
-        raise VlmqError(f"recipe {spec.name!r} needs calibration but the calibration set is empty; "
-                        f"pass load_calibration('builtin') or a non-empty dataset")
+        raise VlmqError(
+            f"recipe {spec.name!r} needs calibration but the calibration set is empty; "
+            f"pass load_calibration('builtin') or a non-empty dataset"
+        )
     _check_keep(model, spec)
     filter_fn = decoder_filter(spec.include_lm_head, spec.keep_layers, spec.keep_types)
-    ctx = ApplyContext(model=model, spec=spec, device_class=dev_class, filter_fn=filter_fn,
-                       calibrate=lambda: run_calibration(loaded, calib))
+    ctx = ApplyContext(
+        model=model,
+        spec=spec,
+        device_class=dev_class,
+        filter_fn=filter_fn,
+        calibrate=lambda: run_calibration(loaded, calib),
+    )
     with torch.no_grad():
         spec.entry.apply(ctx)
         if spec.keep_8bit:
-            quantize_targets(dataclasses.replace(ctx, filter_fn=kept_filter(spec.keep_layers, spec.keep_types)),
-                             INT8_FORMAT)
+            quantize_targets(
+                dataclasses.replace(ctx, filter_fn=kept_filter(spec.keep_layers, spec.keep_types)), INT8_FORMAT
+            )
     return _summary(model, spec, device, calib if spec.recipe.needs_calibration else None)
 
 
@@ -80,35 +90,53 @@ def _check_keep(model: nn.Module, spec: RecipeSpec) -> None:
     n_layers = model.config.get_text_config().num_hidden_layers
     bad = [i for i in spec.keep_layers if i >= n_layers]
     if bad:
-        raise VlmqError(f"keep lists layer {bad[0]} but the decoder has {n_layers} layers; "
-                        f"use indices 0-{n_layers - 1}")
+        raise VlmqError(
+            f"keep lists layer {bad[0]} but the decoder has {n_layers} layers; use indices 0-{n_layers - 1}"
+        )
 
 
 def _check_real(spec: RecipeSpec, dev_class: str) -> None:
     if spec.require_real and not runs_real(spec, dev_class):
         where = ", ".join(spec.recipe.real_on) or "no device in this stack"
-        raise UnsupportedOnDevice(f"recipe {spec.name!r} is only emulated on {dev_class} (real kernels: "
-                                  f"{where}); drop '+real' to run it emulated")
+        raise UnsupportedOnDevice(
+            f"recipe {spec.name!r} is only emulated on {dev_class} (real kernels: "
+            f"{where}); drop '+real' to run it emulated"
+        )
 
 
 def _emulated_activations(model: nn.Module, device: torch.device) -> list[str]:
     """Activation formats that run on reference arithmetic here (no hardware for them on this device)."""
     formats = {getattr(m, "format", None) for m in model.modules()}
-    return sorted(f"{f.activation}_per_{f.activation_granularity}" for f in formats
-                  if f is not None and f.activation != "bf16" and device_class(device) not in f.real_on)
+    return sorted(
+        f"{f.activation}_per_{f.activation_granularity}"
+        for f in formats
+        if f is not None and f.activation != "bf16" and device_class(device) not in f.real_on
+    )
 
 
 def _summary(model: nn.Module, spec: RecipeSpec, device: torch.device, calib) -> dict:
     recipe = spec.recipe
     return {
-        "recipe": spec.name, "base_recipe": recipe.name, "wxa": recipe.wxa, "weight": recipe.weight,
-        "activation": recipe.activation, "granularity": recipe.granularity,
-        "kernel": kernel_label(spec, device), "device_class": device_class(device),
+        "recipe": spec.name,
+        "base_recipe": recipe.name,
+        "wxa": recipe.wxa,
+        "weight": recipe.weight,
+        "activation": recipe.activation,
+        "granularity": recipe.granularity,
+        "kernel": kernel_label(spec, device),
+        "device_class": device_class(device),
         "formats": weight_formats(model, spec.include_lm_head),
         "decoder_weight_bytes": decoder_weight_bytes(model, spec.include_lm_head),
-        "lm_head_quantized": spec.include_lm_head, "emulated_activations": _emulated_activations(model, device),
-        "kv": {"dtype": spec.kv.dtype, "strategy": spec.kv.strategy}, "fp8_attention": spec.fp8_attention,
+        "lm_head_quantized": spec.include_lm_head,
+        "emulated_activations": _emulated_activations(model, device),
+        "kv": {"dtype": spec.kv.dtype, "strategy": spec.kv.strategy},
+        "fp8_attention": spec.fp8_attention,
         "calibration": calib.summary if calib is not None else None,
-        "keep": {"layers": list(spec.keep_layers), "types": list(spec.keep_types),
-                 "format": "int8_wo" if spec.keep_8bit else "bf16"} if spec.keeps else None,
+        "keep": {
+            "layers": list(spec.keep_layers),
+            "types": list(spec.keep_types),
+            "format": "int8_wo" if spec.keep_8bit else "bf16",
+        }
+        if spec.keeps
+        else None,
     }

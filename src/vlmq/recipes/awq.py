@@ -23,7 +23,7 @@ from .quantize import fake_quantize_int4
 from .smoothing import MAPPING_SITES, InputStats, Mapping, collect_input_stats, fold_scales, smoothing_mappings
 from .weight_only import INT4_SWITCHES, Int4Options, check_group_size, int4_format, int4_granularity, quantize_targets
 
-GRID = 20               # llm-compressor's and torchao's default n_grid
+GRID = 20  # llm-compressor's and torchao's default n_grid
 TOKENS_PER_PROMPT = 64  # calibration tokens per prompt kept (evenly spaced) to score a candidate scale
 
 
@@ -47,8 +47,10 @@ def search_scales(stats: InputStats, mapping: Mapping, quantized: list[torch.nn.
         ratio = step / GRID
         scales = (x_mean.pow(ratio) / (w_mean.pow(1 - ratio) + 1e-4)).clamp(min=1e-4)
         scales = scales / (scales.max() * scales.min()).sqrt()
-        out = torch.cat([(x / scales) @ fake_quantize_int4((w.float() * scales).to(w.dtype), fmt).float().t()
-                         for w in weights], dim=-1)
+        out = torch.cat(
+            [(x / scales) @ fake_quantize_int4((w.float() * scales).to(w.dtype), fmt).float().t() for w in weights],
+            dim=-1,
+        )
         error = (out - reference).pow(2).mean().item()
         if error < best_error:
             best, best_error = scales, error
@@ -68,7 +70,13 @@ def apply_int4_awq(ctx: ApplyContext) -> None:
 
 
 INT4_AWQ = RecipeEntry(
-    "int4_awq", "AWQ activation-aware scales folded into the preceding RMSNorm / up_proj, then int4 group-wise "
-                "(W4A16; compressed-tensors pack-quantized int4)",
-    options=Int4Options, switches=INT4_SWITCHES, linear_format=int4_format,
-    granularity=lambda o: f"{int4_granularity(o)} + AWQ scales folded", apply=apply_int4_awq, needs_calibration=True)
+    "int4_awq",
+    "AWQ activation-aware scales folded into the preceding RMSNorm / up_proj, then int4 group-wise "
+    "(W4A16; compressed-tensors pack-quantized int4)",
+    options=Int4Options,
+    switches=INT4_SWITCHES,
+    linear_format=int4_format,
+    granularity=lambda o: f"{int4_granularity(o)} + AWQ scales folded",
+    apply=apply_int4_awq,
+    needs_calibration=True,
+)

@@ -17,18 +17,33 @@ from vlmq.engine.inputs import encode_prompts
 from vlmq.engine.types import VISUAL, Prompt
 from vlmq.errors import VlmqError
 
-
 # Short questions about the drawn image, written per language (the language mix is the point).
 _QUESTIONS = {
-    "en": ("How many {shape}s are in the picture?", "What colour is the largest {shape}?",
-           "Describe the image in one sentence.", "Is there a {shape} in the top half of the image?",
-           "Translate to French: the {shape} is next to the wall."),
-    "de": ("Wie viele {shape}e sind auf dem Bild?", "Welche Farbe hat die größte Form?",
-           "Beschreibe das Bild in einem Satz.", "Übersetze ins Englische: Die Form steht neben der Wand."),
-    "fr": ("Combien de formes y a-t-il sur l'image ?", "De quelle couleur est la plus grande forme ?",
-           "Décris l'image en une phrase.", "Traduis en anglais : la forme est à côté du mur."),
-    "es": ("¿Cuántas figuras hay en la imagen?", "¿De qué color es la figura más grande?",
-           "Describe la imagen en una frase.", "Traduce al inglés: la figura está junto a la pared."),
+    "en": (
+        "How many {shape}s are in the picture?",
+        "What colour is the largest {shape}?",
+        "Describe the image in one sentence.",
+        "Is there a {shape} in the top half of the image?",
+        "Translate to French: the {shape} is next to the wall.",
+    ),
+    "de": (
+        "Wie viele {shape}e sind auf dem Bild?",
+        "Welche Farbe hat die größte Form?",
+        "Beschreibe das Bild in einem Satz.",
+        "Übersetze ins Englische: Die Form steht neben der Wand.",
+    ),
+    "fr": (
+        "Combien de formes y a-t-il sur l'image ?",
+        "De quelle couleur est la plus grande forme ?",
+        "Décris l'image en une phrase.",
+        "Traduis en anglais : la forme est à côté du mur.",
+    ),
+    "es": (
+        "¿Cuántas figuras hay en la imagen?",
+        "¿De qué color es la figura más grande?",
+        "Describe la imagen en una frase.",
+        "Traduce al inglés: la figura está junto a la pared.",
+    ),
     "zh": ("图片里有几个形状？", "最大的形状是什么颜色？", "用一句话描述这张图片。", "翻译成英文：这个形状在墙边。"),
     "ja": ("画像にはいくつの図形がありますか？", "一番大きい図形は何色ですか？", "この画像を一文で説明してください。"),
     "ru": ("Сколько фигур на картинке?", "Какого цвета самая большая фигура?", "Опиши изображение одним предложением."),
@@ -49,9 +64,15 @@ def builtin_languages() -> tuple[str, ...]:
     return tuple(_QUESTIONS)
 
 
-def load_calibration(source: str = "builtin", *, n: int = 32, seq_len: int = 512,
-                     languages: tuple[str, ...] = ("en",), text_only: bool = False,
-                     seed: int = 0) -> CalibrationSet:
+def load_calibration(
+    source: str = "builtin",
+    *,
+    n: int = 32,
+    seq_len: int = 512,
+    languages: tuple[str, ...] = ("en",),
+    text_only: bool = False,
+    seed: int = 0,
+) -> CalibrationSet:
     """Load ``n`` calibration prompts; ``text_only`` drops every image (the study's failing setting)."""
     if n <= 0 or seq_len <= 0:
         raise VlmqError(f"calibration needs n > 0 and seq_len > 0 (got n={n}, seq_len={seq_len})")
@@ -63,9 +84,13 @@ def load_calibration(source: str = "builtin", *, n: int = 32, seq_len: int = 512
     if not prompts:
         raise VlmqError(f"calibration set from {source!r} is empty; point it at images/text or use source='builtin'")
     summary = {
-        "source": source, "n": len(prompts), "languages": list(found_languages) if found_languages else None,
+        "source": source,
+        "n": len(prompts),
+        "languages": list(found_languages) if found_languages else None,
         "image_share": sum(p.image is not None for p in prompts) / len(prompts),
-        "seq_len": seq_len, "text_only": False, "seed": seed,
+        "seq_len": seq_len,
+        "text_only": False,
+        "seed": seed,
     }
     calib = CalibrationSet(prompts=tuple(prompts), summary=summary)
     return without_images(calib) if text_only else calib
@@ -80,8 +105,9 @@ def without_images(calib: CalibrationSet) -> CalibrationSet:
 def _builtin_prompts(n: int, languages: tuple[str, ...], seed: int) -> list[Prompt]:
     unknown = [lang for lang in languages if lang not in _QUESTIONS]
     if unknown or not languages:
-        raise VlmqError(f"no built-in calibration text for languages {unknown or '()'}; "
-                        f"choose from: {', '.join(_QUESTIONS)}")
+        raise VlmqError(
+            f"no built-in calibration text for languages {unknown or '()'}; choose from: {', '.join(_QUESTIONS)}"
+        )
     rng = random.Random(seed)
     prompts = []
     for i in range(n):
@@ -131,8 +157,12 @@ def _plain_folder_prompts(path: pathlib.Path, n: int, seed: int) -> list[Prompt]
     from PIL import Image
 
     images = sorted(p for p in path.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
-    texts = [line.strip() for f in sorted(path.glob("*.txt"))
-             for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [
+        line.strip()
+        for f in sorted(path.glob("*.txt"))
+        for line in f.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     prompts = [Prompt(text="Describe the image.", image=Image.open(p).convert("RGB")) for p in images]
     prompts += [Prompt(text=t) for t in texts]
     random.Random(seed).shuffle(prompts)
@@ -149,8 +179,10 @@ def _load_dataset(source: str, path: pathlib.Path):
         else:
             loaded = datasets.load_dataset(source)
     except Exception as err:  # offline hub, missing files, bad format: one clear line
-        raise VlmqError(f"cannot load calibration dataset {source!r} ({type(err).__name__}: "
-                        f"{str(err).splitlines()[0] if str(err) else ''}); use a local folder or 'builtin'") from err
+        raise VlmqError(
+            f"cannot load calibration dataset {source!r} ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}); use a local folder or 'builtin'"
+        ) from err
     return loaded[next(iter(loaded))] if isinstance(loaded, datasets.DatasetDict) else loaded
 
 
@@ -159,15 +191,21 @@ def _dataset_prompts(dataset, n: int, languages: tuple[str, ...], seed: int):
     text_column = next((c for c in _TEXT_COLUMNS if c in columns), None)
     image_column = next((c for c in columns if type(dataset.features[c]).__name__ == "Image"), None)
     if text_column is None and image_column is None:
-        raise VlmqError(f"calibration dataset has no image or text column (columns: {', '.join(columns)}); "
-                        f"add an 'image' or a '{_TEXT_COLUMNS[0]}'/'text' column")
+        raise VlmqError(
+            f"calibration dataset has no image or text column (columns: {', '.join(columns)}); "
+            f"add an 'image' or a '{_TEXT_COLUMNS[0]}'/'text' column"
+        )
     language_column = next((c for c in _LANGUAGE_COLUMNS if c in columns), None)
     if language_column is not None:
         dataset = dataset.filter(lambda row: row[language_column] in languages)
     rows = dataset.shuffle(seed=seed).select(range(min(n, len(dataset))))
-    prompts = [Prompt(text=row[text_column] if text_column else "Describe the image.",
-                      image=row[image_column].convert("RGB") if image_column and row[image_column] else None)
-               for row in rows]
+    prompts = [
+        Prompt(
+            text=row[text_column] if text_column else "Describe the image.",
+            image=row[image_column].convert("RGB") if image_column and row[image_column] else None,
+        )
+        for row in rows
+    ]
     return prompts, (languages if language_column is not None else None)
 
 
@@ -179,8 +217,11 @@ def model_inputs(processor, prompt: Prompt, seq_len: int, device) -> dict:
     batch = encode_prompts(processor, [prompt], device)
     visual = torch.nonzero(batch.token_type[0] == VISUAL)
     keep = max(seq_len, int(visual.max()) + 2 if visual.numel() else 0)
-    inputs = {"input_ids": batch.input_ids[:, :keep], "attention_mask": batch.attention_mask[:, :keep],
-              "mm_token_type_ids": batch.mm_token_type_ids[:, :keep]}
+    inputs = {
+        "input_ids": batch.input_ids[:, :keep],
+        "attention_mask": batch.attention_mask[:, :keep],
+        "mm_token_type_ids": batch.mm_token_type_ids[:, :keep],
+    }
     if batch.pixel_values is not None:
         inputs.update(pixel_values=batch.pixel_values, image_grid_thw=batch.image_grid_thw)
     return inputs

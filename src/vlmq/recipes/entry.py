@@ -75,12 +75,21 @@ class RecipeEntry:
         fmt = self.linear_format(options)
         weight, activation = (fmt.weight, fmt.activation) if fmt is not None else ("bf16", "bf16")
         real_on = fmt.real_on if fmt is not None else DEVICE_CLASSES
-        return Recipe(self.name, weight, activation, self.granularity(options), self.needs_calibration, real_on,
-                      self.description, emulated_elsewhere=real_on != DEVICE_CLASSES)
+        return Recipe(
+            self.name,
+            weight,
+            activation,
+            self.granularity(options),
+            self.needs_calibration,
+            real_on,
+            self.description,
+            emulated_elsewhere=real_on != DEVICE_CLASSES,
+        )
 
 
 def parse_number(key: str, kind, valid, help_: str):
     """``+key=value`` parser for a number ``kind`` that must satisfy ``valid``."""
+
     def parse(value: str):
         try:
             number = kind(value)
@@ -89,6 +98,7 @@ def parse_number(key: str, kind, valid, help_: str):
         if number is None or not valid(number):
             raise VlmqError(f"bad value {key}={value!r}; {help_}")
         return number
+
     return parse
 
 
@@ -97,4 +107,5 @@ def parse_choice(key: str, choices: tuple[str, ...]):
         if value not in choices:
             raise VlmqError(f"bad value {key}={value!r}; choose from: {', '.join(choices)}")
         return value
+
     return parse

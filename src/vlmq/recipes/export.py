@@ -27,9 +27,20 @@ from .registry import RecipeSpec, parse_recipe
 
 EXPORT_FORMATS = ("compressed-tensors", "torchao")
 # what serving needs besides the weights (copied when the source folder has them)
-PROCESSING_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "special_tokens_map.json",
-                    "added_tokens.json", "chat_template.jinja", "chat_template.json", "preprocessor_config.json",
-                    "processor_config.json", "video_preprocessor_config.json", "generation_config.json")
+PROCESSING_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.json",
+    "merges.txt",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "chat_template.jinja",
+    "chat_template.json",
+    "preprocessor_config.json",
+    "processor_config.json",
+    "video_preprocessor_config.json",
+    "generation_config.json",
+)
 _QKV, _GATE_UP = ("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj")
 MAX_CARD_ROWS = 24
 
@@ -55,8 +66,10 @@ def export_refusal(spec: RecipeSpec, fmt: str) -> str | None:
     for group in (_QKV, _GATE_UP):
         kept = set(spec.keep_types) & set(group)
         if kept and kept != set(group):
-            return (f"keep={':'.join(sorted(kept))} gives the {'/'.join(group)} of a layer different schemes, which "
-                    f"vLLM fuses into one linear and refuses; keep all of {', '.join(group)} or none")
+            return (
+                f"keep={':'.join(sorted(kept))} gives the {'/'.join(group)} of a layer different schemes, which "
+                f"vLLM fuses into one linear and refuses; keep all of {', '.join(group)} or none"
+            )
     fmt_ = spec.linear_format
     if fmt_ is not None and fmt_.weight == "nvfp4" and fmt_.activation != "nvfp4":
         return "nvfp4+act=fp8 (NVFP4 weights, FP8 activations) has no compressed-tensors scheme or kernel"
@@ -65,8 +78,10 @@ def export_refusal(spec: RecipeSpec, fmt: str) -> str | None:
     if spec.kv.strategy == "visual_aware" and spec.kv.dtype == "fp8":
         return "kv_fp8_vis keeps separate K/V scales for visual tokens; kv_cache_scheme holds one per tensor or head"
     if spec.kv.strategy == "dynamic" and spec.kv.dtype == "fp8":
-        return ("kv_fp8_dyn computes K/V scales per token at run time; kv_cache_scheme stores static scales "
-                "(serve with --kv-cache-dtype fp8 instead)")
+        return (
+            "kv_fp8_dyn computes K/V scales per token at run time; kv_cache_scheme stores static scales "
+            "(serve with --kv-cache-dtype fp8 instead)"
+        )
     return None
 
 
@@ -91,14 +106,24 @@ def source_folder(loaded) -> pathlib.Path:
     """The checkpoint folder a model was loaded from (tokenizer, processor and chat template live there)."""
     folder = pathlib.Path(getattr(loaded.model.config, "_name_or_path", "") or "")
     if not (folder / "config.json").is_file():
-        raise VlmqError(f"model {loaded.name!r} has no checkpoint folder (a random-weight preset); export a saved "
-                        "Qwen2-VL model folder, 'toy' or a 'tiny' model")
+        raise VlmqError(
+            f"model {loaded.name!r} has no checkpoint folder (a random-weight preset); export a saved "
+            "Qwen2-VL model folder, 'toy' or a 'tiny' model"
+        )
     return folder
 
 
-def export_checkpoint(model: str, recipe: str, out, *, fmt: str = "compressed-tensors", force: bool = False,
-                      device: str = "cpu", calibration: ExportCalibration = ExportCalibration(),
-                      records: list[dict] | None = None) -> pathlib.Path:
+def export_checkpoint(
+    model: str,
+    recipe: str,
+    out,
+    *,
+    fmt: str = "compressed-tensors",
+    force: bool = False,
+    device: str = "cpu",
+    calibration: ExportCalibration = ExportCalibration(),
+    records: list[dict] | None = None,
+) -> pathlib.Path:
     """Quantize ``model`` with ``recipe`` and write the deployable checkpoint to ``out``; returns ``out``.
 
     ``records``: a run's result rows (results.jsonl); the model card quotes this recipe's headline figures.
@@ -111,8 +136,9 @@ def export_checkpoint(model: str, recipe: str, out, *, fmt: str = "compressed-te
     out = check_export(spec, fmt, out, force)
     loaded = load_model(model, device=device)
     source_folder(loaded)
-    return write_export(loaded, spec, quantize_for_export(loaded, spec, calibration), out, fmt=fmt, force=force,
-                        records=records)
+    return write_export(
+        loaded, spec, quantize_for_export(loaded, spec, calibration), out, fmt=fmt, force=force, records=records
+    )
 
 
 def check_export(spec: RecipeSpec, fmt: str, out, force: bool) -> pathlib.Path:
@@ -128,8 +154,16 @@ def check_export(spec: RecipeSpec, fmt: str, out, force: bool) -> pathlib.Path:
     return out
 
 
-def write_export(loaded, spec: RecipeSpec, quantized: dict, out, *, fmt: str = "compressed-tensors",
-                 force: bool = False, records: list[dict] | None = None) -> pathlib.Path:
+def write_export(
+    loaded,
+    spec: RecipeSpec,
+    quantized: dict,
+    out,
+    *,
+    fmt: str = "compressed-tensors",
+    force: bool = False,
+    records: list[dict] | None = None,
+) -> pathlib.Path:
     """Write ``loaded`` (already quantized by ``quantize_for_export``) to ``out`` in ``fmt``, atomically."""
     out = check_export(spec, fmt, out, force)
     source = source_folder(loaded)
@@ -149,10 +183,14 @@ def quantize_for_export(loaded, spec: RecipeSpec, calibration: ExportCalibration
     nvfp4_inputs = fmt is not None and fmt.weight == "nvfp4" and fmt.activation == "nvfp4"
     calib = None
     if spec.recipe.needs_calibration or spec.kv_needs_calibration or nvfp4_inputs:
-        calib = load_calibration(calibration.source, n=calibration.n, seed=calibration.seed,
-                                 languages=spec.calib_languages or calibration.languages)
+        calib = load_calibration(
+            calibration.source,
+            n=calibration.n,
+            seed=calibration.seed,
+            languages=spec.calib_languages or calibration.languages,
+        )
     summary = apply_recipe(loaded, spec, calib)
-    if nvfp4_inputs:   # compressed-tensors' W4A4 keeps a static activation global scale: calibrate it
+    if nvfp4_inputs:  # compressed-tensors' W4A4 keeps a static activation global scale: calibrate it
         from .calibration import run_calibration
         from .export_ct import record_input_global_scales
 
@@ -169,12 +207,14 @@ def _require_writer(fmt: str) -> None:
         try:
             import compressed_tensors  # noqa: F401
         except ImportError as err:
-            raise VlmqError("the compressed-tensors export needs the compressed-tensors package; "
-                            "pip install 'vlmq[export]'") from err
+            raise VlmqError(
+                "the compressed-tensors export needs the compressed-tensors package; pip install 'vlmq[export]'"
+            ) from err
 
 
-def _write(staging: pathlib.Path, loaded, spec: RecipeSpec, fmt: str, source: pathlib.Path, quantized: dict,
-           records) -> None:
+def _write(
+    staging: pathlib.Path, loaded, spec: RecipeSpec, fmt: str, source: pathlib.Path, quantized: dict, records
+) -> None:
     from vlmq import __version__
     from vlmq.models.progress import quiet_progress_bars
 
@@ -192,8 +232,14 @@ def _write(staging: pathlib.Path, loaded, spec: RecipeSpec, fmt: str, source: pa
     for name in PROCESSING_FILES:
         if (source / name).is_file():
             shutil.copy2(source / name, staging / name)
-    provenance = {"vlmq_version": __version__, "recipe": spec.name, "format": fmt, "model": loaded.name,
-                  "summary": quantized["summary"], "kv_calibration": quantized["kv_calibration"]}
+    provenance = {
+        "vlmq_version": __version__,
+        "recipe": spec.name,
+        "format": fmt,
+        "model": loaded.name,
+        "summary": quantized["summary"],
+        "kv_calibration": quantized["kv_calibration"],
+    }
     (staging / "vlmq_export.json").write_text(json.dumps(provenance, indent=1, default=str))
     (staging / "README.md").write_text(model_card(provenance, records))
 
@@ -220,24 +266,38 @@ def model_card(provenance: dict, records: list[dict] | None = None) -> str:
     """Pure: the README.md of an export (recipe, formats, calibration, vlmq version, the run's headline figures)."""
     summary = provenance["summary"]
     calib = summary.get("calibration") or provenance.get("kv_calibration")
-    lines = [f"# {provenance['model']} · {provenance['recipe']} ({provenance['format']})", "",
-             f"Quantized with vlmq {provenance['vlmq_version']}: the text decoder's linears only (vision tower and "
-             "lm_head in BF16).", "",
-             f"- recipe: `{provenance['recipe']}` ({summary['wxa']}; {summary['granularity']})",
-             f"- stored formats: {', '.join(sorted(summary['formats']))}",
-             f"- FP8 KV cache: {summary['kv']['strategy'] if summary['kv']['dtype'] == 'fp8' else 'no'}",
-             f"- calibration: {_describe_calibration(calib)}",
-             f"- measured kernels where quantized: {summary['kernel']} on {summary['device_class']}"]
+    lines = [
+        f"# {provenance['model']} · {provenance['recipe']} ({provenance['format']})",
+        "",
+        f"Quantized with vlmq {provenance['vlmq_version']}: the text decoder's linears only (vision tower and "
+        "lm_head in BF16).",
+        "",
+        f"- recipe: `{provenance['recipe']}` ({summary['wxa']}; {summary['granularity']})",
+        f"- stored formats: {', '.join(sorted(summary['formats']))}",
+        f"- FP8 KV cache: {summary['kv']['strategy'] if summary['kv']['dtype'] == 'fp8' else 'no'}",
+        f"- calibration: {_describe_calibration(calib)}",
+        f"- measured kernels where quantized: {summary['kernel']} on {summary['device_class']}",
+    ]
     # headline figures: the recipe's whole-task rows (sub-splits such as pope/random and speed/bs16 left out)
-    rows = [r for r in records or () if r.get("recipe") == provenance["recipe"] and r.get("value") is not None
-            and "/" not in str(r.get("task", ""))][:MAX_CARD_ROWS]
+    rows = [
+        r
+        for r in records or ()
+        if r.get("recipe") == provenance["recipe"] and r.get("value") is not None and "/" not in str(r.get("task", ""))
+    ][:MAX_CARD_ROWS]
     if rows:
-        lines += ["", "## Measured by the run", "", "| task | metric | value | 95% CI | kernels | device |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Measured by the run",
+            "",
+            "| task | metric | value | 95% CI | kernels | device |",
+            "|---|---|---|---|---|---|",
+        ]
         for r in rows:
             ci = f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]" if r.get("ci_low") is not None else ""
-            lines.append(f"| {r.get('task', '')} | {r.get('metric', '')} | {r['value']:.4g} | {ci} | "
-                         f"{r.get('kernel', '')} | {r.get('device', '')} |")
+            lines.append(
+                f"| {r.get('task', '')} | {r.get('metric', '')} | {r['value']:.4g} | {ci} | "
+                f"{r.get('kernel', '')} | {r.get('device', '')} |"
+            )
     lines += ["", "Serving: see vlmq's docs/deploy.md (vLLM, SGLang, transformers).", ""]
     return "\n".join(lines)
 
@@ -246,5 +306,7 @@ def _describe_calibration(calib: dict | None) -> str:
     if not calib:
         return "none (round-to-nearest)"
     languages = ",".join(calib.get("languages") or []) or "unknown"
-    return (f"{calib['n']} prompts from {calib['source']} (languages {languages}, image share "
-            f"{calib['image_share']:.0%}, seed {calib.get('seed')})")
+    return (
+        f"{calib['n']} prompts from {calib['source']} (languages {languages}, image share "
+        f"{calib['image_share']:.0%}, seed {calib.get('seed')})"
+    )

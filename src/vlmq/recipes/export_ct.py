@@ -30,7 +30,7 @@ from vlmq.engine.qformat import LinearFormat
 from vlmq.engine.qlinear import NVFP4Linear, W4Linear, W8Linear, decoder_linears, linear_format
 from vlmq.engine.types import KVConfig
 
-IGNORE = ["re:.*visual.*", "re:.*lm_head"]   # vision tower and lm_head stay BF16, in every naming scheme
+IGNORE = ["re:.*visual.*", "re:.*lm_head"]  # vision tower and lm_head stay BF16, in every naming scheme
 _LAYER_AND_TYPE = re.compile(r"layers\.(\d+)\.(self_attn|mlp)\.(\w+_proj)$")
 
 
@@ -41,15 +41,25 @@ def scheme_args(fmt: LinearFormat) -> tuple[dict, dict | None, str]:
         return {**nvfp4, "dynamic": False}, {**nvfp4, "dynamic": "local"}, "nvfp4-pack-quantized"
     kind = "float" if fmt.weight == "fp8_e4m3" else "int"
     bits = 4 if fmt.weight == "int4" else 8
-    weights = {"num_bits": bits, "type": kind, "symmetric": fmt.symmetric, "dynamic": False,
-               "strategy": {"channel": "channel", "tensor": "tensor", "group": "group"}[fmt.weight_granularity]}
+    weights = {
+        "num_bits": bits,
+        "type": kind,
+        "symmetric": fmt.symmetric,
+        "dynamic": False,
+        "strategy": {"channel": "channel", "tensor": "tensor", "group": "group"}[fmt.weight_granularity],
+    }
     if fmt.weight_granularity == "group":
         weights["group_size"] = fmt.group_size
     if fmt.activation == "bf16":
         return weights, None, "pack-quantized"
     act_kind = "float" if fmt.activation == "fp8_e4m3" else "int"
-    inputs = {"num_bits": 8, "type": act_kind, "symmetric": True, "dynamic": True,
-              "strategy": fmt.activation_granularity}
+    inputs = {
+        "num_bits": 8,
+        "type": act_kind,
+        "symmetric": True,
+        "dynamic": True,
+        "strategy": fmt.activation_granularity,
+    }
     return weights, inputs, "float-quantized" if kind == "float" else "int-quantized"
 
 
@@ -82,17 +92,29 @@ def quantization_config(model: nn.Module, kv: KVConfig | None) -> dict:
         weights, inputs, compression = scheme_args(fmt)
         names = [fqn for fqn, f in linears if f == fmt]
         groups[f"group_{i}"] = QuantizationScheme(
-            targets=_targets(names, everything=len(formats) == 1), weights=QuantizationArgs(**weights),
-            input_activations=QuantizationArgs(**inputs) if inputs else None, format=compression)
+            targets=_targets(names, everything=len(formats) == 1),
+            weights=QuantizationArgs(**weights),
+            input_activations=QuantizationArgs(**inputs) if inputs else None,
+            format=compression,
+        )
         compressions.append(compression)
     kv_scheme = None
     if kv is not None and kv.dtype == "fp8":
-        kv_scheme = QuantizationArgs(num_bits=8, type="float", symmetric=True, dynamic=False,
-                                     strategy="attn_head" if kv.strategy == "per_head" else "tensor")
+        kv_scheme = QuantizationArgs(
+            num_bits=8,
+            type="float",
+            symmetric=True,
+            dynamic=False,
+            strategy="attn_head" if kv.strategy == "per_head" else "tensor",
+        )
     fmt = compressions[0] if len(set(compressions)) == 1 else "mixed-precision" if compressions else "dense"
-    config = QuantizationConfig(config_groups=groups, format=fmt, quantization_status="compressed",
-                                ignore=IGNORE + kept_ignores(model) if quantized_names else IGNORE,
-                                kv_cache_scheme=kv_scheme)
+    config = QuantizationConfig(
+        config_groups=groups,
+        format=fmt,
+        quantization_status="compressed",
+        ignore=IGNORE + kept_ignores(model) if quantized_names else IGNORE,
+        kv_cache_scheme=kv_scheme,
+    )
     return config.model_dump()
 
 
@@ -105,14 +127,17 @@ def linear_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
     if isinstance(module, W8Linear):
         scale = module.weight_scale.to(module.scale_dtype)
         out["weight_scale"] = scale[:1] if fmt.weight_granularity == "tensor" else scale.reshape(-1, 1)
-        if fmt.activation == "bf16":        # W8A16: pack-quantized int8 (four values to an int32)
+        if fmt.activation == "bf16":  # W8A16: pack-quantized int8 (four values to an int32)
             out["weight_packed"] = pack_to_int32(module.qweight, 8)
             out["weight_shape"] = torch.tensor(list(module.qweight.shape))
         else:
             out["weight"] = module.qweight
     elif isinstance(module, W4Linear):
-        out.update(weight_packed=module.qweight, weight_scale=module.weight_scale,
-                   weight_shape=torch.tensor([module.out_features, module.in_features]))
+        out.update(
+            weight_packed=module.qweight,
+            weight_scale=module.weight_scale,
+            weight_shape=torch.tensor([module.out_features, module.in_features]),
+        )
         if module.weight_zero_point is not None:
             out["weight_zero_point"] = pack_to_int32(module.weight_zero_point, 4, packed_dim=0)
     elif isinstance(module, NVFP4Linear):
@@ -132,22 +157,26 @@ def nvfp4_tensors(module: NVFP4Linear) -> dict[str, torch.Tensor]:
     weight = module.weight
     if weight.is_swizzled_scales:
         raise ValueError("NVFP4 weights with swizzled block scales (sm100 kernels) cannot be exported as stored")
-    out = {"weight_packed": weight.qdata, "weight_scale": weight.scale,
-           "weight_global_scale": (1.0 / weight.per_tensor_scale.float()).reshape(1)}
+    out = {
+        "weight_packed": weight.qdata,
+        "weight_scale": weight.scale,
+        "weight_global_scale": (1.0 / weight.per_tensor_scale.float()).reshape(1),
+    }
     if module.format.activation == "nvfp4":
         out["input_global_scale"] = module.input_global_scale.float().reshape(1)
     return out
 
 
-NVFP4_RANGE = 448.0 * 6.0   # E4M3 max x E2M1 max: compressed-tensors' global scale is this over the amax
+NVFP4_RANGE = 448.0 * 6.0  # E4M3 max x E2M1 max: compressed-tensors' global scale is this over the amax
 
 
 def record_input_global_scales(model: nn.Module, calibrate) -> None:
     """Set ``input_global_scale`` on every NVFP4 W4A4 linear from its input amax over ``calibrate()``."""
     from .smoothing import record_inputs
 
-    targets = {fqn: m for fqn, m in model.named_modules()
-               if isinstance(m, NVFP4Linear) and m.format.activation == "nvfp4"}
+    targets = {
+        fqn: m for fqn, m in model.named_modules() if isinstance(m, NVFP4Linear) and m.format.activation == "nvfp4"
+    }
     with record_inputs(targets) as stats:
         calibrate()
     for fqn, module in targets.items():
@@ -172,8 +201,7 @@ def kv_scale_tensors(model: nn.Module, kv: KVConfig) -> dict[str, torch.Tensor]:
 def compressed_state_dict(model: nn.Module, kv: KVConfig | None) -> dict[str, torch.Tensor]:
     """The model's state dict (in-memory names) with every quantized linear in its compressed-tensors layout."""
     quantized = {fqn: m for fqn, m in model.named_modules() if linear_format(m) is not None}
-    state = {k: v for k, v in model.state_dict().items()
-             if not any(k.startswith(prefix + ".") for prefix in quantized)}
+    state = {k: v for k, v in model.state_dict().items() if not any(k.startswith(prefix + ".") for prefix in quantized)}
     for fqn, module in quantized.items():
         state.update({f"{fqn}.{name}": t for name, t in linear_tensors(module).items()})
     if kv is not None and kv.dtype == "fp8":

@@ -25,7 +25,7 @@ from vlmq.engine.kernels import unpack_int4
 from vlmq.engine.qformat import LinearFormat
 from vlmq.engine.qlinear import W4Linear, W8Linear, linear_format
 
-NOT_CONVERTED = ["visual", "lm_head"]   # TorchAoConfig.modules_to_not_convert: the vision tower and lm_head
+NOT_CONVERTED = ["visual", "lm_head"]  # TorchAoConfig.modules_to_not_convert: the vision tower and lm_head
 
 
 def torchao_config(fmt: LinearFormat):
@@ -58,10 +58,14 @@ def torchao_weight(module: nn.Module, dtype: torch.dtype) -> torch.Tensor:
     fmt = module.format
     n, k = module.out_features, module.in_features
     if isinstance(module, W4Linear):
-        zero = module.weight_zero_point if module.weight_zero_point is not None else \
-            torch.zeros_like(module.weight_scale, dtype=torch.int8)
-        return IntxUnpackedToInt8Tensor(unpack_int4(module.qweight), module.weight_scale, zero, torch.int4,
-                                        (1, fmt.group_size), dtype, None)
+        zero = (
+            module.weight_zero_point
+            if module.weight_zero_point is not None
+            else torch.zeros_like(module.weight_scale, dtype=torch.int8)
+        )
+        return IntxUnpackedToInt8Tensor(
+            unpack_int4(module.qweight), module.weight_scale, zero, torch.int4, (1, fmt.group_size), dtype, None
+        )
     if not isinstance(module, W8Linear):
         raise TypeError(f"no torchao tensor for {type(module).__name__}")
     if fmt.weight == "int8":
@@ -77,8 +81,15 @@ def torchao_weight(module: nn.Module, dtype: torch.dtype) -> torch.Tensor:
     granularity = PerRow() if per_row else PerTensor()
     act = QuantizeTensorToFloat8Kwargs(torch.float8_e4m3fn, granularity, kernel_preference=KernelPreference.TORCH)
     scale = module.weight_scale.reshape(n, 1) if per_row else module.weight_scale[:1].reshape(1, 1)
-    return Float8Tensor(module.qweight, scale, [1, k] if per_row else [n, k], Float8MMConfig(use_fast_accum=True),
-                        act, KernelPreference.TORCH, dtype)
+    return Float8Tensor(
+        module.qweight,
+        scale,
+        [1, k] if per_row else [n, k],
+        Float8MMConfig(use_fast_accum=True),
+        act,
+        KernelPreference.TORCH,
+        dtype,
+    )
 
 
 def save_torchao(model: nn.Module, staging: pathlib.Path) -> None:

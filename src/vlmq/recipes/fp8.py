@@ -22,7 +22,7 @@ from .weight_only import quantize_targets
 
 @dataclass(frozen=True)
 class FP8Options:
-    granularity: str = "row"   # "row": per-row weights, per-token activations; "tensor": both per tensor
+    granularity: str = "row"  # "row": per-row weights, per-token activations; "tensor": both per tensor
 
 
 def fp8_format(options: FP8Options) -> LinearFormat:
@@ -35,12 +35,23 @@ def apply_fp8(ctx: ApplyContext) -> None:
 
 
 FP8 = RecipeEntry(
-    "fp8", "FP8 E4M3 W8A8, dynamic activation scales; per-row by default because one outlier row or token then "
-           "cannot crush the range of all others",
+    "fp8",
+    "FP8 E4M3 W8A8, dynamic activation scales; per-row by default because one outlier row or token then "
+    "cannot crush the range of all others",
     options=FP8Options,
-    switches=(Option("gran", "granularity", "fp8 scales: gran=row (default) or gran=tensor",
-                     parse_choice("gran", ("row", "tensor"))),),
+    switches=(
+        Option(
+            "gran",
+            "granularity",
+            "fp8 scales: gran=row (default) or gran=tensor",
+            parse_choice("gran", ("row", "tensor")),
+        ),
+    ),
     linear_format=fp8_format,
-    granularity=lambda o: "weight per-row, activation per-token dynamic" if o.granularity == "row" else
-    "weight per-tensor, activation per-tensor dynamic",
-    apply=apply_fp8)
+    granularity=lambda o: (
+        "weight per-row, activation per-token dynamic"
+        if o.granularity == "row"
+        else "weight per-tensor, activation per-tensor dynamic"
+    ),
+    apply=apply_fp8,
+)

@@ -83,8 +83,12 @@ def kv_scales_from_stats(stats: KVStats, strategy: str, margin: float = 1.0) -> 
         return KVScales(_per_layer(text_k, margin), _per_layer(text_v, margin))
     if not bool((k[..., VISUAL] > 0).any()):
         raise VlmqError("visual_aware KV scales need calibration prompts with images; drop text_only")
-    return KVScales(_per_layer(text_k, margin), _per_layer(text_v, margin),
-                    k_visual=_per_layer(k[..., VISUAL], margin), v_visual=_per_layer(v[..., VISUAL], margin))
+    return KVScales(
+        _per_layer(text_k, margin),
+        _per_layer(text_v, margin),
+        k_visual=_per_layer(k[..., VISUAL], margin),
+        v_visual=_per_layer(v[..., VISUAL], margin),
+    )
 
 
 def _text_amax(amax: torch.Tensor) -> torch.Tensor:
@@ -142,8 +146,10 @@ def prepare_engine(engine, spec, calibration: CalibrationSet | None) -> dict | N
             engine.set_kv(spec.kv)
         return None
     if calibration is None:
-        raise VlmqError(f"recipe {spec.name!r} calibrates FP8 KV scales but got no calibration set; "
-                        "pass load_calibration('builtin')")
+        raise VlmqError(
+            f"recipe {spec.name!r} calibrates FP8 KV scales but got no calibration set; "
+            "pass load_calibration('builtin')"
+        )
     if spec.kv.strategy == "static_text_only":
         calibration = without_images(calibration)
     engine.set_kv(dataclasses.replace(spec.kv, scales=calibrate_kv_scales(engine, calibration, spec.kv.strategy)))

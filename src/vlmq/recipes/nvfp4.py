@@ -24,7 +24,7 @@ from .quantize import swap_linears
 
 @dataclass(frozen=True)
 class NVFP4Options:
-    act: str = "nvfp4"   # "nvfp4" (W4A4) or "fp8" (W4A8, per-token FP8 activations)
+    act: str = "nvfp4"  # "nvfp4" (W4A4) or "fp8" (W4A8, per-token FP8 activations)
 
 
 def nvfp4_format(options: NVFP4Options) -> LinearFormat:
@@ -44,8 +44,9 @@ def apply_nvfp4(ctx: ApplyContext) -> None:
         quantize_(ctx.model, NVFP4DynamicActivationNVFP4WeightConfig(use_triton_kernel=False), filter_fn=ctx.filter_fn)
         swap_linears(ctx.model, names, lambda linear: NVFP4Linear(linear.weight.detach(), linear.bias, fmt, real=True))
         return
-    swap_linears(ctx.model, names,
-                 lambda linear: NVFP4Linear(nvfp4_weight(linear.weight.detach()), linear.bias, fmt, real=False))
+    swap_linears(
+        ctx.model, names, lambda linear: NVFP4Linear(nvfp4_weight(linear.weight.detach()), linear.bias, fmt, real=False)
+    )
 
 
 def nvfp4_weight(weight: torch.Tensor):
@@ -57,11 +58,21 @@ def nvfp4_weight(weight: torch.Tensor):
 
 
 NVFP4 = RecipeEntry(
-    "nvfp4", "NVFP4 W4A4 (torchao NVFP4DynamicActivationNVFP4WeightConfig on sm100+; emulated elsewhere)",
+    "nvfp4",
+    "NVFP4 W4A4 (torchao NVFP4DynamicActivationNVFP4WeightConfig on sm100+; emulated elsewhere)",
     options=NVFP4Options,
-    switches=(Option("act", "act", "nvfp4 activations: act=nvfp4 (W4A4, default) or act=fp8 (W4A8, the study's "
-                                   "label)", parse_choice("act", ("nvfp4", "fp8"))),),
+    switches=(
+        Option(
+            "act",
+            "act",
+            "nvfp4 activations: act=nvfp4 (W4A4, default) or act=fp8 (W4A8, the study's label)",
+            parse_choice("act", ("nvfp4", "fp8")),
+        ),
+    ),
     linear_format=nvfp4_format,
-    granularity=lambda o: "E2M1 values, E4M3 scale per 16-element block, FP32 global scale"
-                          + ("; FP8 per-token activations" if o.act == "fp8" else ""),
-    apply=apply_nvfp4)
+    granularity=lambda o: (
+        "E2M1 values, E4M3 scale per 16-element block, FP32 global scale"
+        + ("; FP8 per-token activations" if o.act == "fp8" else "")
+    ),
+    apply=apply_nvfp4,
+)

@@ -24,13 +24,14 @@ from vlmq.engine.kernels import dequantize_int4, pack_int4
 from vlmq.engine.qformat import LinearFormat
 from vlmq.engine.qlinear import W4Linear, W8Linear
 
-FP8_MAX = float(torch.finfo(torch.float8_e4m3fn).max)   # 448
+FP8_MAX = float(torch.finfo(torch.float8_e4m3fn).max)  # 448
 
 
 def _eps_for_zero(scale: torch.Tensor) -> torch.Tensor:
     """compressed-tensors replaces zero scales (all-zero rows/groups) by the dtype's eps."""
-    return torch.where(scale == 0, torch.tensor(torch.finfo(scale.dtype).eps, dtype=scale.dtype, device=scale.device),
-                       scale)
+    return torch.where(
+        scale == 0, torch.tensor(torch.finfo(scale.dtype).eps, dtype=scale.dtype, device=scale.device), scale
+    )
 
 
 def int_qparams(weight: torch.Tensor, bits: int, symmetric: bool) -> tuple[torch.Tensor, torch.Tensor | None]:

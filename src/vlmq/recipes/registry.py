@@ -43,21 +43,25 @@ RECIPES: dict[str, RecipeEntry] = {e.name: e for e in (BF16, INT8_WO, INT4_WO, S
 
 KV_SWITCHES = {
     "kv_fp8": ("static", "FP8 KV cache, one per-tensor scale per layer calibrated on image+text prompts"),
-    "kv_fp8_text": ("static_text_only", "FP8 KV cache, scales calibrated on text-only prompts "
-                                        "(reproduces the original study's failure)"),
+    "kv_fp8_text": (
+        "static_text_only",
+        "FP8 KV cache, scales calibrated on text-only prompts (reproduces the original study's failure)",
+    ),
     "kv_fp8_head": ("per_head", "FP8 KV cache, one calibrated scale per layer and KV head"),
     "kv_fp8_dyn": ("dynamic", "FP8 KV cache, scales computed per token at run time"),
     "kv_fp8_vis": ("visual_aware", "FP8 KV cache, separate calibrated scales for visual and text tokens"),
 }
 _FLAG_SWITCHES = {
-    "fp8_attention": ("fp8_attention", "Q, K, V and attention probabilities through FP8 (emulated: no FP8 FMHA "
-                                       "kernel here)"),
+    "fp8_attention": (
+        "fp8_attention",
+        "Q, K, V and attention probabilities through FP8 (emulated: no FP8 FMHA kernel here)",
+    ),
     "lm_head": ("include_lm_head", "also quantize lm_head with the recipe (default: lm_head stays BF16)"),
     "real": ("require_real", "require real low-precision kernels; UnsupportedOnDevice where only emulation exists"),
 }
 LINEAR_TYPES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 _KEEP_SEPARATORS = (":", ",")
-_WEIGHTLESS_SWITCHES = ("fp8_attention",)   # switches of a name that choose no weight format (besides KV)
+_WEIGHTLESS_SWITCHES = ("fp8_attention",)  # switches of a name that choose no weight format (besides KV)
 
 
 @dataclass(frozen=True)
@@ -108,12 +112,19 @@ def _common_options() -> dict[str, tuple[tuple[str, ...], str]]:
     """option key -> (recipes it applies to, help)"""
     quantizing = tuple(n for n, e in RECIPES.items() if _quantizes(e))
     return {
-        "keep": (quantizing, "mixed precision: listed decoder layers/linear types stay BF16, e.g. keep=0:3 or "
-                             "keep=0-2:down_proj"),
-        "keep8": (tuple(n for n in quantizing if not _int8_weight_only(RECIPES[n])),
-                  "mixed precision: listed decoder layers/linear types are stored int8 weight-only, e.g. keep8=0:3"),
-        "calib": (tuple(RECIPES), "calibration languages for this recipe (built-in set), e.g. calib=multi or "
-                                  "calib=en:de:zh (default: --calib-languages); the study's INT4-AWQ ablation"),
+        "keep": (
+            quantizing,
+            "mixed precision: listed decoder layers/linear types stay BF16, e.g. keep=0:3 or keep=0-2:down_proj",
+        ),
+        "keep8": (
+            tuple(n for n in quantizing if not _int8_weight_only(RECIPES[n])),
+            "mixed precision: listed decoder layers/linear types are stored int8 weight-only, e.g. keep8=0:3",
+        ),
+        "calib": (
+            tuple(RECIPES),
+            "calibration languages for this recipe (built-in set), e.g. calib=multi or "
+            "calib=en:de:zh (default: --calib-languages); the study's INT4-AWQ ablation",
+        ),
     }
 
 
@@ -178,8 +189,10 @@ def _apply_switch(fields: dict, own: dict, base: str, switch: str) -> None:
     elif key in recipe_options and bool(has_value) != recipe_options[key][0].is_flag:
         option, recipes = recipe_options[key]
         if base not in recipes:
-            raise VlmqError(f"option {option.switch.split('=')[0]}{'=' if has_value else ''} does not apply to "
-                            f"{base!r}; it applies to {', '.join(recipes)}")
+            raise VlmqError(
+                f"option {option.switch.split('=')[0]}{'=' if has_value else ''} does not apply to "
+                f"{base!r}; it applies to {', '.join(recipes)}"
+            )
         own[option.field] = option.flag if option.is_flag else option.parse(value)
     elif has_value:
         _apply_common_option(fields, base, key, value)
@@ -243,8 +256,10 @@ def parse_keep_items(value: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
             low, high = (int(p) for p in item.split("-"))
             layers.update(range(low, high + 1))
         else:
-            raise VlmqError(f"bad keep item {item!r}; give layer indices, ranges a-b or linear types "
-                            f"({', '.join(LINEAR_TYPES)}) separated by ':', e.g. keep=0:3")
+            raise VlmqError(
+                f"bad keep item {item!r}; give layer indices, ranges a-b or linear types "
+                f"({', '.join(LINEAR_TYPES)}) separated by ':', e.g. keep=0:3"
+            )
     return tuple(sorted(layers)), tuple(dict.fromkeys(types))
 
 
@@ -283,8 +298,11 @@ def weight_recipe_name(name: str) -> str | None:
     base, switches = split_recipe_name(name)
     if RECIPES.get(base) is not None and not _quantizes(RECIPES[base]):
         return None
-    kept = [s for s in switches if s not in KV_SWITCHES and s not in _WEIGHTLESS_SWITCHES
-            and s.partition("=")[0] not in ("keep", "keep8")]
+    kept = [
+        s
+        for s in switches
+        if s not in KV_SWITCHES and s not in _WEIGHTLESS_SWITCHES and s.partition("=")[0] not in ("keep", "keep8")
+    ]
     return join_recipe_name(base, kept)
 
 
@@ -301,8 +319,11 @@ def kernel_label(spec: RecipeSpec, device: torch.device | str) -> str:
 
 def format_recipe_table() -> str:
     """The text ``vlmq recipes`` prints: one line per recipe, then the switches."""
-    head = f"{'recipe':<12} {'WxA':<6} {'weight':<9} {'act':<9} {'calib':<5} " + " ".join(
-        f"{c:<6}" for c in DEVICE_CLASSES) + "  granularity"
+    head = (
+        f"{'recipe':<12} {'WxA':<6} {'weight':<9} {'act':<9} {'calib':<5} "
+        + " ".join(f"{c:<6}" for c in DEVICE_CLASSES)
+        + "  granularity"
+    )
     lines = [head]
     for r in list_recipes():
         cells = " ".join(f"{_device_cell(r, c):<6}" for c in DEVICE_CLASSES)
@@ -318,4 +339,3 @@ def _device_cell(recipe: Recipe, dev_class: str) -> str:
     if dev_class in recipe.real_on:
         return "real"
     return "emul" if recipe.emulated_elsewhere else "-"
-

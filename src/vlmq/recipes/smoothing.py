@@ -39,22 +39,25 @@ MAPPING_SITES = tuple(SITES)
 
 @dataclass(frozen=True)
 class Mapping:
-    name: str                            # e.g. "layers.3.input_layernorm -> q_proj/k_proj/v_proj"
-    smooth: nn.Module                    # RMSNorm or the linear whose output rows are divided
-    balance: tuple[nn.Linear, ...]       # linears whose input columns are multiplied
+    name: str  # e.g. "layers.3.input_layernorm -> q_proj/k_proj/v_proj"
+    smooth: nn.Module  # RMSNorm or the linear whose output rows are divided
+    balance: tuple[nn.Linear, ...]  # linears whose input columns are multiplied
 
 
 def smoothing_mappings(model: nn.Module, sites: tuple[str, ...] = MAPPING_SITES) -> list[Mapping]:
     """The model's mappings at ``sites``, layer by layer, in the order they are folded."""
     out = []
     for i, layer in enumerate(decoder_layers(model)):
-        parts = {"input_layernorm": layer.input_layernorm, "post_attention_layernorm": layer.post_attention_layernorm,
-                 **{n: getattr(layer.self_attn, n) for n in ("q_proj", "k_proj", "v_proj", "o_proj")},
-                 **{n: getattr(layer.mlp, n) for n in ("gate_proj", "up_proj", "down_proj")}}
+        parts = {
+            "input_layernorm": layer.input_layernorm,
+            "post_attention_layernorm": layer.post_attention_layernorm,
+            **{n: getattr(layer.self_attn, n) for n in ("q_proj", "k_proj", "v_proj", "o_proj")},
+            **{n: getattr(layer.mlp, n) for n in ("gate_proj", "up_proj", "down_proj")},
+        }
         for site in (s for s in MAPPING_SITES if s in sites):
             smooth_name, balance_names = SITES[site]
             smooth, balance = parts[smooth_name], tuple(parts[n] for n in balance_names)
-            if _out_width(smooth) == balance[0].in_features:     # not v_proj -> o_proj under GQA
+            if _out_width(smooth) == balance[0].in_features:  # not v_proj -> o_proj under GQA
                 out.append(Mapping(f"layers.{i}.{smooth_name} -> {'/'.join(balance_names)}", smooth, balance))
     return out
 
@@ -82,10 +85,10 @@ def fold_scales(mapping: Mapping, scales: torch.Tensor) -> None:
 class InputStats:
     """Per-channel statistics of one linear's inputs over the calibration tokens."""
 
-    absmax: torch.Tensor | None = None   # [K] max |x|
-    abssum: torch.Tensor | None = None   # [K] sum |x|
-    count: int = 0                       # tokens seen
-    samples: list = field(default_factory=list)   # [T_i, K] token rows kept for a loss (AWQ)
+    absmax: torch.Tensor | None = None  # [K] max |x|
+    abssum: torch.Tensor | None = None  # [K] sum |x|
+    count: int = 0  # tokens seen
+    samples: list = field(default_factory=list)  # [T_i, K] token rows kept for a loss (AWQ)
 
     def add(self, x: torch.Tensor, keep_tokens: int) -> None:
         rows = x.detach().reshape(-1, x.shape[-1])
@@ -110,8 +113,10 @@ class InputStats:
 def record_inputs(linears: dict[str, nn.Module], keep_tokens_per_prompt: int = 0):
     """While active, every listed linear's input updates its ``InputStats`` (yielded as {name: stats})."""
     stats = {name: InputStats() for name in linears}
-    handles = [module.register_forward_pre_hook(lambda _m, args, s=stats[name]: s.add(args[0], keep_tokens_per_prompt))
-               for name, module in linears.items()]
+    handles = [
+        module.register_forward_pre_hook(lambda _m, args, s=stats[name]: s.add(args[0], keep_tokens_per_prompt))
+        for name, module in linears.items()
+    ]
     try:
         yield stats
     finally:

@@ -24,20 +24,25 @@ from .weight_only import quantize_targets
 
 W8A8_FORMAT = LinearFormat("int8", "channel", "int8", "token")
 SMOOTH_SITES = {"norms": ("attn_in", "mlp_in"), "all": MAPPING_SITES}
-MIN_SCALE = 1e-5   # llm-compressor's MINIMUM_SMOOTHING_SCALE
+MIN_SCALE = 1e-5  # llm-compressor's MINIMUM_SMOOTHING_SCALE
 
 
 @dataclass(frozen=True)
 class SmoothQuantOptions:
     alpha: float = 0.5
-    smooth: str = "norms"   # which mappings are smoothed: "norms" or "all" (adds up->down, v->o where shapes allow)
+    smooth: str = "norms"  # which mappings are smoothed: "norms" or "all" (adds up->down, v->o where shapes allow)
 
 
 _ALPHA_HELP = "SmoothQuant migration strength in [0, 1], e.g. alpha=0.8 (default 0.5)"
 SWITCHES = (
     Option("alpha", "alpha", _ALPHA_HELP, parse_number("alpha", float, lambda a: 0.0 <= a <= 1.0, _ALPHA_HELP)),
-    Option("smooth", "smooth", "SmoothQuant mappings: smooth=norms (RMSNorm -> q/k/v, gate/up; default) or "
-                               "smooth=all (also up_proj -> down_proj)", parse_choice("smooth", tuple(SMOOTH_SITES))),
+    Option(
+        "smooth",
+        "smooth",
+        "SmoothQuant mappings: smooth=norms (RMSNorm -> q/k/v, gate/up; default) or "
+        "smooth=all (also up_proj -> down_proj)",
+        parse_choice("smooth", tuple(SMOOTH_SITES)),
+    ),
 )
 
 
@@ -50,8 +55,11 @@ def smoothing_scales(act_absmax: torch.Tensor, weights: list[torch.Tensor], alph
 
 def apply_smoothquant(ctx: ApplyContext) -> None:
     targets = {id(m) for _, m in ctx.target_linears()}
-    mappings = [m for m in smoothing_mappings(ctx.model, SMOOTH_SITES[ctx.options.smooth])
-                if any(id(linear) in targets for linear in m.balance)]
+    mappings = [
+        m
+        for m in smoothing_mappings(ctx.model, SMOOTH_SITES[ctx.options.smooth])
+        if any(id(linear) in targets for linear in m.balance)
+    ]
     stats = collect_input_stats(mappings, ctx.calibrate)
     for mapping in mappings:
         weights = [linear.weight for linear in mapping.balance]
@@ -60,9 +68,16 @@ def apply_smoothquant(ctx: ApplyContext) -> None:
 
 
 SMOOTHQUANT = RecipeEntry(
-    "smoothquant", "SmoothQuant W8A8: one smoothing vector per RMSNorm folded into its weight, then int8 weights "
-                   "and dynamic per-token int8 activations (compressed-tensors int-quantized)",
-    options=SmoothQuantOptions, switches=SWITCHES, linear_format=lambda options: W8A8_FORMAT,
-    granularity=lambda o: f"weight per-channel, activation per-token dynamic; smoothing alpha {o.alpha:g} "
-                          f"folded into {'the RMSNorms' if o.smooth == 'norms' else 'RMSNorms and up_proj'}",
-    apply=apply_smoothquant, needs_calibration=True)
+    "smoothquant",
+    "SmoothQuant W8A8: one smoothing vector per RMSNorm folded into its weight, then int8 weights "
+    "and dynamic per-token int8 activations (compressed-tensors int-quantized)",
+    options=SmoothQuantOptions,
+    switches=SWITCHES,
+    linear_format=lambda options: W8A8_FORMAT,
+    granularity=lambda o: (
+        f"weight per-channel, activation per-token dynamic; smoothing alpha {o.alpha:g} "
+        f"folded into {'the RMSNorms' if o.smooth == 'norms' else 'RMSNorms and up_proj'}"
+    ),
+    apply=apply_smoothquant,
+    needs_calibration=True,
+)

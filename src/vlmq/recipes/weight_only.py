@@ -17,7 +17,7 @@ from .context import ApplyContext
 from .entry import NoOptions, Option, RecipeEntry, parse_number
 from .quantize import swap_linears, w4_module, w8_module
 
-INT4_GROUP_SIZES = (32, 64, 128, 256)   # what the W4A16 kernels of vLLM/SGLang (Marlin, Machete) accept
+INT4_GROUP_SIZES = (32, 64, 128, 256)  # what the W4A16 kernels of vLLM/SGLang (Marlin, Machete) accept
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,9 @@ class Int4Options:
 
 _GROUP_HELP = "int4 group size: group=32|64|128|256 (default 128)"
 INT4_SWITCHES = (
-    Option("group", "group_size", _GROUP_HELP,
-           parse_number("group", int, lambda g: g in INT4_GROUP_SIZES, _GROUP_HELP)),
+    Option(
+        "group", "group_size", _GROUP_HELP, parse_number("group", int, lambda g: g in INT4_GROUP_SIZES, _GROUP_HELP)
+    ),
     Option("sym", "symmetric", "int4 symmetric (no zero points; default: asymmetric, integer zero points)", flag=True),
 )
 
@@ -52,8 +53,11 @@ def check_group_size(ctx: ApplyContext) -> None:
     bad = sorted(w for w in widths if w % group)
     if bad:
         fits = [g for g in INT4_GROUP_SIZES if all(w % g == 0 for w in widths)]
-        fix = f"use {ctx.spec.recipe.name}+group={fits[-1]}" if fits else \
-            f"no int4 group size ({'/'.join(map(str, INT4_GROUP_SIZES))}) divides them all"
+        fix = (
+            f"use {ctx.spec.recipe.name}+group={fits[-1]}"
+            if fits
+            else f"no int4 group size ({'/'.join(map(str, INT4_GROUP_SIZES))}) divides them all"
+        )
         raise VlmqError(f"group size {group} does not divide decoder in_features {bad[0]}; {fix}")
 
 
@@ -74,12 +78,20 @@ def apply_int4_wo(ctx: ApplyContext) -> None:
 
 BF16 = RecipeEntry("bf16", "baseline: decoder unquantized")
 INT8_WO = RecipeEntry(
-    "int8_wo", "int8 weight-only, per output channel, symmetric (W8A16; compressed-tensors pack-quantized int8)",
-    linear_format=lambda options: INT8_FORMAT, granularity=lambda options: "per-channel symmetric",
-    apply=apply_int8_wo)
+    "int8_wo",
+    "int8 weight-only, per output channel, symmetric (W8A16; compressed-tensors pack-quantized int8)",
+    linear_format=lambda options: INT8_FORMAT,
+    granularity=lambda options: "per-channel symmetric",
+    apply=apply_int8_wo,
+)
 INT4_WO = RecipeEntry(
-    "int4_wo", "int4 weight-only, group-wise round-to-nearest (W4A16; compressed-tensors pack-quantized int4)",
-    options=Int4Options, switches=INT4_SWITCHES, linear_format=int4_format, granularity=int4_granularity,
-    apply=apply_int4_wo)
+    "int4_wo",
+    "int4 weight-only, group-wise round-to-nearest (W4A16; compressed-tensors pack-quantized int4)",
+    options=Int4Options,
+    switches=INT4_SWITCHES,
+    linear_format=int4_format,
+    granularity=int4_granularity,
+    apply=apply_int4_wo,
+)
 
 __all__ = ["BF16", "INT4_WO", "INT8_WO", "INT4_GROUP_SIZES", "Int4Options", "NoOptions"]

@@ -12,8 +12,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from vlmq.figures import save_figure  # noqa: E402
 from vlmq.report.summary import (  # noqa: E402
-    HEADLINE, POOLED_FIDELITY_TASK, Point, RecipeSummary, headline_tasks, memory_label, pareto_front, speed_caveat,
-    task_family)
+    HEADLINE,
+    POOLED_FIDELITY_TASK,
+    Point,
+    RecipeSummary,
+    headline_tasks,
+    memory_label,
+    pareto_front,
+    speed_caveat,
+    task_family,
+)
+
 
 def _width(n: int) -> float:
     return max(6.0, 0.9 * n + 2.5)
@@ -25,7 +34,10 @@ def latency_chart(summaries: list[RecipeSummary], path: Path, device: str) -> Pa
         return None
     names = [s.name for s in rows]
     fig, axes = plt.subplots(1, 2, figsize=(_width(len(rows)) * 1.4, 4.2))
-    for ax, metric, title in ((axes[0], "ttft_ms", "Time to first token"), (axes[1], "decode_ms_per_token", "Decode latency")):
+    for ax, metric, title in (
+        (axes[0], "ttft_ms", "Time to first token"),
+        (axes[1], "decode_ms_per_token", "Decode latency"),
+    ):
         values = [s.speed.get(metric, float("nan")) for s in rows]
         bars = ax.bar(names, values, color="#4C72B0")
         ax.bar_label(bars, fmt="%.2f", fontsize=8)
@@ -55,20 +67,49 @@ def vram_chart(summaries: list[RecipeSummary], path: Path, device: str) -> Path 
     return save_figure(fig, path)
 
 
-def accuracy_chart(records: list[dict], recipes: list[str], path: Path, display: dict[str, str] | None = None) -> Path | None:
+def accuracy_chart(
+    records: list[dict], recipes: list[str], path: Path, display: dict[str, str] | None = None
+) -> Path | None:
     tasks = headline_tasks(records)
     if not tasks:
         return None
-    fig, axes = plt.subplots(1, len(tasks), figsize=(max(5.0, 0.55 * len(recipes) + 2) * len(tasks), 4.4), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(tasks), figsize=(max(5.0, 0.55 * len(recipes) + 2) * len(tasks), 4.4), squeeze=False
+    )
     for ax, task in zip(axes[0], tasks):
         metric, scale, unit = HEADLINE[task_family(task)]
-        recs = {r["recipe"]: r for r in records if r["task"] == task and r["metric"] == metric and r.get("value") is not None}
+        recs = {
+            r["recipe"]: r
+            for r in records
+            if r["task"] == task and r["metric"] == metric and r.get("value") is not None
+        }
         names = [n for n in recipes if n in recs]
         values = [recs[n]["value"] * scale for n in names]
-        low = [max(0.0, (recs[n]["value"] - (recs[n].get("ci_low") if recs[n].get("ci_low") is not None else recs[n]["value"])) * scale) for n in names]
-        high = [max(0.0, ((recs[n].get("ci_high") if recs[n].get("ci_high") is not None else recs[n]["value"]) - recs[n]["value"]) * scale) for n in names]
-        colors = ["#C44E52" if (recs[n].get("p_value") is not None and recs[n]["p_value"] < 0.05 and (recs[n].get("delta") or 0) < 0)
-                  else "#4C72B0" for n in names]
+        low = [
+            max(
+                0.0,
+                (recs[n]["value"] - (recs[n].get("ci_low") if recs[n].get("ci_low") is not None else recs[n]["value"]))
+                * scale,
+            )
+            for n in names
+        ]
+        high = [
+            max(
+                0.0,
+                (
+                    (recs[n].get("ci_high") if recs[n].get("ci_high") is not None else recs[n]["value"])
+                    - recs[n]["value"]
+                )
+                * scale,
+            )
+            for n in names
+        ]
+        colors = [
+            "#C44E52"
+            if (recs[n].get("p_value") is not None and recs[n]["p_value"] < 0.05 and (recs[n].get("delta") or 0) < 0)
+            else "#4C72B0"
+            for n in names
+        ]
         ax.bar([(display or {}).get(n, n) for n in names], values, yerr=[low, high], capsize=3, color=colors)
         ax.set_title(f"{task}: {metric} (95% CI)")
         ax.set_ylabel(unit)
@@ -77,19 +118,25 @@ def accuracy_chart(records: list[dict], recipes: list[str], path: Path, display:
     return save_figure(fig, path)
 
 
-def mme_heatmap(records: list[dict], recipes: list[str], baseline: str, path: Path,
-                display: dict[str, str] | None = None) -> Path | None:
+def mme_heatmap(
+    records: list[dict], recipes: list[str], baseline: str, path: Path, display: dict[str, str] | None = None
+) -> Path | None:
     mme_tasks = [t for t in headline_tasks(records) if task_family(t) == "mme"]
     if not mme_tasks:
         return None
     task = mme_tasks[0]
-    scores = {(r["recipe"], r["metric"][: -len("_score")]): r["value"] for r in records
-              if r["task"] == task and r["metric"].endswith("_score") and r.get("value") is not None}
+    scores = {
+        (r["recipe"], r["metric"][: -len("_score")]): r["value"]
+        for r in records
+        if r["task"] == task and r["metric"].endswith("_score") and r.get("value") is not None
+    }
     subtasks = sorted({sub for _, sub in scores})
     others = [n for n in recipes if n != baseline and any((n, s) in scores for s in subtasks)]
     if not subtasks or not others or not any((baseline, s) in scores for s in subtasks):
         return None
-    grid = [[scores.get((n, s), float("nan")) - scores.get((baseline, s), float("nan")) for s in subtasks] for n in others]
+    grid = [
+        [scores.get((n, s), float("nan")) - scores.get((baseline, s), float("nan")) for s in subtasks] for n in others
+    ]
     limit = max(1.0, max((abs(v) for row in grid for v in row if v == v), default=1.0))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(subtasks) + 3), max(2.5, 0.45 * len(others) + 1.8)))
     image = ax.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
@@ -104,8 +151,9 @@ def mme_heatmap(records: list[dict], recipes: list[str], baseline: str, path: Pa
     return save_figure(fig, path)
 
 
-def pareto_chart(points: dict[str, Point], path: Path, device: str, baseline: str,
-                 caveat: str | None = None) -> Path | None:
+def pareto_chart(
+    points: dict[str, Point], path: Path, device: str, baseline: str, caveat: str | None = None
+) -> Path | None:
     """Accuracy recovery against decode speed-up, with each speed-up's range over repeats."""
     if len(points) < 2:
         return None
@@ -118,8 +166,13 @@ def pareto_chart(points: dict[str, Point], path: Path, device: str, baseline: st
         ax.errorbar(p.speedup, p.recovery * 100, xerr=xerr, fmt="o", color=color, capsize=3, zorder=3)
         ax.annotate(name, (p.speedup, p.recovery * 100), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ordered = sorted(front, key=lambda n: points[n].speedup)
-    ax.plot([points[n].speedup for n in ordered], [points[n].recovery * 100 for n in ordered], color="#C44E52",
-            linestyle="--", label="Pareto frontier (ties: lower KL to the baseline)")
+    ax.plot(
+        [points[n].speedup for n in ordered],
+        [points[n].recovery * 100 for n in ordered],
+        color="#C44E52",
+        linestyle="--",
+        label="Pareto frontier (ties: lower KL to the baseline)",
+    )
     ax.set_xlabel(f"decode speed-up over {baseline} (x, {device}; bars: range over repeats)")
     ax.set_ylabel(f"accuracy recovery vs {baseline} (%)")
     ax.set_title("Accuracy vs decode speed" + (f"\n(timings {caveat})" if caveat else ""), fontsize=10)
@@ -142,21 +195,29 @@ def ablation_chart(rows: list[dict], path: Path) -> Path | None:
     return save_figure(fig, path)
 
 
-def fidelity_chart(records: list[dict], recipes: list[str], path: Path, display: dict[str, str] | None,
-                   baseline: str) -> Path | None:
+def fidelity_chart(
+    records: list[dict], recipes: list[str], path: Path, display: dict[str, str] | None, baseline: str
+) -> Path | None:
     """KL to the baseline (log scale) and top-1 agreement per recipe, over every task (95% CIs)."""
-    pooled = {(r["recipe"], r["metric"]): r for r in records
-              if r.get("kind") == "fidelity" and r["task"] == POOLED_FIDELITY_TASK and r.get("value") is not None}
+    pooled = {
+        (r["recipe"], r["metric"]): r
+        for r in records
+        if r.get("kind") == "fidelity" and r["task"] == POOLED_FIDELITY_TASK and r.get("value") is not None
+    }
     names = [n for n in recipes if (n, "kl_mean") in pooled]
     if not names:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(_width(len(names)) * 1.4, 4.4))
-    for ax, metric, scale, title in ((axes[0], "kl_mean", 1.0, f"KL(P_{baseline} ‖ P_recipe), nats"),
-                                     (axes[1], "top1_agreement", 100.0, f"top-1 agreement with {baseline}, %")):
+    for ax, metric, scale, title in (
+        (axes[0], "kl_mean", 1.0, f"KL(P_{baseline} ‖ P_recipe), nats"),
+        (axes[1], "top1_agreement", 100.0, f"top-1 agreement with {baseline}, %"),
+    ):
         recs = [pooled.get((n, metric)) for n in names]
         values = [r["value"] * scale if r else float("nan") for r in recs]
         low = [max(0.0, (r["value"] - r["ci_low"]) * scale) if r and r.get("ci_low") is not None else 0.0 for r in recs]
-        high = [max(0.0, (r["ci_high"] - r["value"]) * scale) if r and r.get("ci_high") is not None else 0.0 for r in recs]
+        high = [
+            max(0.0, (r["ci_high"] - r["value"]) * scale) if r and r.get("ci_high") is not None else 0.0 for r in recs
+        ]
         ax.bar([(display or {}).get(n, n) for n in names], values, yerr=[low, high], capsize=3, color="#8172B3")
         if metric == "kl_mean" and all(v > 0 for v in values if v == v):
             ax.set_yscale("log")

@@ -33,12 +33,14 @@ from vlmq.tasks import get_task
 from vlmq.tasks.fidelity import fidelity_store_task, is_fidelity_store_task
 
 LMMS_DIR = "lmms_eval"
-FILTER = "none"                     # lmms-eval's key suffix when no filter pipeline is configured
+FILTER = "none"  # lmms-eval's key suffix when no filter pipeline is configured
 CI_TO_STDERR = 2 * 1.959963984540054
 LOWER_IS_BETTER = {"kl_mean", "kl_max", "flips_to_wrong", "changed_answers"}
-POPE_YES_RATIO_NOTE = ("vlmq's yes_ratio is the share of the model's answers parsed as 'yes' (the official POPE "
-                       "definition) in both scoring modes; lmms-eval's pope_yes_ratio counts the ground-truth "
-                       "labels instead (always 0.5 on balanced POPE)")
+POPE_YES_RATIO_NOTE = (
+    "vlmq's yes_ratio is the share of the model's answers parsed as 'yes' (the official POPE "
+    "definition) in both scoring modes; lmms-eval's pope_yes_ratio counts the ground-truth "
+    "labels instead (always 0.5 on balanced POPE)"
+)
 STDERR_NOTE = "stderr = (ci_high - ci_low) / 3.92 of vlmq's 95% percentile-bootstrap interval (1000 resamples)"
 
 
@@ -66,8 +68,16 @@ def write_lmms_eval(store, spec: RunSpec, records: list[dict], rows: list[dict] 
             path = folder / f"{date}_samples_{_safe(task)}.jsonl"
             path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in samples[task]))
             written.append(path)
-        summary = lmms_results(recipe, [r for r in records if r["recipe"] == recipe], spec, meta, samples,
-                               {task: len(ids) for task, ids in doc_ids.items()}, date, outcome.get("kernel"))
+        summary = lmms_results(
+            recipe,
+            [r for r in records if r["recipe"] == recipe],
+            spec,
+            meta,
+            samples,
+            {task: len(ids) for task, ids in doc_ids.items()},
+            date,
+            outcome.get("kernel"),
+        )
         path = folder / f"{date}_results.json"
         path.write_text(json.dumps(summary, indent=2, ensure_ascii=False))
         written.append(path)
@@ -80,10 +90,16 @@ def lmms_samples(rows: list[dict], fidelity: dict[str, dict], doc_ids: dict[str,
     for row in sorted(rows, key=lambda r: doc_ids[r["sample_id"]]):
         doc = {"sample_id": row["sample_id"], "target": row.get("target"), "meta": row.get("meta")}
         output = row.get("output") or ""
-        line = {"doc_id": doc_ids[row["sample_id"]], "target": "" if row.get("target") is None else str(row["target"]),
-                "resps": [output], "filtered_resps": output,
-                "doc_hash": _hash(json.dumps(doc, indent=2, ensure_ascii=False, default=str)),
-                "score": row.get("score"), "vlmq_sample_id": row["sample_id"], "vlmq_parsed": row.get("parsed")}
+        line = {
+            "doc_id": doc_ids[row["sample_id"]],
+            "target": "" if row.get("target") is None else str(row["target"]),
+            "resps": [output],
+            "filtered_resps": output,
+            "doc_hash": _hash(json.dumps(doc, indent=2, ensure_ascii=False, default=str)),
+            "score": row.get("score"),
+            "vlmq_sample_id": row["sample_id"],
+            "vlmq_parsed": row.get("parsed"),
+        }
         if row.get("error"):
             line["vlmq_error"] = row["error"]
         ours = fidelity.get(row["sample_id"])
@@ -93,8 +109,16 @@ def lmms_samples(rows: list[dict], fidelity: dict[str, dict], doc_ids: dict[str,
     return out
 
 
-def lmms_results(recipe: str, records: list[dict], spec: RunSpec, meta: dict, samples: dict[str, list[dict]],
-                 n_docs: dict[str, int], date: str, kernel: str | None) -> dict:
+def lmms_results(
+    recipe: str,
+    records: list[dict],
+    spec: RunSpec,
+    meta: dict,
+    samples: dict[str, list[dict]],
+    n_docs: dict[str, int],
+    date: str,
+    kernel: str | None,
+) -> dict:
     """The results-file dict of one recipe from its records (pure)."""
     results: dict[str, dict] = {}
     for rec in records:
@@ -111,40 +135,83 @@ def lmms_results(recipe: str, records: list[dict], spec: RunSpec, meta: dict, sa
         "configs": {task: _task_config(task, spec) for task in tasks},
         "versions": {task: meta.get("vlmq") for task in tasks},
         "n-shot": {task: 0 for task in tasks},
-        "higher_is_better": {task: {k.split(",")[0]: _higher_is_better(k.split(",")[0]) for k in results[task]
-                                    if k.endswith(f",{FILTER}") and "_stderr" not in k} for task in tasks},
-        "n-samples": {task: {"original": n_docs.get(task, results[task]["samples"]),
-                             "effective": results[task]["samples"]} for task in tasks},
+        "higher_is_better": {
+            task: {
+                k.split(",")[0]: _higher_is_better(k.split(",")[0])
+                for k in results[task]
+                if k.endswith(f",{FILTER}") and "_stderr" not in k
+            }
+            for task in tasks
+        },
+        "n-samples": {
+            task: {"original": n_docs.get(task, results[task]["samples"]), "effective": results[task]["samples"]}
+            for task in tasks
+        },
         "config": _run_config(recipe, spec, meta, kernel),
         "git_hash": meta.get("git_commit"),
         "date": date,
-        "task_hashes": {task: _hash("".join(f"sample_{i}" + s["doc_hash"] for i, s in enumerate(lines)))
-                        for task, lines in samples.items()},
-        "model_source": "vlmq", "model_name": spec.model, "model_name_sanitized": _safe(spec.model),
-        "system_instruction": None, "system_instruction_sha": None, "fewshot_as_multiturn": False,
-        "chat_template": None, "chat_template_sha": None,
-        "start_time": None, "end_time": None, "total_evaluation_time_seconds": None,
+        "task_hashes": {
+            task: _hash("".join(f"sample_{i}" + s["doc_hash"] for i, s in enumerate(lines)))
+            for task, lines in samples.items()
+        },
+        "model_source": "vlmq",
+        "model_name": spec.model,
+        "model_name_sanitized": _safe(spec.model),
+        "system_instruction": None,
+        "system_instruction_sha": None,
+        "fewshot_as_multiturn": False,
+        "chat_template": None,
+        "chat_template_sha": None,
+        "start_time": None,
+        "end_time": None,
+        "total_evaluation_time_seconds": None,
     }
 
 
 def _run_config(recipe: str, spec: RunSpec, meta: dict, kernel: str | None) -> dict:
-    return {"model": spec.model, "model_args": f"pretrained={spec.model},recipe={recipe}",
-            "model_backend": f"vlmq ({kernel or 'unknown'} kernels)", "batch_size": spec.batch_size, "batch_sizes": [],
-            "device": meta.get("device"), "use_cache": None, "limit": spec.limit, "offset": 0,
-            "bootstrap_iters": 1000, "gen_kwargs": "", "random_seed": spec.seed, "numpy_seed": spec.seed,
-            "torch_seed": spec.seed, "fewshot_seed": None,
-            "vlmq": {"recipe": recipe, "kernel": kernel, "baseline": spec.baseline, "scoring": spec.scoring,
-                     "jpeg_quality": spec.jpeg_quality, "stderr": STDERR_NOTE, "pope_yes_ratio": POPE_YES_RATIO_NOTE,
-                     "spec": spec.to_dict()}}
+    return {
+        "model": spec.model,
+        "model_args": f"pretrained={spec.model},recipe={recipe}",
+        "model_backend": f"vlmq ({kernel or 'unknown'} kernels)",
+        "batch_size": spec.batch_size,
+        "batch_sizes": [],
+        "device": meta.get("device"),
+        "use_cache": None,
+        "limit": spec.limit,
+        "offset": 0,
+        "bootstrap_iters": 1000,
+        "gen_kwargs": "",
+        "random_seed": spec.seed,
+        "numpy_seed": spec.seed,
+        "torch_seed": spec.seed,
+        "fewshot_seed": None,
+        "vlmq": {
+            "recipe": recipe,
+            "kernel": kernel,
+            "baseline": spec.baseline,
+            "scoring": spec.scoring,
+            "jpeg_quality": spec.jpeg_quality,
+            "stderr": STDERR_NOTE,
+            "pope_yes_ratio": POPE_YES_RATIO_NOTE,
+            "spec": spec.to_dict(),
+        },
+    }
 
 
 def _task_config(task: str, spec: RunSpec) -> dict:
-    config = {"task": task, "output_type": "generate_until",
-              "metadata": {"version": None, "scoring": spec.scoring, "stderr": STDERR_NOTE}}
+    config = {
+        "task": task,
+        "output_type": "generate_until",
+        "metadata": {"version": None, "scoring": spec.scoring, "stderr": STDERR_NOTE},
+    }
     try:
-        config["generation_kwargs"] = {"max_new_tokens": get_task(task).max_new_tokens, "temperature": 0,
-                                       "do_sample": False, "num_beams": 1}
-    except VlmqError:   # the pooled fidelity task `all`
+        config["generation_kwargs"] = {
+            "max_new_tokens": get_task(task).max_new_tokens,
+            "temperature": 0,
+            "do_sample": False,
+            "num_beams": 1,
+        }
+    except VlmqError:  # the pooled fidelity task `all`
         config["metadata"]["note"] = "fidelity to the baseline pooled over every task of the run"
     if "pope" in task.split("/")[0]:
         config["metadata"]["pope_yes_ratio"] = POPE_YES_RATIO_NOTE
@@ -153,7 +220,7 @@ def _task_config(task: str, spec: RunSpec) -> dict:
 
 def _higher_is_better(metric: str) -> bool | None:
     if metric == "yes_ratio":
-        return None   # a calibration figure: closer to the label ratio is better, neither direction
+        return None  # a calibration figure: closer to the label ratio is better, neither direction
     return metric not in LOWER_IS_BETTER
 
 

@@ -10,7 +10,8 @@ def fmt(value, scale: float = 1.0, digits: int = 1) -> str:
 def ci_text(rec: dict, scale: float, digits: int = 1) -> str:
     if rec.get("ci_low") is None or rec.get("ci_high") is None:
         return fmt(rec.get("value"), scale, digits)
-    return f"{fmt(rec['value'], scale, digits)} [{fmt(rec['ci_low'], scale, digits)}, {fmt(rec['ci_high'], scale, digits)}]"
+    low, high = fmt(rec["ci_low"], scale, digits), fmt(rec["ci_high"], scale, digits)
+    return f"{fmt(rec['value'], scale, digits)} [{low}, {high}]"
 
 
 def delta_text(rec: dict, scale: float) -> str:

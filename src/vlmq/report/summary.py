@@ -13,7 +13,7 @@ SIGNIFICANCE = 0.05
 SMALL_MODEL_PARAMS = 100_000_000
 # Accuracy recoveries equal to this many decimals (0.1 point) are a tie that fidelity may break.
 RECOVERY_DECIMALS = 3
-POOLED_FIDELITY_TASK = "all"   # vlmq.tasks.fidelity.POOLED_TASK: the run-level fidelity records
+POOLED_FIDELITY_TASK = "all"  # vlmq.tasks.fidelity.POOLED_TASK: the run-level fidelity records
 # The headline metric of each accuracy task family (the original study's table columns).
 HEADLINE = {"vqa": ("accuracy", 100.0, "%"), "pope": ("f1", 100.0, "%"), "mme": ("perception_total", 1.0, "pts")}
 
@@ -31,7 +31,12 @@ def headline_tasks(records: list[dict]) -> list[str]:
     seen: list[str] = []
     for rec in records:
         task = rec["task"]
-        if "/" not in task and task_family(task) and rec.get("metric") == HEADLINE[task_family(task)][0] and task not in seen:
+        if (
+            "/" not in task
+            and task_family(task)
+            and rec.get("metric") == HEADLINE[task_family(task)][0]
+            and task not in seen
+        ):
             seen.append(task)
     return seen
 
@@ -59,12 +64,12 @@ class RecipeSummary:
     status: str = "ok"
     needs_calibration: bool = False
     accuracy: dict[str, Accuracy] = field(default_factory=dict)
-    speed: dict[str, float] = field(default_factory=dict)   # metric -> value at the headline point
-    spread: dict[str, tuple[float, float]] = field(default_factory=dict)   # metric -> (min, max) over repeats
-    speed_device: str | None = None          # the device the speed records name ("cpu" or a GPU)
-    decoder_params: int | None = None        # parameters of the decoder's linears (the recipe summary)
-    kl: tuple[float, float | None, float | None] | None = None   # pooled KL to the baseline (value, CI)
-    top1: float | None = None                # pooled top-1 agreement with the baseline
+    speed: dict[str, float] = field(default_factory=dict)  # metric -> value at the headline point
+    spread: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric -> (min, max) over repeats
+    speed_device: str | None = None  # the device the speed records name ("cpu" or a GPU)
+    decoder_params: int | None = None  # parameters of the decoder's linears (the recipe summary)
+    kl: tuple[float, float | None, float | None] | None = None  # pooled KL to the baseline (value, CI)
+    top1: float | None = None  # pooled top-1 agreement with the baseline
 
     @property
     def decode_ms(self) -> float | None:
@@ -85,23 +90,36 @@ class RecipeSummary:
 
     def recovery(self, baseline: "RecipeSummary") -> float | None:
         """Mean over tasks of value / baseline value: one accuracy axis for the Pareto plot."""
-        ratios = [a.value / baseline.accuracy[t].value for t, a in self.accuracy.items()
-                  if t in baseline.accuracy and baseline.accuracy[t].value]
+        ratios = [
+            a.value / baseline.accuracy[t].value
+            for t, a in self.accuracy.items()
+            if t in baseline.accuracy and baseline.accuracy[t].value
+        ]
         return sum(ratios) / len(ratios) if ratios else None
 
 
-def summarize(records: list[dict], outcomes: dict[str, dict], calibrated: set[str] = frozenset()) -> list[RecipeSummary]:
+def summarize(
+    records: list[dict], outcomes: dict[str, dict], calibrated: set[str] = frozenset()
+) -> list[RecipeSummary]:
     """One RecipeSummary per recipe, in outcome order, from the run's tidy records."""
-    summaries = {name: RecipeSummary(name, kernel=o.get("kernel") or "unknown", status=o["status"],
-                                     needs_calibration=name in calibrated,
-                                     decoder_params=_decoder_params(o.get("details"))) for name, o in outcomes.items()}
+    summaries = {
+        name: RecipeSummary(
+            name,
+            kernel=o.get("kernel") or "unknown",
+            status=o["status"],
+            needs_calibration=name in calibrated,
+            decoder_params=_decoder_params(o.get("details")),
+        )
+        for name, o in outcomes.items()
+    }
     for task in headline_tasks(records):
         metric = HEADLINE[task_family(task)][0]
         for rec in records:
             if rec["task"] == task and rec["metric"] == metric and rec.get("value") is not None:
                 summary = summaries.setdefault(rec["recipe"], RecipeSummary(rec["recipe"]))
-                summary.accuracy[task] = Accuracy(rec["value"], (rec.get("ci_low"), rec.get("ci_high")),
-                                                  rec.get("delta"), rec.get("p_value"))
+                summary.accuracy[task] = Accuracy(
+                    rec["value"], (rec.get("ci_low"), rec.get("ci_high")), rec.get("delta"), rec.get("p_value")
+                )
     for rec in records:
         if rec.get("value") is None or rec["recipe"] not in summaries:
             continue
@@ -145,7 +163,9 @@ def speed_caveat(summaries: list[RecipeSummary]) -> str | None:
         reasons.append("measured on the CPU")
     params = [s.decoder_params for s in timed if s.decoder_params]
     if params and max(params) < SMALL_MODEL_PARAMS:
-        reasons.append(f"on a model of {max(params) / 1e6:.3g} M decoder parameters (< {SMALL_MODEL_PARAMS / 1e6:.0f} M)")
+        reasons.append(
+            f"on a model of {max(params) / 1e6:.3g} M decoder parameters (< {SMALL_MODEL_PARAMS / 1e6:.0f} M)"
+        )
     return None if not reasons else " and ".join(reasons) + ": not indicative of GPU deployment"
 
 
@@ -268,10 +288,20 @@ def recommend(summaries: list[RecipeSummary], baseline: str) -> list[Recommendat
     for s in ok:
         if s.worst_loss:
             task, acc = s.worst_loss
-            recs.append(Recommendation("Warning", s.name, f"do not use {s.name} where {task} matters: {acc.delta:+.4g} "
-                                                         f"vs {baseline} (p = {acc.p_value:.2g})"))
-    tied = [s for s in ok if s.name != baseline and s.accuracy and not any(
-        a.significantly_worse or a.significantly_better for a in s.accuracy.values())]
+            recs.append(
+                Recommendation(
+                    "Warning",
+                    s.name,
+                    f"do not use {s.name} where {task} matters: {acc.delta:+.4g} vs {baseline} (p = {acc.p_value:.2g})",
+                )
+            )
+    tied = [
+        s
+        for s in ok
+        if s.name != baseline
+        and s.accuracy
+        and not any(a.significantly_worse or a.significantly_better for a in s.accuracy.values())
+    ]
     if tied:
         recs.append(Recommendation("Not significant", None, _not_significant(tied, baseline, note)))
     return recs
@@ -280,8 +310,12 @@ def recommend(summaries: list[RecipeSummary], baseline: str) -> list[Recommendat
 def _balance(points: dict[str, Point], by_name: dict[str, RecipeSummary], baseline: str, note: str) -> Recommendation:
     title = "Best accuracy-speed balance"
     if not points:
-        return Recommendation(title, None, "no real-kernel speed figures for the baseline and the quantized recipes on "
-                                           "this device, so no speed ranking is possible; accuracy alone is below")
+        return Recommendation(
+            title,
+            None,
+            "no real-kernel speed figures for the baseline and the quantized recipes on "
+            "this device, so no speed ranking is possible; accuracy alone is below",
+        )
     safe_front = [n for n in pareto_front(points) if _not_worse(by_name[n])]
     if not safe_front:
         return Recommendation(title, baseline, "every faster recipe on the frontier loses accuracy significantly")
@@ -290,15 +324,20 @@ def _balance(points: dict[str, Point], by_name: dict[str, RecipeSummary], baseli
     if best == baseline:
         speed = "no recipe that keeps accuracy decodes measurably faster than it"
     elif base is not None and speed_cmp(p, base) == 0:
-        speed = f"{p.speedup:.2f}x the baseline's decode speed, which is inside the measured spread (no measurable speed-up)"
+        speed = (
+            f"{p.speedup:.2f}x the baseline's decode speed, which is inside the measured spread "
+            "(no measurable speed-up)"
+        )
     else:
         speed = f"{p.speedup:.2f}x the baseline's decode speed"
     reason = f"on the Pareto frontier, {speed}{note}, and no task significantly below {baseline} (p >= {SIGNIFICANCE})"
     if best != baseline and p.kl is not None:
         reason += f"; KL to {baseline} {_fmt_kl(p.kl)}"
     if rivals:
-        reason += (f"; as fast as {', '.join(rivals)} within the measured spread and as accurate, but closer to "
-                   f"{baseline} (95% KL intervals apart): fidelity breaks the tie that accuracy cannot")
+        reason += (
+            f"; as fast as {', '.join(rivals)} within the measured spread and as accurate, but closer to "
+            f"{baseline} (95% KL intervals apart): fidelity breaks the tie that accuracy cannot"
+        )
     return Recommendation(title, best, reason)
 
 
@@ -307,14 +346,23 @@ def _fastest_most_accurate(front: list[str], points: dict[str, Point], baseline:
     measurably faster than the baseline, also measurably faster) the most accurate, fidelity breaking
     accuracy ties. Returns (choice, the tied recipes that only fidelity set apart)."""
     top, base = points[front[0]], points.get(baseline)
-    tied = [n for n in front if speed_cmp(points[n], top) == 0
-            and (base is None or speed_cmp(top, base) <= 0 or speed_cmp(points[n], base) > 0)]
+    tied = [
+        n
+        for n in front
+        if speed_cmp(points[n], top) == 0
+        and (base is None or speed_cmp(top, base) <= 0 or speed_cmp(points[n], base) > 0)
+    ]
     best = tied[0]
     for name in tied[1:]:
         if accuracy_cmp(points[name], points[best]) > 0:
             best = name
-    rivals = [n for n in tied if n != best and round(points[n].recovery, RECOVERY_DECIMALS)
-              == round(points[best].recovery, RECOVERY_DECIMALS) and fidelity_cmp(points[best].kl, points[n].kl) > 0]
+    rivals = [
+        n
+        for n in tied
+        if n != best
+        and round(points[n].recovery, RECOVERY_DECIMALS) == round(points[best].recovery, RECOVERY_DECIMALS)
+        and fidelity_cmp(points[best].kl, points[n].kl) > 0
+    ]
     return best, rivals
 
 
@@ -323,13 +371,20 @@ def _fastest_and_smallest(points: dict[str, Point], ok: list[RecipeSummary], not
     fastest = max(points, key=lambda n: points[n].speedup)
     s = by_name[fastest]
     tied = [n for n in points if n != fastest and speed_cmp(points[n], points[fastest]) == 0]
-    smallest = min((x for x in ok if x.has_real_speed and "static_vram_gb" in x.speed),
-                   key=lambda x: x.speed["static_vram_gb"], default=None)
+    smallest = min(
+        (x for x in ok if x.has_real_speed and "static_vram_gb" in x.speed),
+        key=lambda x: x.speed["static_vram_gb"],
+        default=None,
+    )
     memory = f"static {memory_label(s.speed_device)}"
     if tied:
-        fast = Recommendation("Fastest", None, f"no single fastest recipe: {fastest}'s decode ({_fmt_ms(s.decode_ms)}) "
-                                               f"is inside the measured spread of {', '.join(tied)}, their min-max "
-                                               f"over repeats overlapping{note}")
+        fast = Recommendation(
+            "Fastest",
+            None,
+            f"no single fastest recipe: {fastest}'s decode ({_fmt_ms(s.decode_ms)}) "
+            f"is inside the measured spread of {', '.join(tied)}, their min-max "
+            f"over repeats overlapping{note}",
+        )
     else:
         reason = f"fastest decode ({_fmt_ms(s.decode_ms)}){note}"
         if smallest is not None and smallest.name == fastest:
@@ -341,8 +396,9 @@ def _fastest_and_smallest(points: dict[str, Point], ok: list[RecipeSummary], not
         fast = Recommendation("Fastest + smallest" if both else "Fastest", fastest, reason)
     recs = [fast]
     if smallest is not None and (tied or smallest.name != fastest):
-        recs.append(Recommendation("Smallest", smallest.name,
-                                   f"smallest {memory} ({smallest.speed['static_vram_gb']:.3g} GB)"))
+        recs.append(
+            Recommendation("Smallest", smallest.name, f"smallest {memory} ({smallest.speed['static_vram_gb']:.3g} GB)")
+        )
     return recs
 
 
@@ -355,27 +411,35 @@ def _safe_default(ok: list[RecipeSummary], baseline: str, note: str) -> Recommen
     if timed:
         quickest = min(timed, key=lambda s: s.decode_ms)
         pool = [s for s in timed if s is quickest or ranges_overlap(s.decode_range(), quickest.decode_range())]
-    pick = min(pool, key=lambda s: (s.kl[0] if s.kl else float("inf"), s.decode_ms if s.has_real_speed else 0.0, s.name))
+    pick = min(
+        pool, key=lambda s: (s.kl[0] if s.kl else float("inf"), s.decode_ms if s.has_real_speed else 0.0, s.name)
+    )
     why = "needs no calibration data and no task is significantly below the baseline"
     if pick.has_real_speed:
         why += f"; {_fmt_ms(pick.decode_ms)}{note}"
     if len(pool) > 1 and pick.kl is not None:
         names = ", ".join(s.name for s in pool)
         among = "equally fast inside the measured spread" if timed else "with no speed to rank them"
-        why += (f"; of {names} ({among}), the lowest KL to {baseline} ({_fmt_kl(pick.kl)}): "
-                "fidelity breaks the tie that accuracy cannot")
+        why += (
+            f"; of {names} ({among}), the lowest KL to {baseline} ({_fmt_kl(pick.kl)}): "
+            "fidelity breaks the tie that accuracy cannot"
+        )
     return Recommendation("Safe default, no calibration", pick.name, why)
 
 
 def _not_significant(tied: list[RecipeSummary], baseline: str, note: str) -> str:
-    text = (f"accuracy differences of {', '.join(s.name for s in tied)} vs {baseline} are not significant "
-            f"(p >= {SIGNIFICANCE} on every task): do not choose among them by their accuracy ranking")
+    text = (
+        f"accuracy differences of {', '.join(s.name for s in tied)} vs {baseline} are not significant "
+        f"(p >= {SIGNIFICANCE} on every task): do not choose among them by their accuracy ranking"
+    )
     ranked = sorted((s for s in tied if s.kl is not None), key=lambda s: s.kl[0])
     if len(ranked) >= 2:
         low, high = ranked[0], ranked[-1]
         if fidelity_cmp(low.kl, high.kl) > 0:
-            text += (f"; fidelity tells them apart: KL to {baseline} from {_fmt_kl(low.kl)} ({low.name}) to "
-                     f"{_fmt_kl(high.kl)} ({high.name}), 95% CIs apart")
+            text += (
+                f"; fidelity tells them apart: KL to {baseline} from {_fmt_kl(low.kl)} ({low.name}) to "
+                f"{_fmt_kl(high.kl)} ({high.name}), 95% CIs apart"
+            )
         else:
             text += f"; their KL to {baseline} does not separate them either (95% CIs overlap)"
     return text + f"; otherwise choose by speed and memory{note}"
@@ -390,7 +454,13 @@ def headline_ablations(rows: list[dict]) -> list[dict]:
         if family is None or "/" in row["task"] or row["metric"] != HEADLINE[family][0] or row.get("delta") is None:
             continue
         metric, scale, unit = HEADLINE[family]
-        out.append({**row, "delta": row["delta"] * scale,
-                    "ci_low": None if row.get("ci_low") is None else row["ci_low"] * scale,
-                    "ci_high": None if row.get("ci_high") is None else row["ci_high"] * scale, "unit": unit})
+        out.append(
+            {
+                **row,
+                "delta": row["delta"] * scale,
+                "ci_low": None if row.get("ci_low") is None else row["ci_low"] * scale,
+                "ci_high": None if row.get("ci_high") is None else row["ci_high"] * scale,
+                "unit": unit,
+            }
+        )
     return out

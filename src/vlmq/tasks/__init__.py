@@ -12,19 +12,34 @@ import dataclasses
 
 from vlmq.errors import VlmqError
 from vlmq.tasks.base import Headline, Sample, SpeedSettings, Task, TaskOptions, TaskRun
-from vlmq.tasks.fidelity import fidelity_records, fidelity_store_task, is_fidelity_store_task
 from vlmq.tasks.failures import failure_summaries
-from vlmq.tasks.prompt_set import FidelityTask
-from vlmq.tasks.sampled import DatasetTask, SampleTask
+from vlmq.tasks.fidelity import fidelity_records, fidelity_store_task, is_fidelity_store_task
 from vlmq.tasks.llava_bench import LlavaBenchTask
 from vlmq.tasks.mme import MME_SOURCE, SHAPES_MME_SOURCE, MMETask, mme_subtasks
 from vlmq.tasks.pope import POPE_POOLED_SOURCE, POPE_SPLITS, SHAPES_POPE_SOURCE, PopeTask, pope_split_source
+from vlmq.tasks.prompt_set import FidelityTask
+from vlmq.tasks.sampled import DatasetTask, SampleTask
 from vlmq.tasks.speed import LongContextTask, ProfileTask, SpeedTask
 from vlmq.tasks.vqav2 import SHAPES_VQA_SOURCE, VQAV2_SOURCE, VQATask
 
-__all__ = ["DatasetTask", "FidelityTask", "Headline", "Sample", "SampleTask", "SpeedSettings", "Task", "TaskOptions",
-           "TaskRun", "failure_summaries", "fidelity_records", "fidelity_store_task", "get_task",
-           "is_fidelity_store_task", "list_tasks", "register_task"]
+__all__ = [
+    "DatasetTask",
+    "FidelityTask",
+    "Headline",
+    "Sample",
+    "SampleTask",
+    "SpeedSettings",
+    "Task",
+    "TaskOptions",
+    "TaskRun",
+    "failure_summaries",
+    "fidelity_records",
+    "fidelity_store_task",
+    "get_task",
+    "is_fidelity_store_task",
+    "list_tasks",
+    "register_task",
+]
 
 _REGISTRY: dict[str, Task] = {}
 
@@ -71,11 +86,11 @@ def get_task(name: str) -> Task:
     base, _, variant = name.partition("/")
     if base in ("mme", "shapes-mme") and variant:
         if variant not in mme_subtasks():
-            raise VlmqError(f"unknown MME subtask {variant!r} in task {name!r}; choose from: "
-                            f"{', '.join(mme_subtasks())}")
+            raise VlmqError(
+                f"unknown MME subtask {variant!r} in task {name!r}; choose from: {', '.join(mme_subtasks())}"
+            )
         source = MME_SOURCE if base == "mme" else SHAPES_MME_SOURCE
         return MMETask(name, source, subtask=variant)
     if base in ("pope", "shapes-pope") and variant:
         raise VlmqError(f"unknown POPE split {variant!r} in task {name!r}; choose from: {', '.join(POPE_SPLITS)}")
-    raise VlmqError(f"unknown task {name!r}; choose from: {', '.join(_REGISTRY)} "
-                    "(or mme/<subtask>)")
+    raise VlmqError(f"unknown task {name!r}; choose from: {', '.join(_REGISTRY)} (or mme/<subtask>)")

@@ -25,10 +25,10 @@ BOOTSTRAP_TEST = "bootstrap95"
 
 @dataclass(frozen=True)
 class Sample:
-    id: str                          # unique within the task (stable across runs)
-    prompt: Prompt                   # text with the task suffix, image already preprocessed (JPEG option)
-    target: Any                      # JSON-able ground truth (list of answers, "yes"/"no", ...)
-    meta: dict                       # JSON-able: split/category/question_type/question_id ...
+    id: str  # unique within the task (stable across runs)
+    prompt: Prompt  # text with the task suffix, image already preprocessed (JPEG option)
+    target: Any  # JSON-able ground truth (list of answers, "yes"/"no", ...)
+    meta: dict  # JSON-able: split/category/question_type/question_id ...
 
     @property
     def failed(self) -> bool:
@@ -49,15 +49,15 @@ class SpeedSettings:
 
 @dataclass(frozen=True)
 class TaskOptions:
-    dataset_dir: str | None = None   # local lmms-lab-format data; None = hub id (offline: clear error)
-    limit: int | None = None         # stratified, seeded subsample
+    dataset_dir: str | None = None  # local lmms-lab-format data; None = hub id (offline: clear error)
+    limit: int | None = None  # stratified, seeded subsample
     seed: int = 0
     jpeg_quality: int | None = None  # lmms-eval parity re-encoding
-    scoring: str = "official"        # "official" | "lmms_eval"
-    batch_size: int = 8              # prompts per generation batch
+    scoring: str = "official"  # "official" | "lmms_eval"
+    batch_size: int = 8  # prompts per generation batch
     speed: SpeedSettings = SpeedSettings()
-    prompts: str | None = None       # label-free `fidelity` task: JSONL, image folder or "llava_bench"
-    prompt: str | None = None        # its prompt for every image of a folder
+    prompts: str | None = None  # label-free `fidelity` task: JSONL, image folder or "llava_bench"
+    prompt: str | None = None  # its prompt for every image of a folder
 
     def __post_init__(self):
         check_scoring_mode(self.scoring)
@@ -70,15 +70,15 @@ class TaskOptions:
 class TaskRun:
     """One recipe's turn at a task: what `Task.run` needs, built by the pipeline."""
 
-    recipe: str                      # the recipe name as given (records carry it)
-    kernel: str                      # "real" | "emulated"
-    engine: "Engine"                 # noqa: F821 - the recipe's engine (quantized model inside)
-    store: Store                     # where rows and measurements go, committed as produced
-    samples: list[Sample]            # this process's share of the task's samples ([] for measurement tasks)
+    recipe: str  # the recipe name as given (records carry it)
+    kernel: str  # "real" | "emulated"
+    engine: "Engine"  # noqa: F821 - the recipe's engine (quantized model inside)
+    store: Store  # where rows and measurements go, committed as produced
+    samples: list[Sample]  # this process's share of the task's samples ([] for measurement tasks)
     progress: Progress
     rank: int = 0
-    baseline: str | None = None      # the run's baseline recipe (fidelity is measured against it)
-    references_only: bool = False    # only the baseline's fidelity references (a rank without the baseline)
+    baseline: str | None = None  # the run's baseline recipe (fidelity is measured against it)
+    references_only: bool = False  # only the baseline's fidelity references (a rank without the baseline)
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Headline:
     """The metric a task is summarised by in the report (one column per task)."""
 
     metric: str
-    scale: float = 1.0               # multiply the value by this for display (fractions -> %)
+    scale: float = 1.0  # multiply the value by this for display (fractions -> %)
     unit: str = ""
 
 
@@ -133,37 +133,68 @@ def split_failed(rows: list[dict]) -> tuple[list[dict], int]:
     return scored, len(rows) - len(scored)
 
 
-def metric_record(task: str, metric: str, value: float | None, ci: tuple, n: int,
-                  opts: TaskOptions, n_failed: int = 0, test: str = BOOTSTRAP_TEST) -> dict:
+def metric_record(
+    task: str,
+    metric: str,
+    value: float | None,
+    ci: tuple,
+    n: int,
+    opts: TaskOptions,
+    n_failed: int = 0,
+    test: str = BOOTSTRAP_TEST,
+) -> dict:
     """One aggregate record in the contract's shape, plus the scoring mode and image preprocessing.
 
     ``value`` and the interval are None where the metric is undefined on these samples.
     """
-    return {"task": task, "metric": metric, "value": _number(value), "ci_low": _number(ci[0]),
-            "ci_high": _number(ci[1]), "n": n, "test": test, "mode": opts.scoring,
-            "n_failed": n_failed, "image_preprocess": preprocess_label(opts.jpeg_quality)}
+    return {
+        "task": task,
+        "metric": metric,
+        "value": _number(value),
+        "ci_low": _number(ci[0]),
+        "ci_high": _number(ci[1]),
+        "n": n,
+        "test": test,
+        "mode": opts.scoring,
+        "n_failed": n_failed,
+        "image_preprocess": preprocess_label(opts.jpeg_quality),
+    }
 
 
 def _number(value) -> float | None:
     return None if value is None else float(value)
 
 
-def compare_record(task: str, metric: str, delta: float | None, ci: tuple, p_value: float | None,
-                   test: str, n: int, opts: TaskOptions) -> dict:
+def compare_record(
+    task: str, metric: str, delta: float | None, ci: tuple, p_value: float | None, test: str, n: int, opts: TaskOptions
+) -> dict:
     """One paired-comparison record in the contract's shape, plus the scoring mode."""
-    return {"task": task, "metric": metric, "delta": _number(delta), "ci_low": _number(ci[0]),
-            "ci_high": _number(ci[1]), "p_value": _number(p_value), "test": test, "n": n,
-            "mode": opts.scoring}
+    return {
+        "task": task,
+        "metric": metric,
+        "delta": _number(delta),
+        "ci_low": _number(ci[0]),
+        "ci_high": _number(ci[1]),
+        "p_value": _number(p_value),
+        "test": test,
+        "n": n,
+        "mode": opts.scoring,
+    }
 
 
 def pair_rows(base_rows: list[dict], rows: list[dict], task: str) -> list[tuple[dict, dict]]:
     """(base, candidate) rows with the same sample id, both scored, in the base order."""
     by_id = {row["sample_id"]: row for row in rows if row.get("score") is not None}
-    pairs = [(base, by_id[base["sample_id"]]) for base in base_rows
-             if base.get("score") is not None and base["sample_id"] in by_id]
+    pairs = [
+        (base, by_id[base["sample_id"]])
+        for base in base_rows
+        if base.get("score") is not None and base["sample_id"] in by_id
+    ]
     if not pairs:
-        raise VlmqError(f"no sample of {task!r} was scored in both the baseline and this recipe; "
-                        "run both recipes on the same samples (same --limit and --seed)")
+        raise VlmqError(
+            f"no sample of {task!r} was scored in both the baseline and this recipe; "
+            "run both recipes on the same samples (same --limit and --seed)"
+        )
     return pairs
 
 
@@ -172,8 +203,10 @@ def check_unique_ids(samples: list[Sample], task: str) -> None:
     seen: set[str] = set()
     for sample in samples:
         if sample.id in seen:
-            raise VlmqError(f"{task} data has two samples with id {sample.id!r}; use the unmodified "
-                            "lmms-lab dataset (question ids must be unique)")
+            raise VlmqError(
+                f"{task} data has two samples with id {sample.id!r}; use the unmodified "
+                "lmms-lab dataset (question ids must be unique)"
+            )
         seen.add(sample.id)
 
 

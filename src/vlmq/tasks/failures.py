@@ -19,9 +19,9 @@ REASON_CHARS = 120
 class FailureSummary:
     recipe: str
     task: str
-    n: int                                  # samples stored
+    n: int  # samples stored
     n_failed: int
-    reasons: list[tuple[str, list[str]]] = field(default_factory=list)   # (reason, ids), most frequent first
+    reasons: list[tuple[str, list[str]]] = field(default_factory=list)  # (reason, ids), most frequent first
 
     @property
     def share(self) -> float:
@@ -64,4 +64,4 @@ def failure_summaries(rows: list[dict]) -> list[FailureSummary]:
 
 def _reason(error: str) -> str:
     first = str(error).splitlines()[0] if str(error).strip() else "unknown error"
-    return first if len(first) <= REASON_CHARS else first[:REASON_CHARS - 1] + "…"
+    return first if len(first) <= REASON_CHARS else first[: REASON_CHARS - 1] + "…"

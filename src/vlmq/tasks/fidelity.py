@@ -44,8 +44,17 @@ def is_fidelity_store_task(task: str) -> bool:
     return task.endswith(STORE_SUFFIX)
 
 
-def run_fidelity_pass(engine, task: Task, samples: list[Sample], store, recipe: str, baseline: str,
-                      batch_size: int, progress, rank: int = 0) -> int:
+def run_fidelity_pass(
+    engine,
+    task: Task,
+    samples: list[Sample],
+    store,
+    recipe: str,
+    baseline: str,
+    batch_size: int,
+    progress,
+    rank: int = 0,
+) -> int:
     """Store the fidelity rows of one recipe and task that are not stored yet; returns how many.
 
     The baseline stores its references; any other recipe its comparison with them (only for samples
@@ -55,6 +64,7 @@ def run_fidelity_pass(engine, task: Task, samples: list[Sample], store, recipe: 
     done = store.done_ids(recipe, key)
     todo = [s for s in samples if not s.failed and s.id not in done]
     if recipe == baseline:
+
         def step(batch):
             return _reference_batch(engine, task.max_new_tokens, batch)
     else:
@@ -63,13 +73,24 @@ def run_fidelity_pass(engine, task: Task, samples: list[Sample], store, recipe: 
 
         def step(batch):
             return _compare_batch(engine, refs, batch)
+
     with progress.bar(len(todo), f"{recipe} · {task.name} · fidelity") as bar:
         for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
+            batch = todo[start : start + batch_size]
             for sample, output, parsed in step(batch):
-                store.put_sample({"recipe": recipe, "task": key, "sample_id": sample.id, "output": output,
-                                  "prompt_hash": prompt_hash(sample.prompt.text, sample.prompt.image),
-                                  "parsed": parsed, "score": None, "meta": {"baseline": baseline}, "rank": rank})
+                store.put_sample(
+                    {
+                        "recipe": recipe,
+                        "task": key,
+                        "sample_id": sample.id,
+                        "output": output,
+                        "prompt_hash": prompt_hash(sample.prompt.text, sample.prompt.image),
+                        "parsed": parsed,
+                        "score": None,
+                        "meta": {"baseline": baseline},
+                        "rank": rank,
+                    }
+                )
             bar.update(len(batch))
     return len(todo)
 
@@ -117,12 +138,15 @@ def fidelity_records(store, tasks: list[Task], recipes: list[str], baseline: str
 def per_sample_values(fidelity_rows: list[dict], base_rows: list[dict], rows: list[dict]) -> dict[str, list[float]]:
     """Metric -> per-sample values: KL and agreement from the fidelity rows; flips from the paired
     scored rows; changed answers from the paired generated rows (label-free tasks too)."""
-    values = {"kl_mean": [r["parsed"]["kl_mean"] for r in fidelity_rows],
-              "kl_max": [r["parsed"]["kl_max"] for r in fidelity_rows],
-              "top1_agreement": [r["parsed"]["top1_agreement"] for r in fidelity_rows]}
+    values = {
+        "kl_mean": [r["parsed"]["kl_mean"] for r in fidelity_rows],
+        "kl_max": [r["parsed"]["kl_max"] for r in fidelity_rows],
+        "top1_agreement": [r["parsed"]["top1_agreement"] for r in fidelity_rows],
+    }
     by_id = {row["sample_id"]: row for row in rows if not row.get("error")}
-    pairs = [(base, by_id[base["sample_id"]]) for base in base_rows
-             if not base.get("error") and base["sample_id"] in by_id]
+    pairs = [
+        (base, by_id[base["sample_id"]]) for base in base_rows if not base.get("error") and base["sample_id"] in by_id
+    ]
     scored = [(b["score"], r["score"]) for b, r in pairs if b.get("score") is not None and r.get("score") is not None]
     if scored:
         values["flips_to_wrong"], values["flips_to_right"] = flips(*zip(*scored))
@@ -131,8 +155,9 @@ def per_sample_values(fidelity_rows: list[dict], base_rows: list[dict], rows: li
     return values
 
 
-def _records(recipe: str, task: str, values: dict[str, list[float]], opts: TaskOptions, n_failed: int,
-             baseline: str, extra: dict) -> list[dict]:
+def _records(
+    recipe: str, task: str, values: dict[str, list[float]], opts: TaskOptions, n_failed: int, baseline: str, extra: dict
+) -> list[dict]:
     out = []
     for metric in FIDELITY_METRICS:
         items = values.get(metric)

@@ -27,7 +27,8 @@ def check_jpeg_quality(jpeg_quality: int | None) -> None:
     if jpeg_quality is not None and not (isinstance(jpeg_quality, int) and 1 <= jpeg_quality <= 100):
         raise VlmqError(
             f"jpeg_quality must be an integer from 1 to 100, got {jpeg_quality!r}; "
-            "use 85 (lmms-eval >= 0.7), 75 (older lmms-eval) or leave it unset")
+            "use 85 (lmms-eval >= 0.7), 75 (older lmms-eval) or leave it unset"
+        )
 
 
 def decode_image(raw) -> Image.Image:

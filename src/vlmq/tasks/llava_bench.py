@@ -14,8 +14,9 @@ from vlmq.tasks.sampled import DatasetTask
 from vlmq.tasks.sources import HubSource
 
 LLAVA_BENCH_COLUMNS = ("question_id", "question", "image", "caption", "gpt_answer", "category", "image_id")
-LLAVA_BENCH_SOURCE = HubSource(folder="llava_bench", repo="llava-bench-in-the-wild", split="train",
-                               columns=LLAVA_BENCH_COLUMNS, expected_rows=60)
+LLAVA_BENCH_SOURCE = HubSource(
+    folder="llava_bench", repo="llava-bench-in-the-wild", split="train", columns=LLAVA_BENCH_COLUMNS, expected_rows=60
+)
 
 
 class LlavaBenchTask(DatasetTask):
@@ -31,5 +32,6 @@ class LlavaBenchTask(DatasetTask):
 
     def make_sample(self, row: dict, image) -> Sample:
         meta = {"question_id": row["question_id"], "category": row["category"], "image_id": row["image_id"]}
-        return Sample(id=str(row["question_id"]), prompt=Prompt(row["question"], image),
-                      target=row["gpt_answer"], meta=meta)
+        return Sample(
+            id=str(row["question_id"]), prompt=Prompt(row["question"], image), target=row["gpt_answer"], meta=meta
+        )

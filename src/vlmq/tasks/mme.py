@@ -18,11 +18,11 @@ from collections import Counter
 
 from vlmq.engine.types import Prompt
 from vlmq.errors import VlmqError
+from vlmq.tasks.base import Headline, Sample, TaskOptions, columns, failed_score, split_failed
 from vlmq.tasks.sampled import DatasetTask
-from vlmq.tasks.base import (Headline, Sample, TaskOptions, columns, failed_score, split_failed)
 from vlmq.tasks.sampling import grouped_sample
 from vlmq.tasks.sources import HubSource, ShapesSource
-from vlmq.tasks.uncertainty import (bootstrap_metrics, mcnemar_accuracy, paired_metric_difference)
+from vlmq.tasks.uncertainty import bootstrap_metrics, mcnemar_accuracy, paired_metric_difference
 from vlmq.tasks.vqav2 import SINGLE_WORD_SUFFIX
 
 MME_INSTRUCTION = " Please answer yes or no."
@@ -44,7 +44,7 @@ class MMETask(DatasetTask):
     """
 
     max_new_tokens = 16
-    headline = Headline('perception_total', 1.0, "pts")
+    headline = Headline("perception_total", 1.0, "pts")
 
     def __init__(self, name: str, source: HubSource | ShapesSource, subtask: str | None = None):
         if subtask is not None and subtask not in mme_subtasks():
@@ -77,8 +77,12 @@ class MMETask(DatasetTask):
 
     def make_sample(self, row: dict, image) -> Sample:
         question = row["question"].strip().replace(MME_INSTRUCTION, "") + SINGLE_WORD_SUFFIX
-        return Sample(id=row["question_id"], prompt=Prompt(question, image), target=row["answer"],
-                      meta={"question_id": row["question_id"], "category": row["category"]})
+        return Sample(
+            id=row["question_id"],
+            prompt=Prompt(question, image),
+            target=row["answer"],
+            meta={"question_id": row["question_id"], "category": row["category"]},
+        )
 
     def score(self, sample: Sample, output: str, opts: TaskOptions) -> dict:
         from vlmq.metrics.mme import parse_mme_answer, parse_mme_label
@@ -92,16 +96,16 @@ class MMETask(DatasetTask):
         images, n_failed = image_units(rows)
         records = []
         for metric, units in metric_units(images).items():
-            records += bootstrap_metrics(self.name, units, _mme_statistic, [metric], opts, n_failed,
-                                         n=2 * len(units))
+            records += bootstrap_metrics(self.name, units, _mme_statistic, [metric], opts, n_failed, n=2 * len(units))
         return records
 
     def compare(self, base_rows: list[dict], rows: list[dict], opts: TaskOptions) -> list[dict]:
         records = [mcnemar_accuracy(self.name, base_rows, rows, opts)]
         base_images = image_units(base_rows)[0]
         for metric, units in metric_units(image_units(rows)[0]).items():
-            records.append(paired_metric_difference(self.name, metric, base_images, units, _mme_statistic,
-                                                    opts, n_per_unit=2))
+            records.append(
+                paired_metric_difference(self.name, metric, base_images, units, _mme_statistic, opts, n_per_unit=2)
+            )
         return records
 
 
@@ -134,9 +138,16 @@ def image_units(rows: list[dict]) -> tuple[list[dict], int]:
     by_image: dict[str, list[dict]] = {}
     for row in scored:
         by_image.setdefault(row["meta"]["question_id"], []).append(row)
-    units = [{"sample_id": key, "category": group[0]["meta"]["category"], "score": _pair_score(group),
-              "right": tuple(row["score"] == 1.0 for row in sorted(group, key=lambda r: r["sample_id"]))}
-             for key, group in by_image.items() if len(group) == 2]
+    units = [
+        {
+            "sample_id": key,
+            "category": group[0]["meta"]["category"],
+            "score": _pair_score(group),
+            "right": tuple(row["score"] == 1.0 for row in sorted(group, key=lambda r: r["sample_id"])),
+        }
+        for key, group in by_image.items()
+        if len(group) == 2
+    ]
     return units, n_failed
 
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from vlmq.engine.types import Prompt
 from vlmq.errors import VlmqError
+from vlmq.tasks.base import Headline, Sample, TaskOptions, columns, failed_score, split_failed
 from vlmq.tasks.sampled import DatasetTask
-from vlmq.tasks.base import (Headline, Sample, TaskOptions, columns, failed_score, split_failed)
 from vlmq.tasks.sources import HubSource, MissingDataError, ShapesSource, load_table
 from vlmq.tasks.uncertainty import bootstrap_metrics, mcnemar_accuracy, paired_metric_difference
 from vlmq.tasks.vqav2 import SINGLE_WORD_SUFFIX
 
 POPE_SPLITS = ("adversarial", "popular", "random")
 POPE_METRICS = ("accuracy", "precision", "recall", "f1", "yes_ratio")
-ZERO_IF_UNDEFINED = "lmms_eval"   # pope_metrics_from_parsed's mode whose zero denominators give 0
+ZERO_IF_UNDEFINED = "lmms_eval"  # pope_metrics_from_parsed's mode whose zero denominators give 0
 POPE_COLUMNS = ("id", "question_id", "question", "answer", "image_source", "image", "category")
 POPE_POOLED_SOURCE = HubSource(folder="pope", repo="POPE", split="test", columns=POPE_COLUMNS)
 SHAPES_POPE_SOURCE = ShapesSource(kind="pope", default_n=100, rows_per_n=3, columns=POPE_COLUMNS)
@@ -39,10 +39,15 @@ class PopeTask(DatasetTask):
     """
 
     max_new_tokens = 128
-    headline = Headline('f1', 100.0, "%")
+    headline = Headline("f1", 100.0, "%")
 
-    def __init__(self, name: str, source: HubSource | ShapesSource, split: str | None = None,
-                 pooled_source: HubSource | ShapesSource | None = None):
+    def __init__(
+        self,
+        name: str,
+        source: HubSource | ShapesSource,
+        split: str | None = None,
+        pooled_source: HubSource | ShapesSource | None = None,
+    ):
         if split is not None and split not in POPE_SPLITS:
             raise VlmqError(f"unknown POPE split {split!r}; choose from: {', '.join(POPE_SPLITS)}")
         self.name, self.source, self.split, self.pooled_source = name, source, split, pooled_source
@@ -63,8 +68,10 @@ class PopeTask(DatasetTask):
             return table
         kept = table.filter(lambda category: category == self.split, input_columns="category")
         if len(kept) == 0:
-            raise VlmqError(f"no POPE rows with category {self.split!r}; the data has: "
-                            f"{', '.join(sorted({category for (category,) in columns(table, ('category',))}))}")
+            raise VlmqError(
+                f"no POPE rows with category {self.split!r}; the data has: "
+                f"{', '.join(sorted({category for (category,) in columns(table, ('category',))}))}"
+            )
         return kept
 
     def strata(self, table) -> list[tuple[str, ...]]:
@@ -72,9 +79,12 @@ class PopeTask(DatasetTask):
 
     def make_sample(self, row: dict, image) -> Sample:
         meta = {key: row[key] for key in ("category", "question_id", "image_source")}
-        return Sample(id=f"{row['category']}/{row['question_id']}",
-                      prompt=Prompt(row["question"].strip() + SINGLE_WORD_SUFFIX, image),
-                      target=row["answer"].lower().strip(), meta=meta)
+        return Sample(
+            id=f"{row['category']}/{row['question_id']}",
+            prompt=Prompt(row["question"].strip() + SINGLE_WORD_SUFFIX, image),
+            target=row["answer"].lower().strip(),
+            meta=meta,
+        )
 
     def score(self, sample: Sample, output: str, opts: TaskOptions) -> dict:
         from vlmq.metrics.pope import parse_label, parse_yes_no
@@ -96,8 +106,15 @@ class PopeTask(DatasetTask):
         records = []
         for name, group in self.groups(rows).items():
             scored, n_failed = split_failed(group)
-            records += bootstrap_metrics(name, scored, _pope_statistic(opts.scoring), POPE_METRICS,
-                                         opts, n_failed, resample_statistic=_pope_statistic(ZERO_IF_UNDEFINED))
+            records += bootstrap_metrics(
+                name,
+                scored,
+                _pope_statistic(opts.scoring),
+                POPE_METRICS,
+                opts,
+                n_failed,
+                resample_statistic=_pope_statistic(ZERO_IF_UNDEFINED),
+            )
         return records
 
     def compare(self, base_rows: list[dict], rows: list[dict], opts: TaskOptions) -> list[dict]:
@@ -106,8 +123,17 @@ class PopeTask(DatasetTask):
         for name, group in self.groups(rows).items():
             base = base_groups.get(name, [])
             records.append(mcnemar_accuracy(name, base, group, opts))
-            records.append(paired_metric_difference(name, "f1", base, group, _pope_statistic(opts.scoring),
-                                                    opts, resample_statistic=_pope_statistic(ZERO_IF_UNDEFINED)))
+            records.append(
+                paired_metric_difference(
+                    name,
+                    "f1",
+                    base,
+                    group,
+                    _pope_statistic(opts.scoring),
+                    opts,
+                    resample_statistic=_pope_statistic(ZERO_IF_UNDEFINED),
+                )
+            )
         return records
 
 
@@ -120,7 +146,6 @@ def _pope_statistic(mode: str):
     from vlmq.metrics.pope import pope_metrics_from_parsed
 
     def statistic(rows: list[dict]) -> dict:
-        return pope_metrics_from_parsed([row["parsed"] for row in rows], [row["target"] for row in rows],
-                                        mode=mode)
+        return pope_metrics_from_parsed([row["parsed"] for row in rows], [row["target"] for row in rows], mode=mode)
 
     return statistic

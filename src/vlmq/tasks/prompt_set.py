@@ -63,8 +63,9 @@ def _jsonl_sample(path: Path, number: int, line: str, opts: TaskOptions) -> Samp
     try:
         item = json.loads(line)
     except json.JSONDecodeError as err:
-        raise VlmqError(f"{where}: not valid JSON ({err.msg}); write one "
-                        '{"image": "photo.jpg", "prompt": "..."} object per line') from None
+        raise VlmqError(
+            f'{where}: not valid JSON ({err.msg}); write one {{"image": "photo.jpg", "prompt": "..."}} object per line'
+        ) from None
     if not isinstance(item, dict):
         raise VlmqError(f'{where}: expected a JSON object such as {{"image": "photo.jpg", "prompt": "..."}}')
     text = item.get("prompt", opts.prompt)
@@ -85,10 +86,16 @@ def _folder(path: Path, opts: TaskOptions) -> list[Sample]:
     if not files:
         raise VlmqError(f"folder {path} holds no image; put images in it or {HOW}")
     text = opts.prompt or DEFAULT_PROMPT
-    files = files[:opts.limit] if opts.limit is not None else files
-    return [Sample(id=p.name, prompt=Prompt(text, _read_image(p, str(p), opts)), target=None,
-                   meta={"image_file": p.name, "image_preprocess": preprocess_label(opts.jpeg_quality)})
-            for p in files]
+    files = files[: opts.limit] if opts.limit is not None else files
+    return [
+        Sample(
+            id=p.name,
+            prompt=Prompt(text, _read_image(p, str(p), opts)),
+            target=None,
+            meta={"image_file": p.name, "image_preprocess": preprocess_label(opts.jpeg_quality)},
+        )
+        for p in files
+    ]
 
 
 def _read_image(path: Path, where: str, opts: TaskOptions):

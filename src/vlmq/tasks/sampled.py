@@ -27,8 +27,9 @@ class SampleTask(Task):
         produced = 0 if ctx.references_only else self.generate(ctx, opts)
         # fidelity (#18): the baseline's references, or this recipe against them (on the same samples)
         baseline = ctx.baseline if ctx.baseline is not None else ctx.recipe
-        return produced + run_fidelity_pass(ctx.engine, self, ctx.samples, ctx.store, ctx.recipe, baseline,
-                                            opts.batch_size, ctx.progress, ctx.rank)
+        return produced + run_fidelity_pass(
+            ctx.engine, self, ctx.samples, ctx.store, ctx.recipe, baseline, opts.batch_size, ctx.progress, ctx.rank
+        )
 
     def generate(self, ctx: TaskRun, opts: TaskOptions) -> int:
         """Generate, score and store every sample of this process's share not stored yet."""
@@ -36,11 +37,12 @@ class SampleTask(Task):
         todo = [s for s in ctx.samples if s.id not in done]
         with ctx.progress.bar(len(todo), f"{ctx.recipe} · {self.name}") as bar:
             for start in range(0, len(todo), opts.batch_size):
-                batch = todo[start:start + opts.batch_size]
+                batch = todo[start : start + opts.batch_size]
                 ok = [s for s in batch if not s.failed]
                 prompts = [s.prompt for s in ok]
-                generations = dict(zip([s.id for s in ok], ctx.engine.generate(prompts, self.max_new_tokens))) \
-                    if ok else {}
+                generations = (
+                    dict(zip([s.id for s in ok], ctx.engine.generate(prompts, self.max_new_tokens))) if ok else {}
+                )
                 for sample in batch:
                     ctx.store.put_sample(self.sample_row(ctx, sample, generations.get(sample.id), opts))
                 bar.update(len(batch))
@@ -50,11 +52,20 @@ class SampleTask(Task):
         """The stored row of one sample: its output, parsed answer, score (or failure) and timings."""
         output = gen.text if gen is not None else ""
         scored = self.score(sample, output, opts)
-        return {"recipe": ctx.recipe, "task": self.name, "sample_id": sample.id,
-                "prompt_hash": prompt_hash(sample.prompt.text, sample.prompt.image), "output": output, "parsed": scored.get("parsed"),
-                "score": scored.get("score"), "target": sample.target, "meta": sample.meta,
-                "timings": gen.timings if gen is not None else None, "error": scored.get("error"),
-                "rank": ctx.rank}
+        return {
+            "recipe": ctx.recipe,
+            "task": self.name,
+            "sample_id": sample.id,
+            "prompt_hash": prompt_hash(sample.prompt.text, sample.prompt.image),
+            "output": output,
+            "parsed": scored.get("parsed"),
+            "score": scored.get("score"),
+            "target": sample.target,
+            "meta": sample.meta,
+            "timings": gen.timings if gen is not None else None,
+            "error": scored.get("error"),
+            "rank": ctx.rank,
+        }
 
     def score(self, sample: Sample, output: str, opts: TaskOptions) -> dict:
         """Scored tasks override this; a prompt set keeps the answer unscored."""
@@ -82,8 +93,14 @@ class SampleTask(Task):
             for rec in metrics:
                 comp = paired.get((rec["task"], rec["metric"]))
                 if comp is not None:
-                    rec.update(delta=comp["delta"], delta_ci_low=comp["ci_low"], delta_ci_high=comp["ci_high"],
-                               p_value=comp["p_value"], paired_test=comp["test"], paired_n=comp["n"])
+                    rec.update(
+                        delta=comp["delta"],
+                        delta_ci_low=comp["ci_low"],
+                        delta_ci_high=comp["ci_high"],
+                        p_value=comp["p_value"],
+                        paired_test=comp["test"],
+                        paired_n=comp["n"],
+                    )
         for rec in metrics:
             if self.headline is not None and rec["task"] == self.name and rec["metric"] == self.headline.metric:
                 rec.update(headline=True, display_scale=self.headline.scale, unit=self.headline.unit)

@@ -43,8 +43,7 @@ def _draw(members: list[int], k: int, seed: int, key: StratumKey) -> list[int]:
     return rng.sample(members, k)
 
 
-def _select(members: dict[StratumKey, list[int]], quota: int, level: int, prefix: StratumKey,
-            seed: int) -> list[int]:
+def _select(members: dict[StratumKey, list[int]], quota: int, level: int, prefix: StratumKey, seed: int) -> list[int]:
     if not members:
         return []
     depth = len(next(iter(members)))
@@ -79,8 +78,7 @@ def stratified_sample(keys: Sequence[StratumKey], limit: int | None, seed: int) 
     return sorted(_select(dict(members), limit, 0, (), seed))
 
 
-def grouped_sample(keys: Sequence[StratumKey], groups: Sequence[str], limit: int | None,
-                   seed: int) -> list[int]:
+def grouped_sample(keys: Sequence[StratumKey], groups: Sequence[str], limit: int | None, seed: int) -> list[int]:
     """Like `stratified_sample`, but draws whole groups (e.g. both MME questions of one image).
 
     ``limit`` counts items; it becomes ``ceil(limit / mean group size)`` groups so a pair is never

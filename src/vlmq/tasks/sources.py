@@ -42,12 +42,12 @@ class MissingDataError(VlmqError):
 class HubSource:
     """An lmms-lab dataset: ``folder`` is the local subfolder name, ``repo`` the hub repository name."""
 
-    folder: str                      # "vqav2"
-    repo: str                        # "VQAv2"
-    split: str                       # "validation"
-    columns: tuple[str, ...]         # the lmms-lab schema, checked on load
-    config: str | None = None        # "Full" for POPE's per-split config
-    expected_rows: int | None = None # asserted on the full split (llava-bench: 60)
+    folder: str  # "vqav2"
+    repo: str  # "VQAv2"
+    split: str  # "validation"
+    columns: tuple[str, ...]  # the lmms-lab schema, checked on load
+    config: str | None = None  # "Full" for POPE's per-split config
+    expected_rows: int | None = None  # asserted on the full split (llava-bench: 60)
 
     def describe(self) -> str:
         config = f" config {self.config}" if self.config else ""
@@ -58,16 +58,16 @@ class HubSource:
 class ShapesSource:
     """Generated data in the lmms-lab schema of one task (`vlmq.data.shapes.make_dataset`)."""
 
-    kind: str                        # "vqa" | "pope" | "mme"
-    default_n: int                   # make_dataset's n when no larger limit is asked for
-    rows_per_n: int                  # rows per unit of n: vqa 1, pope 3 (splits), mme 12 (6 subtasks x 2)
+    kind: str  # "vqa" | "pope" | "mme"
+    default_n: int  # make_dataset's n when no larger limit is asked for
+    rows_per_n: int  # rows per unit of n: vqa 1, pope 3 (splits), mme 12 (6 subtasks x 2)
     columns: tuple[str, ...]
 
     def describe(self) -> str:
         return f"shapes {self.kind}"
 
 
-SHAPES_SEED_OFFSET = 10_000          # held out from the seeds the tiny model is trained on
+SHAPES_SEED_OFFSET = 10_000  # held out from the seeds the tiny model is trained on
 
 
 def load_table(source: HubSource | ShapesSource, opts) -> datasets.Dataset:
@@ -80,16 +80,20 @@ def load_table(source: HubSource | ShapesSource, opts) -> datasets.Dataset:
         table, where = _load_hub(source), "the Hugging Face hub"
     check_columns(table, source, where)
     if isinstance(source, HubSource) and source.expected_rows not in (None, len(table)):
-        raise VlmqError(f"{source.describe()} from {where} has {len(table)} rows, expected "
-                        f"{source.expected_rows}; use the unmodified dataset")
+        raise VlmqError(
+            f"{source.describe()} from {where} has {len(table)} rows, expected "
+            f"{source.expected_rows}; use the unmodified dataset"
+        )
     return undecoded_images(table)
 
 
 def check_columns(table: datasets.Dataset, source, where: str) -> None:
     missing = [column for column in source.columns if column not in table.column_names]
     if missing:
-        raise VlmqError(f"{source.describe()} from {where} lacks column(s) {', '.join(missing)}; "
-                        f"provide the lmms-lab schema: {', '.join(source.columns)}")
+        raise VlmqError(
+            f"{source.describe()} from {where} lacks column(s) {', '.join(missing)}; "
+            f"provide the lmms-lab schema: {', '.join(source.columns)}"
+        )
 
 
 def undecoded_images(table: datasets.Dataset) -> datasets.Dataset:
@@ -104,8 +108,10 @@ def _load_shapes(source: ShapesSource, opts) -> datasets.Dataset:
     try:
         from vlmq.data.shapes import make_dataset
     except ImportError as err:
-        raise VlmqError(f"the shapes generator is unavailable ({err}); install vlmq completely "
-                        "or choose a task that reads real data") from err
+        raise VlmqError(
+            f"the shapes generator is unavailable ({err}); install vlmq completely "
+            "or choose a task that reads real data"
+        ) from err
     # A limit above the default grows the generated set instead of being silently capped.
     n = max(source.default_n, math.ceil((opts.limit or 0) / source.rows_per_n))
     return make_dataset(source.kind, n, SHAPES_SEED_OFFSET + opts.seed)
@@ -121,20 +127,25 @@ def _load_hub(source: HubSource) -> datasets.Dataset:
     raise MissingDataError(
         f"cannot load {source.describe()} from the Hugging Face hub ({'; '.join(errors)}); "
         f"download it where there is network and pass --dataset-dir DIR with DIR/{source.folder}/ "
-        "holding its parquet files or save_to_disk folder")
+        "holding its parquet files or save_to_disk folder"
+    )
 
 
 def _dataset_root(source: HubSource, base: pathlib.Path) -> pathlib.Path:
     if not base.is_dir():
-        raise VlmqError(f"dataset directory {base} does not exist; pass --dataset-dir pointing at a "
-                        f"folder with {source.folder}/ inside")
+        raise VlmqError(
+            f"dataset directory {base} does not exist; pass --dataset-dir pointing at a "
+            f"folder with {source.folder}/ inside"
+        )
     names = [source.folder, source.repo] + [f"{org}/{source.repo}" for org in HUB_ORGS]
     for name in names:
         root = base / name
         if root.is_dir():
             return root / source.config if source.config else root
-    raise MissingDataError(f"no {source.folder} data under {base}; put {source.describe()} in "
-                           f"{base / source.folder}/ (parquet named after the split, or save_to_disk)")
+    raise MissingDataError(
+        f"no {source.folder} data under {base}; put {source.describe()} in "
+        f"{base / source.folder}/ (parquet named after the split, or save_to_disk)"
+    )
 
 
 def _load_local(source: HubSource, base: pathlib.Path) -> datasets.Dataset:
@@ -143,8 +154,10 @@ def _load_local(source: HubSource, base: pathlib.Path) -> datasets.Dataset:
         return _read_local(source, root)
     except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise VlmqError(f"cannot read {source.describe()} in {root}: {message}; replace the damaged "
-                        "files with a fresh download (parquet or save_to_disk)") from err
+        raise VlmqError(
+            f"cannot read {source.describe()} in {root}: {message}; replace the damaged "
+            "files with a fresh download (parquet or save_to_disk)"
+        ) from err
 
 
 def _read_local(source: HubSource, root: pathlib.Path) -> datasets.Dataset:
@@ -165,14 +178,14 @@ def _read_local(source: HubSource, root: pathlib.Path) -> datasets.Dataset:
     found = _local_splits(root)
     if found:
         raise _unknown_split(source, root, found)
-    raise MissingDataError(f"no {source.describe()} in {root}; add {source.split}-00000-of-00001.parquet "
-                           "or a save_to_disk folder")
+    raise MissingDataError(
+        f"no {source.describe()} in {root}; add {source.split}-00000-of-00001.parquet or a save_to_disk folder"
+    )
 
 
 def _split_parquet_files(root: pathlib.Path, split: str) -> list[pathlib.Path]:
     named = re.compile(rf"^{re.escape(split)}(-.*)?\.parquet$")
-    files = [path for path in root.rglob("*.parquet")
-             if named.match(path.name) or path.parent.name == split]
+    files = [path for path in root.rglob("*.parquet") if named.match(path.name) or path.parent.name == split]
     return sorted(files)
 
 
@@ -183,5 +196,7 @@ def _local_splits(root: pathlib.Path) -> list[str]:
 
 
 def _unknown_split(source: HubSource, root: pathlib.Path, found: list[str]) -> VlmqError:
-    return VlmqError(f"split {source.split!r} of {source.folder} not found in {root}; it has: "
-                     f"{', '.join(found)}; name the files after the lmms-lab split ({source.split})")
+    return VlmqError(
+        f"split {source.split!r} of {source.folder} not found in {root}; it has: "
+        f"{', '.join(found)}; name the files after the lmms-lab split ({source.split})"
+    )

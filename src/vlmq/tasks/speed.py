@@ -32,8 +32,11 @@ class MeasurementTask(Task):
             ctx.progress.note(f"[{ctx.recipe}] measuring {self.name}")
             records = self.measure(ctx, opts)
         else:
-            records = [self.not_measured(ctx.kernel, f"{ctx.kernel} kernels on this device: "
-                                                     "speed is reported only for real kernels")]
+            records = [
+                self.not_measured(
+                    ctx.kernel, f"{ctx.kernel} kernels on this device: speed is reported only for real kernels"
+                )
+            ]
         ctx.store.put_measurements(ctx.recipe, records)
         return len(records)
 
@@ -41,12 +44,21 @@ class MeasurementTask(Task):
         raise NotImplementedError
 
     def not_measured(self, kernel: str, reason: str) -> dict:
-        return {"task": self.name, "metric": "not_measured", "value": None, "ci_low": None, "ci_high": None,
-                "n": 0, "kernel": kernel, "reason": reason}
+        return {
+            "task": self.name,
+            "metric": "not_measured",
+            "value": None,
+            "ci_low": None,
+            "ci_high": None,
+            "n": 0,
+            "kernel": kernel,
+            "reason": reason,
+        }
 
     def records(self, store: Store, recipe: str, baseline: str | None, opts: TaskOptions) -> list[dict]:
-        return [r for r in store.measurements(recipe)
-                if r["task"] == self.name or r["task"].startswith(self.name + "/")]
+        return [
+            r for r in store.measurements(recipe) if r["task"] == self.name or r["task"].startswith(self.name + "/")
+        ]
 
 
 class SpeedTask(MeasurementTask):
@@ -58,8 +70,11 @@ class SpeedTask(MeasurementTask):
         engine = ctx.engine
         settings = opts.speed
         on_gpu = engine.device.type == "cuda"
-        defaults = bench.SpeedOptions() if on_gpu else \
-            bench.SpeedOptions(batch_sizes=(1, 4), new_tokens=16, warmups=1, repeats=3)
+        defaults = (
+            bench.SpeedOptions()
+            if on_gpu
+            else bench.SpeedOptions(batch_sizes=(1, 4), new_tokens=16, warmups=1, repeats=3)
+        )
         prompts = ()
         if settings.workload == "llava_bench":
             samples = LlavaBenchTask().load(TaskOptions(dataset_dir=opts.dataset_dir))
@@ -67,9 +82,15 @@ class SpeedTask(MeasurementTask):
         return bench.SpeedOptions(
             batch_sizes=settings.batch_sizes or defaults.batch_sizes,
             image_sizes=settings.image_sizes or defaults.image_sizes,
-            new_tokens=settings.new_tokens or defaults.new_tokens, warmups=defaults.warmups,
-            repeats=settings.repeats or defaults.repeats, workload=settings.workload, prompts=prompts,
-            compile=settings.compile, kv=engine.kv, fp8_attention=engine.fp8_attention)
+            new_tokens=settings.new_tokens or defaults.new_tokens,
+            warmups=defaults.warmups,
+            repeats=settings.repeats or defaults.repeats,
+            workload=settings.workload,
+            prompts=prompts,
+            compile=settings.compile,
+            kv=engine.kv,
+            fp8_attention=engine.fp8_attention,
+        )
 
     def measure(self, ctx: TaskRun, opts: TaskOptions) -> list[dict]:
         options = self.options(ctx, opts)
@@ -77,9 +98,9 @@ class SpeedTask(MeasurementTask):
         baseline = stored_hf_eager_baseline(ctx.store)
         if baseline is None and parse_recipe(ctx.recipe).recipe.name == "bf16":
             prompts = bench.workload_prompts(options, 1, options.image_sizes[0])
-            baseline = bench.measure_hf_eager_baseline(loaded, prompts, options.new_tokens,
-                                                       warmups=min(options.warmups, 1),
-                                                       repeats=min(options.repeats, 3))
+            baseline = bench.measure_hf_eager_baseline(
+                loaded, prompts, options.new_tokens, warmups=min(options.warmups, 1), repeats=min(options.repeats, 3)
+            )
         return bench.run_speed(loaded, ctx.recipe, ctx.kernel, options, baseline=baseline)
 
 
@@ -100,9 +121,16 @@ class LongContextTask(MeasurementTask):
     batch = 16
 
     def measure(self, ctx: TaskRun, opts: TaskOptions) -> list[dict]:
-        return bench.long_context_decode(ctx.engine.loaded, ctx.recipe, ctx.kernel, kv=ctx.engine.kv,
-                                         batch=self.batch, context=self.context, compile=opts.speed.compile,
-                                         task=self.name)
+        return bench.long_context_decode(
+            ctx.engine.loaded,
+            ctx.recipe,
+            ctx.kernel,
+            kv=ctx.engine.kv,
+            batch=self.batch,
+            context=self.context,
+            compile=opts.speed.compile,
+            task=self.name,
+        )
 
 
 class ProfileTask(MeasurementTask):
@@ -115,6 +143,16 @@ class ProfileTask(MeasurementTask):
             return [self.not_measured(ctx.kernel, "kernel profiles need a CUDA device")]
         engine = Engine(ctx.engine.loaded, kv=ctx.engine.kv, compile=True, max_batch_size=1, max_seq_len=512)
         rows = bench.profile_decode(engine)
-        return [{"task": self.name, "metric": "kernel_us_per_step", "value": sum(r["us_per_step"] for r in rows),
-                 "ci_low": None, "ci_high": None, "n": 1, "kernel": ctx.kernel,
-                 "device": device_label(engine.device), "params": {"top": rows}}]
+        return [
+            {
+                "task": self.name,
+                "metric": "kernel_us_per_step",
+                "value": sum(r["us_per_step"] for r in rows),
+                "ci_low": None,
+                "ci_high": None,
+                "n": 1,
+                "kernel": ctx.kernel,
+                "device": device_label(engine.device),
+                "params": {"top": rows},
+            }
+        ]

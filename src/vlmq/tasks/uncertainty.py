@@ -34,9 +34,16 @@ def bootstrap_mean(task: str, metric: str, values: Sequence[float], opts: TaskOp
     return metric_record(task, metric, sum(values) / len(values), ci, len(values), opts, n_failed)
 
 
-def bootstrap_metrics(task: str, units: list, statistic: Callable[[list], dict], metrics: Sequence[str],
-                      opts: TaskOptions, n_failed: int, n: int | None = None,
-                      resample_statistic: Callable[[list], dict] | None = None) -> list[dict]:
+def bootstrap_metrics(
+    task: str,
+    units: list,
+    statistic: Callable[[list], dict],
+    metrics: Sequence[str],
+    opts: TaskOptions,
+    n_failed: int,
+    n: int | None = None,
+    resample_statistic: Callable[[list], dict] | None = None,
+) -> list[dict]:
     """One record per metric of ``statistic(units)`` (a dict), each with its bootstrap interval.
 
     ``resample_statistic`` (default: ``statistic``) computes the resamples; POPE passes the
@@ -69,25 +76,48 @@ def mcnemar_accuracy(task: str, base_rows: list[dict], rows: list[dict], opts: T
     scores = [row["score"] for _, row in pairs]
     test = mcnemar([score == 1.0 for score in base_scores], [score == 1.0 for score in scores])
     interval = paired_bootstrap(base_scores, scores, n_boot=N_BOOT, seed=opts.seed)
-    return compare_record(task, "accuracy", interval["delta"], (interval["ci_low"], interval["ci_high"]),
-                          test["p_value"], test["test"], len(pairs), opts)
+    return compare_record(
+        task,
+        "accuracy",
+        interval["delta"],
+        (interval["ci_low"], interval["ci_high"]),
+        test["p_value"],
+        test["test"],
+        len(pairs),
+        opts,
+    )
 
 
-def paired_mean_difference(task: str, metric: str, base_rows: list[dict], rows: list[dict],
-                           opts: TaskOptions) -> dict:
+def paired_mean_difference(task: str, metric: str, base_rows: list[dict], rows: list[dict], opts: TaskOptions) -> dict:
     """Paired bootstrap of the change in mean per-sample score (VQA soft accuracy)."""
     from vlmq.metrics.stats import paired_bootstrap
 
     pairs = pair_rows(base_rows, rows, task)
-    result = paired_bootstrap([base["score"] for base, _ in pairs], [row["score"] for _, row in pairs],
-                              n_boot=N_BOOT, seed=opts.seed)
-    return compare_record(task, metric, result["delta"], (result["ci_low"], result["ci_high"]),
-                          result["p_value"], result["test"], len(pairs), opts)
+    result = paired_bootstrap(
+        [base["score"] for base, _ in pairs], [row["score"] for _, row in pairs], n_boot=N_BOOT, seed=opts.seed
+    )
+    return compare_record(
+        task,
+        metric,
+        result["delta"],
+        (result["ci_low"], result["ci_high"]),
+        result["p_value"],
+        result["test"],
+        len(pairs),
+        opts,
+    )
 
 
-def paired_metric_difference(task: str, metric: str, base_units: list[dict], units: list[dict],
-                             statistic: Callable[[list], dict], opts: TaskOptions, n_per_unit: int = 1,
-                             resample_statistic: Callable[[list], dict] | None = None) -> dict:
+def paired_metric_difference(
+    task: str,
+    metric: str,
+    base_units: list[dict],
+    units: list[dict],
+    statistic: Callable[[list], dict],
+    opts: TaskOptions,
+    n_per_unit: int = 1,
+    resample_statistic: Callable[[list], dict] | None = None,
+) -> dict:
     """Paired bootstrap of the change in ``statistic(units)[metric]`` (POPE F1, MME scores).
 
     Units pair by ``sample_id``; ``n_per_unit`` converts units to samples in ``n`` (MME: 2 per image).
@@ -101,13 +131,15 @@ def paired_metric_difference(task: str, metric: str, base_units: list[dict], uni
     base, candidate = [base for base, _ in pairs], [unit for _, unit in pairs]
     try:
         _metric_of(statistic, metric)(base), _metric_of(statistic, metric)(candidate)
-        result = paired_bootstrap_rows(base, candidate, _metric_of(resample_statistic or statistic, metric),
-                                       n_boot=N_BOOT, seed=opts.seed)
+        result = paired_bootstrap_rows(
+            base, candidate, _metric_of(resample_statistic or statistic, metric), n_boot=N_BOOT, seed=opts.seed
+        )
     except ZeroDivisionError as undefined:  # UndefinedMetric is a ZeroDivisionError
         record = compare_record(task, metric, None, (None, None), None, "paired_bootstrap", n, opts)
         return dict(record, undefined=str(undefined))
-    return compare_record(task, metric, result["delta"], (result["ci_low"], result["ci_high"]),
-                          result["p_value"], result["test"], n, opts)
+    return compare_record(
+        task, metric, result["delta"], (result["ci_low"], result["ci_high"]), result["p_value"], result["test"], n, opts
+    )
 
 
 def _metric_of(statistic: Callable[[list], dict], metric: str) -> Callable[[list], float]:
@@ -157,8 +189,10 @@ class _Replay:
 
         low, high = bootstrap_ci_rows(units, value, n_boot=N_BOOT, seed=seed)
         if calls != len(self.results):
-            raise RuntimeError(f"bootstrap called the statistic {calls} times, recorded {len(self.results)}; "
-                               "the replay assumes one call per resample")
+            raise RuntimeError(
+                f"bootstrap called the statistic {calls} times, recorded {len(self.results)}; "
+                "the replay assumes one call per resample"
+            )
         return (None, None) if math.isnan(low) or math.isnan(high) else (low, high)
 
 

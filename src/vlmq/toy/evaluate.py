@@ -28,10 +28,15 @@ def answer(model, processor, images: list, texts: list[str], batch_size: int = 3
     tokenizer = processor.tokenizer
     outputs = []
     for start in range(0, len(texts), batch_size):
-        chunk_images, chunk_texts = images[start:start + batch_size], texts[start:start + batch_size]
-        prompts = [processor.apply_chat_template(
-            [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": t}]}],
-            add_generation_prompt=True, tokenize=False) for t in chunk_texts]
+        chunk_images, chunk_texts = images[start : start + batch_size], texts[start : start + batch_size]
+        prompts = [
+            processor.apply_chat_template(
+                [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": t}]}],
+                add_generation_prompt=True,
+                tokenize=False,
+            )
+            for t in chunk_texts
+        ]
         side, tokenizer.padding_side = tokenizer.padding_side, "left"
         try:
             enc = processor(text=prompts, images=chunk_images, padding=True, return_tensors="pt")
@@ -39,19 +44,21 @@ def answer(model, processor, images: list, texts: list[str], batch_size: int = 3
             tokenizer.padding_side = side
         enc = {k: v.to(model.device) for k, v in enc.items()}
         generated = model.generate(**enc, max_new_tokens=MAX_NEW_TOKENS, do_sample=False)
-        new_tokens = generated[:, enc["input_ids"].shape[1]:]
+        new_tokens = generated[:, enc["input_ids"].shape[1] :]
         outputs += [t.strip() for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
     return outputs
 
 
-def evaluate_toy(model, processor, *, n: int = 200, seed: int = HELD_OUT_SEED, kinds=("vqa", "pope", "mme"),
-                 batch_size: int = 32) -> dict:
+def evaluate_toy(
+    model, processor, *, n: int = 200, seed: int = HELD_OUT_SEED, kinds=("vqa", "pope", "mme"), batch_size: int = 32
+) -> dict:
     """Accuracy per kind on ``n`` held-out questions (pope: per split; mme: images per subtask)."""
     results = {}
     for kind in kinds:
         rows = make_rows(kind, n, seed)
-        outputs = answer(model, processor, [r["image"] for r in rows],
-                         [task_prompt(r["question"]) for r in rows], batch_size)
+        outputs = answer(
+            model, processor, [r["image"] for r in rows], [task_prompt(r["question"]) for r in rows], batch_size
+        )
         results[kind] = _score(kind, rows, outputs)
     return results
 
@@ -81,12 +88,16 @@ def _official(kind: str, rows: list[dict], outputs: list[str]) -> dict:
         if kind == "pope":
             from vlmq.metrics.pope import pope_metrics
 
-            return {f"f1/{split}": _pope_f1(pope_metrics, *_split(rows, outputs, split))
-                    for split in ("random", "popular", "adversarial")}
+            return {
+                f"f1/{split}": _pope_f1(pope_metrics, *_split(rows, outputs, split))
+                for split in ("random", "popular", "adversarial")
+            }
         from vlmq.metrics.mme import mme_scores
 
-        records = [{"question_id": r["question_id"], "category": r["category"], "answer": r["answer"],
-                    "prediction": o} for r, o in zip(rows, outputs)]
+        records = [
+            {"question_id": r["question_id"], "category": r["category"], "answer": r["answer"], "prediction": o}
+            for r, o in zip(rows, outputs)
+        ]
         return {"mme": mme_scores(records, mode="official")}
     except ImportError:
         return {}

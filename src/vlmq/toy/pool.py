@@ -78,8 +78,10 @@ def _render_chunk(job: tuple[str, int]):
 def build_pool(folder, seed: int, n_scenes: int, workers: int, max_seconds: float | None = None) -> ScenePool:
     """Render ``n_scenes`` scenes with ``workers`` processes, each loading the processor of the model
     folder ``folder``; stops early (fewer scenes) once ``max_seconds`` have passed."""
-    jobs = [(f"{seed}:{k}", min(CHUNK_SCENES, n_scenes - k * CHUNK_SCENES))
-            for k in range(math.ceil(n_scenes / CHUNK_SCENES))]
+    jobs = [
+        (f"{seed}:{k}", min(CHUNK_SCENES, n_scenes - k * CHUNK_SCENES))
+        for k in range(math.ceil(n_scenes / CHUNK_SCENES))
+    ]
     scenes = []
     started = time.perf_counter()
     with mp.get_context("fork").Pool(workers, initializer=_load_worker_processor, initargs=(str(folder),)) as pool:
@@ -98,8 +100,8 @@ def _stack(scenes) -> ScenePool:
     ids_t = torch.zeros(len(rows), width, dtype=torch.int32)
     labels_t = torch.full((len(rows), width), -100, dtype=torch.int32)
     for k, (ids, labels) in enumerate(rows):
-        ids_t[k, :len(ids)] = torch.tensor(ids, dtype=torch.int32)
-        labels_t[k, :len(labels)] = torch.tensor(labels, dtype=torch.int32)
+        ids_t[k, : len(ids)] = torch.tensor(ids, dtype=torch.int32)
+        labels_t[k, : len(labels)] = torch.tensor(labels, dtype=torch.int32)
     lengths = torch.tensor([len(ids) for ids, _ in rows], dtype=torch.int32)
     images = torch.from_numpy(np.stack([image for image, _ in scenes]))
     return ScenePool(images, ids_t, labels_t, lengths, torch.tensor(owner))
@@ -130,8 +132,8 @@ def row_positions(ids: torch.Tensor, image_token_id: int, grid_hw: tuple[int, in
     pos = torch.zeros(3, ids.numel(), dtype=torch.long)
     pos[:, :start] = torch.arange(start)
     k = torch.arange(n)
-    pos[0, start:start + n] = start
-    pos[1, start:start + n] = start + k // gw
-    pos[2, start:start + n] = start + k % gw
-    pos[:, start + n:] = torch.arange(ids.numel() - start - n) + start + max(gh, gw)
+    pos[0, start : start + n] = start
+    pos[1, start : start + n] = start + k // gw
+    pos[2, start : start + n] = start + k % gw
+    pos[:, start + n :] = torch.arange(ids.numel() - start - n) + start + max(gh, gw)
     return pos

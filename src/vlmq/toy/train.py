@@ -35,9 +35,19 @@ from vlmq.toy.vision_attention import batched_vision_attention
 # Model sizes: a vlmq.models tiny preset plus config overrides. "mid" is what ships; "toy" is small
 # enough to train on a CPU in seconds.
 MODEL_SIZES = {
-    "toy": ("tiny", {"text_config": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-                                     "num_key_value_heads": 2, "intermediate_size": 256},
-                     "vision_config": {"depth": 1, "embed_dim": 64, "num_heads": 2}}),
+    "toy": (
+        "tiny",
+        {
+            "text_config": {
+                "hidden_size": 128,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 4,
+                "num_key_value_heads": 2,
+                "intermediate_size": 256,
+            },
+            "vision_config": {"depth": 1, "embed_dim": 64, "num_heads": 2},
+        },
+    ),
     "mid": ("mid", {}),
 }
 WEIGHT_DECAY = 0.01  # on matrices only
@@ -74,18 +84,21 @@ class ToyTrainSettings:
                 raise VlmqError(f"{name} must be >= 0, got {getattr(self, name)}; pass --{name.replace('_', '-')} 0")
         for name in ("lr", "max_seconds", "pool_seconds"):
             if getattr(self, name) is not None and not getattr(self, name) > 0:
-                raise VlmqError(f"{name} must be > 0, got {getattr(self, name)}; "
-                                f"pass a positive --{name.replace('_', '-')}")
+                raise VlmqError(
+                    f"{name} must be > 0, got {getattr(self, name)}; pass a positive --{name.replace('_', '-')}"
+                )
         if self.size not in MODEL_SIZES:
             raise VlmqError(f"unknown toy model size {self.size!r}; pass --size with one of: {', '.join(MODEL_SIZES)}")
         object.__setattr__(self, "device", str(resolve_device(self.device)))  # 'auto' -> what it resolves to
         if self.init_from and not (pathlib.Path(self.init_from) / "config.json").is_file():
-            raise VlmqError(f"--init-from {self.init_from} is not a model folder (no config.json); "
-                            "pass a toy model folder")
+            raise VlmqError(
+                f"--init-from {self.init_from} is not a model folder (no config.json); pass a toy model folder"
+            )
 
 
-def train_toy(out_dir, settings: ToyTrainSettings | None = None, *, force: bool = False,
-              command: str | None = None) -> pathlib.Path:
+def train_toy(
+    out_dir, settings: ToyTrainSettings | None = None, *, force: bool = False, command: str | None = None
+) -> pathlib.Path:
     """Build a toy model folder in ``out_dir``, train it (``settings``, default: ``vlmq toy train``'s
     defaults), save it in bf16 with ``training.json`` (and ``eval.json`` when ``eval_n``).
 
@@ -98,16 +111,25 @@ def train_toy(out_dir, settings: ToyTrainSettings | None = None, *, force: bool 
     _build_model_folder(out, settings)
     pool = build_pool(out, settings.seed, settings.scenes, settings.workers, settings.pool_seconds)
     pool_s = time.perf_counter() - started
-    print(f"pool: {pool.images.shape[0]} scenes, {pool.ids.shape[0]} rows, width {pool.ids.shape[1]}, {pool_s:.0f}s",
-          flush=True)
+    print(
+        f"pool: {pool.images.shape[0]} scenes, {pool.ids.shape[0]} rows, width {pool.ids.shape[1]}, {pool_s:.0f}s",
+        flush=True,
+    )
     model, record = _optimise(out, pool, settings)
     if settings.widen_mlp:
         widen_mlp_(model, settings.widen_mlp)
     model.to(torch.bfloat16).save_pretrained(out)
-    record.update({**({"command": command} if command else {}), "settings": {"out": str(out), **asdict(settings)},
-                   "pool_scenes": int(pool.images.shape[0]), "pool_rows": int(pool.ids.shape[0]),
-                   "pool_wall_s": round(pool_s, 1), "device_name": device_label(settings.device),
-                   "torch": torch.__version__})
+    record.update(
+        {
+            **({"command": command} if command else {}),
+            "settings": {"out": str(out), **asdict(settings)},
+            "pool_scenes": int(pool.images.shape[0]),
+            "pool_rows": int(pool.ids.shape[0]),
+            "pool_wall_s": round(pool_s, 1),
+            "device_name": device_label(settings.device),
+            "torch": torch.__version__,
+        }
+    )
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps({k: v for k, v in record.items() if k != "loss_every_50"}), flush=True)
     if settings.eval_n:
@@ -156,9 +178,12 @@ def _lr_at(step: int, total: int, s: ToyTrainSettings) -> float:
 def _optimizer(model, s: ToyTrainSettings) -> torch.optim.Optimizer:
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=s.lr, betas=(0.9, 0.98),
-                             fused=torch.device(s.device).type == "cuda")
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=s.lr,
+        betas=(0.9, 0.98),
+        fused=torch.device(s.device).type == "cuda",
+    )
 
 
 class _Batches:
@@ -181,10 +206,14 @@ class _Batches:
         idx = torch.randint(0, pool.ids.shape[0], (n,), generator=self.generator).to(self.device)
         width = int(pool.lengths[idx].max())
         ids = pool.ids[idx, :width].long()
-        batch = {"input_ids": ids, "labels": pool.labels[idx, :width].long(),
-                 "attention_mask": (torch.arange(width, device=self.device)[None] < pool.lengths[idx, None]).long(),
-                 "pixel_values": patchify(pool.images[pool.owner[idx]]), "image_grid_thw": self.grid.expand(n, 3),
-                 "position_ids": self.positions[:, :, :width].expand(3, n, width)}
+        batch = {
+            "input_ids": ids,
+            "labels": pool.labels[idx, :width].long(),
+            "attention_mask": (torch.arange(width, device=self.device)[None] < pool.lengths[idx, None]).long(),
+            "pixel_values": patchify(pool.images[pool.owner[idx]]),
+            "image_grid_thw": self.grid.expand(n, 3),
+            "position_ids": self.positions[:, :, :width].expand(3, n, width),
+        }
         if self.with_token_types:
             batch["mm_token_type_ids"] = (ids == self.image_token_id).int()
         return batch
@@ -221,12 +250,13 @@ def _optimise(folder: pathlib.Path, pool: ScenePool, s: ToyTrainSettings):
             optimizer.zero_grad(set_to_none=True)
             if step % 50 == 0 or step == total - 1:
                 losses.append(round(loss.item(), 4))
-                print(f"step {step}/{total} loss {losses[-1]:.4f} lr {lr:.2e} t {time.perf_counter() - started:.0f}s",
-                      flush=True)
+                print(
+                    f"step {step}/{total} loss {losses[-1]:.4f} lr {lr:.2e} t {time.perf_counter() - started:.0f}s",
+                    flush=True,
+                )
             step += 1
     model.eval()
-    return model, {"steps_done": step, "train_wall_s": round(time.perf_counter() - started, 1),
-                   "loss_every_50": losses}
+    return model, {"steps_done": step, "train_wall_s": round(time.perf_counter() - started, 1), "loss_every_50": losses}
 
 
 def _evaluate(out: pathlib.Path, s: ToyTrainSettings) -> None:
@@ -256,8 +286,13 @@ def widen_mlp_(model, multiple: int = 256) -> int:
         with torch.no_grad():
             for name in ("gate_proj", "up_proj"):
                 weight, bias = getattr(mlp, name).weight, getattr(mlp, name).bias
-                setattr(mlp, name, _linear(torch.cat([weight, weight[extra]]),
-                                           None if bias is None else torch.cat([bias, bias[extra]])))
+                setattr(
+                    mlp,
+                    name,
+                    _linear(
+                        torch.cat([weight, weight[extra]]), None if bias is None else torch.cat([bias, bias[extra]])
+                    ),
+                )
             w = mlp.down_proj.weight.clone()
             w[:, extra] = w[:, extra] / 2
             mlp.down_proj = _linear(torch.cat([w, w[:, extra]], dim=1), mlp.down_proj.bias)
@@ -269,8 +304,9 @@ def widen_mlp_(model, multiple: int = 256) -> int:
 
 def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> torch.nn.Linear:
     """A linear layer holding ``weight`` (out, in) and ``bias``, in their dtype and on their device."""
-    layer = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None, dtype=weight.dtype,
-                            device=weight.device)
+    layer = torch.nn.Linear(
+        weight.shape[1], weight.shape[0], bias=bias is not None, dtype=weight.dtype, device=weight.device
+    )
     layer.weight.copy_(weight)
     if bias is not None:
         layer.bias.copy_(bias)
@@ -282,8 +318,11 @@ def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> torch.nn.Linear:
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = ToyTrainSettings()
-    p = argparse.ArgumentParser(prog="vlmq toy train", description="Train the toy Qwen2-VL on the shapes data "
-                                "(the trainer that produced the shipped model; see its MODEL_CARD.md).")
+    p = argparse.ArgumentParser(
+        prog="vlmq toy train",
+        description="Train the toy Qwen2-VL on the shapes data "
+        "(the trainer that produced the shipped model; see its MODEL_CARD.md).",
+    )
     p.add_argument("--out", required=True, help="output model folder")
     p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
     p.add_argument("--size", default=defaults.size, help=f"model size: {', '.join(MODEL_SIZES)}")
@@ -294,14 +333,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=defaults.steps)
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
     p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--max-seconds", type=float, default=defaults.max_seconds,
-                   help="time budget for the optimisation loop; the schedule shrinks to fit")
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=defaults.max_seconds,
+        help="time budget for the optimisation loop; the schedule shrinks to fit",
+    )
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (the GPU when there is one)")
     p.add_argument("--eval-n", type=int, default=defaults.eval_n, help="held-out questions per kind (0: none)")
     p.add_argument("--init-from", default=None, help="continue training this toy model folder (--size is then unused)")
     p.add_argument("--warmup", type=int, default=defaults.warmup)
-    p.add_argument("--widen-mlp", type=int, default=defaults.widen_mlp,
-                   help="after training, widen the decoder MLPs to a multiple of this (same function; see widen_mlp_)")
+    p.add_argument(
+        "--widen-mlp",
+        type=int,
+        default=defaults.widen_mlp,
+        help="after training, widen the decoder MLPs to a multiple of this (same function; see widen_mlp_)",
+    )
     return p
 
 

@@ -60,8 +60,9 @@ def _switch_if_same(model, pixel_values, grid_thw, attention, batched_forward) -
     reference = _features(model.model.visual(pixel_values, grid_thw=grid_thw))
     attention.forward = batched_forward
     try:
-        same = torch.allclose(reference, _features(model.model.visual(pixel_values, grid_thw=grid_thw)),
-                              atol=1e-4, rtol=1e-3)
+        same = torch.allclose(
+            reference, _features(model.model.visual(pixel_values, grid_thw=grid_thw)), atol=1e-4, rtol=1e-3
+        )
     except Exception as err:  # noqa: BLE001 - any API mismatch: keep the original path
         print(f"batched vision attention unavailable ({err})", flush=True)
         same = False

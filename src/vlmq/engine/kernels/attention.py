@@ -28,7 +28,7 @@ def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: t
     b, hq, t, d = q.shape
     hkv, length = k.shape[1], k.shape[2]
     groups = hq // hkv
-    scores = (q.reshape(b, hkv, groups * t, d) @ k.transpose(-1, -2)).float() * d ** -0.5
+    scores = (q.reshape(b, hkv, groups * t, d) @ k.transpose(-1, -2)).float() * d**-0.5
     scores = scores.view(b, hkv, groups, t, length).masked_fill(~mask.unsqueeze(2), float("-inf"))
     probs = scores.softmax(dim=-1).to(q.dtype).view(b, hkv, groups * t, length)
     return (probs @ v).view(b, hq, t, d)
@@ -47,11 +47,11 @@ ATTN_BLOCK_L = 64
 # BF16 caches, 512 for FP8 ones (whose dequantization makes more splits pay at 8k, the case issue 17 bars);
 # the combine in a second launch only where every split is one block (short caches) and the heads are
 # many (batch 16) or the cache FP8.
-ATTN_TARGET_PROGRAMS = 512          # FP8 caches (and attention_splits' default)
+ATTN_TARGET_PROGRAMS = 512  # FP8 caches (and attention_splits' default)
 ATTN_TARGET_PROGRAMS_BF16 = 256
-TWO_LAUNCH_MIN_HEADS = 32           # (batch row, KV head) pairs from which short BF16 caches combine apart
-COMBINE_SPLITS = 8              # partials the combine reads per step (their loads in flight together)
-MAX_HEAD_COUNTERS = 1 << 16     # arrival counters: one per (batch row, KV head) of a launch
+TWO_LAUNCH_MIN_HEADS = 32  # (batch row, KV head) pairs from which short BF16 caches combine apart
+COMBINE_SPLITS = 8  # partials the combine reads per step (their loads in flight together)
+MAX_HEAD_COUNTERS = 1 << 16  # arrival counters: one per (batch row, KV head) of a launch
 _counters: dict[torch.device, torch.Tensor] = {}
 
 
@@ -65,8 +65,14 @@ def decode_attention_reference(q, k, v, k_scale, v_scale, key_valid):
 
 
 @torch.library.custom_op("vlmq::decode_attention", mutates_args=())
-def decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_scale: torch.Tensor | None,
-                     v_scale: torch.Tensor | None, key_valid: torch.Tensor) -> torch.Tensor:
+def decode_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    k_scale: torch.Tensor | None,
+    v_scale: torch.Tensor | None,
+    key_valid: torch.Tensor,
+) -> torch.Tensor:
     """One query token [B, Hq, 1, D] against cache [B_max, H_kv, L, D] (bf16, or uint8 FP8 bits with
     [B_max, H_kv, L] scales); ``key_valid`` [B, L] marks the slots to attend. Reads FP8 directly."""
     if q.device.type != "cuda":
@@ -86,18 +92,30 @@ def rope_kv_decode_attention_reference(q, k, v, cos, sin, kv: LayerKV, slot, tok
 
 
 @torch.library.custom_op("vlmq::rope_kv_decode_attention", mutates_args=("k_cache", "v_cache", "k_scale", "v_scale"))
-def rope_kv_decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cos: torch.Tensor,
-                             sin: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
-                             k_scale: torch.Tensor | None, v_scale: torch.Tensor | None, tables: list[torch.Tensor],
-                             slot: torch.Tensor, token_type: torch.Tensor, key_valid: torch.Tensor) -> torch.Tensor:
+def rope_kv_decode_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    k_scale: torch.Tensor | None,
+    v_scale: torch.Tensor | None,
+    tables: list[torch.Tensor],
+    slot: torch.Tensor,
+    token_type: torch.Tensor,
+    key_valid: torch.Tensor,
+) -> torch.Tensor:
     """A decode step's attention from the raw projections q/k/v [B, 1, heads * D]: RoPE, the K/V write at
     cache slot ``slot`` [1] (as ``vlmq::rope_kv_write``), then attention over ``key_valid`` slots (which
     must include ``slot``) -- one kernel on CUDA. Output [B, Hq, 1, D]."""
     if q.device.type != "cuda":
         kv = LayerKV(k_cache, v_cache, k_scale, v_scale, tuple(tables) or None)
         return rope_kv_decode_attention_reference(q, k, v, cos, sin, kv, slot, token_type, key_valid)
-    return launch_decode_attention(q, k_cache, v_cache, k_scale, v_scale, key_valid,
-                                   rope=(k, v, cos, sin, tables, slot, token_type))
+    return launch_decode_attention(
+        q, k_cache, v_cache, k_scale, v_scale, key_valid, rope=(k, v, cos, sin, tables, slot, token_type)
+    )
 
 
 @rope_kv_decode_attention.register_fake
@@ -108,12 +126,14 @@ def _(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token
 
 def rope_write_decode_attention(q, k, v, cos, sin, kv: LayerKV, slot, token_type, key_valid) -> torch.Tensor:
     """What the decoder layer calls at decode: ``rope_kv_decode_attention`` over a ``LayerKV``."""
-    return rope_kv_decode_attention(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()),
-                                    slot, token_type, key_valid)
+    return rope_kv_decode_attention(
+        q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), slot, token_type, key_valid
+    )
 
 
-def attention_splits(batch_kv_heads: int, length: int, target_programs: int = ATTN_TARGET_PROGRAMS,
-                     max_splits: int | None = None) -> tuple[int, int]:
+def attention_splits(
+    batch_kv_heads: int, length: int, target_programs: int = ATTN_TARGET_PROGRAMS, max_splits: int | None = None
+) -> tuple[int, int]:
     """(splits, slots per split): enough programs to fill the GPU, each a whole number of blocks, and not so
     many splits that the combine (one program reads every partial) outweighs the split work: at most
     ~2 sqrt(blocks), and never fewer than one combine step of ``COMBINE_SPLITS``.
@@ -129,8 +149,15 @@ def attention_splits(batch_kv_heads: int, length: int, target_programs: int = AT
     return -(-length // chunk), chunk
 
 
-def attention_plan(batch_kv_heads: int, length: int, fp8: bool, *, target_programs: int | None = None,
-                   max_splits: int | None = None, combine_in_kernel: bool | None = None) -> tuple[int, int, bool]:
+def attention_plan(
+    batch_kv_heads: int,
+    length: int,
+    fp8: bool,
+    *,
+    target_programs: int | None = None,
+    max_splits: int | None = None,
+    combine_in_kernel: bool | None = None,
+) -> tuple[int, int, bool]:
     """(splits, slots per split, whether the last split combines in the same launch): the measured defaults
     above unless the caller fixes them."""
     target = target_programs or (ATTN_TARGET_PROGRAMS if fp8 else ATTN_TARGET_PROGRAMS_BF16)
@@ -148,17 +175,31 @@ def head_counters(device: torch.device, n: int) -> torch.Tensor:
     buf = _counters.get(device)
     if buf is None:
         if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
-            raise VlmqError("decode attention ran first inside a CUDA-graph capture; run the step once "
-                            "before capturing (warm-up)")
+            raise VlmqError(
+                "decode attention ran first inside a CUDA-graph capture; run the step once before capturing (warm-up)"
+            )
         buf = _counters[device] = torch.zeros(MAX_HEAD_COUNTERS, dtype=torch.int32, device=device)
     if n > buf.numel():
-        raise VlmqError(f"decode attention over {n} (batch row, KV head) pairs exceeds {buf.numel()}; "
-                        "use a smaller max_batch_size")
+        raise VlmqError(
+            f"decode attention over {n} (batch row, KV head) pairs exceeds {buf.numel()}; use a smaller max_batch_size"
+        )
     return buf
 
 
-def launch_decode_attention(q, k, v, k_scale, v_scale, key_valid, *, rope=None, combine_in_kernel: bool | None = None,
-                            target_programs: int | None = None, max_splits: int | None = None, num_warps: int = 4):
+def launch_decode_attention(
+    q,
+    k,
+    v,
+    k_scale,
+    v_scale,
+    key_valid,
+    *,
+    rope=None,
+    combine_in_kernel: bool | None = None,
+    target_programs: int | None = None,
+    max_splits: int | None = None,
+    num_warps: int = 4,
+):
     """The Triton kernel (the ops' CUDA path; tests run it in Triton's CPU interpreter). ``rope`` =
     (k_new, v_new, cos, sin, tables, slot, token_type) fuses the step's RoPE and cache write (q is then
     the raw projection [B, 1, Hq * D]). Splits and the combine's launch follow ``attention_plan`` unless
@@ -171,10 +212,15 @@ def launch_decode_attention(q, k, v, k_scale, v_scale, key_valid, *, rope=None, 
     b, hkv, length, d = q.shape[0], k.shape[1], k.shape[2], k.shape[3]
     hq = q.shape[-1] // d if rope is not None else q.shape[1]
     groups = hq // hkv
-    g_pad = max(16, triton_pow2(groups))            # tl.dot needs 16 rows
-    splits, chunk, combine_in_kernel = attention_plan(b * hkv, length, k_scale is not None,
-                                                      target_programs=target_programs, max_splits=max_splits,
-                                                      combine_in_kernel=combine_in_kernel)
+    g_pad = max(16, triton_pow2(groups))  # tl.dot needs 16 rows
+    splits, chunk, combine_in_kernel = attention_plan(
+        b * hkv,
+        length,
+        k_scale is not None,
+        target_programs=target_programs,
+        max_splits=max_splits,
+        combine_in_kernel=combine_in_kernel,
+    )
     q3 = q.reshape(b, hq, d) if rope is None else q.reshape(b, hq * d)
     out = torch.empty((b, hq, d), dtype=q.dtype, device=q.device)
     # partials and counters: placeholders of the same dtypes with one split (one compiled variant)
@@ -186,13 +232,54 @@ def launch_decode_attention(q, k, v, k_scale, v_scale, key_valid, *, rope=None, 
     cache_args, flags = kernel_args(k, v, k_scale, v_scale, tables)
     k_new, v_new, cos, sin, _, slot, token_type = rope if rope is not None else (q3,) * 4 + (None, valid, valid)
     decode_attention_kernel[(b * hkv, splits)](
-        q3, q3.stride(0), d if rope is not None else q3.stride(1), *cache_args, valid, valid.stride(0), out,
-        part_acc, part_ml, counters, length, chunk, d ** -0.5,
-        k_new, v_new, k_new.stride(0), v_new.stride(0), cos, sin, cos.stride(0), slot, token_type,
-        token_type.stride(0), HKV=hkv, G=groups, G_PAD=g_pad, G_ROWS=triton_pow2(groups), D=d,
-        BLOCK_L=ATTN_BLOCK_L, COMBINE_SPLITS=COMBINE_SPLITS, **flags,
-        FUSE_ROPE=rope is not None, COMBINE_IN_KERNEL=combine_in_kernel, num_warps=num_warps, num_stages=3)
+        q3,
+        q3.stride(0),
+        d if rope is not None else q3.stride(1),
+        *cache_args,
+        valid,
+        valid.stride(0),
+        out,
+        part_acc,
+        part_ml,
+        counters,
+        length,
+        chunk,
+        d**-0.5,
+        k_new,
+        v_new,
+        k_new.stride(0),
+        v_new.stride(0),
+        cos,
+        sin,
+        cos.stride(0),
+        slot,
+        token_type,
+        token_type.stride(0),
+        HKV=hkv,
+        G=groups,
+        G_PAD=g_pad,
+        G_ROWS=triton_pow2(groups),
+        D=d,
+        BLOCK_L=ATTN_BLOCK_L,
+        COMBINE_SPLITS=COMBINE_SPLITS,
+        **flags,
+        FUSE_ROPE=rope is not None,
+        COMBINE_IN_KERNEL=combine_in_kernel,
+        num_warps=num_warps,
+        num_stages=3,
+    )
     if splits > 1 and not combine_in_kernel:
-        combine_kernel[(b * hkv,)](part_acc, part_ml, out, splits, HKV=hkv, G=groups, G_PAD=g_pad,
-                                   G_ROWS=triton_pow2(groups), D=d, COMBINE_SPLITS=COMBINE_SPLITS, num_warps=4)
+        combine_kernel[(b * hkv,)](
+            part_acc,
+            part_ml,
+            out,
+            splits,
+            HKV=hkv,
+            G=groups,
+            G_PAD=g_pad,
+            G_ROWS=triton_pow2(groups),
+            D=d,
+            COMBINE_SPLITS=COMBINE_SPLITS,
+            num_warps=4,
+        )
     return out.view(b, hq, 1, d)

@@ -20,21 +20,37 @@ from vlmq.engine.kernels.rope_kv_triton import rope_rows, write_token
 
 
 @triton.jit
-def combine_partials(part_ptr, ml_ptr, out_ptr, bh, BH, num_splits, HKV: tl.constexpr, G: tl.constexpr,
-                     G_PAD: tl.constexpr, G_ROWS: tl.constexpr, D: tl.constexpr, SB: tl.constexpr):
+def combine_partials(
+    part_ptr,
+    ml_ptr,
+    out_ptr,
+    bh,
+    BH,
+    num_splits,
+    HKV: tl.constexpr,
+    G: tl.constexpr,
+    G_PAD: tl.constexpr,
+    G_ROWS: tl.constexpr,
+    D: tl.constexpr,
+    SB: tl.constexpr,
+):
     """out rows of (batch row, KV head) ``bh`` from the splits' partials ([BH, S, G_PAD, D] acc and
     [2, BH, S, G_PAD] max / sum), SB splits at a time (their loads in flight together: one program reads
     every partial, so a split-by-split loop would pay one memory latency per split). Loads bypass L1
     (``.cg``): other programs wrote the partials."""
-    g = tl.arange(0, G_ROWS)                   # the G real rows, padded to a power of two
+    g = tl.arange(0, G_ROWS)  # the G real rows, padded to a power of two
     d = tl.arange(0, D)
     sb = tl.arange(0, SB)
     gmask = g < G
     m_all = tl.full((G_ROWS,), float("-inf"), dtype=tl.float32)
     for s0 in range(0, num_splits, SB):
         rows = bh * num_splits + s0 + sb
-        m = tl.load(ml_ptr + rows[:, None] * G_PAD + g[None, :], mask=(s0 + sb < num_splits)[:, None],
-                    other=float("-inf"), cache_modifier=".cg")
+        m = tl.load(
+            ml_ptr + rows[:, None] * G_PAD + g[None, :],
+            mask=(s0 + sb < num_splits)[:, None],
+            other=float("-inf"),
+            cache_modifier=".cg",
+        )
         m_all = tl.maximum(m_all, tl.max(m, 0))
     m_safe = tl.where(m_all == float("-inf"), 0.0, m_all)
     total = tl.zeros((G_ROWS,), dtype=tl.float32)
@@ -42,31 +58,79 @@ def combine_partials(part_ptr, ml_ptr, out_ptr, bh, BH, num_splits, HKV: tl.cons
     for s0 in range(0, num_splits, SB):
         rows = bh * num_splits + s0 + sb
         smask = (s0 + sb < num_splits)[:, None] & gmask[None, :]
-        m = tl.load(ml_ptr + rows[:, None] * G_PAD + g[None, :], mask=smask, other=float("-inf"),
-                    cache_modifier=".cg")
-        l_sum = tl.load(ml_ptr + (BH * num_splits + rows)[:, None] * G_PAD + g[None, :], mask=smask, other=0.0,
-                        cache_modifier=".cg")
-        w = tl.exp(m - m_safe[None, :])        # [SB, G_ROWS]; 0 for masked splits and rows
+        m = tl.load(ml_ptr + rows[:, None] * G_PAD + g[None, :], mask=smask, other=float("-inf"), cache_modifier=".cg")
+        l_sum = tl.load(
+            ml_ptr + (BH * num_splits + rows)[:, None] * G_PAD + g[None, :], mask=smask, other=0.0, cache_modifier=".cg"
+        )
+        w = tl.exp(m - m_safe[None, :])  # [SB, G_ROWS]; 0 for masked splits and rows
         total += tl.sum(w * l_sum, 0)
-        acc = tl.load(part_ptr + ((rows[:, None] * G_PAD + g[None, :]) * D)[:, :, None] + d[None, None, :],
-                      mask=smask[:, :, None], other=0.0, cache_modifier=".cg")
+        acc = tl.load(
+            part_ptr + ((rows[:, None] * G_PAD + g[None, :]) * D)[:, :, None] + d[None, None, :],
+            mask=smask[:, :, None],
+            other=0.0,
+            cache_modifier=".cg",
+        )
         out += tl.sum(w[:, :, None] * acc, 0)
-    out = out / tl.where(total == 0, 1.0, total)[:, None]      # a row with no valid slot gives 0
+    out = out / tl.where(total == 0, 1.0, total)[:, None]  # a row with no valid slot gives 0
     b = bh // HKV
     h = bh % HKV
-    tl.store(out_ptr + (b * HKV * G + h * G + g)[:, None] * D + d[None, :], out.to(out_ptr.dtype.element_ty),
-             mask=gmask[:, None])
+    tl.store(
+        out_ptr + (b * HKV * G + h * G + g)[:, None] * D + d[None, :],
+        out.to(out_ptr.dtype.element_ty),
+        mask=gmask[:, None],
+    )
 
 
 @triton.jit
 def decode_attention_kernel(
-        q_ptr, stride_qb, stride_qh, k_ptr, v_ptr, ks_ptr, vs_ptr, stride_cb, stride_ch, stride_sb, stride_sh,
-        k_text, v_text, k_vis, v_vis, valid_ptr, stride_validb, out_ptr, part_ptr, ml_ptr, count_ptr, L, chunk,
-        sm_scale, new_k_ptr, new_v_ptr, stride_nkb, stride_nvb, cos_ptr, sin_ptr, stride_cosb, slot_ptr, type_ptr,
-        stride_typeb, HKV: tl.constexpr, G: tl.constexpr, G_PAD: tl.constexpr, G_ROWS: tl.constexpr,
-        D: tl.constexpr, BLOCK_L: tl.constexpr, COMBINE_SPLITS: tl.constexpr, IS_FP8: tl.constexpr,
-        DYNAMIC: tl.constexpr,
-        VISUAL: tl.constexpr, CUDA: tl.constexpr, FUSE_ROPE: tl.constexpr, COMBINE_IN_KERNEL: tl.constexpr):
+    q_ptr,
+    stride_qb,
+    stride_qh,
+    k_ptr,
+    v_ptr,
+    ks_ptr,
+    vs_ptr,
+    stride_cb,
+    stride_ch,
+    stride_sb,
+    stride_sh,
+    k_text,
+    v_text,
+    k_vis,
+    v_vis,
+    valid_ptr,
+    stride_validb,
+    out_ptr,
+    part_ptr,
+    ml_ptr,
+    count_ptr,
+    L,
+    chunk,
+    sm_scale,
+    new_k_ptr,
+    new_v_ptr,
+    stride_nkb,
+    stride_nvb,
+    cos_ptr,
+    sin_ptr,
+    stride_cosb,
+    slot_ptr,
+    type_ptr,
+    stride_typeb,
+    HKV: tl.constexpr,
+    G: tl.constexpr,
+    G_PAD: tl.constexpr,
+    G_ROWS: tl.constexpr,
+    D: tl.constexpr,
+    BLOCK_L: tl.constexpr,
+    COMBINE_SPLITS: tl.constexpr,
+    IS_FP8: tl.constexpr,
+    DYNAMIC: tl.constexpr,
+    VISUAL: tl.constexpr,
+    CUDA: tl.constexpr,
+    FUSE_ROPE: tl.constexpr,
+    COMBINE_IN_KERNEL: tl.constexpr,
+):
     bh = tl.program_id(0)
     split = tl.program_id(1)
     num_splits = tl.num_programs(1)
@@ -84,13 +148,38 @@ def decode_attention_kernel(
         if (slot >= start) & (slot < start + chunk):
             head = h + tl.arange(0, 1)
             token_type = tl.load(type_ptr + b * stride_typeb)
-            write_token(new_k_ptr + b * stride_nkb, new_v_ptr + b * stride_nvb, head, head < HKV, d, cos, sin,
-                        b, slot, token_type, k_ptr, v_ptr, ks_ptr, vs_ptr, stride_cb, stride_ch, stride_sb,
-                        stride_sh, k_text, v_text, k_vis, v_vis, D, IS_FP8, DYNAMIC, VISUAL, CUDA)
-        tl.debug_barrier()                 # the slot's entries are in memory before the loop reads them
+            write_token(
+                new_k_ptr + b * stride_nkb,
+                new_v_ptr + b * stride_nvb,
+                head,
+                head < HKV,
+                d,
+                cos,
+                sin,
+                b,
+                slot,
+                token_type,
+                k_ptr,
+                v_ptr,
+                ks_ptr,
+                vs_ptr,
+                stride_cb,
+                stride_ch,
+                stride_sb,
+                stride_sh,
+                k_text,
+                v_text,
+                k_vis,
+                v_vis,
+                D,
+                IS_FP8,
+                DYNAMIC,
+                VISUAL,
+                CUDA,
+            )
+        tl.debug_barrier()  # the slot's entries are in memory before the loop reads them
     else:
-        q = tl.load(q_ptr + b * stride_qb + (h * G + g)[:, None] * stride_qh + d[None, :], mask=gmask[:, None],
-                    other=0)
+        q = tl.load(q_ptr + b * stride_qb + (h * G + g)[:, None] * stride_qh + d[None, :], mask=gmask[:, None], other=0)
     m = tl.full((G_PAD,), float("-inf"), dtype=tl.float32)
     l_sum = tl.zeros((G_PAD,), dtype=tl.float32)
     acc = tl.zeros((G_PAD, D), dtype=tl.float32)
@@ -119,26 +208,52 @@ def decode_attention_kernel(
         m = m_new
     if num_splits == 1:
         out = acc / tl.where(l_sum == 0, 1.0, l_sum)[:, None]
-        tl.store(out_ptr + (b * HKV * G + h * G + g)[:, None] * D + d[None, :], out.to(out_ptr.dtype.element_ty),
-                 mask=gmask[:, None])
+        tl.store(
+            out_ptr + (b * HKV * G + h * G + g)[:, None] * D + d[None, :],
+            out.to(out_ptr.dtype.element_ty),
+            mask=gmask[:, None],
+        )
     else:
         BH = tl.num_programs(0)
         row = bh * num_splits + split
         tl.store(part_ptr + (row * G_PAD + g)[:, None] * D + d[None, :], acc, mask=gmask[:, None])
         tl.store(ml_ptr + row * G_PAD + g, m)
-        tl.store(ml_ptr + (BH * num_splits + row) * G_PAD + g, l_sum)      # [2, BH, S, G_PAD]: sums after maxima
+        tl.store(ml_ptr + (BH * num_splits + row) * G_PAD + g, l_sum)  # [2, BH, S, G_PAD]: sums after maxima
         if COMBINE_IN_KERNEL:
-            tl.debug_barrier()             # every thread's partial stores precede the release below
+            tl.debug_barrier()  # every thread's partial stores precede the release below
             arrived = tl.atomic_add(count_ptr + bh, 1, sem="acq_rel", scope="gpu")
             if arrived == num_splits - 1:  # the last split of this head: all partials are visible
-                combine_partials(part_ptr, ml_ptr, out_ptr, bh, BH, num_splits, HKV, G, G_PAD, G_ROWS, D,
-                                 COMBINE_SPLITS)
-                tl.atomic_xchg(count_ptr + bh, 0, sem="relaxed", scope="gpu")   # ready for the next launch
+                combine_partials(
+                    part_ptr, ml_ptr, out_ptr, bh, BH, num_splits, HKV, G, G_PAD, G_ROWS, D, COMBINE_SPLITS
+                )
+                tl.atomic_xchg(count_ptr + bh, 0, sem="relaxed", scope="gpu")  # ready for the next launch
 
 
 @triton.jit
-def combine_kernel(part_ptr, ml_ptr, out_ptr, num_splits, HKV: tl.constexpr, G: tl.constexpr, G_PAD: tl.constexpr,
-                   G_ROWS: tl.constexpr, D: tl.constexpr, COMBINE_SPLITS: tl.constexpr):
+def combine_kernel(
+    part_ptr,
+    ml_ptr,
+    out_ptr,
+    num_splits,
+    HKV: tl.constexpr,
+    G: tl.constexpr,
+    G_PAD: tl.constexpr,
+    G_ROWS: tl.constexpr,
+    D: tl.constexpr,
+    COMBINE_SPLITS: tl.constexpr,
+):
     """The second launch of the two-launch scheme (``COMBINE_IN_KERNEL=False``)."""
-    combine_partials(part_ptr, ml_ptr, out_ptr, tl.program_id(0), tl.num_programs(0), num_splits, HKV, G, G_PAD,
-                     G_ROWS, D, COMBINE_SPLITS)
+    combine_partials(
+        part_ptr,
+        ml_ptr,
+        out_ptr,
+        tl.program_id(0),
+        tl.num_programs(0),
+        num_splits,
+        HKV,
+        G,
+        G_PAD,
+        G_ROWS,
+        D,
+        COMBINE_SPLITS,
+    )

@@ -62,9 +62,16 @@ def silu_mul_interleaved(y: torch.Tensor) -> torch.Tensor:
     return F.silu(y[:, 0::2]) * y[:, 1::2]
 
 
-def linear_reference(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None, zero: torch.Tensor | None,
-                     group_size: int, bias: torch.Tensor | None, x_scale: torch.Tensor | None,
-                     out_dtype: torch.dtype) -> torch.Tensor:
+def linear_reference(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    scale: torch.Tensor | None,
+    zero: torch.Tensor | None,
+    group_size: int,
+    bias: torch.Tensor | None,
+    x_scale: torch.Tensor | None,
+    out_dtype: torch.dtype,
+) -> torch.Tensor:
     """The plain linear of any vlmq weight format (x already quantized for W8A8)."""
     fmt = weight_format(weight)
     if fmt == W_FLOAT and scale is None:
@@ -74,8 +81,23 @@ def linear_reference(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor 
     return w8_linear_reference(x, weight, scale, x_scale, bias, out_dtype)
 
 
-def _unfused(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual,
-             out_dtype, linear):
+def _unfused(
+    x,
+    weight,
+    scale,
+    zero,
+    group_size,
+    bias,
+    x_scale,
+    a_mode,
+    norm_weight,
+    eps,
+    pre_scale,
+    act,
+    residual,
+    out_dtype,
+    linear,
+):
     """Norm → SmoothQuant pre-scale → per-token quantization → ``linear`` → act → residual, each step as the
     modules do it (the pre-scale as torchao applies ``act_pre_scale``)."""
     if norm_weight is not None:
@@ -90,38 +112,108 @@ def _unfused(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_wei
     return residual + y if residual is not None else y
 
 
-def fused_linear_reference(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale,
-                           act, residual, out_dtype):
+def fused_linear_reference(
+    x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype
+):
     """The unfused arithmetic ``vlmq::fused_linear`` is tested against (and runs on CPUs)."""
-    return _unfused(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act,
-                    residual, out_dtype, linear_reference)
+    return _unfused(
+        x,
+        weight,
+        scale,
+        zero,
+        group_size,
+        bias,
+        x_scale,
+        a_mode,
+        norm_weight,
+        eps,
+        pre_scale,
+        act,
+        residual,
+        out_dtype,
+        linear_reference,
+    )
 
 
 @torch.library.custom_op("vlmq::fused_linear", mutates_args=())
-def fused_linear(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None, zero: torch.Tensor | None,
-                 group_size: int, bias: torch.Tensor | None, x_scale: torch.Tensor | None, a_mode: str,
-                 norm_weight: torch.Tensor | None, eps: float, pre_scale: torch.Tensor | None, act: str,
-                 residual: torch.Tensor | None, out_dtype: torch.dtype) -> torch.Tensor:
+def fused_linear(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    scale: torch.Tensor | None,
+    zero: torch.Tensor | None,
+    group_size: int,
+    bias: torch.Tensor | None,
+    x_scale: torch.Tensor | None,
+    a_mode: str,
+    norm_weight: torch.Tensor | None,
+    eps: float,
+    pre_scale: torch.Tensor | None,
+    act: str,
+    residual: torch.Tensor | None,
+    out_dtype: torch.dtype,
+) -> torch.Tensor:
     """[M, K] activations (float; or int8 / e4m3 with per-row ``x_scale``) → [M, N] (``act="silu_mul"``:
     [M, N // 2]). ``a_mode`` "bf16" (float activations), "int8" or "fp8" (W8A8: a float x is quantized
     per token after the norm and ``pre_scale``, inside the kernel)."""
     if x.device.type != "cuda":
-        return fused_linear_reference(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps,
-                                      pre_scale, act, residual, out_dtype)
-    if x.shape[0] > GEMV_MAX_M:       # prefill: the prologue in one launch, then a tensor-core GEMM
-        if x.dtype not in (torch.int8, torch.float8_e4m3fn) and (a_mode != "bf16" or norm_weight is not None
-                                                                 or pre_scale is not None):
+        return fused_linear_reference(
+            x,
+            weight,
+            scale,
+            zero,
+            group_size,
+            bias,
+            x_scale,
+            a_mode,
+            norm_weight,
+            eps,
+            pre_scale,
+            act,
+            residual,
+            out_dtype,
+        )
+    if x.shape[0] > GEMV_MAX_M:  # prefill: the prologue in one launch, then a tensor-core GEMM
+        if x.dtype not in (torch.int8, torch.float8_e4m3fn) and (
+            a_mode != "bf16" or norm_weight is not None or pre_scale is not None
+        ):
             x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, A_MODE_CODES[a_mode])
-        return _unfused(x, weight, scale, zero, group_size, bias, x_scale, a_mode, None, eps, None, act, residual,
-                        out_dtype, prefill_linear)
-    return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, a_mode=A_MODE_CODES[a_mode],
-                norm_weight=norm_weight, eps=eps, pre_scale=pre_scale, act=ACTS[act], residual=residual,
-                out_dtype=out_dtype)
+        return _unfused(
+            x,
+            weight,
+            scale,
+            zero,
+            group_size,
+            bias,
+            x_scale,
+            a_mode,
+            None,
+            eps,
+            None,
+            act,
+            residual,
+            out_dtype,
+            prefill_linear,
+        )
+    return gemv(
+        x,
+        weight,
+        scale,
+        zero,
+        group_size,
+        bias,
+        x_scale=x_scale,
+        a_mode=A_MODE_CODES[a_mode],
+        norm_weight=norm_weight,
+        eps=eps,
+        pre_scale=pre_scale,
+        act=ACTS[act],
+        residual=residual,
+        out_dtype=out_dtype,
+    )
 
 
 @fused_linear.register_fake
-def _(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual,
-      out_dtype):
+def _(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype):
     n = weight.shape[0]
     return x.new_empty((x.shape[0], n // 2 if act == "silu_mul" else n), dtype=out_dtype)
 
@@ -143,15 +235,36 @@ class PackedLinear(NamedTuple):
     pre_scale: torch.Tensor | None = None
 
 
-def run_packed(p: PackedLinear, x: torch.Tensor, *, norm_weight: torch.Tensor | None = None, eps: float = 1e-6,
-               act: str = "none", residual: torch.Tensor | None = None,
-               out_dtype: torch.dtype | None = None) -> torch.Tensor:
+def run_packed(
+    p: PackedLinear,
+    x: torch.Tensor,
+    *,
+    norm_weight: torch.Tensor | None = None,
+    eps: float = 1e-6,
+    act: str = "none",
+    residual: torch.Tensor | None = None,
+    out_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
     """``vlmq::fused_linear`` over [..., K] activations (leading dims flattened and restored)."""
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1])
     r2 = residual.reshape(x2.shape[0], -1) if residual is not None else None
-    y = fused_linear(x2, p.weight, p.scale, p.zero, p.group_size, p.bias, None, p.a_mode, norm_weight, eps,
-                     p.pre_scale, act, r2, out_dtype or (x.dtype if x.is_floating_point() else torch.bfloat16))
+    y = fused_linear(
+        x2,
+        p.weight,
+        p.scale,
+        p.zero,
+        p.group_size,
+        p.bias,
+        None,
+        p.a_mode,
+        norm_weight,
+        eps,
+        p.pre_scale,
+        act,
+        r2,
+        out_dtype or (x.dtype if x.is_floating_point() else torch.bfloat16),
+    )
     return y.view(*lead, y.shape[-1])
 
 
@@ -159,24 +272,41 @@ def pack_gate_up(gate: PackedLinear, up: PackedLinear) -> PackedLinear:
     """gate_proj and up_proj as one pack with rows (and their scales, zeros, biases) interleaved, the
     layout ``act="silu_mul"`` reads. Lossless: a row permutation, done once at load."""
     both = lambda a, b: interleave_rows(a, b) if a is not None else None  # noqa: E731
-    return PackedLinear(interleave_rows(gate.weight, up.weight), both(gate.scale, up.scale),
-                        both(gate.zero, up.zero), gate.group_size, both(gate.bias, up.bias), gate.a_mode,
-                        _shared_pre_scale([gate, up]))
+    return PackedLinear(
+        interleave_rows(gate.weight, up.weight),
+        both(gate.scale, up.scale),
+        both(gate.zero, up.zero),
+        gate.group_size,
+        both(gate.bias, up.bias),
+        gate.a_mode,
+        _shared_pre_scale([gate, up]),
+    )
 
 
 def concat_packs(packs: list[PackedLinear]) -> PackedLinear:
     """q, k, v (same format) as one pack: rows, scales, zeros and biases concatenated."""
     cat = lambda ts: torch.cat(ts, dim=0) if ts[0] is not None else None  # noqa: E731
     first = packs[0]
-    return PackedLinear(cat([p.weight for p in packs]), cat([p.scale for p in packs]), cat([p.zero for p in packs]),
-                        first.group_size, cat([p.bias for p in packs]), first.a_mode, _shared_pre_scale(packs))
+    return PackedLinear(
+        cat([p.weight for p in packs]),
+        cat([p.scale for p in packs]),
+        cat([p.zero for p in packs]),
+        first.group_size,
+        cat([p.bias for p in packs]),
+        first.a_mode,
+        _shared_pre_scale(packs),
+    )
 
 
 def _shared_pre_scale(packs: list[PackedLinear]) -> torch.Tensor | None:
     """Linears fused into one GEMV read one input row, so they must smooth it the same way."""
     first = packs[0].pre_scale
-    if any((p.pre_scale is None) != (first is None) or (first is not None and not torch.equal(p.pre_scale, first))
-           for p in packs):
-        raise VlmqError("linears fused into one GEMV have different SmoothQuant pre-scales: fold each into its "
-                        "weights (llm-compressor's SmoothQuant mappings) or keep them as separate packs")
+    if any(
+        (p.pre_scale is None) != (first is None) or (first is not None and not torch.equal(p.pre_scale, first))
+        for p in packs
+    ):
+        raise VlmqError(
+            "linears fused into one GEMV have different SmoothQuant pre-scales: fold each into its "
+            "weights (llm-compressor's SmoothQuant mappings) or keep them as separate packs"
+        )
     return first

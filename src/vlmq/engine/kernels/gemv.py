@@ -52,25 +52,29 @@ from vlmq.errors import VlmqError
 W_FLOAT, W_INT8, W_FP8, W_INT4 = 0, 1, 2, 3
 A_FLOAT, A_INT8, A_FP8 = 0, 1, 2
 ACT_NONE, ACT_SILU_MUL = 0, 1
-SUM_MAX_M = 4            # rows up to which the CUDA-core kernel runs; beyond, tensor-core tiles
-INT8_TENSOR_CORE_MIN_K = 3072   # int8 weights at K >= this take the tensor cores at every M (default_config)
-GEMV_MAX_M = 64          # rows up to which the decode kernels run; beyond, the prefill paths (prefill.py)
+SUM_MAX_M = 4  # rows up to which the CUDA-core kernel runs; beyond, tensor-core tiles
+INT8_TENSOR_CORE_MIN_K = 3072  # int8 weights at K >= this take the tensor cores at every M (default_config)
+GEMV_MAX_M = 64  # rows up to which the decode kernels run; beyond, the prefill paths (prefill.py)
 TARGET_PROGRAMS = 4 * 132
-SEMAPHORES = 1 << 16     # split-K tile counters per device
+SEMAPHORES = 1 << 16  # split-K tile counters per device
 # programmatic dependent launch: a kernel starts its weight loads while the previous kernel finishes, and waits
 # (griddepcontrol.wait) only before reading activations. Measured on the H200 (bench_kernels.py, the 100 decode
 # cases of qwen2-vl-2b / 7b at M = 1 and 16, in CUDA graphs): faster in 89, by 0.67 us a call at the median
 # (2b o_proj bf16 6.4 -> 5.2 us), slower in a few M = 16 cases (2b gate_up int8-a8 11.9 -> 12.7 us); identical
 # results. Hopper or newer only (launch_pdl).
 USE_PDL = True
-PLANE_MAGIC = {W_INT4: 0x41800000, W_INT8: 0x41C00000}   # bits of 16.0 (| 1 << 22): gemv_triton's planes
+PLANE_MAGIC = {W_INT4: 0x41800000, W_INT8: 0x41C00000}  # bits of 16.0 (| 1 << 22): gemv_triton's planes
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 class GemvConfig(NamedTuple):
     """Tile and launch shape of one call. ``block_k``: columns per K iteration; for the ``sum`` kernel it is
     ``256 * vec * num_warps`` (gemv_triton's docstring says why); ``vec``: int4 words per lane (1, 2, 4)."""
 
-    kernel: str          # "sum" (CUDA cores, M <= 4) or "dot" (tensor cores)
+    kernel: str  # "sum" (CUDA cores, M <= 4) or "dot" (tensor cores)
     block_m: int
     block_n: int
     block_k: int
@@ -78,7 +82,7 @@ class GemvConfig(NamedTuple):
     num_warps: int
     num_stages: int
     vec: int = 1
-    pipe: bool = False   # sum kernel: load the next K tile before using the current one (double buffer)
+    pipe: bool = False  # sum kernel: load the next K tile before using the current one (double buffer)
 
 
 def weight_format(weight: torch.Tensor) -> int:
@@ -102,8 +106,9 @@ def split_for(programs: int, k: int, block_k: int) -> int:
     return max(1, min(-(-TARGET_PROGRAMS // programs), k // (2 * block_k), 16))
 
 
-def sum_config(fmt: int, m: int, n: int, k: int, *, rows: int | None = None, warps: int = 1, vec: int = 2,
-               split: int | None = None) -> GemvConfig:
+def sum_config(
+    fmt: int, m: int, n: int, k: int, *, rows: int | None = None, warps: int = 1, vec: int = 2, split: int | None = None
+) -> GemvConfig:
     """CUDA-core tile: ``rows`` weight rows per program (default 16 for one activation row, fewer for more:
     each row keeps its own accumulators, and 4 x 16 spill registers); a warp's lanes along K, 8 activation
     values each (int8 / int4: ``vec`` int32 words of weights per lane), so ``block_k`` follows from the format."""
@@ -118,8 +123,19 @@ def sum_config(fmt: int, m: int, n: int, k: int, *, rows: int | None = None, war
     return GemvConfig("sum", block_m, rows, block_k, split, warps, 1, vec)
 
 
-def dot_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, block_n: int = 64, block_k: int = 128,
-               warps: int = 4, stages: int = 3, split: int | None = None) -> GemvConfig:
+def dot_config(
+    fmt: int,
+    m: int,
+    n: int,
+    k: int,
+    group_size: int = 0,
+    *,
+    block_n: int = 64,
+    block_k: int = 128,
+    warps: int = 4,
+    stages: int = 3,
+    split: int | None = None,
+) -> GemvConfig:
     """Tensor-core tile: 16-64 activation rows (one M tile for decode), or GEMM tiles for larger M."""
     block_m = min(max(16, 1 << max(0, (m - 1).bit_length())), 128)
     if block_m > 64:
@@ -149,37 +165,55 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> Gem
     return dot_config(fmt, m, n, k, group_size)
 
 
-def check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight=None,
-                 pre_scale=None) -> None:
+def check_inputs(
+    x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight=None, pre_scale=None
+) -> None:
     """One-line VlmqErrors for calls the kernels cannot serve (before Triton sees them)."""
     m, k = x.shape
     n = weight.shape[0]
     if weight.stride(-1) != 1:
         raise VlmqError(f"GEMV weight must be contiguous along K (stride {weight.stride()}): pass weight.contiguous()")
     if (k // 8 if fmt == W_INT4 else k) != weight.shape[1]:
-        raise VlmqError(f"GEMV activations have K={k} but the weight is {tuple(weight.shape)} ({weight.dtype}): "
-                        "check that the linear's in_features match")
-    if fmt == W_INT4 and (group_size % 32 or k % group_size or scale is None or scale.shape != (n, k // group_size)
-                          or (zero is not None and (zero.shape != scale.shape or zero.stride() != scale.stride()))):
-        raise VlmqError(f"int4 GEMV needs group_size a multiple of 32 dividing K={k} and [N, K // group] scales "
-                        f"(got group {group_size}, scale {None if scale is None else tuple(scale.shape)}): "
-                        "repack the weight with w4.pack_int4 and its group scales")
+        raise VlmqError(
+            f"GEMV activations have K={k} but the weight is {tuple(weight.shape)} ({weight.dtype}): "
+            "check that the linear's in_features match"
+        )
+    if fmt == W_INT4 and (
+        group_size % 32
+        or k % group_size
+        or scale is None
+        or scale.shape != (n, k // group_size)
+        or (zero is not None and (zero.shape != scale.shape or zero.stride() != scale.stride()))
+    ):
+        raise VlmqError(
+            f"int4 GEMV needs group_size a multiple of 32 dividing K={k} and [N, K // group] scales "
+            f"(got group {group_size}, scale {None if scale is None else tuple(scale.shape)}): "
+            "repack the weight with w4.pack_int4 and its group scales"
+        )
     if fmt in (W_INT8, W_FP8) and (scale is None or scale.numel() != n):
-        raise VlmqError(f"8-bit GEMV needs one fp32 scale per output row ({n}); expand a per-tensor scale with "
-                        "scale.expand(N).contiguous()")
+        raise VlmqError(
+            f"8-bit GEMV needs one fp32 scale per output row ({n}); expand a per-tensor scale with "
+            "scale.expand(N).contiguous()"
+        )
     if a_mode != A_FLOAT and fmt not in (W_INT8, W_FP8):
         raise VlmqError("W8A8 activations need int8 or FP8 weights: use a_mode='bf16' for this weight format")
     if x.dtype in (torch.int8, torch.float8_e4m3fn) and (x_scale is None or (x.dtype == torch.int8) != (fmt == W_INT8)):
-        raise VlmqError(f"quantized activations ({x.dtype}) need per-row x_scale and weights of the same kind "
-                        f"(got {weight.dtype}): quantize with quantize_activation(x, 'int8' or 'fp8') to match")
+        raise VlmqError(
+            f"quantized activations ({x.dtype}) need per-row x_scale and weights of the same kind "
+            f"(got {weight.dtype}): quantize with quantize_activation(x, 'int8' or 'fp8') to match"
+        )
     if x.dtype in (torch.int8, torch.float8_e4m3fn) and (norm_weight is not None or pre_scale is not None):
-        raise VlmqError("quantized activations cannot be normalized or smoothed: pass the float rows with "
-                        "a_mode='int8' / 'fp8' and the op quantizes them after the norm")
+        raise VlmqError(
+            "quantized activations cannot be normalized or smoothed: pass the float rows with "
+            "a_mode='int8' / 'fp8' and the op quantizes them after the norm"
+        )
     if act == ACT_SILU_MUL and n % 2:
         raise VlmqError(f"SiLU·mul needs interleaved gate/up rows (an even N, got {n}): pack with interleave_rows")
     if residual is not None and residual.shape != (m, n // 2 if act == ACT_SILU_MUL else n):
-        raise VlmqError(f"residual {tuple(residual.shape)} does not match the output ({m}, "
-                        f"{n // 2 if act == ACT_SILU_MUL else n}): pass the residual stream of these rows")
+        raise VlmqError(
+            f"residual {tuple(residual.shape)} does not match the output ({m}, "
+            f"{n // 2 if act == ACT_SILU_MUL else n}): pass the residual stream of these rows"
+        )
 
 
 @functools.cache
@@ -193,9 +227,16 @@ def interleave_rows(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     return torch.stack((gate, up), dim=1).reshape(2 * gate.shape[0], *gate.shape[1:])
 
 
-def normalize_rows(x: torch.Tensor, norm_weight: torch.Tensor | None, eps: float, pre_scale: torch.Tensor | None,
-                   a_mode: int, *, pdl: bool | None = None,
-                   max_block: int = 32768) -> tuple[torch.Tensor, torch.Tensor | None]:
+def normalize_rows(
+    x: torch.Tensor,
+    norm_weight: torch.Tensor | None,
+    eps: float,
+    pre_scale: torch.Tensor | None,
+    a_mode: int,
+    *,
+    pdl: bool | None = None,
+    max_block: int = 32768,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The prologue of ``fused.fused_linear_reference`` -- RMSNorm, SmoothQuant's pre-scale, per-token
     quantization -- as one launch, one program per row: (rows, per-row scales) with int8 / e4m3 rows for
     W8A8, else (normalized rows in eager's dtype, None). The same arithmetic, rounded step by step. Rows of up
@@ -207,20 +248,35 @@ def normalize_rows(x: torch.Tensor, norm_weight: torch.Tensor | None, eps: float
         dtype = torch.promote_types(dtype, norm_weight.dtype)
     if pre_scale is not None and pre_scale.dtype != dtype:
         dtype = torch.promote_types(dtype, pre_scale.dtype)
-    out = torch.empty((m, k), dtype={A_INT8: torch.int8, A_FP8: torch.float8_e4m3fn}.get(a_mode, dtype),
-                      device=x.device)
+    out = torch.empty(
+        (m, k), dtype={A_INT8: torch.int8, A_FP8: torch.float8_e4m3fn}.get(a_mode, dtype), device=x.device
+    )
     scale = torch.empty(m, dtype=torch.float32, device=x.device) if a_mode != A_FLOAT else None
     x = x.contiguous()
     block = min(max_block, 1 << max(k - 1, 1).bit_length())
     from vlmq.engine.kernels.gemv_triton import normalize_rows_kernel
 
     normalize_rows_kernel[(m,)](
-        x, norm_weight if norm_weight is not None else x, pre_scale if pre_scale is not None else x,
-        out.view(torch.uint8) if a_mode == A_FP8 else out, scale if scale is not None else x, k, x.stride(0),
-        out.stride(0), float(eps), 1.0 / k, NORM=norm_weight is not None, SMOOTH=pre_scale is not None,
-        QUANT=a_mode, BK=block, ONE_BLOCK=k <= block, CUDA=x.is_cuda, enable_fp_fusion=False,
+        x,
+        norm_weight if norm_weight is not None else x,
+        pre_scale if pre_scale is not None else x,
+        out.view(torch.uint8) if a_mode == A_FP8 else out,
+        scale if scale is not None else x,
+        k,
+        x.stride(0),
+        out.stride(0),
+        float(eps),
+        1.0 / k,
+        NORM=norm_weight is not None,
+        SMOOTH=pre_scale is not None,
+        QUANT=a_mode,
+        BK=block,
+        ONE_BLOCK=k <= block,
+        CUDA=x.is_cuda,
+        enable_fp_fusion=False,
         num_warps=min(32, max(4, block // 512)),
-        **launch_pdl(x.device, pdl))
+        **launch_pdl(x.device, pdl),
+    )
     return out, scale
 
 
@@ -236,12 +292,25 @@ def launch_pdl(device: torch.device, pdl: bool | None) -> dict:
     return {"PDL": True, "launch_pdl": True} if on else {"PDL": False}
 
 
-def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = None, zero: torch.Tensor | None = None,
-         group_size: int = 0, bias: torch.Tensor | None = None, *, x_scale: torch.Tensor | None = None,
-         a_mode: int = A_FLOAT, norm_weight: torch.Tensor | None = None, eps: float = 1e-6,
-         pre_scale: torch.Tensor | None = None, act: int = ACT_NONE, residual: torch.Tensor | None = None,
-         out_dtype: torch.dtype = torch.bfloat16, config: GemvConfig | None = None,
-         pdl: bool | None = None) -> torch.Tensor:
+def gemv(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    scale: torch.Tensor | None = None,
+    zero: torch.Tensor | None = None,
+    group_size: int = 0,
+    bias: torch.Tensor | None = None,
+    *,
+    x_scale: torch.Tensor | None = None,
+    a_mode: int = A_FLOAT,
+    norm_weight: torch.Tensor | None = None,
+    eps: float = 1e-6,
+    pre_scale: torch.Tensor | None = None,
+    act: int = ACT_NONE,
+    residual: torch.Tensor | None = None,
+    out_dtype: torch.dtype = torch.bfloat16,
+    config: GemvConfig | None = None,
+    pdl: bool | None = None,
+) -> torch.Tensor:
     """Launch one fused linear over [M, K] activations (CUDA, or Triton's interpreter on CPU tensors).
 
     ``x`` is float, or int8 / e4m3 already quantized with per-row ``x_scale`` (then ``a_mode`` follows x).
@@ -260,14 +329,14 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight, pre_scale)
     cfg = config or default_config(fmt, m, n, k, group_size)
     if fmt == W_INT8 and cfg.kernel == "sum" and (k % 4 or weight.stride(0) % 4 or weight.storage_offset() % 4):
-        cfg = dot_config(fmt, m, n, k)                  # the CUDA-core kernel reads int8 rows as int32 words
+        cfg = dot_config(fmt, m, n, k)  # the CUDA-core kernel reads int8 rows as int32 words
     if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
-        cfg = cfg._replace(block_k=group_size)       # one group per K tile
+        cfg = cfg._replace(block_k=group_size)  # one group per K tile
     if not x_pre and (a_mode != A_FLOAT or pre_scale is not None or (norm_weight is not None and cfg.kernel == "dot")):
         x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, a_mode, pdl=pdl)
         norm_weight = pre_scale = None
         x_pre = a_mode != A_FLOAT
-    k_split = -(-(-(-k // cfg.split_k)) // cfg.block_k) * cfg.block_k
+    k_split = ceil_div(ceil_div(k, cfg.split_k), cfg.block_k) * cfg.block_k
     split = -(-k // k_split)
     x = x.contiguous()
     residual = residual.contiguous() if residual is not None else None
@@ -285,18 +354,54 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None = Non
     if fmt == W_INT8 and cfg.kernel == "sum":
         w_arg = weight.view(torch.int32)
     dummy = y
-    args = (x_arg, x_scale if x_scale is not None else dummy, w_arg, scale if scale is not None else dummy,
-            zero if zero is not None else dummy, bias if bias is not None else dummy,
-            norm_weight if norm_weight is not None else dummy, residual if residual is not None else dummy,
-            y, part, sems, m, n, k, k_split, x.stride(0), w_arg.stride(0),
-            scale.stride(0) if scale is not None and scale.dim() == 2 else 0,
-            residual.stride(0) if residual is not None else 0, y.stride(0), float(eps), 1.0 / k,
-            PLANE_MAGIC.get(fmt, 0))
-    meta = dict(W_FMT=fmt, A_MODE=a_mode, X_PRE=x_pre, NORM=norm_weight is not None, HAS_BIAS=bias is not None,
-                ACT=act, RESID=residual is not None, GROUP=max(group_size, 1), HAS_ZERO=zero is not None,
-                SPLIT=split > 1, BM=cfg.block_m, BN=cfg.block_n, BK=cfg.block_k, VEC=cfg.vec, PIPE=cfg.pipe,
-                EVEN_N=n % cfg.block_n == 0, EVEN_K=k % cfg.block_k == 0, ROW_SCALE=fmt != W_INT4 and scale is not None,
-                num_warps=cfg.num_warps, num_stages=cfg.num_stages, **launch_pdl(x.device, pdl))
+    args = (
+        x_arg,
+        x_scale if x_scale is not None else dummy,
+        w_arg,
+        scale if scale is not None else dummy,
+        zero if zero is not None else dummy,
+        bias if bias is not None else dummy,
+        norm_weight if norm_weight is not None else dummy,
+        residual if residual is not None else dummy,
+        y,
+        part,
+        sems,
+        m,
+        n,
+        k,
+        k_split,
+        x.stride(0),
+        w_arg.stride(0),
+        scale.stride(0) if scale is not None and scale.dim() == 2 else 0,
+        residual.stride(0) if residual is not None else 0,
+        y.stride(0),
+        float(eps),
+        1.0 / k,
+        PLANE_MAGIC.get(fmt, 0),
+    )
+    meta = dict(
+        W_FMT=fmt,
+        A_MODE=a_mode,
+        X_PRE=x_pre,
+        NORM=norm_weight is not None,
+        HAS_BIAS=bias is not None,
+        ACT=act,
+        RESID=residual is not None,
+        GROUP=max(group_size, 1),
+        HAS_ZERO=zero is not None,
+        SPLIT=split > 1,
+        BM=cfg.block_m,
+        BN=cfg.block_n,
+        BK=cfg.block_k,
+        VEC=cfg.vec,
+        PIPE=cfg.pipe,
+        EVEN_N=n % cfg.block_n == 0,
+        EVEN_K=k % cfg.block_k == 0,
+        ROW_SCALE=fmt != W_INT4 and scale is not None,
+        num_warps=cfg.num_warps,
+        num_stages=cfg.num_stages,
+        **launch_pdl(x.device, pdl),
+    )
     from vlmq.engine.kernels.gemv_triton import KERNELS
 
     kernel = KERNELS[cfg.kernel]

@@ -19,8 +19,8 @@ from vlmq.numerics import FP8_MAX, MIN_SCALE
 
 FP8_LIMIT = tl.constexpr(FP8_MAX)
 FP8_SCALE_FLOOR = tl.constexpr(MIN_SCALE)
-INT8_RANGE = tl.constexpr(127.5)                  # torchao's per-token int8 scale: amax / 127.5
-FP32_EPS = tl.constexpr(1.1920928955078125e-07)   # its floor
+INT8_RANGE = tl.constexpr(127.5)  # torchao's per-token int8 scale: amax / 127.5
+FP32_EPS = tl.constexpr(1.1920928955078125e-07)  # its floor
 
 
 @triton.jit
@@ -43,8 +43,9 @@ def rms_multiplier(x_ptr, rm, M, K, stride_xm, eps, inv_k, BKS: tl.constexpr):
     ssq = tl.zeros(rm.shape, dtype=tl.float32)
     for k0 in range(0, K, BKS):
         rk = k0 + tl.arange(0, BKS)
-        x = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K),
-                    other=0).to(tl.float32)
+        x = tl.load(
+            x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0
+        ).to(tl.float32)
         ssq += tl.sum(x * x, axis=1)
     return tl.math.rsqrt(ssq * inv_k + eps)
 
@@ -61,8 +62,7 @@ def rms_normalized(x, r, g, X_DT: tl.constexpr, G_DT: tl.constexpr):
 
 
 @triton.jit
-def load_x(x_ptr, g_ptr, rows, cols, M, K, stride_xm, r, NORM: tl.constexpr, X_PRE: tl.constexpr,
-           A_MODE: tl.constexpr):
+def load_x(x_ptr, g_ptr, rows, cols, M, K, stride_xm, r, NORM: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr):
     """Activations at (rows, cols) (broadcastable index tensors; r broadcasts like rows) as the fp32 values the
     kernel multiplies: float x (through the RMSNorm with ``NORM``), or the int8 / e4m3 values of a row
     quantized before the launch (``normalize_rows``)."""
@@ -85,10 +85,11 @@ def load_f32(src, cols, K):
 def row_values(x, X_DT: tl.constexpr, g_ptr, p_ptr, cols, K, r, NORM: tl.constexpr, SMOOTH: tl.constexpr):
     """Values x (fp32 holding X_DT values) at columns ``cols`` of a row through the RMSNorm (``NORM``) and
     SmoothQuant's pre-scale (``SMOOTH``), each product rounded to the dtype eager PyTorch gives it."""
-    rounds = True                      # whether the value so far is of X_DT (else fp32)
+    rounds = True  # whether the value so far is of X_DT (else fp32)
     if NORM:
-        x = rms_normalized(x, r, tl.load(g_ptr + cols, mask=cols < K, other=0).to(tl.float32), X_DT,
-                           g_ptr.dtype.element_ty)
+        x = rms_normalized(
+            x, r, tl.load(g_ptr + cols, mask=cols < K, other=0).to(tl.float32), X_DT, g_ptr.dtype.element_ty
+        )
         rounds = g_ptr.dtype.element_ty == X_DT
     if SMOOTH:
         x = x * tl.load(p_ptr + cols, mask=cols < K, other=0).to(tl.float32)
@@ -122,7 +123,7 @@ def store_codes(dst, cols, K, v, scale, inv, QUANT: tl.constexpr):
     if QUANT == 0:
         tl.store(dst + cols, v.to(dst.dtype.element_ty), mask=cols < K)
     elif QUANT == 1:
-        q = tl.minimum(tl.maximum(((v * inv) + 12582912.0) - 12582912.0, -128.0), 127.0)     # half to even
+        q = tl.minimum(tl.maximum(((v * inv) + 12582912.0) - 12582912.0, -128.0), 127.0)  # half to even
         tl.store(dst + cols, q.to(tl.int8), mask=cols < K)
     else:
         q = tl.minimum(tl.maximum(tl.math.div_rn(v, scale + tl.zeros_like(v)), -FP8_LIMIT), FP8_LIMIT)
@@ -130,9 +131,25 @@ def store_codes(dst, cols, K, v, scale, inv, QUANT: tl.constexpr):
 
 
 @triton.jit
-def normalize_rows_kernel(x_ptr, g_ptr, p_ptr, out_ptr, scale_ptr, K, stride_xm, stride_om, eps, inv_k,
-                          NORM: tl.constexpr, SMOOTH: tl.constexpr, QUANT: tl.constexpr, BK: tl.constexpr,
-                          ONE_BLOCK: tl.constexpr, CUDA: tl.constexpr, PDL: tl.constexpr):
+def normalize_rows_kernel(
+    x_ptr,
+    g_ptr,
+    p_ptr,
+    out_ptr,
+    scale_ptr,
+    K,
+    stride_xm,
+    stride_om,
+    eps,
+    inv_k,
+    NORM: tl.constexpr,
+    SMOOTH: tl.constexpr,
+    QUANT: tl.constexpr,
+    BK: tl.constexpr,
+    ONE_BLOCK: tl.constexpr,
+    CUDA: tl.constexpr,
+    PDL: tl.constexpr,
+):
     """One program per row: the RMSNorm (``NORM``), SmoothQuant's pre-scale (``SMOOTH``) and per-token
     quantization (``QUANT`` 1: int8, 2: e4m3) of fused.py's reference, step by step and each rounded as eager
     rounds it, into ``out`` (the quantized row and its scale at ``scale_ptr``, or with ``QUANT`` 0 the
@@ -167,8 +184,9 @@ def normalize_rows_kernel(x_ptr, g_ptr, p_ptr, out_ptr, scale_ptr, K, stride_xm,
             amax = tl.zeros((BK,), dtype=tl.float32)
             for k0 in range(0, K, BK):
                 cols = k0 + tl.arange(0, BK)
-                amax = tl.maximum(amax, tl.abs(row_values(load_f32(src, cols, K), X_DT, g_ptr, p_ptr, cols, K, r,
-                                                          NORM, SMOOTH)))
+                amax = tl.maximum(
+                    amax, tl.abs(row_values(load_f32(src, cols, K), X_DT, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH))
+                )
             scale, inv = token_scale(tl.max(amax, axis=0), QUANT, CUDA)
         for k0 in range(0, K, BK):
             cols = k0 + tl.arange(0, BK)
@@ -212,13 +230,27 @@ def split_last(x):
 
 
 @triton.jit
-def word_dot(p, w, magic, x_ptr, g_ptr, m, col0, M, K, stride_xm, r, NORM: tl.constexpr, X_PRE: tl.constexpr,
-             A_MODE: tl.constexpr, W_FMT: tl.constexpr):
+def word_dot(
+    p,
+    w,
+    magic,
+    x_ptr,
+    g_ptr,
+    m,
+    col0,
+    M,
+    K,
+    stride_xm,
+    r,
+    NORM: tl.constexpr,
+    X_PRE: tl.constexpr,
+    A_MODE: tl.constexpr,
+    W_FMT: tl.constexpr,
+):
     """[T, BN] packed words (int4: 8 columns each; int8: 4), starting at column ``col0`` [T], times
     activation row m: (p + sum over the word's columns of plane * x, sum of x), [T, BN] and [T]."""
     PER: tl.constexpr = 8 if W_FMT == 3 else 4
-    x = load_x(x_ptr, g_ptr, m, col0[:, None] + tl.arange(0, PER)[None, :], M, K, stride_xm, r, NORM, X_PRE,
-               A_MODE)
+    x = load_x(x_ptr, g_ptr, m, col0[:, None] + tl.arange(0, PER)[None, :], M, K, stride_xm, r, NORM, X_PRE, A_MODE)
     x0, x1, x2, x3, x4, x5, x6, x7 = split_last(x)
     if W_FMT == 3:
         p += nibble_plane(w, 0, magic) * x0[:, None]
@@ -240,8 +272,26 @@ def word_dot(p, w, magic, x_ptr, g_ptr, m, col0, M, K, stride_xm, r, NORM: tl.co
 
 
 @triton.jit
-def words_row(acc, w, s, zc, magic, x_ptr, g_ptr, m, k0, M, K, stride_xm, r, NORM: tl.constexpr,
-              X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr, VEC: tl.constexpr):
+def words_row(
+    acc,
+    w,
+    s,
+    zc,
+    magic,
+    x_ptr,
+    g_ptr,
+    m,
+    k0,
+    M,
+    K,
+    stride_xm,
+    r,
+    NORM: tl.constexpr,
+    X_PRE: tl.constexpr,
+    A_MODE: tl.constexpr,
+    W_FMT: tl.constexpr,
+    VEC: tl.constexpr,
+):
     """This iteration's packed tile [T * VEC words, BN] times activation row m, added to acc [T, BN];
     also returns the lane's sum of x [T].
     int4: sum((v - 8 - z) x) s = (sum((16 + v) x) - (24 + z) sum(x)) s, a lane's VEC words in one group;
@@ -257,24 +307,24 @@ def words_row(acc, w, s, zc, magic, x_ptr, g_ptr, m, k0, M, K, stride_xm, r, NOR
     if VEC == 1:
         p, xs = word_dot(p, w, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT)
     else:
-        w3 = tl.permute(tl.reshape(w, (T, VEC, w.shape[1])), (0, 2, 1))        # a lane's words last
+        w3 = tl.permute(tl.reshape(w, (T, VEC, w.shape[1])), (0, 2, 1))  # a lane's words last
         if VEC == 2:
             w0, w1 = tl.split(w3)
             p, xs = word_dot(p, w0, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT)
-            p, xs1 = word_dot(p, w1, magic, x_ptr, g_ptr, m, col + PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE,
-                              W_FMT)
+            p, xs1 = word_dot(p, w1, magic, x_ptr, g_ptr, m, col + PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT)
             xs += xs1
         else:
             wa, wb = tl.split(tl.reshape(w3, (T, w.shape[1], 2, 2)))
             w0, w2 = tl.split(wa)
             w1, w3_ = tl.split(wb)
             p, xs = word_dot(p, w0, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT)
-            p, xs1 = word_dot(p, w1, magic, x_ptr, g_ptr, m, col + PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE,
-                              W_FMT)
-            p, xs2 = word_dot(p, w2, magic, x_ptr, g_ptr, m, col + 2 * PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE,
-                              W_FMT)
-            p, xs3 = word_dot(p, w3_, magic, x_ptr, g_ptr, m, col + 3 * PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE,
-                              W_FMT)
+            p, xs1 = word_dot(p, w1, magic, x_ptr, g_ptr, m, col + PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT)
+            p, xs2 = word_dot(
+                p, w2, magic, x_ptr, g_ptr, m, col + 2 * PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT
+            )
+            p, xs3 = word_dot(
+                p, w3_, magic, x_ptr, g_ptr, m, col + 3 * PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT
+            )
             xs = (xs + xs1) + (xs2 + xs3)
     if W_FMT == 3:
         return acc + s * (p - zc * xs[:, None]), xs
@@ -283,8 +333,9 @@ def words_row(acc, w, s, zc, magic, x_ptr, g_ptr, m, k0, M, K, stride_xm, r, NOR
 
 
 @triton.jit
-def dense_row(acc, wf, x_ptr, g_ptr, m, rk, M, K, stride_xm, r, NORM: tl.constexpr, X_PRE: tl.constexpr,
-              A_MODE: tl.constexpr):
+def dense_row(
+    acc, wf, x_ptr, g_ptr, m, rk, M, K, stride_xm, r, NORM: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr
+):
     """acc [BK / 8, BN] += weights [BK / 8, 8, BN] (fp32) times activation row m at columns rk: each lane sums
     its 8 columns in registers, so the accumulator holds one value per row, not eight."""
     x = load_x(x_ptr, g_ptr, m, rk, M, K, stride_xm, r, NORM, X_PRE, A_MODE)
@@ -298,13 +349,31 @@ def pick(v, i: tl.constexpr):
 
 
 @triton.jit
-def epilogue(y, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym,
-             ROW_SCALE: tl.constexpr, A_MODE: tl.constexpr, HAS_BIAS: tl.constexpr, ACT: tl.constexpr,
-             RESID: tl.constexpr, BN: tl.constexpr):
+def epilogue(
+    y,
+    rm,
+    rn,
+    pid_n,
+    M,
+    N,
+    ws_ptr,
+    xs_ptr,
+    b_ptr,
+    r_ptr,
+    y_ptr,
+    stride_rm,
+    stride_ym,
+    ROW_SCALE: tl.constexpr,
+    A_MODE: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    ACT: tl.constexpr,
+    RESID: tl.constexpr,
+    BN: tl.constexpr,
+):
     """[BM, BN] fp32 sums → weight and activation scales, bias, SiLU(gate) * up, residual → store."""
-    if ROW_SCALE:            # per-row weight scales (8-bit weights; optional for float weights)
+    if ROW_SCALE:  # per-row weight scales (8-bit weights; optional for float weights)
         y = y * tl.load(ws_ptr + rn, mask=rn < N, other=0).to(tl.float32)[None, :]
-    if A_MODE != 0:          # W8A8: the rows' activation scales
+    if A_MODE != 0:  # W8A8: the rows' activation scales
         y = y * tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)[:, None]
     if HAS_BIAS:
         y = y + tl.load(b_ptr + rn, mask=rn < N, other=0).to(tl.float32)[None, :]
@@ -323,27 +392,89 @@ def epilogue(y, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride
 
 
 @triton.jit
-def finish(y, rm, rn, pid_n, tile, pid_k, n_split, M, N, part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr,
-           stride_rm, stride_ym, ROW_SCALE: tl.constexpr, A_MODE: tl.constexpr, HAS_BIAS: tl.constexpr,
-           ACT: tl.constexpr, RESID: tl.constexpr, SPLIT: tl.constexpr, BN: tl.constexpr):
+def finish(
+    y,
+    rm,
+    rn,
+    pid_n,
+    tile,
+    pid_k,
+    n_split,
+    M,
+    N,
+    part_ptr,
+    sem_ptr,
+    ws_ptr,
+    xs_ptr,
+    b_ptr,
+    r_ptr,
+    y_ptr,
+    stride_rm,
+    stride_ym,
+    ROW_SCALE: tl.constexpr,
+    A_MODE: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    ACT: tl.constexpr,
+    RESID: tl.constexpr,
+    SPLIT: tl.constexpr,
+    BN: tl.constexpr,
+):
     """Split K: store this slice's fp32 partial and count in on the tile's semaphore; the last slice to
     arrive sums all partials (read through L2), resets the semaphore and runs the epilogue."""
     if not SPLIT:
-        epilogue(y, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, ROW_SCALE,
-                 A_MODE, HAS_BIAS, ACT, RESID, BN)
+        epilogue(
+            y,
+            rm,
+            rn,
+            pid_n,
+            M,
+            N,
+            ws_ptr,
+            xs_ptr,
+            b_ptr,
+            r_ptr,
+            y_ptr,
+            stride_rm,
+            stride_ym,
+            ROW_SCALE,
+            A_MODE,
+            HAS_BIAS,
+            ACT,
+            RESID,
+            BN,
+        )
     else:
         mask = (rm[:, None] < M) & (rn[None, :] < N)
         offs = rm[:, None] * N + rn[None, :]
         tl.store(part_ptr + pid_k * M * N + offs, y, mask=mask)
-        tl.debug_barrier()                              # all lanes' partials are written before the release
+        tl.debug_barrier()  # all lanes' partials are written before the release
         arrived = tl.atomic_add(sem_ptr + tile, 1, sem="acq_rel")
         if arrived == n_split - 1:
             total = tl.zeros(y.shape, dtype=tl.float32)
             for s in range(n_split):
                 total += tl.load(part_ptr + s * M * N + offs, mask=mask, other=0, cache_modifier=".cg")
             tl.atomic_xchg(sem_ptr + tile, 0)
-            epilogue(total, rm, rn, pid_n, M, N, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym,
-                     ROW_SCALE, A_MODE, HAS_BIAS, ACT, RESID, BN)
+            epilogue(
+                total,
+                rm,
+                rn,
+                pid_n,
+                M,
+                N,
+                ws_ptr,
+                xs_ptr,
+                b_ptr,
+                r_ptr,
+                y_ptr,
+                stride_rm,
+                stride_ym,
+                ROW_SCALE,
+                A_MODE,
+                HAS_BIAS,
+                ACT,
+                RESID,
+                BN,
+            )
 
 
 @triton.jit
@@ -367,27 +498,55 @@ def stack_rows(acc0, acc1, acc2, acc3, rm, BM: tl.constexpr):
 
 
 @triton.jit
-def packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, wz_ptr, M, K, stride_xm, stride_sn,
-                magic, rv, NORM: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr,
-                GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
-                VEC: tl.constexpr, EVEN: tl.constexpr, PIPE: tl.constexpr):
+def packed_rows(
+    w,
+    w_ptrs,
+    kw,
+    k_lo,
+    k_hi,
+    rn,
+    in_n,
+    rm,
+    x_ptr,
+    g_ptr,
+    ws_ptr,
+    wz_ptr,
+    M,
+    K,
+    stride_xm,
+    stride_sn,
+    magic,
+    rv,
+    NORM: tl.constexpr,
+    X_PRE: tl.constexpr,
+    A_MODE: tl.constexpr,
+    W_FMT: tl.constexpr,
+    GROUP: tl.constexpr,
+    HAS_ZERO: tl.constexpr,
+    BM: tl.constexpr,
+    BN: tl.constexpr,
+    BK: tl.constexpr,
+    VEC: tl.constexpr,
+    EVEN: tl.constexpr,
+    PIPE: tl.constexpr,
+):
     """The K loop over int4 / int8 words (``w``: the first tile, already loaded) → [BM, BN] sums."""
-    PER: tl.constexpr = 8 if W_FMT == 3 else 4        # columns per int32 word
+    PER: tl.constexpr = 8 if W_FMT == 3 else 4  # columns per int32 word
     BKW: tl.constexpr = BK // PER
     T: tl.constexpr = BKW // VEC
     acc0 = tl.zeros((T, BN), dtype=tl.float32)
     acc1 = tl.zeros((T, BN), dtype=tl.float32)
     acc2 = tl.zeros((T, BN), dtype=tl.float32)
     acc3 = tl.zeros((T, BN), dtype=tl.float32)
-    xsum = tl.zeros((T, BM), dtype=tl.float32)          # int8: per-lane sums of each row's x
+    xsum = tl.zeros((T, BM), dtype=tl.float32)  # int8: per-lane sums of each row's x
     gi = (k_lo + PER * VEC * tl.arange(0, T)) // GROUP
     meta_ptrs = rn[None, :] * stride_sn + gi[:, None]
     for k0 in range(k_lo, k_hi, BK):
         kb = tl.multiple_of(k0, BK)
         nxt = (w_ptrs + BKW, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BKW < K // PER))
-        if PIPE:         # the next tile's load in flight while this one is used (twice the weight registers)
+        if PIPE:  # the next tile's load in flight while this one is used (twice the weight registers)
             w_next = load_tile(nxt[0], nxt[1], nxt[2], EVEN)
-        s = w            # placeholders for int8 (its per-row scales come in the epilogue)
+        s = w  # placeholders for int8 (its per-row scales come in the epilogue)
         zc = w
         if W_FMT == 3:
             in_meta = in_n[None, :] & (gi[:, None] < K // GROUP)
@@ -395,19 +554,74 @@ def packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, w
             zc = tl.full((T, BN), 24.0, tl.float32)
             if HAS_ZERO:
                 zc += tl.load(wz_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
-        acc0, xs = words_row(acc0, w, s, zc, magic, x_ptr, g_ptr, 0, kb, M, K, stride_xm, pick(rv, 0), NORM, X_PRE,
-                             A_MODE, W_FMT, VEC)
+        acc0, xs = words_row(
+            acc0, w, s, zc, magic, x_ptr, g_ptr, 0, kb, M, K, stride_xm, pick(rv, 0), NORM, X_PRE, A_MODE, W_FMT, VEC
+        )
         xsum += tl.where(rm[None, :] == 0, xs[:, None], 0.0)
         if BM > 1:
-            acc1, xs = words_row(acc1, w, s, zc, magic, x_ptr, g_ptr, 1, kb, M, K, stride_xm, pick(rv, 1), NORM,
-                                 X_PRE, A_MODE, W_FMT, VEC)
+            acc1, xs = words_row(
+                acc1,
+                w,
+                s,
+                zc,
+                magic,
+                x_ptr,
+                g_ptr,
+                1,
+                kb,
+                M,
+                K,
+                stride_xm,
+                pick(rv, 1),
+                NORM,
+                X_PRE,
+                A_MODE,
+                W_FMT,
+                VEC,
+            )
             xsum += tl.where(rm[None, :] == 1, xs[:, None], 0.0)
         if BM > 2:
-            acc2, xs = words_row(acc2, w, s, zc, magic, x_ptr, g_ptr, 2, kb, M, K, stride_xm, pick(rv, 2), NORM,
-                                 X_PRE, A_MODE, W_FMT, VEC)
+            acc2, xs = words_row(
+                acc2,
+                w,
+                s,
+                zc,
+                magic,
+                x_ptr,
+                g_ptr,
+                2,
+                kb,
+                M,
+                K,
+                stride_xm,
+                pick(rv, 2),
+                NORM,
+                X_PRE,
+                A_MODE,
+                W_FMT,
+                VEC,
+            )
             xsum += tl.where(rm[None, :] == 2, xs[:, None], 0.0)
-            acc3, xs = words_row(acc3, w, s, zc, magic, x_ptr, g_ptr, 3, kb, M, K, stride_xm, pick(rv, 3), NORM,
-                                 X_PRE, A_MODE, W_FMT, VEC)
+            acc3, xs = words_row(
+                acc3,
+                w,
+                s,
+                zc,
+                magic,
+                x_ptr,
+                g_ptr,
+                3,
+                kb,
+                M,
+                K,
+                stride_xm,
+                pick(rv, 3),
+                NORM,
+                X_PRE,
+                A_MODE,
+                W_FMT,
+                VEC,
+            )
             xsum += tl.where(rm[None, :] == 3, xs[:, None], 0.0)
         w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
         w_ptrs += BKW
@@ -415,15 +629,37 @@ def packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, w
         meta_ptrs += BK // GROUP
         gi += BK // GROUP
     y = stack_rows(acc0, acc1, acc2, acc3, rm, BM)
-    if W_FMT == 1:       # int8 planes: sum(q x) = 16 (sum(plane x) - 24 sum(x))
+    if W_FMT == 1:  # int8 planes: sum(q x) = 16 (sum(plane x) - 24 sum(x))
         y = 16.0 * (y - 24.0 * tl.sum(xsum, axis=0)[:, None])
     return y
 
 
 @triton.jit
-def dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stride_xm, rv, NORM: tl.constexpr,
-               X_PRE: tl.constexpr, A_MODE: tl.constexpr, W_FMT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
-               BK: tl.constexpr, EVEN: tl.constexpr, PIPE: tl.constexpr):
+def dense_rows(
+    w,
+    w_ptrs,
+    kw,
+    k_lo,
+    k_hi,
+    rn,
+    in_n,
+    rm,
+    x_ptr,
+    g_ptr,
+    M,
+    K,
+    stride_xm,
+    rv,
+    NORM: tl.constexpr,
+    X_PRE: tl.constexpr,
+    A_MODE: tl.constexpr,
+    W_FMT: tl.constexpr,
+    BM: tl.constexpr,
+    BN: tl.constexpr,
+    BK: tl.constexpr,
+    EVEN: tl.constexpr,
+    PIPE: tl.constexpr,
+):
     """The K loop over bf16 / fp16 / fp32 / e4m3 weights (``w``: the first tile, already loaded) → [BM, BN]."""
     acc0 = tl.zeros((BK // 8, BN), dtype=tl.float32)
     acc1 = tl.zeros((BK // 8, BN), dtype=tl.float32)
@@ -449,13 +685,50 @@ def dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stri
 
 
 @triton.jit
-def sum_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr, part_ptr, sem_ptr,
-               M, N, K, K_SPLIT, stride_xm, stride_wn, stride_sn, stride_rm, stride_ym, eps, inv_k, magic,
-               W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr,
-               HAS_BIAS: tl.constexpr, ACT: tl.constexpr, RESID: tl.constexpr, GROUP: tl.constexpr,
-               HAS_ZERO: tl.constexpr, SPLIT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
-               VEC: tl.constexpr, EVEN_N: tl.constexpr, EVEN_K: tl.constexpr, PDL: tl.constexpr,
-               PIPE: tl.constexpr, ROW_SCALE: tl.constexpr):
+def sum_kernel(
+    x_ptr,
+    xs_ptr,
+    w_ptr,
+    ws_ptr,
+    wz_ptr,
+    b_ptr,
+    g_ptr,
+    r_ptr,
+    y_ptr,
+    part_ptr,
+    sem_ptr,
+    M,
+    N,
+    K,
+    K_SPLIT,
+    stride_xm,
+    stride_wn,
+    stride_sn,
+    stride_rm,
+    stride_ym,
+    eps,
+    inv_k,
+    magic,
+    W_FMT: tl.constexpr,
+    A_MODE: tl.constexpr,
+    X_PRE: tl.constexpr,
+    NORM: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    ACT: tl.constexpr,
+    RESID: tl.constexpr,
+    GROUP: tl.constexpr,
+    HAS_ZERO: tl.constexpr,
+    SPLIT: tl.constexpr,
+    BM: tl.constexpr,
+    BN: tl.constexpr,
+    BK: tl.constexpr,
+    VEC: tl.constexpr,
+    EVEN_N: tl.constexpr,
+    EVEN_K: tl.constexpr,
+    PDL: tl.constexpr,
+    PIPE: tl.constexpr,
+    ROW_SCALE: tl.constexpr,
+):
     """CUDA-core GEMV for M <= BM <= 4 rows: one program = BN weight rows x one K slice, one fp32 tile per
     activation row, reduced over K once at the end. int8 and int4 weights are read as int32 words
     (``VEC`` per lane) and widened plane by plane (``byte_plane`` / ``nibble_plane``). The first K tile is
@@ -469,32 +742,124 @@ def sum_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
     EVEN: tl.constexpr = EVEN_N and EVEN_K
     k_lo = pid_k * K_SPLIT
     k_hi = tl.minimum(k_lo + K_SPLIT, K)
-    PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)      # columns per loaded element
-    kw = tl.max_contiguous(tl.multiple_of(k_lo // PER + tl.arange(0, BK // PER), 8 if PER == 1 else VEC),
-                           8 if PER == 1 else VEC)
+    PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)  # columns per loaded element
+    kw = tl.max_contiguous(
+        tl.multiple_of(k_lo // PER + tl.arange(0, BK // PER), 8 if PER == 1 else VEC), 8 if PER == 1 else VEC
+    )
     w_ptrs = w_ptr + rn[None, :] * stride_wn + kw[:, None]
     w = load_tile(w_ptrs, k_lo < k_hi, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
     if PDL:
         gdc_wait()
-    if NORM:             # the row's statistics: 2048 values a row per iteration (64 a lane at one warp)
+    if NORM:  # the row's statistics: 2048 values a row per iteration (64 a lane at one warp)
         rv = rms_multiplier(x_ptr, rm, M, K, stride_xm, eps, inv_k, 2048 // BM)
     else:
         rv = tl.full((BM,), 1.0, tl.float32)
     if PER == 1:
-        y = dense_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, M, K, stride_xm, rv, NORM, X_PRE, A_MODE,
-                       W_FMT, BM, BN, BK, EVEN, PIPE)
+        y = dense_rows(
+            w,
+            w_ptrs,
+            kw,
+            k_lo,
+            k_hi,
+            rn,
+            in_n,
+            rm,
+            x_ptr,
+            g_ptr,
+            M,
+            K,
+            stride_xm,
+            rv,
+            NORM,
+            X_PRE,
+            A_MODE,
+            W_FMT,
+            BM,
+            BN,
+            BK,
+            EVEN,
+            PIPE,
+        )
     else:
-        y = packed_rows(w, w_ptrs, kw, k_lo, k_hi, rn, in_n, rm, x_ptr, g_ptr, ws_ptr, wz_ptr, M, K, stride_xm,
-                        stride_sn, magic, rv, NORM, X_PRE, A_MODE, W_FMT, GROUP, HAS_ZERO, BM, BN, BK, VEC, EVEN, PIPE)
+        y = packed_rows(
+            w,
+            w_ptrs,
+            kw,
+            k_lo,
+            k_hi,
+            rn,
+            in_n,
+            rm,
+            x_ptr,
+            g_ptr,
+            ws_ptr,
+            wz_ptr,
+            M,
+            K,
+            stride_xm,
+            stride_sn,
+            magic,
+            rv,
+            NORM,
+            X_PRE,
+            A_MODE,
+            W_FMT,
+            GROUP,
+            HAS_ZERO,
+            BM,
+            BN,
+            BK,
+            VEC,
+            EVEN,
+            PIPE,
+        )
     if PDL:
         gdc_launch_dependents()
-    finish(y, rm, rn, pid_n, pid_n, pid_k, tl.num_programs(1), M, N, part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr,
-           y_ptr, stride_rm, stride_ym, ROW_SCALE, A_MODE, HAS_BIAS, ACT, RESID, SPLIT, BN)
+    finish(
+        y,
+        rm,
+        rn,
+        pid_n,
+        pid_n,
+        pid_k,
+        tl.num_programs(1),
+        M,
+        N,
+        part_ptr,
+        sem_ptr,
+        ws_ptr,
+        xs_ptr,
+        b_ptr,
+        r_ptr,
+        y_ptr,
+        stride_rm,
+        stride_ym,
+        ROW_SCALE,
+        A_MODE,
+        HAS_BIAS,
+        ACT,
+        RESID,
+        SPLIT,
+        BN,
+    )
 
 
 @triton.jit
-def int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, one_bits, GROUP: tl.constexpr,
-              HAS_ZERO: tl.constexpr, BK: tl.constexpr, DTYPE: tl.constexpr):
+def int4_tile(
+    w_ptr,
+    ws_ptr,
+    wz_ptr,
+    rn,
+    in_n,
+    k0,
+    stride_wn,
+    stride_sn,
+    one_bits,
+    GROUP: tl.constexpr,
+    HAS_ZERO: tl.constexpr,
+    BK: tl.constexpr,
+    DTYPE: tl.constexpr,
+):
     """[BN, BK] dequantized int4 weights (one group: BK <= GROUP) in column order, rounded to DTYPE as
     w4's reference rounds them: (v - 8 - z) * s."""
     rw = k0 // 8 + tl.arange(0, BK // 8)
@@ -503,7 +868,7 @@ def int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, one_bit
     a1 = tl.join(nibble_plane(w, 1, one_bits), nibble_plane(w, 5, one_bits))
     a2 = tl.join(nibble_plane(w, 2, one_bits), nibble_plane(w, 6, one_bits))
     a3 = tl.join(nibble_plane(w, 3, one_bits), nibble_plane(w, 7, one_bits))
-    f = tl.reshape(tl.join(tl.join(a0, a2), tl.join(a1, a3)), (w.shape[0], BK))   # column 8i + j ← nibble j of word i
+    f = tl.reshape(tl.join(tl.join(a0, a2), tl.join(a1, a3)), (w.shape[0], BK))  # column 8i + j ← nibble j of word i
     grp = k0 // GROUP
     s = tl.load(ws_ptr + rn * stride_sn + grp, mask=in_n, other=0).to(tl.float32)
     zc = tl.full(s.shape, 24.0, tl.float32)
@@ -514,13 +879,50 @@ def int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, one_bit
 
 
 @triton.jit
-def dot_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr, part_ptr, sem_ptr,
-               M, N, K, K_SPLIT, stride_xm, stride_wn, stride_sn, stride_rm, stride_ym, eps, inv_k, magic,
-               W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr,
-               HAS_BIAS: tl.constexpr, ACT: tl.constexpr, RESID: tl.constexpr, GROUP: tl.constexpr,
-               HAS_ZERO: tl.constexpr, SPLIT: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
-               VEC: tl.constexpr, EVEN_N: tl.constexpr, EVEN_K: tl.constexpr, PDL: tl.constexpr,
-               PIPE: tl.constexpr, ROW_SCALE: tl.constexpr):
+def dot_kernel(
+    x_ptr,
+    xs_ptr,
+    w_ptr,
+    ws_ptr,
+    wz_ptr,
+    b_ptr,
+    g_ptr,
+    r_ptr,
+    y_ptr,
+    part_ptr,
+    sem_ptr,
+    M,
+    N,
+    K,
+    K_SPLIT,
+    stride_xm,
+    stride_wn,
+    stride_sn,
+    stride_rm,
+    stride_ym,
+    eps,
+    inv_k,
+    magic,
+    W_FMT: tl.constexpr,
+    A_MODE: tl.constexpr,
+    X_PRE: tl.constexpr,
+    NORM: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    ACT: tl.constexpr,
+    RESID: tl.constexpr,
+    GROUP: tl.constexpr,
+    HAS_ZERO: tl.constexpr,
+    SPLIT: tl.constexpr,
+    BM: tl.constexpr,
+    BN: tl.constexpr,
+    BK: tl.constexpr,
+    VEC: tl.constexpr,
+    EVEN_N: tl.constexpr,
+    EVEN_K: tl.constexpr,
+    PDL: tl.constexpr,
+    PIPE: tl.constexpr,
+    ROW_SCALE: tl.constexpr,
+):
     """Tensor-core tiles: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or
     e4m3 operands as stored, int32 / fp32 accumulation). Rows arrive normalized and quantized
     (``normalize_rows`` ran first: in every program of this grid the row statistics would be read again)."""
@@ -555,8 +957,7 @@ def dot_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
             if W_FMT == 2:
                 w = w.to(tl.float8e4nv, bitcast=True)
             w = w.to(DT)
-        xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K),
-                     other=0)
+        xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0)
         if A_MODE == 2:
             xk = xk.to(tl.float8e4nv, bitcast=True)
         xk = xk.to(DT)
@@ -566,30 +967,69 @@ def dot_kernel(x_ptr, xs_ptr, w_ptr, ws_ptr, wz_ptr, b_ptr, g_ptr, r_ptr, y_ptr,
             acc += tl.dot(xk, tl.trans(w))
     if PDL:
         gdc_launch_dependents()
-    finish(acc.to(tl.float32), rm, rn, pid_n, pid_m * tl.num_programs(0) + pid_n, pid_k, tl.num_programs(2), M, N,
-           part_ptr, sem_ptr, ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, ROW_SCALE, A_MODE, HAS_BIAS,
-           ACT, RESID, SPLIT, BN)
+    finish(
+        acc.to(tl.float32),
+        rm,
+        rn,
+        pid_n,
+        pid_m * tl.num_programs(0) + pid_n,
+        pid_k,
+        tl.num_programs(2),
+        M,
+        N,
+        part_ptr,
+        sem_ptr,
+        ws_ptr,
+        xs_ptr,
+        b_ptr,
+        r_ptr,
+        y_ptr,
+        stride_rm,
+        stride_ym,
+        ROW_SCALE,
+        A_MODE,
+        HAS_BIAS,
+        ACT,
+        RESID,
+        SPLIT,
+        BN,
+    )
 
 
 KERNELS = {"sum": sum_kernel, "dot": dot_kernel}
 
 
 @triton.jit
-def dequant_int4_kernel(w_ptr, ws_ptr, wz_ptr, out_ptr, N, stride_wn, stride_sn, stride_on, magic,
-                        GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
+def dequant_int4_kernel(
+    w_ptr,
+    ws_ptr,
+    wz_ptr,
+    out_ptr,
+    N,
+    stride_wn,
+    stride_sn,
+    stride_on,
+    magic,
+    GROUP: tl.constexpr,
+    HAS_ZERO: tl.constexpr,
+    BN: tl.constexpr,
+    BK: tl.constexpr,
+):
     """The [N, K] weight of a packed int4 tensor in out's dtype (for the dequantize-then-cuBLAS prefill);
     one tile of BN rows x BK (<= GROUP) columns per program, rounded exactly as w4's reference rounds."""
     rn = tl.program_id(0) * BN + tl.arange(0, BN)
     k0 = tl.program_id(1) * BK
     in_n = rn < N
-    tile = int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, magic, GROUP, HAS_ZERO, BK,
-                     out_ptr.dtype.element_ty)
+    tile = int4_tile(
+        w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, magic, GROUP, HAS_ZERO, BK, out_ptr.dtype.element_ty
+    )
     tl.store(out_ptr + rn[:, None] * stride_on + (k0 + tl.arange(0, BK))[None, :], tile, mask=in_n[:, None])
 
 
 @triton.jit
-def dequant_w8_kernel(w_ptr, ws_ptr, out_ptr, N, K, stride_wn, stride_on, IS_FP8: tl.constexpr, BN: tl.constexpr,
-                      BK: tl.constexpr):
+def dequant_w8_kernel(
+    w_ptr, ws_ptr, out_ptr, N, K, stride_wn, stride_on, IS_FP8: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr
+):
     """out = q * scale (per row) for a BN x BK tile of int8 / e4m3 (uint8 bits) weights, rounded once to out's
     dtype (the W8A16 dequantize-then-cuBLAS prefill)."""
     rn = tl.program_id(0) * BN + tl.arange(0, BN)

@@ -41,10 +41,20 @@ from vlmq.engine.kernels.gemv import (
     weight_format,
 )
 
-PREFILL_PATH = {"bf16": "cublas", "w8a16": "dequant", "w4a16": "dequant", "w8a8_int8": "triton",
-                "w8a8_fp8": "scaled_mm"}      # the module doc gives the measurements
-PATHS = {"bf16": ("cublas",), "w8a16": ("dequant", "triton"), "w4a16": ("dequant", "triton"),
-         "w8a8_int8": ("triton", "int_mm"), "w8a8_fp8": ("scaled_mm", "triton")}
+PREFILL_PATH = {
+    "bf16": "cublas",
+    "w8a16": "dequant",
+    "w4a16": "dequant",
+    "w8a8_int8": "triton",
+    "w8a8_fp8": "scaled_mm",
+}  # the module doc gives the measurements
+PATHS = {
+    "bf16": ("cublas",),
+    "w8a16": ("dequant", "triton"),
+    "w4a16": ("dequant", "triton"),
+    "w8a8_int8": ("triton", "int_mm"),
+    "w8a8_fp8": ("scaled_mm", "triton"),
+}
 
 
 def scheme(weight: torch.Tensor, x: torch.Tensor) -> str:
@@ -61,8 +71,14 @@ def scheme(weight: torch.Tensor, x: torch.Tensor) -> str:
     return "w8a16"
 
 
-def w8_linear_dequant_mm(x: torch.Tensor, qweight: torch.Tensor, wscale: torch.Tensor, xscale: torch.Tensor | None,
-                         bias: torch.Tensor | None, out_dtype: torch.dtype) -> torch.Tensor:
+def w8_linear_dequant_mm(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    wscale: torch.Tensor,
+    xscale: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    out_dtype: torch.dtype,
+) -> torch.Tensor:
     """Widen the 8-bit values to bf16 and let cuBLAS multiply; scales after, in fp32.
 
     int8 and e4m3 values are exact in bf16 and the GEMM accumulates in fp32, so this is the arithmetic of
@@ -76,8 +92,9 @@ def w8_linear_dequant_mm(x: torch.Tensor, qweight: torch.Tensor, wscale: torch.T
     return y.to(out_dtype)
 
 
-def dequantize_int4_cuda(packed: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None, group_size: int,
-                         dtype: torch.dtype) -> torch.Tensor:
+def dequantize_int4_cuda(
+    packed: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None, group_size: int, dtype: torch.dtype
+) -> torch.Tensor:
     """w4.dequantize_int4 in one Triton pass (a GPU, or Triton's interpreter)."""
     from vlmq.engine.kernels.gemv_triton import dequant_int4_kernel
 
@@ -85,9 +102,22 @@ def dequantize_int4_cuda(packed: torch.Tensor, scale: torch.Tensor, zero: torch.
     out = torch.empty((n, k), dtype=dtype, device=packed.device)
     block_n, block_k = 32, min(128, group_size)
     grid = (-(-n // block_n), k // block_k)
-    dequant_int4_kernel[grid](packed, scale, zero if zero is not None else scale, out, n, packed.stride(0),
-                              scale.stride(0), out.stride(0), PLANE_MAGIC[W_INT4], GROUP=group_size,
-                              HAS_ZERO=zero is not None, BN=block_n, BK=block_k, num_warps=4)
+    dequant_int4_kernel[grid](
+        packed,
+        scale,
+        zero if zero is not None else scale,
+        out,
+        n,
+        packed.stride(0),
+        scale.stride(0),
+        out.stride(0),
+        PLANE_MAGIC[W_INT4],
+        GROUP=group_size,
+        HAS_ZERO=zero is not None,
+        BN=block_n,
+        BK=block_k,
+        num_warps=4,
+    )
     return out
 
 
@@ -101,8 +131,18 @@ def dequantize_w8_cuda(qweight: torch.Tensor, wscale: torch.Tensor, dtype: torch
     is_fp8 = qweight.dtype == torch.float8_e4m3fn
     block_n, block_k = 32, 256
     dequant_w8_kernel[(-(-n // block_n), -(-k // block_k))](
-        qweight.view(torch.uint8) if is_fp8 else qweight, wscale, out, n, k, qweight.stride(0), out.stride(0),
-        IS_FP8=is_fp8, BN=block_n, BK=block_k, num_warps=4)
+        qweight.view(torch.uint8) if is_fp8 else qweight,
+        wscale,
+        out,
+        n,
+        k,
+        qweight.stride(0),
+        out.stride(0),
+        IS_FP8=is_fp8,
+        BN=block_n,
+        BK=block_k,
+        num_warps=4,
+    )
     return out
 
 
@@ -110,9 +150,17 @@ def _library_shapes_ok(n: int, k: int) -> bool:
     return n % 16 == 0 and k % 16 == 0
 
 
-def prefill_linear(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None, zero: torch.Tensor | None,
-                   group_size: int, bias: torch.Tensor | None, x_scale: torch.Tensor | None, out_dtype: torch.dtype,
-                   path: str | None = None) -> torch.Tensor:
+def prefill_linear(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    scale: torch.Tensor | None,
+    zero: torch.Tensor | None,
+    group_size: int,
+    bias: torch.Tensor | None,
+    x_scale: torch.Tensor | None,
+    out_dtype: torch.dtype,
+    path: str | None = None,
+) -> torch.Tensor:
     """[M, K] x [N, K] weights (any vlmq format; W8A8 activations already quantized, ``x_scale`` per row)."""
     kind = scheme(weight, x)
     path = path or PREFILL_PATH[kind]
@@ -120,7 +168,7 @@ def prefill_linear(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | 
     if path not in PATHS[kind]:
         raise ValueError(f"prefill path {path!r} is not one of {PATHS[kind]} for {kind}")
     if kind == "bf16":
-        if scale is not None:      # per-row scales on float weights (the 8-bit op's contract, unit in projections.py)
+        if scale is not None:  # per-row scales on float weights (the 8-bit op's contract, unit in projections.py)
             return w8_linear_dequant_mm(x, weight, scale, None, bias, out_dtype)
         return F.linear(x.to(weight.dtype), weight, bias).to(out_dtype)
     if path == "triton" or not _library_shapes_ok(n, k):
@@ -136,7 +184,12 @@ def prefill_linear(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | 
         y = torch._int_mm(x.contiguous(), weight.t()).float() * x_scale.float().view(-1, 1) * scale.float().view(1, -1)
         return (y + bias.float() if bias is not None else y).to(out_dtype)
     assert weight_format(weight) == W_FP8 and kind == "w8a8_fp8"
-    y = torch._scaled_mm(x.contiguous(), weight.t(), scale_a=x_scale.float().view(-1, 1).contiguous(),
-                         scale_b=scale.float().view(1, -1).contiguous(), out_dtype=torch.bfloat16,
-                         bias=bias.to(torch.bfloat16) if bias is not None else None)
+    y = torch._scaled_mm(
+        x.contiguous(),
+        weight.t(),
+        scale_a=x_scale.float().view(-1, 1).contiguous(),
+        scale_b=scale.float().view(1, -1).contiguous(),
+        out_dtype=torch.bfloat16,
+        bias=bias.to(torch.bfloat16) if bias is not None else None,
+    )
     return y.to(out_dtype)

@@ -37,10 +37,20 @@ def rope_kv_reference(q, k, v, cos, sin, kv: LayerKV, write_pos, token_type) -> 
 
 
 @torch.library.custom_op("vlmq::rope_kv_write", mutates_args=("k_cache", "v_cache", "k_scale", "v_scale"))
-def rope_kv_write(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                  k_cache: torch.Tensor, v_cache: torch.Tensor, k_scale: torch.Tensor | None,
-                  v_scale: torch.Tensor | None, tables: list[torch.Tensor], write_pos: torch.Tensor,
-                  token_type: torch.Tensor) -> torch.Tensor:
+def rope_kv_write(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    k_scale: torch.Tensor | None,
+    v_scale: torch.Tensor | None,
+    tables: list[torch.Tensor],
+    write_pos: torch.Tensor,
+    token_type: torch.Tensor,
+) -> torch.Tensor:
     """Rotated q [B, T, Hq, D] (contiguous); writes the token's K/V (and FP8 scales) into the cache.
 
     ``tables`` is ``LayerKV.tables`` as a list (k_text, v_text, k_visual, v_visual) or empty (BF16 cache,
@@ -60,8 +70,9 @@ def _(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, write_pos, 
 
 def rope_write_kv(q, k, v, cos, sin, kv: LayerKV, write_pos, token_type) -> torch.Tensor:
     """What the decoder layer calls: ``rope_kv_write`` over a ``LayerKV``; rotated q as [B, Hq, T, D]."""
-    out = rope_kv_write(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()),
-                        write_pos, token_type)
+    out = rope_kv_write(
+        q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), write_pos, token_type
+    )
     return out.transpose(1, 2)
 
 
@@ -69,16 +80,32 @@ def kernel_args(k_cache, v_cache, k_scale, v_scale, tables) -> tuple[tuple, dict
     """The cache part of a launch (shared with the fused decode-attention kernel): pointers, strides and
     flags (``CUDA``: divide by 448 as PyTorch does on the cache's device). Absent scale buffers and tables
     are replaced by the cache itself (never read)."""
-    if k_cache.shape != v_cache.shape or k_cache.stride() != v_cache.stride() or k_cache.stride(-1) != 1 \
-            or k_cache.stride(-2) != k_cache.shape[-1]:
+    if (
+        k_cache.shape != v_cache.shape
+        or k_cache.stride() != v_cache.stride()
+        or k_cache.stride(-1) != 1
+        or k_cache.stride(-2) != k_cache.shape[-1]
+    ):
         raise ValueError("K and V caches must have one shape with contiguous [L, D] planes")
     is_fp8 = k_scale is not None
     if is_fp8 and k_scale.stride() != v_scale.stride():
         raise ValueError("K and V scale buffers must share strides")
     k_text, v_text, k_vis, v_vis = tables if tables else (k_cache,) * 4
     ks, vs = (k_scale, v_scale) if is_fp8 else (k_cache, v_cache)
-    args = (k_cache, v_cache, ks, vs, k_cache.stride(0), k_cache.stride(1), ks.stride(0) if is_fp8 else 0,
-            ks.stride(1) if is_fp8 else 0, k_text, v_text, k_vis, v_vis)
+    args = (
+        k_cache,
+        v_cache,
+        ks,
+        vs,
+        k_cache.stride(0),
+        k_cache.stride(1),
+        ks.stride(0) if is_fp8 else 0,
+        ks.stride(1) if is_fp8 else 0,
+        k_text,
+        v_text,
+        k_vis,
+        v_vis,
+    )
     flags = {"IS_FP8": is_fp8, "DYNAMIC": is_fp8 and not tables, "VISUAL": VISUAL, "CUDA": k_cache.is_cuda}
     return args, flags
 
@@ -95,10 +122,34 @@ def launch_rope_kv(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables
     from vlmq.engine.kernels.rope_kv_triton import rope_kv_kernel
 
     rope_kv_kernel[(b * t,)](
-        q, k, v, q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1),
-        cos, sin, cos.stride(0), cos.stride(1), out, *cache_args, write_pos, token_type, token_type.stride(0),
-        token_type.stride(1), t, HQ=hq, HKV=hkv, HQ_PAD=triton_pow2(hq), HKV_PAD=triton_pow2(hkv), D=d,
-        **flags, num_warps=4)
+        q,
+        k,
+        v,
+        q.stride(0),
+        q.stride(1),
+        k.stride(0),
+        k.stride(1),
+        v.stride(0),
+        v.stride(1),
+        cos,
+        sin,
+        cos.stride(0),
+        cos.stride(1),
+        out,
+        *cache_args,
+        write_pos,
+        token_type,
+        token_type.stride(0),
+        token_type.stride(1),
+        t,
+        HQ=hq,
+        HKV=hkv,
+        HQ_PAD=triton_pow2(hq),
+        HKV_PAD=triton_pow2(hkv),
+        D=d,
+        **flags,
+        num_warps=4,
+    )
     return out
 
 

@@ -38,8 +38,9 @@ def rope_rows(src, heads, hmask, d, cos, sin, D: tl.constexpr):
 
 
 @triton.jit
-def fp8_scale(x, heads, hmask, token_type, text_ptr, visual_ptr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr,
-              CUDA: tl.constexpr):
+def fp8_scale(
+    x, heads, hmask, token_type, text_ptr, visual_ptr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr, CUDA: tl.constexpr
+):
     """[H] scales of the rows being written: amax / 448 as ``vlmq.numerics.fp8_scale`` computes it on this
     device (dynamic), or the table of the token's type."""
     if DYNAMIC:
@@ -66,10 +67,35 @@ def store_rows(x, scale, dst, scale_dst, hmask, d, IS_FP8: tl.constexpr):
 
 
 @triton.jit
-def write_token(k_src, v_src, heads, hmask, d, cos, sin, b, pos, token_type,
-                kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh, k_text, v_text, k_vis, v_vis,
-                D: tl.constexpr, IS_FP8: tl.constexpr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr,
-                CUDA: tl.constexpr):
+def write_token(
+    k_src,
+    v_src,
+    heads,
+    hmask,
+    d,
+    cos,
+    sin,
+    b,
+    pos,
+    token_type,
+    kc,
+    vc,
+    ks,
+    vs,
+    stride_cb,
+    stride_ch,
+    stride_sb,
+    stride_sh,
+    k_text,
+    v_text,
+    k_vis,
+    v_vis,
+    D: tl.constexpr,
+    IS_FP8: tl.constexpr,
+    DYNAMIC: tl.constexpr,
+    VISUAL: tl.constexpr,
+    CUDA: tl.constexpr,
+):
     """Rotate K rows ``heads`` of one token; store them and the token's V rows at cache slot ``pos`` of row b."""
     k = rope_rows(k_src, heads, hmask, d, cos, sin, D)
     v = tl.load(v_src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
@@ -82,14 +108,49 @@ def write_token(k_src, v_src, heads, hmask, d, cos, sin, b, pos, token_type,
 
 
 @triton.jit
-def rope_kv_kernel(q_ptr, k_ptr, v_ptr, stride_qb, stride_qt, stride_kb, stride_kt, stride_vb, stride_vt,
-                   cos_ptr, sin_ptr, stride_cosb, stride_cost, out_ptr,
-                   kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh, k_text, v_text, k_vis, v_vis,
-                   pos_ptr, type_ptr, stride_typeb, stride_typet, T,
-                   HQ: tl.constexpr, HKV: tl.constexpr, HQ_PAD: tl.constexpr, HKV_PAD: tl.constexpr,
-                   D: tl.constexpr, IS_FP8: tl.constexpr, DYNAMIC: tl.constexpr, VISUAL: tl.constexpr,
-                   CUDA: tl.constexpr):
-    row = tl.program_id(0)              # one token: batch row b, position t
+def rope_kv_kernel(
+    q_ptr,
+    k_ptr,
+    v_ptr,
+    stride_qb,
+    stride_qt,
+    stride_kb,
+    stride_kt,
+    stride_vb,
+    stride_vt,
+    cos_ptr,
+    sin_ptr,
+    stride_cosb,
+    stride_cost,
+    out_ptr,
+    kc,
+    vc,
+    ks,
+    vs,
+    stride_cb,
+    stride_ch,
+    stride_sb,
+    stride_sh,
+    k_text,
+    v_text,
+    k_vis,
+    v_vis,
+    pos_ptr,
+    type_ptr,
+    stride_typeb,
+    stride_typet,
+    T,
+    HQ: tl.constexpr,
+    HKV: tl.constexpr,
+    HQ_PAD: tl.constexpr,
+    HKV_PAD: tl.constexpr,
+    D: tl.constexpr,
+    IS_FP8: tl.constexpr,
+    DYNAMIC: tl.constexpr,
+    VISUAL: tl.constexpr,
+    CUDA: tl.constexpr,
+):
+    row = tl.program_id(0)  # one token: batch row b, position t
     b = row // T
     t = row % T
     d = tl.arange(0, D)
@@ -101,6 +162,32 @@ def rope_kv_kernel(q_ptr, k_ptr, v_ptr, stride_qb, stride_qt, stride_kb, stride_
     hk = tl.arange(0, HKV_PAD)
     pos = tl.load(pos_ptr + t)
     token_type = tl.load(type_ptr + b * stride_typeb + t * stride_typet)
-    write_token(k_ptr + b * stride_kb + t * stride_kt, v_ptr + b * stride_vb + t * stride_vt, hk, hk < HKV, d,
-                cos, sin, b, pos, token_type, kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh,
-                k_text, v_text, k_vis, v_vis, D, IS_FP8, DYNAMIC, VISUAL, CUDA)
+    write_token(
+        k_ptr + b * stride_kb + t * stride_kt,
+        v_ptr + b * stride_vb + t * stride_vt,
+        hk,
+        hk < HKV,
+        d,
+        cos,
+        sin,
+        b,
+        pos,
+        token_type,
+        kc,
+        vc,
+        ks,
+        vs,
+        stride_cb,
+        stride_ch,
+        stride_sb,
+        stride_sh,
+        k_text,
+        v_text,
+        k_vis,
+        v_vis,
+        D,
+        IS_FP8,
+        DYNAMIC,
+        VISUAL,
+        CUDA,
+    )

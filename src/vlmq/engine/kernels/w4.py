@@ -23,7 +23,7 @@ from vlmq.engine.kernels.gemv import GEMV_MAX_M, gemv
 from vlmq.engine.kernels.prefill import prefill_linear
 
 INT4_MIN, INT4_MAX = -8, 7
-_NIBBLES = 8     # int4 values per int32 word
+_NIBBLES = 8  # int4 values per int32 word
 
 
 def pack_int4(q: torch.Tensor) -> torch.Tensor:
@@ -44,8 +44,9 @@ def unpack_int4(packed: torch.Tensor) -> torch.Tensor:
     return (nibbles - 8).to(torch.int8).view(n, words * _NIBBLES)
 
 
-def dequantize_int4(packed: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None, group_size: int,
-                    dtype: torch.dtype) -> torch.Tensor:
+def dequantize_int4(
+    packed: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None, group_size: int, dtype: torch.dtype
+) -> torch.Tensor:
     """The [N, K] weight the packed tensors stand for, in ``dtype``: (q - zero) * scale, per group."""
     q = unpack_int4(packed).float()
     if zero is not None:
@@ -53,16 +54,30 @@ def dequantize_int4(packed: torch.Tensor, scale: torch.Tensor, zero: torch.Tenso
     return (q * scale.float().repeat_interleave(group_size, dim=1)).to(dtype)
 
 
-def w4a16_linear_reference(x: torch.Tensor, packed: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None,
-                           group_size: int, bias: torch.Tensor | None, out_dtype: torch.dtype) -> torch.Tensor:
+def w4a16_linear_reference(
+    x: torch.Tensor,
+    packed: torch.Tensor,
+    scale: torch.Tensor,
+    zero: torch.Tensor | None,
+    group_size: int,
+    bias: torch.Tensor | None,
+    out_dtype: torch.dtype,
+) -> torch.Tensor:
     """y[M, N] = x @ dequantize(w)^T (+ bias): the unfused arithmetic every kernel is tested against."""
     y = x.to(out_dtype) @ dequantize_int4(packed, scale, zero, group_size, out_dtype).t()
     return y + bias.to(out_dtype) if bias is not None else y
 
 
 @torch.library.custom_op("vlmq::w4a16_linear", mutates_args=())
-def w4a16_linear(x: torch.Tensor, packed: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None,
-                 group_size: int, bias: torch.Tensor | None, out_dtype: torch.dtype) -> torch.Tensor:
+def w4a16_linear(
+    x: torch.Tensor,
+    packed: torch.Tensor,
+    scale: torch.Tensor,
+    zero: torch.Tensor | None,
+    group_size: int,
+    bias: torch.Tensor | None,
+    out_dtype: torch.dtype,
+) -> torch.Tensor:
     """[M, K] activations x packed int4 [N, K // 8] weights → [M, N] in ``out_dtype``."""
     if x.device.type != "cuda":
         return w4a16_linear_reference(x, packed, scale, zero, group_size, bias, out_dtype)

@@ -20,7 +20,7 @@ from vlmq.engine.kernels.prefill import prefill_linear, w8_linear_dequant_mm
 from vlmq.numerics import FP8_MAX, fp8_scale, to_fp8
 
 A_MODES = {"bf16": 0, "int8": 1, "fp8": 2}
-GEMV_BLOCK_M = GEMV_MAX_M    # rows up to which calls take the decode kernels (projections.py reads this name)
+GEMV_BLOCK_M = GEMV_MAX_M  # rows up to which calls take the decode kernels (projections.py reads this name)
 
 
 def quantize_activation(x: torch.Tensor, a_mode: str) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -42,8 +42,14 @@ def quantize_activation(x: torch.Tensor, a_mode: str) -> tuple[torch.Tensor, tor
     return to_fp8(x, scale), scale.squeeze(-1)
 
 
-def w8_linear_reference(x: torch.Tensor, qweight: torch.Tensor, wscale: torch.Tensor,
-                        xscale: torch.Tensor | None, bias: torch.Tensor | None, out_dtype: torch.dtype) -> torch.Tensor:
+def w8_linear_reference(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    wscale: torch.Tensor,
+    xscale: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    out_dtype: torch.dtype,
+) -> torch.Tensor:
     """y[M, N] = (x @ q^T) * wscale (* xscale) + bias in float32 (the kernel's arithmetic, unfused)."""
     y = (x.float() @ qweight.float().t()) * wscale.float().view(1, -1)
     if xscale is not None:
@@ -54,8 +60,14 @@ def w8_linear_reference(x: torch.Tensor, qweight: torch.Tensor, wscale: torch.Te
 
 
 @torch.library.custom_op("vlmq::w8_linear", mutates_args=())
-def w8_linear(x: torch.Tensor, qweight: torch.Tensor, wscale: torch.Tensor, xscale: torch.Tensor | None,
-              bias: torch.Tensor | None, out_dtype: torch.dtype) -> torch.Tensor:
+def w8_linear(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    wscale: torch.Tensor,
+    xscale: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    out_dtype: torch.dtype,
+) -> torch.Tensor:
     """[M, K] activations (bf16, or int8/e4m3 with per-row ``xscale``) x [N, K] 8-bit weights → [M, N]."""
     if x.device.type != "cuda":
         return w8_linear_reference(x, qweight, wscale, xscale, bias, out_dtype)
@@ -78,5 +90,12 @@ def launch_w8_gemv(x, qweight, wscale, xscale, bias, out_dtype, split_k: int | N
     return gemv(x, qweight, wscale, None, 0, bias, x_scale=xscale, out_dtype=out_dtype, config=cfg)
 
 
-__all__ = ["A_MODES", "FP8_MAX", "GEMV_BLOCK_M", "quantize_activation", "w8_linear", "w8_linear_dequant_mm",
-           "w8_linear_reference"]
+__all__ = [
+    "A_MODES",
+    "FP8_MAX",
+    "GEMV_BLOCK_M",
+    "quantize_activation",
+    "w8_linear",
+    "w8_linear_dequant_mm",
+    "w8_linear_reference",
+]
