@@ -6,7 +6,7 @@ engine's real layouts reach the kernels: q/k/v as split views of one projection,
 the norm and residual fused, the static cache with a key mask -- and, on the eager side, the modules' gate/up
 tensors as row-strided views of the interleaved buffer. Prefill through the engine and decode through the
 kernels must give the eager engine's tokens (float32 model; the interpreter's fp32 -> fp8 casts rounded to
-nearest even as on the GPU, by ``test_attention_interpreter.gpu_like_interpreter``).
+nearest even as on the GPU, by ``gpu_like_interpreter.gpu_like_interpreter``).
 
 Runs in a subprocess (the interpreter must be chosen before Triton loads); this file is that subprocess's
 script too. Skipped where Triton is not installed.
@@ -134,7 +134,7 @@ def main():
     from vlmq.recipes import load_calibration
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from test_attention_interpreter import gpu_like_interpreter
+    from gpu_like_interpreter import gpu_like_interpreter  # this directory is on sys.path (run as a script)
 
     torch.manual_seed(0)
     gpu_like_interpreter()  # fp32 -> fp8 / bf16 rounded to nearest even, as the GPU does

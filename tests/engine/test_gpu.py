@@ -1,4 +1,5 @@
-"""GPU checks (run on the lent H100): Triton kernels vs their references, compiled vs eager engine."""
+"""GPU checks (run on a lent GPU by benchmarks/gpu_check.sh): Triton kernels vs their references, compiled vs
+eager engine."""
 
 import copy
 
