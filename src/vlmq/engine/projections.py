@@ -10,7 +10,7 @@ Per projection group of every layer (q/k/v, o, gate/up, down) and for lm_head, f
   the prologue (for W8A8 also the per-token activation quantization), SiLU·mul after gate/up and the
   residual add after o_proj and down_proj in the epilogue. At prefill (and wherever the kernel cannot
   serve, below) the same arithmetic is composed in torch around the ops the modules call (``w8_matmul``,
-  ``w4_matmul``, ``F.linear``), which pick tensor-core GEMMs for many rows; Inductor fuses the norm and
+  ``w4a16_linear``, ``F.linear``), which pick tensor-core GEMMs for many rows; Inductor fuses the norm and
   the epilogue there.
 - packed, composed at decode too: float weights with ``bf16_kernel="cublas"`` (cuBLAS GEMV, norm and
   epilogue as Inductor kernels); W8A8 with one activation scale per *tensor* (the kernel quantizes per
@@ -31,10 +31,10 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from vlmq.engine.kernels import PackedLinear, concat_packs, pack_gate_up, rms_norm_reference, run_packed
+from vlmq.engine.kernels import PackedLinear, concat_packs, pack_gate_up, rms_norm_reference, run_packed, w4a16_linear
 from vlmq.engine.kernels.fused import silu_mul_interleaved
 from vlmq.engine.qformat import LinearFormat, runs_real_on
-from vlmq.engine.qlinear import linear_format, w4_matmul, w8_matmul
+from vlmq.engine.qlinear import linear_format, w8_matmul
 from vlmq.errors import VlmqError
 
 BF16_KERNELS = ("fused", "cublas")  # float linears at decode: vlmq::fused_linear, or cuBLAS + Inductor kernels
@@ -104,7 +104,7 @@ def _packed_matmul(pack: LinearPack, h: torch.Tensor) -> torch.Tensor:
     if fmt.op == "w8":
         y = w8_matmul(h2, p.weight, p.scale, p.bias, fmt, pack.reference, h.dtype)
     else:
-        y = w4_matmul(h2, p.weight, p.scale, p.zero, p.group_size, p.bias, h.dtype)
+        y = w4a16_linear(h2, p.weight, p.scale, p.zero, p.group_size, p.bias, h.dtype)
     return y.view(*h.shape[:-1], y.shape[-1])
 
 

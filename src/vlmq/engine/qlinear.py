@@ -14,7 +14,7 @@ serving engine loads (compressed-tensors' layouts) and a frozen ``LinearFormat``
   the module as it is.
 
 The compiled engine's fused projections (``engine/projections.py``) call the same functions
-(``w8_matmul`` / ``w4_matmul``) on concatenated tensors, so eager and compiled paths run one arithmetic.
+(``w8_matmul`` / ``w4a16_linear``) on concatenated tensors, so eager and compiled paths run one arithmetic.
 Where a format's hardware is missing (FP8 on a CPU or an A100) the op's pure-torch reference runs the
 same numerics, and the recipe is labelled ``emulated``.
 """
@@ -58,18 +58,6 @@ def w8_matmul(
     xq, xscale = quantize_input(x2d, fmt.activation, fmt.activation_granularity)
     op = w8_linear_reference if reference else w8_linear
     return op(xq, qweight, wscale, xscale, bias, out_dtype)
-
-
-def w4_matmul(
-    x2d: torch.Tensor,
-    packed: torch.Tensor,
-    scale: torch.Tensor,
-    zero: torch.Tensor | None,
-    group_size: int,
-    bias: torch.Tensor | None,
-    out_dtype: torch.dtype,
-) -> torch.Tensor:
-    return w4a16_linear(x2d, packed, scale, zero, group_size, bias, out_dtype)
 
 
 def fake_quantize_input(x: torch.Tensor, fmt: LinearFormat) -> torch.Tensor:
@@ -165,7 +153,7 @@ class W4Linear(QuantizedLinear):
         self.register_buffer("weight_zero_point", None if weight_zero_point is None else weight_zero_point.contiguous())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = w4_matmul(
+        y = w4a16_linear(
             self._flat(x),
             self.qweight,
             self.weight_scale,
