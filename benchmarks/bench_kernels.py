@@ -354,9 +354,11 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
     out = []
     if m <= SUM_MAX_M:
         vecs = (1, 2, 4) if fmt_code == W_INT4 else ((1, 2) if fmt_code == W_INT8 else (1,))
-        shapes = [(rows, 1, vec, pipe) for rows in (8, 16, 32) for vec in vecs for pipe in (False, True)]
-        for rows, warps, vec, pipe in shapes + [(16, 2, vecs[-1], False), (16, 4, 1, False)]:
-            base = sum_config(fmt_code, m, n, k, rows=rows, warps=warps, vec=vec)._replace(pipe=pipe)
+        # rows and warps (more warps: a wider K tile, fewer serial iterations) at the default vec, then the vecs
+        shapes = [(rows, warps, vecs[-1], pipe) for rows in (4, 8, 16, 32) for warps in (1, 2, 4) for pipe in (0, 1)]
+        shapes += [(16, 1, vec, pipe) for vec in vecs[:-1] for pipe in (0, 1)]
+        for rows, warps, vec, pipe in shapes:
+            base = sum_config(fmt_code, m, n, k, rows=rows, warps=warps, vec=vec)._replace(pipe=bool(pipe))
             for split in sorted({1, base.split_k, min(16, 2 * base.split_k)}):
                 if split == 1 or k // (base.block_k * split) >= 1:
                     out.append(base._replace(split_k=split))
@@ -370,50 +372,86 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
     return out
 
 
-def run_sweep(args, log, save) -> list[dict]:
-    """Time each candidate tile / split of the decode kernels per shape, row count and mode (same rotating
-    weight copies for every candidate); log the best against the default, ``save`` after every group."""
-    from vlmq.engine.kernels import quantize_activation
-    from vlmq.engine.kernels.fused import A_MODE_CODES
-    from vlmq.engine.kernels.gemv import W_FLOAT, W_FP8, W_INT4, W_INT8, default_config, gemv
-
-    results, t0 = [], time.monotonic()
-    fmt_codes = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
-    groups = [
+def sweep_groups(args) -> list[tuple]:
+    """(preset, shape, n, k, m, mode) of the sweep, one row count at a time (M = 1 first: the batch-1 bars)."""
+    return [
         (preset, shape, n, k, m, mode)
+        for m in args.rows
+        if m <= 64
         for preset in args.presets
         for shape, (n, k) in SHAPES[preset].items()
         if shape != "lm_head"
-        for m in args.rows
-        if m <= 64
         for mode in args.modes
     ]
-    for preset, shape, n, k, m, mode in groups:
-        fmt, a_mode = MODES[mode]
+
+
+def sweep_calls(group: tuple, cfg, copies: int) -> list:
+    """The candidate ``cfg`` of one sweep group as closures over ``copies`` weight copies (the plain op, its
+    activations quantized by the caller)."""
+    from vlmq.engine.kernels import quantize_activation
+    from vlmq.engine.kernels.fused import A_MODE_CODES
+    from vlmq.engine.kernels.gemv import gemv
+
+    preset, shape, n, k, m, mode = group
+    fmt, a_mode = MODES[mode]
+    xq, xs = quantize_activation(torch.randn(m, k, dtype=torch.bfloat16, device="cuda"), a_mode)
+    packs = [random_pack(fmt, a_mode, n, k, "cuda", i) for i in range(copies)]
+    return [
+        lambda p=p: gemv(
+            xq, p.weight, p.scale, p.zero, p.group_size, None, x_scale=xs, a_mode=A_MODE_CODES[a_mode], config=cfg
+        )
+        for p in packs
+    ]
+
+
+def sweep_candidates(group: tuple) -> list:
+    fmt = cfg_format(group[5])
+    return sweep_configs(fmt, group[4], group[2], group[3])
+
+
+def _warm_sweep(groups):
+    torch.cuda.set_device(0)
+    for group in groups:
+        for cfg in sweep_candidates(group):
+            try:
+                sweep_calls(group, cfg, 1)[0]()
+            except Exception:  # noqa: BLE001 - the main process logs the failure
+                pass
+    return len(groups)
+
+
+def precompile_sweep(groups, jobs: int) -> float:
+    """Compile every candidate of every group in worker processes (Triton's disk cache is shared)."""
+    import concurrent.futures
+    import multiprocessing
+
+    start = time.monotonic()
+    chunks = [groups[i::jobs] for i in range(jobs)]
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_warm_sweep, [c for c in chunks if c]))
+    return time.monotonic() - start
+
+
+def run_sweep(args, log, save) -> list[dict]:
+    """Time each candidate tile / split of the decode kernels per shape, row count and mode (same rotating
+    weight copies for every candidate); log the best against the default, ``save`` after every group."""
+    from vlmq.engine.kernels.gemv import default_config
+
+    groups = sweep_groups(args)
+    if args.jobs > 1:
+        log(f"sweep compiled in {args.jobs} workers: {precompile_sweep(groups, args.jobs):.0f} s")
+    results, t0 = [], time.monotonic()
+    for group in groups:
+        preset, shape, n, k, m, mode = group
+        fmt = MODES[mode][0]
         copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
-        packs = [random_pack(fmt, a_mode, n, k, "cuda", i) for i in range(copies)]
-        xq, xs = quantize_activation(torch.randn(m, k, dtype=torch.bfloat16, device="cuda"), a_mode)
-        default, best = default_config(fmt_codes[fmt], m, n, k, GROUP), None
-        for cfg in sweep_configs(fmt_codes[fmt], m, n, k):
+        default, best, default_row = default_config(cfg_format(mode), m, n, k, GROUP), None, None
+        for cfg in sweep_candidates(group):
             if time.monotonic() - t0 > args.budget_s:
                 log(f"sweep stopped at the time budget ({args.budget_s:.0f} s)")
                 return results
-            calls = [
-                lambda p=p, xq=xq, xs=xs, a_mode=a_mode, cfg=cfg: gemv(
-                    xq,
-                    p.weight,
-                    p.scale,
-                    p.zero,
-                    p.group_size,
-                    None,
-                    x_scale=xs,
-                    a_mode=A_MODE_CODES[a_mode],
-                    config=cfg,
-                )
-                for p in packs
-            ]
             try:
-                us = statistics.median(time_graph(calls, args.reps))
+                us = statistics.median(time_graph(sweep_calls(group, cfg, copies), args.reps))
             except Exception as err:  # noqa: BLE001 - a config that does not compile or launch is skipped
                 log(f"  {tuple(cfg)}: {type(err).__name__}: {str(err).splitlines()[0][:100]}")
                 continue
@@ -429,20 +467,12 @@ def run_sweep(args, log, save) -> list[dict]:
             )
             results.append(row)
             best = row if best is None or us < best["us"] else best
-        d = next(
-            (
-                r
-                for r in results
-                if r["default"] and (r["preset"], r["shape"], r["m"], r["mode"]) == (preset, shape, m, mode)
-            ),
-            None,
-        )
+            default_row = row if row["default"] else default_row
         if best:
             log(
                 f"{preset} {shape:8} m={m:<3} {mode:10} best {best['us']:7.1f} us {best['tb_s']:5.2f} TB/s "
-                f"{tuple(best['config'])}" + (f" | default {d['us']:7.1f} us" if d else "")
+                f"{tuple(best['config'])}" + (f" | default {default_row['us']:7.1f} us" if default_row else "")
             )
-        del packs
         torch.cuda.empty_cache()
         save(results)
     return results

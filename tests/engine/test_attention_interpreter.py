@@ -70,6 +70,12 @@ def test_fused_rope_write_attention_matches_reference(results, strategy):
     assert r["splits"] > 1 and r["rel_err"] < 1e-5 and r["cache_equal"] and r["scales_equal"], r
 
 
+@pytest.mark.parametrize("strategy", ["bf16", "dynamic"])
+def test_fused_rope_write_attention_in_one_split(results, strategy):
+    r = results["fused_one_split"][strategy]
+    assert r["splits"] == 1 and r["rel_err"] < 1e-5 and r["cache_equal"] and r["scales_equal"], r
+
+
 @pytest.mark.parametrize("strategy", BF16_FUSED)
 def test_fused_rope_write_attention_in_bf16(results, strategy):
     r = results["fused"][f"bfloat16-{strategy}"]
@@ -211,7 +217,7 @@ def check_attention(dtype, cache, mode):
     }
 
 
-def check_fused(dtype, strategy):
+def check_fused(dtype, strategy, max_splits=None):
     import torch
 
     from vlmq.engine.kernels.attention import (
@@ -240,11 +246,12 @@ def check_fused(dtype, strategy):
         kv.v_scale,
         key_valid,
         target_programs=36,
+        max_splits=max_splits,
         rope=(k, v, cos, sin, list(kv.tables or ()), slot, token_type),
     )
     after, ref_after = cache_state(cache), cache_state(ref_cache)
     return {
-        "splits": attention_splits(b * hkv, length, 36)[0],
+        "splits": attention_splits(b * hkv, length, 36, max_splits)[0],
         "rel_err": rel_err(out, ref),
         "cache_equal": all(torch.equal(x, y) for x, y in zip(after[:2], ref_after[:2])),
         "scales_equal": all(torch.equal(x, y) for x, y in zip(after[2:], ref_after[2:])),
@@ -279,6 +286,8 @@ def main():
             for s in STRATEGIES
             if dt == fp32 or s in BF16_FUSED
         },
+        # one split of three blocks: the step's slot (97) lies past the block loaded before the write
+        "fused_one_split": {s: check_fused(fp32, s, max_splits=1) for s in ("bf16", "dynamic")},
     }
     print(json.dumps(out))
 

@@ -22,6 +22,8 @@ from vlmq.engine.kernels.gemv import (
     GEMV_MAX_M,
     INT8_TENSOR_CORE_MIN_K,
     SUM_MAX_M,
+    TUNED_DOT_M16,
+    TUNED_SUM_M1,
     W_FLOAT,
     W_FP8,
     W_INT4,
@@ -134,7 +136,8 @@ def test_fake_implementation_matches(act, resid):
 def test_decode_launch_shapes_follow_the_rules(preset, fmt):
     """Every decoder shape at decode gets a tile whose K step fits the kernel (int4: inside one group for
     the tensor-core kernel), at most 16 K slices, and enough programs for 132 SMs where K allows. Up to 4 rows
-    the CUDA-core kernel, except FP8 weights and int8 weights with a long K (tensor cores measured faster)."""
+    the CUDA-core kernel, except FP8 weights and int8 weights with a long K (tensor cores measured faster),
+    unless the shape has a tile measured on the H200 (one row: the CUDA-core tile of ``TUNED_SUM_M1``)."""
     d = QWEN2[preset]
     shapes = {
         "qkv": (d["q"] + 2 * d["kv"], d["hidden"]),
@@ -146,7 +149,13 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
         for m in (1, SUM_MAX_M, SUM_MAX_M + 1, 16, GEMV_MAX_M):
             cfg = default_config(fmt, m, n, k, 128)
             tensor_cores = fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K)
-            assert cfg.kernel == ("sum" if m <= SUM_MAX_M and not tensor_cores else "dot")
+            tuned = TUNED_SUM_M1.get((fmt, n, k)) if m == 1 else None
+            assert cfg.kernel == ("sum" if tuned or (m <= SUM_MAX_M and not tensor_cores) else "dot")
+            if tuned:
+                assert (cfg.block_n, cfg.num_warps, cfg.vec, cfg.split_k, cfg.pipe) == tuned
+            measured = TUNED_DOT_M16.get((fmt, n, k)) if m == 16 else None
+            if measured:  # a measured tile need not follow the program-count rule below
+                assert (cfg.block_n, cfg.block_k, cfg.split_k, cfg.num_stages) == measured
             assert 1 <= cfg.split_k <= 16 and cfg.block_m >= m
             if cfg.kernel == "sum":
                 per_lane = {W_INT4: 8 * cfg.vec, W_INT8: 4 * cfg.vec}.get(fmt, 8)
@@ -154,7 +163,7 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
             elif fmt == W_INT4:
                 assert 128 % cfg.block_k == 0
             programs = -(-n // cfg.block_n) * cfg.split_k
-            assert programs >= 132 or cfg.split_k == 16 or k // (2 * cfg.block_k) <= cfg.split_k
+            assert measured or programs >= 132 or cfg.split_k == 16 or k // (2 * cfg.block_k) <= cfg.split_k
 
 
 def test_split_k_only_where_rows_alone_do_not_fill_the_gpu():

@@ -11,7 +11,9 @@ two compute differently:
 - 5e-3 (``TOL_EPILOGUE``): outputs through SiLU·mul or the residual add, which the reference computes on the
   linear's output rounded to bf16 (up to three more roundings of 2^-9; 1.9e-3 measured in the interpreter);
   also int4 weights on the CUDA-core kernel (M <= 4), which multiplies (q - z) * s exactly where the
-  reference rounds each dequantized weight to bf16 (2.5e-3 measured).
+  reference rounds each dequantized weight to bf16 (2.5e-3 measured); and int4 with a bias at any M: w4's
+  reference rounds x @ W^T to bf16 before it adds the bias, the kernels add it to the fp32 sum (the q/k/v
+  shapes at M = 16 and 64 failed 1e-3 on the H200 for that reason alone, 2026-11-30).
 - 5e-3 (``TOL_PREFILL``): library prefill paths that round the GEMM's output to bf16 before scaling it
   (dequantize-then-cuBLAS W8A16: 2.8e-3 measured).
 """
@@ -100,7 +102,7 @@ def test_decode_linear_matches_reference(preset, fmt, a_mode, m, shape):
     poison_allocator()
     out = run_packed(p, x)
     assert torch.isfinite(out).all()
-    assert rel_err(out, reference(p, x)) < (TOL_EPILOGUE if fmt == "int4" and m <= 4 else TOL)
+    assert rel_err(out, reference(p, x)) < (TOL_EPILOGUE if fmt == "int4" and (m <= 4 or p.bias is not None) else TOL)
 
 
 @pytest.mark.parametrize("preset", sorted(DIMS))
@@ -118,7 +120,7 @@ def test_fused_layer_projections_match_reference(preset, fmt, a_mode, m):
     down = make_pack(fmt, a_mode, h, inter, seed=4)
     mid = torch.randn(m, inter, device="cuda", dtype=torch.bfloat16)
     poison_allocator()
-    tol = TOL_EPILOGUE if fmt == "int4" and m <= 4 else TOL
+    tol = TOL_EPILOGUE if fmt == "int4" else TOL  # q/k/v carry a bias (the module doc)
     assert rel_err(run_packed(qkv, x, norm_weight=g), reference(qkv, x, norm_weight=g)) < tol
     fused = run_packed(gate_up, x, norm_weight=g, act="silu_mul")
     assert fused.shape == (m, inter) and torch.isfinite(fused).all()

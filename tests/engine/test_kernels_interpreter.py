@@ -25,7 +25,7 @@ import sys
 import pytest
 
 # (name, format, M, N, K, a_mode, kernel, options); options: split, norm, act, resid, group, zero, pre, vec,
-# dtype, row_scale, smooth
+# dtype, row_scale, smooth, and the CUDA-core tile's rows, warps, pipe
 CASES = [
     ("sum/bf16", "float", 1, 40, 300, "bf16", "sum", dict(dtype="bf16")),
     ("sum/f32 split", "float", 1, 40, 600, "bf16", "sum", dict(split=2)),
@@ -51,6 +51,38 @@ CASES = [
         dict(group=64, zero=False, norm=True, act=True, resid=True, vec=1),
     ),
     ("sum/int4 g64 asym vec4", "int4", 2, 24, 512, "bf16", "sum", dict(group=64, vec=4)),
+    # the tiles measured best on the H200 (gemv.TUNED_SUM_M1): 4-8 rows, 1-4 warps, the next tile in flight
+    (
+        "sum/bf16 tuned 4 rows 4 warps pipe norm",
+        "float",
+        1,
+        40,
+        1100,
+        "bf16",
+        "sum",
+        dict(dtype="bf16", norm=True, rows=4, warps=4, vec=1, pipe=True),
+    ),
+    ("sum/int8 tuned 8 rows act", "int8", 1, 48, 520, "bf16", "sum", dict(act=True, rows=8, warps=1)),
+    (
+        "sum/int8 tuned 4 rows 2 warps pipe resid",
+        "int8",
+        1,
+        24,
+        1040,
+        "bf16",
+        "sum",
+        dict(resid=True, rows=4, warps=2, pipe=True),
+    ),
+    (
+        "sum/int4 tuned 4 warps vec4 pipe",
+        "int4",
+        1,
+        24,
+        1024,
+        "bf16",
+        "sum",
+        dict(group=128, rows=4, warps=4, vec=4, pipe=True),
+    ),
     (
         "dot/f32 M5 norm act resid split",
         "float",
@@ -141,7 +173,16 @@ def _run_case(fmt, m, n, k, a_mode, kernel, opts):
     else:
         wf = weight_format(w)
         cfg = (
-            sum_config(wf, m, n, k, split=opts.get("split", 1), vec=opts.get("vec", 2))
+            sum_config(
+                wf,
+                m,
+                n,
+                k,
+                split=opts.get("split", 1),
+                vec=opts.get("vec", 2),
+                rows=opts.get("rows"),
+                warps=opts.get("warps", 1),
+            )._replace(pipe=opts.get("pipe", False))
             if kernel == "sum"
             else dot_config(wf, m, n, k, group, split=opts.get("split", 1))
         )

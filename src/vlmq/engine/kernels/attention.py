@@ -17,6 +17,7 @@ import math
 
 import torch
 
+from vlmq.engine.kernels.gemv import launch_pdl
 from vlmq.engine.kernels.rope_kv import kernel_args, rope_kv_reference, triton_pow2
 from vlmq.engine.kv_cache import LayerKV, dequantize_fp8
 from vlmq.errors import VlmqError
@@ -199,11 +200,13 @@ def launch_decode_attention(
     target_programs: int | None = None,
     max_splits: int | None = None,
     num_warps: int = 4,
+    pdl: bool | None = None,
 ):
     """The Triton kernel (the ops' CUDA path; tests run it in Triton's CPU interpreter). ``rope`` =
     (k_new, v_new, cos, sin, tables, slot, token_type) fuses the step's RoPE and cache write (q is then
     the raw projection [B, 1, Hq * D]). Splits and the combine's launch follow ``attention_plan`` unless
-    given (``combine_in_kernel=False``: the two-launch scheme)."""
+    given (``combine_in_kernel=False``: the two-launch scheme). With programmatic dependent launch (``pdl``,
+    default ``gemv.USE_PDL`` on Hopper) the fused kernel loads its first cache block while the QKV GEMV ends."""
     from vlmq.engine.kernels.attention_triton import (
         combine_kernel,
         decode_attention_kernel,
@@ -267,6 +270,7 @@ def launch_decode_attention(
         COMBINE_IN_KERNEL=combine_in_kernel,
         num_warps=num_warps,
         num_stages=3,
+        **launch_pdl(q.device, pdl),
     )
     if splits > 1 and not combine_in_kernel:
         combine_kernel[(b * hkv,)](

@@ -15,6 +15,7 @@ writes the head's new K/V there (then a CTA barrier, before its loop reads the s
 
 import triton
 import triton.language as tl
+from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
 from vlmq.engine.kernels.rope_kv_triton import rope_rows, write_token
 
@@ -82,6 +83,36 @@ def combine_partials(
 
 
 @triton.jit
+def load_block(
+    k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, offs, L, d, DT: tl.constexpr, IS_FP8: tl.constexpr
+):
+    """One block of cache slots ``offs``: (valid [BLOCK_L], K and V [BLOCK_L, D] in DT). Masked-off slots
+    (padding, beyond the context) are not read: a static cache much longer than the context costs no bandwidth."""
+    D: tl.constexpr = d.shape[0]
+    valid = tl.load(valid_row + offs, mask=offs < L, other=0) != 0
+    k = tl.load(k_ptr + cache_row + offs[:, None] * D + d[None, :], mask=valid[:, None], other=0)
+    v = tl.load(v_ptr + cache_row + offs[:, None] * D + d[None, :], mask=valid[:, None], other=0)
+    if IS_FP8:
+        ks = tl.load(ks_ptr + scale_row + offs, mask=valid, other=0)
+        vs = tl.load(vs_ptr + scale_row + offs, mask=valid, other=0)
+        k = k.to(tl.float8e4nv, bitcast=True).to(tl.float32) * ks[:, None]
+        v = v.to(tl.float8e4nv, bitcast=True).to(tl.float32) * vs[:, None]
+    return valid, k.to(DT), v.to(DT)
+
+
+@triton.jit
+def attend(q, k, v, valid, m, l_sum, acc, sm_scale):
+    """The online softmax over one block: (max, sum, accumulator) after it."""
+    s = tl.dot(q, tl.trans(k)) * sm_scale
+    s = tl.where(valid[None, :], s, float("-inf"))
+    m_new = tl.maximum(m, tl.max(s, 1))
+    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+    p = tl.exp(s - m_safe[:, None])
+    alpha = tl.exp(m - m_safe)
+    return m_new, l_sum * alpha + tl.sum(p, 1), acc * alpha[:, None] + tl.dot(p.to(q.dtype), v)
+
+
+@triton.jit
 def decode_attention_kernel(
     q_ptr,
     stride_qb,
@@ -130,6 +161,7 @@ def decode_attention_kernel(
     CUDA: tl.constexpr,
     FUSE_ROPE: tl.constexpr,
     COMBINE_IN_KERNEL: tl.constexpr,
+    PDL: tl.constexpr,
 ):
     bh = tl.program_id(0)
     split = tl.program_id(1)
@@ -140,6 +172,19 @@ def decode_attention_kernel(
     d = tl.arange(0, D)
     gmask = g < G
     start = split * chunk
+    DT: tl.constexpr = out_ptr.dtype.element_ty
+    cache_row = b.to(tl.int64) * stride_cb + h * stride_ch
+    scale_row = b.to(tl.int64) * stride_sb + h * stride_sh
+    valid_row = valid_ptr + b * stride_validb
+    first = start + tl.arange(0, BLOCK_L)
+    if FUSE_ROPE:
+        # the first block's loads start before the wait (PDL): older slots were written by earlier steps, and
+        # this kernel writes the step's slot itself (reloaded below where the block holds it)
+        valid0, k0, v0 = load_block(
+            k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first, L, d, DT, IS_FP8
+        )
+    if PDL:
+        gdc_wait()
     if FUSE_ROPE:
         cos = tl.load(cos_ptr + b * stride_cosb + d).to(tl.float32)
         sin = tl.load(sin_ptr + b * stride_cosb + d).to(tl.float32)
@@ -178,34 +223,26 @@ def decode_attention_kernel(
                 CUDA,
             )
         tl.debug_barrier()  # the slot's entries are in memory before the loop reads them
+        if (slot >= start) & (slot < start + BLOCK_L):  # the prefetched block holds the step's slot: read it again
+            valid0, k0, v0 = load_block(
+                k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first, L, d, DT, IS_FP8
+            )
     else:
         q = tl.load(q_ptr + b * stride_qb + (h * G + g)[:, None] * stride_qh + d[None, :], mask=gmask[:, None], other=0)
+        valid0, k0, v0 = load_block(
+            k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first, L, d, DT, IS_FP8
+        )
     m = tl.full((G_PAD,), float("-inf"), dtype=tl.float32)
     l_sum = tl.zeros((G_PAD,), dtype=tl.float32)
     acc = tl.zeros((G_PAD, D), dtype=tl.float32)
-    cache_row = b.to(tl.int64) * stride_cb + h * stride_ch
-    scale_row = b.to(tl.int64) * stride_sb + h * stride_sh
-    for l0 in range(0, chunk, BLOCK_L):
-        offs = start + l0 + tl.arange(0, BLOCK_L)
-        # masked-off slots (padding, beyond the context) are not read: a static cache much longer than the
-        # context costs no bandwidth
-        valid = tl.load(valid_ptr + b * stride_validb + offs, mask=offs < L, other=0) != 0
-        k = tl.load(k_ptr + cache_row + offs[:, None] * D + d[None, :], mask=valid[:, None], other=0)
-        v = tl.load(v_ptr + cache_row + offs[:, None] * D + d[None, :], mask=valid[:, None], other=0)
-        if IS_FP8:
-            ks = tl.load(ks_ptr + scale_row + offs, mask=valid, other=0)
-            vs = tl.load(vs_ptr + scale_row + offs, mask=valid, other=0)
-            k = (k.to(tl.float8e4nv, bitcast=True).to(tl.float32) * ks[:, None]).to(q.dtype)
-            v = (v.to(tl.float8e4nv, bitcast=True).to(tl.float32) * vs[:, None]).to(q.dtype)
-        s = tl.dot(q, tl.trans(k.to(q.dtype))) * sm_scale
-        s = tl.where(valid[None, :], s, float("-inf"))
-        m_new = tl.maximum(m, tl.max(s, 1))
-        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-        p = tl.exp(s - m_safe[:, None])
-        alpha = tl.exp(m - m_safe)
-        l_sum = l_sum * alpha + tl.sum(p, 1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(q.dtype), v.to(q.dtype))
-        m = m_new
+    m, l_sum, acc = attend(q, k0, v0, valid0, m, l_sum, acc, sm_scale)
+    for l0 in range(BLOCK_L, chunk, BLOCK_L):
+        valid, k, v = load_block(
+            k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first + l0, L, d, DT, IS_FP8
+        )
+        m, l_sum, acc = attend(q, k, v, valid, m, l_sum, acc, sm_scale)
+    if PDL:
+        gdc_launch_dependents()  # after the wait: the next kernel may start loading its weights
     if num_splits == 1:
         out = acc / tl.where(l_sum == 0, 1.0, l_sum)[:, None]
         tl.store(
