@@ -91,7 +91,7 @@ def model_summary(loaded) -> dict:
             "intermediate": text_cfg.intermediate_size,
             "heads": text_cfg.num_attention_heads,
             "kv_heads": text_cfg.num_key_value_heads,
-            "head_dim": head_dim(text_cfg),
+            "head_dim": head_dim_of(text_cfg),
             "vocab": text_cfg.vocab_size,
             "tied": head is not None and head.weight is embeddings.weight,
             "vision_depth": model.config.vision_config.depth,
@@ -99,7 +99,7 @@ def model_summary(loaded) -> dict:
     }
 
 
-def head_dim(text_config) -> int:
+def head_dim_of(text_config) -> int:
     """Per-head width of a text config: its ``head_dim`` where set, else hidden_size / attention heads."""
     return getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
 
