@@ -109,14 +109,7 @@ def measure_hf_eager_baseline(
     TTFT = a 1-token generate; decode ms/token = (N-token generate - TTFT) / (N - 1); medians.
     """
     model, device = loaded.model, loaded.model.device
-    batch = encode_prompts(loaded.processor, prompts, device)
-    inputs = dict(
-        input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask,
-        pixel_values=batch.pixel_values,
-        image_grid_thw=batch.image_grid_thw,
-        mm_token_type_ids=batch.mm_token_type_ids,
-    )
+    inputs = encode_prompts(loaded.processor, prompts, device).hf_inputs()
     pad = loaded.processor.tokenizer.pad_token_id
 
     def timed_generate(n: int) -> float:
