@@ -130,21 +130,10 @@ def test_synthetic_images_are_deterministic():
 
 
 def test_long_context_decode_records_on_cpu(tiny_bf16):
-    from vlmq.bench.speed import long_context_decode
+    from vlmq.bench.speed import LongContextOptions, long_context_decode
     from vlmq.engine import KVConfig
 
-    rows = {
-        r["metric"]: r
-        for r in long_context_decode(
-            tiny_bf16,
-            "bf16",
-            "real",
-            kv=KVConfig(dtype="fp8", strategy="dynamic"),
-            batch=2,
-            context=64,
-            steps=2,
-            repeats=2,
-        )
-    }
+    point = LongContextOptions(kv=KVConfig(dtype="fp8", strategy="dynamic"), batch=2, context=64, steps=2, repeats=2)
+    rows = {r["metric"]: r for r in long_context_decode(tiny_bf16, "bf16", "real", point)}
     assert rows["decode_ms_per_token"]["task"] == "speed-long/ctx64_bs2" and rows["decode_ms_per_token"]["n"] == 2
     assert rows["decode_ms_per_token"]["device"] == "cpu" and rows["mem_kv_cache_gb"]["value"] > 0

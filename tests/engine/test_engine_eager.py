@@ -10,13 +10,7 @@ from vlmq.errors import VlmqError
 
 def hf_inputs(loaded, prompts):
     b = encode_prompts(loaded.processor, prompts, torch.device("cpu"))
-    return b, dict(
-        input_ids=b.input_ids,
-        attention_mask=b.attention_mask,
-        pixel_values=b.pixel_values,
-        image_grid_thw=b.image_grid_thw,
-        mm_token_type_ids=b.mm_token_type_ids,
-    )
+    return b, b.hf_inputs()
 
 
 @pytest.mark.parametrize("dtype_fixture, atol", [("tiny_fp32", 1e-4), ("tiny_bf16", 0.05)])

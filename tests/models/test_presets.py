@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from vlmq.errors import VlmqError
-from vlmq.models import load_model, model_summary
+from vlmq.models import SPECIAL_TOKENS, load_model, model_summary
 from vlmq.models.loading import LoadedModel, model_class
 from vlmq.models.presets import ARCH_PRESETS, ArchPreset, describe_preset, instantiate_on_meta, preset_config
 
@@ -48,6 +48,34 @@ def test_preset_config_matches_the_published_essentials(name):
         assert list(vision.fullatt_block_indexes) == [7, 15, 23, 31]
     else:
         assert (vision.embed_dim, vision.mlp_ratio, vision.depth) == (1280, 4, 32)
+
+
+# More of the same published config.json files: intermediate_size, max_position_embeddings, max_window_layers,
+# and the checkpoint each preset follows.
+PUBLISHED_TEXT = {
+    "qwen2-vl-2b": (8960, 32768, 28, "Qwen/Qwen2-VL-2B-Instruct"),
+    "qwen2-vl-7b": (18944, 32768, 28, "Qwen/Qwen2-VL-7B-Instruct"),
+    "qwen2.5-vl-3b": (11008, 128000, 70, "Qwen/Qwen2.5-VL-3B-Instruct"),
+    "qwen2.5-vl-7b": (18944, 128000, 28, "Qwen/Qwen2.5-VL-7B-Instruct"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_TEXT))
+def test_preset_text_config_matches_the_published_sizes_and_names_the_special_tokens(name):
+    ids = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
+    config = preset_config(name, ids)
+    text = config.get_text_config()
+    got = (text.intermediate_size, text.max_position_embeddings, text.max_window_layers, ARCH_PRESETS[name].hub_id)
+    assert got == PUBLISHED_TEXT[name]
+    assert (text.rms_norm_eps, text.hidden_act, text.use_sliding_window) == (1e-6, "silu", False)
+    assert (text.bos_token_id, text.eos_token_id, text.pad_token_id) == tuple(
+        ids[t] for t in ("<|endoftext|>", "<|im_end|>", "<|endoftext|>")
+    )
+    assert (config.image_token_id, config.video_token_id, config.vision_start_token_id) == tuple(
+        ids[t] for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>")
+    )
+    assert config.vision_end_token_id == ids["<|vision_end|>"]
+    assert preset_config(name).image_token_id != config.image_token_id  # without ids: transformers' defaults
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))

@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 
 from vlmq.errors import VlmqError
 from vlmq.models import SPECIAL_TOKENS, build_tiny_model, load_model, train_tokenizer
-from vlmq.models.tiny import mrope_section_for, tiny_config_dict
+from vlmq.models.tiny import mrope_section_for, tiny_config, tiny_config_dict
 
 REFERENCE_RENDER = (
     "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
@@ -181,3 +181,29 @@ def test_qwen2_5_tiny_builds_loads_and_generates(tmp_path):
 def test_unknown_tiny_preset_names_the_choices(tmp_path):
     with pytest.raises(VlmqError, match="choose from: tiny, mid, small, qwen2.5"):
         build_tiny_model(tmp_path / "x", preset="huge")
+
+
+# The sizes each tiny preset builds: decoder (layers, hidden, heads, kv_heads, intermediate), vision tower
+# (depth, width, heads, MLP width) and model type.
+TINY_SIZES = {
+    "tiny": ((2, 64, 4, 2, 128), (2, 64, 4, 128), "qwen2_vl"),
+    "mid": ((4, 256, 8, 4, 688), (4, 128, 4, 256), "qwen2_vl"),
+    "small": ((8, 512, 8, 4, 1376), (8, 256, 8, 512), "qwen2_vl"),
+    "qwen2.5": ((2, 64, 4, 2, 128), (2, 64, 4, 128), "qwen2_5_vl"),
+}
+
+
+@pytest.mark.parametrize("preset", sorted(TINY_SIZES))
+def test_tiny_presets_build_their_stated_sizes(preset):
+    config = tiny_config(preset)
+    text, vision = config.text_config, config.vision_config
+    decoder = (text.num_hidden_layers, text.hidden_size, text.num_attention_heads, text.num_key_value_heads)
+    width = getattr(vision, "embed_dim", None) if config.model_type == "qwen2_vl" else vision.hidden_size
+    mlp = width * vision.mlp_ratio if config.model_type == "qwen2_vl" else vision.intermediate_size
+    got = ((*decoder, text.intermediate_size), (vision.depth, width, vision.num_heads, mlp), config.model_type)
+    assert got == TINY_SIZES[preset]
+    assert (text.max_position_embeddings, text.rms_norm_eps, config.tie_word_embeddings) == (4096, 1e-6, False)
+    assert (text.eos_token_id, config.image_token_id) == (
+        SPECIAL_TOKENS.index("<|im_end|>"),
+        SPECIAL_TOKENS.index("<|image_pad|>"),
+    )

@@ -158,3 +158,14 @@ def test_widening_the_mlp_keeps_the_function(small_model):
     x = torch.randn(3, model.config.text_config.hidden_size)
     with torch.no_grad():
         assert torch.allclose(mlp(x), wide_mlp(x), atol=1e-6)
+
+
+def test_every_training_setting_is_a_typed_flag_with_the_settings_default():
+    from vlmq.toy.train import build_parser
+
+    args = vars(build_parser().parse_args(["--out", "x"]))
+    del args["out"], args["force"]
+    assert ToyTrainSettings(**args) == ToyTrainSettings()
+    given = vars(build_parser().parse_args(["--out", "x", "--pool-seconds", "5", "--eval-n", "3", "--init-from", "m"]))
+    assert (given["pool_seconds"], given["eval_n"], given["init_from"]) == (5.0, 3, "m")
+    assert type(given["pool_seconds"]) is float and "held-out questions" in build_parser().format_help()

@@ -46,6 +46,19 @@ class SpeedOptions:
     bf16_kernel: str = "fused"  # compiled float linears at decode: "fused" | "cublas" (engine/projections.py)
 
 
+@dataclass(frozen=True)
+class LongContextOptions:
+    """One long-context decode point: ``batch`` rows over ``context`` cached tokens (synthetic contents),
+    ``steps`` decode steps timed per repeat, with the recipe's KV format ``kv``."""
+
+    kv: KVConfig = KVConfig()
+    batch: int = 16
+    context: int = 8192
+    steps: int = 32
+    repeats: int = 3
+    compile: bool | None = None  # None: compiled on CUDA, eager elsewhere
+
+
 def validate_options(opts: SpeedOptions) -> None:
     if not opts.batch_sizes or any(b < 1 for b in opts.batch_sizes):
         raise VlmqError(f"batch sizes {opts.batch_sizes} must be positive integers, e.g. 1,4,16,64")
@@ -84,6 +97,27 @@ def _summary(values: list[float]) -> dict:
     return {"value": statistics.median(values), "ci_low": min(values), "ci_high": max(values), "n": len(values)}
 
 
+def _single(value: float, n: int = 1) -> dict:
+    """A figure without a spread (derived, or measured once)."""
+    return {"value": value, "ci_low": None, "ci_high": None, "n": n}
+
+
+def _oom_summary(params: dict, err: torch.OutOfMemoryError) -> dict:
+    """The one row a point that did not fit in memory gets; ``params`` records the error."""
+    params["error"] = f"out of memory: {str(err).splitlines()[0][:200]}"
+    return _single(1.0)
+
+
+def _runs_compiled(device: torch.device, compile: bool | None) -> bool:
+    return device.type == "cuda" if compile is None else compile  # None: compiled on CUDA, eager elsewhere
+
+
+def _record_base(recipe_name: str, kernel: str, device: torch.device, compiled: bool) -> dict:
+    """The fields every speed record of one recipe carries."""
+    mode = "compiled" if compiled else "eager"
+    return {"recipe": recipe_name, "kernel": kernel, "device": device_label(device), "test": SPREAD, "mode": mode}
+
+
 def time_engine(engine: Engine, prompts: list[Prompt], opts: SpeedOptions) -> dict[str, dict]:
     """Warm up, then time ``repeats`` generations of exactly ``new_tokens`` tokens; per-metric summaries."""
     start = time.perf_counter()
@@ -97,7 +131,7 @@ def time_engine(engine: Engine, prompts: list[Prompt], opts: SpeedOptions) -> di
             runs[key].append(t[key])
         runs["tokens_per_s"].append(len(prompts) * 1e3 / t["decode_ms_per_token"])
     out = {m: _summary(v) for m, v in runs.items()}
-    out["warmup_s"] = {"value": warmup_s, "ci_low": None, "ci_high": None, "n": opts.warmups}  # compile included
+    out["warmup_s"] = _single(warmup_s, n=opts.warmups)  # compile included
     return out
 
 
@@ -109,14 +143,7 @@ def measure_hf_eager_baseline(
     TTFT = a 1-token generate; decode ms/token = (N-token generate - TTFT) / (N - 1); medians.
     """
     model, device = loaded.model, loaded.model.device
-    batch = encode_prompts(loaded.processor, prompts, device)
-    inputs = dict(
-        input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask,
-        pixel_values=batch.pixel_values,
-        image_grid_thw=batch.image_grid_thw,
-        mm_token_type_ids=batch.mm_token_type_ids,
-    )
+    inputs = encode_prompts(loaded.processor, prompts, device).hf_inputs()
     pad = loaded.processor.tokenizer.pad_token_id
 
     def timed_generate(n: int) -> float:
@@ -157,16 +184,10 @@ def run_speed(
     """
     validate_options(opts)
     device = loaded.model.device
-    compiled = device.type == "cuda" if opts.compile is None else opts.compile
+    compiled = _runs_compiled(device, opts.compile)
+    base = _record_base(recipe_name, kernel, device, compiled)
     static = _static_memory(loaded)
     bound = _bandwidth_bound(loaded)
-    base = {
-        "recipe": recipe_name,
-        "kernel": kernel,
-        "device": device_label(device),
-        "test": SPREAD,
-        "mode": "compiled" if compiled else "eager",
-    }
     records: list[dict] = []
     for task, batch_size, image_size in sweep_points(opts):
         params = {
@@ -209,8 +230,7 @@ def _measure_point(
         rows.update(_point_memory(engine, static))
         return rows
     except torch.OutOfMemoryError as err:
-        params["error"] = f"out of memory: {str(err).splitlines()[0][:200]}"
-        return {"oom": {"value": 1.0, "ci_low": None, "ci_high": None, "n": 1}}
+        return {"oom": _oom_summary(params, err)}
     finally:
         del engine
         release_memory()
@@ -234,7 +254,7 @@ def _static_memory(loaded) -> dict:
 
 def _point_memory(engine: Engine, static: dict) -> dict[str, dict]:
     """static/dynamic VRAM plus the breakdown; on CPU tensor sizes stand in for the allocator."""
-    gb = lambda x: {"value": x / memory.GB, "ci_low": None, "ci_high": None, "n": 1}  # noqa: E731
+    gb = lambda x: _single(x / memory.GB)  # noqa: E731
     kv = engine.cache.nbytes()
     snap = memory.snapshot(engine.device)
     if snap is None:  # CPU: weights + KV cache by tensor sizes; activations are not measured
@@ -270,62 +290,47 @@ def _bandwidth_bound(loaded) -> dict:
 
 
 def _derived(rows: dict, baseline: dict | None, bound: dict) -> dict[str, dict]:
-    one = lambda x: {"value": x, "ci_low": None, "ci_high": None, "n": 1}  # noqa: E731
     decode_ms = rows["decode_ms_per_token"]["value"]
     bound_ms = bound["bytes"] / bound["bandwidth"] * 1e3
     out = {
-        "bandwidth_fraction": one(bound_ms / decode_ms),
-        "bandwidth_bound_ms": one(bound_ms),
-        "weight_bytes_per_token_gb": one(bound["bytes"] / memory.GB),
-        "device_bandwidth_gbps": one(bound["bandwidth"] / memory.GB),
+        "bandwidth_fraction": _single(bound_ms / decode_ms),
+        "bandwidth_bound_ms": _single(bound_ms),
+        "weight_bytes_per_token_gb": _single(bound["bytes"] / memory.GB),
+        "device_bandwidth_gbps": _single(bound["bandwidth"] / memory.GB),
     }
     if baseline is not None:
-        out["speedup_vs_hf_eager"] = one(baseline["decode_ms_per_token"] / decode_ms)
-        out["ttft_speedup_vs_hf_eager"] = one(baseline["ttft_ms"] / rows["ttft_ms"]["value"])
-        out["hf_eager_decode_ms_per_token"] = one(baseline["decode_ms_per_token"])
-        out["hf_eager_ttft_ms"] = one(baseline["ttft_ms"])
+        out["speedup_vs_hf_eager"] = _single(baseline["decode_ms_per_token"] / decode_ms)
+        out["ttft_speedup_vs_hf_eager"] = _single(baseline["ttft_ms"] / rows["ttft_ms"]["value"])
+        out["hf_eager_decode_ms_per_token"] = _single(baseline["decode_ms_per_token"])
+        out["hf_eager_ttft_ms"] = _single(baseline["ttft_ms"])
     return out
 
 
 # ----- long context and profiles (decode only, synthetic cache contents) ------------------------------
 def long_context_decode(
-    loaded,
-    recipe_name: str,
-    kernel: str,
-    *,
-    kv: KVConfig,
-    batch: int = 16,
-    context: int = 8192,
-    steps: int = 32,
-    repeats: int = 3,
-    compile: bool | None = None,
-    task: str = "speed-long",
+    loaded, recipe_name: str, kernel: str, opts: LongContextOptions = LongContextOptions(), task: str = "speed-long"
 ) -> list[dict]:
-    """Decode ms/token at ``context`` tokens x ``batch`` rows (records of task ``<task>/ctx<context>_bs<batch>``)."""
-    device = loaded.model.device
-    compiled = device.type == "cuda" if compile is None else compile
+    """Decode ms/token at ``opts.context`` tokens x ``opts.batch`` rows (records of task
+    ``<task>/ctx<context>_bs<batch>``)."""
+    device, kv, batch, context, steps = loaded.model.device, opts.kv, opts.batch, opts.context, opts.steps
+    compiled = _runs_compiled(device, opts.compile)
     params = {"batch_size": batch, "context": context, "steps": steps, "kv": kv.dtype, "kv_strategy": kv.strategy}
     base = {
-        "recipe": recipe_name,
-        "kernel": kernel,
-        "device": device_label(device),
-        "test": SPREAD,
-        "mode": "compiled" if compiled else "eager",
+        **_record_base(recipe_name, kernel, device, compiled),
         "task": f"{task}/ctx{context}_bs{batch}",
         "params": params,
     }
     engine = None
     try:
-        engine = Engine(
-            loaded, kv=kv, compile=compiled, max_batch_size=batch, max_seq_len=context + (repeats + 1) * steps + 1
-        )
+        max_len = context + (opts.repeats + 1) * steps + 1
+        engine = Engine(loaded, kv=kv, compile=compiled, max_batch_size=batch, max_seq_len=max_len)
         with torch.no_grad():
             state = engine.synthetic_context(batch, context)
             token = torch.zeros(batch, dtype=torch.long, device=device)
             for _ in range(steps):  # warm-up: compile and capture
                 token = engine.decode_step(state, token)
             per_token = []
-            for _ in range(repeats):
+            for _ in range(opts.repeats):
                 watch = Stopwatch(device)
                 watch.mark("a")
                 for _ in range(steps):
@@ -336,11 +341,10 @@ def long_context_decode(
         return [
             {**base, "metric": "decode_ms_per_token", **_summary(per_token)},
             {**base, "metric": "tokens_per_s", **_summary([batch * 1e3 / t for t in per_token])},
-            {**base, "metric": "mem_kv_cache_gb", "value": kv_gb, "ci_low": None, "ci_high": None, "n": 1},
+            {**base, "metric": "mem_kv_cache_gb", **_single(kv_gb)},
         ]
     except torch.OutOfMemoryError as err:
-        params["error"] = f"out of memory: {str(err).splitlines()[0][:200]}"
-        return [{**base, "metric": "oom", "value": 1.0, "ci_low": None, "ci_high": None, "n": 1}]
+        return [{**base, "metric": "oom", **_oom_summary(params, err)}]
     finally:
         del engine
         release_memory()

@@ -13,17 +13,8 @@ META = torch.device("meta")
 
 def kv_cache_bytes(text_config, *, batch: int, context: int, kv: KVConfig) -> int:
     """Bytes of vlmq's StaticKVCache (entries plus FP8 per-position scales) for this decoder shape."""
-    heads = text_config.num_key_value_heads
-    head_dim = getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
-    cache = StaticKVCache(
-        num_layers=text_config.num_hidden_layers,
-        max_batch_size=batch,
-        num_kv_heads=heads,
-        max_seq_len=context,
-        head_dim=head_dim,
-        dtype=torch.bfloat16,
-        device=META,
-        kv=kv,
+    cache = StaticKVCache.for_text_config(
+        text_config, batch=batch, seq_len=context, dtype=torch.bfloat16, device=META, kv=kv
     )
     return cache.nbytes()
 

@@ -161,19 +161,7 @@ class FusedRunner:
         start = time.perf_counter()
         try:
             for idx, packs in enumerate(self.packs):
-                x = layer_fn(
-                    packs,
-                    x,
-                    cos,
-                    sin,
-                    step.write_pos,
-                    step.token_type,
-                    step.mask,
-                    cache.layer(idx),
-                    step.read_len,
-                    self.prefill_attend,
-                    False,
-                )
+                x = layer_fn(packs, x, *step.layer_inputs(cos, sin, cache.layer(idx)), self.prefill_attend, False)
         except Exception as err:  # noqa: BLE001 - a compile failure falls back to the uncompiled layers, recorded
             if layer_fn is fused_layer:
                 raise

@@ -29,6 +29,11 @@ class StepInputs:
     mask: torch.Tensor  # [B, 1, T, S] bool, True = may attend
     read_len: int | None = None  # attend over cache slots [0, read_len); None = the whole cache
 
+    def layer_inputs(self, cos: torch.Tensor, sin: torch.Tensor, kv: LayerKV) -> tuple:
+        """What every layer function (``layer_forward``, the compiled path's ``fused_layer``) takes after the
+        hidden states, in order: cos, sin, write_pos, token_type, mask, the layer's cache, read_len."""
+        return cos, sin, self.write_pos, self.token_type, self.mask, kv, self.read_len
+
 
 def attention_mask(key_valid: torch.Tensor, write_pos: torch.Tensor, read_len: int) -> torch.Tensor:
     """[B, 1, T, S] causal mask over cache slots that skips padding; a padding query sees itself
@@ -113,7 +118,7 @@ class TextDecoder:
     """Layer loop of a Qwen2-VL(-2.5) text decoder over a static KV cache (eager)."""
 
     def __init__(self, model, *, fp8_attention: bool = False):
-        from vlmq.models import text_decoder
+        from vlmq.models.layout import head_dim_of, text_decoder
 
         lm = text_decoder(model)
         cfg = model.config.get_text_config()
@@ -123,9 +128,8 @@ class TextDecoder:
         self.lm_head = model.lm_head
         self.num_layers = cfg.num_hidden_layers
         self.num_kv_heads = cfg.num_key_value_heads
-        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-        self.shape = DecoderShape(cfg.num_attention_heads, cfg.num_key_value_heads, head_dim)
-        self.head_dim = head_dim
+        self.head_dim = head_dim_of(cfg)
+        self.shape = DecoderShape(cfg.num_attention_heads, cfg.num_key_value_heads, self.head_dim)
         self.inv_freq = lm.rotary_emb.inv_freq
         self.section = mrope_section(cfg)
         self.fp8_attention = fp8_attention
@@ -140,21 +144,8 @@ class TextDecoder:
         x = step.embeds
         cos, sin = self.rope_tables(step.position_ids, x.dtype)
         for idx, layer in enumerate(self.layers):
-            x = layer_forward(
-                layer,
-                x,
-                cos,
-                sin,
-                step.write_pos,
-                step.token_type,
-                step.mask,
-                cache.layer(idx),
-                step.read_len,
-                self.shape,
-                self.attend,
-                self.observer,
-                idx,
-            )
+            inputs = step.layer_inputs(cos, sin, cache.layer(idx))
+            x = layer_forward(layer, x, *inputs, self.shape, self.attend, self.observer, idx)
         return self.norm(x)
 
     def logits(self, hidden_last: torch.Tensor) -> torch.Tensor:

@@ -304,12 +304,10 @@ class Engine:
         d = self.decoder
         validate_kv_config(kv, d.num_layers, d.num_kv_heads)
         self.cache = None  # free the old cache before allocating the new one
-        return StaticKVCache(
-            num_layers=d.num_layers,
-            max_batch_size=self.max_batch_size,
-            num_kv_heads=d.num_kv_heads,
-            max_seq_len=self.max_seq_len,
-            head_dim=d.head_dim,
+        return StaticKVCache.for_text_config(
+            self.model.config.get_text_config(),
+            batch=self.max_batch_size,
+            seq_len=self.max_seq_len,
             dtype=self.dtype,
             device=self.device,
             kv=kv,

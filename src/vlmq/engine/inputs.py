@@ -21,6 +21,18 @@ class PromptBatch:
     n_prompt_tokens: list[int]
     n_visual_tokens: list[int]
 
+    def hf_inputs(self) -> dict:
+        """The batch as keyword arguments of the transformers model's ``forward`` / ``generate`` (image entries
+        only where the batch has images)."""
+        inputs = {
+            "input_ids": self.input_ids,
+            "attention_mask": self.attention_mask,
+            "mm_token_type_ids": self.mm_token_type_ids,
+        }
+        if self.pixel_values is not None:
+            inputs.update(pixel_values=self.pixel_values, image_grid_thw=self.image_grid_thw)
+        return inputs
+
 
 def chat_text(processor, prompt: Prompt) -> str:
     """The prompt rendered by the model's chat template, with the assistant turn opened."""

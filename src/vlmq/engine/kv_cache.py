@@ -19,6 +19,7 @@ from typing import NamedTuple
 import torch
 
 from vlmq.engine.types import VISUAL, KVConfig, validate_kv_config
+from vlmq.models.layout import head_dim_of
 from vlmq.numerics import FP8_MAX, fp8_scale, to_fp8  # noqa: F401 - FP8_MAX re-exported for older callers
 
 
@@ -125,6 +126,22 @@ class StaticKVCache:
             self.v_scale = [torch.zeros(shape[:3], dtype=torch.float32, device=device) for _ in range(num_layers)]
             tables = per_layer_scale_tables(kv, num_layers, num_kv_heads)
             self.tables = None if tables is None else tuple(t.to(device).contiguous() for t in tables)
+
+    @classmethod
+    def for_text_config(
+        cls, text_config, *, batch: int, seq_len: int, dtype: torch.dtype, device, kv: KVConfig
+    ) -> StaticKVCache:
+        """A cache of ``batch`` rows x ``seq_len`` slots sized for the decoder that ``text_config`` describes."""
+        return cls(
+            num_layers=text_config.num_hidden_layers,
+            max_batch_size=batch,
+            num_kv_heads=text_config.num_key_value_heads,
+            max_seq_len=seq_len,
+            head_dim=head_dim_of(text_config),
+            dtype=dtype,
+            device=device,
+            kv=kv,
+        )
 
     @property
     def max_batch_size(self) -> int:

@@ -76,46 +76,32 @@ def model_summary(loaded) -> dict:
     text_cfg = model.config.get_text_config()
     decoder = text_decoder(model)
     embeddings = decoder.get_input_embeddings()
-    layers_params, layers_bytes = _count(decoder.layers)
-    vision_params, vision_bytes = _count(vision_tower(model))
-    emb_params, emb_bytes = _count(embeddings)
     head = model.get_output_embeddings()
-    tied = head is not None and head.weight is embeddings.weight
-    head_params, head_bytes = _count(head) if head is not None else (0, 0)
+    parts = {"decoder_layers": decoder.layers, "vision": vision_tower(model), "embeddings": embeddings, "lm_head": head}
+    counts = {part: _count(module) if module is not None else (0, 0) for part, module in parts.items()}
     unique = {id(p): p for p in model.parameters()}.values()
-    heads = text_cfg.num_attention_heads
     return {
-        "name": loaded.name,
-        "family": loaded.family,
-        "source": loaded.source,
-        "random_weights": loaded.random_weights,
+        **{key: getattr(loaded, key) for key in ("name", "family", "source", "random_weights")},
         "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
-        "params": {
-            "decoder_layers": layers_params,
-            "vision": vision_params,
-            "embeddings": emb_params,
-            "lm_head": head_params,
-            "total": sum(p.numel() for p in unique),
-        },
-        "bytes": {
-            "decoder_layers": layers_bytes,
-            "vision": vision_bytes,
-            "embeddings": emb_bytes,
-            "lm_head": head_bytes,
-            "total": sum(tensor_bytes(p) for p in unique),
-        },
+        "params": {**{part: n for part, (n, _) in counts.items()}, "total": sum(p.numel() for p in unique)},
+        "bytes": {**{part: b for part, (_, b) in counts.items()}, "total": sum(tensor_bytes(p) for p in unique)},
         "config": {
             "layers": text_cfg.num_hidden_layers,
             "hidden": text_cfg.hidden_size,
             "intermediate": text_cfg.intermediate_size,
-            "heads": heads,
+            "heads": text_cfg.num_attention_heads,
             "kv_heads": text_cfg.num_key_value_heads,
-            "head_dim": getattr(text_cfg, "head_dim", None) or text_cfg.hidden_size // heads,
+            "head_dim": head_dim_of(text_cfg),
             "vocab": text_cfg.vocab_size,
-            "tied": tied,
+            "tied": head is not None and head.weight is embeddings.weight,
             "vision_depth": model.config.vision_config.depth,
         },
     }
+
+
+def head_dim_of(text_config) -> int:
+    """Per-head width of a text config: its ``head_dim`` where set, else hidden_size / attention heads."""
+    return getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
 
 
 def model_class(family: str):
@@ -123,3 +109,14 @@ def model_class(family: str):
     from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
 
     return {"qwen2_vl": Qwen2VLForConditionalGeneration, "qwen2_5_vl": Qwen2_5_VLForConditionalGeneration}[family]
+
+
+def config_class(family: str):
+    """The transformers config class for a supported ``model_type``."""
+    from transformers import Qwen2_5_VLConfig, Qwen2VLConfig
+
+    return {"qwen2_vl": Qwen2VLConfig, "qwen2_5_vl": Qwen2_5_VLConfig}[family]
+
+
+# The vision config key that holds the merger's output width, which must equal the text hidden size.
+VISION_OUTPUT_KEY = {"qwen2_vl": "hidden_size", "qwen2_5_vl": "out_hidden_size"}

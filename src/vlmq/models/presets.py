@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from vlmq.errors import VlmqError
-from vlmq.models.layout import model_class
+from vlmq.models.layout import VISION_OUTPUT_KEY, config_class, model_class
 from vlmq.models.processor import PROCESSOR_CLASSES, make_image_processor
-from vlmq.models.tokenizer import special_token_ids, train_tokenizer
+from vlmq.models.tokenizer import special_token_config, special_token_ids, train_tokenizer
 
 PRESET_SEED = 0
 
@@ -58,10 +58,11 @@ _QWEN2_5_VL_VISION = {
     "tokens_per_second": 2,
     "hidden_act": "silu",
 }
+_VISION = {"qwen2_vl": _QWEN2_VL_VISION, "qwen2_5_vl": _QWEN2_5_VL_VISION}
 _MROPE = {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]}
 
 
-def _text(hidden, intermediate, layers, heads, kv_heads, vocab, max_pos, sliding_window, max_window_layers) -> dict:
+def _text(hidden, intermediate, layers, heads, kv_heads, vocab, max_pos, max_window_layers) -> dict:
     return {
         "hidden_size": hidden,
         "intermediate_size": intermediate,
@@ -73,66 +74,41 @@ def _text(hidden, intermediate, layers, heads, kv_heads, vocab, max_pos, sliding
         "rms_norm_eps": 1e-6,
         "hidden_act": "silu",
         "use_sliding_window": False,
-        "sliding_window": sliding_window,
+        "sliding_window": 32768,
         "max_window_layers": max_window_layers,
         "rope_parameters": dict(_MROPE),
     }
 
 
+def _arch_preset(family: str, checkpoint: str, tied: bool, text_sizes: tuple) -> ArchPreset:
+    text = _text(*text_sizes)
+    # The vision merger projects into the text hidden size.
+    vision = {**_VISION[family], VISION_OUTPUT_KEY[family]: text["hidden_size"]}
+    return ArchPreset(family, f"Qwen/{checkpoint}-Instruct", text, vision, tie_word_embeddings=tied)
+
+
+# name: family, hub checkpoint (Qwen/<name>-Instruct), tie_word_embeddings, text sizes (hidden, intermediate,
+# layers, heads, kv_heads, vocab, max_position_embeddings, max_window_layers)
 ARCH_PRESETS = {
-    "qwen2-vl-2b": ArchPreset(
-        "qwen2_vl",
-        "Qwen/Qwen2-VL-2B-Instruct",
-        _text(1536, 8960, 28, 12, 2, 151936, 32768, 32768, 28),
-        {**_QWEN2_VL_VISION, "hidden_size": 1536},
-        tie_word_embeddings=True,
-    ),
-    "qwen2-vl-7b": ArchPreset(
-        "qwen2_vl",
-        "Qwen/Qwen2-VL-7B-Instruct",
-        _text(3584, 18944, 28, 28, 4, 152064, 32768, 32768, 28),
-        {**_QWEN2_VL_VISION, "hidden_size": 3584},
-        tie_word_embeddings=False,
-    ),
-    "qwen2.5-vl-3b": ArchPreset(
-        "qwen2_5_vl",
-        "Qwen/Qwen2.5-VL-3B-Instruct",
-        _text(2048, 11008, 36, 16, 2, 151936, 128000, 32768, 70),
-        {**_QWEN2_5_VL_VISION, "out_hidden_size": 2048},
-        tie_word_embeddings=True,
-    ),
-    "qwen2.5-vl-7b": ArchPreset(
-        "qwen2_5_vl",
-        "Qwen/Qwen2.5-VL-7B-Instruct",
-        _text(3584, 18944, 28, 28, 4, 152064, 128000, 32768, 28),
-        {**_QWEN2_5_VL_VISION, "out_hidden_size": 3584},
-        tie_word_embeddings=False,
-    ),
+    name: _arch_preset(*row)
+    for name, *row in (
+        ("qwen2-vl-2b", "qwen2_vl", "Qwen2-VL-2B", True, (1536, 8960, 28, 12, 2, 151936, 32768, 28)),
+        ("qwen2-vl-7b", "qwen2_vl", "Qwen2-VL-7B", False, (3584, 18944, 28, 28, 4, 152064, 32768, 28)),
+        ("qwen2.5-vl-3b", "qwen2_5_vl", "Qwen2.5-VL-3B", True, (2048, 11008, 36, 16, 2, 151936, 128000, 70)),
+        ("qwen2.5-vl-7b", "qwen2_5_vl", "Qwen2.5-VL-7B", False, (3584, 18944, 28, 28, 4, 152064, 128000, 28)),
+    )
 }
 
 
 def preset_config(name: str, token_ids: dict[str, int] | None = None):
     """The transformers config of preset ``name``; vision/special token ids from ``token_ids`` if given."""
-    from transformers import Qwen2_5_VLConfig, Qwen2VLConfig
-
     preset = _preset(name)
-    text = dict(preset.text)
-    special = {}
-    if token_ids is not None:
-        text.update(
-            bos_token_id=token_ids["<|endoftext|>"],
-            eos_token_id=token_ids["<|im_end|>"],
-            pad_token_id=token_ids["<|endoftext|>"],
-        )
-        special = {
-            "image_token_id": token_ids["<|image_pad|>"],
-            "video_token_id": token_ids["<|video_pad|>"],
-            "vision_start_token_id": token_ids["<|vision_start|>"],
-            "vision_end_token_id": token_ids["<|vision_end|>"],
-        }
-    config_class = Qwen2VLConfig if preset.family == "qwen2_vl" else Qwen2_5_VLConfig
-    return config_class(
-        text_config=text, vision_config=dict(preset.vision), tie_word_embeddings=preset.tie_word_embeddings, **special
+    text_ids, special = special_token_config(token_ids) if token_ids is not None else ({}, {})
+    return config_class(preset.family)(
+        text_config={**preset.text, **text_ids},
+        vision_config=dict(preset.vision),
+        tie_word_embeddings=preset.tie_word_embeddings,
+        **special,
     )
 
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import copy
 import pathlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from vlmq.errors import VlmqError
-from vlmq.models.layout import model_class
+from vlmq.models.layout import VISION_OUTPUT_KEY, config_class, model_class
 from vlmq.models.processor import PROCESSOR_CLASSES, make_image_processor, save_processor
 from vlmq.models.progress import quiet_progress_bars
-from vlmq.models.tokenizer import DEFAULT_VOCAB_SIZE, SPECIAL_TOKENS, train_tokenizer
+from vlmq.models.tokenizer import DEFAULT_VOCAB_SIZE, SPECIAL_TOKENS, special_token_config, train_tokenizer
 
 # Test-friendly pixel budget: at most 448x448 pixels = 256 visual tokens per image.
 TINY_MIN_PIXELS = 56 * 56
@@ -41,56 +41,14 @@ class TinyPreset:
     family: str = "qwen2_vl"  # "qwen2_5_vl": windowed vision attention, SwiGLU vision MLP
 
 
+# name: description, text decoder (layers, hidden, heads, kv_heads, intermediate), vision tower (depth, embed, heads)
+_TINY = TinyPreset("for unit tests", 2, 64, 4, 2, 128, 2, 64, 4)
 TINY_PRESETS = {
-    "tiny": TinyPreset(
-        "for unit tests",
-        layers=2,
-        hidden=64,
-        heads=4,
-        kv_heads=2,
-        intermediate=128,
-        vision_depth=2,
-        vision_embed=64,
-        vision_heads=4,
-    ),
-    "mid": TinyPreset(
-        "for integration tests and CPU demos",
-        layers=4,
-        hidden=256,
-        heads=8,
-        kv_heads=4,
-        intermediate=688,
-        vision_depth=4,
-        vision_embed=128,
-        vision_heads=4,
-    ),
-    "small": TinyPreset(
-        "for CPU speed checks",
-        layers=8,
-        hidden=512,
-        heads=8,
-        kv_heads=4,
-        intermediate=1376,
-        vision_depth=8,
-        vision_embed=256,
-        vision_heads=8,
-    ),
-    "qwen2.5": TinyPreset(
-        "Qwen2.5-VL layout, for unit tests",
-        layers=2,
-        hidden=64,
-        heads=4,
-        kv_heads=2,
-        intermediate=128,
-        vision_depth=2,
-        vision_embed=64,
-        vision_heads=4,
-        family="qwen2_5_vl",
-    ),
+    "tiny": _TINY,
+    "mid": TinyPreset("for integration tests and CPU demos", 4, 256, 8, 4, 688, 4, 128, 4),
+    "small": TinyPreset("for CPU speed checks", 8, 512, 8, 4, 1376, 8, 256, 8),
+    "qwen2.5": replace(_TINY, description="Qwen2.5-VL layout, for unit tests", family="qwen2_5_vl"),
 }
-
-# The vision config key that holds the merger's output width, which must equal the text hidden size.
-_VISION_OUTPUT_KEY = {"qwen2_vl": "hidden_size", "qwen2_5_vl": "out_hidden_size"}
 
 
 def mrope_section_for(head_dim: int) -> list[int]:
@@ -112,6 +70,7 @@ def tiny_config_dict(
     follow the overridden sizes; an override that contradicts them raises VlmqError.
     """
     p = _tiny_preset(preset)
+    text_ids, special = special_token_config(token_ids)
     cfg = {
         "text_config": {
             "vocab_size": vocab_size,
@@ -122,15 +81,10 @@ def tiny_config_dict(
             "num_key_value_heads": p.kv_heads,
             "max_position_embeddings": 4096,
             "rms_norm_eps": 1e-6,
-            "bos_token_id": token_ids["<|endoftext|>"],
-            "eos_token_id": token_ids["<|im_end|>"],
-            "pad_token_id": token_ids["<|endoftext|>"],
+            **text_ids,
         },
         "vision_config": _tiny_vision_config(p),
-        "image_token_id": token_ids["<|image_pad|>"],
-        "video_token_id": token_ids["<|video_pad|>"],
-        "vision_start_token_id": token_ids["<|vision_start|>"],
-        "vision_end_token_id": token_ids["<|vision_end|>"],
+        **special,
         "tie_word_embeddings": False,
     }
     return _merge_overrides(cfg, config_overrides or {}, p.family)
@@ -157,12 +111,9 @@ def _tiny_vision_config(p: TinyPreset) -> dict:
 
 def tiny_config(preset: str, config_overrides: dict | None = None, vocab_size: int = DEFAULT_VOCAB_SIZE):
     """The transformers config a tiny build would use (special tokens at ids 0-6), without building anything."""
-    from transformers import Qwen2_5_VLConfig, Qwen2VLConfig
-
     ids = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
-    config_class = Qwen2VLConfig if _tiny_preset(preset).family == "qwen2_vl" else Qwen2_5_VLConfig
     try:
-        return config_class(**tiny_config_dict(preset, ids, vocab_size, config_overrides))
+        return config_class(_tiny_preset(preset).family)(**tiny_config_dict(preset, ids, vocab_size, config_overrides))
     except (TypeError, ValueError) as err:
         raise VlmqError(f"invalid tiny model config ({err}); fix config_overrides") from err
 
@@ -180,7 +131,7 @@ def _merge_overrides(cfg: dict, overrides: dict, family: str) -> dict:
             cfg[key] = value
     _derive_rope(cfg["text_config"], "rope_parameters" in overrides.get("text_config", {}))
     # The vision merger projects into the text embedding space.
-    output_key, hidden = _VISION_OUTPUT_KEY[family], cfg["text_config"]["hidden_size"]
+    output_key, hidden = VISION_OUTPUT_KEY[family], cfg["text_config"]["hidden_size"]
     if overrides.get("vision_config", {}).get(output_key, hidden) != hidden:
         raise VlmqError(
             f"vision_config.{output_key} must equal text_config.hidden_size ({hidden}); "

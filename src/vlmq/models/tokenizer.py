@@ -143,6 +143,22 @@ def special_token_ids(tok) -> dict[str, int]:
     return {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
 
 
+def special_token_config(token_ids: dict[str, int]) -> tuple[dict, dict]:
+    """The config fields that name the special tokens: (text_config fields, top-level fields)."""
+    text = {
+        "bos_token_id": token_ids["<|endoftext|>"],
+        "eos_token_id": token_ids["<|im_end|>"],
+        "pad_token_id": token_ids["<|endoftext|>"],
+    }
+    vision = {
+        "image_token_id": token_ids["<|image_pad|>"],
+        "video_token_id": token_ids["<|video_pad|>"],
+        "vision_start_token_id": token_ids["<|vision_start|>"],
+        "vision_end_token_id": token_ids["<|vision_end|>"],
+    }
+    return text, vision
+
+
 def _check_special_ids(tok) -> None:
     ids = special_token_ids(tok)
     if list(ids.values()) != list(range(len(SPECIAL_TOKENS))):

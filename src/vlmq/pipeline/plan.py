@@ -5,6 +5,8 @@ Everything here validates before any work starts, so a typo costs no GPU time.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from vlmq.recipes import list_recipes, parse_recipe
 from vlmq.spec import RunSpec
 from vlmq.tasks import SpeedSettings, Task, TaskOptions, get_task
@@ -39,24 +41,13 @@ def planned_tasks(spec: RunSpec) -> list[Task]:
 
 
 def task_options(spec: RunSpec, task: str | None = None) -> TaskOptions:
-    """The options every task reads, from the spec (``task`` picks its entry of ``--limits``)."""
+    """The options every task reads, from the spec's fields of the same names (``task`` picks its entry of
+    ``--limits``; the speed settings are the spec's ``speed_*`` fields)."""
     limit = spec.limit_for(task) if task is not None else spec.limit
-    speed = SpeedSettings(
-        batch_sizes=spec.speed_batch_sizes,
-        image_sizes=spec.speed_image_sizes,
-        new_tokens=spec.speed_new_tokens,
-        repeats=spec.speed_repeats,
-        workload=spec.speed_workload,
-        compile=spec.compile,
-    )
-    return TaskOptions(
-        dataset_dir=spec.dataset_dir,
-        limit=limit,
-        seed=spec.seed,
-        jpeg_quality=spec.jpeg_quality,
-        scoring=spec.scoring,
-        batch_size=spec.batch_size,
-        speed=speed,
-        prompts=spec.prompts,
-        prompt=spec.prompt,
-    )
+    speed = SpeedSettings(compile=spec.compile, **_spec_values(spec, SpeedSettings, prefix="speed_", skip={"compile"}))
+    return TaskOptions(limit=limit, speed=speed, **_spec_values(spec, TaskOptions, skip={"limit", "speed"}))
+
+
+def _spec_values(spec: RunSpec, options: type, *, prefix: str = "", skip: set[str]) -> dict:
+    """The spec's value of each field of the dataclass ``options`` (spec field = ``prefix`` + its name)."""
+    return {f.name: getattr(spec, prefix + f.name) for f in fields(options) if f.name not in skip}

@@ -75,7 +75,10 @@ def apply_recipe(loaded, spec: RecipeSpec, calib: CalibrationSet | None) -> dict
         calibrate=lambda: run_calibration(loaded, calib),
     )
     with torch.no_grad():
-        spec.entry.apply(ctx)
+        if spec.entry.apply is not None:
+            spec.entry.apply(ctx)
+        elif (fmt := spec.entry.linear_format(spec.options)) is not None:
+            quantize_targets(ctx, fmt)
         if spec.keep_8bit:
             quantize_targets(
                 dataclasses.replace(ctx, filter_fn=kept_filter(spec.keep_layers, spec.keep_types)), INT8_FORMAT

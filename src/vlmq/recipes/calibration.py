@@ -217,13 +217,9 @@ def model_inputs(processor, prompt: Prompt, seq_len: int, device) -> dict:
     batch = encode_prompts(processor, [prompt], device)
     visual = torch.nonzero(batch.token_type[0] == VISUAL)
     keep = max(seq_len, int(visual.max()) + 2 if visual.numel() else 0)
-    inputs = {
-        "input_ids": batch.input_ids[:, :keep],
-        "attention_mask": batch.attention_mask[:, :keep],
-        "mm_token_type_ids": batch.mm_token_type_ids[:, :keep],
-    }
-    if batch.pixel_values is not None:
-        inputs.update(pixel_values=batch.pixel_values, image_grid_thw=batch.image_grid_thw)
+    inputs = batch.hf_inputs()
+    for key in ("input_ids", "attention_mask", "mm_token_type_ids"):
+        inputs[key] = inputs[key][:, :keep]
     return inputs
 
 

@@ -67,7 +67,9 @@ class RecipeEntry:
     switches: tuple[Option, ...] = ()
     linear_format: Callable[[Any], LinearFormat | None] = lambda options: None  # None: decoder stays float
     granularity: Callable[[Any], str] = lambda options: "-"
-    apply: Callable[[Any], None] = lambda ctx: None  # (ApplyContext) -> None: quantizes ctx.model in place
+    # (ApplyContext) -> None: quantizes ctx.model in place; None: every target linear becomes vlmq's quantized
+    # linear in linear_format(options) (nothing for a float recipe)
+    apply: Callable[[Any], None] | None = None
     needs_calibration: bool = False
 
     def describe(self, options) -> Recipe:
@@ -109,3 +111,8 @@ def parse_choice(key: str, choices: tuple[str, ...]):
         return value
 
     return parse
+
+
+def choice_option(key: str, field: str, help_: str, choices: tuple[str, ...]) -> Option:
+    """A ``+key=value`` switch whose value must be one of ``choices``."""
+    return Option(key, field, help_, parse_choice(key, choices))

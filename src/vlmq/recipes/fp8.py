@@ -15,9 +15,7 @@ from dataclasses import dataclass
 
 from vlmq.engine.qformat import LinearFormat
 
-from .context import ApplyContext
-from .entry import Option, RecipeEntry, parse_choice
-from .weight_only import quantize_targets
+from .entry import RecipeEntry, choice_option
 
 
 @dataclass(frozen=True)
@@ -30,28 +28,19 @@ def fp8_format(options: FP8Options) -> LinearFormat:
     return LinearFormat("fp8_e4m3", "channel" if row else "tensor", "fp8_e4m3", "token" if row else "tensor")
 
 
-def apply_fp8(ctx: ApplyContext) -> None:
-    quantize_targets(ctx, fp8_format(ctx.options))
+def fp8_granularity(options: FP8Options) -> str:
+    if options.granularity == "row":
+        return "weight per-row, activation per-token dynamic"
+    return "weight per-tensor, activation per-tensor dynamic"
 
 
+_GRAN_HELP = "fp8 scales: gran=row (default) or gran=tensor"
 FP8 = RecipeEntry(
     "fp8",
     "FP8 E4M3 W8A8, dynamic activation scales; per-row by default because one outlier row or token then "
     "cannot crush the range of all others",
     options=FP8Options,
-    switches=(
-        Option(
-            "gran",
-            "granularity",
-            "fp8 scales: gran=row (default) or gran=tensor",
-            parse_choice("gran", ("row", "tensor")),
-        ),
-    ),
+    switches=(choice_option("gran", "granularity", _GRAN_HELP, ("row", "tensor")),),
     linear_format=fp8_format,
-    granularity=lambda o: (
-        "weight per-row, activation per-token dynamic"
-        if o.granularity == "row"
-        else "weight per-tensor, activation per-tensor dynamic"
-    ),
-    apply=apply_fp8,
+    granularity=fp8_granularity,
 )

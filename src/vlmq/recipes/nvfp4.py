@@ -18,7 +18,7 @@ from vlmq.engine.qformat import LinearFormat
 from vlmq.engine.qlinear import NVFP4Linear
 
 from .context import ApplyContext
-from .entry import Option, RecipeEntry, parse_choice
+from .entry import RecipeEntry, choice_option
 from .quantize import swap_linears
 
 
@@ -57,22 +57,18 @@ def nvfp4_weight(weight: torch.Tensor):
     return NVFP4Tensor.to_nvfp4(weight.contiguous(), per_tensor_scale=global_scale, is_swizzled_scales=False)
 
 
+def nvfp4_granularity(options: NVFP4Options) -> str:
+    activations = "; FP8 per-token activations" if options.act == "fp8" else ""
+    return f"E2M1 values, E4M3 scale per 16-element block, FP32 global scale{activations}"
+
+
+_ACT_HELP = "nvfp4 activations: act=nvfp4 (W4A4, default) or act=fp8 (W4A8, the study's label)"
 NVFP4 = RecipeEntry(
     "nvfp4",
     "NVFP4 W4A4 (torchao NVFP4DynamicActivationNVFP4WeightConfig on sm100+; emulated elsewhere)",
     options=NVFP4Options,
-    switches=(
-        Option(
-            "act",
-            "act",
-            "nvfp4 activations: act=nvfp4 (W4A4, default) or act=fp8 (W4A8, the study's label)",
-            parse_choice("act", ("nvfp4", "fp8")),
-        ),
-    ),
+    switches=(choice_option("act", "act", _ACT_HELP, ("nvfp4", "fp8")),),
     linear_format=nvfp4_format,
-    granularity=lambda o: (
-        "E2M1 values, E4M3 scale per 16-element block, FP32 global scale"
-        + ("; FP8 per-token activations" if o.act == "fp8" else "")
-    ),
+    granularity=nvfp4_granularity,
     apply=apply_nvfp4,
 )

@@ -18,7 +18,7 @@ import torch
 from vlmq.engine.qformat import LinearFormat
 
 from .context import ApplyContext
-from .entry import Option, RecipeEntry, parse_choice, parse_number
+from .entry import Option, RecipeEntry, choice_option, parse_number
 from .smoothing import MAPPING_SITES, collect_input_stats, fold_scales, smoothing_mappings
 from .weight_only import quantize_targets
 
@@ -36,12 +36,12 @@ class SmoothQuantOptions:
 _ALPHA_HELP = "SmoothQuant migration strength in [0, 1], e.g. alpha=0.8 (default 0.5)"
 SWITCHES = (
     Option("alpha", "alpha", _ALPHA_HELP, parse_number("alpha", float, lambda a: 0.0 <= a <= 1.0, _ALPHA_HELP)),
-    Option(
+    choice_option(
         "smooth",
         "smooth",
         "SmoothQuant mappings: smooth=norms (RMSNorm -> q/k/v, gate/up; default) or "
         "smooth=all (also up_proj -> down_proj)",
-        parse_choice("smooth", tuple(SMOOTH_SITES)),
+        tuple(SMOOTH_SITES),
     ),
 )
 

@@ -67,10 +67,6 @@ def quantize_targets(ctx: ApplyContext, fmt: LinearFormat) -> int:
     return swap_linears(ctx.model, [fqn for fqn, _ in ctx.target_linears()], make)
 
 
-def apply_int8_wo(ctx: ApplyContext) -> None:
-    quantize_targets(ctx, INT8_FORMAT)
-
-
 def apply_int4_wo(ctx: ApplyContext) -> None:
     check_group_size(ctx)
     quantize_targets(ctx, int4_format(ctx.options))
@@ -82,7 +78,6 @@ INT8_WO = RecipeEntry(
     "int8 weight-only, per output channel, symmetric (W8A16; compressed-tensors pack-quantized int8)",
     linear_format=lambda options: INT8_FORMAT,
     granularity=lambda options: "per-channel symmetric",
-    apply=apply_int8_wo,
 )
 INT4_WO = RecipeEntry(
     "int4_wo",

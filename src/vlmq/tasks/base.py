@@ -148,11 +148,7 @@ def metric_record(
     ``value`` and the interval are None where the metric is undefined on these samples.
     """
     return {
-        "task": task,
-        "metric": metric,
-        "value": _number(value),
-        "ci_low": _number(ci[0]),
-        "ci_high": _number(ci[1]),
+        **_estimate(task, metric, {"value": _number(value)}, ci),
         "n": n,
         "test": test,
         "mode": opts.scoring,
@@ -165,16 +161,17 @@ def _number(value) -> float | None:
     return None if value is None else float(value)
 
 
+def _estimate(task: str, metric: str, figure: dict, ci: tuple) -> dict:
+    """What a record states and its interval: the leading fields of aggregate and paired records alike."""
+    return {"task": task, "metric": metric, **figure, "ci_low": _number(ci[0]), "ci_high": _number(ci[1])}
+
+
 def compare_record(
     task: str, metric: str, delta: float | None, ci: tuple, p_value: float | None, test: str, n: int, opts: TaskOptions
 ) -> dict:
     """One paired-comparison record in the contract's shape, plus the scoring mode."""
     return {
-        "task": task,
-        "metric": metric,
-        "delta": _number(delta),
-        "ci_low": _number(ci[0]),
-        "ci_high": _number(ci[1]),
+        **_estimate(task, metric, {"delta": _number(delta)}, ci),
         "p_value": _number(p_value),
         "test": test,
         "n": n,

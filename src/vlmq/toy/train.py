@@ -23,7 +23,7 @@ import pathlib
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 import torch
 
@@ -55,38 +55,48 @@ FINAL_LR_SHARE = 0.02  # the cosine decays to this share of the peak rate
 GRID_THW = (1, 8, 8)  # a 112x112 shapes image: one frame of 8x8 patches
 
 
+def _setting(default, help_: str):
+    return field(default=default, metadata={"help": help_})
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 @dataclass(frozen=True)
 class ToyTrainSettings:
     """Everything that determines the trained weights (recorded in ``training.json``); checked when made."""
 
-    size: str = "mid"
+    # Every field is a flag of `vlmq toy train` (build_parser); "help" is its --help text.
+    size: str = _setting("mid", f"model size: {', '.join(MODEL_SIZES)}")
     seed: int = 0
-    scenes: int = 40000  # scenes rendered into the pool (ten rows each)
-    workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))  # rendering processes
-    pool_seconds: float | None = 60  # rendering stops early (fewer scenes) after this long
+    scenes: int = _setting(40000, "scenes rendered into the data pool")  # ten rows each
+    workers: int = field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) - 1), metadata={"help": "processes rendering the pool"}
+    )
+    pool_seconds: float | None = _setting(60, "time limit for rendering")  # then the pool has fewer scenes
     steps: int = 20000
     batch_size: int = 256
     lr: float = 1e-3
-    max_seconds: float | None = 240  # optimisation budget: the schedule shrinks to the steps that fit
-    device: str = "auto"  # cpu, cuda[:N], or auto (the GPU when there is one); recorded as resolved
-    eval_n: int = 100  # held-out questions per kind evaluated at the end (0: none)
-    init_from: str | None = None  # continue training this toy model folder (its tokenizer and weights)
+    max_seconds: float | None = _setting(240, "time budget for the optimisation loop; the schedule shrinks to fit")
+    device: str = _setting("auto", "cpu, cuda or auto (the GPU when there is one)")  # or cuda:N; recorded resolved
+    eval_n: int = _setting(100, "held-out questions per kind (0: none)")  # evaluated at the end
+    init_from: str | None = _setting(None, "continue training this toy model folder (--size is then unused)")
     warmup: int = 100
-    widen_mlp: int = 0  # after training, widen the decoder MLPs to a multiple of this (see widen_mlp_)
+    widen_mlp: int = _setting(
+        0, "after training, widen the decoder MLPs to a multiple of this (same function; see widen_mlp_)"
+    )
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "scenes", "workers"):
             if getattr(self, name) < 1:
-                flag = "--" + name.replace("_", "-")
-                raise VlmqError(f"{name} must be >= 1, got {getattr(self, name)}; pass {flag} 1 or more")
+                raise VlmqError(f"{name} must be >= 1, got {getattr(self, name)}; pass {_flag(name)} 1 or more")
         for name in ("warmup", "eval_n", "widen_mlp"):
             if getattr(self, name) < 0:
-                raise VlmqError(f"{name} must be >= 0, got {getattr(self, name)}; pass --{name.replace('_', '-')} 0")
+                raise VlmqError(f"{name} must be >= 0, got {getattr(self, name)}; pass {_flag(name)} 0")
         for name in ("lr", "max_seconds", "pool_seconds"):
             if getattr(self, name) is not None and not getattr(self, name) > 0:
-                raise VlmqError(
-                    f"{name} must be > 0, got {getattr(self, name)}; pass a positive --{name.replace('_', '-')}"
-                )
+                raise VlmqError(f"{name} must be > 0, got {getattr(self, name)}; pass a positive {_flag(name)}")
         if self.size not in MODEL_SIZES:
             raise VlmqError(f"unknown toy model size {self.size!r}; pass --size with one of: {', '.join(MODEL_SIZES)}")
         object.__setattr__(self, "device", str(resolve_device(self.device)))  # 'auto' -> what it resolves to
@@ -317,7 +327,6 @@ def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> torch.nn.Linear:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    defaults = ToyTrainSettings()
     p = argparse.ArgumentParser(
         prog="vlmq toy train",
         description="Train the toy Qwen2-VL on the shapes data "
@@ -325,30 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="output model folder")
     p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
-    p.add_argument("--size", default=defaults.size, help=f"model size: {', '.join(MODEL_SIZES)}")
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--scenes", type=int, default=defaults.scenes, help="scenes rendered into the data pool")
-    p.add_argument("--workers", type=int, default=defaults.workers, help="processes rendering the pool")
-    p.add_argument("--pool-seconds", type=float, default=defaults.pool_seconds, help="time limit for rendering")
-    p.add_argument("--steps", type=int, default=defaults.steps)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument(
-        "--max-seconds",
-        type=float,
-        default=defaults.max_seconds,
-        help="time budget for the optimisation loop; the schedule shrinks to fit",
-    )
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (the GPU when there is one)")
-    p.add_argument("--eval-n", type=int, default=defaults.eval_n, help="held-out questions per kind (0: none)")
-    p.add_argument("--init-from", default=None, help="continue training this toy model folder (--size is then unused)")
-    p.add_argument("--warmup", type=int, default=defaults.warmup)
-    p.add_argument(
-        "--widen-mlp",
-        type=int,
-        default=defaults.widen_mlp,
-        help="after training, widen the decoder MLPs to a multiple of this (same function; see widen_mlp_)",
-    )
+    for setting in fields(ToyTrainSettings):
+        default = setting.default_factory() if setting.default is MISSING else setting.default
+        kind = {"int": int, "float": float}.get(str(setting.type).split(" |")[0])  # None: a string
+        p.add_argument(_flag(setting.name), type=kind, default=default, help=setting.metadata.get("help"))
     return p
 
 
