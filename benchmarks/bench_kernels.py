@@ -478,6 +478,31 @@ def run_sweep(args, log, save) -> list[dict]:
     return results
 
 
+def tiles_from_sweep(sweep: dict, source: str) -> dict:
+    """The sweep's best candidate per (mode, N, K, M) as gemv's measured-tile table (``gemv.TILES_FILE``): CUDA-core
+    tiles at M = 1, tensor-core tiles at M = 16, each with its time and the default's."""
+    fmt_names = {"bf16": "bf16", "int8-a16": "int8", "int4-g128": "int4"}
+    best, default = {}, {}
+    for r in sweep["results"]:
+        key = (r["preset"], r["shape"], r["m"], r["mode"])
+        if r["mode"] in fmt_names and (key not in best or r["us"] < best[key]["us"]):
+            best[key] = r
+        if r["default"]:
+            default[key] = r["us"]
+    tiles = {"sum_m1": [], "dot_m16": []}
+    for key, r in best.items():
+        preset, shape, m, mode = key
+        kernel, _, block_n, block_k, split, warps, stages, vec, pipe = r["config"]
+        n, k = SHAPES[preset][shape]
+        entry = dict(format=fmt_names[mode], n=n, k=k, shape=f"{preset} {shape}", us=round(r["us"], 2))
+        entry["default_us"] = round(default[key], 2) if key in default else None
+        if m == 1 and kernel == "sum":
+            tiles["sum_m1"].append(entry | dict(rows=block_n, warps=warps, vec=vec, split=split, pipe=pipe))
+        elif m == 16 and kernel == "dot":
+            tiles["dot_m16"].append(entry | dict(block_n=block_n, block_k=block_k, split=split, stages=stages))
+    return {"device": sweep["device"], "date": sweep["date"], "triton": sweep["triton"], "source": source, **tiles}
+
+
 # ----- report --------------------------------------------------------------------------------------
 def table(records: list[Record], rows: tuple[int, ...], prefill: bool) -> str:
     recs = [r for r in records if r.m in rows and r.us is not None]
@@ -515,6 +540,11 @@ def parse_args(argv=None):
     ap.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1), help="parallel compile workers")
     ap.add_argument("--sweep", action="store_true", help="time tile / split configurations of the decode kernels")
     ap.add_argument("--quick", action="store_true", help="only the cases the defaults rest on (QUICK), ~1 min")
+    ap.add_argument(
+        "--write-tiles",
+        metavar="SWEEP_JSON",
+        help="write gemv's measured-tile table (vlmq/engine/kernels/tiles/h200.json) from a sweep's JSON and exit",
+    )
     args = ap.parse_args(argv)
     args.budget_s = args.budget_s if args.budget_s is not None else (75.0 if args.quick else 300.0)
     args.presets = [p for p in args.presets.split(",") if p]
@@ -540,6 +570,14 @@ def main(argv=None) -> int:
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = lambda s: print(s, flush=True)  # noqa: E731
+    if args.write_tiles:
+        from vlmq.engine.kernels.gemv import TILES_FILE
+
+        sweep_json = pathlib.Path(args.write_tiles)
+        tiles = tiles_from_sweep(json.loads(sweep_json.read_text()), str(sweep_json))
+        TILES_FILE.write_text(json.dumps(tiles, indent=1) + "\n")
+        log(f"{len(tiles['sum_m1'])} + {len(tiles['dot_m16'])} measured tiles -> {TILES_FILE}")
+        return 0
     if not torch.cuda.is_available():
         log("bench_kernels: no CUDA device here; the kernels' speed can only be measured on a GPU")
         return 2

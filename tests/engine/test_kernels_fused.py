@@ -22,14 +22,13 @@ from vlmq.engine.kernels.gemv import (
     GEMV_MAX_M,
     INT8_TENSOR_CORE_MIN_K,
     SUM_MAX_M,
-    TUNED_DOT_M16,
-    TUNED_SUM_M1,
     W_FLOAT,
     W_FP8,
     W_INT4,
     W_INT8,
     default_config,
     dot_config,
+    measured_tiles,
     sum_config,
 )
 
@@ -137,7 +136,7 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
     """Every decoder shape at decode gets a tile whose K step fits the kernel (int4: inside one group for
     the tensor-core kernel), at most 16 K slices, and enough programs for 132 SMs where K allows. Up to 4 rows
     the CUDA-core kernel, except FP8 weights and int8 weights with a long K (tensor cores measured faster),
-    unless the shape has a tile measured on the H200 (one row: the CUDA-core tile of ``TUNED_SUM_M1``)."""
+    unless the shape has a tile measured on the H200 (``measured_tiles``)."""
     d = QWEN2[preset]
     shapes = {
         "qkv": (d["q"] + 2 * d["kv"], d["hidden"]),
@@ -149,11 +148,11 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
         for m in (1, SUM_MAX_M, SUM_MAX_M + 1, 16, GEMV_MAX_M):
             cfg = default_config(fmt, m, n, k, 128)
             tensor_cores = fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K)
-            tuned = TUNED_SUM_M1.get((fmt, n, k)) if m == 1 else None
+            tuned = measured_tiles()[0].get((fmt, n, k)) if m == 1 else None
             assert cfg.kernel == ("sum" if tuned or (m <= SUM_MAX_M and not tensor_cores) else "dot")
             if tuned:
                 assert (cfg.block_n, cfg.num_warps, cfg.vec, cfg.split_k, cfg.pipe) == tuned
-            measured = TUNED_DOT_M16.get((fmt, n, k)) if m == 16 else None
+            measured = measured_tiles()[1].get((fmt, n, k)) if m == 16 else None
             if measured:  # a measured tile need not follow the program-count rule below
                 assert (cfg.block_n, cfg.block_k, cfg.split_k, cfg.num_stages) == measured
             assert 1 <= cfg.split_k <= 16 and cfg.block_m >= m

@@ -51,7 +51,7 @@ CASES = [
         dict(group=64, zero=False, norm=True, act=True, resid=True, vec=1),
     ),
     ("sum/int4 g64 asym vec4", "int4", 2, 24, 512, "bf16", "sum", dict(group=64, vec=4)),
-    # the tiles measured best on the H200 (gemv.TUNED_SUM_M1): 4-8 rows, 1-4 warps, the next tile in flight
+    # the tiles measured best on the H200 (gemv.measured_tiles): 4-8 rows, 1-4 warps, the next tile in flight
     (
         "sum/bf16 tuned 4 rows 4 warps pipe norm",
         "float",

@@ -159,8 +159,8 @@ def test_decode_gemv_norm_prologue_keeps_qwen2_rounding(monkeypatch):
     import vlmq.engine.kernels.gemv_triton as gemv_triton
     from vlmq.engine.kernels.gemv import gemv
 
-    recorder = Recorder(gemv_triton.KERNELS["sum"])
-    monkeypatch.setitem(gemv_triton.KERNELS, "sum", recorder)
+    recorder = Recorder(gemv_triton.gemv_kernel)
+    monkeypatch.setattr(gemv_triton, "gemv_kernel", recorder)
     x, g = torch.randn(1, 1536).bfloat16(), torch.rand(1536).bfloat16()
     gemv(x, torch.randn(256, 1536).bfloat16(), norm_weight=g)
     ptx, sass = compile_for_h200(recorder.kernel, *recorder.calls[0])

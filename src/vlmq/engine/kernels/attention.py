@@ -238,7 +238,7 @@ def launch_decode_attention(
         q3,
         q3.stride(0),
         d if rope is not None else q3.stride(1),
-        *cache_args,
+        cache_args,
         valid,
         valid.stride(0),
         out,

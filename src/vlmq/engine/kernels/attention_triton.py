@@ -117,18 +117,7 @@ def decode_attention_kernel(
     q_ptr,
     stride_qb,
     stride_qh,
-    k_ptr,
-    v_ptr,
-    ks_ptr,
-    vs_ptr,
-    stride_cb,
-    stride_ch,
-    stride_sb,
-    stride_sh,
-    k_text,
-    v_text,
-    k_vis,
-    v_vis,
+    cache,
     valid_ptr,
     stride_validb,
     out_ptr,
@@ -163,6 +152,7 @@ def decode_attention_kernel(
     COMBINE_IN_KERNEL: tl.constexpr,
     PDL: tl.constexpr,
 ):
+    k_ptr, v_ptr, ks_ptr, vs_ptr, stride_cb, stride_ch, stride_sb, stride_sh, _, _, _, _ = cache  # kernel_args' tuple
     bh = tl.program_id(0)
     split = tl.program_id(1)
     num_splits = tl.num_programs(1)
@@ -194,34 +184,9 @@ def decode_attention_kernel(
             head = h + tl.arange(0, 1)
             token_type = tl.load(type_ptr + b * stride_typeb)
             write_token(
-                new_k_ptr + b * stride_nkb,
-                new_v_ptr + b * stride_nvb,
-                head,
-                head < HKV,
-                d,
-                cos,
-                sin,
-                b,
-                slot,
-                token_type,
-                k_ptr,
-                v_ptr,
-                ks_ptr,
-                vs_ptr,
-                stride_cb,
-                stride_ch,
-                stride_sb,
-                stride_sh,
-                k_text,
-                v_text,
-                k_vis,
-                v_vis,
-                D,
-                IS_FP8,
-                DYNAMIC,
-                VISUAL,
-                CUDA,
-            )
+                new_k_ptr + b * stride_nkb, new_v_ptr + b * stride_nvb, head, head < HKV, d, cos, sin, b, slot,
+                token_type, cache, D, IS_FP8, DYNAMIC, VISUAL, CUDA,
+            )  # fmt: skip
         tl.debug_barrier()  # the slot's entries are in memory before the loop reads them
         if (slot >= start) & (slot < start + BLOCK_L):  # the prefetched block holds the step's slot: read it again
             valid0, k0, v0 = load_block(
@@ -268,17 +233,9 @@ def decode_attention_kernel(
 
 @triton.jit
 def combine_kernel(
-    part_ptr,
-    ml_ptr,
-    out_ptr,
-    num_splits,
-    HKV: tl.constexpr,
-    G: tl.constexpr,
-    G_PAD: tl.constexpr,
-    G_ROWS: tl.constexpr,
-    D: tl.constexpr,
-    COMBINE_SPLITS: tl.constexpr,
-):
+    part_ptr, ml_ptr, out_ptr, num_splits, HKV: tl.constexpr, G: tl.constexpr, G_PAD: tl.constexpr,
+    G_ROWS: tl.constexpr, D: tl.constexpr, COMBINE_SPLITS: tl.constexpr,
+):  # fmt: skip
     """The second launch of the two-launch scheme (``COMBINE_IN_KERNEL=False``)."""
     combine_partials(
         part_ptr,

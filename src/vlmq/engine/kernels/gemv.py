@@ -42,7 +42,9 @@ round as the reference does without a second pass.
 from __future__ import annotations
 
 import functools
+import json
 import os
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -66,57 +68,27 @@ USE_PDL = True
 PLANE_MAGIC = {W_INT4: 0x41800000, W_INT8: 0x41C00000}  # bits of 16.0 (| 1 << 22): gemv_triton's planes
 
 
-# Tiles measured best per shape on the H200 (``bench_kernels.py --sweep --rows 1,16 --modes bf16,int8-a16,int4-g128
-# --reps 5 --rotate-mb 160``, 2026-11-30, benchmarks/results/h200-2026-11-30b/call1-sweep-soak: the plain op in CUDA
-# graphs, weights from HBM; us per call, the previous default in brackets). Keyed by (weight format, N, K): the
-# qwen2-vl-2b and -7b projections. Other shapes take the rules of ``sum_config`` / ``dot_config``.
-# M = 1, CUDA cores: (rows, warps, vec, split, pipe). Few rows and wide K tiles (more warps) beat split K: each
-# program issues its loads in fewer serial iterations and no partials are combined.
-TUNED_SUM_M1 = {
-    (W_FLOAT, 2048, 1536): (4, 4, 1, 1, True),  # 2b qkv 4.1 (5.5)
-    (W_INT8, 2048, 1536): (4, 4, 2, 1, True),  # 2b qkv 3.3 (5.1)
-    (W_INT4, 2048, 1536): (8, 2, 4, 1, True),  # 2b qkv 3.0 (5.8)
-    (W_FLOAT, 1536, 1536): (4, 4, 1, 1, True),  # 2b o 3.7 (5.1)
-    (W_INT8, 1536, 1536): (4, 4, 2, 1, True),  # 2b o 2.8 (5.0)
-    (W_INT4, 1536, 1536): (4, 2, 4, 1, True),  # 2b o 2.8 (5.8)
-    (W_FLOAT, 17920, 1536): (4, 2, 1, 1, False),  # 2b gate_up 16.7 (18.5)
-    (W_INT8, 17920, 1536): (8, 1, 2, 1, False),  # 2b gate_up 10.8 (11.1)
-    (W_INT4, 17920, 1536): (4, 1, 4, 1, True),  # 2b gate_up 10.4 (10.5)
-    (W_FLOAT, 1536, 8960): (4, 4, 1, 2, True),  # 2b down 10.5 (12.7)
-    (W_INT8, 1536, 8960): (4, 4, 2, 1, True),  # 2b down 7.8 (tensor cores, M = 16: 9.5)
-    (W_INT4, 1536, 8960): (4, 4, 4, 1, True),  # 2b down 6.5 (8.9)
-    (W_FLOAT, 4608, 3584): (4, 2, 1, 1, True),  # 7b qkv 11.3 (13.7)
-    (W_INT8, 4608, 3584): (4, 4, 2, 1, False),  # 7b qkv 7.8 (tensor cores: 10.4)
-    (W_INT4, 4608, 3584): (4, 4, 4, 1, True),  # 7b qkv 6.6 (9.6)
-    (W_FLOAT, 3584, 3584): (4, 4, 1, 1, True),  # 7b o 9.1 (11.3)
-    (W_INT8, 3584, 3584): (4, 4, 2, 1, False),  # 7b o 6.7 (tensor cores: 9.1)
-    (W_INT4, 3584, 3584): (4, 4, 4, 1, False),  # 7b o 5.7 (8.4)
-    (W_FLOAT, 37888, 3584): (4, 2, 1, 1, True),  # 7b gate_up 67.4 (72.4)
-    (W_INT8, 37888, 3584): (4, 2, 2, 1, False),  # 7b gate_up 38.4 (tensor cores: 40.0)
-    (W_INT4, 37888, 3584): (8, 1, 4, 1, False),  # 7b gate_up 33.6 (35.5)
-    (W_FLOAT, 3584, 18944): (4, 4, 1, 1, True),  # 7b down 36.3 (43.6)
-    (W_INT8, 3584, 18944): (8, 4, 2, 1, True),  # 7b down 22.1 (tensor cores: 25.6)
-    (W_INT4, 3584, 18944): (4, 4, 4, 1, True),  # 7b down 17.9 (27.5)
-}
-# M = 16, tensor cores: (block_n, block_k, split, stages).
-TUNED_DOT_M16 = {
-    (W_FLOAT, 2048, 1536): (32, 128, 1, 4),  # 2b qkv 5.7 (6.5)
-    (W_INT8, 2048, 1536): (32, 128, 1, 4),  # 2b qkv 5.3 (5.7)
-    (W_FLOAT, 1536, 1536): (64, 256, 1, 3),  # 2b o 5.5 (6.1)
-    (W_INT8, 1536, 1536): (32, 128, 6, 4),  # 2b o 5.1 (5.4)
-    (W_INT4, 1536, 1536): (32, 128, 12, 3),  # 2b o 5.9 (6.3)
-    (W_FLOAT, 17920, 1536): (64, 128, 1, 3),  # 2b gate_up 16.6 (20.5)
-    (W_INT8, 17920, 1536): (64, 256, 1, 3),  # 2b gate_up 12.1 (13.4)
-    (W_INT4, 17920, 1536): (64, 128, 1, 3),  # 2b gate_up 20.7 (21.3)
-    (W_FLOAT, 1536, 8960): (32, 128, 11, 3),  # 2b down 11.6 (13.2)
-    (W_INT8, 1536, 8960): (32, 128, 11, 3),  # 2b down 9.3 (9.5)
-    (W_FLOAT, 4608, 3584): (64, 256, 1, 4),  # 7b qkv 11.5 (15.4)
-    (W_FLOAT, 3584, 3584): (64, 256, 1, 4),  # 7b o 10.8 (13.3)
-    (W_FLOAT, 37888, 3584): (64, 64, 1, 3),  # 7b gate_up 68.7 (70.2)
-    (W_INT4, 37888, 3584): (64, 128, 2, 3),  # 7b gate_up 75.5 (79.9)
-    (W_FLOAT, 3584, 18944): (32, 128, 5, 3),  # 7b down 38.9 (41.7)
-    (W_INT4, 3584, 18944): (64, 128, 16, 3),  # 7b down 41.5 (45.3)
-}
+# Tiles measured best per shape (the qwen2-vl-2b and -7b projections) on the H200: ``bench_kernels.py --sweep``
+# times every candidate in CUDA graphs with weights from HBM, and ``bench_kernels.py --write-tiles`` keeps the best
+# per (weight format, N, K) in this file, with its time and the rule-based default's (docs/benchmarks.md).
+TILES_FILE = Path(__file__).with_name("tiles") / "h200.json"
+FORMAT_NAMES = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
+
+
+@functools.cache
+def measured_tiles() -> tuple[dict, dict]:
+    """({(format, N, K): (rows, warps, vec, split, pipe)} for the CUDA-core kernel at one row,
+    {(format, N, K): (block_n, block_k, split, stages)} for the tensor-core kernel at 9-16 rows)."""
+    data = json.loads(TILES_FILE.read_text())
+    sum_m1 = {
+        (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (t["rows"], t["warps"], t["vec"], t["split"], t["pipe"])
+        for t in data["sum_m1"]
+    }
+    dot_m16 = {
+        (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (t["block_n"], t["block_k"], t["split"], t["stages"])
+        for t in data["dot_m16"]
+    }
+    return sum_m1, dot_m16
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -203,9 +175,9 @@ def dot_config(
 def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> GemvConfig:
     """The tile a call gets without an explicit config. benchmarks/bench_kernels.py --sweep measures others.
 
-    First the tile measured best for the shape (``TUNED_SUM_M1`` at one row: CUDA cores for every format but
-    FP8, int8 included, whose K >= 3072 shapes the tuned tiles serve faster than tensor cores; ``TUNED_DOT_M16``
-    at 9-16 rows). Otherwise: up to 4 rows the CUDA-core kernel, except where the tensor-core one (whose
+    First the tile measured best for the shape (``measured_tiles``): at one row the CUDA-core kernel for every
+    format but FP8 (int8 too, whose long-K shapes its measured tiles serve faster than tensor cores), at 9-16
+    rows tensor-core tiles. Otherwise: up to 4 rows the CUDA-core kernel, except where the tensor-core one (whose
     16-row tile costs the same at M = 1 as at 16) measured faster on the H200 (bench_kernels.py, call 3, us at
     M = 1 on CUDA cores vs M = 16 on tensor cores):
     - FP8 weights: e4m3 x e4m3 MMAs (W8A8) need no conversion and e4m3 -> bf16 (W8A16) costs the MMA tile
@@ -214,14 +186,15 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> Gem
     - int8 weights with K >= 3072 (every 7b shape, 2b down_proj): 7b gate_up W8A16 49.3 vs 42.2, down 31.6 vs
       25.5, qkv 11.7 vs 10.4; W8A8 48.1 vs 37.6 and 31.9 vs 24.8; 2b down 10.5 vs 10.2. At K = 1536 the CUDA
       cores win (2b gate_up W8A16 12.2 vs 13.7, qkv 6.0 vs 6.3)."""
-    tuned = TUNED_SUM_M1.get((fmt, n, k)) if m == 1 and group_size in (0, 128) else None
+    sum_m1, dot_m16 = measured_tiles() if group_size in (0, 128) else ({}, {})
+    tuned = sum_m1.get((fmt, n, k)) if m == 1 else None
     if tuned:
         rows, warps, vec, split, pipe = tuned
         return sum_config(fmt, m, n, k, rows=rows, warps=warps, vec=vec, split=split)._replace(pipe=pipe)
     tensor_cores = fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K)
     if m <= SUM_MAX_M and not tensor_cores:
         return sum_config(fmt, m, n, k)
-    tuned = TUNED_DOT_M16.get((fmt, n, k)) if 8 < m <= 16 and group_size in (0, 128) else None
+    tuned = dot_m16.get((fmt, n, k)) if 8 < m <= 16 else None
     if tuned:
         block_n, block_k, split, stages = tuned
         return dot_config(fmt, m, n, k, group_size, block_n=block_n, block_k=block_k, stages=stages, split=split)
@@ -465,9 +438,7 @@ def gemv(
         num_stages=cfg.num_stages,
         **launch_pdl(x.device, pdl),
     )
-    from vlmq.engine.kernels.gemv_triton import KERNELS
+    from vlmq.engine.kernels import gemv_triton
 
-    kernel = KERNELS[cfg.kernel]
-    grid = (grid_n, split) if cfg.kernel == "sum" else (grid_n, grid_m, split)
-    kernel[grid](*args, **meta)
+    gemv_triton.gemv_kernel[(grid_n, grid_m, split)](*args, **meta, DOT=cfg.kernel == "dot")
     return y

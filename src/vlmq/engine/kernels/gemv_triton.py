@@ -349,49 +349,6 @@ def pick(v, i: tl.constexpr):
 
 
 @triton.jit
-def epilogue(
-    y,
-    rm,
-    rn,
-    pid_n,
-    M,
-    N,
-    ws_ptr,
-    xs_ptr,
-    b_ptr,
-    r_ptr,
-    y_ptr,
-    stride_rm,
-    stride_ym,
-    ROW_SCALE: tl.constexpr,
-    A_MODE: tl.constexpr,
-    HAS_BIAS: tl.constexpr,
-    ACT: tl.constexpr,
-    RESID: tl.constexpr,
-    BN: tl.constexpr,
-):
-    """[BM, BN] fp32 sums → weight and activation scales, bias, SiLU(gate) * up, residual → store."""
-    if ROW_SCALE:  # per-row weight scales (8-bit weights; optional for float weights)
-        y = y * tl.load(ws_ptr + rn, mask=rn < N, other=0).to(tl.float32)[None, :]
-    if A_MODE != 0:  # W8A8: the rows' activation scales
-        y = y * tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)[:, None]
-    if HAS_BIAS:
-        y = y + tl.load(b_ptr + rn, mask=rn < N, other=0).to(tl.float32)[None, :]
-    if ACT == 1:
-        gate, up = tl.split(tl.reshape(y, (y.shape[0], BN // 2, 2)))
-        y = gate * tl.sigmoid(gate) * up
-        cols = pid_n * (BN // 2) + tl.arange(0, BN // 2)
-        n_out = N // 2
-    else:
-        cols = rn
-        n_out = N
-    mask = (rm[:, None] < M) & (cols[None, :] < n_out)
-    if RESID:
-        y = y + tl.load(r_ptr + rm[:, None] * stride_rm + cols[None, :], mask=mask, other=0).to(tl.float32)
-    tl.store(y_ptr + rm[:, None] * stride_ym + cols[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
-
-
-@triton.jit
 def finish(
     y,
     rm,
@@ -419,62 +376,42 @@ def finish(
     SPLIT: tl.constexpr,
     BN: tl.constexpr,
 ):
-    """Split K: store this slice's fp32 partial and count in on the tile's semaphore; the last slice to
-    arrive sums all partials (read through L2), resets the semaphore and runs the epilogue."""
-    if not SPLIT:
-        epilogue(
-            y,
-            rm,
-            rn,
-            pid_n,
-            M,
-            N,
-            ws_ptr,
-            xs_ptr,
-            b_ptr,
-            r_ptr,
-            y_ptr,
-            stride_rm,
-            stride_ym,
-            ROW_SCALE,
-            A_MODE,
-            HAS_BIAS,
-            ACT,
-            RESID,
-            BN,
-        )
-    else:
+    """[BM, BN] fp32 sums → the output tile, once per tile. Split K: each slice stores its fp32 partial and
+    counts in on the tile's semaphore; the last slice to arrive sums all partials (read through L2), resets the
+    semaphore and runs the epilogue."""
+    last = True
+    if SPLIT:
         mask = (rm[:, None] < M) & (rn[None, :] < N)
         offs = rm[:, None] * N + rn[None, :]
         tl.store(part_ptr + pid_k * M * N + offs, y, mask=mask)
         tl.debug_barrier()  # all lanes' partials are written before the release
         arrived = tl.atomic_add(sem_ptr + tile, 1, sem="acq_rel")
-        if arrived == n_split - 1:
-            total = tl.zeros(y.shape, dtype=tl.float32)
+        last = arrived == n_split - 1
+        if last:
+            y = tl.zeros(y.shape, dtype=tl.float32)
             for s in range(n_split):
-                total += tl.load(part_ptr + s * M * N + offs, mask=mask, other=0, cache_modifier=".cg")
+                y += tl.load(part_ptr + s * M * N + offs, mask=mask, other=0, cache_modifier=".cg")
             tl.atomic_xchg(sem_ptr + tile, 0)
-            epilogue(
-                total,
-                rm,
-                rn,
-                pid_n,
-                M,
-                N,
-                ws_ptr,
-                xs_ptr,
-                b_ptr,
-                r_ptr,
-                y_ptr,
-                stride_rm,
-                stride_ym,
-                ROW_SCALE,
-                A_MODE,
-                HAS_BIAS,
-                ACT,
-                RESID,
-                BN,
-            )
+    if last:  # weight and activation scales, bias, SiLU(gate) * up, residual -> store
+        out = y  # a new name: with SiLU·mul the tile halves, and y's type must not change inside this branch
+        if ROW_SCALE:  # per-row weight scales (8-bit weights; optional for float weights)
+            out = out * tl.load(ws_ptr + rn, mask=rn < N, other=0).to(tl.float32)[None, :]
+        if A_MODE != 0:  # W8A8: the rows' activation scales
+            out = out * tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)[:, None]
+        if HAS_BIAS:
+            out = out + tl.load(b_ptr + rn, mask=rn < N, other=0).to(tl.float32)[None, :]
+        if ACT == 1:
+            gate, up = tl.split(tl.reshape(out, (out.shape[0], BN // 2, 2)))
+            out = gate * tl.sigmoid(gate) * up
+            cols = pid_n * (BN // 2) + tl.arange(0, BN // 2)
+            n_out = N // 2
+        else:
+            cols = rn
+            n_out = N
+        out_mask = (rm[:, None] < M) & (cols[None, :] < n_out)
+        if RESID:
+            out += tl.load(r_ptr + rm[:, None] * stride_rm + cols[None, :], mask=out_mask, other=0).to(tl.float32)
+        tl.store(y_ptr + rm[:, None] * stride_ym + cols[None, :], out.to(y_ptr.dtype.element_ty), mask=out_mask)
 
 
 @triton.jit
@@ -486,265 +423,46 @@ def load_tile(ptrs, live, in_tile, EVEN: tl.constexpr):
 
 
 @triton.jit
-def stack_rows(acc0, acc1, acc2, acc3, rm, BM: tl.constexpr):
+def replaced(t, i: tl.constexpr, v):
+    """The 4-tuple t with item i replaced by v (Triton tuples take no item assignment)."""
+    if i == 0:
+        return v, t[1], t[2], t[3]
+    elif i == 1:
+        return t[0], v, t[2], t[3]
+    elif i == 2:
+        return t[0], t[1], v, t[3]
+    else:
+        return t[0], t[1], t[2], v
+
+
+@triton.jit
+def stack_rows(accs, rm, BM: tl.constexpr):
     """Per-row [T, BN] accumulators → one [BM, BN] tile (each reduced over its lanes' K)."""
-    y = tl.where(rm[:, None] == 0, tl.sum(acc0, axis=0)[None, :], 0.0)
-    if BM > 1:
-        y = tl.where(rm[:, None] == 1, tl.sum(acc1, axis=0)[None, :], y)
-    if BM > 2:
-        y = tl.where(rm[:, None] == 2, tl.sum(acc2, axis=0)[None, :], y)
-        y = tl.where(rm[:, None] == 3, tl.sum(acc3, axis=0)[None, :], y)
+    y = tl.zeros((BM, accs[0].shape[1]), dtype=tl.float32)
+    for r in tl.static_range(BM):
+        y = tl.where(rm[:, None] == r, tl.sum(accs[r], axis=0)[None, :], y)
     return y
 
 
 @triton.jit
-def packed_rows(
-    w,
-    w_ptrs,
-    kw,
-    k_lo,
-    k_hi,
-    rn,
-    in_n,
-    rm,
-    x_ptr,
-    g_ptr,
-    ws_ptr,
-    wz_ptr,
-    M,
-    K,
-    stride_xm,
-    stride_sn,
-    magic,
-    rv,
-    NORM: tl.constexpr,
-    X_PRE: tl.constexpr,
-    A_MODE: tl.constexpr,
-    W_FMT: tl.constexpr,
-    GROUP: tl.constexpr,
-    HAS_ZERO: tl.constexpr,
-    BM: tl.constexpr,
-    BN: tl.constexpr,
-    BK: tl.constexpr,
-    VEC: tl.constexpr,
-    EVEN: tl.constexpr,
-    PIPE: tl.constexpr,
-):
-    """The K loop over int4 / int8 words (``w``: the first tile, already loaded) → [BM, BN] sums."""
-    PER: tl.constexpr = 8 if W_FMT == 3 else 4  # columns per int32 word
-    BKW: tl.constexpr = BK // PER
-    T: tl.constexpr = BKW // VEC
-    acc0 = tl.zeros((T, BN), dtype=tl.float32)
-    acc1 = tl.zeros((T, BN), dtype=tl.float32)
-    acc2 = tl.zeros((T, BN), dtype=tl.float32)
-    acc3 = tl.zeros((T, BN), dtype=tl.float32)
-    xsum = tl.zeros((T, BM), dtype=tl.float32)  # int8: per-lane sums of each row's x
-    gi = (k_lo + PER * VEC * tl.arange(0, T)) // GROUP
-    meta_ptrs = rn[None, :] * stride_sn + gi[:, None]
-    for k0 in range(k_lo, k_hi, BK):
-        kb = tl.multiple_of(k0, BK)
-        nxt = (w_ptrs + BKW, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BKW < K // PER))
-        if PIPE:  # the next tile's load in flight while this one is used (twice the weight registers)
-            w_next = load_tile(nxt[0], nxt[1], nxt[2], EVEN)
-        s = w  # placeholders for int8 (its per-row scales come in the epilogue)
-        zc = w
-        if W_FMT == 3:
-            in_meta = in_n[None, :] & (gi[:, None] < K // GROUP)
-            s = tl.load(ws_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
-            zc = tl.full((T, BN), 24.0, tl.float32)
-            if HAS_ZERO:
-                zc += tl.load(wz_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
-        acc0, xs = words_row(
-            acc0, w, s, zc, magic, x_ptr, g_ptr, 0, kb, M, K, stride_xm, pick(rv, 0), NORM, X_PRE, A_MODE, W_FMT, VEC
-        )
-        xsum += tl.where(rm[None, :] == 0, xs[:, None], 0.0)
-        if BM > 1:
-            acc1, xs = words_row(
-                acc1,
-                w,
-                s,
-                zc,
-                magic,
-                x_ptr,
-                g_ptr,
-                1,
-                kb,
-                M,
-                K,
-                stride_xm,
-                pick(rv, 1),
-                NORM,
-                X_PRE,
-                A_MODE,
-                W_FMT,
-                VEC,
-            )
-            xsum += tl.where(rm[None, :] == 1, xs[:, None], 0.0)
-        if BM > 2:
-            acc2, xs = words_row(
-                acc2,
-                w,
-                s,
-                zc,
-                magic,
-                x_ptr,
-                g_ptr,
-                2,
-                kb,
-                M,
-                K,
-                stride_xm,
-                pick(rv, 2),
-                NORM,
-                X_PRE,
-                A_MODE,
-                W_FMT,
-                VEC,
-            )
-            xsum += tl.where(rm[None, :] == 2, xs[:, None], 0.0)
-            acc3, xs = words_row(
-                acc3,
-                w,
-                s,
-                zc,
-                magic,
-                x_ptr,
-                g_ptr,
-                3,
-                kb,
-                M,
-                K,
-                stride_xm,
-                pick(rv, 3),
-                NORM,
-                X_PRE,
-                A_MODE,
-                W_FMT,
-                VEC,
-            )
-            xsum += tl.where(rm[None, :] == 3, xs[:, None], 0.0)
-        w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
-        w_ptrs += BKW
-        kw += BKW
-        meta_ptrs += BK // GROUP
-        gi += BK // GROUP
-    y = stack_rows(acc0, acc1, acc2, acc3, rm, BM)
-    if W_FMT == 1:  # int8 planes: sum(q x) = 16 (sum(plane x) - 24 sum(x))
-        y = 16.0 * (y - 24.0 * tl.sum(xsum, axis=0)[:, None])
-    return y
-
-
-@triton.jit
-def dense_rows(
-    w,
-    w_ptrs,
-    kw,
-    k_lo,
-    k_hi,
-    rn,
-    in_n,
-    rm,
-    x_ptr,
-    g_ptr,
-    M,
-    K,
-    stride_xm,
-    rv,
-    NORM: tl.constexpr,
-    X_PRE: tl.constexpr,
-    A_MODE: tl.constexpr,
-    W_FMT: tl.constexpr,
-    BM: tl.constexpr,
-    BN: tl.constexpr,
-    BK: tl.constexpr,
-    EVEN: tl.constexpr,
-    PIPE: tl.constexpr,
-):
-    """The K loop over bf16 / fp16 / fp32 / e4m3 weights (``w``: the first tile, already loaded) → [BM, BN]."""
-    acc0 = tl.zeros((BK // 8, BN), dtype=tl.float32)
-    acc1 = tl.zeros((BK // 8, BN), dtype=tl.float32)
-    acc2 = tl.zeros((BK // 8, BN), dtype=tl.float32)
-    acc3 = tl.zeros((BK // 8, BN), dtype=tl.float32)
-    for k0 in range(k_lo, k_hi, BK):
-        nxt = (w_ptrs + BK, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BK < K))
-        if PIPE:
-            w_next = load_tile(nxt[0], nxt[1], nxt[2], EVEN)
-        if W_FMT == 2:
-            w = w.to(tl.float8e4nv, bitcast=True)
-        wf = tl.reshape(w.to(tl.float32), (BK // 8, 8, BN))
-        acc0 = dense_row(acc0, wf, x_ptr, g_ptr, 0, kw, M, K, stride_xm, pick(rv, 0), NORM, X_PRE, A_MODE)
-        if BM > 1:
-            acc1 = dense_row(acc1, wf, x_ptr, g_ptr, 1, kw, M, K, stride_xm, pick(rv, 1), NORM, X_PRE, A_MODE)
-        if BM > 2:
-            acc2 = dense_row(acc2, wf, x_ptr, g_ptr, 2, kw, M, K, stride_xm, pick(rv, 2), NORM, X_PRE, A_MODE)
-            acc3 = dense_row(acc3, wf, x_ptr, g_ptr, 3, kw, M, K, stride_xm, pick(rv, 3), NORM, X_PRE, A_MODE)
-        w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
-        w_ptrs += BK
-        kw += BK
-    return stack_rows(acc0, acc1, acc2, acc3, rm, BM)
-
-
-@triton.jit
-def sum_kernel(
-    x_ptr,
-    xs_ptr,
-    w_ptr,
-    ws_ptr,
-    wz_ptr,
-    b_ptr,
-    g_ptr,
-    r_ptr,
-    y_ptr,
-    part_ptr,
-    sem_ptr,
-    M,
-    N,
-    K,
-    K_SPLIT,
-    stride_xm,
-    stride_wn,
-    stride_sn,
-    stride_rm,
-    stride_ym,
-    eps,
-    inv_k,
-    magic,
-    W_FMT: tl.constexpr,
-    A_MODE: tl.constexpr,
-    X_PRE: tl.constexpr,
-    NORM: tl.constexpr,
-    HAS_BIAS: tl.constexpr,
-    ACT: tl.constexpr,
-    RESID: tl.constexpr,
-    GROUP: tl.constexpr,
-    HAS_ZERO: tl.constexpr,
-    SPLIT: tl.constexpr,
-    BM: tl.constexpr,
-    BN: tl.constexpr,
-    BK: tl.constexpr,
-    VEC: tl.constexpr,
-    EVEN_N: tl.constexpr,
-    EVEN_K: tl.constexpr,
-    PDL: tl.constexpr,
-    PIPE: tl.constexpr,
-    ROW_SCALE: tl.constexpr,
-):
-    """CUDA-core GEMV for M <= BM <= 4 rows: one program = BN weight rows x one K slice, one fp32 tile per
-    activation row, reduced over K once at the end. int8 and int4 weights are read as int32 words
-    (``VEC`` per lane) and widened plane by plane (``byte_plane`` / ``nibble_plane``). The first K tile is
-    loaded before ``gdc_wait`` (programmatic dependent launch: weights do not depend on the previous kernel,
-    activations do); each next tile is loaded after the current one is used, or before it (``PIPE``)."""
-    pid_n = tl.program_id(0)
-    pid_k = tl.program_id(1)
-    rm = tl.arange(0, BM)
-    rn = pid_n * BN + tl.arange(0, BN)
-    in_n = rn < N
-    EVEN: tl.constexpr = EVEN_N and EVEN_K
-    k_lo = pid_k * K_SPLIT
-    k_hi = tl.minimum(k_lo + K_SPLIT, K)
+def cuda_core_sums(
+    x_ptr, w_ptr, ws_ptr, wz_ptr, g_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, eps, inv_k,
+    magic, W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr, GROUP: tl.constexpr,
+    HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, VEC: tl.constexpr,
+    EVEN: tl.constexpr, PDL: tl.constexpr, PIPE: tl.constexpr,
+):  # fmt: skip
+    """CUDA cores, M <= BM <= 4 rows: [BM, BN] fp32 sums over the K slice [k_lo, k_hi). One fp32 tile per
+    activation row (a tuple of BM), reduced over K once at the end. Float weights: each lane sums its 8 columns
+    in registers (``dense_row``); int8 and int4 weights are read as int32 words (``VEC`` per lane) and widened
+    plane by plane (``words_row``). The first K tile is loaded before ``gdc_wait`` (programmatic dependent
+    launch: weights do not depend on the previous kernel, activations do); each next tile after the current
+    one is used, or before it (``PIPE``)."""
     PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)  # columns per loaded element
+    BKW: tl.constexpr = BK // PER  # elements of a row per K tile
+    T: tl.constexpr = BK // 8 if PER == 1 else BKW // VEC  # accumulator rows: lanes' partial sums
+    in_n = rn < N
     kw = tl.max_contiguous(
-        tl.multiple_of(k_lo // PER + tl.arange(0, BK // PER), 8 if PER == 1 else VEC), 8 if PER == 1 else VEC
+        tl.multiple_of(k_lo // PER + tl.arange(0, BKW), 8 if PER == 1 else VEC), 8 if PER == 1 else VEC
     )
     w_ptrs = w_ptr + rn[None, :] * stride_wn + kw[:, None]
     w = load_tile(w_ptrs, k_lo < k_hi, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
@@ -754,94 +472,64 @@ def sum_kernel(
         rv = rms_multiplier(x_ptr, rm, M, K, stride_xm, eps, inv_k, 2048 // BM)
     else:
         rv = tl.full((BM,), 1.0, tl.float32)
-    if PER == 1:
-        y = dense_rows(
-            w,
-            w_ptrs,
-            kw,
-            k_lo,
-            k_hi,
-            rn,
-            in_n,
-            rm,
-            x_ptr,
-            g_ptr,
-            M,
-            K,
-            stride_xm,
-            rv,
-            NORM,
-            X_PRE,
-            A_MODE,
-            W_FMT,
-            BM,
-            BN,
-            BK,
-            EVEN,
-            PIPE,
-        )
-    else:
-        y = packed_rows(
-            w,
-            w_ptrs,
-            kw,
-            k_lo,
-            k_hi,
-            rn,
-            in_n,
-            rm,
-            x_ptr,
-            g_ptr,
-            ws_ptr,
-            wz_ptr,
-            M,
-            K,
-            stride_xm,
-            stride_sn,
-            magic,
-            rv,
-            NORM,
-            X_PRE,
-            A_MODE,
-            W_FMT,
-            GROUP,
-            HAS_ZERO,
-            BM,
-            BN,
-            BK,
-            VEC,
-            EVEN,
-            PIPE,
-        )
-    if PDL:
-        gdc_launch_dependents()
-    finish(
-        y,
-        rm,
-        rn,
-        pid_n,
-        pid_n,
-        pid_k,
-        tl.num_programs(1),
-        M,
-        N,
-        part_ptr,
-        sem_ptr,
-        ws_ptr,
-        xs_ptr,
-        b_ptr,
-        r_ptr,
-        y_ptr,
-        stride_rm,
-        stride_ym,
-        ROW_SCALE,
-        A_MODE,
-        HAS_BIAS,
-        ACT,
-        RESID,
-        SPLIT,
-        BN,
-    )
+    zero = tl.zeros((T, BN), dtype=tl.float32)
+    accs = (zero, zero, zero, zero)  # the first BM are used
+    xsum = tl.zeros((T, BM), dtype=tl.float32)  # int8: per-lane sums of each row's x
+    gi = (k_lo + PER * VEC * tl.arange(0, T)) // GROUP
+    meta_ptrs = rn[None, :] * stride_sn + gi[:, None]
+    for k0 in range(k_lo, k_hi, BK):
+        kb = tl.multiple_of(k0, BK)
+        nxt = (w_ptrs + BKW, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BKW < K // PER))
+        if PIPE:  # the next tile's load in flight while this one is used (twice the weight registers)
+            w_next = load_tile(nxt[0], nxt[1], nxt[2], EVEN)
+        s = zero  # int4 group scales and zero points; placeholders otherwise
+        zc = zero
+        if W_FMT == 3:
+            in_meta = in_n[None, :] & (gi[:, None] < K // GROUP)
+            s = tl.load(ws_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
+            zc = tl.full((T, BN), 24.0, tl.float32)
+            if HAS_ZERO:
+                zc += tl.load(wz_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
+        wf = w
+        if PER == 1:
+            if W_FMT == 2:
+                wf = w.to(tl.float8e4nv, bitcast=True)
+            wf = tl.reshape(wf.to(tl.float32), (T, 8, BN))
+        for r in tl.static_range(BM):
+            if PER == 1:
+                acc_r = dense_row(accs[r], wf, x_ptr, g_ptr, r, kw, M, K, stride_xm, pick(rv, r), NORM, X_PRE, A_MODE)
+            else:
+                acc_r, xs = words_row(
+                    accs[r],
+                    w,
+                    s,
+                    zc,
+                    magic,
+                    x_ptr,
+                    g_ptr,
+                    r,
+                    kb,
+                    M,
+                    K,
+                    stride_xm,
+                    pick(rv, r),
+                    NORM,
+                    X_PRE,
+                    A_MODE,
+                    W_FMT,
+                    VEC,
+                )
+                xsum += tl.where(rm[None, :] == r, xs[:, None], 0.0)
+            accs = replaced(accs, r, acc_r)
+        w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
+        w_ptrs += BKW
+        kw += BKW
+        meta_ptrs += BK // GROUP
+        gi += BK // GROUP
+    y = stack_rows(accs, rm, BM)
+    if W_FMT == 1:  # int8 planes: sum(q x) = 16 (sum(plane x) - 24 sum(x))
+        y = 16.0 * (y - 24.0 * tl.sum(xsum, axis=0)[:, None])
+    return y
 
 
 @triton.jit
@@ -879,7 +567,51 @@ def int4_tile(
 
 
 @triton.jit
-def dot_kernel(
+def tensor_core_sums(
+    x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
+    W_FMT: tl.constexpr, A_MODE: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr,
+    BN: tl.constexpr, BK: tl.constexpr, PDL: tl.constexpr,
+):  # fmt: skip
+    """Tensor cores: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or e4m3
+    operands as stored, int32 / fp32 accumulation) → [BM, BN] fp32 sums over the K slice [k_lo, k_hi). Rows
+    arrive normalized and quantized (``normalize_rows`` ran first: in every program of this grid the row
+    statistics would be read again)."""
+    in_n = rn < N
+    if PDL:
+        gdc_wait()
+    # what the tensor cores multiply: int8 / e4m3 for W8A8, else the activations' float type
+    if A_MODE == 1:
+        DT: tl.constexpr = tl.int8
+    elif A_MODE == 2:
+        DT: tl.constexpr = tl.float8e4nv
+    else:
+        DT: tl.constexpr = x_ptr.dtype.element_ty
+    if A_MODE == 1:
+        acc = tl.zeros((BM, BN), dtype=tl.int32)
+    else:
+        acc = tl.zeros((BM, BN), dtype=tl.float32)
+    for k0 in range(k_lo, k_hi, BK):
+        rk = k0 + tl.arange(0, BK)
+        if W_FMT == 3:
+            w = int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, magic, GROUP, HAS_ZERO, BK, DT)
+        else:
+            w = tl.load(w_ptr + rn[:, None] * stride_wn + rk[None, :], mask=in_n[:, None] & (rk[None, :] < K), other=0)
+            if W_FMT == 2:
+                w = w.to(tl.float8e4nv, bitcast=True)
+            w = w.to(DT)
+        xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0)
+        if A_MODE == 2:
+            xk = xk.to(tl.float8e4nv, bitcast=True)
+        xk = xk.to(DT)
+        if DT == tl.float32:
+            acc += tl.dot(xk, tl.trans(w), input_precision="ieee")
+        else:
+            acc += tl.dot(xk, tl.trans(w))
+    return acc.to(tl.float32)
+
+
+@triton.jit
+def gemv_kernel(
     x_ptr,
     xs_ptr,
     w_ptr,
@@ -922,81 +654,34 @@ def dot_kernel(
     PDL: tl.constexpr,
     PIPE: tl.constexpr,
     ROW_SCALE: tl.constexpr,
+    DOT: tl.constexpr,
 ):
-    """Tensor-core tiles: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or
-    e4m3 operands as stored, int32 / fp32 accumulation). Rows arrive normalized and quantized
-    (``normalize_rows`` ran first: in every program of this grid the row statistics would be read again)."""
-    tl.static_assert(NORM == 0, "the tensor-core GEMV takes rows normalized by normalize_rows")
+    """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
+    the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue)."""
     pid_n = tl.program_id(0)
     pid_m = tl.program_id(1)
     pid_k = tl.program_id(2)
     rm = pid_m * BM + tl.arange(0, BM)
     rn = pid_n * BN + tl.arange(0, BN)
-    in_n = rn < N
-    if PDL:
-        gdc_wait()
-    # what the tensor cores multiply: int8 / e4m3 for W8A8, else the activations' float type
-    if A_MODE == 1:
-        DT: tl.constexpr = tl.int8
-    elif A_MODE == 2:
-        DT: tl.constexpr = tl.float8e4nv
-    else:
-        DT: tl.constexpr = x_ptr.dtype.element_ty
-    if A_MODE == 1:
-        acc = tl.zeros((BM, BN), dtype=tl.int32)
-    else:
-        acc = tl.zeros((BM, BN), dtype=tl.float32)
     k_lo = pid_k * K_SPLIT
     k_hi = tl.minimum(k_lo + K_SPLIT, K)
-    for k0 in range(k_lo, k_hi, BK):
-        rk = k0 + tl.arange(0, BK)
-        if W_FMT == 3:
-            w = int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, magic, GROUP, HAS_ZERO, BK, DT)
-        else:
-            w = tl.load(w_ptr + rn[:, None] * stride_wn + rk[None, :], mask=in_n[:, None] & (rk[None, :] < K), other=0)
-            if W_FMT == 2:
-                w = w.to(tl.float8e4nv, bitcast=True)
-            w = w.to(DT)
-        xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0)
-        if A_MODE == 2:
-            xk = xk.to(tl.float8e4nv, bitcast=True)
-        xk = xk.to(DT)
-        if DT == tl.float32:
-            acc += tl.dot(xk, tl.trans(w), input_precision="ieee")
-        else:
-            acc += tl.dot(xk, tl.trans(w))
+    if DOT:
+        tl.static_assert(NORM == 0, "the tensor-core GEMV takes rows normalized by normalize_rows")
+        y = tensor_core_sums(
+            x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
+            W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL,
+        )  # fmt: skip
+    else:
+        y = cuda_core_sums(
+            x_ptr, w_ptr, ws_ptr, wz_ptr, g_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, eps,
+            inv_k, magic, W_FMT, A_MODE, X_PRE, NORM, GROUP, HAS_ZERO, BM, BN, BK, VEC, EVEN_N and EVEN_K, PDL, PIPE,
+        )  # fmt: skip
     if PDL:
         gdc_launch_dependents()
     finish(
-        acc.to(tl.float32),
-        rm,
-        rn,
-        pid_n,
-        pid_m * tl.num_programs(0) + pid_n,
-        pid_k,
-        tl.num_programs(2),
-        M,
-        N,
-        part_ptr,
-        sem_ptr,
-        ws_ptr,
-        xs_ptr,
-        b_ptr,
-        r_ptr,
-        y_ptr,
-        stride_rm,
-        stride_ym,
-        ROW_SCALE,
-        A_MODE,
-        HAS_BIAS,
-        ACT,
-        RESID,
-        SPLIT,
-        BN,
-    )
-
-
-KERNELS = {"sum": sum_kernel, "dot": dot_kernel}
+        y, rm, rn, pid_n, pid_m * tl.num_programs(0) + pid_n, pid_k, tl.num_programs(2), M, N, part_ptr, sem_ptr,
+        ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, ROW_SCALE, A_MODE, HAS_BIAS, ACT, RESID, SPLIT, BN,
+    )  # fmt: skip
 
 
 @triton.jit

@@ -136,7 +136,7 @@ def launch_rope_kv(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables
         cos.stride(0),
         cos.stride(1),
         out,
-        *cache_args,
+        cache_args,
         write_pos,
         token_type,
         token_type.stride(0),

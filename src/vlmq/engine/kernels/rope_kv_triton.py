@@ -78,25 +78,17 @@ def write_token(
     b,
     pos,
     token_type,
-    kc,
-    vc,
-    ks,
-    vs,
-    stride_cb,
-    stride_ch,
-    stride_sb,
-    stride_sh,
-    k_text,
-    v_text,
-    k_vis,
-    v_vis,
+    cache,
     D: tl.constexpr,
     IS_FP8: tl.constexpr,
     DYNAMIC: tl.constexpr,
     VISUAL: tl.constexpr,
     CUDA: tl.constexpr,
 ):
-    """Rotate K rows ``heads`` of one token; store them and the token's V rows at cache slot ``pos`` of row b."""
+    """Rotate K rows ``heads`` of one token; store them and the token's V rows at cache slot ``pos`` of row b.
+    ``cache`` is the tuple of ``rope_kv.kernel_args``: K and V caches, their scale buffers, the strides of both
+    and the static scale tables (text K, text V, visual K, visual V)."""
+    kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh, k_text, v_text, k_vis, v_vis = cache
     k = rope_rows(k_src, heads, hmask, d, cos, sin, D)
     v = tl.load(v_src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
     dst = b.to(tl.int64) * stride_cb + heads[:, None] * stride_ch + pos * D
@@ -123,18 +115,7 @@ def rope_kv_kernel(
     stride_cosb,
     stride_cost,
     out_ptr,
-    kc,
-    vc,
-    ks,
-    vs,
-    stride_cb,
-    stride_ch,
-    stride_sb,
-    stride_sh,
-    k_text,
-    v_text,
-    k_vis,
-    v_vis,
+    cache,
     pos_ptr,
     type_ptr,
     stride_typeb,
@@ -163,31 +144,6 @@ def rope_kv_kernel(
     pos = tl.load(pos_ptr + t)
     token_type = tl.load(type_ptr + b * stride_typeb + t * stride_typet)
     write_token(
-        k_ptr + b * stride_kb + t * stride_kt,
-        v_ptr + b * stride_vb + t * stride_vt,
-        hk,
-        hk < HKV,
-        d,
-        cos,
-        sin,
-        b,
-        pos,
-        token_type,
-        kc,
-        vc,
-        ks,
-        vs,
-        stride_cb,
-        stride_ch,
-        stride_sb,
-        stride_sh,
-        k_text,
-        v_text,
-        k_vis,
-        v_vis,
-        D,
-        IS_FP8,
-        DYNAMIC,
-        VISUAL,
-        CUDA,
-    )
+        k_ptr + b * stride_kb + t * stride_kt, v_ptr + b * stride_vb + t * stride_vt, hk, hk < HKV, d, cos, sin, b,
+        pos, token_type, cache, D, IS_FP8, DYNAMIC, VISUAL, CUDA,
+    )  # fmt: skip
