@@ -478,12 +478,14 @@ def run_sweep(args, log, save) -> list[dict]:
     return results
 
 
-def tiles_from_sweep(sweep: dict, source: str) -> dict:
-    """The sweep's best candidate per (mode, N, K, M) as gemv's measured-tile table (``gemv.TILES_FILE``): CUDA-core
-    tiles at M = 1, tensor-core tiles at M = 16, each with its time and the default's."""
-    fmt_names = {"bf16": "bf16", "int8-a16": "int8", "int4-g128": "int4"}
+def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
+    """The sweeps' best candidate per (mode, N, K, M) as gemv's measured-tile table (``gemv.TILES_FILE``):
+    CUDA-core tiles at M = 1, tensor-core tiles at M = 16, each with its time and the default's. A weight format
+    has one tile per shape: int8 from the W8A16 sweep (W8A8 reads the same weights), FP8 from the W8A8 one (the
+    ``fp8`` recipe)."""
+    fmt_names = {"bf16": "bf16", "int8-a16": "int8", "int4-g128": "int4", "fp8-a8": "fp8"}
     best, default = {}, {}
-    for r in sweep["results"]:
+    for r in (r for sweep in sweeps for r in sweep["results"]):
         key = (r["preset"], r["shape"], r["m"], r["mode"])
         if r["mode"] in fmt_names and (key not in best or r["us"] < best[key]["us"]):
             best[key] = r
@@ -500,7 +502,8 @@ def tiles_from_sweep(sweep: dict, source: str) -> dict:
             tiles["sum_m1"].append(entry | dict(rows=block_n, warps=warps, vec=vec, split=split, pipe=pipe))
         elif m == 16 and kernel == "dot":
             tiles["dot_m16"].append(entry | dict(block_n=block_n, block_k=block_k, split=split, stages=stages))
-    return {"device": sweep["device"], "date": sweep["date"], "triton": sweep["triton"], "source": source, **tiles}
+    env = {key: sorted({sweep[key] for sweep in sweeps}) for key in ("device", "date", "triton")}
+    return {**env, "sources": sources, **tiles}
 
 
 # ----- report --------------------------------------------------------------------------------------
@@ -543,7 +546,8 @@ def parse_args(argv=None):
     ap.add_argument(
         "--write-tiles",
         metavar="SWEEP_JSON",
-        help="write gemv's measured-tile table (vlmq/engine/kernels/tiles/h200.json) from a sweep's JSON and exit",
+        nargs="+",
+        help="write gemv's measured-tile table (vlmq/engine/kernels/tiles/h200.json) from sweeps' JSON and exit",
     )
     args = ap.parse_args(argv)
     args.budget_s = args.budget_s if args.budget_s is not None else (75.0 if args.quick else 300.0)
@@ -573,8 +577,8 @@ def main(argv=None) -> int:
     if args.write_tiles:
         from vlmq.engine.kernels.gemv import TILES_FILE
 
-        sweep_json = pathlib.Path(args.write_tiles)
-        tiles = tiles_from_sweep(json.loads(sweep_json.read_text()), str(sweep_json))
+        sweeps = [json.loads(pathlib.Path(p).read_text()) for p in args.write_tiles]
+        tiles = tiles_from_sweep(sweeps, args.write_tiles)
         TILES_FILE.write_text(json.dumps(tiles, indent=1) + "\n")
         log(f"{len(tiles['sum_m1'])} + {len(tiles['dot_m16'])} measured tiles -> {TILES_FILE}")
         return 0
