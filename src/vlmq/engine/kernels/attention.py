@@ -18,7 +18,15 @@ import math
 import torch
 
 from vlmq.engine.kernels.gemv import launch_pdl
-from vlmq.engine.kernels.rope_kv import kernel_args, rope_kv_reference, triton_pow2
+from vlmq.engine.kernels.rope_kv import (
+    CACHE_MUTATED,
+    ROPE_KV_SCHEMA,
+    cache_tensors,
+    kernel_args,
+    layer_kv,
+    rope_kv_reference,
+    triton_pow2,
+)
 from vlmq.engine.kv_cache import LayerKV, dequantize_fp8
 from vlmq.errors import VlmqError
 
@@ -57,7 +65,11 @@ _counters: dict[torch.device, torch.Tensor] = {}
 
 
 def decode_attention_reference(q, k, v, k_scale, v_scale, key_valid):
-    """Dequantize the whole cache and run grouped attention (the unfused arithmetic)."""
+    """Dequantize the whole cache and run grouped attention (the unfused arithmetic).
+
+    Also ``vlmq::decode_attention`` off CUDA: one query token [B, Hq, 1, D] against cache [B_max, H_kv, L, D]
+    (bf16, or uint8 FP8 bits with [B_max, H_kv, L] scales); ``key_valid`` [B, L] marks the slots to attend.
+    On CUDA, ``launch_decode_attention`` reads FP8 directly."""
     b = q.shape[0]
     k, v = k[:b], v[:b]
     if k_scale is not None:
@@ -65,20 +77,12 @@ def decode_attention_reference(q, k, v, k_scale, v_scale, key_valid):
     return grouped_attention(q, k.to(q.dtype), v.to(q.dtype), key_valid[:, None, None, :])
 
 
-@torch.library.custom_op("vlmq::decode_attention", mutates_args=())
-def decode_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    k_scale: torch.Tensor | None,
-    v_scale: torch.Tensor | None,
-    key_valid: torch.Tensor,
-) -> torch.Tensor:
-    """One query token [B, Hq, 1, D] against cache [B_max, H_kv, L, D] (bf16, or uint8 FP8 bits with
-    [B_max, H_kv, L] scales); ``key_valid`` [B, L] marks the slots to attend. Reads FP8 directly."""
-    if q.device.type != "cuda":
-        return decode_attention_reference(q, k, v, k_scale, v_scale, key_valid)
-    return launch_decode_attention(q, k, v, k_scale, v_scale, key_valid)
+decode_attention = torch.library.custom_op(
+    "vlmq::decode_attention",
+    decode_attention_reference,
+    mutates_args=(),
+    schema="(Tensor q, Tensor k, Tensor v, Tensor? k_scale, Tensor? v_scale, Tensor key_valid) -> Tensor",
+)
 
 
 @decode_attention.register_fake
@@ -86,34 +90,29 @@ def _(q, k, v, k_scale, v_scale, key_valid):
     return torch.empty_like(q)
 
 
-def rope_kv_decode_attention_reference(q, k, v, cos, sin, kv: LayerKV, slot, token_type, key_valid):
-    """``rope_kv_write`` then ``decode_attention`` (the unfused arithmetic); output [B, Hq, 1, D]."""
+def rope_kv_decode_attention_reference(
+    q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type, key_valid
+):
+    """``rope_kv_write`` then ``decode_attention`` (the unfused arithmetic); output [B, Hq, 1, D].
+
+    Also ``vlmq::rope_kv_decode_attention`` off CUDA: a decode step's attention from the raw projections
+    q/k/v [B, 1, heads * D]: RoPE, the K/V write at cache slot ``slot`` [1] (as ``vlmq::rope_kv_write``), then
+    attention over ``key_valid`` slots (which must include ``slot``) -- one kernel on CUDA."""
+    kv = layer_kv(k_cache, v_cache, k_scale, v_scale, tables)
     q_rot = rope_kv_reference(q, k, v, cos, sin, kv, slot, token_type)
     return decode_attention_reference(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid)
 
 
-@torch.library.custom_op("vlmq::rope_kv_decode_attention", mutates_args=("k_cache", "v_cache", "k_scale", "v_scale"))
-def rope_kv_decode_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    cos: torch.Tensor,
-    sin: torch.Tensor,
-    k_cache: torch.Tensor,
-    v_cache: torch.Tensor,
-    k_scale: torch.Tensor | None,
-    v_scale: torch.Tensor | None,
-    tables: list[torch.Tensor],
-    slot: torch.Tensor,
-    token_type: torch.Tensor,
-    key_valid: torch.Tensor,
-) -> torch.Tensor:
-    """A decode step's attention from the raw projections q/k/v [B, 1, heads * D]: RoPE, the K/V write at
-    cache slot ``slot`` [1] (as ``vlmq::rope_kv_write``), then attention over ``key_valid`` slots (which
-    must include ``slot``) -- one kernel on CUDA. Output [B, Hq, 1, D]."""
-    if q.device.type != "cuda":
-        kv = LayerKV(k_cache, v_cache, k_scale, v_scale, tuple(tables) or None)
-        return rope_kv_decode_attention_reference(q, k, v, cos, sin, kv, slot, token_type, key_valid)
+rope_kv_decode_attention = torch.library.custom_op(
+    "vlmq::rope_kv_decode_attention",
+    rope_kv_decode_attention_reference,
+    mutates_args=CACHE_MUTATED,
+    schema=f"({ROPE_KV_SCHEMA}, Tensor slot, Tensor token_type, Tensor key_valid) -> Tensor",
+)
+
+
+@rope_kv_decode_attention.register_kernel("cuda")
+def _(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type, key_valid):
     return launch_decode_attention(
         q, k_cache, v_cache, k_scale, v_scale, key_valid, rope=(k, v, cos, sin, tables, slot, token_type)
     )
@@ -127,9 +126,7 @@ def _(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token
 
 def rope_write_decode_attention(q, k, v, cos, sin, kv: LayerKV, slot, token_type, key_valid) -> torch.Tensor:
     """What the decoder layer calls at decode: ``rope_kv_decode_attention`` over a ``LayerKV``."""
-    return rope_kv_decode_attention(
-        q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), slot, token_type, key_valid
-    )
+    return rope_kv_decode_attention(q, k, v, cos, sin, *cache_tensors(kv), slot, token_type, key_valid)
 
 
 def attention_splits(
@@ -216,6 +213,15 @@ def launch_decode_attention(
     hq = q.shape[-1] // d if rope is not None else q.shape[1]
     groups = hq // hkv
     g_pad = max(16, triton_pow2(groups))  # tl.dot needs 16 rows
+    # what both kernels (the split attention and the combine) are compiled for: the head geometry, the combine's step
+    heads = {
+        "HKV": hkv,
+        "G": groups,
+        "G_PAD": g_pad,
+        "G_ROWS": triton_pow2(groups),
+        "D": d,
+        "COMBINE_SPLITS": COMBINE_SPLITS,
+    }
     splits, chunk, combine_in_kernel = attention_plan(
         b * hkv,
         length,
@@ -258,13 +264,8 @@ def launch_decode_attention(
         slot,
         token_type,
         token_type.stride(0),
-        HKV=hkv,
-        G=groups,
-        G_PAD=g_pad,
-        G_ROWS=triton_pow2(groups),
-        D=d,
+        **heads,
         BLOCK_L=ATTN_BLOCK_L,
-        COMBINE_SPLITS=COMBINE_SPLITS,
         **flags,
         FUSE_ROPE=rope is not None,
         COMBINE_IN_KERNEL=combine_in_kernel,
@@ -273,17 +274,8 @@ def launch_decode_attention(
         **launch_pdl(q.device, pdl),
     )
     if splits > 1 and not combine_in_kernel:
-        combine_kernel[(b * hkv,)](
-            part_acc,
-            part_ml,
-            out,
-            splits,
-            HKV=hkv,
-            G=groups,
-            G_PAD=g_pad,
-            G_ROWS=triton_pow2(groups),
-            D=d,
-            COMBINE_SPLITS=COMBINE_SPLITS,
-            num_warps=4,
-        )
+        combine_kernel[(b * hkv,)](part_acc, part_ml, out, splits, **heads, num_warps=4)
     return out.view(b, hq, 1, d)
+
+
+decode_attention.register_kernel("cuda", launch_decode_attention)

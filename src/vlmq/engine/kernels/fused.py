@@ -62,51 +62,8 @@ def silu_mul_interleaved(y: torch.Tensor) -> torch.Tensor:
     return F.silu(y[:, 0::2]) * y[:, 1::2]
 
 
-def linear_reference(
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    scale: torch.Tensor | None,
-    zero: torch.Tensor | None,
-    group_size: int,
-    bias: torch.Tensor | None,
-    x_scale: torch.Tensor | None,
-    out_dtype: torch.dtype,
-) -> torch.Tensor:
-    """The plain linear of any vlmq weight format (x already quantized for W8A8)."""
-    fmt = weight_format(weight)
-    if fmt == W_FLOAT and scale is None:
-        return F.linear(x.to(weight.dtype), weight, bias).to(out_dtype)
-    if fmt == W_INT4:
-        return w4a16_linear_reference(x, weight, scale, zero, group_size, bias, out_dtype)
-    return w8_linear_reference(x, weight, scale, x_scale, bias, out_dtype)
-
-
-def _unfused(
-    x,
-    weight,
-    scale,
-    zero,
-    group_size,
-    bias,
-    x_scale,
-    a_mode,
-    norm_weight,
-    eps,
-    pre_scale,
-    act,
-    residual,
-    out_dtype,
-    linear,
-):
-    """Norm → SmoothQuant pre-scale → per-token quantization → ``linear`` → act → residual, each step as the
-    modules do it (the pre-scale as torchao applies ``act_pre_scale``)."""
-    if norm_weight is not None:
-        x = rms_norm_reference(x, norm_weight, eps)
-    if pre_scale is not None:
-        x = x * pre_scale
-    if a_mode != "bf16" and x.is_floating_point() and x.dtype != torch.float8_e4m3fn:
-        x, x_scale = quantize_activation(x, a_mode)
-    y = linear(x, weight, scale, zero, group_size, bias, x_scale, out_dtype)
+def epilogue(y: torch.Tensor, act: str, residual: torch.Tensor | None) -> torch.Tensor:
+    """SiLU·mul, then the residual add, on the linear's output (as the modules do them)."""
     if act == "silu_mul":
         y = silu_mul_interleaved(y)
     return residual + y if residual is not None else y
@@ -115,85 +72,46 @@ def _unfused(
 def fused_linear_reference(
     x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype
 ):
-    """The unfused arithmetic ``vlmq::fused_linear`` is tested against (and runs on CPUs)."""
-    return _unfused(
-        x,
-        weight,
-        scale,
-        zero,
-        group_size,
-        bias,
-        x_scale,
-        a_mode,
-        norm_weight,
-        eps,
-        pre_scale,
-        act,
-        residual,
-        out_dtype,
-        linear_reference,
-    )
+    """The unfused arithmetic ``vlmq::fused_linear`` is tested against (and runs off CUDA): norm → SmoothQuant
+    pre-scale → per-token quantization → the plain linear of the weight's format → act → residual, each step as
+    the modules do it (the pre-scale as torchao applies ``act_pre_scale``)."""
+    if norm_weight is not None:
+        x = rms_norm_reference(x, norm_weight, eps)
+    if pre_scale is not None:
+        x = x * pre_scale
+    if a_mode != "bf16" and x.is_floating_point() and x.dtype != torch.float8_e4m3fn:
+        x, x_scale = quantize_activation(x, a_mode)
+    fmt = weight_format(weight)
+    if fmt == W_FLOAT and scale is None:
+        y = F.linear(x.to(weight.dtype), weight, bias).to(out_dtype)
+    elif fmt == W_INT4:
+        y = w4a16_linear_reference(x, weight, scale, zero, group_size, bias, out_dtype)
+    else:
+        y = w8_linear_reference(x, weight, scale, x_scale, bias, out_dtype)
+    return epilogue(y, act, residual)
 
 
-@torch.library.custom_op("vlmq::fused_linear", mutates_args=())
-def fused_linear(
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    scale: torch.Tensor | None,
-    zero: torch.Tensor | None,
-    group_size: int,
-    bias: torch.Tensor | None,
-    x_scale: torch.Tensor | None,
-    a_mode: str,
-    norm_weight: torch.Tensor | None,
-    eps: float,
-    pre_scale: torch.Tensor | None,
-    act: str,
-    residual: torch.Tensor | None,
-    out_dtype: torch.dtype,
-) -> torch.Tensor:
-    """[M, K] activations (float; or int8 / e4m3 with per-row ``x_scale``) → [M, N] (``act="silu_mul"``:
-    [M, N // 2]). ``a_mode`` "bf16" (float activations), "int8" or "fp8" (W8A8: a float x is quantized
-    per token after the norm and ``pre_scale``, inside the kernel)."""
-    if x.device.type != "cuda":
-        return fused_linear_reference(
-            x,
-            weight,
-            scale,
-            zero,
-            group_size,
-            bias,
-            x_scale,
-            a_mode,
-            norm_weight,
-            eps,
-            pre_scale,
-            act,
-            residual,
-            out_dtype,
-        )
+# [M, K] activations (float; or int8 / e4m3 with per-row ``x_scale``) → [M, N] (``act="silu_mul"``: [M, N // 2]).
+# ``a_mode`` "bf16" (float activations), "int8" or "fp8" (W8A8: a float x is quantized per token after the norm
+# and ``pre_scale``, inside the kernel).
+fused_linear = torch.library.custom_op(
+    "vlmq::fused_linear",
+    fused_linear_reference,
+    mutates_args=(),
+    schema="(Tensor x, Tensor weight, Tensor? scale, Tensor? zero, SymInt group_size, Tensor? bias, Tensor? x_scale, "
+    "str a_mode, Tensor? norm_weight, float eps, Tensor? pre_scale, str act, Tensor? residual, ScalarType out_dtype) "
+    "-> Tensor",
+)
+
+
+@fused_linear.register_kernel("cuda")
+def _(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype):
     if x.shape[0] > GEMV_MAX_M:  # prefill: the prologue in one launch, then a tensor-core GEMM
         if x.dtype not in (torch.int8, torch.float8_e4m3fn) and (
             a_mode != "bf16" or norm_weight is not None or pre_scale is not None
         ):
             x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, A_MODE_CODES[a_mode])
-        return _unfused(
-            x,
-            weight,
-            scale,
-            zero,
-            group_size,
-            bias,
-            x_scale,
-            a_mode,
-            None,
-            eps,
-            None,
-            act,
-            residual,
-            out_dtype,
-            prefill_linear,
-        )
+        return epilogue(prefill_linear(x, weight, scale, zero, group_size, bias, x_scale, out_dtype), act, residual)
     return gemv(
         x,
         weight,

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from vlmq.engine.kernels.gemv import (
+    GEMV_MAX_M,
     PLANE_MAGIC,
     W_FLOAT,
     W_FP8,
@@ -78,12 +79,13 @@ def w8_linear_dequant_mm(
     xscale: torch.Tensor | None,
     bias: torch.Tensor | None,
     out_dtype: torch.dtype,
+    compute: torch.dtype = torch.bfloat16,
 ) -> torch.Tensor:
-    """Widen the 8-bit values to bf16 and let cuBLAS multiply; scales after, in fp32.
+    """Widen the 8-bit values to ``compute`` and multiply (cuBLAS on CUDA); scales after, in fp32.
 
-    int8 and e4m3 values are exact in bf16 and the GEMM accumulates in fp32, so this is the arithmetic of
-    the int8/FP8 MMA path up to the bf16 rounding of the unscaled product."""
-    compute = torch.bfloat16
+    int8 and e4m3 values are exact in bf16 and the GEMM accumulates in fp32, so in bf16 this is the arithmetic
+    of the int8/FP8 MMA path up to the bf16 rounding of the unscaled product; in float32 it is
+    ``w8.w8_linear_reference``, the kernels' arithmetic unfused."""
     y = (x.to(compute) @ qweight.to(compute).t()).float() * wscale.float().view(1, -1)
     if xscale is not None:
         y = y * xscale.float().view(-1, 1)
@@ -193,3 +195,12 @@ def prefill_linear(
         bias=bias.to(torch.bfloat16) if bias is not None else None,
     )
     return y.to(out_dtype)
+
+
+def linear_cuda(x, weight, scale, zero, group_size, bias, x_scale, out_dtype) -> torch.Tensor:
+    """The CUDA kernel of the linear ops (``vlmq::w8_linear``, ``vlmq::w4a16_linear``; arguments as
+    ``prefill_linear``'s): gemv.py's decode kernels up to ``GEMV_MAX_M`` rows, ``prefill_linear``'s tensor-core
+    GEMMs beyond."""
+    if x.shape[0] > GEMV_MAX_M:
+        return prefill_linear(x, weight, scale, zero, group_size, bias, x_scale, out_dtype)
+    return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, out_dtype=out_dtype)

@@ -36,29 +36,39 @@ def rope_kv_reference(q, k, v, cos, sin, kv: LayerKV, write_pos, token_type) -> 
     return q
 
 
-@torch.library.custom_op("vlmq::rope_kv_write", mutates_args=("k_cache", "v_cache", "k_scale", "v_scale"))
-def rope_kv_write(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    cos: torch.Tensor,
-    sin: torch.Tensor,
-    k_cache: torch.Tensor,
-    v_cache: torch.Tensor,
-    k_scale: torch.Tensor | None,
-    v_scale: torch.Tensor | None,
-    tables: list[torch.Tensor],
-    write_pos: torch.Tensor,
-    token_type: torch.Tensor,
-) -> torch.Tensor:
-    """Rotated q [B, T, Hq, D] (contiguous); writes the token's K/V (and FP8 scales) into the cache.
+# The arguments of the ops that rotate q/k and write K/V into one layer's cache (``vlmq::rope_kv_write`` and
+# ``vlmq::rope_kv_decode_attention``): the raw projections, the rotary tables and the layer's cache as
+# ``LayerKV``'s tensors (``tables`` as a list, empty for BF16 caches and dynamic FP8 scales), which they mutate.
+ROPE_KV_SCHEMA = (
+    "Tensor q, Tensor k, Tensor v, Tensor cos, Tensor sin, Tensor(a5!) k_cache, Tensor(a6!) v_cache, "
+    "Tensor(a7!)? k_scale, Tensor(a8!)? v_scale, Tensor[] tables"
+)
+CACHE_MUTATED = ("k_cache", "v_cache", "k_scale", "v_scale")
 
-    ``tables`` is ``LayerKV.tables`` as a list (k_text, v_text, k_visual, v_visual) or empty (BF16 cache,
-    or FP8 with dynamic scales)."""
-    if q.device.type != "cuda":
-        kv = LayerKV(k_cache, v_cache, k_scale, v_scale, tuple(tables) or None)
-        return rope_kv_reference(q, k, v, cos, sin, kv, write_pos, token_type).transpose(1, 2).contiguous()
-    return launch_rope_kv(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, write_pos, token_type)
+
+def cache_tensors(kv: LayerKV) -> tuple:
+    """A ``LayerKV`` as the ops take it: k_cache, v_cache, k_scale, v_scale, tables."""
+    return kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ())
+
+
+def layer_kv(k_cache, v_cache, k_scale, v_scale, tables) -> LayerKV:
+    """The ops' cache arguments as a ``LayerKV`` again (for the references)."""
+    return LayerKV(k_cache, v_cache, k_scale, v_scale, tuple(tables) or None)
+
+
+def rope_kv_write_reference(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, write_pos, token_type):
+    """``vlmq::rope_kv_write`` off CUDA: rotated q [B, T, Hq, D] (contiguous); writes the token's K/V (and FP8
+    scales) into the cache."""
+    kv = layer_kv(k_cache, v_cache, k_scale, v_scale, tables)
+    return rope_kv_reference(q, k, v, cos, sin, kv, write_pos, token_type).transpose(1, 2).contiguous()
+
+
+rope_kv_write = torch.library.custom_op(
+    "vlmq::rope_kv_write",
+    rope_kv_write_reference,
+    mutates_args=CACHE_MUTATED,
+    schema=f"({ROPE_KV_SCHEMA}, Tensor write_pos, Tensor token_type) -> Tensor",
+)
 
 
 @rope_kv_write.register_fake
@@ -70,10 +80,7 @@ def _(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, write_pos, 
 
 def rope_write_kv(q, k, v, cos, sin, kv: LayerKV, write_pos, token_type) -> torch.Tensor:
     """What the decoder layer calls: ``rope_kv_write`` over a ``LayerKV``; rotated q as [B, Hq, T, D]."""
-    out = rope_kv_write(
-        q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), write_pos, token_type
-    )
-    return out.transpose(1, 2)
+    return rope_kv_write(q, k, v, cos, sin, *cache_tensors(kv), write_pos, token_type).transpose(1, 2)
 
 
 def kernel_args(k_cache, v_cache, k_scale, v_scale, tables) -> tuple[tuple, dict]:
@@ -125,22 +132,15 @@ def launch_rope_kv(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables
         q,
         k,
         v,
-        q.stride(0),
-        q.stride(1),
-        k.stride(0),
-        k.stride(1),
-        v.stride(0),
-        v.stride(1),
+        *token_strides(q, k, v),
         cos,
         sin,
-        cos.stride(0),
-        cos.stride(1),
+        *token_strides(cos),
         out,
         cache_args,
         write_pos,
         token_type,
-        token_type.stride(0),
-        token_type.stride(1),
+        *token_strides(token_type),
         t,
         HQ=hq,
         HKV=hkv,
@@ -151,6 +151,14 @@ def launch_rope_kv(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables
         num_warps=4,
     )
     return out
+
+
+rope_kv_write.register_kernel("cuda", launch_rope_kv)
+
+
+def token_strides(*xs: torch.Tensor) -> tuple[int, ...]:
+    """The batch and token strides of each [B, T, ...] tensor, in turn (how the kernel steps to a token's row)."""
+    return tuple(stride for x in xs for stride in x.stride()[:2])
 
 
 def triton_pow2(n: int) -> int:

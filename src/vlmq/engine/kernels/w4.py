@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from vlmq.engine.kernels.gemv import GEMV_MAX_M, gemv
-from vlmq.engine.kernels.prefill import prefill_linear
+from vlmq.engine.kernels.prefill import linear_cuda
 
 INT4_MIN, INT4_MAX = -8, 7
 _NIBBLES = 8  # int4 values per int32 word
@@ -68,22 +67,14 @@ def w4a16_linear_reference(
     return y + bias.to(out_dtype) if bias is not None else y
 
 
-@torch.library.custom_op("vlmq::w4a16_linear", mutates_args=())
-def w4a16_linear(
-    x: torch.Tensor,
-    packed: torch.Tensor,
-    scale: torch.Tensor,
-    zero: torch.Tensor | None,
-    group_size: int,
-    bias: torch.Tensor | None,
-    out_dtype: torch.dtype,
-) -> torch.Tensor:
-    """[M, K] activations x packed int4 [N, K // 8] weights → [M, N] in ``out_dtype``."""
-    if x.device.type != "cuda":
-        return w4a16_linear_reference(x, packed, scale, zero, group_size, bias, out_dtype)
-    if x.shape[0] > GEMV_MAX_M:
-        return prefill_linear(x, packed, scale, zero, group_size, bias, None, out_dtype)
-    return gemv(x, packed, scale, zero, group_size, bias, out_dtype=out_dtype)
+# [M, K] activations x packed int4 [N, K // 8] weights → [M, N] in ``out_dtype``: the reference (whose
+# signature is the op's schema) off CUDA, ``linear_cuda`` on it
+w4a16_linear = torch.library.custom_op("vlmq::w4a16_linear", w4a16_linear_reference, mutates_args=())
+
+
+@w4a16_linear.register_kernel("cuda")
+def _(x, packed, scale, zero, group_size, bias, out_dtype):
+    return linear_cuda(x, packed, scale, zero, group_size, bias, None, out_dtype)
 
 
 @w4a16_linear.register_fake

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from vlmq.engine.kernels.gemv import GEMV_MAX_M, SUM_MAX_M, dot_config, gemv, sum_config, weight_format
-from vlmq.engine.kernels.prefill import prefill_linear, w8_linear_dequant_mm
+from vlmq.engine.kernels.prefill import linear_cuda, w8_linear_dequant_mm
 from vlmq.numerics import FP8_MAX, fp8_scale, to_fp8
 
 A_MODES = {"bf16": 0, "int8": 1, "fp8": 2}
@@ -42,38 +42,25 @@ def quantize_activation(x: torch.Tensor, a_mode: str) -> tuple[torch.Tensor, tor
     return to_fp8(x, scale), scale.squeeze(-1)
 
 
-def w8_linear_reference(
-    x: torch.Tensor,
-    qweight: torch.Tensor,
-    wscale: torch.Tensor,
-    xscale: torch.Tensor | None,
-    bias: torch.Tensor | None,
-    out_dtype: torch.dtype,
-) -> torch.Tensor:
-    """y[M, N] = (x @ q^T) * wscale (* xscale) + bias in float32 (the kernel's arithmetic, unfused)."""
-    y = (x.float() @ qweight.float().t()) * wscale.float().view(1, -1)
-    if xscale is not None:
-        y = y * xscale.float().view(-1, 1)
-    if bias is not None:
-        y = y + bias.float()
-    return y.to(out_dtype)
+def w8_linear_reference(x, qweight, wscale, xscale, bias, out_dtype) -> torch.Tensor:
+    """y[M, N] = (x @ q^T) * wscale (* xscale) + bias in float32 (the kernel's arithmetic, unfused).
+
+    Also ``vlmq::w8_linear`` off CUDA: [M, K] activations (bf16, or int8/e4m3 with per-row ``xscale``) x
+    [N, K] 8-bit weights → [M, N]."""
+    return w8_linear_dequant_mm(x, qweight, wscale, xscale, bias, out_dtype, compute=torch.float32)
 
 
-@torch.library.custom_op("vlmq::w8_linear", mutates_args=())
-def w8_linear(
-    x: torch.Tensor,
-    qweight: torch.Tensor,
-    wscale: torch.Tensor,
-    xscale: torch.Tensor | None,
-    bias: torch.Tensor | None,
-    out_dtype: torch.dtype,
-) -> torch.Tensor:
-    """[M, K] activations (bf16, or int8/e4m3 with per-row ``xscale``) x [N, K] 8-bit weights → [M, N]."""
-    if x.device.type != "cuda":
-        return w8_linear_reference(x, qweight, wscale, xscale, bias, out_dtype)
-    if x.shape[0] > GEMV_MAX_M:
-        return prefill_linear(x, qweight, wscale, None, 0, bias, xscale, out_dtype)
-    return gemv(x, qweight, wscale, None, 0, bias, x_scale=xscale, out_dtype=out_dtype)
+w8_linear = torch.library.custom_op(
+    "vlmq::w8_linear",
+    w8_linear_reference,
+    mutates_args=(),
+    schema="(Tensor x, Tensor qweight, Tensor wscale, Tensor? xscale, Tensor? bias, ScalarType out_dtype) -> Tensor",
+)
+
+
+@w8_linear.register_kernel("cuda")
+def _(x, qweight, wscale, xscale, bias, out_dtype):
+    return linear_cuda(x, qweight, wscale, None, 0, bias, xscale, out_dtype)
 
 
 @w8_linear.register_fake
