@@ -438,7 +438,7 @@ def gemv(
         num_stages=cfg.num_stages,
         **launch_pdl(x.device, pdl),
     )
-    from vlmq.engine.kernels import gemv_triton
+    from vlmq.engine.kernels.gemv_triton import gemv_kernel
 
-    gemv_triton.gemv_kernel[(grid_n, grid_m, split)](*args, **meta, DOT=cfg.kernel == "dot")
+    gemv_kernel[(grid_n, grid_m, split)](*args, **meta, DOT=cfg.kernel == "dot")
     return y
