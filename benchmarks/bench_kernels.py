@@ -327,24 +327,28 @@ def _warm(cases):
     return len(cases)
 
 
-def precompile(cases, jobs: int) -> float:
-    """Run the correctness pass of every distinct kernel configuration in worker processes so that the
-    main process finds compiled kernels in Triton's disk cache."""
+def in_workers(warm, items: list, jobs: int) -> float:
+    """Seconds to run ``warm`` over ``items`` split across ``jobs`` spawned worker processes: what they compile
+    lands in Triton's disk cache, where the main process finds it."""
     import concurrent.futures
     import multiprocessing
 
     start = time.monotonic()
+    chunks = [items[i::jobs] for i in range(jobs)]
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(warm, [c for c in chunks if c]))
+    return time.monotonic() - start
+
+
+def precompile(cases, jobs: int) -> float:
+    """Run the correctness pass of every distinct kernel configuration in worker processes."""
     seen, todo = set(), []
     for case in cases:  # one case per (variant, mode, m bucket, shape kind) compiles it
         key = (case[5], case[6], case[4] <= 4, case[4] <= 64, case[1])
         if key not in seen:
             seen.add(key)
             todo.append(case)
-    chunks = [todo[i::jobs] for i in range(jobs)]
-    ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
-        list(pool.map(_warm, [c for c in chunks if c]))
-    return time.monotonic() - start
+    return in_workers(_warm, todo, jobs)
 
 
 # ----- sweep ---------------------------------------------------------------------------------------
@@ -420,18 +424,6 @@ def _warm_sweep(groups):
     return len(groups)
 
 
-def precompile_sweep(groups, jobs: int) -> float:
-    """Compile every candidate of every group in worker processes (Triton's disk cache is shared)."""
-    import concurrent.futures
-    import multiprocessing
-
-    start = time.monotonic()
-    chunks = [groups[i::jobs] for i in range(jobs)]
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        list(pool.map(_warm_sweep, [c for c in chunks if c]))
-    return time.monotonic() - start
-
-
 def run_sweep(args, log, save) -> list[dict]:
     """Time each candidate tile / split of the decode kernels per shape, row count and mode (same rotating
     weight copies for every candidate); log the best against the default, ``save`` after every group."""
@@ -439,7 +431,7 @@ def run_sweep(args, log, save) -> list[dict]:
 
     groups = sweep_groups(args)
     if args.jobs > 1:
-        log(f"sweep compiled in {args.jobs} workers: {precompile_sweep(groups, args.jobs):.0f} s")
+        log(f"sweep compiled in {args.jobs} workers: {in_workers(_warm_sweep, groups, args.jobs):.0f} s")
     results, t0 = [], time.monotonic()
     for group in groups:
         preset, shape, n, k, m, mode = group
@@ -577,8 +569,14 @@ def main(argv=None) -> int:
     if args.write_tiles:
         from vlmq.engine.kernels.gemv import TILES_FILE
 
-        sweeps = [json.loads(pathlib.Path(p).read_text()) for p in args.write_tiles]
-        tiles = tiles_from_sweep(sweeps, args.write_tiles)
+        try:
+            sweeps = [json.loads(pathlib.Path(p).read_text()) for p in args.write_tiles]
+            tiles = tiles_from_sweep(sweeps, args.write_tiles)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            log(
+                f"bench_kernels: cannot read the sweeps ({type(err).__name__}: {err}); pass the bench_kernels_sweep.json files --sweep wrote"
+            )
+            return 2
         TILES_FILE.write_text(json.dumps(tiles, indent=1) + "\n")
         log(f"{len(tiles['sum_m1'])} + {len(tiles['dot_m16'])} measured tiles -> {TILES_FILE}")
         return 0

@@ -1,0 +1,54 @@
+"""The measured-tile table of the GEMV (``vlmq/engine/kernels/tiles/h200.json``) and the benchmark that writes it."""
+
+import json
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_kernels  # noqa: E402
+from vlmq.engine.kernels.gemv import TILES_FILE, W_FLOAT, default_config, measured_tiles  # noqa: E402
+
+
+def row(mode, m, config, us, default=False, shape="qkv"):
+    return dict(preset="2b", shape=shape, m=m, mode=mode, config=config, us=us, tb_s=1.0, default=default)
+
+
+def test_tiles_keep_the_fastest_candidate_with_the_defaults_time():
+    sweep = {"device": "GPU", "date": "d", "triton": "t"}
+    sweep["results"] = [
+        row("bf16", 1, ["sum", 1, 16, 256, 3, 1, 1, 1, False], 5.5, default=True),
+        row("bf16", 1, ["sum", 1, 4, 1024, 1, 4, 1, 1, True], 4.1),
+        row("bf16", 1, ["sum", 1, 8, 512, 1, 2, 1, 1, True], 4.6),
+        row("fp8-a8", 16, ["dot", 16, 32, 128, 1, 4, 4, 1, False], 5.0),
+        row("int8-a8", 1, ["sum", 1, 4, 1024, 1, 4, 1, 2, True], 1.0),  # W8A8 int8 shares W8A16's weights: not kept
+    ]
+    tiles = bench_kernels.tiles_from_sweep([sweep], ["a.json"])
+    (kept,) = tiles["sum_m1"]
+    assert (kept["format"], kept["n"], kept["k"]) == ("bf16", 2048, 1536)
+    assert (kept["rows"], kept["warps"], kept["vec"], kept["split"], kept["pipe"]) == (4, 4, 1, 1, True)
+    assert (kept["us"], kept["default_us"]) == (4.1, 5.5)
+    (dot,) = tiles["dot_m16"]
+    assert (dot["format"], dot["block_n"], dot["block_k"], dot["split"], dot["stages"]) == ("fp8", 32, 128, 1, 4)
+    assert dot["default_us"] is None
+
+
+def test_shipped_tiles_are_what_the_recorded_sweeps_give():
+    """The table in the package is reproducible from the sweeps committed under benchmarks/results."""
+    shipped = json.loads(TILES_FILE.read_text())
+    sweeps = [json.loads((ROOT / path).read_text()) for path in shipped["sources"]]
+    again = bench_kernels.tiles_from_sweep(sweeps, shipped["sources"])
+    assert again == shipped
+    sum_m1, _ = measured_tiles()
+    rows, warps, vec, split, pipe = sum_m1[(W_FLOAT, 2048, 1536)]
+    cfg = default_config(W_FLOAT, 1, 2048, 1536)
+    assert (cfg.kernel, cfg.block_n, cfg.num_warps, cfg.split_k, cfg.pipe) == ("sum", rows, warps, split, pipe)
+
+
+def test_write_tiles_refuses_a_missing_sweep_in_one_line(tmp_path, capsys):
+    before = TILES_FILE.read_bytes()
+    assert bench_kernels.main(["--out", str(tmp_path), "--write-tiles", str(tmp_path / "nope.json")]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "pass the bench_kernels_sweep.json" in out[0]
+    assert TILES_FILE.read_bytes() == before
