@@ -573,9 +573,8 @@ def main(argv=None) -> int:
             sweeps = [json.loads(pathlib.Path(p).read_text()) for p in args.write_tiles]
             tiles = tiles_from_sweep(sweeps, args.write_tiles)
         except (OSError, ValueError, KeyError, TypeError) as err:
-            log(
-                f"bench_kernels: cannot read the sweeps ({type(err).__name__}: {err}); pass the bench_kernels_sweep.json files --sweep wrote"
-            )
+            why = f"{type(err).__name__}: {err}"
+            log(f"bench_kernels: cannot read the sweeps ({why}); pass the bench_kernels_sweep.json files --sweep wrote")
             return 2
         TILES_FILE.write_text(json.dumps(tiles, indent=1) + "\n")
         log(f"{len(tiles['sum_m1'])} + {len(tiles['dot_m16'])} measured tiles -> {TILES_FILE}")
