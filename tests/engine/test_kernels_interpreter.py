@@ -116,6 +116,18 @@ CASES = [
     # bf16 rows: Qwen2RMSNorm's two roundings, in the CUDA-core prologue and in normalize_rows
     ("sum/bf16 norm M2", "float", 2, 40, 300, "bf16", "sum", dict(dtype="bf16", norm=True, split=2)),
     ("sum/int8 w8a8 bf16 norm M1", "int8", 1, 48, 520, "int8", "sum", dict(dtype="bf16", norm=True)),
+    # W8A8 from float rows in the CUDA-core prologue, rows longer than one statistics block (2048 / rows columns)
+    (
+        "sum/int8 w8a8 bf16 norm + smoothing M4 K5000",
+        "int8",
+        4,
+        24,
+        5000,
+        "int8",
+        "sum",
+        dict(dtype="bf16", norm=True, smooth=True),
+    ),
+    ("sum/fp8 w8a8 smoothing M1 K3000 split", "fp8", 1, 24, 3000, "fp8", "sum", dict(smooth=True, split=2)),
     ("dot/bf16 norm act M5", "float", 5, 40, 300, "bf16", "dot", dict(dtype="bf16", norm=True, act=True)),
     (
         "dot/fp8 w8a8 bf16 norm + smoothing M6",
@@ -261,6 +273,47 @@ def _run_prologue():
     return results
 
 
+def _run_fused_prologue():
+    """W8A8 from float rows through the CUDA-core kernel's prologue against ``normalize_rows`` then the same
+    kernel on the quantized rows: whether the outputs are equal (the same codes and scales, the same sums), and
+    how many ``normalize_rows`` launches the fused call made."""
+    import torch
+
+    from vlmq.engine.kernels import gemv as gemv_module
+    from vlmq.engine.kernels.fused import A_MODE_CODES
+    from vlmq.engine.kernels.gemv import normalize_rows, sum_config, weight_format
+
+    launches = []
+
+    def counted(*args, **kwargs):
+        launches.append(1)
+        return normalize_rows(*args, **kwargs)
+
+    results = {}
+    for mode in ("int8", "fp8"):
+        for m, k, norm, smooth in ((1, 1536, True, False), (3, 1040, True, True), (2, 4100, False, True)):
+            x = (torch.randn(m, k) * 3).bfloat16()
+            g = (torch.rand(k) + 0.5).bfloat16() if norm else None
+            pre = (torch.rand(k) + 0.5).bfloat16() if smooth else None
+            if mode == "int8":
+                w, scale = torch.randint(-128, 128, (16, k), dtype=torch.int8), torch.rand(16) * 0.01
+            else:
+                w, scale = (torch.randn(16, k) * 50).clamp(-440, 440).to(torch.float8_e4m3fn), torch.rand(16) * 0.01
+            cfg = sum_config(weight_format(w), m, 16, k, split=1)
+            code = A_MODE_CODES[mode]
+            gemv_module.normalize_rows = counted
+            try:
+                fused = gemv_module.gemv(x, w, scale, a_mode=code, norm_weight=g, pre_scale=pre, config=cfg)
+            finally:
+                gemv_module.normalize_rows = normalize_rows
+            xq, xs = normalize_rows(x, g, 1e-6, pre, code)
+            given = gemv_module.gemv(xq, w, scale, x_scale=xs, config=cfg)
+            name = f"{mode} M{m} K{k}{' norm' if norm else ''}{' smooth' if smooth else ''}"
+            results[name] = {"equal": bool(torch.equal(fused, given)), "row_launches": len(launches)}
+            launches.clear()
+    return results
+
+
 def main():
     import torch
     from gpu_like_interpreter import gpu_like_interpreter  # this directory is on sys.path (run as a script)
@@ -270,6 +323,7 @@ def main():
     errors = {name: _run_case(*case) for name, *case in CASES}
     errors.update(_run_extras())
     errors["prologue"] = _run_prologue()
+    errors["fused prologue"] = _run_fused_prologue()
     print(json.dumps(errors))
 
 
@@ -300,6 +354,15 @@ def test_prologue_is_bit_exact(interpreter_errors):
     bad = {
         name: r for name, r in results.items() if not (r["dtype"] and r["scales_equal"] and r["values_differing"] == 0)
     }
+    assert not bad, bad
+
+
+def test_w8a8_prologue_in_the_cuda_core_kernel(interpreter_errors):
+    """Up to 4 float rows, W8A8 quantizes in the GEMV's own prologue (no normalize_rows launch) to the codes and
+    scales normalize_rows gives: the output equals normalize_rows + the GEMV on its quantized rows, bit for bit."""
+    results = interpreter_errors["fused prologue"]
+    assert len(results) == 6
+    bad = {name: r for name, r in results.items() if not (r["equal"] and r["row_launches"] == 0)}
     assert not bad, bad
 
 

@@ -7,7 +7,8 @@ vlmq's formats, read as they are stored (no repacking; q/k/v and gate/up are con
   fp32 scale; ``W_INT4`` packed int4 [N, K // 8] int32 in the compressed-tensors layout of ``w4`` with
   group scales [N, K // G] and optional integer zero points (w4's docstring).
 - activations float (W8A16 / W4A16 / BF16), or int8 / FP8 per token (W8A8): either already quantized
-  (``x_scale`` given) or quantized from the (normalized) float rows by ``normalize_rows`` first.
+  (``x_scale`` given) or quantized from the (normalized) float rows: in the CUDA-core kernel's prologue, or
+  by ``normalize_rows`` before the tensor-core kernel.
 
 Two kernels:
 
@@ -28,15 +29,16 @@ the epilogue (one launch, no reduce kernel, no memset: it resets the semaphore f
 The semaphores are one zeroed buffer per device, so launches must be stream-ordered (they are: one
 stream, also inside CUDA graphs).
 
-Fusions for a decoder layer in a handful of kernels (issue 17): ``NORM`` (RMSNorm of the input row in
-the ``sum`` kernel's prologue, rounded as Qwen2RMSNorm rounds; each program reads its rows once for their
-statistics, cheap for 1-4 rows), ``ACT`` (SiLU(gate) * up on rows interleaved gate0, up0, gate1, up1, ...
-so one program owns both halves of an output; see ``interleave_rows``), ``RESID`` (residual add in the
-epilogue). Where rows must be quantized (W8A8) or the ``dot`` kernel runs, the norm, SmoothQuant's
-pre-scale and the quantization run first in ``normalize_rows``, one program per row, exactly as
-``fused.fused_linear_reference`` computes them: in every program of the GEMV they cost a serial pass over
-the row per program (H200: 2b down_proj W8A8 at M = 16 took 46 us fused vs 10 us plain) and could not
-round as the reference does without a second pass.
+Fusions for a decoder layer in a handful of kernels (issue 17): a row prologue -- ``NORM`` (RMSNorm of the
+input row, rounded as Qwen2RMSNorm rounds), ``SMOOTH`` (SmoothQuant's pre-scale) and, for W8A8, the per-token
+quantization, rounded as ``fused.fused_linear_reference`` rounds -- in the ``sum`` kernel: each program reads
+its 1-4 rows for their statistics (sum of squares, then the absolute maximum after norm and pre-scale), a few
+KB from L2, instead of a launch of its own (H200: 4 launches a layer saved for smoothquant and fp8;
+docs/benchmarks.md); ``ACT`` (SiLU(gate) * up on rows interleaved gate0, up0, gate1, up1, ... so one program
+owns both halves of an output; see ``interleave_rows``), ``RESID`` (residual add in the epilogue). For the
+``dot`` kernel (5+ rows) the prologue runs first in ``normalize_rows``, one program per row, the same
+arithmetic: in every program of a tensor-core grid the rows' statistics would cost a serial pass over 16+
+rows (H200: 2b down_proj W8A8 at M = 16 took 46 us fused vs 10 us plain).
 """
 
 from __future__ import annotations
@@ -350,11 +352,11 @@ def gemv(
     """Launch one fused linear over [M, K] activations (CUDA, or Triton's interpreter on CPU tensors).
 
     ``x`` is float, or int8 / e4m3 already quantized with per-row ``x_scale`` (then ``a_mode`` follows x).
-    With float ``x`` and ``a_mode`` int8/fp8, each row is normalized, pre-scaled and quantized per token by
-    ``normalize_rows`` first, as ``fused_linear_reference`` does; so are normalized rows for the tensor-core
-    kernel (M > 4): one read of each row instead of one per program. Up to 4 float rows the CUDA-core kernel
-    normalizes in its prologue (Qwen2RMSNorm's rounding). ``pre_scale`` [K]: SmoothQuant's activation
-    smoothing after the norm. Output [M, N] (``[M, N // 2]`` with ``act=ACT_SILU_MUL``).
+    With float ``x`` each row is normalized, pre-scaled and (``a_mode`` int8 / fp8) quantized per token as
+    ``fused_linear_reference`` does: in the CUDA-core kernel's prologue (up to 4 rows), or by
+    ``normalize_rows`` before the tensor-core kernel (one read of each row instead of one per program).
+    ``pre_scale`` [K]: SmoothQuant's activation smoothing after the norm. Output [M, N] (``[M, N // 2]`` with
+    ``act=ACT_SILU_MUL``).
     """
     m, k = x.shape
     fmt = weight_format(weight)
@@ -368,7 +370,7 @@ def gemv(
         cfg = dot_config(fmt, m, n, k)  # the CUDA-core kernel reads int8 rows as int32 words
     if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
         cfg = cfg._replace(block_k=group_size)  # one group per K tile
-    if not x_pre and (a_mode != A_FLOAT or pre_scale is not None or (norm_weight is not None and cfg.kernel == "dot")):
+    if cfg.kernel == "dot" and not x_pre and (a_mode != A_FLOAT or pre_scale is not None or norm_weight is not None):
         x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, a_mode, pdl=pdl)
         norm_weight = pre_scale = None
         x_pre = a_mode != A_FLOAT
@@ -398,6 +400,7 @@ def gemv(
         zero if zero is not None else dummy,
         bias if bias is not None else dummy,
         norm_weight if norm_weight is not None else dummy,
+        pre_scale if pre_scale is not None else dummy,
         residual if residual is not None else dummy,
         y,
         part,
@@ -420,6 +423,7 @@ def gemv(
         A_MODE=a_mode,
         X_PRE=x_pre,
         NORM=norm_weight is not None,
+        SMOOTH=pre_scale is not None,
         HAS_BIAS=bias is not None,
         ACT=act,
         RESID=residual is not None,
@@ -440,5 +444,5 @@ def gemv(
     )
     from vlmq.engine.kernels.gemv_triton import gemv_kernel
 
-    gemv_kernel[(grid_n, grid_m, split)](*args, **meta, DOT=cfg.kernel == "dot")
+    gemv_kernel[(grid_n, grid_m, split)](*args, **meta, DOT=cfg.kernel == "dot", CUDA=x.is_cuda)
     return y

@@ -62,18 +62,23 @@ def rms_normalized(x, r, g, X_DT: tl.constexpr, G_DT: tl.constexpr):
 
 
 @triton.jit
-def load_x(x_ptr, g_ptr, rows, cols, M, K, stride_xm, r, NORM: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr):
-    """Activations at (rows, cols) (broadcastable index tensors; r broadcasts like rows) as the fp32 values the
-    kernel multiplies: float x (through the RMSNorm with ``NORM``), or the int8 / e4m3 values of a row
-    quantized before the launch (``normalize_rows``)."""
-    x = tl.load(x_ptr + rows * stride_xm + cols, mask=(rows < M) & (cols < K), other=0)
-    if X_PRE and A_MODE == 2:
-        x = x.to(tl.float8e4nv, bitcast=True)
-    x = x.to(tl.float32)
-    if NORM:
-        g = tl.load(g_ptr + cols, mask=cols < K, other=0).to(tl.float32)
-        x = rms_normalized(x, r, g, x_ptr.dtype.element_ty, g_ptr.dtype.element_ty)
-    return x
+def load_x(xsrc, m, cols, rowp, NORM: tl.constexpr, SMOOTH: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr):
+    """Activations of row m at columns ``cols`` (broadcastable index tensors) as the fp32 values the kernel
+    multiplies: the int8 / e4m3 values of a row quantized before the launch (``X_PRE``), or float x through
+    the row prologue -- RMSNorm (``NORM``), SmoothQuant's pre-scale (``SMOOTH``) and, for W8A8 (``A_MODE``),
+    the per-token quantization with the row's (rms multiplier, scale, 1 / scale) ``rowp`` (``row_prologue``).
+    ``xsrc``: (x, norm weight, pre-scale pointers, M, K, x's row stride)."""
+    x_ptr, g_ptr, p_ptr, M, K, stride_xm = xsrc
+    x = tl.load(x_ptr + m * stride_xm + cols, mask=(m < M) & (cols < K), other=0)
+    if X_PRE:
+        if A_MODE == 2:
+            x = x.to(tl.float8e4nv, bitcast=True)
+        v = x.to(tl.float32)
+    else:
+        v = row_values(x.to(tl.float32), x_ptr.dtype.element_ty, g_ptr, p_ptr, cols, K, rowp[0], NORM, SMOOTH)
+        if A_MODE != 0:
+            v = quantized(v, rowp[1], rowp[2], A_MODE)
+    return v
 
 
 @triton.jit
@@ -114,7 +119,25 @@ def token_scale(amax, QUANT: tl.constexpr, CUDA: tl.constexpr):
         scale = tl.maximum(scalar_quotient(amax, INT8_RANGE, CUDA), FP32_EPS)
     else:
         scale = tl.maximum(scalar_quotient(amax, FP8_LIMIT, CUDA), FP8_SCALE_FLOOR)
-    return scale, tl.math.div_rn(1.0, scale)
+    return scale, tl.math.div_rn(tl.full(scale.shape, 1.0, tl.float32), scale)
+
+
+@triton.jit
+def quantized(v, scale, inv, QUANT: tl.constexpr):
+    """fp32 values v → their int8 (``QUANT`` 1) or e4m3 (2) codes, as fp32: ``quantize_activation``'s rounding.
+    int8: round half to even of the rounded product v * inv, clamped to [-128, 127]; decided by comparisons
+    against floor + 0.5, so no add follows the multiply (a kernel compiled with FMA contraction would otherwise
+    round the exact product). e4m3: v / scale (IEEE division), clamped to +-448, cast."""
+    if QUANT == 1:
+        t = v * inv
+        f = tl.floor(t)
+        half = f + 0.5
+        up = (t > half) | ((t == half) & ((f.to(tl.int32) & 1) != 0))
+        q = tl.minimum(tl.maximum(tl.where(up, f + 1.0, f), -128.0), 127.0)
+    else:
+        q = tl.minimum(tl.maximum(tl.math.div_rn(v, scale + tl.zeros_like(v)), -FP8_LIMIT), FP8_LIMIT)
+        q = q.to(tl.float8e4nv).to(tl.float32)
+    return q
 
 
 @triton.jit
@@ -123,11 +146,41 @@ def store_codes(dst, cols, K, v, scale, inv, QUANT: tl.constexpr):
     if QUANT == 0:
         tl.store(dst + cols, v.to(dst.dtype.element_ty), mask=cols < K)
     elif QUANT == 1:
-        q = tl.minimum(tl.maximum(((v * inv) + 12582912.0) - 12582912.0, -128.0), 127.0)  # half to even
-        tl.store(dst + cols, q.to(tl.int8), mask=cols < K)
+        tl.store(dst + cols, quantized(v, scale, inv, QUANT).to(tl.int8), mask=cols < K)
     else:
-        q = tl.minimum(tl.maximum(tl.math.div_rn(v, scale + tl.zeros_like(v)), -FP8_LIMIT), FP8_LIMIT)
-        tl.store(dst + cols, q.to(tl.float8e4nv).to(tl.uint8, bitcast=True), mask=cols < K)
+        q = quantized(v, scale, inv, QUANT).to(tl.float8e4nv)
+        tl.store(dst + cols, q.to(tl.uint8, bitcast=True), mask=cols < K)
+
+
+@triton.jit
+def row_prologue(
+    xsrc, rm, eps, inv_k, NORM: tl.constexpr, SMOOTH: tl.constexpr, QUANT: tl.constexpr, CUDA: tl.constexpr,
+    BKS: tl.constexpr,
+):  # fmt: skip
+    """Per row of ``rm`` [BM]: (RMSNorm multiplier, per-token scale, 1 / scale), each 1.0 where unused. The scale
+    needs the row's absolute maximum after the norm and the pre-scale, so every program reads its rows once
+    more (``BKS`` columns at a time; from L2, a few KB): cheaper at 1-4 rows than a launch of
+    ``normalize_rows``, and rounded as it rounds."""
+    x_ptr, g_ptr, p_ptr, M, K, stride_xm = xsrc
+    ones = tl.full(rm.shape, 1.0, tl.float32)
+    rv = ones
+    if NORM:
+        rv = rms_multiplier(x_ptr, rm, M, K, stride_xm, eps, inv_k, BKS)
+    scale = ones
+    inv = ones
+    if QUANT != 0:
+        amax = tl.zeros(rm.shape, dtype=tl.float32)
+        for k0 in range(0, K, BKS):
+            rk = k0 + tl.arange(0, BKS)
+            x = tl.load(
+                x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0
+            )
+            v = row_values(
+                x.to(tl.float32), x_ptr.dtype.element_ty, g_ptr, p_ptr, rk[None, :], K, rv[:, None], NORM, SMOOTH
+            )
+            amax = tl.maximum(amax, tl.max(tl.abs(v), axis=1))
+        scale, inv = token_scale(amax, QUANT, CUDA)
+    return rv, scale, inv
 
 
 @triton.jit
@@ -234,15 +287,12 @@ def word_dot(
     p,
     w,
     magic,
-    x_ptr,
-    g_ptr,
+    xsrc,
     m,
     col0,
-    M,
-    K,
-    stride_xm,
-    r,
+    rowp,
     NORM: tl.constexpr,
+    SMOOTH: tl.constexpr,
     X_PRE: tl.constexpr,
     A_MODE: tl.constexpr,
     W_FMT: tl.constexpr,
@@ -250,7 +300,7 @@ def word_dot(
     """[T, BN] packed words (int4: 8 columns each; int8: 4), starting at column ``col0`` [T], times
     activation row m: (p + sum over the word's columns of plane * x, sum of x), [T, BN] and [T]."""
     PER: tl.constexpr = 8 if W_FMT == 3 else 4
-    x = load_x(x_ptr, g_ptr, m, col0[:, None] + tl.arange(0, PER)[None, :], M, K, stride_xm, r, NORM, X_PRE, A_MODE)
+    x = load_x(xsrc, m, col0[:, None] + tl.arange(0, PER)[None, :], rowp, NORM, SMOOTH, X_PRE, A_MODE)
     x0, x1, x2, x3, x4, x5, x6, x7 = split_last(x)
     if W_FMT == 3:
         p += nibble_plane(w, 0, magic) * x0[:, None]
@@ -278,15 +328,12 @@ def words_row(
     s,
     zc,
     magic,
-    x_ptr,
-    g_ptr,
+    xsrc,
     m,
     k0,
-    M,
-    K,
-    stride_xm,
-    r,
+    rowp,
     NORM: tl.constexpr,
+    SMOOTH: tl.constexpr,
     X_PRE: tl.constexpr,
     A_MODE: tl.constexpr,
     W_FMT: tl.constexpr,
@@ -305,26 +352,22 @@ def words_row(
     else:
         p = acc
     if VEC == 1:
-        p, xs = word_dot(p, w, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT)
+        p, xs = word_dot(p, w, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
     else:
         w3 = tl.permute(tl.reshape(w, (T, VEC, w.shape[1])), (0, 2, 1))  # a lane's words last
         if VEC == 2:
             w0, w1 = tl.split(w3)
-            p, xs = word_dot(p, w0, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT)
-            p, xs1 = word_dot(p, w1, magic, x_ptr, g_ptr, m, col + PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT)
+            p, xs = word_dot(p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
+            p, xs1 = word_dot(p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
             xs += xs1
         else:
             wa, wb = tl.split(tl.reshape(w3, (T, w.shape[1], 2, 2)))
             w0, w2 = tl.split(wa)
             w1, w3_ = tl.split(wb)
-            p, xs = word_dot(p, w0, magic, x_ptr, g_ptr, m, col, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT)
-            p, xs1 = word_dot(p, w1, magic, x_ptr, g_ptr, m, col + PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT)
-            p, xs2 = word_dot(
-                p, w2, magic, x_ptr, g_ptr, m, col + 2 * PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT
-            )
-            p, xs3 = word_dot(
-                p, w3_, magic, x_ptr, g_ptr, m, col + 3 * PER, M, K, stride_xm, r, NORM, X_PRE, A_MODE, W_FMT
-            )
+            p, xs = word_dot(p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
+            p, xs1 = word_dot(p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
+            p, xs2 = word_dot(p, w2, magic, xsrc, m, col + 2 * PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
+            p, xs3 = word_dot(p, w3_, magic, xsrc, m, col + 3 * PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
             xs = (xs + xs1) + (xs2 + xs3)
     if W_FMT == 3:
         return acc + s * (p - zc * xs[:, None]), xs
@@ -334,11 +377,11 @@ def words_row(
 
 @triton.jit
 def dense_row(
-    acc, wf, x_ptr, g_ptr, m, rk, M, K, stride_xm, r, NORM: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr
+    acc, wf, xsrc, m, rk, rowp, NORM: tl.constexpr, SMOOTH: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr
 ):
     """acc [BK / 8, BN] += weights [BK / 8, 8, BN] (fp32) times activation row m at columns rk: each lane sums
     its 8 columns in registers, so the accumulator holds one value per row, not eight."""
-    x = load_x(x_ptr, g_ptr, m, rk, M, K, stride_xm, r, NORM, X_PRE, A_MODE)
+    x = load_x(xsrc, m, rk, rowp, NORM, SMOOTH, X_PRE, A_MODE)
     return acc + tl.sum(wf * tl.reshape(x, (wf.shape[0], 8))[:, :, None], axis=1)
 
 
@@ -362,7 +405,7 @@ def finish(
     part_ptr,
     sem_ptr,
     ws_ptr,
-    xs_ptr,
+    xs,
     b_ptr,
     r_ptr,
     y_ptr,
@@ -378,7 +421,7 @@ def finish(
 ):
     """[BM, BN] fp32 sums → the output tile, once per tile. Split K: each slice stores its fp32 partial and
     counts in on the tile's semaphore; the last slice to arrive sums all partials (read through L2), resets the
-    semaphore and runs the epilogue."""
+    semaphore and runs the epilogue. ``xs`` [BM]: the rows' activation scales (W8A8)."""
     last = True
     if SPLIT:
         mask = (rm[:, None] < M) & (rn[None, :] < N)
@@ -397,7 +440,7 @@ def finish(
         if ROW_SCALE:  # per-row weight scales (8-bit weights; optional for float weights)
             out = out * tl.load(ws_ptr + rn, mask=rn < N, other=0).to(tl.float32)[None, :]
         if A_MODE != 0:  # W8A8: the rows' activation scales
-            out = out * tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)[:, None]
+            out = out * xs[:, None]
         if HAS_BIAS:
             out = out + tl.load(b_ptr + rn, mask=rn < N, other=0).to(tl.float32)[None, :]
         if ACT == 1:
@@ -446,17 +489,20 @@ def stack_rows(accs, rm, BM: tl.constexpr):
 
 @triton.jit
 def cuda_core_sums(
-    x_ptr, w_ptr, ws_ptr, wz_ptr, g_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, eps, inv_k,
-    magic, W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr, GROUP: tl.constexpr,
-    HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, VEC: tl.constexpr,
-    EVEN: tl.constexpr, PDL: tl.constexpr, PIPE: tl.constexpr,
+    xsrc, xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn, stride_sn, eps, inv_k,
+    magic, W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr, SMOOTH: tl.constexpr,
+    GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+    VEC: tl.constexpr, EVEN: tl.constexpr, PDL: tl.constexpr, PIPE: tl.constexpr, CUDA: tl.constexpr,
 ):  # fmt: skip
     """CUDA cores, M <= BM <= 4 rows: [BM, BN] fp32 sums over the K slice [k_lo, k_hi). One fp32 tile per
     activation row (a tuple of BM), reduced over K once at the end. Float weights: each lane sums its 8 columns
     in registers (``dense_row``); int8 and int4 weights are read as int32 words (``VEC`` per lane) and widened
     plane by plane (``words_row``). The first K tile is loaded before ``gdc_wait`` (programmatic dependent
     launch: weights do not depend on the previous kernel, activations do); each next tile after the current
-    one is used, or before it (``PIPE``)."""
+    one is used, or before it (``PIPE``). Float rows go through the row prologue here (``row_prologue``:
+    RMSNorm, pre-scale and, for W8A8, per-token quantization; each program computes its rows' statistics).
+    Returns the sums and the rows' activation scales (W8A8; else ones)."""
+    M, K = xsrc[3], xsrc[4]
     PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)  # columns per loaded element
     BKW: tl.constexpr = BK // PER  # elements of a row per K tile
     T: tl.constexpr = BK // 8 if PER == 1 else BKW // VEC  # accumulator rows: lanes' partial sums
@@ -468,10 +514,10 @@ def cuda_core_sums(
     w = load_tile(w_ptrs, k_lo < k_hi, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
     if PDL:
         gdc_wait()
-    if NORM:  # the row's statistics: 2048 values a row per iteration (64 a lane at one warp)
-        rv = rms_multiplier(x_ptr, rm, M, K, stride_xm, eps, inv_k, 2048 // BM)
-    else:
-        rv = tl.full((BM,), 1.0, tl.float32)
+    # the rows' statistics: 2048 values a row per iteration (64 a lane at one warp)
+    rv, xscale, xinv = row_prologue(xsrc, rm, eps, inv_k, NORM, SMOOTH, 0 if X_PRE else A_MODE, CUDA, 2048 // BM)
+    if X_PRE and A_MODE != 0:
+        xscale = tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)
     zero = tl.zeros((T, BN), dtype=tl.float32)
     accs = (zero, zero, zero, zero)  # the first BM are used
     xsum = tl.zeros((T, BM), dtype=tl.float32)  # int8: per-lane sums of each row's x
@@ -496,28 +542,12 @@ def cuda_core_sums(
                 wf = w.to(tl.float8e4nv, bitcast=True)
             wf = tl.reshape(wf.to(tl.float32), (T, 8, BN))
         for r in tl.static_range(BM):
+            rowp = (pick(rv, r), pick(xscale, r), pick(xinv, r))
             if PER == 1:
-                acc_r = dense_row(accs[r], wf, x_ptr, g_ptr, r, kw, M, K, stride_xm, pick(rv, r), NORM, X_PRE, A_MODE)
+                acc_r = dense_row(accs[r], wf, xsrc, r, kw, rowp, NORM, SMOOTH, X_PRE, A_MODE)
             else:
                 acc_r, xs = words_row(
-                    accs[r],
-                    w,
-                    s,
-                    zc,
-                    magic,
-                    x_ptr,
-                    g_ptr,
-                    r,
-                    kb,
-                    M,
-                    K,
-                    stride_xm,
-                    pick(rv, r),
-                    NORM,
-                    X_PRE,
-                    A_MODE,
-                    W_FMT,
-                    VEC,
+                    accs[r], w, s, zc, magic, xsrc, r, kb, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT, VEC
                 )
                 xsum += tl.where(rm[None, :] == r, xs[:, None], 0.0)
             accs = replaced(accs, r, acc_r)
@@ -529,7 +559,7 @@ def cuda_core_sums(
     y = stack_rows(accs, rm, BM)
     if W_FMT == 1:  # int8 planes: sum(q x) = 16 (sum(plane x) - 24 sum(x))
         y = 16.0 * (y - 24.0 * tl.sum(xsum, axis=0)[:, None])
-    return y
+    return y, xscale
 
 
 @triton.jit
@@ -619,6 +649,7 @@ def gemv_kernel(
     wz_ptr,
     b_ptr,
     g_ptr,
+    p_ptr,
     r_ptr,
     y_ptr,
     part_ptr,
@@ -639,6 +670,7 @@ def gemv_kernel(
     A_MODE: tl.constexpr,
     X_PRE: tl.constexpr,
     NORM: tl.constexpr,
+    SMOOTH: tl.constexpr,
     HAS_BIAS: tl.constexpr,
     ACT: tl.constexpr,
     RESID: tl.constexpr,
@@ -655,6 +687,7 @@ def gemv_kernel(
     PIPE: tl.constexpr,
     ROW_SCALE: tl.constexpr,
     DOT: tl.constexpr,
+    CUDA: tl.constexpr,
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
     the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue)."""
@@ -666,21 +699,26 @@ def gemv_kernel(
     k_lo = pid_k * K_SPLIT
     k_hi = tl.minimum(k_lo + K_SPLIT, K)
     if DOT:
-        tl.static_assert(NORM == 0, "the tensor-core GEMV takes rows normalized by normalize_rows")
+        tl.static_assert(NORM == 0 and SMOOTH == 0, "the tensor-core GEMV takes rows normalized by normalize_rows")
+        tl.static_assert(X_PRE or A_MODE == 0, "the tensor-core GEMV takes W8A8 rows quantized by normalize_rows")
         y = tensor_core_sums(
             x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
             W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL,
         )  # fmt: skip
+        xscale = tl.full((BM,), 1.0, tl.float32)
+        if A_MODE != 0:
+            xscale = tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)
     else:
-        y = cuda_core_sums(
-            x_ptr, w_ptr, ws_ptr, wz_ptr, g_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, eps,
-            inv_k, magic, W_FMT, A_MODE, X_PRE, NORM, GROUP, HAS_ZERO, BM, BN, BK, VEC, EVEN_N and EVEN_K, PDL, PIPE,
+        y, xscale = cuda_core_sums(
+            (x_ptr, g_ptr, p_ptr, M, K, stride_xm), xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn,
+            stride_sn, eps, inv_k, magic, W_FMT, A_MODE, X_PRE, NORM, SMOOTH, GROUP, HAS_ZERO, BM, BN, BK, VEC,
+            EVEN_N and EVEN_K, PDL, PIPE, CUDA,
         )  # fmt: skip
     if PDL:
         gdc_launch_dependents()
     finish(
         y, rm, rn, pid_n, pid_m * tl.num_programs(0) + pid_n, pid_k, tl.num_programs(2), M, N, part_ptr, sem_ptr,
-        ws_ptr, xs_ptr, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, ROW_SCALE, A_MODE, HAS_BIAS, ACT, RESID, SPLIT, BN,
+        ws_ptr, xscale, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, ROW_SCALE, A_MODE, HAS_BIAS, ACT, RESID, SPLIT, BN,
     )  # fmt: skip
 
 
