@@ -134,9 +134,9 @@ def test_fake_implementation_matches(act, resid):
 @pytest.mark.parametrize("fmt", [W_FLOAT, W_INT8, W_FP8, W_INT4])
 def test_decode_launch_shapes_follow_the_rules(preset, fmt):
     """Every decoder shape at decode gets a tile whose K step fits the kernel (int4: inside one group for
-    the tensor-core kernel), at most 16 K slices, and enough programs for 132 SMs where K allows. Up to 4 rows
-    the CUDA-core kernel, except FP8 weights and int8 weights with a long K (tensor cores measured faster),
-    unless the shape has a tile measured on the H200 (``measured_tiles``)."""
+    the tensor-core kernel), at most 16 K slices, and enough programs for 132 SMs where K allows. One row on the
+    CUDA-core kernel; 2-4 rows too, except FP8 weights and int8 weights with a long K (tensor cores measured
+    faster), unless the shape has a tile measured on the H200 (``measured_tiles``)."""
     d = QWEN2[preset]
     shapes = {
         "qkv": (d["q"] + 2 * d["kv"], d["hidden"]),
@@ -147,7 +147,7 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
     for n, k in shapes.values():
         for m in (1, SUM_MAX_M, SUM_MAX_M + 1, 16, GEMV_MAX_M):
             cfg = default_config(fmt, m, n, k, 128)
-            tensor_cores = fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K)
+            tensor_cores = m > 1 and (fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K))
             tuned = measured_tiles()[0].get((fmt, n, k)) if m == 1 else None
             assert cfg.kernel == ("sum" if tuned or (m <= SUM_MAX_M and not tensor_cores) else "dot")
             if tuned:
@@ -163,6 +163,26 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
                 assert 128 % cfg.block_k == 0
             programs = -(-n // cfg.block_n) * cfg.split_k
             assert measured or programs >= 132 or cfg.split_k == 16 or k // (2 * cfg.block_k) <= cfg.split_k
+
+
+def test_w8a8_rows_quantize_in_the_prologue_only_for_small_grids():
+    """The CUDA-core GEMV quantizes W8A8 rows itself where its programs x K stay small (2b q/k/v and o_proj at one
+    row), else normalize_rows runs first (gate_up, down, every 7b shape; the tensor-core kernel always); a plain
+    RMSNorm always stays in the CUDA-core prologue."""
+    from vlmq.engine.kernels.gemv import A_FLOAT, A_INT8, row_kernel_first
+
+    def first(n, k, a_mode=A_INT8, smooth=False, norm=True, m=1):
+        return row_kernel_first(default_config(W_INT8, m, n, k), a_mode, smooth, norm, n, k)
+
+    d2, d7 = QWEN2["2b"], QWEN2["7b"]
+    assert not first(d2["q"] + 2 * d2["kv"], d2["hidden"])  # 2b qkv
+    assert not first(d2["hidden"], d2["q"], norm=False)  # 2b o_proj
+    assert first(2 * d2["inter"], d2["hidden"])  # 2b gate_up
+    assert first(d2["hidden"], d2["inter"], norm=False)  # 2b down
+    assert first(d7["q"] + 2 * d7["kv"], d7["hidden"])  # 7b qkv
+    assert not first(2 * d2["inter"], d2["hidden"], a_mode=A_FLOAT)  # RMSNorm only: always in the prologue
+    assert first(2 * d2["inter"], d2["hidden"], a_mode=A_FLOAT, smooth=True)  # smoothing is row work
+    assert first(d2["q"] + 2 * d2["kv"], d2["hidden"], m=16)  # tensor cores
 
 
 def test_split_k_only_where_rows_alone_do_not_fill_the_gpu():

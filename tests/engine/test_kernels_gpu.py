@@ -211,6 +211,32 @@ def test_float_rows_are_quantized_as_quantize_activation_does(m):
         assert torch.equal(run_packed(p, x), given), fmt
 
 
+def test_w8a8_row_kernel_only_beyond_one_row():
+    """W8A8 from float rows: one launch at batch 1 (the GEMV quantizes in its prologue), the row kernel
+    (``normalize_rows``) then the tensor-core GEMV at 16 rows; the same output as from rows quantized apart."""
+    from torch.profiler import ProfilerActivity, profile
+
+    g = torch.rand(1536, device="cuda", dtype=torch.bfloat16) + 0.5
+    for fmt in ("int8", "fp8"):
+        p = make_pack(fmt, fmt, 2048, 1536)
+        for m, want in ((1, ["gemv_kernel"]), (16, ["normalize_rows_kernel", "gemv_kernel"])):
+            x = torch.randn(m, 1536, device="cuda", dtype=torch.bfloat16) * 3
+            run_packed(p, x, norm_weight=g)  # compile outside the profile
+            torch.cuda.synchronize()
+            with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                got = run_packed(p, x, norm_weight=g)
+                torch.cuda.synchronize()
+            kinds = ("normalize_rows_kernel", "gemv_kernel")
+            names = [
+                next((k for k in kinds if k in e.name), e.name)
+                for e in prof.events()
+                if e.device_type.name == "CUDA" and "Mem" not in e.name
+            ]
+            assert names == want, (fmt, m, names)
+            want_out = reference(p, x, norm_weight=g)
+            assert rel_err(got, want_out) < TOL, (fmt, m)
+
+
 @pytest.mark.parametrize("preset", sorted(DIMS))
 def test_row_prologue_is_the_reference_prologue(preset):
     """normalize_rows against rms_norm_reference (+ pre-scale) + quantize_activation on the GPU: scales and

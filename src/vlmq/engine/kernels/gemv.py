@@ -33,8 +33,9 @@ Fusions for a decoder layer in a handful of kernels (issue 17): a row prologue -
 input row, rounded as Qwen2RMSNorm rounds), ``SMOOTH`` (SmoothQuant's pre-scale) and, for W8A8, the per-token
 quantization, rounded as ``fused.fused_linear_reference`` rounds -- in the ``sum`` kernel: each program reads
 its 1-4 rows for their statistics (sum of squares, then the absolute maximum after norm and pre-scale), a few
-KB from L2, instead of a launch of its own (H200: 4 launches a layer saved for smoothquant and fp8;
-docs/benchmarks.md); ``ACT`` (SiLU(gate) * up on rows interleaved gate0, up0, gate1, up1, ... so one program
+KB from L2, instead of a launch of its own -- for W8A8 only where the grid is small (``row_kernel_first``: each
+program quantizes the whole row again, which costs more than the launch on large grids); ``ACT`` (SiLU(gate) * up
+on rows interleaved gate0, up0, gate1, up1, ... so one program
 owns both halves of an output; see ``interleave_rows``), ``RESID`` (residual add in the epilogue). For the
 ``dot`` kernel (5+ rows) the prologue runs first in ``normalize_rows``, one program per row, the same
 arithmetic: in every program of a tensor-core grid the rows' statistics would cost a serial pass over 16+
@@ -68,6 +69,12 @@ SEMAPHORES = 1 << 16  # split-K tile counters per device
 # results. Hopper or newer only (launch_pdl).
 USE_PDL = True
 PLANE_MAGIC = {W_INT4: 0x41800000, W_INT8: 0x41C00000}  # bits of 16.0 (| 1 << 22): gemv_triton's planes
+# W8A8 rows quantized in the CUDA-core GEMV's prologue vs by normalize_rows first, H200 (bench_kernels.py, M = 1,
+# int8 / fp8 W8A8 from float rows with the layer's fusions, us a call): 2b qkv (512 programs x K 1536) 5.8 -> 5.5 /
+# 6.7 -> 6.1, 2b o (384 x 1536) 4.7 -> 4.3 / 5.8 -> 4.9; but 2b gate_up (2240 x 1536) 13.0 -> 15.9, 2b down
+# (384 x 8960) 10.2 -> 13.1, 7b o (896 x 3584) 8.5 -> 10.1, 7b qkv (1152 x 3584) 10.3 -> 14.4: every program
+# quantizes the whole row again, so the prologue pays only where programs x K is small.
+ROW_PROLOGUE_MAX_WORK = 1 << 20
 
 
 # Tiles measured best per shape (the qwen2-vl-2b and -7b projections) on the H200: ``bench_kernels.py --sweep``
@@ -178,8 +185,8 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> Gem
     """The tile a call gets without an explicit config. benchmarks/bench_kernels.py --sweep measures others.
 
     First the tile measured best for the shape (``measured_tiles``): at one row the CUDA-core kernel for every
-    format but FP8 (int8 too, whose long-K shapes its measured tiles serve faster than tensor cores), at 9-16
-    rows tensor-core tiles. Otherwise: up to 4 rows the CUDA-core kernel, except where the tensor-core one (whose
+    format (FP8, and int8's long-K shapes too: their measured tiles beat the tensor cores), at 9-16 rows
+    tensor-core tiles. Otherwise: one row on CUDA cores; 2-4 rows on CUDA cores, except where the tensor-core one (whose
     16-row tile costs the same at M = 1 as at 16) measured faster on the H200 (bench_kernels.py, call 3, us at
     M = 1 on CUDA cores vs M = 16 on tensor cores):
     - FP8 weights: e4m3 x e4m3 MMAs (W8A8) need no conversion and e4m3 -> bf16 (W8A16) costs the MMA tile
@@ -193,7 +200,9 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> Gem
     if tuned:
         rows, warps, vec, split, pipe = tuned
         return sum_config(fmt, m, n, k, rows=rows, warps=warps, vec=vec, split=split)._replace(pipe=pipe)
-    tensor_cores = fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K)
+    # at one row every measured shape (sum_m1: all formats) took the CUDA cores, and there they also quantize
+    # W8A8 rows in their prologue, saving normalize_rows' launch
+    tensor_cores = m > 1 and (fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K))
     if m <= SUM_MAX_M and not tensor_cores:
         return sum_config(fmt, m, n, k)
     tuned = dot_m16.get((fmt, n, k)) if 8 < m <= 16 else None
@@ -318,6 +327,17 @@ def normalize_rows(
     return out, scale
 
 
+def row_kernel_first(cfg: GemvConfig, a_mode: int, smooth: bool, norm: bool, n: int, k: int) -> bool:
+    """Whether float rows go through ``normalize_rows`` before the GEMV rather than its own prologue: always for
+    the tensor-core kernel; for the CUDA-core one where rows are smoothed or quantized (W8A8) and its programs
+    would redo more than ``ROW_PROLOGUE_MAX_WORK`` row values between them (each program quantizes the whole row
+    again, ~15 operations a value; the RMSNorm alone stays in the prologue: it has always measured cheaper)."""
+    if cfg.kernel == "dot":
+        return a_mode != A_FLOAT or smooth or norm
+    programs = ceil_div(n, cfg.block_n) * cfg.split_k
+    return (a_mode != A_FLOAT or smooth) and programs * k > ROW_PROLOGUE_MAX_WORK
+
+
 @functools.cache
 def _pdl_capable(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (9, 0)
@@ -370,7 +390,7 @@ def gemv(
         cfg = dot_config(fmt, m, n, k)  # the CUDA-core kernel reads int8 rows as int32 words
     if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
         cfg = cfg._replace(block_k=group_size)  # one group per K tile
-    if cfg.kernel == "dot" and not x_pre and (a_mode != A_FLOAT or pre_scale is not None or norm_weight is not None):
+    if not x_pre and row_kernel_first(cfg, a_mode, pre_scale is not None, norm_weight is not None, n, k):
         x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, a_mode, pdl=pdl)
         norm_weight = pre_scale = None
         x_pre = a_mode != A_FLOAT
