@@ -233,6 +233,7 @@ def check_fused(dtype, strategy, max_splits=None):
     _, ref_cache, key_valid = attention_inputs(strategy, dtype)
     _, cache, _ = attention_inputs(strategy, dtype)
     key_valid[:, 97] = True
+    key_valid[:, 98:] = False  # the op's contract: every valid key precedes the slot the step writes
     ref_kv = ref_cache.layer(0)
     q_rot = rope_kv_reference(q, k, v, cos, sin, ref_kv, slot, token_type)  # exact in either dtype
     ref_k, ref_v = (x if ref_kv.k_scale is not None else x.float() for x in (ref_kv.k, ref_kv.v))
