@@ -34,7 +34,7 @@ def context_splits(length, grid_splits, max_splits, BLOCK_L: tl.constexpr, COMBI
     """(splits, slots per split) over the ``length`` slots of the real context: the rule of
     ``attention.attention_splits`` (whole blocks per split, at most ~2 sqrt(blocks) splits but never fewer than
     one combine step; ``max_splits`` instead where the launch fixed it, 0 where not), bounded by the launched
-    splits, which already hold the target programs' bound -- so it equals ``attention_splits`` at ``length``."""
+    splits (which hold the target programs' bound): ``attention_splits(heads, length, grid_splits * heads)``."""
     blocks = tl.cdiv(length, BLOCK_L)
     sqrt_cap = tl.maximum(tl.floor(2 * tl.sqrt_rn(blocks.to(tl.float32)) + 0.5).to(tl.int32), COMBINE_SPLITS)
     cap = tl.where(max_splits > 0, max_splits, sqrt_cap)
