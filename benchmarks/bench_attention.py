@@ -9,7 +9,8 @@ per decoder layer, each on its own layer cache, and the time is per call):
 - rope:      RoPE + KV-cache write, ``vlmq::rope_kv_write`` (one kernel) vs the Inductor-compiled
              ``apply_rope`` + ``write_kv`` (the compiled decode layer's path), decode at batch 1 / 16 and a
              300-token prefill, BF16 and FP8 caches;
-- attention: decode attention at context 300 / 2k / 8k x batch 1 / 16, BF16 and FP8 (dynamic) caches: the
+- attention: decode attention at context 300 / 2k / 8k x batch 1 / 16, BF16 and FP8 (dynamic) caches, over a
+             static cache of context + 64 slots (``--cache-lengths 372,2048``: of those lengths instead): the
              two-launch scheme (split kernel + combine kernel, the base commit's split count) vs one launch
              (in-kernel combine, 512 or 256 programs) vs ``attention_plan``'s default, and RoPE + write +
              attention as two kernels vs one (``vlmq::rope_kv_decode_attention``);
@@ -54,6 +55,12 @@ def parse_args(argv=None):
     p.add_argument("--sections", default="rope,attention,vision,vision_flash")
     p.add_argument("--contexts", default="300,2048,8192")
     p.add_argument("--batches", default="1,16")
+    p.add_argument(
+        "--cache-lengths",
+        default="",
+        help="static cache lengths to time every context at, e.g. 372,2048 (those not above a context are skipped); "
+        "default: context + 64 slots, the earlier cases",
+    )
     p.add_argument("--image-sizes", default="448,896")
     p.add_argument("--replays", type=int, default=30)
     return p.parse_args(argv)
@@ -210,13 +217,17 @@ ATTENTION_VARIANTS = {  # name: launch_decode_attention keyword arguments
 
 def bench_attention(shape, args, out):
     for ctx in (int(c) for c in args.contexts.split(",")):
-        for b in (int(x) for x in args.batches.split(",")):
-            for kind in ("bf16", "dynamic"):
-                out["attention"].append(attention_case(shape, ctx, b, kind, args.replays))
-                torch.cuda.empty_cache()
+        lengths = [int(n) for n in args.cache_lengths.split(",") if n and int(n) > ctx] or [ctx + 64]
+        for length in lengths:
+            for b in (int(x) for x in args.batches.split(",")):
+                for kind in ("bf16", "dynamic"):
+                    out["attention"].append(attention_case(shape, ctx, b, kind, args.replays, length))
+                    torch.cuda.empty_cache()
 
 
-def attention_case(shape, ctx: int, b: int, kind: str, replays: int) -> dict:
+def attention_case(shape, ctx: int, b: int, kind: str, replays: int, length: int) -> dict:
+    """Decode attention at context ``ctx`` (slots [0, ctx) valid, the step writes and attends to slot ``ctx``) over
+    a static cache of ``length`` slots."""
     from vlmq.engine.kernels.attention import (
         attention_plan,
         attention_splits,
@@ -226,7 +237,6 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int) -> dict:
     from vlmq.engine.kernels.rope_kv import launch_rope_kv
 
     hq, hkv, d, _ = shape
-    length = ctx + 64
     caches = make_caches(kind, b, hkv, length, d)
     key_valid = torch.zeros(b, length, dtype=torch.bool, device=DEVICE)
     key_valid[:, : ctx + 1] = True
@@ -236,6 +246,7 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int) -> dict:
     plan = attention_plan(b * hkv, length, kind != "bf16")
     row = {
         "context": ctx,
+        "cache_length": length,
         "batch": b,
         "cache": kind,
         "splits": attention_splits(b * hkv, length)[0],
@@ -262,20 +273,29 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int) -> dict:
         qr = launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, [], slot, token_type)
         return launch_decode_attention(qr.transpose(1, 2), kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid)
 
-    def one_kernel(kv):
-        return launch_decode_attention(
-            q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=(k, v, cos, sin, [], slot, token_type)
-        )
+    def fused(**kw):
+        def run(kv):
+            rope = (k, v, cos, sin, [], slot, token_type)
+            return launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=rope, **kw)
 
+        return run
+
+    one_kernel = fused()  # the engine's path: attention_plan's default
     runs = {name: variant(kw) for name, kw in ATTENTION_VARIANTS.items()}
     for name, run in runs.items():
         row[f"{name}_rel_err"] = rel_err(run(kv0), ref)
     row["rope_then_attention_vs_fused_rel_err"] = rel_err(one_kernel(kv0), two_kernels(kv0))
-    runs.update(rope_then_attention=two_kernels, fused_rope_attention=one_kernel)
+    # the fused op with the combine fixed either way (the default picks one by attention.py's table)
+    runs.update(
+        rope_then_attention=two_kernels,
+        fused_rope_attention=one_kernel,
+        fused_in_kernel_combine=fused(combine_in_kernel=True),
+        fused_two_launch=fused(combine_in_kernel=False),
+    )
     for name, run in runs.items():
         row[name] = time_graph(lambda run=run: [run(kv) for kv in caches], LAYERS, replays)
     log(
-        f"attention ctx={ctx} b={b} {kind:8s} splits={row['splits']}/{row['splits_uncapped']} "
+        f"attention ctx={ctx} L={length} b={b} {kind:8s} splits={row['splits']}/{row['splits_uncapped']} "
         + " ".join(f"{n}={row[n]['us']:.2f}" for n in runs)
         + f" us | rel_err single {row['single_rel_err']:.1e}"
     )
@@ -407,13 +427,19 @@ def check_line(section, r) -> str:
             all(r[f"{n}_rel_err"] < 2e-2 for n in ATTENTION_VARIANTS)
             and r["rope_then_attention_vs_fused_rel_err"] < 2e-3
         )
-        return f"attention ctx={r['context']} b={r['batch']} {r['cache']}: {'PASS' if ok else 'FAIL'}"
+        return f"attention {case_name(r)}: {'PASS' if ok else 'FAIL'}"
     # two bf16 towers differ by ~1.65e-2 over 32 blocks, each ~1.5e-2 from fp32 (benchmarks/vision_bf16_noise.py)
     ok = r["fused_graph_rel_err"] < 2.5e-2 and r["fused_graph_note"] == "cuda-graph, fused"
     return (
         f"vision {r['image']}: fused vs HF rel err {r['fused_graph_rel_err']:.1e} {'PASS' if ok else 'FAIL'} "
         f"({r['fused_graph_note']})"
     )
+
+
+def case_name(r) -> str:
+    """ctx300 b1 bf16, with the static cache length where it is not the earlier default (context + 64)."""
+    length = r.get("cache_length", r["context"] + 64)
+    return f"ctx{r['context']} b{r['batch']} {r['cache']}" + (f" L{length}" if length != r["context"] + 64 else "")
 
 
 def table_line(section, r) -> str:
@@ -425,7 +451,7 @@ def table_line(section, r) -> str:
         )
     if section == "attention":
         best = min(ATTENTION_VARIANTS, key=lambda n: r[n]["us"])
-        case = f"ctx{r['context']} b{r['batch']} {r['cache']}"
+        case = case_name(r)
         plan = r["default_plan"]
         return (
             f"| attention (two-launch → default: {plan['splits']} splits, "

@@ -166,6 +166,88 @@ def test_fused_rope_write_attention_equals_the_two_ops(model, strategy, b, lengt
     assert rel_err(out, ref) < 2e-3  # same q and entries; the kernels may order the arithmetic differently
 
 
+# (strategy, static cache length, slot, batch, launch keywords): as the interpreter's FUSED_CONTEXT_CASES, at the
+# 2b/7b heads (head_dim 128)
+FUSED_CONTEXT_CASES = {
+    "long_cache_bf16": ("bf16", 2048, 300, 1, {}),
+    "long_cache_dynamic": ("dynamic", 2048, 300, 1, {}),
+    "long_cache_visual": ("visual_aware", 2048, 300, 16, {}),
+    "long_cache_two_launch": ("dynamic", 2048, 300, 1, {"combine_in_kernel": False}),
+    "batch3_left_padding": ("dynamic", 700, 300, 3, {}),
+    "slot_in_first_block": ("bf16", 460, 400, 1, {"max_splits": 3}),
+    "slot_in_middle_block": ("dynamic", 460, 300, 1, {"max_splits": 2}),
+    "slot_in_last_block": ("visual_aware", 460, 350, 1, {"max_splits": 2}),
+    "one_split": ("dynamic", 700, 200, 3, {"max_splits": 1}),
+    "many_splits": ("bf16", 700, 650, 1, {"max_splits": 11}),
+    "many_splits_two_launch": ("dynamic", 700, 600, 2, {"max_splits": 11, "combine_in_kernel": False}),
+}
+
+
+def context_key_valid(b, length, slot):
+    """Left-padded rows with holes, nothing after the slot (the op's contract); the last of several rows does not
+    attend to its own token."""
+    g = torch.Generator(device="cuda").manual_seed(9)
+    key_valid = torch.rand(b, length, generator=g, device="cuda") > 0.1
+    for row in range(b):
+        key_valid[row, : 37 * row] = False
+    key_valid[:, slot] = True
+    if b > 1:
+        key_valid[-1, slot] = False
+    key_valid[:, slot + 1 :] = False
+    return key_valid
+
+
+@pytest.mark.parametrize("model", SHAPES)
+@pytest.mark.parametrize("case", FUSED_CONTEXT_CASES)
+def test_fused_attention_follows_the_context(model, case):
+    """The fused op against RoPE + write then attention over the cache (bit-exact entries), and against itself
+    over the cache cut to just past the slot (identical output: the slot, not the cache length, plans the work);
+    stable over repeats (a race between the splits would move it)."""
+    strategy, length, slot_pos, b, kwargs = FUSED_CONTEXT_CASES[case]
+    hq, hkv = SHAPES[model]
+    q, k, v, cos, sin, token_type = projections(b, 1, hq, hkv, seed=7)
+    slot = torch.tensor([slot_pos], device="cuda")
+    key_valid = context_key_valid(b, length, slot_pos)
+    ref_cache, cache = make_cache(strategy, b + 1, hkv, length, 5), make_cache(strategy, b + 1, hkv, length, 5)
+    short_len = slot_pos + 40
+    short = make_cache(strategy, b + 1, hkv, short_len, 6)
+    for dst, src in zip(state_tensors(short), state_tensors(cache)):
+        dst.copy_(src[:, :, :short_len])
+    ref_kv = ref_cache.layer(0)
+    q_rot = launch_rope_kv(
+        q, k, v, cos, sin, ref_kv.k, ref_kv.v, ref_kv.k_scale, ref_kv.v_scale, list(ref_kv.tables or ()), slot,
+        token_type,
+    ).transpose(1, 2)  # fmt: skip
+    ref = decode_attention_reference(
+        q_rot.float(),
+        ref_kv.k if ref_kv.k_scale is not None else ref_kv.k.float(),
+        ref_kv.v if ref_kv.k_scale is not None else ref_kv.v.float(),
+        ref_kv.k_scale,
+        ref_kv.v_scale,
+        key_valid,
+    )
+
+    def run(c, valid):
+        kv = c.layer(0)
+        rope = (k, v, cos, sin, list(kv.tables or ()), slot, token_type)
+        return launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, valid, rope=rope, **kwargs)
+
+    out = run(cache, key_valid)
+    for got, want in zip(state(cache), state(ref_cache)):
+        assert torch.equal(got, want), mismatch(got, want)
+    assert rel_err(out, ref) < 2e-2  # bf16 attention against float32
+    assert torch.equal(out, run(short, key_valid[:, :short_len].contiguous())), case
+    for got, want in zip(state(short), state(cache)):
+        assert torch.equal(got, want[:, :, :short_len])
+    for _ in range(10):
+        assert torch.equal(out, run(cache, key_valid))
+    assert not head_counters(q.device, 1).any()
+
+
+def state_tensors(cache):
+    return (*cache.k, *cache.v, *cache.k_scale, *cache.v_scale)
+
+
 def cuda_kernels(fn) -> list[str]:
     from torch.profiler import ProfilerActivity, profile
 

@@ -82,6 +82,57 @@ def test_fused_rope_write_attention_in_bf16(results, strategy):
     assert r["splits"] > 1 and r["rel_err"] < 1e-2 and r["cache_equal"] and r["scales_equal"], r
 
 
+# the fused op over the step's context: (strategy, static cache length, slot, batch, launch keywords); the slot bounds
+# the work, so a 2048-slot cache must give what a short one gives (bit for bit: the same splits run)
+FUSED_CONTEXT_CASES = {
+    "long_cache_bf16": ("bf16", 2048, 300, 1, {}),
+    "long_cache_dynamic": ("dynamic", 2048, 300, 1, {}),
+    "long_cache_visual": ("visual_aware", 2048, 300, 1, {}),
+    "long_cache_two_launch": ("dynamic", 2048, 300, 1, {"combine_in_kernel": False}),
+    "batch3_left_padding": ("dynamic", 700, 300, 3, {}),
+    "slot_in_first_block": ("bf16", 460, 400, 1, {"max_splits": 3}),  # 7 blocks, 3 splits of 3 blocks
+    "slot_in_middle_block": ("dynamic", 460, 300, 1, {"max_splits": 2}),  # 5 blocks, 2 splits of 3
+    "slot_in_last_block": ("visual_aware", 460, 350, 1, {"max_splits": 2}),  # 6 blocks, 2 splits of 3
+    "one_split": ("dynamic", 700, 200, 3, {"max_splits": 1}),
+    "many_splits": ("bf16", 700, 650, 1, {"max_splits": 11}),  # 11 splits: two combine steps of 8
+    "many_splits_two_launch": ("dynamic", 700, 600, 2, {"max_splits": 11, "combine_in_kernel": False}),
+}
+
+
+@pytest.mark.parametrize("case", FUSED_CONTEXT_CASES)
+def test_fused_attention_follows_the_context_not_the_cache_length(results, case):
+    """RoPE + write + attention against the reference (rope write, then attention over the cache), the cache as
+    written, and the same call over a cache cut to just past the slot: identical output and entries."""
+    r = results["fused_context"][case]
+    assert r["rel_err"] < 1e-5 and r["cache_equal"] and r["scales_equal"] and r["counters_zero"], r
+    assert r["equal_to_short_cache"] and r["short_cache_equal"], r
+    assert r["untouched_equal"], r  # only the step's slot was written
+
+
+def test_fused_context_cases_cover_the_split_layouts(results):
+    """The cases above reach what they are named for: the slot's block within its split, one split, several
+    combine steps, and a static cache whose launched splits exceed the context's."""
+    from vlmq.engine.kernels.attention import COMBINE_SPLITS
+
+    r = results["fused_context"]
+    assert [r[f"slot_in_{w}_block"]["slot_block"] for w in ("first", "middle", "last")] == [
+        [0, 3],
+        [1, 3],
+        [2, 3],
+    ]  # (block, blocks a split)
+    assert r["one_split"]["splits"] == 1 and r["many_splits"]["splits"] > COMBINE_SPLITS
+    assert r["many_splits_two_launch"]["splits"] > COMBINE_SPLITS
+    for case in ("long_cache_bf16", "long_cache_dynamic", "long_cache_two_launch"):
+        assert r[case]["grid_splits"] > r[case]["splits"] > 1, r[case]
+
+
+def test_in_kernel_split_rule_equals_attention_splits(results):
+    """``context_splits`` (the kernel's plan from the slot) equals ``attention_splits`` at the context length,
+    bounded by the launched splits, for every context up to the static length the grid was planned for."""
+    r = results["context_splits"]
+    assert r["checked"] > 500 and not r["mismatches"], r["mismatches"][:5]
+
+
 @pytest.mark.parametrize(
     "heads, length, fp8, want",
     [
@@ -191,7 +242,7 @@ def attention_inputs(strategy, dtype, *, b=3, hq=6, hkv=2, length=150, d=32, see
             t.copy_(torch.randn(t.shape, generator=g))
     q = torch.randn(b, hq, 1, d, generator=g).to(dtype)
     key_valid = torch.rand(b, length, generator=g) > 0.2
-    key_valid[1, 40:] = False
+    key_valid[min(1, b - 1), 40:] = False
     return q, cache, key_valid
 
 
@@ -233,6 +284,7 @@ def check_fused(dtype, strategy, max_splits=None):
     _, ref_cache, key_valid = attention_inputs(strategy, dtype)
     _, cache, _ = attention_inputs(strategy, dtype)
     key_valid[:, 97] = True
+    key_valid[:, 98:] = False  # the op's contract: every valid key precedes the slot the step writes
     ref_kv = ref_cache.layer(0)
     q_rot = rope_kv_reference(q, k, v, cos, sin, ref_kv, slot, token_type)  # exact in either dtype
     ref_k, ref_v = (x if ref_kv.k_scale is not None else x.float() for x in (ref_kv.k, ref_kv.v))
@@ -256,6 +308,132 @@ def check_fused(dtype, strategy, max_splits=None):
         "cache_equal": all(torch.equal(x, y) for x, y in zip(after[:2], ref_after[:2])),
         "scales_equal": all(torch.equal(x, y) for x, y in zip(after[2:], ref_after[2:])),
     }
+
+
+def context_key_valid(b, length, slot, seed):
+    """Key flags as the engine makes them: rows left-padded by different amounts, a few holes, nothing after the
+    slot (the op's contract), the slot itself valid except in the last of several rows (its token not attended)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    key_valid = torch.rand(b, length, generator=g) > 0.1
+    for row in range(b):
+        key_valid[row, : 37 * row] = False  # left padding
+    key_valid[:, slot] = True
+    if b > 1:
+        key_valid[-1, slot] = False
+    key_valid[:, slot + 1 :] = False
+    return key_valid
+
+
+def check_fused_context(strategy, length, slot, b, kwargs):
+    """The fused op at one slot of a static cache of ``length``: against the reference, and against the same call
+    over a copy of the cache cut to ``slot + 40`` slots."""
+    import torch
+
+    from vlmq.engine.kernels.attention import (
+        ATTN_BLOCK_L,
+        ATTN_TARGET_PROGRAMS,
+        ATTN_TARGET_PROGRAMS_BF16,
+        _counters,
+        attention_splits,
+        decode_attention_reference,
+        launch_decode_attention,
+    )
+    from vlmq.engine.kernels.rope_kv import rope_kv_reference
+
+    hq, hkv, d, dtype = 6, 2, 32, torch.float32
+    q, k, v, cos, sin, token_type = projections(b, 1, hq, hkv, d, dtype, seed=6)
+    slot_t = torch.tensor([slot])
+    key_valid = context_key_valid(b, length, slot, seed=7)
+    _, ref_cache, _ = attention_inputs(strategy, dtype, b=b, length=length, d=d)
+    _, cache, _ = attention_inputs(strategy, dtype, b=b, length=length, d=d)
+    short_len = slot + 40
+    _, short, _ = attention_inputs(strategy, dtype, b=b, length=short_len, d=d)
+    short_tensors = (*short.k, *short.v, *short.k_scale, *short.v_scale)
+    for dst, src in zip(short_tensors, (*cache.k, *cache.v, *cache.k_scale, *cache.v_scale)):
+        dst.copy_(src[:, :, :short_len])  # the short cache: the long one's first slots
+    before = cache_state(cache)
+    ref_kv = ref_cache.layer(0)
+    q_rot = rope_kv_reference(q, k, v, cos, sin, ref_kv, slot_t, token_type)
+    ref_k, ref_v = (x if ref_kv.k_scale is not None else x.float() for x in (ref_kv.k, ref_kv.v))
+    ref = decode_attention_reference(q_rot.float(), ref_k, ref_v, ref_kv.k_scale, ref_kv.v_scale, key_valid)
+
+    def run(c, valid):
+        kv = c.layer(0)
+        rope = (k, v, cos, sin, list(kv.tables or ()), slot_t, token_type)
+        return launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, valid, rope=rope, **kwargs)
+
+    out = run(cache, key_valid)
+    out_short = run(short, key_valid[:, :short_len].contiguous())
+    after, ref_after, short_after = cache_state(cache), cache_state(ref_cache), cache_state(short)
+    written = torch.zeros(before[0].shape[:3], dtype=torch.bool)
+    written[:b, :, slot] = True
+    target = ATTN_TARGET_PROGRAMS_BF16 if strategy == "bf16" else ATTN_TARGET_PROGRAMS  # as attention_plan
+    grid = attention_splits(b * hkv, length, target, kwargs.get("max_splits"))[0]
+    splits, chunk = attention_splits(b * hkv, slot + 1, grid * b * hkv, kwargs.get("max_splits"))  # the kernel's
+    counters = _counters.get(q.device)
+    return {
+        "splits": splits,
+        "grid_splits": grid,
+        "slot_block": ((slot % chunk) // ATTN_BLOCK_L, chunk // ATTN_BLOCK_L),
+        "rel_err": rel_err(out, ref),
+        "cache_equal": all(torch.equal(x, y) for x, y in zip(after[:2], ref_after[:2])),
+        "scales_equal": all(torch.equal(x, y) for x, y in zip(after[2:], ref_after[2:])),
+        "untouched_equal": all(torch.equal(x[~written], y[~written]) for x, y in zip(after, before)),
+        "equal_to_short_cache": torch.equal(out, out_short),
+        "short_cache_equal": all(torch.equal(x[:, :, :short_len], y) for x, y in zip(after, short_after)),
+        "counters_zero": counters is None or not bool(counters.any()),
+    }
+
+
+def check_context_splits():
+    """The kernel's split rule (``context_splits``, run by a one-program kernel) against ``attention_splits`` at
+    the context length, for grids planned over static lengths and targets as the launch plans them."""
+    import torch
+
+    from vlmq.engine.kernels.attention import ATTN_BLOCK_L, COMBINE_SPLITS, attention_splits
+
+    plan_kernel = context_plan_kernel()
+    mismatches, checked = [], 0
+    for static, heads, target, max_splits in [
+        (372, 2, 256, None),
+        (2048, 2, 256, None),
+        (8256, 2, 512, None),
+        (8256, 32, 512, None),
+        (2048, 32, 256, None),
+        (1200, 2, 512, 11),
+        (700, 6, 36, None),
+    ]:
+        grid = attention_splits(heads, static, target, max_splits)[0]
+        lengths = torch.arange(1, static + 1, 7, dtype=torch.int32)
+        out = torch.zeros(2 * len(lengths), dtype=torch.int32)
+        plan_kernel[(1,)](lengths, out, len(lengths), grid, max_splits or 0, ATTN_BLOCK_L, COMBINE_SPLITS)
+        for i, n in enumerate(lengths.tolist()):
+            want = attention_splits(heads, n, grid * heads, max_splits)  # the rule at n, at most the grid's splits
+            checked += 1
+            if tuple(out[2 * i : 2 * i + 2].tolist()) != want:
+                mismatches.append((static, heads, target, max_splits, n, out[2 * i : 2 * i + 2].tolist(), want))
+    return {"checked": checked, "mismatches": mismatches}
+
+
+def context_plan_kernel():
+    """A one-program kernel that writes ``context_splits``' (splits, chunk) for each length (module level: the
+    interpreter resolves a kernel's callees through its module's globals)."""
+    global context_splits
+    import triton
+    import triton.language as tl
+
+    from vlmq.engine.kernels.attention_triton import context_splits
+
+    @triton.jit
+    def plan_kernel(lengths_ptr, out_ptr, n, grid_splits, max_splits, BLOCK_L: tl.constexpr, SB: tl.constexpr):
+        for i in range(n):
+            splits, chunk = context_splits(tl.load(lengths_ptr + i), grid_splits, max_splits, BLOCK_L, SB)
+            tl.store(out_ptr + 2 * i, splits)
+            tl.store(out_ptr + 2 * i + 1, chunk)
+
+    return plan_kernel
 
 
 def rel_err(a, b):
@@ -288,6 +466,8 @@ def main():
         },
         # one split of three blocks: the step's slot (97) lies past the block loaded before the write
         "fused_one_split": {s: check_fused(fp32, s, max_splits=1) for s in ("bf16", "dynamic")},
+        "fused_context": {name: check_fused_context(*case) for name, case in FUSED_CONTEXT_CASES.items()},
+        "context_splits": check_context_splits(),
     }
     print(json.dumps(out))
 

@@ -97,7 +97,14 @@ def rope_kv_decode_attention_reference(
 
     Also ``vlmq::rope_kv_decode_attention`` off CUDA: a decode step's attention from the raw projections
     q/k/v [B, 1, heads * D]: RoPE, the K/V write at cache slot ``slot`` [1] (as ``vlmq::rope_kv_write``), then
-    attention over ``key_valid`` slots (which must include ``slot``) -- one kernel on CUDA."""
+    attention over ``key_valid`` slots -- one kernel on CUDA.
+
+    Contract: every valid key precedes ``slot`` (``key_valid`` is False after it; at ``slot`` it says whether the
+    step attends to its own token), as in the engine, whose static cache is filled in order, left-padded. The
+    CUDA kernel relies on it: it reads the cache below ``slot`` only, takes the step's own K/V from registers,
+    and sizes its work by ``slot + 1``, not by the static cache length. With programmatic dependent launch it
+    reads ``slot``, ``key_valid``, ``cos``/``sin``, ``token_type`` and the cache before waiting for the kernel
+    just before it, so only q/k/v may come from that kernel (the engine's QKV projection)."""
     kv = layer_kv(k_cache, v_cache, k_scale, v_scale, tables)
     q_rot = rope_kv_reference(q, k, v, cos, sin, kv, slot, token_type)
     return decode_attention_reference(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid)
@@ -203,7 +210,9 @@ def launch_decode_attention(
     (k_new, v_new, cos, sin, tables, slot, token_type) fuses the step's RoPE and cache write (q is then
     the raw projection [B, 1, Hq * D]). Splits and the combine's launch follow ``attention_plan`` unless
     given (``combine_in_kernel=False``: the two-launch scheme). With programmatic dependent launch (``pdl``,
-    default ``gemv.USE_PDL`` on Hopper) the fused kernel loads its first cache block while the QKV GEMV ends."""
+    default ``gemv.USE_PDL`` on Hopper) the fused kernel loads its first cache block (and the step's slot,
+    rotary tables and token type: see the op's contract) while the QKV GEMV ends. With ``rope`` the planned
+    splits are the grid: the kernel runs those of the step's context (``slot + 1``, same rule), the rest exit."""
     from vlmq.engine.kernels.attention_triton import (
         combine_kernel,
         decode_attention_kernel,
@@ -253,6 +262,7 @@ def launch_decode_attention(
         counters,
         length,
         chunk,
+        max_splits or 0,  # with rope, the kernel plans its splits over the step's context (0: the rule's cap)
         d**-0.5,
         k_new,
         v_new,
@@ -274,7 +284,18 @@ def launch_decode_attention(
         **launch_pdl(q.device, pdl),
     )
     if splits > 1 and not combine_in_kernel:
-        combine_kernel[(b * hkv,)](part_acc, part_ml, out, splits, **heads, num_warps=4)
+        combine_kernel[(b * hkv,)](
+            part_acc,
+            part_ml,
+            out,
+            splits,
+            max_splits or 0,
+            slot,
+            **heads,
+            BLOCK_L=ATTN_BLOCK_L,
+            FUSE_ROPE=rope is not None,
+            num_warps=4,
+        )
     return out.view(b, hq, 1, d)
 
 

@@ -8,16 +8,39 @@ partials and resets the counter, so no second launch is needed (TensorRT-LLM's m
 CUTLASS's split-K semaphore work this way: a CTA barrier, then one release/acquire atomic at GPU scope).
 ``COMBINE_IN_KERNEL=False`` keeps the earlier two-launch scheme (``combine_kernel``) for benchmarks.
 
-``FUSE_ROPE`` adds the prologue of ``vlmq::rope_kv_write`` for a decode step: every program rotates its
-query heads from the raw projection, and the program whose split holds the step's slot rotates and
-writes the head's new K/V there (then a CTA barrier, before its loop reads the slot back).
+``FUSE_ROPE`` adds the prologue of ``vlmq::rope_kv_write`` for a decode step. A decode step is a chain of
+dependent memory round trips (~10 us a layer for ~300 KB on the H200), so the fused kernel is laid out to keep
+that chain short. Every valid key of the step precedes the slot it writes (the op's contract), so:
+- the step's slot bounds the work: the splits and slots per split follow ``slot + 1`` (``context_splits``),
+  not the static cache length, and programs past the context exit at once;
+- the cache is read below the slot only -- entries earlier steps wrote -- so a program's first block loads
+  before the PDL wait, and K/V load together with the key-valid flags (masked by the slot, the flags mask the
+  scores) rather than after them;
+- after the wait, one round trip loads q, the new K/V, cos/sin and the token type together; the split that holds
+  the slot rotates and writes the step's K/V and attends to them from registers (as the cache holds them), so
+  nothing is read back and no barrier orders the write before the reads;
+- the last program combines the partials in one pass (maxima, sums and accumulators load together).
 """
 
 import triton
 import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
-from vlmq.engine.kernels.rope_kv_triton import rope_rows, write_token
+from vlmq.engine.kernels.rope_kv_triton import load_rows, rotate_rows, store_token
+
+
+@triton.jit
+def context_splits(length, grid_splits, max_splits, BLOCK_L: tl.constexpr, COMBINE_SPLITS: tl.constexpr):
+    """(splits, slots per split) over the ``length`` slots of the real context: the rule of
+    ``attention.attention_splits`` (whole blocks per split, at most ~2 sqrt(blocks) splits but never fewer than
+    one combine step; ``max_splits`` instead where the launch fixed it, 0 where not), bounded by the launched
+    splits (which hold the target programs' bound): ``attention_splits(heads, length, grid_splits * heads)``."""
+    blocks = tl.cdiv(length, BLOCK_L)
+    sqrt_cap = tl.maximum(tl.floor(2 * tl.sqrt_rn(blocks.to(tl.float32)) + 0.5).to(tl.int32), COMBINE_SPLITS)
+    cap = tl.where(max_splits > 0, max_splits, sqrt_cap)
+    splits = tl.maximum(tl.minimum(tl.minimum(blocks, grid_splits), cap), 1)
+    chunk = tl.cdiv(blocks, splits) * BLOCK_L
+    return tl.cdiv(length, chunk), chunk
 
 
 @triton.jit
@@ -27,6 +50,7 @@ def combine_partials(
     out_ptr,
     bh,
     BH,
+    grid_splits,
     num_splits,
     HKV: tl.constexpr,
     G: tl.constexpr,
@@ -35,43 +59,40 @@ def combine_partials(
     D: tl.constexpr,
     SB: tl.constexpr,
 ):
-    """out rows of (batch row, KV head) ``bh`` from the splits' partials ([BH, S, G_PAD, D] acc and
-    [2, BH, S, G_PAD] max / sum), SB splits at a time (their loads in flight together: one program reads
-    every partial, so a split-by-split loop would pay one memory latency per split). Loads bypass L1
-    (``.cg``): other programs wrote the partials."""
+    """out rows of (batch row, KV head) ``bh`` from the first ``num_splits`` of its ``grid_splits`` partials
+    ([BH, grid_splits, G_PAD, D] acc and [2, BH, grid_splits, G_PAD] max / sum), SB splits a step with an online
+    rescale: a step's maxima, sums and accumulators load together, so up to SB splits cost one memory round trip
+    (one program reads every partial). Loads bypass L1 (``.cg``): other programs wrote the partials."""
     g = tl.arange(0, G_ROWS)  # the G real rows, padded to a power of two
     d = tl.arange(0, D)
     sb = tl.arange(0, SB)
     gmask = g < G
-    m_all = tl.full((G_ROWS,), float("-inf"), dtype=tl.float32)
-    for s0 in range(0, num_splits, SB):
-        rows = bh * num_splits + s0 + sb
-        m = tl.load(
-            ml_ptr + rows[:, None] * G_PAD + g[None, :],
-            mask=(s0 + sb < num_splits)[:, None],
-            other=float("-inf"),
-            cache_modifier=".cg",
-        )
-        m_all = tl.maximum(m_all, tl.max(m, 0))
-    m_safe = tl.where(m_all == float("-inf"), 0.0, m_all)
+    m_run = tl.full((G_ROWS,), float("-inf"), dtype=tl.float32)
     total = tl.zeros((G_ROWS,), dtype=tl.float32)
     out = tl.zeros((G_ROWS, D), dtype=tl.float32)
     for s0 in range(0, num_splits, SB):
-        rows = bh * num_splits + s0 + sb
+        rows = bh * grid_splits + s0 + sb
         smask = (s0 + sb < num_splits)[:, None] & gmask[None, :]
         m = tl.load(ml_ptr + rows[:, None] * G_PAD + g[None, :], mask=smask, other=float("-inf"), cache_modifier=".cg")
         l_sum = tl.load(
-            ml_ptr + (BH * num_splits + rows)[:, None] * G_PAD + g[None, :], mask=smask, other=0.0, cache_modifier=".cg"
+            ml_ptr + (BH * grid_splits + rows)[:, None] * G_PAD + g[None, :],
+            mask=smask,
+            other=0.0,
+            cache_modifier=".cg",
         )
-        w = tl.exp(m - m_safe[None, :])  # [SB, G_ROWS]; 0 for masked splits and rows
-        total += tl.sum(w * l_sum, 0)
         acc = tl.load(
             part_ptr + ((rows[:, None] * G_PAD + g[None, :]) * D)[:, :, None] + d[None, None, :],
             mask=smask[:, :, None],
             other=0.0,
             cache_modifier=".cg",
         )
-        out += tl.sum(w[:, :, None] * acc, 0)
+        m_new = tl.maximum(m_run, tl.max(m, 0))
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+        alpha = tl.exp(m_run - m_safe)  # rescales the earlier steps; 0 before the first
+        w = tl.exp(m - m_safe[None, :])  # [SB, G_ROWS]; 0 for masked splits and rows
+        total = total * alpha + tl.sum(w * l_sum, 0)
+        out = out * alpha[:, None] + tl.sum(w[:, :, None] * acc, 0)
+        m_run = m_new
     out = out / tl.where(total == 0, 1.0, total)[:, None]  # a row with no valid slot gives 0
     b = bh // HKV
     h = bh % HKV
@@ -84,17 +105,25 @@ def combine_partials(
 
 @triton.jit
 def load_block(
-    k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, offs, L, d, DT: tl.constexpr, IS_FP8: tl.constexpr
-):
-    """One block of cache slots ``offs``: (valid [BLOCK_L], K and V [BLOCK_L, D] in DT). Masked-off slots
-    (padding, beyond the context) are not read: a static cache much longer than the context costs no bandwidth."""
+    k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, offs, bound, d, DT: tl.constexpr,
+    IS_FP8: tl.constexpr, BOUNDED: tl.constexpr,
+):  # fmt: skip
+    """One block of cache slots ``offs`` below ``bound``: (valid [BLOCK_L], K and V [BLOCK_L, D] in DT).
+
+    ``BOUNDED`` (the fused op, whose slot bounds the context): K/V load together with the valid flags, masked by
+    the bound alone -- one round trip; the flags mask only the scores (a padding slot's entries are finite: the
+    cache is zero-initialised and only vlmq kernels write it). Otherwise (the unfused op, bound = the cache
+    length) K/V of invalid slots are not read: their loads wait for the flags, but a static cache much longer
+    than the context costs no bandwidth."""
     D: tl.constexpr = d.shape[0]
-    valid = tl.load(valid_row + offs, mask=offs < L, other=0) != 0
-    k = tl.load(k_ptr + cache_row + offs[:, None] * D + d[None, :], mask=valid[:, None], other=0)
-    v = tl.load(v_ptr + cache_row + offs[:, None] * D + d[None, :], mask=valid[:, None], other=0)
+    in_range = offs < bound
+    valid = tl.load(valid_row + offs, mask=in_range, other=0) != 0
+    kv_mask = in_range if BOUNDED else valid
+    k = tl.load(k_ptr + cache_row + offs[:, None] * D + d[None, :], mask=kv_mask[:, None], other=0)
+    v = tl.load(v_ptr + cache_row + offs[:, None] * D + d[None, :], mask=kv_mask[:, None], other=0)
     if IS_FP8:
-        ks = tl.load(ks_ptr + scale_row + offs, mask=valid, other=0)
-        vs = tl.load(vs_ptr + scale_row + offs, mask=valid, other=0)
+        ks = tl.load(ks_ptr + scale_row + offs, mask=kv_mask, other=0)
+        vs = tl.load(vs_ptr + scale_row + offs, mask=kv_mask, other=0)
         k = k.to(tl.float8e4nv, bitcast=True).to(tl.float32) * ks[:, None]
         v = v.to(tl.float8e4nv, bitcast=True).to(tl.float32) * vs[:, None]
     return valid, k.to(DT), v.to(DT)
@@ -113,6 +142,21 @@ def attend(q, k, v, valid, m, l_sum, acc, sm_scale):
 
 
 @triton.jit
+def attend_token(q, k, v, valid, m, l_sum, acc, sm_scale):
+    """The online softmax over one more key held in registers (k, v [1, D] in q's dtype; ``valid`` a scalar):
+    ``attend``'s arithmetic for a block of one slot (fp32 products of the dtype's values; p rounded to q's
+    dtype before it weighs v, as the block's tensor-core product takes it)."""
+    s = tl.sum(q.to(tl.float32) * k.to(tl.float32), 1) * sm_scale
+    s = tl.where(valid, s, float("-inf"))
+    m_new = tl.maximum(m, s)
+    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+    p = tl.exp(s - m_safe)
+    alpha = tl.exp(m - m_safe)
+    weighted = p.to(q.dtype).to(tl.float32)[:, None] * v.to(tl.float32)
+    return m_new, l_sum * alpha + p, acc * alpha[:, None] + weighted
+
+
+@triton.jit
 def decode_attention_kernel(
     q_ptr,
     stride_qb,
@@ -126,6 +170,7 @@ def decode_attention_kernel(
     count_ptr,
     L,
     chunk,
+    max_splits,
     sm_scale,
     new_k_ptr,
     new_v_ptr,
@@ -155,47 +200,58 @@ def decode_attention_kernel(
     k_ptr, v_ptr, ks_ptr, vs_ptr, stride_cb, stride_ch, stride_sb, stride_sh, _, _, _, _ = cache  # kernel_args' tuple
     bh = tl.program_id(0)
     split = tl.program_id(1)
-    num_splits = tl.num_programs(1)
+    grid_splits = tl.num_programs(1)
     b = bh // HKV
     h = bh % HKV
     g = tl.arange(0, G_PAD)
     d = tl.arange(0, D)
     gmask = g < G
-    start = split * chunk
     DT: tl.constexpr = out_ptr.dtype.element_ty
     cache_row = b.to(tl.int64) * stride_cb + h * stride_ch
     scale_row = b.to(tl.int64) * stride_sb + h * stride_sh
     valid_row = valid_ptr + b * stride_validb
+    if FUSE_ROPE:
+        # the slot (a graph input, not written by the previous kernel) bounds the context: keys lie below it
+        slot = tl.load(slot_ptr).to(tl.int32)
+        num_splits, chunk = context_splits(slot + 1, grid_splits, max_splits, BLOCK_L, COMBINE_SPLITS)
+        bound = slot
+    else:
+        num_splits = grid_splits
+        bound = L
+    if split >= num_splits:
+        return  # past the context; a program that exits counts as having launched the dependents (PDL)
+    start = split * chunk
     first = start + tl.arange(0, BLOCK_L)
     if FUSE_ROPE:
-        # the first block's loads start before the wait (PDL): older slots were written by earlier steps, and
-        # this kernel writes the step's slot itself (reloaded below where the block holds it)
+        # before the wait (PDL): the first block (earlier steps' entries: never stale) and the slot's valid flag
         valid0, k0, v0 = load_block(
-            k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first, L, d, DT, IS_FP8
+            k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first, bound, d, DT, IS_FP8, True
         )
+        holds_slot = (slot >= start) & (slot < start + chunk)  # the last split: it writes the step's K/V
+        token_valid = (tl.load(valid_row + slot) != 0) & holds_slot
+        # the step's inputs (the op's contract: not written by the kernel just before, the QKV projection)
+        cos = tl.load(cos_ptr + b * stride_cosb + d).to(tl.float32)
+        sin = tl.load(sin_ptr + b * stride_cosb + d).to(tl.float32)
+        token_type = tl.load(type_ptr + b * stride_typeb)
     if PDL:
         gdc_wait()
     if FUSE_ROPE:
-        cos = tl.load(cos_ptr + b * stride_cosb + d).to(tl.float32)
-        sin = tl.load(sin_ptr + b * stride_cosb + d).to(tl.float32)
-        q = rope_rows(q_ptr + b * stride_qb, h * G + g, gmask, d, cos, sin, D)
-        slot = tl.load(slot_ptr)
-        if (slot >= start) & (slot < start + chunk):
-            head = h + tl.arange(0, 1)
-            token_type = tl.load(type_ptr + b * stride_typeb)
-            write_token(
-                new_k_ptr + b * stride_nkb, new_v_ptr + b * stride_nvb, head, head < HKV, d, cos, sin, b, slot,
-                token_type, cache, D, IS_FP8, DYNAMIC, VISUAL, CUDA,
-            )  # fmt: skip
-        tl.debug_barrier()  # the slot's entries are in memory before the loop reads them
-        if (slot >= start) & (slot < start + BLOCK_L):  # the prefetched block holds the step's slot: read it again
-            valid0, k0, v0 = load_block(
-                k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first, L, d, DT, IS_FP8
-            )
+        # what the previous kernel wrote: q and the new k/v, their loads in flight together before any arithmetic
+        # (only the slot's split loads the new k/v)
+        head = h + tl.arange(0, 1)
+        writes = (head < HKV) & holds_slot
+        k_raw, k_partner = load_rows(new_k_ptr + b * stride_nkb, head, writes, d, D)
+        v_new = tl.load(new_v_ptr + b * stride_nvb + head[:, None] * D + d[None, :], mask=writes[:, None], other=0)
+        q_raw, q_partner = load_rows(q_ptr + b * stride_qb, h * G + g, gmask, d, D)
+        q = rotate_rows(q_raw, q_partner, d, cos, sin, D)
+        k_rot = rotate_rows(k_raw, k_partner, d, cos, sin, D)
+        k_held, v_held = store_token(
+            k_rot, v_new, head, writes, b, slot, token_type, cache, d, IS_FP8, DYNAMIC, VISUAL, CUDA
+        )  # the step's K/V as the cache now holds them (FP8: code x scale), attended below from registers
     else:
         q = tl.load(q_ptr + b * stride_qb + (h * G + g)[:, None] * stride_qh + d[None, :], mask=gmask[:, None], other=0)
         valid0, k0, v0 = load_block(
-            k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first, L, d, DT, IS_FP8
+            k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first, bound, d, DT, IS_FP8, False
         )
     m = tl.full((G_PAD,), float("-inf"), dtype=tl.float32)
     l_sum = tl.zeros((G_PAD,), dtype=tl.float32)
@@ -203,9 +259,11 @@ def decode_attention_kernel(
     m, l_sum, acc = attend(q, k0, v0, valid0, m, l_sum, acc, sm_scale)
     for l0 in range(BLOCK_L, chunk, BLOCK_L):
         valid, k, v = load_block(
-            k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first + l0, L, d, DT, IS_FP8
+            k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first + l0, bound, d, DT, IS_FP8, FUSE_ROPE
         )
         m, l_sum, acc = attend(q, k, v, valid, m, l_sum, acc, sm_scale)
+    if FUSE_ROPE:
+        m, l_sum, acc = attend_token(q, k_held.to(DT), v_held.to(DT), token_valid, m, l_sum, acc, sm_scale)
     if PDL:
         gdc_launch_dependents()  # after the wait: the next kernel may start loading its weights
     if num_splits == 1:
@@ -217,37 +275,35 @@ def decode_attention_kernel(
         )
     else:
         BH = tl.num_programs(0)
-        row = bh * num_splits + split
+        row = bh * grid_splits + split
         tl.store(part_ptr + (row * G_PAD + g)[:, None] * D + d[None, :], acc, mask=gmask[:, None])
         tl.store(ml_ptr + row * G_PAD + g, m)
-        tl.store(ml_ptr + (BH * num_splits + row) * G_PAD + g, l_sum)  # [2, BH, S, G_PAD]: sums after maxima
+        tl.store(ml_ptr + (BH * grid_splits + row) * G_PAD + g, l_sum)  # [2, BH, S, G_PAD]: sums after maxima
         if COMBINE_IN_KERNEL:
             tl.debug_barrier()  # every thread's partial stores precede the release below
             arrived = tl.atomic_add(count_ptr + bh, 1, sem="acq_rel", scope="gpu")
             if arrived == num_splits - 1:  # the last split of this head: all partials are visible
                 combine_partials(
-                    part_ptr, ml_ptr, out_ptr, bh, BH, num_splits, HKV, G, G_PAD, G_ROWS, D, COMBINE_SPLITS
-                )
+                    part_ptr, ml_ptr, out_ptr, bh, BH, grid_splits, num_splits, HKV, G, G_PAD, G_ROWS, D,
+                    COMBINE_SPLITS,
+                )  # fmt: skip
                 tl.atomic_xchg(count_ptr + bh, 0, sem="relaxed", scope="gpu")  # ready for the next launch
 
 
 @triton.jit
 def combine_kernel(
-    part_ptr, ml_ptr, out_ptr, num_splits, HKV: tl.constexpr, G: tl.constexpr, G_PAD: tl.constexpr,
-    G_ROWS: tl.constexpr, D: tl.constexpr, COMBINE_SPLITS: tl.constexpr,
+    part_ptr, ml_ptr, out_ptr, grid_splits, max_splits, slot_ptr, HKV: tl.constexpr, G: tl.constexpr,
+    G_PAD: tl.constexpr, G_ROWS: tl.constexpr, D: tl.constexpr, BLOCK_L: tl.constexpr, COMBINE_SPLITS: tl.constexpr,
+    FUSE_ROPE: tl.constexpr,
 ):  # fmt: skip
-    """The second launch of the two-launch scheme (``COMBINE_IN_KERNEL=False``)."""
-    combine_partials(
-        part_ptr,
-        ml_ptr,
-        out_ptr,
-        tl.program_id(0),
-        tl.num_programs(0),
-        num_splits,
-        HKV,
-        G,
-        G_PAD,
-        G_ROWS,
-        D,
-        COMBINE_SPLITS,
-    )
+    """The second launch of the two-launch scheme (``COMBINE_IN_KERNEL=False``): the splits the attention kernel
+    ran (with ``FUSE_ROPE``, those of the step's context, from its slot; one split wrote the output itself)."""
+    num_splits = grid_splits
+    if FUSE_ROPE:
+        num_splits, _ = context_splits(tl.load(slot_ptr).to(tl.int32) + 1, grid_splits, max_splits, BLOCK_L,
+                                       COMBINE_SPLITS)  # fmt: skip
+    if num_splits > 1:
+        combine_partials(
+            part_ptr, ml_ptr, out_ptr, tl.program_id(0), tl.num_programs(0), grid_splits, num_splits, HKV, G, G_PAD,
+            G_ROWS, D, COMBINE_SPLITS,
+        )  # fmt: skip

@@ -1,6 +1,7 @@
 """Triton side of ``vlmq.engine.kernels.rope_kv`` (imported only where a kernel runs: a GPU, or Triton's CPU
 interpreter in tests). Module-level device functions, because the interpreter resolves a kernel's callees
-through the module's globals; the fused decode-attention kernel calls ``write_token`` too."""
+through the module's globals; the fused decode-attention kernel calls ``load_rows``, ``rotate_rows`` and
+``store_token`` too."""
 
 import triton
 import triton.language as tl
@@ -13,9 +14,19 @@ SCALE_FLOOR = tl.constexpr(MIN_SCALE)
 
 
 @triton.jit
-def rope_rows(src, heads, hmask, d, cos, sin, D: tl.constexpr):
-    """Rows ``heads`` of one token's [H, D] projection at ``src``, rotated: x*cos + rotate_half(x)*sin, both
-    products and their sum rounded to x's dtype as eager ops round them (cos/sin: fp32 holding dtype values).
+def load_rows(src, heads, hmask, d, D: tl.constexpr):
+    """Rows ``heads`` of one token's [H, D] projection at ``src`` and their rotate-half partners (both loads in
+    flight together; the fused decode kernel issues them next to its other loads, before any arithmetic)."""
+    half: tl.constexpr = D // 2
+    x = tl.load(src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
+    partner = tl.load(src + heads[:, None] * D + ((d + half) % D)[None, :], mask=hmask[:, None], other=0)
+    return x, partner
+
+
+@triton.jit
+def rotate_rows(x, partner, d, cos, sin, D: tl.constexpr):
+    """x*cos + rotate_half(x)*sin (``partner``: x's rotate-half partners), both products and their sum rounded to
+    x's dtype as eager ops round them (cos/sin: fp32 holding dtype values).
 
     For bf16 the products are rounded by ``round_to_bf16``, not by a cast: after a cast LLVM narrows each
     product to a bf16 multiply and contracts it with the sum into one bf16 FMA (``HFMA2.BF16`` in the
@@ -23,8 +34,6 @@ def rope_rows(src, heads, hmask, d, cos, sin, D: tl.constexpr):
     and Triton's interpreter cannot (tests/engine/test_kernels_sass.py checks the SASS). Other dtypes cast
     (fp32 on a GPU: exact up to that contraction)."""
     half: tl.constexpr = D // 2
-    x = tl.load(src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
-    partner = tl.load(src + heads[:, None] * D + ((d + half) % D)[None, :], mask=hmask[:, None], other=0)
     signed_sin = tl.where(d < half, -sin, sin)
     a = x.to(tl.float32) * cos[None, :]
     r = partner.to(tl.float32) * signed_sin[None, :]
@@ -35,6 +44,13 @@ def rope_rows(src, heads, hmask, d, cos, sin, D: tl.constexpr):
         a = a.to(x.dtype).to(tl.float32)
         r = r.to(x.dtype).to(tl.float32)
     return (a + r).to(x.dtype)
+
+
+@triton.jit
+def rope_rows(src, heads, hmask, d, cos, sin, D: tl.constexpr):
+    """Rows ``heads`` of one token's [H, D] projection at ``src``, rotated (``rotate_rows``)."""
+    x, partner = load_rows(src, heads, hmask, d, D)
+    return rotate_rows(x, partner, d, cos, sin, D)
 
 
 @triton.jit
@@ -56,14 +72,39 @@ def fp8_scale(
 @triton.jit
 def store_rows(x, scale, dst, scale_dst, hmask, d, IS_FP8: tl.constexpr):
     """Store [H, D] rows at ``dst`` (+ d): cast to the cache dtype, or FP8 bits of x / scale (IEEE division,
-    saturated at ±448, round-to-nearest-even) with their scales at ``scale_dst``."""
+    saturated at ±448, round-to-nearest-even) with their scales at ``scale_dst``. Returns the rows as the
+    cache now holds them, in float32 (FP8: the stored code times its scale, as a reader dequantizes them)."""
     if IS_FP8:
         y = tl.div_rn(x.to(tl.float32), scale[:, None] + tl.zeros(x.shape, tl.float32))
-        y = tl.minimum(tl.maximum(y, -FP8_LIMIT), FP8_LIMIT)
-        tl.store(dst + d[None, :], y.to(tl.float8e4nv).to(tl.uint8, bitcast=True), mask=hmask[:, None])
+        code = tl.minimum(tl.maximum(y, -FP8_LIMIT), FP8_LIMIT).to(tl.float8e4nv)
+        tl.store(dst + d[None, :], code.to(tl.uint8, bitcast=True), mask=hmask[:, None])
         tl.store(scale_dst, scale, mask=hmask)
+        held = code.to(tl.float32) * scale[:, None]
     else:
-        tl.store(dst + d[None, :], x.to(dst.dtype.element_ty), mask=hmask[:, None])
+        stored = x.to(dst.dtype.element_ty)
+        tl.store(dst + d[None, :], stored, mask=hmask[:, None])
+        held = stored.to(tl.float32)
+    return held
+
+
+@triton.jit
+def store_token(
+    k, v, heads, hmask, b, pos, token_type, cache, d, IS_FP8: tl.constexpr, DYNAMIC: tl.constexpr,
+    VISUAL: tl.constexpr, CUDA: tl.constexpr,
+):  # fmt: skip
+    """Store one token's rotated K rows ``k`` and V rows ``v`` (heads ``heads``) at cache slot ``pos`` of row b,
+    with the scales of the cache's policy; returns (K, V) as the cache now holds them (``store_rows``).
+    ``cache`` is the tuple of ``rope_kv.kernel_args``: K and V caches, their scale buffers, the strides of both
+    and the static scale tables (text K, text V, visual K, visual V)."""
+    kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh, k_text, v_text, k_vis, v_vis = cache
+    D: tl.constexpr = d.shape[0]
+    dst = b.to(tl.int64) * stride_cb + heads[:, None] * stride_ch + pos * D
+    scale_dst = b.to(tl.int64) * stride_sb + heads * stride_sh + pos
+    k_s = fp8_scale(k, heads, hmask, token_type, k_text, k_vis, DYNAMIC, VISUAL, CUDA)
+    v_s = fp8_scale(v, heads, hmask, token_type, v_text, v_vis, DYNAMIC, VISUAL, CUDA)
+    k_held = store_rows(k, k_s, kc + dst, ks + scale_dst, hmask, d, IS_FP8)
+    v_held = store_rows(v, v_s, vc + dst, vs + scale_dst, hmask, d, IS_FP8)
+    return k_held, v_held
 
 
 @triton.jit
@@ -85,18 +126,11 @@ def write_token(
     VISUAL: tl.constexpr,
     CUDA: tl.constexpr,
 ):
-    """Rotate K rows ``heads`` of one token; store them and the token's V rows at cache slot ``pos`` of row b.
-    ``cache`` is the tuple of ``rope_kv.kernel_args``: K and V caches, their scale buffers, the strides of both
-    and the static scale tables (text K, text V, visual K, visual V)."""
-    kc, vc, ks, vs, stride_cb, stride_ch, stride_sb, stride_sh, k_text, v_text, k_vis, v_vis = cache
+    """Rotate K rows ``heads`` of one token; store them and the token's V rows at cache slot ``pos`` of row b
+    (``store_token``)."""
     k = rope_rows(k_src, heads, hmask, d, cos, sin, D)
     v = tl.load(v_src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
-    dst = b.to(tl.int64) * stride_cb + heads[:, None] * stride_ch + pos * D
-    scale_dst = b.to(tl.int64) * stride_sb + heads * stride_sh + pos
-    k_s = fp8_scale(k, heads, hmask, token_type, k_text, k_vis, DYNAMIC, VISUAL, CUDA)
-    v_s = fp8_scale(v, heads, hmask, token_type, v_text, v_vis, DYNAMIC, VISUAL, CUDA)
-    store_rows(k, k_s, kc + dst, ks + scale_dst, hmask, d, IS_FP8)
-    store_rows(v, v_s, vc + dst, vs + scale_dst, hmask, d, IS_FP8)
+    store_token(k, v, heads, hmask, b, pos, token_type, cache, d, IS_FP8, DYNAMIC, VISUAL, CUDA)
 
 
 @triton.jit
