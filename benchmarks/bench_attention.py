@@ -425,7 +425,9 @@ def check_line(section, r) -> str:
     if section == "attention":
         ok = (
             all(r[f"{n}_rel_err"] < 2e-2 for n in ATTENTION_VARIANTS)
-            and r["rope_then_attention_vs_fused_rel_err"] < 2e-3
+            # the fused op splits by the context, the separate attention by the cache length: other splits round the
+            # probabilities to bf16 against other maxima, ~2e-3 apart at L2048 (each ~2-3e-3 from float32; H200)
+            and r["rope_then_attention_vs_fused_rel_err"] < 5e-3
         )
         return f"attention {case_name(r)}: {'PASS' if ok else 'FAIL'}"
     # two bf16 towers differ by ~1.65e-2 over 32 blocks, each ~1.5e-2 from fp32 (benchmarks/vision_bf16_noise.py)

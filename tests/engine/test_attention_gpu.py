@@ -189,7 +189,7 @@ def context_key_valid(b, length, slot):
     g = torch.Generator(device="cuda").manual_seed(9)
     key_valid = torch.rand(b, length, generator=g, device="cuda") > 0.1
     for row in range(b):
-        key_valid[row, : 37 * row] = False
+        key_valid[row, : min(37 * row, slot // 2)] = False  # every row keeps valid keys
     key_valid[:, slot] = True
     if b > 1:
         key_valid[-1, slot] = False

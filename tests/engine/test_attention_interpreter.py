@@ -318,7 +318,7 @@ def context_key_valid(b, length, slot, seed):
     g = torch.Generator().manual_seed(seed)
     key_valid = torch.rand(b, length, generator=g) > 0.1
     for row in range(b):
-        key_valid[row, : 37 * row] = False  # left padding
+        key_valid[row, : min(37 * row, slot // 2)] = False  # left padding; every row keeps valid keys
     key_valid[:, slot] = True
     if b > 1:
         key_valid[-1, slot] = False
