@@ -288,9 +288,8 @@ def test_each_op_is_one_kernel():
             kv.v_scale,
             key_valid,
             rope=(k, v, cos, sin, tables, slot, token_type),
-            combine_in_kernel=True,
         )
-    )
+    )  # the fused op's default: one launch, even where the plan of the unfused op takes two (short FP8 caches)
     default = cuda_kernels(lambda: launch_decode_attention(q_rot, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid))
     assert (len(single), len(two), len(write), len(fused)) == (1, 2, 1, 1), (single, two, write, fused)
     # the measured plan: a short FP8 cache combines in a second launch (attention.py's table)
