@@ -107,6 +107,12 @@ def attention_case(model, strategy, b, length, valid_len, seed=2):
     return q, cache, key_valid
 
 
+def float_reference(q, kv, key_valid):
+    """Attention of (rotated) queries over a layer cache in float32 (FP8 entries dequantized by the reference)."""
+    k, v = (x if kv.k_scale is not None else x.float() for x in (kv.k, kv.v))
+    return decode_attention_reference(q.float(), k, v, kv.k_scale, kv.v_scale, key_valid)
+
+
 @pytest.mark.parametrize("model", SHAPES)
 @pytest.mark.parametrize("strategy", ["bf16", "dynamic"])
 @pytest.mark.parametrize("b, length, valid_len", [(1, 364, 300), (4, 2101, 2048), (16, 8256, 8192)])
@@ -116,14 +122,7 @@ def test_single_launch_attention_matches_reference_and_two_launch(model, strateg
     args = (q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid)
     assert attention_splits(b * SHAPES[model][1], length)[0] > 1
     out = launch_decode_attention(*args, combine_in_kernel=True)
-    ref = decode_attention_reference(
-        q.float(),
-        kv.k if kv.k_scale is not None else kv.k.float(),
-        kv.v if kv.k_scale is not None else kv.v.float(),
-        kv.k_scale,
-        kv.v_scale,
-        key_valid,
-    )
+    ref = float_reference(q, kv, key_valid)
     assert rel_err(out, ref) < 2e-2
     assert rel_err(out, launch_decode_attention(*args, combine_in_kernel=False)) < 1e-5
     for _ in range(20):  # a race between the splits would move the result
@@ -218,14 +217,7 @@ def test_fused_attention_follows_the_context(model, case):
         q, k, v, cos, sin, ref_kv.k, ref_kv.v, ref_kv.k_scale, ref_kv.v_scale, list(ref_kv.tables or ()), slot,
         token_type,
     ).transpose(1, 2)  # fmt: skip
-    ref = decode_attention_reference(
-        q_rot.float(),
-        ref_kv.k if ref_kv.k_scale is not None else ref_kv.k.float(),
-        ref_kv.v if ref_kv.k_scale is not None else ref_kv.v.float(),
-        ref_kv.k_scale,
-        ref_kv.v_scale,
-        key_valid,
-    )
+    ref = float_reference(q_rot, ref_kv, key_valid)
 
     def run(c, valid):
         kv = c.layer(0)
