@@ -9,6 +9,10 @@ so VRAM figures are clean and a crash loses one recipe — and, for the first mo
 pipeline's own code (quantization, engine, HF eager baseline, measurement); this script only chooses
 the spec, merges the runs' results.jsonl into OUT/results.jsonl (every record names its `model`),
 and writes OUT/table.md and the per-kernel profiles OUT/profile_<model>_<recipe>.json.
+
+`--budget-s S` bounds the whole call (a device call has a hard limit): a run still going when the budget ends is
+stopped, and what its store already holds (the recipes it finished) is exported with `vlmq report` and merged
+like the rest; runs not started are skipped. The log and OUT/table.md say which.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import time
@@ -40,6 +45,12 @@ def parse_args(argv=None):
         default=LONG_CONTEXT_RECIPES,
         help="recipes of the speed-long run on the first model ('' to skip)",
     )
+    p.add_argument(
+        "--budget-s",
+        type=float,
+        default=None,
+        help="stop after this many seconds, keeping every finished recipe (default: no limit)",
+    )
     return p.parse_args(argv)
 
 
@@ -47,7 +58,8 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def vlmq_run(args, model: str, recipes: str, tasks: str, out: pathlib.Path) -> None:
+def vlmq_run(args, model: str, recipes: str, tasks: str, out: pathlib.Path, budget_s: float | None = None) -> bool:
+    """One `vlmq run`; False where the budget stopped it (its finished recipes are then exported from its store)."""
     cmd = [
         sys.executable,
         "-m",
@@ -77,8 +89,39 @@ def vlmq_run(args, model: str, recipes: str, tasks: str, out: pathlib.Path) -> N
         str(out),
     ]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"}, check=False)
+    # its own process group: the per-recipe subprocesses are stopped with it
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    try:
+        proc.wait(timeout=budget_s)
+    except subprocess.TimeoutExpired:
+        stop_group(proc)
+        log(f"{model} {tasks} ({recipes}): stopped by --budget-s after {time.perf_counter() - start:.0f}s")
+        export_stored(out)
+        return False
     log(f"{model} {tasks} ({recipes}): exit {proc.returncode} in {time.perf_counter() - start:.0f}s")
+    return True
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to the run's process group, SIGKILL if it has not ended 10 s later."""
+    for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=wait_s)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def export_stored(run_dir: pathlib.Path) -> None:
+    """results.jsonl of a stopped run from what its store holds (`vlmq report`, which re-derives it)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "vlmq", "report", str(run_dir)], capture_output=True, text=True, check=False
+    )
+    lines = (proc.stdout + proc.stderr).strip().splitlines() or [f"exit {proc.returncode}"]
+    log(f"exported the stopped run's stored records: {'ok' if proc.returncode == 0 else lines[-1]}")
 
 
 def read_records(path: pathlib.Path) -> list[dict]:
@@ -151,18 +194,27 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    runs = []
+    deadline = None if args.budget_s is None else time.monotonic() + args.budget_s
+    planned = []
     for i, model in enumerate(args.models.split(",")):
-        runs.append(out / f"run_{model}")
-        vlmq_run(args, model, args.recipes, args.tasks, runs[-1])
+        planned.append((model, args.recipes, args.tasks, out / f"run_{model}"))
         if i == 0 and args.long_context_recipes:
-            runs.append(out / f"run_{model}_long")
-            vlmq_run(args, model, args.long_context_recipes, "speed-long", runs[-1])
+            planned.append((model, args.long_context_recipes, "speed-long", out / f"run_{model}_long"))
+    runs, notes = [], []
+    for model, recipes, tasks, run_dir in planned:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            notes.append(f"not run (--budget-s): {model} {tasks} ({recipes})")
+            log(notes[-1])
+            continue
+        runs.append(run_dir)
+        if not vlmq_run(args, model, recipes, tasks, run_dir, left):
+            notes.append(f"stopped by --budget-s: {model} {tasks} ({recipes}); recipes without rows did not finish")
     rows = [r for run in runs for r in read_records(run / "results.jsonl")]
     with (out / "results.jsonl").open("w") as sink:
         sink.writelines(json.dumps(r, sort_keys=True) + "\n" for r in rows)
     write_profiles(rows, out)
-    table = summary_table(rows)
+    table = "\n".join([summary_table(rows), *(f"\n{note}" for note in notes)])
     (out / "table.md").write_text(table + "\n")
     print(table)
     return 0
