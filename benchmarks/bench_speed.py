@@ -13,6 +13,11 @@ and writes OUT/table.md and the per-kernel profiles OUT/profile_<model>_<recipe>
 `--budget-s S` bounds the whole call (a device call has a hard limit): a run still going when the budget ends is
 stopped, and what its store already holds (the recipes it finished) is exported with `vlmq report` and merged
 like the rest; runs not started are skipped. The log and OUT/table.md say which.
+
+`--base-src DIR` measures a change on one machine (the lent machines differ too much for figures from two calls
+to be compared): every run is preceded by the same run with the `vlmq` package of DIR (another checkout's `src`,
+e.g. `git archive OLD src | tar -x -C /tmp/old` → /tmp/old/src); its records go to OUT/results_base.jsonl and
+OUT/table.md gains a before → after table with the ratio of each figure.
 """
 
 from __future__ import annotations
@@ -46,6 +51,11 @@ def parse_args(argv=None):
         help="recipes of the speed-long run on the first model ('' to skip)",
     )
     p.add_argument(
+        "--base-src",
+        default=None,
+        help="also run every run with the vlmq package of this source folder first, for a before/after table",
+    )
+    p.add_argument(
         "--budget-s",
         type=float,
         default=None,
@@ -58,8 +68,11 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def vlmq_run(args, model: str, recipes: str, tasks: str, out: pathlib.Path, budget_s: float | None = None) -> bool:
-    """One `vlmq run`; False where the budget stopped it (its finished recipes are then exported from its store)."""
+def vlmq_run(
+    args, model: str, recipes: str, tasks: str, out: pathlib.Path, budget_s: float | None = None, src: str | None = None
+) -> bool:
+    """One `vlmq run` (with the vlmq package of ``src`` first on the path, if given); False where the budget
+    stopped it (its finished recipes are then exported from its store)."""
     cmd = [
         sys.executable,
         "-m",
@@ -90,16 +103,23 @@ def vlmq_run(args, model: str, recipes: str, tasks: str, out: pathlib.Path, budg
     ]
     start = time.perf_counter()
     # its own process group: the per-recipe subprocesses are stopped with it
-    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    proc = subprocess.Popen(cmd, env=run_env(src), start_new_session=True)
     try:
         proc.wait(timeout=budget_s)
     except subprocess.TimeoutExpired:
         stop_group(proc)
         log(f"{model} {tasks} ({recipes}): stopped by --budget-s after {time.perf_counter() - start:.0f}s")
-        export_stored(out)
+        export_stored(out, src)
         return False
     log(f"{model} {tasks} ({recipes}): exit {proc.returncode} in {time.perf_counter() - start:.0f}s")
     return True
+
+
+def run_env(src: str | None) -> dict:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(pathlib.Path(src).resolve()), env.get("PYTHONPATH")) if p)
+    return env
 
 
 def stop_group(proc: subprocess.Popen) -> None:
@@ -115,10 +135,14 @@ def stop_group(proc: subprocess.Popen) -> None:
             continue
 
 
-def export_stored(run_dir: pathlib.Path) -> None:
+def export_stored(run_dir: pathlib.Path, src: str | None = None) -> None:
     """results.jsonl of a stopped run from what its store holds (`vlmq report`, which re-derives it)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "vlmq", "report", str(run_dir)], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "vlmq", "report", str(run_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=run_env(src),
     )
     lines = (proc.stdout + proc.stderr).strip().splitlines() or [f"exit {proc.returncode}"]
     log(f"exported the stopped run's stored records: {'ok' if proc.returncode == 0 else lines[-1]}")
@@ -183,6 +207,29 @@ def summary_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+AB_METRICS = ("decode_ms_per_token", "ttft_ms", "vision_ms", "prefill_ms")
+
+
+def before_after_table(base: list[dict], new: list[dict], base_src: str) -> str:
+    """Every speed figure measured by both codes: before → after and their ratio (after / before)."""
+    key = lambda r: (r["model"], r["recipe"], r["task"], r["metric"])  # noqa: E731
+    before = {key(r): r.get("value") for r in base if r["metric"] in AB_METRICS}
+    lines = [
+        f"before ({base_src}) → after (this code), one machine:",
+        "",
+        "| model | recipe | task | metric | before | after | after / before |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in new:
+        old = before.get(key(r))
+        if r["metric"] in AB_METRICS and r["task"].startswith("speed") and old and r.get("value") is not None:
+            lines.append(
+                f"| {r['model']} | {r['recipe']} | {r['task']} | {r['metric']} | {old:.3f} | {r['value']:.3f} | "
+                f"{r['value'] / old:.3f} |"
+            )
+    return "\n".join(lines)
+
+
 def write_profiles(rows: list[dict], out: pathlib.Path) -> None:
     for r in rows:
         if r["task"] == "speed-profile" and r["metric"] == "kernel_us_per_step":
@@ -197,20 +244,28 @@ def main(argv=None) -> int:
     deadline = None if args.budget_s is None else time.monotonic() + args.budget_s
     planned = []
     for i, model in enumerate(args.models.split(",")):
-        planned.append((model, args.recipes, args.tasks, out / f"run_{model}"))
+        planned.append((model, args.recipes, args.tasks, f"run_{model}"))
         if i == 0 and args.long_context_recipes:
-            planned.append((model, args.long_context_recipes, "speed-long", out / f"run_{model}_long"))
-    runs, notes = [], []
-    for model, recipes, tasks, run_dir in planned:
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
-            notes.append(f"not run (--budget-s): {model} {tasks} ({recipes})")
-            log(notes[-1])
-            continue
-        runs.append(run_dir)
-        if not vlmq_run(args, model, recipes, tasks, run_dir, left):
-            notes.append(f"stopped by --budget-s: {model} {tasks} ({recipes}); recipes without rows did not finish")
-    rows = [r for run in runs for r in read_records(run / "results.jsonl")]
+            planned.append((model, args.long_context_recipes, "speed-long", f"run_{model}_long"))
+    runs, notes = {"base": [], "new": []}, []
+    for model, recipes, tasks, name in planned:
+        for code, src in ([("base", args.base_src)] if args.base_src else []) + [("new", None)]:
+            label = f"{model} {tasks} ({recipes}){' with --base-src' if src else ''}"
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                notes.append(f"not run (--budget-s): {label}")
+                log(notes[-1])
+                continue
+            run_dir = out / (f"{name}_base" if src else name)
+            runs[code].append(run_dir)
+            if not vlmq_run(args, model, recipes, tasks, run_dir, left, src):
+                notes.append(f"stopped by --budget-s: {label}; recipes without rows did not finish")
+    rows = [r for run in runs["new"] for r in read_records(run / "results.jsonl")]
+    if args.base_src:
+        base_rows = [r for run in runs["base"] for r in read_records(run / "results.jsonl")]
+        with (out / "results_base.jsonl").open("w") as sink:
+            sink.writelines(json.dumps(r, sort_keys=True) + "\n" for r in base_rows)
+        notes.insert(0, "\n" + before_after_table(base_rows, rows, args.base_src))
     with (out / "results.jsonl").open("w") as sink:
         sink.writelines(json.dumps(r, sort_keys=True) + "\n" for r in rows)
     write_profiles(rows, out)

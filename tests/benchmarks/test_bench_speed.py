@@ -53,7 +53,7 @@ def test_a_stopped_runs_finished_recipes_are_merged(tmp_path, monkeypatch):
     """What export_stored leaves in the stopped run's folder is merged like a finished run's records."""
     record = {"model": "toy", "recipe": "bf16", "task": "speed", "metric": "decode_ms_per_token", "value": 1.5}
 
-    def fake_run(args, model, recipes, tasks, run_dir, budget_s=None):
+    def fake_run(args, model, recipes, tasks, run_dir, budget_s=None, src=None):
         run_dir.mkdir(parents=True)
         (run_dir / "results.jsonl").write_text(json.dumps(record) + "\n")
         return False  # as if the budget stopped it after its first recipe
@@ -65,3 +65,31 @@ def test_a_stopped_runs_finished_recipes_are_merged(tmp_path, monkeypatch):
     table = (tmp_path / "table.md").read_text()
     assert "| toy | bf16 |" in table and "1.500" in table
     assert "stopped by --budget-s: toy speed,speed-profile (" in table
+
+
+def test_base_src_runs_first_on_its_own_package_and_gives_a_before_after_table(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run(args, model, recipes, tasks, run_dir, budget_s=None, src=None):
+        calls.append((run_dir.name, bench_speed.run_env(src).get("PYTHONPATH", "").split(os.pathsep)[0]))
+        run_dir.mkdir(parents=True)
+        value = 2.0 if src else 1.5
+        rows = [
+            {"model": "toy", "recipe": "bf16", "task": "speed", "metric": "decode_ms_per_token", "value": value},
+            {"model": "toy", "recipe": "bf16", "task": "speed", "metric": "tokens_per_s", "value": 1 / value},
+        ]
+        (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return True
+
+    monkeypatch.setattr(bench_speed, "vlmq_run", fake_run)
+    old = tmp_path / "old" / "src"
+    argv = ["--out", str(tmp_path / "out"), "--models", "toy", "--long-context-recipes", "", "--base-src", str(old)]
+    assert bench_speed.main(argv) == 0
+    assert [name for name, _ in calls] == ["run_toy_base", "run_toy"]  # the base first, on the same machine
+    assert calls[0][1] == str(old.resolve()) and calls[1][1] != str(old.resolve())
+    out = tmp_path / "out"
+    assert [json.loads(x)["value"] for x in (out / "results_base.jsonl").read_text().splitlines()] == [2.0, 0.5]
+    assert [json.loads(x)["value"] for x in (out / "results.jsonl").read_text().splitlines()] == [1.5, 1 / 1.5]
+    table = (out / "table.md").read_text()
+    assert "| toy | bf16 | speed | decode_ms_per_token | 2.000 | 1.500 | 0.750 |" in table
+    assert "tokens_per_s |" not in table.split("before (")[1]  # only the speed figures of AB_METRICS
