@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import subprocess
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -64,6 +66,31 @@ def driver_version() -> str | None:
         return None
 
 
+def cpu_model() -> str:
+    """The host CPU's model name (Linux /proc/cpuinfo; elsewhere what platform says)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def host_op_us(ops: int = 2000) -> float:
+    """µs per tiny in-place PyTorch op on the host CPU: what eager, launch-bound paths (HF generate, TTFT's small
+    kernels) pay per op besides the GPU. The H200 machines lent on 2026-11-30 differed twofold in HF eager decode
+    on the same GPU, so runs record it (best of 3 timings, a few ms)."""
+    x = torch.zeros(8)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(ops):
+            x.add_(1.0)
+        best = min(best, (time.perf_counter() - start) / ops)
+    return round(best * 1e6, 3)
+
+
 def provenance(device: torch.device | str) -> dict:
     return {
         "vlmq": vlmq.__version__,
@@ -77,4 +104,6 @@ def provenance(device: torch.device | str) -> dict:
         "driver": driver_version(),
         "cuda": torch.version.cuda,
         "platform": platform.platform(),
+        "host_cpu": f"{cpu_model()} ({os.cpu_count()} CPUs)",
+        "host_op_us": host_op_us(),
     }
