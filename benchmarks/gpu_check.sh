@@ -5,6 +5,9 @@
 #            compared with the committed CPU run (benchmarks/compare_runs.py: headline within 1 point)
 #   kernels, attention - the kernel micro-benchmarks (benchmarks/bench_kernels.py, bench_attention.py)
 #   soak   - benchmarks/soak.py (thousands of generations, memory sampled over time)
+#   speed  - benchmarks/bench_speed.py on qwen2-vl-2b (SPEED_RECIPES, batch 1 and 16) within SPEED_BUDGET seconds;
+#            with BASE_REV (a commit) the same runs first on that commit's code, on this machine, for a
+#            before -> after table (the lent machines differ too much to compare figures across calls)
 # Usage on the GPU machine, from the repository root, with the wheels the lent machines lack in .whl/
 # (carried with the device tool's `carry: [".whl"]`), fetched once with
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
@@ -15,6 +18,7 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/vlmq-gpu-check}
 STAGES=${STAGES:-tests e2e kernels attention soak}
+SPEED_RECIPES=${SPEED_RECIPES:-bf16,int8_wo,fp8,smoothquant,int4_wo,int4_awq}
 CPU_RUN=${CPU_RUN:-benchmarks/results/cpu-toy/results.jsonl}
 RECIPES=${RECIPES:-bf16,int8_wo,int4_wo,smoothquant,fp8,int4_awq,nvfp4,fp8+kv_fp8_text,fp8+kv_fp8_vis}
 mkdir -p "$OUT"
@@ -46,4 +50,21 @@ if has attention && [ -f benchmarks/bench_attention.py ]; then
 fi
 if has soak; then
   timeout "${SOAK_TIMEOUT:-300}" python3 benchmarks/soak.py --out "$OUT/soak" --samples "${SOAK_SAMPLES:-3000}" 2>&1 | tail -3 | tee "$OUT/soak.log"
+fi
+if has speed; then
+  base=()
+  if [ -n "${BASE_REV:-}" ]; then  # the device copy may lack .git: then carry the old tree as BASE_SRC
+    BASE_SRC=${BASE_SRC:-/tmp/vlmq-base/src}
+    [ -d "$BASE_SRC" ] || { mkdir -p /tmp/vlmq-base && git archive "$BASE_REV" src | tar -x -C /tmp/vlmq-base; }
+  fi
+  if [ -n "${BASE_SRC:-}" ]; then
+    if [ -d "$BASE_SRC/vlmq" ]; then base=(--base-src "$BASE_SRC"); else
+      echo "no vlmq package under BASE_SRC=$BASE_SRC (carry the old tree, e.g. git archive OLD src): this code only" \
+        | tee "$OUT/speed_base_missing.txt"
+    fi
+  fi
+  python3 benchmarks/bench_speed.py --out /tmp/vlmq-speed --models qwen2-vl-2b --recipes "$SPEED_RECIPES" \
+    --batch-sizes 1,16 --repeats 3 --tasks speed --long-context-recipes '' --budget-s "${SPEED_BUDGET:-420}" \
+    "${base[@]}" 2>&1 | tail -40 | tee "$OUT/speed.log"
+  cp /tmp/vlmq-speed/table.md /tmp/vlmq-speed/results*.jsonl "$OUT/" 2>/dev/null
 fi
