@@ -119,7 +119,7 @@ def make_caches(kind: str, rows: int, hkv: int, length: int, head_dim: int, laye
     from vlmq.engine.types import KVConfig, KVScales
 
     scales = KVScales(*(torch.full((1, hkv), 0.02) for _ in range(4)))
-    kv = KVConfig() if kind == "bf16" else KVConfig("fp8", kind, None if kind == "dynamic" else scales)
+    kv = KVConfig.for_kind(kind, scales)
     caches = []
     for _ in range(layers):
         c = StaticKVCache(

@@ -32,7 +32,7 @@ def rel_err(a, b):
 def make_cache(strategy, rows, hkv, length, seed=0):
     g = torch.Generator(device="cuda").manual_seed(seed)
     scales = KVScales(*(torch.rand(1, hkv, generator=g, device="cuda").cpu() * 0.02 + 0.004 for _ in range(4)))
-    kv = KVConfig() if strategy == "bf16" else KVConfig("fp8", strategy, None if strategy == "dynamic" else scales)
+    kv = KVConfig.for_kind(strategy, scales)
     cache = StaticKVCache(
         num_layers=1,
         max_batch_size=rows,

@@ -161,7 +161,7 @@ def make_cache(strategy, dtype, *, rows=4, hkv=2, length=11, d=32, seed=1):
 
     g = torch.Generator().manual_seed(seed)
     scales = KVScales(*(torch.rand(1, hkv, generator=g) * 0.02 + 0.004 for _ in range(4)))
-    kv = KVConfig() if strategy == "bf16" else KVConfig("fp8", strategy, None if strategy == "dynamic" else scales)
+    kv = KVConfig.for_kind(strategy, scales)
     cache = StaticKVCache(
         num_layers=1,
         max_batch_size=rows,

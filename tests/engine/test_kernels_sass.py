@@ -86,7 +86,7 @@ def rope_inputs(strategy: str, b: int = 2, t: int = 3, hq: int = 12, hkv: int = 
     inv_freq = 1.0 / (1e6 ** (torch.arange(0, d, 2).float() / d))
     cos, sin = mrope_cos_sin(torch.randint(0, 500, (3, b, t)), inv_freq, [16, 24, 24], torch.bfloat16)
     scales = KVScales(*(torch.full((1, hkv), 0.02) for _ in range(4)))
-    kv = KVConfig() if strategy == "bf16" else KVConfig("fp8", strategy, None if strategy == "dynamic" else scales)
+    kv = KVConfig.for_kind(strategy, scales)
     cache = StaticKVCache(
         num_layers=1,
         max_batch_size=b,

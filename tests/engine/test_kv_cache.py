@@ -227,3 +227,10 @@ def test_fused_decode_attention_op_matches_dense_path(tiny_fp32, images, kv_dtyp
 
     engine.decoder.attend = attend
     assert engine.generate(prompts, 6, ignore_eos=True)[0].token_ids == reference
+
+
+def test_kv_config_for_kind_names_every_cache():
+    scales = KVScales(torch.ones(1, 2), torch.ones(1, 2))
+    assert KVConfig.for_kind("bf16", scales) == KVConfig()
+    assert KVConfig.for_kind("dynamic", scales) == KVConfig("fp8", "dynamic", None)  # scales itself
+    assert KVConfig.for_kind("per_head", scales) == KVConfig("fp8", "per_head", scales)

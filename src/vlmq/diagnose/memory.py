@@ -24,9 +24,7 @@ def kv_memory_rows(text_config, *, model: str, batch: int, context: int) -> list
     layers, heads = text_config.num_hidden_layers, text_config.num_key_value_heads
     ones = torch.ones(layers, heads)
     scales = KVScales(ones, ones, k_visual=ones, v_visual=ones)  # values do not change the size
-    configs = [("bf16", KVConfig())] + [
-        (f"fp8/{s}", KVConfig("fp8", s, None if s == "dynamic" else scales)) for s in KV_STRATEGIES
-    ]
+    configs = [("bf16", KVConfig())] + [(f"fp8/{s}", KVConfig.for_kind(s, scales)) for s in KV_STRATEGIES]
     bf16 = kv_cache_bytes(text_config, batch=batch, context=context, kv=KVConfig())
     rows = []
     for label, kv in configs:

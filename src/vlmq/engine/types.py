@@ -47,6 +47,14 @@ class KVConfig:
     strategy: str = "static"  # static | static_text_only | per_head | dynamic | visual_aware
     scales: KVScales | None = None  # required for every fp8 strategy except "dynamic"
 
+    @classmethod
+    def for_kind(cls, kind: str, scales: KVScales | None = None) -> KVConfig:
+        """A cache named by one word: "bf16", or an FP8 scale strategy with its ``scales`` (dropped for
+        "dynamic", which scales each entry itself)."""
+        if kind == "bf16":
+            return cls()
+        return cls("fp8", kind, None if kind == "dynamic" else scales)
+
 
 def validate_kv_config(kv: KVConfig, num_layers: int, num_kv_heads: int) -> None:
     """Raise VlmqError when ``kv`` cannot drive a cache of this shape."""
