@@ -61,7 +61,15 @@ def parse_args(argv=None):
         default=None,
         help="stop after this many seconds, keeping every finished recipe (default: no limit)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.budget_s is not None and args.budget_s < 0:
+        p.error(f"--budget-s must be >= 0 seconds (got {args.budget_s:g})")
+    if args.base_src and not (pathlib.Path(args.base_src) / "vlmq" / "__init__.py").is_file():
+        p.error(
+            f"--base-src {args.base_src} holds no vlmq package: pass another checkout's src folder "
+            "(e.g. git archive OLD src | tar -x -C /tmp/old, then /tmp/old/src)"
+        )
+    return args
 
 
 def log(msg: str) -> None:

@@ -6,6 +6,8 @@ import pathlib
 import sys
 import time
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -83,6 +85,8 @@ def test_base_src_runs_first_on_its_own_package_and_gives_a_before_after_table(t
 
     monkeypatch.setattr(bench_speed, "vlmq_run", fake_run)
     old = tmp_path / "old" / "src"
+    (old / "vlmq").mkdir(parents=True)
+    (old / "vlmq" / "__init__.py").write_text("")
     argv = ["--out", str(tmp_path / "out"), "--models", "toy", "--long-context-recipes", "", "--base-src", str(old)]
     assert bench_speed.main(argv) == 0
     assert [name for name, _ in calls] == ["run_toy_base", "run_toy"]  # the base first, on the same machine
@@ -93,3 +97,15 @@ def test_base_src_runs_first_on_its_own_package_and_gives_a_before_after_table(t
     table = (out / "table.md").read_text()
     assert "| toy | bf16 | speed | decode_ms_per_token | 2.000 | 1.500 | 0.750 |" in table
     assert "tokens_per_s |" not in table.split("before (")[1]  # only the speed figures of AB_METRICS
+
+
+def test_bad_options_are_refused_in_one_line(tmp_path, capsys):
+    for argv, fix in (
+        (["--base-src", str(tmp_path)], "holds no vlmq package: pass another checkout's src folder"),
+        (["--budget-s", "-5"], "--budget-s must be >= 0 seconds"),
+    ):
+        with pytest.raises(SystemExit) as err:
+            bench_speed.parse_args(["--out", str(tmp_path), *argv])
+        assert err.value.code == 2
+        message = capsys.readouterr().err.strip().splitlines()[-1]
+        assert fix in message, message
