@@ -35,8 +35,8 @@ quantization, rounded as ``fused.fused_linear_reference`` rounds -- in the ``sum
 its 1-4 rows for their statistics (sum of squares, then the absolute maximum after norm and pre-scale), a few
 KB from L2, instead of a launch of its own -- for W8A8 only where the grid is small (``row_kernel_first``: each
 program quantizes the whole row again, which costs more than the launch on large grids); ``ACT`` (SiLU(gate) * up
-on rows interleaved gate0, up0, gate1, up1, ... so one program
-owns both halves of an output; see ``interleave_rows``), ``RESID`` (residual add in the epilogue). For the
+on rows interleaved gate0, up0, gate1, up1, ... so one program owns both halves of an output; see
+``interleave_rows``), ``RESID`` (residual add in the epilogue). For the
 ``dot`` kernel (5+ rows) the prologue runs first in ``normalize_rows``, one program per row, the same
 arithmetic: in every program of a tensor-core grid the rows' statistics would cost a serial pass over 16+
 rows (H200: 2b down_proj W8A8 at M = 16 took 46 us fused vs 10 us plain).
@@ -200,8 +200,8 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> Gem
     if tuned:
         rows, warps, vec, split, pipe = tuned
         return sum_config(fmt, m, n, k, rows=rows, warps=warps, vec=vec, split=split)._replace(pipe=pipe)
-    # at one row every measured shape (sum_m1: all formats) took the CUDA cores, and there they also quantize
-    # W8A8 rows in their prologue, saving normalize_rows' launch
+    # at one row every measured shape (sum_m1: all formats) took the CUDA cores, which on small grids also
+    # quantize W8A8 rows in their prologue (row_kernel_first)
     tensor_cores = m > 1 and (fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K))
     if m <= SUM_MAX_M and not tensor_cores:
         return sum_config(fmt, m, n, k)
