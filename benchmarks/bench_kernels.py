@@ -29,6 +29,7 @@ at prefill every path of prefill.py (library GEMM or Triton GEMM, activations al
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -367,13 +368,20 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
                 if split == 1 or k // (base.block_k * split) >= 1:
                     out.append(base._replace(split_k=split))
     else:
+        # swapped operands put the weight tile on the MMA's M side: 64+ weight rows; int4 also with group scales on
+        # the sums (post)
+        posts = (False, True) if fmt_code == W_INT4 else (False,)
         for block_n, block_k in ((32, 128), (64, 64), (64, 128), (64, 256), (128, 64), (128, 128)):
-            for stages in (3, 4):
-                base = dot_config(fmt_code, m, n, k, GROUP, block_n=block_n, block_k=block_k, stages=stages)
+            for stages, swap, post in itertools.product((3, 4), (False, True), posts):
+                if swap and block_n < 64:
+                    continue
+                base = dot_config(
+                    fmt_code, m, n, k, GROUP, block_n=block_n, block_k=block_k, stages=stages, swap=swap, post=post
+                )
                 auto = split_for(-(-n // block_n), k, base.block_k)
                 for split in sorted({1, auto, min(16, 2 * auto)}):
                     out.append(base._replace(split_k=split))
-    return out
+    return list(dict.fromkeys(out))  # int4 caps block_k at the group: some candidates coincide
 
 
 def sweep_groups(args) -> list[tuple]:
@@ -474,26 +482,35 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
     """The sweeps' best candidate per (mode, N, K, M) as gemv's measured-tile table (``gemv.TILES_FILE``):
     CUDA-core tiles at M = 1, tensor-core tiles at M = 16, each with its time and the default's. A weight format
     has one tile per shape: int8 from the W8A16 sweep (W8A8 reads the same weights), FP8 from the W8A8 one (the
-    ``fp8`` recipe)."""
+    ``fp8`` recipe). A later sweep replaces an earlier one's results for the cases it measured (the lent machines
+    differ: tiles are compared within one sweep)."""
     fmt_names = {"bf16": "bf16", "int8-a16": "int8", "int4-g128": "int4", "fp8-a8": "fp8"}
-    best, default = {}, {}
-    for r in (r for sweep in sweeps for r in sweep["results"]):
-        key = (r["preset"], r["shape"], r["m"], r["mode"])
-        if r["mode"] in fmt_names and (key not in best or r["us"] < best[key]["us"]):
-            best[key] = r
-        if r["default"]:
-            default[key] = r["us"]
+    best, default, latest = {}, {}, {}
+    for i, sweep in enumerate(sweeps):
+        for r in sweep["results"]:
+            latest[(r["preset"], r["shape"], r["m"], r["mode"])] = i
+    for i, sweep in enumerate(sweeps):
+        for r in sweep["results"]:
+            key = (r["preset"], r["shape"], r["m"], r["mode"])
+            if latest[key] != i or r["mode"] not in fmt_names:
+                continue
+            if key not in best or r["us"] < best[key]["us"]:
+                best[key] = r
+            if r["default"]:
+                default[key] = r["us"]
     tiles = {"sum_m1": [], "dot_m16": []}
     for key, r in best.items():
         preset, shape, m, mode = key
-        kernel, _, block_n, block_k, split, warps, stages, vec, pipe = r["config"]
+        kernel, _, block_n, block_k, split, warps, stages, vec, pipe, *dot_options = r["config"]
+        swap, post = (dot_options + [False, False])[:2]  # sweeps before swap / post recorded 9 fields
         n, k = SHAPES[preset][shape]
         entry = dict(format=fmt_names[mode], n=n, k=k, shape=f"{preset} {shape}", us=round(r["us"], 2))
         entry["default_us"] = round(default[key], 2) if key in default else None
         if m == 1 and kernel == "sum":
             tiles["sum_m1"].append(entry | dict(rows=block_n, warps=warps, vec=vec, split=split, pipe=pipe))
         elif m == 16 and kernel == "dot":
-            tiles["dot_m16"].append(entry | dict(block_n=block_n, block_k=block_k, split=split, stages=stages))
+            tile = dict(block_n=block_n, block_k=block_k, split=split, stages=stages, swap=swap, post=post)
+            tiles["dot_m16"].append(entry | tile)
     env = {key: sorted({sweep[key] for sweep in sweeps}) for key in ("device", "date", "triton")}
     return {**env, "sources": sources, **tiles}
 

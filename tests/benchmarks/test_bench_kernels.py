@@ -34,6 +34,37 @@ def test_tiles_keep_the_fastest_candidate_with_the_defaults_time():
     assert dot["default_us"] is None
 
 
+def test_a_later_sweep_replaces_an_earlier_ones_cases_and_keeps_swap_and_post():
+    """Machines differ: a case measured again is taken from the later sweep only (even where the earlier machine
+    timed it faster); the tensor-core tile's swap / post flags travel into the table (old sweeps lack them)."""
+    old = {"device": "GPU", "date": "d1", "triton": "t"}
+    old["results"] = [
+        row("int4-g128", 16, ["dot", 16, 64, 128, 1, 4, 3, 1, False], 3.0, shape="gate_up"),
+        row("bf16", 16, ["dot", 16, 64, 128, 1, 4, 3, 1, False], 9.0),
+    ]
+    new = {"device": "GPU", "date": "d2", "triton": "t"}
+    new["results"] = [
+        row("int4-g128", 16, ["dot", 16, 64, 128, 1, 4, 3, 1, False, False, False], 20.0, True, shape="gate_up"),
+        row("int4-g128", 16, ["dot", 16, 128, 128, 2, 4, 4, 1, False, True, True], 12.0, shape="gate_up"),
+    ]
+    tiles = bench_kernels.tiles_from_sweep([old, new], ["old.json", "new.json"])
+    by_shape = {t["shape"]: t for t in tiles["dot_m16"]}
+    assert set(by_shape) == {"2b gate_up", "2b qkv"}
+    kept = by_shape["2b gate_up"]
+    assert (kept["block_n"], kept["split"], kept["stages"], kept["swap"], kept["post"]) == (128, 2, 4, True, True)
+    assert (kept["us"], kept["default_us"]) == (12.0, 20.0)
+    assert (by_shape["2b qkv"]["swap"], by_shape["2b qkv"]["post"]) == (False, False)
+
+
+def test_sweep_tries_swapped_tiles_and_int4_post_scaling():
+    from vlmq.engine.kernels.gemv import W_FLOAT, W_INT4
+
+    int4 = bench_kernels.sweep_configs(W_INT4, 16, 17920, 1536)
+    assert any(c.swap and c.post for c in int4) and any(not c.swap and not c.post for c in int4)
+    assert all(c.block_n >= 64 for c in int4 if c.swap) and len(set(int4)) == len(int4)
+    assert not any(c.post for c in bench_kernels.sweep_configs(W_FLOAT, 16, 17920, 1536))
+
+
 def test_shipped_tiles_are_what_the_recorded_sweeps_give():
     """The table in the package is reproducible from the sweeps committed under benchmarks/results."""
     shipped = json.loads(TILES_FILE.read_text())

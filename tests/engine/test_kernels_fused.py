@@ -154,7 +154,7 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
                 assert (cfg.block_n, cfg.num_warps, cfg.vec, cfg.split_k, cfg.pipe) == tuned
             measured = measured_tiles()[1].get((fmt, n, k)) if m == 16 else None
             if measured:  # a measured tile need not follow the program-count rule below
-                assert (cfg.block_n, cfg.block_k, cfg.split_k, cfg.num_stages) == measured
+                assert (cfg.block_n, cfg.block_k, cfg.split_k, cfg.num_stages, cfg.swap, cfg.post) == measured
             assert 1 <= cfg.split_k <= 16 and cfg.block_m >= m
             if cfg.kernel == "sum":
                 per_lane = {W_INT4: 8 * cfg.vec, W_INT8: 4 * cfg.vec}.get(fmt, 8)

@@ -13,7 +13,8 @@ two compute differently:
   also int4 weights on the CUDA-core kernel (M <= 4), which multiplies (q - z) * s exactly where the
   reference rounds each dequantized weight to bf16 (2.5e-3 measured); and int4 with a bias at any M: w4's
   reference rounds x @ W^T to bf16 before it adds the bias, the kernels add it to the fp32 sum (the q/k/v
-  shapes at M = 16 and 64 failed 1e-3 on the H200 for that reason alone, 2026-11-30).
+  shapes at M = 16 and 64 failed 1e-3 on the H200 for that reason alone, 2026-11-30); and int4 on ``post``
+  tensor-core tiles (codes on the tensor cores, group scales on the sums: exact like the CUDA-core kernel).
 - 5e-3 (``TOL_PREFILL``): library prefill paths that round the GEMM's output to bf16 before scaling it
   (dequantize-then-cuBLAS W8A16: 2.8e-3 measured).
 """
@@ -33,6 +34,7 @@ from vlmq.engine.kernels import (
     w4a16_linear,
     w8_linear,
 )
+from vlmq.engine.kernels.gemv import W_INT4, default_config
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
@@ -102,7 +104,8 @@ def test_decode_linear_matches_reference(preset, fmt, a_mode, m, shape):
     poison_allocator()
     out = run_packed(p, x)
     assert torch.isfinite(out).all()
-    assert rel_err(out, reference(p, x)) < (TOL_EPILOGUE if fmt == "int4" and (m <= 4 or p.bias is not None) else TOL)
+    exact_int4 = fmt == "int4" and (m <= 4 or p.bias is not None or default_config(W_INT4, m, n, k, 128).post)
+    assert rel_err(out, reference(p, x)) < (TOL_EPILOGUE if exact_int4 else TOL)
 
 
 @pytest.mark.parametrize("preset", sorted(DIMS))
@@ -142,6 +145,30 @@ def test_prefill_paths_match_reference(fmt, a_mode, m):
         for path in PATHS[scheme(p.weight, xq)]:
             out = prefill_linear(xq, p.weight, p.scale, p.zero, p.group_size, p.bias, xs, torch.bfloat16, path=path)
             assert rel_err(out, ref) < TOL_PREFILL, (path, n, k)
+
+
+@pytest.mark.parametrize("fmt, a_mode", MODES)
+@pytest.mark.parametrize("m", [9, 16])
+@pytest.mark.parametrize("swap, post", [(False, True), (True, False), (True, True)])
+def test_swapped_and_post_scaled_tiles_match_reference(fmt, a_mode, m, swap, post):
+    """Tensor-core tiles with the operands swapped (weights x activations^T) and, for int4, group scales applied to
+    the sums: every mode at the 2b gate_up and 7b down shapes, split K on and off, whatever the measured tiles
+    chose."""
+    from vlmq.engine.kernels.fused import A_MODE_CODES
+    from vlmq.engine.kernels.gemv import dot_config, gemv, weight_format
+
+    for n, k, split in ((17920, 1536, 1), (3584, 18944, 8)):
+        p = make_pack(fmt, a_mode, n, k)
+        x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
+        xq, xs = quantize_activation(x, a_mode) if a_mode != "bf16" else (x, None)
+        cfg = dot_config(weight_format(p.weight), m, n, k, 128, split=split, swap=swap, post=post)
+        poison_allocator()
+        out = gemv(xq, p.weight, p.scale, p.zero, p.group_size, x_scale=xs, a_mode=A_MODE_CODES[a_mode], config=cfg)
+        ref = fused_linear_reference(
+            xq, p.weight, p.scale, p.zero, 128, None, xs, a_mode, None, 1e-6, None, "none", None, torch.bfloat16
+        )
+        assert torch.isfinite(out).all()
+        assert rel_err(out, ref) < (TOL_EPILOGUE if fmt == "int4" and post else TOL), (n, k, cfg)
 
 
 def test_ops_dispatch_by_rows():

@@ -87,14 +87,17 @@ FORMAT_NAMES = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
 @functools.cache
 def measured_tiles() -> tuple[dict, dict]:
     """({(format, N, K): (rows, warps, vec, split, pipe)} for the CUDA-core kernel at one row,
-    {(format, N, K): (block_n, block_k, split, stages)} for the tensor-core kernel at 9-16 rows)."""
+    {(format, N, K): (block_n, block_k, split, stages, swap, post)} for the tensor-core kernel at 9-16 rows)."""
     data = json.loads(TILES_FILE.read_text())
     sum_m1 = {
         (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (t["rows"], t["warps"], t["vec"], t["split"], t["pipe"])
         for t in data["sum_m1"]
     }
     dot_m16 = {
-        (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (t["block_n"], t["block_k"], t["split"], t["stages"])
+        (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (
+            *(t["block_n"], t["block_k"], t["split"], t["stages"]),
+            *(t.get("swap", False), t.get("post", False)),
+        )
         for t in data["dot_m16"]
     }
     return sum_m1, dot_m16
@@ -117,6 +120,8 @@ class GemvConfig(NamedTuple):
     num_stages: int
     vec: int = 1
     pipe: bool = False  # sum kernel: load the next K tile before using the current one (double buffer)
+    swap: bool = False  # dot kernel: weights x activations^T (the weight tile is the MMA's M side)
+    post: bool = False  # dot kernel, int4: codes on the tensor cores, group scale and zero on the sums
 
 
 def weight_format(weight: torch.Tensor) -> int:
@@ -169,8 +174,11 @@ def dot_config(
     warps: int = 4,
     stages: int = 3,
     split: int | None = None,
+    swap: bool = False,
+    post: bool = False,
 ) -> GemvConfig:
-    """Tensor-core tile: 16-64 activation rows (one M tile for decode), or GEMM tiles for larger M."""
+    """Tensor-core tile: 16-64 activation rows (one M tile for decode), or GEMM tiles for larger M. ``swap``,
+    ``post``: gemv_triton.tensor_core_sums (``post`` for int4 weights only, where it is ignored otherwise)."""
     block_m = min(max(16, 1 << max(0, (m - 1).bit_length())), 128)
     if block_m > 64:
         block_n, warps = max(block_n, 128), max(warps, 8)
@@ -178,7 +186,7 @@ def dot_config(
         block_k = min(block_k, group_size)
     programs = -(-n // block_n) * -(-m // block_m)
     split = split or (split_for(programs, k, block_k) if m <= GEMV_MAX_M else 1)
-    return GemvConfig("dot", block_m, block_n, block_k, split, warps, stages)
+    return GemvConfig("dot", block_m, block_n, block_k, split, warps, stages, swap=swap, post=post and fmt == W_INT4)
 
 
 def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> GemvConfig:
@@ -207,8 +215,10 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> Gem
         return sum_config(fmt, m, n, k)
     tuned = dot_m16.get((fmt, n, k)) if 8 < m <= 16 else None
     if tuned:
-        block_n, block_k, split, stages = tuned
-        return dot_config(fmt, m, n, k, group_size, block_n=block_n, block_k=block_k, stages=stages, split=split)
+        block_n, block_k, split, stages, swap, post = tuned
+        return dot_config(
+            fmt, m, n, k, group_size, block_n=block_n, block_k=block_k, stages=stages, split=split, swap=swap, post=post
+        )
     return dot_config(fmt, m, n, k, group_size)
 
 
@@ -464,5 +474,7 @@ def gemv(
     )
     from vlmq.engine.kernels.gemv_triton import gemv_kernel
 
-    gemv_kernel[(grid_n, grid_m, split)](*args, **meta, DOT=cfg.kernel == "dot", CUDA=x.is_cuda)
+    gemv_kernel[(grid_n, grid_m, split)](
+        *args, **meta, DOT=cfg.kernel == "dot", CUDA=x.is_cuda, SWAP=cfg.swap, POST=cfg.post and fmt == W_INT4
+    )
     return y

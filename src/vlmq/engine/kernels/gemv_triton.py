@@ -563,6 +563,30 @@ def cuda_core_sums(
 
 
 @triton.jit
+def int4_codes(w_ptr, rn, in_n, k0, stride_wn, one_bits, BK: tl.constexpr):
+    """[BN, BK] int4 codes of one K tile as the fp32 values 16 + v, in column order (column 8i + j is nibble j of
+    word i: four ``tl.join`` of nibble planes)."""
+    rw = k0 // 8 + tl.arange(0, BK // 8)
+    w = tl.load(w_ptr + rn[:, None] * stride_wn + rw[None, :], mask=in_n[:, None], other=0)
+    a0 = tl.join(nibble_plane(w, 0, one_bits), nibble_plane(w, 4, one_bits))
+    a1 = tl.join(nibble_plane(w, 1, one_bits), nibble_plane(w, 5, one_bits))
+    a2 = tl.join(nibble_plane(w, 2, one_bits), nibble_plane(w, 6, one_bits))
+    a3 = tl.join(nibble_plane(w, 3, one_bits), nibble_plane(w, 7, one_bits))
+    return tl.reshape(tl.join(tl.join(a0, a2), tl.join(a1, a3)), (w.shape[0], BK))
+
+
+@triton.jit
+def int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr):
+    """(scale, 24 + zero) per weight row for the group of column k0, fp32: (v - 8 - z) * s = (f - zc) * s."""
+    grp = k0 // GROUP
+    s = tl.load(ws_ptr + rn * stride_sn + grp, mask=in_n, other=0).to(tl.float32)
+    zc = tl.full(s.shape, 24.0, tl.float32)
+    if HAS_ZERO:
+        zc += tl.load(wz_ptr + rn * stride_sn + grp, mask=in_n, other=0).to(tl.float32)
+    return s, zc
+
+
+@triton.jit
 def int4_tile(
     w_ptr,
     ws_ptr,
@@ -580,32 +604,39 @@ def int4_tile(
 ):
     """[BN, BK] dequantized int4 weights (one group: BK <= GROUP) in column order, rounded to DTYPE as
     w4's reference rounds them: (v - 8 - z) * s."""
-    rw = k0 // 8 + tl.arange(0, BK // 8)
-    w = tl.load(w_ptr + rn[:, None] * stride_wn + rw[None, :], mask=in_n[:, None], other=0)
-    a0 = tl.join(nibble_plane(w, 0, one_bits), nibble_plane(w, 4, one_bits))
-    a1 = tl.join(nibble_plane(w, 1, one_bits), nibble_plane(w, 5, one_bits))
-    a2 = tl.join(nibble_plane(w, 2, one_bits), nibble_plane(w, 6, one_bits))
-    a3 = tl.join(nibble_plane(w, 3, one_bits), nibble_plane(w, 7, one_bits))
-    f = tl.reshape(tl.join(tl.join(a0, a2), tl.join(a1, a3)), (w.shape[0], BK))  # column 8i + j ← nibble j of word i
-    grp = k0 // GROUP
-    s = tl.load(ws_ptr + rn * stride_sn + grp, mask=in_n, other=0).to(tl.float32)
-    zc = tl.full(s.shape, 24.0, tl.float32)
-    if HAS_ZERO:
-        zc += tl.load(wz_ptr + rn * stride_sn + grp, mask=in_n, other=0).to(tl.float32)
+    f = int4_codes(w_ptr, rn, in_n, k0, stride_wn, one_bits, BK)
+    s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
     # (f - zc) * s as one FMA: f * s and zc * s are exact in fp32, so this rounds once, like the reference
     return (f * s[:, None] - (zc * s)[:, None]).to(DTYPE)
+
+
+@triton.jit
+def tile_product(a, b, DT: tl.constexpr, SWAP: tl.constexpr):
+    """[BM, BK] activations x [BN, BK] weights on the tensor cores: [BM, BN] sums, or with ``SWAP`` [BN, BM] (the
+    weights as the MMA's left operand)."""
+    if DT == tl.float32:
+        if SWAP:
+            return tl.dot(b, tl.trans(a), input_precision="ieee")
+        return tl.dot(a, tl.trans(b), input_precision="ieee")
+    if SWAP:
+        return tl.dot(b, tl.trans(a))
+    return tl.dot(a, tl.trans(b))
 
 
 @triton.jit
 def tensor_core_sums(
     x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
     W_FMT: tl.constexpr, A_MODE: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr,
-    BN: tl.constexpr, BK: tl.constexpr, PDL: tl.constexpr,
+    BN: tl.constexpr, BK: tl.constexpr, PDL: tl.constexpr, SWAP: tl.constexpr, POST: tl.constexpr,
 ):  # fmt: skip
     """Tensor cores: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or e4m3
     operands as stored, int32 / fp32 accumulation) → [BM, BN] fp32 sums over the K slice [k_lo, k_hi). Rows
     arrive normalized and quantized (``normalize_rows`` ran first: in every program of this grid the row
-    statistics would be read again)."""
+    statistics would be read again). ``SWAP``: the product runs as weights x activations^T, so the weight tile
+    (64+ rows) is the MMA's M side instead of 16 activation rows (the small-M trick of swapped GEMM operands);
+    transposed back once at the end. ``POST`` (int4): the tensor cores multiply the codes 16 + v (exact in bf16)
+    and each K tile's sums take the group scale and zero after: (q - (24 + z) sum(x)) * s on [BM, BN] values,
+    not one FMA per weight."""
     in_n = rn < N
     if PDL:
         gdc_wait()
@@ -616,27 +647,42 @@ def tensor_core_sums(
         DT: tl.constexpr = tl.float8e4nv
     else:
         DT: tl.constexpr = x_ptr.dtype.element_ty
-    if A_MODE == 1:
-        acc = tl.zeros((BM, BN), dtype=tl.int32)
+    if SWAP:
+        ACC_SHAPE: tl.constexpr = (BN, BM)
     else:
-        acc = tl.zeros((BM, BN), dtype=tl.float32)
+        ACC_SHAPE: tl.constexpr = (BM, BN)
+    if A_MODE == 1:
+        acc = tl.zeros(ACC_SHAPE, dtype=tl.int32)
+    else:
+        acc = tl.zeros(ACC_SHAPE, dtype=tl.float32)
     for k0 in range(k_lo, k_hi, BK):
         rk = k0 + tl.arange(0, BK)
-        if W_FMT == 3:
-            w = int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, magic, GROUP, HAS_ZERO, BK, DT)
-        else:
-            w = tl.load(w_ptr + rn[:, None] * stride_wn + rk[None, :], mask=in_n[:, None] & (rk[None, :] < K), other=0)
-            if W_FMT == 2:
-                w = w.to(tl.float8e4nv, bitcast=True)
-            w = w.to(DT)
         xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0)
         if A_MODE == 2:
             xk = xk.to(tl.float8e4nv, bitcast=True)
         xk = xk.to(DT)
-        if DT == tl.float32:
-            acc += tl.dot(xk, tl.trans(w), input_precision="ieee")
+        if W_FMT == 3 and POST:
+            f = int4_codes(w_ptr, rn, in_n, k0, stride_wn, magic, BK).to(DT)
+            s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
+            q = tile_product(xk, f, DT, SWAP)
+            xsum = tl.sum(xk.to(tl.float32), axis=1)
+            if SWAP:
+                acc += (q - zc[:, None] * xsum[None, :]) * s[:, None]
+            else:
+                acc += (q - xsum[:, None] * zc[None, :]) * s[None, :]
         else:
-            acc += tl.dot(xk, tl.trans(w))
+            if W_FMT == 3:
+                w = int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, magic, GROUP, HAS_ZERO, BK, DT)
+            else:
+                w = tl.load(
+                    w_ptr + rn[:, None] * stride_wn + rk[None, :], mask=in_n[:, None] & (rk[None, :] < K), other=0
+                )
+                if W_FMT == 2:
+                    w = w.to(tl.float8e4nv, bitcast=True)
+                w = w.to(DT)
+            acc += tile_product(xk, w, DT, SWAP)
+    if SWAP:
+        return tl.trans(acc.to(tl.float32))
     return acc.to(tl.float32)
 
 
@@ -688,6 +734,8 @@ def gemv_kernel(
     ROW_SCALE: tl.constexpr,
     DOT: tl.constexpr,
     CUDA: tl.constexpr,
+    SWAP: tl.constexpr = False,
+    POST: tl.constexpr = False,
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
     the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue)."""
@@ -703,7 +751,7 @@ def gemv_kernel(
         tl.static_assert(X_PRE or A_MODE == 0, "the tensor-core GEMV takes W8A8 rows quantized by normalize_rows")
         y = tensor_core_sums(
             x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
-            W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL,
+            W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL, SWAP, POST,
         )  # fmt: skip
         xscale = tl.full((BM,), 1.0, tl.float32)
         if A_MODE != 0:
