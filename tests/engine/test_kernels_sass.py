@@ -167,3 +167,46 @@ def test_decode_gemv_norm_prologue_keeps_qwen2_rounding(monkeypatch):
     ops = opcodes(sass)
     assert "F2FP.BF16.F32.PACK_AB" in ops, "no bf16 rounding in the prologue: update the test"
     assert not [op for op in ops if op.startswith("HFMA2.BF16")] and "fma.rn.bf16" not in ptx
+
+
+@pytest.mark.parametrize(
+    "fmt, a_mode, post",
+    [
+        ("bf16", "bf16", False),
+        ("int8", "bf16", False),
+        ("int8", "int8", False),
+        ("fp8", "fp8", False),
+        ("int4", "bf16", True),
+    ],
+)
+def test_swapped_tensor_core_tiles_compile_to_warpgroup_mma(monkeypatch, fmt, a_mode, post):
+    """Swapped operands put the 64 weight rows of a tile on the MMA's M side, which Hopper's warpgroup MMA
+    (``HGMMA`` / ``IGMMA`` / ``QGMMA``, 64 rows) serves; the unswapped 16-row tile runs ``mma.sync``. Compiled
+    here for sm_90: Triton's interpreter runs no type checks (a swapped tile once compiled only there)."""
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+    from vlmq.engine.kernels import pack_int4, quantize_activation
+    from vlmq.engine.kernels.fused import A_MODE_CODES
+    from vlmq.engine.kernels.gemv import dot_config, gemv, weight_format
+
+    recorder = Recorder(gemv_triton.gemv_kernel)
+    monkeypatch.setattr(gemv_triton, "gemv_kernel", recorder)
+    n, k = 1024, 1536
+    weight = {
+        "bf16": torch.randn(n, k).bfloat16(),
+        "int8": torch.randint(-128, 128, (n, k), dtype=torch.int8),
+        "fp8": torch.randn(n, k).to(torch.float8_e4m3fn),
+        "int4": pack_int4(torch.randint(-8, 8, (n, k), dtype=torch.int8)),
+    }[fmt]
+    scale = torch.rand(n, k // 128).bfloat16() if fmt == "int4" else (torch.rand(n) if fmt != "bf16" else None)
+    x, xs = (
+        quantize_activation(torch.randn(16, k).bfloat16(), a_mode)
+        if a_mode != "bf16"
+        else (torch.randn(16, k).bfloat16(), None)
+    )
+    for swap in (True, False):
+        cfg = dot_config(weight_format(weight), 16, n, k, 128, block_n=64, split=1, swap=swap, post=post)
+        gemv(x, weight, scale, None, 128 if fmt == "int4" else 0, x_scale=xs, a_mode=A_MODE_CODES[a_mode], config=cfg)
+    sass = [compile_for_h200(recorder.kernel, *call)[1] for call in recorder.calls]
+    mmas = [{word.split(".")[0] for word in code.split() if "MMA" in word and word[0].isalpha()} for code in sass]
+    # bf16: HGMMA / HMMA; int8: IGMMA / IMMA; e4m3: QGMMA (Hopper has no e4m3 mma.sync: converted to HMMA)
+    assert any(op.endswith("GMMA") for op in mmas[0]) and not any(op.endswith("GMMA") for op in mmas[1]), mmas

@@ -614,13 +614,12 @@ def int4_tile(
 def tile_product(a, b, DT: tl.constexpr, SWAP: tl.constexpr):
     """[BM, BK] activations x [BN, BK] weights on the tensor cores: [BM, BN] sums, or with ``SWAP`` [BN, BM] (the
     weights as the MMA's left operand)."""
-    if DT == tl.float32:
-        if SWAP:
-            return tl.dot(b, tl.trans(a), input_precision="ieee")
-        return tl.dot(a, tl.trans(b), input_precision="ieee")
-    if SWAP:
-        return tl.dot(b, tl.trans(a))
-    return tl.dot(a, tl.trans(b))
+    PRECISION: tl.constexpr = "ieee" if DT == tl.float32 else None
+    if SWAP:  # one return: Triton types every return statement, also in branches a constexpr removes
+        product = tl.dot(b, tl.trans(a), input_precision=PRECISION)
+    else:
+        product = tl.dot(a, tl.trans(b), input_precision=PRECISION)
+    return product
 
 
 @triton.jit
@@ -682,8 +681,10 @@ def tensor_core_sums(
                 w = w.to(DT)
             acc += tile_product(xk, w, DT, SWAP)
     if SWAP:
-        return tl.trans(acc.to(tl.float32))
-    return acc.to(tl.float32)
+        sums = tl.trans(acc.to(tl.float32))
+    else:
+        sums = acc.to(tl.float32)
+    return sums
 
 
 @triton.jit
