@@ -367,6 +367,14 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
             for split in sorted({1, base.split_k, min(16, 2 * base.split_k)}):
                 if split == 1 or k // (base.block_k * split) >= 1:
                     out.append(base._replace(split_k=split))
+        # swapped tensor-core tiles cost the same at one row as at 16 (the weights are the MMA's 64-row side)
+        posts = (False, True) if fmt_code == W_INT4 else (False,)
+        for block_n, block_k in ((64, 128), (64, 256), (128, 128)):
+            for stages, post in itertools.product((3, 4), posts):
+                base = dot_config(
+                    fmt_code, m, n, k, GROUP, block_n=block_n, block_k=block_k, stages=stages, swap=True, post=post
+                )
+                out += [base._replace(split_k=split) for split in sorted({1, base.split_k})]
     else:
         # swapped operands put the weight tile on the MMA's M side: 64+ weight rows; int4 also with group scales on
         # the sums (post)
@@ -498,7 +506,7 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
                 best[key] = r
             if r["default"]:
                 default[key] = r["us"]
-    tiles = {"sum_m1": [], "dot_m16": []}
+    tiles = {"sum_m1": [], "dot_m1": [], "dot_m16": []}
     for key, r in best.items():
         preset, shape, m, mode = key
         kernel, _, block_n, block_k, split, warps, stages, vec, pipe, *dot_options = r["config"]
@@ -506,11 +514,11 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
         n, k = SHAPES[preset][shape]
         entry = dict(format=fmt_names[mode], n=n, k=k, shape=f"{preset} {shape}", us=round(r["us"], 2))
         entry["default_us"] = round(default[key], 2) if key in default else None
+        dot_tile = dict(block_n=block_n, block_k=block_k, split=split, stages=stages, swap=swap, post=post)
         if m == 1 and kernel == "sum":
             tiles["sum_m1"].append(entry | dict(rows=block_n, warps=warps, vec=vec, split=split, pipe=pipe))
-        elif m == 16 and kernel == "dot":
-            tile = dict(block_n=block_n, block_k=block_k, split=split, stages=stages, swap=swap, post=post)
-            tiles["dot_m16"].append(entry | tile)
+        elif m in (1, 16) and kernel == "dot":
+            tiles[f"dot_m{m}"].append(entry | dot_tile)
     env = {key: sorted({sweep[key] for sweep in sweeps}) for key in ("device", "date", "triton")}
     return {**env, "sources": sources, **tiles}
 
@@ -594,7 +602,10 @@ def main(argv=None) -> int:
             log(f"bench_kernels: cannot read the sweeps ({why}); pass the bench_kernels_sweep.json files --sweep wrote")
             return 2
         TILES_FILE.write_text(json.dumps(tiles, indent=1) + "\n")
-        log(f"{len(tiles['sum_m1'])} + {len(tiles['dot_m16'])} measured tiles -> {TILES_FILE}")
+        log(
+            " + ".join(f"{len(v)} {k}" for k, v in tiles.items() if k.startswith(("sum_", "dot_")))
+            + f" measured tiles -> {TILES_FILE}"
+        )
         return 0
     if not torch.cuda.is_available():
         log("bench_kernels: no CUDA device here; the kernels' speed can only be measured on a GPU")

@@ -47,7 +47,12 @@ def test_a_later_sweep_replaces_an_earlier_ones_cases_and_keeps_swap_and_post():
         row("int4-g128", 16, ["dot", 16, 64, 128, 1, 4, 3, 1, False, False, False], 20.0, True, shape="gate_up"),
         row("int4-g128", 16, ["dot", 16, 128, 128, 2, 4, 4, 1, False, True, True], 12.0, shape="gate_up"),
     ]
+    new["results"].append(row("int4-g128", 1, ["dot", 16, 64, 128, 1, 4, 3, 1, False, True, False], 8.0))
+    new["results"].append(row("int4-g128", 1, ["sum", 1, 8, 1024, 1, 2, 1, 4, True], 9.0, True))
     tiles = bench_kernels.tiles_from_sweep([old, new], ["old.json", "new.json"])
+    (one_row,) = tiles["dot_m1"]  # a tensor-core tile that beat the CUDA cores at one row
+    assert (one_row["shape"], one_row["swap"], one_row["us"], one_row["default_us"]) == ("2b qkv", True, 8.0, 9.0)
+    assert not tiles["sum_m1"]
     by_shape = {t["shape"]: t for t in tiles["dot_m16"]}
     assert set(by_shape) == {"2b gate_up", "2b qkv"}
     kept = by_shape["2b gate_up"]
@@ -58,6 +63,9 @@ def test_a_later_sweep_replaces_an_earlier_ones_cases_and_keeps_swap_and_post():
 
 def test_sweep_tries_swapped_tiles_and_int4_post_scaling():
     from vlmq.engine.kernels.gemv import W_FLOAT, W_INT4
+
+    one_row = bench_kernels.sweep_configs(W_INT4, 1, 17920, 1536)
+    assert {c.kernel for c in one_row} == {"sum", "dot"} and all(c.swap for c in one_row if c.kernel == "dot")
 
     int4 = bench_kernels.sweep_configs(W_INT4, 16, 17920, 1536)
     assert any(c.swap and c.post for c in int4) and any(not c.swap and not c.post for c in int4)
@@ -71,7 +79,7 @@ def test_shipped_tiles_are_what_the_recorded_sweeps_give():
     sweeps = [json.loads((ROOT / path).read_text()) for path in shipped["sources"]]
     again = bench_kernels.tiles_from_sweep(sweeps, shipped["sources"])
     assert again == shipped
-    sum_m1, _ = measured_tiles()
+    sum_m1, _, _ = measured_tiles()
     rows, warps, vec, split, pipe = sum_m1[(W_FLOAT, 2048, 1536)]
     cfg = default_config(W_FLOAT, 1, 2048, 1536)
     assert (cfg.kernel, cfg.block_n, cfg.num_warps, cfg.split_k, cfg.pipe) == ("sum", rows, warps, split, pipe)

@@ -148,11 +148,12 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
         for m in (1, SUM_MAX_M, SUM_MAX_M + 1, 16, GEMV_MAX_M):
             cfg = default_config(fmt, m, n, k, 128)
             tensor_cores = m > 1 and (fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K))
-            tuned = measured_tiles()[0].get((fmt, n, k)) if m == 1 else None
-            assert cfg.kernel == ("sum" if tuned or (m <= SUM_MAX_M and not tensor_cores) else "dot")
+            sum_m1, dot_m16, dot_m1 = measured_tiles()
+            tuned = sum_m1.get((fmt, n, k)) if m == 1 else None
+            measured = {1: dot_m1, 16: dot_m16}.get(m, {}).get((fmt, n, k))
+            assert cfg.kernel == ("sum" if tuned or (m <= SUM_MAX_M and not tensor_cores and not measured) else "dot")
             if tuned:
                 assert (cfg.block_n, cfg.num_warps, cfg.vec, cfg.split_k, cfg.pipe) == tuned
-            measured = measured_tiles()[1].get((fmt, n, k)) if m == 16 else None
             if measured:  # a measured tile need not follow the program-count rule below
                 assert (cfg.block_n, cfg.block_k, cfg.split_k, cfg.num_stages, cfg.swap, cfg.post) == measured
             assert 1 <= cfg.split_k <= 16 and cfg.block_m >= m

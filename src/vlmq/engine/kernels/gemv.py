@@ -85,22 +85,26 @@ FORMAT_NAMES = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
 
 
 @functools.cache
-def measured_tiles() -> tuple[dict, dict]:
+def measured_tiles() -> tuple[dict, dict, dict]:
     """({(format, N, K): (rows, warps, vec, split, pipe)} for the CUDA-core kernel at one row,
-    {(format, N, K): (block_n, block_k, split, stages, swap, post)} for the tensor-core kernel at 9-16 rows)."""
+    {(format, N, K): (block_n, block_k, split, stages, swap, post)} for the tensor-core kernel at 9-16 rows, and
+    the same for the shapes where a tensor-core tile beat the CUDA cores at one row)."""
     data = json.loads(TILES_FILE.read_text())
     sum_m1 = {
         (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (t["rows"], t["warps"], t["vec"], t["split"], t["pipe"])
         for t in data["sum_m1"]
     }
-    dot_m16 = {
-        (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (
-            *(t["block_n"], t["block_k"], t["split"], t["stages"]),
-            *(t.get("swap", False), t.get("post", False)),
-        )
-        for t in data["dot_m16"]
-    }
-    return sum_m1, dot_m16
+    dot_m16, dot_m1 = (
+        {
+            (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (
+                *(t["block_n"], t["block_k"], t["split"], t["stages"]),
+                *(t.get("swap", False), t.get("post", False)),
+            )
+            for t in data.get(table, [])
+        }
+        for table in ("dot_m16", "dot_m1")
+    )
+    return sum_m1, dot_m16, dot_m1
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -203,22 +207,22 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> Gem
     - int8 weights with K >= 3072 (every 7b shape, 2b down_proj): 7b gate_up W8A16 49.3 vs 42.2, down 31.6 vs
       25.5, qkv 11.7 vs 10.4; W8A8 48.1 vs 37.6 and 31.9 vs 24.8; 2b down 10.5 vs 10.2. At K = 1536 the CUDA
       cores win (2b gate_up W8A16 12.2 vs 13.7, qkv 6.0 vs 6.3)."""
-    sum_m1, dot_m16 = measured_tiles() if group_size in (0, 128) else ({}, {})
+    sum_m1, dot_m16, dot_m1 = measured_tiles() if group_size in (0, 128) else ({}, {}, {})
     tuned = sum_m1.get((fmt, n, k)) if m == 1 else None
     if tuned:
         rows, warps, vec, split, pipe = tuned
         return sum_config(fmt, m, n, k, rows=rows, warps=warps, vec=vec, split=split)._replace(pipe=pipe)
-    # at one row every measured shape (sum_m1: all formats) took the CUDA cores, which on small grids also
-    # quantize W8A8 rows in their prologue (row_kernel_first)
-    tensor_cores = m > 1 and (fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K))
-    if m <= SUM_MAX_M and not tensor_cores:
-        return sum_config(fmt, m, n, k)
-    tuned = dot_m16.get((fmt, n, k)) if 8 < m <= 16 else None
+    tuned = dot_m1.get((fmt, n, k)) if m == 1 else dot_m16.get((fmt, n, k)) if 8 < m <= 16 else None
     if tuned:
         block_n, block_k, split, stages, swap, post = tuned
         return dot_config(
             fmt, m, n, k, group_size, block_n=block_n, block_k=block_k, stages=stages, split=split, swap=swap, post=post
         )
+    # at one row every measured shape (sum_m1: all formats) took the CUDA cores, which on small grids also
+    # quantize W8A8 rows in their prologue (row_kernel_first)
+    tensor_cores = m > 1 and (fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K))
+    if m <= SUM_MAX_M and not tensor_cores:
+        return sum_config(fmt, m, n, k)
     return dot_config(fmt, m, n, k, group_size)
 
 
