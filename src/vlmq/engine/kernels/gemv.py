@@ -21,7 +21,10 @@ Two kernels:
   1.0, so ``sum((v - 8 - z) x) = 16 sum(f x) - (24 + z) sum(x)`` per group.
 - ``dot`` (5 <= M, the rest of M <= 4, and the Triton prefill GEMM): ``tl.dot`` tiles, weights dequantized in
   registers (int4 unpacked to column order by three ``tl.join``), int8 x int8 and e4m3 x e4m3 products
-  on the tensor cores for W8A8.
+  on the tensor cores for W8A8. A tile may run swapped (``swap``: weights x activations^T, so 64 weight rows
+  fill a Hopper warpgroup MMA; H200: faster for bf16 and FP8 on most shapes, slower for int8 weights) and, for
+  int4, with the group scales on the sums (``post``); at one row a measured swapped tile may beat the CUDA cores
+  (``measured_tiles``' ``dot_m1``: 2b / 7b gate_up bf16 and FP8 W8A8). docs/benchmarks.md has the figures.
 
 Split K: when ``N / BN`` programs are too few for 132 SMs, programs also split K; each writes an fp32
 partial, counts itself in on a per-tile semaphore, and the last to arrive sums the partials and runs
