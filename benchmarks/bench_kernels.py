@@ -499,21 +499,27 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
             latest[(r["preset"], r["shape"], r["m"], r["mode"])] = i
     for i, sweep in enumerate(sweeps):
         for r in sweep["results"]:
-            key = (r["preset"], r["shape"], r["m"], r["mode"])
-            if latest[key] != i or r["mode"] not in fmt_names:
+            case = (r["preset"], r["shape"], r["m"], r["mode"])
+            if latest[case] != i or r["mode"] not in fmt_names:
                 continue
+            # per kernel: at one row the CUDA-core tile is kept beside a faster tensor-core one (gemv_config may
+            # still take it, where its prologue saves a row kernel)
+            key = (*case, r["config"][0])
             if key not in best or r["us"] < best[key]["us"]:
                 best[key] = r
             if r["default"]:
-                default[key] = r["us"]
+                default[case] = r["us"]
     tiles = {"sum_m1": [], "dot_m1": [], "dot_m16": []}
     for key, r in best.items():
-        preset, shape, m, mode = key
+        preset, shape, m, mode, _ = key
+        cuda_cores = best.get((*key[:4], "sum"))
+        if key[4] == "dot" and cuda_cores is not None and cuda_cores["us"] <= r["us"]:
+            continue  # a tensor-core tile at one row only where it beat the CUDA cores
         kernel, _, block_n, block_k, split, warps, stages, vec, pipe, *dot_options = r["config"]
         swap, post = (dot_options + [False, False])[:2]  # sweeps before swap / post recorded 9 fields
         n, k = SHAPES[preset][shape]
         entry = dict(format=fmt_names[mode], n=n, k=k, shape=f"{preset} {shape}", us=round(r["us"], 2))
-        entry["default_us"] = round(default[key], 2) if key in default else None
+        entry["default_us"] = round(default[key[:4]], 2) if key[:4] in default else None
         dot_tile = dict(block_n=block_n, block_k=block_k, split=split, stages=stages, swap=swap, post=post)
         if m == 1 and kernel == "sum":
             tiles["sum_m1"].append(entry | dict(rows=block_n, warps=warps, vec=vec, split=split, pipe=pipe))

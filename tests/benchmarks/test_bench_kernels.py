@@ -52,7 +52,8 @@ def test_a_later_sweep_replaces_an_earlier_ones_cases_and_keeps_swap_and_post():
     tiles = bench_kernels.tiles_from_sweep([old, new], ["old.json", "new.json"])
     (one_row,) = tiles["dot_m1"]  # a tensor-core tile that beat the CUDA cores at one row
     assert (one_row["shape"], one_row["swap"], one_row["us"], one_row["default_us"]) == ("2b qkv", True, 8.0, 9.0)
-    assert not tiles["sum_m1"]
+    (cuda_cores,) = tiles["sum_m1"]  # kept beside it: gemv_config takes it where its prologue saves a launch
+    assert (cuda_cores["rows"], cuda_cores["us"]) == (8, 9.0)
     by_shape = {t["shape"]: t for t in tiles["dot_m16"]}
     assert set(by_shape) == {"2b gate_up", "2b qkv"}
     kept = by_shape["2b gate_up"]

@@ -151,8 +151,9 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
             sum_m1, dot_m16, dot_m1 = measured_tiles()
             tuned = sum_m1.get((fmt, n, k)) if m == 1 else None
             measured = {1: dot_m1, 16: dot_m16}.get(m, {}).get((fmt, n, k))
-            assert cfg.kernel == ("sum" if tuned or (m <= SUM_MAX_M and not tensor_cores and not measured) else "dot")
-            if tuned:
+            on_cuda_cores = (tuned or (m <= SUM_MAX_M and not tensor_cores)) and not measured
+            assert cfg.kernel == ("sum" if on_cuda_cores else "dot")
+            if tuned and on_cuda_cores:
                 assert (cfg.block_n, cfg.num_warps, cfg.vec, cfg.split_k, cfg.pipe) == tuned
             if measured:  # a measured tile need not follow the program-count rule below
                 assert (cfg.block_n, cfg.block_k, cfg.split_k, cfg.num_stages, cfg.swap, cfg.post) == measured
@@ -164,6 +165,24 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
                 assert 128 % cfg.block_k == 0
             programs = -(-n // cfg.block_n) * cfg.split_k
             assert measured or programs >= 132 or cfg.split_k == 16 or k // (2 * cfg.block_k) <= cfg.split_k
+
+
+def test_one_row_tensor_core_tiles_give_way_where_the_cuda_cores_fuse_the_prologue():
+    """A swapped tensor-core tile measured faster at one row (``dot_m1``) serves the plain op; with an RMSNorm to
+    apply, the CUDA-core tile, which fuses it, serves (the tensor-core one would need normalize_rows first); W8A8
+    rows on a large grid need the row kernel on either, so the faster tensor-core tile stays."""
+    from vlmq.engine.kernels.gemv import A_FLOAT, A_FP8, gemv_config, row_kernel_first
+
+    _, _, dot_m1 = measured_tiles()
+    assert dot_m1, "no tensor-core tile at one row in the shipped table: update the test"
+    for fmt, n, k in dot_m1:
+        assert default_config(fmt, 1, n, k, 128).kernel == "dot"
+        assert gemv_config(fmt, 1, n, k, 128, A_FLOAT, False, False, False).kernel == "dot"  # nothing to fuse
+        assert gemv_config(fmt, 1, n, k, 128, A_FLOAT, False, True, True).kernel == "dot"  # rows given
+        fused = gemv_config(fmt, 1, n, k, 128, A_FLOAT, False, True, False)
+        assert fused.kernel == "sum" and not row_kernel_first(fused, A_FLOAT, False, True, n, k)
+    assert (W_FP8, 17920, 1536) in dot_m1  # 2b gate_up, fp8 W8A8: a row kernel either way
+    assert gemv_config(W_FP8, 1, 17920, 1536, 128, A_FP8, False, True, False).kernel == "dot"
 
 
 def test_w8a8_rows_quantize_in_the_prologue_only_for_small_grids():

@@ -196,11 +196,12 @@ def dot_config(
     return GemvConfig("dot", block_m, block_n, block_k, split, warps, stages, swap=swap, post=post and fmt == W_INT4)
 
 
-def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> GemvConfig:
+def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, cuda_cores: bool = False) -> GemvConfig:
     """The tile a call gets without an explicit config. benchmarks/bench_kernels.py --sweep measures others.
 
-    First the tile measured best for the shape (``measured_tiles``): at one row the CUDA-core kernel for every
-    format (FP8, and int8's long-K shapes too: their measured tiles beat the tensor cores), at 9-16 rows
+    First the tile measured best for the shape (``measured_tiles``): at one row the CUDA-core kernel (every
+    format: FP8, and int8's long-K shapes too, where their measured tiles beat the tensor cores) unless a swapped
+    tensor-core tile measured faster (``dot_m1``; not with ``cuda_cores``: ``gemv_config``), at 9-16 rows
     tensor-core tiles. Otherwise: one row on CUDA cores; 2-4 rows on CUDA cores, except where the tensor-core one (whose
     16-row tile costs the same at M = 1 as at 16) measured faster on the H200 (bench_kernels.py, call 3, us at
     M = 1 on CUDA cores vs M = 16 on tensor cores):
@@ -211,20 +212,19 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0) -> Gem
       25.5, qkv 11.7 vs 10.4; W8A8 48.1 vs 37.6 and 31.9 vs 24.8; 2b down 10.5 vs 10.2. At K = 1536 the CUDA
       cores win (2b gate_up W8A16 12.2 vs 13.7, qkv 6.0 vs 6.3)."""
     sum_m1, dot_m16, dot_m1 = measured_tiles() if group_size in (0, 128) else ({}, {}, {})
-    tuned = sum_m1.get((fmt, n, k)) if m == 1 else None
-    if tuned:
-        rows, warps, vec, split, pipe = tuned
+    tuned = dot_m1.get((fmt, n, k)) if m == 1 and not cuda_cores else dot_m16.get((fmt, n, k)) if 8 < m <= 16 else None
+    if not tuned and m == 1 and (fmt, n, k) in sum_m1:
+        rows, warps, vec, split, pipe = sum_m1[(fmt, n, k)]
         return sum_config(fmt, m, n, k, rows=rows, warps=warps, vec=vec, split=split)._replace(pipe=pipe)
-    tuned = dot_m1.get((fmt, n, k)) if m == 1 else dot_m16.get((fmt, n, k)) if 8 < m <= 16 else None
     if tuned:
         block_n, block_k, split, stages, swap, post = tuned
         return dot_config(
             fmt, m, n, k, group_size, block_n=block_n, block_k=block_k, stages=stages, split=split, swap=swap, post=post
         )
-    # at one row every measured shape (sum_m1: all formats) took the CUDA cores, which on small grids also
-    # quantize W8A8 rows in their prologue (row_kernel_first)
+    # at one row the CUDA cores (sum_m1 or the rules), which on small grids also quantize W8A8 rows in their
+    # prologue (row_kernel_first)
     tensor_cores = m > 1 and (fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K))
-    if m <= SUM_MAX_M and not tensor_cores:
+    if m <= SUM_MAX_M and (cuda_cores or not tensor_cores):
         return sum_config(fmt, m, n, k)
     return dot_config(fmt, m, n, k, group_size)
 
@@ -344,6 +344,22 @@ def normalize_rows(
     return out, scale
 
 
+def gemv_config(
+    fmt: int, m: int, n: int, k: int, group_size: int, a_mode: int, smooth: bool, norm: bool, x_pre: bool
+) -> GemvConfig:
+    """``default_config`` for a call with its prologue: at one row a measured tensor-core tile gives way to the
+    CUDA-core one where that one fuses the float rows' RMSNorm / smoothing / W8A8 quantization in its prologue and
+    the tensor-core tile would need ``normalize_rows`` first. The launch costs ~2 us on the critical path
+    (docs/benchmarks.md, third session); the swapped tiles of ``dot_m1`` gained 0-0.7 us on the bf16 shapes where
+    this happens (2b gate_up, 7b qkv and gate_up: the RMSNorm of a decoder layer)."""
+    cfg = default_config(fmt, m, n, k, group_size)
+    if cfg.kernel == "dot" and m == 1 and not x_pre and (smooth or norm):
+        alt = default_config(fmt, m, n, k, group_size, cuda_cores=True)
+        if alt.kernel == "sum" and not row_kernel_first(alt, a_mode, smooth, norm, n, k):
+            return alt
+    return cfg
+
+
 def row_kernel_first(cfg: GemvConfig, a_mode: int, smooth: bool, norm: bool, n: int, k: int) -> bool:
     """Whether float rows go through ``normalize_rows`` before the GEMV rather than its own prologue: always for
     the tensor-core kernel; for the CUDA-core one where rows are smoothed or quantized (W8A8) and its programs
@@ -402,7 +418,7 @@ def gemv(
     if x_pre:
         a_mode = A_INT8 if x.dtype == torch.int8 else A_FP8
     check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight, pre_scale)
-    cfg = config or default_config(fmt, m, n, k, group_size)
+    cfg = config or gemv_config(fmt, m, n, k, group_size, a_mode, pre_scale is not None, norm_weight is not None, x_pre)
     if fmt == W_INT8 and cfg.kernel == "sum" and (k % 4 or weight.stride(0) % 4 or weight.storage_offset() % 4):
         cfg = dot_config(fmt, m, n, k)  # the CUDA-core kernel reads int8 rows as int32 words
     if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
