@@ -389,6 +389,10 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
                 auto = split_for(-(-n // block_n), k, base.block_k)
                 for split in sorted({1, auto, min(16, 2 * auto)}):
                     out.append(base._replace(split_k=split))
+        # two warpgroups: a swapped tile of 128 or 256 weight rows as two 64-row MMAs at once (or 4 each)
+        for block_n, post in itertools.product((128, 256), posts):
+            base = dot_config(fmt_code, m, n, k, GROUP, block_n=block_n, warps=8, swap=True, post=post)
+            out += [base._replace(split_k=split) for split in sorted({1, base.split_k})]
     return list(dict.fromkeys(out))  # int4 caps block_k at the group: some candidates coincide
 
 
@@ -521,6 +525,8 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
         entry = dict(format=fmt_names[mode], n=n, k=k, shape=f"{preset} {shape}", us=round(r["us"], 2))
         entry["default_us"] = round(default[key[:4]], 2) if key[:4] in default else None
         dot_tile = dict(block_n=block_n, block_k=block_k, split=split, stages=stages, swap=swap, post=post)
+        if warps != 4:  # tensor-core tiles recorded before this field ran 4 warps
+            dot_tile["warps"] = warps
         if m == 1 and kernel == "sum":
             tiles["sum_m1"].append(entry | dict(rows=block_n, warps=warps, vec=vec, split=split, pipe=pipe))
         elif m in (1, 16) and kernel == "dot":

@@ -156,7 +156,15 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
             if tuned and on_cuda_cores:
                 assert (cfg.block_n, cfg.num_warps, cfg.vec, cfg.split_k, cfg.pipe) == tuned
             if measured:  # a measured tile need not follow the program-count rule below
-                assert (cfg.block_n, cfg.block_k, cfg.split_k, cfg.num_stages, cfg.swap, cfg.post) == measured
+                assert (
+                    cfg.block_n,
+                    cfg.block_k,
+                    cfg.split_k,
+                    cfg.num_stages,
+                    cfg.swap,
+                    cfg.post,
+                    cfg.num_warps,
+                ) == measured
             assert 1 <= cfg.split_k <= 16 and cfg.block_m >= m
             if cfg.kernel == "sum":
                 per_lane = {W_INT4: 8 * cfg.vec, W_INT8: 4 * cfg.vec}.get(fmt, 8)

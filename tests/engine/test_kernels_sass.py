@@ -203,10 +203,13 @@ def test_swapped_tensor_core_tiles_compile_to_warpgroup_mma(monkeypatch, fmt, a_
         if a_mode != "bf16"
         else (torch.randn(16, k).bfloat16(), None)
     )
-    for swap in (True, False):
-        cfg = dot_config(weight_format(weight), 16, n, k, 128, block_n=64, split=1, swap=swap, post=post)
+    for swap, block_n, warps in ((True, 64, 4), (False, 64, 4), (True, 256, 8)):  # the last: two warpgroups
+        cfg = dot_config(
+            weight_format(weight), 16, n, k, 128, block_n=block_n, warps=warps, split=1, swap=swap, post=post
+        )
         gemv(x, weight, scale, None, 128 if fmt == "int4" else 0, x_scale=xs, a_mode=A_MODE_CODES[a_mode], config=cfg)
     sass = [compile_for_h200(recorder.kernel, *call)[1] for call in recorder.calls]
     mmas = [{word.split(".")[0] for word in code.split() if "MMA" in word and word[0].isalpha()} for code in sass]
     # bf16: HGMMA / HMMA; int8: IGMMA / IMMA; e4m3: QGMMA (Hopper has no e4m3 mma.sync: converted to HMMA)
     assert any(op.endswith("GMMA") for op in mmas[0]) and not any(op.endswith("GMMA") for op in mmas[1]), mmas
+    assert any(op.endswith("GMMA") for op in mmas[2]), mmas

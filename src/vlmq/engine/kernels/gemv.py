@@ -90,7 +90,8 @@ FORMAT_NAMES = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
 @functools.cache
 def measured_tiles() -> tuple[dict, dict, dict]:
     """({(format, N, K): (rows, warps, vec, split, pipe)} for the CUDA-core kernel at one row,
-    {(format, N, K): (block_n, block_k, split, stages, swap, post)} for the tensor-core kernel at 9-16 rows, and
+    {(format, N, K): (block_n, block_k, split, stages, swap, post, warps)} for the tensor-core kernel at 9-16 rows,
+    and
     the same for the shapes where a tensor-core tile beat the CUDA cores at one row)."""
     data = json.loads(TILES_FILE.read_text())
     sum_m1 = {
@@ -101,7 +102,7 @@ def measured_tiles() -> tuple[dict, dict, dict]:
         {
             (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (
                 *(t["block_n"], t["block_k"], t["split"], t["stages"]),
-                *(t.get("swap", False), t.get("post", False)),
+                *(t.get("swap", False), t.get("post", False), t.get("warps", 4)),
             )
             for t in data.get(table, [])
         }
@@ -217,10 +218,9 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, cud
         rows, warps, vec, split, pipe = sum_m1[(fmt, n, k)]
         return sum_config(fmt, m, n, k, rows=rows, warps=warps, vec=vec, split=split)._replace(pipe=pipe)
     if tuned:
-        block_n, block_k, split, stages, swap, post = tuned
-        return dot_config(
-            fmt, m, n, k, group_size, block_n=block_n, block_k=block_k, stages=stages, split=split, swap=swap, post=post
-        )
+        block_n, block_k, split, stages, swap, post, warps = tuned
+        tile = dict(block_n=block_n, block_k=block_k, stages=stages, split=split, swap=swap, post=post, warps=warps)
+        return dot_config(fmt, m, n, k, group_size, **tile)
     # at one row the CUDA cores (sum_m1 or the rules), which on small grids also quantize W8A8 rows in their
     # prologue (row_kernel_first)
     tensor_cores = m > 1 and (fmt == W_FP8 or (fmt == W_INT8 and k >= INT8_TENSOR_CORE_MIN_K))
