@@ -24,7 +24,8 @@ Two kernels:
   on the tensor cores for W8A8. A tile may run swapped (``swap``: weights x activations^T, so 64 weight rows
   fill a Hopper warpgroup MMA; H200: faster for bf16 and FP8 on most shapes, slower for int8 weights) and, for
   int4, with the group scales on the sums (``post``); at one row a measured swapped tile may beat the CUDA cores
-  (``measured_tiles``' ``dot_m1``: 2b / 7b gate_up bf16 and FP8 W8A8). docs/benchmarks.md has the figures.
+  (``measured_tiles``' ``dot_m1``: FP8 W8A8 gate_up of both presets and the 7b down; the bf16 ones give way
+  to the CUDA-core tile, which fuses the RMSNorm: ``gemv_config``). docs/benchmarks.md has the figures.
 
 Split K: when ``N / BN`` programs are too few for 132 SMs, programs also split K; each writes an fp32
 partial, counts itself in on a per-tile semaphore, and the last to arrive sums the partials and runs
@@ -91,8 +92,7 @@ FORMAT_NAMES = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
 def measured_tiles() -> tuple[dict, dict, dict]:
     """({(format, N, K): (rows, warps, vec, split, pipe)} for the CUDA-core kernel at one row,
     {(format, N, K): (block_n, block_k, split, stages, swap, post, warps)} for the tensor-core kernel at 9-16 rows,
-    and
-    the same for the shapes where a tensor-core tile beat the CUDA cores at one row)."""
+    and the same for the shapes where a tensor-core tile beat the CUDA cores at one row)."""
     data = json.loads(TILES_FILE.read_text())
     sum_m1 = {
         (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (t["rows"], t["warps"], t["vec"], t["split"], t["pipe"])
