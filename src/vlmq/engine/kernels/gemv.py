@@ -498,6 +498,6 @@ def gemv(
     from vlmq.engine.kernels.gemv_triton import gemv_kernel
 
     gemv_kernel[(grid_n, grid_m, split)](
-        *args, **meta, DOT=cfg.kernel == "dot", CUDA=x.is_cuda, SWAP=cfg.swap, POST=cfg.post and fmt == W_INT4
+        *args, **meta, DOT=cfg.kernel == "dot", CUDA=x.is_cuda, SWAP=cfg.swap, POST=cfg.post
     )
     return y
