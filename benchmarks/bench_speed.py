@@ -23,6 +23,7 @@ OUT/table.md gains a before → after table with the ratio of each figure.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -56,6 +57,12 @@ def parse_args(argv=None):
         help="also run every run with the vlmq package of this source folder first, for a before/after table",
     )
     p.add_argument(
+        "--gpus",
+        default="",
+        help="GPU indices (e.g. 0,1): models run side by side, one GPU each (round robin; each model's runs stay "
+        "on one GPU, in order); default: one after another on the visible device",
+    )
+    p.add_argument(
         "--budget-s",
         type=float,
         default=None,
@@ -64,6 +71,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.budget_s is not None and args.budget_s < 0:
         p.error(f"--budget-s must be >= 0 seconds (got {args.budget_s:g})")
+    if args.gpus and not all(g.strip().isdigit() for g in args.gpus.split(",")):
+        p.error(f"--gpus takes GPU indices such as 0,1 (got {args.gpus!r})")
     if args.base_src and not (pathlib.Path(args.base_src) / "vlmq" / "__init__.py").is_file():
         p.error(
             f"--base-src {args.base_src} holds no vlmq package: pass another checkout's src folder "
@@ -77,10 +86,17 @@ def log(msg: str) -> None:
 
 
 def vlmq_run(
-    args, model: str, recipes: str, tasks: str, out: pathlib.Path, budget_s: float | None = None, src: str | None = None
+    args,
+    model: str,
+    recipes: str,
+    tasks: str,
+    out: pathlib.Path,
+    budget_s: float | None = None,
+    src: str | None = None,
+    gpu: str | None = None,
 ) -> bool:
-    """One `vlmq run` (with the vlmq package of ``src`` first on the path, if given); False where the budget
-    stopped it (its finished recipes are then exported from its store)."""
+    """One `vlmq run` (with the vlmq package of ``src`` first on the path, if given; on GPU ``gpu`` alone, if
+    given); False where the budget stopped it (its finished recipes are then exported from its store)."""
     cmd = [
         sys.executable,
         "-m",
@@ -111,20 +127,22 @@ def vlmq_run(
     ]
     start = time.perf_counter()
     # its own process group: the per-recipe subprocesses are stopped with it
-    proc = subprocess.Popen(cmd, env=run_env(src), start_new_session=True)
+    proc = subprocess.Popen(cmd, env=run_env(src, gpu), start_new_session=True)
     try:
         proc.wait(timeout=budget_s)
     except subprocess.TimeoutExpired:
         stop_group(proc)
         log(f"{model} {tasks} ({recipes}): stopped by --budget-s after {time.perf_counter() - start:.0f}s")
-        export_stored(out, src)
+        export_stored(out, src, gpu)
         return False
     log(f"{model} {tasks} ({recipes}): exit {proc.returncode} in {time.perf_counter() - start:.0f}s")
     return True
 
 
-def run_env(src: str | None) -> dict:
+def run_env(src: str | None, gpu: str | None = None) -> dict:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpu
     if src:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(pathlib.Path(src).resolve()), env.get("PYTHONPATH")) if p)
     return env
@@ -143,14 +161,14 @@ def stop_group(proc: subprocess.Popen) -> None:
             continue
 
 
-def export_stored(run_dir: pathlib.Path, src: str | None = None) -> None:
+def export_stored(run_dir: pathlib.Path, src: str | None = None, gpu: str | None = None) -> None:
     """results.jsonl of a stopped run from what its store holds (`vlmq report`, which re-derives it)."""
     proc = subprocess.run(
         [sys.executable, "-m", "vlmq", "report", str(run_dir)],
         capture_output=True,
         text=True,
         check=False,
-        env=run_env(src),
+        env=run_env(src, gpu),
     )
     lines = (proc.stdout + proc.stderr).strip().splitlines() or [f"exit {proc.returncode}"]
     log(f"exported the stopped run's stored records: {'ok' if proc.returncode == 0 else lines[-1]}")
@@ -238,11 +256,61 @@ def before_after_table(base: list[dict], new: list[dict], base_src: str) -> str:
     return "\n".join(lines)
 
 
-def write_profiles(rows: list[dict], out: pathlib.Path) -> None:
+def profile_markdown(rows: list[dict]) -> str:
+    """The speed-profile records as readable tables: per decoder-layer place (decode) and by kernel name."""
+    out = []
     for r in rows:
-        if r["task"] == "speed-profile" and r["metric"] == "kernel_us_per_step":
-            name = f"profile_{r['model']}_{r['recipe'].replace('+', '_')}.json"
-            (out / name).write_text(json.dumps(r["params"]["top"], indent=1))
+        if not r["task"].startswith("speed-profile") or r["metric"] == "not_measured":
+            continue
+        out += ["", f"### {r['model']} {r['recipe']} {r['task']}: {r['value']:.0f} µs of kernels ({r['metric']})", ""]
+        layer = r["params"].get("layer")
+        if layer:
+            total = sum(p["us"] for p in layer["places"])
+            rest = sum(us for _, us in layer["outside"])
+            out += [
+                f"{layer['layers']} layers x {layer['period']} kernels ({total:.1f} µs a layer); outside the layers "
+                f"{len(layer['outside'])} kernels, {rest:.1f} µs",
+                "",
+                "| place | kernel | µs (mean) | min | max |",
+                "|---|---|---|---|---|",
+            ]
+            out += [
+                f"| {p['place']} | {p['kernel'][:60]} | {p['us']:.2f} | {p['min']:.2f} | {p['max']:.2f} |"
+                for p in layer["places"]
+            ]
+            out += [""]
+        out += ["| kernel | µs | calls |", "|---|---|---|"]
+        out += [
+            f"| {t['kernel'][:70]} | {t['us_per_step']:.1f} | {t['calls_per_step']:g} |" for t in r["params"]["top"]
+        ]
+    return "\n".join(out)
+
+
+def write_profiles(rows: list[dict], out: pathlib.Path) -> None:
+    found = [r for r in rows if r["task"].startswith("speed-profile") and r["metric"] != "not_measured"]
+    if found:
+        (out / "profiles.json").write_text(json.dumps(found, indent=1))
+        (out / "profiles.md").write_text(profile_markdown(found) + "\n")
+
+
+def run_queue(args, queue: list[tuple], deadline: float | None, gpu: str | None) -> dict:
+    """The planned runs of one GPU, in order (each first with --base-src's package, if given), within the
+    deadline: the (model, run folder) of each code's runs and the notes on what the budget cut."""
+    out = pathlib.Path(args.out)
+    runs, notes = {"base": [], "new": []}, []
+    for model, recipes, tasks, name in queue:
+        for code, src in ([("base", args.base_src)] if args.base_src else []) + [("new", None)]:
+            label = f"{model} {tasks} ({recipes}){' with --base-src' if src else ''}"
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                notes.append(f"not run (--budget-s): {label}")
+                log(notes[-1])
+                continue
+            run_dir = out / (f"{name}_base" if src else name)
+            runs[code].append((model, run_dir))
+            if not vlmq_run(args, model, recipes, tasks, run_dir, left, src, gpu):
+                notes.append(f"stopped by --budget-s: {label}; recipes without rows did not finish")
+    return {"runs": runs, "notes": notes}
 
 
 def main(argv=None) -> int:
@@ -255,19 +323,18 @@ def main(argv=None) -> int:
         planned.append((model, args.recipes, args.tasks, f"run_{model}"))
         if i == 0 and args.long_context_recipes:
             planned.append((model, args.long_context_recipes, "speed-long", f"run_{model}_long"))
-    runs, notes = {"base": [], "new": []}, []
-    for model, recipes, tasks, name in planned:
-        for code, src in ([("base", args.base_src)] if args.base_src else []) + [("new", None)]:
-            label = f"{model} {tasks} ({recipes}){' with --base-src' if src else ''}"
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                notes.append(f"not run (--budget-s): {label}")
-                log(notes[-1])
-                continue
-            run_dir = out / (f"{name}_base" if src else name)
-            runs[code].append(run_dir)
-            if not vlmq_run(args, model, recipes, tasks, run_dir, left, src):
-                notes.append(f"stopped by --budget-s: {label}; recipes without rows did not finish")
+    gpus = [g.strip() for g in args.gpus.split(",")] if args.gpus else [None]
+    models = list(dict.fromkeys(model for model, *_ in planned))
+    queues = {gpu: [p for p in planned if models.index(p[0]) % len(gpus) == i] for i, gpu in enumerate(gpus)}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(gpus)) as pool:
+        done = {gpu: pool.submit(run_queue, args, queue, deadline, gpu) for gpu, queue in queues.items()}
+    found = [done[gpu].result() for gpu in gpus]
+    order = lambda run: models.index(run[0])  # noqa: E731 -- merged in the planned order, whichever GPU ran them
+    runs = {
+        code: [d for _, d in sorted((r for f in found for r in f["runs"][code]), key=order)]
+        for code in found[0]["runs"]
+    }
+    notes = [note for f in found for note in f["notes"]]
     rows = [r for run in runs["new"] for r in read_records(run / "results.jsonl")]
     if args.base_src:
         base_rows = [r for run in runs["base"] for r in read_records(run / "results.jsonl")]

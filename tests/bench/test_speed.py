@@ -137,3 +137,35 @@ def test_long_context_decode_records_on_cpu(tiny_bf16):
     rows = {r["metric"]: r for r in long_context_decode(tiny_bf16, "bf16", "real", point)}
     assert rows["decode_ms_per_token"]["task"] == "speed-long/ctx64_bs2" and rows["decode_ms_per_token"]["n"] == 2
     assert rows["decode_ms_per_token"]["device"] == "cpu" and rows["mem_kv_cache_gb"]["value"] > 0
+
+
+def _kernels(names_us: list[tuple[str, float]], steps: int) -> list[tuple[str, float, float]]:
+    """Profiled kernels of ``steps`` identical steps: (name, start, µs) in start order, µs + step index."""
+    out, t = [], 0.0
+    for s in range(steps):
+        for name, us in names_us:
+            out.append((name, t, us + s))
+            t += 10.0
+    return out
+
+
+def test_step_sequence_averages_each_place_over_steps():
+    seq = speed.step_sequence(_kernels([("embed", 1.0), ("gemv", 4.0)], steps=3), steps=3)
+    assert seq == [("embed", 2.0), ("gemv", 5.0)]  # means of 1,2,3 and 4,5,6
+    assert speed.step_sequence(_kernels([("a", 1.0)], 3)[:-1], steps=3) is None  # not equal steps
+    shuffled = _kernels([("a", 1.0), ("b", 1.0)], 2)
+    shuffled[2], shuffled[3] = shuffled[3], shuffled[2]
+    assert speed.step_sequence(shuffled, steps=2) is None  # the second step launched in another order
+
+
+def test_fold_layers_names_each_place_of_a_layer():
+    layer = [("gemv", 5.0), ("attn", 8.0), ("gemv", 4.0), ("gemv", 16.0), ("gemv", 10.0)]
+    sequence = [("embed", 1.0), ("rope", 2.0)] + layer * 3 + [("gemv", 130.0)]
+    sequence[2 + 5] = ("gemv", 7.0)  # the second layer's q/k/v took longer
+    folded = speed.fold_layers(sequence, layers=3)
+    assert (folded["start"], folded["period"]) == (2, 5)
+    assert [p["kernel"] for p in folded["places"]] == ["gemv", "attn", "gemv", "gemv", "gemv"]
+    qkv = folded["places"][0]
+    assert (qkv["min"], qkv["max"]) == (5.0, 7.0) and qkv["us"] == pytest.approx(17 / 3)
+    assert folded["outside"] == [("embed", 1.0), ("rope", 2.0), ("gemv", 130.0)]
+    assert speed.fold_layers(sequence, layers=5) is None  # no pattern repeats five times

@@ -55,7 +55,7 @@ def test_a_stopped_runs_finished_recipes_are_merged(tmp_path, monkeypatch):
     """What export_stored leaves in the stopped run's folder is merged like a finished run's records."""
     record = {"model": "toy", "recipe": "bf16", "task": "speed", "metric": "decode_ms_per_token", "value": 1.5}
 
-    def fake_run(args, model, recipes, tasks, run_dir, budget_s=None, src=None):
+    def fake_run(args, model, recipes, tasks, run_dir, budget_s=None, src=None, gpu=None):
         run_dir.mkdir(parents=True)
         (run_dir / "results.jsonl").write_text(json.dumps(record) + "\n")
         return False  # as if the budget stopped it after its first recipe
@@ -72,7 +72,7 @@ def test_a_stopped_runs_finished_recipes_are_merged(tmp_path, monkeypatch):
 def test_base_src_runs_first_on_its_own_package_and_gives_a_before_after_table(tmp_path, monkeypatch):
     calls = []
 
-    def fake_run(args, model, recipes, tasks, run_dir, budget_s=None, src=None):
+    def fake_run(args, model, recipes, tasks, run_dir, budget_s=None, src=None, gpu=None):
         calls.append((run_dir.name, bench_speed.run_env(src).get("PYTHONPATH", "").split(os.pathsep)[0]))
         run_dir.mkdir(parents=True)
         value = 2.0 if src else 1.5
@@ -109,3 +109,34 @@ def test_bad_options_are_refused_in_one_line(tmp_path, capsys):
         assert err.value.code == 2
         message = capsys.readouterr().err.strip().splitlines()[-1]
         assert fix in message, message
+
+
+def test_gpus_run_models_side_by_side_and_merge_in_planned_order(tmp_path, monkeypatch):
+    placed = {}
+
+    def fake_run(args, model, recipes, tasks, run_dir, budget_s=None, src=None, gpu=None):
+        placed[run_dir.name] = bench_speed.run_env(src, gpu)["CUDA_VISIBLE_DEVICES"]
+        if model == "a":
+            time.sleep(0.2)  # the first model finishes last: the merge still lists it first
+        run_dir.mkdir(parents=True)
+        row = {"model": model, "recipe": "bf16", "task": tasks, "metric": "decode_ms_per_token", "value": 1.0}
+        (run_dir / "results.jsonl").write_text(json.dumps(row) + "\n")
+        return True
+
+    monkeypatch.setattr(bench_speed, "vlmq_run", fake_run)
+    argv = ["--out", str(tmp_path), "--models", "a,b,c", "--long-context-recipes", "bf16", "--gpus", "0,1"]
+    assert bench_speed.main(argv) == 0
+    assert placed == {"run_a": "0", "run_a_long": "0", "run_b": "1", "run_c": "0"}
+    rows = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [(r["model"], r["task"]) for r in rows] == [
+        ("a", "speed,speed-profile"),
+        ("a", "speed-long"),
+        ("b", "speed,speed-profile"),
+        ("c", "speed,speed-profile"),
+    ]
+
+
+def test_bad_gpus_are_refused_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        bench_speed.parse_args(["--out", str(tmp_path), "--gpus", "0,x"])
+    assert "--gpus takes GPU indices such as 0,1" in capsys.readouterr().err

@@ -350,29 +350,98 @@ def long_context_decode(
         release_memory()
 
 
-def profile_decode(engine: Engine, *, batch: int = 1, context: int = 300, steps: int = 10, top: int = 20) -> list[dict]:
-    """Kernel time per decode step (torch.profiler over ``steps`` compiled steps): where a step's time goes."""
-    from torch.autograd import DeviceType
-    from torch.profiler import ProfilerActivity, profile
-
+def profile_decode(engine: Engine, *, batch: int = 1, context: int = 300, steps: int = 10, top: int = 20) -> dict:
+    """Kernel time per decode step (torch.profiler over ``steps`` compiled steps): where a step's time goes.
+    ``total_us``: all kernels' time a step (with programmatic dependent launch, kernels overlap: the sum
+    exceeds the step); ``top``: kernels by name (µs and calls a step); ``layer``: the step's kernels in launch
+    order folded over the decoder layers (one row per kernel of a layer: every GEMV shares one name, so only
+    its place in the layer says which projection it is); None where they do not repeat layer by layer."""
     with torch.no_grad():
         state = engine.synthetic_context(batch, context)
         token = torch.zeros(batch, dtype=torch.long, device=engine.device)
         for _ in range(3):
             token = engine.decode_step(state, token)
-        torch.cuda.synchronize()
-        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+
+        def run():
+            nonlocal token
             for _ in range(steps):
                 token = engine.decode_step(state, token)
-            torch.cuda.synchronize()
-    rows = []
-    for event in prof.key_averages():
-        if event.device_type != DeviceType.CUDA:  # kernels only (CPU ops would count them twice)
-            continue
-        device_us = getattr(event, "device_time_total", None) or getattr(event, "self_device_time_total", 0)
-        if device_us > 0:
-            rows.append(
-                {"kernel": event.key[:90], "us_per_step": device_us / steps, "calls_per_step": event.count / steps}
-            )
-    rows.sort(key=lambda r: -r["us_per_step"])
-    return rows[:top]
+
+        events = _profiled_kernels(run)
+    sequence = step_sequence(events, steps)
+    return {
+        "total_us": sum(k[2] for k in events) / steps,
+        "top": kernel_totals(events, steps)[:top],
+        "layer": None if sequence is None else fold_layers(sequence, engine.decoder.num_layers),
+    }
+
+
+def profile_prefill(engine: Engine, prompts: list[Prompt], *, repeats: int = 5, top: int = 25) -> dict:
+    """Kernel time per first token (vision tower + prefill, torch.profiler over ``repeats`` one-token
+    generations after two warm-ups, which compile and capture the graphs): where TTFT goes, by kernel."""
+    with torch.no_grad():
+        for _ in range(2):
+            engine.generate(prompts, 1, ignore_eos=True)
+        events = _profiled_kernels(lambda: [engine.generate(prompts, 1, ignore_eos=True) for _ in range(repeats)])
+    return {"total_us": sum(k[2] for k in events) / repeats, "top": kernel_totals(events, repeats)[:top]}
+
+
+def _profiled_kernels(fn) -> list[tuple[str, float, float]]:
+    """(name, start µs, duration µs) of every GPU kernel ``fn`` launches, in start order."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    kernels = [
+        (e.name, e.time_range.start, e.time_range.elapsed_us())
+        for e in prof.events()
+        if e.device_type == DeviceType.CUDA and e.time_range.elapsed_us() > 0  # kernels (CPU ops would count twice)
+    ]
+    return sorted(kernels, key=lambda k: k[1])
+
+
+def kernel_totals(kernels: list[tuple[str, float, float]], per: int) -> list[dict]:
+    """µs and calls per unit (``per`` units profiled) by kernel name, largest first."""
+    totals: dict[str, list[float]] = {}
+    for name, _, us in kernels:
+        totals.setdefault(name[:90], []).append(us)
+    rows = [{"kernel": k, "us_per_step": sum(v) / per, "calls_per_step": len(v) / per} for k, v in totals.items()]
+    return sorted(rows, key=lambda r: -r["us_per_step"])
+
+
+def step_sequence(kernels: list[tuple[str, float, float]], steps: int) -> list[tuple[str, float]] | None:
+    """One step's kernels in launch order, each with its mean µs over ``steps`` equal steps (None if the
+    profiled kernels do not split into equal steps)."""
+    if not kernels or len(kernels) % steps:
+        return None
+    per = len(kernels) // steps
+    names = [k[0] for k in kernels[:per]]
+    if any(kernels[s * per + i][0] != names[i] for s in range(steps) for i in range(per)):
+        return None
+    return [(names[i], statistics.fmean(kernels[s * per + i][2] for s in range(steps))) for i in range(per)]
+
+
+def fold_layers(sequence: list[tuple[str, float]], layers: int) -> dict | None:
+    """The step's kernels folded over its ``layers`` identical layers: the first run of ``layers`` repeats
+    of one kernel pattern, longest period first (a short one can repeat inside a layer: o, gate/up and down
+    are three GEMVs in a row; a layer's own pattern is the longest that fits ``layers`` times). Per place in
+    the layer its name and mean / min / max µs, plus the kernels outside the layers. None if no pattern
+    repeats ``layers`` times."""
+    names = [n for n, _ in sequence]
+    for period in range(len(names) // layers, 0, -1):
+        for start in range(len(names) - period * layers + 1):
+            block = names[start : start + period]
+            if all(names[start + j] == block[j % period] for j in range(period * layers)):
+                places = []
+                for i, name in enumerate(block):
+                    us = [sequence[start + layer * period + i][1] for layer in range(layers)]
+                    places.append(
+                        {"place": i, "kernel": name[:90], "us": statistics.fmean(us), "min": min(us), "max": max(us)}
+                    )
+                inside = set(range(start, start + period * layers))
+                outside = [(n[:90], us) for i, (n, us) in enumerate(sequence) if i not in inside]
+                return {"start": start, "period": period, "layers": layers, "places": places, "outside": outside}
+    return None

@@ -125,25 +125,38 @@ class LongContextTask(MeasurementTask):
 
 
 class ProfileTask(MeasurementTask):
-    """Kernel time per compiled decode step (torch.profiler, CUDA only): where a step's time goes."""
+    """Kernel time per compiled decode step at batch 1 and at the sweep's largest batch, and per first token
+    (vision + prefill) at batch 1 (torch.profiler, CUDA only): where a step's and TTFT's time goes."""
 
     name = "speed-profile"
 
     def measure(self, ctx: TaskRun, opts: TaskOptions) -> list[dict]:
         if ctx.engine.device.type != "cuda":
             return [self.not_measured(ctx.kernel, "kernel profiles need a CUDA device")]
-        engine = Engine(ctx.engine.loaded, kv=ctx.engine.kv, compile=True, max_batch_size=1, max_seq_len=512)
-        rows = bench.profile_decode(engine)
-        return [
-            {
-                "task": self.name,
-                "metric": "kernel_us_per_step",
-                "value": sum(r["us_per_step"] for r in rows),
-                "ci_low": None,
-                "ci_high": None,
-                "n": 1,
-                "kernel": ctx.kernel,
-                "device": device_label(engine.device),
-                "params": {"top": rows},
-            }
-        ]
+        speed = SpeedTask().options(ctx, opts)
+        loaded, device = ctx.engine.loaded, device_label(ctx.engine.device)
+        records = []
+        for batch in sorted({1, max(speed.batch_sizes)}):
+            engine = Engine(loaded, kv=ctx.engine.kv, compile=True, max_batch_size=batch, max_seq_len=512)
+            found = bench.profile_decode(engine, batch=batch)
+            task = self.name if batch == 1 else f"{self.name}/bs{batch}"
+            records.append(self.record(task, "kernel_us_per_step", ctx.kernel, device, found))
+            del engine
+        prompts = bench.workload_prompts(speed, 1, speed.image_sizes[0])
+        engine = Engine(loaded, kv=ctx.engine.kv, compile=True, max_batch_size=1, max_seq_len=512)
+        found = bench.profile_prefill(engine, prompts)
+        records.append(self.record(f"{self.name}/ttft", "kernel_us_per_first_token", ctx.kernel, device, found))
+        return records
+
+    def record(self, task: str, metric: str, kernel: str, device: str, found: dict) -> dict:
+        return {
+            "task": task,
+            "metric": metric,
+            "value": found["total_us"],
+            "ci_low": None,
+            "ci_high": None,
+            "n": 1,
+            "kernel": kernel,
+            "device": device,
+            "params": {"top": found["top"], "layer": found.get("layer")},
+        }
