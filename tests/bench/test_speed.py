@@ -152,7 +152,10 @@ def _kernels(names_us: list[tuple[str, float]], steps: int) -> list[tuple[str, f
 def test_step_sequence_averages_each_place_over_steps():
     seq = speed.step_sequence(_kernels([("embed", 1.0), ("gemv", 4.0)], steps=3), steps=3)
     assert seq == [("embed", 2.0), ("gemv", 5.0)]  # means of 1,2,3 and 4,5,6
-    assert speed.step_sequence(_kernels([("a", 1.0)], 3)[:-1], steps=3) is None  # not equal steps
+    assert speed.step_sequence(_kernels([("a", 1.0)], 3)[:-1], steps=3) is None  # no kernel ran every step
+    filled = _kernels([("embed", 1.0), ("gemv", 4.0)], steps=3)
+    filled.insert(3, ("fill", 15.0, 0.5))  # a host-side fill between two steps
+    assert speed.step_sequence(filled, steps=3) == [("embed", 2.0), ("gemv", 5.0)]
     shuffled = _kernels([("a", 1.0), ("b", 1.0)], 2)
     shuffled[2], shuffled[3] = shuffled[3], shuffled[2]
     assert speed.step_sequence(shuffled, steps=2) is None  # the second step launched in another order

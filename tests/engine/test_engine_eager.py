@@ -156,3 +156,20 @@ def test_qwen2_5_vl_family_matches_hf(tiny_fp32, images):
     torch.testing.assert_close(engine.next_token_logits(prompts), ref_logits, atol=1e-4, rtol=0)
     gen = engine.generate(prompts, 6)[0]
     assert gen.token_ids == ref.tolist()[: len(gen.token_ids)] and len(gen.token_ids) >= 1
+
+
+def test_mrope_ids_come_from_the_host_copy_of_the_batch(tiny_bf16, images):
+    """The engine computes M-RoPE ids from the batch's CPU tensors (no device syncs while the vision tower
+    runs); they equal HF's ids from the batch as moved, padding and two image sizes included."""
+    from vlmq.engine.rope import prompt_position_ids, prompt_position_ids_on
+
+    prompts = [Prompt("What is it?", images[0]), Prompt("Describe the picture in detail.", images[1])]
+    b = encode_prompts(tiny_bf16.processor, prompts, torch.device("cpu"))
+    assert b.host is not None and b.host.host is None
+    assert torch.equal(b.host.input_ids, b.input_ids) and b.host.n_prompt_tokens == b.n_prompt_tokens
+    ref = prompt_position_ids(tiny_bf16.model, b.input_ids, b.mm_token_type_ids, b.image_grid_thw, b.attention_mask)
+    mine = prompt_position_ids_on(tiny_bf16.model, b.host, torch.device("cpu"))
+    assert torch.equal(mine, ref)
+    row = min(range(2), key=lambda r: b.n_prompt_tokens[r])
+    pad = b.input_ids.shape[1] - b.n_prompt_tokens[row]
+    assert pad > 0 and (mine[:, row, :pad] == 0).all()  # the shorter row is left-padded

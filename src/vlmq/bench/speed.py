@@ -414,7 +414,12 @@ def kernel_totals(kernels: list[tuple[str, float, float]], per: int) -> list[dic
 
 def step_sequence(kernels: list[tuple[str, float, float]], steps: int) -> list[tuple[str, float]] | None:
     """One step's kernels in launch order, each with its mean µs over ``steps`` equal steps (None if the
-    profiled kernels do not split into equal steps)."""
+    profiled kernels do not split into equal steps). Kernels that do not run the same number of times every
+    step (host-side fills between steps) are left out."""
+    counts: dict[str, int] = {}
+    for name, _, _ in kernels:
+        counts[name] = counts.get(name, 0) + 1
+    kernels = [k for k in kernels if counts[k[0]] % steps == 0]
     if not kernels or len(kernels) % steps:
         return None
     per = len(kernels) // steps

@@ -17,7 +17,7 @@ from vlmq.engine.decoder import StepInputs, TextDecoder, attention_mask
 from vlmq.engine.inputs import PromptBatch, encode_prompts
 from vlmq.engine.kv_cache import StaticKVCache, write_kv
 from vlmq.engine.projections import check_bf16_kernel
-from vlmq.engine.rope import prompt_position_ids
+from vlmq.engine.rope import prompt_position_ids_on
 from vlmq.engine.timing import Stopwatch
 from vlmq.engine.types import GENERATED, PADDING, Generation, KVConfig, Prompt, validate_kv_config
 from vlmq.engine.vision import image_features
@@ -205,19 +205,18 @@ class Engine:
         return DecodeState(batch=batch, key_valid=key_valid, next_pos=next_pos, next_slot=t, logits=logits)
 
     def _prompt_inputs(self, batch: PromptBatch, watch: Stopwatch, eager: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """(input embeddings with the image features scattered in [B, T, hidden], M-RoPE ids [3, B, T])."""
+        """(input embeddings with the image features scattered in [B, T, hidden], M-RoPE ids [3, B, T]).
+        The M-RoPE ids are computed on the host while the device runs the vision tower."""
         visual = None
         if batch.pixel_values is not None:
             vision = partial(image_features, self.model) if eager else self._vision
             visual = vision(batch.pixel_values, batch.image_grid_thw)
         watch.mark("vision")
+        position_ids = prompt_position_ids_on(self.model, batch.host or batch, self.device)
         embeds = self.decoder.embed_tokens(batch.input_ids)
         if visual is not None:
             is_image = (batch.input_ids == self.model.config.image_token_id).unsqueeze(-1)
             embeds = embeds.masked_scatter(is_image, visual.to(embeds.dtype))
-        position_ids = prompt_position_ids(
-            self.model, batch.input_ids, batch.mm_token_type_ids, batch.image_grid_thw, batch.attention_mask
-        )
         return embeds, position_ids
 
     def _teacher_forced_batch(self, prompts: list[Prompt], continuations: list[list[int]]) -> list[torch.Tensor]:

@@ -20,6 +20,7 @@ class PromptBatch:
     image_grid_thw: torch.Tensor | None
     n_prompt_tokens: list[int]
     n_visual_tokens: list[int]
+    host: PromptBatch | None = None  # the same batch on the CPU (host-side work reads it without a device sync)
 
     def hf_inputs(self) -> dict:
         """The batch as keyword arguments of the transformers model's ``forward`` / ``generate`` (image entries
@@ -62,15 +63,18 @@ def encode_prompts(processor, prompts: list[Prompt], device: torch.device) -> Pr
     if mm_types is None:  # older processors: derive it the way HF's docs say
         mm_types = (input_ids == processor.image_token_id).int()
     token_type = torch.where(attention_mask.bool(), mm_types.long(), torch.full_like(input_ids, PADDING))
-    pixel_values = enc.get("pixel_values")
-    grid = enc.get("image_grid_thw")
-    return PromptBatch(
-        input_ids=input_ids.to(device),
-        attention_mask=attention_mask.to(device),
-        token_type=token_type.to(device),
-        mm_token_type_ids=mm_types.to(device),
-        pixel_values=None if pixel_values is None else pixel_values.to(device),
-        image_grid_thw=None if grid is None else grid.to(device),
+    host = PromptBatch(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        token_type=token_type,
+        mm_token_type_ids=mm_types,
+        pixel_values=enc.get("pixel_values"),
+        image_grid_thw=enc.get("image_grid_thw"),
         n_prompt_tokens=attention_mask.sum(1).tolist(),
         n_visual_tokens=(token_type == VISUAL).sum(1).tolist(),
     )
+    moved = {
+        name: None if getattr(host, name) is None else getattr(host, name).to(device)
+        for name in ("input_ids", "attention_mask", "token_type", "mm_token_type_ids", "pixel_values", "image_grid_thw")
+    }
+    return PromptBatch(**moved, n_prompt_tokens=host.n_prompt_tokens, n_visual_tokens=host.n_visual_tokens, host=host)

@@ -23,7 +23,9 @@ def prompt_position_ids(
     image_grid_thw: torch.Tensor | None,
     attention_mask: torch.Tensor,
 ) -> torch.Tensor:
-    """M-RoPE ids [3, B, T] for a left-padded prompt batch (padding slots get 0)."""
+    """M-RoPE ids [3, B, T] for a left-padded prompt batch (padding slots get 0). On CPU tensors: HF's
+    ``get_rope_index`` walks each row with boolean indexing, ``tolist`` and per-image ops, which on device
+    tensors are a chain of syncs and tiny launches (the GPU idles between them)."""
     position_ids, _ = model.model.get_rope_index(
         input_ids=input_ids,
         mm_token_type_ids=mm_token_type_ids,
@@ -53,3 +55,14 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     """Rotate ``x`` [B, H, T, D] by tables [B, T, D]."""
     cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
     return x * cos + rotate_half(x) * sin
+
+
+def prompt_position_ids_on(model, host_batch, device: torch.device) -> torch.Tensor:
+    """``prompt_position_ids`` computed on the host from the batch's CPU tensors, then copied to ``device``
+    without blocking the host (pinned), so it overlaps work already queued on the device (the vision tower)."""
+    ids = prompt_position_ids(
+        model, host_batch.input_ids, host_batch.mm_token_type_ids, host_batch.image_grid_thw, host_batch.attention_mask
+    )
+    if torch.device(device).type != "cuda":
+        return ids.to(device)
+    return ids.pin_memory().to(device, non_blocking=True)
