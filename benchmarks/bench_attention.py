@@ -291,6 +291,11 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int, length: int
         fused_rope_attention=one_kernel,
         fused_in_kernel_combine=fused(combine_in_kernel=True),
         fused_two_launch=fused(combine_in_kernel=False),
+        # candidate plans: one block a split (all of a program's cache loads before the PDL wait), other warps
+        fused_one_block=fused(max_splits=128),
+        fused_warps2=fused(num_warps=2),
+        fused_warps8=fused(num_warps=8),
+        fused_one_block_warps2=fused(max_splits=128, num_warps=2),
     )
     for name, run in runs.items():
         row[name] = time_graph(lambda run=run: [run(kv) for kv in caches], LAYERS, replays)

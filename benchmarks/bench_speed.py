@@ -265,17 +265,18 @@ def profile_markdown(rows: list[dict]) -> str:
         out += ["", f"### {r['model']} {r['recipe']} {r['task']}: {r['value']:.0f} µs of kernels ({r['metric']})", ""]
         layer = r["params"].get("layer")
         if layer:
-            total = sum(p["us"] for p in layer["places"])
-            rest = sum(us for _, us in layer["outside"])
+            total = sum(p.get("added_us", p["us"]) for p in layer["places"])
+            rest = sum(o[-1] for o in layer["outside"])
             out += [
-                f"{layer['layers']} layers x {layer['period']} kernels ({total:.1f} µs a layer); outside the layers "
-                f"{len(layer['outside'])} kernels, {rest:.1f} µs",
+                f"{layer['layers']} layers x {layer['period']} kernels ({total:.1f} µs a layer added to the step); "
+                f"outside the layers {len(layer['outside'])} kernels, {rest:.1f} µs",
                 "",
-                "| place | kernel | µs (mean) | min | max |",
-                "|---|---|---|---|---|",
+                "| place | kernel | µs (mean) | min | max | added to the step |",
+                "|---|---|---|---|---|---|",
             ]
             out += [
-                f"| {p['place']} | {p['kernel'][:60]} | {p['us']:.2f} | {p['min']:.2f} | {p['max']:.2f} |"
+                f"| {p['place']} | {p['kernel'][:60]} | {p['us']:.2f} | {p['min']:.2f} | {p['max']:.2f} | "
+                f"{p.get('added_us', float('nan')):.2f} |"
                 for p in layer["places"]
             ]
             out += [""]

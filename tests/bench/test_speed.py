@@ -140,35 +140,46 @@ def test_long_context_decode_records_on_cpu(tiny_bf16):
 
 
 def _kernels(names_us: list[tuple[str, float]], steps: int) -> list[tuple[str, float, float]]:
-    """Profiled kernels of ``steps`` identical steps: (name, start, µs) in start order, µs + step index."""
+    """Profiled kernels of ``steps`` identical steps, back to back: (name, start, µs), µs + step index."""
     out, t = [], 0.0
     for s in range(steps):
         for name, us in names_us:
             out.append((name, t, us + s))
-            t += 10.0
+            t += us + s
     return out
 
 
 def test_step_sequence_averages_each_place_over_steps():
     seq = speed.step_sequence(_kernels([("embed", 1.0), ("gemv", 4.0)], steps=3), steps=3)
-    assert seq == [("embed", 2.0), ("gemv", 5.0)]  # means of 1,2,3 and 4,5,6
+    assert [s[:2] for s in seq] == [("embed", 2.0), ("gemv", 5.0)]  # means of 1,2,3 and 4,5,6
+    assert [s[2] for s in seq] == [2.0, 5.0]  # back to back: each adds its whole duration
     assert speed.step_sequence(_kernels([("a", 1.0)], 3)[:-1], steps=3) is None  # no kernel ran every step
     filled = _kernels([("embed", 1.0), ("gemv", 4.0)], steps=3)
     filled.insert(3, ("fill", 15.0, 0.5))  # a host-side fill between two steps
-    assert speed.step_sequence(filled, steps=3) == [("embed", 2.0), ("gemv", 5.0)]
+    assert [s[:2] for s in speed.step_sequence(filled, steps=3)] == [("embed", 2.0), ("gemv", 5.0)]
+
+
+def test_step_sequence_counts_what_overlapping_kernels_add_to_the_step():
+    """With programmatic dependent launch the next kernel starts (and waits) before its predecessor ends: it
+    adds only the time past that end; an idle gap before a kernel counts to it."""
+    kernels = [("gemv", 0.0, 5.0), ("attn", 3.0, 10.0), ("gemv", 12.0, 4.0), ("gemv", 20.0, 2.0)]
+    seq = speed.step_sequence(kernels, steps=1)
+    assert seq == [("gemv", 5.0, 5.0), ("attn", 10.0, 8.0), ("gemv", 4.0, 3.0), ("gemv", 2.0, 6.0)]
+    assert sum(s[2] for s in seq) == 22.0  # the step's span
     shuffled = _kernels([("a", 1.0), ("b", 1.0)], 2)
     shuffled[2], shuffled[3] = shuffled[3], shuffled[2]
     assert speed.step_sequence(shuffled, steps=2) is None  # the second step launched in another order
 
 
 def test_fold_layers_names_each_place_of_a_layer():
-    layer = [("gemv", 5.0), ("attn", 8.0), ("gemv", 4.0), ("gemv", 16.0), ("gemv", 10.0)]
-    sequence = [("embed", 1.0), ("rope", 2.0)] + layer * 3 + [("gemv", 130.0)]
-    sequence[2 + 5] = ("gemv", 7.0)  # the second layer's q/k/v took longer
+    layer = [("gemv", 5.0, 5.0), ("attn", 8.0, 6.0), ("gemv", 4.0, 1.0), ("gemv", 16.0, 16.0), ("gemv", 10.0, 10.0)]
+    sequence = [("embed", 1.0, 1.0), ("rope", 2.0, 2.0)] + layer * 3 + [("gemv", 130.0, 130.0)]
+    sequence[2 + 5] = ("gemv", 7.0, 7.0)  # the second layer's q/k/v took longer
     folded = speed.fold_layers(sequence, layers=3)
     assert (folded["start"], folded["period"]) == (2, 5)
     assert [p["kernel"] for p in folded["places"]] == ["gemv", "attn", "gemv", "gemv", "gemv"]
     qkv = folded["places"][0]
     assert (qkv["min"], qkv["max"]) == (5.0, 7.0) and qkv["us"] == pytest.approx(17 / 3)
-    assert folded["outside"] == [("embed", 1.0), ("rope", 2.0), ("gemv", 130.0)]
+    assert folded["places"][1]["added_us"] == 6.0 and folded["places"][2]["added_us"] == 1.0
+    assert folded["outside"] == [("embed", 1.0, 1.0), ("rope", 2.0, 2.0), ("gemv", 130.0, 130.0)]
     assert speed.fold_layers(sequence, layers=5) is None  # no pattern repeats five times

@@ -412,10 +412,13 @@ def kernel_totals(kernels: list[tuple[str, float, float]], per: int) -> list[dic
     return sorted(rows, key=lambda r: -r["us_per_step"])
 
 
-def step_sequence(kernels: list[tuple[str, float, float]], steps: int) -> list[tuple[str, float]] | None:
-    """One step's kernels in launch order, each with its mean µs over ``steps`` equal steps (None if the
-    profiled kernels do not split into equal steps). Kernels that do not run the same number of times every
-    step (host-side fills between steps) are left out."""
+def step_sequence(kernels: list[tuple[str, float, float]], steps: int) -> list[tuple[str, float, float]] | None:
+    """One step's kernels in launch order: (name, mean µs, mean µs added to the step), over ``steps`` equal
+    steps; None if the profiled kernels do not split into equal steps. Kernels that do not run the same
+    number of times every step (host-side fills between steps) are left out. What a kernel adds to the step is
+    its end minus the latest earlier end (its duration less the overlap: with programmatic dependent
+    launch a kernel starts, and waits, while its predecessor runs; an idle gap before it counts to it), so
+    these sum to the step's span."""
     counts: dict[str, int] = {}
     for name, _, _ in kernels:
         counts[name] = counts.get(name, 0) + 1
@@ -426,27 +429,46 @@ def step_sequence(kernels: list[tuple[str, float, float]], steps: int) -> list[t
     names = [k[0] for k in kernels[:per]]
     if any(kernels[s * per + i][0] != names[i] for s in range(steps) for i in range(per)):
         return None
-    return [(names[i], statistics.fmean(kernels[s * per + i][2] for s in range(steps))) for i in range(per)]
+    added, latest = [], kernels[0][1]
+    for _, start, us in kernels:
+        added.append(max(0.0, start + us - latest))
+        latest = max(latest, start + us)
+    return [
+        (
+            names[i],
+            statistics.fmean(kernels[s * per + i][2] for s in range(steps)),
+            statistics.fmean(added[s * per + i] for s in range(steps)),
+        )
+        for i in range(per)
+    ]
 
 
-def fold_layers(sequence: list[tuple[str, float]], layers: int) -> dict | None:
+def fold_layers(sequence: list[tuple[str, float, float]], layers: int) -> dict | None:
     """The step's kernels folded over its ``layers`` identical layers: the first run of ``layers`` repeats
     of one kernel pattern, longest period first (a short one can repeat inside a layer: o, gate/up and down
     are three GEMVs in a row; a layer's own pattern is the longest that fits ``layers`` times). Per place in
-    the layer its name and mean / min / max µs, plus the kernels outside the layers. None if no pattern
-    repeats ``layers`` times."""
-    names = [n for n, _ in sequence]
+    the layer its name, mean / min / max µs and the mean µs it adds to the step, plus the kernels outside the
+    layers. None if no pattern repeats ``layers`` times."""
+    names = [n for n, *_ in sequence]
     for period in range(len(names) // layers, 0, -1):
         for start in range(len(names) - period * layers + 1):
             block = names[start : start + period]
             if all(names[start + j] == block[j % period] for j in range(period * layers)):
                 places = []
                 for i, name in enumerate(block):
-                    us = [sequence[start + layer * period + i][1] for layer in range(layers)]
+                    rows = [sequence[start + layer * period + i] for layer in range(layers)]
+                    us = [r[1] for r in rows]
                     places.append(
-                        {"place": i, "kernel": name[:90], "us": statistics.fmean(us), "min": min(us), "max": max(us)}
+                        {
+                            "place": i,
+                            "kernel": name[:90],
+                            "us": statistics.fmean(us),
+                            "min": min(us),
+                            "max": max(us),
+                            "added_us": statistics.fmean(r[2] for r in rows),
+                        }
                     )
                 inside = set(range(start, start + period * layers))
-                outside = [(n[:90], us) for i, (n, us) in enumerate(sequence) if i not in inside]
+                outside = [(n[:90], us, added) for i, (n, us, added) in enumerate(sequence) if i not in inside]
                 return {"start": start, "period": period, "layers": layers, "places": places, "outside": outside}
     return None

@@ -82,9 +82,16 @@ def run_linear(
     """``act(linear(rmsnorm(x))) + residual`` over [..., K] activations; output in x's dtype.
 
     ``decode``: one vlmq::fused_linear where the pack allows it; otherwise (prefill, or packs the kernel
-    cannot serve) the same arithmetic composed around the modules' ops."""
+    cannot serve) the same arithmetic composed around the modules' ops. W8A8 at prefill: the norm and the
+    per-token quantization through vlmq::fused_linear too (``normalize_rows``, one program a row; Inductor fused
+    the amax of down_proj's 18944-wide rows with SiLU·mul into a 53 µs reduction a layer on the H200, 7b), the
+    SiLU·mul and the residual add composed around it (Inductor fuses them into one pass)."""
     if decode and pack.decode_kernel:
         return run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps, act=act, residual=residual)
+    if pack.decode_kernel and pack.packed.a_mode != "bf16":
+        y = run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps)
+        y = silu_mul_interleaved(y.reshape(-1, y.shape[-1])).view(*y.shape[:-1], -1) if act == "silu_mul" else y
+        return y if residual is None else residual + y
     h = x if norm_weight is None else rms_norm_reference(x, norm_weight, eps)
     if pack.packed is None:
         outs = [m(h) for m in pack.modules]
