@@ -215,6 +215,15 @@ ATTENTION_VARIANTS = {  # name: launch_decode_attention keyword arguments
 }
 
 
+# candidate plans of the fused op: one block a split (all of a program's cache loads before the PDL wait), warps
+FUSED_CANDIDATES = {
+    "fused_one_block": {"max_splits": 128},
+    "fused_warps2": {"num_warps": 2},
+    "fused_warps8": {"num_warps": 8},
+    "fused_one_block_warps2": {"max_splits": 128, "num_warps": 2},
+}
+
+
 def bench_attention(shape, args, out):
     for ctx in (int(c) for c in args.contexts.split(",")):
         lengths = [int(n) for n in args.cache_lengths.split(",") if n and int(n) > ctx] or [ctx + 64]
@@ -291,11 +300,7 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int, length: int
         fused_rope_attention=one_kernel,
         fused_in_kernel_combine=fused(combine_in_kernel=True),
         fused_two_launch=fused(combine_in_kernel=False),
-        # candidate plans: one block a split (all of a program's cache loads before the PDL wait), other warps
-        fused_one_block=fused(max_splits=128),
-        fused_warps2=fused(num_warps=2),
-        fused_warps8=fused(num_warps=8),
-        fused_one_block_warps2=fused(max_splits=128, num_warps=2),
+        **{name: fused(**kw) for name, kw in FUSED_CANDIDATES.items()},
     )
     for name, run in runs.items():
         row[name] = time_graph(lambda run=run: [run(kv) for kv in caches], LAYERS, replays)
@@ -465,7 +470,11 @@ def table_line(section, r) -> str:
             f"{'one launch' if plan['combine_in_kernel'] else 'two launches'}) | {case} | "
             f"{r['two_launch']['us']:.2f} | {r['default']['us']:.2f} "
             f"(best: {best} {r[best]['us']:.2f}) | µs/layer |\n| rope+attention (2 kernels → 1) | {case} | "
-            f"{r['rope_then_attention']['us']:.2f} | {r['fused_rope_attention']['us']:.2f} | µs/layer |"
+            f"{r['rope_then_attention']['us']:.2f} | {r['fused_rope_attention']['us']:.2f} | µs/layer |\n"
+            f"| fused plans (default → {', '.join(FUSED_CANDIDATES)}) | {case} | "
+            f"{r['fused_rope_attention']['us']:.2f} | "
+            + " / ".join(f"{r[name]['us']:.2f}" if name in r else "-" for name in FUSED_CANDIDATES)
+            + " | µs/layer |"
         )
     flash = r.get("fused_graph_flash", {}).get("us", float("nan")) / 1000
     return (
