@@ -353,11 +353,25 @@ def precompile(cases, jobs: int) -> float:
 
 
 # ----- sweep ---------------------------------------------------------------------------------------
+LIBRARY = "library"  # a prefill sweep's baseline: prefill_linear's default path (dequantize + cuBLAS, _scaled_mm, ...)
+
+
 def sweep_configs(fmt_code: int, m: int, n: int, k: int):
-    from vlmq.engine.kernels.gemv import SUM_MAX_M, W_INT4, W_INT8, dot_config, split_for, sum_config
+    from vlmq.engine.kernels.gemv import GEMV_MAX_M, SUM_MAX_M, W_INT4, W_INT8, dot_config, split_for, sum_config
 
     out = []
-    if m <= SUM_MAX_M:
+    if m > GEMV_MAX_M:
+        # prefill: the Triton GEMM (weights dequantized in registers, never written) against the library path
+        out.append(LIBRARY)
+        for block_n, block_k, stages, swap, warps in itertools.product(
+            (128, 256), (64, 128), (3, 4), (False, True), (4, 8)
+        ):
+            out.append(
+                dot_config(
+                    fmt_code, m, n, k, GROUP, block_n=block_n, block_k=block_k, stages=stages, swap=swap, warps=warps
+                )._replace(num_warps=warps)
+            )
+    elif m <= SUM_MAX_M:
         vecs = (1, 2, 4) if fmt_code == W_INT4 else ((1, 2) if fmt_code == W_INT8 else (1,))
         # rows and warps (more warps: a wider K tile, fewer serial iterations) at the default vec, then the vecs
         shapes = [(rows, warps, vecs[-1], pipe) for rows in (4, 8, 16, 32) for warps in (1, 2, 4) for pipe in (0, 1)]
@@ -401,7 +415,6 @@ def sweep_groups(args) -> list[tuple]:
     return [
         (preset, shape, n, k, m, mode)
         for m in args.rows
-        if m <= 64
         for preset in args.presets
         for shape, (n, k) in SHAPES[preset].items()
         if shape != "lm_head"
@@ -415,11 +428,17 @@ def sweep_calls(group: tuple, cfg, copies: int) -> list:
     from vlmq.engine.kernels import quantize_activation
     from vlmq.engine.kernels.fused import A_MODE_CODES
     from vlmq.engine.kernels.gemv import gemv
+    from vlmq.engine.kernels.prefill import prefill_linear
 
     preset, shape, n, k, m, mode = group
     fmt, a_mode = MODES[mode]
     xq, xs = quantize_activation(torch.randn(m, k, dtype=torch.bfloat16, device="cuda"), a_mode)
     packs = [random_pack(fmt, a_mode, n, k, "cuda", i) for i in range(copies)]
+    if cfg == LIBRARY:
+        return [
+            lambda p=p: prefill_linear(xq, p.weight, p.scale, p.zero, p.group_size, None, xs, torch.bfloat16)
+            for p in packs
+        ]
     return [
         lambda p=p: gemv(
             xq, p.weight, p.scale, p.zero, p.group_size, None, x_scale=xs, a_mode=A_MODE_CODES[a_mode], config=cfg
@@ -457,7 +476,8 @@ def run_sweep(args, log, save) -> list[dict]:
         preset, shape, n, k, m, mode = group
         fmt = MODES[mode][0]
         copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
-        default, best, default_row = default_config(cfg_format(mode), m, n, k, GROUP), None, None
+        default = LIBRARY if m > 64 else default_config(cfg_format(mode), m, n, k, GROUP)
+        best, default_row = None, None
         for cfg in sweep_candidates(group):
             if time.monotonic() - t0 > args.budget_s:
                 log(f"sweep stopped at the time budget ({args.budget_s:.0f} s)")
@@ -472,7 +492,7 @@ def run_sweep(args, log, save) -> list[dict]:
                 shape=shape,
                 m=m,
                 mode=mode,
-                config=list(cfg),
+                config=[cfg] if cfg == LIBRARY else list(cfg),
                 us=us,
                 tb_s=weight_bytes(fmt, n, k) / us / 1e6,
                 default=cfg == default,
@@ -504,8 +524,8 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
     for i, sweep in enumerate(sweeps):
         for r in sweep["results"]:
             case = (r["preset"], r["shape"], r["m"], r["mode"])
-            if latest[case] != i or r["mode"] not in fmt_names:
-                continue
+            if latest[case] != i or r["mode"] not in fmt_names or r["m"] not in (1, 16):
+                continue  # prefill rows (M > 64) choose a path, not a decode tile
             # per kernel: at one row the CUDA-core tile is kept beside a faster tensor-core one (gemv_config may
             # still take it, where its prologue saves a row kernel)
             key = (*case, r["config"][0])

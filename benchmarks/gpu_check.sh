@@ -6,7 +6,8 @@
 #   kernels, attention - the kernel micro-benchmarks (benchmarks/bench_kernels.py, bench_attention.py)
 #   soak   - benchmarks/soak.py (thousands of generations, memory sampled over time)
 #   speed  - benchmarks/bench_speed.py on SPEED_MODELS (default qwen2-vl-2b then -7b: issue 16's table; SPEED_RECIPES,
-#            batch 1 and 16) within SPEED_BUDGET seconds (what did not finish is listed in table.md);
+#            batch 1 and 16) within SPEED_BUDGET seconds (what did not finish is listed in table.md); with two
+#            or more GPUs visible the models run side by side, one GPU each (--gpus);
 #            with BASE_REV (a commit) the same runs first on that commit's code, on this machine, for a
 #            before -> after table (the lent machines differ too much to compare figures across calls)
 # Usage on the GPU machine, from the repository root, with the wheels the lent machines lack in .whl/
@@ -65,8 +66,11 @@ if has speed; then
         | tee "$OUT/speed_base_missing.txt"
     fi
   fi
+  gpus=()
+  n_gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
+  [ "$n_gpus" -ge 2 ] && gpus=(--gpus "$(seq -s, 0 $((n_gpus - 1)))")
   python3 benchmarks/bench_speed.py --out /tmp/vlmq-speed --models "$SPEED_MODELS" --recipes "$SPEED_RECIPES" \
     --batch-sizes 1,16 --repeats 2 --tasks speed --long-context-recipes '' --budget-s "${SPEED_BUDGET:-480}" \
-    "${base[@]}" 2>&1 | tail -40 | tee "$OUT/speed.log"
+    "${base[@]}" "${gpus[@]}" 2>&1 | tail -40 | tee "$OUT/speed.log"
   cp /tmp/vlmq-speed/table.md /tmp/vlmq-speed/results*.jsonl "$OUT/" 2>/dev/null
 fi

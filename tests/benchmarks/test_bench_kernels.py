@@ -92,3 +92,22 @@ def test_write_tiles_refuses_a_missing_sweep_in_one_line(tmp_path, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and "pass the bench_kernels_sweep.json" in out[0]
     assert TILES_FILE.read_bytes() == before
+
+
+def test_prefill_sweep_times_gemm_tiles_against_the_library_path_and_writes_no_decode_tile():
+    """At prefill rows the sweep's baseline is prefill_linear's default (library) path, the candidates GEMM tiles
+    with swapped and plain operands; its rows never become decode tiles."""
+    from vlmq.engine.kernels.gemv import W_INT8
+
+    configs = bench_kernels.sweep_configs(W_INT8, 300, 18944 * 2, 3584)
+    assert configs[0] == bench_kernels.LIBRARY
+    tiles = configs[1:]
+    assert tiles and all(c.kernel == "dot" and c.block_m == 128 and c.split_k == 1 for c in tiles)
+    assert {c.swap for c in tiles} == {False, True} and {c.num_warps for c in tiles} == {4, 8}
+    sweep = {"device": "GPU", "date": "d", "triton": "t"}
+    sweep["results"] = [
+        dict(preset="7b", shape="gate_up", m=300, mode="int8-a16", config=["library"], us=90.0, default=True),
+        dict(preset="7b", shape="gate_up", m=300, mode="int8-a16", config=list(tiles[0]), us=80.0, default=False),
+    ]
+    table = bench_kernels.tiles_from_sweep([sweep], ["p.json"])
+    assert table["sum_m1"] == table["dot_m1"] == table["dot_m16"] == []
