@@ -16,25 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import statistics
 
 import torch
 
+from bench_attention import time_calls  # this folder's CUDA-event timer (median of replays, min and max)
+
 SHAPES = {"2b": 8960, "7b": 18944}  # intermediate sizes: y is [rows, 2 I], gate and up columns interleaved
-
-
-def timed(fn, reps: int) -> dict:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) * 1e3)
-    return {"us": statistics.median(times), "min": min(times), "max": max(times), "n": reps}
 
 
 def main(argv=None) -> int:
@@ -65,16 +52,17 @@ def main(argv=None) -> int:
                 "shape": [args.rows, 2 * inter],
                 "mode": mode,
                 "bit_exact": exact,
-                "inductor": timed(lambda y=y, mode=mode: whole(y, mode), args.reps),
-                "normalize_rows": timed(
-                    lambda y=y, mode=mode: normalize_rows(silu(y), None, 1e-6, None, A_MODE_CODES[mode]), args.reps
+                "inductor": time_calls(lambda y=y, mode=mode: whole(y, mode), 1, args.reps),
+                "normalize_rows": time_calls(
+                    lambda y=y, mode=mode: normalize_rows(silu(y), None, 1e-6, None, A_MODE_CODES[mode]), 1, args.reps
                 ),
             }
             rows.append(row)
             a, b = row["inductor"], row["normalize_rows"]
             print(
                 f"{preset} {mode:4s} [{args.rows}x{2 * inter}] exact={exact} inductor {a['us']:.1f} "
-                f"({a['min']:.1f}-{a['max']:.1f}) | normalize_rows {b['us']:.1f} ({b['min']:.1f}-{b['max']:.1f})"
+                f"({a['us_min']:.1f}-{a['us_max']:.1f}) | normalize_rows {b['us']:.1f} "
+                f"({b['us_min']:.1f}-{b['us_max']:.1f})"
             )
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
