@@ -226,3 +226,32 @@ def test_a_run_without_failures_says_so_and_warns_nowhere(tmp_path):
     text = write_report(store, spec, collect_records(store, spec)).read_text()
     assert "No sample failed." in text and "Warning: more than" not in text
     assert "No fidelity figures" in text
+
+
+def test_kernel_profiles_get_their_own_table_not_an_empty_speed_point(tmp_path):
+    """speed-profile records (decode per layer place, first token) are listed as a profile table, with what each
+    kernel of a decoder layer adds to the step; they do not become speed points without metrics."""
+    tasks = ("shapes-vqa", "speed", "speed-profile")
+    spec = RunSpec(out=str(tmp_path), tasks=tasks, recipes=("bf16", "int8_wo", "bf16+kv_fp8"))
+    store = Store(tmp_path)
+    store.set_meta("provenance", {"device": "NVIDIA H200", "vlmq": "0.1.0"})
+    _fill(store)
+    places = [
+        {"place": 0, "kernel": "gemv_kernel", "us": 4.6, "min": 4.5, "max": 5.0, "added_us": 4.1},
+        {"place": 1, "kernel": "decode_attention_kernel", "us": 11.0, "min": 10.8, "max": 11.5, "added_us": 10.6},
+    ]
+    layer = {"start": 2, "period": 2, "layers": 28, "places": places, "outside": []}
+    profile = [
+        {
+            "task": "speed-profile",
+            "metric": "kernel_us_per_step",
+            "value": 1547.0,
+            "params": {"top": [], "layer": layer},
+        },
+        {"task": "speed-profile/ttft", "metric": "kernel_us_per_first_token", "value": 7140.0, "params": {"top": []}},
+    ]
+    store.put_measurements("bf16", [{**r, "ci_low": None, "ci_high": None, "n": 1} for r in profile])
+    text = write_report(store, spec, collect_records(store, spec)).read_text()
+    assert "### speed-profile" not in text
+    assert "| bf16 | bs1 | 1547 | gemv 4.1 · decode_attention 10.6 |" in text
+    assert "| bf16 | ttft | 7140 | – |" in text

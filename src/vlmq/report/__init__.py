@@ -145,7 +145,12 @@ def _accuracy_section(records, recipes, outcomes) -> list[str]:
 
 
 def _speed_section(records, summaries, device: str) -> list[str]:
-    speed = [r for r in records if r["task"].startswith("speed") and r.get("value") is not None]
+    profiles = [r for r in records if r["task"].startswith(PROFILE_TASK) and r.get("value") is not None]
+    speed = [
+        r
+        for r in records
+        if r["task"].startswith("speed") and r.get("value") is not None and not r["task"].startswith(PROFILE_TASK)
+    ]
     skipped = [r for r in records if r["task"] == "speed" and r["metric"] == "not_measured"]
     out = ["## Speed and memory", ""]
     if not speed and not skipped:
@@ -183,7 +188,36 @@ def _speed_section(records, summaries, device: str) -> list[str]:
         out += [f"- {r['recipe']}: out of memory at this point" for r in ooms]
     for r in skipped:
         out.append(f"- {r['recipe']}: speed not measured ({r.get('reason')})")
-    return out + [""]
+    return out + [""] + _profile_lines(profiles)
+
+
+PROFILE_TASK = "speed-profile"
+
+
+def _profile_lines(profiles: list[dict]) -> list[str]:
+    """Kernel time per decode step and per first token, and what each kernel of a decoder layer adds to a step."""
+    if not profiles:
+        return []
+    out = [
+        "### Where the time goes (torch.profiler, kernels in the captured step)",
+        "",
+        "Kernel µs per decode step (batch 1 / the largest batch) and per first token; per decoder layer, what each "
+        "kernel in launch order adds to the step (overlapping kernels count once).",
+        "",
+    ]
+    rows = []
+    for r in profiles:
+        point = r["task"][len(PROFILE_TASK) :].lstrip("/") or "bs1"
+        layer = (r.get("params") or {}).get("layer")
+        places = (
+            " · ".join(
+                f"{p['kernel'].split('_kernel')[0][:24]} {p.get('added_us', p['us']):.1f}" for p in layer["places"]
+            )
+            if layer
+            else "–"
+        )
+        rows.append([r["recipe"], point, f"{r['value']:.0f}", places])
+    return out + table(["recipe", "point", "kernel µs", "a layer's kernels: µs added to the step"], rows) + [""]
 
 
 def _recommendation_section(summaries, spec) -> list[str]:
