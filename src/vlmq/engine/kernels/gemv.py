@@ -130,6 +130,7 @@ class GemvConfig(NamedTuple):
     pipe: bool = False  # sum kernel: load the next K tile before using the current one (double buffer)
     swap: bool = False  # dot kernel: weights x activations^T (the weight tile is the MMA's M side)
     post: bool = False  # dot kernel, int4: codes on the tensor cores, group scale and zero on the sums
+    frag: bool = False  # dot kernel, int4: K permuted so unpacked nibbles land in the MMA fragment (no shuffle)
 
 
 def weight_format(weight: torch.Tensor) -> int:
@@ -184,6 +185,7 @@ def dot_config(
     split: int | None = None,
     swap: bool = False,
     post: bool = False,
+    frag: bool = False,
 ) -> GemvConfig:
     """Tensor-core tile: 16-64 activation rows (one M tile for decode), or GEMM tiles for larger M. ``swap``,
     ``post``: gemv_triton.tensor_core_sums (``post`` for int4 weights only, where it is ignored otherwise)."""
@@ -194,7 +196,18 @@ def dot_config(
         block_k = min(block_k, group_size)
     programs = -(-n // block_n) * -(-m // block_m)
     split = split or (split_for(programs, k, block_k) if m <= GEMV_MAX_M else 1)
-    return GemvConfig("dot", block_m, block_n, block_k, split, warps, stages, swap=swap, post=post and fmt == W_INT4)
+    return GemvConfig(
+        "dot",
+        block_m,
+        block_n,
+        block_k,
+        split,
+        warps,
+        stages,
+        swap=swap,
+        post=post and fmt == W_INT4,
+        frag=frag and fmt == W_INT4,
+    )
 
 
 def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, cuda_cores: bool = False) -> GemvConfig:
@@ -498,6 +511,12 @@ def gemv(
     from vlmq.engine.kernels.gemv_triton import gemv_kernel
 
     gemv_kernel[(grid_n, grid_m, split)](
-        *args, **meta, DOT=cfg.kernel == "dot", CUDA=x.is_cuda, SWAP=cfg.swap, POST=cfg.post
+        *args,
+        **meta,
+        DOT=cfg.kernel == "dot",
+        CUDA=x.is_cuda,
+        SWAP=cfg.swap,
+        POST=cfg.post,
+        FRAG=cfg.num_warps if cfg.frag else 0,
     )
     return y

@@ -576,6 +576,82 @@ def int4_codes(w_ptr, rn, in_n, k0, stride_wn, one_bits, BK: tl.constexpr):
 
 
 @triton.jit
+def frag_permuted(t):
+    """[R, 4, U, 2, 2, 2] values of a K tile, column 8U c + 8u + 4e + 2a + b at [., c, u, e, a, b] (U = BK / 32)
+    → [R, BK] with that column at position L = 32u + 16a + 8b + 2c + e: the order of the MMA operand fragments
+    (mma.sync m16n8k16 and wgmma from registers, 16-bit values), whose quad lane c holds positions with bits 1-2
+    = c, and whose registers the rest. So lane c unpacks its fragment from its own words c U .. c U + U - 1 (the
+    pair e = 0, 1 from one word: nibbles j and j + 4), and the activations are gathered into the same order."""
+    return tl.reshape(tl.permute(t, (0, 2, 4, 5, 1, 3)), (t.shape[0], 8 * t.shape[1] * t.shape[2]))
+
+
+@triton.jit
+def frag_order(p0, p1, p2, p3):
+    """Four [R, 4, U, 2] pairs (pair j: nibbles j and j + 4 of word c U + u) → [R, BK] in ``frag_permuted`` order."""
+    return frag_permuted(tl.join(tl.join(p0, p2), tl.join(p1, p3)))
+
+
+@triton.jit
+def bf16_pair(w, J: tl.constexpr, pair_bits):
+    """Nibbles J and J + 4 of every int32 word as two bf16 16 + v in one register: shifted to bits 3-6 and 19-22,
+    one LOP3 with the bits of two bf16 16.0 (``pair_bits``, a register); no conversion. Triton has no 32 → 2 x 16
+    bit cast, hence inline PTX (two copies of each word in, as ``pack=2`` hands the asm two elements)."""
+    if J == 0:
+        t = w << 3
+    else:
+        t = w >> (4 * J - 3)
+    return tl.inline_asm_elementwise(
+        "lop3.b32 $0, $1, 0x00780078, $3, 0xea;",
+        "=r,r,r,r,r",
+        [tl.join(t, t), pair_bits],
+        dtype=tl.bfloat16,
+        is_pure=True,
+        pack=2,
+    )
+
+
+@triton.jit
+def f32_pair(w, J: tl.constexpr, one_bits):
+    """Nibbles J and J + 4 of every int32 word as fp32 16 + v, [..., 2] (``nibble_plane``)."""
+    return tl.join(nibble_plane(w, J, one_bits), nibble_plane(w, J + 4, one_bits))
+
+
+@triton.jit
+def int4_frag_words(w_ptr, n0, N, k0, stride_wn, BN: tl.constexpr, BK: tl.constexpr, NW: tl.constexpr):
+    """[BN, 4, BK / 32] int32 words of rows n0.. and K tile k0 (word c * U + u at [., c, u]), loaded as a
+    [BN / (16 NW), 2, NW, 8, 4, U] tensor of rows 16 NW rep + 16 q + 8 h + g: Triton's default layout then
+    gives lanes (c, g), warps q and registers (h, rep, u), as the MMA fragments (warp q: rows 16 q + g, +8)."""
+    U: tl.constexpr = BK // 32
+    REP: tl.constexpr = BN // (16 * NW)
+    rep = tl.arange(0, REP)[:, None, None, None, None, None]
+    h = tl.arange(0, 2)[None, :, None, None, None, None]
+    q = tl.arange(0, NW)[None, None, :, None, None, None]
+    g = tl.arange(0, 8)[None, None, None, :, None, None]
+    rows = n0 + 16 * NW * rep + 16 * q + 8 * h + g
+    cols = U * tl.arange(0, 4)[None, None, None, None, :, None] + tl.arange(0, U)[None, None, None, None, None, :]
+    # the tile's first word as a multiple of BK / 8 (k0 is one), so each lane's U words load as one vector
+    w = tl.load(w_ptr + rows * stride_wn + ((k0 // BK) * (BK // 8) + cols), mask=rows < N, other=0)
+    return tl.reshape(tl.permute(w, (0, 2, 1, 3, 4, 5)), (BN, 4, U))
+
+
+@triton.jit
+def int4_frag_codes(
+    w_ptr, n0, N, k0, stride_wn, one_bits, BN: tl.constexpr, BK: tl.constexpr, NW: tl.constexpr, BF16: tl.constexpr
+):  # fmt: skip
+    """[BN, BK] int4 codes of one K tile as the values 16 + v in ``frag_order``: fp32, or (``BF16``, compiled for a
+    GPU only: inline PTX) bf16 made in pairs."""
+    w = int4_frag_words(w_ptr, n0, N, k0, stride_wn, BN, BK, NW)
+    if BF16:
+        bits = one_bits | (one_bits >> 16)
+        f = frag_order(bf16_pair(w, 0, bits), bf16_pair(w, 1, bits), bf16_pair(w, 2, bits), bf16_pair(w, 3, bits))
+    else:
+        f = frag_order(
+            f32_pair(w, 0, one_bits), f32_pair(w, 1, one_bits), f32_pair(w, 2, one_bits), f32_pair(w, 3, one_bits)
+        )
+    return f
+
+
+@triton.jit
 def int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr):
     """(scale, 24 + zero) per weight row for the group of column k0, fp32: (v - 8 - z) * s = (f - zc) * s."""
     grp = k0 // GROUP
@@ -606,8 +682,38 @@ def int4_tile(
     w4's reference rounds them: (v - 8 - z) * s."""
     f = int4_codes(w_ptr, rn, in_n, k0, stride_wn, one_bits, BK)
     s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
+    return dequantized(f, s, zc, DTYPE)
+
+
+@triton.jit
+def dequantized(f, s, zc, DTYPE: tl.constexpr):
+    """Codes f = 16 + v [BN, BK] with their rows' (scale, 24 + zero) → (v - 8 - z) * s rounded to DTYPE."""
     # (f - zc) * s as one FMA: f * s and zc * s are exact in fp32, so this rounds once, like the reference
     return (f * s[:, None] - (zc * s)[:, None]).to(DTYPE)
+
+
+@triton.jit
+def int4_tile_codes(
+    w_ptr, rn, in_n, k0, N, stride_wn, one_bits, BN: tl.constexpr, BK: tl.constexpr, FRAG: tl.constexpr,
+    BF16: tl.constexpr,
+):  # fmt: skip
+    """The tensor-core tile's [BN, BK] codes 16 + v: fp32 in column order, or (``FRAG``: the launch's warps) in
+    fragment order (``frag_permuted``), there in bf16 with ``BF16``."""
+    if FRAG:
+        f = int4_frag_codes(w_ptr, tl.program_id(0) * BN, N, k0, stride_wn, one_bits, BN, BK, FRAG, BF16)
+    else:
+        f = int4_codes(w_ptr, rn, in_n, k0, stride_wn, one_bits, BK)
+    return f
+
+
+@triton.jit
+def tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK: tl.constexpr, FRAG: tl.constexpr):
+    """[BM, BK] activations of K tile k0: in column order, or in ``frag_permuted`` order (``FRAG``)."""
+    rk = k0 + tl.arange(0, BK)
+    xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0)
+    if FRAG:
+        xk = frag_permuted(tl.reshape(xk, (xk.shape[0], 4, BK // 32, 2, 2, 2)))
+    return xk
 
 
 @triton.jit
@@ -627,6 +733,7 @@ def tensor_core_sums(
     x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
     W_FMT: tl.constexpr, A_MODE: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr,
     BN: tl.constexpr, BK: tl.constexpr, PDL: tl.constexpr, SWAP: tl.constexpr, POST: tl.constexpr,
+    FRAG: tl.constexpr = 0, CUDA: tl.constexpr = False,
 ):  # fmt: skip
     """Tensor cores: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or e4m3
     operands as stored, int32 / fp32 accumulation) → [BM, BN] fp32 sums over the K slice [k_lo, k_hi). Rows
@@ -655,31 +762,30 @@ def tensor_core_sums(
     else:
         acc = tl.zeros(ACC_SHAPE, dtype=tl.float32)
     for k0 in range(k_lo, k_hi, BK):
-        rk = k0 + tl.arange(0, BK)
-        xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0)
+        xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG)
         if A_MODE == 2:
             xk = xk.to(tl.float8e4nv, bitcast=True)
         xk = xk.to(DT)
-        if W_FMT == 3 and POST:
-            f = int4_codes(w_ptr, rn, in_n, k0, stride_wn, magic, BK).to(DT)
+        if W_FMT == 3:
+            # bf16 pairs straight from the words where the codes go to the MMA as they are (not in the interpreter)
+            BF16: tl.constexpr = POST and CUDA and DT == tl.bfloat16
+            f = int4_tile_codes(w_ptr, rn, in_n, k0, N, stride_wn, magic, BN, BK, FRAG, BF16)
             s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
-            q = tile_product(xk, f, DT, SWAP)
-            xsum = tl.sum(xk.to(tl.float32), axis=1)
-            if SWAP:
-                acc += (q - zc[:, None] * xsum[None, :]) * s[:, None]
+            if POST:
+                q = tile_product(xk, f.to(DT), DT, SWAP)
+                xsum = tl.sum(xk.to(tl.float32), axis=1)
+                if SWAP:
+                    acc += (q - zc[:, None] * xsum[None, :]) * s[:, None]
+                else:
+                    acc += (q - xsum[:, None] * zc[None, :]) * s[None, :]
             else:
-                acc += (q - xsum[:, None] * zc[None, :]) * s[None, :]
+                acc += tile_product(xk, dequantized(f, s, zc, DT), DT, SWAP)
         else:
-            if W_FMT == 3:
-                w = int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, magic, GROUP, HAS_ZERO, BK, DT)
-            else:
-                w = tl.load(
-                    w_ptr + rn[:, None] * stride_wn + rk[None, :], mask=in_n[:, None] & (rk[None, :] < K), other=0
-                )
-                if W_FMT == 2:
-                    w = w.to(tl.float8e4nv, bitcast=True)
-                w = w.to(DT)
-            acc += tile_product(xk, w, DT, SWAP)
+            rk = k0 + tl.arange(0, BK)
+            w = tl.load(w_ptr + rn[:, None] * stride_wn + rk[None, :], mask=in_n[:, None] & (rk[None, :] < K), other=0)
+            if W_FMT == 2:
+                w = w.to(tl.float8e4nv, bitcast=True)
+            acc += tile_product(xk, w.to(DT), DT, SWAP)
     if SWAP:
         sums = tl.trans(acc.to(tl.float32))
     else:
@@ -737,6 +843,7 @@ def gemv_kernel(
     CUDA: tl.constexpr,
     SWAP: tl.constexpr = False,
     POST: tl.constexpr = False,
+    FRAG: tl.constexpr = 0,
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
     the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue)."""
@@ -752,7 +859,7 @@ def gemv_kernel(
         tl.static_assert(X_PRE or A_MODE == 0, "the tensor-core GEMV takes W8A8 rows quantized by normalize_rows")
         y = tensor_core_sums(
             x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
-            W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL, SWAP, POST,
+            W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL, SWAP, POST, FRAG, CUDA,
         )  # fmt: skip
         xscale = tl.full((BM,), 1.0, tl.float32)
         if A_MODE != 0:
