@@ -576,19 +576,24 @@ def int4_codes(w_ptr, rn, in_n, k0, stride_wn, one_bits, BK: tl.constexpr):
 
 
 @triton.jit
-def frag_permuted(t):
+def frag_permuted(t, SWAP: tl.constexpr):
     """[R, 4, U, 2, 2, 2] values of a K tile, column 8U c + 8u + 4e + 2a + b at [., c, u, e, a, b] (U = BK / 32)
-    → [R, BK] with that column at position L = 32u + 16a + 8b + 2c + e: the order of the MMA operand fragments
-    (mma.sync m16n8k16 and wgmma from registers, 16-bit values), whose quad lane c holds positions with bits 1-2
-    = c, and whose registers the rest. So lane c unpacks its fragment from its own words c U .. c U + U - 1 (the
-    pair e = 0, 1 from one word: nibbles j and j + 4), and the activations are gathered into the same order."""
-    return tl.reshape(tl.permute(t, (0, 2, 4, 5, 1, 3)), (t.shape[0], 8 * t.shape[1] * t.shape[2]))
+    → [R, BK] in the K order of the MMA operand fragments (16-bit values), where quad lane c holds 4 + 4 / U
+    positions and its registers the rest: wgmma's register operand (``SWAP``) holds pairs, the lane at bits 1-2
+    (L = 32u + 16a + 8b + 2c + e); mma.sync's holds fours as Triton lays them out (kWidth 4: L = 32u + 16a + 4c +
+    2b + e). So lane c unpacks its fragment from its own words c U .. c U + U - 1 (the pair e = 0, 1 from one
+    word: nibbles j and j + 4), and the activations are gathered into the same order."""
+    if SWAP:
+        f = tl.permute(t, (0, 2, 4, 5, 1, 3))
+    else:
+        f = tl.permute(t, (0, 2, 4, 1, 5, 3))
+    return tl.reshape(f, (t.shape[0], 8 * t.shape[1] * t.shape[2]))
 
 
 @triton.jit
-def frag_order(p0, p1, p2, p3):
+def frag_order(p0, p1, p2, p3, SWAP: tl.constexpr):
     """Four [R, 4, U, 2] pairs (pair j: nibbles j and j + 4 of word c U + u) → [R, BK] in ``frag_permuted`` order."""
-    return frag_permuted(tl.join(tl.join(p0, p2), tl.join(p1, p3)))
+    return frag_permuted(tl.join(tl.join(p0, p2), tl.join(p1, p3)), SWAP)
 
 
 @triton.jit
@@ -617,17 +622,21 @@ def f32_pair(w, J: tl.constexpr, one_bits):
 
 
 @triton.jit
-def int4_frag_words(w_ptr, n0, N, k0, stride_wn, BN: tl.constexpr, BK: tl.constexpr, NW: tl.constexpr):
-    """[BN, 4, BK / 32] int32 words of rows n0.. and K tile k0 (word c * U + u at [., c, u]), loaded as a
-    [BN / (16 NW), 2, NW, 8, 4, U] tensor of rows 16 NW rep + 16 q + 8 h + g: Triton's default layout then
-    gives lanes (c, g), warps q and registers (h, rep, u), as the MMA fragments (warp q: rows 16 q + g, +8)."""
+def int4_frag_words(
+    w_ptr, n0, N, k0, stride_wn, BN: tl.constexpr, BK: tl.constexpr, NW: tl.constexpr, SWAP: tl.constexpr
+):  # fmt: skip
+    """[BN, 4, BK / 32] int32 words of rows n0.. and K tile k0 (word c U + u at [., c, u]), loaded as a
+    [REP, H, NW, 8, 4, U] tensor of rows H 8 NW rep + H 8 q + 8 h + g, so that Triton's default layout gives lanes
+    (c, g), warps q and registers (h, rep, u) as the MMA fragments do: wgmma (``SWAP``, H = 2) has warp q on rows
+    16 q + g and + 8, mma.sync (H = 1, 16 activation rows) warp q on rows 8 q + g of each 8 NW."""
     U: tl.constexpr = BK // 32
-    REP: tl.constexpr = BN // (16 * NW)
+    H: tl.constexpr = 2 if SWAP else 1
+    REP: tl.constexpr = BN // (8 * H * NW)
     rep = tl.arange(0, REP)[:, None, None, None, None, None]
-    h = tl.arange(0, 2)[None, :, None, None, None, None]
+    h = tl.arange(0, H)[None, :, None, None, None, None]
     q = tl.arange(0, NW)[None, None, :, None, None, None]
     g = tl.arange(0, 8)[None, None, None, :, None, None]
-    rows = n0 + 16 * NW * rep + 16 * q + 8 * h + g
+    rows = n0 + 8 * H * NW * rep + 8 * H * q + 8 * h + g
     cols = U * tl.arange(0, 4)[None, None, None, None, :, None] + tl.arange(0, U)[None, None, None, None, None, :]
     # the tile's first word as a multiple of BK / 8 (k0 is one), so each lane's U words load as one vector
     w = tl.load(w_ptr + rows * stride_wn + ((k0 // BK) * (BK // 8) + cols), mask=rows < N, other=0)
@@ -636,18 +645,20 @@ def int4_frag_words(w_ptr, n0, N, k0, stride_wn, BN: tl.constexpr, BK: tl.conste
 
 @triton.jit
 def int4_frag_codes(
-    w_ptr, n0, N, k0, stride_wn, one_bits, BN: tl.constexpr, BK: tl.constexpr, NW: tl.constexpr, BF16: tl.constexpr
+    w_ptr, n0, N, k0, stride_wn, one_bits, BN: tl.constexpr, BK: tl.constexpr, NW: tl.constexpr, SWAP: tl.constexpr,
+    BF16: tl.constexpr,
 ):  # fmt: skip
     """[BN, BK] int4 codes of one K tile as the values 16 + v in ``frag_order``: fp32, or (``BF16``, compiled for a
     GPU only: inline PTX) bf16 made in pairs."""
-    w = int4_frag_words(w_ptr, n0, N, k0, stride_wn, BN, BK, NW)
+    w = int4_frag_words(w_ptr, n0, N, k0, stride_wn, BN, BK, NW, SWAP)
     if BF16:
         bits = one_bits | (one_bits >> 16)
-        f = frag_order(bf16_pair(w, 0, bits), bf16_pair(w, 1, bits), bf16_pair(w, 2, bits), bf16_pair(w, 3, bits))
+        f = frag_order(bf16_pair(w, 0, bits), bf16_pair(w, 1, bits), bf16_pair(w, 2, bits), bf16_pair(w, 3, bits), SWAP)
     else:
         f = frag_order(
-            f32_pair(w, 0, one_bits), f32_pair(w, 1, one_bits), f32_pair(w, 2, one_bits), f32_pair(w, 3, one_bits)
-        )
+            f32_pair(w, 0, one_bits), f32_pair(w, 1, one_bits), f32_pair(w, 2, one_bits), f32_pair(w, 3, one_bits),
+            SWAP,
+        )  # fmt: skip
     return f
 
 
@@ -695,24 +706,24 @@ def dequantized(f, s, zc, DTYPE: tl.constexpr):
 @triton.jit
 def int4_tile_codes(
     w_ptr, rn, in_n, k0, N, stride_wn, one_bits, BN: tl.constexpr, BK: tl.constexpr, FRAG: tl.constexpr,
-    BF16: tl.constexpr,
+    SWAP: tl.constexpr, BF16: tl.constexpr,
 ):  # fmt: skip
     """The tensor-core tile's [BN, BK] codes 16 + v: fp32 in column order, or (``FRAG``: the launch's warps) in
     fragment order (``frag_permuted``), there in bf16 with ``BF16``."""
     if FRAG:
-        f = int4_frag_codes(w_ptr, tl.program_id(0) * BN, N, k0, stride_wn, one_bits, BN, BK, FRAG, BF16)
+        f = int4_frag_codes(w_ptr, tl.program_id(0) * BN, N, k0, stride_wn, one_bits, BN, BK, FRAG, SWAP, BF16)
     else:
         f = int4_codes(w_ptr, rn, in_n, k0, stride_wn, one_bits, BK)
     return f
 
 
 @triton.jit
-def tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK: tl.constexpr, FRAG: tl.constexpr):
+def tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK: tl.constexpr, FRAG: tl.constexpr, SWAP: tl.constexpr):
     """[BM, BK] activations of K tile k0: in column order, or in ``frag_permuted`` order (``FRAG``)."""
     rk = k0 + tl.arange(0, BK)
     xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0)
     if FRAG:
-        xk = frag_permuted(tl.reshape(xk, (xk.shape[0], 4, BK // 32, 2, 2, 2)))
+        xk = frag_permuted(tl.reshape(xk, (xk.shape[0], 4, BK // 32, 2, 2, 2)), SWAP)
     return xk
 
 
@@ -762,14 +773,14 @@ def tensor_core_sums(
     else:
         acc = tl.zeros(ACC_SHAPE, dtype=tl.float32)
     for k0 in range(k_lo, k_hi, BK):
-        xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG)
+        xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG, SWAP)
         if A_MODE == 2:
             xk = xk.to(tl.float8e4nv, bitcast=True)
         xk = xk.to(DT)
         if W_FMT == 3:
             # bf16 pairs straight from the words where the codes go to the MMA as they are (not in the interpreter)
             BF16: tl.constexpr = POST and CUDA and DT == tl.bfloat16
-            f = int4_tile_codes(w_ptr, rn, in_n, k0, N, stride_wn, magic, BN, BK, FRAG, BF16)
+            f = int4_tile_codes(w_ptr, rn, in_n, k0, N, stride_wn, magic, BN, BK, FRAG, SWAP, BF16)
             s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
             if POST:
                 q = tile_product(xk, f.to(DT), DT, SWAP)
