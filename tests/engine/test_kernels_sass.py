@@ -223,3 +223,75 @@ def test_swapped_tensor_core_tiles_compile_to_warpgroup_mma(monkeypatch, fmt, a_
     # bf16: HGMMA / HMMA; int8: IGMMA / IMMA; e4m3: QGMMA (Hopper has no e4m3 mma.sync: converted to HMMA)
     assert any(op.endswith("GMMA") for op in mmas[0]) and not any(op.endswith("GMMA") for op in mmas[1]), mmas
     assert any(op.endswith("GMMA") for op in mmas[2]), mmas
+
+
+def k_loop(sass: str) -> list[str]:
+    """The instructions of the smallest loop (a backward branch to a label) that holds a tensor-core MMA: a tile's K
+    loop. Without those predicated off for good (``@!PT``: placeholders the software pipeliner leaves)."""
+    start_of, pending, code = {}, [], []
+    for line in sass.splitlines():
+        text = line.strip()
+        if text.startswith(".L") and text.endswith(":"):
+            pending.append(text[:-1])
+        elif text.startswith("/*") and "*/" in text and text.split("*/", 1)[1].strip():
+            start_of |= dict.fromkeys(pending, len(code))
+            pending = []
+            code.append(text.split("*/", 1)[1].strip().rstrip(" ;"))
+    loops = []
+    for end, ins in enumerate(code):
+        target = ins.split("`(")[-1].rstrip(")") if "BRA" in ins and "`(" in ins else None
+        if target in start_of and start_of[target] <= end:
+            body = code[start_of[target] : end + 1]
+            loops += [body] if any("MMA" in i for i in body) else []
+    return [i for i in min(loops, key=len) if not i.startswith("@!PT")]
+
+
+def loop_ops(loop: list[str]) -> list[str]:
+    return [ins.split()[1] if ins.startswith("@") else ins.split()[0] for ins in loop]
+
+
+def shared_store_bytes(ops: list[str]) -> int:
+    """Bytes one thread stores to shared memory (``STS``, ``STSM`` = stmatrix of four 8x8 16-bit tiles)."""
+    width = {"U8": 1, "S8": 1, "U16": 2, "S16": 2, "64": 8, "128": 16}
+    total = 0
+    for op in ops:
+        base, *mods = op.split(".")
+        if base == "STS":
+            total += next((width[m] for m in mods if m in width), 4)
+        elif base == "STSM":
+            total += 16
+    return total
+
+
+def test_int4_fragment_order_tiles_unpack_into_the_mma_operand_in_registers(monkeypatch):
+    """Fragment order (``frag``): each lane loads the int4 words of its own MMA fragment, so the unpacked codes go
+    into the MMA as they are (no shared-memory round trip of the weight tile: no stmatrix / ldmatrix, far fewer
+    bytes stored per K step; only the 16-row activation tile is stored, permuted) and, with ``post``, as bf16 pairs
+    made by one LOP3 each (no fp32 -> bf16 conversion). 2b gate_up (17920 x 1536), 16 rows, column order vs
+    fragment order, on warpgroup MMAs (swapped; also two warpgroups) and mma.sync."""
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+    from vlmq.engine.kernels import pack_int4
+    from vlmq.engine.kernels.gemv import W_INT4, dot_config, gemv
+
+    recorder = Recorder(gemv_triton.gemv_kernel)
+    monkeypatch.setattr(gemv_triton, "gemv_kernel", recorder)
+    n, k = 17920, 1536
+    weight = pack_int4(torch.randint(-8, 8, (n, k), dtype=torch.int8))
+    scale, x = torch.rand(n, k // 128).bfloat16(), torch.randn(16, k).bfloat16()
+    tiles = [(64, 64, 4, True, True), (64, 64, 4, True, False), (64, 64, 4, False, True), (32, 128, 4, False, False)]
+    tiles.append((256, 64, 8, True, True))
+    for block_n, block_k, warps, swap, post in tiles:
+        for frag in (False, True):
+            cfg = dot_config(W_INT4, 16, n, k, 128, block_n=block_n, block_k=block_k, warps=warps, split=2)
+            gemv(x, weight, scale, None, 128, config=cfg._replace(swap=swap, post=post, frag=frag))
+    loops = [loop_ops(k_loop(compile_for_h200(recorder.kernel, *call)[1])) for call in recorder.calls]
+    for (block_n, block_k, warps, swap, post), column, frag in zip(tiles, loops[::2], loops[1::2]):
+        tile = f"{block_n}x{block_k} {warps} warps swap={swap} post={post}"
+        mma = "HGMMA" if swap else "HMMA"
+        assert any(op.startswith(mma) for op in frag), (tile, sorted(set(frag)))
+        assert any(op.startswith(("LDSM", "STSM", "STS.128")) for op in column), f"{tile}: column order changed"
+        assert not any(op.startswith(("LDSM", "STSM")) for op in frag), (tile, sorted(set(frag)))
+        assert 2 * shared_store_bytes(frag) <= shared_store_bytes(column), (tile, frag, column)
+        assert len(frag) < len(column), (tile, len(frag), len(column))
+        if post:  # codes straight to bf16 pairs
+            assert any(op.startswith("F2FP") for op in column) and not any(op.startswith("F2FP") for op in frag)
