@@ -625,21 +625,22 @@ def f32_pair(w, J: tl.constexpr, one_bits):
 def int4_frag_words(
     w_ptr, n0, N, k0, stride_wn, BN: tl.constexpr, BK: tl.constexpr, NW: tl.constexpr, SWAP: tl.constexpr
 ):  # fmt: skip
-    """[BN, 4, BK / 32] int32 words of rows n0.. and K tile k0 (word c U + u at [., c, u]), loaded as a
-    [REP, H, NW, 8, 4, U] tensor of rows H 8 NW rep + H 8 q + 8 h + g, so that Triton's default layout gives lanes
-    (c, g), warps q and registers (h, rep, u) as the MMA fragments do: wgmma (``SWAP``, H = 2) has warp q on rows
-    16 q + g and + 8, mma.sync (H = 1, 16 activation rows) warp q on rows 8 q + g of each 8 NW."""
+    """[BN, 4, U] int32 words (U = BK / 32) of rows n0.. and K tile k0, word c U + u at [., c, u], each lane holding
+    its MMA fragment's words. Loaded as a [BN, BK / 8] tile whose position r = g + 8 q + 8 NW h + 16 NW rep holds
+    row 8 H NW rep + 8 H q + 8 h + g and whose lanes load U words each (contiguous U at a time, so Triton's
+    coalesced layout is U words a lane, 4 lanes a row, 8 rows a warp, warps over q): wgmma (``SWAP``, H = 2) has
+    warp q on rows 16 q + g and + 8, mma.sync (H = 1, 16 activation rows) warp q on rows 8 q + g of each 8 NW."""
     U: tl.constexpr = BK // 32
     H: tl.constexpr = 2 if SWAP else 1
-    REP: tl.constexpr = BN // (8 * H * NW)
-    rep = tl.arange(0, REP)[:, None, None, None, None, None]
-    h = tl.arange(0, H)[None, :, None, None, None, None]
-    q = tl.arange(0, NW)[None, None, :, None, None, None]
-    g = tl.arange(0, 8)[None, None, None, :, None, None]
+    r = tl.arange(0, BN)
+    g, q, h, rep = r % 8, (r // 8) % NW, (r // (8 * NW)) % H, r // (8 * H * NW)
     rows = n0 + 8 * H * NW * rep + 8 * H * q + 8 * h + g
-    cols = U * tl.arange(0, 4)[None, None, None, None, :, None] + tl.arange(0, U)[None, None, None, None, None, :]
+    word = tl.arange(0, BK // 8)
+    cols = (word // U) * U + word % U  # = word, but contiguous only U at a time for the compiler's analysis
     # the tile's first word as a multiple of BK / 8 (k0 is one), so each lane's U words load as one vector
-    w = tl.load(w_ptr + rows * stride_wn + ((k0 // BK) * (BK // 8) + cols), mask=rows < N, other=0)
+    ptrs = w_ptr + rows[:, None] * stride_wn + ((k0 // BK) * (BK // 8) + cols)[None, :]
+    w = tl.load(ptrs, mask=(rows < N)[:, None], other=0)
+    w = tl.reshape(w, (BN // (8 * H * NW), H, NW, 8, 4, U))
     return tl.reshape(tl.permute(w, (0, 2, 1, 3, 4, 5)), (BN, 4, U))
 
 
