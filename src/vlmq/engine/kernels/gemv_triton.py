@@ -576,39 +576,43 @@ def int4_codes(w_ptr, rn, in_n, k0, stride_wn, one_bits, BK: tl.constexpr):
 
 
 @triton.jit
-def frag_permuted(t, SWAP: tl.constexpr):
+def frag_permuted(t, KW: tl.constexpr):
     """[R, 4, U, 2, 2, 2] values of a K tile, column 8U c + 8u + 4e + 2a + b at [., c, u, e, a, b] (U = BK / 32)
-    → [R, BK] in the K order of the MMA operand fragments (16-bit values), where quad lane c holds 4 + 4 / U
-    positions and its registers the rest: wgmma's register operand (``SWAP``) holds pairs, the lane at bits 1-2
-    (L = 32u + 16a + 8b + 2c + e); mma.sync's holds fours as Triton lays them out (kWidth 4: L = 32u + 16a + 4c +
-    2b + e). So lane c unpacks its fragment from its own words c U .. c U + U - 1 (the pair e = 0, 1 from one
-    word: nibbles j and j + 4), and the activations are gathered into the same order."""
-    if SWAP:
+    → [R, BK] in the K order of an MMA operand fragment of 16-bit values holding ``KW`` consecutive positions a
+    register group (Triton's kWidth), quad lane c the next two position bits, its registers the rest:
+    L = 32u + 16a + 8b + 2c + e (KW 2), 32u + 16a + 4c + 2b + e (4), 32u + 8c + 4a + 2b + e (8). So lane c
+    unpacks its fragment from its own words c U .. c U + U - 1 (the pair e = 0, 1 from one word: nibbles j and
+    j + 4), and the activations are gathered into the same order."""
+    if KW == 2:
         f = tl.permute(t, (0, 2, 4, 5, 1, 3))
-    else:
+    elif KW == 4:
         f = tl.permute(t, (0, 2, 4, 1, 5, 3))
+    else:
+        f = tl.permute(t, (0, 2, 1, 4, 5, 3))
     return tl.reshape(f, (t.shape[0], 8 * t.shape[1] * t.shape[2]))
 
 
 @triton.jit
-def frag_order(p0, p1, p2, p3, SWAP: tl.constexpr):
+def frag_order(p0, p1, p2, p3, KW: tl.constexpr):
     """Four [R, 4, U, 2] pairs (pair j: nibbles j and j + 4 of word c U + u) → [R, BK] in ``frag_permuted`` order."""
-    return frag_permuted(tl.join(tl.join(p0, p2), tl.join(p1, p3)), SWAP)
+    return frag_permuted(tl.join(tl.join(p0, p2), tl.join(p1, p3)), KW)
 
 
 @triton.jit
-def bf16_pair(w, J: tl.constexpr, pair_bits):
-    """Nibbles J and J + 4 of every int32 word as two bf16 16 + v in one register: shifted to bits 3-6 and 19-22,
-    one LOP3 with the bits of two bf16 16.0 (``pair_bits``, a register); no conversion. Triton has no 32 → 2 x 16
-    bit cast, hence inline PTX (two copies of each word in, as ``pack=2`` hands the asm two elements)."""
+def bf16_pair(w, J: tl.constexpr, pair_bits, zero_bits):
+    """Nibbles J and J + 4 of every int32 word as two bf16 codes v - 8 - z in one register: the nibbles shifted to
+    bits 3-6 and 19-22, one LOP3 with the bits of two bf16 16.0 (``pair_bits``, a register) gives 16 + v, and one
+    bf16x2 FMA adds -(24 + z) (``zero_bits``: two bf16, per row) -- exact, small integers. No conversion; inline
+    PTX, as Triton has no 32 → 2 x 16 bit cast (``pack=2`` hands the asm two elements: two copies of each word)."""
     if J == 0:
         t = w << 3
     else:
         t = w >> (4 * J - 3)
     return tl.inline_asm_elementwise(
-        "lop3.b32 $0, $1, 0x00780078, $3, 0xea;",
-        "=r,r,r,r,r",
-        [tl.join(t, t), pair_bits],
+        "{ .reg .b32 c, one; lop3.b32 c, $1, 0x00780078, $3, 0xea; mov.b32 one, 0x3F803F80; "
+        "fma.rn.bf16x2 $0, c, one, $5; }",
+        "=r,r,r,r,r,r,r",
+        [tl.join(t, t), pair_bits, zero_bits[:, :, :, None]],
         dtype=tl.bfloat16,
         is_pure=True,
         pack=2,
@@ -622,44 +626,70 @@ def f32_pair(w, J: tl.constexpr, one_bits):
 
 
 @triton.jit
-def int4_frag_words(
-    w_ptr, n0, N, k0, stride_wn, BN: tl.constexpr, BK: tl.constexpr, NW: tl.constexpr, SWAP: tl.constexpr
-):  # fmt: skip
-    """[BN, 4, U] int32 words (U = BK / 32) of rows n0.. and K tile k0, word c U + u at [., c, u], each lane holding
-    its MMA fragment's words. Loaded as a [BN, BK / 8] tile whose position r = g + 8 q + 8 NW h + 16 NW rep holds
-    row 8 H NW rep + 8 H q + 8 h + g and whose lanes load U words each (contiguous U at a time, so Triton's
-    coalesced layout is U words a lane, 4 lanes a row, 8 rows a warp, warps over q): wgmma (``SWAP``, H = 2) has
-    warp q on rows 16 q + g and + 8, mma.sync (H = 1, 16 activation rows) warp q on rows 8 q + g of each 8 NW."""
-    U: tl.constexpr = BK // 32
+def frag_rows(n0, BN: tl.constexpr, NW: tl.constexpr, SWAP: tl.constexpr):
+    """[BN] weight rows a fragment-order tile loads at positions r = g + 8 q + 8 NW h + 16 NW rep: row
+    n0 + 8 H NW rep + 8 H q + 8 h + g. On such a [BN, ...] tile Triton's coalesced layout puts 8 positions on a
+    warp's lanes and q on its warps, as the MMA fragments do: wgmma (``SWAP``, H = 2) has warp q on rows 16 q + g
+    and + 8, mma.sync (H = 1, 16 activation rows) warp q on rows 8 q + g of each 8 NW."""
     H: tl.constexpr = 2 if SWAP else 1
     r = tl.arange(0, BN)
     g, q, h, rep = r % 8, (r // 8) % NW, (r // (8 * NW)) % H, r // (8 * H * NW)
-    rows = n0 + 8 * H * NW * rep + 8 * H * q + 8 * h + g
+    return n0 + 8 * H * NW * rep + 8 * H * q + 8 * h + g
+
+
+@triton.jit
+def frag_row_order(t, NW: tl.constexpr, SWAP: tl.constexpr):
+    """[BN, A, B] values at ``frag_rows`` positions → the same in row order (a relabelling: no data moves)."""
+    H: tl.constexpr = 2 if SWAP else 1
+    BN: tl.constexpr = t.shape[0]
+    t = tl.reshape(t, (BN // (8 * H * NW), H, NW, 8, t.shape[1], t.shape[2]))
+    return tl.reshape(tl.permute(t, (0, 2, 1, 3, 4, 5)), (BN, t.shape[4], t.shape[5]))
+
+
+@triton.jit
+def int4_frag_words(w_ptr, rows, N, k0, stride_wn, BK: tl.constexpr, NW: tl.constexpr, SWAP: tl.constexpr):
+    """[BN, 4, U] int32 words (U = BK / 32) of K tile k0, word c U + u at [., c, u], rows in order, each lane
+    holding its MMA fragment's words: loaded at ``frag_rows`` positions U words a lane (contiguous U at a time,
+    so that Triton's coalesced layout has 4 lanes a row)."""
+    U: tl.constexpr = BK // 32
     word = tl.arange(0, BK // 8)
     cols = (word // U) * U + word % U  # = word, but contiguous only U at a time for the compiler's analysis
     # the tile's first word as a multiple of BK / 8 (k0 is one), so each lane's U words load as one vector
     ptrs = w_ptr + rows[:, None] * stride_wn + ((k0 // BK) * (BK // 8) + cols)[None, :]
     w = tl.load(ptrs, mask=(rows < N)[:, None], other=0)
-    w = tl.reshape(w, (BN // (8 * H * NW), H, NW, 8, 4, U))
-    return tl.reshape(tl.permute(w, (0, 2, 1, 3, 4, 5)), (BN, 4, U))
+    return frag_row_order(tl.reshape(w, (rows.shape[0], 4, U)), NW, SWAP)
 
 
 @triton.jit
 def int4_frag_codes(
-    w_ptr, n0, N, k0, stride_wn, one_bits, BN: tl.constexpr, BK: tl.constexpr, NW: tl.constexpr, SWAP: tl.constexpr,
+    w_ptr, wz_ptr, n0, N, k0, stride_wn, stride_sn, one_bits, BN: tl.constexpr, BK: tl.constexpr, NW: tl.constexpr,
+    SWAP: tl.constexpr, KW: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, ZERO_IN: tl.constexpr,
     BF16: tl.constexpr,
 ):  # fmt: skip
-    """[BN, BK] int4 codes of one K tile as the values 16 + v in ``frag_order``: fp32, or (``BF16``, compiled for a
-    GPU only: inline PTX) bf16 made in pairs."""
-    w = int4_frag_words(w_ptr, n0, N, k0, stride_wn, BN, BK, NW, SWAP)
+    """[BN, BK] int4 codes of one K tile in ``frag_order``: fp32 16 + v, or with ``ZERO_IN`` v - 8 - z (exact):
+    fp32, or (``BF16``, compiled for a GPU only: inline PTX) bf16 made in pairs."""
+    rows = frag_rows(n0, BN, NW, SWAP)
+    w = int4_frag_words(w_ptr, rows, N, k0, stride_wn, BK, NW, SWAP)
+    z = tl.zeros((BN, 1, 1), tl.int32)  # the zero point per row, in the words' row order
+    if HAS_ZERO:
+        z = tl.load(wz_ptr + rows * stride_sn + k0 // GROUP, mask=rows < N, other=0).to(tl.int32)
+        z = frag_row_order(tl.reshape(z, (BN, 1, 1)), NW, SWAP)
     if BF16:
+        tl.static_assert(ZERO_IN, "bf16 code pairs come with the zero point subtracted")
         bits = one_bits | (one_bits >> 16)
-        f = frag_order(bf16_pair(w, 0, bits), bf16_pair(w, 1, bits), bf16_pair(w, 2, bits), bf16_pair(w, 3, bits), SWAP)
+        nz = 0xC180 | ((z + 8) << 3)  # bf16 -(24 + z) = -(16 + (8 + z)): 8 + z in [0, 15] in mantissa bits 3-6
+        nz = nz | (nz << 16)
+        f = frag_order(
+            bf16_pair(w, 0, bits, nz), bf16_pair(w, 1, bits, nz), bf16_pair(w, 2, bits, nz), bf16_pair(w, 3, bits, nz),
+            KW,
+        )  # fmt: skip
     else:
         f = frag_order(
             f32_pair(w, 0, one_bits), f32_pair(w, 1, one_bits), f32_pair(w, 2, one_bits), f32_pair(w, 3, one_bits),
-            SWAP,
+            KW,
         )  # fmt: skip
+        if ZERO_IN:
+            f -= tl.reshape(z.to(tl.float32) + 24.0, (BN, 1))
     return f
 
 
@@ -706,25 +736,30 @@ def dequantized(f, s, zc, DTYPE: tl.constexpr):
 
 @triton.jit
 def int4_tile_codes(
-    w_ptr, rn, in_n, k0, N, stride_wn, one_bits, BN: tl.constexpr, BK: tl.constexpr, FRAG: tl.constexpr,
-    SWAP: tl.constexpr, BF16: tl.constexpr,
+    w_ptr, wz_ptr, rn, in_n, k0, N, stride_wn, stride_sn, one_bits, BN: tl.constexpr, BK: tl.constexpr,
+    GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, FRAG: tl.constexpr, SWAP: tl.constexpr, KW: tl.constexpr,
+    POST: tl.constexpr, BF16: tl.constexpr,
 ):  # fmt: skip
-    """The tensor-core tile's [BN, BK] codes 16 + v: fp32 in column order, or (``FRAG``: the launch's warps) in
-    fragment order (``frag_permuted``), there in bf16 with ``BF16``."""
+    """The tensor-core tile's [BN, BK] codes: fp32 16 + v in column order, or (``FRAG``: the launch's warps) in
+    fragment order (``frag_permuted`` for kWidth ``KW``), there with ``POST`` as v - 8 - z, in bf16 with ``BF16``."""
     if FRAG:
-        f = int4_frag_codes(w_ptr, tl.program_id(0) * BN, N, k0, stride_wn, one_bits, BN, BK, FRAG, SWAP, BF16)
+        n0 = tl.program_id(0) * BN
+        f = int4_frag_codes(
+            w_ptr, wz_ptr, n0, N, k0, stride_wn, stride_sn, one_bits, BN, BK, FRAG, SWAP, KW, GROUP, HAS_ZERO, POST,
+            BF16,
+        )  # fmt: skip
     else:
         f = int4_codes(w_ptr, rn, in_n, k0, stride_wn, one_bits, BK)
     return f
 
 
 @triton.jit
-def tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK: tl.constexpr, FRAG: tl.constexpr, SWAP: tl.constexpr):
+def tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK: tl.constexpr, FRAG: tl.constexpr, KW: tl.constexpr):
     """[BM, BK] activations of K tile k0: in column order, or in ``frag_permuted`` order (``FRAG``)."""
     rk = k0 + tl.arange(0, BK)
     xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0)
     if FRAG:
-        xk = frag_permuted(tl.reshape(xk, (xk.shape[0], 4, BK // 32, 2, 2, 2)), SWAP)
+        xk = frag_permuted(tl.reshape(xk, (xk.shape[0], 4, BK // 32, 2, 2, 2)), KW)
     return xk
 
 
@@ -773,17 +808,31 @@ def tensor_core_sums(
         acc = tl.zeros(ACC_SHAPE, dtype=tl.int32)
     else:
         acc = tl.zeros(ACC_SHAPE, dtype=tl.float32)
+    # fragment order: the kWidth Triton gives the 16-bit MMA operands (read off its TTGIR, 3.6 and 3.8): 2 for
+    # wgmma's register operand; for mma.sync 64 / the bits of the narrowest type the operand is made from: 4 from the
+    # int32 words, 8 once the int8 zero points take part
+    KW: tl.constexpr = 2 if SWAP else (8 if HAS_ZERO else 4)
     for k0 in range(k_lo, k_hi, BK):
-        xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG, SWAP)
+        xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG, KW)
         if A_MODE == 2:
             xk = xk.to(tl.float8e4nv, bitcast=True)
         xk = xk.to(DT)
         if W_FMT == 3:
-            # bf16 pairs straight from the words where the codes go to the MMA as they are (not in the interpreter)
-            BF16: tl.constexpr = POST and CUDA and DT == tl.bfloat16
-            f = int4_tile_codes(w_ptr, rn, in_n, k0, N, stride_wn, magic, BN, BK, FRAG, SWAP, BF16)
+            # fragment order: bf16 pairs straight from the words where the codes go to the MMA as they are (not in
+            # the interpreter), with the zero point subtracted (exact) so that the sums need no sum(x)
+            BF16: tl.constexpr = FRAG and POST and CUDA and DT == tl.bfloat16
+            f = int4_tile_codes(
+                w_ptr, wz_ptr, rn, in_n, k0, N, stride_wn, stride_sn, magic, BN, BK, GROUP, HAS_ZERO, FRAG, SWAP, KW,
+                POST, BF16,
+            )  # fmt: skip
             s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
-            if POST:
+            if POST and FRAG:
+                q = tile_product(xk, f.to(DT), DT, SWAP)
+                if SWAP:
+                    acc += q * s[:, None]
+                else:
+                    acc += q * s[None, :]
+            elif POST:
                 q = tile_product(xk, f.to(DT), DT, SWAP)
                 xsum = tl.sum(xk.to(tl.float32), axis=1)
                 if SWAP:
