@@ -175,9 +175,10 @@ def test_swapped_and_post_scaled_tiles_match_reference(fmt, a_mode, m, swap, pos
 @pytest.mark.parametrize("swap, post", [(False, False), (False, True), (True, False), (True, True)])
 @pytest.mark.parametrize("block_n, block_k, warps", [(64, 64, 4), (64, 128, 4), (256, 64, 8)])
 def test_int4_fragment_order_tiles_match_reference(m, swap, post, block_n, block_k, warps):
-    """int4 tiles in MMA fragment order (``frag``: K permuted within each tile, bf16 code pairs by inline PTX with
-    ``post``) against the reference at the 2b gate_up, 7b gate_up and 7b down shapes: group 128 with zero points,
-    group 64 without, split K on and off, one and two warpgroups, mma.sync and warpgroup MMAs."""
+    """int4 tiles in MMA fragment order (``frag``: K permuted within each tile, weights made as bf16 pairs by inline
+    PTX: the reference's bf16 weights, or with ``post`` the exact codes v - 8 - z) against the reference at the 2b
+    gate_up, 7b gate_up and 7b down shapes: group 128 with zero points, group 64 without, split K on and off, one
+    and two warpgroups, mma.sync and warpgroup MMAs."""
     from vlmq.engine.kernels.gemv import dot_config, gemv
 
     for n, k, split, group, zero in (

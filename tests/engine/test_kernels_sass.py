@@ -264,11 +264,13 @@ def shared_store_bytes(ops: list[str]) -> int:
 
 
 def test_int4_fragment_order_tiles_unpack_into_the_mma_operand_in_registers(monkeypatch):
-    """Fragment order (``frag``): each lane loads the int4 words of its own MMA fragment, so the unpacked codes go
-    into the MMA as they are (no shared-memory round trip of the weight tile: no stmatrix / ldmatrix, far fewer
-    bytes stored per K step; only the 16-row activation tile is stored, permuted) and, with ``post``, as bf16 pairs
-    made by one LOP3 each (no fp32 -> bf16 conversion). 2b gate_up (17920 x 1536), 16 rows, column order vs
-    fragment order, on warpgroup MMAs (swapped; also two warpgroups) and mma.sync."""
+    """Fragment order (``frag``): each lane loads the int4 words of its own MMA fragment, so the unpacked weights go
+    into the MMA as they are: no shared-memory round trip of the weight tile (no stmatrix / ldmatrix, at most half
+    the bytes stored per K step: only the 16-row activation tile is stored, permuted), made as bf16 pairs by one
+    LOP3 and one or two bf16x2 FMAs (no fp32 -> bf16 conversion), fewer instructions per K step, and with ``post``
+    no sum of the activations (the zero points are in the codes: no shuffles). 2b gate_up (17920 x 1536), 16 rows,
+    column order vs fragment order, on warpgroup MMAs (swapped; also two warpgroups) and mma.sync, with and without
+    zero points."""
     import vlmq.engine.kernels.gemv_triton as gemv_triton
     from vlmq.engine.kernels import pack_int4
     from vlmq.engine.kernels.gemv import W_INT4, dot_config, gemv
@@ -278,20 +280,24 @@ def test_int4_fragment_order_tiles_unpack_into_the_mma_operand_in_registers(monk
     n, k = 17920, 1536
     weight = pack_int4(torch.randint(-8, 8, (n, k), dtype=torch.int8))
     scale, x = torch.rand(n, k // 128).bfloat16(), torch.randn(16, k).bfloat16()
-    tiles = [(64, 64, 4, True, True), (64, 64, 4, True, False), (64, 64, 4, False, True), (32, 128, 4, False, False)]
-    tiles.append((256, 64, 8, True, True))
-    for block_n, block_k, warps, swap, post in tiles:
+    zero = torch.randint(-8, 8, (n, k // 128), dtype=torch.int8)
+    tiles = [(64, 64, 4, True, True, False), (64, 64, 4, True, True, True), (64, 64, 4, True, False, True)]
+    tiles += [(64, 64, 4, False, True, True), (32, 128, 4, False, False, False), (32, 128, 4, False, False, True)]
+    tiles.append((256, 64, 8, True, True, False))
+    for block_n, block_k, warps, swap, post, zeros in tiles:
         for frag in (False, True):
             cfg = dot_config(W_INT4, 16, n, k, 128, block_n=block_n, block_k=block_k, warps=warps, split=2)
-            gemv(x, weight, scale, None, 128, config=cfg._replace(swap=swap, post=post, frag=frag))
+            cfg = cfg._replace(swap=swap, post=post, frag=frag)
+            gemv(x, weight, scale, zero if zeros else None, 128, config=cfg)
     loops = [loop_ops(k_loop(compile_for_h200(recorder.kernel, *call)[1])) for call in recorder.calls]
-    for (block_n, block_k, warps, swap, post), column, frag in zip(tiles, loops[::2], loops[1::2]):
-        tile = f"{block_n}x{block_k} {warps} warps swap={swap} post={post}"
+    for (block_n, block_k, warps, swap, post, zeros), column, frag in zip(tiles, loops[::2], loops[1::2]):
+        tile = f"{block_n}x{block_k} {warps} warps swap={swap} post={post} zeros={zeros}"
         mma = "HGMMA" if swap else "HMMA"
         assert any(op.startswith(mma) for op in frag), (tile, sorted(set(frag)))
         assert any(op.startswith(("LDSM", "STSM", "STS.128")) for op in column), f"{tile}: column order changed"
         assert not any(op.startswith(("LDSM", "STSM")) for op in frag), (tile, sorted(set(frag)))
         assert 2 * shared_store_bytes(frag) <= shared_store_bytes(column), (tile, frag, column)
         assert len(frag) < len(column), (tile, len(frag), len(column))
-        if post:  # codes straight to bf16 pairs
-            assert any(op.startswith("F2FP") for op in column) and not any(op.startswith("F2FP") for op in frag)
+        assert any(op.startswith("F2FP") for op in column) and not any(op.startswith("F2FP") for op in frag), tile
+        if post:
+            assert any(op.startswith("SHFL") for op in column) and not any(op.startswith("SHFL") for op in frag), tile

@@ -25,7 +25,10 @@ Two kernels:
   fill a Hopper warpgroup MMA; H200: faster for bf16 and FP8 on most shapes, slower for int8 weights) and, for
   int4, with the group scales on the sums (``post``); at one row a measured swapped tile may beat the CUDA cores
   (``measured_tiles``' ``dot_m1``: FP8 W8A8 gate_up of both presets and the 7b down; the bf16 ones give way
-  to the CUDA-core tile, which fuses the RMSNorm: ``gemv_config``). docs/benchmarks.md has the figures.
+  to the CUDA-core tile, which fuses the RMSNorm: ``gemv_config``). docs/benchmarks.md has the figures. An int4
+  tile may also run in fragment order (``frag``): K permuted within each tile (the activations gathered to match)
+  so that each lane loads the words of its own MMA fragment and unpacks them in place, as bf16 pairs, instead of
+  converting the column-order tile's layout through shared memory (``gemv_triton.frag_permuted``).
 
 Split K: when ``N / BN`` programs are too few for 132 SMs, programs also split K; each writes an fp32
 partial, counts itself in on a per-tile semaphore, and the last to arrive sums the partials and runs

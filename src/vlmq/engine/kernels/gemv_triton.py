@@ -599,24 +599,38 @@ def frag_order(p0, p1, p2, p3, KW: tl.constexpr):
 
 
 @triton.jit
-def bf16_pair(w, J: tl.constexpr, pair_bits, zero_bits):
-    """Nibbles J and J + 4 of every int32 word as two bf16 codes v - 8 - z in one register: the nibbles shifted to
-    bits 3-6 and 19-22, one LOP3 with the bits of two bf16 16.0 (``pair_bits``, a register) gives 16 + v, and one
-    bf16x2 FMA adds -(24 + z) (``zero_bits``: two bf16, per row) -- exact, small integers. No conversion; inline
-    PTX, as Triton has no 32 → 2 x 16 bit cast (``pack=2`` hands the asm two elements: two copies of each word)."""
+def bf16_pair(w, J: tl.constexpr, pair_bits, zero_bits, scale_bits, SCALED: tl.constexpr):
+    """Nibbles J and J + 4 of every int32 word as two bf16 in one register: the codes v - 8 - z, or with ``SCALED``
+    (v - 8 - z) * s rounded once, as w4's reference rounds. The nibbles shifted to bits 3-6 and 19-22, one LOP3 with
+    the bits of two bf16 16.0 (``pair_bits``, a register) gives 16 + v; one bf16x2 FMA adds -(24 + z) (exact: small
+    integers; ``zero_bits``, two bf16 per row), one more multiplies by s (``scale_bits``). No int -> float
+    conversion; inline PTX, as Triton has no 32 → 2 x 16 bit cast (``pack=2`` hands the asm two elements: two
+    copies of each word)."""
     if J == 0:
         t = w << 3
     else:
         t = w >> (4 * J - 3)
-    return tl.inline_asm_elementwise(
-        "{ .reg .b32 c, one; lop3.b32 c, $1, 0x00780078, $3, 0xea; mov.b32 one, 0x3F803F80; "
-        "fma.rn.bf16x2 $0, c, one, $5; }",
-        "=r,r,r,r,r,r,r",
-        [tl.join(t, t), pair_bits, zero_bits[:, :, :, None]],
-        dtype=tl.bfloat16,
-        is_pure=True,
-        pack=2,
-    )
+    if SCALED:  # x * s + -0.0 rounds x * s once and keeps the sign of a zero product
+        p = tl.inline_asm_elementwise(
+            "{ .reg .b32 c, one, nz; lop3.b32 c, $1, 0x00780078, $3, 0xea; mov.b32 one, 0x3F803F80; "
+            "fma.rn.bf16x2 c, c, one, $5; mov.b32 nz, 0x80008000; fma.rn.bf16x2 $0, c, $7, nz; }",
+            "=r,r,r,r,r,r,r,r,r",
+            [tl.join(t, t), pair_bits, zero_bits[:, :, :, None], scale_bits[:, :, :, None]],
+            dtype=tl.bfloat16,
+            is_pure=True,
+            pack=2,
+        )
+    else:
+        p = tl.inline_asm_elementwise(
+            "{ .reg .b32 c, one; lop3.b32 c, $1, 0x00780078, $3, 0xea; mov.b32 one, 0x3F803F80; "
+            "fma.rn.bf16x2 $0, c, one, $5; }",
+            "=r,r,r,r,r,r,r",
+            [tl.join(t, t), pair_bits, zero_bits[:, :, :, None]],
+            dtype=tl.bfloat16,
+            is_pure=True,
+            pack=2,
+        )
+    return p
 
 
 @triton.jit
@@ -661,35 +675,49 @@ def int4_frag_words(w_ptr, rows, N, k0, stride_wn, BK: tl.constexpr, NW: tl.cons
 
 
 @triton.jit
-def int4_frag_codes(
-    w_ptr, wz_ptr, n0, N, k0, stride_wn, stride_sn, one_bits, BN: tl.constexpr, BK: tl.constexpr, NW: tl.constexpr,
-    SWAP: tl.constexpr, KW: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, ZERO_IN: tl.constexpr,
-    BF16: tl.constexpr,
+def frag_row_values(ptr, rows, N, col, stride, NW: tl.constexpr, SWAP: tl.constexpr):
+    """[BN, 1, 1] per-row values (a group's scales or zero points) at ``frag_rows``, in the words' row order."""
+    v = tl.load(ptr + rows * stride + col, mask=rows < N, other=0)
+    return frag_row_order(tl.reshape(v, (rows.shape[0], 1, 1)), NW, SWAP)
+
+
+@triton.jit
+def int4_frag_tile(
+    w_ptr, ws_ptr, wz_ptr, N, k0, stride_wn, stride_sn, one_bits, BN: tl.constexpr, BK: tl.constexpr,
+    NW: tl.constexpr, SWAP: tl.constexpr, KW: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr,
+    SCALED: tl.constexpr, BF16: tl.constexpr, DT: tl.constexpr,
 ):  # fmt: skip
-    """[BN, BK] int4 codes of one K tile in ``frag_order``: fp32 16 + v, or with ``ZERO_IN`` v - 8 - z (exact):
-    fp32, or (``BF16``, compiled for a GPU only: inline PTX) bf16 made in pairs."""
-    rows = frag_rows(n0, BN, NW, SWAP)
+    """[BN, BK] int4 weights of this program's rows and K tile k0 in ``frag_order``, in DT: the codes v - 8 - z
+    (exact), or with ``SCALED`` (v - 8 - z) * s rounded once (w4's reference). Made as bf16 pairs (``BF16``: inline
+    PTX, compiled for a GPU only) or from fp32 planes; zero points and scales read per row at ``frag_rows``."""
+    rows = frag_rows(tl.program_id(0) * BN, BN, NW, SWAP)
     w = int4_frag_words(w_ptr, rows, N, k0, stride_wn, BK, NW, SWAP)
-    z = tl.zeros((BN, 1, 1), tl.int32)  # the zero point per row, in the words' row order
+    z = tl.zeros((BN, 1, 1), tl.int32)
     if HAS_ZERO:
-        z = tl.load(wz_ptr + rows * stride_sn + k0 // GROUP, mask=rows < N, other=0).to(tl.int32)
-        z = frag_row_order(tl.reshape(z, (BN, 1, 1)), NW, SWAP)
+        z = frag_row_values(wz_ptr, rows, N, k0 // GROUP, stride_sn, NW, SWAP).to(tl.int32)
+    s = tl.full((BN, 1, 1), 1.0, tl.float32)
+    sb = tl.zeros((BN, 1, 1), tl.int32)  # two bf16 scales (BF16)
+    if SCALED:
+        scale = frag_row_values(ws_ptr, rows, N, k0 // GROUP, stride_sn, NW, SWAP)
+        s = scale.to(tl.float32)
+        if BF16:
+            sb = scale.to(tl.int16, bitcast=True).to(tl.int32) & 0xFFFF
+            sb = sb | (sb << 16)
     if BF16:
-        tl.static_assert(ZERO_IN, "bf16 code pairs come with the zero point subtracted")
         bits = one_bits | (one_bits >> 16)
         nz = 0xC180 | ((z + 8) << 3)  # bf16 -(24 + z) = -(16 + (8 + z)): 8 + z in [0, 15] in mantissa bits 3-6
         nz = nz | (nz << 16)
         f = frag_order(
-            bf16_pair(w, 0, bits, nz), bf16_pair(w, 1, bits, nz), bf16_pair(w, 2, bits, nz), bf16_pair(w, 3, bits, nz),
-            KW,
+            bf16_pair(w, 0, bits, nz, sb, SCALED), bf16_pair(w, 1, bits, nz, sb, SCALED),
+            bf16_pair(w, 2, bits, nz, sb, SCALED), bf16_pair(w, 3, bits, nz, sb, SCALED), KW,
         )  # fmt: skip
     else:
         f = frag_order(
             f32_pair(w, 0, one_bits), f32_pair(w, 1, one_bits), f32_pair(w, 2, one_bits), f32_pair(w, 3, one_bits),
             KW,
         )  # fmt: skip
-        if ZERO_IN:
-            f -= tl.reshape(z.to(tl.float32) + 24.0, (BN, 1))
+        # (16 + v - (24 + z)) * s: exact in fp32, then rounded once to DT
+        f = ((f - tl.reshape(z.to(tl.float32) + 24.0, (BN, 1))) * tl.reshape(s, (BN, 1))).to(DT)
     return f
 
 
@@ -732,25 +760,6 @@ def dequantized(f, s, zc, DTYPE: tl.constexpr):
     """Codes f = 16 + v [BN, BK] with their rows' (scale, 24 + zero) → (v - 8 - z) * s rounded to DTYPE."""
     # (f - zc) * s as one FMA: f * s and zc * s are exact in fp32, so this rounds once, like the reference
     return (f * s[:, None] - (zc * s)[:, None]).to(DTYPE)
-
-
-@triton.jit
-def int4_tile_codes(
-    w_ptr, wz_ptr, rn, in_n, k0, N, stride_wn, stride_sn, one_bits, BN: tl.constexpr, BK: tl.constexpr,
-    GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, FRAG: tl.constexpr, SWAP: tl.constexpr, KW: tl.constexpr,
-    POST: tl.constexpr, BF16: tl.constexpr,
-):  # fmt: skip
-    """The tensor-core tile's [BN, BK] codes: fp32 16 + v in column order, or (``FRAG``: the launch's warps) in
-    fragment order (``frag_permuted`` for kWidth ``KW``), there with ``POST`` as v - 8 - z, in bf16 with ``BF16``."""
-    if FRAG:
-        n0 = tl.program_id(0) * BN
-        f = int4_frag_codes(
-            w_ptr, wz_ptr, n0, N, k0, stride_wn, stride_sn, one_bits, BN, BK, FRAG, SWAP, KW, GROUP, HAS_ZERO, POST,
-            BF16,
-        )  # fmt: skip
-    else:
-        f = int4_codes(w_ptr, rn, in_n, k0, stride_wn, one_bits, BK)
-    return f
 
 
 @triton.jit
@@ -817,22 +826,25 @@ def tensor_core_sums(
         if A_MODE == 2:
             xk = xk.to(tl.float8e4nv, bitcast=True)
         xk = xk.to(DT)
-        if W_FMT == 3:
-            # fragment order: bf16 pairs straight from the words where the codes go to the MMA as they are (not in
-            # the interpreter), with the zero point subtracted (exact) so that the sums need no sum(x)
-            BF16: tl.constexpr = FRAG and POST and CUDA and DT == tl.bfloat16
-            f = int4_tile_codes(
-                w_ptr, wz_ptr, rn, in_n, k0, N, stride_wn, stride_sn, magic, BN, BK, GROUP, HAS_ZERO, FRAG, SWAP, KW,
-                POST, BF16,
+        if W_FMT == 3 and FRAG:
+            # fragment order: codes (post) or weights made in bf16 pairs from the words (not in the interpreter)
+            BF16: tl.constexpr = CUDA and DT == tl.bfloat16 and (POST or ws_ptr.dtype.element_ty == tl.bfloat16)
+            w = int4_frag_tile(
+                w_ptr, ws_ptr, wz_ptr, N, k0, stride_wn, stride_sn, magic, BN, BK, FRAG, SWAP, KW, GROUP, HAS_ZERO,
+                not POST, BF16, DT,
             )  # fmt: skip
-            s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
-            if POST and FRAG:
-                q = tile_product(xk, f.to(DT), DT, SWAP)
+            q = tile_product(xk, w, DT, SWAP)
+            if POST:  # the codes had their zero points: the sums take the scales
+                s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
                 if SWAP:
-                    acc += q * s[:, None]
+                    q = q * s[:, None]
                 else:
-                    acc += q * s[None, :]
-            elif POST:
+                    q = q * s[None, :]
+            acc += q
+        elif W_FMT == 3:
+            f = int4_codes(w_ptr, rn, in_n, k0, stride_wn, magic, BK)
+            s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
+            if POST:
                 q = tile_product(xk, f.to(DT), DT, SWAP)
                 xsum = tl.sum(xk.to(tl.float32), axis=1)
                 if SWAP:
