@@ -184,14 +184,14 @@ CASES = [
         dict(group=64, zero=False, swap=True, frag=True),
     ),
     (
-        "dot/int4 g128 asym frag post swap 8 warps M16 resid",
+        "dot/int4 g128 asym frag post swap 8 warps M16 act resid",
         "int4",
         16,
         136,
         256,
         "bf16",
         "dot",
-        dict(group=128, resid=True, post=True, swap=True, frag=True, block_n=128, warps=8),
+        dict(group=128, act=True, resid=True, post=True, swap=True, frag=True, block_n=128, warps=8),
     ),
     (  # 7b's K (3584: 28 groups) in 4 slices, the swapped two-warpgroup tile of 256 rows
         "dot/int4 g128 asym bf16 frag post swap M16 K3584 split",
