@@ -356,6 +356,20 @@ def precompile(cases, jobs: int) -> float:
 LIBRARY = "library"  # a prefill sweep's baseline: prefill_linear's default path (dequantize + cuBLAS, _scaled_mm, ...)
 
 
+def with_frag(configs: list, fmt_code: int) -> list:
+    """int4 tensor-core candidates also in fragment order (``GemvConfig.frag``) where the tile allows it."""
+    from vlmq.engine.kernels.gemv import W_INT4, frag_fits
+
+    if fmt_code != W_INT4:
+        return configs
+    frag = [
+        c._replace(frag=True)
+        for c in configs
+        if c.kernel == "dot" and frag_fits(c.block_n, c.block_k, c.num_warps, c.swap)
+    ]
+    return configs + frag
+
+
 def sweep_configs(fmt_code: int, m: int, n: int, k: int):
     from vlmq.engine.kernels.gemv import GEMV_MAX_M, SUM_MAX_M, W_INT4, W_INT8, dot_config, split_for, sum_config
 
@@ -371,7 +385,8 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
                     fmt_code, m, n, k, GROUP, block_n=block_n, block_k=block_k, stages=stages, swap=swap, warps=warps
                 )._replace(num_warps=warps)
             )
-    elif m <= SUM_MAX_M:
+        return out  # the fragment-order int4 tiles are 16-row decode tiles
+    if m <= SUM_MAX_M:
         vecs = (1, 2, 4) if fmt_code == W_INT4 else ((1, 2) if fmt_code == W_INT8 else (1,))
         # rows and warps (more warps: a wider K tile, fewer serial iterations) at the default vec, then the vecs
         shapes = [(rows, warps, vecs[-1], pipe) for rows in (4, 8, 16, 32) for warps in (1, 2, 4) for pipe in (0, 1)]
@@ -407,7 +422,7 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
         for block_n, post in itertools.product((128, 256), posts):
             base = dot_config(fmt_code, m, n, k, GROUP, block_n=block_n, warps=8, swap=True, post=post)
             out += [base._replace(split_k=split) for split in sorted({1, base.split_k})]
-    return list(dict.fromkeys(out))  # int4 caps block_k at the group: some candidates coincide
+    return list(dict.fromkeys(with_frag(out, fmt_code)))  # int4 caps block_k at the group: some candidates coincide
 
 
 def sweep_groups(args) -> list[tuple]:
@@ -540,13 +555,15 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
         if key[4] == "dot" and cuda_cores is not None and cuda_cores["us"] <= r["us"]:
             continue  # a tensor-core tile at one row only where it beat the CUDA cores
         kernel, _, block_n, block_k, split, warps, stages, vec, pipe, *dot_options = r["config"]
-        swap, post = (dot_options + [False, False])[:2]  # sweeps before swap / post recorded 9 fields
+        swap, post, frag = (dot_options + [False] * 3)[:3]  # sweeps before swap / post / frag recorded fewer fields
         n, k = SHAPES[preset][shape]
         entry = dict(format=fmt_names[mode], n=n, k=k, shape=f"{preset} {shape}", us=round(r["us"], 2))
         entry["default_us"] = round(default[key[:4]], 2) if key[:4] in default else None
         dot_tile = dict(block_n=block_n, block_k=block_k, split=split, stages=stages, swap=swap, post=post)
         if warps != 4:  # tensor-core tiles recorded before this field ran 4 warps
             dot_tile["warps"] = warps
+        if frag:
+            dot_tile["frag"] = True
         if m == 1 and kernel == "sum":
             tiles["sum_m1"].append(entry | dict(rows=block_n, warps=warps, vec=vec, split=split, pipe=pipe))
         elif m in (1, 16) and kernel == "dot":

@@ -111,3 +111,20 @@ def test_prefill_sweep_times_gemm_tiles_against_the_library_path_and_writes_no_d
     ]
     table = bench_kernels.tiles_from_sweep([sweep], ["p.json"])
     assert table["sum_m1"] == table["dot_m1"] == table["dot_m16"] == []
+
+
+def test_sweep_tries_int4_fragment_order_tiles_where_they_fit_and_the_table_keeps_the_flag():
+    from vlmq.engine.kernels.gemv import W_INT4, W_INT8, dot_config, frag_fits
+
+    int4 = bench_kernels.sweep_configs(W_INT4, 16, 17920, 1536)
+    frag = [c for c in int4 if c.frag]
+    assert any(c.swap and c.post for c in frag) and any(not c.swap and not c.post for c in frag)
+    assert all(frag_fits(c.block_n, c.block_k, c.num_warps, c.swap) for c in frag)
+    assert {c._replace(frag=False) for c in frag} <= set(int4)  # each beside its column-order twin
+    assert any(c.frag for c in bench_kernels.sweep_configs(W_INT4, 1, 17920, 1536))
+    assert not any(c.frag for c in bench_kernels.sweep_configs(W_INT8, 16, 17920, 1536))
+    sweep = {"device": "GPU", "date": "d", "triton": "t"}
+    best = dot_config(W_INT4, 16, 17920, 1536, 128, block_n=64, block_k=64, swap=True, post=True, frag=True)
+    sweep["results"] = [row("int4-g128", 16, list(best), 9.0, shape="gate_up")]
+    (kept,) = bench_kernels.tiles_from_sweep([sweep], ["a.json"])["dot_m16"]
+    assert (kept["swap"], kept["post"], kept["frag"]) == (True, True, True)

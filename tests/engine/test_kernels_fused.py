@@ -164,6 +164,7 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
                     cfg.swap,
                     cfg.post,
                     cfg.num_warps,
+                    cfg.frag,
                 ) == measured
             assert 1 <= cfg.split_k <= 16 and cfg.block_m >= m
             if cfg.kernel == "sum":
@@ -173,6 +174,25 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
                 assert 128 % cfg.block_k == 0
             programs = -(-n // cfg.block_n) * cfg.split_k
             assert measured or programs >= 132 or cfg.split_k == 16 or k // (2 * cfg.block_k) <= cfg.split_k
+
+
+def test_fragment_order_int4_tiles_come_from_the_table_and_refuse_tiles_they_do_not_fit(monkeypatch):
+    """A measured tile with ``frag`` serves as such; fragment order needs whole MMA row groups per warp (16 rows for
+    wgmma, 8 for mma.sync) in block_n: other tiles get a one-line error naming the fix; other formats ignore it."""
+    import vlmq.engine.kernels.gemv as gemv_mod
+    from vlmq.errors import VlmqError
+
+    tile = (64, 64, 4, 3, True, True, 4, True)
+    monkeypatch.setattr(gemv_mod, "measured_tiles", lambda: ({}, {(W_INT4, 17920, 1536): tile}, {}))
+    cfg = default_config(W_INT4, 16, 17920, 1536, 128)
+    assert (cfg.block_n, cfg.block_k, cfg.swap, cfg.post, cfg.frag) == (64, 64, True, True, True)
+    assert not default_config(W_INT4, 16, 3584, 3584, 128).frag
+    assert dot_config(W_INT4, 16, 1024, 1536, 128, block_n=32, frag=True).frag  # mma.sync: 8 rows x 4 warps
+    assert not dot_config(W_INT8, 16, 1024, 1536, block_n=32, swap=True, frag=True).frag
+    for block_n, warps, swap in ((32, 4, True), (64, 8, True), (16, 4, False)):
+        with pytest.raises(VlmqError, match="frag=False") as err:
+            dot_config(W_INT4, 16, 1024, 1536, 128, block_n=block_n, warps=warps, swap=swap, frag=True)
+        assert "\n" not in str(err.value)
 
 
 def test_one_row_tensor_core_tiles_give_way_where_the_cuda_cores_fuse_the_prologue():

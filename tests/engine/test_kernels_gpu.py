@@ -171,6 +171,34 @@ def test_swapped_and_post_scaled_tiles_match_reference(fmt, a_mode, m, swap, pos
         assert rel_err(out, ref) < (TOL_EPILOGUE if fmt == "int4" and post else TOL), (n, k, cfg)
 
 
+@pytest.mark.parametrize("m", [9, 16])
+@pytest.mark.parametrize("swap, post", [(False, False), (False, True), (True, False), (True, True)])
+@pytest.mark.parametrize("block_n, block_k, warps", [(64, 64, 4), (64, 128, 4), (256, 64, 8)])
+def test_int4_fragment_order_tiles_match_reference(m, swap, post, block_n, block_k, warps):
+    """int4 tiles in MMA fragment order (``frag``: K permuted within each tile, weights made as bf16 pairs by inline
+    PTX: the reference's bf16 weights, or with ``post`` the exact codes v - 8 - z) against the reference at the 2b
+    gate_up, 7b gate_up and 7b down shapes: group 128 with zero points, group 64 without, split K on and off, one
+    and two warpgroups, mma.sync and warpgroup MMAs."""
+    from vlmq.engine.kernels.gemv import dot_config, gemv
+
+    for n, k, split, group, zero in (
+        (17920, 1536, 1, 128, True),
+        (37888, 3584, 2, 64, False),
+        (3584, 18944, 8, 128, True),
+    ):
+        p = make_pack("int4", "bf16", n, k, group=group, zero=zero)
+        x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
+        tile = dict(block_n=block_n, block_k=block_k, warps=warps, split=split, swap=swap, post=post, frag=True)
+        cfg = dot_config(W_INT4, m, n, k, group, **tile)
+        poison_allocator()
+        out = gemv(x, p.weight, p.scale, p.zero, group, config=cfg)
+        ref = fused_linear_reference(
+            x, p.weight, p.scale, p.zero, group, None, None, "bf16", None, 1e-6, None, "none", None, torch.bfloat16
+        )
+        assert torch.isfinite(out).all()
+        assert rel_err(out, ref) < (TOL_EPILOGUE if post else TOL), (n, k, cfg)
+
+
 def test_ops_dispatch_by_rows():
     """w8_linear / w4a16_linear: decode kernels up to 64 rows, prefill beyond; same results either way."""
     p8 = make_pack("int8", "bf16", 512, 1536)

@@ -41,16 +41,18 @@ def compile_for_h200(kernel, args, kwargs) -> tuple[str, str]:
     bound = dict(zip(kernel.arg_names, args)) | {k: v for k, v in kwargs.items() if k not in OPTIONS}
     if "CUDA" in bound:  # recorded with CPU tensors: compile what a launch on the GPU compiles
         bound["CUDA"] = True
-    signature, constants = {}, {}
+    signature, constants, attrs = {}, {}, {}
     for i, param in enumerate(kernel.params):
         value = bound[param.name]
         if param.is_constexpr:
             signature[param.name], constants[(i,)] = "constexpr", value
         else:
             signature[param.name] = mangle_type(value)
+            if divisible_by_16(value) and not param.do_not_specialize:
+                attrs[(i,)] = [["tt.divisibility", 16]]
     options = {k: v for k, v in kwargs.items() if k in OPTIONS and not k.startswith("launch_")}
     compiled = triton.compile(
-        ASTSource(kernel, signature, constants), target=GPUTarget("cuda", 90, 32), options=options
+        ASTSource(kernel, signature, constants, attrs), target=GPUTarget("cuda", 90, 32), options=options
     )
     tools = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,6 +63,14 @@ def compile_for_h200(kernel, args, kwargs) -> tuple[str, str]:
             [os.path.join(tools, "nvdisasm"), "-c", path], capture_output=True, text=True, check=True
         ).stdout
     return compiled.asm["ptx"], sass
+
+
+def divisible_by_16(value) -> bool:
+    """What a launch specializes on (Triton's JIT): pointers aligned to 16 bytes and integers divisible by 16 are
+    marked so, which lets the compiler vectorize loads (without it the SASS is not what the GPU runs)."""
+    if isinstance(value, torch.Tensor):
+        return value.data_ptr() % 16 == 0
+    return isinstance(value, int) and not isinstance(value, bool) and value % 16 == 0
 
 
 def ptx_fmas(ptx: str) -> list[str]:
@@ -213,3 +223,81 @@ def test_swapped_tensor_core_tiles_compile_to_warpgroup_mma(monkeypatch, fmt, a_
     # bf16: HGMMA / HMMA; int8: IGMMA / IMMA; e4m3: QGMMA (Hopper has no e4m3 mma.sync: converted to HMMA)
     assert any(op.endswith("GMMA") for op in mmas[0]) and not any(op.endswith("GMMA") for op in mmas[1]), mmas
     assert any(op.endswith("GMMA") for op in mmas[2]), mmas
+
+
+def k_loop(sass: str) -> list[str]:
+    """The instructions of the smallest loop (a backward branch to a label) that holds a tensor-core MMA: a tile's K
+    loop. Without those predicated off for good (``@!PT``: placeholders the software pipeliner leaves)."""
+    start_of, pending, code = {}, [], []
+    for line in sass.splitlines():
+        text = line.strip()
+        if text.startswith(".L") and text.endswith(":"):
+            pending.append(text[:-1])
+        elif text.startswith("/*") and "*/" in text and text.split("*/", 1)[1].strip():
+            start_of |= dict.fromkeys(pending, len(code))
+            pending = []
+            code.append(text.split("*/", 1)[1].strip().rstrip(" ;"))
+    loops = []
+    for end, ins in enumerate(code):
+        target = ins.split("`(")[-1].rstrip(")") if "BRA" in ins and "`(" in ins else None
+        if target in start_of and start_of[target] <= end:
+            body = code[start_of[target] : end + 1]
+            loops += [body] if any("MMA" in i for i in body) else []
+    return [i for i in min(loops, key=len) if not i.startswith("@!PT")]
+
+
+def loop_ops(loop: list[str]) -> list[str]:
+    return [ins.split()[1] if ins.startswith("@") else ins.split()[0] for ins in loop]
+
+
+def shared_store_bytes(ops: list[str]) -> int:
+    """Bytes one thread stores to shared memory (``STS``, ``STSM`` = stmatrix of four 8x8 16-bit tiles)."""
+    width = {"U8": 1, "S8": 1, "U16": 2, "S16": 2, "64": 8, "128": 16}
+    total = 0
+    for op in ops:
+        base, *mods = op.split(".")
+        if base == "STS":
+            total += next((width[m] for m in mods if m in width), 4)
+        elif base == "STSM":
+            total += 16
+    return total
+
+
+def test_int4_fragment_order_tiles_unpack_into_the_mma_operand_in_registers(monkeypatch):
+    """Fragment order (``frag``): each lane loads the int4 words of its own MMA fragment, so the unpacked weights go
+    into the MMA as they are: no shared-memory round trip of the weight tile (no stmatrix / ldmatrix, at most half
+    the bytes stored per K step: only the 16-row activation tile is stored, permuted), made as bf16 pairs by one
+    LOP3 and one or two bf16x2 FMAs (no fp32 -> bf16 conversion), fewer instructions per K step, and with ``post``
+    no sum of the activations (the zero points are in the codes: no shuffles). 2b gate_up (17920 x 1536), 16 rows,
+    column order vs fragment order, on warpgroup MMAs (swapped; also two warpgroups) and mma.sync, with and without
+    zero points."""
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+    from vlmq.engine.kernels import pack_int4
+    from vlmq.engine.kernels.gemv import W_INT4, dot_config, gemv
+
+    recorder = Recorder(gemv_triton.gemv_kernel)
+    monkeypatch.setattr(gemv_triton, "gemv_kernel", recorder)
+    n, k = 17920, 1536
+    weight = pack_int4(torch.randint(-8, 8, (n, k), dtype=torch.int8))
+    scale, x = torch.rand(n, k // 128).bfloat16(), torch.randn(16, k).bfloat16()
+    zero = torch.randint(-8, 8, (n, k // 128), dtype=torch.int8)
+    tiles = [(64, 64, 4, True, True, False), (64, 64, 4, True, True, True), (64, 64, 4, True, False, True)]
+    tiles += [(64, 64, 4, False, True, True), (32, 128, 4, False, False, False), (32, 128, 4, False, False, True)]
+    tiles.append((256, 64, 8, True, True, False))
+    for block_n, block_k, warps, swap, post, zeros in tiles:
+        for frag in (False, True):
+            cfg = dot_config(W_INT4, 16, n, k, 128, block_n=block_n, block_k=block_k, warps=warps, split=2)
+            cfg = cfg._replace(swap=swap, post=post, frag=frag)
+            gemv(x, weight, scale, zero if zeros else None, 128, config=cfg)
+    loops = [loop_ops(k_loop(compile_for_h200(recorder.kernel, *call)[1])) for call in recorder.calls]
+    for (block_n, block_k, warps, swap, post, zeros), column, frag in zip(tiles, loops[::2], loops[1::2]):
+        tile = f"{block_n}x{block_k} {warps} warps swap={swap} post={post} zeros={zeros}"
+        mma = "HGMMA" if swap else "HMMA"
+        assert any(op.startswith(mma) for op in frag), (tile, sorted(set(frag)))
+        assert any(op.startswith(("LDSM", "STSM", "STS.128")) for op in column), f"{tile}: column order changed"
+        assert not any(op.startswith(("LDSM", "STSM")) for op in frag), (tile, sorted(set(frag)))
+        assert 2 * shared_store_bytes(frag) <= shared_store_bytes(column), (tile, frag, column)
+        assert len(frag) < len(column), (tile, len(frag), len(column))
+        assert any(op.startswith("F2FP") for op in column) and not any(op.startswith("F2FP") for op in frag), tile
+        if post:
+            assert any(op.startswith("SHFL") for op in column) and not any(op.startswith("SHFL") for op in frag), tile

@@ -25,7 +25,10 @@ Two kernels:
   fill a Hopper warpgroup MMA; H200: faster for bf16 and FP8 on most shapes, slower for int8 weights) and, for
   int4, with the group scales on the sums (``post``); at one row a measured swapped tile may beat the CUDA cores
   (``measured_tiles``' ``dot_m1``: FP8 W8A8 gate_up of both presets and the 7b down; the bf16 ones give way
-  to the CUDA-core tile, which fuses the RMSNorm: ``gemv_config``). docs/benchmarks.md has the figures.
+  to the CUDA-core tile, which fuses the RMSNorm: ``gemv_config``). docs/benchmarks.md has the figures. An int4
+  tile may also run in fragment order (``frag``): K permuted within each tile (the activations gathered to match)
+  so that each lane loads the words of its own MMA fragment and unpacks them in place, as bf16 pairs, instead of
+  converting the column-order tile's layout through shared memory (``gemv_triton.frag_permuted``).
 
 Split K: when ``N / BN`` programs are too few for 132 SMs, programs also split K; each writes an fp32
 partial, counts itself in on a per-tile semaphore, and the last to arrive sums the partials and runs
@@ -91,8 +94,8 @@ FORMAT_NAMES = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
 @functools.cache
 def measured_tiles() -> tuple[dict, dict, dict]:
     """({(format, N, K): (rows, warps, vec, split, pipe)} for the CUDA-core kernel at one row,
-    {(format, N, K): (block_n, block_k, split, stages, swap, post, warps)} for the tensor-core kernel at 9-16 rows,
-    and the same for the shapes where a tensor-core tile beat the CUDA cores at one row)."""
+    {(format, N, K): (block_n, block_k, split, stages, swap, post, warps, frag)} for the tensor-core kernel at 9-16
+    rows, and the same for the shapes where a tensor-core tile beat the CUDA cores at one row)."""
     data = json.loads(TILES_FILE.read_text())
     sum_m1 = {
         (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (t["rows"], t["warps"], t["vec"], t["split"], t["pipe"])
@@ -102,7 +105,7 @@ def measured_tiles() -> tuple[dict, dict, dict]:
         {
             (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (
                 *(t["block_n"], t["block_k"], t["split"], t["stages"]),
-                *(t.get("swap", False), t.get("post", False), t.get("warps", 4)),
+                *(t.get("swap", False), t.get("post", False), t.get("warps", 4), t.get("frag", False)),
             )
             for t in data.get(table, [])
         }
@@ -130,6 +133,7 @@ class GemvConfig(NamedTuple):
     pipe: bool = False  # sum kernel: load the next K tile before using the current one (double buffer)
     swap: bool = False  # dot kernel: weights x activations^T (the weight tile is the MMA's M side)
     post: bool = False  # dot kernel, int4: codes on the tensor cores, group scale and zero on the sums
+    frag: bool = False  # dot kernel, int4: K tile in MMA fragment order, unpacked in place (no shared-memory shuffle)
 
 
 def weight_format(weight: torch.Tensor) -> int:
@@ -184,17 +188,42 @@ def dot_config(
     split: int | None = None,
     swap: bool = False,
     post: bool = False,
+    frag: bool = False,
 ) -> GemvConfig:
     """Tensor-core tile: 16-64 activation rows (one M tile for decode), or GEMM tiles for larger M. ``swap``,
-    ``post``: gemv_triton.tensor_core_sums (``post`` for int4 weights only, where it is ignored otherwise)."""
+    ``post``, ``frag``: gemv_triton.tensor_core_sums (``post`` and ``frag`` for int4 weights only, where they are
+    ignored otherwise; ``frag`` needs a tile that ``frag_fits``)."""
     block_m = min(max(16, 1 << max(0, (m - 1).bit_length())), 128)
     if block_m > 64:
         block_n, warps = max(block_n, 128), max(warps, 8)
     if fmt == W_INT4:
         block_k = min(block_k, group_size)
+    if frag and fmt == W_INT4 and not frag_fits(block_n, block_k, warps, swap):
+        raise VlmqError(
+            f"the int4 fragment-order tile needs block_n a multiple of {8 * (2 if swap else 1) * warps} "
+            f"(8 rows x {'2 x ' if swap else ''}{warps} warps) and block_k a multiple of 32 (got {block_n}, "
+            f"{block_k}): pick such a tile or frag=False"
+        )
     programs = -(-n // block_n) * -(-m // block_m)
     split = split or (split_for(programs, k, block_k) if m <= GEMV_MAX_M else 1)
-    return GemvConfig("dot", block_m, block_n, block_k, split, warps, stages, swap=swap, post=post and fmt == W_INT4)
+    return GemvConfig(
+        "dot",
+        block_m,
+        block_n,
+        block_k,
+        split,
+        warps,
+        stages,
+        swap=swap,
+        post=post and fmt == W_INT4,
+        frag=frag and fmt == W_INT4,
+    )
+
+
+def frag_fits(block_n: int, block_k: int, warps: int, swap: bool) -> bool:
+    """Whether an int4 tile can run in fragment order (``gemv_triton.int4_frag_words``): each warp's MMA rows
+    (16 for wgmma, ``swap``; 8 for mma.sync) a whole number of times in ``block_n``, whole int32 words per lane."""
+    return block_n % (8 * (2 if swap else 1) * warps) == 0 and block_k % 32 == 0
 
 
 def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, cuda_cores: bool = False) -> GemvConfig:
@@ -218,8 +247,9 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, cud
         rows, warps, vec, split, pipe = sum_m1[(fmt, n, k)]
         return sum_config(fmt, m, n, k, rows=rows, warps=warps, vec=vec, split=split)._replace(pipe=pipe)
     if tuned:
-        block_n, block_k, split, stages, swap, post, warps = tuned
+        block_n, block_k, split, stages, swap, post, warps, frag = tuned
         tile = dict(block_n=block_n, block_k=block_k, stages=stages, split=split, swap=swap, post=post, warps=warps)
+        tile["frag"] = frag
         return dot_config(fmt, m, n, k, group_size, **tile)
     # at one row the CUDA cores (sum_m1 or the rules), which on small grids also quantize W8A8 rows in their
     # prologue (row_kernel_first)
@@ -498,6 +528,12 @@ def gemv(
     from vlmq.engine.kernels.gemv_triton import gemv_kernel
 
     gemv_kernel[(grid_n, grid_m, split)](
-        *args, **meta, DOT=cfg.kernel == "dot", CUDA=x.is_cuda, SWAP=cfg.swap, POST=cfg.post
+        *args,
+        **meta,
+        DOT=cfg.kernel == "dot",
+        CUDA=x.is_cuda,
+        SWAP=cfg.swap,
+        POST=cfg.post,
+        FRAG=cfg.num_warps if cfg.frag else 0,
     )
     return y

@@ -576,6 +576,152 @@ def int4_codes(w_ptr, rn, in_n, k0, stride_wn, one_bits, BK: tl.constexpr):
 
 
 @triton.jit
+def frag_permuted(t, KW: tl.constexpr):
+    """[R, 4, U, 2, 2, 2] values of a K tile, column 8U c + 8u + 4e + 2a + b at [., c, u, e, a, b] (U = BK / 32)
+    → [R, BK] in the K order of an MMA operand fragment of 16-bit values holding ``KW`` consecutive positions a
+    register group (Triton's kWidth), quad lane c the next two position bits, its registers the rest:
+    L = 32u + 16a + 8b + 2c + e (KW 2), 32u + 16a + 4c + 2b + e (4), 32u + 8c + 4a + 2b + e (8). So lane c
+    unpacks its fragment from its own words c U .. c U + U - 1 (the pair e = 0, 1 from one word: nibbles j and
+    j + 4), and the activations are gathered into the same order."""
+    if KW == 2:
+        f = tl.permute(t, (0, 2, 4, 5, 1, 3))
+    elif KW == 4:
+        f = tl.permute(t, (0, 2, 4, 1, 5, 3))
+    else:
+        f = tl.permute(t, (0, 2, 1, 4, 5, 3))
+    return tl.reshape(f, (t.shape[0], 8 * t.shape[1] * t.shape[2]))
+
+
+@triton.jit
+def frag_order(p0, p1, p2, p3, KW: tl.constexpr):
+    """Four [R, 4, U, 2] pairs (pair j: nibbles j and j + 4 of word c U + u) → [R, BK] in ``frag_permuted`` order."""
+    return frag_permuted(tl.join(tl.join(p0, p2), tl.join(p1, p3)), KW)
+
+
+@triton.jit
+def bf16_pair(w, J: tl.constexpr, pair_bits, zero_bits, scale_bits, SCALED: tl.constexpr):
+    """Nibbles J and J + 4 of every int32 word as two bf16 in one register: the codes v - 8 - z, or with ``SCALED``
+    (v - 8 - z) * s rounded once, as w4's reference rounds. The nibbles shifted to bits 3-6 and 19-22, one LOP3 with
+    the bits of two bf16 16.0 (``pair_bits``, a register) gives 16 + v; one bf16x2 FMA adds -(24 + z) (exact: small
+    integers; ``zero_bits``, two bf16 per row), one more multiplies by s (``scale_bits``). No int -> float
+    conversion; inline PTX, as Triton has no 32 → 2 x 16 bit cast (``pack=2`` hands the asm two elements: two
+    copies of each word)."""
+    if J == 0:
+        t = w << 3
+    else:
+        t = w >> (4 * J - 3)
+    if SCALED:  # x * s + -0.0 rounds x * s once and keeps the sign of a zero product
+        p = tl.inline_asm_elementwise(
+            "{ .reg .b32 c, one, nz; lop3.b32 c, $1, 0x00780078, $3, 0xea; mov.b32 one, 0x3F803F80; "
+            "fma.rn.bf16x2 c, c, one, $5; mov.b32 nz, 0x80008000; fma.rn.bf16x2 $0, c, $7, nz; }",
+            "=r,r,r,r,r,r,r,r,r",
+            [tl.join(t, t), pair_bits, zero_bits[:, :, :, None], scale_bits[:, :, :, None]],
+            dtype=tl.bfloat16,
+            is_pure=True,
+            pack=2,
+        )
+    else:
+        p = tl.inline_asm_elementwise(
+            "{ .reg .b32 c, one; lop3.b32 c, $1, 0x00780078, $3, 0xea; mov.b32 one, 0x3F803F80; "
+            "fma.rn.bf16x2 $0, c, one, $5; }",
+            "=r,r,r,r,r,r,r",
+            [tl.join(t, t), pair_bits, zero_bits[:, :, :, None]],
+            dtype=tl.bfloat16,
+            is_pure=True,
+            pack=2,
+        )
+    return p
+
+
+@triton.jit
+def f32_pair(w, J: tl.constexpr, one_bits):
+    """Nibbles J and J + 4 of every int32 word as fp32 16 + v, [..., 2] (``nibble_plane``)."""
+    return tl.join(nibble_plane(w, J, one_bits), nibble_plane(w, J + 4, one_bits))
+
+
+@triton.jit
+def frag_rows(n0, BN: tl.constexpr, NW: tl.constexpr, SWAP: tl.constexpr):
+    """[BN] weight rows a fragment-order tile loads at positions r = g + 8 q + 8 NW h + 16 NW rep: row
+    n0 + 8 H NW rep + 8 H q + 8 h + g. On such a [BN, ...] tile Triton's coalesced layout puts 8 positions on a
+    warp's lanes and q on its warps, as the MMA fragments do: wgmma (``SWAP``, H = 2) has warp q on rows 16 q + g
+    and + 8, mma.sync (H = 1, 16 activation rows) warp q on rows 8 q + g of each 8 NW."""
+    H: tl.constexpr = 2 if SWAP else 1
+    r = tl.arange(0, BN)
+    g, q, h, rep = r % 8, (r // 8) % NW, (r // (8 * NW)) % H, r // (8 * H * NW)
+    return n0 + 8 * H * NW * rep + 8 * H * q + 8 * h + g
+
+
+@triton.jit
+def frag_row_order(t, NW: tl.constexpr, SWAP: tl.constexpr):
+    """[BN, A, B] values at ``frag_rows`` positions → the same in row order (a relabelling: no data moves)."""
+    H: tl.constexpr = 2 if SWAP else 1
+    BN: tl.constexpr = t.shape[0]
+    t = tl.reshape(t, (BN // (8 * H * NW), H, NW, 8, t.shape[1], t.shape[2]))
+    return tl.reshape(tl.permute(t, (0, 2, 1, 3, 4, 5)), (BN, t.shape[4], t.shape[5]))
+
+
+@triton.jit
+def int4_frag_words(w_ptr, rows, N, k0, stride_wn, BK: tl.constexpr, NW: tl.constexpr, SWAP: tl.constexpr):
+    """[BN, 4, U] int32 words (U = BK / 32) of K tile k0, word c U + u at [., c, u], rows in order, each lane
+    holding its MMA fragment's words: loaded at ``frag_rows`` positions U words a lane (contiguous U at a time,
+    so that Triton's coalesced layout has 4 lanes a row)."""
+    U: tl.constexpr = BK // 32
+    word = tl.arange(0, BK // 8)
+    cols = (word // U) * U + word % U  # = word, but contiguous only U at a time for the compiler's analysis
+    # the tile's first word as a multiple of BK / 8 (k0 is one), so each lane's U words load as one vector
+    ptrs = w_ptr + rows[:, None] * stride_wn + ((k0 // BK) * (BK // 8) + cols)[None, :]
+    w = tl.load(ptrs, mask=(rows < N)[:, None], other=0)
+    return frag_row_order(tl.reshape(w, (rows.shape[0], 4, U)), NW, SWAP)
+
+
+@triton.jit
+def frag_row_values(ptr, rows, N, col, stride, NW: tl.constexpr, SWAP: tl.constexpr):
+    """[BN, 1, 1] per-row values (a group's scales or zero points) at ``frag_rows``, in the words' row order."""
+    v = tl.load(ptr + rows * stride + col, mask=rows < N, other=0)
+    return frag_row_order(tl.reshape(v, (rows.shape[0], 1, 1)), NW, SWAP)
+
+
+@triton.jit
+def int4_frag_tile(
+    w_ptr, ws_ptr, wz_ptr, N, k0, stride_wn, stride_sn, one_bits, BN: tl.constexpr, BK: tl.constexpr,
+    NW: tl.constexpr, SWAP: tl.constexpr, KW: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr,
+    SCALED: tl.constexpr, BF16: tl.constexpr, DT: tl.constexpr,
+):  # fmt: skip
+    """[BN, BK] int4 weights of this program's rows and K tile k0 in ``frag_order``, in DT: the codes v - 8 - z
+    (exact), or with ``SCALED`` (v - 8 - z) * s rounded once (w4's reference). Made as bf16 pairs (``BF16``: inline
+    PTX, compiled for a GPU only) or from fp32 planes; zero points and scales read per row at ``frag_rows``."""
+    rows = frag_rows(tl.program_id(0) * BN, BN, NW, SWAP)
+    w = int4_frag_words(w_ptr, rows, N, k0, stride_wn, BK, NW, SWAP)
+    z = tl.zeros((BN, 1, 1), tl.int32)
+    if HAS_ZERO:
+        z = frag_row_values(wz_ptr, rows, N, k0 // GROUP, stride_sn, NW, SWAP).to(tl.int32)
+    s = tl.full((BN, 1, 1), 1.0, tl.float32)
+    sb = tl.zeros((BN, 1, 1), tl.int32)  # two bf16 scales (BF16)
+    if SCALED:
+        scale = frag_row_values(ws_ptr, rows, N, k0 // GROUP, stride_sn, NW, SWAP)
+        s = scale.to(tl.float32)
+        if BF16:
+            sb = scale.to(tl.int16, bitcast=True).to(tl.int32) & 0xFFFF
+            sb = sb | (sb << 16)
+    if BF16:
+        bits = one_bits | (one_bits >> 16)
+        nz = 0xC180 | ((z + 8) << 3)  # bf16 -(24 + z) = -(16 + (8 + z)): 8 + z in [0, 15] in mantissa bits 3-6
+        nz = nz | (nz << 16)
+        f = frag_order(
+            bf16_pair(w, 0, bits, nz, sb, SCALED), bf16_pair(w, 1, bits, nz, sb, SCALED),
+            bf16_pair(w, 2, bits, nz, sb, SCALED), bf16_pair(w, 3, bits, nz, sb, SCALED), KW,
+        )  # fmt: skip
+    else:
+        f = frag_order(
+            f32_pair(w, 0, one_bits), f32_pair(w, 1, one_bits), f32_pair(w, 2, one_bits), f32_pair(w, 3, one_bits),
+            KW,
+        )  # fmt: skip
+        # (16 + v - (24 + z)) * s: exact in fp32, then rounded once to DT
+        f = ((f - tl.reshape(z.to(tl.float32) + 24.0, (BN, 1))) * tl.reshape(s, (BN, 1))).to(DT)
+    return f
+
+
+@triton.jit
 def int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr):
     """(scale, 24 + zero) per weight row for the group of column k0, fp32: (v - 8 - z) * s = (f - zc) * s."""
     grp = k0 // GROUP
@@ -606,8 +752,24 @@ def int4_tile(
     w4's reference rounds them: (v - 8 - z) * s."""
     f = int4_codes(w_ptr, rn, in_n, k0, stride_wn, one_bits, BK)
     s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
+    return dequantized(f, s, zc, DTYPE)
+
+
+@triton.jit
+def dequantized(f, s, zc, DTYPE: tl.constexpr):
+    """Codes f = 16 + v [BN, BK] with their rows' (scale, 24 + zero) → (v - 8 - z) * s rounded to DTYPE."""
     # (f - zc) * s as one FMA: f * s and zc * s are exact in fp32, so this rounds once, like the reference
     return (f * s[:, None] - (zc * s)[:, None]).to(DTYPE)
+
+
+@triton.jit
+def tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK: tl.constexpr, FRAG: tl.constexpr, KW: tl.constexpr):
+    """[BM, BK] activations of K tile k0: in column order, or in ``frag_permuted`` order (``FRAG``)."""
+    rk = k0 + tl.arange(0, BK)
+    xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0)
+    if FRAG:
+        xk = frag_permuted(tl.reshape(xk, (xk.shape[0], 4, BK // 32, 2, 2, 2)), KW)
+    return xk
 
 
 @triton.jit
@@ -627,6 +789,7 @@ def tensor_core_sums(
     x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
     W_FMT: tl.constexpr, A_MODE: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr,
     BN: tl.constexpr, BK: tl.constexpr, PDL: tl.constexpr, SWAP: tl.constexpr, POST: tl.constexpr,
+    FRAG: tl.constexpr = 0, CUDA: tl.constexpr = False,
 ):  # fmt: skip
     """Tensor cores: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or e4m3
     operands as stored, int32 / fp32 accumulation) → [BM, BN] fp32 sums over the K slice [k_lo, k_hi). Rows
@@ -654,32 +817,48 @@ def tensor_core_sums(
         acc = tl.zeros(ACC_SHAPE, dtype=tl.int32)
     else:
         acc = tl.zeros(ACC_SHAPE, dtype=tl.float32)
+    # fragment order: the kWidth Triton gives the 16-bit MMA operands (read off its TTGIR, 3.6 and 3.8): 2 for
+    # wgmma's register operand; for mma.sync 64 / the bits of the narrowest type the operand is made from: 4 from the
+    # int32 words, 8 once the int8 zero points take part
+    KW: tl.constexpr = 2 if SWAP else (8 if HAS_ZERO else 4)
     for k0 in range(k_lo, k_hi, BK):
-        rk = k0 + tl.arange(0, BK)
-        xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0)
+        xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG, KW)
         if A_MODE == 2:
             xk = xk.to(tl.float8e4nv, bitcast=True)
         xk = xk.to(DT)
-        if W_FMT == 3 and POST:
-            f = int4_codes(w_ptr, rn, in_n, k0, stride_wn, magic, BK).to(DT)
+        if W_FMT == 3 and FRAG:
+            # fragment order: codes (post) or weights made in bf16 pairs from the words (not in the interpreter)
+            BF16: tl.constexpr = CUDA and DT == tl.bfloat16 and (POST or ws_ptr.dtype.element_ty == tl.bfloat16)
+            w = int4_frag_tile(
+                w_ptr, ws_ptr, wz_ptr, N, k0, stride_wn, stride_sn, magic, BN, BK, FRAG, SWAP, KW, GROUP, HAS_ZERO,
+                not POST, BF16, DT,
+            )  # fmt: skip
+            q = tile_product(xk, w, DT, SWAP)
+            if POST:  # the codes had their zero points: the sums take the scales
+                s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
+                if SWAP:
+                    q = q * s[:, None]
+                else:
+                    q = q * s[None, :]
+            acc += q
+        elif W_FMT == 3:
+            f = int4_codes(w_ptr, rn, in_n, k0, stride_wn, magic, BK)
             s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
-            q = tile_product(xk, f, DT, SWAP)
-            xsum = tl.sum(xk.to(tl.float32), axis=1)
-            if SWAP:
-                acc += (q - zc[:, None] * xsum[None, :]) * s[:, None]
+            if POST:
+                q = tile_product(xk, f.to(DT), DT, SWAP)
+                xsum = tl.sum(xk.to(tl.float32), axis=1)
+                if SWAP:
+                    acc += (q - zc[:, None] * xsum[None, :]) * s[:, None]
+                else:
+                    acc += (q - xsum[:, None] * zc[None, :]) * s[None, :]
             else:
-                acc += (q - xsum[:, None] * zc[None, :]) * s[None, :]
+                acc += tile_product(xk, dequantized(f, s, zc, DT), DT, SWAP)
         else:
-            if W_FMT == 3:
-                w = int4_tile(w_ptr, ws_ptr, wz_ptr, rn, in_n, k0, stride_wn, stride_sn, magic, GROUP, HAS_ZERO, BK, DT)
-            else:
-                w = tl.load(
-                    w_ptr + rn[:, None] * stride_wn + rk[None, :], mask=in_n[:, None] & (rk[None, :] < K), other=0
-                )
-                if W_FMT == 2:
-                    w = w.to(tl.float8e4nv, bitcast=True)
-                w = w.to(DT)
-            acc += tile_product(xk, w, DT, SWAP)
+            rk = k0 + tl.arange(0, BK)
+            w = tl.load(w_ptr + rn[:, None] * stride_wn + rk[None, :], mask=in_n[:, None] & (rk[None, :] < K), other=0)
+            if W_FMT == 2:
+                w = w.to(tl.float8e4nv, bitcast=True)
+            acc += tile_product(xk, w.to(DT), DT, SWAP)
     if SWAP:
         sums = tl.trans(acc.to(tl.float32))
     else:
@@ -737,6 +916,7 @@ def gemv_kernel(
     CUDA: tl.constexpr,
     SWAP: tl.constexpr = False,
     POST: tl.constexpr = False,
+    FRAG: tl.constexpr = 0,
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
     the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue)."""
@@ -752,7 +932,7 @@ def gemv_kernel(
         tl.static_assert(X_PRE or A_MODE == 0, "the tensor-core GEMV takes W8A8 rows quantized by normalize_rows")
         y = tensor_core_sums(
             x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
-            W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL, SWAP, POST,
+            W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL, SWAP, POST, FRAG, CUDA,
         )  # fmt: skip
         xscale = tl.full((BM,), 1.0, tl.float32)
         if A_MODE != 0:
