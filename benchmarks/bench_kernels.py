@@ -443,15 +443,16 @@ def sweep_calls(group: tuple, cfg, copies: int) -> list:
     from vlmq.engine.kernels import quantize_activation
     from vlmq.engine.kernels.fused import A_MODE_CODES
     from vlmq.engine.kernels.gemv import gemv
-    from vlmq.engine.kernels.prefill import prefill_linear
+    from vlmq.engine.kernels.prefill import PREFILL_PATH, prefill_linear, scheme
 
     preset, shape, n, k, m, mode = group
     fmt, a_mode = MODES[mode]
     xq, xs = quantize_activation(torch.randn(m, k, dtype=torch.bfloat16, device="cuda"), a_mode)
     packs = [random_pack(fmt, a_mode, n, k, "cuda", i) for i in range(copies)]
-    if cfg == LIBRARY:
+    if cfg == LIBRARY:  # the library path by name: a measured tile would otherwise stand in for it
+        path = PREFILL_PATH[scheme(packs[0].weight, xq)]
         return [
-            lambda p=p: prefill_linear(xq, p.weight, p.scale, p.zero, p.group_size, None, xs, torch.bfloat16)
+            lambda p=p: prefill_linear(xq, p.weight, p.scale, p.zero, p.group_size, None, xs, torch.bfloat16, path=path)
             for p in packs
         ]
     return [
@@ -569,7 +570,37 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
         elif m in (1, 16) and kernel == "dot":
             tiles[f"dot_m{m}"].append(entry | dot_tile)
     env = {key: sorted({sweep[key] for sweep in sweeps}) for key in ("device", "date", "triton")}
-    return {**env, "sources": sources, **tiles}
+    return {**env, "sources": sources, **tiles, "prefill": prefill_paths(sweeps, latest)}
+
+
+def prefill_paths(sweeps: list[dict], latest: dict) -> list[dict]:
+    """Per prefill case (mode, shape, M > 64) of the latest sweep that timed it: the library path's time and the
+    best Triton GEMM tile's, with the tile where it won (``prefill.prefill_linear`` then runs it), else None."""
+    cases: dict[tuple, dict] = {}
+    for i, sweep in enumerate(sweeps):
+        for r in sweep["results"]:
+            case = (r["preset"], r["shape"], r["m"], r["mode"])
+            if r["m"] <= 64 or latest[case] != i:
+                continue
+            found = cases.setdefault(case, {"library": None, "tile": None})
+            if r["config"] == [LIBRARY]:
+                found["library"] = r
+            elif found["tile"] is None or r["us"] < found["tile"]["us"]:
+                found["tile"] = r
+    out = []
+    for (preset, shape, m, mode), found in cases.items():
+        library, tile = found["library"], found["tile"]
+        if library is None or tile is None:
+            continue  # nothing to compare
+        _, _, block_n, block_k, _, warps, stages, _, _, swap, *_ = tile["config"]
+        won = tile["us"] < library["us"]
+        n, k = SHAPES[preset][shape]
+        out.append(
+            dict(mode=mode, n=n, k=k, m=m, shape=f"{preset} {shape}", library_us=round(library["us"], 2))
+            | dict(tile_us=round(tile["us"], 2))
+            | dict(tile=dict(block_n=block_n, block_k=block_k, stages=stages, swap=swap, warps=warps) if won else None)
+        )
+    return out
 
 
 # ----- report --------------------------------------------------------------------------------------
@@ -652,7 +683,7 @@ def main(argv=None) -> int:
             return 2
         TILES_FILE.write_text(json.dumps(tiles, indent=1) + "\n")
         log(
-            " + ".join(f"{len(v)} {k}" for k, v in tiles.items() if k.startswith(("sum_", "dot_")))
+            " + ".join(f"{len(v)} {k}" for k, v in tiles.items() if k.startswith(("sum_", "dot_", "prefill")))
             + f" measured tiles -> {TILES_FILE}"
         )
         return 0

@@ -111,6 +111,15 @@ def test_prefill_sweep_times_gemm_tiles_against_the_library_path_and_writes_no_d
     ]
     table = bench_kernels.tiles_from_sweep([sweep], ["p.json"])
     assert table["sum_m1"] == table["dot_m1"] == table["dot_m16"] == []
+    (entry,) = table["prefill"]  # the tile beat the library path: prefill_linear will run it
+    assert (entry["mode"], entry["n"], entry["k"], entry["m"]) == ("int8-a16", 18944 * 2, 3584, 300)
+    assert (entry["library_us"], entry["tile_us"]) == (90.0, 80.0)
+    t = tiles[0]
+    assert entry["tile"] == dict(
+        block_n=t.block_n, block_k=t.block_k, stages=t.num_stages, swap=t.swap, warps=t.num_warps
+    )
+    sweep["results"][1]["us"] = 95.0  # slower than the library: recorded, no tile
+    assert bench_kernels.tiles_from_sweep([sweep], ["p.json"])["prefill"][0]["tile"] is None
 
 
 def test_sweep_tries_int4_fragment_order_tiles_where_they_fit_and_the_table_keeps_the_flag():

@@ -14,3 +14,38 @@ def test_every_op_has_a_cuda_kernel_a_reference_and_a_fake(name):
     qualified = f"vlmq::{name}"
     for key in ("CUDA", "CompositeExplicitAutograd", "Meta"):
         assert torch._C._dispatch_has_kernel_for_dispatch_key(qualified, key), (qualified, key)
+
+
+def test_prefill_runs_the_measured_gemm_tile_near_its_rows_and_the_library_elsewhere(monkeypatch):
+    """A sweep's prefill entry (a Triton GEMM tile that beat the library path for a scheme and weight shape at M
+    rows) is taken within a factor of 2 of M; elsewhere, and where the library path won, the library path runs."""
+    from vlmq.engine.kernels import pack_int4, prefill
+
+    tile = (128, 64, 4, True, 8)
+    table = {("int8-a16", 256, 512): [(300, tile)], ("int4-g128", 256, 512): [(300, None)]}
+    monkeypatch.setattr(prefill, "measured_prefill", lambda: table)
+    int8 = torch.randint(-128, 128, (256, 512), dtype=torch.int8)
+    assert prefill.measured_tile("w8a16", int8, 0, 300) == tile
+    assert prefill.measured_tile("w8a16", int8, 0, 150) == tile and prefill.measured_tile("w8a16", int8, 0, 600) == tile
+    assert prefill.measured_tile("w8a16", int8, 0, 601) is None  # unmeasured row count: the library path
+    assert prefill.measured_tile("w8a8_int8", int8, 0, 300) is None  # another scheme's GEMM
+    int4 = pack_int4(torch.randint(-8, 8, (256, 512), dtype=torch.int8))  # K from the packed words
+    assert prefill.measured_tile("w4a16", int4, 128, 300) is None  # the library path won there
+    calls = []
+    monkeypatch.setattr(prefill, "gemv", lambda *args, config=None, **kw: calls.append(config) or "tile")
+    x = torch.randn(300, 512, dtype=torch.bfloat16)
+    assert prefill.prefill_linear(x, int8, torch.rand(256), None, 0, None, None, torch.bfloat16) == "tile"
+    cfg = calls[0]
+    assert (cfg.kernel, cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_stages, cfg.swap, cfg.num_warps) == (
+        "dot",
+        128,
+        128,
+        64,
+        4,
+        True,
+        8,
+    )
+    # a path given by name (the sweep's library baseline) is never replaced by the measured tile
+    monkeypatch.setattr(prefill, "dequantize_w8_cuda", lambda q, s, dtype: (q.float() * s[:, None]).to(dtype))
+    y = prefill.prefill_linear(x, int8, torch.rand(256), None, 0, None, None, torch.bfloat16, path="dequant")
+    assert isinstance(y, torch.Tensor) and len(calls) == 1

@@ -114,6 +114,20 @@ def measured_tiles() -> tuple[dict, dict, dict]:
     return sum_m1, dot_m16, dot_m1
 
 
+@functools.cache
+def measured_prefill() -> dict:
+    """{(sweep mode, N, K): [(M, tile or None)]} from the tile table's ``prefill`` entries: per prefill shape the
+    Triton GEMM tile (block_n, block_k, stages, swap, warps) that beat the library path at M rows, or None where
+    the library path won (benchmarks/bench_kernels.py --sweep --rows 300, then --write-tiles)."""
+    out: dict = {}
+    for t in json.loads(TILES_FILE.read_text()).get("prefill", []):
+        tile = None
+        if t["tile"] is not None:
+            tile = tuple(t["tile"][key] for key in ("block_n", "block_k", "stages", "swap", "warps"))
+        out.setdefault((t["mode"], t["n"], t["k"]), []).append((t["m"], tile))
+    return out
+
+
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 

@@ -23,10 +23,15 @@ us per call; call 3 of the issue-16/17 session):
   path's design, which measured 1.3-4x faster than the Triton GEMM wherever both ran; it reads 0.5 byte more
   per weight than the int4 pass (~5 us on 2b gate/up), so "dequant" is the default -- to be confirmed by
   ``bench_kernels.py --quick`` (its prefill rows time both).
-Where a library call's shape rules are not met (K or N not a multiple of 16), the Triton path runs.
+Where a library call's shape rules are not met (K or N not a multiple of 16), the Triton path runs. Where a sweep
+(``bench_kernels.py --sweep --rows 300``, then ``--write-tiles``) measured a Triton GEMM tile faster than the
+library path for a scheme and weight shape, that tile runs instead, within a factor of 2 of the measured rows
+(``measured_tile``; the shipped table has no such entry yet: nothing measured).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +44,7 @@ from vlmq.engine.kernels.gemv import (
     W_INT4,
     dot_config,
     gemv,
+    measured_prefill,
     weight_format,
 )
 
@@ -148,6 +154,23 @@ def dequantize_w8_cuda(qweight: torch.Tensor, wscale: torch.Tensor, dtype: torch
     return out
 
 
+SWEEP_MODES = {"w8a16": "{}-a16", "w8a8_int8": "int8-a8", "w8a8_fp8": "fp8-a8", "w4a16": "int4-g{}"}
+
+
+def measured_tile(kind: str, weight: torch.Tensor, group_size: int, m: int) -> tuple | None:
+    """The Triton GEMM tile the sweep measured faster than the library path for this scheme and weight shape, at
+    the measured row count nearest ``m`` if that is within a factor of 2 of ``m`` (beyond, unmeasured: the
+    library path); None where the library path won or nothing was measured."""
+    if kind == "bf16":
+        return None
+    fmt = weight_format(weight)
+    mode = SWEEP_MODES[kind].format(group_size if fmt == W_INT4 else "fp8" if fmt == W_FP8 else "int8")
+    n, k = weight.shape[0], weight.shape[1] * (8 if fmt == W_INT4 else 1)
+    measured = measured_prefill().get((mode, n, k), [])
+    near = min(measured, key=lambda entry: abs(math.log(entry[0] / m)), default=None)
+    return near[1] if near is not None and near[0] / 2 <= m <= 2 * near[0] else None
+
+
 def _library_shapes_ok(n: int, k: int) -> bool:
     return n % 16 == 0 and k % 16 == 0
 
@@ -165,8 +188,23 @@ def prefill_linear(
 ) -> torch.Tensor:
     """[M, K] x [N, K] weights (any vlmq format; W8A8 activations already quantized, ``x_scale`` per row)."""
     kind = scheme(weight, x)
-    path = path or PREFILL_PATH[kind]
     n, k = weight.shape[0], x.shape[1]
+    tile = measured_tile(kind, weight, group_size, x.shape[0]) if path is None else None
+    if tile is not None:
+        block_n, block_k, stages, swap, warps = tile
+        cfg = dot_config(
+            weight_format(weight),
+            x.shape[0],
+            n,
+            k,
+            group_size,
+            block_n=block_n,
+            block_k=block_k,
+            stages=stages,
+            swap=swap,
+        )._replace(num_warps=warps)
+        return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, out_dtype=out_dtype, config=cfg)
+    path = path or PREFILL_PATH[kind]
     if path not in PATHS[kind]:
         raise ValueError(f"prefill path {path!r} is not one of {PATHS[kind]} for {kind}")
     if kind == "bf16":
