@@ -4,6 +4,10 @@
 #   e2e    - `vlmq run` of every recipe on the toy model through the compiled and the eager engine, each
 #            compared with the committed CPU run (benchmarks/compare_runs.py: headline within 1 point)
 #   kernels, attention - the kernel micro-benchmarks (benchmarks/bench_kernels.py, bench_attention.py)
+#   sweep  - tile sweep (bench_kernels.py --sweep) at SWEEP_ROWS (default 16,300: batch-16 decode tiles, int4
+#            fragment-order ones included, and prefill GEMM tiles against the library path) for SWEEP_MODES, within
+#            SWEEP_BUDGET seconds; its JSON feeds `bench_kernels.py --write-tiles`
+#   actquant - W8A8 prefill activation quantization, Inductor-fused vs normalize_rows (bench_act_quant.py)
 #   soak   - benchmarks/soak.py (thousands of generations, memory sampled over time)
 #   speed  - benchmarks/bench_speed.py on SPEED_MODELS (default qwen2-vl-2b then -7b: issue 16's table; SPEED_RECIPES,
 #            batch 1 and 16) within SPEED_BUDGET seconds (what did not finish is listed in table.md); with two
@@ -50,6 +54,15 @@ if has kernels && [ -f benchmarks/bench_kernels.py ]; then
 fi
 if has attention && [ -f benchmarks/bench_attention.py ]; then
   timeout "${ATTN_TIMEOUT:-300}" python3 benchmarks/bench_attention.py --out "$OUT/attention" 2>&1 | tee "$OUT/attention.log"
+fi
+if has sweep; then
+  timeout $(( ${SWEEP_BUDGET:-240} + 120 )) python3 benchmarks/bench_kernels.py --out "$OUT/sweep" --sweep --jobs 14 \
+    --budget-s "${SWEEP_BUDGET:-240}" --presets 2b,7b --rows "${SWEEP_ROWS:-16,300}" \
+    --modes "${SWEEP_MODES:-int4-g128,int8-a16,int8-a8,fp8-a8}" --reps 10 2>&1 | grep -v "quant_api\|Configuration class" \
+    | tee "$OUT/sweep.log"
+fi
+if has actquant; then
+  timeout 120 python3 benchmarks/bench_act_quant.py --out "$OUT/actquant" 2>&1 | tail -6 | tee "$OUT/actquant.log"
 fi
 if has soak; then
   timeout "${SOAK_TIMEOUT:-300}" python3 benchmarks/soak.py --out "$OUT/soak" --samples "${SOAK_SAMPLES:-3000}" 2>&1 | tail -3 | tee "$OUT/soak.log"
