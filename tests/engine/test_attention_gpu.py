@@ -179,6 +179,8 @@ FUSED_CONTEXT_CASES = {
     "one_split": ("dynamic", 700, 200, 3, {"max_splits": 1}),
     "many_splits": ("bf16", 700, 650, 1, {"max_splits": 11}),
     "many_splits_two_launch": ("dynamic", 700, 600, 2, {"max_splits": 11, "combine_in_kernel": False}),
+    "prefetch2_slot_in_middle_block": ("dynamic", 460, 300, 1, {"max_splits": 2, "prefetch_blocks": 2}),
+    "prefetch2_one_block_splits": ("bf16", 460, 300, 16, {"max_splits": 11, "prefetch_blocks": 2, "num_warps": 8}),
 }
 
 

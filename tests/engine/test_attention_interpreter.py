@@ -96,6 +96,10 @@ FUSED_CONTEXT_CASES = {
     "one_split": ("dynamic", 700, 200, 3, {"max_splits": 1}),
     "many_splits": ("bf16", 700, 650, 1, {"max_splits": 11}),  # 11 splits: two combine steps of 8
     "many_splits_two_launch": ("dynamic", 700, 600, 2, {"max_splits": 11, "combine_in_kernel": False}),
+    # the second block of each split loaded before the wait: splits of 3 blocks, and of 1 (the block after is the
+    # next split's and must not count)
+    "prefetch2_slot_in_middle_block": ("dynamic", 460, 300, 1, {"max_splits": 2, "prefetch_blocks": 2}),
+    "prefetch2_one_block_splits": ("bf16", 460, 300, 2, {"max_splits": 11, "prefetch_blocks": 2}),
 }
 
 
@@ -474,3 +478,14 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+def test_prefetch_blocks_other_than_one_or_two_are_refused_in_one_line():
+    import torch
+
+    from vlmq.engine.kernels.attention import launch_decode_attention
+    from vlmq.errors import VlmqError
+
+    q, k = torch.zeros(1, 2, 1, 32), torch.zeros(1, 1, 64, 32)
+    with pytest.raises(VlmqError, match="prefetch_blocks is 1 or 2"):
+        launch_decode_attention(q, k, k, None, None, torch.ones(1, 64, dtype=torch.bool), prefetch_blocks=3)

@@ -141,12 +141,21 @@ def test_fused_rope_attention_rotates_without_bf16_fma(monkeypatch):
     monkeypatch.setattr(attention_triton, "decode_attention_kernel", recorder)
     q, k, v, cos, sin, token_type, kv = rope_inputs("dynamic", t=1)
     key_valid = torch.ones(2, kv.k.shape[2], dtype=torch.bool)
-    launch_decode_attention(
-        q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=(k, v, cos, sin, [], torch.tensor([4]), token_type)
-    )
-    ops = opcodes(compile_for_h200(recorder.kernel, *recorder.calls[0])[1])
-    assert "HMMA.16816.F32.BF16" in ops, "no bf16 tensor-core product: not the attention kernel?"
-    assert not [op for op in ops if op.startswith("HFMA2.BF16")], sorted(set(ops))
+    for prefetch in (1, 2):  # 2: the candidate plan that loads two cache blocks before the PDL wait
+        launch_decode_attention(
+            q,
+            kv.k,
+            kv.v,
+            kv.k_scale,
+            kv.v_scale,
+            key_valid,
+            rope=(k, v, cos, sin, [], torch.tensor([4]), token_type),
+            prefetch_blocks=prefetch,
+        )
+    for call in recorder.calls:
+        ops = opcodes(compile_for_h200(recorder.kernel, *call)[1])
+        assert "HMMA.16816.F32.BF16" in ops, "no bf16 tensor-core product: not the attention kernel?"
+        assert not [op for op in ops if op.startswith("HFMA2.BF16")], sorted(set(ops))
 
 
 def test_row_prologue_rounds_every_step(monkeypatch):

@@ -205,6 +205,7 @@ def launch_decode_attention(
     max_splits: int | None = None,
     num_warps: int = 4,
     pdl: bool | None = None,
+    prefetch_blocks: int = 1,
 ):
     """The Triton kernel (the ops' CUDA path; tests run it in Triton's CPU interpreter). ``rope`` =
     (k_new, v_new, cos, sin, tables, slot, token_type) fuses the step's RoPE and cache write (q is then
@@ -213,12 +214,16 @@ def launch_decode_attention(
     given ``combine_in_kernel=False`` (the two-launch scheme). With programmatic dependent launch (``pdl``,
     default ``gemv.USE_PDL`` on Hopper) the fused kernel loads its first cache block (and the step's slot,
     rotary tables and token type: see the op's contract) while the QKV GEMV ends. With ``rope`` the planned
-    splits are the grid: the kernel runs those of the step's context (``slot + 1``, same rule), the rest exit."""
+    splits are the grid: the kernel runs those of the step's context (``slot + 1``, same rule), the rest exit.
+    ``prefetch_blocks=2`` (with ``rope``; a candidate plan, not measured yet): each program loads its split's
+    second block before the PDL wait too."""
     from vlmq.engine.kernels.attention_triton import (
         combine_kernel,
         decode_attention_kernel,
     )
 
+    if prefetch_blocks not in (1, 2):
+        raise VlmqError(f"prefetch_blocks is 1 or 2 (cache blocks loaded before the PDL wait), got {prefetch_blocks}")
     b, hkv, length, d = q.shape[0], k.shape[1], k.shape[2], k.shape[3]
     hq = q.shape[-1] // d if rope is not None else q.shape[1]
     groups = hq // hkv
@@ -285,6 +290,7 @@ def launch_decode_attention(
         **flags,
         FUSE_ROPE=rope is not None,
         COMBINE_IN_KERNEL=combine_in_kernel,
+        PREFETCH=prefetch_blocks,
         num_warps=num_warps,
         num_stages=3,
         **launch_pdl(q.device, pdl),
