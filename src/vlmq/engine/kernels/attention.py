@@ -217,13 +217,13 @@ def launch_decode_attention(
     splits are the grid: the kernel runs those of the step's context (``slot + 1``, same rule), the rest exit.
     ``prefetch_blocks=2`` (with ``rope``; a candidate plan, not measured yet): each program loads its split's
     second block before the PDL wait too."""
+    if prefetch_blocks not in (1, 2):
+        raise VlmqError(f"prefetch_blocks is 1 or 2 (cache blocks loaded before the PDL wait), got {prefetch_blocks}")
     from vlmq.engine.kernels.attention_triton import (
         combine_kernel,
         decode_attention_kernel,
     )
 
-    if prefetch_blocks not in (1, 2):
-        raise VlmqError(f"prefetch_blocks is 1 or 2 (cache blocks loaded before the PDL wait), got {prefetch_blocks}")
     b, hkv, length, d = q.shape[0], k.shape[1], k.shape[2], k.shape[3]
     hq = q.shape[-1] // d if rope is not None else q.shape[1]
     groups = hq // hkv
