@@ -10,6 +10,7 @@ sweep goes on. ``device`` says where the timings come from: ``cpu`` timings are 
 
 from __future__ import annotations
 
+import collections
 import gc
 import statistics
 import time
@@ -419,9 +420,7 @@ def step_sequence(kernels: list[tuple[str, float, float]], steps: int) -> list[t
     its end minus the latest earlier end (its duration less the overlap: with programmatic dependent
     launch a kernel starts, and waits, while its predecessor runs; an idle gap before it counts to it), so
     these sum to the step's span."""
-    counts: dict[str, int] = {}
-    for name, _, _ in kernels:
-        counts[name] = counts.get(name, 0) + 1
+    counts = collections.Counter(name for name, _, _ in kernels)
     kernels = [k for k in kernels if counts[k[0]] % steps == 0]
     if not kernels or len(kernels) % steps:
         return None

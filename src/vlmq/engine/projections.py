@@ -90,15 +90,14 @@ def run_linear(
         return run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps, act=act, residual=residual)
     if pack.decode_kernel and pack.packed.a_mode != "bf16":
         y = run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps)
-        y = silu_mul_interleaved(y.reshape(-1, y.shape[-1])).view(*y.shape[:-1], -1) if act == "silu_mul" else y
-        return y if residual is None else residual + y
-    h = x if norm_weight is None else rms_norm_reference(x, norm_weight, eps)
-    if pack.packed is None:
+    elif pack.packed is None:
+        h = x if norm_weight is None else rms_norm_reference(x, norm_weight, eps)
         outs = [m(h) for m in pack.modules]
         y = F.silu(outs[0]) * outs[1] if act == "silu_mul" else torch.cat(outs, dim=-1)
+        return y if residual is None else residual + y
     else:
-        y = _packed_matmul(pack, h)
-        y = silu_mul_interleaved(y.reshape(-1, y.shape[-1])).view(*y.shape[:-1], -1) if act == "silu_mul" else y
+        y = _packed_matmul(pack, x if norm_weight is None else rms_norm_reference(x, norm_weight, eps))
+    y = silu_mul_interleaved(y.reshape(-1, y.shape[-1])).view(*y.shape[:-1], -1) if act == "silu_mul" else y
     return y if residual is None else residual + y
 
 

@@ -37,6 +37,7 @@ from vlmq.spec import RunSpec
 from vlmq.store import Store
 from vlmq.tasks.failures import failure_summaries
 from vlmq.tasks.fidelity import is_fidelity_store_task
+from vlmq.tasks.speed import ProfileTask
 
 IMG_DIR = "img"
 DIAGNOSIS_SECTION = Path("diagnosis") / "section.md"
@@ -145,11 +146,11 @@ def _accuracy_section(records, recipes, outcomes) -> list[str]:
 
 
 def _speed_section(records, summaries, device: str) -> list[str]:
-    profiles = [r for r in records if r["task"].startswith(PROFILE_TASK) and r.get("value") is not None]
+    profiles = [r for r in records if r["task"].startswith(ProfileTask.name) and r.get("value") is not None]
     speed = [
         r
         for r in records
-        if r["task"].startswith("speed") and r.get("value") is not None and not r["task"].startswith(PROFILE_TASK)
+        if r["task"].startswith("speed") and r.get("value") is not None and not r["task"].startswith(ProfileTask.name)
     ]
     skipped = [r for r in records if r["task"] == "speed" and r["metric"] == "not_measured"]
     out = ["## Speed and memory", ""]
@@ -191,9 +192,6 @@ def _speed_section(records, summaries, device: str) -> list[str]:
     return out + [""] + _profile_lines(profiles)
 
 
-PROFILE_TASK = "speed-profile"
-
-
 def _profile_lines(profiles: list[dict]) -> list[str]:
     """Kernel time per decode step and per first token, and what each kernel of a decoder layer adds to a step."""
     if not profiles:
@@ -207,7 +205,7 @@ def _profile_lines(profiles: list[dict]) -> list[str]:
     ]
     rows = []
     for r in profiles:
-        point = r["task"][len(PROFILE_TASK) :].lstrip("/") or "bs1"
+        point = r["task"][len(ProfileTask.name) :].lstrip("/") or "bs1"
         layer = (r.get("params") or {}).get("layer")
         places = (
             " · ".join(

@@ -92,11 +92,17 @@ FORMAT_NAMES = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
 
 
 @functools.cache
+def tile_table() -> dict:
+    """The measured tile table (``TILES_FILE``) as written by benchmarks/bench_kernels.py --write-tiles."""
+    return json.loads(TILES_FILE.read_text())
+
+
+@functools.cache
 def measured_tiles() -> tuple[dict, dict, dict]:
     """({(format, N, K): (rows, warps, vec, split, pipe)} for the CUDA-core kernel at one row,
     {(format, N, K): (block_n, block_k, split, stages, swap, post, warps, frag)} for the tensor-core kernel at 9-16
     rows, and the same for the shapes where a tensor-core tile beat the CUDA cores at one row)."""
-    data = json.loads(TILES_FILE.read_text())
+    data = tile_table()
     sum_m1 = {
         (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (t["rows"], t["warps"], t["vec"], t["split"], t["pipe"])
         for t in data["sum_m1"]
@@ -120,7 +126,7 @@ def measured_prefill() -> dict:
     Triton GEMM tile (block_n, block_k, stages, swap, warps) that beat the library path at M rows, or None where
     the library path won (benchmarks/bench_kernels.py --sweep --rows 300, then --write-tiles)."""
     out: dict = {}
-    for t in json.loads(TILES_FILE.read_text()).get("prefill", []):
+    for t in tile_table().get("prefill", []):
         tile = None
         if t["tile"] is not None:
             tile = tuple(t["tile"][key] for key in ("block_n", "block_k", "stages", "swap", "warps"))
