@@ -463,20 +463,28 @@ def sweep_calls(group: tuple, cfg, copies: int) -> list:
     ]
 
 
-def sweep_candidates(group: tuple) -> list:
+def sweep_candidates(group: tuple, frag_only: bool = False) -> list:
+    """The group's candidates; ``frag_only`` (decode rows): the fragment-order int4 tiles and the default alone,
+    for a sweep that adds them to a table whose other tiles an earlier sweep measured."""
+    from vlmq.engine.kernels.gemv import GEMV_MAX_M, default_config
+
     fmt = cfg_format(group[5])
-    return sweep_configs(fmt, group[4], group[2], group[3])
+    configs = sweep_configs(fmt, group[4], group[2], group[3])
+    if not frag_only or group[4] > GEMV_MAX_M:
+        return configs
+    default = default_config(fmt, group[4], group[2], group[3], GROUP)
+    return [c for c in configs if c == default or getattr(c, "frag", False)]
 
 
-def _warm_sweep(groups):
+def _warm_sweep(items):
+    """Compile (group, candidate) pairs: one candidate at a time, so the workers share the work evenly."""
     torch.cuda.set_device(0)
-    for group in groups:
-        for cfg in sweep_candidates(group):
-            try:
-                sweep_calls(group, cfg, 1)[0]()
-            except Exception:  # noqa: BLE001 - the main process logs the failure
-                pass
-    return len(groups)
+    for group, cfg in items:
+        try:
+            sweep_calls(group, cfg, 1)[0]()
+        except Exception:  # noqa: BLE001 - the main process logs the failure
+            pass
+    return len(items)
 
 
 def run_sweep(args, log, save) -> list[dict]:
@@ -486,7 +494,8 @@ def run_sweep(args, log, save) -> list[dict]:
 
     groups = sweep_groups(args)
     if args.jobs > 1:
-        log(f"sweep compiled in {args.jobs} workers: {in_workers(_warm_sweep, groups, args.jobs):.0f} s")
+        pairs = [(g, c) for g in groups for c in sweep_candidates(g, args.frag_only)]
+        log(f"sweep compiled in {args.jobs} workers: {in_workers(_warm_sweep, pairs, args.jobs):.0f} s")
     results, t0 = [], time.monotonic()
     for group in groups:
         preset, shape, n, k, m, mode = group
@@ -494,7 +503,7 @@ def run_sweep(args, log, save) -> list[dict]:
         copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
         default = LIBRARY if m > 64 else default_config(cfg_format(mode), m, n, k, GROUP)
         best, default_row = None, None
-        for cfg in sweep_candidates(group):
+        for cfg in sweep_candidates(group, args.frag_only):
             if time.monotonic() - t0 > args.budget_s:
                 log(f"sweep stopped at the time budget ({args.budget_s:.0f} s)")
                 return results
@@ -639,6 +648,11 @@ def parse_args(argv=None):
     )
     ap.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1), help="parallel compile workers")
     ap.add_argument("--sweep", action="store_true", help="time tile / split configurations of the decode kernels")
+    ap.add_argument(
+        "--frag-only",
+        action="store_true",
+        help="decode rows: time only the fragment-order int4 tiles against the default (the table's tile)",
+    )
     ap.add_argument("--quick", action="store_true", help="only the cases the defaults rest on (QUICK), ~1 min")
     ap.add_argument(
         "--write-tiles",

@@ -171,3 +171,65 @@ def test_emulated_fp8_attention_path(tiny_fp32, images):
         copy.deepcopy(tiny_fp32), KVConfig(), prompts, FP32_TOL, steps=6, ignore_eos=True, fp8_attention=True
     )
     assert label == "fused-bf16, fp8-attention-emulated"
+
+
+def test_greedy_advance_feeds_the_next_step_on_the_device():
+    """The device-side advance a captured step ends with: argmax becomes the next input token and goes to the
+    history at the step's slot, EOS marks its row, position and slot move on, the next slot becomes
+    attendable; at the last slot (warm-up's scratch slot) the slot stays inside the cache."""
+    from vlmq.engine.compiled import greedy_advance, static_inputs
+
+    s = static_inputs(2, 8, torch.device("cpu"))
+    s.slot.fill_(3)
+    s.pos.copy_(torch.tensor([10, 20]))
+    logits = torch.zeros(2, 5)
+    logits[0, 4], logits[1, 2] = 1.0, 1.0
+    greedy_advance(logits, s.token, s.pos, s.slot, s.key_valid, s.history, s.finished, torch.tensor([2]))
+    assert s.token.tolist() == [4, 2]
+    assert s.history[:, 3].tolist() == [4, 2] and s.history[:, :3].eq(0).all()
+    assert s.finished.tolist() == [False, True]
+    assert s.pos.tolist() == [11, 21] and s.slot.item() == 4
+    assert s.key_valid[:, 4].all() and not s.key_valid[:, 5].any()
+    s.slot.fill_(7)  # the scratch slot
+    greedy_advance(logits, s.token, s.pos, s.slot, s.key_valid, s.history, s.finished, torch.tensor([4]))
+    assert s.slot.item() == 7 and s.finished.all() and s.history[:, 7].tolist() == [4, 2]
+
+
+def test_fused_decode_steps_follow_eager_when_tokens_are_forced(quantized):
+    """decode_step through a runner: the step's own token passed back copies nothing; a different (forced) token
+    replaces it; a new state rebinds the runner's buffers. Both engines fed the same tokens give the same
+    positions, slots and key masks, and logits within the decode tolerance, at every step."""
+    loaded = quantized("bf16")
+    eager, fused = (Engine(loaded, max_batch_size=2, max_seq_len=64) for _ in range(2))
+    fused.compiled = runner = FusedRunner(fused, compile=False)
+    ref, got = [], []
+    eager.decoder.logits = lambda h, f=eager.decoder.logits: ref.append(f(h).float()) or ref[-1]
+    runner.decode = lambda state, token, f=runner.decode: got.append(f(state, token).clone()) or got[-1]
+    for context in (12, 9):  # the second context rebinds the runner's buffers
+        states = [e.synthetic_context(2, context, seed=context) for e in (eager, fused)]
+        token = torch.tensor([5, 7])
+        for step in range(5):
+            token = torch.tensor([3, 11]) if step % 2 else token  # forced every other step, else the step's own
+            eager.decode_step(states[0], token.clone())
+            out = fused.decode_step(states[1], token)
+            assert out is runner.next_token(2)
+            token = out
+            assert states[1].next_slot == states[0].next_slot == context + step + 1
+            assert torch.equal(states[1].next_pos, states[0].next_pos)
+            n = states[0].next_slot  # the runner has also marked the next step's slot
+            assert torch.equal(states[1].key_valid[:, :n], states[0].key_valid[:, :n])
+            assert states[1].key_valid[:, n].all() and not states[1].key_valid[:, n + 1 :].any()
+    assert len(ref) == len(got) == 10
+    for e, f in zip(ref, got, strict=True):
+        assert ((e - f).abs().amax(-1) / e.abs().amax(-1)).max() <= LOGIT_TOL["bf16"]
+
+
+@pytest.mark.parametrize("new_tokens", [1, 2])
+def test_fused_generation_of_one_or_two_tokens(quantized, prompts, new_tokens):
+    """The shortest generations through a runner (no decode step, then one): the eager engine's tokens."""
+    loaded = quantized("bf16")
+    eager, fused = (Engine(loaded, max_batch_size=3) for _ in range(2))
+    fused.compiled = FusedRunner(fused, compile=False)
+    with torch.no_grad():
+        want, got = ([g.token_ids for g in e.generate(prompts, new_tokens, ignore_eos=True)] for e in (eager, fused))
+    assert got == want and {len(t) for t in got} == {new_tokens}

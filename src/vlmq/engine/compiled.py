@@ -113,11 +113,48 @@ def _compile(fn):
 
 @dataclass
 class StaticDecodeInputs:
-    token: torch.Tensor  # [B] long
+    token: torch.Tensor  # [B] long: the step's token; a greedy step writes the token it chose here
     pos: torch.Tensor  # [B] long
     slot: torch.Tensor  # [1] long
     key_valid: torch.Tensor  # [B, L] bool
     token_type: torch.Tensor  # [B, 1] long (generated)
+    history: torch.Tensor | None = None  # [B, L] long: column s holds the token the step at slot s chose
+    finished: torch.Tensor | None = None  # [B] bool: the row has chosen an EOS token
+
+
+def static_inputs(b: int, length: int, device: torch.device) -> StaticDecodeInputs:
+    """A greedy step's buffers for ``b`` rows over a cache of ``length`` slots, at the masked scratch slot
+    (``length - 1``) that warm-up and capture write."""
+    inputs = StaticDecodeInputs(
+        token=torch.zeros(b, dtype=torch.long, device=device),
+        pos=torch.zeros(b, dtype=torch.long, device=device),
+        slot=torch.full((1,), length - 1, dtype=torch.long, device=device),
+        key_valid=torch.zeros(b, length, dtype=torch.bool, device=device),
+        token_type=torch.full((b, 1), GENERATED, dtype=torch.long, device=device),
+        history=torch.zeros(b, length, dtype=torch.long, device=device),
+        finished=torch.zeros(b, dtype=torch.bool, device=device),
+    )
+    inputs.key_valid[:, 0] = True
+    inputs.key_valid[:, length - 1] = True  # the fused attention attends to the slot it writes
+    return inputs
+
+
+def greedy_advance(logits, token, pos, slot, key_valid, history, finished, eos) -> None:
+    """After a decode step, on the device: its greedy token becomes the next step's input (and goes to
+    ``history`` at the step's slot), EOS marks the row finished, position and slot move on one, and the next
+    slot becomes attendable (capped at the last slot, the scratch slot of warm-up). So a CUDA graph of the step
+    replays back to back with no host work between tokens. Written as comparisons over the slots rather than
+    scatters, which Inductor fuses into few kernels."""
+    b, length = key_valid.shape
+    chosen = logits.argmax(dim=-1)
+    following = (slot + 1).clamp_max(length - 1)
+    cols = torch.arange(length, device=slot.device)
+    history.copy_(torch.where(cols == slot, chosen[:, None], history))
+    key_valid.logical_or_(cols == following)
+    finished.logical_or_((chosen[:, None] == eos).any(dim=-1))
+    token.copy_(chosen)
+    pos.add_(1)
+    slot.copy_(following)
 
 
 @dataclass
@@ -142,6 +179,10 @@ class FusedRunner:
         wrap = _compile if compile else (lambda fn: fn)
         self.decode_layer, self.prefill_layer = wrap(fused_layer), wrap(fused_layer)
         self.prologue, self.head = wrap(decode_prologue), wrap(fused_head)
+        self.advance = wrap(greedy_advance)
+        self.eos = torch.tensor(engine.eos_ids or [-1], dtype=torch.long, device=engine.device)
+        self.inputs: dict[int, StaticDecodeInputs] = {}  # per batch size
+        self.bound: dict[int, object] = {}  # batch size -> the DecodeState whose values its inputs hold
         self.prefill_note = "compiled" if compile else "eager"
         self.compile_s: dict[str, float] = {}
         self.vision = functools.partial(image_features, engine.model)  # (pixel_values, grid_thw) -> features
@@ -151,6 +192,7 @@ class FusedRunner:
 
     def reset(self, cache) -> None:
         """The cache was replaced (set_kv); nothing here holds its buffers."""
+        self.bound.clear()
 
     def prefill(self, step: StepInputs) -> torch.Tensor:
         """Final-normed hidden states [B, T, hidden]; writes the prompt's K/V into the engine's cache."""
@@ -170,17 +212,56 @@ class FusedRunner:
         self.compile_s.setdefault("prefill_first_call_s", time.perf_counter() - start)
         return d.norm(x)
 
-    def decode(self, token: torch.Tensor, next_pos: torch.Tensor, slot: int, key_valid: torch.Tensor) -> torch.Tensor:
-        """Float32 logits [B, vocab] of one decode step (the token's K/V written at cache ``slot``)."""
-        b, device = token.shape[0], token.device
-        inputs = StaticDecodeInputs(
-            token,
-            next_pos,
-            torch.tensor([slot], device=device),
-            key_valid,
-            torch.full((b, 1), GENERATED, dtype=torch.long, device=device),
-        )
-        return self.decode_logits(inputs)
+    def decode(self, state, token: torch.Tensor) -> torch.Tensor:
+        """Float32 logits [B, vocab] of one greedy decode step of ``token`` [B] at ``state`` (an engine
+        ``DecodeState``; its K/V written at cache slot ``state.next_slot``). The step advances the state on the
+        device (``greedy_advance``): afterwards ``next_token(B)`` holds its greedy token, ``state.next_pos`` and
+        ``state.key_valid`` (the runner's buffers from the first step on) are the next step's, and the caller
+        moves ``state.next_slot`` on. Passing ``next_token(B)`` back as the next token copies nothing."""
+        s = self.static_inputs(token.shape[0])
+        self.bind(s, state, token)
+        return self.run_step(s)
+
+    def next_token(self, b: int) -> torch.Tensor:
+        """[B] the token the last step at batch ``b`` chose (overwritten by the next step)."""
+        return self.inputs[b].token
+
+    def history(self, b: int) -> torch.Tensor:
+        """[B, L] the tokens the steps at batch ``b`` chose, at the columns of their cache slots."""
+        return self.inputs[b].history
+
+    def all_finished(self, b: int) -> bool:
+        """Whether every row at batch ``b`` has chosen an EOS (waits for the last step)."""
+        return bool(self.inputs[b].finished.all())
+
+    def static_inputs(self, b: int) -> StaticDecodeInputs:
+        if b not in self.inputs:
+            self.inputs[b] = static_inputs(b, self.engine.max_seq_len, self.engine.device)
+        return self.inputs[b]
+
+    def bind(self, s: StaticDecodeInputs, state, token: torch.Tensor) -> None:
+        """Copy ``state`` into the step's buffers unless they already hold it (the previous step advanced them),
+        then point the state at them; copy ``token`` unless it is the one the last step chose."""
+        b = token.shape[0]
+        if self.bound.get(b) is not state:
+            state.key_valid[:, state.next_slot] = True
+            s.pos.copy_(state.next_pos)
+            s.slot.fill_(state.next_slot)
+            s.key_valid.copy_(state.key_valid)
+            s.finished.copy_(torch.isin(token, self.eos))
+            state.key_valid, state.next_pos = s.key_valid, s.pos
+            self.bound[b] = state
+        if token is not s.token:
+            s.token.copy_(token)
+
+    def run_step(self, s: StaticDecodeInputs) -> torch.Tensor:
+        return self.greedy_step(s)
+
+    def greedy_step(self, s: StaticDecodeInputs) -> torch.Tensor:
+        """The decode step and its ``greedy_advance``: what a CUDA graph captures; float32 logits."""
+        logits = self.decode_logits(s)
+        self.advance(logits, s.token, s.pos, s.slot, s.key_valid, s.history, s.finished, self.eos)
+        return logits
 
     def decode_logits(self, s: StaticDecodeInputs) -> torch.Tensor:
         """The decode step a CUDA graph captures: prologue, the fused layers, final norm + lm_head."""
@@ -212,7 +293,9 @@ class CompiledRunner(FusedRunner):
 
     def reset(self, cache) -> None:
         """The cache was replaced (set_kv): captured graphs point at the old buffers."""
+        super().reset(cache)
         self.graphs.clear()
+        self.inputs.clear()
         self.prefill_graphs.clear()
 
     def prefill(self, step: StepInputs) -> torch.Tensor:
@@ -226,40 +309,32 @@ class CompiledRunner(FusedRunner):
             key, fn, (step.embeds, step.position_ids, step.write_pos, step.token_type, step.mask)
         )
 
-    def decode(self, token: torch.Tensor, next_pos: torch.Tensor, slot: int, key_valid: torch.Tensor) -> torch.Tensor:
-        b = token.shape[0]
-        step = self.graphs.get(b)
-        if step is None:
-            step = self.graphs[b] = self._capture(b)
-        s = step.inputs
-        s.token.copy_(token)
-        s.pos.copy_(next_pos)
-        s.slot.fill_(slot)
-        s.key_valid.copy_(key_valid)
+    def static_inputs(self, b: int) -> StaticDecodeInputs:
+        """The captured step's buffers (capturing it on first use: its warm-up writes them, so capture
+        precedes ``bind``)."""
+        if b not in self.graphs:
+            self.bound.pop(b, None)
+            self.graphs[b] = self._capture(b)
+            self.inputs[b] = self.graphs[b].inputs
+        return self.inputs[b]
+
+    def run_step(self, s: StaticDecodeInputs) -> torch.Tensor:
+        step = self.graphs[s.token.shape[0]]
         step.graph.replay()
         return step.logits
 
     def _capture(self, b: int) -> CapturedStep:
-        device, length = self.engine.device, self.engine.max_seq_len
-        inputs = StaticDecodeInputs(
-            token=torch.zeros(b, dtype=torch.long, device=device),
-            pos=torch.zeros(b, dtype=torch.long, device=device),
-            slot=torch.full((1,), length - 1, dtype=torch.long, device=device),  # masked scratch slot
-            key_valid=torch.zeros(b, length, dtype=torch.bool, device=device),
-            token_type=torch.full((b, 1), GENERATED, dtype=torch.long, device=device),
-        )
-        inputs.key_valid[:, 0] = True
-        inputs.key_valid[:, length - 1] = True  # the fused attention attends to the slot it writes
+        inputs = static_inputs(b, self.engine.max_seq_len, self.engine.device)
         start = time.perf_counter()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(2):  # compile, autotune and allocate outside the capture
-                self.decode_logits(inputs)
+                self.greedy_step(inputs)
         torch.cuda.current_stream().wait_stream(side)
         torch.cuda.synchronize()
         self.compile_s[f"decode_bs{b}_compile_s"] = time.perf_counter() - start
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=self.pool):
-            logits = self.decode_logits(inputs)
+            logits = self.greedy_step(inputs)
         return CapturedStep(graph, inputs, logits)

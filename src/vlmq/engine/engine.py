@@ -256,6 +256,9 @@ class Engine:
         """[B, n] greedy tokens (n <= max_new_tokens; n < max only when every row hit EOS)."""
         eos = torch.tensor(self.eos_ids, device=self.device, dtype=torch.long)
         token = state.logits.argmax(dim=-1)
+        if self._runs_fused():
+            go = ignore_eos or not bool(torch.isin(token, eos).all())
+            return self._decode_fused(state, token, max_new_tokens if go else 1, ignore_eos)
         tokens = [token]
         finished = torch.isin(token, eos)
         for _ in range(max_new_tokens - 1):
@@ -266,35 +269,58 @@ class Engine:
             finished |= torch.isin(token, eos)
         return torch.stack(tokens, dim=1)
 
+    def _decode_fused(
+        self, state: DecodeState, first: torch.Tensor, max_new_tokens: int, ignore_eos: bool
+    ) -> torch.Tensor:
+        """``_decode`` through the runner, whose steps advance their own inputs on the device (and keep the EOS
+        flags and chosen tokens there): between tokens the host only launches the next step, and waits for it
+        only to read the flags (not with ``ignore_eos``). Checking flags some steps late would keep the GPU
+        busier but run steps past the EOS: the evaluation tasks' answers are a few tokens long."""
+        b, start, token, steps = first.shape[0], state.next_slot, first, 0
+        for step in range(max_new_tokens - 1):
+            if step > 0 and not ignore_eos and self.compiled.all_finished(b):
+                break
+            token = self.decode_step(state, token)
+            steps += 1
+        if not steps:
+            return first[:, None]
+        return torch.cat([first[:, None], self.compiled.history(b)[:, start : start + steps]], dim=1)
+
+    def _runs_fused(self) -> bool:
+        return self.compiled is not None and self.decoder.observer is None
+
     def decode_step(self, state: DecodeState, token: torch.Tensor) -> torch.Tensor:
-        """Feed ``token`` [B] at the state's next position; returns the greedy next token [B]."""
+        """Feed ``token`` [B] at the state's next position; returns the greedy next token [B]. Through a
+        runner that token is the runner's buffer, overwritten by the next step (pass it back as the next
+        token: nothing is copied)."""
         b = token.shape[0]
         slot = state.next_slot
+        if self._runs_fused():
+            self.compiled.decode(state, token)
+            state.next_slot = slot + 1
+            return self.compiled.next_token(b)
         state.key_valid[:, slot] = True
-        if self.compiled is not None and self.decoder.observer is None:
-            logits = self.compiled.decode(token, state.next_pos, slot, state.key_valid)
-        else:
-            write_pos = torch.tensor([slot], device=self.device)
-            step = StepInputs(
-                embeds=self.decoder.embed_tokens(token[:, None]),
-                position_ids=state.next_pos.view(1, b, 1).expand(3, b, 1),
-                write_pos=write_pos,
-                token_type=torch.full((b, 1), GENERATED, device=self.device, dtype=torch.long),
-                mask=attention_mask(state.key_valid, write_pos, slot + 1),
-                read_len=slot + 1,
-            )
-            logits = self.decoder.logits(self._run(step, prefill=False)[:, -1])
+        write_pos = torch.tensor([slot], device=self.device)
+        step = StepInputs(
+            embeds=self.decoder.embed_tokens(token[:, None]),
+            position_ids=state.next_pos.view(1, b, 1).expand(3, b, 1),
+            write_pos=write_pos,
+            token_type=torch.full((b, 1), GENERATED, device=self.device, dtype=torch.long),
+            mask=attention_mask(state.key_valid, write_pos, slot + 1),
+            read_len=slot + 1,
+        )
+        logits = self.decoder.logits(self._run(step, prefill=False)[:, -1])
         state.next_pos = state.next_pos + 1
         state.next_slot = slot + 1
         return logits.argmax(dim=-1)
 
     def _vision(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> torch.Tensor:
-        if self.compiled is not None and self.decoder.observer is None:
+        if self._runs_fused():
             return self.compiled.vision(pixel_values, grid_thw)
         return image_features(self.model, pixel_values, grid_thw)
 
     def _run(self, step: StepInputs, prefill: bool) -> torch.Tensor:
-        if prefill and self.compiled is not None and self.decoder.observer is None:
+        if prefill and self._runs_fused():
             return self.compiled.prefill(step)
         return self.decoder.forward(step, self.cache)
 

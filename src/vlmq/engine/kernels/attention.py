@@ -173,6 +173,15 @@ def attention_plan(
     return splits, chunk, combine_in_kernel
 
 
+def attention_warps(fused: bool) -> int:
+    """Warps a program: 2 for the fused kernel (RoPE + write + attention), 4 for the attention-only one. On the
+    H200 (bench_attention.py, 2026-11-30 sixth session, qwen2-vl-2b heads, context 300, cache 372, us a layer,
+    4 -> 2 warps): batch 1 BF16 7.80 -> 6.75, FP8 9.01 -> 8.67; batch 16 BF16 11.42 -> 8.12, FP8 12.40 ->
+    10.05 (1 warp: 10.5-14.8; 8 warps: 14.9-24.4). One count for every cache length: the warps set how the
+    sums round, and the fused op's output must not depend on the static cache length beyond the context."""
+    return 2 if fused else 4
+
+
 def head_counters(device: torch.device, n: int) -> torch.Tensor:
     """The device's zeroed int32 arrival counters (persistent: CUDA graphs keep pointing at them; the last
     program of each head resets its counter). Allocated by the first launch, which must not be inside a
@@ -203,7 +212,7 @@ def launch_decode_attention(
     combine_in_kernel: bool | None = None,
     target_programs: int | None = None,
     max_splits: int | None = None,
-    num_warps: int = 4,
+    num_warps: int | None = None,
     pdl: bool | None = None,
     prefetch_blocks: int = 1,
 ):
@@ -215,8 +224,8 @@ def launch_decode_attention(
     default ``gemv.USE_PDL`` on Hopper) the fused kernel loads its first cache block (and the step's slot,
     rotary tables and token type: see the op's contract) while the QKV GEMV ends. With ``rope`` the planned
     splits are the grid: the kernel runs those of the step's context (``slot + 1``, same rule), the rest exit.
-    ``prefetch_blocks=2`` (with ``rope``; a candidate plan, not measured yet): each program loads its split's
-    second block before the PDL wait too."""
+    ``prefetch_blocks=2`` (with ``rope``; a candidate plan, slower where measured): each program loads its
+    split's second block before the PDL wait too. ``num_warps`` defaults to ``attention_warps``."""
     if prefetch_blocks not in (1, 2):
         raise VlmqError(f"prefetch_blocks is 1 or 2 (cache blocks loaded before the PDL wait), got {prefetch_blocks}")
     from vlmq.engine.kernels.attention_triton import (
@@ -250,6 +259,7 @@ def launch_decode_attention(
         max_splits=max_splits,
         combine_in_kernel=combine_in_kernel,
     )
+    num_warps = num_warps or attention_warps(rope is not None)
     q3 = q.reshape(b, hq, d) if rope is None else q.reshape(b, hq * d)
     out = torch.empty((b, hq, d), dtype=q.dtype, device=q.device)
     # partials and counters: placeholders of the same dtypes with one split (one compiled variant)
