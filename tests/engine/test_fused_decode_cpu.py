@@ -195,6 +195,21 @@ def test_greedy_advance_feeds_the_next_step_on_the_device():
     assert s.slot.item() == 7 and s.finished.all() and s.history[:, 7].tolist() == [4, 2]
 
 
+@pytest.mark.parametrize("vocab", [151936, 1000, 997])
+def test_greedy_choice_is_the_first_index_of_the_maximum(vocab):
+    """The two-stage argmax equals torch.argmax, ties across and within pieces included (the first index wins)."""
+    from vlmq.engine.compiled import greedy_choice
+
+    g = torch.Generator().manual_seed(vocab)
+    logits = torch.randint(-3, 3, (6, vocab), generator=g).float()  # many ties at the maximum
+    logits[1, vocab - 1] = 9.0  # in the last piece
+    logits[2, [0, vocab // 2]] = 9.0  # tied across pieces: index 0
+    logits[3, [vocab // 2, vocab // 2 + 1]] = 9.0  # tied within a piece
+    logits[4] = 0.0
+    assert torch.equal(greedy_choice(logits), logits.argmax(dim=-1))
+    assert greedy_choice(logits)[:5].tolist() == [int(logits[0].argmax()), vocab - 1, 0, vocab // 2, 0]
+
+
 def test_fused_decode_steps_follow_eager_when_tokens_are_forced(quantized):
     """decode_step through a runner: the step's own token passed back copies nothing; a different (forced) token
     replaces it; a new state rebinds the runner's buffers. Both engines fed the same tokens give the same

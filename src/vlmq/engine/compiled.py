@@ -33,6 +33,7 @@ their pure-torch references, which is how tests hold the fused decode step to th
 from __future__ import annotations
 
 import functools
+import math
 import time
 from dataclasses import dataclass
 
@@ -139,6 +140,20 @@ def static_inputs(b: int, length: int, device: torch.device) -> StaticDecodeInpu
     return inputs
 
 
+ARGMAX_CHUNKS = 128  # a vocabulary row's argmax in up to this many parallel pieces
+
+
+def greedy_choice(logits: torch.Tensor) -> torch.Tensor:
+    """[B] ``logits.argmax(-1)`` (the first index of the maximum) in two stages: the row's pieces reduce in
+    parallel, then their maxima. Inductor reduced a whole 151936-wide row in one program: 27 us a step on the
+    H200 (2b profile, 2026-11-30 sixth session), against ~8 for ATen's kernel."""
+    b, vocab = logits.shape
+    pieces = math.gcd(vocab, ARGMAX_CHUNKS)
+    values, index = logits.view(b, pieces, vocab // pieces).max(dim=-1)
+    best = values.argmax(dim=-1, keepdim=True)  # the first piece holding the maximum: its first index is the row's
+    return (best * (vocab // pieces) + index.gather(-1, best)).squeeze(-1)
+
+
 def greedy_advance(logits, token, pos, slot, key_valid, history, finished, eos) -> None:
     """After a decode step, on the device: its greedy token becomes the next step's input (and goes to
     ``history`` at the step's slot), EOS marks the row finished, position and slot move on one, and the next
@@ -146,7 +161,7 @@ def greedy_advance(logits, token, pos, slot, key_valid, history, finished, eos) 
     replays back to back with no host work between tokens. Written as comparisons over the slots rather than
     scatters, which Inductor fuses into few kernels."""
     b, length = key_valid.shape
-    chosen = logits.argmax(dim=-1)
+    chosen = greedy_choice(logits)
     following = (slot + 1).clamp_max(length - 1)
     cols = torch.arange(length, device=slot.device)
     history.copy_(torch.where(cols == slot, chosen[:, None], history))
