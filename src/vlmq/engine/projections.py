@@ -82,13 +82,18 @@ def run_linear(
     """``act(linear(rmsnorm(x))) + residual`` over [..., K] activations; output in x's dtype.
 
     ``decode``: one vlmq::fused_linear where the pack allows it; otherwise (prefill, or packs the kernel
-    cannot serve) the same arithmetic composed around the modules' ops. W8A8 at prefill quantizes its activations
-    where Inductor fuses it with the norm or SiLU·mul before it: ``normalize_rows`` after a separate SiLU·mul
-    measured slower (bench_act_quant.py, H200, 300 rows, µs: 2b int8 115 vs 84, fp8 149 vs 92; 7b int8 132 vs
-    133, fp8 284 vs 176; docs/benchmarks.md, sixth session)."""
+    cannot serve) the same arithmetic composed around the modules' ops. W8A8 at prefill: the norm and the
+    per-token quantization through vlmq::fused_linear too (``normalize_rows``, one program a row), the SiLU·mul and
+    the residual add composed around it. Kept over letting Inductor fuse the quantization with the norm and
+    SiLU·mul, which was slower end to end on the H200 (docs/benchmarks.md, sixth session): qwen2-vl-2b fp8 prefill
+    at batch 16 23.7 ms with it, 29.8 without (same host, same time); qwen2-vl-7b TTFT fp8 / smoothquant 12.47 /
+    13.72 with it (bf16 12.01), 13.2 / 14.5 without (bf16 12.1; two calls on different hosts). bench_act_quant.py
+    times Inductor's fused SiLU·mul + quantization of down_proj's input alone as the faster one."""
     if decode and pack.decode_kernel:
         return run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps, act=act, residual=residual)
-    if pack.packed is None:
+    if pack.decode_kernel and pack.packed.a_mode != "bf16":
+        y = run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps)
+    elif pack.packed is None:
         h = x if norm_weight is None else rms_norm_reference(x, norm_weight, eps)
         outs = [m(h) for m in pack.modules]
         y = F.silu(outs[0]) * outs[1] if act == "silu_mul" else torch.cat(outs, dim=-1)
