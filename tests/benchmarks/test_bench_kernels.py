@@ -137,3 +137,15 @@ def test_sweep_tries_int4_fragment_order_tiles_where_they_fit_and_the_table_keep
     sweep["results"] = [row("int4-g128", 16, list(best), 9.0, shape="gate_up")]
     (kept,) = bench_kernels.tiles_from_sweep([sweep], ["a.json"])["dot_m16"]
     assert (kept["swap"], kept["post"], kept["frag"]) == (True, True, True)
+
+
+def test_dequant_overlap_bench_says_it_needs_a_gpu_and_measures_nothing_here(tmp_path, capsys, monkeypatch):
+    """benchmarks/bench_dequant_overlap.py (run on the device): on a machine without CUDA it says so and writes
+    nothing, rather than reporting CPU figures."""
+    import bench_dequant_overlap
+
+    monkeypatch.setattr(bench_dequant_overlap.torch.cuda, "is_available", lambda: False)
+    assert bench_dequant_overlap.main(["--out", str(tmp_path / "o")]) == 1
+    assert "needs a CUDA GPU" in capsys.readouterr().out
+    assert not (tmp_path / "o").exists()
+    assert all(name in bench_kernels.SHAPES["7b"] for name in bench_dequant_overlap.PROJECTIONS)

@@ -340,6 +340,9 @@ def _run_extras():
         got = dequantize_int4_cuda(packed, scale, zp, group, torch.float32)
         ref = dequantize_int4(packed, scale, zp, group, torch.float32)
         errors[f"dequant-int4 g{group}"] = float((got - ref).abs().max())
+    buf = torch.full((40, 256), float("nan"))  # into a caller's buffer (a scratch reused layer after layer)
+    got = dequantize_int4_cuda(packed, scale, zp, group, torch.float32, out=buf)
+    errors["dequant-int4 out"] = float((buf - ref).abs().max()) if got is buf else float("inf")
     from vlmq.engine.kernels.prefill import dequantize_w8_cuda
 
     scale = torch.rand(40) * 0.01
@@ -350,6 +353,16 @@ def _run_extras():
         got = dequantize_w8_cuda(q, scale, torch.bfloat16)
         want = (q.float() * scale[:, None]).bfloat16()
         errors[f"dequant-w8 {name}"] = float((got.float() - want.float()).abs().max())
+    # into a caller's buffer (a scratch reused layer after layer): the same values, in that buffer
+    buf = torch.full((40, 300), float("nan"), dtype=torch.bfloat16)
+    got = dequantize_w8_cuda(q, scale, torch.bfloat16, out=buf)
+    want = (q.float() * scale[:, None]).bfloat16()
+    errors["dequant-w8 out"] = float((buf.float() - want.float()).abs().max()) if got is buf else float("inf")
+    try:
+        dequantize_w8_cuda(q, scale, torch.bfloat16, out=buf[:, :299])
+        errors["dequant-w8 bad out refused"] = 1.0
+    except ValueError:
+        errors["dequant-w8 bad out refused"] = 0.0
     return errors
 
 
@@ -511,8 +524,17 @@ def test_fragment_order_int4_tiles_equal_column_order_ones(interpreter_errors):
 
 
 def test_dequantize_kernels_are_bit_exact(interpreter_errors):
-    """int4 as w4's reference rounds; int8 / e4m3 rows times their scales, rounded once to bf16."""
-    for name in ("dequant-int4 g64", "dequant-int4 g128", "dequant-w8 int8", "dequant-w8 fp8"):
+    """int4 as w4's reference rounds; int8 / e4m3 rows times their scales, rounded once to bf16; also into a
+    caller's buffer (returned as the result), and a buffer of the wrong shape refused."""
+    for name in (
+        "dequant-int4 g64",
+        "dequant-int4 g128",
+        "dequant-w8 int8",
+        "dequant-w8 fp8",
+        "dequant-int4 out",
+        "dequant-w8 out",
+        "dequant-w8 bad out refused",
+    ):
         assert interpreter_errors[name] == 0.0, name
 
 

@@ -26,7 +26,7 @@ us per call; call 3 of the issue-16/17 session):
 Where a library call's shape rules are not met (K or N not a multiple of 16), the Triton path runs. Where a sweep
 (``bench_kernels.py --sweep --rows 300``, then ``--write-tiles``) measured a Triton GEMM tile faster than the
 library path for a scheme and weight shape, that tile runs instead, within a factor of 2 of the measured rows
-(``measured_tile``; the shipped table has no such entry yet: nothing measured).
+(``measured_tile``; on the H200: W8A8 int8 tiles at 300 rows, sixth session).
 """
 
 from __future__ import annotations
@@ -100,14 +100,28 @@ def w8_linear_dequant_mm(
     return y.to(out_dtype)
 
 
+def _dequant_out(out: torch.Tensor | None, n: int, k: int, dtype: torch.dtype, device) -> torch.Tensor:
+    """A dequantized weight's buffer: ``out`` (a caller's scratch, e.g. reused layer after layer) or a new one."""
+    if out is None:
+        return torch.empty((n, k), dtype=dtype, device=device)
+    if out.shape != (n, k) or out.dtype != dtype or not out.is_contiguous():
+        raise ValueError(f"dequantize out must be a contiguous [{n}, {k}] {dtype} tensor, got {tuple(out.shape)}")
+    return out
+
+
 def dequantize_int4_cuda(
-    packed: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None, group_size: int, dtype: torch.dtype
+    packed: torch.Tensor,
+    scale: torch.Tensor,
+    zero: torch.Tensor | None,
+    group_size: int,
+    dtype: torch.dtype,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """w4.dequantize_int4 in one Triton pass (a GPU, or Triton's interpreter)."""
+    """w4.dequantize_int4 in one Triton pass (a GPU, or Triton's interpreter), into ``out`` if given."""
     from vlmq.engine.kernels.gemv_triton import dequant_int4_kernel
 
     n, k = packed.shape[0], packed.shape[1] * 8
-    out = torch.empty((n, k), dtype=dtype, device=packed.device)
+    out = _dequant_out(out, n, k, dtype, packed.device)
     block_n, block_k = 32, min(128, group_size)
     grid = (-(-n // block_n), k // block_k)
     dequant_int4_kernel[grid](
@@ -129,13 +143,15 @@ def dequantize_int4_cuda(
     return out
 
 
-def dequantize_w8_cuda(qweight: torch.Tensor, wscale: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def dequantize_w8_cuda(
+    qweight: torch.Tensor, wscale: torch.Tensor, dtype: torch.dtype, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """The [N, K] weight ``q * scale`` of int8 / e4m3 rows with per-row fp32 scales, in ``dtype``, in one Triton
-    pass (a GPU, or Triton's interpreter)."""
+    pass (a GPU, or Triton's interpreter), into ``out`` if given."""
     from vlmq.engine.kernels.gemv_triton import dequant_w8_kernel
 
     n, k = qweight.shape
-    out = torch.empty((n, k), dtype=dtype, device=qweight.device)
+    out = _dequant_out(out, n, k, dtype, qweight.device)
     is_fp8 = qweight.dtype == torch.float8_e4m3fn
     block_n, block_k = 32, 256
     dequant_w8_kernel[(-(-n // block_n), -(-k // block_k))](
