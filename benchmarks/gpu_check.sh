@@ -8,6 +8,7 @@
 #            fragment-order ones included, and prefill GEMM tiles against the library path) for SWEEP_MODES, within
 #            SWEEP_BUDGET seconds; its JSON feeds `bench_kernels.py --write-tiles`
 #   actquant - W8A8 prefill activation quantization, Inductor-fused vs normalize_rows (bench_act_quant.py)
+#   dequant - weight-only prefill: dequantization on a second stream vs in series vs BF16 (bench_dequant_overlap.py)
 #   soak   - benchmarks/soak.py (thousands of generations, memory sampled over time)
 #   speed  - benchmarks/bench_speed.py on SPEED_MODELS (default qwen2-vl-2b then -7b: issue 16's table; SPEED_RECIPES,
 #            batch 1 and 16) within SPEED_BUDGET seconds (what did not finish is listed in table.md); with two
@@ -63,6 +64,10 @@ if has sweep; then
 fi
 if has actquant; then
   timeout 120 python3 benchmarks/bench_act_quant.py --out "$OUT/actquant" 2>&1 | tail -6 | tee "$OUT/actquant.log"
+fi
+if has dequant; then
+  timeout 240 python3 benchmarks/bench_dequant_overlap.py --out "$OUT/dequant" --preset "${DEQUANT_PRESET:-7b}" 2>&1 \
+    | grep -v "quant_api\|Configuration class" | tail -8 | tee "$OUT/dequant.log"
 fi
 if has soak; then
   timeout "${SOAK_TIMEOUT:-300}" python3 benchmarks/soak.py --out "$OUT/soak" --samples "${SOAK_SAMPLES:-3000}" 2>&1 | tail -3 | tee "$OUT/soak.log"
