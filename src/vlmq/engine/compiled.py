@@ -20,11 +20,11 @@ Prefill runs the same layer function with ``decode=False``: norms and epilogues 
 modules' ops (``w8_linear`` / ``w4a16_linear`` / cuBLAS pick tensor-core GEMMs for many rows; Inductor fuses
 the elementwise work), RoPE + cache write through ``vlmq::rope_kv_write``, dense attention over the prompt.
 
-One layer function is compiled for all layers (the packs are inputs, not constants), so compile time is
-one layer's. The decode step -- prologue, layers, head, and the greedy advance (``greedy_advance``: the chosen
-token, EOS flags, position, slot and key mask updated on the device) -- is captured into a
-``torch.cuda.CUDAGraph`` per batch size and replayed back to back, with no host work between tokens. Every
-recipe compiles under the same pinned Inductor settings (``INDUCTOR_OPTIONS``). Decode attends over the whole static cache with a key mask (static shapes for the
+One layer function is compiled for all layers (the packs are inputs, not constants), so compile time is one layer's.
+The decode step -- prologue, layers, head, and the greedy advance (``greedy_advance``: the chosen token, EOS flags,
+position, slot and key mask updated on the device) -- is captured into a ``torch.cuda.CUDAGraph`` per batch size and
+replayed back to back, with no host work between tokens. Every recipe compiles under the same pinned Inductor
+settings (``INDUCTOR_OPTIONS``). Decode attends over the whole static cache with a key mask (static shapes for the
 graph); warm-up and capture write to the cache's last slot, which is masked until a real step overwrites it.
 
 ``FusedRunner`` is the device-agnostic part (no graphs; layers compiled or not): on a CPU the ops run
