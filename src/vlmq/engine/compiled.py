@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -198,7 +199,8 @@ class FusedRunner:
         self.advance = wrap(greedy_advance)
         self.eos = torch.tensor(engine.eos_ids or [-1], dtype=torch.long, device=engine.device)
         self.inputs: dict[int, StaticDecodeInputs] = {}  # per batch size
-        self.bound: dict[int, object] = {}  # batch size -> the DecodeState whose values its inputs hold
+        # batch size -> (a weak reference to) the DecodeState whose values its inputs hold
+        self.bound: dict[int, weakref.ref] = {}
         self.prefill_note = "compiled" if compile else "eager"
         self.compile_s: dict[str, float] = {}
         self.vision = functools.partial(image_features, engine.model)  # (pixel_values, grid_thw) -> features
@@ -207,7 +209,7 @@ class FusedRunner:
         return {"vision_path": "eager", "prefill_path": self.prefill_note, "decode_path": self.label}
 
     def reset(self, cache) -> None:
-        """The cache was replaced (set_kv); nothing here holds its buffers."""
+        """The cache was replaced (set_kv): no decode state continues on it."""
         self.bound.clear()
 
     def prefill(self, step: StepInputs) -> torch.Tensor:
@@ -259,14 +261,14 @@ class FusedRunner:
         """Copy ``state`` into the step's buffers unless they already hold it (the previous step advanced them),
         then point the state at them; copy ``token`` unless it is the one the last step chose."""
         b = token.shape[0]
-        if self.bound.get(b) is not state:
+        if self.bound.get(b, lambda: None)() is not state:
             state.key_valid[:, state.next_slot] = True
             s.pos.copy_(state.next_pos)
             s.slot.fill_(state.next_slot)
             s.key_valid.copy_(state.key_valid)
             s.finished.copy_(torch.isin(token, self.eos))
             state.key_valid, state.next_pos = s.key_valid, s.pos
-            self.bound[b] = state
+            self.bound[b] = weakref.ref(state)
         if token is not s.token:
             s.token.copy_(token)
 
