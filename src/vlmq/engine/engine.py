@@ -256,11 +256,11 @@ class Engine:
         """[B, n] greedy tokens (n <= max_new_tokens; n < max only when every row hit EOS)."""
         eos = torch.tensor(self.eos_ids, device=self.device, dtype=torch.long)
         token = state.logits.argmax(dim=-1)
-        if self._runs_fused():
-            go = ignore_eos or not bool(torch.isin(token, eos).all())
-            return self._decode_fused(state, token, max_new_tokens if go else 1, ignore_eos)
-        tokens = [token]
         finished = torch.isin(token, eos)
+        if self._runs_fused():
+            done = not ignore_eos and bool(finished.all())
+            return token[:, None] if done else self._decode_fused(state, token, max_new_tokens, ignore_eos)
+        tokens = [token]
         for _ in range(max_new_tokens - 1):
             if not ignore_eos and bool(finished.all()):
                 break
