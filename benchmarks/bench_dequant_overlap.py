@@ -104,6 +104,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--formats", default="int8,int4")
     args = ap.parse_args(argv)
+    args.formats = [f for f in args.formats.split(",") if f]
+    if not set(args.formats) <= {"int8", "int4"}:
+        ap.error(f"--formats takes int8 and / or int4 (weight-only formats), got {','.join(args.formats)}")
     if not torch.cuda.is_available():
         print("bench_dequant_overlap needs a CUDA GPU: nothing measured")
         return 1
@@ -113,7 +116,7 @@ def main(argv=None) -> int:
     outs = [[torch.empty(args.rows, n, device="cuda", dtype=torch.bfloat16) for n, _ in shapes] for _ in range(LAYERS)]
     rows = []
     print(f"{torch.cuda.get_device_name()}: {args.preset}, {LAYERS} layers x 4 projections at {args.rows} rows, ms")
-    for fmt in ["bf16", *[f for f in args.formats.split(",") if f]]:
+    for fmt in ["bf16", *args.formats]:
         layers = [
             [random_pack(fmt, "bf16", n, k, "cuda", 100 * i + j) for j, (n, k) in enumerate(shapes)]
             for i in range(LAYERS)

@@ -149,3 +149,13 @@ def test_dequant_overlap_bench_says_it_needs_a_gpu_and_measures_nothing_here(tmp
     assert "needs a CUDA GPU" in capsys.readouterr().out
     assert not (tmp_path / "o").exists()
     assert all(name in bench_kernels.SHAPES["7b"] for name in bench_dequant_overlap.PROJECTIONS)
+
+
+def test_dequant_overlap_bench_refuses_a_format_it_cannot_dequantize(capsys):
+    import pytest
+
+    import bench_dequant_overlap
+
+    with pytest.raises(SystemExit):
+        bench_dequant_overlap.main(["--out", "unused", "--formats", "int8,fp8"])
+    assert "--formats takes int8 and / or int4" in capsys.readouterr().err
