@@ -1,21 +1,28 @@
-"""Weight-only prefill: how much of the dequantization a second stream could hide, on a CUDA GPU.
+"""Weight-only prefill: dequantization in L2-sized slices, and on a second stream, against BF16, on a CUDA GPU.
 
     PYTHONPATH=src python benchmarks/bench_dequant_overlap.py --out DIR [--preset 7b] [--rows 300] [--reps 10]
 
-Weight-only recipes prefill through ``prefill_linear``'s library path: each projection's weight is dequantized
-to bf16 (one Triton pass, memory-bound) and then multiplied by cuBLAS (compute-bound at 300 rows), one after the
-other. On the H200 that made the 7b's int8 / int4 TTFT 1.42x BF16's (sixth session), and the Triton
-mixed-input GEMM tiles tried were slower still. This measures the alternative before the engine adopts it: a
-side stream dequantizes layer L+1's four weights into one of two scratch buffers while the main stream runs
-layer L's GEMMs from the other. Timed for the preset's decoder layers (distinct random weights per layer, so no
-cache helps), each variant captured in one CUDA graph, median of ``reps`` replays (min-max):
+Weight-only recipes prefill through ``prefill.dequant_linear``: the weight is dequantized to bf16 (a Triton
+pass, memory-bound) and multiplied by cuBLAS. Dequantizing the whole weight at once writes it to HBM and reads it
+back (7b: ~5 ms of a 17 ms first token on the H200, sixth session), and the Triton mixed-input GEMM tiles tried
+were slower still. Timed here for the preset's decoder layers (distinct random weights per layer, so no cache
+helps), each variant captured in one CUDA graph, median of ``reps`` replays (min-max):
 
-- ``bf16``: cuBLAS on bf16 weights (what the overlap can at best reach);
-- ``int8`` / ``int4`` ``serial``: dequantize then cuBLAS per projection (today's path);
-- ``int8`` / ``int4`` ``overlap``: the two streams; its outputs must equal ``serial``'s bit for bit (a missing
-  wait between the streams would show as a difference), and the scratch it needs is reported.
+- ``bf16``: cuBLAS on bf16 weights (the bound);
+- ``whole``: each weight dequantized whole, then multiplied (the engine's path before slices);
+- ``overlap``: ``whole`` with layer L+1's weights dequantized on a side stream into a second scratch while layer
+  L multiplies;
+- ``sliceNMB`` (``--slice-mb``): the engine's ``dequant_linear`` with ``chunk_bytes`` N MB: slices of output rows
+  dequantized into a small scratch, each multiplied as soon as written, so the bf16 slice is read back from the
+  L2 cache (~50 MB on an H100 / H200);
+- ``sliceNMB+overlap``: those slices with slice i+1 dequantized on the side stream while slice i multiplies.
 
+Every variant's outputs are compared with ``whole``'s: ``exact`` (bit for bit) or, where a slice's GEMM takes
+another cuBLAS kernel (another summation order), the largest difference relative to the output's range.
 Prints one line per variant; DIR/dequant_overlap.json.
+
+Sixth-session result (H200, 7b, ms): bf16 6.33, int8 whole 11.62 / overlap 11.60, int4 11.55 / 11.94: the
+whole-weight dequantization already runs at ~3.7 TB/s, and on a second stream it takes the GEMMs' bandwidth.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from bench_kernels import SHAPES, random_pack  # this folder's shape table and r
 
 LAYERS = 28  # decoder layers of qwen2-vl-2b and -7b alike
 PROJECTIONS = ("qkv", "o", "gate_up", "down")
+WHOLE = 1 << 40  # a slice size no weight reaches: each weight dequantized whole
 
 
 def dequantize(fmt: str, pack, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -41,33 +49,61 @@ def dequantize(fmt: str, pack, out: torch.Tensor | None = None) -> torch.Tensor:
     return dequantize_int4_cuda(pack.weight, pack.scale, pack.zero, pack.group_size, torch.bfloat16, out=out)
 
 
-def run_serial(fmt, layers, xs, outs):
+def row_slice(pack, start: int, stop: int):
+    """Output rows [start, stop) of a pack (int8 [N, K] / packed int4 [N, K // 8] weights, per-row scales)."""
+    zero = None if pack.zero is None else pack.zero[start:stop]
+    return pack._replace(weight=pack.weight[start:stop], scale=pack.scale[start:stop], zero=zero)
+
+
+def layer_units(layers, xs, outs):
+    """One unit a layer: its four (pack, x, out) GEMMs (the layer-level overlap)."""
+    return [list(zip(layer, xs, layer_outs, strict=True)) for layer, layer_outs in zip(layers, outs, strict=True)]
+
+
+def chunk_units(layers, xs, outs, chunk_bytes: int):
+    """One unit per slice of each projection, as ``dequant_linear`` slices it: (row slice, x, its output columns)."""
+    from vlmq.engine.kernels.prefill import dequant_chunk_rows
+
+    units = []
     for layer, layer_outs in zip(layers, outs, strict=True):
-        for w, x, out in zip(layer, xs, layer_outs, strict=True):
-            torch.mm(x, (w.weight if fmt == "bf16" else dequantize(fmt, w)).t(), out=out)
+        for pack, x, out in zip(layer, xs, layer_outs, strict=True):
+            n = pack.weight.shape[0]
+            rows = dequant_chunk_rows(n, x.shape[1], chunk_bytes)
+            units += [[(row_slice(pack, a, min(a + rows, n)), x, out[:, a : a + rows])] for a in range(0, n, rows)]
+    return units
 
 
-def run_overlap(fmt, layers, xs, outs, scratch, side):
-    """Layer L's GEMMs on the current stream, layer L+1's dequantization on ``side`` into the other scratch."""
+def scratch_for(units):
+    """Two scratch sets, each with a bf16 buffer as large as every unit's weights, position by position."""
+    sizes = [max(u[j][0].weight.shape[0] * u[j][1].shape[1] for u in units if j < len(u)) for j in range(len(units[0]))]
+    device = units[0][0][1].device
+    return [[torch.empty(size, device=device, dtype=torch.bfloat16) for size in sizes] for _ in range(2)]
+
+
+def run_units(fmt, units, scratch, side):
+    """Unit i's GEMMs on the current stream from one scratch set while ``side`` dequantizes unit i+1's weights
+    into the other; returns nothing (the units' outputs are views of the caller's buffers)."""
     main = torch.cuda.current_stream()
-    ready = [torch.cuda.Event() for _ in layers]
-    freed = [torch.cuda.Event() for _ in layers]
+    ready = [torch.cuda.Event() for _ in units]
+    freed = [torch.cuda.Event() for _ in units]
 
     def fill(i):
+        bufs = []
         with torch.cuda.stream(side):
             if i >= 2:
-                side.wait_event(freed[i - 2])  # the buffer's last reader: layer i - 2
-            for w, buf in zip(layers[i], scratch[i % 2], strict=True):
-                dequantize(fmt, w, out=buf)
+                side.wait_event(freed[i - 2])  # the buffer's last reader: unit i - 2
+            for (pack, x, _), flat in zip(units[i], scratch[i % 2], strict=False):
+                n, k = pack.weight.shape[0], x.shape[1]
+                bufs.append(dequantize(fmt, pack, out=flat[: n * k].view(n, k)))
             ready[i].record(side)
+        return bufs
 
     side.wait_stream(main)
-    fill(0)
-    for i, (layer_outs, bufs) in enumerate(zip(outs, (scratch[j % 2] for j in range(len(layers))), strict=True)):
-        if i + 1 < len(layers):
-            fill(i + 1)
+    pending = fill(0)
+    for i, unit in enumerate(units):
+        bufs, pending = pending, (fill(i + 1) if i + 1 < len(units) else None)
         main.wait_event(ready[i])
-        for x, out, buf in zip(xs, layer_outs, bufs, strict=True):
+        for (_, x, out), buf in zip(unit, bufs, strict=True):
             torch.mm(x, buf.t(), out=out)
         freed[i].record(main)
     main.wait_stream(side)
@@ -103,47 +139,97 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, default=300)
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--formats", default="int8,int4")
+    ap.add_argument("--slice-mb", default="8,16,32", help="dequant_linear's slice sizes, MB (comma-separated)")
     args = ap.parse_args(argv)
     args.formats = [f for f in args.formats.split(",") if f]
     if not set(args.formats) <= {"int8", "int4"}:
         ap.error(f"--formats takes int8 and / or int4 (weight-only formats), got {','.join(args.formats)}")
+    try:
+        args.slice_mb = [int(c) for c in args.slice_mb.split(",") if c]
+    except ValueError:
+        ap.error(f"--slice-mb takes whole numbers of MB, e.g. 8,16, got {args.slice_mb!r}")
+    if any(mb <= 0 for mb in args.slice_mb):
+        ap.error(f"--slice-mb takes positive sizes, got {args.slice_mb}")
     if not torch.cuda.is_available():
         print("bench_dequant_overlap needs a CUDA GPU: nothing measured")
         return 1
+    from vlmq.engine.kernels.prefill import dequant_linear
+
     shapes = [SHAPES[args.preset][name] for name in PROJECTIONS]
     g = torch.Generator(device="cuda").manual_seed(0)
     xs = [torch.randn(args.rows, k, device="cuda", generator=g).bfloat16() for _, k in shapes]
     outs = [[torch.empty(args.rows, n, device="cuda", dtype=torch.bfloat16) for n, _ in shapes] for _ in range(LAYERS)]
     rows = []
     print(f"{torch.cuda.get_device_name()}: {args.preset}, {LAYERS} layers x 4 projections at {args.rows} rows, ms")
+
+    def report(fmt, name, timing, got=None, want=None):
+        row = {"format": fmt, "variant": name, **timing}
+        line = f"{fmt:5s} {name:16s} {timing['ms']:7.3f} ({timing['ms_min']:.3f}-{timing['ms_max']:.3f})"
+        if want is not None:
+            pairs = [(o, w) for gl, wl in zip(got, want, strict=True) for o, w in zip(gl, wl, strict=True)]
+            row["bit_exact"] = all(torch.equal(o, w) for o, w in pairs)
+            row["max_rel_diff"] = max(
+                ((o.float() - w.float()).abs().max() / w.float().abs().max()).item() for o, w in pairs
+            )
+            line += f" exact={row['bit_exact']} rel={row['max_rel_diff']:.1e}"
+        rows.append(row)
+        print(line)
+
     for fmt in ["bf16", *args.formats]:
         layers = [
             [random_pack(fmt, "bf16", n, k, "cuda", 100 * i + j) for j, (n, k) in enumerate(shapes)]
             for i in range(LAYERS)
         ]
-        serial = graph_ms(lambda fmt=fmt, layers=layers: run_serial(fmt, layers, xs, outs), args.reps)
-        rows.append({"format": fmt, "variant": "serial", **serial})
-        print(f"{fmt:5s} serial  {serial['ms']:7.3f} ({serial['ms_min']:.3f}-{serial['ms_max']:.3f})")
         if fmt == "bf16":
+            report(
+                fmt,
+                "cublas",
+                graph_ms(
+                    lambda layers=layers: [[torch.mm(x, p.weight.t()) for p, x in zip(layer, xs)] for layer in layers],
+                    args.reps,
+                ),
+            )
             del layers
             continue
-        want = [[o.clone() for o in layer] for layer in outs]
-        scratch = [[torch.empty(n, k, device="cuda", dtype=torch.bfloat16) for n, k in shapes] for _ in range(2)]
-        side = torch.cuda.Stream()
-        overlap = graph_ms(
-            lambda fmt=fmt, layers=layers, scratch=scratch, side=side: run_overlap(
-                fmt, layers, xs, outs, scratch, side
-            ),
-            args.reps,
-        )
-        exact = all(torch.equal(o, w) for layer, wl in zip(outs, want, strict=True) for o, w in zip(layer, wl))
-        scratch_gb = sum(b.numel() * b.element_size() for bufs in scratch for b in bufs) / 1e9
-        rows.append({"format": fmt, "variant": "overlap", **overlap, "bit_exact": exact, "scratch_gb": scratch_gb})
-        print(
-            f"{fmt:5s} overlap {overlap['ms']:7.3f} ({overlap['ms_min']:.3f}-{overlap['ms_max']:.3f}) "
-            f"exact={exact} scratch {scratch_gb:.2f} GB"
-        )
-        del layers, scratch, want
+
+        def sliced(chunk_bytes, fmt=fmt, layers=layers):
+            return [
+                [
+                    dequant_linear(x, p.weight, p.scale, p.zero, p.group_size, None, torch.bfloat16, chunk_bytes)
+                    for p, x in zip(layer, xs)
+                ]
+                for layer in layers
+            ]
+
+        want = sliced(WHOLE)
+        report(fmt, "whole", graph_ms(lambda sliced=sliced: sliced(WHOLE), args.reps))
+        variants = [("overlap", layer_units(layers, xs, outs), None)]
+        for mb in args.slice_mb:
+            variants += [
+                (f"slice{mb}MB", None, mb << 20),
+                (f"slice{mb}MB+overlap", chunk_units(layers, xs, outs, mb << 20), None),
+            ]
+        for name, units, chunk_bytes in variants:
+            if units is None:
+                report(
+                    fmt,
+                    name,
+                    graph_ms(lambda c=chunk_bytes, sliced=sliced: sliced(c), args.reps),
+                    sliced(chunk_bytes),
+                    want,
+                )
+                continue
+            scratch, side = scratch_for(units), torch.cuda.Stream()
+            fn = lambda fmt=fmt, units=units, scratch=scratch, side=side: run_units(fmt, units, scratch, side)  # noqa: E731
+            timing = graph_ms(fn, args.reps)
+            for layer in outs:
+                for o in layer:
+                    o.zero_()
+            fn()
+            torch.cuda.synchronize()
+            report(fmt, name, timing, outs, want)
+            del scratch
+        del layers, want
         torch.cuda.empty_cache()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -159,3 +159,46 @@ def test_dequant_overlap_bench_refuses_a_format_it_cannot_dequantize(capsys):
     with pytest.raises(SystemExit):
         bench_dequant_overlap.main(["--out", "unused", "--formats", "int8,fp8"])
     assert "--formats takes int8 and / or int4" in capsys.readouterr().err
+
+
+def test_dequant_overlap_slices_cover_every_output_column_once_as_the_engine_slices():
+    """The side-stream slices of ``sliceNMB+overlap``: every output column written by exactly one slice, each the
+    size ``dequant_chunk_rows`` gives the engine's ``dequant_linear``, and a slice of a pack dequantizes to the
+    same rows of the whole weight (int8 per-row scales; int4 packed along K with per-row groups)."""
+    import torch
+
+    import bench_dequant_overlap as bdo
+    from vlmq.engine.kernels import w4
+
+    shapes = [(320, 256), (128, 256)]
+    layers = [
+        [bench_kernels.random_pack(fmt, "bf16", n, k, "cpu", 7 * j) for j, (n, k) in enumerate(shapes)]
+        for fmt in ("int8", "int4")
+    ]
+    xs = [torch.zeros(3, k) for _, k in shapes]
+    outs = [[torch.zeros(3, n) for n, _ in shapes] for _ in layers]
+    units = bdo.chunk_units(layers, xs, outs, 128 * 256 * 2)  # 128 rows of bf16 a slice
+    assert [u[0][0].weight.shape[0] for u in units] == [128, 128, 64, 128] * 2
+    for unit in units:
+        ((_, _, out),) = unit
+        out += 1
+    assert all(torch.equal(o, torch.ones_like(o)) for layer in outs for o in layer)
+    int8, int4 = layers[0][0], layers[1][0]
+    part = bdo.row_slice(int8, 128, 256)
+    whole = int8.weight.float() * int8.scale[:, None]
+    assert torch.equal(part.weight.float() * part.scale[:, None], whole[128:256])
+    part = bdo.row_slice(int4, 64, 192)
+    deq = lambda p: w4.dequantize_int4(p.weight, p.scale, p.zero, p.group_size, torch.float32)  # noqa: E731
+    assert torch.equal(deq(part), deq(int4)[64:192])
+    assert [[b.numel() for b in bufs] for bufs in bdo.scratch_for(units)] == [[128 * 256]] * 2
+
+
+def test_dequant_overlap_bench_refuses_slice_sizes_it_cannot_use(capsys):
+    import pytest
+
+    import bench_dequant_overlap
+
+    for bad in ("8,x", "0"):
+        with pytest.raises(SystemExit):
+            bench_dequant_overlap.main(["--out", "unused", "--slice-mb", bad])
+        assert "--slice-mb takes" in capsys.readouterr().err

@@ -363,6 +363,25 @@ def _run_extras():
         errors["dequant-w8 bad out refused"] = 1.0
     except ValueError:
         errors["dequant-w8 bad out refused"] = 0.0
+    # weight-only prefill in slices of output rows (dequant_linear): 200 rows in 64-row slices (the last one short),
+    # against the whole weight dequantized and multiplied once; with and without bias
+    from vlmq.engine.kernels.prefill import dequant_chunk_rows, dequant_linear
+
+    x = torch.randn(20, 256)
+    bias = torch.randn(200)
+    int8 = torch.randint(-128, 128, (200, 256), dtype=torch.int8), torch.rand(200) * 0.01
+    int4 = pack_int4(torch.randint(-8, 8, (200, 256), dtype=torch.int8)), torch.rand(200, 4) * 0.02
+    zp = torch.randint(-8, 8, (200, 4), dtype=torch.int8)
+    small = 64 * 256 * 2  # one 64-row slice
+    errors["dequant slices"] = float(dequant_chunk_rows(200, 256, small) != 64)
+    for name, (w, sc), z, whole in (
+        ("int8", int8, None, int8[0].float() * int8[1][:, None]),
+        ("int4", int4, zp, dequantize_int4(int4[0], int4[1], zp, 64, torch.float32)),
+    ):
+        for b in (None, bias):
+            got = dequant_linear(x, w, sc, z, 64, b, torch.float32, chunk_bytes=small)
+            want = x @ whole.t() + (b if b is not None else 0)
+            errors[f"dequant-linear {name}{' bias' if b is not None else ''}"] = float((got - want).abs().max())
     return errors
 
 
@@ -534,8 +553,18 @@ def test_dequantize_kernels_are_bit_exact(interpreter_errors):
         "dequant-int4 out",
         "dequant-w8 out",
         "dequant-w8 bad out refused",
+        "dequant slices",
     ):
         assert interpreter_errors[name] == 0.0, name
+
+
+def test_weight_only_prefill_in_slices_equals_the_whole_weight_product(interpreter_errors):
+    """``dequant_linear`` (weight-only prefill, the weight dequantized slice by slice into a small scratch, each
+    multiplied into its own output columns): int8 and int4, bias or not, equal to one product with the whole
+    dequantized weight up to fp32 summation order (a slice left out or written to the wrong columns would leave
+    errors of order 1)."""
+    errors = {name: e for name, e in interpreter_errors.items() if name.startswith("dequant-linear")}
+    assert len(errors) == 4 and all(e < 1e-4 for e in errors.values()), errors
 
 
 if __name__ == "__main__":

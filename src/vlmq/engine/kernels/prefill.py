@@ -170,6 +170,42 @@ def dequantize_w8_cuda(
     return out
 
 
+DEQUANT_CHUNK_BYTES = 16 << 20  # see dequant_linear
+
+
+def dequant_chunk_rows(n: int, k: int, chunk_bytes: int = DEQUANT_CHUNK_BYTES) -> int:
+    """Output rows a slice of ``dequant_linear``: as many whole 64-row tiles as fit ``chunk_bytes`` of bf16
+    weight (at least one), at most ``n``."""
+    return min(n, max(64, chunk_bytes // (2 * k) // 64 * 64))
+
+
+def dequant_linear(x, weight, scale, zero, group_size, bias, out_dtype, chunk_bytes: int = DEQUANT_CHUNK_BYTES):
+    """Weight-only prefill (int8 / e4m3 rows with per-row scales, or packed int4): the weight dequantized to
+    ``x.dtype``, slice by slice of ``dequant_chunk_rows`` output rows into one small scratch, each slice
+    multiplied by cuBLAS into its columns of the output as soon as it is written.
+
+    Why slices: the whole bf16 weight would be written to HBM and read back (7b gate/up: 271 MB each way); a
+    slice that fits the L2 cache is read back from it."""
+    dequantize = dequantize_int4_cuda if weight_format(weight) == W_INT4 else None
+    n, k = weight.shape[0], x.shape[1]
+    rows = dequant_chunk_rows(n, k, chunk_bytes)
+    out = x.new_empty((x.shape[0], n))
+    scratch = x.new_empty((rows, k))
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        buf = scratch[: stop - start]
+        if dequantize is not None:
+            zero_rows = zero[start:stop] if zero is not None else None
+            w = dequantize(weight[start:stop], scale[start:stop], zero_rows, group_size, x.dtype, out=buf)
+        else:
+            w = dequantize_w8_cuda(weight[start:stop], scale[start:stop], x.dtype, out=buf)
+        if bias is None:
+            torch.mm(x, w.t(), out=out[:, start:stop])
+        else:
+            torch.addmm(bias[start:stop].to(x.dtype), x, w.t(), out=out[:, start:stop])
+    return out.to(out_dtype)
+
+
 SWEEP_MODES = {"w8a16": "{}-a16", "w8a8_int8": "int8-a8", "w8a8_fp8": "fp8-a8", "w4a16": "int4-g{}"}
 
 
@@ -230,12 +266,8 @@ def prefill_linear(
     if path == "triton" or not _library_shapes_ok(n, k):
         cfg = dot_config(weight_format(weight), x.shape[0], n, k, group_size)
         return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, out_dtype=out_dtype, config=cfg)
-    if kind == "w8a16":
-        w = dequantize_w8_cuda(weight, scale, x.dtype)
-        return F.linear(x, w, bias.to(x.dtype) if bias is not None else None).to(out_dtype)
-    if kind == "w4a16":
-        w = dequantize_int4_cuda(weight, scale, zero, group_size, x.dtype)
-        return F.linear(x, w, bias.to(x.dtype) if bias is not None else None).to(out_dtype)
+    if kind in ("w8a16", "w4a16"):
+        return dequant_linear(x, weight, scale, zero, group_size, bias, out_dtype)
     if kind == "w8a8_int8":
         y = torch._int_mm(x.contiguous(), weight.t()).float() * x_scale.float().view(-1, 1) * scale.float().view(1, -1)
         return (y + bias.float() if bias is not None else y).to(out_dtype)
