@@ -170,22 +170,26 @@ def dequantize_w8_cuda(
     return out
 
 
-DEQUANT_CHUNK_BYTES = 16 << 20  # see dequant_linear
-
-
-def dequant_chunk_rows(n: int, k: int, chunk_bytes: int = DEQUANT_CHUNK_BYTES) -> int:
-    """Output rows a slice of ``dequant_linear``: as many whole 64-row tiles as fit ``chunk_bytes`` of bf16
-    weight (at least one), at most ``n``."""
+def dequant_chunk_rows(n: int, k: int, chunk_bytes: int | None = None) -> int:
+    """Output rows a slice of ``dequant_linear``: all ``n`` when ``chunk_bytes`` is None, else as many whole 64-row
+    tiles as fit ``chunk_bytes`` of bf16 weight (at least one), at most ``n``."""
+    if chunk_bytes is None:
+        return n
     return min(n, max(64, chunk_bytes // (2 * k) // 64 * 64))
 
 
-def dequant_linear(x, weight, scale, zero, group_size, bias, out_dtype, chunk_bytes: int = DEQUANT_CHUNK_BYTES):
+def dequant_linear(x, weight, scale, zero, group_size, bias, out_dtype, chunk_bytes: int | None = None):
     """Weight-only prefill (int8 / e4m3 rows with per-row scales, or packed int4): the weight dequantized to
-    ``x.dtype``, slice by slice of ``dequant_chunk_rows`` output rows into one small scratch, each slice
-    multiplied by cuBLAS into its columns of the output as soon as it is written.
+    ``x.dtype`` (one Triton pass), then multiplied by cuBLAS; with ``chunk_bytes``, slice by slice of
+    ``dequant_chunk_rows`` output rows through one small scratch, each slice multiplied into its columns of the
+    output as soon as it is written.
 
-    Why slices: the whole bf16 weight would be written to HBM and read back (7b gate/up: 271 MB each way); a
-    slice that fits the L2 cache is read back from it."""
+    Whole weights by default, as measured on the H200 (``bench_dequant_overlap.py``, 2026-11-30 seventh session,
+    7b, 28 layers x 4 projections at 300 rows, ms): BF16 cuBLAS 6.22; int8 whole 11.53, in 32 / 16 / 8 MB slices
+    13.90 / 16.62 / 26.23 (int4 11.67; 12.93 / 15.57 / 24.88). A slice does come back from the L2 cache instead
+    of HBM, but a GEMM of 300 rows x one slice leaves most of the 132 SMs idle; end to end the 7b's int8 TTFT went
+    from 17.3 to 22.5 ms with 16 MB slices. Dequantizing on a second stream (layer L+1's weights while layer L
+    multiplies) saved nothing either (11.41): the pass already runs at ~3.7 TB/s and takes the GEMMs' bandwidth."""
     dequantize = dequantize_int4_cuda if weight_format(weight) == W_INT4 else None
     n, k = weight.shape[0], x.shape[1]
     rows = dequant_chunk_rows(n, k, chunk_bytes)
