@@ -256,11 +256,15 @@ def before_after_table(base: list[dict], new: list[dict], base_src: str) -> str:
     return "\n".join(lines)
 
 
+PROFILE_METRICS = ("kernel_us_per_step", "kernel_us_per_first_token")
+
+
 def profile_markdown(rows: list[dict]) -> str:
-    """The speed-profile records as readable tables: per decoder-layer place (decode) and by kernel name."""
+    """The kernel-profile records (speed-profile's, and speed-long's step) as readable tables: per decoder-layer
+    place (decode) and by kernel name."""
     out = []
     for r in rows:
-        if not r["task"].startswith("speed-profile") or r["metric"] == "not_measured":
+        if r["metric"] not in PROFILE_METRICS:
             continue
         out += ["", f"### {r['model']} {r['recipe']} {r['task']}: {r['value']:.0f} µs of kernels ({r['metric']})", ""]
         layer = r["params"].get("layer")
@@ -288,7 +292,7 @@ def profile_markdown(rows: list[dict]) -> str:
 
 
 def write_profiles(rows: list[dict], out: pathlib.Path) -> None:
-    found = [r for r in rows if r["task"].startswith("speed-profile") and r["metric"] != "not_measured"]
+    found = [r for r in rows if r["metric"] in PROFILE_METRICS]
     if found:
         (out / "profiles.json").write_text(json.dumps(found, indent=1))
         (out / "profiles.md").write_text(profile_markdown(found) + "\n")

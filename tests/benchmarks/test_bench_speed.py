@@ -140,3 +140,42 @@ def test_bad_gpus_are_refused_in_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench_speed.parse_args(["--out", str(tmp_path), "--gpus", "0,x"])
     assert "--gpus takes GPU indices such as 0,1" in capsys.readouterr().err
+
+
+def test_profiles_include_the_long_context_step_and_skip_what_is_not_a_profile(tmp_path):
+    """profiles.md / profiles.json hold every kernel-profile record, the speed-long step's included (where the
+    FP8-vs-BF16 KV time goes), and nothing else of the run."""
+    top = [{"kernel": "decode_attention_kernel", "us_per_step": 1500.0, "calls_per_step": 28}]
+    layer = {"layers": 28, "period": 1, "places": [{"place": 0, "kernel": "k", "us": 50.0, "min": 49.0, "max": 51.0}]}
+    layer["outside"] = [["lm_head", 0.0, 120.0]]
+    rows = [
+        {
+            "model": "m",
+            "recipe": "bf16+kv_fp8",
+            "task": "speed-long/ctx8192_bs16",
+            "metric": "kernel_us_per_step",
+            "value": 2700.0,
+            "params": {"batch_size": 16, "top": top, "layer": layer},
+        },
+        {
+            "model": "m",
+            "recipe": "bf16+kv_fp8",
+            "task": "speed-long/ctx8192_bs16",
+            "metric": "decode_ms_per_token",
+            "value": 2.8,
+            "params": {},
+        },
+        {
+            "model": "m",
+            "recipe": "bf16",
+            "task": "speed-profile",
+            "metric": "not_measured",
+            "value": None,
+            "params": {},
+        },
+    ]
+    bench_speed.write_profiles(rows, tmp_path)
+    md = (tmp_path / "profiles.md").read_text()
+    assert "### m bf16+kv_fp8 speed-long/ctx8192_bs16: 2700 µs" in md and "decode_attention_kernel | 1500.0 | 28" in md
+    assert "28 layers x 1 kernels" in md and "decode_ms_per_token" not in md and "not_measured" not in md
+    assert [r["metric"] for r in json.loads((tmp_path / "profiles.json").read_text())] == ["kernel_us_per_step"]

@@ -58,6 +58,7 @@ class LongContextOptions:
     steps: int = 32
     repeats: int = 3
     compile: bool | None = None  # None: compiled on CUDA, eager elsewhere
+    profile: bool = True  # also a kernel profile of the step (``profile_decode``), on CUDA only
 
 
 def validate_options(opts: SpeedOptions) -> None:
@@ -339,11 +340,18 @@ def long_context_decode(
                 watch.mark("b")
                 per_token.append(watch.elapsed_ms("a", "b") / steps)
         kv_gb = engine.cache.nbytes() / memory.GB
-        return [
+        records = [
             {**base, "metric": "decode_ms_per_token", **_summary(per_token)},
             {**base, "metric": "tokens_per_s", **_summary([batch * 1e3 / t for t in per_token])},
             {**base, "metric": "mem_kv_cache_gb", **_single(kv_gb)},
         ]
+        if opts.profile and device.type == "cuda":  # where the long step's time goes (the FP8-vs-BF16 KV question)
+            found = profile_decode(engine, batch=batch, context=context)
+            profile = {"top": found["top"], "layer": found["layer"]}
+            records.append(
+                {**base, "metric": "kernel_us_per_step", **_single(found["total_us"]), "params": {**params, **profile}}
+            )
+        return records
     except torch.OutOfMemoryError as err:
         return [{**base, "metric": "oom", **_oom_summary(params, err)}]
     finally:
