@@ -234,3 +234,32 @@ def test_kv_config_for_kind_names_every_cache():
     assert KVConfig.for_kind("bf16", scales) == KVConfig()
     assert KVConfig.for_kind("dynamic", scales) == KVConfig("fp8", "dynamic", None)  # scales itself
     assert KVConfig.for_kind("per_head", scales) == KVConfig("fp8", "per_head", scales)
+
+
+@pytest.mark.parametrize("strategy", ["static", "per_head", "visual_aware"])
+def test_each_layers_scale_tables_are_their_own_aligned_tensors(strategy):
+    """The FP8 scale tables a layer hands to the compiled layer are separate allocations, not rows of one
+    [layers, heads] tensor: a row of 2 float32 heads sits 8 bytes after the previous one, and Inductor copies
+    inputs that are not 16-byte aligned before every call (measured: 4 copy kernels a layer on every odd layer of
+    qwen2-vl-2b on the H200). The values are the strategy's per-layer scales."""
+    layers, heads = 5, 2
+    scales = KVScales(*(torch.rand(layers, heads) + 0.1 for _ in range(4)))
+    kv = KVConfig("fp8", strategy, scales)
+    cache = StaticKVCache(
+        num_layers=layers,
+        max_batch_size=1,
+        num_kv_heads=heads,
+        max_seq_len=16,
+        head_dim=8,
+        dtype=torch.bfloat16,
+        device=torch.device("cpu"),
+        kv=kv,
+    )
+    for idx in range(layers):
+        tables = cache.layer(idx).tables
+        assert len(tables) == 4 and all(t.data_ptr() % 16 == 0 and t.shape == (heads,) for t in tables)
+        assert len({t.data_ptr() for t in tables}) == 4
+        want_k = scales.k[idx].amax().expand(heads) if strategy == "static" else scales.k[idx]
+        assert torch.equal(tables[0], want_k)
+        want_vis = scales.k_visual[idx] if strategy == "visual_aware" else want_k
+        assert torch.equal(tables[2], want_vis)
