@@ -491,6 +491,7 @@ def main():
     errors.update(_run_extras())
     errors["prologue"] = _run_prologue()
     errors["fused prologue"] = _run_fused_prologue()
+    torch.manual_seed(1)  # its own data: cases added above must not change it (the post-scaled sums cancel)
     errors["frag pairs"] = _run_frag_pairs()
     print(json.dumps(errors))
 
@@ -537,9 +538,10 @@ def test_w8a8_prologue_in_the_cuda_core_kernel(interpreter_errors):
 def test_fragment_order_int4_tiles_equal_column_order_ones(interpreter_errors):
     """The K permutation of ``frag`` tiles changes only the order of each tile's sums: fp32 outputs agree with the
     column-order tile's to fp32 rounding, swapped or not, with scales on the weights or on the sums (there the
-    sums cancel, q - (24 + z) sum(x): measured 2e-6; a wrong permutation gives errors of order 1)."""
+    sums cancel, q - (24 + z) sum(x): measured 2e-6 and, on other random data, 1.7e-5; so 1e-4, still four orders
+    of magnitude below the errors of order 1 that a wrong permutation gives)."""
     results = interpreter_errors["frag pairs"]
-    assert len(results) == 4 and all(diff < 1e-5 for diff in results.values()), results
+    assert len(results) == 4 and all(diff < 1e-4 for diff in results.values()), results
 
 
 def test_dequantize_kernels_are_bit_exact(interpreter_errors):
