@@ -8,7 +8,8 @@ so VRAM figures are clean and a crash loses one recipe — and, for the first mo
 `--tasks speed-long` over BF16 and FP8 KV caches (8k context x batch 16). Everything is the
 pipeline's own code (quantization, engine, HF eager baseline, measurement); this script only chooses
 the spec, merges the runs' results.jsonl into OUT/results.jsonl (every record names its `model`),
-and writes OUT/table.md and the per-kernel profiles OUT/profile_<model>_<recipe>.json.
+and writes OUT/table.md, the per-kernel profiles OUT/profile_<model>_<recipe>.json and OUT/bars.md (issues 16 and
+17's performance bars against this run's figures: check_bars.py).
 
 `--budget-s S` bounds the whole call (a device call has a hard limit): a run still going when the budget ends is
 stopped, and what its store already holds (the recipes it finished) is exported with `vlmq report` and merged
@@ -31,6 +32,9 @@ import signal
 import subprocess
 import sys
 import time
+
+from check_bars import bars_markdown
+from check_bars import check as check_bars
 
 DEFAULT_RECIPES = "bf16,int8_wo,fp8,smoothquant,int4_wo,int4_awq"
 LONG_CONTEXT_RECIPES = "bf16,bf16+kv_fp8"
@@ -351,6 +355,7 @@ def main(argv=None) -> int:
     write_profiles(rows, out)
     table = "\n".join([summary_table(rows), *(f"\n{note}" for note in notes)])
     (out / "table.md").write_text(table + "\n")
+    (out / "bars.md").write_text(bars_markdown(check_bars(rows)) + "\n")  # issues 16 / 17, this run's figures
     print(table)
     return 0
 

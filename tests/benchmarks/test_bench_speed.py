@@ -49,6 +49,7 @@ def test_runs_after_the_budget_are_skipped_and_the_table_says_so(tmp_path, capsy
     assert "not run (--budget-s): toy speed-long" in table
     assert (tmp_path / "results.jsonl").read_text() == ""
     assert not (tmp_path / "run_toy").exists()
+    assert "0 met, 0 not met" in (tmp_path / "bars.md").read_text()  # nothing measured: every bar unmeasured
 
 
 def test_a_stopped_runs_finished_recipes_are_merged(tmp_path, monkeypatch):

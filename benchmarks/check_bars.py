@@ -1,0 +1,128 @@
+"""Issues 16 and 17's performance bars, checked against speed records: which are met, by what margin, which unmeasured.
+
+    python benchmarks/check_bars.py RUN/results.jsonl [MORE.jsonl ...] [--out bars.md]
+
+Reads the records of `bench_speed.py` / `vlmq run --tasks speed,speed-long` (the `speed` task's batch-1 decode and
+TTFT, `speed/bs16`'s decode, `speed-long/ctx8192_bs16`'s decode) and prints one row per bar and recipe: the
+measured figure (a ratio where the bar is one), the limit, and met / NOT MET / not measured. The bars hold for one
+run ("all recipes in one run"): give the files of one run; where several files hold the same figure, the last
+one's wins. This is a report, not a test: it always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+from typing import NamedTuple
+
+EIGHT_BIT = ("int8_wo", "fp8", "smoothquant")
+FOUR_BIT = ("int4_wo", "int4_awq")
+W8A8 = ("fp8", "smoothquant")
+WEIGHT_ONLY = ("int8_wo", "int4_wo", "int4_awq")
+B1, B16, LONG = ("speed", "decode_ms_per_token"), ("speed/bs16", "decode_ms_per_token"), "speed-long/ctx8192_bs16"
+TTFT, VISION = ("speed", "ttft_ms"), ("speed", "vision_ms")
+M2B, M7B = "qwen2-vl-2b", "qwen2-vl-7b"
+
+
+class Bar(NamedTuple):
+    """One bar for one recipe: ``figure`` (model, task, metric) of ``recipe``, divided by the same figure of
+    ``relative_to`` where given, must be at most ``limit`` (or, with ``strict``, below it)."""
+
+    issue: int
+    what: str
+    model: str
+    recipe: str
+    figure: tuple[str, str]
+    limit: float
+    relative_to: str | None = None
+    strict: bool = False
+
+
+def bars() -> list[Bar]:
+    """The bars of issues 16 and 17 as written there, one per recipe they name."""
+    out = [Bar(16, "7b batch-1 decode ms/token", M7B, r, B1, 2.2) for r in EIGHT_BIT]
+    out += [Bar(16, "7b batch-1 decode ms/token", M7B, r, B1, 1.6) for r in FOUR_BIT]
+    out += [Bar(16, "2b batch-1 decode, x BF16", M2B, r, B1, 0.75, "bf16") for r in EIGHT_BIT]
+    out += [Bar(16, "2b batch-1 decode, x BF16", M2B, r, B1, 0.6, "bf16") for r in FOUR_BIT]
+    for model in (M2B, M7B):
+        name = model.removeprefix("qwen2-vl-")
+        out += [
+            Bar(16, f"{name} batch-16 decode not slower than BF16 (x BF16)", model, r, B16, 1.0, "bf16")
+            for r in EIGHT_BIT + FOUR_BIT
+        ]
+        out += [
+            Bar(
+                16, f"{name} batch-16 decode: 4-bit faster than {eight} (x {eight})", model, four, B16, 1.0, eight, True
+            )
+            for four in FOUR_BIT
+            for eight in EIGHT_BIT
+        ]
+        out += [Bar(16, f"{name} TTFT, x BF16", model, r, TTFT, 1.2, "bf16") for r in WEIGHT_ONLY]
+    out += [Bar(16, "7b TTFT, x BF16", M7B, r, TTFT, 1.0, "bf16") for r in W8A8]
+    out += [Bar(16, "2b TTFT, x BF16", M2B, r, TTFT, 1.1, "bf16") for r in W8A8]
+    out += [Bar(17, "2b batch-1 decode ms/token", M2B, "bf16", B1, 1.25)]
+    out += [Bar(17, "2b batch-1 decode ms/token", M2B, r, B1, 0.9) for r in EIGHT_BIT]
+    out += [Bar(17, "2b batch-1 decode ms/token", M2B, r, B1, 0.8) for r in FOUR_BIT]
+    out += [Bar(17, "2b batch-16 decode ms/token", M2B, "bf16", B16, 1.6)]
+    out += [Bar(17, "2b TTFT ms", M2B, "bf16", TTFT, 7.0), Bar(17, "2b vision ms", M2B, "bf16", VISION, 4.0)]
+    return out
+
+
+def long_context_bars(rows: list[dict]) -> list[Bar]:
+    """Issue 17: every FP8 KV cache measured at 8k x 16 (``bf16+kv_fp8*``) faster than the BF16 one."""
+    fp8 = sorted({r["recipe"] for r in rows if r["task"] == LONG and r["recipe"].startswith("bf16+kv_fp8")})
+    fp8 = fp8 or ["bf16+kv_fp8"]
+    what = "2b 8k x 16 decode: FP8 KV faster than BF16 KV (x BF16 KV)"
+    return [Bar(17, what, M2B, r, (LONG, "decode_ms_per_token"), 1.0, "bf16", True) for r in fp8]
+
+
+def check(rows: list[dict]) -> list[dict]:
+    """Each bar with its measured figure (None where a record is missing) and whether it is met."""
+    value = {(r["model"], r["recipe"], r["task"], r["metric"]): r.get("value") for r in rows}
+    out = []
+    for bar in bars() + long_context_bars(rows):
+        got = value.get((bar.model, bar.recipe, *bar.figure))
+        if bar.relative_to is not None and got is not None:
+            ref = value.get((bar.model, bar.relative_to, *bar.figure))
+            got = got / ref if ref else None
+        met = None if got is None else (got < bar.limit if bar.strict else got <= bar.limit)
+        out.append({**bar._asdict(), "measured": got, "met": met})
+    return out
+
+
+def bars_markdown(results: list[dict]) -> str:
+    counts = {state: sum(r["met"] is state for r in results) for state in (True, False, None)}
+    lines = [
+        f"Issues 16 / 17 bars: {counts[True]} met, {counts[False]} not met, {counts[None]} not measured.",
+        "",
+        "| issue | bar | recipe | measured | limit | |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        state = {True: "met", False: "**NOT MET**", None: "not measured"}[r["met"]]
+        got = "-" if r["measured"] is None else f"{r['measured']:.3f}"
+        limit = f"{'<' if r['strict'] else '≤'} {r['limit']:g}"
+        lines.append(f"| #{r['issue']} | {r['what']} | {r['recipe']} | {got} | {limit} | {state} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results", nargs="+", help="results.jsonl files of one run")
+    p.add_argument("--out", help="also write the table to this file")
+    args = p.parse_args(argv)
+    rows = []
+    for path in args.results:
+        if not pathlib.Path(path).is_file():
+            p.error(f"no such results file: {path} (give a run's results.jsonl)")
+        rows += [json.loads(line) for line in pathlib.Path(path).read_text().splitlines() if line.strip()]
+    text = bars_markdown(check(rows))
+    print(text)
+    if args.out:
+        pathlib.Path(args.out).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""benchmarks/check_bars.py: issues 16 / 17's bars judged from speed records (ratios within the run, strict where
+the issue says "faster", unmeasured where a record is missing)."""
+
+import pathlib
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import check_bars  # noqa: E402
+
+
+def rec(model, recipe, task, metric, value):
+    return {"model": f"qwen2-vl-{model}", "recipe": recipe, "task": task, "metric": metric, "value": value}
+
+
+def verdicts(rows) -> dict:
+    return {(r["what"], r["recipe"]): (r["measured"], r["met"]) for r in check_bars.check(rows)}
+
+
+def test_bars_take_ratios_within_the_run_and_judge_at_the_limit():
+    rows = [
+        rec("7b", "int8_wo", "speed", "decode_ms_per_token", 2.2),  # at the limit: met
+        rec("7b", "fp8", "speed", "decode_ms_per_token", 2.21),
+        rec("2b", "bf16", "speed", "decode_ms_per_token", 1.2),
+        rec("2b", "int4_wo", "speed", "decode_ms_per_token", 0.72),  # 0.6 x BF16: met
+        rec("2b", "int8_wo", "speed", "decode_ms_per_token", 0.91),  # 0.758 x: not met
+        rec("2b", "bf16", "speed/bs16", "decode_ms_per_token", 1.5),
+        rec("2b", "int8_wo", "speed/bs16", "decode_ms_per_token", 1.4),
+        rec("2b", "int4_wo", "speed/bs16", "decode_ms_per_token", 1.4),  # level with int8: not faster
+        rec("2b", "fp8", "speed/bs16", "decode_ms_per_token", 1.6),  # slower than BF16
+        rec("2b", "bf16", "speed", "ttft_ms", 7.0),
+        rec("2b", "fp8", "speed", "ttft_ms", 7.7),  # 1.1 x: met
+        rec("2b", "bf16", "speed", "vision_ms", 4.1),
+        rec("2b", "bf16", "speed-long/ctx8192_bs16", "decode_ms_per_token", 2.8),
+        rec("2b", "bf16+kv_fp8", "speed-long/ctx8192_bs16", "decode_ms_per_token", 2.75),
+        rec("2b", "bf16+kv_fp8_dyn", "speed-long/ctx8192_bs16", "decode_ms_per_token", 2.8),  # level: not faster
+    ]
+    got = verdicts(rows)
+    assert got[("7b batch-1 decode ms/token", "int8_wo")] == (2.2, True)
+    assert got[("7b batch-1 decode ms/token", "fp8")] == (2.21, False)
+    assert got[("7b batch-1 decode ms/token", "int4_wo")] == (None, None)
+    assert got[("2b batch-1 decode, x BF16", "int4_wo")] == (pytest.approx(0.6), True)
+    assert got[("2b batch-1 decode, x BF16", "int8_wo")][1] is False
+    assert got[("2b batch-1 decode ms/token", "bf16")] == (1.2, True)
+    assert got[("2b batch-16 decode not slower than BF16 (x BF16)", "fp8")][1] is False
+    assert got[("2b batch-16 decode not slower than BF16 (x BF16)", "int8_wo")][1] is True
+    assert got[("2b batch-16 decode: 4-bit faster than int8_wo (x int8_wo)", "int4_wo")] == (1.0, False)
+    assert got[("2b batch-16 decode: 4-bit faster than fp8 (x fp8)", "int4_wo")][1] is True
+    assert got[("2b batch-16 decode ms/token", "bf16")] == (1.5, True)
+    assert got[("2b TTFT, x BF16", "fp8")] == (pytest.approx(1.1), True)
+    assert got[("2b TTFT, x BF16", "smoothquant")] == (None, None)
+    assert got[("2b TTFT ms", "bf16")] == (7.0, True) and got[("2b vision ms", "bf16")][1] is False
+    what = "2b 8k x 16 decode: FP8 KV faster than BF16 KV (x BF16 KV)"
+    assert got[(what, "bf16+kv_fp8")][1] is True and got[(what, "bf16+kv_fp8_dyn")] == (1.0, False)
+    text = check_bars.bars_markdown(check_bars.check(rows))
+    met = sum(m is True for _, m in got.values())
+    assert text.startswith(f"Issues 16 / 17 bars: {met} met,") and "| #17 | 2b vision ms | bf16 | 4.100 | ≤ 4 |" in text
+
+
+def test_a_missing_reference_leaves_the_ratio_unmeasured_and_the_cli_refuses_a_missing_file(tmp_path, capsys):
+    got = verdicts([rec("2b", "int8_wo", "speed", "decode_ms_per_token", 0.9)])
+    assert got[("2b batch-1 decode, x BF16", "int8_wo")] == (None, None)
+    assert got[("2b batch-1 decode ms/token", "int8_wo")] == (0.9, True)
+    with pytest.raises(SystemExit):
+        check_bars.main([str(tmp_path / "none.jsonl")])
+    assert "no such results file" in capsys.readouterr().err
+    results = tmp_path / "results.jsonl"
+    results.write_text(
+        '{"model": "qwen2-vl-2b", "recipe": "bf16", "task": "speed", "metric": "ttft_ms", "value": 6.5}\n'
+    )
+    assert check_bars.main([str(results), "--out", str(tmp_path / "bars.md")]) == 0
+    assert "| #17 | 2b TTFT ms | bf16 | 6.500 | ≤ 7 | met |" in (tmp_path / "bars.md").read_text()
