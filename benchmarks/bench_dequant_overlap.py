@@ -41,14 +41,6 @@ LAYERS = 28  # decoder layers of qwen2-vl-2b and -7b alike
 PROJECTIONS = ("qkv", "o", "gate_up", "down")
 
 
-def dequantize(fmt: str, pack, out: torch.Tensor | None = None) -> torch.Tensor:
-    from vlmq.engine.kernels.prefill import dequantize_int4_cuda, dequantize_w8_cuda
-
-    if fmt == "int8":
-        return dequantize_w8_cuda(pack.weight, pack.scale, torch.bfloat16, out=out)
-    return dequantize_int4_cuda(pack.weight, pack.scale, pack.zero, pack.group_size, torch.bfloat16, out=out)
-
-
 def row_slice(pack, start: int, stop: int):
     """Output rows [start, stop) of a pack (int8 [N, K] / packed int4 [N, K // 8] weights, per-row scales)."""
     zero = None if pack.zero is None else pack.zero[start:stop]
@@ -62,14 +54,13 @@ def layer_units(layers, xs, outs):
 
 def chunk_units(layers, xs, outs, chunk_bytes: int):
     """One unit per slice of each projection, as ``dequant_linear`` slices it: (row slice, x, its output columns)."""
-    from vlmq.engine.kernels.prefill import dequant_chunk_rows
+    from vlmq.engine.kernels.prefill import dequant_slices
 
     units = []
     for layer, layer_outs in zip(layers, outs, strict=True):
         for pack, x, out in zip(layer, xs, layer_outs, strict=True):
-            n = pack.weight.shape[0]
-            rows = dequant_chunk_rows(n, x.shape[1], chunk_bytes)
-            units += [[(row_slice(pack, a, min(a + rows, n)), x, out[:, a : a + rows])] for a in range(0, n, rows)]
+            slices = dequant_slices(pack.weight.shape[0], x.shape[1], chunk_bytes)
+            units += [[(row_slice(pack, a, b), x, out[:, a:b])] for a, b in slices]
     return units
 
 
@@ -80,9 +71,11 @@ def scratch_for(units):
     return [[torch.empty(size, device=device, dtype=torch.bfloat16) for size in sizes] for _ in range(2)]
 
 
-def run_units(fmt, units, scratch, side):
+def run_units(units, scratch, side):
     """Unit i's GEMMs on the current stream from one scratch set while ``side`` dequantizes unit i+1's weights
     into the other; returns nothing (the units' outputs are views of the caller's buffers)."""
+    from vlmq.engine.kernels.prefill import dequantize_weight
+
     main = torch.cuda.current_stream()
     ready = [torch.cuda.Event() for _ in units]
     freed = [torch.cuda.Event() for _ in units]
@@ -94,7 +87,8 @@ def run_units(fmt, units, scratch, side):
                 side.wait_event(freed[i - 2])  # the buffer's last reader: unit i - 2
             for (pack, x, _), flat in zip(units[i], scratch[i % 2], strict=False):
                 n, k = pack.weight.shape[0], x.shape[1]
-                bufs.append(dequantize(fmt, pack, out=flat[: n * k].view(n, k)))
+                buf = flat[: n * k].view(n, k)
+                bufs.append(dequantize_weight(pack.weight, pack.scale, pack.zero, pack.group_size, buf.dtype, buf))
             ready[i].record(side)
         return bufs
 
@@ -220,7 +214,7 @@ def main(argv=None) -> int:
                 )
                 continue
             scratch, side = scratch_for(units), torch.cuda.Stream()
-            fn = lambda fmt=fmt, units=units, scratch=scratch, side=side: run_units(fmt, units, scratch, side)  # noqa: E731
+            fn = lambda units=units, scratch=scratch, side=side: run_units(units, scratch, side)  # noqa: E731
             timing = graph_ms(fn, args.reps)
             for layer in outs:
                 for o in layer:

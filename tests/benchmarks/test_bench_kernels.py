@@ -163,7 +163,7 @@ def test_dequant_overlap_bench_refuses_a_format_it_cannot_dequantize(capsys):
 
 def test_dequant_overlap_slices_cover_every_output_column_once_as_the_engine_slices():
     """The side-stream slices of ``sliceNMB+overlap``: every output column written by exactly one slice, each the
-    size ``dequant_chunk_rows`` gives the engine's ``dequant_linear``, and a slice of a pack dequantizes to the
+    size ``dequant_slices`` gives the engine's ``dequant_linear``, and a slice of a pack dequantizes to the
     same rows of the whole weight (int8 per-row scales; int4 packed along K with per-row groups)."""
     import torch
 

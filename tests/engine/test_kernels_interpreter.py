@@ -365,7 +365,7 @@ def _run_extras():
         errors["dequant-w8 bad out refused"] = 0.0
     # weight-only prefill in slices of output rows (dequant_linear): 200 rows in 64-row slices (the last one short),
     # against the whole weight dequantized and multiplied once; with and without bias
-    from vlmq.engine.kernels.prefill import dequant_chunk_rows, dequant_linear
+    from vlmq.engine.kernels.prefill import dequant_linear, dequant_slices
 
     x = torch.randn(20, 256)
     bias = torch.randn(200)
@@ -373,7 +373,7 @@ def _run_extras():
     int4 = pack_int4(torch.randint(-8, 8, (200, 256), dtype=torch.int8)), torch.rand(200, 4) * 0.02
     zp = torch.randint(-8, 8, (200, 4), dtype=torch.int8)
     small = 64 * 256 * 2  # one 64-row slice
-    errors["dequant slices"] = float(dequant_chunk_rows(200, 256, small) != 64)
+    errors["dequant slices"] = float(dequant_slices(200, 256, small)[0] != (0, 64))
     for name, (w, sc), z, whole in (
         ("int8", int8, None, int8[0].float() * int8[1][:, None]),
         ("int4", int4, zp, dequantize_int4(int4[0], int4[1], zp, 64, torch.float32)),

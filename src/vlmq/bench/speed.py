@@ -347,9 +347,8 @@ def long_context_decode(
         ]
         if opts.profile and device.type == "cuda":  # where the long step's time goes (the FP8-vs-BF16 KV question)
             found = profile_decode(engine, batch=batch, context=context)
-            profile = {"top": found["top"], "layer": found["layer"]}
             records.append(
-                {**base, "metric": "kernel_us_per_step", **_single(found["total_us"]), "params": {**params, **profile}}
+                {**base, **profile_fields(found, "kernel_us_per_step"), "params": {**params, **profile_params(found)}}
             )
         return records
     except torch.OutOfMemoryError as err:
@@ -357,6 +356,16 @@ def long_context_decode(
     finally:
         del engine
         release_memory()
+
+
+def profile_params(found: dict) -> dict:
+    """A profile's record params: kernels by name (``top``) and, for decode, per decoder-layer place (``layer``)."""
+    return {"top": found["top"], "layer": found.get("layer")}
+
+
+def profile_fields(found: dict, metric: str) -> dict:
+    """A profile's record fields: its total kernel time (one measurement, no spread) under ``metric``."""
+    return {"metric": metric, **_single(found["total_us"]), "params": profile_params(found)}
 
 
 def profile_decode(engine: Engine, *, batch: int = 1, context: int = 300, steps: int = 10, top: int = 20) -> dict:

@@ -149,14 +149,4 @@ class ProfileTask(MeasurementTask):
         return records
 
     def record(self, task: str, metric: str, kernel: str, device: str, found: dict) -> dict:
-        return {
-            "task": task,
-            "metric": metric,
-            "value": found["total_us"],
-            "ci_low": None,
-            "ci_high": None,
-            "n": 1,
-            "kernel": kernel,
-            "device": device,
-            "params": {"top": found["top"], "layer": found.get("layer")},
-        }
+        return {"task": task, **bench.profile_fields(found, metric), "kernel": kernel, "device": device}

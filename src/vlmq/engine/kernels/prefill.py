@@ -170,18 +170,25 @@ def dequantize_w8_cuda(
     return out
 
 
-def dequant_chunk_rows(n: int, k: int, chunk_bytes: int | None = None) -> int:
-    """Output rows a slice of ``dequant_linear``: all ``n`` when ``chunk_bytes`` is None, else as many whole 64-row
-    tiles as fit ``chunk_bytes`` of bf16 weight (at least one), at most ``n``."""
-    if chunk_bytes is None:
-        return n
-    return min(n, max(64, chunk_bytes // (2 * k) // 64 * 64))
+def dequant_slices(n: int, k: int, chunk_bytes: int | None = None) -> list[tuple[int, int]]:
+    """The [start, stop) output rows of ``dequant_linear``'s slices: all ``n`` rows at once when ``chunk_bytes`` is
+    None, else as many whole 64-row tiles as fit ``chunk_bytes`` of bf16 weight (at least one) a slice."""
+    rows = n if chunk_bytes is None else min(n, max(64, chunk_bytes // (2 * k) // 64 * 64))
+    return [(start, min(n, start + rows)) for start in range(0, n, rows)]
+
+
+def dequantize_weight(weight, scale, zero, group_size, dtype: torch.dtype, out: torch.Tensor | None = None):
+    """Any weight-only pack (int8 / e4m3 rows with per-row scales, or packed int4) as its [N, K] ``dtype`` weight,
+    into ``out`` if given."""
+    if weight_format(weight) == W_INT4:
+        return dequantize_int4_cuda(weight, scale, zero, group_size, dtype, out=out)
+    return dequantize_w8_cuda(weight, scale, dtype, out=out)
 
 
 def dequant_linear(x, weight, scale, zero, group_size, bias, out_dtype, chunk_bytes: int | None = None):
     """Weight-only prefill (int8 / e4m3 rows with per-row scales, or packed int4): the weight dequantized to
     ``x.dtype`` (one Triton pass), then multiplied by cuBLAS; with ``chunk_bytes``, slice by slice of
-    ``dequant_chunk_rows`` output rows through one small scratch, each slice multiplied into its columns of the
+    ``dequant_slices`` output rows through one small scratch, each slice multiplied into its columns of the
     output as soon as it is written.
 
     Whole weights by default, as measured on the H200 (``bench_dequant_overlap.py``, 2026-11-30 seventh session,
@@ -190,19 +197,15 @@ def dequant_linear(x, weight, scale, zero, group_size, bias, out_dtype, chunk_by
     of HBM, but a GEMM of 300 rows x one slice leaves most of the 132 SMs idle; end to end the 7b's int8 TTFT went
     from 17.3 to 22.5 ms with 16 MB slices. Dequantizing on a second stream (layer L+1's weights while layer L
     multiplies) saved nothing either (11.41): the pass already runs at ~3.7 TB/s and takes the GEMMs' bandwidth."""
-    dequantize = dequantize_int4_cuda if weight_format(weight) == W_INT4 else None
     n, k = weight.shape[0], x.shape[1]
-    rows = dequant_chunk_rows(n, k, chunk_bytes)
+    slices = dequant_slices(n, k, chunk_bytes)
     out = x.new_empty((x.shape[0], n))
-    scratch = x.new_empty((rows, k))
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        buf = scratch[: stop - start]
-        if dequantize is not None:
-            zero_rows = zero[start:stop] if zero is not None else None
-            w = dequantize(weight[start:stop], scale[start:stop], zero_rows, group_size, x.dtype, out=buf)
-        else:
-            w = dequantize_w8_cuda(weight[start:stop], scale[start:stop], x.dtype, out=buf)
+    scratch = x.new_empty((slices[0][1], k))
+    for start, stop in slices:
+        zero_rows = zero[start:stop] if zero is not None else None
+        w = dequantize_weight(
+            weight[start:stop], scale[start:stop], zero_rows, group_size, x.dtype, out=scratch[: stop - start]
+        )
         if bias is None:
             torch.mm(x, w.t(), out=out[:, start:stop])
         else:
