@@ -17,8 +17,7 @@ Variants (decode: M = 1 and 16; prefill: M = 300 and 1024) on qkv, o, gate_up, d
 qwen2-vl-2b and -7b: cuBLAS BF16; vlmq's op per weight format (bf16, int8 / fp8 weight-only, int8 / fp8
 W8A8 with the activations quantized by the caller, int4 group 128 with zero points); vlmq's fused form
 on the shape it serves (qkv and lm_head: RMSNorm prologue, W8A8 from float rows through ``normalize_rows``;
-gate_up: RMSNorm + SiLU·mul; o and down: residual add) and, where it normalizes, the same with its prologue in a
-launch of its own (``vlmq-rows``: ``normalize_rows`` first); the plain op without programmatic dependent launch
+gate_up: RMSNorm + SiLU·mul; o and down: residual add); the plain op without programmatic dependent launch
 (``vlmq-nopdl``; the default launches with it, so consecutive calls in the graph overlap as consecutive
 layers' kernels would); at M <= 4 the plain op on the other decode kernel (``vlmq-alt``: CUDA cores <->
 tensor cores, what ``gemv.default_config`` chose between); the 8-bit GEMV vlmq shipped before (baseline_w8_gemv.py);
@@ -84,7 +83,7 @@ class Record:
     n: int
     k: int
     m: int
-    variant: str  # cublas | vlmq | vlmq-fused:<fusion> | vlmq-rows:<fusion> | legacy | prefill:<path>
+    variant: str  # cublas | vlmq | vlmq-fused:<fusion> | legacy | prefill:<path>
     mode: str  # key of MODES
     weight_bytes: int
     rel_err: float | None = None
@@ -160,15 +159,6 @@ def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, s
     act = "silu_mul" if "silu" in fusion else "none"
     resid = torch.randn(m, n, dtype=torch.bfloat16, device=device, generator=g) if fusion == "resid" else None
     fused = (x, *args, None, None, a_mode, norm, 1e-6, None, act, resid, out)
-    if variant.startswith("vlmq-rows:"):  # the prologue in its own launch (normalize_rows), then the GEMV
-        from vlmq.engine.kernels.fused import A_MODE_CODES
-        from vlmq.engine.kernels.gemv import normalize_rows
-
-        def rows_first():
-            xr, xs_r = normalize_rows(x, norm, 1e-6, None, A_MODE_CODES[a_mode])
-            return fused_linear(xr, *args, None, xs_r, a_mode, None, 1e-6, None, act, resid, out)
-
-        return rows_first, (lambda: fused_linear_reference(*fused))
     return (lambda: fused_linear(*fused)), (lambda: fused_linear_reference(*fused))
 
 
@@ -178,7 +168,6 @@ def decode_variants(mode: str, shape: str, m: int) -> list[str]:
     if shape == "lm_head" and mode != "bf16":
         return []  # lm_head stays BF16 in every recipe
     out = (["cublas"] if mode == "bf16" else []) + ["vlmq", "vlmq-nopdl", f"vlmq-fused:{FUSION[shape]}"]
-    out += [f"vlmq-rows:{FUSION[shape]}"] if "norm" in FUSION[shape] else []
     out += ["vlmq-alt"] if m <= SUM_MAX_M else []
     return out + (["legacy"] if mode in LEGACY else [])
 
@@ -202,8 +191,7 @@ def prefill_variants(mode: str, shape: str) -> list[str]:
 # --quick: (presets, shapes, rows, modes, variants or None for every variant of the mode) that decide the defaults
 QUICK = [
     (("2b",), ("qkv", "gate_up", "down"), (1, 16), ("int8-a8", "fp8-a8"), ("vlmq", "fused")),  # W8A8 prologue
-    # RMSNorm in the tensor-core prologue (fused) vs normalize_rows first (rows)
-    (("2b", "7b"), ("qkv", "gate_up"), (16,), ("bf16", "int8-a16", "int4-g128"), ("vlmq", "fused", "rows")),
+    (("2b",), ("qkv",), (16,), ("bf16", "int4-g128"), ("vlmq", "fused")),  # norm before tensor-core tiles
     (("2b", "7b"), ("gate_up", "down"), (1,), ("fp8-a8",), ("vlmq", "legacy")),  # FP8 W8A8 decode at M = 1
     (("2b", "7b"), ("gate_up", "down"), (1,), ("int8-a16", "fp8-a16"), ("vlmq", "vlmq-alt")),  # which kernel
     (("2b",), ("o", "gate_up"), (1, 16), ("bf16", "int8-a16"), ("vlmq", "vlmq-nopdl")),  # PDL
@@ -227,9 +215,7 @@ def quick_plan() -> list[tuple]:
                             else [
                                 v
                                 for v in every
-                                if v in variants
-                                or (v.startswith("vlmq-fused") and "fused" in variants)
-                                or (v.startswith("vlmq-rows") and "rows" in variants)
+                                if v in variants or (v.startswith("vlmq-fused") and "fused" in variants)
                             ]
                         )
                         cases += [(preset, shape, n, k, m, v, mode) for v in chosen]

@@ -71,10 +71,11 @@ def engine_for(recipe: str, calib, batch: int = 2) -> Engine:
     return engine
 
 
-def profiled_step(recipe: str, calib, batch: int) -> tuple[list[str], float]:
-    """One replay of the captured decode step, profiled: (its kernels, kernels per decoder layer: the step's minus
-    those of its prologue, head and greedy advance, profiled on their own outside the graph). Checks the token
-    and the kernels outside the layers."""
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_decode_step_runs_at_most_six_kernels_per_layer(recipe, calib):
+    """One replay of the captured decode step at batch 1 (the latency case), profiled: its kernels minus those
+    of the step's prologue and head (profiled on their own, outside the graph), per decoder layer."""
+    batch = 1
     engine = engine_for(recipe, calib, batch)
     runner = engine.compiled
     with torch.no_grad():
@@ -92,8 +93,7 @@ def profiled_step(recipe: str, calib, batch: int) -> tuple[list[str], float]:
         outside += greedy
     per_layer = (len(graph) - len(outside)) / d.num_layers
     print(
-        f"\n{recipe}, batch {batch}: {runner.label}: {len(graph)} kernels a step, {per_layer:g} per layer; outside the"
-        " layers:",
+        f"\n{recipe}: {runner.label}: {len(graph)} kernels a step, {per_layer:g} per layer; outside the layers:",
         ", ".join(outside),
     )
     for name, count in collections.Counter(graph).most_common():
@@ -101,24 +101,8 @@ def profiled_step(recipe: str, calib, batch: int) -> tuple[list[str], float]:
     assert token.shape == (batch,)
     assert len(outside) - len(greedy) <= MAX_STEP_KERNELS, outside
     assert len(greedy) <= MAX_ADVANCE_KERNELS, greedy
-    return graph, per_layer
-
-
-@pytest.mark.parametrize("recipe", RECIPES)
-def test_decode_step_runs_at_most_six_kernels_per_layer(recipe, calib):
-    """At batch 1 (the latency case) every recipe: at most six kernels a layer, no row kernel."""
-    graph, per_layer = profiled_step(recipe, calib, 1)
     assert 4 <= per_layer <= MAX_KERNELS_PER_LAYER, f"{recipe}: {per_layer:g} kernels per layer"  # >= 4 GEMVs
     assert not any("normalize_rows" in name for name in graph), f"{recipe}: a row kernel ran at batch 1"
-
-
-@pytest.mark.parametrize("recipe", ["bf16", "int8_wo", "int4_wo"])
-def test_batch_16_float_rows_take_their_norm_in_the_tensor_core_gemv(recipe, calib):
-    """At batch 16 the GEMVs run tensor-core tiles; for float activations they apply the RMSNorm in their own
-    prologue (gemv.DOT_NORM_MAX_ROWS), so no row kernel runs and a layer stays within six kernels."""
-    graph, per_layer = profiled_step(recipe, calib, 16)
-    assert not any("normalize_rows" in name for name in graph), f"{recipe}: a row kernel ran at batch 16"
-    assert 4 <= per_layer <= MAX_KERNELS_PER_LAYER, f"{recipe}: {per_layer:g} kernels per layer"
 
 
 def recording(fn, seen: list):

@@ -292,34 +292,6 @@ def test_w8a8_row_kernel_only_beyond_one_row():
             assert rel_err(got, want_out) < TOL, (fmt, m)
 
 
-def launched_kernels(fn) -> list[str]:
-    """Names of the CUDA kernels ``fn`` launches (memsets and copies left out), profiled."""
-    from torch.profiler import ProfilerActivity, profile
-
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        fn()
-        torch.cuda.synchronize()
-    return [e.name for e in prof.events() if e.device_type.name == "CUDA" and "Mem" not in e.name]
-
-
-@pytest.mark.parametrize("fmt", ["bf16", "int8", "int4"])
-def test_float_rows_norm_in_the_tensor_core_prologue_up_to_16_rows(fmt):
-    """Float rows with an RMSNorm: up to 16 rows the tensor-core GEMV normalizes them in its prologue (one
-    launch), from 17 rows normalize_rows runs first; both within TOL of the reference, at the 2b's and the 7b's
-    hidden sizes (gate_up: the SiLU·mul epilogue too)."""
-    for n, k, act in ((2048, 1536, "none"), (2 * 1024, 3584, "silu_mul")):
-        g = torch.rand(k, device="cuda", dtype=torch.bfloat16) + 0.5
-        p = make_pack(fmt, "bf16", n, k)
-        for m, launches in ((5, 1), (16, 1), (17, 2), (48, 2)):
-            x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16) * 3
-            run_packed(p, x, norm_weight=g, act=act)  # compile outside the profile
-            names = launched_kernels(lambda p=p, x=x, g=g, act=act: run_packed(p, x, norm_weight=g, act=act))
-            assert len(names) == launches and names[-1].startswith("gemv_kernel"), (fmt, m, names)
-            tol = TOL_EPILOGUE if act != "none" else TOL
-            assert rel_err(run_packed(p, x, norm_weight=g, act=act), reference(p, x, norm_weight=g, act=act)) < tol
-
-
 @pytest.mark.parametrize("preset", sorted(DIMS))
 def test_row_prologue_is_the_reference_prologue(preset):
     """normalize_rows against rms_norm_reference (+ pre-scale) + quantize_activation on the GPU: scales and

@@ -231,20 +231,6 @@ CASES = [
         "dot",
         dict(dtype="bf16", norm=True, smooth=True),
     ),
-    # float rows' RMSNorm in the tensor-core prologue (up to 16 rows; beyond, normalize_rows first)
-    ("dot/f32 norm M16 split", "float", 16, 40, 600, "bf16", "dot", dict(norm=True, split=2)),
-    ("dot/int8 w8a16 norm M9", "int8", 9, 48, 520, "bf16", "dot", dict(norm=True)),
-    (
-        "dot/int4 g128 asym bf16 frag post swap norm M16 split",
-        "int4",
-        16,
-        64,
-        512,
-        "bf16",
-        "dot",
-        dict(group=128, dtype="bf16", norm=True, post=True, swap=True, frag=True, split=2),
-    ),
-    ("dot/bf16 norm M20 (row kernel first)", "float", 20, 40, 300, "bf16", "dot", dict(dtype="bf16", norm=True)),
     # last, as every case draws from one random stream (earlier cases keep their data): the prefill sweep's
     # swapped GEMM tiles (128 activation rows, the weights the MMA's register operand)
     ("dot/int8 w8a16 GEMM tile swapped M70", "int8", 70, 24, 256, "bf16", "dot", dict(swap=True)),

@@ -43,13 +43,13 @@ its 1-4 rows for their statistics (sum of squares, then the absolute maximum aft
 KB from L2, instead of a launch of its own -- for W8A8 only where the grid is small (``row_kernel_first``: each
 program quantizes the whole row again, which costs more than the launch on large grids); ``ACT`` (SiLU(gate) * up
 on rows interleaved gate0, up0, gate1, up1, ... so one program owns both halves of an output; see
-``interleave_rows``), ``RESID`` (residual add in the epilogue). The ``dot`` kernel (5+ rows) takes a plain
-RMSNorm in its prologue too, up to 16 rows (``DOT_NORM_MAX_ROWS``): one read of the rows for their multipliers,
-then each activation tile normalized as it is loaded (a batch-16 decode layer's two ``normalize_rows`` launches
-gone). Smoothing and W8A8 quantization run first in ``normalize_rows``, one program per row, the same
-arithmetic: in every program of a tensor-core grid the rows' absolute maxima would cost a second serial pass
-and every tile's quantization would be redone (H200: 2b down_proj W8A8 at M = 16 took 46 us fused vs 10 us
-plain).
+``interleave_rows``), ``RESID`` (residual add in the epilogue). For the
+``dot`` kernel (5+ rows) the prologue runs first in ``normalize_rows``, one program per row, the same
+arithmetic: in every program of a tensor-core grid the rows' statistics would cost a serial pass over 16+
+rows (H200: 2b down_proj W8A8 at M = 16 took 46 us fused vs 10 us plain). The RMSNorm alone measured so too
+(eighth session, M = 16, bf16 / int8 / int4 weights, us with the norm in the tensor-core prologue vs
+``normalize_rows`` first: 2b qkv 9.9 / 15.0 / 9.1 vs 6.7 / 7.0 / 7.3, 2b gate_up 32.2 / 35.9 / 23.3 vs 18.2 /
+13.8 / 13.7, 7b gate_up 108.6 / 73.9 / 86.1 vs 71.4 / 43.0 / 38.7; the 2b batch-16 step 2.12 vs 1.63 ms/token).
 """
 
 from __future__ import annotations
@@ -85,9 +85,6 @@ PLANE_MAGIC = {W_INT4: 0x41800000, W_INT8: 0x41C00000}  # bits of 16.0 (| 1 << 2
 # (384 x 8960) 10.2 -> 13.1, 7b o (896 x 3584) 8.5 -> 10.1, 7b qkv (1152 x 3584) 10.3 -> 14.4: every program
 # quantizes the whole row again, so the prologue pays only where programs x K is small.
 ROW_PROLOGUE_MAX_WORK = 1 << 20
-# tensor-core tiles of up to this many rows take the float rows' RMSNorm in their prologue rather than after a
-# launch of normalize_rows (the decode batch of 16; larger tiles would read 4x more row bytes per program)
-DOT_NORM_MAX_ROWS = 16
 
 
 # Tiles measured best per shape (the qwen2-vl-2b and -7b projections) on the H200: ``bench_kernels.py --sweep``
@@ -404,11 +401,10 @@ def gemv_config(
     fmt: int, m: int, n: int, k: int, group_size: int, a_mode: int, smooth: bool, norm: bool, x_pre: bool
 ) -> GemvConfig:
     """``default_config`` for a call with its prologue: at one row a measured tensor-core tile gives way to the
-    CUDA-core one where that one fuses the float rows' RMSNorm / smoothing / W8A8 quantization in its prologue.
-    Against ``normalize_rows`` first, the launch costs ~2 us on the critical path (docs/benchmarks.md, third
-    session); the swapped tiles of ``dot_m1`` gained 0-0.7 us on the bf16 shapes where this happens (2b gate_up,
-    7b qkv and gate_up: the RMSNorm of a decoder layer), measured without a prologue, which the CUDA-core kernel
-    overlaps with its first weight tile's load (the tensor-core one does not)."""
+    CUDA-core one where that one fuses the float rows' RMSNorm / smoothing / W8A8 quantization in its prologue and
+    the tensor-core tile would need ``normalize_rows`` first. The launch costs ~2 us on the critical path
+    (docs/benchmarks.md, third session); the swapped tiles of ``dot_m1`` gained 0-0.7 us on the bf16 shapes where
+    this happens (2b gate_up, 7b qkv and gate_up: the RMSNorm of a decoder layer)."""
     cfg = default_config(fmt, m, n, k, group_size)
     if cfg.kernel == "dot" and m == 1 and not x_pre and (smooth or norm):
         alt = default_config(fmt, m, n, k, group_size, cuda_cores=True)
@@ -418,14 +414,12 @@ def gemv_config(
 
 
 def row_kernel_first(cfg: GemvConfig, a_mode: int, smooth: bool, norm: bool, n: int, k: int) -> bool:
-    """Whether float rows go through ``normalize_rows`` before the GEMV rather than its own prologue. For the
-    tensor-core kernel: where rows are smoothed or quantized (W8A8), and for the RMSNorm alone on tiles of more
-    than ``DOT_NORM_MAX_ROWS`` rows (each program reads its rows once more for their statistics). For the
-    CUDA-core one where rows are smoothed or quantized and its programs would redo more than
-    ``ROW_PROLOGUE_MAX_WORK`` row values between them (each program quantizes the whole row again, ~15
-    operations a value; the RMSNorm alone stays in the prologue: it has always measured cheaper)."""
+    """Whether float rows go through ``normalize_rows`` before the GEMV rather than its own prologue: always for
+    the tensor-core kernel; for the CUDA-core one where rows are smoothed or quantized (W8A8) and its programs
+    would redo more than ``ROW_PROLOGUE_MAX_WORK`` row values between them (each program quantizes the whole row
+    again, ~15 operations a value; the RMSNorm alone stays in the prologue: it has always measured cheaper)."""
     if cfg.kernel == "dot":
-        return a_mode != A_FLOAT or smooth or (norm and cfg.block_m > DOT_NORM_MAX_ROWS)
+        return a_mode != A_FLOAT or smooth or norm
     programs = ceil_div(n, cfg.block_n) * cfg.split_k
     return (a_mode != A_FLOAT or smooth) and programs * k > ROW_PROLOGUE_MAX_WORK
 
@@ -465,8 +459,8 @@ def gemv(
 
     ``x`` is float, or int8 / e4m3 already quantized with per-row ``x_scale`` (then ``a_mode`` follows x).
     With float ``x`` each row is normalized, pre-scaled and (``a_mode`` int8 / fp8) quantized per token as
-    ``fused_linear_reference`` does: in the kernel's prologue (CUDA cores, up to 4 rows; tensor cores, the
-    RMSNorm alone up to 16 rows), or by ``normalize_rows`` before the kernel (``row_kernel_first``).
+    ``fused_linear_reference`` does: in the CUDA-core kernel's prologue (up to 4 rows), or by
+    ``normalize_rows`` before the tensor-core kernel (one read of each row instead of one per program).
     ``pre_scale`` [K]: SmoothQuant's activation smoothing after the norm. Output [M, N] (``[M, N // 2]`` with
     ``act=ACT_SILU_MUL``).
     """

@@ -763,17 +763,10 @@ def dequantized(f, s, zc, DTYPE: tl.constexpr):
 
 
 @triton.jit
-def tile_activations(
-    x_ptr, g_ptr, rv, rm, k0, M, K, stride_xm, NORM: tl.constexpr, BK: tl.constexpr, FRAG: tl.constexpr,
-    KW: tl.constexpr,
-):  # fmt: skip
-    """[BM, BK] activations of K tile k0, through the RMSNorm with the rows' multipliers ``rv`` (``NORM``,
-    rounded as ``normalize_rows`` rounds): in column order, or in ``frag_permuted`` order (``FRAG``)."""
+def tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK: tl.constexpr, FRAG: tl.constexpr, KW: tl.constexpr):
+    """[BM, BK] activations of K tile k0: in column order, or in ``frag_permuted`` order (``FRAG``)."""
     rk = k0 + tl.arange(0, BK)
     xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0)
-    if NORM:
-        X_DT: tl.constexpr = x_ptr.dtype.element_ty
-        xk = row_values(xk.to(tl.float32), X_DT, g_ptr, g_ptr, rk[None, :], K, rv[:, None], NORM, False).to(X_DT)
     if FRAG:
         xk = frag_permuted(tl.reshape(xk, (xk.shape[0], 4, BK // 32, 2, 2, 2)), KW)
     return xk
@@ -793,27 +786,22 @@ def tile_product(a, b, DT: tl.constexpr, SWAP: tl.constexpr):
 
 @triton.jit
 def tensor_core_sums(
-    x_ptr, g_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, eps, inv_k,
-    magic, W_FMT: tl.constexpr, A_MODE: tl.constexpr, NORM: tl.constexpr, GROUP: tl.constexpr,
-    HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, PDL: tl.constexpr,
-    SWAP: tl.constexpr, POST: tl.constexpr, FRAG: tl.constexpr = 0, CUDA: tl.constexpr = False,
+    x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
+    W_FMT: tl.constexpr, A_MODE: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr,
+    BN: tl.constexpr, BK: tl.constexpr, PDL: tl.constexpr, SWAP: tl.constexpr, POST: tl.constexpr,
+    FRAG: tl.constexpr = 0, CUDA: tl.constexpr = False,
 ):  # fmt: skip
     """Tensor cores: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or e4m3
-    operands as stored, int32 / fp32 accumulation) → [BM, BN] fp32 sums over the K slice [k_lo, k_hi). W8A8
-    rows arrive quantized (``normalize_rows`` ran first: in every program of this grid the row statistics and
-    the quantization would be redone). Float rows may take their RMSNorm here (``NORM``, up to 16 rows:
-    ``gemv.row_kernel_first``): each program reads its rows once for their multipliers (8192 values per
-    iteration, from L2) and normalizes each activation tile as it loads it. ``SWAP``: the product runs as
-    weights x activations^T, so the weight tile (64+ rows) is the MMA's M side instead of 16 activation rows (the
-    small-M trick of swapped GEMM operands); transposed back once at the end. ``POST`` (int4): the tensor cores
-    multiply the codes 16 + v (exact in bf16) and each K tile's sums take the group scale and zero after:
-    (q - (24 + z) sum(x)) * s on [BM, BN] values, not one FMA per weight."""
+    operands as stored, int32 / fp32 accumulation) → [BM, BN] fp32 sums over the K slice [k_lo, k_hi). Rows
+    arrive normalized and quantized (``normalize_rows`` ran first: in every program of this grid the row
+    statistics would be read again). ``SWAP``: the product runs as weights x activations^T, so the weight tile
+    (64+ rows) is the MMA's M side instead of 16 activation rows (the small-M trick of swapped GEMM operands);
+    transposed back once at the end. ``POST`` (int4): the tensor cores multiply the codes 16 + v (exact in bf16)
+    and each K tile's sums take the group scale and zero after: (q - (24 + z) sum(x)) * s on [BM, BN] values,
+    not one FMA per weight."""
     in_n = rn < N
     if PDL:
         gdc_wait()
-    rv = tl.full((BM,), 1.0, tl.float32)
-    if NORM:
-        rv = rms_multiplier(x_ptr, rm, M, K, stride_xm, eps, inv_k, 8192 // BM)
     # what the tensor cores multiply: int8 / e4m3 for W8A8, else the activations' float type
     if A_MODE == 1:
         DT: tl.constexpr = tl.int8
@@ -834,7 +822,7 @@ def tensor_core_sums(
     # int32 words, 8 once the int8 zero points take part
     KW: tl.constexpr = 2 if SWAP else (8 if HAS_ZERO else 4)
     for k0 in range(k_lo, k_hi, BK):
-        xk = tile_activations(x_ptr, g_ptr, rv, rm, k0, M, K, stride_xm, NORM, BK, FRAG, KW)
+        xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG, KW)
         if A_MODE == 2:
             xk = xk.to(tl.float8e4nv, bitcast=True)
         xk = xk.to(DT)
@@ -940,11 +928,11 @@ def gemv_kernel(
     k_lo = pid_k * K_SPLIT
     k_hi = tl.minimum(k_lo + K_SPLIT, K)
     if DOT:
-        tl.static_assert(SMOOTH == 0, "the tensor-core GEMV takes rows pre-scaled by normalize_rows")
+        tl.static_assert(NORM == 0 and SMOOTH == 0, "the tensor-core GEMV takes rows normalized by normalize_rows")
         tl.static_assert(X_PRE or A_MODE == 0, "the tensor-core GEMV takes W8A8 rows quantized by normalize_rows")
         y = tensor_core_sums(
-            x_ptr, g_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, eps,
-            inv_k, magic, W_FMT, A_MODE, NORM, GROUP, HAS_ZERO, BM, BN, BK, PDL, SWAP, POST, FRAG, CUDA,
+            x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
+            W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL, SWAP, POST, FRAG, CUDA,
         )  # fmt: skip
         xscale = tl.full((BM,), 1.0, tl.float32)
         if A_MODE != 0:
