@@ -377,7 +377,9 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
 
     out = []
     if m > GEMV_MAX_M:
-        # prefill: the Triton GEMM (weights dequantized in registers, never written) against the library path
+        # prefill: the Triton GEMM (weights dequantized in registers, never written) against the library path; on
+        # the small shapes (2b q/k/v, o, down at 300 rows: 36-48 tiles of 128 x 128 for 132 SMs) 64-row / 64-column
+        # tiles and K slices give the grid its SMs (the sixth session swept 128-row tiles, one slice, only)
         out.append(LIBRARY)
         for block_n, block_k, stages, swap, warps in itertools.product(
             (128, 256), (64, 128), (3, 4), (False, True), (4, 8)
@@ -387,7 +389,18 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
                     fmt_code, m, n, k, GROUP, block_n=block_n, block_k=block_k, stages=stages, swap=swap, warps=warps
                 )._replace(num_warps=warps)
             )
-        return out  # the fragment-order int4 tiles are 16-row decode tiles
+        for (block_m, block_n), block_k, stages in itertools.product(
+            ((64, 64), (64, 128), (64, 256), (128, 64), (128, 128)), (64, 128), (3, 4)
+        ):
+            warps = 8 if block_m * block_n >= 128 * 128 else 4
+            for split in (1, 2, 4):
+                if split == 1 or k // (block_k * split) >= 4:
+                    cfg = dot_config(
+                        fmt_code, m, n, k, GROUP, block_n=block_n, block_k=block_k, stages=stages, warps=warps,
+                        split=split, block_m=block_m,
+                    )  # fmt: skip
+                    out.append(cfg)
+        return list(dict.fromkeys(out))  # the fragment-order int4 tiles are 16-row decode tiles
     if m <= SUM_MAX_M:
         vecs = (1, 2, 4) if fmt_code == W_INT4 else ((1, 2) if fmt_code == W_INT8 else (1,))
         # rows and warps (more warps: a wider K tile, fewer serial iterations) at the default vec, then the vecs
@@ -603,13 +616,15 @@ def prefill_paths(sweeps: list[dict], latest: dict) -> list[dict]:
         library, tile = found["library"], found["tile"]
         if library is None or tile is None:
             continue  # nothing to compare
-        _, _, block_n, block_k, _, warps, stages, _, _, swap, *_ = tile["config"]
+        _, block_m, block_n, block_k, split, warps, stages, _, _, swap, *_ = tile["config"]
         won = tile["us"] < library["us"]
         n, k = SHAPES[preset][shape]
+        shape_tile = dict(block_n=block_n, block_k=block_k, stages=stages, swap=swap, warps=warps)
+        shape_tile |= dict(block_m=block_m, split=split)
         out.append(
             dict(mode=mode, n=n, k=k, m=m, shape=f"{preset} {shape}", library_us=round(library["us"], 2))
             | dict(tile_us=round(tile["us"], 2))
-            | dict(tile=dict(block_n=block_n, block_k=block_k, stages=stages, swap=swap, warps=warps) if won else None)
+            | dict(tile=shape_tile if won else None)
         )
     return out
 

@@ -96,14 +96,18 @@ def test_write_tiles_refuses_a_missing_sweep_in_one_line(tmp_path, capsys):
 
 def test_prefill_sweep_times_gemm_tiles_against_the_library_path_and_writes_no_decode_tile():
     """At prefill rows the sweep's baseline is prefill_linear's default (library) path, the candidates GEMM tiles
-    with swapped and plain operands; its rows never become decode tiles."""
+    with swapped and plain operands, of 64 and 128 rows, split along K where K is long; its rows never become
+    decode tiles, and the table keeps each tile's rows and slices."""
     from vlmq.engine.kernels.gemv import W_INT8
 
     configs = bench_kernels.sweep_configs(W_INT8, 300, 18944 * 2, 3584)
     assert configs[0] == bench_kernels.LIBRARY
     tiles = configs[1:]
-    assert tiles and all(c.kernel == "dot" and c.block_m == 128 and c.split_k == 1 for c in tiles)
+    assert tiles and all(c.kernel == "dot" for c in tiles) and len(set(tiles)) == len(tiles)
     assert {c.swap for c in tiles} == {False, True} and {c.num_warps for c in tiles} == {4, 8}
+    assert {c.block_m for c in tiles} == {64, 128} and {c.split_k for c in tiles} == {1, 2, 4}
+    short = bench_kernels.sweep_configs(W_INT8, 300, 2048, 256)[1:]  # K of 2-4 tiles: no slices
+    assert {c.split_k for c in short} == {1}
     sweep = {"device": "GPU", "date": "d", "triton": "t"}
     sweep["results"] = [
         dict(preset="7b", shape="gate_up", m=300, mode="int8-a16", config=["library"], us=90.0, default=True),
@@ -116,8 +120,18 @@ def test_prefill_sweep_times_gemm_tiles_against_the_library_path_and_writes_no_d
     assert (entry["library_us"], entry["tile_us"]) == (90.0, 80.0)
     t = tiles[0]
     assert entry["tile"] == dict(
-        block_n=t.block_n, block_k=t.block_k, stages=t.num_stages, swap=t.swap, warps=t.num_warps
+        block_n=t.block_n,
+        block_k=t.block_k,
+        stages=t.num_stages,
+        swap=t.swap,
+        warps=t.num_warps,
+        block_m=t.block_m,
+        split=t.split_k,
     )
+    sliced = next(c for c in tiles if c.block_m == 64 and c.split_k == 2)
+    sweep["results"][1]["config"] = list(sliced)
+    (entry,) = bench_kernels.tiles_from_sweep([sweep], ["p.json"])["prefill"]
+    assert (entry["tile"]["block_m"], entry["tile"]["split"]) == (64, 2)
     sweep["results"][1]["us"] = 95.0  # slower than the library: recorded, no tile
     assert bench_kernels.tiles_from_sweep([sweep], ["p.json"])["prefill"][0]["tile"] is None
 

@@ -1,7 +1,8 @@
 """Triton's CPU interpreter made to compute as the GPU does, for the interpreter tests' subprocesses (imported by
 their scripts; not a test module). Triton 3.8's interpreter truncates fp32 → bf16, mis-rounds fp32 → fp8 where
-rounding carries into the exponent (the GPU rounds to nearest even) and multiplies bf16 dot operands as
-integers; ``gpu_like_interpreter`` replaces those by torch's conversions and a float32 product."""
+rounding carries into the exponent (the GPU rounds to nearest even), multiplies bf16 dot operands as
+integers and rounds ``tl.fma`` twice (product, then sum); ``gpu_like_interpreter`` replaces those by torch's
+conversions, a float32 product and a fused multiply-add."""
 
 
 def gpu_like_interpreter():
@@ -35,5 +36,16 @@ def gpu_like_interpreter():
             )
         return original_dot(self, a, b, d, input_precision, max_num_imprecise_acc)
 
+    original_fma = interpreter.InterpreterBuilder.create_fma
+
+    def fma(self, x, y, z):
+        if z.dtype.scalar != tl.float32:
+            return original_fma(self, x, y, z)
+        # one rounding, as the GPU's FFMA: the fp32 product is exact in fp64, the sum rounds once more only where
+        # it needs more than 53 bits (then a double rounding may differ in the last bit: ~2^-29 of sums)
+        exact = x.data.astype(np.float64) * y.data.astype(np.float64) + z.data.astype(np.float64)
+        return interpreter.TensorHandle(exact.astype(np.float32), z.dtype.scalar)
+
     interpreter._convert_float = convert
     interpreter.InterpreterBuilder.create_dot = dot
+    interpreter.InterpreterBuilder.create_fma = fma

@@ -327,3 +327,15 @@ def test_smoothquant_pre_scale_in_the_prologue(preset):
         for m in (1, 16):
             x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
             assert rel_err(run_packed(p, x, norm_weight=norm), reference(p, x, norm_weight=norm)) < TOL
+
+
+def test_exact_quotient_is_ieee_division_on_the_gpu():
+    """``eager_triton.exact_quotient`` (the FP8 quantizations' division: reciprocal multiply + one FMA correction)
+    against CUDA's IEEE division (torch's ``x / d``) on 4M hard pairs, half an ulp from an e4m3 rounding boundary:
+    the same bits everywhere, while a multiply alone misses some."""
+    from quotient_probe import exact_quotients, hard_quotient_cases
+
+    x, d = hard_quotient_cases(1 << 22, seed=2, device="cuda")
+    want = (x / d).view(torch.int32)
+    assert int((exact_quotients(x, d).view(torch.int32) != want).sum()) == 0
+    assert int(((x * (1.0 / d)).view(torch.int32) != want).sum()) > 1000

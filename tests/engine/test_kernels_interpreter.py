@@ -28,7 +28,7 @@ import pytest
 
 # (name, format, M, N, K, a_mode, kernel, options); options: split, norm, act, resid, group, zero, pre, vec,
 # dtype, row_scale, smooth, the CUDA-core tile's rows, warps, pipe, and the tensor-core tile's swap, post, frag,
-# block_n, warps
+# block_n, warps, block_m
 CASES = [
     ("sum/bf16", "float", 1, 40, 300, "bf16", "sum", dict(dtype="bf16")),
     ("sum/f32 split", "float", 1, 40, 600, "bf16", "sum", dict(split=2)),
@@ -231,6 +231,27 @@ CASES = [
         "dot",
         dict(dtype="bf16", norm=True, smooth=True),
     ),
+    # prefill GEMM tiles of 64 rows with K in slices (the measured tiles of the 2b's small W8A8 shapes)
+    (
+        "dot/int8 w8a8 GEMM tile 64 rows split M70",
+        "int8",
+        70,
+        24,
+        512,
+        "int8",
+        "dot",
+        dict(pre=True, block_m=64, split=2),
+    ),
+    (
+        "dot/fp8 w8a8 GEMM tile 64 rows split M130",
+        "fp8",
+        130,
+        40,
+        512,
+        "fp8",
+        "dot",
+        dict(pre=True, block_m=64, split=4),
+    ),
     # last, as every case draws from one random stream (earlier cases keep their data): the prefill sweep's
     # swapped GEMM tiles (128 activation rows, the weights the MMA's register operand)
     ("dot/int8 w8a16 GEMM tile swapped M70", "int8", 70, 24, 256, "bf16", "dot", dict(swap=True)),
@@ -304,6 +325,7 @@ def _run_case(fmt, m, n, k, a_mode, kernel, opts):
                 frag=opts.get("frag", False),
                 block_n=opts.get("block_n", 64),
                 warps=opts.get("warps", 4),
+                block_m=opts.get("block_m"),
             )
         )
         kwargs = dict(
@@ -383,6 +405,20 @@ def _run_extras():
             want = x @ whole.t() + (b if b is not None else 0)
             errors[f"dequant-linear {name}{' bias' if b is not None else ''}"] = float((got - want).abs().max())
     return errors
+
+
+def _run_quotient():
+    """``exact_quotient`` against IEEE division (torch on the CPU) on 200k hard pairs: how many quotients differ
+    in any bit, and how many a multiply by the reciprocal alone gets wrong."""
+    import torch
+    from quotient_probe import exact_quotients, hard_quotient_cases  # this directory is on sys.path
+
+    x, d = hard_quotient_cases(200_000, seed=1)
+    want = (x / d).view(torch.int32)
+    return {
+        "exact": int((exact_quotients(x, d).view(torch.int32) != want).sum()),
+        "multiply": int(((x * (1.0 / d)).view(torch.int32) != want).sum()),
+    }
 
 
 def _run_prologue():
@@ -490,6 +526,7 @@ def main():
     errors = {name: _run_case(*case) for name, *case in CASES}
     errors.update(_run_extras())
     errors["prologue"] = _run_prologue()
+    errors["quotient"] = _run_quotient()
     errors["fused prologue"] = _run_fused_prologue()
     torch.manual_seed(1)  # its own data: cases added above must not change it (the post-scaled sums cancel)
     errors["frag pairs"] = _run_frag_pairs()
@@ -524,6 +561,14 @@ def test_prologue_is_bit_exact(interpreter_errors):
         name: r for name, r in results.items() if not (r["dtype"] and r["scales_equal"] and r["values_differing"] == 0)
     }
     assert not bad, bad
+
+
+def test_exact_quotient_is_ieee_division(interpreter_errors):
+    """The FP8 quantizations' division without a divide (``eager_triton.exact_quotient``: a multiply by the
+    reciprocal, corrected by one FMA) gives IEEE division's quotient bit for bit on 200k pairs, half of them an ulp
+    from an e4m3 rounding boundary (``quotient_probe.hard_quotient_cases``); a multiply alone would miss some."""
+    counts = interpreter_errors["quotient"]
+    assert counts["exact"] == 0 and counts["multiply"] > 1000, counts
 
 
 def test_w8a8_prologue_in_the_cuda_core_kernel(interpreter_errors):

@@ -126,13 +126,15 @@ def measured_tiles() -> tuple[dict, dict, dict]:
 @functools.cache
 def measured_prefill() -> dict:
     """{(sweep mode, N, K): [(M, tile or None)]} from the tile table's ``prefill`` entries: per prefill shape the
-    Triton GEMM tile (block_n, block_k, stages, swap, warps) that beat the library path at M rows, or None where
-    the library path won (benchmarks/bench_kernels.py --sweep --rows 300, then --write-tiles)."""
+    Triton GEMM tile (block_n, block_k, stages, swap, warps, block_m, split) that beat the library path at M rows,
+    or None where the library path won (benchmarks/bench_kernels.py --sweep --rows 300, then --write-tiles).
+    Entries swept before block_m and split were measured ran 128 rows, one K slice."""
     out: dict = {}
     for t in tile_table().get("prefill", []):
         tile = None
         if t["tile"] is not None:
             tile = tuple(t["tile"][key] for key in ("block_n", "block_k", "stages", "swap", "warps"))
+            tile += (t["tile"].get("block_m", 128), t["tile"].get("split", 1))
         out.setdefault((t["mode"], t["n"], t["k"]), []).append((t["m"], tile))
     return out
 
@@ -212,13 +214,17 @@ def dot_config(
     swap: bool = False,
     post: bool = False,
     frag: bool = False,
+    block_m: int | None = None,
 ) -> GemvConfig:
-    """Tensor-core tile: 16-64 activation rows (one M tile for decode), or GEMM tiles for larger M. ``swap``,
-    ``post``, ``frag``: gemv_triton.tensor_core_sums (``post`` and ``frag`` for int4 weights only, where they are
-    ignored otherwise; ``frag`` needs a tile that ``frag_fits``)."""
-    block_m = min(max(16, 1 << max(0, (m - 1).bit_length())), 128)
-    if block_m > 64:
-        block_n, warps = max(block_n, 128), max(warps, 8)
+    """Tensor-core tile: 16-64 activation rows (one M tile for decode), or GEMM tiles for larger M (128 rows,
+    unless ``block_m`` says: a measured prefill tile may take 64). ``swap``, ``post``, ``frag``:
+    gemv_triton.tensor_core_sums (``post`` and ``frag`` for int4 weights only, where they are ignored otherwise;
+    ``frag`` needs a tile that ``frag_fits``). ``split``: K slices (default: enough programs for the SMs at decode,
+    none for GEMM tiles)."""
+    if block_m is None:
+        block_m = min(max(16, 1 << max(0, (m - 1).bit_length())), 128)
+        if block_m > 64:
+            block_n, warps = max(block_n, 128), max(warps, 8)
     if fmt == W_INT4:
         block_k = min(block_k, group_size)
     if frag and fmt == W_INT4 and not frag_fits(block_n, block_k, warps, swap):

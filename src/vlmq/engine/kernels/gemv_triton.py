@@ -14,7 +14,7 @@ import triton
 import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
-from vlmq.engine.kernels.eager_triton import scalar_quotient
+from vlmq.engine.kernels.eager_triton import exact_quotient, scalar_quotient
 from vlmq.numerics import FP8_MAX, MIN_SCALE
 
 FP8_LIMIT = tl.constexpr(FP8_MAX)
@@ -127,7 +127,8 @@ def quantized(v, scale, inv, QUANT: tl.constexpr):
     """fp32 values v → their int8 (``QUANT`` 1) or e4m3 (2) codes, as fp32: ``quantize_activation``'s rounding.
     int8: round half to even of the rounded product v * inv, clamped to [-128, 127]; decided by comparisons
     against floor + 0.5, so no add follows the multiply (a kernel compiled with FMA contraction would otherwise
-    round the exact product). e4m3: v / scale (IEEE division), clamped to +-448, cast."""
+    round the exact product). e4m3: v / scale correctly rounded (``exact_quotient``: as IEEE division, without
+    it), clamped to +-448, cast."""
     if QUANT == 1:
         t = v * inv
         f = tl.floor(t)
@@ -135,7 +136,7 @@ def quantized(v, scale, inv, QUANT: tl.constexpr):
         up = (t > half) | ((t == half) & ((f.to(tl.int32) & 1) != 0))
         q = tl.minimum(tl.maximum(tl.where(up, f + 1.0, f), -128.0), 127.0)
     else:
-        q = tl.minimum(tl.maximum(tl.math.div_rn(v, scale + tl.zeros_like(v)), -FP8_LIMIT), FP8_LIMIT)
+        q = tl.minimum(tl.maximum(exact_quotient(v, scale, inv), -FP8_LIMIT), FP8_LIMIT)
         q = q.to(tl.float8e4nv).to(tl.float32)
     return q
 

@@ -250,7 +250,7 @@ def prefill_linear(
     n, k = weight.shape[0], x.shape[1]
     tile = measured_tile(kind, weight, group_size, x.shape[0]) if path is None else None
     if tile is not None:
-        block_n, block_k, stages, swap, warps = tile
+        block_n, block_k, stages, swap, warps, block_m, split = tile
         cfg = dot_config(
             weight_format(weight),
             x.shape[0],
@@ -261,6 +261,8 @@ def prefill_linear(
             block_k=block_k,
             stages=stages,
             swap=swap,
+            block_m=block_m,
+            split=split,
         )._replace(num_warps=warps)
         return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, out_dtype=out_dtype, config=cfg)
     path = path or PREFILL_PATH[kind]

@@ -6,7 +6,7 @@ through the module's globals; the fused decode-attention kernel calls ``load_row
 import triton
 import triton.language as tl
 
-from vlmq.engine.kernels.eager_triton import round_to_bf16, scalar_quotient
+from vlmq.engine.kernels.eager_triton import exact_quotient, round_to_bf16, scalar_quotient
 from vlmq.numerics import FP8_MAX, MIN_SCALE
 
 FP8_LIMIT = tl.constexpr(FP8_MAX)
@@ -71,11 +71,13 @@ def fp8_scale(
 
 @triton.jit
 def store_rows(x, scale, dst, scale_dst, hmask, d, IS_FP8: tl.constexpr):
-    """Store [H, D] rows at ``dst`` (+ d): cast to the cache dtype, or FP8 bits of x / scale (IEEE division,
-    saturated at ±448, round-to-nearest-even) with their scales at ``scale_dst``. Returns the rows as the
+    """Store [H, D] rows at ``dst`` (+ d): cast to the cache dtype, or FP8 bits of x / scale (correctly rounded
+    as IEEE division, ``exact_quotient``; saturated at ±448, round-to-nearest-even) with their scales at
+    ``scale_dst``. Returns the rows as the
     cache now holds them, in float32 (FP8: the stored code times its scale, as a reader dequantizes them)."""
     if IS_FP8:
-        y = tl.div_rn(x.to(tl.float32), scale[:, None] + tl.zeros(x.shape, tl.float32))
+        inv = tl.div_rn(tl.full(scale.shape, 1.0, tl.float32), scale)
+        y = exact_quotient(x.to(tl.float32), scale[:, None], inv[:, None])
         code = tl.minimum(tl.maximum(y, -FP8_LIMIT), FP8_LIMIT).to(tl.float8e4nv)
         tl.store(dst + d[None, :], code.to(tl.uint8, bitcast=True), mask=hmask[:, None])
         tl.store(scale_dst, scale, mask=hmask)
