@@ -21,7 +21,7 @@ def test_prefill_runs_the_measured_gemm_tile_near_its_rows_and_the_library_elsew
     rows) is taken within a factor of 2 of M; elsewhere, and where the library path won, the library path runs."""
     from vlmq.engine.kernels import pack_int4, prefill
 
-    tile = (128, 64, 4, True, 8)
+    tile = (128, 64, 4, True, 8, 64, 2)  # block_n, block_k, stages, swap, warps, block_m, K slices
     table = {("int8-a16", 256, 512): [(300, tile)], ("int4-g128", 256, 512): [(300, None)]}
     monkeypatch.setattr(prefill, "measured_prefill", lambda: table)
     int8 = torch.randint(-128, 128, (256, 512), dtype=torch.int8)
@@ -38,13 +38,14 @@ def test_prefill_runs_the_measured_gemm_tile_near_its_rows_and_the_library_elsew
     cfg = calls[0]
     assert (cfg.kernel, cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_stages, cfg.swap, cfg.num_warps) == (
         "dot",
-        128,
+        64,
         128,
         64,
         4,
         True,
         8,
     )
+    assert cfg.split_k == 2
     # a path given by name (the sweep's library baseline) is never replaced by the measured tile
     monkeypatch.setattr(prefill, "dequantize_w8_cuda", lambda q, s, dtype, out: out.copy_(q.float() * s[:, None]))
     y = prefill.prefill_linear(x, int8, torch.rand(256), None, 0, None, None, torch.bfloat16, path="dequant")

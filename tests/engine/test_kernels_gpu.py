@@ -19,6 +19,9 @@ two compute differently:
   (dequantize-then-cuBLAS W8A16: 2.8e-3 measured).
 """
 
+import os
+import sys
+
 import pytest
 import torch
 
@@ -145,6 +148,27 @@ def test_prefill_paths_match_reference(fmt, a_mode, m):
         for path in PATHS[scheme(p.weight, xq)]:
             out = prefill_linear(xq, p.weight, p.scale, p.zero, p.group_size, p.bias, xs, torch.bfloat16, path=path)
             assert rel_err(out, ref) < TOL_PREFILL, (path, n, k)
+
+
+def test_every_measured_prefill_tile_matches_reference():
+    """Each Triton GEMM tile of the shipped table (``measured_prefill``: 64- or 128-row tiles, K in slices or not)
+    through ``prefill_linear``'s default path at its shape and rows, and at 1.5x the rows (a ragged last M tile),
+    against the reference."""
+    from vlmq.engine.kernels.gemv import measured_prefill
+    from vlmq.engine.kernels.prefill import prefill_linear
+
+    modes = {"int8-a16": ("int8", "bf16"), "int8-a8": ("int8", "int8"), "fp8-a8": ("fp8", "fp8")}
+    modes |= {"fp8-a16": ("fp8", "bf16"), "int4-g128": ("int4", "bf16")}
+    tiles = [(mode, n, k, m) for (mode, n, k), entries in measured_prefill().items() for m, t in entries if t]
+    assert any(mode == "int8-a8" for mode, *_ in tiles), "no W8A8 prefill tile in the shipped table: update the test"
+    for mode, n, k, m in tiles:
+        fmt, a_mode = modes[mode]
+        p = make_pack(fmt, a_mode, n, k, bias=True)
+        for rows in (m, m * 3 // 2):
+            x = torch.randn(rows, k, device="cuda", dtype=torch.bfloat16)
+            xq, xs = quantize_activation(x, a_mode)
+            out = prefill_linear(xq, p.weight, p.scale, p.zero, p.group_size, p.bias, xs, torch.bfloat16)
+            assert rel_err(out, reference(p, x)) < TOL_PREFILL, (mode, n, k, rows)
 
 
 @pytest.mark.parametrize("fmt, a_mode", MODES)
@@ -333,6 +357,7 @@ def test_exact_quotient_is_ieee_division_on_the_gpu():
     """``eager_triton.exact_quotient`` (the FP8 quantizations' division: reciprocal multiply + one FMA correction)
     against CUDA's IEEE division (torch's ``x / d``) on 4M hard pairs, half an ulp from an e4m3 rounding boundary:
     the same bits everywhere, while a multiply alone misses some."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pytest imports tests by path (importlib)
     from quotient_probe import exact_quotients, hard_quotient_cases
 
     x, d = hard_quotient_cases(1 << 22, seed=2, device="cuda")
