@@ -11,9 +11,9 @@ The arithmetic is that of ``apply_rope`` + ``write_kv`` run eagerly: each produc
 their sum are rounded to the compute dtype, as eager bf16 ops round them (rope_kv_triton.rope_rows says
 how the compiler is kept from fusing them), dynamic FP8 scales are ``vlmq.numerics.fp8_scale``'s and FP8
 entries use IEEE division's quotient (``eager_triton.exact_quotient``, without a divide); on the GPU the results
-are bit-identical (tests marked gpu). The tables (cos, sin) are the engine's, so decode and prefill rotate the same way. ``launch_rope_kv`` runs the kernel on whatever
-device Triton runs on (Triton's CPU interpreter in tests); the op runs it on CUDA and the reference
-elsewhere.
+are bit-identical (tests marked gpu). The tables (cos, sin) are the engine's, so decode and prefill rotate the
+same way. ``launch_rope_kv`` runs the kernel on whatever device Triton runs on (Triton's CPU interpreter in
+tests); the op runs it on CUDA and the reference elsewhere.
 """
 
 from __future__ import annotations
