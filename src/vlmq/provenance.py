@@ -1,8 +1,9 @@
-"""What produced a result: versions, device, driver, git commit. Recorded with every run."""
+"""What produced a result: versions, device, driver, git commit, source digest. Recorded with every run."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import platform
 import subprocess
@@ -44,6 +45,25 @@ def git_commit() -> str | None:
         return out + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def source_digest(root: Path | None = None) -> str:
+    """12 hex digits of SHA-256 over the files of the vlmq package (each one's relative path and bytes, in path
+    order; ``__pycache__`` left out), tile tables and specs included: names the code that ran where the git commit
+    cannot -- an installed wheel, uncommitted edits, or a copy of the tree whose git metadata lags its files (the
+    lent GPU machines' copies recorded the session's first commit under later code)."""
+    if root is None:
+        return _package_digest()
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=1)
+def _package_digest() -> str:
+    return source_digest(Path(vlmq.__file__).resolve().parent)
 
 
 def device_name(device: torch.device | str) -> str:
@@ -95,6 +115,7 @@ def provenance(device: torch.device | str) -> dict:
     return {
         "vlmq": vlmq.__version__,
         "git_commit": git_commit(),
+        "source_digest": source_digest(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "transformers": _version("transformers"),

@@ -38,8 +38,11 @@ def test_run_writes_records_and_report(finished_run):
         assert (recipe, "shapes-vqa", "accuracy") in keys
         assert (recipe, "shapes-pope/random", "f1") in keys
         assert (recipe, "shapes-mme", "perception_total") in keys
+    from vlmq.provenance import source_digest
+
     for rec in records:
         assert rec["kernel"] in ("real", "emulated") and rec["device"].startswith("cpu")
+        assert rec["source_digest"] == source_digest()  # the code that ran, whatever git says
         if rec["value"] is not None and rec.get("ci_low") is not None:
             assert rec["ci_low"] <= rec["value"] <= rec["ci_high"]
     paired = [r for r in records if r["recipe"] == "int8_wo" and r["task"] == "shapes-vqa"]

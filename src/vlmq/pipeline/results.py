@@ -58,6 +58,7 @@ def collect_records(store: Store, spec: RunSpec) -> list[dict[str, Any]]:
         rec.setdefault("kernel", outcome.get("kernel") or "unknown")
         rec.setdefault("device", meta.get("device"))
         rec.update(model=spec.model, seed=spec.seed, vlmq_version=meta.get("vlmq"), git_commit=meta.get("git_commit"))
+        rec["source_digest"] = meta.get("source_digest")
     return records
 
 
