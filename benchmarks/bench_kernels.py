@@ -684,6 +684,9 @@ def parse_args(argv=None):
     args.rows = tuple(int(r) for r in args.rows.split(",") if r)
     args.modes = [m for m in args.modes.split(",") if m]
     args.shapes = [s for s in args.shapes.split(",") if s]
+    known = sorted({shape for shapes in SHAPES.values() for shape in shapes})
+    if set(args.shapes) - set(known):
+        ap.error(f"--shapes takes projections of {','.join(known)}, got {','.join(args.shapes)}")
     return args
 
 

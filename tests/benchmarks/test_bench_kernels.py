@@ -4,6 +4,8 @@ import json
 import pathlib
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -166,7 +168,6 @@ def test_dequant_overlap_bench_says_it_needs_a_gpu_and_measures_nothing_here(tmp
 
 
 def test_dequant_overlap_bench_refuses_a_format_it_cannot_dequantize(capsys):
-    import pytest
 
     import bench_dequant_overlap
 
@@ -208,7 +209,6 @@ def test_dequant_overlap_slices_cover_every_output_column_once_as_the_engine_sli
 
 
 def test_dequant_overlap_bench_refuses_slice_sizes_it_cannot_use(capsys):
-    import pytest
 
     import bench_dequant_overlap
 
@@ -216,6 +216,13 @@ def test_dequant_overlap_bench_refuses_slice_sizes_it_cannot_use(capsys):
         with pytest.raises(SystemExit):
             bench_dequant_overlap.main(["--out", "unused", "--slice-mb", bad])
         assert "--slice-mb takes" in capsys.readouterr().err
+
+
+def test_unknown_shape_is_refused_naming_the_known_ones(capsys):
+    with pytest.raises(SystemExit):
+        bench_kernels.parse_args(["--out", "unused", "--shapes", "qkv,gateup"])
+    err = capsys.readouterr().err
+    assert "--shapes takes projections of" in err and "gate_up" in err
 
 
 def test_plan_filters_shapes():

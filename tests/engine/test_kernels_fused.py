@@ -195,6 +195,19 @@ def test_fragment_order_int4_tiles_come_from_the_table_and_refuse_tiles_they_do_
         assert "\n" not in str(err.value)
 
 
+def test_gemm_tile_rows_are_chosen_or_given_and_a_bad_count_is_refused_in_one_line():
+    """Prefill tiles take 128 activation rows unless a measured tile says 64 (with K slices where it says so); a
+    row count no tensor-core tile has is refused with a one-line error that names the fix."""
+    from vlmq.errors import VlmqError
+
+    assert dot_config(W_INT8, 300, 1536, 8960).block_m == 128
+    cfg = dot_config(W_INT8, 300, 1536, 8960, block_m=64, split=2)
+    assert (cfg.block_m, cfg.block_n, cfg.split_k) == (64, 64, 2)
+    with pytest.raises(VlmqError, match="block_m 16, 32, 64 or 128") as err:
+        dot_config(W_INT8, 300, 1536, 8960, block_m=48)
+    assert "\n" not in str(err.value)
+
+
 def test_one_row_tensor_core_tiles_give_way_where_the_cuda_cores_fuse_the_prologue():
     """A swapped tensor-core tile measured faster at one row (``dot_m1``) serves the plain op; with an RMSNorm to
     apply, the CUDA-core tile, which fuses it, serves (the tensor-core one would need normalize_rows first); W8A8

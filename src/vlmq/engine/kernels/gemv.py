@@ -225,6 +225,11 @@ def dot_config(
         block_m = min(max(16, 1 << max(0, (m - 1).bit_length())), 128)
         if block_m > 64:
             block_n, warps = max(block_n, 128), max(warps, 8)
+    elif block_m not in (16, 32, 64, 128):
+        raise VlmqError(
+            f"a tensor-core tile takes block_m 16, 32, 64 or 128 activation rows (got {block_m}): "
+            "fix the tile (or the measured-tile table's entry)"
+        )
     if fmt == W_INT4:
         block_k = min(block_k, group_size)
     if frag and fmt == W_INT4 and not frag_fits(block_n, block_k, warps, swap):
