@@ -384,6 +384,70 @@ def bench_vision_flash(loaded, out):
         )
 
 
+# Inductor option sets the fused tower is timed under (section vision_options), against the default compile: the
+# tower's LayerNorms over 1280 channels compile as looped reductions (Inductor keeps a row in registers up to 1024):
+# 6.2 us each for 1024 patches (64 a tower, eighth session's profile). multi_kernel compiles the persistent form too
+# and keeps whichever it times faster; coordinate descent tunes every kernel's launch configuration.
+VISION_OPTION_SETS = {
+    "multi_kernel": {"triton.multi_kernel": 1},
+    "coordinate_descent": {"coordinate_descent_tuning": True},
+}
+
+
+def kernel_times(fn, top: int = 10) -> list[list]:
+    """[kernel, us, calls] of one call of ``fn``, the ``top`` longest in total (profiler)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    events = [e for e in prof.key_averages() if e.device_time_total > 0]
+    rows = [[e.key[:90], round(e.device_time_total, 1), e.count] for e in events]
+    return sorted(rows, key=lambda r: -r[1])[:top]
+
+
+def bench_vision_options(loaded, args, out):
+    """The fused tower compiled under each of ``VISION_OPTION_SETS`` (fresh compiles), timed replayed from its CUDA
+    graph like the default, with its longest kernels (profiler, one eager call) next to the default's."""
+    from vlmq.engine.graphs import VisionGraphs
+    from vlmq.engine.vision import FusedVisionTower, image_features
+
+    model = loaded.model
+
+    def eager(pixels, grid):
+        return image_features(model, pixels, grid)
+
+    if not out["vision"]:  # the section alone: its own rows
+        out["vision"] = [{"image": int(s)} for s in args.image_sizes.split(",")]
+    for name, options in {"default": {}, **VISION_OPTION_SETS}.items():
+        torch._dynamo.reset()
+        graphs = VisionGraphs(model, eager)
+        graphs.fused = FusedVisionTower(graphs.tower, compile=True, inductor_options=options)
+        key = f"fused_graph_{name}"
+        try:
+            vision_option_rows(graphs, key, name, eager, out)
+        except Exception as err:  # noqa: BLE001 - recorded; the other option sets still run
+            out["errors"][f"vision_options {name}"] = traceback.format_exc()[-3000:]
+            log(f"vision options {name} failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
+
+
+def vision_option_rows(graphs, key: str, name: str, eager, out) -> None:
+    """Each image of the vision rows through one option set's fused tower (``bench_vision_options``)."""
+    for row in out["vision"]:
+        row.update(vision_case(row["image"], eager, {key: graphs}, reference_only=True))
+        kwargs = graphs.block_args[next(reversed(graphs.block_args))][1]
+        side = row["image"] // 14
+        pixels = torch.randn(side * side, 3 * 2 * 14 * 14, device=DEVICE, dtype=graphs.tower.dtype)
+        with torch.no_grad():
+            row[f"{key}_kernels"] = kernel_times(lambda g=graphs, p=pixels, kw=kwargs: g.fused(p, kw))
+        log(
+            f"vision {row['image']} fused, options {name}: {row[key]['us'] / 1000:.3f} ms "
+            f"(min {row[key]['us_min'] / 1000:.3f}) rel_err {row[f'{key}_rel_err']:.1e} ({row[f'{key}_note']}); "
+            + "; ".join(f"{k} {us:.0f} us x{n}" for k, us, n in row[f"{key}_kernels"][:6])
+        )
+
+
 def vision_case(size: int, eager, paths: dict, reference_only: bool = False) -> dict:
     """One image of ``size``² through each path (first calls: record, capture + compile, replay; then timed)."""
     side = size // 14
@@ -523,6 +587,7 @@ def main(argv=None) -> int:
         "attention": lambda: bench_attention(shape, args, out),
         "vision": lambda: (bench_sdpa(out), bench_vision(loaded, args, out)),
         "vision_flash": lambda: bench_vision_flash(loaded, out),
+        "vision_options": lambda: bench_vision_options(loaded, args, out),
     }
     for name in args.sections.split(","):
         start = time.perf_counter()

@@ -115,6 +115,23 @@ def test_grouped_attention_equals_sdpa():
     torch.testing.assert_close(grouped_attention(q, k, v, mask), sdpa_attention(q, k, v, mask), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_additive_mask_is_sdpa_conversion_with_aligned_rows(dtype):
+    from vlmq.engine.decoder import SDPA_MASK_ALIGN, additive_mask, attention_mask, sdpa_attention
+
+    key_valid = torch.ones(2, 37, dtype=torch.bool)
+    key_valid[0, :5] = False  # a left-padded row
+    slots = torch.arange(37)
+    mask = attention_mask(key_valid, slots, 37)
+    add = additive_mask(mask, dtype)
+    assert add.dtype == dtype and add.shape == mask.shape
+    assert all(s % SDPA_MASK_ALIGN == 0 for s in add.stride()[:-1]) and add.stride(-1) == 1
+    assert torch.equal(add == 0, mask) and bool(torch.isneginf(add[~mask]).all())
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, h, 37, 16, dtype=dtype) for h in (4, 2, 2))
+    assert torch.equal(sdpa_attention(q, k, v, add), sdpa_attention(q, k, v, mask))
+
+
 def test_qwen2_5_vl_family_matches_hf(tiny_fp32, images):
     """The same engine runs a Qwen2.5-VL model (windowed vision tower, same decoder layout)."""
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration

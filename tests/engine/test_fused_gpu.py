@@ -146,3 +146,42 @@ def test_fused_decode_logits_match_eager(recipe, kv_dtype, calib):
         assert torch.equal(e.argmax(-1)[clear], c.argmax(-1)[clear])
     print(f"\n{recipe} kv {kv_dtype} ({compiled.compiled.label}): logit errors per step {errors}")
     assert len(ref) == len(got) == 4 and max(errors) < tol
+
+
+def test_prefill_layer_runs_fewer_kernels_than_summing_in_place(calib):
+    """BF16 prefill, one compiled layer over a 120-token prompt: ``prefill_layer`` (the mask converted once, outside
+    the layer; the residual pair summed in the next layer's norm kernel) against ``fused_layer`` composed as before
+    (boolean mask converted inside, the layer's output summed by a kernel of its own): fewer kernels, same output."""
+    from vlmq.engine.compiled import INDUCTOR_OPTIONS, fused_layer
+    from vlmq.engine.decoder import additive_mask, attention_mask
+
+    engine = engine_for("bf16", calib, batch=1)
+    runner, d = engine.compiled, engine.decoder
+    t, hidden = 120, d.embed_tokens.weight.shape[1]
+    torch.manual_seed(0)
+    x = torch.randn(1, t, hidden, device="cuda", dtype=torch.bfloat16)
+    slots = torch.arange(t, device="cuda")
+    key_valid = torch.zeros(1, engine.max_seq_len, dtype=torch.bool, device="cuda")
+    key_valid[:, 7:t] = True  # left padding
+    mask = attention_mask(key_valid, slots, t)
+    cos, sin = d.rope_tables(slots.view(1, 1, t).expand(3, 1, t), x.dtype)
+    token_type = torch.zeros(1, t, dtype=torch.long, device="cuda")
+    packs, kv, attend = runner.packs[0], engine.cache.layer(0), runner.prefill_attend
+    summed = torch.compile(fused_layer, fullgraph=True, options=dict(INDUCTOR_OPTIONS))
+    add_mask, zeros = additive_mask(mask, x.dtype), torch.zeros_like(x)
+
+    def old():
+        return summed(packs, x, cos, sin, slots, token_type, mask, kv, t, attend, False)
+
+    def new():
+        return runner.prefill_layer(packs, x, zeros, cos, sin, slots, token_type, add_mask, kv, t, attend)
+
+    with torch.no_grad():
+        for _ in range(2):  # compile
+            ref, (h, y) = old(), new()
+        before, after = cuda_kernels(old), cuda_kernels(new)
+    print(f"\nprefill layer kernels, summed in place: {len(before)}; residual pair: {len(after)}")
+    for name in after:
+        print(f"  {name[:110]}")
+    torch.testing.assert_close((h.float() + y.float()), ref.float(), atol=0.05, rtol=0.02)
+    assert len(after) < len(before), (before, after)

@@ -33,6 +33,7 @@ their pure-torch references, which is how tests hold the fused decode step to th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -42,7 +43,7 @@ from dataclasses import dataclass
 import torch
 import torch._dynamo
 
-from vlmq.engine.decoder import DenseAttention, StepInputs, emulated_fp8_attention, sdpa_attention
+from vlmq.engine.decoder import DenseAttention, StepInputs, additive_mask, emulated_fp8_attention, sdpa_attention
 from vlmq.engine.graphs import ShapeGraphs, VisionGraphs
 from vlmq.engine.kernels import rope_write_decode_attention, rope_write_kv
 from vlmq.engine.projections import HeadPack, LayerPacks, build_packs, run_linear
@@ -83,17 +84,36 @@ def fused_decode_attention(q, k, v, cos, sin, kv, write_pos, token_type, mask, r
 
 
 # ----- the compiled functions (module level: compiled code holds no closure over one model) ----------
-def fused_layer(
+def attention_and_mlp_input(
     packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode: bool
-) -> torch.Tensor:
-    """One decoder layer through its packs (the module docstring lists the decode kernels)."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A layer up to down_proj: (h = x + attention, m = silu(gate) * up of post_attention_layernorm(h))."""
     b, t, _ = x.shape
     qkv = run_linear(packs.qkv, x, decode=decode, norm_weight=packs.input_norm, eps=packs.eps)
     q, k, v = qkv.split(packs.sizes, dim=-1)
     out = attend(q, k, v, cos, sin, kv, write_pos, token_type, mask, read_len)
     h = run_linear(packs.o, out.transpose(1, 2).reshape(b, t, -1), decode=decode, residual=x)
     m = run_linear(packs.gate_up, h, decode=decode, norm_weight=packs.post_norm, eps=packs.eps, act="silu_mul")
+    return h, m
+
+
+def fused_layer(
+    packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode: bool
+) -> torch.Tensor:
+    """One decoder layer through its packs (the module docstring lists the decode kernels)."""
+    h, m = attention_and_mlp_input(packs, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode)
     return run_linear(packs.down, m, decode=decode, residual=h)
+
+
+def prefill_layer(
+    packs: LayerPacks, h, y, cos, sin, write_pos, token_type, mask, kv, read_len, attend
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``fused_layer`` at prefill on the input ``h + y``, returning its output as the same unsummed pair
+    (residual, down_proj's output): the next layer sums them in its input norm's kernel, which writes the sum for
+    its residual too. Summed here, the add was a kernel of its own a layer (2.1 us in the qwen2-vl-2b first token
+    on the H200, eighth session's profile)."""
+    h, m = attention_and_mlp_input(packs, h + y, cos, sin, write_pos, token_type, mask, kv, read_len, attend, False)
+    return h, run_linear(packs.down, m, decode=False)
 
 
 def decode_prologue(embed, inv_freq, section, token, pos):
@@ -194,7 +214,7 @@ class FusedRunner:
         self.prefill_attend = RopeWriteAttention(dense)
         self.label = label + (", fp8-attention-emulated" if d.fp8_attention else "")
         wrap = _compile if compile else (lambda fn: fn)
-        self.decode_layer, self.prefill_layer = wrap(fused_layer), wrap(fused_layer)
+        self.decode_layer, self.prefill_layer = wrap(fused_layer), wrap(prefill_layer)
         self.prologue, self.head = wrap(decode_prologue), wrap(fused_head)
         self.advance = wrap(greedy_advance)
         self.eos = torch.tensor(engine.eos_ids or [-1], dtype=torch.long, device=engine.device)
@@ -215,20 +235,23 @@ class FusedRunner:
     def prefill(self, step: StepInputs) -> torch.Tensor:
         """Final-normed hidden states [B, T, hidden]; writes the prompt's K/V into the engine's cache."""
         d, cache = self.engine.decoder, self.engine.cache
-        x = step.embeds
-        cos, sin = d.rope_tables(step.position_ids, x.dtype)
-        layer_fn = self.prefill_layer if self.prefill_note == "compiled" else fused_layer
+        h = step.embeds
+        y = torch.zeros_like(h)  # the first layer's input is h + 0 = h exactly
+        cos, sin = d.rope_tables(step.position_ids, h.dtype)
+        if not d.fp8_attention:  # SDPA: the mask converted once, not in every layer (``additive_mask``)
+            step = dataclasses.replace(step, mask=additive_mask(step.mask, h.dtype))
+        layer_fn = self.prefill_layer if self.prefill_note == "compiled" else prefill_layer
         start = time.perf_counter()
         try:
             for idx, packs in enumerate(self.packs):
-                x = layer_fn(packs, x, *step.layer_inputs(cos, sin, cache.layer(idx)), self.prefill_attend, False)
+                h, y = layer_fn(packs, h, y, *step.layer_inputs(cos, sin, cache.layer(idx)), self.prefill_attend)
         except Exception as err:  # noqa: BLE001 - a compile failure falls back to the uncompiled layers, recorded
-            if layer_fn is fused_layer:
+            if layer_fn is prefill_layer:
                 raise
             self.prefill_note = f"eager (compile failed: {type(err).__name__}: {str(err).splitlines()[0][:160]})"
             return self.prefill(step)
         self.compile_s.setdefault("prefill_first_call_s", time.perf_counter() - start)
-        return d.norm(x)
+        return d.norm(h + y)
 
     def decode(self, state, token: torch.Tensor) -> torch.Tensor:
         """Float32 logits [B, vocab] of one greedy decode step of ``token`` [B] at ``state`` (an engine

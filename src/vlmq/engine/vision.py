@@ -122,14 +122,15 @@ class FusedVisionTower:
     """A Qwen2-VL vision tower's forward by vlmq (see the module doc), given the keyword arguments HF passed
     its blocks for this image grid (``record_block_kwargs``)."""
 
-    def __init__(self, tower, *, compile: bool, backends=VISION_SDPA_BACKENDS):
+    def __init__(self, tower, *, compile: bool, backends=VISION_SDPA_BACKENDS, inductor_options: dict | None = None):
         self.tower = tower
         self.backends = tuple(backends)
         self.block = vision_block
         self.merge = merge
         if compile:
-            self.block = torch.compile(vision_block, dynamic=True, fullgraph=True)
-            self.merge = torch.compile(merge, dynamic=True, fullgraph=True)
+            options = dict(inductor_options or {})
+            self.block = torch.compile(vision_block, dynamic=True, fullgraph=True, options=options)
+            self.merge = torch.compile(merge, dynamic=True, fullgraph=True, options=options)
 
     @staticmethod
     def covers(block_kwargs: dict) -> bool:
