@@ -159,7 +159,17 @@ def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, s
     act = "silu_mul" if "silu" in fusion else "none"
     resid = torch.randn(m, n, dtype=torch.bfloat16, device=device, generator=g) if fusion == "resid" else None
     fused = (x, *args, None, None, a_mode, norm, 1e-6, None, act, resid, out)
-    return (lambda: fused_linear(*fused)), (lambda: fused_linear_reference(*fused))
+    reference = lambda: fused_linear_reference(*fused)  # noqa: E731
+    if variant.startswith(("vlmq-prologue:", "vlmq-normfirst:")):
+        # the float rows' RMSNorm in the CUDA-core kernel's prologue vs normalize_rows first (gemv's norm_first)
+        from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL, gemv
+
+        first = variant.startswith("vlmq-normfirst:")
+        code = ACT_SILU_MUL if act == "silu_mul" else ACT_NONE
+        return (
+            lambda: gemv(x, *args, None, norm_weight=norm, act=code, residual=resid, out_dtype=out, norm_first=first)
+        ), reference
+    return (lambda: fused_linear(*fused)), reference
 
 
 def decode_variants(mode: str, shape: str, m: int) -> list[str]:
@@ -169,6 +179,8 @@ def decode_variants(mode: str, shape: str, m: int) -> list[str]:
         return []  # lm_head stays BF16 in every recipe
     out = (["cublas"] if mode == "bf16" else []) + ["vlmq", "vlmq-nopdl", f"vlmq-fused:{FUSION[shape]}"]
     out += ["vlmq-alt"] if m <= SUM_MAX_M else []
+    if m <= SUM_MAX_M and "norm" in FUSION[shape] and MODES[mode][1] == "bf16":
+        out += [f"vlmq-prologue:{FUSION[shape]}", f"vlmq-normfirst:{FUSION[shape]}"]  # where the RMSNorm runs
     return out + (["legacy"] if mode in LEGACY else [])
 
 

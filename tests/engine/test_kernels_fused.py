@@ -244,6 +244,11 @@ def test_w8a8_rows_quantize_in_the_prologue_only_for_small_grids():
     assert not first(2 * d2["inter"], d2["hidden"], a_mode=A_FLOAT)  # RMSNorm only: always in the prologue
     assert first(2 * d2["inter"], d2["hidden"], a_mode=A_FLOAT, smooth=True)  # smoothing is row work
     assert first(d2["q"] + 2 * d2["kv"], d2["hidden"], m=16)  # tensor cores
+    # a benchmark's A/B (gemv's norm_first) moves a plain RMSNorm, and only that
+    cuda_cores = sum_config(W_INT8, 1, 2 * d7["inter"], d7["hidden"])
+    assert row_kernel_first(cuda_cores, A_FLOAT, False, True, 2 * d7["inter"], d7["hidden"], norm_first=True)
+    assert not row_kernel_first(cuda_cores, A_FLOAT, False, True, 2 * d7["inter"], d7["hidden"], norm_first=False)
+    assert row_kernel_first(cuda_cores, A_INT8, False, True, 2 * d7["inter"], d7["hidden"], norm_first=False)
 
 
 def test_split_k_only_where_rows_alone_do_not_fill_the_gpu():

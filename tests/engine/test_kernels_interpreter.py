@@ -256,6 +256,37 @@ CASES = [
     # swapped GEMM tiles (128 activation rows, the weights the MMA's register operand)
     ("dot/int8 w8a16 GEMM tile swapped M70", "int8", 70, 24, 256, "bf16", "dot", dict(swap=True)),
     ("dot/int4 g128 GEMM tile swapped M70", "int4", 70, 24, 256, "bf16", "dot", dict(group=128, swap=True)),
+    # the RMSNorm in normalize_rows first (gemv's norm_first), then the CUDA-core kernel with the epilogue
+    (
+        "sum/f32 norm first act",
+        "float",
+        1,
+        40,
+        300,
+        "bf16",
+        "sum",
+        dict(norm=True, act=True, norm_first=True),
+    ),
+    (
+        "sum/int8 w8a16 norm first act",
+        "int8",
+        1,
+        48,
+        520,
+        "bf16",
+        "sum",
+        dict(norm=True, act=True, norm_first=True),
+    ),
+    (
+        "sum/int4 g64 norm first act",
+        "int4",
+        2,
+        40,
+        256,
+        "bf16",
+        "sum",
+        dict(group=64, norm=True, act=True, vec=1, norm_first=True),
+    ),
 ]
 TOLERANCE = {"bf16": 2e-3, "bf16 epilogue": 5e-3, "exact": 1e-5}  # the module doc says why (also for post)
 
@@ -337,6 +368,7 @@ def _run_case(fmt, m, n, k, a_mode, kernel, opts):
             act=ACT_SILU_MUL if opts.get("act") else ACT_NONE,
             residual=resid,
             out_dtype=dt,
+            norm_first=opts.get("norm_first"),
         )
         out = gemv(x_in, w, scale, zero, group, bias, config=cfg, **kwargs)
         if cfg.split_k > 1:  # the last slice reset the semaphores: a second launch gives the same result

@@ -424,13 +424,18 @@ def gemv_config(
     return cfg
 
 
-def row_kernel_first(cfg: GemvConfig, a_mode: int, smooth: bool, norm: bool, n: int, k: int) -> bool:
+def row_kernel_first(
+    cfg: GemvConfig, a_mode: int, smooth: bool, norm: bool, n: int, k: int, norm_first: bool | None = None
+) -> bool:
     """Whether float rows go through ``normalize_rows`` before the GEMV rather than its own prologue: always for
     the tensor-core kernel; for the CUDA-core one where rows are smoothed or quantized (W8A8) and its programs
     would redo more than ``ROW_PROLOGUE_MAX_WORK`` row values between them (each program quantizes the whole row
-    again, ~15 operations a value; the RMSNorm alone stays in the prologue: it has always measured cheaper)."""
+    again, ~15 operations a value). The RMSNorm alone stays in the prologue (it has measured cheaper) unless
+    ``norm_first`` says otherwise (a benchmark's A/B)."""
     if cfg.kernel == "dot":
         return a_mode != A_FLOAT or smooth or norm
+    if norm_first is not None and norm and a_mode == A_FLOAT and not smooth:
+        return norm_first
     programs = ceil_div(n, cfg.block_n) * cfg.split_k
     return (a_mode != A_FLOAT or smooth) and programs * k > ROW_PROLOGUE_MAX_WORK
 
@@ -465,6 +470,7 @@ def gemv(
     out_dtype: torch.dtype = torch.bfloat16,
     config: GemvConfig | None = None,
     pdl: bool | None = None,
+    norm_first: bool | None = None,
 ) -> torch.Tensor:
     """Launch one fused linear over [M, K] activations (CUDA, or Triton's interpreter on CPU tensors).
 
@@ -473,7 +479,8 @@ def gemv(
     ``fused_linear_reference`` does: in the CUDA-core kernel's prologue (up to 4 rows), or by
     ``normalize_rows`` before the tensor-core kernel (one read of each row instead of one per program).
     ``pre_scale`` [K]: SmoothQuant's activation smoothing after the norm. Output [M, N] (``[M, N // 2]`` with
-    ``act=ACT_SILU_MUL``).
+    ``act=ACT_SILU_MUL``). ``norm_first`` (float rows, RMSNorm only, CUDA-core kernel): True runs the norm in
+    ``normalize_rows`` first, False in the prologue; None follows ``row_kernel_first``'s rule.
     """
     m, k = x.shape
     fmt = weight_format(weight)
@@ -487,7 +494,7 @@ def gemv(
         cfg = dot_config(fmt, m, n, k)  # the CUDA-core kernel reads int8 rows as int32 words
     if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
         cfg = cfg._replace(block_k=group_size)  # one group per K tile
-    if not x_pre and row_kernel_first(cfg, a_mode, pre_scale is not None, norm_weight is not None, n, k):
+    if not x_pre and row_kernel_first(cfg, a_mode, pre_scale is not None, norm_weight is not None, n, k, norm_first):
         x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, a_mode, pdl=pdl)
         norm_weight = pre_scale = None
         x_pre = a_mode != A_FLOAT
