@@ -430,8 +430,11 @@ def row_kernel_first(
     """Whether float rows go through ``normalize_rows`` before the GEMV rather than its own prologue: always for
     the tensor-core kernel; for the CUDA-core one where rows are smoothed or quantized (W8A8) and its programs
     would redo more than ``ROW_PROLOGUE_MAX_WORK`` row values between them (each program quantizes the whole row
-    again, ~15 operations a value). The RMSNorm alone stays in the prologue (it has measured cheaper) unless
-    ``norm_first`` says otherwise (a benchmark's A/B)."""
+    again, ~15 operations a value). The RMSNorm alone stays in the prologue unless ``norm_first`` says otherwise
+    (a benchmark's A/B). On the 2b (K = 1536) the prologue measures cheaper; at the 7b's K = 3584 (two passes of
+    2048 values before a program's first weight) ``normalize_rows`` first measured faster for int8 / int4 weights
+    (H200, ninth session, M = 1, us: gate_up 50.7 -> 42.4 / 42.0 -> 35.2, qkv 10.3 -> 9.6 / 10.8 -> 8.6; bf16
+    72.7 -> 73.3 and 14.2 -> 12.9), not yet the default: the engine's step with it is still to be measured."""
     if cfg.kernel == "dot":
         return a_mode != A_FLOAT or smooth or norm
     if norm_first is not None and norm and a_mode == A_FLOAT and not smooth:
