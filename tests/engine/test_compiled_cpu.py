@@ -124,3 +124,24 @@ def test_compiled_decode_layer_is_five_ops_and_no_generated_kernel(tiny_bf16, re
     _, head_kernels, head_ops = generated(runner.head, runner.head_pack, x[:, -1])
     assert sorted(layer_ops) == ["fused_linear"] * 4 + ["rope_kv_decode_attention"] and not layer_kernels
     assert len(prologue) == 1 and head_ops == ["fused_linear"] and len(head_kernels) == 1
+
+
+def test_a_failing_compiled_prefill_falls_back_to_the_eager_layers(tiny_fp32, images):
+    """A compile failure of the prefill layer is recorded and the prompt is prefilled again by the uncompiled
+    layers, from the step as given (its boolean mask), with the eager engine's tokens."""
+    from vlmq.engine.compiled import FusedRunner
+
+    prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None)]
+    reference = [g.token_ids for g in Engine(tiny_fp32, max_batch_size=2).generate(prompts, 4, ignore_eos=True)]
+    engine = Engine(tiny_fp32, max_batch_size=2)
+    engine.compiled = runner = FusedRunner(engine, compile=False)
+    runner.prefill_note = "compiled"  # as if compiled: the layer function below stands for the compiled one
+
+    def failing_layer(*args):
+        raise RuntimeError("inductor could not lower this")
+
+    runner.prefill_layer = failing_layer
+    with torch.no_grad():
+        tokens = [g.token_ids for g in engine.generate(prompts, 4, ignore_eos=True)]
+    assert runner.prefill_note.startswith("eager (compile failed: RuntimeError: inductor could not lower this")
+    assert tokens == reference

@@ -238,13 +238,15 @@ class FusedRunner:
         h = step.embeds
         y = torch.zeros_like(h)  # the first layer's input is h + 0 = h exactly
         cos, sin = d.rope_tables(step.position_ids, h.dtype)
-        if not d.fp8_attention:  # SDPA: the mask converted once, not in every layer (``additive_mask``)
-            step = dataclasses.replace(step, mask=additive_mask(step.mask, h.dtype))
+        layers_step = step  # SDPA: the mask converted once, not in every layer (``additive_mask``)
+        if not d.fp8_attention:
+            layers_step = dataclasses.replace(step, mask=additive_mask(step.mask, h.dtype))
         layer_fn = self.prefill_layer if self.prefill_note == "compiled" else prefill_layer
         start = time.perf_counter()
         try:
             for idx, packs in enumerate(self.packs):
-                h, y = layer_fn(packs, h, y, *step.layer_inputs(cos, sin, cache.layer(idx)), self.prefill_attend)
+                inputs = layers_step.layer_inputs(cos, sin, cache.layer(idx))
+                h, y = layer_fn(packs, h, y, *inputs, self.prefill_attend)
         except Exception as err:  # noqa: BLE001 - a compile failure falls back to the uncompiled layers, recorded
             if layer_fn is prefill_layer:
                 raise
