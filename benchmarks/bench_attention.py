@@ -396,16 +396,11 @@ VISION_OPTION_SETS = {
 
 
 def kernel_times(fn, top: int = 10) -> list[list]:
-    """[kernel, us, calls] of one call of ``fn``, the ``top`` longest in total (profiler)."""
-    from torch.profiler import ProfilerActivity, profile
+    """[kernel, us, calls] of one call of ``fn``, the ``top`` longest in total (the speed benchmark's profile)."""
+    from vlmq.bench.speed import kernel_totals, profiled_kernels
 
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        fn()
-        torch.cuda.synchronize()
-    events = [e for e in prof.key_averages() if e.device_time_total > 0]
-    rows = [[e.key[:90], round(e.device_time_total, 1), e.count] for e in events]
-    return sorted(rows, key=lambda r: -r[1])[:top]
+    rows = kernel_totals(profiled_kernels(fn), 1)[:top]
+    return [[r["kernel"], round(r["us_per_step"], 1), int(r["calls_per_step"])] for r in rows]
 
 
 def bench_vision_options(loaded, args, out):

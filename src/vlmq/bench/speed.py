@@ -385,7 +385,7 @@ def profile_decode(engine: Engine, *, batch: int = 1, context: int = 300, steps:
             for _ in range(steps):
                 token = engine.decode_step(state, token)
 
-        events = _profiled_kernels(run)
+        events = profiled_kernels(run)
     sequence = step_sequence(events, steps)
     return {
         "total_us": sum(k[2] for k in events) / steps,
@@ -400,11 +400,11 @@ def profile_prefill(engine: Engine, prompts: list[Prompt], *, repeats: int = 5, 
     with torch.no_grad():
         for _ in range(2):
             engine.generate(prompts, 1, ignore_eos=True)
-        events = _profiled_kernels(lambda: [engine.generate(prompts, 1, ignore_eos=True) for _ in range(repeats)])
+        events = profiled_kernels(lambda: [engine.generate(prompts, 1, ignore_eos=True) for _ in range(repeats)])
     return {"total_us": sum(k[2] for k in events) / repeats, "top": kernel_totals(events, repeats)[:top]}
 
 
-def _profiled_kernels(fn) -> list[tuple[str, float, float]]:
+def profiled_kernels(fn) -> list[tuple[str, float, float]]:
     """(name, start µs, duration µs) of every GPU kernel ``fn`` launches, in start order."""
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
