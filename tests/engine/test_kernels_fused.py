@@ -221,19 +221,18 @@ def test_one_row_tensor_core_tiles_give_way_where_the_cuda_cores_fuse_the_prolog
         assert gemv_config(fmt, 1, n, k, 128, A_FLOAT, False, False, False).kernel == "dot"  # nothing to fuse
         assert gemv_config(fmt, 1, n, k, 128, A_FLOAT, False, True, True).kernel == "dot"  # rows given
         fused = gemv_config(fmt, 1, n, k, 128, A_FLOAT, False, True, False)
-        assert fused.kernel == "sum" and not row_kernel_first(fused, A_FLOAT, False, True, n, k)
+        assert fused.kernel == "sum" and not row_kernel_first(fused, fmt, A_FLOAT, False, True, n, k)
     assert (W_FP8, 17920, 1536) in dot_m1  # 2b gate_up, fp8 W8A8: a row kernel either way
     assert gemv_config(W_FP8, 1, 17920, 1536, 128, A_FP8, False, True, False).kernel == "dot"
 
 
 def test_w8a8_rows_quantize_in_the_prologue_only_for_small_grids():
     """The CUDA-core GEMV quantizes W8A8 rows itself where its programs x K stay small (2b q/k/v and o_proj at one
-    row), else normalize_rows runs first (gate_up, down, every 7b shape; the tensor-core kernel always); a plain
-    RMSNorm always stays in the CUDA-core prologue."""
+    row), else normalize_rows runs first (gate_up, down, every 7b shape; the tensor-core kernel always)."""
     from vlmq.engine.kernels.gemv import A_FLOAT, A_INT8, row_kernel_first
 
     def first(n, k, a_mode=A_INT8, smooth=False, norm=True, m=1):
-        return row_kernel_first(default_config(W_INT8, m, n, k), a_mode, smooth, norm, n, k)
+        return row_kernel_first(default_config(W_INT8, m, n, k), W_INT8, a_mode, smooth, norm, n, k)
 
     d2, d7 = QWEN2["2b"], QWEN2["7b"]
     assert not first(d2["q"] + 2 * d2["kv"], d2["hidden"])  # 2b qkv
@@ -241,14 +240,33 @@ def test_w8a8_rows_quantize_in_the_prologue_only_for_small_grids():
     assert first(2 * d2["inter"], d2["hidden"])  # 2b gate_up
     assert first(d2["hidden"], d2["inter"], norm=False)  # 2b down
     assert first(d7["q"] + 2 * d7["kv"], d7["hidden"])  # 7b qkv
-    assert not first(2 * d2["inter"], d2["hidden"], a_mode=A_FLOAT)  # RMSNorm only: always in the prologue
     assert first(2 * d2["inter"], d2["hidden"], a_mode=A_FLOAT, smooth=True)  # smoothing is row work
     assert first(d2["q"] + 2 * d2["kv"], d2["hidden"], m=16)  # tensor cores
-    # a benchmark's A/B (gemv's norm_first) moves a plain RMSNorm, and only that
+
+
+def test_rmsnorm_alone_runs_first_only_before_low_bit_weights_at_long_rows():
+    """A plain RMSNorm stays in the CUDA-core prologue, except before int8 / int4 weights at K > 2048 (the 7b's
+    3584, where each program's two passes over the row before its first weight measured slower than
+    normalize_rows first); norm_first forces either way, and moves nothing but a plain RMSNorm."""
+    from vlmq.engine.kernels.gemv import A_FLOAT, A_INT8, NORM_FIRST_MIN_K, row_kernel_first
+
+    d2, d7 = QWEN2["2b"], QWEN2["7b"]
+    assert d2["hidden"] <= NORM_FIRST_MIN_K < d7["hidden"]
+
+    def first(fmt, n, k, **kw):
+        return row_kernel_first(sum_config(fmt, 1, n, k), fmt, A_FLOAT, False, True, n, k, **kw)
+
+    for fmt in (W_INT8, W_INT4):
+        assert first(fmt, 2 * d7["inter"], d7["hidden"])  # 7b gate_up
+        assert first(fmt, d7["q"] + 2 * d7["kv"], d7["hidden"])  # 7b qkv
+        assert not first(fmt, 2 * d2["inter"], d2["hidden"])  # 2b gate_up
+        assert not first(fmt, d7["hidden"], d7["hidden"], norm_first=False)
+    assert not first(W_FLOAT, 2 * d7["inter"], d7["hidden"])  # bf16: no gain measured
+    assert first(W_FLOAT, 2 * d2["inter"], d2["hidden"], norm_first=True)
     cuda_cores = sum_config(W_INT8, 1, 2 * d7["inter"], d7["hidden"])
-    assert row_kernel_first(cuda_cores, A_FLOAT, False, True, 2 * d7["inter"], d7["hidden"], norm_first=True)
-    assert not row_kernel_first(cuda_cores, A_FLOAT, False, True, 2 * d7["inter"], d7["hidden"], norm_first=False)
-    assert row_kernel_first(cuda_cores, A_INT8, False, True, 2 * d7["inter"], d7["hidden"], norm_first=False)
+    assert row_kernel_first(cuda_cores, W_INT8, A_INT8, False, True, 2 * d7["inter"], d7["hidden"], norm_first=False)
+    # no norm: nothing to move
+    assert not row_kernel_first(cuda_cores, W_INT4, A_FLOAT, False, False, 2 * d7["inter"], d7["hidden"])
 
 
 def test_split_k_only_where_rows_alone_do_not_fill_the_gpu():

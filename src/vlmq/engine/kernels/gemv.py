@@ -41,7 +41,9 @@ input row, rounded as Qwen2RMSNorm rounds), ``SMOOTH`` (SmoothQuant's pre-scale)
 quantization, rounded as ``fused.fused_linear_reference`` rounds -- in the ``sum`` kernel: each program reads
 its 1-4 rows for their statistics (sum of squares, then the absolute maximum after norm and pre-scale), a few
 KB from L2, instead of a launch of its own -- for W8A8 only where the grid is small (``row_kernel_first``: each
-program quantizes the whole row again, which costs more than the launch on large grids); ``ACT`` (SiLU(gate) * up
+program quantizes the whole row again, which costs more than the launch on large grids), and for the RMSNorm
+alone except before 8- and 4-bit weights at the 7b's K (two serial passes over the row before the first weight:
+``NORM_FIRST_MIN_K``); ``ACT`` (SiLU(gate) * up
 on rows interleaved gate0, up0, gate1, up1, ... so one program owns both halves of an output; see
 ``interleave_rows``), ``RESID`` (residual add in the epilogue). For the
 ``dot`` kernel (5+ rows) the prologue runs first in ``normalize_rows``, one program per row, the same
@@ -85,6 +87,12 @@ PLANE_MAGIC = {W_INT4: 0x41800000, W_INT8: 0x41C00000}  # bits of 16.0 (| 1 << 2
 # (384 x 8960) 10.2 -> 13.1, 7b o (896 x 3584) 8.5 -> 10.1, 7b qkv (1152 x 3584) 10.3 -> 14.4: every program
 # quantizes the whole row again, so the prologue pays only where programs x K is small.
 ROW_PROLOGUE_MAX_WORK = 1 << 20
+# A float row's RMSNorm in normalize_rows first vs the CUDA-core prologue, H200 (ninth session, bench_kernels.py
+# variants vlmq-normfirst / vlmq-prologue, M = 1, us a call with the norm and SiLU·mul): each program computes
+# its rows' statistics in passes of 2048 values before its first weight, which the 8- and 4-bit kernels, streaming
+# fewer bytes a row, do not hide at the 7b's K = 3584: gate_up int8 50.7 -> 42.4, int4 42.0 -> 35.2; qkv 10.3 ->
+# 9.6, 10.8 -> 8.6. At the 2b's K = 1536 the prologue wins (qkv 4.2 -> 5.2, 4.3 -> 4.9), and bf16 barely moves.
+NORM_FIRST_MIN_K = 2048
 
 
 # Tiles measured best per shape (the qwen2-vl-2b and -7b projections) on the H200: ``bench_kernels.py --sweep``
@@ -419,26 +427,33 @@ def gemv_config(
     cfg = default_config(fmt, m, n, k, group_size)
     if cfg.kernel == "dot" and m == 1 and not x_pre and (smooth or norm):
         alt = default_config(fmt, m, n, k, group_size, cuda_cores=True)
-        if alt.kernel == "sum" and not row_kernel_first(alt, a_mode, smooth, norm, n, k):
+        if alt.kernel == "sum" and not row_kernel_first(alt, fmt, a_mode, smooth, norm, n, k):
             return alt
     return cfg
 
 
 def row_kernel_first(
-    cfg: GemvConfig, a_mode: int, smooth: bool, norm: bool, n: int, k: int, norm_first: bool | None = None
+    cfg: GemvConfig,
+    fmt: int,
+    a_mode: int,
+    smooth: bool,
+    norm: bool,
+    n: int,
+    k: int,
+    norm_first: bool | None = None,
 ) -> bool:
     """Whether float rows go through ``normalize_rows`` before the GEMV rather than its own prologue: always for
     the tensor-core kernel; for the CUDA-core one where rows are smoothed or quantized (W8A8) and its programs
     would redo more than ``ROW_PROLOGUE_MAX_WORK`` row values between them (each program quantizes the whole row
-    again, ~15 operations a value). The RMSNorm alone stays in the prologue unless ``norm_first`` says otherwise
-    (a benchmark's A/B). On the 2b (K = 1536) the prologue measures cheaper; at the 7b's K = 3584 (two passes of
-    2048 values before a program's first weight) ``normalize_rows`` first measured faster for int8 / int4 weights
-    (H200, ninth session, M = 1, us: gate_up 50.7 -> 42.4 / 42.0 -> 35.2, qkv 10.3 -> 9.6 / 10.8 -> 8.6; bf16
-    72.7 -> 73.3 and 14.2 -> 12.9), not yet the default: the engine's step with it is still to be measured."""
+    again, ~15 operations a value). The RMSNorm alone (``norm_first`` None) runs first for int8 / int4 weights
+    with K > ``NORM_FIRST_MIN_K`` and stays in the prologue otherwise; ``norm_first`` True / False forces it (a
+    benchmark's A/B)."""
     if cfg.kernel == "dot":
         return a_mode != A_FLOAT or smooth or norm
-    if norm_first is not None and norm and a_mode == A_FLOAT and not smooth:
-        return norm_first
+    if norm and a_mode == A_FLOAT and not smooth:
+        if norm_first is not None:
+            return norm_first
+        return fmt in (W_INT8, W_INT4) and k > NORM_FIRST_MIN_K
     programs = ceil_div(n, cfg.block_n) * cfg.split_k
     return (a_mode != A_FLOAT or smooth) and programs * k > ROW_PROLOGUE_MAX_WORK
 
@@ -497,7 +512,9 @@ def gemv(
         cfg = dot_config(fmt, m, n, k)  # the CUDA-core kernel reads int8 rows as int32 words
     if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
         cfg = cfg._replace(block_k=group_size)  # one group per K tile
-    if not x_pre and row_kernel_first(cfg, a_mode, pre_scale is not None, norm_weight is not None, n, k, norm_first):
+    if not x_pre and row_kernel_first(
+        cfg, fmt, a_mode, pre_scale is not None, norm_weight is not None, n, k, norm_first
+    ):
         x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, a_mode, pdl=pdl)
         norm_weight = pre_scale = None
         x_pre = a_mode != A_FLOAT
