@@ -372,6 +372,7 @@ def normalize_rows(
     *,
     pdl: bool | None = None,
     max_block: int = 32768,
+    num_warps: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The prologue of ``fused.fused_linear_reference`` -- RMSNorm, SmoothQuant's pre-scale, per-token
     quantization -- as one launch, one program per row: (rows, per-row scales) with int8 / e4m3 rows for
@@ -410,7 +411,7 @@ def normalize_rows(
         ONE_BLOCK=k <= block,
         CUDA=x.is_cuda,
         enable_fp_fusion=False,
-        num_warps=min(32, max(4, block // 512)),
+        num_warps=num_warps or min(32, max(4, block // 512)),
         **launch_pdl(x.device, pdl),
     )
     return out, scale
