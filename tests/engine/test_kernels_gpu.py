@@ -316,46 +316,6 @@ def test_w8a8_row_kernel_only_beyond_one_row():
             assert rel_err(got, want_out) < TOL, (fmt, m)
 
 
-@pytest.mark.parametrize("k", [18944, 8960, 3584, 2049])
-def test_row_slices_quantize_as_one_program(k):
-    """normalize_rows in row slices (a program per 2048 columns agreeing on the row's maximum through atomics)
-    gives one program's codes and scales bit for bit: int8 and e4m3, smoothed or not, 1-64 rows, launch after
-    launch and replayed from a CUDA graph (the last slice out zeroes the row's counters; a stale count would
-    let a slice read a partial maximum). Rows with a single large value, in different slices, check that the
-    maximum crosses slices; a NaN row stays NaN-scaled as amax makes it."""
-    from vlmq.engine.kernels.gemv import A_FP8, A_INT8, normalize_rows
-
-    pre = torch.rand(k, device="cuda", dtype=torch.bfloat16) + 0.5
-    for m in (1, 3, 64):
-        x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
-        x[0, k - 1] = 300.0  # the maximum in the last slice
-        if m > 1:
-            x[1, 0] = -500.0  # in the first
-        for code in (A_INT8, A_FP8):
-            for smooth in (None, pre):
-                want, want_scale = normalize_rows(x, None, 1e-6, smooth, code, sliced=False)
-                for _ in range(3):
-                    got, got_scale = normalize_rows(x, None, 1e-6, smooth, code, sliced=True)
-                    assert torch.equal(got.view(torch.uint8), want.view(torch.uint8)), (m, code)
-                    assert torch.equal(got_scale, want_scale), (m, code)
-    x = torch.randn(1, k, device="cuda", dtype=torch.bfloat16)
-    want, want_scale = normalize_rows(x, None, 1e-6, pre, A_INT8, sliced=False)
-    normalize_rows(x, None, 1e-6, pre, A_INT8)  # compile outside the capture
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        got, got_scale = normalize_rows(x, None, 1e-6, pre, A_INT8)
-        again, again_scale = normalize_rows(x * 2, None, 1e-6, pre, A_INT8)
-    for _ in range(3):
-        graph.replay()
-        torch.cuda.synchronize()
-        assert torch.equal(got, want) and torch.equal(got_scale, want_scale)
-        assert torch.equal(again_scale, normalize_rows(x * 2, None, 1e-6, pre, A_INT8, sliced=False)[1])
-    x[0, 5] = float("nan")
-    nan_scale = normalize_rows(x, None, 1e-6, None, A_INT8, sliced=True)[1]
-    assert torch.equal(nan_scale.isnan(), normalize_rows(x, None, 1e-6, None, A_INT8, sliced=False)[1].isnan())
-
-
 @pytest.mark.parametrize("preset", sorted(DIMS))
 def test_row_prologue_is_the_reference_prologue(preset):
     """normalize_rows against rms_norm_reference (+ pre-scale) + quantize_activation on the GPU: scales and

@@ -177,33 +177,6 @@ def test_row_prologue_rounds_every_step(monkeypatch):
     assert "mul.rn.f32" in ptx and not ptx_fmas(ptx), ptx_fmas(ptx)[:4]
 
 
-@pytest.mark.parametrize("a_mode", ["int8", "fp8"])
-def test_row_slices_agree_through_gpu_scope_atomics(monkeypatch, a_mode):
-    """``normalize_rows`` in row slices (a long W8A8 row, no norm: the down_proj input) compiles for sm_90 with
-    its spin barrier: the slices' maximum through GPU-scope atomics (one integer max, the counters), and for int8
-    no ``fma`` (eager's step-by-step rounding). On the CPU the op never slices (the interpreter runs programs one
-    after another), so this launch is recorded with the GPU's choice."""
-    import vlmq.engine.kernels.gemv_triton as gemv_triton
-    from vlmq.engine.kernels.fused import A_MODE_CODES
-    from vlmq.engine.kernels.gemv import ROW_SLICE, normalize_rows
-
-    recorder = Recorder(gemv_triton.normalize_rows_kernel)
-    monkeypatch.setattr(gemv_triton, "normalize_rows_kernel", recorder)
-    x, pre = torch.randn(1, 18944).bfloat16(), torch.rand(18944).bfloat16()
-    normalize_rows(x, None, 1e-6, pre, A_MODE_CODES[a_mode])
-    args, kwargs = recorder.calls[0]
-    assert kwargs["SLICED"] is False  # CPU tensors: one program a row
-    kwargs = {**kwargs, "SLICED": True, "BK": ROW_SLICE, "ONE_BLOCK": False, "num_warps": 4}
-    args = (*args[:5], torch.zeros(3, dtype=torch.int32), *args[6:])  # the row's counters
-    ptx, sass = compile_for_h200(recorder.kernel, args, kwargs)
-    assert "atom.global.gpu.relaxed.max.s32" in ptx or "atom.relaxed.gpu.global.max.s32" in ptx, [
-        line.strip() for line in ptx.splitlines() if "atom" in line
-    ]
-    assert "acquire" in ptx and "release" in ptx
-    if a_mode == "int8":  # (e4m3's correctly rounded quotient holds two FMAs by design: exact_quotient)
-        assert not ptx_fmas(ptx), ptx_fmas(ptx)[:4]
-
-
 def test_decode_gemv_norm_prologue_keeps_qwen2_rounding(monkeypatch):
     """The CUDA-core GEMV's RMSNorm prologue rounds x * r and weight * h to bf16 as Qwen2RMSNorm does: no bf16
     FMA may absorb those roundings (fp32 FMAs of the dot product itself are fine)."""

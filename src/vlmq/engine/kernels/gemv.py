@@ -74,10 +74,6 @@ INT8_TENSOR_CORE_MIN_K = 3072  # int8 weights at K >= this take the tensor cores
 GEMV_MAX_M = 64  # rows up to which the decode kernels run; beyond, the prefill paths (prefill.py)
 TARGET_PROGRAMS = 4 * 132
 SEMAPHORES = 1 << 16  # split-K tile counters per device
-ROW_SEMAPHORES = SEMAPHORES - 3 * GEMV_MAX_M  # the last 3 a row: normalize_rows' row slices (gemv's tiles below)
-# normalize_rows quantizes a W8A8 row without the norm in slices of this many columns, a program each, where the
-# row is longer than one slice and the rows are few (a decode step's; H200, tenth session: .old/nr_bench.py)
-ROW_SLICE = 2048
 # programmatic dependent launch: a kernel starts its weight loads while the previous kernel finishes, and waits
 # (griddepcontrol.wait) only before reading activations. Measured on the H200 (bench_kernels.py, the 100 decode
 # cases of qwen2-vl-2b / 7b at M = 1 and 16, in CUDA graphs): faster in 89, by 0.67 us a call at the median
@@ -377,15 +373,12 @@ def normalize_rows(
     pdl: bool | None = None,
     max_block: int = 32768,
     num_warps: int | None = None,
-    sliced: bool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The prologue of ``fused.fused_linear_reference`` -- RMSNorm, SmoothQuant's pre-scale, per-token
     quantization -- as one launch, one program per row: (rows, per-row scales) with int8 / e4m3 rows for
     W8A8, else (normalized rows in eager's dtype, None). The same arithmetic, rounded step by step. Rows of up
     to ``max_block`` columns stay in registers (16-32 values a thread: one read, no serial passes); longer
-    ones are read once per step. W8A8 rows without the norm, few and longer than ``ROW_SLICE``, run in slices,
-    a program each (``sliced`` None; True / False forces it where it can run: on a GPU, not in Triton's
-    interpreter, whose programs run one after another and could not wait for each other)."""
+    ones are read once per step."""
     m, k = x.shape
     dtype = x.dtype
     if norm_weight is not None and norm_weight.dtype != dtype:
@@ -398,19 +391,14 @@ def normalize_rows(
     scale = torch.empty(m, dtype=torch.float32, device=x.device) if a_mode != A_FLOAT else None
     x = x.contiguous()
     block = min(max_block, 1 << max(k - 1, 1).bit_length())
-    can_slice = norm_weight is None and a_mode != A_FLOAT and m <= GEMV_MAX_M and x.is_cuda
-    sliced = can_slice and (sliced if sliced is not None else k > ROW_SLICE)
-    if sliced:
-        block = min(block, ROW_SLICE)
     from vlmq.engine.kernels.gemv_triton import normalize_rows_kernel
 
-    normalize_rows_kernel[(m, ceil_div(k, block) if sliced else 1)](
+    normalize_rows_kernel[(m,)](
         x,
         norm_weight if norm_weight is not None else x,
         pre_scale if pre_scale is not None else x,
         out.view(torch.uint8) if a_mode == A_FP8 else out,
         scale if scale is not None else x,
-        _semaphores(x.device)[ROW_SEMAPHORES:] if sliced else x,
         k,
         x.stride(0),
         out.stride(0),
@@ -422,7 +410,6 @@ def normalize_rows(
         BK=block,
         ONE_BLOCK=k <= block,
         CUDA=x.is_cuda,
-        SLICED=bool(sliced),
         enable_fp_fusion=False,
         num_warps=num_warps or min(32, max(4, block // 512)),
         **launch_pdl(x.device, pdl),
@@ -541,8 +528,8 @@ def gemv(
     grid_n, grid_m = -(-n // cfg.block_n), (-(-m // cfg.block_m) if cfg.kernel == "dot" else 1)
     part = torch.empty((split, m, n), dtype=torch.float32, device=x.device) if split > 1 else y
     sems = _semaphores(x.device) if split > 1 else y
-    if split > 1 and grid_n * grid_m > ROW_SEMAPHORES:
-        raise ValueError(f"split-K GEMV of {grid_n * grid_m} tiles exceeds the {ROW_SEMAPHORES} semaphores")
+    if split > 1 and grid_n * grid_m > SEMAPHORES:
+        raise ValueError(f"split-K GEMV of {grid_n * grid_m} tiles exceeds the {SEMAPHORES} semaphores")
     # FP8 travels as uint8 and is bitcast in the kernel (masked FP8 lanes cannot be filled with 0);
     # the CUDA-core kernel reads int8 weights as int32 words (4 columns each)
     x_arg = x.view(torch.uint8) if x.dtype == torch.float8_e4m3fn else x

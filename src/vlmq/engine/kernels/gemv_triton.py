@@ -203,35 +203,12 @@ def row_prologue(
 
 
 @triton.jit
-def slices_max(sem, value):
-    """The maximum of the non-negative fp32 ``value`` over the ``PARTS`` programs of one row (``sem``: the row's
-    three zeroed counters). The bit patterns of non-negative floats order as the floats do, so an integer
-    ``atomic_max`` combines them exactly (NaN, 0x7fc00000, wins as in ``amax``); each program counts in and
-    spins until all have, then reads the maximum and counts out; the last out zeroes the counters for the next
-    launch. A spin barrier is safe here: a row's programs are few and launched together (and with programmatic
-    dependent launch the next kernel starts only after every one of them ran), so all become resident."""
-    parts = tl.num_programs(1)
-    tl.atomic_max(sem + 1, value.to(tl.int32, bitcast=True), sem="relaxed")
-    tl.atomic_add(sem, 1, sem="release")
-    arrived = tl.atomic_add(sem, 0, sem="acquire")
-    while arrived < parts:
-        arrived = tl.atomic_add(sem, 0, sem="acquire")
-    total = tl.atomic_add(sem + 1, 0, sem="acquire").to(tl.float32, bitcast=True)
-    if tl.atomic_add(sem + 2, 1, sem="acq_rel") == parts - 1:
-        tl.atomic_xchg(sem, 0)
-        tl.atomic_xchg(sem + 1, 0)
-        tl.atomic_xchg(sem + 2, 0)
-    return total
-
-
-@triton.jit
 def normalize_rows_kernel(
     x_ptr,
     g_ptr,
     p_ptr,
     out_ptr,
     scale_ptr,
-    sem_ptr,
     K,
     stride_xm,
     stride_om,
@@ -244,7 +221,6 @@ def normalize_rows_kernel(
     ONE_BLOCK: tl.constexpr,
     CUDA: tl.constexpr,
     PDL: tl.constexpr,
-    SLICED: tl.constexpr,
 ):
     """One program per row: the RMSNorm (``NORM``), SmoothQuant's pre-scale (``SMOOTH``) and per-token
     quantization (``QUANT`` 1: int8, 2: e4m3) of fused.py's reference, step by step and each rounded as eager
@@ -254,10 +230,7 @@ def normalize_rows_kernel(
     x * (1 / scale) clamped to [-128, 127]; or scale = max(amax / 448, 1e-12), q = e4m3(x / scale), the
     divisions by constants as PyTorch computes them on the device (``CUDA``: ``scalar_quotient``).
     ``ONE_BLOCK`` (K <= BK, every qwen2-vl row): the row is read once and every step runs on registers;
-    longer rows are read once per step, BK columns at a time. ``SLICED`` (W8A8 rows without the norm): the
-    row's BK-column slices run in programs of their own (grid axis 1) that agree on the row's absolute maximum
-    (``slices_max``: exact, so the codes are those of one program): a long row's quantization is arithmetic
-    that one SM issues too slowly (H200, 18944 columns: 5.2 us int8 / 3.9 us e4m3 in one program)."""
+    longer rows are read once per step, BK columns at a time."""
     row = tl.program_id(0)
     src = x_ptr + row.to(tl.int64) * stride_xm
     dst = out_ptr + row.to(tl.int64) * stride_om
@@ -265,17 +238,7 @@ def normalize_rows_kernel(
     if PDL:
         gdc_wait()
     r = 1.0
-    if SLICED:
-        tl.static_assert(not NORM and QUANT != 0, "row slices quantize rows without the norm")
-        part = tl.program_id(1)
-        cols = part * BK + tl.arange(0, BK)
-        v = row_values(load_f32(src, cols, K), X_DT, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH)
-        amax = slices_max(sem_ptr + 3 * row, tl.max(tl.abs(v), axis=0))
-        scale, inv = token_scale(amax, QUANT, CUDA)
-        store_codes(dst, cols, K, v, scale, inv, QUANT)
-        if part == 0:
-            tl.store(scale_ptr + row, scale)
-    elif ONE_BLOCK:
+    if ONE_BLOCK:
         cols = tl.arange(0, BK)
         x = load_f32(src, cols, K)
         if NORM:
@@ -301,7 +264,7 @@ def normalize_rows_kernel(
             cols = k0 + tl.arange(0, BK)
             v = row_values(load_f32(src, cols, K), X_DT, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH)
             store_codes(dst, cols, K, v, scale, inv, QUANT)
-    if QUANT != 0 and not SLICED:
+    if QUANT != 0:
         tl.store(scale_ptr + row, scale)
     if PDL:
         gdc_launch_dependents()
