@@ -1,7 +1,11 @@
 """greedy_choice (the step's argmax over the vocabulary) under torch.compile: pieces as now vs power-of-two pieces
 (ad hoc, tenth session)."""
 
-import math, statistics, torch
+import math
+import statistics
+
+import torch
+
 from vlmq.engine.compiled import greedy_choice
 
 

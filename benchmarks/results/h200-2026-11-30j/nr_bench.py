@@ -1,7 +1,10 @@
 """normalize_rows at one row: warps and block size (ad hoc, tenth session)."""
 
-import statistics, sys, torch
-from vlmq.engine.kernels.gemv import normalize_rows, A_INT8, A_FP8, A_FLOAT
+import statistics
+
+import torch
+
+from vlmq.engine.kernels.gemv import A_FP8, A_INT8, normalize_rows
 
 dev = torch.device("cuda")
 

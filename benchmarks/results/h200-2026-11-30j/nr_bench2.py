@@ -1,7 +1,10 @@
 """normalize_rows: one program a row vs row slices (ad hoc, tenth session)."""
 
-import statistics, torch
-from vlmq.engine.kernels.gemv import normalize_rows, A_INT8, A_FP8
+import statistics
+
+import torch
+
+from vlmq.engine.kernels.gemv import A_FP8, A_INT8, normalize_rows
 
 
 def time_graph(fn, reps=10, calls=200):
