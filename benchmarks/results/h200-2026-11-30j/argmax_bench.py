@@ -1,3 +1,4 @@
+# ruff: noqa  -- recorded as it ran on the device (an ad hoc micro-benchmark)
 """greedy_choice (the step's argmax over the vocabulary) under torch.compile: pieces as now vs power-of-two pieces
 (ad hoc, tenth session)."""
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- recorded as it ran on the device (an ad hoc micro-benchmark)
 """normalize_rows: one program a row vs row slices (ad hoc, tenth session)."""
 
 import statistics
