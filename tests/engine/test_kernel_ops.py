@@ -16,6 +16,49 @@ def test_every_op_has_a_cuda_kernel_a_reference_and_a_fake(name):
         assert torch._C._dispatch_has_kernel_for_dispatch_key(qualified, key), (qualified, key)
 
 
+def test_prefill_runs_a_measured_prefill_gemm_tile_and_reads_it_from_the_table(monkeypatch):
+    """A table entry with a ``mixed`` tile (bench_prefill_gemm.py --write-tiles) reads as a ``MixedTile`` and
+    takes precedence over the entry's generic tile; prefill_linear then runs ``mixed_linear`` with it and the rows'
+    scales, unless K is not a multiple of the tile's K (then the scheme's default path)."""
+    from vlmq.engine.kernels import gemv, prefill
+    from vlmq.engine.kernels.gemv import MixedTile
+
+    generic = {"block_n": 64, "block_k": 128, "stages": 4, "swap": False, "warps": 4, "block_m": 64, "split": 1}
+    entries = [
+        {
+            "mode": "int8-a8",
+            "n": 256,
+            "k": 512,
+            "m": 300,
+            "tile": generic,
+            "mixed": {"tile": [64, 128, 128, 4, 4, 0, 1]},
+        },
+        {"mode": "int8-a8", "n": 256, "k": 320, "m": 300, "tile": None, "mixed": {"tile": [64, 128, 128, 4, 4, 0, 1]}},
+        {"mode": "int8-a8", "n": 128, "k": 512, "m": 300, "tile": generic},
+    ]
+    monkeypatch.setattr(gemv, "tile_table", lambda: {"prefill": entries})
+    gemv.measured_prefill.cache_clear()
+    try:
+        table = gemv.measured_prefill()
+    finally:
+        gemv.measured_prefill.cache_clear()
+    assert table[("int8-a8", 256, 512)] == [(300, MixedTile(64, 128, 128, 4, 4, False, True))]
+    assert table[("int8-a8", 128, 512)] == [(300, (64, 128, 4, False, 4, 64, 1))]
+    monkeypatch.setattr(prefill, "measured_prefill", lambda: table)
+    calls = []
+    monkeypatch.setattr(prefill, "mixed_linear", lambda *a, x_scale=None: calls.append((a, x_scale)) or "mixed")
+    monkeypatch.setattr(prefill, "gemv", lambda *a, config=None, **kw: calls.append(config) or "generic")
+    x, xs = torch.randint(-128, 128, (300, 512), dtype=torch.int8), torch.rand(300)
+    w = torch.randint(-128, 128, (256, 512), dtype=torch.int8)
+    assert prefill.prefill_linear(x, w, torch.rand(256), None, 0, None, xs, torch.bfloat16) == "mixed"
+    assert calls[0][0][7] == MixedTile(64, 128, 128, 4, 4, False, True) and calls[0][1] is xs
+    assert prefill.prefill_linear(x, w[:128], torch.rand(128), None, 0, None, xs, torch.bfloat16) == "generic"
+    # K = 320 is no multiple of the tile's 128: the scheme's default path (W8A8 int8: the generic Triton GEMM)
+    x320, w320 = x[:, :320].contiguous(), w[:, :320].contiguous()
+    assert prefill.prefill_linear(x320, w320, torch.rand(256), None, 0, None, xs, torch.bfloat16) == "generic"
+    assert len(calls) == 3 and calls[2].block_m == 128 and calls[2].block_k == 128  # dot_config's GEMM default
+
+
 def test_prefill_runs_the_measured_gemm_tile_near_its_rows_and_the_library_elsewhere(monkeypatch):
     """A sweep's prefill entry (a Triton GEMM tile that beat the library path for a scheme and weight shape at M
     rows) is taken within a factor of 2 of M; elsewhere, and where the library path won, the library path runs."""

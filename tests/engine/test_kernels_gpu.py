@@ -150,6 +150,31 @@ def test_prefill_paths_match_reference(fmt, a_mode, m):
             assert rel_err(out, ref) < TOL_PREFILL, (path, n, k)
 
 
+@pytest.mark.parametrize("fmt, a_mode", [mode for mode in MODES if mode[0] != "bf16"])
+def test_prefill_gemm_tiles_match_reference(fmt, a_mode):
+    """``mixed_linear`` (the prefill GEMM of ``mixed_gemm_triton``) through tiles of each kind -- TMA loads or
+    pointer loads, weights on either MMA operand, 64- and 128-row tiles -- at a 7b shape, rows a multiple of no
+    tile and 300, bias on: every weight format and activation mode against the reference."""
+    from vlmq.engine.kernels.gemv import MixedTile
+    from vlmq.engine.kernels.prefill import mixed_linear
+
+    tiles = (
+        MixedTile(64, 128, 128, 4, 4, False, True),
+        MixedTile(128, 128, 128, 8, 3, False, False),
+        MixedTile(128, 128, 64, 8, 4, True, True),
+        MixedTile(64, 64, 128, 4, 3, True, False),
+    )
+    p = make_pack(fmt, a_mode, 3584, 3584, bias=True)
+    for m in (300, 77):
+        x = torch.randn(m, 3584, device="cuda", dtype=torch.bfloat16)
+        xq, xs = quantize_activation(x, a_mode)
+        ref = reference(p, x)
+        for tile in tiles:
+            poison_allocator()
+            out = mixed_linear(xq, p.weight, p.scale, p.zero, p.group_size, p.bias, torch.bfloat16, tile, x_scale=xs)
+            assert rel_err(out, ref) < TOL_PREFILL, (tile, m)
+
+
 def test_every_measured_prefill_tile_matches_reference():
     """Each Triton GEMM tile of the shipped table (``measured_prefill``: 64- or 128-row tiles, K in slices or not)
     through ``prefill_linear``'s default path at its shape and rows, and at 1.5x the rows (a ragged last M tile),

@@ -549,6 +549,56 @@ def _run_frag_pairs():
     return results
 
 
+def _run_mixed():
+    """The prefill GEMM of ``mixed_gemm_triton`` against the references: W8A8 int8 and FP8 (codes as stored), W8A16
+    int8 / e4m3 rows and int4 groups of 64 and 128 (zero point or not; K tiles shorter than a group and clipped to
+    one), fp32 and bf16 rows; M, N not multiples of the tile, swapped or not, bias or not. Relative errors."""
+    import torch
+
+    from vlmq.engine.kernels import dequantize_int4, pack_int4, quantize_activation
+    from vlmq.engine.kernels.gemv import MixedTile
+    from vlmq.engine.kernels.prefill import mixed_linear
+    from vlmq.engine.kernels.w8 import w8_linear_reference
+
+    m, n, k = 37, 48, 256
+    errors = {}
+    for name, fmt, a_mode, dt, group, zero, bk in (
+        ("w8a8 int8", "int8", "int8", torch.float32, 0, False, 64),
+        ("w8a8 fp8", "fp8", "fp8", torch.float32, 0, False, 64),
+        ("w8a16 int8 f32", "int8", "bf16", torch.float32, 0, False, 64),
+        ("w8a16 fp8 bf16", "fp8", "bf16", torch.bfloat16, 0, False, 128),
+        ("w4a16 g64 zero f32", "int4", "bf16", torch.float32, 64, True, 128),
+        ("w4a16 g128 f32", "int4", "bf16", torch.float32, 128, False, 64),
+        ("w4a16 g128 zero bf16", "int4", "bf16", torch.bfloat16, 128, True, 128),
+    ):
+        x = torch.randn(m, k, dtype=dt)
+        bias = torch.randn(n, dtype=dt)
+        zp = None
+        if fmt == "int4":
+            w = pack_int4(torch.randint(-8, 8, (n, k), dtype=torch.int8))
+            scale = (torch.rand(n, k // group) * 0.02).to(dt)
+            zp = torch.randint(-8, 8, (n, k // group), dtype=torch.int8) if zero else None
+        elif fmt == "int8":
+            w, scale = torch.randint(-128, 128, (n, k), dtype=torch.int8), torch.rand(n) * 0.01
+        else:
+            w, scale = (torch.randn(n, k) * 50).clamp(-440, 440).to(torch.float8_e4m3fn), torch.rand(n) * 0.01
+        xq, xs = quantize_activation(x, a_mode)
+        if fmt == "int4":
+            ref = x.float() @ dequantize_int4(w, scale, zp, group, dt).float().t() + bias.float()
+        else:
+            ref = w8_linear_reference(xq, w, scale, xs, bias, torch.float32)
+        for swap in (False, True):
+            out = mixed_linear(xq, w, scale, zp, group, bias, dt, MixedTile(16, 32, bk, 4, 2, swap), x_scale=xs)
+            errors[f"mixed {name} swap {swap}"] = ((out.float() - ref).norm() / ref.norm()).item()
+    try:  # int8 rows of 256 columns, a K tile of 512
+        w8 = torch.randint(-128, 128, (n, k), dtype=torch.int8)
+        mixed_linear(x, w8, torch.rand(n), None, 0, None, dt, MixedTile(16, 32, 512, 4, 2, False))
+        errors["mixed K not a multiple of BK refused"] = float("inf")
+    except ValueError:
+        errors["mixed K not a multiple of BK refused"] = 0.0
+    return errors
+
+
 def main():
     import torch
     from gpu_like_interpreter import gpu_like_interpreter  # this directory is on sys.path (run as a script)
@@ -562,6 +612,8 @@ def main():
     errors["fused prologue"] = _run_fused_prologue()
     torch.manual_seed(1)  # its own data: cases added above must not change it (the post-scaled sums cancel)
     errors["frag pairs"] = _run_frag_pairs()
+    torch.manual_seed(2)
+    errors["mixed"] = _run_mixed()
     print(json.dumps(errors))
 
 
@@ -644,6 +696,22 @@ def test_weight_only_prefill_in_slices_equals_the_whole_weight_product(interpret
     errors of order 1)."""
     errors = {name: e for name, e in interpreter_errors.items() if name.startswith("dequant-linear")}
     assert len(errors) == 4 and all(e < 1e-4 for e in errors.values()), errors
+
+
+def test_prefill_gemm_matches_its_references(interpreter_errors):
+    """``mixed_linear`` (prefill.py's GEMM of ``mixed_gemm_triton``): W8A8 int8 as the reference computes it
+    (exact int32 sums, the scales in its order; measured 0, bound 1e-6), FP8 W8A8 and fp32 weight-only rows to
+    fp32 summation order (1e-5), bf16 rows to bf16 output rounding (2e-3); swapped or not; a K that is not a
+    multiple of the tile's K refused. A wrong nibble order, group or zero point leaves errors of order 1."""
+    errors = interpreter_errors["mixed"]
+    assert len(errors) == 15, errors
+    bad = {
+        name: e
+        for name, e in errors.items()
+        if not e <= (0.0 if "refused" in name else 1e-6 if "int8" in name and "w8a8" in name else
+                     2e-3 if "bf16" in name else 1e-5)
+    }  # fmt: skip
+    assert not bad, bad
 
 
 if __name__ == "__main__":

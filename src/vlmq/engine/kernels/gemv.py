@@ -131,16 +131,32 @@ def measured_tiles() -> tuple[dict, dict, dict]:
     return sum_m1, dot_m16, dot_m1
 
 
+class MixedTile(NamedTuple):
+    """A tile of the prefill GEMM of ``mixed_gemm_triton`` (``prefill.mixed_linear``)."""
+
+    block_m: int
+    block_n: int
+    block_k: int
+    warps: int
+    stages: int
+    swap: bool  # the weights as the MMA's left operand
+    tma: bool = False  # tiles loaded by the tensor memory accelerator (a GPU only)
+
+
 @functools.cache
 def measured_prefill() -> dict:
     """{(sweep mode, N, K): [(M, tile or None)]} from the tile table's ``prefill`` entries: per prefill shape the
-    Triton GEMM tile (block_n, block_k, stages, swap, warps, block_m, split) that beat the library path at M rows,
-    or None where the library path won (benchmarks/bench_kernels.py --sweep --rows 300, then --write-tiles).
-    Entries swept before block_m and split were measured ran 128 rows, one K slice."""
+    Triton GEMM tile that beat the library path at M rows -- a ``MixedTile`` of the prefill GEMM where an entry has
+    one (``mixed``: benchmarks/bench_prefill_gemm.py --write-tiles, where it beat the library path and the generic
+    tile), else the generic kernel's (block_n, block_k, stages, swap, warps, block_m, split) -- or None where the
+    library path won (benchmarks/bench_kernels.py --sweep --rows 300, then --write-tiles). Entries swept before
+    block_m and split were measured ran 128 rows, one K slice."""
     out: dict = {}
     for t in tile_table().get("prefill", []):
         tile = None
-        if t["tile"] is not None:
+        if t.get("mixed") is not None:
+            tile = MixedTile(*t["mixed"]["tile"])
+        elif t["tile"] is not None:
             tile = tuple(t["tile"][key] for key in ("block_n", "block_k", "stages", "swap", "warps"))
             tile += (t["tile"].get("block_m", 128), t["tile"].get("split", 1))
         out.setdefault((t["mode"], t["n"], t["k"]), []).append((t["m"], tile))

@@ -27,6 +27,15 @@ Where a library call's shape rules are not met (K or N not a multiple of 16), th
 (``bench_kernels.py --sweep --rows 300``, then ``--write-tiles``) measured a Triton GEMM tile faster than the
 library path for a scheme and weight shape, that tile runs instead, within a factor of 2 of the measured rows
 (``measured_tile``; on the H200: W8A8 int8 tiles at 300 rows, sixth session).
+
+``mixed_linear`` is a plain pipelined GEMM (``mixed_gemm_triton``: TMA loads, the M tiles of a weight tile side by
+side). Where ``bench_prefill_gemm.py --write-tiles`` measured one of its tiles faster than both the library call
+and the generic kernel's tile, the table's entry carries it (``mixed``) and it runs (eleventh session, 300 rows,
+us in a CUDA graph: W8A8 int8 7b qkv 12.7 vs 15.0, o 12.2 vs 13.8, gate/up 101.0 vs 136.6, down 56.1 vs 68.8,
+2b gate/up 21.9 vs 23.2, down 17.6 vs 21.2; a 7b layer's four 182 us against 234 and cuBLAS BF16's 254). FP8 W8A8
+stays on ``_scaled_mm`` (200 us a 7b layer against the best tiles' 279); weight-only stays on dequantize-then-cuBLAS
+(7b int8 432 us a layer against 473: the widening in registers is not hidden behind the MMAs, and the same GEMM on
+bf16 weights already takes 345 against cuBLAS's 254).
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from vlmq.engine.kernels.gemv import (
     W_FLOAT,
     W_FP8,
     W_INT4,
+    MixedTile,
     dot_config,
     gemv,
     measured_prefill,
@@ -57,10 +67,10 @@ PREFILL_PATH = {
 }  # the module doc gives the measurements
 PATHS = {
     "bf16": ("cublas",),
-    "w8a16": ("dequant", "triton"),
-    "w4a16": ("dequant", "triton"),
-    "w8a8_int8": ("triton", "int_mm"),
-    "w8a8_fp8": ("scaled_mm", "triton"),
+    "w8a16": ("dequant", "triton", "mixed"),
+    "w4a16": ("dequant", "triton", "mixed"),
+    "w8a8_int8": ("triton", "int_mm", "mixed"),
+    "w8a8_fp8": ("scaled_mm", "triton", "mixed"),
 }
 
 
@@ -213,6 +223,71 @@ def dequant_linear(x, weight, scale, zero, group_size, bias, out_dtype, chunk_by
     return out.to(out_dtype)
 
 
+MIXED_TILE = MixedTile(64, 128, 128, 4, 4, False, True)  # measured best at most 7b W8A8 shapes (module doc)
+
+
+def mixed_linear(
+    x, weight, scale, zero, group_size, bias, out_dtype, tile: MixedTile | None = None, x_scale=None
+) -> torch.Tensor:
+    """[M, K] x [N, K] quantized weights in one Triton GEMM (``mixed_gemm_triton``): W8A8 int8 x int8, or float
+    rows x 8-bit / int4 weights widened in registers (never written back as a float weight). ``tile``: a
+    ``MixedTile``, ``MIXED_TILE`` by default (its TMA loads on a GPU only); K must be a multiple of BK (BK at most
+    an int4 group: clipped to it)."""
+    from vlmq.engine.kernels.mixed_gemm_triton import mixed_gemm_kernel
+
+    block_m, block_n, block_k, warps, stages, swap, tma = tile or MIXED_TILE
+    tma = tma and x.is_cuda
+    fmt = weight_format(weight)
+    m, k = x.shape
+    n = weight.shape[0]
+    if fmt == W_INT4:
+        block_k = min(block_k, group_size)
+    if k % block_k:
+        raise ValueError(f"mixed_linear needs K ({k}) a multiple of the tile's BK ({block_k}): take another path")
+    x = x.contiguous()
+    y = torch.empty((m, n), dtype=out_dtype, device=x.device)
+    grid = (-(-m // block_m) * -(-n // block_n),)
+    descs = {}
+    if tma:
+        from triton.tools.tensor_descriptor import TensorDescriptor
+
+        wk = block_k // 8 if fmt == W_INT4 else block_k
+        w_bits = weight.view(torch.uint8) if fmt == W_FP8 else weight
+        descs = {
+            "x_desc": TensorDescriptor.from_tensor(x, [block_m, block_k]),
+            "w_desc": TensorDescriptor.from_tensor(w_bits, [block_n, wk]),
+        }
+    mixed_gemm_kernel[grid](
+        x,
+        x_scale if x_scale is not None else scale,
+        weight.view(torch.uint8) if fmt == W_FP8 else weight,
+        scale,
+        zero if zero is not None else scale,
+        bias if bias is not None else scale,
+        y,
+        m,
+        n,
+        k,
+        x.stride(0),
+        weight.stride(0),
+        scale.stride(0),
+        y.stride(0),
+        W_FMT=fmt,
+        GROUP=group_size if fmt == W_INT4 else 1,
+        HAS_ZERO=zero is not None,
+        HAS_BIAS=bias is not None,
+        BM=block_m,
+        BN=block_n,
+        BK=block_k,
+        SWAP=swap,
+        num_warps=warps,
+        num_stages=stages,
+        TMA=tma,
+        **descs,
+    )
+    return y
+
+
 SWEEP_MODES = {"w8a16": "{}-a16", "w8a8_int8": "int8-a8", "w8a8_fp8": "fp8-a8", "w4a16": "int4-g{}"}
 
 
@@ -234,6 +309,26 @@ def _library_shapes_ok(n: int, k: int) -> bool:
     return n % 16 == 0 and k % 16 == 0
 
 
+def generic_tile_config(weight: torch.Tensor, m: int, k: int, group_size: int, tile: tuple):
+    """The generic kernel's launch for a measured prefill tile (block_n, block_k, stages, swap, warps, block_m,
+    K slices) at ``m`` rows."""
+    block_n, block_k, stages, swap, warps, block_m, split = tile
+    cfg = dot_config(
+        weight_format(weight),
+        m,
+        weight.shape[0],
+        k,
+        group_size,
+        block_n=block_n,
+        block_k=block_k,
+        stages=stages,
+        swap=swap,
+        block_m=block_m,
+        split=split,
+    )
+    return cfg._replace(num_warps=warps)
+
+
 def prefill_linear(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -249,21 +344,10 @@ def prefill_linear(
     kind = scheme(weight, x)
     n, k = weight.shape[0], x.shape[1]
     tile = measured_tile(kind, weight, group_size, x.shape[0]) if path is None else None
-    if tile is not None:
-        block_n, block_k, stages, swap, warps, block_m, split = tile
-        cfg = dot_config(
-            weight_format(weight),
-            x.shape[0],
-            n,
-            k,
-            group_size,
-            block_n=block_n,
-            block_k=block_k,
-            stages=stages,
-            swap=swap,
-            block_m=block_m,
-            split=split,
-        )._replace(num_warps=warps)
+    if isinstance(tile, MixedTile) and k % tile.block_k == 0:
+        return mixed_linear(x, weight, scale, zero, group_size, bias, out_dtype, tile, x_scale=x_scale)
+    if tile is not None and not isinstance(tile, MixedTile):
+        cfg = generic_tile_config(weight, x.shape[0], k, group_size, tile)
         return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, out_dtype=out_dtype, config=cfg)
     path = path or PREFILL_PATH[kind]
     if path not in PATHS[kind]:
@@ -272,6 +356,8 @@ def prefill_linear(
         if scale is not None:  # per-row scales on float weights (the 8-bit op's contract, unit in projections.py)
             return w8_linear_dequant_mm(x, weight, scale, None, bias, out_dtype)
         return F.linear(x.to(weight.dtype), weight, bias).to(out_dtype)
+    if path == "mixed":
+        return mixed_linear(x, weight, scale, zero, group_size, bias, out_dtype, x_scale=x_scale)
     if path == "triton" or not _library_shapes_ok(n, k):
         cfg = dot_config(weight_format(weight), x.shape[0], n, k, group_size)
         return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, out_dtype=out_dtype, config=cfg)

@@ -1,0 +1,243 @@
+"""Weight-only prefill GEMMs on the GPU: BF16 cuBLAS, dequantize-then-cuBLAS (``prefill.dequant_linear``), the
+engine's generic Triton tile (``prefill_linear(path="triton")``) and the mixed-input GEMM (``prefill.mixed_linear``)
+over a list of tiles, for a preset's four decoder projections at the prefill's row count. Prints and writes a
+markdown table (us a call in a CUDA graph, median of ``triton.testing.do_bench_cudagraph``) and the
+per-layer and 28-layer sums, plus the largest error against the dequantize path.
+
+    PYTHONPATH=src python benchmarks/bench_prefill_gemm.py --presets 7b,2b --rows 300 --out OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from functools import partial
+
+PROJECTIONS = {  # (N, K) of q/k/v, o, gate/up, down
+    "2b": {"qkv": (2048, 1536), "o": (1536, 1536), "gate_up": (17920, 1536), "down": (1536, 8960)},
+    "7b": {"qkv": (4608, 3584), "o": (3584, 3584), "gate_up": (37888, 3584), "down": (3584, 18944)},
+}
+LAYERS = {"2b": 28, "7b": 28}
+TILES = [  # (BM, BN, BK, warps, stages, swap, TMA)
+    (128, 128, 64, 8, 4, True, False),
+    (64, 128, 64, 4, 4, False, False),
+    (128, 256, 64, 8, 3, False, True),
+    (128, 128, 64, 8, 4, False, True),
+    (128, 128, 64, 4, 4, False, True),
+    (64, 256, 64, 8, 3, False, True),
+    (128, 64, 64, 4, 4, False, True),
+    (128, 128, 64, 8, 4, True, True),
+    (128, 256, 64, 8, 3, True, True),
+    (64, 128, 64, 4, 4, True, True),
+]
+INT8_TILES = [  # W8A8 (int8 x int8 or e4m3 x e4m3): K 32 a wgmma, so BK 128 natural
+    (64, 128, 128, 4, 4, False, True),
+    (64, 128, 128, 4, 3, False, True),
+    (64, 128, 128, 4, 5, False, True),
+    (64, 128, 128, 4, 4, False, False),
+    (64, 128, 256, 4, 3, False, True),
+    (64, 64, 128, 4, 4, False, True),
+    (64, 256, 128, 4, 3, False, True),
+    (64, 128, 128, 8, 4, False, True),
+    (128, 128, 128, 8, 3, False, False),
+    (128, 128, 128, 8, 4, False, False),
+    (128, 256, 128, 8, 3, False, True),
+    (128, 128, 128, 4, 4, False, True),
+]
+
+
+W8A8 = {"w8a8": "int8", "fp8a8": "fp8"}  # format -> activation quantization
+
+
+def generic_table_tiles() -> dict:
+    """{(mode, N, K, M): the generic kernel's measured tile} of the shipped tile table's prefill entries."""
+    from vlmq.engine.kernels.gemv import tile_table
+
+    keys = ("block_n", "block_k", "stages", "swap", "warps")
+    return {
+        (t["mode"], t["n"], t["k"], t["m"]): tuple(t["tile"][key] for key in keys)
+        + (t["tile"].get("block_m", 128), t["tile"].get("split", 1))
+        for t in tile_table().get("prefill", [])
+        if t["tile"] is not None
+    }
+
+
+def write_tiles(records: list, path: str, source: str) -> list:
+    """Set (or clear) each measured W8A8 prefill entry's ``mixed`` tile in the tile table at ``path``: the best
+    prefill-GEMM tile where it beat both the library call and the generic kernel's tile in this run."""
+    table = json.loads(open(path).read())
+    changes = []
+    for entry in table.get("prefill", []):
+        fmt = {"int8-a8": "w8a8", "fp8-a8": "fp8a8"}.get(entry["mode"])
+        recs = [
+            r
+            for r in records
+            if r["format"] == fmt and (r["n"], r["k"], r["rows"]) == (entry["n"], entry["k"], entry["m"])
+        ]
+        if not recs:
+            continue
+        mixed = [r for r in recs if r["path"].startswith("mixed")]
+        others = [r for r in recs if not r["path"].startswith("mixed")]
+        best = min(mixed, key=lambda r: r["us"][0])
+        rival = min(others, key=lambda r: r["us"][0])
+        if best["us"][0] < rival["us"][0]:
+            entry["mixed"] = {"tile": list(best["tile"]), "us": round(best["us"][0], 2), "rival": rival["path"],
+                              "rival_us": round(rival["us"][0], 2)}  # fmt: skip
+        else:
+            entry.pop("mixed", None)
+        changes.append((entry["mode"], entry["shape"], entry.get("mixed")))
+    if source not in table["sources"]:
+        table["sources"].append(source)
+    with open(path, "w") as f:
+        f.write(json.dumps(table, indent=1) + "\n")
+    return changes
+
+
+def weights(fmt: str, n: int, k: int, group: int, device):
+    import torch
+
+    from vlmq.engine.kernels import pack_int4
+
+    if fmt == "bf16k":  # bf16 weights through the mixed kernel: the Triton GEMM's own speed
+        return (torch.randn(n, k, device=device) * 0.02).bfloat16(), torch.ones(n, device=device), None
+    if fmt == "fp8a8":
+        w = (torch.randn(n, k, device=device) * 50).clamp(-440, 440).to(torch.float8_e4m3fn)
+        return w, torch.rand(n, device=device) * 1e-3, None
+    if fmt in ("int8", "w8a8"):
+        return (
+            torch.randint(-127, 128, (n, k), dtype=torch.int8, device=device),
+            torch.rand(n, device=device) * 1e-3,
+            None,
+        )
+    q = pack_int4(torch.randint(-8, 8, (n, k), dtype=torch.int8, device=device))
+    scale = (torch.rand(n, k // group, device=device) * 0.02).bfloat16()
+    zero = torch.randint(-8, 8, (n, k // group), dtype=torch.int8, device=device) if fmt == "int4z" else None
+    return q, scale, zero
+
+
+def timed(fn):
+    from triton.testing import do_bench_cudagraph
+
+    # in a CUDA graph, as the engine runs prefill: no host launch cost in the figure
+    p50, p10, p90 = do_bench_cudagraph(fn, rep=30, quantiles=[0.5, 0.1, 0.9])
+    return 1000 * p50, 1000 * p10, 1000 * p90
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", default="7b,2b")
+    parser.add_argument("--rows", default="300")
+    parser.add_argument("--formats", default="w8a8,bf16k,int8,int4,int4z")
+    parser.add_argument("--group", type=int, default=128)
+    parser.add_argument("--tiles", default="all", help="'all' or indices into TILES, comma-separated")
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--write-tiles", default=None, help="tile table to update with the W8A8 prefill tiles won")
+    args = parser.parse_args()
+
+    import torch
+
+    from vlmq.engine.kernels.gemv import MixedTile, gemv
+    from vlmq.engine.kernels.prefill import dequant_linear, generic_tile_config, mixed_linear, prefill_linear
+    from vlmq.engine.kernels.w8 import quantize_activation, w8_linear_reference
+
+    dev = torch.device("cuda")
+    tiles = (TILES if args.tiles == "all" else [TILES[int(i)] for i in args.tiles.split(",")], INT8_TILES)
+    generic_tiles = generic_table_tiles()
+    records = []
+    lines = [f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}", ""]
+    for preset in args.presets.split(","):
+        for m in (int(r) for r in args.rows.split(",")):
+            for name, (n, k) in PROJECTIONS[preset].items():
+                torch.manual_seed(0)
+                x = torch.randn(m, k, device=dev).bfloat16()
+                wb = (torch.randn(n, k, device=dev) * 0.02).bfloat16()
+                base = {"preset": preset, "rows": m, "proj": name, "n": n, "k": k}
+                t = timed(partial(torch.mm, x, wb.t()))
+                records.append({**base, "format": "bf16", "path": "cublas", "us": t})
+                for fmt in args.formats.split(","):
+                    w, s, z = weights(fmt, n, k, args.group, dev)
+                    group = args.group if fmt.startswith("int4") else 0
+                    xs = None
+                    if fmt in W8A8:  # SmoothQuant's int8 rows, or FP8 W8A8's e4m3 ones
+                        xq, xs = quantize_activation(x, W8A8[fmt])
+                        ref = w8_linear_reference(xq, w, s, xs, None, torch.float32)
+                        common = (xq, w, s, None, 0, None)
+                        mode = f"{W8A8[fmt]}-a8"
+                        library = "int_mm" if fmt == "w8a8" else "scaled_mm"
+                        paths = {library: partial(prefill_linear, *common, xs, torch.bfloat16, path=library)}
+                        generic = generic_tiles.get((mode, n, k, m))
+                        if generic is not None:
+                            cfg = generic_tile_config(w, m, k, 0, generic)
+                            paths["generic tile"] = partial(gemv, *common, x_scale=xs, config=cfg)
+                    else:
+                        ref = (x.float() @ w.float().t()) if fmt == "bf16k" else None
+                        ref = dequant_linear(x, w, s, z, group, None, torch.float32) if ref is None else ref
+                        common = (x, w, s, z, group, None)
+                        paths = (
+                            {}
+                            if fmt == "bf16k"
+                            else {
+                                "dequant": partial(dequant_linear, *common, torch.bfloat16),
+                                "triton": partial(prefill_linear, *common, None, torch.bfloat16, path="triton"),
+                            }
+                        )
+                    mixed_tiles = {f"mixed {tile}": tile for tile in tiles[fmt in W8A8]}
+                    for path, tile in mixed_tiles.items():
+                        paths[path] = partial(mixed_linear, *common, torch.bfloat16, MixedTile(*tile), x_scale=xs)
+                    for path, fn in paths.items():
+                        try:
+                            err = ((fn().float() - ref).abs().max() / ref.abs().max()).item()
+                            t = timed(fn)
+                        except Exception as exc:  # a tile the compiler or the GPU refuses: recorded, not fatal
+                            print(
+                                f"{preset} {name} {fmt} {path}: {type(exc).__name__}: {str(exc)[:200]}", file=sys.stderr
+                            )
+                            continue
+                        tile = mixed_tiles.get(path)
+                        records.append({**base, "format": fmt, "path": path, "us": t, "rel_err": err, "tile": tile})
+                        print(f"{preset} m={m} {name} {fmt} {path}: {t[0]:.1f} us (err {err:.2e})", flush=True)
+    # best mixed tile per (preset, rows, proj, format), and per-layer sums
+    table = ["| preset | rows | proj | bf16 cuBLAS | format | other paths | best mixed | tile |", "|---" * 8 + "|"]
+    sums = {}
+    for key in sorted({(r["preset"], r["rows"], r["proj"]) for r in records}):
+        recs = [r for r in records if (r["preset"], r["rows"], r["proj"]) == key]
+        bf = next(r["us"][0] for r in recs if r["format"] == "bf16")
+        sums[(key[0], key[1], "bf16", "cublas")] = sums.get((key[0], key[1], "bf16", "cublas"), 0.0) + bf
+        for fmt in args.formats.split(","):
+            fr = [r for r in recs if r["format"] == fmt]
+            if not fr:
+                continue
+            mixed = [r for r in fr if r["path"].startswith("mixed")]
+            best = min(mixed, key=lambda r: r["us"][0]) if mixed else None
+            others = {r["path"]: r["us"][0] for r in fr if not r["path"].startswith("mixed")}
+            if best:
+                others["best mixed"] = best["us"][0]
+            for path, v in others.items():
+                sums[(key[0], key[1], fmt, path)] = sums.get((key[0], key[1], fmt, path), 0.0) + v
+            listed = ", ".join(f"{p} {v:.1f}" for p, v in others.items() if p != "best mixed")
+            table.append(
+                f"| {key[0]} | {key[1]} | {key[2]} | {bf:.1f} | {fmt} | {listed} | "
+                f"{best['us'][0] if best else float('nan'):.1f} | {best['path'][6:] if best else '-'} |"
+            )
+    table += ["", "| preset | rows | format | path | layer us | 28 layers ms |", "|---|---|---|---|---|---|"]
+    for (preset, m, fmt, path), v in sorted(sums.items()):
+        table.append(f"| {preset} | {m} | {fmt} | {path} | {v:.1f} | {v * LAYERS[preset] / 1000:.2f} |")
+    text = "\n".join(lines + table)
+    print(text)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "prefill_gemm.md"), "w") as f:
+            f.write(text + "\n")
+        with open(os.path.join(args.out, "prefill_gemm.jsonl"), "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in records)
+    if args.write_tiles:
+        source = os.path.join(args.out or ".", "prefill_gemm.jsonl")
+        for change in write_tiles(records, args.write_tiles, source):
+            print("tile table:", *change)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
