@@ -132,34 +132,6 @@ def test_fused_decoder_gives_eager_logits_and_tokens(quantized, prompts, recipe,
     assert compare(loaded, KVConfig(), prompts[-batch:], tol) == label
 
 
-@pytest.mark.parametrize("recipe", ["smoothquant", "fp8", "int8_wo"])
-def test_w8a8_prefill_folds_the_silu_mul_into_down_proj_quantization(quantized, prompts, recipe, monkeypatch):
-    """At a W8A8 prefill the gate/up pack returns its interleaved output and down_proj's vlmq::fused_linear takes
-    the SiLU·mul (``act_in``: on a GPU inside ``normalize_rows``), once a layer; the logits are those of the
-    unfolded composition bit for bit (the same arithmetic). Weight-only packs never fold (no quantization)."""
-    from vlmq.engine import compiled
-    from vlmq.engine.kernels import fused as fused_mod
-
-    seen = []
-    op = fused_mod.fused_linear
-    monkeypatch.setattr(fused_mod, "fused_linear", lambda *a: seen.append(a[14] if len(a) > 14 else "none") or op(*a))
-
-    def prefill_logits():
-        engine = Engine(quantized(recipe), max_batch_size=2)
-        engine.compiled = FusedRunner(engine, compile=False)
-        with torch.no_grad():
-            return engine.next_token_logits(prompts[-2:])
-
-    folded = prefill_logits()
-    folds = seen.count("silu_mul")
-    monkeypatch.setattr(compiled, "prefill_folds_input_act", lambda pack: False)
-    seen.clear()
-    unfolded = prefill_logits()
-    layers = len(Engine(quantized(recipe), max_batch_size=1).decoder.layers)
-    assert folds == (layers if recipe != "int8_wo" else 0) and "silu_mul" not in seen
-    assert torch.equal(folded, unfolded)
-
-
 @pytest.mark.parametrize(
     "kv_dtype, strategy",
     [

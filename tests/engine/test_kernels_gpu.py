@@ -365,28 +365,6 @@ def test_row_prologue_is_the_reference_prologue(preset):
 
 
 @pytest.mark.parametrize("preset", sorted(DIMS))
-def test_silu_mul_rows_quantize_as_eager_on_the_gpu(preset):
-    """``normalize_rows(act=True)`` (down_proj's input at a W8A8 prefill) against eager CUDA ops -- the SiLU·mul of
-    the interleaved gate/up rows, SmoothQuant's pre-scale, ``quantize_activation``: the same codes and scales bit
-    for bit (ATen's silu: expf and an IEEE division in fp32; libdevice's expf in the kernel), 300 and 7 rows."""
-    from vlmq.engine.kernels.fused import silu_mul_interleaved
-    from vlmq.engine.kernels.gemv import A_FP8, A_INT8, normalize_rows
-
-    inter = DIMS[preset]["inter"]
-    pre = torch.rand(inter, device="cuda", dtype=torch.bfloat16) + 0.5
-    for m in (300, 7):
-        y = torch.randn(m, 2 * inter, device="cuda", dtype=torch.bfloat16) * 4
-        for mode, code in (("int8", A_INT8), ("fp8", A_FP8)):
-            for smooth in (None, pre):
-                h = silu_mul_interleaved(y)
-                want, want_scale = quantize_activation(h * smooth if smooth is not None else h, mode)
-                got, got_scale = normalize_rows(y, None, 1e-6, smooth, code, act=True)
-                assert got.dtype == want.dtype and got.shape == want.shape
-                assert torch.equal(got.view(torch.uint8), want.view(torch.uint8)), (mode, m, smooth is not None)
-                assert torch.equal(got_scale, want_scale), (mode, m)
-
-
-@pytest.mark.parametrize("preset", sorted(DIMS))
 def test_smoothquant_pre_scale_in_the_prologue(preset):
     """SmoothQuant's per-channel activation smoothing, applied in the kernel before per-token quantization,
     with the norm (q/k/v) and without (down_proj)."""

@@ -549,31 +549,6 @@ def _run_frag_pairs():
     return results
 
 
-def _run_act_rows():
-    """``normalize_rows(act=True)`` (down_proj's input at a W8A8 prefill: SiLU·mul of interleaved gate/up rows,
-    then the pre-scale and the per-token quantization) against eager's ``silu_mul_interleaved`` then
-    ``quantize_activation``: codes differing and whether the scales are equal, rows in registers and in blocks."""
-    import torch
-
-    from vlmq.engine.kernels import quantize_activation
-    from vlmq.engine.kernels.fused import silu_mul_interleaved
-    from vlmq.engine.kernels.gemv import normalize_rows
-
-    results = {}
-    for a_mode, code in (("int8", 1), ("fp8", 2)):
-        for pre_name, pre in (("none", None), ("bf16", (torch.rand(300) + 0.5).bfloat16()), ("fp32", torch.rand(300))):
-            for block in (32768, 128):
-                x = (torch.randn(5, 600) * 3).bfloat16()
-                q, s = normalize_rows(x, None, 1e-6, pre, code, act=True, max_block=block)
-                h = silu_mul_interleaved(x) * (pre if pre is not None else 1)
-                rq, rs = quantize_activation(h, a_mode)
-                results[f"{a_mode} pre {pre_name} block {block}"] = {
-                    "codes_differing": int((q.float() != rq.float()).sum()),
-                    "scales_equal": bool(torch.equal(s, rs)),
-                }
-    return results
-
-
 def _run_mixed():
     """The prefill GEMM of ``mixed_gemm_triton`` against the references: W8A8 int8 and FP8 (codes as stored), W8A16
     int8 / e4m3 rows and int4 groups of 64 and 128 (zero point or not; K tiles shorter than a group and clipped to
@@ -639,7 +614,6 @@ def main():
     errors["frag pairs"] = _run_frag_pairs()
     torch.manual_seed(2)
     errors["mixed"] = _run_mixed()
-    errors["act rows"] = _run_act_rows()
     print(json.dumps(errors))
 
 
@@ -722,16 +696,6 @@ def test_weight_only_prefill_in_slices_equals_the_whole_weight_product(interpret
     errors of order 1)."""
     errors = {name: e for name, e in interpreter_errors.items() if name.startswith("dequant-linear")}
     assert len(errors) == 4 and all(e < 1e-4 for e in errors.values()), errors
-
-
-def test_silu_mul_rows_quantize_as_eager(interpreter_errors):
-    """SiLU·mul folded into the row quantization gives eager's codes and scales bit for bit (int8 and FP8, no,
-    bf16 or fp32 pre-scale, the row in registers or in blocks): silu as ATen computes it, rounded where eager
-    rounds."""
-    results = interpreter_errors["act rows"]
-    assert len(results) == 12
-    bad = {name: r for name, r in results.items() if r["codes_differing"] or not r["scales_equal"]}
-    assert not bad, bad
 
 
 def test_prefill_gemm_matches_its_references(interpreter_errors):

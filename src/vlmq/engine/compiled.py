@@ -46,7 +46,7 @@ import torch._dynamo
 from vlmq.engine.decoder import DenseAttention, StepInputs, additive_mask, emulated_fp8_attention, sdpa_attention
 from vlmq.engine.graphs import ShapeGraphs, VisionGraphs
 from vlmq.engine.kernels import rope_write_decode_attention, rope_write_kv
-from vlmq.engine.projections import HeadPack, LayerPacks, build_packs, prefill_folds_input_act, run_linear
+from vlmq.engine.projections import HeadPack, LayerPacks, build_packs, run_linear
 from vlmq.engine.rope import mrope_cos_sin
 from vlmq.engine.types import GENERATED
 from vlmq.engine.vision import image_features
@@ -93,17 +93,8 @@ def attention_and_mlp_input(
     q, k, v = qkv.split(packs.sizes, dim=-1)
     out = attend(q, k, v, cos, sin, kv, write_pos, token_type, mask, read_len)
     h = run_linear(packs.o, out.transpose(1, 2).reshape(b, t, -1), decode=decode, residual=x)
-    # at a W8A8 prefill the SiLU·mul waits for down_proj's quantization kernel (``mlp_output``)
-    act = "none" if not decode and prefill_folds_input_act(packs.down) else "silu_mul"
-    m = run_linear(packs.gate_up, h, decode=decode, norm_weight=packs.post_norm, eps=packs.eps, act=act)
+    m = run_linear(packs.gate_up, h, decode=decode, norm_weight=packs.post_norm, eps=packs.eps, act="silu_mul")
     return h, m
-
-
-def mlp_output(packs: LayerPacks, m, h, decode: bool):
-    """down_proj over ``attention_and_mlp_input``'s m (+ h where given: the residual), taking the SiLU·mul that
-    that function left to it at a W8A8 prefill."""
-    input_act = "silu_mul" if not decode and prefill_folds_input_act(packs.down) else "none"
-    return run_linear(packs.down, m, decode=decode, residual=h, input_act=input_act)
 
 
 def fused_layer(
@@ -111,7 +102,7 @@ def fused_layer(
 ) -> torch.Tensor:
     """One decoder layer through its packs (the module docstring lists the decode kernels)."""
     h, m = attention_and_mlp_input(packs, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode)
-    return mlp_output(packs, m, h, decode)
+    return run_linear(packs.down, m, decode=decode, residual=h)
 
 
 def prefill_layer(
@@ -122,7 +113,7 @@ def prefill_layer(
     its residual too. Summed here, the add was a kernel of its own a layer (2.1 us in the qwen2-vl-2b first token
     on the H200, eighth session's profile)."""
     h, m = attention_and_mlp_input(packs, h + y, cos, sin, write_pos, token_type, mask, kv, read_len, attend, False)
-    return h, mlp_output(packs, m, None, False)
+    return h, run_linear(packs.down, m, decode=False)
 
 
 def decode_prologue(embed, inv_freq, section, token, pos):

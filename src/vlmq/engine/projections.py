@@ -78,12 +78,8 @@ def run_linear(
     eps: float = 1e-6,
     act: str = "none",
     residual: torch.Tensor | None = None,
-    input_act: str = "none",
 ) -> torch.Tensor:
-    """``act(linear(rmsnorm(input_act(x)))) + residual`` over [..., K] activations; output in x's dtype.
-    ``input_act`` "silu_mul": x is [..., 2K], gate and up interleaved (a gate/up pack's output before its act):
-    a W8A8 pack at prefill folds the SiLU·mul into its per-token quantization (``prefill_folds_input_act``); any
-    other pack takes ``silu_mul_interleaved`` first.
+    """``act(linear(rmsnorm(x))) + residual`` over [..., K] activations; output in x's dtype.
 
     ``decode``: one vlmq::fused_linear where the pack allows it; otherwise (prefill, or packs the kernel
     cannot serve) the same arithmetic composed around the modules' ops. W8A8 at prefill: the norm and the
@@ -93,13 +89,10 @@ def run_linear(
     at batch 16 23.7 ms with it, 29.8 without (same host, same time); qwen2-vl-7b TTFT fp8 / smoothquant 12.47 /
     13.72 with it (bf16 12.01), 13.2 / 14.5 without (bf16 12.1; two calls on different hosts). bench_act_quant.py
     times Inductor's fused SiLU·mul + quantization of down_proj's input alone as the faster one."""
-    if input_act == "silu_mul" and (decode or not prefill_folds_input_act(pack)):
-        x = silu_mul_interleaved(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], -1)
-        input_act = "none"
     if decode and pack.decode_kernel:
         return run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps, act=act, residual=residual)
     if pack.decode_kernel and pack.packed.a_mode != "bf16":
-        y = run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps, act_in=input_act)
+        y = run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps)
     elif pack.packed is None:
         h = x if norm_weight is None else rms_norm_reference(x, norm_weight, eps)
         outs = [m(h) for m in pack.modules]
@@ -109,12 +102,6 @@ def run_linear(
         y = _packed_matmul(pack, x if norm_weight is None else rms_norm_reference(x, norm_weight, eps))
     y = silu_mul_interleaved(y.reshape(-1, y.shape[-1])).view(*y.shape[:-1], -1) if act == "silu_mul" else y
     return y if residual is None else residual + y
-
-
-def prefill_folds_input_act(pack: LinearPack) -> bool:
-    """Whether ``run_linear`` at prefill folds an ``input_act`` into the pack's per-token quantization (a W8A8 pack
-    through vlmq::fused_linear: ``normalize_rows(act=True)`` reads the gate/up output once, eleventh session)."""
-    return pack.decode_kernel and pack.packed is not None and pack.packed.a_mode != "bf16"
 
 
 def _packed_matmul(pack: LinearPack, h: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,6 @@
 
 import triton
 import triton.language as tl
-from triton.language.extra import libdevice
 
 
 @triton.jit
@@ -38,16 +37,3 @@ def exact_quotient(x, d, inv):
     q = x * inv
     r = tl.fma(-q, d, x)
     return tl.where(r == 0.0, q, tl.fma(r, inv, q))
-
-
-@triton.jit
-def silu_mul_eager(g, u, X_DT: tl.constexpr, CUDA: tl.constexpr):
-    """``F.silu(gate) * up`` on X_DT tensors as eager PyTorch computes it, from their fp32 values: silu in fp32 as
-    ATen's kernel writes it, g / (1 + exp(-g)) (CUDA's precise expf, libdevice's; IEEE division), rounded to X_DT;
-    the product of the two X_DT values rounded to X_DT. As fp32."""
-    if CUDA:
-        e = libdevice.exp(-g)
-    else:  # the interpreter has no libdevice; numpy's exp
-        e = tl.exp(-g)
-    s = tl.math.div_rn(g, 1.0 + e).to(X_DT).to(tl.float32)
-    return (s * u).to(X_DT).to(tl.float32)

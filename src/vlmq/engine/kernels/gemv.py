@@ -389,21 +389,14 @@ def normalize_rows(
     pdl: bool | None = None,
     max_block: int = 32768,
     num_warps: int | None = None,
-    act: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The prologue of ``fused.fused_linear_reference`` -- RMSNorm, SmoothQuant's pre-scale, per-token
     quantization -- as one launch, one program per row: (rows, per-row scales) with int8 / e4m3 rows for
     W8A8, else (normalized rows in eager's dtype, None). The same arithmetic, rounded step by step. Rows of up
     to ``max_block`` columns stay in registers (16-32 values a thread: one read, no serial passes); longer
     ones are read once per step. ``num_warps`` overrides the block's default for a benchmark's sweep (tenth
-    session: no setting moved an 18944-column W8A8 row below 4.3 us, docs/benchmarks.md). ``act``: x holds gate
-    and up interleaved ([M, 2K], ``fused.pack_gate_up``'s output) and the rows are silu(gate) * up first, rounded
-    as eager's ``silu_mul_interleaved`` rounds (down_proj's input at a W8A8 prefill: no [M, K] bf16 round trip)."""
+    session: no setting moved an 18944-column W8A8 row below 4.3 us, docs/benchmarks.md)."""
     m, k = x.shape
-    if act:
-        if k % 2:
-            raise ValueError(f"normalize_rows(act=True) takes interleaved gate/up rows of even length, got {k}")
-        k //= 2
     dtype = x.dtype
     if norm_weight is not None and norm_weight.dtype != dtype:
         dtype = torch.promote_types(dtype, norm_weight.dtype)
@@ -434,7 +427,6 @@ def normalize_rows(
         BK=block,
         ONE_BLOCK=k <= block,
         CUDA=x.is_cuda,
-        ACT=act,
         enable_fp_fusion=False,
         num_warps=num_warps or min(32, max(4, block // 512)),
         **launch_pdl(x.device, pdl),

@@ -14,7 +14,7 @@ import triton
 import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
-from vlmq.engine.kernels.eager_triton import exact_quotient, scalar_quotient, silu_mul_eager
+from vlmq.engine.kernels.eager_triton import exact_quotient, scalar_quotient
 from vlmq.numerics import FP8_MAX, MIN_SCALE
 
 FP8_LIMIT = tl.constexpr(FP8_MAX)
@@ -105,20 +105,6 @@ def load_f32(src, cols, K):
 
 
 @triton.jit
-def load_row(src, cols, K, ACT: tl.constexpr, CUDA: tl.constexpr):
-    """fp32 values of a row at columns ``cols``; with ``ACT`` the row holds gate and up interleaved (2K values:
-    gate j at 2j, up j at 2j + 1, ``fused.pack_gate_up``'s output) and the values are silu(gate) * up, rounded as
-    eager rounds them (``silu_mul_eager``). One load of the [BK, 2] pairs."""
-    if ACT:
-        pair = tl.load(src + cols[:, None] * 2 + tl.arange(0, 2)[None, :], mask=(cols < K)[:, None], other=0)
-        g, u = tl.split(pair.to(tl.float32))
-        v = silu_mul_eager(g, u, src.dtype.element_ty, CUDA)
-    else:
-        v = load_f32(src, cols, K)
-    return v
-
-
-@triton.jit
 def row_values(x, X_DT: tl.constexpr, g_ptr, p_ptr, cols, K, r, NORM: tl.constexpr, SMOOTH: tl.constexpr):
     """Values x (fp32 holding X_DT values) at columns ``cols`` of a row through the RMSNorm (``NORM``) and
     SmoothQuant's pre-scale (``SMOOTH``), each product rounded to the dtype eager PyTorch gives it."""
@@ -136,10 +122,10 @@ def row_values(x, X_DT: tl.constexpr, g_ptr, p_ptr, cols, K, r, NORM: tl.constex
 
 
 @triton.jit
-def sum_of_squares(src, K, BK: tl.constexpr, ACT: tl.constexpr = False, CUDA: tl.constexpr = False):
+def sum_of_squares(src, K, BK: tl.constexpr):
     ssq = tl.zeros((BK,), dtype=tl.float32)
     for k0 in range(0, K, BK):
-        x = load_row(src, k0 + tl.arange(0, BK), K, ACT, CUDA)
+        x = load_f32(src, k0 + tl.arange(0, BK), K)
         ssq += x * x
     return tl.sum(ssq, axis=0)
 
@@ -235,17 +221,16 @@ def normalize_rows_kernel(
     ONE_BLOCK: tl.constexpr,
     CUDA: tl.constexpr,
     PDL: tl.constexpr,
-    ACT: tl.constexpr = False,
 ):
-    """One program per row (``ACT``: the SiLU·mul of an interleaved gate/up row first, ``load_row``): the RMSNorm
-    (``NORM``), SmoothQuant's pre-scale (``SMOOTH``) and per-token quantization (``QUANT`` 1: int8, 2: e4m3) of
-    fused.py's reference, step by step and each rounded as eager rounds it, into ``out`` (the quantized row and its
-    scale at ``scale_ptr``, or with ``QUANT`` 0 the normalized row). Launched without FMA contraction, so every product
-    and sum rounds on its own. Quantization is ``quantize_activation``'s: scale = max(amax / 127.5, fp32 eps), q =
-    round-half-even of x * (1 / scale) clamped to [-128, 127]; or scale = max(amax / 448, 1e-12), q = e4m3(x / scale),
-    the divisions by constants as PyTorch computes them on the device (``CUDA``: ``scalar_quotient``). ``ONE_BLOCK`` (K
-    <= BK, every qwen2-vl row): the row is read once and every step runs on registers; longer rows are read once per
-    step, BK columns at a time."""
+    """One program per row: the RMSNorm (``NORM``), SmoothQuant's pre-scale (``SMOOTH``) and per-token
+    quantization (``QUANT`` 1: int8, 2: e4m3) of fused.py's reference, step by step and each rounded as eager
+    rounds it, into ``out`` (the quantized row and its scale at ``scale_ptr``, or with ``QUANT`` 0 the
+    normalized row). Launched without FMA contraction, so every product and sum rounds on its own.
+    Quantization is ``quantize_activation``'s: scale = max(amax / 127.5, fp32 eps), q = round-half-even of
+    x * (1 / scale) clamped to [-128, 127]; or scale = max(amax / 448, 1e-12), q = e4m3(x / scale), the
+    divisions by constants as PyTorch computes them on the device (``CUDA``: ``scalar_quotient``).
+    ``ONE_BLOCK`` (K <= BK, every qwen2-vl row): the row is read once and every step runs on registers;
+    longer rows are read once per step, BK columns at a time."""
     row = tl.program_id(0)
     src = x_ptr + row.to(tl.int64) * stride_xm
     dst = out_ptr + row.to(tl.int64) * stride_om
@@ -255,7 +240,7 @@ def normalize_rows_kernel(
     r = 1.0
     if ONE_BLOCK:
         cols = tl.arange(0, BK)
-        x = load_row(src, cols, K, ACT, CUDA)
+        x = load_f32(src, cols, K)
         if NORM:
             r = tl.math.rsqrt(tl.sum(x * x, axis=0) * inv_k + eps)
         v = row_values(x, X_DT, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH)
@@ -265,20 +250,19 @@ def normalize_rows_kernel(
         store_codes(dst, cols, K, v, scale, inv, QUANT)
     else:
         if NORM:
-            r = tl.math.rsqrt(sum_of_squares(src, K, BK, ACT, CUDA) * inv_k + eps)
+            r = tl.math.rsqrt(sum_of_squares(src, K, BK) * inv_k + eps)
         scale, inv = 1.0, 1.0
         if QUANT != 0:
             amax = tl.zeros((BK,), dtype=tl.float32)
             for k0 in range(0, K, BK):
                 cols = k0 + tl.arange(0, BK)
                 amax = tl.maximum(
-                    amax,
-                    tl.abs(row_values(load_row(src, cols, K, ACT, CUDA), X_DT, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH)),
+                    amax, tl.abs(row_values(load_f32(src, cols, K), X_DT, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH))
                 )
             scale, inv = token_scale(tl.max(amax, axis=0), QUANT, CUDA)
         for k0 in range(0, K, BK):
             cols = k0 + tl.arange(0, BK)
-            v = row_values(load_row(src, cols, K, ACT, CUDA), X_DT, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH)
+            v = row_values(load_f32(src, cols, K), X_DT, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH)
             store_codes(dst, cols, K, v, scale, inv, QUANT)
     if QUANT != 0:
         tl.store(scale_ptr + row, scale)
