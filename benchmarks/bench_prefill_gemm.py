@@ -117,6 +117,13 @@ def weights(fmt: str, n: int, k: int, group: int, device):
     return q, scale, zero
 
 
+def add(sums: dict, key: tuple, us: float) -> None:
+    """Accumulate a projection's time into a path's per-layer sum, counting the projections summed (a path that
+    ran on only some of them -- the generic tile where the table has one -- does not make a layer)."""
+    total, count = sums.get(key, (0.0, 0))
+    sums[key] = (total + us, count + 1)
+
+
 def timed(fn):
     from triton.testing import do_bench_cudagraph
 
@@ -204,7 +211,7 @@ def main() -> int:
     for key in sorted({(r["preset"], r["rows"], r["proj"]) for r in records}):
         recs = [r for r in records if (r["preset"], r["rows"], r["proj"]) == key]
         bf = next(r["us"][0] for r in recs if r["format"] == "bf16")
-        sums[(key[0], key[1], "bf16", "cublas")] = sums.get((key[0], key[1], "bf16", "cublas"), 0.0) + bf
+        add(sums, (key[0], key[1], "bf16", "cublas"), bf)
         for fmt in args.formats.split(","):
             fr = [r for r in recs if r["format"] == fmt]
             if not fr:
@@ -215,15 +222,18 @@ def main() -> int:
             if best:
                 others["best mixed"] = best["us"][0]
             for path, v in others.items():
-                sums[(key[0], key[1], fmt, path)] = sums.get((key[0], key[1], fmt, path), 0.0) + v
+                add(sums, (key[0], key[1], fmt, path), v)
             listed = ", ".join(f"{p} {v:.1f}" for p, v in others.items() if p != "best mixed")
             table.append(
                 f"| {key[0]} | {key[1]} | {key[2]} | {bf:.1f} | {fmt} | {listed} | "
                 f"{best['us'][0] if best else float('nan'):.1f} | {best['path'][6:] if best else '-'} |"
             )
-    table += ["", "| preset | rows | format | path | layer us | 28 layers ms |", "|---|---|---|---|---|---|"]
-    for (preset, m, fmt, path), v in sorted(sums.items()):
-        table.append(f"| {preset} | {m} | {fmt} | {path} | {v:.1f} | {v * LAYERS[preset] / 1000:.2f} |")
+    table += ["", "| preset | rows | format | path | projections | layer us | 28 layers ms |", "|---" * 7 + "|"]
+    for (preset, m, fmt, path), (v, count) in sorted(sums.items()):
+        partial_sum = "" if count == len(PROJECTIONS[preset]) else " (not all)"
+        table.append(
+            f"| {preset} | {m} | {fmt} | {path} | {count}{partial_sum} | {v:.1f} | {v * LAYERS[preset] / 1000:.2f} |"
+        )
     text = "\n".join(lines + table)
     print(text)
     if args.out:
