@@ -725,6 +725,12 @@ def main(argv=None) -> int:
         try:
             sweeps = [json.loads(pathlib.Path(p).read_text()) for p in args.write_tiles]
             tiles = tiles_from_sweep(sweeps, args.write_tiles)
+            # the prefill GEMM's tiles (bench_prefill_gemm.py --write-tiles) stay, from their recorded runs
+            from bench_prefill_gemm import reapply_recorded
+
+            shipped = json.loads(TILES_FILE.read_text()).get("prefill_gemm_sources", [])
+            root = pathlib.Path(__file__).resolve().parents[1]
+            tiles = reapply_recorded({**tiles, "prefill_gemm_sources": shipped}, root) if shipped else tiles
         except (OSError, ValueError, KeyError, TypeError) as err:
             why = f"{type(err).__name__}: {err}"
             log(f"bench_kernels: cannot read the sweeps ({why}); pass the bench_kernels_sweep.json files --sweep wrote")

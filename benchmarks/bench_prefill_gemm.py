@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pathlib
 import sys
 from functools import partial
 
@@ -53,21 +54,16 @@ W8A8 = {"w8a8": "int8", "fp8a8": "fp8"}  # format -> activation quantization
 
 def generic_table_tiles() -> dict:
     """{(mode, N, K, M): the generic kernel's measured tile} of the shipped tile table's prefill entries."""
-    from vlmq.engine.kernels.gemv import tile_table
+    from vlmq.engine.kernels.gemv import generic_prefill_tile, tile_table
 
-    keys = ("block_n", "block_k", "stages", "swap", "warps")
-    return {
-        (t["mode"], t["n"], t["k"], t["m"]): tuple(t["tile"][key] for key in keys)
-        + (t["tile"].get("block_m", 128), t["tile"].get("split", 1))
-        for t in tile_table().get("prefill", [])
-        if t["tile"] is not None
-    }
+    entries = tile_table().get("prefill", [])
+    return {(t["mode"], t["n"], t["k"], t["m"]): generic_prefill_tile(t) for t in entries if t["tile"] is not None}
 
 
-def write_tiles(records: list, path: str, source: str) -> list:
-    """Set (or clear) each measured W8A8 prefill entry's ``mixed`` tile in the tile table at ``path``: the best
-    prefill-GEMM tile where it beat both the library call and the generic kernel's tile in this run."""
-    table = json.loads(open(path).read())
+def apply_mixed(table: dict, records: list) -> list:
+    """Set (or clear) each measured W8A8 prefill entry's ``mixed`` tile in ``table`` (the tile table's dict): the
+    best prefill-GEMM tile where it beat both the library call and the generic kernel's tile in ``records`` (one
+    run's). Returns (mode, shape, mixed) per entry the records measured."""
     changes = []
     for entry in table.get("prefill", []):
         fmt = {"int8-a8": "w8a8", "fp8-a8": "fp8a8"}.get(entry["mode"])
@@ -88,10 +84,31 @@ def write_tiles(records: list, path: str, source: str) -> list:
         else:
             entry.pop("mixed", None)
         changes.append((entry["mode"], entry["shape"], entry.get("mixed")))
-    if source not in table["sources"]:
-        table["sources"].append(source)
-    with open(path, "w") as f:
-        f.write(json.dumps(table, indent=1) + "\n")
+    return changes
+
+
+def load_records(path) -> list:
+    """A run's records (``prefill_gemm.jsonl``)."""
+    return [json.loads(line) for line in pathlib.Path(path).read_text().splitlines() if line.strip()]
+
+
+def reapply_recorded(table: dict, root) -> dict:
+    """``table`` (e.g. bench_kernels' table rebuilt from its sweeps) with the mixed tiles of every recorded run in
+    its ``prefill_gemm_sources`` (paths under ``root``) applied again, in order."""
+    for source in table.get("prefill_gemm_sources", []):
+        apply_mixed(table, load_records(pathlib.Path(root) / source))
+    return table
+
+
+def write_tiles(records: list, path: str, source: str) -> list:
+    """``apply_mixed`` on the tile table at ``path``, the run recorded as ``source`` (its results file as it will
+    be committed, relative to the repository root) in the table's ``prefill_gemm_sources``."""
+    table = json.loads(pathlib.Path(path).read_text())
+    changes = apply_mixed(table, records)
+    sources = table.setdefault("prefill_gemm_sources", [])
+    if source not in sources:
+        sources.append(source)
+    pathlib.Path(path).write_text(json.dumps(table, indent=1) + "\n")
     return changes
 
 
@@ -141,6 +158,9 @@ def main() -> int:
     parser.add_argument("--tiles", default="all", help="'all' or indices into TILES, comma-separated")
     parser.add_argument("--out", default=None)
     parser.add_argument("--write-tiles", default=None, help="tile table to update with the W8A8 prefill tiles won")
+    parser.add_argument(
+        "--tiles-source", default=None, help="this run's results file as committed (default: OUT/prefill_gemm.jsonl)"
+    )
     args = parser.parse_args()
 
     import torch
@@ -243,7 +263,7 @@ def main() -> int:
         with open(os.path.join(args.out, "prefill_gemm.jsonl"), "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in records)
     if args.write_tiles:
-        source = os.path.join(args.out or ".", "prefill_gemm.jsonl")
+        source = args.tiles_source or os.path.join(args.out or ".", "prefill_gemm.jsonl")
         for change in write_tiles(records, args.write_tiles, source):
             print("tile table:", *change)
     return 0

@@ -10,6 +10,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_kernels  # noqa: E402
+import bench_prefill_gemm  # noqa: E402
 from vlmq.engine.kernels.gemv import TILES_FILE, W_FLOAT, default_config, measured_tiles  # noqa: E402
 
 
@@ -77,11 +78,17 @@ def test_sweep_tries_swapped_tiles_and_int4_post_scaling():
 
 
 def test_shipped_tiles_are_what_the_recorded_sweeps_give():
-    """The table in the package is reproducible from the sweeps committed under benchmarks/results."""
+    """The table in the package is reproducible from the sweeps (and prefill-GEMM runs) committed under
+    benchmarks/results."""
     shipped = json.loads(TILES_FILE.read_text())
     sweeps = [json.loads((ROOT / path).read_text()) for path in shipped["sources"]]
     again = bench_kernels.tiles_from_sweep(sweeps, shipped["sources"])
+    # and the prefill GEMM's tiles from the prefill_gemm.jsonl runs recorded beside them
+    again = bench_prefill_gemm.reapply_recorded(
+        {**again, "prefill_gemm_sources": shipped["prefill_gemm_sources"]}, ROOT
+    )
     assert again == shipped
+    assert any(entry.get("mixed") for entry in shipped["prefill"])
     sum_m1, _, _ = measured_tiles()
     rows, warps, vec, split, pipe = sum_m1[(W_FLOAT, 2048, 1536)]
     cfg = default_config(W_FLOAT, 1, 2048, 1536)

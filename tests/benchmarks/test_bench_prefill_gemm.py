@@ -43,4 +43,4 @@ def test_a_mixed_tile_is_written_only_where_it_beats_every_other_path(tmp_path):
     won, lost, fp8, w8a16 = written["prefill"]
     assert won["mixed"] == {"tile": fast, "us": 12.0, "rival": "generic tile", "rival_us": 15.0}
     assert "mixed" not in lost and "mixed" not in fp8 and "mixed" not in w8a16
-    assert written["sources"] == ["old", "new.jsonl"] and len(changes) == 3
+    assert written["sources"] == ["old"] and written["prefill_gemm_sources"] == ["new.jsonl"] and len(changes) == 3

@@ -153,14 +153,21 @@ def measured_prefill() -> dict:
     block_m and split were measured ran 128 rows, one K slice."""
     out: dict = {}
     for t in tile_table().get("prefill", []):
-        tile = None
-        if t.get("mixed") is not None:
-            tile = MixedTile(*t["mixed"]["tile"])
-        elif t["tile"] is not None:
-            tile = tuple(t["tile"][key] for key in ("block_n", "block_k", "stages", "swap", "warps"))
-            tile += (t["tile"].get("block_m", 128), t["tile"].get("split", 1))
+        tile = MixedTile(*t["mixed"]["tile"]) if t.get("mixed") is not None else generic_prefill_tile(t)
         out.setdefault((t["mode"], t["n"], t["k"]), []).append((t["m"], tile))
     return out
+
+
+def generic_prefill_tile(entry: dict) -> tuple | None:
+    """A tile table prefill entry's tile of the generic kernel: (block_n, block_k, stages, swap, warps, block_m,
+    split), or None where the library path won."""
+    t = entry["tile"]
+    if t is None:
+        return None
+    return tuple(t[key] for key in ("block_n", "block_k", "stages", "swap", "warps")) + (
+        t.get("block_m", 128),
+        t.get("split", 1),
+    )
 
 
 def ceil_div(a: int, b: int) -> int:
