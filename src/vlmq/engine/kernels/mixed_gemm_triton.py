@@ -21,6 +21,8 @@ the widened tile is never stored to shared memory.
 import triton
 import triton.language as tl
 
+from vlmq.engine.kernels.gemv_triton import dequantized, int4_group
+
 
 @triton.jit
 def widened_tile(w, s_ptr, z_ptr, rn, k0, stride_sn, W_FMT: tl.constexpr, GROUP: tl.constexpr,
@@ -28,15 +30,11 @@ def widened_tile(w, s_ptr, z_ptr, rn, k0, stride_sn, W_FMT: tl.constexpr, GROUP:
     """The [BN, BK] weights of one K tile in DT: 8-bit codes as they are (int8, or e4m3 from its uint8 bits), or
     int4 words [BN, BK // 8] as (q - z) * s of their group (BK <= GROUP, so one group a tile)."""
     if W_FMT == 3:
-        grp = k0 // GROUP
-        s = tl.load(s_ptr + rn * stride_sn + grp).to(tl.float32)
-        zc = tl.full(s.shape, 8.0, tl.float32)  # nibble v holds q + 8
-        if HAS_ZERO:
-            zc += tl.load(z_ptr + rn * stride_sn + grp).to(tl.float32)
+        # the group's (scale, 24 + zero) and the rounding of the generic kernel's int4 tiles, on codes 16 + v
+        s, zc = int4_group(s_ptr, z_ptr, rn, rn >= 0, k0, stride_sn, GROUP, HAS_ZERO)
         shifts = tl.arange(0, 8) * 4
         v = tl.reshape((w[:, :, None] >> shifts[None, None, :]) & 0xF, (w.shape[0], BK))
-        # (v - 8 - z) is a small integer and s a DT value: the fp32 product is exact, rounded once to DT
-        t = ((v.to(tl.float32) - zc[:, None]) * s[:, None]).to(DT)
+        t = dequantized(v.to(tl.float32) + 16.0, s, zc, DT)
     elif W_FMT == 2:
         t = w.to(tl.float8e4nv, bitcast=True).to(DT)
     else:

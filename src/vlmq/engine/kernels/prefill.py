@@ -243,7 +243,10 @@ def mixed_linear(
     if fmt == W_INT4:
         block_k = min(block_k, group_size)
     if k % block_k:
-        raise ValueError(f"mixed_linear needs K ({k}) a multiple of the tile's BK ({block_k}): take another path")
+        raise ValueError(
+            f"mixed_linear needs K ({k}) a multiple of the tile's BK ({block_k}): pass a tile whose BK divides K, "
+            "or run prefill_linear's default path"
+        )
     x = x.contiguous()
     y = torch.empty((m, n), dtype=out_dtype, device=x.device)
     grid = (-(-m // block_m) * -(-n // block_n),)
