@@ -1,6 +1,7 @@
 """Weight-only prefill GEMMs on the GPU: BF16 cuBLAS, dequantize-then-cuBLAS (``prefill.dequant_linear``), the
-engine's generic Triton tile (``prefill_linear(path="triton")``) and the mixed-input GEMM (``prefill.mixed_linear``)
-over a list of tiles, for a preset's four decoder projections at the prefill's row count. Prints and writes a
+engine's generic Triton tile (``prefill_linear(path="triton")``), the mixed-input GEMM (``prefill.mixed_linear``)
+over a list of tiles and, for int8 / int4 weights where the library is built, CUTLASS's (``cutlass_gemm``, every tile),
+for a preset's four decoder projections at the prefill's row count. Prints and writes a
 markdown table (us a call in a CUDA graph, median of ``triton.testing.do_bench_cudagraph``) and the
 per-layer and 28-layer sums, plus the largest error against the dequantize path.
 
@@ -60,13 +61,19 @@ def generic_table_tiles() -> dict:
     return {(t["mode"], t["n"], t["k"], t["m"]): generic_prefill_tile(t) for t in entries if t["tile"] is not None}
 
 
+WEIGHT_ONLY = {"int8-a16": "int8", "int4-g128": "int4z"}  # tile table mode -> the format whose records judge it
+
+
 def apply_mixed(table: dict, records: list) -> list:
-    """Set (or clear) each measured W8A8 prefill entry's ``mixed`` tile in ``table`` (the tile table's dict): the
-    best prefill-GEMM tile where it beat both the library call and the generic kernel's tile in ``records`` (one
-    run's). Returns (mode, shape, mixed) per entry the records measured."""
+    """Set (or clear) each measured prefill entry's faster GEMM in ``table`` (the tile table's dict) from ``records``
+    (one run's): for W8A8 entries the best prefill-GEMM tile (``mixed``) where it beat both the library call and the
+    generic kernel's tile; for weight-only ones the best CUTLASS tile (``cutlass``) where it beat dequantize-then-
+    cuBLAS and the generic tile (int4: with its group terms made at the call, as the engine runs it). Returns (mode,
+    shape, what was set) per entry the records measured."""
     changes = []
     for entry in table.get("prefill", []):
-        fmt = {"int8-a8": "w8a8", "fp8-a8": "fp8a8"}.get(entry["mode"])
+        mode = entry["mode"]
+        fmt = {"int8-a8": "w8a8", "fp8-a8": "fp8a8", **WEIGHT_ONLY}.get(mode)
         recs = [
             r
             for r in records
@@ -74,16 +81,20 @@ def apply_mixed(table: dict, records: list) -> list:
         ]
         if not recs:
             continue
-        mixed = [r for r in recs if r["path"].startswith("mixed")]
-        others = [r for r in recs if not r["path"].startswith("mixed")]
-        best = min(mixed, key=lambda r: r["us"][0])
+        key, prefix = ("cutlass", "cutlass ") if mode in WEIGHT_ONLY else ("mixed", "mixed")
+        candidates = [r for r in recs if r["path"].startswith(prefix) and "at load" not in r["path"]]
+        others = [r for r in recs if not r["path"].startswith(("mixed", "cutlass"))]
+        if not candidates or not others:
+            continue
+        best = min(candidates, key=lambda r: r["us"][0])
         rival = min(others, key=lambda r: r["us"][0])
         if best["us"][0] < rival["us"][0]:
-            entry["mixed"] = {"tile": list(best["tile"]), "us": round(best["us"][0], 2), "rival": rival["path"],
-                              "rival_us": round(rival["us"][0], 2)}  # fmt: skip
+            tile = best["tile"] if key == "mixed" else int(best["path"].split()[1])
+            entry[key] = {"tile": list(tile) if key == "mixed" else tile, "us": round(best["us"][0], 2),
+                          "rival": rival["path"], "rival_us": round(rival["us"][0], 2)}  # fmt: skip
         else:
-            entry.pop("mixed", None)
-        changes.append((entry["mode"], entry["shape"], entry.get("mixed")))
+            entry.pop(key, None)
+        changes.append((mode, entry["shape"], entry.get(key)))
     return changes
 
 
@@ -155,7 +166,7 @@ def main() -> int:
     parser.add_argument("--rows", default="300")
     parser.add_argument("--formats", default="w8a8,bf16k,int8,int4,int4z")
     parser.add_argument("--group", type=int, default=128)
-    parser.add_argument("--tiles", default="all", help="'all' or indices into TILES, comma-separated")
+    parser.add_argument("--tiles", default="all", help="'all', 'none' or indices into TILES, comma-separated")
     parser.add_argument("--out", default=None)
     parser.add_argument("--write-tiles", default=None, help="tile table to update with the W8A8 prefill tiles won")
     parser.add_argument(
@@ -170,7 +181,13 @@ def main() -> int:
     from vlmq.engine.kernels.w8 import quantize_activation, w8_linear_reference
 
     dev = torch.device("cuda")
-    tiles = (TILES if args.tiles == "all" else [TILES[int(i)] for i in args.tiles.split(",")], INT8_TILES)
+    named = {"all": TILES, "none": []}
+    picked = named[args.tiles] if args.tiles in named else [TILES[int(i)] for i in args.tiles.split(",")]
+    tiles = (picked, INT8_TILES)
+    from vlmq.engine.kernels import cutlass_gemm
+
+    cutlass_missing = cutlass_gemm.unavailable_reason()
+    print(f"CUTLASS mixed-input GEMMs: {cutlass_missing or 'available'}", flush=True)
     generic_tiles = generic_table_tiles()
     records = []
     lines = [f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}", ""]
@@ -210,6 +227,18 @@ def main() -> int:
                                 "triton": partial(prefill_linear, *common, None, torch.bfloat16, path="triton"),
                             }
                         )
+                        if fmt == "int8" and cutlass_missing is None:
+                            for i in range(cutlass_gemm.tiles()):
+                                paths[f"cutlass {i}"] = partial(cutlass_gemm.w8a16_gemm, x, w, s, None, i)
+                        if fmt.startswith("int4") and cutlass_missing is None and cutlass_gemm.tiles("w4a16"):
+                            gemm4 = partial(cutlass_gemm.w4a16_gemm, x, w, s, z, group, None)
+                            for i in range(cutlass_gemm.tiles("w4a16")):
+                                paths[f"cutlass {i}"] = partial(gemm4, i)  # group terms made at the call
+                            # what making them once at load would save (not what the engine runs)
+                            best_w4 = cutlass_gemm.TILE_PREFERENCE["w4a16"][0]
+                            paths[f"cutlass {best_w4}, terms at load"] = partial(
+                                gemm4, best_w4, cutlass_gemm.w4_group_terms(s, z)
+                            )
                     mixed_tiles = {f"mixed {tile}": tile for tile in tiles[fmt in W8A8]}
                     for path, tile in mixed_tiles.items():
                         paths[path] = partial(mixed_linear, *common, torch.bfloat16, MixedTile(*tile), x_scale=xs)
@@ -241,9 +270,14 @@ def main() -> int:
             others = {r["path"]: r["us"][0] for r in fr if not r["path"].startswith("mixed")}
             if best:
                 others["best mixed"] = best["us"][0]
+            engine_cutlass = [v for p, v in others.items() if p.startswith("cutlass ") and "at load" not in p]
+            if engine_cutlass:
+                others["best cutlass"] = min(engine_cutlass)
+            # what --write-tiles makes the engine run: the fastest of every path it may pick for this shape
+            others["best of all"] = min(v for p, v in others.items() if "at load" not in p)
             for path, v in others.items():
                 add(sums, (key[0], key[1], fmt, path), v)
-            listed = ", ".join(f"{p} {v:.1f}" for p, v in others.items() if p != "best mixed")
+            listed = ", ".join(f"{p} {v:.1f}" for p, v in others.items() if p not in ("best mixed", "best of all"))
             table.append(
                 f"| {key[0]} | {key[1]} | {key[2]} | {bf:.1f} | {fmt} | {listed} | "
                 f"{best['us'][0] if best else float('nan'):.1f} | {best['path'][6:] if best else '-'} |"

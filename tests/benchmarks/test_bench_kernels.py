@@ -236,3 +236,49 @@ def test_plan_filters_shapes():
     cases = bench_kernels.plan(["2b"], (16,), ["bf16", "int4-g128"], ["qkv", "o"])
     assert {c[1] for c in cases} == {"qkv", "o"}
     assert len(bench_kernels.plan(["2b"], (16,), ["bf16"])) > len(bench_kernels.plan(["2b"], (16,), ["bf16"], ["qkv"]))
+
+
+def test_write_tiles_records_cutlass_only_where_it_beat_dequantize_then_cublas(monkeypatch):
+    """A weight-only prefill entry gets ``cutlass`` (the fastest CUTLASS tile's index) where that tile beat every
+    other path, int4 judged on the zero-point format with its group terms made at the call; an entry whose CUTLASS
+    tiles lost keeps the library path, and the engine's ``measured_prefill`` reads the tile back."""
+    from vlmq.engine.kernels.gemv import CutlassTile
+
+    table = {
+        "prefill": [
+            {"mode": "int8-a16", "n": 4608, "k": 3584, "m": 300, "shape": "7b qkv", "tile": None},
+            {"mode": "int4-g128", "n": 4608, "k": 3584, "m": 300, "shape": "7b qkv", "tile": None},
+            {"mode": "int8-a16", "n": 2048, "k": 1536, "m": 300, "shape": "2b qkv", "tile": None, "cutlass": {}},
+        ]
+    }
+
+    def rec(fmt, n, k, path, us):
+        return {"format": fmt, "n": n, "k": k, "rows": 300, "path": path, "us": [us, us, us], "tile": None}
+
+    records = [
+        rec("int8", 4608, 3584, "dequant", 31.3),
+        rec("int8", 4608, 3584, "triton", 47.9),
+        rec("int8", 4608, 3584, "cutlass 0", 26.4),
+        rec("int8", 4608, 3584, "cutlass 2", 29.0),
+        rec("int4z", 4608, 3584, "dequant", 29.1),
+        rec("int4z", 4608, 3584, "cutlass 0", 30.0),
+        rec("int4z", 4608, 3584, "cutlass 1, terms at load", 20.0),  # not what the engine runs: ignored
+        rec("int4", 4608, 3584, "cutlass 0", 10.0),  # the symmetric format does not judge the entry
+        rec("int8", 2048, 1536, "dequant", 10.0),
+        rec("int8", 2048, 1536, "cutlass 1", 10.9),
+    ]
+    changes = bench_prefill_gemm.apply_mixed(table, records)
+    int8_7b, int4_7b, int8_2b = table["prefill"]
+    assert int8_7b["cutlass"] == {"tile": 0, "us": 26.4, "rival": "dequant", "rival_us": 31.3}
+    assert "cutlass" not in int4_7b and "cutlass" not in int8_2b  # lost: the stale entry is cleared too
+    assert [c[0] for c in changes] == ["int8-a16", "int4-g128", "int8-a16"]
+    from vlmq.engine.kernels import gemv
+
+    monkeypatch.setattr(gemv, "tile_table", lambda: table)
+    gemv.measured_prefill.cache_clear()
+    try:
+        measured = gemv.measured_prefill()
+    finally:
+        gemv.measured_prefill.cache_clear()
+    assert measured[("int8-a16", 4608, 3584)] == [(300, CutlassTile(0))]
+    assert measured[("int4-g128", 4608, 3584)] == [(300, None)]

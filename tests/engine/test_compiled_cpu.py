@@ -145,3 +145,20 @@ def test_a_failing_compiled_prefill_falls_back_to_the_eager_layers(tiny_fp32, im
         tokens = [g.token_ids for g in engine.generate(prompts, 4, ignore_eos=True)]
     assert runner.prefill_note.startswith("eager (compile failed: RuntimeError: inductor could not lower this")
     assert tokens == reference
+
+
+@pytest.mark.parametrize("recipe, note", [("bf16", None), ("int8_wo", "reference"), ("int4_wo+group=32", "reference")])
+def test_path_notes_say_how_weight_only_prefill_gemms_run(tiny_fp32, recipe, note):
+    """Speed records carry ``prefill_gemm`` for int8 / int4 weight-only models (CUTLASS's mixed-input GEMM, or
+    dequantize+cuBLAS and why: here no CUDA device), and nothing for float ones."""
+    from vlmq.engine.compiled import FusedRunner
+    from vlmq.recipes import apply_recipe, parse_recipe
+
+    loaded = copy.deepcopy(tiny_fp32)
+    if recipe != "bf16":
+        apply_recipe(loaded, parse_recipe(recipe), None)
+    notes = FusedRunner(Engine(loaded, max_batch_size=1), compile=False).path_notes()
+    if note is None:
+        assert "prefill_gemm" not in notes
+    else:
+        assert notes["prefill_gemm"].startswith(note) and "no CUDA device" in notes["prefill_gemm"]

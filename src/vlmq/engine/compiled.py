@@ -46,6 +46,7 @@ import torch._dynamo
 from vlmq.engine.decoder import DenseAttention, StepInputs, additive_mask, emulated_fp8_attention, sdpa_attention
 from vlmq.engine.graphs import ShapeGraphs, VisionGraphs
 from vlmq.engine.kernels import rope_write_decode_attention, rope_write_kv
+from vlmq.engine.kernels.prefill import weight_only_prefill_note
 from vlmq.engine.projections import HeadPack, LayerPacks, build_packs, run_linear
 from vlmq.engine.rope import mrope_cos_sin
 from vlmq.engine.types import GENERATED
@@ -213,6 +214,8 @@ class FusedRunner:
         self.decode_attend = RopeWriteAttention(dense) if d.fp8_attention else fused_decode_attention
         self.prefill_attend = RopeWriteAttention(dense)
         self.label = label + (", fp8-attention-emulated" if d.fp8_attention else "")
+        weight_only = any(kind in label for kind in ("w8a16-int8", "w4a16"))
+        self.prefill_gemm = weight_only_prefill_note(engine.device) if weight_only else None
         wrap = _compile if compile else (lambda fn: fn)
         self.decode_layer, self.prefill_layer = wrap(fused_layer), wrap(prefill_layer)
         self.prologue, self.head = wrap(decode_prologue), wrap(fused_head)
@@ -226,7 +229,8 @@ class FusedRunner:
         self.vision = functools.partial(image_features, engine.model)  # (pixel_values, grid_thw) -> features
 
     def path_notes(self) -> dict[str, str]:
-        return {"vision_path": "eager", "prefill_path": self.prefill_note, "decode_path": self.label}
+        notes = {"vision_path": "eager", "prefill_path": self.prefill_note, "decode_path": self.label}
+        return notes | ({"prefill_gemm": self.prefill_gemm} if self.prefill_gemm else {})
 
     def reset(self, cache) -> None:
         """The cache was replaced (set_kv): no decode state continues on it."""
@@ -332,7 +336,8 @@ class CompiledRunner(FusedRunner):
     def path_notes(self) -> dict[str, str]:
         """How each stage ran (speed records carry it): graph replay, compiled layers, or a recorded fallback."""
         prefill = self.prefill_note if self.prefill_note != "compiled" else f"compiled, {self.prefill_graphs.note}"
-        return {"vision_path": self.vision.note, "prefill_path": prefill, "decode_path": f"cuda-graph, {self.label}"}
+        notes = {"vision_path": self.vision.note, "prefill_path": prefill, "decode_path": f"cuda-graph, {self.label}"}
+        return notes | ({"prefill_gemm": self.prefill_gemm} if self.prefill_gemm else {})
 
     def reset(self, cache) -> None:
         """The cache was replaced (set_kv): captured graphs point at the old buffers."""

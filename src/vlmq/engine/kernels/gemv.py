@@ -143,17 +143,29 @@ class MixedTile(NamedTuple):
     tma: bool = False  # tiles loaded by the tensor memory accelerator (a GPU only)
 
 
+class CutlassTile(NamedTuple):
+    """A tile of CUTLASS's mixed-input weight-only GEMM (``cutlass_gemm``; its index in the built library)."""
+
+    index: int
+
+
 @functools.cache
 def measured_prefill() -> dict:
     """{(sweep mode, N, K): [(M, tile or None)]} from the tile table's ``prefill`` entries: per prefill shape the
-    Triton GEMM tile that beat the library path at M rows -- a ``MixedTile`` of the prefill GEMM where an entry has
-    one (``mixed``: benchmarks/bench_prefill_gemm.py --write-tiles, where it beat the library path and the generic
-    tile), else the generic kernel's (block_n, block_k, stages, swap, warps, block_m, split) -- or None where the
-    library path won (benchmarks/bench_kernels.py --sweep --rows 300, then --write-tiles). Entries swept before
-    block_m and split were measured ran 128 rows, one K slice."""
+    GEMM that beat the library path at M rows -- a ``CutlassTile`` where a weight-only entry has one (``cutlass``:
+    bench_prefill_gemm.py --write-tiles, where CUTLASS's mixed-input GEMM beat dequantize-then-cuBLAS and the
+    generic tile), a ``MixedTile`` of the prefill GEMM where an entry has one (``mixed``: the same script, where it
+    beat the library path and the generic tile), else the generic kernel's (block_n, block_k, stages, swap, warps,
+    block_m, split) -- or None where the library path won (benchmarks/bench_kernels.py --sweep --rows 300, then
+    --write-tiles). Entries swept before block_m and split were measured ran 128 rows, one K slice."""
     out: dict = {}
     for t in tile_table().get("prefill", []):
-        tile = MixedTile(*t["mixed"]["tile"]) if t.get("mixed") is not None else generic_prefill_tile(t)
+        if t.get("cutlass") is not None:
+            tile = CutlassTile(t["cutlass"]["tile"])
+        elif t.get("mixed") is not None:
+            tile = MixedTile(*t["mixed"]["tile"])
+        else:
+            tile = generic_prefill_tile(t)
         out.setdefault((t["mode"], t["n"], t["k"]), []).append((t["m"], tile))
     return out
 

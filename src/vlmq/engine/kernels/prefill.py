@@ -51,6 +51,7 @@ from vlmq.engine.kernels.gemv import (
     W_FLOAT,
     W_FP8,
     W_INT4,
+    CutlassTile,
     MixedTile,
     dot_config,
     gemv,
@@ -67,8 +68,8 @@ PREFILL_PATH = {
 }  # the module doc gives the measurements
 PATHS = {
     "bf16": ("cublas",),
-    "w8a16": ("dequant", "triton", "mixed"),
-    "w4a16": ("dequant", "triton", "mixed"),
+    "w8a16": ("dequant", "triton", "mixed", "cutlass"),
+    "w4a16": ("dequant", "triton", "mixed", "cutlass"),
     "w8a8_int8": ("triton", "int_mm", "mixed"),
     "w8a8_fp8": ("scaled_mm", "triton", "mixed"),
 }
@@ -308,6 +309,42 @@ def measured_tile(kind: str, weight: torch.Tensor, group_size: int, m: int) -> t
     return near[1] if near is not None and near[0] / 2 <= m <= 2 * near[0] else None
 
 
+def cutlass_runs(x: torch.Tensor, weight: torch.Tensor, group_size: int = 0) -> bool:
+    """Whether CUTLASS's mixed-input GEMM can run a weight-only prefill: int8 or packed int4 weights, bf16 rows on a
+    GPU where the library is built, K a multiple of 64 and N of 8 (its TMA loads and stores; int4 groups a multiple
+    of the 64-deep K tile)."""
+    if weight.dtype not in (torch.int8, torch.int32) or x.dtype != torch.bfloat16 or not x.is_cuda:
+        return False
+    if x.shape[1] % 64 or weight.shape[0] % 8 or (weight.dtype == torch.int32 and group_size % 64):
+        return False
+    from vlmq.engine.kernels import cutlass_gemm
+
+    return cutlass_gemm.unavailable_reason(x.device) is None
+
+
+def cutlass_linear(x, weight, scale, zero, group_size, bias, out_dtype, tile: int | None = None) -> torch.Tensor:
+    """A weight-only prefill through CUTLASS's mixed-input GEMM (``cutlass_gemm``): int8 rows with per-row scales,
+    or packed int4 (its group terms made at the call)."""
+    from vlmq.engine.kernels import cutlass_gemm
+
+    if weight_format(weight) == W_INT4:
+        return cutlass_gemm.w4a16_gemm(x, weight, scale, zero, group_size, bias, tile).to(out_dtype)
+    return cutlass_gemm.w8a16_gemm(x, weight, scale, bias, tile).to(out_dtype)
+
+
+def weight_only_prefill_note(device: torch.device) -> str:
+    """How int8 / int4 weight-only prefill GEMMs run on ``device`` (speed records carry it): CUTLASS's mixed-input
+    GEMM, or dequantize-then-cuBLAS and why."""
+    if device.type != "cuda":
+        return "reference (no CUDA device)"
+    from vlmq.engine.kernels import cutlass_gemm
+
+    reason = cutlass_gemm.unavailable_reason(device)
+    if reason is not None:
+        return f"dequantize+cublas ({reason})"
+    return "cutlass mixed-input where the tile table measured it faster, else dequantize+cublas"
+
+
 def _library_shapes_ok(n: int, k: int) -> bool:
     return n % 16 == 0 and k % 16 == 0
 
@@ -347,6 +384,10 @@ def prefill_linear(
     kind = scheme(weight, x)
     n, k = weight.shape[0], x.shape[1]
     tile = measured_tile(kind, weight, group_size, x.shape[0]) if path is None else None
+    if isinstance(tile, CutlassTile):
+        if cutlass_runs(x, weight, group_size):
+            return cutlass_linear(x, weight, scale, zero, group_size, bias, out_dtype, tile.index)
+        tile = None  # the library is not built here (or not for this shape): the library path
     if isinstance(tile, MixedTile) and k % tile.block_k == 0:
         return mixed_linear(x, weight, scale, zero, group_size, bias, out_dtype, tile, x_scale=x_scale)
     if tile is not None and not isinstance(tile, MixedTile):
@@ -361,6 +402,8 @@ def prefill_linear(
         return F.linear(x.to(weight.dtype), weight, bias).to(out_dtype)
     if path == "mixed":
         return mixed_linear(x, weight, scale, zero, group_size, bias, out_dtype, x_scale=x_scale)
+    if path == "cutlass":
+        return cutlass_linear(x, weight, scale, zero, group_size, bias, out_dtype)
     if path == "triton" or not _library_shapes_ok(n, k):
         cfg = dot_config(weight_format(weight), x.shape[0], n, k, group_size)
         return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, out_dtype=out_dtype, config=cfg)

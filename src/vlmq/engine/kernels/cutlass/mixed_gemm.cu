@@ -1,0 +1,222 @@
+// vlmq's weight-only prefill GEMMs on Hopper: CUTLASS 3.x's mixed-input warp-specialised mainloop
+// (the int8 / int4 weight tile widened to bf16 in registers and fed to wgmma as its register operand,
+// TMA loads and MMAs in separate warps), so a W8A16 / W4A16 first token costs a BF16 GEMM's time instead of
+// a dequantization pass plus cuBLAS. Built by vlmq.engine.kernels.cutlass_build into a shared library with
+// a C ABI (no libtorch: it loads beside any torch), called through ctypes with raw device pointers.
+//
+// Operands are swapped as CUTLASS requires (the narrow type must be the register operand A):
+//   D'[N, M] = W[N, K] x X[M, K]^T, D' column-major = out[M, N] row-major.
+#include <cstdint>
+#include <cuda_runtime.h>
+
+
+#include "cutlass/cutlass.h"
+#include "cute/tensor.hpp"
+#include "cutlass/epilogue/collective/collective_builder.hpp"
+#include "cutlass/epilogue/fusion/operations.hpp"
+#include "cutlass/gemm/collective/collective_builder.hpp"
+#include "cutlass/gemm/device/gemm_universal_adapter.h"
+#include "cutlass/gemm/dispatch_policy.hpp"
+#include "cutlass/gemm/kernel/gemm_universal.hpp"
+#include "cutlass/util/packed_stride.hpp"
+
+using namespace cute;
+
+namespace {
+
+using Bf16 = cutlass::bfloat16_t;
+using LayoutW = cutlass::layout::RowMajor;     // W [N, K], K fastest: the swapped problem's A, K-major
+using LayoutX = cutlass::layout::ColumnMajor;  // X [M, K] as the swapped problem's B, K-major
+using LayoutD = cutlass::layout::ColumnMajor;  // D' [N, M] column-major = out [M, N] row-major
+
+// y = per-channel scale * acc + bias (fp32), rounded once to bf16: w8.w8_linear_reference's arithmetic
+// (its scale multiplies the fp32 dot; bias added in fp32).
+using FusionScaleBias = cutlass::epilogue::fusion::PerRowLinCombPerRowBiasEltAct<
+    cutlass::epilogue::thread::Identity, Bf16, float, Bf16, Bf16, float>;
+
+template <class ElementW, class TileShape, class Schedule, class EpiSchedule, class Cluster = Shape<_1, _1, _1>,
+          class Scheduler = void>
+struct W8Gemm {
+  using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, Cluster,
+      cutlass::epilogue::collective::EpilogueTileAuto, float, float, void, LayoutD, 8, Bf16, LayoutD, 8,
+      EpiSchedule, FusionScaleBias>::CollectiveOp;
+  using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, ElementW, LayoutW, 16, Bf16, LayoutX, 8, float,
+      TileShape, Cluster,
+      cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(sizeof(typename Epilogue::SharedStorage))>,
+      Schedule>::CollectiveOp;
+  using Kernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, Mainloop, Epilogue, Scheduler>;
+  using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+
+  static int run(const void* x, const void* w, const float* wscale, const void* bias, void* out, int m, int n,
+                 int k, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+    using StrideA = typename Gemm::GemmKernel::StrideA;
+    using StrideB = typename Gemm::GemmKernel::StrideB;
+    using StrideD = typename Gemm::GemmKernel::StrideD;
+    auto stride_w = cutlass::make_cute_packed_stride(StrideA{}, make_shape(n, k, 1));
+    auto stride_x = cutlass::make_cute_packed_stride(StrideB{}, make_shape(m, k, 1));
+    auto stride_d = cutlass::make_cute_packed_stride(StrideD{}, make_shape(n, m, 1));
+    typename Gemm::Arguments args{
+        cutlass::gemm::GemmUniversalMode::kGemm,
+        {n, m, k, 1},
+        {static_cast<const ElementW*>(w), stride_w, static_cast<const Bf16*>(x), stride_x},
+        {{}, nullptr, stride_d, static_cast<Bf16*>(out), stride_d}};
+    auto& fusion = args.epilogue.thread;
+    fusion.alpha_ptr = wscale;
+    fusion.dAlpha = {bool(1), _0{}, 0};
+    fusion.beta = 0.f;
+    fusion.bias_ptr = static_cast<const Bf16*>(bias);
+    Gemm gemm;
+    if (Gemm::get_workspace_size(args) > workspace_bytes) return 2;
+    if (gemm.can_implement(args) != cutlass::Status::kSuccess) return 3;
+    if (gemm.initialize(args, workspace, stream) != cutlass::Status::kSuccess) return 4;
+    if (gemm.run(stream) != cutlass::Status::kSuccess) return 5;
+    return cudaGetLastError() == cudaSuccess ? 0 : 6;
+  }
+};
+
+// int4 weights (compressed-tensors' pack-quantized layout read as it is: nibble q + 8, eight along K in an int32,
+// the lowest first: CUTLASS's uint4b_t [N, K]) with bf16 group scales and zero terms, both [K / group, N]:
+// w = scale * (q + 8) + zero_term in one bf16 FMA before the MMA (CUTLASS's ScaleWithZero mode), where the caller
+// passes zero_term = -(zero + 8) * scale rounded to bf16 (exact for symmetric packs: -8 * scale).
+template <class TileShape, class Schedule, class EpiSchedule, class Cluster = Shape<_1, _1, _1>>
+struct W4Gemm {
+  using ElementW = cutlass::uint4b_t;
+  using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, Cluster,
+      cutlass::epilogue::collective::EpilogueTileAuto, float, float, void, LayoutD, 8, Bf16, LayoutD, 8,
+      EpiSchedule, FusionScaleBias>::CollectiveOp;
+  using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, cute::tuple<ElementW, Bf16, Bf16>, LayoutW, 32, Bf16,
+      LayoutX, 8, float, TileShape, Cluster,
+      cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(sizeof(typename Epilogue::SharedStorage))>,
+      Schedule>::CollectiveOp;
+  using Kernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, Mainloop, Epilogue>;
+  using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+
+  static int run(const void* x, const void* w, const void* scale_t, const void* zero_t, int group, const void* bias,
+                 void* out, int m, int n, int k, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+    using StrideA = typename Gemm::GemmKernel::StrideA;
+    using StrideB = typename Gemm::GemmKernel::StrideB;
+    using StrideD = typename Gemm::GemmKernel::StrideD;
+    using StrideS = typename Mainloop::StrideScale;
+    if (group <= 0 || k % group) return 3;
+    auto stride_w = cutlass::make_cute_packed_stride(StrideA{}, make_shape(n, k, 1));
+    auto stride_x = cutlass::make_cute_packed_stride(StrideB{}, make_shape(m, k, 1));
+    auto stride_d = cutlass::make_cute_packed_stride(StrideD{}, make_shape(n, m, 1));
+    auto stride_s = cutlass::make_cute_packed_stride(StrideS{}, make_shape(n, k / group, 1));
+    typename Gemm::Arguments args{
+        cutlass::gemm::GemmUniversalMode::kGemm,
+        {n, m, k, 1},
+        {static_cast<const ElementW*>(w), stride_w, static_cast<const Bf16*>(x), stride_x,
+         static_cast<const Bf16*>(scale_t), stride_s, group, static_cast<const Bf16*>(zero_t)},
+        {{}, nullptr, stride_d, static_cast<Bf16*>(out), stride_d}};
+    auto& fusion = args.epilogue.thread;
+    fusion.alpha = 1.f;
+    fusion.beta = 0.f;
+    fusion.bias_ptr = static_cast<const Bf16*>(bias);
+    Gemm gemm;
+    if (Gemm::get_workspace_size(args) > workspace_bytes) return 2;
+    if (gemm.can_implement(args) != cutlass::Status::kSuccess) return 3;
+    if (gemm.initialize(args, workspace, stream) != cutlass::Status::kSuccess) return 4;
+    if (gemm.run(stream) != cutlass::Status::kSuccess) return 5;
+    return cudaGetLastError() == cudaSuccess ? 0 : 6;
+  }
+};
+
+using Coop = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
+using CoopEpi = cutlass::epilogue::TmaWarpSpecializedCooperative;
+using Ping = cutlass::gemm::KernelTmaWarpSpecializedPingpong;
+using PingEpi = cutlass::epilogue::TmaWarpSpecialized;
+using StreamK = cutlass::gemm::StreamKScheduler;
+
+}  // namespace
+
+// The tiles a caller may pick: (index, weight rows, token rows of a CTA's output, CTAs a cluster along the tokens,
+// the GEMM). Token rows are powers of two or 192: the TMA load of the activations' tile cannot be laid out for
+// 152 or 104 (CuTe's "Stride Divisibility" assertion, twelfth session: an odd number of 8-row swizzle atoms),
+// which would have covered 300-row prompts with 1-4% padding; 160 pads them to 320, 64 too but loads each weight
+// tile five times (from L2 when its CTAs run together). K 128 halves the mainloop's iterations. Stream-K
+// (CUTLASS's heuristic decomposition) splits the K loop of the tiles that do not fill the 132 SMs: the 7b's down
+// and o projections at 300 rows make 28 x 3 output tiles of 128 x 128. The (1, 2) cluster multicasts each weight tile to the two CTAs that need it. vlmq's prefill picks by
+// padding, then by measured preference (cutlass_gemm.pick_tile); bench_prefill_gemm.py times every one.
+#define VLMQ_W8_TILES(X)                                                                   \
+  X(0, 128, 128, 1, W8Gemm<int8_t, Shape<_128, _128, _64>, Coop, CoopEpi>)                 \
+  X(1, 128, 64, 1, W8Gemm<int8_t, Shape<_128, _64, _64>, Coop, CoopEpi>)                   \
+  X(2, 128, 192, 1, W8Gemm<int8_t, Shape<_128, _192, _64>, Coop, CoopEpi>)                 \
+  X(3, 128, 256, 1, W8Gemm<int8_t, Shape<_128, _256, _64>, Coop, CoopEpi>)                 \
+  X(4, 64, 128, 1, W8Gemm<int8_t, Shape<_64, _128, _64>, Ping, PingEpi>)                   \
+  X(5, 128, 128, 2, W8Gemm<int8_t, Shape<_128, _128, _64>, Coop, CoopEpi, Shape<_1, _2, _1>>) \
+  X(6, 256, 64, 1, W8Gemm<int8_t, Shape<_256, _64, _64>, Coop, CoopEpi>)                   \
+  X(7, 128, 160, 1, W8Gemm<int8_t, Shape<_128, _160, _64>, Coop, CoopEpi>)                 \
+  X(8, 128, 192, 1, W8Gemm<int8_t, Shape<_128, _192, _128>, Coop, CoopEpi>)                \
+  X(9, 128, 128, 1, W8Gemm<int8_t, Shape<_128, _128, _128>, Coop, CoopEpi>)                \
+  X(10, 128, 128, 1, W8Gemm<int8_t, Shape<_128, _128, _128>, Coop, CoopEpi, Shape<_1, _1, _1>, StreamK>) \
+  X(11, 128, 192, 1, W8Gemm<int8_t, Shape<_128, _192, _128>, Coop, CoopEpi, Shape<_1, _1, _1>, StreamK>) \
+  X(12, 128, 160, 1, W8Gemm<int8_t, Shape<_128, _160, _128>, Coop, CoopEpi>)
+
+#define VLMQ_W4_TILES(X)                                            \
+  X(0, 128, 128, 1, W4Gemm<Shape<_128, _128, _64>, Coop, CoopEpi>)  \
+  X(1, 128, 64, 1, W4Gemm<Shape<_128, _64, _64>, Coop, CoopEpi>)    \
+  X(2, 64, 128, 1, W4Gemm<Shape<_64, _128, _64>, Ping, PingEpi>)
+
+extern "C" {
+
+int vlmq_w8a16_tiles() { return 13; }
+
+// A tile's CTA shape: weight rows, token rows and cluster CTAs along the tokens; nonzero for an unknown tile.
+int vlmq_w8a16_tile_shape(int tile, int* weight_rows, int* token_rows, int* cluster) {
+#define VLMQ_SHAPE(I, WR, TR, CL, ...) \
+  if (tile == I) {               \
+    *weight_rows = WR;           \
+    *token_rows = TR;            \
+    *cluster = CL;               \
+    return 0;                    \
+  }
+  VLMQ_W8_TILES(VLMQ_SHAPE)
+#undef VLMQ_SHAPE
+  return 1;
+}
+
+// out[M, N] (bf16) = (x[M, K] (bf16) @ w[N, K]^T (int8)) * wscale[N] (fp32) + bias[N] (bf16, may be null).
+// Returns 0, or a nonzero code: 1 unknown tile, 2 workspace too small, 3 shape not supported (K % 16, N % 8),
+// 4 initialisation failed, 5 launch failed, 6 CUDA error after the launch.
+int vlmq_w8a16_gemm(int tile, const void* x, const void* w, const float* wscale, const void* bias, void* out, int m,
+                    int n, int k, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+#define VLMQ_RUN(I, WR, TR, CL, ...) \
+  if (tile == I) return __VA_ARGS__::run(x, w, wscale, bias, out, m, n, k, workspace, workspace_bytes, stream);
+  VLMQ_W8_TILES(VLMQ_RUN)
+#undef VLMQ_RUN
+  return 1;
+}
+
+int vlmq_w4a16_tiles() { return 3; }
+
+int vlmq_w4a16_tile_shape(int tile, int* weight_rows, int* token_rows, int* cluster) {
+#define VLMQ_SHAPE(I, WR, TR, CL, ...) \
+  if (tile == I) {                   \
+    *weight_rows = WR;               \
+    *token_rows = TR;                \
+    *cluster = CL;                   \
+    return 0;                        \
+  }
+  VLMQ_W4_TILES(VLMQ_SHAPE)
+#undef VLMQ_SHAPE
+  return 1;
+}
+
+// out[M, N] (bf16) = x[M, K] (bf16) @ w^T + bias, w[n, k] = scale_t[k / group, n] * (q[n, k] + 8) + zero_t[k / group, n]
+// (bf16, one FMA), q the packed int4 [N, K / 8] int32. Codes as vlmq_w8a16_gemm's (3 also: K not a multiple of group).
+int vlmq_w4a16_gemm(int tile, const void* x, const void* w, const void* scale_t, const void* zero_t, int group,
+                    const void* bias, void* out, int m, int n, int k, void* workspace, size_t workspace_bytes,
+                    cudaStream_t stream) {
+#define VLMQ_RUN(I, WR, TR, CL, ...)                                                                           \
+  if (tile == I)                                                                                               \
+    return __VA_ARGS__::run(x, w, scale_t, zero_t, group, bias, out, m, n, k, workspace, workspace_bytes, stream);
+  VLMQ_W4_TILES(VLMQ_RUN)
+#undef VLMQ_RUN
+  return 1;
+}
+
+}  // extern "C"

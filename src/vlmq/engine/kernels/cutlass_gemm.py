@@ -1,0 +1,304 @@
+"""Weight-only prefill GEMMs from CUTLASS (Hopper's mixed-input warp-specialised mainloop), built on demand.
+
+Why: a W8A16 first token that dequantizes every weight to bf16 and then calls cuBLAS pays a whole extra pass over
+the weights (the 7b's 6.5 GB read + 13 GB written, ~5 ms of a 17 ms first token on the H200), and vlmq's own
+Triton GEMM that widens int8 in registers lost to that pass (eleventh session: the widening is not hidden behind
+the MMAs without warp specialisation). CUTLASS's ``sm90_mma_tma_gmma_rs_warpspecialized_mixed_input`` mainloop
+is the library kernel that does this (vLLM's Machete is built on the same design).
+
+``cutlass/mixed_gemm.cu`` wraps it behind a C ABI; ``build_library`` compiles it with ``nvcc`` and the CUTLASS
+headers of the ``nvidia-cutlass`` package (``pip install --no-deps nvidia-cutlass``) into a shared library named
+by the source's digest, loaded with ctypes (no libtorch build: it works beside any torch). Where the library is
+missing, ``unavailable_reason`` says how to build it and the engine keeps dequantize-then-cuBLAS.
+
+Arithmetic: out = (x @ q^T) * scale + bias in fp32 (int8 values widened to bf16 exactly, fp32 accumulation),
+rounded once to bf16: ``w8.w8_linear_reference``'s arithmetic up to summation order.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("cutlass") / "mixed_gemm.cu"
+LIB_ENV = "VLMQ_CUTLASS_LIB"  # a built library's path (overrides the cache location)
+CUTLASS_ENV = "CUTLASS_DIR"  # a CUTLASS source tree (include/, tools/util/include/); default: nvidia-cutlass's copy
+BUILD_HINT = "python -m vlmq.engine.kernels.cutlass_gemm --build (needs nvcc, `pip install --no-deps nvidia-cutlass`)"
+ERRORS = {
+    1: "unknown tile",
+    2: "workspace too small",
+    3: "shape not supported (K a multiple of 16 and N of 8 needed)",
+    4: "initialisation failed",
+    5: "launch failed",
+    6: "CUDA error after the launch",
+}
+WORKSPACE_BYTES = 32 << 20  # stream-K tiles' partial sums (a 128 x 192 fp32 tile per SM: 13 MB); others need none
+
+
+def source_digest() -> str:
+    return hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
+
+
+def library_path() -> Path:
+    """Where the built library is: ``$VLMQ_CUTLASS_LIB``, else the user cache, named by the source's digest (a
+    library built from other source is never loaded)."""
+    if os.environ.get(LIB_ENV):
+        return Path(os.environ[LIB_ENV])
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vlmq" / "cutlass"
+    return cache / f"libvlmq_mixed_gemm-{source_digest()}.so"
+
+
+def cutlass_root() -> Path | None:
+    """A CUTLASS source tree: ``$CUTLASS_DIR``, or the one the ``nvidia-cutlass`` package installs (found without
+    importing it: its import wants cuda-python)."""
+    if os.environ.get(CUTLASS_ENV):
+        return Path(os.environ[CUTLASS_ENV])
+    spec = importlib.util.find_spec("cutlass_library")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations))) / "source"
+    return root if (root / "include" / "cutlass").is_dir() else None
+
+
+def nvcc_command(nvcc: str, root: Path, out: Path, source: Path = SOURCE) -> list[str]:
+    """The compile line: sm_90a (wgmma and TMA need the arch-specific target), the C++ runtime linked statically
+    so the library loads on machines with an older libstdc++."""
+    return [
+        nvcc,
+        "-std=c++17",
+        "-O3",
+        "-DNDEBUG",
+        "-arch=sm_90a",
+        "--expt-relaxed-constexpr",
+        "-shared",
+        "-Xcompiler=-fPIC",
+        "-Xcompiler=-static-libstdc++",
+        "-Xcompiler=-static-libgcc",
+        f"-I{root / 'include'}",
+        f"-I{root / 'tools' / 'util' / 'include'}",
+        str(source),
+        "-o",
+        str(out),
+    ]
+
+
+def build_library(out: Path | None = None, nvcc: str | None = None) -> Path:
+    """Compile ``mixed_gemm.cu`` (about two minutes on one core) into ``out`` (default ``library_path()``)."""
+    nvcc = nvcc or shutil.which("nvcc") or str(Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")) / "bin" / "nvcc")
+    if not Path(nvcc).exists() and shutil.which(nvcc) is None:
+        raise RuntimeError(f"nvcc not found ({nvcc}): install the CUDA toolkit or set CUDA_HOME")
+    root = cutlass_root()
+    if root is None:
+        raise RuntimeError(f"CUTLASS headers not found: `pip install --no-deps nvidia-cutlass` or set {CUTLASS_ENV}")
+    out = Path(out or library_path())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    done = subprocess.run(nvcc_command(nvcc, root, partial), capture_output=True, text=True)
+    if done.returncode:
+        first_error = next((line for line in done.stderr.splitlines() if "error" in line), done.stderr.strip()[-300:])
+        raise RuntimeError(f"nvcc failed ({done.returncode}): {first_error}")
+    partial.replace(out)  # a cut build never leaves a library that looks finished
+    return out
+
+
+@functools.cache
+def _library() -> ctypes.CDLL | None:
+    path = library_path()
+    if not path.exists():
+        return None
+    lib = ctypes.CDLL(str(path))
+    lib.vlmq_w8a16_gemm.restype = ctypes.c_int
+    lib.vlmq_w8a16_gemm.argtypes = (
+        [ctypes.c_int]
+        + [ctypes.c_void_p] * 5
+        + [ctypes.c_int] * 3
+        + [
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_void_p,
+        ]
+    )
+    lib.vlmq_w4a16_gemm.restype = ctypes.c_int
+    lib.vlmq_w4a16_gemm.argtypes = (
+        [ctypes.c_int] + [ctypes.c_void_p] * 4 + [ctypes.c_int] + [ctypes.c_void_p] * 2 + [ctypes.c_int] * 3
+    ) + [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    for fmt in FORMATS:
+        getattr(lib, f"vlmq_{fmt}_tiles").restype = ctypes.c_int
+        getattr(lib, f"vlmq_{fmt}_tile_shape").restype = ctypes.c_int
+        getattr(lib, f"vlmq_{fmt}_tile_shape").argtypes = [ctypes.c_int] + [ctypes.POINTER(ctypes.c_int)] * 3
+    return lib
+
+
+def unavailable_reason(device: torch.device | None = None) -> str | None:
+    """None where the CUTLASS GEMMs can run on ``device`` (default: the current CUDA device), else why not and
+    what to do."""
+    if not torch.cuda.is_available():
+        return "no CUDA device"
+    if torch.cuda.get_device_capability(device) != (9, 0):
+        return "the CUTLASS mixed-input GEMMs are built for Hopper (sm_90a) only"
+    if _library() is None:
+        return f"CUTLASS mixed-input GEMMs not built ({library_path()}): {BUILD_HINT}"
+    return None
+
+
+def tiles(fmt: str = "w8a16") -> int:
+    """How many tiles the built library offers for ``fmt`` (w8a16 or w4a16; a GEMM's ``tile`` is below it)."""
+    lib = _library()
+    return getattr(lib, f"vlmq_{fmt}_tiles")() if lib is not None else 0
+
+
+@functools.cache
+def tile_shape(tile: int, fmt: str = "w8a16") -> tuple[int, int, int]:
+    """(weight rows, token rows, CTAs a cluster along the tokens) of a tile's CTA."""
+    lib = _library()
+    dims = [ctypes.c_int(0) for _ in range(3)]
+    if lib is None or getattr(lib, f"vlmq_{fmt}_tile_shape")(tile, *(ctypes.byref(d) for d in dims)):
+        raise ValueError(f"no CUTLASS {fmt} tile {tile} (the library has {tiles(fmt)})")
+    return dims[0].value, dims[1].value, dims[2].value
+
+
+FORMATS = ("w8a16", "w4a16")
+# among tiles that pad the rows equally, the first measured fastest
+TILE_PREFERENCE = {"w8a16": (1, 6, 0, 5, 2, 3, 4), "w4a16": (1, 0, 2)}
+
+
+def pick_tile(m: int, shapes: dict[int, tuple[int, int, int]] | None = None, fmt: str = "w8a16") -> int:
+    """The tile for ``m`` token rows: least padding of the rows to whole tiles (MMAs that multiply nothing), then
+    ``TILE_PREFERENCE``. ``shapes``: {tile: tile_shape(tile)} (default: the built library's)."""
+    shapes = shapes if shapes is not None else {t: tile_shape(t, fmt) for t in range(tiles(fmt))}
+    order = {t: i for i, t in enumerate(TILE_PREFERENCE[fmt])}
+
+    def padded(tile: int) -> int:
+        rows = shapes[tile][1] * shapes[tile][2]  # a cluster's CTAs are launched in whole clusters
+        return -(-m // rows) * rows
+
+    return min(shapes, key=lambda t: (padded(t), order.get(t, len(order))))
+
+
+def w8a16_gemm(
+    x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None, tile: int | None = None
+) -> torch.Tensor:
+    """[M, K] bf16 x [N, K] int8 weights with per-row fp32 ``scale`` (+ bf16 ``bias``) → [M, N] bf16, on the current
+    stream (capturable in CUDA graphs); ``tile`` by default ``pick_tile(M)``."""
+    lib = _library()
+    if lib is None:
+        raise RuntimeError(f"CUTLASS mixed-input GEMMs not built: {BUILD_HINT}")
+    if x.dtype != torch.bfloat16 or weight.dtype != torch.int8:
+        raise ValueError(f"w8a16_gemm takes bf16 rows and int8 weights, got {x.dtype} and {weight.dtype}")
+    x, weight = x.contiguous(), weight.contiguous()
+    scale = scale.float().contiguous()
+    bias = bias.to(torch.bfloat16).contiguous() if bias is not None else None
+    m, k = x.shape
+    n = weight.shape[0]
+    tile = pick_tile(m) if tile is None else tile
+    out = torch.empty((m, n), dtype=torch.bfloat16, device=x.device)
+    workspace = _workspace(x.device)
+    code = lib.vlmq_w8a16_gemm(
+        tile,
+        x.data_ptr(),
+        weight.data_ptr(),
+        scale.data_ptr(),
+        bias.data_ptr() if bias is not None else None,
+        out.data_ptr(),
+        m,
+        n,
+        k,
+        workspace.data_ptr(),
+        workspace.numel(),
+        torch.cuda.current_stream(x.device).cuda_stream,
+    )
+    if code:
+        raise RuntimeError(f"CUTLASS w8a16 GEMM [{m}, {k}] x [{n}, {k}] tile {tile}: {ERRORS.get(code, code)}")
+    return out
+
+
+def w4_group_terms(scale: torch.Tensor, zero: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The [K / group, N] bf16 (scale, zero term) CUTLASS's ScaleWithZero mode reads for w4's [N, K / group] scale
+    and int8 zero points: w = scale * (q + 8) + zero_term, zero_term = -(zero + 8) * scale rounded to bf16 (exact
+    for symmetric packs, -8 * scale; with zero points one bf16 rounding of the zero term apart from w4's reference
+    ``(q - zero) * scale``)."""
+    offset = (zero.float() + 8) if zero is not None else 8.0
+    return scale.bfloat16().t().contiguous(), (-offset * scale.float()).bfloat16().t().contiguous()
+
+
+def w4a16_gemm(
+    x: torch.Tensor,
+    packed: torch.Tensor,
+    scale: torch.Tensor,
+    zero: torch.Tensor | None,
+    group_size: int,
+    bias: torch.Tensor | None,
+    tile: int | None = None,
+    terms: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """[M, K] bf16 x w4's packed int4 [N, K / 8] (group scales, optional int8 zero points) → [M, N] bf16 (+ bias),
+    on the current stream; ``terms``: ``w4_group_terms(scale, zero)`` if already made."""
+    lib = _library()
+    if lib is None:
+        raise RuntimeError(f"CUTLASS mixed-input GEMMs not built: {BUILD_HINT}")
+    if x.dtype != torch.bfloat16 or packed.dtype != torch.int32:
+        raise ValueError(f"w4a16_gemm takes bf16 rows and int32-packed int4 weights, got {x.dtype}, {packed.dtype}")
+    x, packed = x.contiguous(), packed.contiguous()
+    scale_t, zero_t = terms if terms is not None else w4_group_terms(scale, zero)
+    bias = bias.to(torch.bfloat16).contiguous() if bias is not None else None
+    m, k = x.shape
+    n = packed.shape[0]
+    tile = pick_tile(m, fmt="w4a16") if tile is None else tile
+    out = torch.empty((m, n), dtype=torch.bfloat16, device=x.device)
+    workspace = _workspace(x.device)
+    code = lib.vlmq_w4a16_gemm(
+        tile,
+        x.data_ptr(),
+        packed.data_ptr(),
+        scale_t.data_ptr(),
+        zero_t.data_ptr(),
+        group_size,
+        bias.data_ptr() if bias is not None else None,
+        out.data_ptr(),
+        m,
+        n,
+        k,
+        workspace.data_ptr(),
+        workspace.numel(),
+        torch.cuda.current_stream(x.device).cuda_stream,
+    )
+    if code:
+        raise RuntimeError(f"CUTLASS w4a16 GEMM [{m}, {k}] x [{n}, {k}] tile {tile}: {ERRORS.get(code, code)}")
+    return out
+
+
+@functools.cache
+def _workspace(device: torch.device) -> torch.Tensor:
+    return torch.empty(WORKSPACE_BYTES, dtype=torch.uint8, device=device)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m vlmq.engine.kernels.cutlass_gemm", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--build", action="store_true", help="compile the library (nvcc + nvidia-cutlass headers)")
+    parser.add_argument("--out", type=Path, default=None, help=f"where to write it (default {library_path()})")
+    args = parser.parse_args(argv)
+    if args.build:
+        try:
+            print(build_library(args.out))
+        except RuntimeError as err:
+            print(f"error: {err}")
+            return 2
+        return 0
+    print(unavailable_reason() or f"available: {library_path()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""The CUTLASS library's build and loading logic (CPU): where it is looked for, how it is compiled, what a
+machine without it is told, and that the engine then keeps its dequantize-then-cuBLAS prefill."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from vlmq.engine.kernels import cutlass_gemm
+from vlmq.engine.kernels.prefill import PATHS, cutlass_runs
+
+
+def test_library_is_named_by_its_source_digest(monkeypatch, tmp_path):
+    monkeypatch.delenv(cutlass_gemm.LIB_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = cutlass_gemm.library_path()
+    assert path.parent == tmp_path / "vlmq" / "cutlass"
+    assert cutlass_gemm.source_digest() in path.name and len(cutlass_gemm.source_digest()) == 12
+    monkeypatch.setenv(cutlass_gemm.LIB_ENV, str(tmp_path / "lib.so"))
+    assert cutlass_gemm.library_path() == tmp_path / "lib.so"
+
+
+def test_nvcc_command_targets_hopper_and_both_include_trees(tmp_path):
+    cmd = cutlass_gemm.nvcc_command("nvcc", tmp_path, tmp_path / "out.so")
+    assert "-arch=sm_90a" in cmd and "-shared" in cmd
+    assert f"-I{tmp_path / 'include'}" in cmd and f"-I{tmp_path / 'tools' / 'util' / 'include'}" in cmd
+    assert cmd[-2:] == ["-o", str(tmp_path / "out.so")] and str(cutlass_gemm.SOURCE) in cmd
+
+
+def test_build_without_headers_names_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv(cutlass_gemm.CUTLASS_ENV, "")
+    monkeypatch.setattr(cutlass_gemm, "cutlass_root", lambda: None)
+    fake_nvcc = tmp_path / "nvcc"
+    fake_nvcc.write_text("")
+    with pytest.raises(RuntimeError, match="pip install --no-deps nvidia-cutlass"):
+        cutlass_gemm.build_library(tmp_path / "lib.so", nvcc=str(fake_nvcc))
+    with pytest.raises(RuntimeError, match="nvcc not found"):
+        cutlass_gemm.build_library(tmp_path / "lib.so", nvcc=str(tmp_path / "missing-nvcc"))
+
+
+def test_a_failed_compile_leaves_no_library(monkeypatch, tmp_path):
+    (tmp_path / "include" / "cutlass").mkdir(parents=True)
+    monkeypatch.setenv(cutlass_gemm.CUTLASS_ENV, str(tmp_path))
+    failing = tmp_path / "nvcc"
+    failing.write_text("#!/bin/sh\necho 'mixed_gemm.cu(1): error: no such header' >&2\nexit 2\n")
+    failing.chmod(0o755)
+    out = tmp_path / "lib.so"
+    with pytest.raises(RuntimeError, match="nvcc failed .*no such header"):
+        cutlass_gemm.build_library(out, nvcc=str(failing))
+    assert not out.exists()
+
+
+def test_without_a_gpu_the_reason_is_given_and_prefill_keeps_its_path(monkeypatch, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a CPU-only check")
+    assert cutlass_gemm.unavailable_reason() == "no CUDA device"
+    x = torch.randn(40, 64).bfloat16()
+    w = torch.randint(-127, 128, (32, 64), dtype=torch.int8)
+    assert not cutlass_runs(x, w)
+    assert "cutlass" in PATHS["w8a16"] and "cutlass" in PATHS["w4a16"]
+    monkeypatch.setenv(cutlass_gemm.LIB_ENV, str(tmp_path / "absent.so"))
+    cutlass_gemm._library.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="not built: python -m vlmq.engine.kernels.cutlass_gemm --build"):
+            cutlass_gemm.w8a16_gemm(x, w, torch.ones(32), None)
+    finally:
+        cutlass_gemm._library.cache_clear()
+
+
+def test_status_command_reports_how_to_build(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv(cutlass_gemm.LIB_ENV, str(tmp_path / "absent.so"))
+    assert cutlass_gemm.main([]) == 0
+    said = capsys.readouterr().out
+    assert "no CUDA device" in said or "--build" in said
+    assert Path(cutlass_gemm.SOURCE).exists()
+
+
+def test_pick_tile_pads_the_rows_least_then_follows_the_measured_preference():
+    shapes = {0: (128, 128, 1), 1: (128, 64, 1), 2: (128, 192, 1), 3: (128, 256, 1), 5: (128, 128, 2)}
+    preference = cutlass_gemm.TILE_PREFERENCE["w8a16"]
+    for m in (1, 60, 77, 128, 200, 300, 512, 1029):
+        padded = {t: -(-m // (tr * cl)) * tr * cl for t, (_, tr, cl) in shapes.items()}
+        least = min(padded.values())
+        chosen = cutlass_gemm.pick_tile(m, shapes)
+        assert padded[chosen] == least
+        assert chosen == min((t for t in shapes if padded[t] == least), key=preference.index)
+    assert cutlass_gemm.pick_tile(300, shapes) == 1  # 320 rows in five tiles of 64; 128 or 256 pad to 384 or 512
+    assert cutlass_gemm.pick_tile(300, {t: v for t, v in shapes.items() if t != 1}) in (0, 2)  # 384: not the cluster
