@@ -22,6 +22,12 @@
 #     dill==0.4.1 multiprocess==0.70.19 compressed-tensors==0.20.0 pydantic==2.14.4 pydantic-core==2.50.5 \
 #     loguru==0.7.3 annotated-types==0.8.0 typing-inspection==0.4.5
 #   OUT=/tmp/out STAGES="tests e2e" bash benchmarks/gpu_check.sh
+# CUTLASS's weight-only prefill GEMMs (engine/kernels/cutlass_gemm.py) run where their library is built: build it
+# here (no GPU needed, ~5 min) and carry it with the wheels, e.g. `carry: [".whl", "build"]`:
+#   pip install --no-deps nvidia-cutlass && VLMQ_CUTLASS_LIB=build/cutlass/libvlmq_mixed_gemm.so \
+#     python -m vlmq.engine.kernels.cutlass_gemm --build
+# and export VLMQ_CUTLASS_LIB=$PWD/build/cutlass/libvlmq_mixed_gemm.so on the GPU machine (without it the engine
+# dequantizes then calls cuBLAS, and tests/engine/test_cutlass_gpu.py skips).
 set -uo pipefail
 OUT=${OUT:-/tmp/vlmq-gpu-check}
 STAGES=${STAGES:-tests e2e kernels attention soak}
@@ -30,6 +36,7 @@ SPEED_MODELS=${SPEED_MODELS:-qwen2-vl-2b,qwen2-vl-7b}
 CPU_RUN=${CPU_RUN:-benchmarks/results/cpu-toy/results.jsonl}
 RECIPES=${RECIPES:-bf16,int8_wo,int4_wo,smoothquant,fp8,int4_awq,nvfp4,fp8+kv_fp8_text,fp8+kv_fp8_vis}
 mkdir -p "$OUT"
+[ -f build/cutlass/libvlmq_mixed_gemm.so ] && export VLMQ_CUTLASS_LIB=${VLMQ_CUTLASS_LIB:-$PWD/build/cutlass/libvlmq_mixed_gemm.so}
 if ! python3 -c "import torchao, datasets, compressed_tensors" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
 fi
