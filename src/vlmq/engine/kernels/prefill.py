@@ -51,6 +51,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from vlmq.engine.kernels.cutlass_gemm import unavailable_reason, w4a16_gemm, w8a16_gemm
 from vlmq.engine.kernels.gemv import (
     GEMV_MAX_M,
     PLANE_MAGIC,
@@ -323,19 +324,15 @@ def cutlass_runs(x: torch.Tensor, weight: torch.Tensor, group_size: int = 0) -> 
         return False
     if x.shape[1] % 64 or weight.shape[0] % 8 or (weight.dtype == torch.int32 and group_size % 64):
         return False
-    from vlmq.engine.kernels import cutlass_gemm
-
-    return cutlass_gemm.unavailable_reason(x.device) is None
+    return unavailable_reason(x.device) is None
 
 
 def cutlass_linear(x, weight, scale, zero, group_size, bias, out_dtype, tile: int | None = None) -> torch.Tensor:
     """A weight-only prefill through CUTLASS's mixed-input GEMM (``cutlass_gemm``): int8 rows with per-row scales,
     or packed int4 (its group terms made at the call)."""
-    from vlmq.engine.kernels import cutlass_gemm
-
     if weight_format(weight) == W_INT4:
-        return cutlass_gemm.w4a16_gemm(x, weight, scale, zero, group_size, bias, tile).to(out_dtype)
-    return cutlass_gemm.w8a16_gemm(x, weight, scale, bias, tile).to(out_dtype)
+        return w4a16_gemm(x, weight, scale, zero, group_size, bias, tile).to(out_dtype)
+    return w8a16_gemm(x, weight, scale, bias, tile).to(out_dtype)
 
 
 def weight_only_prefill_note(device: torch.device) -> str:
@@ -343,9 +340,7 @@ def weight_only_prefill_note(device: torch.device) -> str:
     GEMM, or dequantize-then-cuBLAS and why."""
     if device.type != "cuda":
         return "reference (no CUDA device)"
-    from vlmq.engine.kernels import cutlass_gemm
-
-    reason = cutlass_gemm.unavailable_reason(device)
+    reason = unavailable_reason(device)
     if reason is not None:
         return f"dequantize+cublas ({reason})"
     return "cutlass mixed-input where the tile table measured it faster, else dequantize+cublas"
