@@ -25,7 +25,7 @@
 # CUTLASS's weight-only prefill GEMMs (engine/kernels/cutlass_gemm.py) run where their library is built: build it
 # here (no GPU needed, ~5 min) and carry it with the wheels, e.g. `carry: [".whl", "build"]`:
 #   pip install --no-deps nvidia-cutlass && VLMQ_CUTLASS_LIB=build/cutlass/libvlmq_mixed_gemm.so \
-#     python -m vlmq.engine.kernels.cutlass_gemm --build
+#     python -m vlmq.engine.kernels.cutlass_build --build
 # and export VLMQ_CUTLASS_LIB=$PWD/build/cutlass/libvlmq_mixed_gemm.so on the GPU machine (without it the engine
 # dequantizes then calls cuBLAS, and tests/engine/test_cutlass_gpu.py skips).
 set -uo pipefail

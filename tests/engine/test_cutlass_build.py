@@ -61,7 +61,7 @@ def test_without_a_gpu_the_reason_is_given_and_prefill_keeps_its_path(monkeypatc
     monkeypatch.setenv(cutlass_gemm.LIB_ENV, str(tmp_path / "absent.so"))
     cutlass_gemm._library.cache_clear()
     try:
-        with pytest.raises(RuntimeError, match="not built: python -m vlmq.engine.kernels.cutlass_gemm --build"):
+        with pytest.raises(RuntimeError, match="not built: python -m vlmq.engine.kernels.cutlass_build --build"):
             cutlass_gemm.w8a16_gemm(x, w, torch.ones(32), None)
     finally:
         cutlass_gemm._library.cache_clear()
@@ -69,7 +69,9 @@ def test_without_a_gpu_the_reason_is_given_and_prefill_keeps_its_path(monkeypatc
 
 def test_status_command_reports_how_to_build(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv(cutlass_gemm.LIB_ENV, str(tmp_path / "absent.so"))
-    assert cutlass_gemm.main([]) == 0
+    from vlmq.engine.kernels import cutlass_build
+
+    assert cutlass_build.main([]) == 0
     said = capsys.readouterr().out
     assert "no CUDA device" in said or "--build" in said
     assert Path(cutlass_gemm.SOURCE).exists()
@@ -86,3 +88,52 @@ def test_pick_tile_pads_the_rows_least_then_follows_the_measured_preference():
         assert chosen == min((t for t in shapes if padded[t] == least), key=preference.index)
     assert cutlass_gemm.pick_tile(300, shapes) == 1  # 320 rows in five tiles of 64; 128 or 256 pad to 384 or 512
     assert cutlass_gemm.pick_tile(300, {t: v for t, v in shapes.items() if t != 1}) in (0, 2)  # 384: not the cluster
+
+
+class FakeLibrary:
+    """Stands in for the built library: records each GEMM call's arguments (the C ABI's order) and answers 0."""
+
+    def __init__(self, code=0):
+        self.calls, self.code = [], code
+
+    def __getattr__(self, name):
+        if name.endswith("_gemm"):
+            return lambda *args: self.calls.append((name, args)) or self.code
+        if name.endswith("_tiles"):
+            return lambda: 3
+        raise AttributeError(name)
+
+
+def test_launchers_pass_the_c_abi_arguments_in_order(monkeypatch):
+    """What vlmq_w8a16_gemm / vlmq_w4a16_gemm receive (mixed_gemm.cu's signatures): tile, x, w, the format's
+    operands (int8: fp32 scale; int4: the transposed scale and zero terms, then the group), bias (None = null), out,
+    M, N, K, workspace, its bytes, stream; and a nonzero code becomes a one-line error naming it."""
+    fake = FakeLibrary()
+    monkeypatch.setattr(cutlass_gemm, "_library", lambda: fake)
+    monkeypatch.setattr(cutlass_gemm, "_workspace", lambda device: torch.empty(64, dtype=torch.uint8))
+    x = torch.randn(5, 64).bfloat16()
+    w8 = torch.randint(-127, 128, (16, 64), dtype=torch.int8)
+    out = cutlass_gemm.w8a16_gemm(x, w8, torch.ones(16, dtype=torch.bfloat16), None, tile=2)
+    name, args = fake.calls[-1]
+    assert name == "vlmq_w8a16_gemm" and len(args) == 12
+    assert args[0] == 2 and args[1] == x.data_ptr() and args[2] == w8.data_ptr() and args[4] is None
+    assert args[5] == out.data_ptr() and args[6:9] == (5, 16, 64) and args[10] == 64 and args[11] is None
+    assert out.shape == (5, 16) and out.dtype == torch.bfloat16
+
+    packed = torch.zeros(16, 8, dtype=torch.int32)
+    scale = torch.rand(16, 2).bfloat16()
+    zero = torch.randint(-8, 8, (16, 2), dtype=torch.int8)
+    bias = torch.randn(16).bfloat16()
+    terms = cutlass_gemm.w4_group_terms(scale, zero)
+    cutlass_gemm.w4a16_gemm(x, packed, scale, zero, 32, bias, tile=1, terms=terms)
+    name, args = fake.calls[-1]
+    assert name == "vlmq_w4a16_gemm" and len(args) == 14
+    assert args[3] == terms[0].data_ptr() and args[4] == terms[1].data_ptr() and args[5] == 32
+    assert args[6] is not None and args[8:11] == (5, 16, 64)
+    assert terms[0].shape == (2, 16) and torch.equal(
+        terms[1].float(), (-(zero.float() + 8) * scale.float()).bfloat16().t().float()
+    )
+
+    fake.code = 3
+    with pytest.raises(RuntimeError, match=r"CUTLASS w8a16 GEMM \[5, 64\] x \[16, 64\] tile 0: shape not supported"):
+        cutlass_gemm.w8a16_gemm(x, w8, torch.ones(16), None, tile=0)

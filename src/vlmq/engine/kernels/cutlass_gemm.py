@@ -31,7 +31,7 @@ import torch
 SOURCE = Path(__file__).with_name("cutlass") / "mixed_gemm.cu"
 LIB_ENV = "VLMQ_CUTLASS_LIB"  # a built library's path (overrides the cache location)
 CUTLASS_ENV = "CUTLASS_DIR"  # a CUTLASS source tree (include/, tools/util/include/); default: nvidia-cutlass's copy
-BUILD_HINT = "python -m vlmq.engine.kernels.cutlass_gemm --build (needs nvcc, `pip install --no-deps nvidia-cutlass`)"
+BUILD_HINT = "python -m vlmq.engine.kernels.cutlass_build --build (needs nvcc, `pip install --no-deps nvidia-cutlass`)"
 ERRORS = {
     1: "unknown tile",
     2: "workspace too small",
@@ -183,29 +183,26 @@ def pick_tile(m: int, shapes: dict[int, tuple[int, int, int]] | None = None, fmt
     return min(shapes, key=lambda t: (padded(t), order.get(t, len(order))))
 
 
-def w8a16_gemm(
-    x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None, tile: int | None = None
+def _run(
+    fmt: str, x: torch.Tensor, weight: torch.Tensor, operands: list, bias: torch.Tensor | None, tile
 ) -> torch.Tensor:
-    """[M, K] bf16 x [N, K] int8 weights with per-row fp32 ``scale`` (+ bf16 ``bias``) → [M, N] bf16, on the current
-    stream (capturable in CUDA graphs); ``tile`` by default ``pick_tile(M)``."""
+    """Launch ``vlmq_<fmt>_gemm``: (tile, x, weight, *operands, bias, out, M, N, K, workspace, its bytes, stream)."""
     lib = _library()
     if lib is None:
         raise RuntimeError(f"CUTLASS mixed-input GEMMs not built: {BUILD_HINT}")
-    if x.dtype != torch.bfloat16 or weight.dtype != torch.int8:
-        raise ValueError(f"w8a16_gemm takes bf16 rows and int8 weights, got {x.dtype} and {weight.dtype}")
     x, weight = x.contiguous(), weight.contiguous()
-    scale = scale.float().contiguous()
     bias = bias.to(torch.bfloat16).contiguous() if bias is not None else None
     m, k = x.shape
     n = weight.shape[0]
-    tile = pick_tile(m) if tile is None else tile
+    tile = pick_tile(m, fmt=fmt) if tile is None else tile
     out = torch.empty((m, n), dtype=torch.bfloat16, device=x.device)
     workspace = _workspace(x.device)
-    code = lib.vlmq_w8a16_gemm(
+    pointers = [t.data_ptr() if isinstance(t, torch.Tensor) else t for t in operands]
+    code = getattr(lib, f"vlmq_{fmt}_gemm")(
         tile,
         x.data_ptr(),
         weight.data_ptr(),
-        scale.data_ptr(),
+        *pointers,
         bias.data_ptr() if bias is not None else None,
         out.data_ptr(),
         m,
@@ -213,11 +210,21 @@ def w8a16_gemm(
         k,
         workspace.data_ptr(),
         workspace.numel(),
-        torch.cuda.current_stream(x.device).cuda_stream,
+        torch.cuda.current_stream(x.device).cuda_stream if x.is_cuda else None,
     )
     if code:
-        raise RuntimeError(f"CUTLASS w8a16 GEMM [{m}, {k}] x [{n}, {k}] tile {tile}: {ERRORS.get(code, code)}")
+        raise RuntimeError(f"CUTLASS {fmt} GEMM [{m}, {k}] x [{n}, {k}] tile {tile}: {ERRORS.get(code, code)}")
     return out
+
+
+def w8a16_gemm(
+    x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None, tile: int | None = None
+) -> torch.Tensor:
+    """[M, K] bf16 x [N, K] int8 weights with per-row fp32 ``scale`` (+ bf16 ``bias``) → [M, N] bf16, on the current
+    stream (capturable in CUDA graphs); ``tile`` by default ``pick_tile(M)``."""
+    if x.dtype != torch.bfloat16 or weight.dtype != torch.int8:
+        raise ValueError(f"w8a16_gemm takes bf16 rows and int8 weights, got {x.dtype} and {weight.dtype}")
+    return _run("w8a16", x, weight, [scale.float().contiguous()], bias, tile)
 
 
 def w4_group_terms(scale: torch.Tensor, zero: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -241,64 +248,13 @@ def w4a16_gemm(
 ) -> torch.Tensor:
     """[M, K] bf16 x w4's packed int4 [N, K / 8] (group scales, optional int8 zero points) → [M, N] bf16 (+ bias),
     on the current stream; ``terms``: ``w4_group_terms(scale, zero)`` if already made."""
-    lib = _library()
-    if lib is None:
-        raise RuntimeError(f"CUTLASS mixed-input GEMMs not built: {BUILD_HINT}")
     if x.dtype != torch.bfloat16 or packed.dtype != torch.int32:
         raise ValueError(f"w4a16_gemm takes bf16 rows and int32-packed int4 weights, got {x.dtype}, {packed.dtype}")
-    x, packed = x.contiguous(), packed.contiguous()
     scale_t, zero_t = terms if terms is not None else w4_group_terms(scale, zero)
-    bias = bias.to(torch.bfloat16).contiguous() if bias is not None else None
-    m, k = x.shape
-    n = packed.shape[0]
-    tile = pick_tile(m, fmt="w4a16") if tile is None else tile
-    out = torch.empty((m, n), dtype=torch.bfloat16, device=x.device)
-    workspace = _workspace(x.device)
-    code = lib.vlmq_w4a16_gemm(
-        tile,
-        x.data_ptr(),
-        packed.data_ptr(),
-        scale_t.data_ptr(),
-        zero_t.data_ptr(),
-        group_size,
-        bias.data_ptr() if bias is not None else None,
-        out.data_ptr(),
-        m,
-        n,
-        k,
-        workspace.data_ptr(),
-        workspace.numel(),
-        torch.cuda.current_stream(x.device).cuda_stream,
-    )
-    if code:
-        raise RuntimeError(f"CUTLASS w4a16 GEMM [{m}, {k}] x [{n}, {k}] tile {tile}: {ERRORS.get(code, code)}")
-    return out
+    return _run("w4a16", x, packed, [scale_t, zero_t, group_size], bias, tile)
 
 
 @functools.cache
 def _workspace(device: torch.device) -> torch.Tensor:
+    """One scratch per device for the stream-K tiles' partial sums, made on the first (eager) call."""
     return torch.empty(WORKSPACE_BYTES, dtype=torch.uint8, device=device)
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m vlmq.engine.kernels.cutlass_gemm", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--build", action="store_true", help="compile the library (nvcc + nvidia-cutlass headers)")
-    parser.add_argument("--out", type=Path, default=None, help=f"where to write it (default {library_path()})")
-    args = parser.parse_args(argv)
-    if args.build:
-        try:
-            print(build_library(args.out))
-        except RuntimeError as err:
-            print(f"error: {err}")
-            return 2
-        return 0
-    print(unavailable_reason() or f"available: {library_path()}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

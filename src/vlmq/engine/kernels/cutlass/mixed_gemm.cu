@@ -34,37 +34,37 @@ using LayoutD = cutlass::layout::ColumnMajor;  // D' [N, M] column-major = out [
 using FusionScaleBias = cutlass::epilogue::fusion::PerRowLinCombPerRowBiasEltAct<
     cutlass::epilogue::thread::Identity, Bf16, float, Bf16, Bf16, float>;
 
-template <class ElementW, class TileShape, class Schedule, class EpiSchedule, class Cluster = Shape<_1, _1, _1>,
-          class Scheduler = void>
-struct W8Gemm {
+// One GEMM type per tile: ``MainloopElement`` is the narrow weight type (int8: convert only), or the tuple
+// (uint4b_t, scale, zero term) of the scale-with-zero mode; ``Alignment`` its TMA alignment in elements.
+template <class MainloopElement, int Alignment, class TileShape, class Schedule, class EpiSchedule, class Cluster,
+          class Scheduler>
+struct MixedGemm {
   using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, Cluster,
       cutlass::epilogue::collective::EpilogueTileAuto, float, float, void, LayoutD, 8, Bf16, LayoutD, 8,
       EpiSchedule, FusionScaleBias>::CollectiveOp;
   using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
-      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, ElementW, LayoutW, 16, Bf16, LayoutX, 8, float,
-      TileShape, Cluster,
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, MainloopElement, LayoutW, Alignment, Bf16, LayoutX, 8,
+      float, TileShape, Cluster,
       cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(sizeof(typename Epilogue::SharedStorage))>,
       Schedule>::CollectiveOp;
   using Kernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, Mainloop, Epilogue, Scheduler>;
   using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+  using StrideW = typename Gemm::GemmKernel::StrideA;
+  using StrideX = typename Gemm::GemmKernel::StrideB;
+  using StrideD = typename Gemm::GemmKernel::StrideD;
 
-  static int run(const void* x, const void* w, const float* wscale, const void* bias, void* out, int m, int n,
-                 int k, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
-    using StrideA = typename Gemm::GemmKernel::StrideA;
-    using StrideB = typename Gemm::GemmKernel::StrideB;
-    using StrideD = typename Gemm::GemmKernel::StrideD;
-    auto stride_w = cutlass::make_cute_packed_stride(StrideA{}, make_shape(n, k, 1));
-    auto stride_x = cutlass::make_cute_packed_stride(StrideB{}, make_shape(m, k, 1));
-    auto stride_d = cutlass::make_cute_packed_stride(StrideD{}, make_shape(n, m, 1));
-    typename Gemm::Arguments args{
-        cutlass::gemm::GemmUniversalMode::kGemm,
-        {n, m, k, 1},
-        {static_cast<const ElementW*>(w), stride_w, static_cast<const Bf16*>(x), stride_x},
-        {{}, nullptr, stride_d, static_cast<Bf16*>(out), stride_d}};
+  // the epilogue's output (D' column-major) and the mainloop's operand strides for out[M, N] = x[M, K] w[N, K]^T
+  static auto strides(int m, int n, int k) {
+    return cute::make_tuple(cutlass::make_cute_packed_stride(StrideW{}, make_shape(n, k, 1)),
+                            cutlass::make_cute_packed_stride(StrideX{}, make_shape(m, k, 1)),
+                            cutlass::make_cute_packed_stride(StrideD{}, make_shape(n, m, 1)));
+  }
+
+  // 0, or the C ABI's error code (see vlmq_w8a16_gemm)
+  static int launch(typename Gemm::Arguments& args, const void* bias, void* workspace, size_t workspace_bytes,
+                    cudaStream_t stream) {
     auto& fusion = args.epilogue.thread;
-    fusion.alpha_ptr = wscale;
-    fusion.dAlpha = {bool(1), _0{}, 0};
     fusion.beta = 0.f;
     fusion.bias_ptr = static_cast<const Bf16*>(bias);
     Gemm gemm;
@@ -76,52 +76,48 @@ struct W8Gemm {
   }
 };
 
+template <class ElementW, class TileShape, class Schedule, class EpiSchedule, class Cluster = Shape<_1, _1, _1>,
+          class Scheduler = void>
+struct W8Gemm : MixedGemm<ElementW, 16, TileShape, Schedule, EpiSchedule, Cluster, Scheduler> {
+  using Base = MixedGemm<ElementW, 16, TileShape, Schedule, EpiSchedule, Cluster, Scheduler>;
+
+  static int run(const void* x, const void* w, const float* wscale, const void* bias, void* out, int m, int n,
+                 int k, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+    auto [stride_w, stride_x, stride_d] = Base::strides(m, n, k);
+    typename Base::Gemm::Arguments args{
+        cutlass::gemm::GemmUniversalMode::kGemm,
+        {n, m, k, 1},
+        {static_cast<const ElementW*>(w), stride_w, static_cast<const Bf16*>(x), stride_x},
+        {{}, nullptr, stride_d, static_cast<Bf16*>(out), stride_d}};
+    args.epilogue.thread.alpha_ptr = wscale;
+    args.epilogue.thread.dAlpha = {bool(1), _0{}, 0};
+    return Base::launch(args, bias, workspace, workspace_bytes, stream);
+  }
+};
+
 // int4 weights (compressed-tensors' pack-quantized layout read as it is: nibble q + 8, eight along K in an int32,
 // the lowest first: CUTLASS's uint4b_t [N, K]) with bf16 group scales and zero terms, both [K / group, N]:
 // w = scale * (q + 8) + zero_term in one bf16 FMA before the MMA (CUTLASS's ScaleWithZero mode), where the caller
 // passes zero_term = -(zero + 8) * scale rounded to bf16 (exact for symmetric packs: -8 * scale).
 template <class TileShape, class Schedule, class EpiSchedule, class Cluster = Shape<_1, _1, _1>>
-struct W4Gemm {
-  using ElementW = cutlass::uint4b_t;
-  using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
-      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, Cluster,
-      cutlass::epilogue::collective::EpilogueTileAuto, float, float, void, LayoutD, 8, Bf16, LayoutD, 8,
-      EpiSchedule, FusionScaleBias>::CollectiveOp;
-  using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
-      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, cute::tuple<ElementW, Bf16, Bf16>, LayoutW, 32, Bf16,
-      LayoutX, 8, float, TileShape, Cluster,
-      cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(sizeof(typename Epilogue::SharedStorage))>,
-      Schedule>::CollectiveOp;
-  using Kernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, Mainloop, Epilogue>;
-  using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+struct W4Gemm
+    : MixedGemm<cute::tuple<cutlass::uint4b_t, Bf16, Bf16>, 32, TileShape, Schedule, EpiSchedule, Cluster, void> {
+  using Base = MixedGemm<cute::tuple<cutlass::uint4b_t, Bf16, Bf16>, 32, TileShape, Schedule, EpiSchedule, Cluster, void>;
 
   static int run(const void* x, const void* w, const void* scale_t, const void* zero_t, int group, const void* bias,
                  void* out, int m, int n, int k, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
-    using StrideA = typename Gemm::GemmKernel::StrideA;
-    using StrideB = typename Gemm::GemmKernel::StrideB;
-    using StrideD = typename Gemm::GemmKernel::StrideD;
-    using StrideS = typename Mainloop::StrideScale;
+    using StrideS = typename Base::Mainloop::StrideScale;
     if (group <= 0 || k % group) return 3;
-    auto stride_w = cutlass::make_cute_packed_stride(StrideA{}, make_shape(n, k, 1));
-    auto stride_x = cutlass::make_cute_packed_stride(StrideB{}, make_shape(m, k, 1));
-    auto stride_d = cutlass::make_cute_packed_stride(StrideD{}, make_shape(n, m, 1));
+    auto [stride_w, stride_x, stride_d] = Base::strides(m, n, k);
     auto stride_s = cutlass::make_cute_packed_stride(StrideS{}, make_shape(n, k / group, 1));
-    typename Gemm::Arguments args{
+    typename Base::Gemm::Arguments args{
         cutlass::gemm::GemmUniversalMode::kGemm,
         {n, m, k, 1},
-        {static_cast<const ElementW*>(w), stride_w, static_cast<const Bf16*>(x), stride_x,
+        {static_cast<const cutlass::uint4b_t*>(w), stride_w, static_cast<const Bf16*>(x), stride_x,
          static_cast<const Bf16*>(scale_t), stride_s, group, static_cast<const Bf16*>(zero_t)},
         {{}, nullptr, stride_d, static_cast<Bf16*>(out), stride_d}};
-    auto& fusion = args.epilogue.thread;
-    fusion.alpha = 1.f;
-    fusion.beta = 0.f;
-    fusion.bias_ptr = static_cast<const Bf16*>(bias);
-    Gemm gemm;
-    if (Gemm::get_workspace_size(args) > workspace_bytes) return 2;
-    if (gemm.can_implement(args) != cutlass::Status::kSuccess) return 3;
-    if (gemm.initialize(args, workspace, stream) != cutlass::Status::kSuccess) return 4;
-    if (gemm.run(stream) != cutlass::Status::kSuccess) return 5;
-    return cudaGetLastError() == cudaSuccess ? 0 : 6;
+    args.epilogue.thread.alpha = 1.f;
+    return Base::launch(args, bias, workspace, workspace_bytes, stream);
   }
 };
 
@@ -161,21 +157,28 @@ using StreamK = cutlass::gemm::StreamKScheduler;
   X(1, 128, 64, 1, W4Gemm<Shape<_128, _64, _64>, Coop, CoopEpi>)    \
   X(2, 64, 128, 1, W4Gemm<Shape<_64, _128, _64>, Ping, PingEpi>)
 
+// a tile's CTA shape (weight rows, token rows, CTAs a cluster along the tokens); nonzero for an unknown tile
+#define VLMQ_SHAPE(I, WR, TR, CL, ...) \
+  if (tile == I) {                   \
+    *weight_rows = WR;               \
+    *token_rows = TR;                \
+    *cluster = CL;                   \
+    return 0;                        \
+  }
+#define VLMQ_COUNT(I, ...) +1
+
 extern "C" {
 
-int vlmq_w8a16_tiles() { return 13; }
+int vlmq_w8a16_tiles() { return 0 VLMQ_W8_TILES(VLMQ_COUNT); }
+int vlmq_w4a16_tiles() { return 0 VLMQ_W4_TILES(VLMQ_COUNT); }
 
-// A tile's CTA shape: weight rows, token rows and cluster CTAs along the tokens; nonzero for an unknown tile.
 int vlmq_w8a16_tile_shape(int tile, int* weight_rows, int* token_rows, int* cluster) {
-#define VLMQ_SHAPE(I, WR, TR, CL, ...) \
-  if (tile == I) {               \
-    *weight_rows = WR;           \
-    *token_rows = TR;            \
-    *cluster = CL;               \
-    return 0;                    \
-  }
   VLMQ_W8_TILES(VLMQ_SHAPE)
-#undef VLMQ_SHAPE
+  return 1;
+}
+
+int vlmq_w4a16_tile_shape(int tile, int* weight_rows, int* token_rows, int* cluster) {
+  VLMQ_W4_TILES(VLMQ_SHAPE)
   return 1;
 }
 
@@ -188,21 +191,6 @@ int vlmq_w8a16_gemm(int tile, const void* x, const void* w, const float* wscale,
   if (tile == I) return __VA_ARGS__::run(x, w, wscale, bias, out, m, n, k, workspace, workspace_bytes, stream);
   VLMQ_W8_TILES(VLMQ_RUN)
 #undef VLMQ_RUN
-  return 1;
-}
-
-int vlmq_w4a16_tiles() { return 3; }
-
-int vlmq_w4a16_tile_shape(int tile, int* weight_rows, int* token_rows, int* cluster) {
-#define VLMQ_SHAPE(I, WR, TR, CL, ...) \
-  if (tile == I) {                   \
-    *weight_rows = WR;               \
-    *token_rows = TR;                \
-    *cluster = CL;                   \
-    return 0;                        \
-  }
-  VLMQ_W4_TILES(VLMQ_SHAPE)
-#undef VLMQ_SHAPE
   return 1;
 }
 
