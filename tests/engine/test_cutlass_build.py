@@ -101,6 +101,8 @@ class FakeLibrary:
             return lambda *args: self.calls.append((name, args)) or self.code
         if name.endswith("_tiles"):
             return lambda: 3
+        if name.endswith("_tile_shape"):
+            return lambda tile, *dims: 1  # the library's answer for a tile it does not have
         raise AttributeError(name)
 
 
@@ -137,3 +139,19 @@ def test_launchers_pass_the_c_abi_arguments_in_order(monkeypatch):
     fake.code = 3
     with pytest.raises(RuntimeError, match=r"CUTLASS w8a16 GEMM \[5, 64\] x \[16, 64\] tile 0: shape not supported"):
         cutlass_gemm.w8a16_gemm(x, w8, torch.ones(16), None, tile=0)
+
+
+def test_wrong_operand_types_and_unknown_tiles_are_one_line_errors(monkeypatch):
+    """A GEMM called with other dtypes says which it takes; a tile the library lacks says how many it has."""
+    monkeypatch.setattr(cutlass_gemm, "_library", lambda: FakeLibrary())
+    x = torch.randn(5, 64)  # float32, not bf16
+    with pytest.raises(ValueError, match="w8a16_gemm takes bf16 rows and int8 weights, got torch.float32"):
+        cutlass_gemm.w8a16_gemm(x, torch.zeros(16, 64, dtype=torch.int8), torch.ones(16), None)
+    with pytest.raises(ValueError, match="w4a16_gemm takes bf16 rows and int32-packed int4 weights"):
+        cutlass_gemm.w4a16_gemm(x.bfloat16(), torch.zeros(16, 64, dtype=torch.int8), torch.ones(16, 2), None, 32, None)
+    cutlass_gemm.tile_shape.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="no CUTLASS w8a16 tile 99 \\(the library has 3\\)"):
+            cutlass_gemm.tile_shape(99)
+    finally:
+        cutlass_gemm.tile_shape.cache_clear()

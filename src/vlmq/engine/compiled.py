@@ -229,7 +229,12 @@ class FusedRunner:
         self.vision = functools.partial(image_features, engine.model)  # (pixel_values, grid_thw) -> features
 
     def path_notes(self) -> dict[str, str]:
-        notes = {"vision_path": "eager", "prefill_path": self.prefill_note, "decode_path": self.label}
+        return self._with_prefill_gemm(
+            {"vision_path": "eager", "prefill_path": self.prefill_note, "decode_path": self.label}
+        )
+
+    def _with_prefill_gemm(self, notes: dict[str, str]) -> dict[str, str]:
+        """``notes`` and, for int8 / int4 weight-only models, how their prefill GEMMs run."""
         return notes | ({"prefill_gemm": self.prefill_gemm} if self.prefill_gemm else {})
 
     def reset(self, cache) -> None:
@@ -337,7 +342,7 @@ class CompiledRunner(FusedRunner):
         """How each stage ran (speed records carry it): graph replay, compiled layers, or a recorded fallback."""
         prefill = self.prefill_note if self.prefill_note != "compiled" else f"compiled, {self.prefill_graphs.note}"
         notes = {"vision_path": self.vision.note, "prefill_path": prefill, "decode_path": f"cuda-graph, {self.label}"}
-        return notes | ({"prefill_gemm": self.prefill_gemm} if self.prefill_gemm else {})
+        return self._with_prefill_gemm(notes)
 
     def reset(self, cache) -> None:
         """The cache was replaced (set_kv): captured graphs point at the old buffers."""
