@@ -111,6 +111,18 @@ def test_w4a16_gemm_matches_the_reference(built, shape, m, symmetric, group):
         check(y, ref, TOL if symmetric else 5e-3, f"tile {tile}")
 
 
+@pytest.mark.parametrize("shape", ["7b gate_up", "7b down", "small"])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_int4_group_terms_kernel_equals_the_eager_expression(shape, symmetric):
+    """The one-launch group terms (Triton, needs no library) give the eager expression's bf16s bit for bit."""
+    n, k = SHAPES[shape]
+    _, _, s, z = int4_operands(1, n, k, 128, symmetric)
+    s = (s * 2.0 ** torch.randint(-12, 4, s.shape, device="cuda")).bfloat16()  # many binades
+    got, want = cutlass_gemm.w4_group_terms(s, z), cutlass_gemm.w4_group_terms_reference(s, z)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape == (k // 128, n) and g.dtype == w.dtype and torch.equal(g, w)
+
+
 def test_prefill_linear_runs_the_tile_table_s_cutlass_tiles(built):
     """Where the shipped tile table records a CUTLASS tile for a weight-only shape, prefill_linear runs exactly that
     GEMM (bit for bit), and the explicit path does too; elsewhere it keeps dequantize-then-cuBLAS."""

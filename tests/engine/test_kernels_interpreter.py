@@ -436,6 +436,15 @@ def _run_extras():
             got = dequant_linear(x, w, sc, z, 64, b, torch.float32, chunk_bytes=small)
             want = x @ whole.t() + (b if b is not None else 0)
             errors[f"dequant-linear {name}{' bias' if b is not None else ''}"] = float((got - want).abs().max())
+    # CUTLASS's int4 group terms in one kernel: ragged [N, G] (N = 100 not a multiple of 64, G = 37 of 32), scales
+    # spanning many binades (the zero term's bf16 rounding at every exponent), with and without zero points
+    from vlmq.engine.kernels.cutlass_gemm import w4_group_terms, w4_group_terms_reference
+
+    scale = (torch.rand(100, 37) * 2.0 ** torch.randint(-12, 4, (100, 37))).bfloat16()
+    for name, z in (("zero", torch.randint(-8, 8, (100, 37), dtype=torch.int8)), ("symmetric", None)):
+        got, want = w4_group_terms(scale, z), w4_group_terms_reference(scale, z)
+        same = all(g.shape == w.shape and g.dtype == w.dtype and torch.equal(g, w) for g, w in zip(got, want))
+        errors[f"group-terms {name}"] = 0.0 if same else 1.0
     return errors
 
 
@@ -687,6 +696,13 @@ def test_dequantize_kernels_are_bit_exact(interpreter_errors):
         "dequant slices",
     ):
         assert interpreter_errors[name] == 0.0, name
+
+
+def test_int4_group_terms_kernel_is_the_eager_expression_bit_for_bit(interpreter_errors):
+    """CUTLASS's int4 scale and zero terms, transposed to [G, N], from one Triton launch: every bf16 the eager
+    expression gives (zero points or symmetric; ragged tiles)."""
+    assert interpreter_errors["group-terms zero"] == 0.0
+    assert interpreter_errors["group-terms symmetric"] == 0.0
 
 
 def test_weight_only_prefill_in_slices_equals_the_whole_weight_product(interpreter_errors):

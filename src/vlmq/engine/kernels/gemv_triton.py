@@ -1007,6 +1007,26 @@ def dequant_int4_kernel(
 
 
 @triton.jit
+def w4_group_terms_kernel(
+    ws_ptr, wz_ptr, scale_t_ptr, zero_t_ptr, N, G, HAS_ZERO: tl.constexpr, BN: tl.constexpr, BG: tl.constexpr
+):
+    """CUTLASS's int4 group terms (``cutlass_gemm.w4_group_terms``) in one pass: w4's [N, G] bf16 scales and int8
+    zero points → [G, N] bf16 scales and zero terms -(zero + 8) * scale, the product in fp32 (exact: a bf16 times an
+    integer below 16) rounded once to bf16 (ties to even, as the eager expression)."""
+    rn = tl.program_id(0) * BN + tl.arange(0, BN)
+    rg = tl.program_id(1) * BG + tl.arange(0, BG)
+    inside = (rn < N)[:, None] & (rg < G)[None, :]
+    src = rn[:, None] * G + rg[None, :]
+    scale = tl.load(ws_ptr + src, mask=inside, other=0.0).to(tl.float32)
+    offset = 8.0
+    if HAS_ZERO:
+        offset = tl.load(wz_ptr + src, mask=inside, other=0).to(tl.float32) + 8.0
+    dst = rg[None, :] * N + rn[:, None]
+    tl.store(scale_t_ptr + dst, scale.to(tl.bfloat16), mask=inside)
+    tl.store(zero_t_ptr + dst, (-offset * scale).to(tl.bfloat16), mask=inside)
+
+
+@triton.jit
 def dequant_w8_kernel(
     w_ptr, ws_ptr, out_ptr, N, K, stride_wn, stride_on, IS_FP8: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr
 ):
