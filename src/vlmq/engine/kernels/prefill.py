@@ -329,7 +329,7 @@ def cutlass_runs(x: torch.Tensor, weight: torch.Tensor, group_size: int = 0) -> 
 
 def cutlass_linear(x, weight, scale, zero, group_size, bias, out_dtype, tile: int | None = None) -> torch.Tensor:
     """A weight-only prefill through CUTLASS's mixed-input GEMM (``cutlass_gemm``): int8 rows with per-row scales,
-    or packed int4 (its group terms made at the call)."""
+    or packed int4 (its group terms made at the call, in one launch: ``w4_group_terms``)."""
     if weight_format(weight) == W_INT4:
         return w4a16_gemm(x, weight, scale, zero, group_size, bias, tile).to(out_dtype)
     return w8a16_gemm(x, weight, scale, bias, tile).to(out_dtype)
