@@ -118,21 +118,14 @@ def _library() -> ctypes.CDLL | None:
     if not path.exists():
         return None
     lib = ctypes.CDLL(str(path))
-    lib.vlmq_w8a16_gemm.restype = ctypes.c_int
-    lib.vlmq_w8a16_gemm.argtypes = (
-        [ctypes.c_int]
-        + [ctypes.c_void_p] * 5
-        + [ctypes.c_int] * 3
-        + [
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-            ctypes.c_void_p,
-        ]
-    )
-    lib.vlmq_w4a16_gemm.restype = ctypes.c_int
-    lib.vlmq_w4a16_gemm.argtypes = (
-        [ctypes.c_int] + [ctypes.c_void_p] * 4 + [ctypes.c_int] + [ctypes.c_void_p] * 2 + [ctypes.c_int] * 3
-    ) + [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    tail = [ctypes.c_int] * 3 + [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]  # M, N, K, workspace, bytes, stream
+    operands = {  # after the tile: x, w, the format's operands, bias, out
+        "w8a16": [ctypes.c_void_p] * 5,
+        "w4a16": [ctypes.c_void_p] * 4 + [ctypes.c_int] + [ctypes.c_void_p] * 2,
+    }
+    for fmt, args in operands.items():
+        getattr(lib, f"vlmq_{fmt}_gemm").restype = ctypes.c_int
+        getattr(lib, f"vlmq_{fmt}_gemm").argtypes = [ctypes.c_int] + args + tail
     for fmt in FORMATS:
         getattr(lib, f"vlmq_{fmt}_tiles").restype = ctypes.c_int
         getattr(lib, f"vlmq_{fmt}_tile_shape").restype = ctypes.c_int
