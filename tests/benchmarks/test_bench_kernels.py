@@ -282,3 +282,51 @@ def test_write_tiles_records_cutlass_only_where_it_beat_dequantize_then_cublas(m
         gemv.measured_prefill.cache_clear()
     assert measured[("int8-a16", 4608, 3584)] == [(300, CutlassTile(0))]
     assert measured[("int4-g128", 4608, 3584)] == [(300, None)]
+
+
+def test_write_tiles_picks_cutlass_or_the_triton_gemm_for_w8a8_and_clears_the_other(monkeypatch):
+    """A W8A8 prefill entry carries the faster of CUTLASS's W8A8 tiles and the Triton GEMM's (``cutlass`` or
+    ``mixed``) where it beat the library call and the generic tile, never both: the engine reads ``cutlass`` first,
+    so a stale one would outlive a run that measured the Triton GEMM faster."""
+    from vlmq.engine.kernels.gemv import CutlassTile, MixedTile
+
+    stale = {"tile": 3, "us": 1.0, "rival": "scaled_mm", "rival_us": 2.0}
+    table = {
+        "prefill": [
+            {"mode": "fp8-a8", "n": 37888, "k": 3584, "m": 300, "shape": "7b gate/up", "tile": None},
+            {"mode": "int8-a8", "n": 3584, "k": 18944, "m": 300, "shape": "7b down", "tile": None, "cutlass": stale},
+            {"mode": "fp8-a8", "n": 3584, "k": 3584, "m": 300, "shape": "7b o", "tile": None, "mixed": {"tile": []}},
+        ]
+    }
+    tile = [64, 128, 128, 4, 4, False, True]
+
+    def rec(fmt, n, k, path, us, tile=None):
+        return {"format": fmt, "n": n, "k": k, "rows": 300, "path": path, "us": [us] * 3, "tile": tile}
+
+    records = [
+        rec("fp8a8", 37888, 3584, "scaled_mm", 117.1),
+        rec("fp8a8", 37888, 3584, f"mixed {tuple(tile)}", 141.5, tile),
+        rec("fp8a8", 37888, 3584, "cutlass 2", 80.2),
+        rec("w8a8", 3584, 18944, "int_mm", 102.0),
+        rec("w8a8", 3584, 18944, f"mixed {tuple(tile)}", 56.1, tile),
+        rec("w8a8", 3584, 18944, "cutlass 4", 60.0),
+        rec("fp8a8", 3584, 3584, "scaled_mm", 12.0),
+        rec("fp8a8", 3584, 3584, "cutlass 1", 12.5),
+    ]
+    bench_prefill_gemm.apply_mixed(table, records)
+    gate_up, down, o = table["prefill"]
+    assert gate_up["cutlass"] == {"tile": 2, "us": 80.2, "rival": "scaled_mm", "rival_us": 117.1}
+    assert "mixed" not in gate_up
+    assert down["mixed"]["tile"] == tile and "cutlass" not in down  # the stale CUTLASS tile is gone
+    assert "mixed" not in o and "cutlass" not in o  # the library call won
+    from vlmq.engine.kernels import gemv
+
+    monkeypatch.setattr(gemv, "tile_table", lambda: table)
+    gemv.measured_prefill.cache_clear()
+    try:
+        measured = gemv.measured_prefill()
+    finally:
+        gemv.measured_prefill.cache_clear()
+    assert measured[("fp8-a8", 37888, 3584)] == [(300, CutlassTile(2))]
+    assert measured[("int8-a8", 3584, 18944)] == [(300, MixedTile(*tile))]
+    assert measured[("fp8-a8", 3584, 3584)] == [(300, None)]

@@ -147,10 +147,13 @@ def test_a_failing_compiled_prefill_falls_back_to_the_eager_layers(tiny_fp32, im
     assert tokens == reference
 
 
-@pytest.mark.parametrize("recipe, note", [("bf16", None), ("int8_wo", "reference"), ("int4_wo+group=32", "reference")])
-def test_path_notes_say_how_weight_only_prefill_gemms_run(tiny_fp32, recipe, note):
-    """Speed records carry ``prefill_gemm`` for int8 / int4 weight-only models (CUTLASS's mixed-input GEMM, or
-    dequantize+cuBLAS and why: here no CUDA device), and nothing for float ones."""
+@pytest.mark.parametrize(
+    "recipe, note",
+    [("bf16", None), ("int8_wo", "reference"), ("int4_wo+group=32", "reference"), ("fp8", "reference")],
+)
+def test_path_notes_say_how_quantized_prefill_gemms_run(tiny_fp32, recipe, note):
+    """Speed records carry ``prefill_gemm`` for int8 / int4 weight-only and W8A8 models (CUTLASS's GEMMs, or the
+    library path and why: here no CUDA device), and nothing for float ones."""
     from vlmq.engine.compiled import FusedRunner
     from vlmq.recipes import apply_recipe, parse_recipe
 

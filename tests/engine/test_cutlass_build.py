@@ -21,10 +21,34 @@ def test_library_is_named_by_its_source_digest(monkeypatch, tmp_path):
 
 
 def test_nvcc_command_targets_hopper_and_both_include_trees(tmp_path):
-    cmd = cutlass_gemm.nvcc_command("nvcc", tmp_path, tmp_path / "out.so")
-    assert "-arch=sm_90a" in cmd and "-shared" in cmd
-    assert f"-I{tmp_path / 'include'}" in cmd and f"-I{tmp_path / 'tools' / 'util' / 'include'}" in cmd
-    assert cmd[-2:] == ["-o", str(tmp_path / "out.so")] and str(cutlass_gemm.SOURCE) in cmd
+    for source in cutlass_gemm.SOURCES:
+        cmd = cutlass_gemm.nvcc_command("nvcc", tmp_path, tmp_path / "out.o", source)
+        assert "-arch=sm_90a" in cmd and "-c" in cmd and "-Xcompiler=-fPIC" in cmd
+        assert f"-I{tmp_path / 'include'}" in cmd and f"-I{tmp_path / 'tools' / 'util' / 'include'}" in cmd
+        assert cmd[-2:] == ["-o", str(tmp_path / "out.o")] and str(source) in cmd
+    link = cutlass_gemm.link_command("nvcc", [tmp_path / "a.o", tmp_path / "b.o"], tmp_path / "lib.so")
+    assert "-shared" in link and "-Xcompiler=-static-libstdc++" in link
+    assert link[-2:] == ["-o", str(tmp_path / "lib.so")]
+    assert str(tmp_path / "a.o") in link and str(tmp_path / "b.o") in link
+
+
+def test_every_source_is_compiled_and_linked_into_one_library(monkeypatch, tmp_path):
+    """A stand-in nvcc records its command lines: one compile per source (to objects), then one link of them all;
+    the objects are removed and the library appears only after the link."""
+    (tmp_path / "include" / "cutlass").mkdir(parents=True)
+    monkeypatch.setenv(cutlass_gemm.CUTLASS_ENV, str(tmp_path))
+    log = tmp_path / "calls"
+    nvcc = tmp_path / "nvcc"
+    nvcc.write_text(f'#!/bin/sh\necho "$@" >> {log}\nfor last; do :; done\ntouch "$last"\n')
+    nvcc.chmod(0o755)
+    out = cutlass_gemm.build_library(tmp_path / "lib.so", nvcc=str(nvcc))
+    calls = log.read_text().splitlines()
+    assert out == tmp_path / "lib.so" and out.exists()
+    compiles, link = calls[:-1], calls[-1]
+    assert len(compiles) == len(cutlass_gemm.SOURCES) == 2
+    assert sorted(c.split(" -o ")[0].split()[-1] for c in compiles) == sorted(map(str, cutlass_gemm.SOURCES))
+    assert "-shared" in link and all(c.split(" -o ")[1] in link for c in compiles)
+    assert not list(tmp_path.glob("*.o"))
 
 
 def test_build_without_headers_names_the_fix(monkeypatch, tmp_path):
@@ -74,7 +98,7 @@ def test_status_command_reports_how_to_build(capsys, monkeypatch, tmp_path):
     assert cutlass_build.main([]) == 0
     said = capsys.readouterr().out
     assert "no CUDA device" in said or "--build" in said
-    assert Path(cutlass_gemm.SOURCE).exists()
+    assert all(Path(source).exists() for source in cutlass_gemm.SOURCES)
 
 
 def test_pick_tile_pads_the_rows_least_then_follows_the_measured_preference():
@@ -136,6 +160,18 @@ def test_launchers_pass_the_c_abi_arguments_in_order(monkeypatch):
         terms[1].float(), (-(zero.float() + 8) * scale.float()).bfloat16().t().float()
     )
 
+    xq = torch.randn(5, 64).to(torch.float8_e4m3fn)
+    wq = torch.randn(16, 64).to(torch.float8_e4m3fn)
+    wscale, xscale = torch.rand(16), torch.rand(5)
+    out = cutlass_gemm.w8a8_gemm(xq, wq, wscale, xscale, bias, tile=4)
+    name, args = fake.calls[-1]
+    assert name == "vlmq_w8a8_fp8_gemm" and len(args) == 13 and args[0] == 4
+    assert args[1:3] == (xq.data_ptr(), wq.data_ptr()) and args[3] == wscale.data_ptr()
+    assert args[4] == xscale.data_ptr() and args[5] is not None and args[6] == out.data_ptr()
+    assert args[7:10] == (5, 16, 64)
+    cutlass_gemm.w8a8_gemm(xq.view(torch.int8), wq.view(torch.int8), wscale, xscale, None, tile=0)
+    assert fake.calls[-1][0] == "vlmq_w8a8_int8_gemm" and fake.calls[-1][1][5] is None
+
     fake.code = 3
     with pytest.raises(RuntimeError, match=r"CUTLASS w8a16 GEMM \[5, 64\] x \[16, 64\] tile 0: shape not supported"):
         cutlass_gemm.w8a16_gemm(x, w8, torch.ones(16), None, tile=0)
@@ -149,6 +185,11 @@ def test_wrong_operand_types_and_unknown_tiles_are_one_line_errors(monkeypatch):
         cutlass_gemm.w8a16_gemm(x, torch.zeros(16, 64, dtype=torch.int8), torch.ones(16), None)
     with pytest.raises(ValueError, match="w4a16_gemm takes bf16 rows and int32-packed int4 weights"):
         cutlass_gemm.w4a16_gemm(x.bfloat16(), torch.zeros(16, 64, dtype=torch.int8), torch.ones(16, 2), None, 32, None)
+    with pytest.raises(
+        ValueError, match="w8a8_gemm takes e4m3 x e4m3 or int8 x int8, got torch.float8_e4m3fn x torch.int8"
+    ):
+        fp8 = torch.zeros(5, 64).to(torch.float8_e4m3fn)
+        cutlass_gemm.w8a8_gemm(fp8, torch.zeros(16, 64, dtype=torch.int8), torch.ones(16), torch.ones(5), None)
     cutlass_gemm.tile_shape.cache_clear()
     try:
         with pytest.raises(ValueError, match="no CUTLASS w8a16 tile 99 \\(the library has 3\\)"):

@@ -46,7 +46,7 @@ import torch._dynamo
 from vlmq.engine.decoder import DenseAttention, StepInputs, additive_mask, emulated_fp8_attention, sdpa_attention
 from vlmq.engine.graphs import ShapeGraphs, VisionGraphs
 from vlmq.engine.kernels import rope_write_decode_attention, rope_write_kv
-from vlmq.engine.kernels.prefill import weight_only_prefill_note
+from vlmq.engine.kernels.prefill import prefill_gemm_note
 from vlmq.engine.projections import HeadPack, LayerPacks, build_packs, run_linear
 from vlmq.engine.rope import mrope_cos_sin
 from vlmq.engine.types import GENERATED
@@ -214,8 +214,10 @@ class FusedRunner:
         self.decode_attend = RopeWriteAttention(dense) if d.fp8_attention else fused_decode_attention
         self.prefill_attend = RopeWriteAttention(dense)
         self.label = label + (", fp8-attention-emulated" if d.fp8_attention else "")
-        weight_only = any(kind in label for kind in ("w8a16-int8", "w4a16"))
-        self.prefill_gemm = weight_only_prefill_note(engine.device) if weight_only else None
+        kind = (
+            "weight-only" if any(k in label for k in ("w8a16-int8", "w4a16")) else "w8a8" if "w8a8" in label else None
+        )
+        self.prefill_gemm = prefill_gemm_note(engine.device, kind) if kind else None
         wrap = _compile if compile else (lambda fn: fn)
         self.decode_layer, self.prefill_layer = wrap(fused_layer), wrap(prefill_layer)
         self.prologue, self.head = wrap(decode_prologue), wrap(fused_head)

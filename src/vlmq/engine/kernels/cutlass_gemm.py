@@ -1,4 +1,5 @@
-"""Weight-only prefill GEMMs from CUTLASS (Hopper's mixed-input warp-specialised mainloop), built on demand.
+"""Prefill GEMMs from CUTLASS on Hopper, built on demand: weight-only (the mixed-input warp-specialised mainloop)
+and W8A8 (FP8 and int8 tensor cores, scales in the epilogue).
 
 Why: a W8A16 first token that dequantizes every weight to bf16 and then calls cuBLAS pays a whole extra pass over
 the weights (the 7b's 6.5 GB read + 13 GB written, ~5 ms of a 17 ms first token on the H200), and vlmq's own
@@ -6,10 +7,13 @@ Triton GEMM that widens int8 in registers lost to that pass (eleventh session: t
 the MMAs without warp specialisation). CUTLASS's ``sm90_mma_tma_gmma_rs_warpspecialized_mixed_input`` mainloop
 is the library kernel that does this (vLLM's Machete is built on the same design).
 
-``cutlass/mixed_gemm.cu`` wraps it behind a C ABI; ``build_library`` compiles it with ``nvcc`` and the CUTLASS
-headers of the ``nvidia-cutlass`` package (``pip install --no-deps nvidia-cutlass``) into a shared library named
-by the source's digest, loaded with ctypes (no libtorch build: it works beside any torch). Where the library is
-missing, ``unavailable_reason`` says how to build it and the engine keeps dequantize-then-cuBLAS.
+``cutlass/mixed_gemm.cu`` wraps it behind a C ABI, ``cutlass/w8a8_gemm.cu`` the W8A8 GEMMs (e4m3 x e4m3 and
+int8 x int8, per-token and per-channel scales and the bias in an epilogue visitor tree, tiles for a prompt's few
+hundred rows where cuBLASLt's FP8 kernel behind ``torch._scaled_mm`` pads 300 rows to 384); ``build_library``
+compiles both with ``nvcc`` (in parallel) and the CUTLASS headers of the ``nvidia-cutlass`` package (``pip install
+--no-deps nvidia-cutlass``) into one shared library named by the sources' digest, loaded with ctypes (no libtorch
+build: it works beside any torch). Where the library is missing, ``unavailable_reason`` says how to build it and
+the engine keeps its library paths (dequantize-then-cuBLAS, ``_scaled_mm``, its Triton W8A8 tiles).
 
 Arithmetic: int8, out = (x @ q^T) * scale + bias in fp32 (int8 values widened to bf16 exactly, fp32 accumulation),
 rounded once to bf16: ``w8.w8_linear_reference``'s arithmetic up to summation order; int4, each weight widened as
@@ -31,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-SOURCE = Path(__file__).with_name("cutlass") / "mixed_gemm.cu"
+SOURCES = tuple(Path(__file__).with_name("cutlass") / name for name in ("mixed_gemm.cu", "w8a8_gemm.cu"))
 LIB_ENV = "VLMQ_CUTLASS_LIB"  # a built library's path (overrides the cache location)
 CUTLASS_ENV = "CUTLASS_DIR"  # a CUTLASS source tree (include/, tools/util/include/); default: nvidia-cutlass's copy
 BUILD_HINT = "python -m vlmq.engine.kernels.cutlass_build --build (needs nvcc, `pip install --no-deps nvidia-cutlass`)"
@@ -47,11 +51,14 @@ WORKSPACE_BYTES = 32 << 20  # stream-K tiles' partial sums (a 128 x 192 fp32 til
 
 
 def source_digest() -> str:
-    return hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256()
+    for source in SOURCES:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def library_path() -> Path:
-    """Where the built library is: ``$VLMQ_CUTLASS_LIB``, else the user cache, named by the source's digest (a
+    """Where the built library is: ``$VLMQ_CUTLASS_LIB``, else the user cache, named by the sources' digest (a
     library built from other source is never loaded)."""
     if os.environ.get(LIB_ENV):
         return Path(os.environ[LIB_ENV])
@@ -71,9 +78,9 @@ def cutlass_root() -> Path | None:
     return root if (root / "include" / "cutlass").is_dir() else None
 
 
-def nvcc_command(nvcc: str, root: Path, out: Path, source: Path = SOURCE) -> list[str]:
-    """The compile line: sm_90a (wgmma and TMA need the arch-specific target), the C++ runtime linked statically
-    so the library loads on machines with an older libstdc++."""
+def nvcc_command(nvcc: str, root: Path, out: Path, source: Path = SOURCES[0]) -> list[str]:
+    """The compile line of one source into the object ``out``: sm_90a (wgmma and TMA need the arch-specific
+    target), position-independent for the shared library."""
     return [
         nvcc,
         "-std=c++17",
@@ -81,10 +88,8 @@ def nvcc_command(nvcc: str, root: Path, out: Path, source: Path = SOURCE) -> lis
         "-DNDEBUG",
         "-arch=sm_90a",
         "--expt-relaxed-constexpr",
-        "-shared",
+        "-c",
         "-Xcompiler=-fPIC",
-        "-Xcompiler=-static-libstdc++",
-        "-Xcompiler=-static-libgcc",
         f"-I{root / 'include'}",
         f"-I{root / 'tools' / 'util' / 'include'}",
         str(source),
@@ -93,8 +98,26 @@ def nvcc_command(nvcc: str, root: Path, out: Path, source: Path = SOURCE) -> lis
     ]
 
 
+def link_command(nvcc: str, objects: list[Path], out: Path) -> list[str]:
+    """The link line: the C++ runtime linked statically so the library loads on machines with an older libstdc++."""
+    return [
+        nvcc,
+        "-shared",
+        "-Xcompiler=-static-libstdc++",
+        "-Xcompiler=-static-libgcc",
+        *map(str, objects),
+        "-o",
+        str(out),
+    ]
+
+
+def _first_error(done: subprocess.CompletedProcess) -> str:
+    return next((line for line in done.stderr.splitlines() if "error" in line), done.stderr.strip()[-300:])
+
+
 def build_library(out: Path | None = None, nvcc: str | None = None) -> Path:
-    """Compile ``mixed_gemm.cu`` (about two minutes on one core) into ``out`` (default ``library_path()``)."""
+    """Compile the sources (each on its own core, about five minutes on the 2-core machine) and link them into
+    ``out`` (default ``library_path()``)."""
     nvcc = nvcc or shutil.which("nvcc") or str(Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")) / "bin" / "nvcc")
     if not Path(nvcc).exists() and shutil.which(nvcc) is None:
         raise RuntimeError(f"nvcc not found ({nvcc}): install the CUDA toolkit or set CUDA_HOME")
@@ -103,11 +126,22 @@ def build_library(out: Path | None = None, nvcc: str | None = None) -> Path:
         raise RuntimeError(f"CUTLASS headers not found: `pip install --no-deps nvidia-cutlass` or set {CUTLASS_ENV}")
     out = Path(out or library_path())
     out.parent.mkdir(parents=True, exist_ok=True)
+    objects = [out.with_name(f"{out.name}.{source.stem}.o") for source in SOURCES]
+    compiles = [
+        subprocess.Popen(nvcc_command(nvcc, root, obj, source), stderr=subprocess.PIPE, text=True)
+        for source, obj in zip(SOURCES, objects)
+    ]
+    for source, proc in zip(SOURCES, compiles):
+        _, stderr = proc.communicate()
+        if proc.returncode:
+            done = subprocess.CompletedProcess(proc.args, proc.returncode, "", stderr)
+            raise RuntimeError(f"nvcc failed on {source.name} ({proc.returncode}): {_first_error(done)}")
     partial = out.with_name(out.name + ".partial")
-    done = subprocess.run(nvcc_command(nvcc, root, partial), capture_output=True, text=True)
+    done = subprocess.run(link_command(nvcc, objects, partial), capture_output=True, text=True)
+    for obj in objects:
+        obj.unlink(missing_ok=True)
     if done.returncode:
-        first_error = next((line for line in done.stderr.splitlines() if "error" in line), done.stderr.strip()[-300:])
-        raise RuntimeError(f"nvcc failed ({done.returncode}): {first_error}")
+        raise RuntimeError(f"nvcc failed linking ({done.returncode}): {_first_error(done)}")
     partial.replace(out)  # a cut build never leaves a library that looks finished
     return out
 
@@ -122,7 +156,11 @@ def _library() -> ctypes.CDLL | None:
     operands = {  # after the tile: x, w, the format's operands, bias, out
         "w8a16": [ctypes.c_void_p] * 5,
         "w4a16": [ctypes.c_void_p] * 4 + [ctypes.c_int] + [ctypes.c_void_p] * 2,
+        "w8a8_fp8": [ctypes.c_void_p] * 6,
+        "w8a8_int8": [ctypes.c_void_p] * 6,
     }
+    if not all(hasattr(lib, f"vlmq_{fmt}_gemm") for fmt in operands):
+        return None  # built from an older source (a $VLMQ_CUTLASS_LIB kept across a change): rebuild it
     for fmt, args in operands.items():
         getattr(lib, f"vlmq_{fmt}_gemm").restype = ctypes.c_int
         getattr(lib, f"vlmq_{fmt}_gemm").argtypes = [ctypes.c_int] + args + tail
@@ -139,14 +177,14 @@ def unavailable_reason(device: torch.device | None = None) -> str | None:
     if not torch.cuda.is_available():
         return "no CUDA device"
     if torch.cuda.get_device_capability(device) != (9, 0):
-        return "the CUTLASS mixed-input GEMMs are built for Hopper (sm_90a) only"
+        return "the CUTLASS prefill GEMMs are built for Hopper (sm_90a) only"
     if _library() is None:
-        return f"CUTLASS mixed-input GEMMs not built ({library_path()}): {BUILD_HINT}"
+        return f"CUTLASS prefill GEMMs not built, or built from older source ({library_path()}): {BUILD_HINT}"
     return None
 
 
 def tiles(fmt: str = "w8a16") -> int:
-    """How many tiles the built library offers for ``fmt`` (w8a16 or w4a16; a GEMM's ``tile`` is below it)."""
+    """How many tiles the built library offers for ``fmt`` (one of ``FORMATS``; a GEMM's ``tile`` is below it)."""
     lib = _library()
     return getattr(lib, f"vlmq_{fmt}_tiles")() if lib is not None else 0
 
@@ -161,10 +199,15 @@ def tile_shape(tile: int, fmt: str = "w8a16") -> tuple[int, int, int]:
     return dims[0].value, dims[1].value, dims[2].value
 
 
-FORMATS = ("w8a16", "w4a16")
+FORMATS = ("w8a16", "w4a16", "w8a8_fp8", "w8a8_int8")
 # which tile an explicit path="cutlass" call takes when tiles pad the rows equally: an order set before the tiles
 # were measured (call 2 of the twelfth session found 128x64 slow); the engine runs the tile table's measured tile
-TILE_PREFERENCE = {"w8a16": (1, 6, 0, 5, 2, 3, 4), "w4a16": (1, 0, 2)}
+TILE_PREFERENCE = {
+    "w8a16": (1, 6, 0, 5, 2, 3, 4),
+    "w4a16": (1, 0, 2),
+    "w8a8_fp8": (2, 1, 6, 4, 7, 5, 0, 3),
+    "w8a8_int8": (1, 4, 3, 5, 0, 2),
+}
 
 
 def pick_tile(m: int, shapes: dict[int, tuple[int, int, int]] | None = None, fmt: str = "w8a16") -> int:
@@ -186,7 +229,7 @@ def _run(
     """Launch ``vlmq_<fmt>_gemm``: (tile, x, weight, *operands, bias, out, M, N, K, workspace, its bytes, stream)."""
     lib = _library()
     if lib is None:
-        raise RuntimeError(f"CUTLASS mixed-input GEMMs not built: {BUILD_HINT}")
+        raise RuntimeError(f"CUTLASS prefill GEMMs not built: {BUILD_HINT}")
     x, weight = x.contiguous(), weight.contiguous()
     bias = bias.to(torch.bfloat16).contiguous() if bias is not None else None
     m, k = x.shape
@@ -222,6 +265,27 @@ def w8a16_gemm(
     if x.dtype != torch.bfloat16 or weight.dtype != torch.int8:
         raise ValueError(f"w8a16_gemm takes bf16 rows and int8 weights, got {x.dtype} and {weight.dtype}")
     return _run("w8a16", x, weight, [scale.float().contiguous()], bias, tile)
+
+
+W8A8_TYPES = {"w8a8_fp8": torch.float8_e4m3fn, "w8a8_int8": torch.int8}
+
+
+def w8a8_gemm(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    scale: torch.Tensor,
+    x_scale: torch.Tensor,
+    bias: torch.Tensor | None,
+    tile: int | None = None,
+) -> torch.Tensor:
+    """[M, K] x [N, K], both e4m3 or both int8, per-token fp32 ``x_scale`` [M] and per-channel ``scale`` [N] (+ bf16
+    ``bias``) → [M, N] bf16 = ((x @ w^T) * scale * x_scale) + bias in fp32, rounded once (``w8_linear_reference``'s
+    order); on the current stream (capturable in CUDA graphs); ``tile`` by default ``pick_tile(M)``."""
+    fmt = next((f for f, dtype in W8A8_TYPES.items() if x.dtype == weight.dtype == dtype), None)
+    if fmt is None:
+        raise ValueError(f"w8a8_gemm takes e4m3 x e4m3 or int8 x int8, got {x.dtype} x {weight.dtype}")
+    scales = [scale.float().contiguous(), x_scale.float().contiguous()]
+    return _run(fmt, x, weight, scales, bias, tile)
 
 
 def w4_group_terms_reference(scale: torch.Tensor, zero: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -51,7 +51,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vlmq.engine.kernels.cutlass_gemm import unavailable_reason, w4a16_gemm, w8a16_gemm
+from vlmq.engine.kernels.cutlass_gemm import W8A8_TYPES, unavailable_reason, w4a16_gemm, w8a8_gemm, w8a16_gemm
 from vlmq.engine.kernels.gemv import (
     GEMV_MAX_M,
     PLANE_MAGIC,
@@ -77,8 +77,8 @@ PATHS = {
     "bf16": ("cublas",),
     "w8a16": ("dequant", "triton", "mixed", "cutlass"),
     "w4a16": ("dequant", "triton", "mixed", "cutlass"),
-    "w8a8_int8": ("triton", "int_mm", "mixed"),
-    "w8a8_fp8": ("scaled_mm", "triton", "mixed"),
+    "w8a8_int8": ("triton", "int_mm", "mixed", "cutlass"),
+    "w8a8_fp8": ("scaled_mm", "triton", "mixed", "cutlass"),
 }
 
 
@@ -317,33 +317,48 @@ def measured_tile(kind: str, weight: torch.Tensor, group_size: int, m: int) -> t
 
 
 def cutlass_runs(x: torch.Tensor, weight: torch.Tensor, group_size: int = 0) -> bool:
-    """Whether CUTLASS's mixed-input GEMM can run a weight-only prefill: int8 or packed int4 weights, bf16 rows on a
-    GPU where the library is built, K a multiple of 64 and N of 8 (its TMA loads and stores; int4 groups a multiple
-    of the 64-deep K tile)."""
-    if weight.dtype not in (torch.int8, torch.int32) or x.dtype != torch.bfloat16 or not x.is_cuda:
+    """Whether a CUTLASS GEMM can run this prefill on a GPU where the library is built: int8 or packed int4 weights
+    with bf16 rows (the mixed-input GEMM: K a multiple of 64, int4 groups of the 64-deep K tile), or e4m3 x e4m3 /
+    int8 x int8 (W8A8: K a multiple of 16); N a multiple of 8 (the TMA loads and stores)."""
+    if not x.is_cuda or weight.shape[0] % 8:
         return False
-    if x.shape[1] % 64 or weight.shape[0] % 8 or (weight.dtype == torch.int32 and group_size % 64):
+    if x.dtype in W8A8_TYPES.values():
+        if weight.dtype != x.dtype or x.shape[1] % 16:
+            return False
+    elif weight.dtype not in (torch.int8, torch.int32) or x.dtype != torch.bfloat16:
+        return False
+    elif x.shape[1] % 64 or (weight.dtype == torch.int32 and group_size % 64):
         return False
     return unavailable_reason(x.device) is None
 
 
-def cutlass_linear(x, weight, scale, zero, group_size, bias, out_dtype, tile: int | None = None) -> torch.Tensor:
-    """A weight-only prefill through CUTLASS's mixed-input GEMM (``cutlass_gemm``): int8 rows with per-row scales,
-    or packed int4 (its group terms made at the call, in one launch: ``w4_group_terms``)."""
+def cutlass_linear(
+    x, weight, scale, zero, group_size, bias, out_dtype, tile: int | None = None, x_scale=None
+) -> torch.Tensor:
+    """A prefill through CUTLASS (``cutlass_gemm``): the mixed-input GEMM for int8 rows with per-row scales or
+    packed int4 (its group terms made at the call, in one launch: ``w4_group_terms``); the W8A8 GEMM for e4m3 or
+    int8 rows (``x_scale`` per token)."""
+    if x.dtype in W8A8_TYPES.values():
+        return w8a8_gemm(x, weight, scale, x_scale, bias, tile).to(out_dtype)
     if weight_format(weight) == W_INT4:
         return w4a16_gemm(x, weight, scale, zero, group_size, bias, tile).to(out_dtype)
     return w8a16_gemm(x, weight, scale, bias, tile).to(out_dtype)
 
 
-def weight_only_prefill_note(device: torch.device) -> str:
-    """How int8 / int4 weight-only prefill GEMMs run on ``device`` (speed records carry it): CUTLASS's mixed-input
-    GEMM, or dequantize-then-cuBLAS and why."""
+LIBRARY_PREFILL = {"weight-only": "dequantize+cublas", "w8a8": "scaled_mm (fp8) or triton tiles (int8)"}
+
+
+def prefill_gemm_note(device: torch.device, kind: str) -> str:
+    """How a model's quantized prefill GEMMs run on ``device`` (speed records carry it; ``kind`` a key of
+    ``LIBRARY_PREFILL``): CUTLASS's where the tile table measured it faster, or the library path and why."""
+    library = LIBRARY_PREFILL[kind]
     if device.type != "cuda":
         return "reference (no CUDA device)"
     reason = unavailable_reason(device)
     if reason is not None:
-        return f"dequantize+cublas ({reason})"
-    return "cutlass mixed-input where the tile table measured it faster, else dequantize+cublas"
+        return f"{library} ({reason})"
+    gemm = "mixed-input" if kind == "weight-only" else "w8a8"
+    return f"cutlass {gemm} where the tile table measured it faster, else {library}"
 
 
 def _library_shapes_ok(n: int, k: int) -> bool:
@@ -387,7 +402,7 @@ def prefill_linear(
     tile = measured_tile(kind, weight, group_size, x.shape[0]) if path is None else None
     if isinstance(tile, CutlassTile):
         if cutlass_runs(x, weight, group_size):
-            return cutlass_linear(x, weight, scale, zero, group_size, bias, out_dtype, tile.index)
+            return cutlass_linear(x, weight, scale, zero, group_size, bias, out_dtype, tile.index, x_scale)
         tile = None  # the library is not built here (or not for this shape): the library path
     if isinstance(tile, MixedTile) and k % tile.block_k == 0:
         return mixed_linear(x, weight, scale, zero, group_size, bias, out_dtype, tile, x_scale=x_scale)
@@ -404,7 +419,7 @@ def prefill_linear(
     if path == "mixed":
         return mixed_linear(x, weight, scale, zero, group_size, bias, out_dtype, x_scale=x_scale)
     if path == "cutlass":
-        return cutlass_linear(x, weight, scale, zero, group_size, bias, out_dtype)
+        return cutlass_linear(x, weight, scale, zero, group_size, bias, out_dtype, x_scale=x_scale)
     if path == "triton" or not _library_shapes_ok(n, k):
         cfg = dot_config(weight_format(weight), x.shape[0], n, k, group_size)
         return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, out_dtype=out_dtype, config=cfg)
