@@ -16,7 +16,14 @@ Paths per scheme (``PREFILL_PATH`` is the default; ``benchmarks/bench_kernels.py
   the library path.
 - W8A8 int8 (SmoothQuant): ``"triton"`` (int8 x int8 ``tl.dot``, scales in the epilogue), or ``"int_mm"``,
   ``torch._int_mm`` (cuBLASLt) with the scales applied after by eager ops.
-- W8A8 FP8: ``"scaled_mm"``, ``torch._scaled_mm`` with row-wise scales (CUTLASS on sm_90); or ``"triton"``.
+- W8A8 FP8: ``"scaled_mm"``, ``torch._scaled_mm`` with row-wise scales (cuBLASLt's 128 x 128 tiles on sm_90); or
+  ``"triton"``.
+- W8A8 (both) also ``"cutlass"``: CUTLASS's FP8 / int8 tensor-core GEMM (``cutlass_gemm.w8a8_gemm``; scales and bias
+  in an epilogue visitor tree, ``w8_linear_reference``'s order), run where the tile table carries a ``cutlass`` tile
+  (fourteenth session, H200, 300 rows, us, CUDA graph: 7b FP8 qkv 13.5 vs ``_scaled_mm`` 16.1, o 11.9 vs 12.9,
+  gate/up 99.5 vs 110.6, down 52.6 vs 57.0 -- a layer 177.5 vs 196.6; 7b int8 o 11.9, gate/up 96.9, down 48.9
+  against the Triton GEMM's best 12.4, 104.5, 56.4 -- a layer 170.1 vs 183.6; 2b FP8 gate/up 24.6 vs 27.6, down
+  22.8 vs 23.7).
 
 Defaults from the H200 (bench_kernels.py, qwen2-vl-2b / 7b q/k/v, o, gate/up, down at 300 and 1024 rows,
 us per call; call 3 of the issue-16/17 session):
@@ -38,8 +45,9 @@ library path for a scheme and weight shape, that tile runs instead, within a fac
 side). Where ``bench_prefill_gemm.py --write-tiles`` measured one of its tiles faster than both the library call
 and the generic kernel's tile, the table's entry carries it (``mixed``) and it runs (eleventh session, 300 rows,
 us in a CUDA graph: W8A8 int8 7b qkv 12.7 vs 15.0, o 12.2 vs 13.8, gate/up 101.0 vs 136.6, down 56.1 vs 68.8,
-2b gate/up 21.9 vs 23.2, down 17.6 vs 21.2; a 7b layer's four 182 us against 234 and cuBLAS BF16's 254). FP8 W8A8
-stays on ``_scaled_mm`` (200 us a 7b layer against the best tiles' 279); weight-only stays on dequantize-then-cuBLAS
+2b gate/up 21.9 vs 23.2, down 17.6 vs 21.2; a 7b layer's four 182 us against 234 and cuBLAS BF16's 254; the 7b's
+o, gate/up and down have since gone to CUTLASS, above). FP8 W8A8 lost to ``_scaled_mm`` here (200 us a 7b layer
+against the best tiles' 279; CUTLASS's tiles now beat both); weight-only stays on dequantize-then-cuBLAS
 (7b int8 432 us a layer against 473: the widening in registers is not hidden behind the MMAs, and the same GEMM on
 bf16 weights already takes 345 against cuBLAS's 254).
 """
