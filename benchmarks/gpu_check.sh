@@ -22,12 +22,14 @@
 #     dill==0.4.1 multiprocess==0.70.19 compressed-tensors==0.20.0 pydantic==2.14.4 pydantic-core==2.50.5 \
 #     loguru==0.7.3 annotated-types==0.8.0 typing-inspection==0.4.5
 #   OUT=/tmp/out STAGES="tests e2e" bash benchmarks/gpu_check.sh
-# CUTLASS's weight-only prefill GEMMs (engine/kernels/cutlass_gemm.py) run where their library is built: build it
-# here (no GPU needed, ~5 min) and carry it with the wheels, e.g. `carry: [".whl", "build"]`:
+# CUTLASS's prefill GEMMs (engine/kernels/cutlass_gemm.py: weight-only mixed-input, FP8 / int8 W8A8) run where their
+# library is built: build it here (no GPU needed, ~4 min on 2 cores) and carry it with the wheels, e.g.
+# `carry: [".whl", "build"]`:
 #   pip install --no-deps nvidia-cutlass && VLMQ_CUTLASS_LIB=build/cutlass/libvlmq_mixed_gemm.so \
 #     python -m vlmq.engine.kernels.cutlass_build --build
 # and export VLMQ_CUTLASS_LIB=$PWD/build/cutlass/libvlmq_mixed_gemm.so on the GPU machine (without it the engine
-# dequantizes then calls cuBLAS, and tests/engine/test_cutlass_gpu.py skips).
+# keeps its library paths -- dequantize then cuBLAS, _scaled_mm, the Triton int8 GEMM -- and
+# tests/engine/test_cutlass_gpu.py skips).
 set -uo pipefail
 OUT=${OUT:-/tmp/vlmq-gpu-check}
 STAGES=${STAGES:-tests e2e kernels attention soak}

@@ -272,14 +272,7 @@ def test_write_tiles_records_cutlass_only_where_it_beat_dequantize_then_cublas(m
     assert int8_7b["cutlass"] == {"tile": 0, "us": 26.4, "rival": "dequant", "rival_us": 31.3}
     assert "cutlass" not in int4_7b and "cutlass" not in int8_2b  # lost: the stale entry is cleared too
     assert [c[0] for c in changes] == ["int8-a16", "int4-g128", "int8-a16"]
-    from vlmq.engine.kernels import gemv
-
-    monkeypatch.setattr(gemv, "tile_table", lambda: table)
-    gemv.measured_prefill.cache_clear()
-    try:
-        measured = gemv.measured_prefill()
-    finally:
-        gemv.measured_prefill.cache_clear()
+    measured = measured_prefill_of(table, monkeypatch)
     assert measured[("int8-a16", 4608, 3584)] == [(300, CutlassTile(0))]
     assert measured[("int4-g128", 4608, 3584)] == [(300, None)]
 
@@ -319,14 +312,19 @@ def test_write_tiles_picks_cutlass_or_the_triton_gemm_for_w8a8_and_clears_the_ot
     assert "mixed" not in gate_up
     assert down["mixed"]["tile"] == tile and "cutlass" not in down  # the stale CUTLASS tile is gone
     assert "mixed" not in o and "cutlass" not in o  # the library call won
+    measured = measured_prefill_of(table, monkeypatch)
+    assert measured[("fp8-a8", 37888, 3584)] == [(300, CutlassTile(2))]
+    assert measured[("int8-a8", 3584, 18944)] == [(300, MixedTile(*tile))]
+    assert measured[("fp8-a8", 3584, 3584)] == [(300, None)]
+
+
+def measured_prefill_of(table: dict, monkeypatch) -> dict:
+    """What the engine's ``measured_prefill`` reads from ``table`` (in place of the shipped tile table)."""
     from vlmq.engine.kernels import gemv
 
     monkeypatch.setattr(gemv, "tile_table", lambda: table)
     gemv.measured_prefill.cache_clear()
     try:
-        measured = gemv.measured_prefill()
+        return gemv.measured_prefill()
     finally:
         gemv.measured_prefill.cache_clear()
-    assert measured[("fp8-a8", 37888, 3584)] == [(300, CutlassTile(2))]
-    assert measured[("int8-a8", 3584, 18944)] == [(300, MixedTile(*tile))]
-    assert measured[("fp8-a8", 3584, 3584)] == [(300, None)]

@@ -20,6 +20,17 @@ def test_library_is_named_by_its_source_digest(monkeypatch, tmp_path):
     assert cutlass_gemm.library_path() == tmp_path / "lib.so"
 
 
+def test_the_digest_covers_the_shared_header(monkeypatch, tmp_path):
+    """A change to the header both sources include names another library, as a change to either source does."""
+    before = cutlass_gemm.source_digest()
+    header = tmp_path / "gemm_common.cuh"
+    header.write_bytes(cutlass_gemm.HEADERS[0].read_bytes())
+    monkeypatch.setattr(cutlass_gemm, "HEADERS", (header,))
+    assert cutlass_gemm.source_digest() == before
+    header.write_bytes(header.read_bytes() + b"// changed\n")
+    assert cutlass_gemm.source_digest() != before
+
+
 def test_nvcc_command_targets_hopper_and_both_include_trees(tmp_path):
     for source in cutlass_gemm.SOURCES:
         cmd = cutlass_gemm.nvcc_command("nvcc", tmp_path, tmp_path / "out.o", source)
@@ -71,7 +82,32 @@ def test_a_failed_compile_leaves_no_library(monkeypatch, tmp_path):
     out = tmp_path / "lib.so"
     with pytest.raises(RuntimeError, match="nvcc failed .*no such header"):
         cutlass_gemm.build_library(out, nvcc=str(failing))
-    assert not out.exists()
+    assert not out.exists() and not list(tmp_path.glob("*.o"))
+
+
+def test_a_library_from_older_source_is_refused_with_the_rebuild_command(monkeypatch, tmp_path):
+    """A ``$VLMQ_CUTLASS_LIB`` built before the W8A8 GEMMs existed (no ``vlmq_w8a8_*`` symbols) is not loaded: the
+    reason names the rebuild, and nothing fails later on a missing symbol."""
+
+    class OldLibrary:
+        def __getattr__(self, name):
+            if "w8a8" in name:
+                raise AttributeError(name)
+            return type("Fn", (), {})()
+
+    lib = tmp_path / "old.so"
+    lib.write_bytes(b"")
+    monkeypatch.setenv(cutlass_gemm.LIB_ENV, str(lib))
+    monkeypatch.setattr(cutlass_gemm.ctypes, "CDLL", lambda path: OldLibrary())
+    cutlass_gemm._library.cache_clear()
+    try:
+        assert cutlass_gemm._library() is None
+        monkeypatch.setattr(cutlass_gemm.torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(cutlass_gemm.torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+        reason = cutlass_gemm.unavailable_reason()
+        assert "built from older source" in reason and "cutlass_build --build" in reason
+    finally:
+        cutlass_gemm._library.cache_clear()
 
 
 def test_without_a_gpu_the_reason_is_given_and_prefill_keeps_its_path(monkeypatch, tmp_path):
@@ -98,7 +134,7 @@ def test_status_command_reports_how_to_build(capsys, monkeypatch, tmp_path):
     assert cutlass_build.main([]) == 0
     said = capsys.readouterr().out
     assert "no CUDA device" in said or "--build" in said
-    assert all(Path(source).exists() for source in cutlass_gemm.SOURCES)
+    assert all(Path(source).exists() for source in cutlass_gemm.SOURCES + cutlass_gemm.HEADERS)
 
 
 def test_pick_tile_pads_the_rows_least_then_follows_the_measured_preference():

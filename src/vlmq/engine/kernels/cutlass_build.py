@@ -1,4 +1,4 @@
-"""Build (``--build``) or check the CUTLASS weight-only prefill library of ``cutlass_gemm``.
+"""Build (``--build``) or check the CUTLASS prefill library of ``cutlass_gemm`` (weight-only and W8A8 GEMMs).
 
     python -m vlmq.engine.kernels.cutlass_build            # where it is looked for, and whether it can run here
     python -m vlmq.engine.kernels.cutlass_build --build    # compile it (nvcc + `pip install --no-deps nvidia-cutlass`)

@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 
 SOURCES = tuple(Path(__file__).with_name("cutlass") / name for name in ("mixed_gemm.cu", "w8a8_gemm.cu"))
+HEADERS = (Path(__file__).with_name("cutlass") / "gemm_common.cuh",)  # what both include (in the digest too)
 LIB_ENV = "VLMQ_CUTLASS_LIB"  # a built library's path (overrides the cache location)
 CUTLASS_ENV = "CUTLASS_DIR"  # a CUTLASS source tree (include/, tools/util/include/); default: nvidia-cutlass's copy
 BUILD_HINT = "python -m vlmq.engine.kernels.cutlass_build --build (needs nvcc, `pip install --no-deps nvidia-cutlass`)"
@@ -52,7 +53,7 @@ WORKSPACE_BYTES = 32 << 20  # stream-K tiles' partial sums (a 128 x 192 fp32 til
 
 def source_digest() -> str:
     digest = hashlib.sha256()
-    for source in SOURCES:
+    for source in SOURCES + HEADERS:
         digest.update(source.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -111,13 +112,13 @@ def link_command(nvcc: str, objects: list[Path], out: Path) -> list[str]:
     ]
 
 
-def _first_error(done: subprocess.CompletedProcess) -> str:
-    return next((line for line in done.stderr.splitlines() if "error" in line), done.stderr.strip()[-300:])
+def _first_error(stderr: str) -> str:
+    return next((line for line in stderr.splitlines() if "error" in line), stderr.strip()[-300:])
 
 
 def build_library(out: Path | None = None, nvcc: str | None = None) -> Path:
-    """Compile the sources (each on its own core, about five minutes on the 2-core machine) and link them into
-    ``out`` (default ``library_path()``)."""
+    """Compile the sources (each on its own core: about four minutes on the 2-core machine) and link them into
+    ``out`` (default ``library_path()``); a failed compile stops the others and leaves no object or library."""
     nvcc = nvcc or shutil.which("nvcc") or str(Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")) / "bin" / "nvcc")
     if not Path(nvcc).exists() and shutil.which(nvcc) is None:
         raise RuntimeError(f"nvcc not found ({nvcc}): install the CUDA toolkit or set CUDA_HOME")
@@ -127,21 +128,26 @@ def build_library(out: Path | None = None, nvcc: str | None = None) -> Path:
     out = Path(out or library_path())
     out.parent.mkdir(parents=True, exist_ok=True)
     objects = [out.with_name(f"{out.name}.{source.stem}.o") for source in SOURCES]
+    partial = out.with_name(out.name + ".partial")
     compiles = [
         subprocess.Popen(nvcc_command(nvcc, root, obj, source), stderr=subprocess.PIPE, text=True)
         for source, obj in zip(SOURCES, objects)
     ]
-    for source, proc in zip(SOURCES, compiles):
-        _, stderr = proc.communicate()
-        if proc.returncode:
-            done = subprocess.CompletedProcess(proc.args, proc.returncode, "", stderr)
-            raise RuntimeError(f"nvcc failed on {source.name} ({proc.returncode}): {_first_error(done)}")
-    partial = out.with_name(out.name + ".partial")
-    done = subprocess.run(link_command(nvcc, objects, partial), capture_output=True, text=True)
-    for obj in objects:
-        obj.unlink(missing_ok=True)
-    if done.returncode:
-        raise RuntimeError(f"nvcc failed linking ({done.returncode}): {_first_error(done)}")
+    try:
+        for source, proc in zip(SOURCES, compiles):
+            _, stderr = proc.communicate()
+            if proc.returncode:
+                raise RuntimeError(f"nvcc failed on {source.name} ({proc.returncode}): {_first_error(stderr)}")
+        done = subprocess.run(link_command(nvcc, objects, partial), capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"nvcc failed linking ({done.returncode}): {_first_error(done.stderr)}")
+    finally:
+        for proc in compiles:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        for obj in objects:
+            obj.unlink(missing_ok=True)
     partial.replace(out)  # a cut build never leaves a library that looks finished
     return out
 

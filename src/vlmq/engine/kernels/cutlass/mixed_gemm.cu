@@ -4,30 +4,14 @@
 // a dequantization pass plus cuBLAS. Built by vlmq.engine.kernels.cutlass_build into a shared library with
 // a C ABI (no libtorch: it loads beside any torch), called through ctypes with raw device pointers.
 //
-// Operands are swapped as CUTLASS requires (the narrow type must be the register operand A):
-//   D'[N, M] = W[N, K] x X[M, K]^T, D' column-major = out[M, N] row-major.
-#include <cstdint>
-#include <cuda_runtime.h>
-
-
-#include "cutlass/cutlass.h"
-#include "cute/tensor.hpp"
-#include "cutlass/epilogue/collective/collective_builder.hpp"
+// Operands are swapped (gemm_common.cuh): CUTLASS requires the narrow type as the register operand A.
+#include "gemm_common.cuh"
 #include "cutlass/epilogue/fusion/operations.hpp"
-#include "cutlass/gemm/collective/collective_builder.hpp"
-#include "cutlass/gemm/device/gemm_universal_adapter.h"
-#include "cutlass/gemm/dispatch_policy.hpp"
-#include "cutlass/gemm/kernel/gemm_universal.hpp"
-#include "cutlass/util/packed_stride.hpp"
 
 using namespace cute;
+using namespace vlmq_gemm;
 
 namespace {
-
-using Bf16 = cutlass::bfloat16_t;
-using LayoutW = cutlass::layout::RowMajor;     // W [N, K], K fastest: the swapped problem's A, K-major
-using LayoutX = cutlass::layout::ColumnMajor;  // X [M, K] as the swapped problem's B, K-major
-using LayoutD = cutlass::layout::ColumnMajor;  // D' [N, M] column-major = out [M, N] row-major
 
 // y = per-channel scale * acc + bias (fp32), rounded once to bf16: w8.w8_linear_reference's arithmetic
 // (its scale multiplies the fp32 dot; bias added in fp32).
@@ -50,40 +34,25 @@ struct MixedGemm {
       Schedule>::CollectiveOp;
   using Kernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, Mainloop, Epilogue, Scheduler>;
   using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
-  using StrideW = typename Gemm::GemmKernel::StrideA;
-  using StrideX = typename Gemm::GemmKernel::StrideB;
-  using StrideD = typename Gemm::GemmKernel::StrideD;
 
-  // the epilogue's output (D' column-major) and the mainloop's operand strides for out[M, N] = x[M, K] w[N, K]^T
-  static auto strides(int m, int n, int k) {
-    return cute::make_tuple(cutlass::make_cute_packed_stride(StrideW{}, make_shape(n, k, 1)),
-                            cutlass::make_cute_packed_stride(StrideX{}, make_shape(m, k, 1)),
-                            cutlass::make_cute_packed_stride(StrideD{}, make_shape(n, m, 1)));
-  }
-
-  // 0, or the C ABI's error code (see vlmq_w8a16_gemm)
+  // the per-channel scale's epilogue arguments set, then vlmq_gemm::launch (the C ABI's codes)
   static int launch(typename Gemm::Arguments& args, const void* bias, void* workspace, size_t workspace_bytes,
                     cudaStream_t stream) {
     auto& fusion = args.epilogue.thread;
     fusion.beta = 0.f;
     fusion.bias_ptr = static_cast<const Bf16*>(bias);
-    Gemm gemm;
-    if (Gemm::get_workspace_size(args) > workspace_bytes) return 2;
-    if (gemm.can_implement(args) != cutlass::Status::kSuccess) return 3;
-    if (gemm.initialize(args, workspace, stream) != cutlass::Status::kSuccess) return 4;
-    if (gemm.run(stream) != cutlass::Status::kSuccess) return 5;
-    return cudaGetLastError() == cudaSuccess ? 0 : 6;
+    return vlmq_gemm::launch<Gemm>(args, workspace, workspace_bytes, stream);
   }
 };
 
-template <class ElementW, class TileShape, class Schedule, class EpiSchedule, class Cluster = Shape<_1, _1, _1>,
+template <class ElementW, class TileShape, class Schedule, class EpiSchedule, class Cluster = One,
           class Scheduler = void>
 struct W8Gemm : MixedGemm<ElementW, 16, TileShape, Schedule, EpiSchedule, Cluster, Scheduler> {
   using Base = MixedGemm<ElementW, 16, TileShape, Schedule, EpiSchedule, Cluster, Scheduler>;
 
   static int run(const void* x, const void* w, const float* wscale, const void* bias, void* out, int m, int n,
                  int k, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
-    auto [stride_w, stride_x, stride_d] = Base::strides(m, n, k);
+    auto [stride_w, stride_x, stride_d] = swapped_strides<typename Base::Gemm>(m, n, k);
     typename Base::Gemm::Arguments args{
         cutlass::gemm::GemmUniversalMode::kGemm,
         {n, m, k, 1},
@@ -99,7 +68,7 @@ struct W8Gemm : MixedGemm<ElementW, 16, TileShape, Schedule, EpiSchedule, Cluste
 // the lowest first: CUTLASS's uint4b_t [N, K]) with bf16 group scales and zero terms, both [K / group, N]:
 // w = scale * (q + 8) + zero_term in one bf16 FMA before the MMA (CUTLASS's ScaleWithZero mode), where the caller
 // passes zero_term = -(zero + 8) * scale rounded to bf16 (exact for symmetric packs: -8 * scale).
-template <class TileShape, class Schedule, class EpiSchedule, class Cluster = Shape<_1, _1, _1>>
+template <class TileShape, class Schedule, class EpiSchedule, class Cluster = One>
 struct W4Gemm
     : MixedGemm<cute::tuple<cutlass::uint4b_t, Bf16, Bf16>, 32, TileShape, Schedule, EpiSchedule, Cluster, void> {
   using Base = MixedGemm<cute::tuple<cutlass::uint4b_t, Bf16, Bf16>, 32, TileShape, Schedule, EpiSchedule, Cluster, void>;
@@ -108,7 +77,7 @@ struct W4Gemm
                  void* out, int m, int n, int k, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
     using StrideS = typename Base::Mainloop::StrideScale;
     if (group <= 0 || k % group) return 3;
-    auto [stride_w, stride_x, stride_d] = Base::strides(m, n, k);
+    auto [stride_w, stride_x, stride_d] = swapped_strides<typename Base::Gemm>(m, n, k);
     auto stride_s = cutlass::make_cute_packed_stride(StrideS{}, make_shape(n, k / group, 1));
     typename Base::Gemm::Arguments args{
         cutlass::gemm::GemmUniversalMode::kGemm,
@@ -120,12 +89,6 @@ struct W4Gemm
     return Base::launch(args, bias, workspace, workspace_bytes, stream);
   }
 };
-
-using Coop = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
-using CoopEpi = cutlass::epilogue::TmaWarpSpecializedCooperative;
-using Ping = cutlass::gemm::KernelTmaWarpSpecializedPingpong;
-using PingEpi = cutlass::epilogue::TmaWarpSpecialized;
-using StreamK = cutlass::gemm::StreamKScheduler;
 
 }  // namespace
 
@@ -148,8 +111,8 @@ using StreamK = cutlass::gemm::StreamKScheduler;
   X(7, 128, 160, 1, W8Gemm<int8_t, Shape<_128, _160, _64>, Coop, CoopEpi>)                 \
   X(8, 128, 192, 1, W8Gemm<int8_t, Shape<_128, _192, _128>, Coop, CoopEpi>)                \
   X(9, 128, 128, 1, W8Gemm<int8_t, Shape<_128, _128, _128>, Coop, CoopEpi>)                \
-  X(10, 128, 128, 1, W8Gemm<int8_t, Shape<_128, _128, _128>, Coop, CoopEpi, Shape<_1, _1, _1>, StreamK>) \
-  X(11, 128, 192, 1, W8Gemm<int8_t, Shape<_128, _192, _128>, Coop, CoopEpi, Shape<_1, _1, _1>, StreamK>) \
+  X(10, 128, 128, 1, W8Gemm<int8_t, Shape<_128, _128, _128>, Coop, CoopEpi, One, StreamK>) \
+  X(11, 128, 192, 1, W8Gemm<int8_t, Shape<_128, _192, _128>, Coop, CoopEpi, One, StreamK>) \
   X(12, 128, 160, 1, W8Gemm<int8_t, Shape<_128, _160, _128>, Coop, CoopEpi>)
 
 #define VLMQ_W4_TILES(X)                                            \
@@ -157,30 +120,10 @@ using StreamK = cutlass::gemm::StreamKScheduler;
   X(1, 128, 64, 1, W4Gemm<Shape<_128, _64, _64>, Coop, CoopEpi>)    \
   X(2, 64, 128, 1, W4Gemm<Shape<_64, _128, _64>, Ping, PingEpi>)
 
-// a tile's CTA shape (weight rows, token rows, CTAs a cluster along the tokens); nonzero for an unknown tile
-#define VLMQ_SHAPE(I, WR, TR, CL, ...) \
-  if (tile == I) {                   \
-    *weight_rows = WR;               \
-    *token_rows = TR;                \
-    *cluster = CL;                   \
-    return 0;                        \
-  }
-#define VLMQ_COUNT(I, ...) +1
+VLMQ_TILE_ABI(w8a16, VLMQ_W8_TILES)
+VLMQ_TILE_ABI(w4a16, VLMQ_W4_TILES)
 
 extern "C" {
-
-int vlmq_w8a16_tiles() { return 0 VLMQ_W8_TILES(VLMQ_COUNT); }
-int vlmq_w4a16_tiles() { return 0 VLMQ_W4_TILES(VLMQ_COUNT); }
-
-int vlmq_w8a16_tile_shape(int tile, int* weight_rows, int* token_rows, int* cluster) {
-  VLMQ_W8_TILES(VLMQ_SHAPE)
-  return 1;
-}
-
-int vlmq_w4a16_tile_shape(int tile, int* weight_rows, int* token_rows, int* cluster) {
-  VLMQ_W4_TILES(VLMQ_SHAPE)
-  return 1;
-}
 
 // out[M, N] (bf16) = (x[M, K] (bf16) @ w[N, K]^T (int8)) * wscale[N] (fp32) + bias[N] (bf16, may be null).
 // Returns 0, or a nonzero code: 1 unknown tile, 2 workspace too small, 3 shape not supported (K % 16, N % 8),

@@ -4,30 +4,17 @@
 // row-wise FP8 kernel behind torch._scaled_mm runs 128 x 128 tiles: a 300-row prompt pads to 384). Built with
 // mixed_gemm.cu into one shared library with a C ABI (cutlass_build), called through ctypes with raw pointers.
 //
-// Operands are swapped as in mixed_gemm.cu so that a CTA's tile covers more weight rows than token rows:
-//   D'[N, M] = W[N, K] x X[M, K]^T, D' column-major = out[M, N] row-major.
-#include <cstdint>
-#include <cuda_runtime.h>
-
-#include "cutlass/cutlass.h"
-#include "cute/tensor.hpp"
-#include "cutlass/epilogue/collective/collective_builder.hpp"
+// Operands are swapped as in mixed_gemm.cu (gemm_common.cuh) so that a CTA's tile covers more weight rows than
+// token rows.
+#include "gemm_common.cuh"
 #include "cutlass/epilogue/fusion/sm90_callbacks_tma_warpspecialized.hpp"
-#include "cutlass/gemm/collective/collective_builder.hpp"
-#include "cutlass/gemm/device/gemm_universal_adapter.h"
-#include "cutlass/gemm/dispatch_policy.hpp"
-#include "cutlass/gemm/kernel/gemm_universal.hpp"
-#include "cutlass/util/packed_stride.hpp"
 
 using namespace cute;
+using namespace vlmq_gemm;
 
 namespace {
 
-using Bf16 = cutlass::bfloat16_t;
 using Fp8 = cutlass::float_e4m3_t;
-using LayoutW = cutlass::layout::RowMajor;     // W [N, K], K fastest: the swapped problem's A, K-major
-using LayoutX = cutlass::layout::ColumnMajor;  // X [M, K] as the swapped problem's B, K-major
-using LayoutD = cutlass::layout::ColumnMajor;  // D' [N, M] column-major = out [M, N] row-major
 
 // y = ((acc * wscale[n]) * xscale[m]) + bias[n] in fp32, rounded once to bf16: w8.w8_linear_reference's order.
 // In D' the weight channel is the row (a column vector broadcast) and the token the column (a row vector).
@@ -48,8 +35,8 @@ struct ScaledBias {
   }
 };
 
-template <class Element, class Accumulator, class TileShape, class Schedule, class EpiSchedule,
-          class Cluster = Shape<_1, _1, _1>, class Scheduler = void>
+template <class Element, class Accumulator, class TileShape, class Schedule, class EpiSchedule, class Cluster = One,
+          class Scheduler = void>
 struct W8A8Gemm {
   using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, Cluster,
@@ -63,37 +50,22 @@ struct W8A8Gemm {
   using Kernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, Mainloop, Epilogue, Scheduler>;
   using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
 
-  // 0, or the C ABI's error code (see vlmq_w8a8_fp8_gemm)
+  // 0, or the C ABI's error code (vlmq_gemm::launch)
   static int run(const void* x, const void* w, const float* wscale, const float* xscale, const void* bias, void* out,
                  int m, int n, int k, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
-    using StrideW = typename Gemm::GemmKernel::StrideA;
-    using StrideX = typename Gemm::GemmKernel::StrideB;
-    using StrideD = typename Gemm::GemmKernel::StrideD;
-    auto stride_d = cutlass::make_cute_packed_stride(StrideD{}, make_shape(n, m, 1));
+    auto [stride_w, stride_x, stride_d] = swapped_strides<Gemm>(m, n, k);
     typename Gemm::Arguments args{
         cutlass::gemm::GemmUniversalMode::kGemm,
         {n, m, k, 1},
-        {static_cast<const Element*>(w), cutlass::make_cute_packed_stride(StrideW{}, make_shape(n, k, 1)),
-         static_cast<const Element*>(x), cutlass::make_cute_packed_stride(StrideX{}, make_shape(m, k, 1))},
+        {static_cast<const Element*>(w), stride_w, static_cast<const Element*>(x), stride_x},
         {ScaledBias<TileShape>::arguments(wscale, xscale, bias), nullptr, stride_d, static_cast<Bf16*>(out),
          stride_d}};
-    Gemm gemm;
-    if (Gemm::get_workspace_size(args) > workspace_bytes) return 2;
-    if (gemm.can_implement(args) != cutlass::Status::kSuccess) return 3;
-    if (gemm.initialize(args, workspace, stream) != cutlass::Status::kSuccess) return 4;
-    if (gemm.run(stream) != cutlass::Status::kSuccess) return 5;
-    return cudaGetLastError() == cudaSuccess ? 0 : 6;
+    return launch<Gemm>(args, workspace, workspace_bytes, stream);
   }
 };
 
-using Coop = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
 using CoopFast = cutlass::gemm::KernelTmaWarpSpecializedCooperativeFP8FastAccum;
-using CoopEpi = cutlass::epilogue::TmaWarpSpecializedCooperative;
-using Ping = cutlass::gemm::KernelTmaWarpSpecializedPingpong;
 using PingFast = cutlass::gemm::KernelTmaWarpSpecializedPingpongFP8FastAccum;
-using PingEpi = cutlass::epilogue::TmaWarpSpecialized;
-using StreamK = cutlass::gemm::StreamKScheduler;
-using One = Shape<_1, _1, _1>;
 
 template <class... A>
 using Fp8Gemm = W8A8Gemm<Fp8, float, A...>;
@@ -126,36 +98,17 @@ using Int8Gemm = W8A8Gemm<int8_t, int32_t, A...>;
   X(4, 128, 160, 1, Int8Gemm<Shape<_128, _160, _128>, Coop, CoopEpi, One, StreamK>)                  \
   X(5, 256, 160, 1, Int8Gemm<Shape<_256, _160, _128>, Coop, CoopEpi>)
 
-// a tile's CTA shape (weight rows, token rows, CTAs a cluster along the tokens); nonzero for an unknown tile
-#define VLMQ_SHAPE(I, WR, TR, CL, ...) \
-  if (tile == I) {                   \
-    *weight_rows = WR;               \
-    *token_rows = TR;                \
-    *cluster = CL;                   \
-    return 0;                        \
-  }
-#define VLMQ_COUNT(I, ...) +1
 #define VLMQ_RUN(I, WR, TR, CL, ...) \
   if (tile == I) return __VA_ARGS__::run(x, w, wscale, xscale, bias, out, m, n, k, workspace, workspace_bytes, stream);
 
+VLMQ_TILE_ABI(w8a8_fp8, VLMQ_FP8_TILES)
+VLMQ_TILE_ABI(w8a8_int8, VLMQ_INT8_TILES)
+
 extern "C" {
 
-int vlmq_w8a8_fp8_tiles() { return 0 VLMQ_FP8_TILES(VLMQ_COUNT); }
-int vlmq_w8a8_int8_tiles() { return 0 VLMQ_INT8_TILES(VLMQ_COUNT); }
-
-int vlmq_w8a8_fp8_tile_shape(int tile, int* weight_rows, int* token_rows, int* cluster) {
-  VLMQ_FP8_TILES(VLMQ_SHAPE)
-  return 1;
-}
-
-int vlmq_w8a8_int8_tile_shape(int tile, int* weight_rows, int* token_rows, int* cluster) {
-  VLMQ_INT8_TILES(VLMQ_SHAPE)
-  return 1;
-}
-
 // out[M, N] (bf16) = ((x[M, K] @ w[N, K]^T) * wscale[N] * xscale[M]) + bias[N] (bias bf16, may be null); x and w
-// e4m3, scales fp32, accumulation fp32. Returns 0, or a nonzero code: 1 unknown tile, 2 workspace too small,
-// 3 shape not supported (K % 16, N % 8), 4 initialisation failed, 5 launch failed, 6 CUDA error after the launch.
+// e4m3, scales fp32, accumulation fp32. Returns 0, 1 for an unknown tile, or vlmq_gemm::launch's code (3: K % 16
+// or N % 8).
 int vlmq_w8a8_fp8_gemm(int tile, const void* x, const void* w, const float* wscale, const float* xscale,
                        const void* bias, void* out, int m, int n, int k, void* workspace, size_t workspace_bytes,
                        cudaStream_t stream) {
