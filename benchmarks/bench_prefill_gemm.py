@@ -213,7 +213,7 @@ def main() -> int:
                         mode = f"{W8A8[fmt]}-a8"
                         library = "int_mm" if fmt == "w8a8" else "scaled_mm"
                         paths = {library: partial(prefill_linear, *common, xs, torch.bfloat16, path=library)}
-                        w8a8 = "w8a8_int8" if fmt == "w8a8" else "w8a8_fp8"
+                        w8a8 = f"w8a8_{W8A8[fmt]}"  # the library's format name
                         for i in range(cutlass_gemm.tiles(w8a8) if cutlass_missing is None else 0):
                             paths[f"cutlass {i}"] = partial(cutlass_gemm.w8a8_gemm, xq, w, s, xs, None, i)
                         generic = generic_tiles.get((mode, n, k, m))

@@ -353,19 +353,21 @@ def cutlass_linear(
     return w8a16_gemm(x, weight, scale, bias, tile).to(out_dtype)
 
 
-LIBRARY_PREFILL = {"weight-only": "dequantize+cublas", "w8a8": "scaled_mm (fp8) or triton tiles (int8)"}
+PREFILL_GEMMS = {  # kind -> (CUTLASS's GEMM, the library path where it does not run)
+    "weight-only": ("mixed-input", "dequantize+cublas"),
+    "w8a8": ("w8a8", "scaled_mm (fp8) or triton tiles (int8)"),
+}
 
 
 def prefill_gemm_note(device: torch.device, kind: str) -> str:
     """How a model's quantized prefill GEMMs run on ``device`` (speed records carry it; ``kind`` a key of
-    ``LIBRARY_PREFILL``): CUTLASS's where the tile table measured it faster, or the library path and why."""
-    library = LIBRARY_PREFILL[kind]
+    ``PREFILL_GEMMS``): CUTLASS's where the tile table measured it faster, or the library path and why."""
+    gemm, library = PREFILL_GEMMS[kind]
     if device.type != "cuda":
         return "reference (no CUDA device)"
     reason = unavailable_reason(device)
     if reason is not None:
         return f"{library} ({reason})"
-    gemm = "mixed-input" if kind == "weight-only" else "w8a8"
     return f"cutlass {gemm} where the tile table measured it faster, else {library}"
 
 
