@@ -138,16 +138,40 @@ def test_status_command_reports_how_to_build(capsys, monkeypatch, tmp_path):
 
 
 def test_pick_tile_pads_the_rows_least_then_follows_the_measured_preference():
-    shapes = {0: (128, 128, 1), 1: (128, 64, 1), 2: (128, 192, 1), 3: (128, 256, 1), 5: (128, 128, 2)}
+    shapes = {
+        0: (128, 128, 1, 64),
+        1: (128, 64, 1, 64),
+        2: (128, 192, 1, 64),
+        3: (128, 256, 1, 64),
+        5: (128, 128, 2, 64),
+    }
     preference = cutlass_gemm.TILE_PREFERENCE["w8a16"]
     for m in (1, 60, 77, 128, 200, 300, 512, 1029):
-        padded = {t: -(-m // (tr * cl)) * tr * cl for t, (_, tr, cl) in shapes.items()}
+        padded = {t: -(-m // (tr * cl)) * tr * cl for t, (_, tr, cl, _) in shapes.items()}
         least = min(padded.values())
         chosen = cutlass_gemm.pick_tile(m, shapes)
         assert padded[chosen] == least
         assert chosen == min((t for t in shapes if padded[t] == least), key=preference.index)
     assert cutlass_gemm.pick_tile(300, shapes) == 1  # 320 rows in five tiles of 64; 128 or 256 pad to 384 or 512
     assert cutlass_gemm.pick_tile(300, {t: v for t, v in shapes.items() if t != 1}) in (0, 2)  # 384: not the cluster
+
+
+def test_pick_tile_keeps_int4_groups_whole_in_a_k_tile():
+    """An int4 tile 128 deep in K runs only groups of 128k (CUTLASS loads one scale per K tile): a group-64 pack
+    never gets one, a group-128 pack may."""
+    shapes = {
+        0: (128, 128, 1, 64),
+        1: (128, 64, 1, 64),
+        3: (128, 192, 1, 64),
+        5: (128, 128, 1, 128),
+        6: (128, 192, 1, 128),
+    }
+    deep = {5: shapes[5], 6: shapes[6]}
+    assert cutlass_gemm.pick_tile(300, deep, "w4a16", group_size=128) in (5, 6)
+    assert cutlass_gemm.pick_tile(300, {**deep, 1: shapes[1]}, "w4a16", group_size=64) == 1
+    for m in (1, 77, 300, 1029):
+        for group in (64, 128, 256):
+            assert group % shapes[cutlass_gemm.pick_tile(m, shapes, "w4a16", group_size=group)][3] == 0
 
 
 class FakeLibrary:

@@ -19,7 +19,8 @@ Arithmetic: int8, out = (x @ q^T) * scale + bias in fp32 (int8 values widened to
 rounded once to bf16: ``w8.w8_linear_reference``'s arithmetic up to summation order; int4, each weight widened as
 ``scale * (q + 8) + zero_term`` in one bf16 FMA (``w4_group_terms``). Which shapes take it: the tile table's
 ``cutlass`` entries (``prefill.prefill_linear``), where it measured faster than dequantize-then-cuBLAS on the H200
-(docs/benchmarks.md, twelfth session: a 7b int8 layer at 300 rows 313.5 us against 424.6).
+(docs/benchmarks.md, twelfth session: a 7b int8 layer at 300 rows 313.5 us against 424.6; fifteenth session, with
+tiles 192 / 160 tokens wide and stream-K: int8 308.2 against 425.4, int4 339.6 against 417.0, cuBLAS BF16 254.9).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ BUILD_HINT = "python -m vlmq.engine.kernels.cutlass_build --build (needs nvcc, `
 ERRORS = {
     1: "unknown tile",
     2: "workspace too small",
-    3: "shape not supported (K a multiple of 16 and N of 8 needed)",
+    3: "shape not supported (K a multiple of 16 and N of 8 needed; int4: the group a multiple of the tile's K depth)",
     4: "initialisation failed",
     5: "launch failed",
     6: "CUDA error after the launch",
@@ -173,7 +174,9 @@ def _library() -> ctypes.CDLL | None:
     for fmt in FORMATS:
         getattr(lib, f"vlmq_{fmt}_tiles").restype = ctypes.c_int
         getattr(lib, f"vlmq_{fmt}_tile_shape").restype = ctypes.c_int
-        getattr(lib, f"vlmq_{fmt}_tile_shape").argtypes = [ctypes.c_int] + [ctypes.POINTER(ctypes.c_int)] * 3
+        getattr(lib, f"vlmq_{fmt}_tile_shape").argtypes = [ctypes.c_int] + [ctypes.POINTER(ctypes.c_int)] * 4
+    if _ask_tile_shape(lib, "w8a16", 0)[3] == 0:
+        return None  # an older library's tile_shape does not report the K depth: rebuild it
     return lib
 
 
@@ -195,31 +198,46 @@ def tiles(fmt: str = "w8a16") -> int:
     return getattr(lib, f"vlmq_{fmt}_tiles")() if lib is not None else 0
 
 
+def _ask_tile_shape(lib, fmt: str, tile: int) -> tuple[int, ...] | None:
+    dims = [ctypes.c_int(0) for _ in range(4)]
+    if getattr(lib, f"vlmq_{fmt}_tile_shape")(tile, *(ctypes.byref(d) for d in dims)):
+        return None
+    return tuple(d.value for d in dims)
+
+
 @functools.cache
-def tile_shape(tile: int, fmt: str = "w8a16") -> tuple[int, int, int]:
-    """(weight rows, token rows, CTAs a cluster along the tokens) of a tile's CTA."""
+def tile_shape(tile: int, fmt: str = "w8a16") -> tuple[int, int, int, int]:
+    """(weight rows, token rows, CTAs a cluster along the tokens, K depth) of a tile's CTA; an int4 tile runs groups
+    that are a multiple of its K depth."""
     lib = _library()
-    dims = [ctypes.c_int(0) for _ in range(3)]
-    if lib is None or getattr(lib, f"vlmq_{fmt}_tile_shape")(tile, *(ctypes.byref(d) for d in dims)):
+    shape = _ask_tile_shape(lib, fmt, tile) if lib is not None else None
+    if shape is None:
         raise ValueError(f"no CUTLASS {fmt} tile {tile} (the library has {tiles(fmt)})")
-    return dims[0].value, dims[1].value, dims[2].value
+    return shape
 
 
 FORMATS = ("w8a16", "w4a16", "w8a8_fp8", "w8a8_int8")
-# which tile an explicit path="cutlass" call takes when tiles pad the rows equally: an order set before the tiles
-# were measured (call 2 of the twelfth session found 128x64 slow); the engine runs the tile table's measured tile
+# which tile an explicit path="cutlass" call takes when tiles pad the rows equally: for w8a16 an order set before the
+# tiles were measured (call 2 of the twelfth session found 128x64 slow), for w4a16 a 7b layer at 300 rows with one
+# tile for its four projections (fifteenth session, H200, us: 10 363.2, 0 393.7, 5 402.1, 3 409.3, ... 1 613.4); the
+# engine runs the tile table's tile per projection
 TILE_PREFERENCE = {
     "w8a16": (1, 6, 0, 5, 2, 3, 4),
-    "w4a16": (1, 0, 2),
+    "w4a16": (10, 0, 5, 3, 7, 6, 8, 4, 9, 2, 1),
     "w8a8_fp8": (2, 1, 6, 4, 7, 5, 0, 3),
     "w8a8_int8": (1, 4, 3, 5, 0, 2),
 }
 
 
-def pick_tile(m: int, shapes: dict[int, tuple[int, int, int]] | None = None, fmt: str = "w8a16") -> int:
+def pick_tile(
+    m: int, shapes: dict[int, tuple[int, int, int, int]] | None = None, fmt: str = "w8a16", group_size: int = 0
+) -> int:
     """The tile for ``m`` token rows: least padding of the rows to whole tiles (MMAs that multiply nothing), then
-    ``TILE_PREFERENCE``. ``shapes``: {tile: tile_shape(tile)} (default: the built library's)."""
+    ``TILE_PREFERENCE``; with a ``group_size`` (int4), only tiles whose K depth divides it. ``shapes``: {tile:
+    tile_shape(tile)} (default: the built library's)."""
     shapes = shapes if shapes is not None else {t: tile_shape(t, fmt) for t in range(tiles(fmt))}
+    if group_size:
+        shapes = {t: shape for t, shape in shapes.items() if group_size % shape[3] == 0}
     order = {t: i for i, t in enumerate(TILE_PREFERENCE[fmt])}
 
     def padded(tile: int) -> int:
@@ -230,7 +248,13 @@ def pick_tile(m: int, shapes: dict[int, tuple[int, int, int]] | None = None, fmt
 
 
 def _run(
-    fmt: str, x: torch.Tensor, weight: torch.Tensor, operands: list, bias: torch.Tensor | None, tile
+    fmt: str,
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    operands: list,
+    bias: torch.Tensor | None,
+    tile,
+    group_size: int = 0,
 ) -> torch.Tensor:
     """Launch ``vlmq_<fmt>_gemm``: (tile, x, weight, *operands, bias, out, M, N, K, workspace, its bytes, stream)."""
     lib = _library()
@@ -240,7 +264,7 @@ def _run(
     bias = bias.to(torch.bfloat16).contiguous() if bias is not None else None
     m, k = x.shape
     n = weight.shape[0]
-    tile = pick_tile(m, fmt=fmt) if tile is None else tile
+    tile = pick_tile(m, fmt=fmt, group_size=group_size) if tile is None else tile
     out = torch.empty((m, n), dtype=torch.bfloat16, device=x.device)
     workspace = _workspace(x.device)
     pointers = [t.data_ptr() if isinstance(t, torch.Tensor) else t for t in operands]
@@ -338,7 +362,7 @@ def w4a16_gemm(
     if x.dtype != torch.bfloat16 or packed.dtype != torch.int32:
         raise ValueError(f"w4a16_gemm takes bf16 rows and int32-packed int4 weights, got {x.dtype}, {packed.dtype}")
     scale_t, zero_t = terms if terms is not None else w4_group_terms(scale, zero)
-    return _run("w4a16", x, packed, [scale_t, zero_t, group_size], bias, tile)
+    return _run("w4a16", x, packed, [scale_t, zero_t, group_size], bias, tile, group_size)
 
 
 @functools.cache

@@ -59,18 +59,20 @@ int launch(typename Gemm::Arguments const& args, void* workspace, size_t workspa
 
 // A tile list is X(index, weight rows, token rows of a CTA's output, CTAs a cluster along the tokens, the GEMM).
 // VLMQ_TILE_ABI(name, LIST) defines the C ABI's vlmq_<name>_tiles() (how many) and vlmq_<name>_tile_shape() (a tile's
-// weight rows, token rows and cluster; nonzero for an unknown tile).
-#define VLMQ_SHAPE(I, WR, TR, CL, ...) \
-  if (tile == I) {                   \
-    *weight_rows = WR;               \
-    *token_rows = TR;                \
-    *cluster = CL;                   \
-    return 0;                        \
+// weight rows, token rows, cluster and K depth -- from the GEMM's own tile shape: an int4 group must be a multiple of
+// it; nonzero for an unknown tile).
+#define VLMQ_SHAPE(I, WR, TR, CL, ...)                                                   \
+  if (tile == I) {                                                                     \
+    *weight_rows = WR;                                                                 \
+    *token_rows = TR;                                                                  \
+    *cluster = CL;                                                                     \
+    *k_depth = int(cute::size<2>(typename __VA_ARGS__::Gemm::GemmKernel::TileShape{})); \
+    return 0;                                                                          \
   }
 #define VLMQ_COUNT(I, ...) +1
-#define VLMQ_TILE_ABI(NAME, LIST)                                                             \
-  extern "C" int vlmq_##NAME##_tiles() { return 0 LIST(VLMQ_COUNT); }                         \
-  extern "C" int vlmq_##NAME##_tile_shape(int tile, int* weight_rows, int* token_rows, int* cluster) { \
-    LIST(VLMQ_SHAPE)                                                                          \
-    return 1;                                                                                 \
+#define VLMQ_TILE_ABI(NAME, LIST)                                                                           \
+  extern "C" int vlmq_##NAME##_tiles() { return 0 LIST(VLMQ_COUNT); }                                       \
+  extern "C" int vlmq_##NAME##_tile_shape(int tile, int* weight_rows, int* token_rows, int* cluster, int* k_depth) { \
+    LIST(VLMQ_SHAPE)                                                                                        \
+    return 1;                                                                                               \
   }

@@ -68,10 +68,11 @@ struct W8Gemm : MixedGemm<ElementW, 16, TileShape, Schedule, EpiSchedule, Cluste
 // the lowest first: CUTLASS's uint4b_t [N, K]) with bf16 group scales and zero terms, both [K / group, N]:
 // w = scale * (q + 8) + zero_term in one bf16 FMA before the MMA (CUTLASS's ScaleWithZero mode), where the caller
 // passes zero_term = -(zero + 8) * scale rounded to bf16 (exact for symmetric packs: -8 * scale).
-template <class TileShape, class Schedule, class EpiSchedule, class Cluster = One>
-struct W4Gemm
-    : MixedGemm<cute::tuple<cutlass::uint4b_t, Bf16, Bf16>, 32, TileShape, Schedule, EpiSchedule, Cluster, void> {
-  using Base = MixedGemm<cute::tuple<cutlass::uint4b_t, Bf16, Bf16>, 32, TileShape, Schedule, EpiSchedule, Cluster, void>;
+template <class TileShape, class Schedule, class EpiSchedule, class Cluster = One, class Scheduler = void>
+struct W4Gemm : MixedGemm<cute::tuple<cutlass::uint4b_t, Bf16, Bf16>, 32, TileShape, Schedule, EpiSchedule, Cluster,
+                          Scheduler> {
+  using Base = MixedGemm<cute::tuple<cutlass::uint4b_t, Bf16, Bf16>, 32, TileShape, Schedule, EpiSchedule, Cluster,
+                         Scheduler>;
 
   static int run(const void* x, const void* w, const void* scale_t, const void* zero_t, int group, const void* bias,
                  void* out, int m, int n, int k, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
@@ -113,12 +114,24 @@ struct W4Gemm
   X(9, 128, 128, 1, W8Gemm<int8_t, Shape<_128, _128, _128>, Coop, CoopEpi>)                \
   X(10, 128, 128, 1, W8Gemm<int8_t, Shape<_128, _128, _128>, Coop, CoopEpi, One, StreamK>) \
   X(11, 128, 192, 1, W8Gemm<int8_t, Shape<_128, _192, _128>, Coop, CoopEpi, One, StreamK>) \
-  X(12, 128, 160, 1, W8Gemm<int8_t, Shape<_128, _160, _128>, Coop, CoopEpi>)
+  X(12, 128, 160, 1, W8Gemm<int8_t, Shape<_128, _160, _128>, Coop, CoopEpi>)                \
+  X(13, 128, 160, 1, W8Gemm<int8_t, Shape<_128, _160, _128>, Coop, CoopEpi, One, StreamK>)
 
-#define VLMQ_W4_TILES(X)                                            \
-  X(0, 128, 128, 1, W4Gemm<Shape<_128, _128, _64>, Coop, CoopEpi>)  \
-  X(1, 128, 64, 1, W4Gemm<Shape<_128, _64, _64>, Coop, CoopEpi>)    \
-  X(2, 64, 128, 1, W4Gemm<Shape<_64, _128, _64>, Ping, PingEpi>)
+// int4: the 64-deep tiles take any group of 64k; the 128-deep ones need groups of 128k (CUTLASS loads one scale
+// per K tile). Wider token tiles widen each weight tile fewer times per prompt (192: twice for 300 rows, 128: three
+// times), which is what bounds the mixed-input mainloop where the widening, not the MMA, is the long pole.
+#define VLMQ_W4_TILES(X)                                                                   \
+  X(0, 128, 128, 1, W4Gemm<Shape<_128, _128, _64>, Coop, CoopEpi>)                         \
+  X(1, 128, 64, 1, W4Gemm<Shape<_128, _64, _64>, Coop, CoopEpi>)                           \
+  X(2, 64, 128, 1, W4Gemm<Shape<_64, _128, _64>, Ping, PingEpi>)                           \
+  X(3, 128, 192, 1, W4Gemm<Shape<_128, _192, _64>, Coop, CoopEpi>)                         \
+  X(4, 128, 160, 1, W4Gemm<Shape<_128, _160, _64>, Coop, CoopEpi>)                         \
+  X(5, 128, 128, 1, W4Gemm<Shape<_128, _128, _128>, Coop, CoopEpi>)                        \
+  X(6, 128, 192, 1, W4Gemm<Shape<_128, _192, _128>, Coop, CoopEpi>)                        \
+  X(7, 128, 128, 1, W4Gemm<Shape<_128, _128, _128>, Coop, CoopEpi, One, StreamK>)          \
+  X(8, 128, 128, 1, W4Gemm<Shape<_128, _128, _64>, Coop, CoopEpi, One, StreamK>)           \
+  X(9, 128, 192, 1, W4Gemm<Shape<_128, _192, _128>, Coop, CoopEpi, One, StreamK>)          \
+  X(10, 128, 160, 1, W4Gemm<Shape<_128, _160, _64>, Coop, CoopEpi, One, StreamK>)
 
 VLMQ_TILE_ABI(w8a16, VLMQ_W8_TILES)
 VLMQ_TILE_ABI(w4a16, VLMQ_W4_TILES)
