@@ -26,6 +26,7 @@ import triton
 import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
+from vlmq.engine.kernels.gemv_triton import PDL_EARLY, PDL_LATE
 from vlmq.engine.kernels.rope_kv_triton import load_rows, rotate_rows, store_token
 
 
@@ -198,6 +199,8 @@ def decode_attention_kernel(
     PDL: tl.constexpr,
     PREFETCH: tl.constexpr = 1,
 ):
+    if PDL == PDL_EARLY:
+        gdc_launch_dependents()
     k_ptr, v_ptr, ks_ptr, vs_ptr, stride_cb, stride_ch, stride_sb, stride_sh, _, _, _, _ = cache  # kernel_args' tuple
     bh = tl.program_id(0)
     split = tl.program_id(1)
@@ -273,7 +276,7 @@ def decode_attention_kernel(
         m, l_sum, acc = attend(q, k, v, valid, m, l_sum, acc, sm_scale)
     if FUSE_ROPE:
         m, l_sum, acc = attend_token(q, k_held.to(DT), v_held.to(DT), token_valid, m, l_sum, acc, sm_scale)
-    if PDL:
+    if PDL == PDL_LATE:
         gdc_launch_dependents()  # after the wait: the next kernel may start loading its weights
     if num_splits == 1:
         out = acc / tl.where(l_sum == 0, 1.0, l_sum)[:, None]

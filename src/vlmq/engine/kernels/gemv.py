@@ -80,6 +80,7 @@ SEMAPHORES = 1 << 16  # split-K tile counters per device
 # (2b o_proj bf16 6.4 -> 5.2 us), slower in a few M = 16 cases (2b gate_up int8-a8 11.9 -> 12.7 us); identical
 # results. Hopper or newer only (launch_pdl).
 USE_PDL = True
+PDL_TRIGGER = "late"  # pdl_trigger's default
 PLANE_MAGIC = {W_INT4: 0x41800000, W_INT8: 0x41C00000}  # bits of 16.0 (| 1 << 22): gemv_triton's planes
 # W8A8 rows quantized in the CUDA-core GEMV's prologue vs by normalize_rows first, H200 (bench_kernels.py, M = 1,
 # int8 / fp8 W8A8 from float rows with the layer's fusions, us a call): 2b qkv (512 programs x K 1536) 5.8 -> 5.5 /
@@ -500,11 +501,26 @@ def _pdl_capable(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (9, 0)
 
 
+PDL_TRIGGERS = {"late": 1, "early": 2}  # gemv_triton's PDL_LATE / PDL_EARLY
+PDL_TRIGGER_ENV = "VLMQ_PDL_TRIGGER"
+
+
+def pdl_trigger() -> int:
+    """Where vlmq's kernels let the next kernel launch: ``$VLMQ_PDL_TRIGGER`` (``late``: after a program's sums, the
+    default; ``early``: as it starts, so the next kernel's programs load their first weights and cache blocks while
+    this one streams), as gemv_triton's ``PDL`` constexpr."""
+    name = os.environ.get(PDL_TRIGGER_ENV, PDL_TRIGGER)
+    if name not in PDL_TRIGGERS:
+        raise VlmqError(f"{PDL_TRIGGER_ENV}={name!r}: use one of {', '.join(PDL_TRIGGERS)}")
+    return PDL_TRIGGERS[name]
+
+
 def launch_pdl(device: torch.device, pdl: bool | None) -> dict:
     """Launch keywords for programmatic dependent launch (``USE_PDL`` unless ``pdl`` says), where it runs:
-    Hopper or newer, not in Triton's interpreter (no PTX there)."""
+    Hopper or newer, not in Triton's interpreter (no PTX there); ``PDL`` says where programs trigger the next
+    launch (``pdl_trigger``)."""
     on = (USE_PDL if pdl is None else pdl) and os.environ.get("TRITON_INTERPRET") != "1" and _pdl_capable(device)
-    return {"PDL": True, "launch_pdl": True} if on else {"PDL": False}
+    return {"PDL": pdl_trigger(), "launch_pdl": True} if on else {"PDL": 0}
 
 
 def gemv(

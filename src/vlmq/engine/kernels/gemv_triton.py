@@ -24,6 +24,12 @@ FP32_EPS = tl.constexpr(1.1920928955078125e-07)  # its floor
 LOW_PLANE_EXPONENT = tl.constexpr(4 << 23)  # 16.0 -> 256.0: nibble_pair's lower plane
 LOW_PLANE_EXCESS = tl.constexpr(240.0)  # 256 + v - (16 + v)
 
+# the ``PDL`` constexpr of vlmq's kernels (gemv.launch_pdl): 0 off; else where a program lets the next kernel launch
+# (griddepcontrol.launch_dependents): after its sums (late) or as it starts (early). Either way the next kernel
+# reads this one's output only after griddepcontrol.wait, which waits for this whole grid to finish.
+PDL_LATE: tl.constexpr = tl.constexpr(1)
+PDL_EARLY: tl.constexpr = tl.constexpr(2)
+
 
 @triton.jit
 def nibble_plane(w, J: tl.constexpr, one_bits):
@@ -235,6 +241,8 @@ def normalize_rows_kernel(
     src = x_ptr + row.to(tl.int64) * stride_xm
     dst = out_ptr + row.to(tl.int64) * stride_om
     X_DT: tl.constexpr = x_ptr.dtype.element_ty
+    if PDL == PDL_EARLY:
+        gdc_launch_dependents()
     if PDL:
         gdc_wait()
     r = 1.0
@@ -266,7 +274,7 @@ def normalize_rows_kernel(
             store_codes(dst, cols, K, v, scale, inv, QUANT)
     if QUANT != 0:
         tl.store(scale_ptr + row, scale)
-    if PDL:
+    if PDL == PDL_LATE:
         gdc_launch_dependents()
 
 
@@ -948,6 +956,8 @@ def gemv_kernel(
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
     the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue)."""
+    if PDL == PDL_EARLY:
+        gdc_launch_dependents()
     pid_n = tl.program_id(0)
     pid_m = tl.program_id(1)
     pid_k = tl.program_id(2)
@@ -971,7 +981,7 @@ def gemv_kernel(
             stride_sn, eps, inv_k, magic, W_FMT, A_MODE, X_PRE, NORM, SMOOTH, GROUP, HAS_ZERO, BM, BN, BK, VEC,
             EVEN_N and EVEN_K, PDL, PIPE, CUDA,
         )  # fmt: skip
-    if PDL:
+    if PDL == PDL_LATE:
         gdc_launch_dependents()
     finish(
         y, rm, rn, pid_n, pid_m * tl.num_programs(0) + pid_n, pid_k, tl.num_programs(2), M, N, part_ptr, sem_ptr,
