@@ -137,14 +137,13 @@ def test_status_command_reports_how_to_build(capsys, monkeypatch, tmp_path):
     assert all(Path(source).exists() for source in cutlass_gemm.SOURCES + cutlass_gemm.HEADERS)
 
 
+def tile(token_rows: int, cluster: int = 1, depth: int = 64) -> tuple[int, int, int, int]:
+    """A tile_shape answer: 128 weight rows, ``token_rows``, the cluster along the tokens, the K depth."""
+    return 128, token_rows, cluster, depth
+
+
 def test_pick_tile_pads_the_rows_least_then_follows_the_measured_preference():
-    shapes = {
-        0: (128, 128, 1, 64),
-        1: (128, 64, 1, 64),
-        2: (128, 192, 1, 64),
-        3: (128, 256, 1, 64),
-        5: (128, 128, 2, 64),
-    }
+    shapes = {0: tile(128), 1: tile(64), 2: tile(192), 3: tile(256), 5: tile(128, cluster=2)}
     preference = cutlass_gemm.TILE_PREFERENCE["w8a16"]
     for m in (1, 60, 77, 128, 200, 300, 512, 1029):
         padded = {t: -(-m // (tr * cl)) * tr * cl for t, (_, tr, cl, _) in shapes.items()}
@@ -159,13 +158,7 @@ def test_pick_tile_pads_the_rows_least_then_follows_the_measured_preference():
 def test_pick_tile_keeps_int4_groups_whole_in_a_k_tile():
     """An int4 tile 128 deep in K runs only groups of 128k (CUTLASS loads one scale per K tile): a group-64 pack
     never gets one, a group-128 pack may."""
-    shapes = {
-        0: (128, 128, 1, 64),
-        1: (128, 64, 1, 64),
-        3: (128, 192, 1, 64),
-        5: (128, 128, 1, 128),
-        6: (128, 192, 1, 128),
-    }
+    shapes = {0: tile(128), 1: tile(64), 3: tile(192), 5: tile(128, depth=128), 6: tile(192, depth=128)}
     deep = {5: shapes[5], 6: shapes[6]}
     assert cutlass_gemm.pick_tile(300, deep, "w4a16", group_size=128) in (5, 6)
     assert cutlass_gemm.pick_tile(300, {**deep, 1: shapes[1]}, "w4a16", group_size=64) == 1
