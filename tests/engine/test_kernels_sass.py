@@ -317,31 +317,27 @@ def test_int4_fragment_order_tiles_unpack_into_the_mma_operand_in_registers(monk
             assert any(op.startswith("SHFL") for op in column) and not any(op.startswith("SHFL") for op in frag), tile
 
 
-@pytest.mark.parametrize("trigger", ["late", "early"])
+@pytest.mark.parametrize("trigger", ["late", "early", "attention", "gemv, rows"])
 def test_pdl_trigger_places_launch_dependents_around_the_wait(monkeypatch, trigger):
-    """``$VLMQ_PDL_TRIGGER``: with ``early`` each kernel lets the next one launch as it starts (before its own
-    griddepcontrol.wait), with ``late`` only after its sums; in both the wait still precedes every read of the
-    previous kernel's output, so only the overlap changes. Checked in the PTX of the GEMV, the row prologue and the
-    fused decode attention, launched as on Hopper."""
+    """``$VLMQ_PDL_TRIGGER``: a kernel that triggers early lets the next one launch as it starts (before its own
+    griddepcontrol.wait), one that triggers late only after its sums; in both the wait still precedes every read of
+    the previous kernel's output, so only the overlap changes. ``early`` / ``late`` set all three kernels, a list
+    the named ones (the rest late). Checked in the PTX of the GEMV, the row prologue and the fused decode attention,
+    launched as on Hopper."""
     import vlmq.engine.kernels.attention_triton as attention_triton
     import vlmq.engine.kernels.gemv_triton as gemv_triton
     from vlmq.engine.kernels import gemv as gemv_module
     from vlmq.engine.kernels.attention import launch_decode_attention
     from vlmq.engine.kernels.gemv import A_INT8, gemv, normalize_rows
+    from vlmq.errors import VlmqError
 
     monkeypatch.setattr(gemv_module, "_pdl_capable", lambda device: True)
     monkeypatch.setenv("VLMQ_PDL_TRIGGER", trigger)
-    recorders = {
-        name: Recorder(getattr(module, name))
-        for module, name in (
-            (gemv_triton, "gemv_kernel"),
-            (gemv_triton, "normalize_rows_kernel"),
-            (attention_triton, "decode_attention_kernel"),
-        )
-    }
-    monkeypatch.setattr(gemv_triton, "gemv_kernel", recorders["gemv_kernel"])
-    monkeypatch.setattr(gemv_triton, "normalize_rows_kernel", recorders["normalize_rows_kernel"])
-    monkeypatch.setattr(attention_triton, "decode_attention_kernel", recorders["decode_attention_kernel"])
+    kernels = {"gemv": (gemv_triton, "gemv_kernel"), "rows": (gemv_triton, "normalize_rows_kernel")}
+    kernels["attention"] = (attention_triton, "decode_attention_kernel")
+    recorders = {kind: Recorder(getattr(module, name)) for kind, (module, name) in kernels.items()}
+    for kind, (module, name) in kernels.items():
+        monkeypatch.setattr(module, name, recorders[kind])
     x, g = torch.randn(1, 1536).bfloat16(), torch.rand(1536).bfloat16()
     gemv(x, torch.randn(256, 1536).bfloat16(), norm_weight=g)
     normalize_rows(torch.randn(2, 1536).bfloat16(), g, 1e-6, None, A_INT8)
@@ -349,16 +345,15 @@ def test_pdl_trigger_places_launch_dependents_around_the_wait(monkeypatch, trigg
     key_valid = torch.ones(2, kv.k.shape[2], dtype=torch.bool)
     rope = (k, v, cos, sin, [], torch.tensor([4]), token_type)
     launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=rope)
-    for name, recorder in recorders.items():
+    for kind, recorder in recorders.items():
+        early = trigger == "early" or kind in trigger.split(", ")
         args, kwargs = recorder.calls[0]
-        assert kwargs["launch_pdl"] and kwargs["PDL"] == {"late": 1, "early": 2}[trigger], name
+        assert kwargs["launch_pdl"] and kwargs["PDL"] == (2 if early else 1), kind
         ptx, _ = compile_for_h200(recorder.kernel, args, kwargs)
         wait, launch = ptx.find("griddepcontrol.wait"), ptx.find("griddepcontrol.launch_dependents")
-        assert wait >= 0 and launch >= 0, name
-        assert (launch < wait) == (trigger == "early"), name
+        assert wait >= 0 and launch >= 0, kind
+        assert (launch < wait) == early, kind
 
     monkeypatch.setenv("VLMQ_PDL_TRIGGER", "soon")
-    from vlmq.errors import VlmqError
-
-    with pytest.raises(VlmqError, match="VLMQ_PDL_TRIGGER='soon': use one of late, early"):
+    with pytest.raises(VlmqError, match="VLMQ_PDL_TRIGGER='soon': use late, early or kernels that trigger early"):
         gemv(x, torch.randn(256, 1536).bfloat16(), norm_weight=g)

@@ -303,7 +303,7 @@ def launch_decode_attention(
         PREFETCH=prefetch_blocks,
         num_warps=num_warps,
         num_stages=3,
-        **launch_pdl(q.device, pdl),
+        **launch_pdl(q.device, pdl, "attention"),
     )
     if splits > 1 and not combine_in_kernel:
         combine_kernel[(b * hkv,)](

@@ -449,7 +449,7 @@ def normalize_rows(
         CUDA=x.is_cuda,
         enable_fp_fusion=False,
         num_warps=num_warps or min(32, max(4, block // 512)),
-        **launch_pdl(x.device, pdl),
+        **launch_pdl(x.device, pdl, "rows"),
     )
     return out, scale
 
@@ -501,26 +501,32 @@ def _pdl_capable(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (9, 0)
 
 
-PDL_TRIGGERS = {"late": 1, "early": 2}  # gemv_triton's PDL_LATE / PDL_EARLY
+PDL_LATE, PDL_EARLY = 1, 2  # gemv_triton's PDL constexpr values
+PDL_KERNELS = ("gemv", "rows", "attention")  # the GEMV, normalize_rows and decode attention
 PDL_TRIGGER_ENV = "VLMQ_PDL_TRIGGER"
 
 
-def pdl_trigger() -> int:
-    """Where vlmq's kernels let the next kernel launch: ``$VLMQ_PDL_TRIGGER`` (``late``: after a program's sums, the
-    default; ``early``: as it starts, so the next kernel's programs load their first weights and cache blocks while
-    this one streams), as gemv_triton's ``PDL`` constexpr."""
-    name = os.environ.get(PDL_TRIGGER_ENV, PDL_TRIGGER)
-    if name not in PDL_TRIGGERS:
-        raise VlmqError(f"{PDL_TRIGGER_ENV}={name!r}: use one of {', '.join(PDL_TRIGGERS)}")
-    return PDL_TRIGGERS[name]
+def pdl_trigger(kernel: str) -> int:
+    """Where ``kernel``'s programs let the next kernel launch: ``$VLMQ_PDL_TRIGGER`` is ``late`` (after a program's
+    sums, the default), ``early`` (as it starts, so the next kernel's programs load their first weights and cache
+    blocks while this one streams) or the comma-separated kernels of ``PDL_KERNELS`` that trigger early (the others
+    late); as gemv_triton's ``PDL`` constexpr."""
+    value = os.environ.get(PDL_TRIGGER_ENV, PDL_TRIGGER)
+    early = {"late": (), "early": PDL_KERNELS}.get(value)
+    if early is None:
+        early = tuple(name.strip() for name in value.split(","))
+        if not set(early) <= set(PDL_KERNELS):
+            kinds = ", ".join(PDL_KERNELS)
+            raise VlmqError(f"{PDL_TRIGGER_ENV}={value!r}: use late, early or kernels that trigger early from {kinds}")
+    return PDL_EARLY if kernel in early else PDL_LATE
 
 
-def launch_pdl(device: torch.device, pdl: bool | None) -> dict:
+def launch_pdl(device: torch.device, pdl: bool | None, kernel: str = "gemv") -> dict:
     """Launch keywords for programmatic dependent launch (``USE_PDL`` unless ``pdl`` says), where it runs:
-    Hopper or newer, not in Triton's interpreter (no PTX there); ``PDL`` says where programs trigger the next
-    launch (``pdl_trigger``)."""
+    Hopper or newer, not in Triton's interpreter (no PTX there); ``PDL`` says where ``kernel``'s programs trigger
+    the next launch (``pdl_trigger``)."""
     on = (USE_PDL if pdl is None else pdl) and os.environ.get("TRITON_INTERPRET") != "1" and _pdl_capable(device)
-    return {"PDL": pdl_trigger(), "launch_pdl": True} if on else {"PDL": 0}
+    return {"PDL": pdl_trigger(kernel), "launch_pdl": True} if on else {"PDL": 0}
 
 
 def gemv(
