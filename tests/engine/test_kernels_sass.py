@@ -326,12 +326,12 @@ def test_pdl_trigger_places_launch_dependents_around_the_wait(monkeypatch, trigg
     launched as on Hopper."""
     import vlmq.engine.kernels.attention_triton as attention_triton
     import vlmq.engine.kernels.gemv_triton as gemv_triton
-    from vlmq.engine.kernels import gemv as gemv_module
+    from vlmq.engine.kernels import pdl
     from vlmq.engine.kernels.attention import launch_decode_attention
     from vlmq.engine.kernels.gemv import A_INT8, gemv, normalize_rows
     from vlmq.errors import VlmqError
 
-    monkeypatch.setattr(gemv_module, "_pdl_capable", lambda device: True)
+    monkeypatch.setattr(pdl, "pdl_capable", lambda device: True)
     monkeypatch.setenv("VLMQ_PDL_TRIGGER", trigger)
     kernels = {"gemv": (gemv_triton, "gemv_kernel"), "rows": (gemv_triton, "normalize_rows_kernel")}
     kernels["attention"] = (attention_triton, "decode_attention_kernel")

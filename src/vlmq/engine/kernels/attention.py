@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from vlmq.engine.kernels.gemv import launch_pdl
+from vlmq.engine.kernels.pdl import launch_pdl
 from vlmq.engine.kernels.rope_kv import (
     CACHE_MUTATED,
     ROPE_KV_SCHEMA,
@@ -221,7 +221,7 @@ def launch_decode_attention(
     the raw projection [B, 1, Hq * D]). Splits follow ``attention_plan``, and so does the combine's launch
     without ``rope``; the fused op combines in its own launch (measured faster everywhere, below) unless
     given ``combine_in_kernel=False`` (the two-launch scheme). With programmatic dependent launch (``pdl``,
-    default ``gemv.USE_PDL`` on Hopper) the fused kernel loads its first cache block (and the step's slot,
+    default ``pdl.USE_PDL`` on Hopper) the fused kernel loads its first cache block (and the step's slot,
     rotary tables and token type: see the op's contract) while the QKV GEMV ends. With ``rope`` the planned
     splits are the grid: the kernel runs those of the step's context (``slot + 1``, same rule), the rest exit.
     ``prefetch_blocks=2`` (with ``rope``; a candidate plan, slower where measured): each program loads its

@@ -58,12 +58,12 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 
+from vlmq.engine.kernels.pdl import launch_pdl
 from vlmq.errors import VlmqError
 
 W_FLOAT, W_INT8, W_FP8, W_INT4 = 0, 1, 2, 3
@@ -74,13 +74,6 @@ INT8_TENSOR_CORE_MIN_K = 3072  # int8 weights at K >= this take the tensor cores
 GEMV_MAX_M = 64  # rows up to which the decode kernels run; beyond, the prefill paths (prefill.py)
 TARGET_PROGRAMS = 4 * 132
 SEMAPHORES = 1 << 16  # split-K tile counters per device
-# programmatic dependent launch: a kernel starts its weight loads while the previous kernel finishes, and waits
-# (griddepcontrol.wait) only before reading activations. Measured on the H200 (bench_kernels.py, the 100 decode
-# cases of qwen2-vl-2b / 7b at M = 1 and 16, in CUDA graphs): faster in 89, by 0.67 us a call at the median
-# (2b o_proj bf16 6.4 -> 5.2 us), slower in a few M = 16 cases (2b gate_up int8-a8 11.9 -> 12.7 us); identical
-# results. Hopper or newer only (launch_pdl).
-USE_PDL = True
-PDL_TRIGGER = "late"  # pdl_trigger's default
 PLANE_MAGIC = {W_INT4: 0x41800000, W_INT8: 0x41C00000}  # bits of 16.0 (| 1 << 22): gemv_triton's planes
 # W8A8 rows quantized in the CUDA-core GEMV's prologue vs by normalize_rows first, H200 (bench_kernels.py, M = 1,
 # int8 / fp8 W8A8 from float rows with the layer's fusions, us a call): 2b qkv (512 programs x K 1536) 5.8 -> 5.5 /
@@ -494,39 +487,6 @@ def row_kernel_first(
         return fmt in (W_INT8, W_INT4) and k > NORM_FIRST_MIN_K
     programs = ceil_div(n, cfg.block_n) * cfg.split_k
     return (a_mode != A_FLOAT or smooth) and programs * k > ROW_PROLOGUE_MAX_WORK
-
-
-@functools.cache
-def _pdl_capable(device: torch.device) -> bool:
-    return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (9, 0)
-
-
-PDL_LATE, PDL_EARLY = 1, 2  # gemv_triton's PDL constexpr values
-PDL_KERNELS = ("gemv", "rows", "attention")  # the GEMV, normalize_rows and decode attention
-PDL_TRIGGER_ENV = "VLMQ_PDL_TRIGGER"
-
-
-def pdl_trigger(kernel: str) -> int:
-    """Where ``kernel``'s programs let the next kernel launch: ``$VLMQ_PDL_TRIGGER`` is ``late`` (after a program's
-    sums, the default), ``early`` (as it starts, so the next kernel's programs load their first weights and cache
-    blocks while this one streams) or the comma-separated kernels of ``PDL_KERNELS`` that trigger early (the others
-    late); as gemv_triton's ``PDL`` constexpr."""
-    value = os.environ.get(PDL_TRIGGER_ENV, PDL_TRIGGER)
-    early = {"late": (), "early": PDL_KERNELS}.get(value)
-    if early is None:
-        early = tuple(name.strip() for name in value.split(","))
-        if not set(early) <= set(PDL_KERNELS):
-            kinds = ", ".join(PDL_KERNELS)
-            raise VlmqError(f"{PDL_TRIGGER_ENV}={value!r}: use late, early or kernels that trigger early from {kinds}")
-    return PDL_EARLY if kernel in early else PDL_LATE
-
-
-def launch_pdl(device: torch.device, pdl: bool | None, kernel: str = "gemv") -> dict:
-    """Launch keywords for programmatic dependent launch (``USE_PDL`` unless ``pdl`` says), where it runs:
-    Hopper or newer, not in Triton's interpreter (no PTX there); ``PDL`` says where ``kernel``'s programs trigger
-    the next launch (``pdl_trigger``)."""
-    on = (USE_PDL if pdl is None else pdl) and os.environ.get("TRITON_INTERPRET") != "1" and _pdl_capable(device)
-    return {"PDL": pdl_trigger(kernel), "launch_pdl": True} if on else {"PDL": 0}
 
 
 def gemv(

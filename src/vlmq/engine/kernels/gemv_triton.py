@@ -15,6 +15,8 @@ import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
 from vlmq.engine.kernels.eager_triton import exact_quotient, scalar_quotient
+from vlmq.engine.kernels.pdl import PDL_EARLY as EARLY_TRIGGER
+from vlmq.engine.kernels.pdl import PDL_LATE as LATE_TRIGGER
 from vlmq.numerics import FP8_MAX, MIN_SCALE
 
 FP8_LIMIT = tl.constexpr(FP8_MAX)
@@ -24,11 +26,11 @@ FP32_EPS = tl.constexpr(1.1920928955078125e-07)  # its floor
 LOW_PLANE_EXPONENT = tl.constexpr(4 << 23)  # 16.0 -> 256.0: nibble_pair's lower plane
 LOW_PLANE_EXCESS = tl.constexpr(240.0)  # 256 + v - (16 + v)
 
-# the ``PDL`` constexpr of vlmq's kernels (gemv.launch_pdl): 0 off; else where a program lets the next kernel launch
+# the ``PDL`` constexpr of vlmq's kernels (pdl.launch_pdl): 0 off; else where a program lets the next kernel launch
 # (griddepcontrol.launch_dependents): after its sums (late) or as it starts (early). Either way the next kernel
 # reads this one's output only after griddepcontrol.wait, which waits for this whole grid to finish.
-PDL_LATE: tl.constexpr = tl.constexpr(1)
-PDL_EARLY: tl.constexpr = tl.constexpr(2)
+PDL_LATE: tl.constexpr = tl.constexpr(LATE_TRIGGER)
+PDL_EARLY: tl.constexpr = tl.constexpr(EARLY_TRIGGER)
 
 
 @triton.jit
