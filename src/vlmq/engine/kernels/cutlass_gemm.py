@@ -175,7 +175,8 @@ def _library() -> ctypes.CDLL | None:
         getattr(lib, f"vlmq_{fmt}_tiles").restype = ctypes.c_int
         getattr(lib, f"vlmq_{fmt}_tile_shape").restype = ctypes.c_int
         getattr(lib, f"vlmq_{fmt}_tile_shape").argtypes = [ctypes.c_int] + [ctypes.POINTER(ctypes.c_int)] * 4
-    if _ask_tile_shape(lib, "w8a16", 0)[3] == 0:
+    first = _ask_tile_shape(lib, "w8a16", 0)
+    if first is None or first[3] == 0:
         return None  # an older library's tile_shape does not report the K depth: rebuild it
     return lib
 
