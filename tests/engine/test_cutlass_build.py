@@ -110,6 +110,34 @@ def test_a_library_from_older_source_is_refused_with_the_rebuild_command(monkeyp
         cutlass_gemm._library.cache_clear()
 
 
+def test_a_library_whose_tiles_report_no_k_depth_is_refused(monkeypatch, tmp_path):
+    """A library built before the tile ABI reported K depths answers ``tile_shape`` with three values (the fourth
+    stays 0): its int4 tiles could not be matched to group sizes, so it is not loaded either; today's ABI is."""
+
+    class Fn:
+        def __init__(self, dims):
+            self.dims = dims
+
+        def __call__(self, tile, *pointers):
+            for pointer, value in zip(pointers, self.dims):
+                pointer._obj.value = value
+            return 0
+
+    def library(dims):
+        return type("Library", (), {"__getattr__": lambda self, name: Fn(dims)})()
+
+    path = tmp_path / "lib.so"
+    path.write_bytes(b"")
+    monkeypatch.setenv(cutlass_gemm.LIB_ENV, str(path))
+    try:
+        for dims, loads in (((128, 128, 1), False), ((128, 128, 1, 64), True)):
+            monkeypatch.setattr(cutlass_gemm.ctypes, "CDLL", lambda p, dims=dims: library(dims))
+            cutlass_gemm._library.cache_clear()
+            assert (cutlass_gemm._library() is not None) == loads, dims
+    finally:
+        cutlass_gemm._library.cache_clear()
+
+
 def test_without_a_gpu_the_reason_is_given_and_prefill_keeps_its_path(monkeypatch, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("a CPU-only check")
