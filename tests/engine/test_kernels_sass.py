@@ -317,18 +317,19 @@ def test_int4_fragment_order_tiles_unpack_into_the_mma_operand_in_registers(monk
             assert any(op.startswith("SHFL") for op in column) and not any(op.startswith("SHFL") for op in frag), tile
 
 
-@pytest.mark.parametrize("trigger", ["late", "early", "attention", "gemv, rows"])
+@pytest.mark.parametrize("trigger", ["late", "early", "attention", "gemv, rows", "qkv, attention", "o,down"])
 def test_pdl_trigger_places_launch_dependents_around_the_wait(monkeypatch, trigger):
     """``$VLMQ_PDL_TRIGGER``: a kernel that triggers early lets the next one launch as it starts (before its own
     griddepcontrol.wait), one that triggers late only after its sums; in both the wait still precedes every read of
-    the previous kernel's output, so only the overlap changes. ``early`` / ``late`` set all three kernels, a list
-    the named ones (the rest late). Checked in the PTX of the GEMV, the row prologue and the fused decode attention,
-    launched as on Hopper."""
+    the previous kernel's output, so only the overlap changes. ``early`` / ``late`` set every kernel, a list the
+    named ones (the rest late): kernels, or GEMVs by the projection their fusions say they run (q/k/v: neither
+    SiLU·mul nor a residual; o: a residual with K = N; down: a residual, K != N; gate/up: SiLU·mul). Checked in the
+    PTX of the GEMV, the row prologue and the fused decode attention, launched as on Hopper."""
     import vlmq.engine.kernels.attention_triton as attention_triton
     import vlmq.engine.kernels.gemv_triton as gemv_triton
     from vlmq.engine.kernels import pdl
     from vlmq.engine.kernels.attention import launch_decode_attention
-    from vlmq.engine.kernels.gemv import A_INT8, gemv, normalize_rows
+    from vlmq.engine.kernels.gemv import A_INT8, ACT_SILU_MUL, gemv, normalize_rows
     from vlmq.errors import VlmqError
 
     monkeypatch.setattr(pdl, "pdl_capable", lambda device: True)
@@ -339,21 +340,30 @@ def test_pdl_trigger_places_launch_dependents_around_the_wait(monkeypatch, trigg
     for kind, (module, name) in kernels.items():
         monkeypatch.setattr(module, name, recorders[kind])
     x, g = torch.randn(1, 1536).bfloat16(), torch.rand(1536).bfloat16()
+    projections = ("qkv", "o", "down", "gate_up")  # the order of the GEMV launches below
     gemv(x, torch.randn(256, 1536).bfloat16(), norm_weight=g)
+    gemv(x, torch.randn(1536, 1536).bfloat16(), residual=torch.randn(1, 1536).bfloat16())
+    gemv(x, torch.randn(256, 1536).bfloat16(), residual=torch.randn(1, 256).bfloat16())
+    gemv(x, torch.randn(512, 1536).bfloat16(), norm_weight=g, act=ACT_SILU_MUL)
     normalize_rows(torch.randn(2, 1536).bfloat16(), g, 1e-6, None, A_INT8)
     q, k, v, cos, sin, token_type, kv = rope_inputs("bf16", t=1)
     key_valid = torch.ones(2, kv.k.shape[2], dtype=torch.bool)
     rope = (k, v, cos, sin, [], torch.tensor([4]), token_type)
     launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=rope)
-    for kind, recorder in recorders.items():
-        early = trigger == "early" or kind in trigger.split(", ")
-        args, kwargs = recorder.calls[0]
-        assert kwargs["launch_pdl"] and kwargs["PDL"] == (2 if early else 1), kind
-        ptx, _ = compile_for_h200(recorder.kernel, args, kwargs)
+    named = [name.strip() for name in trigger.split(",")]
+    launches = [("gemv", projection, call) for projection, call in zip(projections, recorders["gemv"].calls)]
+    launches += [(kind, None, recorders[kind].calls[0]) for kind in ("rows", "attention")]
+    assert len(launches) == 6
+    for kind, projection, (args, kwargs) in launches:
+        early = trigger == "early" or kind in named or projection in named
+        assert kwargs["launch_pdl"] and kwargs["PDL"] == (2 if early else 1), (kind, projection)
+        if kind == "gemv" and projection not in ("qkv", "o"):
+            continue  # the PTX of one GEMV of each trigger value is enough (compiling costs seconds)
+        ptx, _ = compile_for_h200(recorders[kind].kernel, args, kwargs)
         wait, launch = ptx.find("griddepcontrol.wait"), ptx.find("griddepcontrol.launch_dependents")
         assert wait >= 0 and launch >= 0, kind
-        assert (launch < wait) == early, kind
+        assert (launch < wait) == early, (kind, projection)
 
     monkeypatch.setenv("VLMQ_PDL_TRIGGER", "soon")
-    with pytest.raises(VlmqError, match="VLMQ_PDL_TRIGGER='soon': use late, early or kernels that trigger early"):
+    with pytest.raises(VlmqError, match="VLMQ_PDL_TRIGGER='soon': use late, early or the names that trigger early"):
         gemv(x, torch.randn(256, 1536).bfloat16(), norm_weight=g)

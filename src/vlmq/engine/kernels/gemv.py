@@ -63,7 +63,7 @@ from typing import NamedTuple
 
 import torch
 
-from vlmq.engine.kernels.pdl import launch_pdl
+from vlmq.engine.kernels.pdl import gemv_projection, launch_pdl
 from vlmq.errors import VlmqError
 
 W_FLOAT, W_INT8, W_FP8, W_INT4 = 0, 1, 2, 3
@@ -603,7 +603,7 @@ def gemv(
         ROW_SCALE=fmt != W_INT4 and scale is not None,
         num_warps=cfg.num_warps,
         num_stages=cfg.num_stages,
-        **launch_pdl(x.device, pdl),
+        **launch_pdl(x.device, pdl, "gemv", gemv_projection(act == ACT_SILU_MUL, residual is not None, n, k)),
     )
     from vlmq.engine.kernels.gemv_triton import gemv_kernel
 

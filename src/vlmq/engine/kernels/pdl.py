@@ -28,6 +28,8 @@ USE_PDL = True
 PDL_TRIGGER = "late"  # pdl_trigger's default
 PDL_LATE, PDL_EARLY = 1, 2  # the PDL constexpr of the kernels (0: launched without PDL)
 PDL_KERNELS = ("gemv", "rows", "attention")  # the GEMV, normalize_rows and decode attention
+# a decoder layer's GEMVs by the projection they run (``gemv_projection``): ``gemv`` in the knob names all four
+PDL_PROJECTIONS = ("qkv", "o", "gate_up", "down")
 PDL_TRIGGER_ENV = "VLMQ_PDL_TRIGGER"
 
 
@@ -36,24 +38,39 @@ def pdl_capable(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (9, 0)
 
 
-def pdl_trigger(kernel: str) -> int:
+def pdl_trigger(kernel: str, projection: str | None = None) -> int:
     """Where ``kernel``'s programs let the next kernel launch: ``$VLMQ_PDL_TRIGGER`` is ``late`` (after a program's
     sums, the default), ``early`` (as it starts, so the next kernel's programs load their first weights and cache
-    blocks while this one streams) or the comma-separated kernels of ``PDL_KERNELS`` that trigger early (the others
-    late); as the kernels' ``PDL`` constexpr."""
+    blocks while this one streams) or the comma-separated names of those that trigger early (the others late):
+    kernels of ``PDL_KERNELS``, or a GEMV by its ``projection`` (``PDL_PROJECTIONS``), so that an early trigger
+    need not cascade (a kernel that triggers early followed by one that also does lets a third launch while the
+    first still streams); as the kernels' ``PDL`` constexpr."""
     value = os.environ.get(PDL_TRIGGER_ENV, PDL_TRIGGER)
     early = {"late": (), "early": PDL_KERNELS}.get(value)
     if early is None:
         early = tuple(name.strip() for name in value.split(","))
-        if not set(early) <= set(PDL_KERNELS):
-            kinds = ", ".join(PDL_KERNELS)
-            raise VlmqError(f"{PDL_TRIGGER_ENV}={value!r}: use late, early or kernels that trigger early from {kinds}")
-    return PDL_EARLY if kernel in early else PDL_LATE
+        if not set(early) <= set(PDL_KERNELS + PDL_PROJECTIONS):
+            names = ", ".join(PDL_KERNELS + PDL_PROJECTIONS)
+            raise VlmqError(
+                f"{PDL_TRIGGER_ENV}={value!r}: use late, early or the names that trigger early from {names}"
+            )
+    return PDL_EARLY if kernel in early or (projection is not None and projection in early) else PDL_LATE
 
 
-def launch_pdl(device: torch.device, pdl: bool | None, kernel: str = "gemv") -> dict:
+def gemv_projection(act_silu_mul: bool, residual: bool, n: int, k: int) -> str:
+    """Which projection of a decoder layer a fused GEMV runs, from its fusions: gate/up (SiLU·mul), o or down (the
+    residual add; o maps the attention's heads back to the hidden size, K = N in Qwen2), else q/k/v (and the
+    lm_head, after which no PDL kernel follows)."""
+    if act_silu_mul:
+        return "gate_up"
+    if residual:
+        return "o" if k == n else "down"
+    return "qkv"
+
+
+def launch_pdl(device: torch.device, pdl: bool | None, kernel: str = "gemv", projection: str | None = None) -> dict:
     """Launch keywords for programmatic dependent launch (``USE_PDL`` unless ``pdl`` says), where it runs:
-    Hopper or newer, not in Triton's interpreter (no PTX there); ``PDL`` says where ``kernel``'s programs trigger
-    the next launch (``pdl_trigger``)."""
+    Hopper or newer, not in Triton's interpreter (no PTX there); ``PDL`` says where ``kernel``'s programs (a GEMV:
+    of ``projection``) trigger the next launch (``pdl_trigger``)."""
     on = (USE_PDL if pdl is None else pdl) and os.environ.get("TRITON_INTERPRET") != "1" and pdl_capable(device)
-    return {"PDL": pdl_trigger(kernel), "launch_pdl": True} if on else {"PDL": 0}
+    return {"PDL": pdl_trigger(kernel, projection), "launch_pdl": True} if on else {"PDL": 0}
