@@ -365,5 +365,50 @@ def test_pdl_trigger_places_launch_dependents_around_the_wait(monkeypatch, trigg
         assert (launch < wait) == early, (kind, projection)
 
     monkeypatch.setenv("VLMQ_PDL_TRIGGER", "soon")
-    with pytest.raises(VlmqError, match="VLMQ_PDL_TRIGGER='soon': use late, early or the names that trigger early"):
+    with pytest.raises(VlmqError, match="VLMQ_PDL_TRIGGER='soon': use measured, late, early or the names that trigger"):
         gemv(x, torch.randn(256, 1536).bfloat16(), norm_weight=g)
+
+
+@pytest.mark.parametrize("trigger", ["measured", None])
+def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(monkeypatch, trigger):
+    """The default (``measured``): a GEMV triggers early only in the cases of ``MEASURED_EARLY`` -- q/k/v with bf16
+    weights on the tensor cores (batch 16), o_proj with int4 weights on the CUDA cores (batch 1) -- and late in the
+    neighbouring ones (the same projection in the other kernel or format, another projection); the row prologue and
+    the attention late."""
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+    from vlmq.engine.kernels import pdl
+    from vlmq.engine.kernels.gemv import gemv
+    from vlmq.engine.kernels.w4 import pack_int4
+
+    monkeypatch.setattr(pdl, "pdl_capable", lambda device: True)
+    if trigger is None:
+        monkeypatch.delenv("VLMQ_PDL_TRIGGER", raising=False)
+    else:
+        monkeypatch.setenv("VLMQ_PDL_TRIGGER", trigger)
+    recorder, rows = Recorder(gemv_triton.gemv_kernel), Recorder(gemv_triton.normalize_rows_kernel)
+    monkeypatch.setattr(gemv_triton, "gemv_kernel", recorder)
+    monkeypatch.setattr(gemv_triton, "normalize_rows_kernel", rows)
+    g = torch.rand(1536).bfloat16()
+    w_bf16 = torch.randn(1536, 1536).bfloat16()
+    w_int4 = pack_int4(torch.randint(-8, 8, (1536, 1536), dtype=torch.int8))
+    scale = torch.rand(1536, 1536 // 128).bfloat16()
+    cases = {  # (projection, weights, rows): early by default
+        ("qkv", "bf16", 16): True,
+        ("qkv", "bf16", 1): False,
+        ("qkv", "int4", 16): False,
+        ("o", "int4", 1): True,
+        ("o", "int4", 16): False,
+        ("o", "bf16", 1): False,
+    }
+    for projection, fmt, m in cases:
+        x = torch.randn(m, 1536).bfloat16()
+        w4 = (w_int4, scale, None, 128) if fmt == "int4" else (w_bf16,)
+        if projection == "qkv":
+            gemv(x, *w4, norm_weight=g)
+        else:
+            gemv(x, *w4, residual=torch.randn(m, 1536).bfloat16())
+    assert len(recorder.calls) == len(cases)
+    for (case, early), (_, kwargs) in zip(cases.items(), recorder.calls):
+        assert kwargs["DOT"] == (case[2] > 4), case  # the kernel the case names
+        assert kwargs["PDL"] == (pdl.PDL_EARLY if early else pdl.PDL_LATE), case
+    assert rows.calls and all(kwargs["PDL"] == pdl.PDL_LATE for _, kwargs in rows.calls)

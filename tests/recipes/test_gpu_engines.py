@@ -29,6 +29,9 @@ PACK_LABELS = {
     "int4_wo+keep8=0": "fused-w8a16-int8+fused-w4a16-asym" + HEAD,
 }
 N_PROMPTS = 12
+# batch sizes: 1 and 4 decode through the CUDA-core GEMVs, 6 through the tensor-core ones (more than 4 rows), each
+# with its own PDL triggers (pdl.MEASURED_EARLY)
+BATCHES = (1, 4, 6)
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +72,14 @@ def test_eager_and_compiled_engines_answer_the_same(recipe, samples, calib):
     prompts = [s.prompt for s in items]
     results = {}
     for compiled in (False, True):
-        engine = Engine(loaded, **engine_options(spec), compile=compiled, max_batch_size=4)
+        engine = Engine(loaded, **engine_options(spec), compile=compiled, max_batch_size=max(BATCHES))
         prepare_engine(engine, spec, calib)
         if compiled:
             assert engine.compiled.label == PACK_LABELS[recipe]
             assert engine.compiled.path_notes()["decode_path"] == f"cuda-graph, {PACK_LABELS[recipe]}"
-        for batch in (1, 4):
+        for batch in BATCHES:
             results[(compiled, batch)] = answers(engine, prompts, batch, task.max_new_tokens)
-    for batch in (1, 4):
+    for batch in BATCHES:
         eager, fast = results[(False, batch)], results[(True, batch)]
         differ = [(i, e, c) for i, (e, c) in enumerate(zip(eager, fast)) if e != c]
         assert not differ, f"{recipe} batch {batch}: eager vs compiled differ on {differ}"

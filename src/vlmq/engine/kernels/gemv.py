@@ -489,6 +489,12 @@ def row_kernel_first(
     return (a_mode != A_FLOAT or smooth) and programs * k > ROW_PROLOGUE_MAX_WORK
 
 
+def gemv_case(fmt: int, cfg: GemvConfig, act: int, residual: bool, n: int, k: int) -> tuple[str, str, str]:
+    """(projection, weight format name, kernel) of a GEMV launch: what ``pdl.pdl_trigger`` decides by."""
+    name = next(name for name, code in FORMAT_NAMES.items() if code == fmt)
+    return gemv_projection(act == ACT_SILU_MUL, residual, n, k), name, cfg.kernel
+
+
 def gemv(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -603,7 +609,7 @@ def gemv(
         ROW_SCALE=fmt != W_INT4 and scale is not None,
         num_warps=cfg.num_warps,
         num_stages=cfg.num_stages,
-        **launch_pdl(x.device, pdl, "gemv", gemv_projection(act == ACT_SILU_MUL, residual is not None, n, k)),
+        **launch_pdl(x.device, pdl, "gemv", gemv_case(fmt, cfg, act, residual is not None, n, k)),
     )
     from vlmq.engine.kernels.gemv_triton import gemv_kernel
 

@@ -12,7 +12,8 @@ CUDA graphs) was faster in 89, by 0.67 us a call at the median (2b o_proj bf16 6
 M = 16 cases (2b gate_up int8-a8 11.9 -> 12.7 us), with identical results. Early triggers everywhere (2026-12-01,
 fifteenth session, docs/benchmarks.md): 2b BF16 batch 1 1.331 -> 1.290 ms/token, but int4_wo 1.071 -> 1.178, fp8
 1.238 -> 1.383 and every batch 16 6-21 % slower (the triggers cascade: gate/up's first wave lands while q/k/v still
-streams), so late stays the default.
+streams). Early only where it measured faster (sixteenth session: per GEMV projection, format and kernel,
+``MEASURED_EARLY``), the rest late: the default.
 """
 
 from __future__ import annotations
@@ -25,11 +26,18 @@ import torch
 from vlmq.errors import VlmqError
 
 USE_PDL = True
-PDL_TRIGGER = "late"  # pdl_trigger's default
+PDL_TRIGGER = "measured"  # pdl_trigger's default: MEASURED_EARLY early, the rest late
 PDL_LATE, PDL_EARLY = 1, 2  # the PDL constexpr of the kernels (0: launched without PDL)
 PDL_KERNELS = ("gemv", "rows", "attention")  # the GEMV, normalize_rows and decode attention
 # a decoder layer's GEMVs by the projection they run (``gemv_projection``): ``gemv`` in the knob names all four
 PDL_PROJECTIONS = ("qkv", "o", "gate_up", "down")
+# The GEMVs that trigger early by default, as (projection, weight format, GEMV kernel: "dot" tensor cores, "sum" CUDA
+# cores); measured on the H200 (2026-12-01, sixteenth session, docs/benchmarks.md: qwen2-vl-2b, bench_speed.py, median
+# of 2, ms/token, all late -> this one early): bf16 q/k/v at batch 16 (tensor cores; the attention's programs load
+# their cache blocks while q/k/v streams) 1.612 -> 1.545, int4 o at batch 1 (CUDA cores; gate/up's first wave loads
+# its first weights during o_proj) 1.070 -> 1.042. The same trigger elsewhere measured slower or level: bf16 o at
+# batch 1 1.329 -> 1.348, int4 q/k/v at batch 16 1.462 -> 1.486, the decode attention 1.329 -> 1.339.
+MEASURED_EARLY = frozenset({("qkv", "bf16", "dot"), ("o", "int4", "sum")})
 PDL_TRIGGER_ENV = "VLMQ_PDL_TRIGGER"
 
 
@@ -38,23 +46,26 @@ def pdl_capable(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (9, 0)
 
 
-def pdl_trigger(kernel: str, projection: str | None = None) -> int:
-    """Where ``kernel``'s programs let the next kernel launch: ``$VLMQ_PDL_TRIGGER`` is ``late`` (after a program's
-    sums, the default), ``early`` (as it starts, so the next kernel's programs load their first weights and cache
-    blocks while this one streams) or the comma-separated names of those that trigger early (the others late):
-    kernels of ``PDL_KERNELS``, or a GEMV by its ``projection`` (``PDL_PROJECTIONS``), so that an early trigger
-    need not cascade (a kernel that triggers early followed by one that also does lets a third launch while the
-    first still streams); as the kernels' ``PDL`` constexpr."""
+def pdl_trigger(kernel: str, gemv_case: tuple[str, str, str] | None = None) -> int:
+    """Where ``kernel``'s programs let the next kernel launch, as the kernels' ``PDL`` constexpr: after a program's
+    sums (late) or as it starts (early, so the next kernel's programs load their first weights and cache blocks while
+    this one streams). ``$VLMQ_PDL_TRIGGER``: ``measured`` (the default: the GEMV cases of ``MEASURED_EARLY`` early,
+    the rest late), ``late``, ``early`` (every kernel) or the comma-separated names of those that trigger early (the
+    others late): kernels of ``PDL_KERNELS``, or GEMVs by projection (``PDL_PROJECTIONS``), so that an early trigger
+    need not cascade (a kernel that triggers early followed by one that also does lets a third launch while the first
+    still streams). A GEMV's ``gemv_case``: (projection, weight format, GEMV kernel)."""
     value = os.environ.get(PDL_TRIGGER_ENV, PDL_TRIGGER)
+    if value == "measured":
+        return PDL_EARLY if gemv_case in MEASURED_EARLY else PDL_LATE
     early = {"late": (), "early": PDL_KERNELS}.get(value)
     if early is None:
         early = tuple(name.strip() for name in value.split(","))
         if not set(early) <= set(PDL_KERNELS + PDL_PROJECTIONS):
             names = ", ".join(PDL_KERNELS + PDL_PROJECTIONS)
             raise VlmqError(
-                f"{PDL_TRIGGER_ENV}={value!r}: use late, early or the names that trigger early from {names}"
+                f"{PDL_TRIGGER_ENV}={value!r}: use measured, late, early or the names that trigger early from {names}"
             )
-    return PDL_EARLY if kernel in early or (projection is not None and projection in early) else PDL_LATE
+    return PDL_EARLY if kernel in early or (gemv_case is not None and gemv_case[0] in early) else PDL_LATE
 
 
 def gemv_projection(act_silu_mul: bool, residual: bool, n: int, k: int) -> str:
@@ -68,9 +79,11 @@ def gemv_projection(act_silu_mul: bool, residual: bool, n: int, k: int) -> str:
     return "qkv"
 
 
-def launch_pdl(device: torch.device, pdl: bool | None, kernel: str = "gemv", projection: str | None = None) -> dict:
+def launch_pdl(
+    device: torch.device, pdl: bool | None, kernel: str = "gemv", gemv_case: tuple[str, str, str] | None = None
+) -> dict:
     """Launch keywords for programmatic dependent launch (``USE_PDL`` unless ``pdl`` says), where it runs:
     Hopper or newer, not in Triton's interpreter (no PTX there); ``PDL`` says where ``kernel``'s programs (a GEMV:
-    of ``projection``) trigger the next launch (``pdl_trigger``)."""
+    of ``gemv_case``) trigger the next launch (``pdl_trigger``)."""
     on = (USE_PDL if pdl is None else pdl) and os.environ.get("TRITON_INTERPRET") != "1" and pdl_capable(device)
-    return {"PDL": pdl_trigger(kernel, projection), "launch_pdl": True} if on else {"PDL": 0}
+    return {"PDL": pdl_trigger(kernel, gemv_case), "launch_pdl": True} if on else {"PDL": 0}
