@@ -4,9 +4,11 @@
 
 Reads the records of `bench_speed.py` / `vlmq run --tasks speed,speed-long` (the `speed` task's batch-1 decode and
 TTFT, `speed/bs16`'s decode, `speed-long/ctx8192_bs16`'s decode) and prints one row per bar and recipe: the
-measured figure (a ratio where the bar is one), the limit, and met / NOT MET / not measured. The bars hold for one
-run ("all recipes in one run"): give the files of one run; where several files hold the same figure, the last
-one's wins. This is a report, not a test: it always exits 0.
+measured figure (a ratio where the bar is one), the limit, and met / NOT MET / not measured; where the records give
+the repeats' range (``ci_low`` / ``ci_high``: min and max of the repeats) and the limit lies inside it, the verdict
+says so ("a tie": another draw of the same repeats could flip it). The bars hold for one run ("all recipes in one
+run"): give the files of one run; where several files hold the same figure, the last one's wins. This is a report,
+not a test: it always exits 0.
 """
 
 from __future__ import annotations
@@ -78,29 +80,50 @@ def long_context_bars(rows: list[dict]) -> list[Bar]:
 
 
 def check(rows: list[dict]) -> list[dict]:
-    """Each bar with its measured figure (None where a record is missing) and whether it is met."""
-    value = {(r["model"], r["recipe"], r["task"], r["metric"]): r.get("value") for r in rows}
+    """Each bar with its measured figure (None where a record is missing), whether it is met, and the figure's range
+    over the repeats (``spread``: (low, high), a ratio's from the extremes of both figures; None where a record has
+    no range)."""
+    record = {(r["model"], r["recipe"], r["task"], r["metric"]): r for r in rows}
     out = []
     for bar in bars() + long_context_bars(rows):
-        got = value.get((bar.model, bar.recipe, *bar.figure))
+        mine = record.get((bar.model, bar.recipe, *bar.figure), {})
+        got, spread = mine.get("value"), figure_range(mine)
         if bar.relative_to is not None and got is not None:
-            ref = value.get((bar.model, bar.relative_to, *bar.figure))
-            got = got / ref if ref else None
+            ref = record.get((bar.model, bar.relative_to, *bar.figure), {})
+            got = got / ref["value"] if ref.get("value") else None
+            ref_spread = figure_range(ref)
+            spread = (spread[0] / ref_spread[1], spread[1] / ref_spread[0]) if spread and ref_spread and got else None
         met = None if got is None else (got < bar.limit if bar.strict else got <= bar.limit)
-        out.append({**bar._asdict(), "measured": got, "met": met})
+        out.append({**bar._asdict(), "measured": got, "met": met, "spread": spread})
     return out
+
+
+def figure_range(record: dict) -> tuple[float, float] | None:
+    """(min, max) of a record's repeats, where it gives them (``ci_low`` / ``ci_high``)."""
+    low, high = record.get("ci_low"), record.get("ci_high")
+    return (low, high) if low is not None and high is not None and low > 0 else None
+
+
+def is_tie(result: dict) -> bool:
+    """Whether the bar's limit lies within the figure's range over the repeats (the verdict could flip)."""
+    spread = result["spread"]
+    return result["met"] is not None and spread is not None and spread[0] <= result["limit"] <= spread[1]
 
 
 def bars_markdown(results: list[dict]) -> str:
     counts = {state: sum(r["met"] is state for r in results) for state in (True, False, None)}
+    ties = sum(is_tie(r) for r in results)
     lines = [
-        f"Issues 16 / 17 bars: {counts[True]} met, {counts[False]} not met, {counts[None]} not measured.",
+        f"Issues 16 / 17 bars: {counts[True]} met, {counts[False]} not met, {counts[None]} not measured"
+        + (f" ({ties} of the judged within their repeats' range of the limit: ties)." if ties else "."),
         "",
         "| issue | bar | recipe | measured | limit | |",
         "|---|---|---|---|---|---|",
     ]
     for r in results:
         state = {True: "met", False: "**NOT MET**", None: "not measured"}[r["met"]]
+        if is_tie(r):
+            state += f" (a tie: {r['spread'][0]:.3f}–{r['spread'][1]:.3f} over the repeats)"
         got = "-" if r["measured"] is None else f"{r['measured']:.3f}"
         limit = f"{'<' if r['strict'] else '≤'} {r['limit']:g}"
         lines.append(f"| #{r['issue']} | {r['what']} | {r['recipe']} | {got} | {limit} | {state} |")

@@ -73,3 +73,29 @@ def test_a_missing_reference_leaves_the_ratio_unmeasured_and_the_cli_refuses_a_m
     )
     assert check_bars.main([str(results), "--out", str(tmp_path / "bars.md")]) == 0
     assert "| #17 | 2b TTFT ms | bf16 | 6.500 | ≤ 7 | met |" in (tmp_path / "bars.md").read_text()
+
+
+def test_a_verdict_whose_limit_lies_within_the_repeats_range_is_called_a_tie():
+    def ranged(model, recipe, task, value, low, high):
+        return {**rec(model, recipe, task, "decode_ms_per_token", value), "ci_low": low, "ci_high": high}
+
+    rows = [
+        ranged("2b", "bf16", "speed/bs16", 1.50, 1.49, 1.51),
+        ranged("2b", "fp8", "speed/bs16", 1.505, 1.50, 1.51),  # 1.003 x BF16, range 0.993-1.013: a tie
+        ranged("2b", "int8_wo", "speed/bs16", 1.40, 1.39, 1.41),  # 0.933 x, range 0.921-0.946: clear
+        ranged("2b", "bf16", "speed", 1.30, 1.20, 1.40),  # 1.3 > 1.25, but 1.20 <= 1.25: a tie
+        rec("2b", "int4_wo", "speed/bs16", "decode_ms_per_token", 1.0),  # no range: never a tie
+    ]
+    results = {(r["what"], r["recipe"]): r for r in check_bars.check(rows)}
+    slower = "2b batch-16 decode not slower than BF16 (x BF16)"
+    fp8, int8 = results[(slower, "fp8")], results[(slower, "int8_wo")]
+    assert fp8["met"] is False and fp8["spread"] == (pytest.approx(1.50 / 1.51), pytest.approx(1.51 / 1.49))
+    assert check_bars.is_tie(fp8) and not check_bars.is_tie(int8) and int8["met"] is True
+    bf16 = results[("2b batch-1 decode ms/token", "bf16")]
+    assert bf16["met"] is False and check_bars.is_tie(bf16)
+    four = results[(slower, "int4_wo")]
+    assert four["spread"] is None and not check_bars.is_tie(four)
+    text = check_bars.bars_markdown(list(results.values()))
+    assert "(2 of the judged within their repeats' range of the limit: ties)." in text.splitlines()[0]
+    assert "| fp8 | 1.003 | ≤ 1 | **NOT MET** (a tie: 0.993–1.013 over the repeats) |" in text
+    assert "| int8_wo | 0.933 | ≤ 1 | met |" in text
