@@ -7,8 +7,9 @@ TTFT, `speed/bs16`'s decode, `speed-long/ctx8192_bs16`'s decode) and prints one 
 measured figure (a ratio where the bar is one), the limit, and met / NOT MET / not measured; where the records give
 the repeats' range (``ci_low`` / ``ci_high``: min and max of the repeats) and the limit lies inside it, the verdict
 says so ("a tie": another draw of the same repeats could flip it). The bars hold for one run ("all recipes in one
-run"): give the files of one run; where several files hold the same figure, the last one's wins. This is a report,
-not a test: it always exits 0.
+run"): give the files of one run; where several files hold the same figure, the last one's wins. Records of a run
+that saw ``VLMQ_*`` settings (a kernel knob such as ``VLMQ_PDL_TRIGGER``) carry them, and the table's first line
+names them. This is a report, not a test: it always exits 0.
 """
 
 from __future__ import annotations
@@ -141,6 +142,9 @@ def main(argv=None) -> int:
             p.error(f"no such results file: {path} (give a run's results.jsonl)")
         rows += [json.loads(line) for line in pathlib.Path(path).read_text().splitlines() if line.strip()]
     text = bars_markdown(check(rows))
+    knobs = sorted({json.dumps(r["vlmq_env"], sort_keys=True) for r in rows if r.get("vlmq_env")})
+    if knobs:  # the VLMQ_* settings the runs saw (provenance's vlmq_env: a kernel knob, the CUTLASS library's path)
+        text = f"Measured with VLMQ_* settings: {'; '.join(knobs)}.\n\n" + text
     print(text)
     if args.out:
         pathlib.Path(args.out).write_text(text + "\n")

@@ -1,5 +1,7 @@
 """What a run records about the machine that produced it (provenance.py)."""
 
+import os
+
 import torch
 
 from vlmq.provenance import cpu_model, host_op_us, provenance
@@ -38,3 +40,31 @@ def test_source_digest_names_the_package_files_that_ran(tmp_path):
     assert source_digest(tmp_path) not in (first, edited)
     meta = provenance(torch.device("cpu"))
     assert meta["source_digest"] == source_digest() and len(meta["source_digest"]) == 12
+
+
+def test_runs_record_the_vlmq_knobs_they_ran_under(monkeypatch, tmp_path):
+    """A VLMQ_* variable (a kernel knob such as the PDL trigger) is in the run's provenance and on every record of
+    the run, so a figure measured under a non-default knob cannot pass for a default one; none set, none recorded."""
+    from vlmq.pipeline import collect_records
+    from vlmq.spec import RunSpec
+    from vlmq.store import Store
+
+    for name in [n for n in os.environ if n.startswith("VLMQ_")]:
+        monkeypatch.delenv(name)
+    assert provenance(torch.device("cpu"))["vlmq_env"] == {}
+    monkeypatch.setenv("VLMQ_PDL_TRIGGER", "qkv")
+    monkeypatch.setenv("OTHER_KNOB", "1")
+    meta = provenance(torch.device("cpu"))
+    assert meta["vlmq_env"] == {"VLMQ_PDL_TRIGGER": "qkv"}
+    spec = RunSpec(out=str(tmp_path), tasks=("speed",), recipes=("bf16",))
+    store = Store(tmp_path)
+    store.set_meta("provenance", meta)
+    store.set_outcome("bf16", "ok", kernel="real")
+    store.put_measurements(
+        "bf16",
+        [{"task": "speed", "metric": "decode_ms_per_token", "value": 1.3, "ci_low": 1.3, "ci_high": 1.3, "n": 2}],
+    )
+    records = collect_records(store, spec)
+    assert records and all(r["vlmq_env"] == {"VLMQ_PDL_TRIGGER": "qkv"} for r in records)
+    store.set_meta("provenance", {**meta, "vlmq_env": {}})
+    assert all("vlmq_env" not in r for r in collect_records(store, spec))

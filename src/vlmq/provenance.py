@@ -111,6 +111,13 @@ def host_op_us(ops: int = 2000) -> float:
     return round(best * 1e6, 3)
 
 
+def vlmq_environment() -> dict[str, str]:
+    """The ``VLMQ_*`` environment variables the run saw: knobs that change which kernels run or how they launch
+    (``VLMQ_PDL_TRIGGER``, ``VLMQ_CUTLASS_LIB``, ...), so that a figure measured under a non-default one says so.
+    Empty on a default run."""
+    return {name: os.environ[name] for name in sorted(os.environ) if name.startswith("VLMQ_")}
+
+
 def provenance(device: torch.device | str) -> dict:
     return {
         "vlmq": vlmq.__version__,
@@ -127,4 +134,5 @@ def provenance(device: torch.device | str) -> dict:
         "platform": platform.platform(),
         "host_cpu": f"{cpu_model()} ({os.cpu_count()} CPUs)",
         "host_op_us": host_op_us(),
+        "vlmq_env": vlmq_environment(),
     }

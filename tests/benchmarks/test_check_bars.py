@@ -1,6 +1,7 @@
 """benchmarks/check_bars.py: issues 16 / 17's bars judged from speed records (ratios within the run, strict where
 the issue says "faster", unmeasured where a record is missing)."""
 
+import json
 import pathlib
 import sys
 
@@ -99,3 +100,14 @@ def test_a_verdict_whose_limit_lies_within_the_repeats_range_is_called_a_tie():
     assert "(2 of the judged within their repeats' range of the limit: ties)." in text.splitlines()[0]
     assert "| fp8 | 1.003 | ≤ 1 | **NOT MET** (a tie: 0.993–1.013 over the repeats) |" in text
     assert "| int8_wo | 0.933 | ≤ 1 | met |" in text
+
+
+def test_figures_measured_under_a_knob_say_so(tmp_path, capsys):
+    results = tmp_path / "results.jsonl"
+    row = {"model": "qwen2-vl-2b", "recipe": "bf16", "task": "speed", "metric": "ttft_ms", "value": 6.5}
+    results.write_text(json.dumps(row) + "\n")
+    check_bars.main([str(results)])
+    assert capsys.readouterr().out.startswith("Issues 16 / 17 bars:")
+    results.write_text(json.dumps({**row, "vlmq_env": {"VLMQ_PDL_TRIGGER": "qkv"}}) + "\n")
+    check_bars.main([str(results)])
+    assert capsys.readouterr().out.startswith('Measured with VLMQ_* settings: {"VLMQ_PDL_TRIGGER": "qkv"}.')

@@ -59,6 +59,8 @@ def collect_records(store: Store, spec: RunSpec) -> list[dict[str, Any]]:
         rec.setdefault("device", meta.get("device"))
         rec.update(model=spec.model, seed=spec.seed, vlmq_version=meta.get("vlmq"), git_commit=meta.get("git_commit"))
         rec["source_digest"] = meta.get("source_digest")
+        if meta.get("vlmq_env"):  # a run under non-default kernel knobs: every figure carries them
+            rec["vlmq_env"] = meta["vlmq_env"]
     return records
 
 
