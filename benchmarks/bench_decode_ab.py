@@ -1,0 +1,172 @@
+"""A/B of a decode-step launch setting in one process: one engine per (recipe, batch size), its decode step captured
+again under each value of the setting and timed in rounds (A B C A B C ...), so drift between values cancels.
+
+    PYTHONPATH=src python benchmarks/bench_decode_ab.py --out OUT --model qwen2-vl-2b --recipes bf16,int4_wo \\
+        --batch-sizes 1,16 --variants 'measured;late;qkv;o' [--env VLMQ_PDL_TRIGGER] [--rounds 3] [--new-tokens 64]
+
+Each variant is a value of the environment variable ``--env`` (default ``VLMQ_PDL_TRIGGER``), set before the decode
+step is captured again (``CompiledRunner.drop_decode_graphs``): the setting must be one the kernels read as they
+launch, as the PDL trigger is (not one read when the engine is built). The workload is ``bench_speed.py``'s (one
+synthetic 448x448 image a row, the same prompt, ``--new-tokens`` tokens, EOS ignored; an engine per batch size sized
+as its speed task sizes it), so the figures compare with its decode ms/token; TTFT is not measured. Writes
+OUT/ab.json (every round) and OUT/ab.md: ms/token per (recipe, batch, variant), median over the rounds, min-max, and
+the ratio to the first variant. Speed is only reported from the compiled engine on CUDA; on a CPU the same loop runs
+through the eager engine to check the script, and its table says "not measured (cpu: eager engine)".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import sys
+import time
+
+from vlmq.bench import speed as bench
+from vlmq.device import device_label, release_memory, resolve_device
+from vlmq.engine import Engine
+from vlmq.engine.inputs import encode_prompts
+from vlmq.errors import VlmqError
+from vlmq.models import load_model
+from vlmq.provenance import provenance
+from vlmq.recipes import apply_recipe, engine_options, load_calibration, parse_recipe, prepare_engine
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--model", default="qwen2-vl-2b")
+    p.add_argument("--recipes", default="bf16")
+    p.add_argument("--batch-sizes", default="1,16")
+    p.add_argument("--variants", required=True, help="values of --env, separated by ';' (the first is the reference)")
+    p.add_argument("--env", default="VLMQ_PDL_TRIGGER", help="the environment variable the variants set")
+    p.add_argument("--rounds", type=int, default=3, help="timed passes over every variant, interleaved")
+    p.add_argument("--new-tokens", type=int, default=64)
+    p.add_argument("--device", default="auto")
+    return p.parse_args(argv)
+
+
+def variants_of(text: str) -> list[str]:
+    """The ';'-separated values, stripped, unique, in order (a value may itself hold commas)."""
+    values = list(dict.fromkeys(v.strip() for v in text.split(";") if v.strip()))
+    if len(values) < 2:
+        raise VlmqError(f"--variants {text!r}: give at least two values separated by ';', e.g. 'late;qkv'")
+    return values
+
+
+def schedule(variants: list[str], rounds: int) -> list[tuple[int, str]]:
+    """(round, variant) in the order they run: every variant once a round, rounds one after the other."""
+    return [(r, v) for r in range(rounds) for v in variants]
+
+
+def summarize(times: dict[str, list[float]], reference: str) -> dict[str, dict]:
+    """Per variant: median, min and max ms/token over the rounds, and the median's ratio to ``reference``'s."""
+    out = {}
+    for variant, values in times.items():
+        median = statistics.median(values)
+        out[variant] = {"ms_per_token": median, "min": min(values), "max": max(values), "n": len(values)}
+    for row in out.values():
+        row["x_reference"] = row["ms_per_token"] / out[reference]["ms_per_token"]
+    return out
+
+
+def markdown(results: list[dict], env: str, measured: bool, device: str) -> str:
+    lines = [
+        f"{env} A/B, decode ms/token (median over rounds, min-max; x the first variant), {device}"
+        + ("" if measured else ": not measured (cpu: eager engine; the loop was checked, no figure is a speed)"),
+        "",
+        "| recipe | batch | variant | ms/token | min-max | x first |",
+        "|---|---|---|---|---|---|",
+    ]
+    for res in results:
+        for variant, row in res["summary"].items():
+            if measured:
+                figure, spread = f"{row['ms_per_token']:.3f}", f"{row['min']:.3f}-{row['max']:.3f}"
+                lines.append(
+                    f"| {res['recipe']} | {res['batch']} | {variant} | {figure} | {spread} | {row['x_reference']:.3f} |"
+                )
+            else:
+                lines.append(f"| {res['recipe']} | {res['batch']} | {variant} | not measured | - | - |")
+    return "\n".join(lines) + "\n"
+
+
+def time_variants(engine, prompts, variants, args) -> dict[str, list[float]]:
+    """ms/token of each variant in each round: the setting applied, the decode step captured again (a short warm
+    generation), then one timed generation of ``--new-tokens`` tokens."""
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    before = os.environ.get(args.env)
+    try:
+        for _, variant in schedule(variants, args.rounds):
+            os.environ[args.env] = variant
+            if engine.compiled is not None and hasattr(engine.compiled, "drop_decode_graphs"):
+                engine.compiled.drop_decode_graphs()
+            engine.generate(prompts, 4, ignore_eos=True)  # captures the step under this value
+            timings = engine.generate(prompts, args.new_tokens, ignore_eos=True)[0].timings
+            times[variant].append(timings["decode_ms_per_token"])
+    finally:
+        if before is None:
+            os.environ.pop(args.env, None)
+        else:
+            os.environ[args.env] = before
+    return times
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    variants = variants_of(args.variants)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(args.device)
+    measured = device.type == "cuda"
+    opts = bench.SpeedOptions(new_tokens=args.new_tokens)
+    results = []
+    report = {"env": args.env, "variants": variants, "rounds": args.rounds, "provenance": provenance(device)}
+    for recipe in (r.strip() for r in args.recipes.split(",") if r.strip()):
+        spec = parse_recipe(recipe)
+        start = time.perf_counter()
+        loaded = load_model(args.model, device=str(device))
+        calibrates = spec.recipe.needs_calibration or spec.kv_needs_calibration
+        calib = load_calibration("builtin", n=8) if calibrates else None
+        apply_recipe(loaded, spec, calib)
+        for batch in (int(b) for b in args.batch_sizes.split(",")):
+            prompts = bench.workload_prompts(opts, batch, opts.image_sizes[0])
+            longest = max(encode_prompts(loaded.processor, [p], "cpu").input_ids.shape[1] for p in prompts[:4])
+            engine = Engine(
+                loaded,
+                **{**engine_options(spec), "compile": measured},
+                max_batch_size=batch,
+                max_seq_len=longest + args.new_tokens + 8,
+            )
+            prepare_engine(engine, spec, calib)
+            times = time_variants(engine, prompts, variants, args)
+            row = {"recipe": recipe, "batch": batch, "summary": summarize(times, variants[0])}
+            if measured:  # a CPU's eager timings are no speed figure: kept out of every output
+                row.update(times=times, decode_path=engine.compiled.path_notes()["decode_path"])
+                print(
+                    f"{recipe} batch {batch}: " + ", ".join(f"{v} {statistics.median(t):.3f}" for v, t in times.items())
+                )
+            else:
+                row["summary"] = {
+                    v: {"n": len(t), "speed": "not measured (cpu: eager engine)"} for v, t in times.items()
+                }
+                print(
+                    f"{recipe} batch {batch}: {args.rounds} rounds of {len(variants)} variants run (cpu: not measured)"
+                )
+            results.append(row)
+            del engine
+            release_memory()
+        print(f"{recipe}: {time.perf_counter() - start:.0f} s", flush=True)
+        del loaded
+        release_memory()
+        report["results"] = results
+        (out / "ab.json").write_text(json.dumps(report, indent=1) + "\n")  # after each recipe: nothing lost
+    text = markdown(results, args.env, measured, device_label(device))
+    (out / "ab.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

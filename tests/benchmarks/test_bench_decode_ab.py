@@ -1,0 +1,41 @@
+"""benchmarks/bench_decode_ab.py: a launch setting's values timed in one process, interleaved, the setting restored;
+no speed figure off the compiled CUDA engine."""
+
+import json
+import os
+import pathlib
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_decode_ab  # noqa: E402
+from vlmq.errors import VlmqError  # noqa: E402
+
+
+def test_variants_are_interleaved_in_rounds_and_compared_with_the_first():
+    assert bench_decode_ab.variants_of(" late ; qkv,o;late;") == ["late", "qkv,o"]
+    with pytest.raises(VlmqError, match="at least two values separated by ';'"):
+        bench_decode_ab.variants_of("late")
+    assert bench_decode_ab.schedule(["a", "b"], 2) == [(0, "a"), (0, "b"), (1, "a"), (1, "b")]
+    summary = bench_decode_ab.summarize({"a": [2.0, 1.0, 3.0], "b": [1.0, 1.5, 0.5]}, "a")
+    assert summary["a"] == {"ms_per_token": 2.0, "min": 1.0, "max": 3.0, "n": 3, "x_reference": 1.0}
+    assert summary["b"]["ms_per_token"] == 1.0 and summary["b"]["x_reference"] == 0.5
+    rows = [{"recipe": "bf16", "batch": 1, "summary": summary}]
+    text = bench_decode_ab.markdown(rows, "VLMQ_PDL_TRIGGER", True, "NVIDIA H200")
+    assert "| bf16 | 1 | b | 1.000 | 0.500-1.500 | 0.500 |" in text and text.startswith("VLMQ_PDL_TRIGGER A/B")
+
+
+def test_on_a_cpu_the_loop_runs_but_reports_no_speed_and_restores_the_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("VLMQ_PDL_TRIGGER", "measured")
+    args = ["--out", str(tmp_path), "--model", "toy", "--recipes", "bf16", "--batch-sizes", "1", "--device", "cpu"]
+    assert bench_decode_ab.main([*args, "--variants", "late;qkv", "--rounds", "2", "--new-tokens", "2"]) == 0
+    assert os.environ["VLMQ_PDL_TRIGGER"] == "measured"
+    text = (tmp_path / "ab.md").read_text()
+    assert "cpu: not measured" in text and text.count("| not measured |") == 2
+    report = json.loads((tmp_path / "ab.json").read_text())
+    (result,) = report["results"]
+    assert "times" not in result and result["summary"]["qkv"]["n"] == 2
+    assert report["provenance"]["vlmq_env"]["VLMQ_PDL_TRIGGER"] == "measured"
