@@ -185,3 +185,20 @@ def test_prefill_layer_runs_fewer_kernels_than_summing_in_place(calib):
         print(f"  {name[:110]}")
     torch.testing.assert_close((h.float() + y.float()), ref.float(), atol=0.05, rtol=0.02)
     assert len(after) < len(before), (before, after)
+
+
+def test_dropped_decode_graphs_are_captured_again_under_a_new_launch_setting(calib, monkeypatch):
+    """``CompiledRunner.drop_decode_graphs`` (bench_decode_ab.py's A/B): the next step captures a new graph, which
+    launches under the PDL trigger set since, and greedy answers stay those of the first graph."""
+    from vlmq.engine import Prompt
+
+    engine = engine_for("int4_wo", calib, batch=1)
+    prompt = [Prompt("What shape is this?", None)]
+    monkeypatch.setenv("VLMQ_PDL_TRIGGER", "late")
+    first = engine.generate(prompt, 8, ignore_eos=True)[0].text
+    graph = engine.compiled.graphs[1].graph
+    engine.compiled.drop_decode_graphs()
+    assert not engine.compiled.graphs
+    monkeypatch.setenv("VLMQ_PDL_TRIGGER", "early")
+    again = engine.generate(prompt, 8, ignore_eos=True)[0].text
+    assert engine.compiled.graphs[1].graph is not graph and again == first

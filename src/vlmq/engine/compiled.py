@@ -288,12 +288,6 @@ class FusedRunner:
         """Whether every row at batch ``b`` has chosen an EOS (waits for the last step)."""
         return bool(self.inputs[b].finished.all())
 
-    def drop_decode_graphs(self) -> None:
-        """Forget the captured decode steps: the next step of each batch size is captured again, so a launch setting
-        the kernels read as they launch (``$VLMQ_PDL_TRIGGER``) takes effect without a new engine (an A/B in one
-        process: ``benchmarks/bench_decode_ab.py``). Compiled code and the cache stay."""
-        self.graphs.clear()
-
     def static_inputs(self, b: int) -> StaticDecodeInputs:
         if b not in self.inputs:
             self.inputs[b] = static_inputs(b, self.engine.max_seq_len, self.engine.device)
@@ -369,6 +363,12 @@ class CompiledRunner(FusedRunner):
         return self.prefill_graphs(
             key, fn, (step.embeds, step.position_ids, step.write_pos, step.token_type, step.mask)
         )
+
+    def drop_decode_graphs(self) -> None:
+        """Forget the captured decode steps: the next step of each batch size is captured again, so a launch setting
+        the kernels read as they launch (``$VLMQ_PDL_TRIGGER``) takes effect without a new engine (an A/B in one
+        process: ``benchmarks/bench_decode_ab.py``). Compiled code and the cache stay."""
+        self.graphs.clear()
 
     def static_inputs(self, b: int) -> StaticDecodeInputs:
         """The captured step's buffers (capturing it on first use: its warm-up writes them, so capture
