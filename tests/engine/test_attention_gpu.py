@@ -366,3 +366,65 @@ def test_fused_vision_tower_replays_hf_features(preset_2b, grids):
     assert hf_err < 3e-2  # the fp32 reference is the same tower (bf16: ~1.5e-2)
     for out in outs:
         assert rel_err(out, fp32) < 1.2 * hf_err, (rel_err(out, fp32), hf_err)
+
+
+@pytest.mark.parametrize("model", SHAPES)
+@pytest.mark.parametrize("strategy", ["bf16", "dynamic"])
+@pytest.mark.parametrize("weights", ["bf16", "int8", "int4"])
+@pytest.mark.parametrize("b, length, slot", [(1, 372, 300), (3, 2048, 700)])
+def test_attention_into_o_proj_equals_the_attention_then_o_proj(model, strategy, weights, b, length, slot):
+    """vlmq::rope_kv_attention_o_proj's CUDA path (the attention's partials combined in o_proj's GEMV, or its
+    fallback) against the fused attention then the same GEMV, over copies of one cache, at the 2b / 7b heads: the
+    same cache writes, the output within bf16 rounding of the attention's output (the two combines sum the splits
+    in different orders), stable over repeats."""
+    from vlmq.engine.kernels.attention_o import launch_attention_o_proj
+    from vlmq.engine.kernels.gemv import gemv
+    from vlmq.engine.kernels.w4 import pack_int4
+
+    hq, hkv = SHAPES[model]
+    hidden = hq * D
+    q, k, v, cos, sin, token_type = projections(b, 1, hq, hkv, seed=5)
+    slot_t = torch.tensor([slot], device="cuda")
+    key_valid = context_key_valid(b, length, slot)
+    g = torch.Generator(device="cuda").manual_seed(6)
+    w = (torch.randn(hidden, hidden, generator=g, device="cuda") / 30).bfloat16()
+    if weights == "int4":
+        codes = torch.randint(-8, 8, (hidden, hidden), generator=g, device="cuda", dtype=torch.int8)
+        lin = (pack_int4(codes), (torch.rand(hidden, hidden // 128, device="cuda") / 50).bfloat16(), None, 128, None)
+    elif weights == "int8":  # per-row scales (fp32), as the int8 recipes store them
+        codes = torch.randint(-127, 128, (hidden, hidden), generator=g, device="cuda", dtype=torch.int8)
+        lin = (codes, torch.rand(hidden, generator=g, device="cuda") * 1e-3, None, 0, None)
+    else:
+        lin = (w, None, None, 0, None)
+    residual = torch.randn(b, hidden, generator=g, device="cuda").bfloat16()
+    caches = [make_cache(strategy, b, hkv, length, seed=7) for _ in range(3)]
+    outs = []
+    for cache in caches[:2]:
+        kv = cache.layer(0)
+        outs.append(
+            launch_attention_o_proj(
+                q,
+                k,
+                v,
+                cos,
+                sin,
+                kv.k,
+                kv.v,
+                kv.k_scale,
+                kv.v_scale,
+                list(kv.tables or ()),
+                slot_t,
+                token_type,
+                key_valid,
+                *lin,
+                residual,
+            )  # fmt: skip
+        )
+    kv = caches[2].layer(0)
+    rope = (k, v, cos, sin, list(kv.tables or ()), slot_t, token_type)
+    attn = launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=rope)
+    want = gemv(attn.reshape(b, hidden), *lin, residual=residual)
+    for got, ref in zip(state(caches[0]), state(caches[2])):
+        assert torch.equal(got, ref)
+    assert torch.equal(outs[0], outs[1])  # no race between the splits and o_proj's loads
+    assert rel_err(outs[0] - residual, want - residual) < 1e-2

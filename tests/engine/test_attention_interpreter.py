@@ -29,6 +29,14 @@ ATTENTION_MODES = {
 }
 BF16_ATTENTION_MODES = ("in_kernel_combine", "many_splits")  # bf16 compute: every mode runs in float32
 BF16_FUSED = ("bf16", "visual_aware", "dynamic")
+# vlmq::rope_kv_attention_o_proj over a 340-slot cache: (dtype, cache, o_proj weights, slot); slot 300 makes 5 splits
+# of one 64-slot block each, 20 one split
+PARTIALS_CASES = [
+    ("float32", "bf16", "float", 300),
+    ("float32", "dynamic", "int4", 300),
+    ("float32", "static", "float", 20),
+    ("bfloat16", "bf16", "int4", 300),
+]
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +136,18 @@ def test_fused_context_cases_cover_the_split_layouts(results):
     assert r["many_splits_two_launch"]["splits"] > COMBINE_SPLITS
     for case in ("long_cache_bf16", "long_cache_dynamic", "long_cache_two_launch"):
         assert r[case]["grid_splits"] > r[case]["splits"] > 1, r[case]
+
+
+@pytest.mark.parametrize("case", ["-".join(map(str, c)) for c in PARTIALS_CASES])
+def test_o_proj_combining_the_partials_equals_the_attention_then_o_proj(results, case):
+    """vlmq::rope_kv_attention_o_proj's kernels: the attention leaves its partials and o_proj's GEMV combines them
+    as it loads its row; against the fused attention (its own combine) then the same GEMV, over copies of one cache
+    -- the same output (float32: to rounding; bf16: the attention's output rounded as it would be stored), the same
+    cache writes, and 5 splits at slot 300 (one 64-slot block each), 1 at slot 20."""
+    r = results["partials_o_proj"][case]
+    assert r["cache_equal"], r
+    assert r["splits"] == ([5] if case.endswith("-300") else [1]), r
+    assert r["rel_err"] < (1e-5 if case.startswith("float32") else 1e-2), r
 
 
 def test_in_kernel_split_rule_equals_attention_splits(results):
@@ -314,6 +334,51 @@ def check_fused(dtype, strategy, max_splits=None):
     }
 
 
+def check_partials_o_proj(dtype, strategy, weights, length, slot):
+    """vlmq::rope_kv_attention_o_proj's kernels (the attention's partials, combined in o_proj's GEMV) against the
+    fused attention with its own combine followed by the same GEMV, over two copies of one cache: the output, the
+    cache writes, and the splits the heads ran."""
+    import torch
+
+    from vlmq.engine.kernels.attention import launch_decode_attention
+    from vlmq.engine.kernels.attention_o import MAX_PARTIAL_SPLITS, launch_attention_o_proj
+    from vlmq.engine.kernels.gemv import gemv
+    from vlmq.engine.kernels.w4 import pack_int4
+
+    b, hq, hkv, d, n = 3, 6, 2, 32, 48
+    q, k, v, cos, sin, token_type = projections(b, 1, hq, hkv, d, dtype, seed=8)
+    slot_t = torch.tensor([slot])
+    key_valid = context_key_valid(b, length, slot, seed=9)
+    _, fused_cache, _ = attention_inputs(strategy, dtype, b=b, length=length, d=d)
+    _, two_cache, _ = attention_inputs(strategy, dtype, b=b, length=length, d=d)
+    g = torch.Generator().manual_seed(10)
+    residual = torch.randn(b, n, generator=g).to(dtype)
+    if weights == "int4":
+        w = pack_int4(torch.randint(-8, 8, (n, hq * d), dtype=torch.int8, generator=g))
+        lin = (w, (torch.rand(n, hq * d // 32, generator=g) / 20).to(dtype), None, 32, None)
+    else:
+        lin = ((torch.randn(n, hq * d, generator=g) / 10).to(dtype), None, None, 0, None)
+    kv1, kv2 = fused_cache.layer(0), two_cache.layer(0)
+    tables = list(kv1.tables or ())
+    got = launch_attention_o_proj(
+        q, k, v, cos, sin, kv1.k, kv1.v, kv1.k_scale, kv1.v_scale, tables, slot_t, token_type, key_valid, *lin, residual
+    )
+    rope = (k, v, cos, sin, list(kv2.tables or ()), slot_t, token_type)
+    out = launch_decode_attention(q, kv2.k, kv2.v, kv2.k_scale, kv2.v_scale, key_valid, rope=rope)
+    want = gemv(out.reshape(b, hq * d), *lin, residual=residual, out_dtype=dtype)
+    _, probe_cache, _ = attention_inputs(strategy, dtype, b=b, length=length, d=d)
+    kv3 = probe_cache.layer(0)
+    parts = launch_decode_attention(
+        q, kv3.k, kv3.v, kv3.k_scale, kv3.v_scale, key_valid, rope=(k, v, cos, sin, list(kv3.tables or ()), slot_t,
+        token_type), partials_out=True, max_splits=MAX_PARTIAL_SPLITS,
+    )  # fmt: skip
+    return {
+        "splits": sorted(set(parts.count.tolist())),
+        "rel_err": rel_err(got, want),
+        "cache_equal": all(torch.equal(x, y) for x, y in zip(cache_state(fused_cache), cache_state(two_cache))),
+    }
+
+
 def context_key_valid(b, length, slot, seed):
     """Key flags as the engine makes them: rows left-padded by different amounts, a few holes, nothing after the
     slot (the op's contract), the slot itself valid except in the last of several rows (its token not attended)."""
@@ -472,6 +537,10 @@ def main():
         "fused_one_split": {s: check_fused(fp32, s, max_splits=1) for s in ("bf16", "dynamic")},
         "fused_context": {name: check_fused_context(*case) for name, case in FUSED_CONTEXT_CASES.items()},
         "context_splits": check_context_splits(),
+        "partials_o_proj": {
+            "-".join(map(str, case)): check_partials_o_proj(getattr(torch, case[0]), *case[1:3], 340, case[3])
+            for case in PARTIALS_CASES
+        },
     }
     print(json.dumps(out))
 

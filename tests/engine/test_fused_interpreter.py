@@ -21,16 +21,18 @@ import pytest
 
 # (recipe, KV cache): every weight format and both cache formats, each at least once
 CASES = [("bf16", "bf16"), ("int8_wo", "fp8"), ("int4_wo+group=32", "bf16"), ("smoothquant", "fp8"), ("fp8", "bf16")]
+# with VLMQ_ATTENTION_COMBINE=o_proj: o_proj's GEMV combines the attention's partials (vlmq::rope_kv_attention_o_proj)
+O_PROJ_CASES = [("bf16", "bf16"), ("int4_wo+group=32", "fp8"), ("int8_wo", "bf16")]
 TOKENS = 3  # prefill + 2 decode steps
 
 
 def _kernel_ops():
     """Replace the ops by their kernels (CPU tensors run in the interpreter); return the launch counter."""
     from vlmq.engine import qlinear
-    from vlmq.engine.kernels import attention, fused, rope_kv
+    from vlmq.engine.kernels import attention, attention_o, fused, rope_kv
     from vlmq.engine.kernels.gemv import GEMV_MAX_M, gemv
 
-    launches = {"gemv": 0, "attention": 0, "rope_kv": 0}
+    launches = {"gemv": 0, "attention": 0, "rope_kv": 0, "attention_o_proj": 0, "partials": 0}
     linear_ref, w8_ref, w4_ref = fused.fused_linear_reference, qlinear.w8_linear, qlinear.w4a16_linear
 
     def fused_linear(
@@ -95,14 +97,26 @@ def _kernel_ops():
         launches["rope_kv"] += 1
         return rope_kv.launch_rope_kv(*args)
 
+    def rope_kv_attention_o_proj(*args):
+        launches["attention_o_proj"] += 1
+        return attention_o.launch_attention_o_proj(*args)
+
+    launch_attention = attention_o.launch_decode_attention
+
+    def counted_attention(*args, **kwargs):  # the op's attention: partials for o_proj, or the combined output
+        launches["partials"] += bool(kwargs.get("partials_out"))
+        return launch_attention(*args, **kwargs)
+
     fused.fused_linear = fused_linear
     qlinear.w8_linear, qlinear.w4a16_linear = w8_linear, w4a16_linear
     attention.rope_kv_decode_attention = rope_kv_decode_attention
     rope_kv.rope_kv_write = rope_kv_write
+    attention_o.rope_kv_attention_o_proj = rope_kv_attention_o_proj
+    attention_o.launch_decode_attention = counted_attention
     return launches
 
 
-def _run_case(loaded, recipe, kv_dtype, prompts, calibration, launches):
+def _run_case(loaded, recipe, kv_dtype, prompts, calibration, launches, combine="attention"):
     import copy
 
     import torch
@@ -116,7 +130,9 @@ def _run_case(loaded, recipe, kv_dtype, prompts, calibration, launches):
         apply_recipe(model, parse_recipe(recipe), calibration)
     kv = KVConfig(kv_dtype, "dynamic")
     fused = Engine(model, kv=kv, max_batch_size=len(prompts))
+    os.environ["VLMQ_ATTENTION_COMBINE"] = combine  # read as the runner is built
     fused.compiled = FusedRunner(fused, compile=False)  # packs first: the eager modules then hold views
+    os.environ.pop("VLMQ_ATTENTION_COMBINE")
     eager = Engine(model, kv=kv, max_batch_size=len(prompts))
     before = dict(launches)
     with torch.no_grad():
@@ -144,6 +160,8 @@ def main():
     image = next(p.image for p in calibration.prompts if p.image is not None).resize((56, 56))  # 4 visual tokens
     prompts = [Prompt("What is in the image?", image), Prompt("Hi")]
     results = {f"{recipe}/{kv}": _run_case(loaded, recipe, kv, prompts, calibration, launches) for recipe, kv in CASES}
+    for recipe, kv in O_PROJ_CASES:
+        results[f"{recipe}/{kv}/o_proj"] = _run_case(loaded, recipe, kv, prompts, calibration, launches, "o_proj")
     print(json.dumps(results))
 
 
@@ -165,6 +183,20 @@ def test_fused_decoder_kernels_give_eager_tokens(interpreter_results, recipe, kv
     assert result["launches"]["attention"] == layers * steps, result
     assert result["launches"]["gemv"] >= steps * (4 * layers + 1), result
     assert result["launches"]["rope_kv"] == layers, result  # the fused engine's prefill
+    assert result["launches"]["attention_o_proj"] == 0, result
+    assert result["same_tokens"], result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe, kv", O_PROJ_CASES)
+def test_o_proj_combining_the_attention_partials_gives_eager_tokens(interpreter_results, recipe, kv):
+    """VLMQ_ATTENTION_COMBINE=o_proj: each layer's attention and o_proj run as vlmq::rope_kv_attention_o_proj (the
+    attention leaves its partials, o_proj's GEMV combines them), and the tokens are the eager engine's."""
+    result = interpreter_results[f"{recipe}/{kv}/o_proj"]
+    layers, steps = 2, TOKENS - 1
+    assert result["launches"]["attention_o_proj"] == layers * steps and result["launches"]["attention"] == 0, result
+    assert result["launches"]["partials"] == layers * steps, result  # o_proj combined them: no fallback
+    assert result["label"].endswith(", attention combined in o_proj"), result
     assert result["same_tokens"], result
 
 

@@ -49,6 +49,10 @@ def compile_for_h200(kernel, args, kwargs) -> tuple[str, str]:
             signature[param.name], constants[(i,)] = "constexpr", value
         else:
             signature[param.name] = mangle_type(value)
+            if isinstance(value, tuple):  # a tuple's 1s are constexprs, as the JIT specializes them: give their values
+                constants |= {
+                    (i, j): v for j, (t, v) in enumerate(zip(signature[param.name], value)) if t == "constexpr"
+                }
             if divisible_by_16(value) and not param.do_not_specialize:
                 attrs[(i,)] = [["tt.divisibility", 16]]
     options = {k: v for k, v in kwargs.items() if k in OPTIONS and not k.startswith("launch_")}
@@ -412,3 +416,38 @@ def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(mon
         assert kwargs["DOT"] == (case[2] > 4), case  # the kernel the case names
         assert kwargs["PDL"] == (pdl.PDL_EARLY if early else pdl.PDL_LATE), case
     assert rows.calls and all(kwargs["PDL"] == pdl.PDL_LATE for _, kwargs in rows.calls)
+
+
+@pytest.mark.parametrize("weights, slots", [("bf16", 9), ("int4", 9), ("bf16", 372), ("int4", 372)])
+def test_o_proj_over_attention_partials_compiles_for_hopper(monkeypatch, weights, slots):
+    """vlmq::rope_kv_attention_o_proj's two kernels compile for sm_90 as the GPU would launch them (2b heads, batch
+    1; a cache of one block, whose single split the JIT specializes as a constant, and of 372 slots, 6 splits): the
+    attention with ``PARTIALS_OUT`` (no arrival counter: no atomic in its PTX) and o_proj's CUDA-core GEMV with
+    ``XPART`` (the combine's exponentials in the GEMV's PTX, none without it)."""
+    import vlmq.engine.kernels.attention_triton as attention_triton
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+    from vlmq.engine.kernels import pack_int4, pdl
+    from vlmq.engine.kernels.attention_o import launch_attention_o_proj
+
+    monkeypatch.setattr(pdl, "pdl_capable", lambda device: True)
+    attention, gemv_rec = Recorder(attention_triton.decode_attention_kernel), Recorder(gemv_triton.gemv_kernel)
+    monkeypatch.setattr(attention_triton, "decode_attention_kernel", attention)
+    monkeypatch.setattr(gemv_triton, "gemv_kernel", gemv_rec)
+    q, k, v, cos, sin, token_type, _ = rope_inputs("bf16", b=1, t=1)
+    cache = torch.zeros(2, 1, 2, slots, 128, dtype=torch.bfloat16)  # k and v: [B, KV heads, slots, D]
+    kv_args = (cache[0], cache[1], None, None, [], torch.tensor([4]), token_type)
+    key_valid = torch.ones(1, slots, dtype=torch.bool)
+    if weights == "int4":
+        w = pack_int4(torch.randint(-8, 8, (1536, 1536), dtype=torch.int8))
+        lin = (w, torch.rand(1536, 12).bfloat16(), None, 128, None)
+    else:
+        lin = (torch.randn(1536, 1536).bfloat16(), None, None, 0, None)
+    launch_attention_o_proj(q, k, v, cos, sin, *kv_args, key_valid, *lin, torch.randn(1, 1536).bfloat16())
+    (attn_args, attn_kwargs), (gemv_args, gemv_kwargs) = attention.calls[0], gemv_rec.calls[0]
+    assert attn_kwargs["PARTIALS_OUT"] and gemv_kwargs["XPART"] == (1 if slots <= 64 else 6) and not gemv_kwargs["DOT"]
+    attn_ptx, _ = compile_for_h200(attention.kernel, attn_args, attn_kwargs)
+    assert "atom." not in attn_ptx  # no arrival counter: the consumer combines
+    gemv_ptx, _ = compile_for_h200(gemv_rec.kernel, gemv_args, gemv_kwargs)
+    assert "ex2.approx" in gemv_ptx
+    plain_ptx, _ = compile_for_h200(gemv_rec.kernel, gemv_args, {**gemv_kwargs, "XPART": 0})
+    assert "ex2.approx" not in plain_ptx

@@ -56,14 +56,21 @@ def answers(engine, prompts, batch: int, max_new_tokens: int) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("recipe", REAL_RECIPES)
-def test_eager_and_compiled_engines_answer_the_same(recipe, samples, calib):
+# VLMQ_ATTENTION_COMBINE=o_proj (vlmq::rope_kv_attention_o_proj: o_proj's GEMV combines the attention's splits) on
+# the recipes whose o_proj takes float rows
+O_PROJ_COMBINE = ["bf16", "int8_wo", "int4_wo"]
+CASES = [(r, "attention") for r in REAL_RECIPES] + [(r, "o_proj") for r in O_PROJ_COMBINE]
+
+
+@pytest.mark.parametrize("recipe, combine", CASES)
+def test_eager_and_compiled_engines_answer_the_same(recipe, combine, samples, calib, monkeypatch):
     from vlmq.engine import Engine
     from vlmq.models import load_model
     from vlmq.recipes import apply_recipe, engine_options, kernel_label, parse_recipe, prepare_engine
     from vlmq.tasks import TaskOptions
 
     device = torch.device("cuda")
+    monkeypatch.setenv("VLMQ_ATTENTION_COMBINE", combine)  # read as the compiled engine is built
     spec = parse_recipe(recipe)
     loaded = load_model("toy", device="cuda")
     apply_recipe(loaded, spec, calib)
@@ -75,8 +82,9 @@ def test_eager_and_compiled_engines_answer_the_same(recipe, samples, calib):
         engine = Engine(loaded, **engine_options(spec), compile=compiled, max_batch_size=max(BATCHES))
         prepare_engine(engine, spec, calib)
         if compiled:
-            assert engine.compiled.label == PACK_LABELS[recipe]
-            assert engine.compiled.path_notes()["decode_path"] == f"cuda-graph, {PACK_LABELS[recipe]}"
+            label = PACK_LABELS[recipe] + (", attention combined in o_proj" if combine == "o_proj" else "")
+            assert engine.compiled.label == label
+            assert engine.compiled.path_notes()["decode_path"] == f"cuda-graph, {label}"
         for batch in BATCHES:
             results[(compiled, batch)] = answers(engine, prompts, batch, task.max_new_tokens)
     for batch in BATCHES:

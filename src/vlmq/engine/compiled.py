@@ -45,9 +45,14 @@ import torch._dynamo
 
 from vlmq.engine.decoder import DenseAttention, StepInputs, additive_mask, emulated_fp8_attention, sdpa_attention
 from vlmq.engine.graphs import ShapeGraphs, VisionGraphs
-from vlmq.engine.kernels import rope_write_decode_attention, rope_write_kv
+from vlmq.engine.kernels import (
+    attention_combine,
+    rope_write_attention_o_proj,
+    rope_write_decode_attention,
+    rope_write_kv,
+)
 from vlmq.engine.kernels.prefill import prefill_gemm_note
-from vlmq.engine.projections import HeadPack, LayerPacks, build_packs, run_linear
+from vlmq.engine.projections import HeadPack, LayerPacks, LinearPack, build_packs, run_linear
 from vlmq.engine.rope import mrope_cos_sin
 from vlmq.engine.types import GENERATED
 from vlmq.engine.vision import image_features
@@ -84,25 +89,48 @@ def fused_decode_attention(q, k, v, cos, sin, kv, write_pos, token_type, mask, r
     return rope_write_decode_attention(q, k, v, cos, sin, kv, write_pos, token_type, mask[:, 0, 0, :])
 
 
+def takes_attention_partials(pack: LinearPack) -> bool:
+    """Whether o_proj's pack can combine the decode attention's partials itself (``vlmq::rope_kv_attention_o_proj``:
+    float rows, no pre-scale, one fused GEMV; the op checks the kernel and the splits at each call)."""
+    p = pack.packed
+    return pack.decode_kernel and p is not None and p.a_mode == "bf16" and p.pre_scale is None
+
+
+def attention_o_proj(q, k, v, cos, sin, kv, write_pos, token_type, mask, o: LinearPack, x):
+    """RoPE, the cache write, attention and o_proj + residual in one op, the attention's combine left to o_proj's
+    GEMV; [B, 1, hidden] out."""
+    b, t, _ = x.shape
+    h = rope_write_attention_o_proj(
+        q, k, v, cos, sin, kv, write_pos, token_type, mask[:, 0, 0, :], o.packed, x.reshape(b * t, -1)
+    )
+    return h.view(b, t, -1)
+
+
 # ----- the compiled functions (module level: compiled code holds no closure over one model) ----------
 def attention_and_mlp_input(
-    packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode: bool
+    packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode: bool, o_combines=False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A layer up to down_proj: (h = x + attention, m = silu(gate) * up of post_attention_layernorm(h))."""
+    """A layer up to down_proj: (h = x + attention, m = silu(gate) * up of post_attention_layernorm(h)).
+    ``o_combines`` (decode with the fused attention): o_proj combines the attention's splits where its pack can."""
     b, t, _ = x.shape
     qkv = run_linear(packs.qkv, x, decode=decode, norm_weight=packs.input_norm, eps=packs.eps)
     q, k, v = qkv.split(packs.sizes, dim=-1)
-    out = attend(q, k, v, cos, sin, kv, write_pos, token_type, mask, read_len)
-    h = run_linear(packs.o, out.transpose(1, 2).reshape(b, t, -1), decode=decode, residual=x)
+    if decode and o_combines and takes_attention_partials(packs.o):
+        h = attention_o_proj(q, k, v, cos, sin, kv, write_pos, token_type, mask, packs.o, x)
+    else:
+        out = attend(q, k, v, cos, sin, kv, write_pos, token_type, mask, read_len)
+        h = run_linear(packs.o, out.transpose(1, 2).reshape(b, t, -1), decode=decode, residual=x)
     m = run_linear(packs.gate_up, h, decode=decode, norm_weight=packs.post_norm, eps=packs.eps, act="silu_mul")
     return h, m
 
 
 def fused_layer(
-    packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode: bool
+    packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode: bool, o_combines=False
 ) -> torch.Tensor:
     """One decoder layer through its packs (the module docstring lists the decode kernels)."""
-    h, m = attention_and_mlp_input(packs, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode)
+    h, m = attention_and_mlp_input(
+        packs, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode, o_combines
+    )
     return run_linear(packs.down, m, decode=decode, residual=h)
 
 
@@ -213,7 +241,12 @@ class FusedRunner:
         dense = emulated_fp8_attention if d.fp8_attention else sdpa_attention
         self.decode_attend = RopeWriteAttention(dense) if d.fp8_attention else fused_decode_attention
         self.prefill_attend = RopeWriteAttention(dense)
+        # o_proj combines the fused attention's splits (vlmq::rope_kv_attention_o_proj), where $VLMQ_ATTENTION_COMBINE
+        # says so and o_proj's packs can
+        self.o_combines = not d.fp8_attention and attention_combine() == "o_proj"
         self.label = label + (", fp8-attention-emulated" if d.fp8_attention else "")
+        if self.o_combines and any(takes_attention_partials(p.o) for p in self.packs):
+            self.label += ", attention combined in o_proj"
         kind = (
             "weight-only" if any(k in label for k in ("w8a16-int8", "w4a16")) else "w8a8" if "w8a8" in label else None
         )
@@ -324,7 +357,18 @@ class FusedRunner:
         mask = s.key_valid[:, None, None, :]
         for idx, packs in enumerate(self.packs):
             x = self.decode_layer(
-                packs, x, cos, sin, s.slot, s.token_type, mask, cache.layer(idx), None, self.decode_attend, True
+                packs,
+                x,
+                cos,
+                sin,
+                s.slot,
+                s.token_type,
+                mask,
+                cache.layer(idx),
+                None,
+                self.decode_attend,
+                True,
+                self.o_combines,
             )
         return self.head(self.head_pack, x[:, -1])
 

@@ -10,7 +10,8 @@
 - ``rope_kv``: M-RoPE and the KV-cache write (BF16 or FP8, every scale policy) in one kernel
   (``eager_triton``: the device functions that keep kernels bit-exact to eager PyTorch);
 - ``attention``: decode attention straight from the static KV cache (BF16 or FP8 entries) in one launch,
-  optionally with the step's RoPE + cache write in its prologue.
+  optionally with the step's RoPE + cache write in its prologue; ``attention_o``: the same with o_proj, the
+  attention's split combine done in o_proj's GEMV (``partials_triton``).
 
 The references run on CPUs and in tests; Triton is imported only where a GPU (or Triton's CPU
 interpreter, in tests) runs a kernel.
@@ -23,6 +24,7 @@ from vlmq.engine.kernels.attention import (
     rope_kv_decode_attention,
     rope_write_decode_attention,
 )
+from vlmq.engine.kernels.attention_o import attention_combine, rope_kv_attention_o_proj, rope_write_attention_o_proj
 from vlmq.engine.kernels.fused import (
     PackedLinear,
     concat_packs,
@@ -47,6 +49,7 @@ __all__ = [
     "GEMV_BLOCK_M",
     "GEMV_MAX_M",
     "PackedLinear",
+    "attention_combine",
     "concat_packs",
     "decode_attention",
     "decode_attention_reference",
@@ -59,9 +62,11 @@ __all__ = [
     "pack_int4",
     "quantize_activation",
     "rms_norm_reference",
+    "rope_kv_attention_o_proj",
     "rope_kv_decode_attention",
     "rope_kv_reference",
     "rope_kv_write",
+    "rope_write_attention_o_proj",
     "rope_write_decode_attention",
     "rope_write_kv",
     "run_packed",

@@ -14,6 +14,7 @@ combines the partials (an arrival counter per head, reset by that program).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -29,6 +30,22 @@ from vlmq.engine.kernels.rope_kv import (
 )
 from vlmq.engine.kv_cache import LayerKV, dequantize_fp8
 from vlmq.errors import VlmqError
+
+
+class AttentionPartials(NamedTuple):
+    """What the decode attention leaves with ``partials_out`` (layout: ``partials_triton``): each split's fp32
+    accumulator [B * kv_heads, splits, g_pad, head_dim], maxima and sums [2, B * kv_heads, splits, g_pad], each
+    head's split count [B * kv_heads] int32; the output is theirs combined, of ``dtype`` [B, heads * head_dim]."""
+
+    acc: torch.Tensor
+    ml: torch.Tensor
+    count: torch.Tensor
+    kv_heads: int
+    groups: int
+    g_pad: int
+    splits: int
+    head_dim: int
+    dtype: torch.dtype
 
 
 def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -215,6 +232,7 @@ def launch_decode_attention(
     num_warps: int | None = None,
     pdl: bool | None = None,
     prefetch_blocks: int = 1,
+    partials_out: bool = False,
 ):
     """The Triton kernel (the ops' CUDA path; tests run it in Triton's CPU interpreter). ``rope`` =
     (k_new, v_new, cos, sin, tables, slot, token_type) fuses the step's RoPE and cache write (q is then
@@ -225,9 +243,13 @@ def launch_decode_attention(
     rotary tables and token type: see the op's contract) while the QKV GEMV ends. With ``rope`` the planned
     splits are the grid: the kernel runs those of the step's context (``slot + 1``, same rule), the rest exit.
     ``prefetch_blocks=2`` (with ``rope``; a candidate plan, slower where measured): each program loads its
-    split's second block before the PDL wait too. ``num_warps`` defaults to ``attention_warps``."""
+    split's second block before the PDL wait too. ``num_warps`` defaults to ``attention_warps``. ``partials_out``
+    (with ``rope``): no combine -- each split's partial and each head's split count are returned as
+    ``AttentionPartials`` for the next kernel to combine (``partials_triton``), not the output."""
     if prefetch_blocks not in (1, 2):
         raise VlmqError(f"prefetch_blocks is 1 or 2 (cache blocks loaded before the PDL wait), got {prefetch_blocks}")
+    if partials_out and rope is None:
+        raise VlmqError("partials_out needs the fused op (rope=...): the consumer finds each head's splits from it")
     from vlmq.engine.kernels.attention_triton import (
         combine_kernel,
         decode_attention_kernel,
@@ -263,9 +285,13 @@ def launch_decode_attention(
     q3 = q.reshape(b, hq, d) if rope is None else q.reshape(b, hq * d)
     out = torch.empty((b, hq, d), dtype=q.dtype, device=q.device)
     # partials and counters: placeholders of the same dtypes with one split (one compiled variant)
-    part_acc = torch.empty((b * hkv, splits, g_pad, d) if splits > 1 else (1,), dtype=torch.float32, device=q.device)
-    part_ml = torch.empty((2, b * hkv, splits, g_pad) if splits > 1 else (1,), dtype=torch.float32, device=q.device)
-    counters = head_counters(q.device, b * hkv)
+    stored = splits > 1 or partials_out
+    part_acc = torch.empty((b * hkv, splits, g_pad, d) if stored else (1,), dtype=torch.float32, device=q.device)
+    part_ml = torch.empty((2, b * hkv, splits, g_pad) if stored else (1,), dtype=torch.float32, device=q.device)
+    if partials_out:  # the splits each head ran, for the consumer
+        counters = torch.empty(b * hkv, dtype=torch.int32, device=q.device)
+    else:
+        counters = head_counters(q.device, b * hkv)
     valid = key_valid.view(torch.uint8) if key_valid.dtype == torch.bool else key_valid
     tables = rope[4] if rope is not None else []
     cache_args, flags = kernel_args(k, v, k_scale, v_scale, tables)
@@ -301,10 +327,13 @@ def launch_decode_attention(
         FUSE_ROPE=rope is not None,
         COMBINE_IN_KERNEL=combine_in_kernel,
         PREFETCH=prefetch_blocks,
+        PARTIALS_OUT=partials_out,
         num_warps=num_warps,
         num_stages=3,
         **launch_pdl(q.device, pdl, "attention"),
     )
+    if partials_out:
+        return AttentionPartials(part_acc, part_ml, counters, hkv, groups, g_pad, splits, d, q.dtype)
     if splits > 1 and not combine_in_kernel:
         combine_kernel[(b * hkv,)](
             part_acc,

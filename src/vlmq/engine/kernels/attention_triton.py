@@ -27,6 +27,7 @@ import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
 from vlmq.engine.kernels.gemv_triton import PDL_EARLY, PDL_LATE
+from vlmq.engine.kernels.partials_triton import store_partial
 from vlmq.engine.kernels.rope_kv_triton import load_rows, rotate_rows, store_token
 
 
@@ -198,7 +199,11 @@ def decode_attention_kernel(
     COMBINE_IN_KERNEL: tl.constexpr,
     PDL: tl.constexpr,
     PREFETCH: tl.constexpr = 1,
+    PARTIALS_OUT: tl.constexpr = False,
 ):
+    """One program = (batch row, KV head) x one split of the cache (the module docstring). ``PARTIALS_OUT``: every
+    split writes its partial, nobody combines, and split 0 writes the head's split count to ``count_ptr``: the
+    consumer combines (``partials_triton``)."""
     if PDL == PDL_EARLY:
         gdc_launch_dependents()
     k_ptr, v_ptr, ks_ptr, vs_ptr, stride_cb, stride_ch, stride_sb, stride_sh, _, _, _, _ = cache  # kernel_args' tuple
@@ -278,7 +283,7 @@ def decode_attention_kernel(
         m, l_sum, acc = attend_token(q, k_held.to(DT), v_held.to(DT), token_valid, m, l_sum, acc, sm_scale)
     if PDL == PDL_LATE:
         gdc_launch_dependents()  # after the wait: the next kernel may start loading its weights
-    if num_splits == 1:
+    if num_splits == 1 and not PARTIALS_OUT:
         out = acc / tl.where(l_sum == 0, 1.0, l_sum)[:, None]
         tl.store(
             out_ptr + (b * HKV * G + h * G + g)[:, None] * D + d[None, :],
@@ -288,10 +293,11 @@ def decode_attention_kernel(
     else:
         BH = tl.num_programs(0)
         row = bh * grid_splits + split
-        tl.store(part_ptr + (row * G_PAD + g)[:, None] * D + d[None, :], acc, mask=gmask[:, None])
-        tl.store(ml_ptr + row * G_PAD + g, m)
-        tl.store(ml_ptr + (BH * grid_splits + row) * G_PAD + g, l_sum)  # [2, BH, S, G_PAD]: sums after maxima
-        if COMBINE_IN_KERNEL:
+        store_partial(part_ptr, ml_ptr, row, BH * grid_splits, acc, m, l_sum, g, d, gmask, G_PAD)
+        if PARTIALS_OUT:
+            if split == 0:
+                tl.store(count_ptr + bh, num_splits)
+        elif COMBINE_IN_KERNEL:
             tl.debug_barrier()  # every thread's partial stores precede the release below
             arrived = tl.atomic_add(count_ptr + bh, 1, sem="acq_rel", scope="gpu")
             if arrived == num_splits - 1:  # the last split of this head: all partials are visible

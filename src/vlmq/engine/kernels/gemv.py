@@ -514,6 +514,7 @@ def gemv(
     config: GemvConfig | None = None,
     pdl: bool | None = None,
     norm_first: bool | None = None,
+    x_partials=None,
 ) -> torch.Tensor:
     """Launch one fused linear over [M, K] activations (CUDA, or Triton's interpreter on CPU tensors).
 
@@ -523,7 +524,10 @@ def gemv(
     ``normalize_rows`` before the tensor-core kernel (one read of each row instead of one per program).
     ``pre_scale`` [K]: SmoothQuant's activation smoothing after the norm. Output [M, N] (``[M, N // 2]`` with
     ``act=ACT_SILU_MUL``). ``norm_first`` (float rows, RMSNorm only, CUDA-core kernel): True runs the norm in
-    ``normalize_rows`` first, False in the prologue; None follows ``row_kernel_first``'s rule.
+    ``normalize_rows`` first, False in the prologue; None follows ``row_kernel_first``'s rule. ``x_partials``
+    (``attention.AttentionPartials``): x is the decode attention's output, combined from its partials as the
+    kernel loads it (``x`` then gives only the shape and dtype); float rows without a norm or pre-scale, on the
+    CUDA cores (``partials_gemv_ok`` says where).
     """
     m, k = x.shape
     fmt = weight_format(weight)
@@ -537,6 +541,11 @@ def gemv(
         cfg = dot_config(fmt, m, n, k)  # the CUDA-core kernel reads int8 rows as int32 words
     if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
         cfg = cfg._replace(block_k=group_size)  # one group per K tile
+    if x_partials is not None and not partials_gemv_ok(cfg, a_mode, x_pre, norm_weight, pre_scale):
+        raise VlmqError(
+            "a GEMV over attention partials takes float rows without a norm or pre-scale on the CUDA cores "
+            f"(got kernel {cfg.kernel!r}, a_mode {a_mode}); check partials_gemv_ok first"
+        )
     if not x_pre and row_kernel_first(
         cfg, fmt, a_mode, pre_scale is not None, norm_weight is not None, n, k, norm_first
     ):
@@ -574,6 +583,7 @@ def gemv(
         y,
         part,
         sems,
+        partials_args(x_partials, y),
         m,
         n,
         k,
@@ -621,5 +631,20 @@ def gemv(
         SWAP=cfg.swap,
         POST=cfg.post,
         FRAG=cfg.num_warps if cfg.frag else 0,
+        XPART=x_partials.splits if x_partials is not None else 0,
     )
     return y
+
+
+def partials_gemv_ok(cfg: GemvConfig, a_mode: int, x_pre: bool, norm_weight, pre_scale) -> bool:
+    """Whether a GEMV can read its rows as attention partials (``gemv(x_partials=...)``): the CUDA-core kernel,
+    float rows, no RMSNorm or SmoothQuant pre-scale before it (o_proj of a weight-only or BF16 model)."""
+    return cfg.kernel == "sum" and a_mode == A_FLOAT and not x_pre and norm_weight is None and pre_scale is None
+
+
+def partials_args(x_partials, dummy: torch.Tensor) -> tuple:
+    """gemv_kernel's ``xpart`` tuple: (acc, ml, count, BH, S, KV heads, G, G_PAD, D), or placeholders."""
+    if x_partials is None:
+        return (dummy, dummy, dummy, 0, 0, 0, 0, 0, 0)
+    p = x_partials
+    return (p.acc, p.ml, p.count, p.count.shape[0], p.splits, p.kv_heads, p.groups, p.g_pad, p.head_dim)

@@ -15,6 +15,7 @@ import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
 from vlmq.engine.kernels.eager_triton import exact_quotient, scalar_quotient
+from vlmq.engine.kernels.partials_triton import attention_output
 from vlmq.engine.kernels.pdl import PDL_EARLY as EARLY_TRIGGER
 from vlmq.engine.kernels.pdl import PDL_LATE as LATE_TRIGGER
 from vlmq.numerics import FP8_MAX, MIN_SCALE
@@ -88,14 +89,23 @@ def rms_normalized(x, r, g, X_DT: tl.constexpr, G_DT: tl.constexpr):
 
 
 @triton.jit
-def load_x(xsrc, m, cols, rowp, NORM: tl.constexpr, SMOOTH: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr):
+def load_x(
+    xsrc, m, cols, rowp, NORM: tl.constexpr, SMOOTH: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr,
+    XPART: tl.constexpr,
+):  # fmt: skip
     """Activations of row m at columns ``cols`` (broadcastable index tensors) as the fp32 values the kernel
     multiplies: the int8 / e4m3 values of a row quantized before the launch (``X_PRE``), or float x through
     the row prologue -- RMSNorm (``NORM``), SmoothQuant's pre-scale (``SMOOTH``) and, for W8A8 (``A_MODE``),
     the per-token quantization with the row's (rms multiplier, scale, 1 / scale) ``rowp`` (``row_prologue``).
-    ``xsrc``: (x, norm weight, pre-scale pointers, M, K, x's row stride)."""
-    x_ptr, g_ptr, p_ptr, M, K, stride_xm = xsrc
-    x = tl.load(x_ptr + m * stride_xm + cols, mask=(m < M) & (cols < K), other=0)
+    ``XPART`` (> 0: the most splits a head has): x is the decode attention's output, combined here from its
+    partials (``partials_triton.attention_output``) and rounded to x's dtype as the attention would store it.
+    ``xsrc``: (x, norm weight, pre-scale pointers, M, K, x's row stride, then the partials' ``xpart``)."""
+    x_ptr, g_ptr, p_ptr, M, K, stride_xm = xsrc[0], xsrc[1], xsrc[2], xsrc[3], xsrc[4], xsrc[5]
+    if XPART:
+        xpart = (xsrc[6], xsrc[7], xsrc[8], xsrc[9], xsrc[10], xsrc[11], xsrc[12], xsrc[13], xsrc[14])
+        x = attention_output(xpart, m, cols, (m < M) & (cols < K), XPART).to(x_ptr.dtype.element_ty)
+    else:
+        x = tl.load(x_ptr + m * stride_xm + cols, mask=(m < M) & (cols < K), other=0)
     if X_PRE:
         if A_MODE == 2:
             x = x.to(tl.float8e4nv, bitcast=True)
@@ -188,7 +198,7 @@ def row_prologue(
     needs the row's absolute maximum after the norm and the pre-scale, so every program reads its rows once
     more (``BKS`` columns at a time; from L2, a few KB): cheaper at 1-4 rows than a launch of
     ``normalize_rows``, and rounded as it rounds."""
-    x_ptr, g_ptr, p_ptr, M, K, stride_xm = xsrc
+    x_ptr, g_ptr, p_ptr, M, K, stride_xm = xsrc[0], xsrc[1], xsrc[2], xsrc[3], xsrc[4], xsrc[5]
     ones = tl.full(rm.shape, 1.0, tl.float32)
     rv = ones
     if NORM:
@@ -324,12 +334,13 @@ def word_dot(
     SMOOTH: tl.constexpr,
     X_PRE: tl.constexpr,
     A_MODE: tl.constexpr,
+    XPART: tl.constexpr,
     W_FMT: tl.constexpr,
 ):
     """[T, BN] packed words (int4: 8 columns each; int8: 4), starting at column ``col0`` [T], times
     activation row m: (p + sum over the word's columns of plane * x, sum of x), [T, BN] and [T]."""
     PER: tl.constexpr = 8 if W_FMT == 3 else 4
-    x = load_x(xsrc, m, col0[:, None] + tl.arange(0, PER)[None, :], rowp, NORM, SMOOTH, X_PRE, A_MODE)
+    x = load_x(xsrc, m, col0[:, None] + tl.arange(0, PER)[None, :], rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
     x0, x1, x2, x3, x4, x5, x6, x7 = split_last(x)
     if W_FMT == 3:
         h1, l0 = nibble_pair(w, 0, magic)
@@ -371,6 +382,7 @@ def words_row(
     SMOOTH: tl.constexpr,
     X_PRE: tl.constexpr,
     A_MODE: tl.constexpr,
+    XPART: tl.constexpr,
     W_FMT: tl.constexpr,
     VEC: tl.constexpr,
 ):
@@ -388,23 +400,27 @@ def words_row(
     else:
         p = acc
     if VEC == 1:
-        p, xs, xe = word_dot(p, w, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
+        p, xs, xe = word_dot(p, w, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
     else:
         w3 = tl.permute(tl.reshape(w, (T, VEC, w.shape[1])), (0, 2, 1))  # a lane's words last
         if VEC == 2:
             w0, w1 = tl.split(w3)
-            p, xs, xe = word_dot(p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
-            p, xs1, xe1 = word_dot(p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
+            p, xs, xe = word_dot(p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
+            p, xs1, xe1 = word_dot(p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
             xs += xs1
             xe += xe1
         else:
             wa, wb = tl.split(tl.reshape(w3, (T, w.shape[1], 2, 2)))
             w0, w2 = tl.split(wa)
             w1, w3_ = tl.split(wb)
-            p, xs, xe = word_dot(p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
-            p, xs1, xe1 = word_dot(p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
-            p, xs2, xe2 = word_dot(p, w2, magic, xsrc, m, col + 2 * PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
-            p, xs3, xe3 = word_dot(p, w3_, magic, xsrc, m, col + 3 * PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT)
+            p, xs, xe = word_dot(p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
+            p, xs1, xe1 = word_dot(p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
+            p, xs2, xe2 = word_dot(
+                p, w2, magic, xsrc, m, col + 2 * PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT
+            )
+            p, xs3, xe3 = word_dot(
+                p, w3_, magic, xsrc, m, col + 3 * PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT
+            )
             xs = (xs + xs1) + (xs2 + xs3)
             xe = (xe + xe1) + (xe2 + xe3)
     if W_FMT == 3:
@@ -415,11 +431,21 @@ def words_row(
 
 @triton.jit
 def dense_row(
-    acc, wf, xsrc, m, rk, rowp, NORM: tl.constexpr, SMOOTH: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr
+    acc,
+    wf,
+    xsrc,
+    m,
+    rk,
+    rowp,
+    NORM: tl.constexpr,
+    SMOOTH: tl.constexpr,
+    X_PRE: tl.constexpr,
+    A_MODE: tl.constexpr,
+    XPART: tl.constexpr,
 ):
     """acc [BK / 8, BN] += weights [BK / 8, 8, BN] (fp32) times activation row m at columns rk: each lane sums
     its 8 columns in registers, so the accumulator holds one value per row, not eight."""
-    x = load_x(xsrc, m, rk, rowp, NORM, SMOOTH, X_PRE, A_MODE)
+    x = load_x(xsrc, m, rk, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
     return acc + tl.sum(wf * tl.reshape(x, (wf.shape[0], 8))[:, :, None], axis=1)
 
 
@@ -531,6 +557,7 @@ def cuda_core_sums(
     magic, W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr, SMOOTH: tl.constexpr,
     GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
     VEC: tl.constexpr, EVEN: tl.constexpr, PDL: tl.constexpr, PIPE: tl.constexpr, CUDA: tl.constexpr,
+    XPART: tl.constexpr,
 ):  # fmt: skip
     """CUDA cores, M <= BM <= 4 rows: [BM, BN] fp32 sums over the K slice [k_lo, k_hi). One fp32 tile per
     activation row (a tuple of BM), reduced over K once at the end. Float weights: each lane sums its 8 columns
@@ -582,10 +609,10 @@ def cuda_core_sums(
         for r in tl.static_range(BM):
             rowp = (pick(rv, r), pick(xscale, r), pick(xinv, r))
             if PER == 1:
-                acc_r = dense_row(accs[r], wf, xsrc, r, kw, rowp, NORM, SMOOTH, X_PRE, A_MODE)
+                acc_r = dense_row(accs[r], wf, xsrc, r, kw, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
             else:
                 acc_r, xs = words_row(
-                    accs[r], w, s, zc, magic, xsrc, r, kb, rowp, NORM, SMOOTH, X_PRE, A_MODE, W_FMT, VEC
+                    accs[r], w, s, zc, magic, xsrc, r, kb, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT, VEC
                 )
                 xsum += tl.where(rm[None, :] == r, xs[:, None], 0.0)
             accs = replaced(accs, r, acc_r)
@@ -918,6 +945,7 @@ def gemv_kernel(
     y_ptr,
     part_ptr,
     sem_ptr,
+    xpart,
     M,
     N,
     K,
@@ -955,9 +983,11 @@ def gemv_kernel(
     SWAP: tl.constexpr = False,
     POST: tl.constexpr = False,
     FRAG: tl.constexpr = 0,
+    XPART: tl.constexpr = 0,
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
-    the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue)."""
+    the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue). ``xpart``:
+    the decode attention's partials (``partials_triton``), x's source where ``XPART`` (CUDA cores, float rows)."""
     if PDL == PDL_EARLY:
         gdc_launch_dependents()
     pid_n = tl.program_id(0)
@@ -968,6 +998,7 @@ def gemv_kernel(
     k_lo = pid_k * K_SPLIT
     k_hi = tl.minimum(k_lo + K_SPLIT, K)
     if DOT:
+        tl.static_assert(XPART == 0, "the tensor-core GEMV reads x as it is stored")
         tl.static_assert(NORM == 0 and SMOOTH == 0, "the tensor-core GEMV takes rows normalized by normalize_rows")
         tl.static_assert(X_PRE or A_MODE == 0, "the tensor-core GEMV takes W8A8 rows quantized by normalize_rows")
         y = tensor_core_sums(
@@ -978,10 +1009,13 @@ def gemv_kernel(
         if A_MODE != 0:
             xscale = tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)
     else:
+        tl.static_assert(XPART == 0 or (A_MODE == 0 and NORM == 0 and SMOOTH == 0), "partials: float rows as they are")
+        xsrc = (x_ptr, g_ptr, p_ptr, M, K, stride_xm, xpart[0], xpart[1], xpart[2], xpart[3], xpart[4], xpart[5],
+                xpart[6], xpart[7], xpart[8])  # fmt: skip
         y, xscale = cuda_core_sums(
-            (x_ptr, g_ptr, p_ptr, M, K, stride_xm), xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn,
-            stride_sn, eps, inv_k, magic, W_FMT, A_MODE, X_PRE, NORM, SMOOTH, GROUP, HAS_ZERO, BM, BN, BK, VEC,
-            EVEN_N and EVEN_K, PDL, PIPE, CUDA,
+            xsrc, xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn, stride_sn, eps, inv_k, magic,
+            W_FMT, A_MODE, X_PRE, NORM, SMOOTH, GROUP, HAS_ZERO, BM, BN, BK, VEC, EVEN_N and EVEN_K, PDL, PIPE, CUDA,
+            XPART,
         )  # fmt: skip
     if PDL == PDL_LATE:
         gdc_launch_dependents()
