@@ -12,13 +12,23 @@ from vlmq.engine.inputs import encode_prompts
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "recipe, kv_dtype", [("bf16", "bf16"), ("bf16", "fp8"), ("int4_wo+group=32", "bf16"), ("fp8+gran=tensor", "fp8")]
+    "recipe, kv_dtype, combine",
+    [
+        ("bf16", "bf16", "attention"),
+        ("bf16", "fp8", "attention"),
+        ("int4_wo+group=32", "bf16", "attention"),
+        ("fp8+gran=tensor", "fp8", "attention"),
+        ("int4_wo+group=32", "fp8", "o_proj"),
+    ],
 )
-def test_compiled_fused_layers_give_eager_tokens_on_cpu(tiny_fp32, images, recipe, kv_dtype):
+def test_compiled_fused_layers_give_eager_tokens_on_cpu(tiny_fp32, images, recipe, kv_dtype, combine, monkeypatch):
     """Dynamo traces the fused layer (custom ops, packs as inputs) with fullgraph=True for prefill and decode,
-    and the compiled layers give the eager tokens at batch 2 with left padding."""
+    and the compiled layers give the eager tokens at batch 2 with left padding; also with the attention's combine
+    in o_proj (``VLMQ_ATTENTION_COMBINE=o_proj``: vlmq::rope_kv_attention_o_proj in the traced layer)."""
     from vlmq.engine.compiled import FusedRunner
     from vlmq.recipes import apply_recipe, parse_recipe
+
+    monkeypatch.setenv("VLMQ_ATTENTION_COMBINE", combine)
 
     loaded = copy.deepcopy(tiny_fp32)
     if recipe != "bf16":
@@ -31,6 +41,7 @@ def test_compiled_fused_layers_give_eager_tokens_on_cpu(tiny_fp32, images, recip
     with torch.no_grad():
         tokens = [g.token_ids for g in engine.generate(prompts, 4, ignore_eos=True)]
     assert runner.prefill_note == "compiled"
+    assert runner.label.endswith(", attention combined in o_proj") == (combine == "o_proj")
     assert tokens == reference
 
 
