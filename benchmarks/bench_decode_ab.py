@@ -5,8 +5,10 @@ again under each value of the setting and timed in rounds (A B C A B C ...), so 
         --batch-sizes 1,16 --variants 'measured;late;qkv;o' [--env VLMQ_PDL_TRIGGER] [--rounds 3] [--new-tokens 64]
 
 Each variant is a value of the environment variable ``--env`` (default ``VLMQ_PDL_TRIGGER``), set before the decode
-step is captured again (``CompiledRunner.drop_decode_graphs``): the setting must be one the kernels read as they
-launch, as the PDL trigger is (not one read when the engine is built). The workload is ``bench_speed.py``'s (one
+step is captured again (``CompiledRunner.drop_decode_graphs``): a setting the kernels read as they launch, as the PDL
+trigger is; with ``--rebuild`` the decode runner is built again for each value, for a setting read when it is built
+(``VLMQ_ATTENTION_COMBINE``; compiled code is reused from the first build of each value). Each row names the decode
+path that ran (the runner's label), so a value that did not take effect shows. The workload is ``bench_speed.py``'s (one
 synthetic 448x448 image a row, the same prompt, ``--new-tokens`` tokens, EOS ignored; an engine per batch size sized
 as its speed task sizes it), so the figures compare with its decode ms/token; TTFT is not measured. Writes
 OUT/ab.json (every round) and OUT/ab.md: ms/token per (recipe, batch, variant), median over the rounds, min-max, and
@@ -43,6 +45,12 @@ def parse_args(argv=None):
     p.add_argument("--variants", required=True, help="values of --env, separated by ';' (the first is the reference)")
     p.add_argument("--env", default="VLMQ_PDL_TRIGGER", help="the environment variable the variants set")
     p.add_argument("--rounds", type=int, default=3, help="timed passes over every variant, interleaved")
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="build the engine's decode runner again for every value (a setting read when the runner is built, "
+        "such as VLMQ_ATTENTION_COMBINE), not only its captured step",
+    )
     p.add_argument("--new-tokens", type=int, default=64)
     p.add_argument("--device", default="auto")
     return p.parse_args(argv)
@@ -77,40 +85,49 @@ def markdown(results: list[dict], env: str, measured: bool, device: str) -> str:
         f"{env} A/B, decode ms/token (median over rounds, min-max; x the first variant), {device}"
         + ("" if measured else ": not measured (cpu: eager engine; the loop was checked, no figure is a speed)"),
         "",
-        "| recipe | batch | variant | ms/token | min-max | x first |",
-        "|---|---|---|---|---|---|",
+        "| recipe | batch | variant | ms/token | min-max | x first | decode path |",
+        "|---|---|---|---|---|---|---|",
     ]
     for res in results:
         for variant, row in res["summary"].items():
+            path = res["decode_paths"][variant]
             if measured:
                 figure, spread = f"{row['ms_per_token']:.3f}", f"{row['min']:.3f}-{row['max']:.3f}"
-                lines.append(
-                    f"| {res['recipe']} | {res['batch']} | {variant} | {figure} | {spread} | {row['x_reference']:.3f} |"
-                )
+                ratio = f"{row['x_reference']:.3f}"
             else:
-                lines.append(f"| {res['recipe']} | {res['batch']} | {variant} | not measured | - | - |")
+                figure, spread, ratio = "not measured", "-", "-"
+            lines.append(f"| {res['recipe']} | {res['batch']} | {variant} | {figure} | {spread} | {ratio} | {path} |")
     return "\n".join(lines) + "\n"
 
 
-def time_variants(engine, prompts, variants, args) -> dict[str, list[float]]:
-    """ms/token of each variant in each round: the setting applied, the decode step captured again (a short warm
-    generation), then one timed generation of ``--new-tokens`` tokens."""
+def time_variants(engine, prompts, variants, args, measured: bool) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """ms/token of each variant in each round: the setting applied, the decode step captured again (``--rebuild``:
+    the runner built again; on a CPU the fused runner, uncompiled), a short warm generation, then one timed
+    generation of ``--new-tokens`` tokens. Also each variant's decode path (the runner's label: what ran)."""
+    from vlmq.engine.compiled import CompiledRunner, FusedRunner
+
     times: dict[str, list[float]] = {v: [] for v in variants}
+    paths: dict[str, str] = {}
     before = os.environ.get(args.env)
     try:
         for _, variant in schedule(variants, args.rounds):
             os.environ[args.env] = variant
-            if engine.compiled is not None and hasattr(engine.compiled, "drop_decode_graphs"):
+            if args.rebuild:
+                engine.compiled = None  # the old runner's graphs and packs go before the new ones are built
+                release_memory()
+                engine.compiled = CompiledRunner(engine) if measured else FusedRunner(engine, compile=False)
+            elif engine.compiled is not None and hasattr(engine.compiled, "drop_decode_graphs"):
                 engine.compiled.drop_decode_graphs()
             engine.generate(prompts, 4, ignore_eos=True)  # captures the step under this value
             timings = engine.generate(prompts, args.new_tokens, ignore_eos=True)[0].timings
             times[variant].append(timings["decode_ms_per_token"])
+            paths[variant] = engine.compiled.label if engine.compiled is not None else "eager"
     finally:
         if before is None:
             os.environ.pop(args.env, None)
         else:
             os.environ[args.env] = before
-    return times
+    return times, paths
 
 
 def main(argv=None) -> int:
@@ -140,10 +157,10 @@ def main(argv=None) -> int:
                 max_seq_len=longest + args.new_tokens + 8,
             )
             prepare_engine(engine, spec, calib)
-            times = time_variants(engine, prompts, variants, args)
-            row = {"recipe": recipe, "batch": batch, "summary": summarize(times, variants[0])}
-            if measured:  # a CPU's eager timings are no speed figure: kept out of every output
-                row.update(times=times, decode_path=engine.compiled.path_notes()["decode_path"])
+            times, paths = time_variants(engine, prompts, variants, args, measured)
+            row = {"recipe": recipe, "batch": batch, "summary": summarize(times, variants[0]), "decode_paths": paths}
+            if measured:  # a CPU's timings are no speed figure: kept out of every output
+                row["times"] = times
                 print(
                     f"{recipe} batch {batch}: " + ", ".join(f"{v} {statistics.median(t):.3f}" for v, t in times.items())
                 )

@@ -23,9 +23,10 @@ def test_variants_are_interleaved_in_rounds_and_compared_with_the_first():
     summary = bench_decode_ab.summarize({"a": [2.0, 1.0, 3.0], "b": [1.0, 1.5, 0.5]}, "a")
     assert summary["a"] == {"ms_per_token": 2.0, "min": 1.0, "max": 3.0, "n": 3, "x_reference": 1.0}
     assert summary["b"]["ms_per_token"] == 1.0 and summary["b"]["x_reference"] == 0.5
-    rows = [{"recipe": "bf16", "batch": 1, "summary": summary}]
+    rows = [{"recipe": "bf16", "batch": 1, "summary": summary, "decode_paths": {"a": "fused-bf16", "b": "fused-bf16"}}]
     text = bench_decode_ab.markdown(rows, "VLMQ_PDL_TRIGGER", True, "NVIDIA H200")
-    assert "| bf16 | 1 | b | 1.000 | 0.500-1.500 | 0.500 |" in text and text.startswith("VLMQ_PDL_TRIGGER A/B")
+    assert "| bf16 | 1 | b | 1.000 | 0.500-1.500 | 0.500 | fused-bf16 |" in text
+    assert text.startswith("VLMQ_PDL_TRIGGER A/B")
 
 
 def test_on_a_cpu_the_loop_runs_but_reports_no_speed_and_restores_the_setting(tmp_path, monkeypatch):
@@ -39,3 +40,17 @@ def test_on_a_cpu_the_loop_runs_but_reports_no_speed_and_restores_the_setting(tm
     (result,) = report["results"]
     assert "times" not in result and result["summary"]["qkv"]["n"] == 2
     assert report["provenance"]["vlmq_env"]["VLMQ_PDL_TRIGGER"] == "measured"
+
+
+def test_rebuild_builds_the_runner_again_for_a_setting_read_at_build(tmp_path, monkeypatch):
+    """``--rebuild`` with VLMQ_ATTENTION_COMBINE: each value gets a runner built under it (on a CPU the fused runner,
+    uncompiled), and each row names the decode path that ran, so the two values are seen to differ."""
+    monkeypatch.delenv("VLMQ_ATTENTION_COMBINE", raising=False)
+    args = ["--out", str(tmp_path), "--model", "toy", "--recipes", "int4_wo", "--batch-sizes", "1", "--device", "cpu"]
+    args += ["--env", "VLMQ_ATTENTION_COMBINE", "--variants", "attention;o_proj", "--rounds", "1", "--new-tokens", "2"]
+    assert bench_decode_ab.main([*args, "--rebuild"]) == 0
+    assert "VLMQ_ATTENTION_COMBINE" not in os.environ
+    (result,) = json.loads((tmp_path / "ab.json").read_text())["results"]
+    paths = result["decode_paths"]
+    assert paths["o_proj"] == paths["attention"] + ", attention combined in o_proj"
+    assert f"| int4_wo | 1 | o_proj | not measured | - | - | {paths['o_proj']} |" in (tmp_path / "ab.md").read_text()
