@@ -29,7 +29,6 @@ import time
 from vlmq.bench import speed as bench
 from vlmq.device import device_label, release_memory, resolve_device
 from vlmq.engine import Engine
-from vlmq.engine.inputs import encode_prompts
 from vlmq.errors import VlmqError
 from vlmq.models import load_model
 from vlmq.provenance import provenance
@@ -149,12 +148,11 @@ def main(argv=None) -> int:
         apply_recipe(loaded, spec, calib)
         for batch in (int(b) for b in args.batch_sizes.split(",")):
             prompts = bench.workload_prompts(opts, batch, opts.image_sizes[0])
-            longest = max(encode_prompts(loaded.processor, [p], "cpu").input_ids.shape[1] for p in prompts[:4])
             engine = Engine(
                 loaded,
                 **{**engine_options(spec), "compile": measured},
                 max_batch_size=batch,
-                max_seq_len=longest + args.new_tokens + 8,
+                max_seq_len=bench.workload_lengths(loaded, opts, prompts)[1],
             )
             prepare_engine(engine, spec, calib)
             times, paths = time_variants(engine, prompts, variants, args, measured)

@@ -207,15 +207,21 @@ def run_speed(
     return records
 
 
+def workload_lengths(loaded, opts: SpeedOptions, prompts: list[Prompt]) -> tuple[int, int]:
+    """(tokens of the longest prompt, the engine's static cache length) for a point's workload: ``max_seq_len``, or
+    the longest prompt + ``new_tokens`` + 8 (the prompts cycle, so the first four hold every length)."""
+    longest = max(encode_prompts(loaded.processor, [p], "cpu").input_ids.shape[1] for p in prompts[:4])
+    return longest, opts.max_seq_len or longest + opts.new_tokens + 8
+
+
 def _measure_point(
     loaded, opts: SpeedOptions, compiled: bool, batch_size: int, image_size: int, static: dict, params: dict
 ) -> dict[str, dict]:
     engine = None
     try:
         prompts = workload_prompts(opts, batch_size, image_size)
-        longest = max(encode_prompts(loaded.processor, [p], "cpu").input_ids.shape[1] for p in prompts[:4])
+        longest, max_len = workload_lengths(loaded, opts, prompts)
         params["prompt_tokens"] = longest
-        max_len = opts.max_seq_len or longest + opts.new_tokens + 8
         memory.reset_peak(loaded.model.device)
         engine = Engine(
             loaded,
