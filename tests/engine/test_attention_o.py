@@ -29,9 +29,8 @@ def test_partials_need_the_fused_attention_and_a_gemv_that_can_read_them():
         launch_decode_attention(q, cache, cache, None, None, torch.ones(1, 64, dtype=torch.bool), partials_out=True)
     w = torch.randn(1536, 1536).bfloat16()
     parts = AttentionPartials(
-        torch.zeros(2, 1, 16, 128), torch.zeros(2, 2, 1, 16), torch.ones(2, dtype=torch.int32), 2, 6, 16, 1, 128,
-        torch.bfloat16,
-    )  # fmt: skip
+        torch.zeros(2, 1, 16, 128), torch.zeros(2, 2, 1, 16), torch.ones(2, dtype=torch.int32), 2, 6, 16, 1, 128
+    )
     assert takes_partials(1, w, 0, 1536) and not takes_partials(16, w, 0, 1536)  # batch 16: the tensor cores
     with pytest.raises(VlmqError, match="a GEMV over attention partials takes float rows"):
         gemv(torch.empty(16, 1536).bfloat16(), w, x_partials=parts)  # 16 rows: the tensor-core kernel

@@ -35,7 +35,7 @@ from vlmq.errors import VlmqError
 class AttentionPartials(NamedTuple):
     """What the decode attention leaves with ``partials_out`` (layout: ``partials_triton``): each split's fp32
     accumulator [B * kv_heads, splits, g_pad, head_dim], maxima and sums [2, B * kv_heads, splits, g_pad], each
-    head's split count [B * kv_heads] int32; the output is theirs combined, of ``dtype`` [B, heads * head_dim]."""
+    head's split count [B * kv_heads] int32; the output is theirs combined, [B, heads * head_dim]."""
 
     acc: torch.Tensor
     ml: torch.Tensor
@@ -45,7 +45,6 @@ class AttentionPartials(NamedTuple):
     g_pad: int
     splits: int
     head_dim: int
-    dtype: torch.dtype
 
 
 def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -333,7 +332,7 @@ def launch_decode_attention(
         **launch_pdl(q.device, pdl, "attention"),
     )
     if partials_out:
-        return AttentionPartials(part_acc, part_ml, counters, hkv, groups, g_pad, splits, d, q.dtype)
+        return AttentionPartials(part_acc, part_ml, counters, hkv, groups, g_pad, splits, d)
     if splits > 1 and not combine_in_kernel:
         combine_kernel[(b * hkv,)](
             part_acc,
