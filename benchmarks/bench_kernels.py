@@ -185,7 +185,8 @@ def decode_variants(mode: str, shape: str, m: int) -> list[str]:
 
 
 def prefill_variants(mode: str, shape: str) -> list[str]:
-    from vlmq.engine.kernels.prefill import PATHS
+    from vlmq.engine.kernels.gemv import W_FP8, W_INT4, W_INT8
+    from vlmq.engine.kernels.prefill import prefill_paths
 
     if shape == "lm_head":
         return []
@@ -197,7 +198,10 @@ def prefill_variants(mode: str, shape: str) -> list[str]:
         "fp8-a8": "w8a8_fp8",
         "int4-g128": "w4a16",
     }[mode]
-    return (["cublas"] if mode == "bf16" else []) + [f"prefill:{p}" for p in PATHS[scheme] if mode != "bf16"]
+    if mode == "bf16":
+        return ["cublas"]
+    fmt = {"fp8": W_FP8, "int4": W_INT4}.get(mode.split("-")[0], W_INT8)
+    return [f"prefill:{p}" for p in prefill_paths(scheme, fmt)]
 
 
 # --quick: (presets, shapes, rows, modes, variants or None for every variant of the mode) that decide the defaults

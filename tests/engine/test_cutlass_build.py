@@ -277,3 +277,18 @@ def test_wrong_operand_types_and_unknown_tiles_are_one_line_errors(monkeypatch):
             cutlass_gemm.tile_shape(99)
     finally:
         cutlass_gemm.tile_shape.cache_clear()
+
+
+def test_fp8_weights_with_bf16_rows_have_no_cutlass_prefill_path():
+    """CUTLASS's mixed-input GEMM reads int8 or int4 weights: an FP8 weight with bf16 rows lists no CUTLASS path, and
+    asking for one is refused in one line naming the paths there are (not a kernel's dtype error)."""
+    from vlmq.engine.kernels.gemv import W_FP8, W_INT4, W_INT8
+    from vlmq.engine.kernels.prefill import prefill_linear, prefill_paths
+
+    assert "cutlass" not in prefill_paths("w8a16", W_FP8)
+    assert "cutlass" in prefill_paths("w8a16", W_INT8) and "cutlass" in prefill_paths("w4a16", W_INT4)
+    assert prefill_paths("w8a8_fp8", W_FP8) == PATHS["w8a8_fp8"]
+    x = torch.randn(4, 64).bfloat16()
+    w = torch.randn(32, 64).to(torch.float8_e4m3fn)
+    with pytest.raises(ValueError, match="'cutlass' is not one of .*'dequant'.* for w8a16 with torch.float8_e4m3fn"):
+        prefill_linear(x, w, torch.ones(32), None, 0, None, None, torch.bfloat16, path="cutlass")

@@ -90,6 +90,14 @@ PATHS = {
 }
 
 
+def prefill_paths(kind: str, fmt: int) -> tuple[str, ...]:
+    """The paths ``prefill_linear`` takes for a scheme ``kind`` and weight format ``fmt``: ``PATHS[kind]``, less
+    CUTLASS for FP8 weights with bf16 rows (its mixed-input GEMM here reads int8 or int4 weights only)."""
+    if kind == "w8a16" and fmt == W_FP8:
+        return tuple(p for p in PATHS[kind] if p != "cutlass")
+    return PATHS[kind]
+
+
 def scheme(weight: torch.Tensor, x: torch.Tensor) -> str:
     """The arithmetic a call runs: bf16, w8a16, w4a16, w8a8_int8 or w8a8_fp8."""
     fmt = weight_format(weight)
@@ -420,8 +428,9 @@ def prefill_linear(
         cfg = generic_tile_config(weight, x.shape[0], k, group_size, tile)
         return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, out_dtype=out_dtype, config=cfg)
     path = path or PREFILL_PATH[kind]
-    if path not in PATHS[kind]:
-        raise ValueError(f"prefill path {path!r} is not one of {PATHS[kind]} for {kind}")
+    paths = prefill_paths(kind, weight_format(weight))
+    if path not in paths:
+        raise ValueError(f"prefill path {path!r} is not one of {paths} for {kind} with {weight.dtype} weights")
     if kind == "bf16":
         if scale is not None:  # per-row scales on float weights (the 8-bit op's contract, unit in projections.py)
             return w8_linear_dequant_mm(x, weight, scale, None, bias, out_dtype)
