@@ -15,6 +15,9 @@ two compute differently:
   reference rounds x @ W^T to bf16 before it adds the bias, the kernels add it to the fp32 sum (the q/k/v
   shapes at M = 16 and 64 failed 1e-3 on the H200 for that reason alone, 2026-11-30); and int4 on ``post``
   tensor-core tiles (codes on the tensor cores, group scales on the sums: exact like the CUDA-core kernel).
+- 1e-2 (``TOL_INT4_ACT``): int4 weights through SiLU·mul, where the two above add up: the int4 GEMV's exact
+  products and the epilogue's roundings (``stress_fused.py`` of benchmarks/results/h200-2026-12-01q/call3-ab-oproj,
+  80 draws at 2b gate/up, rows 1 and 16: at most 5.01e-3, over 5e-3 in one draw, which failed this test once).
 - 5e-3 (``TOL_PREFILL``): library prefill paths that round the GEMM's output to bf16 before scaling it
   (dequantize-then-cuBLAS W8A16: 2.8e-3 measured).
 """
@@ -44,7 +47,7 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 DIMS = {"2b": dict(hidden=1536, inter=8960, qkv=2048), "7b": dict(hidden=3584, inter=18944, qkv=4608)}
 # (weight format, activation mode) of every recipe the kernels serve
 MODES = [("bf16", "bf16"), ("int8", "bf16"), ("fp8", "bf16"), ("int8", "int8"), ("fp8", "fp8"), ("int4", "bf16")]
-TOL, TOL_EPILOGUE, TOL_PREFILL = 1e-3, 5e-3, 5e-3  # the module doc says why
+TOL, TOL_EPILOGUE, TOL_INT4_ACT, TOL_PREFILL = 1e-3, 5e-3, 1e-2, 5e-3  # the module doc says why
 
 
 def rel_err(a, b):
@@ -119,6 +122,7 @@ def test_fused_layer_projections_match_reference(preset, fmt, a_mode, m):
     (tolerances: the module doc)."""
     d = DIMS[preset]
     h, inter = d["hidden"], d["inter"]
+    torch.manual_seed(m)  # the same draw every run, so a failure reproduces
     x = torch.randn(m, h, device="cuda", dtype=torch.bfloat16) * 4
     g = torch.rand(h, device="cuda", dtype=torch.bfloat16) + 0.5
     qkv = make_pack(fmt, a_mode, d["qkv"], h, bias=True, seed=1)
@@ -130,7 +134,8 @@ def test_fused_layer_projections_match_reference(preset, fmt, a_mode, m):
     assert rel_err(run_packed(qkv, x, norm_weight=g), reference(qkv, x, norm_weight=g)) < tol
     fused = run_packed(gate_up, x, norm_weight=g, act="silu_mul")
     assert fused.shape == (m, inter) and torch.isfinite(fused).all()
-    assert rel_err(fused, reference(gate_up, x, norm_weight=g, act="silu_mul")) < TOL_EPILOGUE
+    tol_act = TOL_INT4_ACT if fmt == "int4" else TOL_EPILOGUE
+    assert rel_err(fused, reference(gate_up, x, norm_weight=g, act="silu_mul")) < tol_act
     assert rel_err(run_packed(down, mid, residual=x), reference(down, mid, residual=x)) < TOL_EPILOGUE
 
 
@@ -138,14 +143,15 @@ def test_fused_layer_projections_match_reference(preset, fmt, a_mode, m):
 @pytest.mark.parametrize("m", [300, 1024])
 def test_prefill_paths_match_reference(fmt, a_mode, m):
     """Every prefill path of the scheme (library GEMM and Triton GEMM) at 2b gate/up and down shapes."""
-    from vlmq.engine.kernels.prefill import PATHS, prefill_linear, scheme
+    from vlmq.engine.kernels.gemv import weight_format
+    from vlmq.engine.kernels.prefill import prefill_linear, prefill_paths, scheme
 
     for n, k in ((17920, 1536), (1536, 8960)):
         p = make_pack(fmt, a_mode, n, k, bias=True)
         x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
         xq, xs = quantize_activation(x, a_mode)
         ref = reference(p, x)
-        for path in PATHS[scheme(p.weight, xq)]:
+        for path in prefill_paths(scheme(p.weight, xq), weight_format(p.weight)):
             out = prefill_linear(xq, p.weight, p.scale, p.zero, p.group_size, p.bias, xs, torch.bfloat16, path=path)
             assert rel_err(out, ref) < TOL_PREFILL, (path, n, k)
 
