@@ -255,3 +255,23 @@ def test_kernel_profiles_get_their_own_table_not_an_empty_speed_point(tmp_path):
     assert "### speed-profile" not in text
     assert "| bf16 | bs1 | 1547 | gemv 4.1 · decode_attention 10.6 |" in text
     assert "| bf16 | ttft | 7140 | – |" in text
+
+
+def test_long_context_point_shows_each_kv_cache_size(tmp_path):
+    """The speed-long point (8k-token cache x 16) shows the KV cache's size beside its decode time: the FP8 cache's
+    half of the bytes is what it buys, so the report cannot leave it out."""
+    spec = RunSpec(out=str(tmp_path), tasks=("speed-long",), recipes=("bf16", "bf16+kv_fp8"))
+    store = Store(tmp_path)
+    store.set_meta("provenance", {"device": "NVIDIA H200", "vlmq": "0.1.0"})
+    point = {"task": "speed-long/ctx8192_bs16", "params": {"batch_size": 16}, "kernel": "real", "n": 3}
+    for recipe, ms, gb in (("bf16", 2.821, 3.817), ("bf16+kv_fp8", 2.646, 1.968)):
+        store.put_measurements(
+            recipe,
+            [
+                {**point, "metric": "decode_ms_per_token", "value": ms, "ci_low": ms - 0.01, "ci_high": ms + 0.01},
+                {**point, "metric": "mem_kv_cache_gb", "value": gb, "ci_low": None, "ci_high": None},
+            ],
+        )
+    text = write_report(store, spec, collect_records(store, spec)).read_text()
+    assert "| recipe | decode_ms_per_token | mem_kv_cache_gb |" in text
+    assert "| bf16+kv_fp8 | 2.646 [2.636, 2.656] | 1.968 |" in text

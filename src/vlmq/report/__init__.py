@@ -170,6 +170,7 @@ def _speed_section(records, summaries, device: str) -> list[str]:
         "tokens_per_s",
         "static_vram_gb",
         "dynamic_vram_gb",
+        "mem_kv_cache_gb",  # the long-context point's KV cache: what an FP8 cache buys
         "bandwidth_fraction",
         "speedup_vs_hf_eager",
     ]
