@@ -10,8 +10,13 @@ Where it applies: o_proj of a BF16 or weight-only model (float rows, no SmoothQu
 (up to ``SUM_MAX_M`` rows, not the int8 weights that take the tensor cores at large K); elsewhere the op runs the
 attention (its own combine) and then the GEMV. The attention then splits a head's context into at most
 ``MAX_PARTIAL_SPLITS`` (the default plan's splits up to 1024 slots; beyond, it would take up to 2 sqrt(blocks)).
-Chosen when the engine is built: ``$VLMQ_ATTENTION_COMBINE`` = ``attention`` (the default) or ``o_proj``. Not yet
-measured on a GPU (written 2026-12-01, sixteenth session, after the device time was spent): off by default.
+Chosen when the engine is built: ``$VLMQ_ATTENTION_COMBINE`` = ``attention`` (the default) or ``o_proj``. Measured
+**slower**, so off by default (H200, 2b, batch 1, ``bench_decode_ab.py``, seventeenth session, call 3: ms/token bf16
+1.334 → 1.648, int4_wo 1.040 → 1.314, int8_wo 1.116 → 1.182): every o_proj program combines each value it reads:
+``MAX_PARTIAL_SPLITS`` masked loads of a maximum, a sum and an accumulator per value, at every K step of its loop, so
+the combine the attention did once is done once per program and its dependent loads sit inside the
+GEMV's weight stream. It would pay only with the splits' weights made once per (row, head) and a single load per
+split and value; kept as the A/B's other arm, with its exactness tests.
 """
 
 from __future__ import annotations
