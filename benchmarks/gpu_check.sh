@@ -15,6 +15,7 @@
 #            or more GPUs visible the models run side by side, one GPU each (--gpus);
 #            with BASE_REV (a commit) the same runs first on that commit's code, on this machine, for a
 #            before -> after table (the lent machines differ too much to compare figures across calls)
+# (A one-off call instead: a command.sh that sources benchmarks/device_call.sh, its preamble.)
 # Usage on the GPU machine, from the repository root, with the wheels the lent machines lack in .whl/
 # (carried with the device tool's `carry: [".whl"]`), fetched once with
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

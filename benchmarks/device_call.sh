@@ -1,0 +1,30 @@
+# The preamble of a one-off device call, sourced by the call's command.sh (kept under benchmarks/results/<run>/callN-*/
+# as the record of what ran), so the calls share one copy of it:
+#   . benchmarks/device_call.sh        # then: timeout $(( $(left) - 8 )) python3 ... > $R/x.log; ...; finish_call
+# run from the repository root as `BUDGET=575 CALL=q1 bash .../command.sh` (BUDGET: seconds the call may take, kept
+# under the device tool's limit; CALL names the results folder /tmp/r_$CALL). It installs the wheels of .whl/ (the
+# lent image lacks torchao, datasets, ...: gpu_check.sh says how to fetch them) into /tmp/site, points PYTHONPATH at
+# them and src/, exports VLMQ_CUTLASS_LIB where build/cutlass holds the library, writes $OUT/device.txt, and copies $R
+# to $OUT/results.tgz every 15 s (what a call cut by its limit had written still comes back) and at finish_call.
+# Gives: left (seconds to the budget), since (seconds since the start), $R, $F (a grep -v pattern of the image's
+# import noise).
+set -u
+T0=$(date +%s)
+DEADLINE=$((T0 + ${BUDGET:-575}))
+left() { echo $((DEADLINE - $(date +%s))); }
+since() { echo $(($(date +%s) - T0)); }
+if compgen -G ".whl/*.whl" > /dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+fi
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONPATH=/tmp/site:$PWD/src
+if [ -f build/cutlass/libvlmq_mixed_gemm.so ]; then
+    export VLMQ_CUTLASS_LIB=${VLMQ_CUTLASS_LIB:-$PWD/build/cutlass/libvlmq_mixed_gemm.so}
+fi
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/device.txt" 2>&1 || echo "no nvidia-smi" > "$OUT/device.txt"
+R=/tmp/r_${CALL:-call}
+rm -rf "$R" && mkdir -p "$R"
+copy_results() { tar -czf "$R.tgz" --exclude='img' -C /tmp "$(basename "$R")" 2>/dev/null && mv "$R.tgz" "$OUT/results.tgz"; }
+( while true; do sleep 15; copy_results; done ) > /dev/null 2>&1 &
+COPIER=$!
+finish_call() { kill "$COPIER" 2>/dev/null; copy_results; }
+F="quant_api\|Configuration class\|cpp extensions\|register_constant\|_C_\|torchvision"

@@ -1,0 +1,62 @@
+"""benchmarks/device_call.sh, the preamble a device call's command.sh sources, run here in bash with a stand-in
+nvidia-smi: what it gives the call (budget, results folder, environment) and what comes back in $OUT."""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+
+SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "device_call.sh"
+
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+
+
+def run_call(root: pathlib.Path, body: str, call: str) -> dict:
+    """Source the preamble in ``root`` (standing for the repository root), run ``body``, return what it echoed."""
+    bin_dir = root / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 'NVIDIA H200, 580.00'\n")
+    smi.chmod(0o755)
+    out = root / "out"
+    out.mkdir(exist_ok=True)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "OUT": str(out), "BUDGET": "100", "CALL": call}
+    env.pop("VLMQ_CUTLASS_LIB", None)
+    script = f". {SCRIPT}\n{body}\n"
+    done = subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+
+
+def test_a_call_gets_its_budget_folder_and_environment_and_its_results_come_back(tmp_path):
+    call = f"test_{os.getpid()}"
+    seen = run_call(
+        tmp_path,
+        "echo left=$(left); echo R=$R; echo PYTHONPATH=$PYTHONPATH; echo LIB=${VLMQ_CUTLASS_LIB:-none}\n"
+        'echo "a figure" > $R/speed.log; finish_call',
+        call,
+    )
+    assert 90 <= int(seen["left"]) <= 100
+    assert seen["R"] == f"/tmp/r_{call}"
+    assert seen["PYTHONPATH"] == f"/tmp/site:{tmp_path}/src"
+    assert seen["LIB"] == "none"  # no library built here: the engine keeps its library paths
+    assert (tmp_path / "out" / "device.txt").read_text() == "NVIDIA H200, 580.00\n"
+    with tarfile.open(tmp_path / "out" / "results.tgz") as tgz:
+        assert tgz.extractfile(f"r_{call}/speed.log").read() == b"a figure\n"
+    shutil.rmtree(seen["R"])
+
+
+def test_a_built_cutlass_library_is_exported_and_a_stale_folder_is_emptied(tmp_path):
+    call = f"test_lib_{os.getpid()}"
+    (tmp_path / "build" / "cutlass").mkdir(parents=True)
+    (tmp_path / "build" / "cutlass" / "libvlmq_mixed_gemm.so").write_bytes(b"")
+    stale = pathlib.Path(f"/tmp/r_{call}")
+    stale.mkdir(exist_ok=True)
+    (stale / "old.log").write_text("an earlier call's")
+    seen = run_call(tmp_path, "echo LIB=$VLMQ_CUTLASS_LIB; echo files=$(ls $R | wc -l); finish_call", call)
+    assert seen["LIB"] == f"{tmp_path}/build/cutlass/libvlmq_mixed_gemm.so"
+    assert seen["files"] == "0"
+    shutil.rmtree(stale)
