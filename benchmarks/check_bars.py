@@ -7,7 +7,9 @@ TTFT, `speed/bs16`'s decode, `speed-long/ctx8192_bs16`'s decode) and prints one 
 measured figure (a ratio where the bar is one), the limit, and met / NOT MET / not measured; where the records give
 the repeats' range (``ci_low`` / ``ci_high``: min and max of the repeats) and the limit lies inside it, the verdict
 says so ("a tie": another draw of the same repeats could flip it). The bars hold for one run ("all recipes in one
-run"): give the files of one run; where several files hold the same figure, the last one's wins. Records of a run
+run"): give the files of one run; where several files hold the same figure, the last one's wins. Given several
+files, each row also says which file its figure (and a ratio's reference) came from, and flags a ratio taken across
+two files ("across files"): figures of two runs, which the bars do not promise to compare. Records of a run
 that saw ``VLMQ_*`` settings (a kernel knob such as ``VLMQ_PDL_TRIGGER``) carry them, and the table's first line
 names them. This is a report, not a test: it always exits 0.
 """
@@ -89,14 +91,27 @@ def check(rows: list[dict]) -> list[dict]:
     for bar in bars() + long_context_bars(rows):
         mine = record.get((bar.model, bar.recipe, *bar.figure), {})
         got, spread = mine.get("value"), figure_range(mine)
+        source = (mine.get("file"), None)
         if bar.relative_to is not None and got is not None:
             ref = record.get((bar.model, bar.relative_to, *bar.figure), {})
             got = got / ref["value"] if ref.get("value") else None
             ref_spread = figure_range(ref)
             spread = (spread[0] / ref_spread[1], spread[1] / ref_spread[0]) if spread and ref_spread and got else None
+            source = (mine.get("file"), ref.get("file"))
         met = None if got is None else (got < bar.limit if bar.strict else got <= bar.limit)
-        out.append({**bar._asdict(), "measured": got, "met": met, "spread": spread})
+        out.append({**bar._asdict(), "measured": got, "met": met, "spread": spread, "source": source})
     return out
+
+
+def source_text(result: dict) -> str:
+    """Which file (1, 2, ... as given) the figure came from, and a ratio's reference: "2", "2 / 2", "3 / 2 (across
+    files)"; "-" where unmeasured."""
+    mine, ref = result["source"]
+    if result["measured"] is None or mine is None:
+        return "-"
+    if ref is None:
+        return str(mine)
+    return f"{mine} / {ref}" + (" (across files)" if ref != mine else "")
 
 
 def figure_range(record: dict) -> tuple[float, float] | None:
@@ -111,15 +126,24 @@ def is_tie(result: dict) -> bool:
     return result["met"] is not None and spread is not None and spread[0] <= result["limit"] <= spread[1]
 
 
-def bars_markdown(results: list[dict]) -> str:
+def bars_markdown(results: list[dict], files: list[str] | None = None) -> str:
+    """The verdicts as a table; given more than one of the ``files`` the records came from, a column says which
+    file each figure is from (``source_text``), under a list of the files."""
     counts = {state: sum(r["met"] is state for r in results) for state in (True, False, None)}
     ties = sum(is_tie(r) for r in results)
+    sources = files is not None and len(files) > 1
+    across = sum(source_text(r).endswith("(across files)") for r in results)
     lines = [
         f"Issues 16 / 17 bars: {counts[True]} met, {counts[False]} not met, {counts[None]} not measured"
         + (f" ({ties} of the judged within their repeats' range of the limit: ties)." if ties else "."),
         "",
-        "| issue | bar | recipe | measured | limit | |",
-        "|---|---|---|---|---|---|",
+    ]
+    if sources:
+        lines += [f"Files: {'; '.join(f'{i} = {f}' for i, f in enumerate(files, 1))}."]
+        lines += [f"{across} ratios taken across files (figures of two runs).", ""] if across else [""]
+    lines += [
+        "| issue | bar | recipe | measured | limit | |" + (" from |" if sources else ""),
+        "|---|---|---|---|---|---|" + ("---|" if sources else ""),
     ]
     for r in results:
         state = {True: "met", False: "**NOT MET**", None: "not measured"}[r["met"]]
@@ -127,7 +151,8 @@ def bars_markdown(results: list[dict]) -> str:
             state += f" (a tie: {r['spread'][0]:.3f}–{r['spread'][1]:.3f} over the repeats)"
         got = "-" if r["measured"] is None else f"{r['measured']:.3f}"
         limit = f"{'<' if r['strict'] else '≤'} {r['limit']:g}"
-        lines.append(f"| #{r['issue']} | {r['what']} | {r['recipe']} | {got} | {limit} | {state} |")
+        row = f"| #{r['issue']} | {r['what']} | {r['recipe']} | {got} | {limit} | {state} |"
+        lines.append(row + (f" {source_text(r)} |" if sources else ""))
     return "\n".join(lines)
 
 
@@ -137,11 +162,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="also write the table to this file")
     args = p.parse_args(argv)
     rows = []
-    for path in args.results:
+    for number, path in enumerate(args.results, 1):
         if not pathlib.Path(path).is_file():
             p.error(f"no such results file: {path} (give a run's results.jsonl)")
-        rows += [json.loads(line) for line in pathlib.Path(path).read_text().splitlines() if line.strip()]
-    text = bars_markdown(check(rows))
+        lines = pathlib.Path(path).read_text().splitlines()
+        rows += [{**json.loads(line), "file": number} for line in lines if line.strip()]
+    text = bars_markdown(check(rows), args.results)
     knobs = sorted({json.dumps(r["vlmq_env"], sort_keys=True) for r in rows if r.get("vlmq_env")})
     if knobs:  # the VLMQ_* settings the runs saw (provenance's vlmq_env: a kernel knob, the CUTLASS library's path)
         text = f"Measured with VLMQ_* settings: {'; '.join(knobs)}.\n\n" + text

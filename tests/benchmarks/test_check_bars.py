@@ -111,3 +111,39 @@ def test_figures_measured_under_a_knob_say_so(tmp_path, capsys):
     results.write_text(json.dumps({**row, "vlmq_env": {"VLMQ_PDL_TRIGGER": "qkv"}}) + "\n")
     check_bars.main([str(results)])
     assert capsys.readouterr().out.startswith('Measured with VLMQ_* settings: {"VLMQ_PDL_TRIGGER": "qkv"}.')
+
+
+def test_given_several_files_each_figure_says_which_and_a_ratio_across_two_is_flagged(tmp_path, capsys):
+    """The 2b table in one file, a later 7b run in another that also holds a 2b BF16 figure: the 2b ratios then
+    divide by the later file's BF16 (the last file wins) and say so; a figure of one file alone names it."""
+    first, second = tmp_path / "2b.jsonl", tmp_path / "7b.jsonl"
+    first.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in (
+                rec("2b", "bf16", "speed", "decode_ms_per_token", 1.2),
+                rec("2b", "int8_wo", "speed", "decode_ms_per_token", 0.9),
+            )
+        )
+    )
+    second.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in (
+                rec("7b", "int4_wo", "speed", "decode_ms_per_token", 2.3),
+                rec("2b", "bf16", "speed", "decode_ms_per_token", 1.25),
+                rec("2b", "int4_wo", "speed", "decode_ms_per_token", 0.75),
+            )
+        )
+    )
+    check_bars.main([str(first), str(second)])
+    text = capsys.readouterr().out
+    assert f"Files: 1 = {first}; 2 = {second}." in text
+    assert "1 ratios taken across files (figures of two runs)." in text
+    assert "| #16 | 2b batch-1 decode, x BF16 | int8_wo | 0.720 | ≤ 0.75 | met | 1 / 2 (across files) |" in text
+    assert "| #16 | 2b batch-1 decode, x BF16 | int4_wo | 0.600 | ≤ 0.6 | met | 2 / 2 |" in text
+    assert "| #16 | 7b batch-1 decode ms/token | int4_wo | 2.300 | ≤ 1.6 | **NOT MET** | 2 |" in text
+    assert "| #16 | 7b batch-1 decode ms/token | fp8 | - | ≤ 2.2 | not measured | - |" in text
+    check_bars.main([str(first)])  # one file: no column, no list
+    one = capsys.readouterr().out
+    assert "Files:" not in one and "| issue | bar | recipe | measured | limit | |\n" in one
