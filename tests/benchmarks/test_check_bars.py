@@ -117,25 +117,10 @@ def test_given_several_files_each_figure_says_which_and_a_ratio_across_two_is_fl
     """The 2b table in one file, a later 7b run in another that also holds a 2b BF16 figure: the 2b ratios then
     divide by the later file's BF16 (the last file wins) and say so; a figure of one file alone names it."""
     first, second = tmp_path / "2b.jsonl", tmp_path / "7b.jsonl"
-    first.write_text(
-        "\n".join(
-            json.dumps(r)
-            for r in (
-                rec("2b", "bf16", "speed", "decode_ms_per_token", 1.2),
-                rec("2b", "int8_wo", "speed", "decode_ms_per_token", 0.9),
-            )
-        )
-    )
-    second.write_text(
-        "\n".join(
-            json.dumps(r)
-            for r in (
-                rec("7b", "int4_wo", "speed", "decode_ms_per_token", 2.3),
-                rec("2b", "bf16", "speed", "decode_ms_per_token", 1.25),
-                rec("2b", "int4_wo", "speed", "decode_ms_per_token", 0.75),
-            )
-        )
-    )
+    b1 = ("speed", "decode_ms_per_token")
+    first.write_text("\n".join(json.dumps(rec("2b", r, *b1, v)) for r, v in (("bf16", 1.2), ("int8_wo", 0.9))))
+    rows = (rec("7b", "int4_wo", *b1, 2.3), rec("2b", "bf16", *b1, 1.25), rec("2b", "int4_wo", *b1, 0.75))
+    second.write_text("\n".join(json.dumps(r) for r in rows))
     check_bars.main([str(first), str(second)])
     text = capsys.readouterr().out
     assert f"Files: 1 = {first}; 2 = {second}." in text
