@@ -77,6 +77,22 @@ def test_sweep_tries_swapped_tiles_and_int4_post_scaling():
     assert not any(c.post for c in bench_kernels.sweep_configs(W_FLOAT, 16, 17920, 1536))
 
 
+def test_one_row_sweep_tries_narrow_int4_loads_at_eight_rows():
+    """vec 1 and 2 (fewer registers a lane than vec 4: more warps resident) at 4 and 8 rows on one or two warps, not
+    only at 16 rows on one."""
+    from vlmq.engine.kernels.gemv import W_FP8, W_INT4
+
+    sums = {
+        (c.block_n, c.num_warps, c.vec, c.pipe)
+        for c in bench_kernels.sweep_configs(W_INT4, 1, 37888, 3584)
+        if c.kernel == "sum"
+    }
+    for rows, warps, vec, pipe in [(8, 1, 2, True), (8, 1, 1, False), (4, 2, 2, False), (8, 2, 1, True)]:
+        assert (rows, warps, vec, pipe) in sums
+    assert (8, 1, 4, False) in sums  # the shipped tile stays a candidate
+    assert {c.vec for c in bench_kernels.sweep_configs(W_FP8, 1, 37888, 3584) if c.kernel == "sum"} == {1}
+
+
 def test_shipped_tiles_are_what_the_recorded_sweeps_give():
     """The table in the package is reproducible from the sweeps (and prefill-GEMM runs) committed under
     benchmarks/results."""

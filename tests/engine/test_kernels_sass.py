@@ -9,9 +9,9 @@ code shows such a difference; these tests read it. Skipped where Triton is not i
 """
 
 import os
+import pathlib
 import re
-import subprocess
-import tempfile
+import sys
 
 import pytest
 import torch
@@ -19,75 +19,13 @@ import torch
 triton = pytest.importorskip("triton")
 if os.environ.get("TRITON_INTERPRET") == "1":
     pytest.skip("compiles real kernels (not under Triton's interpreter)", allow_module_level=True)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "benchmarks"))
 
-OPTIONS = ("num_warps", "num_stages", "num_ctas", "enable_fp_fusion", "launch_pdl", "launch_cooperative_grid")
-
-
-class Recorder:
-    """Stands in for a JIT kernel: ``kernel[grid](*args, **kwargs)`` records the call instead of running it."""
-
-    def __init__(self, kernel):
-        self.kernel, self.calls = kernel, []
-
-    def __getitem__(self, grid):
-        return lambda *args, **kwargs: self.calls.append((args, kwargs))
-
-
-def compile_for_h200(kernel, args, kwargs) -> tuple[str, str]:
-    """(PTX, SASS) for sm_90 of ``kernel`` specialised for one recorded launch."""
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
-    from triton.runtime.jit import mangle_type
-
-    bound = dict(zip(kernel.arg_names, args)) | {k: v for k, v in kwargs.items() if k not in OPTIONS}
-    if "CUDA" in bound:  # recorded with CPU tensors: compile what a launch on the GPU compiles
-        bound["CUDA"] = True
-    signature, constants, attrs = {}, {}, {}
-    for i, param in enumerate(kernel.params):
-        value = bound[param.name]
-        if param.is_constexpr:
-            signature[param.name], constants[(i,)] = "constexpr", value
-        else:
-            signature[param.name] = mangle_type(value)
-            if isinstance(value, tuple):  # a tuple's 1s are constexprs, as the JIT specializes them: give their values
-                constants |= {
-                    (i, j): v for j, (t, v) in enumerate(zip(signature[param.name], value)) if t == "constexpr"
-                }
-            if divisible_by_16(value) and not param.do_not_specialize:
-                attrs[(i,)] = [["tt.divisibility", 16]]
-    options = {k: v for k, v in kwargs.items() if k in OPTIONS and not k.startswith("launch_")}
-    compiled = triton.compile(
-        ASTSource(kernel, signature, constants, attrs), target=GPUTarget("cuda", 90, 32), options=options
-    )
-    tools = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "kernel.cubin")
-        with open(path, "wb") as f:
-            f.write(compiled.asm["cubin"])
-        sass = subprocess.run(
-            [os.path.join(tools, "nvdisasm"), "-c", path], capture_output=True, text=True, check=True
-        ).stdout
-    return compiled.asm["ptx"], sass
-
-
-def divisible_by_16(value) -> bool:
-    """What a launch specializes on (Triton's JIT): pointers aligned to 16 bytes and integers divisible by 16 are
-    marked so, which lets the compiler vectorize loads (without it the SASS is not what the GPU runs)."""
-    if isinstance(value, torch.Tensor):
-        return value.data_ptr() % 16 == 0
-    return isinstance(value, int) and not isinstance(value, bool) and value % 16 == 0
+from kernel_sass import Recorder, compile_for_h200, opcodes  # noqa: E402
 
 
 def ptx_fmas(ptx: str) -> list[str]:
     return [line.strip() for line in ptx.splitlines() if line.strip().startswith("fma.")]
-
-
-def opcodes(sass: str) -> list[str]:
-    return [
-        line.split("*/", 1)[1].strip().split(" ")[0]
-        for line in sass.splitlines()
-        if line.strip().startswith("/*") and "*/" in line and line.split("*/", 1)[1].strip()
-    ]
 
 
 def rope_inputs(strategy: str, b: int = 2, t: int = 3, hq: int = 12, hkv: int = 2, d: int = 128):

@@ -1,0 +1,146 @@
+"""Registers, local memory and resident warps of the decode GEMV's CUDA-core tiles, from the sm_90 compiler, on a
+machine without a GPU (Triton's bundled ptxas and cuobjdump; ``kernel_sass``):
+
+    PYTHONPATH=src python benchmarks/gemv_registers.py --out DIR [--presets 7b] [--shapes gate_up,down]
+        [--formats int4] [--rows 4,8,16] [--warps 1,2] [--vecs 1,2,4]
+
+For each shape and weight format, every (rows, warps, vec, pipe) tile is compiled as the sweep times it
+(``bench_kernels.py --sweep``: the plain linear) and as the engine runs it (the shape's fusion: RMSNorm prologue and
+SiLU·mul epilogue on gate/up, the residual on o and down), and the table gives each a thread's registers, its local
+memory (spills), and the warps an SM then holds (registers, 64 warps, 32 blocks), marking the tile the shipped table
+(``tiles/h200.json``) uses. No speed: which tile is faster is the sweep's to measure on the GPU; this says which
+tiles keep more warps resident, where a kernel bound by memory latency would gain. Writes DIR/registers.json and
+DIR/registers.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import pathlib
+import sys
+
+import torch
+
+import bench_kernels
+from kernel_sass import Recorder, compile_kernel, resident_warps
+from vlmq.errors import VlmqError
+
+FORMATS = {"int4": "int4-g128", "int8": "int8-a16"}  # weight format -> bench_kernels' mode
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--presets", default="7b")
+    p.add_argument("--shapes", default="gate_up,down")
+    p.add_argument("--formats", default="int4")
+    p.add_argument("--rows", default="4,8,16")
+    p.add_argument("--warps", default="1,2")
+    p.add_argument("--vecs", default="1,2,4")
+    return p.parse_args(argv)
+
+
+def ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+def recorded_launch(fmt: str, n: int, k: int, fusion: str | None, cfg):
+    """The gemv kernel's launch for a [1, k] row through a random ``fmt`` pack of [n, k] with ``cfg`` (and the
+    shape's fusion, or none), recorded on the CPU instead of run."""
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+    from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL, gemv
+
+    pack = bench_kernels.random_pack(fmt, "bf16", n, k, "cpu", 0)
+    x = torch.randn(1, k, dtype=torch.bfloat16)
+    fused = {}
+    if fusion is not None:
+        fused["norm_weight"] = torch.ones(k, dtype=torch.bfloat16) if "norm" in fusion else None
+        fused["act"] = ACT_SILU_MUL if "silu" in fusion else ACT_NONE
+        fused["residual"] = torch.randn(1, n, dtype=torch.bfloat16) if fusion == "resid" else None
+    recorder = Recorder(gemv_triton.gemv_kernel)
+    kernel, rows_kernel = gemv_triton.gemv_kernel, gemv_triton.normalize_rows_kernel
+    # where the engine's rule runs the RMSNorm first (normalize_rows), that launch is recorded and left out
+    gemv_triton.gemv_kernel, gemv_triton.normalize_rows_kernel = recorder, Recorder(rows_kernel)
+    try:
+        gemv(x, pack.weight, pack.scale, pack.zero, pack.group_size, None, config=cfg, **fused)
+    finally:
+        gemv_triton.gemv_kernel, gemv_triton.normalize_rows_kernel = kernel, rows_kernel
+    return kernel, recorder.calls[0]
+
+
+def tile_rows(preset: str, shape: str, fmt: str, rows, warps, vecs) -> list[dict]:
+    from vlmq.engine.kernels.gemv import FORMAT_NAMES, measured_tiles, sum_config
+
+    n, k = bench_kernels.SHAPES[preset][shape]
+    code = FORMAT_NAMES[fmt]
+    shipped = measured_tiles()[0].get((code, n, k))
+    out = []
+    for r, w, vec, pipe in itertools.product(rows, warps, vecs, (False, True)):
+        cfg = sum_config(code, 1, n, k, rows=r, warps=w, vec=vec)._replace(pipe=pipe)
+        row = dict(preset=preset, shape=shape, format=fmt, n=n, k=k, rows=r, warps=w, vec=vec, pipe=pipe)
+        row["shipped"] = shipped is not None and (r, w, vec, pipe) == (shipped[0], shipped[1], shipped[2], shipped[4])
+        for label, fusion in (("plain", None), ("fused", bench_kernels.FUSION[shape])):
+            kernel, (args, kwargs) = recorded_launch(fmt, n, k, fusion, cfg)
+            compiled = compile_kernel(kernel, args, kwargs)
+            row[label] = dict(
+                registers=compiled.registers,
+                local_bytes=compiled.local_bytes,
+                warps_per_sm=resident_warps(compiled.registers, w),
+            )
+        out.append(row)
+        print(json.dumps(row), flush=True)
+    return out
+
+
+def registers_markdown(rows: list[dict]) -> str:
+    lines = [
+        "Registers a thread, local memory (bytes a thread) and resident warps an SM of the CUDA-core decode GEMV at "
+        "one row (sm_90 compile, no GPU); plain = as the sweep times it, fused = as the engine runs it; * = the "
+        "shipped tile.",
+        "",
+        "| shape | format | rows | warps | vec | pipe | plain regs | local | warps/SM | fused regs | local "
+        "| warps/SM |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        p, f = r["plain"], r["fused"]
+        name = f"{r['preset']} {r['shape']}" + (" *" if r["shipped"] else "")
+        lines.append(
+            f"| {name} | {r['format']} | {r['rows']} | {r['warps']} | {r['vec']} | {int(r['pipe'])} | "
+            f"{p['registers']} | {p['local_bytes']} | {p['warps_per_sm']} | "
+            f"{f['registers']} | {f['local_bytes']} | {f['warps_per_sm']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    presets, shapes, formats = (v.split(",") for v in (args.presets, args.shapes, args.formats))
+    for name, values, known in (
+        ("--presets", presets, bench_kernels.SHAPES),
+        ("--shapes", shapes, bench_kernels.FUSION),
+        ("--formats", formats, FORMATS),
+    ):
+        unknown = [v for v in values if v not in known]
+        if unknown:
+            raise VlmqError(f"{name} {','.join(unknown)}: use some of {','.join(known)}")
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        print("gemv_registers.py compiles with Triton: pip install triton (no GPU needed)", file=sys.stderr)
+        return 2
+    rows = []
+    for preset, shape, fmt in itertools.product(presets, shapes, formats):
+        rows += tile_rows(preset, shape, fmt, ints(args.rows), ints(args.warps), ints(args.vecs))
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "registers.json").write_text(json.dumps(rows, indent=1))
+    (out / "registers.md").write_text(registers_markdown(rows) + "\n")
+    print(registers_markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""What the GPU compiler makes of a Triton kernel, on a machine without a GPU: a kernel launched with CPU tensors
+against a ``Recorder`` (nothing runs), then compiled for sm_90 with that launch's arguments and options, its SASS
+disassembled and its resource usage read (Triton bundles ptxas, nvdisasm and cuobjdump). Shared by
+tests/engine/test_kernels_sass.py (what the machine code does) and gemv_registers.py (registers and residency)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from typing import NamedTuple
+
+import torch
+
+# launch options compiled with the kernel (``maxnreg``: a register cap, for what-if compiles)
+OPTIONS = (
+    "num_warps", "num_stages", "num_ctas", "enable_fp_fusion", "launch_pdl", "launch_cooperative_grid", "maxnreg",
+)  # fmt: skip
+# an H100 / H200 SM: registers, warps and blocks it holds at once; registers are allocated 256 a warp
+SM_REGISTERS, SM_WARPS, SM_BLOCKS, REGISTER_UNIT = 65536, 64, 32, 256
+
+
+class Recorder:
+    """Stands in for a JIT kernel: ``kernel[grid](*args, **kwargs)`` records the call instead of running it."""
+
+    def __init__(self, kernel):
+        self.kernel, self.calls = kernel, []
+
+    def __getitem__(self, grid):
+        return lambda *args, **kwargs: self.calls.append((args, kwargs))
+
+
+class Compiled(NamedTuple):
+    ptx: str
+    sass: str
+    registers: int  # a thread's, as the cubin declares them
+    local_bytes: int  # a thread's local memory (register spills, arrays the compiler could not keep in registers)
+
+
+def divisible_by_16(value) -> bool:
+    """What a launch specializes on (Triton's JIT): pointers aligned to 16 bytes and integers divisible by 16 are
+    marked so, which lets the compiler vectorize loads (without it the SASS is not what the GPU runs)."""
+    if isinstance(value, torch.Tensor):
+        return value.data_ptr() % 16 == 0
+    return isinstance(value, int) and not isinstance(value, bool) and value % 16 == 0
+
+
+def compile_kernel(kernel, args, kwargs) -> Compiled:
+    """``kernel`` compiled for sm_90, specialised for one recorded launch (``Recorder.calls``)."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from triton.runtime.jit import mangle_type
+
+    bound = dict(zip(kernel.arg_names, args)) | {k: v for k, v in kwargs.items() if k not in OPTIONS}
+    if "CUDA" in bound:  # recorded with CPU tensors: compile what a launch on the GPU compiles
+        bound["CUDA"] = True
+    signature, constants, attrs = {}, {}, {}
+    for i, param in enumerate(kernel.params):
+        value = bound[param.name]
+        if param.is_constexpr:
+            signature[param.name], constants[(i,)] = "constexpr", value
+        else:
+            signature[param.name] = mangle_type(value)
+            if isinstance(value, tuple):  # a tuple's 1s are constexprs, as the JIT specializes them: give their values
+                constants |= {
+                    (i, j): v for j, (t, v) in enumerate(zip(signature[param.name], value)) if t == "constexpr"
+                }
+            if divisible_by_16(value) and not param.do_not_specialize:
+                attrs[(i,)] = [["tt.divisibility", 16]]
+    options = {k: v for k, v in kwargs.items() if k in OPTIONS and not k.startswith("launch_")}
+    compiled = triton.compile(
+        ASTSource(kernel, signature, constants, attrs), target=GPUTarget("cuda", 90, 32), options=options
+    )
+    tools = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "kernel.cubin")
+        with open(path, "wb") as f:
+            f.write(compiled.asm["cubin"])
+        sass = subprocess.run(
+            [os.path.join(tools, "nvdisasm"), "-c", path], capture_output=True, text=True, check=True
+        ).stdout
+        usage = subprocess.run(
+            [os.path.join(tools, "cuobjdump"), "-res-usage", path], capture_output=True, text=True, check=True
+        ).stdout
+    registers, local = (int(re.search(rf"{key}:(\d+)", usage).group(1)) for key in ("REG", "LOCAL"))
+    return Compiled(compiled.asm["ptx"], sass, registers, local)
+
+
+def compile_for_h200(kernel, args, kwargs) -> tuple[str, str]:
+    """(PTX, SASS) for sm_90 of ``kernel`` specialised for one recorded launch."""
+    compiled = compile_kernel(kernel, args, kwargs)
+    return compiled.ptx, compiled.sass
+
+
+def opcodes(sass: str) -> list[str]:
+    return [
+        line.split("*/", 1)[1].strip().split(" ")[0]
+        for line in sass.splitlines()
+        if line.strip().startswith("/*") and "*/" in line and line.split("*/", 1)[1].strip()
+    ]
+
+
+def resident_warps(registers: int, warps_per_block: int) -> int:
+    """Warps of a kernel one SM holds at once, as registers, the warp limit and the block limit allow (shared
+    memory aside: the CUDA-core GEMV uses next to none)."""
+    per_warp = -(-registers * 32 // REGISTER_UNIT) * REGISTER_UNIT
+    blocks = min(SM_BLOCKS, SM_WARPS // warps_per_block, SM_REGISTERS // (per_warp * warps_per_block))
+    return blocks * warps_per_block

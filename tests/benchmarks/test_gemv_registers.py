@@ -1,0 +1,51 @@
+"""benchmarks/gemv_registers.py and kernel_sass.resident_warps: a decode GEMV tile's registers from the sm_90
+compiler and the warps an SM holds with them (no GPU)."""
+
+import json
+import os
+import pathlib
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import kernel_sass  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "registers, warps, resident",
+    [(128, 1, 16), (64, 1, 32), (46, 2, 42), (255, 4, 8), (94, 4, 20), (32, 1, 32), (32, 4, 64)],
+)
+def test_resident_warps_follow_registers_then_the_warp_and_block_limits(registers, warps, resident):
+    assert kernel_sass.resident_warps(registers, warps) == resident
+
+
+def test_a_tile_grid_is_compiled_and_tabled_with_the_shipped_tile_marked(tmp_path, capsys):
+    pytest.importorskip("triton")
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("compiles real kernels")
+    import gemv_registers
+
+    assert gemv_registers.main(["--out", str(tmp_path), "--presets", "2b", "--shapes", "o", "--rows", "4",
+                                "--warps", "2", "--vecs", "2,4"]) == 0  # fmt: skip
+    rows = json.loads((tmp_path / "registers.json").read_text())
+    assert [(r["vec"], r["pipe"]) for r in rows] == [(2, False), (2, True), (4, False), (4, True)]
+    shipped = [r for r in rows if r["shipped"]]
+    assert [(r["rows"], r["warps"], r["vec"], r["pipe"]) for r in shipped] == [(4, 2, 4, True)]  # tiles/h200.json
+    for r in rows:
+        for label in ("plain", "fused"):
+            got = r[label]
+            assert 16 <= got["registers"] <= 255
+            assert got["warps_per_sm"] == kernel_sass.resident_warps(got["registers"], 2)
+    text = (tmp_path / "registers.md").read_text()
+    assert "| 2b o * | int4 | 4 | 2 | 4 | 1 |" in text
+
+
+def test_an_unknown_shape_is_refused_naming_the_known_ones():
+    import gemv_registers
+    from vlmq.errors import VlmqError
+
+    with pytest.raises(VlmqError, match="--shapes up: use some of qkv,"):
+        gemv_registers.main(["--out", "x", "--shapes", "up"])
