@@ -422,8 +422,8 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
         # rows and warps (more warps: a wider K tile, fewer serial iterations) at the default vec, then the vecs
         shapes = [(rows, warps, vecs[-1], pipe) for rows in (4, 8, 16, 32) for warps in (1, 2, 4) for pipe in (0, 1)]
         # narrower loads at the row counts and warps that win: fewer registers a lane, more warps resident (sm_90
-        # SASS, seventeenth session: 7b int4 gate/up at 8 rows, one warp: 126 registers at vec 4 -> 16 warps an SM,
-        # 62 at vec 2 -> 32; docs/benchmarks.md)
+        # SASS, seventeenth session: 7b int4 gate/up at 8 rows, one warp: 128 registers at vec 4 -> 16 warps an SM,
+        # 64 at vec 2 -> 32; cuobjdump, gemv_registers.py)
         shapes += [(r, w, vec, pipe) for r in (4, 8, 16) for w in (1, 2) for vec in vecs[:-1] for pipe in (0, 1)]
         for rows, warps, vec, pipe in shapes:
             base = sum_config(fmt_code, m, n, k, rows=rows, warps=warps, vec=vec)._replace(pipe=bool(pipe))
