@@ -35,7 +35,7 @@ class Compiled(NamedTuple):
     ptx: str
     sass: str
     registers: int  # a thread's, as the cubin declares them
-    local_bytes: int  # a thread's local memory (register spills, arrays the compiler could not keep in registers)
+    local_bytes: int  # a thread's local memory: its stack (register spills) and local arrays
 
 
 def divisible_by_16(value) -> bool:
@@ -84,8 +84,8 @@ def compile_kernel(kernel, args, kwargs) -> Compiled:
         usage = subprocess.run(
             [os.path.join(tools, "cuobjdump"), "-res-usage", path], capture_output=True, text=True, check=True
         ).stdout
-    registers, local = (int(re.search(rf"{key}:(\d+)", usage).group(1)) for key in ("REG", "LOCAL"))
-    return Compiled(compiled.asm["ptx"], sass, registers, local)
+    registers, stack, local = (int(re.search(rf"{key}:(\d+)", usage).group(1)) for key in ("REG", "STACK", "LOCAL"))
+    return Compiled(compiled.asm["ptx"], sass, registers, stack + local)  # spills land on the stack
 
 
 def compile_for_h200(kernel, args, kwargs) -> tuple[str, str]:

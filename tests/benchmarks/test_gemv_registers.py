@@ -49,3 +49,19 @@ def test_an_unknown_shape_is_refused_naming_the_known_ones():
 
     with pytest.raises(VlmqError, match="--shapes up: use some of qkv,"):
         gemv_registers.main(["--out", "x", "--shapes", "up"])
+
+
+def test_a_tile_past_the_register_file_reports_its_spills():
+    """16 rows at vec 4 with the next tile in flight needs more than 255 registers: its spill stores (STL) show in the
+    SASS, and the stack bytes they use are reported as its local memory."""
+    pytest.importorskip("triton")
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("compiles real kernels")
+    import gemv_registers
+    from vlmq.engine.kernels.gemv import W_INT4, sum_config
+
+    cfg = sum_config(W_INT4, 1, 37888, 3584, rows=16, warps=1, vec=4)._replace(pipe=True)
+    kernel, (args, kwargs) = gemv_registers.recorded_launch("int4", 37888, 3584, None, cfg)
+    compiled = kernel_sass.compile_kernel(kernel, args, kwargs)
+    assert compiled.registers == 255 and "STL" in kernel_sass.opcodes(compiled.sass)
+    assert compiled.local_bytes > 0
