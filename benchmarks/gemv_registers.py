@@ -27,7 +27,7 @@ import bench_kernels
 from kernel_sass import Recorder, compile_kernel, resident_warps
 from vlmq.errors import VlmqError
 
-FORMATS = {"int4": "int4-g128", "int8": "int8-a16"}  # weight format -> bench_kernels' mode
+FORMATS = ("int4", "int8")  # the packed weight formats the CUDA-core GEMV reads as words
 
 
 def parse_args(argv=None):
