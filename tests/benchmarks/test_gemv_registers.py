@@ -65,3 +65,13 @@ def test_a_tile_past_the_register_file_reports_its_spills():
     compiled = kernel_sass.compile_kernel(kernel, args, kwargs)
     assert compiled.registers == 255 and "STL" in kernel_sass.opcodes(compiled.sass)
     assert compiled.local_bytes > 0
+
+
+def test_without_triton_it_says_how_to_get_it(monkeypatch, capsys):
+    import gemv_registers
+
+    monkeypatch.setitem(sys.modules, "triton", None)  # import triton raises ImportError
+    assert gemv_registers.main(["--out", "x", "--shapes", "o"]) == 2
+    assert (
+        capsys.readouterr().err.strip() == "gemv_registers.py compiles with Triton: pip install triton (no GPU needed)"
+    )
