@@ -536,10 +536,15 @@ def run_sweep(args, log, save) -> list[dict]:
         fmt = MODES[mode][0]
         copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
         default = LIBRARY if m > 64 else default_config(cfg_format(mode), m, n, k, GROUP)
-        best, default_row = None, None
-        for cfg in sweep_candidates(group, args.frag_only):
+        best, default_row, group_start = None, None, len(results)
+        candidates = sweep_candidates(group, args.frag_only)
+        for i, cfg in enumerate(candidates):
             if time.monotonic() - t0 > args.budget_s:
-                log(f"sweep stopped at the time budget ({args.budget_s:.0f} s)")
+                # a group cut short is dropped: the best of the candidates it timed is not the shape's best, and
+                # --write-tiles would let it replace a whole earlier sweep's tile
+                del results[group_start:]
+                cut = f"; {preset} {shape} m={m} {mode} dropped after {i} of {len(candidates)} candidates" if i else ""
+                log(f"sweep stopped at the time budget ({args.budget_s:.0f} s){cut}")
                 return results
             try:
                 us = statistics.median(time_graph(sweep_calls(group, cfg, copies), args.reps))

@@ -3,6 +3,7 @@
 import json
 import pathlib
 import sys
+import tempfile
 
 import pytest
 
@@ -338,9 +339,31 @@ def measured_prefill_of(table: dict, monkeypatch) -> dict:
     """What the engine's ``measured_prefill`` reads from ``table`` (in place of the shipped tile table)."""
     from vlmq.engine.kernels import gemv
 
-    monkeypatch.setattr(gemv, "tile_table", lambda: table)
-    gemv.measured_prefill.cache_clear()
-    try:
-        return gemv.measured_prefill()
-    finally:
-        gemv.measured_prefill.cache_clear()
+    path = pathlib.Path(tempfile.mkdtemp()) / "tiles.json"
+    path.write_text(json.dumps(table))
+    monkeypatch.setenv(gemv.TILES_ENV, str(path))
+    return gemv.measured_prefill()
+
+
+def test_a_sweep_cut_by_its_budget_keeps_whole_groups_only(monkeypatch):
+    """The budget may stop the sweep inside a group: that group's timed candidates are dropped (their best is not
+    the shape's, and --write-tiles would let it replace an earlier sweep's tile), whole groups stay, and the log
+    says which group went."""
+    import itertools
+    import types
+
+    clock = itertools.count()
+    monkeypatch.setattr(bench_kernels, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
+    monkeypatch.setattr(bench_kernels, "sweep_calls", lambda group, cfg, copies: [])
+    monkeypatch.setattr(bench_kernels, "time_graph", lambda calls, reps: [5.0])
+    lines = []
+    args = types.SimpleNamespace(
+        presets=["2b"], rows=[1], modes=["int4-g128"], shapes=None, jobs=1, frag_only=False, reps=1,
+        rotate_mb=1.0, budget_s=None,
+    )  # fmt: skip
+    groups = bench_kernels.sweep_groups(args)
+    first = len(bench_kernels.sweep_candidates(groups[0]))
+    args.budget_s = first + 2.5  # the first group whole, two candidates of the second
+    results = bench_kernels.run_sweep(args, lines.append, lambda results: None)
+    assert len(results) == first and {r["shape"] for r in results} == {groups[0][1]}
+    assert f"{groups[1][1]} m=1 int4-g128 dropped after 2 of" in lines[-1]

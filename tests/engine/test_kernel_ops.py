@@ -1,6 +1,8 @@
 """vlmq's custom ops are each built from their pure-torch reference (the kernel every device but CUDA runs)
 with a CUDA kernel registered apart: a missing registration would make CUDA run the reference silently."""
 
+import json
+
 import pytest
 import torch
 
@@ -16,7 +18,7 @@ def test_every_op_has_a_cuda_kernel_a_reference_and_a_fake(name):
         assert torch._C._dispatch_has_kernel_for_dispatch_key(qualified, key), (qualified, key)
 
 
-def test_prefill_runs_a_measured_prefill_gemm_tile_and_reads_it_from_the_table(monkeypatch):
+def test_prefill_runs_a_measured_prefill_gemm_tile_and_reads_it_from_the_table(monkeypatch, tmp_path):
     """A table entry with a ``mixed`` tile (bench_prefill_gemm.py --write-tiles) reads as a ``MixedTile`` and
     takes precedence over the entry's generic tile; prefill_linear then runs ``mixed_linear`` with it and the rows'
     scales, unless K is not a multiple of the tile's K (then the scheme's default path)."""
@@ -36,12 +38,10 @@ def test_prefill_runs_a_measured_prefill_gemm_tile_and_reads_it_from_the_table(m
         {"mode": "int8-a8", "n": 256, "k": 320, "m": 300, "tile": None, "mixed": {"tile": [64, 128, 128, 4, 4, 0, 1]}},
         {"mode": "int8-a8", "n": 128, "k": 512, "m": 300, "tile": generic},
     ]
-    monkeypatch.setattr(gemv, "tile_table", lambda: {"prefill": entries})
-    gemv.measured_prefill.cache_clear()
-    try:
-        table = gemv.measured_prefill()
-    finally:
-        gemv.measured_prefill.cache_clear()
+    path = tmp_path / "tiles.json"
+    path.write_text(json.dumps({"prefill": entries}))
+    monkeypatch.setenv(gemv.TILES_ENV, str(path))
+    table = gemv.measured_prefill()
     assert table[("int8-a8", 256, 512)] == [(300, MixedTile(64, 128, 128, 4, 4, False, True))]
     assert table[("int8-a8", 128, 512)] == [(300, (64, 128, 4, False, 4, 64, 1))]
     monkeypatch.setattr(prefill, "measured_prefill", lambda: table)
@@ -93,3 +93,25 @@ def test_prefill_runs_the_measured_gemm_tile_near_its_rows_and_the_library_elsew
     monkeypatch.setattr(prefill, "dequantize_w8_cuda", lambda q, s, dtype, out: out.copy_(q.float() * s[:, None]))
     y = prefill.prefill_linear(x, int8, torch.rand(256), None, 0, None, None, torch.bfloat16, path="dequant")
     assert isinstance(y, torch.Tensor) and len(calls) == 1
+
+
+def test_vlmq_tiles_points_decode_calls_at_another_table_and_a_bad_one_fails_in_one_line(monkeypatch, tmp_path):
+    """``$VLMQ_TILES`` is read where a call resolves its tile (bench_decode_ab.py A/Bs two tables in one process by
+    it); unset, the shipped table; a file that is not a table is one line naming the variable."""
+    from vlmq.engine.kernels import gemv
+    from vlmq.errors import VlmqError
+
+    entry = {"format": "int4", "n": 256, "k": 512, "rows": 4, "warps": 2, "vec": 1, "split": 2, "pipe": True}
+    path = tmp_path / "tiles.json"
+    path.write_text(json.dumps({"sum_m1": [entry]}))
+    shipped = gemv.default_config(gemv.W_INT4, 1, 256, 512, 128)
+    monkeypatch.setenv(gemv.TILES_ENV, str(path))
+    cfg = gemv.default_config(gemv.W_INT4, 1, 256, 512, 128)
+    assert (cfg.kernel, cfg.block_n, cfg.num_warps, cfg.vec, cfg.split_k, cfg.pipe) == ("sum", 4, 2, 1, 2, True)
+    assert cfg != shipped
+    monkeypatch.delenv(gemv.TILES_ENV)
+    assert gemv.default_config(gemv.W_INT4, 1, 256, 512, 128) == shipped
+    monkeypatch.setenv(gemv.TILES_ENV, str(tmp_path / "missing.json"))
+    with pytest.raises(VlmqError) as err:
+        gemv.default_config(gemv.W_INT4, 1, 256, 512, 128)
+    assert "$VLMQ_TILES" in str(err.value) and "\n" not in str(err.value)

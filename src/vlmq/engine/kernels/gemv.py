@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -93,21 +94,43 @@ NORM_FIRST_MIN_K = 2048
 # times every candidate in CUDA graphs with weights from HBM, and ``bench_kernels.py --write-tiles`` keeps the best
 # per (weight format, N, K) in this file, with its time and the rule-based default's (docs/benchmarks.md).
 TILES_FILE = Path(__file__).with_name("tiles") / "h200.json"
+# Another table in the same form, read where a call resolves its tile (so bench_decode_ab.py can A/B two tables in
+# one process: each decode step captured again under each); records name it (provenance's VLMQ_* variables).
+TILES_ENV = "VLMQ_TILES"
 FORMAT_NAMES = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
 
 
-@functools.cache
+def tiles_file() -> Path:
+    """The tile table calls read: ``$VLMQ_TILES`` where set, else the shipped ``TILES_FILE``."""
+    return Path(os.environ.get(TILES_ENV) or TILES_FILE)
+
+
 def tile_table() -> dict:
-    """The measured tile table (``TILES_FILE``) as written by benchmarks/bench_kernels.py --write-tiles."""
-    return json.loads(TILES_FILE.read_text())
+    """The measured tile table (``tiles_file()``) as written by benchmarks/bench_kernels.py --write-tiles."""
+    return read_tile_table(tiles_file())
 
 
 @functools.cache
+def read_tile_table(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise VlmqError(
+            f"cannot read the tile table {path} ({type(err).__name__}): point ${TILES_ENV} at a file "
+            "bench_kernels.py --write-tiles wrote, or unset it for the shipped table"
+        ) from None
+
+
 def measured_tiles() -> tuple[dict, dict, dict]:
     """({(format, N, K): (rows, warps, vec, split, pipe)} for the CUDA-core kernel at one row,
     {(format, N, K): (block_n, block_k, split, stages, swap, post, warps, frag)} for the tensor-core kernel at 9-16
     rows, and the same for the shapes where a tensor-core tile beat the CUDA cores at one row)."""
-    data = tile_table()
+    return tiles_of(tiles_file())
+
+
+@functools.cache
+def tiles_of(path: Path) -> tuple[dict, dict, dict]:
+    data = read_tile_table(path)
     sum_m1 = {
         (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (t["rows"], t["warps"], t["vec"], t["split"], t["pipe"])
         for t in data["sum_m1"]
@@ -143,7 +166,6 @@ class CutlassTile(NamedTuple):
     index: int
 
 
-@functools.cache
 def measured_prefill() -> dict:
     """{(sweep mode, N, K): [(M, tile or None)]} from the tile table's ``prefill`` entries: per prefill shape the
     GEMM that beat the library path at M rows -- a ``CutlassTile`` where a weight-only entry has one (``cutlass``:
@@ -152,8 +174,13 @@ def measured_prefill() -> dict:
     beat the library path and the generic tile), else the generic kernel's (block_n, block_k, stages, swap, warps,
     block_m, split) -- or None where the library path won (benchmarks/bench_kernels.py --sweep --rows 300, then
     --write-tiles). Entries swept before block_m and split were measured ran 128 rows, one K slice."""
+    return prefill_tiles_of(tiles_file())
+
+
+@functools.cache
+def prefill_tiles_of(path: Path) -> dict:
     out: dict = {}
-    for t in tile_table().get("prefill", []):
+    for t in read_tile_table(path).get("prefill", []):
         if t.get("cutlass") is not None:
             tile = CutlassTile(t["cutlass"]["tile"])
         elif t.get("mixed") is not None:
