@@ -1,0 +1,59 @@
+"""Run the decode GEMV of a few (preset, shape, mode) cases with their shipped tiles, for Nsight Compute to read the
+hardware counters of (what bounds a kernel that times far below the copy rate: its pipes, stalls, DRAM throughput):
+
+    ncu --clock-control none -k regex:gemv_kernel --section SpeedOfLight --section ComputeWorkloadAnalysis \\
+        --section WarpStateStats --section Occupancy python3 benchmarks/ncu_gemv.py 7b:gate_up:int4-g128 ...
+
+Each case: ``--calls`` + 1 calls (the first compiles), each on its own weight copy; Nsight Compute flushes the
+caches before each profiled launch (its default ``--cache-control all``), so the weights come from HBM as in a decode
+step. Prints the tile each case ran. No timing here: bench_kernels.py times, this only feeds the profiler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+import bench_kernels
+from vlmq.engine.kernels.gemv import default_config
+
+
+def parse_case(text: str) -> tuple:
+    """'7b:gate_up:int4-g128' → the sweep group (preset, shape, n, k, 1, mode) of bench_kernels."""
+    try:
+        preset, shape, mode = text.split(":")
+        n, k = bench_kernels.SHAPES[preset][shape]
+        bench_kernels.MODES[mode]  # noqa: B018 - a KeyError names a mode that does not exist
+    except (ValueError, KeyError):
+        presets = ",".join(bench_kernels.SHAPES)
+        raise SystemExit(
+            f"ncu_gemv: bad case {text!r}: give preset:shape:mode, presets {presets}, shapes of "
+            f"bench_kernels.SHAPES, modes {','.join(bench_kernels.MODES)}"
+        ) from None
+    return preset, shape, n, k, 1, mode
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("cases", nargs="+", help="preset:shape:mode, e.g. 7b:gate_up:int4-g128")
+    ap.add_argument("--calls", type=int, default=2)
+    args = ap.parse_args(argv)
+    groups = [parse_case(c) for c in args.cases]
+    if not torch.cuda.is_available():
+        print("ncu_gemv: no CUDA device here; Nsight Compute reads a GPU's counters")
+        return 2
+    for group in groups:
+        preset, shape, n, k, m, mode = group
+        cfg = default_config(bench_kernels.cfg_format(mode), m, n, k, bench_kernels.GROUP)
+        nbytes = bench_kernels.weight_bytes(bench_kernels.MODES[mode][0], n, k)
+        for call in bench_kernels.sweep_calls(group, cfg, args.calls + 1):
+            call()
+        torch.cuda.synchronize()
+        print(f"{preset} {shape} {mode}: {tuple(cfg)}, {nbytes / 1e6:.1f} MB of weights", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
