@@ -86,6 +86,28 @@ CASES = [
         "sum",
         dict(group=128, rows=4, warps=4, vec=4, pipe=True),
     ),
+    # K ending in a part tile run as a narrower tile (gemv.tail_vec): 2 and 1 word columns of vec 4, 1 of vec 2
+    (
+        "sum/int4 tail 2 words K1536 M2 norm act resid",
+        "int4",
+        2,
+        48,
+        1536,
+        "bf16",
+        "sum",
+        dict(group=128, rows=8, warps=1, vec=4, norm=True, act=True, resid=True),
+    ),
+    (
+        "sum/int4 tail 1 word K1280 g64 sym",
+        "int4",
+        1,
+        40,
+        1280,
+        "bf16",
+        "sum",
+        dict(group=64, zero=False, rows=8, vec=4),
+    ),
+    ("sum/int8 tail 1 word K384 vec2", "int8", 1, 48, 384, "bf16", "sum", dict(rows=8, warps=1, vec=2)),
     (
         "dot/f32 M5 norm act resid split",
         "float",
@@ -732,3 +754,24 @@ def test_prefill_gemm_matches_its_references(interpreter_errors):
 
 if __name__ == "__main__":
     main()
+
+
+def test_tail_cases_end_in_a_part_tile_and_the_rule_keeps_whole_tiles_elsewhere():
+    """The ``tail`` cases above do reach the narrower last tile (so the interpreter checks it), and ``tail_vec``
+    gives 0 where a part tile cannot run narrower: K slices, rows not a whole number of tiles, tiles dividing K,
+    three word columns left of four."""
+    from vlmq.engine.kernels.gemv import W_INT4, W_INT8, sum_config, tail_vec
+
+    codes = {"int4": W_INT4, "int8": W_INT8}
+    tails = [case for case in CASES if " tail " in case[0]]
+    assert len(tails) == 3
+    for name, fmt, m, n, k, _, _, opts in tails:
+        cfg = sum_config(codes[fmt], m, n, k, split=1, vec=opts["vec"], rows=opts["rows"], warps=opts.get("warps", 1))
+        assert tail_vec(cfg, codes[fmt], n, k, 1) == int(name.split(" tail ")[1][0]), name
+    cfg = sum_config(W_INT4, 1, 48, 1536, split=1, vec=4, rows=8)  # 1024-column tiles: 512 left
+    assert tail_vec(cfg, W_INT4, 48, 1536, 1) == 2
+    assert tail_vec(cfg, W_INT4, 48, 1536, 2) == 0  # K slices
+    assert tail_vec(cfg, W_INT4, 44, 1536, 1) == 0  # ragged rows
+    assert tail_vec(cfg, W_INT4, 48, 2048, 1) == 0  # whole tiles
+    assert tail_vec(cfg, W_INT4, 48, 1792, 1) == 0  # three columns of 256 left
+    assert tail_vec(cfg._replace(kernel="dot"), W_INT4, 48, 1536, 1) == 0

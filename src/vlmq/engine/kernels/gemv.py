@@ -357,6 +357,33 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, cud
     return dot_config(fmt, m, n, k, group_size)
 
 
+def tail_vec(cfg: GemvConfig, fmt: int, n: int, k: int, split: int) -> int:
+    """Words a lane of the CUDA-core kernel's last, narrower K tile holds (``gemv_triton.cuda_core_sums``): where
+    one K slice ends in a part tile of 1 or 2 word columns, fewer than the tile's ``vec``. The 7b's K = 3584 at the
+    1024-column int4 tile ran a fourth tile half masked off, at a whole tile's instructions (the loop is issue-bound:
+    Nsight Compute, docs/benchmarks.md). 0 where the tiles divide K, or for other kernels and formats."""
+    per_word = {W_INT4: 8, W_INT8: 4}.get(fmt)
+    if cfg.kernel != "sum" or per_word is None or split > 1 or n % cfg.block_n or k % cfg.block_k == 0:
+        return 0
+    column = cfg.block_k // cfg.vec  # K columns of one word a lane
+    rest = k % cfg.block_k
+    return rest // column if rest % column == 0 and rest // column in (1, 2) else 0
+
+
+def static_shape(cfg: GemvConfig, k: int, weight: torch.Tensor, scale: torch.Tensor | None, tail: int) -> dict:
+    """The CUDA-core kernel's K and weight / group-scale row strides as compile-time constants (a model has two
+    K values): the loop's addresses become offsets from one base and its weight loads 128-bit (sm_90 SASS of the
+    7b int4 gate/up tile: 1003 -> 966 instructions an iteration, 168 -> 128 registers), and its tail tile."""
+    if cfg.kernel != "sum":
+        return {}
+    return dict(
+        STATIC_K=k,
+        STATIC_WN=weight.stride(0),
+        STATIC_SN=scale.stride(0) if scale is not None and scale.dim() == 2 else 0,
+        TAIL_VEC=tail,
+    )
+
+
 def check_inputs(
     x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight=None, pre_scale=None
 ) -> None:
@@ -624,6 +651,7 @@ def gemv(
         1.0 / k,
         PLANE_MAGIC.get(fmt, 0),
     )
+    tail = tail_vec(cfg, fmt, n, k, split)
     meta = dict(
         W_FMT=fmt,
         A_MODE=a_mode,
@@ -642,7 +670,7 @@ def gemv(
         VEC=cfg.vec,
         PIPE=cfg.pipe,
         EVEN_N=n % cfg.block_n == 0,
-        EVEN_K=k % cfg.block_k == 0,
+        EVEN_K=k % cfg.block_k == 0 or tail > 0,
         ROW_SCALE=fmt != W_INT4 and scale is not None,
         num_warps=cfg.num_warps,
         num_stages=cfg.num_stages,
@@ -659,6 +687,7 @@ def gemv(
         POST=cfg.post,
         FRAG=cfg.num_warps if cfg.frag else 0,
         XPART=x_partials.splits if x_partials is not None else 0,
+        **static_shape(cfg, k, w_arg, scale, tail),
     )
     return y
 

@@ -552,12 +552,43 @@ def stack_rows(accs, rm, BM: tl.constexpr):
 
 
 @triton.jit
+def word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T: tl.constexpr, BN: tl.constexpr, W_FMT: tl.constexpr,
+              GROUP: tl.constexpr, HAS_ZERO: tl.constexpr):  # fmt: skip
+    """int4: the [T, BN] group scales and 24 + zero points of the lanes' words (each lane's words lie in one group);
+    placeholders otherwise."""
+    s = tl.zeros((T, BN), dtype=tl.float32)
+    zc = s
+    if W_FMT == 3:
+        in_meta = in_n[None, :] & (gi[:, None] < K // GROUP)
+        s = tl.load(ws_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
+        zc = tl.full((T, BN), 24.0, tl.float32)
+        if HAS_ZERO:
+            zc += tl.load(wz_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
+    return s, zc
+
+
+@triton.jit
+def rows_of_words(accs, xsum, w, s, zc, magic, xsrc, rm, kb, rv, xscale, xinv, NORM: tl.constexpr,
+                  SMOOTH: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr, XPART: tl.constexpr,
+                  W_FMT: tl.constexpr, BM: tl.constexpr, VEC: tl.constexpr):  # fmt: skip
+    """One K tile of packed words [T * VEC, BN] times each activation row: the rows' accumulators and x sums."""
+    for r in tl.static_range(BM):
+        rowp = (pick(rv, r), pick(xscale, r), pick(xinv, r))
+        acc_r, xs = words_row(
+            accs[r], w, s, zc, magic, xsrc, r, kb, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT, VEC
+        )
+        xsum += tl.where(rm[None, :] == r, xs[:, None], 0.0)
+        accs = replaced(accs, r, acc_r)
+    return accs, xsum
+
+
+@triton.jit
 def cuda_core_sums(
     xsrc, xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn, stride_sn, eps, inv_k,
     magic, W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr, SMOOTH: tl.constexpr,
     GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
     VEC: tl.constexpr, EVEN: tl.constexpr, PDL: tl.constexpr, PIPE: tl.constexpr, CUDA: tl.constexpr,
-    XPART: tl.constexpr,
+    XPART: tl.constexpr, TAIL_VEC: tl.constexpr,
 ):  # fmt: skip
     """CUDA cores, M <= BM <= 4 rows: [BM, BN] fp32 sums over the K slice [k_lo, k_hi). One fp32 tile per
     activation row (a tuple of BM), reduced over K once at the end. Float weights: each lane sums its 8 columns
@@ -566,17 +597,20 @@ def cuda_core_sums(
     launch: weights do not depend on the previous kernel, activations do); each next tile after the current
     one is used, or before it (``PIPE``). Float rows go through the row prologue here (``row_prologue``:
     RMSNorm, pre-scale and, for W8A8, per-token quantization; each program computes its rows' statistics).
+    ``TAIL_VEC`` (packed words; ``gemv.tail_vec``): the slice ends in a part tile of that many words a lane, run
+    as its own narrower tile after the whole ones instead of as a whole tile mostly masked off.
     Returns the sums and the rows' activation scales (W8A8; else ones)."""
     M, K = xsrc[3], xsrc[4]
     PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)  # columns per loaded element
     BKW: tl.constexpr = BK // PER  # elements of a row per K tile
     T: tl.constexpr = BK // 8 if PER == 1 else BKW // VEC  # accumulator rows: lanes' partial sums
+    k_end = k_hi - TAIL_VEC * PER * T  # the whole tiles' end
     in_n = rn < N
     kw = tl.max_contiguous(
         tl.multiple_of(k_lo // PER + tl.arange(0, BKW), 8 if PER == 1 else VEC), 8 if PER == 1 else VEC
     )
     w_ptrs = w_ptr + rn[None, :] * stride_wn + kw[:, None]
-    w = load_tile(w_ptrs, k_lo < k_hi, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
+    w = load_tile(w_ptrs, k_lo < k_end, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
     if PDL:
         gdc_wait()
     # the rows' statistics: 2048 values a row per iteration (64 a lane at one warp)
@@ -588,39 +622,41 @@ def cuda_core_sums(
     xsum = tl.zeros((T, BM), dtype=tl.float32)  # int8: per-lane sums of each row's x
     gi = (k_lo + PER * VEC * tl.arange(0, T)) // GROUP
     meta_ptrs = rn[None, :] * stride_sn + gi[:, None]
-    for k0 in range(k_lo, k_hi, BK):
+    for k0 in range(k_lo, k_end, BK):
         kb = tl.multiple_of(k0, BK)
-        nxt = (w_ptrs + BKW, k0 + BK < k_hi, in_n[None, :] & (kw[:, None] + BKW < K // PER))
+        nxt = (w_ptrs + BKW, k0 + BK < k_end, in_n[None, :] & (kw[:, None] + BKW < K // PER))
         if PIPE:  # the next tile's load in flight while this one is used (twice the weight registers)
             w_next = load_tile(nxt[0], nxt[1], nxt[2], EVEN)
-        s = zero  # int4 group scales and zero points; placeholders otherwise
-        zc = zero
-        if W_FMT == 3:
-            in_meta = in_n[None, :] & (gi[:, None] < K // GROUP)
-            s = tl.load(ws_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
-            zc = tl.full((T, BN), 24.0, tl.float32)
-            if HAS_ZERO:
-                zc += tl.load(wz_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
-        wf = w
         if PER == 1:
+            wf = w
             if W_FMT == 2:
                 wf = w.to(tl.float8e4nv, bitcast=True)
             wf = tl.reshape(wf.to(tl.float32), (T, 8, BN))
-        for r in tl.static_range(BM):
-            rowp = (pick(rv, r), pick(xscale, r), pick(xinv, r))
-            if PER == 1:
+            for r in tl.static_range(BM):
+                rowp = (pick(rv, r), pick(xscale, r), pick(xinv, r))
                 acc_r = dense_row(accs[r], wf, xsrc, r, kw, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
-            else:
-                acc_r, xs = words_row(
-                    accs[r], w, s, zc, magic, xsrc, r, kb, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT, VEC
-                )
-                xsum += tl.where(rm[None, :] == r, xs[:, None], 0.0)
-            accs = replaced(accs, r, acc_r)
+                accs = replaced(accs, r, acc_r)
+        else:
+            s, zc = word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO)
+            accs, xsum = rows_of_words(
+                accs, xsum, w, s, zc, magic, xsrc, rm, kb, rv, xscale, xinv, NORM, SMOOTH, X_PRE, A_MODE, XPART,
+                W_FMT, BM, VEC,
+            )  # fmt: skip
         w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
         w_ptrs += BKW
         kw += BKW
         meta_ptrs += BK // GROUP
         gi += BK // GROUP
+    if TAIL_VEC:  # the slice's last TAIL_VEC words a lane (whole rows: EVEN_N), each lane's still in one group
+        kt = tl.max_contiguous(tl.multiple_of(k_end // PER + tl.arange(0, T * TAIL_VEC), TAIL_VEC), TAIL_VEC)
+        w_tail = tl.load(w_ptr + rn[None, :] * stride_wn + kt[:, None])
+        gt = (k_end + PER * TAIL_VEC * tl.arange(0, T)) // GROUP
+        s, zc = word_meta(ws_ptr, wz_ptr, rn[None, :] * stride_sn + gt[:, None], gt, in_n, K, T, BN, W_FMT, GROUP,
+                          HAS_ZERO)  # fmt: skip
+        accs, xsum = rows_of_words(
+            accs, xsum, w_tail, s, zc, magic, xsrc, rm, k_end, rv, xscale, xinv, NORM, SMOOTH, X_PRE, A_MODE, XPART,
+            W_FMT, BM, TAIL_VEC,
+        )  # fmt: skip
     y = stack_rows(accs, rm, BM)
     if W_FMT == 1:  # int8 planes: sum(q x) = 16 (sum(plane x) - 24 sum(x))
         y = 16.0 * (y - 24.0 * tl.sum(xsum, axis=0)[:, None])
@@ -984,6 +1020,10 @@ def gemv_kernel(
     POST: tl.constexpr = False,
     FRAG: tl.constexpr = 0,
     XPART: tl.constexpr = 0,
+    STATIC_K: tl.constexpr = 0,
+    STATIC_WN: tl.constexpr = 0,
+    STATIC_SN: tl.constexpr = 0,
+    TAIL_VEC: tl.constexpr = 0,
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
     the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue). ``xpart``:
@@ -1010,12 +1050,17 @@ def gemv_kernel(
             xscale = tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)
     else:
         tl.static_assert(XPART == 0 or (A_MODE == 0 and NORM == 0 and SMOOTH == 0), "partials: float rows as they are")
+        if STATIC_K:
+            K = STATIC_K
+            stride_wn = STATIC_WN
+            stride_sn = STATIC_SN
+            k_hi = tl.minimum(k_lo + K_SPLIT, K)
         xsrc = (x_ptr, g_ptr, p_ptr, M, K, stride_xm, xpart[0], xpart[1], xpart[2], xpart[3], xpart[4], xpart[5],
                 xpart[6], xpart[7], xpart[8])  # fmt: skip
         y, xscale = cuda_core_sums(
             xsrc, xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn, stride_sn, eps, inv_k, magic,
             W_FMT, A_MODE, X_PRE, NORM, SMOOTH, GROUP, HAS_ZERO, BM, BN, BK, VEC, EVEN_N and EVEN_K, PDL, PIPE, CUDA,
-            XPART,
+            XPART, TAIL_VEC,
         )  # fmt: skip
     if PDL == PDL_LATE:
         gdc_launch_dependents()
