@@ -58,7 +58,7 @@ def compile_kernel(kernel, args, kwargs) -> Compiled:
         bound["CUDA"] = True
     signature, constants, attrs = {}, {}, {}
     for i, param in enumerate(kernel.params):
-        value = bound[param.name]
+        value = bound[param.name] if param.name in bound or not param.has_default else param.default
         if param.is_constexpr:
             signature[param.name], constants[(i,)] = "constexpr", value
         else:
