@@ -7,9 +7,11 @@ machine without a GPU (Triton's bundled ptxas and cuobjdump; ``kernel_sass``):
 For each shape and weight format, every (rows, warps, vec, pipe) tile is compiled as the sweep times it
 (``bench_kernels.py --sweep``: the plain linear) and as the engine runs it (the shape's fusion: RMSNorm prologue and
 SiLU·mul epilogue on gate/up, the residual on o and down), and the table gives each a thread's registers, its local
-memory (spills), and the warps an SM then holds (registers, 64 warps, 32 blocks), marking the tile the shipped table
-(``tiles/h200.json``) uses. No speed: which tile is faster is the sweep's to measure on the GPU; this says which
-tiles keep more warps resident, where a kernel bound by memory latency would gain. Writes DIR/registers.json and
+memory (spills), the warps an SM then holds (registers, 64 warps, 32 blocks) and the instructions a lane issues
+per weight value (counted statically from the SASS: the K loop times its tiles, the rest once), marking the tile
+the shipped table (``tiles/h200.json``) uses. No speed: which tile is faster is the sweep's to measure on the GPU;
+this says which tiles keep more warps resident (where a kernel bound by memory latency would gain) and which issue
+fewer instructions (where one bound by issue would: the int4 tiles, Nsight Compute). Writes DIR/registers.json and
 DIR/registers.md.
 """
 
@@ -24,7 +26,7 @@ import sys
 import torch
 
 import bench_kernels
-from kernel_sass import Recorder, compile_kernel, resident_warps
+from kernel_sass import Recorder, compile_kernel, issued_per_program, resident_warps
 from vlmq.errors import VlmqError
 
 FORMATS = ("int4", "int8")  # the packed weight formats the CUDA-core GEMV reads as words
@@ -88,10 +90,23 @@ def tile_rows(preset: str, shape: str, fmt: str, rows, warps, vecs) -> list[dict
                 registers=compiled.registers,
                 local_bytes=compiled.local_bytes,
                 warps_per_sm=resident_warps(compiled.registers, w),
+                issued_per_value=issued_per_value(compiled.sass, cfg, code, n, k),
             )
         out.append(row)
         print(json.dumps(row), flush=True)
     return out
+
+
+def issued_per_value(sass: str, cfg, code: int, n: int, k: int) -> float:
+    """Instructions a lane issues per weight value it multiplies (``kernel_sass.issued_per_program`` over the
+    program's K tiles: whole ones, a narrower last one where ``gemv.tail_vec`` runs it, else a masked whole one)."""
+    from vlmq.engine.kernels.gemv import ceil_div, tail_vec
+
+    k_split = ceil_div(ceil_div(k, cfg.split_k), cfg.block_k) * cfg.block_k
+    split = ceil_div(k, k_split)
+    tiles = k // cfg.block_k if tail_vec(cfg, code, n, k, split) else k_split // cfg.block_k
+    values = cfg.block_n * min(k, k_split) / (32 * cfg.num_warps)
+    return round(issued_per_program(sass, tiles) / values, 2)
 
 
 def registers_markdown(rows: list[dict]) -> str:
@@ -100,17 +115,17 @@ def registers_markdown(rows: list[dict]) -> str:
         "one row (sm_90 compile, no GPU); plain = as the sweep times it, fused = as the engine runs it; * = the "
         "shipped tile.",
         "",
-        "| shape | format | rows | warps | vec | pipe | plain regs | local | warps/SM | fused regs | local "
-        "| warps/SM |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| shape | format | rows | warps | vec | pipe | plain regs | local | warps/SM | issued/value | fused regs "
+        "| local | warps/SM | issued/value |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         p, f = r["plain"], r["fused"]
         name = f"{r['preset']} {r['shape']}" + (" *" if r["shipped"] else "")
         lines.append(
             f"| {name} | {r['format']} | {r['rows']} | {r['warps']} | {r['vec']} | {int(r['pipe'])} | "
-            f"{p['registers']} | {p['local_bytes']} | {p['warps_per_sm']} | "
-            f"{f['registers']} | {f['local_bytes']} | {f['warps_per_sm']} |"
+            f"{p['registers']} | {p['local_bytes']} | {p['warps_per_sm']} | {p['issued_per_value']} | "
+            f"{f['registers']} | {f['local_bytes']} | {f['warps_per_sm']} | {f['issued_per_value']} |"
         )
     return "\n".join(lines)
 

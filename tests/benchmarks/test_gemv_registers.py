@@ -52,15 +52,16 @@ def test_an_unknown_shape_is_refused_naming_the_known_ones():
 
 
 def test_a_tile_past_the_register_file_reports_its_spills():
-    """16 rows at vec 4 with the next tile in flight needs more than 255 registers: its spill stores (STL) show in the
-    SASS, and the stack bytes they use are reported as its local memory."""
+    """32 rows at vec 4 with the next tile in flight needs more than 255 registers: its spill stores (STL) show in the
+    SASS, and the stack bytes they use are reported as its local memory (16 rows spilled too, before K and the row
+    strides were compile-time constants: 254 registers now)."""
     pytest.importorskip("triton")
     if os.environ.get("TRITON_INTERPRET") == "1":
         pytest.skip("compiles real kernels")
     import gemv_registers
     from vlmq.engine.kernels.gemv import W_INT4, sum_config
 
-    cfg = sum_config(W_INT4, 1, 37888, 3584, rows=16, warps=1, vec=4)._replace(pipe=True)
+    cfg = sum_config(W_INT4, 1, 37888, 3584, rows=32, warps=1, vec=4)._replace(pipe=True)
     kernel, (args, kwargs) = gemv_registers.recorded_launch("int4", 37888, 3584, None, cfg)
     compiled = kernel_sass.compile_kernel(kernel, args, kwargs)
     assert compiled.registers == 255 and "STL" in kernel_sass.opcodes(compiled.sass)
@@ -75,3 +76,42 @@ def test_without_triton_it_says_how_to_get_it(monkeypatch, capsys):
     assert (
         capsys.readouterr().err.strip() == "gemv_registers.py compiles with Triton: pip install triton (no GPU needed)"
     )
+
+
+SASS = """
+        /*0000*/                   LDC R1, c[0x0][0x28] ;
+        /*0010*/                   MOV R2, RZ ;
+.L_x_1:
+        /*0020*/                   LDG.E.128 R4, desc[UR4][R2.64] ;
+        /*0030*/                   LOP3.LUT R8, R4, 0x780000, R9, 0xf8, !PT ;
+        /*0040*/                   FFMA R10, R8, R11, R10 ;
+        /*0050*/                   FFMA R12, R8, R13, R12 ;
+        /*0060*/               @!P0 BRA `(.L_x_1) ;
+        /*0070*/                   STG.E desc[UR4][R2.64], R10 ;
+        /*0080*/                   EXIT ;
+"""
+
+
+def test_the_loop_body_is_counted_between_its_label_and_the_branch_back():
+    body = kernel_sass.loop_body(SASS)
+    assert body == {"LDG.E.128": 1, "LOP3.LUT": 1, "FFMA": 2, "BRA": 1}
+    assert kernel_sass.issued_per_program(SASS, 3) == 5 * 3 + 4
+    assert kernel_sass.loop_body("        /*0000*/                   EXIT ;") == {}
+
+
+def test_a_k_ending_in_half_a_tile_issues_less_than_a_whole_one():
+    """The 7b's K = 3584 at 1024-column int4 tiles: the narrower last tile (``gemv.tail_vec``) makes a program issue
+    fewer instructions than one over K = 4096 (four whole tiles); a masked whole last tile would issue as many."""
+    pytest.importorskip("triton")
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("compiles real kernels")
+    import gemv_registers
+    from vlmq.engine.kernels.gemv import W_INT4, sum_config
+
+    issued = {}
+    for k in (3584, 4096):
+        cfg = sum_config(W_INT4, 1, 37888, k, rows=8, warps=1, vec=4, split=1)
+        kernel, (args, kwargs) = gemv_registers.recorded_launch("int4", 37888, k, None, cfg)
+        sass = kernel_sass.compile_kernel(kernel, args, kwargs).sass
+        issued[k] = kernel_sass.issued_per_program(sass, k // cfg.block_k)
+    assert issued[3584] < 0.95 * issued[4096]
