@@ -4,7 +4,7 @@ machine without a GPU (Triton's bundled ptxas and cuobjdump; ``kernel_sass``):
     PYTHONPATH=src python benchmarks/gemv_registers.py --out DIR [--presets 7b] [--shapes gate_up,down]
         [--formats int4] [--rows 4,8,16] [--warps 1,2] [--vecs 1,2,4]
 
-For each shape and weight format, every (rows, warps, vec, pipe) tile is compiled as the sweep times it
+For each shape and weight format, every (rows, warps, vec, pipe) tile, in one K slice, is compiled as the sweep times it
 (``bench_kernels.py --sweep``: the plain linear) and as the engine runs it (the shape's fusion: RMSNorm prologue and
 SiLU·mul epilogue on gate/up, the residual on o and down), and the table gives each a thread's registers, its local
 memory (spills), the warps an SM then holds (registers, 64 warps, 32 blocks) and the instructions a lane issues
@@ -80,7 +80,7 @@ def tile_rows(preset: str, shape: str, fmt: str, rows, warps, vecs) -> list[dict
     shipped = measured_tiles()[0].get((code, n, k))
     out = []
     for r, w, vec, pipe in itertools.product(rows, warps, vecs, (False, True)):
-        cfg = sum_config(code, 1, n, k, rows=r, warps=w, vec=vec)._replace(pipe=pipe)
+        cfg = sum_config(code, 1, n, k, rows=r, warps=w, vec=vec, split=1)._replace(pipe=pipe)  # one K slice
         row = dict(preset=preset, shape=shape, format=fmt, n=n, k=k, rows=r, warps=w, vec=vec, pipe=pipe)
         row["shipped"] = shipped is not None and (r, w, vec, pipe) == (shipped[0], shipped[1], shipped[2], shipped[4])
         for label, fusion in (("plain", None), ("fused", bench_kernels.FUSION[shape])):
