@@ -418,13 +418,16 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
                     out.append(cfg)
         return list(dict.fromkeys(out))  # the fragment-order int4 tiles are 16-row decode tiles
     if m <= SUM_MAX_M:
-        vecs = (1, 2, 4) if fmt_code == W_INT4 else ((1, 2) if fmt_code == W_INT8 else (1,))
-        # rows and warps (more warps: a wider K tile, fewer serial iterations) at the default vec, then the vecs
-        shapes = [(rows, warps, vecs[-1], pipe) for rows in (4, 8, 16, 32) for warps in (1, 2, 4) for pipe in (0, 1)]
+        # rows and warps (more warps: a wider K tile, fewer serial iterations) at the wide vecs; int8 also at vec 4,
+        # 128-bit weight loads (Nsight Compute, eighteenth session: int8 waits on memory at two-thirds occupancy,
+        # and its vec 2 tiles load 8 bytes a row; sm_90 SASS: 7b gate/up 8 rows, one warp, vec 4 issues 4.24
+        # instructions a value against the shipped vec 2 tile's 5.99)
+        wide, narrow = {W_INT4: ((4,), (1, 2)), W_INT8: ((2, 4), (1,))}.get(fmt_code, ((1,), ()))
+        shapes = [(r, w, vec, pipe) for vec in wide for r in (4, 8, 16, 32) for w in (1, 2, 4) for pipe in (0, 1)]
         # narrower loads at the row counts and warps that win: fewer registers a lane, more warps resident (sm_90
         # SASS, seventeenth session: 7b int4 gate/up at 8 rows, one warp: 128 registers at vec 4 -> 16 warps an SM,
         # 64 at vec 2 -> 32; cuobjdump, gemv_registers.py)
-        shapes += [(r, w, vec, pipe) for r in (4, 8, 16) for w in (1, 2) for vec in vecs[:-1] for pipe in (0, 1)]
+        shapes += [(r, w, vec, pipe) for r in (4, 8, 16) for w in (1, 2) for vec in narrow for pipe in (0, 1)]
         for rows, warps, vec, pipe in shapes:
             base = sum_config(fmt_code, m, n, k, rows=rows, warps=warps, vec=vec)._replace(pipe=bool(pipe))
             for split in sorted({1, base.split_k, min(16, 2 * base.split_k)}):

@@ -94,6 +94,21 @@ def test_one_row_sweep_tries_narrow_int4_loads_at_eight_rows():
     assert {c.vec for c in bench_kernels.sweep_configs(W_FP8, 1, 37888, 3584) if c.kernel == "sum"} == {1}
 
 
+def test_one_row_sweep_tries_int8_at_128_bit_loads_beside_its_vec_2_tiles():
+    """int8 at vec 4 (four words a lane: 128-bit weight loads) across rows and warps, and its vec 2 and 1 tiles
+    as before (the shipped int8 tiles are vec 2: 8 rows on four warps for the 7b o_proj among them)."""
+    from vlmq.engine.kernels.gemv import W_INT8
+
+    sums = {
+        (c.block_n, c.num_warps, c.vec, c.pipe)
+        for c in bench_kernels.sweep_configs(W_INT8, 1, 3584, 3584)
+        if c.kernel == "sum"
+    }
+    assert {(8, 1, 4, False), (4, 2, 4, True), (16, 4, 4, False)} <= sums
+    assert {(8, 4, 2, False), (4, 2, 2, True), (4, 1, 1, False)} <= sums
+    assert {vec for _, _, vec, _ in sums} == {1, 2, 4}
+
+
 def test_shipped_tiles_are_what_the_recorded_sweeps_give():
     """The table in the package is reproducible from the sweeps (and prefill-GEMM runs) committed under
     benchmarks/results."""

@@ -108,6 +108,18 @@ CASES = [
         dict(group=64, zero=False, rows=8, vec=4),
     ),
     ("sum/int8 tail 1 word K384 vec2", "int8", 1, 48, 384, "bf16", "sum", dict(rows=8, warps=1, vec=2)),
+    # int8 at four words a lane (128-bit loads), W8A16 with a tail of 2 and W8A8 from float rows
+    ("sum/int8 vec4 tail 2 words K768 act", "int8", 1, 48, 768, "bf16", "sum", dict(rows=8, warps=1, vec=4, act=True)),
+    (
+        "sum/int8 w8a8 vec4 norm resid",
+        "int8",
+        2,
+        24,
+        512,
+        "int8",
+        "sum",
+        dict(rows=4, warps=1, vec=4, norm=True, resid=True),
+    ),
     (
         "dot/f32 M5 norm act resid split",
         "float",
@@ -764,7 +776,7 @@ def test_tail_cases_end_in_a_part_tile_and_the_rule_keeps_whole_tiles_elsewhere(
 
     codes = {"int4": W_INT4, "int8": W_INT8}
     tails = [case for case in CASES if " tail " in case[0]]
-    assert len(tails) == 3
+    assert len(tails) == 4
     for name, fmt, m, n, k, _, _, opts in tails:
         cfg = sum_config(codes[fmt], m, n, k, split=1, vec=opts["vec"], rows=opts["rows"], warps=opts.get("warps", 1))
         assert tail_vec(cfg, codes[fmt], n, k, 1) == int(name.split(" tail ")[1][0]), name
