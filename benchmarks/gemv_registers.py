@@ -100,10 +100,9 @@ def tile_rows(preset: str, shape: str, fmt: str, rows, warps, vecs) -> list[dict
 def issued_per_value(sass: str, cfg, code: int, n: int, k: int) -> float:
     """Instructions a lane issues per weight value it multiplies (``kernel_sass.issued_per_program`` over the
     program's K tiles: whole ones, a narrower last one where ``gemv.tail_vec`` runs it, else a masked whole one)."""
-    from vlmq.engine.kernels.gemv import ceil_div, tail_vec
+    from vlmq.engine.kernels.gemv import k_slices, tail_vec
 
-    k_split = ceil_div(ceil_div(k, cfg.split_k), cfg.block_k) * cfg.block_k
-    split = ceil_div(k, k_split)
+    k_split, split = k_slices(cfg, k)
     tiles = k // cfg.block_k if tail_vec(cfg, code, n, k, split) else k_split // cfg.block_k
     values = cfg.block_n * min(k, k_split) / (32 * cfg.num_warps)
     return round(issued_per_program(sass, tiles) / values, 2)

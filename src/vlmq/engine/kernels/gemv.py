@@ -98,6 +98,7 @@ TILES_FILE = Path(__file__).with_name("tiles") / "h200.json"
 # one process: each decode step captured again under each); records name it (provenance's VLMQ_* variables).
 TILES_ENV = "VLMQ_TILES"
 FORMAT_NAMES = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
+WORD_VALUES = {W_INT4: 8, W_INT8: 4}  # weights an int32 word packs, for the formats the CUDA cores read as words
 
 
 def tiles_file() -> Path:
@@ -254,7 +255,7 @@ def sum_config(
     values each (int8 / int4: ``vec`` int32 words of weights per lane), so ``block_k`` follows from the format."""
     block_m = 1 << max(0, (m - 1).bit_length())
     rows = rows or max(4, 16 // block_m)
-    per_word = {W_INT4: 8, W_INT8: 4}.get(fmt)
+    per_word = WORD_VALUES.get(fmt)
     if per_word is None:
         vec, block_k = 1, 256 * warps
     else:
@@ -357,13 +358,18 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, cud
     return dot_config(fmt, m, n, k, group_size)
 
 
+def k_slices(cfg: GemvConfig, k: int) -> tuple[int, int]:
+    """(K columns a program's slice spans, a whole number of K tiles; the slices K takes) for ``cfg``."""
+    k_split = ceil_div(ceil_div(k, cfg.split_k), cfg.block_k) * cfg.block_k
+    return k_split, ceil_div(k, k_split)
+
+
 def tail_vec(cfg: GemvConfig, fmt: int, n: int, k: int, split: int) -> int:
     """Words a lane of the CUDA-core kernel's last, narrower K tile holds (``gemv_triton.cuda_core_sums``): where
     one K slice ends in a part tile of 1 or 2 word columns, fewer than the tile's ``vec``. The 7b's K = 3584 at the
     1024-column int4 tile ran a fourth tile half masked off, at a whole tile's instructions (the loop is issue-bound:
     Nsight Compute, docs/benchmarks.md). 0 where the tiles divide K, or for other kernels and formats."""
-    per_word = {W_INT4: 8, W_INT8: 4}.get(fmt)
-    if cfg.kernel != "sum" or per_word is None or split > 1 or n % cfg.block_n or k % cfg.block_k == 0:
+    if cfg.kernel != "sum" or fmt not in WORD_VALUES or split > 1 or n % cfg.block_n or k % cfg.block_k == 0:
         return 0
     column = cfg.block_k // cfg.vec  # K columns of one word a lane
     rest = k % cfg.block_k
@@ -606,8 +612,7 @@ def gemv(
         x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, a_mode, pdl=pdl)
         norm_weight = pre_scale = None
         x_pre = a_mode != A_FLOAT
-    k_split = ceil_div(ceil_div(k, cfg.split_k), cfg.block_k) * cfg.block_k
-    split = -(-k // k_split)
+    k_split, split = k_slices(cfg, k)
     x = x.contiguous()
     residual = residual.contiguous() if residual is not None else None
     out_n = n // 2 if act == ACT_SILU_MUL else n

@@ -1033,6 +1033,10 @@ def gemv_kernel(
     pid_n = tl.program_id(0)
     pid_m = tl.program_id(1)
     pid_k = tl.program_id(2)
+    if STATIC_K:  # the CUDA-core kernel's K and row strides as constants (gemv.static_shape)
+        K = STATIC_K
+        stride_wn = STATIC_WN
+        stride_sn = STATIC_SN
     rm = pid_m * BM + tl.arange(0, BM)
     rn = pid_n * BN + tl.arange(0, BN)
     k_lo = pid_k * K_SPLIT
@@ -1050,11 +1054,6 @@ def gemv_kernel(
             xscale = tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)
     else:
         tl.static_assert(XPART == 0 or (A_MODE == 0 and NORM == 0 and SMOOTH == 0), "partials: float rows as they are")
-        if STATIC_K:
-            K = STATIC_K
-            stride_wn = STATIC_WN
-            stride_sn = STATIC_SN
-            k_hi = tl.minimum(k_lo + K_SPLIT, K)
         xsrc = (x_ptr, g_ptr, p_ptr, M, K, stride_xm, xpart[0], xpart[1], xpart[2], xpart[3], xpart[4], xpart[5],
                 xpart[6], xpart[7], xpart[8])  # fmt: skip
         y, xscale = cuda_core_sums(
