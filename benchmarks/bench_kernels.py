@@ -238,7 +238,9 @@ def quick_plan() -> list[tuple]:
     return list(dict.fromkeys(cases))
 
 
-def plan(presets, rows, modes, shapes=None) -> list[tuple]:
+def plan(presets, rows, modes, shapes=None, variants=None) -> list[tuple]:
+    """Every (preset, shape, n, k, m, variant, mode) asked for; ``variants``: only those named (a name before its
+    ``:`` matches every fusion of it, e.g. ``vlmq-fused``)."""
     cases = []
     for preset in presets:
         for shape, (n, k) in SHAPES[preset].items():
@@ -247,7 +249,8 @@ def plan(presets, rows, modes, shapes=None) -> list[tuple]:
             for m in rows:
                 for mode in modes:
                     for v in decode_variants(mode, shape, m) if m <= 64 else prefill_variants(mode, shape):
-                        cases.append((preset, shape, n, k, m, v, mode))
+                        if not variants or v in variants or v.split(":")[0] in variants:
+                            cases.append((preset, shape, n, k, m, v, mode))
     return cases
 
 
@@ -683,6 +686,9 @@ def parse_args(argv=None):
     ap.add_argument("--rows", default=",".join(map(str, DECODE_ROWS + PREFILL_ROWS)))
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--shapes", default="", help="comma list of projections (default: all of SHAPES)")
+    ap.add_argument(
+        "--variants", default="", help="comma list of variants, e.g. vlmq,vlmq-fused (default: every variant)"
+    )
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--rotate-mb", type=float, default=256)
     ap.add_argument(
@@ -711,6 +717,7 @@ def parse_args(argv=None):
     args.rows = tuple(int(r) for r in args.rows.split(",") if r)
     args.modes = [m for m in args.modes.split(",") if m]
     args.shapes = [s for s in args.shapes.split(",") if s]
+    args.variants = [v for v in args.variants.split(",") if v]
     known = sorted({shape for shapes in SHAPES.values() for shape in shapes})
     if set(args.shapes) - set(known):
         ap.error(f"--shapes takes projections of {','.join(known)}, got {','.join(args.shapes)}")
@@ -768,7 +775,7 @@ def main(argv=None) -> int:
         )
         save(run_sweep(args, log, save))
         return 0
-    cases = quick_plan() if args.quick else plan(args.presets, args.rows, args.modes, args.shapes)
+    cases = quick_plan() if args.quick else plan(args.presets, args.rows, args.modes, args.shapes, args.variants)
     if args.jobs > 1:
         log(f"compiled in {args.jobs} workers: {precompile(cases, args.jobs):.0f} s")
     records = []

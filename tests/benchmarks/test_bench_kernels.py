@@ -382,3 +382,10 @@ def test_a_sweep_cut_by_its_budget_keeps_whole_groups_only(monkeypatch):
     results = bench_kernels.run_sweep(args, lines.append, lambda results: None)
     assert len(results) == first and {r["shape"] for r in results} == {groups[0][1]}
     assert f"{groups[1][1]} m=1 int4-g128 dropped after 2 of" in lines[-1]
+
+
+def test_plan_keeps_only_the_variants_asked_for():
+    every = bench_kernels.plan(["2b"], (1,), ["int8-a16"], ["gate_up"])
+    kept = bench_kernels.plan(["2b"], (1,), ["int8-a16"], ["gate_up"], ["vlmq", "vlmq-fused"])
+    assert {c[5] for c in kept} == {"vlmq", "vlmq-fused:norm+silu"}
+    assert len(every) > len(kept) and set(kept) <= set(every)
