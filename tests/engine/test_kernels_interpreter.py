@@ -8,17 +8,17 @@ symmetric int4; split K on and off; every activation mode (float, int8 / FP8 giv
 quantized from float rows by ``normalize_rows``) and every fusion (RMSNorm and SmoothQuant prologue,
 SiLU·mul and residual epilogues), in fp32 and in bf16.
 
-Tolerances (relative error of the output against ``fused_linear_reference``): 1e-5 wherever kernel and
-reference round at the same places, which now includes W8A8 from float rows (the prologue quantizes the
-same rounded values to the same codes; measured <= 7e-7, accumulation order, on these cases' data: the prologue
-sums a row's statistics in another order than ``normalize_rows``, so an activation within rounding of a code
-boundary can take the neighbouring code -- seen once, 5.5e-4 at K = 1024, M 2, fp32, with other data); 2e-3 for bf16 outputs (the
-two fp32 sums, in different orders, may round to neighbouring bf16 values in a few outputs); 5e-3 for bf16
-outputs through SiLU·mul or the residual add (the reference rounds the linear's output to bf16 before them,
-the kernels do not: up to three more roundings of 2^-9; measured 1.9e-3); 5e-3 for bf16 int4 ``post`` tiles (the
-reference rounds every dequantized weight to bf16, ``post`` multiplies exact codes and scales the sums: against an
-fp64 product of the unrounded weights it is the closer one, 1.7e-3 vs the reference's 2.3e-3, M16 N72 K512). The
-prologue itself is checked bit for bit (``normalize_rows`` cases). Skipped where Triton is not installed.
+Tolerances (relative error of the output against ``fused_linear_reference``): 1e-5 wherever kernel and reference
+round at the same places, which now includes W8A8 from float rows (the prologue quantizes the same rounded values to
+the same codes; measured <= 7e-7, accumulation order, on these cases' data: the prologue sums a row's statistics in
+another order than ``normalize_rows``, so an activation within rounding of a code boundary can take the neighbouring
+code -- seen once, 5.5e-4 at K = 1024, M 2, fp32, with other data); 2e-3 for bf16 outputs (the two fp32 sums, in
+different orders, may round to neighbouring bf16 values in a few outputs); 5e-3 for bf16 outputs through SiLU·mul or
+the residual add (the reference rounds the linear's output to bf16 before them, the kernels do not: up to three more
+roundings of 2^-9; measured 1.9e-3); 5e-3 for bf16 int4 ``post`` tiles (the reference rounds every dequantized
+weight to bf16, ``post`` multiplies exact codes and scales the sums: against an fp64 product of the unrounded
+weights it is the closer one, 1.7e-3 vs the reference's 2.3e-3, M16 N72 K512). The prologue itself is checked bit
+for bit (``normalize_rows`` cases). Skipped where Triton is not installed.
 """
 
 import json
