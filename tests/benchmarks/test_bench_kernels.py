@@ -6,6 +6,7 @@ import sys
 import tempfile
 
 import pytest
+import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -122,9 +123,16 @@ def test_shipped_tiles_are_what_the_recorded_sweeps_give():
     assert again == shipped
     assert any(entry.get("mixed") for entry in shipped["prefill"])
     sum_m1, _, _ = measured_tiles()
-    rows, warps, vec, split, pipe = sum_m1[(W_FLOAT, 2048, 1536)]
+    rows, warps, vec, split, pipe, stages = sum_m1[(W_FLOAT, 2048, 1536)]
     cfg = default_config(W_FLOAT, 1, 2048, 1536)
-    assert (cfg.kernel, cfg.block_n, cfg.num_warps, cfg.split_k, cfg.pipe) == ("sum", rows, warps, split, pipe)
+    assert (cfg.kernel, cfg.block_n, cfg.num_warps, cfg.split_k, cfg.pipe, cfg.num_stages) == (
+        "sum",
+        rows,
+        warps,
+        split,
+        pipe,
+        stages,
+    )
 
 
 def test_write_tiles_refuses_a_missing_sweep_in_one_line(tmp_path, capsys):
@@ -369,7 +377,7 @@ def test_a_sweep_cut_by_its_budget_keeps_whole_groups_only(monkeypatch):
 
     clock = itertools.count()
     monkeypatch.setattr(bench_kernels, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
-    monkeypatch.setattr(bench_kernels, "sweep_calls", lambda group, cfg, copies: [])
+    monkeypatch.setattr(bench_kernels, "sweep_calls", lambda group, cfg, copies: [lambda: torch.ones(2)])
     monkeypatch.setattr(bench_kernels, "time_graph", lambda calls, reps: [5.0])
     lines = []
     args = types.SimpleNamespace(
@@ -389,3 +397,65 @@ def test_plan_keeps_only_the_variants_asked_for():
     kept = bench_kernels.plan(["2b"], (1,), ["int8-a16"], ["gate_up"], ["vlmq", "vlmq-fused"])
     assert {c[5] for c in kept} == {"vlmq", "vlmq-fused:norm+silu"}
     assert len(every) > len(kept) and set(kept) <= set(every)
+
+
+def test_one_row_sweep_tries_packed_words_through_the_software_pipeliner():
+    """int4 and int8 tiles at 3 and 4 stages (cp.async into shared memory) beside the register tiles; float and
+    fp8 tiles stay at one stage. A staged winner carries its stages into the table; a one-stage one writes none."""
+    from vlmq.engine.kernels.gemv import W_FLOAT, W_FP8, W_INT4, W_INT8
+
+    for fmt in (W_INT4, W_INT8):
+        stages = {c.num_stages for c in bench_kernels.sweep_configs(fmt, 1, 37888, 3584) if c.kernel == "sum"}
+        assert stages == {1, 3, 4}
+    for fmt in (W_FLOAT, W_FP8):
+        assert {c.num_stages for c in bench_kernels.sweep_configs(fmt, 1, 37888, 3584) if c.kernel == "sum"} == {1}
+    sweep = {"device": "GPU", "date": "d", "triton": "t"}
+    sweep["results"] = [
+        row("int4-g128", 1, ["sum", 1, 8, 1024, 1, 1, 1, 4, False], 30.0, default=True, shape="gate_up"),
+        row("int4-g128", 1, ["sum", 1, 8, 1024, 1, 1, 3, 4, False], 25.0, shape="gate_up"),
+        row("int8-a16", 1, ["sum", 1, 8, 1024, 1, 2, 1, 4, False], 9.0, default=True, shape="gate_up"),
+        row("int8-a16", 1, ["sum", 1, 8, 1024, 1, 2, 4, 4, False], 9.5, shape="gate_up"),
+    ]
+    tiles = {t["format"]: t for t in bench_kernels.tiles_from_sweep([sweep], ["a.json"])["sum_m1"]}
+    assert tiles["int4"]["stages"] == 3 and tiles["int4"]["us"] == 25.0
+    assert "stages" not in tiles["int8"] and tiles["int8"]["us"] == 9.0
+
+
+def test_a_staged_tile_in_the_table_reaches_the_kernel_config(tmp_path, monkeypatch):
+    from vlmq.engine.kernels import gemv
+
+    table = json.loads(TILES_FILE.read_text())
+    entry = next(t for t in table["sum_m1"] if t["format"] == "int4" and t["shape"] == "7b gate_up")
+    entry["stages"] = 3
+    path = tmp_path / "tiles.json"
+    path.write_text(json.dumps(table))
+    monkeypatch.setenv(gemv.TILES_ENV, str(path))
+    cfg = default_config(gemv.W_INT4, 1, 37888, 3584, 128)
+    assert (cfg.kernel, cfg.block_n, cfg.num_stages) == ("sum", entry["rows"], 3)
+    monkeypatch.delenv(gemv.TILES_ENV)
+    assert default_config(gemv.W_INT4, 1, 37888, 3584, 128).num_stages == 1
+
+
+def test_a_sweep_skips_a_candidate_whose_output_is_wrong(monkeypatch):
+    """Each candidate's output is compared with the default tile's on the same rows and weights before it is timed:
+    a wrong tile, however fast, is logged and left out of the results (so out of the table)."""
+    import types
+
+    from vlmq.engine.kernels.gemv import W_INT4
+
+    args = types.SimpleNamespace(
+        presets=["2b"], rows=[1], modes=["int4-g128"], shapes=None, jobs=1, frag_only=False, reps=1,
+        rotate_mb=1.0, budget_s=1e9,
+    )  # fmt: skip
+    group = bench_kernels.sweep_groups(args)[0]
+    default = default_config(W_INT4, 1, group[2], group[3], 128)
+    wrong = next(c for c in bench_kernels.sweep_candidates(group) if c != default)
+    monkeypatch.setattr(bench_kernels, "sweep_groups", lambda args: [group])
+    calls = lambda group, cfg, copies: [lambda: torch.full((2,), 2.0 if cfg == wrong else 1.0)]  # noqa: E731
+    monkeypatch.setattr(bench_kernels, "sweep_calls", calls)
+    monkeypatch.setattr(bench_kernels, "time_graph", lambda calls, reps: [1.0])
+    lines = []
+    results = bench_kernels.run_sweep(args, lines.append, lambda results: None)
+    assert tuple(wrong) not in {tuple(r["config"]) for r in results}
+    assert len(results) == len(bench_kernels.sweep_candidates(group)) - 1
+    assert any("wrong result" in line and str(tuple(wrong)) in line for line in lines)

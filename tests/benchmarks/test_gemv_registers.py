@@ -115,3 +115,21 @@ def test_a_k_ending_in_half_a_tile_issues_less_than_a_whole_one():
         sass = kernel_sass.compile_kernel(kernel, args, kwargs).sass
         issued[k] = kernel_sass.issued_per_program(sass, k // cfg.block_k)
     assert issued[3584] < 0.95 * issued[4096]
+
+
+def test_a_staged_tile_loads_its_weights_through_cp_async():
+    """``stages`` > 1 (the 7b int4 gate/up's shipped shape): the K loop's weight tiles go through Triton's software
+    pipeliner (LDGSTS: cp.async into shared memory); the one-stage tile loads them into registers only."""
+    pytest.importorskip("triton")
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("compiles real kernels")
+    import gemv_registers
+    from vlmq.engine.kernels.gemv import W_INT4, sum_config
+
+    copies = {}
+    for stages in (1, 3):
+        cfg = sum_config(W_INT4, 1, 37888, 3584, rows=8, warps=1, vec=4, split=1, stages=stages)
+        kernel, (args, kwargs) = gemv_registers.recorded_launch("int4", 37888, 3584, None, cfg)
+        copies[stages] = kernel_sass.opcodes(kernel_sass.compile_kernel(kernel, args, kwargs).sass)
+    assert not any(op.startswith("LDGSTS") for op in copies[1])
+    assert sum(op.startswith("LDGSTS") for op in copies[3]) >= 8  # 8 rows of 128-bit words, at least one tile ahead

@@ -110,6 +110,29 @@ CASES = [
         dict(group=64, zero=False, rows=8, vec=4),
     ),
     ("sum/int8 tail 1 word K384 vec2", "int8", 1, 48, 384, "bf16", "sum", dict(rows=8, warps=1, vec=2)),
+    # K tiles through Triton's software pipeliner (stages > 1: loaded at the top of the loop), with a tail, a ragged N,
+    # split K, int4 with zero points and RMSNorm / SiLU·mul / residual, int8 W8A8 from float rows
+    (
+        "sum/int4 stages 3 tail 2 words K1536 M2 norm act resid",
+        "int4",
+        2,
+        48,
+        1536,
+        "bf16",
+        "sum",
+        dict(group=128, rows=8, warps=1, vec=4, stages=3, norm=True, act=True, resid=True),
+    ),
+    ("sum/int4 stages 4 ragged N split", "int4", 1, 20, 2048, "bf16", "sum", dict(group=64, vec=2, stages=4, split=2)),
+    (
+        "sum/int8 w8a8 stages 3 vec4 norm resid",
+        "int8",
+        1,
+        24,
+        1536,
+        "int8",
+        "sum",
+        dict(rows=4, warps=2, vec=4, stages=3, norm=True, resid=True),
+    ),
     # int8 at four words a lane (128-bit loads), W8A16 with a tail of 2 and W8A8 from float rows
     ("sum/int8 vec4 tail 2 words K768 act", "int8", 1, 48, 768, "bf16", "sum", dict(rows=8, warps=1, vec=4, act=True)),
     (
@@ -378,6 +401,7 @@ def _run_case(fmt, m, n, k, a_mode, kernel, opts):
                 vec=opts.get("vec", 2),
                 rows=opts.get("rows"),
                 warps=opts.get("warps", 1),
+                stages=opts.get("stages", 1),
             )._replace(pipe=opts.get("pipe", False))
             if kernel == "sum"
             else dot_config(
@@ -778,7 +802,7 @@ def test_tail_cases_end_in_a_part_tile_and_the_rule_keeps_whole_tiles_elsewhere(
 
     codes = {"int4": W_INT4, "int8": W_INT8}
     tails = [case for case in CASES if " tail " in case[0]]
-    assert len(tails) == 4
+    assert len(tails) == 5
     for name, fmt, m, n, k, _, _, opts in tails:
         cfg = sum_config(codes[fmt], m, n, k, split=1, vec=opts["vec"], rows=opts["rows"], warps=opts.get("warps", 1))
         assert tail_vec(cfg, codes[fmt], n, k, 1) == int(name.split(" tail ")[1][0]), name

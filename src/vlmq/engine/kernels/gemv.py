@@ -123,7 +123,7 @@ def read_tile_table(path: Path) -> dict:
 
 
 def measured_tiles() -> tuple[dict, dict, dict]:
-    """({(format, N, K): (rows, warps, vec, split, pipe)} for the CUDA-core kernel at one row,
+    """({(format, N, K): (rows, warps, vec, split, pipe, stages)} for the CUDA-core kernel at one row,
     {(format, N, K): (block_n, block_k, split, stages, swap, post, warps, frag)} for the tensor-core kernel at 9-16
     rows, and the same for the shapes where a tensor-core tile beat the CUDA cores at one row)."""
     return tiles_of(tiles_file())
@@ -133,7 +133,10 @@ def measured_tiles() -> tuple[dict, dict, dict]:
 def tiles_of(path: Path) -> tuple[dict, dict, dict]:
     data = read_tile_table(path)
     sum_m1 = {
-        (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (t["rows"], t["warps"], t["vec"], t["split"], t["pipe"])
+        (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (
+            *(t[f] for f in ("rows", "warps", "vec", "split", "pipe")),
+            t.get("stages", 1),
+        )  # tables before stages ran one  # fmt: skip
         for t in data["sum_m1"]
     }
     dot_m16, dot_m1 = (
@@ -248,11 +251,22 @@ def split_for(programs: int, k: int, block_k: int) -> int:
 
 
 def sum_config(
-    fmt: int, m: int, n: int, k: int, *, rows: int | None = None, warps: int = 1, vec: int = 2, split: int | None = None
+    fmt: int,
+    m: int,
+    n: int,
+    k: int,
+    *,
+    rows: int | None = None,
+    warps: int = 1,
+    vec: int = 2,
+    split: int | None = None,
+    stages: int = 1,
 ) -> GemvConfig:
     """CUDA-core tile: ``rows`` weight rows per program (default 16 for one activation row, fewer for more:
     each row keeps its own accumulators, and 4 x 16 spill registers); a warp's lanes along K, 8 activation
-    values each (int8 / int4: ``vec`` int32 words of weights per lane), so ``block_k`` follows from the format."""
+    values each (int8 / int4: ``vec`` int32 words of weights per lane), so ``block_k`` follows from the format.
+    ``stages`` > 1: the K loop's weight tiles through Triton's software pipeliner, ``stages - 1`` ahead in shared
+    memory (gemv_triton.cuda_core_sums)."""
     block_m = 1 << max(0, (m - 1).bit_length())
     rows = rows or max(4, 16 // block_m)
     per_word = WORD_VALUES.get(fmt)
@@ -261,7 +275,7 @@ def sum_config(
     else:
         block_k = per_word * vec * 32 * warps
     split = split or split_for(-(-n // rows), k, block_k)
-    return GemvConfig("sum", block_m, rows, block_k, split, warps, 1, vec)
+    return GemvConfig("sum", block_m, rows, block_k, split, warps, stages, vec)
 
 
 def dot_config(
@@ -343,8 +357,8 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, cud
     sum_m1, dot_m16, dot_m1 = measured_tiles() if group_size in (0, 128) else ({}, {}, {})
     tuned = dot_m1.get((fmt, n, k)) if m == 1 and not cuda_cores else dot_m16.get((fmt, n, k)) if 8 < m <= 16 else None
     if not tuned and m == 1 and (fmt, n, k) in sum_m1:
-        rows, warps, vec, split, pipe = sum_m1[(fmt, n, k)]
-        return sum_config(fmt, m, n, k, rows=rows, warps=warps, vec=vec, split=split)._replace(pipe=pipe)
+        rows, warps, vec, split, pipe, stages = sum_m1[(fmt, n, k)]
+        return sum_config(fmt, m, n, k, rows=rows, warps=warps, vec=vec, split=split, stages=stages)._replace(pipe=pipe)
     if tuned:
         block_n, block_k, split, stages, swap, post, warps, frag = tuned
         tile = dict(block_n=block_n, block_k=block_k, stages=stages, split=split, swap=swap, post=post, warps=warps)
@@ -692,6 +706,7 @@ def gemv(
         POST=cfg.post,
         FRAG=cfg.num_warps if cfg.frag else 0,
         XPART=x_partials.splits if x_partials is not None else 0,
+        STAGES=cfg.num_stages if cfg.kernel == "sum" else 1,
         **static_shape(cfg, k, w_arg, scale, tail),
     )
     return y

@@ -588,7 +588,7 @@ def cuda_core_sums(
     magic, W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr, SMOOTH: tl.constexpr,
     GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
     VEC: tl.constexpr, EVEN: tl.constexpr, PDL: tl.constexpr, PIPE: tl.constexpr, CUDA: tl.constexpr,
-    XPART: tl.constexpr, TAIL_VEC: tl.constexpr,
+    XPART: tl.constexpr, TAIL_VEC: tl.constexpr, STAGES: tl.constexpr = 1,
 ):  # fmt: skip
     """CUDA cores, M <= BM <= 4 rows: [BM, BN] fp32 sums over the K slice [k_lo, k_hi). One fp32 tile per
     activation row (a tuple of BM), reduced over K once at the end. Float weights: each lane sums its 8 columns
@@ -599,6 +599,9 @@ def cuda_core_sums(
     RMSNorm, pre-scale and, for W8A8, per-token quantization; each program computes its rows' statistics).
     ``TAIL_VEC`` (packed words; ``gemv.tail_vec``): the slice ends in a part tile of that many words a lane, run
     as its own narrower tile after the whole ones instead of as a whole tile mostly masked off.
+    ``STAGES`` > 1: the K loop's loads go through Triton's software pipeliner instead (cp.async into shared memory,
+    STAGES - 1 tiles ahead: weight bytes in flight that hold no registers; the first tile then loads after the
+    wait, and ``PIPE`` is unused).
     Returns the sums and the rows' activation scales (W8A8; else ones)."""
     M, K = xsrc[3], xsrc[4]
     PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)  # columns per loaded element
@@ -610,7 +613,8 @@ def cuda_core_sums(
         tl.multiple_of(k_lo // PER + tl.arange(0, BKW), 8 if PER == 1 else VEC), 8 if PER == 1 else VEC
     )
     w_ptrs = w_ptr + rn[None, :] * stride_wn + kw[:, None]
-    w = load_tile(w_ptrs, k_lo < k_end, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
+    if STAGES == 1:
+        w = load_tile(w_ptrs, k_lo < k_end, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
     if PDL:
         gdc_wait()
     # the rows' statistics: 2048 values a row per iteration (64 a lane at one warp)
@@ -622,10 +626,12 @@ def cuda_core_sums(
     xsum = tl.zeros((T, BM), dtype=tl.float32)  # int8: per-lane sums of each row's x
     gi = (k_lo + PER * VEC * tl.arange(0, T)) // GROUP
     meta_ptrs = rn[None, :] * stride_sn + gi[:, None]
-    for k0 in range(k_lo, k_end, BK):
+    for k0 in tl.range(k_lo, k_end, BK, num_stages=STAGES):
         kb = tl.multiple_of(k0, BK)
         nxt = (w_ptrs + BKW, k0 + BK < k_end, in_n[None, :] & (kw[:, None] + BKW < K // PER))
-        if PIPE:  # the next tile's load in flight while this one is used (twice the weight registers)
+        if STAGES > 1:  # loaded where it is used: the pipeliner issues it STAGES - 1 iterations early
+            w = load_tile(w_ptrs, k0 < k_end, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
+        elif PIPE:  # the next tile's load in flight while this one is used (twice the weight registers)
             w_next = load_tile(nxt[0], nxt[1], nxt[2], EVEN)
         if PER == 1:
             wf = w
@@ -642,7 +648,8 @@ def cuda_core_sums(
                 accs, xsum, w, s, zc, magic, xsrc, rm, kb, rv, xscale, xinv, NORM, SMOOTH, X_PRE, A_MODE, XPART,
                 W_FMT, BM, VEC,
             )  # fmt: skip
-        w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
+        if STAGES == 1:
+            w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
         w_ptrs += BKW
         kw += BKW
         meta_ptrs += BK // GROUP
@@ -1024,6 +1031,7 @@ def gemv_kernel(
     STATIC_WN: tl.constexpr = 0,
     STATIC_SN: tl.constexpr = 0,
     TAIL_VEC: tl.constexpr = 0,
+    STAGES: tl.constexpr = 1,
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
     the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue). ``xpart``:
@@ -1059,7 +1067,7 @@ def gemv_kernel(
         y, xscale = cuda_core_sums(
             xsrc, xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn, stride_sn, eps, inv_k, magic,
             W_FMT, A_MODE, X_PRE, NORM, SMOOTH, GROUP, HAS_ZERO, BM, BN, BK, VEC, EVEN_N and EVEN_K, PDL, PIPE, CUDA,
-            XPART, TAIL_VEC,
+            XPART, TAIL_VEC, STAGES,
         )  # fmt: skip
     if PDL == PDL_LATE:
         gdc_launch_dependents()
