@@ -3,6 +3,7 @@
     python benchmarks/bench_kernels.py --out DIR                    # everything, 2b and 7b (~5 min on an H200)
     python benchmarks/bench_kernels.py --out DIR --quick            # the cases behind the defaults (~1 min)
     python benchmarks/bench_kernels.py --out DIR --sweep --presets 2b   # tile / split sweep of the decode kernels
+    python benchmarks/bench_kernels.py --out DIR --sweep --fused --rows 1  # the same, each tile in its fused form
 
 What it does:
 1. correctness first: every variant at every shape and row count against its plain-PyTorch reference
@@ -23,6 +24,10 @@ layers' kernels would); at M <= 4 the plain op on the other decode kernel (``vlm
 tensor cores, what ``gemv.default_config`` chose between); the 8-bit GEMV vlmq shipped before (baseline_w8_gemv.py);
 at prefill every path of prefill.py (library GEMM or Triton GEMM, activations already quantized).
 ``--quick`` times only the cases the defaults were chosen from (``QUICK``), for a short device call.
+The sweep checks each candidate's output against the default tile's before timing it (a wrong tile is skipped), and
+times the plain op unless ``--fused`` (the form the engine runs: a tile's registers, so its best shape, can differ;
+sm_90 SASS: the 2b int8 gate/up tile holds 72 registers plain, 167 with the RMSNorm prologue and SiLU·mul). The
+table takes each case from the latest sweep given to ``--write-tiles``, fused or not.
 ``--jobs`` compiles the Triton kernels in parallel worker processes first (Triton's disk cache is shared).
 """
 
@@ -487,9 +492,10 @@ def sweep_groups(args) -> list[tuple]:
     ]
 
 
-def sweep_calls(group: tuple, cfg, copies: int) -> list:
-    """The candidate ``cfg`` of one sweep group as closures over ``copies`` weight copies (the plain op, its
-    activations quantized by the caller)."""
+def sweep_calls(group: tuple, cfg, copies: int, fused: bool = False, device: str = "cuda") -> list:
+    """The candidate ``cfg`` of one sweep group as closures over ``copies`` weight copies: the plain op, its
+    activations quantized by the caller, or (``fused``) the form the engine runs for the shape (``FUSION``: float
+    rows through the RMSNorm, and for W8A8 the per-token quantization, in the kernel; SiLU·mul; the residual add)."""
     from vlmq.engine.kernels import quantize_activation
     from vlmq.engine.kernels.fused import A_MODE_CODES
     from vlmq.engine.kernels.gemv import gemv
@@ -497,13 +503,37 @@ def sweep_calls(group: tuple, cfg, copies: int) -> list:
 
     preset, shape, n, k, m, mode = group
     fmt, a_mode = MODES[mode]
-    x_gen = torch.Generator(device="cuda").manual_seed(SWEEP_X_SEED)  # every candidate multiplies the same rows
-    xq, xs = quantize_activation(torch.randn(m, k, dtype=torch.bfloat16, device="cuda", generator=x_gen), a_mode)
-    packs = [random_pack(fmt, a_mode, n, k, "cuda", i) for i in range(copies)]
+    x_gen = torch.Generator(device=device).manual_seed(SWEEP_X_SEED)  # every candidate multiplies the same rows
+    x = torch.randn(m, k, dtype=torch.bfloat16, device=device, generator=x_gen)
+    xq, xs = quantize_activation(x, a_mode)
+    packs = [random_pack(fmt, a_mode, n, k, device, i) for i in range(copies)]
     if cfg == LIBRARY:  # the library path by name: a measured tile would otherwise stand in for it
         path = PREFILL_PATH[scheme(packs[0].weight, xq)]
         return [
             lambda p=p: prefill_linear(xq, p.weight, p.scale, p.zero, p.group_size, None, xs, torch.bfloat16, path=path)
+            for p in packs
+        ]
+    if fused:
+        from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL
+
+        fusion = FUSION[shape]
+        norm = (torch.rand(k, device=device, generator=x_gen) + 0.5).to(torch.bfloat16) if "norm" in fusion else None
+        act = ACT_SILU_MUL if "silu" in fusion else ACT_NONE
+        resid = torch.randn(m, n, dtype=torch.bfloat16, device=device, generator=x_gen) if fusion == "resid" else None
+        return [
+            lambda p=p: gemv(
+                x,
+                p.weight,
+                p.scale,
+                p.zero,
+                p.group_size,
+                None,
+                a_mode=A_MODE_CODES[a_mode],
+                norm_weight=norm,
+                act=act,
+                residual=resid,
+                config=cfg,
+            )  # fmt: skip
             for p in packs
         ]
     return [
@@ -528,11 +558,11 @@ def sweep_candidates(group: tuple, frag_only: bool = False) -> list:
 
 
 def _warm_sweep(items):
-    """Compile (group, candidate) pairs: one candidate at a time, so the workers share the work evenly."""
+    """Compile (group, candidate, fused) items: one candidate at a time, so the workers share the work evenly."""
     torch.cuda.set_device(0)
-    for group, cfg in items:
+    for group, cfg, fused in items:
         try:
-            sweep_calls(group, cfg, 1)[0]()
+            sweep_calls(group, cfg, 1, fused)[0]()
         except Exception:  # noqa: BLE001 - the main process logs the failure
             pass
     return len(items)
@@ -545,7 +575,7 @@ def run_sweep(args, log, save) -> list[dict]:
 
     groups = sweep_groups(args)
     if args.jobs > 1:
-        pairs = [(g, c) for g in groups for c in sweep_candidates(g, args.frag_only)]
+        pairs = [(g, c, args.fused) for g in groups for c in sweep_candidates(g, args.frag_only)]
         log(f"sweep compiled in {args.jobs} workers: {in_workers(_warm_sweep, pairs, args.jobs):.0f} s")
     results, t0 = [], time.monotonic()
     for group in groups:
@@ -555,7 +585,7 @@ def run_sweep(args, log, save) -> list[dict]:
         default = LIBRARY if m > 64 else default_config(cfg_format(mode), m, n, k, GROUP)
         best, default_row, group_start = None, None, len(results)
         candidates = sweep_candidates(group, args.frag_only)
-        want = sweep_calls(group, default, 1)[0]()  # the default tile's output (its GPU tests check it)
+        want = sweep_calls(group, default, 1, args.fused)[0]()  # the default tile's output (its GPU tests check it)
         for i, cfg in enumerate(candidates):
             if time.monotonic() - t0 > args.budget_s:
                 # a group cut short is dropped: the best of the candidates it timed is not the shape's best, and
@@ -565,7 +595,7 @@ def run_sweep(args, log, save) -> list[dict]:
                 log(f"sweep stopped at the time budget ({args.budget_s:.0f} s){cut}")
                 return results
             try:
-                calls = sweep_calls(group, cfg, copies)
+                calls = sweep_calls(group, cfg, copies, args.fused)
                 err = relative_error(calls[0](), want)
                 if not err < TOLERANCE:  # a fast wrong tile must not reach the table
                     log(f"  {tuple(cfg)}: wrong result (relative error {err:.1e} against the default tile); skipped")
@@ -580,6 +610,7 @@ def run_sweep(args, log, save) -> list[dict]:
                 m=m,
                 mode=mode,
                 config=[cfg] if cfg == LIBRARY else list(cfg),
+                fusion=FUSION[shape] if args.fused and cfg != LIBRARY else "",
                 us=us,
                 tb_s=weight_bytes(fmt, n, k) / us / 1e6,
                 default=cfg == default,
@@ -717,6 +748,12 @@ def parse_args(argv=None):
     )
     ap.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1), help="parallel compile workers")
     ap.add_argument("--sweep", action="store_true", help="time tile / split configurations of the decode kernels")
+    ap.add_argument(
+        "--fused",
+        action="store_true",
+        help="sweep: time each decode candidate in the fused form the engine runs for the shape (RMSNorm prologue, "
+        "SiLU·mul, residual add), not the plain op",
+    )
     ap.add_argument(
         "--frag-only",
         action="store_true",

@@ -377,12 +377,12 @@ def test_a_sweep_cut_by_its_budget_keeps_whole_groups_only(monkeypatch):
 
     clock = itertools.count()
     monkeypatch.setattr(bench_kernels, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
-    monkeypatch.setattr(bench_kernels, "sweep_calls", lambda group, cfg, copies: [lambda: torch.ones(2)])
+    monkeypatch.setattr(bench_kernels, "sweep_calls", lambda group, cfg, *rest: [lambda: torch.ones(2)])
     monkeypatch.setattr(bench_kernels, "time_graph", lambda calls, reps: [5.0])
     lines = []
     args = types.SimpleNamespace(
         presets=["2b"], rows=[1], modes=["int4-g128"], shapes=None, jobs=1, frag_only=False, reps=1,
-        rotate_mb=1.0, budget_s=None,
+        rotate_mb=1.0, budget_s=None, fused=False,
     )  # fmt: skip
     groups = bench_kernels.sweep_groups(args)
     first = len(bench_kernels.sweep_candidates(groups[0]))
@@ -445,13 +445,13 @@ def test_a_sweep_skips_a_candidate_whose_output_is_wrong(monkeypatch):
 
     args = types.SimpleNamespace(
         presets=["2b"], rows=[1], modes=["int4-g128"], shapes=None, jobs=1, frag_only=False, reps=1,
-        rotate_mb=1.0, budget_s=1e9,
+        rotate_mb=1.0, budget_s=1e9, fused=False,
     )  # fmt: skip
     group = bench_kernels.sweep_groups(args)[0]
     default = default_config(W_INT4, 1, group[2], group[3], 128)
     wrong = next(c for c in bench_kernels.sweep_candidates(group) if c != default)
     monkeypatch.setattr(bench_kernels, "sweep_groups", lambda args: [group])
-    calls = lambda group, cfg, copies: [lambda: torch.full((2,), 2.0 if cfg == wrong else 1.0)]  # noqa: E731
+    calls = lambda group, cfg, *rest: [lambda: torch.full((2,), 2.0 if cfg == wrong else 1.0)]  # noqa: E731
     monkeypatch.setattr(bench_kernels, "sweep_calls", calls)
     monkeypatch.setattr(bench_kernels, "time_graph", lambda calls, reps: [1.0])
     lines = []
@@ -459,3 +459,35 @@ def test_a_sweep_skips_a_candidate_whose_output_is_wrong(monkeypatch):
     assert tuple(wrong) not in {tuple(r["config"]) for r in results}
     assert len(results) == len(bench_kernels.sweep_candidates(group)) - 1
     assert any("wrong result" in line and str(tuple(wrong)) in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "shape, mode, norm, act, resid",
+    [
+        ("gate_up", "int4-g128", True, "silu", False),
+        ("down", "int8-a16", False, None, True),
+        ("qkv", "int8-a8", True, None, False),
+    ],
+)
+def test_a_fused_sweep_times_the_form_the_engine_runs(monkeypatch, shape, mode, norm, act, resid):
+    """``--fused``: each candidate runs on float rows with the shape's fusion (RMSNorm in the kernel, SiLU·mul,
+    residual; W8A8 rows quantized in the kernel), where the plain sweep passes quantized rows and no fusion."""
+    from vlmq.engine.kernels import gemv as gemv_module
+    from vlmq.engine.kernels.fused import A_MODE_CODES
+    from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL
+
+    seen = []
+    monkeypatch.setattr(gemv_module, "gemv", lambda x, *args, **kwargs: seen.append((x, kwargs)))
+    n, k = bench_kernels.SHAPES["2b"][shape]
+    group = ("2b", shape, n, k, 1, mode)
+    cfg = gemv_module.default_config(bench_kernels.cfg_format(mode), 1, n, k, 128)
+    for fused in (False, True):
+        (call,) = bench_kernels.sweep_calls(group, cfg, 1, fused, device="cpu")
+        call()
+    (x_plain, plain), (x_fused, fused) = seen
+    assert plain["config"] == fused["config"] == cfg
+    assert x_fused.dtype == torch.bfloat16 and fused["a_mode"] == A_MODE_CODES[bench_kernels.MODES[mode][1]]
+    assert (fused["norm_weight"] is not None) == norm and (fused["residual"] is not None) == resid
+    assert fused["act"] == (ACT_SILU_MUL if act else ACT_NONE)
+    assert "norm_weight" not in plain and "residual" not in plain
+    assert x_plain.dtype == (torch.int8 if mode == "int8-a8" else torch.bfloat16)
