@@ -226,6 +226,46 @@ def test_swapped_and_post_scaled_tiles_match_reference(fmt, a_mode, m, swap, pos
         assert rel_err(out, ref) < (TOL_EPILOGUE if fmt == "int4" and post else TOL), (n, k, cfg)
 
 
+@pytest.mark.parametrize("fmt, a_mode", [("int8", "bf16"), ("int8", "int8"), ("int4", "bf16")])
+@pytest.mark.parametrize("stages", [3, 4])
+def test_staged_cuda_core_tiles_match_reference(fmt, a_mode, stages):
+    """CUDA-core tiles whose K tiles go through Triton's software pipeliner (cp.async, ``stages`` - 1 ahead), as
+    the one-row sweep tries them: plain and fused (RMSNorm from float rows, SiLU·mul / residual) at the 7b gate/up
+    (int4 at K = 3584: a narrower tail tile after the staged ones) and the 2b down (split K), 8 and 4 rows."""
+    from vlmq.engine.kernels.fused import A_MODE_CODES
+    from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL, gemv, sum_config, weight_format
+
+    torch.manual_seed(stages)  # the same draw every run, so a failure reproduces
+    for n, k, rows, warps, vec, split, fusion in (
+        (37888, 3584, 8, 1, 4, 1, "norm+silu"),
+        (1536, 8960, 4, 4, 4, 2, "resid"),
+    ):
+        p = make_pack(fmt, a_mode, n, k)
+        x = torch.randn(1, k, device="cuda", dtype=torch.bfloat16)
+        cfg = sum_config(weight_format(p.weight), 1, n, k, rows=rows, warps=warps, vec=vec, split=split, stages=stages)
+        code = A_MODE_CODES[a_mode]
+        xq, xs = quantize_activation(x, a_mode) if a_mode != "bf16" else (x, None)
+        poison_allocator()
+        out = gemv(xq, p.weight, p.scale, p.zero, p.group_size, x_scale=xs, a_mode=code, config=cfg)
+        ref = fused_linear_reference(
+            xq, p.weight, p.scale, p.zero, p.group_size, None, xs, a_mode, None, 1e-6, None, "none", None,
+            torch.bfloat16,
+        )  # fmt: skip
+        assert torch.isfinite(out).all() and rel_err(out, ref) < TOL_EPILOGUE, (n, k, cfg)
+        norm = (torch.rand(k, device="cuda") + 0.5).to(torch.bfloat16)
+        silu = fusion == "norm+silu"
+        resid = None if silu else torch.randn(1, n, device="cuda", dtype=torch.bfloat16)
+        fused = dict(norm_weight=norm if silu else None, residual=resid)
+        act = ACT_SILU_MUL if silu else ACT_NONE
+        out = gemv(x, p.weight, p.scale, p.zero, p.group_size, a_mode=code, act=act, config=cfg, **fused)
+        ref = fused_linear_reference(
+            x, p.weight, p.scale, p.zero, p.group_size, None, None, a_mode, fused["norm_weight"], 1e-6, None,
+            "silu_mul" if silu else "none", resid, torch.bfloat16,
+        )  # fmt: skip
+        tol = TOL_INT4_ACT if fmt == "int4" and silu else TOL_EPILOGUE
+        assert torch.isfinite(out).all() and rel_err(out, ref) < tol, (n, k, cfg, fusion, rel_err(out, ref))
+
+
 @pytest.mark.parametrize("m", [9, 16])
 @pytest.mark.parametrize("swap, post", [(False, False), (False, True), (True, False), (True, True)])
 @pytest.mark.parametrize("block_n, block_k, warps", [(64, 64, 4), (64, 128, 4), (256, 64, 8)])
