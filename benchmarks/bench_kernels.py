@@ -435,18 +435,20 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
         # and its vec 2 tiles load 8 bytes a row; sm_90 SASS: 7b gate/up 8 rows, one warp, vec 4 issues 4.24
         # instructions a value against the shipped vec 2 tile's 5.99)
         wide, narrow = {W_INT4: ((4,), (1, 2)), W_INT8: ((2, 4), (1,))}.get(fmt_code, ((1,), ()))
-        shapes = [(r, w, vec, pipe) for vec in wide for r in (4, 8, 16, 32) for w in (1, 2, 4) for pipe in (0, 1)]
+        shapes = [(r, w, vec, pipe, 1) for vec in wide for r in (4, 8, 16, 32) for w in (1, 2, 4) for pipe in (0, 1)]
         # narrower loads at the row counts and warps that win: fewer registers a lane, more warps resident (sm_90
         # SASS, seventeenth session: 7b int4 gate/up at 8 rows, one warp: 128 registers at vec 4 -> 16 warps an SM,
         # 64 at vec 2 -> 32; cuobjdump, gemv_registers.py)
-        shapes += [(r, w, vec, pipe) for r in (4, 8, 16) for w in (1, 2) for vec in narrow for pipe in (0, 1)]
+        shapes += [(r, w, vec, pipe, 1) for r in (4, 8, 16) for w in (1, 2) for vec in narrow for pipe in (0, 1)]
         # packed words also through Triton's software pipeliner (cp.async, 2-3 tiles ahead in shared memory: weight
         # bytes in flight that hold no registers; Nsight: the 7b int4 gate/up reads HBM at ~53 % of peak with 16-21
         # warps an SM, the int8 one waits on memory)
-        staged = [(r, w, vec, 0, st) for vec in wide + narrow for r in (4, 8, 16) for w in (1, 2, 4) for st in (3, 4)]
-        staged = staged if fmt_code in (W_INT4, W_INT8) else []
-        for rows, warps, vec, pipe, *stages in shapes + staged:
-            base = sum_config(fmt_code, m, n, k, rows=rows, warps=warps, vec=vec, stages=(stages or [1])[0])
+        if fmt_code in (W_INT4, W_INT8):
+            shapes += [
+                (r, w, vec, 0, st) for vec in wide + narrow for r in (4, 8, 16) for w in (1, 2, 4) for st in (3, 4)
+            ]
+        for rows, warps, vec, pipe, stages in shapes:
+            base = sum_config(fmt_code, m, n, k, rows=rows, warps=warps, vec=vec, stages=stages)
             base = base._replace(pipe=bool(pipe))
             for split in sorted({1, base.split_k, min(16, 2 * base.split_k)}):
                 if split == 1 or k // (base.block_k * split) >= 1:
@@ -513,35 +515,17 @@ def sweep_calls(group: tuple, cfg, copies: int, fused: bool = False, device: str
             lambda p=p: prefill_linear(xq, p.weight, p.scale, p.zero, p.group_size, None, xs, torch.bfloat16, path=path)
             for p in packs
         ]
+    code = A_MODE_CODES[a_mode]
+    rows, kwargs = xq, dict(x_scale=xs, a_mode=code, config=cfg)  # the plain op: rows quantized by the caller
     if fused:
         from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL
 
         fusion = FUSION[shape]
         norm = (torch.rand(k, device=device, generator=x_gen) + 0.5).to(torch.bfloat16) if "norm" in fusion else None
-        act = ACT_SILU_MUL if "silu" in fusion else ACT_NONE
         resid = torch.randn(m, n, dtype=torch.bfloat16, device=device, generator=x_gen) if fusion == "resid" else None
-        return [
-            lambda p=p: gemv(
-                x,
-                p.weight,
-                p.scale,
-                p.zero,
-                p.group_size,
-                None,
-                a_mode=A_MODE_CODES[a_mode],
-                norm_weight=norm,
-                act=act,
-                residual=resid,
-                config=cfg,
-            )  # fmt: skip
-            for p in packs
-        ]
-    return [
-        lambda p=p: gemv(
-            xq, p.weight, p.scale, p.zero, p.group_size, None, x_scale=xs, a_mode=A_MODE_CODES[a_mode], config=cfg
-        )
-        for p in packs
-    ]
+        act = ACT_SILU_MUL if "silu" in fusion else ACT_NONE
+        rows, kwargs = x, dict(a_mode=code, norm_weight=norm, act=act, residual=resid, config=cfg)
+    return [lambda p=p: gemv(rows, p.weight, p.scale, p.zero, p.group_size, None, **kwargs) for p in packs]
 
 
 def sweep_candidates(group: tuple, frag_only: bool = False) -> list:
@@ -776,6 +760,10 @@ def parse_args(argv=None):
     known = sorted({shape for shapes in SHAPES.values() for shape in shapes})
     if set(args.shapes) - set(known):
         ap.error(f"--shapes takes projections of {','.join(known)}, got {','.join(args.shapes)}")
+    variants = {"cublas", "vlmq", "vlmq-nopdl", "vlmq-fused", "vlmq-alt", "vlmq-prologue", "vlmq-normfirst", "legacy"}
+    unknown = [v for v in args.variants if v.split(":")[0] not in variants | {"prefill"}]
+    if unknown:
+        ap.error(f"--variants takes {','.join(sorted(variants))} or prefill:<path>, got {','.join(unknown)}")
     return args
 
 

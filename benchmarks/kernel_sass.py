@@ -141,7 +141,7 @@ def issued_per_program(sass: str, iterations: int) -> int:
 
 def resident_warps(registers: int, warps_per_block: int) -> int:
     """Warps of a kernel one SM holds at once, as registers, the warp limit and the block limit allow (shared
-    memory aside: the CUDA-core GEMV uses next to none)."""
+    memory aside: the one-stage CUDA-core GEMV uses next to none; staged tiles hold theirs in shared memory)."""
     per_warp = -(-registers * 32 // REGISTER_UNIT) * REGISTER_UNIT
     blocks = min(SM_BLOCKS, SM_WARPS // warps_per_block, SM_REGISTERS // (per_warp * warps_per_block))
     return blocks * warps_per_block

@@ -368,6 +368,12 @@ def measured_prefill_of(table: dict, monkeypatch) -> dict:
     return gemv.measured_prefill()
 
 
+def one_row_int4_sweep_args():
+    """What ``bench_kernels.py --sweep`` parses for a one-row int4 sweep of the 2b, one compile worker."""
+    argv = ["--out", "unused", "--sweep", "--presets", "2b", "--rows", "1", "--modes", "int4-g128", "--jobs", "1"]
+    return bench_kernels.parse_args(argv + ["--reps", "1", "--rotate-mb", "1"])
+
+
 def test_a_sweep_cut_by_its_budget_keeps_whole_groups_only(monkeypatch):
     """The budget may stop the sweep inside a group: that group's timed candidates are dropped (their best is not
     the shape's, and --write-tiles would let it replace an earlier sweep's tile), whole groups stay, and the log
@@ -380,10 +386,7 @@ def test_a_sweep_cut_by_its_budget_keeps_whole_groups_only(monkeypatch):
     monkeypatch.setattr(bench_kernels, "sweep_calls", lambda group, cfg, *rest: [lambda: torch.ones(2)])
     monkeypatch.setattr(bench_kernels, "time_graph", lambda calls, reps: [5.0])
     lines = []
-    args = types.SimpleNamespace(
-        presets=["2b"], rows=[1], modes=["int4-g128"], shapes=None, jobs=1, frag_only=False, reps=1,
-        rotate_mb=1.0, budget_s=None, fused=False,
-    )  # fmt: skip
+    args = one_row_int4_sweep_args()
     groups = bench_kernels.sweep_groups(args)
     first = len(bench_kernels.sweep_candidates(groups[0]))
     args.budget_s = first + 2.5  # the first group whole, two candidates of the second
@@ -439,14 +442,11 @@ def test_a_staged_tile_in_the_table_reaches_the_kernel_config(tmp_path, monkeypa
 def test_a_sweep_skips_a_candidate_whose_output_is_wrong(monkeypatch):
     """Each candidate's output is compared with the default tile's on the same rows and weights before it is timed:
     a wrong tile, however fast, is logged and left out of the results (so out of the table)."""
-    import types
 
     from vlmq.engine.kernels.gemv import W_INT4
 
-    args = types.SimpleNamespace(
-        presets=["2b"], rows=[1], modes=["int4-g128"], shapes=None, jobs=1, frag_only=False, reps=1,
-        rotate_mb=1.0, budget_s=1e9, fused=False,
-    )  # fmt: skip
+    args = one_row_int4_sweep_args()
+    args.budget_s = 1e9
     group = bench_kernels.sweep_groups(args)[0]
     default = default_config(W_INT4, 1, group[2], group[3], 128)
     wrong = next(c for c in bench_kernels.sweep_candidates(group) if c != default)
@@ -491,3 +491,11 @@ def test_a_fused_sweep_times_the_form_the_engine_runs(monkeypatch, shape, mode, 
     assert fused["act"] == (ACT_SILU_MUL if act else ACT_NONE)
     assert "norm_weight" not in plain and "residual" not in plain
     assert x_plain.dtype == (torch.int8 if mode == "int8-a8" else torch.bfloat16)
+
+
+def test_unknown_variants_are_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit):
+        bench_kernels.parse_args(["--out", "x", "--variants", "vlmq,vlmq-fusd"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--variants takes" in err and "vlmq-fusd" in err and "vlmq-fused" in err
+    assert bench_kernels.parse_args(["--out", "x", "--variants", "vlmq-fused:norm,prefill:cublas"]).variants

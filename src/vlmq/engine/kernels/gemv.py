@@ -134,9 +134,9 @@ def tiles_of(path: Path) -> tuple[dict, dict, dict]:
     data = read_tile_table(path)
     sum_m1 = {
         (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (
-            *(t[f] for f in ("rows", "warps", "vec", "split", "pipe")),
-            t.get("stages", 1),
-        )  # tables before stages ran one  # fmt: skip
+            *(t["rows"], t["warps"], t["vec"], t["split"], t["pipe"]),
+            t.get("stages", 1),  # tables written before stages ran one stage
+        )
         for t in data["sum_m1"]
     }
     dot_m16, dot_m1 = (
