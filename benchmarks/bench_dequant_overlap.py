@@ -15,11 +15,19 @@ helps), each variant captured in one CUDA graph, median of ``reps`` replays (min
 - ``sliceNMB`` (``--slice-mb``): the engine's ``dequant_linear`` with ``chunk_bytes`` N MB: slices of output rows
   dequantized into a small scratch, each multiplied as soon as written, so the bf16 slice is read back from the
   L2 cache (~50 MB on an H100 / H200);
-- ``sliceNMB+overlap``: those slices with slice i+1 dequantized on the side stream while slice i multiplies.
+- ``sliceNMB+overlap``: those slices with slice i+1 dequantized on the side stream while slice i multiplies;
+- ``engine``: ``prefill_linear`` as the engine calls it: CUTLASS's mixed-input GEMM where the tile table has a
+  ``cutlass`` tile for the shape and the library is built (an int4 GEMM making its group terms first, in its own
+  launch), else whole dequantization then cuBLAS (the 7b int4 of the fifteenth session: q/k/v and o dequantized,
+  gate/up and down through CUTLASS; its first token spent 539 us dequantizing and 173 us on group terms, 56
+  launches each, on the critical path);
+- ``engine+side``: that mix with layer L + 1's dequantized weights and group terms made on a side stream while
+  layer L multiplies: whether CUTLASS's compute-bound mainloop leaves them room (the whole-weight ``overlap``
+  above gained nothing: every GEMM there was already bandwidth-bound).
 
-Every variant's outputs are compared with ``whole``'s: ``exact`` (bit for bit) or, where a slice's GEMM takes
-another cuBLAS kernel (another summation order), the largest difference relative to the output's range.
-Prints one line per variant; DIR/dequant_overlap.json.
+Every variant's outputs are compared with ``whole``'s (``engine+side``'s with ``engine``'s): ``exact`` (bit for
+bit) or, where a GEMM takes another kernel (another summation order), the largest difference relative to the
+output's range. Prints one line per variant; DIR/dequant_overlap.json. ``--slice-mb ''`` skips the slices.
 
 Measured on the H200 (results under benchmarks/results/h200-2026-11-30g/, 7b, ms): bf16 6.22; int8 whole 11.53,
 overlap 11.41, 32 / 16 / 8 MB slices 13.90 / 16.62 / 26.23 (+overlap 14.61 / 16.27 / 23.13); int4 alike. So the
@@ -103,6 +111,72 @@ def run_units(units, scratch, side):
     main.wait_stream(side)
 
 
+def engine_paths(layer, xs) -> list:
+    """Per projection of a layer, the CUTLASS tile ``prefill_linear`` runs for these rows (the tile table's
+    ``cutlass`` entry, the library built), or None where it dequantizes then calls cuBLAS."""
+    from vlmq.engine.kernels.gemv import CutlassTile
+    from vlmq.engine.kernels.prefill import cutlass_runs, measured_tile, scheme
+
+    paths = []
+    for p, x in zip(layer, xs, strict=True):
+        tile = measured_tile(scheme(p.weight, x), p.weight, p.group_size, x.shape[0])
+        ok = isinstance(tile, CutlassTile) and cutlass_runs(x, p.weight, p.group_size)
+        paths.append(tile.index if ok else None)
+    return paths
+
+
+def run_engine_side(layers, xs, paths, scratch, side) -> list:
+    """The engine's mix (``engine_paths``) with what it makes from the weights before a GEMM -- a dequantized
+    weight, an int4 CUTLASS GEMM's group terms -- made for layer L + 1 on ``side`` while layer L multiplies (two
+    scratch sets: layer L's and L + 1's). Returns each layer's outputs."""
+    from vlmq.engine.kernels.cutlass_gemm import w4_group_terms, w4a16_gemm, w8a16_gemm
+    from vlmq.engine.kernels.gemv import W_INT4, weight_format
+    from vlmq.engine.kernels.prefill import dequantize_weight
+
+    main = torch.cuda.current_stream()
+    ready = [torch.cuda.Event() for _ in layers]
+    freed = [torch.cuda.Event() for _ in layers]
+
+    def fill(i):
+        made = []
+        with torch.cuda.stream(side):
+            if i >= 2:
+                side.wait_event(freed[i - 2])  # the scratch set's last reader: layer i - 2
+            for p, x, tile, flat in zip(layers[i], xs, paths, scratch[i % 2], strict=True):
+                if tile is None:
+                    n, k = p.weight.shape[0], x.shape[1]
+                    made.append(
+                        dequantize_weight(
+                            p.weight, p.scale, p.zero, p.group_size, torch.bfloat16, flat[: n * k].view(n, k)
+                        )
+                    )
+                elif weight_format(p.weight) == W_INT4:
+                    made.append(w4_group_terms(p.scale, p.zero))
+                else:
+                    made.append(None)  # int8 rows: CUTLASS reads the scales as they are
+            ready[i].record(side)
+        return made
+
+    side.wait_stream(main)
+    pending = fill(0)
+    outs = []
+    for i, layer in enumerate(layers):
+        made, pending = pending, (fill(i + 1) if i + 1 < len(layers) else None)
+        main.wait_event(ready[i])
+        layer_outs = []
+        for p, x, tile, part in zip(layer, xs, paths, made, strict=True):
+            if tile is None:
+                layer_outs.append(torch.mm(x, part.t()))
+            elif weight_format(p.weight) == W_INT4:
+                layer_outs.append(w4a16_gemm(x, p.weight, p.scale, p.zero, p.group_size, None, tile, terms=part))
+            else:
+                layer_outs.append(w8a16_gemm(x, p.weight, p.scale, None, tile))
+        outs.append(layer_outs)
+        freed[i].record(main)
+    main.wait_stream(side)
+    return outs
+
+
 def graph_ms(fn, reps: int) -> dict:
     """ms per call of ``fn`` replayed from one CUDA graph: median of ``reps`` (min, max)."""
     side = torch.cuda.Stream()
@@ -147,7 +221,7 @@ def main(argv=None) -> int:
     if not torch.cuda.is_available():
         print("bench_dequant_overlap needs a CUDA GPU: nothing measured")
         return 1
-    from vlmq.engine.kernels.prefill import dequant_linear
+    from vlmq.engine.kernels.prefill import dequant_linear, prefill_linear
 
     shapes = [SHAPES[args.preset][name] for name in PROJECTIONS]
     g = torch.Generator(device="cuda").manual_seed(0)
@@ -197,6 +271,27 @@ def main(argv=None) -> int:
 
         want = sliced(None)
         report(fmt, "whole", graph_ms(lambda sliced=sliced: sliced(None), args.reps))
+        # the engine's own mix (CUTLASS where the tile table says, else whole dequantization), and that mix with
+        # the weight-side work of layer L + 1 on a side stream
+        paths = engine_paths(layers[0], xs)
+        print(f"{fmt} engine paths (CUTLASS tile or dequantize): " + ", ".join(
+            f"{name} {'dequantize' if tile is None else f'cutlass {tile}'}" for name, tile in zip(PROJECTIONS, paths)
+        ))  # fmt: skip
+
+        def engine(layers=layers):
+            return [[prefill_linear(x, p.weight, p.scale, p.zero, p.group_size, None, None, torch.bfloat16)
+                     for p, x in zip(layer, xs)] for layer in layers]  # fmt: skip
+
+        engine_want = engine()
+        report(fmt, "engine", graph_ms(engine, args.reps), engine_want, want)
+        scratch = [[torch.empty(n * k, device="cuda", dtype=torch.bfloat16) for n, k in shapes] for _ in range(2)]
+        side = torch.cuda.Stream()
+
+        def engine_side(layers=layers, paths=paths, scratch=scratch, side=side):
+            return run_engine_side(layers, xs, paths, scratch, side)
+
+        report(fmt, "engine+side", graph_ms(engine_side, args.reps), engine_side(), engine_want)
+        del scratch, engine_want
         variants = [("overlap", layer_units(layers, xs, outs), None)]
         for mb in args.slice_mb:
             variants += [

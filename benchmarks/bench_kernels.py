@@ -80,6 +80,7 @@ DECODE_ROWS, PREFILL_ROWS = (1, 16), (300, 1024)
 GROUP = 128
 TOLERANCE = 1e-2
 SWEEP_X_SEED = 7  # the sweep's activation rows: one draw for every candidate of a group
+MAXNREG_CAPS = (128, 96, 80)  # register caps the one-row sweep times on the table's CUDA-core tiles
 
 
 def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
@@ -401,7 +402,16 @@ def with_frag(configs: list, fmt_code: int) -> list:
 
 
 def sweep_configs(fmt_code: int, m: int, n: int, k: int):
-    from vlmq.engine.kernels.gemv import GEMV_MAX_M, SUM_MAX_M, W_INT4, W_INT8, dot_config, split_for, sum_config
+    from vlmq.engine.kernels.gemv import (
+        GEMV_MAX_M,
+        SUM_MAX_M,
+        W_INT4,
+        W_INT8,
+        default_config,
+        dot_config,
+        split_for,
+        sum_config,
+    )
 
     out = []
     if m > GEMV_MAX_M:
@@ -453,6 +463,12 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
             for split in sorted({1, base.split_k, min(16, 2 * base.split_k)}):
                 if split == 1 or k // (base.block_k * split) >= 1:
                     out.append(base._replace(split_k=split))
+        # the table's tile under register caps: the fused forms hold far more registers than the plain ones the
+        # table was swept for (sm_90: 2b int8 gate/up with its RMSNorm 167 against 72; capped at 128 or 96 it
+        # compiles without spills or with a few), so fewer programs share an SM
+        shipped = default_config(fmt_code, m, n, k, GROUP, cuda_cores=True) if m == 1 else None
+        if shipped is not None and shipped.kernel == "sum":
+            out += [shipped._replace(maxnreg=cap) for cap in MAXNREG_CAPS if cap != shipped.maxnreg]
         # swapped tensor-core tiles cost the same at one row as at 16 (the weights are the MMA's 64-row side)
         posts = (False, True) if fmt_code == W_INT4 else (False,)
         for block_n, block_k in ((64, 128), (64, 256), (128, 128)):
@@ -641,8 +657,9 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
         cuda_cores = best.get((*key[:4], "sum"))
         if key[4] == "dot" and cuda_cores is not None and cuda_cores["us"] <= r["us"]:
             continue  # a tensor-core tile at one row only where it beat the CUDA cores
-        kernel, _, block_n, block_k, split, warps, stages, vec, pipe, *dot_options = r["config"]
-        swap, post, frag = (dot_options + [False] * 3)[:3]  # sweeps before swap / post / frag recorded fewer fields
+        kernel, _, block_n, block_k, split, warps, stages, vec, pipe, *options = r["config"]
+        # sweeps before swap / post / frag / maxnreg recorded fewer fields
+        swap, post, frag, maxnreg = options + [False, False, False, 0][len(options) :]
         n, k = SHAPES[preset][shape]
         entry = dict(format=fmt_names[mode], n=n, k=k, shape=f"{preset} {shape}", us=round(r["us"], 2))
         entry["default_us"] = round(default[key[:4]], 2) if key[:4] in default else None
@@ -653,7 +670,8 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
             dot_tile["frag"] = True
         if m == 1 and kernel == "sum":
             sum_tile = dict(rows=block_n, warps=warps, vec=vec, split=split, pipe=pipe)
-            tiles["sum_m1"].append(entry | sum_tile | (dict(stages=stages) if stages > 1 else {}))
+            sum_tile |= (dict(stages=stages) if stages > 1 else {}) | (dict(maxnreg=maxnreg) if maxnreg else {})
+            tiles["sum_m1"].append(entry | sum_tile)
         elif m in (1, 16) and kernel == "dot":
             tiles[f"dot_m{m}"].append(entry | dot_tile)
     env = {key: sorted({sweep[key] for sweep in sweeps}) for key in ("device", "date", "triton")}

@@ -123,16 +123,10 @@ def test_shipped_tiles_are_what_the_recorded_sweeps_give():
     assert again == shipped
     assert any(entry.get("mixed") for entry in shipped["prefill"])
     sum_m1, _, _ = measured_tiles()
-    rows, warps, vec, split, pipe, stages = sum_m1[(W_FLOAT, 2048, 1536)]
+    rows, warps, vec, split, pipe, stages, maxnreg = sum_m1[(W_FLOAT, 2048, 1536)]
     cfg = default_config(W_FLOAT, 1, 2048, 1536)
-    assert (cfg.kernel, cfg.block_n, cfg.num_warps, cfg.split_k, cfg.pipe, cfg.num_stages) == (
-        "sum",
-        rows,
-        warps,
-        split,
-        pipe,
-        stages,
-    )
+    got = (cfg.kernel, cfg.block_n, cfg.num_warps, cfg.split_k, cfg.pipe, cfg.num_stages, cfg.maxnreg)
+    assert got == ("sum", rows, warps, split, pipe, stages, maxnreg)
 
 
 def test_write_tiles_refuses_a_missing_sweep_in_one_line(tmp_path, capsys):
@@ -437,6 +431,48 @@ def test_a_staged_tile_in_the_table_reaches_the_kernel_config(tmp_path, monkeypa
     assert (cfg.kernel, cfg.block_n, cfg.num_stages) == ("sum", entry["rows"], 3)
     monkeypatch.delenv(gemv.TILES_ENV)
     assert default_config(gemv.W_INT4, 1, 37888, 3584, 128).num_stages == 1
+
+
+def test_one_row_sweep_times_register_caps_on_the_tables_tile_and_a_capped_winner_reaches_the_launch(
+    tmp_path, monkeypatch
+):
+    """The one-row sweep adds the table's CUDA-core tile under each register cap (the fused forms hold far more
+    registers than the plain ones the table was swept for); a capped winner is written with its cap, read back
+    into the shape's config and passed to the kernel's launch (``maxnreg``); an uncapped one writes none."""
+    from vlmq.engine.kernels import gemv
+    from vlmq.engine.kernels.gemv_triton import gemv_kernel
+
+    shipped = default_config(gemv.W_INT8, 1, 17920, 1536, cuda_cores=True)
+    capped = [c for c in bench_kernels.sweep_configs(gemv.W_INT8, 1, 17920, 1536) if c.maxnreg]
+    assert capped == [shipped._replace(maxnreg=cap) for cap in bench_kernels.MAXNREG_CAPS]
+    sweep = {"device": "GPU", "date": "d", "triton": "t"}
+    sweep["results"] = [
+        row("int8-a16", 1, list(shipped), 10.0, default=True, shape="gate_up"),
+        row("int8-a16", 1, list(capped[1]), 9.0, shape="gate_up"),
+        row("int4-g128", 1, ["sum", 1, 8, 1024, 1, 1, 1, 4, False], 30.0, default=True, shape="gate_up"),
+        row("int4-g128", 1, ["sum", 1, 8, 1024, 1, 1, 1, 4, False, False, False, False, 96], 31.0, shape="gate_up"),
+    ]
+    written = bench_kernels.tiles_from_sweep([sweep], ["a.json"])["sum_m1"]
+    tiles = {t["format"]: t for t in written}
+    assert tiles["int8"]["maxnreg"] == capped[1].maxnreg and tiles["int8"]["us"] == 9.0
+    assert "maxnreg" not in tiles["int4"]
+    table = json.loads(TILES_FILE.read_text())
+    table["sum_m1"] = [t for t in table["sum_m1"] if (t["format"], t["n"], t["k"]) != ("int8", 17920, 1536)]
+    table["sum_m1"].append(tiles["int8"])
+    path = tmp_path / "tiles.json"
+    path.write_text(json.dumps(table))
+    monkeypatch.setenv(gemv.TILES_ENV, str(path))
+    cfg = default_config(gemv.W_INT8, 1, 17920, 1536)
+    assert cfg == capped[1]
+    launches = []
+    monkeypatch.setattr(
+        gemv_kernel, "run", lambda *args, grid, warmup, **kwargs: launches.append(kwargs), raising=False
+    )
+    pack = bench_kernels.random_pack("int8", "bf16", 17920, 1536, "cpu", 0)
+    x = torch.randn(1, 1536, dtype=torch.bfloat16)
+    for config in (cfg, shipped):
+        gemv.gemv(x, pack.weight, pack.scale, config=config)
+    assert launches[0]["maxnreg"] == capped[1].maxnreg and "maxnreg" not in launches[1]
 
 
 def test_a_sweep_skips_a_candidate_whose_output_is_wrong(monkeypatch):

@@ -133,3 +133,23 @@ def test_a_staged_tile_loads_its_weights_through_cp_async():
         copies[stages] = kernel_sass.opcodes(kernel_sass.compile_kernel(kernel, args, kwargs).sass)
     assert not any(op.startswith("LDGSTS") for op in copies[1])
     assert sum(op.startswith("LDGSTS") for op in copies[3]) >= 8  # 8 rows of 128-bit words, at least one tile ahead
+
+
+def test_a_tiles_register_cap_reaches_the_compiler():
+    """A CUDA-core tile's ``maxnreg`` (the one-row sweep times caps on the fused forms) is part of the kernel's
+    launch, so the compiled kernel holds at most that many registers where it would hold more (2b int8 gate/up
+    with its RMSNorm and SiLU·mul: 167 registers uncapped under Triton 3.6, 72 under 3.8; capped at 64 here)."""
+    pytest.importorskip("triton")
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("compiles real kernels")
+    import gemv_registers
+    from vlmq.engine.kernels.gemv import W_INT8, default_config
+
+    tile = default_config(W_INT8, 1, 17920, 1536, cuda_cores=True)
+    registers = {}
+    for cap in (0, 64):
+        kernel, (args, kwargs) = gemv_registers.recorded_launch(
+            "int8", 17920, 1536, "norm+silu", tile._replace(maxnreg=cap)
+        )
+        registers[cap] = kernel_sass.compile_kernel(kernel, args, kwargs).registers
+    assert registers[0] > 64 >= registers[64]

@@ -123,7 +123,7 @@ def read_tile_table(path: Path) -> dict:
 
 
 def measured_tiles() -> tuple[dict, dict, dict]:
-    """({(format, N, K): (rows, warps, vec, split, pipe, stages)} for the CUDA-core kernel at one row,
+    """({(format, N, K): (rows, warps, vec, split, pipe, stages, maxnreg)} for the CUDA-core kernel at one row,
     {(format, N, K): (block_n, block_k, split, stages, swap, post, warps, frag)} for the tensor-core kernel at 9-16
     rows, and the same for the shapes where a tensor-core tile beat the CUDA cores at one row)."""
     return tiles_of(tiles_file())
@@ -136,6 +136,7 @@ def tiles_of(path: Path) -> tuple[dict, dict, dict]:
         (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (
             *(t["rows"], t["warps"], t["vec"], t["split"], t["pipe"]),
             t.get("stages", 1),  # tables written before stages ran one stage
+            t.get("maxnreg", 0),  # and without a register cap
         )
         for t in data["sum_m1"]
     }
@@ -227,6 +228,7 @@ class GemvConfig(NamedTuple):
     swap: bool = False  # dot kernel: weights x activations^T (the weight tile is the MMA's M side)
     post: bool = False  # dot kernel, int4: codes on the tensor cores, group scale and zero on the sums
     frag: bool = False  # dot kernel, int4: K tile in MMA fragment order, unpacked in place (no shared-memory shuffle)
+    maxnreg: int = 0  # sum kernel: registers a thread may hold (ptxas spills or reschedules beyond); 0: no cap
 
 
 def weight_format(weight: torch.Tensor) -> int:
@@ -261,12 +263,16 @@ def sum_config(
     vec: int = 2,
     split: int | None = None,
     stages: int = 1,
+    maxnreg: int = 0,
 ) -> GemvConfig:
     """CUDA-core tile: ``rows`` weight rows per program (default 16 for one activation row, fewer for more:
     each row keeps its own accumulators, and 4 x 16 spill registers); a warp's lanes along K, 8 activation
     values each (int8 / int4: ``vec`` int32 words of weights per lane), so ``block_k`` follows from the format.
     ``stages`` > 1: the K loop's weight tiles through Triton's software pipeliner, ``stages - 1`` ahead in shared
-    memory (gemv_triton.cuda_core_sums)."""
+    memory (gemv_triton.cuda_core_sums). ``maxnreg``: a register cap for the compiler (0: none): the fused forms
+    hold far more registers than the plain ones (sm_90, Triton 3.6: 2b int8 gate/up with its RMSNorm 167 against
+    72), so fewer programs fit an SM; capped at 128 it compiles without spills (``benchmarks/results/
+    cpu-gemv-maxnreg-2026-12-01``). The one-row sweep times caps on the table's tiles."""
     block_m = 1 << max(0, (m - 1).bit_length())
     rows = rows or max(4, 16 // block_m)
     per_word = WORD_VALUES.get(fmt)
@@ -275,7 +281,7 @@ def sum_config(
     else:
         block_k = per_word * vec * 32 * warps
     split = split or split_for(-(-n // rows), k, block_k)
-    return GemvConfig("sum", block_m, rows, block_k, split, warps, stages, vec)
+    return GemvConfig("sum", block_m, rows, block_k, split, warps, stages, vec, maxnreg=maxnreg)
 
 
 def dot_config(
@@ -357,8 +363,9 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, cud
     sum_m1, dot_m16, dot_m1 = measured_tiles() if group_size in (0, 128) else ({}, {}, {})
     tuned = dot_m1.get((fmt, n, k)) if m == 1 and not cuda_cores else dot_m16.get((fmt, n, k)) if 8 < m <= 16 else None
     if not tuned and m == 1 and (fmt, n, k) in sum_m1:
-        rows, warps, vec, split, pipe, stages = sum_m1[(fmt, n, k)]
-        return sum_config(fmt, m, n, k, rows=rows, warps=warps, vec=vec, split=split, stages=stages)._replace(pipe=pipe)
+        rows, warps, vec, split, pipe, stages, maxnreg = sum_m1[(fmt, n, k)]
+        tile = dict(rows=rows, warps=warps, vec=vec, split=split, stages=stages, maxnreg=maxnreg)
+        return sum_config(fmt, m, n, k, **tile)._replace(pipe=pipe)
     if tuned:
         block_n, block_k, split, stages, swap, post, warps, frag = tuned
         tile = dict(block_n=block_n, block_k=block_k, stages=stages, split=split, swap=swap, post=post, warps=warps)
@@ -708,6 +715,7 @@ def gemv(
         XPART=x_partials.splits if x_partials is not None else 0,
         STAGES=cfg.num_stages if cfg.kernel == "sum" else 1,
         **static_shape(cfg, k, w_arg, scale, tail),
+        **({"maxnreg": cfg.maxnreg} if cfg.kernel == "sum" and cfg.maxnreg else {}),  # (the interpreter drops it)
     )
     return y
 
