@@ -115,3 +115,97 @@ def test_vlmq_tiles_points_decode_calls_at_another_table_and_a_bad_one_fails_in_
     with pytest.raises(VlmqError) as err:
         gemv.default_config(gemv.W_INT4, 1, 256, 512, 128)
     assert "$VLMQ_TILES" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_prefill_route_names_the_path_prefill_linear_runs_per_scheme():
+    """``prefill_route`` is the one decision ``prefill_linear`` executes (SidePreparation plans by it too): the
+    library paths by scheme without a measured tile, the generic Triton GEMM where K breaks the library's shape
+    rules, a named path kept, an unknown one refused."""
+    from vlmq.engine.kernels import pack_int4, prefill
+
+    x = torch.randn(300, 512, dtype=torch.bfloat16)
+    int8 = torch.randint(-128, 128, (256, 512), dtype=torch.int8)
+    int4 = pack_int4(torch.randint(-8, 8, (256, 512), dtype=torch.int8))
+    fp8 = torch.randn(256, 512).to(torch.float8_e4m3fn)
+    route = lambda x, w, **kw: prefill.prefill_route(x, w, 128 if w.dtype == torch.int32 else 0, **kw).path  # noqa: E731
+    assert route(x, torch.randn(256, 512, dtype=torch.bfloat16)) == "cublas"
+    assert route(x, int8) == route(x, int4) == "dequant"
+    assert route(x, int8, path="triton") == "triton"
+    assert route(torch.randint(-128, 128, (300, 512), dtype=torch.int8), int8) == "triton"  # SmoothQuant's W8A8
+    assert route(x.to(torch.float8_e4m3fn), fp8) == "scaled_mm"
+    assert route(x[:, :200], int8[:, :200]) == "triton"  # K not a multiple of 16: no library call
+    with pytest.raises(ValueError, match="prefill path 'int_mm' is not one of"):
+        route(x, int4, path="int_mm")
+
+
+def test_prefill_linear_takes_a_weight_made_ahead_inside_made_ahead_only(monkeypatch):
+    """Inside ``made_ahead`` the dequantize route multiplies the weight made ahead (SidePreparation's side-stream
+    copy) instead of dequantizing at the call; outside, and for another weight, it dequantizes as before."""
+    from vlmq.engine.kernels import prefill
+
+    monkeypatch.setattr(prefill, "dequantize_w8_cuda", lambda q, s, dtype, out: out.copy_(q.float() * s[:, None]))
+    x = torch.randn(300, 512, dtype=torch.bfloat16)
+    int8, other = (torch.randint(-128, 128, (256, 512), dtype=torch.int8) for _ in range(2))
+    scale = torch.rand(256) * 1e-2
+    made = torch.randn(256, 512, dtype=torch.bfloat16)
+    args = (None, 0, None, None, torch.bfloat16)
+    plain = prefill.prefill_linear(x, int8, scale, *args)
+    assert torch.equal(plain, x @ (int8.float() * scale[:, None]).bfloat16().t())
+    with prefill.made_ahead({prefill.prepared_key(int8): made}):
+        assert torch.equal(prefill.prefill_linear(x, int8, scale, *args), x @ made.t())
+        assert torch.equal(
+            prefill.prefill_linear(x, other, scale, *args), x @ (other.float() * scale[:, None]).bfloat16().t()
+        )
+    assert torch.equal(prefill.prefill_linear(x, int8, scale, *args), plain)
+
+
+def test_work_ahead_makes_dequantized_copies_and_int4_group_terms_where_the_route_would(monkeypatch):
+    """Per layer, what SidePreparation makes one layer ahead: the bf16 copy of a weight on the dequantize route
+    (not above PREPARE_MAX_BYTES), the group terms of an int4 weight on the CUTLASS route, nothing for a weight
+    whose GEMM reads it as it is (int8 through CUTLASS) or at decode-sized prompts (the GEMV runs)."""
+    from vlmq.engine.kernels import pack_int4, prefill
+
+    cutlass = {("int4-g128", 512, 256), ("int8-a16", 512, 256)}  # (mode, N, K) with a CUTLASS tile at 300 rows
+    monkeypatch.setattr(
+        prefill, "measured_tile", lambda kind, w, g, m: gemv_tile(prefill, kind, w, g) if m > 64 else None
+    )
+    monkeypatch.setattr(prefill, "cutlass_runs", lambda x, w, g=0: True)
+
+    def gemv_tile(prefill, kind, w, g):
+        from vlmq.engine.kernels.gemv import CutlassTile
+
+        mode = prefill.SWEEP_MODES[kind].format(g if w.dtype == torch.int32 else "int8")
+        k = w.shape[1] * (8 if w.dtype == torch.int32 else 1)
+        return CutlassTile(3) if (mode, w.shape[0], k) in cutlass else None
+
+    def pack(fmt, n, k):
+        q = torch.randint(-8, 8, (n, k), dtype=torch.int8)
+        if fmt == "int4":
+            return pack_int4(q), torch.rand(n, k // 128), torch.zeros(n, k // 128, dtype=torch.int8), 128
+        return q, torch.rand(n), None, 0
+
+    layer = [pack("int4", 256, 256), pack("int4", 512, 256), pack("int8", 512, 256), pack("int8", 384, 256)]
+    work = prefill.work_ahead([layer, layer], 300, torch.bfloat16, torch.device("cpu"))
+    assert [[(pos, what) for pos, *_, what in items] for items in work] == [
+        [(0, "dequantize"), (1, "terms"), (3, "dequantize")]
+    ] * 2
+    assert work[0][1][1] is layer[1][0]
+    monkeypatch.setattr(prefill, "PREPARE_MAX_BYTES", 256 * 256 * 2)  # the 384-row int8 copy no longer fits
+    work = prefill.work_ahead([layer], 300, torch.bfloat16, torch.device("cpu"))
+    assert [(pos, what) for pos, *_, what in work[0]] == [(0, "dequantize"), (1, "terms")]
+    assert prefill.work_ahead([layer], 64, torch.bfloat16, torch.device("cpu")) == [[]]
+
+
+def test_prefill_prepare_setting_is_read_and_a_wrong_value_refused_in_one_line(monkeypatch):
+    from vlmq.engine.kernels import prefill
+    from vlmq.errors import VlmqError
+
+    monkeypatch.delenv(prefill.PREPARE_ENV, raising=False)
+    assert prefill.prefill_prepare_mode() == "off"
+    monkeypatch.setenv(prefill.PREPARE_ENV, "side")
+    assert prefill.prefill_prepare_mode() == "side"
+    monkeypatch.setenv(prefill.PREPARE_ENV, "ahead")
+    with pytest.raises(VlmqError) as err:
+        prefill.prefill_prepare_mode()
+    assert "$VLMQ_PREFILL_PREPARE='ahead'" in str(err.value) and "off, side" in str(err.value)
+    assert "\n" not in str(err.value)

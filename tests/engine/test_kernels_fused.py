@@ -154,7 +154,8 @@ def test_decode_launch_shapes_follow_the_rules(preset, fmt):
             on_cuda_cores = (tuned or (m <= SUM_MAX_M and not tensor_cores)) and not measured
             assert cfg.kernel == ("sum" if on_cuda_cores else "dot")
             if tuned and on_cuda_cores:
-                assert (cfg.block_n, cfg.num_warps, cfg.vec, cfg.split_k, cfg.pipe, cfg.num_stages) == tuned
+                got = (cfg.block_n, cfg.num_warps, cfg.vec, cfg.split_k, cfg.pipe, cfg.num_stages, cfg.maxnreg)
+                assert got == tuned
             if measured:  # a measured tile need not follow the program-count rule below
                 assert (
                     cfg.block_n,

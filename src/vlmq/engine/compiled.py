@@ -33,6 +33,7 @@ their pure-torch references, which is how tests hold the fused decode step to th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -51,7 +52,13 @@ from vlmq.engine.kernels import (
     rope_write_decode_attention,
     rope_write_kv,
 )
-from vlmq.engine.kernels.prefill import prefill_gemm_note
+from vlmq.engine.kernels.prefill import (
+    PREPARE_ENV,
+    PreparedLayers,
+    SidePreparation,
+    prefill_gemm_note,
+    prefill_prepare_mode,
+)
 from vlmq.engine.projections import HeadPack, LayerPacks, LinearPack, build_packs, run_linear
 from vlmq.engine.rope import mrope_cos_sin
 from vlmq.engine.types import GENERATED
@@ -251,6 +258,13 @@ class FusedRunner:
             "weight-only" if any(k in label for k in ("w8a16-int8", "w4a16")) else "w8a8" if "w8a8" in label else None
         )
         self.prefill_gemm = prefill_gemm_note(engine.device, kind) if kind else None
+        # weight-side prefill work (dequantized weights, int4 group terms) one layer ahead on a side stream
+        self.prefill_prepare = (
+            prefill_prepare_mode() == "side" and kind == "weight-only" and engine.device.type == "cuda"
+        )
+        self.preparation: SidePreparation | None = None
+        if self.prefill_prepare:
+            self.prefill_gemm += f"; weight-side work one layer ahead on a side stream (${PREPARE_ENV}=side)"
         wrap = _compile if compile else (lambda fn: fn)
         self.decode_layer, self.prefill_layer = wrap(fused_layer), wrap(prefill_layer)
         self.prologue, self.head = wrap(decode_prologue), wrap(fused_head)
@@ -288,9 +302,15 @@ class FusedRunner:
         layer_fn = self.prefill_layer if self.prefill_note == "compiled" else prefill_layer
         start = time.perf_counter()
         try:
-            for idx, packs in enumerate(self.packs):
-                inputs = layers_step.layer_inputs(cos, sin, cache.layer(idx))
-                h, y = layer_fn(packs, h, y, *inputs, self.prefill_attend)
+            ahead = self.prepared_layers(h.shape[0] * h.shape[1], h.dtype)
+            try:
+                for idx, packs in enumerate(self.packs):
+                    inputs = layers_step.layer_inputs(cos, sin, cache.layer(idx))
+                    with ahead.layer(idx) if ahead is not None else contextlib.nullcontext():
+                        h, y = layer_fn(packs, h, y, *inputs, self.prefill_attend)
+            finally:
+                if ahead is not None:
+                    ahead.finish()
         except Exception as err:  # noqa: BLE001 - a compile failure falls back to the uncompiled layers, recorded
             if layer_fn is prefill_layer:
                 raise
@@ -298,6 +318,24 @@ class FusedRunner:
             return self.prefill(step)
         self.compile_s.setdefault("prefill_first_call_s", time.perf_counter() - start)
         return d.norm(h + y)
+
+    def prepared_layers(self, rows: int, dtype: torch.dtype) -> PreparedLayers | None:
+        """This prefill's ``SidePreparation`` (``$VLMQ_PREFILL_PREPARE=side``, a weight-only model on CUDA) over the
+        weight-only projections of every layer, or None where it is off or nothing is made ahead at ``rows``."""
+        if not self.prefill_prepare:
+            return None
+        layers = [
+            [
+                (p.packed.weight, p.packed.scale, p.packed.zero, p.packed.group_size)
+                for p in (packs.qkv, packs.o, packs.gate_up, packs.down)
+                if p.packed is not None and p.fmt is not None and p.packed.a_mode == "bf16" and not p.reference
+            ]
+            for packs in self.packs
+        ]
+        if self.preparation is None:
+            self.preparation = SidePreparation(self.engine.device)
+        work = self.preparation.plan(layers, rows, dtype)
+        return self.preparation.start(work, dtype) if any(work) else None
 
     def decode(self, state, token: torch.Tensor) -> torch.Tensor:
         """Float32 logits [B, vocab] of one greedy decode step of ``token`` [B] at ``state`` (an engine

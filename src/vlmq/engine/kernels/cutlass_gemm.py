@@ -328,17 +328,21 @@ def w4_group_terms_reference(scale: torch.Tensor, zero: torch.Tensor | None) -> 
     return scale.bfloat16().t().contiguous(), (-offset * scale.float()).bfloat16().t().contiguous()
 
 
-def w4_group_terms(scale: torch.Tensor, zero: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``w4_group_terms_reference`` in one Triton launch (a GPU, or Triton's interpreter), else the reference. Made
-    at every int4 call: eager PyTorch took ~7 launches, 16-26 us a projection (7b gate/up, H200, 2026-12-01 profile:
-    ~0.75 ms of the 7b int4 first token)."""
+def w4_group_terms(
+    scale: torch.Tensor, zero: torch.Tensor | None, out: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``w4_group_terms_reference`` in one Triton launch (a GPU, or Triton's interpreter), else the reference; into
+    ``out`` (two [K / group, N] bf16 tensors) if given. Made at every int4 call: eager PyTorch took ~7 launches,
+    16-26 us a projection (7b gate/up, H200, 2026-12-01 profile: ~0.75 ms of the 7b int4 first token)."""
     if not (scale.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"):
-        return w4_group_terms_reference(scale, zero)
+        terms = w4_group_terms_reference(scale, zero)
+        return terms if out is None else tuple(o.copy_(t) for o, t in zip(out, terms, strict=True))
     from vlmq.engine.kernels.gemv_triton import w4_group_terms_kernel
 
     n, groups = scale.shape
-    scale_t = torch.empty(groups, n, dtype=torch.bfloat16, device=scale.device)
-    zero_t = torch.empty_like(scale_t)
+    if out is None:
+        out = tuple(torch.empty(groups, n, dtype=torch.bfloat16, device=scale.device) for _ in range(2))
+    scale_t, zero_t = out
     block_n, block_g = 64, 32
     grid = (-(-n // block_n), -(-groups // block_g))
     scale, zero = scale.contiguous(), zero.contiguous() if zero is not None else None

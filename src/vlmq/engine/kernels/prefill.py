@@ -54,12 +54,22 @@ bf16 weights already takes 345 against cuBLAS's 254).
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-from vlmq.engine.kernels.cutlass_gemm import W8A8_TYPES, unavailable_reason, w4a16_gemm, w8a8_gemm, w8a16_gemm
+from vlmq.engine.kernels.cutlass_gemm import (
+    W8A8_TYPES,
+    unavailable_reason,
+    w4_group_terms,
+    w4a16_gemm,
+    w8a8_gemm,
+    w8a16_gemm,
+)
 from vlmq.engine.kernels.gemv import (
     GEMV_MAX_M,
     PLANE_MAGIC,
@@ -73,6 +83,7 @@ from vlmq.engine.kernels.gemv import (
     measured_prefill,
     weight_format,
 )
+from vlmq.errors import VlmqError
 
 PREFILL_PATH = {
     "bf16": "cublas",
@@ -219,11 +230,14 @@ def dequantize_weight(weight, scale, zero, group_size, dtype: torch.dtype, out: 
     return dequantize_w8_cuda(weight, scale, dtype, out=out)
 
 
-def dequant_linear(x, weight, scale, zero, group_size, bias, out_dtype, chunk_bytes: int | None = None):
+def dequant_linear(
+    x, weight, scale, zero, group_size, bias, out_dtype, chunk_bytes: int | None = None, dequantized=None
+):
     """Weight-only prefill (int8 / e4m3 rows with per-row scales, or packed int4): the weight dequantized to
     ``x.dtype`` (one Triton pass), then multiplied by cuBLAS; with ``chunk_bytes``, slice by slice of
     ``dequant_slices`` output rows through one small scratch, each slice multiplied into its columns of the
-    output as soon as it is written.
+    output as soon as it is written. ``dequantized``: the whole weight already dequantized into ``x.dtype``
+    (``SidePreparation``), multiplied as the one slice.
 
     Whole weights by default, as measured on the H200 (``bench_dequant_overlap.py``, 2026-11-30 seventh session,
     7b, 28 layers x 4 projections at 300 rows, ms): BF16 cuBLAS 6.22; int8 whole 11.53, in 32 / 16 / 8 MB slices
@@ -232,14 +246,16 @@ def dequant_linear(x, weight, scale, zero, group_size, bias, out_dtype, chunk_by
     from 17.3 to 22.5 ms with 16 MB slices. Dequantizing on a second stream (layer L+1's weights while layer L
     multiplies) saved nothing either (11.41): the pass already runs at ~3.7 TB/s and takes the GEMMs' bandwidth."""
     n, k = weight.shape[0], x.shape[1]
-    slices = dequant_slices(n, k, chunk_bytes)
+    slices = dequant_slices(n, k, chunk_bytes) if dequantized is None else [(0, n)]
     out = x.new_empty((x.shape[0], n))
-    scratch = x.new_empty((slices[0][1], k))
+    scratch = x.new_empty((slices[0][1], k)) if dequantized is None else None
     for start, stop in slices:
         zero_rows = zero[start:stop] if zero is not None else None
-        w = dequantize_weight(
-            weight[start:stop], scale[start:stop], zero_rows, group_size, x.dtype, out=scratch[: stop - start]
-        )
+        w = dequantized
+        if w is None:
+            w = dequantize_weight(
+                weight[start:stop], scale[start:stop], zero_rows, group_size, x.dtype, out=scratch[: stop - start]
+            )
         if bias is None:
             torch.mm(x, w.t(), out=out[:, start:stop])
         else:
@@ -349,15 +365,15 @@ def cutlass_runs(x: torch.Tensor, weight: torch.Tensor, group_size: int = 0) -> 
 
 
 def cutlass_linear(
-    x, weight, scale, zero, group_size, bias, out_dtype, tile: int | None = None, x_scale=None
+    x, weight, scale, zero, group_size, bias, out_dtype, tile: int | None = None, x_scale=None, terms=None
 ) -> torch.Tensor:
     """A prefill through CUTLASS (``cutlass_gemm``): the mixed-input GEMM for int8 rows with per-row scales or
-    packed int4 (its group terms made at the call, in one launch: ``w4_group_terms``); the W8A8 GEMM for e4m3 or
-    int8 rows (``x_scale`` per token)."""
+    packed int4 (its group terms made at the call, in one launch: ``w4_group_terms``, unless given as ``terms``);
+    the W8A8 GEMM for e4m3 or int8 rows (``x_scale`` per token)."""
     if x.dtype in W8A8_TYPES.values():
         return w8a8_gemm(x, weight, scale, x_scale, bias, tile).to(out_dtype)
     if weight_format(weight) == W_INT4:
-        return w4a16_gemm(x, weight, scale, zero, group_size, bias, tile).to(out_dtype)
+        return w4a16_gemm(x, weight, scale, zero, group_size, bias, tile, terms).to(out_dtype)
     return w8a16_gemm(x, weight, scale, bias, tile).to(out_dtype)
 
 
@@ -403,6 +419,41 @@ def generic_tile_config(weight: torch.Tensor, m: int, k: int, group_size: int, t
     return cfg._replace(num_warps=warps)
 
 
+class PrefillRoute(NamedTuple):
+    """How ``prefill_linear`` runs a weight at a number of rows: ``path`` is "cutlass", "mixed", "generic" (a
+    measured tile of gemv.py's ``dot`` kernel), or one of ``PATHS`` ("cublas", "dequant", "triton", "int_mm",
+    "scaled_mm"); ``tile`` the measured tile where one runs."""
+
+    path: str
+    tile: object = None
+
+
+def prefill_route(x: torch.Tensor, weight: torch.Tensor, group_size: int, path: str | None = None) -> PrefillRoute:
+    """The route of ``prefill_linear(x, weight, ...)``: a tile the table measured faster for the scheme, shape and
+    about this many rows (``measured_tile``), else ``path`` or the scheme's default (``PREFILL_PATH``). Reads
+    only x's shape, dtype and device."""
+    kind = scheme(weight, x)
+    n, k = weight.shape[0], x.shape[1]
+    tile = measured_tile(kind, weight, group_size, x.shape[0]) if path is None else None
+    if isinstance(tile, CutlassTile):
+        if cutlass_runs(x, weight, group_size):
+            return PrefillRoute("cutlass", tile.index)
+        tile = None  # the library is not built here (or not for this shape): the library path
+    if isinstance(tile, MixedTile) and k % tile.block_k == 0:
+        return PrefillRoute("mixed", tile)
+    if tile is not None and not isinstance(tile, MixedTile):
+        return PrefillRoute("generic", tile)
+    path = path or PREFILL_PATH[kind]
+    paths = prefill_paths(kind, weight_format(weight))
+    if path not in paths:
+        raise ValueError(f"prefill path {path!r} is not one of {paths} for {kind} with {weight.dtype} weights")
+    if kind == "bf16" or path in ("mixed", "cutlass"):
+        return PrefillRoute(path)
+    if path == "triton" or not _library_shapes_ok(n, k):
+        return PrefillRoute("triton")
+    return PrefillRoute(path)
+
+
 def prefill_linear(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -414,40 +465,31 @@ def prefill_linear(
     out_dtype: torch.dtype,
     path: str | None = None,
 ) -> torch.Tensor:
-    """[M, K] x [N, K] weights (any vlmq format; W8A8 activations already quantized, ``x_scale`` per row)."""
-    kind = scheme(weight, x)
+    """[M, K] x [N, K] weights (any vlmq format; W8A8 activations already quantized, ``x_scale`` per row), by
+    ``prefill_route``; a dequantized weight or int4 group terms made ahead (``SidePreparation``) are used as made."""
+    route = prefill_route(x, weight, group_size, path)
+    made = _prepared.get(prepared_key(weight))
     n, k = weight.shape[0], x.shape[1]
-    tile = measured_tile(kind, weight, group_size, x.shape[0]) if path is None else None
-    if isinstance(tile, CutlassTile):
-        if cutlass_runs(x, weight, group_size):
-            return cutlass_linear(x, weight, scale, zero, group_size, bias, out_dtype, tile.index, x_scale)
-        tile = None  # the library is not built here (or not for this shape): the library path
-    if isinstance(tile, MixedTile) and k % tile.block_k == 0:
-        return mixed_linear(x, weight, scale, zero, group_size, bias, out_dtype, tile, x_scale=x_scale)
-    if tile is not None and not isinstance(tile, MixedTile):
-        cfg = generic_tile_config(weight, x.shape[0], k, group_size, tile)
+    if route.path == "cutlass":
+        return cutlass_linear(x, weight, scale, zero, group_size, bias, out_dtype, route.tile, x_scale, terms=made)
+    if route.path == "mixed":
+        return mixed_linear(x, weight, scale, zero, group_size, bias, out_dtype, route.tile, x_scale=x_scale)
+    if route.path in ("generic", "triton"):
+        if route.path == "generic":
+            cfg = generic_tile_config(weight, x.shape[0], k, group_size, route.tile)
+        else:
+            cfg = dot_config(weight_format(weight), x.shape[0], n, k, group_size)
         return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, out_dtype=out_dtype, config=cfg)
-    path = path or PREFILL_PATH[kind]
-    paths = prefill_paths(kind, weight_format(weight))
-    if path not in paths:
-        raise ValueError(f"prefill path {path!r} is not one of {paths} for {kind} with {weight.dtype} weights")
-    if kind == "bf16":
+    if route.path == "cublas":
         if scale is not None:  # per-row scales on float weights (the 8-bit op's contract, unit in projections.py)
             return w8_linear_dequant_mm(x, weight, scale, None, bias, out_dtype)
         return F.linear(x.to(weight.dtype), weight, bias).to(out_dtype)
-    if path == "mixed":
-        return mixed_linear(x, weight, scale, zero, group_size, bias, out_dtype, x_scale=x_scale)
-    if path == "cutlass":
-        return cutlass_linear(x, weight, scale, zero, group_size, bias, out_dtype, x_scale=x_scale)
-    if path == "triton" or not _library_shapes_ok(n, k):
-        cfg = dot_config(weight_format(weight), x.shape[0], n, k, group_size)
-        return gemv(x, weight, scale, zero, group_size, bias, x_scale=x_scale, out_dtype=out_dtype, config=cfg)
-    if kind in ("w8a16", "w4a16"):
-        return dequant_linear(x, weight, scale, zero, group_size, bias, out_dtype)
-    if kind == "w8a8_int8":
+    if route.path == "dequant":
+        return dequant_linear(x, weight, scale, zero, group_size, bias, out_dtype, dequantized=made)
+    if route.path == "int_mm":
         y = torch._int_mm(x.contiguous(), weight.t()).float() * x_scale.float().view(-1, 1) * scale.float().view(1, -1)
         return (y + bias.float() if bias is not None else y).to(out_dtype)
-    assert weight_format(weight) == W_FP8 and kind == "w8a8_fp8"
+    assert weight_format(weight) == W_FP8 and route.path == "scaled_mm"
     y = torch._scaled_mm(
         x.contiguous(),
         weight.t(),
@@ -457,6 +499,147 @@ def prefill_linear(
         bias=bias.to(torch.bfloat16) if bias is not None else None,
     )
     return y.to(out_dtype)
+
+
+# ----- weight-side work one layer ahead ---------------------------------------------------------------
+PREPARE_ENV = "VLMQ_PREFILL_PREPARE"  # "side": SidePreparation in every prefill; "off" (default, until measured)
+PREPARE_MODES = ("off", "side")
+PREPARE_MAX_BYTES = 64 << 20  # a dequantized weight made ahead at most this large (two layers' are held)
+_prepared: dict[tuple, object] = {}  # prepared_key(weight) -> what SidePreparation made from it for this layer
+
+
+def prefill_prepare_mode() -> str:
+    value = os.environ.get(PREPARE_ENV, "off").strip() or "off"
+    if value not in PREPARE_MODES:
+        raise VlmqError(f"${PREPARE_ENV}={value!r}: use one of {', '.join(PREPARE_MODES)} (unset: off)")
+    return value
+
+
+def prepared_key(weight: torch.Tensor) -> tuple:
+    return (weight.data_ptr(), tuple(weight.shape), weight.dtype)
+
+
+@contextlib.contextmanager
+def made_ahead(made: dict):
+    """Inside, ``prefill_linear`` takes ``made`` ({``prepared_key(weight)``: its dequantized weight, or its int4
+    group terms}) as made instead of making them at the call."""
+    _prepared.update(made)
+    try:
+        yield
+    finally:
+        for key in made:
+            _prepared.pop(key, None)
+
+
+def weight_side_work(route: PrefillRoute, weight: torch.Tensor) -> str | None:
+    """What ``route`` makes from the weight alone before its GEMM at every call: "dequantize" (the whole bf16
+    weight, the ``dequant`` route), "terms" (an int4 CUTLASS GEMM's group terms), or None."""
+    if route.path == "dequant":
+        return "dequantize"
+    if route.path == "cutlass" and weight_format(weight) == W_INT4:
+        return "terms"
+    return None
+
+
+def work_ahead(layers: list[list[tuple]], rows: int, dtype: torch.dtype, device: torch.device) -> list[list[tuple]]:
+    """Per layer, [(position, weight, scale, zero, group_size, what)] for the weights whose prefill route at ``rows``
+    prompt rows makes something from the weight alone (``weight_side_work``), from each layer's [(weight, scale,
+    zero, group_size)]: none at decode-sized prompts (``GEMV_MAX_M`` rows or fewer: the GEMV runs), and no
+    dequantized copy above ``PREPARE_MAX_BYTES`` (made at the call as before)."""
+    if rows <= GEMV_MAX_M:
+        return [[] for _ in layers]
+    probe = torch.empty(1, dtype=dtype, device=device)
+    work = []
+    for layer in layers:
+        items = []
+        for position, (weight, scale, zero, group) in enumerate(layer):
+            k = weight.shape[1] * (8 if weight_format(weight) == W_INT4 else 1)
+            what = weight_side_work(prefill_route(probe.expand(rows, k), weight, group), weight)
+            if what is not None and not (what == "dequantize" and weight.shape[0] * k * 2 > PREPARE_MAX_BYTES):
+                items.append((position, weight, scale, zero, group, what))
+        work.append(items)
+    return work
+
+
+class SidePreparation:
+    """A weight-only prefill's weight-side work one layer ahead, on a side stream (``$VLMQ_PREFILL_PREPARE=side``).
+
+    Per call ``prefill_linear`` dequantizes the weights of the ``dequant`` route (q/k/v and o of the 7b int4 table)
+    and makes the group terms of an int4 CUTLASS GEMM (gate/up, down): 539 and 173 us of the 7b int4_wo first token
+    on the H200 (fifteenth session's profile), each on the critical path though it reads only weights. Here they
+    are made for layer L + 1 on a side stream while layer L runs, into one of two scratch sets, and
+    ``prefill_linear`` takes them as made: same kernels, same values. Whether CUTLASS's compute-bound mainloop
+    leaves them room is what ``benchmarks/bench_dequant_overlap.py``'s ``engine+side`` measures; off by default
+    until it is measured end to end. Scratch is kept across prefills (captured graphs replay into it), one
+    buffer pair per (position, kind, shape); a weight whose bf16 copy exceeds ``PREPARE_MAX_BYTES`` is made at the
+    call as before."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.side = torch.cuda.Stream(device)
+        self.scratch: dict[tuple, list] = {}
+
+    def _buffers(self, position: int, what: str, weight, scale, dtype) -> list:
+        n, k = weight.shape[0], weight.shape[1] * (8 if weight_format(weight) == W_INT4 else 1)
+        key = (position, what, n, k, dtype)
+        if key not in self.scratch:
+            if what == "dequantize":
+                self.scratch[key] = [torch.empty((n, k), dtype=dtype, device=self.device) for _ in range(2)]
+            else:
+                groups = scale.shape[1]
+                self.scratch[key] = [
+                    tuple(torch.empty((groups, n), dtype=torch.bfloat16, device=self.device) for _ in range(2))
+                    for _ in range(2)
+                ]
+        return self.scratch[key]
+
+    def plan(self, layers: list[list[tuple]], rows: int, dtype: torch.dtype) -> list[list[tuple]]:
+        """``work_ahead``'s items, each with its scratch pair: (weight, scale, zero, group_size, what, pair)."""
+        return [
+            [(w, s, z, g, what, self._buffers(pos, what, w, s, dtype)) for pos, w, s, z, g, what in layer]
+            for layer in work_ahead(layers, rows, dtype, self.device)
+        ]
+
+    def start(self, work: list[list[tuple]], dtype: torch.dtype) -> PreparedLayers:
+        return PreparedLayers(self.side, torch.cuda.current_stream(self.device), work, dtype)
+
+
+class PreparedLayers:
+    """One prefill's ``SidePreparation``: layer i runs inside ``layer(i)`` (which starts layer i + 1's work, waits
+    for layer i's and hands it to ``prefill_linear``); ``finish()`` joins the side stream (also after a failure)."""
+
+    def __init__(self, side, main, work: list[list[tuple]], dtype: torch.dtype):
+        self.side, self.main, self.work, self.dtype = side, main, work, dtype
+        self.ready = [torch.cuda.Event() for _ in work]
+        self.freed = [torch.cuda.Event() for _ in work]
+        self.made: list[dict] = [{} for _ in work]
+        self.side.wait_stream(main)
+        self._fill(0)
+
+    def _fill(self, i: int) -> None:
+        with torch.cuda.stream(self.side):
+            if i >= 2:
+                self.side.wait_event(self.freed[i - 2])  # the scratch set's last reader: layer i - 2
+            for weight, scale, zero, group, what, pair in self.work[i]:
+                out = pair[i % 2]
+                if what == "dequantize":
+                    made = dequantize_weight(weight, scale, zero, group, self.dtype, out=out)
+                else:
+                    made = w4_group_terms(scale, zero, out=out)
+                self.made[i][prepared_key(weight)] = made
+            self.ready[i].record(self.side)
+
+    @contextlib.contextmanager
+    def layer(self, i: int):
+        if i + 1 < len(self.work):
+            self._fill(i + 1)
+        self.main.wait_event(self.ready[i])
+        with made_ahead(self.made[i]):
+            yield
+        self.freed[i].record(self.main)  # layer i's scratch set may be refilled (for layer i + 2)
+
+    def finish(self) -> None:
+        self.main.wait_stream(self.side)
 
 
 def linear_cuda(x, weight, scale, zero, group_size, bias, x_scale, out_dtype) -> torch.Tensor:

@@ -1,0 +1,100 @@
+"""Weight-only prefill with its weight-side work one layer ahead on a side stream (``prefill.SidePreparation``,
+``$VLMQ_PREFILL_PREPARE=side``) gives the products of the plain prefill bit for bit: eagerly, replayed from a CUDA
+graph, and end to end through the compiled engine (run on the GPU machine: ``python -m pytest -q -m gpu
+tests/engine/test_prefill_prepare_gpu.py``; with ``VLMQ_CUTLASS_LIB`` set the 7b int4 gate/up takes CUTLASS's
+route and its group terms are made ahead, else every weight's bf16 copy is)."""
+
+import pytest
+import torch
+
+from vlmq.engine.kernels import pack_int4
+from vlmq.engine.kernels.prefill import SidePreparation, prefill_linear, work_ahead
+
+pytestmark = pytest.mark.gpu
+
+ROWS = 300
+SHAPES = [("int4", 4608, 3584), ("int4", 37888, 3584), ("int8", 3584, 3584)]  # 7b q/k/v, gate/up; an int8 o
+
+
+def random_layer(seed: int) -> list[tuple]:
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    layer = []
+    for fmt, n, k in SHAPES:
+        q = torch.randint(-8, 8, (n, k), dtype=torch.int8, device="cuda", generator=g)
+        if fmt == "int4":
+            scale = (torch.rand(n, k // 128, device="cuda", generator=g) * 0.01).bfloat16()
+            zero = torch.randint(-8, 8, (n, k // 128), dtype=torch.int8, device="cuda", generator=g)
+            layer.append((pack_int4(q), scale, zero, 128))
+        else:
+            layer.append((q * 15, torch.rand(n, device="cuda", generator=g) * 1e-3, None, 0))
+    return layer
+
+
+def products(layers, xs, ahead=None) -> list[list[torch.Tensor]]:
+    out = []
+    for i, layer in enumerate(layers):
+        with ahead.layer(i) if ahead is not None else torch.no_grad():
+            out.append(
+                [prefill_linear(x, w, s, z, g, None, None, torch.bfloat16) for (w, s, z, g), x in zip(layer, xs)]
+            )
+    if ahead is not None:
+        ahead.finish()
+    return out
+
+
+def test_layers_made_ahead_on_a_side_stream_give_the_same_products_bit_for_bit():
+    layers = [random_layer(seed) for seed in range(3)]
+    g = torch.Generator(device="cuda").manual_seed(9)
+    xs = [torch.randn(ROWS, k, device="cuda", generator=g).bfloat16() for _, _, k in SHAPES]
+    work = work_ahead(layers, ROWS, torch.bfloat16, torch.device("cuda"))
+    assert all(len(items) >= 2 for items in work)  # q/k/v's copy and gate/up's copy or group terms, every layer
+    want = products(layers, xs)
+    prep = SidePreparation(torch.device("cuda"))
+    plan = prep.plan(layers, ROWS, torch.bfloat16)
+    got = products(layers, xs, prep.start(plan, torch.bfloat16))
+    torch.cuda.synchronize()
+    assert all(torch.equal(a, b) for gl, wl in zip(got, want) for a, b in zip(gl, wl))
+    # the same from a CUDA graph (captured after a warm-up on a side stream, as the engine's prefill graphs are)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        products(layers, xs, prep.start(plan, torch.bfloat16))
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = products(layers, xs, prep.start(plan, torch.bfloat16))
+    for out in captured:
+        for o in out:
+            o.zero_()
+    graph.replay()
+    torch.cuda.synchronize()
+    assert all(torch.equal(a, b) for gl, wl in zip(captured, want) for a, b in zip(gl, wl))
+
+
+@pytest.mark.parametrize("recipe", ["int4_wo", "int8_wo"])
+def test_compiled_engine_answers_the_same_with_the_weight_side_work_ahead(recipe, monkeypatch):
+    """The toy through the compiled engine, six prompts a batch (a prefill of more than GEMV_MAX_M rows) three times
+    (first call, graph capture, replay), with and without the setting: the same greedy answers, the weights made
+    ahead where it is on, and the speed records' prefill note saying which ran."""
+    from vlmq.engine import Engine
+    from vlmq.models import load_model
+    from vlmq.recipes import apply_recipe, engine_options, load_calibration, parse_recipe, prepare_engine
+    from vlmq.tasks import TaskOptions, get_task
+
+    task = get_task("shapes-vqa")
+    prompts = [s.prompt for s in task.load(TaskOptions(limit=6, seed=0))[:6]]
+    calib = load_calibration("builtin", n=8, languages=("en",), seed=0)
+    spec = parse_recipe(recipe)
+    loaded = load_model("toy", device="cuda")
+    apply_recipe(loaded, spec, calib)
+    answers = {}
+    for mode in ("off", "side"):
+        monkeypatch.setenv("VLMQ_PREFILL_PREPARE", mode)  # read as the compiled engine is built
+        engine = Engine(loaded, **engine_options(spec), compile=True, max_batch_size=6)
+        prepare_engine(engine, spec, calib)
+        assert ("side stream" in engine.compiled.path_notes()["prefill_gemm"]) == (mode == "side")
+        answers[mode] = [[g.text for g in engine.generate(prompts, task.max_new_tokens)] for _ in range(3)]
+        made = engine.compiled.preparation.scratch if engine.compiled.preparation is not None else {}
+        assert bool(made) == (mode == "side")  # the toy's four projections take the dequantize route
+    assert answers["side"] == answers["off"]
+    assert all(a.strip() for a in answers["off"][0])
