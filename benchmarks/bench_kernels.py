@@ -499,13 +499,14 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
 
 
 def sweep_groups(args) -> list[tuple]:
-    """(preset, shape, n, k, m, mode) of the sweep, one row count at a time (M = 1 first: the batch-1 bars)."""
+    """(preset, shape, n, k, m, mode) of the sweep, one row count at a time (M = 1 first: the batch-1 bars); the
+    decoder projections, or those of ``--shapes``."""
     return [
         (preset, shape, n, k, m, mode)
         for m in args.rows
         for preset in args.presets
         for shape, (n, k) in SHAPES[preset].items()
-        if shape != "lm_head"
+        if shape != "lm_head" and (not args.shapes or shape in args.shapes)
         for mode in args.modes
     ]
 
@@ -544,17 +545,21 @@ def sweep_calls(group: tuple, cfg, copies: int, fused: bool = False, device: str
     return [lambda p=p: gemv(rows, p.weight, p.scale, p.zero, p.group_size, None, **kwargs) for p in packs]
 
 
-def sweep_candidates(group: tuple, frag_only: bool = False) -> list:
-    """The group's candidates; ``frag_only`` (decode rows): the fragment-order int4 tiles and the default alone,
-    for a sweep that adds them to a table whose other tiles an earlier sweep measured."""
+def sweep_candidates(group: tuple, frag_only: bool = False, new_only: bool = False) -> list:
+    """The group's candidates; at decode rows, for a sweep that adds tiles to a table whose other tiles an earlier
+    sweep measured, only the default (the table's tile) and: ``frag_only``, the fragment-order int4 tiles;
+    ``new_only``, the CUDA-core tiles no recorded sweep has timed (through the software pipeliner, under a register
+    cap)."""
     from vlmq.engine.kernels.gemv import GEMV_MAX_M, default_config
 
     fmt = cfg_format(group[5])
     configs = sweep_configs(fmt, group[4], group[2], group[3])
-    if not frag_only or group[4] > GEMV_MAX_M:
+    if not (frag_only or new_only) or group[4] > GEMV_MAX_M:
         return configs
     default = default_config(fmt, group[4], group[2], group[3], GROUP)
-    return [c for c in configs if c == default or getattr(c, "frag", False)]
+    if frag_only:
+        return [c for c in configs if c == default or getattr(c, "frag", False)]
+    return [c for c in configs if c == default or (c.kernel == "sum" and (c.num_stages > 1 or c.maxnreg))]
 
 
 def _warm_sweep(items):
@@ -575,7 +580,7 @@ def run_sweep(args, log, save) -> list[dict]:
 
     groups = sweep_groups(args)
     if args.jobs > 1:
-        pairs = [(g, c, args.fused) for g in groups for c in sweep_candidates(g, args.frag_only)]
+        pairs = [(g, c, args.fused) for g in groups for c in sweep_candidates(g, args.frag_only, args.new_only)]
         log(f"sweep compiled in {args.jobs} workers: {in_workers(_warm_sweep, pairs, args.jobs):.0f} s")
     results, t0 = [], time.monotonic()
     for group in groups:
@@ -584,7 +589,7 @@ def run_sweep(args, log, save) -> list[dict]:
         copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
         default = LIBRARY if m > 64 else default_config(cfg_format(mode), m, n, k, GROUP)
         best, default_row, group_start = None, None, len(results)
-        candidates = sweep_candidates(group, args.frag_only)
+        candidates = sweep_candidates(group, args.frag_only, args.new_only)
         want = sweep_calls(group, default, 1, args.fused)[0]()  # the default tile's output (its GPU tests check it)
         for i, cfg in enumerate(candidates):
             if time.monotonic() - t0 > args.budget_s:
@@ -761,6 +766,12 @@ def parse_args(argv=None):
         action="store_true",
         help="decode rows: time only the fragment-order int4 tiles against the default (the table's tile)",
     )
+    ap.add_argument(
+        "--new-only",
+        action="store_true",
+        help="decode rows: time only the CUDA-core tiles no recorded sweep timed (staged, register-capped) against "
+        "the default (the table's tile)",
+    )
     ap.add_argument("--quick", action="store_true", help="only the cases the defaults rest on (QUICK), ~1 min")
     ap.add_argument(
         "--write-tiles",
@@ -782,6 +793,8 @@ def parse_args(argv=None):
     unknown = [v for v in args.variants if v.split(":")[0] not in variants | {"prefill"}]
     if unknown:
         ap.error(f"--variants takes {','.join(sorted(variants))} or prefill:<path>, got {','.join(unknown)}")
+    if args.frag_only and args.new_only:
+        ap.error("--frag-only and --new-only each keep one kind of tile: give one, in two sweeps")
     return args
 
 

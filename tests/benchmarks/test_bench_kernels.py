@@ -535,3 +535,25 @@ def test_unknown_variants_are_refused_in_one_line(capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--variants takes" in err and "vlmq-fusd" in err and "vlmq-fused" in err
     assert bench_kernels.parse_args(["--out", "x", "--variants", "vlmq-fused:norm,prefill:cublas"]).variants
+
+
+def test_new_only_sweep_keeps_the_table_tile_and_the_untimed_staged_and_capped_tiles(capsys):
+    """``--new-only``: at one row only the default (the table's tile) and the CUDA-core tiles no recorded sweep has
+    timed -- through the software pipeliner or under a register cap; every candidate at prefill rows; refused beside
+    ``--frag-only`` in one line."""
+    from vlmq.engine.kernels.gemv import W_INT8
+
+    args = bench_kernels.parse_args(["--out", "x", "--sweep", "--new-only", "--rows", "1", "--modes", "int8-a16",
+                                     "--presets", "2b", "--shapes", "gate_up"])  # fmt: skip
+    (group,) = bench_kernels.sweep_groups(args)
+    every = bench_kernels.sweep_candidates(group)
+    kept = bench_kernels.sweep_candidates(group, new_only=True)
+    default = default_config(W_INT8, 1, group[2], group[3], 128)
+    assert default in kept and set(kept) < set(every)
+    assert all(c == default or c.num_stages > 1 or c.maxnreg for c in kept)
+    assert {c.maxnreg for c in kept} == {0, *bench_kernels.MAXNREG_CAPS} and {c.num_stages for c in kept} == {1, 3, 4}
+    prefill_group = (*group[:4], 300, group[5])
+    assert bench_kernels.sweep_candidates(prefill_group, new_only=True) == bench_kernels.sweep_candidates(prefill_group)
+    with pytest.raises(SystemExit):
+        bench_kernels.parse_args(["--out", "x", "--sweep", "--new-only", "--frag-only"])
+    assert "--frag-only and --new-only each keep one kind" in capsys.readouterr().err
