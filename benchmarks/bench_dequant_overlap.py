@@ -22,8 +22,9 @@ helps), each variant captured in one CUDA graph, median of ``reps`` replays (min
   gate/up and down through CUTLASS; its first token spent 539 us dequantizing and 173 us on group terms, 56
   launches each, on the critical path);
 - ``engine+side``: that mix with layer L + 1's dequantized weights and group terms made on a side stream while
-  layer L multiplies: whether CUTLASS's compute-bound mainloop leaves them room (the whole-weight ``overlap``
-  above gained nothing: every GEMM there was already bandwidth-bound).
+  layer L multiplies, by the engine's own ``prefill.SidePreparation`` (``VLMQ_PREFILL_PREPARE=side``): whether
+  CUTLASS's compute-bound mainloop leaves them room (the whole-weight ``overlap`` above gained nothing: every GEMM
+  there was already bandwidth-bound).
 
 Every variant's outputs are compared with ``whole``'s (``engine+side``'s with ``engine``'s): ``exact`` (bit for
 bit) or, where a GEMM takes another kernel (another summation order), the largest difference relative to the
@@ -37,6 +38,8 @@ engine dequantizes whole weights (``dequant_linear``'s docstring).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import pathlib
 import statistics
@@ -111,72 +114,6 @@ def run_units(units, scratch, side):
     main.wait_stream(side)
 
 
-def engine_paths(layer, xs) -> list:
-    """Per projection of a layer, the CUTLASS tile ``prefill_linear`` runs for these rows (the tile table's
-    ``cutlass`` entry, the library built), or None where it dequantizes then calls cuBLAS."""
-    from vlmq.engine.kernels.gemv import CutlassTile
-    from vlmq.engine.kernels.prefill import cutlass_runs, measured_tile, scheme
-
-    paths = []
-    for p, x in zip(layer, xs, strict=True):
-        tile = measured_tile(scheme(p.weight, x), p.weight, p.group_size, x.shape[0])
-        ok = isinstance(tile, CutlassTile) and cutlass_runs(x, p.weight, p.group_size)
-        paths.append(tile.index if ok else None)
-    return paths
-
-
-def run_engine_side(layers, xs, paths, scratch, side) -> list:
-    """The engine's mix (``engine_paths``) with what it makes from the weights before a GEMM -- a dequantized
-    weight, an int4 CUTLASS GEMM's group terms -- made for layer L + 1 on ``side`` while layer L multiplies (two
-    scratch sets: layer L's and L + 1's). Returns each layer's outputs."""
-    from vlmq.engine.kernels.cutlass_gemm import w4_group_terms, w4a16_gemm, w8a16_gemm
-    from vlmq.engine.kernels.gemv import W_INT4, weight_format
-    from vlmq.engine.kernels.prefill import dequantize_weight
-
-    main = torch.cuda.current_stream()
-    ready = [torch.cuda.Event() for _ in layers]
-    freed = [torch.cuda.Event() for _ in layers]
-
-    def fill(i):
-        made = []
-        with torch.cuda.stream(side):
-            if i >= 2:
-                side.wait_event(freed[i - 2])  # the scratch set's last reader: layer i - 2
-            for p, x, tile, flat in zip(layers[i], xs, paths, scratch[i % 2], strict=True):
-                if tile is None:
-                    n, k = p.weight.shape[0], x.shape[1]
-                    made.append(
-                        dequantize_weight(
-                            p.weight, p.scale, p.zero, p.group_size, torch.bfloat16, flat[: n * k].view(n, k)
-                        )
-                    )
-                elif weight_format(p.weight) == W_INT4:
-                    made.append(w4_group_terms(p.scale, p.zero))
-                else:
-                    made.append(None)  # int8 rows: CUTLASS reads the scales as they are
-            ready[i].record(side)
-        return made
-
-    side.wait_stream(main)
-    pending = fill(0)
-    outs = []
-    for i, layer in enumerate(layers):
-        made, pending = pending, (fill(i + 1) if i + 1 < len(layers) else None)
-        main.wait_event(ready[i])
-        layer_outs = []
-        for p, x, tile, part in zip(layer, xs, paths, made, strict=True):
-            if tile is None:
-                layer_outs.append(torch.mm(x, part.t()))
-            elif weight_format(p.weight) == W_INT4:
-                layer_outs.append(w4a16_gemm(x, p.weight, p.scale, p.zero, p.group_size, None, tile, terms=part))
-            else:
-                layer_outs.append(w8a16_gemm(x, p.weight, p.scale, None, tile))
-        outs.append(layer_outs)
-        freed[i].record(main)
-    main.wait_stream(side)
-    return outs
-
-
 def graph_ms(fn, reps: int) -> dict:
     """ms per call of ``fn`` replayed from one CUDA graph: median of ``reps`` (min, max)."""
     side = torch.cuda.Stream()
@@ -221,7 +158,7 @@ def main(argv=None) -> int:
     if not torch.cuda.is_available():
         print("bench_dequant_overlap needs a CUDA GPU: nothing measured")
         return 1
-    from vlmq.engine.kernels.prefill import dequant_linear, prefill_linear
+    from vlmq.engine.kernels.prefill import SidePreparation, dequant_linear, prefill_linear, prefill_route, work_ahead
 
     shapes = [SHAPES[args.preset][name] for name in PROJECTIONS]
     g = torch.Generator(device="cuda").manual_seed(0)
@@ -271,27 +208,35 @@ def main(argv=None) -> int:
 
         want = sliced(None)
         report(fmt, "whole", graph_ms(lambda sliced=sliced: sliced(None), args.reps))
-        # the engine's own mix (CUTLASS where the tile table says, else whole dequantization), and that mix with
-        # the weight-side work of layer L + 1 on a side stream
-        paths = engine_paths(layers[0], xs)
-        print(f"{fmt} engine paths (CUTLASS tile or dequantize): " + ", ".join(
-            f"{name} {'dequantize' if tile is None else f'cutlass {tile}'}" for name, tile in zip(PROJECTIONS, paths)
+        # the engine's own mix (prefill_route: CUTLASS where the tile table says, else whole dequantization), and
+        # that mix with the weight-side work of layer L + 1 on a side stream (the engine's SidePreparation)
+        weights = [[(p.weight, p.scale, p.zero, p.group_size) for p in layer] for layer in layers]
+        routes = [prefill_route(x, w, g).path for (w, _, _, g), x in zip(weights[0], xs)]
+        ahead = {pos: what for pos, *_, what in work_ahead(weights, args.rows, torch.bfloat16, xs[0].device)[0]}
+        print(f"{fmt} engine routes: " + ", ".join(
+            f"{name} {route}" + (f" ({ahead[i]} ahead)" if i in ahead else "")
+            for i, (name, route) in enumerate(zip(PROJECTIONS, routes))
         ))  # fmt: skip
 
-        def engine(layers=layers):
-            return [[prefill_linear(x, p.weight, p.scale, p.zero, p.group_size, None, None, torch.bfloat16)
-                     for p, x in zip(layer, xs)] for layer in layers]  # fmt: skip
+        def engine(layers=layers, weights=weights, prep=None):
+            ahead = prep.start(prep.plan(weights, args.rows, torch.bfloat16), torch.bfloat16) if prep else None
+            outs = []
+            try:
+                for i, layer in enumerate(layers):
+                    with ahead.layer(i) if ahead is not None else contextlib.nullcontext():
+                        outs.append([prefill_linear(x, p.weight, p.scale, p.zero, p.group_size, None, None,
+                                                    torch.bfloat16) for p, x in zip(layer, xs)])  # fmt: skip
+            finally:
+                if ahead is not None:
+                    ahead.finish()
+            return outs
 
         engine_want = engine()
         report(fmt, "engine", graph_ms(engine, args.reps), engine_want, want)
-        scratch = [[torch.empty(n * k, device="cuda", dtype=torch.bfloat16) for n, k in shapes] for _ in range(2)]
-        side = torch.cuda.Stream()
-
-        def engine_side(layers=layers, paths=paths, scratch=scratch, side=side):
-            return run_engine_side(layers, xs, paths, scratch, side)
-
-        report(fmt, "engine+side", graph_ms(engine_side, args.reps), engine_side(), engine_want)
-        del scratch, engine_want
+        prep = SidePreparation(xs[0].device)
+        side = functools.partial(engine, prep=prep)
+        report(fmt, "engine+side", graph_ms(side, args.reps), side(), engine_want)
+        del prep, engine_want
         variants = [("overlap", layer_units(layers, xs, outs), None)]
         for mb in args.slice_mb:
             variants += [
