@@ -433,18 +433,13 @@ def test_a_staged_tile_in_the_table_reaches_the_kernel_config(tmp_path, monkeypa
     assert default_config(gemv.W_INT4, 1, 37888, 3584, 128).num_stages == 1
 
 
-def test_one_row_sweep_times_register_caps_on_the_tables_tile_and_a_capped_winner_reaches_the_launch(
-    tmp_path, monkeypatch
-):
-    """The one-row sweep adds the table's CUDA-core tile under each register cap (the fused forms hold far more
-    registers than the plain ones the table was swept for); a capped winner is written with its cap, read back
-    into the shape's config and passed to the kernel's launch (``maxnreg``); an uncapped one writes none."""
+def capped_table(tmp_path, monkeypatch):
+    """The 2b int8 gate/up table tile under the sweep's register caps, and a table (``$VLMQ_TILES``) written from a
+    sweep in which the 96 cap won: (the shipped tile, the capped candidates, what the sweep wrote)."""
     from vlmq.engine.kernels import gemv
-    from vlmq.engine.kernels.gemv_triton import gemv_kernel
 
     shipped = default_config(gemv.W_INT8, 1, 17920, 1536, cuda_cores=True)
     capped = [c for c in bench_kernels.sweep_configs(gemv.W_INT8, 1, 17920, 1536) if c.maxnreg]
-    assert capped == [shipped._replace(maxnreg=cap) for cap in bench_kernels.MAXNREG_CAPS]
     sweep = {"device": "GPU", "date": "d", "triton": "t"}
     sweep["results"] = [
         row("int8-a16", 1, list(shipped), 10.0, default=True, shape="gate_up"),
@@ -452,25 +447,45 @@ def test_one_row_sweep_times_register_caps_on_the_tables_tile_and_a_capped_winne
         row("int4-g128", 1, ["sum", 1, 8, 1024, 1, 1, 1, 4, False], 30.0, default=True, shape="gate_up"),
         row("int4-g128", 1, ["sum", 1, 8, 1024, 1, 1, 1, 4, False, False, False, False, 96], 31.0, shape="gate_up"),
     ]
-    written = bench_kernels.tiles_from_sweep([sweep], ["a.json"])["sum_m1"]
-    tiles = {t["format"]: t for t in written}
-    assert tiles["int8"]["maxnreg"] == capped[1].maxnreg and tiles["int8"]["us"] == 9.0
-    assert "maxnreg" not in tiles["int4"]
+    tiles = {t["format"]: t for t in bench_kernels.tiles_from_sweep([sweep], ["a.json"])["sum_m1"]}
     table = json.loads(TILES_FILE.read_text())
     table["sum_m1"] = [t for t in table["sum_m1"] if (t["format"], t["n"], t["k"]) != ("int8", 17920, 1536)]
     table["sum_m1"].append(tiles["int8"])
     path = tmp_path / "tiles.json"
     path.write_text(json.dumps(table))
     monkeypatch.setenv(gemv.TILES_ENV, str(path))
-    cfg = default_config(gemv.W_INT8, 1, 17920, 1536)
-    assert cfg == capped[1]
+    return shipped, capped, tiles
+
+
+def test_one_row_sweep_times_register_caps_on_the_tables_tile_and_a_capped_winner_reaches_the_config(
+    tmp_path, monkeypatch
+):
+    """The one-row sweep adds the table's CUDA-core tile under each register cap (the fused forms hold far more
+    registers than the plain ones the table was swept for); a capped winner is written with its cap and read back
+    into the shape's config; an uncapped one writes none."""
+    from vlmq.engine.kernels import gemv
+
+    shipped, capped, tiles = capped_table(tmp_path, monkeypatch)
+    assert capped == [shipped._replace(maxnreg=cap) for cap in bench_kernels.MAXNREG_CAPS]
+    assert tiles["int8"]["maxnreg"] == capped[1].maxnreg and tiles["int8"]["us"] == 9.0
+    assert "maxnreg" not in tiles["int4"]
+    assert default_config(gemv.W_INT8, 1, 17920, 1536) == capped[1]
+
+
+def test_a_capped_tile_passes_its_cap_to_the_kernel_launch(tmp_path, monkeypatch):
+    """``maxnreg`` is a launch option of the CUDA-core kernel where the tile carries a cap, and absent otherwise."""
+    pytest.importorskip("triton")
+    from vlmq.engine.kernels import gemv
+    from vlmq.engine.kernels.gemv_triton import gemv_kernel
+
+    shipped, capped, _ = capped_table(tmp_path, monkeypatch)
     launches = []
     monkeypatch.setattr(
         gemv_kernel, "run", lambda *args, grid, warmup, **kwargs: launches.append(kwargs), raising=False
     )
     pack = bench_kernels.random_pack("int8", "bf16", 17920, 1536, "cpu", 0)
     x = torch.randn(1, 1536, dtype=torch.bfloat16)
-    for config in (cfg, shipped):
+    for config in (default_config(gemv.W_INT8, 1, 17920, 1536), shipped):
         gemv.gemv(x, pack.weight, pack.scale, config=config)
     assert launches[0]["maxnreg"] == capped[1].maxnreg and "maxnreg" not in launches[1]
 
