@@ -10,9 +10,10 @@ trigger is; with ``--rebuild`` the decode runner is built again for each value, 
 (``VLMQ_ATTENTION_COMBINE``; compiled code is reused from the first build of each value). Each row names the decode
 path that ran (the runner's label), so a value that did not take effect shows. The workload is ``bench_speed.py``'s (one
 synthetic 448x448 image a row, the same prompt, ``--new-tokens`` tokens, EOS ignored; an engine per batch size sized
-as its speed task sizes it), so the figures compare with its decode ms/token; TTFT is not measured. Writes
-OUT/ab.json (every round) and OUT/ab.md: ms/token per (recipe, batch, variant), median over the rounds, min-max, and
-the ratio to the first variant. Speed is only reported from the compiled engine on CUDA; on a CPU the same loop runs
+as its speed task sizes it), so the figures compare with its decode ms/token. ``--ttft`` also times each variant's
+first token, for a setting of the prefill (``VLMQ_PREFILL_PREPARE``, with ``--rebuild``). Writes OUT/ab.json (every
+round) and OUT/ab.md: ms/token (and TTFT ms) per (recipe, batch, variant), median over the rounds, min-max, and the
+ratio to the first variant. Speed is only reported from the compiled engine on CUDA; on a CPU the same loop runs
 through the eager engine to check the script, and its table says "not measured (cpu: eager engine)".
 """
 
@@ -51,6 +52,12 @@ def parse_args(argv=None):
         "such as VLMQ_ATTENTION_COMBINE), not only its captured step",
     )
     p.add_argument("--new-tokens", type=int, default=64)
+    p.add_argument(
+        "--ttft",
+        action="store_true",
+        help="also time each variant's first token (replayed; one more warm generation a variant), for a setting of "
+        "the prefill such as VLMQ_PREFILL_PREPARE (with --rebuild: it is read when the runner is built)",
+    )
     p.add_argument("--device", default="auto")
     return p.parse_args(argv)
 
@@ -68,14 +75,14 @@ def schedule(variants: list[str], rounds: int) -> list[tuple[int, str]]:
     return [(r, v) for r in range(rounds) for v in variants]
 
 
-def summarize(times: dict[str, list[float]], reference: str) -> dict[str, dict]:
-    """Per variant: median, min and max ms/token over the rounds, and the median's ratio to ``reference``'s."""
+def summarize(times: dict[str, list[float]], reference: str, key: str = "ms_per_token") -> dict[str, dict]:
+    """Per variant: median (as ``key``), min and max over the rounds, and the median's ratio to ``reference``'s."""
     out = {}
     for variant, values in times.items():
         median = statistics.median(values)
-        out[variant] = {"ms_per_token": median, "min": min(values), "max": max(values), "n": len(values)}
+        out[variant] = {key: median, "min": min(values), "max": max(values), "n": len(values)}
     for row in out.values():
-        row["x_reference"] = row["ms_per_token"] / out[reference]["ms_per_token"]
+        row["x_reference"] = row[key] / out[reference][key]
     return out
 
 
@@ -90,23 +97,47 @@ def markdown(results: list[dict], env: str, measured: bool, device: str) -> str:
     for res in results:
         for variant, row in res["summary"].items():
             path = res["decode_paths"][variant]
-            if measured:
-                figure, spread = f"{row['ms_per_token']:.3f}", f"{row['min']:.3f}-{row['max']:.3f}"
-                ratio = f"{row['x_reference']:.3f}"
-            else:
-                figure, spread, ratio = "not measured", "-", "-"
-            lines.append(f"| {res['recipe']} | {res['batch']} | {variant} | {figure} | {spread} | {ratio} | {path} |")
+            lines.append(
+                f"| {res['recipe']} | {res['batch']} | {variant} | {cells(row, 'ms_per_token', measured)} | {path} |"
+            )
+    if any("ttft" in res for res in results):
+        lines += [
+            "",
+            f"{env} A/B, time to first token ms (vision + prefill, both replayed from their graphs; median over "
+            "rounds, min-max; x the first variant)",
+            "",
+            "| recipe | batch | variant | TTFT ms | min-max | x first | prefill GEMMs |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for res in results:
+            for variant, row in res.get("ttft", {}).items():
+                note = res["prefill_notes"][variant]
+                lines.append(
+                    f"| {res['recipe']} | {res['batch']} | {variant} | {cells(row, 'ttft_ms', measured)} | {note} |"
+                )
     return "\n".join(lines) + "\n"
 
 
-def time_variants(engine, prompts, variants, args, measured: bool) -> tuple[dict[str, list[float]], dict[str, str]]:
+def cells(row: dict, key: str, measured: bool) -> str:
+    """A summary row's figure, spread and ratio as table cells (none off the compiled CUDA engine)."""
+    if not measured:
+        return "not measured | - | -"
+    return f"{row[key]:.3f} | {row['min']:.3f}-{row['max']:.3f} | {row['x_reference']:.3f}"
+
+
+def time_variants(engine, prompts, variants, args, measured: bool) -> tuple[dict, dict, dict, dict]:
     """ms/token of each variant in each round: the setting applied, the decode step captured again (``--rebuild``:
     the runner built again; on a CPU the fused runner, uncompiled), a short warm generation, then one timed
-    generation of ``--new-tokens`` tokens. Also each variant's decode path (the runner's label: what ran)."""
+    generation of ``--new-tokens`` tokens. With ``--ttft`` a second warm generation first (a prompt geometry's prefill
+    is captured on its second sighting), so the timed one's first token is replayed, and its TTFT is kept too.
+    Returns (ms/token, TTFT ms, each variant's decode path -- the runner's label: what ran --, its prefill GEMMs'
+    note)."""
     from vlmq.engine.compiled import CompiledRunner, FusedRunner
 
     times: dict[str, list[float]] = {v: [] for v in variants}
+    ttft: dict[str, list[float]] = {v: [] for v in variants}
     paths: dict[str, str] = {}
+    prefill: dict[str, str] = {}
     before = os.environ.get(args.env)
     try:
         for _, variant in schedule(variants, args.rounds):
@@ -117,16 +148,20 @@ def time_variants(engine, prompts, variants, args, measured: bool) -> tuple[dict
                 engine.compiled = CompiledRunner(engine) if measured else FusedRunner(engine, compile=False)
             elif engine.compiled is not None and hasattr(engine.compiled, "drop_decode_graphs"):
                 engine.compiled.drop_decode_graphs()
-            engine.generate(prompts, 4, ignore_eos=True)  # captures the step under this value
+            for _ in range(2 if args.ttft else 1):
+                engine.generate(prompts, 4, ignore_eos=True)  # captures the step (and the prefill) under this value
             timings = engine.generate(prompts, args.new_tokens, ignore_eos=True)[0].timings
             times[variant].append(timings["decode_ms_per_token"])
+            ttft[variant].append(timings["ttft_ms"])
             paths[variant] = engine.compiled.label if engine.compiled is not None else "eager"
+            notes = engine.compiled.path_notes() if engine.compiled is not None else {}
+            prefill[variant] = notes.get("prefill_gemm", notes.get("prefill_path", "eager"))
     finally:
         if before is None:
             os.environ.pop(args.env, None)
         else:
             os.environ[args.env] = before
-    return times, paths
+    return times, ttft, paths, prefill
 
 
 def main(argv=None) -> int:
@@ -155,10 +190,14 @@ def main(argv=None) -> int:
                 max_seq_len=bench.workload_lengths(loaded, opts, prompts)[1],
             )
             prepare_engine(engine, spec, calib)
-            times, paths = time_variants(engine, prompts, variants, args, measured)
+            times, ttft, paths, prefill = time_variants(engine, prompts, variants, args, measured)
             row = {"recipe": recipe, "batch": batch, "summary": summarize(times, variants[0]), "decode_paths": paths}
+            if args.ttft:
+                row |= {"ttft": summarize(ttft, variants[0], key="ttft_ms"), "prefill_notes": prefill}
             if measured:  # a CPU's timings are no speed figure: kept out of every output
                 row["times"] = times
+                if args.ttft:
+                    row["ttft_times"] = ttft
                 print(
                     f"{recipe} batch {batch}: " + ", ".join(f"{v} {statistics.median(t):.3f}" for v, t in times.items())
                 )
@@ -166,6 +205,8 @@ def main(argv=None) -> int:
                 row["summary"] = {
                     v: {"n": len(t), "speed": "not measured (cpu: eager engine)"} for v, t in times.items()
                 }
+                if args.ttft:
+                    row["ttft"] = {v: dict(summary) for v, summary in row["summary"].items()}
                 print(
                     f"{recipe} batch {batch}: {args.rounds} rounds of {len(variants)} variants run (cpu: not measured)"
                 )

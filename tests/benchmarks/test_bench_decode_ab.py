@@ -54,3 +54,24 @@ def test_rebuild_builds_the_runner_again_for_a_setting_read_at_build(tmp_path, m
     paths = result["decode_paths"]
     assert paths["o_proj"] == paths["attention"] + ", attention combined in o_proj"
     assert f"| int4_wo | 1 | o_proj | not measured | - | - | {paths['o_proj']} |" in (tmp_path / "ab.md").read_text()
+
+
+def test_ttft_is_timed_per_variant_with_the_prefill_note_and_never_reported_off_cuda(tmp_path, monkeypatch):
+    """``--ttft`` (a setting of the prefill, read as the runner is built): each variant's first token is timed after
+    one more warm generation (the prefill graph captured), and the TTFT table names each variant's prefill GEMMs;
+    on a CPU both tables say "not measured"."""
+    monkeypatch.delenv("VLMQ_PREFILL_PREPARE", raising=False)
+    args = ["--out", str(tmp_path), "--model", "toy", "--recipes", "int4_wo", "--batch-sizes", "1", "--device", "cpu"]
+    args += ["--env", "VLMQ_PREFILL_PREPARE", "--variants", "off;side", "--rounds", "1", "--new-tokens", "2"]
+    generations = []
+    from vlmq.engine import Engine
+
+    generate = Engine.generate
+    monkeypatch.setattr(Engine, "generate", lambda self, *a, **k: generations.append(a[1]) or generate(self, *a, **k))
+    assert bench_decode_ab.main([*args, "--rebuild", "--ttft"]) == 0
+    assert generations == [4, 4, 2] * 2  # two warm generations a variant, then the timed one
+    (result,) = json.loads((tmp_path / "ab.json").read_text())["results"]
+    assert set(result["ttft"]) == {"off", "side"} and "ttft_times" not in result
+    text = (tmp_path / "ab.md").read_text()
+    assert "VLMQ_PREFILL_PREPARE A/B, time to first token ms" in text
+    assert text.count("| not measured | - | - |") == 4
