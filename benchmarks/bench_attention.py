@@ -389,9 +389,12 @@ def bench_vision_flash(loaded, out):
 # 6.2 us each for 1024 patches (64 a tower, eighth session's profile). multi_kernel compiles the persistent form too
 # and keeps whichever it times faster; coordinate descent tunes every kernel's launch configuration. On the H200
 # (ninth session, 448x448): default 3.755 ms, multi_kernel 3.823, coordinate descent 4.000; neither adopted.
+# wide_rows: the LayerNorms reduced in one pass (vlmq.engine.wide_rows; the FX graph cache off for it, since the cache
+# key does not see the choice). Each set: FusedVisionTower's keyword arguments.
 VISION_OPTION_SETS = {
-    "multi_kernel": {"triton.multi_kernel": 1},
-    "coordinate_descent": {"coordinate_descent_tuning": True},
+    "multi_kernel": {"inductor_options": {"triton.multi_kernel": 1}},
+    "coordinate_descent": {"inductor_options": {"coordinate_descent_tuning": True}},
+    "wide_rows": {"wide_rows": True, "inductor_options": {"fx_graph_cache": False}},
 }
 
 
@@ -419,7 +422,7 @@ def bench_vision_options(loaded, args, out):
     for name, options in {"default": {}, **VISION_OPTION_SETS}.items():
         torch._dynamo.reset()
         graphs = VisionGraphs(model, eager)
-        graphs.fused = FusedVisionTower(graphs.tower, compile=True, inductor_options=options)
+        graphs.fused = FusedVisionTower(graphs.tower, compile=True, **options)
         key = f"fused_graph_{name}"
         try:
             vision_option_rows(graphs, key, name, eager, out)

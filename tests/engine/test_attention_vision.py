@@ -81,3 +81,36 @@ def test_vision_graphs_fall_back_to_hf_blocks_when_the_fused_forward_fails(tiny_
 def test_fused_tower_declines_calls_it_does_not_reproduce(tiny_fp32, images, extra):
     _, _, _, kwargs = hf_features_and_kwargs(tiny_fp32, images[:1])
     assert not FusedVisionTower.covers({**kwargs, **extra})
+
+
+def test_wide_row_choices_reduce_layernorm_rows_of_up_to_2048_values_in_one_pass(monkeypatch):
+    """``WideRowChoices`` keeps Inductor's answer and adds inner reductions over a constant number of values up to
+    WIDE_ROW_MAX (the vision tower's 1280 channels, which Inductor loops over past 1024); not a dynamic length, not
+    an outer or cooperative reduction, not with persistent reductions switched off."""
+    import sympy
+    from torch._inductor import config
+    from torch._inductor.choices import InductorChoices
+    from torch._inductor.runtime.hints import ReductionHint
+
+    from vlmq.engine.wide_rows import WIDE_ROW_MAX, WideRowChoices
+
+    # Inductor's own rule reads the graph being compiled; here: rows of up to 1024 values, as its threshold says
+    monkeypatch.setattr(InductorChoices, "should_use_persistent_reduction", staticmethod(lambda f, c: f.n <= 1024))
+
+    class Features:
+        def __init__(self, n, hint=ReductionHint.INNER):
+            self.n, self.hint = n, hint
+            self.reduction_numel = sympy.Integer(n) if isinstance(n, int) else n
+
+        def get_reduction_hint(self):
+            return self.hint
+
+    choose = WideRowChoices.should_use_persistent_reduction
+    assert choose(Features(512), False) and choose(Features(1280), False) and choose(Features(WIDE_ROW_MAX), False)
+    assert not choose(Features(WIDE_ROW_MAX + 1), False)
+    assert not choose(Features(1280, ReductionHint.OUTER), False) and not choose(Features(1280), True)
+    dynamic = Features(4096)  # a length Inductor would loop over, unknown here
+    dynamic.reduction_numel = sympy.Symbol("s0", positive=True)
+    assert not choose(dynamic, False)
+    with config.patch({"triton.persistent_reductions": False}):
+        assert not choose(Features(1280), False)

@@ -19,6 +19,7 @@ H200, but HF's blocks replayed from a CUDA graph took 6.7 ms (qwen2-vl-2b).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable
 
@@ -118,13 +119,35 @@ def merge(merger, h: torch.Tensor, pending: torch.Tensor) -> torch.Tensor:
     return merger(h + pending)
 
 
+def inductor_choices(wide_rows: bool):
+    """The Inductor choices a compile inside takes: ``wide_rows.WideRowChoices`` where asked, else Inductor's own."""
+    if not wide_rows:
+        return contextlib.nullcontext()
+    from torch._inductor.virtualized import V
+
+    from vlmq.engine.wide_rows import WideRowChoices
+
+    return V.set_choices_handler(WideRowChoices())
+
+
 class FusedVisionTower:
     """A Qwen2-VL vision tower's forward by vlmq (see the module doc), given the keyword arguments HF passed
     its blocks for this image grid (``record_block_kwargs``)."""
 
-    def __init__(self, tower, *, compile: bool, backends=VISION_SDPA_BACKENDS, inductor_options: dict | None = None):
+    def __init__(
+        self,
+        tower,
+        *,
+        compile: bool,
+        backends=VISION_SDPA_BACKENDS,
+        inductor_options: dict | None = None,
+        wide_rows: bool = False,
+    ):
+        """``wide_rows``: Inductor reduces the LayerNorms' 1280-channel rows in one pass (``wide_rows.WideRowChoices``;
+        a candidate, timed by ``bench_attention.py --sections vision_options``)."""
         self.tower = tower
         self.backends = tuple(backends)
+        self.wide_rows = wide_rows and compile
         self.block = vision_block
         self.merge = merge
         if compile:
@@ -151,7 +174,7 @@ class FusedVisionTower:
         cos, sin = block_kwargs["position_embeddings"]
         cu = block_kwargs["cu_seqlens"].tolist()
         seq_lens = tuple(int(b - a) for a, b in itertools.pairwise(cu))
-        with sdpa_kernel(sdpa_backends(self.backends), set_priority=True):
+        with sdpa_kernel(sdpa_backends(self.backends), set_priority=True), inductor_choices(self.wide_rows):
             h = patch_embedding(self.tower.patch_embed, pixel_values)
             pending = torch.zeros_like(h)  # one block signature: a single compiled graph
             for block in self.tower.blocks:
