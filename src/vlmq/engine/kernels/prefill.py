@@ -334,6 +334,11 @@ def mixed_linear(
 SWEEP_MODES = {"w8a16": "{}-a16", "w8a8_int8": "int8-a8", "w8a8_fp8": "fp8-a8", "w4a16": "int4-g{}"}
 
 
+def weight_columns(weight: torch.Tensor) -> int:
+    """K of a weight in any vlmq format (packed int4 holds 8 columns an int32 word)."""
+    return weight.shape[1] * (8 if weight_format(weight) == W_INT4 else 1)
+
+
 def measured_tile(kind: str, weight: torch.Tensor, group_size: int, m: int) -> tuple | None:
     """The Triton GEMM tile the sweep measured faster than the library path for this scheme and weight shape, at
     the measured row count nearest ``m`` if that is within a factor of 2 of ``m`` (beyond, unmeasured: the
@@ -342,7 +347,7 @@ def measured_tile(kind: str, weight: torch.Tensor, group_size: int, m: int) -> t
         return None
     fmt = weight_format(weight)
     mode = SWEEP_MODES[kind].format(group_size if fmt == W_INT4 else "fp8" if fmt == W_FP8 else "int8")
-    n, k = weight.shape[0], weight.shape[1] * (8 if fmt == W_INT4 else 1)
+    n, k = weight.shape[0], weight_columns(weight)
     measured = measured_prefill().get((mode, n, k), [])
     near = min(measured, key=lambda entry: abs(math.log(entry[0] / m)), default=None)
     return near[1] if near is not None and near[0] / 2 <= m <= 2 * near[0] else None
@@ -553,7 +558,7 @@ def work_ahead(layers: list[list[tuple]], rows: int, dtype: torch.dtype, device:
     for layer in layers:
         items = []
         for position, (weight, scale, zero, group) in enumerate(layer):
-            k = weight.shape[1] * (8 if weight_format(weight) == W_INT4 else 1)
+            k = weight_columns(weight)
             what = weight_side_work(prefill_route(probe.expand(rows, k), weight, group), weight)
             if what is not None and not (what == "dequantize" and weight.shape[0] * k * 2 > PREPARE_MAX_BYTES):
                 items.append((position, weight, scale, zero, group, what))
@@ -580,7 +585,7 @@ class SidePreparation:
         self.scratch: dict[tuple, list] = {}
 
     def _buffers(self, position: int, what: str, weight, scale, dtype) -> list:
-        n, k = weight.shape[0], weight.shape[1] * (8 if weight_format(weight) == W_INT4 else 1)
+        n, k = weight.shape[0], weight_columns(weight)
         key = (position, what, n, k, dtype)
         if key not in self.scratch:
             if what == "dequantize":
