@@ -633,13 +633,25 @@ def run_sweep(args, log, save) -> list[dict]:
     return results
 
 
-def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
+FORMAT_NAMES = {"bf16": "bf16", "int8-a16": "int8", "int4-g128": "int4", "fp8-a8": "fp8"}  # sweep mode -> table
+VETO_RECIPES = {"int4": ("int4_wo", "int4_awq"), "int8": ("int8_wo", "smoothquant"), "fp8": ("fp8",), "bf16": ("bf16",)}
+
+
+def tiles_from_sweep(sweeps: list[dict], sources: list[str], vetoed: list[dict] = ()) -> dict:
     """The sweeps' best candidate per (mode, N, K, M) as gemv's measured-tile table (``gemv.TILES_FILE``):
     CUDA-core tiles at M = 1, tensor-core tiles at M = 16, each with its time and the default's. A weight format
     has one tile per shape: int8 from the W8A16 sweep (W8A8 reads the same weights), FP8 from the W8A8 one (the
     ``fp8`` recipe). A later sweep replaces an earlier one's results for the cases it measured (the lent machines
-    differ: tiles are compared within one sweep)."""
-    fmt_names = {"bf16": "bf16", "int8-a16": "int8", "int4-g128": "int4", "fp8-a8": "fp8"}
+    differ: tiles are compared within one sweep), except where ``vetoed`` ({"source", "preset", "format"}: an engine
+    A/B, ``engine_veto``, found that source's tiles of the preset's format slower in the whole decode step)."""
+    skip = {(v["source"], v["preset"], v["format"]) for v in vetoed}
+    sweeps = [
+        {
+            **sweep,
+            "results": [r for r in sweep["results"] if (src, r["preset"], FORMAT_NAMES.get(r["mode"])) not in skip],
+        }
+        for sweep, src in zip(sweeps, sources)
+    ]
     best, default, latest = {}, {}, {}
     for i, sweep in enumerate(sweeps):
         for r in sweep["results"]:
@@ -647,7 +659,7 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
     for i, sweep in enumerate(sweeps):
         for r in sweep["results"]:
             case = (r["preset"], r["shape"], r["m"], r["mode"])
-            if latest[case] != i or r["mode"] not in fmt_names or r["m"] not in (1, 16):
+            if latest[case] != i or r["mode"] not in FORMAT_NAMES or r["m"] not in (1, 16):
                 continue  # prefill rows (M > 64) choose a path, not a decode tile
             # per kernel: at one row the CUDA-core tile is kept beside a faster tensor-core one (gemv_config may
             # still take it, where its prologue saves a row kernel)
@@ -666,7 +678,7 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
         # sweeps before swap / post / frag / maxnreg recorded fewer fields
         swap, post, frag, maxnreg = options + [False, False, False, 0][len(options) :]
         n, k = SHAPES[preset][shape]
-        entry = dict(format=fmt_names[mode], n=n, k=k, shape=f"{preset} {shape}", us=round(r["us"], 2))
+        entry = dict(format=FORMAT_NAMES[mode], n=n, k=k, shape=f"{preset} {shape}", us=round(r["us"], 2))
         entry["default_us"] = round(default[key[:4]], 2) if key[:4] in default else None
         dot_tile = dict(block_n=block_n, block_k=block_k, split=split, stages=stages, swap=swap, post=post)
         if warps != 4:  # tensor-core tiles recorded before this field ran 4 warps
@@ -680,7 +692,41 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str]) -> dict:
         elif m in (1, 16) and kernel == "dot":
             tiles[f"dot_m{m}"].append(entry | dot_tile)
     env = {key: sorted({sweep[key] for sweep in sweeps}) for key in ("device", "date", "triton")}
-    return {**env, "sources": sources, **tiles, "prefill": prefill_paths(sweeps, latest)}
+    table = {**env, "sources": sources, **tiles, "prefill": prefill_paths(sweeps, latest)}
+    return table | ({"vetoed": list(vetoed)} if vetoed else {})
+
+
+def engine_veto(text: str, source: str, read=lambda path: json.loads(pathlib.Path(path).read_text())) -> dict:
+    """``--veto PRESET:FORMAT:AB_JSON`` as a ``tiles_from_sweep`` veto of ``source``'s tiles (the newest sweep):
+    AB_JSON is a ``bench_decode_ab.py --env VLMQ_TILES`` record (shipped table first, the table with ``source``
+    second) whose decode step of a FORMAT recipe was slower on the second. Raises ValueError, in one line, where
+    it is not."""
+    preset, fmt, path = (text.split(":", 2) + ["", ""])[:3]
+    if preset not in SHAPES or fmt not in VETO_RECIPES or not path:
+        raise ValueError(
+            f"--veto {text!r}: give PRESET:FORMAT:AB_JSON, PRESET one of {','.join(SHAPES)}, FORMAT one "
+            f"of {','.join(VETO_RECIPES)}, AB_JSON a bench_decode_ab.py --env VLMQ_TILES ab.json"
+        )
+    try:
+        ab = read(path)
+    except (OSError, ValueError) as err:
+        raise ValueError(
+            f"--veto {text!r}: cannot read {path} ({type(err).__name__}); give the ab.json written by "
+            "bench_decode_ab.py --env VLMQ_TILES"
+        ) from None
+    slower = [
+        r["recipe"]
+        for r in ab.get("results", [])
+        if r["recipe"] in VETO_RECIPES[fmt]
+        and len(ab.get("variants", [])) == 2
+        and r["summary"][ab["variants"][1]]["min"] > r["summary"][ab["variants"][0]]["max"]
+    ]
+    if ab.get("env") != "VLMQ_TILES" or not slower:
+        raise ValueError(
+            f"--veto {text!r}: {path} is not a VLMQ_TILES A/B whose second table ran a {fmt} recipe "
+            "slower than the first over every round; veto only what an engine A/B measured"
+        )
+    return dict(source=source, preset=preset, format=fmt, evidence=path, recipes=slower)
 
 
 def prefill_paths(sweeps: list[dict], latest: dict) -> list[dict]:
@@ -779,6 +825,14 @@ def parse_args(argv=None):
         nargs="+",
         help="write gemv's measured-tile table (vlmq/engine/kernels/tiles/h200.json) from sweeps' JSON and exit",
     )
+    ap.add_argument(
+        "--veto",
+        metavar="PRESET:FORMAT:AB_JSON",
+        nargs="+",
+        default=[],
+        help="with --write-tiles: keep the earlier sweeps' tiles of PRESET's FORMAT where the newest sweep's lost in "
+        "the whole decode step (AB_JSON: bench_decode_ab.py --env VLMQ_TILES, shipped table first)",
+    )
     args = ap.parse_args(argv)
     args.budget_s = args.budget_s if args.budget_s is not None else (75.0 if args.quick else 300.0)
     args.presets = [p for p in args.presets.split(",") if p]
@@ -793,6 +847,8 @@ def parse_args(argv=None):
     unknown = [v for v in args.variants if v.split(":")[0] not in variants | {"prefill"}]
     if unknown:
         ap.error(f"--variants takes {','.join(sorted(variants))} or prefill:<path>, got {','.join(unknown)}")
+    if args.veto and not args.write_tiles:
+        ap.error("--veto applies to --write-tiles: give the sweeps too")
     if args.frag_only and args.new_only:
         ap.error("--frag-only and --new-only each keep one kind of tile: give one, in two sweeps")
     return args
@@ -819,12 +875,20 @@ def main(argv=None) -> int:
         from vlmq.engine.kernels.gemv import TILES_FILE
 
         try:
+            vetoes = [engine_veto(text, args.write_tiles[-1]) for text in args.veto]
+        except ValueError as err:
+            log(f"bench_kernels: {err}")
+            return 2
+        try:
             sweeps = [json.loads(pathlib.Path(p).read_text()) for p in args.write_tiles]
-            tiles = tiles_from_sweep(sweeps, args.write_tiles)
+            table = json.loads(TILES_FILE.read_text())
+            # an earlier veto stays while its sweep is still given; a new one applies to the newest sweep
+            vetoed = [v for v in table.get("vetoed", []) if v["source"] in args.write_tiles] + vetoes
+            tiles = tiles_from_sweep(sweeps, args.write_tiles, vetoed)
             # the prefill GEMM's tiles (bench_prefill_gemm.py --write-tiles) stay, from their recorded runs
             from bench_prefill_gemm import reapply_recorded
 
-            shipped = json.loads(TILES_FILE.read_text()).get("prefill_gemm_sources", [])
+            shipped = table.get("prefill_gemm_sources", [])
             root = pathlib.Path(__file__).resolve().parents[1]
             tiles = reapply_recorded({**tiles, "prefill_gemm_sources": shipped}, root) if shipped else tiles
         except (OSError, ValueError, KeyError, TypeError) as err:

@@ -67,6 +67,67 @@ def test_a_later_sweep_replaces_an_earlier_ones_cases_and_keeps_swap_and_post():
     assert (by_shape["2b qkv"]["swap"], by_shape["2b qkv"]["post"]) == (False, False)
 
 
+def ab_record(recipe, before, after, env="VLMQ_TILES"):
+    """A bench_decode_ab.py record: each variant's decode rounds (ms/token), shipped table first."""
+    variants = ["tiles/h200.json", "after.json"]
+    summary = {v: dict(min=min(t), max=max(t)) for v, t in zip(variants, (before, after))}
+    return dict(env=env, variants=variants, results=[dict(recipe=recipe, batch=1, summary=summary)])
+
+
+def test_an_engine_veto_keeps_the_earlier_sweeps_tiles_of_that_preset_and_format_only():
+    """A newer sweep's tiles that lost in the whole decode step (an engine A/B) are not taken for the vetoed preset
+    and format: that case comes from the earlier sweep; the newer sweep's other formats still replace theirs."""
+    old = {"device": "GPU", "date": "d1", "triton": "t"}
+    old["results"] = [
+        row("int4-g128", 1, ["sum", 1, 4, 1024, 1, 4, 1, 4, False], 7.0, True),
+        row("int8-a16", 1, ["sum", 1, 4, 1024, 1, 4, 1, 4, False], 8.0, True),
+    ]
+    new = {"device": "GPU", "date": "d2", "triton": "t"}
+    new["results"] = [
+        row("int4-g128", 1, ["sum", 1, 4, 1024, 1, 4, 1, 4, False], 7.2, True),
+        row("int4-g128", 1, ["sum", 1, 8, 512, 1, 1, 1, 4, False, False, False, False, 96], 6.5),
+        row("int8-a16", 1, ["sum", 1, 4, 1024, 1, 4, 1, 4, False], 8.1, True),
+        row("int8-a16", 1, ["sum", 1, 8, 512, 1, 1, 1, 4, False, False, False, False, 80], 7.5),
+    ]
+    read = lambda path: ab_record("int4_wo", [2.180, 2.181], [2.185, 2.190])  # noqa: E731
+    veto = bench_kernels.engine_veto("2b:int4:ab.json", "new.json", read=read)
+    assert (veto["preset"], veto["format"], veto["recipes"]) == ("2b", "int4", ["int4_wo"])
+    tiles = bench_kernels.tiles_from_sweep([old, new], ["old.json", "new.json"], [veto])
+    by_format = {t["format"]: t for t in tiles["sum_m1"]}
+    assert (by_format["int4"]["rows"], by_format["int4"]["us"], by_format["int4"].get("maxnreg")) == (4, 7.0, None)
+    assert (by_format["int8"]["rows"], by_format["int8"]["maxnreg"]) == (8, 80)
+    assert tiles["vetoed"] == [veto]
+    unvetoed = bench_kernels.tiles_from_sweep([old, new], ["old.json", "new.json"])
+    assert {t["format"]: t["rows"] for t in unvetoed["sum_m1"]} == {"int4": 8, "int8": 8} and "vetoed" not in unvetoed
+
+
+@pytest.mark.parametrize(
+    "text, record, why",
+    [
+        ("2b:int4:ab.json", ab_record("int4_wo", [2.18, 2.19], [2.185, 2.20]), "slower than the first"),  # overlap
+        ("2b:int4:ab.json", ab_record("int8_wo", [2.18, 2.181], [2.19, 2.2]), "slower than the first"),  # other format
+        ("2b:int4:ab.json", ab_record("int4_wo", [2.18], [2.19], env="VLMQ_PDL"), "VLMQ_TILES A/B"),
+        ("9b:int4:ab.json", None, "PRESET one of"),
+        ("2b:int4", None, "PRESET:FORMAT:AB_JSON"),
+    ],
+)
+def test_an_engine_veto_needs_an_ab_that_measured_the_loss_and_says_so_in_one_line(text, record, why):
+    with pytest.raises(ValueError) as err:
+        bench_kernels.engine_veto(text, "new.json", read=lambda path: record)
+    assert why in str(err.value) and "\n" not in str(err.value)
+
+
+def test_write_tiles_refuses_a_veto_it_cannot_read_and_keeps_the_table(tmp_path, capsys):
+    before = TILES_FILE.read_bytes()
+    args = ["--out", str(tmp_path), "--write-tiles", "a.json", "--veto", f"7b:int4:{tmp_path / 'nope.json'}"]
+    assert bench_kernels.main(args) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "cannot read" in out[0] and "bench_decode_ab.py --env VLMQ_TILES" in out[0]
+    assert TILES_FILE.read_bytes() == before
+    with pytest.raises(SystemExit):
+        bench_kernels.parse_args(["--out", str(tmp_path), "--veto", "7b:int4:ab.json"])
+
+
 def test_sweep_tries_swapped_tiles_and_int4_post_scaling():
     from vlmq.engine.kernels.gemv import W_FLOAT, W_INT4
 
@@ -115,7 +176,7 @@ def test_shipped_tiles_are_what_the_recorded_sweeps_give():
     benchmarks/results."""
     shipped = json.loads(TILES_FILE.read_text())
     sweeps = [json.loads((ROOT / path).read_text()) for path in shipped["sources"]]
-    again = bench_kernels.tiles_from_sweep(sweeps, shipped["sources"])
+    again = bench_kernels.tiles_from_sweep(sweeps, shipped["sources"], shipped.get("vetoed", []))
     # and the prefill GEMM's tiles from the prefill_gemm.jsonl runs recorded beside them
     again = bench_prefill_gemm.reapply_recorded(
         {**again, "prefill_gemm_sources": shipped["prefill_gemm_sources"]}, ROOT
@@ -566,7 +627,11 @@ def test_new_only_sweep_keeps_the_table_tile_and_the_untimed_staged_and_capped_t
     default = default_config(W_INT8, 1, group[2], group[3], 128)
     assert default in kept and set(kept) < set(every)
     assert all(c == default or c.num_stages > 1 or c.maxnreg for c in kept)
-    assert {c.maxnreg for c in kept} == {0, *bench_kernels.MAXNREG_CAPS} and {c.num_stages for c in kept} == {1, 3, 4}
+    assert {c.maxnreg for c in kept} == {0, *bench_kernels.MAXNREG_CAPS} and {c.num_stages for c in kept} == {
+        default.num_stages,
+        3,
+        4,
+    }
     prefill_group = (*group[:4], 300, group[5])
     assert bench_kernels.sweep_candidates(prefill_group, new_only=True) == bench_kernels.sweep_candidates(prefill_group)
     with pytest.raises(SystemExit):

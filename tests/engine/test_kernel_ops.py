@@ -201,7 +201,7 @@ def test_prefill_prepare_setting_is_read_and_a_wrong_value_refused_in_one_line(m
     from vlmq.errors import VlmqError
 
     monkeypatch.delenv(prefill.PREPARE_ENV, raising=False)
-    assert prefill.prefill_prepare_mode() == "off"
+    assert prefill.prefill_prepare_mode() == "side"  # on unless turned off
     monkeypatch.setenv(prefill.PREPARE_ENV, "side")
     assert prefill.prefill_prepare_mode() == "side"
     monkeypatch.setenv(prefill.PREPARE_ENV, "ahead")

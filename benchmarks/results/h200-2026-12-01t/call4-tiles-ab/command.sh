@@ -1,4 +1,4 @@
-# Planned (twentieth session, not yet run): decode steps on the shipped tile table against call 1's, one process.
+# Run in the twenty-first session (planned in the twentieth): decode steps on the shipped tile table against call 2 sweep, one process.
 . benchmarks/device_call.sh
 BEFORE=src/vlmq/engine/kernels/tiles/h200.json
 AFTER=${TILES_AFTER:?give TILES_AFTER=the path of the table written from the call 1 sweep, a tracked file}

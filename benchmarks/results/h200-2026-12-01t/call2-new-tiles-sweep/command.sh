@@ -1,4 +1,4 @@
-# Planned (twentieth session, not yet run): the one-row fused sweep of the staged and register-capped tiles.
+# Run in the twenty-first session (planned in the twentieth): the one-row fused sweep of the staged and register-capped tiles.
 # The budget counts from after the compile warm-up (run_sweep), hence 200 s kept for it and the timeout.
 . benchmarks/device_call.sh
 cp src/vlmq/engine/kernels/tiles/h200.json $R/tiles_before.json

@@ -1,4 +1,4 @@
-# Planned (twentieth session, not yet run): weight-side prefill work one layer ahead on a side stream.
+# Run in the twenty-first session (planned in the twentieth): weight-side prefill work one layer ahead on a side stream.
 . benchmarks/device_call.sh
 timeout 200 python3 -m pytest -q -m gpu tests/engine/test_prefill_prepare_gpu.py 2>&1 | grep -v "$F" | tail -15 > $R/tests.log
 echo "tests rc ${PIPESTATUS[0]} at $(since) s" >> $R/tests.log
