@@ -1,0 +1,6 @@
+# Call 7 (twenty-first session, the last ~240 s of device time): the FP8 KV write's -0 after exact_quotient's change
+# (residual as fma(q, -d, x)), bit for bit against eager with signed zeros in K and V, and the quotient probe.
+. benchmarks/device_call.sh
+timeout $(( $(left) - 10 )) python3 -m pytest -q -m gpu -p no:cacheprovider --tb=short tests/engine/test_attention_gpu.py tests/engine/test_kernels_gpu.py -k "rope_kv_write_is_bit_exact or exact_quotient" 2>&1 | grep -v "$F" | tail -8 > $R/tests.log; echo "tests rc ${PIPESTATUS[0]} at $(since) s" >> $R/tests.log
+finish_call
+cat $R/tests.log
