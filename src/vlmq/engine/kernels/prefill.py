@@ -576,9 +576,9 @@ class SidePreparation:
     ``prefill_linear`` takes them as made: same kernels, same values. Whether CUTLASS's compute-bound mainloop
     leaves them room is what ``benchmarks/bench_dequant_overlap.py``'s ``engine+side`` measures: the 7b int4 layer
     mix 9.14 -> 8.80 ms, the replayed first token 14.38 -> 14.07 ms (H200, twenty-first session, call 1), hence on
-    by default (``$VLMQ_PREFILL_PREPARE=off`` turns it off). Scratch is kept across prefills (captured graphs replay into it), one
-    buffer pair per (position, kind, shape); a weight whose bf16 copy exceeds ``PREPARE_MAX_BYTES`` is made at the
-    call as before."""
+    by default (``$VLMQ_PREFILL_PREPARE=off`` turns it off). Scratch is kept across prefills (captured graphs
+    replay into it), one buffer pair per (position, kind, shape); a weight whose bf16 copy exceeds
+    ``PREPARE_MAX_BYTES`` is made at the call as before."""
 
     def __init__(self, device: torch.device):
         self.device = device
