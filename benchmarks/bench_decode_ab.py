@@ -173,7 +173,13 @@ def main(argv=None) -> int:
     measured = device.type == "cuda"
     opts = bench.SpeedOptions(new_tokens=args.new_tokens)
     results = []
-    report = {"env": args.env, "variants": variants, "rounds": args.rounds, "provenance": provenance(device)}
+    report = {
+        "model": args.model,
+        "env": args.env,
+        "variants": variants,
+        "rounds": args.rounds,
+        "provenance": provenance(device),
+    }
     for recipe in (r.strip() for r in args.recipes.split(",") if r.strip()):
         spec = parse_recipe(recipe)
         start = time.perf_counter()

@@ -721,6 +721,8 @@ def engine_veto(text: str, source: str, read=lambda path: json.loads(pathlib.Pat
         and len(ab.get("variants", [])) == 2
         and r["summary"][ab["variants"][1]]["min"] > r["summary"][ab["variants"][0]]["max"]
     ]
+    if ab.get("model", f"qwen2-vl-{preset}") != f"qwen2-vl-{preset}":  # records before 2026-12-02 name no model
+        raise ValueError(f"--veto {text!r}: {path} measured {ab['model']}, not qwen2-vl-{preset}; give that preset")
     if ab.get("env") != "VLMQ_TILES" or not slower:
         raise ValueError(
             f"--veto {text!r}: {path} is not a VLMQ_TILES A/B whose second table ran a {fmt} recipe "

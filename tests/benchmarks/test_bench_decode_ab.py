@@ -40,6 +40,7 @@ def test_on_a_cpu_the_loop_runs_but_reports_no_speed_and_restores_the_setting(tm
     (result,) = report["results"]
     assert "times" not in result and result["summary"]["qkv"]["n"] == 2
     assert report["provenance"]["vlmq_env"]["VLMQ_PDL_TRIGGER"] == "measured"
+    assert report["model"] == "toy"  # what a tile veto checks its preset against
 
 
 def test_rebuild_builds_the_runner_again_for_a_setting_read_at_build(tmp_path, monkeypatch):

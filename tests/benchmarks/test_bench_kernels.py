@@ -108,6 +108,7 @@ def test_an_engine_veto_keeps_the_earlier_sweeps_tiles_of_that_preset_and_format
         ("2b:int4:ab.json", ab_record("int8_wo", [2.18, 2.181], [2.19, 2.2]), "slower than the first"),  # other format
         ("2b:int4:ab.json", ab_record("int4_wo", [2.18], [2.19], env="VLMQ_PDL"), "VLMQ_TILES A/B"),
         ("9b:int4:ab.json", None, "PRESET one of"),
+        ("2b:int4:ab.json", ab_record("int4_wo", [2.18], [2.19]) | {"model": "qwen2-vl-7b"}, "not qwen2-vl-2b"),
         ("2b:int4", None, "PRESET:FORMAT:AB_JSON"),
     ],
 )
