@@ -6,5 +6,5 @@ finish_call
 cat $R/tests.log
 # Result (tests.log): 17 passed, 4 failed — test_rope_kv_write_is_bit_exact_on_gpu[2-300-{static,per_head,
 # visual_aware,dynamic}-2b], with -0 put into K and V (that edit has since moved into its own test,
-# test_rope_kv_write_keeps_signed_zeros_on_gpu, which names the differing bytes); the 16 x 1 cases, the 7b 2 x 300
+# test_rope_kv_write_keeps_signed_zeros_on_gpu on branch next/signed-zero, which names the differing bytes); the 16 x 1 cases, the 7b 2 x 300
 # ones and the quotient probe passed. The log's tail kept no detail, and the device time was spent.
