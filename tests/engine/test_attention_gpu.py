@@ -96,6 +96,47 @@ def test_rope_kv_write_is_bit_exact_on_gpu(model, strategy, b, t):
         assert torch.equal(got, want), mismatch(got, want)
 
 
+def first_differences(got, want, names, limit=4) -> str:
+    """Which cache tensors differ and where: per tensor its name, the count and the first ``limit`` flat indices with
+    both values (bytes for FP8 entries), so a GPU log says what to look for."""
+    out = []
+    for name, g, w in zip(names, got, want):
+        diff = (g != w).flatten().nonzero().flatten()
+        if len(diff):
+            pairs = [(int(i), g.flatten()[i].item(), w.flatten()[i].item()) for i in diff[:limit]]
+            out.append(f"{name}: {len(diff)} differ, (index, kernel, eager) {pairs}")
+    return "; ".join(out)
+
+
+# The one case still apart (H200, twenty-second session, call 2, both strategies): at 2b 2 x 300 one rotated K entry
+# of exact zeros, flat index 3968, is written 0x80 (-0) where eager writes 0x00; V, the scales and every other byte
+# agree. Undiagnosed; strict, so the day it passes the mark must go.
+SIGNED_ZERO_K_APART = pytest.mark.xfail(strict=True, reason="2b 2 x 300: one rotated K zero written -0, eager +0")
+
+
+@pytest.mark.parametrize("model", SHAPES)
+@pytest.mark.parametrize("strategy", ["static", "dynamic"])
+@pytest.mark.parametrize("b, t", [(16, 1), (2, 300)])
+def test_rope_kv_write_keeps_signed_zeros_on_gpu(model, strategy, b, t, request):
+    """Exact zeros of both signs in V (written unrotated) and K: eager writes -0 as the FP8 code 0x80. Under Triton
+    3.6 ``exact_quotient``'s -q once compiled to fma(-inv, x, +0), which writes 0x00; the residual is now
+    fma(q, -d, x) (twenty-first session). The test names the tensor and the bytes that differ."""
+    if model == "2b" and (b, t) == (2, 300):
+        request.applymarker(SIGNED_ZERO_K_APART)
+    hq, hkv = SHAPES[model]
+    q, k, v, cos, sin, token_type = projections(b, t, hq, hkv)
+    v[..., 1:3], v[..., 3], k[..., 0], k[..., D // 2] = -0.0, 0.0, -0.0, -0.0
+    write_pos = torch.arange(t, device="cuda") + 5
+    ref_cache, cache = make_cache(strategy, b + 1, hkv, t + 8), make_cache(strategy, b + 1, hkv, t + 8)
+    rope_kv_reference(q, k, v, cos, sin, ref_cache.layer(0), write_pos, token_type)
+    kv = cache.layer(0)
+    launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, kv.k_scale, kv.v_scale, list(kv.tables or ()), write_pos, token_type)
+    assert (ref_cache.v[0][:b, 0, 5 : 5 + t, 1:3] == 0x80).all(), "eager no longer writes -0 as 0x80: update the test"
+    names = ("k", "v", "k_scale", "v_scale")
+    got, want = state(cache), state(ref_cache)
+    assert all(torch.equal(g, w) for g, w in zip(got, want)), first_differences(got, want, names)
+
+
 def attention_case(model, strategy, b, length, valid_len, seed=2):
     hq, hkv = SHAPES[model]
     cache = make_cache(strategy, b + 1, hkv, length, seed)

@@ -35,5 +35,5 @@ def exact_quotient(x, d, inv):
     300 x 17920 SiLU + rows 22.3 -> 15.0 us, int8 17.5: docs/benchmarks.md, eighth session). Where the residual is
     0, q is the quotient itself (also the sign of x = -0)."""
     q = x * inv
-    r = tl.fma(-q, d, x)
+    r = tl.fma(q, -d, x)  # not -q: Triton 3.6 makes -q an fma(-inv, x, +0), which loses the sign of -0
     return tl.where(r == 0.0, q, tl.fma(r, inv, q))
