@@ -36,21 +36,7 @@ def _kernel_ops():
     linear_ref, w8_ref, w4_ref = fused.fused_linear_reference, qlinear.w8_linear, qlinear.w4a16_linear
 
     def fused_linear(
-        x,
-        weight,
-        scale,
-        zero,
-        group_size,
-        bias,
-        x_scale,
-        a_mode,
-        norm_weight,
-        eps,
-        pre_scale,
-        act,
-        residual,
-        out_dtype,
-        prefetch=None,
+        x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype
     ):
         if x.shape[0] > GEMV_MAX_M:
             return linear_ref(
@@ -85,7 +71,6 @@ def _kernel_ops():
             act=fused.ACTS[act],
             residual=residual,
             out_dtype=out_dtype,
-            prefetch=prefetch or (),
         )
 
     def w8_linear(x, qweight, wscale, xscale, bias, out_dtype):  # the eager modules' decode GEMV

@@ -113,13 +113,6 @@ def attention_o_proj(q, k, v, cos, sin, kv, write_pos, token_type, mask, o: Line
     return h.view(b, t, -1)
 
 
-def mlp_weights(packs: LayerPacks) -> list[torch.Tensor] | None:
-    """gate/up's and down's weight tensors, which q/k/v or o_proj may prefetch into L2 at decode where
-    ``$VLMQ_L2_PREFETCH`` says so (``kernels.l2_prefetch``: the kernels read the setting as they launch)."""
-    weights = [p.packed.weight for p in (packs.gate_up, packs.down) if p.packed is not None and p.decode_kernel]
-    return weights or None
-
-
 # ----- the compiled functions (module level: compiled code holds no closure over one model) ----------
 def attention_and_mlp_input(
     packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode: bool, o_combines=False
@@ -127,14 +120,13 @@ def attention_and_mlp_input(
     """A layer up to down_proj: (h = x + attention, m = silu(gate) * up of post_attention_layernorm(h)).
     ``o_combines`` (decode with the fused attention): o_proj combines the attention's splits where its pack can."""
     b, t, _ = x.shape
-    mlp = mlp_weights(packs) if decode else None
-    qkv = run_linear(packs.qkv, x, decode=decode, norm_weight=packs.input_norm, eps=packs.eps, prefetch=mlp)
+    qkv = run_linear(packs.qkv, x, decode=decode, norm_weight=packs.input_norm, eps=packs.eps)
     q, k, v = qkv.split(packs.sizes, dim=-1)
     if decode and o_combines and takes_attention_partials(packs.o):
         h = attention_o_proj(q, k, v, cos, sin, kv, write_pos, token_type, mask, packs.o, x)
     else:
         out = attend(q, k, v, cos, sin, kv, write_pos, token_type, mask, read_len)
-        h = run_linear(packs.o, out.transpose(1, 2).reshape(b, t, -1), decode=decode, residual=x, prefetch=mlp)
+        h = run_linear(packs.o, out.transpose(1, 2).reshape(b, t, -1), decode=decode, residual=x)
     m = run_linear(packs.gate_up, h, decode=decode, norm_weight=packs.post_norm, eps=packs.eps, act="silu_mul")
     return h, m
 

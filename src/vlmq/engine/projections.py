@@ -78,10 +78,8 @@ def run_linear(
     eps: float = 1e-6,
     act: str = "none",
     residual: torch.Tensor | None = None,
-    prefetch: list[torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """``act(linear(rmsnorm(x))) + residual`` over [..., K] activations; output in x's dtype. ``prefetch``: a later
-    projection's weights, which the decode kernel may bring into L2 (``kernels.l2_prefetch``).
+    """``act(linear(rmsnorm(x))) + residual`` over [..., K] activations; output in x's dtype.
 
     ``decode``: one vlmq::fused_linear where the pack allows it; otherwise (prefill, or packs the kernel
     cannot serve) the same arithmetic composed around the modules' ops. W8A8 at prefill: the norm and the
@@ -92,9 +90,7 @@ def run_linear(
     13.72 with it (bf16 12.01), 13.2 / 14.5 without (bf16 12.1; two calls on different hosts). bench_act_quant.py
     times Inductor's fused SiLU·mul + quantization of down_proj's input alone as the faster one."""
     if decode and pack.decode_kernel:
-        return run_packed(
-            pack.packed, x, norm_weight=norm_weight, eps=eps, act=act, residual=residual, prefetch=prefetch
-        )
+        return run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps, act=act, residual=residual)
     if pack.decode_kernel and pack.packed.a_mode != "bf16":
         y = run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps)
     elif pack.packed is None:

@@ -70,26 +70,11 @@ def epilogue(y: torch.Tensor, act: str, residual: torch.Tensor | None) -> torch.
 
 
 def fused_linear_reference(
-    x,
-    weight,
-    scale,
-    zero,
-    group_size,
-    bias,
-    x_scale,
-    a_mode,
-    norm_weight,
-    eps,
-    pre_scale,
-    act,
-    residual,
-    out_dtype,
-    prefetch=None,
+    x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype
 ):
     """The unfused arithmetic ``vlmq::fused_linear`` is tested against (and runs off CUDA): norm → SmoothQuant
     pre-scale → per-token quantization → the plain linear of the weight's format → act → residual, each step as
-    the modules do it (the pre-scale as torchao applies ``act_pre_scale``). ``prefetch`` (tensors a later GEMV
-    reads, which the CUDA kernel may prefetch into L2: ``l2_prefetch``) changes nothing here."""
+    the modules do it (the pre-scale as torchao applies ``act_pre_scale``)."""
     if norm_weight is not None:
         x = rms_norm_reference(x, norm_weight, eps)
     if pre_scale is not None:
@@ -114,16 +99,13 @@ fused_linear = torch.library.custom_op(
     fused_linear_reference,
     mutates_args=(),
     schema="(Tensor x, Tensor weight, Tensor? scale, Tensor? zero, SymInt group_size, Tensor? bias, Tensor? x_scale, "
-    "str a_mode, Tensor? norm_weight, float eps, Tensor? pre_scale, str act, Tensor? residual, ScalarType out_dtype, "
-    "Tensor[]? prefetch=None) -> Tensor",
+    "str a_mode, Tensor? norm_weight, float eps, Tensor? pre_scale, str act, Tensor? residual, ScalarType out_dtype) "
+    "-> Tensor",
 )
 
 
 @fused_linear.register_kernel("cuda")
-def _(
-    x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype,
-    prefetch=None,
-):  # fmt: skip
+def _(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype):
     if x.shape[0] > GEMV_MAX_M:  # prefill: the prologue in one launch, then a tensor-core GEMM
         if x.dtype not in (torch.int8, torch.float8_e4m3fn) and (
             a_mode != "bf16" or norm_weight is not None or pre_scale is not None
@@ -145,15 +127,11 @@ def _(
         act=ACTS[act],
         residual=residual,
         out_dtype=out_dtype,
-        prefetch=prefetch or (),
     )
 
 
 @fused_linear.register_fake
-def _(
-    x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype,
-    prefetch=None,
-):  # fmt: skip
+def _(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype):
     n = weight.shape[0]
     return x.new_empty((x.shape[0], n // 2 if act == "silu_mul" else n), dtype=out_dtype)
 
@@ -184,10 +162,8 @@ def run_packed(
     act: str = "none",
     residual: torch.Tensor | None = None,
     out_dtype: torch.dtype | None = None,
-    prefetch: list[torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """``vlmq::fused_linear`` over [..., K] activations (leading dims flattened and restored); ``prefetch``: a later
-    GEMV's weights, which the kernel may bring into L2 (``l2_prefetch``)."""
+    """``vlmq::fused_linear`` over [..., K] activations (leading dims flattened and restored)."""
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1])
     r2 = residual.reshape(x2.shape[0], -1) if residual is not None else None
@@ -206,7 +182,6 @@ def run_packed(
         act,
         r2,
         out_dtype or (x.dtype if x.is_floating_point() else torch.bfloat16),
-        prefetch,
     )
     return y.view(*lead, y.shape[-1])
 

@@ -64,7 +64,6 @@ from typing import NamedTuple
 
 import torch
 
-from vlmq.engine.kernels.l2_prefetch import PIECE_BYTES, prefetch_kernel_args, prefetch_plan
 from vlmq.engine.kernels.pdl import gemv_projection, launch_pdl
 from vlmq.errors import VlmqError
 
@@ -597,7 +596,6 @@ def gemv(
     pdl: bool | None = None,
     norm_first: bool | None = None,
     x_partials=None,
-    prefetch=(),
 ) -> torch.Tensor:
     """Launch one fused linear over [M, K] activations (CUDA, or Triton's interpreter on CPU tensors).
 
@@ -610,8 +608,7 @@ def gemv(
     ``normalize_rows`` first, False in the prologue; None follows ``row_kernel_first``'s rule. ``x_partials``
     (``attention.AttentionPartials``): x is the decode attention's output, combined from its partials as the
     kernel loads it (``x`` then gives only the shape and dtype); float rows without a norm or pre-scale, on the
-    CUDA cores (``partials_gemv_ok`` says where). ``prefetch``: a later GEMV's weight tensors, which this one's programs
-    may prefetch into L2 (``l2_prefetch``: where ``$VLMQ_L2_PREFETCH`` names this GEMV's projection).
+    CUDA cores (``partials_gemv_ok`` says where).
     """
     m, k = x.shape
     fmt = weight_format(weight)
@@ -653,10 +650,6 @@ def gemv(
     if fmt == W_INT8 and cfg.kernel == "sum":
         w_arg = weight.view(torch.int32)
     dummy = y
-    case = gemv_case(fmt, cfg, act, residual is not None, n, k)
-    threads = cfg.num_warps * 32
-    plan = prefetch_plan(prefetch, case[0], grid_n * grid_m * split, threads, x.device) if prefetch else None
-    pf_args, pf_meta = prefetch_kernel_args(plan, dummy)
     args = (
         x_arg,
         x_scale if x_scale is not None else dummy,
@@ -671,7 +664,6 @@ def gemv(
         part,
         sems,
         partials_args(x_partials, y),
-        pf_args,
         m,
         n,
         k,
@@ -708,7 +700,7 @@ def gemv(
         ROW_SCALE=fmt != W_INT4 and scale is not None,
         num_warps=cfg.num_warps,
         num_stages=cfg.num_stages,
-        **launch_pdl(x.device, pdl, "gemv", case),
+        **launch_pdl(x.device, pdl, "gemv", gemv_case(fmt, cfg, act, residual is not None, n, k)),
     )
     from vlmq.engine.kernels.gemv_triton import gemv_kernel
 
@@ -722,9 +714,6 @@ def gemv(
         FRAG=cfg.num_warps if cfg.frag else 0,
         XPART=x_partials.splits if x_partials is not None else 0,
         STAGES=cfg.num_stages if cfg.kernel == "sum" else 1,
-        PF_T=threads,
-        PF_PIECE=PIECE_BYTES,
-        **pf_meta,
         **static_shape(cfg, k, w_arg, scale, tail),
         **({"maxnreg": cfg.maxnreg} if cfg.kernel == "sum" and cfg.maxnreg else {}),  # (the interpreter drops it)
     )

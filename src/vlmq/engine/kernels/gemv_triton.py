@@ -974,37 +974,6 @@ def tensor_core_sums(
     return sums
 
 
-# a bulk L2 prefetch (sm_90: cp.async.bulk.prefetch.L2, fire and forget) of $2 bytes at $1 where $2 > 0; the result
-# is a placeholder (inline asm is elementwise), kept because the asm is not pure
-PREFETCH_L2_ASM: tl.constexpr = tl.constexpr(
-    "{ .reg .pred p; setp.gt.s32 p, $2, 0; @p cp.async.bulk.prefetch.L2.global [$1], $2; mov.u32 $0, 0; }"
-)
-
-
-@triton.jit
-def prefetch_l2(base, nbytes, program, programs, ROUNDS: tl.constexpr, T: tl.constexpr, PIECE: tl.constexpr):
-    """Bulk L2 prefetches of ``nbytes`` (a multiple of 16) from ``base`` (16-byte aligned), in PIECE-byte pieces dealt
-    across the grid's programs first (piece i to program i % programs), then across a program's T threads, one
-    predicated prefetch per thread a round: every SM issues a few (``l2_prefetch``)."""
-    byte_base = base.to(tl.pointer_type(tl.uint8))
-    for j in tl.static_range(ROUNDS):
-        piece = program + programs * (tl.arange(0, T) + T * j)
-        offset = piece.to(tl.int64) * PIECE
-        size = tl.minimum(tl.maximum(nbytes - offset, 0), PIECE).to(tl.int32)
-        tl.inline_asm_elementwise(
-            PREFETCH_L2_ASM, "=r,l,r", [byte_base + offset, size], dtype=tl.int32, is_pure=False, pack=1
-        )
-
-
-@triton.jit
-def prefetch_targets(pf, program, programs, R0: tl.constexpr, R1: tl.constexpr, T: tl.constexpr, PIECE: tl.constexpr):
-    """``pf`` = (pointer, bytes) of up to two targets (``l2_prefetch.prefetch_kernel_args``), prefetched in order."""
-    if R0 > 0:
-        prefetch_l2(pf[0], pf[1], program, programs, R0, T, PIECE)
-    if R1 > 0:
-        prefetch_l2(pf[2], pf[3], program, programs, R1, T, PIECE)
-
-
 @triton.jit
 def gemv_kernel(
     x_ptr,
@@ -1020,7 +989,6 @@ def gemv_kernel(
     part_ptr,
     sem_ptr,
     xpart,
-    pf,
     M,
     N,
     K,
@@ -1064,26 +1032,15 @@ def gemv_kernel(
     STATIC_SN: tl.constexpr = 0,
     TAIL_VEC: tl.constexpr = 0,
     STAGES: tl.constexpr = 1,
-    PF_AT: tl.constexpr = 0,
-    PF_R0: tl.constexpr = 0,
-    PF_R1: tl.constexpr = 0,
-    PF_T: tl.constexpr = 128,
-    PF_PIECE: tl.constexpr = 8192,
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
     the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue). ``xpart``:
-    the decode attention's partials (``partials_triton``), x's source where ``XPART`` (CUDA cores, float rows).
-    ``pf``: a later GEMV's weights to prefetch into L2 as the program starts (``PF_AT`` 1) or after its sums
-    (2) (``l2_prefetch``)."""
+    the decode attention's partials (``partials_triton``), x's source where ``XPART`` (CUDA cores, float rows)."""
     if PDL == PDL_EARLY:
         gdc_launch_dependents()
     pid_n = tl.program_id(0)
     pid_m = tl.program_id(1)
     pid_k = tl.program_id(2)
-    programs = tl.num_programs(0) * tl.num_programs(1) * tl.num_programs(2)
-    program = (pid_k * tl.num_programs(1) + pid_m) * tl.num_programs(0) + pid_n
-    if PF_AT == 1:
-        prefetch_targets(pf, program, programs, PF_R0, PF_R1, PF_T, PF_PIECE)
     if STATIC_K:  # the CUDA-core kernel's K and row strides as constants (gemv.static_shape)
         K = STATIC_K
         stride_wn = STATIC_WN
@@ -1114,8 +1071,6 @@ def gemv_kernel(
         )  # fmt: skip
     if PDL == PDL_LATE:
         gdc_launch_dependents()
-    if PF_AT == 2:
-        prefetch_targets(pf, program, programs, PF_R0, PF_R1, PF_T, PF_PIECE)
     finish(
         y, rm, rn, pid_n, pid_m * tl.num_programs(0) + pid_n, pid_k, tl.num_programs(2), M, N, part_ptr, sem_ptr,
         ws_ptr, xscale, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, ROW_SCALE, A_MODE, HAS_BIAS, ACT, RESID, SPLIT, BN,
