@@ -405,6 +405,7 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
     from vlmq.engine.kernels.gemv import (
         GEMV_MAX_M,
         SUM_MAX_M,
+        W_FLOAT,
         W_INT4,
         W_INT8,
         default_config,
@@ -452,8 +453,10 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
         shapes += [(r, w, vec, pipe, 1) for r in (4, 8, 16) for w in (1, 2) for vec in narrow for pipe in (0, 1)]
         # packed words also through Triton's software pipeliner (cp.async, 2-3 tiles ahead in shared memory: weight
         # bytes in flight that hold no registers; Nsight: the 7b int4 gate/up reads HBM at ~53 % of peak with 16-21
-        # warps an SM, the int8 one waits on memory)
-        if fmt_code in (W_INT4, W_INT8):
+        # warps an SM, the int8 one waits on memory); bf16 too (H200, twenty-second session, bench_l2_resident.py:
+        # with its weights resident in L2 the BF16 2b down takes 7.1 us against 10.4 from HBM, the 7b q/k/v 8.6
+        # against 12.4 -- latency that more bytes in flight may hide)
+        if fmt_code in (W_INT4, W_INT8, W_FLOAT):
             shapes += [
                 (r, w, vec, 0, st) for vec in wide + narrow for r in (4, 8, 16) for w in (1, 2, 4) for st in (3, 4)
             ]

@@ -458,16 +458,17 @@ def test_plan_keeps_only_the_variants_asked_for():
     assert len(every) > len(kept) and set(kept) <= set(every)
 
 
-def test_one_row_sweep_tries_packed_words_through_the_software_pipeliner():
-    """int4 and int8 tiles at 3 and 4 stages (cp.async into shared memory) beside the register tiles; float and
-    fp8 tiles stay at one stage. A staged winner carries its stages into the table; a one-stage one writes none."""
+def test_one_row_sweep_tries_cuda_core_tiles_through_the_software_pipeliner():
+    """int4, int8 and bf16 tiles at 3 and 4 stages (cp.async into shared memory) beside the register tiles; fp8
+    tiles stay at one stage. A staged winner carries its stages into the table; a one-stage one writes none."""
     from vlmq.engine.kernels.gemv import W_FLOAT, W_FP8, W_INT4, W_INT8
 
-    for fmt in (W_INT4, W_INT8):
+    for fmt in (W_INT4, W_INT8, W_FLOAT):
         stages = {c.num_stages for c in bench_kernels.sweep_configs(fmt, 1, 37888, 3584) if c.kernel == "sum"}
         assert stages == {1, 3, 4}
-    for fmt in (W_FLOAT, W_FP8):
-        assert {c.num_stages for c in bench_kernels.sweep_configs(fmt, 1, 37888, 3584) if c.kernel == "sum"} == {1}
+    assert {c.num_stages for c in bench_kernels.sweep_configs(W_FP8, 1, 37888, 3584) if c.kernel == "sum"} == {1}
+    new_bf16 = bench_kernels.sweep_candidates(("2b", "down", 1536, 8960, 1, "bf16"), new_only=True)
+    assert {c.num_stages for c in new_bf16} == {1, 3, 4} and all(c.kernel == "sum" for c in new_bf16)
     sweep = {"device": "GPU", "date": "d", "triton": "t"}
     sweep["results"] = [
         row("int4-g128", 1, ["sum", 1, 8, 1024, 1, 1, 1, 4, False], 30.0, default=True, shape="gate_up"),
