@@ -61,6 +61,14 @@ def parse_args(argv=None):
         help="static cache lengths to time every context at, e.g. 372,2048 (those not above a context are skipped); "
         "default: context + 64 slots, the earlier cases",
     )
+    p.add_argument(
+        "--cold-mb",
+        type=float,
+        default=0.0,
+        help="attention: cycle the graph through enough layer caches to hold this many MB (e.g. 256), so every cache "
+        "read comes from HBM as in a decode step, where the weights stream between a layer's visits; default: 28 "
+        "caches (~8 MB at 300 tokens on the 2b), which stay in L2",
+    )
     p.add_argument("--image-sizes", default="448,896")
     p.add_argument("--replays", type=int, default=30)
     return p.parse_args(argv)
@@ -233,13 +241,19 @@ def bench_attention(shape, args, out):
         for length in lengths:
             for b in (int(x) for x in args.batches.split(",")):
                 for kind in ("bf16", "dynamic"):
-                    out["attention"].append(attention_case(shape, ctx, b, kind, args.replays, length))
+                    out["attention"].append(attention_case(shape, ctx, b, kind, args.replays, length, args.cold_mb))
                     torch.cuda.empty_cache()
 
 
-def attention_case(shape, ctx: int, b: int, kind: str, replays: int, length: int) -> dict:
+def cache_layers(cold_mb: float, rows: int, hkv: int, length: int, head_dim: int, kind: str) -> int:
+    """Layer caches a timed graph cycles through: ``LAYERS``, or enough to hold ``cold_mb`` MB (K and V entries)."""
+    per_layer = 2 * rows * hkv * length * head_dim * (2 if kind == "bf16" else 1)
+    return max(LAYERS, -(-int(cold_mb * 2**20) // per_layer)) if cold_mb > 0 else LAYERS
+
+
+def attention_case(shape, ctx: int, b: int, kind: str, replays: int, length: int, cold_mb: float = 0.0) -> dict:
     """Decode attention at context ``ctx`` (slots [0, ctx) valid, the step writes and attends to slot ``ctx``) over
-    a static cache of ``length`` slots."""
+    a static cache of ``length`` slots, per call over ``cache_layers`` layer caches."""
     from vlmq.engine.kernels.attention import (
         attention_plan,
         attention_splits,
@@ -249,7 +263,8 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int, length: int
     from vlmq.engine.kernels.rope_kv import launch_rope_kv
 
     hq, hkv, d, _ = shape
-    caches = make_caches(kind, b, hkv, length, d)
+    layers = cache_layers(cold_mb, b, hkv, length, d, kind)
+    caches = make_caches(kind, b, hkv, length, d, layers)
     key_valid = torch.zeros(b, length, dtype=torch.bool, device=DEVICE)
     key_valid[:, : ctx + 1] = True
     q, k, v, cos, sin, token_type = decode_inputs(b, 1, shape)
@@ -261,6 +276,7 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int, length: int
         "cache_length": length,
         "batch": b,
         "cache": kind,
+        "layer_caches": layers,
         "splits": attention_splits(b * hkv, length)[0],
         "splits_uncapped": attention_splits(b * hkv, length, max_splits=128)[0],
         "default_plan": {"splits": plan[0], "combine_in_kernel": plan[2]},
@@ -306,7 +322,7 @@ def attention_case(shape, ctx: int, b: int, kind: str, replays: int, length: int
         **{name: fused(**kw) for name, kw in FUSED_CANDIDATES.items()},
     )
     for name, run in runs.items():
-        row[name] = time_graph(lambda run=run: [run(kv) for kv in caches], LAYERS, replays)
+        row[name] = time_graph(lambda run=run: [run(kv) for kv in caches], layers, replays)
     log(
         f"attention ctx={ctx} L={length} b={b} {kind:8s} splits={row['splits']}/{row['splits_uncapped']} "
         + " ".join(f"{n}={row[n]['us']:.2f}" for n in runs)

@@ -23,6 +23,8 @@ import pytest
 CASES = [("bf16", "bf16"), ("int8_wo", "fp8"), ("int4_wo+group=32", "bf16"), ("smoothquant", "fp8"), ("fp8", "bf16")]
 # with VLMQ_ATTENTION_COMBINE=o_proj: o_proj's GEMV combines the attention's partials (vlmq::rope_kv_attention_o_proj)
 O_PROJ_CASES = [("bf16", "bf16"), ("int4_wo+group=32", "fp8"), ("int8_wo", "bf16")]
+# with VLMQ_ATTENTION_PLAN (read as the fused attention launches): another plan, the same tokens
+PLAN_CASES = [("bf16", "fp8", "prefetch=2,warps=4,splits=2")]
 TOKENS = 3  # prefill + 2 decode steps
 
 
@@ -32,7 +34,7 @@ def _kernel_ops():
     from vlmq.engine.kernels import attention, attention_o, fused, rope_kv
     from vlmq.engine.kernels.gemv import GEMV_MAX_M, gemv
 
-    launches = {"gemv": 0, "attention": 0, "rope_kv": 0, "attention_o_proj": 0, "partials": 0}
+    launches = {"gemv": 0, "attention": 0, "rope_kv": 0, "attention_o_proj": 0, "partials": 0, "prefetch2": 0}
     linear_ref, w8_ref, w4_ref = fused.fused_linear_reference, qlinear.w8_linear, qlinear.w4a16_linear
 
     def fused_linear(
@@ -85,13 +87,15 @@ def _kernel_ops():
         launches["gemv"] += 1
         return gemv(x, packed, scale, zero, group_size, bias, out_dtype=out_dtype)
 
-    def rope_kv_decode_attention(
-        q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type, key_valid
-    ):
+    def rope_kv_decode_attention(*args):  # the op's CUDA launch, $VLMQ_ATTENTION_PLAN read there
         launches["attention"] += 1
-        return attention.launch_decode_attention(
-            q, k_cache, v_cache, k_scale, v_scale, key_valid, rope=(k, v, cos, sin, tables, slot, token_type)
-        )
+        return attention.launch_fused_attention(*args)
+
+    launch_plain = attention.launch_decode_attention
+
+    def planned_attention(*args, **kwargs):
+        launches["prefetch2"] += kwargs.get("prefetch_blocks") == 2
+        return launch_plain(*args, **kwargs)
 
     def rope_kv_write(*args):
         launches["rope_kv"] += 1
@@ -110,13 +114,14 @@ def _kernel_ops():
     fused.fused_linear = fused_linear
     qlinear.w8_linear, qlinear.w4a16_linear = w8_linear, w4a16_linear
     attention.rope_kv_decode_attention = rope_kv_decode_attention
+    attention.launch_decode_attention = planned_attention
     rope_kv.rope_kv_write = rope_kv_write
     attention_o.rope_kv_attention_o_proj = rope_kv_attention_o_proj
     attention_o.launch_decode_attention = counted_attention
     return launches
 
 
-def _run_case(loaded, recipe, kv_dtype, prompts, calibration, launches, combine="attention"):
+def _run_case(loaded, recipe, kv_dtype, prompts, calibration, launches, combine="attention", plan=""):
     import copy
 
     import torch
@@ -135,9 +140,11 @@ def _run_case(loaded, recipe, kv_dtype, prompts, calibration, launches, combine=
     os.environ.pop("VLMQ_ATTENTION_COMBINE")
     eager = Engine(model, kv=kv, max_batch_size=len(prompts))
     before = dict(launches)
+    os.environ["VLMQ_ATTENTION_PLAN"] = plan  # read as the attention launches
     with torch.no_grad():
         got = [g.token_ids for g in fused.generate(prompts, TOKENS, ignore_eos=True)]
         want = [g.token_ids for g in eager.generate(prompts, TOKENS, ignore_eos=True)]
+    os.environ.pop("VLMQ_ATTENTION_PLAN")
     ran = {k: launches[k] - before[k] for k in launches}
     return {"same_tokens": got == want, "tokens": [got, want], "launches": ran, "label": fused.compiled.label}
 
@@ -162,6 +169,8 @@ def main():
     results = {f"{recipe}/{kv}": _run_case(loaded, recipe, kv, prompts, calibration, launches) for recipe, kv in CASES}
     for recipe, kv in O_PROJ_CASES:
         results[f"{recipe}/{kv}/o_proj"] = _run_case(loaded, recipe, kv, prompts, calibration, launches, "o_proj")
+    for recipe, kv, plan in PLAN_CASES:
+        results[f"{recipe}/{kv}/{plan}"] = _run_case(loaded, recipe, kv, prompts, calibration, launches, plan=plan)
     print(json.dumps(results))
 
 
@@ -184,6 +193,18 @@ def test_fused_decoder_kernels_give_eager_tokens(interpreter_results, recipe, kv
     assert result["launches"]["gemv"] >= steps * (4 * layers + 1), result
     assert result["launches"]["rope_kv"] == layers, result  # the fused engine's prefill
     assert result["launches"]["attention_o_proj"] == 0, result
+    assert result["launches"]["prefetch2"] == 0, result  # the default plan
+    assert result["same_tokens"], result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe, kv, plan", PLAN_CASES)
+def test_an_attention_plan_set_by_hand_gives_eager_tokens(interpreter_results, recipe, kv, plan):
+    """``$VLMQ_ATTENTION_PLAN`` reaches the fused attention's launch (here: both blocks before the PDL wait, 4
+    warps, at most 2 splits) and the tokens stay the eager engine's."""
+    result = interpreter_results[f"{recipe}/{kv}/{plan}"]
+    layers, steps = 2, TOKENS - 1
+    assert result["launches"]["attention"] == layers * steps == result["launches"]["prefetch2"], result
     assert result["same_tokens"], result
 
 

@@ -14,6 +14,7 @@ combines the partials (an arrival counter per head, reset by that program).
 from __future__ import annotations
 
 import math
+import os
 from typing import NamedTuple
 
 import torch
@@ -78,6 +79,33 @@ TWO_LAUNCH_MIN_HEADS = 32  # (batch row, KV head) pairs from which short BF16 ca
 COMBINE_SPLITS = 8  # partials the combine reads per step (their loads in flight together)
 MAX_HEAD_COUNTERS = 1 << 16  # arrival counters: one per (batch row, KV head) of a launch
 _counters: dict[torch.device, torch.Tensor] = {}
+# The fused decode attention's plan set by hand as the op launches, for an A/B of whole decode steps
+# (bench_decode_ab.py --env VLMQ_ATTENTION_PLAN): comma-separated key=value, e.g. "prefetch=2,splits=3". Why: the plan
+# above and attention_warps were chosen in bench_attention.py with 28 layer caches in a CUDA graph, ~8 MB that stay
+# in L2, while in a decode step each layer's cache comes from HBM (3 GB of weights stream between its visits), where
+# a dependent cache load after the PDL wait costs a full HBM round trip. Unset, empty or "default": the defaults.
+ATTENTION_PLAN_ENV = "VLMQ_ATTENTION_PLAN"
+# key: (launch_decode_attention's keyword, the values it takes)
+ATTENTION_PLAN_KEYS = {
+    "prefetch": ("prefetch_blocks", (1, 2)),
+    "warps": ("num_warps", (1, 2, 4, 8)),
+    "splits": ("max_splits", tuple(range(1, 65))),
+    "targets": ("target_programs", (64, 128, 256, 512, 1024)),
+}
+
+
+def attention_plan_setting() -> dict:
+    """``$VLMQ_ATTENTION_PLAN`` as launch_decode_attention keywords ({}: unset, empty or ``default``)."""
+    value = os.environ.get(ATTENTION_PLAN_ENV, "").strip()
+    out = {}
+    for item in filter(None, (part.strip() for part in value.split(","))) if value != "default" else ():
+        key, _, number = item.partition("=")
+        name, allowed = ATTENTION_PLAN_KEYS.get(key.strip(), (None, ()))
+        if name is None or not number.strip().isdigit() or int(number) not in allowed:
+            keys = ", ".join(f"{k} in {v[1][0]}..{v[1][-1]}" for k, v in ATTENTION_PLAN_KEYS.items())
+            raise VlmqError(f"{ATTENTION_PLAN_ENV}={value!r}: use comma-separated key=value ({keys}), e.g. prefetch=2")
+        out[name] = int(number)
+    return out
 
 
 def decode_attention_reference(q, k, v, k_scale, v_scale, key_valid):
@@ -136,8 +164,15 @@ rope_kv_decode_attention = torch.library.custom_op(
 
 @rope_kv_decode_attention.register_kernel("cuda")
 def _(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type, key_valid):
+    return launch_fused_attention(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type,
+                                  key_valid)  # fmt: skip
+
+
+def launch_fused_attention(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type, key_valid):
+    """``vlmq::rope_kv_decode_attention``'s launch: the default plan, or ``$VLMQ_ATTENTION_PLAN``'s."""
+    rope = (k, v, cos, sin, tables, slot, token_type)
     return launch_decode_attention(
-        q, k_cache, v_cache, k_scale, v_scale, key_valid, rope=(k, v, cos, sin, tables, slot, token_type)
+        q, k_cache, v_cache, k_scale, v_scale, key_valid, rope=rope, **attention_plan_setting()
     )
 
 

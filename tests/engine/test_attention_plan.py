@@ -1,0 +1,50 @@
+"""``$VLMQ_ATTENTION_PLAN``: the fused decode attention's plan set by hand for an A/B of whole decode steps.
+
+Parsed here on any machine; the op's launch reads it (checked with the launcher recorded); Triton's interpreter
+runs the engine with a plan set (test_fused_interpreter.py) and the GPU the A/B (benchmarks/planned/)."""
+
+import pytest
+import torch
+
+from vlmq.engine.kernels import attention
+from vlmq.engine.kernels.attention import ATTENTION_PLAN_ENV, attention_plan_setting, launch_fused_attention
+from vlmq.errors import VlmqError
+
+
+@pytest.mark.parametrize("value", [None, "", " ", "default"])
+def test_unset_empty_or_default_is_the_default_plan(monkeypatch, value):
+    if value is None:
+        monkeypatch.delenv(ATTENTION_PLAN_ENV, raising=False)
+    else:
+        monkeypatch.setenv(ATTENTION_PLAN_ENV, value)
+    assert attention_plan_setting() == {}
+
+
+def test_plan_keys_map_to_the_launcher_keywords(monkeypatch):
+    monkeypatch.setenv(ATTENTION_PLAN_ENV, "prefetch=2, splits=3,warps=4,targets=128")
+    assert attention_plan_setting() == dict(prefetch_blocks=2, max_splits=3, num_warps=4, target_programs=128)
+
+
+@pytest.mark.parametrize(
+    "value", ["prefetch=3", "blocks=2", "splits", "warps=x", "splits=0", "warps=3", "targets=100", "default,prefetch=2"]
+)
+def test_bad_plan_is_one_line_naming_the_form(monkeypatch, value):
+    monkeypatch.setenv(ATTENTION_PLAN_ENV, value)
+    with pytest.raises(VlmqError, match=r"use comma-separated key=value \(prefetch in 1\.\.2, warps in 1\.\.8") as err:
+        attention_plan_setting()
+    assert "\n" not in str(err.value) and "e.g. prefetch=2" in str(err.value)
+
+
+def test_the_ops_launch_passes_the_plan(monkeypatch):
+    """``vlmq::rope_kv_decode_attention``'s CUDA launch hands the plan to the kernel launcher, with the step's RoPE
+    inputs; without a setting it passes nothing (the launcher's measured defaults)."""
+    calls = []
+    monkeypatch.setattr(attention, "launch_decode_attention", lambda *a, **kw: calls.append((a, kw)))
+    args = [torch.zeros(1) for _ in range(13)]
+    monkeypatch.delenv(ATTENTION_PLAN_ENV, raising=False)
+    launch_fused_attention(*args)
+    monkeypatch.setenv(ATTENTION_PLAN_ENV, "prefetch=2,splits=4")
+    launch_fused_attention(*args)
+    (plain_args, plain), (_, planned) = calls
+    assert set(plain) == {"rope"} and len(plain["rope"]) == 7 and plain_args[0] is args[0]
+    assert planned == dict(rope=plain["rope"], prefetch_blocks=2, max_splits=4)
