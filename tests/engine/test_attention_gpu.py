@@ -134,7 +134,23 @@ def test_rope_kv_write_keeps_signed_zeros_on_gpu(model, strategy, b, t, request)
     assert (ref_cache.v[0][:b, 0, 5 : 5 + t, 1:3] == 0x80).all(), "eager no longer writes -0 as 0x80: update the test"
     names = ("k", "v", "k_scale", "v_scale")
     got, want = state(cache), state(ref_cache)
-    assert all(torch.equal(g, w) for g, w in zip(got, want)), first_differences(got, want, names)
+    same = all(torch.equal(g, w) for g, w in zip(got, want))
+    assert same, first_differences(got, want, names) + rotation_inputs(got[0], want[0], k, cos, sin, token_type, 5)
+
+
+def rotation_inputs(got_k, want_k, k, cos, sin, token_type, first_slot: int, limit=2) -> str:
+    """For K entries that differ ([B, H, L, D] cache; the step's tokens written from ``first_slot``): the rotation's
+    inputs at that token -- k at d and its partner d +- D/2, cos and sin at d, as floats with their signs (repr keeps
+    -0.0) -- and the token type, for a diagnosis from a GPU log (run with --runxfail where the case is marked)."""
+    out = []
+    for b, h, slot, d in (got_k != want_k).nonzero().tolist()[:limit]:
+        t, partner = slot - first_slot, (d + D // 2) % D
+        row = k[b, t].view(-1, D)[h].float()
+        out.append(
+            f"(b {b}, head {h}, token {t}, d {d}): k {row[d].item()!r} partner {row[partner].item()!r} "
+            f"cos {cos[b, t, d].float().item()!r} sin {sin[b, t, d].float().item()!r} type {int(token_type[b, t])}"
+        )
+    return ("; rotation inputs " + "; ".join(out)) if out else ""
 
 
 def attention_case(model, strategy, b, length, valid_len, seed=2):
