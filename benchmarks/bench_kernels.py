@@ -636,7 +636,7 @@ def run_sweep(args, log, save) -> list[dict]:
     return results
 
 
-FORMAT_NAMES = {"bf16": "bf16", "int8-a16": "int8", "int4-g128": "int4", "fp8-a8": "fp8"}  # sweep mode -> table
+TABLE_FORMATS = {"bf16": "bf16", "int8-a16": "int8", "int4-g128": "int4", "fp8-a8": "fp8"}  # sweep mode -> table
 VETO_RECIPES = {"int4": ("int4_wo", "int4_awq"), "int8": ("int8_wo", "smoothquant"), "fp8": ("fp8",), "bf16": ("bf16",)}
 
 
@@ -651,7 +651,7 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str], vetoed: list[dict] 
     sweeps = [
         {
             **sweep,
-            "results": [r for r in sweep["results"] if (src, r["preset"], FORMAT_NAMES.get(r["mode"])) not in skip],
+            "results": [r for r in sweep["results"] if (src, r["preset"], TABLE_FORMATS.get(r["mode"])) not in skip],
         }
         for sweep, src in zip(sweeps, sources)
     ]
@@ -662,7 +662,7 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str], vetoed: list[dict] 
     for i, sweep in enumerate(sweeps):
         for r in sweep["results"]:
             case = (r["preset"], r["shape"], r["m"], r["mode"])
-            if latest[case] != i or r["mode"] not in FORMAT_NAMES or r["m"] not in (1, 16):
+            if latest[case] != i or r["mode"] not in TABLE_FORMATS or r["m"] not in (1, 16):
                 continue  # prefill rows (M > 64) choose a path, not a decode tile
             # per kernel: at one row the CUDA-core tile is kept beside a faster tensor-core one (gemv_config may
             # still take it, where its prologue saves a row kernel)
@@ -681,7 +681,7 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str], vetoed: list[dict] 
         # sweeps before swap / post / frag / maxnreg recorded fewer fields
         swap, post, frag, maxnreg = options + [False, False, False, 0][len(options) :]
         n, k = SHAPES[preset][shape]
-        entry = dict(format=FORMAT_NAMES[mode], n=n, k=k, shape=f"{preset} {shape}", us=round(r["us"], 2))
+        entry = dict(format=TABLE_FORMATS[mode], n=n, k=k, shape=f"{preset} {shape}", us=round(r["us"], 2))
         entry["default_us"] = round(default[key[:4]], 2) if key[:4] in default else None
         dot_tile = dict(block_n=block_n, block_k=block_k, split=split, stages=stages, swap=swap, post=post)
         if warps != 4:  # tensor-core tiles recorded before this field ran 4 warps

@@ -97,8 +97,10 @@ ATTENTION_PLAN_KEYS = {
 def attention_plan_setting() -> dict:
     """``$VLMQ_ATTENTION_PLAN`` as launch_decode_attention keywords ({}: unset, empty or ``default``)."""
     value = os.environ.get(ATTENTION_PLAN_ENV, "").strip()
+    if value == "default":
+        return {}
     out = {}
-    for item in filter(None, (part.strip() for part in value.split(","))) if value != "default" else ():
+    for item in filter(None, (part.strip() for part in value.split(","))):
         key, _, number = item.partition("=")
         name, allowed = ATTENTION_PLAN_KEYS.get(key.strip(), (None, ()))
         if name is None or not number.strip().isdigit() or int(number) not in allowed:
@@ -162,18 +164,15 @@ rope_kv_decode_attention = torch.library.custom_op(
 )
 
 
-@rope_kv_decode_attention.register_kernel("cuda")
-def _(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type, key_valid):
-    return launch_fused_attention(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type,
-                                  key_valid)  # fmt: skip
-
-
 def launch_fused_attention(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type, key_valid):
-    """``vlmq::rope_kv_decode_attention``'s launch: the default plan, or ``$VLMQ_ATTENTION_PLAN``'s."""
+    """``vlmq::rope_kv_decode_attention``'s CUDA launch: the default plan, or ``$VLMQ_ATTENTION_PLAN``'s."""
     rope = (k, v, cos, sin, tables, slot, token_type)
     return launch_decode_attention(
         q, k_cache, v_cache, k_scale, v_scale, key_valid, rope=rope, **attention_plan_setting()
     )
+
+
+rope_kv_decode_attention.register_kernel("cuda", launch_fused_attention)
 
 
 @rope_kv_decode_attention.register_fake
