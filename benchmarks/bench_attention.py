@@ -232,6 +232,8 @@ FUSED_CANDIDATES = {  # the default plan takes 2 warps at short splits (attentio
     "fused_prefetch2": {"prefetch_blocks": 2},
     "fused_3splits_prefetch2": {"max_splits": 3, "prefetch_blocks": 2},
     "fused_3splits_prefetch2_warps4": {"max_splits": 3, "prefetch_blocks": 2, "num_warps": 4},
+    "fused_2splits_prefetch2": {"max_splits": 2, "prefetch_blocks": 2},
+    "fused_1split_prefetch2_warps4": {"max_splits": 1, "prefetch_blocks": 2, "num_warps": 4},
 }
 
 
