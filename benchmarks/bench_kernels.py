@@ -466,6 +466,11 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
             for split in sorted({1, base.split_k, min(16, 2 * base.split_k)}):
                 if split == 1 or k // (base.block_k * split) >= 1:
                     out.append(base._replace(split_k=split))
+        # BF16 staged tiles under register caps too: at one row (H200, twenty-third session) the 2b and 7b gate/up won
+        # at one stage under cap 80, the 2b down, o and q/k/v at 3-4 stages uncapped; the two together were untimed
+        if fmt_code == W_FLOAT:
+            staged = [c for c in out if c.kernel == "sum" and c.num_stages > 1 and c.split_k == 1]
+            out += [c._replace(maxnreg=cap) for c in staged for cap in MAXNREG_CAPS[1:]]
         # the table's tile under register caps: the fused forms hold far more registers than the plain ones the
         # table was swept for (sm_90: 2b int8 gate/up with its RMSNorm 167 against 72; capped at 128 or 96 it
         # compiles without spills or with a few), so fewer programs share an SM

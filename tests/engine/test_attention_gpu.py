@@ -108,21 +108,15 @@ def first_differences(got, want, names, limit=4) -> str:
     return "; ".join(out)
 
 
-# The one case still apart (H200, twenty-second session, call 2, both strategies): at 2b 2 x 300 one rotated K entry
-# of exact zeros, flat index 3968, is written 0x80 (-0) where eager writes 0x00; V, the scales and every other byte
-# agree. Undiagnosed; strict, so the day it passes the mark must go.
-SIGNED_ZERO_K_APART = pytest.mark.xfail(strict=True, reason="2b 2 x 300: one rotated K zero written -0, eager +0")
-
-
 @pytest.mark.parametrize("model", SHAPES)
 @pytest.mark.parametrize("strategy", ["static", "dynamic"])
 @pytest.mark.parametrize("b, t", [(16, 1), (2, 300)])
-def test_rope_kv_write_keeps_signed_zeros_on_gpu(model, strategy, b, t, request):
+def test_rope_kv_write_keeps_signed_zeros_on_gpu(model, strategy, b, t):
     """Exact zeros of both signs in V (written unrotated) and K: eager writes -0 as the FP8 code 0x80. Under Triton
-    3.6 ``exact_quotient``'s -q once compiled to fma(-inv, x, +0), which writes 0x00; the residual is now
-    fma(q, -d, x) (twenty-first session). The test names the tensor and the bytes that differ."""
-    if model == "2b" and (b, t) == (2, 300):
-        request.applymarker(SIGNED_ZERO_K_APART)
+    3.6 a float's unary minus is 0 - x, which loses the sign of a zero: ``exact_quotient``'s -q wrote V's -0 as 0x00
+    (the residual is now fma(q, -d, x), twenty-first session), and ``rotate_rows``' -sin made a rotated K at angle 0
+    (cos 1, sin +0; the 2b 2 x 300 draw has one) -0 where eager gives +0 (the sign is now flipped by a product,
+    twenty-third session). The test names the tensor and the bytes that differ, and the rotation's inputs there."""
     hq, hkv = SHAPES[model]
     q, k, v, cos, sin, token_type = projections(b, t, hq, hkv)
     v[..., 1:3], v[..., 3], k[..., 0], k[..., D // 2] = -0.0, 0.0, -0.0, -0.0

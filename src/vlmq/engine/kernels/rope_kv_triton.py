@@ -34,7 +34,9 @@ def rotate_rows(x, partner, d, cos, sin, D: tl.constexpr):
     and Triton's interpreter cannot (tests/engine/test_kernels_sass.py checks the SASS). Other dtypes cast
     (fp32 on a GPU: exact up to that contraction)."""
     half: tl.constexpr = D // 2
-    signed_sin = tl.where(d < half, -sin, sin)
+    # sin's sign flipped by a product, not by unary minus: Triton 3.6 compiles a float's -x as 0 - x, which makes
+    # -(+0) = +0, so at angle 0 (sin +0) a -0 partner gave -0 where eager's rotate_half gives +0
+    signed_sin = sin * tl.where(d < half, -1.0, 1.0)
     a = x.to(tl.float32) * cos[None, :]
     r = partner.to(tl.float32) * signed_sin[None, :]
     if x.dtype == tl.bfloat16:
