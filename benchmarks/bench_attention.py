@@ -151,6 +151,15 @@ def make_caches(kind: str, rows: int, hkv: int, length: int, head_dim: int, laye
     return caches
 
 
+def attention_shape(loaded) -> tuple:
+    """(query heads, KV heads, head dim, M-RoPE section) of a loaded model's decoder."""
+    from vlmq.engine.rope import mrope_section
+
+    cfg = loaded.model.config.get_text_config()
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    return cfg.num_attention_heads, cfg.num_key_value_heads, head_dim, mrope_section(cfg)
+
+
 def decode_inputs(b: int, t: int, shape, theta: float = 1e6):
     from vlmq.engine.rope import mrope_cos_sin
     from vlmq.engine.types import GENERATED
@@ -577,7 +586,6 @@ def main(argv=None) -> int:
     import transformers
     import triton
 
-    from vlmq.engine.rope import mrope_section
     from vlmq.models import load_model
 
     out = {
@@ -596,9 +604,7 @@ def main(argv=None) -> int:
     log(f"{out['device']} torch {out['torch']} triton {out['triton']} transformers {out['transformers']}")
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
     loaded = load_model(args.model, device=DEVICE)
-    cfg = loaded.model.config.get_text_config()
-    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    shape = (cfg.num_attention_heads, cfg.num_key_value_heads, head_dim, mrope_section(cfg))
+    shape = attention_shape(loaded)
     sections = {
         "rope": lambda: bench_rope(shape, args, out),
         "attention": lambda: bench_attention(shape, args, out),

@@ -164,6 +164,29 @@ def time_variants(engine, prompts, variants, args, measured: bool) -> tuple[dict
     return times, ttft, paths, prefill
 
 
+def quantized_model(model: str, recipe: str, device):
+    """(the model with ``recipe`` applied, its parsed spec, its calibration set or None)."""
+    spec = parse_recipe(recipe)
+    loaded = load_model(model, device=str(device))
+    calibrates = spec.recipe.needs_calibration or spec.kv_needs_calibration
+    calib = load_calibration("builtin", n=8) if calibrates else None
+    apply_recipe(loaded, spec, calib)
+    return loaded, spec, calib
+
+
+def workload_engine(loaded, spec, calib, batch: int, opts, measured: bool):
+    """(an engine for ``bench_speed.py``'s workload at ``batch`` rows, compiled where ``measured``, its prompts)."""
+    prompts = bench.workload_prompts(opts, batch, opts.image_sizes[0])
+    engine = Engine(
+        loaded,
+        **{**engine_options(spec), "compile": measured},
+        max_batch_size=batch,
+        max_seq_len=bench.workload_lengths(loaded, opts, prompts)[1],
+    )
+    prepare_engine(engine, spec, calib)
+    return engine, prompts
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     variants = variants_of(args.variants)
@@ -181,21 +204,10 @@ def main(argv=None) -> int:
         "provenance": provenance(device),
     }
     for recipe in (r.strip() for r in args.recipes.split(",") if r.strip()):
-        spec = parse_recipe(recipe)
         start = time.perf_counter()
-        loaded = load_model(args.model, device=str(device))
-        calibrates = spec.recipe.needs_calibration or spec.kv_needs_calibration
-        calib = load_calibration("builtin", n=8) if calibrates else None
-        apply_recipe(loaded, spec, calib)
+        loaded, spec, calib = quantized_model(args.model, recipe, device)
         for batch in (int(b) for b in args.batch_sizes.split(",")):
-            prompts = bench.workload_prompts(opts, batch, opts.image_sizes[0])
-            engine = Engine(
-                loaded,
-                **{**engine_options(spec), "compile": measured},
-                max_batch_size=batch,
-                max_seq_len=bench.workload_lengths(loaded, opts, prompts)[1],
-            )
-            prepare_engine(engine, spec, calib)
+            engine, prompts = workload_engine(loaded, spec, calib, batch, opts, measured)
             times, ttft, paths, prefill = time_variants(engine, prompts, variants, args, measured)
             row = {"recipe": recipe, "batch": batch, "summary": summarize(times, variants[0]), "decode_paths": paths}
             if args.ttft:

@@ -6,10 +6,14 @@
 # if a preset's step gained, write the table here with the same --write-tiles sources (--veto for a preset whose
 # step lost), then test_kernels_gpu.py -k bf16-bf16 and test_gpu_engines.py -k bf16, then the tables.
 . benchmarks/device_call.sh
+# first (~100 s): where the 2b BF16 step's attention spends its ~9.4 us a layer against ~6.4 alone -- every program's
+# timestamps in the step and in isolation (bench_attention_trace.py, new: VLMQ_ATTENTION_TRACE), and the trace's cost
+timeout 150 python3 benchmarks/bench_attention_trace.py --out $R/trace 2>&1 | grep -v "$F" | tail -16 > $R/trace.log
+echo "trace rc ${PIPESTATUS[0]} at $(since) s" >> $R/trace.log
 TABLE=src/vlmq/engine/kernels/tiles/h200.json
 cp $TABLE $R/tiles_before.json
 timeout $(( $(left) - 200 )) python3 benchmarks/bench_kernels.py --out $R/sweep --sweep --fused --new-only --rows 1 \
-    --modes bf16 --presets 2b,7b --jobs 14 --budget-s 200 2>&1 | grep -v "$F" | grep -v "^  (" | tail -30 > $R/sweep.log
+    --modes bf16 --presets 2b,7b --jobs 14 --budget-s 150 2>&1 | grep -v "$F" | grep -v "^  (" | tail -30 > $R/sweep.log
 echo "sweep rc ${PIPESTATUS[0]} at $(since) s" >> $R/sweep.log
 SOURCES=$(python3 -c "import json; print(' '.join(json.load(open('$TABLE'))['sources']))")
 python3 benchmarks/bench_kernels.py --out $R/write --write-tiles $SOURCES $R/sweep/bench_kernels_sweep.json \
@@ -22,4 +26,4 @@ timeout $(( $(left) - 8 )) python3 benchmarks/bench_decode_ab.py --out $R/ab7b -
     --batch-sizes 1 --env VLMQ_TILES --variants "$TABLE;$R/tiles_after.json" --rounds 3 2>&1 | grep -v "$F" \
     | tail -8 > $R/ab7b.log; echo "ab7b rc ${PIPESTATUS[0]} at $(since) s" >> $R/ab7b.log
 finish_call
-cat $R/sweep.log $R/write.log; cat $R/ab2b/ab.md $R/ab7b/ab.md 2>/dev/null; tail -n 2 $R/ab2b.log $R/ab7b.log
+cat $R/trace.log $R/sweep.log $R/write.log; cat $R/ab2b/ab.md $R/ab7b/ab.md 2>/dev/null; tail -n 2 $R/ab2b.log $R/ab7b.log

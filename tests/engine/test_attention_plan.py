@@ -42,9 +42,11 @@ def test_the_ops_launch_passes_the_plan(monkeypatch):
     monkeypatch.setattr(attention, "launch_decode_attention", lambda *a, **kw: calls.append((a, kw)))
     args = [torch.zeros(1) for _ in range(13)]
     monkeypatch.delenv(ATTENTION_PLAN_ENV, raising=False)
+    monkeypatch.delenv("VLMQ_ATTENTION_TRACE", raising=False)
     launch_fused_attention(*args)
     monkeypatch.setenv(ATTENTION_PLAN_ENV, "prefetch=2,splits=4")
     launch_fused_attention(*args)
     (plain_args, plain), (_, planned) = calls
-    assert set(plain) == {"rope"} and len(plain["rope"]) == 7 and plain_args[0] is args[0]
-    assert planned == dict(rope=plain["rope"], prefetch_blocks=2, max_splits=4)
+    assert set(plain) == {"rope", "trace"} and len(plain["rope"]) == 7 and plain_args[0] is args[0]
+    assert plain["trace"] is False  # untraced unless $VLMQ_ATTENTION_TRACE=1
+    assert planned == dict(rope=plain["rope"], trace=False, prefetch_blocks=2, max_splits=4)

@@ -105,6 +105,42 @@ def test_fused_rope_attention_rotates_without_bf16_fma(monkeypatch):
         assert not [op for op in ops if op.startswith("HFMA2.BF16")], sorted(set(ops))
 
 
+def test_traced_attention_reads_the_timers_after_the_wait_and_each_phase(monkeypatch):
+    """``$VLMQ_ATTENTION_TRACE=1`` (the fused decode attention's phases in a step): the traced kernel reads the global
+    timer and the SM clock five times each -- at its start, after the PDL wait, after the attention, after the
+    arrival and after the combine -- each read predicated on a value of that phase, the one after the wait placed
+    after it; its record goes to the ring through one atomic. Untraced, the kernel reads no timer."""
+    import vlmq.engine.kernels.attention_triton as attention_triton
+    from vlmq.engine.kernels import pdl
+    from vlmq.engine.kernels.attention import TRACE_RECORDS, launch_fused_attention
+    from vlmq.errors import VlmqError
+
+    monkeypatch.setattr(pdl, "pdl_capable", lambda device: True)
+    recorder = Recorder(attention_triton.decode_attention_kernel)
+    monkeypatch.setattr(attention_triton, "decode_attention_kernel", recorder)
+    q, k, v, cos, sin, token_type, kv = rope_inputs("bf16", t=1)
+    key_valid = torch.ones(2, kv.k.shape[2], dtype=torch.bool)
+    for value in ("1", "0"):
+        monkeypatch.setenv("VLMQ_ATTENTION_TRACE", value)
+        launch_fused_attention(
+            q, k, v, cos, sin, kv.k, kv.v, None, None, [], torch.tensor([4]), token_type, key_valid
+        )  # fmt: skip
+    (traced_args, traced), (_, plain) = recorder.calls
+    assert traced["TRACE"] and traced["TRACE_RECORDS"] == TRACE_RECORDS and "TRACE" not in plain
+    assert traced["trace_ptr"].shape == (TRACE_RECORDS, 16)
+    ptx, _ = compile_for_h200(recorder.kernel, traced_args, traced)
+    timers, clocks = ptx.count("%globaltimer"), ptx.count("%clock64")
+    assert timers == clocks == 6, (timers, clocks)  # five places; the single-split path has its own end
+    assert ptx.find("griddepcontrol.wait") < ptx.find("%globaltimer", ptx.find("%globaltimer") + 1)
+    assert "@p mov.u64" in ptx.replace("\t", " ") or "@p mov.u64" in ptx
+    plain_ptx, _ = compile_for_h200(recorder.kernel, *recorder.calls[1])
+    assert "%globaltimer" not in plain_ptx and "%clock64" not in plain_ptx
+
+    monkeypatch.setenv("VLMQ_ATTENTION_TRACE", "yes")
+    with pytest.raises(VlmqError, match="VLMQ_ATTENTION_TRACE='yes': use 1"):
+        launch_fused_attention(q, k, v, cos, sin, kv.k, kv.v, None, None, [], torch.tensor([4]), token_type, key_valid)
+
+
 def test_row_prologue_rounds_every_step(monkeypatch):
     """``normalize_rows`` (RMSNorm, pre-scale, int8 quantization of bf16 rows) runs eager's arithmetic step by
     step: its launch turns off FMA contraction, so its PTX holds no ``fma``."""

@@ -94,6 +94,68 @@ ATTENTION_PLAN_KEYS = {
 }
 
 
+# A trace of the fused decode attention as it runs in a decode step ($VLMQ_ATTENTION_TRACE=1, read as the op launches;
+# bench_attention_trace.py): each program leaves a record of when it started, when the PDL wait returned, when its
+# attention, its arrival and its end were done (global ns timer and SM cycles), so a step's ~9.4 us of attention a
+# layer against ~6.4 alone (twenty-third session) can be split into its phases. A ring of TRACE_RECORDS records.
+ATTENTION_TRACE_ENV = "VLMQ_ATTENTION_TRACE"
+TRACE_RECORDS = 1 << 16
+TRACE_FIELDS = (
+    "t_start", "t_wait", "t_attend", "t_arrive", "t_end",
+    "c_start", "c_wait", "c_attend", "c_arrive", "c_end",
+    "bh", "split", "splits", "combined",
+)  # fmt: skip
+_traces: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def attention_trace_setting() -> bool:
+    """``$VLMQ_ATTENTION_TRACE``: 1 traces the fused decode attention's programs, unset / empty / 0 not."""
+    value = os.environ.get(ATTENTION_TRACE_ENV, "").strip()
+    if value not in ("", "0", "1"):
+        raise VlmqError(f"{ATTENTION_TRACE_ENV}={value!r}: use 1 (trace the decode attention's programs) or 0")
+    return value == "1"
+
+
+def trace_device(device) -> torch.device:
+    """``device`` with its index (``cuda`` is the current CUDA device), so a launch's tensors and a reader agree."""
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def attention_trace_buffers(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The device's trace ring ([TRACE_RECORDS, 16] int64) and its int32 write counter (persistent, like the arrival
+    counters: CUDA graphs keep pointing at them), allocated by the first traced launch outside a capture."""
+    device = trace_device(device)
+    bufs = _traces.get(device)
+    if bufs is None:
+        if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+            raise VlmqError(
+                "the attention trace started inside a CUDA-graph capture; run the step once before capturing"
+            )
+        records = torch.zeros(TRACE_RECORDS, 16, dtype=torch.int64, device=device)
+        bufs = _traces[device] = (records, torch.zeros(1, dtype=torch.int32, device=device))
+    return bufs
+
+
+def read_attention_trace(device: torch.device, reset: bool = True) -> list[dict]:
+    """The records the traced launches left since the last reset, oldest first (the ring's last TRACE_RECORDS), as
+    dicts of ``TRACE_FIELDS``; ``reset`` empties the ring."""
+    device = trace_device(device)
+    if device not in _traces:
+        return []
+    records, count = _traces[device]
+    n = int(count.item())
+    rows = records.cpu()
+    order = list(range(n)) if n <= TRACE_RECORDS else [(n + i) % TRACE_RECORDS for i in range(TRACE_RECORDS)]
+    out = [dict(zip(TRACE_FIELDS, rows[i, : len(TRACE_FIELDS)].tolist())) for i in order]
+    if reset:
+        records.zero_()
+        count.zero_()
+    return out
+
+
 def attention_plan_setting() -> dict:
     """``$VLMQ_ATTENTION_PLAN`` as launch_decode_attention keywords ({}: unset, empty or ``default``)."""
     value = os.environ.get(ATTENTION_PLAN_ENV, "").strip()
@@ -168,7 +230,15 @@ def launch_fused_attention(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale
     """``vlmq::rope_kv_decode_attention``'s CUDA launch: the default plan, or ``$VLMQ_ATTENTION_PLAN``'s."""
     rope = (k, v, cos, sin, tables, slot, token_type)
     return launch_decode_attention(
-        q, k_cache, v_cache, k_scale, v_scale, key_valid, rope=rope, **attention_plan_setting()
+        q,
+        k_cache,
+        v_cache,
+        k_scale,
+        v_scale,
+        key_valid,
+        rope=rope,
+        trace=attention_trace_setting(),
+        **attention_plan_setting(),
     )
 
 
@@ -266,6 +336,7 @@ def launch_decode_attention(
     pdl: bool | None = None,
     prefetch_blocks: int = 1,
     partials_out: bool = False,
+    trace: bool = False,
 ):
     """The Triton kernel (the ops' CUDA path; tests run it in Triton's CPU interpreter). ``rope`` =
     (k_new, v_new, cos, sin, tables, slot, token_type) fuses the step's RoPE and cache write (q is then
@@ -278,7 +349,8 @@ def launch_decode_attention(
     ``prefetch_blocks=2`` (with ``rope``; a candidate plan, slower where measured): each program loads its
     split's second block before the PDL wait too. ``num_warps`` defaults to ``attention_warps``. ``partials_out``
     (with ``rope``): no combine -- each split's partial and each head's split count are returned as
-    ``AttentionPartials`` for the next kernel to combine (``partials_triton``), not the output."""
+    ``AttentionPartials`` for the next kernel to combine (``partials_triton``), not the output. ``trace``: every
+    program that runs leaves a timestamped record (``read_attention_trace``)."""
     if prefetch_blocks not in (1, 2):
         raise VlmqError(f"prefetch_blocks is 1 or 2 (cache blocks loaded before the PDL wait), got {prefetch_blocks}")
     if partials_out and rope is None:
@@ -361,6 +433,7 @@ def launch_decode_attention(
         COMBINE_IN_KERNEL=combine_in_kernel,
         PREFETCH=prefetch_blocks,
         PARTIALS_OUT=partials_out,
+        **trace_args(q.device, trace),
         num_warps=num_warps,
         num_stages=3,
         **launch_pdl(q.device, pdl, "attention"),
@@ -381,6 +454,16 @@ def launch_decode_attention(
             num_warps=4,
         )
     return out.view(b, hq, 1, d)
+
+
+def trace_args(device: torch.device, trace: bool) -> dict:
+    """The kernel's trace arguments: the ring and its counter where ``trace``, none otherwise (one compiled variant)."""
+    if not trace:
+        return {}
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        raise VlmqError(f"{ATTENTION_TRACE_ENV}=1 reads the GPU's timers, which Triton's interpreter lacks; unset it")
+    records, count = attention_trace_buffers(device)
+    return {"trace_ptr": records, "trace_count_ptr": count, "TRACE": True, "TRACE_RECORDS": TRACE_RECORDS}
 
 
 decode_attention.register_kernel("cuda", launch_decode_attention)

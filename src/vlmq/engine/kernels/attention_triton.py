@@ -103,6 +103,40 @@ def combine_partials(
         out.to(out_ptr.dtype.element_ty),
         mask=gmask[:, None],
     )
+    return tl.sum(total)  # a value computed last, for a trace's timestamp (``timer_after``)
+
+
+@triton.jit
+def timer_after(x):
+    """(global ns timer, SM cycle counter) read once ``x`` (an fp32 scalar) is computed: both reads are predicated on
+    x == x, so they cannot issue before x is ready (traces only; a NaN x reads 0)."""
+    return tl.inline_asm_elementwise(
+        "{ .reg .pred p; setp.eq.f32 p, $2, $2; mov.u64 $0, 0; mov.u64 $1, 0; "
+        "@p mov.u64 $0, %globaltimer; @p mov.u64 $1, %clock64; }",
+        "=l,=l,f",
+        [x],
+        dtype=(tl.int64, tl.int64),
+        is_pure=False,
+        pack=1,
+    )
+
+
+@triton.jit
+def store_trace(
+    trace_ptr, trace_count_ptr, t0, c0, t1, c1, t2, c2, t3, c3, t4, c4, bh, split, num_splits, combined,
+    TRACE_RECORDS: tl.constexpr,
+):  # fmt: skip
+    """One program's trace record (``attention.TRACE_FIELDS``) in the next slot of the ring of ``TRACE_RECORDS``:
+    the (timer, clock) pairs at start, after the PDL wait, after the attention, after the arrival and at the end."""
+    slot = tl.atomic_add(trace_count_ptr, 1, sem="relaxed") % TRACE_RECORDS
+    f = tl.arange(0, 8)  # the record as two rows of 8 values: times, then clocks and the program's place
+    times = tl.where(f == 0, t0, tl.where(f == 1, t1, tl.where(f == 2, t2, tl.where(f == 3, t3, t4))))
+    times = tl.where(f < 5, times, tl.where(f == 5, c0, tl.where(f == 6, c1, c2)))
+    rest = tl.where(f == 0, c3, tl.where(f == 1, c4, tl.where(f == 2, bh, tl.where(f == 3, split, num_splits))))
+    rest = tl.where(f < 5, rest, combined)
+    row = trace_ptr + slot.to(tl.int64) * 16
+    tl.store(row + f, times.to(tl.int64))
+    tl.store(row + 8 + f, rest.to(tl.int64), mask=f < 6)
 
 
 @triton.jit
@@ -200,10 +234,17 @@ def decode_attention_kernel(
     PDL: tl.constexpr,
     PREFETCH: tl.constexpr = 1,
     PARTIALS_OUT: tl.constexpr = False,
+    trace_ptr=None,
+    trace_count_ptr=None,
+    TRACE: tl.constexpr = False,
+    TRACE_RECORDS: tl.constexpr = 1,
 ):
     """One program = (batch row, KV head) x one split of the cache (the module docstring). ``PARTIALS_OUT``: every
     split writes its partial, nobody combines, and split 0 writes the head's split count to ``count_ptr``: the
-    consumer combines (``partials_triton``)."""
+    consumer combines (``partials_triton``). ``TRACE``: each program that runs also leaves a timestamped record
+    (``store_trace``; ``attention.read_attention_trace``), to see where a decode step's attention spends its time."""
+    if TRACE:
+        t0, c0 = timer_after(sm_scale)
     if PDL == PDL_EARLY:
         gdc_launch_dependents()
     k_ptr, v_ptr, ks_ptr, vs_ptr, stride_cb, stride_ch, stride_sb, stride_sh, _, _, _, _ = cache  # kernel_args' tuple
@@ -250,6 +291,8 @@ def decode_attention_kernel(
         token_type = tl.load(type_ptr + b * stride_typeb)
     if PDL:
         gdc_wait()
+    if TRACE:
+        t1, c1 = timer_after(sm_scale)
     if FUSE_ROPE:
         # what the previous kernel wrote: q and the new k/v, their loads in flight together before any arithmetic
         # (only the slot's split loads the new k/v)
@@ -281,6 +324,9 @@ def decode_attention_kernel(
         m, l_sum, acc = attend(q, k, v, valid, m, l_sum, acc, sm_scale)
     if FUSE_ROPE:
         m, l_sum, acc = attend_token(q, k_held.to(DT), v_held.to(DT), token_valid, m, l_sum, acc, sm_scale)
+    if TRACE:
+        t2, c2 = timer_after(tl.sum(l_sum))
+        t3, c3, t4, c4, combined = t2, c2, t2, c2, 0
     if PDL == PDL_LATE:
         gdc_launch_dependents()  # after the wait: the next kernel may start loading its weights
     if num_splits == 1 and not PARTIALS_OUT:
@@ -290,6 +336,8 @@ def decode_attention_kernel(
             out.to(out_ptr.dtype.element_ty),
             mask=gmask[:, None],
         )
+        if TRACE:
+            t4, c4 = timer_after(tl.sum(out))
     else:
         BH = tl.num_programs(0)
         row = bh * grid_splits + split
@@ -300,12 +348,23 @@ def decode_attention_kernel(
         elif COMBINE_IN_KERNEL:
             tl.debug_barrier()  # every thread's partial stores precede the release below
             arrived = tl.atomic_add(count_ptr + bh, 1, sem="acq_rel", scope="gpu")
+            if TRACE:
+                t3, c3 = timer_after(arrived.to(tl.float32))
+                t4, c4 = t3, c3
             if arrived == num_splits - 1:  # the last split of this head: all partials are visible
-                combine_partials(
+                last = combine_partials(
                     part_ptr, ml_ptr, out_ptr, bh, BH, grid_splits, num_splits, HKV, G, G_PAD, G_ROWS, D,
                     COMBINE_SPLITS,
                 )  # fmt: skip
                 tl.atomic_xchg(count_ptr + bh, 0, sem="relaxed", scope="gpu")  # ready for the next launch
+                if TRACE:
+                    t4, c4 = timer_after(last)
+                    combined = 1
+    if TRACE:
+        store_trace(
+            trace_ptr, trace_count_ptr, t0, c0, t1, c1, t2, c2, t3, c3, t4, c4, bh, split, num_splits, combined,
+            TRACE_RECORDS,
+        )  # fmt: skip
 
 
 @triton.jit
