@@ -227,19 +227,11 @@ rope_kv_decode_attention = torch.library.custom_op(
 
 
 def launch_fused_attention(q, k, v, cos, sin, k_cache, v_cache, k_scale, v_scale, tables, slot, token_type, key_valid):
-    """``vlmq::rope_kv_decode_attention``'s CUDA launch: the default plan, or ``$VLMQ_ATTENTION_PLAN``'s."""
-    rope = (k, v, cos, sin, tables, slot, token_type)
-    return launch_decode_attention(
-        q,
-        k_cache,
-        v_cache,
-        k_scale,
-        v_scale,
-        key_valid,
-        rope=rope,
-        trace=attention_trace_setting(),
-        **attention_plan_setting(),
-    )
+    """``vlmq::rope_kv_decode_attention``'s CUDA launch: the default plan, or ``$VLMQ_ATTENTION_PLAN``'s; traced where
+    ``$VLMQ_ATTENTION_TRACE`` says."""
+    launch = dict(rope=(k, v, cos, sin, tables, slot, token_type), trace=attention_trace_setting())
+    launch.update(attention_plan_setting())
+    return launch_decode_attention(q, k_cache, v_cache, k_scale, v_scale, key_valid, **launch)
 
 
 rope_kv_decode_attention.register_kernel("cuda", launch_fused_attention)
