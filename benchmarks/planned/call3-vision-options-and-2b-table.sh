@@ -1,7 +1,8 @@
 # Planned (twenty-third session, not yet run): the vision tower's LayerNorms reduced in one pass (wide_rows) against
 # the default compile, in isolation (the 2b vision bar, <= 4 ms, is a tie on the wrong side: 4.011, 3.999-4.024),
-# the 2b BF16 step's PDL triggers again on the staged tiles, then the 2b table with every recipe in one run (~330 s: the twenty-third session's call 3 ran out of budget before
-# int4_awq after ~150 s of tests). Run after calls 1 and 2 (and after writing call 2's table if it gained).
+# the 2b BF16 step's PDL triggers again on the staged tiles, then the 2b table with every recipe in one run (~330 s:
+# the twenty-third session's call 3 ran out of budget before int4_awq after ~150 s of tests). Run after calls 1 and 2
+# (and after writing call 2's table if it gained).
 . benchmarks/device_call.sh
 timeout 150 python3 benchmarks/bench_attention.py --out $R/vis --sections vision_options --image-sizes 448 2>&1 \
     | grep -v "$F" | tail -12 > $R/vis.log; echo "vis rc ${PIPESTATUS[0]} at $(since) s" >> $R/vis.log
