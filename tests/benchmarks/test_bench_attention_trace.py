@@ -99,3 +99,15 @@ def test_trace_setting_refuses_other_values_in_one_line(monkeypatch):
         VlmqError, match=r"^VLMQ_ATTENTION_TRACE='on': use 1 \(trace the decode attention's programs\) or 0$"
     ):
         attention_trace_setting()
+
+
+def test_trace_under_the_interpreter_is_refused_in_one_line(monkeypatch):
+    """Triton's interpreter runs no PTX, so the trace's timer reads cannot run there: a one-line error, not a
+    compile failure deep in Triton."""
+    from vlmq.engine.kernels.attention import trace_args
+    from vlmq.errors import VlmqError
+
+    assert trace_args(torch.device("cpu"), False) == {}
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    with pytest.raises(VlmqError, match=r"^VLMQ_ATTENTION_TRACE=1 reads the GPU's timers, .*; unset it$"):
+        trace_args(torch.device("cpu"), True)

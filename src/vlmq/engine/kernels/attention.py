@@ -108,6 +108,20 @@ TRACE_FIELDS = (
 _traces: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
+def persistent_buffers(store: dict, device: torch.device, what: str, make):
+    """``store``'s buffers for ``device``, made by ``make()`` at the first use. Persistent, since CUDA graphs keep
+    pointing at them, so the first use must not be inside a CUDA-graph capture (the engine and the benchmarks warm
+    up first)."""
+    bufs = store.get(device)
+    if bufs is None:
+        if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+            raise VlmqError(
+                f"{what} ran first inside a CUDA-graph capture; run the step once before capturing (warm-up)"
+            )
+        bufs = store[device] = make()
+    return bufs
+
+
 def attention_trace_setting() -> bool:
     """``$VLMQ_ATTENTION_TRACE``: 1 traces the fused decode attention's programs, unset / empty / 0 not."""
     value = os.environ.get(ATTENTION_TRACE_ENV, "").strip()
@@ -125,18 +139,17 @@ def trace_device(device) -> torch.device:
 
 
 def attention_trace_buffers(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The device's trace ring ([TRACE_RECORDS, 16] int64) and its int32 write counter (persistent, like the arrival
-    counters: CUDA graphs keep pointing at them), allocated by the first traced launch outside a capture."""
+    """The device's trace ring ([TRACE_RECORDS, 16] int64) and its int32 write counter (``persistent_buffers``, like
+    the arrival counters)."""
     device = trace_device(device)
-    bufs = _traces.get(device)
-    if bufs is None:
-        if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
-            raise VlmqError(
-                "the attention trace started inside a CUDA-graph capture; run the step once before capturing"
-            )
-        records = torch.zeros(TRACE_RECORDS, 16, dtype=torch.int64, device=device)
-        bufs = _traces[device] = (records, torch.zeros(1, dtype=torch.int32, device=device))
-    return bufs
+
+    def ring():
+        return (
+            torch.zeros(TRACE_RECORDS, 16, dtype=torch.int64, device=device),
+            torch.zeros(1, dtype=torch.int32, device=device),
+        )
+
+    return persistent_buffers(_traces, device, "the attention trace", ring)
 
 
 def read_attention_trace(device: torch.device, reset: bool = True) -> list[dict]:
@@ -295,16 +308,14 @@ def attention_warps(fused: bool) -> int:
 
 
 def head_counters(device: torch.device, n: int) -> torch.Tensor:
-    """The device's zeroed int32 arrival counters (persistent: CUDA graphs keep pointing at them; the last
-    program of each head resets its counter). Allocated by the first launch, which must not be inside a
-    CUDA-graph capture (the engine and the benchmark warm up first)."""
-    buf = _counters.get(device)
-    if buf is None:
-        if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
-            raise VlmqError(
-                "decode attention ran first inside a CUDA-graph capture; run the step once before capturing (warm-up)"
-            )
-        buf = _counters[device] = torch.zeros(MAX_HEAD_COUNTERS, dtype=torch.int32, device=device)
+    """The device's zeroed int32 arrival counters (``persistent_buffers``; the last program of each head resets its
+    counter)."""
+    buf = persistent_buffers(
+        _counters,
+        device,
+        "decode attention",
+        lambda: torch.zeros(MAX_HEAD_COUNTERS, dtype=torch.int32, device=device),
+    )
     if n > buf.numel():
         raise VlmqError(
             f"decode attention over {n} (batch row, KV head) pairs exceeds {buf.numel()}; use a smaller max_batch_size"
