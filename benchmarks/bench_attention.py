@@ -154,10 +154,10 @@ def make_caches(kind: str, rows: int, hkv: int, length: int, head_dim: int, laye
 def attention_shape(loaded) -> tuple:
     """(query heads, KV heads, head dim, M-RoPE section) of a loaded model's decoder."""
     from vlmq.engine.rope import mrope_section
+    from vlmq.models.layout import head_dim_of
 
     cfg = loaded.model.config.get_text_config()
-    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    return cfg.num_attention_heads, cfg.num_key_value_heads, head_dim, mrope_section(cfg)
+    return cfg.num_attention_heads, cfg.num_key_value_heads, head_dim_of(cfg), mrope_section(cfg)
 
 
 def decode_inputs(b: int, t: int, shape, theta: float = 1e6):
