@@ -416,12 +416,13 @@ def bench_vision_flash(loaded, out):
 # 6.2 us each for 1024 patches (64 a tower, eighth session's profile). multi_kernel compiles the persistent form too
 # and keeps whichever it times faster; coordinate descent tunes every kernel's launch configuration. On the H200
 # (ninth session, 448x448): default 3.755 ms, multi_kernel 3.823, coordinate descent 4.000; neither adopted.
-# wide_rows: the LayerNorms reduced in one pass (vlmq.engine.wide_rows; the FX graph cache off for it, since the cache
-# key does not see the choice). Each set: FusedVisionTower's keyword arguments.
+# The default reduces the LayerNorms in one pass (vlmq.engine.wide_rows, adopted in the twenty-fourth session: 3.774
+# ms against 3.830); looped_rows is Inductor's own looped form it replaced. Each set: FusedVisionTower's keyword
+# arguments.
 VISION_OPTION_SETS = {
     "multi_kernel": {"inductor_options": {"triton.multi_kernel": 1}},
     "coordinate_descent": {"inductor_options": {"coordinate_descent_tuning": True}},
-    "wide_rows": {"wide_rows": True, "inductor_options": {"fx_graph_cache": False}},
+    "looped_rows": {"wide_rows": False},
 }
 
 

@@ -114,3 +114,26 @@ def test_wide_row_choices_reduce_layernorm_rows_of_up_to_2048_values_in_one_pass
     assert not choose(dynamic, False)
     with config.patch({"triton.persistent_reductions": False}):
         assert not choose(Features(1280), False)
+
+
+def test_compiled_tower_reduces_layernorm_rows_in_one_pass_without_the_fx_graph_cache(tiny_fp32, monkeypatch):
+    """The compiled tower takes ``WideRowChoices`` by default (measured faster on the H200) and compiles with the FX
+    graph cache off, whose key does not see the choice; an eager tower (CPU) takes Inductor's own choices, and an
+    explicit ``wide_rows=False`` keeps the cache."""
+    from torch._inductor.virtualized import V
+
+    from vlmq.engine.vision import inductor_choices
+    from vlmq.engine.wide_rows import WideRowChoices
+
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: compiled.append(kw["options"]) or fn)
+    tower = vision_tower(tiny_fp32.model)
+    fused = FusedVisionTower(tower, compile=True)
+    assert fused.wide_rows and [o.get("fx_graph_cache") for o in compiled] == [False, False]
+    with inductor_choices(fused.wide_rows):
+        assert isinstance(V.choices, WideRowChoices)
+    assert not isinstance(V.choices, WideRowChoices)
+    compiled.clear()
+    looped = FusedVisionTower(tower, compile=True, wide_rows=False)
+    assert not looped.wide_rows and all("fx_graph_cache" not in o for o in compiled)
+    assert not FusedVisionTower(tower, compile=False).wide_rows

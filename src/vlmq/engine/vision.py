@@ -141,10 +141,13 @@ class FusedVisionTower:
         compile: bool,
         backends=VISION_SDPA_BACKENDS,
         inductor_options: dict | None = None,
-        wide_rows: bool = False,
+        wide_rows: bool = True,
     ):
-        """``wide_rows``: Inductor reduces the LayerNorms' 1280-channel rows in one pass (``wide_rows.WideRowChoices``;
-        a candidate, timed by ``bench_attention.py --sections vision_options``)."""
+        """``wide_rows``: Inductor reduces the LayerNorms' 1280-channel rows in one pass (``wide_rows.WideRowChoices``).
+        The default since the H200 timed it faster (2026-12-02, twenty-fourth session, ``bench_attention.py
+        --sections vision_options``, 448x448, one process: 3.774 ms against 3.830 looped; the LayerNorms 154 us
+        against 208). Compiled without the FX graph cache: its key does not see the choice, so a cached looped
+        graph could stand in for the one-pass one."""
         self.tower = tower
         self.backends = tuple(backends)
         self.wide_rows = wide_rows and compile
@@ -152,6 +155,8 @@ class FusedVisionTower:
         self.merge = merge
         if compile:
             options = dict(inductor_options or {})
+            if self.wide_rows:
+                options.setdefault("fx_graph_cache", False)
             self.block = torch.compile(vision_block, dynamic=True, fullgraph=True, options=options)
             self.merge = torch.compile(merge, dynamic=True, fullgraph=True, options=options)
 

@@ -5,8 +5,9 @@ should_use_persistent_reduction``'s threshold for inner reductions); longer rows
 statistics and a second that reads the row again. The Qwen2-VL vision tower's LayerNorms run over 1280 channels,
 so all 64 of a tower compile as looped reductions (6.2 us each for 1024 patches on the H200, eighth session's
 profile; ~0.4 ms of the ~4 ms tower). ``WideRowChoices`` keeps Inductor's answer and adds inner reductions over a
-constant number of values up to ``WIDE_ROW_MAX``. Not yet the default: ``bench_attention.py --sections
-vision_options`` times it (``wide_rows``). A module-level class, so Inductor's caches can pickle it.
+constant number of values up to ``WIDE_ROW_MAX``. The fused tower's default (``vision.FusedVisionTower``);
+``bench_attention.py --sections vision_options`` times it against the looped form. A module-level class, so
+Inductor's caches can pickle it.
 """
 
 from __future__ import annotations
