@@ -81,6 +81,7 @@ GROUP = 128
 TOLERANCE = 1e-2
 SWEEP_X_SEED = 7  # the sweep's activation rows: one draw for every candidate of a group
 MAXNREG_CAPS = (128, 96, 80)  # register caps the one-row sweep times on the table's CUDA-core tiles
+WHOLE_ROW_MAX_K = 256 * 8  # a BF16 one-row tile's K tile at eight warps (8 values a lane)
 
 
 def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
@@ -460,6 +461,13 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
             shapes += [
                 (r, w, vec, 0, st) for vec in wide + narrow for r in (4, 8, 16) for w in (1, 2, 4) for st in (3, 4)
             ]
+        # BF16 rows of up to 2048 values (the 2b's K = 1536: q/k/v, o, gate/up): eight warps make the whole row one K
+        # tile, which a program loads before the PDL wait (cuda_core_sums), so its weights stream while the previous
+        # kernel ends -- the attention before o_proj leaves HBM idle for ~3 us after its dots (twenty-fourth session's
+        # trace) -- and after the wait it reads only x; at most four warps, as before, left a third of o_proj's row
+        # (and, staged, all of it) to load after the wait
+        if fmt_code == W_FLOAT and k <= WHOLE_ROW_MAX_K:
+            shapes += [(r, 8, 1, 0, 1) for r in (4, 8, 16)]
         for rows, warps, vec, pipe, stages in shapes:
             base = sum_config(fmt_code, m, n, k, rows=rows, warps=warps, vec=vec, stages=stages)
             base = base._replace(pipe=bool(pipe))

@@ -157,6 +157,20 @@ def test_one_row_sweep_tries_narrow_int4_loads_at_eight_rows():
     assert {c.vec for c in bench_kernels.sweep_configs(W_FP8, 1, 37888, 3584) if c.kernel == "sum"} == {1}
 
 
+def test_one_row_sweep_tries_whole_bf16_rows_in_one_k_tile_at_eight_warps():
+    """BF16 rows of up to 2048 values (the 2b's K = 1536) get eight-warp tiles whose one K tile holds the whole row,
+    unsplit and unstaged (so it loads before the PDL wait); the 7b's K = 3584 and the packed formats do not."""
+    from vlmq.engine.kernels.gemv import W_FLOAT, W_INT8
+
+    def eight_warps(fmt, n, k):
+        return [c for c in bench_kernels.sweep_configs(fmt, 1, n, k) if c.kernel == "sum" and c.num_warps == 8]
+
+    whole = eight_warps(W_FLOAT, 1536, 1536)
+    assert {c.block_n for c in whole} == {4, 8, 16}
+    assert all(c.block_k >= 1536 and c.split_k == 1 and c.num_stages == 1 and not c.pipe for c in whole)
+    assert not eight_warps(W_FLOAT, 3584, 3584) and not eight_warps(W_INT8, 1536, 1536)
+
+
 def test_one_row_sweep_tries_int8_at_128_bit_loads_beside_its_vec_2_tiles():
     """int8 at vec 4 (four words a lane: 128-bit weight loads) across rows and warps, and its vec 2 and 1 tiles
     as before (the shipped int8 tiles are vec 2: 8 rows on four warps for the 7b o_proj among them)."""

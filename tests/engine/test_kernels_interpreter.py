@@ -133,6 +133,17 @@ CASES = [
         "sum",
         dict(dtype="bf16", rows=4, warps=4, vec=1, stages=3, norm=True, act=True),
     ),
+    # eight warps: one K tile of 2048 values holds the whole row (loaded before the PDL wait), here 1536 of them
+    (
+        "sum/bf16 whole row 8 warps norm resid",
+        "float",
+        1,
+        40,
+        1536,
+        "bf16",
+        "sum",
+        dict(dtype="bf16", rows=8, warps=8, vec=1, norm=True, resid=True),
+    ),
     (
         "sum/bf16 stages 4 M2 split resid",
         "float",
