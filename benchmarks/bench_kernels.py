@@ -50,6 +50,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
+RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"  # recorded runs (--new-only reads their sweeps)
 SHAPES = {
     "2b": {
         "qkv": (2048, 1536),
@@ -561,21 +562,41 @@ def sweep_calls(group: tuple, cfg, copies: int, fused: bool = False, device: str
     return [lambda p=p: gemv(rows, p.weight, p.scale, p.zero, p.group_size, None, **kwargs) for p in packs]
 
 
-def sweep_candidates(group: tuple, frag_only: bool = False, new_only: bool = False) -> list:
+def recorded_tiles(results_dir: pathlib.Path = RESULTS_DIR) -> set:
+    """Every (preset, shape, rows, mode, tile) a recorded sweep (``bench_kernels_sweep.json`` under ``results_dir``)
+    has timed; a tile recorded before ``GemvConfig`` grew its later fields carries their defaults."""
+    from vlmq.engine.kernels.gemv import GemvConfig
+
+    tail = tuple(GemvConfig._field_defaults[f] for f in GemvConfig._fields[7:])
+    seen = set()
+    for path in sorted(results_dir.rglob("bench_kernels_sweep.json")):
+        for row in json.loads(path.read_text()).get("results", []):
+            cfg = tuple(row["config"])
+            if len(cfg) >= 7:
+                cfg = cfg + tail[len(cfg) - 7 :]
+            seen.add((row["preset"], row["shape"], row["m"], row["mode"], cfg))
+    return seen
+
+
+def sweep_candidates(
+    group: tuple, frag_only: bool = False, new_only: bool = False, recorded: set = frozenset()
+) -> list:
     """The group's candidates; at decode rows, for a sweep that adds tiles to a table whose other tiles an earlier
     sweep measured, only the default (the table's tile) and: ``frag_only``, the fragment-order int4 tiles;
-    ``new_only``, the CUDA-core tiles no recorded sweep has timed (through the software pipeliner, under a register
-    cap)."""
+    ``new_only``, the CUDA-core tiles that no recorded sweep has timed (``recorded``: ``recorded_tiles``)."""
     from vlmq.engine.kernels.gemv import GEMV_MAX_M, default_config
 
-    fmt = cfg_format(group[5])
-    configs = sweep_configs(fmt, group[4], group[2], group[3])
-    if not (frag_only or new_only) or group[4] > GEMV_MAX_M:
+    preset, shape, n, k, m, mode = group
+    fmt = cfg_format(mode)
+    configs = sweep_configs(fmt, m, n, k)
+    if not (frag_only or new_only) or m > GEMV_MAX_M:
         return configs
-    default = default_config(fmt, group[4], group[2], group[3], GROUP)
+    default = default_config(fmt, m, n, k, GROUP)
     if frag_only:
         return [c for c in configs if c == default or getattr(c, "frag", False)]
-    return [c for c in configs if c == default or (c.kernel == "sum" and (c.num_stages > 1 or c.maxnreg))]
+    return [
+        c for c in configs if c == default or (c.kernel == "sum" and (preset, shape, m, mode, tuple(c)) not in recorded)
+    ]
 
 
 def _warm_sweep(items):
@@ -595,8 +616,11 @@ def run_sweep(args, log, save) -> list[dict]:
     from vlmq.engine.kernels.gemv import default_config
 
     groups = sweep_groups(args)
+    recorded = recorded_tiles() if args.new_only else frozenset()
     if args.jobs > 1:
-        pairs = [(g, c, args.fused) for g in groups for c in sweep_candidates(g, args.frag_only, args.new_only)]
+        pairs = [
+            (g, c, args.fused) for g in groups for c in sweep_candidates(g, args.frag_only, args.new_only, recorded)
+        ]
         log(f"sweep compiled in {args.jobs} workers: {in_workers(_warm_sweep, pairs, args.jobs):.0f} s")
     results, t0 = [], time.monotonic()
     for group in groups:
@@ -605,7 +629,7 @@ def run_sweep(args, log, save) -> list[dict]:
         copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
         default = LIBRARY if m > 64 else default_config(cfg_format(mode), m, n, k, GROUP)
         best, default_row, group_start = None, None, len(results)
-        candidates = sweep_candidates(group, args.frag_only, args.new_only)
+        candidates = sweep_candidates(group, args.frag_only, args.new_only, recorded)
         want = sweep_calls(group, default, 1, args.fused)[0]()  # the default tile's output (its GPU tests check it)
         for i, cfg in enumerate(candidates):
             if time.monotonic() - t0 > args.budget_s:
@@ -833,8 +857,8 @@ def parse_args(argv=None):
     ap.add_argument(
         "--new-only",
         action="store_true",
-        help="decode rows: time only the CUDA-core tiles no recorded sweep timed (staged, register-capped) against "
-        "the default (the table's tile)",
+        help="decode rows: time only the CUDA-core tiles that no sweep recorded under benchmarks/results timed, "
+        "against the default (the table's tile)",
     )
     ap.add_argument("--quick", action="store_true", help="only the cases the defaults rest on (QUICK), ~1 min")
     ap.add_argument(

@@ -633,25 +633,31 @@ def test_unknown_variants_are_refused_in_one_line(capsys):
     assert bench_kernels.parse_args(["--out", "x", "--variants", "vlmq-fused:norm,prefill:cublas"]).variants
 
 
-def test_new_only_sweep_keeps_the_table_tile_and_the_untimed_staged_and_capped_tiles(capsys):
-    """``--new-only``: at one row only the default (the table's tile) and the CUDA-core tiles no recorded sweep has
-    timed -- through the software pipeliner or under a register cap; every candidate at prefill rows; refused beside
-    ``--frag-only`` in one line."""
+def test_new_only_sweep_keeps_the_table_tile_and_the_tiles_no_recorded_sweep_timed(tmp_path, capsys):
+    """``--new-only``: at one row only the default (the table's tile) and the CUDA-core tiles that no sweep recorded
+    under the results folder timed for that shape and mode (a record from before GemvConfig's later fields counts
+    with their defaults); every candidate at prefill rows; refused beside ``--frag-only`` in one line."""
     from vlmq.engine.kernels.gemv import W_INT8
 
     args = bench_kernels.parse_args(["--out", "x", "--sweep", "--new-only", "--rows", "1", "--modes", "int8-a16",
                                      "--presets", "2b", "--shapes", "gate_up"])  # fmt: skip
     (group,) = bench_kernels.sweep_groups(args)
     every = bench_kernels.sweep_candidates(group)
-    kept = bench_kernels.sweep_candidates(group, new_only=True)
     default = default_config(W_INT8, 1, group[2], group[3], 128)
-    assert default in kept and set(kept) < set(every)
-    assert all(c == default or c.num_stages > 1 or c.maxnreg for c in kept)
-    assert {c.maxnreg for c in kept} == {0, *bench_kernels.MAXNREG_CAPS} and {c.num_stages for c in kept} == {
-        default.num_stages,
-        3,
-        4,
-    }
+    sums = [c for c in every if c.kernel == "sum" and c != default]
+    timed, short = sums[0], sums[1]  # one recorded whole, one in the nine-field form of the earliest sweeps
+    assert tuple(short)[9:] == (False, False, False, 0)
+    other_mode = row("int8", 1, list(sums[2]), 5.0, shape="gate_up")
+    sweep = {"results": [row("int8-a16", 1, list(timed), 9.0, shape="gate_up"),
+                         row("int8-a16", 1, list(short)[:9], 9.0, shape="gate_up"), other_mode]}  # fmt: skip
+    (tmp_path / "run" / "call").mkdir(parents=True)
+    (tmp_path / "run" / "call" / "bench_kernels_sweep.json").write_text(json.dumps(sweep))
+    recorded = bench_kernels.recorded_tiles(tmp_path)
+    kept = bench_kernels.sweep_candidates(group, new_only=True, recorded=recorded)
+    assert default in kept and timed not in kept and short not in kept and sums[2] in kept
+    assert set(kept) == {default} | (set(sums) - {timed, short})
+    # the table's tile came from a sweep recorded in the repository's results folder (the default folder)
+    assert ("2b", "gate_up", 1, "int8-a16", tuple(default)) in bench_kernels.recorded_tiles()
     prefill_group = (*group[:4], 300, group[5])
     assert bench_kernels.sweep_candidates(prefill_group, new_only=True) == bench_kernels.sweep_candidates(prefill_group)
     with pytest.raises(SystemExit):
