@@ -1,0 +1,22 @@
+# Planned (twenty-fourth session, not yet run): the BF16 one-row tiles at eight warps, whose one K tile holds a whole
+# 2b row (K = 1536 of 2048), so a program loads all its weights before the PDL wait: o_proj's while the attention
+# combines (~3 us a layer with HBM idle, the twenty-fourth session's trace), q/k/v's while down_proj ends. The sweep
+# times only them against the table's tiles (--new-only: tiles no recorded sweep timed), the table is written on the
+# device, and the 2b BF16 step is A/B'd on it at batch 1 and 16 (the bar: <= 1.25 ms/token; 1.275 now). If the step
+# gains: write the table on main with the same --write-tiles sources, then test_kernels_gpu.py -k bf16-bf16 and
+# test_gpu_engines.py -k bf16 (call 3 below runs them).
+. benchmarks/device_call.sh
+TABLE=src/vlmq/engine/kernels/tiles/h200.json
+cp $TABLE $R/tiles_before.json
+timeout 200 python3 benchmarks/bench_kernels.py --out $R/sweep --sweep --fused --new-only --rows 1 --modes bf16 \
+    --presets 2b --shapes qkv,o,gate_up --jobs 12 --budget-s 120 2>&1 | grep -v "$F" | grep -v "^  (" | tail -12 \
+    > $R/sweep.log; echo "sweep rc ${PIPESTATUS[0]} at $(since) s" >> $R/sweep.log
+SOURCES=$(python3 -c "import json; print(' '.join(json.load(open('$TABLE'))['sources']))")
+python3 benchmarks/bench_kernels.py --out $R/write --write-tiles $SOURCES $R/sweep/bench_kernels_sweep.json \
+    > $R/write.log 2>&1; echo "write rc $? at $(since) s" >> $R/write.log
+cp $TABLE $R/tiles_after.json && cp $R/tiles_before.json $TABLE
+timeout $(( $(left) - 8 )) python3 benchmarks/bench_decode_ab.py --out $R/ab2b --model qwen2-vl-2b --recipes bf16 \
+    --batch-sizes 1,16 --env VLMQ_TILES --variants "$TABLE;$R/tiles_after.json" --rounds 3 2>&1 | grep -v "$F" \
+    | tail -8 > $R/ab2b.log; echo "ab2b rc ${PIPESTATUS[0]} at $(since) s" >> $R/ab2b.log
+finish_call
+cat $R/sweep.log $R/write.log; cat $R/ab2b/ab.md 2>/dev/null; tail -n 2 $R/ab2b.log
