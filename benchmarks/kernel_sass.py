@@ -68,8 +68,12 @@ def compile_kernel(kernel, args, kwargs) -> Compiled:
                 constants |= {
                     (i, j): v for j, (t, v) in enumerate(zip(signature[param.name], value)) if t == "constexpr"
                 }
-            if divisible_by_16(value) and not param.do_not_specialize:
+            if param.do_not_specialize:
+                continue
+            if divisible_by_16(value):
                 attrs[(i,)] = [["tt.divisibility", 16]]
+            elif isinstance(value, tuple):  # the JIT specializes a tuple's elements one by one (path (i, j))
+                attrs |= {(i, j): [["tt.divisibility", 16]] for j, v in enumerate(value) if divisible_by_16(v)}
     options = {k: v for k, v in kwargs.items() if k in OPTIONS and not k.startswith("launch_")}
     compiled = triton.compile(
         ASTSource(kernel, signature, constants, attrs), target=GPUTarget("cuda", 90, 32), options=options
@@ -96,11 +100,17 @@ def compile_for_h200(kernel, args, kwargs) -> tuple[str, str]:
 
 
 def opcodes(sass: str) -> list[str]:
-    return [
-        line.split("*/", 1)[1].strip().split(" ")[0]
-        for line in sass.splitlines()
-        if line.strip().startswith("/*") and "*/" in line and line.split("*/", 1)[1].strip()
-    ]
+    """Each instruction's opcode, a predicated one's too (``@P0 LDG.E.U16 ...`` gives ``LDG.E.U16``)."""
+    out = []
+    for line in sass.splitlines():
+        if not (line.strip().startswith("/*") and "*/" in line):
+            continue
+        tokens = line.split("*/", 1)[1].strip().rstrip(";").split()
+        if tokens and tokens[0].startswith("@"):
+            tokens = tokens[1:]
+        if tokens:
+            out.append(tokens[0].rstrip(";"))
+    return out
 
 
 def instruction_lines(sass: str) -> tuple[list[tuple[str, str]], dict[str, int]]:

@@ -105,6 +105,28 @@ def test_fused_rope_attention_rotates_without_bf16_fma(monkeypatch):
         assert not [op for op in ops if op.startswith("HFMA2.BF16")], sorted(set(ops))
 
 
+def test_fused_attention_loads_its_cache_blocks_in_128_bit_vectors(monkeypatch):
+    """The fused decode attention (2b heads, its default two warps) reads K and V 16 bytes a lane: the launch's tuple of
+    cache pointers and strides is specialized element by element as Triton's JIT does (16-byte aligned pointers,
+    strides divisible by 16). Compiled without that, the same kernel loads 2 bytes a lane (512 LDG.E.U16 for BF16
+    caches, and spills), which would misstate what the GPU runs."""
+    import vlmq.engine.kernels.attention_triton as attention_triton
+    from vlmq.engine.kernels.attention import launch_decode_attention
+
+    recorder = Recorder(attention_triton.decode_attention_kernel)
+    monkeypatch.setattr(attention_triton, "decode_attention_kernel", recorder)
+    for strategy in ("bf16", "dynamic"):
+        q, k, v, cos, sin, token_type, kv = rope_inputs(strategy, b=1, t=1)
+        key_valid = torch.ones(1, kv.k.shape[2], dtype=torch.bool)
+        rope = (k, v, cos, sin, [], torch.tensor([4]), token_type)
+        launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=rope, max_splits=5)
+    for args, kwargs in recorder.calls:
+        ops = opcodes(compile_for_h200(recorder.kernel, args, kwargs)[1])
+        narrow = [op for op in ops if op in ("LDG.E.U16", "LDG.E.U8")]
+        wide = [op for op in ops if op.startswith(("LDG.E.128", "LDGSTS.E.BYPASS.128", "LDGSTS.E.64"))]
+        assert len(narrow) <= 8 and len(wide) >= 32, (kwargs["IS_FP8"], len(narrow), len(wide))
+
+
 def test_traced_attention_reads_the_timers_after_the_wait_and_each_phase(monkeypatch):
     """``$VLMQ_ATTENTION_TRACE=1`` (the fused decode attention's phases in a step): the traced kernel reads the global
     timer and the SM clock five times each -- at its start, after the PDL wait, after the attention, after the
