@@ -6,6 +6,10 @@
 # gains: write the table on main with the same --write-tiles sources, then test_kernels_gpu.py -k bf16-bf16 and
 # test_gpu_engines.py -k bf16 (call 3 below runs them).
 . benchmarks/device_call.sh
+# first (~45 s): the attention's ~3.2 us after the wait split at q's arrival (the trace's new loaded stamp): the wait's
+# round trip for q, k and v against the dots over the cache
+timeout 100 python3 benchmarks/bench_attention_trace.py --out $R/trace 2>&1 | grep -v "$F" | tail -16 > $R/trace.log
+echo "trace rc ${PIPESTATUS[0]} at $(since) s" >> $R/trace.log
 TABLE=src/vlmq/engine/kernels/tiles/h200.json
 cp $TABLE $R/tiles_before.json
 timeout 200 python3 benchmarks/bench_kernels.py --out $R/sweep --sweep --fused --new-only --rows 1 --modes bf16 \
@@ -19,4 +23,4 @@ timeout $(( $(left) - 8 )) python3 benchmarks/bench_decode_ab.py --out $R/ab2b -
     --batch-sizes 1,16 --env VLMQ_TILES --variants "$TABLE;$R/tiles_after.json" --rounds 3 2>&1 | grep -v "$F" \
     | tail -8 > $R/ab2b.log; echo "ab2b rc ${PIPESTATUS[0]} at $(since) s" >> $R/ab2b.log
 finish_call
-cat $R/sweep.log $R/write.log; cat $R/ab2b/ab.md 2>/dev/null; tail -n 2 $R/ab2b.log
+cat $R/trace.log $R/sweep.log $R/write.log; cat $R/ab2b/ab.md 2>/dev/null; tail -n 2 $R/ab2b.log

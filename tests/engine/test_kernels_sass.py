@@ -129,9 +129,10 @@ def test_fused_attention_loads_its_cache_blocks_in_128_bit_vectors(monkeypatch):
 
 def test_traced_attention_reads_the_timers_after_the_wait_and_each_phase(monkeypatch):
     """``$VLMQ_ATTENTION_TRACE=1`` (the fused decode attention's phases in a step): the traced kernel reads the global
-    timer and the SM clock five times each -- at its start, after the PDL wait, after the attention, after the
-    arrival and after the combine -- each read predicated on a value of that phase, the one after the wait placed
-    after it; its record goes to the ring through one atomic. Untraced, the kernel reads no timer."""
+    timer and the SM clock six times each -- at its start, after the PDL wait, once q is loaded after it, after the
+    attention, after the arrival and after the combine -- each read predicated on a value of that phase, the one
+    after the wait placed after it; its record goes to the ring through one atomic. Untraced, the kernel reads no
+    timer."""
     import vlmq.engine.kernels.attention_triton as attention_triton
     from vlmq.engine.kernels import pdl
     from vlmq.engine.kernels.attention import TRACE_RECORDS, launch_fused_attention
@@ -152,7 +153,7 @@ def test_traced_attention_reads_the_timers_after_the_wait_and_each_phase(monkeyp
     assert traced["trace_ptr"].shape == (TRACE_RECORDS, 16)
     ptx, _ = compile_for_h200(recorder.kernel, traced_args, traced)
     timers, clocks = ptx.count("%globaltimer"), ptx.count("%clock64")
-    assert timers == clocks == 6, (timers, clocks)  # five places; the single-split path has its own end
+    assert timers == clocks == 7, (timers, clocks)  # six places; the single-split path has its own end
     assert ptx.find("griddepcontrol.wait") < ptx.find("%globaltimer", ptx.find("%globaltimer") + 1)
     assert "@p mov.u64" in ptx.replace("\t", " ") or "@p mov.u64" in ptx
     plain_ptx, _ = compile_for_h200(recorder.kernel, *recorder.calls[1])

@@ -95,15 +95,16 @@ ATTENTION_PLAN_KEYS = {
 
 
 # A trace of the fused decode attention as it runs in a decode step ($VLMQ_ATTENTION_TRACE=1, read as the op launches;
-# bench_attention_trace.py): each program leaves a record of when it started, when the PDL wait returned, when its
-# attention, its arrival and its end were done (global ns timer and SM cycles), so a step's ~9.4 us of attention a
-# layer against ~6.4 alone (twenty-third session) can be split into its phases. A ring of TRACE_RECORDS records.
+# bench_attention_trace.py): each program leaves a record of when it started, when the PDL wait returned, when q was
+# loaded (and rotated) after it, when its attention, its arrival and its end were done (global ns timer and SM
+# cycles), so a step's ~9.4 us of attention a layer against ~6.4 alone (twenty-third session) can be split into its
+# phases (twenty-fourth: ~3.2 us attention, ~1.2 arrival, ~2 combine). A ring of TRACE_RECORDS records.
 ATTENTION_TRACE_ENV = "VLMQ_ATTENTION_TRACE"
 TRACE_RECORDS = 1 << 16
 TRACE_FIELDS = (
     "t_start", "t_wait", "t_attend", "t_arrive", "t_end",
     "c_start", "c_wait", "c_attend", "c_arrive", "c_end",
-    "bh", "split", "splits", "combined",
+    "bh", "split", "splits", "combined", "t_loaded", "c_loaded",
 )  # fmt: skip
 _traces: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 

@@ -123,20 +123,21 @@ def timer_after(x):
 
 @triton.jit
 def store_trace(
-    trace_ptr, trace_count_ptr, t0, c0, t1, c1, t2, c2, t3, c3, t4, c4, bh, split, num_splits, combined,
+    trace_ptr, trace_count_ptr, t0, c0, t1, c1, t2, c2, t3, c3, t4, c4, bh, split, num_splits, combined, t5, c5,
     TRACE_RECORDS: tl.constexpr,
 ):  # fmt: skip
     """One program's trace record (``attention.TRACE_FIELDS``) in the next slot of the ring of ``TRACE_RECORDS``:
-    the (timer, clock) pairs at start, after the PDL wait, after the attention, after the arrival and at the end."""
+    the (timer, clock) pairs at start, after the PDL wait, after the attention, after the arrival and at the end,
+    then the program's place, then the pair once q was loaded (and rotated) after the wait."""
     slot = tl.atomic_add(trace_count_ptr, 1, sem="relaxed") % TRACE_RECORDS
     f = tl.arange(0, 8)  # the record as two rows of 8 values: times, then clocks and the program's place
     times = tl.where(f == 0, t0, tl.where(f == 1, t1, tl.where(f == 2, t2, tl.where(f == 3, t3, t4))))
     times = tl.where(f < 5, times, tl.where(f == 5, c0, tl.where(f == 6, c1, c2)))
     rest = tl.where(f == 0, c3, tl.where(f == 1, c4, tl.where(f == 2, bh, tl.where(f == 3, split, num_splits))))
-    rest = tl.where(f < 5, rest, combined)
+    rest = tl.where(f < 5, rest, tl.where(f == 5, combined, tl.where(f == 6, t5, c5)))
     row = trace_ptr + slot.to(tl.int64) * 16
     tl.store(row + f, times.to(tl.int64))
-    tl.store(row + 8 + f, rest.to(tl.int64), mask=f < 6)
+    tl.store(row + 8 + f, rest.to(tl.int64))
 
 
 @triton.jit
@@ -311,6 +312,8 @@ def decode_attention_kernel(
         valid0, k0, v0 = load_block(
             k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first, bound, d, DT, IS_FP8, False
         )
+    if TRACE:  # q loaded after the wait (and rotated): what follows is the dots over the cache
+        t5, c5 = timer_after(tl.sum(tl.sum(q.to(tl.float32), 1), 0))
     m = tl.full((G_PAD,), float("-inf"), dtype=tl.float32)
     l_sum = tl.zeros((G_PAD,), dtype=tl.float32)
     acc = tl.zeros((G_PAD, D), dtype=tl.float32)
@@ -362,8 +365,8 @@ def decode_attention_kernel(
                     combined = 1
     if TRACE:
         store_trace(
-            trace_ptr, trace_count_ptr, t0, c0, t1, c1, t2, c2, t3, c3, t4, c4, bh, split, num_splits, combined,
-            TRACE_RECORDS,
+            trace_ptr, trace_count_ptr, t0, c0, t1, c1, t2, c2, t3, c3, t4, c4, bh, split, num_splits, combined, t5,
+            c5, TRACE_RECORDS,
         )  # fmt: skip
 
 
