@@ -21,12 +21,25 @@ def test_unset_empty_or_default_is_the_default_plan(monkeypatch, value):
 
 
 def test_plan_keys_map_to_the_launcher_keywords(monkeypatch):
-    monkeypatch.setenv(ATTENTION_PLAN_ENV, "prefetch=2, splits=3,warps=4,targets=128")
-    assert attention_plan_setting() == dict(prefetch_blocks=2, max_splits=3, num_warps=4, target_programs=128)
+    monkeypatch.setenv(ATTENTION_PLAN_ENV, "prefetch=2, splits=3,warps=4,targets=128,combine=1")
+    assert attention_plan_setting() == dict(
+        prefetch_blocks=2, max_splits=3, num_warps=4, target_programs=128, combine_form=1
+    )
 
 
 @pytest.mark.parametrize(
-    "value", ["prefetch=3", "blocks=2", "splits", "warps=x", "splits=0", "warps=3", "targets=100", "default,prefetch=2"]
+    "value",
+    [
+        "prefetch=3",
+        "blocks=2",
+        "splits",
+        "warps=x",
+        "splits=0",
+        "warps=3",
+        "targets=100",
+        "combine=2",
+        "default,prefetch=2",
+    ],
 )
 def test_bad_plan_is_one_line_naming_the_form(monkeypatch, value):
     monkeypatch.setenv(ATTENTION_PLAN_ENV, value)

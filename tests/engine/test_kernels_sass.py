@@ -21,7 +21,7 @@ if os.environ.get("TRITON_INTERPRET") == "1":
     pytest.skip("compiles real kernels (not under Triton's interpreter)", allow_module_level=True)
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from kernel_sass import Recorder, compile_for_h200, opcodes  # noqa: E402
+from kernel_sass import Recorder, compile_for_h200, instruction_lines, opcodes  # noqa: E402
 
 
 def ptx_fmas(ptx: str) -> list[str]:
@@ -125,6 +125,36 @@ def test_fused_attention_loads_its_cache_blocks_in_128_bit_vectors(monkeypatch):
         narrow = [op for op in ops if op in ("LDG.E.U16", "LDG.E.U8")]
         wide = [op for op in ops if op.startswith(("LDG.E.128", "LDGSTS.E.BYPASS.128", "LDGSTS.E.64"))]
         assert len(narrow) <= 8 and len(wide) >= 32, (kwargs["IS_FP8"], len(narrow), len(wide))
+
+
+def test_combine_a_tile_a_split_exchanges_nothing_through_shared_memory(monkeypatch):
+    """The fused decode attention's last program combines the splits' partials after its arrival (the atomic): as one
+    [splits, rows, D] tile (the default) Triton moves the maxima and sums to the accumulators' layout through shared
+    memory behind barriers; as a tile a split (``combine_form=1``, a candidate plan) it does not (2b heads, BF16 and
+    FP8 caches; Triton 3.6: 18 barriers and 159 shared loads and stores against 3 and 4; Triton 3.8: 13 and 23 against
+    3 and 4). The twenty-fourth session's trace put ~2 us a layer on this combine."""
+    import vlmq.engine.kernels.attention_triton as attention_triton
+    from vlmq.engine.kernels.attention import launch_decode_attention
+
+    recorder = Recorder(attention_triton.decode_attention_kernel)
+    monkeypatch.setattr(attention_triton, "decode_attention_kernel", recorder)
+    for strategy in ("bf16", "dynamic"):
+        q, k, v, cos, sin, token_type, kv = rope_inputs(strategy, b=1, t=1)
+        key_valid = torch.ones(1, kv.k.shape[2], dtype=torch.bool)
+        rope = (k, v, cos, sin, [], torch.tensor([4]), token_type)
+        for form in (0, 1):
+            launch_decode_attention(
+                q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=rope, max_splits=5, combine_form=form
+            )  # fmt: skip
+    for args, kwargs in recorder.calls:
+        ops = [op for op, _ in instruction_lines(compile_for_h200(recorder.kernel, args, kwargs)[1])[0]]
+        after = ops[next(i for i, op in enumerate(ops) if op.startswith("ATOMG.E.ADD")) :]
+        barriers = sum(op.startswith("BAR.SYNC") for op in after)
+        shared = sum(op.startswith(("LDS", "STS")) for op in after)
+        if kwargs["COMBINE_FORM"] == 1:
+            assert barriers <= 4 and shared <= 8, (kwargs["IS_FP8"], barriers, shared)
+        else:
+            assert barriers >= 10 and shared >= 20, (kwargs["IS_FP8"], barriers, shared)
 
 
 def test_traced_attention_reads_the_timers_after_the_wait_and_each_phase(monkeypatch):

@@ -91,6 +91,7 @@ ATTENTION_PLAN_KEYS = {
     "warps": ("num_warps", (1, 2, 4, 8)),
     "splits": ("max_splits", tuple(range(1, 65))),
     "targets": ("target_programs", (64, 128, 256, 512, 1024)),
+    "combine": ("combine_form", (0, 1)),
 }
 
 
@@ -339,6 +340,7 @@ def launch_decode_attention(
     num_warps: int | None = None,
     pdl: bool | None = None,
     prefetch_blocks: int = 1,
+    combine_form: int = 0,
     partials_out: bool = False,
     trace: bool = False,
 ):
@@ -351,12 +353,16 @@ def launch_decode_attention(
     rotary tables and token type: see the op's contract) while the QKV GEMV ends. With ``rope`` the planned
     splits are the grid: the kernel runs those of the step's context (``slot + 1``, same rule), the rest exit.
     ``prefetch_blocks=2`` (with ``rope``; a candidate plan, slower where measured): each program loads its
-    split's second block before the PDL wait too. ``num_warps`` defaults to ``attention_warps``. ``partials_out``
+    split's second block before the PDL wait too. ``combine_form=1`` (a candidate plan, not yet timed): the last
+    program combines each split's partial as its own tile, with no exchange through shared memory
+    (``attention_triton.combine_split_tiles``). ``num_warps`` defaults to ``attention_warps``. ``partials_out``
     (with ``rope``): no combine -- each split's partial and each head's split count are returned as
     ``AttentionPartials`` for the next kernel to combine (``partials_triton``), not the output. ``trace``: every
     program that runs leaves a timestamped record (``read_attention_trace``)."""
     if prefetch_blocks not in (1, 2):
         raise VlmqError(f"prefetch_blocks is 1 or 2 (cache blocks loaded before the PDL wait), got {prefetch_blocks}")
+    if combine_form not in (0, 1):
+        raise VlmqError(f"combine_form is 0 (one [splits, rows, D] tile) or 1 (a tile a split), got {combine_form}")
     if partials_out and rope is None:
         raise VlmqError("partials_out needs the fused op (rope=...): the consumer finds each head's splits from it")
     from vlmq.engine.kernels.attention_triton import (
@@ -436,6 +442,7 @@ def launch_decode_attention(
         FUSE_ROPE=rope is not None,
         COMBINE_IN_KERNEL=combine_in_kernel,
         PREFETCH=prefetch_blocks,
+        COMBINE_FORM=combine_form,
         PARTIALS_OUT=partials_out,
         **trace_args(q.device, trace),
         num_warps=num_warps,

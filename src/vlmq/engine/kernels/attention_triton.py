@@ -107,6 +107,78 @@ def combine_partials(
 
 
 @triton.jit
+def split_partial(part_ptr, ml_ptr, row, live, BH, grid_splits, g, d, G_PAD: tl.constexpr):
+    """One split's partial of a (batch row, KV head) for ``combine_partials``: max and sum [G_ROWS] and accumulator
+    [G_ROWS, D] (masked by ``live`` [G_ROWS]: -inf, 0, 0). Loads bypass L1 (``.cg``): other programs wrote them."""
+    m = tl.load(ml_ptr + row * G_PAD + g, mask=live, other=float("-inf"), cache_modifier=".cg")
+    l_sum = tl.load(ml_ptr + (BH * grid_splits + row) * G_PAD + g, mask=live, other=0.0, cache_modifier=".cg")
+    acc = tl.load(
+        part_ptr + (row * G_PAD + g)[:, None] * d.shape[0] + d[None, :],
+        mask=live[:, None],
+        other=0.0,
+        cache_modifier=".cg",
+    )
+    return m, l_sum, acc
+
+
+@triton.jit
+def combine_split_tiles(
+    part_ptr,
+    ml_ptr,
+    out_ptr,
+    bh,
+    BH,
+    grid_splits,
+    num_splits,
+    HKV: tl.constexpr,
+    G: tl.constexpr,
+    G_PAD: tl.constexpr,
+    G_ROWS: tl.constexpr,
+    D: tl.constexpr,
+    SB: tl.constexpr,
+):
+    """``combine_partials``' result (same arguments), each split's partial as its own [G_ROWS, D] tile: the maxima
+    and sums load in the tile's row layout, so every value a split's weight multiplies sits in the thread that holds
+    it and almost nothing is exchanged through shared memory (sm_90, Triton 3.6, 2b heads: 3 barriers after the
+    arrival against 18, 4 shared loads and stores against 159; ``test_kernels_sass.py``). The splits are summed in
+    order, as ``partials_triton.attention_output`` does. A candidate plan (``combine=1``), not yet timed."""
+    g = tl.arange(0, G_ROWS)  # the G real rows, padded to a power of two
+    d = tl.arange(0, D)
+    gmask = g < G
+    m_run = tl.full((G_ROWS,), float("-inf"), dtype=tl.float32)
+    total = tl.zeros((G_ROWS,), dtype=tl.float32)
+    out = tl.zeros((G_ROWS, D), dtype=tl.float32)
+    for s0 in range(0, num_splits, SB):
+        parts = ()
+        for j in tl.static_range(SB):
+            parts = parts + (
+                split_partial(part_ptr, ml_ptr, bh * grid_splits + s0 + j, gmask & (s0 + j < num_splits), BH,
+                              grid_splits, g, d, G_PAD),
+            )  # fmt: skip
+        m_new = m_run
+        for j in tl.static_range(SB):
+            m_new = tl.maximum(m_new, parts[j][0])
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+        alpha = tl.exp(m_run - m_safe)  # rescales the earlier steps; 0 before the first
+        total = total * alpha
+        out = out * alpha[:, None]
+        for j in tl.static_range(SB):
+            w = tl.exp(parts[j][0] - m_safe)  # 0 for masked splits and rows
+            total += w * parts[j][1]
+            out += w[:, None] * parts[j][2]
+        m_run = m_new
+    out = out / tl.where(total == 0, 1.0, total)[:, None]  # a row with no valid slot gives 0
+    b = bh // HKV
+    h = bh % HKV
+    tl.store(
+        out_ptr + (b * HKV * G + h * G + g)[:, None] * D + d[None, :],
+        out.to(out_ptr.dtype.element_ty),
+        mask=gmask[:, None],
+    )
+    return tl.sum(total)  # a value computed last, for a trace's timestamp (``timer_after``)
+
+
+@triton.jit
 def timer_after(x):
     """(global ns timer, SM cycle counter) read once ``x`` (an fp32 scalar) is computed: both reads are predicated on
     x == x, so they cannot issue before x is ready (traces only; a NaN x reads 0)."""
@@ -234,6 +306,7 @@ def decode_attention_kernel(
     COMBINE_IN_KERNEL: tl.constexpr,
     PDL: tl.constexpr,
     PREFETCH: tl.constexpr = 1,
+    COMBINE_FORM: tl.constexpr = 0,
     PARTIALS_OUT: tl.constexpr = False,
     trace_ptr=None,
     trace_count_ptr=None,
@@ -355,10 +428,16 @@ def decode_attention_kernel(
                 t3, c3 = timer_after(arrived.to(tl.float32))
                 t4, c4 = t3, c3
             if arrived == num_splits - 1:  # the last split of this head: all partials are visible
-                last = combine_partials(
-                    part_ptr, ml_ptr, out_ptr, bh, BH, grid_splits, num_splits, HKV, G, G_PAD, G_ROWS, D,
-                    COMBINE_SPLITS,
-                )  # fmt: skip
+                if COMBINE_FORM == 1:
+                    last = combine_split_tiles(
+                        part_ptr, ml_ptr, out_ptr, bh, BH, grid_splits, num_splits, HKV, G, G_PAD, G_ROWS, D,
+                        COMBINE_SPLITS,
+                    )  # fmt: skip
+                else:
+                    last = combine_partials(
+                        part_ptr, ml_ptr, out_ptr, bh, BH, grid_splits, num_splits, HKV, G, G_PAD, G_ROWS, D,
+                        COMBINE_SPLITS,
+                    )  # fmt: skip
                 tl.atomic_xchg(count_ptr + bh, 0, sem="relaxed", scope="gpu")  # ready for the next launch
                 if TRACE:
                     t4, c4 = timer_after(last)
