@@ -149,9 +149,10 @@ def traced_step(loaded, spec, calib, args, device) -> dict:
 
 def traced_isolated(loaded, args, device) -> dict:
     """The fused kernel alone at the step's context (300 slots of a 372-slot cache), launch after launch in one CUDA
-    graph over caches of ``--cold-mb`` MB (read from HBM, as in a step): its launches' phases over 4 replays."""
+    graph over caches of ``--cold-mb`` MB (read from HBM, as in a step): its launches' phases over 4 replays. Under
+    ``$VLMQ_ATTENTION_PLAN``'s plan, as the step's launches are."""
     from bench_attention import attention_shape, cache_layers, decode_inputs, make_caches, time_calls
-    from vlmq.engine.kernels.attention import launch_decode_attention, read_attention_trace
+    from vlmq.engine.kernels.attention import attention_plan_setting, launch_decode_attention, read_attention_trace
 
     shape = attention_shape(loaded)
     ctx, length, b = 300, 372, args.batch
@@ -161,10 +162,11 @@ def traced_isolated(loaded, args, device) -> dict:
     key_valid[:, : ctx + 1] = True
     q, k, v, cos, sin, token_type = decode_inputs(b, 1, shape)
     rope = (k, v, cos, sin, [], torch.tensor([ctx], device=device), token_type)
+    plan = attention_plan_setting()
 
     def run():
         for kv in caches:
-            launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=rope, trace=True)
+            launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=rope, trace=True, **plan)
 
     run()  # compiles, allocates the ring and the counters outside the capture
     torch.cuda.synchronize()

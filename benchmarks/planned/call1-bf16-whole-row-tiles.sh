@@ -10,10 +10,20 @@
 # round trip for q, k and v against the dots over the cache
 timeout 100 python3 benchmarks/bench_attention_trace.py --out $R/trace 2>&1 | grep -v "$F" | tail -16 > $R/trace.log
 echo "trace rc ${PIPESTATUS[0]} at $(since) s" >> $R/trace.log
+# the candidate combine (a tile a split: nothing through shared memory after the arrival) traced the same way, its
+# GPU cases, then the 2b BF16 step on it against the default, one process, batch 1 and 16
+VLMQ_ATTENTION_PLAN=combine=1 timeout 100 python3 benchmarks/bench_attention_trace.py --out $R/trace_combine1 2>&1 \
+    | grep -v "$F" | tail -16 > $R/trace_combine1.log; echo "trace rc ${PIPESTATUS[0]} at $(since) s" >> $R/trace_combine1.log
+timeout 90 python3 -m pytest -q -m gpu -p no:cacheprovider --tb=short tests/engine/test_attention_gpu.py -k combine1 \
+    2>&1 | grep -v "$F" | grep -v "^$" | tail -4 > $R/combine1_tests.log
+echo "tests rc ${PIPESTATUS[0]} at $(since) s" >> $R/combine1_tests.log
+timeout 120 python3 benchmarks/bench_decode_ab.py --out $R/abcombine --model qwen2-vl-2b --recipes bf16 \
+    --batch-sizes 1,16 --env VLMQ_ATTENTION_PLAN --variants 'default;combine=1' --rounds 3 2>&1 | grep -v "$F" \
+    | tail -8 > $R/abcombine.log; echo "abcombine rc ${PIPESTATUS[0]} at $(since) s" >> $R/abcombine.log
 TABLE=src/vlmq/engine/kernels/tiles/h200.json
 cp $TABLE $R/tiles_before.json
-timeout 200 python3 benchmarks/bench_kernels.py --out $R/sweep --sweep --fused --new-only --rows 1 --modes bf16 \
-    --presets 2b --shapes qkv,o,gate_up --jobs 12 --budget-s 120 2>&1 | grep -v "$F" | grep -v "^  (" | tail -12 \
+timeout 150 python3 benchmarks/bench_kernels.py --out $R/sweep --sweep --fused --new-only --rows 1 --modes bf16 \
+    --presets 2b --shapes qkv,o,gate_up --jobs 12 --budget-s 90 2>&1 | grep -v "$F" | grep -v "^  (" | tail -12 \
     > $R/sweep.log; echo "sweep rc ${PIPESTATUS[0]} at $(since) s" >> $R/sweep.log
 SOURCES=$(python3 -c "import json; print(' '.join(json.load(open('$TABLE'))['sources']))")
 python3 benchmarks/bench_kernels.py --out $R/write --write-tiles $SOURCES $R/sweep/bench_kernels_sweep.json \
@@ -23,4 +33,4 @@ timeout $(( $(left) - 8 )) python3 benchmarks/bench_decode_ab.py --out $R/ab2b -
     --batch-sizes 1,16 --env VLMQ_TILES --variants "$TABLE;$R/tiles_after.json" --rounds 3 2>&1 | grep -v "$F" \
     | tail -8 > $R/ab2b.log; echo "ab2b rc ${PIPESTATUS[0]} at $(since) s" >> $R/ab2b.log
 finish_call
-cat $R/trace.log $R/sweep.log $R/write.log; cat $R/ab2b/ab.md 2>/dev/null; tail -n 2 $R/ab2b.log
+cat $R/trace.log $R/trace_combine1.log $R/combine1_tests.log $R/abcombine/ab.md $R/sweep.log $R/write.log; cat $R/ab2b/ab.md 2>/dev/null; tail -n 2 $R/ab2b.log
