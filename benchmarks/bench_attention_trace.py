@@ -13,6 +13,7 @@ after its arrival at the head's counter and at its end (after the combine, for t
 
 - ``lead``: how long before W its first program started (what PDL overlaps);
 - ``loaded``: W to a program's q loaded and rotated (the first round trip after the wait), median over programs;
+- ``blocks``: W to a program's cache blocks attended (the dots and softmax over them; the step's own key after);
 - ``attend``: W to a program's attention done, median over programs (q/k/v loads, RoPE, the cache write, the dot
   products over its blocks); ``attend_cycles``: the same in SM clocks, from the program's own counter;
 - ``arrive``: W to the last arrival; ``end``: W to the last program's end (the attention done);
@@ -36,7 +37,7 @@ import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-PHASES = ("lead", "loaded", "attend", "attend_cycles", "arrive", "end", "period")
+PHASES = ("lead", "loaded", "blocks", "attend", "attend_cycles", "arrive", "end", "period")
 LAUNCH_GAP_NS = 1000  # consecutive wait returns further apart than this belong to different launches
 
 
@@ -71,6 +72,7 @@ def launch_phases(group: list[dict], next_wait: int | None) -> dict:
         "programs": len(group),
         "lead": w - min(r["t_start"] for r in group),
         "loaded": statistics.median(r["t_loaded"] - r["t_wait"] for r in group),
+        "blocks": statistics.median(r["t_blocks"] - r["t_wait"] for r in group),
         "attend": statistics.median(r["t_attend"] - r["t_wait"] for r in group),
         "attend_cycles": statistics.median(r["c_attend"] - r["c_wait"] for r in group),
         "arrive": max(r["t_arrive"] for r in group) - w,

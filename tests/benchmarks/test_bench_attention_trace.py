@@ -18,7 +18,8 @@ def record(start, wait, attend, arrive, end, split=0, combined=0, clock0=0):
         "t_start": start, "t_wait": wait, "t_attend": attend, "t_arrive": arrive, "t_end": end,
         "c_start": clock0, "c_wait": clock0 + 2 * (wait - start), "c_attend": clock0 + 2 * (attend - start),
         "c_arrive": 0, "c_end": 0, "bh": 0, "split": split, "splits": 3, "combined": combined,
-        "t_loaded": wait + (attend - wait) // 3, "c_loaded": 0,
+        "t_loaded": wait + (attend - wait) // 3, "c_loaded": 0, "t_blocks": wait + 2 * (attend - wait) // 3,
+        "c_blocks": 0,
     }  # fmt: skip
 
 
@@ -48,6 +49,7 @@ def test_phases_are_measured_from_the_first_wait_return():
     assert out["programs"] == 3
     assert out["lead"]["median"] == 3000
     assert out["loaded"]["median"] == 1200 // 3
+    assert out["blocks"]["median"] == 2 * 1200 // 3
     assert out["attend"]["median"] == 1200
     assert out["attend_cycles"]["median"] == 2 * 1200
     assert out["arrive"]["median"] == 1200 + 700

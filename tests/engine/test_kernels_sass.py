@@ -159,13 +159,13 @@ def test_combine_a_tile_a_split_exchanges_nothing_through_shared_memory(monkeypa
 
 def test_traced_attention_reads_the_timers_after_the_wait_and_each_phase(monkeypatch):
     """``$VLMQ_ATTENTION_TRACE=1`` (the fused decode attention's phases in a step): the traced kernel reads the global
-    timer and the SM clock six times each -- at its start, after the PDL wait, once q is loaded after it, after the
-    attention, after the arrival and after the combine -- each read predicated on a value of that phase, the one
-    after the wait placed after it; its record goes to the ring through one atomic. Untraced, the kernel reads no
-    timer."""
+    timer and the SM clock seven times each -- at its start, after the PDL wait, once q is loaded after it, after the
+    cache's blocks, after the attention, after the arrival and after the combine -- each read predicated on a value
+    of that phase, the one after the wait placed after it; its record goes to the ring through one atomic.
+    Untraced, the kernel reads no timer."""
     import vlmq.engine.kernels.attention_triton as attention_triton
     from vlmq.engine.kernels import pdl
-    from vlmq.engine.kernels.attention import TRACE_RECORDS, launch_fused_attention
+    from vlmq.engine.kernels.attention import TRACE_RECORDS, TRACE_WIDTH, launch_fused_attention
     from vlmq.errors import VlmqError
 
     monkeypatch.setattr(pdl, "pdl_capable", lambda device: True)
@@ -180,10 +180,10 @@ def test_traced_attention_reads_the_timers_after_the_wait_and_each_phase(monkeyp
         )  # fmt: skip
     (traced_args, traced), (_, plain) = recorder.calls
     assert traced["TRACE"] and traced["TRACE_RECORDS"] == TRACE_RECORDS and "TRACE" not in plain
-    assert traced["trace_ptr"].shape == (TRACE_RECORDS, 16)
+    assert traced["trace_ptr"].shape == (TRACE_RECORDS, TRACE_WIDTH) and TRACE_WIDTH >= 20
     ptx, _ = compile_for_h200(recorder.kernel, traced_args, traced)
     timers, clocks = ptx.count("%globaltimer"), ptx.count("%clock64")
-    assert timers == clocks == 7, (timers, clocks)  # six places; the single-split path has its own end
+    assert timers == clocks == 8, (timers, clocks)  # seven places; the single-split path has its own end
     assert ptx.find("griddepcontrol.wait") < ptx.find("%globaltimer", ptx.find("%globaltimer") + 1)
     assert "@p mov.u64" in ptx.replace("\t", " ") or "@p mov.u64" in ptx
     plain_ptx, _ = compile_for_h200(recorder.kernel, *recorder.calls[1])

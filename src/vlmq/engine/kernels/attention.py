@@ -97,16 +97,18 @@ ATTENTION_PLAN_KEYS = {
 
 # A trace of the fused decode attention as it runs in a decode step ($VLMQ_ATTENTION_TRACE=1, read as the op launches;
 # bench_attention_trace.py): each program leaves a record of when it started, when the PDL wait returned, when q was
-# loaded (and rotated) after it, when its attention, its arrival and its end were done (global ns timer and SM
-# cycles), so a step's ~9.4 us of attention a layer against ~6.4 alone (twenty-third session) can be split into its
-# phases (twenty-fourth: ~3.2 us attention, ~1.2 arrival, ~2 combine). A ring of TRACE_RECORDS records.
+# loaded (and rotated) after it, when its cache blocks and then its attention (with the step's own key), its arrival
+# and its end were done (global ns timer and SM cycles), so a step's ~9.4 us of attention a layer against ~6.4 alone
+# (twenty-third session) can be split into its phases (twenty-fourth: ~3.2 us attention, ~1.2 arrival, ~2 combine).
+# A ring of TRACE_RECORDS records.
 ATTENTION_TRACE_ENV = "VLMQ_ATTENTION_TRACE"
 TRACE_RECORDS = 1 << 16
 TRACE_FIELDS = (
     "t_start", "t_wait", "t_attend", "t_arrive", "t_end",
     "c_start", "c_wait", "c_attend", "c_arrive", "c_end",
-    "bh", "split", "splits", "combined", "t_loaded", "c_loaded",
+    "bh", "split", "splits", "combined", "t_loaded", "c_loaded", "t_blocks", "c_blocks",
 )  # fmt: skip
+TRACE_WIDTH = 24  # int64 values a record holds (TRACE_FIELDS, then unused)
 _traces: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
@@ -141,13 +143,13 @@ def trace_device(device) -> torch.device:
 
 
 def attention_trace_buffers(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The device's trace ring ([TRACE_RECORDS, 16] int64) and its int32 write counter (``persistent_buffers``, like
-    the arrival counters)."""
+    """The device's trace ring ([TRACE_RECORDS, TRACE_WIDTH] int64) and its int32 write counter
+    (``persistent_buffers``, like the arrival counters)."""
     device = trace_device(device)
 
     def ring():
         return (
-            torch.zeros(TRACE_RECORDS, 16, dtype=torch.int64, device=device),
+            torch.zeros(TRACE_RECORDS, TRACE_WIDTH, dtype=torch.int64, device=device),
             torch.zeros(1, dtype=torch.int32, device=device),
         )
 

@@ -195,21 +195,24 @@ def timer_after(x):
 
 @triton.jit
 def store_trace(
-    trace_ptr, trace_count_ptr, t0, c0, t1, c1, t2, c2, t3, c3, t4, c4, bh, split, num_splits, combined, t5, c5,
-    TRACE_RECORDS: tl.constexpr,
+    trace_ptr, trace_count_ptr, t0, c0, t1, c1, t2, c2, t3, c3, t4, c4, bh, split, num_splits, combined, t5, c5, t6,
+    c6, TRACE_RECORDS: tl.constexpr,
 ):  # fmt: skip
-    """One program's trace record (``attention.TRACE_FIELDS``) in the next slot of the ring of ``TRACE_RECORDS``:
-    the (timer, clock) pairs at start, after the PDL wait, after the attention, after the arrival and at the end,
-    then the program's place, then the pair once q was loaded (and rotated) after the wait."""
+    """One program's trace record (``attention.TRACE_FIELDS``, ``attention.TRACE_WIDTH`` values) in the next slot of
+    the ring of ``TRACE_RECORDS``: the (timer, clock) pairs at start, after the PDL wait, after the attention, after
+    the arrival and at the end, then the program's place, then the pairs once q was loaded (and rotated) after the
+    wait and once the cache's blocks were attended (before the step's own key)."""
     slot = tl.atomic_add(trace_count_ptr, 1, sem="relaxed") % TRACE_RECORDS
     f = tl.arange(0, 8)  # the record as two rows of 8 values: times, then clocks and the program's place
     times = tl.where(f == 0, t0, tl.where(f == 1, t1, tl.where(f == 2, t2, tl.where(f == 3, t3, t4))))
     times = tl.where(f < 5, times, tl.where(f == 5, c0, tl.where(f == 6, c1, c2)))
     rest = tl.where(f == 0, c3, tl.where(f == 1, c4, tl.where(f == 2, bh, tl.where(f == 3, split, num_splits))))
     rest = tl.where(f < 5, rest, tl.where(f == 5, combined, tl.where(f == 6, t5, c5)))
-    row = trace_ptr + slot.to(tl.int64) * 16
+    last = tl.where(f == 0, t6, c6)
+    row = trace_ptr + slot.to(tl.int64) * 24
     tl.store(row + f, times.to(tl.int64))
     tl.store(row + 8 + f, rest.to(tl.int64))
+    tl.store(row + 16 + f, last.to(tl.int64), mask=f < 2)
 
 
 @triton.jit
@@ -398,6 +401,8 @@ def decode_attention_kernel(
             k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first + l0, bound, d, DT, IS_FP8, FUSE_ROPE
         )
         m, l_sum, acc = attend(q, k, v, valid, m, l_sum, acc, sm_scale)
+    if TRACE:  # the cache's blocks done; the step's own key follows
+        t6, c6 = timer_after(tl.sum(l_sum))
     if FUSE_ROPE:
         m, l_sum, acc = attend_token(q, k_held.to(DT), v_held.to(DT), token_valid, m, l_sum, acc, sm_scale)
     if TRACE:
@@ -445,7 +450,7 @@ def decode_attention_kernel(
     if TRACE:
         store_trace(
             trace_ptr, trace_count_ptr, t0, c0, t1, c1, t2, c2, t3, c3, t4, c4, bh, split, num_splits, combined, t5,
-            c5, TRACE_RECORDS,
+            c5, t6, c6, TRACE_RECORDS,
         )  # fmt: skip
 
 
