@@ -105,11 +105,9 @@ def test_fused_rope_attention_rotates_without_bf16_fma(monkeypatch):
         assert not [op for op in ops if op.startswith("HFMA2.BF16")], sorted(set(ops))
 
 
-def test_fused_attention_loads_its_cache_blocks_in_128_bit_vectors(monkeypatch):
-    """The fused decode attention (2b heads, its default two warps) reads K and V 16 bytes a lane: the launch's tuple of
-    cache pointers and strides is specialized element by element as Triton's JIT does (16-byte aligned pointers,
-    strides divisible by 16). Compiled without that, the same kernel loads 2 bytes a lane (512 LDG.E.U16 for BF16
-    caches, and spills), which would misstate what the GPU runs."""
+def fused_attention_launches(monkeypatch, *plans: dict) -> Recorder:
+    """The fused decode attention's launches, recorded: 2b heads, batch 1, at a 5-split plan over BF16 and FP8
+    (dynamic) caches, once per plan (``launch_decode_attention`` keywords)."""
     import vlmq.engine.kernels.attention_triton as attention_triton
     from vlmq.engine.kernels.attention import launch_decode_attention
 
@@ -119,7 +117,17 @@ def test_fused_attention_loads_its_cache_blocks_in_128_bit_vectors(monkeypatch):
         q, k, v, cos, sin, token_type, kv = rope_inputs(strategy, b=1, t=1)
         key_valid = torch.ones(1, kv.k.shape[2], dtype=torch.bool)
         rope = (k, v, cos, sin, [], torch.tensor([4]), token_type)
-        launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=rope, max_splits=5)
+        for plan in plans:
+            launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=rope, max_splits=5, **plan)
+    return recorder
+
+
+def test_fused_attention_loads_its_cache_blocks_in_128_bit_vectors(monkeypatch):
+    """The fused decode attention (2b heads, its default two warps) reads K and V 16 bytes a lane: the launch's tuple of
+    cache pointers and strides is specialized element by element as Triton's JIT does (16-byte aligned pointers,
+    strides divisible by 16). Compiled without that, the same kernel loads 2 bytes a lane (512 LDG.E.U16 for BF16
+    caches, and spills), which would misstate what the GPU runs."""
+    recorder = fused_attention_launches(monkeypatch, {})
     for args, kwargs in recorder.calls:
         ops = opcodes(compile_for_h200(recorder.kernel, args, kwargs)[1])
         narrow = [op for op in ops if op in ("LDG.E.U16", "LDG.E.U8")]
@@ -133,19 +141,7 @@ def test_combine_a_tile_a_split_exchanges_nothing_through_shared_memory(monkeypa
     memory behind barriers; as a tile a split (``combine_form=1``, a candidate plan) it does not (2b heads, BF16 and
     FP8 caches; Triton 3.6: 18 barriers and 159 shared loads and stores against 3 and 4; Triton 3.8: 13 and 23 against
     3 and 4). The twenty-fourth session's trace put ~2 us a layer on this combine."""
-    import vlmq.engine.kernels.attention_triton as attention_triton
-    from vlmq.engine.kernels.attention import launch_decode_attention
-
-    recorder = Recorder(attention_triton.decode_attention_kernel)
-    monkeypatch.setattr(attention_triton, "decode_attention_kernel", recorder)
-    for strategy in ("bf16", "dynamic"):
-        q, k, v, cos, sin, token_type, kv = rope_inputs(strategy, b=1, t=1)
-        key_valid = torch.ones(1, kv.k.shape[2], dtype=torch.bool)
-        rope = (k, v, cos, sin, [], torch.tensor([4]), token_type)
-        for form in (0, 1):
-            launch_decode_attention(
-                q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=rope, max_splits=5, combine_form=form
-            )  # fmt: skip
+    recorder = fused_attention_launches(monkeypatch, {"combine_form": 0}, {"combine_form": 1})
     for args, kwargs in recorder.calls:
         ops = [op for op, _ in instruction_lines(compile_for_h200(recorder.kernel, args, kwargs)[1])[0]]
         after = ops[next(i for i, op in enumerate(ops) if op.startswith("ATOMG.E.ADD")) :]

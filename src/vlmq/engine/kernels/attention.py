@@ -357,7 +357,7 @@ def launch_decode_attention(
     ``prefetch_blocks=2`` (with ``rope``; a candidate plan, slower where measured): each program loads its
     split's second block before the PDL wait too. ``combine_form=1`` (a candidate plan, not yet timed): the last
     program combines each split's partial as its own tile, with no exchange through shared memory
-    (``attention_triton.combine_split_tiles``). ``num_warps`` defaults to ``attention_warps``. ``partials_out``
+    (``attention_triton.split_tiles_step``). ``num_warps`` defaults to ``attention_warps``. ``partials_out``
     (with ``rope``): no combine -- each split's partial and each head's split count are returned as
     ``AttentionPartials`` for the next kernel to combine (``partials_triton``), not the output. ``trace``: every
     program that runs leaves a timestamped record (``read_attention_trace``)."""

@@ -60,41 +60,30 @@ def combine_partials(
     G_ROWS: tl.constexpr,
     D: tl.constexpr,
     SB: tl.constexpr,
+    SPLIT_TILES: tl.constexpr = False,
 ):
     """out rows of (batch row, KV head) ``bh`` from the first ``num_splits`` of its ``grid_splits`` partials
     ([BH, grid_splits, G_PAD, D] acc and [2, BH, grid_splits, G_PAD] max / sum), SB splits a step with an online
     rescale: a step's maxima, sums and accumulators load together, so up to SB splits cost one memory round trip
-    (one program reads every partial). Loads bypass L1 (``.cg``): other programs wrote the partials."""
+    (one program reads every partial). Loads bypass L1 (``.cg``): other programs wrote the partials. A step loads
+    its SB partials as one [SB, G_ROWS, D] tile, or with ``SPLIT_TILES`` each as its own [G_ROWS, D] tile
+    (``split_tiles_step``)."""
     g = tl.arange(0, G_ROWS)  # the G real rows, padded to a power of two
     d = tl.arange(0, D)
-    sb = tl.arange(0, SB)
     gmask = g < G
     m_run = tl.full((G_ROWS,), float("-inf"), dtype=tl.float32)
     total = tl.zeros((G_ROWS,), dtype=tl.float32)
     out = tl.zeros((G_ROWS, D), dtype=tl.float32)
     for s0 in range(0, num_splits, SB):
-        rows = bh * grid_splits + s0 + sb
-        smask = (s0 + sb < num_splits)[:, None] & gmask[None, :]
-        m = tl.load(ml_ptr + rows[:, None] * G_PAD + g[None, :], mask=smask, other=float("-inf"), cache_modifier=".cg")
-        l_sum = tl.load(
-            ml_ptr + (BH * grid_splits + rows)[:, None] * G_PAD + g[None, :],
-            mask=smask,
-            other=0.0,
-            cache_modifier=".cg",
-        )
-        acc = tl.load(
-            part_ptr + ((rows[:, None] * G_PAD + g[None, :]) * D)[:, :, None] + d[None, None, :],
-            mask=smask[:, :, None],
-            other=0.0,
-            cache_modifier=".cg",
-        )
-        m_new = tl.maximum(m_run, tl.max(m, 0))
-        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-        alpha = tl.exp(m_run - m_safe)  # rescales the earlier steps; 0 before the first
-        w = tl.exp(m - m_safe[None, :])  # [SB, G_ROWS]; 0 for masked splits and rows
-        total = total * alpha + tl.sum(w * l_sum, 0)
-        out = out * alpha[:, None] + tl.sum(w[:, :, None] * acc, 0)
-        m_run = m_new
+        first = bh * grid_splits + s0
+        if SPLIT_TILES:
+            m_run, total, out = split_tiles_step(
+                part_ptr, ml_ptr, first, num_splits - s0, BH * grid_splits, g, d, gmask, m_run, total, out, G_PAD, SB
+            )
+        else:
+            m_run, total, out = one_tile_step(
+                part_ptr, ml_ptr, first, num_splits - s0, BH * grid_splits, g, d, gmask, m_run, total, out, G_PAD, SB
+            )
     out = out / tl.where(total == 0, 1.0, total)[:, None]  # a row with no valid slot gives 0
     b = bh // HKV
     h = bh % HKV
@@ -107,75 +96,65 @@ def combine_partials(
 
 
 @triton.jit
-def split_partial(part_ptr, ml_ptr, row, live, BH, grid_splits, g, d, G_PAD: tl.constexpr):
-    """One split's partial of a (batch row, KV head) for ``combine_partials``: max and sum [G_ROWS] and accumulator
-    [G_ROWS, D] (masked by ``live`` [G_ROWS]: -inf, 0, 0). Loads bypass L1 (``.cg``): other programs wrote them."""
-    m = tl.load(ml_ptr + row * G_PAD + g, mask=live, other=float("-inf"), cache_modifier=".cg")
-    l_sum = tl.load(ml_ptr + (BH * grid_splits + row) * G_PAD + g, mask=live, other=0.0, cache_modifier=".cg")
+def one_tile_step(part_ptr, ml_ptr, first, left, rows_all, g, d, gmask, m_run, total, out, G_PAD: tl.constexpr,
+                  SB: tl.constexpr):  # fmt: skip
+    """One step of ``combine_partials``: the partials of rows ``first`` .. ``first + SB`` (the first ``left`` real;
+    ``rows_all`` rows of maxima precede the sums) as one [SB, G_ROWS, D] tile, summed over the splits by a
+    reduction; (max, sum, accumulator) after it."""
+    D: tl.constexpr = d.shape[0]
+    sb = tl.arange(0, SB)
+    rows = first + sb
+    smask = (sb < left)[:, None] & gmask[None, :]
+    m = tl.load(ml_ptr + rows[:, None] * G_PAD + g[None, :], mask=smask, other=float("-inf"), cache_modifier=".cg")
+    l_sum = tl.load(
+        ml_ptr + (rows_all + rows)[:, None] * G_PAD + g[None, :], mask=smask, other=0.0, cache_modifier=".cg"
+    )
     acc = tl.load(
-        part_ptr + (row * G_PAD + g)[:, None] * d.shape[0] + d[None, :],
-        mask=live[:, None],
+        part_ptr + ((rows[:, None] * G_PAD + g[None, :]) * D)[:, :, None] + d[None, None, :],
+        mask=smask[:, :, None],
         other=0.0,
         cache_modifier=".cg",
     )
-    return m, l_sum, acc
+    m_new = tl.maximum(m_run, tl.max(m, 0))
+    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+    alpha = tl.exp(m_run - m_safe)  # rescales the earlier steps; 0 before the first
+    w = tl.exp(m - m_safe[None, :])  # [SB, G_ROWS]; 0 for masked splits and rows
+    total = total * alpha + tl.sum(w * l_sum, 0)
+    out = out * alpha[:, None] + tl.sum(w[:, :, None] * acc, 0)
+    return m_new, total, out
 
 
 @triton.jit
-def combine_split_tiles(
-    part_ptr,
-    ml_ptr,
-    out_ptr,
-    bh,
-    BH,
-    grid_splits,
-    num_splits,
-    HKV: tl.constexpr,
-    G: tl.constexpr,
-    G_PAD: tl.constexpr,
-    G_ROWS: tl.constexpr,
-    D: tl.constexpr,
-    SB: tl.constexpr,
-):
-    """``combine_partials``' result (same arguments), each split's partial as its own [G_ROWS, D] tile: the maxima
-    and sums load in the tile's row layout, so every value a split's weight multiplies sits in the thread that holds
-    it and almost nothing is exchanged through shared memory (sm_90, Triton 3.6, 2b heads: 3 barriers after the
-    arrival against 18, 4 shared loads and stores against 159; ``test_kernels_sass.py``). The splits are summed in
-    order, as ``partials_triton.attention_output`` does. A candidate plan (``combine=1``), not yet timed."""
-    g = tl.arange(0, G_ROWS)  # the G real rows, padded to a power of two
-    d = tl.arange(0, D)
-    gmask = g < G
-    m_run = tl.full((G_ROWS,), float("-inf"), dtype=tl.float32)
-    total = tl.zeros((G_ROWS,), dtype=tl.float32)
-    out = tl.zeros((G_ROWS, D), dtype=tl.float32)
-    for s0 in range(0, num_splits, SB):
-        parts = ()
-        for j in tl.static_range(SB):
-            parts = parts + (
-                split_partial(part_ptr, ml_ptr, bh * grid_splits + s0 + j, gmask & (s0 + j < num_splits), BH,
-                              grid_splits, g, d, G_PAD),
-            )  # fmt: skip
-        m_new = m_run
-        for j in tl.static_range(SB):
-            m_new = tl.maximum(m_new, parts[j][0])
-        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-        alpha = tl.exp(m_run - m_safe)  # rescales the earlier steps; 0 before the first
-        total = total * alpha
-        out = out * alpha[:, None]
-        for j in tl.static_range(SB):
-            w = tl.exp(parts[j][0] - m_safe)  # 0 for masked splits and rows
-            total += w * parts[j][1]
-            out += w[:, None] * parts[j][2]
-        m_run = m_new
-    out = out / tl.where(total == 0, 1.0, total)[:, None]  # a row with no valid slot gives 0
-    b = bh // HKV
-    h = bh % HKV
-    tl.store(
-        out_ptr + (b * HKV * G + h * G + g)[:, None] * D + d[None, :],
-        out.to(out_ptr.dtype.element_ty),
-        mask=gmask[:, None],
-    )
-    return tl.sum(total)  # a value computed last, for a trace's timestamp (``timer_after``)
+def split_tiles_step(part_ptr, ml_ptr, first, left, rows_all, g, d, gmask, m_run, total, out, G_PAD: tl.constexpr,
+                     SB: tl.constexpr):  # fmt: skip
+    """``one_tile_step``'s result, each split's partial as its own [G_ROWS, D] tile (the candidate plan
+    ``combine=1``, not yet timed): the maxima and sums load in the tile's row layout, so every value a split's weight
+    multiplies sits in the thread that holds it and almost nothing moves through shared memory (sm_90, Triton 3.6,
+    2b heads: 3 barriers after the arrival against 18, 4 shared loads and stores against 159;
+    ``test_kernels_sass.py``). The splits are summed in order, as ``partials_triton.attention_output`` does."""
+    D: tl.constexpr = d.shape[0]
+    parts = ()
+    for j in tl.static_range(SB):  # every load of the step in flight before any arithmetic
+        live = gmask & (j < left)
+        row = first + j
+        m = tl.load(ml_ptr + row * G_PAD + g, mask=live, other=float("-inf"), cache_modifier=".cg")
+        l_sum = tl.load(ml_ptr + (rows_all + row) * G_PAD + g, mask=live, other=0.0, cache_modifier=".cg")
+        acc = tl.load(
+            part_ptr + (row * G_PAD + g)[:, None] * D + d[None, :], mask=live[:, None], other=0.0, cache_modifier=".cg"
+        )
+        parts = parts + ((m, l_sum, acc),)
+    m_new = m_run
+    for j in tl.static_range(SB):
+        m_new = tl.maximum(m_new, parts[j][0])
+    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+    alpha = tl.exp(m_run - m_safe)  # rescales the earlier steps; 0 before the first
+    total = total * alpha
+    out = out * alpha[:, None]
+    for j in tl.static_range(SB):
+        w = tl.exp(parts[j][0] - m_safe)  # 0 for masked splits and rows
+        total += w * parts[j][1]
+        out += w[:, None] * parts[j][2]
+    return m_new, total, out
 
 
 @triton.jit
@@ -433,16 +412,10 @@ def decode_attention_kernel(
                 t3, c3 = timer_after(arrived.to(tl.float32))
                 t4, c4 = t3, c3
             if arrived == num_splits - 1:  # the last split of this head: all partials are visible
-                if COMBINE_FORM == 1:
-                    last = combine_split_tiles(
-                        part_ptr, ml_ptr, out_ptr, bh, BH, grid_splits, num_splits, HKV, G, G_PAD, G_ROWS, D,
-                        COMBINE_SPLITS,
-                    )  # fmt: skip
-                else:
-                    last = combine_partials(
-                        part_ptr, ml_ptr, out_ptr, bh, BH, grid_splits, num_splits, HKV, G, G_PAD, G_ROWS, D,
-                        COMBINE_SPLITS,
-                    )  # fmt: skip
+                last = combine_partials(
+                    part_ptr, ml_ptr, out_ptr, bh, BH, grid_splits, num_splits, HKV, G, G_PAD, G_ROWS, D,
+                    COMBINE_SPLITS, COMBINE_FORM == 1,
+                )  # fmt: skip
                 tl.atomic_xchg(count_ptr + bh, 0, sem="relaxed", scope="gpu")  # ready for the next launch
                 if TRACE:
                     t4, c4 = timer_after(last)
