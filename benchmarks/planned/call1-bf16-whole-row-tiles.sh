@@ -20,6 +20,9 @@ echo "tests rc ${PIPESTATUS[0]} at $(since) s" >> $R/combine1_tests.log
 timeout 120 python3 benchmarks/bench_decode_ab.py --out $R/abcombine --model qwen2-vl-2b --recipes bf16 \
     --batch-sizes 1,16 --env VLMQ_ATTENTION_PLAN --variants 'default;combine=1' --rounds 3 2>&1 | grep -v "$F" \
     | tail -8 > $R/abcombine.log; echo "abcombine rc ${PIPESTATUS[0]} at $(since) s" >> $R/abcombine.log
+timeout 80 python3 benchmarks/bench_decode_ab.py --out $R/abcombine7b --model qwen2-vl-7b --recipes bf16 \
+    --batch-sizes 1 --env VLMQ_ATTENTION_PLAN --variants 'default;combine=1' --rounds 3 2>&1 | grep -v "$F" \
+    | tail -8 > $R/abcombine7b.log; echo "abcombine7b rc ${PIPESTATUS[0]} at $(since) s" >> $R/abcombine7b.log
 TABLE=src/vlmq/engine/kernels/tiles/h200.json
 cp $TABLE $R/tiles_before.json
 timeout 150 python3 benchmarks/bench_kernels.py --out $R/sweep --sweep --fused --new-only --rows 1 --modes bf16 \
@@ -33,4 +36,4 @@ timeout $(( $(left) - 8 )) python3 benchmarks/bench_decode_ab.py --out $R/ab2b -
     --batch-sizes 1,16 --env VLMQ_TILES --variants "$TABLE;$R/tiles_after.json" --rounds 3 2>&1 | grep -v "$F" \
     | tail -8 > $R/ab2b.log; echo "ab2b rc ${PIPESTATUS[0]} at $(since) s" >> $R/ab2b.log
 finish_call
-cat $R/trace.log $R/trace_combine1.log $R/combine1_tests.log $R/abcombine/ab.md $R/sweep.log $R/write.log; cat $R/ab2b/ab.md 2>/dev/null; tail -n 2 $R/ab2b.log
+cat $R/trace.log $R/trace_combine1.log $R/combine1_tests.log $R/abcombine/ab.md $R/abcombine7b/ab.md $R/sweep.log $R/write.log; cat $R/ab2b/ab.md 2>/dev/null; tail -n 2 $R/ab2b.log
