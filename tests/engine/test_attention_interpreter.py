@@ -578,3 +578,15 @@ def test_prefetch_blocks_other_than_one_or_two_are_refused_in_one_line():
     q, k = torch.zeros(1, 2, 1, 32), torch.zeros(1, 1, 64, 32)
     with pytest.raises(VlmqError, match="prefetch_blocks is 1 or 2"):
         launch_decode_attention(q, k, k, None, None, torch.ones(1, 64, dtype=torch.bool), prefetch_blocks=3)
+
+
+def test_combine_forms_other_than_zero_or_one_are_refused_in_one_line():
+    import torch
+
+    from vlmq.engine.kernels.attention import launch_decode_attention
+    from vlmq.errors import VlmqError
+
+    q, k = torch.zeros(1, 2, 1, 32), torch.zeros(1, 1, 64, 32)
+    with pytest.raises(VlmqError, match=r"combine_form is 0 \(one \[splits, rows, D\] tile\) or 1") as err:
+        launch_decode_attention(q, k, k, None, None, torch.ones(1, 64, dtype=torch.bool), combine_form=2)
+    assert "\n" not in str(err.value)
