@@ -564,18 +564,21 @@ def sweep_calls(group: tuple, cfg, copies: int, fused: bool = False, device: str
 
 def recorded_tiles(results_dir: pathlib.Path = RESULTS_DIR) -> set:
     """Every (preset, shape, rows, mode, tile) a recorded sweep (``bench_kernels_sweep.json`` under ``results_dir``)
-    has timed; a tile recorded before ``GemvConfig`` grew its later fields carries their defaults."""
-    from vlmq.engine.kernels.gemv import GemvConfig
-
-    tail = tuple(GemvConfig._field_defaults[f] for f in GemvConfig._fields[7:])
+    has timed (decode tiles, as ``recorded_config`` reads them)."""
     seen = set()
     for path in sorted(results_dir.rglob("bench_kernels_sweep.json")):
         for row in json.loads(path.read_text()).get("results", []):
-            cfg = tuple(row["config"])
-            if len(cfg) >= 7:
-                cfg = cfg + tail[len(cfg) - 7 :]
-            seen.add((row["preset"], row["shape"], row["m"], row["mode"], cfg))
+            if row["config"] != [LIBRARY]:
+                seen.add((row["preset"], row["shape"], row["m"], row["mode"], tuple(recorded_config(row["config"]))))
     return seen
+
+
+def recorded_config(config: list):
+    """A decode tile as a sweep recorded it: a ``GemvConfig``, the fields added after the record (swap, post, frag,
+    maxnreg, ...) at their defaults."""
+    from vlmq.engine.kernels.gemv import GemvConfig
+
+    return GemvConfig(*config)
 
 
 def sweep_candidates(
@@ -714,9 +717,9 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str], vetoed: list[dict] 
         cuda_cores = best.get((*key[:4], "sum"))
         if key[4] == "dot" and cuda_cores is not None and cuda_cores["us"] <= r["us"]:
             continue  # a tensor-core tile at one row only where it beat the CUDA cores
-        kernel, _, block_n, block_k, split, warps, stages, vec, pipe, *options = r["config"]
-        # sweeps before swap / post / frag / maxnreg recorded fewer fields
-        swap, post, frag, maxnreg = options + [False, False, False, 0][len(options) :]
+        kernel, _, block_n, block_k, split, warps, stages, vec, pipe, swap, post, frag, maxnreg = recorded_config(
+            r["config"]
+        )
         n, k = SHAPES[preset][shape]
         entry = dict(format=TABLE_FORMATS[mode], n=n, k=k, shape=f"{preset} {shape}", us=round(r["us"], 2))
         entry["default_us"] = round(default[key[:4]], 2) if key[:4] in default else None

@@ -476,7 +476,13 @@ def trace_args(device: torch.device, trace: bool) -> dict:
     if os.environ.get("TRITON_INTERPRET") == "1":
         raise VlmqError(f"{ATTENTION_TRACE_ENV}=1 reads the GPU's timers, which Triton's interpreter lacks; unset it")
     records, count = attention_trace_buffers(device)
-    return {"trace_ptr": records, "trace_count_ptr": count, "TRACE": True, "TRACE_RECORDS": TRACE_RECORDS}
+    return {
+        "trace_ptr": records,
+        "trace_count_ptr": count,
+        "TRACE": True,
+        "TRACE_RECORDS": TRACE_RECORDS,
+        "TRACE_WIDTH": TRACE_WIDTH,
+    }
 
 
 decode_attention.register_kernel("cuda", launch_decode_attention)

@@ -175,20 +175,20 @@ def timer_after(x):
 @triton.jit
 def store_trace(
     trace_ptr, trace_count_ptr, t0, c0, t1, c1, t2, c2, t3, c3, t4, c4, bh, split, num_splits, combined, t5, c5, t6,
-    c6, TRACE_RECORDS: tl.constexpr,
+    c6, TRACE_RECORDS: tl.constexpr, TRACE_WIDTH: tl.constexpr,
 ):  # fmt: skip
     """One program's trace record (``attention.TRACE_FIELDS``, ``attention.TRACE_WIDTH`` values) in the next slot of
     the ring of ``TRACE_RECORDS``: the (timer, clock) pairs at start, after the PDL wait, after the attention, after
     the arrival and at the end, then the program's place, then the pairs once q was loaded (and rotated) after the
     wait and once the cache's blocks were attended (before the step's own key)."""
     slot = tl.atomic_add(trace_count_ptr, 1, sem="relaxed") % TRACE_RECORDS
-    f = tl.arange(0, 8)  # the record as two rows of 8 values: times, then clocks and the program's place
+    f = tl.arange(0, 8)  # the record in rows of 8 values: times and clocks, the program's place, the later stamps
     times = tl.where(f == 0, t0, tl.where(f == 1, t1, tl.where(f == 2, t2, tl.where(f == 3, t3, t4))))
     times = tl.where(f < 5, times, tl.where(f == 5, c0, tl.where(f == 6, c1, c2)))
     rest = tl.where(f == 0, c3, tl.where(f == 1, c4, tl.where(f == 2, bh, tl.where(f == 3, split, num_splits))))
     rest = tl.where(f < 5, rest, tl.where(f == 5, combined, tl.where(f == 6, t5, c5)))
     last = tl.where(f == 0, t6, c6)
-    row = trace_ptr + slot.to(tl.int64) * 24
+    row = trace_ptr + slot.to(tl.int64) * TRACE_WIDTH
     tl.store(row + f, times.to(tl.int64))
     tl.store(row + 8 + f, rest.to(tl.int64))
     tl.store(row + 16 + f, last.to(tl.int64), mask=f < 2)
@@ -294,6 +294,7 @@ def decode_attention_kernel(
     trace_count_ptr=None,
     TRACE: tl.constexpr = False,
     TRACE_RECORDS: tl.constexpr = 1,
+    TRACE_WIDTH: tl.constexpr = 1,
 ):
     """One program = (batch row, KV head) x one split of the cache (the module docstring). ``PARTIALS_OUT``: every
     split writes its partial, nobody combines, and split 0 writes the head's split count to ``count_ptr``: the
@@ -423,7 +424,7 @@ def decode_attention_kernel(
     if TRACE:
         store_trace(
             trace_ptr, trace_count_ptr, t0, c0, t1, c1, t2, c2, t3, c3, t4, c4, bh, split, num_splits, combined, t5,
-            c5, t6, c6, TRACE_RECORDS,
+            c5, t6, c6, TRACE_RECORDS, TRACE_WIDTH,
         )  # fmt: skip
 
 
