@@ -27,7 +27,7 @@ at prefill every path of prefill.py (library GEMM or Triton GEMM, activations al
 The sweep checks each candidate's output against the default tile's before timing it (a wrong tile is skipped), and
 times the plain op unless ``--fused`` (the form the engine runs: a tile's registers, so its best shape, can differ;
 sm_90 SASS: the 2b int8 gate/up tile holds 72 registers plain, 167 with the RMSNorm prologue and SiLU·mul). The
-table takes each case from the latest sweep given to ``--write-tiles``, fused or not.
+table takes each case from the latest sweep given to ``--write-tiles`` that timed the case's table tile, fused or not.
 ``--jobs`` compiles the Triton kernels in parallel worker processes first (Triton's disk cache is shared).
 """
 
@@ -584,22 +584,25 @@ def recorded_config(config: list):
 def sweep_candidates(
     group: tuple, frag_only: bool = False, new_only: bool = False, recorded: set = frozenset()
 ) -> list:
-    """The group's candidates; at decode rows, for a sweep that adds tiles to a table whose other tiles an earlier
-    sweep measured, only the default (the table's tile) and: ``frag_only``, the fragment-order int4 tiles;
-    ``new_only``, the CUDA-core tiles that no recorded sweep has timed (``recorded``: ``recorded_tiles``)."""
+    """The group's candidates; at decode rows the default (the table's tile) first, whether or not today's
+    ``sweep_configs`` makes it (an earlier sweep's generator may have: the 2b BF16 gate/up's capped register tile),
+    so that every sweep times what the engine runs and ``--write-tiles`` compares within one sweep; there, for a
+    sweep that adds tiles to a table whose other tiles an earlier sweep measured, only the default and:
+    ``frag_only``, the fragment-order int4 tiles; ``new_only``, the CUDA-core tiles that no recorded sweep has timed
+    (``recorded``: ``recorded_tiles``)."""
     from vlmq.engine.kernels.gemv import GEMV_MAX_M, default_config
 
     preset, shape, n, k, m, mode = group
     fmt = cfg_format(mode)
     configs = sweep_configs(fmt, m, n, k)
-    if not (frag_only or new_only) or m > GEMV_MAX_M:
+    if m > GEMV_MAX_M:
         return configs
-    default = default_config(fmt, m, n, k, GROUP)
     if frag_only:
-        return [c for c in configs if c == default or getattr(c, "frag", False)]
-    return [
-        c for c in configs if c == default or (c.kernel == "sum" and (preset, shape, m, mode, tuple(c)) not in recorded)
-    ]
+        configs = [c for c in configs if getattr(c, "frag", False)]
+    elif new_only:
+        configs = [c for c in configs if c.kernel == "sum" and (preset, shape, m, mode, tuple(c)) not in recorded]
+    default = default_config(fmt, m, n, k, GROUP)
+    return [default, *(c for c in configs if c != default)]
 
 
 def _warm_sweep(items):
@@ -685,8 +688,10 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str], vetoed: list[dict] 
     CUDA-core tiles at M = 1, tensor-core tiles at M = 16, each with its time and the default's. A weight format
     has one tile per shape: int8 from the W8A16 sweep (W8A8 reads the same weights), FP8 from the W8A8 one (the
     ``fp8`` recipe). A later sweep replaces an earlier one's results for the cases it measured (the lent machines
-    differ: tiles are compared within one sweep), except where ``vetoed`` ({"source", "preset", "format"}: an engine
-    A/B, ``engine_veto``, found that source's tiles of the preset's format slower in the whole decode step)."""
+    differ: tiles are compared within one sweep) where it timed the table's tile too (a sweep without it replaced
+    the 2b BF16 gate/up's 16.4 us tile with a 20.0 us one), except where ``vetoed`` ({"source", "preset",
+    "format"}: an engine A/B, ``engine_veto``, found that source's tiles of the preset's format slower in the whole
+    decode step)."""
     skip = {(v["source"], v["preset"], v["format"]) for v in vetoed}
     sweeps = [
         {
@@ -696,9 +701,14 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str], vetoed: list[dict] 
         for sweep, src in zip(sweeps, sources)
     ]
     best, default, latest = {}, {}, {}
+    timed_default = {(i, r["preset"], r["shape"], r["m"], r["mode"]) for i, s in enumerate(sweeps) for r in s["results"]
+                     if r["default"]}  # fmt: skip
     for i, sweep in enumerate(sweeps):
         for r in sweep["results"]:
-            latest[(r["preset"], r["shape"], r["m"], r["mode"])] = i
+            case = (r["preset"], r["shape"], r["m"], r["mode"])
+            # a later sweep that did not time the table's tile for the case cannot say its best beats it
+            if case not in latest or (i, *case) in timed_default or (latest[case], *case) not in timed_default:
+                latest[case] = i
     for i, sweep in enumerate(sweeps):
         for r in sweep["results"]:
             case = (r["preset"], r["shape"], r["m"], r["mode"])

@@ -11,9 +11,9 @@ the spec, merges the runs' results.jsonl into OUT/results.jsonl (every record na
 and writes OUT/table.md, the per-kernel profiles OUT/profile_<model>_<recipe>.json and OUT/bars.md (issues 16 and
 17's performance bars against this run's figures: check_bars.py).
 
-`--budget-s S` bounds the whole call (a device call has a hard limit): a run still going when the budget ends is
-stopped, and what its store already holds (the recipes it finished) is exported with `vlmq report` and merged
-like the rest; runs not started are skipped. The log and OUT/table.md say which.
+`--budget-s S` bounds the whole call (a device call has a hard limit): a run still going WRAP_UP_S before the
+budget ends is stopped, and what its store already holds (the recipes it finished) is exported with `vlmq report`
+and merged like the rest, within the budget; runs not started are skipped. The log and OUT/table.md say which.
 
 `--base-src DIR` measures a change on one machine (the lent machines differ too much for figures from two calls
 to be compared): every run is preceded by the same run with the `vlmq` package of DIR (another checkout's `src`,
@@ -322,11 +322,17 @@ def run_queue(args, queue: list[tuple], deadline: float | None, gpu: str | None)
     return {"runs": runs, "notes": notes}
 
 
+# What a stopped run needs after its stop within --budget-s: stop_group's SIGTERM and SIGKILL waits (up to 20 s),
+# `vlmq report`'s export of its store and the merge. A device call once ended bench_speed.py inside it, losing the
+# stopped run's export.
+WRAP_UP_S = 30.0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    deadline = None if args.budget_s is None else time.monotonic() + args.budget_s
+    deadline = None if args.budget_s is None else time.monotonic() + args.budget_s - WRAP_UP_S
     planned = []
     for i, model in enumerate(args.models.split(",")):
         planned.append((model, args.recipes, args.tasks, f"run_{model}"))

@@ -633,6 +633,36 @@ def test_unknown_variants_are_refused_in_one_line(capsys):
     assert bench_kernels.parse_args(["--out", "x", "--variants", "vlmq-fused:norm,prefill:cublas"]).variants
 
 
+def test_every_decode_sweep_times_the_table_tile_even_where_its_generator_no_longer_makes_it():
+    """The 2b BF16 gate/up's table tile (a pipelined register tile under a register cap, from an earlier sweep) is
+    not among today's ``sweep_configs``; a sweep without it let ``--write-tiles`` replace it with a slower tile (the
+    twenty-fifth session: 16.4 -> 20.0 us, the step 1.07x slower). Every decode sweep times it, first."""
+    group = ("2b", "gate_up", 17920, 1536, 1, "bf16")
+    default = default_config(W_FLOAT, 1, 17920, 1536, 128)
+    assert default not in bench_kernels.sweep_configs(W_FLOAT, 1, 17920, 1536)  # what the case is about
+    recorded = bench_kernels.recorded_tiles()
+    for kwargs in ({}, {"new_only": True, "recorded": recorded}, {"frag_only": True}):
+        candidates = bench_kernels.sweep_candidates(group, **kwargs)
+        assert candidates[0] == default and candidates.count(default) == 1, kwargs
+
+
+def test_a_later_sweep_that_did_not_time_the_table_tile_does_not_replace_it():
+    """--write-tiles compares tiles within one sweep: a later sweep replaces a case only where it timed that
+    case's default too; a case no sweep timed the default of takes the latest sweep's, as before."""
+    env = {"device": "GPU", "date": "d", "triton": "t"}
+    old = {**env, "results": [row("bf16", 1, ["sum", 1, 4, 512, 1, 2, 1, 1, True], 16.4, default=True, shape="gate_up"),
+                              row("bf16", 1, ["sum", 1, 4, 512, 1, 2, 4, 1, False], 9.0, default=True, shape="down"),
+                              row("bf16", 1, ["sum", 1, 4, 512, 1, 2, 4, 1, False], 4.0, shape="o")]}  # fmt: skip
+    new = {**env, "results": [row("bf16", 1, ["sum", 1, 8, 2048, 1, 8, 1, 1, False], 20.0, shape="gate_up"),
+                              row("bf16", 1, ["sum", 1, 4, 512, 1, 2, 4, 1, False], 9.5, default=True, shape="down"),
+                              row("bf16", 1, ["sum", 1, 8, 1024, 1, 4, 4, 1, False], 8.8, shape="down"),
+                              row("bf16", 1, ["sum", 1, 8, 512, 1, 4, 4, 1, False], 4.5, shape="o")]}  # fmt: skip
+    tiles = {t["shape"]: t for t in bench_kernels.tiles_from_sweep([old, new], ["a.json", "b.json"])["sum_m1"]}
+    assert tiles["2b gate_up"]["us"] == 16.4  # kept: the later sweep did not time it
+    assert tiles["2b down"]["us"] == 8.8 and tiles["2b down"]["default_us"] == 9.5  # replaced within one sweep
+    assert tiles["2b o"]["us"] == 4.5  # no sweep timed a default: the latest, as before
+
+
 def test_new_only_sweep_keeps_the_table_tile_and_the_tiles_no_recorded_sweep_timed(tmp_path, capsys):
     """``--new-only``: at one row only the default (the table's tile) and the CUDA-core tiles that no sweep recorded
     under the results folder timed for that shape and mode (a record from before GemvConfig's later fields counts

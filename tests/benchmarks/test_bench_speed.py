@@ -70,6 +70,23 @@ def test_a_stopped_runs_finished_recipes_are_merged(tmp_path, monkeypatch):
     assert "stopped by --budget-s: toy speed,speed-profile (" in table
 
 
+def test_runs_stop_early_enough_for_the_stopped_runs_export_to_fit_the_budget(tmp_path, monkeypatch):
+    """A run's own budget ends WRAP_UP_S before --budget-s does: its stop and export then fit inside the call's."""
+    budgets = []
+
+    def fake_run(args, model, recipes, tasks, run_dir, budget_s=None, src=None, gpu=None):
+        budgets.append(budget_s)
+        return True
+
+    monkeypatch.setattr(bench_speed, "vlmq_run", fake_run)
+    assert bench_speed.main(["--out", str(tmp_path), "--models", "toy", "--budget-s", "100"]) == 0
+    assert len(budgets) == 2 and all(b <= 100 - bench_speed.WRAP_UP_S for b in budgets), budgets
+    assert budgets[0] > 100 - bench_speed.WRAP_UP_S - 5, budgets  # and no earlier than that
+    skipped = bench_speed.main(["--out", str(tmp_path / "short"), "--models", "toy", "--budget-s", "20"])
+    assert skipped == 0 and len(budgets) == 2  # a budget shorter than the wrap-up starts nothing
+    assert "not run (--budget-s): toy speed" in (tmp_path / "short" / "table.md").read_text()
+
+
 def test_base_src_runs_first_on_its_own_package_and_gives_a_before_after_table(tmp_path, monkeypatch):
     calls = []
 

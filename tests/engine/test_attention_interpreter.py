@@ -108,10 +108,11 @@ FUSED_CONTEXT_CASES = {
     # next split's and must not count)
     "prefetch2_slot_in_middle_block": ("dynamic", 460, 300, 1, {"max_splits": 2, "prefetch_blocks": 2}),
     "prefetch2_one_block_splits": ("bf16", 460, 300, 2, {"max_splits": 11, "prefetch_blocks": 2}),
-    # the candidate combine, a tile a split: several splits at a long cache, two combine steps, three batch rows
-    "combine1_long_cache_dynamic": ("dynamic", 2048, 300, 1, {"combine_form": 1}),
-    "combine1_many_splits": ("bf16", 700, 650, 1, {"max_splits": 11, "combine_form": 1}),
-    "combine1_batch3_visual": ("visual_aware", 700, 300, 3, {"combine_form": 1}),
+    # the earlier combine, one [splits, rows, D] tile (combine=0; the default is a tile a split): several splits at a
+    # long cache, two combine steps, three batch rows
+    "combine0_long_cache_dynamic": ("dynamic", 2048, 300, 1, {"combine_form": 0}),
+    "combine0_many_splits": ("bf16", 700, 650, 1, {"max_splits": 11, "combine_form": 0}),
+    "combine0_batch3_visual": ("visual_aware", 700, 300, 3, {"combine_form": 0}),
 }
 
 
@@ -138,7 +139,7 @@ def test_fused_context_cases_cover_the_split_layouts(results):
     ]  # (block, blocks a split)
     assert r["one_split"]["splits"] == 1 and r["many_splits"]["splits"] > COMBINE_SPLITS
     assert r["many_splits_two_launch"]["splits"] > COMBINE_SPLITS
-    assert r["combine1_many_splits"]["splits"] > COMBINE_SPLITS and r["combine1_long_cache_dynamic"]["splits"] > 1
+    assert r["combine0_many_splits"]["splits"] > COMBINE_SPLITS and r["combine0_long_cache_dynamic"]["splits"] > 1
     for case in ("long_cache_bf16", "long_cache_dynamic", "long_cache_two_launch"):
         assert r[case]["grid_splits"] > r[case]["splits"] > 1, r[case]
 

@@ -137,10 +137,10 @@ def test_fused_attention_loads_its_cache_blocks_in_128_bit_vectors(monkeypatch):
 
 def test_combine_a_tile_a_split_exchanges_nothing_through_shared_memory(monkeypatch):
     """The fused decode attention's last program combines the splits' partials after its arrival (the atomic): as one
-    [splits, rows, D] tile (the default) Triton moves the maxima and sums to the accumulators' layout through shared
-    memory behind barriers; as a tile a split (``combine_form=1``, a candidate plan) it does not (2b heads, BF16 and
-    FP8 caches; Triton 3.6: 18 barriers and 159 shared loads and stores against 3 and 4; Triton 3.8: 13 and 23 against
-    3 and 4). The twenty-fourth session's trace put ~2 us a layer on this combine."""
+    [splits, rows, D] tile (``combine_form=0``, the earlier plan) Triton moves the maxima and sums to the accumulators'
+    layout through shared memory behind barriers; as a tile a split (the default) it does not (2b heads, BF16 and FP8
+    caches; Triton 3.6: 18 barriers and 159 shared loads and stores against 3 and 4; Triton 3.8: 13 and 23 against 3 and
+    4). The twenty-fourth session's trace put ~2 us a layer on this combine."""
     recorder = fused_attention_launches(monkeypatch, {"combine_form": 0}, {"combine_form": 1})
     for args, kwargs in recorder.calls:
         ops = [op for op, _ in instruction_lines(compile_for_h200(recorder.kernel, args, kwargs)[1])[0]]

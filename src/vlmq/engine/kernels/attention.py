@@ -342,25 +342,24 @@ def launch_decode_attention(
     num_warps: int | None = None,
     pdl: bool | None = None,
     prefetch_blocks: int = 1,
-    combine_form: int = 0,
+    combine_form: int = 1,
     partials_out: bool = False,
     trace: bool = False,
 ):
-    """The Triton kernel (the ops' CUDA path; tests run it in Triton's CPU interpreter). ``rope`` =
-    (k_new, v_new, cos, sin, tables, slot, token_type) fuses the step's RoPE and cache write (q is then
-    the raw projection [B, 1, Hq * D]). Splits follow ``attention_plan``, and so does the combine's launch
-    without ``rope``; the fused op combines in its own launch (measured faster everywhere, below) unless
-    given ``combine_in_kernel=False`` (the two-launch scheme). With programmatic dependent launch (``pdl``,
-    default ``pdl.USE_PDL`` on Hopper) the fused kernel loads its first cache block (and the step's slot,
-    rotary tables and token type: see the op's contract) while the QKV GEMV ends. With ``rope`` the planned
-    splits are the grid: the kernel runs those of the step's context (``slot + 1``, same rule), the rest exit.
-    ``prefetch_blocks=2`` (with ``rope``; a candidate plan, slower where measured): each program loads its
-    split's second block before the PDL wait too. ``combine_form=1`` (a candidate plan, not yet timed): the last
-    program combines each split's partial as its own tile, with no exchange through shared memory
-    (``attention_triton.split_tiles_step``). ``num_warps`` defaults to ``attention_warps``. ``partials_out``
-    (with ``rope``): no combine -- each split's partial and each head's split count are returned as
-    ``AttentionPartials`` for the next kernel to combine (``partials_triton``), not the output. ``trace``: every
-    program that runs leaves a timestamped record (``read_attention_trace``)."""
+    """The Triton kernel (the ops' CUDA path; tests run it in Triton's CPU interpreter). ``rope`` = (k_new, v_new, cos,
+    sin, tables, slot, token_type) fuses the step's RoPE and cache write (q is then the raw projection [B, 1, Hq * D]).
+    Splits follow ``attention_plan``, and so does the combine's launch without ``rope``; the fused op combines in its
+    own launch (measured faster everywhere, below) unless given ``combine_in_kernel=False`` (the two-launch scheme).
+    With programmatic dependent launch (``pdl``, default ``pdl.USE_PDL`` on Hopper) the fused kernel loads its first
+    cache block (and the step's slot, rotary tables and token type: see the op's contract) while the QKV GEMV ends. With
+    ``rope`` the planned splits are the grid: the kernel runs those of the step's context (``slot + 1``, same rule), the
+    rest exit. ``prefetch_blocks=2`` (with ``rope``; a candidate plan, slower where measured): each program loads its
+    split's second block before the PDL wait too. ``combine_form=1`` (the default; 0 is the earlier plan, measured
+    slower in the 2b and 7b BF16 steps): the last program combines each split's partial as its own tile, with no
+    exchange through shared memory (``attention_triton.split_tiles_step``). ``num_warps`` defaults to
+    ``attention_warps``. ``partials_out`` (with ``rope``): no combine -- each split's partial and each head's split
+    count are returned as ``AttentionPartials`` for the next kernel to combine (``partials_triton``), not the output.
+    ``trace``: every program that runs leaves a timestamped record (``read_attention_trace``)."""
     if prefetch_blocks not in (1, 2):
         raise VlmqError(f"prefetch_blocks is 1 or 2 (cache blocks loaded before the PDL wait), got {prefetch_blocks}")
     if combine_form not in (0, 1):
