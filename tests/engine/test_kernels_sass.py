@@ -153,6 +153,19 @@ def test_combine_a_tile_a_split_exchanges_nothing_through_shared_memory(monkeypa
             assert barriers >= 10 and shared >= 20, (kwargs["IS_FP8"], barriers, shared)
 
 
+def test_one_stage_attention_issues_no_copies_for_a_loop_a_one_block_split_never_runs(monkeypatch):
+    """``$VLMQ_ATTENTION_PLAN=stages=1`` reaches the kernel's compile: at the default three stages the loop over a
+    split's later blocks is software-pipelined (its prologue's cp.async copies, LDGSTS, issue even where the loop
+    runs no iteration: a one-block split at a short context); at one stage it has none (2b heads, BF16 and FP8)."""
+    recorder = fused_attention_launches(monkeypatch, {}, {"num_stages": 1})
+    counts = {}
+    for args, kwargs in recorder.calls:
+        ops = opcodes(compile_for_h200(recorder.kernel, args, kwargs)[1])
+        counts[(kwargs["IS_FP8"], kwargs["num_stages"])] = sum(op.startswith("LDGSTS") for op in ops)
+    assert sorted(counts) == [(False, 1), (False, 3), (True, 1), (True, 3)], counts
+    assert counts[(False, 1)] == counts[(True, 1)] == 0 and min(counts[(False, 3)], counts[(True, 3)]) >= 32, counts
+
+
 def test_traced_attention_reads_the_timers_after_the_wait_and_each_phase(monkeypatch):
     """``$VLMQ_ATTENTION_TRACE=1`` (the fused decode attention's phases in a step): the traced kernel reads the global
     timer and the SM clock seven times each -- at its start, after the PDL wait, once q is loaded after it, after the

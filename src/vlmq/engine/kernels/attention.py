@@ -92,6 +92,7 @@ ATTENTION_PLAN_KEYS = {
     "splits": ("max_splits", tuple(range(1, 65))),
     "targets": ("target_programs", (64, 128, 256, 512, 1024)),
     "combine": ("combine_form", (0, 1)),
+    "stages": ("num_stages", (1, 2, 3)),
 }
 
 
@@ -343,6 +344,7 @@ def launch_decode_attention(
     pdl: bool | None = None,
     prefetch_blocks: int = 1,
     combine_form: int = 1,
+    num_stages: int = 3,
     partials_out: bool = False,
     trace: bool = False,
 ):
@@ -356,12 +358,18 @@ def launch_decode_attention(
     rest exit. ``prefetch_blocks=2`` (with ``rope``; a candidate plan, slower where measured): each program loads its
     split's second block before the PDL wait too. ``combine_form=1`` (the default; 0 is the earlier plan, measured
     slower in the 2b and 7b BF16 steps): the last program combines each split's partial as its own tile, with no
-    exchange through shared memory (``attention_triton.split_tiles_step``). ``num_warps`` defaults to
+    exchange through shared memory (``attention_triton.split_tiles_step``). ``num_stages``: the software pipeliner's
+    depth for the loop over a split's later blocks (a candidate plan, ``stages=1``: at a short context every split is
+    one block, loaded before the wait, so the loop never runs, but its prologue of predicated-off cp.async copies still
+    issues after the first block's dots: 222 more instructions between the wait and the arrival at 3 stages than at 1,
+    sm_90, Triton 3.6, 2b heads). ``num_warps`` defaults to
     ``attention_warps``. ``partials_out`` (with ``rope``): no combine -- each split's partial and each head's split
     count are returned as ``AttentionPartials`` for the next kernel to combine (``partials_triton``), not the output.
     ``trace``: every program that runs leaves a timestamped record (``read_attention_trace``)."""
     if prefetch_blocks not in (1, 2):
         raise VlmqError(f"prefetch_blocks is 1 or 2 (cache blocks loaded before the PDL wait), got {prefetch_blocks}")
+    if num_stages not in (1, 2, 3):
+        raise VlmqError(f"num_stages is 1, 2 or 3 (the pipeliner's depth over a split's blocks), got {num_stages}")
     if combine_form not in (0, 1):
         raise VlmqError(f"combine_form is 0 (one [splits, rows, D] tile) or 1 (a tile a split), got {combine_form}")
     if partials_out and rope is None:
@@ -447,7 +455,7 @@ def launch_decode_attention(
         PARTIALS_OUT=partials_out,
         **trace_args(q.device, trace),
         num_warps=num_warps,
-        num_stages=3,
+        num_stages=num_stages,
         **launch_pdl(q.device, pdl, "attention"),
     )
     if partials_out:
