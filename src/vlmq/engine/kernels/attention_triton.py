@@ -289,7 +289,7 @@ def decode_attention_kernel(
     COMBINE_IN_KERNEL: tl.constexpr,
     PDL: tl.constexpr,
     PREFETCH: tl.constexpr = 1,
-    COMBINE_FORM: tl.constexpr = 0,
+    COMBINE_FORM: tl.constexpr = 1,  # launch_decode_attention's combine_form (its default too)
     PARTIALS_OUT: tl.constexpr = False,
     trace_ptr=None,
     trace_count_ptr=None,
