@@ -236,10 +236,10 @@ FUSED_CONTEXT_CASES = {
     # and two, a batch of rows
     "combine0_default_splits": ("dynamic", 372, 300, 1, {"combine_form": 0}),
     "combine0_many_splits": ("bf16", 700, 650, 3, {"max_splits": 11, "combine_form": 0}),
-    # the loop over a split's later blocks without the software pipeliner (stages=1): one-block splits (the loop runs
-    # no iteration) and two splits of many blocks
-    "stages1_default_splits": ("dynamic", 372, 300, 1, {"num_stages": 1}),
-    "stages1_many_blocks": ("bf16", 2048, 1500, 2, {"max_splits": 2, "num_stages": 1}),
+    # the loop over a split's later blocks software-pipelined (stages=3, the earlier default; the default is one
+    # stage): one-block splits (the loop runs no iteration) and two splits of many blocks
+    "stages3_default_splits": ("dynamic", 372, 300, 1, {"num_stages": 3}),
+    "stages3_many_blocks": ("bf16", 2048, 1500, 2, {"max_splits": 2, "num_stages": 3}),
 }
 
 

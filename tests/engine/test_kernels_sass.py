@@ -154,10 +154,11 @@ def test_combine_a_tile_a_split_exchanges_nothing_through_shared_memory(monkeypa
 
 
 def test_one_stage_attention_issues_no_copies_for_a_loop_a_one_block_split_never_runs(monkeypatch):
-    """``$VLMQ_ATTENTION_PLAN=stages=1`` reaches the kernel's compile: at the default three stages the loop over a
-    split's later blocks is software-pipelined (its prologue's cp.async copies, LDGSTS, issue even where the loop
-    runs no iteration: a one-block split at a short context); at one stage it has none (2b heads, BF16 and FP8)."""
-    recorder = fused_attention_launches(monkeypatch, {}, {"num_stages": 1})
+    """The default one stage and ``$VLMQ_ATTENTION_PLAN=stages=3`` reach the kernel's compile: at three stages (the
+    earlier default) the loop over a split's later blocks is software-pipelined (its prologue's cp.async copies,
+    LDGSTS, issue even where the loop runs no iteration: a one-block split at a short context); at one stage it has
+    none (2b heads, BF16 and FP8)."""
+    recorder = fused_attention_launches(monkeypatch, {}, {"num_stages": 3})
     counts = {}
     for args, kwargs in recorder.calls:
         ops = opcodes(compile_for_h200(recorder.kernel, args, kwargs)[1])

@@ -1,4 +1,4 @@
-# Planned (twenty-fifth session, not yet run): the attention's stages (below), then the BF16 one-row table written under the fixed --write-tiles rule (a
+# Planned by the twenty-fifth session, run as call 1 of the twenty-sixth (h200-2026-12-02y): the attention's stages (below), then the BF16 one-row table written under the fixed --write-tiles rule (a
 # case replaced only by a sweep that timed the table's tile) from its sources plus the twenty-fourth session's capped
 # sweep and the twenty-fifth's eight-warp one: three tiles change (2b down 8.98 -> 8.84 us, 7b o 8.37 -> 8.30, 7b down
 # 35.66 -> 34.54, each against the table's tile in the same sweep). The 2b and 7b BF16 steps A/B'd on it (the 2b
