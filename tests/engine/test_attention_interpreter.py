@@ -604,3 +604,16 @@ def test_pipeliner_depths_other_than_one_to_three_are_refused_in_one_line(stages
     with pytest.raises(VlmqError, match=r"num_stages is 1, 2 or 3 \(the pipeliner's depth") as err:
         launch_decode_attention(q, k, k, None, None, torch.ones(1, 64, dtype=torch.bool), num_stages=stages)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("rounding", [2, -1])
+def test_roundings_other_than_zero_or_one_are_refused_in_one_line(rounding):
+    import torch
+
+    from vlmq.engine.kernels.attention import launch_decode_attention
+    from vlmq.errors import VlmqError
+
+    q, k = torch.zeros(1, 2, 1, 32), torch.zeros(1, 1, 64, 32)
+    with pytest.raises(VlmqError, match=r"rounding is 0 \(integer arithmetic\) or 1") as err:
+        launch_decode_attention(q, k, k, None, None, torch.ones(1, 64, dtype=torch.bool), rounding=rounding)
+    assert "\n" not in str(err.value)

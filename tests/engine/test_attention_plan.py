@@ -21,9 +21,9 @@ def test_unset_empty_or_default_is_the_default_plan(monkeypatch, value):
 
 
 def test_plan_keys_map_to_the_launcher_keywords(monkeypatch):
-    monkeypatch.setenv(ATTENTION_PLAN_ENV, "prefetch=2, splits=3,warps=4,targets=128,combine=1,stages=1")
+    monkeypatch.setenv(ATTENTION_PLAN_ENV, "prefetch=2, splits=3,warps=4,targets=128,combine=1,stages=1,rounding=0")
     assert attention_plan_setting() == dict(
-        prefetch_blocks=2, max_splits=3, num_warps=4, target_programs=128, combine_form=1, num_stages=1
+        prefetch_blocks=2, max_splits=3, num_warps=4, target_programs=128, combine_form=1, num_stages=1, rounding=0
     )
 
 
@@ -40,6 +40,7 @@ def test_plan_keys_map_to_the_launcher_keywords(monkeypatch):
         "combine=2",
         "stages=4",
         "stages=0",
+        "rounding=2",
         "default,prefetch=2",
     ],
 )

@@ -424,6 +424,21 @@ def test_smoothquant_pre_scale_in_the_prologue(preset):
             assert rel_err(run_packed(p, x, norm_weight=norm), reference(p, x, norm_weight=norm)) < TOL
 
 
+def test_both_bf16_roundings_are_the_cast_on_the_gpu():
+    """``eager_triton.round_to_bf16`` in both forms -- the hardware conversion (RoPE's default on a GPU) and the
+    integer arithmetic (the interpreter's, ``$VLMQ_ATTENTION_PLAN=rounding=0``) -- give PyTorch's cast to bf16 bit
+    for bit on 4M hard values: ties, an ulp beside them, subnormals, ±0, ±inf, and finite values that round to
+    infinity."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pytest imports tests by path (importlib)
+    from quotient_probe import hard_rounding_cases, rounded_to_bf16
+
+    x = hard_rounding_cases(1 << 22, seed=3, device="cuda")
+    want = x.to(torch.bfloat16).float().view(torch.int32)
+    for hw_rounding in (True, False):
+        got = rounded_to_bf16(x, hw_rounding).view(torch.int32)
+        assert int((got != want).sum()) == 0, hw_rounding
+
+
 def test_exact_quotient_is_ieee_division_on_the_gpu():
     """``eager_triton.exact_quotient`` (the FP8 quantizations' division: reciprocal multiply + one FMA correction)
     against CUDA's IEEE division (torch's ``x / d``) on 4M hard pairs, half an ulp from an e4m3 rounding boundary:

@@ -167,6 +167,53 @@ def test_one_stage_attention_issues_no_copies_for_a_loop_a_one_block_split_never
     assert counts[(False, 1)] == counts[(True, 1)] == 0 and min(counts[(False, 3)], counts[(True, 3)]) >= 32, counts
 
 
+def integer_rounding(operands: str) -> bool:
+    """An instruction of ``eager_triton.round_to_bf16``'s integer form: ``bits + 0x7FFF + ...`` (IADD3's constant)."""
+    return bool(re.search(r"\b0x7fff\b", operands))
+
+
+def test_rope_rounds_in_the_hardware_with_fewer_instructions_from_the_wait_to_the_first_dot(monkeypatch):
+    """The fused decode attention rounds q's and k's RoPE products to bf16 with the GPU's conversion
+    (``cvt.rn.bf16x2.f32``, the default ``rounding=1``; the rope + KV-write kernel too): from the PDL wait (ACQBULK)
+    to the first tensor-core dot it issues fewer instructions than with the interpreter's integer rounding
+    (``$VLMQ_ATTENTION_PLAN=rounding=0``; 2b heads, Triton 3.6: BF16 362 against 452, FP8 1008 against 1151), whose
+    ``bits + 0x7FFF + ...`` shows as that constant among the window's operands."""
+    from vlmq.engine.kernels import pdl
+
+    monkeypatch.setattr(pdl, "pdl_capable", lambda device: True)
+    recorder = fused_attention_launches(monkeypatch, {}, {"rounding": 0})
+    spans, converts, integer = {}, {}, {}
+    for args, kwargs in recorder.calls:
+        ptx, sass = compile_for_h200(recorder.kernel, args, kwargs)
+        lines = instruction_lines(sass)[0]
+        ops = [op for op, _ in lines]
+        wait = ops.index("ACQBULK")
+        window = lines[wait : next(i for i, op in enumerate(ops) if op.startswith("HMMA"))]
+        key = (kwargs["IS_FP8"], kwargs["HW_ROUNDING"])
+        spans[key], converts[key] = len(window), ptx.count("cvt.rn.bf16x2.f32")  # casts to bf16 make them too
+        integer[key] = sum(integer_rounding(operands) for _, operands in window)
+    assert sorted(spans) == [(False, False), (False, True), (True, False), (True, True)], spans
+    for fp8 in (False, True):
+        assert integer[(fp8, True)] == 0 and integer[(fp8, False)] >= 16, integer
+        assert converts[(fp8, True)] >= converts[(fp8, False)] + 16, converts
+        assert spans[(fp8, True)] <= spans[(fp8, False)] - 60, spans
+
+
+def test_rope_kv_write_rounds_in_the_hardware(monkeypatch):
+    """The rope + KV-write kernel (prefill and the unfused decode) rounds its RoPE products with the GPU's
+    conversion as the fused attention does: no integer rounding in its SASS (Triton 3.6: 520 -> 432 instructions)."""
+    import vlmq.engine.kernels.rope_kv_triton as rope_triton
+    from vlmq.engine.kernels.rope_kv import launch_rope_kv
+
+    recorder = Recorder(rope_triton.rope_kv_kernel)
+    monkeypatch.setattr(rope_triton, "rope_kv_kernel", recorder)
+    q, k, v, cos, sin, token_type, kv = rope_inputs("bf16")
+    launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, None, None, [], torch.arange(3) + 2, token_type)
+    ptx, sass = compile_for_h200(recorder.kernel, *recorder.calls[0])
+    assert "cvt.rn.bf16x2.f32" in ptx
+    assert not [operands for _, operands in instruction_lines(sass)[0] if integer_rounding(operands)]
+
+
 def test_traced_attention_reads_the_timers_after_the_wait_and_each_phase(monkeypatch):
     """``$VLMQ_ATTENTION_TRACE=1`` (the fused decode attention's phases in a step): the traced kernel reads the global
     timer and the SM clock seven times each -- at its start, after the PDL wait, once q is loaded after it, after the

@@ -93,6 +93,7 @@ ATTENTION_PLAN_KEYS = {
     "targets": ("target_programs", (64, 128, 256, 512, 1024)),
     "combine": ("combine_form", (0, 1)),
     "stages": ("num_stages", (1, 2, 3)),
+    "rounding": ("rounding", (0, 1)),
 }
 
 
@@ -345,6 +346,7 @@ def launch_decode_attention(
     prefetch_blocks: int = 1,
     combine_form: int = 1,
     num_stages: int = 1,
+    rounding: int = 1,
     partials_out: bool = False,
     trace: bool = False,
 ):
@@ -362,14 +364,19 @@ def launch_decode_attention(
     depth for the loop over a split's later blocks (1, the default: at a short context every split is one block,
     loaded before the wait, so the loop never runs, yet at 3 stages its prologue of predicated-off cp.async copies
     still issues after the first block's dots; on sm_90 under Triton 3.6, 2b heads, 222 more instructions between the
-    wait and the arrival; the H200's 2b BF16 step 1.261 -> 1.247 ms/token, 7b 3.788 -> 3.778). ``num_warps`` defaults to ``attention_warps``. ``partials_out`` (with ``rope``):
-    no combine -- each split's partial and each head's split count are returned as ``AttentionPartials`` for the next
-    kernel to combine (``partials_triton``), not the output. ``trace``: every program that runs leaves a timestamped
-    record (``read_attention_trace``)."""
+    wait and the arrival; the H200's 2b BF16 step 1.261 -> 1.247 ms/token, 7b 3.788 -> 3.778). ``rounding``: how the
+    RoPE products of q and k round to bf16 on a GPU (1, the default: the hardware's conversion, 1.5 instructions a
+    value; 0: the integer arithmetic Triton's interpreter runs, ~5; the same bits: ``eager_triton.round_to_bf16``).
+    ``num_warps`` defaults to ``attention_warps``. ``partials_out`` (with ``rope``): no combine -- each split's
+    partial and each head's split count are returned as ``AttentionPartials`` for the next kernel to combine
+    (``partials_triton``), not the output. ``trace``: every program that runs leaves a timestamped record
+    (``read_attention_trace``)."""
     if prefetch_blocks not in (1, 2):
         raise VlmqError(f"prefetch_blocks is 1 or 2 (cache blocks loaded before the PDL wait), got {prefetch_blocks}")
     if num_stages not in (1, 2, 3):
         raise VlmqError(f"num_stages is 1, 2 or 3 (the pipeliner's depth over a split's blocks), got {num_stages}")
+    if rounding not in (0, 1):
+        raise VlmqError(f"rounding is 0 (integer arithmetic) or 1 (the hardware's bf16 conversion), got {rounding}")
     if combine_form not in (0, 1):
         raise VlmqError(f"combine_form is 0 (one [splits, rows, D] tile) or 1 (a tile a split), got {combine_form}")
     if partials_out and rope is None:
@@ -452,6 +459,7 @@ def launch_decode_attention(
         COMBINE_IN_KERNEL=combine_in_kernel,
         PREFETCH=prefetch_blocks,
         COMBINE_FORM=combine_form,
+        HW_ROUNDING=rounding == 1,
         PARTIALS_OUT=partials_out,
         **trace_args(q.device, trace),
         num_warps=num_warps,

@@ -290,6 +290,7 @@ def decode_attention_kernel(
     PDL: tl.constexpr,
     PREFETCH: tl.constexpr = 1,
     COMBINE_FORM: tl.constexpr = 1,  # launch_decode_attention's combine_form (its default too)
+    HW_ROUNDING: tl.constexpr = True,  # its rounding == 1 (the default): on a GPU, RoPE rounds in the hardware
     PARTIALS_OUT: tl.constexpr = False,
     trace_ptr=None,
     trace_count_ptr=None,
@@ -359,8 +360,8 @@ def decode_attention_kernel(
         k_raw, k_partner = load_rows(new_k_ptr + b * stride_nkb, head, writes, d, D)
         v_new = tl.load(new_v_ptr + b * stride_nvb + head[:, None] * D + d[None, :], mask=writes[:, None], other=0)
         q_raw, q_partner = load_rows(q_ptr + b * stride_qb, h * G + g, gmask, d, D)
-        q = rotate_rows(q_raw, q_partner, d, cos, sin, D)
-        k_rot = rotate_rows(k_raw, k_partner, d, cos, sin, D)
+        q = rotate_rows(q_raw, q_partner, d, cos, sin, D, CUDA and HW_ROUNDING)
+        k_rot = rotate_rows(k_raw, k_partner, d, cos, sin, D, CUDA and HW_ROUNDING)
         k_held, v_held = store_token(
             k_rot, v_new, head, writes, b, slot, token_type, cache, d, IS_FP8, DYNAMIC, VISUAL, CUDA
         )  # the step's K/V as the cache now holds them (FP8: code x scale), attended below from registers

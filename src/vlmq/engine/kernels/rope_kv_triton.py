@@ -24,15 +24,16 @@ def load_rows(src, heads, hmask, d, D: tl.constexpr):
 
 
 @triton.jit
-def rotate_rows(x, partner, d, cos, sin, D: tl.constexpr):
+def rotate_rows(x, partner, d, cos, sin, D: tl.constexpr, HW_ROUNDING: tl.constexpr):
     """x*cos + rotate_half(x)*sin (``partner``: x's rotate-half partners), both products and their sum rounded to
     x's dtype as eager ops round them (cos/sin: fp32 holding dtype values).
 
-    For bf16 the products are rounded by ``round_to_bf16``, not by a cast: after a cast LLVM narrows each
-    product to a bf16 multiply and contracts it with the sum into one bf16 FMA (``HFMA2.BF16`` in the
-    sm_90 SASS), which rounds once where eager rounds three times -- the one-ulp differences the H200 showed
-    and Triton's interpreter cannot (tests/engine/test_kernels_sass.py checks the SASS). Other dtypes cast
-    (fp32 on a GPU: exact up to that contraction)."""
+    For bf16 the products are rounded by ``round_to_bf16`` (``HW_ROUNDING``: by the GPU's conversion instruction,
+    never under Triton's interpreter), not by a cast: after a cast LLVM narrows each product to a bf16 multiply and
+    contracts it with the sum into one bf16 FMA (``HFMA2.BF16`` in the sm_90 SASS), which rounds once where eager rounds
+    three times -- the one-ulp differences the H200 showed and Triton's interpreter cannot
+    (tests/engine/test_kernels_sass.py checks the SASS). Other dtypes cast (fp32 on a GPU: exact up to that
+    contraction)."""
     half: tl.constexpr = D // 2
     # sin's sign flipped by a product, not by unary minus: Triton 3.6 compiles a float's -x as 0 - x, which makes
     # -(+0) = +0, so at angle 0 (sin +0) a -0 partner gave -0 where eager's rotate_half gives +0
@@ -40,8 +41,8 @@ def rotate_rows(x, partner, d, cos, sin, D: tl.constexpr):
     a = x.to(tl.float32) * cos[None, :]
     r = partner.to(tl.float32) * signed_sin[None, :]
     if x.dtype == tl.bfloat16:
-        a = round_to_bf16(a)
-        r = round_to_bf16(r)
+        a = round_to_bf16(a, HW_ROUNDING)
+        r = round_to_bf16(r, HW_ROUNDING)
     else:
         a = a.to(x.dtype).to(tl.float32)
         r = r.to(x.dtype).to(tl.float32)
@@ -49,10 +50,10 @@ def rotate_rows(x, partner, d, cos, sin, D: tl.constexpr):
 
 
 @triton.jit
-def rope_rows(src, heads, hmask, d, cos, sin, D: tl.constexpr):
+def rope_rows(src, heads, hmask, d, cos, sin, D: tl.constexpr, HW_ROUNDING: tl.constexpr):
     """Rows ``heads`` of one token's [H, D] projection at ``src``, rotated (``rotate_rows``)."""
     x, partner = load_rows(src, heads, hmask, d, D)
-    return rotate_rows(x, partner, d, cos, sin, D)
+    return rotate_rows(x, partner, d, cos, sin, D, HW_ROUNDING)
 
 
 @triton.jit
@@ -132,7 +133,7 @@ def write_token(
 ):
     """Rotate K rows ``heads`` of one token; store them and the token's V rows at cache slot ``pos`` of row b
     (``store_token``)."""
-    k = rope_rows(k_src, heads, hmask, d, cos, sin, D)
+    k = rope_rows(k_src, heads, hmask, d, cos, sin, D, CUDA)
     v = tl.load(v_src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
     store_token(k, v, heads, hmask, b, pos, token_type, cache, d, IS_FP8, DYNAMIC, VISUAL, CUDA)
 
@@ -176,7 +177,7 @@ def rope_kv_kernel(
     cos = tl.load(cos_ptr + b * stride_cosb + t * stride_cost + d).to(tl.float32)
     sin = tl.load(sin_ptr + b * stride_cosb + t * stride_cost + d).to(tl.float32)
     hq = tl.arange(0, HQ_PAD)
-    q = rope_rows(q_ptr + b * stride_qb + t * stride_qt, hq, hq < HQ, d, cos, sin, D)
+    q = rope_rows(q_ptr + b * stride_qb + t * stride_qt, hq, hq < HQ, d, cos, sin, D, CUDA)
     tl.store(out_ptr + (row.to(tl.int64) * HQ + hq[:, None]) * D + d[None, :], q, mask=(hq < HQ)[:, None])
     hk = tl.arange(0, HKV_PAD)
     pos = tl.load(pos_ptr + t)
