@@ -240,10 +240,10 @@ FUSED_CONTEXT_CASES = {
     # stage): one-block splits (the loop runs no iteration) and two splits of many blocks
     "stages3_default_splits": ("dynamic", 372, 300, 1, {"num_stages": 3}),
     "stages3_many_blocks": ("bf16", 2048, 1500, 2, {"max_splits": 2, "num_stages": 3}),
-    # RoPE's products rounded by integer arithmetic (rounding=0, the interpreter's form; the default converts in the
-    # hardware): a BF16 and an FP8 cache
-    "rounding0_bf16": ("bf16", 372, 300, 3, {"rounding": 0}),
-    "rounding0_dynamic": ("dynamic", 372, 300, 1, {"rounding": 0}),
+    # RoPE's products rounded by the GPU's conversion (rounding=1, a candidate; the default rounds in integer
+    # arithmetic, the interpreter's form): a BF16 and an FP8 cache
+    "rounding1_bf16": ("bf16", 372, 300, 3, {"rounding": 1}),
+    "rounding1_dynamic": ("dynamic", 372, 300, 1, {"rounding": 1}),
 }
 
 
@@ -303,8 +303,9 @@ def test_fused_attention_follows_the_context(model, case):
 
 @pytest.mark.parametrize("strategy", ["bf16", "dynamic"])
 def test_fused_attention_rounds_rope_the_same_in_the_hardware_and_in_integers(strategy):
-    """The default (RoPE's bf16 roundings by the GPU's conversion) and ``rounding=0`` (integer arithmetic, the
-    interpreter's form) write the same cache entries and give the same output, bit for bit (2b heads, batch 3)."""
+    """``rounding=1`` (RoPE's bf16 roundings by the GPU's conversion) and the default ``rounding=0`` (integer
+    arithmetic, the interpreter's form) write the same cache entries and give the same output, bit for bit (2b heads,
+    batch 3)."""
     hq, hkv = SHAPES["2b"]
     q, k, v, cos, sin, token_type = projections(3, 1, hq, hkv, seed=11)
     slot, key_valid = torch.tensor([300], device="cuda"), context_key_valid(3, 372, 300)

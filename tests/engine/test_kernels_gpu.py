@@ -425,8 +425,8 @@ def test_smoothquant_pre_scale_in_the_prologue(preset):
 
 
 def test_both_bf16_roundings_are_the_cast_on_the_gpu():
-    """``eager_triton.round_to_bf16`` in both forms -- the hardware conversion (RoPE's default on a GPU) and the
-    integer arithmetic (the interpreter's, ``$VLMQ_ATTENTION_PLAN=rounding=0``) -- give PyTorch's cast to bf16 bit
+    """``eager_triton.round_to_bf16`` in both forms -- the hardware conversion (``$VLMQ_ATTENTION_PLAN=rounding=1``)
+    and the integer arithmetic (the default, and the interpreter's) -- give PyTorch's cast to bf16 bit
     for bit on 4M hard values: ties, an ulp beside them, subnormals, ±0, ±inf, and finite values that round to
     infinity."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pytest imports tests by path (importlib)

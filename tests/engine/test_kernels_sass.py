@@ -173,15 +173,15 @@ def integer_rounding(operands: str) -> bool:
 
 
 def test_rope_rounds_in_the_hardware_with_fewer_instructions_from_the_wait_to_the_first_dot(monkeypatch):
-    """The fused decode attention rounds q's and k's RoPE products to bf16 with the GPU's conversion
-    (``cvt.rn.bf16x2.f32``, the default ``rounding=1``; the rope + KV-write kernel too): from the PDL wait (ACQBULK)
-    to the first tensor-core dot it issues fewer instructions than with the interpreter's integer rounding
-    (``$VLMQ_ATTENTION_PLAN=rounding=0``; 2b heads, Triton 3.6: BF16 362 against 452, FP8 1008 against 1151), whose
-    ``bits + 0x7FFF + ...`` shows as that constant among the window's operands."""
+    """``$VLMQ_ATTENTION_PLAN=rounding=1`` reaches the fused decode attention's compile: q's and k's RoPE products
+    round to bf16 with the GPU's conversion (``cvt.rn.bf16x2.f32``), and from the PDL wait (ACQBULK) to the first
+    tensor-core dot it issues fewer instructions than with the default integer rounding (2b heads, Triton 3.6: BF16
+    362 against 452, FP8 1008 against 1151), whose ``bits + 0x7FFF + ...`` shows as that constant among the
+    window's operands."""
     from vlmq.engine.kernels import pdl
 
     monkeypatch.setattr(pdl, "pdl_capable", lambda device: True)
-    recorder = fused_attention_launches(monkeypatch, {}, {"rounding": 0})
+    recorder = fused_attention_launches(monkeypatch, {}, {"rounding": 1})
     spans, converts, integer = {}, {}, {}
     for args, kwargs in recorder.calls:
         ptx, sass = compile_for_h200(recorder.kernel, args, kwargs)
@@ -197,21 +197,6 @@ def test_rope_rounds_in_the_hardware_with_fewer_instructions_from_the_wait_to_th
         assert integer[(fp8, True)] == 0 and integer[(fp8, False)] >= 16, integer
         assert converts[(fp8, True)] >= converts[(fp8, False)] + 16, converts
         assert spans[(fp8, True)] <= spans[(fp8, False)] - 60, spans
-
-
-def test_rope_kv_write_rounds_in_the_hardware(monkeypatch):
-    """The rope + KV-write kernel (prefill and the unfused decode) rounds its RoPE products with the GPU's
-    conversion as the fused attention does: no integer rounding in its SASS (Triton 3.6: 520 -> 432 instructions)."""
-    import vlmq.engine.kernels.rope_kv_triton as rope_triton
-    from vlmq.engine.kernels.rope_kv import launch_rope_kv
-
-    recorder = Recorder(rope_triton.rope_kv_kernel)
-    monkeypatch.setattr(rope_triton, "rope_kv_kernel", recorder)
-    q, k, v, cos, sin, token_type, kv = rope_inputs("bf16")
-    launch_rope_kv(q, k, v, cos, sin, kv.k, kv.v, None, None, [], torch.arange(3) + 2, token_type)
-    ptx, sass = compile_for_h200(recorder.kernel, *recorder.calls[0])
-    assert "cvt.rn.bf16x2.f32" in ptx
-    assert not [operands for _, operands in instruction_lines(sass)[0] if integer_rounding(operands)]
 
 
 def test_traced_attention_reads_the_timers_after_the_wait_and_each_phase(monkeypatch):

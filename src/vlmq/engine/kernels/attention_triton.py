@@ -290,7 +290,7 @@ def decode_attention_kernel(
     PDL: tl.constexpr,
     PREFETCH: tl.constexpr = 1,
     COMBINE_FORM: tl.constexpr = 1,  # launch_decode_attention's combine_form (its default too)
-    HW_ROUNDING: tl.constexpr = True,  # its rounding == 1 (the default): on a GPU, RoPE rounds in the hardware
+    HW_ROUNDING: tl.constexpr = False,  # its rounding == 1 (a candidate): on a GPU, RoPE rounds in the hardware
     PARTIALS_OUT: tl.constexpr = False,
     trace_ptr=None,
     trace_count_ptr=None,

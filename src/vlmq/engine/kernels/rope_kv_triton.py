@@ -133,7 +133,7 @@ def write_token(
 ):
     """Rotate K rows ``heads`` of one token; store them and the token's V rows at cache slot ``pos`` of row b
     (``store_token``)."""
-    k = rope_rows(k_src, heads, hmask, d, cos, sin, D, CUDA)
+    k = rope_rows(k_src, heads, hmask, d, cos, sin, D, False)  # integer rounding (the fused attention's default)
     v = tl.load(v_src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
     store_token(k, v, heads, hmask, b, pos, token_type, cache, d, IS_FP8, DYNAMIC, VISUAL, CUDA)
 
@@ -177,7 +177,7 @@ def rope_kv_kernel(
     cos = tl.load(cos_ptr + b * stride_cosb + t * stride_cost + d).to(tl.float32)
     sin = tl.load(sin_ptr + b * stride_cosb + t * stride_cost + d).to(tl.float32)
     hq = tl.arange(0, HQ_PAD)
-    q = rope_rows(q_ptr + b * stride_qb + t * stride_qt, hq, hq < HQ, d, cos, sin, D, CUDA)
+    q = rope_rows(q_ptr + b * stride_qb + t * stride_qt, hq, hq < HQ, d, cos, sin, D, False)
     tl.store(out_ptr + (row.to(tl.int64) * HQ + hq[:, None]) * D + d[None, :], q, mask=(hq < HQ)[:, None])
     hk = tl.arange(0, HKV_PAD)
     pos = tl.load(pos_ptr + t)

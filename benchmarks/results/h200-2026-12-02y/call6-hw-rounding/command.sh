@@ -1,4 +1,4 @@
-# Twenty-sixth session, call 6: RoPE's bf16 roundings by the GPU's conversion (cvt.rn.bf16x2.f32; the default
+# Twenty-sixth session, call 6 (ran as `BUDGET=385 CALL=z6 bash <this file>`; the device time left capped it at 372 s, so test_gpu_engines.py was cut and the bf16 row never ran): RoPE's bf16 roundings by the GPU's conversion (cvt.rn.bf16x2.f32; the default
 # rounding=1) in the fused decode attention and the rope + KV-write kernel. Exactness first (both roundings against
 # PyTorch's cast on 4M hard values; the rope kernel bit-exact against eager; the fused attention's two roundings
 # bit-identical; its rounding=0 context cases), then the 2b BF16 step A/B'd against rounding=0, then every real
