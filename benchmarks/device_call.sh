@@ -7,7 +7,7 @@
 # them and src/, exports VLMQ_CUTLASS_LIB where build/cutlass holds the library, writes $OUT/device.txt, and copies $R
 # to $OUT/results.tgz every 15 s (what a call cut by its limit had written still comes back) and at finish_call.
 # Gives: left (seconds to the budget), since (seconds since the start), $R, $F (a grep -v pattern of the image's
-# import noise).
+# import noise), and bf16_ab (a BF16 decode-step A/B of bench_decode_ab.py, below).
 set -u
 T0=$(date +%s)
 DEADLINE=$((T0 + ${BUDGET:-575}))
@@ -28,3 +28,11 @@ copy_results() { tar -czf "$R.tgz" --exclude='img' -C /tmp "$(basename "$R")" 2>
 COPIER=$!
 finish_call() { kill "$COPIER" 2>/dev/null; copy_results; }
 F="quant_api\|Configuration class\|cpp extensions\|register_constant\|_C_\|torchvision"
+# bf16_ab NAME MODEL BATCHES ENV VARIANTS [SECONDS]: the BF16 decode step A/B'd over VARIANTS of ENV in one process
+# (bench_decode_ab.py, 3 interleaved rounds) into $R/NAME/ab.md, its log's tail and exit status into $R/NAME.log;
+# SECONDS (default: what is left of the budget less 8) bounds it.
+bf16_ab() {
+    timeout "${6:-$(( $(left) - 8 ))}" python3 benchmarks/bench_decode_ab.py --out "$R/$1" --model "$2" --recipes bf16 \
+        --batch-sizes "$3" --env "$4" --variants "$5" --rounds 3 2>&1 | grep -v "$F" | tail -8 > "$R/$1.log"
+    echo "$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$1.log"
+}

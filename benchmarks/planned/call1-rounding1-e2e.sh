@@ -9,11 +9,7 @@
 VLMQ_ATTENTION_PLAN=rounding=1 timeout 340 python3 -m pytest -q -m gpu -p no:cacheprovider --tb=short \
     tests/recipes/test_gpu_engines.py 2>&1 | grep -v "$F" | grep -v "^$" | tail -6 > $R/engines.log
 echo "engines rc ${PIPESTATUS[0]} at $(since) s" >> $R/engines.log
-timeout 100 python3 benchmarks/bench_decode_ab.py --out $R/ab2b --model qwen2-vl-2b --recipes bf16 \
-    --batch-sizes 1,16 --env VLMQ_ATTENTION_PLAN --variants 'default;rounding=1' --rounds 3 2>&1 | grep -v "$F" \
-    | tail -8 > $R/ab2b.log; echo "ab2b rc ${PIPESTATUS[0]} at $(since) s" >> $R/ab2b.log
-timeout $(( $(left) - 8 )) python3 benchmarks/bench_decode_ab.py --out $R/ab7b --model qwen2-vl-7b --recipes bf16 \
-    --batch-sizes 1 --env VLMQ_ATTENTION_PLAN --variants 'default;rounding=1' --rounds 3 2>&1 | grep -v "$F" \
-    | tail -8 > $R/ab7b.log; echo "ab7b rc ${PIPESTATUS[0]} at $(since) s" >> $R/ab7b.log
+bf16_ab ab2b qwen2-vl-2b 1,16 VLMQ_ATTENTION_PLAN 'default;rounding=1' 100
+bf16_ab ab7b qwen2-vl-7b 1 VLMQ_ATTENTION_PLAN 'default;rounding=1'
 finish_call
 cat $R/engines.log $R/ab2b/ab.md $R/ab7b/ab.md

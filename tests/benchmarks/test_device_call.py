@@ -60,3 +60,22 @@ def test_a_built_cutlass_library_is_exported_and_a_stale_folder_is_emptied(tmp_p
     assert seen["LIB"] == f"{tmp_path}/build/cutlass/libvlmq_mixed_gemm.so"
     assert seen["files"] == "0"
     shutil.rmtree(stale)
+
+
+def test_a_bf16_ab_runs_the_ab_script_and_keeps_its_tail_and_exit_status(tmp_path):
+    call = f"test_ab_{os.getpid()}"
+    stand_in = tmp_path / "benchmarks" / "bench_decode_ab.py"
+    stand_in.parent.mkdir()
+    stand_in.write_text(
+        "import sys\nprint('quant_api: import noise')\nprint('args', ' '.join(sys.argv[1:]))\nsys.exit(3)\n"
+    )
+    seen = run_call(
+        tmp_path, "bf16_ab abx qwen2-vl-2b 1,16 VLMQ_ATTENTION_PLAN 'default;stages=1' 30; echo R=$R; finish_call", call
+    )
+    log = (pathlib.Path(seen["R"]) / "abx.log").read_text().splitlines()
+    assert log[0] == (
+        f"args --out {seen['R']}/abx --model qwen2-vl-2b --recipes bf16 --batch-sizes 1,16 "
+        "--env VLMQ_ATTENTION_PLAN --variants default;stages=1 --rounds 3"
+    )
+    assert len(log) == 2 and log[1].startswith("abx rc 3 at "), log  # the noise filtered, the script's status kept
+    shutil.rmtree(seen["R"])
