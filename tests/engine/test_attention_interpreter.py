@@ -581,39 +581,23 @@ def test_prefetch_blocks_other_than_one_or_two_are_refused_in_one_line():
         launch_decode_attention(q, k, k, None, None, torch.ones(1, 64, dtype=torch.bool), prefetch_blocks=3)
 
 
-def test_combine_forms_other_than_zero_or_one_are_refused_in_one_line():
+@pytest.mark.parametrize(
+    "keyword, value, message",
+    [
+        ("combine_form", 2, r"combine_form is 0 \(one \[splits, rows, D\] tile\) or 1"),
+        ("num_stages", 0, r"num_stages is 1, 2 or 3 \(the pipeliner's depth"),
+        ("num_stages", 4, r"num_stages is 1, 2 or 3 \(the pipeliner's depth"),
+        ("rounding", 2, r"rounding is 0 \(integer arithmetic\) or 1"),
+        ("rounding", -1, r"rounding is 0 \(integer arithmetic\) or 1"),
+    ],
+)
+def test_plan_keywords_out_of_range_are_refused_in_one_line(keyword, value, message):
     import torch
 
     from vlmq.engine.kernels.attention import launch_decode_attention
     from vlmq.errors import VlmqError
 
     q, k = torch.zeros(1, 2, 1, 32), torch.zeros(1, 1, 64, 32)
-    with pytest.raises(VlmqError, match=r"combine_form is 0 \(one \[splits, rows, D\] tile\) or 1") as err:
-        launch_decode_attention(q, k, k, None, None, torch.ones(1, 64, dtype=torch.bool), combine_form=2)
-    assert "\n" not in str(err.value)
-
-
-@pytest.mark.parametrize("stages", [0, 4])
-def test_pipeliner_depths_other_than_one_to_three_are_refused_in_one_line(stages):
-    import torch
-
-    from vlmq.engine.kernels.attention import launch_decode_attention
-    from vlmq.errors import VlmqError
-
-    q, k = torch.zeros(1, 2, 1, 32), torch.zeros(1, 1, 64, 32)
-    with pytest.raises(VlmqError, match=r"num_stages is 1, 2 or 3 \(the pipeliner's depth") as err:
-        launch_decode_attention(q, k, k, None, None, torch.ones(1, 64, dtype=torch.bool), num_stages=stages)
-    assert "\n" not in str(err.value)
-
-
-@pytest.mark.parametrize("rounding", [2, -1])
-def test_roundings_other_than_zero_or_one_are_refused_in_one_line(rounding):
-    import torch
-
-    from vlmq.engine.kernels.attention import launch_decode_attention
-    from vlmq.errors import VlmqError
-
-    q, k = torch.zeros(1, 2, 1, 32), torch.zeros(1, 1, 64, 32)
-    with pytest.raises(VlmqError, match=r"rounding is 0 \(integer arithmetic\) or 1") as err:
-        launch_decode_attention(q, k, k, None, None, torch.ones(1, 64, dtype=torch.bool), rounding=rounding)
+    with pytest.raises(VlmqError, match=message) as err:
+        launch_decode_attention(q, k, k, None, None, torch.ones(1, 64, dtype=torch.bool), **{keyword: value})
     assert "\n" not in str(err.value)

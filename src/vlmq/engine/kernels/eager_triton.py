@@ -8,12 +8,12 @@ import triton.language as tl
 @triton.jit
 def round_to_bf16(v, HW_ROUNDING: tl.constexpr):
     """fp32 values → the nearest bf16 values (ties to even), as fp32, in a form the compiler cannot contract with a
-    following add (see rope_kv_triton.rotate_rows). On a GPU the hardware's conversion, two values an instruction
-    (``cvt.rn.bf16x2.f32``, inline PTX: opaque to LLVM), then each widened back by a shift or a mask: 1.5
-    instructions a value where the integer form below takes ~5 (sm_90 SASS; the fused decode attention rounds 64
-    products a thread on its path from the PDL wait to its first dot). Triton's interpreter runs no PTX: there, and
-    as the reference, integer arithmetic (the same rounding for every finite value; a NaN may come out as an
-    infinity, where the conversion keeps it a NaN). ``HW_ROUNDING``: the conversion (a GPU's compile only)."""
+    following add (see rope_kv_triton.rotate_rows): integer arithmetic, the default and the only form Triton's
+    interpreter runs. ``HW_ROUNDING`` (a GPU's compile only; the fused attention's candidate ``rounding=1``): the
+    hardware's conversion, two values an instruction (``cvt.rn.bf16x2.f32``, inline PTX: opaque to LLVM), then each
+    widened back by a shift or a mask: 1.5 instructions a value where the integer form takes ~5 (sm_90 SASS; the
+    fused decode attention rounds 64 products a thread on its path from the PDL wait to its first dot). The same
+    rounding for every finite value; a NaN may come out of the integer form as an infinity."""
     if HW_ROUNDING:
         return tl.inline_asm_elementwise(
             "{ .reg .b32 t; cvt.rn.bf16x2.f32 t, $3, $2; shl.b32 $0, t, 16; and.b32 $1, t, 0xffff0000; }",

@@ -50,10 +50,11 @@ def rotate_rows(x, partner, d, cos, sin, D: tl.constexpr, HW_ROUNDING: tl.conste
 
 
 @triton.jit
-def rope_rows(src, heads, hmask, d, cos, sin, D: tl.constexpr, HW_ROUNDING: tl.constexpr):
-    """Rows ``heads`` of one token's [H, D] projection at ``src``, rotated (``rotate_rows``)."""
+def rope_rows(src, heads, hmask, d, cos, sin, D: tl.constexpr):
+    """Rows ``heads`` of one token's [H, D] projection at ``src``, rotated (``rotate_rows``, rounding in integers as
+    the fused attention does by default)."""
     x, partner = load_rows(src, heads, hmask, d, D)
-    return rotate_rows(x, partner, d, cos, sin, D, HW_ROUNDING)
+    return rotate_rows(x, partner, d, cos, sin, D, False)
 
 
 @triton.jit
@@ -133,7 +134,7 @@ def write_token(
 ):
     """Rotate K rows ``heads`` of one token; store them and the token's V rows at cache slot ``pos`` of row b
     (``store_token``)."""
-    k = rope_rows(k_src, heads, hmask, d, cos, sin, D, False)  # integer rounding (the fused attention's default)
+    k = rope_rows(k_src, heads, hmask, d, cos, sin, D)
     v = tl.load(v_src + heads[:, None] * D + d[None, :], mask=hmask[:, None], other=0)
     store_token(k, v, heads, hmask, b, pos, token_type, cache, d, IS_FP8, DYNAMIC, VISUAL, CUDA)
 
@@ -177,7 +178,7 @@ def rope_kv_kernel(
     cos = tl.load(cos_ptr + b * stride_cosb + t * stride_cost + d).to(tl.float32)
     sin = tl.load(sin_ptr + b * stride_cosb + t * stride_cost + d).to(tl.float32)
     hq = tl.arange(0, HQ_PAD)
-    q = rope_rows(q_ptr + b * stride_qb + t * stride_qt, hq, hq < HQ, d, cos, sin, D, False)
+    q = rope_rows(q_ptr + b * stride_qb + t * stride_qt, hq, hq < HQ, d, cos, sin, D)
     tl.store(out_ptr + (row.to(tl.int64) * HQ + hq[:, None]) * D + d[None, :], q, mask=(hq < HQ)[:, None])
     hk = tl.arange(0, HKV_PAD)
     pos = tl.load(pos_ptr + t)
