@@ -30,9 +30,10 @@ finish_call() { kill "$COPIER" 2>/dev/null; copy_results; }
 F="quant_api\|Configuration class\|cpp extensions\|register_constant\|_C_\|torchvision"
 # bf16_ab NAME MODEL BATCHES ENV VARIANTS [SECONDS]: the BF16 decode step A/B'd over VARIANTS of ENV in one process
 # (bench_decode_ab.py, 3 interleaved rounds) into $R/NAME/ab.md, its log's tail and exit status into $R/NAME.log;
-# SECONDS (default: what is left of the budget less 8) bounds it.
+# SECONDS (default: what is left of the budget less 8) bounds it; $AB_FLAGS adds flags (--rebuild: a setting read when
+# the runner is built).
 bf16_ab() {
     timeout "${6:-$(( $(left) - 8 ))}" python3 benchmarks/bench_decode_ab.py --out "$R/$1" --model "$2" --recipes bf16 \
-        --batch-sizes "$3" --env "$4" --variants "$5" --rounds 3 2>&1 | grep -v "$F" | tail -8 > "$R/$1.log"
+        --batch-sizes "$3" --env "$4" --variants "$5" --rounds 3 ${AB_FLAGS:-} 2>&1 | grep -v "$F" | tail -8 > "$R/$1.log"
     echo "$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$1.log"
 }

@@ -70,7 +70,10 @@ def test_a_bf16_ab_runs_the_ab_script_and_keeps_its_tail_and_exit_status(tmp_pat
         "import sys\nprint('quant_api: import noise')\nprint('args', ' '.join(sys.argv[1:]))\nsys.exit(3)\n"
     )
     seen = run_call(
-        tmp_path, "bf16_ab abx qwen2-vl-2b 1,16 VLMQ_ATTENTION_PLAN 'default;stages=1' 30; echo R=$R; finish_call", call
+        tmp_path,
+        "bf16_ab abx qwen2-vl-2b 1,16 VLMQ_ATTENTION_PLAN 'default;stages=1' 30; "
+        "AB_FLAGS=--rebuild bf16_ab aby qwen2-vl-7b 1 VLMQ_GREEDY_ADVANCE 'inductor;kernel'; echo R=$R; finish_call",
+        call,
     )
     log = (pathlib.Path(seen["R"]) / "abx.log").read_text().splitlines()
     assert log[0] == (
@@ -78,4 +81,6 @@ def test_a_bf16_ab_runs_the_ab_script_and_keeps_its_tail_and_exit_status(tmp_pat
         "--env VLMQ_ATTENTION_PLAN --variants default;stages=1 --rounds 3"
     )
     assert len(log) == 2 and log[1].startswith("abx rc 3 at "), log  # the noise filtered, the script's status kept
+    rebuilt = (pathlib.Path(seen["R"]) / "aby.log").read_text().splitlines()
+    assert rebuilt[0].endswith("--variants inductor;kernel --rounds 3 --rebuild"), rebuilt
     shutil.rmtree(seen["R"])

@@ -86,12 +86,14 @@ def test_compiled_decode_layer_is_five_ops_and_no_generated_kernel(tiny_bf16, re
     """What Inductor makes of a fused decode layer (CPU here; the graph is the same on CUDA): four
     vlmq::fused_linear calls and one vlmq::rope_kv_decode_attention, nothing of its own between them (no
     copies of the split q/k/v views, of the cache or of the residual stream); the step's prologue
-    (embedding + M-RoPE tables) is one kernel and the head one GEMV plus the cast of the logits to float32."""
+    (embedding + M-RoPE tables) is one kernel, the head one GEMV and nothing else (its logits stay in the model's
+    dtype: no cast of the vocabulary), and the greedy advance the one vlmq::greedy_advance op, compiled by nobody."""
     import re
 
     from torch._inductor.utils import run_and_get_code
 
     from vlmq.engine.compiled import FusedRunner, StaticDecodeInputs
+    from vlmq.engine.kernels.greedy import greedy_advance
     from vlmq.recipes import apply_recipe, parse_recipe
 
     loaded = copy.deepcopy(tiny_bf16)
@@ -134,7 +136,8 @@ def test_compiled_decode_layer_is_five_ops_and_no_generated_kernel(tiny_bf16, re
     )
     _, head_kernels, head_ops = generated(runner.head, runner.head_pack, x[:, -1])
     assert sorted(layer_ops) == ["fused_linear"] * 4 + ["rope_kv_decode_attention"] and not layer_kernels
-    assert len(prologue) == 1 and head_ops == ["fused_linear"] and len(head_kernels) == 1
+    assert len(prologue) == 1 and head_ops == ["fused_linear"] and not head_kernels
+    assert runner.advance is greedy_advance
 
 
 def test_a_failing_compiled_prefill_falls_back_to_the_eager_layers(tiny_fp32, images):

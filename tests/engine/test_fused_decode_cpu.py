@@ -177,7 +177,8 @@ def test_greedy_advance_feeds_the_next_step_on_the_device():
     """The device-side advance a captured step ends with: argmax becomes the next input token and goes to the
     history at the step's slot, EOS marks its row, position and slot move on, the next slot becomes
     attendable; at the last slot (warm-up's scratch slot) the slot stays inside the cache."""
-    from vlmq.engine.compiled import greedy_advance, static_inputs
+    from vlmq.engine.compiled import static_inputs
+    from vlmq.engine.kernels.greedy import greedy_advance
 
     s = static_inputs(2, 8, torch.device("cpu"))
     s.slot.fill_(3)
@@ -198,7 +199,7 @@ def test_greedy_advance_feeds_the_next_step_on_the_device():
 @pytest.mark.parametrize("vocab", [151936, 1000, 997])
 def test_greedy_choice_is_the_first_index_of_the_maximum(vocab):
     """The two-stage argmax equals torch.argmax, ties across and within pieces included (the first index wins)."""
-    from vlmq.engine.compiled import greedy_choice
+    from vlmq.engine.kernels.greedy import greedy_choice
 
     g = torch.Generator().manual_seed(vocab)
     logits = torch.randint(-3, 3, (6, vocab), generator=g).float()  # many ties at the maximum

@@ -6,6 +6,8 @@ the kernels of one decode step and how many each layer runs).
 """
 
 import collections
+import os
+import sys
 
 import pytest
 import torch
@@ -19,10 +21,10 @@ MAX_KERNELS_PER_LAYER = 6
 # its own prologue where the grid is small (the toy's shapes; gemv.row_kernel_first), so no row kernel runs
 # (before, one ran ahead of each of the four GEMVs: 9 per layer on the H200, 2026-11-30). At 5+ rows, and on
 # large grids (2b gate_up / down, every 7b shape), the row kernel still runs first (test_kernels_gpu.py).
-MAX_STEP_KERNELS = 8  # embedding + M-RoPE tables, final norm + lm_head, logits to float32
-# greedy_advance: the two-stage argmax, then Inductor's one kernel per updated buffer (history, key mask, position,
-# slot; the token and EOS flags ride with a reduction): 5 on the H200 with a one-stage argmax
-MAX_ADVANCE_KERNELS = 8
+MAX_STEP_KERNELS = 4  # embedding + M-RoPE tables (Inductor: one or two), final norm + lm_head (one GEMV, or two)
+# vlmq::greedy_advance: one kernel (before, 2026-12-02: the logits cast to fp32 and Inductor's two-stage argmax and
+# one kernel per updated buffer, 7 on the H200)
+MAX_ADVANCE_KERNELS = 1
 RECIPES = [
     "bf16",
     "int8_wo",
@@ -146,6 +148,41 @@ def test_fused_decode_logits_match_eager(recipe, kv_dtype, calib):
         assert torch.equal(e.argmax(-1)[clear], c.argmax(-1)[clear])
     print(f"\n{recipe} kv {kv_dtype} ({compiled.compiled.label}): logit errors per step {errors}")
     assert len(ref) == len(got) == 4 and max(errors) < tol
+
+
+def test_greedy_advance_kernel_equals_the_reference_replayed_from_a_cuda_graph():
+    """The one-kernel advance on the GPU, captured and replayed three times as the decode step is: every replay
+    chooses torch.argmax's tokens (ties, NaN, -0 and -inf rows of ``special_logits``, bf16 as the lm_head writes them)
+    and leaves the buffers the PyTorch reference leaves (so its counters are back at 0 after each replay)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pytest imports tests by path (importlib)
+    from test_greedy_interpreter import special_logits
+
+    from vlmq.engine.compiled import static_inputs
+    from vlmq.engine.kernels.greedy import greedy_advance, greedy_advance_reference
+
+    rows, vocab, length, replays = 16, 151936, 64, 3
+    logits = special_logits(vocab, rows, torch.bfloat16, seed=3)
+    logits[8:] = torch.randn(rows - 8, vocab, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)
+    eos = torch.tensor([int(logits[0].float().argmax()), 7])
+    ref = static_inputs(rows, length, torch.device("cpu"))
+    got = static_inputs(rows, length, torch.device("cuda"))
+    for s in (ref, got):
+        s.slot.fill_(length - 2 * replays)
+    start = [t.clone() for t in (got.token, got.pos, got.slot, got.key_valid, got.history, got.finished)]
+    args = (logits.cuda(), got.token, got.pos, got.slot, got.key_valid, got.history, got.finished, eos.cuda())
+    greedy_advance(*args)  # warm-up (Triton compiles), then the buffers go back to where they started
+    for buffer, value in zip(args[1:7], start, strict=True):
+        buffer.copy_(value)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        greedy_advance(*args)
+    for _ in range(replays):
+        graph.replay()
+        greedy_advance_reference(logits, ref.token, ref.pos, ref.slot, ref.key_valid, ref.history, ref.finished, eos)
+        torch.cuda.synchronize()
+        assert got.token.cpu().tolist() == logits.float().argmax(-1).tolist()
+        for mine, theirs in zip(args[1:7], (ref.token, ref.pos, ref.slot, ref.key_valid, ref.history, ref.finished)):
+            assert torch.equal(mine.cpu(), theirs)
 
 
 def test_prefill_layer_runs_fewer_kernels_than_summing_in_place(calib):

@@ -1,12 +1,13 @@
 """The fused decoder with its real Triton kernels, on a CPU through Triton's interpreter (TRITON_INTERPRET=1).
 
 The other CPU tests run each op's pure-torch reference; this one swaps the ops for the launchers their CUDA
-branches call (``gemv``, ``launch_decode_attention`` with the fused RoPE + write, ``launch_rope_kv``), so the
-engine's real layouts reach the kernels: q/k/v as split views of one projection, gate/up rows interleaved,
-the norm and residual fused, the static cache with a key mask -- and, on the eager side, the modules' gate/up
-tensors as row-strided views of the interleaved buffer. Prefill through the engine and decode through the
-kernels must give the eager engine's tokens (float32 model; the interpreter's fp32 -> fp8 casts rounded to
-nearest even as on the GPU, by ``gpu_like_interpreter.gpu_like_interpreter``).
+branches call (``gemv``, ``launch_decode_attention`` with the fused RoPE + write, ``launch_rope_kv``,
+``launch_greedy_advance``), so the engine's real layouts reach the kernels: q/k/v as split views of one projection,
+gate/up rows interleaved, the norm and residual fused, the static cache with a key mask, the step's logits and
+buffers -- and, on the eager side, the modules' gate/up tensors as row-strided views of the interleaved buffer.
+Prefill through the engine and decode through the kernels must give the eager engine's tokens (float32 model; the
+interpreter's fp32 -> fp8 casts rounded to nearest even as on the GPU, by
+``gpu_like_interpreter.gpu_like_interpreter``).
 
 Runs in a subprocess (the interpreter must be chosen before Triton loads); this file is that subprocess's
 script too. Skipped where Triton is not installed.
@@ -30,11 +31,19 @@ TOKENS = 3  # prefill + 2 decode steps
 
 def _kernel_ops():
     """Replace the ops by their kernels (CPU tensors run in the interpreter); return the launch counter."""
-    from vlmq.engine import qlinear
-    from vlmq.engine.kernels import attention, attention_o, fused, rope_kv
+    from vlmq.engine import compiled, qlinear
+    from vlmq.engine.kernels import attention, attention_o, fused, greedy, rope_kv
     from vlmq.engine.kernels.gemv import GEMV_MAX_M, gemv
 
-    launches = {"gemv": 0, "attention": 0, "rope_kv": 0, "attention_o_proj": 0, "partials": 0, "prefetch2": 0}
+    launches = {
+        "gemv": 0,
+        "attention": 0,
+        "rope_kv": 0,
+        "attention_o_proj": 0,
+        "partials": 0,
+        "prefetch2": 0,
+        "greedy": 0,
+    }
     linear_ref, w8_ref, w4_ref = fused.fused_linear_reference, qlinear.w8_linear, qlinear.w4a16_linear
 
     def fused_linear(
@@ -111,6 +120,11 @@ def _kernel_ops():
         launches["partials"] += bool(kwargs.get("partials_out"))
         return launch_attention(*args, **kwargs)
 
+    def greedy_advance(*args):  # the op's CUDA launch; a runner takes it as it is built
+        launches["greedy"] += 1
+        return greedy.launch_greedy_advance(*args)
+
+    compiled.greedy_advance = greedy_advance
     fused.fused_linear = fused_linear
     qlinear.w8_linear, qlinear.w4a16_linear = w8_linear, w4a16_linear
     attention.rope_kv_decode_attention = rope_kv_decode_attention
@@ -194,6 +208,7 @@ def test_fused_decoder_kernels_give_eager_tokens(interpreter_results, recipe, kv
     assert result["launches"]["rope_kv"] == layers, result  # the fused engine's prefill
     assert result["launches"]["attention_o_proj"] == 0, result
     assert result["launches"]["prefetch2"] == 0, result  # the default plan
+    assert result["launches"]["greedy"] == steps, result  # each decode step advanced by the kernel
     assert result["same_tokens"], result
 
 

@@ -10,22 +10,23 @@ A decode layer (x = the residual stream, packs from ``vlmq.engine.projections``)
    (gate and up rows interleaved in one pack);
 5. ``x = h + down_proj(m)``.
 
-The step adds the embedding and the M-RoPE tables (one Inductor kernel or two) and the final norm + lm_head
-(one GEMV with the norm in its prologue). Packs the kernels cannot serve (NVFP4, formats emulated on this
-device, per-tensor W8A8, mixed formats in a group, ``bf16_kernel="cublas"``) run the same arithmetic
-composed around the modules' ops, and ``fp8_attention`` (the emulated study path) writes the cache with
-``vlmq::rope_kv_write`` and attends densely; the decode label says which.
+The step adds the embedding and the M-RoPE tables (one Inductor kernel or two), the final norm + lm_head
+(one GEMV with the norm in its prologue) and the greedy advance (one kernel). Packs the kernels cannot serve
+(NVFP4, formats emulated on this device, per-tensor W8A8, mixed formats in a group, ``bf16_kernel="cublas"``) run
+the same arithmetic composed around the modules' ops, and ``fp8_attention`` (the emulated study path) writes the
+cache with ``vlmq::rope_kv_write`` and attends densely; the decode label says which.
 
 Prefill runs the same layer function with ``decode=False``: norms and epilogues composed around the
 modules' ops (``w8_linear`` / ``w4a16_linear`` / cuBLAS pick tensor-core GEMMs for many rows; Inductor fuses
 the elementwise work), RoPE + cache write through ``vlmq::rope_kv_write``, dense attention over the prompt.
 
 One layer function is compiled for all layers (the packs are inputs, not constants), so compile time is one layer's.
-The decode step -- prologue, layers, head, and the greedy advance (``greedy_advance``: the chosen token, EOS flags,
-position, slot and key mask updated on the device) -- is captured into a ``torch.cuda.CUDAGraph`` per batch size and
-replayed back to back, with no host work between tokens. Every recipe compiles under the same pinned Inductor
-settings (``INDUCTOR_OPTIONS``). Decode attends over the whole static cache with a key mask (static shapes for the
-graph); warm-up and capture write to the cache's last slot, which is masked until a real step overwrites it.
+The decode step -- prologue, layers, head, and the greedy advance (``vlmq::greedy_advance``, one kernel: the chosen
+token, EOS flags, position, slot and key mask updated on the device) -- is captured into a ``torch.cuda.CUDAGraph``
+per batch size and replayed back to back, with no host work between tokens. Every recipe compiles under the same
+pinned Inductor settings (``INDUCTOR_OPTIONS``). Decode attends over the whole static cache with a key mask (static
+shapes for the graph); warm-up and capture write to the cache's last slot, which is masked until a real step
+overwrites it.
 
 ``FusedRunner`` is the device-agnostic part (no graphs; layers compiled or not): on a CPU the ops run
 their pure-torch references, which is how tests hold the fused decode step to the eager engine.
@@ -36,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import math
 import time
 import weakref
 from dataclasses import dataclass
@@ -52,6 +52,7 @@ from vlmq.engine.kernels import (
     rope_write_decode_attention,
     rope_write_kv,
 )
+from vlmq.engine.kernels.greedy import greedy_advance, greedy_advance_mode, greedy_advance_reference
 from vlmq.engine.kernels.prefill import (
     PREPARE_ENV,
     PreparedLayers,
@@ -161,8 +162,9 @@ def decode_prologue(embed, inv_freq, section, token, pos):
 
 
 def fused_head(head: HeadPack, x_last: torch.Tensor) -> torch.Tensor:
-    """Final RMSNorm + lm_head in one GEMV; float32 logits [B, vocab]."""
-    return run_linear(head.lm_head, x_last, decode=True, norm_weight=head.norm, eps=head.eps).float()
+    """Final RMSNorm + lm_head in one GEMV; logits [B, vocab] in the model's dtype, as the GEMV writes them (the
+    greedy advance reads them so: no fp32 copy of the vocabulary a step)."""
+    return run_linear(head.lm_head, x_last, decode=True, norm_weight=head.norm, eps=head.eps)
 
 
 def _compile(fn):
@@ -196,38 +198,6 @@ def static_inputs(b: int, length: int, device: torch.device) -> StaticDecodeInpu
     inputs.key_valid[:, 0] = True
     inputs.key_valid[:, length - 1] = True  # the fused attention attends to the slot it writes
     return inputs
-
-
-ARGMAX_CHUNKS = 128  # a vocabulary row's argmax in up to this many parallel pieces
-
-
-def greedy_choice(logits: torch.Tensor) -> torch.Tensor:
-    """[B] ``logits.argmax(-1)`` (the first index of the maximum) in two stages: the row's pieces reduce in
-    parallel, then their maxima. Inductor reduced a whole 151936-wide row in one program: 27 us a step on the
-    H200 (2b profile, 2026-11-30 sixth session), against ~8 for ATen's kernel."""
-    b, vocab = logits.shape
-    pieces = math.gcd(vocab, ARGMAX_CHUNKS)
-    values, index = logits.view(b, pieces, vocab // pieces).max(dim=-1)
-    best = values.argmax(dim=-1, keepdim=True)  # the first piece holding the maximum: its first index is the row's
-    return (best * (vocab // pieces) + index.gather(-1, best)).squeeze(-1)
-
-
-def greedy_advance(logits, token, pos, slot, key_valid, history, finished, eos) -> None:
-    """After a decode step, on the device: its greedy token becomes the next step's input (and goes to
-    ``history`` at the step's slot), EOS marks the row finished, position and slot move on one, and the next
-    slot becomes attendable (capped at the last slot, the scratch slot of warm-up). So a CUDA graph of the step
-    replays back to back with no host work between tokens. Written as comparisons over the slots rather than
-    scatters, which Inductor fuses into few kernels."""
-    b, length = key_valid.shape
-    chosen = greedy_choice(logits)
-    following = (slot + 1).clamp_max(length - 1)
-    cols = torch.arange(length, device=slot.device)
-    history.copy_(torch.where(cols == slot, chosen[:, None], history))
-    key_valid.logical_or_(cols == following)
-    finished.logical_or_((chosen[:, None] == eos).any(dim=-1))
-    token.copy_(chosen)
-    pos.add_(1)
-    slot.copy_(following)
 
 
 @dataclass
@@ -268,7 +238,8 @@ class FusedRunner:
         wrap = _compile if compile else (lambda fn: fn)
         self.decode_layer, self.prefill_layer = wrap(fused_layer), wrap(prefill_layer)
         self.prologue, self.head = wrap(decode_prologue), wrap(fused_head)
-        self.advance = wrap(greedy_advance)
+        # one kernel on CUDA (vlmq::greedy_advance), nothing to compile; or its reference through Inductor (an A/B)
+        self.advance = greedy_advance if greedy_advance_mode() == "kernel" else wrap(greedy_advance_reference)
         self.eos = torch.tensor(engine.eos_ids or [-1], dtype=torch.long, device=engine.device)
         self.inputs: dict[int, StaticDecodeInputs] = {}  # per batch size
         # batch size -> (a weak reference to) the DecodeState whose values its inputs hold
@@ -338,7 +309,7 @@ class FusedRunner:
         return self.preparation.start(work, dtype) if any(work) else None
 
     def decode(self, state, token: torch.Tensor) -> torch.Tensor:
-        """Float32 logits [B, vocab] of one greedy decode step of ``token`` [B] at ``state`` (an engine
+        """Logits [B, vocab] (the model's dtype) of one greedy decode step of ``token`` [B] at ``state`` (an engine
         ``DecodeState``; its K/V written at cache slot ``state.next_slot``). The step advances the state on the
         device (``greedy_advance``): afterwards ``next_token(B)`` holds its greedy token, ``state.next_pos`` and
         ``state.key_valid`` (the runner's buffers from the first step on) are the next step's, and the caller
@@ -383,7 +354,7 @@ class FusedRunner:
         return self.greedy_step(s)
 
     def greedy_step(self, s: StaticDecodeInputs) -> torch.Tensor:
-        """The decode step and its ``greedy_advance``: what a CUDA graph captures; float32 logits."""
+        """The decode step and its ``greedy_advance``: what a CUDA graph captures; the logits."""
         logits = self.decode_logits(s)
         self.advance(logits, s.token, s.pos, s.slot, s.key_valid, s.history, s.finished, self.eos)
         return logits
