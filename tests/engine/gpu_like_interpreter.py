@@ -1,8 +1,8 @@
 """Triton's CPU interpreter made to compute as the GPU does, for the interpreter tests' subprocesses (imported by
-their scripts; not a test module). Triton 3.8's interpreter truncates fp32 → bf16, mis-rounds fp32 → fp8 where
-rounding carries into the exponent (the GPU rounds to nearest even), multiplies bf16 dot operands as
-integers and rounds ``tl.fma`` twice (product, then sum); ``gpu_like_interpreter`` replaces those by torch's
-conversions, a float32 product and a fused multiply-add."""
+their scripts; not a test module), and ``interpreter_run``, how those tests start them. Triton 3.8's interpreter
+truncates fp32 → bf16, mis-rounds fp32 → fp8 where rounding carries into the exponent (the GPU rounds to nearest
+even), multiplies bf16 dot operands as integers and rounds ``tl.fma`` twice (product, then sum);
+``gpu_like_interpreter`` replaces those by torch's conversions, a float32 product and a fused multiply-add."""
 
 
 def gpu_like_interpreter():
@@ -49,3 +49,20 @@ def gpu_like_interpreter():
     interpreter._convert_float = convert
     interpreter.InterpreterBuilder.create_dot = dot
     interpreter.InterpreterBuilder.create_fma = fma
+
+
+def interpreter_run(script: str, timeout: int) -> dict:
+    """Run an interpreter test's ``script`` (its own file) in a subprocess with TRITON_INTERPRET=1 (the interpreter
+    must be chosen before Triton loads) and return the JSON its last line prints; the subprocess's failure fails the
+    test with its stderr's tail."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    run = subprocess.run(
+        [sys.executable, script], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])

@@ -15,7 +15,6 @@ script too. Skipped where Triton is not installed.
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -191,10 +190,10 @@ def main():
 @pytest.fixture(scope="module")
 def interpreter_results():
     pytest.importorskip("triton")
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    run = subprocess.run([sys.executable, __file__], env=env, capture_output=True, text=True, timeout=1200)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pytest imports tests by path (importlib)
+    from gpu_like_interpreter import interpreter_run
+
+    return interpreter_run(__file__, timeout=1200)
 
 
 @pytest.mark.slow

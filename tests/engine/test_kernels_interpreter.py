@@ -23,7 +23,6 @@ for bit (``normalize_rows`` cases). Skipped where Triton is not installed.
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -720,10 +719,10 @@ def main():
 @pytest.fixture(scope="module")
 def interpreter_errors():
     pytest.importorskip("triton")
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    run = subprocess.run([sys.executable, __file__], env=env, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pytest imports tests by path (importlib)
+    from gpu_like_interpreter import interpreter_run
+
+    return interpreter_run(__file__, timeout=900)
 
 
 def test_every_kernel_case_matches_its_reference(interpreter_errors):
