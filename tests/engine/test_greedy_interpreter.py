@@ -103,20 +103,21 @@ def test_the_slot_moves_on_once_a_launch_and_stays_at_the_scratch_slot(results):
 
 def test_bad_advance_inputs_are_refused_in_one_line():
     from vlmq.engine.compiled import static_inputs
-    from vlmq.engine.kernels.greedy import check_advance_inputs
+    from vlmq.engine.kernels.greedy import MAX_ROWS, check_advance_inputs
 
     s = static_inputs(2, 8, torch.device("cpu"))
     eos = torch.tensor([1])
     good = (torch.zeros(2, 10), s.token, s.pos, s.slot, s.key_valid, s.history, s.finished, eos)
     check_advance_inputs(*good)
-    bad = {
-        0: torch.zeros(2, 10, dtype=torch.long),
-        1: s.token.int(),
-        4: s.key_valid.long(),
-        5: s.history[:1],
-        6: s.finished[:1],
-    }
-    for where, value in bad.items():
+    bad = [  # (argument, value)
+        (0, torch.zeros(2, 10, dtype=torch.long)),
+        (0, torch.zeros(MAX_ROWS + 1, 10)),
+        (1, s.token.int()),
+        (4, s.key_valid.long()),
+        (5, s.history[:1]),
+        (6, s.finished[:1]),
+    ]
+    for where, value in bad:
         args = list(good)
         args[where] = value
         with pytest.raises(ValueError, match="^greedy_advance: [^\n]+$"):
