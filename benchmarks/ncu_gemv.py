@@ -17,7 +17,8 @@ import sys
 import torch
 
 import bench_kernels
-from vlmq.engine.kernels.gemv import default_config
+from vlmq.engine.kernels.cutlass_gemm import W4GemvConfig
+from vlmq.engine.kernels.gemv import default_config, mma_config
 
 
 def parse_case(text: str) -> tuple:
@@ -39,6 +40,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cases", nargs="+", help="preset:shape:mode, e.g. 7b:gate_up:int4-g128")
     ap.add_argument("--calls", type=int, default=2)
+    ap.add_argument(
+        "--mma", default="", help="int4 cases through the tensor-core GEMV: row_blocks,warps,in_flight,post[,split]"
+    )
     args = ap.parse_args(argv)
     groups = [parse_case(c) for c in args.cases]
     if not torch.cuda.is_available():
@@ -47,6 +51,9 @@ def main(argv=None) -> int:
     for group in groups:
         preset, shape, n, k, m, mode = group
         cfg = default_config(bench_kernels.cfg_format(mode), m, n, k, bench_kernels.GROUP)
+        if args.mma and mode.startswith("int4"):  # (Nsight's kernel name: regex:w4_gemv_kernel)
+            values = [int(v) for v in args.mma.split(",")]
+            cfg = mma_config(W4GemvConfig(*values[:3], bool(values[3])), m, values[4] if len(values) > 4 else 1)
         nbytes = bench_kernels.weight_bytes(bench_kernels.MODES[mode][0], n, k)
         for call in bench_kernels.sweep_calls(group, cfg, args.calls + 1):
             call()

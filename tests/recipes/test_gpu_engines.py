@@ -60,7 +60,10 @@ def answers(engine, prompts, batch: int, max_new_tokens: int) -> list[str]:
 # recipes whose o_proj takes float rows: float and int4 weights (int8's words share int4's path through the GEMV;
 # the op is off by default, measured slower, and each case costs 20-30 s of device time)
 O_PROJ_COMBINE = ["bf16", "int4_wo"]
-CASES = [(r, "attention") for r in REAL_RECIPES] + [(r, "o_proj") for r in O_PROJ_COMBINE]
+# "mma": every int4 decode GEMV through the tensor-core kernel (cutlass/w4_gemv.cu) whatever the tile table says
+# ($VLMQ_W4_MMA: a configuration the library builds), where it is built
+MMA = ["int4_wo", "int4_awq"]
+CASES = [(r, "attention") for r in REAL_RECIPES] + [(r, "o_proj") for r in O_PROJ_COMBINE] + [(r, "mma") for r in MMA]
 
 
 @pytest.mark.parametrize("recipe, combine", CASES)
@@ -71,7 +74,15 @@ def test_eager_and_compiled_engines_answer_the_same(recipe, combine, samples, ca
     from vlmq.tasks import TaskOptions
 
     device = torch.device("cuda")
-    monkeypatch.setenv("VLMQ_ATTENTION_COMBINE", combine)  # read as the compiled engine is built
+    monkeypatch.setenv("VLMQ_ATTENTION_COMBINE", "attention" if combine == "mma" else combine)  # read at build
+    if combine == "mma":
+        from vlmq.engine.kernels.cutlass_gemm import w4_gemv_configs
+        from vlmq.engine.kernels.gemv import MMA_ENV, mma_runs
+
+        if not mma_runs(device):
+            pytest.skip("the int4 tensor-core GEMV is not built here (python -m vlmq.engine.kernels.cutlass_build)")
+        tile = min(t for t in w4_gemv_configs() if not t.post)  # the toy's groups are under 128 columns
+        monkeypatch.setenv(MMA_ENV, ",".join(str(int(v)) for v in tile))
     spec = parse_recipe(recipe)
     loaded = load_model("toy", device="cuda")
     apply_recipe(loaded, spec, calib)

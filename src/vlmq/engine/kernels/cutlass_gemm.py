@@ -33,10 +33,11 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
-SOURCES = tuple(Path(__file__).with_name("cutlass") / name for name in ("mixed_gemm.cu", "w8a8_gemm.cu"))
+SOURCES = tuple(Path(__file__).with_name("cutlass") / name for name in ("mixed_gemm.cu", "w8a8_gemm.cu", "w4_gemv.cu"))
 HEADERS = (Path(__file__).with_name("cutlass") / "gemm_common.cuh",)  # what both include (in the digest too)
 LIB_ENV = "VLMQ_CUTLASS_LIB"  # a built library's path (overrides the cache location)
 CUTLASS_ENV = "CUTLASS_DIR"  # a CUTLASS source tree (include/, tools/util/include/); default: nvidia-cutlass's copy
@@ -49,6 +50,15 @@ ERRORS = {
     5: "launch failed",
     6: "CUDA error after the launch",
 }
+# vlmq_w4_gemv's parameters (cutlass/w4_gemv.cu): config, x, w, scale, zero, group shift, bias, residual, out, M, N,
+# K, 5 row strides, act, slices, part, sems, pdl, stream -- every one typed: an untyped pointer past the list goes as
+# a 32-bit int (the stream handle so cut crashed the process on the H200)
+W4_GEMV_ARGTYPES = [
+    *(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int),
+    *(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int),
+    *[ctypes.c_longlong] * 5,
+    *(ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p),
+]
 WORKSPACE_BYTES = 32 << 20  # stream-K tiles' partial sums (a 128 x 192 fp32 tile per SM: 13 MB); others need none
 
 
@@ -166,7 +176,7 @@ def _library() -> ctypes.CDLL | None:
         "w8a8_fp8": [ctypes.c_void_p] * 6,
         "w8a8_int8": [ctypes.c_void_p] * 6,
     }
-    if not all(hasattr(lib, f"vlmq_{fmt}_gemm") for fmt in operands):
+    if not all(hasattr(lib, f"vlmq_{fmt}_gemm") for fmt in operands) or not hasattr(lib, "vlmq_w4_gemv"):
         return None  # built from an older source (a $VLMQ_CUTLASS_LIB kept across a change): rebuild it
     for fmt, args in operands.items():
         getattr(lib, f"vlmq_{fmt}_gemm").restype = ctypes.c_int
@@ -175,6 +185,11 @@ def _library() -> ctypes.CDLL | None:
         getattr(lib, f"vlmq_{fmt}_tiles").restype = ctypes.c_int
         getattr(lib, f"vlmq_{fmt}_tile_shape").restype = ctypes.c_int
         getattr(lib, f"vlmq_{fmt}_tile_shape").argtypes = [ctypes.c_int] + [ctypes.POINTER(ctypes.c_int)] * 4
+    lib.vlmq_w4_gemv.restype = ctypes.c_int
+    lib.vlmq_w4_gemv.argtypes = W4_GEMV_ARGTYPES
+    lib.vlmq_w4_gemv_configs.restype = ctypes.c_int
+    lib.vlmq_w4_gemv_config_shape.restype = ctypes.c_int
+    lib.vlmq_w4_gemv_config_shape.argtypes = [ctypes.c_int] + [ctypes.POINTER(ctypes.c_int)] * 4
     first = _ask_tile_shape(lib, "w8a16", 0)
     if first is None or first[3] == 0:
         return None  # an older library's tile_shape does not report the K depth: rebuild it
@@ -374,3 +389,129 @@ def w4a16_gemm(
 def _workspace(device: torch.device) -> torch.Tensor:
     """One scratch per device for the stream-K tiles' partial sums, made on the first (eager) call."""
     return torch.empty(WORKSPACE_BYTES, dtype=torch.uint8, device=device)
+
+
+class W4GemvConfig(NamedTuple):
+    """A configuration of the int4 tensor-core decode GEMV (``cutlass/w4_gemv.cu``): a CTA owns ``16 * row_blocks``
+    weight rows, its ``warps`` take its 128-column chunks in turn with ``in_flight`` chunks of weights loaded ahead;
+    ``post``: the group scales on each chunk's fp32 sums (groups a multiple of 128) instead of on the weights."""
+
+    row_blocks: int
+    warps: int
+    in_flight: int
+    post: bool
+
+
+@functools.cache
+def w4_gemv_configs() -> dict[W4GemvConfig, int]:
+    """{configuration: its index in the built library} (empty where the library is not built)."""
+    lib = _library()
+    if lib is None:
+        return {}
+    out = {}
+    for index in range(lib.vlmq_w4_gemv_configs()):
+        dims = [ctypes.c_int(0) for _ in range(4)]
+        lib.vlmq_w4_gemv_config_shape(index, *(ctypes.byref(d) for d in dims))
+        rb, nw, pf, post = (d.value for d in dims)
+        out[W4GemvConfig(rb, nw, pf, bool(post))] = index
+    return out
+
+
+W4_GEMV_MAX_M = 16  # activation rows of one call (two 8-column MMA operands)
+GEMV_ERRORS = {
+    1: "unknown configuration",
+    3: "shape not supported (M <= 16; K and the group multiples of 32, of 128 for a post configuration; 16-byte rows)",
+    5: "launch failed",
+    6: "CUDA error after the launch",
+}
+
+
+def w4_gemv_fits(
+    x: torch.Tensor,
+    packed: torch.Tensor,
+    scale: torch.Tensor,
+    zero: torch.Tensor | None,
+    group_size: int,
+    config: W4GemvConfig,
+) -> bool:
+    """Whether ``w4_gemv`` takes this call: M <= 16 bf16 rows, bf16 scales and int8 zero points, K and a power-of-two
+    group multiples of 32 (128 for ``post``), rows 16-byte aligned, the weight's rows contiguous."""
+    m, k = x.shape
+    return (
+        1 <= m <= W4_GEMV_MAX_M
+        and x.dtype == torch.bfloat16
+        and scale.dtype == torch.bfloat16
+        and scale.stride(-1) == 1
+        and (zero is None or zero.dtype == torch.int8)
+        and k % 32 == 0
+        and group_size >= 32
+        and group_size & (group_size - 1) == 0
+        and (not config.post or group_size % 128 == 0)
+        and x.stride(1) == 1
+        and x.stride(0) % 8 == 0
+        and x.data_ptr() % 16 == 0
+        and packed.stride(1) == 1
+        and packed.stride(0) % 4 == 0
+        and packed.data_ptr() % 16 == 0
+    )
+
+
+def w4_gemv(
+    x: torch.Tensor,
+    packed: torch.Tensor,
+    scale: torch.Tensor,
+    zero: torch.Tensor | None,
+    group_size: int,
+    bias: torch.Tensor | None,
+    residual: torch.Tensor | None,
+    silu_mul: bool,
+    config: W4GemvConfig,
+    pdl: bool,
+    split: int = 1,
+    semaphores: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """[M <= 16, K] bf16 rows x w4's packed int4 [N, K / 8] (bf16 group scales [N, K / group], optional int8 zero
+    points) on the tensor cores → [M, N] bf16 (``silu_mul``: SiLU(gate) * up over interleaved rows, [M, N / 2]), bias
+    and ``residual`` added in fp32 before the one rounding; on the current stream, capturable in CUDA graphs; ``pdl``:
+    launched as a programmatic dependent of the previous kernel. ``split`` > 1: K over that many CTAs a row block,
+    with ``semaphores`` (int32, zeroed, one a row block; left zeroed) and fp32 partials. ``w4_gemv_fits`` says which
+    calls it takes."""
+    lib = _library()
+    if lib is None:
+        raise RuntimeError(f"int4 tensor-core GEMV not built: {BUILD_HINT}")
+    m, k = x.shape
+    n = packed.shape[0]
+    out = torch.empty((m, n // 2 if silu_mul else n), dtype=torch.bfloat16, device=x.device)
+    bias = bias.to(torch.bfloat16).contiguous() if bias is not None else None
+    residual = residual.contiguous() if residual is not None else None
+    part = torch.empty((split, m, n), dtype=torch.float32, device=x.device) if split > 1 else None
+    if split > 1 and (semaphores is None or semaphores.numel() < -(-n // (16 * config.row_blocks))):
+        raise ValueError(f"a split-K int4 GEMV needs a zeroed int32 semaphore a row block ({n} rows)")
+    code = lib.vlmq_w4_gemv(
+        w4_gemv_configs()[config],
+        x.data_ptr(),
+        packed.data_ptr(),
+        scale.data_ptr(),
+        zero.data_ptr() if zero is not None else None,
+        group_size.bit_length() - 1,
+        bias.data_ptr() if bias is not None else None,
+        residual.data_ptr() if residual is not None else None,
+        out.data_ptr(),
+        m,
+        n,
+        k,
+        x.stride(0),
+        packed.stride(0),
+        scale.stride(0),
+        residual.stride(0) if residual is not None else 0,
+        out.stride(0),
+        int(silu_mul),
+        split,
+        part.data_ptr() if part is not None else None,
+        semaphores.data_ptr() if split > 1 else None,
+        int(pdl),
+        torch.cuda.current_stream(x.device).cuda_stream,
+    )
+    if code:
+        raise RuntimeError(f"int4 tensor-core GEMV [{m}, {k}] x [{n}, {k}] {config}: {GEMV_ERRORS.get(code, code)}")
+    return out

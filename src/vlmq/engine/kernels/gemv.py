@@ -30,6 +30,12 @@ Two kernels:
   so that each lane loads the words of its own MMA fragment and unpacks them in place, as bf16 pairs, instead of
   converting the column-order tile's layout through shared memory (``gemv_triton.frag_permuted``).
 
+A third, for int4 weights where it is built and measured faster (``measured_mma``): ``mma``, vlmq's CUDA kernel
+``cutlass/w4_gemv.cu`` (``cutlass_gemm.w4_gemv``): sixteen weight rows a tensor-core MMA at any M <= 16, the
+nibbles widened to bf16 pairs by LOP3s into the bits of 128.0, the bias, SiLU·mul and residual in its epilogue
+(the RMSNorm by ``normalize_rows`` first). Why: the CUDA-core kernel issues ~4 instructions a weight and is bound
+by issuing them on the 7b (eighteenth session's Nsight profile); the MMA form issues ~1.5.
+
 Split K: when ``N / BN`` programs are too few for 132 SMs, programs also split K; each writes an fp32
 partial, counts itself in on a per-tile semaphore, and the last to arrive sums the partials and runs
 the epilogue (one launch, no reduce kernel, no memset: it resets the semaphore for the next launch).
@@ -64,6 +70,7 @@ from typing import NamedTuple
 
 import torch
 
+from vlmq.engine.kernels.cutlass_gemm import W4GemvConfig, w4_gemv, w4_gemv_configs, w4_gemv_fits
 from vlmq.engine.kernels.pdl import gemv_projection, launch_pdl
 from vlmq.errors import VlmqError
 
@@ -216,7 +223,7 @@ class GemvConfig(NamedTuple):
     """Tile and launch shape of one call. ``block_k``: columns per K iteration; for the ``sum`` kernel it is
     ``256 * vec * num_warps`` (gemv_triton's docstring says why); ``vec``: int4 words per lane (1, 2, 4)."""
 
-    kernel: str  # "sum" (CUDA cores, M <= 4) or "dot" (tensor cores)
+    kernel: str  # "sum" (CUDA cores, M <= 4), "dot" (tensor cores) or "mma" (int4: cutlass/w4_gemv.cu, M <= 16)
     block_m: int
     block_n: int
     block_k: int
@@ -229,6 +236,83 @@ class GemvConfig(NamedTuple):
     post: bool = False  # dot kernel, int4: codes on the tensor cores, group scale and zero on the sums
     frag: bool = False  # dot kernel, int4: K tile in MMA fragment order, unpacked in place (no shared-memory shuffle)
     maxnreg: int = 0  # sum kernel: registers a thread may hold (ptxas spills or reschedules beyond); 0: no cap
+
+
+MMA_ENV = "VLMQ_W4_MMA"  # "off", or "row_blocks,warps,in_flight,post" for every int4 decode call it takes
+
+
+def mma_config(tile: W4GemvConfig, m: int, split: int = 1) -> GemvConfig:
+    """The ``GemvConfig`` of the int4 tensor-core GEMV's configuration ``tile`` for ``m`` rows, K over ``split`` CTAs
+    a row block."""
+    return GemvConfig(
+        "mma",
+        8 if m <= 8 else 16,
+        16 * tile.row_blocks,
+        128,
+        split,
+        tile.warps,
+        tile.in_flight,
+        post=tile.post,
+    )
+
+
+def mma_tile(cfg: GemvConfig) -> W4GemvConfig:
+    return W4GemvConfig(cfg.block_n // 16, cfg.num_warps, cfg.num_stages, cfg.post)
+
+
+def measured_mma() -> dict:
+    """{(N, K, 1 or 16): (W4GemvConfig, K split)} from the tile table's ``w4_mma`` entries: where the int4
+    tensor-core GEMV beat the CUDA-core / Triton tensor-core kernel's measured tile on the H200 (``m`` 1: calls of up
+    to 8 rows, 16: 9-16 rows)."""
+    return mma_tiles_of(tiles_file())
+
+
+@functools.cache
+def mma_tiles_of(path: Path) -> dict:
+    return {
+        (t["n"], t["k"], t["m"]): (
+            W4GemvConfig(t["row_blocks"], t["warps"], t["in_flight"], t["post"]),
+            t.get("split", 1),
+        )
+        for t in read_tile_table(path).get("w4_mma", [])
+    }
+
+
+def mma_setting() -> W4GemvConfig | str | None:
+    """``$VLMQ_W4_MMA``: None (unset: the tile table decides), "off", or the configuration every int4 decode call
+    that it takes runs (an A/B's or an end-to-end test's)."""
+    value = os.environ.get(MMA_ENV, "").strip()
+    if value in ("", "off"):
+        return value or None
+    try:
+        rb, nw, pf, post = (int(v) for v in value.split(","))
+        tile = W4GemvConfig(rb, nw, pf, bool(post))
+    except ValueError:
+        tile = None
+    configs = w4_gemv_configs()
+    if tile is None or (configs and tile not in configs):
+        built = ", ".join(",".join(str(int(v)) for v in c) for c in configs) or "none: build the CUTLASS library"
+        raise VlmqError(f"{MMA_ENV}={value!r}: use off or row_blocks,warps,in_flight,post of a built one ({built})")
+    return tile
+
+
+@functools.cache
+def mma_runs(device: torch.device) -> bool:
+    """Whether the int4 tensor-core GEMV runs on ``device``: a Hopper GPU with the library built."""
+    return device.type == "cuda" and torch.cuda.get_device_capability(device) == (9, 0) and bool(w4_gemv_configs())
+
+
+def mma_choice(x, weight, scale, zero, group_size: int, out_dtype, n: int, k: int) -> GemvConfig | None:
+    """The int4 tensor-core GEMV's config for a call of float rows, or None: ``$VLMQ_W4_MMA``'s, else the tile
+    table's (``measured_mma``), where it runs here and takes the call (``w4_gemv_fits``)."""
+    m = x.shape[0]
+    setting = mma_setting()
+    if setting == "off" or out_dtype != torch.bfloat16 or not x.is_cuda or not mma_runs(x.device):
+        return None
+    tile, split = (setting, 1) if setting is not None else measured_mma().get((n, k, 1 if m <= 8 else 16), (None, 1))
+    if tile is None or not w4_gemv_fits(x, weight, scale, zero, group_size, tile):
+        return None
+    return mma_config(tile, m, split)
 
 
 def weight_format(weight: torch.Tensor) -> int:
@@ -560,7 +644,7 @@ def row_kernel_first(
     again, ~15 operations a value). The RMSNorm alone (``norm_first`` None) runs first for int8 / int4 weights
     with K > ``NORM_FIRST_MIN_K`` and stays in the prologue otherwise; ``norm_first`` True / False forces it (a
     benchmark's A/B)."""
-    if cfg.kernel == "dot":
+    if cfg.kernel != "sum":
         return a_mode != A_FLOAT or smooth or norm
     if norm and a_mode == A_FLOAT and not smooth:
         if norm_first is not None:
@@ -617,6 +701,8 @@ def gemv(
     if x_pre:
         a_mode = A_INT8 if x.dtype == torch.int8 else A_FP8
     check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight, pre_scale)
+    if config is None and fmt == W_INT4 and not x_pre and x_partials is None and m <= GEMV_MAX_M:
+        config = mma_choice(x, weight, scale, zero, group_size, out_dtype, n, k)
     cfg = config or gemv_config(fmt, m, n, k, group_size, a_mode, pre_scale is not None, norm_weight is not None, x_pre)
     if fmt == W_INT8 and cfg.kernel == "sum" and (k % 4 or weight.stride(0) % 4 or weight.storage_offset() % 4):
         cfg = dot_config(fmt, m, n, k)  # the CUDA-core kernel reads int8 rows as int32 words
@@ -633,6 +719,20 @@ def gemv(
         x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, a_mode, pdl=pdl)
         norm_weight = pre_scale = None
         x_pre = a_mode != A_FLOAT
+    if cfg.kernel == "mma":
+        if fmt != W_INT4 or x.dtype != torch.bfloat16 or out_dtype != torch.bfloat16 or x_partials is not None:
+            raise VlmqError(
+                "the int4 tensor-core GEMV (kernel 'mma') takes int4 weights, bf16 rows and a bf16 output: "
+                "pick another config for this call"
+            )
+        on = launch_pdl(x.device, pdl, "gemv", gemv_case(fmt, cfg, act, residual is not None, n, k))["PDL"] != 0
+        sems = _semaphores(x.device) if cfg.split_k > 1 else None
+        if cfg.split_k > 1 and -(-n // cfg.block_n) > SEMAPHORES:
+            raise ValueError(f"split-K GEMV of {-(-n // cfg.block_n)} row blocks exceeds the {SEMAPHORES} semaphores")
+        return w4_gemv(
+            x.contiguous(), weight, scale, zero, group_size, bias, residual, act == ACT_SILU_MUL, mma_tile(cfg), on,
+            cfg.split_k, sems,
+        )  # fmt: skip
     k_split, split = k_slices(cfg, k)
     x = x.contiguous()
     residual = residual.contiguous() if residual is not None else None

@@ -1,0 +1,160 @@
+"""The int4 tensor-core decode GEMV (``cutlass/w4_gemv.cu``) against the engine's Triton tiles, on one GPU.
+
+    python benchmarks/bench_w4_mma.py --out DIR                         # 2b and 7b, rows 1 and 16
+    python benchmarks/bench_w4_mma.py --out DIR --write-tiles --tiles-out DIR/tiles.json
+
+Each (preset, projection, rows) in the form the engine runs it (``bench_kernels.sweep_calls`` fused: RMSNorm before
+q/k/v and gate/up, SiLU·mul, the residual add; int4 group 128 with zero points): the shipped Triton tile
+(``$VLMQ_W4_MMA=off``) and every configuration the built library has (K split over CTAs too where row blocks are
+few: ``candidates``), each in a CUDA graph over weight copies past
+L2 (``bench_kernels.time_graph``: µs a call, median of ``--reps`` replays, min–max). Each configuration's output is
+checked against the Triton tile's first (relative error; over ``--tolerance`` it is reported and not written).
+``--write-tiles``: the tile table's ``w4_mma`` entries become the fastest configuration per shape and row bucket
+where it beat the Triton tile (``gemv.measured_mma`` reads them), written to ``--tiles-out`` (default: the shipped
+table). DIR gets bench_w4_mma.json and table.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import statistics
+import sys
+
+import torch
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+from bench_kernels import SHAPES, environment, sweep_calls, time_graph, weight_bytes  # noqa: E402
+
+PROJECTIONS = ("qkv", "o", "gate_up", "down")
+SMS = 132  # the H200's
+
+
+def timed(calls: list, reps: int) -> dict:
+    times = time_graph(calls, reps)
+    return dict(us=statistics.median(times), us_min=min(times), us_max=max(times), reps=len(times))
+
+
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a.float() - b.float()).norm() / b.float().norm()).item()
+
+
+def run(args) -> list[dict]:
+    from vlmq.engine.kernels.cutlass_gemm import unavailable_reason, w4_gemv_configs
+    from vlmq.engine.kernels.gemv import MMA_ENV, mma_config
+
+    if not w4_gemv_configs():
+        raise SystemExit(f"the int4 tensor-core GEMV is not built here: {unavailable_reason()}")
+    os.environ[MMA_ENV] = "off"  # the baseline: the Triton tiles (explicit configs below bypass the setting)
+    records = []
+    for preset in args.presets:
+        for shape in PROJECTIONS:
+            n, k = SHAPES[preset][shape]
+            copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes("int4", n, k))))
+            for m in args.rows:
+                group = (preset, shape, n, k, m, "int4-g128")
+                base = sweep_calls(group, None, copies, fused=True)
+                want = base[0]()
+                row = dict(preset=preset, shape=shape, n=n, k=k, m=m, copies=copies)
+                records.append(dict(row, variant="triton", **timed(base, args.reps)))
+                del base
+                for tile, split in candidates(n, k):
+                    calls = sweep_calls(group, mma_config(tile, m, split), copies, fused=True)
+                    err = rel_err(calls[0](), want)
+                    rec = dict(row, variant="mma", config=[int(v) for v in tile] + [split], rel_err=err)
+                    rec.update(timed(calls, args.reps) if err < args.tolerance else dict(us=None, note="wrong output"))
+                    records.append(rec)
+                    del calls
+                torch.cuda.empty_cache()
+                print(table(records).splitlines()[-1], flush=True)
+    return records
+
+
+def candidates(n: int, k: int) -> list[tuple]:
+    """(configuration, K split) pairs to time: every built configuration whole, and those of four or more warps with
+    the scales on the sums split over 2-8 CTAs a row block where its row blocks are fewer than two a SM (each slice
+    at least 4 chunks)."""
+    from vlmq.engine.kernels.cutlass_gemm import w4_gemv_configs
+
+    out = []
+    for tile in sorted(w4_gemv_configs()):
+        blocks = -(-n // (16 * tile.row_blocks))
+        wide = tile.warps >= 4 and tile.post and blocks < 2 * SMS
+        splits = [1] + [s for s in (2, 4, 8) if wide and k // 128 >= 4 * s]
+        out += [(tile, s) for s in splits]
+    return out
+
+
+def best_tiles(records: list[dict]) -> list[dict]:
+    """The fastest configuration per (N, K, row bucket) where it beat the Triton tile at those rows."""
+    out = []
+    triton = {(r["n"], r["k"], r["m"]): r for r in records if r["variant"] == "triton"}
+    for key, base in sorted(triton.items()):
+        rivals = [r for r in records if r["variant"] == "mma" and (r["n"], r["k"], r["m"]) == key and r["us"]]
+        if not rivals:
+            continue
+        best = min(rivals, key=lambda r: r["us"])
+        if best["us"] < base["us"]:
+            rb, nw, pf, post, split = best["config"]
+            m = 1 if best["m"] <= 8 else 16
+            shape = f"{best['preset']} {best['shape']}"
+            entry = dict(n=key[0], k=key[1], m=m, shape=shape, row_blocks=rb, warps=nw, in_flight=pf, post=bool(post))
+            entry["split"] = split
+            out.append(entry | dict(us=round(best["us"], 2), triton_us=round(base["us"], 2)))
+    return out
+
+
+def table(records: list[dict]) -> str:
+    lines = ["| preset | projection | rows | Triton tile µs (min–max) | best MMA config | µs (min–max) | × | TB/s |"]
+    # (configurations as row_blocks, warps, in_flight, post -- cutlass_gemm.W4GemvConfig -- and the K split)
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for base in (r for r in records if r["variant"] == "triton"):
+        key = (base["n"], base["k"], base["m"])
+        rivals = [r for r in records if r["variant"] == "mma" and (r["n"], r["k"], r["m"]) == key and r["us"]]
+        best = min(rivals, key=lambda r: r["us"]) if rivals else None
+        tb = weight_bytes("int4", base["n"], base["k"]) / best["us"] / 1e6 if best else float("nan")
+        lines.append(
+            f"| {base['preset']} | {base['shape']} | {base['m']} | {base['us']:.2f} ({base['us_min']:.2f}–"
+            f"{base['us_max']:.2f}) | {best['config'] if best else '-'} | "
+            + (f"{best['us']:.2f} ({best['us_min']:.2f}–{best['us_max']:.2f}) | {best['us'] / base['us']:.3f} | "
+               f"{tb:.2f} |" if best else "- | - | - |")
+        )  # fmt: skip
+    wrong = [r for r in records if r.get("note")]
+    if wrong:
+        lines.append(f"\nWrong outputs (not timed): {[(r['preset'], r['shape'], r['m'], r['config']) for r in wrong]}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    from vlmq.engine.kernels.gemv import TILES_FILE
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=pathlib.Path, required=True)
+    parser.add_argument("--presets", type=lambda s: s.split(","), default=["2b", "7b"])
+    parser.add_argument("--rows", type=lambda s: [int(v) for v in s.split(",")], default=[1, 16])
+    parser.add_argument("--reps", type=int, default=50)
+    parser.add_argument("--rotate-mb", type=float, default=256)
+    parser.add_argument("--tolerance", type=float, default=1e-2)
+    parser.add_argument("--write-tiles", action="store_true")
+    parser.add_argument("--tiles-out", type=pathlib.Path, default=TILES_FILE)
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    records = run(args)
+    (args.out / "bench_w4_mma.json").write_text(json.dumps(dict(env=environment(), records=records), indent=1))
+    text = table(records)
+    (args.out / "table.md").write_text(text + "\n")
+    print(text)
+    if args.write_tiles:
+        data = json.loads(TILES_FILE.read_text())
+        data["w4_mma"] = best_tiles(records)
+        args.tiles_out.write_text(json.dumps(data, indent=1) + "\n")
+        print(f"{len(data['w4_mma'])} w4_mma entries written to {args.tiles_out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""The int4 tensor-core decode GEMV's selection on any machine (its arithmetic runs on a Hopper GPU only:
+test_w4_mma_gpu.py): ``$VLMQ_W4_MMA`` and its one-line errors, the tile table's ``w4_mma`` entries, which calls the
+kernel takes, and that it never runs where it cannot."""
+
+import json
+
+import pytest
+import torch
+
+from vlmq.engine.kernels import cutlass_gemm, pack_int4
+from vlmq.engine.kernels.cutlass_gemm import W4GemvConfig, w4_gemv_fits
+from vlmq.engine.kernels.gemv import (
+    A_FLOAT,
+    MMA_ENV,
+    W_INT4,
+    mma_choice,
+    mma_config,
+    mma_setting,
+    mma_tile,
+    mma_tiles_of,
+    row_kernel_first,
+)
+from vlmq.errors import VlmqError
+
+
+def test_the_setting_reads_off_a_configuration_or_nothing(monkeypatch):
+    monkeypatch.delenv(MMA_ENV, raising=False)
+    assert mma_setting() is None
+    monkeypatch.setenv(MMA_ENV, "off")
+    assert mma_setting() == "off"
+    monkeypatch.setattr(cutlass_gemm, "w4_gemv_configs", lambda: {W4GemvConfig(2, 4, 2, True): 10})
+    monkeypatch.setattr("vlmq.engine.kernels.gemv.w4_gemv_configs", cutlass_gemm.w4_gemv_configs)
+    monkeypatch.setenv(MMA_ENV, "2,4,2,1")
+    assert mma_setting() == W4GemvConfig(2, 4, 2, True)
+
+
+@pytest.mark.parametrize("value", ["fast", "2,4,2", "2,4,2,1,0", "3,4,2,1"])
+def test_a_bad_setting_is_refused_in_one_line_naming_the_fix(monkeypatch, value):
+    monkeypatch.setattr("vlmq.engine.kernels.gemv.w4_gemv_configs", lambda: {W4GemvConfig(2, 4, 2, True): 10})
+    monkeypatch.setenv(MMA_ENV, value)
+    with pytest.raises(VlmqError) as err:
+        mma_setting()
+    message = str(err.value)
+    assert "\n" not in message and MMA_ENV in message and "2,4,2,1" in message and "off" in message
+
+
+def test_configs_round_trip_and_take_the_norm_first():
+    tile = W4GemvConfig(2, 8, 4, False)
+    for m, block_m in ((1, 8), (8, 8), (9, 16), (16, 16)):
+        cfg = mma_config(tile, m)
+        assert cfg.kernel == "mma" and cfg.block_m == block_m and cfg.block_n == 32
+        assert mma_tile(cfg) == tile
+    cfg = mma_config(tile, 1)
+    assert row_kernel_first(cfg, W_INT4, A_FLOAT, smooth=False, norm=True, n=2048, k=1536)
+    assert not row_kernel_first(cfg, W_INT4, A_FLOAT, smooth=False, norm=False, n=2048, k=1536)
+
+
+def test_the_tile_table_entries_are_read_per_shape_and_row_bucket(tmp_path):
+    table = {"w4_mma": [
+        dict(n=2048, k=1536, m=1, shape="2b qkv", row_blocks=1, warps=4, in_flight=2, post=False, us=3.1),
+        dict(n=2048, k=1536, m=16, shape="2b qkv", row_blocks=2, warps=8, in_flight=2, post=True, split=3, us=4.0),
+    ]}  # fmt: skip
+    path = tmp_path / "tiles.json"
+    path.write_text(json.dumps(table))
+    tiles = mma_tiles_of(path)
+    want = {(2048, 1536, 1): (W4GemvConfig(1, 4, 2, False), 1), (2048, 1536, 16): (W4GemvConfig(2, 8, 2, True), 3)}
+    assert tiles == want
+    assert mma_config(*tiles[(2048, 1536, 16)][:1], 16, tiles[(2048, 1536, 16)][1]).split_k == 3
+
+
+def test_which_calls_the_kernel_takes():
+    x = torch.zeros(16, 1536, dtype=torch.bfloat16)
+    w = pack_int4(torch.zeros(64, 1536, dtype=torch.int8))
+    s, z = torch.ones(64, 12, dtype=torch.bfloat16), torch.zeros(64, 12, dtype=torch.int8)
+    plain, post = W4GemvConfig(1, 4, 2, False), W4GemvConfig(1, 4, 2, True)
+    assert w4_gemv_fits(x[:1], w, s, z, 128, plain) and w4_gemv_fits(x, w, s, None, 128, post)
+    assert w4_gemv_fits(x, w, s, z, 32, plain) and not w4_gemv_fits(x, w, s, z, 32, post)  # post: groups of 128
+    assert not w4_gemv_fits(torch.zeros(17, 1536, dtype=torch.bfloat16), w, s, z, 128, plain)  # 16 rows at most
+    assert not w4_gemv_fits(x.float(), w, s, z, 128, plain)
+    assert not w4_gemv_fits(x, w, s.float(), z, 128, plain)  # the kernel reads bf16 scales, int8 zero points
+    assert not w4_gemv_fits(x, w, s, z.int(), 128, plain)
+    assert not w4_gemv_fits(x, w, s, z, 96, plain)  # a group that is not a power of two
+    assert not w4_gemv_fits(x[:, 8:], w[:, 1:], s, z, 128, plain)  # rows not 16-byte aligned
+
+
+def test_it_never_runs_off_a_hopper_gpu(monkeypatch):
+    """On a CPU tensor (or with no library) the choice falls back to the Triton kernels, whatever the setting."""
+    monkeypatch.setenv(MMA_ENV, "off")
+    x = torch.zeros(1, 1536, dtype=torch.bfloat16)
+    w = pack_int4(torch.zeros(64, 1536, dtype=torch.int8))
+    s = torch.ones(64, 12, dtype=torch.bfloat16)
+    assert mma_choice(x, w, s, None, 128, torch.bfloat16, 64, 1536) is None
+    monkeypatch.delenv(MMA_ENV)
+    assert mma_choice(x, w, s, None, 128, torch.bfloat16, 64, 1536) is None
+
+
+def test_the_ctypes_signature_matches_the_c_prototype():
+    """Each parameter of ``vlmq_w4_gemv`` in cutlass/w4_gemv.cu has its ctypes type, pointers as pointers and the
+    row strides as 64-bit (an argument past the typed list goes as a C int: a stream handle cut to 32 bits)."""
+    import ctypes
+    import re
+
+    source = (cutlass_gemm.SOURCES[-1]).read_text()
+    params = re.search(r"int vlmq_w4_gemv\(([^)]*)\)", source).group(1).split(",")
+    kinds = {"int": ctypes.c_int, "long long": ctypes.c_longlong}
+    want = [ctypes.c_void_p if "*" in p or "cudaStream_t" in p else kinds[p.rsplit(" ", 1)[0].strip()] for p in params]
+    assert cutlass_gemm.W4_GEMV_ARGTYPES == want
