@@ -104,11 +104,12 @@ __device__ __forceinline__ XPairs x_pairs(uint4 v) {
   return {{prmt(v.x, v.z, 0x5410), prmt(v.x, v.z, 0x7632), prmt(v.y, v.w, 0x5410), prmt(v.y, v.w, 0x7632)}};
 }
 
-template <int RB, int PF>
+template <int RB, int PF, bool M16>
 struct Slots {
   uint4 w[PF][RB][2];     // words 4t .. 4t + 3 of the chunk in the lane's weight rows g and g + 8 of each block
   uint16_t s[PF][RB][2];  // their group scales
   int8_t z[PF][RB][2];    // and zero points
+  uint4 x[PF][M16 ? 2 : 1][4];  // the lane's 32 activations of the chunk, row g (and g + 8)
 };
 
 // POST (groups a multiple of CHUNK): the MMAs multiply the exact codes q - z and each chunk's fp32 sums take their
@@ -124,49 +125,66 @@ __global__ void __launch_bounds__(NW * 32) w4_gemv_kernel(Params p) {
   const int first = blockIdx.y * per_slice, chunks = min(all_chunks, first + per_slice);
   const uint32_t nibbles = NIBBLES, magic = MAGIC;  // registers: one LOP3 each
 
-  // this lane's weight rows: g and g + 8 of each 16-row block (the MMA's A rows)
-  const int32_t* wrow[RB][2];
-  const uint16_t* srow[RB][2];
-  const int8_t* zrow[RB][2];
-  bool live[RB][2];
+  // This lane's weight rows g and g + 8 of each 16-row block (the MMA's A rows; rows past N read row N - 1, whose
+  // sums are never stored) and activation rows g, g + 8 (the B columns; rows past M read row M - 1: their sums land in
+  // output columns that are never stored), so the loads of whole chunks need no predicate.
+  const int32_t* wp[RB][2];
+  const uint16_t* sp[RB][2];
+  const int8_t* zp[RB][2];
 #pragma unroll
   for (int r = 0; r < RB; ++r) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const int row = n0 + 16 * r + 8 * h + g;
-      live[r][h] = row < p.n;
-      const long long rc = live[r][h] ? row : 0;
-      wrow[r][h] = p.w + rc * p.ldw + 4 * t;
-      srow[r][h] = p.scale + rc * p.lds;
-      zrow[r][h] = p.zero ? p.zero + rc * p.lds : nullptr;
+      const long long row = min(n0 + 16 * r + 8 * h + g, p.n - 1);
+      wp[r][h] = p.w + row * p.ldw + 4 * t + 16 * (first + warp);
+      sp[r][h] = p.scale + row * p.lds;
+      zp[r][h] = p.zero ? p.zero + row * p.lds : nullptr;
     }
   }
+  const bool has_zero = p.zero != nullptr;  // one uniform test, not a null check a load
+  const uint16_t* xp[2] = {p.x + (long long)min(g, p.m - 1) * p.ldx + 32 * t + CHUNK * (first + warp),
+                           p.x + (long long)min(g + 8, p.m - 1) * p.ldx + 32 * t + CHUNK * (first + warp)};
+  const int shift = p.group_shift;
+  const int whole = min(chunks, p.k / CHUNK);  // this slice's chunks that K fills (the rest: one part chunk)
+  int col = (first + warp) * CHUNK + 32 * t;    // the next chunk to load: its column at this lane
 
-  Slots<RB, PF> buf;
-  auto load = [&](int slot, int c) {
-    const int col = c * CHUNK + 32 * t;
-    const bool in_k = c < chunks && col < p.k;
-    const int grp = col >> p.group_shift;
+  Slots<RB, PF, M16> buf;
+  // loads the next whole chunk (if any) into slot ``slot`` and moves the cursors on; weights only (``weights``) or
+  // activations only
+  auto load = [&](int slot, bool weights) {
+    if (col >= whole * CHUNK) return;
+    if (weights) {
+      const unsigned grp = unsigned(col) >> shift;  // 32-bit offsets from pointers kept in registers
 #pragma unroll
-    for (int r = 0; r < RB; ++r) {
+      for (int r = 0; r < RB; ++r) {
 #pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const bool ok = in_k && live[r][h];
-        buf.w[slot][r][h] = ok ? load_stream(wrow[r][h] + 16 * c) : make_uint4(0, 0, 0, 0);
-        buf.s[slot][r][h] = ok ? __ldg(srow[r][h] + grp) : uint16_t(0);
-        buf.z[slot][r][h] = ok && zrow[r][h] ? __ldg(zrow[r][h] + grp) : int8_t(0);
+        for (int h = 0; h < 2; ++h) {
+          buf.w[slot][r][h] = load_stream(wp[r][h]);
+          buf.s[slot][r][h] = __ldg(sp[r][h] + grp);
+          buf.z[slot][r][h] = has_zero ? __ldg(zp[r][h] + grp) : int8_t(0);
+          wp[r][h] += 16 * NW;
+        }
       }
+    } else {
+#pragma unroll
+      for (int b = 0; b < (M16 ? 2 : 1); ++b) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) buf.x[slot][b][j] = load_x(xp[b] + 8 * j);
+        xp[b] += CHUNK * NW;
+      }
+      col += CHUNK * NW;
     }
   };
-
+  const int col0 = col;
 #pragma unroll
-  for (int s = 0; s < PF; ++s) load(s, first + warp + s * NW);
+  for (int s = 0; s < PF; ++s) {  // weights before the wait: they do not depend on the previous kernel
+    load(s, true);
+    col += CHUNK * NW;
+  }
+  col = col0;
   asm volatile("griddepcontrol.wait;" ::: "memory");  // x and the residual come from the previous kernel
-
-  // the MMA's B operand: activation row g (and g + 8), the lane's 32 columns of a chunk
-  const uint16_t* xrow = p.x + (long long)g * p.ldx + 32 * t;
-  const uint16_t* xrow8 = p.x + (long long)(g + 8) * p.ldx + 32 * t;
-  const bool x_live = g < p.m, x_live8 = M16 && g + 8 < p.m;
+#pragma unroll
+  for (int s = 0; s < PF; ++s) load(s, false);
 
   float acc[RB][M16 ? 2 : 1][4];
 #pragma unroll
@@ -174,69 +192,93 @@ __global__ void __launch_bounds__(NW * 32) w4_gemv_kernel(Params p) {
 #pragma unroll
     for (int b = 0; b < (M16 ? 2 : 1); ++b) acc[r][b][0] = acc[r][b][1] = acc[r][b][2] = acc[r][b][3] = 0.f;
 
-  auto compute = [&](int s, int c) {
-        const bool in_k = c * CHUNK + 32 * t < p.k;
-        XPairs xa[4], xb[4];
+  auto compute = [&](int s) {
+    XPairs xa[4], xb[4];
 #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          xa[j] = x_pairs(x_live && in_k ? load_x(xrow + c * CHUNK + 8 * j) : make_uint4(0, 0, 0, 0));
-          if (M16) xb[j] = x_pairs(x_live8 && in_k ? load_x(xrow8 + c * CHUNK + 8 * j) : make_uint4(0, 0, 0, 0));
-        }
+    for (int j = 0; j < 4; ++j) {
+      xa[j] = x_pairs(buf.x[s][0][j]);
+      if (M16) xb[j] = x_pairs(buf.x[s][M16 ? 1 : 0][j]);
+    }
 #pragma unroll
-        for (int r = 0; r < RB; ++r) {
-          uint32_t nz[2], s2[2];
+    for (int r = 0; r < RB; ++r) {
+      uint32_t nz[2], s2[2];
 #pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            nz[h] = 0xC300u | uint32_t(8 + buf.z[s][r][h]);  // bf16 -(136 + z): 128 + v - (136 + z) = q - z
-            nz[h] |= nz[h] << 16;
-            s2[h] = uint32_t(buf.s[s][r][h]) * 0x10001u;  // the group scale in both halves
-          }
-          float part[M16 ? 2 : 1][4] = {};
-          auto& sums = POST ? part : acc[r];
+      for (int h = 0; h < 2; ++h) {
+        nz[h] = 0xC300u | uint32_t(8 + buf.z[s][r][h]);  // bf16 -(136 + z): 128 + v - (136 + z) = q - z
+        nz[h] |= nz[h] << 16;
+        s2[h] = uint32_t(buf.s[s][r][h]) * 0x10001u;  // the group scale in both halves
+      }
+      float part[M16 ? 2 : 1][4] = {};
+      auto& sums = POST ? part : acc[r];
 #pragma unroll
-          for (int j = 0; j < 4; ++j) {
-            const uint32_t wg = (&buf.w[s][r][0].x)[j], w8 = (&buf.w[s][r][1].x)[j];
-            uint32_t qg[4], q8[4];
+      for (int j = 0; j < 4; ++j) {
+        const uint32_t wg = (&buf.w[s][r][0].x)[j], w8 = (&buf.w[s][r][1].x)[j];
+        uint32_t qg[4], q8[4];
 #pragma unroll
-            for (int i = 0; i < 4; ++i) {
-              qg[i] = fma2(and_or(wg >> (4 * i), nibbles, magic), ONE2, nz[0]);  // nibbles i, i + 4: q - z, exact
-              q8[i] = fma2(and_or(w8 >> (4 * i), nibbles, magic), ONE2, nz[1]);
-              if (!POST) {  // (q - z) * s, rounded once
-                qg[i] = fma2(qg[i], s2[0], NEG_ZERO2);
-                q8[i] = fma2(q8[i], s2[1], NEG_ZERO2);
-              }
-            }
-            mma(sums[0], qg[0], q8[0], qg[1], q8[1], xa[j].p[0], xa[j].p[1]);
-            mma(sums[0], qg[2], q8[2], qg[3], q8[3], xa[j].p[2], xa[j].p[3]);
-            if (M16) {
-              mma(sums[M16 ? 1 : 0], qg[0], q8[0], qg[1], q8[1], xb[j].p[0], xb[j].p[1]);
-              mma(sums[M16 ? 1 : 0], qg[2], q8[2], qg[3], q8[3], xb[j].p[2], xb[j].p[3]);
-            }
-          }
-          if (POST) {
-            const float sg = bf16_float(buf.s[s][r][0]), s8 = bf16_float(buf.s[s][r][1]);
-#pragma unroll
-            for (int b = 0; b < (M16 ? 2 : 1); ++b) {
-              acc[r][b][0] = fmaf(part[b][0], sg, acc[r][b][0]);
-              acc[r][b][1] = fmaf(part[b][1], sg, acc[r][b][1]);
-              acc[r][b][2] = fmaf(part[b][2], s8, acc[r][b][2]);
-              acc[r][b][3] = fmaf(part[b][3], s8, acc[r][b][3]);
-            }
+        for (int i = 0; i < 4; ++i) {
+          qg[i] = fma2(and_or(wg >> (4 * i), nibbles, magic), ONE2, nz[0]);  // nibbles i, i + 4: q - z, exact
+          q8[i] = fma2(and_or(w8 >> (4 * i), nibbles, magic), ONE2, nz[1]);
+          if (!POST) {  // (q - z) * s, rounded once
+            qg[i] = fma2(qg[i], s2[0], NEG_ZERO2);
+            q8[i] = fma2(q8[i], s2[1], NEG_ZERO2);
           }
         }
+        mma(sums[0], qg[0], q8[0], qg[1], q8[1], xa[j].p[0], xa[j].p[1]);
+        mma(sums[0], qg[2], q8[2], qg[3], q8[3], xa[j].p[2], xa[j].p[3]);
+        if (M16) {
+          mma(sums[M16 ? 1 : 0], qg[0], q8[0], qg[1], q8[1], xb[j].p[0], xb[j].p[1]);
+          mma(sums[M16 ? 1 : 0], qg[2], q8[2], qg[3], q8[3], xb[j].p[2], xb[j].p[3]);
+        }
+      }
+      if (POST) {
+        const float sg = bf16_float(buf.s[s][r][0]), s8 = bf16_float(buf.s[s][r][1]);
+#pragma unroll
+        for (int b = 0; b < (M16 ? 2 : 1); ++b) {
+          acc[r][b][0] = fmaf(part[b][0], sg, acc[r][b][0]);
+          acc[r][b][1] = fmaf(part[b][1], sg, acc[r][b][1]);
+          acc[r][b][2] = fmaf(part[b][2], s8, acc[r][b][2]);
+          acc[r][b][3] = fmaf(part[b][3], s8, acc[r][b][3]);
+        }
+      }
+    }
   };
-  // whole rounds of PF chunks first (no bounds checks between them, so loads can move ahead), then the rest
-  int base = first + warp;
-  for (; base + (PF - 1) * NW < chunks; base += PF * NW) {
+  // whole rounds of PF chunks (no bounds checks between them, so loads can move ahead), then the rest
+  int c = first + warp;
+  for (; c + (PF - 1) * NW < whole; c += PF * NW) {
 #pragma unroll
     for (int s = 0; s < PF; ++s) {
-      compute(s, base + s * NW);
-      load(s, base + (s + PF) * NW);
+      compute(s);
+      load(s, true);
+      load(s, false);
     }
   }
 #pragma unroll
   for (int s = 0; s < PF; ++s)
-    if (base + s * NW < chunks) compute(s, base + s * NW);
+    if (c + s * NW < whole) compute(s);
+  // a last chunk that K fills in part (K not a multiple of 128): its warp loads it with the lanes past K as zeros
+  const int tail = whole;  // its index, where this slice has it
+  if (tail >= first && tail < chunks && (tail - first) % NW == warp) {
+    const int tcol = tail * CHUNK + 32 * t;
+    const bool in_k = tcol < p.k;
+    const int grp = min(tcol, p.k - 1) >> shift;
+#pragma unroll
+    for (int r = 0; r < RB; ++r) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const long long row = min(n0 + 16 * r + 8 * h + g, p.n - 1);
+        buf.w[0][r][h] = in_k ? load_stream(p.w + row * p.ldw + (tcol >> 3)) : make_uint4(0, 0, 0, 0);
+        buf.s[0][r][h] = __ldg(p.scale + row * p.lds + grp);
+        buf.z[0][r][h] = p.zero ? __ldg(p.zero + row * p.lds + grp) : int8_t(0);
+      }
+    }
+#pragma unroll
+    for (int b = 0; b < (M16 ? 2 : 1); ++b) {
+      const uint16_t* xr = p.x + (long long)min(g + 8 * b, p.m - 1) * p.ldx + tcol;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) buf.x[0][b][j] = in_k ? load_x(xr + 8 * j) : make_uint4(0, 0, 0, 0);
+    }
+    compute(0);
+  }
 
   // the warps' sums: lane (g, t) holds weight rows g and g + 8 of each block for activation rows 2t, 2t + 1
   // (and 8 + 2t, 9 + 2t)
