@@ -10,7 +10,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_w4_mma  # noqa: E402
-
 from vlmq.engine.kernels.cutlass_gemm import W4GemvConfig  # noqa: E402
 from vlmq.engine.kernels.gemv import mma_tiles_of  # noqa: E402
 
