@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from bench_kernels import SHAPES, environment, sweep_calls, time_graph, weight_bytes  # noqa: E402
+from bench_kernels import SHAPES, environment, relative_error, sweep_calls, time_graph, weight_bytes  # noqa: E402
 
 PROJECTIONS = ("qkv", "o", "gate_up", "down")
 SMS = 132  # the H200's
@@ -37,10 +37,6 @@ SMS = 132  # the H200's
 def timed(calls: list, reps: int) -> dict:
     times = time_graph(calls, reps)
     return dict(us=statistics.median(times), us_min=min(times), us_max=max(times), reps=len(times))
-
-
-def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a.float() - b.float()).norm() / b.float().norm()).item()
 
 
 def run(args) -> list[dict]:
@@ -64,7 +60,7 @@ def run(args) -> list[dict]:
                 del base
                 for tile, split in candidates(n, k):
                     calls = sweep_calls(group, mma_config(tile, m, split), copies, fused=True)
-                    err = rel_err(calls[0](), want)
+                    err = relative_error(calls[0](), want)
                     rec = dict(row, variant="mma", config=[int(v) for v in tile] + [split], rel_err=err)
                     rec.update(timed(calls, args.reps) if err < args.tolerance else dict(us=None, note="wrong output"))
                     records.append(rec)

@@ -105,3 +105,19 @@ def test_the_ctypes_signature_matches_the_c_prototype():
     kinds = {"int": ctypes.c_int, "long long": ctypes.c_longlong}
     want = [ctypes.c_void_p if "*" in p or "cudaStream_t" in p else kinds[p.rsplit(" ", 1)[0].strip()] for p in params]
     assert cutlass_gemm.W4_GEMV_ARGTYPES == want
+
+
+def test_calls_the_kernel_cannot_take_are_refused_in_one_line():
+    """A tensor-core config on weights that are not int4, and a split-K launch without its semaphores: one-line
+    errors naming the fix, before anything launches."""
+    from vlmq.engine.kernels.gemv import gemv
+
+    x = torch.zeros(1, 256, dtype=torch.bfloat16)
+    with pytest.raises(VlmqError) as err:
+        gemv(x, torch.zeros(64, 256, dtype=torch.bfloat16), config=mma_config(W4GemvConfig(1, 4, 2, False), 1))
+    assert "\n" not in str(err.value) and "pick another config" in str(err.value)
+    w = pack_int4(torch.zeros(64, 256, dtype=torch.int8))
+    s = torch.ones(64, 2, dtype=torch.bfloat16)
+    with pytest.raises(ValueError) as err:
+        cutlass_gemm.w4_gemv(x, w, s, None, 128, None, None, False, W4GemvConfig(1, 4, 2, False), False, split=2)
+    assert "\n" not in str(err.value) and "semaphores=" in str(err.value)

@@ -18,7 +18,7 @@ from vlmq.engine.kernels import cutlass_gemm, pack_int4
 from vlmq.engine.kernels.gemv import ACT_SILU_MUL, MMA_ENV, gemv, mma_config, mma_runs
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_kernels_gpu import TOL, TOL_EPILOGUE, TOL_INT4_ACT, reference, rel_err  # noqa: E402
+from test_kernels_gpu import TOL, TOL_EPILOGUE, TOL_INT4_ACT, poison_allocator, reference, rel_err  # noqa: E402
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
@@ -44,8 +44,7 @@ def int4_pack(n, k, group, zero, bias, seed):
 
 def run(p, x, tile, split=1, **kw):
     """The op through ``gemv`` with the tensor-core config ``tile``; the output has no NaN from a poisoned heap."""
-    junk = torch.full((64 << 20,), float("nan"), device="cuda")
-    del junk
+    poison_allocator()
     act = ACT_SILU_MUL if kw.get("act") == "silu_mul" else 0
     out = gemv(
         x, p.weight, p.scale, p.zero, p.group_size, p.bias, act=act, residual=kw.get("residual"),

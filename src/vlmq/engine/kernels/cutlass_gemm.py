@@ -476,17 +476,20 @@ def w4_gemv(
     launched as a programmatic dependent of the previous kernel. ``split`` > 1: K over that many CTAs a row block,
     with ``semaphores`` (int32, zeroed, one a row block; left zeroed) and fp32 partials. ``w4_gemv_fits`` says which
     calls it takes."""
+    m, k = x.shape
+    n = packed.shape[0]
+    if split > 1 and (semaphores is None or semaphores.numel() < -(-n // (16 * config.row_blocks))):
+        raise ValueError(
+            f"a split-K int4 GEMV needs a zeroed int32 semaphore a row block ({n} rows): pass semaphores= "
+            "(gemv's split_semaphores) or split=1"
+        )
     lib = _library()
     if lib is None:
         raise RuntimeError(f"int4 tensor-core GEMV not built: {BUILD_HINT}")
-    m, k = x.shape
-    n = packed.shape[0]
     out = torch.empty((m, n // 2 if silu_mul else n), dtype=torch.bfloat16, device=x.device)
     bias = bias.to(torch.bfloat16).contiguous() if bias is not None else None
     residual = residual.contiguous() if residual is not None else None
     part = torch.empty((split, m, n), dtype=torch.float32, device=x.device) if split > 1 else None
-    if split > 1 and (semaphores is None or semaphores.numel() < -(-n // (16 * config.row_blocks))):
-        raise ValueError(f"a split-K int4 GEMV needs a zeroed int32 semaphore a row block ({n} rows)")
     code = lib.vlmq_w4_gemv(
         w4_gemv_configs()[config],
         x.data_ptr(),

@@ -551,6 +551,15 @@ def _semaphores(device: torch.device) -> torch.Tensor:
     return torch.zeros(SEMAPHORES, dtype=torch.int32, device=device)
 
 
+def split_semaphores(device: torch.device, tiles: int, split: int) -> torch.Tensor | None:
+    """The zeroed per-tile counters a split-K launch of ``tiles`` output tiles counts in on (None without a split)."""
+    if split <= 1:
+        return None
+    if tiles > SEMAPHORES:
+        raise ValueError(f"split-K GEMV of {tiles} tiles exceeds the {SEMAPHORES} semaphores")
+    return _semaphores(device)
+
+
 def interleave_rows(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     """[N, ...] gate and up rows (or their per-row metadata) → [2N, ...] as gate0, up0, gate1, up1, ...:
     the layout ``act="silu_mul"`` reads, so one program holds both halves of each output."""
@@ -726,9 +735,7 @@ def gemv(
                 "pick another config for this call"
             )
         on = launch_pdl(x.device, pdl, "gemv", gemv_case(fmt, cfg, act, residual is not None, n, k))["PDL"] != 0
-        sems = _semaphores(x.device) if cfg.split_k > 1 else None
-        if cfg.split_k > 1 and -(-n // cfg.block_n) > SEMAPHORES:
-            raise ValueError(f"split-K GEMV of {-(-n // cfg.block_n)} row blocks exceeds the {SEMAPHORES} semaphores")
+        sems = split_semaphores(x.device, -(-n // cfg.block_n), cfg.split_k)
         return w4_gemv(
             x.contiguous(), weight, scale, zero, group_size, bias, residual, act == ACT_SILU_MUL, mma_tile(cfg), on,
             cfg.split_k, sems,
@@ -740,9 +747,8 @@ def gemv(
     y = torch.empty((m, out_n), dtype=out_dtype, device=x.device)
     grid_n, grid_m = -(-n // cfg.block_n), (-(-m // cfg.block_m) if cfg.kernel == "dot" else 1)
     part = torch.empty((split, m, n), dtype=torch.float32, device=x.device) if split > 1 else y
-    sems = _semaphores(x.device) if split > 1 else y
-    if split > 1 and grid_n * grid_m > SEMAPHORES:
-        raise ValueError(f"split-K GEMV of {grid_n * grid_m} tiles exceeds the {SEMAPHORES} semaphores")
+    sems = split_semaphores(x.device, grid_n * grid_m, split)
+    sems = y if sems is None else sems
     # FP8 travels as uint8 and is bitcast in the kernel (masked FP8 lanes cannot be filled with 0);
     # the CUDA-core kernel reads int8 weights as int32 words (4 columns each)
     x_arg = x.view(torch.uint8) if x.dtype == torch.float8_e4m3fn else x
