@@ -34,7 +34,8 @@ A third, for int4 weights where it is built and measured faster (``measured_mma`
 ``cutlass/w4_gemv.cu`` (``cutlass_gemm.w4_gemv``): sixteen weight rows a tensor-core MMA at any M <= 16, the
 nibbles widened to bf16 pairs by LOP3s into the bits of 128.0, the bias, SiLU·mul and residual in its epilogue
 (the RMSNorm by ``normalize_rows`` first). Why: the CUDA-core kernel issues ~4 instructions a weight and is bound
-by issuing them on the 7b (eighteenth session's Nsight profile); the MMA form issues ~1.5.
+by issuing them on the 7b (eighteenth session's Nsight profile); the MMA form's loop issues ~2.9 a weight and is
+latency-bound instead (twenty-eighth session: faster on five shapes, slower on the 7b's one-row ones; no entry shipped).
 
 Split K: when ``N / BN`` programs are too few for 132 SMs, programs also split K; each writes an fp32
 partial, counts itself in on a per-tile semaphore, and the last to arrive sums the partials and runs

@@ -5,10 +5,13 @@
 // Why (docs/benchmarks.md, eighteenth session): the CUDA-core GEMV issues ~4.2 instructions a weight on the 7b
 // gate/up and is bound by issuing them (Nsight: 66 % of issue slots, 50 % of DRAM peak). Here the multiply-adds run
 // on the tensor cores (mma.sync m16n8k16, fp32 sums), sixteen weight rows the MMA's A operand and the activations
-// its 8-column B operand (columns past M are zeros; M > 8 takes a second MMA on the same weights), and the eight
+// its 8-column B operand (columns past M repeat row M - 1 and are never stored; M > 8 takes a second MMA on the same
+// weights), and the eight
 // nibbles of a word become four bf16 pairs by three shifts and four LOP3s into the bits of 128.0 (no int -> float
 // conversion) and one bf16x2 add a pair (q - z, exact), one more multiply making (q - z) * s rounded once as w4's
-// reference rounds it. Marlin's idea (IST-DASLab) in vlmq's layout.
+// reference rounds it. Marlin's idea (IST-DASLab) in vlmq's layout. Measured (docs/benchmarks.md, twenty-eighth
+// session): exact, faster than the Triton kernel on five 2b / 7b shapes, slower on the 7b's large one-row ones
+// (latency-bound: 15 % occupancy), so the tile table ships no entry for it yet.
 //
 // No repacking: K is permuted inside each lane instead. For the MMA, lane (g, t) (g = lane / 4, t = lane % 4) holds
 // the A values of k = 2t, 2t + 1, 2t + 8, 2t + 9 and the B values of the same k, so any bijection between those four
