@@ -183,6 +183,15 @@ def test_pick_tile_pads_the_rows_least_then_follows_the_measured_preference():
     assert cutlass_gemm.pick_tile(300, {t: v for t, v in shapes.items() if t != 1}) in (0, 2)  # 384: not the cluster
 
 
+def test_pick_tile_leaves_unranked_decode_tiles_to_the_tile_table():
+    """A 16-token tile pads any row count least, but one the preference does not rank is never picked by padding
+    while a ranked tile exists; alone, it is."""
+    shapes = {0: tile(128), 1: tile(64), 99: tile(16, depth=128)}
+    for m in (1, 16, 300):
+        assert cutlass_gemm.pick_tile(m, shapes) != 99
+    assert cutlass_gemm.pick_tile(1, {99: shapes[99]}) == 99
+
+
 def test_pick_tile_keeps_int4_groups_whole_in_a_k_tile():
     """An int4 tile 128 deep in K runs only groups of 128k (CUTLASS loads one scale per K tile): a group-64 pack
     never gets one, a group-128 pack may."""

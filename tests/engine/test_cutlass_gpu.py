@@ -54,7 +54,7 @@ def operands(m, n, k, bias, seed=0):
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-@pytest.mark.parametrize("m", [300, 77, 1029])
+@pytest.mark.parametrize("m", [300, 77, 1029, 5])
 def test_w8a16_gemm_matches_the_reference(built, shape, m):
     n, k = SHAPES[shape]
     x, w, s, b = operands(m, n, k, bias=shape.endswith("qkv"))
@@ -110,7 +110,7 @@ REF_DTYPE = {"int8": torch.bfloat16, "fp8": torch.float32}
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-@pytest.mark.parametrize("m", [300, 77, 1029])
+@pytest.mark.parametrize("m", [300, 77, 1029, 5])
 @pytest.mark.parametrize("a_mode", ["fp8", "int8"])
 def test_w8a8_gemm_matches_the_reference(built, shape, m, a_mode):
     """Every W8A8 tile, the default one too, with and without a bias, M not a multiple of any tile (77, 1029)."""
@@ -147,7 +147,7 @@ def int4_operands(m, n, k, group, symmetric, seed=0):
 
 
 @pytest.mark.parametrize("shape", ["7b qkv", "7b down", "2b qkv", "small"])
-@pytest.mark.parametrize("m", [300, 77])
+@pytest.mark.parametrize("m", [300, 77, 5])
 @pytest.mark.parametrize("symmetric", [True, False])
 @pytest.mark.parametrize("group", [128, 64])
 def test_w4a16_gemm_matches_the_reference(built, shape, m, symmetric, group):

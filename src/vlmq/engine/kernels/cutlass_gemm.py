@@ -250,11 +250,13 @@ def pick_tile(
 ) -> int:
     """The tile for ``m`` token rows: least padding of the rows to whole tiles (MMAs that multiply nothing), then
     ``TILE_PREFERENCE``; with a ``group_size`` (int4), only tiles whose K depth divides it. ``shapes``: {tile:
-    tile_shape(tile)} (default: the built library's)."""
+    tile_shape(tile)} (default: the built library's). Only the preference's tiles where it names any: the 16-token
+    decode tiles pad least at every row count but are the engine's only where the tile table measured them."""
     shapes = shapes if shapes is not None else {t: tile_shape(t, fmt) for t in range(tiles(fmt))}
     if group_size:
         shapes = {t: shape for t, shape in shapes.items() if group_size % shape[3] == 0}
     order = {t: i for i, t in enumerate(TILE_PREFERENCE[fmt])}
+    shapes = {t: shape for t, shape in shapes.items() if t in order} or shapes
 
     def padded(tile: int) -> int:
         rows = shapes[tile][1] * shapes[tile][2]  # a cluster's CTAs are launched in whole clusters

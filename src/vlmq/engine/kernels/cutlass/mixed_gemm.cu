@@ -115,7 +115,10 @@ struct W4Gemm : MixedGemm<cute::tuple<cutlass::uint4b_t, Bf16, Bf16>, 32, TileSh
   X(10, 128, 128, 1, W8Gemm<int8_t, Shape<_128, _128, _128>, Coop, CoopEpi, One, StreamK>) \
   X(11, 128, 192, 1, W8Gemm<int8_t, Shape<_128, _192, _128>, Coop, CoopEpi, One, StreamK>) \
   X(12, 128, 160, 1, W8Gemm<int8_t, Shape<_128, _160, _128>, Coop, CoopEpi>)                \
-  X(13, 128, 160, 1, W8Gemm<int8_t, Shape<_128, _160, _128>, Coop, CoopEpi, One, StreamK>)
+  X(13, 128, 160, 1, W8Gemm<int8_t, Shape<_128, _160, _128>, Coop, CoopEpi, One, StreamK>) \
+  X(14, 128, 16, 1, W8Gemm<int8_t, Shape<_128, _16, _128>, Coop, CoopEpi>)                 \
+  X(15, 128, 16, 1, W8Gemm<int8_t, Shape<_128, _16, _128>, Coop, CoopEpi, One, StreamK>)   \
+  X(16, 64, 16, 1, W8Gemm<int8_t, Shape<_64, _16, _128>, Ping, PingEpi>)
 
 // int4: the 64-deep tiles take any group of 64k; the 128-deep ones need groups of 128k (CUTLASS loads one scale
 // per K tile). Wider token tiles widen each weight tile fewer times per prompt (192: twice for 300 rows, 128: three
@@ -131,7 +134,10 @@ struct W4Gemm : MixedGemm<cute::tuple<cutlass::uint4b_t, Bf16, Bf16>, 32, TileSh
   X(7, 128, 128, 1, W4Gemm<Shape<_128, _128, _128>, Coop, CoopEpi, One, StreamK>)          \
   X(8, 128, 128, 1, W4Gemm<Shape<_128, _128, _64>, Coop, CoopEpi, One, StreamK>)           \
   X(9, 128, 192, 1, W4Gemm<Shape<_128, _192, _128>, Coop, CoopEpi, One, StreamK>)          \
-  X(10, 128, 160, 1, W4Gemm<Shape<_128, _160, _64>, Coop, CoopEpi, One, StreamK>)
+  X(10, 128, 160, 1, W4Gemm<Shape<_128, _160, _64>, Coop, CoopEpi, One, StreamK>)          \
+  X(11, 128, 16, 1, W4Gemm<Shape<_128, _16, _128>, Coop, CoopEpi>)                         \
+  X(12, 128, 16, 1, W4Gemm<Shape<_128, _16, _128>, Coop, CoopEpi, One, StreamK>)           \
+  X(13, 64, 16, 1, W4Gemm<Shape<_64, _16, _128>, Ping, PingEpi>)
 
 VLMQ_TILE_ABI(w8a16, VLMQ_W8_TILES)
 VLMQ_TILE_ABI(w4a16, VLMQ_W4_TILES)

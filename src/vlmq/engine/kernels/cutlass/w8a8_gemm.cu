@@ -88,7 +88,10 @@ using Int8Gemm = W8A8Gemm<int8_t, int32_t, A...>;
   X(4, 64, 160, 1, Fp8Gemm<Shape<_64, _160, _128>, PingFast, PingEpi>)                               \
   X(5, 128, 128, 1, Fp8Gemm<Shape<_128, _128, _128>, CoopFast, CoopEpi>)                             \
   X(6, 128, 160, 1, Fp8Gemm<Shape<_128, _160, _128>, CoopFast, CoopEpi, One, StreamK>)               \
-  X(7, 256, 160, 1, Fp8Gemm<Shape<_256, _160, _128>, CoopFast, CoopEpi>)
+  X(7, 256, 160, 1, Fp8Gemm<Shape<_256, _160, _128>, CoopFast, CoopEpi>)                             \
+  X(8, 128, 16, 1, Fp8Gemm<Shape<_128, _16, _128>, CoopFast, CoopEpi>)                               \
+  X(9, 128, 16, 1, Fp8Gemm<Shape<_128, _16, _128>, CoopFast, CoopEpi, One, StreamK>)                 \
+  X(10, 64, 16, 1, Fp8Gemm<Shape<_64, _16, _128>, PingFast, PingEpi>)
 
 #define VLMQ_INT8_TILES(X)                                                                           \
   X(0, 128, 128, 1, Int8Gemm<Shape<_128, _128, _128>, Coop, CoopEpi>)                                \
@@ -96,7 +99,10 @@ using Int8Gemm = W8A8Gemm<int8_t, int32_t, A...>;
   X(2, 128, 256, 1, Int8Gemm<Shape<_128, _256, _128>, Coop, CoopEpi>)                                \
   X(3, 64, 160, 1, Int8Gemm<Shape<_64, _160, _128>, Ping, PingEpi>)                                  \
   X(4, 128, 160, 1, Int8Gemm<Shape<_128, _160, _128>, Coop, CoopEpi, One, StreamK>)                  \
-  X(5, 256, 160, 1, Int8Gemm<Shape<_256, _160, _128>, Coop, CoopEpi>)
+  X(5, 256, 160, 1, Int8Gemm<Shape<_256, _160, _128>, Coop, CoopEpi>)                                \
+  X(6, 128, 16, 1, Int8Gemm<Shape<_128, _16, _128>, Coop, CoopEpi>)                                  \
+  X(7, 128, 16, 1, Int8Gemm<Shape<_128, _16, _128>, Coop, CoopEpi, One, StreamK>)                    \
+  X(8, 64, 16, 1, Int8Gemm<Shape<_64, _16, _128>, Ping, PingEpi>)
 
 #define VLMQ_RUN(I, WR, TR, CL, ...) \
   if (tile == I) return __VA_ARGS__::run(x, w, wscale, xscale, bias, out, m, n, k, workspace, workspace_bytes, stream);
