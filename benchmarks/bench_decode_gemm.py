@@ -5,10 +5,13 @@ GEMV, on one GPU: does a multi-stage TMA pipeline stream 8- and 4-bit weights fa
 
 Each (preset, projection, rows, mode) as the plain op (no fusion: both sides multiply the same rows; W8A8 rows
 quantized by the caller): the engine's GEMV at the shipped tile (``bench_kernels.sweep_calls``) and every tile of
-the built library's GEMM for the format at most ``--max-token-rows`` tokens wide (int4: the group terms made once, as at load), each in a CUDA graph over
-weight copies past L2 (``bench_kernels.time_graph``: µs a call, median of ``--reps`` replays, min–max). Every
-output is checked against the GEMV's (relative error; over ``--tolerance`` it is reported and not timed). DIR gets
-bench_decode_gemm.json and table.md.
+the built library's GEMM for the format at most ``--max-token-rows`` tokens wide (int4: the group terms made once,
+as at load), each in a CUDA graph over weight copies past L2 (``bench_kernels.graph_stats``: µs a call, median of
+``--reps`` replays, min–max). Every output is checked against the GEMV's (relative error; over ``--tolerance`` it
+is reported and not timed). DIR gets bench_decode_gemm.json and table.md.
+
+Measured on the H200 (docs/benchmarks.md, twenty-ninth session): weight-only 1.3-3.7x slower than the GEMV (the
+mainloop widens every weight tile in registers), W8A8 level with it at one row and up to 15 % faster at 16 on the 7b.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import argparse
 import json
 import math
 import pathlib
-import statistics
 import sys
 
 import torch
@@ -29,10 +31,10 @@ from bench_kernels import (  # noqa: E402
     SHAPES,
     SWEEP_X_SEED,
     environment,
+    graph_stats,
     random_pack,
     relative_error,
     sweep_calls,
-    time_graph,
     weight_bytes,
 )
 
@@ -64,11 +66,6 @@ def gemm_calls(group: tuple, tile: int, copies: int, device: str = "cuda") -> li
     return [lambda p=p: cutlass_gemm.w8a8_gemm(xq, p.weight, p.scale, xs, None, tile) for p in packs]
 
 
-def timed(calls: list, reps: int) -> dict:
-    times = time_graph(calls, reps)
-    return dict(us=statistics.median(times), us_min=min(times), us_max=max(times), reps=len(times))
-
-
 def run(args) -> list[dict]:
     from vlmq.engine.kernels import cutlass_gemm
 
@@ -87,7 +84,7 @@ def run(args) -> list[dict]:
                     row = dict(preset=preset, shape=shape, n=n, k=k, m=m, mode=mode, copies=copies)
                     base = sweep_calls(group, None, copies)
                     want = base[0]()
-                    records.append(dict(row, variant="gemv", **timed(base, args.reps)))
+                    records.append(dict(row, variant="gemv", **graph_stats(base, args.reps)))
                     del base
                     lib = LIBRARY_FORMAT[mode]
                     for tile in range(cutlass_gemm.tiles(lib)):
@@ -102,7 +99,7 @@ def run(args) -> list[dict]:
                             records.append(dict(rec, us=None, note=str(exc)[:200]))
                             continue
                         good = rec["rel_err"] < args.tolerance
-                        rec.update(timed(calls, args.reps) if good else dict(us=None, note="wrong output"))
+                        rec.update(graph_stats(calls, args.reps) if good else dict(us=None, note="wrong output"))
                         records.append(rec)
                         del calls
                     torch.cuda.empty_cache()

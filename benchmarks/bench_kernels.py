@@ -301,6 +301,12 @@ def time_graph(calls: list, reps: int) -> list[float]:
     return times
 
 
+def graph_stats(calls: list, reps: int) -> dict:
+    """``time_graph``'s replays as {us (median), us_min, us_max, reps}: one record's timing fields."""
+    times = time_graph(calls, reps)
+    return dict(us=statistics.median(times), us_min=min(times), us_max=max(times), reps=len(times))
+
+
 def measure(case, rec: Record, args) -> None:
     preset, shape, n, k, m, variant, mode = case
     copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / rec.weight_bytes)))

@@ -7,7 +7,7 @@ Each (preset, projection, rows) in the form the engine runs it (``bench_kernels.
 q/k/v and gate/up, SiLU·mul, the residual add; int4 group 128 with zero points): the shipped Triton tile
 (``$VLMQ_W4_MMA=off``) and every configuration the built library has (K split over CTAs too where row blocks are
 few: ``candidates``), each in a CUDA graph over weight copies past
-L2 (``bench_kernels.time_graph``: µs a call, median of ``--reps`` replays, min–max). Each configuration's output is
+L2 (``bench_kernels.graph_stats``: µs a call, median of ``--reps`` replays, min–max). Each configuration's output is
 checked against the Triton tile's first (relative error; over ``--tolerance`` it is reported and not written).
 ``--write-tiles``: the tile table's ``w4_mma`` entries become the fastest configuration per shape and row bucket
 where it beat the Triton tile (``gemv.measured_mma`` reads them), written to ``--tiles-out`` (default: the shipped
@@ -21,22 +21,16 @@ import json
 import math
 import os
 import pathlib
-import statistics
 import sys
 
 import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from bench_kernels import SHAPES, environment, relative_error, sweep_calls, time_graph, weight_bytes  # noqa: E402
+from bench_kernels import SHAPES, environment, graph_stats, relative_error, sweep_calls, weight_bytes  # noqa: E402
 
 PROJECTIONS = ("qkv", "o", "gate_up", "down")
 SMS = 132  # the H200's
-
-
-def timed(calls: list, reps: int) -> dict:
-    times = time_graph(calls, reps)
-    return dict(us=statistics.median(times), us_min=min(times), us_max=max(times), reps=len(times))
 
 
 def run(args) -> list[dict]:
@@ -56,13 +50,15 @@ def run(args) -> list[dict]:
                 base = sweep_calls(group, None, copies, fused=True)
                 want = base[0]()
                 row = dict(preset=preset, shape=shape, n=n, k=k, m=m, copies=copies)
-                records.append(dict(row, variant="triton", **timed(base, args.reps)))
+                records.append(dict(row, variant="triton", **graph_stats(base, args.reps)))
                 del base
                 for tile, split in candidates(n, k):
                     calls = sweep_calls(group, mma_config(tile, m, split), copies, fused=True)
                     err = relative_error(calls[0](), want)
                     rec = dict(row, variant="mma", config=[int(v) for v in tile] + [split], rel_err=err)
-                    rec.update(timed(calls, args.reps) if err < args.tolerance else dict(us=None, note="wrong output"))
+                    rec.update(
+                        graph_stats(calls, args.reps) if err < args.tolerance else dict(us=None, note="wrong output")
+                    )
                     records.append(rec)
                     del calls
                 torch.cuda.empty_cache()

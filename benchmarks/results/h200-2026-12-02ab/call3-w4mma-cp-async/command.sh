@@ -1,0 +1,23 @@
+# Twenty-ninth session, call 3: the int4 tensor-core GEMV with its weights in flight through cp.async stages in shared
+# memory (S chunks a warp, no registers held) instead of registers -- its GPU tests, every configuration against the
+# shipped Triton tiles (bench_w4_mma.py; winners into $R/tiles.json), the toy through the eager and compiled engines
+# with every int4 decode GEMV on it, and, where the bench wrote entries, the 7b and 2b int4_wo steps A/B'd between the
+# shipped table and that one (bench_decode_ab.py, 3 interleaved rounds).
+. benchmarks/device_call.sh
+timeout 120 python3 -m pytest -q -x -m gpu -p no:cacheprovider --tb=short tests/engine/test_w4_mma_gpu.py \
+    2>&1 | grep -v "$F" | tail -12 > $R/test.log
+echo "test rc ${PIPESTATUS[0]} at $(since) s" >> $R/test.log
+timeout 170 python3 benchmarks/bench_w4_mma.py --out $R/bench --reps 20 --write-tiles --tiles-out $R/tiles.json \
+    2>&1 | grep -v "$F" > $R/bench.log
+echo "bench rc ${PIPESTATUS[0]} at $(since) s" >> $R/bench.log
+timeout 100 python3 -m pytest -q -m gpu -p no:cacheprovider --tb=short tests/recipes/test_gpu_engines.py -k mma \
+    2>&1 | grep -v "$F" | tail -6 > $R/engines.log
+echo "engines rc ${PIPESTATUS[0]} at $(since) s" >> $R/engines.log
+if grep -q '"shape": "7b' $R/tiles.json 2>/dev/null; then
+    timeout $(( $(left) - 10 )) python3 benchmarks/bench_decode_ab.py --out $R/ab7b --model qwen2-vl-7b --recipes int4_wo \
+        --batch-sizes 1 --env VLMQ_TILES --rounds 3 --variants "src/vlmq/engine/kernels/tiles/h200.json;$R/tiles.json" \
+        2>&1 | grep -v "$F" | tail -8 > $R/ab7b.log
+    echo "ab7b rc ${PIPESTATUS[0]} at $(since) s" >> $R/ab7b.log
+fi
+finish_call
+cat $R/test.log; tail -19 $R/bench.log; cat $R/engines.log $R/ab7b.log 2>/dev/null
