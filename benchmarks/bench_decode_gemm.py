@@ -16,8 +16,6 @@ mainloop widens every weight tile in registers), W8A8 level with it at one row a
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import pathlib
 import sys
@@ -30,10 +28,11 @@ from bench_kernels import (  # noqa: E402
     MODES,
     SHAPES,
     SWEEP_X_SEED,
-    environment,
+    decode_bench_parser,
     graph_stats,
     random_pack,
     relative_error,
+    save_run,
     sweep_calls,
     weight_bytes,
 )
@@ -138,25 +137,15 @@ def table(records: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=pathlib.Path, required=True)
-    parser.add_argument("--presets", type=lambda s: s.split(","), default=["2b", "7b"])
-    parser.add_argument("--rows", type=lambda s: [int(v) for v in s.split(",")], default=[1, 16])
+    parser = decode_bench_parser(__doc__.split("\n")[0], reps=30)
     parser.add_argument("--modes", type=lambda s: s.split(","), default=list(LIBRARY_FORMAT))
-    parser.add_argument("--reps", type=int, default=30)
-    parser.add_argument("--rotate-mb", type=float, default=256)
-    parser.add_argument("--tolerance", type=float, default=1e-2)
     parser.add_argument("--max-token-rows", type=int, default=64, help="library tiles at most this many tokens wide")
     args = parser.parse_args(argv)
     bad = [m for m in args.modes if m not in LIBRARY_FORMAT]
     if bad:
         parser.error(f"--modes {','.join(bad)}: not a library GEMM's mode; use some of {','.join(LIBRARY_FORMAT)}")
-    args.out.mkdir(parents=True, exist_ok=True)
     records = run(args)
-    (args.out / "bench_decode_gemm.json").write_text(json.dumps(dict(env=environment(), records=records), indent=1))
-    text = table(records)
-    (args.out / "table.md").write_text(text + "\n")
-    print(text)
+    save_run(args.out, "bench_decode_gemm", records, table(records))
     return 0
 
 

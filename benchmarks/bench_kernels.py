@@ -842,6 +842,28 @@ def table(records: list[Record], rows: tuple[int, ...], prefill: bool) -> str:
     return "\n".join(lines)
 
 
+def decode_bench_parser(description: str, reps: int) -> argparse.ArgumentParser:
+    """The options of the benchmarks that time decode kernels over weight copies past L2 (bench_w4_mma.py,
+    bench_decode_gemm.py): --out, --presets, --rows, --reps, --rotate-mb, --tolerance."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=pathlib.Path, required=True)
+    parser.add_argument("--presets", type=lambda s: s.split(","), default=["2b", "7b"])
+    parser.add_argument("--rows", type=lambda s: [int(v) for v in s.split(",")], default=[1, 16])
+    parser.add_argument("--reps", type=int, default=reps)
+    parser.add_argument("--rotate-mb", type=float, default=256, help="weight copies enough to pass L2")
+    parser.add_argument("--tolerance", type=float, default=TOLERANCE, help="largest relative error timed")
+    return parser
+
+
+def save_run(out: pathlib.Path, name: str, records: list, text: str) -> None:
+    """A decode benchmark's run into ``out``: ``name``.json (this machine's environment and the records) and
+    table.md (``text``, also printed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(dict(env=environment(), records=records), indent=1))
+    (out / "table.md").write_text(text + "\n")
+    print(text)
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
@@ -919,7 +941,7 @@ def environment() -> dict:
     import triton
 
     return {
-        "device": torch.cuda.get_device_name(0),
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "torch": torch.__version__,
         "triton": triton.__version__,
         "python": platform.python_version(),

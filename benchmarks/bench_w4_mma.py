@@ -16,7 +16,6 @@ table). DIR gets bench_w4_mma.json and table.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -27,7 +26,15 @@ import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from bench_kernels import SHAPES, environment, graph_stats, relative_error, sweep_calls, weight_bytes  # noqa: E402
+from bench_kernels import (  # noqa: E402
+    SHAPES,
+    decode_bench_parser,
+    graph_stats,
+    relative_error,
+    save_run,
+    sweep_calls,
+    weight_bytes,
+)
 
 PROJECTIONS = ("qkv", "o", "gate_up", "down")
 SMS = 132  # the H200's
@@ -124,22 +131,12 @@ def table(records: list[dict]) -> str:
 def main(argv=None) -> int:
     from vlmq.engine.kernels.gemv import TILES_FILE
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=pathlib.Path, required=True)
-    parser.add_argument("--presets", type=lambda s: s.split(","), default=["2b", "7b"])
-    parser.add_argument("--rows", type=lambda s: [int(v) for v in s.split(",")], default=[1, 16])
-    parser.add_argument("--reps", type=int, default=50)
-    parser.add_argument("--rotate-mb", type=float, default=256)
-    parser.add_argument("--tolerance", type=float, default=1e-2)
+    parser = decode_bench_parser(__doc__.split("\n")[0], reps=50)
     parser.add_argument("--write-tiles", action="store_true")
     parser.add_argument("--tiles-out", type=pathlib.Path, default=TILES_FILE)
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     records = run(args)
-    (args.out / "bench_w4_mma.json").write_text(json.dumps(dict(env=environment(), records=records), indent=1))
-    text = table(records)
-    (args.out / "table.md").write_text(text + "\n")
-    print(text)
+    save_run(args.out, "bench_w4_mma", records, table(records))
     if args.write_tiles:
         data = json.loads(TILES_FILE.read_text())
         data["w4_mma"] = best_tiles(records)

@@ -37,3 +37,17 @@ def test_unknown_mode_is_refused_in_one_line(tmp_path, capsys):
         bench_decode_gemm.main(["--out", str(tmp_path), "--modes", "int8-a16,bf16"])
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--modes bf16" in err and "int4-g128" in err
+
+
+def test_a_run_is_saved_with_its_environment_and_table(tmp_path, capsys):
+    pytest.importorskip("triton")  # bench_kernels.environment names the Triton version
+    import json
+
+    from bench_kernels import save_run
+
+    records = [rec(20.0), rec(16.0, 14)]
+    text = bench_decode_gemm.table(records)
+    save_run(tmp_path / "run", "bench_decode_gemm", records, text)
+    saved = json.loads((tmp_path / "run" / "bench_decode_gemm.json").read_text())
+    assert saved["records"] == records and "triton" in saved["env"]
+    assert (tmp_path / "run" / "table.md").read_text() == text + "\n" and text in capsys.readouterr().out
