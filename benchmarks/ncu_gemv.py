@@ -17,8 +17,8 @@ import sys
 import torch
 
 import bench_kernels
-from vlmq.engine.kernels.cutlass_gemm import W4GemvConfig
-from vlmq.engine.kernels.gemv import default_config, mma_config
+from vlmq.engine.kernels.gemv import default_config, mma_config, parse_mma_config
+from vlmq.errors import VlmqError
 
 
 def parse_case(text: str) -> tuple:
@@ -45,15 +45,24 @@ def main(argv=None) -> int:
     )
     args = ap.parse_args(argv)
     groups = [parse_case(c) for c in args.cases]
+    mma = None
+    if args.mma:  # the configuration as $VLMQ_W4_MMA reads it, then an optional K split
+        parts = args.mma.split(",")
+        form = "row_blocks,warps,in_flight,post, then an optional K split: --mma 1,4,2,1,2"
+        try:
+            mma = (parse_mma_config(",".join(parts[:4]), "--mma"), int(parts[4]) if len(parts) > 4 else 1)
+        except VlmqError as err:
+            ap.error(f"{err} (then an optional K split: --mma 1,4,2,1,2)")
+        except ValueError:
+            ap.error(f"--mma={args.mma!r}: the K split is not a whole number; give {form}")
     if not torch.cuda.is_available():
         print("ncu_gemv: no CUDA device here; Nsight Compute reads a GPU's counters")
         return 2
     for group in groups:
         preset, shape, n, k, m, mode = group
         cfg = default_config(bench_kernels.cfg_format(mode), m, n, k, bench_kernels.GROUP)
-        if args.mma and mode.startswith("int4"):  # (Nsight's kernel name: regex:w4_gemv_kernel)
-            values = [int(v) for v in args.mma.split(",")]
-            cfg = mma_config(W4GemvConfig(*values[:3], bool(values[3])), m, values[4] if len(values) > 4 else 1)
+        if mma and mode.startswith("int4"):  # (Nsight's kernel name: regex:w4_gemv_kernel)
+            cfg = mma_config(mma[0], m, mma[1])
         nbytes = bench_kernels.weight_bytes(bench_kernels.MODES[mode][0], n, k)
         for call in bench_kernels.sweep_calls(group, cfg, args.calls + 1):
             call()

@@ -27,3 +27,18 @@ def test_without_cuda_it_says_what_it_needs(monkeypatch, capsys):
     monkeypatch.setattr(ncu_gemv.torch.cuda, "is_available", lambda: False)
     assert ncu_gemv.main(["2b:o:bf16"]) == 2
     assert "no CUDA device" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["1,2", "1,1,4,x", "1,1,4,1,two"])
+def test_a_bad_mma_configuration_is_refused_in_one_line(monkeypatch, capsys, value):
+    monkeypatch.setattr("vlmq.engine.kernels.gemv.w4_gemv_configs", dict)  # no library here: any form is built
+    with pytest.raises(SystemExit):
+        ncu_gemv.main(["7b:gate_up:int4-g128", "--mma", value])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--mma" in err and "row_blocks,warps,in_flight,post" in err and "K split" in err
+
+
+def test_a_good_mma_configuration_gets_to_the_device_check(monkeypatch, capsys):
+    monkeypatch.setattr("vlmq.engine.kernels.gemv.w4_gemv_configs", dict)
+    monkeypatch.setattr(ncu_gemv.torch.cuda, "is_available", lambda: False)
+    assert ncu_gemv.main(["7b:gate_up:int4-g128", "--mma", "1,4,2,1,2"]) == 2

@@ -285,6 +285,12 @@ def mma_setting() -> W4GemvConfig | str | None:
     value = os.environ.get(MMA_ENV, "").strip()
     if value in ("", "off"):
         return value or None
+    return parse_mma_config(value, MMA_ENV)
+
+
+def parse_mma_config(value: str, source: str) -> W4GemvConfig:
+    """ "row_blocks,warps,in_flight,post" as a configuration the library builds (any, where it is not built here);
+    otherwise a one-line VlmqError naming ``source`` (where the value came from) and the built configurations."""
     try:
         rb, nw, pf, post = (int(v) for v in value.split(","))
         tile = W4GemvConfig(rb, nw, pf, bool(post))
@@ -293,7 +299,8 @@ def mma_setting() -> W4GemvConfig | str | None:
     configs = w4_gemv_configs()
     if tile is None or (configs and tile not in configs):
         built = ", ".join(",".join(str(int(v)) for v in c) for c in configs) or "none: build the CUTLASS library"
-        raise VlmqError(f"{MMA_ENV}={value!r}: use off or row_blocks,warps,in_flight,post of a built one ({built})")
+        off = "off or " if source == MMA_ENV else ""
+        raise VlmqError(f"{source}={value!r}: use {off}row_blocks,warps,in_flight,post of a built one ({built})")
     return tile
 
 
