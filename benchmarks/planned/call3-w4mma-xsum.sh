@@ -4,15 +4,7 @@
 # $R/tiles.json), the toy through both engines with every int4 decode GEMV on it, and where the bench wrote a 7b
 # w4_mma entry, the 7b int4_wo step A/B'd between the shipped table and that one.
 . benchmarks/device_call.sh
-timeout 120 python3 -m pytest -q -x -m gpu -p no:cacheprovider --tb=short tests/engine/test_w4_mma_gpu.py \
-    2>&1 | grep -v "$F" | tail -8 > $R/test.log
-echo "test rc ${PIPESTATUS[0]} at $(since) s" >> $R/test.log
-timeout 170 python3 benchmarks/bench_w4_mma.py --out $R/bench --reps 20 --write-tiles --tiles-out $R/tiles.json \
-    2>&1 | grep -v "$F" > $R/bench.log
-echo "bench rc ${PIPESTATUS[0]} at $(since) s" >> $R/bench.log
-timeout 100 python3 -m pytest -q -m gpu -p no:cacheprovider --tb=short tests/recipes/test_gpu_engines.py -k mma \
-    2>&1 | grep -v "$F" | tail -4 > $R/engines.log
-echo "engines rc ${PIPESTATUS[0]} at $(since) s" >> $R/engines.log
+w4mma_checks
 # only the w4_mma entries decide (the table's Triton entries name 7b shapes too: calls 3 and 5 of 2026-12-02ab ran A/As)
 if python3 -c "import json,sys; sys.exit(not any(e['shape'].startswith('7b') for e in json.load(open('$R/tiles.json')).get('w4_mma', [])))"; then
     timeout $(( $(left) - 10 )) python3 benchmarks/bench_decode_ab.py --out $R/ab7b --model qwen2-vl-7b --recipes int4_wo \
