@@ -1,6 +1,6 @@
 """The int4 tensor-core decode GEMV's selection on any machine (its arithmetic runs on a Hopper GPU only:
 test_w4_mma_gpu.py): ``$VLMQ_W4_MMA`` and its one-line errors, the tile table's ``w4_mma`` entries, which calls the
-kernel takes, and that it never runs where it cannot."""
+kernel takes, that it never runs where it cannot, and (where nvcc is) its machine code's order of loads and PDL wait."""
 
 import json
 
@@ -121,3 +121,50 @@ def test_calls_the_kernel_cannot_take_are_refused_in_one_line():
     with pytest.raises(ValueError) as err:
         cutlass_gemm.w4_gemv(x, w, s, None, 128, None, None, False, W4GemvConfig(1, 4, 2, False), False, split=2)
     assert "\n" not in str(err.value) and "semaphores=" in str(err.value)
+
+
+def w4_gemv_sass(tmp_path) -> dict[str, list[str]]:
+    """Each kernel of cutlass/w4_gemv.cu as nvcc compiles it for sm_90a: its SASS instructions in order (skips where
+    nvcc or a cuobjdump is missing, as on the CI machine: the check then runs where the library is built)."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    nvcc = shutil.which("nvcc")
+    triton = pytest.importorskip("triton")
+    cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    if nvcc is None or not os.path.exists(cuobjdump):
+        pytest.skip("nvcc and cuobjdump are needed to compile and read the kernel's machine code")
+    source = cutlass_gemm.SOURCES[-1]
+    assert source.name == "w4_gemv.cu"
+    cubin = tmp_path / "w4.cubin"
+    subprocess.run([nvcc, "-std=c++17", "-O3", "-arch=sm_90a", "-cubin", str(source), "-o", str(cubin)], check=True)
+    sass = subprocess.run([cuobjdump, "-sass", str(cubin)], capture_output=True, text=True, check=True).stdout
+    kernels, name = {}, None
+    for line in sass.splitlines():
+        if "Function :" in line:
+            name = line.split("Function :")[1].strip()
+            kernels[name] = []
+        elif name and (m := re.match(r"\s+/\*[0-9a-f]{4,}\*/\s+(.*?)\s*;", line)):
+            kernels[name].append(m.group(1))
+    return kernels
+
+
+def test_activations_are_read_after_the_pdl_wait_and_never_as_read_only_memory(tmp_path):
+    """Under programmatic dependent launch a kernel starts while the previous one still writes its activations:
+    only the weights (read-only for the whole run) may be loaded before griddepcontrol.wait (SASS ACQBULK). ptxas
+    moves a ld.global.nc (read-only to it) above the wait: a form of this kernel whose activation loads were .nc
+    passed every unit test and changed the engine's greedy answers on the H200 (docs/benchmarks.md, thirtieth
+    session). So: no coherent load before the wait, and no 128-bit read-only load that is not a streamed weight."""
+    kernels = w4_gemv_sass(tmp_path)
+    assert len(kernels) >= 16  # every configuration, one and two activation row blocks
+    for name, code in kernels.items():
+        waits = [i for i, ins in enumerate(code) if "ACQBULK" in ins]
+        assert waits, f"{name}: no griddepcontrol.wait"
+        loads = [(i, ins.split()[1] if ins.startswith("@") else ins.split()[0]) for i, ins in enumerate(code)]
+        loads = [(i, op) for i, op in loads if op.startswith("LDG")]
+        early = [op for i, op in loads if i < waits[0] and ".CONSTANT" not in op]
+        assert not early, f"{name}: {early} before the PDL wait"
+        read_only_wide = [op for _, op in loads if op.startswith("LDG.E.128.CONSTANT")]
+        assert not read_only_wide, f"{name}: activations through read-only loads ({read_only_wide[:2]})"

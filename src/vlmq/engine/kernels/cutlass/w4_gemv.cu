@@ -88,7 +88,14 @@ __device__ __forceinline__ uint4 load_stream(const int32_t* p) {
   return v;
 }
 
-__device__ __forceinline__ uint4 load_x(const uint16_t* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+// activations come from the previous kernel: a coherent load, which ptxas keeps after griddepcontrol.wait (it may
+// move ld.global.nc -- memory it takes as read-only for the whole kernel -- above the wait: branch next/w4-mma-lean's
+// form did, once the addresses no longer hung on a loop cursor, and the engine's int4 answers changed under PDL)
+__device__ __forceinline__ uint4 load_x(const uint16_t* p) {
+  uint4 v;
+  asm volatile("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
+}
 
 __device__ __forceinline__ float bf16_float(uint16_t bits) { return __uint_as_float(uint32_t(bits) << 16); }
 
