@@ -36,7 +36,9 @@ STAGES = (1, 3)  # Triton's software pipeline over the K loop (3: loads two iter
 
 
 @triton.jit
-def stream_kernel(w_ptr, out_ptr, n, words, stride, BN: tl.constexpr, BW: tl.constexpr, OPS: tl.constexpr):
+def stream_kernel(
+    w_ptr, x_ptr, out_ptr, n, words, stride, BN: tl.constexpr, BW: tl.constexpr, OPS: tl.constexpr, ACT: tl.constexpr
+):
     rows = tl.program_id(0) * BN + tl.arange(0, BN)
     acc = tl.zeros((BN, BW), dtype=tl.int32)
     for k0 in range(0, words, BW):
@@ -45,16 +47,27 @@ def stream_kernel(w_ptr, out_ptr, n, words, stride, BN: tl.constexpr, BW: tl.con
         v = tl.load(w_ptr + rows[:, None] * stride + cols[None, :], mask=mask, other=0)
         for _ in tl.static_range(OPS):  # a dependent multiply-add a round: work a word, as a GEMV's would be
             v = v * 1664525 + 1013904223
-        acc ^= v
+        if ACT:  # a GEMV's activations: 16 bytes a word (its 8 bf16), one [BW] vector a quarter, shared by the rows
+            for j in tl.static_range(4):
+                xj = tl.load(x_ptr + j * words + cols, mask=cols < words, other=0)
+                acc ^= v + xj[None, :]
+        else:
+            acc ^= v
     tl.store(out_ptr + rows, tl.xor_sum(acc, axis=1), mask=rows < n)
 
 
-def stream(w: torch.Tensor, rows: int, words: int, warps: int, stages: int, ops: int = 0) -> torch.Tensor:
-    """Each row's XOR of its int32 words, each first through ``ops`` rounds of ``lcg``: [N] int32."""
+def stream(
+    w: torch.Tensor, rows: int, words: int, warps: int, stages: int, ops: int = 0, x: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Each row's XOR of its int32 words, each first through ``ops`` rounds of ``lcg`` (and, with activations ``x``
+    [4, K] int32, the word plus each of its column's four activation words instead): [N] int32."""
     n, k = w.shape
     out = torch.empty(n, dtype=torch.int32, device=w.device)
     grid = (triton.cdiv(n, rows),)
-    stream_kernel[grid](w, out, n, k, w.stride(0), rows, words, ops, num_warps=warps, num_stages=stages)
+    act = x is not None
+    stream_kernel[grid](
+        w, x if act else w, out, n, k, w.stride(0), rows, words, ops, act, num_warps=warps, num_stages=stages
+    )
     return out
 
 
@@ -66,9 +79,11 @@ def lcg(v: torch.Tensor, ops: int) -> torch.Tensor:
     return torch.where(v >= 2**31, v - 2**32, v).int()
 
 
-def row_xor(w: torch.Tensor, ops: int = 0) -> torch.Tensor:
-    """torch's answer: each row's XOR of its words after ``ops`` rounds."""
+def row_xor(w: torch.Tensor, ops: int = 0, x: torch.Tensor | None = None) -> torch.Tensor:
+    """torch's answer: each row's XOR of its words after ``ops`` rounds (plus each activation word, with ``x``)."""
     w = lcg(w, ops)
+    if x is not None:
+        w = (w + x[0]) ^ (w + x[1]) ^ (w + x[2]) ^ (w + x[3])
     out = w[:, 0].clone()
     for j in range(1, w.shape[1]):
         out ^= w[:, j]
@@ -84,14 +99,16 @@ def run(args) -> list[dict]:
         g = torch.Generator(device="cuda").manual_seed(0)
         mats = [torch.randint(-(2**31), 2**31 - 1, (n, k), dtype=torch.int32, device="cuda", generator=g)]
         mats += [m.clone() for m in mats * (copies - 1)]
-        wants = {ops: row_xor(mats[0], ops) for ops in args.ops}
-        for rows, words, warps, stages, ops in itertools.product(
-            args.rows, args.words, args.warps, args.stages, args.ops
+        x = torch.randint(-(2**31), 2**31 - 1, (4, k), dtype=torch.int32, device="cuda", generator=g)
+        wants = {(ops, act): row_xor(mats[0], ops, x if act else None) for ops in args.ops for act in args.act}
+        for rows, words, warps, stages, ops, act in itertools.product(
+            args.rows, args.words, args.warps, args.stages, args.ops, args.act
         ):
             case = dict(matrix=name, n=n, words=k, rows=rows, load_words=words, warps=warps, stages=stages, ops=ops)
-            shape = (rows, words, warps, stages, ops)
+            case["act"] = act
+            shape = (rows, words, warps, stages, ops, x if act else None)
             calls = [lambda m=m, shape=shape: stream(m, *shape) for m in mats]
-            if not torch.equal(calls[0](), wants[ops]):
+            if not torch.equal(calls[0](), wants[(ops, act)]):
                 records.append(dict(case, us=None, note="wrong output"))
                 continue
             rec = dict(case, **graph_stats(calls, args.reps))
@@ -104,19 +121,21 @@ def run(args) -> list[dict]:
 
 
 def line(r: dict) -> str:
-    if r["us"] is None:
-        return (
-            f"| {r['matrix']} | {r['rows']} | {4 * r['load_words']} | {r['warps']} | {r['stages']} | - | {r['note']} |"
-        )
-    return (
-        f"| {r['matrix']} | {r['rows']} | {4 * r['load_words']} | {r['warps']} | {r['stages']} | "
-        f"{r['us']:.2f} ({r['us_min']:.2f}–{r['us_max']:.2f}) | {r['tb_s']:.2f} |"
+    case = (
+        f"| {r['matrix']} | {r['rows']} | {4 * r['load_words']} | {r['warps']} | {r['stages']} | {r['ops']} | "
+        f"{16 * r.get('act', 0)} |"
     )
+    if r["us"] is None:
+        return f"{case} - | {r['note']} |"
+    return f"{case} {r['us']:.2f} ({r['us_min']:.2f}–{r['us_max']:.2f}) | {r['tb_s']:.2f} |"
 
 
 def table(records: list[dict]) -> str:
-    head = ["| matrix | rows a program | bytes a row a load | warps | stages | ops a word | µs (min–max) | TB/s |"]
-    head.append("|---" * 8 + "|")
+    head = [
+        "| matrix | rows a program | bytes a row a load | warps | stages | ops a word | activation bytes a word "
+        "| µs (min–max) | TB/s |"
+    ]
+    head.append("|---" * 9 + "|")
     return "\n".join(head + [line(r) for r in records])
 
 
@@ -132,6 +151,9 @@ def main(argv=None) -> int:
     parser.add_argument("--warps", type=ints, default=list(WARPS))
     parser.add_argument("--stages", type=ints, default=list(STAGES))
     parser.add_argument("--ops", type=ints, default=[0], help="dependent multiply-adds a word (8 int4 weights)")
+    parser.add_argument(
+        "--act", type=ints, default=[0], help="1: each word also meets a GEMV's 16 activation bytes (0: none)"
+    )
     args = parser.parse_args(argv)
     bad = [m for m in args.matrices if m not in MATRICES]
     if bad:

@@ -48,6 +48,6 @@ w4mma_checks() {
         2>&1 | grep -v "$F" > "$R/bench.log"
     echo "bench rc ${PIPESTATUS[0]} at $(since) s" >> "$R/bench.log"
     timeout 100 python3 -m pytest -q -m gpu -p no:cacheprovider --tb=short tests/recipes/test_gpu_engines.py -k mma \
-        2>&1 | grep -v "$F" | tail -4 > "$R/engines.log"
+        2>&1 | grep -v "$F" | tail -30 > "$R/engines.log"
     echo "engines rc ${PIPESTATUS[0]} at $(since) s" >> "$R/engines.log"
 }

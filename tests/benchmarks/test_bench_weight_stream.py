@@ -1,5 +1,6 @@
 """The weight-stream probe (``benchmarks/bench_weight_stream.py``): its kernel XORs each row's words exactly as torch
-does for every load shape it times (rows a program, words a load, K not a multiple of the load), through Triton's
+does for every load shape it times (rows a program, words a load, K not a multiple of the load), with a GEMV's
+activation loads too, through Triton's
 interpreter on the CPU; an unknown matrix is refused in one line."""
 
 import os
@@ -24,6 +25,11 @@ for rows, words in itertools.product(b.ROWS, b.WORDS):
 worked = b.row_xor(w, 3)
 assert not torch.equal(worked, want)
 assert torch.equal(b.stream(w, 16, 64, 1, 1, 3), worked)
+x = torch.randint(-(2**31), 2**31 - 1, (4, 200), dtype=torch.int32, generator=g)
+with_x = b.row_xor(w, 3, x)
+assert not torch.equal(with_x, worked)
+for rows, words in ((8, 64), (16, 128), (32, 16)):
+    assert torch.equal(b.stream(w, rows, words, 1, 1, 3, x), with_x), (rows, words)
 print("ok")
 """
 
