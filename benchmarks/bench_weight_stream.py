@@ -6,9 +6,12 @@ the rate, so that a repacked layout, not fewer instructions, is what the next ke
 
     python benchmarks/bench_weight_stream.py --out DIR      # the 7b gate/up's int4 and int8 words, every load shape
 
-Each case XORs every int32 word of each row (one ALU operation a word, so the loads are the work) in a CUDA graph
-over weight copies past L2 (``bench_kernels.graph_stats``: µs a call, median of ``--reps`` replays, min–max), and
-checks the rows' XORs against torch's. DIR gets bench_weight_stream.json and table.md.
+Each case XORs every int32 word of each row (one ALU operation a word, so the loads are the work; ``--ops`` adds
+dependent operations a word, ``--act`` a GEMV's activation loads) or, with ``--work dot`` / ``dot-scaled``, does a
+GEMV's own work on the words (int4 unpacking, products with activations, group scales and zero points: which of a
+GEMV's ingredients costs the stream its speed, thirtieth session) in a CUDA graph over weight copies past L2
+(``bench_kernels.graph_stats``: µs a call, median of ``--reps`` replays, min–max; TB/s of the words alone), and
+checks the rows' results against torch's. DIR gets bench_weight_stream.json and table.md.
 """
 
 from __future__ import annotations
@@ -32,7 +35,14 @@ MATRICES = {"7b gate_up int4": (37888, 448), "7b gate_up int8": (37888, 896), "2
 ROWS = (8, 16, 32)  # rows a program
 WORDS = (4, 16, 64, 128)  # words a row a load: 16, 64, 256, 512 bytes contiguous
 WARPS = (1, 4)
-STAGES = (1, 3)  # Triton's software pipeline over the K loop (3: loads two iterations ahead, through cp.async)
+STAGES = (1, 3)
+# what each word meets: an XOR (after --ops rounds, with --act activations), or a GEMV's unpacking and products
+# (``dot``), with group scales and zero points (``dot-scaled``)
+WORKS = (
+    "xor",
+    "dot",
+    "dot-scaled",
+)  # Triton's software pipeline over the K loop (3: loads two iterations ahead, through cp.async)
 
 
 @triton.jit
@@ -71,6 +81,76 @@ def stream(
     return out
 
 
+GROUP_WORDS = 16  # an int4 group of 128 columns: 16 words
+
+
+@triton.jit
+def dot_kernel(
+    w_ptr, x_ptr, s_ptr, z_ptr, out_ptr, n, words, stride, groups,
+    BN: tl.constexpr, BW: tl.constexpr, SCALED: tl.constexpr,
+):  # fmt: skip
+    """A GEMV's work on the same stream: each word's 8 nibbles unpacked and multiplied by their activations (``x``:
+    [8, words] bf16, x[j, c] the activation of column 8c + j, so no shuffle), fp32 sums; ``SCALED``: the sums a
+    128-column group taken by its row's bf16 scale after (136 - 128 + z) times the group's activation sum comes off
+    (int8 zero points), as the engine's ``post`` tiles do."""
+    rows = tl.program_id(0) * BN + tl.arange(0, BN)
+    in_n = rows < n
+    if SCALED:
+        acc = tl.zeros((BN, BW // 16), dtype=tl.float32)
+    else:
+        acc = tl.zeros((BN, BW), dtype=tl.float32)
+    for k0 in range(0, words, BW):
+        cols = k0 + tl.arange(0, BW)
+        in_k = cols < words
+        v = tl.load(w_ptr + rows[:, None] * stride + cols[None, :], mask=in_n[:, None] & in_k[None, :], other=0)
+        part = tl.zeros((BN, BW), dtype=tl.float32)
+        xsum = tl.zeros((BW,), dtype=tl.float32)
+        for j in tl.static_range(8):
+            xj = tl.load(x_ptr + j * words + cols, mask=in_k, other=0.0).to(tl.float32)
+            if SCALED:
+                part += ((v >> (4 * j)) & 0xF).to(tl.float32) * xj[None, :]
+                xsum += xj
+            else:
+                part += (((v >> (4 * j)) & 0xF).to(tl.float32) - 8.0) * xj[None, :]
+        if SCALED:
+            g = k0 // 16 + tl.arange(0, BW // 16)
+            meta = rows[:, None] * groups + g[None, :]
+            live = in_n[:, None] & (g < groups)[None, :]
+            sc = tl.load(s_ptr + meta, mask=live, other=0.0).to(tl.float32)
+            zc = tl.load(z_ptr + meta, mask=live, other=0).to(tl.float32)
+            sums = tl.sum(tl.reshape(part, (BN, BW // 16, 16)), axis=2)
+            xs = tl.sum(tl.reshape(xsum, (BW // 16, 16)), axis=1)
+            acc += sc * (sums - (8.0 + zc) * xs[None, :])
+        else:
+            acc += part
+    tl.store(out_ptr + rows, tl.sum(acc, axis=1), mask=in_n)
+
+
+def dot(w, x, rows: int, words: int, warps: int, stages: int, scale=None, zero=None) -> torch.Tensor:
+    """``dot_kernel``'s [N] fp32 sums of the int4 words ``w`` [N, K] against ``x`` [8, K] (scaled where ``scale``
+    [N, K / 16] bf16 and ``zero`` [N, K / 16] int8 are given)."""
+    n, k = w.shape
+    out = torch.empty(n, dtype=torch.float32, device=w.device)
+    scaled = scale is not None
+    grid = (triton.cdiv(n, rows),)
+    dot_kernel[grid](
+        w, x, scale if scaled else x, zero if scaled else x, out, n, k, w.stride(0), triton.cdiv(k, GROUP_WORDS),
+        rows, words, scaled, num_warps=warps, num_stages=stages,
+    )  # fmt: skip
+    return out
+
+
+def row_dot(w: torch.Tensor, x: torch.Tensor, scale=None, zero=None) -> torch.Tensor:
+    """torch's answer to ``dot``: the nibbles (column 8c + j = nibble j of word c) dequantized and multiplied."""
+    n, k = w.shape
+    q = torch.stack([(w >> (4 * j)) & 0xF for j in range(8)], dim=-1).reshape(n, 8 * k).float() - 8
+    if scale is not None:
+        q = (q - zero.float().repeat_interleave(8 * GROUP_WORDS, dim=1)[:, : 8 * k]) * scale.float().repeat_interleave(
+            8 * GROUP_WORDS, dim=1
+        )[:, : 8 * k]
+    return q @ x.float().t().reshape(8 * k)
+
+
 def lcg(v: torch.Tensor, ops: int) -> torch.Tensor:
     """The kernel's rounds in int64, wrapped to int32 as the GPU's 32-bit multiply-add wraps."""
     v = v.long()
@@ -100,30 +180,54 @@ def run(args) -> list[dict]:
         mats = [torch.randint(-(2**31), 2**31 - 1, (n, k), dtype=torch.int32, device="cuda", generator=g)]
         mats += [m.clone() for m in mats * (copies - 1)]
         x = torch.randint(-(2**31), 2**31 - 1, (4, k), dtype=torch.int32, device="cuda", generator=g)
-        wants = {(ops, act): row_xor(mats[0], ops, x if act else None) for ops in args.ops for act in args.act}
-        for rows, words, warps, stages, ops, act in itertools.product(
-            args.rows, args.words, args.warps, args.stages, args.ops, args.act
-        ):
-            case = dict(matrix=name, n=n, words=k, rows=rows, load_words=words, warps=warps, stages=stages, ops=ops)
-            case["act"] = act
-            shape = (rows, words, warps, stages, ops, x if act else None)
-            calls = [lambda m=m, shape=shape: stream(m, *shape) for m in mats]
-            if not torch.equal(calls[0](), wants[(ops, act)]):
-                records.append(dict(case, us=None, note="wrong output"))
-                continue
-            rec = dict(case, **graph_stats(calls, args.reps))
-            rec["tb_s"] = nbytes / rec["us"] / 1e6
-            records.append(rec)
-            print(line(rec), flush=True)
+        shapes = list(itertools.product(args.rows, args.words, args.warps, args.stages))
+        if "xor" in args.work:
+            wants = {(ops, act): row_xor(mats[0], ops, x if act else None) for ops in args.ops for act in args.act}
+            for (rows, words, warps, stages), ops, act in itertools.product(shapes, args.ops, args.act):
+                case = dict(matrix=name, n=n, words=k, rows=rows, load_words=words, warps=warps, stages=stages)
+                case |= dict(work="xor", ops=ops, act=act)
+                shape = (rows, words, warps, stages, ops, x if act else None)
+                calls = [lambda m=m, shape=shape: stream(m, *shape) for m in mats]
+                records.append(timed(case, calls, lambda got, want=wants[(ops, act)]: torch.equal(got, want), args))
+        xs = torch.randn(8, k, device="cuda", generator=g).bfloat16()
+        groups = math.ceil(k / GROUP_WORDS)
+        scale = (torch.rand(n, groups, device="cuda", generator=g) * 0.02 + 0.001).bfloat16()
+        zero = torch.randint(-8, 8, (n, groups), device="cuda", generator=g).to(torch.int8)
+        for work in [w for w in args.work if w != "xor"]:
+            meta = (scale, zero) if work == "dot-scaled" else ()
+            want = row_dot(mats[0], xs, *meta)
+            for rows, words, warps, stages in shapes:
+                if work == "dot-scaled" and words % GROUP_WORDS:
+                    continue  # a load's words must hold whole groups
+                case = dict(matrix=name, n=n, words=k, rows=rows, load_words=words, warps=warps, stages=stages)
+                case |= dict(work=work, ops=0, act=0)
+                args_of = (xs, rows, words, warps, stages, *meta)
+                calls = [lambda m=m, a=args_of: dot(m, *a) for m in mats]
+                records.append(timed(case, calls, lambda got, want=want: close(got, want), args))
         del mats
         torch.cuda.empty_cache()
     return records
 
 
+def close(got: torch.Tensor, want: torch.Tensor) -> bool:
+    """fp32 sums in another order: within 1e-4 of the largest."""
+    return bool((got - want).abs().max() <= 1e-4 * want.abs().max())
+
+
+def timed(case: dict, calls: list, right, args) -> dict:
+    """``case`` timed over ``calls`` (one a weight copy) where its first call's output is ``right``."""
+    if not right(calls[0]()):
+        return dict(case, us=None, note="wrong output")
+    rec = dict(case, **graph_stats(calls, args.reps))
+    rec["tb_s"] = case["n"] * case["words"] * 4 / rec["us"] / 1e6
+    print(line(rec), flush=True)
+    return rec
+
+
 def line(r: dict) -> str:
     case = (
-        f"| {r['matrix']} | {r['rows']} | {4 * r['load_words']} | {r['warps']} | {r['stages']} | {r['ops']} | "
-        f"{16 * r.get('act', 0)} |"
+        f"| {r['matrix']} | {r.get('work', 'xor')} | {r['rows']} | {4 * r['load_words']} | {r['warps']} | "
+        f"{r['stages']} | {r['ops']} | {16 * r.get('act', 0)} |"
     )
     if r["us"] is None:
         return f"{case} - | {r['note']} |"
@@ -132,10 +236,10 @@ def line(r: dict) -> str:
 
 def table(records: list[dict]) -> str:
     head = [
-        "| matrix | rows a program | bytes a row a load | warps | stages | ops a word | activation bytes a word "
+        "| matrix | work | rows a program | bytes a row a load | warps | stages | ops a word | activation bytes a word "
         "| µs (min–max) | TB/s |"
     ]
-    head.append("|---" * 9 + "|")
+    head.append("|---" * 10 + "|")
     return "\n".join(head + [line(r) for r in records])
 
 
@@ -152,12 +256,18 @@ def main(argv=None) -> int:
     parser.add_argument("--stages", type=ints, default=list(STAGES))
     parser.add_argument("--ops", type=ints, default=[0], help="dependent multiply-adds a word (8 int4 weights)")
     parser.add_argument(
+        "--work", type=lambda t: t.split(","), default=["xor"], help=f"some of {','.join(WORKS)} (what a word meets)"
+    )
+    parser.add_argument(
         "--act", type=ints, default=[0], help="1: each word also meets a GEMV's 16 activation bytes (0: none)"
     )
     args = parser.parse_args(argv)
     bad = [m for m in args.matrices if m not in MATRICES]
     if bad:
         parser.error(f"--matrices {','.join(bad)}: unknown; use some of {','.join(MATRICES)}")
+    bad = [w for w in args.work if w not in WORKS]
+    if bad:
+        parser.error(f"--work {','.join(bad)}: unknown; use some of {','.join(WORKS)}")
     if not torch.cuda.is_available():
         print("bench_weight_stream: no CUDA device here; it times a GPU's memory system")
         return 2

@@ -1,6 +1,7 @@
 """The weight-stream probe (``benchmarks/bench_weight_stream.py``): its kernel XORs each row's words exactly as torch
 does for every load shape it times (rows a program, words a load, K not a multiple of the load), with a GEMV's
-activation loads too, through Triton's
+activation loads too, and
+its GEMV-work kernel (int4 products, group scales and zero points) sums as torch does, through Triton's
 interpreter on the CPU; an unknown matrix is refused in one line."""
 
 import os
@@ -30,6 +31,18 @@ with_x = b.row_xor(w, 3, x)
 assert not torch.equal(with_x, worked)
 for rows, words in ((8, 64), (16, 128), (32, 16)):
     assert torch.equal(b.stream(w, rows, words, 1, 1, 3, x), with_x), (rows, words)
+w = w[:, :176]  # 11 groups of 16 words
+xs = torch.randn(8, 176, generator=g).bfloat16()
+scale = (torch.rand(37, 11, generator=g) * 0.02 + 0.001).bfloat16()
+zero = torch.randint(-8, 8, (37, 11), generator=g).to(torch.int8)
+plain, scaled = b.row_dot(w, xs), b.row_dot(w, xs, scale, zero)
+q = torch.stack([(w[:, 0] >> (4 * j)) & 0xF for j in range(8)], dim=-1).float() - 8  # word 0: columns 0-7
+first = (q - zero[:, :1].float()) * scale[:, :1].float() @ xs[:, 0].float()
+assert torch.allclose(b.row_dot(w[:, :1], xs[:, :1], scale[:, :1], zero[:, :1]), first, atol=1e-5)
+assert not torch.allclose(plain, scaled)
+for rows, words, warps in ((8, 64, 1), (16, 128, 4), (32, 16, 2)):
+    assert b.close(b.dot(w, xs, rows, words, warps, 1), plain), (rows, words)
+    assert b.close(b.dot(w, xs, rows, words, warps, 1, scale, zero), scaled), (rows, words)
 print("ok")
 """
 
@@ -51,3 +64,7 @@ def test_unknown_matrix_is_refused_in_one_line(tmp_path, capsys):
         bench_weight_stream.main(["--out", str(tmp_path), "--matrices", "7b gate_up int4,7b lm_head"])
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--matrices 7b lm_head" in err and "2b gate_up int4" in err
+    with pytest.raises(SystemExit):
+        bench_weight_stream.main(["--out", str(tmp_path), "--work", "dot,gemm"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--work gemm" in err and "dot-scaled" in err
