@@ -35,20 +35,18 @@ MATRICES = {"7b gate_up int4": (37888, 448), "7b gate_up int8": (37888, 896), "2
 ROWS = (8, 16, 32)  # rows a program
 WORDS = (4, 16, 64, 128)  # words a row a load: 16, 64, 256, 512 bytes contiguous
 WARPS = (1, 4)
-STAGES = (1, 3)
+STAGES = (1, 3)  # Triton's software pipeline over the K loop (3: loads two iterations ahead, through cp.async)
 # what each word meets: an XOR (after --ops rounds, with --act activations), or a GEMV's unpacking and products
 # (``dot``), with group scales and zero points (``dot-scaled``)
-WORKS = (
-    "xor",
-    "dot",
-    "dot-scaled",
-)  # Triton's software pipeline over the K loop (3: loads two iterations ahead, through cp.async)
+WORKS = ("xor", "dot", "dot-scaled")
+LCG_MUL, LCG_ADD = 1664525, 1013904223  # an --ops round, passed at run time: each round stays an instruction
 
 
 @triton.jit
 def stream_kernel(
-    w_ptr, x_ptr, out_ptr, n, words, stride, BN: tl.constexpr, BW: tl.constexpr, OPS: tl.constexpr, ACT: tl.constexpr
-):
+    w_ptr, x_ptr, out_ptr, n, words, stride, mul, add,
+    BN: tl.constexpr, BW: tl.constexpr, OPS: tl.constexpr, ACT: tl.constexpr,
+):  # fmt: skip
     rows = tl.program_id(0) * BN + tl.arange(0, BN)
     acc = tl.zeros((BN, BW), dtype=tl.int32)
     for k0 in range(0, words, BW):
@@ -56,7 +54,7 @@ def stream_kernel(
         mask = (rows[:, None] < n) & (cols[None, :] < words)
         v = tl.load(w_ptr + rows[:, None] * stride + cols[None, :], mask=mask, other=0)
         for _ in tl.static_range(OPS):  # a dependent multiply-add a round: work a word, as a GEMV's would be
-            v = v * 1664525 + 1013904223
+            v = v * mul + add  # run-time constants: with literal ones the compiler folds the rounds into one
         if ACT:  # a GEMV's activations: 16 bytes a word (its 8 bf16), one [BW] vector a quarter, shared by the rows
             for j in tl.static_range(4):
                 xj = tl.load(x_ptr + j * words + cols, mask=cols < words, other=0)
@@ -76,7 +74,20 @@ def stream(
     grid = (triton.cdiv(n, rows),)
     act = x is not None
     stream_kernel[grid](
-        w, x if act else w, out, n, k, w.stride(0), rows, words, ops, act, num_warps=warps, num_stages=stages
+        w,
+        x if act else w,
+        out,
+        n,
+        k,
+        w.stride(0),
+        LCG_MUL,
+        LCG_ADD,
+        rows,
+        words,
+        ops,
+        act,
+        num_warps=warps,
+        num_stages=stages,
     )
     return out
 
@@ -155,7 +166,7 @@ def lcg(v: torch.Tensor, ops: int) -> torch.Tensor:
     """The kernel's rounds in int64, wrapped to int32 as the GPU's 32-bit multiply-add wraps."""
     v = v.long()
     for _ in range(ops):
-        v = (v * 1664525 + 1013904223) & 0xFFFFFFFF
+        v = (v * LCG_MUL + LCG_ADD) & 0xFFFFFFFF
     return torch.where(v >= 2**31, v - 2**32, v).int()
 
 

@@ -68,3 +68,26 @@ def test_unknown_matrix_is_refused_in_one_line(tmp_path, capsys):
         bench_weight_stream.main(["--out", str(tmp_path), "--work", "dot,gemm"])
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--work gemm" in err and "dot-scaled" in err
+
+
+def test_each_round_of_work_is_an_instruction_of_the_loop():
+    """``--ops`` measures what N dependent operations a word cost only if the compiler keeps N of them: with literal
+    constants it folded 32 multiply-add rounds into one (the twenty-ninth session's form, whose ops sweep read
+    "free" work), so the machine code's K loop must grow by a multiply-add a word a round."""
+    pytest.importorskip("triton")
+    import torch
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_weight_stream as b
+    from kernel_sass import Recorder, compile_for_h200, loop_body
+
+    recorder = Recorder(b.stream_kernel)
+    kernel, b.stream_kernel = b.stream_kernel, recorder
+    try:
+        for ops in (0, 4, 32):
+            b.stream(torch.zeros(64, 448, dtype=torch.int32), 16, 128, 4, 1, ops)
+    finally:
+        b.stream_kernel = kernel
+    imads = [loop_body(compile_for_h200(kernel, *call)[1])["IMAD"] for call in recorder.calls]
+    words = 16 * 128 // (4 * 32)  # a thread's words a K step
+    assert imads[1] - imads[0] == 4 * words and imads[2] - imads[0] == 32 * words, imads
