@@ -33,8 +33,7 @@ import subprocess
 import sys
 import time
 
-from check_bars import bars_markdown
-from check_bars import check as check_bars
+from check_bars import report as bars_report
 
 DEFAULT_RECIPES = "bf16,int8_wo,fp8,smoothquant,int4_wo,int4_awq"
 LONG_CONTEXT_RECIPES = "bf16,bf16+kv_fp8"
@@ -361,7 +360,7 @@ def main(argv=None) -> int:
     write_profiles(rows, out)
     table = "\n".join([summary_table(rows), *(f"\n{note}" for note in notes)])
     (out / "table.md").write_text(table + "\n")
-    (out / "bars.md").write_text(bars_markdown(check_bars(rows)) + "\n")  # issues 16 / 17, this run's figures
+    (out / "bars.md").write_text(bars_report(rows) + "\n")  # issues 16 / 17, this run's figures
     print(table)
     return 0
 

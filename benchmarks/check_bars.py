@@ -28,6 +28,7 @@ WEIGHT_ONLY = ("int8_wo", "int4_wo", "int4_awq")
 B1, B16, LONG = ("speed", "decode_ms_per_token"), ("speed/bs16", "decode_ms_per_token"), "speed-long/ctx8192_bs16"
 TTFT, VISION = ("speed", "ttft_ms"), ("speed", "vision_ms")
 M2B, M7B = "qwen2-vl-2b", "qwen2-vl-7b"
+BARS_GPU = "H200"  # the issues measured their bars on the lent NVIDIA H200
 
 
 class Bar(NamedTuple):
@@ -156,6 +157,23 @@ def bars_markdown(results: list[dict], files: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
+def report(rows: list[dict], files: list[str] | None = None) -> str:
+    """``bars_markdown`` of ``rows``, under a line naming the ``VLMQ_*`` settings the runs saw (provenance's
+    vlmq_env: a kernel knob, the CUTLASS library's path) and one naming any GPU other than the bars' (the device tool
+    may lend an H100 for an H200 call: its figures are no verdict on bars set on the H200)."""
+    text = bars_markdown(check(rows), files)
+    knobs = sorted({json.dumps(r["vlmq_env"], sort_keys=True) for r in rows if r.get("vlmq_env")})
+    if knobs:
+        text = f"Measured with VLMQ_* settings: {'; '.join(knobs)}.\n\n" + text
+    others = sorted({r["device"] for r in rows if r.get("device") and BARS_GPU not in r["device"]})
+    if others:
+        text = (
+            f"**Measured on {', '.join(others)}, not the NVIDIA {BARS_GPU} the bars are set on: these verdicts do not "
+            "judge them.**\n\n" + text
+        )
+    return text
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", nargs="+", help="results.jsonl files of one run")
@@ -167,10 +185,7 @@ def main(argv=None) -> int:
             p.error(f"no such results file: {path} (give a run's results.jsonl)")
         lines = pathlib.Path(path).read_text().splitlines()
         rows += [{**json.loads(line), "file": number} for line in lines if line.strip()]
-    text = bars_markdown(check(rows), args.results)
-    knobs = sorted({json.dumps(r["vlmq_env"], sort_keys=True) for r in rows if r.get("vlmq_env")})
-    if knobs:  # the VLMQ_* settings the runs saw (provenance's vlmq_env: a kernel knob, the CUTLASS library's path)
-        text = f"Measured with VLMQ_* settings: {'; '.join(knobs)}.\n\n" + text
+    text = report(rows, args.results)
     print(text)
     if args.out:
         pathlib.Path(args.out).write_text(text + "\n")

@@ -132,3 +132,16 @@ def test_given_several_files_each_figure_says_which_and_a_ratio_across_two_is_fl
     check_bars.main([str(first)])  # one file: no column, no list
     one = capsys.readouterr().out
     assert "Files:" not in one and "| issue | bar | recipe | measured | limit | |\n" in one
+
+
+def test_figures_from_another_gpu_than_the_bars_say_they_judge_nothing(tmp_path, capsys):
+    """The device tool may lend an H100 for an H200 call: its run's bars.md must not read as a verdict."""
+    results = tmp_path / "results.jsonl"
+    row = {"model": "qwen2-vl-2b", "recipe": "bf16", "task": "speed", "metric": "ttft_ms", "value": 6.5}
+    results.write_text(json.dumps({**row, "device": "NVIDIA H200"}) + "\n")
+    check_bars.main([str(results)])
+    assert capsys.readouterr().out.startswith("Issues 16 / 17 bars:")
+    results.write_text(json.dumps({**row, "device": "NVIDIA H100 80GB HBM3"}) + "\n")
+    check_bars.main([str(results)])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "NVIDIA H100 80GB HBM3" in first and "do not judge them" in first
