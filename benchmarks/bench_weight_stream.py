@@ -40,6 +40,7 @@ STAGES = (1, 3)  # Triton's software pipeline over the K loop (3: loads two iter
 # (``dot``), with group scales and zero points (``dot-scaled``)
 WORKS = ("xor", "dot", "dot-scaled")
 LCG_MUL, LCG_ADD = 1664525, 1013904223  # an --ops round, passed at run time: each round stays an instruction
+GROUP_WORDS = 16  # an int4 group of 128 columns: 16 words
 
 
 @triton.jit
@@ -92,9 +93,6 @@ def stream(
     return out
 
 
-GROUP_WORDS = 16  # an int4 group of 128 columns: 16 words
-
-
 @triton.jit
 def dot_kernel(
     w_ptr, x_ptr, s_ptr, z_ptr, out_ptr, n, words, stride, groups,
@@ -102,8 +100,8 @@ def dot_kernel(
 ):  # fmt: skip
     """A GEMV's work on the same stream: each word's 8 nibbles unpacked and multiplied by their activations (``x``:
     [8, words] bf16, x[j, c] the activation of column 8c + j, so no shuffle), fp32 sums; ``SCALED``: the sums a
-    128-column group taken by its row's bf16 scale after (136 - 128 + z) times the group's activation sum comes off
-    (int8 zero points), as the engine's ``post`` tiles do."""
+    128-column group taken by its row's bf16 scale after (8 + z) times the group's activation sum comes off (int8
+    zero points), as the engine's ``post`` tiles do."""
     rows = tl.program_id(0) * BN + tl.arange(0, BN)
     in_n = rows < n
     if SCALED:
