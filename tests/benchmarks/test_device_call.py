@@ -62,6 +62,22 @@ def test_a_built_cutlass_library_is_exported_and_a_stale_folder_is_emptied(tmp_p
     shutil.rmtree(stale)
 
 
+def test_a_packed_library_is_unpacked_and_exported(tmp_path):
+    """A call that carries build/packed/libs.tar.xz (the tracked tree leaves no room for build/ unpacked) gets the
+    library where the engine looks, and VLMQ_CUTLASS_LIB pointing at it."""
+    call = f"test_packed_{os.getpid()}"
+    lib = tmp_path / "staging" / "cutlass" / "libvlmq_mixed_gemm.so"
+    lib.parent.mkdir(parents=True)
+    lib.write_bytes(b"a library")
+    (tmp_path / "build" / "packed").mkdir(parents=True)
+    with tarfile.open(tmp_path / "build" / "packed" / "libs.tar.xz", "w:xz") as xz:
+        xz.add(lib, arcname="cutlass/libvlmq_mixed_gemm.so")
+    seen = run_call(tmp_path, "echo LIB=$VLMQ_CUTLASS_LIB; finish_call", call)
+    assert seen["LIB"] == f"{tmp_path}/build/cutlass/libvlmq_mixed_gemm.so"
+    assert (tmp_path / "build" / "cutlass" / "libvlmq_mixed_gemm.so").read_bytes() == b"a library"
+    shutil.rmtree(f"/tmp/r_{call}")
+
+
 def test_a_bf16_ab_runs_the_ab_script_and_keeps_its_tail_and_exit_status(tmp_path):
     call = f"test_ab_{os.getpid()}"
     stand_in = tmp_path / "benchmarks" / "bench_decode_ab.py"
