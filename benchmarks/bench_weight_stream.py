@@ -37,8 +37,8 @@ WORDS = (4, 16, 64, 128)  # words a row a load: 16, 64, 256, 512 bytes contiguou
 WARPS = (1, 4)
 STAGES = (1, 3)  # Triton's software pipeline over the K loop (3: loads two iterations ahead, through cp.async)
 # what each word meets: an XOR (after --ops rounds, with --act activations), or a GEMV's unpacking and products
-# (``dot``), with group scales and zero points (``dot-scaled``)
-WORKS = ("xor", "dot", "dot-scaled")
+# (``dot``), with group scales and zero points (``dot-scaled``), unpacked by bits as the engine's tiles do (``bits``)
+WORKS = ("xor", "dot", "dot-scaled", "bits")
 LCG_MUL, LCG_ADD = 1664525, 1013904223  # an --ops round, passed at run time: each round stays an instruction
 GROUP_WORDS = 16  # an int4 group of 128 columns: 16 words
 
@@ -96,55 +96,63 @@ def stream(
 @triton.jit
 def dot_kernel(
     w_ptr, x_ptr, s_ptr, z_ptr, out_ptr, n, words, stride, groups,
-    BN: tl.constexpr, BW: tl.constexpr, SCALED: tl.constexpr,
+    BN: tl.constexpr, BW: tl.constexpr, MODE: tl.constexpr,
 ):  # fmt: skip
     """A GEMV's work on the same stream: each word's 8 nibbles unpacked and multiplied by their activations (``x``:
-    [8, words] bf16, x[j, c] the activation of column 8c + j, so no shuffle), fp32 sums; ``SCALED``: the sums a
-    128-column group taken by its row's bf16 scale after (8 + z) times the group's activation sum comes off (int8
-    zero points), as the engine's ``post`` tiles do."""
+    [8, words] bf16, x[j, c] the activation of column 8c + j, so no shuffle), fp32 sums. ``MODE`` 0 (``dot``): each
+    nibble shifted, masked and converted to fp32; 1 (``dot-scaled``): the same, the sums a 128-column group taken by
+    its row's bf16 scale after (8 + z) times the group's activation sum comes off (int8 zero points), as the engine's
+    ``post`` tiles do; 2 (``bits``): as 1, but nibbles i and i + 4 become the fp32 128 + q of their bits under
+    128.0's (a shift and a LOP3 a pair, two more to split it: no int-to-float conversion), so 136 + z comes off."""
     rows = tl.program_id(0) * BN + tl.arange(0, BN)
     in_n = rows < n
-    if SCALED:
-        acc = tl.zeros((BN, BW // 16), dtype=tl.float32)
-    else:
-        acc = tl.zeros((BN, BW), dtype=tl.float32)
+    acc = tl.zeros((BN, BW), dtype=tl.float32)
     for k0 in range(0, words, BW):
         cols = k0 + tl.arange(0, BW)
         in_k = cols < words
         v = tl.load(w_ptr + rows[:, None] * stride + cols[None, :], mask=in_n[:, None] & in_k[None, :], other=0)
         part = tl.zeros((BN, BW), dtype=tl.float32)
         xsum = tl.zeros((BW,), dtype=tl.float32)
-        for j in tl.static_range(8):
-            xj = tl.load(x_ptr + j * words + cols, mask=in_k, other=0.0).to(tl.float32)
-            if SCALED:
-                part += ((v >> (4 * j)) & 0xF).to(tl.float32) * xj[None, :]
-                xsum += xj
-            else:
-                part += (((v >> (4 * j)) & 0xF).to(tl.float32) - 8.0) * xj[None, :]
-        if SCALED:
-            g = k0 // 16 + tl.arange(0, BW // 16)
-            meta = rows[:, None] * groups + g[None, :]
-            live = in_n[:, None] & (g < groups)[None, :]
+        if MODE == 2:
+            for i in tl.static_range(4):
+                lo_x = tl.load(x_ptr + i * words + cols, mask=in_k, other=0.0).to(tl.float32)
+                hi_x = tl.load(x_ptr + (i + 4) * words + cols, mask=in_k, other=0.0).to(tl.float32)
+                pair = ((v >> (4 * i)) & 0x000F000F) | 0x43004300  # two bf16 128 + q: nibbles i, i + 4
+                lo = (pair << 16).to(tl.float32, bitcast=True)
+                hi = (pair & -65536).to(tl.float32, bitcast=True)
+                part += lo * lo_x[None, :]  # two statements: two FFMAs (one sum of products is FMUL, FFMA, FADD)
+                part += hi * hi_x[None, :]
+                xsum += lo_x + hi_x
+        else:
+            for j in tl.static_range(8):
+                xj = tl.load(x_ptr + j * words + cols, mask=in_k, other=0.0).to(tl.float32)
+                if MODE == 1:
+                    part += ((v >> (4 * j)) & 0xF).to(tl.float32) * xj[None, :]
+                    xsum += xj
+                else:
+                    part += (((v >> (4 * j)) & 0xF).to(tl.float32) - 8.0) * xj[None, :]
+        if MODE == 0:
+            acc += part
+        else:  # each word's sum less its share of the correction, times its group's scale: no exchange across lanes
+            meta = rows[:, None] * groups + (cols // 16)[None, :]
+            live = in_n[:, None] & in_k[None, :]
             sc = tl.load(s_ptr + meta, mask=live, other=0.0).to(tl.float32)
             zc = tl.load(z_ptr + meta, mask=live, other=0).to(tl.float32)
-            sums = tl.sum(tl.reshape(part, (BN, BW // 16, 16)), axis=2)
-            xs = tl.sum(tl.reshape(xsum, (BW // 16, 16)), axis=1)
-            acc += sc * (sums - (8.0 + zc) * xs[None, :])
-        else:
-            acc += part
+            acc += sc * (part - ((136.0 if MODE == 2 else 8.0) + zc) * xsum[None, :])
     tl.store(out_ptr + rows, tl.sum(acc, axis=1), mask=in_n)
 
 
-def dot(w, x, rows: int, words: int, warps: int, stages: int, scale=None, zero=None) -> torch.Tensor:
+def dot(w, x, rows: int, words: int, warps: int, stages: int, scale=None, zero=None, bits=False) -> torch.Tensor:
     """``dot_kernel``'s [N] fp32 sums of the int4 words ``w`` [N, K] against ``x`` [8, K] (scaled where ``scale``
-    [N, K / 16] bf16 and ``zero`` [N, K / 16] int8 are given)."""
+    [N, K / 16] bf16 and ``zero`` [N, K / 16] int8 are given; ``bits``: nibbles by their bits, MODE 2)."""
     n, k = w.shape
     out = torch.empty(n, dtype=torch.float32, device=w.device)
     scaled = scale is not None
+    mode = 2 if bits else int(scaled)
     grid = (triton.cdiv(n, rows),)
     dot_kernel[grid](
         w, x, scale if scaled else x, zero if scaled else x, out, n, k, w.stride(0), triton.cdiv(k, GROUP_WORDS),
-        rows, words, scaled, num_warps=warps, num_stages=stages,
+        rows, words, mode, num_warps=warps, num_stages=stages,
     )  # fmt: skip
     return out
 
@@ -203,14 +211,14 @@ def run(args) -> list[dict]:
         scale = (torch.rand(n, groups, device="cuda", generator=g) * 0.02 + 0.001).bfloat16()
         zero = torch.randint(-8, 8, (n, groups), device="cuda", generator=g).to(torch.int8)
         for work in [w for w in args.work if w != "xor"]:
-            meta = (scale, zero) if work == "dot-scaled" else ()
+            meta = (scale, zero) if work != "dot" else ()
             want = row_dot(mats[0], xs, *meta)
             for rows, words, warps, stages in shapes:
-                if work == "dot-scaled" and words % GROUP_WORDS:
+                if work != "dot" and words % GROUP_WORDS:
                     continue  # a load's words must hold whole groups
                 case = dict(matrix=name, n=n, words=k, rows=rows, load_words=words, warps=warps, stages=stages)
                 case |= dict(work=work, ops=0, act=0)
-                args_of = (xs, rows, words, warps, stages, *meta)
+                args_of = (xs, rows, words, warps, stages, *meta, work == "bits")
                 calls = [lambda m=m, a=args_of: dot(m, *a) for m in mats]
                 records.append(timed(case, calls, lambda got, want=want: close(got, want), args))
         del mats

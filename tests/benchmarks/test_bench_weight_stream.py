@@ -43,6 +43,7 @@ assert not torch.allclose(plain, scaled)
 for rows, words, warps in ((8, 64, 1), (16, 128, 4), (32, 16, 2)):
     assert b.close(b.dot(w, xs, rows, words, warps, 1), plain), (rows, words)
     assert b.close(b.dot(w, xs, rows, words, warps, 1, scale, zero), scaled), (rows, words)
+    assert b.close(b.dot(w, xs, rows, words, warps, 1, scale, zero, bits=True), scaled), (rows, words)
 print("ok")
 """
 
