@@ -7,7 +7,7 @@
 # them and src/, exports VLMQ_CUTLASS_LIB where build/cutlass holds the library, writes $OUT/device.txt, and copies $R
 # to $OUT/results.tgz every 15 s (what a call cut by its limit had written still comes back) and at finish_call.
 # Gives: left (seconds to the budget), since (seconds since the start), $R, $F (a grep -v pattern of the image's
-# import noise), bf16_ab (a BF16 decode-step A/B of bench_decode_ab.py) and w4mma_checks (below).
+# import noise), bf16_ab (a BF16 decode-step A/B of bench_decode_ab.py), w4_tiles and w4mma_checks (below).
 set -u
 T0=$(date +%s)
 DEADLINE=$((T0 + ${BUDGET:-575}))
@@ -41,6 +41,13 @@ bf16_ab() {
     timeout "${6:-$(( $(left) - 8 ))}" python3 benchmarks/bench_decode_ab.py --out "$R/$1" --model "$2" --recipes bf16 \
         --batch-sizes "$3" --env "$4" --variants "$5" --rounds 3 ${AB_FLAGS:-} 2>&1 | grep -v "$F" | tail -8 > "$R/$1.log"
     echo "$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$1.log"
+}
+# w4_tiles PRESETS: the shipped int4 tiles against the tensor-core GEMV on this machine (bench_w4_mma.py into
+# $R/bench, its table's tail and exit status into $R/bench.log), bounded by what is left of the budget less 6 s
+w4_tiles() {
+    timeout $(( $(left) - 6 )) python3 benchmarks/bench_w4_mma.py --out "$R/bench" --reps 20 --presets "$1" 2>&1 \
+        | grep -v "$F" | tail -12 > "$R/bench.log"
+    echo "bench rc ${PIPESTATUS[0]} at $(since) s" >> "$R/bench.log"
 }
 # w4mma_checks: the int4 tensor-core GEMV's GPU tests ($R/test.log), every configuration against the shipped Triton
 # tiles with the winners into $R/tiles.json (bench_w4_mma.py, $R/bench), and the toy through both engines with every
