@@ -31,6 +31,16 @@ def run_call(root: pathlib.Path, body: str, call: str) -> dict:
     return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
 
 
+def stand_in(root: pathlib.Path, script: str, status: int) -> None:
+    """benchmarks/``script`` under ``root``, standing in for a benchmark: it prints a line of the image's import
+    noise (which the helpers filter) and its arguments, and exits with ``status``."""
+    path = root / "benchmarks" / script
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(
+        f"import sys\nprint('quant_api: import noise')\nprint('args', ' '.join(sys.argv[1:]))\nsys.exit({status})\n"
+    )
+
+
 def test_a_call_gets_its_budget_folder_and_environment_and_its_results_come_back(tmp_path):
     call = f"test_{os.getpid()}"
     seen = run_call(
@@ -80,11 +90,7 @@ def test_a_packed_library_is_unpacked_and_exported(tmp_path):
 
 def test_a_bf16_ab_runs_the_ab_script_and_keeps_its_tail_and_exit_status(tmp_path):
     call = f"test_ab_{os.getpid()}"
-    stand_in = tmp_path / "benchmarks" / "bench_decode_ab.py"
-    stand_in.parent.mkdir()
-    stand_in.write_text(
-        "import sys\nprint('quant_api: import noise')\nprint('args', ' '.join(sys.argv[1:]))\nsys.exit(3)\n"
-    )
+    stand_in(tmp_path, "bench_decode_ab.py", 3)
     seen = run_call(
         tmp_path,
         "bf16_ab abx qwen2-vl-2b 1,16 VLMQ_ATTENTION_PLAN 'default;stages=1' 30; "
@@ -104,11 +110,7 @@ def test_a_bf16_ab_runs_the_ab_script_and_keeps_its_tail_and_exit_status(tmp_pat
 
 def test_w4_tiles_runs_the_tile_bench_for_the_presets_and_keeps_its_tail_and_exit_status(tmp_path):
     call = f"test_tiles_{os.getpid()}"
-    stand_in = tmp_path / "benchmarks" / "bench_w4_mma.py"
-    stand_in.parent.mkdir()
-    stand_in.write_text(
-        "import sys\nprint('cpp extensions: import noise')\nprint('args', ' '.join(sys.argv[1:]))\nsys.exit(2)\n"
-    )
+    stand_in(tmp_path, "bench_w4_mma.py", 2)
     seen = run_call(tmp_path, "w4_tiles 7b; echo R=$R; finish_call", call)
     log = (pathlib.Path(seen["R"]) / "bench.log").read_text().splitlines()
     assert log[0] == f"args --out {seen['R']}/bench --reps 20 --presets 7b"
