@@ -285,6 +285,12 @@ def main(argv=None) -> int:
     bad = [w for w in args.work if w not in WORKS]
     if bad:
         parser.error(f"--work {','.join(bad)}: unknown; use some of {','.join(WORKS)}")
+    for name in ("rows", "words", "warps"):  # Triton's tile sizes and warp counts are powers of two
+        bad = [v for v in getattr(args, name) if v < 1 or v & (v - 1)]
+        if bad:
+            parser.error(f"--{name} {','.join(map(str, bad))}: use powers of two (e.g. {','.join(map(str, ROWS))})")
+    if any(v < 0 for v in args.ops) or any(v not in (0, 1) for v in args.act):
+        parser.error(f"--ops {args.ops} / --act {args.act}: rounds are 0 or more, --act is 0 (none) or 1")
     if not torch.cuda.is_available():
         print("bench_weight_stream: no CUDA device here; it times a GPU's memory system")
         return 2

@@ -92,3 +92,19 @@ def test_each_round_of_work_is_an_instruction_of_the_loop():
     imads = [loop_body(compile_for_h200(kernel, *call)[1])["IMAD"] for call in recorder.calls]
     words = 16 * 128 // (4 * 32)  # a thread's words a K step
     assert imads[1] - imads[0] == 4 * words and imads[2] - imads[0] == 32 * words, imads
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [(["--rows", "8,12"], "--rows 12"), (["--words", "0"], "--words 0"), (["--act", "2"], "--act [2]"),
+     (["--ops", "-1"], "--ops [-1]")],
+)  # fmt: skip
+def test_shapes_and_work_it_cannot_run_are_refused_in_one_line(tmp_path, capsys, flags, named):
+    pytest.importorskip("triton")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_weight_stream
+
+    with pytest.raises(SystemExit):
+        bench_weight_stream.main(["--out", str(tmp_path), *flags])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert named in err and ("powers of two" in err or "0 (none) or 1" in err)
