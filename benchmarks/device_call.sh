@@ -42,11 +42,11 @@ bf16_ab() {
         --batch-sizes "$3" --env "$4" --variants "$5" --rounds 3 ${AB_FLAGS:-} 2>&1 | grep -v "$F" | tail -8 > "$R/$1.log"
     echo "$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$1.log"
 }
-# w4_tiles PRESETS: the shipped int4 tiles against the tensor-core GEMV on this machine (bench_w4_mma.py into
-# $R/bench, its table's tail and exit status into $R/bench.log), bounded by what is left of the budget less 6 s
+# w4_tiles SECONDS [FLAGS...]: the shipped int4 tiles against every tensor-core GEMV configuration on this machine
+# (bench_w4_mma.py with FLAGS into $R/bench, its output and exit status into $R/bench.log), bounded by SECONDS
 w4_tiles() {
-    timeout $(( $(left) - 6 )) python3 benchmarks/bench_w4_mma.py --out "$R/bench" --reps 20 --presets "$1" 2>&1 \
-        | grep -v "$F" | tail -12 > "$R/bench.log"
+    timeout "$1" python3 benchmarks/bench_w4_mma.py --out "$R/bench" --reps 20 "${@:2}" 2>&1 | grep -v "$F" \
+        > "$R/bench.log"
     echo "bench rc ${PIPESTATUS[0]} at $(since) s" >> "$R/bench.log"
 }
 # w4mma_checks: the int4 tensor-core GEMV's GPU tests ($R/test.log), every configuration against the shipped Triton
@@ -56,9 +56,7 @@ w4mma_checks() {
     timeout 120 python3 -m pytest -q -x -m gpu -p no:cacheprovider --tb=short tests/engine/test_w4_mma_gpu.py \
         2>&1 | grep -v "$F" | tail -8 > "$R/test.log"
     echo "test rc ${PIPESTATUS[0]} at $(since) s" >> "$R/test.log"
-    timeout 170 python3 benchmarks/bench_w4_mma.py --out "$R/bench" --reps 20 --write-tiles --tiles-out "$R/tiles.json" \
-        2>&1 | grep -v "$F" > "$R/bench.log"
-    echo "bench rc ${PIPESTATUS[0]} at $(since) s" >> "$R/bench.log"
+    w4_tiles 170 --write-tiles --tiles-out "$R/tiles.json"
     timeout 100 python3 -m pytest -q -m gpu -p no:cacheprovider --tb=short tests/recipes/test_gpu_engines.py -k mma \
         2>&1 | grep -v "$F" | tail -30 > "$R/engines.log"
     echo "engines rc ${PIPESTATUS[0]} at $(since) s" >> "$R/engines.log"

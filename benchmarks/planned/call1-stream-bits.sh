@@ -8,6 +8,6 @@
 timeout 200 python3 benchmarks/bench_weight_stream.py --out $R/stream --rows 8,16 --words 64,128 --warps 1,2,4 \
     --stages 1 --work xor,dot-scaled,bits --matrices "7b gate_up int4" 2>&1 | grep -v "$F" > $R/stream.log
 echo "stream rc ${PIPESTATUS[0]} at $(since) s" >> $R/stream.log
-w4_tiles 7b
+w4_tiles $(( $(left) - 6 )) --presets 7b
 finish_call
 tail -40 $R/stream.log; cat $R/bench.log

@@ -111,7 +111,7 @@ def test_a_bf16_ab_runs_the_ab_script_and_keeps_its_tail_and_exit_status(tmp_pat
 def test_w4_tiles_runs_the_tile_bench_for_the_presets_and_keeps_its_tail_and_exit_status(tmp_path):
     call = f"test_tiles_{os.getpid()}"
     stand_in(tmp_path, "bench_w4_mma.py", 2)
-    seen = run_call(tmp_path, "w4_tiles 7b; echo R=$R; finish_call", call)
+    seen = run_call(tmp_path, "w4_tiles 30 --presets 7b; echo R=$R; finish_call", call)
     log = (pathlib.Path(seen["R"]) / "bench.log").read_text().splitlines()
     assert log[0] == f"args --out {seen['R']}/bench --reps 20 --presets 7b"
     assert len(log) == 2 and log[1].startswith("bench rc 2 at "), log
