@@ -270,6 +270,71 @@ def test_rmsnorm_alone_runs_first_only_before_low_bit_weights_at_long_rows():
     assert not row_kernel_first(cuda_cores, W_INT4, A_FLOAT, False, False, 2 * d7["inter"], d7["hidden"])
 
 
+def test_norm_first_setting_names_projections_and_refuses_others(monkeypatch):
+    """``$VLMQ_NORM_FIRST`` (an A/B's): unset or ``measured`` leaves the rule, ``none`` keeps every RMSNorm in the
+    prologue, names move those projections' norms first and no other; a wrong name is one line naming the fix."""
+    from vlmq.engine.kernels.gemv import NORM_FIRST_ENV, norm_first_setting
+    from vlmq.errors import VlmqError
+
+    monkeypatch.delenv(NORM_FIRST_ENV, raising=False)
+    assert norm_first_setting("qkv") is None
+    monkeypatch.setenv(NORM_FIRST_ENV, "measured")
+    assert norm_first_setting("gate_up") is None
+    monkeypatch.setenv(NORM_FIRST_ENV, "none")
+    assert norm_first_setting("qkv") is False and norm_first_setting("gate_up") is False
+    monkeypatch.setenv(NORM_FIRST_ENV, "gate_up")
+    assert norm_first_setting("gate_up") is True and norm_first_setting("qkv") is False
+    monkeypatch.setenv(NORM_FIRST_ENV, "qkv, gate_up")
+    assert norm_first_setting("qkv") is True and norm_first_setting("gate_up") is True
+    monkeypatch.setenv(NORM_FIRST_ENV, "qkv,down")
+    with pytest.raises(VlmqError, match="from qkv, gate_up") as err:
+        norm_first_setting("qkv")
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "setting, fmt, act, expected",
+    [
+        ("gate_up", W_INT8, "silu", True),
+        ("gate_up", W_INT4, "none", False),  # q/k/v: not named
+        ("none", W_INT4, "silu", False),
+        ("measured", W_INT8, "silu", None),
+        ("gate_up", W_FLOAT, "silu", None),  # BF16 weights (the lm_head's too): the setting does not apply
+    ],
+)
+def test_gemv_hands_the_norm_first_setting_to_its_row_rule(monkeypatch, setting, fmt, act, expected):
+    """What ``gemv`` asks ``row_kernel_first`` for a plain RMSNorm under ``$VLMQ_NORM_FIRST`` (stopped there: no
+    kernel runs on the CPU)."""
+    from vlmq.engine.kernels import gemv as gemv_module
+
+    seen = []
+
+    def stop(cfg, fmt, a_mode, smooth, norm, n, k, norm_first=None):
+        seen.append(norm_first)
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv(gemv_module.NORM_FIRST_ENV, setting)
+    monkeypatch.setattr(gemv_module, "row_kernel_first", stop)
+    n, k = 64, 256
+    x = torch.randn(1, k, dtype=torch.bfloat16)
+    norm = torch.ones(k, dtype=torch.bfloat16)
+    silu = act == "silu"
+    if fmt == W_FLOAT:
+        args = (torch.randn(n, k, dtype=torch.bfloat16),)
+    elif fmt == W_INT8:
+        args = (torch.randint(-127, 127, (n, k), dtype=torch.int8), torch.rand(n, dtype=torch.bfloat16))
+    else:
+        args = (
+            torch.randint(0, 2**31 - 1, (n, k // 8), dtype=torch.int32),
+            torch.rand(n, k // 128, dtype=torch.bfloat16),
+            None,
+            128,
+        )
+    with pytest.raises(KeyboardInterrupt):
+        gemv_module.gemv(x, *args, norm_weight=norm, act=gemv_module.ACT_SILU_MUL if silu else gemv_module.ACT_NONE)
+    assert seen == [expected]
+
+
 def test_split_k_only_where_rows_alone_do_not_fill_the_gpu():
     assert sum_config(W_INT8, 1, 37888, 3584).split_k == 1  # 7b gate_up: 2368 row programs
     assert sum_config(W_INT8, 1, 1536, 8960).split_k > 1  # 2b down: 96 row programs

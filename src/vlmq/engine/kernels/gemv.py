@@ -96,6 +96,12 @@ ROW_PROLOGUE_MAX_WORK = 1 << 20
 # fewer bytes a row, do not hide at the 7b's K = 3584: gate_up int8 50.7 -> 42.4, int4 42.0 -> 35.2; qkv 10.3 ->
 # 9.6, 10.8 -> 8.6. At the 2b's K = 1536 the prologue wins (qkv 4.2 -> 5.2, 4.3 -> 4.9), and bf16 barely moves.
 NORM_FIRST_MIN_K = 2048
+# An A/B's override of that rule per projection (read where a GEMV is launched or captured, as the PDL trigger is):
+# ``measured`` (the default: the rule above), ``none`` (every int8 / int4 RMSNorm in the prologue) or the projections
+# whose RMSNorm runs first (``qkv``, ``gate_up``; the others in the prologue). It moves only the plain RMSNorm before
+# int8 / int4 weights, where the rule applies (not the BF16 lm_head's, not W8A8 rows).
+NORM_FIRST_ENV = "VLMQ_NORM_FIRST"
+NORM_PROJECTIONS = ("qkv", "gate_up")
 
 
 # Tiles measured best per shape (the qwen2-vl-2b and -7b projections) on the H200: ``bench_kernels.py --sweep``
@@ -645,6 +651,21 @@ def gemv_config(
     return cfg
 
 
+def norm_first_setting(projection: str) -> bool | None:
+    """``$VLMQ_NORM_FIRST`` for an int8 / int4 GEMV of ``projection`` (``pdl.gemv_projection``'s name): None where
+    ``row_kernel_first``'s measured rule decides (unset or ``measured``), else whether its RMSNorm runs first."""
+    value = os.environ.get(NORM_FIRST_ENV, "measured").strip()
+    if value == "measured":
+        return None
+    names = set() if value == "none" else {name.strip() for name in value.split(",")}
+    if not names <= set(NORM_PROJECTIONS):
+        raise VlmqError(
+            f"{NORM_FIRST_ENV}={value!r}: use measured, none or the projections whose RMSNorm runs first, "
+            f"from {', '.join(NORM_PROJECTIONS)}"
+        )
+    return projection in names
+
+
 def row_kernel_first(
     cfg: GemvConfig,
     fmt: int,
@@ -730,6 +751,8 @@ def gemv(
             "a GEMV over attention partials takes float rows without a norm or pre-scale on the CUDA cores "
             f"(got kernel {cfg.kernel!r}, a_mode {a_mode}); check partials_gemv_ok first"
         )
+    if norm_first is None and norm_weight is not None and fmt in (W_INT8, W_INT4):
+        norm_first = norm_first_setting(gemv_projection(act == ACT_SILU_MUL, residual is not None, n, k))
     if not x_pre and row_kernel_first(
         cfg, fmt, a_mode, pre_scale is not None, norm_weight is not None, n, k, norm_first
     ):
