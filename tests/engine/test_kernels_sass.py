@@ -520,3 +520,31 @@ def test_o_proj_over_attention_partials_compiles_for_hopper(monkeypatch, weights
     assert "ex2.approx" in gemv_ptx
     plain_ptx, _ = compile_for_h200(gemv_rec.kernel, gemv_args, {**gemv_kwargs, "XPART": 0})
     assert "ex2.approx" not in plain_ptx
+
+
+def test_pdl_trigger_lists_name_gemvs_by_projection_format_and_kernel(monkeypatch):
+    """``$VLMQ_PDL_TRIGGER`` lists: ``projection:format[:kernel]`` entries pick those GEMVs alone, ``measured`` in a
+    list adds ``MEASURED_EARLY``'s cases, and a wrong entry is refused in one line that names it and the fix."""
+    from vlmq.engine.kernels import pdl
+    from vlmq.errors import VlmqError
+
+    early, late = pdl.PDL_EARLY, pdl.PDL_LATE
+    monkeypatch.setenv("VLMQ_PDL_TRIGGER", "qkv:int8,qkv:fp8:dot")
+    assert pdl.pdl_trigger("gemv", ("qkv", "int8", "sum")) == early
+    assert pdl.pdl_trigger("gemv", ("qkv", "int8", "dot")) == early
+    assert pdl.pdl_trigger("gemv", ("qkv", "fp8", "dot")) == early
+    assert pdl.pdl_trigger("gemv", ("qkv", "fp8", "sum")) == late
+    assert pdl.pdl_trigger("gemv", ("o", "int8", "sum")) == late
+    assert pdl.pdl_trigger("gemv", ("qkv", "bf16", "dot")) == late  # MEASURED_EARLY's, not listed
+    assert pdl.pdl_trigger("attention") == late
+    monkeypatch.setenv("VLMQ_PDL_TRIGGER", "measured, qkv:int8:sum, attention")
+    for case in pdl.MEASURED_EARLY:
+        assert pdl.pdl_trigger("gemv", case) == early
+    assert pdl.pdl_trigger("gemv", ("qkv", "int8", "sum")) == early
+    assert pdl.pdl_trigger("gemv", ("qkv", "int8", "dot")) == late
+    assert pdl.pdl_trigger("attention") == early and pdl.pdl_trigger("rows") == late
+    for wrong in ("qkv:int3", "lm:int8", "qkv:int8:tensor", "qkv:int8:dot:1", "measured,soon"):
+        monkeypatch.setenv("VLMQ_PDL_TRIGGER", wrong)
+        with pytest.raises(VlmqError, match="projection:format\\[:kernel\\]") as err:
+            pdl.pdl_trigger("gemv", ("qkv", "int8", "sum"))
+        assert "\n" not in str(err.value) and wrong.split(",")[-1] in str(err.value)

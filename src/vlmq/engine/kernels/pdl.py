@@ -46,26 +46,51 @@ def pdl_capable(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (9, 0)
 
 
+PDL_FORMATS = ("bf16", "int8", "fp8", "int4")  # a GEMV's weight format, as gemv.FORMAT_NAMES names them
+PDL_GEMV_KERNELS = ("sum", "dot", "mma")  # CUDA cores, tensor cores (Triton), the int4 tensor-core GEMV (CUDA)
+
+
 def pdl_trigger(kernel: str, gemv_case: tuple[str, str, str] | None = None) -> int:
     """Where ``kernel``'s programs let the next kernel launch, as the kernels' ``PDL`` constexpr: after a program's
     sums (late) or as it starts (early, so the next kernel's programs load their first weights and cache blocks while
     this one streams). ``$VLMQ_PDL_TRIGGER``: ``measured`` (the default: the GEMV cases of ``MEASURED_EARLY`` early,
-    the rest late), ``late``, ``early`` (every kernel) or the comma-separated names of those that trigger early (the
-    others late): kernels of ``PDL_KERNELS``, or GEMVs by projection (``PDL_PROJECTIONS``), so that an early trigger
-    need not cascade (a kernel that triggers early followed by one that also does lets a third launch while the first
-    still streams). A GEMV's ``gemv_case``: (projection, weight format, GEMV kernel)."""
+    the rest late), ``late``, ``early`` (every kernel) or a comma-separated list of what triggers early (the rest
+    late): kernels of ``PDL_KERNELS``; GEMVs by projection (``PDL_PROJECTIONS``), by projection and weight format
+    (``qkv:int8``) or by projection, format and GEMV kernel (``qkv:int8:dot``); ``measured`` for ``MEASURED_EARLY``'s
+    cases -- so that an A/B can name one set against another, and an early trigger need not cascade (a kernel that
+    triggers early followed by one that also does lets a third launch while the first still streams). A GEMV's
+    ``gemv_case``: (projection, weight format, GEMV kernel)."""
     value = os.environ.get(PDL_TRIGGER_ENV, PDL_TRIGGER)
-    if value == "measured":
-        return PDL_EARLY if gemv_case in MEASURED_EARLY else PDL_LATE
-    early = {"late": (), "early": PDL_KERNELS}.get(value)
-    if early is None:
-        early = tuple(name.strip() for name in value.split(","))
-        if not set(early) <= set(PDL_KERNELS + PDL_PROJECTIONS):
-            names = ", ".join(PDL_KERNELS + PDL_PROJECTIONS)
-            raise VlmqError(
-                f"{PDL_TRIGGER_ENV}={value!r}: use measured, late, early or the names that trigger early from {names}"
-            )
-    return PDL_EARLY if kernel in early or (gemv_case is not None and gemv_case[0] in early) else PDL_LATE
+    if value in ("late", "early"):
+        return PDL_EARLY if value == "early" else PDL_LATE
+    early = [name.strip() for name in value.split(",")]
+    bad = [name for name in early if not trigger_name_ok(name)]
+    if bad:
+        raise VlmqError(
+            f"{PDL_TRIGGER_ENV}={value!r}: use measured, late, early or the names that trigger early from "
+            f"{', '.join(PDL_KERNELS + PDL_PROJECTIONS)}, measured, or projection:format[:kernel] with formats "
+            f"{'/'.join(PDL_FORMATS)} and kernels {'/'.join(PDL_GEMV_KERNELS)} (not {', '.join(bad)})"
+        )
+    return PDL_EARLY if any(triggers_early(name, kernel, gemv_case) for name in early) else PDL_LATE
+
+
+def trigger_name_ok(name: str) -> bool:
+    """Whether ``name`` is an entry ``pdl_trigger``'s list takes."""
+    if name == "measured" or name in PDL_KERNELS + PDL_PROJECTIONS:
+        return True
+    parts = name.split(":")
+    allowed = (PDL_PROJECTIONS, PDL_FORMATS, PDL_GEMV_KERNELS)
+    return len(parts) in (2, 3) and all(part in names for part, names in zip(parts, allowed, strict=False))
+
+
+def triggers_early(name: str, kernel: str, gemv_case: tuple[str, str, str] | None) -> bool:
+    """Whether the list entry ``name`` (``trigger_name_ok``) covers ``kernel`` (a GEMV: of ``gemv_case``)."""
+    if name == "measured":
+        return gemv_case in MEASURED_EARLY
+    if name in PDL_KERNELS:
+        return kernel == name
+    parts = tuple(name.split(":"))
+    return gemv_case is not None and gemv_case[: len(parts)] == parts
 
 
 def gemv_projection(act_silu_mul: bool, residual: bool, n: int, k: int) -> str:
