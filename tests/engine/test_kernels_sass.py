@@ -445,7 +445,8 @@ def test_pdl_trigger_places_launch_dependents_around_the_wait(monkeypatch, trigg
 @pytest.mark.parametrize("trigger", ["measured", None])
 def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(monkeypatch, trigger):
     """The default (``measured``): a GEMV triggers early only in the cases of ``MEASURED_EARLY`` -- q/k/v with bf16
-    weights on the tensor cores (batch 16), o_proj with int4 weights on the CUDA cores (batch 1) -- and late in the
+    weights on the tensor cores (batch 16), o_proj with int4 weights on the CUDA cores (batch 1), q/k/v with int8
+    weights on either (fp8's on the tensor cores: not in this float-row test) -- and late in the
     neighbouring ones (the same projection in the other kernel or format, another projection); the row prologue and
     the attention late."""
     import vlmq.engine.kernels.gemv_triton as gemv_triton
@@ -465,6 +466,7 @@ def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(mon
     w_bf16 = torch.randn(1536, 1536).bfloat16()
     w_int4 = pack_int4(torch.randint(-8, 8, (1536, 1536), dtype=torch.int8))
     scale = torch.rand(1536, 1536 // 128).bfloat16()
+    w_int8 = torch.randint(-127, 128, (1536, 1536), dtype=torch.int8)
     cases = {  # (projection, weights, rows): early by default
         ("qkv", "bf16", 16): True,
         ("qkv", "bf16", 1): False,
@@ -472,10 +474,14 @@ def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(mon
         ("o", "int4", 1): True,
         ("o", "int4", 16): False,
         ("o", "bf16", 1): False,
+        ("qkv", "int8", 1): True,
+        ("qkv", "int8", 16): True,
+        ("o", "int8", 1): False,
     }
+    weights = {"int4": (w_int4, scale, None, 128), "bf16": (w_bf16,), "int8": (w_int8, torch.rand(1536).bfloat16())}
     for projection, fmt, m in cases:
         x = torch.randn(m, 1536).bfloat16()
-        w4 = (w_int4, scale, None, 128) if fmt == "int4" else (w_bf16,)
+        w4 = weights[fmt]
         if projection == "qkv":
             gemv(x, *w4, norm_weight=g)
         else:
@@ -537,11 +543,12 @@ def test_pdl_trigger_lists_name_gemvs_by_projection_format_and_kernel(monkeypatc
     assert pdl.pdl_trigger("gemv", ("o", "int8", "sum")) == late
     assert pdl.pdl_trigger("gemv", ("qkv", "bf16", "dot")) == late  # MEASURED_EARLY's, not listed
     assert pdl.pdl_trigger("attention") == late
-    monkeypatch.setenv("VLMQ_PDL_TRIGGER", "measured, qkv:int8:sum, attention")
+    monkeypatch.setenv("VLMQ_PDL_TRIGGER", "measured, qkv:fp8:sum, attention")
     for case in pdl.MEASURED_EARLY:
         assert pdl.pdl_trigger("gemv", case) == early
-    assert pdl.pdl_trigger("gemv", ("qkv", "int8", "sum")) == early
-    assert pdl.pdl_trigger("gemv", ("qkv", "int8", "dot")) == late
+    assert ("qkv", "fp8", "sum") not in pdl.MEASURED_EARLY
+    assert pdl.pdl_trigger("gemv", ("qkv", "fp8", "sum")) == early
+    assert pdl.pdl_trigger("gemv", ("o", "fp8", "sum")) == late
     assert pdl.pdl_trigger("attention") == early and pdl.pdl_trigger("rows") == late
     for wrong in ("qkv:int3", "lm:int8", "qkv:int8:tensor", "qkv:int8:dot:1", "measured,soon"):
         monkeypatch.setenv("VLMQ_PDL_TRIGGER", wrong)

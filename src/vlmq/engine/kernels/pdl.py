@@ -36,8 +36,21 @@ PDL_PROJECTIONS = ("qkv", "o", "gate_up", "down")
 # of 2, ms/token, all late -> this one early): bf16 q/k/v at batch 16 (tensor cores; the attention's programs load
 # their cache blocks while q/k/v streams) 1.612 -> 1.545, int4 o at batch 1 (CUDA cores; gate/up's first wave loads
 # its first weights during o_proj) 1.070 -> 1.042. The same trigger elsewhere measured slower or level: bf16 o at
-# batch 1 1.329 -> 1.348, int4 q/k/v at batch 16 1.462 -> 1.486, the decode attention 1.329 -> 1.339.
-MEASURED_EARLY = frozenset({("qkv", "bf16", "dot"), ("o", "int4", "sum")})
+# batch 1 1.329 -> 1.348, int4 q/k/v at batch 16 1.462 -> 1.486, the decode attention 1.329 -> 1.339. Added by the
+# thirty-first session (2026-12-02, bench_decode_ab.py, one process a recipe, 3 interleaved rounds, ms/token, default
+# -> these early): q/k/v with int8 weights on either kernel (2b int8_wo batch 1 1.044 -> 0.984, batch 16 0.984x;
+# smoothquant 1.258 -> 1.143, 16: 0.961x; 7b batch 1 0.995-0.998x, int8_wo 16: 0.987x) and with fp8 weights on the
+# tensor cores (batch 16: 2b 1.427 -> 1.352, 7b 0.974x; at batch 1, on the CUDA cores, level: 1.001x). int4's q/k/v
+# early measured slower on the 2b again (batch 1 1.015x, 16 1.004x; the 7b's batch 1 0.991x).
+MEASURED_EARLY = frozenset(
+    {
+        ("qkv", "bf16", "dot"),
+        ("o", "int4", "sum"),
+        ("qkv", "int8", "sum"),
+        ("qkv", "int8", "dot"),
+        ("qkv", "fp8", "dot"),
+    }
+)
 PDL_TRIGGER_ENV = "VLMQ_PDL_TRIGGER"
 
 
