@@ -96,6 +96,8 @@ ROW_PROLOGUE_MAX_WORK = 1 << 20
 # fewer bytes a row, do not hide at the 7b's K = 3584: gate_up int8 50.7 -> 42.4, int4 42.0 -> 35.2; qkv 10.3 ->
 # 9.6, 10.8 -> 8.6. At the 2b's K = 1536 the prologue wins (qkv 4.2 -> 5.2, 4.3 -> 4.9), and bf16 barely moves.
 NORM_FIRST_MIN_K = 2048
+# In whole 2b steps (thirty-first session, bench_decode_ab.py --env VLMQ_NORM_FIRST, batch 1): gate/up's norm first
+# 1.006x int8_wo, 0.999x int4_wo; q/k/v's and gate/up's 1.035x / 1.026x -- the rule stands.
 # An A/B's override of that rule per projection (read where a GEMV is launched or captured, as the PDL trigger is):
 # ``measured`` (the default: the rule above), ``none`` (every int8 / int4 RMSNorm in the prologue) or the projections
 # whose RMSNorm runs first (``qkv``, ``gate_up``; the others in the prologue). It moves only the plain RMSNorm before
