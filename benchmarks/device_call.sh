@@ -7,7 +7,7 @@
 # them and src/, exports VLMQ_CUTLASS_LIB where build/cutlass holds the library, writes $OUT/device.txt, and copies $R
 # to $OUT/results.tgz every 15 s (what a call cut by its limit had written still comes back) and at finish_call.
 # Gives: left (seconds to the budget), since (seconds since the start), $R, $F (a grep -v pattern of the image's
-# import noise), bf16_ab (a BF16 decode-step A/B of bench_decode_ab.py), w4_tiles and w4mma_checks (below).
+# import noise), bf16_ab (a BF16 decode-step A/B of bench_decode_ab.py), speed_table, w4_tiles and w4mma_checks (below).
 set -u
 T0=$(date +%s)
 DEADLINE=$((T0 + ${BUDGET:-575}))
@@ -40,6 +40,15 @@ F="quant_api\|Configuration class\|cpp extensions\|register_constant\|_C_\|torch
 bf16_ab() {
     timeout "${6:-$(( $(left) - 8 ))}" python3 benchmarks/bench_decode_ab.py --out "$R/$1" --model "$2" --recipes bf16 \
         --batch-sizes "$3" --env "$4" --variants "$5" --rounds 3 ${AB_FLAGS:-} 2>&1 | grep -v "$F" | tail -8 > "$R/$1.log"
+    echo "$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$1.log"
+}
+# speed_table NAME MODEL RECIPES SECONDS [FLAGS...]: bench_speed.py's table of RECIPES at batch 1 and 16, 2 repeats,
+# the speed task alone, into $R/NAME (its log's tail and exit status into $R/NAME.log), bounded by SECONDS (its own
+# --budget-s 10 s under them, so the recipes it finished are exported); FLAGS after bench_speed's (a later one wins)
+speed_table() {
+    timeout "$4" python3 benchmarks/bench_speed.py --out "$R/$1" --models "$2" --recipes "$3" --batch-sizes 1,16 \
+        --repeats 2 --tasks speed --long-context-recipes '' --budget-s $(( $4 - 10 )) "${@:5}" 2>&1 | grep -v "$F" \
+        | tail -14 > "$R/$1.log"
     echo "$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$1.log"
 }
 # w4_tiles SECONDS [FLAGS...]: the shipped int4 tiles against every tensor-core GEMV configuration on this machine

@@ -116,3 +116,16 @@ def test_w4_tiles_runs_the_tile_bench_for_the_presets_and_keeps_its_tail_and_exi
     assert log[0] == f"args --out {seen['R']}/bench --reps 20 --presets 7b"
     assert len(log) == 2 and log[1].startswith("bench rc 2 at "), log
     shutil.rmtree(seen["R"])
+
+
+def test_speed_table_runs_bench_speed_at_both_batches_within_its_seconds(tmp_path):
+    call = f"test_speed_{os.getpid()}"
+    stand_in(tmp_path, "bench_speed.py", 4)
+    seen = run_call(tmp_path, "speed_table s2 qwen2-vl-2b bf16,fp8 40 --repeats 3; echo R=$R; finish_call", call)
+    log = (pathlib.Path(seen["R"]) / "s2.log").read_text().splitlines()
+    assert log[0] == (
+        f"args --out {seen['R']}/s2 --models qwen2-vl-2b --recipes bf16,fp8 --batch-sizes 1,16 --repeats 2 "
+        "--tasks speed --long-context-recipes  --budget-s 30 --repeats 3"
+    )
+    assert len(log) == 2 and log[1].startswith("s2 rc 4 at "), log
+    shutil.rmtree(seen["R"])
