@@ -108,24 +108,26 @@ def test_a_bf16_ab_runs_the_ab_script_and_keeps_its_tail_and_exit_status(tmp_pat
     shutil.rmtree(seen["R"])
 
 
-def test_w4_tiles_runs_the_tile_bench_for_the_presets_and_keeps_its_tail_and_exit_status(tmp_path):
-    call = f"test_tiles_{os.getpid()}"
-    stand_in(tmp_path, "bench_w4_mma.py", 2)
-    seen = run_call(tmp_path, "w4_tiles 30 --presets 7b; echo R=$R; finish_call", call)
-    log = (pathlib.Path(seen["R"]) / "bench.log").read_text().splitlines()
-    assert log[0] == f"args --out {seen['R']}/bench --reps 20 --presets 7b"
-    assert len(log) == 2 and log[1].startswith("bench rc 2 at "), log
+def helper_log(root: pathlib.Path, script: str, status: int, helper: str, log: str) -> tuple[str, list[str]]:
+    """Run one helper of the preamble (``helper``, a command line) over a stand-in for benchmarks/``script`` exiting
+    with ``status``; (the call's results folder, the lines of its ``log``), the folder removed."""
+    stand_in(root, script, status)
+    seen = run_call(root, f"{helper}; echo R=$R; finish_call", f"test_{log}_{os.getpid()}")
+    lines = (pathlib.Path(seen["R"]) / log).read_text().splitlines()
     shutil.rmtree(seen["R"])
+    return seen["R"], lines
+
+
+def test_w4_tiles_runs_the_tile_bench_for_the_presets_and_keeps_its_tail_and_exit_status(tmp_path):
+    r, log = helper_log(tmp_path, "bench_w4_mma.py", 2, "w4_tiles 30 --presets 7b", "bench.log")
+    assert log[0] == f"args --out {r}/bench --reps 20 --presets 7b"
+    assert len(log) == 2 and log[1].startswith("bench rc 2 at "), log
 
 
 def test_speed_table_runs_bench_speed_at_both_batches_within_its_seconds(tmp_path):
-    call = f"test_speed_{os.getpid()}"
-    stand_in(tmp_path, "bench_speed.py", 4)
-    seen = run_call(tmp_path, "speed_table s2 qwen2-vl-2b bf16,fp8 40 --repeats 3; echo R=$R; finish_call", call)
-    log = (pathlib.Path(seen["R"]) / "s2.log").read_text().splitlines()
+    r, log = helper_log(tmp_path, "bench_speed.py", 4, "speed_table s2 qwen2-vl-2b bf16,fp8 40 --repeats 3", "s2.log")
     assert log[0] == (
-        f"args --out {seen['R']}/s2 --models qwen2-vl-2b --recipes bf16,fp8 --batch-sizes 1,16 --repeats 2 "
+        f"args --out {r}/s2 --models qwen2-vl-2b --recipes bf16,fp8 --batch-sizes 1,16 --repeats 2 "
         "--tasks speed --long-context-recipes  --budget-s 30 --repeats 3"
     )
     assert len(log) == 2 and log[1].startswith("s2 rc 4 at "), log
-    shutil.rmtree(seen["R"])

@@ -72,7 +72,7 @@ from typing import NamedTuple
 import torch
 
 from vlmq.engine.kernels.cutlass_gemm import W4GemvConfig, w4_gemv, w4_gemv_configs, w4_gemv_fits
-from vlmq.engine.kernels.pdl import gemv_projection, launch_pdl
+from vlmq.engine.kernels.pdl import PDL_FORMATS, gemv_projection, launch_pdl
 from vlmq.errors import VlmqError
 
 W_FLOAT, W_INT8, W_FP8, W_INT4 = 0, 1, 2, 3
@@ -113,7 +113,7 @@ TILES_FILE = Path(__file__).with_name("tiles") / "h200.json"
 # Another table in the same form, read where a call resolves its tile (so bench_decode_ab.py can A/B two tables in
 # one process: each decode step captured again under each); records name it (provenance's VLMQ_* variables).
 TILES_ENV = "VLMQ_TILES"
-FORMAT_NAMES = {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}
+FORMAT_NAMES = dict(zip(PDL_FORMATS, (W_FLOAT, W_INT8, W_FP8, W_INT4), strict=True))  # the names pdl knows them by
 WORD_VALUES = {W_INT4: 8, W_INT8: 4}  # weights an int32 word packs, for the formats the CUDA cores read as words
 
 

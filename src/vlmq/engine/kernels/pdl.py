@@ -59,7 +59,7 @@ def pdl_capable(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (9, 0)
 
 
-PDL_FORMATS = ("bf16", "int8", "fp8", "int4")  # a GEMV's weight format, as gemv.FORMAT_NAMES names them
+PDL_FORMATS = ("bf16", "int8", "fp8", "int4")  # a GEMV's weight formats by name (gemv.FORMAT_NAMES maps them)
 PDL_GEMV_KERNELS = ("sum", "dot", "mma")  # CUDA cores, tensor cores (Triton), the int4 tensor-core GEMV (CUDA)
 
 
