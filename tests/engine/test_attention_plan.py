@@ -66,3 +66,31 @@ def test_the_ops_launch_passes_the_plan(monkeypatch):
     assert set(plain) == {"rope", "trace"} and len(plain["rope"]) == 7 and plain_args[0] is args[0]
     assert plain["trace"] is False  # untraced unless $VLMQ_ATTENTION_TRACE=1
     assert planned == dict(rope=plain["rope"], trace=False, prefetch_blocks=2, max_splits=4)
+
+
+@pytest.mark.parametrize("combine_form", [0, 1])
+def test_two_launch_combine_takes_the_attention_kernels_combine_form(monkeypatch, combine_form):
+    """The second launch of the two-launch scheme combines the splits in the form the attention kernel's own combine
+    uses (a tile a split, summed in order, or one tile reduced), so the schemes sum in one order. The GPU showed why:
+    the forms round apart in bf16, and the two-launch check (``test_attention_gpu.py``) failed on the 7b heads while
+    the second launch kept the earlier form."""
+    pytest.importorskip("triton")
+    from vlmq.engine.kernels import attention_triton
+
+    launches = {}
+
+    class Recorder:
+        def __init__(self, name):
+            self.name = name
+
+        def __getitem__(self, grid):
+            return lambda *args, **kwargs: launches.setdefault(self.name, kwargs)
+
+    monkeypatch.setattr(attention_triton, "decode_attention_kernel", Recorder("attention"))
+    monkeypatch.setattr(attention_triton, "combine_kernel", Recorder("combine"))
+    q = torch.zeros(1, 2, 1, 16, dtype=torch.bfloat16)
+    k = torch.zeros(1, 1, 300, 16, dtype=torch.bfloat16)
+    valid = torch.ones(1, 300, dtype=torch.bool)
+    attention.launch_decode_attention(q, k, k, None, None, valid, combine_in_kernel=False, combine_form=combine_form)
+    assert launches["attention"]["COMBINE_FORM"] == launches["combine"]["COMBINE_FORM"] == combine_form
+    assert launches["attention"]["COMBINE_IN_KERNEL"] is False

@@ -360,8 +360,9 @@ def launch_decode_attention(
     rest exit. ``prefetch_blocks=2`` (with ``rope``; a candidate plan, slower where measured): each program loads its
     split's second block before the PDL wait too. ``combine_form=1`` (the default; 0 is the earlier plan, measured
     slower in the 2b and 7b BF16 steps): the last program combines each split's partial as its own tile, with no
-    exchange through shared memory (``attention_triton.split_tiles_step``). ``num_stages``: the software pipeliner's
-    depth for the loop over a split's later blocks (1, the default: at a short context every split is one block,
+    exchange through shared memory (``attention_triton.split_tiles_step``); the two-launch scheme's combine takes
+    the same form, so the two schemes sum the splits in one order. ``num_stages``: the software pipeliner's depth
+    for the loop over a split's later blocks (1, the default: at a short context every split is one block,
     loaded before the wait, so the loop never runs, yet at 3 stages its prologue of predicated-off cp.async copies
     still issues after the first block's dots; on sm_90 under Triton 3.6, 2b heads, 222 more instructions between the
     wait and the arrival; the H200's 2b BF16 step 1.261 -> 1.247 ms/token, 7b 3.788 -> 3.778). ``rounding``: how the
@@ -480,6 +481,7 @@ def launch_decode_attention(
             **heads,
             BLOCK_L=ATTN_BLOCK_L,
             FUSE_ROPE=rope is not None,
+            COMBINE_FORM=combine_form,
             num_warps=4,
         )
     return out.view(b, hq, 1, d)

@@ -434,10 +434,11 @@ def decode_attention_kernel(
 def combine_kernel(
     part_ptr, ml_ptr, out_ptr, grid_splits, max_splits, slot_ptr, HKV: tl.constexpr, G: tl.constexpr,
     G_PAD: tl.constexpr, G_ROWS: tl.constexpr, D: tl.constexpr, BLOCK_L: tl.constexpr, COMBINE_SPLITS: tl.constexpr,
-    FUSE_ROPE: tl.constexpr,
+    FUSE_ROPE: tl.constexpr, COMBINE_FORM: tl.constexpr = 1,
 ):  # fmt: skip
     """The second launch of the two-launch scheme (``COMBINE_IN_KERNEL=False``): the splits the attention kernel
-    ran (with ``FUSE_ROPE``, those of the step's context, from its slot; one split wrote the output itself)."""
+    ran (with ``FUSE_ROPE``, those of the step's context, from its slot; one split wrote the output itself), combined
+    in the attention kernel's form (``COMBINE_FORM``), so both schemes sum the splits in one order."""
     num_splits = grid_splits
     if FUSE_ROPE:
         num_splits, _ = context_splits(tl.load(slot_ptr).to(tl.int32) + 1, grid_splits, max_splits, BLOCK_L,
@@ -445,5 +446,5 @@ def combine_kernel(
     if num_splits > 1:
         combine_partials(
             part_ptr, ml_ptr, out_ptr, tl.program_id(0), tl.num_programs(0), grid_splits, num_splits, HKV, G, G_PAD,
-            G_ROWS, D, COMBINE_SPLITS,
+            G_ROWS, D, COMBINE_SPLITS, COMBINE_FORM == 1,
         )  # fmt: skip
