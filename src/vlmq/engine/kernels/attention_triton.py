@@ -434,7 +434,7 @@ def decode_attention_kernel(
 def combine_kernel(
     part_ptr, ml_ptr, out_ptr, grid_splits, max_splits, slot_ptr, HKV: tl.constexpr, G: tl.constexpr,
     G_PAD: tl.constexpr, G_ROWS: tl.constexpr, D: tl.constexpr, BLOCK_L: tl.constexpr, COMBINE_SPLITS: tl.constexpr,
-    FUSE_ROPE: tl.constexpr, COMBINE_FORM: tl.constexpr = 1,
+    FUSE_ROPE: tl.constexpr, COMBINE_FORM: tl.constexpr,
 ):  # fmt: skip
     """The second launch of the two-launch scheme (``COMBINE_IN_KERNEL=False``): the splits the attention kernel
     ran (with ``FUSE_ROPE``, those of the step's context, from its slot; one split wrote the output itself), combined
