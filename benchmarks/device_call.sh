@@ -7,7 +7,7 @@
 # them and src/, exports VLMQ_CUTLASS_LIB where build/cutlass holds the library, writes $OUT/device.txt, and copies $R
 # to $OUT/results.tgz every 15 s (what a call cut by its limit had written still comes back) and at finish_call.
 # Gives: left (seconds to the budget), since (seconds since the start), $R, $F (a grep -v pattern of the image's
-# import noise), bf16_ab (a BF16 decode-step A/B of bench_decode_ab.py), speed_table, w4_tiles and w4mma_checks (below).
+# import noise), bf16_ab (a BF16 decode-step A/B of bench_decode_ab.py), speed_table, gpu_tests, w4_tiles and w4mma_checks (below).
 set -u
 T0=$(date +%s)
 DEADLINE=$((T0 + ${BUDGET:-575}))
@@ -49,6 +49,15 @@ speed_table() {
     timeout "$4" python3 benchmarks/bench_speed.py --out "$R/$1" --models "$2" --recipes "$3" --batch-sizes 1,16 \
         --repeats 2 --tasks speed --long-context-recipes '' --budget-s $(( $4 - 10 )) "${@:5}" 2>&1 | grep -v "$F" \
         | tail -14 > "$R/$1.log"
+    echo "$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$1.log"
+}
+# gpu_tests NAME SECONDS [PYTEST ARGS...]: GPU-marked tests (default: every test file) on GPU_TEST_WORKERS processes
+# (pytest-xdist, on the lent image; default 12 of the 16 cores: each parametrization compiles its Triton kernels on the
+# CPU, which serially took ~2000 s for the whole suite on a bare machine), one result line a test as it finishes (so a
+# run its timeout cuts still shows which passed and failed) and each failure's message at the end, into $R/NAME.log
+gpu_tests() {
+    timeout "$2" python3 -m pytest -v -m gpu -p no:cacheprovider -n "${GPU_TEST_WORKERS:-12}" --dist load --tb=short \
+        -rfE "${@:3}" 2>&1 | grep -v "$F" > "$R/$1.log"
     echo "$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$1.log"
 }
 # w4_tiles SECONDS [FLAGS...]: the shipped int4 tiles against every tensor-core GEMV configuration on this machine

@@ -48,7 +48,9 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT
 python3 -c "import torch, transformers, triton; print('torch', torch.__version__, 'transformers', transformers.__version__, 'triton', triton.__version__)" | tee -a "$OUT/device.txt"
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 if has tests; then
-  timeout "${TEST_TIMEOUT:-300}" python3 -m pytest -q -m gpu -p no:cacheprovider tests 2>&1 | tee "$OUT/gpu_tests.log"
+  # one process a few cores (pytest-xdist): each parametrization compiles its Triton kernels on the CPU
+  timeout "${TEST_TIMEOUT:-600}" python3 -m pytest -q -m gpu -p no:cacheprovider -n "${TEST_WORKERS:-12}" --dist load \
+    -rfE tests 2>&1 | tee "$OUT/gpu_tests.log"
 fi
 if has e2e; then
   for mode in compiled eager; do

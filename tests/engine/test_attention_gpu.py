@@ -232,6 +232,8 @@ FUSED_CONTEXT_CASES = {
     "many_splits_two_launch": ("dynamic", 700, 600, 2, {"max_splits": 11, "combine_in_kernel": False}),
     "prefetch2_slot_in_middle_block": ("dynamic", 460, 300, 1, {"max_splits": 2, "prefetch_blocks": 2}),
     "prefetch2_one_block_splits": ("bf16", 460, 300, 16, {"max_splits": 11, "prefetch_blocks": 2, "num_warps": 8}),
+    "prefetch6_one_split": ("dynamic", 460, 300, 1, {"max_splits": 1, "prefetch_blocks": 6, "num_warps": 8}),
+    "prefetch6_one_split_block_after": ("bf16", 460, 400, 16, {"max_splits": 1, "prefetch_blocks": 6, "num_warps": 4}),
     # the earlier combine, one [splits, rows, D] tile (combine=0; the default is a tile a split): one step of splits
     # and two, a batch of rows
     "combine0_default_splits": ("dynamic", 372, 300, 1, {"combine_form": 0}),

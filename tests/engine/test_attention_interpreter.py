@@ -107,6 +107,10 @@ FUSED_CONTEXT_CASES = {
     # next split's and must not count)
     "prefetch2_slot_in_middle_block": ("dynamic", 460, 300, 1, {"max_splits": 2, "prefetch_blocks": 2}),
     "prefetch2_one_block_splits": ("bf16", 460, 300, 2, {"max_splits": 11, "prefetch_blocks": 2}),
+    # one split whose every block loads before the wait (the no-combine plan): 5 blocks at slot 300, 6 loaded (the
+    # last past the context), and 7 blocks at slot 400 with 6 before the wait and the last after it
+    "prefetch6_one_split": ("dynamic", 460, 300, 1, {"max_splits": 1, "prefetch_blocks": 6}),
+    "prefetch6_one_split_block_after": ("bf16", 460, 400, 2, {"max_splits": 1, "prefetch_blocks": 6}),
     # the earlier combine, one [splits, rows, D] tile (combine=0; the default is a tile a split): several splits at a
     # long cache, two combine steps, three batch rows
     "combine0_long_cache_dynamic": ("dynamic", 2048, 300, 1, {"combine_form": 0}),
@@ -569,15 +573,17 @@ if __name__ == "__main__":
     main()
 
 
-def test_prefetch_blocks_other_than_one_or_two_are_refused_in_one_line():
+def test_prefetch_blocks_outside_the_held_range_are_refused_in_one_line():
     import torch
 
     from vlmq.engine.kernels.attention import launch_decode_attention
     from vlmq.errors import VlmqError
 
     q, k = torch.zeros(1, 2, 1, 32), torch.zeros(1, 1, 64, 32)
-    with pytest.raises(VlmqError, match="prefetch_blocks is 1 or 2"):
-        launch_decode_attention(q, k, k, None, None, torch.ones(1, 64, dtype=torch.bool), prefetch_blocks=3)
+    for blocks in (0, 9):
+        with pytest.raises(VlmqError, match=r"prefetch_blocks is 1\.\.8 \(cache blocks loaded before") as err:
+            launch_decode_attention(q, k, k, None, None, torch.ones(1, 64, dtype=torch.bool), prefetch_blocks=blocks)
+        assert "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize(

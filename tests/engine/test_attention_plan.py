@@ -30,7 +30,8 @@ def test_plan_keys_map_to_the_launcher_keywords(monkeypatch):
 @pytest.mark.parametrize(
     "value",
     [
-        "prefetch=3",
+        "prefetch=9",
+        "prefetch=0",
         "blocks=2",
         "splits",
         "warps=x",
@@ -46,7 +47,7 @@ def test_plan_keys_map_to_the_launcher_keywords(monkeypatch):
 )
 def test_bad_plan_is_one_line_naming_the_form(monkeypatch, value):
     monkeypatch.setenv(ATTENTION_PLAN_ENV, value)
-    with pytest.raises(VlmqError, match=r"use comma-separated key=value \(prefetch in 1\.\.2, warps in 1\.\.8") as err:
+    with pytest.raises(VlmqError, match=r"use comma-separated key=value \(prefetch in 1\.\.8, warps in 1\.\.8") as err:
         attention_plan_setting()
     assert "\n" not in str(err.value) and "e.g. prefetch=2" in str(err.value)
 

@@ -77,6 +77,7 @@ ATTN_TARGET_PROGRAMS = 512  # FP8 caches (and attention_splits' default)
 ATTN_TARGET_PROGRAMS_BF16 = 256
 TWO_LAUNCH_MIN_HEADS = 32  # (batch row, KV head) pairs from which short BF16 caches combine apart
 COMBINE_SPLITS = 8  # partials the combine reads per step (their loads in flight together)
+MAX_PREFETCH_BLOCKS = 8  # cache blocks a fused program may load before the PDL wait (each held in registers)
 MAX_HEAD_COUNTERS = 1 << 16  # arrival counters: one per (batch row, KV head) of a launch
 _counters: dict[torch.device, torch.Tensor] = {}
 # The fused decode attention's plan set by hand as the op launches, for an A/B of whole decode steps
@@ -87,7 +88,7 @@ _counters: dict[torch.device, torch.Tensor] = {}
 ATTENTION_PLAN_ENV = "VLMQ_ATTENTION_PLAN"
 # key: (launch_decode_attention's keyword, the values it takes)
 ATTENTION_PLAN_KEYS = {
-    "prefetch": ("prefetch_blocks", (1, 2)),
+    "prefetch": ("prefetch_blocks", tuple(range(1, MAX_PREFETCH_BLOCKS + 1))),
     "warps": ("num_warps", (1, 2, 4, 8)),
     "splits": ("max_splits", tuple(range(1, 65))),
     "targets": ("target_programs", (64, 128, 256, 512, 1024)),
@@ -357,9 +358,10 @@ def launch_decode_attention(
     With programmatic dependent launch (``pdl``, default ``pdl.USE_PDL`` on Hopper) the fused kernel loads its first
     cache block (and the step's slot, rotary tables and token type: see the op's contract) while the QKV GEMV ends. With
     ``rope`` the planned splits are the grid: the kernel runs those of the step's context (``slot + 1``, same rule), the
-    rest exit. ``prefetch_blocks=2`` (with ``rope``; a candidate plan, slower where measured): each program loads its
-    split's second block before the PDL wait too. ``combine_form=1`` (the default; 0 is the earlier plan, measured
-    slower in the 2b and 7b BF16 steps): the last program combines each split's partial as its own tile, with no
+    rest exit. ``prefetch_blocks=N`` (with ``rope``; candidate plans): each program loads its split's first N blocks
+    before the PDL wait (2 measured slower; N = the context's blocks with one split is a plan with no combine at all,
+    each block held in registers). ``combine_form=1`` (the default; 0 is the earlier plan, measured slower in the 2b
+    and 7b BF16 steps): the last program combines each split's partial as its own tile, with no
     exchange through shared memory (``attention_triton.split_tiles_step``); the two-launch scheme's combine takes
     the same form, so the two schemes sum the splits in one order. ``num_stages``: the software pipeliner's depth
     for the loop over a split's later blocks (1, the default: at a short context every split is one block,
@@ -373,8 +375,11 @@ def launch_decode_attention(
     partial and each head's split count are returned as ``AttentionPartials`` for the next kernel to combine
     (``partials_triton``), not the output. ``trace``: every program that runs leaves a timestamped record
     (``read_attention_trace``)."""
-    if prefetch_blocks not in (1, 2):
-        raise VlmqError(f"prefetch_blocks is 1 or 2 (cache blocks loaded before the PDL wait), got {prefetch_blocks}")
+    if prefetch_blocks not in range(1, MAX_PREFETCH_BLOCKS + 1):
+        raise VlmqError(
+            f"prefetch_blocks is 1..{MAX_PREFETCH_BLOCKS} (cache blocks loaded before the PDL wait), "
+            f"got {prefetch_blocks}"
+        )
     if num_stages not in (1, 2, 3):
         raise VlmqError(f"num_stages is 1, 2 or 3 (the pipeliner's depth over a split's blocks), got {num_stages}")
     if rounding not in (0, 1):

@@ -336,11 +336,13 @@ def decode_attention_kernel(
         valid0, k0, v0 = load_block(
             k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first, bound, d, DT, IS_FP8, True
         )
-        valid1, k1, v1 = valid0, k0, v0  # PREFETCH 2: the split's second block too, bounded by the split's end
-        if PREFETCH == 2:
-            valid1, k1, v1 = load_block(
-                k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first + BLOCK_L,
-                tl.minimum(bound, start + chunk), d, DT, IS_FP8, True,
+        ahead = ()  # PREFETCH > 1: the split's next blocks too, each bounded by the split's end
+        for j in tl.static_range(1, PREFETCH):
+            ahead = ahead + (
+                load_block(
+                    k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first + j * BLOCK_L,
+                    tl.minimum(bound, start + chunk), d, DT, IS_FP8, True,
+                ),
             )  # fmt: skip
         holds_slot = (slot >= start) & (slot < start + chunk)  # the last split: it writes the step's K/V
         token_valid = (tl.load(valid_row + slot) != 0) & holds_slot
@@ -376,8 +378,9 @@ def decode_attention_kernel(
     l_sum = tl.zeros((G_PAD,), dtype=tl.float32)
     acc = tl.zeros((G_PAD, D), dtype=tl.float32)
     m, l_sum, acc = attend(q, k0, v0, valid0, m, l_sum, acc, sm_scale)
-    if FUSE_ROPE and PREFETCH == 2:
-        m, l_sum, acc = attend(q, k1, v1, valid1, m, l_sum, acc, sm_scale)
+    if FUSE_ROPE:
+        for j in tl.static_range(PREFETCH - 1):
+            m, l_sum, acc = attend(q, ahead[j][1], ahead[j][2], ahead[j][0], m, l_sum, acc, sm_scale)
     for l0 in range((PREFETCH if FUSE_ROPE else 1) * BLOCK_L, chunk, BLOCK_L):
         valid, k, v = load_block(
             k_ptr, v_ptr, ks_ptr, vs_ptr, valid_row, cache_row, scale_row, first + l0, bound, d, DT, IS_FP8, FUSE_ROPE
