@@ -30,6 +30,12 @@ import time
 from vlmq.bench import speed as bench
 from vlmq.device import device_label, release_memory, resolve_device
 from vlmq.engine import Engine
+from vlmq.engine.kernels.attention import ATTENTION_PLAN_ENV, attention_plan_setting
+from vlmq.engine.kernels.attention_o import ATTENTION_COMBINE_ENV, attention_combine
+from vlmq.engine.kernels.gemv import MMA_ENV, NORM_FIRST_ENV, mma_setting, norm_first_setting
+from vlmq.engine.kernels.greedy import GREEDY_ADVANCE_ENV, greedy_advance_mode
+from vlmq.engine.kernels.pdl import PDL_TRIGGER_ENV, pdl_trigger
+from vlmq.engine.kernels.prefill import PREPARE_ENV, prefill_prepare_mode
 from vlmq.errors import VlmqError
 from vlmq.models import load_model
 from vlmq.provenance import provenance
@@ -68,6 +74,37 @@ def variants_of(text: str) -> list[str]:
     if len(values) < 2:
         raise VlmqError(f"--variants {text!r}: give at least two values separated by ';', e.g. 'late;qkv'")
     return values
+
+
+# The readers of the settings an A/B varies, each raising its one-line error on a bad value: every variant is read
+# before any model loads, so a bad one stops the run at once rather than after the variants before it were timed (the
+# thirty-third session lost a 2b A/B to a fourth variant's warps=16). Other variables are passed through unchecked.
+SETTING_READERS = {
+    ATTENTION_PLAN_ENV: attention_plan_setting,
+    ATTENTION_COMBINE_ENV: attention_combine,
+    PDL_TRIGGER_ENV: lambda: pdl_trigger("attention"),
+    NORM_FIRST_ENV: lambda: norm_first_setting("qkv"),
+    MMA_ENV: mma_setting,
+    GREEDY_ADVANCE_ENV: greedy_advance_mode,
+    PREPARE_ENV: prefill_prepare_mode,
+}
+
+
+def check_variants(env: str, variants: list[str]) -> None:
+    """Each variant read by ``env``'s reader (``SETTING_READERS``), the variable restored after: its error, if any."""
+    reader = SETTING_READERS.get(env)
+    if reader is None:
+        return
+    before = os.environ.get(env)
+    try:
+        for variant in variants:
+            os.environ[env] = variant
+            reader()
+    finally:
+        if before is None:
+            os.environ.pop(env, None)
+        else:
+            os.environ[env] = before
 
 
 def schedule(variants: list[str], rounds: int) -> list[tuple[int, str]]:
@@ -190,6 +227,7 @@ def workload_engine(loaded, spec, calib, batch: int, opts, measured: bool):
 def main(argv=None) -> int:
     args = parse_args(argv)
     variants = variants_of(args.variants)
+    check_variants(args.env, variants)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(args.device)

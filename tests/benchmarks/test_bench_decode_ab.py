@@ -76,3 +76,34 @@ def test_ttft_is_timed_per_variant_with_the_prefill_note_and_never_reported_off_
     text = (tmp_path / "ab.md").read_text()
     assert "VLMQ_PREFILL_PREPARE A/B, time to first token ms" in text
     assert text.count("| not measured | - | - |") == 4
+
+
+@pytest.mark.parametrize(
+    "env, variants, message",
+    [
+        ("VLMQ_ATTENTION_PLAN", "default;splits=1,warps=16", "VLMQ_ATTENTION_PLAN='splits=1,warps=16': use comma"),
+        ("VLMQ_PDL_TRIGGER", "measured;qkv;sideways", "VLMQ_PDL_TRIGGER='sideways': use measured, late, early"),
+        ("VLMQ_GREEDY_ADVANCE", "kernel;argmax", "VLMQ_GREEDY_ADVANCE='argmax': use kernel or inductor"),
+    ],
+)
+def test_a_bad_variant_stops_the_run_before_any_model_loads(tmp_path, monkeypatch, env, variants, message):
+    """Every variant is read by its setting's reader first: a bad last one fails in one line before the first is
+    timed (no model loaded, nothing written), and the setting is left as it was."""
+    monkeypatch.setenv(env, "default" if env == "VLMQ_ATTENTION_PLAN" else variants.split(";")[0])
+    loads = []
+    monkeypatch.setattr(bench_decode_ab, "quantized_model", lambda *a: loads.append(a))
+    args = ["--out", str(tmp_path / "ab"), "--model", "toy", "--device", "cpu", "--env", env, "--variants", variants]
+    with pytest.raises(VlmqError, match=message) as err:
+        bench_decode_ab.main(args)
+    assert "\n" not in str(err.value) and not loads and not (tmp_path / "ab").exists()
+    assert os.environ[env] == ("default" if env == "VLMQ_ATTENTION_PLAN" else variants.split(";")[0])
+
+
+def test_every_setting_reader_accepts_its_default():
+    """The readers the check uses take each setting's documented default (so the check refuses only bad values)."""
+    defaults = {"VLMQ_ATTENTION_PLAN": "default", "VLMQ_ATTENTION_COMBINE": "attention", "VLMQ_PDL_TRIGGER": "measured"}
+    defaults |= {"VLMQ_NORM_FIRST": "measured", "VLMQ_W4_MMA": "off", "VLMQ_GREEDY_ADVANCE": "kernel"}
+    defaults |= {"VLMQ_PREFILL_PREPARE": "side"}
+    assert set(defaults) == set(bench_decode_ab.SETTING_READERS)
+    for env, value in defaults.items():
+        bench_decode_ab.check_variants(env, [value, value])
