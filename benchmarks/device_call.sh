@@ -17,14 +17,7 @@ if compgen -G ".whl/*.whl" > /dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
 fi
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONPATH=/tmp/site:$PWD/src
-# libraries carried packed (the tracked tree, ~45 MB, leaves no room for build/'s 11 MB ones in a call's 64 MiB):
-# here `tar -cJf build/packed/libs.tar.xz -C build cutlass/libvlmq_mixed_gemm.so [variants/...]`, carry build/packed
-if [ -f build/packed/libs.tar.xz ]; then
-    tar -xJf build/packed/libs.tar.xz -C build
-fi
-if [ -f build/cutlass/libvlmq_mixed_gemm.so ]; then
-    export VLMQ_CUTLASS_LIB=${VLMQ_CUTLASS_LIB:-$PWD/build/cutlass/libvlmq_mixed_gemm.so}
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/carried_libs.sh"  # build/packed unpacked, VLMQ_CUTLASS_LIB exported
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/device.txt" 2>&1 || echo "no nvidia-smi" > "$OUT/device.txt"
 R=/tmp/r_${CALL:-call}
 rm -rf "$R" && mkdir -p "$R"

@@ -24,13 +24,13 @@
 #     loguru==0.7.3 annotated-types==0.8.0 typing-inspection==0.4.5
 #   OUT=/tmp/out STAGES="tests e2e" bash benchmarks/gpu_check.sh
 # CUTLASS's prefill GEMMs (engine/kernels/cutlass_gemm.py: weight-only mixed-input, FP8 / int8 W8A8) run where their
-# library is built: build it here (no GPU needed, ~4 min on 2 cores) and carry it with the wheels, e.g.
-# `carry: [".whl", "build"]`:
+# library is built: build it here (no GPU needed, ~5 min on 2 cores), pack it and carry it with the wheels,
+# `carry: [".whl", "build/packed"]` (carried_libs.sh unpacks it there):
 #   pip install --no-deps nvidia-cutlass && VLMQ_CUTLASS_LIB=build/cutlass/libvlmq_mixed_gemm.so \
-#     python -m vlmq.engine.kernels.cutlass_build --build
-# and export VLMQ_CUTLASS_LIB=$PWD/build/cutlass/libvlmq_mixed_gemm.so on the GPU machine (without it the engine
-# keeps its library paths -- dequantize then cuBLAS, _scaled_mm, the Triton int8 GEMM -- and
-# tests/engine/test_cutlass_gpu.py skips).
+#     python -m vlmq.engine.kernels.cutlass_build --build && mkdir -p build/packed && \
+#     tar -cJf build/packed/libs.tar.xz -C build cutlass/libvlmq_mixed_gemm.so
+# (this script then exports VLMQ_CUTLASS_LIB; without the library the engine keeps its library paths -- dequantize
+# then cuBLAS, _scaled_mm, the Triton int8 GEMM -- and tests/engine/test_cutlass_gpu.py skips).
 set -uo pipefail
 OUT=${OUT:-/tmp/vlmq-gpu-check}
 STAGES=${STAGES:-tests e2e kernels attention soak}
@@ -39,7 +39,7 @@ SPEED_MODELS=${SPEED_MODELS:-qwen2-vl-2b,qwen2-vl-7b}
 CPU_RUN=${CPU_RUN:-benchmarks/results/cpu-toy/results.jsonl}
 RECIPES=${RECIPES:-bf16,int8_wo,int4_wo,smoothquant,fp8,int4_awq,nvfp4,fp8+kv_fp8_text,fp8+kv_fp8_vis}
 mkdir -p "$OUT"
-[ -f build/cutlass/libvlmq_mixed_gemm.so ] && export VLMQ_CUTLASS_LIB=${VLMQ_CUTLASS_LIB:-$PWD/build/cutlass/libvlmq_mixed_gemm.so}
+. "$(dirname "${BASH_SOURCE[0]}")/carried_libs.sh"  # build/packed unpacked, VLMQ_CUTLASS_LIB exported
 if ! python3 -c "import torchao, datasets, compressed_tensors" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
 fi

@@ -131,3 +131,47 @@ def test_speed_table_runs_bench_speed_at_both_batches_within_its_seconds(tmp_pat
         "--tasks speed --long-context-recipes  --budget-s 30 --repeats 3"
     )
     assert len(log) == 2 and log[1].startswith("s2 rc 4 at "), log
+
+
+def test_gpu_tests_runs_pytest_on_several_processes_and_keeps_the_log_and_exit_status(tmp_path):
+    """``gpu_tests``: the GPU-marked tests through pytest-xdist (GPU_TEST_WORKERS processes, 12 by default), one line
+    a test, the image's import noise filtered, the given arguments after the defaults, the exit status last."""
+    fake = tmp_path / "bin" / "python3"  # the call's python3: prints what it was asked to run
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'quant_api: import noise'\necho \"args $*\"\nexit 5\n")
+    fake.chmod(0o755)
+    body = "gpu_tests t1 30 tests/engine -k attention; GPU_TEST_WORKERS=14 gpu_tests t2 30"
+    r, log = helper_log(tmp_path, "unused.py", 0, body, "t1.log")
+    assert log[0] == (
+        "args -m pytest -v -m gpu -p no:cacheprovider -n 12 --dist load --tb=short -rfE tests/engine -k attention"
+    )
+    assert len(log) == 2 and log[1].startswith("t1 rc 5 at "), log
+
+
+def test_both_gpu_entry_points_take_the_carried_libraries(tmp_path):
+    """carried_libs.sh, which the preamble and gpu_check.sh both source: a packed library unpacked and exported, a set
+    VLMQ_CUTLASS_LIB kept, and nothing exported where no library was carried."""
+    root = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+    for script in ("device_call.sh", "gpu_check.sh"):
+        assert '. "$(dirname "${BASH_SOURCE[0]}")/carried_libs.sh"' in (root / script).read_text(), script
+    (tmp_path / "benchmarks").mkdir()
+    shutil.copy(root / "carried_libs.sh", tmp_path / "benchmarks")
+
+    def exported(preset: str | None) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "VLMQ_CUTLASS_LIB"}
+        env |= {"VLMQ_CUTLASS_LIB": preset} if preset else {}
+        script = '. benchmarks/carried_libs.sh; echo "LIB=${VLMQ_CUTLASS_LIB:-none}"'
+        done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert exported(None) == "LIB=none"
+    lib = tmp_path / "staging" / "cutlass" / "libvlmq_mixed_gemm.so"
+    lib.parent.mkdir(parents=True)
+    lib.write_bytes(b"a library")
+    (tmp_path / "build" / "packed").mkdir(parents=True)
+    with tarfile.open(tmp_path / "build" / "packed" / "libs.tar.xz", "w:xz") as xz:
+        xz.add(lib, arcname="cutlass/libvlmq_mixed_gemm.so")
+    assert exported(None) == f"LIB={tmp_path}/build/cutlass/libvlmq_mixed_gemm.so"
+    assert (tmp_path / "build" / "cutlass" / "libvlmq_mixed_gemm.so").read_bytes() == b"a library"
+    assert exported("/elsewhere/lib.so") == "LIB=/elsewhere/lib.so"
