@@ -72,16 +72,21 @@ def test_a_built_cutlass_library_is_exported_and_a_stale_folder_is_emptied(tmp_p
     shutil.rmtree(stale)
 
 
+def pack_library(root: pathlib.Path) -> None:
+    """A stand-in CUTLASS library ("a library") packed as a call carries it: ``root``/build/packed/libs.tar.xz."""
+    lib = root / "staging" / "cutlass" / "libvlmq_mixed_gemm.so"
+    lib.parent.mkdir(parents=True)
+    lib.write_bytes(b"a library")
+    (root / "build" / "packed").mkdir(parents=True)
+    with tarfile.open(root / "build" / "packed" / "libs.tar.xz", "w:xz") as xz:
+        xz.add(lib, arcname="cutlass/libvlmq_mixed_gemm.so")
+
+
 def test_a_packed_library_is_unpacked_and_exported(tmp_path):
     """A call that carries build/packed/libs.tar.xz (the tracked tree leaves no room for build/ unpacked) gets the
     library where the engine looks, and VLMQ_CUTLASS_LIB pointing at it."""
     call = f"test_packed_{os.getpid()}"
-    lib = tmp_path / "staging" / "cutlass" / "libvlmq_mixed_gemm.so"
-    lib.parent.mkdir(parents=True)
-    lib.write_bytes(b"a library")
-    (tmp_path / "build" / "packed").mkdir(parents=True)
-    with tarfile.open(tmp_path / "build" / "packed" / "libs.tar.xz", "w:xz") as xz:
-        xz.add(lib, arcname="cutlass/libvlmq_mixed_gemm.so")
+    pack_library(tmp_path)
     seen = run_call(tmp_path, "echo LIB=$VLMQ_CUTLASS_LIB; finish_call", call)
     assert seen["LIB"] == f"{tmp_path}/build/cutlass/libvlmq_mixed_gemm.so"
     assert (tmp_path / "build" / "cutlass" / "libvlmq_mixed_gemm.so").read_bytes() == b"a library"
@@ -166,12 +171,7 @@ def test_both_gpu_entry_points_take_the_carried_libraries(tmp_path):
         return done.stdout.strip()
 
     assert exported(None) == "LIB=none"
-    lib = tmp_path / "staging" / "cutlass" / "libvlmq_mixed_gemm.so"
-    lib.parent.mkdir(parents=True)
-    lib.write_bytes(b"a library")
-    (tmp_path / "build" / "packed").mkdir(parents=True)
-    with tarfile.open(tmp_path / "build" / "packed" / "libs.tar.xz", "w:xz") as xz:
-        xz.add(lib, arcname="cutlass/libvlmq_mixed_gemm.so")
+    pack_library(tmp_path)
     assert exported(None) == f"LIB={tmp_path}/build/cutlass/libvlmq_mixed_gemm.so"
     assert (tmp_path / "build" / "cutlass" / "libvlmq_mixed_gemm.so").read_bytes() == b"a library"
     assert exported("/elsewhere/lib.so") == "LIB=/elsewhere/lib.so"
