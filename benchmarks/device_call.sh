@@ -47,10 +47,14 @@ speed_table() {
 # gpu_tests NAME SECONDS [PYTEST ARGS...]: GPU-marked tests (default: every test file) on GPU_TEST_WORKERS processes
 # (pytest-xdist, on the lent image; default 12 of the 16 cores: each parametrization compiles its Triton kernels on the
 # CPU, which serially took ~2000 s for the whole suite on a bare machine), one result line a test as it finishes (so a
-# run its timeout cuts still shows which passed and failed) and each failure's message at the end, into $R/NAME.log
+# run its timeout cuts still shows which passed and failed) and each failure's message at the end, into $R/NAME.log;
+# with pytest-timeout there (the lent image has it), a test hung past GPU_TEST_TIMEOUT seconds (300) fails alone
+# instead of holding its process until the call's timeout cuts the summary
 gpu_tests() {
+    local per_test=()
+    python3 -c "import pytest_timeout" > /dev/null 2>&1 && per_test=(--timeout "${GPU_TEST_TIMEOUT:-300}")
     timeout "$2" python3 -m pytest -v -m gpu -p no:cacheprovider -n "${GPU_TEST_WORKERS:-12}" --dist load --tb=short \
-        -rfE "${@:3}" 2>&1 | grep -v "$F" > "$R/$1.log"
+        -rfE "${per_test[@]}" "${@:3}" 2>&1 | grep -v "$F" > "$R/$1.log"
     echo "$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$1.log"
 }
 # w4_tiles SECONDS [FLAGS...]: the shipped int4 tiles against every tensor-core GEMV configuration on this machine

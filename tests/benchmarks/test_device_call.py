@@ -140,10 +140,15 @@ def test_speed_table_runs_bench_speed_at_both_batches_within_its_seconds(tmp_pat
 
 def test_gpu_tests_runs_pytest_on_several_processes_and_keeps_the_log_and_exit_status(tmp_path):
     """``gpu_tests``: the GPU-marked tests through pytest-xdist (GPU_TEST_WORKERS processes, 12 by default), one line
-    a test, the image's import noise filtered, the given arguments after the defaults, the exit status last."""
+    a test, the image's import noise filtered, the given arguments after the defaults, the exit status last; a
+    per-test timeout only where pytest-timeout imports."""
     fake = tmp_path / "bin" / "python3"  # the call's python3: prints what it was asked to run
     fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\necho 'quant_api: import noise'\necho \"args $*\"\nexit 5\n")
+    # "import pytest_timeout" succeeds where the marker file exists
+    fake.write_text(
+        '#!/bin/sh\nif [ "$1" = -c ]; then [ -f has_timeout ]; exit $?; fi\n'
+        "echo 'quant_api: import noise'\necho \"args $*\"\nexit 5\n"
+    )
     fake.chmod(0o755)
     body = "gpu_tests t1 30 tests/engine -k attention; GPU_TEST_WORKERS=14 gpu_tests t2 30"
     r, log = helper_log(tmp_path, "unused.py", 0, body, "t1.log")
@@ -151,6 +156,9 @@ def test_gpu_tests_runs_pytest_on_several_processes_and_keeps_the_log_and_exit_s
         "args -m pytest -v -m gpu -p no:cacheprovider -n 12 --dist load --tb=short -rfE tests/engine -k attention"
     )
     assert len(log) == 2 and log[1].startswith("t1 rc 5 at "), log
+    (tmp_path / "has_timeout").touch()
+    r, log = helper_log(tmp_path, "unused.py", 0, "GPU_TEST_WORKERS=14 gpu_tests t2 30", "t2.log")
+    assert log[0] == "args -m pytest -v -m gpu -p no:cacheprovider -n 14 --dist load --tb=short -rfE --timeout 300"
 
 
 def test_both_gpu_entry_points_take_the_carried_libraries(tmp_path):
