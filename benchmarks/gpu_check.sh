@@ -2,7 +2,8 @@
 # One device call that checks vlmq on a CUDA GPU, in stages chosen by STAGES (default: all):
 #   tests  - the GPU-marked tests (kernels against their references, eager = compiled greedy answers per recipe)
 #   e2e    - `vlmq run` of every recipe on the toy model through the compiled and the eager engine, each
-#            compared with the committed CPU run (benchmarks/compare_runs.py: headline within 1 point)
+#            compared with the committed CPU run (benchmarks/compare_runs.py: headline within 1 point) and with a
+#            committed H200 run, GPU_RUN (exactly: on an H200 any difference is an answer that moved)
 #   kernels, attention - the kernel micro-benchmarks (benchmarks/bench_kernels.py, bench_attention.py)
 #   sweep  - tile sweep (bench_kernels.py --sweep) at SWEEP_ROWS (default 16,300: batch-16 decode tiles, int4
 #            fragment-order ones included, and prefill GEMM tiles against the library path) for SWEEP_MODES, within
@@ -37,6 +38,10 @@ STAGES=${STAGES:-tests e2e kernels attention soak}
 SPEED_RECIPES=${SPEED_RECIPES:-bf16,int8_wo,fp8,smoothquant,int4_wo,int4_awq}
 SPEED_MODELS=${SPEED_MODELS:-qwen2-vl-2b,qwen2-vl-7b}
 CPU_RUN=${CPU_RUN:-benchmarks/results/cpu-toy/results.jsonl}
+# the toy through the compiled engine on an H200 (sixteenth session; the thirty-third's run equals it on every headline
+# it finished): the e2e stage's exact reference on that GPU
+GPU_RUN=${GPU_RUN:-benchmarks/results/h200-2026-12-01m/call1-tests-e2e/e2e/results.jsonl}
+E2E_DIR=${E2E_DIR:-/tmp/vlmq-gpu}  # the e2e stage's runs: $E2E_DIR-compiled, $E2E_DIR-eager
 RECIPES=${RECIPES:-bf16,int8_wo,int4_wo,smoothquant,fp8,int4_awq,nvfp4,fp8+kv_fp8_text,fp8+kv_fp8_vis}
 mkdir -p "$OUT"
 . "$(dirname "${BASH_SOURCE[0]}")/carried_libs.sh"  # build/packed unpacked, VLMQ_CUTLASS_LIB exported
@@ -59,10 +64,14 @@ if has e2e; then
     # timeout cuts keeps its samples in the store, and `vlmq report` exports whatever finished
     timeout "${RUN_TIMEOUT:-540}" python3 -m vlmq run --model toy --recipes "$RECIPES" \
       --tasks shapes-vqa,shapes-pope,shapes-mme --limit "${LIMIT:-120}" --compile $compile \
-      --out /tmp/vlmq-gpu-$mode --quiet --fresh 2>&1 | tee "$OUT/run_$mode.log"
-    [ -f /tmp/vlmq-gpu-$mode/results.jsonl ] || python3 -m vlmq report /tmp/vlmq-gpu-$mode 2>&1 | tail -1
-    cp /tmp/vlmq-gpu-$mode/results.jsonl "$OUT/results_$mode.jsonl" 2>/dev/null
+      --out "$E2E_DIR-$mode" --quiet --fresh 2>&1 | tee "$OUT/run_$mode.log"
+    [ -f "$E2E_DIR-$mode"/results.jsonl ] || python3 -m vlmq report "$E2E_DIR-$mode" 2>&1 | tail -1
+    cp "$E2E_DIR-$mode"/results.jsonl "$OUT/results_$mode.jsonl" 2>/dev/null
     python3 benchmarks/compare_runs.py "$CPU_RUN" "$OUT/results_$mode.jsonl" --tol 1 2>&1 | tee "$OUT/compare_$mode.md"
+    # and against a committed H200 run, exactly: the CPU comparison shows the same known GPU-vs-CPU difference every
+    # time (fp8's POPE, two answers), this one any greedy answer that moved on the GPU
+    python3 benchmarks/compare_runs.py "$GPU_RUN" "$OUT/results_$mode.jsonl" --tol 0 2>&1 \
+      | tee "$OUT/compare_${mode}_gpu.md"
   done
 fi
 if has kernels && [ -f benchmarks/bench_kernels.py ]; then
