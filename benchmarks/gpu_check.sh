@@ -3,7 +3,8 @@
 #   tests  - the GPU-marked tests (kernels against their references, eager = compiled greedy answers per recipe)
 #   e2e    - `vlmq run` of every recipe on the toy model through the compiled and the eager engine, each
 #            compared with the committed CPU run (benchmarks/compare_runs.py: headline within 1 point) and with a
-#            committed H200 run, GPU_RUN (exactly: on an H200 any difference is an answer that moved)
+#            committed H200 run, GPU_RUN (exactly: on an H200 any difference is an answer that moved); E2E_MODES
+#            picks the engines (default "compiled eager")
 #   kernels, attention - the kernel micro-benchmarks (benchmarks/bench_kernels.py, bench_attention.py)
 #   sweep  - tile sweep (bench_kernels.py --sweep) at SWEEP_ROWS (default 16,300: batch-16 decode tiles, int4
 #            fragment-order ones included, and prefill GEMM tiles against the library path) for SWEEP_MODES, within
@@ -58,7 +59,7 @@ if has tests; then
     -rfE tests 2>&1 | tee "$OUT/gpu_tests.log"
 fi
 if has e2e; then
-  for mode in compiled eager; do
+  for mode in ${E2E_MODES:-compiled eager}; do
     compile=$([ $mode = compiled ] && echo true || echo false)
     # 9 recipes x 720 samples: the compiled run took longer than 220 s on the H200 (seventh session); a run the
     # timeout cuts keeps its samples in the store, and `vlmq report` exports whatever finished

@@ -85,3 +85,10 @@ def test_e2e_compares_each_mode_with_the_cpu_run_and_exactly_with_the_gpu_run(tm
     assert "| bf16 | shapes-vqa | 94.2 % | 95.0 % | +0.8 |" in report["compare_eager_gpu.md"], report
     assert "largest difference: 0.80 (tolerance 0.0)" in report["compare_eager_gpu.md"], report
     assert (out / "results_eager.jsonl").read_text() == (runs / "false.jsonl").read_text()
+    shutil.rmtree(out)
+    done = subprocess.run(
+        ["bash", "benchmarks/gpu_check.sh"], cwd=tmp_path, env={**env, "E2E_MODES": "eager"}, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.glob("compare_*.md")) == ["compare_eager.md", "compare_eager_gpu.md"]
