@@ -20,6 +20,7 @@ through the eager engine to check the script, and its table says "not measured (
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -90,21 +91,28 @@ SETTING_READERS = {
 }
 
 
+@contextlib.contextmanager
+def env_restored(name: str):
+    """Inside, the environment variable ``name`` may be set at will; after, it is as before (unset if it was)."""
+    before = os.environ.get(name)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 def check_variants(env: str, variants: list[str]) -> None:
     """Each variant read by ``env``'s reader (``SETTING_READERS``), the variable restored after: its error, if any."""
     reader = SETTING_READERS.get(env)
     if reader is None:
         return
-    before = os.environ.get(env)
-    try:
+    with env_restored(env):
         for variant in variants:
             os.environ[env] = variant
             reader()
-    finally:
-        if before is None:
-            os.environ.pop(env, None)
-        else:
-            os.environ[env] = before
 
 
 def schedule(variants: list[str], rounds: int) -> list[tuple[int, str]]:
@@ -175,8 +183,7 @@ def time_variants(engine, prompts, variants, args, measured: bool) -> tuple[dict
     ttft: dict[str, list[float]] = {v: [] for v in variants}
     paths: dict[str, str] = {}
     prefill: dict[str, str] = {}
-    before = os.environ.get(args.env)
-    try:
+    with env_restored(args.env):
         for _, variant in schedule(variants, args.rounds):
             os.environ[args.env] = variant
             if args.rebuild:
@@ -193,11 +200,6 @@ def time_variants(engine, prompts, variants, args, measured: bool) -> tuple[dict
             paths[variant] = engine.compiled.label if engine.compiled is not None else "eager"
             notes = engine.compiled.path_notes() if engine.compiled is not None else {}
             prefill[variant] = notes.get("prefill_gemm", notes.get("prefill_path", "eager"))
-    finally:
-        if before is None:
-            os.environ.pop(args.env, None)
-        else:
-            os.environ[args.env] = before
     return times, ttft, paths, prefill
 
 
