@@ -22,8 +22,14 @@ def pytest_collection_modifyitems(config, items):
 def seeded_torch():
     """Each test starts from torch's generators seeded (the CPU's and every CUDA device's), so its random inputs do not
     depend on which tests ran before it in its process -- which pytest-xdist's scheduling changes from run to run: the
-    thirty-third session's GPU suite on 12 processes failed an FP8 GEMV test that passed in one process."""
-    torch.manual_seed(0)
+    thirty-third session's GPU suite on 12 processes failed an FP8 GEMV test that passed in one process. Not seed 0 (nor
+    another small integer): tests seed their own generators with those, and a draw from the shared generator at the
+    same seed repeats theirs -- at seed 0 the thirty-fourth session's GPU suite drew activations equal to the rows of
+    an FP8 test weight (every product positive, which Hopper's fast FP8 accumulation sums with a bias: 5 failures)."""
+    torch.manual_seed(TEST_SEED)
+
+
+TEST_SEED = 20261203
 
 
 @pytest.fixture(scope="session")
