@@ -107,6 +107,26 @@ def best_tiles(records: list[dict]) -> list[dict]:
     return out
 
 
+def adopted_tiles(records: list[dict], adopted: list[dict]) -> list[dict]:
+    """``best_tiles`` of a recorded run, kept only where a whole-decode-step A/B adopted them (``adopted``: {"shape",
+    "m", "ab"}: the preset's projection, the row bucket and the A/B's results file): a kernel faster alone may make
+    the step slower (the twenty-ninth session's four 16-row entries: batch 16 1.375 -> 1.410 ms/token)."""
+    keep = {(a["shape"], a["m"]) for a in adopted}
+    return [entry for entry in best_tiles(records) if (entry["shape"], entry["m"]) in keep]
+
+
+def reapply_recorded(table: dict, root) -> dict:
+    """``table`` with its ``w4_mma`` entries made again from the run recorded in its ``w4_mma_source`` (a path under
+    ``root``) and its ``w4_mma_adopted`` list; a table without a source keeps none."""
+    source = table.get("w4_mma_source")
+    if source is None:
+        table.pop("w4_mma", None)
+        return table
+    records = json.loads((pathlib.Path(root) / source).read_text())["records"]
+    table["w4_mma"] = adopted_tiles(records, table.get("w4_mma_adopted", []))
+    return table
+
+
 def table(records: list[dict]) -> str:
     lines = ["| preset | projection | rows | Triton tile µs (min–max) | best MMA config | µs (min–max) | × | TB/s |"]
     # (configurations as row_blocks, warps, in_flight, post -- cutlass_gemm.W4GemvConfig -- and the K split)

@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_kernels  # noqa: E402
 import bench_prefill_gemm  # noqa: E402
+import bench_w4_mma  # noqa: E402
 from vlmq.engine.kernels.gemv import TILES_FILE, W_FLOAT, default_config, measured_tiles  # noqa: E402
 
 
@@ -196,7 +197,12 @@ def test_shipped_tiles_are_what_the_recorded_sweeps_give():
     again = bench_prefill_gemm.reapply_recorded(
         {**again, "prefill_gemm_sources": shipped["prefill_gemm_sources"]}, ROOT
     )
+    # and the int4 tensor-core GEMV's entries from its recorded run, where a whole-step A/B adopted them
+    adopted = {key: shipped[key] for key in ("w4_mma_source", "w4_mma_adopted") if key in shipped}
+    again = bench_w4_mma.reapply_recorded({**again, **adopted}, ROOT)
     assert again == shipped
+    for entry in shipped.get("w4_mma_adopted", []):
+        assert (ROOT / entry["ab"]).is_file(), entry
     assert any(entry.get("mixed") for entry in shipped["prefill"])
     sum_m1, _, _ = measured_tiles()
     rows, warps, vec, split, pipe, stages, maxnreg = sum_m1[(W_FLOAT, 2048, 1536)]

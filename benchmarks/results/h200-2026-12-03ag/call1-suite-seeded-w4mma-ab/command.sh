@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=540 CALL=b1; the three tables it read now sit beside this file.)
 # Planned by the thirty-third session (~250 s warm; run it first): main's whole GPU suite on 14 processes, as that
 # session's call 2 ran it (639 passed, 12 skipped in 236 s), now with every test starting from torch's generator at
 # seed 0 (tests/conftest.py's seeded_torch, landed after the session's device time was spent): the GPU tests' random

@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=540 CALL=b3.)
 # Planned by the thirty-third session, run in the thirty-fourth: gpu_check.sh's e2e stage through the compiled engine
 # with its new exact comparison (compare_compiled_gpu.md: every headline of this run against the committed H200 run,
 # GPU_RUN, --tol 0 -- any greedy answer that moved on the GPU shows) beside the CPU comparison (compare_compiled.md,
