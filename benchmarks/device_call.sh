@@ -7,7 +7,7 @@
 # them and src/, exports VLMQ_CUTLASS_LIB where build/cutlass holds the library, writes $OUT/device.txt, and copies $R
 # to $OUT/results.tgz every 15 s (what a call cut by its limit had written still comes back) and at finish_call.
 # Gives: left (seconds to the budget), since (seconds since the start), $R, $F (a grep -v pattern of the image's
-# import noise), bf16_ab (a BF16 decode-step A/B of bench_decode_ab.py), speed_table, gpu_tests, w4_tiles and w4mma_checks (below).
+# import noise), bf16_ab / decode_ab (a decode-step A/B of bench_decode_ab.py), speed_table, gpu_tests, w4_tiles and w4mma_checks (below).
 set -u
 T0=$(date +%s)
 DEADLINE=$((T0 + ${BUDGET:-575}))
@@ -31,8 +31,13 @@ F="quant_api\|Configuration class\|cpp extensions\|register_constant\|_C_\|torch
 # SECONDS (default: what is left of the budget less 8) bounds it; $AB_FLAGS adds flags (--rebuild: a setting read when
 # the runner is built).
 bf16_ab() {
-    timeout "${6:-$(( $(left) - 8 ))}" python3 benchmarks/bench_decode_ab.py --out "$R/$1" --model "$2" --recipes bf16 \
-        --batch-sizes "$3" --env "$4" --variants "$5" --rounds 3 ${AB_FLAGS:-} 2>&1 | grep -v "$F" | tail -8 > "$R/$1.log"
+    RECIPE=bf16 decode_ab "$@"
+}
+# decode_ab NAME MODEL BATCHES ENV VARIANTS [SECONDS]: bf16_ab's A/B of the decode step of $RECIPE (default bf16)
+decode_ab() {
+    timeout "${6:-$(( $(left) - 8 ))}" python3 benchmarks/bench_decode_ab.py --out "$R/$1" --model "$2" \
+        --recipes "${RECIPE:-bf16}" --batch-sizes "$3" --env "$4" --variants "$5" --rounds "${AB_ROUNDS:-3}" \
+        ${AB_FLAGS:-} 2>&1 | grep -v "$F" | tail -8 > "$R/$1.log"
     echo "$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$1.log"
 }
 # speed_table NAME MODEL RECIPES SECONDS [FLAGS...]: bench_speed.py's table of RECIPES at batch 1 and 16, 2 repeats,

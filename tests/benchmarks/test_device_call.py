@@ -113,6 +113,21 @@ def test_a_bf16_ab_runs_the_ab_script_and_keeps_its_tail_and_exit_status(tmp_pat
     shutil.rmtree(seen["R"])
 
 
+def test_decode_ab_runs_the_ab_for_the_recipe_and_rounds_given(tmp_path):
+    r, log = helper_log(
+        tmp_path,
+        "bench_decode_ab.py",
+        0,
+        "RECIPE=int4_wo AB_ROUNDS=5 decode_ab ab qwen2-vl-7b 16 VLMQ_TILES 'a;b'",
+        "ab.log",
+    )
+    assert log[0] == (
+        f"args --out {r}/ab --model qwen2-vl-7b --recipes int4_wo --batch-sizes 16 --env VLMQ_TILES --variants a;b "
+        "--rounds 5"
+    )
+    assert len(log) == 2 and log[1].startswith("ab rc 0 at "), log
+
+
 def helper_log(root: pathlib.Path, script: str, status: int, helper: str, log: str) -> tuple[str, list[str]]:
     """Run one helper of the preamble (``helper``, a command line) over a stand-in for benchmarks/``script`` exiting
     with ``status``; (the call's results folder, the lines of its ``log``), the folder removed."""
