@@ -974,8 +974,8 @@ def main(argv=None) -> int:
             shipped = table.get("prefill_gemm_sources", [])
             root = pathlib.Path(__file__).resolve().parents[1]
             tiles = reapply_recorded({**tiles, "prefill_gemm_sources": shipped}, root) if shipped else tiles
-            if "w4_mma" in table:  # the int4 tensor-core GEMV's entries (bench_w4_mma.py --write-tiles) stay
-                tiles["w4_mma"] = table["w4_mma"]
+            # the int4 tensor-core GEMV's adopted entries stay, with the run and the A/Bs they come from
+            tiles |= {key: table[key] for key in ("w4_mma_source", "w4_mma_adopted", "w4_mma") if key in table}
         except (OSError, ValueError, KeyError, TypeError) as err:
             why = f"{type(err).__name__}: {err}"
             log(f"bench_kernels: cannot read the sweeps ({why}); pass the bench_kernels_sweep.json files --sweep wrote")

@@ -9,9 +9,11 @@ q/k/v and gate/up, SiLU·mul, the residual add; int4 group 128 with zero points)
 few: ``candidates``), each in a CUDA graph over weight copies past
 L2 (``bench_kernels.graph_stats``: µs a call, median of ``--reps`` replays, min–max). Each configuration's output is
 checked against the Triton tile's first (relative error; over ``--tolerance`` it is reported and not written).
-``--write-tiles``: the tile table's ``w4_mma`` entries become the fastest configuration per shape and row bucket
-where it beat the Triton tile (``gemv.measured_mma`` reads them), written to ``--tiles-out`` (default: the shipped
-table). DIR gets bench_w4_mma.json and table.md.
+``--write-tiles``: a copy of the shipped tile table whose ``w4_mma`` entries are the fastest configuration per shape
+and row bucket where it beat the Triton tile (``gemv.measured_mma`` reads them), written to ``--tiles-out``: a
+candidate table for a whole-step A/B (``bench_decode_ab.py --env VLMQ_TILES``), never the shipped one, whose entries
+come only from a recorded run and the A/Bs that adopted them (``w4_mma_source``, ``w4_mma_adopted``:
+``reapply_recorded``). DIR gets bench_w4_mma.json and table.md.
 """
 
 from __future__ import annotations
@@ -153,8 +155,14 @@ def main(argv=None) -> int:
 
     parser = decode_bench_parser(__doc__.split("\n")[0], reps=50)
     parser.add_argument("--write-tiles", action="store_true")
-    parser.add_argument("--tiles-out", type=pathlib.Path, default=TILES_FILE)
+    parser.add_argument("--tiles-out", type=pathlib.Path, help="the candidate table --write-tiles writes")
     args = parser.parse_args(argv)
+    if args.write_tiles and (args.tiles_out is None or args.tiles_out.resolve() == TILES_FILE.resolve()):
+        print(
+            "bench_w4_mma: --write-tiles needs --tiles-out FILE other than the shipped table; an entry ships once a "
+            "whole-step A/B adopts it (w4_mma_adopted in the shipped table)"
+        )
+        return 2
     records = run(args)
     save_run(args.out, "bench_w4_mma", records, table(records))
     if args.write_tiles:

@@ -211,6 +211,22 @@ def test_shipped_tiles_are_what_the_recorded_sweeps_give():
     assert got == ("sum", rows, warps, split, pipe, stages, maxnreg)
 
 
+def test_write_tiles_from_the_recorded_sweeps_gives_the_shipped_table_back(tmp_path, monkeypatch):
+    """Rewriting the table from its own recorded sweeps changes nothing: the prefill GEMM tiles and the int4
+    tensor-core GEMV's adopted entries (with their run and A/Bs) stay."""
+    import vlmq.engine.kernels.gemv as gemv
+
+    shipped = TILES_FILE.read_text()
+    copy = tmp_path / "h200.json"
+    copy.write_text(shipped)
+    monkeypatch.setattr(gemv, "TILES_FILE", copy)
+    monkeypatch.chdir(ROOT)
+    sources = json.loads(shipped)["sources"]
+    assert bench_kernels.main(["--out", str(tmp_path / "out"), "--write-tiles", *sources]) == 0
+    again = json.loads(copy.read_text())
+    assert again == json.loads(shipped) and again["w4_mma_adopted"]
+
+
 def test_write_tiles_refuses_a_missing_sweep_in_one_line(tmp_path, capsys):
     before = TILES_FILE.read_bytes()
     assert bench_kernels.main(["--out", str(tmp_path), "--write-tiles", str(tmp_path / "nope.json")]) == 2

@@ -6,6 +6,8 @@ import json
 import pathlib
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -39,3 +41,29 @@ def test_entries_only_where_a_configuration_beat_the_triton_tile(tmp_path):
     assert mma_tiles_of(path) == {(1536, 1536, 16): (W4GemvConfig(1, 8, 4, True), 2)}
     table = bench_w4_mma.table(records)
     assert "wrong" in table.lower() and "| 2b | o | 16 | 5.50" in table
+
+
+def test_write_tiles_refuses_the_shipped_table_in_one_line(tmp_path, capsys, monkeypatch):
+    """Candidates go to a file of their own: the shipped table's entries come from adopting A/Bs only (and no GPU
+    time is spent before the refusal)."""
+    from vlmq.engine.kernels.gemv import TILES_FILE
+
+    before = TILES_FILE.read_bytes()
+    monkeypatch.setattr(bench_w4_mma, "run", lambda args: pytest.fail("timed before refusing"))
+    for extra in ([], ["--tiles-out", str(TILES_FILE)]):
+        assert bench_w4_mma.main(["--out", str(tmp_path), "--write-tiles", *extra]) == 2
+        out = capsys.readouterr().out.strip().splitlines()
+        assert len(out) == 1 and "--tiles-out FILE other than the shipped table" in out[0]
+    assert TILES_FILE.read_bytes() == before
+
+
+def test_adopted_tiles_keep_only_the_entries_an_ab_adopted():
+    records = [
+        rec("o", 1536, 1536, 16, 5.5),
+        rec("o", 1536, 1536, 16, 3.7, [1, 8, 4, 1, 1]),
+        rec("down", 1536, 8960, 16, 9.6),
+        rec("down", 1536, 8960, 16, 9.5, [1, 4, 2, 1, 4]),  # faster alone, not adopted
+    ]
+    assert len(bench_w4_mma.best_tiles(records)) == 2
+    kept = bench_w4_mma.adopted_tiles(records, [{"shape": "2b o", "m": 16, "ab": "x/ab.md"}])
+    assert [(e["shape"], e["m"]) for e in kept] == [("2b o", 16)]
