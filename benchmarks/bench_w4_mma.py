@@ -2,6 +2,7 @@
 
     python benchmarks/bench_w4_mma.py --out DIR                         # 2b and 7b, rows 1 and 16
     python benchmarks/bench_w4_mma.py --out DIR --write-tiles --tiles-out DIR/tiles.json
+    python benchmarks/bench_w4_mma.py --candidate-table FILE --adopt "2b o:16" "7b o:16"   # an A/B's table, no timing
 
 Each (preset, projection, rows) in the form the engine runs it (``bench_kernels.sweep_calls`` fused: RMSNorm before
 q/k/v and gate/up, SiLU·mul, the residual add; int4 group 128 with zero points): the shipped Triton tile
@@ -18,6 +19,7 @@ come only from a recorded run and the A/Bs that adopted them (``w4_mma_source``,
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -129,6 +131,14 @@ def reapply_recorded(table: dict, root) -> dict:
     return table
 
 
+def candidate_table(shipped: dict, adopt: list[tuple[str, int]], root) -> dict:
+    """``shipped`` with exactly ``adopt``'s (projection, row bucket) entries from its recorded run, e.g. ("7b o",
+    16): a table for a whole-step A/B (``bench_decode_ab.py --env VLMQ_TILES``) made when the call runs, so it cannot
+    fall behind the shipped one; an empty ``adopt`` gives the table without any entry."""
+    adopted = [{"shape": shape, "m": m, "ab": "candidate"} for shape, m in adopt]
+    return reapply_recorded({**shipped, "w4_mma_adopted": adopted}, root)
+
+
 def table(records: list[dict]) -> str:
     lines = ["| preset | projection | rows | Triton tile µs (min–max) | best MMA config | µs (min–max) | × | TB/s |"]
     # (configurations as row_blocks, warps, in_flight, post -- cutlass_gemm.W4GemvConfig -- and the K split)
@@ -150,9 +160,29 @@ def table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_candidate(path: pathlib.Path, adopt: list[str]) -> int:
+    """``--candidate-table PATH --adopt "7b o:16" ...``: ``candidate_table`` of the shipped table into ``path``."""
+    from vlmq.engine.kernels.gemv import TILES_FILE
+
+    try:
+        pairs = [(shape, int(m)) for shape, m in (a.rsplit(":", 1) for a in adopt)]
+    except ValueError:
+        print(f"bench_w4_mma: --adopt takes PROJECTION:ROWS such as '7b o:16' (got {' '.join(adopt)!r})")
+        return 2
+    root = pathlib.Path(__file__).resolve().parents[1]
+    path.write_text(json.dumps(candidate_table(json.loads(TILES_FILE.read_text()), pairs, root), indent=1) + "\n")
+    return 0
+
+
 def main(argv=None) -> int:
     from vlmq.engine.kernels.gemv import TILES_FILE
 
+    candidate = argparse.ArgumentParser(add_help=False)
+    candidate.add_argument("--candidate-table", type=pathlib.Path)
+    candidate.add_argument("--adopt", nargs="*", default=[])
+    known, _ = candidate.parse_known_args(argv)
+    if known.candidate_table is not None:  # a table for an A/B, no timing
+        return write_candidate(known.candidate_table, known.adopt)
     parser = decode_bench_parser(__doc__.split("\n")[0], reps=50)
     parser.add_argument("--write-tiles", action="store_true")
     parser.add_argument("--tiles-out", type=pathlib.Path, help="the candidate table --write-tiles writes")

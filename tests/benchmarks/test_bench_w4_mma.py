@@ -67,3 +67,22 @@ def test_adopted_tiles_keep_only_the_entries_an_ab_adopted():
     assert len(bench_w4_mma.best_tiles(records)) == 2
     kept = bench_w4_mma.adopted_tiles(records, [{"shape": "2b o", "m": 16, "ab": "x/ab.md"}])
     assert [(e["shape"], e["m"]) for e in kept] == [("2b o", 16)]
+
+
+def test_a_candidate_table_holds_exactly_the_entries_asked_for(tmp_path, capsys, monkeypatch):
+    """``--candidate-table``: the shipped table with the named entries of its recorded run, made without timing
+    anything; a bad ``--adopt`` is refused in one line."""
+    from vlmq.engine.kernels.gemv import TILES_FILE
+
+    monkeypatch.setattr(bench_w4_mma, "run", lambda args: pytest.fail("timed a candidate table"))
+    shipped = json.loads(TILES_FILE.read_text())
+    path = tmp_path / "t.json"
+    assert bench_w4_mma.main(["--candidate-table", str(path), "--adopt", "2b o:16", "7b o:16"]) == 0
+    both = json.loads(path.read_text())
+    assert [(e["shape"], e["m"]) for e in both["w4_mma"]] == [("2b o", 16), ("7b o", 16)]
+    assert both["w4_mma"][0] == shipped["w4_mma"][0] and both["sum_m1"] == shipped["sum_m1"]
+    assert bench_w4_mma.main(["--candidate-table", str(path)]) == 0
+    assert json.loads(path.read_text())["w4_mma"] == []
+    assert bench_w4_mma.main(["--candidate-table", str(path), "--adopt", "7b o"]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "--adopt takes PROJECTION:ROWS" in out[0]
