@@ -81,13 +81,23 @@ def test_vision_graphs_remember_recent_grids_only(tiny_fp32, images):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe, kv_dtype", [("bf16", "bf16"), ("int4_wo+group=32", "fp8"), ("fp8", "bf16")])
-def test_compiled_decode_layer_is_five_ops_and_no_generated_kernel(tiny_bf16, recipe, kv_dtype):
+@pytest.mark.parametrize(
+    "recipe, kv_dtype, row_max",
+    [
+        ("bf16", "bf16", "kernel"),
+        ("int4_wo+group=32", "fp8", "kernel"),
+        ("fp8", "bf16", "kernel"),
+        ("fp8", "fp8", "gate_up"),
+    ],
+)
+def test_compiled_decode_layer_is_five_ops_and_no_generated_kernel(tiny_bf16, recipe, kv_dtype, row_max, monkeypatch):
     """What Inductor makes of a fused decode layer (CPU here; the graph is the same on CUDA): four
     vlmq::fused_linear calls and one vlmq::rope_kv_decode_attention, nothing of its own between them (no
     copies of the split q/k/v views, of the cache or of the residual stream); the step's prologue
     (embedding + M-RoPE tables) is one kernel, the head one GEMV and nothing else (its logits stay in the model's
-    dtype: no cast of the vocabulary), and the greedy advance the one vlmq::greedy_advance op, compiled by nobody."""
+    dtype: no cast of the vocabulary), and the greedy advance the one vlmq::greedy_advance op, compiled by nobody.
+    W8A8 with ``$VLMQ_W8A8_ROW_MAX=gate_up``: gate/up and down are one vlmq::fused_mlp, which writes the layer's
+    row-maximum slots in place (no copy of them either)."""
     import re
 
     from torch._inductor.utils import run_and_get_code
@@ -96,6 +106,7 @@ def test_compiled_decode_layer_is_five_ops_and_no_generated_kernel(tiny_bf16, re
     from vlmq.engine.kernels.greedy import greedy_advance
     from vlmq.recipes import apply_recipe, parse_recipe
 
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", row_max)
     loaded = copy.deepcopy(tiny_bf16)
     if recipe != "bf16":
         apply_recipe(loaded, parse_recipe(recipe), None)
@@ -135,7 +146,12 @@ def test_compiled_decode_layer_is_five_ops_and_no_generated_kernel(tiny_bf16, re
         True,
     )
     _, head_kernels, head_ops = generated(runner.head, runner.head_pack, x[:, -1])
-    assert sorted(layer_ops) == ["fused_linear"] * 4 + ["rope_kv_decode_attention"] and not layer_kernels
+    if row_max == "gate_up":
+        assert runner.packs[0].row_max is not None
+        assert sorted(layer_ops) == ["fused_linear"] * 2 + ["fused_mlp", "rope_kv_decode_attention"], layer_ops
+        assert not layer_kernels
+    else:
+        assert sorted(layer_ops) == ["fused_linear"] * 4 + ["rope_kv_decode_attention"] and not layer_kernels
     assert len(prologue) == 1 and head_ops == ["fused_linear"] and not head_kernels
     assert runner.advance is greedy_advance
 

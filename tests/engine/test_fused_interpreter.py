@@ -25,6 +25,8 @@ CASES = [("bf16", "bf16"), ("int8_wo", "fp8"), ("int4_wo+group=32", "bf16"), ("s
 O_PROJ_CASES = [("bf16", "bf16"), ("int4_wo+group=32", "fp8"), ("int8_wo", "bf16")]
 # with VLMQ_ATTENTION_PLAN (read as the fused attention launches): another plan, the same tokens
 PLAN_CASES = [("bf16", "fp8", "prefetch=2,warps=4,splits=2")]
+# with VLMQ_W8A8_ROW_MAX=gate_up: each W8A8 MLP as vlmq::fused_mlp (down_proj's rows quantized with gate/up's maxima)
+ROW_MAX_CASES = [("smoothquant", "bf16"), ("fp8", "fp8")]
 TOKENS = 3  # prefill + 2 decode steps
 
 
@@ -42,6 +44,7 @@ def _kernel_ops():
         "partials": 0,
         "prefetch2": 0,
         "greedy": 0,
+        "fused_mlp": 0,
     }
     linear_ref, w8_ref, w4_ref = fused.fused_linear_reference, qlinear.w8_linear, qlinear.w4a16_linear
 
@@ -123,8 +126,13 @@ def _kernel_ops():
         launches["greedy"] += 1
         return greedy.launch_greedy_advance(*args)
 
+    def fused_mlp(*args):
+        launches["fused_mlp"] += 1
+        return fused.fused_mlp_kernels(*args)
+
     compiled.greedy_advance = greedy_advance
     fused.fused_linear = fused_linear
+    fused.fused_mlp = fused_mlp
     qlinear.w8_linear, qlinear.w4a16_linear = w8_linear, w4a16_linear
     attention.rope_kv_decode_attention = rope_kv_decode_attention
     attention.launch_decode_attention = planned_attention
@@ -134,7 +142,9 @@ def _kernel_ops():
     return launches
 
 
-def _run_case(loaded, recipe, kv_dtype, prompts, calibration, launches, combine="attention", plan=""):
+def _run_case(
+    loaded, recipe, kv_dtype, prompts, calibration, launches, combine="attention", plan="", row_max="kernel"
+):  # fmt: skip
     import copy
 
     import torch
@@ -149,8 +159,10 @@ def _run_case(loaded, recipe, kv_dtype, prompts, calibration, launches, combine=
     kv = KVConfig(kv_dtype, "dynamic")
     fused = Engine(model, kv=kv, max_batch_size=len(prompts))
     os.environ["VLMQ_ATTENTION_COMBINE"] = combine  # read as the runner is built
+    os.environ["VLMQ_W8A8_ROW_MAX"] = row_max
     fused.compiled = FusedRunner(fused, compile=False)  # packs first: the eager modules then hold views
     os.environ.pop("VLMQ_ATTENTION_COMBINE")
+    os.environ.pop("VLMQ_W8A8_ROW_MAX")
     eager = Engine(model, kv=kv, max_batch_size=len(prompts))
     before = dict(launches)
     os.environ["VLMQ_ATTENTION_PLAN"] = plan  # read as the attention launches
@@ -184,6 +196,9 @@ def main():
         results[f"{recipe}/{kv}/o_proj"] = _run_case(loaded, recipe, kv, prompts, calibration, launches, "o_proj")
     for recipe, kv, plan in PLAN_CASES:
         results[f"{recipe}/{kv}/{plan}"] = _run_case(loaded, recipe, kv, prompts, calibration, launches, plan=plan)
+    for recipe, kv in ROW_MAX_CASES:
+        key = f"{recipe}/{kv}/row_max"
+        results[key] = _run_case(loaded, recipe, kv, prompts, calibration, launches, row_max="gate_up")
     print(json.dumps(results))
 
 
@@ -237,3 +252,16 @@ def test_o_proj_combining_the_attention_partials_gives_eager_tokens(interpreter_
 
 if __name__ == "__main__":
     main()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe, kv", ROW_MAX_CASES)
+def test_w8a8_mlp_with_gate_up_row_maxima_gives_eager_tokens(interpreter_results, recipe, kv):
+    """VLMQ_W8A8_ROW_MAX=gate_up: every layer's MLP at decode runs as vlmq::fused_mlp (gate/up's epilogue gathers
+    the row maxima down_proj quantizes its rows with; the slots a ring over the layers), and the tokens are the
+    eager engine's."""
+    result = interpreter_results[f"{recipe}/{kv}/row_max"]
+    layers, steps = 2, TOKENS - 1
+    assert result["launches"]["fused_mlp"] == layers * steps, result
+    assert "gate/up's row maxima" in result["label"], result
+    assert result["same_tokens"], result

@@ -621,6 +621,61 @@ def _run_fused_prologue():
     return results
 
 
+def _run_row_max():
+    """W8A8 down_proj rows quantized with the maxima gate/up's epilogue gathered (``gemv``'s ``row_max_out`` /
+    ``x_row_max``) against the same tiles with the rows quantized first: per case whether gate/up's output is
+    unchanged, the gathered maxima are the rows' (after the pre-scale), the clear buffer was zeroed, and down's
+    output equals the one from rows quantized first (``normalize_rows``, or the CUDA-core prologue) bit for bit."""
+    import torch
+
+    from vlmq.engine.kernels.fused import A_MODE_CODES
+    from vlmq.engine.kernels.gemv import ACT_SILU_MUL, GEMV_MAX_M, dot_config, gemv, interleave_rows, sum_config
+
+    results = {}
+    h, inter = 96, 160  # hidden, intermediate: ragged against the tiles below
+    for mode in ("int8", "fp8"):
+        for m, kernel, smooth in ((1, "sum", False), (3, "sum", True), (1, "dot", True), (16, "dot", False)):
+            x = (torch.randn(m, h) * 3).bfloat16()
+            g = (torch.rand(h) + 0.5).bfloat16()
+            pre_up = (torch.rand(h) + 0.5).bfloat16() if smooth else None
+            pre_down = (torch.rand(inter) + 0.5).bfloat16() if smooth else None
+            if mode == "int8":
+                gu = interleave_rows(*torch.randint(-128, 128, (2, inter, h), dtype=torch.int8))
+                dw = torch.randint(-128, 128, (h, inter), dtype=torch.int8)
+            else:
+                gu = interleave_rows(*(torch.randn(2, inter, h) * 50).clamp(-440, 440).to(torch.float8_e4m3fn))
+                dw = (torch.randn(h, inter) * 50).clamp(-440, 440).to(torch.float8_e4m3fn)
+            gs, ds = torch.rand(2 * inter) * 0.002, torch.rand(h) * 0.002
+            resid = torch.randn(m, h).bfloat16()
+            code = A_MODE_CODES[mode]
+
+            fmt = 1 if mode == "int8" else 2  # W_INT8, W_FP8
+            configs = [
+                sum_config(fmt, m, n, k, split=2)
+                if kernel == "sum"
+                else dot_config(fmt, m, n, k, 0, split=2, swap=True, block_n=64)
+                for n, k in ((2 * inter, h), (h, inter))
+            ]
+            up_kw = dict(a_mode=code, norm_weight=g, pre_scale=pre_up, act=ACT_SILU_MUL, config=configs[0])
+            down_kw = dict(a_mode=code, pre_scale=pre_down, residual=resid, config=configs[1])
+            plain_m = gemv(x, gu, gs, **up_kw)
+            want = gemv(plain_m, dw, ds, **down_kw)
+            row_max = torch.zeros(GEMV_MAX_M)
+            clear = torch.full((GEMV_MAX_M,), 7.0)
+            got_m = gemv(x, gu, gs, **up_kw, row_max_out=row_max, row_max_pre_scale=pre_down, row_max_clear=clear)
+            got = gemv(got_m, dw, ds, **down_kw, x_row_max=row_max)
+            v = got_m * pre_down if smooth else got_m  # bf16 x bf16: rounded to bf16, as normalize_rows rounds
+            name = f"{mode} M{m} {kernel}{' smooth' if smooth else ''}"
+            results[name] = {
+                "gate_up_equal": bool(torch.equal(plain_m, got_m)),
+                "maxima_equal": bool(torch.equal(row_max[:m], v.float().abs().amax(dim=1))),
+                "others_zero": bool((row_max[m:] == 0).all()),
+                "cleared": bool((clear == 0).all()),
+                "down_equal": bool(torch.equal(want, got)),
+            }
+    return results
+
+
 def _run_frag_pairs():
     """fp32 rows through each int4 tensor-core tile in column order and in fragment order (``frag``): the relative
     difference of the outputs (the same products, summed in another order within each K tile)."""
@@ -709,6 +764,7 @@ def main():
     errors["prologue"] = _run_prologue()
     errors["quotient"] = _run_quotient()
     errors["fused prologue"] = _run_fused_prologue()
+    errors["row max"] = _run_row_max()
     torch.manual_seed(1)  # its own data: cases added above must not change it (the post-scaled sums cancel)
     errors["frag pairs"] = _run_frag_pairs()
     torch.manual_seed(2)
@@ -760,6 +816,17 @@ def test_w8a8_prologue_in_the_cuda_core_kernel(interpreter_errors):
     results = interpreter_errors["fused prologue"]
     assert len(results) == 6
     bad = {name: r for name, r in results.items() if not (r["equal"] and r["row_launches"] == 0)}
+    assert not bad, bad
+
+
+def test_w8a8_rows_quantized_with_the_maxima_gate_up_gathered(interpreter_errors):
+    """gate/up's epilogue gathers each output row's absolute maximum (after down_proj's pre-scale) by atomic max,
+    and zeroes the next layer's buffer; down_proj, given those maxima, quantizes its float rows tile by tile to the
+    codes ``normalize_rows`` (or the CUDA-core prologue) gives: both outputs equal the plain launches' bit for bit,
+    int8 and FP8, CUDA-core and swapped tensor-core tiles, split K, with and without SmoothQuant's pre-scales."""
+    results = interpreter_errors["row max"]
+    assert len(results) == 8
+    bad = {name: r for name, r in results.items() if not all(r.values())}
     assert not bad, bad
 
 

@@ -167,3 +167,47 @@ def test_large_m_dequant_mm_matches_reference(a_mode, wdtype):
     got = w8_linear_dequant_mm(xq, w, ws, xs, bias, torch.float32)
     ref = w8_linear_reference(xq, w, ws, xs, bias, torch.float32)
     assert ((got - ref).norm() / ref.norm()).item() < 5e-3
+
+
+@pytest.mark.parametrize("recipe", ["fp8", "w8a8-int8"])
+def test_row_max_slots_form_a_ring_over_the_layers(tiny_fp32, recipe, monkeypatch):
+    """``$VLMQ_W8A8_ROW_MAX=gate_up``: every W8A8 layer gets (its slot, the next layer's), the last layer's next being
+    the first's, each slot zeroed and its own tensor; the label says so. Unset: no slots, the label as before."""
+    loaded = w8a8_int8_copy(tiny_fp32) if recipe == "w8a8-int8" else quantized_copy(tiny_fp32, recipe)
+    decoder = Engine(loaded).decoder
+    _, _, plain_label = build_packs(decoder)
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "gate_up")
+    layers, _, label = build_packs(decoder)
+    slots = [p.row_max for p in layers]
+    assert len(layers) >= 2 and all(s is not None for s in slots)
+    assert all(slots[i][1] is slots[(i + 1) % len(slots)][0] for i in range(len(slots)))
+    assert len({id(s[0]) for s in slots}) == len(slots) and not any(s[0].any() for s in slots)
+    assert label == plain_label + ", down_proj rows quantized with gate/up's row maxima ($VLMQ_W8A8_ROW_MAX=gate_up)"
+    monkeypatch.delenv("VLMQ_W8A8_ROW_MAX")
+    assert all(p.row_max is None for p in build_packs(decoder)[0])
+
+
+@pytest.mark.parametrize("recipe", [None, "int8_wo", "int4_wo+group=32", "fp8+gran=tensor"])
+def test_row_max_slots_only_for_w8a8_mlps_the_kernel_serves(tiny_fp32, recipe, monkeypatch):
+    """BF16, weight-only and per-tensor W8A8 (composed, not the fused GEMV) keep gate/up and down as they were."""
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "gate_up")
+    layers, _, label = build_packs(Engine(quantized_copy(tiny_fp32, recipe)).decoder)
+    assert all(p.row_max is None for p in layers) and "row maxima" not in label
+
+
+def test_row_max_setting_names_its_values(tiny_fp32, monkeypatch):
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "epilogue")
+    with pytest.raises(VlmqError, match=r"VLMQ_W8A8_ROW_MAX='epilogue': use kernel .* or gate_up"):
+        build_packs(Engine(quantized_copy(tiny_fp32, "fp8")).decoder)
+
+
+def test_w8a8_mlp_runs_as_fused_mlp_with_the_modules_tokens(tiny_fp32, images, monkeypatch):
+    """The fused runner (CPU: the ops' references) through vlmq::fused_mlp gives the modules' tokens."""
+    loaded = w8a8_int8_copy(tiny_fp32)
+    prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None)]
+    want = [g.token_ids for g in Engine(loaded, max_batch_size=2).generate(prompts, 4, ignore_eos=True)]
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "gate_up")
+    engine, label = fused_engine(loaded)
+    assert "row maxima" in label
+    with torch.no_grad():
+        assert [g.token_ids for g in engine.generate(prompts, 4, ignore_eos=True)] == want

@@ -10,6 +10,9 @@ A decode layer (x = the residual stream, packs from ``vlmq.engine.projections``)
    (gate and up rows interleaved in one pack);
 5. ``x = h + down_proj(m)``.
 
+W8A8 layers quantize down_proj's input per token with ``normalize_rows`` between 4 and 5, or, with
+``$VLMQ_W8A8_ROW_MAX=gate_up``, with the row maxima 4's epilogue gathers (``vlmq::fused_mlp``: no launch of its own).
+
 The step adds the embedding and the M-RoPE tables (one Inductor kernel or two), the final norm + lm_head
 (one GEMV with the norm in its prologue) and the greedy advance (one kernel). Packs the kernels cannot serve
 (NVFP4, formats emulated on this device, per-tensor W8A8, mixed formats in a group, ``bf16_kernel="cublas"``) run
@@ -51,6 +54,7 @@ from vlmq.engine.kernels import (
     rope_write_attention_o_proj,
     rope_write_decode_attention,
     rope_write_kv,
+    run_mlp_row_max,
 )
 from vlmq.engine.kernels.greedy import greedy_advance, greedy_advance_mode, greedy_advance_reference
 from vlmq.engine.kernels.prefill import (
@@ -115,19 +119,25 @@ def attention_o_proj(q, k, v, cos, sin, kv, write_pos, token_type, mask, o: Line
 
 
 # ----- the compiled functions (module level: compiled code holds no closure over one model) ----------
-def attention_and_mlp_input(
+def attention_residual(
     packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode: bool, o_combines=False
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """A layer up to down_proj: (h = x + attention, m = silu(gate) * up of post_attention_layernorm(h)).
-    ``o_combines`` (decode with the fused attention): o_proj combines the attention's splits where its pack can."""
+) -> torch.Tensor:
+    """A layer's attention half: h = x + o_proj(attention(q/k/v of input_layernorm(x))). ``o_combines`` (decode
+    with the fused attention): o_proj combines the attention's splits where its pack can."""
     b, t, _ = x.shape
     qkv = run_linear(packs.qkv, x, decode=decode, norm_weight=packs.input_norm, eps=packs.eps)
     q, k, v = qkv.split(packs.sizes, dim=-1)
     if decode and o_combines and takes_attention_partials(packs.o):
-        h = attention_o_proj(q, k, v, cos, sin, kv, write_pos, token_type, mask, packs.o, x)
-    else:
-        out = attend(q, k, v, cos, sin, kv, write_pos, token_type, mask, read_len)
-        h = run_linear(packs.o, out.transpose(1, 2).reshape(b, t, -1), decode=decode, residual=x)
+        return attention_o_proj(q, k, v, cos, sin, kv, write_pos, token_type, mask, packs.o, x)
+    out = attend(q, k, v, cos, sin, kv, write_pos, token_type, mask, read_len)
+    return run_linear(packs.o, out.transpose(1, 2).reshape(b, t, -1), decode=decode, residual=x)
+
+
+def attention_and_mlp_input(
+    packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode: bool, o_combines=False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A layer up to down_proj: (h = x + attention, m = silu(gate) * up of post_attention_layernorm(h))."""
+    h = attention_residual(packs, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode, o_combines)
     m = run_linear(packs.gate_up, h, decode=decode, norm_weight=packs.post_norm, eps=packs.eps, act="silu_mul")
     return h, m
 
@@ -135,7 +145,16 @@ def attention_and_mlp_input(
 def fused_layer(
     packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode: bool, o_combines=False
 ) -> torch.Tensor:
-    """One decoder layer through its packs (the module docstring lists the decode kernels)."""
+    """One decoder layer through its packs (the module docstring lists the decode kernels). A W8A8 layer with
+    row-maximum slots (``projections.build_packs``) runs its MLP at decode as ``vlmq::fused_mlp``."""
+    if decode and packs.row_max is not None:
+        h = attention_residual(
+            packs, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode, o_combines
+        )  # fmt: skip
+        return run_mlp_row_max(
+            packs.gate_up.packed, packs.down.packed, h, norm_weight=packs.post_norm, eps=packs.eps, residual=h,
+            row_max=packs.row_max,
+        )  # fmt: skip
     h, m = attention_and_mlp_input(
         packs, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode, o_combines
     )
@@ -260,6 +279,14 @@ class FusedRunner:
     def reset(self, cache) -> None:
         """The cache was replaced (set_kv): no decode state continues on it."""
         self.bound.clear()
+        self.clear_row_max()
+
+    def clear_row_max(self) -> None:
+        """Zero the W8A8 row-maximum slots (``LayerPacks.row_max``): whole steps keep them so, and a step cut off
+        between two layers (an error) would leave a slot holding its maxima."""
+        for packs in self.packs:
+            if packs.row_max is not None:
+                packs.row_max[0].zero_()
 
     def prefill(self, step: StepInputs) -> torch.Tensor:
         """Final-normed hidden states [B, T, hidden]; writes the prompt's K/V into the engine's cache."""
@@ -439,6 +466,7 @@ class CompiledRunner(FusedRunner):
 
     def _capture(self, b: int) -> CapturedStep:
         inputs = static_inputs(b, self.engine.max_seq_len, self.engine.device)
+        self.clear_row_max()
         start = time.perf_counter()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())

@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 
 from vlmq.engine.kernels import PackedLinear, concat_packs, pack_gate_up, rms_norm_reference, run_packed, w4a16_linear
-from vlmq.engine.kernels.fused import silu_mul_interleaved
+from vlmq.engine.kernels.fused import ROW_MAX_ENV, row_max_mode, silu_mul_interleaved, takes_row_max
+from vlmq.engine.kernels.gemv import row_max_buffers
 from vlmq.engine.qformat import LinearFormat, runs_real_on
 from vlmq.engine.qlinear import linear_format, w8_matmul
 from vlmq.errors import VlmqError
@@ -60,6 +61,9 @@ class LayerPacks(NamedTuple):
     post_norm: torch.Tensor
     eps: float
     sizes: tuple[int, int, int]  # q, k, v output widths of the qkv group
+    # W8A8 with $VLMQ_W8A8_ROW_MAX=gate_up: (this layer's slot, the next layer's) of gemv.row_max_buffers, and the
+    # MLP runs at decode as vlmq::fused_mlp; None: gate/up and down as two fused_linear calls
+    row_max: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 class HeadPack(NamedTuple):
@@ -250,7 +254,7 @@ def build_packs(decoder, *, bf16_kernel: str = "fused") -> tuple[list[LayerPacks
     """
     check_bf16_kernel(bf16_kernel)
     device = decoder.embed_tokens.weight.device
-    layers = [layer_packs(layer, device, bf16_kernel) for layer in decoder.layers]
+    layers = with_row_max([layer_packs(layer, device, bf16_kernel) for layer in decoder.layers], device)
     head = HeadPack(
         fuse_group((decoder.lm_head,), "lm_head", device, bf16_kernel), decoder.norm.weight.detach(), _eps(decoder.norm)
     )
@@ -258,4 +262,21 @@ def build_packs(decoder, *, bf16_kernel: str = "fused") -> tuple[list[LayerPacks
     label = "+".join(labels)
     if head.lm_head.label not in labels:
         label += f", lm_head {head.lm_head.label}"
+    if layers and layers[0].row_max is not None:
+        label += f", down_proj rows quantized with gate/up's row maxima (${ROW_MAX_ENV}=gate_up)"
     return layers, head, label
+
+
+def with_row_max(layers: list[LayerPacks], device: torch.device) -> list[LayerPacks]:
+    """``layers`` with row-maximum slots (``vlmq::fused_mlp`` at decode) where ``$VLMQ_W8A8_ROW_MAX`` is ``gate_up``
+    and every layer's gate/up and down packs take them: all or none, since each layer's gate/up zeroes the next
+    layer's slot (``gemv.row_max_buffers``)."""
+    if row_max_mode() != "gate_up" or len(layers) < 2:
+        return layers
+    if not all(
+        p.gate_up.decode_kernel and p.down.decode_kernel and takes_row_max(p.gate_up.packed, p.down.packed)
+        for p in layers
+    ):
+        return layers
+    slots = row_max_buffers(len(layers), device)
+    return [p._replace(row_max=(slots[i], slots[(i + 1) % len(slots)])) for i, p in enumerate(layers)]

@@ -6,7 +6,8 @@
 - ``prefill``: tensor-core GEMMs for long inputs (cuBLAS, ``_int_mm``, ``_scaled_mm``, or Triton);
 - ``w8``: 8-bit weights (int8 or FP8, W8A16 and W8A8): activation quantization, reference, ``vlmq::w8_linear``;
 - ``w4``: the packed int4 layout (compressed-tensors / GPTQ convention), reference, ``vlmq::w4a16_linear``;
-- ``fused``: ``vlmq::fused_linear``, a decoder projection with its norm, activation and residual folded in;
+- ``fused``: ``vlmq::fused_linear``, a decoder projection with its norm, activation and residual folded in, and
+  ``vlmq::fused_mlp``, a W8A8 MLP whose down_proj rows are quantized with maxima gate/up's epilogue gathers;
 - ``rope_kv``: M-RoPE and the KV-cache write (BF16 or FP8, every scale policy) in one kernel
   (``eager_triton``: the device functions that keep kernels bit-exact to eager PyTorch);
 - ``attention``: decode attention straight from the static KV cache (BF16 or FP8 entries) in one launch,
@@ -32,6 +33,7 @@ from vlmq.engine.kernels.fused import (
     fused_linear_reference,
     pack_gate_up,
     rms_norm_reference,
+    run_mlp_row_max,
     run_packed,
 )
 from vlmq.engine.kernels.gemv import GEMV_MAX_M, interleave_rows
@@ -62,6 +64,7 @@ __all__ = [
     "pack_int4",
     "quantize_activation",
     "rms_norm_reference",
+    "run_mlp_row_max",
     "rope_kv_attention_o_proj",
     "rope_kv_decode_attention",
     "rope_kv_reference",

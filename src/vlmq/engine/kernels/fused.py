@@ -22,6 +22,7 @@ rounds the linear's output to bf16 before SiLU·mul and before the residual add,
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import torch
@@ -47,6 +48,12 @@ from vlmq.engine.kernels.w8 import quantize_activation, w8_linear_reference
 from vlmq.errors import VlmqError
 
 A_MODE_CODES = {"bf16": A_FLOAT, "int8": A_INT8, "fp8": A_FP8}
+# How a W8A8 layer's down_proj input is quantized per token at decode: ``kernel`` (the default: ``normalize_rows``
+# between gate/up and down_proj, one launch a layer) or ``gate_up`` (``vlmq::fused_mlp``: the maxima gathered in
+# gate/up's epilogue, no launch of its own; not yet measured on a GPU, so not the default). Read as the compiled
+# engine builds its packs (bench_decode_ab.py --rebuild A/Bs it).
+ROW_MAX_ENV = "VLMQ_W8A8_ROW_MAX"
+ROW_MAX_MODES = ("kernel", "gate_up")
 ACTS = {"none": ACT_NONE, "silu_mul": ACT_SILU_MUL}
 
 
@@ -136,6 +143,75 @@ def _(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, ep
     return x.new_empty((x.shape[0], n // 2 if act == "silu_mul" else n), dtype=out_dtype)
 
 
+def fused_mlp_reference(
+    x,
+    gate_up_weight,
+    gate_up_scale,
+    gate_up_bias,
+    gate_up_pre_scale,
+    down_weight,
+    down_scale,
+    down_bias,
+    down_pre_scale,
+    a_mode,
+    norm_weight,
+    eps,
+    residual,
+    row_max,
+    next_row_max,
+    out_dtype,
+):
+    """A W8A8 decoder layer's MLP at decode, ``residual + down(silu_mul(gate_up(rmsnorm(x))))``, as two
+    ``fused_linear_reference`` calls (the row-maximum buffers are the kernels' scratch: untouched here)."""
+    m = fused_linear_reference(
+        x, gate_up_weight, gate_up_scale, None, 0, gate_up_bias, None, a_mode, norm_weight, eps, gate_up_pre_scale,
+        "silu_mul", None, out_dtype,
+    )  # fmt: skip
+    return fused_linear_reference(
+        m, down_weight, down_scale, None, 0, down_bias, None, a_mode, None, eps, down_pre_scale, "none", residual,
+        out_dtype,
+    )  # fmt: skip
+
+
+# A W8A8 MLP at decode in two GEMV launches, without the row kernel between them that quantizes down_proj's input
+# per token (``normalize_rows``): gate/up's epilogue gathers each output row's absolute maximum into ``row_max``
+# (atomic max), and down_proj quantizes its float rows with those maxima tile by tile as it loads them, to the same
+# codes. gate/up's first program zeroes ``next_row_max``, the next layer's slot (``gemv.row_max_buffers``: a ring
+# of one slot a layer, so every slot is zero again before it is used, inside CUDA graphs, without a memset).
+fused_mlp = torch.library.custom_op(
+    "vlmq::fused_mlp",
+    fused_mlp_reference,
+    mutates_args=("row_max", "next_row_max"),
+    schema="(Tensor x, Tensor gate_up_weight, Tensor gate_up_scale, Tensor? gate_up_bias, Tensor? gate_up_pre_scale, "
+    "Tensor down_weight, Tensor down_scale, Tensor? down_bias, Tensor? down_pre_scale, str a_mode, "
+    "Tensor? norm_weight, float eps, Tensor residual, Tensor(a!) row_max, Tensor(b!) next_row_max, "
+    "ScalarType out_dtype) -> Tensor",
+)
+
+
+@fused_mlp.register_kernel("cuda")
+def fused_mlp_kernels(
+    x, gu_w, gu_s, gu_b, gu_p, d_w, d_s, d_b, d_p, a_mode, norm_weight, eps, residual, row_max, next_row_max, dt
+):
+    """``vlmq::fused_mlp`` on CUDA (and, in tests, on CPU tensors through Triton's interpreter)."""
+    if x.shape[0] > GEMV_MAX_M:  # rows beyond the decode kernels: the two linears as fused_linear runs them
+        return fused_mlp_reference(
+            x, gu_w, gu_s, gu_b, gu_p, d_w, d_s, d_b, d_p, a_mode, norm_weight, eps, residual, row_max, next_row_max,
+            dt,
+        )  # fmt: skip
+    code = A_MODE_CODES[a_mode]
+    m = gemv(
+        x, gu_w, gu_s, bias=gu_b, a_mode=code, norm_weight=norm_weight, eps=eps, pre_scale=gu_p, act=ACT_SILU_MUL,
+        out_dtype=dt, row_max_out=row_max, row_max_pre_scale=d_p, row_max_clear=next_row_max,
+    )  # fmt: skip
+    return gemv(m, d_w, d_s, bias=d_b, a_mode=code, pre_scale=d_p, residual=residual, out_dtype=dt, x_row_max=row_max)
+
+
+@fused_mlp.register_fake
+def _(x, gu_w, gu_s, gu_b, gu_p, d_w, d_s, d_b, d_p, a_mode, norm_weight, eps, residual, row_max, next_row_max, dt):
+    return x.new_empty((x.shape[0], d_w.shape[0]), dtype=dt)
+
+
 class PackedLinear(NamedTuple):
     """A (possibly concatenated) projection as the fused kernels read it, built once at load.
 
@@ -184,6 +260,66 @@ def run_packed(
         out_dtype or (x.dtype if x.is_floating_point() else torch.bfloat16),
     )
     return y.view(*lead, y.shape[-1])
+
+
+def run_mlp_row_max(
+    gate_up: PackedLinear,
+    down: PackedLinear,
+    x: torch.Tensor,
+    *,
+    norm_weight: torch.Tensor,
+    eps: float,
+    residual: torch.Tensor,
+    row_max: tuple[torch.Tensor, torch.Tensor],
+) -> torch.Tensor:
+    """``vlmq::fused_mlp`` over [..., K] activations (leading dims flattened and restored): ``row_max`` is the
+    layer's (slot, next slot) of ``gemv.row_max_buffers``."""
+    lead = x.shape[:-1]
+    x2 = x.reshape(-1, x.shape[-1])
+    y = fused_mlp(
+        x2,
+        gate_up.weight,
+        gate_up.scale,
+        gate_up.bias,
+        gate_up.pre_scale,
+        down.weight,
+        down.scale,
+        down.bias,
+        down.pre_scale,
+        gate_up.a_mode,
+        norm_weight,
+        eps,
+        residual.reshape(x2.shape[0], -1),
+        row_max[0],
+        row_max[1],
+        x.dtype,
+    )
+    return y.view(*lead, y.shape[-1])
+
+
+def row_max_mode() -> str:
+    """``$VLMQ_W8A8_ROW_MAX`` (``ROW_MAX_MODES``; unset: ``kernel``)."""
+    value = os.environ.get(ROW_MAX_ENV, "kernel").strip() or "kernel"
+    if value not in ROW_MAX_MODES:
+        raise VlmqError(
+            f"{ROW_MAX_ENV}={value!r}: use kernel (down_proj's W8A8 rows quantized by normalize_rows) or gate_up "
+            "(with the row maxima gate/up's epilogue gathers)"
+        )
+    return value
+
+
+def takes_row_max(gate_up: PackedLinear | None, down: PackedLinear | None) -> bool:
+    """Whether a layer's gate/up and down packs can run as ``vlmq::fused_mlp``: one W8A8 mode, 8-bit weights with
+    per-row scales (the packs' formats; the GEMV checks the rest as it launches)."""
+    return (
+        gate_up is not None
+        and down is not None
+        and gate_up.a_mode in ("int8", "fp8")
+        and down.a_mode == gate_up.a_mode
+        and gate_up.scale is not None
+        and down.scale is not None
+        and weight_format(gate_up.weight) == weight_format(down.weight)
+    )
 
 
 def pack_gate_up(gate: PackedLinear, up: PackedLinear) -> PackedLinear:

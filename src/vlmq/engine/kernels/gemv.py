@@ -562,6 +562,46 @@ def check_inputs(
         )
 
 
+def check_row_max(x, a_mode, norm_weight, x_partials, row_max_out, row_max_pre_scale, row_max_clear, x_row_max):
+    """One-line VlmqErrors for ``gemv``'s row-maximum arguments (its docstring says what they are)."""
+    m = x.shape[0]
+    for name, t, size in (("row_max_out", row_max_out, m), ("x_row_max", x_row_max, m)):
+        if t is not None and (t.dtype != torch.float32 or t.device != x.device or t.dim() != 1 or t.numel() < size):
+            raise VlmqError(
+                f"{name} must be a 1-D fp32 tensor of at least {size} values on {x.device} (got "
+                f"{t.dtype} {tuple(t.shape)} on {t.device}): pass a slot of row_max_buffers"
+            )
+    if row_max_clear is not None and (
+        row_max_clear.dtype != torch.float32
+        or row_max_clear.shape != (GEMV_MAX_M,)
+        or not row_max_clear.is_contiguous()
+    ):
+        raise VlmqError(
+            f"row_max_clear must be a contiguous fp32 tensor of {GEMV_MAX_M} values (got {row_max_clear.dtype} "
+            f"{tuple(row_max_clear.shape)}): pass the next slot of row_max_buffers"
+        )
+    if (row_max_pre_scale is not None or row_max_clear is not None) and row_max_out is None:
+        raise VlmqError("row_max_pre_scale and row_max_clear go with row_max_out: pass the buffer the maxima go to")
+    if x_row_max is not None and (
+        a_mode == A_FLOAT or x.dtype in (torch.int8, torch.float8_e4m3fn) or norm_weight is not None
+    ):
+        raise VlmqError(
+            "x_row_max quantizes float W8A8 rows without a norm (a_mode 'int8' / 'fp8', no norm_weight): "
+            "normalize the rows with normalize_rows instead"
+        )
+    if x_partials is not None and (row_max_out is not None or x_row_max is not None):
+        raise VlmqError("a GEMV over attention partials takes no row maxima: drop row_max_out / x_row_max")
+
+
+def row_max_buffers(layers: int, device: torch.device) -> list[torch.Tensor]:
+    """One zeroed fp32 slot of ``GEMV_MAX_M`` row maxima per layer, for ``fused.fused_mlp``: layer l gathers into
+    slot l and clears slot l + 1 (mod ``layers``), which no launch reads until layer l + 1 gathers into it, so
+    every slot is zero again before its next use, in graphs too, without a memset (at least two layers)."""
+    if layers < 2:
+        raise VlmqError(f"row maxima forwarded between layers need at least two layers (got {layers})")
+    return [torch.zeros(GEMV_MAX_M, dtype=torch.float32, device=device) for _ in range(layers)]
+
+
 @functools.cache
 def _semaphores(device: torch.device) -> torch.Tensor:
     return torch.zeros(SEMAPHORES, dtype=torch.int32, device=device)
@@ -720,6 +760,10 @@ def gemv(
     pdl: bool | None = None,
     norm_first: bool | None = None,
     x_partials=None,
+    row_max_out: torch.Tensor | None = None,
+    row_max_pre_scale: torch.Tensor | None = None,
+    row_max_clear: torch.Tensor | None = None,
+    x_row_max: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Launch one fused linear over [M, K] activations (CUDA, or Triton's interpreter on CPU tensors).
 
@@ -733,6 +777,13 @@ def gemv(
     (``attention.AttentionPartials``): x is the decode attention's output, combined from its partials as the
     kernel loads it (``x`` then gives only the shape and dtype); float rows without a norm or pre-scale, on the
     CUDA cores (``partials_gemv_ok`` says where).
+
+    A W8A8 linear's float input rows quantized without ``normalize_rows`` (``fused.fused_mlp``): the launch that
+    makes them takes ``row_max_out`` (fp32, >= M values, zero before the launch) and gathers into it each output
+    row's absolute maximum as stored, times ``row_max_pre_scale`` (the next linear's SmoothQuant pre-scale)
+    where given, as ``normalize_rows`` would compute it; its first program zeroes ``row_max_clear`` (fp32,
+    ``GEMV_MAX_M`` values: the buffer the next launch of this kind gathers into). The launch that reads them
+    takes those maxima as ``x_row_max`` and quantizes each tile of its rows as it loads it.
     """
     m, k = x.shape
     fmt = weight_format(weight)
@@ -741,9 +792,13 @@ def gemv(
     if x_pre:
         a_mode = A_INT8 if x.dtype == torch.int8 else A_FP8
     check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight, pre_scale)
+    check_row_max(x, a_mode, norm_weight, x_partials, row_max_out, row_max_pre_scale, row_max_clear, x_row_max)
     if config is None and fmt == W_INT4 and not x_pre and x_partials is None and m <= GEMV_MAX_M:
         config = mma_choice(x, weight, scale, zero, group_size, out_dtype, n, k)
-    cfg = config or gemv_config(fmt, m, n, k, group_size, a_mode, pre_scale is not None, norm_weight is not None, x_pre)
+    # rows with their maxima keep the tile of rows quantized first (the tile the A/B compares against)
+    cfg = config or gemv_config(
+        fmt, m, n, k, group_size, a_mode, pre_scale is not None, norm_weight is not None, x_pre or x_row_max is not None
+    )  # fmt: skip
     if fmt == W_INT8 and cfg.kernel == "sum" and (k % 4 or weight.stride(0) % 4 or weight.storage_offset() % 4):
         cfg = dot_config(fmt, m, n, k)  # the CUDA-core kernel reads int8 rows as int32 words
     if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
@@ -755,14 +810,22 @@ def gemv(
         )
     if norm_first is None and norm_weight is not None and fmt in (W_INT8, W_INT4):
         norm_first = norm_first_setting(gemv_projection(act == ACT_SILU_MUL, residual is not None, n, k))
-    if not x_pre and row_kernel_first(
-        cfg, fmt, a_mode, pre_scale is not None, norm_weight is not None, n, k, norm_first
+    if (
+        not x_pre
+        and x_row_max is None
+        and row_kernel_first(cfg, fmt, a_mode, pre_scale is not None, norm_weight is not None, n, k, norm_first)
     ):
         x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, a_mode, pdl=pdl)
         norm_weight = pre_scale = None
         x_pre = a_mode != A_FLOAT
     if cfg.kernel == "mma":
-        if fmt != W_INT4 or x.dtype != torch.bfloat16 or out_dtype != torch.bfloat16 or x_partials is not None:
+        if (
+            fmt != W_INT4
+            or x.dtype != torch.bfloat16
+            or out_dtype != torch.bfloat16
+            or x_partials is not None
+            or row_max_out is not None
+        ):
             raise VlmqError(
                 "the int4 tensor-core GEMV (kernel 'mma') takes int4 weights, bf16 rows and a bf16 output: "
                 "pick another config for this call"
@@ -789,9 +852,14 @@ def gemv(
     if fmt == W_INT8 and cfg.kernel == "sum":
         w_arg = weight.view(torch.int32)
     dummy = y
+    row_max = (
+        row_max_out if row_max_out is not None else dummy,
+        row_max_pre_scale if row_max_pre_scale is not None else dummy,
+        row_max_clear if row_max_clear is not None else dummy,
+    )
     args = (
         x_arg,
-        x_scale if x_scale is not None else dummy,
+        x_row_max if x_row_max is not None else x_scale if x_scale is not None else dummy,
         w_arg,
         scale if scale is not None else dummy,
         zero if zero is not None else dummy,
@@ -803,6 +871,7 @@ def gemv(
         part,
         sems,
         partials_args(x_partials, y),
+        row_max,
         m,
         n,
         k,
@@ -853,6 +922,9 @@ def gemv(
         FRAG=cfg.num_warps if cfg.frag else 0,
         XPART=x_partials.splits if x_partials is not None else 0,
         STAGES=cfg.num_stages if cfg.kernel == "sum" else 1,
+        ROW_MAX=1 if row_max_out is not None else 2 if x_row_max is not None else 0,
+        ROW_MAX_SMOOTH=row_max_pre_scale is not None,
+        CLEAR_N=row_max_clear.numel() if row_max_clear is not None else 0,
         **static_shape(cfg, k, w_arg, scale, tail),
         **({"maxnreg": cfg.maxnreg} if cfg.kernel == "sum" and cfg.maxnreg else {}),  # (the interpreter drops it)
     )

@@ -482,10 +482,16 @@ def finish(
     RESID: tl.constexpr,
     SPLIT: tl.constexpr,
     BN: tl.constexpr,
+    max_ptr=None,
+    max_p_ptr=None,
+    ROW_MAX: tl.constexpr = False,
+    ROW_MAX_SMOOTH: tl.constexpr = False,
 ):
     """[BM, BN] fp32 sums → the output tile, once per tile. Split K: each slice stores its fp32 partial and
     counts in on the tile's semaphore; the last slice to arrive sums all partials (read through L2), resets the
-    semaphore and runs the epilogue. ``xs`` [BM]: the rows' activation scales (W8A8)."""
+    semaphore and runs the epilogue. ``xs`` [BM]: the rows' activation scales (W8A8). ``ROW_MAX``: each row's
+    absolute maximum over the tile as stored (times the pre-scale at ``max_p_ptr`` where ``ROW_MAX_SMOOTH``,
+    rounded as ``normalize_rows`` rounds it) joins the row's at ``max_ptr`` (atomic max: tiles in any order)."""
     last = True
     if SPLIT:
         mask = (rm[:, None] < M) & (rn[None, :] < N)
@@ -519,6 +525,12 @@ def finish(
         if RESID:
             out += tl.load(r_ptr + rm[:, None] * stride_rm + cols[None, :], mask=out_mask, other=0).to(tl.float32)
         tl.store(y_ptr + rm[:, None] * stride_ym + cols[None, :], out.to(y_ptr.dtype.element_ty), mask=out_mask)
+        if ROW_MAX:
+            Y_DT: tl.constexpr = y_ptr.dtype.element_ty
+            stored = out.to(Y_DT).to(tl.float32)
+            v = row_values(stored, Y_DT, max_p_ptr, max_p_ptr, cols[None, :], n_out, 1.0, False, ROW_MAX_SMOOTH)
+            row_abs_max = tl.max(tl.where(out_mask, tl.abs(v), 0.0), axis=1)
+            tl.atomic_max(max_ptr + rm, row_abs_max, mask=rm < M, sem="relaxed")
 
 
 @triton.jit
@@ -588,7 +600,7 @@ def cuda_core_sums(
     magic, W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr, SMOOTH: tl.constexpr,
     GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
     VEC: tl.constexpr, EVEN: tl.constexpr, PDL: tl.constexpr, PIPE: tl.constexpr, CUDA: tl.constexpr,
-    XPART: tl.constexpr, TAIL_VEC: tl.constexpr, STAGES: tl.constexpr = 1,
+    XPART: tl.constexpr, TAIL_VEC: tl.constexpr, STAGES: tl.constexpr = 1, X_MAX: tl.constexpr = False,
 ):  # fmt: skip
     """CUDA cores, M <= BM <= 4 rows: [BM, BN] fp32 sums over the K slice [k_lo, k_hi). One fp32 tile per
     activation row (a tuple of BM), reduced over K once at the end. Float weights: each lane sums its 8 columns
@@ -602,6 +614,8 @@ def cuda_core_sums(
     ``STAGES`` > 1: the K loop's loads go through Triton's software pipeliner instead (cp.async into shared memory,
     STAGES - 1 tiles ahead: weight bytes in flight that hold no registers; the first tile then loads after the
     wait, and ``PIPE`` is unused).
+    ``X_MAX`` (W8A8 float rows): the rows' absolute maxima after the pre-scale are at ``xs_ptr``, so the prologue
+    reads no row for its statistics.
     Returns the sums and the rows' activation scales (W8A8; else ones)."""
     M, K = xsrc[3], xsrc[4]
     PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)  # columns per loaded element
@@ -618,8 +632,12 @@ def cuda_core_sums(
     if PDL:
         gdc_wait()
     # the rows' statistics: 2048 values a row per iteration (64 a lane at one warp)
-    rv, xscale, xinv = row_prologue(xsrc, rm, eps, inv_k, NORM, SMOOTH, 0 if X_PRE else A_MODE, CUDA, 2048 // BM)
-    if X_PRE and A_MODE != 0:
+    rv, xscale, xinv = row_prologue(
+        xsrc, rm, eps, inv_k, NORM, SMOOTH, 0 if X_PRE or X_MAX else A_MODE, CUDA, 2048 // BM
+    )  # fmt: skip
+    if X_MAX:
+        xscale, xinv = token_scale(tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32), A_MODE, CUDA)
+    elif X_PRE and A_MODE != 0:
         xscale = tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)
     zero = tl.zeros((T, BN), dtype=tl.float32)
     accs = (zero, zero, zero, zero)  # the first BM are used
@@ -897,7 +915,8 @@ def tensor_core_sums(
     x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
     W_FMT: tl.constexpr, A_MODE: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr,
     BN: tl.constexpr, BK: tl.constexpr, PDL: tl.constexpr, SWAP: tl.constexpr, POST: tl.constexpr,
-    FRAG: tl.constexpr = 0, CUDA: tl.constexpr = False,
+    FRAG: tl.constexpr = 0, CUDA: tl.constexpr = False, xs_ptr=None, p_ptr=None, SMOOTH: tl.constexpr = False,
+    X_MAX: tl.constexpr = False,
 ):  # fmt: skip
     """Tensor cores: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or e4m3
     operands as stored, int32 / fp32 accumulation) → [BM, BN] fp32 sums over the K slice [k_lo, k_hi). Rows
@@ -906,10 +925,19 @@ def tensor_core_sums(
     (64+ rows) is the MMA's M side instead of 16 activation rows (the small-M trick of swapped GEMM operands);
     transposed back once at the end. ``POST`` (int4): the tensor cores multiply the codes 16 + v (exact in bf16)
     and each K tile's sums take the group scale and zero after: (q - (24 + z) sum(x)) * s on [BM, BN] values,
-    not one FMA per weight."""
+    not one FMA per weight. ``X_MAX`` (W8A8): the rows arrive as floats with their absolute maxima after the
+    pre-scale at ``xs_ptr`` (``ROW_MAX`` 1 of the launch that wrote them): each tile is pre-scaled (``SMOOTH``,
+    ``p_ptr``) and quantized as it is loaded, as ``normalize_rows`` would have quantized the whole row.
+    Returns the sums and the rows' activation scales (W8A8; else ones)."""
     in_n = rn < N
     if PDL:
         gdc_wait()
+    xscale = tl.full((BM,), 1.0, tl.float32)
+    xinv = xscale
+    if X_MAX:
+        xscale, xinv = token_scale(tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32), A_MODE, CUDA)
+    elif A_MODE != 0:
+        xscale = tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)
     # what the tensor cores multiply: int8 / e4m3 for W8A8, else the activations' float type
     if A_MODE == 1:
         DT: tl.constexpr = tl.int8
@@ -931,7 +959,11 @@ def tensor_core_sums(
     KW: tl.constexpr = 2 if SWAP else (8 if HAS_ZERO else 4)
     for k0 in range(k_lo, k_hi, BK):
         xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG, KW)
-        if A_MODE == 2:
+        if X_MAX:
+            rk = (k0 + tl.arange(0, BK))[None, :]
+            v = row_values(xk.to(tl.float32), x_ptr.dtype.element_ty, p_ptr, p_ptr, rk, K, 1.0, False, SMOOTH)
+            xk = quantized(v, xscale[:, None], xinv[:, None], A_MODE)
+        elif A_MODE == 2:
             xk = xk.to(tl.float8e4nv, bitcast=True)
         xk = xk.to(DT)
         if W_FMT == 3 and FRAG:
@@ -971,7 +1003,7 @@ def tensor_core_sums(
         sums = tl.trans(acc.to(tl.float32))
     else:
         sums = acc.to(tl.float32)
-    return sums
+    return sums, xscale
 
 
 @triton.jit
@@ -989,6 +1021,7 @@ def gemv_kernel(
     part_ptr,
     sem_ptr,
     xpart,
+    row_max,
     M,
     N,
     K,
@@ -1032,10 +1065,18 @@ def gemv_kernel(
     STATIC_SN: tl.constexpr = 0,
     TAIL_VEC: tl.constexpr = 0,
     STAGES: tl.constexpr = 1,
+    ROW_MAX: tl.constexpr = 0,
+    ROW_MAX_SMOOTH: tl.constexpr = False,
+    CLEAR_N: tl.constexpr = 0,
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
     the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue). ``xpart``:
-    the decode attention's partials (``partials_triton``), x's source where ``XPART`` (CUDA cores, float rows)."""
+    the decode attention's partials (``partials_triton``), x's source where ``XPART`` (CUDA cores, float rows).
+    W8A8 rows quantized without a row kernel of their own (``gemv``'s ``row_max_out`` / ``x_row_max``):
+    ``ROW_MAX`` 1, the launch that makes the rows gathers each output row's absolute maximum (after the next
+    linear's pre-scale ``row_max[1]`` where ``ROW_MAX_SMOOTH``) into ``row_max[0]`` by atomic max, and its first
+    program zeroes ``CLEAR_N`` values at ``row_max[2]`` (the buffer the next layer's launch gathers into);
+    ``ROW_MAX`` 2, the launch that reads them quantizes its float rows with the maxima at ``xs_ptr``."""
     if PDL == PDL_EARLY:
         gdc_launch_dependents()
     pid_n = tl.program_id(0)
@@ -1051,15 +1092,16 @@ def gemv_kernel(
     k_hi = tl.minimum(k_lo + K_SPLIT, K)
     if DOT:
         tl.static_assert(XPART == 0, "the tensor-core GEMV reads x as it is stored")
-        tl.static_assert(NORM == 0 and SMOOTH == 0, "the tensor-core GEMV takes rows normalized by normalize_rows")
-        tl.static_assert(X_PRE or A_MODE == 0, "the tensor-core GEMV takes W8A8 rows quantized by normalize_rows")
-        y = tensor_core_sums(
+        tl.static_assert(NORM == 0, "the tensor-core GEMV takes rows normalized by normalize_rows")
+        tl.static_assert(
+            X_PRE or ROW_MAX == 2 or (A_MODE == 0 and SMOOTH == 0),
+            "the tensor-core GEMV takes W8A8 rows quantized by normalize_rows or with their maxima (ROW_MAX 2)",
+        )
+        y, xscale = tensor_core_sums(
             x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
-            W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL, SWAP, POST, FRAG, CUDA,
+            W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL, SWAP, POST, FRAG, CUDA, xs_ptr, p_ptr, SMOOTH,
+            ROW_MAX == 2,
         )  # fmt: skip
-        xscale = tl.full((BM,), 1.0, tl.float32)
-        if A_MODE != 0:
-            xscale = tl.load(xs_ptr + rm, mask=rm < M, other=0).to(tl.float32)
     else:
         tl.static_assert(XPART == 0 or (A_MODE == 0 and NORM == 0 and SMOOTH == 0), "partials: float rows as they are")
         xsrc = (x_ptr, g_ptr, p_ptr, M, K, stride_xm, xpart[0], xpart[1], xpart[2], xpart[3], xpart[4], xpart[5],
@@ -1067,13 +1109,17 @@ def gemv_kernel(
         y, xscale = cuda_core_sums(
             xsrc, xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn, stride_sn, eps, inv_k, magic,
             W_FMT, A_MODE, X_PRE, NORM, SMOOTH, GROUP, HAS_ZERO, BM, BN, BK, VEC, EVEN_N and EVEN_K, PDL, PIPE, CUDA,
-            XPART, TAIL_VEC, STAGES,
+            XPART, TAIL_VEC, STAGES, ROW_MAX == 2,
         )  # fmt: skip
     if PDL == PDL_LATE:
         gdc_launch_dependents()
+    if CLEAR_N:  # (after the wait: the layer whose maxima these were has finished reading them)
+        if (pid_n == 0) & (pid_m == 0) & (pid_k == 0):
+            tl.store(row_max[2] + tl.arange(0, CLEAR_N), tl.zeros((CLEAR_N,), tl.float32))
     finish(
         y, rm, rn, pid_n, pid_m * tl.num_programs(0) + pid_n, pid_k, tl.num_programs(2), M, N, part_ptr, sem_ptr,
         ws_ptr, xscale, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, ROW_SCALE, A_MODE, HAS_BIAS, ACT, RESID, SPLIT, BN,
+        row_max[0], row_max[1], ROW_MAX == 1, ROW_MAX_SMOOTH,
     )  # fmt: skip
 
 
