@@ -77,15 +77,10 @@ def parse_args(argv=None):
 # ----- timing ------------------------------------------------------------------------------------------
 def time_graph(fn, calls: int, replays: int) -> dict:
     """µs per call of ``fn`` (which makes ``calls`` calls) replayed from one CUDA graph."""
+    from vlmq.engine.graphs import capture_graph
+
     fn()  # compile / allocate outside the capture
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        fn()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
+    graph, _ = capture_graph(fn)
     return time_calls(graph.replay, calls, replays)
 
 

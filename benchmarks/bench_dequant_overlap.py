@@ -116,15 +116,9 @@ def run_units(units, scratch, side):
 
 def graph_ms(fn, reps: int) -> dict:
     """ms per call of ``fn`` replayed from one CUDA graph: median of ``reps`` (min, max)."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        fn()  # compile / allocate outside the capture
-    torch.cuda.current_stream().wait_stream(side)
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
+    from vlmq.engine.graphs import capture_graph
+
+    graph, _ = capture_graph(fn)  # compiled and allocated outside the capture
     graph.replay()
     times = []
     for _ in range(reps):

@@ -277,16 +277,9 @@ def check(case, device) -> tuple[float, bool]:
 
 def time_graph(calls: list, reps: int) -> list[float]:
     """µs per call: replays of one CUDA graph that runs every closure in ``calls`` once."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for c in calls:
-            c()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        for c in calls:
-            c()
+    from vlmq.engine.graphs import capture_graph
+
+    graph, _ = capture_graph(lambda: [c() for c in calls])
     graph.replay()
     torch.cuda.synchronize()
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)

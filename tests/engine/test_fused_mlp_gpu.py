@@ -10,6 +10,7 @@ import sys
 import pytest
 import torch
 
+from vlmq.engine.graphs import capture_graph
 from vlmq.engine.kernels.fused import fused_linear, fused_mlp
 from vlmq.engine.kernels.gemv import interleave_rows, row_max_buffers
 from vlmq.engine.kernels.w8 import quantize_activation
@@ -90,14 +91,7 @@ def test_a_ring_of_slots_replayed_from_a_cuda_graph():
             h = two_launches(h, h, "int8", gu, gu_s, gu_p, down, down_s, down_p, norm)[1]
         return h
 
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        step()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = step()
+    graph, out = capture_graph(step)
     for scale in (1.0, 8.0, 0.25):  # the largest rows first: a stale maximum would show in the next replays
         x.copy_(torch.randn(4, hidden, generator=gen).mul(scale).bfloat16())
         graph.replay()

@@ -7,6 +7,7 @@ route and its group terms are made ahead, else every weight's bf16 copy is)."""
 import pytest
 import torch
 
+from vlmq.engine.graphs import capture_graph
 from vlmq.engine.kernels import pack_int4
 from vlmq.engine.kernels.prefill import SidePreparation, prefill_linear, work_ahead
 
@@ -55,14 +56,7 @@ def test_layers_made_ahead_on_a_side_stream_give_the_same_products_bit_for_bit()
     torch.cuda.synchronize()
     assert all(torch.equal(a, b) for gl, wl in zip(got, want) for a, b in zip(gl, wl))
     # the same from a CUDA graph (captured after a warm-up on a side stream, as the engine's prefill graphs are)
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        products(layers, xs, prep.start(plan, torch.bfloat16))
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        captured = products(layers, xs, prep.start(plan, torch.bfloat16))
+    graph, captured = capture_graph(lambda: products(layers, xs, prep.start(plan, torch.bfloat16)))
     for out in captured:
         for o in out:
             o.zero_()

@@ -14,23 +14,30 @@ in ``note`` and the function runs without graphs from then on; results are the s
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Hashable
+from typing import Any, Callable, Hashable
 
 import torch
+
+
+def capture_graph(fn: Callable[[], Any]) -> tuple[torch.cuda.CUDAGraph, Any]:
+    """(graph, output) of one call of ``fn`` captured in a CUDA graph (its own memory pool) after a warm-up call on a
+    side stream, so compiling, autotuning and allocating happen outside the capture."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        output = fn()
+    return graph, output
 
 
 class _Captured:
     def __init__(self, fn: Callable, inputs: tuple[torch.Tensor, ...]):
         self.fn = fn  # the graph reads whatever fn closes over (e.g. rotary tables): keep it alive
         self.inputs = tuple(t.clone() for t in inputs)
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            fn(*self.inputs)  # warm-up: compile, autotune, allocate outside the capture
-        torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):  # a private pool per graph
-            self.output = fn(*self.inputs)
+        self.graph, self.output = capture_graph(lambda: fn(*self.inputs))
 
     def __call__(self, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
         for static, new in zip(self.inputs, inputs):

@@ -143,6 +143,13 @@ def _(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, ep
     return x.new_empty((x.shape[0], n // 2 if act == "silu_mul" else n), dtype=out_dtype)
 
 
+def mlp_composed(linear, x, gu_w, gu_s, gu_b, gu_p, d_w, d_s, d_b, d_p, a_mode, norm_weight, eps, residual, dt):
+    """``residual + down(silu_mul(gate_up(rmsnorm(x))))`` as two calls of ``linear`` (``fused_linear`` or its
+    reference), 8-bit weights with per-row scales."""
+    m = linear(x, gu_w, gu_s, None, 0, gu_b, None, a_mode, norm_weight, eps, gu_p, "silu_mul", None, dt)
+    return linear(m, d_w, d_s, None, 0, d_b, None, a_mode, None, eps, d_p, "none", residual, dt)
+
+
 def fused_mlp_reference(
     x,
     gate_up_weight,
@@ -163,13 +170,9 @@ def fused_mlp_reference(
 ):
     """A W8A8 decoder layer's MLP at decode, ``residual + down(silu_mul(gate_up(rmsnorm(x))))``, as two
     ``fused_linear_reference`` calls (the row-maximum buffers are the kernels' scratch: untouched here)."""
-    m = fused_linear_reference(
-        x, gate_up_weight, gate_up_scale, None, 0, gate_up_bias, None, a_mode, norm_weight, eps, gate_up_pre_scale,
-        "silu_mul", None, out_dtype,
-    )  # fmt: skip
-    return fused_linear_reference(
-        m, down_weight, down_scale, None, 0, down_bias, None, a_mode, None, eps, down_pre_scale, "none", residual,
-        out_dtype,
+    return mlp_composed(
+        fused_linear_reference, x, gate_up_weight, gate_up_scale, gate_up_bias, gate_up_pre_scale, down_weight,
+        down_scale, down_bias, down_pre_scale, a_mode, norm_weight, eps, residual, out_dtype,
     )  # fmt: skip
 
 
@@ -194,10 +197,9 @@ def fused_mlp_kernels(
     x, gu_w, gu_s, gu_b, gu_p, d_w, d_s, d_b, d_p, a_mode, norm_weight, eps, residual, row_max, next_row_max, dt
 ):
     """``vlmq::fused_mlp`` on CUDA (and, in tests, on CPU tensors through Triton's interpreter)."""
-    if x.shape[0] > GEMV_MAX_M:  # rows beyond the decode kernels: the two linears as fused_linear runs them
-        return fused_mlp_reference(
-            x, gu_w, gu_s, gu_b, gu_p, d_w, d_s, d_b, d_p, a_mode, norm_weight, eps, residual, row_max, next_row_max,
-            dt,
+    if x.shape[0] > GEMV_MAX_M:  # rows beyond the decode kernels (and the slots): fused_linear's prefill path
+        return mlp_composed(
+            fused_linear, x, gu_w, gu_s, gu_b, gu_p, d_w, d_s, d_b, d_p, a_mode, norm_weight, eps, residual, dt
         )  # fmt: skip
     code = A_MODE_CODES[a_mode]
     m = gemv(
