@@ -171,7 +171,9 @@ def _run_case(
         want = [g.token_ids for g in eager.generate(prompts, TOKENS, ignore_eos=True)]
     os.environ.pop("VLMQ_ATTENTION_PLAN")
     ran = {k: launches[k] - before[k] for k in launches}
-    return {"same_tokens": got == want, "tokens": [got, want], "launches": ran, "label": fused.compiled.label}
+    slots = [bool(p.row_max[0].any()) for p in fused.compiled.packs if p.row_max is not None]  # which hold maxima
+    result = {"same_tokens": got == want, "tokens": [got, want], "launches": ran, "label": fused.compiled.label}
+    return result | {"slots_holding_maxima": slots}
 
 
 def main():
@@ -264,4 +266,6 @@ def test_w8a8_mlp_with_gate_up_row_maxima_gives_eager_tokens(interpreter_results
     layers, steps = 2, TOKENS - 1
     assert result["launches"]["fused_mlp"] == layers * steps, result
     assert "gate/up's row maxima" in result["label"], result
+    # after a step the last layer's slot holds its maxima and the first's was zeroed by the last layer's gate/up
+    assert result["slots_holding_maxima"] == [False, True], result
     assert result["same_tokens"], result

@@ -795,10 +795,8 @@ def gemv(
     check_row_max(x, a_mode, norm_weight, x_partials, row_max_out, row_max_pre_scale, row_max_clear, x_row_max)
     if config is None and fmt == W_INT4 and not x_pre and x_partials is None and m <= GEMV_MAX_M:
         config = mma_choice(x, weight, scale, zero, group_size, out_dtype, n, k)
-    # rows with their maxima keep the tile of rows quantized first (the tile the A/B compares against)
-    cfg = config or gemv_config(
-        fmt, m, n, k, group_size, a_mode, pre_scale is not None, norm_weight is not None, x_pre or x_row_max is not None
-    )  # fmt: skip
+    # with x_row_max, the tile the same call without it takes (the A/B compares the two on one tile)
+    cfg = config or gemv_config(fmt, m, n, k, group_size, a_mode, pre_scale is not None, norm_weight is not None, x_pre)
     if fmt == W_INT8 and cfg.kernel == "sum" and (k % 4 or weight.stride(0) % 4 or weight.storage_offset() % 4):
         cfg = dot_config(fmt, m, n, k)  # the CUDA-core kernel reads int8 rows as int32 words
     if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
