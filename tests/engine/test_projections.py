@@ -211,3 +211,17 @@ def test_w8a8_mlp_runs_as_fused_mlp_with_the_modules_tokens(tiny_fp32, images, m
     assert "row maxima" in label
     with torch.no_grad():
         assert [g.token_ids for g in engine.generate(prompts, 4, ignore_eos=True)] == want
+
+
+def test_a_new_cache_zeroes_the_row_max_slots(tiny_fp32, monkeypatch):
+    """``set_kv`` (the runner's reset) leaves every slot zero, so a step cut off between two layers (an error) cannot
+    hand its maxima to the next step's first layer."""
+    from vlmq.engine import KVConfig
+
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "gate_up")
+    engine, _ = fused_engine(quantized_copy(tiny_fp32, "fp8"))
+    slots = [p.row_max[0] for p in engine.compiled.packs]
+    for slot in slots:
+        slot.fill_(5.0)
+    engine.set_kv(KVConfig("fp8", "dynamic"))
+    assert not any(slot.any() for slot in slots)
