@@ -301,3 +301,51 @@ def test_fp8_weights_with_bf16_rows_have_no_cutlass_prefill_path():
     w = torch.randn(32, 64).to(torch.float8_e4m3fn)
     with pytest.raises(ValueError, match="'cutlass' is not one of .*'dequant'.* for w8a16 with torch.float8_e4m3fn"):
         prefill_linear(x, w, torch.ones(32), None, 0, None, None, torch.bfloat16, path="cutlass")
+
+
+def test_the_shuffle_entry_points_take_their_c_prototypes(monkeypatch, tmp_path):
+    """``vlmq_w4a16s_gemm`` and ``vlmq_w4_shuffle`` in cutlass/mixed_gemm.cu get ctypes types parameter by parameter
+    (pointers as pointers; a stream past a typed list would go as a 32-bit int), and a library without the shuffle
+    (built from older source) is not loaded."""
+    import re
+
+    source = cutlass_gemm.SOURCES[0].read_text()
+    kinds = {"int": cutlass_gemm.ctypes.c_int, "size_t": cutlass_gemm.ctypes.c_size_t}
+
+    def prototype(name):
+        params = re.search(rf"int {name}\(([^)]*)\)", source).group(1).split(",")
+        return [
+            cutlass_gemm.ctypes.c_void_p if "*" in p or "cudaStream_t" in p else kinds[p.rsplit(" ", 1)[0].strip()]
+            for p in params
+        ]
+
+    class Fn:
+        argtypes = restype = None
+
+        def __call__(self, tile, *pointers):
+            for pointer, value in zip(pointers, (128, 192, 1, 64)):
+                pointer._obj.value = value
+            return 0
+
+    class Library:
+        def __init__(self, missing=()):
+            self.missing, self.fns = missing, {}
+
+        def __getattr__(self, name):
+            if name in self.missing:
+                raise AttributeError(name)
+            return self.fns.setdefault(name, Fn())
+
+    path = tmp_path / "lib.so"
+    path.write_bytes(b"")
+    monkeypatch.setenv(cutlass_gemm.LIB_ENV, str(path))
+    try:
+        libraries = {(): Library(), ("vlmq_w4_shuffle",): Library(("vlmq_w4_shuffle",))}
+        for missing, lib in libraries.items():
+            monkeypatch.setattr(cutlass_gemm.ctypes, "CDLL", lambda p, lib=lib: lib)
+            cutlass_gemm._library.cache_clear()
+            assert (cutlass_gemm._library() is not None) == (not missing), missing
+        for name in ("vlmq_w4a16s_gemm", "vlmq_w4_shuffle"):
+            assert libraries[()].fns[name].argtypes == prototype(name), name
+    finally:
+        cutlass_gemm._library.cache_clear()

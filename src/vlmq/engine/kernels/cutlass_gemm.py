@@ -173,10 +173,12 @@ def _library() -> ctypes.CDLL | None:
     operands = {  # after the tile: x, w, the format's operands, bias, out
         "w8a16": [ctypes.c_void_p] * 5,
         "w4a16": [ctypes.c_void_p] * 4 + [ctypes.c_int] + [ctypes.c_void_p] * 2,
+        "w4a16s": [ctypes.c_void_p] * 4 + [ctypes.c_int] + [ctypes.c_void_p] * 2,
         "w8a8_fp8": [ctypes.c_void_p] * 6,
         "w8a8_int8": [ctypes.c_void_p] * 6,
     }
-    if not all(hasattr(lib, f"vlmq_{fmt}_gemm") for fmt in operands) or not hasattr(lib, "vlmq_w4_gemv"):
+    needed = ("vlmq_w4_gemv", "vlmq_w4_shuffle")
+    if not all(hasattr(lib, f"vlmq_{fmt}_gemm") for fmt in operands) or not all(hasattr(lib, f) for f in needed):
         return None  # built from an older source (a $VLMQ_CUTLASS_LIB kept across a change): rebuild it
     for fmt, args in operands.items():
         getattr(lib, f"vlmq_{fmt}_gemm").restype = ctypes.c_int
@@ -187,6 +189,8 @@ def _library() -> ctypes.CDLL | None:
         getattr(lib, f"vlmq_{fmt}_tile_shape").argtypes = [ctypes.c_int] + [ctypes.POINTER(ctypes.c_int)] * 4
     lib.vlmq_w4_gemv.restype = ctypes.c_int
     lib.vlmq_w4_gemv.argtypes = W4_GEMV_ARGTYPES
+    lib.vlmq_w4_shuffle.restype = ctypes.c_int
+    lib.vlmq_w4_shuffle.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
     lib.vlmq_w4_gemv_configs.restype = ctypes.c_int
     lib.vlmq_w4_gemv_config_shape.restype = ctypes.c_int
     lib.vlmq_w4_gemv_config_shape.argtypes = [ctypes.c_int] + [ctypes.POINTER(ctypes.c_int)] * 4
@@ -232,7 +236,7 @@ def tile_shape(tile: int, fmt: str = "w8a16") -> tuple[int, int, int, int]:
     return shape
 
 
-FORMATS = ("w8a16", "w4a16", "w8a8_fp8", "w8a8_int8")
+FORMATS = ("w8a16", "w4a16", "w4a16s", "w8a8_fp8", "w8a8_int8")
 # which tile an explicit path="cutlass" call takes when tiles pad the rows equally: for w8a16 an order set before the
 # tiles were measured (call 2 of the twelfth session found 128x64 slow), for w4a16 a 7b layer at 300 rows with one
 # tile for its four projections (fifteenth session, H200, us: 10 363.2, 0 393.7, 5 402.1, 3 409.3, ... 1 613.4); the
@@ -240,6 +244,7 @@ FORMATS = ("w8a16", "w4a16", "w8a8_fp8", "w8a8_int8")
 TILE_PREFERENCE = {
     "w8a16": (1, 6, 0, 5, 2, 3, 4),
     "w4a16": (10, 0, 5, 3, 7, 6, 8, 4, 9, 2, 1),
+    "w4a16s": (0, 1, 2, 3),  # not measured yet (thirty-fifth session, no device): w4a16's 3, 10, 0, 6 shuffled
     "w8a8_fp8": (2, 1, 6, 4, 7, 5, 0, 3),
     "w8a8_int8": (1, 4, 3, 5, 0, 2),
 }
@@ -385,6 +390,43 @@ def w4a16_gemm(
         raise ValueError(f"w4a16_gemm takes bf16 rows and int32-packed int4 weights, got {x.dtype}, {packed.dtype}")
     scale_t, zero_t = terms if terms is not None else w4_group_terms(scale, zero)
     return _run("w4a16", x, packed, [scale_t, zero_t, group_size], bias, tile, group_size)
+
+
+def w4_shuffle(packed: torch.Tensor) -> torch.Tensor:
+    """w4's packed int4 [N, K / 8] (int32) reordered into the shuffled layout ``w4a16s_gemm`` reads (same shape and
+    size; ``cutlass/mixed_gemm.cu``'s ``LayoutWShuffled``), on the current stream."""
+    lib = _library()
+    if lib is None:
+        raise RuntimeError(f"CUTLASS prefill GEMMs not built: {BUILD_HINT}")
+    if packed.dtype != torch.int32 or packed.dim() != 2:
+        raise ValueError(f"w4_shuffle takes w4's packed int4 [N, K / 8] int32 weights, got {packed.dtype}")
+    packed = packed.contiguous()
+    n, k = packed.shape[0], packed.shape[1] * 8
+    out = torch.empty_like(packed)
+    code = lib.vlmq_w4_shuffle(
+        packed.data_ptr(), out.data_ptr(), n, k, torch.cuda.current_stream(packed.device).cuda_stream
+    )
+    if code:
+        raise RuntimeError(f"CUTLASS int4 shuffle of [{n}, {k}]: {ERRORS.get(code, code)} (K % 64, N % 16 needed)")
+    return out
+
+
+def w4a16s_gemm(
+    x: torch.Tensor,
+    shuffled: torch.Tensor,
+    scale: torch.Tensor,
+    zero: torch.Tensor | None,
+    group_size: int,
+    bias: torch.Tensor | None,
+    tile: int | None = None,
+    terms: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """``w4a16_gemm`` over ``w4_shuffle``'s weights: the same product, bit for bit, with the int4 tile widened from
+    the shuffled layout."""
+    if x.dtype != torch.bfloat16 or shuffled.dtype != torch.int32:
+        raise ValueError(f"w4a16s_gemm takes bf16 rows and shuffled int4 weights, got {x.dtype}, {shuffled.dtype}")
+    scale_t, zero_t = terms if terms is not None else w4_group_terms(scale, zero)
+    return _run("w4a16s", x, shuffled, [scale_t, zero_t, group_size], bias, tile, group_size)
 
 
 @functools.cache
