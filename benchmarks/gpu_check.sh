@@ -26,7 +26,7 @@
 #     loguru==0.7.3 annotated-types==0.8.0 typing-inspection==0.4.5
 #   OUT=/tmp/out STAGES="tests e2e" bash benchmarks/gpu_check.sh
 # CUTLASS's prefill GEMMs (engine/kernels/cutlass_gemm.py: weight-only mixed-input, FP8 / int8 W8A8) run where their
-# library is built: build it here (no GPU needed, ~5 min on 2 cores), pack it and carry it with the wheels,
+# library is built: build it here (no GPU needed, ~9 min on 2 cores), pack it and carry it with the wheels,
 # `carry: [".whl", "build/packed"]` (carried_libs.sh unpacks it there):
 #   pip install --no-deps nvidia-cutlass && VLMQ_CUTLASS_LIB=build/cutlass/libvlmq_mixed_gemm.so \
 #     python -m vlmq.engine.kernels.cutlass_build --build && mkdir -p build/packed && \
