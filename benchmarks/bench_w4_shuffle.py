@@ -1,5 +1,5 @@
-"""The int4 prefill GEMM over CUTLASS's shuffled weight layout (``cutlass_gemm.w4a16s_gemm``) against the same tiles
-over the packed layout vlmq stores (``w4a16_gemm``), on a Hopper GPU.
+"""The int4 prefill GEMM over CUTLASS's shuffled weight layout (``cutlass_gemm.w4a16_gemm(shuffled=True)``) against the
+same tiles over the packed layout vlmq stores, on a Hopper GPU.
 
 Per projection of each preset at ``--rows`` prompt rows (int4 with zero points, group 128, the group terms made once):
 µs a call of each tile pair in a CUDA graph (triton's ``do_bench_cudagraph``: p50, p10, p90), whether the two outputs
@@ -37,7 +37,7 @@ def parse_args(argv=None):
 def measure(preset: str, projection: str, rows: int) -> dict:
     import torch
 
-    from vlmq.engine.kernels.cutlass_gemm import w4_group_terms, w4_shuffle, w4a16_gemm, w4a16s_gemm
+    from vlmq.engine.kernels.cutlass_gemm import w4_group_terms, w4_shuffle, w4a16_gemm
 
     n, k = PROJECTIONS[preset][projection]
     q, scale, zero = weights("int4z", n, k, GROUP, "cuda")
@@ -49,14 +49,16 @@ def measure(preset: str, projection: str, rows: int) -> dict:
     record["tiles"] = []
     for s_tile, tile in TWINS.items():
         plain = w4a16_gemm(x, q, scale, zero, GROUP, None, tile, terms)
-        shuffled_out = w4a16s_gemm(x, shuffled, scale, zero, GROUP, None, s_tile, terms)
+        shuffled_out = w4a16_gemm(x, shuffled, scale, zero, GROUP, None, s_tile, terms, shuffled=True)
         record["tiles"].append(
             {
                 "w4a16_tile": tile,
                 "w4a16s_tile": s_tile,
                 "equal": bool(torch.equal(plain, shuffled_out)),
                 "w4a16_us": timed(lambda t=tile: w4a16_gemm(x, q, scale, zero, GROUP, None, t, terms)),
-                "w4a16s_us": timed(lambda t=s_tile: w4a16s_gemm(x, shuffled, scale, zero, GROUP, None, t, terms)),
+                "w4a16s_us": timed(
+                    lambda t=s_tile: w4a16_gemm(x, shuffled, scale, zero, GROUP, None, t, terms, shuffled=True)
+                ),
             }
         )
     return record

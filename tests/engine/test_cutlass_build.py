@@ -309,11 +309,12 @@ def test_the_shuffle_entry_points_take_their_c_prototypes(monkeypatch, tmp_path)
     (built from older source) is not loaded."""
     import re
 
-    source = cutlass_gemm.SOURCES[0].read_text()
+    source = cutlass_gemm.SOURCES[0].read_text().replace("\\\n", " ")  # macro lines joined
     kinds = {"int": cutlass_gemm.ctypes.c_int, "size_t": cutlass_gemm.ctypes.c_size_t}
 
-    def prototype(name):
-        params = re.search(rf"int {name}\(([^)]*)\)", source).group(1).split(",")
+    def prototype(name):  # the int4 GEMMs' prototype is VLMQ_W4_GEMM_ABI's, vlmq_##NAME##_gemm
+        pattern = "vlmq_##NAME##_gemm" if name.endswith("_gemm") else name
+        params = re.search(rf"int {pattern}\(([^)]*)\)", source).group(1).split(",")
         return [
             cutlass_gemm.ctypes.c_void_p if "*" in p or "cudaStream_t" in p else kinds[p.rsplit(" ", 1)[0].strip()]
             for p in params
@@ -345,7 +346,7 @@ def test_the_shuffle_entry_points_take_their_c_prototypes(monkeypatch, tmp_path)
             monkeypatch.setattr(cutlass_gemm.ctypes, "CDLL", lambda p, lib=lib: lib)
             cutlass_gemm._library.cache_clear()
             assert (cutlass_gemm._library() is not None) == (not missing), missing
-        for name in ("vlmq_w4a16s_gemm", "vlmq_w4_shuffle"):
+        for name in ("vlmq_w4a16_gemm", "vlmq_w4a16s_gemm", "vlmq_w4_shuffle"):
             assert libraries[()].fns[name].argtypes == prototype(name), name
     finally:
         cutlass_gemm._library.cache_clear()

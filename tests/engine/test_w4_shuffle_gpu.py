@@ -1,6 +1,7 @@
-"""CUTLASS's int4 prefill GEMM over the shuffled weight layout (``cutlass_gemm.w4_shuffle`` / ``w4a16s_gemm``) on a
-Hopper GPU: the same product as the tile of the same shape over the packed layout, bit for bit (only the data movement
-differs), also with the shuffle made on a side stream inside a CUDA graph, as a prefill would make it one layer ahead.
+"""CUTLASS's int4 prefill GEMM over the shuffled weight layout (``cutlass_gemm.w4_shuffle``,
+``w4a16_gemm(shuffled=True)``) on a Hopper GPU: the same product as the tile of the same shape over the packed
+layout, bit for bit (only the data movement differs), also with the shuffle made on a side stream inside a CUDA
+graph, as a prefill would make it one layer ahead.
 
 Run on the GPU machine with the CUTLASS library built: ``python -m pytest -q tests/engine/test_w4_shuffle_gpu.py``.
 """
@@ -51,7 +52,7 @@ def test_shuffled_weights_give_the_packed_product_bit_for_bit(shape, rows, zeros
     assert shuffled.shape == q.shape and not torch.equal(shuffled, q)
     for s_tile, tile in TWINS.items():
         want = cutlass_gemm.w4a16_gemm(x, q, scale, zero, 128, bias, tile, terms)
-        got = cutlass_gemm.w4a16s_gemm(x, shuffled, scale, zero, 128, bias, s_tile, terms)
+        got = cutlass_gemm.w4a16_gemm(x, shuffled, scale, zero, 128, bias, s_tile, terms, shuffled=True)
         assert torch.equal(got, want), f"tile {s_tile}: max |diff| {(got.float() - want.float()).abs().max().item()}"
 
 

@@ -383,18 +383,22 @@ def w4a16_gemm(
     bias: torch.Tensor | None,
     tile: int | None = None,
     terms: tuple[torch.Tensor, torch.Tensor] | None = None,
+    shuffled: bool = False,
 ) -> torch.Tensor:
     """[M, K] bf16 x w4's packed int4 [N, K / 8] (group scales, optional int8 zero points) → [M, N] bf16 (+ bias),
-    on the current stream; ``terms``: ``w4_group_terms(scale, zero)`` if already made."""
+    on the current stream; ``terms``: ``w4_group_terms(scale, zero)`` if already made. ``shuffled``: the weights are
+    ``w4_shuffle``'s and ``tile`` one of the ``w4a16s`` tiles (the same product, bit for bit, the int4 tile widened
+    from the shuffled layout)."""
     if x.dtype != torch.bfloat16 or packed.dtype != torch.int32:
         raise ValueError(f"w4a16_gemm takes bf16 rows and int32-packed int4 weights, got {x.dtype}, {packed.dtype}")
     scale_t, zero_t = terms if terms is not None else w4_group_terms(scale, zero)
-    return _run("w4a16", x, packed, [scale_t, zero_t, group_size], bias, tile, group_size)
+    fmt = "w4a16s" if shuffled else "w4a16"
+    return _run(fmt, x, packed, [scale_t, zero_t, group_size], bias, tile, group_size)
 
 
 def w4_shuffle(packed: torch.Tensor) -> torch.Tensor:
-    """w4's packed int4 [N, K / 8] (int32) reordered into the shuffled layout ``w4a16s_gemm`` reads (same shape and
-    size; ``cutlass/mixed_gemm.cu``'s ``LayoutWShuffled``), on the current stream."""
+    """w4's packed int4 [N, K / 8] (int32) reordered into the shuffled layout ``w4a16_gemm(shuffled=True)`` reads
+    (same shape and size; ``cutlass/mixed_gemm.cu``'s ``LayoutWShuffled``), on the current stream."""
     lib = _library()
     if lib is None:
         raise RuntimeError(f"CUTLASS prefill GEMMs not built: {BUILD_HINT}")
@@ -409,24 +413,6 @@ def w4_shuffle(packed: torch.Tensor) -> torch.Tensor:
     if code:
         raise RuntimeError(f"CUTLASS int4 shuffle of [{n}, {k}]: {ERRORS.get(code, code)} (K % 64, N % 16 needed)")
     return out
-
-
-def w4a16s_gemm(
-    x: torch.Tensor,
-    shuffled: torch.Tensor,
-    scale: torch.Tensor,
-    zero: torch.Tensor | None,
-    group_size: int,
-    bias: torch.Tensor | None,
-    tile: int | None = None,
-    terms: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> torch.Tensor:
-    """``w4a16_gemm`` over ``w4_shuffle``'s weights: the same product, bit for bit, with the int4 tile widened from
-    the shuffled layout."""
-    if x.dtype != torch.bfloat16 or shuffled.dtype != torch.int32:
-        raise ValueError(f"w4a16s_gemm takes bf16 rows and shuffled int4 weights, got {x.dtype}, {shuffled.dtype}")
-    scale_t, zero_t = terms if terms is not None else w4_group_terms(scale, zero)
-    return _run("w4a16s", x, shuffled, [scale_t, zero_t, group_size], bias, tile, group_size)
 
 
 @functools.cache

@@ -256,28 +256,22 @@ int vlmq_w8a16_gemm(int tile, const void* x, const void* w, const float* wscale,
 
 // out[M, N] (bf16) = x[M, K] (bf16) @ w^T + bias, w[n, k] = scale_t[k / group, n] * (q[n, k] + 8) + zero_t[k / group, n]
 // (bf16, one FMA), q the packed int4 [N, K / 8] int32. Codes as vlmq_w8a16_gemm's (3 also: K not a multiple of group).
-int vlmq_w4a16_gemm(int tile, const void* x, const void* w, const void* scale_t, const void* zero_t, int group,
-                    const void* bias, void* out, int m, int n, int k, void* workspace, size_t workspace_bytes,
-                    cudaStream_t stream) {
-#define VLMQ_RUN(I, WR, TR, CL, ...)                                                                           \
-  if (tile == I)                                                                                               \
-    return __VA_ARGS__::run(x, w, scale_t, zero_t, group, bias, out, m, n, k, workspace, workspace_bytes, stream);
-  VLMQ_W4_TILES(VLMQ_RUN)
-#undef VLMQ_RUN
-  return 1;
-}
-
-// vlmq_w4a16_gemm over weights in the shuffled layout (vlmq_w4_shuffle's output): the same arguments and codes.
-int vlmq_w4a16s_gemm(int tile, const void* x, const void* w, const void* scale_t, const void* zero_t, int group,
-                     const void* bias, void* out, int m, int n, int k, void* workspace, size_t workspace_bytes,
-                     cudaStream_t stream) {
-#define VLMQ_RUN(I, WR, TR, CL, ...)                                                                           \
-  if (tile == I)                                                                                               \
-    return __VA_ARGS__::run(x, w, scale_t, zero_t, group, bias, out, m, n, k, workspace, workspace_bytes, stream);
-  VLMQ_W4S_TILES(VLMQ_RUN)
-#undef VLMQ_RUN
-  return 1;
-}
+// vlmq_w4a16s_gemm: the same over weights in the shuffled layout (vlmq_w4_shuffle's output) with its own tiles.
+#define VLMQ_W4_GEMM_ABI(NAME, LIST)                                                                                \
+  int vlmq_##NAME##_gemm(int tile, const void* x, const void* w, const void* scale_t, const void* zero_t, int group, \
+                         const void* bias, void* out, int m, int n, int k, void* workspace, size_t workspace_bytes,  \
+                         cudaStream_t stream) {                                                                     \
+    LIST(VLMQ_W4_RUN)                                                                                               \
+    return 1;                                                                                                       \
+  }
+#define VLMQ_W4_RUN(I, WR, TR, CL, ...)                                                                \
+  if (tile == I)                                                                                       \
+    return __VA_ARGS__::run(x, w, scale_t, zero_t, group, bias, out, m, n, k, workspace, workspace_bytes, \
+                            stream);
+VLMQ_W4_GEMM_ABI(w4a16, VLMQ_W4_TILES)
+VLMQ_W4_GEMM_ABI(w4a16s, VLMQ_W4S_TILES)
+#undef VLMQ_W4_RUN
+#undef VLMQ_W4_GEMM_ABI
 
 // out = the packed int4 w [N, K / 8] (int32 words, eight nibbles along K, the lowest first) in the shuffled layout
 // vlmq_w4a16s_gemm reads (same size). Returns 0, 3 shape not supported (K % 64, N % 16), 6 CUDA error.
