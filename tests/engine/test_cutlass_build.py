@@ -350,3 +350,21 @@ def test_the_shuffle_entry_points_take_their_c_prototypes(monkeypatch, tmp_path)
             assert libraries[()].fns[name].argtypes == prototype(name), name
     finally:
         cutlass_gemm._library.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "case, match",
+    [("dtype", "int32 weights, got torch.int8"), ("rows", "N a multiple of 16"), ("cols", "K of 64")],
+)
+def test_weights_the_shuffle_cannot_take_are_refused_in_one_line(case, match):
+    """Checked before the library is needed (so also without a GPU): a one-line ValueError naming the fix."""
+    from vlmq.engine.kernels import pack_int4
+
+    weights = {
+        "dtype": torch.zeros(16, 8, dtype=torch.int8),
+        "rows": pack_int4(torch.zeros(24, 64, dtype=torch.int8)),
+        "cols": pack_int4(torch.zeros(16, 32, dtype=torch.int8)),
+    }
+    with pytest.raises(ValueError, match=match) as err:
+        cutlass_gemm.w4_shuffle(weights[case])
+    assert "\n" not in str(err.value)

@@ -225,3 +225,19 @@ def test_a_new_cache_zeroes_the_row_max_slots(tiny_fp32, monkeypatch):
         slot.fill_(5.0)
     engine.set_kv(KVConfig("fp8", "dynamic"))
     assert not any(slot.any() for slot in slots)
+
+
+def test_a_one_layer_model_gets_no_row_max_ring(tiny_fp32, monkeypatch):
+    """A ring needs two slots (each layer zeroes the next one's): one layer is refused in one line, and
+    ``with_row_max`` leaves such a model's packs as they were."""
+    from vlmq.engine.kernels.gemv import row_max_buffers
+    from vlmq.engine.projections import with_row_max
+
+    with pytest.raises(VlmqError, match="at least two layers") as err:
+        row_max_buffers(1, torch.device("cpu"))
+    assert "\n" not in str(err.value)
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "gate_up")
+    layers = build_packs(Engine(quantized_copy(tiny_fp32, "fp8")).decoder)[0]
+    assert layers[0].row_max is not None  # the whole model takes a ring
+    one = [layers[0]._replace(row_max=None)]
+    assert with_row_max(one, torch.device("cpu")) is one

@@ -399,19 +399,26 @@ def w4a16_gemm(
 def w4_shuffle(packed: torch.Tensor) -> torch.Tensor:
     """w4's packed int4 [N, K / 8] (int32) reordered into the shuffled layout ``w4a16_gemm(shuffled=True)`` reads
     (same shape and size; ``cutlass/mixed_gemm.cu``'s ``LayoutWShuffled``), on the current stream."""
+    if packed.dtype != torch.int32 or packed.dim() != 2:
+        raise ValueError(
+            f"w4_shuffle takes w4's packed int4 [N, K / 8] int32 weights, got {packed.dtype} {tuple(packed.shape)}: "
+            "pack them with w4.pack_int4"
+        )
+    n, k = packed.shape[0], packed.shape[1] * 8
+    if n % 16 or k % 64:
+        raise ValueError(
+            f"w4_shuffle needs N a multiple of 16 and K of 64 (got [{n}, {k}]): keep this weight in the packed layout"
+        )
     lib = _library()
     if lib is None:
         raise RuntimeError(f"CUTLASS prefill GEMMs not built: {BUILD_HINT}")
-    if packed.dtype != torch.int32 or packed.dim() != 2:
-        raise ValueError(f"w4_shuffle takes w4's packed int4 [N, K / 8] int32 weights, got {packed.dtype}")
     packed = packed.contiguous()
-    n, k = packed.shape[0], packed.shape[1] * 8
     out = torch.empty_like(packed)
     code = lib.vlmq_w4_shuffle(
         packed.data_ptr(), out.data_ptr(), n, k, torch.cuda.current_stream(packed.device).cuda_stream
     )
     if code:
-        raise RuntimeError(f"CUTLASS int4 shuffle of [{n}, {k}]: {ERRORS.get(code, code)} (K % 64, N % 16 needed)")
+        raise RuntimeError(f"CUTLASS int4 shuffle of [{n}, {k}]: {ERRORS.get(code, code)}")
     return out
 
 
