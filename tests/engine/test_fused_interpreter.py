@@ -25,8 +25,9 @@ CASES = [("bf16", "bf16"), ("int8_wo", "fp8"), ("int4_wo+group=32", "bf16"), ("s
 O_PROJ_CASES = [("bf16", "bf16"), ("int4_wo+group=32", "fp8"), ("int8_wo", "bf16")]
 # with VLMQ_ATTENTION_PLAN (read as the fused attention launches): another plan, the same tokens
 PLAN_CASES = [("bf16", "fp8", "prefetch=2,warps=4,splits=2")]
-# with VLMQ_W8A8_ROW_MAX=gate_up: each W8A8 MLP as vlmq::fused_mlp (down_proj's rows quantized with gate/up's maxima)
-ROW_MAX_CASES = [("smoothquant", "bf16"), ("fp8", "fp8")]
+# with VLMQ_W8A8_ROW_MAX=gate_up: each W8A8 MLP as vlmq::fused_mlp (down_proj's rows quantized with gate/up's maxima
+# where it runs on the CUDA cores: int8 at the tiny model's 2 rows; FP8 takes a tensor-core tile there: normalize_rows)
+ROW_MAX_CASES = [("smoothquant", "bf16", True), ("fp8", "fp8", False)]
 TOKENS = 3  # prefill + 2 decode steps
 
 
@@ -151,6 +152,8 @@ def _run_case(
 
     from vlmq.engine import Engine, KVConfig
     from vlmq.engine.compiled import FusedRunner
+    from vlmq.engine.kernels.fused import A_MODE_CODES
+    from vlmq.engine.kernels.gemv import row_max_on_cuda_cores
     from vlmq.recipes import apply_recipe, parse_recipe
 
     model = copy.deepcopy(loaded)
@@ -173,7 +176,11 @@ def _run_case(
     ran = {k: launches[k] - before[k] for k in launches}
     slots = [bool(p.row_max[0].any()) for p in fused.compiled.packs if p.row_max is not None]  # which hold maxima
     result = {"same_tokens": got == want, "tokens": [got, want], "launches": ran, "label": fused.compiled.label}
-    return result | {"slots_holding_maxima": slots}
+    down = fused.compiled.packs[0].down.packed
+    on_cuda_cores = down.a_mode in A_MODE_CODES and row_max_on_cuda_cores(
+        down.weight, len(prompts), A_MODE_CODES[down.a_mode], down.pre_scale is not None
+    )
+    return result | {"slots_holding_maxima": slots, "down_on_cuda_cores": on_cuda_cores}
 
 
 def main():
@@ -198,7 +205,7 @@ def main():
         results[f"{recipe}/{kv}/o_proj"] = _run_case(loaded, recipe, kv, prompts, calibration, launches, "o_proj")
     for recipe, kv, plan in PLAN_CASES:
         results[f"{recipe}/{kv}/{plan}"] = _run_case(loaded, recipe, kv, prompts, calibration, launches, plan=plan)
-    for recipe, kv in ROW_MAX_CASES:
+    for recipe, kv, _ in ROW_MAX_CASES:
         key = f"{recipe}/{kv}/row_max"
         results[key] = _run_case(loaded, recipe, kv, prompts, calibration, launches, row_max="gate_up")
     print(json.dumps(results))
@@ -257,15 +264,17 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe, kv", ROW_MAX_CASES)
-def test_w8a8_mlp_with_gate_up_row_maxima_gives_eager_tokens(interpreter_results, recipe, kv):
+@pytest.mark.parametrize("recipe, kv, on_cuda_cores", ROW_MAX_CASES)
+def test_w8a8_mlp_with_gate_up_row_maxima_gives_eager_tokens(interpreter_results, recipe, kv, on_cuda_cores):
     """VLMQ_W8A8_ROW_MAX=gate_up: every layer's MLP at decode runs as vlmq::fused_mlp (gate/up's epilogue gathers
-    the row maxima down_proj quantizes its rows with; the slots a ring over the layers), and the tokens are the
-    eager engine's."""
+    the row maxima down_proj quantizes its rows with, where down_proj runs on the CUDA cores; the slots a ring over
+    the layers; else the two launches with normalize_rows, the slots untouched), and the tokens are the eager
+    engine's either way."""
     result = interpreter_results[f"{recipe}/{kv}/row_max"]
     layers, steps = 2, TOKENS - 1
     assert result["launches"]["fused_mlp"] == layers * steps, result
     assert "gate/up's row maxima" in result["label"], result
+    assert result["down_on_cuda_cores"] == on_cuda_cores, result
     # after a step the last layer's slot holds its maxima and the first's was zeroed by the last layer's gate/up
-    assert result["slots_holding_maxima"] == [False, True], result
+    assert result["slots_holding_maxima"] == ([False, True] if on_cuda_cores else [False, False]), result
     assert result["same_tokens"], result

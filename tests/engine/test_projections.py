@@ -171,19 +171,22 @@ def test_large_m_dequant_mm_matches_reference(a_mode, wdtype):
 
 @pytest.mark.parametrize("recipe", ["fp8", "w8a8-int8"])
 def test_row_max_slots_form_a_ring_over_the_layers(tiny_fp32, recipe, monkeypatch):
-    """``$VLMQ_W8A8_ROW_MAX=gate_up``: every W8A8 layer gets (its slot, the next layer's), the last layer's next being
-    the first's, each slot zeroed and its own tensor; the label says so. Unset: no slots, the label as before."""
+    """``$VLMQ_W8A8_ROW_MAX`` unset (``gate_up``, the default): every W8A8 layer gets (its slot, the next layer's),
+    the last layer's next being the first's, each slot zeroed and its own tensor; the label says so. ``kernel``: no
+    slots, the label without it."""
     loaded = w8a8_int8_copy(tiny_fp32) if recipe == "w8a8-int8" else quantized_copy(tiny_fp32, recipe)
     decoder = Engine(loaded).decoder
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "kernel")
     _, _, plain_label = build_packs(decoder)
-    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "gate_up")
+    assert "row maxima" not in plain_label
+    monkeypatch.delenv("VLMQ_W8A8_ROW_MAX")
     layers, _, label = build_packs(decoder)
     slots = [p.row_max for p in layers]
     assert len(layers) >= 2 and all(s is not None for s in slots)
     assert all(slots[i][1] is slots[(i + 1) % len(slots)][0] for i in range(len(slots)))
     assert len({id(s[0]) for s in slots}) == len(slots) and not any(s[0].any() for s in slots)
-    assert label == plain_label + ", down_proj rows quantized with gate/up's row maxima ($VLMQ_W8A8_ROW_MAX=gate_up)"
-    monkeypatch.delenv("VLMQ_W8A8_ROW_MAX")
+    assert label == plain_label + ", down_proj rows quantized with gate/up's row maxima on the CUDA cores"
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "kernel")
     assert all(p.row_max is None for p in build_packs(decoder)[0])
 
 
@@ -197,7 +200,7 @@ def test_row_max_slots_only_for_w8a8_mlps_the_kernel_serves(tiny_fp32, recipe, m
 
 def test_row_max_setting_names_its_values(tiny_fp32, monkeypatch):
     monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "epilogue")
-    with pytest.raises(VlmqError, match=r"VLMQ_W8A8_ROW_MAX='epilogue': use kernel .* or gate_up"):
+    with pytest.raises(VlmqError, match=r"VLMQ_W8A8_ROW_MAX='epilogue': use gate_up .* or kernel"):
         build_packs(Engine(quantized_copy(tiny_fp32, "fp8")).decoder)
 
 

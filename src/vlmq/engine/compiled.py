@@ -10,8 +10,9 @@ A decode layer (x = the residual stream, packs from ``vlmq.engine.projections``)
    (gate and up rows interleaved in one pack);
 5. ``x = h + down_proj(m)``.
 
-W8A8 layers quantize down_proj's input per token with ``normalize_rows`` between 4 and 5, or, with
-``$VLMQ_W8A8_ROW_MAX=gate_up``, with the row maxima 4's epilogue gathers (``vlmq::fused_mlp``: no launch of its own).
+W8A8 layers quantize down_proj's input per token with the row maxima 4's epilogue gathers where 5 runs on the
+CUDA cores (``vlmq::fused_mlp``: no launch of its own), else with ``normalize_rows`` between 4 and 5
+(``$VLMQ_W8A8_ROW_MAX=kernel``: always).
 
 The step adds the embedding and the M-RoPE tables (one Inductor kernel or two), the final norm + lm_head
 (one GEMV with the norm in its prologue) and the greedy advance (one kernel). Packs the kernels cannot serve

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from vlmq.engine.kernels import PackedLinear, concat_packs, pack_gate_up, rms_norm_reference, run_packed, w4a16_linear
-from vlmq.engine.kernels.fused import ROW_MAX_ENV, row_max_mode, silu_mul_interleaved, takes_row_max
+from vlmq.engine.kernels.fused import row_max_mode, silu_mul_interleaved, takes_row_max
 from vlmq.engine.kernels.gemv import row_max_buffers
 from vlmq.engine.qformat import LinearFormat, runs_real_on
 from vlmq.engine.qlinear import linear_format, w8_matmul
@@ -263,7 +263,7 @@ def build_packs(decoder, *, bf16_kernel: str = "fused") -> tuple[list[LayerPacks
     if head.lm_head.label not in labels:
         label += f", lm_head {head.lm_head.label}"
     if layers and layers[0].row_max is not None:
-        label += f", down_proj rows quantized with gate/up's row maxima (${ROW_MAX_ENV}=gate_up)"
+        label += ", down_proj rows quantized with gate/up's row maxima on the CUDA cores"
     return layers, head, label
 
 

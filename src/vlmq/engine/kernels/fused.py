@@ -40,6 +40,7 @@ from vlmq.engine.kernels.gemv import (
     gemv,
     interleave_rows,
     normalize_rows,
+    row_max_on_cuda_cores,
     weight_format,
 )
 from vlmq.engine.kernels.prefill import prefill_linear
@@ -48,10 +49,11 @@ from vlmq.engine.kernels.w8 import quantize_activation, w8_linear_reference
 from vlmq.errors import VlmqError
 
 A_MODE_CODES = {"bf16": A_FLOAT, "int8": A_INT8, "fp8": A_FP8}
-# How a W8A8 layer's down_proj input is quantized per token at decode: ``kernel`` (the default: ``normalize_rows``
-# between gate/up and down_proj, one launch a layer) or ``gate_up`` (``vlmq::fused_mlp``: the maxima gathered in
-# gate/up's epilogue, no launch of its own; not yet measured on a GPU, so not the default). Read as the compiled
-# engine builds its packs (bench_decode_ab.py --rebuild A/Bs it).
+# How a W8A8 layer's down_proj input is quantized per token at decode: ``gate_up`` (the default:
+# ``vlmq::fused_mlp``, the maxima gathered in gate/up's epilogue, no launch of its own, where down_proj runs on the
+# CUDA cores -- one row on the 2b, 2% off the H200's fp8 / smoothquant step; elsewhere as ``kernel``) or ``kernel``
+# (``normalize_rows`` between gate/up and down_proj, one launch a layer). Read as the compiled engine builds its
+# packs (bench_decode_ab.py --rebuild A/Bs it).
 ROW_MAX_ENV = "VLMQ_W8A8_ROW_MAX"
 ROW_MAX_MODES = ("kernel", "gate_up")
 ACTS = {"none": ACT_NONE, "silu_mul": ACT_SILU_MUL}
@@ -197,10 +199,22 @@ def fused_mlp_kernels(
     x, gu_w, gu_s, gu_b, gu_p, d_w, d_s, d_b, d_p, a_mode, norm_weight, eps, residual, row_max, next_row_max, dt
 ):
     """``vlmq::fused_mlp`` on CUDA (and, in tests, on CPU tensors through Triton's interpreter)."""
-    if x.shape[0] > GEMV_MAX_M:  # rows beyond the decode kernels (and the slots): fused_linear's prefill path
+    # rows beyond the decode kernels (and the slots), or where down_proj would quantize them in every tensor-core
+    # program: the two fused_linear launches (normalize_rows between them); the slots stay as they are, zero
+    # again by the ring's rule for the steps that use them
+    if x.shape[0] > GEMV_MAX_M or not row_max_on_cuda_cores(d_w, x.shape[0], A_MODE_CODES[a_mode], d_p is not None):
         return mlp_composed(
             fused_linear, x, gu_w, gu_s, gu_b, gu_p, d_w, d_s, d_b, d_p, a_mode, norm_weight, eps, residual, dt
         )  # fmt: skip
+    return mlp_row_max_launches(
+        x, gu_w, gu_s, gu_b, gu_p, d_w, d_s, d_b, d_p, a_mode, norm_weight, eps, residual, row_max, next_row_max, dt
+    )  # fmt: skip
+
+
+def mlp_row_max_launches(
+    x, gu_w, gu_s, gu_b, gu_p, d_w, d_s, d_b, d_p, a_mode, norm_weight, eps, residual, row_max, next_row_max, dt
+):
+    """``vlmq::fused_mlp``'s two GEMVs with the row maxima at any decode row count (its kernel picks where)."""
     code = A_MODE_CODES[a_mode]
     m = gemv(
         x, gu_w, gu_s, bias=gu_b, a_mode=code, norm_weight=norm_weight, eps=eps, pre_scale=gu_p, act=ACT_SILU_MUL,
@@ -300,12 +314,12 @@ def run_mlp_row_max(
 
 
 def row_max_mode() -> str:
-    """``$VLMQ_W8A8_ROW_MAX`` (``ROW_MAX_MODES``; unset: ``kernel``)."""
-    value = os.environ.get(ROW_MAX_ENV, "kernel").strip() or "kernel"
+    """``$VLMQ_W8A8_ROW_MAX`` (``ROW_MAX_MODES``; unset: ``gate_up``)."""
+    value = os.environ.get(ROW_MAX_ENV, "gate_up").strip() or "gate_up"
     if value not in ROW_MAX_MODES:
         raise VlmqError(
-            f"{ROW_MAX_ENV}={value!r}: use kernel (down_proj's W8A8 rows quantized by normalize_rows) or gate_up "
-            "(with the row maxima gate/up's epilogue gathers)"
+            f"{ROW_MAX_ENV}={value!r}: use gate_up (down_proj's W8A8 rows quantized with the row maxima gate/up's "
+            "epilogue gathers, the default) or kernel (by normalize_rows)"
         )
     return value
 

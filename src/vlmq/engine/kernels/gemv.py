@@ -593,6 +593,16 @@ def check_row_max(x, a_mode, norm_weight, x_partials, row_max_out, row_max_pre_s
         raise VlmqError("a GEMV over attention partials takes no row maxima: drop row_max_out / x_row_max")
 
 
+def row_max_on_cuda_cores(weight: torch.Tensor, m: int, a_mode: int, smooth: bool) -> bool:
+    """Whether a W8A8 GEMV over ``m`` float rows quantized with ``x_row_max`` (``fused.fused_mlp``'s down_proj) runs
+    the CUDA-core kernel, the tile the same call without the maxima takes. Where it would take a tensor-core tile,
+    every program quantizes the whole row tile as it loads it, which measured slower than ``normalize_rows`` and
+    the plain tile (H200, 2b fp8 down_proj at 16 rows: 27.2 us against 2.8 + 9.2; at one row, on the CUDA cores,
+    10.0 against 2.7 + 8.1, so the step gained: docs/benchmarks.md, thirty-sixth session)."""
+    n, k = weight.shape
+    return gemv_config(weight_format(weight), m, n, k, 0, a_mode, smooth, False, False).kernel == "sum"
+
+
 def row_max_buffers(layers: int, device: torch.device) -> list[torch.Tensor]:
     """One zeroed fp32 slot of ``GEMV_MAX_M`` row maxima per layer, for ``fused.fused_mlp``: layer l gathers into
     slot l and clears slot l + 1 (mod ``layers``), which no launch reads until layer l + 1 gathers into it, so

@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=300 CALL=a2: the thirty-sixth session's call 2, 72 s warm.)
 # Planned by the thirty-fifth session (BUDGET=300, ~250 s warm; the library rebuilt from main first: its mixed_gemm.cu
 # gained the shuffled int4 tiles): CUTLASS's shuffled int4 layout for the weight-only prefill GEMM, never run on a GPU.
 # Its GPU tests (bit for bit against the same tiles over the packed layout), then each shuffled / packed tile pair's

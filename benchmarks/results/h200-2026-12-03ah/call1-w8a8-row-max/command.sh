@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=540 CALL=a1: the thirty-sixth session's call 1, device time 332 s warm after a cold start.)
 # Planned by the thirty-fifth session (BUDGET=560, ~550 s warm; run it first: its code is on main, off by default,
 # and has not run on a GPU): vlmq::fused_mlp ($VLMQ_W8A8_ROW_MAX=gate_up: a W8A8 layer's down_proj rows quantized
 # with the row maxima gate/up's epilogue gathers, no normalize_rows launch between them). Its GPU tests (bit for bit
