@@ -24,7 +24,10 @@ helps), each variant captured in one CUDA graph, median of ``reps`` replays (min
 - ``engine+side``: that mix with layer L + 1's dequantized weights and group terms made on a side stream while
   layer L multiplies, by the engine's own ``prefill.SidePreparation`` (``VLMQ_PREFILL_PREPARE=side``): whether
   CUTLASS's compute-bound mainloop leaves them room (the whole-weight ``overlap`` above gained nothing: every GEMM
-  there was already bandwidth-bound).
+  there was already bandwidth-bound);
+- ``engine+shuffle`` (int4): ``engine+side`` with the CUTLASS weights also made in CUTLASS's shuffled layout on the
+  side stream (``VLMQ_PREFILL_PREPARE=shuffle``), their tiles' twins reading them: whether the twins' 12-17 %
+  outlast the side stream's extra read and write of those weights.
 
 Every variant's outputs are compared with ``whole``'s (``engine+side``'s with ``engine``'s): ``exact`` (bit for
 bit) or, where a GEMM takes another kernel (another summation order), the largest difference relative to the
@@ -230,6 +233,10 @@ def main(argv=None) -> int:
         prep = SidePreparation(xs[0].device)
         side = functools.partial(engine, prep=prep)
         report(fmt, "engine+side", graph_ms(side, args.reps), side(), engine_want)
+        if fmt == "int4":  # and with the CUTLASS weights made in the shuffled layout too (their tiles' twins read them)
+            shuffled = functools.partial(engine, prep=SidePreparation(xs[0].device, shuffle=True))
+            report(fmt, "engine+shuffle", graph_ms(shuffled, args.reps), shuffled(), engine_want)
+            del shuffled
         del prep, engine_want
         variants = [("overlap", layer_units(layers, xs, outs), None)]
         for mb in args.slice_mb:

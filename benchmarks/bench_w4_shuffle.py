@@ -3,8 +3,9 @@ same tiles over the packed layout vlmq stores, on a Hopper GPU.
 
 Per projection of each preset at ``--rows`` prompt rows (int4 with zero points, group 128, the group terms made once):
 µs a call of each tile pair in a CUDA graph (triton's ``do_bench_cudagraph``: p50, p10, p90), whether the two outputs
-are equal bit for bit (only the data movement differs), and the shuffle's own time (``w4_shuffle``: what preparing a
-layer's weights one layer ahead would cost). Writes OUT/w4_shuffle.json and OUT/w4_shuffle.md.
+are equal bit for bit (only the data movement differs), and the shuffle's own time (``w4_shuffle``, the Triton
+kernel: what preparing a layer's weights one layer ahead costs; CUTLASS's reorder, ``w4_shuffle_cutlass``, beside it;
+both must give the same words). Writes OUT/w4_shuffle.json and OUT/w4_shuffle.md.
 
     python benchmarks/bench_w4_shuffle.py --out runs/w4s --presets 7b,2b --rows 300
 """
@@ -20,8 +21,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from bench_prefill_gemm import PROJECTIONS, timed, weights  # noqa: E402  (this folder's shapes, weights, timing)
 
-# the shuffled tiles (cutlass/mixed_gemm.cu's VLMQ_W4S_TILES) and the packed-layout tile of the same shape
-TWINS = {0: 3, 1: 10, 2: 0, 3: 6}
 GROUP = 128
 
 
@@ -37,7 +36,13 @@ def parse_args(argv=None):
 def measure(preset: str, projection: str, rows: int) -> dict:
     import torch
 
-    from vlmq.engine.kernels.cutlass_gemm import w4_group_terms, w4_shuffle, w4a16_gemm
+    from vlmq.engine.kernels.cutlass_gemm import (
+        W4_SHUFFLED_TWINS,
+        w4_group_terms,
+        w4_shuffle,
+        w4_shuffle_cutlass,
+        w4a16_gemm,
+    )
 
     n, k = PROJECTIONS[preset][projection]
     q, scale, zero = weights("int4z", n, k, GROUP, "cuda")
@@ -46,8 +51,10 @@ def measure(preset: str, projection: str, rows: int) -> dict:
     shuffled = w4_shuffle(q)
     record = {"preset": preset, "projection": projection, "rows": rows, "n": n, "k": k}
     record["shuffle_us"] = timed(lambda: w4_shuffle(q))[0]
+    record["cutlass_shuffle_us"] = timed(lambda: w4_shuffle_cutlass(q))[0]
+    record["shuffles_equal"] = bool(torch.equal(shuffled, w4_shuffle_cutlass(q)))
     record["tiles"] = []
-    for s_tile, tile in TWINS.items():
+    for tile, s_tile in W4_SHUFFLED_TWINS.items():
         plain = w4a16_gemm(x, q, scale, zero, GROUP, None, tile, terms)
         shuffled_out = w4a16_gemm(x, shuffled, scale, zero, GROUP, None, s_tile, terms, shuffled=True)
         record["tiles"].append(
@@ -68,7 +75,8 @@ def markdown(records: list, device: str) -> str:
     lines = [
         f"int4 prefill GEMM, shuffled weights vs packed, µs a call in a CUDA graph (p50, p10-p90), {device}",
         "",
-        "| preset | projection | rows | tile (w4a16 / w4a16s) | packed | shuffled | x packed | equal | shuffle µs |",
+        "| preset | projection | rows | tile (w4a16 / w4a16s) | packed | shuffled | x packed | equal | shuffle µs "
+        "(CUTLASS's; equal) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
@@ -77,7 +85,7 @@ def markdown(records: list, device: str) -> str:
             lines.append(
                 f"| {r['preset']} | {r['projection']} | {r['rows']} | {t['w4a16_tile']} / {t['w4a16s_tile']} | "
                 f"{a[0]:.1f} ({a[1]:.1f}-{a[2]:.1f}) | {b[0]:.1f} ({b[1]:.1f}-{b[2]:.1f}) | {b[0] / a[0]:.3f} | "
-                f"{t['equal']} | {r['shuffle_us']:.1f} |"
+                f"{t['equal']} | {r['shuffle_us']:.1f} ({r['cutlass_shuffle_us']:.1f}; {r['shuffles_equal']}) |"
             )
     return "\n".join(lines) + "\n"
 

@@ -368,3 +368,50 @@ def test_weights_the_shuffle_cannot_take_are_refused_in_one_line(case, match):
     with pytest.raises(ValueError, match=match) as err:
         cutlass_gemm.w4_shuffle(weights[case])
     assert "\n" not in str(err.value)
+
+
+def fragment_order_layout(n: int, k: int) -> torch.Tensor:
+    """[N, K] -> the nibble index each value takes in the shuffled layout, restated from the PTX ISA's wgmma register
+    fragment of a 16-bit A operand (thread T of a warp holds a0..a7 at rows T / 4 (+ 8 for a2, a3, a6, a7) and columns
+    2 (T % 4) + (0, 1) (+ 8 for a4..a7)) and CUTLASS's example 55 (a thread's eight values contiguous in the register
+    order 0, 2, 4, 6, 1, 3, 5, 7; 16 x 16 atoms, N-block fastest), element by element."""
+    where = torch.empty(n, k, dtype=torch.int64)
+    order = (0, 2, 4, 6, 1, 3, 5, 7)
+    for nb in range(n // 16):
+        for kb in range(k // 16):
+            base = 256 * (nb + (n // 16) * kb)
+            for thread in range(32):
+                for slot, reg in enumerate(order):
+                    row = thread // 4 + 8 * ((reg // 2) % 2)
+                    col = 2 * (thread % 4) + reg % 2 + 8 * (reg // 4)
+                    where[16 * nb + row, 16 * kb + col] = base + 8 * thread + slot
+    return where
+
+
+def test_the_shuffle_puts_each_value_where_the_wgmma_fragment_reads_it():
+    """``w4_shuffle_reference`` (the layout the Triton kernel writes, checked against CUTLASS's reorder on the GPU) is
+    the fragment order above: every nibble at its index."""
+    from vlmq.engine.kernels import pack_int4
+
+    n, k = 32, 64
+    values = torch.randint(-8, 8, (n, k), dtype=torch.int8, generator=torch.Generator().manual_seed(3))
+    shuffled = cutlass_gemm.w4_shuffle_reference(pack_int4(values))
+    nibbles = ((shuffled.view(-1, 1) >> (torch.arange(8, dtype=torch.int32) * 4)) & 0xF).view(-1)
+    assert torch.equal(nibbles[fragment_order_layout(n, k)], values.to(torch.int32) + 8)
+
+
+def test_the_shuffled_twins_are_the_source_rows_of_the_same_tile():
+    """``W4_SHUFFLED_TWINS`` pairs each VLMQ_W4S_TILES row with the VLMQ_W4_TILES row of the same tile shape,
+    schedule, epilogue, cluster and scheduler (read from cutlass/mixed_gemm.cu), every shuffled tile once."""
+    import re
+
+    source = (Path(cutlass_gemm.__file__).parent / "cutlass" / "mixed_gemm.cu").read_text()
+
+    def rows(macro: str, gemm: str) -> dict[int, str]:
+        body = source[source.index(f"#define {macro}(X)") :].split("\n\n")[0]
+        return {int(i): rest for i, rest in re.findall(rf"X\((\d+), (.*?{gemm}<.*)\)\s*\\?$", body, re.M)}
+
+    packed, shuffled = rows("VLMQ_W4_TILES", "W4Gemm"), rows("VLMQ_W4S_TILES", "W4ShuffledGemm")
+    assert sorted(cutlass_gemm.W4_SHUFFLED_TWINS.values()) == sorted(shuffled)
+    for tile, twin in cutlass_gemm.W4_SHUFFLED_TWINS.items():
+        assert packed[tile].replace("W4Gemm", "W4ShuffledGemm") == shuffled[twin], (tile, twin)

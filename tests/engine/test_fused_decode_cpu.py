@@ -24,6 +24,7 @@ import torch
 
 from vlmq.engine import Engine, KVConfig, Prompt
 from vlmq.engine.compiled import FusedRunner
+from vlmq.engine.projections import ROW_MAX_LABEL
 
 LOGIT_TOL = {"bf16": 0.015, "w8a8": 0.06}  # max |eager - fused| / max |eager| per row
 FP32_TOL = 1e-4  # float32 models: the same arithmetic up to float32 rounding (0 on the machines tried)
@@ -121,8 +122,8 @@ def compare(
         ("int4_wo", "fused-w4a16-asym, lm_head fused-bf16"),
         ("int4_wo+sym", "fused-w4a16-sym, lm_head fused-bf16"),
         ("int4_awq", "fused-w4a16-asym, lm_head fused-bf16"),
-        ("smoothquant", "fused-w8a8-int8, lm_head fused-bf16"),
-        ("fp8", "fused-w8a8-fp8, lm_head fused-bf16"),
+        ("smoothquant", "fused-w8a8-int8, lm_head fused-bf16" + ROW_MAX_LABEL),
+        ("fp8", "fused-w8a8-fp8, lm_head fused-bf16" + ROW_MAX_LABEL),
     ],
 )
 @pytest.mark.parametrize("batch", [1, 3])

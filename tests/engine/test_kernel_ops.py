@@ -194,6 +194,23 @@ def test_work_ahead_makes_dequantized_copies_and_int4_group_terms_where_the_rout
     work = prefill.work_ahead([layer], 300, torch.bfloat16, torch.device("cpu"))
     assert [(pos, what) for pos, *_, what in work[0]] == [(0, "dequantize"), (1, "terms")]
     assert prefill.work_ahead([layer], 64, torch.bfloat16, torch.device("cpu")) == [[]]
+    # $VLMQ_PREFILL_PREPARE=shuffle: the int4 weight on a CUTLASS tile with a shuffled twin is also made shuffled
+    work = prefill.work_ahead([layer], 300, torch.bfloat16, torch.device("cpu"), shuffle=True)
+    assert [(pos, what) for pos, *_, what in work[0]] == [(0, "dequantize"), (1, "shuffle")]
+
+
+def test_only_int4_cutlass_tiles_with_a_shuffled_twin_are_made_shuffled():
+    from vlmq.engine.kernels import pack_int4, prefill
+    from vlmq.engine.kernels.cutlass_gemm import W4_SHUFFLED_TWINS
+
+    int4, int8 = pack_int4(torch.zeros(16, 64, dtype=torch.int8)), torch.zeros(16, 64, dtype=torch.int8)
+    lonely = next(t for t in range(14) if t not in W4_SHUFFLED_TWINS)
+    for tile in (*W4_SHUFFLED_TWINS, lonely):
+        route = prefill.PrefillRoute("cutlass", tile)
+        assert prefill.weight_side_work(route, int4) == "terms"
+        assert prefill.weight_side_work(route, int4, shuffle=True) == ("terms" if tile == lonely else "shuffle")
+        assert prefill.weight_side_work(route, int8, shuffle=True) is None
+    assert prefill.weight_side_work(prefill.PrefillRoute("dequant"), int4, shuffle=True) == "dequantize"
 
 
 def test_prefill_prepare_setting_is_read_and_a_wrong_value_refused_in_one_line(monkeypatch):
@@ -202,10 +219,11 @@ def test_prefill_prepare_setting_is_read_and_a_wrong_value_refused_in_one_line(m
 
     monkeypatch.delenv(prefill.PREPARE_ENV, raising=False)
     assert prefill.prefill_prepare_mode() == "side"  # on unless turned off
-    monkeypatch.setenv(prefill.PREPARE_ENV, "side")
-    assert prefill.prefill_prepare_mode() == "side"
+    for mode in ("side", "shuffle", "off"):
+        monkeypatch.setenv(prefill.PREPARE_ENV, mode)
+        assert prefill.prefill_prepare_mode() == mode
     monkeypatch.setenv(prefill.PREPARE_ENV, "ahead")
     with pytest.raises(VlmqError) as err:
         prefill.prefill_prepare_mode()
-    assert "$VLMQ_PREFILL_PREPARE='ahead'" in str(err.value) and "off, side" in str(err.value)
+    assert "$VLMQ_PREFILL_PREPARE='ahead'" in str(err.value) and "off, side, shuffle" in str(err.value)
     assert "\n" not in str(err.value)

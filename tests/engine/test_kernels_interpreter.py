@@ -535,6 +535,15 @@ def _run_extras():
         got, want = w4_group_terms(scale, z), w4_group_terms_reference(scale, z)
         same = all(g.shape == w.shape and g.dtype == w.dtype and torch.equal(g, w) for g, w in zip(got, want))
         errors[f"group-terms {name}"] = 0.0 if same else 1.0
+    # the shuffled int4 layout in one kernel: shapes that fill neither a program's 64 rows nor its 128 columns, into
+    # a given output
+    from vlmq.engine.kernels.cutlass_gemm import w4_shuffle, w4_shuffle_reference
+
+    for n, k in ((64, 128), (48, 192), (128, 320)):
+        packed = torch.randint(-(2**31), 2**31 - 1, (n, k // 8), dtype=torch.int64).to(torch.int32)
+        out = torch.full_like(packed, 7)
+        same = w4_shuffle(packed, out=out) is out and torch.equal(out, w4_shuffle_reference(packed))
+        errors[f"shuffle {n}x{k}"] = 0.0 if same and not torch.equal(out, packed) else 1.0
     return errors
 
 
@@ -860,6 +869,13 @@ def test_int4_group_terms_kernel_is_the_eager_expression_bit_for_bit(interpreter
     expression gives (zero points or symmetric; ragged tiles)."""
     assert interpreter_errors["group-terms zero"] == 0.0
     assert interpreter_errors["group-terms symmetric"] == 0.0
+
+
+def test_int4_shuffle_kernel_writes_the_reference_layout(interpreter_errors):
+    """The shuffled int4 layout (``w4_shuffle_reference``, checked against the wgmma fragment in
+    test_cutlass_build.py and against CUTLASS's reorder on the GPU) from one Triton launch, masks included."""
+    shuffles = {name: e for name, e in interpreter_errors.items() if name.startswith("shuffle ")}
+    assert len(shuffles) == 3 and not any(shuffles.values()), shuffles
 
 
 def test_weight_only_prefill_in_slices_equals_the_whole_weight_product(interpreter_errors):

@@ -43,14 +43,21 @@ def products(layers, xs, ahead=None) -> list[list[torch.Tensor]]:
     return out
 
 
-def test_layers_made_ahead_on_a_side_stream_give_the_same_products_bit_for_bit():
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_layers_made_ahead_on_a_side_stream_give_the_same_products_bit_for_bit(shuffle):
+    """``shuffle`` ($VLMQ_PREFILL_PREPARE=shuffle): with the CUTLASS library, gate/up's int4 weight is also made in
+    the shuffled layout one layer ahead and its tile's twin reads it -- the same products."""
+    from vlmq.engine.kernels.cutlass_gemm import unavailable_reason
+
     layers = [random_layer(seed) for seed in range(3)]
     g = torch.Generator(device="cuda").manual_seed(9)
     xs = [torch.randn(ROWS, k, device="cuda", generator=g).bfloat16() for _, _, k in SHAPES]
-    work = work_ahead(layers, ROWS, torch.bfloat16, torch.device("cuda"))
+    work = work_ahead(layers, ROWS, torch.bfloat16, torch.device("cuda"), shuffle)
     assert all(len(items) >= 2 for items in work)  # q/k/v's copy and gate/up's copy or group terms, every layer
+    shuffled = any(what == "shuffle" for items in work for *_, what in items)
+    assert shuffled == (shuffle and unavailable_reason() is None)
     want = products(layers, xs)
-    prep = SidePreparation(torch.device("cuda"))
+    prep = SidePreparation(torch.device("cuda"), shuffle)
     plan = prep.plan(layers, ROWS, torch.bfloat16)
     got = products(layers, xs, prep.start(plan, torch.bfloat16))
     torch.cuda.synchronize()
@@ -91,4 +98,43 @@ def test_compiled_engine_answers_the_same_with_the_weight_side_work_ahead(recipe
         made = engine.compiled.preparation.scratch if engine.compiled.preparation is not None else {}
         assert bool(made) == (mode == "side")  # the toy's four projections take the dequantize route
     assert answers["side"] == answers["off"]
+    assert all(a.strip() for a in answers["off"][0])
+
+
+def test_compiled_engine_answers_the_same_with_shuffled_int4_weights(monkeypatch):
+    """The toy's int4 projections sent to CUTLASS's tile 3 (the 7b gate/up's; the toy's shapes take the dequantize
+    route by the tile table): the compiled engine's greedy answers with the weights made ahead in the shuffled layout
+    (tile 3's twin reading them) equal those with the group terms alone made ahead and with nothing made ahead."""
+    from vlmq.engine import Engine
+    from vlmq.engine.kernels import prefill
+    from vlmq.engine.kernels.cutlass_gemm import unavailable_reason
+    from vlmq.engine.kernels.gemv import CutlassTile
+    from vlmq.models import load_model
+    from vlmq.recipes import apply_recipe, engine_options, load_calibration, parse_recipe, prepare_engine
+    from vlmq.tasks import TaskOptions, get_task
+
+    if unavailable_reason() is not None:
+        pytest.skip(unavailable_reason())
+    measured = prefill.measured_tile
+    monkeypatch.setattr(
+        prefill,
+        "measured_tile",
+        lambda kind, w, g, m: CutlassTile(3) if w.dtype == torch.int32 and m > 64 else measured(kind, w, g, m),
+    )
+    task = get_task("shapes-vqa")
+    prompts = [s.prompt for s in task.load(TaskOptions(limit=6, seed=0))[:6]]
+    calib = load_calibration("builtin", n=8, languages=("en",), seed=0)
+    spec = parse_recipe("int4_wo")
+    loaded = load_model("toy", device="cuda")
+    apply_recipe(loaded, spec, calib)
+    answers = {}
+    for mode in ("off", "side", "shuffle"):
+        monkeypatch.setenv("VLMQ_PREFILL_PREPARE", mode)  # read as the compiled engine is built
+        engine = Engine(loaded, **engine_options(spec), compile=True, max_batch_size=6)
+        prepare_engine(engine, spec, calib)
+        assert ("shuffled layout" in engine.compiled.path_notes()["prefill_gemm"]) == (mode == "shuffle")
+        answers[mode] = [[g.text for g in engine.generate(prompts, task.max_new_tokens)] for _ in range(3)]
+        made = engine.compiled.preparation.scratch if engine.compiled.preparation is not None else {}
+        assert {what for _, what, *_ in made} == {"off": set(), "side": {"terms"}, "shuffle": {"shuffle"}}[mode]
+    assert answers["shuffle"] == answers["side"] == answers["off"]
     assert all(a.strip() for a in answers["off"][0])

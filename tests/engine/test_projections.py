@@ -13,7 +13,7 @@ import torch
 from vlmq.engine import Engine, Prompt
 from vlmq.engine.compiled import FusedRunner
 from vlmq.engine.kernels import quantize_activation
-from vlmq.engine.projections import build_packs, fuse_group, run_linear
+from vlmq.engine.projections import ROW_MAX_LABEL, build_packs, fuse_group, run_linear
 from vlmq.errors import VlmqError
 from vlmq.recipes import apply_recipe, parse_recipe
 
@@ -52,7 +52,7 @@ HEAD = ", lm_head fused-bf16"
     [
         (None, "fused-bf16"),
         ("int8_wo", "fused-w8a16-int8" + HEAD),
-        ("fp8", "fused-w8a8-fp8" + HEAD),
+        ("fp8", "fused-w8a8-fp8" + HEAD + ROW_MAX_LABEL),
         ("fp8+gran=tensor", "w8a8-fp8-per-tensor" + HEAD),
         ("int4_wo+group=32", "fused-w4a16-asym" + HEAD),
         ("int4_wo+group=32+sym", "fused-w4a16-sym" + HEAD),
@@ -61,7 +61,7 @@ HEAD = ", lm_head fused-bf16"
         ("int4_wo+group=32+keep=k_proj", "modules+fused-w4a16-asym" + HEAD),
         ("int8_wo+keep=1", "fused-w8a16-int8+fused-bf16"),
         ("int8_wo+lm_head", "fused-w8a16-int8"),
-        ("w8a8-int8", "fused-w8a8-int8" + HEAD),
+        ("w8a8-int8", "fused-w8a8-int8" + HEAD + ROW_MAX_LABEL),
     ],
 )
 def test_packs_compute_what_the_modules_compute(tiny_fp32, images, recipe, label):
@@ -185,7 +185,7 @@ def test_row_max_slots_form_a_ring_over_the_layers(tiny_fp32, recipe, monkeypatc
     assert len(layers) >= 2 and all(s is not None for s in slots)
     assert all(slots[i][1] is slots[(i + 1) % len(slots)][0] for i in range(len(slots)))
     assert len({id(s[0]) for s in slots}) == len(slots) and not any(s[0].any() for s in slots)
-    assert label == plain_label + ", down_proj rows quantized with gate/up's row maxima on the CUDA cores"
+    assert label == plain_label + ROW_MAX_LABEL
     monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "kernel")
     assert all(p.row_max is None for p in build_packs(decoder)[0])
 

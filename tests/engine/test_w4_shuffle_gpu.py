@@ -1,7 +1,7 @@
 """CUTLASS's int4 prefill GEMM over the shuffled weight layout (``cutlass_gemm.w4_shuffle``,
-``w4a16_gemm(shuffled=True)``) on a Hopper GPU: the same product as the tile of the same shape over the packed
-layout, bit for bit (only the data movement differs), also with the shuffle made on a side stream inside a CUDA
-graph, as a prefill would make it one layer ahead.
+``w4a16_gemm(shuffled=True)``) on a Hopper GPU: the Triton shuffle equals CUTLASS's own reorder, and the product is
+the tile of the same shape's over the packed layout, bit for bit (only the data movement differs), also with the
+shuffle replayed from a CUDA graph, as a prefill makes it one layer ahead.
 
 Run on the GPU machine with the CUTLASS library built: ``python -m pytest -q tests/engine/test_w4_shuffle_gpu.py``.
 """
@@ -14,7 +14,7 @@ from vlmq.engine.kernels import cutlass_gemm, pack_int4
 
 pytestmark = pytest.mark.gpu
 
-TWINS = {0: 3, 1: 10, 2: 0, 3: 6}  # w4a16s tile -> the w4a16 tile of the same shape (cutlass/mixed_gemm.cu)
+TWINS = {s_tile: tile for tile, s_tile in cutlass_gemm.W4_SHUFFLED_TWINS.items()}  # w4a16s tile -> its w4a16 twin
 SHAPES = {"7b gate_up": (37888, 3584), "7b down": (3584, 18944), "2b gate_up": (17920, 1536), "small": (256, 512)}
 
 
@@ -30,6 +30,15 @@ def int4_weights(n: int, k: int, group: int, zeros: bool, gen: torch.Generator):
     scale = (torch.rand(n, k // group, generator=gen) * 0.02).bfloat16().cuda()
     zero = torch.randint(-8, 8, (n, k // group), dtype=torch.int8, generator=gen).cuda() if zeros else None
     return q, scale, zero
+
+
+@pytest.mark.parametrize("shape", list(SHAPES) + ["2b down", "7b qkv"])
+def test_the_triton_shuffle_is_cutlass_reorder(shape):
+    """The layout derived from the wgmma fragment (``w4_shuffle_reference``'s docstring), made by the Triton kernel,
+    is the one CUTLASS computes from the MMA atom itself (its reorder, 10x slower)."""
+    n, k = {**SHAPES, "2b down": (1536, 8960), "7b qkv": (4608, 3584)}[shape]
+    q, _, _ = int4_weights(n, k, 128, False, torch.Generator().manual_seed(4))
+    assert torch.equal(cutlass_gemm.w4_shuffle(q), cutlass_gemm.w4_shuffle_cutlass(q))
 
 
 def test_the_shuffled_tiles_are_the_packed_ones_shapes():
@@ -48,7 +57,7 @@ def test_shuffled_weights_give_the_packed_product_bit_for_bit(shape, rows, zeros
     x = torch.randn(rows, k, generator=gen).bfloat16().cuda()
     bias = torch.randn(n, generator=gen).bfloat16().cuda()
     terms = cutlass_gemm.w4_group_terms(scale, zero)
-    shuffled = cutlass_gemm.w4_shuffle(q)
+    shuffled = cutlass_gemm.w4_shuffle_cutlass(q)
     assert shuffled.shape == q.shape and not torch.equal(shuffled, q)
     for s_tile, tile in TWINS.items():
         want = cutlass_gemm.w4a16_gemm(x, q, scale, zero, 128, bias, tile, terms)

@@ -11,6 +11,8 @@ machine:
 import pytest
 import torch
 
+from vlmq.engine.projections import ROW_MAX_LABEL
+
 pytestmark = pytest.mark.gpu
 
 # recipes with real kernels on Hopper and later (nvfp4 is emulated before sm100: accuracy only)
@@ -24,8 +26,8 @@ PACK_LABELS = {
     "int8_wo": "fused-w8a16-int8" + HEAD,
     "int4_wo": "fused-w4a16-asym" + HEAD,
     "int4_awq": "fused-w4a16-asym" + HEAD,
-    "smoothquant": "fused-w8a8-int8" + HEAD,
-    "fp8": "fused-w8a8-fp8" + HEAD,
+    "smoothquant": "fused-w8a8-int8" + HEAD + ROW_MAX_LABEL,
+    "fp8": "fused-w8a8-fp8" + HEAD + ROW_MAX_LABEL,
     "int4_wo+keep8=0": "fused-w8a16-int8+fused-w4a16-asym" + HEAD,
 }
 N_PROMPTS = 12

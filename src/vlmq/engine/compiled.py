@@ -249,12 +249,13 @@ class FusedRunner:
         )
         self.prefill_gemm = prefill_gemm_note(engine.device, kind) if kind else None
         # weight-side prefill work (dequantized weights, int4 group terms) one layer ahead on a side stream
-        self.prefill_prepare = (
-            prefill_prepare_mode() == "side" and kind == "weight-only" and engine.device.type == "cuda"
-        )
+        prepare = prefill_prepare_mode()
+        self.prefill_prepare = prepare != "off" and kind == "weight-only" and engine.device.type == "cuda"
+        self.prefill_shuffle = prepare == "shuffle"
         self.preparation: SidePreparation | None = None
         if self.prefill_prepare:
-            self.prefill_gemm += f"; weight-side work one layer ahead on a side stream (${PREPARE_ENV}=side)"
+            self.prefill_gemm += f"; weight-side work one layer ahead on a side stream (${PREPARE_ENV}={prepare}"
+            self.prefill_gemm += ": int4 CUTLASS weights in the shuffled layout)" if self.prefill_shuffle else ")"
         wrap = _compile if compile else (lambda fn: fn)
         self.decode_layer, self.prefill_layer = wrap(fused_layer), wrap(prefill_layer)
         self.prologue, self.head = wrap(decode_prologue), wrap(fused_head)
@@ -319,8 +320,9 @@ class FusedRunner:
         return d.norm(h + y)
 
     def prepared_layers(self, rows: int, dtype: torch.dtype) -> PreparedLayers | None:
-        """This prefill's ``SidePreparation`` (``$VLMQ_PREFILL_PREPARE=side``, a weight-only model on CUDA) over the
-        weight-only projections of every layer, or None where it is off or nothing is made ahead at ``rows``."""
+        """This prefill's ``SidePreparation`` (``$VLMQ_PREFILL_PREPARE`` side / shuffle, a weight-only model on CUDA)
+        over the weight-only projections of every layer, or None where it is off or nothing is made ahead at
+        ``rows``."""
         if not self.prefill_prepare:
             return None
         layers = [
@@ -332,7 +334,7 @@ class FusedRunner:
             for packs in self.packs
         ]
         if self.preparation is None:
-            self.preparation = SidePreparation(self.engine.device)
+            self.preparation = SidePreparation(self.engine.device, self.prefill_shuffle)
         work = self.preparation.plan(layers, rows, dtype)
         return self.preparation.start(work, dtype) if any(work) else None
 

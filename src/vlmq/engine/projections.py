@@ -244,6 +244,11 @@ def check_bf16_kernel(bf16_kernel: str) -> None:
         raise VlmqError(f"unknown bf16 kernel {bf16_kernel!r}; choose from: {', '.join(BF16_KERNELS)}")
 
 
+# the decode label's note for W8A8 layers whose down_proj rows take gate/up's row maxima (vlmq::fused_mlp), where it
+# runs on the CUDA cores (gemv.row_max_on_cuda_cores): W8A8 labels carry it by default ($VLMQ_W8A8_ROW_MAX=kernel: not)
+ROW_MAX_LABEL = ", down_proj by gate/up's row maxima"
+
+
 def build_packs(decoder, *, bf16_kernel: str = "fused") -> tuple[list[LayerPacks], HeadPack, str]:
     """(per-layer packs, head pack, label) for a ``vlmq.engine.decoder.TextDecoder``'s layers and lm_head.
 
@@ -263,7 +268,7 @@ def build_packs(decoder, *, bf16_kernel: str = "fused") -> tuple[list[LayerPacks
     if head.lm_head.label not in labels:
         label += f", lm_head {head.lm_head.label}"
     if layers and layers[0].row_max is not None:
-        label += ", down_proj rows quantized with gate/up's row maxima on the CUDA cores"
+        label += ROW_MAX_LABEL
     return layers, head, label
 
 

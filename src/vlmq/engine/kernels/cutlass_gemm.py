@@ -396,9 +396,13 @@ def w4a16_gemm(
     return _run(fmt, x, packed, [scale_t, zero_t, group_size], bias, tile, group_size)
 
 
-def w4_shuffle(packed: torch.Tensor) -> torch.Tensor:
-    """w4's packed int4 [N, K / 8] (int32) reordered into the shuffled layout ``w4a16_gemm(shuffled=True)`` reads
-    (same shape and size; ``cutlass/mixed_gemm.cu``'s ``LayoutWShuffled``), on the current stream."""
+# w4a16 tile -> the w4a16s tile of the same shape, schedule and cluster over shuffled weights (cutlass/mixed_gemm.cu's
+# VLMQ_W4S_TILES; checked against the source's rows on the CPU, against the library's shapes on the GPU)
+W4_SHUFFLED_TWINS = {3: 0, 10: 1, 0: 2, 6: 3}
+
+
+def check_shuffle_input(packed: torch.Tensor) -> tuple[int, int]:
+    """(N, K) of w4's packed int4 [N, K / 8] int32 weights the shuffled tiles can read, else a one-line ValueError."""
     if packed.dtype != torch.int32 or packed.dim() != 2:
         raise ValueError(
             f"w4_shuffle takes w4's packed int4 [N, K / 8] int32 weights, got {packed.dtype} {tuple(packed.shape)}: "
@@ -409,6 +413,49 @@ def w4_shuffle(packed: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"w4_shuffle needs N a multiple of 16 and K of 64 (got [{n}, {k}]): keep this weight in the packed layout"
         )
+    return n, k
+
+
+def w4_shuffle_reference(packed: torch.Tensor) -> torch.Tensor:
+    """w4's packed int4 [N, K / 8] (int32) in CUTLASS's shuffled layout (``cutlass/mixed_gemm.cu``'s
+    ``LayoutWShuffled``; same shape and size), in PyTorch. The layout tiles [N, K] into 16 x 16 atoms, N-block
+    fastest (atom (nb, kb) at word 32 (nb + N / 16 kb)); in an atom, the wgmma register fragment's thread
+    t0 + 4 t1 (t0 < 4, t1 < 8) owns one word holding its eight values (rows t1 + 8 v1, columns 2 t0 + v0 + 8 v2)
+    with value (v0, v1, v2) in nibble 4 v0 + v1 + 2 v2: the order 0, 2, 4, 6, 1, 3, 5, 7 of its register index
+    v0 + 2 v1 + 4 v2."""
+    n, k = check_shuffle_input(packed)
+    nibbles = (packed.unsqueeze(-1) >> (torch.arange(8, device=packed.device, dtype=torch.int32) * 4)) & 0xF
+    # [N, K] -> (nb, v1, t1, kb, v2, t0, v0)
+    v = nibbles.reshape(n // 16, 2, 8, k // 16, 2, 4, 2)
+    # -> (kb, nb, t1, t0, v0, v2, v1): word (nb + N/16 kb) * 32 + t0 + 4 t1, nibble 4 v0 + 2 v2 + v1
+    v = v.permute(3, 0, 2, 5, 6, 4, 1).reshape(-1, 8)
+    shifts = torch.arange(8, device=packed.device, dtype=torch.int32) * 4
+    return (v << shifts).sum(dim=-1, dtype=torch.int32).view(n, k // 8)
+
+
+def w4_shuffle(packed: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``w4_shuffle_reference`` in one Triton launch on the current stream (a GPU, or Triton's interpreter; into
+    ``out`` if given), else the reference: the layout ``w4a16_gemm(shuffled=True)`` reads. CUTLASS's own reorder
+    (``w4_shuffle_cutlass``, the tests' oracle) took 339 / 530 us for the 7b gate/up / down weights on the H200
+    (thirty-sixth session): ten times their bytes' time, too slow to make them one layer ahead of a prefill."""
+    n, k = check_shuffle_input(packed)
+    if not (packed.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"):
+        made = w4_shuffle_reference(packed)
+        return made if out is None else out.copy_(made)
+    from vlmq.engine.kernels.gemv_triton import w4_shuffle_kernel
+
+    packed = packed.contiguous()
+    out = torch.empty_like(packed) if out is None else out
+    atoms_n, atoms_k = 4, 8  # a program: 64 rows x 128 columns (64-byte row segments read, 512-byte runs written)
+    grid = (-(-n // (16 * atoms_n)), -(-k // (16 * atoms_k)))
+    w4_shuffle_kernel[grid](packed, out, n, k // 8, atoms_n, atoms_k)
+    return out
+
+
+def w4_shuffle_cutlass(packed: torch.Tensor) -> torch.Tensor:
+    """``w4_shuffle`` by CUTLASS's reorder (``vlmq_w4_shuffle``: the layout computed from the MMA atom itself), on
+    the current stream: the oracle the Triton kernel is checked against on the GPU."""
+    n, k = check_shuffle_input(packed)
     lib = _library()
     if lib is None:
         raise RuntimeError(f"CUTLASS prefill GEMMs not built: {BUILD_HINT}")

@@ -1171,6 +1171,28 @@ def w4_group_terms_kernel(
 
 
 @triton.jit
+def w4_shuffle_kernel(src_ptr, out_ptr, N, KW, NBL: tl.constexpr, KBL: tl.constexpr):
+    """w4's packed int4 [N, KW] words → CUTLASS's shuffled layout (``cutlass_gemm.w4_shuffle_reference`` says
+    which nibble goes where): a program writes NBL x KBL atoms of 16 rows x 16 columns, each output word (thread
+    t0 + 4 t1 of an atom) gathered from the four source words of rows t1, t1 + 8 and words 2 kb, 2 kb + 1: their
+    byte t0 holds the thread's two nibbles of each (low: v0 = 0 at slot v1 + 2 v2; high: v0 = 1 at slot 4 + ...)."""
+    j = tl.arange(0, NBL * KBL * 32)  # output words of the program, atom by atom (NBL atoms along N innermost)
+    t0 = j % 4
+    t1 = (j // 4) % 8
+    nb = tl.program_id(0) * NBL + (j // 32) % NBL
+    kb = tl.program_id(1) * KBL + j // (32 * NBL)
+    inside = (nb * 16 < N) & (kb * 2 < KW)
+    word = tl.zeros_like(j)
+    for v1 in tl.static_range(2):
+        for v2 in tl.static_range(2):
+            src = tl.load(src_ptr + (nb * 16 + 8 * v1 + t1) * KW + kb * 2 + v2, mask=inside, other=0)
+            byte = (src >> (8 * t0)) & 0xFF
+            word |= ((byte & 0xF) << (4 * (v1 + 2 * v2))) | ((byte >> 4) << (4 * (4 + v1 + 2 * v2)))
+    nbs = (N + 15) // 16
+    tl.store(out_ptr + (nb + nbs * kb) * 32 + t0 + 4 * t1, word, mask=inside)
+
+
+@triton.jit
 def dequant_w8_kernel(
     w_ptr, ws_ptr, out_ptr, N, K, stride_wn, stride_on, IS_FP8: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr
 ):

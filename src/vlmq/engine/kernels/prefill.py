@@ -63,9 +63,11 @@ import torch
 import torch.nn.functional as F
 
 from vlmq.engine.kernels.cutlass_gemm import (
+    W4_SHUFFLED_TWINS,
     W8A8_TYPES,
     unavailable_reason,
     w4_group_terms,
+    w4_shuffle,
     w4a16_gemm,
     w8a8_gemm,
     w8a16_gemm,
@@ -374,9 +376,13 @@ def cutlass_linear(
 ) -> torch.Tensor:
     """A prefill through CUTLASS (``cutlass_gemm``): the mixed-input GEMM for int8 rows with per-row scales or
     packed int4 (its group terms made at the call, in one launch: ``w4_group_terms``, unless given as ``terms``);
-    the W8A8 GEMM for e4m3 or int8 rows (``x_scale`` per token)."""
+    the W8A8 GEMM for e4m3 or int8 rows (``x_scale`` per token). ``terms`` a ``ShuffledInt4`` (made ahead): the
+    tile's twin over the weight in CUTLASS's shuffled layout, the same product bit for bit."""
     if x.dtype in W8A8_TYPES.values():
         return w8a8_gemm(x, weight, scale, x_scale, bias, tile).to(out_dtype)
+    if isinstance(terms, ShuffledInt4):
+        twin = W4_SHUFFLED_TWINS[tile]
+        return w4a16_gemm(x, terms.weight, scale, zero, group_size, bias, twin, terms.terms, True).to(out_dtype)
     if weight_format(weight) == W_INT4:
         return w4a16_gemm(x, weight, scale, zero, group_size, bias, tile, terms).to(out_dtype)
     return w8a16_gemm(x, weight, scale, bias, tile).to(out_dtype)
@@ -507,8 +513,10 @@ def prefill_linear(
 
 
 # ----- weight-side work one layer ahead ---------------------------------------------------------------
-PREPARE_ENV = "VLMQ_PREFILL_PREPARE"  # "side" (default: 7b int4_wo TTFT 0.978x on the H200): SidePreparation; "off"
-PREPARE_MODES = ("off", "side")
+# "side" (default: 7b int4_wo TTFT 0.978x on the H200): SidePreparation; "shuffle": that, with the int4 CUTLASS
+# weights also made in the shuffled layout (their tiles' twins 0.84-0.88x on the 7b gate/up and down); "off"
+PREPARE_ENV = "VLMQ_PREFILL_PREPARE"
+PREPARE_MODES = ("off", "side", "shuffle")
 PREPARE_MAX_BYTES = 64 << 20  # a dequantized weight made ahead at most this large (two layers' are held)
 _prepared: dict[tuple, object] = {}  # prepared_key(weight) -> what SidePreparation made from it for this layer
 
@@ -518,6 +526,14 @@ def prefill_prepare_mode() -> str:
     if value not in PREPARE_MODES:
         raise VlmqError(f"${PREPARE_ENV}={value!r}: use one of {', '.join(PREPARE_MODES)} (unset: side)")
     return value
+
+
+class ShuffledInt4(NamedTuple):
+    """What ``SidePreparation`` makes ahead for an int4 weight on a CUTLASS tile with a shuffled twin
+    (``$VLMQ_PREFILL_PREPARE=shuffle``): its group terms and the weight in CUTLASS's shuffled layout."""
+
+    terms: tuple[torch.Tensor, torch.Tensor]
+    weight: torch.Tensor
 
 
 def prepared_key(weight: torch.Tensor) -> tuple:
@@ -536,17 +552,20 @@ def made_ahead(made: dict):
             _prepared.pop(key, None)
 
 
-def weight_side_work(route: PrefillRoute, weight: torch.Tensor) -> str | None:
+def weight_side_work(route: PrefillRoute, weight: torch.Tensor, shuffle: bool = False) -> str | None:
     """What ``route`` makes from the weight alone before its GEMM at every call: "dequantize" (the whole bf16
-    weight, the ``dequant`` route), "terms" (an int4 CUTLASS GEMM's group terms), or None."""
+    weight, the ``dequant`` route), "terms" (an int4 CUTLASS GEMM's group terms), or None; with ``shuffle``,
+    "shuffle" for an int4 CUTLASS tile with a shuffled twin (its group terms and the shuffled weight)."""
     if route.path == "dequant":
         return "dequantize"
     if route.path == "cutlass" and weight_format(weight) == W_INT4:
-        return "terms"
+        return "shuffle" if shuffle and route.tile in W4_SHUFFLED_TWINS else "terms"
     return None
 
 
-def work_ahead(layers: list[list[tuple]], rows: int, dtype: torch.dtype, device: torch.device) -> list[list[tuple]]:
+def work_ahead(
+    layers: list[list[tuple]], rows: int, dtype: torch.dtype, device: torch.device, shuffle: bool = False
+) -> list[list[tuple]]:
     """Per layer, [(position, weight, scale, zero, group_size, what)] for the weights whose prefill route at ``rows``
     prompt rows makes something from the weight alone (``weight_side_work``), from each layer's [(weight, scale,
     zero, group_size)]: none at decode-sized prompts (``GEMV_MAX_M`` rows or fewer: the GEMV runs), and no
@@ -559,7 +578,7 @@ def work_ahead(layers: list[list[tuple]], rows: int, dtype: torch.dtype, device:
         items = []
         for position, (weight, scale, zero, group) in enumerate(layer):
             k = weight_columns(weight)
-            what = weight_side_work(prefill_route(probe.expand(rows, k), weight, group), weight)
+            what = weight_side_work(prefill_route(probe.expand(rows, k), weight, group), weight, shuffle)
             if what is not None and not (what == "dequantize" and weight.shape[0] * k * 2 > PREPARE_MAX_BYTES):
                 items.append((position, weight, scale, zero, group, what))
         work.append(items)
@@ -578,10 +597,11 @@ class SidePreparation:
     mix 9.14 -> 8.80 ms, the replayed first token 14.38 -> 14.07 ms (H200, twenty-first session, call 1), hence on
     by default (``$VLMQ_PREFILL_PREPARE=off`` turns it off). Scratch is kept across prefills (captured graphs
     replay into it), one buffer pair per (position, kind, shape); a weight whose bf16 copy exceeds
-    ``PREPARE_MAX_BYTES`` is made at the call as before."""
+    ``PREPARE_MAX_BYTES`` is made at the call as before. ``shuffle`` (``$VLMQ_PREFILL_PREPARE=shuffle``): the int4
+    CUTLASS weights are also made in the shuffled layout (``ShuffledInt4``; two copies of each held)."""
 
-    def __init__(self, device: torch.device):
-        self.device = device
+    def __init__(self, device: torch.device, shuffle: bool = False):
+        self.device, self.shuffle = device, shuffle
         self.side = torch.cuda.Stream(device)
         self.scratch: dict[tuple, list] = {}
 
@@ -589,21 +609,21 @@ class SidePreparation:
         n, k = weight.shape[0], weight_columns(weight)
         key = (position, what, n, k, dtype)
         if key not in self.scratch:
+            groups = scale.shape[1] if what != "dequantize" else 0
+            terms = lambda: tuple(torch.empty((groups, n), dtype=torch.bfloat16, device=self.device) for _ in range(2))  # noqa: E731
             if what == "dequantize":
                 self.scratch[key] = [torch.empty((n, k), dtype=dtype, device=self.device) for _ in range(2)]
+            elif what == "shuffle":
+                self.scratch[key] = [ShuffledInt4(terms(), torch.empty_like(weight)) for _ in range(2)]
             else:
-                groups = scale.shape[1]
-                self.scratch[key] = [
-                    tuple(torch.empty((groups, n), dtype=torch.bfloat16, device=self.device) for _ in range(2))
-                    for _ in range(2)
-                ]
+                self.scratch[key] = [terms() for _ in range(2)]
         return self.scratch[key]
 
     def plan(self, layers: list[list[tuple]], rows: int, dtype: torch.dtype) -> list[list[tuple]]:
         """``work_ahead``'s items, each with its scratch pair: (weight, scale, zero, group_size, what, pair)."""
         return [
             [(w, s, z, g, what, self._buffers(pos, what, w, s, dtype)) for pos, w, s, z, g, what in layer]
-            for layer in work_ahead(layers, rows, dtype, self.device)
+            for layer in work_ahead(layers, rows, dtype, self.device, self.shuffle)
         ]
 
     def start(self, work: list[list[tuple]], dtype: torch.dtype) -> PreparedLayers:
@@ -630,6 +650,8 @@ class PreparedLayers:
                 out = pair[i % 2]
                 if what == "dequantize":
                     made = dequantize_weight(weight, scale, zero, group, self.dtype, out=out)
+                elif what == "shuffle":
+                    made = ShuffledInt4(w4_group_terms(scale, zero, out=out.terms), w4_shuffle(weight, out=out.weight))
                 else:
                     made = w4_group_terms(scale, zero, out=out)
                 self.made[i][prepared_key(weight)] = made
