@@ -211,6 +211,8 @@ def test_only_int4_cutlass_tiles_with_a_shuffled_twin_are_made_shuffled():
         assert prefill.weight_side_work(route, int4, shuffle=True) == ("terms" if tile == lonely else "shuffle")
         assert prefill.weight_side_work(route, int8, shuffle=True) is None
     assert prefill.weight_side_work(prefill.PrefillRoute("dequant"), int4, shuffle=True) == "dequantize"
+    rows_of_8 = pack_int4(torch.zeros(24, 64, dtype=torch.int8))  # CUTLASS runs N % 8, the shuffled atoms need N % 16
+    assert prefill.weight_side_work(prefill.PrefillRoute("cutlass", 3), rows_of_8, shuffle=True) == "terms"
 
 
 def test_prefill_prepare_setting_is_read_and_a_wrong_value_refused_in_one_line(monkeypatch):
