@@ -72,11 +72,10 @@ def test_layers_made_ahead_on_a_side_stream_give_the_same_products_bit_for_bit(s
     assert all(torch.equal(a, b) for gl, wl in zip(captured, want) for a, b in zip(gl, wl))
 
 
-@pytest.mark.parametrize("recipe", ["int4_wo", "int8_wo"])
-def test_compiled_engine_answers_the_same_with_the_weight_side_work_ahead(recipe, monkeypatch):
-    """The toy through the compiled engine, six prompts a batch (a prefill of more than GEMV_MAX_M rows) three times
-    (first call, graph capture, replay), with and without the setting: the same greedy answers, the weights made
-    ahead where it is on, and the speed records' prefill note saying which ran."""
+def answers_by_mode(recipe: str, modes: tuple[str, ...], monkeypatch) -> dict[str, tuple]:
+    """Per ``$VLMQ_PREFILL_PREPARE`` mode: the toy's greedy answers through the compiled engine, six prompts a batch
+    (a prefill of more than GEMV_MAX_M rows) three times (first call, graph capture, replay), its prefill note, and
+    what its SidePreparation made (the scratch's kinds)."""
     from vlmq.engine import Engine
     from vlmq.models import load_model
     from vlmq.recipes import apply_recipe, engine_options, load_calibration, parse_recipe, prepare_engine
@@ -88,30 +87,35 @@ def test_compiled_engine_answers_the_same_with_the_weight_side_work_ahead(recipe
     spec = parse_recipe(recipe)
     loaded = load_model("toy", device="cuda")
     apply_recipe(loaded, spec, calib)
-    answers = {}
-    for mode in ("off", "side"):
+    out = {}
+    for mode in modes:
         monkeypatch.setenv("VLMQ_PREFILL_PREPARE", mode)  # read as the compiled engine is built
         engine = Engine(loaded, **engine_options(spec), compile=True, max_batch_size=6)
         prepare_engine(engine, spec, calib)
-        assert ("side stream" in engine.compiled.path_notes()["prefill_gemm"]) == (mode == "side")
-        answers[mode] = [[g.text for g in engine.generate(prompts, task.max_new_tokens)] for _ in range(3)]
+        answers = [[g.text for g in engine.generate(prompts, task.max_new_tokens)] for _ in range(3)]
         made = engine.compiled.preparation.scratch if engine.compiled.preparation is not None else {}
-        assert bool(made) == (mode == "side")  # the toy's four projections take the dequantize route
-    assert answers["side"] == answers["off"]
-    assert all(a.strip() for a in answers["off"][0])
+        out[mode] = (answers, engine.compiled.path_notes()["prefill_gemm"], {what for _, what, *_ in made})
+    return out
+
+
+@pytest.mark.parametrize("recipe", ["int4_wo", "int8_wo"])
+def test_compiled_engine_answers_the_same_with_the_weight_side_work_ahead(recipe, monkeypatch):
+    """With and without the setting: the same greedy answers, the weights made ahead where it is on (the toy's four
+    projections take the dequantize route), and the speed records' prefill note saying which ran."""
+    runs = answers_by_mode(recipe, ("off", "side"), monkeypatch)
+    assert "side stream" not in runs["off"][1] and "side stream" in runs["side"][1]
+    assert runs["off"][2] == set() and runs["side"][2] == {"dequantize"}
+    assert runs["side"][0] == runs["off"][0]
+    assert all(a.strip() for a in runs["off"][0][0])
 
 
 def test_compiled_engine_answers_the_same_with_shuffled_int4_weights(monkeypatch):
     """The toy's int4 projections sent to CUTLASS's tile 3 (the 7b gate/up's; the toy's shapes take the dequantize
     route by the tile table): the compiled engine's greedy answers with the weights made ahead in the shuffled layout
     (tile 3's twin reading them) equal those with the group terms alone made ahead and with nothing made ahead."""
-    from vlmq.engine import Engine
     from vlmq.engine.kernels import prefill
     from vlmq.engine.kernels.cutlass_gemm import unavailable_reason
     from vlmq.engine.kernels.gemv import CutlassTile
-    from vlmq.models import load_model
-    from vlmq.recipes import apply_recipe, engine_options, load_calibration, parse_recipe, prepare_engine
-    from vlmq.tasks import TaskOptions, get_task
 
     if unavailable_reason() is not None:
         pytest.skip(unavailable_reason())
@@ -121,20 +125,8 @@ def test_compiled_engine_answers_the_same_with_shuffled_int4_weights(monkeypatch
         "measured_tile",
         lambda kind, w, g, m: CutlassTile(3) if w.dtype == torch.int32 and m > 64 else measured(kind, w, g, m),
     )
-    task = get_task("shapes-vqa")
-    prompts = [s.prompt for s in task.load(TaskOptions(limit=6, seed=0))[:6]]
-    calib = load_calibration("builtin", n=8, languages=("en",), seed=0)
-    spec = parse_recipe("int4_wo")
-    loaded = load_model("toy", device="cuda")
-    apply_recipe(loaded, spec, calib)
-    answers = {}
-    for mode in ("off", "side", "shuffle"):
-        monkeypatch.setenv("VLMQ_PREFILL_PREPARE", mode)  # read as the compiled engine is built
-        engine = Engine(loaded, **engine_options(spec), compile=True, max_batch_size=6)
-        prepare_engine(engine, spec, calib)
-        assert ("shuffled layout" in engine.compiled.path_notes()["prefill_gemm"]) == (mode == "shuffle")
-        answers[mode] = [[g.text for g in engine.generate(prompts, task.max_new_tokens)] for _ in range(3)]
-        made = engine.compiled.preparation.scratch if engine.compiled.preparation is not None else {}
-        assert {what for _, what, *_ in made} == {"off": set(), "side": {"terms"}, "shuffle": {"shuffle"}}[mode]
-    assert answers["shuffle"] == answers["side"] == answers["off"]
-    assert all(a.strip() for a in answers["off"][0])
+    runs = answers_by_mode("int4_wo", ("off", "side", "shuffle"), monkeypatch)
+    assert ["shuffled layout" in runs[mode][1] for mode in runs] == [False, False, True]
+    assert [runs[mode][2] for mode in runs] == [set(), {"terms"}, {"shuffle"}]
+    assert runs["shuffle"][0] == runs["side"][0] == runs["off"][0]
+    assert all(a.strip() for a in runs["off"][0][0])
