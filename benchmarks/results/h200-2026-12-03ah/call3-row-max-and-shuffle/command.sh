@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=520 CALL=c3: the thirty-sixth session's call 3, 271 s warm after a cold start; the Triton shuffle it ran is the gather kernel of eddee71, replaced after it.)
 # Planned by the thirty-sixth session (BUDGET=570), after its calls 1-2 (results h200-2026-12-03ah):
 # - vlmq::fused_mlp now takes gate/up's row maxima only where down_proj runs on the CUDA cores
 #   (gemv.row_max_on_cuda_cores; call 1: 2b batch 1 0.980x / 0.984x, but 1.3-1.4x at 16 rows, down_proj's tensor-core
