@@ -1,4 +1,4 @@
-# Planned by the thirty-sixth session (BUDGET=225), after its call 3: the Triton shuffle of call 3 (four gathered words
+# Planned by the thirty-sixth session (BUDGET=240), after its call 3: the Triton shuffle of call 3 (four gathered words
 # an output word) took 272 / 139 us for the 7b gate/up / down weights, so made one layer ahead it held the 7b int4_wo
 # first token at 24.56 ms against 13.84 (side). Now each program loads its source tile whole (coalesced rows) and
 # permutes it in registers. This call: the shuffle's GPU tests (against CUTLASS's reorder) and the compiled toy's
@@ -6,7 +6,7 @@
 # shuffle's time and the 7b int4_wo first-token A/B side / shuffle (5 rounds). (No device time is left for the 7b
 # table with it: where shuffle wins, the next session runs call4-7b-int4-table-shuffle.sh.)
 . benchmarks/device_call.sh
-GPU_TEST_WORKERS=14 gpu_tests tests 100 tests/engine/test_w4_shuffle_gpu.py tests/engine/test_prefill_prepare_gpu.py \
+GPU_TEST_WORKERS=14 gpu_tests tests 120 tests/engine/test_w4_shuffle_gpu.py tests/engine/test_prefill_prepare_gpu.py \
     "tests/engine/test_fused_mlp_gpu.py::test_compiled_engine_with_gate_up_maxima_gives_the_same_tokens"
 timeout 40 python3 benchmarks/bench_w4_shuffle.py --out "$R/w4s" --presets 7b --projections gate_up,down 2>&1 \
     | grep -v "$F" | tail -12 > "$R/w4s.log"
