@@ -436,8 +436,9 @@ def w4_shuffle_reference(packed: torch.Tensor) -> torch.Tensor:
 def w4_shuffle(packed: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """``w4_shuffle_reference`` in one Triton launch on the current stream (a GPU, or Triton's interpreter; into
     ``out`` if given), else the reference: the layout ``w4a16_gemm(shuffled=True)`` reads. CUTLASS's own reorder
-    (``w4_shuffle_cutlass``, the tests' oracle) took 339 / 530 us for the 7b gate/up / down weights on the H200
-    (thirty-sixth session): ten times their bytes' time, too slow to make them one layer ahead of a prefill."""
+    (``w4_shuffle_cutlass``, the tests' oracle) took 339 / 530 us for the 7b gate/up / down weights on the H200,
+    this one 102 / 53 (thirty-sixth session) -- still more, made one layer ahead of a prefill on a side stream, than
+    the shuffled tiles save (7b int4 first token 14.05 -> 17.41 ms): ``$VLMQ_PREFILL_PREPARE=shuffle`` stays off."""
     n, k = check_shuffle_input(packed)
     if not (packed.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"):
         made = w4_shuffle_reference(packed)

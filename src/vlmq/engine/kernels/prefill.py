@@ -514,7 +514,8 @@ def prefill_linear(
 
 # ----- weight-side work one layer ahead ---------------------------------------------------------------
 # "side" (default: 7b int4_wo TTFT 0.978x on the H200): SidePreparation; "shuffle": that, with the int4 CUTLASS
-# weights also made in the shuffled layout (their tiles' twins 0.84-0.88x on the 7b gate/up and down); "off"
+# weights also made in the shuffled layout (their tiles' twins 0.84-0.88x on the 7b gate/up and down, but the 7b
+# int4_wo first token 1.239x side's on the H200: the shuffling outweighs them; an A/B setting); "off"
 PREPARE_ENV = "VLMQ_PREFILL_PREPARE"
 PREPARE_MODES = ("off", "side", "shuffle")
 PREPARE_MAX_BYTES = 64 << 20  # a dequantized weight made ahead at most this large (two layers' are held)

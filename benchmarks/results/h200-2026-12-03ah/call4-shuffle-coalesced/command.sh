@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=240 CALL=c5: the thirty-sixth session's call 4, 166 s warm after a cold start.)
 # Planned by the thirty-sixth session (BUDGET=240), after its call 3: the Triton shuffle of call 3 (four gathered words
 # an output word) took 272 / 139 us for the 7b gate/up / down weights, so made one layer ahead it held the 7b int4_wo
 # first token at 24.56 ms against 13.84 (side). Now each program loads its source tile whole (coalesced rows) and
