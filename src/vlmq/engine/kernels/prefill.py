@@ -612,15 +612,17 @@ class SidePreparation:
         n, k = weight.shape[0], weight_columns(weight)
         key = (position, what, n, k, dtype)
         if key not in self.scratch:
-            groups = scale.shape[1] if what != "dequantize" else 0
-            terms = lambda: tuple(torch.empty((groups, n), dtype=torch.bfloat16, device=self.device) for _ in range(2))  # noqa: E731
             if what == "dequantize":
                 self.scratch[key] = [torch.empty((n, k), dtype=dtype, device=self.device) for _ in range(2)]
             elif what == "shuffle":
-                self.scratch[key] = [ShuffledInt4(terms(), torch.empty_like(weight)) for _ in range(2)]
+                self.scratch[key] = [ShuffledInt4(self._terms(scale, n), torch.empty_like(weight)) for _ in range(2)]
             else:
-                self.scratch[key] = [terms() for _ in range(2)]
+                self.scratch[key] = [self._terms(scale, n) for _ in range(2)]
         return self.scratch[key]
+
+    def _terms(self, scale, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scratch for an int4 weight's [groups, N] bf16 group terms (``w4_group_terms``'s ``out``)."""
+        return tuple(torch.empty((scale.shape[1], n), dtype=torch.bfloat16, device=self.device) for _ in range(2))
 
     def plan(self, layers: list[list[tuple]], rows: int, dtype: torch.dtype) -> list[list[tuple]]:
         """``work_ahead``'s items, each with its scratch pair: (weight, scale, zero, group_size, what, pair)."""
