@@ -388,6 +388,19 @@ def fragment_order_layout(n: int, k: int) -> torch.Tensor:
     return where
 
 
+@pytest.mark.parametrize(
+    "out", [torch.zeros(16, 8, dtype=torch.int64), torch.zeros(32, 8, dtype=torch.int32), torch.zeros(8, 16).int().t()]
+)
+def test_an_out_the_shuffle_cannot_fill_is_refused_in_one_line(out):
+    """A wrong dtype, shape or a strided view: refused before anything is written (the kernel writes out's words
+    by offset), in one line naming the fix."""
+    packed = torch.zeros(16, 8, dtype=torch.int32)
+    before = out.clone()
+    with pytest.raises(ValueError, match="contiguous int32") as err:
+        cutlass_gemm.w4_shuffle(packed, out=out)
+    assert "\n" not in str(err.value) and torch.equal(out, before)
+
+
 def test_the_shuffle_puts_each_value_where_the_wgmma_fragment_reads_it():
     """``w4_shuffle_reference`` (the layout the Triton kernel writes, checked against CUTLASS's reorder on the GPU) is
     the fragment order above: every nibble at its index."""

@@ -173,10 +173,10 @@ def _library() -> ctypes.CDLL | None:
     operands = {  # after the tile: x, w, the format's operands, bias, out
         "w8a16": [ctypes.c_void_p] * 5,
         "w4a16": [ctypes.c_void_p] * 4 + [ctypes.c_int] + [ctypes.c_void_p] * 2,
-        "w4a16s": [ctypes.c_void_p] * 4 + [ctypes.c_int] + [ctypes.c_void_p] * 2,
         "w8a8_fp8": [ctypes.c_void_p] * 6,
         "w8a8_int8": [ctypes.c_void_p] * 6,
     }
+    operands["w4a16s"] = operands["w4a16"]  # one C ABI for both (VLMQ_W4_GEMM_ABI)
     needed = ("vlmq_w4_gemv", "vlmq_w4_shuffle")
     if not all(hasattr(lib, f"vlmq_{fmt}_gemm") for fmt in operands) or not all(hasattr(lib, f) for f in needed):
         return None  # built from an older source (a $VLMQ_CUTLASS_LIB kept across a change): rebuild it
@@ -244,7 +244,7 @@ FORMATS = ("w8a16", "w4a16", "w4a16s", "w8a8_fp8", "w8a8_int8")
 TILE_PREFERENCE = {
     "w8a16": (1, 6, 0, 5, 2, 3, 4),
     "w4a16": (10, 0, 5, 3, 7, 6, 8, 4, 9, 2, 1),
-    "w4a16s": (0, 1, 2, 3),  # not measured yet (thirty-fifth session, no device): w4a16's 3, 10, 0, 6 shuffled
+    "w4a16s": (0, 1, 2, 3),  # w4a16's 3, 10, 0, 6 shuffled (W4_SHUFFLED_TWINS); the engine picks twins, not these
     "w8a8_fp8": (2, 1, 6, 4, 7, 5, 0, 3),
     "w8a8_int8": (1, 4, 3, 5, 0, 2),
 }
@@ -440,6 +440,13 @@ def w4_shuffle(packed: torch.Tensor, out: torch.Tensor | None = None) -> torch.T
     this one 102 / 53 (thirty-sixth session) -- still more, made one layer ahead of a prefill on a side stream, than
     the shuffled tiles save (7b int4 first token 14.05 -> 17.41 ms): ``$VLMQ_PREFILL_PREPARE=shuffle`` stays off."""
     n, k = check_shuffle_input(packed)
+    if out is not None and (
+        out.dtype != torch.int32 or out.shape != packed.shape or out.device != packed.device or not out.is_contiguous()
+    ):
+        raise ValueError(
+            f"w4_shuffle's out must be a contiguous int32 {tuple(packed.shape)} tensor on {packed.device} (got "
+            f"{out.dtype} {tuple(out.shape)} on {out.device}): pass torch.empty_like(packed), or no out"
+        )
     if not (packed.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"):
         made = w4_shuffle_reference(packed)
         return made if out is None else out.copy_(made)
