@@ -7,7 +7,8 @@ TTFT, `speed/bs16`'s decode, `speed-long/ctx8192_bs16`'s decode) and prints one 
 measured figure (a ratio where the bar is one), the limit, and met / NOT MET / not measured; where the records give
 the repeats' range (``ci_low`` / ``ci_high``: min and max of the repeats) and the limit lies inside it, the verdict
 says so ("a tie": another draw of the same repeats could flip it). The bars hold for one run ("all recipes in one
-run"): give the files of one run; where several files hold the same figure, the last one's wins. Given several
+run"): give the files of one run; where several files hold the same figure, the last one's wins, and a ratio divides
+by the reference of its own figure's file where that file has one (a run's BF16, not a later run's). Given several
 files, each row also says which file its figure (and a ratio's reference) came from, and flags a ratio taken across
 two files ("across files"): figures of two runs, which the bars do not promise to compare. Records of a run
 that saw ``VLMQ_*`` settings (a kernel knob such as ``VLMQ_PDL_TRIGGER``) carry them, and the table's first line
@@ -88,13 +89,16 @@ def check(rows: list[dict]) -> list[dict]:
     over the repeats (``spread``: (low, high), a ratio's from the extremes of both figures; None where a record has
     no range)."""
     record = {(r["model"], r["recipe"], r["task"], r["metric"]): r for r in rows}
+    in_file = {(r["model"], r["recipe"], r["task"], r["metric"], r.get("file")): r for r in rows}
     out = []
     for bar in bars() + long_context_bars(rows):
         mine = record.get((bar.model, bar.recipe, *bar.figure), {})
         got, spread = mine.get("value"), figure_range(mine)
         source = (mine.get("file"), None)
         if bar.relative_to is not None and got is not None:
-            ref = record.get((bar.model, bar.relative_to, *bar.figure), {})
+            ref = in_file.get((bar.model, bar.relative_to, *bar.figure, mine.get("file"))) or record.get(
+                (bar.model, bar.relative_to, *bar.figure), {}
+            )
             got = got / ref["value"] if ref.get("value") else None
             ref_spread = figure_range(ref)
             spread = (spread[0] / ref_spread[1], spread[1] / ref_spread[0]) if spread and ref_spread and got else None

@@ -114,19 +114,22 @@ def test_figures_measured_under_a_knob_say_so(tmp_path, capsys):
 
 
 def test_given_several_files_each_figure_says_which_and_a_ratio_across_two_is_flagged(tmp_path, capsys):
-    """The 2b table in one file, a later 7b run in another that also holds a 2b BF16 figure: the 2b ratios then
-    divide by the later file's BF16 (the last file wins) and say so; a figure of one file alone names it."""
-    first, second = tmp_path / "2b.jsonl", tmp_path / "7b.jsonl"
+    """The 2b table in one file, a later 7b run in another that also holds a 2b BF16 figure, and a third holding a 2b
+    fp8 figure alone: a ratio divides by its own file's BF16 where that file has one (not the later file's), else by
+    the last file's and says so; a figure of one file alone names it."""
+    first, second, third = tmp_path / "2b.jsonl", tmp_path / "7b.jsonl", tmp_path / "fp8.jsonl"
     b1 = ("speed", "decode_ms_per_token")
     first.write_text("\n".join(json.dumps(rec("2b", r, *b1, v)) for r, v in (("bf16", 1.2), ("int8_wo", 0.9))))
     rows = (rec("7b", "int4_wo", *b1, 2.3), rec("2b", "bf16", *b1, 1.25), rec("2b", "int4_wo", *b1, 0.75))
     second.write_text("\n".join(json.dumps(r) for r in rows))
-    check_bars.main([str(first), str(second)])
+    third.write_text(json.dumps(rec("2b", "fp8", *b1, 0.95)))
+    check_bars.main([str(first), str(second), str(third)])
     text = capsys.readouterr().out
-    assert f"Files: 1 = {first}; 2 = {second}." in text
+    assert f"Files: 1 = {first}; 2 = {second}; 3 = {third}." in text
     assert "1 ratios taken across files (figures of two runs)." in text
-    assert "| #16 | 2b batch-1 decode, x BF16 | int8_wo | 0.720 | ≤ 0.75 | met | 1 / 2 (across files) |" in text
+    assert "| #16 | 2b batch-1 decode, x BF16 | int8_wo | 0.750 | ≤ 0.75 | met | 1 / 1 |" in text
     assert "| #16 | 2b batch-1 decode, x BF16 | int4_wo | 0.600 | ≤ 0.6 | met | 2 / 2 |" in text
+    assert "| #16 | 2b batch-1 decode, x BF16 | fp8 | 0.760 | ≤ 0.75 | **NOT MET** | 3 / 2 (across files) |" in text
     assert "| #16 | 7b batch-1 decode ms/token | int4_wo | 2.300 | ≤ 1.6 | **NOT MET** | 2 |" in text
     assert "| #16 | 7b batch-1 decode ms/token | fp8 | - | ≤ 2.2 | not measured | - |" in text
     check_bars.main([str(first)])  # one file: no column, no list

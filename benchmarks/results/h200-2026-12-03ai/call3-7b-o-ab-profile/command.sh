@@ -1,8 +1,9 @@
-# Planned by the thirty-fourth session (~150 s warm): the per-step profile of the 2b int4_wo batch-16 step before and
-# after the o_proj w4_mma entry that session shipped (a kernel change lands with its profile): the speed-profile task
-# (torch.profiler per kernel and per layer place) with the shipped table less its w4_mma entries (made as the call
-# runs) and with the shipped one.
+# (Run from benchmarks/planned/ as BUDGET=560 CALL=ai3: the thirty-seventh session's call 3, 175 s warm.)
+# Thirty-seventh session (BUDGET=560, warm): the thirty-fourth session's call1-7b-o-ab.sh (the 7b int4_wo batch-16 step
+# with the 7b o_proj 16-row w4_mma entry added) and then its call2-profile-2b-o-mma.sh in what is left.
 . benchmarks/device_call.sh
+python3 benchmarks/bench_w4_mma.py --candidate-table "$R/tiles-7b-o.json" --adopt "2b o:16" "7b o:16"
+RECIPE=int4_wo decode_ab ab7b qwen2-vl-7b 16 VLMQ_TILES "src/vlmq/engine/kernels/tiles/h200.json;$R/tiles-7b-o.json" 270
 python3 benchmarks/bench_w4_mma.py --candidate-table "$R/tiles-before-o-mma.json"
 for table in "$R/tiles-before-o-mma.json" src/vlmq/engine/kernels/tiles/h200.json; do
     name=prof-$(basename "$table" .json)
@@ -12,4 +13,4 @@ for table in "$R/tiles-before-o-mma.json" src/vlmq/engine/kernels/tiles/h200.jso
     echo "$name rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$name.log"
 done
 finish_call
-cat $R/prof-*.log; grep -A12 "bs16" $R/prof-*/profiles.md | head -60
+cat $R/ab7b.log; cat $R/ab7b/ab.md 2>/dev/null; cat $R/prof-*.log
