@@ -401,6 +401,11 @@ def w4a16_gemm(
 W4_SHUFFLED_TWINS = {3: 0, 10: 1, 0: 2, 6: 3}
 
 
+def shuffle_fits(n: int, k: int) -> bool:
+    """Whether an [N, K] int4 weight tiles into the shuffled layout's 16 x 16 atoms (K also a multiple of 64)."""
+    return n % 16 == 0 and k % 64 == 0
+
+
 def check_shuffle_input(packed: torch.Tensor) -> tuple[int, int]:
     """(N, K) of w4's packed int4 [N, K / 8] int32 weights the shuffled tiles can read, else a one-line ValueError."""
     if packed.dtype != torch.int32 or packed.dim() != 2:
@@ -409,7 +414,7 @@ def check_shuffle_input(packed: torch.Tensor) -> tuple[int, int]:
             "pack them with w4.pack_int4"
         )
     n, k = packed.shape[0], packed.shape[1] * 8
-    if n % 16 or k % 64:
+    if not shuffle_fits(n, k):
         raise ValueError(
             f"w4_shuffle needs N a multiple of 16 and K of 64 (got [{n}, {k}]): keep this weight in the packed layout"
         )

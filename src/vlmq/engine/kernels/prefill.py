@@ -65,6 +65,7 @@ import torch.nn.functional as F
 from vlmq.engine.kernels.cutlass_gemm import (
     W4_SHUFFLED_TWINS,
     W8A8_TYPES,
+    shuffle_fits,
     unavailable_reason,
     w4_group_terms,
     w4_shuffle,
@@ -556,12 +557,12 @@ def made_ahead(made: dict):
 def weight_side_work(route: PrefillRoute, weight: torch.Tensor, shuffle: bool = False) -> str | None:
     """What ``route`` makes from the weight alone before its GEMM at every call: "dequantize" (the whole bf16
     weight, the ``dequant`` route), "terms" (an int4 CUTLASS GEMM's group terms), or None; with ``shuffle``,
-    "shuffle" for an int4 CUTLASS tile with a shuffled twin (its group terms and the shuffled weight; the layout's
-    atoms need N a multiple of 16, the route already K one of 64)."""
+    "shuffle" for an int4 CUTLASS tile with a shuffled twin (its group terms and the shuffled weight) where the
+    weight fits the shuffled layout (``shuffle_fits``)."""
     if route.path == "dequant":
         return "dequantize"
     if route.path == "cutlass" and weight_format(weight) == W_INT4:
-        twin = shuffle and route.tile in W4_SHUFFLED_TWINS and weight.shape[0] % 16 == 0
+        twin = shuffle and route.tile in W4_SHUFFLED_TWINS and shuffle_fits(weight.shape[0], weight_columns(weight))
         return "shuffle" if twin else "terms"
     return None
 
