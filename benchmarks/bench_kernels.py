@@ -848,13 +848,14 @@ def decode_bench_parser(description: str, reps: int) -> argparse.ArgumentParser:
     return parser
 
 
-def save_run(out: pathlib.Path, name: str, records: list, text: str) -> None:
+def save_run(out: pathlib.Path, name: str, records: list, text: str, echo: bool = True) -> None:
     """A decode benchmark's run into ``out``: ``name``.json (this machine's environment and the records) and
-    table.md (``text``, also printed)."""
+    table.md (``text``, also printed where ``echo``)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(dict(env=environment(), records=records), indent=1))
     (out / "table.md").write_text(text + "\n")
-    print(text)
+    if echo:
+        print(text)
 
 
 def parse_args(argv=None):
