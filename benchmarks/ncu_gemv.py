@@ -22,23 +22,29 @@ from vlmq.errors import VlmqError
 
 
 def parse_case(text: str) -> tuple:
-    """'7b:gate_up:int4-g128' → the sweep group (preset, shape, n, k, 1, mode) of bench_kernels."""
+    """'7b:gate_up:int4-g128' (or with the decode rows, '7b:down:int4-g128:16') → the sweep group (preset, shape, n,
+    k, rows, mode) of bench_kernels; one row unless given."""
     try:
-        preset, shape, mode = text.split(":")
+        preset, shape, mode, *rows = text.split(":")
         n, k = bench_kernels.SHAPES[preset][shape]
         bench_kernels.MODES[mode]  # noqa: B018 - a KeyError names a mode that does not exist
+        (m,) = [int(r) for r in rows] or [1]
+        if not 1 <= m <= 64:
+            raise ValueError
     except (ValueError, KeyError):
         presets = ",".join(bench_kernels.SHAPES)
         raise SystemExit(
-            f"ncu_gemv: bad case {text!r}: give preset:shape:mode, presets {presets}, shapes of "
-            f"bench_kernels.SHAPES, modes {','.join(bench_kernels.MODES)}"
+            f"ncu_gemv: bad case {text!r}: give preset:shape:mode[:rows], presets {presets}, shapes of "
+            f"bench_kernels.SHAPES, modes {','.join(bench_kernels.MODES)}, decode rows 1-64"
         ) from None
-    return preset, shape, n, k, 1, mode
+    return preset, shape, n, k, m, mode
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("cases", nargs="+", help="preset:shape:mode, e.g. 7b:gate_up:int4-g128")
+    ap.add_argument(
+        "cases", nargs="+", help="preset:shape:mode[:rows], e.g. 7b:gate_up:int4-g128, 7b:down:int4-g128:16"
+    )
     ap.add_argument("--calls", type=int, default=2)
     ap.add_argument(
         "--mma", default="", help="int4 cases through the tensor-core GEMV: row_blocks,warps,in_flight,post[,split]"
@@ -67,7 +73,7 @@ def main(argv=None) -> int:
         for call in bench_kernels.sweep_calls(group, cfg, args.calls + 1):
             call()
         torch.cuda.synchronize()
-        print(f"{preset} {shape} {mode}: {tuple(cfg)}, {nbytes / 1e6:.1f} MB of weights", flush=True)
+        print(f"{preset} {shape} {mode} x {m} rows: {tuple(cfg)}, {nbytes / 1e6:.1f} MB of weights", flush=True)
     return 0
 
 

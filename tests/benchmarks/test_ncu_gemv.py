@@ -13,9 +13,12 @@ import ncu_gemv  # noqa: E402
 
 def test_a_case_names_a_sweep_group():
     assert ncu_gemv.parse_case("7b:gate_up:int4-g128") == ("7b", "gate_up", 37888, 3584, 1, "int4-g128")
+    assert ncu_gemv.parse_case("7b:down:int4-g128:16") == ("7b", "down", 3584, 18944, 16, "int4-g128")
 
 
-@pytest.mark.parametrize("case", ["7b:gate:int4-g128", "9b:o:bf16", "2b:o:int3", "2b:o"])
+@pytest.mark.parametrize(
+    "case", ["7b:gate:int4-g128", "9b:o:bf16", "2b:o:int3", "2b:o", "2b:o:bf16:0", "2b:o:bf16:65", "2b:o:bf16:x"]
+)
 def test_a_bad_case_is_one_line_naming_the_form_and_the_known_values(case):
     with pytest.raises(SystemExit) as err:
         ncu_gemv.parse_case(case)
