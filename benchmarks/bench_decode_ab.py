@@ -15,6 +15,11 @@ first token, for a setting of the prefill (``VLMQ_PREFILL_PREPARE``, with ``--re
 round) and OUT/ab.md: ms/token (and TTFT ms) per (recipe, batch, variant), median over the rounds, min-max, and the
 ratio to the first variant. Speed is only reported from the compiled engine on CUDA; on a CPU the same loop runs
 through the eager engine to check the script, and its table says "not measured (cpu: eager engine)".
+
+``--env recipe`` compares recipes instead of a setting: the variants name recipes (``--variants 'int4_wo;int4_awq'``),
+one engine each at a batch size, all resident, timed in the same interleaved rounds -- so a ratio between recipes is
+free of the drift a table's one-recipe-after-another order carries (a "4-bit faster than 8-bit" bar can hinge on
+0.5 %).
 """
 
 from __future__ import annotations
@@ -51,7 +56,11 @@ def parse_args(argv=None):
     p.add_argument("--recipes", default="bf16")
     p.add_argument("--batch-sizes", default="1,16")
     p.add_argument("--variants", required=True, help="values of --env, separated by ';' (the first is the reference)")
-    p.add_argument("--env", default="VLMQ_PDL_TRIGGER", help="the environment variable the variants set")
+    p.add_argument(
+        "--env",
+        default="VLMQ_PDL_TRIGGER",
+        help="the environment variable the variants set, or 'recipe': the variants are recipes, an engine each",
+    )
     p.add_argument("--rounds", type=int, default=3, help="timed passes over every variant, interleaved")
     p.add_argument(
         "--rebuild",
@@ -107,8 +116,16 @@ def env_restored(name: str):
             os.environ[name] = before
 
 
+RECIPE_VARIANTS = "recipe"  # --env recipe: the variants are recipes, an engine each, timed interleaved
+
+
 def check_variants(env: str, variants: list[str]) -> None:
-    """Each variant read by ``env``'s reader (``SETTING_READERS``), the variable restored after: its error, if any."""
+    """Each variant read by ``env``'s reader (``SETTING_READERS``; recipes by ``parse_recipe``), the variable restored
+    after: its error, if any."""
+    if env == RECIPE_VARIANTS:
+        for variant in variants:
+            parse_recipe(variant)
+        return
     reader = SETTING_READERS.get(env)
     if reader is None:
         return
@@ -175,19 +192,13 @@ def cells(row: dict, key: str, measured: bool) -> str:
 
 def time_variants(engine, prompts, variants, args, measured: bool) -> tuple[dict, dict, dict, dict]:
     """ms/token of each variant in each round: the setting applied, the decode step captured again (``--rebuild``:
-    the runner built again; on a CPU the fused runner, uncompiled), a short warm generation, then one timed
-    generation of ``--new-tokens`` tokens. With ``--ttft`` a second warm generation first (a prompt geometry's prefill
-    is captured on its second sighting), so the timed one's first token is replayed, and its TTFT is kept too.
-    Returns (ms/token, TTFT ms, each variant's decode path -- the runner's label: what ran --, its prefill GEMMs'
-    note)."""
+    the runner built again; on a CPU the fused runner, uncompiled), then ``timed_generation``. Returns (ms/token,
+    TTFT ms, each variant's decode path -- the runner's label: what ran --, its prefill GEMMs' note)."""
     from vlmq.engine.compiled import CompiledRunner, FusedRunner
 
-    times: dict[str, list[float]] = {v: [] for v in variants}
-    ttft: dict[str, list[float]] = {v: [] for v in variants}
-    paths: dict[str, str] = {}
-    prefill: dict[str, str] = {}
     with env_restored(args.env):
-        for _, variant in schedule(variants, args.rounds):
+
+        def apply(variant: str):
             os.environ[args.env] = variant
             if args.rebuild:
                 engine.compiled = None  # the old runner's graphs and packs go before the new ones are built
@@ -195,14 +206,30 @@ def time_variants(engine, prompts, variants, args, measured: bool) -> tuple[dict
                 engine.compiled = CompiledRunner(engine) if measured else FusedRunner(engine, compile=False)
             elif engine.compiled is not None and hasattr(engine.compiled, "drop_decode_graphs"):
                 engine.compiled.drop_decode_graphs()
-            for _ in range(2 if args.ttft else 1):
-                engine.generate(prompts, 4, ignore_eos=True)  # captures the step (and the prefill) under this value
-            timings = engine.generate(prompts, args.new_tokens, ignore_eos=True)[0].timings
-            times[variant].append(timings["decode_ms_per_token"])
-            ttft[variant].append(timings["ttft_ms"])
-            paths[variant] = engine.compiled.label if engine.compiled is not None else "eager"
-            notes = engine.compiled.path_notes() if engine.compiled is not None else {}
-            prefill[variant] = notes.get("prefill_gemm", notes.get("prefill_path", "eager"))
+            return engine
+
+        return timed_rounds(variants, args, apply, prompts)
+
+
+def timed_rounds(variants, args, engine_for, prompts) -> tuple[dict, dict, dict, dict]:
+    """``--rounds`` passes over the variants, interleaved: each variant's engine (``engine_for(variant)``, which
+    applies the variant) makes a short warm generation (one more with ``--ttft``: a prompt geometry's prefill is
+    captured on its second sighting, so the timed first token is replayed), then one timed generation of
+    ``--new-tokens`` tokens."""
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    ttft: dict[str, list[float]] = {v: [] for v in variants}
+    paths: dict[str, str] = {}
+    prefill: dict[str, str] = {}
+    for _, variant in schedule(variants, args.rounds):
+        engine = engine_for(variant)
+        for _ in range(2 if args.ttft else 1):
+            engine.generate(prompts, 4, ignore_eos=True)  # captures the step (and the prefill) under this variant
+        timings = engine.generate(prompts, args.new_tokens, ignore_eos=True)[0].timings
+        times[variant].append(timings["decode_ms_per_token"])
+        ttft[variant].append(timings["ttft_ms"])
+        paths[variant] = engine.compiled.label if engine.compiled is not None else "eager"
+        notes = engine.compiled.path_notes() if engine.compiled is not None else {}
+        prefill[variant] = notes.get("prefill_gemm", notes.get("prefill_path", "eager"))
     return times, ttft, paths, prefill
 
 
@@ -229,9 +256,35 @@ def workload_engine(loaded, spec, calib, batch: int, opts, measured: bool):
     return engine, prompts
 
 
+ACROSS_RECIPES = "(across recipes)"  # the recipe column of a --env recipe row: its variants are the recipes
+
+
+def result_row(recipe: str, batch: int, variants: list[str], timed: tuple, args, measured: bool) -> dict:
+    """One (recipe, batch) row of ab.json from ``timed_rounds``' timings: the summary over rounds against the first
+    variant, each variant's decode path (and with ``--ttft`` its first token and prefill note); off the compiled CUDA
+    engine no timing at all."""
+    times, ttft, paths, prefill = timed
+    row = {"recipe": recipe, "batch": batch, "summary": summarize(times, variants[0]), "decode_paths": paths}
+    if args.ttft:
+        row |= {"ttft": summarize(ttft, variants[0], key="ttft_ms"), "prefill_notes": prefill}
+    if measured:  # a CPU's timings are no speed figure: kept out of every output
+        row["times"] = times
+        if args.ttft:
+            row["ttft_times"] = ttft
+        print(f"{recipe} batch {batch}: " + ", ".join(f"{v} {statistics.median(t):.3f}" for v, t in times.items()))
+        return row
+    row["summary"] = {v: {"n": len(t), "speed": "not measured (cpu: eager engine)"} for v, t in times.items()}
+    if args.ttft:
+        row["ttft"] = {v: dict(summary) for v, summary in row["summary"].items()}
+    print(f"{recipe} batch {batch}: {args.rounds} rounds of {len(variants)} variants run (cpu: not measured)")
+    return row
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     variants = variants_of(args.variants)
+    if args.env == RECIPE_VARIANTS and (args.recipes != "bf16" or args.rebuild):
+        raise VlmqError("--env recipe: the variants name the recipes ('int4_wo;int4_awq'); drop --recipes / --rebuild")
     check_variants(args.env, variants)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -246,32 +299,30 @@ def main(argv=None) -> int:
         "rounds": args.rounds,
         "provenance": provenance(device),
     }
-    for recipe in (r.strip() for r in args.recipes.split(",") if r.strip()):
+    batches = [int(b) for b in args.batch_sizes.split(",")]
+    if args.env == RECIPE_VARIANTS:  # an engine a recipe at each batch size, all resident, timed interleaved
+        for batch in batches:
+            start = time.perf_counter()
+            engines = {}
+            for recipe in variants:
+                loaded, spec, calib = quantized_model(args.model, recipe, device)
+                engines[recipe] = workload_engine(loaded, spec, calib, batch, opts, measured)
+            prompts = next(iter(engines.values()))[1]  # the same workload for every recipe
+            engine_of = {recipe: engine for recipe, (engine, _) in engines.items()}
+            timed = timed_rounds(variants, args, engine_of.__getitem__, prompts)
+            results.append(result_row(ACROSS_RECIPES, batch, variants, timed, args, measured))
+            del engines, engine_of, loaded
+            release_memory()
+            print(f"recipes at batch {batch}: {time.perf_counter() - start:.0f} s", flush=True)
+            report["results"] = results
+            (out / "ab.json").write_text(json.dumps(report, indent=1) + "\n")  # after each batch: nothing lost
+    for recipe in [] if args.env == RECIPE_VARIANTS else [r.strip() for r in args.recipes.split(",") if r.strip()]:
         start = time.perf_counter()
         loaded, spec, calib = quantized_model(args.model, recipe, device)
-        for batch in (int(b) for b in args.batch_sizes.split(",")):
+        for batch in batches:
             engine, prompts = workload_engine(loaded, spec, calib, batch, opts, measured)
-            times, ttft, paths, prefill = time_variants(engine, prompts, variants, args, measured)
-            row = {"recipe": recipe, "batch": batch, "summary": summarize(times, variants[0]), "decode_paths": paths}
-            if args.ttft:
-                row |= {"ttft": summarize(ttft, variants[0], key="ttft_ms"), "prefill_notes": prefill}
-            if measured:  # a CPU's timings are no speed figure: kept out of every output
-                row["times"] = times
-                if args.ttft:
-                    row["ttft_times"] = ttft
-                print(
-                    f"{recipe} batch {batch}: " + ", ".join(f"{v} {statistics.median(t):.3f}" for v, t in times.items())
-                )
-            else:
-                row["summary"] = {
-                    v: {"n": len(t), "speed": "not measured (cpu: eager engine)"} for v, t in times.items()
-                }
-                if args.ttft:
-                    row["ttft"] = {v: dict(summary) for v, summary in row["summary"].items()}
-                print(
-                    f"{recipe} batch {batch}: {args.rounds} rounds of {len(variants)} variants run (cpu: not measured)"
-                )
-            results.append(row)
+            timed = time_variants(engine, prompts, variants, args, measured)
+            results.append(result_row(recipe, batch, variants, timed, args, measured))
             del engine
             release_memory()
         print(f"{recipe}: {time.perf_counter() - start:.0f} s", flush=True)

@@ -110,3 +110,37 @@ def test_every_setting_reader_accepts_its_default():
     assert set(defaults) == set(bench_decode_ab.SETTING_READERS)
     for env, value in defaults.items():
         bench_decode_ab.check_variants(env, [value, value])
+
+
+def test_recipes_as_variants_get_an_engine_each_timed_in_interleaved_rounds(tmp_path, monkeypatch):
+    """``--env recipe``: an engine per recipe at a batch size, all built before any is timed, then rounds of a warm
+    and a timed generation per recipe in turn (A B A B), one row across the recipes; no speed off CUDA."""
+    from vlmq.engine import Engine
+
+    order = []
+    generate = Engine.generate
+    monkeypatch.setattr(
+        Engine, "generate", lambda self, *a, **k: order.append((id(self), a[1])) or generate(self, *a, **k)
+    )
+    args = ["--out", str(tmp_path), "--model", "toy", "--batch-sizes", "1", "--device", "cpu", "--env", "recipe"]
+    assert bench_decode_ab.main([*args, "--variants", "bf16;int8_wo", "--rounds", "2", "--new-tokens", "2"]) == 0
+    names = [name for name, _ in order]
+    assert [n for _, n in order] == [4, 2] * 4 and names[0::2] == names[1::2]  # each timed one after its warm one
+    assert names[0] != names[2] and names[0::4] == names[0:1] * 2  # bf16, int8_wo, bf16, int8_wo
+    (row,) = json.loads((tmp_path / "ab.json").read_text())["results"]
+    assert row["recipe"] == bench_decode_ab.ACROSS_RECIPES and set(row["summary"]) == {"bf16", "int8_wo"}
+    assert "times" not in row and row["summary"]["int8_wo"]["n"] == 2
+    text = (tmp_path / "ab.md").read_text()
+    assert text.startswith("recipe A/B") and text.count("| not measured |") == 2
+
+
+def test_recipe_variants_are_checked_before_any_model_loads(tmp_path, monkeypatch):
+    loads = []
+    monkeypatch.setattr(bench_decode_ab, "quantized_model", lambda *a: loads.append(a))
+    args = ["--out", str(tmp_path / "ab"), "--model", "toy", "--device", "cpu", "--env", "recipe"]
+    with pytest.raises(VlmqError, match="unknown recipe 'int5_wo'") as err:
+        bench_decode_ab.main([*args, "--variants", "int4_wo;int5_wo"])
+    assert "\n" not in str(err.value) and not loads
+    with pytest.raises(VlmqError, match="the variants name the recipes"):
+        bench_decode_ab.main([*args, "--variants", "int4_wo;int4_awq", "--recipes", "int8_wo"])
+    assert not loads and not (tmp_path / "ab").exists()
