@@ -7,7 +7,7 @@
 # them and src/, exports VLMQ_CUTLASS_LIB where build/cutlass holds the library, writes $OUT/device.txt, and copies $R
 # to $OUT/results.tgz every 15 s (what a call cut by its limit had written still comes back) and at finish_call.
 # Gives: left (seconds to the budget), since (seconds since the start), $R, $F (a grep -v pattern of the image's
-# import noise), bf16_ab / decode_ab (a decode-step A/B of bench_decode_ab.py), speed_table, gpu_tests, w4_tiles and w4mma_checks (below).
+# import noise), bf16_ab / decode_ab (a decode-step A/B of bench_decode_ab.py), speed_table, gpu_tests, phase_boundary, w4_tiles and w4mma_checks (below).
 set -u
 T0=$(date +%s)
 DEADLINE=$((T0 + ${BUDGET:-575}))
@@ -61,6 +61,14 @@ gpu_tests() {
     timeout "$2" python3 -m pytest -v -m gpu -p no:cacheprovider -n "${GPU_TEST_WORKERS:-12}" --dist load --tb=short \
         -rfE "${per_test[@]}" "${@:3}" 2>&1 | grep -v "$F" > "$R/$1.log"
     echo "$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$1.log"
+}
+# phase_boundary CHAIN SECONDS [FLAGS...]: bench_phase_boundary.py on the CHAIN (2b, 7b) decoder's GEMV chain, 50
+# replays a variant, FLAGS after its own, into $R/pbCHAIN (its log's tail and exit status into $R/pbCHAIN.log), bounded
+# by SECONDS
+phase_boundary() {
+    timeout "$2" python3 benchmarks/bench_phase_boundary.py --out "$R/pb$1" --chain "$1" --reps 50 "${@:3}" 2>&1 \
+        | grep -v "$F" | tail -24 > "$R/pb$1.log"
+    echo "pb$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/pb$1.log"
 }
 # w4_tiles SECONDS [FLAGS...]: the shipped int4 tiles against every tensor-core GEMV configuration on this machine
 # (bench_w4_mma.py with FLAGS into $R/bench, its output and exit status into $R/bench.log), bounded by SECONDS

@@ -6,7 +6,6 @@ refused in one line."""
 
 import os
 import pathlib
-import subprocess
 import sys
 
 import pytest
@@ -41,12 +40,8 @@ print("ok")
 """
 
 
-def test_chain_kernel_computes_every_phase_as_torch_does():
-    pytest.importorskip("triton")
-    env = dict(os.environ, TRITON_INTERPRET="1")
-    code = CHECK.format(bench=str(ROOT / "benchmarks"))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+def test_chain_kernel_computes_every_phase_as_torch_does(run_interpreted):
+    run_interpreted(CHECK)
 
 
 def bench():

@@ -4,9 +4,7 @@ activation loads too, and
 its GEMV-work kernel (int4 products, group scales and zero points) sums as torch does, through Triton's
 interpreter on the CPU; an unknown matrix is refused in one line."""
 
-import os
 import pathlib
-import subprocess
 import sys
 
 import pytest
@@ -48,12 +46,8 @@ print("ok")
 """
 
 
-def test_stream_kernel_xors_every_row_as_torch_does():
-    pytest.importorskip("triton")
-    env = dict(os.environ, TRITON_INTERPRET="1")
-    code = CHECK.format(bench=str(ROOT / "benchmarks"))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+def test_stream_kernel_xors_every_row_as_torch_does(run_interpreted):
+    run_interpreted(CHECK)
 
 
 def test_unknown_matrix_is_refused_in_one_line(tmp_path, capsys):
