@@ -254,15 +254,21 @@ def act_width(chain: Chain) -> int:
     return max(chain.qkv, chain.inter, chain.hidden)
 
 
+def kernel_args(chain: Chain, weights: dict, act: torch.Tensor, counters: torch.Tensor, first: int, last: int,
+                programs: int, sync: int) -> tuple[tuple, dict]:  # fmt: skip
+    """``chain_kernel``'s arguments and constexprs for phases [first, last) on ``programs`` programs."""
+    args = (weights["q"], weights["o"], weights["gate_up"], weights["down"], act, counters, first, last, programs,
+            act.stride(0))  # fmt: skip
+    shapes = dict(H=chain.hidden, NQ=chain.qkv, NI=chain.inter, BNQ=chain.bn_qkv, BNO=chain.bn_o,
+                  BNG=chain.bn_gate_up, BND=chain.bn_down, BKH=chain.bk_h, BKI=chain.bk_i)  # fmt: skip
+    return args, dict(shapes, SYNC=sync, num_warps=4)
+
+
 def launch(chain: Chain, weights: dict, act: torch.Tensor, counters: torch.Tensor, first: int, last: int,
            programs: int, sync: int, pdl: bool = False) -> None:  # fmt: skip
     """One launch of ``chain_kernel`` over phases [first, last) on ``programs`` programs."""
-    extra = {"launch_pdl": True} if pdl else {}
-    chain_kernel[(programs,)](
-        weights["q"], weights["o"], weights["gate_up"], weights["down"], act, counters, first, last, programs,
-        act.stride(0), H=chain.hidden, NQ=chain.qkv, NI=chain.inter, BNQ=chain.bn_qkv, BNO=chain.bn_o,
-        BNG=chain.bn_gate_up, BND=chain.bn_down, BKH=chain.bk_h, BKI=chain.bk_i, SYNC=sync, num_warps=4, **extra,
-    )  # fmt: skip
+    args, kwargs = kernel_args(chain, weights, act, counters, first, last, programs, sync)
+    chain_kernel[(programs,)](*args, **kwargs, **({"launch_pdl": True} if pdl else {}))
 
 
 def step(chain: Chain, weights: dict, act: torch.Tensor, counters: torch.Tensor, variant: str, programs: int) -> None:
@@ -282,11 +288,8 @@ def resident_programs(chain: Chain, weights, act, counters, per_sm: int, sync: i
     """The persistent launch's size, ``per_sm`` a SM, refused in one line where that many would not all be
     resident (a spin on a program that never starts would never end)."""
     props = torch.cuda.get_device_properties(act.device)
-    kernel = chain_kernel.warmup(
-        weights["q"], weights["o"], weights["gate_up"], weights["down"], act, counters, 0, 1, 1, act.stride(0),
-        H=chain.hidden, NQ=chain.qkv, NI=chain.inter, BNQ=chain.bn_qkv, BNO=chain.bn_o, BNG=chain.bn_gate_up,
-        BND=chain.bn_down, BKH=chain.bk_h, BKI=chain.bk_i, SYNC=sync, num_warps=4, grid=(1,),
-    )  # fmt: skip
+    args, kwargs = kernel_args(chain, weights, act, counters, 0, 1, 1, sync)
+    kernel = chain_kernel.warmup(*args, **kwargs, grid=(1,))
     kernel._init_handles()  # loads the binary: its register count (Triton 3.8 no longer loads on attribute access)
     regs = kernel.n_regs * 32 * 4
     fits = min(props.regs_per_multiprocessor // max(regs, 1), props.max_threads_per_multi_processor // 128)
@@ -395,7 +398,7 @@ def main(argv=None) -> int:
     if args.chain not in CHAINS:
         raise SystemExit(f"--chain {args.chain}: use one of {', '.join(CHAINS)}")
     args.variants = parse_list(args.variants, VARIANTS, "--variants")
-    # 3 a SM passed resident_programs' register check on the H200 and never finished (thirty-eighth session, call 3)
+    # 3 a SM passed resident_programs' register check on the H200 and never finished (thirty-eighth session, call 4)
     per_sm = parse_list(args.programs_per_sm, ("1", "2"), "--programs-per-sm")
     args.programs_per_sm = [int(v) for v in per_sm]
     if not torch.cuda.is_available():

@@ -104,15 +104,17 @@ def test_the_chain_kernel_compiles_for_sm_90_with_its_fences():
 
     from kernel_sass import compile_kernel, opcodes
 
-    c = b.CHAINS["2b"]
     t, cnt = torch.zeros(64, dtype=torch.bfloat16), torch.zeros(8, dtype=torch.int32)
-    shapes = dict(H=c.hidden, NQ=c.qkv, NI=c.inter, BNQ=c.bn_qkv, BNO=c.bn_o, BNG=c.bn_gate_up, BND=c.bn_down,
-                  BKH=c.bk_h, BKI=c.bk_i, num_warps=4)  # fmt: skip
-    args = (t, t, t, t, t, cnt, 0, 1, 1, 9216)
-    persistent = compile_kernel(b.chain_kernel, args, dict(shapes, SYNC=b.SYNC_COUNTER))
+    act = torch.zeros(2, 9216, dtype=torch.bfloat16)
+    weights = dict(q=t, o=t, gate_up=t, down=t)
+    persistent = compile_kernel(
+        b.chain_kernel, *b.kernel_args(b.CHAINS["2b"], weights, act, cnt, 0, 1, 1, b.SYNC_COUNTER)
+    )
     ops = set(opcodes(persistent.sass))
     assert "REDG.E.ADD.STRONG.GPU" in ops and "LDG.E.STRONG.GPU" in ops and "MEMBAR.ALL.GPU" in ops
     assert "griddepcontrol.wait" not in persistent.ptx
-    launched = compile_kernel(b.chain_kernel, args, dict(shapes, SYNC=b.SYNC_PDL_LATE))
+    launched = compile_kernel(
+        b.chain_kernel, *b.kernel_args(b.CHAINS["2b"], weights, act, cnt, 0, 1, 1, b.SYNC_PDL_LATE)
+    )
     assert "griddepcontrol.wait" in launched.ptx and "griddepcontrol.launch_dependents" in launched.ptx
     assert "REDG.E.ADD.STRONG.GPU" not in set(opcodes(launched.sass))
