@@ -192,8 +192,8 @@ def cells(row: dict, key: str, measured: bool) -> str:
 
 def time_variants(engine, prompts, variants, args, measured: bool) -> tuple[dict, dict, dict, dict]:
     """ms/token of each variant in each round: the setting applied, the decode step captured again (``--rebuild``:
-    the runner built again; on a CPU the fused runner, uncompiled), then ``timed_generation``. Returns (ms/token,
-    TTFT ms, each variant's decode path -- the runner's label: what ran --, its prefill GEMMs' note)."""
+    the runner built again; on a CPU the fused runner, uncompiled), then ``timed_rounds``' generations. Returns
+    (ms/token, TTFT ms, each variant's decode path -- the runner's label: what ran --, its prefill GEMMs' note)."""
     from vlmq.engine.compiled import CompiledRunner, FusedRunner
 
     with env_restored(args.env):
@@ -300,6 +300,12 @@ def main(argv=None) -> int:
         "provenance": provenance(device),
     }
     batches = [int(b) for b in args.batch_sizes.split(",")]
+
+    def save(done: str) -> None:  # after each recipe (or batch, across recipes): a cut run loses nothing
+        report["results"] = results
+        (out / "ab.json").write_text(json.dumps(report, indent=1) + "\n")
+        print(done, flush=True)
+
     if args.env == RECIPE_VARIANTS:  # an engine a recipe at each batch size, all resident, timed interleaved
         for batch in batches:
             start = time.perf_counter()
@@ -313,23 +319,20 @@ def main(argv=None) -> int:
             results.append(result_row(ACROSS_RECIPES, batch, variants, timed, args, measured))
             del engines, engine_of, loaded
             release_memory()
-            print(f"recipes at batch {batch}: {time.perf_counter() - start:.0f} s", flush=True)
-            report["results"] = results
-            (out / "ab.json").write_text(json.dumps(report, indent=1) + "\n")  # after each batch: nothing lost
-    for recipe in [] if args.env == RECIPE_VARIANTS else [r.strip() for r in args.recipes.split(",") if r.strip()]:
-        start = time.perf_counter()
-        loaded, spec, calib = quantized_model(args.model, recipe, device)
-        for batch in batches:
-            engine, prompts = workload_engine(loaded, spec, calib, batch, opts, measured)
-            timed = time_variants(engine, prompts, variants, args, measured)
-            results.append(result_row(recipe, batch, variants, timed, args, measured))
-            del engine
+            save(f"recipes at batch {batch}: {time.perf_counter() - start:.0f} s")
+    else:
+        for recipe in (r.strip() for r in args.recipes.split(",") if r.strip()):
+            start = time.perf_counter()
+            loaded, spec, calib = quantized_model(args.model, recipe, device)
+            for batch in batches:
+                engine, prompts = workload_engine(loaded, spec, calib, batch, opts, measured)
+                timed = time_variants(engine, prompts, variants, args, measured)
+                results.append(result_row(recipe, batch, variants, timed, args, measured))
+                del engine
+                release_memory()
+            del loaded
             release_memory()
-        print(f"{recipe}: {time.perf_counter() - start:.0f} s", flush=True)
-        del loaded
-        release_memory()
-        report["results"] = results
-        (out / "ab.json").write_text(json.dumps(report, indent=1) + "\n")  # after each recipe: nothing lost
+            save(f"{recipe}: {time.perf_counter() - start:.0f} s")
     text = markdown(results, args.env, measured, device_label(device))
     (out / "ab.md").write_text(text)
     print(text)
