@@ -17,7 +17,7 @@ import sys
 import torch
 
 import bench_kernels
-from vlmq.engine.kernels.gemv import default_config, mma_config, parse_mma_config
+from vlmq.engine.kernels.gemv import GEMV_MAX_M, default_config, mma_config, parse_mma_config
 from vlmq.errors import VlmqError
 
 
@@ -29,13 +29,13 @@ def parse_case(text: str) -> tuple:
         n, k = bench_kernels.SHAPES[preset][shape]
         bench_kernels.MODES[mode]  # noqa: B018 - a KeyError names a mode that does not exist
         (m,) = [int(r) for r in rows] or [1]
-        if not 1 <= m <= 64:
+        if not 1 <= m <= GEMV_MAX_M:  # beyond, the prefill paths: not this script's kernels
             raise ValueError
     except (ValueError, KeyError):
         presets = ",".join(bench_kernels.SHAPES)
         raise SystemExit(
             f"ncu_gemv: bad case {text!r}: give preset:shape:mode[:rows], presets {presets}, shapes of "
-            f"bench_kernels.SHAPES, modes {','.join(bench_kernels.MODES)}, decode rows 1-64"
+            f"bench_kernels.SHAPES, modes {','.join(bench_kernels.MODES)}, decode rows 1-{GEMV_MAX_M}"
         ) from None
     return preset, shape, n, k, m, mode
 
