@@ -397,6 +397,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.chain not in CHAINS:
         raise SystemExit(f"--chain {args.chain}: use one of {', '.join(CHAINS)}")
+    if args.layers < 0 or args.reps < 1:
+        raise SystemExit(f"--layers {args.layers} --reps {args.reps}: give layers >= 1 (0: the model's) and reps >= 1")
     args.variants = parse_list(args.variants, VARIANTS, "--variants")
     # 3 a SM passed resident_programs' register check on the H200 and never finished (thirty-eighth session, call 4)
     per_sm = parse_list(args.programs_per_sm, ("1", "2"), "--programs-per-sm")

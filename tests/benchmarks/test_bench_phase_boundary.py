@@ -65,6 +65,9 @@ def test_the_models_chains_divide_into_their_tiles_and_a_bad_one_is_named():
         (["--variants", "launches,megakernel"], "--variants megakernel"),
         (["--chain", "72b"], "--chain 72b"),
         (["--programs-per-sm", "1,8"], "--programs-per-sm 8"),
+        (["--programs-per-sm", "3"], "--programs-per-sm 3"),
+        (["--layers", "-2"], "--layers -2"),
+        (["--reps", "0"], "--reps 0"),
     ],
 )
 def test_bad_flags_are_refused_in_one_line(tmp_path, flags, named):
