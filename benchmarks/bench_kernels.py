@@ -388,9 +388,13 @@ def precompile(cases, jobs: int) -> float:
 LIBRARY = "library"  # a prefill sweep's baseline: prefill_linear's default path (dequantize + cuBLAS, _scaled_mm, ...)
 
 
-def with_frag(configs: list, fmt_code: int) -> list:
-    """int4 tensor-core candidates also in fragment order (``GemvConfig.frag``) where the tile allows it."""
-    from vlmq.engine.kernels.gemv import W_INT4, frag_fits
+def with_frag(configs: list, fmt_code: int, m: int, n: int, k: int) -> list:
+    """int4 tensor-core candidates also in fragment order (``GemvConfig.frag``) where the tile allows it, and the
+    swapped ones (every shipped 16-row int4 tile is) with the scales in registers (not ``post``) also with K tiles of
+    two and four groups (``gemv.int4_block_k``), their K slices chosen for the wider tile: a one-group tile is 4 KB
+    of weights a program an iteration, and the 7b's 16-row ones stream at 1.5-2.0 TB/s where int8's 16 KB tiles
+    reach 3.0-3.5 (the batch-16 profiles, thirty-eighth session)."""
+    from vlmq.engine.kernels.gemv import W_INT4, dot_config, frag_fits, int4_block_k
 
     if fmt_code != W_INT4:
         return configs
@@ -399,7 +403,18 @@ def with_frag(configs: list, fmt_code: int) -> list:
         for c in configs
         if c.kernel == "dot" and frag_fits(c.block_n, c.block_k, c.num_warps, c.swap)
     ]
-    return configs + frag
+    wide = []
+    # one warpgroup's 64 weight rows or two warpgroups' 128 (a warp's share of a 4-group tile already takes 255
+    # registers at 64 rows: sm_90, 7b down)
+    for block_n, warps in ((64, 4), (128, 8)):
+        for block_k, stages in itertools.product((2 * GROUP, 4 * GROUP), (3, 4)):
+            if int4_block_k(block_k, GROUP, k, True, False) == block_k:
+                base = dot_config(
+                    fmt_code, m, n, k, GROUP, block_n=block_n, block_k=block_k, warps=warps, stages=stages, swap=True,
+                    frag=True,
+                )  # fmt: skip
+                wide += [base._replace(split_k=split) for split in sorted({base.split_k, min(16, 2 * base.split_k)})]
+    return configs + frag + wide
 
 
 def sweep_configs(fmt_code: int, m: int, n: int, k: int):
@@ -511,7 +526,7 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
         for block_n, post in itertools.product((128, 256), posts):
             base = dot_config(fmt_code, m, n, k, GROUP, block_n=block_n, warps=8, swap=True, post=post)
             out += [base._replace(split_k=split) for split in sorted({1, base.split_k})]
-    return list(dict.fromkeys(with_frag(out, fmt_code)))  # int4 caps block_k at the group: some candidates coincide
+    return list(dict.fromkeys(with_frag(out, fmt_code, m, n, k)))  # int4 caps block_k at the group: some coincide
 
 
 def sweep_groups(args) -> list[tuple]:
@@ -581,14 +596,22 @@ def recorded_config(config: list):
 
 
 def sweep_candidates(
-    group: tuple, frag_only: bool = False, new_only: bool = False, recorded: set = frozenset()
+    group: tuple,
+    frag_only: bool = False,
+    new_only: bool = False,
+    recorded: set = frozenset(),
+    wide_k_only: bool = False,
+    ahead_only: bool = False,
 ) -> list:
     """The group's candidates; at decode rows the default (the table's tile) first, whether or not today's
     ``sweep_configs`` makes it (an earlier sweep's generator may have: the 2b BF16 gate/up's capped register tile),
     so that every sweep times what the engine runs and ``--write-tiles`` compares within one sweep; there, for a
     sweep that adds tiles to a table whose other tiles an earlier sweep measured, only the default and:
     ``frag_only``, the fragment-order int4 tiles; ``new_only``, the CUDA-core tiles that no recorded sweep has timed
-    (``recorded``: ``recorded_tiles``)."""
+    (``recorded``: ``recorded_tiles``); ``wide_k_only``, the int4 fragment-order tiles of two or four groups a K tile
+    (``with_frag``) and a tensor-core default with one and two more stages (more bytes in flight, no registers);
+    ``ahead_only``, the CUDA-core tiles in one K slice, uncapped, whose next K tile is in flight while one is used
+    (``pipe`` or stages)."""
     from vlmq.engine.kernels.gemv import GEMV_MAX_M, default_config
 
     preset, shape, n, k, m, mode = group
@@ -596,11 +619,21 @@ def sweep_candidates(
     configs = sweep_configs(fmt, m, n, k)
     if m > GEMV_MAX_M:
         return configs
+    default = default_config(fmt, m, n, k, GROUP)
     if frag_only:
         configs = [c for c in configs if getattr(c, "frag", False)]
     elif new_only:
         configs = [c for c in configs if c.kernel == "sum" and (preset, shape, m, mode, tuple(c)) not in recorded]
-    default = default_config(fmt, m, n, k, GROUP)
+    elif wide_k_only:
+        configs = [c for c in configs if c.kernel == "dot" and c.frag and c.block_k > GROUP]
+        if default.kernel == "dot":
+            configs += [default._replace(num_stages=default.num_stages + extra) for extra in (1, 2)]
+    elif ahead_only:
+        configs = [
+            c
+            for c in configs
+            if c.kernel == "sum" and (c.pipe or c.num_stages > 1) and c.split_k == 1 and not c.maxnreg
+        ]
     return [default, *(c for c in configs if c != default)]
 
 
@@ -624,7 +657,9 @@ def run_sweep(args, log, save) -> list[dict]:
     recorded = recorded_tiles() if args.new_only else frozenset()
     if args.jobs > 1:
         pairs = [
-            (g, c, args.fused) for g in groups for c in sweep_candidates(g, args.frag_only, args.new_only, recorded)
+            (g, c, args.fused)
+            for g in groups
+            for c in sweep_candidates(g, args.frag_only, args.new_only, recorded, args.wide_k_only, args.ahead_only)
         ]
         log(f"sweep compiled in {args.jobs} workers: {in_workers(_warm_sweep, pairs, args.jobs):.0f} s")
     results, t0 = [], time.monotonic()
@@ -634,7 +669,7 @@ def run_sweep(args, log, save) -> list[dict]:
         copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
         default = LIBRARY if m > 64 else default_config(cfg_format(mode), m, n, k, GROUP)
         best, default_row, group_start = None, None, len(results)
-        candidates = sweep_candidates(group, args.frag_only, args.new_only, recorded)
+        candidates = sweep_candidates(group, args.frag_only, args.new_only, recorded, args.wide_k_only, args.ahead_only)
         want = sweep_calls(group, default, 1, args.fused)[0]()  # the default tile's output (its GPU tests check it)
         for i, cfg in enumerate(candidates):
             if time.monotonic() - t0 > args.budget_s:
@@ -895,6 +930,18 @@ def parse_args(argv=None):
         help="decode rows: time only the CUDA-core tiles that no sweep recorded under benchmarks/results timed, "
         "against the default (the table's tile)",
     )
+    ap.add_argument(
+        "--wide-k-only",
+        action="store_true",
+        help="decode rows: time only the int4 fragment-order tiles of two or four groups a K tile, and a "
+        "tensor-core default with more stages, against the default (the table's tile)",
+    )
+    ap.add_argument(
+        "--ahead-only",
+        action="store_true",
+        help="decode rows: time only the CUDA-core tiles in one K slice whose next K tile is in flight while one is "
+        "used (pipe, or stages), against the default (the table's tile)",
+    )
     ap.add_argument("--quick", action="store_true", help="only the cases the defaults rest on (QUICK), ~1 min")
     ap.add_argument(
         "--write-tiles",
@@ -926,8 +973,11 @@ def parse_args(argv=None):
         ap.error(f"--variants takes {','.join(sorted(variants))} or prefill:<path>, got {','.join(unknown)}")
     if args.veto and not args.write_tiles:
         ap.error("--veto applies to --write-tiles: give the sweeps too")
-    if args.frag_only and args.new_only:
-        ap.error("--frag-only and --new-only each keep one kind of tile: give one, in two sweeps")
+    if args.frag_only + args.new_only + args.wide_k_only + args.ahead_only > 1:
+        ap.error(
+            "--frag-only, --new-only, --wide-k-only and --ahead-only each keep one kind of tile: give one, in "
+            "separate sweeps"
+        )
     return args
 
 

@@ -663,9 +663,31 @@ def test_every_decode_sweep_times_the_table_tile_even_where_its_generator_no_lon
     default = default_config(W_FLOAT, 1, 17920, 1536, 128)
     assert default not in bench_kernels.sweep_configs(W_FLOAT, 1, 17920, 1536)  # what the case is about
     recorded = bench_kernels.recorded_tiles()
-    for kwargs in ({}, {"new_only": True, "recorded": recorded}, {"frag_only": True}):
+    for kwargs in ({}, {"new_only": True, "recorded": recorded}, {"frag_only": True}, {"wide_k_only": True},
+                   {"ahead_only": True}):  # fmt: skip
         candidates = bench_kernels.sweep_candidates(group, **kwargs)
         assert candidates[0] == default and candidates.count(default) == 1, kwargs
+
+
+def test_wide_k_and_ahead_sweeps_keep_only_their_kind_of_tile():
+    """``--wide-k-only``: the default, then int4 fragment-order tiles whose K tile spans two or four groups that
+    divide K (none in ``post`` form: their sums would span groups), and a tensor-core default with more stages;
+    ``--ahead-only``: the default, then CUDA-core tiles in one K slice with the next tile in flight."""
+    from vlmq.engine.kernels.gemv import W_INT4
+
+    n, k = bench_kernels.SHAPES["2b"]["down"]  # K = 8960: 70 groups, two a tile divide it, four do not
+    wide = bench_kernels.sweep_candidates(("2b", "down", n, k, 16, "int4-g128"), wide_k_only=True)
+    default = default_config(W_INT4, 16, n, k, 128)
+    assert wide[0] == default and default.kernel == "dot"
+    multi = [c for c in wide[1:] if c.block_k > 128]
+    assert multi and all(c.frag and c.swap and not c.post and c.block_k == 256 for c in multi)
+    assert {c.num_stages for c in wide[1:] if c.block_k == 128} == {default.num_stages + 1, default.num_stages + 2}
+    n7, k7 = bench_kernels.SHAPES["7b"]["down"]  # K = 18944: 148 groups, four a tile divide it
+    assert {c.block_k for c in bench_kernels.sweep_candidates(("7b", "down", n7, k7, 16, "int4-g128"),
+                                                              wide_k_only=True)[1:]} == {128, 256, 512}  # fmt: skip
+    ahead = bench_kernels.sweep_candidates(("7b", "down", n7, k7, 1, "int4-g128"), ahead_only=True)
+    assert ahead[0] == default_config(W_INT4, 1, n7, k7, 128) and len(ahead) > 10
+    assert all(c.kernel == "sum" and (c.pipe or c.num_stages > 1) and c.split_k == 1 for c in ahead[1:])
 
 
 def test_a_later_sweep_that_did_not_time_the_table_tile_does_not_replace_it():
@@ -714,4 +736,4 @@ def test_new_only_sweep_keeps_the_table_tile_and_the_tiles_no_recorded_sweep_tim
     assert bench_kernels.sweep_candidates(prefill_group, new_only=True) == bench_kernels.sweep_candidates(prefill_group)
     with pytest.raises(SystemExit):
         bench_kernels.parse_args(["--out", "x", "--sweep", "--new-only", "--frag-only"])
-    assert "--frag-only and --new-only each keep one kind" in capsys.readouterr().err
+    assert "--frag-only, --new-only, --wide-k-only and --ahead-only each keep one kind" in capsys.readouterr().err

@@ -300,6 +300,29 @@ def test_int4_fragment_order_tiles_match_reference(m, swap, post, block_n, block
         assert rel_err(out, ref) < (TOL_EPILOGUE if post else TOL), (n, k, cfg)
 
 
+@pytest.mark.parametrize("m", [1, 16])
+@pytest.mark.parametrize("block_n, block_k, warps", [(64, 256, 4), (64, 512, 4), (128, 256, 8)])
+def test_int4_fragment_order_tiles_of_several_groups_match_reference(m, block_n, block_k, warps):
+    """int4 fragment-order tiles whose K tile spans two or four groups (``gemv.int4_block_k``: each chunk of a
+    lane's words takes its own group's scale and zero point as bf16 pairs) against the reference at the 7b down
+    and gate/up and the 2b gate/up shapes, group 128 with zero points and group 64 without."""
+    from vlmq.engine.kernels.gemv import dot_config, gemv
+
+    for n, k, group, zero in ((3584, 18944, 128, True), (37888, 3584, 64, False), (17920, 1536, 128, True)):
+        if block_k > 4 * group:
+            continue
+        p = make_pack("int4", "bf16", n, k, group=group, zero=zero)
+        x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
+        cfg = dot_config(W_INT4, m, n, k, group, block_n=block_n, block_k=block_k, warps=warps, swap=True, frag=True)
+        assert cfg.block_k == block_k, cfg  # the wide tile runs, not the one-group cap
+        poison_allocator()
+        out = gemv(x, p.weight, p.scale, p.zero, group, config=cfg)
+        ref = fused_linear_reference(
+            x, p.weight, p.scale, p.zero, group, None, None, "bf16", None, 1e-6, None, "none", None, torch.bfloat16
+        )
+        assert torch.isfinite(out).all() and rel_err(out, ref) < TOL, (n, k, cfg, rel_err(out, ref))
+
+
 def test_ops_dispatch_by_rows():
     """w8_linear / w4a16_linear: decode kernels up to 64 rows, prefill beyond; same results either way."""
     p8 = make_pack("int8", "bf16", 512, 1536)

@@ -87,6 +87,16 @@ CASES = [
         "sum",
         dict(group=128, rows=4, warps=4, vec=4, pipe=True),
     ),
+    (  # the next tile's words and group values in flight (four K tiles a slice, a group each)
+        "sum/int4 pipe g64 asym M2 split four tiles",
+        "int4",
+        2,
+        24,
+        4096,
+        "bf16",
+        "sum",
+        dict(group=64, rows=4, warps=1, vec=2, pipe=True, split=2),
+    ),
     # K ending in a part tile run as a narrower tile (gemv.tail_vec): 2 and 1 word columns of vec 4, 1 of vec 2
     (
         "sum/int4 tail 2 words K1536 M2 norm act resid",
@@ -292,6 +302,37 @@ CASES = [
         "dot",
         dict(group=128, dtype="bf16", post=True, swap=True, frag=True, split=4, block_n=256, warps=8),
     ),
+    # fragment-order tiles spanning two or four groups (the scales applied in registers, per chunk of a lane's words)
+    (
+        "dot/int4 g128 asym frag swap M16 two groups split",
+        "int4",
+        16,
+        72,
+        1024,
+        "bf16",
+        "dot",
+        dict(group=128, swap=True, frag=True, block_k=256, split=2),
+    ),
+    (
+        "dot/int4 g64 sym frag M9 four groups",
+        "int4",
+        9,
+        40,
+        512,
+        "bf16",
+        "dot",
+        dict(group=64, zero=False, frag=True, block_k=256),
+    ),
+    (
+        "dot/int4 g128 asym bf16 frag swap M16 four groups resid",
+        "int4",
+        16,
+        64,
+        1024,
+        "bf16",
+        "dot",
+        dict(group=128, dtype="bf16", swap=True, frag=True, block_k=512, resid=True),
+    ),
     ("prefill-triton/int4 g128 M70", "int4", 70, 24, 256, "bf16", "prefill", dict(group=128)),
     ("prefill-triton/int8 w8a8 M70", "int8", 70, 24, 256, "int8", "prefill", dict(pre=True)),
     # bf16 rows: Qwen2RMSNorm's two roundings, in the CUDA-core prologue and in normalize_rows
@@ -445,6 +486,7 @@ def _run_case(fmt, m, n, k, a_mode, kernel, opts):
                 post=opts.get("post", False),
                 frag=opts.get("frag", False),
                 block_n=opts.get("block_n", 64),
+                block_k=opts.get("block_k", 128),
                 warps=opts.get("warps", 4),
                 block_m=opts.get("block_m"),
             )

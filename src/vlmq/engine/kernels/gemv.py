@@ -416,7 +416,7 @@ def dot_config(
             "fix the tile (or the measured-tile table's entry)"
         )
     if fmt == W_INT4:
-        block_k = min(block_k, group_size)
+        block_k = int4_block_k(block_k, group_size, k, frag, post)
     if frag and fmt == W_INT4 and not frag_fits(block_n, block_k, warps, swap):
         raise VlmqError(
             f"the int4 fragment-order tile needs block_n a multiple of {8 * (2 if swap else 1) * warps} "
@@ -437,6 +437,23 @@ def dot_config(
         post=post and fmt == W_INT4,
         frag=frag and fmt == W_INT4,
     )
+
+
+def int4_block_k(block_k: int, group_size: int, k: int, frag: bool, post: bool) -> int:
+    """The K tile an int4 tensor-core tile runs: one group, except a fragment-order tile that applies the scales
+    in registers (not ``post``: its sums span the groups), which may span two or four whole groups where they
+    divide K -- more weight bytes a program an iteration (a 64 x 128 int4 tile is 4 KB where int8's 64 x 256
+    is 16 KB; ``gemv_triton.frag_group_values``)."""
+    if (
+        frag
+        and not post
+        and group_size
+        and block_k // group_size in (2, 4)
+        and block_k % group_size == 0
+        and k % block_k == 0
+    ):
+        return block_k
+    return min(block_k, group_size)
 
 
 def frag_fits(block_n: int, block_k: int, warps: int, swap: bool) -> bool:
@@ -809,8 +826,8 @@ def gemv(
     cfg = config or gemv_config(fmt, m, n, k, group_size, a_mode, pre_scale is not None, norm_weight is not None, x_pre)
     if fmt == W_INT8 and cfg.kernel == "sum" and (k % 4 or weight.stride(0) % 4 or weight.storage_offset() % 4):
         cfg = dot_config(fmt, m, n, k)  # the CUDA-core kernel reads int8 rows as int32 words
-    if fmt == W_INT4 and cfg.kernel == "dot" and cfg.block_k > group_size:
-        cfg = cfg._replace(block_k=group_size)  # one group per K tile
+    if fmt == W_INT4 and cfg.kernel == "dot":
+        cfg = cfg._replace(block_k=int4_block_k(cfg.block_k, group_size, k, cfg.frag, cfg.post))
     if x_partials is not None and not partials_gemv_ok(cfg, a_mode, x_pre, norm_weight, pre_scale):
         raise VlmqError(
             "a GEMV over attention partials takes float rows without a norm or pre-scale on the CUDA cores "

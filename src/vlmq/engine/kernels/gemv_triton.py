@@ -644,6 +644,11 @@ def cuda_core_sums(
     xsum = tl.zeros((T, BM), dtype=tl.float32)  # int8: per-lane sums of each row's x
     gi = (k_lo + PER * VEC * tl.arange(0, T)) // GROUP
     meta_ptrs = rn[None, :] * stride_sn + gi[:, None]
+    # int4 tiles with weights in flight ahead (PIPE, STAGES): their group values too, an iteration ahead -- loaded
+    # where they are used, each iteration waited on them (Triton's pipeliner leaves these 1-2 byte loads in the loop)
+    META_AHEAD: tl.constexpr = W_FMT == 3 and (PIPE or STAGES > 1)
+    if META_AHEAD:
+        s, zc = word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO)
     for k0 in tl.range(k_lo, k_end, BK, num_stages=STAGES):
         kb = tl.multiple_of(k0, BK)
         nxt = (w_ptrs + BKW, k0 + BK < k_end, in_n[None, :] & (kw[:, None] + BKW < K // PER))
@@ -661,11 +666,18 @@ def cuda_core_sums(
                 acc_r = dense_row(accs[r], wf, xsrc, r, kw, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
                 accs = replaced(accs, r, acc_r)
         else:
-            s, zc = word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO)
+            if META_AHEAD:  # the next tile's (masked off past K)
+                s_next, zc_next = word_meta(
+                    ws_ptr, wz_ptr, meta_ptrs + BK // GROUP, gi + BK // GROUP, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO
+                )  # fmt: skip
+            else:
+                s, zc = word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO)
             accs, xsum = rows_of_words(
                 accs, xsum, w, s, zc, magic, xsrc, rm, kb, rv, xscale, xinv, NORM, SMOOTH, X_PRE, A_MODE, XPART,
                 W_FMT, BM, VEC,
             )  # fmt: skip
+            if META_AHEAD:
+                s, zc = s_next, zc_next
         if STAGES == 1:
             w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
         w_ptrs += BKW
@@ -801,35 +813,53 @@ def int4_frag_words(w_ptr, rows, N, k0, stride_wn, BK: tl.constexpr, NW: tl.cons
 
 
 @triton.jit
-def frag_row_values(ptr, rows, N, col, stride, NW: tl.constexpr, SWAP: tl.constexpr):
-    """[BN, 1, 1] per-row values (a group's scales or zero points) at ``frag_rows``, in the words' row order."""
-    v = tl.load(ptr + rows * stride + col, mask=rows < N, other=0)
-    return frag_row_order(tl.reshape(v, (rows.shape[0], 1, 1)), NW, SWAP)
+def frag_group_values(
+    ptr, rows, N, k0, stride, BK: tl.constexpr, GROUP: tl.constexpr, NW: tl.constexpr, SWAP: tl.constexpr
+):  # fmt: skip
+    """Per-row values of K tile k0's groups (scales or zero points) at ``frag_rows``, in the words' row order:
+    [BN, 1, 1] where the tile lies in one group, else [BN, 4, 1] -- chunk c of the tile (its words c U .. c U + U - 1,
+    columns BK / 4 c ..) lies in group k0 / GROUP + (BK / 4 c) / GROUP, for a tile of up to four groups."""
+    if BK <= GROUP:
+        v = tl.reshape(tl.load(ptr + rows * stride + k0 // GROUP, mask=rows < N, other=0), (rows.shape[0], 1, 1))
+    else:
+        col = k0 // GROUP + (tl.arange(0, 4) * (BK // 4)) // GROUP
+        v = tl.load(ptr + rows[:, None] * stride + col[None, :], mask=(rows < N)[:, None], other=0)
+        v = tl.reshape(v, (rows.shape[0], 4, 1))
+    return frag_row_order(v, NW, SWAP)
+
+
+@triton.jit
+def int4_frag_group(
+    ws_ptr, wz_ptr, rows, N, k0, stride_sn, BK: tl.constexpr, GROUP: tl.constexpr, NW: tl.constexpr,
+    SWAP: tl.constexpr, HAS_ZERO: tl.constexpr, SCALED: tl.constexpr,
+):  # fmt: skip
+    """K tile k0's zero points (int32) and scales (as stored) at ``frag_rows`` (``frag_group_values``): zeros, or
+    fp32 ones, where the tile has none or takes no scales."""
+    C: tl.constexpr = 1 if BK <= GROUP else 4
+    z = tl.zeros((rows.shape[0], C, 1), tl.int32)
+    if HAS_ZERO:
+        z = frag_group_values(wz_ptr, rows, N, k0, stride_sn, BK, GROUP, NW, SWAP).to(tl.int32)
+    scale = tl.full((rows.shape[0], C, 1), 1.0, tl.float32)
+    if SCALED:
+        scale = frag_group_values(ws_ptr, rows, N, k0, stride_sn, BK, GROUP, NW, SWAP)
+    return z, scale
 
 
 @triton.jit
 def int4_frag_tile(
-    w_ptr, ws_ptr, wz_ptr, N, k0, stride_wn, stride_sn, one_bits, BN: tl.constexpr, BK: tl.constexpr,
-    NW: tl.constexpr, SWAP: tl.constexpr, KW: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr,
-    SCALED: tl.constexpr, BF16: tl.constexpr, DT: tl.constexpr,
+    w_ptr, z, scale, rows, N, k0, stride_wn, one_bits, BK: tl.constexpr, NW: tl.constexpr, SWAP: tl.constexpr,
+    KW: tl.constexpr, SCALED: tl.constexpr, BF16: tl.constexpr, DT: tl.constexpr,
 ):  # fmt: skip
-    """[BN, BK] int4 weights of this program's rows and K tile k0 in ``frag_order``, in DT: the codes v - 8 - z
-    (exact), or with ``SCALED`` (v - 8 - z) * s rounded once (w4's reference). Made as bf16 pairs (``BF16``: inline
-    PTX, compiled for a GPU only) or from fp32 planes; zero points and scales read per row at ``frag_rows``."""
-    rows = frag_rows(tl.program_id(0) * BN, BN, NW, SWAP)
+    """[BN, BK] int4 weights of the rows ``rows`` (``frag_rows``) and K tile k0 in ``frag_order``, in DT: the codes
+    v - 8 - z (exact), or with ``SCALED`` (v - 8 - z) * s rounded once (w4's reference). Made as bf16 pairs
+    (``BF16``: inline PTX, compiled for a GPU only) or from fp32 planes; ``z`` and ``scale`` the tile's
+    ``int4_frag_group`` (a ``SCALED`` tile may span up to four groups, each chunk of a lane's words in one)."""
     w = int4_frag_words(w_ptr, rows, N, k0, stride_wn, BK, NW, SWAP)
-    z = tl.zeros((BN, 1, 1), tl.int32)
-    if HAS_ZERO:
-        z = frag_row_values(wz_ptr, rows, N, k0 // GROUP, stride_sn, NW, SWAP).to(tl.int32)
-    s = tl.full((BN, 1, 1), 1.0, tl.float32)
-    sb = tl.zeros((BN, 1, 1), tl.int32)  # two bf16 scales (BF16)
-    if SCALED:
-        scale = frag_row_values(ws_ptr, rows, N, k0 // GROUP, stride_sn, NW, SWAP)
-        s = scale.to(tl.float32)
-        if BF16:
+    if BF16:
+        sb = tl.zeros(z.shape, tl.int32)
+        if SCALED:  # two bf16 scales a register
             sb = scale.to(tl.int16, bitcast=True).to(tl.int32) & 0xFFFF
             sb = sb | (sb << 16)
-    if BF16:
         bits = one_bits | (one_bits >> 16)
         nz = 0xC180 | ((z + 8) << 3)  # bf16 -(24 + z) = -(16 + (8 + z)): 8 + z in [0, 15] in mantissa bits 3-6
         nz = nz | (nz << 16)
@@ -838,12 +868,13 @@ def int4_frag_tile(
             bf16_pair(w, 2, bits, nz, sb, SCALED), bf16_pair(w, 3, bits, nz, sb, SCALED), KW,
         )  # fmt: skip
     else:
+        # (16 + v - (24 + z)) * s on each pair plane (its chunk's group): exact in fp32, then rounded once to DT
+        zc = (z.to(tl.float32) + 24.0)[:, :, :, None]
+        sc = scale.to(tl.float32)[:, :, :, None]
         f = frag_order(
-            f32_pair(w, 0, one_bits), f32_pair(w, 1, one_bits), f32_pair(w, 2, one_bits), f32_pair(w, 3, one_bits),
-            KW,
-        )  # fmt: skip
-        # (16 + v - (24 + z)) * s: exact in fp32, then rounded once to DT
-        f = ((f - tl.reshape(z.to(tl.float32) + 24.0, (BN, 1))) * tl.reshape(s, (BN, 1))).to(DT)
+            (f32_pair(w, 0, one_bits) - zc) * sc, (f32_pair(w, 1, one_bits) - zc) * sc,
+            (f32_pair(w, 2, one_bits) - zc) * sc, (f32_pair(w, 3, one_bits) - zc) * sc, KW,
+        ).to(DT)  # fmt: skip
     return f
 
 
@@ -957,6 +988,17 @@ def tensor_core_sums(
     # wgmma's register operand; for mma.sync 64 / the bits of the narrowest type the operand is made from: 4 from the
     # int32 words, 8 once the int8 zero points take part
     KW: tl.constexpr = 2 if SWAP else (8 if HAS_ZERO else 4)
+    # int4 fragment order on warpgroup MMAs: the group values of a K tile load one iteration before it (Triton's
+    # pipeliner leaves these 1-2 byte loads in the loop, where each iteration waited on them before its
+    # dequantization: sm_90 PTX of the shipped tiles). Not on mma.sync tiles, where the values carried to the next
+    # iteration went through shared memory there (sm_90 SASS, tests/engine/test_kernels_sass.py).
+    AHEAD: tl.constexpr = W_FMT == 3 and FRAG and SWAP
+    if W_FMT == 3 and FRAG:
+        rows = frag_rows(tl.program_id(0) * BN, BN, FRAG, SWAP)
+    if AHEAD:
+        z, scale = int4_frag_group(ws_ptr, wz_ptr, rows, N, k_lo, stride_sn, BK, GROUP, FRAG, SWAP, HAS_ZERO, not POST)
+        if POST:
+            s = tl.load(ws_ptr + rn * stride_sn + k_lo // GROUP, mask=in_n, other=0).to(tl.float32)
     for k0 in range(k_lo, k_hi, BK):
         xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG, KW)
         if X_MAX:
@@ -969,18 +1011,30 @@ def tensor_core_sums(
         if W_FMT == 3 and FRAG:
             # fragment order: codes (post) or weights made in bf16 pairs from the words (not in the interpreter)
             BF16: tl.constexpr = CUDA and DT == tl.bfloat16 and (POST or ws_ptr.dtype.element_ty == tl.bfloat16)
-            w = int4_frag_tile(
-                w_ptr, ws_ptr, wz_ptr, N, k0, stride_wn, stride_sn, magic, BN, BK, FRAG, SWAP, KW, GROUP, HAS_ZERO,
-                not POST, BF16, DT,
+            k_meta = k0
+            if AHEAD:  # the next tile's; the last tile's "next" reloads a tile of the weights' own
+                k_meta = tl.minimum(k0 + BK, K - BK)
+            z_m, scale_m = int4_frag_group(
+                ws_ptr, wz_ptr, rows, N, k_meta, stride_sn, BK, GROUP, FRAG, SWAP, HAS_ZERO, not POST
             )  # fmt: skip
+            if POST:
+                s_m = tl.load(ws_ptr + rn * stride_sn + k_meta // GROUP, mask=in_n, other=0).to(tl.float32)
+            if not AHEAD:
+                z, scale = z_m, scale_m
+                if POST:
+                    s = s_m
+            w = int4_frag_tile(w_ptr, z, scale, rows, N, k0, stride_wn, magic, BK, FRAG, SWAP, KW, not POST, BF16, DT)
             q = tile_product(xk, w, DT, SWAP)
             if POST:  # the codes had their zero points: the sums take the scales
-                s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
                 if SWAP:
                     q = q * s[:, None]
                 else:
                     q = q * s[None, :]
             acc += q
+            if AHEAD:
+                z, scale = z_m, scale_m
+                if POST:
+                    s = s_m
         elif W_FMT == 3:
             f = int4_codes(w_ptr, rn, in_n, k0, stride_wn, magic, BK)
             s, zc = int4_group(ws_ptr, wz_ptr, rn, in_n, k0, stride_sn, GROUP, HAS_ZERO)
