@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=420 CALL=w1: the thirty-ninth session's call 1, 97 s from a cold start, on the tree of e67125f before its group values were loaded ahead: the wide tiles as committed there, the loads in the K loop.)
 # Planned by the thirty-ninth session (BUDGET=420, from a cold start): int4 fragment-order tiles whose K tile spans
 # two or four groups (gemv.int4_block_k, new). Why: the shipped 16-row int4 tiles load 64 x 128 int4 weights (4 KB) a
 # program an iteration, int8's 16 KB, and stream half the bytes at half the rate (7b gate/up 2.0, down 1.5 TB/s against
