@@ -644,11 +644,8 @@ def cuda_core_sums(
     xsum = tl.zeros((T, BM), dtype=tl.float32)  # int8: per-lane sums of each row's x
     gi = (k_lo + PER * VEC * tl.arange(0, T)) // GROUP
     meta_ptrs = rn[None, :] * stride_sn + gi[:, None]
-    # int4 tiles with weights in flight ahead (PIPE, STAGES): their group values too, an iteration ahead -- loaded
-    # where they are used, each iteration waited on them (Triton's pipeliner leaves these 1-2 byte loads in the loop)
-    META_AHEAD: tl.constexpr = W_FMT == 3 and (PIPE or STAGES > 1)
-    if META_AHEAD:
-        s, zc = word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO)
+    # (the group values loaded a tile ahead here too measured no faster tile at one row and a slower shipped one --
+    # the 2b q/k/v's, 2.9 -> 3.5 us under its register cap: results/h200-2026-12-03ak/call2-int4-meta-ahead)
     for k0 in tl.range(k_lo, k_end, BK, num_stages=STAGES):
         kb = tl.multiple_of(k0, BK)
         nxt = (w_ptrs + BKW, k0 + BK < k_end, in_n[None, :] & (kw[:, None] + BKW < K // PER))
@@ -666,18 +663,11 @@ def cuda_core_sums(
                 acc_r = dense_row(accs[r], wf, xsrc, r, kw, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
                 accs = replaced(accs, r, acc_r)
         else:
-            if META_AHEAD:  # the next tile's (masked off past K)
-                s_next, zc_next = word_meta(
-                    ws_ptr, wz_ptr, meta_ptrs + BK // GROUP, gi + BK // GROUP, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO
-                )  # fmt: skip
-            else:
-                s, zc = word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO)
+            s, zc = word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO)
             accs, xsum = rows_of_words(
                 accs, xsum, w, s, zc, magic, xsrc, rm, kb, rv, xscale, xinv, NORM, SMOOTH, X_PRE, A_MODE, XPART,
                 W_FMT, BM, VEC,
             )  # fmt: skip
-            if META_AHEAD:
-                s, zc = s_next, zc_next
         if STAGES == 1:
             w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
         w_ptrs += BKW

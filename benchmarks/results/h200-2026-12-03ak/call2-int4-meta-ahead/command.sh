@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=540 CALL=w2: the thirty-ninth session's call 2, 352 s from a cold start, at e67125f. The tests' 210 s cut the last of 178, test_gpu_engines.py's int4_awq-mma; 177 passed.)
 # Planned by the thirty-ninth session (BUDGET=560, carrying .whl and build/packed): the int4 group values (scales,
 # zero points) loaded one K tile ahead (gemv_triton: the fragment-order tiles on warpgroup MMAs, every shipped 16-row
 # one; the CUDA-core tiles whose weights are in flight ahead -- pipe, stages), where each iteration waited on them
