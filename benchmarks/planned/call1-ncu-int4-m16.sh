@@ -3,6 +3,8 @@
 # results/h200-2026-12-03aj/call2-7b-bs16-profiles): Nsight Compute on the shipped 16-row tiles of both formats, one
 # launch each with the caches flushed -- DRAM throughput, occupancy, stalls, instructions, bytes; then read whether
 # the int4 tile's 128-column K tile (the group cap in gemv.dot_config) is what holds it (planned/README.md's lead).
+# (Thirty-ninth session: K tiles of two or four groups measured 1.1-1.8x slower, and with the group values a tile
+# ahead the 7b down at 16 rows still takes 24.7 us, gate/up 35.6: what this call profiles is that tile.)
 . benchmarks/device_call.sh
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 SECTIONS="--section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy \

@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=560 CALL=w3: the thirty-ninth session's call 3, 257 s from a cold start, at 70ac1fb. The tests' 130 s cut them before their summary: call 4 ran them again.)
 # Planned by the thirty-ninth session (BUDGET=560, from a cold start, carrying .whl and build/packed), after its call 2
 # (results h200-2026-12-03ak/call2-int4-meta-ahead): the warpgroup int4 fragment-order tiles now load a K tile's group
 # values one iteration ahead (7b gate/up 38.2 -> 35.6 us, o 9.2 -> 8.6 at 16 rows in the sweeps of calls 1-2; 7b down
