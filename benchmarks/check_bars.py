@@ -1,6 +1,6 @@
 """Issues 16 and 17's performance bars, checked against speed records: which are met, by what margin, which unmeasured.
 
-    python benchmarks/check_bars.py RUN/results.jsonl [MORE.jsonl ...] [--out bars.md]
+    python benchmarks/check_bars.py RUN/results.jsonl [MORE.jsonl | AB/ab.json ...] [--out bars.md]
 
 Reads the records of `bench_speed.py` / `vlmq run --tasks speed,speed-long` (the `speed` task's batch-1 decode and
 TTFT, `speed/bs16`'s decode, `speed-long/ctx8192_bs16`'s decode) and prints one row per bar and recipe: the
@@ -12,7 +12,9 @@ by the reference of its own figure's file where that file has one (a run's BF16,
 files, each row also says which file its figure (and a ratio's reference) came from, and flags a ratio taken across
 two files ("across files"): figures of two runs, which the bars do not promise to compare. Records of a run
 that saw ``VLMQ_*`` settings (a kernel knob such as ``VLMQ_PDL_TRIGGER``) carry them, and the table's first line
-names them. This is a report, not a test: it always exits 0.
+names them. A recipe A/B's ``ab.json`` (``bench_decode_ab.py --env recipe``: an engine a recipe in one process,
+timed in interleaved rounds) counts as a file of its own run (``ab_records``): its recipes' decode figures, whose
+ratios to each other carry no table drift. This is a report, not a test: it always exits 0.
 """
 
 from __future__ import annotations
@@ -82,6 +84,46 @@ def long_context_bars(rows: list[dict]) -> list[Bar]:
     fp8 = fp8 or ["bf16+kv_fp8"]
     what = "2b 8k x 16 decode: FP8 KV faster than BF16 KV (x BF16 KV)"
     return [Bar(17, what, M2B, r, (LONG, "decode_ms_per_token"), 1.0, "bf16", True) for r in fp8]
+
+
+def ab_records(report: dict) -> list[dict]:
+    """Speed records of a recipe A/B's report (``bench_decode_ab.py --env recipe``): each recipe's decode ms/token
+    at batch 1 (as the ``speed`` task's) and 16 (``speed/bs16``'s), the median over the rounds with their min-max as
+    the range; none from rounds a CPU ran (no speed figure)."""
+    from bench_decode_ab import ACROSS_RECIPES
+
+    tasks = {1: B1[0], 16: B16[0]}
+    made = report.get("provenance", {})
+    out = []
+    for row in report.get("results", []):
+        if row.get("recipe") != ACROSS_RECIPES or row.get("batch") not in tasks:
+            continue
+        for recipe, summary in row["summary"].items():
+            if "ms_per_token" in summary:
+                out.append(
+                    {
+                        "model": report["model"], "recipe": recipe, "task": tasks[row["batch"]], "metric": B1[1],
+                        "value": summary["ms_per_token"], "ci_low": summary["min"], "ci_high": summary["max"],
+                        "device": made.get("device"), "vlmq_env": made.get("vlmq_env"),
+                    }
+                )  # fmt: skip
+    return out
+
+
+def read_records(path: pathlib.Path) -> list[dict]:
+    """A run's records: a results.jsonl, or a recipe A/B's ab.json (``ab_records``); a one-line error for an A/B of a
+    setting (its variants are values of an environment variable, not recipes)."""
+    if path.suffix != ".json":
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    from bench_decode_ab import RECIPE_VARIANTS
+
+    report = json.loads(path.read_text())
+    if report.get("env") != RECIPE_VARIANTS:
+        raise ValueError(
+            f"{path} is an A/B of {report.get('env')} values, not of recipes: give a results.jsonl or a recipe A/B's "
+            "ab.json (bench_decode_ab.py --env recipe)"
+        )
+    return ab_records(report)
 
 
 def check(rows: list[dict]) -> list[dict]:
@@ -180,15 +222,17 @@ def report(rows: list[dict], files: list[str] | None = None) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results", nargs="+", help="results.jsonl files of one run")
+    p.add_argument("results", nargs="+", help="results.jsonl files of one run (or recipe A/Bs' ab.json)")
     p.add_argument("--out", help="also write the table to this file")
     args = p.parse_args(argv)
     rows = []
     for number, path in enumerate(args.results, 1):
         if not pathlib.Path(path).is_file():
             p.error(f"no such results file: {path} (give a run's results.jsonl)")
-        lines = pathlib.Path(path).read_text().splitlines()
-        rows += [{**json.loads(line), "file": number} for line in lines if line.strip()]
+        try:
+            rows += [{**record, "file": number} for record in read_records(pathlib.Path(path))]
+        except ValueError as err:
+            p.error(str(err))
     text = report(rows, args.results)
     print(text)
     if args.out:

@@ -148,3 +148,44 @@ def test_figures_from_another_gpu_than_the_bars_say_they_judge_nothing(tmp_path,
     check_bars.main([str(results)])
     first = capsys.readouterr().out.splitlines()[0]
     assert "NVIDIA H100 80GB HBM3" in first and "do not judge them" in first
+
+
+def test_a_recipe_ab_counts_as_a_run_of_its_own_and_a_setting_ab_is_refused(tmp_path, capsys):
+    """A recipe A/B's ab.json (``bench_decode_ab.py --env recipe``) gives its recipes' batch-16 figures with their
+    rounds' range; a later file's figure wins and a ratio takes its own file's reference, so "4-bit faster than
+    8-bit" is judged within the A/B while a ratio to the table's BF16 says it is taken across files. An A/B of a
+    setting, whose variants are no recipes, is refused in one line; rounds a CPU ran give no figure."""
+    import bench_decode_ab
+
+    table = tmp_path / "results.jsonl"
+    table.write_text(
+        "\n".join(
+            json.dumps(rec("7b", recipe, "speed/bs16", "decode_ms_per_token", value))
+            for recipe, value in (("bf16", 4.06), ("int8_wo", 2.976), ("int4_wo", 2.982))  # 1.002x: not met
+        )
+        + "\n"
+    )
+    times = {"int8_wo": [3.02, 3.04, 3.03], "int4_wo": [2.91, 2.92, 2.95]}
+    row = {
+        "recipe": bench_decode_ab.ACROSS_RECIPES,
+        "batch": 16,
+        "summary": bench_decode_ab.summarize(times, "int8_wo"),
+    }
+    report = {"model": "qwen2-vl-7b", "env": bench_decode_ab.RECIPE_VARIANTS, "variants": list(times),
+              "provenance": {"device": "NVIDIA H200"}, "results": [row]}  # fmt: skip
+    ab = tmp_path / "ab.json"
+    ab.write_text(json.dumps(report))
+    assert check_bars.main([str(table), str(ab), "--out", str(tmp_path / "bars.md")]) == 0
+    text = (tmp_path / "bars.md").read_text()
+    faster = "| #16 | 7b batch-16 decode: 4-bit faster than int8_wo (x int8_wo) | int4_wo | 0.964 | < 1 | met |"
+    assert faster + " 2 / 2 |" in text  # 2.92 / 3.03, both from the A/B
+    assert (
+        "| 7b batch-16 decode not slower than BF16 (x BF16) | int4_wo | 0.719 |" in text
+        and "2 / 1 (across files)" in text
+    )
+    cpu = {**report, "results": [{**row, "summary": {v: {"n": 3, "speed": "not measured"} for v in times}}]}
+    assert check_bars.ab_records(cpu) == []
+    ab.write_text(json.dumps({**report, "env": "VLMQ_PDL_TRIGGER"}))
+    with pytest.raises(SystemExit):
+        check_bars.main([str(ab)])
+    assert "is an A/B of VLMQ_PDL_TRIGGER values, not of recipes" in capsys.readouterr().err
