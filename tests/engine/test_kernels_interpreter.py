@@ -87,7 +87,7 @@ CASES = [
         "sum",
         dict(group=128, rows=4, warps=4, vec=4, pipe=True),
     ),
-    (  # the next tile's words and group values in flight (four K tiles a slice, a group each)
+    (  # the next tile's words in flight (four K tiles a slice, a group each)
         "sum/int4 pipe g64 asym M2 split four tiles",
         "int4",
         2,

@@ -988,7 +988,7 @@ def tensor_core_sums(
     if AHEAD:
         z, scale = int4_frag_group(ws_ptr, wz_ptr, rows, N, k_lo, stride_sn, BK, GROUP, FRAG, SWAP, HAS_ZERO, not POST)
         if POST:
-            s = tl.load(ws_ptr + rn * stride_sn + k_lo // GROUP, mask=in_n, other=0).to(tl.float32)
+            s, _ = int4_group(ws_ptr, wz_ptr, rn, in_n, k_lo, stride_sn, GROUP, False)
     for k0 in range(k_lo, k_hi, BK):
         xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG, KW)
         if X_MAX:
@@ -1008,7 +1008,7 @@ def tensor_core_sums(
                 ws_ptr, wz_ptr, rows, N, k_meta, stride_sn, BK, GROUP, FRAG, SWAP, HAS_ZERO, not POST
             )  # fmt: skip
             if POST:
-                s_m = tl.load(ws_ptr + rn * stride_sn + k_meta // GROUP, mask=in_n, other=0).to(tl.float32)
+                s_m, _ = int4_group(ws_ptr, wz_ptr, rn, in_n, k_meta, stride_sn, GROUP, False)
             if not AHEAD:
                 z, scale = z_m, scale_m
                 if POST:
