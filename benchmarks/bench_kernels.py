@@ -602,6 +602,7 @@ def sweep_candidates(
     recorded: set = frozenset(),
     wide_k_only: bool = False,
     ahead_only: bool = False,
+    splits_only: bool = False,
 ) -> list:
     """The group's candidates; at decode rows the default (the table's tile) first, whether or not today's
     ``sweep_configs`` makes it (an earlier sweep's generator may have: the 2b BF16 gate/up's capped register tile),
@@ -611,7 +612,7 @@ def sweep_candidates(
     (``recorded``: ``recorded_tiles``); ``wide_k_only``, the int4 fragment-order tiles of two or four groups a K tile
     (``with_frag``) and a tensor-core default with one and two more stages (more bytes in flight, no registers);
     ``ahead_only``, the CUDA-core tiles in one K slice, uncapped, whose next K tile is in flight while one is used
-    (``pipe`` or stages)."""
+    (``pipe`` or stages); ``splits_only``, the default tile at other K slice counts (``split_candidates``)."""
     from vlmq.engine.kernels.gemv import GEMV_MAX_M, default_config
 
     preset, shape, n, k, m, mode = group
@@ -634,7 +635,27 @@ def sweep_candidates(
             for c in configs
             if c.kernel == "sum" and (c.pipe or c.num_stages > 1) and c.split_k == 1 and not c.maxnreg
         ]
+    elif splits_only:
+        configs = split_candidates(default, k)
     return [default, *(c for c in configs if c != default)]
+
+
+def split_candidates(cfg, k: int) -> list:
+    """``cfg`` at every K slice count from half its own to twice it (at least 4), one config per distinct slicing
+    (``gemv.k_slices``), each slice at least one K tile (two on tensor cores: ``split_for``'s rule). The sweeps before
+    the fortieth session timed a tile at its rule's split, twice that and one (Nsight Compute, 7b down, int4, 16 rows:
+    560 programs, 0.71 of a wave of the 6 an SM its registers allow, 23 % occupancy; the int8 tile of twice the bytes
+    took as long)."""
+    from vlmq.engine.kernels.gemv import k_slices
+
+    least = 2 if cfg.kernel == "dot" else 1
+    out, seen = [], set()
+    for split in range(max(1, cfg.split_k // 2), max(2 * cfg.split_k, 4) + 1):
+        k_split, slices = k_slices(cfg._replace(split_k=split), k)
+        if k_split >= least * cfg.block_k and k_split not in seen:
+            seen.add(k_split)
+            out.append(cfg._replace(split_k=slices))
+    return out
 
 
 def _warm_sweep(items):
@@ -659,7 +680,9 @@ def run_sweep(args, log, save) -> list[dict]:
         pairs = [
             (g, c, args.fused)
             for g in groups
-            for c in sweep_candidates(g, args.frag_only, args.new_only, recorded, args.wide_k_only, args.ahead_only)
+            for c in sweep_candidates(
+                g, args.frag_only, args.new_only, recorded, args.wide_k_only, args.ahead_only, args.splits_only
+            )
         ]
         log(f"sweep compiled in {args.jobs} workers: {in_workers(_warm_sweep, pairs, args.jobs):.0f} s")
     results, t0 = [], time.monotonic()
@@ -669,7 +692,9 @@ def run_sweep(args, log, save) -> list[dict]:
         copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
         default = LIBRARY if m > 64 else default_config(cfg_format(mode), m, n, k, GROUP)
         best, default_row, group_start = None, None, len(results)
-        candidates = sweep_candidates(group, args.frag_only, args.new_only, recorded, args.wide_k_only, args.ahead_only)
+        candidates = sweep_candidates(
+            group, args.frag_only, args.new_only, recorded, args.wide_k_only, args.ahead_only, args.splits_only
+        )
         want = sweep_calls(group, default, 1, args.fused)[0]()  # the default tile's output (its GPU tests check it)
         for i, cfg in enumerate(candidates):
             if time.monotonic() - t0 > args.budget_s:
@@ -942,6 +967,11 @@ def parse_args(argv=None):
         help="decode rows: time only the CUDA-core tiles in one K slice whose next K tile is in flight while one is "
         "used (pipe, or stages), against the default (the table's tile)",
     )
+    ap.add_argument(
+        "--splits-only",
+        action="store_true",
+        help="decode rows: time only the default (the table's tile) at other K slice counts (half to twice its own)",
+    )
     ap.add_argument("--quick", action="store_true", help="only the cases the defaults rest on (QUICK), ~1 min")
     ap.add_argument(
         "--write-tiles",
@@ -973,10 +1003,10 @@ def parse_args(argv=None):
         ap.error(f"--variants takes {','.join(sorted(variants))} or prefill:<path>, got {','.join(unknown)}")
     if args.veto and not args.write_tiles:
         ap.error("--veto applies to --write-tiles: give the sweeps too")
-    if args.frag_only + args.new_only + args.wide_k_only + args.ahead_only > 1:
+    if args.frag_only + args.new_only + args.wide_k_only + args.ahead_only + args.splits_only > 1:
         ap.error(
-            "--frag-only, --new-only, --wide-k-only and --ahead-only each keep one kind of tile: give one, in "
-            "separate sweeps"
+            "--frag-only, --new-only, --wide-k-only, --ahead-only and --splits-only each keep one kind of tile: give "
+            "one, in separate sweeps"
         )
     return args
 

@@ -667,7 +667,7 @@ def test_every_decode_sweep_times_the_table_tile_even_where_its_generator_no_lon
     assert default not in bench_kernels.sweep_configs(W_FLOAT, 1, 17920, 1536)  # what the case is about
     recorded = bench_kernels.recorded_tiles()
     for kwargs in ({}, {"new_only": True, "recorded": recorded}, {"frag_only": True}, {"wide_k_only": True},
-                   {"ahead_only": True}):  # fmt: skip
+                   {"ahead_only": True}, {"splits_only": True}):  # fmt: skip
         candidates = bench_kernels.sweep_candidates(group, **kwargs)
         assert candidates[0] == default and candidates.count(default) == 1, kwargs
 
@@ -691,6 +691,26 @@ def test_wide_k_and_ahead_sweeps_keep_only_their_kind_of_tile():
     ahead = bench_kernels.sweep_candidates(("7b", "down", n7, k7, 1, "int4-g128"), ahead_only=True)
     assert ahead[0] == default_config(W_INT4, 1, n7, k7, 128) and len(ahead) > 10
     assert all(c.kernel == "sum" and (c.pipe or c.num_stages > 1) and c.split_k == 1 for c in ahead[1:])
+
+
+def test_splits_sweep_times_the_table_tile_at_each_distinct_k_slicing():
+    """``--splits-only``: the default, then the same tile at K slice counts from half its own to twice it, one a
+    distinct slicing (K = 18944 in 148 tiles of 128: 15 and 16 slices asked both launch 15 of 10 tiles), every slice
+    at least two K tiles on tensor cores; nothing but the slice count differs."""
+    from vlmq.engine.kernels.gemv import W_INT4, k_slices
+
+    n, k = bench_kernels.SHAPES["7b"]["down"]
+    splits = bench_kernels.sweep_candidates(("7b", "down", n, k, 16, "int4-g128"), splits_only=True)
+    default = default_config(W_INT4, 16, n, k, 128)
+    assert splits[0] == default and default.kernel == "dot"
+    assert all(c._replace(split_k=default.split_k) == default for c in splits[1:])
+    slicings = [k_slices(c, k)[0] for c in splits]
+    assert len(set(slicings)) == len(slicings) and min(slicings) >= 2 * default.block_k
+    assert {c.split_k for c in splits} >= {default.split_k // 2, 2 * default.split_k - 1, 14, 19}
+    assert all(k_slices(c, k)[1] == c.split_k for c in splits)  # the slices asked are the slices launched
+    args = ["--out", "x", "--sweep", "--splits-only", "--ahead-only"]
+    with pytest.raises(SystemExit):
+        bench_kernels.parse_args(args)
 
 
 def test_a_later_sweep_that_did_not_time_the_table_tile_does_not_replace_it():
@@ -739,4 +759,4 @@ def test_new_only_sweep_keeps_the_table_tile_and_the_tiles_no_recorded_sweep_tim
     assert bench_kernels.sweep_candidates(prefill_group, new_only=True) == bench_kernels.sweep_candidates(prefill_group)
     with pytest.raises(SystemExit):
         bench_kernels.parse_args(["--out", "x", "--sweep", "--new-only", "--frag-only"])
-    assert "--frag-only, --new-only, --wide-k-only and --ahead-only each keep one kind" in capsys.readouterr().err
+    assert "--ahead-only and --splits-only each keep one kind of tile: give one" in capsys.readouterr().err
