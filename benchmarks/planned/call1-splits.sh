@@ -1,4 +1,4 @@
-# Planned by the fortieth session (BUDGET=700, from a cold start, carrying .whl and build/packed): the shipped tiles at
+# Planned by the fortieth session (BUDGET=590, from a cold start, carrying .whl and build/packed): the shipped tiles at
 # every K slice count from half their own to twice it (bench_kernels.py --splits-only, fused forms, every decode mode,
 # rows 1 and 16, both presets). Nsight Compute on the 7b 16-row int4 down (this session's call 3): 560 programs, 0.71
 # of a wave of the 6 an SM its 80 registers and shared memory allow, 23 % achieved occupancy, barrier / wait / long
@@ -9,8 +9,8 @@
 . benchmarks/device_call.sh
 TILES=src/vlmq/engine/kernels/tiles/h200.json
 cp $TILES $R/tiles_before.json
-timeout 250 python3 benchmarks/bench_kernels.py --out $R/splits --sweep --splits-only --fused \
-    --modes int4-g128,int8-a16,fp8-a8,int8-a8,bf16 --presets 7b,2b --rows 16,1 --jobs 15 --budget-s 170 2>&1 \
+timeout 220 python3 benchmarks/bench_kernels.py --out $R/splits --sweep --splits-only --fused \
+    --modes int4-g128,int8-a16,fp8-a8,int8-a8,bf16 --presets 7b,2b --rows 16,1 --jobs 15 --budget-s 150 2>&1 \
     | grep -v "$F" | grep -v "^  (" | tail -44 > $R/splits.log
 echo "splits rc ${PIPESTATUS[0]} at $(since) s" >> $R/splits.log
 SOURCES=$(python3 -c "import json; print(' '.join(json.load(open('$TILES'))['sources']))")
