@@ -780,8 +780,18 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str], vetoed: list[dict] 
                 best[key] = r
             if r["default"]:
                 default[case] = r["us"]
+    # a sweep of one kernel's tiles (--splits-only where the tensor cores won at one row) leaves the CUDA-core tile
+    # kept beside them as the last sweep that timed CUDA-core tiles for the case had it (not compared across sweeps:
+    # the tensor-core tile stays the case's)
+    carried = {}
+    for i, sweep in enumerate(sweeps):
+        for r in sweep["results"]:
+            key = (r["preset"], r["shape"], r["m"], r["mode"], r["config"][0])
+            if key[2] == 1 and key[4] == "sum" and key not in best and (*key[:4], "dot") in best:
+                if key not in carried or carried[key][0] < i or r["us"] < carried[key][1]["us"]:
+                    carried[key] = (i, r)
     tiles = {"sum_m1": [], "dot_m1": [], "dot_m16": []}
-    for key, r in best.items():
+    for key, r in [*best.items(), *((key, r) for key, (_, r) in carried.items())]:
         preset, shape, m, mode, _ = key
         cuda_cores = best.get((*key[:4], "sum"))
         if key[4] == "dot" and cuda_cores is not None and cuda_cores["us"] <= r["us"]:

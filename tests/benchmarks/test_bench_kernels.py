@@ -730,6 +730,27 @@ def test_a_later_sweep_that_did_not_time_the_table_tile_does_not_replace_it():
     assert tiles["2b o"]["us"] == 4.5  # no sweep timed a default: the latest, as before
 
 
+def test_a_sweep_of_the_tensor_core_tiles_alone_keeps_the_cuda_core_tile_kept_beside_them():
+    """At one row the table keeps a CUDA-core tile beside a faster tensor-core one (gemv_config may take it). A later
+    sweep that timed the table's tensor-core tile and only tensor-core tiles (``--splits-only``) replaces that tile
+    and leaves the CUDA-core one as the earlier sweep had it (the fortieth session's sweep dropped three of them);
+    a later sweep with CUDA-core tiles replaces it as before."""
+    env = {"device": "GPU", "date": "d", "triton": "t"}
+    dot, cuda = ["dot", 16, 64, 256, 1, 4, 3, 1, False, True], ["sum", 1, 4, 1024, 1, 4, 1, 1, True]
+    old = {**env, "results": [row("fp8-a8", 1, dot, 9.6, default=True, shape="gate_up"),
+                              row("fp8-a8", 1, cuda, 12.1, shape="gate_up"),
+                              row("fp8-a8", 1, cuda[:4] + [2] + cuda[5:], 12.5, shape="gate_up")]}  # fmt: skip
+    dots = {**env, "results": [row("fp8-a8", 1, dot, 11.7, default=True, shape="gate_up"),
+                               row("fp8-a8", 1, dot[:4] + [2] + dot[5:], 11.0, shape="gate_up")]}  # fmt: skip
+    tiles = bench_kernels.tiles_from_sweep([old, dots], ["a.json", "b.json"])
+    assert [(t["us"], t["split"]) for t in tiles["dot_m1"]] == [(11.0, 2)]
+    assert [(t["us"], t["split"]) for t in tiles["sum_m1"]] == [(12.1, 1)]
+    cudas = {**env, "results": [row("fp8-a8", 1, dot, 11.7, default=True, shape="gate_up"),
+                                row("fp8-a8", 1, cuda, 11.5, shape="gate_up")]}  # fmt: skip
+    tiles = bench_kernels.tiles_from_sweep([old, dots, cudas], ["a.json", "b.json", "c.json"])
+    assert tiles["dot_m1"] == [] and [t["us"] for t in tiles["sum_m1"]] == [11.5]  # within c.json the CUDA cores won
+
+
 def test_new_only_sweep_keeps_the_table_tile_and_the_tiles_no_recorded_sweep_timed(tmp_path, capsys):
     """``--new-only``: at one row only the default (the table's tile) and the CUDA-core tiles that no sweep recorded
     under the results folder timed for that shape and mode (a record from before GemvConfig's later fields counts

@@ -248,7 +248,7 @@ def test_w8a8_rows_quantize_in_the_prologue_only_for_small_grids():
 def test_rmsnorm_alone_runs_first_only_before_low_bit_weights_at_long_rows():
     """A plain RMSNorm stays in the CUDA-core prologue, except before int8 / int4 weights at K > 2048 (the 7b's
     3584, where each program's two passes over the row before its first weight measured slower than
-    normalize_rows first); norm_first forces either way, and moves nothing but a plain RMSNorm."""
+    normalize_rows first); norm_first forces either way, a W8A8 row's norm too, and moves no row without a norm."""
     from vlmq.engine.kernels.gemv import A_FLOAT, A_INT8, NORM_FIRST_MIN_K, row_kernel_first
 
     d2, d7 = QWEN2["2b"], QWEN2["7b"]
@@ -265,7 +265,14 @@ def test_rmsnorm_alone_runs_first_only_before_low_bit_weights_at_long_rows():
     assert not first(W_FLOAT, 2 * d7["inter"], d7["hidden"])  # bf16: no gain measured
     assert first(W_FLOAT, 2 * d2["inter"], d2["hidden"], norm_first=True)
     cuda_cores = sum_config(W_INT8, 1, 2 * d7["inter"], d7["hidden"])
-    assert row_kernel_first(cuda_cores, W_INT8, A_INT8, False, True, 2 * d7["inter"], d7["hidden"], norm_first=False)
+    w8a8 = (cuda_cores, W_INT8, A_INT8, True, True, 2 * d7["inter"], d7["hidden"])  # SmoothQuant's gate/up rows
+    assert row_kernel_first(*w8a8)  # the rule: too many programs to quantize the row in each
+    assert not row_kernel_first(*w8a8, norm_first=False)  # an A/B forces a W8A8 row's norm too
+    small = sum_config(W_INT8, 1, d2["q"] + 2 * d2["kv"], d2["hidden"])  # 2b q/k/v: the rule's prologue
+    assert not row_kernel_first(small, W_INT8, A_INT8, True, True, d2["q"] + 2 * d2["kv"], d2["hidden"])
+    assert row_kernel_first(small, W_INT8, A_INT8, True, True, d2["q"] + 2 * d2["kv"], d2["hidden"], norm_first=True)
+    # a W8A8 row without a norm (o_proj's) is not the setting's: the rule decides
+    assert row_kernel_first(cuda_cores, W_INT8, A_INT8, True, False, *w8a8[5:], norm_first=False)
     # no norm: nothing to move
     assert not row_kernel_first(cuda_cores, W_INT4, A_FLOAT, False, False, 2 * d7["inter"], d7["hidden"])
 
@@ -300,6 +307,7 @@ def test_norm_first_setting_names_projections_and_refuses_others(monkeypatch):
         ("none", W_INT4, "silu", False),
         ("measured", W_INT8, "silu", None),
         ("gate_up", W_FLOAT, "silu", None),  # BF16 weights (the lm_head's too): the setting does not apply
+        ("qkv", W_FP8, "none", True),  # FP8 weights: the W8A8 rows' norm (the fp8 recipe's q/k/v)
     ],
 )
 def test_gemv_hands_the_norm_first_setting_to_its_row_rule(monkeypatch, setting, fmt, act, expected):
@@ -323,6 +331,8 @@ def test_gemv_hands_the_norm_first_setting_to_its_row_rule(monkeypatch, setting,
         args = (torch.randn(n, k, dtype=torch.bfloat16),)
     elif fmt == W_INT8:
         args = (torch.randint(-127, 127, (n, k), dtype=torch.int8), torch.rand(n, dtype=torch.bfloat16))
+    elif fmt == W_FP8:
+        args = (torch.randn(n, k).to(torch.float8_e4m3fn), torch.rand(n, dtype=torch.float32))
     else:
         args = (
             torch.randint(0, 2**31 - 1, (n, k // 8), dtype=torch.int32),

@@ -100,8 +100,9 @@ NORM_FIRST_MIN_K = 2048
 # 1.006x int8_wo, 0.999x int4_wo; q/k/v's and gate/up's 1.035x / 1.026x -- the rule stands.
 # An A/B's override of that rule per projection (read where a GEMV is launched or captured, as the PDL trigger is):
 # ``measured`` (the default: the rule above), ``none`` (every int8 / int4 RMSNorm in the prologue) or the projections
-# whose RMSNorm runs first (``qkv``, ``gate_up``; the others in the prologue). It moves only the plain RMSNorm before
-# int8 / int4 weights, where the rule applies (not the BF16 lm_head's, not W8A8 rows).
+# whose RMSNorm runs first (``qkv``, ``gate_up``; the others in the prologue). It moves the plain RMSNorm before
+# int8 / int4 weights, where the rule applies (not the BF16 lm_head's), and the RMSNorm and quantization of W8A8 rows
+# before int8 / FP8 weights on the CUDA cores (``ROW_PROLOGUE_MAX_WORK``'s rule).
 NORM_FIRST_ENV = "VLMQ_NORM_FIRST"
 NORM_PROJECTIONS = ("qkv", "gate_up")
 
@@ -749,13 +750,13 @@ def row_kernel_first(
     the tensor-core kernel; for the CUDA-core one where rows are smoothed or quantized (W8A8) and its programs
     would redo more than ``ROW_PROLOGUE_MAX_WORK`` row values between them (each program quantizes the whole row
     again, ~15 operations a value). The RMSNorm alone (``norm_first`` None) runs first for int8 / int4 weights
-    with K > ``NORM_FIRST_MIN_K`` and stays in the prologue otherwise; ``norm_first`` True / False forces it (a
-    benchmark's A/B)."""
+    with K > ``NORM_FIRST_MIN_K`` and stays in the prologue otherwise; ``norm_first`` True / False forces where a
+    normed row goes, W8A8 ones too (a benchmark's A/B)."""
     if cfg.kernel != "sum":
         return a_mode != A_FLOAT or smooth or norm
+    if norm_first is not None and norm:
+        return norm_first
     if norm and a_mode == A_FLOAT and not smooth:
-        if norm_first is not None:
-            return norm_first
         return fmt in (W_INT8, W_INT4) and k > NORM_FIRST_MIN_K
     programs = ceil_div(n, cfg.block_n) * cfg.split_k
     return (a_mode != A_FLOAT or smooth) and programs * k > ROW_PROLOGUE_MAX_WORK
@@ -799,8 +800,9 @@ def gemv(
     ``fused_linear_reference`` does: in the CUDA-core kernel's prologue (up to 4 rows), or by
     ``normalize_rows`` before the tensor-core kernel (one read of each row instead of one per program).
     ``pre_scale`` [K]: SmoothQuant's activation smoothing after the norm. Output [M, N] (``[M, N // 2]`` with
-    ``act=ACT_SILU_MUL``). ``norm_first`` (float rows, RMSNorm only, CUDA-core kernel): True runs the norm in
-    ``normalize_rows`` first, False in the prologue; None follows ``row_kernel_first``'s rule. ``x_partials``
+    ``act=ACT_SILU_MUL``). ``norm_first`` (float rows with an RMSNorm, CUDA-core kernel): True runs the norm (and a
+    W8A8 row's smoothing and quantization) in ``normalize_rows`` first, False in the prologue; None follows
+    ``row_kernel_first``'s rule. ``x_partials``
     (``attention.AttentionPartials``): x is the decode attention's output, combined from its partials as the
     kernel loads it (``x`` then gives only the shape and dtype); float rows without a norm or pre-scale, on the
     CUDA cores (``partials_gemv_ok`` says where).
@@ -833,7 +835,7 @@ def gemv(
             "a GEMV over attention partials takes float rows without a norm or pre-scale on the CUDA cores "
             f"(got kernel {cfg.kernel!r}, a_mode {a_mode}); check partials_gemv_ok first"
         )
-    if norm_first is None and norm_weight is not None and fmt in (W_INT8, W_INT4):
+    if norm_first is None and norm_weight is not None and fmt in (W_INT8, W_INT4, W_FP8):
         norm_first = norm_first_setting(gemv_projection(act == ACT_SILU_MUL, residual is not None, n, k))
     if (
         not x_pre
