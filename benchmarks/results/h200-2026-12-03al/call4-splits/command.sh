@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=590 CALL=al4: the fortieth session's call 4, 228 s from a cold start, at f7a5c8f.)
 # Planned by the fortieth session (BUDGET=590, from a cold start, carrying .whl and build/packed): the shipped tiles at
 # every K slice count from half their own to twice it (bench_kernels.py --splits-only, fused forms, every decode mode,
 # rows 1 and 16, both presets). Nsight Compute on the 7b 16-row int4 down (this session's call 3): 560 programs, 0.71

@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=420 CALL=al3: the fortieth session's call 3, 76 s warm after call 2, at 5d0d947.)
 # Planned by the thirty-eighth session (BUDGET=420, from a cold start): why the 7b's 16-row int4 GEMVs stream their
 # half-size bytes at 2.0 (gate/up) and 1.5 (down) TB/s where the 8-bit ones reach 3.5 and 3.0 (the batch-16 profiles,
 # results/h200-2026-12-03aj/call2-7b-bs16-profiles): Nsight Compute on the shipped 16-row tiles of both formats, one

@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=380 CALL=al5: the fortieth session's call 5, 131 s from a cold start, at 3757c31.)
 # Planned by the fortieth session (BUDGET=380, from a cold start, carrying .whl and build/packed): SmoothQuant's and
 # FP8's 2b q/k/v rows at one row normalized and quantized in normalize_rows first (VLMQ_NORM_FIRST=qkv, which now
 # moves a W8A8 row's RMSNorm too) against the measured rule (the CUDA-core GEMV's prologue: 512 programs x K 1536 is
