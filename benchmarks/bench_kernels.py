@@ -818,6 +818,26 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str], vetoed: list[dict] 
     return table | ({"vetoed": list(vetoed)} if vetoed else {})
 
 
+def tile_changes(before: dict, after: dict) -> list[str]:
+    """One line per decode tile entry that ``--write-tiles`` added, dropped or changed between two tables (its
+    fields but the times; a change lists the fields that moved), so a device call's log says what an A/B of the
+    two tables compares."""
+    lines = []
+    for kind in ("sum_m1", "dot_m1", "dot_m16"):
+        old, new = ({(e["format"], e["shape"]): e for e in table.get(kind, [])} for table in (before, after))
+        for key in sorted(old.keys() | new.keys()):
+            a, b = old.get(key), new.get(key)
+            where = f"{kind} {key[0]} {key[1]}"
+            if a is None or b is None:
+                lines.append(f"{where}: {'added' if a is None else 'dropped'} ({(a or b)['us']} us)")
+                continue
+            fields = sorted((a.keys() | b.keys()) - {"us", "default_us"})
+            moved = [f"{f} {a.get(f)} -> {b.get(f)}" for f in fields if a.get(f) != b.get(f)]
+            if moved:
+                lines.append(f"{where}: {', '.join(moved)} ({a['us']} -> {b['us']} us)")
+    return lines
+
+
 def engine_veto(text: str, source: str, read=lambda path: json.loads(pathlib.Path(path).read_text())) -> dict:
     """``--veto PRESET:FORMAT:AB_JSON`` as a ``tiles_from_sweep`` veto of ``source``'s tiles (the newest sweep):
     AB_JSON is a ``bench_decode_ab.py --env VLMQ_TILES`` record (shipped table first, the table with ``source``
@@ -1069,6 +1089,8 @@ def main(argv=None) -> int:
             " + ".join(f"{len(v)} {k}" for k, v in tiles.items() if k.startswith(("sum_", "dot_", "prefill")))
             + f" measured tiles -> {TILES_FILE}"
         )
+        for line in tile_changes(table, tiles):
+            log(f"  {line}")
         return 0
     if not torch.cuda.is_available():
         log("bench_kernels: no CUDA device here; the kernels' speed can only be measured on a GPU")

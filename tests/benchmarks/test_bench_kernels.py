@@ -751,6 +751,19 @@ def test_a_sweep_of_the_tensor_core_tiles_alone_keeps_the_cuda_core_tile_kept_be
     assert tiles["dot_m1"] == [] and [t["us"] for t in tiles["sum_m1"]] == [11.5]  # within c.json the CUDA cores won
 
 
+def test_tile_changes_name_each_entry_added_dropped_or_moved_and_nothing_else():
+    entry = dict(format="int4", n=3584, k=18944, shape="7b down", us=25.11, default_us=40.6, block_n=64, split=10)
+    cuda = dict(format="fp8", n=17920, k=1536, shape="2b gate_up", us=12.07, default_us=12.19, rows=4, split=1)
+    before = {"sum_m1": [cuda], "dot_m16": [entry]}
+    after = {"sum_m1": [], "dot_m16": [entry | dict(split=14, us=23.42, default_us=24.48)], "dot_m1": [entry]}
+    assert bench_kernels.tile_changes(before, after) == [
+        "sum_m1 fp8 2b gate_up: dropped (12.07 us)",
+        "dot_m1 int4 7b down: added (25.11 us)",
+        "dot_m16 int4 7b down: split 10 -> 14 (25.11 -> 23.42 us)",
+    ]
+    assert bench_kernels.tile_changes(after, after | {"dot_m16": [entry | dict(split=14, us=20.0)]}) == []  # times only
+
+
 def test_new_only_sweep_keeps_the_table_tile_and_the_tiles_no_recorded_sweep_timed(tmp_path, capsys):
     """``--new-only``: at one row only the default (the table's tile) and the CUDA-core tiles that no sweep recorded
     under the results folder timed for that shape and mode (a record from before GemvConfig's later fields counts
