@@ -160,6 +160,14 @@ def build(variant: str, mode: str, shape: str, n: int, k: int, m: int, device, s
             cfg = alternative_config(mode, m, n, k)
             return (lambda: gemv(xq, *args, None, x_scale=xs, a_mode=code, out_dtype=out, config=cfg)), plain_ref
         return (lambda: gemv(xq, *args, None, x_scale=xs, a_mode=code, out_dtype=out, pdl=False)), plain_ref
+    if variant == "vlmq-xfrag":
+        # the table's int4 tile reading rows already in its K order: what its per-tile permute through shared
+        # memory costs (against "vlmq", the same tile but where the table adopted the CUDA w4_mma kernel)
+        from vlmq.engine.kernels.gemv import default_config, frag_activations, gemv
+
+        cfg = default_config(cfg_format(mode), m, n, k, GROUP)
+        xf = frag_activations(xq, cfg)
+        return (lambda: gemv(xf, *args, None, out_dtype=out, config=cfg, x_frag=True)), plain_ref
     if variant == "legacy":
         from baseline_w8_gemv import legacy_w8_gemv
 
@@ -192,6 +200,7 @@ def decode_variants(mode: str, shape: str, m: int) -> list[str]:
         return []  # lm_head stays BF16 in every recipe
     out = (["cublas"] if mode == "bf16" else []) + ["vlmq", "vlmq-nopdl", f"vlmq-fused:{FUSION[shape]}"]
     out += ["vlmq-alt"] if m <= SUM_MAX_M else []
+    out += ["vlmq-xfrag"] if mode == "int4-g128" and m == 16 else []  # the table's 16-row int4 tiles: swapped, frag
     if m <= SUM_MAX_M and "norm" in FUSION[shape] and MODES[mode][1] == "bf16":
         out += [f"vlmq-prologue:{FUSION[shape]}", f"vlmq-normfirst:{FUSION[shape]}"]  # where the RMSNorm runs
     return out + (["legacy"] if mode in LEGACY else [])

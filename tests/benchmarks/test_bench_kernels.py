@@ -794,3 +794,18 @@ def test_new_only_sweep_keeps_the_table_tile_and_the_tiles_no_recorded_sweep_tim
     with pytest.raises(SystemExit):
         bench_kernels.parse_args(["--out", "x", "--sweep", "--new-only", "--frag-only"])
     assert "--ahead-only and --splits-only each keep one kind of tile: give one" in capsys.readouterr().err
+
+
+def test_the_permute_free_int4_variant_runs_where_the_table_has_swapped_fragment_order_tiles():
+    """``vlmq-xfrag`` (the table's 16-row int4 tile on rows stored in its K order: what the tile's per-tile
+    activation permute costs) is timed at 16 rows only, where every shape's table tile is a swapped fragment-order
+    one that divides K -- else ``gemv`` would refuse it and the case be lost on the device."""
+    from vlmq.engine.kernels.gemv import W_INT4, check_frag_activations
+
+    assert "vlmq-xfrag" in bench_kernels.decode_variants("int4-g128", "down", 16)
+    assert "vlmq-xfrag" not in bench_kernels.decode_variants("int4-g128", "down", 1)
+    assert "vlmq-xfrag" not in bench_kernels.decode_variants("int8-a16", "down", 16)
+    for shapes in bench_kernels.SHAPES.values():
+        for shape, (n, k) in shapes.items():
+            if "vlmq-xfrag" in bench_kernels.decode_variants("int4-g128", shape, 16):
+                check_frag_activations(default_config(W_INT4, 16, n, k, 128), W_INT4, k, False)  # raises if not

@@ -412,3 +412,32 @@ def test_bad_gemv_inputs_get_one_line_errors(case, match):
     with pytest.raises(VlmqError, match=match) as err:
         calls[case]()
     assert "\n" not in str(err.value)
+
+
+def test_rows_in_fragment_order_are_refused_where_the_tile_would_permute_or_transform_them():
+    """``gemv(x_frag=True)`` (rows stored in a swapped fragment-order int4 tile's K order: a measurement of the
+    tile's permute) is refused in one line on any other tile, and with a norm (per column: it would meet the wrong
+    columns) -- before anything launches."""
+    from vlmq.engine.kernels import pack_int4
+    from vlmq.engine.kernels.gemv import dot_config, frag_activations, gemv
+    from vlmq.errors import VlmqError
+
+    n, k = 64, 256
+    x = torch.randn(16, k, dtype=torch.bfloat16)
+    w = pack_int4(torch.randint(-8, 8, (n, k), dtype=torch.int8))
+    scale, zero = torch.rand(n, k // 128, dtype=torch.bfloat16), torch.randint(-8, 8, (n, k // 128), dtype=torch.int8)
+    frag = dot_config(W_INT4, 16, n, k, 128, swap=True, frag=True)
+    for cfg, extra, fix in (
+        (dot_config(W_INT4, 16, n, k, 128, swap=True), {}, "pass such a config"),
+        (dot_config(W_INT4, 16, n, k, 128, frag=True), {}, "pass such a config"),
+        (frag, {"norm_weight": torch.ones(k, dtype=torch.bfloat16)}, "read as they are"),
+    ):
+        with pytest.raises(VlmqError, match=fix) as err:
+            gemv(frag_activations(x, frag), w, scale, zero, 128, config=cfg, x_frag=True, **extra)
+        assert "\n" not in str(err.value)
+    # the permutation itself: each 128-column tile's column 8 U c + 8 u + 4 e + 2 a + b lands at 32 u + 16 a + 8 b
+    # + 2 c + e (U = 4); within its own tile
+    cols = frag_activations(torch.arange(k, dtype=torch.float32).expand(1, k), frag)[0].long()
+    c, u, e, a, b = 1, 2, 1, 0, 1
+    assert cols[128 + 32 * u + 16 * a + 8 * b + 2 * c + e] == 128 + 32 * c + 8 * u + 4 * e + 2 * a + b
+    assert sorted(cols[:128].tolist()) == list(range(128))

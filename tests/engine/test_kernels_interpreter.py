@@ -733,7 +733,7 @@ def _run_frag_pairs():
     import torch
 
     from vlmq.engine.kernels import pack_int4
-    from vlmq.engine.kernels.gemv import W_INT4, dot_config, gemv
+    from vlmq.engine.kernels.gemv import W_INT4, dot_config, frag_activations, gemv
 
     x, w = torch.randn(16, 512), pack_int4(torch.randint(-8, 8, (72, 512), dtype=torch.int8))
     scale, zero = torch.rand(72, 4) * 0.02, torch.randint(-8, 8, (72, 4), dtype=torch.int8)
@@ -751,6 +751,11 @@ def _run_frag_pairs():
             for f in (False, True)
         ]
         results[f"swap {swap} post {post}"] = ((out[1] - out[0]).norm() / out[0].norm()).item()
+        if swap:  # rows stored in the tile's K order already (x_frag): the same sums, bit for bit
+            cfg = dot_config(W_INT4, 16, 72, 512, 128, split=2, swap=swap, post=post, frag=True)
+            stored = gemv(frag_activations(x, cfg), w, scale, zero, 128, config=cfg, x_frag=True)
+            unpermuted = gemv(x, w, scale, zero, 128, config=cfg, x_frag=True)
+            results[f"x_frag post {post}"] = [(stored - out[1]).abs().max().item(), (unpermuted - out[1]).norm().item()]
     return results
 
 
@@ -886,8 +891,12 @@ def test_fragment_order_int4_tiles_equal_column_order_ones(interpreter_errors):
     column-order tile's to fp32 rounding, swapped or not, with scales on the weights or on the sums (there the
     sums cancel, q - (24 + z) sum(x): measured 2e-6 and, on other random data, 1.7e-5; so 1e-4, still four orders
     of magnitude below the errors of order 1 that a wrong permutation gives)."""
-    results = interpreter_errors["frag pairs"]
+    results = dict(interpreter_errors["frag pairs"])
+    stored = {name: results.pop(name) for name in ("x_frag post False", "x_frag post True")}
     assert len(results) == 4 and all(diff < 1e-4 for diff in results.values()), results
+    # rows handed over in the tile's K order (gemv's x_frag, frag_activations) give the very sums the tile's own
+    # permute gives; the same flag on rows in column order does not (the permute is skipped)
+    assert all(same == 0.0 and other > 1.0 for same, other in stored.values()), stored
 
 
 def test_dequantize_kernels_are_bit_exact(interpreter_errors):

@@ -768,6 +768,28 @@ def gemv_case(fmt: int, cfg: GemvConfig, act: int, residual: bool, n: int, k: in
     return gemv_projection(act == ACT_SILU_MUL, residual, n, k), name, cfg.kernel
 
 
+def frag_activations(x: torch.Tensor, cfg: GemvConfig) -> torch.Tensor:
+    """[M, K] rows with each K tile of ``cfg.block_k`` columns in the order a swapped fragment-order int4 tile reads
+    them (``gemv_triton.frag_permuted`` with kWidth 2: column 8 U c + 8 u + 4 e + 2 a + b to 32 u + 16 a + 8 b +
+    2 c + e, U = block_k / 32): what ``gemv(..., x_frag=True)`` takes."""
+    m, k = x.shape
+    u = cfg.block_k // 32
+    return x.reshape(m, k // cfg.block_k, 4, u, 2, 2, 2).permute(0, 1, 3, 5, 6, 2, 4).reshape(m, k)
+
+
+def check_frag_activations(cfg: GemvConfig, fmt: int, k: int, x_pre: bool, *row_work) -> None:
+    """Raises VlmqError, in one line, where ``gemv``'s ``x_frag`` rows cannot be read as they are."""
+    if not (fmt == W_INT4 and cfg.kernel == "dot" and cfg.frag and cfg.swap and k % cfg.block_k == 0):
+        raise VlmqError(
+            f"x_frag rows need int4 weights on a swapped fragment-order tile whose K tiles divide K (got kernel "
+            f"{cfg.kernel!r}, frag {cfg.frag}, swap {cfg.swap}, block_k {cfg.block_k}, K {k}): pass such a config"
+        )
+    if x_pre or any(t is not None for t in row_work):
+        raise VlmqError(
+            "x_frag rows are read as they are: no norm, pre-scale, quantized rows, partials or row maxima with them"
+        )
+
+
 def gemv(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -792,6 +814,7 @@ def gemv(
     row_max_pre_scale: torch.Tensor | None = None,
     row_max_clear: torch.Tensor | None = None,
     x_row_max: torch.Tensor | None = None,
+    x_frag: bool = False,
 ) -> torch.Tensor:
     """Launch one fused linear over [M, K] activations (CUDA, or Triton's interpreter on CPU tensors).
 
@@ -813,6 +836,10 @@ def gemv(
     where given, as ``normalize_rows`` would compute it; its first program zeroes ``row_max_clear`` (fp32,
     ``GEMV_MAX_M`` values: the buffer the next launch of this kind gathers into). The launch that reads them
     takes those maxima as ``x_row_max`` and quantizes each tile of its rows as it loads it.
+
+    ``x_frag``: float rows already in the K order a swapped fragment-order int4 tile (``config``) reads them
+    (``frag_activations``), so its programs skip their per-tile permute through shared memory -- a measurement of
+    what that permute costs (benchmarks/bench_kernels.py's ``vlmq-xfrag``), not an engine path.
     """
     m, k = x.shape
     fmt = weight_format(weight)
@@ -822,7 +849,7 @@ def gemv(
         a_mode = A_INT8 if x.dtype == torch.int8 else A_FP8
     check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight, pre_scale)
     check_row_max(x, a_mode, norm_weight, x_partials, row_max_out, row_max_pre_scale, row_max_clear, x_row_max)
-    if config is None and fmt == W_INT4 and not x_pre and x_partials is None and m <= GEMV_MAX_M:
+    if config is None and fmt == W_INT4 and not x_pre and x_partials is None and m <= GEMV_MAX_M and not x_frag:
         config = mma_choice(x, weight, scale, zero, group_size, out_dtype, n, k)
     # with x_row_max, the tile the same call without it takes (the A/B compares the two on one tile)
     cfg = config or gemv_config(fmt, m, n, k, group_size, a_mode, pre_scale is not None, norm_weight is not None, x_pre)
@@ -835,6 +862,8 @@ def gemv(
             "a GEMV over attention partials takes float rows without a norm or pre-scale on the CUDA cores "
             f"(got kernel {cfg.kernel!r}, a_mode {a_mode}); check partials_gemv_ok first"
         )
+    if x_frag:
+        check_frag_activations(cfg, fmt, k, x_pre, norm_weight, pre_scale, x_partials, x_row_max)
     if norm_first is None and norm_weight is not None and fmt in (W_INT8, W_INT4, W_FP8):
         norm_first = norm_first_setting(gemv_projection(act == ACT_SILU_MUL, residual is not None, n, k))
     if (
@@ -947,6 +976,7 @@ def gemv(
         SWAP=cfg.swap,
         POST=cfg.post,
         FRAG=cfg.num_warps if cfg.frag else 0,
+        X_FRAG=x_frag,
         XPART=x_partials.splits if x_partials is not None else 0,
         STAGES=cfg.num_stages if cfg.kernel == "sum" else 1,
         ROW_MAX=1 if row_max_out is not None else 2 if x_row_max is not None else 0,

@@ -910,11 +910,14 @@ def dequantized(f, s, zc, DTYPE: tl.constexpr):
 
 
 @triton.jit
-def tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK: tl.constexpr, FRAG: tl.constexpr, KW: tl.constexpr):
-    """[BM, BK] activations of K tile k0: in column order, or in ``frag_permuted`` order (``FRAG``)."""
+def tile_activations(
+    x_ptr, rm, k0, M, K, stride_xm, BK: tl.constexpr, FRAG: tl.constexpr, KW: tl.constexpr, X_FRAG: tl.constexpr = False
+):  # fmt: skip
+    """[BM, BK] activations of K tile k0: in column order, or in ``frag_permuted`` order (``FRAG``; stored in it
+    already where ``X_FRAG``: ``gemv.frag_activations``)."""
     rk = k0 + tl.arange(0, BK)
     xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0)
-    if FRAG:
+    if FRAG and not X_FRAG:
         xk = frag_permuted(tl.reshape(xk, (xk.shape[0], 4, BK // 32, 2, 2, 2)), KW)
     return xk
 
@@ -937,7 +940,7 @@ def tensor_core_sums(
     W_FMT: tl.constexpr, A_MODE: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr,
     BN: tl.constexpr, BK: tl.constexpr, PDL: tl.constexpr, SWAP: tl.constexpr, POST: tl.constexpr,
     FRAG: tl.constexpr = 0, CUDA: tl.constexpr = False, xs_ptr=None, p_ptr=None, SMOOTH: tl.constexpr = False,
-    X_MAX: tl.constexpr = False,
+    X_MAX: tl.constexpr = False, X_FRAG: tl.constexpr = False,
 ):  # fmt: skip
     """Tensor cores: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or e4m3
     operands as stored, int32 / fp32 accumulation) → [BM, BN] fp32 sums over the K slice [k_lo, k_hi). Rows
@@ -990,7 +993,7 @@ def tensor_core_sums(
         if POST:
             s, _ = int4_group(ws_ptr, wz_ptr, rn, in_n, k_lo, stride_sn, GROUP, False)
     for k0 in range(k_lo, k_hi, BK):
-        xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG, KW)
+        xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG, KW, X_FRAG)
         if X_MAX:
             rk = (k0 + tl.arange(0, BK))[None, :]
             v = row_values(xk.to(tl.float32), x_ptr.dtype.element_ty, p_ptr, p_ptr, rk, K, 1.0, False, SMOOTH)
@@ -1103,6 +1106,7 @@ def gemv_kernel(
     SWAP: tl.constexpr = False,
     POST: tl.constexpr = False,
     FRAG: tl.constexpr = 0,
+    X_FRAG: tl.constexpr = False,
     XPART: tl.constexpr = 0,
     STATIC_K: tl.constexpr = 0,
     STATIC_WN: tl.constexpr = 0,
@@ -1144,7 +1148,7 @@ def gemv_kernel(
         y, xscale = tensor_core_sums(
             x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
             W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL, SWAP, POST, FRAG, CUDA, xs_ptr, p_ptr, SMOOTH,
-            ROW_MAX == 2,
+            ROW_MAX == 2, X_FRAG,
         )  # fmt: skip
     else:
         tl.static_assert(XPART == 0 or (A_MODE == 0 and NORM == 0 and SMOOTH == 0), "partials: float rows as they are")
