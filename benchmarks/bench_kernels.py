@@ -1036,7 +1036,17 @@ def parse_args(argv=None):
     known = sorted({shape for shapes in SHAPES.values() for shape in shapes})
     if set(args.shapes) - set(known):
         ap.error(f"--shapes takes projections of {','.join(known)}, got {','.join(args.shapes)}")
-    variants = {"cublas", "vlmq", "vlmq-nopdl", "vlmq-fused", "vlmq-alt", "vlmq-prologue", "vlmq-normfirst", "legacy"}
+    variants = {
+        "cublas",
+        "vlmq",
+        "vlmq-nopdl",
+        "vlmq-fused",
+        "vlmq-alt",
+        "vlmq-prologue",
+        "vlmq-normfirst",
+        "vlmq-xfrag",
+        "legacy",
+    }
     unknown = [v for v in args.variants if v.split(":")[0] not in variants | {"prefill"}]
     if unknown:
         ap.error(f"--variants takes {','.join(sorted(variants))} or prefill:<path>, got {','.join(unknown)}")
