@@ -1087,18 +1087,18 @@ def main(argv=None) -> int:
             return 2
         try:
             sweeps = [json.loads(pathlib.Path(p).read_text()) for p in args.write_tiles]
-            table = json.loads(TILES_FILE.read_text())
+            current = json.loads(TILES_FILE.read_text())
             # an earlier veto stays while its sweep is still given; a new one applies to the newest sweep
-            vetoed = [v for v in table.get("vetoed", []) if v["source"] in args.write_tiles] + vetoes
+            vetoed = [v for v in current.get("vetoed", []) if v["source"] in args.write_tiles] + vetoes
             tiles = tiles_from_sweep(sweeps, args.write_tiles, vetoed)
             # the prefill GEMM's tiles (bench_prefill_gemm.py --write-tiles) stay, from their recorded runs
             from bench_prefill_gemm import reapply_recorded
 
-            shipped = table.get("prefill_gemm_sources", [])
+            shipped = current.get("prefill_gemm_sources", [])
             root = pathlib.Path(__file__).resolve().parents[1]
             tiles = reapply_recorded({**tiles, "prefill_gemm_sources": shipped}, root) if shipped else tiles
             # the int4 tensor-core GEMV's adopted entries stay, with the run and the A/Bs they come from
-            tiles |= {key: table[key] for key in ("w4_mma_source", "w4_mma_adopted", "w4_mma") if key in table}
+            tiles |= {key: current[key] for key in ("w4_mma_source", "w4_mma_adopted", "w4_mma") if key in current}
         except (OSError, ValueError, KeyError, TypeError) as err:
             why = f"{type(err).__name__}: {err}"
             log(f"bench_kernels: cannot read the sweeps ({why}); pass the bench_kernels_sweep.json files --sweep wrote")
@@ -1108,7 +1108,7 @@ def main(argv=None) -> int:
             " + ".join(f"{len(v)} {k}" for k, v in tiles.items() if k.startswith(("sum_", "dot_", "prefill")))
             + f" measured tiles -> {TILES_FILE}"
         )
-        for line in tile_changes(table, tiles):
+        for line in tile_changes(current, tiles):
             log(f"  {line}")
         return 0
     if not torch.cuda.is_available():

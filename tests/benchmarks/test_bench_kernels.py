@@ -809,3 +809,11 @@ def test_the_permute_free_int4_variant_runs_where_the_table_has_swapped_fragment
         for shape, (n, k) in shapes.items():
             if "vlmq-xfrag" in bench_kernels.decode_variants("int4-g128", shape, 16):
                 check_frag_activations(default_config(W_INT4, 16, n, k, 128), W_INT4, k, False)  # raises if not
+
+
+def test_main_keeps_the_table_function_reachable():
+    """``main`` ends a timing run with ``table(records, ...)``; a local of that name anywhere in it (the
+    ``--write-tiles`` branch read the shipped table into one from the twenty-first session on) made every timing
+    run fail after its last case with UnboundLocalError (the fortieth session's call 6)."""
+    assert "table" not in bench_kernels.main.__code__.co_varnames
+    assert callable(bench_kernels.table)
