@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=165 CALL=al6: the fortieth session's call 6, 49 s from a cold start, at the commit after 01f3b34 (--variants taking vlmq-xfrag). Its bench ended in UnboundLocalError after the last case, fixed since: the records were written first, bench_kernels.json.)
 # Planned by the fortieth session (BUDGET=185, from a cold start, carrying .whl and build/packed): what the 16-row int4
 # tile's activation permute through shared memory costs (sm_90 SASS, thirty-ninth session: LDS -> 8 STS -> BAR before
 # the wgmma, every K tile; Nsight, this session's call 3: the 7b down waits on its instruction chain, barriers first):
