@@ -39,7 +39,16 @@ from vlmq.engine import Engine
 from vlmq.engine.kernels.attention import ATTENTION_PLAN_ENV, attention_plan_setting
 from vlmq.engine.kernels.attention_o import ATTENTION_COMBINE_ENV, attention_combine
 from vlmq.engine.kernels.fused import ROW_MAX_ENV, row_max_mode
-from vlmq.engine.kernels.gemv import MMA_ENV, NORM_FIRST_ENV, TILES_ENV, mma_setting, norm_first_setting, tile_table
+from vlmq.engine.kernels.gemv import (
+    FRAG_ROWS_ENV,
+    MMA_ENV,
+    NORM_FIRST_ENV,
+    TILES_ENV,
+    frag_rows_setting,
+    mma_setting,
+    norm_first_setting,
+    tile_table,
+)
 from vlmq.engine.kernels.greedy import GREEDY_ADVANCE_ENV, greedy_advance_mode
 from vlmq.engine.kernels.pdl import PDL_TRIGGER_ENV, pdl_trigger
 from vlmq.engine.kernels.prefill import PREPARE_ENV, prefill_prepare_mode
@@ -95,6 +104,7 @@ SETTING_READERS = {
     ATTENTION_COMBINE_ENV: attention_combine,
     PDL_TRIGGER_ENV: lambda: pdl_trigger("attention"),
     NORM_FIRST_ENV: lambda: norm_first_setting("qkv"),
+    FRAG_ROWS_ENV: frag_rows_setting,
     MMA_ENV: mma_setting,
     GREEDY_ADVANCE_ENV: greedy_advance_mode,
     PREPARE_ENV: prefill_prepare_mode,

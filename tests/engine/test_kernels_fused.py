@@ -441,3 +441,19 @@ def test_rows_in_fragment_order_are_refused_where_the_tile_would_permute_or_tran
     c, u, e, a, b = 1, 2, 1, 0, 1
     assert cols[128 + 32 * u + 16 * a + 8 * b + 2 * c + e] == 128 + 32 * c + 8 * u + 4 * e + 2 * a + b
     assert sorted(cols[:128].tolist()) == list(range(128))
+
+
+def test_frag_rows_setting_is_off_unless_set_and_refuses_other_values(monkeypatch):
+    """``$VLMQ_FRAG_ROWS`` (an A/B's, off by default until a decode-step A/B measures it): 0 or 1, anything else one
+    line naming both."""
+    from vlmq.engine.kernels.gemv import FRAG_ROWS_ENV, frag_rows_setting
+    from vlmq.errors import VlmqError
+
+    monkeypatch.delenv(FRAG_ROWS_ENV, raising=False)
+    assert frag_rows_setting() is False
+    monkeypatch.setenv(FRAG_ROWS_ENV, "1")
+    assert frag_rows_setting() is True
+    monkeypatch.setenv(FRAG_ROWS_ENV, "on")
+    with pytest.raises(VlmqError, match="use 0 .* or 1") as err:
+        frag_rows_setting()
+    assert "\n" not in str(err.value)

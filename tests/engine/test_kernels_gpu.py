@@ -323,6 +323,30 @@ def test_int4_fragment_order_tiles_of_several_groups_match_reference(m, block_n,
         assert torch.isfinite(out).all() and rel_err(out, ref) < TOL, (n, k, cfg, rel_err(out, ref))
 
 
+@pytest.mark.parametrize("preset", sorted(DIMS))
+@pytest.mark.parametrize("shape", ["qkv", "gate_up"])
+def test_rows_stored_in_the_int4_tiles_k_order_give_the_same_outputs(monkeypatch, preset, shape):
+    """``$VLMQ_FRAG_ROWS=1``: ``normalize_rows`` stores the 16 normed rows in the K order of the table's swapped
+    fragment-order int4 tile, which then reads them without its own permute (``x_frag``): the same products summed
+    in the same order, so the output equals the default path's bit for bit, through the fused RMSNorm (and SiLU·mul
+    for gate/up), at both presets' shapes."""
+    from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL, FRAG_ROWS_ENV, frag_rows_fit, gemv
+
+    d = DIMS[preset]
+    n, k = (d["qkv"], d["hidden"]) if shape == "qkv" else (2 * d["inter"], d["hidden"])
+    assert frag_rows_fit(default_config(W_INT4, 16, n, k, 128), W_INT4, k)  # the table's tile takes them
+    p = make_pack("int4", "bf16", n, k)
+    x = torch.randn(16, k, device="cuda", dtype=torch.bfloat16)
+    norm = (torch.rand(k, device="cuda") + 0.5).to(torch.bfloat16)
+    act = ACT_SILU_MUL if shape == "gate_up" else ACT_NONE
+    outs = []
+    for setting in ("0", "1"):
+        monkeypatch.setenv(FRAG_ROWS_ENV, setting)
+        poison_allocator()
+        outs.append(gemv(x, p.weight, p.scale, p.zero, 128, norm_weight=norm, act=act))
+    assert torch.isfinite(outs[1]).all() and torch.equal(outs[0], outs[1])
+
+
 def test_ops_dispatch_by_rows():
     """w8_linear / w4a16_linear: decode kernels up to 64 rows, prefill beyond; same results either way."""
     p8 = make_pack("int8", "bf16", 512, 1536)

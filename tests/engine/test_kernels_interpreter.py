@@ -759,6 +759,29 @@ def _run_frag_pairs():
     return results
 
 
+def _run_frag_rows():
+    """q/k/v-like rows through the RMSNorm and a swapped fragment-order int4 tile, with ``$VLMQ_FRAG_ROWS`` 0 and 1:
+    ``normalize_rows`` then stores them in the tile's K order (``frag_block_k``) and the tile reads them as they
+    are. [largest output difference, whether the stored rows are ``frag_activations`` of the plain ones]."""
+    import torch
+
+    from vlmq.engine.kernels import pack_int4
+    from vlmq.engine.kernels.gemv import FRAG_ROWS_ENV, W_INT4, dot_config, frag_activations, gemv, normalize_rows
+
+    x, w = torch.randn(16, 512), pack_int4(torch.randint(-8, 8, (72, 512), dtype=torch.int8))
+    scale, zero = torch.rand(72, 4) * 0.02, torch.randint(-8, 8, (72, 4), dtype=torch.int8)
+    norm = torch.rand(512) + 0.5
+    cfg = dot_config(W_INT4, 16, 72, 512, 128, split=2, swap=True, frag=True)
+    outs = []
+    for setting in ("0", "1"):
+        os.environ[FRAG_ROWS_ENV] = setting
+        outs.append(gemv(x, w, scale, zero, 128, norm_weight=norm, config=cfg))
+    del os.environ[FRAG_ROWS_ENV]
+    rows = normalize_rows(x, norm, 1e-6, None, 0)[0]
+    stored = normalize_rows(x, norm, 1e-6, None, 0, frag_block_k=128)[0]
+    return [(outs[1] - outs[0]).abs().max().item(), bool(torch.equal(stored, frag_activations(rows, cfg)))]
+
+
 def _run_mixed():
     """The prefill GEMM of ``mixed_gemm_triton`` against the references: W8A8 int8 and FP8 (codes as stored), W8A16
     int8 / e4m3 rows and int4 groups of 64 and 128 (zero point or not; K tiles shorter than a group and clipped to
@@ -823,6 +846,7 @@ def main():
     errors["row max"] = _run_row_max()
     torch.manual_seed(1)  # its own data: cases added above must not change it (the post-scaled sums cancel)
     errors["frag pairs"] = _run_frag_pairs()
+    errors["frag rows"] = _run_frag_rows()
     torch.manual_seed(2)
     errors["mixed"] = _run_mixed()
     print(json.dumps(errors))
@@ -897,6 +921,13 @@ def test_fragment_order_int4_tiles_equal_column_order_ones(interpreter_errors):
     # rows handed over in the tile's K order (gemv's x_frag, frag_activations) give the very sums the tile's own
     # permute gives; the same flag on rows in column order does not (the permute is skipped)
     assert all(same == 0.0 and other > 1.0 for same, other in stored.values()), stored
+
+
+def test_rows_stored_in_the_tiles_k_order_give_the_same_sums(interpreter_errors):
+    """``$VLMQ_FRAG_ROWS=1``: the RMSNorm's rows stored in the swapped fragment-order tile's K order (each column
+    where ``frag_activations`` puts it) and read without the tile's permute give the default path's output exactly."""
+    difference, stored_in_order = interpreter_errors["frag rows"]
+    assert difference == 0.0 and stored_in_order
 
 
 def test_dequantize_kernels_are_bit_exact(interpreter_errors):

@@ -105,6 +105,12 @@ NORM_FIRST_MIN_K = 2048
 # before int8 / FP8 weights on the CUDA cores (``ROW_PROLOGUE_MAX_WORK``'s rule).
 NORM_FIRST_ENV = "VLMQ_NORM_FIRST"
 NORM_PROJECTIONS = ("qkv", "gate_up")
+# normalize_rows' rows stored in the K order of the swapped fragment-order int4 tile that reads them (q/k/v and gate/up
+# at 9-16 rows: their RMSNorm runs first), so the tile skips its per-K-tile activation permute through shared memory:
+# 3-14 % of the 16-row tile's time alone (H200, fortieth session's call 6, bench_kernels.py vlmq-xfrag: 7b gate/up
+# 36.5 -> 33.8 us, 2b 11.7 -> 10.1). ``1`` on, ``0`` (the default) off, until an A/B of the decode step says
+# (bench_decode_ab.py --env VLMQ_FRAG_ROWS --variants '0;1', int4 recipes at batch 16).
+FRAG_ROWS_ENV = "VLMQ_FRAG_ROWS"
 
 
 # Tiles measured best per shape (the qwen2-vl-2b and -7b projections) on the H200: ``bench_kernels.py --sweep``
@@ -660,13 +666,16 @@ def normalize_rows(
     pdl: bool | None = None,
     max_block: int = 32768,
     num_warps: int | None = None,
+    frag_block_k: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The prologue of ``fused.fused_linear_reference`` -- RMSNorm, SmoothQuant's pre-scale, per-token
     quantization -- as one launch, one program per row: (rows, per-row scales) with int8 / e4m3 rows for
     W8A8, else (normalized rows in eager's dtype, None). The same arithmetic, rounded step by step. Rows of up
     to ``max_block`` columns stay in registers (16-32 values a thread: one read, no serial passes); longer
     ones are read once per step. ``num_warps`` overrides the block's default for a benchmark's sweep (tenth
-    session: no setting moved an 18944-column W8A8 row below 4.3 us, docs/benchmarks.md)."""
+    session: no setting moved an 18944-column W8A8 row below 4.3 us, docs/benchmarks.md). ``frag_block_k``: the rows
+    stored in the K order of the swapped fragment-order int4 tile of that block_k which reads them next, as
+    ``frag_activations`` orders them (``gemv``'s ``x_frag``; 0: column order)."""
     m, k = x.shape
     dtype = x.dtype
     if norm_weight is not None and norm_weight.dtype != dtype:
@@ -698,6 +707,7 @@ def normalize_rows(
         BK=block,
         ONE_BLOCK=k <= block,
         CUDA=x.is_cuda,
+        FRAG_BK=frag_block_k,
         enable_fp_fusion=False,
         num_warps=num_warps or min(32, max(4, block // 512)),
         **launch_pdl(x.device, pdl, "rows"),
@@ -777,9 +787,24 @@ def frag_activations(x: torch.Tensor, cfg: GemvConfig) -> torch.Tensor:
     return x.reshape(m, k // cfg.block_k, 4, u, 2, 2, 2).permute(0, 1, 3, 5, 6, 2, 4).reshape(m, k)
 
 
+def frag_rows_fit(cfg: GemvConfig, fmt: int, k: int) -> bool:
+    """Whether ``cfg`` is a swapped fragment-order int4 tile whose K tiles divide K: one that can read rows stored
+    in its K order (``x_frag``)."""
+    return fmt == W_INT4 and cfg.kernel == "dot" and cfg.frag and cfg.swap and k % cfg.block_k == 0
+
+
+def frag_rows_setting() -> bool:
+    """``$VLMQ_FRAG_ROWS``: whether ``normalize_rows`` stores its rows in the K order of the tile that reads them
+    (``FRAG_ROWS_ENV``); a one-line VlmqError on any value but 0 and 1."""
+    value = os.environ.get(FRAG_ROWS_ENV, "0").strip()
+    if value not in ("0", "1"):
+        raise VlmqError(f"{FRAG_ROWS_ENV}={value!r}: use 0 (rows in column order) or 1 (in the int4 tile's K order)")
+    return value == "1"
+
+
 def check_frag_activations(cfg: GemvConfig, fmt: int, k: int, x_pre: bool, *row_work) -> None:
     """Raises VlmqError, in one line, where ``gemv``'s ``x_frag`` rows cannot be read as they are."""
-    if not (fmt == W_INT4 and cfg.kernel == "dot" and cfg.frag and cfg.swap and k % cfg.block_k == 0):
+    if not frag_rows_fit(cfg, fmt, k):
         raise VlmqError(
             f"x_frag rows need int4 weights on a swapped fragment-order tile whose K tiles divide K (got kernel "
             f"{cfg.kernel!r}, frag {cfg.frag}, swap {cfg.swap}, block_k {cfg.block_k}, K {k}): pass such a config"
@@ -871,9 +896,13 @@ def gemv(
         and x_row_max is None
         and row_kernel_first(cfg, fmt, a_mode, pre_scale is not None, norm_weight is not None, n, k, norm_first)
     ):
-        x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, a_mode, pdl=pdl)
+        # float rows for a swapped fragment-order int4 tile: stored in its K order where $VLMQ_FRAG_ROWS says
+        tile_order = a_mode == A_FLOAT and frag_rows_fit(cfg, fmt, k) and frag_rows_setting()
+        frag_block_k = cfg.block_k if tile_order else 0
+        x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, a_mode, pdl=pdl, frag_block_k=frag_block_k)
         norm_weight = pre_scale = None
         x_pre = a_mode != A_FLOAT
+        x_frag = x_frag or tile_order
     if cfg.kernel == "mma":
         if (
             fmt != W_INT4

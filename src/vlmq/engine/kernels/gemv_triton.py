@@ -178,15 +178,30 @@ def quantized(v, scale, inv, QUANT: tl.constexpr):
 
 
 @triton.jit
-def store_codes(dst, cols, K, v, scale, inv, QUANT: tl.constexpr):
-    """Store values v (QUANT 0, in dst's dtype) or their int8 / e4m3 codes."""
+def store_codes(dst, cols, K, v, scale, inv, QUANT: tl.constexpr, FRAG_BK: tl.constexpr = 0):
+    """Store values v (QUANT 0, in dst's dtype) or their int8 / e4m3 codes; with ``FRAG_BK``, each column at its
+    place in a swapped fragment-order tile's K order (``frag_position``)."""
+    at = cols
+    if FRAG_BK:
+        at = frag_position(cols, FRAG_BK)
     if QUANT == 0:
-        tl.store(dst + cols, v.to(dst.dtype.element_ty), mask=cols < K)
+        tl.store(dst + at, v.to(dst.dtype.element_ty), mask=cols < K)
     elif QUANT == 1:
-        tl.store(dst + cols, quantized(v, scale, inv, QUANT).to(tl.int8), mask=cols < K)
+        tl.store(dst + at, quantized(v, scale, inv, QUANT).to(tl.int8), mask=cols < K)
     else:
         q = quantized(v, scale, inv, QUANT).to(tl.float8e4nv)
-        tl.store(dst + cols, q.to(tl.uint8, bitcast=True), mask=cols < K)
+        tl.store(dst + at, q.to(tl.uint8, bitcast=True), mask=cols < K)
+
+
+@triton.jit
+def frag_position(cols, BK: tl.constexpr):
+    """Where column ``cols`` of a row goes in the K order a swapped fragment-order tile of ``BK`` columns reads
+    (``frag_permuted`` at kWidth 2, ``gemv.frag_activations``): within its tile, 8 U c + 8 u + 4 e + 2 a + b ->
+    32 u + 16 a + 8 b + 2 c + e (U = BK / 32)."""
+    U: tl.constexpr = BK // 32
+    j = cols % BK
+    c, u, e, a, b = j // (8 * U), (j // 8) % U, (j // 4) % 2, (j // 2) % 2, j % 2
+    return cols - j + 32 * u + 16 * a + 8 * b + 2 * c + e
 
 
 @triton.jit
@@ -239,6 +254,7 @@ def normalize_rows_kernel(
     ONE_BLOCK: tl.constexpr,
     CUDA: tl.constexpr,
     PDL: tl.constexpr,
+    FRAG_BK: tl.constexpr = 0,
 ):
     """One program per row: the RMSNorm (``NORM``), SmoothQuant's pre-scale (``SMOOTH``) and per-token
     quantization (``QUANT`` 1: int8, 2: e4m3) of fused.py's reference, step by step and each rounded as eager
@@ -248,7 +264,8 @@ def normalize_rows_kernel(
     x * (1 / scale) clamped to [-128, 127]; or scale = max(amax / 448, 1e-12), q = e4m3(x / scale), the
     divisions by constants as PyTorch computes them on the device (``CUDA``: ``scalar_quotient``).
     ``ONE_BLOCK`` (K <= BK, every qwen2-vl row): the row is read once and every step runs on registers;
-    longer rows are read once per step, BK columns at a time."""
+    longer rows are read once per step, BK columns at a time. ``FRAG_BK``: stored in the K order of the swapped
+    fragment-order int4 tile (K tiles of ``FRAG_BK`` columns) that reads them next (``gemv``'s ``x_frag``)."""
     row = tl.program_id(0)
     src = x_ptr + row.to(tl.int64) * stride_xm
     dst = out_ptr + row.to(tl.int64) * stride_om
@@ -267,7 +284,7 @@ def normalize_rows_kernel(
         scale, inv = 1.0, 1.0
         if QUANT != 0:
             scale, inv = token_scale(tl.max(tl.abs(v), axis=0), QUANT, CUDA)
-        store_codes(dst, cols, K, v, scale, inv, QUANT)
+        store_codes(dst, cols, K, v, scale, inv, QUANT, FRAG_BK)
     else:
         if NORM:
             r = tl.math.rsqrt(sum_of_squares(src, K, BK) * inv_k + eps)
@@ -283,7 +300,7 @@ def normalize_rows_kernel(
         for k0 in range(0, K, BK):
             cols = k0 + tl.arange(0, BK)
             v = row_values(load_f32(src, cols, K), X_DT, g_ptr, p_ptr, cols, K, r, NORM, SMOOTH)
-            store_codes(dst, cols, K, v, scale, inv, QUANT)
+            store_codes(dst, cols, K, v, scale, inv, QUANT, FRAG_BK)
     if QUANT != 0:
         tl.store(scale_ptr + row, scale)
     if PDL == PDL_LATE:
