@@ -863,8 +863,8 @@ def gemv(
     takes those maxima as ``x_row_max`` and quantizes each tile of its rows as it loads it.
 
     ``x_frag``: float rows already in the K order a swapped fragment-order int4 tile (``config``) reads them
-    (``frag_activations``), so its programs skip their per-tile permute through shared memory -- a measurement of
-    what that permute costs (benchmarks/bench_kernels.py's ``vlmq-xfrag``), not an engine path.
+    (``frag_activations``), so its programs skip their per-tile permute through shared memory: a benchmark's rows
+    (benchmarks/bench_kernels.py's ``vlmq-xfrag``); ``normalize_rows`` stores them so where ``$VLMQ_FRAG_ROWS`` says.
     """
     m, k = x.shape
     fmt = weight_format(weight)

@@ -179,29 +179,19 @@ def quantized(v, scale, inv, QUANT: tl.constexpr):
 
 @triton.jit
 def store_codes(dst, cols, K, v, scale, inv, QUANT: tl.constexpr, FRAG_BK: tl.constexpr = 0):
-    """Store values v (QUANT 0, in dst's dtype) or their int8 / e4m3 codes; with ``FRAG_BK``, each column at its
-    place in a swapped fragment-order tile's K order (``frag_position``)."""
-    at = cols
+    """Store values v (QUANT 0, in dst's dtype) or their int8 / e4m3 codes; with ``FRAG_BK``, each tile of
+    ``FRAG_BK`` columns in the K order a swapped fragment-order tile reads (``frag_permuted`` at kWidth 2, as
+    ``gemv.frag_activations``): the values permuted in registers, stored contiguously."""
     if FRAG_BK:
-        at = frag_position(cols, FRAG_BK)
+        tiles = tl.reshape(v, (v.shape[0] // FRAG_BK, 4, FRAG_BK // 32, 2, 2, 2))
+        v = tl.reshape(frag_permuted(tiles, 2), (v.shape[0],))
     if QUANT == 0:
-        tl.store(dst + at, v.to(dst.dtype.element_ty), mask=cols < K)
+        tl.store(dst + cols, v.to(dst.dtype.element_ty), mask=cols < K)
     elif QUANT == 1:
-        tl.store(dst + at, quantized(v, scale, inv, QUANT).to(tl.int8), mask=cols < K)
+        tl.store(dst + cols, quantized(v, scale, inv, QUANT).to(tl.int8), mask=cols < K)
     else:
         q = quantized(v, scale, inv, QUANT).to(tl.float8e4nv)
-        tl.store(dst + at, q.to(tl.uint8, bitcast=True), mask=cols < K)
-
-
-@triton.jit
-def frag_position(cols, BK: tl.constexpr):
-    """Where column ``cols`` of a row goes in the K order a swapped fragment-order tile of ``BK`` columns reads
-    (``frag_permuted`` at kWidth 2, ``gemv.frag_activations``): within its tile, 8 U c + 8 u + 4 e + 2 a + b ->
-    32 u + 16 a + 8 b + 2 c + e (U = BK / 32)."""
-    U: tl.constexpr = BK // 32
-    j = cols % BK
-    c, u, e, a, b = j // (8 * U), (j // 8) % U, (j // 4) % 2, (j // 2) % 2, j % 2
-    return cols - j + 32 * u + 16 * a + 8 * b + 2 * c + e
+        tl.store(dst + cols, q.to(tl.uint8, bitcast=True), mask=cols < K)
 
 
 @triton.jit
