@@ -443,13 +443,15 @@ def test_rows_in_fragment_order_are_refused_where_the_tile_would_permute_or_tran
     assert sorted(cols[:128].tolist()) == list(range(128))
 
 
-def test_frag_rows_setting_is_off_unless_set_and_refuses_other_values(monkeypatch):
-    """``$VLMQ_FRAG_ROWS`` (an A/B's, off by default until a decode-step A/B measures it): 0 or 1, anything else one
-    line naming both."""
+def test_frag_rows_setting_is_on_unless_set_off_and_refuses_other_values(monkeypatch):
+    """``$VLMQ_FRAG_ROWS`` (on by default since a decode-step A/B measured it faster; 0 for the A/B's other arm): 0
+    or 1, anything else one line naming both."""
     from vlmq.engine.kernels.gemv import FRAG_ROWS_ENV, frag_rows_setting
     from vlmq.errors import VlmqError
 
     monkeypatch.delenv(FRAG_ROWS_ENV, raising=False)
+    assert frag_rows_setting() is True
+    monkeypatch.setenv(FRAG_ROWS_ENV, "0")
     assert frag_rows_setting() is False
     monkeypatch.setenv(FRAG_ROWS_ENV, "1")
     assert frag_rows_setting() is True

@@ -108,8 +108,9 @@ NORM_PROJECTIONS = ("qkv", "gate_up")
 # normalize_rows' rows stored in the K order of the swapped fragment-order int4 tile that reads them (q/k/v and gate/up
 # at 9-16 rows: their RMSNorm runs first), so the tile skips its per-K-tile activation permute through shared memory:
 # 3-14 % of the 16-row tile's time alone (H200, fortieth session's call 6, bench_kernels.py vlmq-xfrag: 7b gate/up
-# 36.5 -> 33.8 us, 2b 11.7 -> 10.1). ``1`` on, ``0`` (the default) off, until an A/B of the decode step says
-# (bench_decode_ab.py --env VLMQ_FRAG_ROWS --variants '0;1', int4 recipes at batch 16).
+# 36.5 -> 33.8 us, 2b 11.7 -> 10.1). ``1`` (the default) on, ``0`` off for an A/B: in the decode step on (H200,
+# forty-first session's call 1, bench_decode_ab.py --env VLMQ_FRAG_ROWS --variants '0;1', batch 16, five rounds) 7b
+# int4_wo 2.928 -> 2.877 ms/token, int4_awq 2.924 -> 2.879; 2b 1.302 -> 1.282, 1.303 -> 1.297.
 FRAG_ROWS_ENV = "VLMQ_FRAG_ROWS"
 
 
@@ -796,7 +797,7 @@ def frag_rows_fit(cfg: GemvConfig, fmt: int, k: int) -> bool:
 def frag_rows_setting() -> bool:
     """``$VLMQ_FRAG_ROWS``: whether ``normalize_rows`` stores its rows in the K order of the tile that reads them
     (``FRAG_ROWS_ENV``); a one-line VlmqError on any value but 0 and 1."""
-    value = os.environ.get(FRAG_ROWS_ENV, "0").strip()
+    value = os.environ.get(FRAG_ROWS_ENV, "1").strip()
     if value not in ("0", "1"):
         raise VlmqError(f"{FRAG_ROWS_ENV}={value!r}: use 0 (rows in column order) or 1 (in the int4 tile's K order)")
     return value == "1"
