@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=560 CALL=a1: the forty-first session's call 1, 214 s of device time after a cold start (one refused start before it), at 93b6389.)
 # Planned by the fortieth session (BUDGET=560, from a cold start, carrying .whl and build/packed): $VLMQ_FRAG_ROWS=1
 # -- normalize_rows stores the 16 normed rows before q/k/v and gate/up in the K order of the swapped fragment-order
 # int4 tile that reads them, which skips its per-K-tile permute through shared memory (x_frag). Alone, on rows
