@@ -10,7 +10,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PLANNED = sorted((ROOT / "benchmarks" / "planned").glob("*.sh"))
 # repository paths a call's command line names: tests, benchmark scripts, the sourced preamble
-NAMED_PATH = re.compile(r"(?<![\w/$.])((?:tests|benchmarks|src)/[\w./-]+\.(?:py|sh|json))")
+NAMED_PATH = re.compile(r"(?<![\w/$.])((?:tests|benchmarks|src)/[\w./-]+\.(?:py|sh|jsonl|json))(?![\w.])")
 
 
 def named_paths(text: str) -> list[str]:
@@ -20,6 +20,9 @@ def named_paths(text: str) -> list[str]:
 def test_named_paths_are_found_in_a_command_line():
     line = "timeout 9 python3 -m pytest tests/recipes/test_gpu_engines.py -k x; . benchmarks/device_call.sh $R/a.json"
     assert named_paths(line) == ["tests/recipes/test_gpu_engines.py", "benchmarks/device_call.sh"]
+    # a whole name, never a shorter one inside it (results.jsonl was read as results.json, which does not exist)
+    line = "check_bars.py benchmarks/results/x/speed2b/results.jsonl benchmarks/bench_speed.py.bak"
+    assert named_paths(line) == ["benchmarks/results/x/speed2b/results.jsonl"]
 
 
 @pytest.mark.parametrize("script", PLANNED, ids=lambda p: p.name)
