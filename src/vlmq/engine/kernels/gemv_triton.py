@@ -183,8 +183,7 @@ def store_codes(dst, cols, K, v, scale, inv, QUANT: tl.constexpr, FRAG_BK: tl.co
     ``FRAG_BK`` columns in the K order a swapped fragment-order tile reads (``frag_permuted`` at kWidth 2, as
     ``gemv.frag_activations``): the values permuted in registers, stored contiguously."""
     if FRAG_BK:
-        tiles = tl.reshape(v, (v.shape[0] // FRAG_BK, 4, FRAG_BK // 32, 2, 2, 2))
-        v = tl.reshape(frag_permuted(tiles, 2), (v.shape[0],))
+        v = tl.reshape(tiles_in_frag_order(v, v.shape[0] // FRAG_BK, FRAG_BK, 2), (v.shape[0],))
     if QUANT == 0:
         tl.store(dst + cols, v.to(dst.dtype.element_ty), mask=cols < K)
     elif QUANT == 1:
@@ -728,6 +727,12 @@ def frag_permuted(t, KW: tl.constexpr):
 
 
 @triton.jit
+def tiles_in_frag_order(x, R: tl.constexpr, BK: tl.constexpr, KW: tl.constexpr):
+    """R K tiles of BK values in column order (any shape of R * BK values) → [R, BK] in ``frag_permuted`` order."""
+    return frag_permuted(tl.reshape(x, (R, 4, BK // 32, 2, 2, 2)), KW)
+
+
+@triton.jit
 def frag_order(p0, p1, p2, p3, KW: tl.constexpr):
     """Four [R, 4, U, 2] pairs (pair j: nibbles j and j + 4 of word c U + u) → [R, BK] in ``frag_permuted`` order."""
     return frag_permuted(tl.join(tl.join(p0, p2), tl.join(p1, p3)), KW)
@@ -925,7 +930,7 @@ def tile_activations(
     rk = k0 + tl.arange(0, BK)
     xk = tl.load(x_ptr + rm[:, None] * stride_xm + rk[None, :], mask=(rm[:, None] < M) & (rk[None, :] < K), other=0)
     if FRAG and not X_FRAG:
-        xk = frag_permuted(tl.reshape(xk, (xk.shape[0], 4, BK // 32, 2, 2, 2)), KW)
+        xk = tiles_in_frag_order(xk, xk.shape[0], BK, KW)
     return xk
 
 
