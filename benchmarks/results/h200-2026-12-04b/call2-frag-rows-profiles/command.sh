@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=420 CALL=b2: the forty-second session's call 2, 140 s warm after call 1, at 6c982f2.)
 # Planned by the forty-first session (warm after call 1, BUDGET=420): the per-step profile the frag rows' default
 # (574c5a0, $VLMQ_FRAG_ROWS=1) landed without -- bench_speed.py's speed-profile of the 7b int4_wo step at batch 16
 # with the rows in column order (0) and in the 16-row int4 tiles' K order (1): which kernels the A/B's 0.983x came
