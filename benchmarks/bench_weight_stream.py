@@ -30,8 +30,20 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from bench_kernels import graph_stats, save_run  # noqa: E402
 
-# (name, N rows, int32 words a row): the 7b gate/up packed as int4 (K / 8 words) and as int8 (K / 4)
-MATRICES = {"7b gate_up int4": (37888, 448), "7b gate_up int8": (37888, 896), "2b gate_up int4": (17920, 192)}
+# (name, N rows, int32 words a row): the 7b gate/up packed as int4 (K / 8 words) and as int8 (K / 4); the 2b gate/up
+# and down as int4, int8 and bf16 (K / 2), where a one-row GEMV's fixed costs weigh most against its bytes (forty-second
+# session: how far the 2b's batch-1 GEMVs sit above a stream of their own bytes)
+MATRICES = {
+    "7b gate_up int4": (37888, 448),
+    "7b gate_up int8": (37888, 896),
+    "2b gate_up int4": (17920, 192),
+    "2b gate_up int8": (17920, 384),
+    "2b gate_up bf16": (17920, 768),
+    "2b down int4": (1536, 1120),
+    "2b down int8": (1536, 2240),
+    "2b down bf16": (1536, 4480),
+}
+DEFAULT_MATRICES = ("7b gate_up int4", "7b gate_up int8", "2b gate_up int4")
 ROWS = (8, 16, 32)  # rows a program
 WORDS = (4, 16, 64, 128)  # words a row a load: 16, 64, 256, 512 bytes contiguous
 WARPS = (1, 4)
@@ -263,7 +275,7 @@ def table(records: list[dict]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=pathlib.Path, required=True)
-    parser.add_argument("--matrices", type=lambda s: s.split(","), default=list(MATRICES))
+    parser.add_argument("--matrices", type=lambda s: s.split(","), default=list(DEFAULT_MATRICES))
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--rotate-mb", type=float, default=256, help="weight copies enough to pass L2")
     ints = lambda text: [int(v) for v in text.split(",")]  # noqa: E731
