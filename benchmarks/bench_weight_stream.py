@@ -230,8 +230,8 @@ def run(args) -> list[dict]:
                     continue  # a load's words must hold whole groups
                 case = dict(matrix=name, n=n, words=k, rows=rows, load_words=words, warps=warps, stages=stages)
                 case |= dict(work=work, ops=0, act=0)
-                args_of = (xs, rows, words, warps, stages, *meta, work == "bits")
-                calls = [lambda m=m, a=args_of: dot(m, *a) for m in mats]
+                args_of = (xs, rows, words, warps, stages, *meta)
+                calls = [lambda m=m, a=args_of, b=work == "bits": dot(m, *a, bits=b) for m in mats]
                 records.append(timed(case, calls, lambda got, want=want: close(got, want), args))
         del mats
         torch.cuda.empty_cache()

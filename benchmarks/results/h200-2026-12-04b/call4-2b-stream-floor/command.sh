@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=420 CALL=b4: the forty-second session's call 4, 105 s from a cold start, at e0b7604.)
 # Planned by the forty-second session (BUDGET=420, from a cold start, carrying .whl and build/packed): how far the 2b's
 # one-row GEMVs sit above a stream of their own bytes -- the question under the 2b batch-1 bars (#16's int8_wo 0.794x
 # BF16 against <= 0.75: ~2 us a layer). First the engine's GEMVs alone (bench_kernels.py, gate/up and down at one row,
