@@ -17,6 +17,7 @@ checks the rows' results against torch's. DIR gets bench_weight_stream.json and 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import math
 import pathlib
@@ -169,6 +170,14 @@ def dot(w, x, rows: int, words: int, warps: int, stages: int, scale=None, zero=N
     return out
 
 
+def work_dot(work: str, w, x, rows: int, words: int, warps: int, stages: int, scale, zero) -> torch.Tensor:
+    """``dot`` as ``--work`` ``work`` runs it on the words ``w``: ``dot`` unscaled (``scale`` / ``zero`` unused),
+    ``dot-scaled`` with the group scales and zero points, ``bits`` with them, the nibbles unpacked by their bits."""
+    if work == "dot":
+        return dot(w, x, rows, words, warps, stages)
+    return dot(w, x, rows, words, warps, stages, scale, zero, bits=work == "bits")
+
+
 def row_dot(w: torch.Tensor, x: torch.Tensor, scale=None, zero=None) -> torch.Tensor:
     """torch's answer to ``dot``: the nibbles (column 8c + j = nibble j of word c) dequantized and multiplied."""
     n, k = w.shape
@@ -230,8 +239,8 @@ def run(args) -> list[dict]:
                     continue  # a load's words must hold whole groups
                 case = dict(matrix=name, n=n, words=k, rows=rows, load_words=words, warps=warps, stages=stages)
                 case |= dict(work=work, ops=0, act=0)
-                args_of = (xs, rows, words, warps, stages, *meta)
-                calls = [lambda m=m, a=args_of, b=work == "bits": dot(m, *a, bits=b) for m in mats]
+                shape = (rows, words, warps, stages)
+                calls = [functools.partial(work_dot, work, m, xs, *shape, scale, zero) for m in mats]
                 records.append(timed(case, calls, lambda got, want=want: close(got, want), args))
         del mats
         torch.cuda.empty_cache()

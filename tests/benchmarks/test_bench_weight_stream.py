@@ -42,6 +42,11 @@ for rows, words, warps in ((8, 64, 1), (16, 128, 4), (32, 16, 2)):
     assert b.close(b.dot(w, xs, rows, words, warps, 1), plain), (rows, words)
     assert b.close(b.dot(w, xs, rows, words, warps, 1, scale, zero), scaled), (rows, words)
     assert b.close(b.dot(w, xs, rows, words, warps, 1, scale, zero, bits=True), scaled), (rows, words)
+# each --work case through the call run() times (the forty-second session's device run passed dot's bits flag in the
+# scale's place, so --work dot timed the scaled kernel on a bool and failed to compile)
+assert b.close(b.work_dot("dot", w, xs, 8, 64, 1, 1, scale, zero), plain)
+for work in ("dot-scaled", "bits"):
+    assert b.close(b.work_dot(work, w, xs, 8, 64, 1, 1, scale, zero), scaled), work
 print("ok")
 """
 
