@@ -50,7 +50,7 @@ from vlmq.engine.kernels.gemv import (
     tile_table,
 )
 from vlmq.engine.kernels.greedy import GREEDY_ADVANCE_ENV, greedy_advance_mode
-from vlmq.engine.kernels.pdl import PDL_TRIGGER_ENV, pdl_trigger
+from vlmq.engine.kernels.pdl import PDL_OFF_ENV, PDL_TRIGGER_ENV, pdl_off, pdl_trigger
 from vlmq.engine.kernels.prefill import PREPARE_ENV, prefill_prepare_mode
 from vlmq.errors import VlmqError
 from vlmq.models import load_model
@@ -103,6 +103,7 @@ SETTING_READERS = {
     ATTENTION_PLAN_ENV: attention_plan_setting,
     ATTENTION_COMBINE_ENV: attention_combine,
     PDL_TRIGGER_ENV: lambda: pdl_trigger("attention"),
+    PDL_OFF_ENV: lambda: pdl_off("attention"),
     NORM_FIRST_ENV: lambda: norm_first_setting("qkv"),
     FRAG_ROWS_ENV: frag_rows_setting,
     MMA_ENV: mma_setting,

@@ -555,3 +555,33 @@ def test_pdl_trigger_lists_name_gemvs_by_projection_format_and_kernel(monkeypatc
         with pytest.raises(VlmqError, match="projection:format\\[:kernel\\]") as err:
             pdl.pdl_trigger("gemv", ("qkv", "int8", "sum"))
         assert "\n" not in str(err.value) and wrong.split(",")[-1] in str(err.value)
+
+
+def test_pdl_off_launches_the_named_kernels_without_pdl_and_refuses_other_names(monkeypatch):
+    """``$VLMQ_PDL_OFF`` (an A/B's arm): the kernels and GEMVs it names launch without PDL (no ``launch_pdl``, the
+    ``PDL`` constexpr 0: no wait, no trigger), the rest as before; ``measured`` and unknown names are refused in one
+    line naming the fix."""
+    from vlmq.engine.kernels import pdl
+    from vlmq.errors import VlmqError
+
+    monkeypatch.setattr(pdl, "pdl_capable", lambda device: True)  # launch keywords as on a Hopper GPU
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    monkeypatch.delenv("VLMQ_PDL_TRIGGER", raising=False)
+    cuda = torch.device("cuda")
+    int8_gate_up, int4_gate_up = ("gate_up", "int8", "sum"), ("gate_up", "int4", "sum")
+    on = {"PDL": pdl.PDL_LATE, "launch_pdl": True}
+    for nothing in ("", "none"):
+        monkeypatch.setenv("VLMQ_PDL_OFF", nothing)
+        assert pdl.launch_pdl(cuda, None, "gemv", int8_gate_up) == on
+    monkeypatch.setenv("VLMQ_PDL_OFF", "gate_up:int8, attention")
+    assert pdl.launch_pdl(cuda, None, "gemv", int8_gate_up) == {"PDL": 0}
+    assert pdl.launch_pdl(cuda, None, "gemv", int4_gate_up) == on
+    assert pdl.launch_pdl(cuda, None, "attention") == {"PDL": 0}
+    assert pdl.launch_pdl(cuda, None, "rows") == on
+    monkeypatch.setenv("VLMQ_PDL_OFF", "down")
+    assert pdl.pdl_off("gemv", ("down", "bf16", "dot")) and not pdl.pdl_off("gemv", int8_gate_up)
+    for wrong in ("measured", "gate_up:int3", "down,later"):
+        monkeypatch.setenv("VLMQ_PDL_OFF", wrong)
+        with pytest.raises(VlmqError, match="none \\(or unset\\) for PDL everywhere") as err:
+            pdl.launch_pdl(cuda, None, "gemv", int8_gate_up)
+        assert "\n" not in str(err.value) and wrong.split(",")[-1] in str(err.value)

@@ -52,6 +52,12 @@ MEASURED_EARLY = frozenset(
     }
 )
 PDL_TRIGGER_ENV = "VLMQ_PDL_TRIGGER"
+# Kernels launched without PDL, for an A/B of whole decode steps (bench_decode_ab.py --env VLMQ_PDL_OFF): a
+# comma-separated list of pdl_trigger's names (kernels, projections, projection:format[:kernel]); unset, empty or
+# "none": none.
+# Why: alone in a CUDA graph, the 2b's one-row int8 GEMVs ran slower with PDL than without (forty-second session,
+# bench_kernels.py: gate/up 13.6 against 11.5 us, down 10.2 against 7.5), where every other format gained from it.
+PDL_OFF_ENV = "VLMQ_PDL_OFF"
 
 
 @functools.cache
@@ -84,7 +90,24 @@ def pdl_trigger(kernel: str, gemv_case: tuple[str, str, str] | None = None) -> i
             f"{', '.join(PDL_KERNELS + PDL_PROJECTIONS)}, measured, or projection:format[:kernel] with formats "
             f"{'/'.join(PDL_FORMATS)} and kernels {'/'.join(PDL_GEMV_KERNELS)} (not {', '.join(bad)})"
         )
-    return PDL_EARLY if any(triggers_early(name, kernel, gemv_case) for name in early) else PDL_LATE
+    return PDL_EARLY if any(name_covers(name, kernel, gemv_case) for name in early) else PDL_LATE
+
+
+def pdl_off(kernel: str, gemv_case: tuple[str, str, str] | None = None) -> bool:
+    """Whether ``$VLMQ_PDL_OFF`` names ``kernel`` (a GEMV: of ``gemv_case``), which then launches without PDL: no
+    early start, no wait; its predecessor's trigger lets nothing launch early."""
+    value = os.environ.get(PDL_OFF_ENV, "").strip()
+    if value in ("", "none"):
+        return False
+    names = [name.strip() for name in value.split(",")]
+    bad = [name for name in names if name == "measured" or not trigger_name_ok(name)]
+    if bad:
+        raise VlmqError(
+            f"{PDL_OFF_ENV}={value!r}: name what launches without PDL from {', '.join(PDL_KERNELS + PDL_PROJECTIONS)} "
+            f"or projection:format[:kernel] with formats {'/'.join(PDL_FORMATS)} and kernels "
+            f"{'/'.join(PDL_GEMV_KERNELS)} (not {', '.join(bad)}); none (or unset) for PDL everywhere"
+        )
+    return any(name_covers(name, kernel, gemv_case) for name in names)
 
 
 def trigger_name_ok(name: str) -> bool:
@@ -96,7 +119,7 @@ def trigger_name_ok(name: str) -> bool:
     return len(parts) in (2, 3) and all(part in names for part, names in zip(parts, allowed, strict=False))
 
 
-def triggers_early(name: str, kernel: str, gemv_case: tuple[str, str, str] | None) -> bool:
+def name_covers(name: str, kernel: str, gemv_case: tuple[str, str, str] | None) -> bool:
     """Whether the list entry ``name`` (``trigger_name_ok``) covers ``kernel`` (a GEMV: of ``gemv_case``)."""
     if name == "measured":
         return gemv_case in MEASURED_EARLY
@@ -124,4 +147,5 @@ def launch_pdl(
     Hopper or newer, not in Triton's interpreter (no PTX there); ``PDL`` says where ``kernel``'s programs (a GEMV:
     of ``gemv_case``) trigger the next launch (``pdl_trigger``)."""
     on = (USE_PDL if pdl is None else pdl) and os.environ.get("TRITON_INTERPRET") != "1" and pdl_capable(device)
+    on = on and not pdl_off(kernel, gemv_case)
     return {"PDL": pdl_trigger(kernel, gemv_case), "launch_pdl": True} if on else {"PDL": 0}
