@@ -56,7 +56,8 @@ PDL_TRIGGER_ENV = "VLMQ_PDL_TRIGGER"
 # comma-separated list of pdl_trigger's names (kernels, projections, projection:format[:kernel]); unset, empty or
 # "none": none.
 # Why: alone in a CUDA graph, the 2b's one-row int8 GEMVs ran slower with PDL than without (forty-second session,
-# bench_kernels.py: gate/up 13.6 against 11.5 us, down 10.2 against 7.5), where every other format gained from it.
+# bench_kernels.py: gate/up 13.6 against 11.5 us, down 10.2 against 7.5), where every other format gained from it; in
+# the step they did not (int8_wo batch 1 without it on gate/up, down, both: 2b 1.011 / 1.028 / 1.019x, 7b both 1.008x).
 PDL_OFF_ENV = "VLMQ_PDL_OFF"
 
 

@@ -1,3 +1,4 @@
+# (Run from benchmarks/planned/ as BUDGET=300 CALL=b8: the forty-second session's call 8, 116 s from a cold start, at 479f8d5.)
 # Planned by the forty-second session (BUDGET=300, from a cold start, carrying .whl and build/packed): its call 4 timed
 # the 2b's one-row int8 GEMVs alone slower with PDL than without (gate/up 13.6 against 11.5 us, down 10.2 against 7.5)
 # where bf16 and int4 gained from it -- does the step? bench_decode_ab.py --env VLMQ_PDL_OFF: the 2b int8_wo batch-1
