@@ -83,14 +83,7 @@ def pdl_trigger(kernel: str, gemv_case: tuple[str, str, str] | None = None) -> i
     value = os.environ.get(PDL_TRIGGER_ENV, PDL_TRIGGER)
     if value in ("late", "early"):
         return PDL_EARLY if value == "early" else PDL_LATE
-    early = [name.strip() for name in value.split(",")]
-    bad = [name for name in early if not trigger_name_ok(name)]
-    if bad:
-        raise VlmqError(
-            f"{PDL_TRIGGER_ENV}={value!r}: use measured, late, early or the names that trigger early from "
-            f"{', '.join(PDL_KERNELS + PDL_PROJECTIONS)}, measured, or projection:format[:kernel] with formats "
-            f"{'/'.join(PDL_FORMATS)} and kernels {'/'.join(PDL_GEMV_KERNELS)} (not {', '.join(bad)})"
-        )
+    early = listed_names(PDL_TRIGGER_ENV, value, "use measured, late, early or the names that trigger early", True)
     return PDL_EARLY if any(name_covers(name, kernel, gemv_case) for name in early) else PDL_LATE
 
 
@@ -100,15 +93,24 @@ def pdl_off(kernel: str, gemv_case: tuple[str, str, str] | None = None) -> bool:
     value = os.environ.get(PDL_OFF_ENV, "").strip()
     if value in ("", "none"):
         return False
+    names = listed_names(
+        PDL_OFF_ENV, value, "name what launches without PDL", False, "; none (or unset) for PDL everywhere"
+    )
+    return any(name_covers(name, kernel, gemv_case) for name in names)
+
+
+def listed_names(env: str, value: str, fix: str, measured: bool, more: str = "") -> list[str]:
+    """The comma-separated entries of ``$env`` (its ``value``), each one ``trigger_name_ok`` takes (``measured``
+    only where ``measured``), else a one-line error: ``fix``, the names it takes, the bad ones, then ``more``."""
     names = [name.strip() for name in value.split(",")]
-    bad = [name for name in names if name == "measured" or not trigger_name_ok(name)]
+    bad = [name for name in names if not trigger_name_ok(name) or (name == "measured" and not measured)]
     if bad:
         raise VlmqError(
-            f"{PDL_OFF_ENV}={value!r}: name what launches without PDL from {', '.join(PDL_KERNELS + PDL_PROJECTIONS)} "
-            f"or projection:format[:kernel] with formats {'/'.join(PDL_FORMATS)} and kernels "
-            f"{'/'.join(PDL_GEMV_KERNELS)} (not {', '.join(bad)}); none (or unset) for PDL everywhere"
+            f"{env}={value!r}: {fix} from {', '.join(PDL_KERNELS + PDL_PROJECTIONS)}"
+            f"{', measured,' if measured else ''} or projection:format[:kernel] with formats {'/'.join(PDL_FORMATS)} "
+            f"and kernels {'/'.join(PDL_GEMV_KERNELS)} (not {', '.join(bad)}){more}"
         )
-    return any(name_covers(name, kernel, gemv_case) for name in names)
+    return names
 
 
 def trigger_name_ok(name: str) -> bool:
