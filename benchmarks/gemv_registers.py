@@ -26,7 +26,7 @@ import sys
 import torch
 
 import bench_kernels
-from kernel_sass import Recorder, compile_kernel, issued_per_program, resident_warps
+from kernel_sass import Recorder, compile_kernel, instruction_lines, issued_per_program, loop_body, resident_warps
 from vlmq.errors import VlmqError
 
 FORMATS = ("int4", "int8")  # the packed weight formats the CUDA-core GEMV reads as words
@@ -91,6 +91,8 @@ def tile_rows(preset: str, shape: str, fmt: str, rows, warps, vecs) -> list[dict
                 local_bytes=compiled.local_bytes,
                 warps_per_sm=resident_warps(compiled.registers, w),
                 issued_per_value=issued_per_value(compiled.sass, cfg, code, n, k),
+                loop_opcodes=dict(loop_body(compiled.sass)),  # what the K loop issues a lane, by opcode
+                instructions=len(instruction_lines(compiled.sass)[0]),  # the whole kernel's, the loop's once
             )
         out.append(row)
         print(json.dumps(row), flush=True)

@@ -39,6 +39,8 @@ def test_a_tile_grid_is_compiled_and_tabled_with_the_shipped_tile_marked(tmp_pat
             got = r[label]
             assert 16 <= got["registers"] <= 255
             assert got["warps_per_sm"] == kernel_sass.resident_warps(got["registers"], 2)
+            assert got["loop_opcodes"]["FFMA"] > 0 and sum(got["loop_opcodes"].values()) < got["instructions"]
+        assert r["fused"]["instructions"] > r["plain"]["instructions"]  # the residual add's epilogue
     text = (tmp_path / "registers.md").read_text()
     assert "| 2b o * | int4 | 4 | 2 | 4 | 1 |" in text
 
