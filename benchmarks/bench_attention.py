@@ -116,7 +116,7 @@ def rel_err(a, b) -> float:
 
 
 # ----- inputs ------------------------------------------------------------------------------------------
-def make_caches(kind: str, rows: int, hkv: int, length: int, head_dim: int, layers: int = LAYERS):
+def make_caches(kind: str, rows: int, hkv: int, length: int, head_dim: int, layers: int = LAYERS, device=DEVICE):
     """``layers`` one-layer caches of random entries (kind: bf16 | dynamic | visual_aware)."""
     from vlmq.engine.kv_cache import StaticKVCache
     from vlmq.engine.types import KVConfig, KVScales
@@ -132,11 +132,11 @@ def make_caches(kind: str, rows: int, hkv: int, length: int, head_dim: int, laye
             max_seq_len=length,
             head_dim=head_dim,
             dtype=torch.bfloat16,
-            device=torch.device(DEVICE),
+            device=torch.device(device),
             kv=kv,
         )
         for t in (*c.k, *c.v):
-            values = torch.randn(t.shape, device=DEVICE)
+            values = torch.randn(t.shape, device=device)
             t.copy_(
                 values if kind == "bf16" else (values * 100).clamp(-448, 448).to(torch.float8_e4m3fn).view(torch.uint8)
             )
@@ -148,24 +148,45 @@ def make_caches(kind: str, rows: int, hkv: int, length: int, head_dim: int, laye
 
 def attention_shape(loaded) -> tuple:
     """(query heads, KV heads, head dim, M-RoPE section) of a loaded model's decoder."""
+    return config_attention_shape(loaded.model.config)
+
+
+def config_attention_shape(config) -> tuple:
+    """``attention_shape`` from a model's config (a preset's, ``presets.preset_config``: no weights needed)."""
     from vlmq.engine.rope import mrope_section
     from vlmq.models.layout import head_dim_of
 
-    cfg = loaded.model.config.get_text_config()
+    cfg = config.get_text_config()
     return cfg.num_attention_heads, cfg.num_key_value_heads, head_dim_of(cfg), mrope_section(cfg)
 
 
-def decode_inputs(b: int, t: int, shape, theta: float = 1e6):
+def decode_inputs(b: int, t: int, shape, theta: float = 1e6, device=DEVICE):
     from vlmq.engine.rope import mrope_cos_sin
     from vlmq.engine.types import GENERATED
 
     hq, hkv, d, section = shape
-    qkv = torch.randn(b, t, (hq + 2 * hkv) * d, device=DEVICE).bfloat16()
+    qkv = torch.randn(b, t, (hq + 2 * hkv) * d, device=device).bfloat16()
     q, k, v = qkv.split([hq * d, hkv * d, hkv * d], dim=-1)
-    inv_freq = 1.0 / (theta ** (torch.arange(0, d, 2, device=DEVICE).float() / d))
-    cos, sin = mrope_cos_sin(torch.randint(0, 4000, (3, b, t), device=DEVICE), inv_freq, section, torch.bfloat16)
-    token_type = torch.full((b, t), GENERATED, device=DEVICE)
+    inv_freq = 1.0 / (theta ** (torch.arange(0, d, 2, device=device).float() / d))
+    cos, sin = mrope_cos_sin(torch.randint(0, 4000, (3, b, t), device=device), inv_freq, section, torch.bfloat16)
+    token_type = torch.full((b, t), GENERATED, device=device)
     return q, k, v, cos, sin, token_type
+
+
+STEP_CONTEXT, STEP_CACHE = 300, 372  # bench_speed.py's decode context (tokens) and its static cache's slots
+
+
+def step_attention_inputs(shape, kind: str, rows: int, layers: int, device=DEVICE) -> tuple:
+    """The fused decode attention's inputs as a decode step gives them at ``STEP_CONTEXT`` tokens: ``layers`` caches
+    of ``STEP_CACHE`` slots (slots 0..STEP_CONTEXT valid, the step writing the last), the step's q/k/v, rotation
+    tables and token types: (caches, q, key_valid, rope), ``launch_decode_attention``'s arguments."""
+    hq, hkv, d, _ = shape
+    caches = make_caches(kind, rows, hkv, STEP_CACHE, d, layers, device)
+    key_valid = torch.zeros(rows, STEP_CACHE, dtype=torch.bool, device=device)
+    key_valid[:, : STEP_CONTEXT + 1] = True
+    q, k, v, cos, sin, token_type = decode_inputs(rows, 1, shape, device=device)
+    rope = (k, v, cos, sin, [], torch.tensor([STEP_CONTEXT], device=device), token_type)
+    return caches, q, key_valid, rope
 
 
 # ----- sections ----------------------------------------------------------------------------------------

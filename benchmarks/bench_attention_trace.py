@@ -153,17 +153,12 @@ def traced_isolated(loaded, args, device) -> dict:
     """The fused kernel alone at the step's context (300 slots of a 372-slot cache), launch after launch in one CUDA
     graph over caches of ``--cold-mb`` MB (read from HBM, as in a step): its launches' phases over 4 replays. Under
     ``$VLMQ_ATTENTION_PLAN``'s plan, as the step's launches are."""
-    from bench_attention import attention_shape, cache_layers, decode_inputs, make_caches, time_calls
+    from bench_attention import STEP_CACHE, attention_shape, cache_layers, step_attention_inputs, time_calls
     from vlmq.engine.kernels.attention import attention_plan_setting, launch_decode_attention, read_attention_trace
 
     shape = attention_shape(loaded)
-    ctx, length, b = 300, 372, args.batch
-    layers = cache_layers(args.cold_mb, b, shape[1], length, shape[2], "bf16")
-    caches = make_caches("bf16", b, shape[1], length, shape[2], layers)
-    key_valid = torch.zeros(b, length, dtype=torch.bool, device=device)
-    key_valid[:, : ctx + 1] = True
-    q, k, v, cos, sin, token_type = decode_inputs(b, 1, shape)
-    rope = (k, v, cos, sin, [], torch.tensor([ctx], device=device), token_type)
+    layers = cache_layers(args.cold_mb, args.batch, shape[1], STEP_CACHE, shape[2], "bf16")
+    caches, q, key_valid, rope = step_attention_inputs(shape, "bf16", args.batch, layers, device)
     plan = attention_plan_setting()
 
     def run():

@@ -131,15 +131,22 @@ def loop_body(sass: str) -> collections.Counter:
     count times the iterations is most of what a program issues (7b int4 gate/up: 4.87 instructions a value-lane
     counted so, 4.85 by Nsight Compute). Empty where the kernel has no loop."""
     instructions, labels = instruction_lines(sass)
+    loops = loop_spans(instructions, labels)
+    if not loops:
+        return collections.Counter()
+    start, end = max(loops, key=lambda loop: loop[1] - loop[0])
+    return collections.Counter(opcode for opcode, _ in instructions[start : end + 1])
+
+
+def loop_spans(instructions: list[tuple[str, str]], labels: dict[str, int]) -> list[tuple[int, int]]:
+    """(first, last) instruction index of every loop (``instruction_lines``' output): from a label to a branch back
+    to it."""
     loops = []
     for end, (opcode, operands) in enumerate(instructions):
         target = re.search(r"(\.L_x_\d+)", operands) if opcode.startswith("BRA") else None
         if target and labels.get(target.group(1), end + 1) <= end:
             loops.append((labels[target.group(1)], end))
-    if not loops:
-        return collections.Counter()
-    start, end = max(loops, key=lambda loop: loop[1] - loop[0])
-    return collections.Counter(opcode for opcode, _ in instructions[start : end + 1])
+    return loops
 
 
 def issued_per_program(sass: str, iterations: int) -> int:

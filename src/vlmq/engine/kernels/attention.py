@@ -178,7 +178,12 @@ def read_attention_trace(device: torch.device, reset: bool = True) -> list[dict]
 
 def attention_plan_setting() -> dict:
     """``$VLMQ_ATTENTION_PLAN`` as launch_decode_attention keywords ({}: unset, empty or ``default``)."""
-    value = os.environ.get(ATTENTION_PLAN_ENV, "").strip()
+    return parse_attention_plan(os.environ.get(ATTENTION_PLAN_ENV, ""))
+
+
+def parse_attention_plan(value: str) -> dict:
+    """A plan in ``$VLMQ_ATTENTION_PLAN``'s form as launch_decode_attention keywords; a bad one refused in one line."""
+    value = value.strip()
     if value == "default":
         return {}
     out = {}

@@ -1,0 +1,65 @@
+"""benchmarks/attention_phases_sass.py: the fused decode attention's sm_90 SASS cut into its traced phases (no GPU)."""
+
+import json
+import os
+import pathlib
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def compiles_here():
+    pytest.importorskip("triton")
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("compiles real kernels")
+
+
+def test_the_phases_hold_what_the_kernel_does_in_them(tmp_path):
+    """The tensor-core products sit in the blocks phase (none before q is rotated), the combine's loads of the
+    partials in the combine phase; four warps split the blocks' products, so each warp issues fewer of them."""
+    compiles_here()
+    import attention_phases_sass
+
+    assert attention_phases_sass.main(["--out", str(tmp_path), "--caches", "bf16", "--plans", "default;warps=4"]) == 0
+    record = json.loads((tmp_path / "phases.json").read_text())
+    default, four = record["results"]
+    assert (default["plan"], default["warps"], four["warps"]) == ("default", 2, 4)
+    for r in (default, four):
+        phases = {p["phase"]: p for p in r["phases"]}
+        assert list(phases) == list(attention_phases_sass.PHASES)
+        assert phases["blocks"]["mma"] > 0 and phases["start"]["mma"] == phases["loaded"]["mma"] == 0
+        assert phases["combine"]["global loads"] > 0 and phases["combine"]["mma"] == 0
+        assert phases["blocks"]["loop"] < phases["blocks"]["instructions"]  # the later blocks' loop, and the rest
+    by_phase = [{p["phase"]: p for p in r["phases"]} for r in (default, four)]
+    assert by_phase[1]["blocks"]["mma"] < by_phase[0]["blocks"]["mma"]
+    text = (tmp_path / "phases.md").read_text()
+    assert "### 2b, bf16 cache, plan warps=4: 4 warps" in text and "| blocks |" in text
+
+
+def test_a_kernel_without_the_trace_is_refused():
+    pytest.importorskip("triton")
+    import attention_phases_sass
+
+    with pytest.raises(ValueError, match="timer reads"):
+        attention_phases_sass.phase_counts("        /*0000*/                   EXIT ;\n")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--presets", "3b"], "--presets 3b: use a comma list of 2b, 7b"),
+        (["--caches", "fp8"], "--caches fp8: use a comma list of bf16, dynamic, visual_aware"),
+        (["--plans", "warps=3"], "VLMQ_ATTENTION_PLAN='warps=3': use comma-separated key=value"),
+    ],
+)
+def test_bad_arguments_are_refused_in_one_line_before_anything_compiles(argv, message):
+    pytest.importorskip("triton")
+    import attention_phases_sass
+    from vlmq.errors import VlmqError
+
+    with pytest.raises((SystemExit, VlmqError)) as err:
+        attention_phases_sass.main(["--out", "x", *argv])
+    assert message in str(err.value) and "\n" not in str(err.value)
