@@ -83,6 +83,9 @@ def tile_rows(preset: str, shape: str, fmt: str, rows, warps, vecs) -> list[dict
         cfg = sum_config(code, 1, n, k, rows=r, warps=w, vec=vec, split=1)._replace(pipe=pipe)  # one K slice
         row = dict(preset=preset, shape=shape, format=fmt, n=n, k=k, rows=r, warps=w, vec=vec, pipe=pipe)
         row["shipped"] = shipped is not None and (r, w, vec, pipe) == (shipped[0], shipped[1], shipped[2], shipped[4])
+        if row["shipped"]:  # compiled as the engine runs it: the table's pipeline stages and register cap too
+            cfg = cfg._replace(num_stages=shipped[5], maxnreg=shipped[6])
+        row["stages"], row["maxnreg"] = cfg.num_stages, cfg.maxnreg
         for label, fusion in (("plain", None), ("fused", bench_kernels.FUSION[shape])):
             kernel, (args, kwargs) = recorded_launch(fmt, n, k, fusion, cfg)
             compiled = compile_kernel(kernel, args, kwargs)
@@ -110,23 +113,24 @@ def issued_per_value(sass: str, cfg, code: int, n: int, k: int) -> float:
     return round(issued_per_program(sass, tiles) / values, 2)
 
 
-def registers_markdown(rows: list[dict]) -> str:
+def registers_markdown(rows: list[dict], triton_version: str) -> str:
     lines = [
         "Registers a thread, local memory (bytes a thread) and resident warps an SM of the CUDA-core decode GEMV at "
-        "one row (sm_90 compile, no GPU); plain = as the sweep times it, fused = as the engine runs it; * = the "
-        "shipped tile.",
+        f"one row (sm_90 compile, Triton {triton_version}, no GPU); plain = as the sweep times it, fused = as the "
+        "engine runs it; * = the shipped tile, compiled with the table's pipeline stages and register cap (0: none).",
         "",
-        "| shape | format | rows | warps | vec | pipe | plain regs | local | warps/SM | issued/value | fused regs "
-        "| local | warps/SM | issued/value |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| shape | format | rows | warps | vec | pipe | stages | cap | plain regs | local | warps/SM | issued/value "
+        "| fused regs | local | warps/SM | issued/value |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         p, f = r["plain"], r["fused"]
         name = f"{r['preset']} {r['shape']}" + (" *" if r["shipped"] else "")
         lines.append(
             f"| {name} | {r['format']} | {r['rows']} | {r['warps']} | {r['vec']} | {int(r['pipe'])} | "
-            f"{p['registers']} | {p['local_bytes']} | {p['warps_per_sm']} | {p['issued_per_value']} | "
-            f"{f['registers']} | {f['local_bytes']} | {f['warps_per_sm']} | {f['issued_per_value']} |"
+            f"{r['stages']} | {r['maxnreg']} | {p['registers']} | {p['local_bytes']} | {p['warps_per_sm']} | "
+            f"{p['issued_per_value']} | {f['registers']} | {f['local_bytes']} | {f['warps_per_sm']} | "
+            f"{f['issued_per_value']} |"
         )
     return "\n".join(lines)
 
@@ -143,7 +147,7 @@ def main(argv=None) -> int:
         if unknown:
             raise VlmqError(f"{name} {','.join(unknown)}: use some of {','.join(known)}")
     try:
-        import triton  # noqa: F401
+        import triton
     except ImportError:
         print("gemv_registers.py compiles with Triton: pip install triton (no GPU needed)", file=sys.stderr)
         return 2
@@ -153,8 +157,9 @@ def main(argv=None) -> int:
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "registers.json").write_text(json.dumps(rows, indent=1))
-    (out / "registers.md").write_text(registers_markdown(rows) + "\n")
-    print(registers_markdown(rows))
+    text = registers_markdown(rows, triton.__version__)
+    (out / "registers.md").write_text(text + "\n")
+    print(text)
     return 0
 
 

@@ -34,6 +34,13 @@ def test_a_tile_grid_is_compiled_and_tabled_with_the_shipped_tile_marked(tmp_pat
     assert [(r["vec"], r["pipe"]) for r in rows] == [(2, False), (2, True), (4, False), (4, True)]
     shipped = [r for r in rows if r["shipped"]]
     assert [(r["rows"], r["warps"], r["vec"], r["pipe"]) for r in shipped] == [(4, 2, 4, True)]  # tiles/h200.json
+    from vlmq.engine.kernels.gemv import FORMAT_NAMES, measured_tiles
+
+    table = measured_tiles()[0][(FORMAT_NAMES["int4"], 1536, 1536)]
+    (tile,) = shipped  # compiled as shipped: the table's stages and register cap, the cap held
+    assert (tile["stages"], tile["maxnreg"]) == (table[5], table[6])
+    assert all(tile[label]["registers"] <= (tile["maxnreg"] or 255) for label in ("plain", "fused"))
+    assert all((r["stages"], r["maxnreg"]) == (1, 0) for r in rows if not r["shipped"])
     for r in rows:
         for label in ("plain", "fused"):
             got = r[label]
