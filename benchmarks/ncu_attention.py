@@ -12,11 +12,12 @@ One warm-up call compiles first. No timing here: ``bench_attention_trace.py`` ti
 
 Why (forty-third session, CPU only): on Triton 3.6's sm_90 compile of the 2b BF16 kernel (``attention_phases_sass.py``)
 a warp issues ~530 instructions between the PDL wait and q rotated (0.83 us in the twenty-fifth session's trace) but
-only ~600 between q rotated and the cache's blocks attended (2.67 us): that phase does not wait on its issue. Three
-of its four Q K^T chains of 8 tensor-core MMAs write one accumulator set (252 registers a thread), so ~28 MMAs run
-back to back, each waiting for the last (~0.45 us at ~32 cycles each), and the softmax and P V pass through shared
-memory behind barriers. The stall reasons (and the SourceCounters section's sampled stalls per instruction) say
-which of these, or the blocks loaded ahead of the wait, it waits on.
+only ~600 between q rotated and the cache's blocks attended (2.67 us): that phase does not wait on its issue. Its
+Q K^T is four chains of 8 dependent tensor-core MMAs issued one after another (three on the same accumulators; 252
+registers a thread), so in-order issue runs its 32 MMAs back to back (~0.5 us at ~32 cycles each), and the softmax
+and P V pass through shared memory behind barriers. The stall reasons (and the SourceCounters section's sampled
+stalls per instruction) say which of these, or the blocks loaded ahead of the wait, it waits on; the candidate plan
+``block=32,splits=12`` (half the MMAs a program) is profiled beside the default by the planned call.
 On a machine without a GPU it says so and exits 2; under Triton's interpreter it runs on the CPU (tests).
 """
 

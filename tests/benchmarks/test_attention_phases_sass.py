@@ -19,22 +19,25 @@ def compiles_here():
 
 def test_the_phases_hold_what_the_kernel_does_in_them(tmp_path):
     """The tensor-core products sit in the blocks phase (none before q is rotated), the combine's loads of the
-    partials in the combine phase; four warps split the blocks' products, so each warp issues fewer of them."""
+    partials in the combine phase; four warps split the blocks' products, and 32-slot blocks halve them, so each
+    warp issues fewer of them."""
     compiles_here()
     import attention_phases_sass
 
-    assert attention_phases_sass.main(["--out", str(tmp_path), "--caches", "bf16", "--plans", "default;warps=4"]) == 0
+    plans = "default;warps=4;block=32,splits=12"
+    assert attention_phases_sass.main(["--out", str(tmp_path), "--caches", "bf16", "--plans", plans]) == 0
     record = json.loads((tmp_path / "phases.json").read_text())
-    default, four = record["results"]
+    default, four, block32 = record["results"]
     assert (default["plan"], default["warps"], four["warps"]) == ("default", 2, 4)
-    for r in (default, four):
+    for r in (default, four, block32):
         phases = {p["phase"]: p for p in r["phases"]}
         assert list(phases) == list(attention_phases_sass.PHASES)
         assert phases["blocks"]["mma"] > 0 and phases["start"]["mma"] == phases["loaded"]["mma"] == 0
         assert phases["combine"]["global loads"] > 0 and phases["combine"]["mma"] == 0
         assert phases["blocks"]["loop"] < phases["blocks"]["instructions"]  # the later blocks' loop, and the rest
-    by_phase = [{p["phase"]: p for p in r["phases"]} for r in (default, four)]
+    by_phase = [{p["phase"]: p for p in r["phases"]} for r in (default, four, block32)]
     assert by_phase[1]["blocks"]["mma"] < by_phase[0]["blocks"]["mma"]
+    assert by_phase[2]["blocks"]["mma"] < by_phase[0]["blocks"]["mma"]  # half the keys a program: half the scores
     text = (tmp_path / "phases.md").read_text()
     assert "### 2b, bf16 cache, plan warps=4: 4 warps" in text and "| blocks |" in text
 

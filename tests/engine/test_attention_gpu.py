@@ -246,6 +246,12 @@ FUSED_CONTEXT_CASES = {
     # arithmetic, the interpreter's form): a BF16 and an FP8 cache
     "rounding1_bf16": ("bf16", 372, 300, 3, {"rounding": 1}),
     "rounding1_dynamic": ("dynamic", 372, 300, 1, {"rounding": 1}),
+    # 32-slot blocks (block=32, a candidate): the step's plan (ten one-block splits at slot 300), the rule's splits
+    # of several blocks over a batch, two blocks a split before the wait
+    "block32_step_plan": ("bf16", 372, 300, 1, {"block_l": 32, "max_splits": 12}),
+    "block32_step_plan_dynamic": ("dynamic", 372, 300, 16, {"block_l": 32, "max_splits": 12}),
+    "block32_rule_visual": ("visual_aware", 700, 300, 3, {"block_l": 32}),
+    "block32_prefetch2": ("bf16", 460, 350, 1, {"block_l": 32, "max_splits": 2, "prefetch_blocks": 2}),
 }
 
 

@@ -116,6 +116,11 @@ FUSED_CONTEXT_CASES = {
     "combine0_long_cache_dynamic": ("dynamic", 2048, 300, 1, {"combine_form": 0}),
     "combine0_many_splits": ("bf16", 700, 650, 1, {"max_splits": 11, "combine_form": 0}),
     "combine0_batch3_visual": ("visual_aware", 700, 300, 3, {"combine_form": 0}),
+    # 32-slot blocks (block=32, a candidate plan): the step's plan, ten one-block splits at slot 300 of a 372-slot
+    # cache; the rule's splits of several blocks over three rows; two blocks a split loaded before the wait
+    "block32_step_plan": ("bf16", 372, 300, 1, {"block_l": 32, "max_splits": 12}),
+    "block32_batch3_dynamic": ("dynamic", 700, 300, 3, {"block_l": 32}),
+    "block32_prefetch2_visual": ("visual_aware", 460, 350, 1, {"block_l": 32, "max_splits": 2, "prefetch_blocks": 2}),
 }
 
 
@@ -145,6 +150,8 @@ def test_fused_context_cases_cover_the_split_layouts(results):
     assert r["combine0_many_splits"]["splits"] > COMBINE_SPLITS and r["combine0_long_cache_dynamic"]["splits"] > 1
     for case in ("long_cache_bf16", "long_cache_dynamic", "long_cache_two_launch"):
         assert r[case]["grid_splits"] > r[case]["splits"] > 1, r[case]
+    assert (r["block32_step_plan"]["splits"], r["block32_step_plan"]["chunk"]) == (10, 32)  # 301 slots
+    assert r["block32_batch3_dynamic"]["chunk"] > 32 and r["block32_prefetch2_visual"]["slot_block"][1] > 2
 
 
 @pytest.mark.parametrize("case", ["-".join(map(str, c)) for c in PARTIALS_CASES])
@@ -463,13 +470,15 @@ def check_fused_context(strategy, length, slot, b, kwargs):
     written = torch.zeros(before[0].shape[:3], dtype=torch.bool)
     written[:b, :, slot] = True
     target = ATTN_TARGET_PROGRAMS_BF16 if strategy == "bf16" else ATTN_TARGET_PROGRAMS  # as attention_plan
-    grid = attention_splits(b * hkv, length, target, kwargs.get("max_splits"))[0]
-    splits, chunk = attention_splits(b * hkv, slot + 1, grid * b * hkv, kwargs.get("max_splits"))  # the kernel's
+    block_l, max_splits = kwargs.get("block_l", ATTN_BLOCK_L), kwargs.get("max_splits")
+    grid = attention_splits(b * hkv, length, target, max_splits, block_l)[0]
+    splits, chunk = attention_splits(b * hkv, slot + 1, grid * b * hkv, max_splits, block_l)  # the kernel's
     counters = _counters.get(q.device)
     return {
         "splits": splits,
         "grid_splits": grid,
-        "slot_block": ((slot % chunk) // ATTN_BLOCK_L, chunk // ATTN_BLOCK_L),
+        "chunk": chunk,
+        "slot_block": ((slot % chunk) // block_l, chunk // block_l),
         "rel_err": rel_err(out, ref),
         "cache_equal": all(torch.equal(x, y) for x, y in zip(after[:2], ref_after[:2])),
         "scales_equal": all(torch.equal(x, y) for x, y in zip(after[2:], ref_after[2:])),
@@ -594,6 +603,7 @@ def test_prefetch_blocks_outside_the_held_range_are_refused_in_one_line():
         ("num_stages", 4, r"num_stages is 1, 2 or 3 \(the pipeliner's depth"),
         ("rounding", 2, r"rounding is 0 \(integer arithmetic\) or 1"),
         ("rounding", -1, r"rounding is 0 \(integer arithmetic\) or 1"),
+        ("block_l", 48, r"block_l is 32 or 64 \(cache slots a block\)"),
     ],
 )
 def test_plan_keywords_out_of_range_are_refused_in_one_line(keyword, value, message):

@@ -21,9 +21,18 @@ def test_unset_empty_or_default_is_the_default_plan(monkeypatch, value):
 
 
 def test_plan_keys_map_to_the_launcher_keywords(monkeypatch):
-    monkeypatch.setenv(ATTENTION_PLAN_ENV, "prefetch=2, splits=3,warps=4,targets=128,combine=1,stages=1,rounding=0")
+    monkeypatch.setenv(
+        ATTENTION_PLAN_ENV, "prefetch=2, splits=3,warps=4,targets=128,combine=1,stages=1,rounding=0,block=32"
+    )
     assert attention_plan_setting() == dict(
-        prefetch_blocks=2, max_splits=3, num_warps=4, target_programs=128, combine_form=1, num_stages=1, rounding=0
+        prefetch_blocks=2,
+        max_splits=3,
+        num_warps=4,
+        target_programs=128,
+        combine_form=1,
+        num_stages=1,
+        rounding=0,
+        block_l=32,
     )
 
 
@@ -42,14 +51,18 @@ def test_plan_keys_map_to_the_launcher_keywords(monkeypatch):
         "stages=4",
         "stages=0",
         "rounding=2",
+        "block=48",
+        "block=16",
         "default,prefetch=2",
     ],
 )
 def test_bad_plan_is_one_line_naming_the_form(monkeypatch, value):
     monkeypatch.setenv(ATTENTION_PLAN_ENV, value)
-    with pytest.raises(VlmqError, match=r"use comma-separated key=value \(prefetch in 1\.\.8, warps in 1\.\.8") as err:
+    form = r"use comma-separated key=value \(prefetch in 1\.\.8, warps in 1\|2\|4\|8"
+    with pytest.raises(VlmqError, match=form) as err:
         attention_plan_setting()
     assert "\n" not in str(err.value) and "e.g. prefetch=2" in str(err.value)
+    assert "block in 32|64" in str(err.value)  # the values a key takes, not a range they do not fill
 
 
 def test_the_ops_launch_passes_the_plan(monkeypatch):

@@ -95,6 +95,7 @@ ATTENTION_PLAN_KEYS = {
     "combine": ("combine_form", (0, 1)),
     "stages": ("num_stages", (1, 2, 3)),
     "rounding": ("rounding", (0, 1)),
+    "block": ("block_l", (32, ATTN_BLOCK_L)),
 }
 
 
@@ -191,10 +192,16 @@ def parse_attention_plan(value: str) -> dict:
         key, _, number = item.partition("=")
         name, allowed = ATTENTION_PLAN_KEYS.get(key.strip(), (None, ()))
         if name is None or not number.strip().isdigit() or int(number) not in allowed:
-            keys = ", ".join(f"{k} in {v[1][0]}..{v[1][-1]}" for k, v in ATTENTION_PLAN_KEYS.items())
+            keys = ", ".join(f"{k} in {values_text(v[1])}" for k, v in ATTENTION_PLAN_KEYS.items())
             raise VlmqError(f"{ATTENTION_PLAN_ENV}={value!r}: use comma-separated key=value ({keys}), e.g. prefetch=2")
         out[name] = int(number)
     return out
+
+
+def values_text(values: tuple[int, ...]) -> str:
+    """A plan key's values as an error names them: ``1..8`` where they run on, ``1|2|4|8`` where they do not."""
+    whole = list(values) == list(range(values[0], values[-1] + 1))
+    return f"{values[0]}..{values[-1]}" if whole else "|".join(str(v) for v in values)
 
 
 def decode_attention_reference(q, k, v, k_scale, v_scale, key_valid):
@@ -274,7 +281,11 @@ def rope_write_decode_attention(q, k, v, cos, sin, kv: LayerKV, slot, token_type
 
 
 def attention_splits(
-    batch_kv_heads: int, length: int, target_programs: int = ATTN_TARGET_PROGRAMS, max_splits: int | None = None
+    batch_kv_heads: int,
+    length: int,
+    target_programs: int = ATTN_TARGET_PROGRAMS,
+    max_splits: int | None = None,
+    block_l: int = ATTN_BLOCK_L,
 ) -> tuple[int, int]:
     """(splits, slots per split): enough programs to fill the GPU, each a whole number of blocks, and not so
     many splits that the combine (one program reads every partial) outweighs the split work: at most
@@ -282,12 +293,12 @@ def attention_splits(
 
     Measured on the H100 (qwen2-vl-2b, ~350-token cache, batch 1): one pass of 6 blocks per KV head took
     12.2 us a layer, split into 6 programs plus the combine kernel 6.4 us, so short caches split too (the
-    combine now runs in the same launch)."""
-    blocks = -(-length // ATTN_BLOCK_L)
+    combine now runs in the same launch). ``block_l``: cache slots a block (the kernel's BLOCK_L)."""
+    blocks = -(-length // block_l)
     if max_splits is None:
         max_splits = max(COMBINE_SPLITS, round(2 * math.sqrt(blocks)))
     splits = max(1, min(blocks, target_programs // max(batch_kv_heads, 1), max_splits))
-    chunk = -(-blocks // splits) * ATTN_BLOCK_L
+    chunk = -(-blocks // splits) * block_l
     return -(-length // chunk), chunk
 
 
@@ -299,13 +310,14 @@ def attention_plan(
     target_programs: int | None = None,
     max_splits: int | None = None,
     combine_in_kernel: bool | None = None,
+    block_l: int = ATTN_BLOCK_L,
 ) -> tuple[int, int, bool]:
     """(splits, slots per split, whether the last split combines in the same launch): the measured defaults
     above unless the caller fixes them."""
     target = target_programs or (ATTN_TARGET_PROGRAMS if fp8 else ATTN_TARGET_PROGRAMS_BF16)
-    splits, chunk = attention_splits(batch_kv_heads, length, target, max_splits)
+    splits, chunk = attention_splits(batch_kv_heads, length, target, max_splits, block_l)
     if combine_in_kernel is None:
-        one_block = chunk <= ATTN_BLOCK_L
+        one_block = chunk <= block_l
         combine_in_kernel = not (splits > 1 and one_block and (fp8 or batch_kv_heads >= TWO_LAUNCH_MIN_HEADS))
     return splits, chunk, combine_in_kernel
 
@@ -353,6 +365,7 @@ def launch_decode_attention(
     combine_form: int = 1,
     num_stages: int = 1,
     rounding: int = 0,
+    block_l: int = ATTN_BLOCK_L,
     partials_out: bool = False,
     trace: bool = False,
 ):
@@ -376,6 +389,10 @@ def launch_decode_attention(
     RoPE products of q and k round to bf16 on a GPU (0, the default: the integer arithmetic Triton's interpreter
     runs, ~5 instructions a value; 1, a candidate: the hardware's conversion, 1.5; the same bits either way,
     ``eager_triton.round_to_bf16``; on the H200 the 2b BF16 step level at batch 1, 0.994x at batch 16).
+    ``block_l``: cache slots a block (64, the default; 32, a candidate: with ``max_splits`` at or above the cache's
+    blocks, each split of a ~300-token context is one 32-slot block, so a program's Q K^T holds half the score tiles
+    -- sm_90 SASS: three of the default's four chains of 8 MMAs share one accumulator set -- and a head combines ~10
+    partials instead of 5; not measured on a GPU).
     ``num_warps`` defaults to ``attention_warps``. ``partials_out`` (with ``rope``): no combine -- each split's
     partial and each head's split count are returned as ``AttentionPartials`` for the next kernel to combine
     (``partials_triton``), not the output. ``trace``: every program that runs leaves a timestamped record
@@ -389,6 +406,8 @@ def launch_decode_attention(
         raise VlmqError(f"num_stages is 1, 2 or 3 (the pipeliner's depth over a split's blocks), got {num_stages}")
     if rounding not in (0, 1):
         raise VlmqError(f"rounding is 0 (integer arithmetic) or 1 (the hardware's bf16 conversion), got {rounding}")
+    if block_l not in (32, ATTN_BLOCK_L):
+        raise VlmqError(f"block_l is 32 or {ATTN_BLOCK_L} (cache slots a block), got {block_l}")
     if combine_form not in (0, 1):
         raise VlmqError(f"combine_form is 0 (one [splits, rows, D] tile) or 1 (a tile a split), got {combine_form}")
     if partials_out and rope is None:
@@ -423,6 +442,7 @@ def launch_decode_attention(
         target_programs=target_programs,
         max_splits=max_splits,
         combine_in_kernel=combine_in_kernel,
+        block_l=block_l,
     )
     num_warps = num_warps or attention_warps(rope is not None)
     q3 = q.reshape(b, hq, d) if rope is None else q.reshape(b, hq * d)
@@ -465,7 +485,7 @@ def launch_decode_attention(
         token_type,
         token_type.stride(0),
         **heads,
-        BLOCK_L=ATTN_BLOCK_L,
+        BLOCK_L=block_l,
         **flags,
         FUSE_ROPE=rope is not None,
         COMBINE_IN_KERNEL=combine_in_kernel,
@@ -489,7 +509,7 @@ def launch_decode_attention(
             max_splits or 0,
             slot,
             **heads,
-            BLOCK_L=ATTN_BLOCK_L,
+            BLOCK_L=block_l,
             FUSE_ROPE=rope is not None,
             COMBINE_FORM=combine_form,
             num_warps=4,
