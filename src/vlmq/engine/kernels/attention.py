@@ -391,8 +391,8 @@ def launch_decode_attention(
     ``eager_triton.round_to_bf16``; on the H200 the 2b BF16 step level at batch 1, 0.994x at batch 16).
     ``block_l``: cache slots a block (64, the default; 32, a candidate: with ``max_splits`` at or above the cache's
     blocks, each split of a ~300-token context is one 32-slot block, so a program's Q K^T holds half the score tiles
-    -- sm_90 SASS: three of the default's four chains of 8 MMAs share one accumulator set -- and a head combines ~10
-    partials instead of 5; not measured on a GPU).
+    -- sm_90 SASS: its four chains of 8 dependent MMAs issue back to back -- and a head combines ~10 partials instead
+    of 5, two combine steps of ``COMBINE_SPLITS``; not measured on a GPU).
     ``num_warps`` defaults to ``attention_warps``. ``partials_out`` (with ``rope``): no combine -- each split's
     partial and each head's split count are returned as ``AttentionPartials`` for the next kernel to combine
     (``partials_triton``), not the output. ``trace``: every program that runs leaves a timestamped record
