@@ -62,6 +62,7 @@ def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: t
 
 # ----- decode attention over the static cache (BF16 or FP8 entries) ------------------------------------
 ATTN_BLOCK_L = 64
+ATTN_BLOCK_LS = (32, ATTN_BLOCK_L)  # the block sizes a launch takes: the default and a candidate plan's
 # Launch plan from the H200 (bench_attention.py, call 2: qwen2-vl-2b heads, 28 layers in a CUDA graph, us a
 # layer; "single" = one launch at 512 programs, "t256" = one launch at 256, "two" = split + combine kernels):
 #   context   batch  BF16 cache: two / single / t256     FP8 (dynamic) cache: two / single / t256
@@ -95,7 +96,7 @@ ATTENTION_PLAN_KEYS = {
     "combine": ("combine_form", (0, 1)),
     "stages": ("num_stages", (1, 2, 3)),
     "rounding": ("rounding", (0, 1)),
-    "block": ("block_l", (32, ATTN_BLOCK_L)),
+    "block": ("block_l", ATTN_BLOCK_LS),
 }
 
 
@@ -406,7 +407,7 @@ def launch_decode_attention(
         raise VlmqError(f"num_stages is 1, 2 or 3 (the pipeliner's depth over a split's blocks), got {num_stages}")
     if rounding not in (0, 1):
         raise VlmqError(f"rounding is 0 (integer arithmetic) or 1 (the hardware's bf16 conversion), got {rounding}")
-    if block_l not in (32, ATTN_BLOCK_L):
+    if block_l not in ATTN_BLOCK_LS:
         raise VlmqError(f"block_l is 32 or {ATTN_BLOCK_L} (cache slots a block), got {block_l}")
     if combine_form not in (0, 1):
         raise VlmqError(f"combine_form is 0 (one [splits, rows, D] tile) or 1 (a tile a split), got {combine_form}")
