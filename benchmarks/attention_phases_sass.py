@@ -32,7 +32,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from kernel_sass import Recorder, compile_kernel, instruction_lines, loop_spans  # noqa: E402
+from kernel_sass import compile_kernel, instruction_lines, loop_spans, recording  # noqa: E402
 
 PRESETS = {"2b": "qwen2-vl-2b", "7b": "qwen2-vl-7b"}
 CACHES = ("bf16", "dynamic", "visual_aware")
@@ -63,7 +63,7 @@ def parse_args(argv=None):
 
 def recorded_launch(preset: str, kind: str, plan: dict):
     """(kernel, args, kwargs) of the fused attention's launch for ``preset``'s heads as the H200's step makes it: the
-    launch recorded on the CPU with the trace on, then given the GPU's PDL trigger and the CUDA flag."""
+    launch recorded on the CPU with the trace on, then given the GPU's PDL trigger."""
     import vlmq.engine.kernels.attention_triton as attention_triton
     from bench_attention import config_attention_shape, step_attention_inputs
     from vlmq.engine.kernels.attention import launch_decode_attention
@@ -72,16 +72,11 @@ def recorded_launch(preset: str, kind: str, plan: dict):
 
     shape = config_attention_shape(preset_config(PRESETS[preset]))
     caches, q, key_valid, rope = step_attention_inputs(shape, kind, 1, 1, "cpu")
-    recorder = Recorder(attention_triton.decode_attention_kernel)
-    real = attention_triton.decode_attention_kernel
-    attention_triton.decode_attention_kernel = recorder  # the launcher reads the module's name at call time
-    try:
-        kv = caches[0]
+    kv = caches[0]
+    with recording(attention_triton, "decode_attention_kernel") as (recorder,):
         launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=rope, trace=True, **plan)
-    finally:
-        attention_triton.decode_attention_kernel = real
     ((args, kwargs),) = recorder.calls
-    return real, args, dict(kwargs, CUDA=True, PDL=pdl_trigger("attention"), launch_pdl=True)
+    return recorder.kernel, args, dict(kwargs, PDL=pdl_trigger("attention"))  # compile_kernel sets CUDA
 
 
 def phase_counts(sass: str) -> list[dict]:

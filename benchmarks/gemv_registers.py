@@ -26,7 +26,7 @@ import sys
 import torch
 
 import bench_kernels
-from kernel_sass import Recorder, compile_kernel, instruction_lines, issued_per_program, loop_body, resident_warps
+from kernel_sass import compile_kernel, instruction_lines, issued_per_program, loop_body, recording, resident_warps
 from vlmq.errors import VlmqError
 
 FORMATS = ("int4", "int8")  # the packed weight formats the CUDA-core GEMV reads as words
@@ -61,15 +61,10 @@ def recorded_launch(fmt: str, n: int, k: int, fusion: str | None, cfg):
         fused["norm_weight"] = torch.ones(k, dtype=torch.bfloat16) if "norm" in fusion else None
         fused["act"] = ACT_SILU_MUL if "silu" in fusion else ACT_NONE
         fused["residual"] = torch.randn(1, n, dtype=torch.bfloat16) if fusion == "resid" else None
-    recorder = Recorder(gemv_triton.gemv_kernel)
-    kernel, rows_kernel = gemv_triton.gemv_kernel, gemv_triton.normalize_rows_kernel
     # where the engine's rule runs the RMSNorm first (normalize_rows), that launch is recorded and left out
-    gemv_triton.gemv_kernel, gemv_triton.normalize_rows_kernel = recorder, Recorder(rows_kernel)
-    try:
+    with recording(gemv_triton, "gemv_kernel", "normalize_rows_kernel") as (recorder, _):
         gemv(x, pack.weight, pack.scale, pack.zero, pack.group_size, None, config=cfg, **fused)
-    finally:
-        gemv_triton.gemv_kernel, gemv_triton.normalize_rows_kernel = kernel, rows_kernel
-    return kernel, recorder.calls[0]
+    return recorder.kernel, recorder.calls[0]
 
 
 def tile_rows(preset: str, shape: str, fmt: str, rows, warps, vecs) -> list[dict]:

@@ -6,6 +6,7 @@ tests/engine/test_kernels_sass.py (what the machine code does) and gemv_register
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import re
 import subprocess
@@ -30,6 +31,21 @@ class Recorder:
 
     def __getitem__(self, grid):
         return lambda *args, **kwargs: self.calls.append((args, kwargs))
+
+
+@contextlib.contextmanager
+def recording(module, *names: str):
+    """Inside, each kernel ``names`` of ``module`` is a ``Recorder`` (the launchers read the module's names at call
+    time), yielded in that order; after, the kernels are back."""
+    real = [getattr(module, name) for name in names]
+    recorders = [Recorder(kernel) for kernel in real]
+    for name, recorder in zip(names, recorders):
+        setattr(module, name, recorder)
+    try:
+        yield recorders
+    finally:
+        for name, kernel in zip(names, real):
+            setattr(module, name, kernel)
 
 
 class Compiled(NamedTuple):

@@ -39,3 +39,10 @@ def test_a_bad_plan_is_refused_in_one_line(monkeypatch):
 
     with pytest.raises(VlmqError, match="use comma-separated key=value"):
         ncu_attention.main([])
+
+
+def test_no_calls_is_refused_in_one_line_naming_the_fix(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # past the device check, on the CPU
+    with pytest.raises(SystemExit) as err:
+        ncu_attention.main(["--calls", "0"])
+    assert str(err.value) == "ncu_attention: --calls 0: give 1 or more"
