@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import sys
 
 import pytest
@@ -190,6 +191,44 @@ def test_attention_plan_follows_the_measurements(heads, length, fp8, want):
 
     splits, _, combine_in_kernel = attention_plan(heads, length, fp8)
     assert (splits, combine_in_kernel) == want
+
+
+@pytest.mark.parametrize(
+    "batch, length, fp8, want",
+    [
+        (1, 364, False, (4, 1)),  # the workload's context: 4 warps over a BF16 cache, one-block splits, 1 stage
+        (16, 364, False, (4, 1)),
+        (1, 364, True, (2, 1)),  # FP8 cache: 2 warps (4 lose the long point below)
+        (16, 8256, True, (2, 3)),  # issue 17's long point: 15 splits of 9 blocks, pipelined
+        (16, 8256, False, (4, 3)),  # 8 splits of 17 blocks
+        (1, 8256, False, (4, 3)),  # 22 splits of 6 blocks
+        (16, 1100, False, (4, 1)),  # 6 splits of 3 blocks: under LONG_SPLIT_BLOCKS
+    ],
+)
+def test_fused_launch_takes_the_measured_warps_and_stages(monkeypatch, batch, length, fp8, want):
+    """The fused op's launch (2b heads, recorded, not run) compiles the kernel with ``attention_warps``' and
+    ``attention_stages``' counts; a plan's ``num_stages`` overrides the rule."""
+    import torch
+
+    import vlmq.engine.kernels.attention_triton as attention_triton
+    from vlmq.engine.kernels.attention import launch_decode_attention
+
+    monkeypatch.syspath_prepend(str(pathlib.Path(__file__).resolve().parents[2] / "benchmarks"))
+    from kernel_sass import Recorder
+
+    recorder = Recorder(attention_triton.decode_attention_kernel)
+    monkeypatch.setattr(attention_triton, "decode_attention_kernel", recorder)
+    hq, hkv, d = 12, 2, 128
+    cache = torch.zeros(batch, hkv, length, d, dtype=torch.uint8 if fp8 else torch.bfloat16)
+    scale = torch.ones(batch, hkv, length) if fp8 else None
+    q = torch.zeros(batch, 1, hq * d, dtype=torch.bfloat16)
+    new = torch.zeros(batch, 1, hkv * d, dtype=torch.bfloat16)
+    cos = torch.ones(batch, 1, d, dtype=torch.bfloat16)
+    rope = (new, new, cos, cos, [], torch.tensor([300]), torch.zeros(batch, dtype=torch.int32))
+    valid = torch.ones(batch, length, dtype=torch.bool)
+    launch_decode_attention(q, cache, cache, scale, scale, valid, rope=rope)
+    launch_decode_attention(q, cache, cache, scale, scale, valid, rope=rope, num_stages=2)
+    assert [(kw["num_warps"], kw["num_stages"]) for _, kw in recorder.calls] == [want, (want[0], 2)]
 
 
 # ----- the checks (run as a script under TRITON_INTERPRET=1) -------------------------------------------------

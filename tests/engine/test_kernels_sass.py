@@ -123,24 +123,26 @@ def fused_attention_launches(monkeypatch, *plans: dict) -> Recorder:
 
 
 def test_fused_attention_loads_its_cache_blocks_in_128_bit_vectors(monkeypatch):
-    """The fused decode attention (2b heads, its default two warps) reads K and V 16 bytes a lane: the launch's tuple of
-    cache pointers and strides is specialized element by element as Triton's JIT does (16-byte aligned pointers,
-    strides divisible by 16). Compiled without that, the same kernel loads 2 bytes a lane (512 LDG.E.U16 for BF16
-    caches, and spills), which would misstate what the GPU runs."""
+    """The fused decode attention (2b heads, its default warps: 4 over BF16 caches, 2 over FP8) reads K and V 16 bytes a
+    lane: the launch's tuple of cache pointers and strides is specialized element by element as Triton's JIT does
+    (16-byte aligned pointers, strides divisible by 16). Compiled without that, the same kernel loads 2 bytes a lane
+    (512 LDG.E.U16 for BF16 caches, and spills), which would misstate what the GPU runs; the few narrow loads left are
+    the slot, the valid flags and the token type (14 at 4 warps under Triton 3.8)."""
     recorder = fused_attention_launches(monkeypatch, {})
     for args, kwargs in recorder.calls:
         ops = opcodes(compile_for_h200(recorder.kernel, args, kwargs)[1])
         narrow = [op for op in ops if op in ("LDG.E.U16", "LDG.E.U8")]
         wide = [op for op in ops if op.startswith(("LDG.E.128", "LDGSTS.E.BYPASS.128", "LDGSTS.E.64"))]
-        assert len(narrow) <= 8 and len(wide) >= 32, (kwargs["IS_FP8"], len(narrow), len(wide))
+        assert len(narrow) <= 16 and len(wide) >= 32, (kwargs["IS_FP8"], len(narrow), len(wide))
 
 
 def test_combine_a_tile_a_split_exchanges_nothing_through_shared_memory(monkeypatch):
     """The fused decode attention's last program combines the splits' partials after its arrival (the atomic): as one
     [splits, rows, D] tile (``combine_form=0``, the earlier plan) Triton moves the maxima and sums to the accumulators'
     layout through shared memory behind barriers; as a tile a split (the default) it does not (2b heads, BF16 and FP8
-    caches; Triton 3.6: 18 barriers and 159 shared loads and stores against 3 and 4; Triton 3.8: 13 and 23 against 3 and
-    4). The twenty-fourth session's trace put ~2 us a layer on this combine."""
+    caches at their default warps; at 2 warps, Triton 3.6: 18 barriers and 159 shared loads and stores against 3 and 4;
+    Triton 3.8: 13 and 23 against 3 and 4; BF16 at 4 warps, Triton 3.8: 11 and 14 against at most 4 and 8). The
+    twenty-fourth session's trace put ~2 us a layer on this combine."""
     recorder = fused_attention_launches(monkeypatch, {"combine_form": 0}, {"combine_form": 1})
     for args, kwargs in recorder.calls:
         ops = [op for op, _ in instruction_lines(compile_for_h200(recorder.kernel, args, kwargs)[1])[0]]
@@ -150,7 +152,7 @@ def test_combine_a_tile_a_split_exchanges_nothing_through_shared_memory(monkeypa
         if kwargs["COMBINE_FORM"] == 1:
             assert barriers <= 4 and shared <= 8, (kwargs["IS_FP8"], barriers, shared)
         else:
-            assert barriers >= 10 and shared >= 20, (kwargs["IS_FP8"], barriers, shared)
+            assert barriers >= 10 and shared >= 12, (kwargs["IS_FP8"], barriers, shared)
 
 
 def test_one_stage_attention_issues_no_copies_for_a_loop_a_one_block_split_never_runs(monkeypatch):

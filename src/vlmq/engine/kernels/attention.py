@@ -323,13 +323,34 @@ def attention_plan(
     return splits, chunk, combine_in_kernel
 
 
-def attention_warps(fused: bool) -> int:
-    """Warps a program: 2 for the fused kernel (RoPE + write + attention), 4 for the attention-only one. On the
-    H200 (bench_attention.py, 2026-11-30 sixth session, qwen2-vl-2b heads, context 300, cache 372, us a layer,
-    4 -> 2 warps): batch 1 BF16 7.80 -> 6.75, FP8 9.01 -> 8.67; batch 16 BF16 11.42 -> 8.12, FP8 12.40 ->
-    10.05 (1 warp: 10.5-14.8; 8 warps: 14.9-24.4). One count for every cache length: the warps set how the
-    sums round, and the fused op's output must not depend on the static cache length beyond the context."""
-    return 2 if fused else 4
+def attention_warps(fused: bool, fp8: bool) -> int:
+    """Warps a program: 4, but 2 for the fused kernel (RoPE + write + attention) over an FP8 cache. One count for every
+    cache length: the warps set how the sums round, and the fused op's output must not depend on the static cache
+    length beyond the context. The sixth session chose 2 for the fused kernel (bench_attention.py, H200, 2b heads,
+    context 300: BF16 batch 1 7.80 -> 6.75 us a layer at 4 -> 2 warps) and the twenty-third kept it in whole steps (2b
+    BF16 1.329 vs 1.371 ms/token at 4). On the kernel as it stands (a pipeliner stage, a combine tile a split, the
+    block loaded before the PDL wait) 4 warps issue fewer instructions a warp in every phase (sm_90 SASS, Triton 3.6:
+    blocks 624 -> 379 outside its loop, combine 884 -> 563), and the forty-fourth session's whole steps on the H200
+    (bench_decode_ab.py, 2 -> 4 warps) went, BF16 cache: 2b batch 1 1.243 -> 1.193 ms/token, batch 16 1.480 -> 1.468,
+    7b batch 1 3.755 -> 3.700; FP8 cache (bf16+kv_fp8): 2b batch 1 1.388 -> 1.234, batch 16 1.594 -> 1.467. But at
+    issue 17's long point (8192 cached tokens x batch 16, `vlmq run --tasks speed-long`, with ``attention_stages``'
+    3 stages) the FP8 cache at 4 warps took 2.696 ms/token against 2.551 at 2, and BF16's 2.568: FP8 KV would no
+    longer decode faster than BF16 KV where its bytes matter, so FP8 stays at 2 (the kernel alone at that point, us a
+    layer: FP8 2 warps 43.5 with 3 stages, 4 warps 52.6; BF16 4 warps 46.8)."""
+    return 2 if fused and fp8 else 4
+
+
+LONG_SPLIT_BLOCKS = 4  # cache blocks in a split of the static cache from which the block loop is pipelined
+
+
+def attention_stages(chunk: int, block_l: int) -> int:
+    """The software pipeliner's depth over a split's blocks: 3 where a split of the static cache holds at least
+    ``LONG_SPLIT_BLOCKS`` blocks (the loop runs), 1 otherwise (a short context's one-block splits, where 3 stages only
+    add the prologue's copies: ``launch_decode_attention``). The stages move loads, not sums, so they may follow the
+    static cache length. On the H200 at 8192 cached tokens x batch 16 (2b, forty-fourth session) 1 -> 3 stages took
+    BF16 2.638 -> 2.568 ms/token and FP8 (2 warps) 2.817 -> 2.551; between the 372-slot workload and 8192 slots the
+    threshold is not measured."""
+    return 3 if chunk >= LONG_SPLIT_BLOCKS * block_l else 1
 
 
 def head_counters(device: torch.device, n: int) -> torch.Tensor:
@@ -364,7 +385,7 @@ def launch_decode_attention(
     pdl: bool | None = None,
     prefetch_blocks: int = 1,
     combine_form: int = 1,
-    num_stages: int = 1,
+    num_stages: int | None = None,
     rounding: int = 0,
     block_l: int = ATTN_BLOCK_L,
     partials_out: bool = False,
@@ -383,17 +404,19 @@ def launch_decode_attention(
     and 7b BF16 steps): the last program combines each split's partial as its own tile, with no
     exchange through shared memory (``attention_triton.split_tiles_step``); the two-launch scheme's combine takes
     the same form, so the two schemes sum the splits in one order. ``num_stages``: the software pipeliner's depth
-    for the loop over a split's later blocks (1, the default: at a short context every split is one block,
-    loaded before the wait, so the loop never runs, yet at 3 stages its prologue of predicated-off cp.async copies
-    still issues after the first block's dots; on sm_90 under Triton 3.6, 2b heads, 222 more instructions between the
-    wait and the arrival; the H200's 2b BF16 step 1.261 -> 1.247 ms/token, 7b 3.788 -> 3.778). ``rounding``: how the
+    for the loop over a split's later blocks (default: ``attention_stages`` for the fused op, 1 without ``rope``; 1 at
+    a short context, where every split is one block, loaded before the wait, so the loop never runs, yet at 3 stages
+    its prologue of predicated-off cp.async copies still issues after the first block's dots; on sm_90 under Triton 3.6,
+    2b heads, 222 more instructions between the wait and the arrival; the H200's 2b BF16 step 1.261 -> 1.247 ms/token,
+    7b 3.788 -> 3.778). ``rounding``: how the
     RoPE products of q and k round to bf16 on a GPU (0, the default: the integer arithmetic Triton's interpreter
     runs, ~5 instructions a value; 1, a candidate: the hardware's conversion, 1.5; the same bits either way,
     ``eager_triton.round_to_bf16``; on the H200 the 2b BF16 step level at batch 1, 0.994x at batch 16).
     ``block_l``: cache slots a block (64, the default; 32, a candidate: with ``max_splits`` at or above the cache's
     blocks, each split of a ~300-token context is one 32-slot block, so a program's Q K^T holds half the score tiles
     -- sm_90 SASS: its four chains of 8 dependent MMAs issue back to back -- and a head combines ~10 partials instead
-    of 5, two combine steps of ``COMBINE_SPLITS``; not measured on a GPU).
+    of 5, two combine steps of ``COMBINE_SPLITS``; in whole BF16 steps on the H200, ``block=32,splits=12``: 2b batch 1
+    0.992x, batch 16 1.020x, 7b batch 1 1.000x -- a wash, as the SASS foretold; not adopted).
     ``num_warps`` defaults to ``attention_warps``. ``partials_out`` (with ``rope``): no combine -- each split's
     partial and each head's split count are returned as ``AttentionPartials`` for the next kernel to combine
     (``partials_triton``), not the output. ``trace``: every program that runs leaves a timestamped record
@@ -403,7 +426,7 @@ def launch_decode_attention(
             f"prefetch_blocks is 1..{MAX_PREFETCH_BLOCKS} (cache blocks loaded before the PDL wait), "
             f"got {prefetch_blocks}"
         )
-    if num_stages not in (1, 2, 3):
+    if num_stages not in (None, 1, 2, 3):
         raise VlmqError(f"num_stages is 1, 2 or 3 (the pipeliner's depth over a split's blocks), got {num_stages}")
     if rounding not in (0, 1):
         raise VlmqError(f"rounding is 0 (integer arithmetic) or 1 (the hardware's bf16 conversion), got {rounding}")
@@ -445,7 +468,8 @@ def launch_decode_attention(
         combine_in_kernel=combine_in_kernel,
         block_l=block_l,
     )
-    num_warps = num_warps or attention_warps(rope is not None)
+    num_warps = num_warps or attention_warps(rope is not None, k_scale is not None)
+    num_stages = num_stages or (attention_stages(chunk, block_l) if rope is not None else 1)
     q3 = q.reshape(b, hq, d) if rope is None else q.reshape(b, hq * d)
     out = torch.empty((b, hq, d), dtype=q.dtype, device=q.device)
     # partials and counters: placeholders of the same dtypes with one split (one compiled variant)

@@ -7,9 +7,11 @@
 # context, half the MMAs a program, 237 registers, the FP8 kernel's 120-byte spill gone; twice the partials to
 # combine) A/B'd in whole BF16 decode steps, 2b at batch 1 and 16; (2) Nsight Compute's stall reasons and sampled
 # stalls per instruction for the kernel alone (`benchmarks/ncu_attention.py`), default and candidate, BF16 and FP8;
-# (3) the 7b at batch 1 with what is left.
+# (3) the candidate's GPU cases (test_attention_gpu.py -k block32, added by the forty-fourth session); (4) the 7b at
+# batch 1 with what is left.
 . benchmarks/device_call.sh
 bf16_ab ab2b qwen2-vl-2b 1,16 VLMQ_ATTENTION_PLAN 'default;block=32,splits=12' 170
+gpu_tests t_block32 110 tests/engine/test_attention_gpu.py -k block32
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 SECTIONS="--section SpeedOfLight --section WarpStateStats --section SourceCounters --section Occupancy \
     --section LaunchStats"
@@ -24,5 +26,5 @@ for CASE in "bf16 default" "bf16 block=32,splits=12" "dynamic default"; do
 done
 bf16_ab ab7b qwen2-vl-7b 1 VLMQ_ATTENTION_PLAN 'default;block=32,splits=12'
 finish_call
-cat $R/ab2b.log $R/ab7b.log $R/ncu.log
+cat $R/ab2b.log $R/ab7b.log $R/ncu.log; tail -15 $R/t_block32.log
 for f in $R/ncu_*.txt; do echo "== $f"; grep -a "calls, output\|Duration\|Registers Per\|Achieved Occupancy\|stalled_barrier\|stalled_long\|stalled_short\|stalled_wait\|stalled_math\|stalled_mio\|stalled_lg\|stalled_no_inst\|stalled_dispatch\|stalled_membar\|stalled_branch\|inst_executed.sum\|Warp Cycles Per Issued\|Local Memory" $f | head -40; done
