@@ -334,7 +334,7 @@ def attention_warps(fused: bool, fp8: bool) -> int:
     (bench_decode_ab.py, 2 -> 4 warps) went, BF16 cache: 2b batch 1 1.243 -> 1.193 ms/token, batch 16 1.480 -> 1.468,
     7b batch 1 3.755 -> 3.700; FP8 cache (bf16+kv_fp8): 2b batch 1 1.388 -> 1.234, batch 16 1.594 -> 1.467. But at
     issue 17's long point (8192 cached tokens x batch 16, `vlmq run --tasks speed-long`, with ``attention_stages``'
-    3 stages) the FP8 cache at 4 warps took 2.696 ms/token against 2.551 at 2, and BF16's 2.568: FP8 KV would no
+    3 stages) the FP8 cache at 4 warps took 2.696 ms/token against 2.553 at 2, and BF16's 2.568: FP8 KV would no
     longer decode faster than BF16 KV where its bytes matter, so FP8 stays at 2 (the kernel alone at that point, us a
     layer: FP8 2 warps 43.5 with 3 stages, 4 warps 52.6; BF16 4 warps 46.8)."""
     return 2 if fused and fp8 else 4
@@ -348,7 +348,7 @@ def attention_stages(chunk: int, block_l: int) -> int:
     ``LONG_SPLIT_BLOCKS`` blocks (the loop runs), 1 otherwise (a short context's one-block splits, where 3 stages only
     add the prologue's copies: ``launch_decode_attention``). The stages move loads, not sums, so they may follow the
     static cache length. On the H200 at 8192 cached tokens x batch 16 (2b, forty-fourth session) 1 -> 3 stages took
-    BF16 2.638 -> 2.568 ms/token and FP8 (2 warps) 2.817 -> 2.551; between the 372-slot workload and 8192 slots the
+    BF16 2.638 -> 2.568 ms/token and FP8 (2 warps) 2.817 -> 2.553; between the 372-slot workload and 8192 slots the
     threshold is not measured."""
     return 3 if chunk >= LONG_SPLIT_BLOCKS * block_l else 1
 
