@@ -19,27 +19,27 @@ def compiles_here():
 
 def test_the_phases_hold_what_the_kernel_does_in_them(tmp_path):
     """The tensor-core products sit in the blocks phase (none before q is rotated), the combine's loads of the
-    partials in the combine phase; four warps split the blocks' products, and 32-slot blocks halve them, so each
-    warp issues fewer of them."""
+    partials in the combine phase; four warps (the default over BF16 caches) split the blocks' products that two
+    warps hold, and 32-slot blocks halve them, so each warp issues fewer of them."""
     compiles_here()
     import attention_phases_sass
 
-    plans = "default;warps=4;block=32,splits=12"
+    plans = "warps=2;default;block=32,splits=12"
     assert attention_phases_sass.main(["--out", str(tmp_path), "--caches", "bf16", "--plans", plans]) == 0
     record = json.loads((tmp_path / "phases.json").read_text())
-    default, four, block32 = record["results"]
-    assert (default["plan"], default["warps"], four["warps"]) == ("default", 2, 4)
-    for r in (default, four, block32):
+    two, default, block32 = record["results"]
+    assert (default["plan"], two["warps"], default["warps"], block32["warps"]) == ("default", 2, 4, 4)
+    for r in (two, default, block32):
         phases = {p["phase"]: p for p in r["phases"]}
         assert list(phases) == list(attention_phases_sass.PHASES)
         assert phases["blocks"]["mma"] > 0 and phases["start"]["mma"] == phases["loaded"]["mma"] == 0
         assert phases["combine"]["global loads"] > 0 and phases["combine"]["mma"] == 0
         assert phases["blocks"]["loop"] < phases["blocks"]["instructions"]  # the later blocks' loop, and the rest
-    by_phase = [{p["phase"]: p for p in r["phases"]} for r in (default, four, block32)]
+    by_phase = [{p["phase"]: p for p in r["phases"]} for r in (two, default, block32)]
     assert by_phase[1]["blocks"]["mma"] < by_phase[0]["blocks"]["mma"]
-    assert by_phase[2]["blocks"]["mma"] < by_phase[0]["blocks"]["mma"]  # half the keys a program: half the scores
+    assert by_phase[2]["blocks"]["mma"] < by_phase[1]["blocks"]["mma"]  # half the keys a program: half the scores
     text = (tmp_path / "phases.md").read_text()
-    assert "### 2b, bf16 cache, plan warps=4: 4 warps" in text and "| blocks |" in text
+    assert "### 2b, bf16 cache, plan default: 4 warps" in text and "| blocks |" in text
 
 
 def test_a_kernel_without_the_trace_is_refused():
