@@ -408,10 +408,10 @@ def launch_decode_attention(
     a short context, where every split is one block, loaded before the wait, so the loop never runs, yet at 3 stages
     its prologue of predicated-off cp.async copies still issues after the first block's dots; on sm_90 under Triton 3.6,
     2b heads, 222 more instructions between the wait and the arrival; the H200's 2b BF16 step 1.261 -> 1.247 ms/token,
-    7b 3.788 -> 3.778). ``rounding``: how the
-    RoPE products of q and k round to bf16 on a GPU (0, the default: the integer arithmetic Triton's interpreter
-    runs, ~5 instructions a value; 1, a candidate: the hardware's conversion, 1.5; the same bits either way,
-    ``eager_triton.round_to_bf16``; on the H200 the 2b BF16 step level at batch 1, 0.994x at batch 16).
+    7b 3.788 -> 3.778). ``rounding``: how the RoPE products of q and k round to bf16 on a GPU (0, the default: the
+    integer arithmetic Triton's interpreter runs, ~5 instructions a value; 1, a candidate: the hardware's conversion,
+    1.5; the same bits either way, ``eager_triton.round_to_bf16``; on the H200 the 2b BF16 step level at batch 1, 0.994x
+    at batch 16).
     ``block_l``: cache slots a block (64, the default; 32, a candidate: with ``max_splits`` at or above the cache's
     blocks, each split of a ~300-token context is one 32-slot block, so a program's Q K^T holds half the score tiles
     -- sm_90 SASS: its four chains of 8 dependent MMAs issue back to back -- and a head combines ~10 partials instead
