@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from kernel_sass import compile_kernel, instruction_lines, loop_spans, recording  # noqa: E402
+from kernel_sass import SMS, compile_kernel, instruction_lines, loop_spans, recording, resident_warps  # noqa: E402
 
 PRESETS = {"2b": "qwen2-vl-2b", "7b": "qwen2-vl-7b"}
 CACHES = ("bf16", "dynamic", "visual_aware")
@@ -58,12 +59,30 @@ def parse_args(argv=None):
     p.add_argument("--presets", default="2b")
     p.add_argument("--caches", default="bf16,dynamic")
     p.add_argument("--plans", default="default", help="';'-separated plans: default, or key=value[,key=value]")
-    return p.parse_args(argv)
+    p.add_argument("--batch", type=int, default=1, help="batch rows of the launch (default 1)")
+    p.add_argument("--context", type=int, default=None, help="the step's context in tokens (default: the step's, 300)")
+    p.add_argument(
+        "--cache-length", type=int, default=None, help="static cache slots (default: the step's 372, or context + 64)"
+    )
+    args = p.parse_args(argv)
+    from bench_attention import STEP_CACHE, STEP_CONTEXT
+
+    context = STEP_CONTEXT if args.context is None else args.context
+    cache_length = args.cache_length or (STEP_CACHE if args.context is None else context + 64)
+    if args.batch < 1 or context < 1 or cache_length <= context:
+        raise SystemExit(
+            f"--batch {args.batch} --context {context} --cache-length {cache_length}: use a batch of 1 or more and a "
+            "cache longer than the context (the step writes slot `context`)"
+        )
+    args.context, args.cache_length = context, cache_length
+    return args
 
 
-def recorded_launch(preset: str, kind: str, plan: dict):
-    """(kernel, args, kwargs) of the fused attention's launch for ``preset``'s heads as the H200's step makes it: the
-    launch recorded on the CPU with the trace on, then given the GPU's PDL trigger."""
+def recorded_launch(preset: str, kind: str, plan: dict, batch: int = 1, context: int | None = None,
+                    cache_length: int | None = None):  # fmt: skip
+    """(kernel, args, kwargs, grid) of the fused attention's launch for ``preset``'s heads as the H200's step makes it
+    (``batch`` rows, ``context`` tokens in a ``cache_length``-slot cache; default the step's 300 in 372): the launch
+    recorded on the CPU with the trace on, then given the GPU's PDL trigger."""
     import vlmq.engine.kernels.attention_triton as attention_triton
     from bench_attention import config_attention_shape, step_attention_inputs
     from vlmq.engine.kernels.attention import launch_decode_attention
@@ -71,12 +90,13 @@ def recorded_launch(preset: str, kind: str, plan: dict):
     from vlmq.models.presets import preset_config
 
     shape = config_attention_shape(preset_config(PRESETS[preset]))
-    caches, q, key_valid, rope = step_attention_inputs(shape, kind, 1, 1, "cpu")
+    sizes = {k: v for k, v in (("context", context), ("cache_length", cache_length)) if v is not None}
+    caches, q, key_valid, rope = step_attention_inputs(shape, kind, batch, 1, "cpu", **sizes)
     kv = caches[0]
     with recording(attention_triton, "decode_attention_kernel") as (recorder,):
         launch_decode_attention(q, kv.k, kv.v, kv.k_scale, kv.v_scale, key_valid, rope=rope, trace=True, **plan)
-    ((args, kwargs),) = recorder.calls
-    return recorder.kernel, args, dict(kwargs, PDL=pdl_trigger("attention"))  # compile_kernel sets CUDA
+    ((args, kwargs),), (grid,) = recorder.calls, recorder.grids
+    return recorder.kernel, args, dict(kwargs, PDL=pdl_trigger("attention")), grid  # compile_kernel sets CUDA
 
 
 def phase_counts(sass: str) -> list[dict]:
@@ -110,6 +130,10 @@ def markdown(results: list[dict], triton_version: str) -> str:
             f"### {r['preset']}, {r['cache']} cache, plan {r['plan']}: {r['warps']} warps, {r['registers']} registers, "
             f"{r['local_bytes']} bytes of local memory a thread",
             "",
+            f"batch {r['batch']}, {r['context']} tokens in {r['cache_length']} slots: {r['stages']} stage(s), "
+            f"{r['shared_bytes']} bytes of shared memory a program, {r['programs_per_sm']} programs an SM; "
+            f"{r['programs']} programs launched: {r['waves']} wave(s) on {SMS} SMs",
+            "",
             "| " + " | ".join(head) + " |",
             "|" + "---|" * len(head),
         ]
@@ -133,16 +157,29 @@ def main(argv=None) -> int:
     for preset in presets:
         for kind in caches:
             for text, plan in parsed.items():
-                kernel, launch_args, kwargs = recorded_launch(preset, kind, plan)
+                kernel, launch_args, kwargs, grid = recorded_launch(
+                    preset, kind, plan, args.batch, args.context, args.cache_length
+                )
                 compiled = compile_kernel(kernel, launch_args, kwargs)
+                warps = kwargs["num_warps"]
+                per_sm = resident_warps(compiled.registers, warps, compiled.shared_bytes) // warps
+                programs = math.prod(grid)
                 results.append(
                     {
                         "preset": preset,
                         "cache": kind,
                         "plan": text,
-                        "warps": kwargs["num_warps"],
+                        "batch": args.batch,
+                        "context": args.context,
+                        "cache_length": args.cache_length,
+                        "warps": warps,
+                        "stages": kwargs["num_stages"],
                         "registers": compiled.registers,
                         "local_bytes": compiled.local_bytes,
+                        "shared_bytes": compiled.shared_bytes,
+                        "programs_per_sm": per_sm,
+                        "programs": programs,
+                        "waves": -(-programs // (per_sm * SMS)),
                         "phases": phase_counts(compiled.sass),
                     }
                 )

@@ -176,16 +176,19 @@ def decode_inputs(b: int, t: int, shape, theta: float = 1e6, device=DEVICE):
 STEP_CONTEXT, STEP_CACHE = 300, 372  # bench_speed.py's decode context (tokens) and its static cache's slots
 
 
-def step_attention_inputs(shape, kind: str, rows: int, layers: int, device=DEVICE) -> tuple:
-    """The fused decode attention's inputs as a decode step gives them at ``STEP_CONTEXT`` tokens: ``layers`` caches
-    of ``STEP_CACHE`` slots (slots 0..STEP_CONTEXT valid, the step writing the last), the step's q/k/v, rotation
-    tables and token types: (caches, q, key_valid, rope), ``launch_decode_attention``'s arguments."""
+def step_attention_inputs(
+    shape, kind: str, rows: int, layers: int, device=DEVICE, context: int = STEP_CONTEXT, cache_length: int = STEP_CACHE
+) -> tuple:
+    """The fused decode attention's inputs as a decode step gives them at ``context`` tokens (default
+    ``STEP_CONTEXT``): ``layers`` caches of ``cache_length`` slots (``STEP_CACHE``; slots 0..context valid, the step
+    writing the last), the step's q/k/v, rotation tables and token types: (caches, q, key_valid, rope),
+    ``launch_decode_attention``'s arguments."""
     hq, hkv, d, _ = shape
-    caches = make_caches(kind, rows, hkv, STEP_CACHE, d, layers, device)
-    key_valid = torch.zeros(rows, STEP_CACHE, dtype=torch.bool, device=device)
-    key_valid[:, : STEP_CONTEXT + 1] = True
+    caches = make_caches(kind, rows, hkv, cache_length, d, layers, device)
+    key_valid = torch.zeros(rows, cache_length, dtype=torch.bool, device=device)
+    key_valid[:, : context + 1] = True
     q, k, v, cos, sin, token_type = decode_inputs(rows, 1, shape, device=device)
-    rope = (k, v, cos, sin, [], torch.tensor([STEP_CONTEXT], device=device), token_type)
+    rope = (k, v, cos, sin, [], torch.tensor([context], device=device), token_type)
     return caches, q, key_valid, rope
 
 

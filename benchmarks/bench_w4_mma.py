@@ -39,9 +39,9 @@ from bench_kernels import (  # noqa: E402
     sweep_calls,
     weight_bytes,
 )
+from kernel_sass import SMS  # noqa: E402
 
 PROJECTIONS = ("qkv", "o", "gate_up", "down")
-SMS = 132  # the H200's
 
 
 def run(args) -> list[dict]:

@@ -21,16 +21,23 @@ OPTIONS = (
 )  # fmt: skip
 # an H100 / H200 SM: registers, warps and blocks it holds at once; registers are allocated 256 a warp
 SM_REGISTERS, SM_WARPS, SM_BLOCKS, REGISTER_UNIT = 65536, 64, 32, 256
+# sm_90's shared memory an SM holds for blocks, and what the driver keeps of it a block (CUDA guide, compute 9.0)
+SM_SHARED, BLOCK_SHARED_RESERVED = 228 * 1024, 1024
+SMS = 132  # the H200's SMs
 
 
 class Recorder:
     """Stands in for a JIT kernel: ``kernel[grid](*args, **kwargs)`` records the call instead of running it."""
 
     def __init__(self, kernel):
-        self.kernel, self.calls = kernel, []
+        self.kernel, self.calls, self.grids = kernel, [], []  # grids[i]: the launch grid of calls[i]
 
     def __getitem__(self, grid):
-        return lambda *args, **kwargs: self.calls.append((args, kwargs))
+        def record(*args, **kwargs):
+            self.calls.append((args, kwargs))
+            self.grids.append(tuple(grid))
+
+        return record
 
 
 @contextlib.contextmanager
@@ -53,6 +60,7 @@ class Compiled(NamedTuple):
     sass: str
     registers: int  # a thread's, as the cubin declares them
     local_bytes: int  # a thread's local memory: its stack (register spills) and local arrays
+    shared_bytes: int = 0  # a block's shared memory (Triton's, dynamic), as the compile reports it
 
 
 def divisible_by_16(value) -> bool:
@@ -106,7 +114,8 @@ def compile_kernel(kernel, args, kwargs) -> Compiled:
             [os.path.join(tools, "cuobjdump"), "-res-usage", path], capture_output=True, text=True, check=True
         ).stdout
     registers, stack, local = (int(re.search(rf"{key}:(\d+)", usage).group(1)) for key in ("REG", "STACK", "LOCAL"))
-    return Compiled(compiled.asm["ptx"], sass, registers, stack + local)  # spills land on the stack
+    shared = compiled.metadata.shared
+    return Compiled(compiled.asm["ptx"], sass, registers, stack + local, shared)  # spills land on the stack
 
 
 def compile_for_h200(kernel, args, kwargs) -> tuple[str, str]:
@@ -172,9 +181,10 @@ def issued_per_program(sass: str, iterations: int) -> int:
     return body * iterations + len(instruction_lines(sass)[0]) - body
 
 
-def resident_warps(registers: int, warps_per_block: int) -> int:
-    """Warps of a kernel one SM holds at once, as registers, the warp limit and the block limit allow (shared
-    memory aside: the one-stage CUDA-core GEMV uses next to none; staged tiles hold theirs in shared memory)."""
+def resident_warps(registers: int, warps_per_block: int, shared_bytes: int = 0) -> int:
+    """Warps of a kernel one SM holds at once, as registers, the warp limit, the block limit and a block's shared
+    memory (``shared_bytes``; 0 for the one-stage CUDA-core GEMVs, which use next to none) allow."""
     per_warp = -(-registers * 32 // REGISTER_UNIT) * REGISTER_UNIT
-    blocks = min(SM_BLOCKS, SM_WARPS // warps_per_block, SM_REGISTERS // (per_warp * warps_per_block))
+    by_shared = SM_SHARED // (shared_bytes + BLOCK_SHARED_RESERVED) if shared_bytes else SM_BLOCKS
+    blocks = min(SM_BLOCKS, SM_WARPS // warps_per_block, SM_REGISTERS // (per_warp * warps_per_block), by_shared)
     return blocks * warps_per_block

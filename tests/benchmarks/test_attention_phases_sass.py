@@ -42,6 +42,23 @@ def test_the_phases_hold_what_the_kernel_does_in_them(tmp_path):
     assert "### 2b, bf16 cache, plan default: 4 warps" in text and "| blocks |" in text
 
 
+def test_a_launch_reports_the_programs_an_sm_holds_and_its_waves(tmp_path):
+    """At issue 17's long point (batch 16, 8192 tokens) the FP8 cache's kernel at 4 warps holds two programs an SM
+    (its registers), so the default 512-program target's 480 programs take two waves on 132 SMs and 256 one; the
+    default plan (2 warps) holds four, one wave."""
+    compiles_here()
+    import attention_phases_sass
+
+    argv = ["--out", str(tmp_path), "--caches", "dynamic", "--batch", "16", "--context", "8192"]
+    assert attention_phases_sass.main([*argv, "--plans", "default;warps=4;warps=4,targets=256"]) == 0
+    two, four, four_256 = json.loads((tmp_path / "phases.json").read_text())["results"]
+    assert (two["cache_length"], two["stages"], two["warps"], four["warps"]) == (8256, 3, 2, 4)
+    assert (two["programs"], four["programs"], four_256["programs"]) == (480, 480, 256)
+    assert four["programs_per_sm"] < two["programs_per_sm"] and four["shared_bytes"] > 0
+    assert (two["waves"], four["waves"], four_256["waves"]) == (1, 2, 1)
+    assert "480 programs launched: 2 wave(s) on 132 SMs" in (tmp_path / "phases.md").read_text()
+
+
 def test_a_kernel_without_the_trace_is_refused():
     pytest.importorskip("triton")
     import attention_phases_sass
@@ -56,6 +73,8 @@ def test_a_kernel_without_the_trace_is_refused():
         (["--presets", "3b"], "--presets 3b: use a comma list of 2b, 7b"),
         (["--caches", "fp8"], "--caches fp8: use a comma list of bf16, dynamic, visual_aware"),
         (["--plans", "warps=3"], "VLMQ_ATTENTION_PLAN='warps=3': use comma-separated key=value"),
+        (["--context", "400", "--cache-length", "400"], "--cache-length 400: use a batch of 1 or more and a cache"),
+        (["--batch", "0"], "--batch 0 --context 300 --cache-length 372: use a batch of 1 or more"),
     ],
 )
 def test_bad_arguments_are_refused_in_one_line_before_anything_compiles(argv, message):

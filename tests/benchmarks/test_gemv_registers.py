@@ -22,6 +22,15 @@ def test_resident_warps_follow_registers_then_the_warp_and_block_limits(register
     assert kernel_sass.resident_warps(registers, warps) == resident
 
 
+@pytest.mark.parametrize(
+    "registers, warps, shared, resident",
+    [(128, 4, 0, 16), (128, 4, 67584, 12), (200, 4, 35840, 8), (255, 2, 35840, 8), (32, 1, 100 * 1024, 2)],
+)
+def test_resident_warps_stop_at_the_shared_memory_an_sm_holds(registers, warps, shared, resident):
+    """A block's shared memory (and the 1 KB the driver keeps a block) bounds the blocks an SM holds: 228 KB."""
+    assert kernel_sass.resident_warps(registers, warps, shared) == resident
+
+
 def test_a_tile_grid_is_compiled_and_tabled_with_the_shipped_tile_marked(tmp_path, capsys):
     pytest.importorskip("triton")
     if os.environ.get("TRITON_INTERPRET") == "1":
