@@ -2,7 +2,7 @@
 on a machine without a GPU (Triton's bundled ptxas and nvdisasm; ``kernel_sass``):
 
     PYTHONPATH=src python benchmarks/attention_phases_sass.py --out DIR [--presets 2b,7b] [--caches bf16,dynamic] \\
-        [--plans 'default;warps=4']
+        [--plans 'default;warps=4'] [--batch 16 --context 8192 [--cache-length 8256]]
 
 For each preset, cache format and plan (``$VLMQ_ATTENTION_PLAN``'s ``key=value`` form, ``default`` the engine's): the
 kernel launched as a decode step launches it -- the preset's heads, batch 1, a 300-token context in a 372-slot cache
@@ -17,10 +17,12 @@ Static counts: the loop over a split's later blocks (no iteration runs at the st
 not taken count too, so a phase's figure bounds what a warp issues there; ``loop`` gives the instructions of loops
 inside each phase (to subtract where they do not run). Against the trace's ns a phase (twenty-fifth session: W ->
 loaded 0.83 us, -> blocks 3.50, -> own key 3.97, -> arrive 5.06, -> end 7.14, 2b BF16 in the step), instructions per
-ns say whether a phase waits on its issue or on something else. No speed: the GPU's trace and Nsight Compute
-(``ncu_attention.py``) measure. The counts are those of the Triton this runs (the lent H200 has 3.6, CI 3.8, whose
-compiles differ: put a Triton 3.6 ahead on PYTHONPATH to read what the GPU runs). Writes DIR/phases.json and
-DIR/phases.md.
+ns say whether a phase waits on its issue or on something else. Each launch also reports its stages, a program's
+shared memory, the programs an SM holds (registers, warps, blocks, shared memory) and the waves its grid takes on the
+H200's 132 SMs (``--batch``, ``--context``, ``--cache-length``: another launch than the step's). No speed: the GPU's
+trace and Nsight Compute (``ncu_attention.py``) measure. The counts are those of the Triton this runs (the lent H200
+has 3.6, CI 3.8, whose compiles differ: put a Triton 3.6 ahead on PYTHONPATH to read what the GPU runs). Writes
+DIR/phases.json and DIR/phases.md.
 """
 
 from __future__ import annotations
