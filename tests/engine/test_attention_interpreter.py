@@ -206,30 +206,16 @@ def test_attention_plan_follows_the_measurements(heads, length, fp8, want):
     ],
 )
 def test_fused_launch_takes_the_measured_warps_and_stages(monkeypatch, batch, length, fp8, want):
-    """The fused op's launch (2b heads, recorded, not run) compiles the kernel with ``attention_warps``' and
-    ``attention_stages``' counts; a plan's ``num_stages`` overrides the rule."""
+    """The fused op's launch (2b heads, a 300-token context, recorded as ``attention_phases_sass`` records it, not
+    run) compiles the kernel with ``attention_warps``' and ``attention_stages``' counts; a plan's ``num_stages``
+    overrides the rule."""
     pytest.importorskip("triton")  # the launcher imports the kernel's module
-    import torch
-
-    import vlmq.engine.kernels.attention_triton as attention_triton
-    from vlmq.engine.kernels.attention import launch_decode_attention
-
     monkeypatch.syspath_prepend(str(pathlib.Path(__file__).resolve().parents[2] / "benchmarks"))
-    from kernel_sass import Recorder
+    from attention_phases_sass import recorded_launch
 
-    recorder = Recorder(attention_triton.decode_attention_kernel)
-    monkeypatch.setattr(attention_triton, "decode_attention_kernel", recorder)
-    hq, hkv, d = 12, 2, 128
-    cache = torch.zeros(batch, hkv, length, d, dtype=torch.uint8 if fp8 else torch.bfloat16)
-    scale = torch.ones(batch, hkv, length) if fp8 else None
-    q = torch.zeros(batch, 1, hq * d, dtype=torch.bfloat16)
-    new = torch.zeros(batch, 1, hkv * d, dtype=torch.bfloat16)
-    cos = torch.ones(batch, 1, d, dtype=torch.bfloat16)
-    rope = (new, new, cos, cos, [], torch.tensor([300]), torch.zeros(batch, dtype=torch.int32))
-    valid = torch.ones(batch, length, dtype=torch.bool)
-    launch_decode_attention(q, cache, cache, scale, scale, valid, rope=rope)
-    launch_decode_attention(q, cache, cache, scale, scale, valid, rope=rope, num_stages=2)
-    assert [(kw["num_warps"], kw["num_stages"]) for _, kw in recorder.calls] == [want, (want[0], 2)]
+    kind = "dynamic" if fp8 else "bf16"
+    launches = [recorded_launch("2b", kind, plan, batch, 300, length)[2] for plan in ({}, {"num_stages": 2})]
+    assert [(kw["num_warps"], kw["num_stages"]) for kw in launches] == [want, (want[0], 2)]
 
 
 # ----- the checks (run as a script under TRITON_INTERPRET=1) -------------------------------------------------
