@@ -7,7 +7,7 @@
 # them and src/, exports VLMQ_CUTLASS_LIB where build/cutlass holds the library, writes $OUT/device.txt, and copies $R
 # to $OUT/results.tgz every 15 s (what a call cut by its limit had written still comes back) and at finish_call.
 # Gives: left (seconds to the budget), since (seconds since the start), $R, $F (a grep -v pattern of the image's
-# import noise), bf16_ab / decode_ab (a decode-step A/B of bench_decode_ab.py), speed_table, gpu_tests, phase_boundary, w4_tiles and w4mma_checks (below).
+# import noise), bf16_ab / decode_ab (a decode-step A/B of bench_decode_ab.py), long_point, speed_table, gpu_tests, phase_boundary, w4_tiles and w4mma_checks (below).
 set -u
 T0=$(date +%s)
 DEADLINE=$((T0 + ${BUDGET:-575}))
@@ -39,6 +39,17 @@ decode_ab() {
         --recipes "${RECIPE:-bf16}" --batch-sizes "$3" --env "$4" --variants "$5" --rounds "${AB_ROUNDS:-3}" \
         ${AB_FLAGS:-} 2>&1 | grep -v "$F" | tail -8 > "$R/$1.log"
     echo "$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$1.log"
+}
+# long_point NAME RECIPE [PLAN] [SECONDS]: issue 17's long point (2b, 8192 cached tokens x batch 16, `vlmq run --tasks
+# speed-long`, 3 repeats) of RECIPE with $VLMQ_ATTENTION_PLAN=PLAN (empty or `default`: the engine's) into $R/NAME (its
+# store dropped), its log's tail and exit status appended to $R/long.log, bounded by SECONDS (default 85)
+long_point() {
+    local plan=${3:-}
+    [ "$plan" = default ] && plan=
+    VLMQ_ATTENTION_PLAN=$plan timeout "${4:-85}" python3 -m vlmq run --model qwen2-vl-2b --recipes "$2" \
+        --tasks speed-long --launcher subprocess --quiet --fresh --out "$R/$1" 2>&1 | grep -v "$F" | tail -2 >> "$R/long.log"
+    echo "long $1 ($2, plan ${3:-default}) rc ${PIPESTATUS[0]} at $(since) s" >> "$R/long.log"
+    rm -f "$R/$1"/*.sqlite* 2>/dev/null
 }
 # speed_table NAME MODEL RECIPES SECONDS [FLAGS...]: bench_speed.py's table of RECIPES at batch 1 and 16, 2 repeats,
 # the speed task alone, into $R/NAME (its log's tail and exit status into $R/NAME.log), bounded by SECONDS (its own

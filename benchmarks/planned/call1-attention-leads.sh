@@ -1,6 +1,6 @@
 # Planned by the forty-fourth session (BUDGET=585 from a cold start, `.whl/` carried; decode only; first of its queue:
 # what it finds may change the attention's default, which the later calls then check and time). Two parts.
-# Part 1 (~300 s) -- the leads its kernel-alone tables
+# Part 1 (~300 s, `long_point` of device_call.sh) -- the leads its kernel-alone tables
 # and the sm_90 SASS left at the long point (2b, 8192 cached tokens x batch 16, `vlmq run --tasks speed-long`, 3
 # repeats each). (a) BF16 with `targets=512`: the unfused kernel at 512 programs took 43.5 us a layer against the fused
 # kernel's 46.8 (256 programs, 4 warps, 3 stages). (b) The FP8 cache at 4 warps with fewer programs: at 4 warps (200
@@ -18,13 +18,9 @@
 . benchmarks/device_call.sh
 for CASE in "bf16 default" "bf16 targets=512" "bf16+kv_fp8 default" "bf16+kv_fp8 warps=4,targets=256" \
     "bf16+kv_fp8 warps=4,targets=128"; do
-    set -- $CASE; PLAN=$2; [ "$PLAN" = default ] && PLAN=
-    NAME=long_$(echo "$1_$2" | tr '+=,' '_-_')
-    VLMQ_ATTENTION_PLAN=$PLAN timeout 85 python3 -m vlmq run --model qwen2-vl-2b --recipes $1 --tasks speed-long \
-        --launcher subprocess --quiet --fresh --out "$R/$NAME" 2>&1 | grep -v "$F" | tail -2 >> $R/long.log
-    echo "long $CASE rc ${PIPESTATUS[0]} at $(since) s" >> $R/long.log
+    set -- $CASE
+    long_point "long_$(echo "$1_$2" | tr '+=,' '_-_')" "$1" "$2"
 done
-rm -f "$R"/long_*/*.sqlite* 2>/dev/null
 bf16_ab ab2b qwen2-vl-2b 1,16 VLMQ_ATTENTION_PLAN 'default;warps=8' 170
 RECIPE=bf16+kv_fp8 decode_ab abfp8kv qwen2-vl-2b 1 VLMQ_ATTENTION_PLAN 'default;warps=4;warps=8'
 finish_call

@@ -198,3 +198,39 @@ def test_both_gpu_entry_points_take_the_carried_libraries(tmp_path):
     assert exported(None) == f"LIB={tmp_path}/build/cutlass/libvlmq_mixed_gemm.so"
     assert (tmp_path / "build" / "cutlass" / "libvlmq_mixed_gemm.so").read_bytes() == b"a library"
     assert exported("/elsewhere/lib.so") == "LIB=/elsewhere/lib.so"
+
+
+def test_long_point_runs_the_speed_long_task_with_the_plan_and_keeps_each_status(tmp_path):
+    """``long_point`` runs `vlmq run --tasks speed-long` (here a stand-in vlmq package under the root's src/, first on
+    the call's PYTHONPATH after the wheels) with the plan in $VLMQ_ATTENTION_PLAN (``default``: empty, the engine's),
+    appends the tail and exit status of each run to long.log and drops the run's store."""
+    package = tmp_path / "src" / "vlmq"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")  # a regular package: found before the installed vlmq
+    (package / "__main__.py").write_text(
+        "import os, pathlib, sys\nprint('quant_api: import noise')\n"
+        "out = pathlib.Path(sys.argv[sys.argv.index('--out') + 1]); out.mkdir(parents=True)\n"
+        "(out / 'vlmq.sqlite').write_text('a store')\n"
+        "print('plan', repr(os.environ.get('VLMQ_ATTENTION_PLAN')), ' '.join(sys.argv[1:]))\n"
+        "recipes = sys.argv[sys.argv.index('--recipes') + 1]\n"
+        "sys.exit(5 if 'kv_fp8' in recipes else 0)\n"
+    )
+    seen = run_call(
+        tmp_path,
+        "long_point la bf16 default; long_point lb bf16+kv_fp8 warps=4,targets=256 20; echo R=$R; "
+        "echo stores=$(ls $R/la $R/lb | grep -c sqlite); finish_call",
+        f"test_long_{os.getpid()}",
+    )
+    r = seen["R"]
+    log = (pathlib.Path(r) / "long.log").read_text().splitlines()
+    run = "run --model qwen2-vl-2b --recipes {} --tasks speed-long --launcher subprocess --quiet --fresh --out {}"
+    assert log == [
+        "plan '' " + run.format("bf16", f"{r}/la"),
+        log[1],
+        "plan 'warps=4,targets=256' " + run.format("bf16+kv_fp8", f"{r}/lb"),
+        log[3],
+    ], log
+    assert log[1].startswith("long la (bf16, plan default) rc 0 at ")
+    assert log[3].startswith("long lb (bf16+kv_fp8, plan warps=4,targets=256) rc 5 at ")
+    assert seen["stores"] == "0"
+    shutil.rmtree(r)
