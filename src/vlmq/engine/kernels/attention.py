@@ -70,12 +70,11 @@ ATTN_BLOCK_LS = (32, ATTN_BLOCK_L)  # the block sizes a launch takes: the defaul
 #     300      16          13.03 / 14.86 / 14.86               13.28 / 14.96 / 15.01
 #    2048      16          25.16 / 30.85 / 21.96               26.61 / 27.09 / 25.71
 #    8192      16          61.98 / 68.45 / 46.75               63.70 / 53.48 / 58.87
-# (batch 1 at 2k / 8k: one launch, ~2x faster than two; 256 or 512 programs alike.) So: 256 programs for
-# BF16 caches, 512 for FP8 ones (whose dequantization makes more splits pay at 8k, the case issue 17 bars);
-# the combine in a second launch only where every split is one block (short caches) and the heads are
-# many (batch 16) or the cache FP8.
-ATTN_TARGET_PROGRAMS = 512  # FP8 caches (and attention_splits' default)
-ATTN_TARGET_PROGRAMS_BF16 = 256
+# (batch 1 at 2k / 8k: one launch, ~2x faster than two; 256 or 512 programs alike.) So 256 programs for BF16
+# caches; FP8 ones took 512 at 2 warps, and take 256 since they run at 4 (``ATTN_WARPS``: at 4 warps two FP8 programs
+# fit an SM, so 480 ran in two waves at issue 17's long point, 256 in one -- whole steps below). The combine in a
+# second launch only where every split is one block (short caches) and the heads are many (batch 16) or the cache FP8.
+ATTN_TARGET_PROGRAMS = 256  # every cache
 TWO_LAUNCH_MIN_HEADS = 32  # (batch row, KV head) pairs from which short BF16 caches combine apart
 COMBINE_SPLITS = 8  # partials the combine reads per step (their loads in flight together)
 MAX_PREFETCH_BLOCKS = 8  # cache blocks a fused program may load before the PDL wait (each held in registers)
@@ -83,7 +82,7 @@ MAX_HEAD_COUNTERS = 1 << 16  # arrival counters: one per (batch row, KV head) of
 _counters: dict[torch.device, torch.Tensor] = {}
 # The fused decode attention's plan set by hand as the op launches, for an A/B of whole decode steps
 # (bench_decode_ab.py --env VLMQ_ATTENTION_PLAN): comma-separated key=value, e.g. "prefetch=2,splits=3". Why: the plan
-# above and attention_warps were chosen in bench_attention.py with 28 layer caches in a CUDA graph, ~8 MB that stay
+# above and ATTN_WARPS were chosen in bench_attention.py with 28 layer caches in a CUDA graph, ~8 MB that stay
 # in L2, while in a decode step each layer's cache comes from HBM (3 GB of weights stream between its visits), where
 # a dependent cache load after the PDL wait costs a full HBM round trip. Unset, empty or "default": the defaults.
 ATTENTION_PLAN_ENV = "VLMQ_ATTENTION_PLAN"
@@ -315,29 +314,29 @@ def attention_plan(
 ) -> tuple[int, int, bool]:
     """(splits, slots per split, whether the last split combines in the same launch): the measured defaults
     above unless the caller fixes them."""
-    target = target_programs or (ATTN_TARGET_PROGRAMS if fp8 else ATTN_TARGET_PROGRAMS_BF16)
-    splits, chunk = attention_splits(batch_kv_heads, length, target, max_splits, block_l)
+    splits, chunk = attention_splits(
+        batch_kv_heads, length, target_programs or ATTN_TARGET_PROGRAMS, max_splits, block_l
+    )
     if combine_in_kernel is None:
         one_block = chunk <= block_l
         combine_in_kernel = not (splits > 1 and one_block and (fp8 or batch_kv_heads >= TWO_LAUNCH_MIN_HEADS))
     return splits, chunk, combine_in_kernel
 
 
-def attention_warps(fused: bool, fp8: bool) -> int:
-    """Warps a program: 4, but 2 for the fused kernel (RoPE + write + attention) over an FP8 cache. One count for every
-    cache length: the warps set how the sums round, and the fused op's output must not depend on the static cache
-    length beyond the context. The sixth session chose 2 for the fused kernel (bench_attention.py, H200, 2b heads,
-    context 300: BF16 batch 1 7.80 -> 6.75 us a layer at 4 -> 2 warps) and the twenty-third kept it in whole steps (2b
-    BF16 1.329 vs 1.371 ms/token at 4). On the kernel as it stands (a pipeliner stage, a combine tile a split, the
-    block loaded before the PDL wait) 4 warps issue fewer instructions a warp in every phase (sm_90 SASS, Triton 3.6:
-    blocks 624 -> 379 outside its loop, combine 884 -> 563), and the forty-fourth session's whole steps on the H200
-    (bench_decode_ab.py, 2 -> 4 warps) went, BF16 cache: 2b batch 1 1.243 -> 1.193 ms/token, batch 16 1.480 -> 1.468,
-    7b batch 1 3.755 -> 3.700; FP8 cache (bf16+kv_fp8): 2b batch 1 1.388 -> 1.234, batch 16 1.594 -> 1.467. But at
-    issue 17's long point (8192 cached tokens x batch 16, `vlmq run --tasks speed-long`, with ``attention_stages``'
-    3 stages) the FP8 cache at 4 warps took 2.696 ms/token against 2.553 at 2, and BF16's 2.568: FP8 KV would no
-    longer decode faster than BF16 KV where its bytes matter, so FP8 stays at 2 (the kernel alone at that point, us a
-    layer: FP8 2 warps 43.5 with 3 stages, 4 warps 52.6; BF16 4 warps 46.8)."""
-    return 2 if fused and fp8 else 4
+# Warps a program of the decode attention, every cache and launch. One count for every cache length: the warps set how
+# the sums round, and the fused op's output must not depend on the static cache length beyond the context. History:
+# the sixth session chose 2 for the fused kernel (bench_attention.py, H200, 2b heads, context 300: BF16 batch 1 7.80 ->
+# 6.75 us a layer at 4 -> 2 warps) and the twenty-third kept it in whole steps (2b BF16 1.329 vs 1.371 ms/token at 4).
+# On the kernel as it now stands (a pipeliner stage, a combine tile a split, the block loaded before the PDL wait) 4
+# warps issue fewer instructions a warp in every phase (sm_90 SASS, Triton 3.6: blocks 624 -> 379 outside its loop,
+# combine 884 -> 563), and whole steps on the H200 (bench_decode_ab.py, 2 -> 4 warps, forty-fourth session) went,
+# BF16 cache: 2b batch 1 1.243 -> 1.193 ms/token, batch 16 1.480 -> 1.468, 7b batch 1 3.755 -> 3.700; FP8 cache
+# (bf16+kv_fp8): 2b batch 1 1.388 -> 1.234, batch 16 1.594 -> 1.467. FP8 first stayed at 2, as at issue 17's long
+# point (8192 cached tokens x batch 16, `vlmq run --tasks speed-long`, 3 stages) 4 warps at 512 programs took 2.696
+# ms/token against 2.553 at 2 and BF16's 2.568; at 256 programs (one wave) the forty-fifth session measured FP8 at 4
+# warps 2.471 against BF16's 2.570 (and 2 warps' 2.560), so every cache takes 4. 8 warps: a wash (2b BF16 batch 1
+# 0.998x, batch 16 1.006x; FP8 cache batch 1 0.995x of 4).
+ATTN_WARPS = 4
 
 
 LONG_SPLIT_BLOCKS = 4  # cache blocks in a split of the static cache from which the block loop is pipelined
@@ -417,7 +416,7 @@ def launch_decode_attention(
     -- sm_90 SASS: its four chains of 8 dependent MMAs issue back to back -- and a head combines ~10 partials instead
     of 5, two combine steps of ``COMBINE_SPLITS``; in whole BF16 steps on the H200, ``block=32,splits=12``: 2b batch 1
     0.992x, batch 16 1.020x, 7b batch 1 1.000x -- a wash, as the SASS foretold; not adopted).
-    ``num_warps`` defaults to ``attention_warps``. ``partials_out`` (with ``rope``): no combine -- each split's
+    ``num_warps`` defaults to ``ATTN_WARPS``. ``partials_out`` (with ``rope``): no combine -- each split's
     partial and each head's split count are returned as ``AttentionPartials`` for the next kernel to combine
     (``partials_triton``), not the output. ``trace``: every program that runs leaves a timestamped record
     (``read_attention_trace``)."""
@@ -468,7 +467,7 @@ def launch_decode_attention(
         combine_in_kernel=combine_in_kernel,
         block_l=block_l,
     )
-    num_warps = num_warps or attention_warps(rope is not None, k_scale is not None)
+    num_warps = num_warps or ATTN_WARPS
     num_stages = num_stages or (attention_stages(chunk, block_l) if rope is not None else 1)
     q3 = q.reshape(b, hq, d) if rope is None else q.reshape(b, hq * d)
     out = torch.empty((b, hq, d), dtype=q.dtype, device=q.device)
