@@ -44,18 +44,18 @@ def test_the_phases_hold_what_the_kernel_does_in_them(tmp_path):
 
 def test_a_launch_reports_the_programs_an_sm_holds_and_its_waves(tmp_path):
     """At issue 17's long point (batch 16, 8192 tokens) the FP8 cache's kernel at 4 warps holds two programs an SM
-    (its registers), so the default 512-program target's 480 programs take two waves on 132 SMs and 256 one; the
-    default plan (2 warps) holds four, one wave."""
+    (its registers), so a 512-program target's 480 programs take two waves on 132 SMs, where 2 warps hold four (one
+    wave); the default (4 warps, 256 programs) takes one."""
     compiles_here()
     import attention_phases_sass
 
     argv = ["--out", str(tmp_path), "--caches", "dynamic", "--batch", "16", "--context", "8192"]
-    assert attention_phases_sass.main([*argv, "--plans", "default;warps=4;warps=4,targets=256"]) == 0
-    two, four, four_256 = json.loads((tmp_path / "phases.json").read_text())["results"]
-    assert (two["cache_length"], two["stages"], two["warps"], four["warps"]) == (8256, 3, 2, 4)
-    assert (two["programs"], four["programs"], four_256["programs"]) == (480, 480, 256)
+    assert attention_phases_sass.main([*argv, "--plans", "warps=2,targets=512;warps=4,targets=512;default"]) == 0
+    two, four, default = json.loads((tmp_path / "phases.json").read_text())["results"]
+    assert (two["cache_length"], two["stages"], two["warps"], four["warps"], default["warps"]) == (8256, 3, 2, 4, 4)
+    assert (two["programs"], four["programs"], default["programs"]) == (480, 480, 256)
     assert four["programs_per_sm"] < two["programs_per_sm"] and four["shared_bytes"] > 0
-    assert (two["waves"], four["waves"], four_256["waves"]) == (1, 2, 1)
+    assert (two["waves"], four["waves"], default["waves"]) == (1, 2, 1)
     assert "480 programs launched: 2 wave(s) on 132 SMs" in (tmp_path / "phases.md").read_text()
 
 
