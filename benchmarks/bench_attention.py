@@ -253,10 +253,9 @@ ATTENTION_VARIANTS = {  # name: launch_decode_attention keyword arguments
 
 # candidate plans of the fused op: one block a split or two blocks loaded before the PDL wait (all of a program's
 # cache loads at the default ~2-block splits of a 300-token context), warps
-FUSED_CANDIDATES = {  # the default plan takes 4 warps (attention.ATTN_WARPS)
+FUSED_CANDIDATES = {  # the default plan takes 4 warps (attention.ATTN_WARPS): no candidate of its own
     "fused_warps1": {"num_warps": 1},
     "fused_warps2": {"num_warps": 2},
-    "fused_warps4": {"num_warps": 4},
     "fused_warps4_stages2": {"num_warps": 4, "num_stages": 2},
     "fused_warps4_stages3": {"num_warps": 4, "num_stages": 3},
     "fused_warps2_stages3": {"num_warps": 2, "num_stages": 3},
