@@ -447,8 +447,8 @@ def test_pdl_trigger_places_launch_dependents_around_the_wait(monkeypatch, trigg
 @pytest.mark.parametrize("trigger", ["measured", None])
 def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(monkeypatch, trigger):
     """The default (``measured``): a GEMV triggers early only in the cases of ``MEASURED_EARLY`` -- q/k/v with bf16
-    weights on the tensor cores (batch 16), o_proj with int4 weights on the CUDA cores (batch 1), q/k/v with int8
-    weights on either (fp8's on the tensor cores: not in this float-row test) -- and late in the
+    weights on the tensor cores (batch 16), o_proj and q/k/v with int4 weights on the CUDA cores (batch 1), q/k/v with
+    int8 weights on either (fp8's on the tensor cores: not in this float-row test) -- and late in the
     neighbouring ones (the same projection in the other kernel or format, another projection); the row prologue and
     the attention late."""
     import vlmq.engine.kernels.gemv_triton as gemv_triton
@@ -473,6 +473,7 @@ def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(mon
         ("qkv", "bf16", 16): True,
         ("qkv", "bf16", 1): False,
         ("qkv", "int4", 16): False,
+        ("qkv", "int4", 1): True,
         ("o", "int4", 1): True,
         ("o", "int4", 16): False,
         ("o", "bf16", 1): False,

@@ -41,11 +41,16 @@ PDL_PROJECTIONS = ("qkv", "o", "gate_up", "down")
 # -> these early): q/k/v with int8 weights on either kernel (2b int8_wo batch 1 1.044 -> 0.984, batch 16 0.984x;
 # smoothquant 1.258 -> 1.143, 16: 0.961x; 7b batch 1 0.995-0.998x, int8_wo 16: 0.987x) and with fp8 weights on the
 # tensor cores (batch 16: 2b 1.427 -> 1.352, 7b 0.974x; at batch 1, on the CUDA cores, level: 1.001x). int4's q/k/v
-# early measured slower on the 2b again (batch 1 1.015x, 16 1.004x; the 7b's batch 1 0.991x).
+# early measured slower on the 2b again (batch 1 1.015x, 16 1.004x; the 7b's batch 1 0.991x). Added by the
+# forty-sixth session (2026-12-04, same method, on the decode attention at 4 warps, which loads its cache blocks before
+# its PDL wait): int4 q/k/v on the CUDA cores (batch 1) -- 2b int4_wo 0.914 -> 0.852 ms/token (0.932x; at batch 16,
+# on the tensor cores, level: 1.005x, not added). Measured there and left late (x measured): int4 gate/up 0.994x and
+# down 1.069x at batch 1; int8 o 1.148x, gate/up 1.030x, down 1.001x; fp8 o 0.992x, q/k/v 0.995x, gate/up 1.021x.
 MEASURED_EARLY = frozenset(
     {
         ("qkv", "bf16", "dot"),
         ("o", "int4", "sum"),
+        ("qkv", "int4", "sum"),
         ("qkv", "int8", "sum"),
         ("qkv", "int8", "dot"),
         ("qkv", "fp8", "dot"),
