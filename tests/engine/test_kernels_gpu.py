@@ -272,6 +272,34 @@ def test_staged_cuda_core_tiles_match_reference(fmt, a_mode, stages):
         assert torch.isfinite(out).all() and rel_err(out, ref) < tol, (n, k, cfg, fusion, rel_err(out, ref))
 
 
+@pytest.mark.parametrize("fmt, a_mode", [("int8", "bf16"), ("bf16", "bf16"), ("int8", "int8")])
+def test_staged_tiles_with_their_l2_prefetch_give_the_same_bits(monkeypatch, fmt, a_mode):
+    """``$VLMQ_GEMV_PREFETCH=l2`` only moves weight lines into L2 ahead of the PDL wait: the staged one-row tiles'
+    outputs (the 2b int8 gate/up and the 7b int8 down shipped tiles' shapes, fused as the step runs them) equal
+    those without it bit for bit, launched twice in a row so the second call's prefetch runs under PDL."""
+    from vlmq.engine.kernels.fused import A_MODE_CODES
+    from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL, gemv, prefetch_lines, sum_config, weight_format
+
+    torch.manual_seed(7)
+    for n, k, rows, warps, vec, stages, silu in ((17920, 1536, 8, 1, 2, 3, True), (3584, 18944, 8, 2, 4, 3, False)):
+        p = make_pack(fmt, a_mode, n, k)
+        cfg = sum_config(weight_format(p.weight), 1, n, k, rows=rows, warps=warps, vec=vec, stages=stages)
+        x = torch.randn(1, k, device="cuda", dtype=torch.bfloat16)
+        norm = (torch.rand(k, device="cuda") + 0.5).to(torch.bfloat16) if silu else None
+        resid = None if silu else torch.randn(1, n, device="cuda", dtype=torch.bfloat16)
+        kw = dict(a_mode=A_MODE_CODES[a_mode], act=ACT_SILU_MUL if silu else ACT_NONE, config=cfg)
+        outs = {}
+        for setting in ("off", "l2"):
+            monkeypatch.setenv("VLMQ_GEMV_PREFETCH", setting)
+            assert (prefetch_lines(cfg, p.weight, weight_format(p.weight), True) > 0) == (setting == "l2")
+            outs[setting] = [
+                gemv(x, p.weight, p.scale, p.zero, p.group_size, norm_weight=norm, residual=resid, **kw)
+                for _ in range(2)
+            ]
+        assert all(torch.equal(a, b) for a, b in zip(outs["off"], outs["l2"])), (n, k)
+        assert torch.isfinite(outs["l2"][1]).all()
+
+
 @pytest.mark.parametrize("m", [9, 16])
 @pytest.mark.parametrize("swap, post", [(False, False), (False, True), (True, False), (True, True)])
 @pytest.mark.parametrize("block_n, block_k, warps", [(64, 64, 4), (64, 128, 4), (256, 64, 8)])

@@ -496,6 +496,41 @@ def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(mon
     assert rows.calls and all(kwargs["PDL"] == pdl.PDL_LATE for _, kwargs in rows.calls)
 
 
+@pytest.mark.parametrize("setting", ["off", "l2"])
+def test_staged_tiles_prefetch_their_first_k_tiles_before_the_pdl_wait_only_when_set(monkeypatch, setting):
+    """``$VLMQ_GEMV_PREFETCH=l2``: a staged one-row tile (the pipeliner loads its first K tile only after the PDL
+    wait) prefetches the 128-byte lines of its first ``stages - 1`` K tiles of each weight row into L2 ahead of the
+    wait (PTX ``prefetch.global.L2`` before ``griddepcontrol.wait``); ``off`` (the default) and an unstaged tile
+    prefetch nothing, and a wrong value is refused in one line that names the ones it takes."""
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+    from vlmq.engine.kernels import pdl
+    from vlmq.engine.kernels.gemv import W_INT8, gemv, sum_config
+    from vlmq.errors import VlmqError
+
+    monkeypatch.setattr(pdl, "pdl_capable", lambda device: True)
+    monkeypatch.setenv("VLMQ_GEMV_PREFETCH", setting)
+    recorder = Recorder(gemv_triton.gemv_kernel)
+    monkeypatch.setattr(gemv_triton, "gemv_kernel", recorder)
+    x = torch.randn(1, 1536).bfloat16()
+    w8, s8 = torch.randint(-127, 128, (512, 1536), dtype=torch.int8), torch.rand(512).bfloat16()
+    # the 2b int8 gate/up tile (8 rows, one warp, 2 words a lane: 256 bytes of a row a K tile) at 3 stages: two K
+    # tiles ahead, 512 bytes, 4 lines; the 2b bf16 q/k/v one (4 rows, 2 warps: 1 KB a K tile) at 3: 16 lines
+    gemv(x, w8, s8, config=sum_config(W_INT8, 1, 512, 1536, rows=8, warps=1, vec=2, stages=3))
+    gemv(x, torch.randn(256, 1536).bfloat16(), config=sum_config(0, 1, 256, 1536, rows=4, warps=2, stages=3))
+    gemv(x, w8, s8, config=sum_config(W_INT8, 1, 512, 1536, rows=8, warps=1, vec=2))  # unstaged
+    lines = [kwargs["PREFETCH"] for _, kwargs in recorder.calls]
+    assert lines == ([4, 16, 0] if setting == "l2" else [0, 0, 0])
+    for (args, kwargs), count in zip(recorder.calls[:1] + recorder.calls[2:], lines[:1] + lines[2:]):
+        ptx, _ = compile_for_h200(recorder.kernel, args, kwargs)
+        prefetch, wait = ptx.find("prefetch.global.L2"), ptx.find("griddepcontrol.wait")
+        assert wait >= 0 and (0 <= prefetch < wait) == (count > 0), count
+
+    monkeypatch.setenv("VLMQ_GEMV_PREFETCH", "L1")
+    with pytest.raises(VlmqError, match="VLMQ_GEMV_PREFETCH='L1': use off, or l2") as err:
+        gemv(x, w8, s8, config=sum_config(W_INT8, 1, 512, 1536, rows=8, warps=1, vec=2, stages=3))
+    assert "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize("weights, slots", [("bf16", 9), ("int4", 9), ("bf16", 372), ("int4", 372)])
 def test_o_proj_over_attention_partials_compiles_for_hopper(monkeypatch, weights, slots):
     """vlmq::rope_kv_attention_o_proj's two kernels compile for sm_90 as the GPU would launch them (2b heads, batch

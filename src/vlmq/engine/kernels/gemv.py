@@ -112,6 +112,15 @@ NORM_PROJECTIONS = ("qkv", "gate_up")
 # forty-first session's call 1, bench_decode_ab.py --env VLMQ_FRAG_ROWS --variants '0;1', batch 16, five rounds) 7b
 # int4_wo 2.928 -> 2.877 ms/token, int4_awq 2.924 -> 2.879; 2b 1.302 -> 1.282, 1.303 -> 1.297.
 FRAG_ROWS_ENV = "VLMQ_FRAG_ROWS"
+# The staged one-row tiles (``sum_config(stages > 1)``: the software pipeliner's cp.async loads) read no weight before
+# their PDL wait, where the unstaged ones load their first K tile into registers ahead of it (cuda_core_sums). With
+# "l2" they prefetch the lines of their first ``stages - 1`` K tiles into L2 ahead of the wait instead
+# (gemv_triton.prefetch_l2), so that the weight stream starts while the previous kernel ends; "off" (the default until
+# an A/B of whole steps measures it: the int8 one-row tiles of both presets are staged, and the 2b int8_wo gate/up adds
+# 16.7 us to the step against 12.1 alone, forty-sixth session).
+PREFETCH_ENV = "VLMQ_GEMV_PREFETCH"
+PREFETCH_SETTINGS = ("off", "l2")
+LINE_BYTES = 128  # an L2 line
 
 
 # Tiles measured best per shape (the qwen2-vl-2b and -7b projections) on the H200: ``bench_kernels.py --sweep``
@@ -803,6 +812,29 @@ def frag_rows_setting() -> bool:
     return value == "1"
 
 
+def prefetch_setting() -> bool:
+    """``$VLMQ_GEMV_PREFETCH``: whether the staged one-row tiles prefetch their first K tiles into L2 before their PDL
+    wait (``PREFETCH_ENV``); a one-line VlmqError on any value but those of ``PREFETCH_SETTINGS``."""
+    value = os.environ.get(PREFETCH_ENV, "off").strip()
+    if value not in PREFETCH_SETTINGS:
+        raise VlmqError(
+            f"{PREFETCH_ENV}={value!r}: use off, or l2 (the staged one-row GEMV tiles prefetch their first K tiles "
+            "into L2 before their PDL wait)"
+        )
+    return value == "l2"
+
+
+def prefetch_lines(cfg: GemvConfig, weight: torch.Tensor, fmt: int, pdl_on: bool) -> int:
+    """128-byte lines of each weight row a program of the CUDA-core kernel prefetches before its PDL wait (a power
+    of two covering its first ``num_stages - 1`` K tiles; 0: none): only staged tiles launched with PDL, and only
+    where ``prefetch_setting`` says."""
+    if cfg.kernel != "sum" or cfg.num_stages <= 1 or not pdl_on or not prefetch_setting():
+        return 0
+    bits = 4 if fmt == W_INT4 else 8 if fmt in (W_INT8, W_FP8) else weight.element_size() * 8
+    lines = ceil_div((cfg.num_stages - 1) * cfg.block_k * bits // 8, LINE_BYTES)
+    return 1 << (lines - 1).bit_length()
+
+
 def check_frag_activations(cfg: GemvConfig, fmt: int, k: int, x_pre: bool, *row_work) -> None:
     """Raises VlmqError, in one line, where ``gemv``'s ``x_frag`` rows cannot be read as they are."""
     if not frag_rows_fit(cfg, fmt, k):
@@ -972,6 +1004,7 @@ def gemv(
         PLANE_MAGIC.get(fmt, 0),
     )
     tail = tail_vec(cfg, fmt, n, k, split)
+    pdl_args = launch_pdl(x.device, pdl, "gemv", gemv_case(fmt, cfg, act, residual is not None, n, k))
     meta = dict(
         W_FMT=fmt,
         A_MODE=a_mode,
@@ -994,7 +1027,7 @@ def gemv(
         ROW_SCALE=fmt != W_INT4 and scale is not None,
         num_warps=cfg.num_warps,
         num_stages=cfg.num_stages,
-        **launch_pdl(x.device, pdl, "gemv", gemv_case(fmt, cfg, act, residual is not None, n, k)),
+        **pdl_args,
     )
     from vlmq.engine.kernels.gemv_triton import gemv_kernel
 
@@ -1012,6 +1045,7 @@ def gemv(
         ROW_MAX=1 if row_max_out is not None else 2 if x_row_max is not None else 0,
         ROW_MAX_SMOOTH=row_max_pre_scale is not None,
         CLEAR_N=row_max_clear.numel() if row_max_clear is not None else 0,
+        PREFETCH=prefetch_lines(cfg, weight, fmt, pdl_args["PDL"] != 0),
         **static_shape(cfg, k, w_arg, scale, tail),
         **({"maxnreg": cfg.maxnreg} if cfg.kernel == "sum" and cfg.maxnreg else {}),  # (the interpreter drops it)
     )

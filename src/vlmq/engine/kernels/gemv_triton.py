@@ -601,12 +601,23 @@ def rows_of_words(accs, xsum, w, s, zc, magic, xsrc, rm, kb, rv, xscale, xinv, N
 
 
 @triton.jit
+def prefetch_l2(ptrs):
+    """Each pointer's 128-byte line into L2 (``prefetch.global.L2``, one a lane and pointer): nothing waits for the
+    bytes and no register holds them, so it may run before the PDL wait -- a later load of the line hits L2. The
+    returned zeros are unused (the asm is impure, so the compiler keeps it)."""
+    return tl.inline_asm_elementwise(
+        "prefetch.global.L2 [$1]; mov.u32 $0, 0;", "=r,l", [ptrs], dtype=tl.int32, is_pure=False, pack=1
+    )
+
+
+@triton.jit
 def cuda_core_sums(
     xsrc, xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn, stride_sn, eps, inv_k,
     magic, W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr, SMOOTH: tl.constexpr,
     GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
     VEC: tl.constexpr, EVEN: tl.constexpr, PDL: tl.constexpr, PIPE: tl.constexpr, CUDA: tl.constexpr,
     XPART: tl.constexpr, TAIL_VEC: tl.constexpr, STAGES: tl.constexpr = 1, X_MAX: tl.constexpr = False,
+    PREFETCH: tl.constexpr = 0,
 ):  # fmt: skip
     """CUDA cores, M <= BM <= 4 rows: [BM, BN] fp32 sums over the K slice [k_lo, k_hi). One fp32 tile per
     activation row (a tuple of BM), reduced over K once at the end. Float weights: each lane sums its 8 columns
@@ -622,6 +633,9 @@ def cuda_core_sums(
     wait, and ``PIPE`` is unused).
     ``X_MAX`` (W8A8 float rows): the rows' absolute maxima after the pre-scale are at ``xs_ptr``, so the prologue
     reads no row for its statistics.
+    ``PREFETCH`` (lines, a power of two; 0: none): with ``STAGES`` > 1, the first ``PREFETCH`` 128-byte lines of each
+    of the program's weight rows in its K slice are prefetched into L2 before ``gdc_wait`` (``gemv``'s
+    ``$VLMQ_GEMV_PREFETCH``), so the pipeliner's first loads after the wait hit L2 instead of HBM.
     Returns the sums and the rows' activation scales (W8A8; else ones)."""
     M, K = xsrc[3], xsrc[4]
     PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)  # columns per loaded element
@@ -635,6 +649,11 @@ def cuda_core_sums(
     w_ptrs = w_ptr + rn[None, :] * stride_wn + kw[:, None]
     if STAGES == 1:
         w = load_tile(w_ptrs, k_lo < k_end, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
+    elif PREFETCH:
+        LINE: tl.constexpr = 1024 // w_ptr.dtype.element_ty.primitive_bitwidth  # elements of a 128-byte line
+        kl = k_lo // PER + LINE * tl.arange(0, PREFETCH)
+        live = in_n[None, :] & (kl[:, None] < k_hi // PER)
+        prefetch_l2(tl.where(live, w_ptr + rn[None, :] * stride_wn + kl[:, None], w_ptr))
     if PDL:
         gdc_wait()
     # the rows' statistics: 2048 values a row per iteration (64 a lane at one warp)
@@ -1128,6 +1147,7 @@ def gemv_kernel(
     ROW_MAX: tl.constexpr = 0,
     ROW_MAX_SMOOTH: tl.constexpr = False,
     CLEAR_N: tl.constexpr = 0,
+    PREFETCH: tl.constexpr = 0,
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
     the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue). ``xpart``:
@@ -1169,7 +1189,7 @@ def gemv_kernel(
         y, xscale = cuda_core_sums(
             xsrc, xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn, stride_sn, eps, inv_k, magic,
             W_FMT, A_MODE, X_PRE, NORM, SMOOTH, GROUP, HAS_ZERO, BM, BN, BK, VEC, EVEN_N and EVEN_K, PDL, PIPE, CUDA,
-            XPART, TAIL_VEC, STAGES, ROW_MAX == 2,
+            XPART, TAIL_VEC, STAGES, ROW_MAX == 2, PREFETCH,
         )  # fmt: skip
     if PDL == PDL_LATE:
         gdc_launch_dependents()
