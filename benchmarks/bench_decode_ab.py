@@ -43,10 +43,12 @@ from vlmq.engine.kernels.gemv import (
     FRAG_ROWS_ENV,
     MMA_ENV,
     NORM_FIRST_ENV,
+    PREFETCH_ENV,
     TILES_ENV,
     frag_rows_setting,
     mma_setting,
     norm_first_setting,
+    prefetch_setting,
     tile_table,
 )
 from vlmq.engine.kernels.greedy import GREEDY_ADVANCE_ENV, greedy_advance_mode
@@ -106,6 +108,7 @@ SETTING_READERS = {
     PDL_OFF_ENV: lambda: pdl_off("attention"),
     NORM_FIRST_ENV: lambda: norm_first_setting("qkv"),
     FRAG_ROWS_ENV: frag_rows_setting,
+    PREFETCH_ENV: prefetch_setting,
     MMA_ENV: mma_setting,
     GREEDY_ADVANCE_ENV: greedy_advance_mode,
     PREPARE_ENV: prefill_prepare_mode,

@@ -107,7 +107,7 @@ def test_every_setting_reader_accepts_its_default():
     defaults = {"VLMQ_ATTENTION_PLAN": "default", "VLMQ_ATTENTION_COMBINE": "attention", "VLMQ_PDL_TRIGGER": "measured"}
     defaults |= {"VLMQ_NORM_FIRST": "measured", "VLMQ_W4_MMA": "off", "VLMQ_GREEDY_ADVANCE": "kernel"}
     defaults |= {"VLMQ_PREFILL_PREPARE": "side", "VLMQ_TILES": str(TILES_FILE), "VLMQ_W8A8_ROW_MAX": "gate_up"}
-    defaults |= {"VLMQ_FRAG_ROWS": "0", "VLMQ_PDL_OFF": "none"}
+    defaults |= {"VLMQ_FRAG_ROWS": "0", "VLMQ_PDL_OFF": "none", "VLMQ_GEMV_PREFETCH": "off"}
     assert set(defaults) == set(bench_decode_ab.SETTING_READERS)
     for env, value in defaults.items():
         bench_decode_ab.check_variants(env, [value, value])
