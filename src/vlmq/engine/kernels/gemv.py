@@ -830,7 +830,7 @@ def prefetch_lines(cfg: GemvConfig, weight: torch.Tensor, fmt: int, pdl_on: bool
     where ``prefetch_setting`` says."""
     if cfg.kernel != "sum" or cfg.num_stages <= 1 or not pdl_on or not prefetch_setting():
         return 0
-    bits = 4 if fmt == W_INT4 else 8 if fmt in (W_INT8, W_FP8) else weight.element_size() * 8
+    bits = 4 if fmt == W_INT4 else weight.element_size() * 8  # int4: eight to an int32 word
     lines = ceil_div((cfg.num_stages - 1) * cfg.block_k * bits // 8, LINE_BYTES)
     return 1 << (lines - 1).bit_length()
 
