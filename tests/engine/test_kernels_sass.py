@@ -448,9 +448,9 @@ def test_pdl_trigger_places_launch_dependents_around_the_wait(monkeypatch, trigg
 def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(monkeypatch, trigger):
     """The default (``measured``): a GEMV triggers early only in the cases of ``MEASURED_EARLY`` -- q/k/v with bf16
     weights on the tensor cores (batch 16), o_proj and q/k/v with int4 weights on the CUDA cores (batch 1), q/k/v with
-    int8 weights on either (fp8's on the tensor cores: not in this float-row test) -- and late in the
-    neighbouring ones (the same projection in the other kernel or format, another projection); the row prologue and
-    the attention late."""
+    int8 weights on either (fp8's -- q/k/v on either, o on the CUDA cores -- not in this float-row test) -- and late
+    in the neighbouring ones (the same projection in the other kernel or format, another projection); the row
+    prologue and the attention late."""
     import vlmq.engine.kernels.gemv_triton as gemv_triton
     from vlmq.engine.kernels import pdl
     from vlmq.engine.kernels.gemv import gemv
@@ -581,12 +581,12 @@ def test_pdl_trigger_lists_name_gemvs_by_projection_format_and_kernel(monkeypatc
     assert pdl.pdl_trigger("gemv", ("o", "int8", "sum")) == late
     assert pdl.pdl_trigger("gemv", ("qkv", "bf16", "dot")) == late  # MEASURED_EARLY's, not listed
     assert pdl.pdl_trigger("attention") == late
-    monkeypatch.setenv("VLMQ_PDL_TRIGGER", "measured, qkv:fp8:sum, attention")
+    monkeypatch.setenv("VLMQ_PDL_TRIGGER", "measured, gate_up:fp8:sum, attention")
     for case in pdl.MEASURED_EARLY:
         assert pdl.pdl_trigger("gemv", case) == early
-    assert ("qkv", "fp8", "sum") not in pdl.MEASURED_EARLY
-    assert pdl.pdl_trigger("gemv", ("qkv", "fp8", "sum")) == early
-    assert pdl.pdl_trigger("gemv", ("o", "fp8", "sum")) == late
+    assert ("gate_up", "fp8", "sum") not in pdl.MEASURED_EARLY
+    assert pdl.pdl_trigger("gemv", ("gate_up", "fp8", "sum")) == early
+    assert pdl.pdl_trigger("gemv", ("down", "fp8", "sum")) == late
     assert pdl.pdl_trigger("attention") == early and pdl.pdl_trigger("rows") == late
     for wrong in ("qkv:int3", "lm:int8", "qkv:int8:tensor", "qkv:int8:dot:1", "measured,soon"):
         monkeypatch.setenv("VLMQ_PDL_TRIGGER", wrong)
