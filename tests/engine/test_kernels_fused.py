@@ -245,10 +245,11 @@ def test_w8a8_rows_quantize_in_the_prologue_only_for_small_grids():
     assert first(d2["q"] + 2 * d2["kv"], d2["hidden"], m=16)  # tensor cores
 
 
-def test_rmsnorm_alone_runs_first_only_before_low_bit_weights_at_long_rows():
+def test_rmsnorm_alone_runs_first_only_before_low_bit_weights_at_long_rows_or_int4_gate_up():
     """A plain RMSNorm stays in the CUDA-core prologue, except before int8 / int4 weights at K > 2048 (the 7b's
     3584, where each program's two passes over the row before its first weight measured slower than
-    normalize_rows first); norm_first forces either way, a W8A8 row's norm too, and moves no row without a norm."""
+    normalize_rows first) and before int4 gate/up at any K (the 2b's, measured faster in whole steps); norm_first
+    forces either way, a W8A8 row's norm too, and moves no row without a norm."""
     from vlmq.engine.kernels.gemv import A_FLOAT, A_INT8, NORM_FIRST_MIN_K, row_kernel_first
 
     d2, d7 = QWEN2["2b"], QWEN2["7b"]
@@ -260,8 +261,12 @@ def test_rmsnorm_alone_runs_first_only_before_low_bit_weights_at_long_rows():
     for fmt in (W_INT8, W_INT4):
         assert first(fmt, 2 * d7["inter"], d7["hidden"])  # 7b gate_up
         assert first(fmt, d7["q"] + 2 * d7["kv"], d7["hidden"])  # 7b qkv
-        assert not first(fmt, 2 * d2["inter"], d2["hidden"])  # 2b gate_up
+        assert not first(fmt, 2 * d2["inter"], d2["hidden"])  # 2b gate_up, its projection not said
+        assert not first(fmt, d2["q"] + 2 * d2["kv"], d2["hidden"], projection="qkv")  # 2b qkv
         assert not first(fmt, d7["hidden"], d7["hidden"], norm_first=False)
+    assert first(W_INT4, 2 * d2["inter"], d2["hidden"], projection="gate_up")  # 2b int4 gate_up: NORM_FIRST_ALWAYS
+    assert not first(W_INT4, 2 * d2["inter"], d2["hidden"], projection="gate_up", norm_first=False)
+    assert not first(W_INT8, 2 * d2["inter"], d2["hidden"], projection="gate_up")  # int8's: 1.006x, left
     assert not first(W_FLOAT, 2 * d7["inter"], d7["hidden"])  # bf16: no gain measured
     assert first(W_FLOAT, 2 * d2["inter"], d2["hidden"], norm_first=True)
     cuda_cores = sum_config(W_INT8, 1, 2 * d7["inter"], d7["hidden"])
@@ -317,8 +322,8 @@ def test_gemv_hands_the_norm_first_setting_to_its_row_rule(monkeypatch, setting,
 
     seen = []
 
-    def stop(cfg, fmt, a_mode, smooth, norm, n, k, norm_first=None):
-        seen.append(norm_first)
+    def stop(cfg, fmt, a_mode, smooth, norm, n, k, norm_first=None, projection=None):
+        seen.append((norm_first, projection))
         raise KeyboardInterrupt
 
     monkeypatch.setenv(gemv_module.NORM_FIRST_ENV, setting)
@@ -342,7 +347,7 @@ def test_gemv_hands_the_norm_first_setting_to_its_row_rule(monkeypatch, setting,
         )
     with pytest.raises(KeyboardInterrupt):
         gemv_module.gemv(x, *args, norm_weight=norm, act=gemv_module.ACT_SILU_MUL if silu else gemv_module.ACT_NONE)
-    assert seen == [expected]
+    assert seen == [(expected, "gate_up" if silu else "qkv")]  # the projection, for the rule's own cases
 
 
 def test_split_k_only_where_rows_alone_do_not_fill_the_gpu():

@@ -97,7 +97,11 @@ ROW_PROLOGUE_MAX_WORK = 1 << 20
 # 9.6, 10.8 -> 8.6. At the 2b's K = 1536 the prologue wins (qkv 4.2 -> 5.2, 4.3 -> 4.9), and bf16 barely moves.
 NORM_FIRST_MIN_K = 2048
 # In whole 2b steps (thirty-first session, bench_decode_ab.py --env VLMQ_NORM_FIRST, batch 1): gate/up's norm first
-# 1.006x int8_wo, 0.999x int4_wo; q/k/v's and gate/up's 1.035x / 1.026x -- the rule stands.
+# 1.006x int8_wo, 0.999x int4_wo; q/k/v's and gate/up's 1.035x / 1.026x -- the rule stood. Since the int4 q/k/v's
+# early trigger (forty-sixth / forty-seventh sessions, same method, 3 and 5 rounds) int4 gate/up's norm first is
+# faster on the 2b: int4_wo 0.994x twice (0.853 -> 0.848 ms/token), int4_awq 0.997x, so the rule adds it at any K
+# (``NORM_FIRST_ALWAYS``); q/k/v's with it 1.039x.
+NORM_FIRST_ALWAYS = frozenset({("gate_up", W_INT4)})  # (projection, weight format) whose RMSNorm runs first
 # An A/B's override of that rule per projection (read where a GEMV is launched or captured, as the PDL trigger is):
 # ``measured`` (the default: the rule above), ``none`` (every int8 / int4 RMSNorm in the prologue) or the projections
 # whose RMSNorm runs first (``qkv``, ``gate_up``; the others in the prologue). It moves the plain RMSNorm before
@@ -765,19 +769,21 @@ def row_kernel_first(
     n: int,
     k: int,
     norm_first: bool | None = None,
+    projection: str | None = None,
 ) -> bool:
     """Whether float rows go through ``normalize_rows`` before the GEMV rather than its own prologue: always for
     the tensor-core kernel; for the CUDA-core one where rows are smoothed or quantized (W8A8) and its programs
     would redo more than ``ROW_PROLOGUE_MAX_WORK`` row values between them (each program quantizes the whole row
     again, ~15 operations a value). The RMSNorm alone (``norm_first`` None) runs first for int8 / int4 weights
-    with K > ``NORM_FIRST_MIN_K`` and stays in the prologue otherwise; ``norm_first`` True / False forces where a
-    normed row goes, W8A8 ones too (a benchmark's A/B)."""
+    with K > ``NORM_FIRST_MIN_K`` or where ``projection`` (``pdl.gemv_projection``'s name) and format are in
+    ``NORM_FIRST_ALWAYS``, and stays in the prologue otherwise; ``norm_first`` True / False forces where a normed row
+    goes, W8A8 ones too (a benchmark's A/B)."""
     if cfg.kernel != "sum":
         return a_mode != A_FLOAT or smooth or norm
     if norm_first is not None and norm:
         return norm_first
     if norm and a_mode == A_FLOAT and not smooth:
-        return fmt in (W_INT8, W_INT4) and k > NORM_FIRST_MIN_K
+        return fmt in (W_INT8, W_INT4) and (k > NORM_FIRST_MIN_K or (projection, fmt) in NORM_FIRST_ALWAYS)
     programs = ceil_div(n, cfg.block_n) * cfg.split_k
     return (a_mode != A_FLOAT or smooth) and programs * k > ROW_PROLOGUE_MAX_WORK
 
@@ -922,12 +928,14 @@ def gemv(
         )
     if x_frag:
         check_frag_activations(cfg, fmt, k, x_pre, norm_weight, pre_scale, x_partials, x_row_max)
+    projection = gemv_projection(act == ACT_SILU_MUL, residual is not None, n, k)
     if norm_first is None and norm_weight is not None and fmt in (W_INT8, W_INT4, W_FP8):
-        norm_first = norm_first_setting(gemv_projection(act == ACT_SILU_MUL, residual is not None, n, k))
+        norm_first = norm_first_setting(projection)
+    smooth, norm = pre_scale is not None, norm_weight is not None
     if (
         not x_pre
         and x_row_max is None
-        and row_kernel_first(cfg, fmt, a_mode, pre_scale is not None, norm_weight is not None, n, k, norm_first)
+        and row_kernel_first(cfg, fmt, a_mode, smooth, norm, n, k, norm_first, projection)
     ):
         # float rows for a swapped fragment-order int4 tile: stored in its K order where $VLMQ_FRAG_ROWS says
         tile_order = a_mode == A_FLOAT and frag_rows_fit(cfg, fmt, k) and frag_rows_setting()

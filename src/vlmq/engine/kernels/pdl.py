@@ -49,10 +49,13 @@ PDL_PROJECTIONS = ("qkv", "o", "gate_up", "down")
 # session (2026-12-04, same method, after the engines' GPU test passed with them): fp8 q/k/v and o on the CUDA cores
 # together (batch 1; each alone 0.995x / 0.992x) -- 2b 1.126 -> 1.113 ms/token (0.988x), 7b 2.641 -> 2.565 (0.971x).
 # Left late: the decode attention (2b batch 1: bf16 1.001x, int8_wo 0.991x, int4_wo 1.000x), int4 gate/up and down at
-# batch 16 (5 rounds: 0.998x / 1.007x).
+# batch 16 (5 rounds: 0.998x / 1.007x). Added by the same session's last call: bf16 q/k/v on the CUDA cores (batch
+# 1; the engines' GPU test passed with it) -- 2b 1.189 -> 1.133 ms/token (0.953x), 7b 3.700 -> 3.687 (0.996x): like
+# the low-bit q/k/v, it lets the attention load its cache blocks while q/k/v streams.
 MEASURED_EARLY = frozenset(
     {
         ("qkv", "bf16", "dot"),
+        ("qkv", "bf16", "sum"),
         ("o", "int4", "sum"),
         ("qkv", "int4", "sum"),
         ("qkv", "int8", "sum"),
