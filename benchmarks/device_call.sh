@@ -53,12 +53,17 @@ long_point() {
 }
 # speed_table NAME MODEL RECIPES SECONDS [FLAGS...]: bench_speed.py's table of RECIPES at batch 1 and 16, 2 repeats,
 # the speed task alone, into $R/NAME (its log's tail and exit status into $R/NAME.log), bounded by SECONDS (its own
-# --budget-s 10 s under them, so the recipes it finished are exported); FLAGS after bench_speed's (a later one wins)
+# --budget-s 10 s under them, so the recipes it finished are exported); FLAGS after bench_speed's (a later one wins).
+# A run folder's results.jsonl identical to the merged one beside it is dropped (records travel with every later call,
+# under the device tool's 64 MiB)
 speed_table() {
     timeout "$4" python3 benchmarks/bench_speed.py --out "$R/$1" --models "$2" --recipes "$3" --batch-sizes 1,16 \
         --repeats 2 --tasks speed --long-context-recipes '' --budget-s $(( $4 - 10 )) "${@:5}" 2>&1 | grep -v "$F" \
         | tail -14 > "$R/$1.log"
     echo "$1 rc ${PIPESTATUS[0]} at $(since) s" >> "$R/$1.log"
+    for run in "$R/$1"/run_*/results.jsonl; do
+        [ -f "$run" ] && cmp -s "$run" "$R/$1/results.jsonl" && rm -f "$run"
+    done
 }
 # gpu_tests NAME SECONDS [PYTEST ARGS...]: GPU-marked tests (default: every test file) on GPU_TEST_WORKERS processes
 # (pytest-xdist, on the lent image; default 12 of the 16 cores: each parametrization compiles its Triton kernels on the

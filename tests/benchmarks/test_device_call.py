@@ -153,6 +153,27 @@ def test_speed_table_runs_bench_speed_at_both_batches_within_its_seconds(tmp_pat
     assert len(log) == 2 and log[1].startswith("s2 rc 4 at "), log
 
 
+def test_speed_table_drops_run_copies_identical_to_the_merged_records_and_keeps_the_others(tmp_path):
+    """A run folder's results.jsonl that bench_speed.py merged unchanged into the table's own is dropped (records
+    travel with every later device call); one that differs (a second model's, a stopped run's) stays."""
+    bench = tmp_path / "benchmarks" / "bench_speed.py"
+    bench.parent.mkdir(exist_ok=True)
+    bench.write_text(
+        "import pathlib, sys\n"
+        "out = pathlib.Path(sys.argv[sys.argv.index('--out') + 1])\n"
+        "for run, text in (('run_a', 'merged\\n'), ('run_b', 'other\\n')):\n"
+        "    (out / run).mkdir(parents=True)\n"
+        "    (out / run / 'results.jsonl').write_text(text)\n"
+        "(out / 'results.jsonl').write_text('merged\\n')\n"
+    )
+    seen = run_call(tmp_path, "speed_table s2 qwen2-vl-2b bf16 40; echo R=$R; finish_call", f"test_dup_{os.getpid()}")
+    table = pathlib.Path(seen["R"]) / "s2"
+    assert (table / "results.jsonl").read_text() == "merged\n"
+    assert not (table / "run_a" / "results.jsonl").exists()
+    assert (table / "run_b" / "results.jsonl").read_text() == "other\n"
+    shutil.rmtree(seen["R"])
+
+
 def test_gpu_tests_runs_pytest_on_several_processes_and_keeps_the_log_and_exit_status(tmp_path):
     """``gpu_tests``: the GPU-marked tests through pytest-xdist (GPU_TEST_WORKERS processes, 12 by default), one line
     a test, the image's import noise filtered, the given arguments after the defaults, the exit status last; a
