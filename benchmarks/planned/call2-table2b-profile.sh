@@ -1,4 +1,4 @@
-# Planned by the forty-seventh session (BUDGET=560 from a cold start): the 2b table of every real recipe on the default
+# Planned by the forty-seventh session (BUDGET=560, warm after call 1): the 2b table of every real recipe on the default
 # as aa32b89 left it (bf16 q/k/v on the CUDA cores early, int4 gate/up's RMSNorm first), then the batch-1 per-step
 # profiles of bf16 and int4_wo on it; `--budget-s` exports what finished.
 . benchmarks/device_call.sh
