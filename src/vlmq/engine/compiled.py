@@ -10,6 +10,8 @@ A decode layer (x = the residual stream, packs from ``vlmq.engine.projections``)
    (gate and up rows interleaved in one pack);
 5. ``x = h + down_proj(m)``.
 
+Where ``gemv.row_kernel_first``'s measured rule says (int8 / int4 weights at K > 2048, int4 gate/up at any K), an
+RMSNorm runs first by ``normalize_rows`` instead of in the prologue: six or seven kernels a layer.
 W8A8 layers quantize down_proj's input per token with the row maxima 4's epilogue gathers where 5 runs on the
 CUDA cores (``vlmq::fused_mlp``: no launch of its own), else with ``normalize_rows`` between 4 and 5
 (``$VLMQ_W8A8_ROW_MAX=kernel``: always).
