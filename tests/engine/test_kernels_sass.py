@@ -480,12 +480,17 @@ def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(mon
         ("qkv", "int8", 1): True,
         ("qkv", "int8", 16): True,
         ("o", "int8", 1): False,
+        ("lm_head", "bf16", 1): True,
+        ("lm_head", "int8", 1): False,  # q/k/v's int8 entries do not reach it
     }
     weights = {"int4": (w_int4, scale, None, 128), "bf16": (w_bf16,), "int8": (w_int8, torch.rand(1536).bfloat16())}
+    vocab = {"bf16": (torch.randn(8192, 1536).bfloat16(),), "int8": (w_int8.repeat(6, 1), torch.rand(9216).bfloat16())}
     for projection, fmt, m in cases:
         x = torch.randn(m, 1536).bfloat16()
         w4 = weights[fmt]
-        if projection == "qkv":
+        if projection == "lm_head":
+            gemv(x, *vocab[fmt], norm_weight=g)
+        elif projection == "qkv":
             gemv(x, *w4, norm_weight=g)
         else:
             gemv(x, *w4, residual=torch.randn(m, 1536).bfloat16())
@@ -564,6 +569,20 @@ def test_o_proj_over_attention_partials_compiles_for_hopper(monkeypatch, weights
     assert "ex2.approx" in gemv_ptx
     plain_ptx, _ = compile_for_h200(gemv_rec.kernel, gemv_args, {**gemv_kwargs, "XPART": 0})
     assert "ex2.approx" not in plain_ptx
+
+
+def test_gemv_projection_names_a_gemv_by_its_fusions_and_the_lm_head_by_its_width():
+    """gate/up by its SiLU·mul, o / down by the residual add (o square), the lm_head by a width no q/k/v reaches
+    (N > 3K: q/k/v is K plus the K/V heads), q/k/v otherwise -- on both presets' shapes."""
+    from vlmq.engine.kernels.pdl import gemv_projection
+
+    for hidden, inter, qkv, vocab in ((1536, 8960, 2048, 151936), (3584, 18944, 4608, 152064)):  # 2b, 7b
+        assert gemv_projection(True, False, 2 * inter, hidden) == "gate_up"
+        assert gemv_projection(False, True, hidden, hidden) == "o"
+        assert gemv_projection(False, True, hidden, inter) == "down"
+        assert gemv_projection(False, False, qkv, hidden) == "qkv"
+        assert gemv_projection(False, False, 3 * hidden, hidden) == "qkv"  # multi-head K/V at its widest
+        assert gemv_projection(False, False, vocab, hidden) == "lm_head"
 
 
 def test_pdl_trigger_lists_name_gemvs_by_projection_format_and_kernel(monkeypatch):
