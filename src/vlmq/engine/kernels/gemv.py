@@ -119,9 +119,9 @@ FRAG_ROWS_ENV = "VLMQ_FRAG_ROWS"
 # The staged one-row tiles (``sum_config(stages > 1)``: the software pipeliner's cp.async loads) read no weight before
 # their PDL wait, where the unstaged ones load their first K tile into registers ahead of it (cuda_core_sums). With
 # "l2" they prefetch the lines of their first ``stages - 1`` K tiles into L2 ahead of the wait instead
-# (gemv_triton.prefetch_l2), so that the weight stream starts while the previous kernel ends; "off" (the default until
-# an A/B of whole steps measures it: the int8 one-row tiles of both presets are staged, and the 2b int8_wo gate/up adds
-# 16.7 us to the step against 12.1 alone, forty-sixth session).
+# (gemv_triton.prefetch_l2), so that the weight stream starts while the previous kernel ends; "off" (the default:
+# whole steps measured slower with "l2", forty-seventh session, bench_decode_ab.py, batch 1 -- 2b int8_wo 1.032x,
+# smoothquant 1.024x, bf16 1.021x, 7b int8_wo 1.039x, bf16 1.000x; kept as an A/B's arm).
 PREFETCH_ENV = "VLMQ_GEMV_PREFETCH"
 PREFETCH_SETTINGS = ("off", "l2")
 LINE_BYTES = 128  # an L2 line
@@ -788,10 +788,11 @@ def row_kernel_first(
     return (a_mode != A_FLOAT or smooth) and programs * k > ROW_PROLOGUE_MAX_WORK
 
 
-def gemv_case(fmt: int, cfg: GemvConfig, act: int, residual: bool, n: int, k: int) -> tuple[str, str, str]:
-    """(projection, weight format name, kernel) of a GEMV launch: what ``pdl.pdl_trigger`` decides by."""
+def gemv_case(projection: str, fmt: int, cfg: GemvConfig) -> tuple[str, str, str]:
+    """(projection (``pdl.gemv_projection``'s), weight format name, kernel) of a GEMV launch: what
+    ``pdl.pdl_trigger`` decides by."""
     name = next(name for name, code in FORMAT_NAMES.items() if code == fmt)
-    return gemv_projection(act == ACT_SILU_MUL, residual, n, k), name, cfg.kernel
+    return projection, name, cfg.kernel
 
 
 def frag_activations(x: torch.Tensor, cfg: GemvConfig) -> torch.Tensor:
@@ -956,7 +957,7 @@ def gemv(
                 "the int4 tensor-core GEMV (kernel 'mma') takes int4 weights, bf16 rows and a bf16 output: "
                 "pick another config for this call"
             )
-        on = launch_pdl(x.device, pdl, "gemv", gemv_case(fmt, cfg, act, residual is not None, n, k))["PDL"] != 0
+        on = launch_pdl(x.device, pdl, "gemv", gemv_case(projection, fmt, cfg))["PDL"] != 0
         sems = split_semaphores(x.device, -(-n // cfg.block_n), cfg.split_k)
         return w4_gemv(
             x.contiguous(), weight, scale, zero, group_size, bias, residual, act == ACT_SILU_MUL, mma_tile(cfg), on,
@@ -1012,7 +1013,7 @@ def gemv(
         PLANE_MAGIC.get(fmt, 0),
     )
     tail = tail_vec(cfg, fmt, n, k, split)
-    pdl_args = launch_pdl(x.device, pdl, "gemv", gemv_case(fmt, cfg, act, residual is not None, n, k))
+    pdl_args = launch_pdl(x.device, pdl, "gemv", gemv_case(projection, fmt, cfg))
     meta = dict(
         W_FMT=fmt,
         A_MODE=a_mode,
