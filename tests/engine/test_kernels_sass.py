@@ -447,7 +447,8 @@ def test_pdl_trigger_places_launch_dependents_around_the_wait(monkeypatch, trigg
 @pytest.mark.parametrize("trigger", ["measured", None])
 def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(monkeypatch, trigger):
     """The default (``measured``): a GEMV triggers early only in the cases of ``MEASURED_EARLY`` -- q/k/v with bf16
-    weights on either kernel, o_proj and q/k/v with int4 weights on the CUDA cores (batch 1), q/k/v with
+    weights on either kernel, down_proj with bf16 weights and o_proj and q/k/v with int4 weights on the CUDA cores
+    (batch 1), q/k/v with
     int8 weights on either (fp8's -- q/k/v on either, o on the CUDA cores -- not in this float-row test) -- and late
     in the neighbouring ones (the same projection in the other kernel or format, another projection); the row
     prologue and the attention late."""
@@ -480,6 +481,9 @@ def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(mon
         ("qkv", "int8", 1): True,
         ("qkv", "int8", 16): True,
         ("o", "int8", 1): False,
+        ("down", "bf16", 1): True,
+        ("down", "bf16", 16): False,
+        ("down", "int8", 1): False,
         ("lm_head", "bf16", 1): True,
         ("lm_head", "int8", 1): False,  # q/k/v's int8 entries do not reach it
     }
@@ -492,6 +496,9 @@ def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(mon
             gemv(x, *vocab[fmt], norm_weight=g)
         elif projection == "qkv":
             gemv(x, *w4, norm_weight=g)
+        elif projection == "down":  # K > N: the MLP's intermediate back to the hidden size
+            wide = (w_bf16.repeat(1, 2),) if fmt == "bf16" else (w_int8.repeat(1, 2), w4[1])
+            gemv(torch.randn(m, 3072).bfloat16(), *wide, residual=torch.randn(m, 1536).bfloat16())
         else:
             gemv(x, *w4, residual=torch.randn(m, 1536).bfloat16())
     assert len(recorder.calls) == len(cases)
