@@ -28,6 +28,9 @@ PLAN_CASES = [("bf16", "fp8", "prefetch=2,warps=4,splits=2")]
 # with VLMQ_W8A8_ROW_MAX=gate_up: each W8A8 MLP as vlmq::fused_mlp (down_proj's rows quantized with gate/up's maxima
 # where it runs on the CUDA cores: int8 at the tiny model's 2 rows; FP8 takes a tensor-core tile there: normalize_rows)
 ROW_MAX_CASES = [("smoothquant", "bf16", True), ("fp8", "fp8", False)]
+# with VLMQ_NORM_DEFER (read as each GEMV launches): q/k/v's, gate/up's and the lm_head's RMSNorm deferred in the
+# CUDA-core GEMV (the multiplier on the sums), the eager engine's tokens still (a float32 model: nothing rounds)
+NORM_DEFER_CASES = [("bf16", "bf16"), ("int8_wo", "fp8"), ("int4_wo+group=32", "bf16")]
 TOKENS = 3  # prefill + 2 decode steps
 
 
@@ -46,6 +49,7 @@ def _kernel_ops():
         "prefetch2": 0,
         "greedy": 0,
         "fused_mlp": 0,
+        "deferred_norm": 0,
     }
     linear_ref, w8_ref, w4_ref = fused.fused_linear_reference, qlinear.w8_linear, qlinear.w4a16_linear
 
@@ -131,6 +135,20 @@ def _kernel_ops():
         launches["fused_mlp"] += 1
         return fused.fused_mlp_kernels(*args)
 
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+
+    class CountedGemv:  # gemv_kernel[grid](...), counting the launches whose RMSNorm is deferred (NORM 2)
+        def __init__(self, kernel):
+            self.kernel = kernel
+
+        def __getitem__(self, grid):
+            def launch(*args, **kwargs):
+                launches["deferred_norm"] += kwargs.get("NORM") == 2
+                return self.kernel[grid](*args, **kwargs)
+
+            return launch
+
+    gemv_triton.gemv_kernel = CountedGemv(gemv_triton.gemv_kernel)
     compiled.greedy_advance = greedy_advance
     fused.fused_linear = fused_linear
     fused.fused_mlp = fused_mlp
@@ -144,7 +162,8 @@ def _kernel_ops():
 
 
 def _run_case(
-    loaded, recipe, kv_dtype, prompts, calibration, launches, combine="attention", plan="", row_max="kernel"
+    loaded, recipe, kv_dtype, prompts, calibration, launches, combine="attention", plan="", row_max="kernel",
+    norm_defer="none",
 ):  # fmt: skip
     import copy
 
@@ -170,7 +189,9 @@ def _run_case(
     before = dict(launches)
     os.environ["VLMQ_ATTENTION_PLAN"] = plan  # read as the attention launches
     with torch.no_grad():
+        os.environ["VLMQ_NORM_DEFER"] = norm_defer  # read as each GEMV launches: the fused engine's alone
         got = [g.token_ids for g in fused.generate(prompts, TOKENS, ignore_eos=True)]
+        os.environ.pop("VLMQ_NORM_DEFER")
         want = [g.token_ids for g in eager.generate(prompts, TOKENS, ignore_eos=True)]
     os.environ.pop("VLMQ_ATTENTION_PLAN")
     ran = {k: launches[k] - before[k] for k in launches}
@@ -205,6 +226,9 @@ def main():
         results[f"{recipe}/{kv}/o_proj"] = _run_case(loaded, recipe, kv, prompts, calibration, launches, "o_proj")
     for recipe, kv, plan in PLAN_CASES:
         results[f"{recipe}/{kv}/{plan}"] = _run_case(loaded, recipe, kv, prompts, calibration, launches, plan=plan)
+    for recipe, kv in NORM_DEFER_CASES:
+        key = f"{recipe}/{kv}/norm_defer"
+        results[key] = _run_case(loaded, recipe, kv, prompts, calibration, launches, norm_defer="qkv,gate_up,lm_head")
     for recipe, kv, _ in ROW_MAX_CASES:
         key = f"{recipe}/{kv}/row_max"
         results[key] = _run_case(loaded, recipe, kv, prompts, calibration, launches, row_max="gate_up")
@@ -232,6 +256,18 @@ def test_fused_decoder_kernels_give_eager_tokens(interpreter_results, recipe, kv
     assert result["launches"]["attention_o_proj"] == 0, result
     assert result["launches"]["prefetch2"] == 0, result  # the default plan
     assert result["launches"]["greedy"] == steps, result  # each decode step advanced by the kernel
+    assert result["launches"]["deferred_norm"] == 0, result  # off by default
+    assert result["same_tokens"], result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe, kv", NORM_DEFER_CASES)
+def test_rmsnorms_deferred_in_the_gemv_give_eager_tokens(interpreter_results, recipe, kv):
+    """``$VLMQ_NORM_DEFER=qkv,gate_up,lm_head``: every decode step's q/k/v and gate/up of each layer and the lm_head
+    run their RMSNorm deferred (``NORM`` 2: the multiplier on the sums), and the tokens are the eager engine's."""
+    result = interpreter_results[f"{recipe}/{kv}/norm_defer"]
+    layers, steps = 2, TOKENS - 1
+    assert result["launches"]["deferred_norm"] == steps * (2 * layers + 1), result
     assert result["same_tokens"], result
 
 

@@ -304,6 +304,25 @@ def test_norm_first_setting_names_projections_and_refuses_others(monkeypatch):
     assert "\n" not in str(err.value)
 
 
+def test_norm_defer_setting_names_projections_and_refuses_others(monkeypatch):
+    """``$VLMQ_NORM_DEFER`` (an A/B's): unset, empty or ``none`` defers no RMSNorm; names defer those projections'
+    (the lm_head's too) and no other; a wrong name is one line naming the fix and the bad name."""
+    from vlmq.engine.kernels.gemv import NORM_DEFER_ENV, norm_defer_setting
+    from vlmq.errors import VlmqError
+
+    monkeypatch.delenv(NORM_DEFER_ENV, raising=False)
+    assert not norm_defer_setting("qkv") and not norm_defer_setting("lm_head")
+    for off in ("", "none"):
+        monkeypatch.setenv(NORM_DEFER_ENV, off)
+        assert not norm_defer_setting("gate_up")
+    monkeypatch.setenv(NORM_DEFER_ENV, "gate_up, lm_head")
+    assert norm_defer_setting("gate_up") and norm_defer_setting("lm_head") and not norm_defer_setting("qkv")
+    monkeypatch.setenv(NORM_DEFER_ENV, "qkv,o")
+    with pytest.raises(VlmqError, match="from qkv, gate_up, lm_head \\(not o\\)") as err:
+        norm_defer_setting("qkv")
+    assert "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize(
     "setting, fmt, act, expected",
     [

@@ -508,6 +508,65 @@ def test_pdl_trigger_measured_default_is_early_only_where_it_measured_faster(mon
     assert rows.calls and all(kwargs["PDL"] == pdl.PDL_LATE for _, kwargs in rows.calls)
 
 
+def test_a_deferred_rmsnorm_runs_in_the_cuda_core_gemv_alone_with_its_multiplier_after_the_k_loop(monkeypatch):
+    """``$VLMQ_NORM_DEFER``: the named projections' RMSNorm is deferred (the kernel's ``NORM`` 2) where the launch can
+    -- CUDA cores, float rows, one K slice -- and nowhere else: W8A8 rows, split-K tiles, the tensor-core kernel and
+    a norm asked to run first keep theirs; int4 gate/up's norm, which runs first by the measured rule, stays in its
+    launch (no ``normalize_rows``). In the sm_90 PTX the deferred launch computes its rows' multiplier (the one
+    ``rsqrt``) after the K loop's back edge, the prologue's before the loop."""
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+    from vlmq.engine.kernels import pdl
+    from vlmq.engine.kernels.gemv import A_INT8, ACT_SILU_MUL, NORM_DEFER_ENV, W_FLOAT, gemv, sum_config
+    from vlmq.engine.kernels.w4 import pack_int4
+
+    monkeypatch.setattr(pdl, "pdl_capable", lambda device: True)
+    recorder, rows = Recorder(gemv_triton.gemv_kernel), Recorder(gemv_triton.normalize_rows_kernel)
+    monkeypatch.setattr(gemv_triton, "gemv_kernel", recorder)
+    monkeypatch.setattr(gemv_triton, "normalize_rows_kernel", rows)
+    g = torch.rand(1536).bfloat16()
+    w_bf16 = torch.randn(2048, 1536).bfloat16()
+    w_int4 = pack_int4(torch.randint(-8, 8, (2 * 8960, 1536), dtype=torch.int8))
+    scale4 = torch.rand(2 * 8960, 1536 // 128).bfloat16()
+    w_int8, scale8 = torch.randint(-127, 128, (2048, 1536), dtype=torch.int8), torch.rand(2048).bfloat16()
+    x1, x16 = torch.randn(1, 1536).bfloat16(), torch.randn(16, 1536).bfloat16()
+
+    def launch(setting, x, *weights, **kwargs):
+        monkeypatch.setenv(NORM_DEFER_ENV, setting)
+        calls, first = len(recorder.calls), len(rows.calls)
+        gemv(x, *weights, norm_weight=g, **kwargs)
+        assert len(recorder.calls) == calls + 1
+        return recorder.calls[-1][1]["NORM"], len(rows.calls) - first
+
+    gate_up = (w_int4, scale4, None, 128)
+    assert launch("none", x1, *gate_up, act=ACT_SILU_MUL) == (False, 1)  # the measured rule: normalize_rows first
+    assert launch("gate_up", x1, *gate_up, act=ACT_SILU_MUL) == (2, 0)
+    assert launch("qkv", x1, *gate_up, act=ACT_SILU_MUL) == (False, 1)  # not named
+    assert launch("qkv", x1, w_bf16) == (2, 0)
+    assert launch("none", x1, w_bf16) == (True, 0)  # the prologue's statistics pass
+    assert launch("qkv", x1, w_int8, scale8) == (2, 0)
+    assert launch("qkv", x1, w_int8, scale8, a_mode=A_INT8) == (True, 0)  # W8A8: the rows' maxima need the norm
+    split = sum_config(W_FLOAT, 1, 2048, 1536, split=2, vec=1)
+    assert launch("qkv", x1, w_bf16, config=split) == (True, 0)  # a slice sees part of the row
+    assert launch("qkv", x16, w_bf16) == (False, 1)  # the tensor-core kernel: normalize_rows first
+    assert launch("qkv", x1, w_bf16, norm_first=True) == (False, 1)
+    ptx = {}
+    for setting in ("gate_up", "none"):
+        monkeypatch.setenv(NORM_DEFER_ENV, setting)
+        gemv(x1, *gate_up, norm_weight=g, act=ACT_SILU_MUL, norm_first=False)
+        ptx[setting] = compile_for_h200(recorder.kernel, *recorder.calls[-1])[0]
+    for setting, deferred in (("gate_up", True), ("none", False)):
+        lines = ptx[setting].splitlines()
+        labels = {found[1]: i for i, line in enumerate(lines) if (found := re.match(r"(\$L__\w+):", line.strip()))}
+        back_edges = [
+            i for i, line in enumerate(lines) for target in re.findall(r"bra(?:\.uni)?\s+(\$L__\w+);", line)
+            if labels.get(target, i + 1) < i
+        ]  # fmt: skip
+        rsqrt = [i for i, line in enumerate(lines) if line.strip().startswith("rsqrt.")]
+        assert back_edges and len(rsqrt) == 1, setting
+        loop_start = min(labels[re.findall(r"(\$L__\w+);", lines[i])[0]] for i in back_edges)
+        assert (rsqrt[0] > max(back_edges)) if deferred else (rsqrt[0] < loop_start), setting
+
+
 @pytest.mark.parametrize("setting", ["off", "l2"])
 def test_staged_tiles_prefetch_their_first_k_tiles_before_the_pdl_wait_only_when_set(monkeypatch, setting):
     """``$VLMQ_GEMV_PREFETCH=l2``: a staged one-row tile (the pipeliner loads its first K tile only after the PDL

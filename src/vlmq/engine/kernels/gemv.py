@@ -108,7 +108,18 @@ NORM_FIRST_ALWAYS = frozenset({("gate_up", W_INT4)})  # (projection, weight form
 # int8 / int4 weights, where the rule applies (not the BF16 lm_head's), and the RMSNorm and quantization of W8A8 rows
 # before int8 / FP8 weights on the CUDA cores (``ROW_PROLOGUE_MAX_WORK``'s rule).
 NORM_FIRST_ENV = "VLMQ_NORM_FIRST"
+# The RMSNorm deferred in the CUDA-core kernel (``gemv_triton.cuda_core_sums``' NORM 2): the float rows of a one-slice
+# launch enter the sums as x * g, their squares gather tile by tile, and the sums are multiplied by the rows'
+# rsqrt(mean(x^2) + eps) after the K loop -- so no program reads its rows for their statistics before its first tile
+# (the prologue's pass). Why: that pass is ~1 us of a 2b one-row GEMV's latency (H200 per-step profiles, batch 1: int4
+# gate/up adds 9.33 us to the step with its statistics in the prologue, forty-sixth session, and 8.22 + 1.17 for
+# normalize_rows with its RMSNorm first, forty-eighth), in every q/k/v, gate/up and lm_head on the CUDA cores. Not
+# Qwen2RMSNorm's rounding: the normalized row is never rounded to the rows' dtype before the weight, so outputs differ
+# from the eager module's by that rounding (bf16: ~2^-9 of an activation). Off by default, an A/B's setting, not yet
+# measured on a GPU: ``none`` or the projections (``pdl.gemv_projection``'s names) whose RMSNorm it defers.
+NORM_DEFER_ENV = "VLMQ_NORM_DEFER"
 NORM_PROJECTIONS = ("qkv", "gate_up")
+NORM_DEFER_PROJECTIONS = (*NORM_PROJECTIONS, "lm_head")  # the lm_head's RMSNorm (the model's last) too
 # normalize_rows' rows stored in the K order of the swapped fragment-order int4 tile that reads them (q/k/v and gate/up
 # at 9-16 rows: their RMSNorm runs first), so the tile skips its per-K-tile activation permute through shared memory:
 # 3-14 % of the 16-row tile's time alone (H200, fortieth session's call 6, bench_kernels.py vlmq-xfrag: 7b gate/up
@@ -760,6 +771,28 @@ def norm_first_setting(projection: str) -> bool | None:
     return projection in names
 
 
+def norm_defer_setting(projection: str) -> bool:
+    """``$VLMQ_NORM_DEFER`` for a GEMV of ``projection`` (``pdl.gemv_projection``'s name): whether its RMSNorm is
+    deferred where the launch can (``norm_deferrable``); unset or ``none``: nowhere."""
+    value = os.environ.get(NORM_DEFER_ENV, "none").strip()
+    if value in ("", "none"):
+        return False
+    names = {name.strip() for name in value.split(",")}
+    if not names <= set(NORM_DEFER_PROJECTIONS):
+        raise VlmqError(
+            f"{NORM_DEFER_ENV}={value!r}: use none or the projections whose RMSNorm the CUDA-core GEMV defers, from "
+            f"{', '.join(NORM_DEFER_PROJECTIONS)} (not {', '.join(sorted(names - set(NORM_DEFER_PROJECTIONS)))})"
+        )
+    return projection in names
+
+
+def norm_deferrable(cfg: GemvConfig, k: int, a_mode: int, x_pre: bool, smooth: bool, norm: bool) -> bool:
+    """Whether a launch can defer its rows' RMSNorm (``NORM_DEFER_ENV``): the CUDA-core kernel over float rows with
+    a norm, no SmoothQuant pre-scale (W8A8 rows need the normalized values to quantize them) and one K slice (each
+    program must see the whole row)."""
+    return cfg.kernel == "sum" and norm and a_mode == A_FLOAT and not x_pre and not smooth and k_slices(cfg, k)[1] == 1
+
+
 def row_kernel_first(
     cfg: GemvConfig,
     fmt: int,
@@ -874,6 +907,7 @@ def gemv(
     config: GemvConfig | None = None,
     pdl: bool | None = None,
     norm_first: bool | None = None,
+    norm_defer: bool | None = None,
     x_partials=None,
     row_max_out: torch.Tensor | None = None,
     row_max_pre_scale: torch.Tensor | None = None,
@@ -890,7 +924,9 @@ def gemv(
     ``pre_scale`` [K]: SmoothQuant's activation smoothing after the norm. Output [M, N] (``[M, N // 2]`` with
     ``act=ACT_SILU_MUL``). ``norm_first`` (float rows with an RMSNorm, CUDA-core kernel): True runs the norm (and a
     W8A8 row's smoothing and quantization) in ``normalize_rows`` first, False in the prologue; None follows
-    ``row_kernel_first``'s rule. ``x_partials``
+    ``row_kernel_first``'s rule. ``norm_defer``: the RMSNorm deferred where the launch can (``norm_deferrable``:
+    its multiplier on the sums, ``NORM_DEFER_ENV``) unless ``norm_first`` is True; None follows
+    ``$VLMQ_NORM_DEFER``. ``x_partials``
     (``attention.AttentionPartials``): x is the decode attention's output, combined from its partials as the
     kernel loads it (``x`` then gives only the shape and dtype); float rows without a norm or pre-scale, on the
     CUDA cores (``partials_gemv_ok`` says where).
@@ -933,6 +969,12 @@ def gemv(
     if norm_first is None and norm_weight is not None and fmt in (W_INT8, W_INT4, W_FP8):
         norm_first = norm_first_setting(projection)
     smooth, norm = pre_scale is not None, norm_weight is not None
+    if norm_defer is None and norm:
+        norm_defer = norm_defer_setting(projection)
+    # (a norm asked to run first -- by argument or $VLMQ_NORM_FIRST -- runs first; deferring overrides the rule)
+    norm_defer = bool(norm_defer) and norm_first is not True and norm_deferrable(cfg, k, a_mode, x_pre, smooth, norm)
+    if norm_defer:
+        norm_first = False
     if (
         not x_pre
         and x_row_max is None
@@ -1018,7 +1060,7 @@ def gemv(
         W_FMT=fmt,
         A_MODE=a_mode,
         X_PRE=x_pre,
-        NORM=norm_weight is not None,
+        NORM=2 if norm_defer else norm_weight is not None,
         SMOOTH=pre_scale is not None,
         HAS_BIAS=bias is not None,
         ACT=act,

@@ -125,9 +125,13 @@ def load_f32(src, cols, K):
 @triton.jit
 def row_values(x, X_DT: tl.constexpr, g_ptr, p_ptr, cols, K, r, NORM: tl.constexpr, SMOOTH: tl.constexpr):
     """Values x (fp32 holding X_DT values) at columns ``cols`` of a row through the RMSNorm (``NORM``) and
-    SmoothQuant's pre-scale (``SMOOTH``), each product rounded to the dtype eager PyTorch gives it."""
+    SmoothQuant's pre-scale (``SMOOTH``), each product rounded to the dtype eager PyTorch gives it. ``NORM`` 2 (the
+    RMSNorm deferred, ``cuda_core_sums``): x times the norm weight in fp32, unrounded; ``r`` unused."""
     rounds = True  # whether the value so far is of X_DT (else fp32)
-    if NORM:
+    if NORM == 2:  # deferred: the norm weight now, the row's multiplier on the sums (``cuda_core_sums``)
+        x = x * tl.load(g_ptr + cols, mask=cols < K, other=0).to(tl.float32)
+        rounds = False
+    elif NORM:
         x = rms_normalized(
             x, r, tl.load(g_ptr + cols, mask=cols < K, other=0).to(tl.float32), X_DT, g_ptr.dtype.element_ty
         )
@@ -205,7 +209,7 @@ def row_prologue(
     x_ptr, g_ptr, p_ptr, M, K, stride_xm = xsrc[0], xsrc[1], xsrc[2], xsrc[3], xsrc[4], xsrc[5]
     ones = tl.full(rm.shape, 1.0, tl.float32)
     rv = ones
-    if NORM:
+    if NORM == 1:  # (NORM 2: the statistics gather in the K loop, ``cuda_core_sums``)
         rv = rms_multiplier(x_ptr, rm, M, K, stride_xm, eps, inv_k, BKS)
     scale = ones
     inv = ones
@@ -611,6 +615,16 @@ def prefetch_l2(ptrs):
 
 
 @triton.jit
+def row_squares(xsrc, rm, cols):
+    """[BM, C] squares of rows ``rm``'s values at columns ``cols`` (0 outside the rows and K), in fp32: a deferred
+    RMSNorm's statistics, gathered tile by tile with the sums."""
+    x_ptr, M, K, stride_xm = xsrc[0], xsrc[3], xsrc[4], xsrc[5]
+    mask = (rm[:, None] < M) & (cols[None, :] < K)
+    x = tl.load(x_ptr + rm[:, None] * stride_xm + cols[None, :], mask=mask, other=0).to(tl.float32)
+    return x * x
+
+
+@triton.jit
 def cuda_core_sums(
     xsrc, xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn, stride_sn, eps, inv_k,
     magic, W_FMT: tl.constexpr, A_MODE: tl.constexpr, X_PRE: tl.constexpr, NORM: tl.constexpr, SMOOTH: tl.constexpr,
@@ -636,8 +650,14 @@ def cuda_core_sums(
     ``PREFETCH`` (lines, a power of two; 0: none): with ``STAGES`` > 1, the first ``PREFETCH`` 128-byte lines of each
     of the program's weight rows in its K slice are prefetched into L2 before ``gdc_wait`` (``gemv``'s
     ``$VLMQ_GEMV_PREFETCH``), so the pipeliner's first loads after the wait hit L2 instead of HBM.
+    ``NORM`` 2 (float rows, one K slice): the RMSNorm deferred -- no statistics pass before the first tile; the
+    rows' values times the norm weight go into the sums unrounded, their squares gather tile by tile, and the sums
+    are multiplied by rsqrt(mean(x^2) + eps) after the K loop (``gemv``'s ``norm_defer``).
     Returns the sums and the rows' activation scales (W8A8; else ones)."""
     M, K = xsrc[3], xsrc[4]
+    tl.static_assert(
+        NORM != 2 or (A_MODE == 0 and SMOOTH == 0 and X_PRE == 0 and XPART == 0), "a deferred RMSNorm: float rows"
+    )
     PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)  # columns per loaded element
     BKW: tl.constexpr = BK // PER  # elements of a row per K tile
     T: tl.constexpr = BK // 8 if PER == 1 else BKW // VEC  # accumulator rows: lanes' partial sums
@@ -667,12 +687,15 @@ def cuda_core_sums(
     zero = tl.zeros((T, BN), dtype=tl.float32)
     accs = (zero, zero, zero, zero)  # the first BM are used
     xsum = tl.zeros((T, BM), dtype=tl.float32)  # int8: per-lane sums of each row's x
+    ssq = tl.zeros((BM, BK), dtype=tl.float32)  # NORM 2: the rows' squares, column by column of the K tile
     gi = (k_lo + PER * VEC * tl.arange(0, T)) // GROUP
     meta_ptrs = rn[None, :] * stride_sn + gi[:, None]
     # (the group values loaded a tile ahead here too measured no faster tile at one row and a slower shipped one --
     # the 2b q/k/v's, 2.9 -> 3.5 us under its register cap: results/h200-2026-12-03ak/call2-int4-meta-ahead)
     for k0 in tl.range(k_lo, k_end, BK, num_stages=STAGES):
         kb = tl.multiple_of(k0, BK)
+        if NORM == 2:
+            ssq += row_squares(xsrc, rm, kb + tl.arange(0, BK))
         nxt = (w_ptrs + BKW, k0 + BK < k_end, in_n[None, :] & (kw[:, None] + BKW < K // PER))
         if STAGES > 1:  # loaded where it is used: the pipeliner issues it STAGES - 1 iterations early
             w = load_tile(w_ptrs, k0 < k_end, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
@@ -712,6 +735,11 @@ def cuda_core_sums(
     y = stack_rows(accs, rm, BM)
     if W_FMT == 1:  # int8 planes: sum(q x) = 16 (sum(plane x) - 24 sum(x))
         y = 16.0 * (y - 24.0 * tl.sum(xsum, axis=0)[:, None])
+    if NORM == 2:  # Qwen2RMSNorm's multiplier, as rms_multiplier computes it, on the sums
+        rows_ssq = tl.sum(ssq, axis=1)
+        if TAIL_VEC:
+            rows_ssq += tl.sum(row_squares(xsrc, rm, k_end + tl.arange(0, PER * TAIL_VEC * T)), axis=1)
+        y = y * tl.math.rsqrt(rows_ssq * inv_k + eps)[:, None]
     return y, xscale
 
 
@@ -983,6 +1011,9 @@ def tensor_core_sums(
     not one FMA per weight. ``X_MAX`` (W8A8): the rows arrive as floats with their absolute maxima after the
     pre-scale at ``xs_ptr`` (``ROW_MAX`` 1 of the launch that wrote them): each tile is pre-scaled (``SMOOTH``,
     ``p_ptr``) and quantized as it is loaded, as ``normalize_rows`` would have quantized the whole row.
+    ``NORM`` 2 (float rows, one K slice): the RMSNorm deferred -- no statistics pass before the first tile; the
+    rows' values times the norm weight go into the sums unrounded, their squares gather tile by tile, and the sums
+    are multiplied by rsqrt(mean(x^2) + eps) after the K loop (``gemv``'s ``norm_defer``).
     Returns the sums and the rows' activation scales (W8A8; else ones)."""
     in_n = rn < N
     if PDL:
