@@ -119,7 +119,7 @@ CASES = [
         dict(group=64, zero=False, rows=8, vec=4),
     ),
     ("sum/int8 tail 1 word K384 vec2", "int8", 1, 48, 384, "bf16", "sum", dict(rows=8, warps=1, vec=2)),
-    # the RMSNorm deferred ($VLMQ_NORM_DEFER: the multiplier on the sums, squares gathered tile by tile; fp32 rows
+    # the RMSNorm deferred ($VLMQ_NORM_DEFER: the multiplier on the sums, squares gathered per lane; fp32 rows
     # round nowhere else, so the exact tolerance holds): float, int8 and int4 weights, a tail tile, the pipeliner
     (
         "sum/f32 M3 norm deferred pipe",

@@ -109,14 +109,16 @@ NORM_FIRST_ALWAYS = frozenset({("gate_up", W_INT4)})  # (projection, weight form
 # before int8 / FP8 weights on the CUDA cores (``ROW_PROLOGUE_MAX_WORK``'s rule).
 NORM_FIRST_ENV = "VLMQ_NORM_FIRST"
 # The RMSNorm deferred in the CUDA-core kernel (``gemv_triton.cuda_core_sums``' NORM 2): the float rows of a one-slice
-# launch enter the sums as x * g, their squares gather tile by tile, and the sums are multiplied by the rows'
-# rsqrt(mean(x^2) + eps) after the K loop -- so no program reads its rows for their statistics before its first tile
-# (the prologue's pass). Why: that pass is ~1 us of a 2b one-row GEMV's latency (H200 per-step profiles, batch 1: int4
-# gate/up adds 9.33 us to the step with its statistics in the prologue, forty-sixth session, and 8.22 + 1.17 for
-# normalize_rows with its RMSNorm first, forty-eighth), in every q/k/v, gate/up and lm_head on the CUDA cores. Not
-# Qwen2RMSNorm's rounding: the normalized row is never rounded to the rows' dtype before the weight, so outputs differ
-# from the eager module's by that rounding (bf16: ~2^-9 of an activation). Off by default, an A/B's setting, not yet
-# measured on a GPU: ``none`` or the projections (``pdl.gemv_projection``'s names) whose RMSNorm it defers.
+# launch enter the sums as x * g, the squares of the values loaded for them gather per lane, and the sums are
+# multiplied by the rows' rsqrt(mean(x^2) + eps) after the K loop -- so no program reads its rows for their statistics
+# before its first tile (the prologue's pass). Why: that pass is ~1 us of a 2b one-row GEMV's latency (H200 per-step
+# profiles, batch 1: int4 gate/up adds 9.33 us to the step with its statistics in the prologue, forty-sixth session,
+# and 8.22 + 1.17 for normalize_rows with its RMSNorm first, forty-eighth), in every q/k/v, gate/up and lm_head on the
+# CUDA cores. Not Qwen2RMSNorm's rounding: the normalized row is never rounded to the rows' dtype before the weight, so
+# outputs differ from the eager module's by that rounding (bf16: ~2^-9 of an activation). sm_90 SASS of the 2b tiles
+# as shipped, instructions / global loads, prologue -> deferred: int4 gate/up 952 / 34 -> 840 / 28, bf16 q/k/v 520 /
+# 30 -> 440 / 27. Off by default, an A/B's setting, not yet measured on a GPU: ``none`` or the projections
+# (``pdl.gemv_projection``'s names) whose RMSNorm it defers.
 NORM_DEFER_ENV = "VLMQ_NORM_DEFER"
 NORM_PROJECTIONS = ("qkv", "gate_up")
 NORM_DEFER_PROJECTIONS = (*NORM_PROJECTIONS, "lm_head")  # the lm_head's RMSNorm (the model's last) too

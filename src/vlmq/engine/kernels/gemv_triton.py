@@ -99,7 +99,8 @@ def load_x(
     the per-token quantization with the row's (rms multiplier, scale, 1 / scale) ``rowp`` (``row_prologue``).
     ``XPART`` (> 0: the most splits a head has): x is the decode attention's output, combined here from its
     partials (``partials_triton.attention_output``) and rounded to x's dtype as the attention would store it.
-    ``xsrc``: (x, norm weight, pre-scale pointers, M, K, x's row stride, then the partials' ``xpart``)."""
+    ``xsrc``: (x, norm weight, pre-scale pointers, M, K, x's row stride, then the partials' ``xpart``). Also the
+    squares of x as loaded (fp32): a deferred RMSNorm's statistics (``NORM`` 2; unused, and so not computed, else)."""
     x_ptr, g_ptr, p_ptr, M, K, stride_xm = xsrc[0], xsrc[1], xsrc[2], xsrc[3], xsrc[4], xsrc[5]
     if XPART:
         xpart = (xsrc[6], xsrc[7], xsrc[8], xsrc[9], xsrc[10], xsrc[11], xsrc[12], xsrc[13], xsrc[14])
@@ -114,7 +115,8 @@ def load_x(
         v = row_values(x.to(tl.float32), x_ptr.dtype.element_ty, g_ptr, p_ptr, cols, K, rowp[0], NORM, SMOOTH)
         if A_MODE != 0:
             v = quantized(v, rowp[1], rowp[2], A_MODE)
-    return v
+    xf = x.to(tl.float32)
+    return v, xf * xf
 
 
 @triton.jit
@@ -348,9 +350,10 @@ def word_dot(
     W_FMT: tl.constexpr,
 ):
     """[T, BN] packed words (int4: 8 columns each; int8: 4), starting at column ``col0`` [T], times
-    activation row m: (p + sum over the word's columns of plane * x, sum of x), [T, BN] and [T]."""
+    activation row m: (p + sum over the word's columns of plane * x, sum of x, that of the lower planes' x (int4),
+    sum of the loaded x's squares), [T, BN] and three [T]."""
     PER: tl.constexpr = 8 if W_FMT == 3 else 4
-    x = load_x(xsrc, m, col0[:, None] + tl.arange(0, PER)[None, :], rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
+    x, sq = load_x(xsrc, m, col0[:, None] + tl.arange(0, PER)[None, :], rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
     x0, x1, x2, x3, x4, x5, x6, x7 = split_last(x)
     if W_FMT == 3:
         h1, l0 = nibble_pair(w, 0, magic)
@@ -374,7 +377,7 @@ def word_dot(
         p += byte_plane(w, 3, magic) * x3[:, None]
         xs = (x0 + x1) + (x2 + x3)
         xe = xs  # unused
-    return p, xs, xe
+    return p, xs, xe, tl.sum(sq, axis=1)
 
 
 @triton.jit
@@ -397,7 +400,7 @@ def words_row(
     VEC: tl.constexpr,
 ):
     """This iteration's packed tile [T * VEC words, BN] times activation row m, added to acc [T, BN];
-    also returns the lane's sum of x [T].
+    also returns the lane's sum of x [T] and of the loaded x's squares [T] (``load_x``).
     int4: sum((v - 8 - z) x) s = (sum(plane x) - (24 + z) sum(x) - 240 sum(x of the 256 + v planes)) s, a
     lane's VEC words in one group (``nibble_pair``: planes 16 + v and 256 + v);
     int8: sum(q x) = 16 (sum((16 + (q + 128) / 16) x) - 24 sum(x)): the planes chain straight into acc and
@@ -410,33 +413,39 @@ def words_row(
     else:
         p = acc
     if VEC == 1:
-        p, xs, xe = word_dot(p, w, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
+        p, xs, xe, xq = word_dot(p, w, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
     else:
         w3 = tl.permute(tl.reshape(w, (T, VEC, w.shape[1])), (0, 2, 1))  # a lane's words last
         if VEC == 2:
             w0, w1 = tl.split(w3)
-            p, xs, xe = word_dot(p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
-            p, xs1, xe1 = word_dot(p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
+            p, xs, xe, xq = word_dot(p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
+            p, xs1, xe1, xq1 = word_dot(
+                p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT
+            )
             xs += xs1
             xe += xe1
+            xq += xq1
         else:
             wa, wb = tl.split(tl.reshape(w3, (T, w.shape[1], 2, 2)))
             w0, w2 = tl.split(wa)
             w1, w3_ = tl.split(wb)
-            p, xs, xe = word_dot(p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
-            p, xs1, xe1 = word_dot(p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
-            p, xs2, xe2 = word_dot(
+            p, xs, xe, xq = word_dot(p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
+            p, xs1, xe1, xq1 = word_dot(
+                p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT
+            )
+            p, xs2, xe2, xq2 = word_dot(
                 p, w2, magic, xsrc, m, col + 2 * PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT
             )
-            p, xs3, xe3 = word_dot(
+            p, xs3, xe3, xq3 = word_dot(
                 p, w3_, magic, xsrc, m, col + 3 * PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT
             )
             xs = (xs + xs1) + (xs2 + xs3)
             xe = (xe + xe1) + (xe2 + xe3)
+            xq = (xq + xq1) + (xq2 + xq3)
     if W_FMT == 3:
-        return acc + s * (p - zc * xs[:, None] - LOW_PLANE_EXCESS * xe[:, None]), xs
+        return acc + s * (p - zc * xs[:, None] - LOW_PLANE_EXCESS * xe[:, None]), xs, xq
     else:
-        return p, xs
+        return p, xs, xq
 
 
 @triton.jit
@@ -454,9 +463,11 @@ def dense_row(
     XPART: tl.constexpr,
 ):
     """acc [BK / 8, BN] += weights [BK / 8, 8, BN] (fp32) times activation row m at columns rk: each lane sums
-    its 8 columns in registers, so the accumulator holds one value per row, not eight."""
-    x = load_x(xsrc, m, rk, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
-    return acc + tl.sum(wf * tl.reshape(x, (wf.shape[0], 8))[:, :, None], axis=1)
+    its 8 columns in registers, so the accumulator holds one value per row, not eight. Also the sums of the
+    loaded x's squares, [BK / 8] (``load_x``)."""
+    x, sq = load_x(xsrc, m, rk, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
+    sq = tl.sum(tl.reshape(sq, (wf.shape[0], 8)), axis=1)
+    return acc + tl.sum(wf * tl.reshape(x, (wf.shape[0], 8))[:, :, None], axis=1), sq
 
 
 @triton.jit
@@ -590,18 +601,21 @@ def word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T: tl.constexpr, BN: tl.co
 
 
 @triton.jit
-def rows_of_words(accs, xsum, w, s, zc, magic, xsrc, rm, kb, rv, xscale, xinv, NORM: tl.constexpr,
+def rows_of_words(accs, xsum, xsq, w, s, zc, magic, xsrc, rm, kb, rv, xscale, xinv, NORM: tl.constexpr,
                   SMOOTH: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr, XPART: tl.constexpr,
                   W_FMT: tl.constexpr, BM: tl.constexpr, VEC: tl.constexpr):  # fmt: skip
-    """One K tile of packed words [T * VEC, BN] times each activation row: the rows' accumulators and x sums."""
+    """One K tile of packed words [T * VEC, BN] times each activation row: the rows' accumulators, x sums and, for
+    a deferred RMSNorm (``NORM`` 2), sums of squares."""
     for r in tl.static_range(BM):
         rowp = (pick(rv, r), pick(xscale, r), pick(xinv, r))
-        acc_r, xs = words_row(
+        acc_r, xs, xq = words_row(
             accs[r], w, s, zc, magic, xsrc, r, kb, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT, VEC
         )
         xsum += tl.where(rm[None, :] == r, xs[:, None], 0.0)
+        if NORM == 2:
+            xsq += tl.where(rm[None, :] == r, xq[:, None], 0.0)
         accs = replaced(accs, r, acc_r)
-    return accs, xsum
+    return accs, xsum, xsq
 
 
 @triton.jit
@@ -612,16 +626,6 @@ def prefetch_l2(ptrs):
     return tl.inline_asm_elementwise(
         "prefetch.global.L2 [$1]; mov.u32 $0, 0;", "=r,l", [ptrs], dtype=tl.int32, is_pure=False, pack=1
     )
-
-
-@triton.jit
-def row_squares(xsrc, rm, cols):
-    """[BM, C] squares of rows ``rm``'s values at columns ``cols`` (0 outside the rows and K), in fp32: a deferred
-    RMSNorm's statistics, gathered tile by tile with the sums."""
-    x_ptr, M, K, stride_xm = xsrc[0], xsrc[3], xsrc[4], xsrc[5]
-    mask = (rm[:, None] < M) & (cols[None, :] < K)
-    x = tl.load(x_ptr + rm[:, None] * stride_xm + cols[None, :], mask=mask, other=0).to(tl.float32)
-    return x * x
 
 
 @triton.jit
@@ -651,8 +655,9 @@ def cuda_core_sums(
     of the program's weight rows in its K slice are prefetched into L2 before ``gdc_wait`` (``gemv``'s
     ``$VLMQ_GEMV_PREFETCH``), so the pipeliner's first loads after the wait hit L2 instead of HBM.
     ``NORM`` 2 (float rows, one K slice): the RMSNorm deferred -- no statistics pass before the first tile; the
-    rows' values times the norm weight go into the sums unrounded, their squares gather tile by tile, and the sums
-    are multiplied by rsqrt(mean(x^2) + eps) after the K loop (``gemv``'s ``norm_defer``).
+    rows' values times the norm weight go into the sums unrounded, the squares of the values loaded for them gather
+    per lane as the int8 x sums do, and the sums are multiplied by rsqrt(mean(x^2) + eps) after the K loop
+    (``gemv``'s ``norm_defer``).
     Returns the sums and the rows' activation scales (W8A8; else ones)."""
     M, K = xsrc[3], xsrc[4]
     tl.static_assert(
@@ -687,15 +692,13 @@ def cuda_core_sums(
     zero = tl.zeros((T, BN), dtype=tl.float32)
     accs = (zero, zero, zero, zero)  # the first BM are used
     xsum = tl.zeros((T, BM), dtype=tl.float32)  # int8: per-lane sums of each row's x
-    ssq = tl.zeros((BM, BK), dtype=tl.float32)  # NORM 2: the rows' squares, column by column of the K tile
+    xsq = tl.zeros((T, BM), dtype=tl.float32)  # NORM 2: per-lane sums of each row's squares
     gi = (k_lo + PER * VEC * tl.arange(0, T)) // GROUP
     meta_ptrs = rn[None, :] * stride_sn + gi[:, None]
     # (the group values loaded a tile ahead here too measured no faster tile at one row and a slower shipped one --
     # the 2b q/k/v's, 2.9 -> 3.5 us under its register cap: results/h200-2026-12-03ak/call2-int4-meta-ahead)
     for k0 in tl.range(k_lo, k_end, BK, num_stages=STAGES):
         kb = tl.multiple_of(k0, BK)
-        if NORM == 2:
-            ssq += row_squares(xsrc, rm, kb + tl.arange(0, BK))
         nxt = (w_ptrs + BKW, k0 + BK < k_end, in_n[None, :] & (kw[:, None] + BKW < K // PER))
         if STAGES > 1:  # loaded where it is used: the pipeliner issues it STAGES - 1 iterations early
             w = load_tile(w_ptrs, k0 < k_end, in_n[None, :] & (kw[:, None] < K // PER), EVEN)
@@ -708,12 +711,14 @@ def cuda_core_sums(
             wf = tl.reshape(wf.to(tl.float32), (T, 8, BN))
             for r in tl.static_range(BM):
                 rowp = (pick(rv, r), pick(xscale, r), pick(xinv, r))
-                acc_r = dense_row(accs[r], wf, xsrc, r, kw, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
+                acc_r, xq = dense_row(accs[r], wf, xsrc, r, kw, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
+                if NORM == 2:
+                    xsq += tl.where(rm[None, :] == r, xq[:, None], 0.0)
                 accs = replaced(accs, r, acc_r)
         else:
             s, zc = word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO)
-            accs, xsum = rows_of_words(
-                accs, xsum, w, s, zc, magic, xsrc, rm, kb, rv, xscale, xinv, NORM, SMOOTH, X_PRE, A_MODE, XPART,
+            accs, xsum, xsq = rows_of_words(
+                accs, xsum, xsq, w, s, zc, magic, xsrc, rm, kb, rv, xscale, xinv, NORM, SMOOTH, X_PRE, A_MODE, XPART,
                 W_FMT, BM, VEC,
             )  # fmt: skip
         if STAGES == 1:
@@ -728,18 +733,15 @@ def cuda_core_sums(
         gt = (k_end + PER * TAIL_VEC * tl.arange(0, T)) // GROUP
         s, zc = word_meta(ws_ptr, wz_ptr, rn[None, :] * stride_sn + gt[:, None], gt, in_n, K, T, BN, W_FMT, GROUP,
                           HAS_ZERO)  # fmt: skip
-        accs, xsum = rows_of_words(
-            accs, xsum, w_tail, s, zc, magic, xsrc, rm, k_end, rv, xscale, xinv, NORM, SMOOTH, X_PRE, A_MODE, XPART,
-            W_FMT, BM, TAIL_VEC,
+        accs, xsum, xsq = rows_of_words(
+            accs, xsum, xsq, w_tail, s, zc, magic, xsrc, rm, k_end, rv, xscale, xinv, NORM, SMOOTH, X_PRE, A_MODE,
+            XPART, W_FMT, BM, TAIL_VEC,
         )  # fmt: skip
     y = stack_rows(accs, rm, BM)
     if W_FMT == 1:  # int8 planes: sum(q x) = 16 (sum(plane x) - 24 sum(x))
         y = 16.0 * (y - 24.0 * tl.sum(xsum, axis=0)[:, None])
     if NORM == 2:  # Qwen2RMSNorm's multiplier, as rms_multiplier computes it, on the sums
-        rows_ssq = tl.sum(ssq, axis=1)
-        if TAIL_VEC:
-            rows_ssq += tl.sum(row_squares(xsrc, rm, k_end + tl.arange(0, PER * TAIL_VEC * T)), axis=1)
-        y = y * tl.math.rsqrt(rows_ssq * inv_k + eps)[:, None]
+        y = y * tl.math.rsqrt(tl.sum(xsq, axis=0) * inv_k + eps)[:, None]
     return y, xscale
 
 
@@ -1011,9 +1013,6 @@ def tensor_core_sums(
     not one FMA per weight. ``X_MAX`` (W8A8): the rows arrive as floats with their absolute maxima after the
     pre-scale at ``xs_ptr`` (``ROW_MAX`` 1 of the launch that wrote them): each tile is pre-scaled (``SMOOTH``,
     ``p_ptr``) and quantized as it is loaded, as ``normalize_rows`` would have quantized the whole row.
-    ``NORM`` 2 (float rows, one K slice): the RMSNorm deferred -- no statistics pass before the first tile; the
-    rows' values times the norm weight go into the sums unrounded, their squares gather tile by tile, and the sums
-    are multiplied by rsqrt(mean(x^2) + eps) after the K loop (``gemv``'s ``norm_defer``).
     Returns the sums and the rows' activation scales (W8A8; else ones)."""
     in_n = rn < N
     if PDL:
