@@ -7,7 +7,9 @@
 # the engines test's eager engine keeps Qwen2RMSNorm's rounding, so a differing answer there needs reading (a near
 # tie of bf16 arithmetic, or a fault) before a verdict.
 . benchmarks/device_call.sh
-VLMQ_NORM_DEFER=qkv,gate_up,lm_head gpu_tests engines_defer 175 tests/recipes/test_gpu_engines.py -k "bf16 or int8_wo or int4"
+# the engines' test (eager = compiled answers) with it set, and the fused step's logits against eager's with it
+VLMQ_NORM_DEFER=qkv,gate_up,lm_head gpu_tests engines_defer 175 tests/recipes/test_gpu_engines.py \
+    tests/engine/test_fused_gpu.py -k "deferred or (answer_the_same and (bf16 or int8_wo or int4))"
 RECIPE=bf16,int8_wo,int4_wo decode_ab defer_2b qwen2-vl-2b 1 VLMQ_NORM_DEFER 'none;qkv;gate_up;qkv,gate_up,lm_head' 210
 RECIPE=bf16,int4_wo decode_ab defer_7b qwen2-vl-7b 1 VLMQ_NORM_DEFER 'none;qkv,gate_up,lm_head'
 finish_call

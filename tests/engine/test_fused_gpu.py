@@ -123,6 +123,22 @@ def test_fused_decode_logits_match_eager(recipe, kv_dtype, calib):
     give logits within a few percent of the row's largest |logit| (the kernels keep the norms and epilogues
     in fp32 where the modules round to bf16; W8A8 turns such a difference into a quantization step) and,
     where the eager top-2 margin exceeds twice that error, the same argmax."""
+    check_decode_logits(recipe, kv_dtype, calib)
+
+
+@pytest.mark.parametrize("recipe", ["bf16", "int8_wo", "int4_wo"])
+def test_fused_decode_logits_match_eager_with_the_rmsnorm_deferred(recipe, calib, monkeypatch):
+    """``$VLMQ_NORM_DEFER=qkv,gate_up,lm_head`` (read as the decode graphs are captured: set before the engine is
+    built): the compiled step with every float row's RMSNorm on the sums still gives the eager step's logits within
+    the same tolerance, and its argmax where the margin is clear."""
+    from vlmq.engine.kernels.gemv import NORM_DEFER_ENV
+
+    monkeypatch.setenv(NORM_DEFER_ENV, "qkv,gate_up,lm_head")
+    check_decode_logits(recipe, "bf16", calib)
+
+
+def check_decode_logits(recipe: str, kv_dtype: str, calib) -> None:
+    """``test_fused_decode_logits_match_eager``'s check for one recipe and KV cache format."""
     batch, context = 2, 40
     compiled = engine_for(recipe, calib, batch)
     kv = KVConfig("fp8", "dynamic") if kv_dtype == "fp8" else KVConfig()
