@@ -758,34 +758,32 @@ def gemv_config(
     return cfg
 
 
+def named_projections(env: str, value: str, allowed: tuple[str, ...], fix: str) -> set[str]:
+    """The projections a comma-separated setting ``$env`` (its ``value``; ``none``: no projection) names, each one of
+    ``allowed``, else a one-line error: ``fix``, the names it takes and the bad ones."""
+    names = set() if value == "none" else {name.strip() for name in value.split(",")}
+    if not names <= set(allowed):
+        bad = ", ".join(sorted(names - set(allowed)))
+        raise VlmqError(f"{env}={value!r}: {fix}, from {', '.join(allowed)} (not {bad})")
+    return names
+
+
 def norm_first_setting(projection: str) -> bool | None:
     """``$VLMQ_NORM_FIRST`` for an int8 / int4 GEMV of ``projection`` (``pdl.gemv_projection``'s name): None where
     ``row_kernel_first``'s measured rule decides (unset or ``measured``), else whether its RMSNorm runs first."""
     value = os.environ.get(NORM_FIRST_ENV, "measured").strip()
     if value == "measured":
         return None
-    names = set() if value == "none" else {name.strip() for name in value.split(",")}
-    if not names <= set(NORM_PROJECTIONS):
-        raise VlmqError(
-            f"{NORM_FIRST_ENV}={value!r}: use measured, none or the projections whose RMSNorm runs first, "
-            f"from {', '.join(NORM_PROJECTIONS)}"
-        )
-    return projection in names
+    fix = "use measured, none or the projections whose RMSNorm runs first"
+    return projection in named_projections(NORM_FIRST_ENV, value, NORM_PROJECTIONS, fix)
 
 
 def norm_defer_setting(projection: str) -> bool:
     """``$VLMQ_NORM_DEFER`` for a GEMV of ``projection`` (``pdl.gemv_projection``'s name): whether its RMSNorm is
     deferred where the launch can (``norm_deferrable``); unset or ``none``: nowhere."""
-    value = os.environ.get(NORM_DEFER_ENV, "none").strip()
-    if value in ("", "none"):
-        return False
-    names = {name.strip() for name in value.split(",")}
-    if not names <= set(NORM_DEFER_PROJECTIONS):
-        raise VlmqError(
-            f"{NORM_DEFER_ENV}={value!r}: use none or the projections whose RMSNorm the CUDA-core GEMV defers, from "
-            f"{', '.join(NORM_DEFER_PROJECTIONS)} (not {', '.join(sorted(names - set(NORM_DEFER_PROJECTIONS)))})"
-        )
-    return projection in names
+    value = os.environ.get(NORM_DEFER_ENV, "none").strip() or "none"
+    fix = "use none or the projections whose RMSNorm the CUDA-core GEMV defers"
+    return projection in named_projections(NORM_DEFER_ENV, value, NORM_DEFER_PROJECTIONS, fix)
 
 
 def norm_deferrable(cfg: GemvConfig, k: int, a_mode: int, x_pre: bool, smooth: bool, norm: bool) -> bool:
