@@ -431,6 +431,7 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
         GEMV_MAX_M,
         SUM_MAX_M,
         W_FLOAT,
+        W_FP8,
         W_INT4,
         W_INT8,
         default_config,
@@ -480,8 +481,10 @@ def sweep_configs(fmt_code: int, m: int, n: int, k: int):
         # bytes in flight that hold no registers; Nsight: the 7b int4 gate/up reads HBM at ~53 % of peak with 16-21
         # warps an SM, the int8 one waits on memory); bf16 too (H200, twenty-second session, bench_l2_resident.py:
         # with its weights resident in L2 the BF16 2b down takes 7.1 us against 10.4 from HBM, the 7b q/k/v 8.6
-        # against 12.4 -- latency that more bytes in flight may hide)
-        if fmt_code in (W_INT4, W_INT8, W_FLOAT):
+        # against 12.4 -- latency that more bytes in flight may hide); FP8 too (forty-ninth session: its one-row tiles,
+        # swept before the pipeliner was, load 8 bytes a lane at one stage -- the 2b down 7.87 us against int8's staged
+        # tile of the same bytes)
+        if fmt_code in (W_INT4, W_INT8, W_FLOAT, W_FP8):
             shapes += [
                 (r, w, vec, 0, st) for vec in wide + narrow for r in (4, 8, 16) for w in (1, 2, 4) for st in (3, 4)
             ]
@@ -582,6 +585,8 @@ def sweep_calls(group: tuple, cfg, copies: int, fused: bool = False, device: str
         resid = torch.randn(m, n, dtype=torch.bfloat16, device=device, generator=x_gen) if fusion == "resid" else None
         act = ACT_SILU_MUL if "silu" in fusion else ACT_NONE
         rows, kwargs = x, dict(a_mode=code, norm_weight=norm, act=act, residual=resid, config=cfg)
+        if shape == "down" and a_mode != "bf16":  # W8A8: quantized in the tile with the maxima gate/up gathered
+            kwargs["x_row_max"] = x.float().abs().amax(dim=1)
     return [lambda p=p: gemv(rows, p.weight, p.scale, p.zero, p.group_size, None, **kwargs) for p in packs]
 
 

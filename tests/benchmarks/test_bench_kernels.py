@@ -498,14 +498,14 @@ def test_plan_keeps_only_the_variants_asked_for():
 
 
 def test_one_row_sweep_tries_cuda_core_tiles_through_the_software_pipeliner():
-    """int4, int8 and bf16 tiles at 3 and 4 stages (cp.async into shared memory) beside the register tiles; fp8
-    tiles stay at one stage. A staged winner carries its stages into the table; a one-stage one writes none."""
+    """int4, int8, bf16 and fp8 tiles at 3 and 4 stages (cp.async into shared memory) beside the register tiles (fp8
+    since the forty-ninth session). A staged winner carries its stages into the table; a
+    one-stage one writes none."""
     from vlmq.engine.kernels.gemv import W_FLOAT, W_FP8, W_INT4, W_INT8
 
-    for fmt in (W_INT4, W_INT8, W_FLOAT):
+    for fmt in (W_INT4, W_INT8, W_FLOAT, W_FP8):
         stages = {c.num_stages for c in bench_kernels.sweep_configs(fmt, 1, 37888, 3584) if c.kernel == "sum"}
         assert stages == {1, 3, 4}
-    assert {c.num_stages for c in bench_kernels.sweep_configs(W_FP8, 1, 37888, 3584) if c.kernel == "sum"} == {1}
     new_bf16 = bench_kernels.sweep_candidates(("2b", "down", 1536, 8960, 1, "bf16"), new_only=True)
     assert {3, 4} <= {c.num_stages for c in new_bf16} and all(c.kernel == "sum" for c in new_bf16)
     # and, for bf16 only, staged tiles under the register caps below 128
@@ -624,11 +624,13 @@ def test_a_sweep_skips_a_candidate_whose_output_is_wrong(monkeypatch):
         ("gate_up", "int4-g128", True, "silu", False),
         ("down", "int8-a16", False, None, True),
         ("qkv", "int8-a8", True, None, False),
+        ("down", "fp8-a8", False, None, True),
     ],
 )
 def test_a_fused_sweep_times_the_form_the_engine_runs(monkeypatch, shape, mode, norm, act, resid):
     """``--fused``: each candidate runs on float rows with the shape's fusion (RMSNorm in the kernel, SiLU·mul,
-    residual; W8A8 rows quantized in the kernel), where the plain sweep passes quantized rows and no fusion."""
+    residual; W8A8 rows quantized in the kernel, down_proj's with the row maxima gate/up gathers, as
+    ``fused.fused_mlp`` passes them), where the plain sweep passes quantized rows and no fusion."""
     from vlmq.engine.kernels import gemv as gemv_module
     from vlmq.engine.kernels.fused import A_MODE_CODES
     from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL
@@ -647,7 +649,11 @@ def test_a_fused_sweep_times_the_form_the_engine_runs(monkeypatch, shape, mode, 
     assert (fused["norm_weight"] is not None) == norm and (fused["residual"] is not None) == resid
     assert fused["act"] == (ACT_SILU_MUL if act else ACT_NONE)
     assert "norm_weight" not in plain and "residual" not in plain
-    assert x_plain.dtype == (torch.int8 if mode == "int8-a8" else torch.bfloat16)
+    assert x_plain.dtype == {"int8-a8": torch.int8, "fp8-a8": torch.float8_e4m3fn}.get(mode, torch.bfloat16)
+    row_max = fused.get("x_row_max")
+    assert (row_max is not None) == (shape == "down" and mode.endswith("-a8")) and "x_row_max" not in plain
+    if row_max is not None:
+        assert torch.equal(row_max, x_fused.float().abs().amax(dim=1))
 
 
 def test_unknown_variants_are_refused_in_one_line(capsys):
