@@ -87,7 +87,7 @@ def test_ttft_is_timed_per_variant_with_the_prefill_note_and_never_reported_off_
         ("VLMQ_GREEDY_ADVANCE", "kernel;argmax", "VLMQ_GREEDY_ADVANCE='argmax': use kernel or inductor"),
         ("VLMQ_TILES", f"{TILES_FILE};/nonexistent/tiles.json", "cannot read the tile table /nonexistent/tiles.json"),
         ("VLMQ_W8A8_ROW_MAX", "kernel;gate_up;down", "VLMQ_W8A8_ROW_MAX='down': use gate_up"),
-        ("VLMQ_NORM_DEFER", "none;qkv,gate_up;o", "VLMQ_NORM_DEFER='o': use none or the projections"),
+        ("VLMQ_NORM_DEFER", "none;qkv,gate_up;o", "VLMQ_NORM_DEFER='o': use measured, none or the projections"),
     ],
 )
 def test_a_bad_variant_stops_the_run_before_any_model_loads(tmp_path, monkeypatch, env, variants, message):
@@ -108,7 +108,12 @@ def test_every_setting_reader_accepts_its_default():
     defaults = {"VLMQ_ATTENTION_PLAN": "default", "VLMQ_ATTENTION_COMBINE": "attention", "VLMQ_PDL_TRIGGER": "measured"}
     defaults |= {"VLMQ_NORM_FIRST": "measured", "VLMQ_W4_MMA": "off", "VLMQ_GREEDY_ADVANCE": "kernel"}
     defaults |= {"VLMQ_PREFILL_PREPARE": "side", "VLMQ_TILES": str(TILES_FILE), "VLMQ_W8A8_ROW_MAX": "gate_up"}
-    defaults |= {"VLMQ_FRAG_ROWS": "0", "VLMQ_PDL_OFF": "none", "VLMQ_GEMV_PREFETCH": "off", "VLMQ_NORM_DEFER": "none"}
+    defaults |= {
+        "VLMQ_FRAG_ROWS": "0",
+        "VLMQ_PDL_OFF": "none",
+        "VLMQ_GEMV_PREFETCH": "off",
+        "VLMQ_NORM_DEFER": "measured",
+    }
     assert set(defaults) == set(bench_decode_ab.SETTING_READERS)
     for env, value in defaults.items():
         bench_decode_ab.check_variants(env, [value, value])

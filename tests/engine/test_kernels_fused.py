@@ -305,22 +305,46 @@ def test_norm_first_setting_names_projections_and_refuses_others(monkeypatch):
 
 
 def test_norm_defer_setting_names_projections_and_refuses_others(monkeypatch):
-    """``$VLMQ_NORM_DEFER`` (an A/B's): unset, empty or ``none`` defers no RMSNorm; names defer those projections'
-    (the lm_head's too) and no other; a wrong name is one line naming the fix and the bad name."""
+    """``$VLMQ_NORM_DEFER`` (an A/B's): unset, empty or ``measured`` leaves it to the measured rule (None); ``none``
+    defers no RMSNorm; names defer those projections' (the lm_head's too) and no other; a wrong name is one line
+    naming the fix and the bad name."""
     from vlmq.engine.kernels.gemv import NORM_DEFER_ENV, norm_defer_setting
     from vlmq.errors import VlmqError
 
     monkeypatch.delenv(NORM_DEFER_ENV, raising=False)
-    assert not norm_defer_setting("qkv") and not norm_defer_setting("lm_head")
-    for off in ("", "none"):
-        monkeypatch.setenv(NORM_DEFER_ENV, off)
-        assert not norm_defer_setting("gate_up")
+    assert norm_defer_setting("qkv") is None and norm_defer_setting("lm_head") is None
+    for measured in ("", "measured"):
+        monkeypatch.setenv(NORM_DEFER_ENV, measured)
+        assert norm_defer_setting("gate_up") is None
+    monkeypatch.setenv(NORM_DEFER_ENV, "none")
+    assert norm_defer_setting("gate_up") is False and norm_defer_setting("lm_head") is False
     monkeypatch.setenv(NORM_DEFER_ENV, "gate_up, lm_head")
-    assert norm_defer_setting("gate_up") and norm_defer_setting("lm_head") and not norm_defer_setting("qkv")
+    assert norm_defer_setting("gate_up") and norm_defer_setting("lm_head") and norm_defer_setting("qkv") is False
     monkeypatch.setenv(NORM_DEFER_ENV, "qkv,o")
-    with pytest.raises(VlmqError, match="from qkv, gate_up, lm_head \\(not o\\)") as err:
+    with pytest.raises(VlmqError, match="use measured, none or .* from qkv, gate_up, lm_head \\(not o\\)") as err:
         norm_defer_setting("qkv")
     assert "\n" not in str(err.value)
+
+
+def test_the_measured_rule_defers_the_rmsnorm_where_the_step_measured_faster():
+    """``norm_defer_measured``: the (projection, weight format) pairs of ``NORM_DEFER_MEASURED`` at their side of
+    ``NORM_FIRST_MIN_K`` and no others -- the 2b's (K 1536) bf16 q/k/v but not its gate/up, int8 gate/up but not its
+    q/k/v; never the projections without an RMSNorm."""
+    from vlmq.engine.kernels.gemv import NORM_DEFER_MEASURED, NORM_FIRST_MIN_K, norm_defer_measured
+
+    small, large = NORM_FIRST_MIN_K // 2 + 512, NORM_FIRST_MIN_K + 1536
+    assert norm_defer_measured("qkv", W_FLOAT, small) and not norm_defer_measured("gate_up", W_FLOAT, small)
+    assert norm_defer_measured("gate_up", W_INT8, small) and not norm_defer_measured("qkv", W_INT8, small)
+    for projection in ("o", "down"):
+        assert not any(
+            norm_defer_measured(projection, fmt, k) for fmt in (W_FLOAT, W_INT8, W_INT4) for k in (small, large)
+        )
+    names = {"bf16": W_FLOAT, "int8": W_INT8, "int4": W_INT4}
+    for projection, name, above in NORM_DEFER_MEASURED:
+        assert norm_defer_measured(projection, names[name], large if above else small)
+        assert norm_defer_measured(projection, names[name], small if above else large) == (
+            (projection, name, not above) in NORM_DEFER_MEASURED
+        )
 
 
 @pytest.mark.parametrize(
@@ -335,8 +359,8 @@ def test_norm_defer_setting_names_projections_and_refuses_others(monkeypatch):
     ],
 )
 def test_gemv_hands_the_norm_first_setting_to_its_row_rule(monkeypatch, setting, fmt, act, expected):
-    """What ``gemv`` asks ``row_kernel_first`` for a plain RMSNorm under ``$VLMQ_NORM_FIRST`` (stopped there: no
-    kernel runs on the CPU)."""
+    """What ``gemv`` asks ``row_kernel_first`` for a plain RMSNorm under ``$VLMQ_NORM_FIRST`` with no RMSNorm deferred
+    (stopped there: no kernel runs on the CPU)."""
     from vlmq.engine.kernels import gemv as gemv_module
 
     seen = []
@@ -346,6 +370,7 @@ def test_gemv_hands_the_norm_first_setting_to_its_row_rule(monkeypatch, setting,
         raise KeyboardInterrupt
 
     monkeypatch.setenv(gemv_module.NORM_FIRST_ENV, setting)
+    monkeypatch.setenv(gemv_module.NORM_DEFER_ENV, "none")  # a deferred norm overrides the rule (tested apart)
     monkeypatch.setattr(gemv_module, "row_kernel_first", stop)
     n, k = 64, 256
     x = torch.randn(1, k, dtype=torch.bfloat16)

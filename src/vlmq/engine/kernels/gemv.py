@@ -117,11 +117,20 @@ NORM_FIRST_ENV = "VLMQ_NORM_FIRST"
 # CUDA cores. Not Qwen2RMSNorm's rounding: the normalized row is never rounded to the rows' dtype before the weight, so
 # outputs differ from the eager module's by that rounding (bf16: ~2^-9 of an activation). sm_90 SASS of the 2b tiles
 # as shipped, instructions / global loads, prologue -> deferred: int4 gate/up 952 / 34 -> 840 / 28, bf16 q/k/v 520 /
-# 30 -> 440 / 27. Off by default, an A/B's setting, not yet measured on a GPU: ``none`` or the projections
-# (``pdl.gemv_projection``'s names) whose RMSNorm it defers.
+# 30 -> 440 / 27. Where it runs by default (``NORM_DEFER_MEASURED``): the (projection, weight format) pairs whose whole
+# decode step it made faster at that side of ``NORM_FIRST_MIN_K`` (H200, forty-ninth session, bench_decode_ab.py
+# --env VLMQ_NORM_DEFER, batch 1, 3 rounds: docs/benchmarks.md); ``$VLMQ_NORM_DEFER`` overrides it for an A/B:
+# ``measured`` (the default), ``none`` or the projections (``pdl.gemv_projection``'s names) whose RMSNorm it defers.
 NORM_DEFER_ENV = "VLMQ_NORM_DEFER"
 NORM_PROJECTIONS = ("qkv", "gate_up")
 NORM_DEFER_PROJECTIONS = (*NORM_PROJECTIONS, "lm_head")  # the lm_head's RMSNorm (the model's last) too
+# (projection, weight format, K above NORM_FIRST_MIN_K) whose RMSNorm the measured rule defers. x the step with none
+# deferred (H200, forty-ninth session's call 1, batch 1): 2b (K 1536) bf16 q/k/v 0.992 (gate/up 1.026: not), int8
+# gate/up 0.986 (q/k/v 1.003: not), int4 q/k/v 0.994 and gate/up 0.982 (with the lm_head's, all three, 0.980; int8
+# 0.984); 7b (K 3584, whose int8 / int4 norms run first) int4 all three 0.986, int8 1.007: not yet split
+NORM_DEFER_MEASURED = frozenset(
+    {("qkv", "bf16", False), ("gate_up", "int8", False), ("qkv", "int4", False), ("gate_up", "int4", False)}
+)
 # normalize_rows' rows stored in the K order of the swapped fragment-order int4 tile that reads them (q/k/v and gate/up
 # at 9-16 rows: their RMSNorm runs first), so the tile skips its per-K-tile activation permute through shared memory:
 # 3-14 % of the 16-row tile's time alone (H200, fortieth session's call 6, bench_kernels.py vlmq-xfrag: 7b gate/up
@@ -778,12 +787,21 @@ def norm_first_setting(projection: str) -> bool | None:
     return projection in named_projections(NORM_FIRST_ENV, value, NORM_PROJECTIONS, fix)
 
 
-def norm_defer_setting(projection: str) -> bool:
-    """``$VLMQ_NORM_DEFER`` for a GEMV of ``projection`` (``pdl.gemv_projection``'s name): whether its RMSNorm is
-    deferred where the launch can (``norm_deferrable``); unset or ``none``: nowhere."""
-    value = os.environ.get(NORM_DEFER_ENV, "none").strip() or "none"
-    fix = "use none or the projections whose RMSNorm the CUDA-core GEMV defers"
+def norm_defer_setting(projection: str) -> bool | None:
+    """``$VLMQ_NORM_DEFER`` for a GEMV of ``projection`` (``pdl.gemv_projection``'s name): None where the measured
+    rule decides (unset or ``measured``: ``norm_defer_measured``), else whether its RMSNorm is deferred where the
+    launch can (``norm_deferrable``; ``none``: nowhere)."""
+    value = os.environ.get(NORM_DEFER_ENV, "measured").strip() or "measured"
+    if value == "measured":
+        return None
+    fix = "use measured, none or the projections whose RMSNorm the CUDA-core GEMV defers"
     return projection in named_projections(NORM_DEFER_ENV, value, NORM_DEFER_PROJECTIONS, fix)
+
+
+def norm_defer_measured(projection: str, fmt: int, k: int) -> bool:
+    """The measured rule: whether a GEMV of ``projection`` over ``fmt`` weights and K = ``k`` defers its RMSNorm by
+    default (``NORM_DEFER_MEASURED``)."""
+    return (projection, format_name(fmt), k > NORM_FIRST_MIN_K) in NORM_DEFER_MEASURED
 
 
 def norm_deferrable(cfg: GemvConfig, k: int, a_mode: int, x_pre: bool, smooth: bool, norm: bool) -> bool:
@@ -824,8 +842,12 @@ def row_kernel_first(
 def gemv_case(projection: str, fmt: int, cfg: GemvConfig) -> tuple[str, str, str]:
     """(projection (``pdl.gemv_projection``'s), weight format name, kernel) of a GEMV launch: what
     ``pdl.pdl_trigger`` decides by."""
-    name = next(name for name, code in FORMAT_NAMES.items() if code == fmt)
-    return projection, name, cfg.kernel
+    return projection, format_name(fmt), cfg.kernel
+
+
+def format_name(fmt: int) -> str:
+    """A weight format's name (``FORMAT_NAMES``: bf16, int8, fp8, int4)."""
+    return next(name for name, code in FORMAT_NAMES.items() if code == fmt)
 
 
 def frag_activations(x: torch.Tensor, cfg: GemvConfig) -> torch.Tensor:
@@ -926,7 +948,7 @@ def gemv(
     W8A8 row's smoothing and quantization) in ``normalize_rows`` first, False in the prologue; None follows
     ``row_kernel_first``'s rule. ``norm_defer``: the RMSNorm deferred where the launch can (``norm_deferrable``:
     its multiplier on the sums, ``NORM_DEFER_ENV``) unless ``norm_first`` is True; None follows
-    ``$VLMQ_NORM_DEFER``. ``x_partials``
+    ``$VLMQ_NORM_DEFER`` and, unset, the measured rule (``norm_defer_measured``). ``x_partials``
     (``attention.AttentionPartials``): x is the decode attention's output, combined from its partials as the
     kernel loads it (``x`` then gives only the shape and dtype); float rows without a norm or pre-scale, on the
     CUDA cores (``partials_gemv_ok`` says where).
@@ -971,6 +993,8 @@ def gemv(
     smooth, norm = pre_scale is not None, norm_weight is not None
     if norm_defer is None and norm:
         norm_defer = norm_defer_setting(projection)
+        if norm_defer is None:
+            norm_defer = norm_defer_measured(projection, fmt, k)
     # (a norm asked to run first -- by argument or $VLMQ_NORM_FIRST -- runs first; deferring overrides the rule)
     norm_defer = bool(norm_defer) and norm_first is not True and norm_deferrable(cfg, k, a_mode, x_pre, smooth, norm)
     if norm_defer:
