@@ -575,19 +575,29 @@ def sweep_calls(group: tuple, cfg, copies: int, fused: bool = False, device: str
             lambda p=p: prefill_linear(xq, p.weight, p.scale, p.zero, p.group_size, None, xs, torch.bfloat16, path=path)
             for p in packs
         ]
-    code = A_MODE_CODES[a_mode]
-    rows, kwargs = xq, dict(x_scale=xs, a_mode=code, config=cfg)  # the plain op: rows quantized by the caller
+    rows, kwargs = xq, dict(x_scale=xs, a_mode=A_MODE_CODES[a_mode])  # the plain op: rows quantized by the caller
     if fused:
-        from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL
+        rows, kwargs = x, engine_form(shape, mode, x, n, x_gen)
+    return [lambda p=p: gemv(rows, p.weight, p.scale, p.zero, p.group_size, None, config=cfg, **kwargs) for p in packs]
 
-        fusion = FUSION[shape]
-        norm = (torch.rand(k, device=device, generator=x_gen) + 0.5).to(torch.bfloat16) if "norm" in fusion else None
-        resid = torch.randn(m, n, dtype=torch.bfloat16, device=device, generator=x_gen) if fusion == "resid" else None
-        act = ACT_SILU_MUL if "silu" in fusion else ACT_NONE
-        rows, kwargs = x, dict(a_mode=code, norm_weight=norm, act=act, residual=resid, config=cfg)
-        if shape == "down" and a_mode != "bf16":  # W8A8: quantized in the tile with the maxima gate/up gathered
-            kwargs["x_row_max"] = x.float().abs().amax(dim=1)
-    return [lambda p=p: gemv(rows, p.weight, p.scale, p.zero, p.group_size, None, **kwargs) for p in packs]
+
+def engine_form(shape: str, mode: str, x: torch.Tensor, n: int, generator=None) -> dict:
+    """``gemv``'s keyword arguments for float rows ``x`` [M, K] of ``shape`` in ``mode`` as the engine's decode step
+    passes them (``FUSION``): its RMSNorm weight (drawn from ``generator``), SiLU·mul, a residual of N = ``n``,
+    the W8A8 activation mode and, for a W8A8 down_proj, the row maxima gate/up gathers (``fused.fused_mlp``)."""
+    from vlmq.engine.kernels.fused import A_MODE_CODES
+    from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL
+
+    fusion, a_mode = FUSION[shape], MODES[mode][1]
+    m, k = x.shape
+    kw = dict(device=x.device, generator=generator)
+    norm = (torch.rand(k, **kw) + 0.5).to(torch.bfloat16) if "norm" in fusion else None
+    resid = torch.randn(m, n, dtype=torch.bfloat16, **kw) if fusion == "resid" else None
+    act = ACT_SILU_MUL if "silu" in fusion else ACT_NONE
+    form = dict(a_mode=A_MODE_CODES[a_mode], norm_weight=norm, act=act, residual=resid)
+    if shape == "down" and a_mode != "bf16":  # W8A8: quantized in the tile with the maxima gate/up gathered
+        form["x_row_max"] = x.float().abs().amax(dim=1)
+    return form
 
 
 def recorded_tiles(results_dir: pathlib.Path = RESULTS_DIR) -> set:

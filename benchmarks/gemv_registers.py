@@ -4,15 +4,16 @@ machine without a GPU (Triton's bundled ptxas and cuobjdump; ``kernel_sass``):
     PYTHONPATH=src python benchmarks/gemv_registers.py --out DIR [--presets 7b] [--shapes gate_up,down]
         [--formats int4] [--rows 4,8,16] [--warps 1,2] [--vecs 1,2,4]
 
-For each shape and weight format, every (rows, warps, vec, pipe) tile, in one K slice, is compiled as the sweep times it
-(``bench_kernels.py --sweep``: the plain linear) and as the engine runs it (the shape's fusion: RMSNorm prologue and
-SiLU·mul epilogue on gate/up, the residual on o and down), and the table gives each a thread's registers, its local
-memory (spills), the warps an SM then holds (registers, 64 warps, 32 blocks) and the instructions a lane issues
-per weight value (counted statically from the SASS: the K loop times its tiles, the rest once), marking the tile
-the shipped table (``tiles/h200.json``) uses. No speed: which tile is faster is the sweep's to measure on the GPU;
-this says which tiles keep more warps resident (where a kernel bound by memory latency would gain) and which issue
-fewer instructions (where one bound by issue would: the int4 tiles, Nsight Compute). Writes DIR/registers.json and
-DIR/registers.md.
+For each shape and weight format, every (rows, warps, vec, pipe) tile, in one K slice, is compiled as the sweep times
+it (``bench_kernels.py --sweep``: the plain linear) and as the engine runs it (the shape's fusion: RMSNorm prologue
+and SiLU·mul epilogue on gate/up, the residual on o and down; fp8, the fp8 recipe's W8A8, quantizes its rows in the
+kernel, down_proj's with the row maxima: ``bench_kernels.engine_form``), and the table gives each a thread's
+registers, its local memory (spills), the warps an SM then holds (registers, 64 warps, 32 blocks) and the instructions
+a lane issues per weight value (counted statically from the SASS: the K loop times its tiles, the rest once), marking
+the tile the shipped table (``tiles/h200.json``) uses. No speed: which tile is faster is the sweep's to measure on the
+GPU; this says which tiles keep more warps resident (where a kernel bound by memory latency would gain) and which
+issue fewer instructions (where one bound by issue would: the int4 tiles, Nsight Compute). Writes DIR/registers.json
+and DIR/registers.md.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ import bench_kernels
 from kernel_sass import compile_kernel, instruction_lines, issued_per_program, loop_body, recording, resident_warps
 from vlmq.errors import VlmqError
 
-FORMATS = ("int4", "int8")  # the packed weight formats the CUDA-core GEMV reads as words
+# the weight formats whose one-row CUDA-core tiles it compiles, and the bench_kernels mode of each as a recipe runs it:
+# int4 / int8 packed words under float rows (weight-only), FP8 weights under e4m3 rows (the fp8 recipe's W8A8)
+MODES = {"int4": "int4-g128", "int8": "int8-a16", "fp8": "fp8-a8", "bf16": "bf16"}
+FORMATS = ("int4", "int8", "fp8")
 
 
 def parse_args(argv=None):
@@ -48,22 +52,29 @@ def ints(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v.strip()]
 
 
-def recorded_launch(fmt: str, n: int, k: int, fusion: str | None, cfg):
-    """The gemv kernel's launch for a [1, k] row through a random ``fmt`` pack of [n, k] with ``cfg`` (and the
-    shape's fusion, or none), recorded on the CPU instead of run."""
+def recorded_launch(fmt: str, n: int, k: int, fusion: str | None, cfg, shape: str | None = None):
+    """The gemv kernel's launch for a [1, k] row through a random ``fmt`` pack of [n, k] with ``cfg``: plain
+    (``fusion`` None: rows as the sweep times them, float, or W8A8 rows quantized by the caller) or in the form the
+    engine runs for ``shape`` (default: the first of ``bench_kernels.FUSION`` with that ``fusion``;
+    ``bench_kernels.engine_form``), recorded on the CPU instead of run."""
     import vlmq.engine.kernels.gemv_triton as gemv_triton
-    from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL, gemv
+    from vlmq.engine.kernels import quantize_activation
+    from vlmq.engine.kernels.fused import A_MODE_CODES
+    from vlmq.engine.kernels.gemv import gemv
 
-    pack = bench_kernels.random_pack(fmt, "bf16", n, k, "cpu", 0)
+    mode = MODES[fmt]
+    a_mode = bench_kernels.MODES[mode][1]
+    pack = bench_kernels.random_pack(fmt, a_mode, n, k, "cpu", 0)
     x = torch.randn(1, k, dtype=torch.bfloat16)
-    fused = {}
     if fusion is not None:
-        fused["norm_weight"] = torch.ones(k, dtype=torch.bfloat16) if "norm" in fusion else None
-        fused["act"] = ACT_SILU_MUL if "silu" in fusion else ACT_NONE
-        fused["residual"] = torch.randn(1, n, dtype=torch.bfloat16) if fusion == "resid" else None
+        shape = shape or next(name for name, form in bench_kernels.FUSION.items() if form == fusion)
+        rows, kwargs = x, bench_kernels.engine_form(shape, mode, x, n)
+    else:
+        rows, x_scale = quantize_activation(x, a_mode)
+        kwargs = dict(x_scale=x_scale, a_mode=A_MODE_CODES[a_mode])
     # where the engine's rule runs the RMSNorm first (normalize_rows), that launch is recorded and left out
     with recording(gemv_triton, "gemv_kernel", "normalize_rows_kernel") as (recorder, _):
-        gemv(x, pack.weight, pack.scale, pack.zero, pack.group_size, None, config=cfg, **fused)
+        gemv(rows, pack.weight, pack.scale, pack.zero, pack.group_size, None, config=cfg, **kwargs)
     return recorder.kernel, recorder.calls[0]
 
 
@@ -82,7 +93,7 @@ def tile_rows(preset: str, shape: str, fmt: str, rows, warps, vecs) -> list[dict
             cfg = cfg._replace(num_stages=shipped[5], maxnreg=shipped[6])
         row["stages"], row["maxnreg"] = cfg.num_stages, cfg.maxnreg
         for label, fusion in (("plain", None), ("fused", bench_kernels.FUSION[shape])):
-            kernel, (args, kwargs) = recorded_launch(fmt, n, k, fusion, cfg)
+            kernel, (args, kwargs) = recorded_launch(fmt, n, k, fusion, cfg, shape)
             compiled = compile_kernel(kernel, args, kwargs)
             row[label] = dict(
                 registers=compiled.registers,

@@ -61,6 +61,25 @@ def test_a_tile_grid_is_compiled_and_tabled_with_the_shipped_tile_marked(tmp_pat
     assert "| 2b o * | int4 | 4 | 2 | 4 | 1 |" in text
 
 
+def test_fp8_tiles_are_recorded_as_the_sweep_times_them_and_as_the_engine_runs_them():
+    """fp8 is the fp8 recipe's W8A8: plain, rows quantized to e4m3 by the caller (``X_PRE``); fused, float rows
+    quantized in the kernel -- down_proj's with gate/up's row maxima (``ROW_MAX`` 2), o's in each program's prologue."""
+    pytest.importorskip("triton")
+    import gemv_registers
+    from vlmq.engine.kernels.gemv import W_FP8, sum_config
+
+    cfg = sum_config(W_FP8, 1, 1536, 8960, rows=8, warps=1, split=1)
+    launches = {
+        (shape, fusion is not None): gemv_registers.recorded_launch("fp8", 1536, k, fusion, cfg, shape)[1][1]
+        for shape, k in (("down", 8960), ("o", 1536))
+        for fusion in (None, "resid")
+    }
+    assert all(kwargs["A_MODE"] == 2 for kwargs in launches.values())
+    assert launches["down", False]["X_PRE"] and launches["o", False]["X_PRE"]
+    assert launches["down", True]["ROW_MAX"] == 2 and not launches["down", True]["X_PRE"]  # gemv's x_row_max
+    assert launches["o", True]["ROW_MAX"] == 0 and not launches["o", True]["X_PRE"]
+
+
 def test_an_unknown_shape_is_refused_naming_the_known_ones():
     import gemv_registers
     from vlmq.errors import VlmqError
