@@ -101,6 +101,8 @@ NORM_FIRST_MIN_K = 2048
 # early trigger (forty-sixth / forty-seventh sessions, same method, 3 and 5 rounds) int4 gate/up's norm first is
 # faster on the 2b: int4_wo 0.994x twice (0.853 -> 0.848 ms/token), int4_awq 0.997x, so the rule adds it at any K
 # (``NORM_FIRST_ALWAYS``); q/k/v's with it 1.039x.
+# Where the deferred RMSNorm applies by default (``NORM_DEFER_MEASURED``: since the forty-ninth session the 2b int4
+# gate/up's), it takes the place of this rule.
 NORM_FIRST_ALWAYS = frozenset({("gate_up", W_INT4)})  # (projection, weight format) whose RMSNorm runs first
 # An A/B's override of that rule per projection (read where a GEMV is launched or captured, as the PDL trigger is):
 # ``measured`` (the default: the rule above), ``none`` (every int8 / int4 RMSNorm in the prologue) or the projections
