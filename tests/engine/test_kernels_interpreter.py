@@ -206,6 +206,28 @@ CASES = [
         "sum",
         dict(rows=4, warps=2, vec=4, stages=3, norm=True, resid=True),
     ),
+    # FP8 W8A8 through the pipeliner (the one-row sweep proposes it since the forty-ninth session): float rows
+    # quantized in the prologue, and down_proj's quantized tile by tile with the rows' maxima (``x_row_max``)
+    (
+        "sum/fp8 w8a8 stages 4 M2 norm",
+        "fp8",
+        2,
+        24,
+        1024,
+        "fp8",
+        "sum",
+        dict(rows=8, warps=1, vec=1, stages=4, norm=True),
+    ),
+    (
+        "sum/fp8 w8a8 row maxima stages 3 resid",
+        "fp8",
+        1,
+        24,
+        1536,
+        "fp8",
+        "sum",
+        dict(rows=4, warps=1, vec=1, stages=3, resid=True, row_max=True),
+    ),
     # int8 at four words a lane (128-bit loads), W8A16 with a tail of 2 and W8A8 from float rows
     ("sum/int8 vec4 tail 2 words K768 act", "int8", 1, 48, 768, "bf16", "sum", dict(rows=8, warps=1, vec=4, act=True)),
     (
@@ -535,6 +557,7 @@ def _run_case(fmt, m, n, k, a_mode, kernel, opts):
             out_dtype=dt,
             norm_first=opts.get("norm_first"),
             norm_defer=opts.get("defer", False),
+            x_row_max=x.float().abs().amax(dim=1) if opts.get("row_max") else None,
         )
         out = gemv(x_in, w, scale, zero, group, bias, config=cfg, **kwargs)
         if cfg.split_k > 1:  # the last slice reset the semaphores: a second launch gives the same result
