@@ -30,10 +30,11 @@ import bench_kernels
 from kernel_sass import compile_kernel, instruction_lines, issued_per_program, loop_body, recording, resident_warps
 from vlmq.errors import VlmqError
 
-# the weight formats whose one-row CUDA-core tiles it compiles, and the bench_kernels mode of each as a recipe runs it:
-# int4 / int8 packed words under float rows (weight-only), FP8 weights under e4m3 rows (the fp8 recipe's W8A8)
-MODES = {"int4": "int4-g128", "int8": "int8-a16", "fp8": "fp8-a8", "bf16": "bf16"}
-FORMATS = ("int4", "int8", "fp8")
+# the formats whose one-row CUDA-core tiles it compiles, and the bench_kernels mode of each as a recipe runs it:
+# int4 / int8 packed words under float rows (weight-only), FP8 weights under e4m3 rows (the fp8 recipe's W8A8), int8
+# weights under int8 rows (int8-a8: smoothquant's W8A8, which the tile table serves int8_wo's tiles)
+MODES = {"int4": "int4-g128", "int8": "int8-a16", "fp8": "fp8-a8", "int8-a8": "int8-a8", "bf16": "bf16"}
+FORMATS = ("int4", "int8", "fp8", "int8-a8")
 
 
 def parse_args(argv=None):
@@ -63,8 +64,8 @@ def recorded_launch(fmt: str, n: int, k: int, fusion: str | None, cfg, shape: st
     from vlmq.engine.kernels.gemv import gemv
 
     mode = MODES[fmt]
-    a_mode = bench_kernels.MODES[mode][1]
-    pack = bench_kernels.random_pack(fmt, a_mode, n, k, "cpu", 0)
+    weights, a_mode = bench_kernels.MODES[mode]
+    pack = bench_kernels.random_pack(weights, a_mode, n, k, "cpu", 0)
     x = torch.randn(1, k, dtype=torch.bfloat16)
     if fusion is not None:
         shape = shape or next(name for name, form in bench_kernels.FUSION.items() if form == fusion)
@@ -82,7 +83,7 @@ def tile_rows(preset: str, shape: str, fmt: str, rows, warps, vecs) -> list[dict
     from vlmq.engine.kernels.gemv import FORMAT_NAMES, measured_tiles, sum_config
 
     n, k = bench_kernels.SHAPES[preset][shape]
-    code = FORMAT_NAMES[fmt]
+    code = FORMAT_NAMES[bench_kernels.MODES[MODES[fmt]][0]]  # the weights' format (int8-a8: int8)
     shipped = measured_tiles()[0].get((code, n, k))
     out = []
     for r, w, vec, pipe in itertools.product(rows, warps, vecs, (False, True)):

@@ -7,6 +7,7 @@ import pathlib
 import sys
 
 import pytest
+import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -61,23 +62,27 @@ def test_a_tile_grid_is_compiled_and_tabled_with_the_shipped_tile_marked(tmp_pat
     assert "| 2b o * | int4 | 4 | 2 | 4 | 1 |" in text
 
 
-def test_fp8_tiles_are_recorded_as_the_sweep_times_them_and_as_the_engine_runs_them():
-    """fp8 is the fp8 recipe's W8A8: plain, rows quantized to e4m3 by the caller (``X_PRE``); fused, float rows
-    quantized in the kernel -- down_proj's with gate/up's row maxima (``ROW_MAX`` 2), o's in each program's prologue."""
+@pytest.mark.parametrize("fmt, code, x_dtype", [("fp8", 2, torch.uint8), ("int8-a8", 1, torch.int8)])
+def test_w8a8_tiles_are_recorded_as_the_sweep_times_them_and_as_the_engine_runs_them(fmt, code, x_dtype):
+    """fp8 (the fp8 recipe's) and int8-a8 (smoothquant's) are W8A8: plain, rows quantized by the caller
+    (``X_PRE``); fused, float rows quantized in the kernel -- down_proj's with gate/up's row maxima (``ROW_MAX``
+    2), o's in each program's prologue."""
     pytest.importorskip("triton")
     import gemv_registers
-    from vlmq.engine.kernels.gemv import W_FP8, sum_config
+    from vlmq.engine.kernels.gemv import FORMAT_NAMES, sum_config
 
-    cfg = sum_config(W_FP8, 1, 1536, 8960, rows=8, warps=1, split=1)
+    weights = "fp8" if fmt == "fp8" else "int8"
+    cfg = sum_config(FORMAT_NAMES[weights], 1, 1536, 8960, rows=8, warps=1, split=1)
     launches = {
-        (shape, fusion is not None): gemv_registers.recorded_launch("fp8", 1536, k, fusion, cfg, shape)[1][1]
+        (shape, fusion is not None): gemv_registers.recorded_launch(fmt, 1536, k, fusion, cfg, shape)[1]
         for shape, k in (("down", 8960), ("o", 1536))
         for fusion in (None, "resid")
     }
-    assert all(kwargs["A_MODE"] == 2 for kwargs in launches.values())
-    assert launches["down", False]["X_PRE"] and launches["o", False]["X_PRE"]
-    assert launches["down", True]["ROW_MAX"] == 2 and not launches["down", True]["X_PRE"]  # gemv's x_row_max
-    assert launches["o", True]["ROW_MAX"] == 0 and not launches["o", True]["X_PRE"]
+    assert all(kwargs["A_MODE"] == code for _, kwargs in launches.values())
+    assert launches["down", False][1]["X_PRE"] and launches["o", False][1]["X_PRE"]
+    assert launches["down", False][0][0].dtype == x_dtype  # the quantized rows the kernel reads (e4m3 as bits)
+    assert launches["down", True][1]["ROW_MAX"] == 2 and not launches["down", True][1]["X_PRE"]  # gemv's x_row_max
+    assert launches["o", True][1]["ROW_MAX"] == 0 and not launches["o", True][1]["X_PRE"]
 
 
 def test_an_unknown_shape_is_refused_naming_the_known_ones():
