@@ -331,9 +331,12 @@ def describe_config(case) -> str:
 
 
 def decode_config(mode: str, m: int, n: int, k: int):
+    """The decode tile a call of ``mode`` gets by default: the table's for its weights and, where the table has one
+    measured for them, its activations (``gemv.table_tile``)."""
+    from vlmq.engine.kernels.fused import A_MODE_CODES
     from vlmq.engine.kernels.gemv import default_config
 
-    return default_config(cfg_format(mode), m, n, k, GROUP)
+    return default_config(cfg_format(mode), m, n, k, GROUP, a_mode=A_MODE_CODES[MODES[mode][1]])
 
 
 def alternative_config(mode: str, m: int, n: int, k: int):
@@ -637,14 +640,14 @@ def sweep_candidates(
     (``with_frag``) and a tensor-core default with one and two more stages (more bytes in flight, no registers);
     ``ahead_only``, the CUDA-core tiles in one K slice, uncapped, whose next K tile is in flight while one is used
     (``pipe`` or stages); ``splits_only``, the default tile at other K slice counts (``split_candidates``)."""
-    from vlmq.engine.kernels.gemv import GEMV_MAX_M, default_config
+    from vlmq.engine.kernels.gemv import GEMV_MAX_M
 
     preset, shape, n, k, m, mode = group
     fmt = cfg_format(mode)
     configs = sweep_configs(fmt, m, n, k)
     if m > GEMV_MAX_M:
         return configs
-    default = default_config(fmt, m, n, k, GROUP)
+    default = decode_config(mode, m, n, k)
     if frag_only:
         configs = [c for c in configs if getattr(c, "frag", False)]
     elif new_only:
@@ -696,7 +699,6 @@ def _warm_sweep(items):
 def run_sweep(args, log, save) -> list[dict]:
     """Time each candidate tile / split of the decode kernels per shape, row count and mode (same rotating
     weight copies for every candidate); log the best against the default, ``save`` after every group."""
-    from vlmq.engine.kernels.gemv import default_config
 
     groups = sweep_groups(args)
     recorded = recorded_tiles() if args.new_only else frozenset()
@@ -714,7 +716,7 @@ def run_sweep(args, log, save) -> list[dict]:
         preset, shape, n, k, m, mode = group
         fmt = MODES[mode][0]
         copies = max(1, min(64, math.ceil(args.rotate_mb * 2**20 / weight_bytes(fmt, n, k))))
-        default = LIBRARY if m > 64 else default_config(cfg_format(mode), m, n, k, GROUP)
+        default = LIBRARY if m > 64 else decode_config(mode, m, n, k)
         best, default_row, group_start = None, None, len(results)
         candidates = sweep_candidates(
             group, args.frag_only, args.new_only, recorded, args.wide_k_only, args.ahead_only, args.splits_only
@@ -762,17 +764,21 @@ def run_sweep(args, log, save) -> list[dict]:
     return results
 
 
-TABLE_FORMATS = {"bf16": "bf16", "int8-a16": "int8", "int4-g128": "int4", "fp8-a8": "fp8"}  # sweep mode -> table
+TABLE_FORMATS = {"bf16": "bf16", "int8-a16": "int8", "int4-g128": "int4", "fp8-a8": "fp8", "int8-a8": "int8"}
+# the sweep modes whose tiles the table keeps apart from their weight format's (``gemv.TILE_ACTIVATIONS``): int8-a8,
+# smoothquant's W8A8, beside int8_wo's W8A16 tile of the same weights
+TABLE_ACTIVATIONS = {"int8-a8": "int8"}
 VETO_RECIPES = {"int4": ("int4_wo", "int4_awq"), "int8": ("int8_wo", "smoothquant"), "fp8": ("fp8",), "bf16": ("bf16",)}
 
 
 def tiles_from_sweep(sweeps: list[dict], sources: list[str], vetoed: list[dict] = ()) -> dict:
-    """The sweeps' best candidate per (mode, N, K, M) as gemv's measured-tile table (``gemv.TILES_FILE``):
-    CUDA-core tiles at M = 1, tensor-core tiles at M = 16, each with its time and the default's. A weight format
-    has one tile per shape: int8 from the W8A16 sweep (W8A8 reads the same weights), FP8 from the W8A8 one (the
-    ``fp8`` recipe). A later sweep replaces an earlier one's results for the cases it measured (the lent machines
-    differ: tiles are compared within one sweep) where it timed the table's tile too (a sweep without it replaced
-    the 2b BF16 gate/up's 16.4 us tile with a 20.0 us one), except where ``vetoed`` ({"source", "preset",
+    """The sweeps' best candidate per (mode, N, K, M) as gemv's measured-tile table (``gemv.TILES_FILE``): CUDA-core
+    tiles at M = 1, tensor-core tiles at M = 16, each with its time and the default's. A weight format has one tile
+    per shape: int8 from the W8A16 sweep, FP8 from the W8A8 one (the ``fp8`` recipe); an int8 W8A8 sweep
+    (smoothquant's) adds its own beside it (``TABLE_ACTIVATIONS``: the entry's ``activations``), which W8A8 calls
+    take where the table has one. A later sweep replaces an earlier one's results for the cases it measured (the lent
+    machines differ: tiles are compared within one sweep) where it timed the table's tile too (a sweep without it
+    replaced the 2b BF16 gate/up's 16.4 us tile with a 20.0 us one), except where ``vetoed`` ({"source", "preset",
     "format"}: an engine A/B, ``engine_veto``, found that source's tiles of the preset's format slower in the whole
     decode step)."""
     skip = {(v["source"], v["preset"], v["format"]) for v in vetoed}
@@ -825,6 +831,8 @@ def tiles_from_sweep(sweeps: list[dict], sources: list[str], vetoed: list[dict] 
         )
         n, k = SHAPES[preset][shape]
         entry = dict(format=TABLE_FORMATS[mode], n=n, k=k, shape=f"{preset} {shape}", us=round(r["us"], 2))
+        if mode in TABLE_ACTIVATIONS:
+            entry["activations"] = TABLE_ACTIVATIONS[mode]
         entry["default_us"] = round(default[key[:4]], 2) if key[:4] in default else None
         dot_tile = dict(block_n=block_n, block_k=block_k, split=split, stages=stages, swap=swap, post=post)
         if warps != 4:  # tensor-core tiles recorded before this field ran 4 warps
@@ -848,7 +856,10 @@ def tile_changes(before: dict, after: dict) -> list[str]:
     two tables compares."""
     lines = []
     for kind in ("sum_m1", "dot_m1", "dot_m16"):
-        old, new = ({(e["format"], e["shape"]): e for e in table.get(kind, [])} for table in (before, after))
+        old, new = (
+            {(e["format"] + (f" a{e['activations']}" if "activations" in e else ""), e["shape"]): e for e in entries}
+            for entries in (before.get(kind, []), after.get(kind, []))
+        )
         for key in sorted(old.keys() | new.keys()):
             a, b = old.get(key), new.get(key)
             where = f"{kind} {key[0]} {key[1]}"

@@ -28,10 +28,20 @@ def test_tiles_keep_the_fastest_candidate_with_the_defaults_time():
         row("bf16", 1, ["sum", 1, 4, 1024, 1, 4, 1, 1, True], 4.1),
         row("bf16", 1, ["sum", 1, 8, 512, 1, 2, 1, 1, True], 4.6),
         row("fp8-a8", 16, ["dot", 16, 32, 128, 1, 4, 4, 1, False], 5.0),
-        row("int8-a8", 1, ["sum", 1, 4, 1024, 1, 4, 1, 2, True], 1.0),  # W8A8 int8 shares W8A16's weights: not kept
+        row("int8-a16", 1, ["sum", 1, 8, 1024, 1, 2, 1, 2, False], 2.0, default=True),
+        row("int8-a8", 1, ["sum", 1, 16, 1024, 1, 1, 1, 4, True], 3.0),  # smoothquant's: kept beside int8_wo's
+        row("int8-a8", 1, ["sum", 1, 4, 1024, 1, 4, 1, 2, True], 3.5, default=True),
     ]
     tiles = bench_kernels.tiles_from_sweep([sweep], ["a.json"])
-    (kept,) = tiles["sum_m1"]
+    kept, int8, w8a8 = sorted(tiles["sum_m1"], key=lambda t: (t["format"], t.get("activations", "")))
+    assert (int8["format"], int8["rows"], int8["us"]) == ("int8", 8, 2.0) and "activations" not in int8
+    assert (w8a8["format"], w8a8["activations"], w8a8["rows"], w8a8["us"], w8a8["default_us"]) == (
+        "int8",
+        "int8",
+        16,
+        3.0,
+        3.5,
+    )
     assert (kept["format"], kept["n"], kept["k"]) == ("bf16", 2048, 1536)
     assert (kept["rows"], kept["warps"], kept["vec"], kept["split"], kept["pipe"]) == (4, 4, 1, 1, True)
     assert (kept["us"], kept["default_us"]) == (4.1, 5.5)

@@ -508,3 +508,38 @@ def test_frag_rows_setting_is_on_unless_set_off_and_refuses_other_values(monkeyp
     with pytest.raises(VlmqError, match="use 0 .* or 1") as err:
         frag_rows_setting()
     assert "\n" not in str(err.value)
+
+
+def test_a_w8a8_tile_of_the_table_serves_w8a8_calls_and_the_weight_formats_tile_the_others(tmp_path, monkeypatch):
+    """A tile table entry with ``activations`` (``bench_kernels.py --write-tiles`` writes one from an int8-a8 sweep:
+    smoothquant's W8A8) is the tile of int8 calls over int8 rows, beside the weight format's entry, which int8_wo's
+    float rows keep; a shape with no W8A8 entry gives W8A8 calls the weight format's tile. The launch takes it."""
+    import json
+
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+    from vlmq.engine.kernels.gemv import A_INT8, TILES_ENV, TILES_FILE, default_config, gemv
+
+    table = json.loads(TILES_FILE.read_text())
+    shipped = next(t for t in table["sum_m1"] if (t["format"], t["shape"]) == ("int8", "2b o"))
+    w8a8 = dict(shipped, rows=16, warps=1, vec=4, pipe=False, stages=1, maxnreg=0, activations="int8")
+    assert (shipped["rows"], shipped.get("activations")) != (16, "int8")  # what the case is about
+    table["sum_m1"].append(w8a8)
+    path = tmp_path / "tiles.json"
+    path.write_text(json.dumps(table))
+    monkeypatch.setenv(TILES_ENV, str(path))
+    assert default_config(W_INT8, 1, 1536, 1536, a_mode=A_INT8).block_n == 16
+    assert default_config(W_INT8, 1, 1536, 1536).block_n == shipped["rows"]
+    qkv = next(t for t in table["sum_m1"] if (t["format"], t["shape"]) == ("int8", "2b qkv"))
+    assert default_config(W_INT8, 1, 2048, 1536, a_mode=A_INT8).block_n == qkv["rows"]  # no W8A8 entry
+    launched = []
+
+    class Recorded:  # stands in for the kernel: records the launch, runs nothing
+        def __getitem__(self, grid):
+            return lambda *args, **kwargs: launched.append(kwargs["BN"])
+
+    monkeypatch.setattr(gemv_triton, "gemv_kernel", Recorded())
+    w, s = torch.randint(-127, 128, (1536, 1536), dtype=torch.int8), torch.rand(1536)
+    x = torch.randn(1, 1536, dtype=torch.bfloat16)
+    gemv(x, w, s, a_mode=A_INT8, residual=torch.randn(1, 1536, dtype=torch.bfloat16))
+    gemv(x, w, s, residual=torch.randn(1, 1536, dtype=torch.bfloat16))
+    assert launched == [16, shipped["rows"]]

@@ -183,18 +183,38 @@ def read_tile_table(path: Path) -> dict:
         ) from None
 
 
+# A table entry's ``activations`` (absent: the tile of every activation mode of its weight format): a W8A8 int8 tile
+# measured for rows quantized to int8 (smoothquant), kept beside the weight-only int8 tile of the shape -- in the
+# form the engine runs them the two differ by 1.5-1.7x in instructions a weight value on the same tile (forty-ninth
+# session, sm_90 SASS: benchmarks/results/cpu-w8a8-int8-tiles-sass-2026-12-04). FP8 tiles are W8A8 already.
+TILE_ACTIVATIONS = {"int8": A_INT8}
+
+
 def measured_tiles() -> tuple[dict, dict, dict]:
     """({(format, N, K): (rows, warps, vec, split, pipe, stages, maxnreg)} for the CUDA-core kernel at one row,
     {(format, N, K): (block_n, block_k, split, stages, swap, post, warps, frag)} for the tensor-core kernel at 9-16
-    rows, and the same for the shapes where a tensor-core tile beat the CUDA cores at one row)."""
+    rows, and the same for the shapes where a tensor-core tile beat the CUDA cores at one row); an entry measured for
+    one activation mode (``TILE_ACTIVATIONS``) is keyed (format, N, K, a_mode) -- ``table_tile`` looks them up."""
     return tiles_of(tiles_file())
+
+
+def tile_key(entry: dict) -> tuple:
+    """A tile table entry's key in ``measured_tiles``' dicts."""
+    key = (FORMAT_NAMES[entry["format"]], entry["n"], entry["k"])
+    return (*key, TILE_ACTIVATIONS[entry["activations"]]) if "activations" in entry else key
+
+
+def table_tile(table: dict, fmt: int, n: int, k: int, a_mode: int = A_FLOAT):
+    """The tile of ``table`` (one of ``measured_tiles``' dicts) for a call: the one measured for its activation mode
+    where there is one, else its weight format's; None where the shape has neither."""
+    return table.get((fmt, n, k, a_mode)) or table.get((fmt, n, k))
 
 
 @functools.cache
 def tiles_of(path: Path) -> tuple[dict, dict, dict]:
     data = read_tile_table(path)
     sum_m1 = {
-        (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (
+        tile_key(t): (
             *(t["rows"], t["warps"], t["vec"], t["split"], t["pipe"]),
             t.get("stages", 1),  # tables written before stages ran one stage
             t.get("maxnreg", 0),  # and without a register cap
@@ -203,7 +223,7 @@ def tiles_of(path: Path) -> tuple[dict, dict, dict]:
     }
     dot_m16, dot_m1 = (
         {
-            (FORMAT_NAMES[t["format"]], t["n"], t["k"]): (
+            tile_key(t): (
                 *(t["block_n"], t["block_k"], t["split"], t["stages"]),
                 *(t.get("swap", False), t.get("post", False), t.get("warps", 4), t.get("frag", False)),
             )
@@ -507,7 +527,9 @@ def frag_fits(block_n: int, block_k: int, warps: int, swap: bool) -> bool:
     return block_n % (8 * (2 if swap else 1) * warps) == 0 and block_k % 32 == 0
 
 
-def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, cuda_cores: bool = False) -> GemvConfig:
+def default_config(
+    fmt: int, m: int, n: int, k: int, group_size: int = 0, *, cuda_cores: bool = False, a_mode: int = A_FLOAT
+) -> GemvConfig:
     """The tile a call gets without an explicit config. benchmarks/bench_kernels.py --sweep measures others.
 
     First the tile measured best for the shape (``measured_tiles``): at one row the CUDA-core kernel (every
@@ -523,9 +545,16 @@ def default_config(fmt: int, m: int, n: int, k: int, group_size: int = 0, *, cud
       25.5, qkv 11.7 vs 10.4; W8A8 48.1 vs 37.6 and 31.9 vs 24.8; 2b down 10.5 vs 10.2. At K = 1536 the CUDA
       cores win (2b gate_up W8A16 12.2 vs 13.7, qkv 6.0 vs 6.3)."""
     sum_m1, dot_m16, dot_m1 = measured_tiles() if group_size in (0, 128) else ({}, {}, {})
-    tuned = dot_m1.get((fmt, n, k)) if m == 1 and not cuda_cores else dot_m16.get((fmt, n, k)) if 8 < m <= 16 else None
-    if not tuned and m == 1 and (fmt, n, k) in sum_m1:
-        rows, warps, vec, split, pipe, stages, maxnreg = sum_m1[(fmt, n, k)]
+    tuned = (
+        table_tile(dot_m1, fmt, n, k, a_mode)
+        if m == 1 and not cuda_cores
+        else table_tile(dot_m16, fmt, n, k, a_mode)
+        if 8 < m <= 16
+        else None
+    )
+    one_row = table_tile(sum_m1, fmt, n, k, a_mode) if m == 1 else None
+    if not tuned and one_row:
+        rows, warps, vec, split, pipe, stages, maxnreg = one_row
         tile = dict(rows=rows, warps=warps, vec=vec, split=split, stages=stages, maxnreg=maxnreg)
         return sum_config(fmt, m, n, k, **tile)._replace(pipe=pipe)
     if tuned:
@@ -761,9 +790,9 @@ def gemv_config(
     the tensor-core tile would need ``normalize_rows`` first. The launch costs ~2 us on the critical path
     (docs/benchmarks.md, third session); the swapped tiles of ``dot_m1`` gained 0-0.7 us on the bf16 shapes where
     this happens (2b gate_up, 7b qkv and gate_up: the RMSNorm of a decoder layer)."""
-    cfg = default_config(fmt, m, n, k, group_size)
+    cfg = default_config(fmt, m, n, k, group_size, a_mode=a_mode)
     if cfg.kernel == "dot" and m == 1 and not x_pre and (smooth or norm):
-        alt = default_config(fmt, m, n, k, group_size, cuda_cores=True)
+        alt = default_config(fmt, m, n, k, group_size, cuda_cores=True, a_mode=a_mode)
         if alt.kernel == "sum" and not row_kernel_first(alt, fmt, a_mode, smooth, norm, n, k):
             return alt
     return cfg
