@@ -332,7 +332,7 @@ def describe_config(case) -> str:
 
 def decode_config(mode: str, m: int, n: int, k: int):
     """The decode tile a call of ``mode`` gets by default: the table's for its weights and, where the table has one
-    measured for them, its activations (``gemv.table_tile``)."""
+    measured for them, its activations (``gemv.table_key``)."""
     from vlmq.engine.kernels.fused import A_MODE_CODES
     from vlmq.engine.kernels.gemv import default_config
 

@@ -81,11 +81,12 @@ def recorded_launch(fmt: str, n: int, k: int, fusion: str | None, cfg, shape: st
 
 def tile_rows(preset: str, shape: str, fmt: str, rows, warps, vecs) -> list[dict]:
     from vlmq.engine.kernels.fused import A_MODE_CODES
-    from vlmq.engine.kernels.gemv import FORMAT_NAMES, measured_tiles, sum_config, table_tile
+    from vlmq.engine.kernels.gemv import FORMAT_NAMES, measured_tiles, sum_config, table_key
 
     n, k = bench_kernels.SHAPES[preset][shape]
     code = FORMAT_NAMES[bench_kernels.MODES[MODES[fmt]][0]]  # the weights' format (int8-a8: int8)
-    shipped = table_tile(measured_tiles()[0], code, n, k, A_MODE_CODES[bench_kernels.MODES[MODES[fmt]][1]])
+    sum_m1, _, dot_m1 = measured_tiles()
+    shipped = sum_m1.get(table_key((sum_m1, dot_m1), code, n, k, A_MODE_CODES[bench_kernels.MODES[MODES[fmt]][1]]))
     out = []
     for r, w, vec, pipe in itertools.product(rows, warps, vecs, (False, True)):
         cfg = sum_config(code, 1, n, k, rows=r, warps=w, vec=vec, split=1)._replace(pipe=pipe)  # one K slice

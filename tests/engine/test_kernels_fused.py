@@ -512,8 +512,9 @@ def test_frag_rows_setting_is_on_unless_set_off_and_refuses_other_values(monkeyp
 
 def test_a_w8a8_tile_of_the_table_serves_w8a8_calls_and_the_weight_formats_tile_the_others(tmp_path, monkeypatch):
     """A tile table entry with ``activations`` (``bench_kernels.py --write-tiles`` writes one from an int8-a8 sweep:
-    smoothquant's W8A8) is the tile of int8 calls over int8 rows, beside the weight format's entry, which int8_wo's
-    float rows keep; a shape with no W8A8 entry gives W8A8 calls the weight format's tile. The launch takes it."""
+    smoothquant's W8A8) is the tile of int8 calls over int8 rows, beside the weight format's entries, which int8_wo's
+    float rows keep -- a weight-format tensor-core tile too, which a W8A8 sweep that kept its CUDA-core tile found
+    no faster; a shape with no W8A8 entry gives W8A8 calls the weight format's tile. The launch takes it."""
     import json
 
     import vlmq.engine.kernels.gemv_triton as gemv_triton
@@ -543,3 +544,13 @@ def test_a_w8a8_tile_of_the_table_serves_w8a8_calls_and_the_weight_formats_tile_
     gemv(x, w, s, a_mode=A_INT8, residual=torch.randn(1, 1536, dtype=torch.bfloat16))
     gemv(x, w, s, residual=torch.randn(1, 1536, dtype=torch.bfloat16))
     assert launched == [16, shipped["rows"]]
+    dot = dict(format="int8", n=1536, k=1536, shape="2b o", block_n=64, block_k=128, split=1, stages=3, swap=True)
+    table["dot_m1"] = [*table.get("dot_m1", []), dot]  # the weight format's, beating its CUDA-core tile
+    path = tmp_path / "tiles_dot.json"
+    path.write_text(json.dumps(table))
+    monkeypatch.setenv(TILES_ENV, str(path))
+    assert default_config(W_INT8, 1, 1536, 1536).kernel == "dot"
+    assert (
+        default_config(W_INT8, 1, 1536, 1536, a_mode=A_INT8).kernel,
+        default_config(W_INT8, 1, 1536, 1536, a_mode=A_INT8).block_n,
+    ) == ("sum", 16)

@@ -194,7 +194,7 @@ def measured_tiles() -> tuple[dict, dict, dict]:
     """({(format, N, K): (rows, warps, vec, split, pipe, stages, maxnreg)} for the CUDA-core kernel at one row,
     {(format, N, K): (block_n, block_k, split, stages, swap, post, warps, frag)} for the tensor-core kernel at 9-16
     rows, and the same for the shapes where a tensor-core tile beat the CUDA cores at one row); an entry measured for
-    one activation mode (``TILE_ACTIVATIONS``) is keyed (format, N, K, a_mode) -- ``table_tile`` looks them up."""
+    one activation mode (``TILE_ACTIVATIONS``) is keyed (format, N, K, a_mode): ``table_key``."""
     return tiles_of(tiles_file())
 
 
@@ -204,10 +204,12 @@ def tile_key(entry: dict) -> tuple:
     return (*key, TILE_ACTIVATIONS[entry["activations"]]) if "activations" in entry else key
 
 
-def table_tile(table: dict, fmt: int, n: int, k: int, a_mode: int = A_FLOAT):
-    """The tile of ``table`` (one of ``measured_tiles``' dicts) for a call: the one measured for its activation mode
-    where there is one, else its weight format's; None where the shape has neither."""
-    return table.get((fmt, n, k, a_mode)) or table.get((fmt, n, k))
+def table_key(tables: tuple[dict, ...], fmt: int, n: int, k: int, a_mode: int = A_FLOAT) -> tuple:
+    """The key of a call's tiles in ``tables`` (of ``measured_tiles``' dicts, those one choice reads together): its
+    activation mode's where any of them holds a tile measured for it -- then only those: a W8A8 sweep that kept a
+    CUDA-core tile found no faster tensor-core one -- else its weight format's."""
+    own = (fmt, n, k, a_mode)
+    return own if any(own in table for table in tables) else (fmt, n, k)
 
 
 @functools.cache
@@ -545,14 +547,12 @@ def default_config(
       25.5, qkv 11.7 vs 10.4; W8A8 48.1 vs 37.6 and 31.9 vs 24.8; 2b down 10.5 vs 10.2. At K = 1536 the CUDA
       cores win (2b gate_up W8A16 12.2 vs 13.7, qkv 6.0 vs 6.3)."""
     sum_m1, dot_m16, dot_m1 = measured_tiles() if group_size in (0, 128) else ({}, {}, {})
-    tuned = (
-        table_tile(dot_m1, fmt, n, k, a_mode)
-        if m == 1 and not cuda_cores
-        else table_tile(dot_m16, fmt, n, k, a_mode)
-        if 8 < m <= 16
-        else None
-    )
-    one_row = table_tile(sum_m1, fmt, n, k, a_mode) if m == 1 else None
+    one_row_key = table_key((sum_m1, dot_m1), fmt, n, k, a_mode)
+    if m == 1:
+        tuned = None if cuda_cores else dot_m1.get(one_row_key)
+    else:
+        tuned = dot_m16.get(table_key((dot_m16,), fmt, n, k, a_mode)) if 8 < m <= 16 else None
+    one_row = sum_m1.get(one_row_key) if m == 1 else None
     if not tuned and one_row:
         rows, warps, vec, split, pipe, stages, maxnreg = one_row
         tile = dict(rows=rows, warps=warps, vec=vec, split=split, stages=stages, maxnreg=maxnreg)
