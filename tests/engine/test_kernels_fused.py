@@ -517,7 +517,6 @@ def test_a_w8a8_tile_of_the_table_serves_w8a8_calls_and_the_weight_formats_tile_
     no faster; a shape with no W8A8 entry gives W8A8 calls the weight format's tile. The launch takes it."""
     import json
 
-    import vlmq.engine.kernels.gemv_triton as gemv_triton
     from vlmq.engine.kernels.gemv import A_INT8, TILES_ENV, TILES_FILE, default_config, gemv
 
     table = json.loads(TILES_FILE.read_text())
@@ -525,13 +524,26 @@ def test_a_w8a8_tile_of_the_table_serves_w8a8_calls_and_the_weight_formats_tile_
     w8a8 = dict(shipped, rows=16, warps=1, vec=4, pipe=False, stages=1, maxnreg=0, activations="int8")
     assert (shipped["rows"], shipped.get("activations")) != (16, "int8")  # what the case is about
     table["sum_m1"].append(w8a8)
-    path = tmp_path / "tiles.json"
-    path.write_text(json.dumps(table))
-    monkeypatch.setenv(TILES_ENV, str(path))
+    with_w8a8 = tmp_path / "tiles.json"
+    with_w8a8.write_text(json.dumps(table))
+    monkeypatch.setenv(TILES_ENV, str(with_w8a8))
     assert default_config(W_INT8, 1, 1536, 1536, a_mode=A_INT8).block_n == 16
     assert default_config(W_INT8, 1, 1536, 1536).block_n == shipped["rows"]
     qkv = next(t for t in table["sum_m1"] if (t["format"], t["shape"]) == ("int8", "2b qkv"))
     assert default_config(W_INT8, 1, 2048, 1536, a_mode=A_INT8).block_n == qkv["rows"]  # no W8A8 entry
+    dot = dict(format="int8", n=1536, k=1536, shape="2b o", block_n=64, block_k=128, split=1, stages=3, swap=True)
+    table["dot_m1"] = [*table.get("dot_m1", []), dot]  # the weight format's, beating its CUDA-core tile
+    with_dot = tmp_path / "tiles_dot.json"
+    with_dot.write_text(json.dumps(table))
+    monkeypatch.setenv(TILES_ENV, str(with_dot))
+    assert default_config(W_INT8, 1, 1536, 1536).kernel == "dot"
+    w8a8_tile = default_config(W_INT8, 1, 1536, 1536, a_mode=A_INT8)
+    assert (w8a8_tile.kernel, w8a8_tile.block_n) == ("sum", 16)
+
+    pytest.importorskip("triton")  # the launch: gemv's kernel module needs Triton (recorded, nothing runs)
+    import vlmq.engine.kernels.gemv_triton as gemv_triton
+
+    monkeypatch.setenv(TILES_ENV, str(with_w8a8))
     launched = []
 
     class Recorded:  # stands in for the kernel: records the launch, runs nothing
@@ -544,13 +556,3 @@ def test_a_w8a8_tile_of_the_table_serves_w8a8_calls_and_the_weight_formats_tile_
     gemv(x, w, s, a_mode=A_INT8, residual=torch.randn(1, 1536, dtype=torch.bfloat16))
     gemv(x, w, s, residual=torch.randn(1, 1536, dtype=torch.bfloat16))
     assert launched == [16, shipped["rows"]]
-    dot = dict(format="int8", n=1536, k=1536, shape="2b o", block_n=64, block_k=128, split=1, stages=3, swap=True)
-    table["dot_m1"] = [*table.get("dot_m1", []), dot]  # the weight format's, beating its CUDA-core tile
-    path = tmp_path / "tiles_dot.json"
-    path.write_text(json.dumps(table))
-    monkeypatch.setenv(TILES_ENV, str(path))
-    assert default_config(W_INT8, 1, 1536, 1536).kernel == "dot"
-    assert (
-        default_config(W_INT8, 1, 1536, 1536, a_mode=A_INT8).kernel,
-        default_config(W_INT8, 1, 1536, 1536, a_mode=A_INT8).block_n,
-    ) == ("sum", 16)
