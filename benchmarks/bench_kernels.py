@@ -333,10 +333,9 @@ def describe_config(case) -> str:
 def decode_config(mode: str, m: int, n: int, k: int):
     """The decode tile a call of ``mode`` gets by default: the table's for its weights and, where the table has one
     measured for them, its activations (``gemv.table_key``)."""
-    from vlmq.engine.kernels.fused import A_MODE_CODES
     from vlmq.engine.kernels.gemv import default_config
 
-    return default_config(cfg_format(mode), m, n, k, GROUP, a_mode=A_MODE_CODES[MODES[mode][1]])
+    return default_config(cfg_format(mode), m, n, k, GROUP, a_mode=cfg_activations(mode))
 
 
 def alternative_config(mode: str, m: int, n: int, k: int):
@@ -352,6 +351,13 @@ def cfg_format(mode: str) -> int:
     from vlmq.engine.kernels.gemv import W_FLOAT, W_FP8, W_INT4, W_INT8
 
     return {"bf16": W_FLOAT, "int8": W_INT8, "fp8": W_FP8, "int4": W_INT4}[MODES[mode][0]]
+
+
+def cfg_activations(mode: str) -> int:
+    """The activation mode code (``gemv``'s ``a_mode``) of ``mode``'s rows."""
+    from vlmq.engine.kernels.fused import A_MODE_CODES
+
+    return A_MODE_CODES[MODES[mode][1]]
 
 
 def weight_bytes(fmt: str, n: int, k: int) -> int:
@@ -588,7 +594,6 @@ def engine_form(shape: str, mode: str, x: torch.Tensor, n: int, generator=None) 
     """``gemv``'s keyword arguments for float rows ``x`` [M, K] of ``shape`` in ``mode`` as the engine's decode step
     passes them (``FUSION``): its RMSNorm weight (drawn from ``generator``), SiLU·mul, a residual of N = ``n``,
     the W8A8 activation mode and, for a W8A8 down_proj, the row maxima gate/up gathers (``fused.fused_mlp``)."""
-    from vlmq.engine.kernels.fused import A_MODE_CODES
     from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL
 
     fusion, a_mode = FUSION[shape], MODES[mode][1]
@@ -597,7 +602,7 @@ def engine_form(shape: str, mode: str, x: torch.Tensor, n: int, generator=None) 
     norm = (torch.rand(k, **kw) + 0.5).to(torch.bfloat16) if "norm" in fusion else None
     resid = torch.randn(m, n, dtype=torch.bfloat16, **kw) if fusion == "resid" else None
     act = ACT_SILU_MUL if "silu" in fusion else ACT_NONE
-    form = dict(a_mode=A_MODE_CODES[a_mode], norm_weight=norm, act=act, residual=resid)
+    form = dict(a_mode=cfg_activations(mode), norm_weight=norm, act=act, residual=resid)
     if shape == "down" and a_mode != "bf16":  # W8A8: quantized in the tile with the maxima gate/up gathered
         form["x_row_max"] = x.float().abs().amax(dim=1)
     return form

@@ -60,7 +60,6 @@ def recorded_launch(fmt: str, n: int, k: int, fusion: str | None, cfg, shape: st
     ``bench_kernels.engine_form``), recorded on the CPU instead of run."""
     import vlmq.engine.kernels.gemv_triton as gemv_triton
     from vlmq.engine.kernels import quantize_activation
-    from vlmq.engine.kernels.fused import A_MODE_CODES
     from vlmq.engine.kernels.gemv import gemv
 
     mode = MODES[fmt]
@@ -72,7 +71,7 @@ def recorded_launch(fmt: str, n: int, k: int, fusion: str | None, cfg, shape: st
         rows, kwargs = x, bench_kernels.engine_form(shape, mode, x, n)
     else:
         rows, x_scale = quantize_activation(x, a_mode)
-        kwargs = dict(x_scale=x_scale, a_mode=A_MODE_CODES[a_mode])
+        kwargs = dict(x_scale=x_scale, a_mode=bench_kernels.cfg_activations(mode))
     # where the engine's rule runs the RMSNorm first (normalize_rows), that launch is recorded and left out
     with recording(gemv_triton, "gemv_kernel", "normalize_rows_kernel") as (recorder, _):
         gemv(rows, pack.weight, pack.scale, pack.zero, pack.group_size, None, config=cfg, **kwargs)
@@ -80,13 +79,12 @@ def recorded_launch(fmt: str, n: int, k: int, fusion: str | None, cfg, shape: st
 
 
 def tile_rows(preset: str, shape: str, fmt: str, rows, warps, vecs) -> list[dict]:
-    from vlmq.engine.kernels.fused import A_MODE_CODES
-    from vlmq.engine.kernels.gemv import FORMAT_NAMES, measured_tiles, sum_config, table_key
+    from vlmq.engine.kernels.gemv import measured_tiles, sum_config, table_key
 
     n, k = bench_kernels.SHAPES[preset][shape]
-    code = FORMAT_NAMES[bench_kernels.MODES[MODES[fmt]][0]]  # the weights' format (int8-a8: int8)
+    code = bench_kernels.cfg_format(MODES[fmt])  # the weights' format (int8-a8: int8)
     sum_m1, _, dot_m1 = measured_tiles()
-    shipped = sum_m1.get(table_key((sum_m1, dot_m1), code, n, k, A_MODE_CODES[bench_kernels.MODES[MODES[fmt]][1]]))
+    shipped = sum_m1.get(table_key((sum_m1, dot_m1), code, n, k, bench_kernels.cfg_activations(MODES[fmt])))
     out = []
     for r, w, vec, pipe in itertools.product(rows, warps, vecs, (False, True)):
         cfg = sum_config(code, 1, n, k, rows=r, warps=w, vec=vec, split=1)._replace(pipe=pipe)  # one K slice

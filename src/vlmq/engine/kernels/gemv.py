@@ -548,11 +548,11 @@ def default_config(
       cores win (2b gate_up W8A16 12.2 vs 13.7, qkv 6.0 vs 6.3)."""
     sum_m1, dot_m16, dot_m1 = measured_tiles() if group_size in (0, 128) else ({}, {}, {})
     one_row_key = table_key((sum_m1, dot_m1), fmt, n, k, a_mode)
+    tuned = one_row = None
     if m == 1:
-        tuned = None if cuda_cores else dot_m1.get(one_row_key)
-    else:
-        tuned = dot_m16.get(table_key((dot_m16,), fmt, n, k, a_mode)) if 8 < m <= 16 else None
-    one_row = sum_m1.get(one_row_key) if m == 1 else None
+        tuned, one_row = None if cuda_cores else dot_m1.get(one_row_key), sum_m1.get(one_row_key)
+    elif 8 < m <= 16:
+        tuned = dot_m16.get(table_key((dot_m16,), fmt, n, k, a_mode))
     if not tuned and one_row:
         rows, warps, vec, split, pipe, stages, maxnreg = one_row
         tile = dict(rows=rows, warps=warps, vec=vec, split=split, stages=stages, maxnreg=maxnreg)
