@@ -556,3 +556,21 @@ def test_a_w8a8_tile_of_the_table_serves_w8a8_calls_and_the_weight_formats_tile_
     gemv(x, w, s, a_mode=A_INT8, residual=torch.randn(1, 1536, dtype=torch.bfloat16))
     gemv(x, w, s, residual=torch.randn(1, 1536, dtype=torch.bfloat16))
     assert launched == [16, shipped["rows"]]
+
+
+def test_a_tile_table_entry_for_unknown_activations_is_refused_in_one_line(tmp_path, monkeypatch):
+    """A hand-edited table whose entry names activations the table does not keep apart (only int8 W8A8 tiles are):
+    one line naming the entry, the value and the fix, not a KeyError."""
+    import json
+
+    from vlmq.engine.kernels.gemv import TILES_ENV, TILES_FILE, default_config
+    from vlmq.errors import VlmqError
+
+    table = json.loads(TILES_FILE.read_text())
+    table["sum_m1"][0] = dict(table["sum_m1"][0], activations="fp4")
+    path = tmp_path / "tiles.json"
+    path.write_text(json.dumps(table))
+    monkeypatch.setenv(TILES_ENV, str(path))
+    with pytest.raises(VlmqError, match="activations 'fp4' is none of int8; write the table with") as err:
+        default_config(W_INT8, 1, 1536, 1536)
+    assert "\n" not in str(err.value)

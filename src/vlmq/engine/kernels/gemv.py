@@ -201,7 +201,14 @@ def measured_tiles() -> tuple[dict, dict, dict]:
 def tile_key(entry: dict) -> tuple:
     """A tile table entry's key in ``measured_tiles``' dicts."""
     key = (FORMAT_NAMES[entry["format"]], entry["n"], entry["k"])
-    return (*key, TILE_ACTIVATIONS[entry["activations"]]) if "activations" in entry else key
+    if "activations" not in entry:
+        return key
+    if entry["activations"] not in TILE_ACTIVATIONS:
+        raise VlmqError(
+            f"tile table entry {entry.get('shape', key)} ({entry['format']}): activations {entry['activations']!r} "
+            f"is none of {', '.join(TILE_ACTIVATIONS)}; write the table with bench_kernels.py --write-tiles"
+        )
+    return (*key, TILE_ACTIVATIONS[entry["activations"]])
 
 
 def table_key(tables: tuple[dict, ...], fmt: int, n: int, k: int, a_mode: int = A_FLOAT) -> tuple:
