@@ -590,10 +590,13 @@ def sweep_calls(group: tuple, cfg, copies: int, fused: bool = False, device: str
     return [lambda p=p: gemv(rows, p.weight, p.scale, p.zero, p.group_size, None, config=cfg, **kwargs) for p in packs]
 
 
-def engine_form(shape: str, mode: str, x: torch.Tensor, n: int, generator=None) -> dict:
+def engine_form(shape: str, mode: str, x: torch.Tensor, n: int, generator=None, forwarded: bool = False) -> dict:
     """``gemv``'s keyword arguments for float rows ``x`` [M, K] of ``shape`` in ``mode`` as the engine's decode step
     passes them (``FUSION``): its RMSNorm weight (drawn from ``generator``), SiLU·mul, a residual of N = ``n``,
-    the W8A8 activation mode and, for a W8A8 down_proj, the row maxima gate/up gathers (``fused.fused_mlp``)."""
+    the W8A8 activation mode and, for a W8A8 down_proj, the row maxima gate/up gathers (``fused.fused_mlp``).
+    ``forwarded`` (a W8A8 shape with an RMSNorm): its rows' maxima before the norm too, as
+    ``$VLMQ_W8A8_ROW_MAX=forward`` gives q/k/v, and the norm kept out of ``normalize_rows`` (``norm_first`` False), so
+    the launch quantizes its rows in its loop, the norm deferred, even where the engine's rule would not."""
     from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL
 
     fusion, a_mode = FUSION[shape], MODES[mode][1]
@@ -605,6 +608,10 @@ def engine_form(shape: str, mode: str, x: torch.Tensor, n: int, generator=None) 
     form = dict(a_mode=cfg_activations(mode), norm_weight=norm, act=act, residual=resid)
     if shape == "down" and a_mode != "bf16":  # W8A8: quantized in the tile with the maxima gate/up gathered
         form["x_row_max"] = x.float().abs().amax(dim=1)
+    if forwarded:
+        if a_mode == "bf16" or norm is None:
+            raise ValueError(f"{shape} in {mode}: forwarded row maxima are a W8A8 row's before its RMSNorm")
+        form.update(x_row_max=(x.float() * norm.float()).abs().amax(dim=1), norm_first=False)
     return form
 
 

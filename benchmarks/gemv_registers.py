@@ -35,6 +35,7 @@ from vlmq.errors import VlmqError
 # weights under int8 rows (int8-a8: smoothquant's W8A8, which the tile table serves int8_wo's tiles)
 MODES = {"int4": "int4-g128", "int8": "int8-a16", "fp8": "fp8-a8", "int8-a8": "int8-a8", "bf16": "bf16"}
 FORMATS = ("int4", "int8", "fp8", "int8-a8")
+W8A8_FORMATS = ("fp8", "int8-a8")
 
 
 def parse_args(argv=None):
@@ -53,11 +54,13 @@ def ints(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v.strip()]
 
 
-def recorded_launch(fmt: str, n: int, k: int, fusion: str | None, cfg, shape: str | None = None):
+def recorded_launch(
+    fmt: str, n: int, k: int, fusion: str | None, cfg, shape: str | None = None, forwarded: bool = False
+):
     """The gemv kernel's launch for a [1, k] row through a random ``fmt`` pack of [n, k] with ``cfg``: plain
     (``fusion`` None: rows as the sweep times them, float, or W8A8 rows quantized by the caller) or in the form the
     engine runs for ``shape`` (default: the first of ``bench_kernels.FUSION`` with that ``fusion``;
-    ``bench_kernels.engine_form``), recorded on the CPU instead of run."""
+    ``bench_kernels.engine_form``, ``forwarded`` as there), recorded on the CPU instead of run."""
     import vlmq.engine.kernels.gemv_triton as gemv_triton
     from vlmq.engine.kernels import quantize_activation
     from vlmq.engine.kernels.gemv import gemv
@@ -68,7 +71,7 @@ def recorded_launch(fmt: str, n: int, k: int, fusion: str | None, cfg, shape: st
     x = torch.randn(1, k, dtype=torch.bfloat16)
     if fusion is not None:
         shape = shape or next(name for name, form in bench_kernels.FUSION.items() if form == fusion)
-        rows, kwargs = x, bench_kernels.engine_form(shape, mode, x, n)
+        rows, kwargs = x, bench_kernels.engine_form(shape, mode, x, n, forwarded=forwarded)
     else:
         rows, x_scale = quantize_activation(x, a_mode)
         kwargs = dict(x_scale=x_scale, a_mode=bench_kernels.cfg_activations(mode))
@@ -93,8 +96,12 @@ def tile_rows(preset: str, shape: str, fmt: str, rows, warps, vecs) -> list[dict
         if row["shipped"]:  # compiled as the engine runs it: the table's pipeline stages and register cap too
             cfg = cfg._replace(num_stages=shipped[5], maxnreg=shipped[6])
         row["stages"], row["maxnreg"] = cfg.num_stages, cfg.maxnreg
-        for label, fusion in (("plain", None), ("fused", bench_kernels.FUSION[shape])):
-            kernel, (args, kwargs) = recorded_launch(fmt, n, k, fusion, cfg, shape)
+        fusion = bench_kernels.FUSION[shape]
+        forms = [("plain", None, False), ("fused", fusion, False)]
+        if fmt in W8A8_FORMATS and "norm" in fusion:  # $VLMQ_W8A8_ROW_MAX=forward's form too
+            forms.append(("forwarded", fusion, True))
+        for label, fusion, forwarded in forms:
+            kernel, (args, kwargs) = recorded_launch(fmt, n, k, fusion, cfg, shape, forwarded)
             compiled = compile_kernel(kernel, args, kwargs)
             row[label] = dict(
                 registers=compiled.registers,
@@ -124,20 +131,23 @@ def registers_markdown(rows: list[dict], triton_version: str) -> str:
     lines = [
         "Registers a thread, local memory (bytes a thread) and resident warps an SM of the CUDA-core decode GEMV at "
         f"one row (sm_90 compile, Triton {triton_version}, no GPU); plain = as the sweep times it, fused = as the "
-        "engine runs it; * = the shipped tile, compiled with the table's pipeline stages and register cap (0: none).",
+        "engine runs it, forwarded = a W8A8 row quantized in the loop with maxima gathered before its RMSNorm, the "
+        "norm deferred ($VLMQ_W8A8_ROW_MAX=forward's form, even where the engine normalizes first); * = the "
+        "shipped tile, compiled with the table's pipeline stages and register cap (0: none).",
         "",
         "| shape | format | rows | warps | vec | pipe | stages | cap | plain regs | local | warps/SM | issued/value "
-        "| fused regs | local | warps/SM | issued/value |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| fused regs | local | warps/SM | issued/value | forwarded regs | issued/value |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         p, f = r["plain"], r["fused"]
+        fwd = r.get("forwarded") or dict(registers="-", issued_per_value="-")
         name = f"{r['preset']} {r['shape']}" + (" *" if r["shipped"] else "")
         lines.append(
             f"| {name} | {r['format']} | {r['rows']} | {r['warps']} | {r['vec']} | {int(r['pipe'])} | "
             f"{r['stages']} | {r['maxnreg']} | {p['registers']} | {p['local_bytes']} | {p['warps_per_sm']} | "
             f"{p['issued_per_value']} | {f['registers']} | {f['local_bytes']} | {f['warps_per_sm']} | "
-            f"{f['issued_per_value']} |"
+            f"{f['issued_per_value']} | {fwd['registers']} | {fwd['issued_per_value']} |"
         )
     return "\n".join(lines)
 

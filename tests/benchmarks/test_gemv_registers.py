@@ -85,6 +85,27 @@ def test_w8a8_tiles_are_recorded_as_the_sweep_times_them_and_as_the_engine_runs_
     assert launches["o", True][1]["ROW_MAX"] == 0 and not launches["o", True][1]["X_PRE"]
 
 
+@pytest.mark.parametrize("fmt", ["fp8", "int8-a8"])
+def test_the_forwarded_form_quantizes_w8a8_rows_in_the_loop_with_the_norm_deferred(fmt):
+    """``$VLMQ_W8A8_ROW_MAX=forward``'s form of q/k/v and gate/up: float rows (not ``normalize_rows``' codes) with
+    their maxima before the RMSNorm (``ROW_MAX`` 2), the norm deferred (``NORM`` 2) -- gate/up's too, which the
+    engine's rule would normalize first (the form is compiled to count what it would cost)."""
+    pytest.importorskip("triton")
+    import bench_kernels
+    import gemv_registers
+    from vlmq.engine.kernels.gemv import FORMAT_NAMES, sum_config
+
+    weights = "fp8" if fmt == "fp8" else "int8"
+    for shape, n, k in (("qkv", 2048, 1536), ("gate_up", 17920, 1536)):
+        cfg = sum_config(FORMAT_NAMES[weights], 1, n, k, rows=8, warps=1, split=1)
+        fused = gemv_registers.recorded_launch(fmt, n, k, bench_kernels.FUSION[shape], cfg, shape)[1][1]
+        forwarded = gemv_registers.recorded_launch(fmt, n, k, bench_kernels.FUSION[shape], cfg, shape, True)[1][1]
+        assert (forwarded["NORM"], forwarded["ROW_MAX"], forwarded["X_PRE"]) == (2, 2, False), shape
+        assert fused["NORM"] != 2 and fused["ROW_MAX"] == 0, shape
+    with pytest.raises(ValueError, match="forwarded row maxima are a W8A8 row's"):
+        bench_kernels.engine_form("o", "fp8-a8", torch.randn(1, 64, dtype=torch.bfloat16), 64, forwarded=True)
+
+
 def test_an_unknown_shape_is_refused_naming_the_known_ones():
     import gemv_registers
     from vlmq.errors import VlmqError

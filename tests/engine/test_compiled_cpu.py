@@ -88,6 +88,7 @@ def test_vision_graphs_remember_recent_grids_only(tiny_fp32, images):
         ("int4_wo+group=32", "fp8", "kernel"),
         ("fp8", "bf16", "kernel"),
         ("fp8", "fp8", "gate_up"),
+        ("fp8", "bf16", "forward"),
     ],
 )
 def test_compiled_decode_layer_is_five_ops_and_no_generated_kernel(tiny_bf16, recipe, kv_dtype, row_max, monkeypatch):
@@ -97,7 +98,9 @@ def test_compiled_decode_layer_is_five_ops_and_no_generated_kernel(tiny_bf16, re
     (embedding + M-RoPE tables) is one kernel, the head one GEMV and nothing else (its logits stay in the model's
     dtype: no cast of the vocabulary), and the greedy advance the one vlmq::greedy_advance op, compiled by nobody.
     W8A8 with ``$VLMQ_W8A8_ROW_MAX=gate_up``: gate/up and down are one vlmq::fused_mlp, which writes the layer's
-    row-maximum slots in place (no copy of them either)."""
+    row-maximum slots in place (no copy of them either); with ``forward``, gate/up and down are each one
+    vlmq::fused_linear_gather (q/k/v, past the first layer, reads the previous down_proj's maxima: the second layer
+    is compiled here)."""
     import re
 
     from torch._inductor.utils import run_and_get_code
@@ -133,20 +136,24 @@ def test_compiled_decode_layer_is_five_ops_and_no_generated_kernel(tiny_bf16, re
     )
     _, layer_kernels, layer_ops = generated(
         runner.decode_layer,
-        runner.packs[0],
+        runner.packs[1],
         x,
         cos,
         sin,
         s.slot,
         s.token_type,
         s.key_valid[:, None, None, :],
-        engine.cache.layer(0),
+        engine.cache.layer(1),
         None,
         runner.decode_attend,
         True,
     )
     _, head_kernels, head_ops = generated(runner.head, runner.head_pack, x[:, -1])
-    if row_max == "gate_up":
+    if row_max == "forward":
+        assert runner.packs[1].forward is not None and runner.packs[1].forward.qkv_rows is not None
+        assert sorted(layer_ops) == ["fused_linear"] * 2 + ["fused_linear_gather"] * 2 + ["rope_kv_decode_attention"]
+        assert not layer_kernels, layer_kernels
+    elif row_max == "gate_up":
         assert runner.packs[0].row_max is not None
         assert sorted(layer_ops) == ["fused_linear"] * 2 + ["fused_mlp", "rope_kv_decode_attention"], layer_ops
         assert not layer_kernels

@@ -28,6 +28,10 @@ PLAN_CASES = [("bf16", "fp8", "prefetch=2,warps=4,splits=2")]
 # with VLMQ_W8A8_ROW_MAX=gate_up: each W8A8 MLP as vlmq::fused_mlp (down_proj's rows quantized with gate/up's maxima
 # where it runs on the CUDA cores: int8 at the tiny model's 2 rows; FP8 takes a tensor-core tile there: normalize_rows)
 ROW_MAX_CASES = [("smoothquant", "bf16", True), ("fp8", "fp8", False)]
+# with VLMQ_W8A8_ROW_MAX=forward: down_proj's epilogue gathers the maxima the next layer's q/k/v quantizes its rows
+# with, its RMSNorm deferred (where its tile would quantize them in its prologue: at the tiny model's 2 rows,
+# smoothquant's CUDA-core int8 tiles; FP8 takes tensor-core tiles there)
+FORWARD_CASES = [("smoothquant", "bf16"), ("fp8", "fp8")]
 # with VLMQ_NORM_DEFER (read as each GEMV launches): q/k/v's, gate/up's and the lm_head's RMSNorm deferred in the
 # CUDA-core GEMV (the multiplier on the sums), the eager engine's tokens still (a float32 model: nothing rounds)
 NORM_DEFER_CASES = [("bf16", "bf16"), ("int8_wo", "fp8"), ("int4_wo+group=32", "bf16")]
@@ -50,46 +54,21 @@ def _kernel_ops():
         "greedy": 0,
         "fused_mlp": 0,
         "deferred_norm": 0,
+        "deferred_w8a8_norm": 0,
+        "gather": 0,
     }
     linear_ref, w8_ref, w4_ref = fused.fused_linear_reference, qlinear.w8_linear, qlinear.w4a16_linear
 
-    def fused_linear(
-        x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype
-    ):
-        if x.shape[0] > GEMV_MAX_M:
-            return linear_ref(
-                x,
-                weight,
-                scale,
-                zero,
-                group_size,
-                bias,
-                x_scale,
-                a_mode,
-                norm_weight,
-                eps,
-                pre_scale,
-                act,
-                residual,
-                out_dtype,
-            )
+    def fused_linear(*args):  # the op's CUDA launch at decode; its reference at prefill (no GPU GEMM here)
+        if args[0].shape[0] > GEMV_MAX_M:
+            return linear_ref(*args)
         launches["gemv"] += 1
-        return gemv(
-            x,
-            weight,
-            scale,
-            zero,
-            group_size,
-            bias,
-            x_scale=x_scale,
-            a_mode=fused.A_MODE_CODES[a_mode],
-            norm_weight=norm_weight,
-            eps=eps,
-            pre_scale=pre_scale,
-            act=fused.ACTS[act],
-            residual=residual,
-            out_dtype=out_dtype,
-        )
+        return fused.launch_fused_linear(*args)
+
+    def fused_linear_gather(*args):  # decode only (its rings: ``projections.ForwardedMaxima``)
+        launches["gemv"] += 1
+        launches["gather"] += 1
+        return fused.fused_linear_gather_kernel(*args)
 
     def w8_linear(x, qweight, wscale, xscale, bias, out_dtype):  # the eager modules' decode GEMV
         if x.shape[0] > GEMV_MAX_M:
@@ -144,6 +123,7 @@ def _kernel_ops():
         def __getitem__(self, grid):
             def launch(*args, **kwargs):
                 launches["deferred_norm"] += kwargs.get("NORM") == 2
+                launches["deferred_w8a8_norm"] += kwargs.get("NORM") == 2 and kwargs.get("A_MODE") != 0
                 return self.kernel[grid](*args, **kwargs)
 
             return launch
@@ -152,6 +132,7 @@ def _kernel_ops():
     compiled.greedy_advance = greedy_advance
     fused.fused_linear = fused_linear
     fused.fused_mlp = fused_mlp
+    fused.fused_linear_gather = fused_linear_gather
     qlinear.w8_linear, qlinear.w4a16_linear = w8_linear, w4a16_linear
     attention.rope_kv_decode_attention = rope_kv_decode_attention
     attention.launch_decode_attention = planned_attention
@@ -196,12 +177,13 @@ def _run_case(
     os.environ.pop("VLMQ_ATTENTION_PLAN")
     ran = {k: launches[k] - before[k] for k in launches}
     slots = [bool(p.row_max[0].any()) for p in fused.compiled.packs if p.row_max is not None]  # which hold maxima
+    forwarded = [[bool(s.any()) for s in p.forward.slots()] for p in fused.compiled.packs if p.forward is not None]
     result = {"same_tokens": got == want, "tokens": [got, want], "launches": ran, "label": fused.compiled.label}
     down = fused.compiled.packs[0].down.packed
     on_cuda_cores = down.a_mode in A_MODE_CODES and row_max_on_cuda_cores(
         down.weight, len(prompts), A_MODE_CODES[down.a_mode], down.pre_scale is not None
     )
-    return result | {"slots_holding_maxima": slots, "down_on_cuda_cores": on_cuda_cores}
+    return result | {"slots_holding_maxima": slots, "down_on_cuda_cores": on_cuda_cores, "forwarded": forwarded}
 
 
 def main():
@@ -232,6 +214,9 @@ def main():
     for recipe, kv, _ in ROW_MAX_CASES:
         key = f"{recipe}/{kv}/row_max"
         results[key] = _run_case(loaded, recipe, kv, prompts, calibration, launches, row_max="gate_up")
+    for recipe, kv in FORWARD_CASES:
+        key = f"{recipe}/{kv}/forward"
+        results[key] = _run_case(loaded, recipe, kv, prompts, calibration, launches, row_max="forward")
     print(json.dumps(results))
 
 
@@ -313,4 +298,25 @@ def test_w8a8_mlp_with_gate_up_row_maxima_gives_eager_tokens(interpreter_results
     assert result["down_on_cuda_cores"] == on_cuda_cores, result
     # after a step the last layer's slot holds its maxima and the first's was zeroed by the last layer's gate/up
     assert result["slots_holding_maxima"] == ([False, True] if on_cuda_cores else [False, False]), result
+    assert result["same_tokens"], result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe, kv", FORWARD_CASES)
+def test_w8a8_layers_with_forwarded_row_maxima_give_eager_tokens(interpreter_results, recipe, kv):
+    """VLMQ_W8A8_ROW_MAX=forward: each decode layer's gate/up and down_proj gather the maxima of the next GEMV's rows
+    (``vlmq::fused_linear_gather``; gate/up's as ``vlmq::fused_mlp`` does), and q/k/v past the first layer
+    quantizes its rows with down_proj's, the RMSNorm deferred, where its tile would quantize them in its prologue:
+    smoothquant's CUDA-core int8 tiles at the tiny model's 2 rows; FP8 takes tensor-core tiles there, so its q/k/v
+    normalizes as without (the maxima unused). The tokens are the eager engine's (a float32 model: the codes are of
+    fp32 values either way)."""
+    result = interpreter_results[f"{recipe}/{kv}/forward"]
+    layers, steps = 2, TOKENS - 1
+    assert result["launches"]["gather"] == 2 * layers * steps and result["launches"]["fused_mlp"] == 0, result
+    deferred = layers - 1 if recipe == "smoothquant" else 0  # q/k/v past the first layer
+    assert result["launches"]["deferred_w8a8_norm"] == deferred * steps, result
+    assert "forwarded maxima" in result["label"], result
+    # each ring's last gatherer zeroed the first's slot (gate/up's, down_proj's): after a step the first layer's
+    # slots are zero and the last layer's hold maxima
+    assert result["forwarded"] == [[False, False], [True, True]], result
     assert result["same_tokens"], result

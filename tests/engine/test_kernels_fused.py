@@ -429,7 +429,7 @@ def test_cpu_ops_use_the_references():
         ("row-max-clear", "row_max_clear must be a contiguous fp32 tensor of 64"),
         ("row-max-alone", "go with row_max_out"),
         ("row-max-float", "x_row_max quantizes float W8A8 rows"),
-        ("row-max-norm", "x_row_max quantizes float W8A8 rows"),
+        ("row-max-codes", "rows already quantized carry x_scale"),
     ],
 )
 def test_bad_gemv_inputs_get_one_line_errors(case, match):
@@ -456,7 +456,9 @@ def test_bad_gemv_inputs_get_one_line_errors(case, match):
         "row-max-clear": lambda: gemv(x, w8, s8, row_max_out=torch.zeros(64), row_max_clear=torch.zeros(32)),
         "row-max-alone": lambda: gemv(x, w8, s8, row_max_clear=torch.zeros(64)),
         "row-max-float": lambda: gemv(x, w8, s8, x_row_max=torch.zeros(64)),
-        "row-max-norm": lambda: gemv(x, w8, s8, a_mode=A_INT8, norm_weight=torch.ones(64), x_row_max=torch.zeros(64)),
+        "row-max-codes": lambda: gemv(
+            *quantize_activation(x, "int8")[:1], w8, s8, x_scale=torch.ones(2), x_row_max=torch.zeros(64)
+        ),
     }
     with pytest.raises(VlmqError, match=match) as err:
         calls[case]()

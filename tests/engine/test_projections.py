@@ -200,7 +200,7 @@ def test_row_max_slots_only_for_w8a8_mlps_the_kernel_serves(tiny_fp32, recipe, m
 
 def test_row_max_setting_names_its_values(tiny_fp32, monkeypatch):
     monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "epilogue")
-    with pytest.raises(VlmqError, match=r"VLMQ_W8A8_ROW_MAX='epilogue': use gate_up .* or kernel"):
+    with pytest.raises(VlmqError, match=r"VLMQ_W8A8_ROW_MAX='epilogue': use gate_up .*, kernel .* or forward"):
         build_packs(Engine(quantized_copy(tiny_fp32, "fp8")).decoder)
 
 
@@ -244,3 +244,69 @@ def test_a_one_layer_model_gets_no_row_max_ring(tiny_fp32, monkeypatch):
     assert layers[0].row_max is not None  # the whole model takes a ring
     one = [layers[0]._replace(row_max=None)]
     assert with_row_max(one, torch.device("cpu")) is one
+
+
+@pytest.mark.parametrize("recipe", ["fp8", "w8a8-int8"])
+def test_forwarded_maxima_form_two_rings_with_the_next_norms_pre_scales(tiny_fp32, recipe, monkeypatch):
+    """``$VLMQ_W8A8_ROW_MAX=forward``: each W8A8 layer's gate/up gathers into its ``row_max`` slot (as ``gate_up``
+    does) and its down_proj into the next layer's q/k/v slot (the last layer's into the first layer's, which its
+    q/k/v does not read), times that layer's input norm weight in fp32 (times its q/k/v pre-scale where it has
+    one); each gatherer clears its ring's next slot, every slot its own zeroed tensor; the label says so."""
+    from vlmq.engine.projections import FORWARD_LABEL
+
+    loaded = w8a8_int8_copy(tiny_fp32) if recipe == "w8a8-int8" else quantized_copy(tiny_fp32, recipe)
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "gate_up")
+    _, _, gate_up_label = build_packs(Engine(loaded).decoder)
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "forward")
+    layers, _, label = build_packs(Engine(loaded).decoder)
+    count = len(layers)
+    fwd = [p.forward for p in layers]
+    assert count >= 2 and all(f is not None for f in fwd)
+    assert fwd[0].qkv_rows is None and all(fwd[i].qkv_rows is fwd[i - 1].down.slot for i in range(1, count))
+    for i, (p, f) in enumerate(zip(layers, fwd)):
+        nxt = layers[(i + 1) % count]
+        assert f.gate_up.slot is p.row_max[0] and f.gate_up.clear is p.row_max[1]
+        assert f.down.clear is fwd[(i + 1) % count].down.slot
+        want = nxt.input_norm.float()
+        if nxt.qkv.packed.pre_scale is not None:
+            want = want * nxt.qkv.packed.pre_scale.float()
+        assert f.down.pre_scale.dtype == torch.float32 and torch.equal(f.down.pre_scale, want)
+    slots = [s for f in fwd for s in f.slots()]
+    assert len({id(s) for s in slots}) == 2 * count and not any(s.any() for s in slots)
+    assert label == gate_up_label.replace(ROW_MAX_LABEL, FORWARD_LABEL)
+
+
+def test_forwarded_maxima_only_where_every_qkv_is_w8a8(tiny_fp32, monkeypatch):
+    """A model whose q/k/v is not W8A8 in every layer keeps ``gate_up``'s slots without forwarded maxima (a W8A8
+    model with its q_proj kept in BF16: q/k/v then runs as modules); int8 weight-only MLPs have no slots at all."""
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "forward")
+    layers = build_packs(Engine(quantized_copy(tiny_fp32, "int8_wo")).decoder)[0]
+    assert all(p.row_max is None and p.forward is None for p in layers)
+    layers = build_packs(Engine(quantized_copy(tiny_fp32, "fp8+keep=q_proj")).decoder)[0]
+    assert all(p.row_max is not None and p.forward is None for p in layers)
+
+
+def test_a_new_cache_zeroes_the_forwarded_slots(tiny_fp32, monkeypatch):
+    """``set_kv`` zeroes every ring's slots, the forwarded ones too."""
+    from vlmq.engine import KVConfig
+
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "forward")
+    engine, _ = fused_engine(quantized_copy(tiny_fp32, "fp8"))
+    slots = [s for p in engine.compiled.packs for s in p.forward.slots()]
+    for slot in slots:
+        slot.fill_(5.0)
+    engine.set_kv(KVConfig("fp8", "dynamic"))
+    assert not any(slot.any() for slot in slots)
+
+
+def test_forwarded_maxima_through_the_references_give_the_modules_tokens(tiny_fp32, images, monkeypatch):
+    """The fused runner with ``forward`` (CPU: the ops' references, which ignore the slots) gives the modules'
+    tokens: the packs and calls are wired as the arithmetic needs."""
+    loaded = w8a8_int8_copy(tiny_fp32)
+    prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None)]
+    want = [g.token_ids for g in Engine(loaded, max_batch_size=2).generate(prompts, 4, ignore_eos=True)]
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "forward")
+    engine, label = fused_engine(loaded)
+    assert "forwarded maxima" in label
+    with torch.no_grad():
+        assert [g.token_ids for g in engine.generate(prompts, 4, ignore_eos=True)] == want

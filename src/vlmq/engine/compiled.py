@@ -67,7 +67,7 @@ from vlmq.engine.kernels.prefill import (
     prefill_gemm_note,
     prefill_prepare_mode,
 )
-from vlmq.engine.projections import HeadPack, LayerPacks, LinearPack, build_packs, run_linear
+from vlmq.engine.projections import HeadPack, LayerPacks, LinearPack, build_packs, row_max_slots, run_linear
 from vlmq.engine.rope import mrope_cos_sin
 from vlmq.engine.types import GENERATED
 from vlmq.engine.vision import image_features
@@ -128,7 +128,9 @@ def attention_residual(
     """A layer's attention half: h = x + o_proj(attention(q/k/v of input_layernorm(x))). ``o_combines`` (decode
     with the fused attention): o_proj combines the attention's splits where its pack can."""
     b, t, _ = x.shape
-    qkv = run_linear(packs.qkv, x, decode=decode, norm_weight=packs.input_norm, eps=packs.eps)
+    fwd = packs.forward if decode else None  # W8A8 rows quantized with maxima the GEMV before gathered
+    x_row_max = fwd.qkv_rows if fwd else None
+    qkv = run_linear(packs.qkv, x, decode=decode, norm_weight=packs.input_norm, eps=packs.eps, x_row_max=x_row_max)
     q, k, v = qkv.split(packs.sizes, dim=-1)
     if decode and o_combines and takes_attention_partials(packs.o):
         return attention_o_proj(q, k, v, cos, sin, kv, write_pos, token_type, mask, packs.o, x)
@@ -149,7 +151,17 @@ def fused_layer(
     packs: LayerPacks, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode: bool, o_combines=False
 ) -> torch.Tensor:
     """One decoder layer through its packs (the module docstring lists the decode kernels). A W8A8 layer with
-    row-maximum slots (``projections.build_packs``) runs its MLP at decode as ``vlmq::fused_mlp``."""
+    row-maximum slots (``projections.build_packs``) runs its MLP at decode as ``vlmq::fused_mlp``, or with forwarded
+    maxima (``projections.ForwardedMaxima``: down_proj's epilogue gathers the next layer's q/k/v's) as two
+    ``vlmq::fused_linear_gather`` calls."""
+    if decode and packs.forward is not None:
+        fwd = packs.forward
+        h = attention_residual(packs, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, True)
+        m = run_linear(
+            packs.gate_up, h, decode=True, norm_weight=packs.post_norm, eps=packs.eps, act="silu_mul",
+            gather=fwd.gate_up,
+        )  # fmt: skip
+        return run_linear(packs.down, m, decode=True, residual=h, x_row_max=fwd.gate_up.slot, gather=fwd.down)
     if decode and packs.row_max is not None:
         h = attention_residual(
             packs, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, decode, o_combines
@@ -288,9 +300,8 @@ class FusedRunner:
     def clear_row_max(self) -> None:
         """Zero the W8A8 row-maximum slots (``LayerPacks.row_max``): whole steps keep them so, and a step cut off
         between two layers (an error) would leave a slot holding its maxima."""
-        for packs in self.packs:
-            if packs.row_max is not None:
-                packs.row_max[0].zero_()
+        for slot in row_max_slots(self.packs):
+            slot.zero_()
 
     def prefill(self, step: StepInputs) -> torch.Tensor:
         """Final-normed hidden states [B, T, hidden]; writes the prompt's K/V into the engine's cache."""

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from vlmq.engine.kernels import PackedLinear, concat_packs, pack_gate_up, rms_norm_reference, run_packed, w4a16_linear
-from vlmq.engine.kernels.fused import row_max_mode, silu_mul_interleaved, takes_row_max
+from vlmq.engine.kernels.fused import RowMaxGather, row_max_mode, silu_mul_interleaved, takes_row_max
 from vlmq.engine.kernels.gemv import row_max_buffers
 from vlmq.engine.qformat import LinearFormat, runs_real_on
 from vlmq.engine.qlinear import linear_format, w8_matmul
@@ -64,6 +64,25 @@ class LayerPacks(NamedTuple):
     # W8A8 with $VLMQ_W8A8_ROW_MAX=gate_up: (this layer's slot, the next layer's) of gemv.row_max_buffers, and the
     # MLP runs at decode as vlmq::fused_mlp; None: gate/up and down as two fused_linear calls
     row_max: tuple[torch.Tensor, torch.Tensor] | None = None
+    # W8A8 with $VLMQ_W8A8_ROW_MAX=forward: where each GEMV of the layer gathers the next one's row maxima
+    forward: ForwardedMaxima | None = None
+
+
+class ForwardedMaxima(NamedTuple):
+    """A W8A8 layer's row maxima at decode with ``$VLMQ_W8A8_ROW_MAX=forward`` (``fused.fused_linear_gather``): gate/up
+    gathers down_proj's as ``vlmq::fused_mlp`` does, and down_proj gathers the next layer's q/k/v's, which quantizes
+    its rows with them, its RMSNorm deferred, where its tile would otherwise quantize them in its prologue (no
+    statistics pass in its programs). Two rings of ``gemv.row_max_buffers`` slots over the layers, each gatherer
+    zeroing the slot its ring's next gatherer fills (so every slot is zero again before its next use). No ring for
+    gate/up's rows: where a gate/up quantizes its own rows (not on the 2b or 7b, whose gate/up rows go through
+    ``normalize_rows``: ``gemv.row_kernel_first``) it would need one from o_proj."""
+
+    qkv_rows: torch.Tensor | None  # q/k/v's input maxima, by the layer before's down_proj (the first layer: None)
+    gate_up: RowMaxGather  # gate/up's, for down_proj (times its pre-scale): this layer's ``row_max`` slots
+    down: RowMaxGather  # down_proj's, for the next layer's q/k/v (times its input_layernorm and pre-scale)
+
+    def slots(self) -> tuple[torch.Tensor, ...]:
+        return (self.gate_up.slot, self.down.slot)
 
 
 class HeadPack(NamedTuple):
@@ -82,6 +101,8 @@ def run_linear(
     eps: float = 1e-6,
     act: str = "none",
     residual: torch.Tensor | None = None,
+    x_row_max: torch.Tensor | None = None,
+    gather: RowMaxGather | None = None,
 ) -> torch.Tensor:
     """``act(linear(rmsnorm(x))) + residual`` over [..., K] activations; output in x's dtype.
 
@@ -93,8 +114,11 @@ def run_linear(
     at batch 16 23.7 ms with it, 29.8 without (same host, same time); qwen2-vl-7b TTFT fp8 / smoothquant 12.47 /
     13.72 with it (bf16 12.01), 13.2 / 14.5 without (bf16 12.1; two calls on different hosts). bench_act_quant.py
     times Inductor's fused SiLU·mul + quantization of down_proj's input alone as the faster one."""
-    if decode and pack.decode_kernel:
-        return run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps, act=act, residual=residual)
+    if decode and pack.decode_kernel:  # (the row maxima: ``ForwardedMaxima``, decode only)
+        return run_packed(
+            pack.packed, x, norm_weight=norm_weight, eps=eps, act=act, residual=residual, x_row_max=x_row_max,
+            gather=gather,
+        )  # fmt: skip
     if pack.decode_kernel and pack.packed.a_mode != "bf16":
         y = run_packed(pack.packed, x, norm_weight=norm_weight, eps=eps)
     elif pack.packed is None:
@@ -268,15 +292,21 @@ def build_packs(decoder, *, bf16_kernel: str = "fused") -> tuple[list[LayerPacks
     if head.lm_head.label not in labels:
         label += f", lm_head {head.lm_head.label}"
     if layers and layers[0].row_max is not None:
-        label += ROW_MAX_LABEL
+        label += FORWARD_LABEL if layers[0].forward is not None else ROW_MAX_LABEL
     return layers, head, label
+
+
+# the decode label's note with $VLMQ_W8A8_ROW_MAX=forward (``ForwardedMaxima``)
+FORWARD_LABEL = ", q/k/v and down_proj rows by forwarded maxima (q/k/v's RMSNorm deferred)"
 
 
 def with_row_max(layers: list[LayerPacks], device: torch.device) -> list[LayerPacks]:
     """``layers`` with row-maximum slots (``vlmq::fused_mlp`` at decode) where ``$VLMQ_W8A8_ROW_MAX`` is ``gate_up``
-    and every layer's gate/up and down packs take them: all or none, since each layer's gate/up zeroes the next
-    layer's slot (``gemv.row_max_buffers``)."""
-    if row_max_mode() != "gate_up" or len(layers) < 2:
+    or ``forward`` and every layer's gate/up and down packs take them: all or none, since each layer's gate/up zeroes
+    the next layer's slot (``gemv.row_max_buffers``); with ``forward`` and every layer's q/k/v and o packs of the
+    same W8A8 kind, also q/k/v's (``with_forwarded_maxima``)."""
+    mode = row_max_mode()
+    if mode == "kernel" or len(layers) < 2:
         return layers
     if not all(
         p.gate_up.decode_kernel and p.down.decode_kernel and takes_row_max(p.gate_up.packed, p.down.packed)
@@ -284,4 +314,51 @@ def with_row_max(layers: list[LayerPacks], device: torch.device) -> list[LayerPa
     ):
         return layers
     slots = row_max_buffers(len(layers), device)
-    return [p._replace(row_max=(slots[i], slots[(i + 1) % len(slots)])) for i, p in enumerate(layers)]
+    layers = [p._replace(row_max=(slots[i], slots[(i + 1) % len(slots)])) for i, p in enumerate(layers)]
+    if mode != "forward" or not all(
+        p.qkv.decode_kernel
+        and p.o.decode_kernel
+        and takes_row_max(p.qkv.packed, p.o.packed)
+        and p.qkv.packed.a_mode == p.gate_up.packed.a_mode
+        for p in layers
+    ):
+        return layers
+    return with_forwarded_maxima(layers, device)
+
+
+def norm_pre_scale(norm_weight: torch.Tensor, pack: PackedLinear) -> torch.Tensor:
+    """What a W8A8 GEMV's rows are multiplied by before their maxima where it defers its RMSNorm: the norm's weight
+    times the pack's SmoothQuant pre-scale, in fp32 (no rounding: the kernel's values x g p are fp32)."""
+    scale = norm_weight.float()
+    return scale * pack.pre_scale.float() if pack.pre_scale is not None else scale.contiguous()
+
+
+def with_forwarded_maxima(layers: list[LayerPacks], device: torch.device) -> list[LayerPacks]:
+    """``layers`` (with their ``row_max`` slots, gate/up's ring) with ``ForwardedMaxima``: down_proj of layer l
+    gathers into slot l + 1 of another ring (the last layer's into slot 0, which no q/k/v reads: the first layer's
+    input is the embedding, its q/k/v's prologue computes its statistics)."""
+    count = len(layers)
+    inputs = row_max_buffers(count, device)
+    out = []
+    for i, p in enumerate(layers):
+        nxt = layers[(i + 1) % count]
+        forward = ForwardedMaxima(
+            qkv_rows=inputs[i] if i else None,
+            gate_up=RowMaxGather(p.row_max[0], p.row_max[1], p.down.packed.pre_scale),
+            down=RowMaxGather(
+                inputs[(i + 1) % count], inputs[(i + 2) % count], norm_pre_scale(nxt.input_norm, nxt.qkv.packed)
+            ),
+        )
+        out.append(p._replace(forward=forward))
+    return out
+
+
+def row_max_slots(layers: list[LayerPacks]) -> list[torch.Tensor]:
+    """Every row-maximum slot the layers' decode GEMVs gather into (``row_max``, ``ForwardedMaxima``)."""
+    slots = []
+    for p in layers:
+        if p.forward is not None:
+            slots += p.forward.slots()
+        elif p.row_max is not None:
+            slots.append(p.row_max[0])
+    return slots

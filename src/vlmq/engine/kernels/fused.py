@@ -52,10 +52,13 @@ A_MODE_CODES = {"bf16": A_FLOAT, "int8": A_INT8, "fp8": A_FP8}
 # How a W8A8 layer's down_proj input is quantized per token at decode: ``gate_up`` (the default:
 # ``vlmq::fused_mlp``, the maxima gathered in gate/up's epilogue, no launch of its own, where down_proj runs on the
 # CUDA cores -- one row on the 2b, 2% off the H200's fp8 / smoothquant step; elsewhere as ``kernel``) or ``kernel``
-# (``normalize_rows`` between gate/up and down_proj, one launch a layer). Read as the compiled engine builds its
-# packs (bench_decode_ab.py --rebuild A/Bs it).
+# (``normalize_rows`` between gate/up and down_proj, one launch a layer); ``forward`` (not yet measured on a GPU):
+# as ``gate_up``, and down_proj's epilogue gathers the maxima the next layer's q/k/v quantizes its rows with, its
+# RMSNorm deferred (``fused_linear_gather``): no statistics pass in its programs where its tile quantizes its rows
+# in its prologue (the 2b's; the 7b's go through normalize_rows, which stays). Read as the compiled engine builds
+# its packs (bench_decode_ab.py --rebuild A/Bs it).
 ROW_MAX_ENV = "VLMQ_W8A8_ROW_MAX"
-ROW_MAX_MODES = ("kernel", "gate_up")
+ROW_MAX_MODES = ("kernel", "gate_up", "forward")
 ACTS = {"none": ACT_NONE, "silu_mul": ACT_SILU_MUL}
 
 
@@ -79,11 +82,26 @@ def epilogue(y: torch.Tensor, act: str, residual: torch.Tensor | None) -> torch.
 
 
 def fused_linear_reference(
-    x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype
+    x,
+    weight,
+    scale,
+    zero,
+    group_size,
+    bias,
+    x_scale,
+    a_mode,
+    norm_weight,
+    eps,
+    pre_scale,
+    act,
+    residual,
+    out_dtype,
+    x_row_max=None,
 ):
     """The unfused arithmetic ``vlmq::fused_linear`` is tested against (and runs off CUDA): norm → SmoothQuant
     pre-scale → per-token quantization → the plain linear of the weight's format → act → residual, each step as
-    the modules do it (the pre-scale as torchao applies ``act_pre_scale``)."""
+    the modules do it (the pre-scale as torchao applies ``act_pre_scale``). ``x_row_max``: the kernels' scratch
+    (``fused_linear_gather``), unused here."""
     if norm_weight is not None:
         x = rms_norm_reference(x, norm_weight, eps)
     if pre_scale is not None:
@@ -102,25 +120,48 @@ def fused_linear_reference(
 
 # [M, K] activations (float; or int8 / e4m3 with per-row ``x_scale``) → [M, N] (``act="silu_mul"``: [M, N // 2]).
 # ``a_mode`` "bf16" (float activations), "int8" or "fp8" (W8A8: a float x is quantized per token after the norm
-# and ``pre_scale``, inside the kernel).
+# and ``pre_scale``, inside the kernel). ``x_row_max``: W8A8 float rows' maxima gathered by the launch that wrote
+# them (``fused_linear_gather``; with a norm, before it: the kernel defers the norm where it can).
 fused_linear = torch.library.custom_op(
     "vlmq::fused_linear",
     fused_linear_reference,
     mutates_args=(),
     schema="(Tensor x, Tensor weight, Tensor? scale, Tensor? zero, SymInt group_size, Tensor? bias, Tensor? x_scale, "
-    "str a_mode, Tensor? norm_weight, float eps, Tensor? pre_scale, str act, Tensor? residual, ScalarType out_dtype) "
-    "-> Tensor",
+    "str a_mode, Tensor? norm_weight, float eps, Tensor? pre_scale, str act, Tensor? residual, ScalarType out_dtype, "
+    "Tensor? x_row_max=None) -> Tensor",
 )
 
 
-@fused_linear.register_kernel("cuda")
-def _(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype):
+def launch_fused_linear(
+    x,
+    weight,
+    scale,
+    zero,
+    group_size,
+    bias,
+    x_scale,
+    a_mode,
+    norm_weight,
+    eps,
+    pre_scale,
+    act,
+    residual,
+    out_dtype,
+    x_row_max=None,
+    gather: RowMaxGather | None = None,
+):
+    """``vlmq::fused_linear`` (and ``vlmq::fused_linear_gather`` with ``gather``) on CUDA, and in tests on CPU tensors
+    through Triton's interpreter. Past ``GEMV_MAX_M`` rows (prefill) nothing reads or gathers row maxima."""
     if x.shape[0] > GEMV_MAX_M:  # prefill: the prologue in one launch, then a tensor-core GEMM
         if x.dtype not in (torch.int8, torch.float8_e4m3fn) and (
             a_mode != "bf16" or norm_weight is not None or pre_scale is not None
         ):
             x, x_scale = normalize_rows(x, norm_weight, eps, pre_scale, A_MODE_CODES[a_mode])
         return epilogue(prefill_linear(x, weight, scale, zero, group_size, bias, x_scale, out_dtype), act, residual)
+    code = A_MODE_CODES[a_mode]
+    smooth = pre_scale is not None
+    if x_row_max is not None and norm_weight is None and not row_max_on_cuda_cores(weight, x.shape[0], code, smooth):
+        x_row_max = None  # a tensor-core tile would quantize the rows in every program: normalize_rows first
     return gemv(
         x,
         weight,
@@ -129,20 +170,91 @@ def _(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, ep
         group_size,
         bias,
         x_scale=x_scale,
-        a_mode=A_MODE_CODES[a_mode],
+        a_mode=code,
         norm_weight=norm_weight,
         eps=eps,
         pre_scale=pre_scale,
         act=ACTS[act],
         residual=residual,
         out_dtype=out_dtype,
+        x_row_max=x_row_max,
+        row_max_out=gather.slot if gather else None,
+        row_max_pre_scale=gather.pre_scale if gather else None,
+        row_max_clear=gather.clear if gather else None,
     )
 
 
-@fused_linear.register_fake
-def _(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype):
+fused_linear.register_kernel("cuda")(launch_fused_linear)
+
+
+def output_like(x, weight, act, out_dtype):
+    """The fake (meta) output of a fused linear: [M, N], or [M, N // 2] after SiLU·mul."""
     n = weight.shape[0]
     return x.new_empty((x.shape[0], n // 2 if act == "silu_mul" else n), dtype=out_dtype)
+
+
+@fused_linear.register_fake
+def _(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype,
+      x_row_max=None):  # fmt: skip
+    return output_like(x, weight, act, out_dtype)
+
+
+class RowMaxGather(NamedTuple):
+    """Where a W8A8 decode GEMV gathers its output rows' absolute maxima (``gemv``'s ``row_max_out``): ``slot``
+    (fp32, ``GEMV_MAX_M`` values, zero before the launch), ``clear`` (the slot the next launch of its ring gathers
+    into, zeroed by this launch's first program) and ``pre_scale`` (fp32 [N], or None: what the stored values are
+    multiplied by first -- the next linear's SmoothQuant pre-scale, or its RMSNorm weight times it)."""
+
+    slot: torch.Tensor
+    clear: torch.Tensor
+    pre_scale: torch.Tensor | None
+
+
+def fused_linear_gather_reference(
+    x, weight, scale, bias, a_mode, norm_weight, eps, pre_scale, act, residual, x_row_max, row_max, clear,
+    row_max_pre_scale, out_dtype,
+):  # fmt: skip
+    """``vlmq::fused_linear_gather``'s arithmetic: ``fused_linear_reference`` over 8-bit weights with per-row scales
+    (the row-maximum buffers are the kernels' scratch: untouched here)."""
+    return fused_linear_reference(
+        x, weight, scale, None, 0, bias, None, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype
+    )  # fmt: skip
+
+
+# A W8A8 decode GEMV whose epilogue also gathers its output rows' maxima for the next W8A8 GEMV (``RowMaxGather``),
+# so that one needs no pass over its rows before its first weight tile: gate/up's for down_proj, down_proj's for the
+# next layer's q/k/v (``$VLMQ_W8A8_ROW_MAX=forward``). Where the next GEMV has an RMSNorm, the
+# maxima are of the stored rows times its norm weight and pre-scale (r max|x g p| is the normalized row's maximum,
+# r = rsqrt(mean(x^2) + eps) > 0), and that GEMV defers the norm: a value's code, x g p / (max / 448 or 127), does
+# not depend on r, which multiplies the sums after the K loop (``gemv_triton.cuda_core_sums``). Not the module's
+# rounding: the codes are of x g p in fp32, not of the bf16 normalized row the module quantizes, so near a rounding
+# boundary a code can differ by one step from the reference's.
+fused_linear_gather = torch.library.custom_op(
+    "vlmq::fused_linear_gather",
+    fused_linear_gather_reference,
+    mutates_args=("row_max", "clear"),
+    schema="(Tensor x, Tensor weight, Tensor scale, Tensor? bias, str a_mode, Tensor? norm_weight, float eps, "
+    "Tensor? pre_scale, str act, Tensor? residual, Tensor? x_row_max, Tensor(a!) row_max, Tensor(b!) clear, "
+    "Tensor? row_max_pre_scale, ScalarType out_dtype) -> Tensor",
+)
+
+
+@fused_linear_gather.register_kernel("cuda")
+def fused_linear_gather_kernel(
+    x, weight, scale, bias, a_mode, norm_weight, eps, pre_scale, act, residual, x_row_max, row_max, clear,
+    row_max_pre_scale, out_dtype,
+):  # fmt: skip
+    """``vlmq::fused_linear_gather`` on CUDA (and, in tests, on CPU tensors through Triton's interpreter)."""
+    return launch_fused_linear(
+        x, weight, scale, None, 0, bias, None, a_mode, norm_weight, eps, pre_scale, act, residual, out_dtype,
+        x_row_max, RowMaxGather(row_max, clear, row_max_pre_scale),
+    )  # fmt: skip
+
+
+@fused_linear_gather.register_fake
+def _(x, weight, scale, bias, a_mode, norm_weight, eps, pre_scale, act, residual, x_row_max, row_max, clear,
+      row_max_pre_scale, out_dtype):  # fmt: skip
+    return output_like(x, weight, act, out_dtype)
 
 
 def mlp_composed(linear, x, gu_w, gu_s, gu_b, gu_p, d_w, d_s, d_b, d_p, a_mode, norm_weight, eps, residual, dt):
@@ -225,7 +337,7 @@ def mlp_row_max_launches(
 
 @fused_mlp.register_fake
 def _(x, gu_w, gu_s, gu_b, gu_p, d_w, d_s, d_b, d_p, a_mode, norm_weight, eps, residual, row_max, next_row_max, dt):
-    return x.new_empty((x.shape[0], d_w.shape[0]), dtype=dt)
+    return output_like(x, d_w, "none", dt)
 
 
 class PackedLinear(NamedTuple):
@@ -254,27 +366,25 @@ def run_packed(
     act: str = "none",
     residual: torch.Tensor | None = None,
     out_dtype: torch.dtype | None = None,
+    x_row_max: torch.Tensor | None = None,
+    gather: RowMaxGather | None = None,
 ) -> torch.Tensor:
-    """``vlmq::fused_linear`` over [..., K] activations (leading dims flattened and restored)."""
+    """``vlmq::fused_linear`` over [..., K] activations (leading dims flattened and restored); with ``gather`` (a
+    W8A8 pack), ``vlmq::fused_linear_gather``. ``x_row_max``: the rows' maxima a launch before gathered."""
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1])
     r2 = residual.reshape(x2.shape[0], -1) if residual is not None else None
-    y = fused_linear(
-        x2,
-        p.weight,
-        p.scale,
-        p.zero,
-        p.group_size,
-        p.bias,
-        None,
-        p.a_mode,
-        norm_weight,
-        eps,
-        p.pre_scale,
-        act,
-        r2,
-        out_dtype or (x.dtype if x.is_floating_point() else torch.bfloat16),
-    )
+    dt = out_dtype or (x.dtype if x.is_floating_point() else torch.bfloat16)
+    if gather is not None:
+        y = fused_linear_gather(
+            x2, p.weight, p.scale, p.bias, p.a_mode, norm_weight, eps, p.pre_scale, act, r2, x_row_max, gather.slot,
+            gather.clear, gather.pre_scale, dt,
+        )  # fmt: skip
+    else:
+        y = fused_linear(
+            x2, p.weight, p.scale, p.zero, p.group_size, p.bias, None, p.a_mode, norm_weight, eps, p.pre_scale, act,
+            r2, dt, x_row_max,
+        )  # fmt: skip
     return y.view(*lead, y.shape[-1])
 
 
@@ -319,7 +429,8 @@ def row_max_mode() -> str:
     if value not in ROW_MAX_MODES:
         raise VlmqError(
             f"{ROW_MAX_ENV}={value!r}: use gate_up (down_proj's W8A8 rows quantized with the row maxima gate/up's "
-            "epilogue gathers, the default) or kernel (by normalize_rows)"
+            "epilogue gathers, the default), kernel (by normalize_rows) or forward (q/k/v's too, with maxima "
+            "down_proj's epilogue gathers)"
         )
     return value
 

@@ -660,7 +660,7 @@ def check_inputs(
         )
 
 
-def check_row_max(x, a_mode, norm_weight, x_partials, row_max_out, row_max_pre_scale, row_max_clear, x_row_max):
+def check_row_max(x, a_mode, x_partials, row_max_out, row_max_pre_scale, row_max_clear, x_row_max):
     """One-line VlmqErrors for ``gemv``'s row-maximum arguments (its docstring says what they are)."""
     m = x.shape[0]
     for name, t, size in (("row_max_out", row_max_out, m), ("x_row_max", x_row_max, m)):
@@ -680,12 +680,10 @@ def check_row_max(x, a_mode, norm_weight, x_partials, row_max_out, row_max_pre_s
         )
     if (row_max_pre_scale is not None or row_max_clear is not None) and row_max_out is None:
         raise VlmqError("row_max_pre_scale and row_max_clear go with row_max_out: pass the buffer the maxima go to")
-    if x_row_max is not None and (
-        a_mode == A_FLOAT or x.dtype in (torch.int8, torch.float8_e4m3fn) or norm_weight is not None
-    ):
+    if x_row_max is not None and (a_mode == A_FLOAT or x.dtype in (torch.int8, torch.float8_e4m3fn)):
         raise VlmqError(
-            "x_row_max quantizes float W8A8 rows without a norm (a_mode 'int8' / 'fp8', no norm_weight): "
-            "normalize the rows with normalize_rows instead"
+            "x_row_max quantizes float W8A8 rows (a_mode 'int8' / 'fp8'; rows already quantized carry x_scale): "
+            "drop x_row_max or pass the float rows"
         )
     if x_partials is not None and (row_max_out is not None or x_row_max is not None):
         raise VlmqError("a GEMV over attention partials takes no row maxima: drop row_max_out / x_row_max")
@@ -842,11 +840,15 @@ def norm_defer_measured(projection: str, fmt: int, k: int) -> bool:
     return (projection, format_name(fmt), k > NORM_FIRST_MIN_K) in NORM_DEFER_MEASURED
 
 
-def norm_deferrable(cfg: GemvConfig, k: int, a_mode: int, x_pre: bool, smooth: bool, norm: bool) -> bool:
+def norm_deferrable(
+    cfg: GemvConfig, k: int, a_mode: int, x_pre: bool, smooth: bool, norm: bool, x_max: bool = False
+) -> bool:
     """Whether a launch can defer its rows' RMSNorm (``NORM_DEFER_ENV``): the CUDA-core kernel over float rows with
-    a norm, no SmoothQuant pre-scale (W8A8 rows need the normalized values to quantize them) and one K slice (each
-    program must see the whole row)."""
-    return cfg.kernel == "sum" and norm and a_mode == A_FLOAT and not x_pre and not smooth and k_slices(cfg, k)[1] == 1
+    a norm and one K slice (each program must see the whole row); float rows without a SmoothQuant pre-scale, or
+    W8A8 rows whose maxima times the norm weight and pre-scale came with them (``x_max``: ``gemv``'s ``x_row_max``
+    with a norm; else W8A8 rows need the normalized values to quantize them)."""
+    plain = a_mode == A_FLOAT and not smooth
+    return cfg.kernel == "sum" and norm and not x_pre and (plain or x_max) and k_slices(cfg, k)[1] == 1
 
 
 def row_kernel_first(
@@ -996,7 +998,12 @@ def gemv(
     row's absolute maximum as stored, times ``row_max_pre_scale`` (the next linear's SmoothQuant pre-scale)
     where given, as ``normalize_rows`` would compute it; its first program zeroes ``row_max_clear`` (fp32,
     ``GEMV_MAX_M`` values: the buffer the next launch of this kind gathers into). The launch that reads them
-    takes those maxima as ``x_row_max`` and quantizes each tile of its rows as it loads it.
+    takes those maxima as ``x_row_max`` and quantizes each tile of its rows as it loads it. With ``norm_weight``,
+    ``x_row_max`` holds the maxima of the rows times the norm weight and pre-scale before the norm (gathered with
+    their product as ``row_max_pre_scale``, ``fused.fused_linear_gather``): the launch defers the RMSNorm
+    (``norm_deferrable``) and quantizes x g p with them where it would otherwise quantize its rows in its prologue;
+    elsewhere (a tensor-core tile, split K, rows the rule normalizes first, a norm asked to run first) it ignores
+    them and normalizes as without.
 
     ``x_frag``: float rows already in the K order a swapped fragment-order int4 tile (``config``) reads them
     (``frag_activations``), so its programs skip their per-tile permute through shared memory: a benchmark's rows
@@ -1009,7 +1016,7 @@ def gemv(
     if x_pre:
         a_mode = A_INT8 if x.dtype == torch.int8 else A_FP8
     check_inputs(x, weight, fmt, scale, zero, group_size, x_scale, a_mode, act, residual, norm_weight, pre_scale)
-    check_row_max(x, a_mode, norm_weight, x_partials, row_max_out, row_max_pre_scale, row_max_clear, x_row_max)
+    check_row_max(x, a_mode, x_partials, row_max_out, row_max_pre_scale, row_max_clear, x_row_max)
     if config is None and fmt == W_INT4 and not x_pre and x_partials is None and m <= GEMV_MAX_M and not x_frag:
         config = mma_choice(x, weight, scale, zero, group_size, out_dtype, n, k)
     # with x_row_max, the tile the same call without it takes (the A/B compares the two on one tile)
@@ -1029,12 +1036,28 @@ def gemv(
     if norm_first is None and norm_weight is not None and fmt in (W_INT8, W_INT4, W_FP8):
         norm_first = norm_first_setting(projection)
     smooth, norm = pre_scale is not None, norm_weight is not None
+    if x_row_max is not None and norm:  # W8A8 rows' maxima before their norm: only a deferred norm can use them
+        # and only in place of the prologue's statistics: where the rule runs the rows through normalize_rows
+        # first, each program would quantize the whole row in its loop instead (sm_90 SASS, docs/benchmarks.md's
+        # fiftieth-session section: 2b int8 gate/up 5.7 -> 8.4 instructions a weight value, 7b q/k/v 5.3 -> 10.1)
+        if (
+            norm_first is not True
+            and norm_deferrable(cfg, k, a_mode, x_pre, smooth, norm, x_max=True)
+            and not row_kernel_first(cfg, fmt, a_mode, smooth, norm, n, k, norm_first, projection)
+        ):
+            norm_defer = True
+        else:
+            x_row_max = None  # normalized first or in the prologue, as without them
     if norm_defer is None and norm:
         norm_defer = norm_defer_setting(projection)
         if norm_defer is None:
             norm_defer = norm_defer_measured(projection, fmt, k)
     # (a norm asked to run first -- by argument or $VLMQ_NORM_FIRST -- runs first; deferring overrides the rule)
-    norm_defer = bool(norm_defer) and norm_first is not True and norm_deferrable(cfg, k, a_mode, x_pre, smooth, norm)
+    norm_defer = (
+        bool(norm_defer)
+        and norm_first is not True
+        and norm_deferrable(cfg, k, a_mode, x_pre, smooth, norm, x_max=x_row_max is not None)
+    )
     if norm_defer:
         norm_first = False
     if (
@@ -1155,7 +1178,7 @@ def gemv(
         X_FRAG=x_frag,
         XPART=x_partials.splits if x_partials is not None else 0,
         STAGES=cfg.num_stages if cfg.kernel == "sum" else 1,
-        ROW_MAX=1 if row_max_out is not None else 2 if x_row_max is not None else 0,
+        ROW_MAX=(row_max_out is not None) + 2 * (x_row_max is not None),
         ROW_MAX_SMOOTH=row_max_pre_scale is not None,
         CLEAR_N=row_max_clear.numel() if row_max_clear is not None else 0,
         PREFETCH=prefetch_lines(cfg, weight, fmt, pdl_args["PDL"] != 0),

@@ -657,11 +657,16 @@ def cuda_core_sums(
     ``NORM`` 2 (float rows, one K slice): the RMSNorm deferred -- no statistics pass before the first tile; the
     rows' values times the norm weight go into the sums unrounded, the squares of the values loaded for them gather
     per lane as the int8 x sums do, and the sums are multiplied by rsqrt(mean(x^2) + eps) after the K loop
-    (``gemv``'s ``norm_defer``).
+    (``gemv``'s ``norm_defer``). With ``X_MAX`` (W8A8, ``fused.fused_linear_gather``): the maxima at ``xs_ptr`` are
+    those of the rows times the norm weight and pre-scale before the norm (r max|x g p|, r > 0, is the normalized
+    row's), so a value's code, e4m3 / int8 of x g p / (max / 448 or 127), does not depend on the multiplier r, which
+    joins the sums after the K loop with the activation scale max / 448 (127): no pass over the rows before the
+    first tile.
     Returns the sums and the rows' activation scales (W8A8; else ones)."""
     M, K = xsrc[3], xsrc[4]
     tl.static_assert(
-        NORM != 2 or (A_MODE == 0 and SMOOTH == 0 and X_PRE == 0 and XPART == 0), "a deferred RMSNorm: float rows"
+        NORM != 2 or (X_PRE == 0 and XPART == 0 and ((A_MODE == 0 and SMOOTH == 0) or X_MAX)),
+        "a deferred RMSNorm: float rows (W8A8 ones with their maxima, X_MAX)",
     )
     PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)  # columns per loaded element
     BKW: tl.constexpr = BK // PER  # elements of a row per K tile
@@ -1186,7 +1191,8 @@ def gemv_kernel(
     ``ROW_MAX`` 1, the launch that makes the rows gathers each output row's absolute maximum (after the next
     linear's pre-scale ``row_max[1]`` where ``ROW_MAX_SMOOTH``) into ``row_max[0]`` by atomic max, and its first
     program zeroes ``CLEAR_N`` values at ``row_max[2]`` (the buffer the next layer's launch gathers into);
-    ``ROW_MAX`` 2, the launch that reads them quantizes its float rows with the maxima at ``xs_ptr``."""
+    ``ROW_MAX`` 2, the launch that reads them quantizes its float rows with the maxima at ``xs_ptr``; 3, both (a
+    launch reading its rows' maxima and gathering its output's)."""
     if PDL == PDL_EARLY:
         gdc_launch_dependents()
     pid_n = tl.program_id(0)
@@ -1204,13 +1210,13 @@ def gemv_kernel(
         tl.static_assert(XPART == 0, "the tensor-core GEMV reads x as it is stored")
         tl.static_assert(NORM == 0, "the tensor-core GEMV takes rows normalized by normalize_rows")
         tl.static_assert(
-            X_PRE or ROW_MAX == 2 or (A_MODE == 0 and SMOOTH == 0),
+            X_PRE or ROW_MAX >= 2 or (A_MODE == 0 and SMOOTH == 0),
             "the tensor-core GEMV takes W8A8 rows quantized by normalize_rows or with their maxima (ROW_MAX 2)",
         )
         y, xscale = tensor_core_sums(
             x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
             W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL, SWAP, POST, FRAG, CUDA, xs_ptr, p_ptr, SMOOTH,
-            ROW_MAX == 2, X_FRAG,
+            ROW_MAX >= 2, X_FRAG,
         )  # fmt: skip
     else:
         tl.static_assert(XPART == 0 or (A_MODE == 0 and NORM == 0 and SMOOTH == 0), "partials: float rows as they are")
@@ -1219,7 +1225,7 @@ def gemv_kernel(
         y, xscale = cuda_core_sums(
             xsrc, xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn, stride_sn, eps, inv_k, magic,
             W_FMT, A_MODE, X_PRE, NORM, SMOOTH, GROUP, HAS_ZERO, BM, BN, BK, VEC, EVEN_N and EVEN_K, PDL, PIPE, CUDA,
-            XPART, TAIL_VEC, STAGES, ROW_MAX == 2, PREFETCH,
+            XPART, TAIL_VEC, STAGES, ROW_MAX >= 2, PREFETCH,
         )  # fmt: skip
     if PDL == PDL_LATE:
         gdc_launch_dependents()
@@ -1229,7 +1235,7 @@ def gemv_kernel(
     finish(
         y, rm, rn, pid_n, pid_m * tl.num_programs(0) + pid_n, pid_k, tl.num_programs(2), M, N, part_ptr, sem_ptr,
         ws_ptr, xscale, b_ptr, r_ptr, y_ptr, stride_rm, stride_ym, ROW_SCALE, A_MODE, HAS_BIAS, ACT, RESID, SPLIT, BN,
-        row_max[0], row_max[1], ROW_MAX == 1, ROW_MAX_SMOOTH,
+        row_max[0], row_max[1], ROW_MAX % 2 == 1, ROW_MAX_SMOOTH,
     )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-# Planned by the forty-seventh session, kept by the forty-eighth and forty-ninth (BUDGET=560, warm after call 3, or the
+# Planned by the forty-seventh session, kept by the forty-eighth and forty-ninth (BUDGET=560, warm after call 4, or the
 # first call of a later session; the 7b table took 384 s there): the 7b table of every real recipe on the default as it now stands (BF16's q/k/v and down_proj on the CUDA
 # cores trigger early since the forty-seventh / forty-eighth sessions: one-process A/Bs 0.996x / 0.995x; the README's
 # 7b columns predate both) in one run; `--budget-s` exports what finished (bf16 and int4 first: the rows nearest a bar,
