@@ -3,9 +3,10 @@
 # RMSNorm deferral, gemv.NORM_DEFER_MEASURED: checked on the GPU only as a superset, every deferrable norm deferred)
 # and `test_forwarded_maxima_gpu.py` ($VLMQ_W8A8_ROW_MAX=forward, built on the CPU by the fiftieth session: o_proj's
 # and down_proj's epilogues gather the maxima gate/up's and the next layer's q/k/v's W8A8 rows are quantized with,
-# their RMSNorms deferred -- no normalize_rows before the 2b smoothquant gate/up, none before the 7b q/k/v, no
-# statistics pass in the 2b q/k/v programs). (2) The forward mode's whole 2b steps against the default (gate_up),
-# fp8 and smoothquant, batch 1, each variant's runner built again (--rebuild: the mode is read as packs are built).
+# their RMSNorms deferred, where the tile would otherwise quantize the rows in its prologue or, a one-row
+# tensor-core tile, run normalize_rows first -- the 2b q/k/v's statistics pass and the fp8 gate/up's normalize_rows
+# (2b and 7b) go). (2) The forward mode's whole 2b steps against the default (gate_up), fp8 and smoothquant, batch 1,
+# each variant's runner built again (--rebuild: the mode is read as packs are built).
 # Adopt (ROW_MAX_MODES' default in vlmq.engine.kernels.fused) only where a step is faster and the tokens test passed.
 . benchmarks/device_call.sh
 gpu_tests gpu 260 tests/recipes/test_gpu_engines.py tests/engine/test_forwarded_maxima_gpu.py

@@ -3,11 +3,12 @@
 # (BF16 on every recipe) on top of the measured rule on the 2b, and the 7b per projection (all three: int4_wo 0.986x,
 # int8_wo 1.007x; the rule defers none there). Adopt: extend NORM_DEFER_MEASURED where a variant is faster (then its
 # engines test: gpu_tests NAME 175 tests/recipes/test_gpu_engines.py -k RECIPE). Then $VLMQ_W8A8_ROW_MAX=forward on
-# the 7b (fiftieth session: its q/k/v lose normalize_rows, smoothquant's gate/up too), as call 2 did on the 2b.
+# the 7b's fp8 step, as call 2 did on the 2b (fiftieth session: there only the fp8 gate/up, a one-row tensor-core
+# tile, takes forwarded maxima -- its normalize_rows goes; the 7b q/k/v and smoothquant's gate/up normalize first).
 . benchmarks/device_call.sh
 RECIPE=bf16,int8_wo,int4_wo decode_ab split_2b qwen2-vl-2b 1 VLMQ_NORM_DEFER \
     'measured;qkv,lm_head;gate_up,lm_head;qkv,gate_up,lm_head' 110
 RECIPE=int4_wo,int8_wo decode_ab split_7b qwen2-vl-7b 1 VLMQ_NORM_DEFER 'measured;qkv;gate_up;lm_head' 190
-RECIPE=fp8,smoothquant AB_FLAGS=--rebuild decode_ab forward_7b qwen2-vl-7b 1 VLMQ_W8A8_ROW_MAX 'gate_up;forward'
+RECIPE=fp8 AB_FLAGS=--rebuild decode_ab forward_7b qwen2-vl-7b 1 VLMQ_W8A8_ROW_MAX 'gate_up;forward'
 finish_call
 for f in split_2b split_7b forward_7b; do cat $R/$f/ab.md 2>/dev/null || cat $R/$f.log; done

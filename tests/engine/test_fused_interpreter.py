@@ -28,9 +28,9 @@ PLAN_CASES = [("bf16", "fp8", "prefetch=2,warps=4,splits=2")]
 # with VLMQ_W8A8_ROW_MAX=gate_up: each W8A8 MLP as vlmq::fused_mlp (down_proj's rows quantized with gate/up's maxima
 # where it runs on the CUDA cores: int8 at the tiny model's 2 rows; FP8 takes a tensor-core tile there: normalize_rows)
 ROW_MAX_CASES = [("smoothquant", "bf16", True), ("fp8", "fp8", False)]
-# with VLMQ_W8A8_ROW_MAX=forward: down_proj's epilogue gathers the maxima the next layer's q/k/v quantizes its rows
-# with, its RMSNorm deferred (where its tile would quantize them in its prologue: at the tiny model's 2 rows,
-# smoothquant's CUDA-core int8 tiles; FP8 takes tensor-core tiles there)
+# with VLMQ_W8A8_ROW_MAX=forward: o_proj's and down_proj's epilogues gather the maxima gate/up's and the next layer's
+# q/k/v's rows are quantized with, their RMSNorms deferred (where their tiles would otherwise quantize the rows in
+# their prologue: at the tiny model's 2 rows smoothquant's CUDA-core int8 tiles; FP8 takes tensor-core tiles there)
 FORWARD_CASES = [("smoothquant", "bf16"), ("fp8", "fp8")]
 # with VLMQ_NORM_DEFER (read as each GEMV launches): q/k/v's, gate/up's and the lm_head's RMSNorm deferred in the
 # CUDA-core GEMV (the multiplier on the sums), the eager engine's tokens still (a float32 model: nothing rounds)
@@ -304,19 +304,19 @@ def test_w8a8_mlp_with_gate_up_row_maxima_gives_eager_tokens(interpreter_results
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe, kv", FORWARD_CASES)
 def test_w8a8_layers_with_forwarded_row_maxima_give_eager_tokens(interpreter_results, recipe, kv):
-    """VLMQ_W8A8_ROW_MAX=forward: each decode layer's gate/up and down_proj gather the maxima of the next GEMV's rows
-    (``vlmq::fused_linear_gather``; gate/up's as ``vlmq::fused_mlp`` does), and q/k/v past the first layer
-    quantizes its rows with down_proj's, the RMSNorm deferred, where its tile would quantize them in its prologue:
-    smoothquant's CUDA-core int8 tiles at the tiny model's 2 rows; FP8 takes tensor-core tiles there, so its q/k/v
-    normalizes as without (the maxima unused). The tokens are the eager engine's (a float32 model: the codes are of
-    fp32 values either way)."""
+    """VLMQ_W8A8_ROW_MAX=forward: each decode layer's o_proj, gate/up and down_proj gather the maxima of the next
+    GEMV's rows (``vlmq::fused_linear_gather``; gate/up's as ``vlmq::fused_mlp`` does), and gate/up and q/k/v (past
+    the first layer) quantize their rows with them, the RMSNorm deferred, where their tiles would quantize them in
+    their prologue: smoothquant's CUDA-core int8 tiles at the tiny model's 2 rows; FP8 takes tensor-core tiles there
+    (several live rows), so it normalizes as without (the maxima unused). The tokens are the eager engine's (a
+    float32 model: the codes are of fp32 values either way)."""
     result = interpreter_results[f"{recipe}/{kv}/forward"]
     layers, steps = 2, TOKENS - 1
-    assert result["launches"]["gather"] == 2 * layers * steps and result["launches"]["fused_mlp"] == 0, result
-    deferred = layers - 1 if recipe == "smoothquant" else 0  # q/k/v past the first layer
+    assert result["launches"]["gather"] == 3 * layers * steps and result["launches"]["fused_mlp"] == 0, result
+    deferred = (layers - 1) + layers if recipe == "smoothquant" else 0  # q/k/v past the first layer, gate/up
     assert result["launches"]["deferred_w8a8_norm"] == deferred * steps, result
     assert "forwarded maxima" in result["label"], result
-    # each ring's last gatherer zeroed the first's slot (gate/up's, down_proj's): after a step the first layer's
-    # slots are zero and the last layer's hold maxima
-    assert result["forwarded"] == [[False, False], [True, True]], result
+    # each ring's last gatherer zeroed the first's slot (o_proj's, gate/up's, down_proj's): after a step the first
+    # layer's slots are zero and the last layer's hold maxima
+    assert result["forwarded"] == [[False, False, False], [True, True, True]], result
     assert result["same_tokens"], result

@@ -792,7 +792,8 @@ def _run_forwarded_norm():
     buffer zeroed; the deferred launch's relative difference from a torch emulation of its arithmetic (codes of
     x g p at scale max / 448 or 127, the sums times rsqrt(mean(x^2) + eps)); its and the reference's (the module's
     rounding) relative errors against the exact fp64 product; and whether a launch that cannot defer (split K, a
-    tensor-core tile, rows the rule normalizes first) ignores the maxima (equals the plain launch)."""
+    tensor-core tile over several rows, rows the rule normalizes first) ignores the maxima (equals the plain
+    launch)."""
     import torch
 
     import vlmq.engine.kernels.gemv as gemv_module
@@ -825,6 +826,8 @@ def _run_forwarded_norm():
             plain_h = gemv(attn, ow, os_, **o_kw)
             kw = dict(a_mode=code, norm_weight=g, pre_scale=p, out_dtype=torch.float32)
             got = gemv(h, w, s, **kw, config=sum_config(fmt, m, n, hidden, split=1), x_row_max=slot)
+            one_row_tile = dot_config(fmt, m, n, hidden, 0, block_n=64, swap=True)  # the live row alone (M = 1)
+            got_dot = gemv(h, w, s, **kw, config=one_row_tile, x_row_max=slot) if m == 1 else None
             v = h.float() * g.float()
             v = v * p.float() if smooth else v
             q, qs = quantize_activation(v, mode)  # the codes at scale max|x g p| / 448 (127)
@@ -836,7 +839,11 @@ def _run_forwarded_norm():
             exact = normed @ (w.double() * s.double()[:, None]).t()
             rel = lambda a, b: ((a.double() - b.double()).norm() / b.double().norm()).item()  # noqa: E731
             ignored = []
-            for cfg in (sum_config(fmt, m, n, hidden, split=2), dot_config(fmt, m, n, hidden, 0, block_n=64)):
+            not_deferring = [sum_config(fmt, m, n, hidden, split=2)]
+            not_deferring.append(dot_config(fmt, m, n, hidden, 0, block_n=64, split=2))
+            if m > 1:  # a tensor-core tile of several live rows
+                not_deferring.append(dot_config(fmt, m, n, hidden, 0, block_n=64))
+            for cfg in not_deferring:
                 with_max = gemv(h, w, s, **kw, config=cfg, x_row_max=slot)
                 ignored.append(bool(torch.equal(with_max, gemv(h, w, s, **kw, config=cfg))))
             work, gemv_module.ROW_PROLOGUE_MAX_WORK = gemv_module.ROW_PROLOGUE_MAX_WORK, 0  # rows normalized first
@@ -852,6 +859,7 @@ def _run_forwarded_norm():
                 "others_zero": bool((slot[m:] == 0).all()),
                 "cleared": bool((clear == 0).all()),
                 "vs_emulation": rel(got, emulated),
+                "tensor_cores_vs_emulation": rel(got_dot, emulated) if got_dot is not None else 0.0,
                 "error": rel(got, exact),
                 "reference_error": rel(ref, exact),
                 "maxima_ignored": all(ignored),
@@ -1098,18 +1106,19 @@ def test_w8a8_rows_quantized_with_forwarded_maxima_defer_their_rmsnorm(interpret
     """``$VLMQ_W8A8_ROW_MAX=forward``'s two halves, int8 and FP8, one row and three with SmoothQuant's pre-scale: a
     residual launch (split K) gathers max|h g p| of the rows it stores and zeroes the next slot, its output unchanged;
     the next launch, given those maxima and the RMSNorm, quantizes x g p with them and multiplies the sums by the
-    rows' rsqrt(mean(x^2) + eps): its arithmetic, to fp32 rounding (measured 6e-8 - 1.4e-7). Its codes are not the
+    rows' rsqrt(mean(x^2) + eps): its arithmetic, to fp32 rounding (measured 6e-8 - 1.4e-7), on the CUDA cores and, at
+    one row, on a tensor-core tile (``ONE_ROW``: the live row's codes alone). Its codes are not the
     module's (those of the bf16-rounded normalized row: ~1 % (int8) / ~2 % (FP8) relative difference in the outputs,
     the size of the quantization's own error), and no further from the exact product than the reference's
     (measured int8 0.9 / 1.1 % against 1.1 / 1.2 %, FP8 2.8 / 2.6 % against 4.0 / 2.7 %). A launch that cannot
     defer (split K, tensor cores) or would not quantize in its prologue (rows the rule normalizes first) ignores the
-    maxima."""
+    maxima (a tensor-core tile: at several rows)."""
     results = interpreter_errors["forwarded norm"]
     assert len(results) == 4
     for name, r in results.items():
         flags = ("gather_output_equal", "maxima_equal", "others_zero", "cleared", "maxima_ignored")
         assert all(r[f] for f in flags), (name, r)
-        assert r["vs_emulation"] < 1e-5, (name, r)
+        assert r["vs_emulation"] < 1e-5 and r["tensor_cores_vs_emulation"] < 1e-5, (name, r)
         assert r["error"] < 1.25 * r["reference_error"] and r["error"] < 0.05, (name, r)
 
 

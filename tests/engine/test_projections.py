@@ -204,26 +204,32 @@ def test_row_max_setting_names_its_values(tiny_fp32, monkeypatch):
         build_packs(Engine(quantized_copy(tiny_fp32, "fp8")).decoder)
 
 
-def test_w8a8_mlp_runs_as_fused_mlp_with_the_modules_tokens(tiny_fp32, images, monkeypatch):
-    """The fused runner (CPU: the ops' references) through vlmq::fused_mlp gives the modules' tokens."""
+@pytest.mark.parametrize("mode, note", [("gate_up", "row maxima"), ("forward", "forwarded maxima")])
+def test_w8a8_mlp_runs_as_fused_mlp_with_the_modules_tokens(tiny_fp32, images, mode, note, monkeypatch):
+    """The fused runner (CPU: the ops' references, which leave the slots alone) through vlmq::fused_mlp -- or, with
+    ``forward``, vlmq::fused_linear_gather and the maxima handed from GEMV to GEMV -- gives the modules' tokens: the
+    packs and calls are wired as the arithmetic needs."""
     loaded = w8a8_int8_copy(tiny_fp32)
     prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None)]
     want = [g.token_ids for g in Engine(loaded, max_batch_size=2).generate(prompts, 4, ignore_eos=True)]
-    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "gate_up")
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", mode)
     engine, label = fused_engine(loaded)
-    assert "row maxima" in label
+    assert note in label
     with torch.no_grad():
         assert [g.token_ids for g in engine.generate(prompts, 4, ignore_eos=True)] == want
 
 
-def test_a_new_cache_zeroes_the_row_max_slots(tiny_fp32, monkeypatch):
-    """``set_kv`` (the runner's reset) leaves every slot zero, so a step cut off between two layers (an error) cannot
-    hand its maxima to the next step's first layer."""
+@pytest.mark.parametrize("mode, per_layer", [("gate_up", 1), ("forward", 3)])
+def test_a_new_cache_zeroes_the_row_max_slots(tiny_fp32, mode, per_layer, monkeypatch):
+    """``set_kv`` (the runner's reset) leaves every slot zero -- gate/up's, and with ``forward`` o_proj's and
+    down_proj's too -- so a step cut off between two layers (an error) cannot hand its maxima to the next step."""
     from vlmq.engine import KVConfig
+    from vlmq.engine.projections import row_max_slots
 
-    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "gate_up")
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", mode)
     engine, _ = fused_engine(quantized_copy(tiny_fp32, "fp8"))
-    slots = [p.row_max[0] for p in engine.compiled.packs]
+    slots = row_max_slots(engine.compiled.packs)
+    assert len(slots) == per_layer * len(engine.compiled.packs)
     for slot in slots:
         slot.fill_(5.0)
     engine.set_kv(KVConfig("fp8", "dynamic"))
@@ -247,12 +253,14 @@ def test_a_one_layer_model_gets_no_row_max_ring(tiny_fp32, monkeypatch):
 
 
 @pytest.mark.parametrize("recipe", ["fp8", "w8a8-int8"])
-def test_forwarded_maxima_form_two_rings_with_the_next_norms_pre_scales(tiny_fp32, recipe, monkeypatch):
-    """``$VLMQ_W8A8_ROW_MAX=forward``: each W8A8 layer's gate/up gathers into its ``row_max`` slot (as ``gate_up``
-    does) and its down_proj into the next layer's q/k/v slot (the last layer's into the first layer's, which its
-    q/k/v does not read), times that layer's input norm weight in fp32 (times its q/k/v pre-scale where it has
-    one); each gatherer clears its ring's next slot, every slot its own zeroed tensor; the label says so."""
-    from vlmq.engine.projections import FORWARD_LABEL
+def test_forwarded_maxima_form_rings_with_the_next_norms_pre_scales(tiny_fp32, recipe, monkeypatch):
+    """``$VLMQ_W8A8_ROW_MAX=forward`` on the tiny model (whose one-row q/k/v and gate/up tiles quantize their rows in
+    their prologue, so both take maxima): each W8A8 layer's gate/up gathers into its ``row_max`` slot (as
+    ``gate_up`` does), its o_proj into a slot gate/up reads, times the post-attention norm's weight in fp32 (times
+    gate/up's pre-scale where it has one), and its down_proj into the next layer's q/k/v slot (the last layer's into
+    the first layer's, which its q/k/v does not read), times that layer's input norm weight; each gatherer clears
+    its ring's next slot, every slot its own zeroed tensor; the label says so."""
+    from vlmq.engine.projections import forward_label
 
     loaded = w8a8_int8_copy(tiny_fp32) if recipe == "w8a8-int8" else quantized_copy(tiny_fp32, recipe)
     monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "gate_up")
@@ -261,19 +269,24 @@ def test_forwarded_maxima_form_two_rings_with_the_next_norms_pre_scales(tiny_fp3
     layers, _, label = build_packs(Engine(loaded).decoder)
     count = len(layers)
     fwd = [p.forward for p in layers]
-    assert count >= 2 and all(f is not None for f in fwd)
+    assert count >= 2 and all(f is not None and f.o is not None and f.down is not None for f in fwd)
     assert fwd[0].qkv_rows is None and all(fwd[i].qkv_rows is fwd[i - 1].down.slot for i in range(1, count))
+
+    def scaled(norm, pack):
+        return norm.float() * pack.pre_scale.float() if pack.pre_scale is not None else norm.float()
+
     for i, (p, f) in enumerate(zip(layers, fwd)):
         nxt = layers[(i + 1) % count]
         assert f.gate_up.slot is p.row_max[0] and f.gate_up.clear is p.row_max[1]
+        assert f.gate_up_rows is f.o.slot and f.o.clear is fwd[(i + 1) % count].o.slot
         assert f.down.clear is fwd[(i + 1) % count].down.slot
-        want = nxt.input_norm.float()
-        if nxt.qkv.packed.pre_scale is not None:
-            want = want * nxt.qkv.packed.pre_scale.float()
-        assert f.down.pre_scale.dtype == torch.float32 and torch.equal(f.down.pre_scale, want)
+        assert torch.equal(f.o.pre_scale, scaled(p.post_norm, p.gate_up.packed))
+        assert torch.equal(f.down.pre_scale, scaled(nxt.input_norm, nxt.qkv.packed))
+        assert f.o.pre_scale.dtype == f.down.pre_scale.dtype == torch.float32
     slots = [s for f in fwd for s in f.slots()]
-    assert len({id(s) for s in slots}) == 2 * count and not any(s.any() for s in slots)
-    assert label == gate_up_label.replace(ROW_MAX_LABEL, FORWARD_LABEL)
+    assert len({id(s) for s in slots}) == 3 * count and not any(s.any() for s in slots)
+    assert label == gate_up_label.replace(ROW_MAX_LABEL, forward_label(fwd[0]))
+    assert label.endswith(", down_proj, gate/up, q/k/v rows by forwarded maxima (RMSNorm deferred)")
 
 
 def test_forwarded_maxima_only_where_every_qkv_is_w8a8(tiny_fp32, monkeypatch):
@@ -286,27 +299,16 @@ def test_forwarded_maxima_only_where_every_qkv_is_w8a8(tiny_fp32, monkeypatch):
     assert all(p.row_max is not None and p.forward is None for p in layers)
 
 
-def test_a_new_cache_zeroes_the_forwarded_slots(tiny_fp32, monkeypatch):
-    """``set_kv`` zeroes every ring's slots, the forwarded ones too."""
-    from vlmq.engine import KVConfig
+def test_no_forwarded_maxima_where_no_tile_would_use_them(tiny_fp32, monkeypatch):
+    """Where q/k/v's and gate/up's one-row tiles normalize their rows first (here: every W8A8 row, the prologue's
+    work limit at 0 -- as on the 7b, the rule's ``normalize_rows``), ``forward`` is ``gate_up``'s form: no rings,
+    no gathers, the label without the note."""
+    import vlmq.engine.kernels.gemv as gemv_module
 
+    loaded = quantized_copy(tiny_fp32, "fp8")
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "gate_up")
+    _, _, gate_up_label = build_packs(Engine(loaded).decoder)
+    monkeypatch.setattr(gemv_module, "ROW_PROLOGUE_MAX_WORK", 0)
     monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "forward")
-    engine, _ = fused_engine(quantized_copy(tiny_fp32, "fp8"))
-    slots = [s for p in engine.compiled.packs for s in p.forward.slots()]
-    for slot in slots:
-        slot.fill_(5.0)
-    engine.set_kv(KVConfig("fp8", "dynamic"))
-    assert not any(slot.any() for slot in slots)
-
-
-def test_forwarded_maxima_through_the_references_give_the_modules_tokens(tiny_fp32, images, monkeypatch):
-    """The fused runner with ``forward`` (CPU: the ops' references, which ignore the slots) gives the modules'
-    tokens: the packs and calls are wired as the arithmetic needs."""
-    loaded = w8a8_int8_copy(tiny_fp32)
-    prompts = [Prompt("What is in the image?", images[0]), Prompt("Hi", None)]
-    want = [g.token_ids for g in Engine(loaded, max_batch_size=2).generate(prompts, 4, ignore_eos=True)]
-    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "forward")
-    engine, label = fused_engine(loaded)
-    assert "forwarded maxima" in label
-    with torch.no_grad():
-        assert [g.token_ids for g in engine.generate(prompts, 4, ignore_eos=True)] == want
+    layers, _, label = build_packs(Engine(loaded).decoder)
+    assert all(p.row_max is not None and p.forward is None for p in layers) and label == gate_up_label

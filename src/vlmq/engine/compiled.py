@@ -135,7 +135,8 @@ def attention_residual(
     if decode and o_combines and takes_attention_partials(packs.o):
         return attention_o_proj(q, k, v, cos, sin, kv, write_pos, token_type, mask, packs.o, x)
     out = attend(q, k, v, cos, sin, kv, write_pos, token_type, mask, read_len)
-    return run_linear(packs.o, out.transpose(1, 2).reshape(b, t, -1), decode=decode, residual=x)
+    o_in = out.transpose(1, 2).reshape(b, t, -1)
+    return run_linear(packs.o, o_in, decode=decode, residual=x, gather=fwd.o if fwd else None)
 
 
 def attention_and_mlp_input(
@@ -152,14 +153,13 @@ def fused_layer(
 ) -> torch.Tensor:
     """One decoder layer through its packs (the module docstring lists the decode kernels). A W8A8 layer with
     row-maximum slots (``projections.build_packs``) runs its MLP at decode as ``vlmq::fused_mlp``, or with forwarded
-    maxima (``projections.ForwardedMaxima``: down_proj's epilogue gathers the next layer's q/k/v's) as two
-    ``vlmq::fused_linear_gather`` calls."""
+    maxima (``projections.ForwardedMaxima``) as gate/up's ``vlmq::fused_linear_gather`` and down_proj's call."""
     if decode and packs.forward is not None:
         fwd = packs.forward
         h = attention_residual(packs, x, cos, sin, write_pos, token_type, mask, kv, read_len, attend, True)
         m = run_linear(
             packs.gate_up, h, decode=True, norm_weight=packs.post_norm, eps=packs.eps, act="silu_mul",
-            gather=fwd.gate_up,
+            x_row_max=fwd.gate_up_rows, gather=fwd.gate_up,
         )  # fmt: skip
         return run_linear(packs.down, m, decode=True, residual=h, x_row_max=fwd.gate_up.slot, gather=fwd.down)
     if decode and packs.row_max is not None:

@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 
 from vlmq.engine.kernels import PackedLinear, concat_packs, pack_gate_up, rms_norm_reference, run_packed, w4a16_linear
-from vlmq.engine.kernels.fused import RowMaxGather, row_max_mode, silu_mul_interleaved, takes_row_max
-from vlmq.engine.kernels.gemv import row_max_buffers
+from vlmq.engine.kernels.fused import A_MODE_CODES, RowMaxGather, row_max_mode, silu_mul_interleaved, takes_row_max
+from vlmq.engine.kernels.gemv import forwarded_maxima_at_one_row, row_max_buffers
 from vlmq.engine.qformat import LinearFormat, runs_real_on
 from vlmq.engine.qlinear import linear_format, w8_matmul
 from vlmq.errors import VlmqError
@@ -70,19 +70,20 @@ class LayerPacks(NamedTuple):
 
 class ForwardedMaxima(NamedTuple):
     """A W8A8 layer's row maxima at decode with ``$VLMQ_W8A8_ROW_MAX=forward`` (``fused.fused_linear_gather``): gate/up
-    gathers down_proj's as ``vlmq::fused_mlp`` does, and down_proj gathers the next layer's q/k/v's, which quantizes
-    its rows with them, its RMSNorm deferred, where its tile would otherwise quantize them in its prologue (no
-    statistics pass in its programs). Two rings of ``gemv.row_max_buffers`` slots over the layers, each gatherer
-    zeroing the slot its ring's next gatherer fills (so every slot is zero again before its next use). No ring for
-    gate/up's rows: where a gate/up quantizes its own rows (not on the 2b or 7b, whose gate/up rows go through
-    ``normalize_rows``: ``gemv.row_kernel_first``) it would need one from o_proj."""
+    gathers down_proj's as ``vlmq::fused_mlp`` does; o_proj gathers gate/up's and down_proj the next layer's q/k/v's
+    where that GEMV's one-row tile would use them (``gemv.forwarded_maxima_at_one_row``: the RMSNorm deferred, the
+    rows quantized with maxima of x g p gathered before the norm). Rings of ``gemv.row_max_buffers`` slots over the
+    layers, each gatherer zeroing the slot its ring's next gatherer fills (so every slot is zero again before its next
+    use)."""
 
-    qkv_rows: torch.Tensor | None  # q/k/v's input maxima, by the layer before's down_proj (the first layer: None)
+    qkv_rows: torch.Tensor | None  # q/k/v's input maxima, by the layer before's down_proj (first layer: none)
+    gate_up_rows: torch.Tensor | None  # gate/up's, by o_proj
+    o: RowMaxGather | None  # o_proj's, for gate/up (times post_attention_layernorm's weight and gate/up's pre-scale)
     gate_up: RowMaxGather  # gate/up's, for down_proj (times its pre-scale): this layer's ``row_max`` slots
-    down: RowMaxGather  # down_proj's, for the next layer's q/k/v (times its input_layernorm and pre-scale)
+    down: RowMaxGather | None  # down_proj's, for the next layer's q/k/v (times its input_layernorm and pre-scale)
 
     def slots(self) -> tuple[torch.Tensor, ...]:
-        return (self.gate_up.slot, self.down.slot)
+        return tuple(g.slot for g in (self.o, self.gate_up, self.down) if g is not None)
 
 
 class HeadPack(NamedTuple):
@@ -292,12 +293,14 @@ def build_packs(decoder, *, bf16_kernel: str = "fused") -> tuple[list[LayerPacks
     if head.lm_head.label not in labels:
         label += f", lm_head {head.lm_head.label}"
     if layers and layers[0].row_max is not None:
-        label += FORWARD_LABEL if layers[0].forward is not None else ROW_MAX_LABEL
+        label += forward_label(layers[0].forward) if layers[0].forward is not None else ROW_MAX_LABEL
     return layers, head, label
 
 
-# the decode label's note with $VLMQ_W8A8_ROW_MAX=forward (``ForwardedMaxima``)
-FORWARD_LABEL = ", q/k/v and down_proj rows by forwarded maxima (q/k/v's RMSNorm deferred)"
+def forward_label(forward: ForwardedMaxima) -> str:
+    """The decode label's note with ``$VLMQ_W8A8_ROW_MAX=forward``: which rows take forwarded maxima."""
+    normed = [name for name, gather in (("gate/up", forward.o), ("q/k/v", forward.down)) if gather is not None]
+    return f", down_proj{''.join(f', {n}' for n in normed)} rows by forwarded maxima (RMSNorm deferred)"
 
 
 def with_row_max(layers: list[LayerPacks], device: torch.device) -> list[LayerPacks]:
@@ -334,20 +337,33 @@ def norm_pre_scale(norm_weight: torch.Tensor, pack: PackedLinear) -> torch.Tenso
 
 
 def with_forwarded_maxima(layers: list[LayerPacks], device: torch.device) -> list[LayerPacks]:
-    """``layers`` (with their ``row_max`` slots, gate/up's ring) with ``ForwardedMaxima``: down_proj of layer l
-    gathers into slot l + 1 of another ring (the last layer's into slot 0, which no q/k/v reads: the first layer's
-    input is the embedding, its q/k/v's prologue computes its statistics)."""
+    """``layers`` (with their ``row_max`` slots, gate/up's ring) with ``ForwardedMaxima`` where q/k/v's or gate/up's
+    one-row tile uses them in every layer: o_proj of layer l gathers into slot l of a ring for gate/up, down_proj
+    into slot l + 1 of another for q/k/v (the last layer's into slot 0, which no q/k/v reads: the first layer's input
+    is the embedding). Neither: ``layers`` as they were (``gate_up``'s form)."""
+    a_mode = A_MODE_CODES[layers[0].gate_up.packed.a_mode]
+
+    def used(role: str) -> bool:
+        packs = [getattr(p, role).packed for p in layers]
+        return all(forwarded_maxima_at_one_row(q.weight, a_mode, q.pre_scale is not None, role) for q in packs)
+
+    qkv_used, gate_up_used = used("qkv"), used("gate_up")
+    if not (qkv_used or gate_up_used):
+        return layers
     count = len(layers)
-    inputs = row_max_buffers(count, device)
+    post = row_max_buffers(count, device) if gate_up_used else None
+    inputs = row_max_buffers(count, device) if qkv_used else None
     out = []
     for i, p in enumerate(layers):
-        nxt = layers[(i + 1) % count]
+        nxt, j, k = layers[(i + 1) % count], (i + 1) % count, (i + 2) % count
+        o = RowMaxGather(post[i], post[j], norm_pre_scale(p.post_norm, p.gate_up.packed)) if post else None
+        down = RowMaxGather(inputs[j], inputs[k], norm_pre_scale(nxt.input_norm, nxt.qkv.packed)) if inputs else None
         forward = ForwardedMaxima(
-            qkv_rows=inputs[i] if i else None,
+            qkv_rows=inputs[i] if inputs and i else None,
+            gate_up_rows=post[i] if post else None,
+            o=o,
             gate_up=RowMaxGather(p.row_max[0], p.row_max[1], p.down.packed.pre_scale),
-            down=RowMaxGather(
-                inputs[(i + 1) % count], inputs[(i + 2) % count], norm_pre_scale(nxt.input_norm, nxt.qkv.packed)
-            ),
+            down=down,
         )
         out.append(p._replace(forward=forward))
     return out

@@ -841,14 +841,46 @@ def norm_defer_measured(projection: str, fmt: int, k: int) -> bool:
 
 
 def norm_deferrable(
-    cfg: GemvConfig, k: int, a_mode: int, x_pre: bool, smooth: bool, norm: bool, x_max: bool = False
+    cfg: GemvConfig, k: int, a_mode: int, x_pre: bool, smooth: bool, norm: bool, x_max: bool = False, m: int = 1
 ) -> bool:
-    """Whether a launch can defer its rows' RMSNorm (``NORM_DEFER_ENV``): the CUDA-core kernel over float rows with
-    a norm and one K slice (each program must see the whole row); float rows without a SmoothQuant pre-scale, or
-    W8A8 rows whose maxima times the norm weight and pre-scale came with them (``x_max``: ``gemv``'s ``x_row_max``
-    with a norm; else W8A8 rows need the normalized values to quantize them)."""
-    plain = a_mode == A_FLOAT and not smooth
-    return cfg.kernel == "sum" and norm and not x_pre and (plain or x_max) and k_slices(cfg, k)[1] == 1
+    """Whether a launch can defer its rows' RMSNorm (``NORM_DEFER_ENV``): float rows with a norm in one K slice (each
+    program must see the whole row) -- on the CUDA cores, rows without a SmoothQuant pre-scale or W8A8 rows whose
+    maxima times the norm weight and pre-scale came with them (``x_max``: ``gemv``'s ``x_row_max`` with a norm; else
+    W8A8 rows need the normalized values to quantize them); on the tensor cores, one such W8A8 row (``m`` 1: the
+    tile computes the live row alone, ``gemv_triton.tensor_core_sums``' ``ONE_ROW``)."""
+    if not norm or x_pre or k_slices(cfg, k)[1] != 1:
+        return False
+    if cfg.kernel == "sum":
+        return (a_mode == A_FLOAT and not smooth) or x_max
+    return x_max and m == 1
+
+
+def uses_forwarded_maxima(
+    cfg: GemvConfig, fmt: int, m: int, n: int, k: int, a_mode: int, smooth: bool, projection: str | None = None
+) -> bool:
+    """Whether a W8A8 launch over float rows with an RMSNorm quantizes them with maxima gathered before the norm
+    (``gemv``'s ``x_row_max`` with ``norm_weight``; ``$VLMQ_W8A8_ROW_MAX=forward``), the norm deferred, rather than
+    normalize first: where it can defer (``norm_deferrable``) and would not run ``normalize_rows`` first anyway --
+    on the CUDA cores the maxima replace only the prologue's statistics pass (``row_kernel_first``: where the rule
+    normalizes first, every program would quantize the whole row in its loop instead, sm_90 SASS: 2b int8 gate/up
+    5.9 -> 8.5 instructions a weight value, 7b q/k/v 5.7 -> 10.6; docs/benchmarks.md, fiftieth session); a one-row
+    tensor-core tile computes only the live row (2b fp8 gate/up: 1165 -> 1689 instructions a program, at ~1.5 a
+    weight value a lane, against a ``normalize_rows`` launch). A norm asked to run first (``$VLMQ_NORM_FIRST``)
+    runs first."""
+    if a_mode == A_FLOAT or norm_first_setting(projection) is True:
+        return False
+    if not norm_deferrable(cfg, k, a_mode, False, smooth, True, x_max=True, m=m):
+        return False
+    return cfg.kernel == "dot" or not row_kernel_first(cfg, fmt, a_mode, smooth, True, n, k, None, projection)
+
+
+def forwarded_maxima_at_one_row(weight: torch.Tensor, a_mode: int, smooth: bool, projection: str) -> bool:
+    """``uses_forwarded_maxima`` for a decode step's one-row launch of ``weight`` (a W8A8 q/k/v or gate/up pack) with
+    the tile it then takes: whether a launch before it should gather its rows' maxima."""
+    n, k = weight.shape
+    fmt = weight_format(weight)
+    cfg = gemv_config(fmt, 1, n, k, 0, a_mode, smooth, True, False)
+    return uses_forwarded_maxima(cfg, fmt, 1, n, k, a_mode, smooth, projection)
 
 
 def row_kernel_first(
@@ -1001,9 +1033,10 @@ def gemv(
     takes those maxima as ``x_row_max`` and quantizes each tile of its rows as it loads it. With ``norm_weight``,
     ``x_row_max`` holds the maxima of the rows times the norm weight and pre-scale before the norm (gathered with
     their product as ``row_max_pre_scale``, ``fused.fused_linear_gather``): the launch defers the RMSNorm
-    (``norm_deferrable``) and quantizes x g p with them where it would otherwise quantize its rows in its prologue;
-    elsewhere (a tensor-core tile, split K, rows the rule normalizes first, a norm asked to run first) it ignores
-    them and normalizes as without.
+    (``norm_deferrable``) and quantizes x g p with them where ``uses_forwarded_maxima`` says (in place of the
+    prologue's statistics, or of ``normalize_rows`` before a one-row tensor-core tile); elsewhere (split K, rows the
+    CUDA-core rule normalizes first, a tensor-core tile over several rows, a norm asked to run first) it ignores them
+    and normalizes as without.
 
     ``x_frag``: float rows already in the K order a swapped fragment-order int4 tile (``config``) reads them
     (``frag_activations``), so its programs skip their per-tile permute through shared memory: a benchmark's rows
@@ -1036,15 +1069,12 @@ def gemv(
     if norm_first is None and norm_weight is not None and fmt in (W_INT8, W_INT4, W_FP8):
         norm_first = norm_first_setting(projection)
     smooth, norm = pre_scale is not None, norm_weight is not None
-    if x_row_max is not None and norm:  # W8A8 rows' maxima before their norm: only a deferred norm can use them
-        # and only in place of the prologue's statistics: where the rule runs the rows through normalize_rows
-        # first, each program would quantize the whole row in its loop instead (sm_90 SASS, docs/benchmarks.md's
-        # fiftieth-session section: 2b int8 gate/up 5.7 -> 8.4 instructions a weight value, 7b q/k/v 5.3 -> 10.1)
-        if (
-            norm_first is not True
-            and norm_deferrable(cfg, k, a_mode, x_pre, smooth, norm, x_max=True)
-            and not row_kernel_first(cfg, fmt, a_mode, smooth, norm, n, k, norm_first, projection)
-        ):
+    if x_row_max is not None and norm:  # W8A8 rows' maxima before their norm: a deferred norm's, where it pays
+        if norm_first is False:  # kept out of normalize_rows (argument or $VLMQ_NORM_FIRST): wherever it can defer
+            use = norm_deferrable(cfg, k, a_mode, x_pre, smooth, norm, x_max=True, m=m)
+        else:
+            use = norm_first is None and uses_forwarded_maxima(cfg, fmt, m, n, k, a_mode, smooth, projection)
+        if use:
             norm_defer = True
         else:
             x_row_max = None  # normalized first or in the prologue, as without them
@@ -1056,7 +1086,7 @@ def gemv(
     norm_defer = (
         bool(norm_defer)
         and norm_first is not True
-        and norm_deferrable(cfg, k, a_mode, x_pre, smooth, norm, x_max=x_row_max is not None)
+        and norm_deferrable(cfg, k, a_mode, x_pre, smooth, norm, x_max=x_row_max is not None, m=m)
     )
     if norm_defer:
         norm_first = False
@@ -1181,6 +1211,7 @@ def gemv(
         ROW_MAX=(row_max_out is not None) + 2 * (x_row_max is not None),
         ROW_MAX_SMOOTH=row_max_pre_scale is not None,
         CLEAR_N=row_max_clear.numel() if row_max_clear is not None else 0,
+        ONE_ROW=cfg.kernel == "dot" and x_row_max is not None and m == 1,
         PREFETCH=prefetch_lines(cfg, weight, fmt, pdl_args["PDL"] != 0),
         **static_shape(cfg, k, w_arg, scale, tail),
         **({"maxnreg": cfg.maxnreg} if cfg.kernel == "sum" and cfg.maxnreg else {}),  # (the interpreter drops it)

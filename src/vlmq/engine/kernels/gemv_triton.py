@@ -1006,7 +1006,8 @@ def tensor_core_sums(
     W_FMT: tl.constexpr, A_MODE: tl.constexpr, GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr,
     BN: tl.constexpr, BK: tl.constexpr, PDL: tl.constexpr, SWAP: tl.constexpr, POST: tl.constexpr,
     FRAG: tl.constexpr = 0, CUDA: tl.constexpr = False, xs_ptr=None, p_ptr=None, SMOOTH: tl.constexpr = False,
-    X_MAX: tl.constexpr = False, X_FRAG: tl.constexpr = False,
+    X_MAX: tl.constexpr = False, X_FRAG: tl.constexpr = False, g_ptr=None, eps=0.0, inv_k=0.0,
+    NORM: tl.constexpr = 0, ONE_ROW: tl.constexpr = False,
 ):  # fmt: skip
     """Tensor cores: [BM, BK] activations x [BK, BN] weights dequantized in registers (W8A8: int8 or e4m3
     operands as stored, int32 / fp32 accumulation) → [BM, BN] fp32 sums over the K slice [k_lo, k_hi). Rows
@@ -1017,7 +1018,12 @@ def tensor_core_sums(
     and each K tile's sums take the group scale and zero after: (q - (24 + z) sum(x)) * s on [BM, BN] values,
     not one FMA per weight. ``X_MAX`` (W8A8): the rows arrive as floats with their absolute maxima after the
     pre-scale at ``xs_ptr`` (``ROW_MAX`` 1 of the launch that wrote them): each tile is pre-scaled (``SMOOTH``,
-    ``p_ptr``) and quantized as it is loaded, as ``normalize_rows`` would have quantized the whole row.
+    ``p_ptr``) and quantized as it is loaded, as ``normalize_rows`` would have quantized the whole row; with
+    ``ONE_ROW`` (M = 1) only the live row is computed, its codes then placed in the tile's first row (the other rows
+    of the MMA's 16 are zero: quantizing them too cost 3.2x a program's instructions on the 2b fp8 gate/up tile,
+    sm_90 SASS). ``NORM`` 2 (with ``ONE_ROW`` and ``X_MAX``, the maxima those of x g p before the RMSNorm,
+    ``g_ptr`` the norm's weight): the norm deferred as ``cuda_core_sums`` defers it -- the codes of x g p, the row's
+    squares summed, the sums times rsqrt(mean(x^2) + eps) after the K loop.
     Returns the sums and the rows' activation scales (W8A8; else ones)."""
     in_n = rn < N
     if PDL:
@@ -1058,13 +1064,23 @@ def tensor_core_sums(
         z, scale = int4_frag_group(ws_ptr, wz_ptr, rows, N, k_lo, stride_sn, BK, GROUP, FRAG, SWAP, HAS_ZERO, not POST)
         if POST:
             s, _ = int4_group(ws_ptr, wz_ptr, rn, in_n, k_lo, stride_sn, GROUP, False)
+    ssq = tl.zeros((BK,), dtype=tl.float32)  # NORM 2: the live row's squares, a lane's share
     for k0 in range(k_lo, k_hi, BK):
-        xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG, KW, X_FRAG)
-        if X_MAX:
+        if X_MAX and ONE_ROW:  # the live row alone, then its codes as the tile's first row
+            rk = k0 + tl.arange(0, BK)
+            x0 = tl.load(x_ptr + rk, mask=rk < K, other=0).to(tl.float32)
+            v0 = row_values(x0, x_ptr.dtype.element_ty, g_ptr, p_ptr, rk, K, 1.0, NORM, SMOOTH)
+            q0 = quantized(v0, pick(xscale, 0), pick(xinv, 0), A_MODE).to(DT)  # narrowed before it is broadcast
+            if NORM == 2:
+                ssq += x0 * x0
+            xk = tl.where((tl.arange(0, BM) == 0)[:, None], q0[None, :], tl.zeros((BM, BK), DT))
+        else:
+            xk = tile_activations(x_ptr, rm, k0, M, K, stride_xm, BK, FRAG, KW, X_FRAG)
+        if X_MAX and not ONE_ROW:
             rk = (k0 + tl.arange(0, BK))[None, :]
             v = row_values(xk.to(tl.float32), x_ptr.dtype.element_ty, p_ptr, p_ptr, rk, K, 1.0, False, SMOOTH)
             xk = quantized(v, xscale[:, None], xinv[:, None], A_MODE)
-        elif A_MODE == 2:
+        elif A_MODE == 2 and not X_MAX:
             xk = xk.to(tl.float8e4nv, bitcast=True)
         xk = xk.to(DT)
         if W_FMT == 3 and FRAG:
@@ -1116,6 +1132,8 @@ def tensor_core_sums(
         sums = tl.trans(acc.to(tl.float32))
     else:
         sums = acc.to(tl.float32)
+    if NORM == 2:  # Qwen2RMSNorm's multiplier of the live row, as rms_multiplier computes it, on the sums
+        sums = sums * tl.math.rsqrt(tl.sum(ssq, axis=0) * inv_k + eps)
     return sums, xscale
 
 
@@ -1183,6 +1201,7 @@ def gemv_kernel(
     ROW_MAX_SMOOTH: tl.constexpr = False,
     CLEAR_N: tl.constexpr = 0,
     PREFETCH: tl.constexpr = 0,
+    ONE_ROW: tl.constexpr = False,
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
     the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue). ``xpart``:
@@ -1208,7 +1227,10 @@ def gemv_kernel(
     k_hi = tl.minimum(k_lo + K_SPLIT, K)
     if DOT:
         tl.static_assert(XPART == 0, "the tensor-core GEMV reads x as it is stored")
-        tl.static_assert(NORM == 0, "the tensor-core GEMV takes rows normalized by normalize_rows")
+        tl.static_assert(
+            NORM == 0 or (NORM == 2 and ROW_MAX >= 2 and ONE_ROW),
+            "the tensor-core GEMV takes rows normalized by normalize_rows (or one W8A8 row with its maxima)",
+        )
         tl.static_assert(
             X_PRE or ROW_MAX >= 2 or (A_MODE == 0 and SMOOTH == 0),
             "the tensor-core GEMV takes W8A8 rows quantized by normalize_rows or with their maxima (ROW_MAX 2)",
@@ -1216,7 +1238,7 @@ def gemv_kernel(
         y, xscale = tensor_core_sums(
             x_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, M, N, K, stride_xm, stride_wn, stride_sn, magic,
             W_FMT, A_MODE, GROUP, HAS_ZERO, BM, BN, BK, PDL, SWAP, POST, FRAG, CUDA, xs_ptr, p_ptr, SMOOTH,
-            ROW_MAX >= 2, X_FRAG,
+            ROW_MAX >= 2, X_FRAG, g_ptr, eps, inv_k, NORM, ONE_ROW,
         )  # fmt: skip
     else:
         tl.static_assert(XPART == 0 or (A_MODE == 0 and NORM == 0 and SMOOTH == 0), "partials: float rows as they are")
