@@ -31,7 +31,7 @@ ROW_MAX_CASES = [("smoothquant", "bf16", True), ("fp8", "fp8", False)]
 # with VLMQ_W8A8_ROW_MAX=forward: o_proj's and down_proj's epilogues gather the maxima gate/up's and the next layer's
 # q/k/v's rows are quantized with, their RMSNorms deferred (where their tiles would otherwise quantize the rows in
 # their prologue: at the tiny model's 2 rows smoothquant's CUDA-core int8 tiles; FP8 takes tensor-core tiles there)
-FORWARD_CASES = [("smoothquant", "bf16"), ("fp8", "fp8")]
+FORWARD_CASES = [("smoothquant", "bf16", 2), ("fp8", "fp8", 2), ("fp8", "bf16", 1)]  # (recipe, KV cache, batch)
 # with VLMQ_NORM_DEFER (read as each GEMV launches): q/k/v's, gate/up's and the lm_head's RMSNorm deferred in the
 # CUDA-core GEMV (the multiplier on the sums), the eager engine's tokens still (a float32 model: nothing rounds)
 NORM_DEFER_CASES = [("bf16", "bf16"), ("int8_wo", "fp8"), ("int4_wo+group=32", "bf16")]
@@ -214,9 +214,9 @@ def main():
     for recipe, kv, _ in ROW_MAX_CASES:
         key = f"{recipe}/{kv}/row_max"
         results[key] = _run_case(loaded, recipe, kv, prompts, calibration, launches, row_max="gate_up")
-    for recipe, kv in FORWARD_CASES:
-        key = f"{recipe}/{kv}/forward"
-        results[key] = _run_case(loaded, recipe, kv, prompts, calibration, launches, row_max="forward")
+    for recipe, kv, batch in FORWARD_CASES:
+        key = f"{recipe}/{kv}/forward/{batch}"
+        results[key] = _run_case(loaded, recipe, kv, prompts[:batch], calibration, launches, row_max="forward")
     print(json.dumps(results))
 
 
@@ -302,18 +302,19 @@ def test_w8a8_mlp_with_gate_up_row_maxima_gives_eager_tokens(interpreter_results
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe, kv", FORWARD_CASES)
-def test_w8a8_layers_with_forwarded_row_maxima_give_eager_tokens(interpreter_results, recipe, kv):
+@pytest.mark.parametrize("recipe, kv, batch", FORWARD_CASES)
+def test_w8a8_layers_with_forwarded_row_maxima_give_eager_tokens(interpreter_results, recipe, kv, batch):
     """VLMQ_W8A8_ROW_MAX=forward: each decode layer's o_proj, gate/up and down_proj gather the maxima of the next
     GEMV's rows (``vlmq::fused_linear_gather``; gate/up's as ``vlmq::fused_mlp`` does), and gate/up and q/k/v (past
     the first layer) quantize their rows with them, the RMSNorm deferred, where their tiles would quantize them in
-    their prologue: smoothquant's CUDA-core int8 tiles at the tiny model's 2 rows; FP8 takes tensor-core tiles there
-    (several live rows), so it normalizes as without (the maxima unused). The tokens are the eager engine's (a
-    float32 model: the codes are of fp32 values either way)."""
-    result = interpreter_results[f"{recipe}/{kv}/forward"]
+    their prologue: at the tiny model's 2 rows smoothquant's CUDA-core int8 tiles, while FP8 takes tensor-core tiles
+    there (several live rows), so it normalizes as without (the maxima unused); at one row FP8's CUDA-core tiles. The
+    tokens are the eager engine's (a float32 model: the codes are of fp32 values either way)."""
+    result = interpreter_results[f"{recipe}/{kv}/forward/{batch}"]
     layers, steps = 2, TOKENS - 1
     assert result["launches"]["gather"] == 3 * layers * steps and result["launches"]["fused_mlp"] == 0, result
-    deferred = (layers - 1) + layers if recipe == "smoothquant" else 0  # q/k/v past the first layer, gate/up
+    uses = recipe == "smoothquant" or batch == 1
+    deferred = (layers - 1) + layers if uses else 0  # q/k/v past the first layer, gate/up
     assert result["launches"]["deferred_w8a8_norm"] == deferred * steps, result
     assert "forwarded maxima" in result["label"], result
     # each ring's last gatherer zeroed the first's slot (o_proj's, gate/up's, down_proj's): after a step the first
