@@ -41,12 +41,14 @@ from vlmq.engine.kernels.attention_o import ATTENTION_COMBINE_ENV, attention_com
 from vlmq.engine.kernels.fused import ROW_MAX_ENV, row_max_mode
 from vlmq.engine.kernels.gemv import (
     FRAG_ROWS_ENV,
+    META_ENV,
     MMA_ENV,
     NORM_DEFER_ENV,
     NORM_FIRST_ENV,
     PREFETCH_ENV,
     TILES_ENV,
     frag_rows_setting,
+    meta_setting,
     mma_setting,
     norm_defer_setting,
     norm_first_setting,
@@ -112,6 +114,7 @@ SETTING_READERS = {
     NORM_DEFER_ENV: lambda: norm_defer_setting("qkv"),
     FRAG_ROWS_ENV: frag_rows_setting,
     PREFETCH_ENV: prefetch_setting,
+    META_ENV: meta_setting,
     MMA_ENV: mma_setting,
     GREEDY_ADVANCE_ENV: greedy_advance_mode,
     PREPARE_ENV: prefill_prepare_mode,

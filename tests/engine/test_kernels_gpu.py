@@ -300,6 +300,37 @@ def test_staged_tiles_with_their_l2_prefetch_give_the_same_bits(monkeypatch, fmt
         assert torch.isfinite(outs["l2"][1]).all()
 
 
+@pytest.mark.parametrize("preset", ["2b", "7b"])
+def test_unmasked_int4_group_loads_give_the_same_bits(monkeypatch, preset):
+    """``$VLMQ_GEMV_META=unmasked`` drops only masks that are true on whole tiles: every shipped one-row int4 tile of
+    the preset (q/k/v, o, gate/up, down; fused as the step runs them: the norm deferred on q/k/v and gate/up, the
+    residual on o and down) gives the masked loads' outputs bit for bit."""
+    from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL, W_INT4, gemv, measured_tiles, sum_config, table_key
+
+    shapes = {"2b": (1536, 8960, 2048), "7b": (3584, 18944, 4608)}[preset]
+    hidden, inter, qkv = shapes
+    sum_m1, _, dot_m1 = measured_tiles()
+    torch.manual_seed(3)
+    for n, k, fusion in ((qkv, hidden, "norm"), (hidden, hidden, "resid"), (2 * inter, hidden, "silu"),
+                         (hidden, inter, "resid")):  # fmt: skip
+        p = make_pack("int4", "bf16", n, k)
+        rows, warps, vec, split, pipe, stages, maxnreg = sum_m1[table_key((sum_m1, dot_m1), W_INT4, n, k)]
+        cfg = sum_config(W_INT4, 1, n, k, rows=rows, warps=warps, vec=vec, split=split, stages=stages)
+        cfg = cfg._replace(pipe=pipe, maxnreg=maxnreg)
+        x = torch.randn(1, k, device="cuda", dtype=torch.bfloat16)
+        norm = (torch.rand(k, device="cuda") + 0.5).to(torch.bfloat16) if fusion != "resid" else None
+        resid = torch.randn(1, n, device="cuda", dtype=torch.bfloat16) if fusion == "resid" else None
+        act = ACT_SILU_MUL if fusion == "silu" else ACT_NONE
+        outs = {}
+        for setting in ("masked", "unmasked"):
+            monkeypatch.setenv("VLMQ_GEMV_META", setting)
+            outs[setting] = gemv(
+                x, p.weight, p.scale, p.zero, p.group_size, norm_weight=norm, residual=resid, act=act, config=cfg,
+                norm_defer=norm is not None,
+            )  # fmt: skip
+        assert torch.equal(outs["masked"], outs["unmasked"]) and torch.isfinite(outs["masked"]).all(), (n, k)
+
+
 @pytest.mark.parametrize("m", [9, 16])
 @pytest.mark.parametrize("swap, post", [(False, False), (False, True), (True, False), (True, True)])
 @pytest.mark.parametrize("block_n, block_k, warps", [(64, 64, 4), (64, 128, 4), (256, 64, 8)])

@@ -867,6 +867,30 @@ def _run_forwarded_norm():
     return results
 
 
+def _run_meta_unmasked():
+    """int4 rows through whole one-row CUDA-core tiles (group 128 with zero points, 64 without; 1 and 3 rows) with
+    ``$VLMQ_GEMV_META`` masked and unmasked: whether each pair of outputs is equal bit for bit."""
+    import torch
+
+    from vlmq.engine.kernels import pack_int4
+    from vlmq.engine.kernels.gemv import W_INT4, gemv, sum_config
+
+    results = {}
+    for group, zero, m in ((128, True, 1), (64, False, 3)):
+        n, k = 64, 1024
+        x, w = torch.randn(m, k).bfloat16(), pack_int4(torch.randint(-8, 8, (n, k), dtype=torch.int8))
+        scale = (torch.rand(n, k // group) * 0.02).bfloat16()
+        zp = torch.randint(-8, 8, (n, k // group), dtype=torch.int8) if zero else None
+        cfg = sum_config(W_INT4, m, n, k, rows=8, warps=1, vec=2)
+        outs = []
+        for setting in ("masked", "unmasked"):
+            os.environ["VLMQ_GEMV_META"] = setting
+            outs.append(gemv(x, w, scale, zp, group, config=cfg))
+        os.environ.pop("VLMQ_GEMV_META")
+        results[f"group {group}{' zero' if zero else ''} M{m}"] = bool(torch.equal(*outs))
+    return results
+
+
 def _run_frag_pairs():
     """fp32 rows through each int4 tensor-core tile in column order and in fragment order (``frag``): the relative
     difference of the outputs (the same products, summed in another order within each K tile)."""
@@ -1026,6 +1050,7 @@ def main():
     errors["fused prologue"] = _run_fused_prologue()
     errors["row max"] = _run_row_max()
     errors["forwarded norm"] = _run_forwarded_norm()
+    errors["meta unmasked"] = _run_meta_unmasked()
     torch.manual_seed(1)  # its own data: cases added above must not change it (the post-scaled sums cancel)
     errors["frag pairs"] = _run_frag_pairs()
     errors["frag rows"] = _run_frag_rows()
@@ -1120,6 +1145,13 @@ def test_w8a8_rows_quantized_with_forwarded_maxima_defer_their_rmsnorm(interpret
         assert all(r[f] for f in flags), (name, r)
         assert r["vs_emulation"] < 1e-5 and r["tensor_cores_vs_emulation"] < 1e-5, (name, r)
         assert r["error"] < 1.25 * r["reference_error"] and r["error"] < 0.05, (name, r)
+
+
+def test_unmasked_int4_group_loads_give_the_same_sums(interpreter_errors):
+    """``$VLMQ_GEMV_META=unmasked`` only drops the masks of loads that are in range on whole tiles: the outputs equal
+    the masked loads' bit for bit (zero points or not, groups of 64 and 128, one row and three)."""
+    results = interpreter_errors["meta unmasked"]
+    assert len(results) == 2 and all(results.values()), results
 
 
 def test_fragment_order_int4_tiles_equal_column_order_ones(interpreter_errors):

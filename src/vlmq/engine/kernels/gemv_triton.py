@@ -586,17 +586,24 @@ def stack_rows(accs, rm, BM: tl.constexpr):
 
 @triton.jit
 def word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T: tl.constexpr, BN: tl.constexpr, W_FMT: tl.constexpr,
-              GROUP: tl.constexpr, HAS_ZERO: tl.constexpr):  # fmt: skip
+              GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, EVEN: tl.constexpr = False):  # fmt: skip
     """int4: the [T, BN] group scales and 24 + zero points of the lanes' words (each lane's words lie in one group);
-    placeholders otherwise."""
+    placeholders otherwise. ``EVEN`` (whole row and K tiles, a tile of the K loop, ``gemv``'s ``$VLMQ_GEMV_META``):
+    every group is in range, so the loads go unmasked (no predicate and zero fill a row and group)."""
     s = tl.zeros((T, BN), dtype=tl.float32)
     zc = s
     if W_FMT == 3:
-        in_meta = in_n[None, :] & (gi[:, None] < K // GROUP)
-        s = tl.load(ws_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
+        if EVEN:
+            s = tl.load(ws_ptr + meta_ptrs).to(tl.float32)
+        else:
+            in_meta = in_n[None, :] & (gi[:, None] < K // GROUP)
+            s = tl.load(ws_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
         zc = tl.full((T, BN), 24.0, tl.float32)
         if HAS_ZERO:
-            zc += tl.load(wz_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
+            if EVEN:
+                zc += tl.load(wz_ptr + meta_ptrs).to(tl.float32)
+            else:
+                zc += tl.load(wz_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
     return s, zc
 
 
@@ -635,7 +642,7 @@ def cuda_core_sums(
     GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
     VEC: tl.constexpr, EVEN: tl.constexpr, PDL: tl.constexpr, PIPE: tl.constexpr, CUDA: tl.constexpr,
     XPART: tl.constexpr, TAIL_VEC: tl.constexpr, STAGES: tl.constexpr = 1, X_MAX: tl.constexpr = False,
-    PREFETCH: tl.constexpr = 0,
+    PREFETCH: tl.constexpr = 0, META_EVEN: tl.constexpr = False,
 ):  # fmt: skip
     """CUDA cores, M <= BM <= 4 rows: [BM, BN] fp32 sums over the K slice [k_lo, k_hi). One fp32 tile per
     activation row (a tuple of BM), reduced over K once at the end. Float weights: each lane sums its 8 columns
@@ -654,6 +661,7 @@ def cuda_core_sums(
     ``PREFETCH`` (lines, a power of two; 0: none): with ``STAGES`` > 1, the first ``PREFETCH`` 128-byte lines of each
     of the program's weight rows in its K slice are prefetched into L2 before ``gdc_wait`` (``gemv``'s
     ``$VLMQ_GEMV_PREFETCH``), so the pipeliner's first loads after the wait hit L2 instead of HBM.
+    ``META_EVEN`` (int4, ``EVEN``): the K loop's group scales and zero points load unmasked (``word_meta``).
     ``NORM`` 2 (float rows, one K slice): the RMSNorm deferred -- no statistics pass before the first tile; the
     rows' values times the norm weight go into the sums unrounded, the squares of the values loaded for them gather
     per lane as the int8 x sums do, and the sums are multiplied by rsqrt(mean(x^2) + eps) after the K loop
@@ -721,7 +729,7 @@ def cuda_core_sums(
                     xsq += tl.where(rm[None, :] == r, xq[:, None], 0.0)
                 accs = replaced(accs, r, acc_r)
         else:
-            s, zc = word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO)
+            s, zc = word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO, EVEN and META_EVEN)
             accs, xsum, xsq = rows_of_words(
                 accs, xsum, xsq, w, s, zc, magic, xsrc, rm, kb, rv, xscale, xinv, NORM, SMOOTH, X_PRE, A_MODE, XPART,
                 W_FMT, BM, VEC,
@@ -1202,6 +1210,7 @@ def gemv_kernel(
     CLEAR_N: tl.constexpr = 0,
     PREFETCH: tl.constexpr = 0,
     ONE_ROW: tl.constexpr = False,
+    META_EVEN: tl.constexpr = False,
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
     the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue). ``xpart``:
@@ -1247,7 +1256,7 @@ def gemv_kernel(
         y, xscale = cuda_core_sums(
             xsrc, xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn, stride_sn, eps, inv_k, magic,
             W_FMT, A_MODE, X_PRE, NORM, SMOOTH, GROUP, HAS_ZERO, BM, BN, BK, VEC, EVEN_N and EVEN_K, PDL, PIPE, CUDA,
-            XPART, TAIL_VEC, STAGES, ROW_MAX >= 2, PREFETCH,
+            XPART, TAIL_VEC, STAGES, ROW_MAX >= 2, PREFETCH, META_EVEN,
         )  # fmt: skip
     if PDL == PDL_LATE:
         gdc_launch_dependents()
