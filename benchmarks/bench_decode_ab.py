@@ -41,19 +41,19 @@ from vlmq.engine.kernels.attention_o import ATTENTION_COMBINE_ENV, attention_com
 from vlmq.engine.kernels.fused import ROW_MAX_ENV, row_max_mode
 from vlmq.engine.kernels.gemv import (
     FRAG_ROWS_ENV,
-    META_ENV,
     MMA_ENV,
     NORM_DEFER_ENV,
     NORM_FIRST_ENV,
     PREFETCH_ENV,
     TILES_ENV,
+    UNMASKED_ENV,
     frag_rows_setting,
-    meta_setting,
     mma_setting,
     norm_defer_setting,
     norm_first_setting,
     prefetch_setting,
     tile_table,
+    unmasked_setting,
 )
 from vlmq.engine.kernels.greedy import GREEDY_ADVANCE_ENV, greedy_advance_mode
 from vlmq.engine.kernels.pdl import PDL_OFF_ENV, PDL_TRIGGER_ENV, pdl_off, pdl_trigger
@@ -114,7 +114,7 @@ SETTING_READERS = {
     NORM_DEFER_ENV: lambda: norm_defer_setting("qkv"),
     FRAG_ROWS_ENV: frag_rows_setting,
     PREFETCH_ENV: prefetch_setting,
-    META_ENV: meta_setting,
+    UNMASKED_ENV: unmasked_setting,
     MMA_ENV: mma_setting,
     GREEDY_ADVANCE_ENV: greedy_advance_mode,
     PREPARE_ENV: prefill_prepare_mode,

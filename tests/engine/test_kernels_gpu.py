@@ -301,34 +301,38 @@ def test_staged_tiles_with_their_l2_prefetch_give_the_same_bits(monkeypatch, fmt
 
 
 @pytest.mark.parametrize("preset", ["2b", "7b"])
-def test_unmasked_int4_group_loads_give_the_same_bits(monkeypatch, preset):
-    """``$VLMQ_GEMV_META=unmasked`` drops only masks that are true on whole tiles: every shipped one-row int4 tile of
-    the preset (q/k/v, o, gate/up, down; fused as the step runs them: the norm deferred on q/k/v and gate/up, the
-    residual on o and down) gives the masked loads' outputs bit for bit."""
-    from vlmq.engine.kernels.gemv import ACT_NONE, ACT_SILU_MUL, W_INT4, gemv, measured_tiles, sum_config, table_key
+@pytest.mark.parametrize("fmt", ["int4", "int8", "bf16"])
+def test_unmasked_loads_give_the_same_bits(monkeypatch, preset, fmt):
+    """``$VLMQ_GEMV_UNMASKED=1`` drops only masks that are true on whole tiles: every shipped one-row CUDA-core tile
+    of the preset and format (q/k/v, o, gate/up, down; fused as the step runs them: the norm deferred on q/k/v and
+    gate/up, the residual on o and down) gives the masked loads' outputs bit for bit."""
+    import vlmq.engine.kernels.gemv as G
 
-    shapes = {"2b": (1536, 8960, 2048), "7b": (3584, 18944, 4608)}[preset]
-    hidden, inter, qkv = shapes
-    sum_m1, _, dot_m1 = measured_tiles()
+    hidden, inter, qkv = {"2b": (1536, 8960, 2048), "7b": (3584, 18944, 4608)}[preset]
+    sum_m1, _, dot_m1 = G.measured_tiles()
+    code = G.FORMAT_NAMES[fmt]
     torch.manual_seed(3)
     for n, k, fusion in ((qkv, hidden, "norm"), (hidden, hidden, "resid"), (2 * inter, hidden, "silu"),
                          (hidden, inter, "resid")):  # fmt: skip
-        p = make_pack("int4", "bf16", n, k)
-        rows, warps, vec, split, pipe, stages, maxnreg = sum_m1[table_key((sum_m1, dot_m1), W_INT4, n, k)]
-        cfg = sum_config(W_INT4, 1, n, k, rows=rows, warps=warps, vec=vec, split=split, stages=stages)
+        tile = sum_m1.get(G.table_key((sum_m1, dot_m1), code, n, k))
+        if tile is None:  # a tensor-core tile (or none measured) at one row for this shape
+            continue
+        rows, warps, vec, split, pipe, stages, maxnreg = tile
+        cfg = G.sum_config(code, 1, n, k, rows=rows, warps=warps, vec=vec, split=split, stages=stages)
         cfg = cfg._replace(pipe=pipe, maxnreg=maxnreg)
+        p = make_pack(fmt, "bf16", n, k)
         x = torch.randn(1, k, device="cuda", dtype=torch.bfloat16)
         norm = (torch.rand(k, device="cuda") + 0.5).to(torch.bfloat16) if fusion != "resid" else None
         resid = torch.randn(1, n, device="cuda", dtype=torch.bfloat16) if fusion == "resid" else None
-        act = ACT_SILU_MUL if fusion == "silu" else ACT_NONE
+        act = G.ACT_SILU_MUL if fusion == "silu" else G.ACT_NONE
         outs = {}
-        for setting in ("masked", "unmasked"):
-            monkeypatch.setenv("VLMQ_GEMV_META", setting)
-            outs[setting] = gemv(
+        for setting in ("0", "1"):
+            monkeypatch.setenv("VLMQ_GEMV_UNMASKED", setting)
+            outs[setting] = G.gemv(
                 x, p.weight, p.scale, p.zero, p.group_size, norm_weight=norm, residual=resid, act=act, config=cfg,
                 norm_defer=norm is not None,
             )  # fmt: skip
-        assert torch.equal(outs["masked"], outs["unmasked"]) and torch.isfinite(outs["masked"]).all(), (n, k)
+        assert torch.equal(outs["0"], outs["1"]) and torch.isfinite(outs["0"]).all(), (n, k)
 
 
 @pytest.mark.parametrize("m", [9, 16])

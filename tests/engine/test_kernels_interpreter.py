@@ -867,27 +867,41 @@ def _run_forwarded_norm():
     return results
 
 
-def _run_meta_unmasked():
-    """int4 rows through whole one-row CUDA-core tiles (group 128 with zero points, 64 without; 1 and 3 rows) with
-    ``$VLMQ_GEMV_META`` masked and unmasked: whether each pair of outputs is equal bit for bit."""
+def _run_unmasked():
+    """Rows through whole one-row CUDA-core tiles with ``$VLMQ_GEMV_UNMASKED`` 0 and 1 -- int4 (group 128 with zero
+    points and the RMSNorm deferred, one row; group 64 without, three rows), int8 and bf16 (one row, the norm
+    deferred) --: whether each pair of outputs is equal bit for bit."""
     import torch
 
     from vlmq.engine.kernels import pack_int4
-    from vlmq.engine.kernels.gemv import W_INT4, gemv, sum_config
+    from vlmq.engine.kernels.gemv import W_FLOAT, W_INT4, W_INT8, gemv, sum_config
 
     results = {}
-    for group, zero, m in ((128, True, 1), (64, False, 3)):
-        n, k = 64, 1024
-        x, w = torch.randn(m, k).bfloat16(), pack_int4(torch.randint(-8, 8, (n, k), dtype=torch.int8))
-        scale = (torch.rand(n, k // group) * 0.02).bfloat16()
-        zp = torch.randint(-8, 8, (n, k // group), dtype=torch.int8) if zero else None
-        cfg = sum_config(W_INT4, m, n, k, rows=8, warps=1, vec=2)
+    n, k = 64, 1024
+    for name, fmt, group, zero, m in (
+        ("int4 group 128 zero M1", W_INT4, 128, True, 1),
+        ("int4 group 64 M3", W_INT4, 64, False, 3),
+        ("int8 M1", W_INT8, 0, False, 1),
+        ("bf16 M1", W_FLOAT, 0, False, 1),
+    ):
+        x = torch.randn(m, k).bfloat16()
+        norm = (torch.rand(k) + 0.5).bfloat16() if m == 1 else None
+        scale = zp = None
+        if fmt == W_INT4:
+            w = pack_int4(torch.randint(-8, 8, (n, k), dtype=torch.int8))
+            scale = (torch.rand(n, k // group) * 0.02).bfloat16()
+            zp = torch.randint(-8, 8, (n, k // group), dtype=torch.int8) if zero else None
+        elif fmt == W_INT8:
+            w, scale = torch.randint(-128, 128, (n, k), dtype=torch.int8), torch.rand(n) * 0.002
+        else:
+            w = (torch.randn(n, k) * 0.05).bfloat16()
+        cfg = sum_config(fmt, m, n, k, rows=8, warps=1, vec=2 if fmt != W_FLOAT else 1)
         outs = []
-        for setting in ("masked", "unmasked"):
-            os.environ["VLMQ_GEMV_META"] = setting
-            outs.append(gemv(x, w, scale, zp, group, config=cfg))
-        os.environ.pop("VLMQ_GEMV_META")
-        results[f"group {group}{' zero' if zero else ''} M{m}"] = bool(torch.equal(*outs))
+        for setting in ("0", "1"):
+            os.environ["VLMQ_GEMV_UNMASKED"] = setting
+            outs.append(gemv(x, w, scale, zp, group, norm_weight=norm, config=cfg, norm_defer=norm is not None))
+        os.environ.pop("VLMQ_GEMV_UNMASKED")
+        results[name] = bool(torch.equal(*outs))
     return results
 
 
@@ -1050,7 +1064,7 @@ def main():
     errors["fused prologue"] = _run_fused_prologue()
     errors["row max"] = _run_row_max()
     errors["forwarded norm"] = _run_forwarded_norm()
-    errors["meta unmasked"] = _run_meta_unmasked()
+    errors["unmasked"] = _run_unmasked()
     torch.manual_seed(1)  # its own data: cases added above must not change it (the post-scaled sums cancel)
     errors["frag pairs"] = _run_frag_pairs()
     errors["frag rows"] = _run_frag_rows()
@@ -1147,11 +1161,12 @@ def test_w8a8_rows_quantized_with_forwarded_maxima_defer_their_rmsnorm(interpret
         assert r["error"] < 1.25 * r["reference_error"] and r["error"] < 0.05, (name, r)
 
 
-def test_unmasked_int4_group_loads_give_the_same_sums(interpreter_errors):
-    """``$VLMQ_GEMV_META=unmasked`` only drops the masks of loads that are in range on whole tiles: the outputs equal
-    the masked loads' bit for bit (zero points or not, groups of 64 and 128, one row and three)."""
-    results = interpreter_errors["meta unmasked"]
-    assert len(results) == 2 and all(results.values()), results
+def test_unmasked_loads_give_the_same_sums(interpreter_errors):
+    """``$VLMQ_GEMV_UNMASKED=1`` only drops the masks of loads that are in range on whole tiles: the outputs equal
+    the masked loads' bit for bit (int4 with zero points or not, groups of 64 and 128, one row and three; int8 and
+    bf16 at one row, the RMSNorm deferred)."""
+    results = interpreter_errors["unmasked"]
+    assert len(results) == 4 and all(results.values()), results
 
 
 def test_fragment_order_int4_tiles_equal_column_order_ones(interpreter_errors):

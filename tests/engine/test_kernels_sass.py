@@ -710,11 +710,11 @@ def test_pdl_off_launches_the_named_kernels_without_pdl_and_refuses_other_names(
         assert "\n" not in str(err.value) and wrong.split(",")[-1] in str(err.value)
 
 
-def test_unmasked_int4_group_loads_drop_the_zero_fills_and_are_refused_by_name_when_unknown(monkeypatch):
-    """``$VLMQ_GEMV_META=unmasked``: a whole one-row int4 tile (the 2b gate/up's shipped shape, 8 rows, one warp, two
-    words a lane) loads its group scales and zero points without masks -- its K loop issues fewer instructions, the
-    byte and half loads no longer preceded by their zero fills (PRMT) -- while a tile whose last K tile is ragged is
-    compiled as before; a wrong value is refused in one line that names the two it takes."""
+def test_unmasked_loads_drop_the_zero_fills_and_are_refused_by_name_when_unknown(monkeypatch):
+    """``$VLMQ_GEMV_UNMASKED=1``: a whole one-row CUDA-core tile (the 2b int4 gate/up's shipped shape, 8 rows, one
+    warp, two words a lane) loads its activations and its group scales and zero points without masks -- its K loop
+    issues fewer instructions, the loads no longer preceded by their zero fills (PRMT) -- while a tile whose last K
+    tile is ragged is compiled as before; a wrong value is refused in one line that names the two it takes."""
     import vlmq.engine.kernels.gemv_triton as gemv_triton
     from vlmq.engine.kernels import pack_int4
     from vlmq.engine.kernels.gemv import W_INT4, gemv, sum_config
@@ -726,23 +726,23 @@ def test_unmasked_int4_group_loads_drop_the_zero_fills_and_are_refused_by_name_w
     recorder = Recorder(gemv_triton.gemv_kernel)
     monkeypatch.setattr(gemv_triton, "gemv_kernel", recorder)
     loops = {}
-    for setting in ("masked", "unmasked"):
-        monkeypatch.setenv("VLMQ_GEMV_META", setting)
+    for setting in ("0", "1"):
+        monkeypatch.setenv("VLMQ_GEMV_UNMASKED", setting)
         gemv(x, w4, s4, z4, 128, config=sum_config(W_INT4, 1, 512, 1536, rows=8, warps=1, vec=2))
-        assert recorder.calls[-1][1]["META_EVEN"] == (setting == "unmasked")
+        assert recorder.calls[-1][1]["UNMASKED"] == (setting == "1")
         _, sass = compile_for_h200(recorder.kernel, *recorder.calls[-1])
         loops[setting] = loop_body(sass)  # the K loop's opcodes
     sizes = {setting: sum(body.values()) for setting, body in loops.items()}
-    assert sizes["unmasked"] < sizes["masked"] and loops["unmasked"]["PRMT"] < loops["masked"]["PRMT"], loops
+    assert sizes["1"] < sizes["0"] and loops["1"]["PRMT"] < loops["0"]["PRMT"], loops
     ragged = {}  # K = 1664: its last 512-column K tile is partly past the row
     xr, wr = torch.randn(1, 1664).bfloat16(), pack_int4(torch.randint(-8, 8, (512, 1664), dtype=torch.int8))
     sr, zr = torch.rand(512, 13).bfloat16(), torch.randint(-8, 8, (512, 13), dtype=torch.int8)
-    for setting in ("masked", "unmasked"):
-        monkeypatch.setenv("VLMQ_GEMV_META", setting)
+    for setting in ("0", "1"):
+        monkeypatch.setenv("VLMQ_GEMV_UNMASKED", setting)
         gemv(xr, wr, sr, zr, 128, config=sum_config(W_INT4, 1, 512, 1664, rows=8, warps=1, vec=2))
         ragged[setting] = loop_body(compile_for_h200(recorder.kernel, *recorder.calls[-1])[1])
-    assert ragged["masked"] == ragged["unmasked"]
-    monkeypatch.setenv("VLMQ_GEMV_META", "none")
-    with pytest.raises(VlmqError, match="VLMQ_GEMV_META='none': use masked .* or unmasked") as err:
+    assert ragged["0"] == ragged["1"]
+    monkeypatch.setenv("VLMQ_GEMV_UNMASKED", "yes")
+    with pytest.raises(VlmqError, match="VLMQ_GEMV_UNMASKED='yes': use 0 .* or 1") as err:
         gemv(x, w4, s4, z4, 128, config=sum_config(W_INT4, 1, 512, 1536, rows=8, warps=1, vec=2))
     assert "\n" not in str(err.value)

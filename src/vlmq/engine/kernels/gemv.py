@@ -148,14 +148,14 @@ FRAG_ROWS_ENV = "VLMQ_FRAG_ROWS"
 # smoothquant 1.024x, bf16 1.021x, 7b int8_wo 1.039x, bf16 1.000x; kept as an A/B's arm).
 PREFETCH_ENV = "VLMQ_GEMV_PREFETCH"
 PREFETCH_SETTINGS = ("off", "l2")
-# The CUDA-core int4 tiles' group scales and zero points in the K loop: loaded with the row and K masks of a ragged
-# tile ("masked", the default) or unmasked where the tiles are whole ("unmasked": every group is in range). sm_90
-# SASS of the shipped one-row tiles (Triton 3.6, the H200's; fiftieth session, no GPU:
-# benchmarks/results/cpu-int4-meta-sass-2026-12-05), instructions a K tile, masked -> unmasked: 2b q/k/v 249 -> 233,
-# gate/up 653 -> 630 (16 of the zero fills and the predicates go), 7b q/k/v 538 -> 520, gate/up 969 -> 942 (96 -> 80
-# registers); o and down unchanged. Not yet timed: an A/B's arm until a GPU measures it (benchmarks/planned/).
-META_ENV = "VLMQ_GEMV_META"
-META_SETTINGS = ("masked", "unmasked")
+# The one-row CUDA-core tiles' loads in the K loop: with the row and K masks of a ragged tile everywhere ("0", the
+# default) or, where the tile and its K loop are whole, unmasked ("1": the activations, the norm weight and pre-scale
+# and the int4 group scales and zero points -- every index is in range). sm_90 SASS of the shipped one-row tiles
+# (Triton 3.6, the H200's; fiftieth session, no GPU: benchmarks/results/cpu-gemv-unmasked-sass-2026-12-05): each masked
+# load costs its zero fill and predicates; instructions a K tile, 0 -> 1, in the README there. Not yet timed: an A/B's
+# arm until a GPU measures it (benchmarks/planned/).
+UNMASKED_ENV = "VLMQ_GEMV_UNMASKED"
+UNMASKED_SETTINGS = ("0", "1")
 LINE_BYTES = 128  # an L2 line
 
 
@@ -966,16 +966,16 @@ def prefetch_setting() -> bool:
     return value == "l2"
 
 
-def meta_setting() -> bool:
-    """``$VLMQ_GEMV_META``: whether the whole CUDA-core int4 tiles load their group scales and zero points unmasked
-    (``META_ENV``); a one-line VlmqError on any value but those of ``META_SETTINGS``."""
-    value = os.environ.get(META_ENV, "masked").strip() or "masked"
-    if value not in META_SETTINGS:
+def unmasked_setting() -> bool:
+    """``$VLMQ_GEMV_UNMASKED``: whether the whole one-row CUDA-core tiles load without masks (``UNMASKED_ENV``); a
+    one-line VlmqError on any value but those of ``UNMASKED_SETTINGS``."""
+    value = os.environ.get(UNMASKED_ENV, "0").strip() or "0"
+    if value not in UNMASKED_SETTINGS:
         raise VlmqError(
-            f"{META_ENV}={value!r}: use masked (the default) or unmasked (whole int4 tiles load their group scales "
-            "and zero points without masks)"
+            f"{UNMASKED_ENV}={value!r}: use 0 (every load masked, the default) or 1 (whole one-row CUDA-core tiles "
+            "load without masks)"
         )
-    return value == "unmasked"
+    return value == "1"
 
 
 def prefetch_lines(cfg: GemvConfig, weight: torch.Tensor, fmt: int, pdl_on: bool) -> int:
@@ -1232,7 +1232,7 @@ def gemv(
         ROW_MAX_SMOOTH=row_max_pre_scale is not None,
         CLEAR_N=row_max_clear.numel() if row_max_clear is not None else 0,
         ONE_ROW=cfg.kernel == "dot" and x_row_max is not None and m == 1,
-        META_EVEN=fmt == W_INT4 and cfg.kernel == "sum" and meta_setting(),
+        UNMASKED=cfg.kernel == "sum" and unmasked_setting(),
         PREFETCH=prefetch_lines(cfg, weight, fmt, pdl_args["PDL"] != 0),
         **static_shape(cfg, k, w_arg, scale, tail),
         **({"maxnreg": cfg.maxnreg} if cfg.kernel == "sum" and cfg.maxnreg else {}),  # (the interpreter drops it)

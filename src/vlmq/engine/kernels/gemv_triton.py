@@ -91,7 +91,7 @@ def rms_normalized(x, r, g, X_DT: tl.constexpr, G_DT: tl.constexpr):
 @triton.jit
 def load_x(
     xsrc, m, cols, rowp, NORM: tl.constexpr, SMOOTH: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr,
-    XPART: tl.constexpr,
+    XPART: tl.constexpr, X_EVEN: tl.constexpr = False,
 ):  # fmt: skip
     """Activations of row m at columns ``cols`` (broadcastable index tensors) as the fp32 values the kernel
     multiplies: the int8 / e4m3 values of a row quantized before the launch (``X_PRE``), or float x through
@@ -100,11 +100,14 @@ def load_x(
     ``XPART`` (> 0: the most splits a head has): x is the decode attention's output, combined here from its
     partials (``partials_triton.attention_output``) and rounded to x's dtype as the attention would store it.
     ``xsrc``: (x, norm weight, pre-scale pointers, M, K, x's row stride, then the partials' ``xpart``). Also the
-    squares of x as loaded (fp32): a deferred RMSNorm's statistics (``NORM`` 2; unused, and so not computed, else)."""
+    squares of x as loaded (fp32): a deferred RMSNorm's statistics (``NORM`` 2; unused, and so not computed, else).
+    ``X_EVEN``: row m and every column are in range (one row, whole K tiles), so the loads go unmasked."""
     x_ptr, g_ptr, p_ptr, M, K, stride_xm = xsrc[0], xsrc[1], xsrc[2], xsrc[3], xsrc[4], xsrc[5]
     if XPART:
         xpart = (xsrc[6], xsrc[7], xsrc[8], xsrc[9], xsrc[10], xsrc[11], xsrc[12], xsrc[13], xsrc[14])
         x = attention_output(xpart, m, cols, (m < M) & (cols < K), XPART).to(x_ptr.dtype.element_ty)
+    elif X_EVEN:
+        x = tl.load(x_ptr + m * stride_xm + cols)
     else:
         x = tl.load(x_ptr + m * stride_xm + cols, mask=(m < M) & (cols < K), other=0)
     if X_PRE:
@@ -112,7 +115,7 @@ def load_x(
             x = x.to(tl.float8e4nv, bitcast=True)
         v = x.to(tl.float32)
     else:
-        v = row_values(x.to(tl.float32), x_ptr.dtype.element_ty, g_ptr, p_ptr, cols, K, rowp[0], NORM, SMOOTH)
+        v = row_values(x.to(tl.float32), x_ptr.dtype.element_ty, g_ptr, p_ptr, cols, K, rowp[0], NORM, SMOOTH, X_EVEN)
         if A_MODE != 0:
             v = quantized(v, rowp[1], rowp[2], A_MODE)
     xf = x.to(tl.float32)
@@ -120,26 +123,38 @@ def load_x(
 
 
 @triton.jit
-def load_f32(src, cols, K):
+def load_f32(src, cols, K, EVEN: tl.constexpr = False):
+    if EVEN:
+        return tl.load(src + cols).to(tl.float32)
     return tl.load(src + cols, mask=cols < K, other=0).to(tl.float32)
 
 
 @triton.jit
-def row_values(x, X_DT: tl.constexpr, g_ptr, p_ptr, cols, K, r, NORM: tl.constexpr, SMOOTH: tl.constexpr):
+def row_values(
+    x,
+    X_DT: tl.constexpr,
+    g_ptr,
+    p_ptr,
+    cols,
+    K,
+    r,
+    NORM: tl.constexpr,
+    SMOOTH: tl.constexpr,
+    EVEN: tl.constexpr = False,
+):
     """Values x (fp32 holding X_DT values) at columns ``cols`` of a row through the RMSNorm (``NORM``) and
     SmoothQuant's pre-scale (``SMOOTH``), each product rounded to the dtype eager PyTorch gives it. ``NORM`` 2 (the
-    RMSNorm deferred, ``cuda_core_sums``): x times the norm weight in fp32, unrounded; ``r`` unused."""
+    RMSNorm deferred, ``cuda_core_sums``): x times the norm weight in fp32, unrounded; ``r`` unused. ``EVEN``: every
+    column is in range (the weights load unmasked)."""
     rounds = True  # whether the value so far is of X_DT (else fp32)
     if NORM == 2:  # deferred: the norm weight now, the row's multiplier on the sums (``cuda_core_sums``)
-        x = x * tl.load(g_ptr + cols, mask=cols < K, other=0).to(tl.float32)
+        x = x * load_f32(g_ptr, cols, K, EVEN)
         rounds = False
     elif NORM:
-        x = rms_normalized(
-            x, r, tl.load(g_ptr + cols, mask=cols < K, other=0).to(tl.float32), X_DT, g_ptr.dtype.element_ty
-        )
+        x = rms_normalized(x, r, load_f32(g_ptr, cols, K, EVEN), X_DT, g_ptr.dtype.element_ty)
         rounds = g_ptr.dtype.element_ty == X_DT
     if SMOOTH:
-        x = x * tl.load(p_ptr + cols, mask=cols < K, other=0).to(tl.float32)
+        x = x * load_f32(p_ptr, cols, K, EVEN)
         if rounds and p_ptr.dtype.element_ty == X_DT:
             x = x.to(X_DT).to(tl.float32)
     return x
@@ -348,12 +363,14 @@ def word_dot(
     A_MODE: tl.constexpr,
     XPART: tl.constexpr,
     W_FMT: tl.constexpr,
+    X_EVEN: tl.constexpr = False,
 ):
     """[T, BN] packed words (int4: 8 columns each; int8: 4), starting at column ``col0`` [T], times
     activation row m: (p + sum over the word's columns of plane * x, sum of x, that of the lower planes' x (int4),
     sum of the loaded x's squares), [T, BN] and three [T]."""
     PER: tl.constexpr = 8 if W_FMT == 3 else 4
-    x, sq = load_x(xsrc, m, col0[:, None] + tl.arange(0, PER)[None, :], rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
+    cols = col0[:, None] + tl.arange(0, PER)[None, :]
+    x, sq = load_x(xsrc, m, cols, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, X_EVEN)
     x0, x1, x2, x3, x4, x5, x6, x7 = split_last(x)
     if W_FMT == 3:
         h1, l0 = nibble_pair(w, 0, magic)
@@ -398,6 +415,7 @@ def words_row(
     XPART: tl.constexpr,
     W_FMT: tl.constexpr,
     VEC: tl.constexpr,
+    X_EVEN: tl.constexpr = False,
 ):
     """This iteration's packed tile [T * VEC words, BN] times activation row m, added to acc [T, BN];
     also returns the lane's sum of x [T] and of the loaded x's squares [T] (``load_x``).
@@ -413,14 +431,16 @@ def words_row(
     else:
         p = acc
     if VEC == 1:
-        p, xs, xe, xq = word_dot(p, w, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
+        p, xs, xe, xq = word_dot(p, w, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT, X_EVEN)
     else:
         w3 = tl.permute(tl.reshape(w, (T, VEC, w.shape[1])), (0, 2, 1))  # a lane's words last
         if VEC == 2:
             w0, w1 = tl.split(w3)
-            p, xs, xe, xq = word_dot(p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
+            p, xs, xe, xq = word_dot(
+                p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT, X_EVEN
+            )
             p, xs1, xe1, xq1 = word_dot(
-                p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT
+                p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT, X_EVEN
             )
             xs += xs1
             xe += xe1
@@ -429,15 +449,17 @@ def words_row(
             wa, wb = tl.split(tl.reshape(w3, (T, w.shape[1], 2, 2)))
             w0, w2 = tl.split(wa)
             w1, w3_ = tl.split(wb)
-            p, xs, xe, xq = word_dot(p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT)
+            p, xs, xe, xq = word_dot(
+                p, w0, magic, xsrc, m, col, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT, X_EVEN
+            )
             p, xs1, xe1, xq1 = word_dot(
-                p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT
+                p, w1, magic, xsrc, m, col + PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT, X_EVEN
             )
             p, xs2, xe2, xq2 = word_dot(
-                p, w2, magic, xsrc, m, col + 2 * PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT
+                p, w2, magic, xsrc, m, col + 2 * PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT, X_EVEN
             )
             p, xs3, xe3, xq3 = word_dot(
-                p, w3_, magic, xsrc, m, col + 3 * PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT
+                p, w3_, magic, xsrc, m, col + 3 * PER, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT, X_EVEN
             )
             xs = (xs + xs1) + (xs2 + xs3)
             xe = (xe + xe1) + (xe2 + xe3)
@@ -461,11 +483,12 @@ def dense_row(
     X_PRE: tl.constexpr,
     A_MODE: tl.constexpr,
     XPART: tl.constexpr,
+    X_EVEN: tl.constexpr = False,
 ):
     """acc [BK / 8, BN] += weights [BK / 8, 8, BN] (fp32) times activation row m at columns rk: each lane sums
     its 8 columns in registers, so the accumulator holds one value per row, not eight. Also the sums of the
     loaded x's squares, [BK / 8] (``load_x``)."""
-    x, sq = load_x(xsrc, m, rk, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
+    x, sq = load_x(xsrc, m, rk, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, X_EVEN)
     sq = tl.sum(tl.reshape(sq, (wf.shape[0], 8)), axis=1)
     return acc + tl.sum(wf * tl.reshape(x, (wf.shape[0], 8))[:, :, None], axis=1), sq
 
@@ -588,7 +611,7 @@ def stack_rows(accs, rm, BM: tl.constexpr):
 def word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T: tl.constexpr, BN: tl.constexpr, W_FMT: tl.constexpr,
               GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, EVEN: tl.constexpr = False):  # fmt: skip
     """int4: the [T, BN] group scales and 24 + zero points of the lanes' words (each lane's words lie in one group);
-    placeholders otherwise. ``EVEN`` (whole row and K tiles, a tile of the K loop, ``gemv``'s ``$VLMQ_GEMV_META``):
+    placeholders otherwise. ``EVEN`` (whole row and K tiles, a tile of the K loop, ``gemv``'s ``$VLMQ_GEMV_UNMASKED``):
     every group is in range, so the loads go unmasked (no predicate and zero fill a row and group)."""
     s = tl.zeros((T, BN), dtype=tl.float32)
     zc = s
@@ -610,13 +633,13 @@ def word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T: tl.constexpr, BN: tl.co
 @triton.jit
 def rows_of_words(accs, xsum, xsq, w, s, zc, magic, xsrc, rm, kb, rv, xscale, xinv, NORM: tl.constexpr,
                   SMOOTH: tl.constexpr, X_PRE: tl.constexpr, A_MODE: tl.constexpr, XPART: tl.constexpr,
-                  W_FMT: tl.constexpr, BM: tl.constexpr, VEC: tl.constexpr):  # fmt: skip
+                  W_FMT: tl.constexpr, BM: tl.constexpr, VEC: tl.constexpr, X_EVEN: tl.constexpr = False):  # fmt: skip
     """One K tile of packed words [T * VEC, BN] times each activation row: the rows' accumulators, x sums and, for
     a deferred RMSNorm (``NORM`` 2), sums of squares."""
     for r in tl.static_range(BM):
         rowp = (pick(rv, r), pick(xscale, r), pick(xinv, r))
         acc_r, xs, xq = words_row(
-            accs[r], w, s, zc, magic, xsrc, r, kb, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT, VEC
+            accs[r], w, s, zc, magic, xsrc, r, kb, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, W_FMT, VEC, X_EVEN
         )
         xsum += tl.where(rm[None, :] == r, xs[:, None], 0.0)
         if NORM == 2:
@@ -642,7 +665,7 @@ def cuda_core_sums(
     GROUP: tl.constexpr, HAS_ZERO: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
     VEC: tl.constexpr, EVEN: tl.constexpr, PDL: tl.constexpr, PIPE: tl.constexpr, CUDA: tl.constexpr,
     XPART: tl.constexpr, TAIL_VEC: tl.constexpr, STAGES: tl.constexpr = 1, X_MAX: tl.constexpr = False,
-    PREFETCH: tl.constexpr = 0, META_EVEN: tl.constexpr = False,
+    PREFETCH: tl.constexpr = 0, UNMASKED: tl.constexpr = False,
 ):  # fmt: skip
     """CUDA cores, M <= BM <= 4 rows: [BM, BN] fp32 sums over the K slice [k_lo, k_hi). One fp32 tile per
     activation row (a tuple of BM), reduced over K once at the end. Float weights: each lane sums its 8 columns
@@ -661,7 +684,9 @@ def cuda_core_sums(
     ``PREFETCH`` (lines, a power of two; 0: none): with ``STAGES`` > 1, the first ``PREFETCH`` 128-byte lines of each
     of the program's weight rows in its K slice are prefetched into L2 before ``gdc_wait`` (``gemv``'s
     ``$VLMQ_GEMV_PREFETCH``), so the pipeliner's first loads after the wait hit L2 instead of HBM.
-    ``META_EVEN`` (int4, ``EVEN``): the K loop's group scales and zero points load unmasked (``word_meta``).
+    ``UNMASKED`` (with ``EVEN``: whole tiles and K loop; ``gemv``'s ``$VLMQ_GEMV_UNMASKED``): the K loop's loads go
+    unmasked -- the int4 group scales and zero points (``word_meta``) and, at one row, the activations, the norm
+    weight and the pre-scale (``load_x``).
     ``NORM`` 2 (float rows, one K slice): the RMSNorm deferred -- no statistics pass before the first tile; the
     rows' values times the norm weight go into the sums unrounded, the squares of the values loaded for them gather
     per lane as the int8 x sums do, and the sums are multiplied by rsqrt(mean(x^2) + eps) after the K loop
@@ -677,6 +702,7 @@ def cuda_core_sums(
         "a deferred RMSNorm: float rows (W8A8 ones with their maxima, X_MAX)",
     )
     PER: tl.constexpr = 8 if W_FMT == 3 else (4 if W_FMT == 1 else 1)  # columns per loaded element
+    X_EVEN: tl.constexpr = EVEN and UNMASKED and BM == 1  # the K loop's row and columns all in range
     BKW: tl.constexpr = BK // PER  # elements of a row per K tile
     T: tl.constexpr = BK // 8 if PER == 1 else BKW // VEC  # accumulator rows: lanes' partial sums
     k_end = k_hi - TAIL_VEC * PER * T  # the whole tiles' end
@@ -724,15 +750,15 @@ def cuda_core_sums(
             wf = tl.reshape(wf.to(tl.float32), (T, 8, BN))
             for r in tl.static_range(BM):
                 rowp = (pick(rv, r), pick(xscale, r), pick(xinv, r))
-                acc_r, xq = dense_row(accs[r], wf, xsrc, r, kw, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART)
+                acc_r, xq = dense_row(accs[r], wf, xsrc, r, kw, rowp, NORM, SMOOTH, X_PRE, A_MODE, XPART, X_EVEN)
                 if NORM == 2:
                     xsq += tl.where(rm[None, :] == r, xq[:, None], 0.0)
                 accs = replaced(accs, r, acc_r)
         else:
-            s, zc = word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO, EVEN and META_EVEN)
+            s, zc = word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T, BN, W_FMT, GROUP, HAS_ZERO, EVEN and UNMASKED)
             accs, xsum, xsq = rows_of_words(
                 accs, xsum, xsq, w, s, zc, magic, xsrc, rm, kb, rv, xscale, xinv, NORM, SMOOTH, X_PRE, A_MODE, XPART,
-                W_FMT, BM, VEC,
+                W_FMT, BM, VEC, X_EVEN,
             )  # fmt: skip
         if STAGES == 1:
             w = w_next if PIPE else load_tile(nxt[0], nxt[1], nxt[2], EVEN)
@@ -1210,7 +1236,7 @@ def gemv_kernel(
     CLEAR_N: tl.constexpr = 0,
     PREFETCH: tl.constexpr = 0,
     ONE_ROW: tl.constexpr = False,
-    META_EVEN: tl.constexpr = False,
+    UNMASKED: tl.constexpr = False,
 ):
     """One program = BN weight rows x BM activation rows x one K slice (grid: N tiles, M tiles, K slices):
     the sums on tensor cores (``DOT``) or CUDA cores, then ``finish`` (split-K combine and epilogue). ``xpart``:
@@ -1256,7 +1282,7 @@ def gemv_kernel(
         y, xscale = cuda_core_sums(
             xsrc, xs_ptr, w_ptr, ws_ptr, wz_ptr, rm, rn, k_lo, k_hi, N, stride_wn, stride_sn, eps, inv_k, magic,
             W_FMT, A_MODE, X_PRE, NORM, SMOOTH, GROUP, HAS_ZERO, BM, BN, BK, VEC, EVEN_N and EVEN_K, PDL, PIPE, CUDA,
-            XPART, TAIL_VEC, STAGES, ROW_MAX >= 2, PREFETCH, META_EVEN,
+            XPART, TAIL_VEC, STAGES, ROW_MAX >= 2, PREFETCH, UNMASKED,
         )  # fmt: skip
     if PDL == PDL_LATE:
         gdc_launch_dependents()
