@@ -112,6 +112,7 @@ def test_every_setting_reader_accepts_its_default():
         "VLMQ_FRAG_ROWS": "0",
         "VLMQ_PDL_OFF": "none",
         "VLMQ_GEMV_PREFETCH": "off",
+        "VLMQ_GEMV_UNMASKED": "0",
         "VLMQ_NORM_DEFER": "measured",
     }
     assert set(defaults) == set(bench_decode_ab.SETTING_READERS)
