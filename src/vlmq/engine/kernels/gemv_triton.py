@@ -145,7 +145,7 @@ def row_values(
     """Values x (fp32 holding X_DT values) at columns ``cols`` of a row through the RMSNorm (``NORM``) and
     SmoothQuant's pre-scale (``SMOOTH``), each product rounded to the dtype eager PyTorch gives it. ``NORM`` 2 (the
     RMSNorm deferred, ``cuda_core_sums``): x times the norm weight in fp32, unrounded; ``r`` unused. ``EVEN``: every
-    column is in range (the weights load unmasked)."""
+    column is in range (the norm weight and pre-scale load unmasked)."""
     rounds = True  # whether the value so far is of X_DT (else fp32)
     if NORM == 2:  # deferred: the norm weight now, the row's multiplier on the sums (``cuda_core_sums``)
         x = x * load_f32(g_ptr, cols, K, EVEN)
