@@ -53,10 +53,10 @@ A_MODE_CODES = {"bf16": A_FLOAT, "int8": A_INT8, "fp8": A_FP8}
 # ``vlmq::fused_mlp``, the maxima gathered in gate/up's epilogue, no launch of its own, where down_proj runs on the
 # CUDA cores -- one row on the 2b, 2% off the H200's fp8 / smoothquant step; elsewhere as ``kernel``) or ``kernel``
 # (``normalize_rows`` between gate/up and down_proj, one launch a layer); ``forward`` (not yet measured on a GPU):
-# as ``gate_up``, and down_proj's epilogue gathers the maxima the next layer's q/k/v quantizes its rows with, its
-# RMSNorm deferred (``fused_linear_gather``): no statistics pass in its programs where its tile quantizes its rows
-# in its prologue (the 2b's; the 7b's go through normalize_rows, which stays). Read as the compiled engine builds
-# its packs (bench_decode_ab.py --rebuild A/Bs it).
+# as ``gate_up``, and o_proj's and down_proj's epilogues gather the maxima gate/up's and the next layer's q/k/v's
+# rows are quantized with, their RMSNorms deferred (``fused_linear_gather``), where that GEMV's one-row tile uses
+# them (``gemv.uses_forwarded_maxima``: the 2b q/k/v lose their prologue's statistics pass, the fp8 gate/up its
+# normalize_rows). Read as the compiled engine builds its packs (bench_decode_ab.py --rebuild A/Bs it).
 ROW_MAX_ENV = "VLMQ_W8A8_ROW_MAX"
 ROW_MAX_MODES = ("kernel", "gate_up", "forward")
 ACTS = {"none": ACT_NONE, "silu_mul": ACT_SILU_MUL}
@@ -202,8 +202,8 @@ def _(x, weight, scale, zero, group_size, bias, x_scale, a_mode, norm_weight, ep
 class RowMaxGather(NamedTuple):
     """Where a W8A8 decode GEMV gathers its output rows' absolute maxima (``gemv``'s ``row_max_out``): ``slot``
     (fp32, ``GEMV_MAX_M`` values, zero before the launch), ``clear`` (the slot the next launch of its ring gathers
-    into, zeroed by this launch's first program) and ``pre_scale`` (fp32 [N], or None: what the stored values are
-    multiplied by first -- the next linear's SmoothQuant pre-scale, or its RMSNorm weight times it)."""
+    into, zeroed by this launch's first program) and ``pre_scale`` ([N], or None: what the stored values are
+    multiplied by first -- the next linear's SmoothQuant pre-scale, or, in fp32, its RMSNorm weight times it)."""
 
     slot: torch.Tensor
     clear: torch.Tensor
@@ -222,8 +222,8 @@ def fused_linear_gather_reference(
 
 
 # A W8A8 decode GEMV whose epilogue also gathers its output rows' maxima for the next W8A8 GEMV (``RowMaxGather``),
-# so that one needs no pass over its rows before its first weight tile: gate/up's for down_proj, down_proj's for the
-# next layer's q/k/v (``$VLMQ_W8A8_ROW_MAX=forward``). Where the next GEMV has an RMSNorm, the
+# so that one needs no pass over its rows before its first weight tile: o_proj's for gate/up, gate/up's for down_proj,
+# down_proj's for the next layer's q/k/v (``$VLMQ_W8A8_ROW_MAX=forward``). Where the next GEMV has an RMSNorm, the
 # maxima are of the stored rows times its norm weight and pre-scale (r max|x g p| is the normalized row's maximum,
 # r = rsqrt(mean(x^2) + eps) > 0), and that GEMV defers the norm: a value's code, x g p / (max / 448 or 127), does
 # not depend on r, which multiplies the sums after the K loop (``gemv_triton.cuda_core_sums``). Not the module's
@@ -429,8 +429,8 @@ def row_max_mode() -> str:
     if value not in ROW_MAX_MODES:
         raise VlmqError(
             f"{ROW_MAX_ENV}={value!r}: use gate_up (down_proj's W8A8 rows quantized with the row maxima gate/up's "
-            "epilogue gathers, the default), kernel (by normalize_rows) or forward (q/k/v's too, with maxima "
-            "down_proj's epilogue gathers)"
+            "epilogue gathers, the default), kernel (by normalize_rows) or forward (q/k/v's and gate/up's too, with "
+            "maxima the GEMV before gathers)"
         )
     return value
 
