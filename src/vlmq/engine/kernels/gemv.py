@@ -873,9 +873,8 @@ def uses_forwarded_maxima(
     normalizes first, every program would quantize the whole row in its loop instead, sm_90 SASS: 2b int8 gate/up
     5.9 -> 8.5 instructions a weight value, 7b q/k/v 5.7 -> 10.6; docs/benchmarks.md, fiftieth session); a one-row
     tensor-core tile computes only the live row (2b fp8 gate/up: 1165 -> 1689 instructions a program, at ~1.5 a
-    weight value a lane, against a ``normalize_rows`` launch). A norm asked to run first (``$VLMQ_NORM_FIRST``)
-    runs first."""
-    if a_mode == A_FLOAT or norm_first_setting(projection) is True:
+    weight value a lane, against a ``normalize_rows`` launch)."""
+    if a_mode == A_FLOAT:
         return False
     if not norm_deferrable(cfg, k, a_mode, False, smooth, True, x_max=True, m=m):
         return False
@@ -884,7 +883,10 @@ def uses_forwarded_maxima(
 
 def forwarded_maxima_at_one_row(weight: torch.Tensor, a_mode: int, smooth: bool, projection: str) -> bool:
     """``uses_forwarded_maxima`` for a decode step's one-row launch of ``weight`` (a W8A8 q/k/v or gate/up pack) with
-    the tile it then takes: whether a launch before it should gather its rows' maxima."""
+    the tile it then takes: whether a launch before it should gather its rows' maxima (not where
+    ``$VLMQ_NORM_FIRST`` asks the norm to run first, as ``gemv`` then does)."""
+    if norm_first_setting(projection) is True:
+        return False
     n, k = weight.shape
     fmt = weight_format(weight)
     cfg = gemv_config(fmt, 1, n, k, 0, a_mode, smooth, True, False)

@@ -123,10 +123,17 @@ def load_x(
 
 
 @triton.jit
-def load_f32(src, cols, K, EVEN: tl.constexpr = False):
+def load_in_range(ptrs, mask, EVEN: tl.constexpr):
+    """``ptrs``' values, 0 where ``mask`` is false; ``EVEN``: every one is in range, so the load goes unmasked (no
+    zero fill and predicate a load: ``gemv``'s ``$VLMQ_GEMV_UNMASKED``)."""
     if EVEN:
-        return tl.load(src + cols).to(tl.float32)
-    return tl.load(src + cols, mask=cols < K, other=0).to(tl.float32)
+        return tl.load(ptrs)
+    return tl.load(ptrs, mask=mask, other=0)
+
+
+@triton.jit
+def load_f32(src, cols, K, EVEN: tl.constexpr = False):
+    return load_in_range(src + cols, cols < K, EVEN).to(tl.float32)
 
 
 @triton.jit
@@ -616,17 +623,11 @@ def word_meta(ws_ptr, wz_ptr, meta_ptrs, gi, in_n, K, T: tl.constexpr, BN: tl.co
     s = tl.zeros((T, BN), dtype=tl.float32)
     zc = s
     if W_FMT == 3:
-        if EVEN:
-            s = tl.load(ws_ptr + meta_ptrs).to(tl.float32)
-        else:
-            in_meta = in_n[None, :] & (gi[:, None] < K // GROUP)
-            s = tl.load(ws_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
+        in_meta = in_n[None, :] & (gi[:, None] < K // GROUP)
+        s = load_in_range(ws_ptr + meta_ptrs, in_meta, EVEN).to(tl.float32)
         zc = tl.full((T, BN), 24.0, tl.float32)
         if HAS_ZERO:
-            if EVEN:
-                zc += tl.load(wz_ptr + meta_ptrs).to(tl.float32)
-            else:
-                zc += tl.load(wz_ptr + meta_ptrs, mask=in_meta, other=0).to(tl.float32)
+            zc += load_in_range(wz_ptr + meta_ptrs, in_meta, EVEN).to(tl.float32)
     return s, zc
 
 
