@@ -38,7 +38,7 @@ from vlmq.device import device_label, release_memory, resolve_device
 from vlmq.engine import Engine
 from vlmq.engine.kernels.attention import ATTENTION_PLAN_ENV, attention_plan_setting
 from vlmq.engine.kernels.attention_o import ATTENTION_COMBINE_ENV, attention_combine
-from vlmq.engine.kernels.fused import ROW_MAX_ENV, row_max_mode
+from vlmq.engine.kernels.fused import ROW_MAX_ENV, row_max_setting
 from vlmq.engine.kernels.gemv import (
     FRAG_ROWS_ENV,
     MMA_ENV,
@@ -119,7 +119,7 @@ SETTING_READERS = {
     GREEDY_ADVANCE_ENV: greedy_advance_mode,
     PREPARE_ENV: prefill_prepare_mode,
     TILES_ENV: tile_table,  # a table file that does not read or parse
-    ROW_MAX_ENV: row_max_mode,  # read as the runner is built: with --rebuild
+    ROW_MAX_ENV: row_max_setting,  # read as the runner is built: with --rebuild
 }
 
 

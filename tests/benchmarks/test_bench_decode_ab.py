@@ -86,7 +86,7 @@ def test_ttft_is_timed_per_variant_with_the_prefill_note_and_never_reported_off_
         ("VLMQ_PDL_TRIGGER", "measured;qkv;sideways", "VLMQ_PDL_TRIGGER='sideways': use measured, late, early"),
         ("VLMQ_GREEDY_ADVANCE", "kernel;argmax", "VLMQ_GREEDY_ADVANCE='argmax': use kernel or inductor"),
         ("VLMQ_TILES", f"{TILES_FILE};/nonexistent/tiles.json", "cannot read the tile table /nonexistent/tiles.json"),
-        ("VLMQ_W8A8_ROW_MAX", "kernel;gate_up;down", "VLMQ_W8A8_ROW_MAX='down': use gate_up"),
+        ("VLMQ_W8A8_ROW_MAX", "kernel;gate_up;down", "VLMQ_W8A8_ROW_MAX='down': use measured .*, gate_up"),
         ("VLMQ_NORM_DEFER", "none;qkv,gate_up;o", "VLMQ_NORM_DEFER='o': use measured, none or the projections"),
     ],
 )
@@ -107,12 +107,12 @@ def test_every_setting_reader_accepts_its_default():
     """The readers the check uses take each setting's documented default (so the check refuses only bad values)."""
     defaults = {"VLMQ_ATTENTION_PLAN": "default", "VLMQ_ATTENTION_COMBINE": "attention", "VLMQ_PDL_TRIGGER": "measured"}
     defaults |= {"VLMQ_NORM_FIRST": "measured", "VLMQ_W4_MMA": "off", "VLMQ_GREEDY_ADVANCE": "kernel"}
-    defaults |= {"VLMQ_PREFILL_PREPARE": "side", "VLMQ_TILES": str(TILES_FILE), "VLMQ_W8A8_ROW_MAX": "gate_up"}
+    defaults |= {"VLMQ_PREFILL_PREPARE": "side", "VLMQ_TILES": str(TILES_FILE), "VLMQ_W8A8_ROW_MAX": "measured"}
     defaults |= {
         "VLMQ_FRAG_ROWS": "0",
         "VLMQ_PDL_OFF": "none",
         "VLMQ_GEMV_PREFETCH": "off",
-        "VLMQ_GEMV_UNMASKED": "0",
+        "VLMQ_GEMV_UNMASKED": "measured",
         "VLMQ_NORM_DEFER": "measured",
     }
     assert set(defaults) == set(bench_decode_ab.SETTING_READERS)

@@ -96,7 +96,8 @@ def test_forwarded_rings_replayed_from_a_cuda_graph(preset, mode):
                                                                                       (out, want_out))]  # fmt: skip
         print(f"{preset} {mode} x{scale}: q/k/v, residual relative difference from the module arithmetic {rel}")
         assert torch.equal(qkvs[0], want_qkvs[0]) and max(rel) < 0.05, rel  # the first layer's q/k/v: no maxima
-        assert torch.equal(qkvs[1], want_qkvs[1]) or qkv_uses
+        # the second layer's q/k/v reads the first's residual: equal where neither q/k/v nor gate/up took maxima
+        assert torch.equal(qkvs[1], want_qkvs[1]) or qkv_uses or gate_up_uses
         assert torch.equal(out, want_out) or gate_up_uses
 
 

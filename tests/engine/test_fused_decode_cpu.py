@@ -122,7 +122,13 @@ def compare(
         ("int4_wo", "fused-w4a16-asym, lm_head fused-bf16"),
         ("int4_wo+sym", "fused-w4a16-sym, lm_head fused-bf16"),
         ("int4_awq", "fused-w4a16-asym, lm_head fused-bf16"),
-        ("smoothquant", "fused-w8a8-int8, lm_head fused-bf16" + ROW_MAX_LABEL),
+        # int8 W8A8's measured row-maximum mode is forward (fused.ROW_MAX_MEASURED); the toy's one-row tiles all
+        # quantize their rows in their prologue, so q/k/v and gate/up both take forwarded maxima
+        (
+            "smoothquant",
+            "fused-w8a8-int8, lm_head fused-bf16, down_proj, gate/up, q/k/v rows by forwarded maxima "
+            "(RMSNorm deferred)",
+        ),
         ("fp8", "fused-w8a8-fp8, lm_head fused-bf16" + ROW_MAX_LABEL),
     ],
 )

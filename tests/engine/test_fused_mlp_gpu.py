@@ -132,7 +132,7 @@ def engine_tokens(recipe: str, batch: int, row_max: str, calib, with_slots: bool
 @pytest.mark.parametrize("recipe", ["smoothquant", "fp8"])
 @pytest.mark.parametrize("batch", [1, 8])
 def test_compiled_engine_with_gate_up_maxima_gives_the_same_tokens(recipe, batch, calib):
-    """End to end on the toy through the compiled engine's CUDA graphs: ``$VLMQ_W8A8_ROW_MAX=gate_up`` (the default)
+    """End to end on the toy through the compiled engine's CUDA graphs: ``$VLMQ_W8A8_ROW_MAX=gate_up`` (fp8's default)
     chooses ``kernel``'s greedy tokens, with as many kernels a step less the row kernels it saves (none on the toy:
     at 1 row down_proj's CUDA-core prologue quantizes in both, at 8 rows fused_mlp takes the two launches); every
     slot but the first holds maxima after a step where down_proj runs on the CUDA cores, none otherwise."""

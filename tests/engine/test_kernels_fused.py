@@ -494,6 +494,57 @@ def test_rows_in_fragment_order_are_refused_where_the_tile_would_permute_or_tran
     assert sorted(cols[:128].tolist()) == list(range(128))
 
 
+def test_unmasked_loads_are_measured_on_for_int4_alone_and_forced_by_the_setting(monkeypatch):
+    """``$VLMQ_GEMV_UNMASKED`` unset or ``measured``: whole one-row tiles over int4 weights load without masks (the
+    H200's 2b int4 steps 0.974-0.978x), int8 and BF16 ones masked (1.005-1.007x, 0.996x); 0 / 1 force every format;
+    anything else is refused in one line naming the three values."""
+    from vlmq.engine.kernels.gemv import UNMASKED_ENV, unmasked_loads
+    from vlmq.errors import VlmqError
+
+    formats = (W_FLOAT, W_INT8, W_FP8, W_INT4)
+    monkeypatch.delenv(UNMASKED_ENV, raising=False)
+    assert [unmasked_loads(f) for f in formats] == [False, False, False, True]
+    for value, want in (("measured", [False, False, False, True]), ("0", [False] * 4), ("1", [True] * 4)):
+        monkeypatch.setenv(UNMASKED_ENV, value)
+        assert [unmasked_loads(f) for f in formats] == want, value
+    monkeypatch.setenv(UNMASKED_ENV, "on")
+    with pytest.raises(VlmqError, match="VLMQ_GEMV_UNMASKED='on': use measured .*, 0 .* or 1") as err:
+        unmasked_loads(W_INT4)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("a_mode_name", ["int8", "fp8"])
+def test_forwarded_maxima_feed_cuda_core_tiles_by_the_rule_and_tensor_core_ones_only_when_asked(a_mode_name):
+    """The measured rule (``uses_forwarded_maxima``): a one-row W8A8 CUDA-core tile that quantizes its rows in its
+    prologue takes maxima gathered before its norm, a one-row tensor-core tile does not (the H200's 2b fp8 gate/up
+    10.0 -> 14.4 us a layer with them) though it could defer its norm; ``norm_first`` False (the norm kept out of
+    ``normalize_rows``) gives them to either, True to neither."""
+    from vlmq.engine.kernels.gemv import (
+        A_FP8,
+        A_INT8,
+        norm_deferrable,
+        row_kernel_first,
+        takes_forwarded_maxima,
+        uses_forwarded_maxima,
+    )
+
+    a_mode = {"int8": A_INT8, "fp8": A_FP8}[a_mode_name]
+    fmt = {"int8": W_INT8, "fp8": W_FP8}[a_mode_name]
+    n, k = 2048, 1536  # the 2b q/k/v
+    cuda_core = sum_config(fmt, 1, n, k)._replace(split_k=1)  # one K slice: the whole row in each program
+    tensor_core = dot_config(fmt, 1, n, k)._replace(split_k=1)
+    assert not row_kernel_first(cuda_core, fmt, a_mode, False, True, n, k, None, "qkv")  # quantized in the prologue
+    assert norm_deferrable(tensor_core, k, a_mode, False, False, True, x_max=True, m=1)
+    assert uses_forwarded_maxima(cuda_core, fmt, 1, n, k, a_mode, False, "qkv")
+    assert not uses_forwarded_maxima(tensor_core, fmt, 1, n, k, a_mode, False, "qkv")
+    for cfg in (cuda_core, tensor_core):
+        assert takes_forwarded_maxima(cfg, fmt, 1, n, k, a_mode, False, "qkv", False)
+        assert not takes_forwarded_maxima(cfg, fmt, 1, n, k, a_mode, False, "qkv", True)
+        rule = takes_forwarded_maxima(cfg, fmt, 1, n, k, a_mode, False, "qkv", None)
+        assert rule == uses_forwarded_maxima(cfg, fmt, 1, n, k, a_mode, False, "qkv")
+    assert not takes_forwarded_maxima(tensor_core, fmt, 4, n, k, a_mode, False, "qkv", False)  # four rows: no
+
+
 def test_frag_rows_setting_is_on_unless_set_off_and_refuses_other_values(monkeypatch):
     """``$VLMQ_FRAG_ROWS`` (on by default since a decode-step A/B measured it faster; 0 for the A/B's other arm): 0
     or 1, anything else one line naming both."""

@@ -792,8 +792,8 @@ def _run_forwarded_norm():
     buffer zeroed; the deferred launch's relative difference from a torch emulation of its arithmetic (codes of
     x g p at scale max / 448 or 127, the sums times rsqrt(mean(x^2) + eps)); its and the reference's (the module's
     rounding) relative errors against the exact fp64 product; and whether a launch that cannot defer (split K, a
-    tensor-core tile over several rows, rows the rule normalizes first) ignores the maxima (equals the plain
-    launch)."""
+    tensor-core tile over several rows, rows the rule normalizes first) or that the rule keeps from them (a one-row
+    tensor-core tile) ignores the maxima (equals the plain launch)."""
     import torch
 
     import vlmq.engine.kernels.gemv as gemv_module
@@ -826,8 +826,10 @@ def _run_forwarded_norm():
             plain_h = gemv(attn, ow, os_, **o_kw)
             kw = dict(a_mode=code, norm_weight=g, pre_scale=p, out_dtype=torch.float32)
             got = gemv(h, w, s, **kw, config=sum_config(fmt, m, n, hidden, split=1), x_row_max=slot)
-            one_row_tile = dot_config(fmt, m, n, hidden, 0, block_n=64, swap=True)  # the live row alone (M = 1)
-            got_dot = gemv(h, w, s, **kw, config=one_row_tile, x_row_max=slot) if m == 1 else None
+            # the live row alone (M = 1), the norm kept out of normalize_rows: the measured rule does not give a
+            # tensor-core tile the maxima (gemv.uses_forwarded_maxima), norm_first False does
+            one_row_tile = dot_config(fmt, m, n, hidden, 0, block_n=64, swap=True)
+            got_dot = gemv(h, w, s, **kw, config=one_row_tile, x_row_max=slot, norm_first=False) if m == 1 else None
             v = h.float() * g.float()
             v = v * p.float() if smooth else v
             q, qs = quantize_activation(v, mode)  # the codes at scale max|x g p| / 448 (127)
@@ -841,8 +843,8 @@ def _run_forwarded_norm():
             ignored = []
             not_deferring = [sum_config(fmt, m, n, hidden, split=2)]
             not_deferring.append(dot_config(fmt, m, n, hidden, 0, block_n=64, split=2))
-            if m > 1:  # a tensor-core tile of several live rows
-                not_deferring.append(dot_config(fmt, m, n, hidden, 0, block_n=64))
+            # a tensor-core tile: of several live rows; of one by the rule
+            not_deferring.append(dot_config(fmt, m, n, hidden, 0, block_n=64) if m > 1 else one_row_tile)
             for cfg in not_deferring:
                 with_max = gemv(h, w, s, **kw, config=cfg, x_row_max=slot)
                 ignored.append(bool(torch.equal(with_max, gemv(h, w, s, **kw, config=cfg))))
@@ -1146,12 +1148,13 @@ def test_w8a8_rows_quantized_with_forwarded_maxima_defer_their_rmsnorm(interpret
     residual launch (split K) gathers max|h g p| of the rows it stores and zeroes the next slot, its output unchanged;
     the next launch, given those maxima and the RMSNorm, quantizes x g p with them and multiplies the sums by the
     rows' rsqrt(mean(x^2) + eps): its arithmetic, to fp32 rounding (measured 6e-8 - 1.4e-7), on the CUDA cores and, at
-    one row, on a tensor-core tile (``ONE_ROW``: the live row's codes alone). Its codes are not the
+    one row with the norm kept out of normalize_rows, on a tensor-core tile (``ONE_ROW``: the live row's codes
+    alone; not by the measured rule, which there ignores them). Its codes are not the
     module's (those of the bf16-rounded normalized row: ~1 % (int8) / ~2 % (FP8) relative difference in the outputs,
     the size of the quantization's own error), and no further from the exact product than the reference's
     (measured int8 0.9 / 1.1 % against 1.1 / 1.2 %, FP8 2.8 / 2.6 % against 4.0 / 2.7 %). A launch that cannot
     defer (split K, tensor cores) or would not quantize in its prologue (rows the rule normalizes first) ignores the
-    maxima (a tensor-core tile: at several rows)."""
+    maxima (a tensor-core tile: at several rows, or at one by the rule)."""
     results = interpreter_errors["forwarded norm"]
     assert len(results) == 4
     for name, r in results.items():

@@ -743,6 +743,6 @@ def test_unmasked_loads_drop_the_zero_fills_and_are_refused_by_name_when_unknown
         ragged[setting] = loop_body(compile_for_h200(recorder.kernel, *recorder.calls[-1])[1])
     assert ragged["0"] == ragged["1"]
     monkeypatch.setenv("VLMQ_GEMV_UNMASKED", "yes")
-    with pytest.raises(VlmqError, match="VLMQ_GEMV_UNMASKED='yes': use 0 .* or 1") as err:
+    with pytest.raises(VlmqError, match="VLMQ_GEMV_UNMASKED='yes': use measured .*, 0 .* or 1") as err:
         gemv(x, w4, s4, z4, 128, config=sum_config(W_INT4, 1, 512, 1536, rows=8, warps=1, vec=2))
     assert "\n" not in str(err.value)

@@ -45,6 +45,9 @@ def w8a8_int8_copy(loaded):
 
 
 HEAD = ", lm_head fused-bf16"
+# int8 W8A8's measured row-maximum mode (fused.ROW_MAX_MEASURED): on the tiny model every one-row q/k/v and gate/up
+# tile quantizes its rows in its prologue, so both take maxima the GEMV before gathers
+FORWARD_NOTE = ", down_proj, gate/up, q/k/v rows by forwarded maxima (RMSNorm deferred)"
 
 
 @pytest.mark.parametrize(
@@ -61,7 +64,7 @@ HEAD = ", lm_head fused-bf16"
         ("int4_wo+group=32+keep=k_proj", "modules+fused-w4a16-asym" + HEAD),
         ("int8_wo+keep=1", "fused-w8a16-int8+fused-bf16"),
         ("int8_wo+lm_head", "fused-w8a16-int8"),
-        ("w8a8-int8", "fused-w8a8-int8" + HEAD + ROW_MAX_LABEL),
+        ("w8a8-int8", "fused-w8a8-int8" + HEAD + FORWARD_NOTE),
     ],
 )
 def test_packs_compute_what_the_modules_compute(tiny_fp32, images, recipe, label):
@@ -171,21 +174,25 @@ def test_large_m_dequant_mm_matches_reference(a_mode, wdtype):
 
 @pytest.mark.parametrize("recipe", ["fp8", "w8a8-int8"])
 def test_row_max_slots_form_a_ring_over_the_layers(tiny_fp32, recipe, monkeypatch):
-    """``$VLMQ_W8A8_ROW_MAX`` unset (``gate_up``, the default): every W8A8 layer gets (its slot, the next layer's),
-    the last layer's next being the first's, each slot zeroed and its own tensor; the label says so. ``kernel``: no
-    slots, the label without it."""
+    """``$VLMQ_W8A8_ROW_MAX`` unset (``measured``: ``gate_up`` for fp8, ``forward`` for int8 activations): every W8A8
+    layer gets (its slot, the next layer's), the last layer's next being the first's, each slot zeroed and its own
+    tensor; the label says which form. ``kernel``: no slots, the label without it."""
     loaded = w8a8_int8_copy(tiny_fp32) if recipe == "w8a8-int8" else quantized_copy(tiny_fp32, recipe)
     decoder = Engine(loaded).decoder
     monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "kernel")
     _, _, plain_label = build_packs(decoder)
-    assert "row maxima" not in plain_label
+    assert "row maxima" not in plain_label and "forwarded" not in plain_label
     monkeypatch.delenv("VLMQ_W8A8_ROW_MAX")
     layers, _, label = build_packs(decoder)
     slots = [p.row_max for p in layers]
     assert len(layers) >= 2 and all(s is not None for s in slots)
     assert all(slots[i][1] is slots[(i + 1) % len(slots)][0] for i in range(len(slots)))
     assert len({id(s[0]) for s in slots}) == len(slots) and not any(s[0].any() for s in slots)
-    assert label == plain_label + ROW_MAX_LABEL
+    forwarded = recipe == "w8a8-int8"
+    assert all((p.forward is not None) == forwarded for p in layers)
+    assert label == plain_label + (FORWARD_NOTE if forwarded else ROW_MAX_LABEL)
+    monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "measured")
+    assert build_packs(decoder)[2] == label
     monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "kernel")
     assert all(p.row_max is None for p in build_packs(decoder)[0])
 
@@ -200,7 +207,9 @@ def test_row_max_slots_only_for_w8a8_mlps_the_kernel_serves(tiny_fp32, recipe, m
 
 def test_row_max_setting_names_its_values(tiny_fp32, monkeypatch):
     monkeypatch.setenv("VLMQ_W8A8_ROW_MAX", "epilogue")
-    with pytest.raises(VlmqError, match=r"VLMQ_W8A8_ROW_MAX='epilogue': use gate_up .*, kernel .* or forward"):
+    with pytest.raises(
+        VlmqError, match=r"VLMQ_W8A8_ROW_MAX='epilogue': use measured .*, gate_up .*, kernel .* or forward"
+    ):
         build_packs(Engine(quantized_copy(tiny_fp32, "fp8")).decoder)
 
 
@@ -286,7 +295,7 @@ def test_forwarded_maxima_form_rings_with_the_next_norms_pre_scales(tiny_fp32, r
     slots = [s for f in fwd for s in f.slots()]
     assert len({id(s) for s in slots}) == 3 * count and not any(s.any() for s in slots)
     assert label == gate_up_label.replace(ROW_MAX_LABEL, forward_label(fwd[0]))
-    assert label.endswith(", down_proj, gate/up, q/k/v rows by forwarded maxima (RMSNorm deferred)")
+    assert label.endswith(FORWARD_NOTE)
 
 
 def test_forwarded_maxima_only_where_every_qkv_is_w8a8(tiny_fp32, monkeypatch):

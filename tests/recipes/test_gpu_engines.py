@@ -26,7 +26,9 @@ PACK_LABELS = {
     "int8_wo": "fused-w8a16-int8" + HEAD,
     "int4_wo": "fused-w4a16-asym" + HEAD,
     "int4_awq": "fused-w4a16-asym" + HEAD,
-    "smoothquant": "fused-w8a8-int8" + HEAD + ROW_MAX_LABEL,
+    # int8 W8A8's measured row-maximum mode is forward (fused.ROW_MAX_MEASURED): the toy's one-row q/k/v and gate/up
+    # CUDA-core tiles quantize their rows with the maxima the GEMV before gathers
+    "smoothquant": "fused-w8a8-int8" + HEAD + ", down_proj, gate/up, q/k/v rows by forwarded maxima (RMSNorm deferred)",
     "fp8": "fused-w8a8-fp8" + HEAD + ROW_MAX_LABEL,
     "int4_wo+keep8=0": "fused-w8a16-int8+fused-w4a16-asym" + HEAD,
 }

@@ -32,7 +32,14 @@ import torch
 import torch.nn.functional as F
 
 from vlmq.engine.kernels import PackedLinear, concat_packs, pack_gate_up, rms_norm_reference, run_packed, w4a16_linear
-from vlmq.engine.kernels.fused import A_MODE_CODES, RowMaxGather, row_max_mode, silu_mul_interleaved, takes_row_max
+from vlmq.engine.kernels.fused import (
+    A_MODE_CODES,
+    RowMaxGather,
+    row_max_mode,
+    row_max_setting,
+    silu_mul_interleaved,
+    takes_row_max,
+)
 from vlmq.engine.kernels.gemv import forwarded_maxima_at_one_row, row_max_buffers
 from vlmq.engine.qformat import LinearFormat, runs_real_on
 from vlmq.engine.qlinear import linear_format, w8_matmul
@@ -270,7 +277,8 @@ def check_bf16_kernel(bf16_kernel: str) -> None:
 
 
 # the decode label's note for W8A8 layers whose down_proj rows take gate/up's row maxima (vlmq::fused_mlp), where it
-# runs on the CUDA cores (gemv.row_max_on_cuda_cores): W8A8 labels carry it by default ($VLMQ_W8A8_ROW_MAX=kernel: not)
+# runs on the CUDA cores (gemv.row_max_on_cuda_cores): fp8 labels carry it by default, smoothquant's forward_label's
+# ($VLMQ_W8A8_ROW_MAX=kernel: neither)
 ROW_MAX_LABEL = ", down_proj by gate/up's row maxima"
 
 
@@ -304,18 +312,19 @@ def forward_label(forward: ForwardedMaxima) -> str:
 
 
 def with_row_max(layers: list[LayerPacks], device: torch.device) -> list[LayerPacks]:
-    """``layers`` with row-maximum slots (``vlmq::fused_mlp`` at decode) where ``$VLMQ_W8A8_ROW_MAX`` is ``gate_up``
-    or ``forward`` and every layer's gate/up and down packs take them: all or none, since each layer's gate/up zeroes
-    the next layer's slot (``gemv.row_max_buffers``); with ``forward`` and every layer's q/k/v and o packs of the
-    same W8A8 kind, also q/k/v's (``with_forwarded_maxima``)."""
-    mode = row_max_mode()
-    if mode == "kernel" or len(layers) < 2:
+    """``layers`` with row-maximum slots (``vlmq::fused_mlp`` at decode) where the row-maximum mode of their
+    activations (``fused.row_max_mode``: ``$VLMQ_W8A8_ROW_MAX`` or the measured one) is ``gate_up`` or ``forward``
+    and every layer's gate/up and down packs take them: all or none, since each layer's gate/up zeroes the next
+    layer's slot (``gemv.row_max_buffers``); with ``forward`` and every layer's q/k/v and o packs of the same W8A8
+    kind, also the maxima of the rows q/k/v and gate/up quantize (``with_forwarded_maxima``)."""
+    if row_max_setting() == "kernel" or len(layers) < 2:
         return layers
     if not all(
         p.gate_up.decode_kernel and p.down.decode_kernel and takes_row_max(p.gate_up.packed, p.down.packed)
         for p in layers
     ):
         return layers
+    mode = row_max_mode(layers[0].gate_up.packed.a_mode)
     slots = row_max_buffers(len(layers), device)
     layers = [p._replace(row_max=(slots[i], slots[(i + 1) % len(slots)])) for i, p in enumerate(layers)]
     if mode != "forward" or not all(

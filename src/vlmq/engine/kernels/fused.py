@@ -49,16 +49,21 @@ from vlmq.engine.kernels.w8 import quantize_activation, w8_linear_reference
 from vlmq.errors import VlmqError
 
 A_MODE_CODES = {"bf16": A_FLOAT, "int8": A_INT8, "fp8": A_FP8}
-# How a W8A8 layer's down_proj input is quantized per token at decode: ``gate_up`` (the default:
-# ``vlmq::fused_mlp``, the maxima gathered in gate/up's epilogue, no launch of its own, where down_proj runs on the
-# CUDA cores -- one row on the 2b, 2% off the H200's fp8 / smoothquant step; elsewhere as ``kernel``) or ``kernel``
-# (``normalize_rows`` between gate/up and down_proj, one launch a layer); ``forward`` (not yet measured on a GPU):
-# as ``gate_up``, and o_proj's and down_proj's epilogues gather the maxima gate/up's and the next layer's q/k/v's
-# rows are quantized with, their RMSNorms deferred (``fused_linear_gather``), where that GEMV's one-row tile uses
-# them (``gemv.uses_forwarded_maxima``: the 2b q/k/v lose their prologue's statistics pass, the fp8 gate/up its
-# normalize_rows). Read as the compiled engine builds its packs (bench_decode_ab.py --rebuild A/Bs it).
+# How a W8A8 layer's rows are quantized per token at decode: ``gate_up`` (``vlmq::fused_mlp``: down_proj's with the
+# maxima gathered in gate/up's epilogue, no launch of its own, where down_proj runs on the CUDA cores -- one row on
+# the 2b, 2% off the H200's fp8 / smoothquant step; elsewhere as ``kernel``), ``kernel`` (``normalize_rows`` between
+# gate/up and down_proj, one launch a layer), ``forward`` (as ``gate_up``, and o_proj's and down_proj's epilogues
+# gather the maxima gate/up's and the next layer's q/k/v's rows are quantized with, their RMSNorms deferred,
+# ``fused_linear_gather``, where that GEMV's one-row tile uses them: ``gemv.uses_forwarded_maxima``, the CUDA-core
+# tiles of the 2b q/k/v, which lose their prologue's statistics pass) or ``measured`` (unset: ``ROW_MAX_MEASURED``'s
+# mode for the recipe's activations). Read as the compiled engine builds its packs (bench_decode_ab.py --rebuild).
 ROW_MAX_ENV = "VLMQ_W8A8_ROW_MAX"
-ROW_MAX_MODES = ("kernel", "gate_up", "forward")
+ROW_MAX_MODES = ("measured", "kernel", "gate_up", "forward")
+# by W8A8 activation format, measured on the H200 (docs/benchmarks.md, fifty-first session; 2b, batch 1, one-process
+# A/Bs against gate_up): int8 forward 0.982x / 0.985x (smoothquant: q/k/v's statistics pass gone, 4.75 -> 3.70 us a
+# layer in the fp8 profile); fp8 stays gate_up until its step is timed with q/k/v alone taking forwarded maxima (with
+# its gate/up's tensor-core tile taking them too, now off by the rule, 1.055x)
+ROW_MAX_MEASURED = {"int8": "forward", "fp8": "gate_up"}
 ACTS = {"none": ACT_NONE, "silu_mul": ACT_SILU_MUL}
 
 
@@ -423,16 +428,23 @@ def run_mlp_row_max(
     return y.view(*lead, y.shape[-1])
 
 
-def row_max_mode() -> str:
-    """``$VLMQ_W8A8_ROW_MAX`` (``ROW_MAX_MODES``; unset: ``gate_up``)."""
-    value = os.environ.get(ROW_MAX_ENV, "gate_up").strip() or "gate_up"
+def row_max_setting() -> str:
+    """``$VLMQ_W8A8_ROW_MAX`` (``ROW_MAX_MODES``; unset: ``measured``), else a one-line error."""
+    value = os.environ.get(ROW_MAX_ENV, "measured").strip() or "measured"
     if value not in ROW_MAX_MODES:
         raise VlmqError(
-            f"{ROW_MAX_ENV}={value!r}: use gate_up (down_proj's W8A8 rows quantized with the row maxima gate/up's "
-            "epilogue gathers, the default), kernel (by normalize_rows) or forward (q/k/v's and gate/up's too, with "
-            "maxima the GEMV before gathers)"
+            f"{ROW_MAX_ENV}={value!r}: use measured (the default: by the recipe's activations), gate_up (down_proj's "
+            "W8A8 rows quantized with the row maxima gate/up's epilogue gathers), kernel (by normalize_rows) or "
+            "forward (q/k/v's and gate/up's too, with maxima the GEMV before gathers)"
         )
     return value
+
+
+def row_max_mode(a_mode: str) -> str:
+    """The row-maximum mode of W8A8 layers whose activations are ``a_mode`` (``int8`` / ``fp8``): the setting, or
+    where it is ``measured`` the measured one (``ROW_MAX_MEASURED``)."""
+    value = row_max_setting()
+    return ROW_MAX_MEASURED[a_mode] if value == "measured" else value
 
 
 def takes_row_max(gate_up: PackedLinear | None, down: PackedLinear | None) -> bool:

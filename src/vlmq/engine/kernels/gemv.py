@@ -148,14 +148,15 @@ FRAG_ROWS_ENV = "VLMQ_FRAG_ROWS"
 # smoothquant 1.024x, bf16 1.021x, 7b int8_wo 1.039x, bf16 1.000x; kept as an A/B's arm).
 PREFETCH_ENV = "VLMQ_GEMV_PREFETCH"
 PREFETCH_SETTINGS = ("off", "l2")
-# The one-row CUDA-core tiles' loads in the K loop: with the row and K masks of a ragged tile everywhere ("0", the
-# default) or, where the tile and its K loop are whole, unmasked ("1": the activations, the norm weight and pre-scale
-# and the int4 group scales and zero points -- every index is in range). sm_90 SASS of the shipped one-row tiles
-# (Triton 3.6, the H200's; fiftieth session, no GPU: benchmarks/results/cpu-gemv-unmasked-sass-2026-12-05): each masked
-# load costs its zero fill and predicates; instructions a K tile, 0 -> 1, in the README there. Not yet timed: an A/B's
-# arm until a GPU measures it (benchmarks/planned/).
+# The one-row CUDA-core tiles' loads in the K loop: with the row and K masks of a ragged tile everywhere ("0") or,
+# where the tile and its K loop are whole, unmasked ("1": the activations, the norm weight and pre-scale and the int4
+# group scales and zero points -- every index is in range; each masked load costs its zero fill and predicates, sm_90
+# SASS in benchmarks/results/cpu-gemv-unmasked-sass-2026-12-05), or by the weight format ("measured", the default:
+# ``UNMASKED_MEASURED``). H200, fifty-first session, 2b batch-1 steps, one-process A/Bs 0 -> 1: int4_wo 0.978x /
+# 0.974x, int4_awq 0.975x, 7b int4_wo 0.999x; int8_wo 1.005x / 1.007x, bf16 0.996x (level).
 UNMASKED_ENV = "VLMQ_GEMV_UNMASKED"
-UNMASKED_SETTINGS = ("0", "1")
+UNMASKED_SETTINGS = ("measured", "0", "1")
+UNMASKED_MEASURED = frozenset({W_INT4})
 LINE_BYTES = 128  # an L2 line
 
 
@@ -868,29 +869,46 @@ def uses_forwarded_maxima(
 ) -> bool:
     """Whether a W8A8 launch over float rows with an RMSNorm quantizes them with maxima gathered before the norm
     (``gemv``'s ``x_row_max`` with ``norm_weight``; ``$VLMQ_W8A8_ROW_MAX=forward``), the norm deferred, rather than
-    normalize first: where it can defer (``norm_deferrable``) and would not run ``normalize_rows`` first anyway --
-    on the CUDA cores the maxima replace only the prologue's statistics pass (``row_kernel_first``: where the rule
-    normalizes first, every program would quantize the whole row in its loop instead, sm_90 SASS: 2b int8 gate/up
-    5.9 -> 8.5 instructions a weight value, 7b q/k/v 5.7 -> 10.6; docs/benchmarks.md, fiftieth session); a one-row
-    tensor-core tile computes only the live row (2b fp8 gate/up: 1165 -> 1689 instructions a program, at ~1.5 a
-    weight value a lane, against a ``normalize_rows`` launch)."""
-    if a_mode == A_FLOAT:
+    normalize first, by the measured rule: on the CUDA cores, where it can defer (``norm_deferrable``) and the
+    maxima replace only the prologue's statistics pass (``row_kernel_first``: where the rule normalizes first, every
+    program would quantize the whole row in its loop instead, sm_90 SASS: 2b int8 gate/up 5.9 -> 8.5 instructions a
+    weight value, 7b q/k/v 5.7 -> 10.6; docs/benchmarks.md, fiftieth session). Not on the tensor cores: the one-row
+    tile that computes the live row alone with the norm deferred (``norm_deferrable``'s ``m`` 1) took the 2b fp8
+    gate/up from 10.0 to 14.4 us added to the step against ``normalize_rows`` (1.6) and the tile after it, the 7b fp8
+    step 1.056x (H200, fifty-first session; ``$VLMQ_NORM_FIRST=none`` still asks for it)."""
+    if a_mode == A_FLOAT or cfg.kernel != "sum":
         return False
     if not norm_deferrable(cfg, k, a_mode, False, smooth, True, x_max=True, m=m):
         return False
-    return cfg.kernel == "dot" or not row_kernel_first(cfg, fmt, a_mode, smooth, True, n, k, None, projection)
+    return not row_kernel_first(cfg, fmt, a_mode, smooth, True, n, k, None, projection)
+
+
+def takes_forwarded_maxima(
+    cfg: GemvConfig,
+    fmt: int,
+    m: int,
+    n: int,
+    k: int,
+    a_mode: int,
+    smooth: bool,
+    projection: str | None,
+    norm_first: bool | None,
+) -> bool:
+    """Whether a launch given float W8A8 rows' maxima before their RMSNorm uses them, its norm deferred: not where the
+    norm is asked to run first (``norm_first`` True: argument or ``$VLMQ_NORM_FIRST``), wherever it can defer where
+    it is kept out of ``normalize_rows`` (False), else ``uses_forwarded_maxima``'s measured rule."""
+    if norm_first is not None:
+        return not norm_first and norm_deferrable(cfg, k, a_mode, False, smooth, True, x_max=True, m=m)
+    return uses_forwarded_maxima(cfg, fmt, m, n, k, a_mode, smooth, projection)
 
 
 def forwarded_maxima_at_one_row(weight: torch.Tensor, a_mode: int, smooth: bool, projection: str) -> bool:
-    """``uses_forwarded_maxima`` for a decode step's one-row launch of ``weight`` (a W8A8 q/k/v or gate/up pack) with
-    the tile it then takes: whether a launch before it should gather its rows' maxima (not where
-    ``$VLMQ_NORM_FIRST`` asks the norm to run first, as ``gemv`` then does)."""
-    if norm_first_setting(projection) is True:
-        return False
+    """``takes_forwarded_maxima`` for a decode step's one-row launch of ``weight`` (a W8A8 q/k/v or gate/up pack) with
+    the tile it then takes and ``$VLMQ_NORM_FIRST``: whether a launch before it should gather its rows' maxima."""
     n, k = weight.shape
     fmt = weight_format(weight)
     cfg = gemv_config(fmt, 1, n, k, 0, a_mode, smooth, True, False)
-    return uses_forwarded_maxima(cfg, fmt, 1, n, k, a_mode, smooth, projection)
+    return takes_forwarded_maxima(cfg, fmt, 1, n, k, a_mode, smooth, projection, norm_first_setting(projection))
 
 
 def row_kernel_first(
@@ -968,16 +986,21 @@ def prefetch_setting() -> bool:
     return value == "l2"
 
 
-def unmasked_setting() -> bool:
-    """``$VLMQ_GEMV_UNMASKED``: whether the whole one-row CUDA-core tiles load without masks (``UNMASKED_ENV``); a
-    one-line VlmqError on any value but those of ``UNMASKED_SETTINGS``."""
-    value = os.environ.get(UNMASKED_ENV, "0").strip() or "0"
+def unmasked_setting() -> str:
+    """``$VLMQ_GEMV_UNMASKED`` (``UNMASKED_SETTINGS``; unset: ``measured``), else a one-line VlmqError."""
+    value = os.environ.get(UNMASKED_ENV, "measured").strip() or "measured"
     if value not in UNMASKED_SETTINGS:
         raise VlmqError(
-            f"{UNMASKED_ENV}={value!r}: use 0 (every load masked, the default) or 1 (whole one-row CUDA-core tiles "
-            "load without masks)"
+            f"{UNMASKED_ENV}={value!r}: use measured (the default: int4 weights), 0 (every load masked) or 1 (whole "
+            "one-row CUDA-core tiles load without masks)"
         )
-    return value == "1"
+    return value
+
+
+def unmasked_loads(fmt: int) -> bool:
+    """Whether whole one-row CUDA-core tiles over ``fmt`` weights load without masks (``UNMASKED_ENV``)."""
+    value = unmasked_setting()
+    return fmt in UNMASKED_MEASURED if value == "measured" else value == "1"
 
 
 def prefetch_lines(cfg: GemvConfig, weight: torch.Tensor, fmt: int, pdl_on: bool) -> int:
@@ -1055,10 +1078,10 @@ def gemv(
     takes those maxima as ``x_row_max`` and quantizes each tile of its rows as it loads it. With ``norm_weight``,
     ``x_row_max`` holds the maxima of the rows times the norm weight and pre-scale before the norm (gathered with
     their product as ``row_max_pre_scale``, ``fused.fused_linear_gather``): the launch defers the RMSNorm
-    (``norm_deferrable``) and quantizes x g p with them where ``uses_forwarded_maxima`` says (in place of the
-    prologue's statistics, or of ``normalize_rows`` before a one-row tensor-core tile); elsewhere (split K, rows the
-    CUDA-core rule normalizes first, a tensor-core tile over several rows, a norm asked to run first) it ignores them
-    and normalizes as without.
+    (``norm_deferrable``) and quantizes x g p with them where ``takes_forwarded_maxima`` says (by the measured rule
+    in place of the CUDA-core prologue's statistics; in place of ``normalize_rows`` before a one-row tensor-core tile
+    where ``norm_first`` is False); elsewhere (split K, rows the CUDA-core rule normalizes first, a tensor-core tile
+    by the rule or over several rows, a norm asked to run first) it ignores them and normalizes as without.
 
     ``x_frag``: float rows already in the K order a swapped fragment-order int4 tile (``config``) reads them
     (``frag_activations``), so its programs skip their per-tile permute through shared memory: a benchmark's rows
@@ -1092,11 +1115,7 @@ def gemv(
         norm_first = norm_first_setting(projection)
     smooth, norm = pre_scale is not None, norm_weight is not None
     if x_row_max is not None and norm:  # W8A8 rows' maxima before their norm: a deferred norm's, where it pays
-        if norm_first is False:  # kept out of normalize_rows (argument or $VLMQ_NORM_FIRST): wherever it can defer
-            use = norm_deferrable(cfg, k, a_mode, x_pre, smooth, norm, x_max=True, m=m)
-        else:
-            use = norm_first is None and uses_forwarded_maxima(cfg, fmt, m, n, k, a_mode, smooth, projection)
-        if use:
+        if takes_forwarded_maxima(cfg, fmt, m, n, k, a_mode, smooth, projection, norm_first):
             norm_defer = True
         else:
             x_row_max = None  # normalized first or in the prologue, as without them
@@ -1234,7 +1253,7 @@ def gemv(
         ROW_MAX_SMOOTH=row_max_pre_scale is not None,
         CLEAR_N=row_max_clear.numel() if row_max_clear is not None else 0,
         ONE_ROW=cfg.kernel == "dot" and x_row_max is not None and m == 1,
-        UNMASKED=cfg.kernel == "sum" and unmasked_setting(),
+        UNMASKED=cfg.kernel == "sum" and unmasked_loads(fmt),
         PREFETCH=prefetch_lines(cfg, weight, fmt, pdl_args["PDL"] != 0),
         **static_shape(cfg, k, w_arg, scale, tail),
         **({"maxnreg": cfg.maxnreg} if cfg.kernel == "sum" and cfg.maxnreg else {}),  # (the interpreter drops it)
