@@ -25,7 +25,8 @@ for preset in ("2b", "7b"):
     forms = {
         "normalize_rows first": dict(norm_weight=norm),
         "maxima, no norm": dict(x_row_max=maxima),
-        "maxima, norm deferred": dict(x_row_max=maxima, norm_weight=norm),
+        # the norm kept out of normalize_rows: since the fifty-first session the rule gives a tensor-core tile no maxima
+        "maxima, norm deferred": dict(x_row_max=maxima, norm_weight=norm, norm_first=False),
     }
     for label, kw in forms.items():
         with recording(gemv_triton, "gemv_kernel", "normalize_rows_kernel") as (rec, _):
