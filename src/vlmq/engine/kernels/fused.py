@@ -22,7 +22,6 @@ rounds the linear's output to bf16 before SiLU·mul and before the residual add,
 
 from __future__ import annotations
 
-import os
 from typing import NamedTuple
 
 import torch
@@ -39,6 +38,7 @@ from vlmq.engine.kernels.gemv import (
     W_INT4,
     gemv,
     interleave_rows,
+    measured_choice,
     normalize_rows,
     row_max_on_cuda_cores,
     weight_format,
@@ -430,14 +430,13 @@ def run_mlp_row_max(
 
 def row_max_setting() -> str:
     """``$VLMQ_W8A8_ROW_MAX`` (``ROW_MAX_MODES``; unset: ``measured``), else a one-line error."""
-    value = os.environ.get(ROW_MAX_ENV, "measured").strip() or "measured"
-    if value not in ROW_MAX_MODES:
-        raise VlmqError(
-            f"{ROW_MAX_ENV}={value!r}: use measured (the default: by the recipe's activations), gate_up (down_proj's "
-            "W8A8 rows quantized with the row maxima gate/up's epilogue gathers), kernel (by normalize_rows) or "
-            "forward (q/k/v's and gate/up's too, with maxima the GEMV before gathers)"
-        )
-    return value
+    return measured_choice(
+        ROW_MAX_ENV,
+        ROW_MAX_MODES,
+        "use measured (the default: by the recipe's activations), gate_up (down_proj's W8A8 rows quantized with the "
+        "row maxima gate/up's epilogue gathers), kernel (by normalize_rows) or forward (q/k/v's and gate/up's too, "
+        "with maxima the GEMV before gathers)",
+    )
 
 
 def row_max_mode(a_mode: str) -> str:

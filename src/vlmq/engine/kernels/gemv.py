@@ -986,15 +986,23 @@ def prefetch_setting() -> bool:
     return value == "l2"
 
 
+def measured_choice(env: str, choices: tuple[str, ...], usage: str) -> str:
+    """A setting ``$env`` whose default is ``measured`` (unset or empty), one of ``choices``, else a one-line
+    VlmqError: ``env=value: usage``."""
+    value = os.environ.get(env, "measured").strip() or "measured"
+    if value not in choices:
+        raise VlmqError(f"{env}={value!r}: {usage}")
+    return value
+
+
 def unmasked_setting() -> str:
     """``$VLMQ_GEMV_UNMASKED`` (``UNMASKED_SETTINGS``; unset: ``measured``), else a one-line VlmqError."""
-    value = os.environ.get(UNMASKED_ENV, "measured").strip() or "measured"
-    if value not in UNMASKED_SETTINGS:
-        raise VlmqError(
-            f"{UNMASKED_ENV}={value!r}: use measured (the default: int4 weights), 0 (every load masked) or 1 (whole "
-            "one-row CUDA-core tiles load without masks)"
-        )
-    return value
+    return measured_choice(
+        UNMASKED_ENV,
+        UNMASKED_SETTINGS,
+        "use measured (the default: int4 weights), 0 (every load masked) or 1 (whole one-row CUDA-core tiles load "
+        "without masks)",
+    )
 
 
 def unmasked_loads(fmt: int) -> bool:
